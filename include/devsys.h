@@ -1,0 +1,18 @@
+/*
+ * libdevsys - umbrella header. Include this one; it includes the rest.
+ */
+#ifndef DEVSYS_H
+#define DEVSYS_H
+
+#include "devsys/common.h"
+#include "devsys/version.h"
+#include "devsys/errors.h"
+#include "devsys/global.h"
+#include "devsys/buf.h"
+#include "devsys/log.h"
+#include "devsys/sys/redactor.h"
+#include "devsys/workspace.h"
+#include "devsys/task.h"
+/* Module headers are appended below, one line per module. */
+
+#endif /* DEVSYS_H */

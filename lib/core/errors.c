@@ -1,0 +1,135 @@
+/*
+ * The thread-local last error and the code tables.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+struct devsys_error {
+	int code;
+	char message[1024];
+};
+
+/* Fixed-size so recording an error never allocates (it may report ENOMEM). */
+static _Thread_local struct devsys_error last_error = { 0, "no error" };
+
+const devsys_error *devsys_error_last(void)
+{
+	return &last_error;
+}
+
+int devsys_error_code(const devsys_error *err)
+{
+	return err ? err->code : DEVSYS_EINVAL;
+}
+
+const char *devsys_error_message(const devsys_error *err)
+{
+	return err ? err->message : "invalid error record (NULL)";
+}
+
+void devsys_error_clear(void)
+{
+	last_error.code = DEVSYS_OK;
+	snprintf(last_error.message, sizeof(last_error.message), "no error");
+}
+
+int devsys__error_setv(int code, const char *fmt, va_list ap)
+{
+	last_error.code = code;
+	vsnprintf(last_error.message, sizeof(last_error.message), fmt, ap);
+	return code;
+}
+
+int devsys__error_set(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	devsys__error_setv(code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int devsys__errno_code(int errnum)
+{
+	switch (errnum) {
+	case ENOENT: return DEVSYS_ENOTFOUND;
+	case EEXIST: return DEVSYS_EEXISTS;
+	case EACCES:
+	case EPERM:
+	case EROFS: return DEVSYS_EACCESS;
+	case ENOSPC:
+	case EDQUOT: return DEVSYS_ENOSPC;
+	case ENOMEM: return DEVSYS_ENOMEM;
+	case ETIMEDOUT: return DEVSYS_ETIMEOUT;
+	default: return DEVSYS_EIO;
+	}
+}
+
+int devsys__error_errno(int code, int errnum, const char *fmt, ...)
+{
+	char head[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	return devsys__error_set(code, "%s: %s", head, strerror(errnum));
+}
+
+int devsys__error_oom(void)
+{
+	return devsys__error_set(DEVSYS_ENOMEM, "out of memory");
+}
+
+static const struct {
+	int code;
+	const char *name;
+	const char *text;
+} error_table[] = {
+	{ DEVSYS_OK, "DEVSYS_OK", "no error" },
+	{ DEVSYS_ERROR, "DEVSYS_ERROR", "unclassified error" },
+	{ DEVSYS_EINVAL, "DEVSYS_EINVAL", "invalid argument" },
+	{ DEVSYS_ENOMEM, "DEVSYS_ENOMEM", "out of memory" },
+	{ DEVSYS_ENOTFOUND, "DEVSYS_ENOTFOUND", "not found" },
+	{ DEVSYS_EEXISTS, "DEVSYS_EEXISTS", "already exists" },
+	{ DEVSYS_EVERSION, "DEVSYS_EVERSION", "unsupported struct version" },
+	{ DEVSYS_EIO, "DEVSYS_EIO", "input/output error" },
+	{ DEVSYS_EACCESS, "DEVSYS_EACCESS", "permission denied" },
+	{ DEVSYS_ENOTSUPPORTED, "DEVSYS_ENOTSUPPORTED", "operation not supported" },
+	{ DEVSYS_EUSER, "DEVSYS_EUSER", "aborted by a user callback" },
+	{ DEVSYS_EBADID, "DEVSYS_EBADID", "invalid task id" },
+	{ DEVSYS_EPATH, "DEVSYS_EPATH", "path escapes its workspace" },
+	{ DEVSYS_EPARSE, "DEVSYS_EPARSE", "parse error" },
+	{ DEVSYS_EINVALID, "DEVSYS_EINVALID", "validation failed" },
+	{ DEVSYS_EPROTECTED, "DEVSYS_EPROTECTED", "refused: protected branch" },
+	{ DEVSYS_ENOTINIT, "DEVSYS_ENOTINIT", "library not initialised" },
+	{ DEVSYS_EBUSY, "DEVSYS_EBUSY", "resource busy" },
+	{ DEVSYS_ETIMEOUT, "DEVSYS_ETIMEOUT", "timed out" },
+	{ DEVSYS_ECANCELED, "DEVSYS_ECANCELED", "canceled" },
+	{ DEVSYS_EAUTH, "DEVSYS_EAUTH", "authentication failed" },
+	{ DEVSYS_ENETWORK, "DEVSYS_ENETWORK", "network error" },
+	{ DEVSYS_ELIMIT, "DEVSYS_ELIMIT", "limit exceeded" },
+	{ DEVSYS_ENOSPC, "DEVSYS_ENOSPC", "no space left on device" },
+	{ DEVSYS_ESTATE, "DEVSYS_ESTATE", "invalid state" },
+	{ DEVSYS_EHOSTKEY, "DEVSYS_EHOSTKEY", "host key not trusted" },
+	{ DEVSYS_ECONFLICT, "DEVSYS_ECONFLICT", "conflict" },
+	{ DEVSYS_ESYSTEM, "DEVSYS_ESYSTEM", "system failure" },
+};
+
+const char *devsys_strerror(int code)
+{
+	for (size_t i = 0; i < sizeof(error_table) / sizeof(error_table[0]); i++)
+		if (error_table[i].code == code)
+			return error_table[i].text;
+	return "unknown error";
+}
+
+const char *devsys_error_name(int code)
+{
+	for (size_t i = 0; i < sizeof(error_table) / sizeof(error_table[0]); i++)
+		if (error_table[i].code == code)
+			return error_table[i].name;
+	return "DEVSYS_EUNKNOWN";
+}

@@ -1,0 +1,225 @@
+/*
+ * Paths and files: safe joins that cannot leave a base directory, mkdir -p,
+ * atomic writes (temp + fsync + rename + fsync dir), bounded reads, time.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int devsys__mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(path);
+	struct stat st;
+
+	if (len == 0 || len >= sizeof(tmp))
+		return devsys__error_set(DEVSYS_EINVAL, "path '%.200s' is empty or too long", path);
+	memcpy(tmp, path, len + 1);
+	for (char *p = tmp + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(tmp, mode) != 0) {
+			int err = errno;
+			if (err != EEXIST)
+				return devsys__error_errno(devsys__errno_code(err), err, "cannot create directory '%s'", tmp);
+			if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
+				return devsys__error_set(DEVSYS_EIO,
+				                         "'%s' exists but is not a directory; move it away or choose another path",
+				                         tmp);
+		}
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	return 0;
+}
+
+bool devsys__relpath_is_safe(const char *rel)
+{
+	const char *p = rel;
+	if (!rel || !*rel || *rel == '/')
+		return false;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += n;
+		if (*p == '/' && *++p == '\0')
+			return false; /* trailing slash: empty last component */
+	}
+	return true;
+}
+
+static bool path_has_prefix_dir(const char *path, const char *base)
+{
+	size_t n = strlen(base);
+	if (strncmp(path, base, n) != 0)
+		return false;
+	return path[n] == '\0' || path[n] == '/' || (n == 1 && base[0] == '/');
+}
+
+int devsys__path_join_within(devsys_buf *out, const char *base, const char *rel)
+{
+	char probe[PATH_MAX], resolved[PATH_MAX];
+	size_t len;
+
+	if (!devsys__relpath_is_safe(rel))
+		return devsys__error_set(DEVSYS_EPATH,
+		                         "path '%.200s' is not allowed: it must be relative, non-empty and "
+		                         "contain no '.' or '..' components",
+		                         rel ? rel : "(null)");
+	devsys_buf_clear(out);
+	if (devsys_buf_printf(out, "%s/%s", base, rel) < 0)
+		return DEVSYS_ENOMEM;
+	if (out->size >= sizeof(probe))
+		return devsys__error_set(DEVSYS_EPATH, "path '%.200s...' is too long", out->ptr);
+
+	/* Resolve the longest existing prefix: a symlink there must not lead out. */
+	memcpy(probe, out->ptr, out->size + 1);
+	for (;;) {
+		if (realpath(probe, resolved)) {
+			if (!path_has_prefix_dir(resolved, base))
+				return devsys__error_set(DEVSYS_EPATH,
+				                         "path '%.200s' resolves to '%.200s', outside '%.200s' "
+				                         "(a symbolic link leads out)",
+				                         rel, resolved, base);
+			return 0;
+		}
+		len = strlen(probe);
+		while (len > 0 && probe[len - 1] != '/')
+			len--;
+		if (len <= 1)
+			return 0;
+		probe[len - 1] = '\0';
+		if (strlen(probe) < strlen(base))
+			return 0;
+	}
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+	int fd, rc = 0;
+
+	if (n == 0) {
+		dir[0] = slash ? '/' : '.';
+		dir[1] = '\0';
+	} else {
+		if (n >= sizeof(dir))
+			return devsys__error_set(DEVSYS_EINVAL, "path too long: %.200s", path);
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return devsys__error_errno(devsys__errno_code(errno), errno, "cannot open directory '%s'", dir);
+	if (fsync(fd) != 0 && errno != EINVAL)
+		rc = devsys__error_errno(DEVSYS_EIO, errno, "cannot fsync directory '%s'", dir);
+	close(fd);
+	return rc;
+}
+
+int devsys__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	const char *p = data;
+	int fd, err;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp))
+		return devsys__error_set(DEVSYS_EINVAL, "path too long: %.200s", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return devsys__error_errno(devsys__errno_code(errno), errno, "cannot create a temporary file next to '%s'",
+		                           path);
+	if (fchmod(fd, mode) != 0)
+		goto fail;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) != 0)
+		goto fail;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0)
+		goto fail;
+	return fsync_dir_of(path);
+fail:
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return devsys__error_errno(devsys__errno_code(err), err, "cannot write '%s'", path);
+}
+
+int devsys__read_file(devsys_buf *out, const char *path, size_t max_size)
+{
+	char chunk[65536];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return devsys__error_errno(devsys__errno_code(errno), errno, "cannot open '%s'", path);
+	devsys_buf_clear(out);
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = devsys__error_errno(DEVSYS_EIO, errno, "cannot read '%s'", path);
+			break;
+		}
+		if (n == 0)
+			break;
+		if (out->size + (size_t)n > max_size) {
+			rc = devsys__error_set(DEVSYS_ELIMIT, "'%s' is larger than the limit of %zu bytes", path, max_size);
+			break;
+		}
+		if ((rc = devsys_buf_put(out, chunk, (size_t)n)) < 0)
+			break;
+	}
+	close(fd);
+	if (rc == 0 && out->size == 0)
+		rc = devsys_buf_put(out, "", 0);
+	return rc;
+}
+
+uint64_t devsys__now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void devsys__time_iso8601(char *out, size_t out_size)
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, out_size, "%s.%03ldZ", base, ts.tv_nsec / 1000000L);
+}

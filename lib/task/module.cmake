@@ -1,0 +1,1 @@
+devsys_module(NAME task SOURCES task.c REQUIRES core workspace)

@@ -1,0 +1,1 @@
+devsys_module(NAME workspace SOURCES workspace.c log.c REQUIRES core)
