@@ -21,6 +21,7 @@ endfunction()
 
 function(devsys_module)
   cmake_parse_arguments(M "" "NAME;INIT;SHUTDOWN" "SOURCES;PKG;REQUIRES" ${ARGN})
+  set_property(GLOBAL APPEND PROPERTY DEVSYS_ALL_MODULES ${M_NAME})
   devsys_module_enabled(${M_NAME} enabled)
   if(NOT enabled)
     return()
@@ -40,10 +41,13 @@ function(devsys_module)
   endif()
 endfunction()
 
-# TRUE when module <name> is part of this build (call after lib/ was added).
+# TRUE unless <name> is a library module left out of this build (call after
+# lib/ was added). Folders named after no module (e.g. tests/devsysd) are
+# always built; folders named after a module follow that module.
 function(devsys_module_built name out)
   get_property(mods GLOBAL PROPERTY DEVSYS_ENABLED_MODULES)
-  if(name IN_LIST mods)
+  get_property(all GLOBAL PROPERTY DEVSYS_ALL_MODULES)
+  if(name IN_LIST mods OR NOT name IN_LIST all)
     set(${out} TRUE PARENT_SCOPE)
   else()
     set(${out} FALSE PARENT_SCOPE)
