@@ -21,6 +21,9 @@ write_basic_package_version_file("${PROJECT_BINARY_DIR}/devsysConfigVersion.cmak
 install(FILES "${PROJECT_BINARY_DIR}/devsysConfig.cmake" "${PROJECT_BINARY_DIR}/devsysConfigVersion.cmake"
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/devsys)
 
+# Relocatable: prefix is derived from where the .pc file is installed, so
+# `cmake --install --prefix X` works without reconfiguring.
+file(RELATIVE_PATH DEVSYS_PC_PREFIX_FROM_PCDIR "/root/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/root")
 configure_file("${PROJECT_SOURCE_DIR}/pkgconfig/devsys.pc.in" "${PROJECT_BINARY_DIR}/devsys.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/devsys.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
