@@ -14,5 +14,6 @@
 #include "devsys/workspace.h"
 #include "devsys/task.h"
 /* Module headers are appended below, one line per module. */
+#include "devsys/spec.h"
 
 #endif /* DEVSYS_H */
