@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # check_install.sh BUILD_DIR CONSUMER_SRC
 set -euo pipefail
-build=$1 consumer=$2
+build=$1 consumer=$2 readme=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
@@ -38,5 +38,12 @@ sed 's/find_package(devsys 1 CONFIG REQUIRED)/find_package(devsys 2 CONFIG REQUI
 cp "$consumer/main.c" "$tmp/v2/"
 if cmake -S "$tmp/v2" -B "$tmp/v2b" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/v2.log" 2>&1; then
   echo "find_package(devsys 2) unexpectedly succeeded"; exit 1
+fi
+# 5. The README's C example, compiled and run exactly as printed there.
+if [ -n "$readme" ]; then
+  awk '/^```c$/{on=1; next} /^```$/{on=0} on' "$readme" > "$tmp/readme.c"
+  [ -s "$tmp/readme.c" ] || { echo "no C example found in $readme"; exit 1; }
+  cc -std=c99 -Wall -Wextra -Werror -o "$tmp/readme" "$tmp/readme.c" $(pkg-config --cflags --libs devsys) -Wl,-rpath,"$libdir"
+  (cd "$tmp" && DEVSYS_WORKSPACE="$tmp/ws-readme" ./readme) | grep -q 'task folder: .*/tasks/fix-login-1'
 fi
 echo "install consumer checks passed (pkg-config shared+static, find_package, SameMajorVersion)"
