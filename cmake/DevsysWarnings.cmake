@@ -12,3 +12,7 @@ if(DEVSYS_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
+if(DEVSYS_FUZZ)
+  # Instrument everything (the library too) for libFuzzer's coverage.
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
