@@ -1,0 +1,158 @@
+/*
+ * libdevsys - the per-task record: task.json, events.jsonl, reports/, logs/.
+ */
+#ifndef DEVSYS_RECORD_H
+#define DEVSYS_RECORD_H
+
+#include "common.h"
+#include "buf.h"
+#include "task.h"
+
+DEVSYS_BEGIN_DECL
+
+/**
+ * @file devsys/record.h
+ * @brief The auditable record every task leaves in <workspace>/tasks/<id>/.
+ *
+ *     task.json                  the task's facts (see docs/task-record.md)
+ *     events.jsonl               append-only, one JSON event per line, with seq and ts
+ *     reports/<n>/junit/<f>.xml  the JUnit files of test run n, as collected
+ *     reports/<n>/summary.json   the run's summary (devsys_report_summary_json)
+ *     reports/<n>/junit.xml      the run's merged, normalised JUnit XML
+ *     reports/acceptance.json    written by the deployment stage
+ *     reports/latest             the number of the last complete run
+ *     logs/<stage>.log           one log per pipeline stage
+ *
+ * Every file is written atomically (temp file, fsync, rename, fsync of the
+ * directory), so a crash leaves the old or the new content, never a mix.
+ * reports/latest is switched only after the run's files are all durable.
+ *
+ * Threads: a record handle is not shared across threads. Several
+ * processes may append events to one task (appends are serialised with a
+ * lock file); task.json follows last-writer-wins.
+ */
+typedef struct devsys_record devsys_record;
+
+/** Pipeline stage names (docs/architecture: validate ... gate). */
+#define DEVSYS_STAGE_NAMES "validate checkout agent commit push pr test deploy verify gate"
+
+/** Most bytes of one event's data, and of a JSON value given to the record. */
+#define DEVSYS_RECORD_MAX_JSON (64 * 1024)
+
+/**
+ * Is @p stage one of DEVSYS_STAGE_NAMES? Needs no devsys_init().
+ * @return 0 or DEVSYS_EINVAL with a message listing the names.
+ */
+DEVSYS_API int devsys_stage_check(const char *stage);
+
+/**
+ * Open the record of @p task, loading task.json when present (a new
+ * record starts with {"id": <id>}). The record borrows @p task, which
+ * must outlive it.
+ * @return 0; DEVSYS_EINVAL; DEVSYS_EPARSE (task.json is not a JSON
+ *         object); DEVSYS_EIO; DEVSYS_ENOMEM.
+ */
+DEVSYS_API int devsys_record_open(devsys_record **out, devsys_task *task);
+
+/** Release a record (unsaved changes are dropped). NULL is fine. */
+DEVSYS_API void devsys_record_free(devsys_record *rec);
+
+/**
+ * Set a top-level string field of task.json (in memory; see
+ * devsys_record_save()). @p key is [a-z0-9_]{1,64} and not one of the
+ * fields the record manages itself: id, repo_url, stages, state.
+ * NULL @p value stores JSON null.
+ * Typical keys: spec_path, spec_hash, branch, base_sha, head_sha, pr_url,
+ * runner, runner_version, runner_image_digest, runner_host, gate.
+ * @return 0, DEVSYS_EINVAL, DEVSYS_ENOMEM.
+ */
+DEVSYS_API int devsys_record_set_string(devsys_record *rec, const char *key, const char *value);
+
+/** As devsys_record_set_string() with an integer (e.g. pr_number). */
+DEVSYS_API int devsys_record_set_int(devsys_record *rec, const char *key, long long value);
+
+/**
+ * As devsys_record_set_string() with a JSON text (e.g. "validation" or
+ * "gate" objects). @return 0, DEVSYS_EINVAL, DEVSYS_EPARSE, DEVSYS_ELIMIT.
+ */
+DEVSYS_API int devsys_record_set_json(devsys_record *rec, const char *key, const char *json);
+
+/**
+ * Store the repository URL with any credentials removed
+ * ("https://user:token@host/x" becomes "https://host/x"; scp-like
+ * "git@host:x" keeps its user, which is not a secret).
+ */
+DEVSYS_API int devsys_record_set_repo_url(devsys_record *rec, const char *url);
+
+/**
+ * Record that @p stage started now (stages.<stage>.start; clears end,
+ * result and failure_class). @return 0, DEVSYS_EINVAL (unknown stage).
+ */
+DEVSYS_API int devsys_record_stage_begin(devsys_record *rec, const char *stage);
+
+/**
+ * Record that @p stage ended now with @p result ("ok", "failed",
+ * "skipped", "canceled", "interrupted") and, for failures, a
+ * @p failure_class ("build" or "system"; NULL otherwise).
+ */
+DEVSYS_API int devsys_record_stage_end(devsys_record *rec, const char *stage, const char *result,
+                                       const char *failure_class);
+
+/** Write task.json atomically. @return 0 or DEVSYS_EIO / DEVSYS_EACCESS / DEVSYS_ENOSPC. */
+DEVSYS_API int devsys_record_save(devsys_record *rec);
+
+/** task.json as it is in memory (indented JSON) into @p out. */
+DEVSYS_API int devsys_record_json(const devsys_record *rec, devsys_buf *out);
+
+/**
+ * Append one event to events.jsonl: {"seq":n,"ts":"<ISO-8601>","type":
+ * @p type,"data":<data_json or null>}. seq counts from 1 per task, also
+ * across processes (the append holds a lock). The line is fsynced.
+ * @param seq_out  optional: receives the event's seq
+ * @return 0; DEVSYS_EINVAL; DEVSYS_EPARSE / DEVSYS_ELIMIT (data); DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_record_event(devsys_record *rec, const char *type, const char *data_json,
+                                   unsigned long long *seq_out);
+
+/**
+ * Start test run n = (highest existing run) + 1: creates
+ * reports/<n>/junit/. reports/latest is untouched until
+ * devsys_record_run_complete().
+ */
+DEVSYS_API int devsys_record_run_begin(devsys_record *rec, unsigned int *run_out);
+
+/**
+ * Collect one JUnit file into reports/<run>/junit/ (copied atomically
+ * under its base name, made unique). The file is parsed first: a file
+ * that is not a valid report is refused (DEVSYS_EPARSE / DEVSYS_ELIMIT)
+ * and nothing is copied. @p path must resolve (symlinks followed) inside
+ * the workspace: DEVSYS_EPATH otherwise.
+ */
+DEVSYS_API int devsys_record_run_add_junit(devsys_record *rec, unsigned int run, const char *path);
+
+/**
+ * Finish run @p run: merge its junit/<f>.xml files, write junit.xml and
+ * summary.json, then switch reports/latest to @p run. Each step is
+ * atomic; latest changes last.
+ * @return 0; DEVSYS_ENOTFOUND (no such run); parse errors; I/O errors.
+ */
+DEVSYS_API int devsys_record_run_complete(devsys_record *rec, unsigned int run);
+
+/**
+ * The number in reports/latest. @return 0; DEVSYS_ENOTFOUND (no complete
+ * run yet); DEVSYS_EPARSE (the pointer is damaged).
+ */
+DEVSYS_API int devsys_record_latest_run(const devsys_task *task, unsigned int *run_out);
+
+/** Write reports/acceptance.json atomically (@p json must be JSON). */
+DEVSYS_API int devsys_record_write_acceptance(devsys_record *rec, const char *json);
+
+/**
+ * The path of logs/<stage>.log (creating logs/), into @p out.
+ * @return 0, DEVSYS_EINVAL (unknown stage), DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_record_log_path(devsys_buf *out, const devsys_record *rec, const char *stage);
+
+DEVSYS_END_DECL
+
+#endif /* DEVSYS_RECORD_H */

@@ -1,0 +1,845 @@
+/*
+ * The per-task record: task.json, events.jsonl, reports/<n>/, reports/latest.
+ */
+#include "core/core.h"
+#include "devsys/record.h"
+#include "devsys/report.h"
+#include "record/record_int.h"
+#include "report/report_int.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct devsys_record {
+	devsys_task *task;
+	json_t *doc;
+};
+
+static const char *const stage_names[] = { "validate", "checkout", "agent", "commit", "push",
+	                                   "pr",       "test",     "deploy", "verify", "gate" };
+
+int devsys_stage_check(const char *stage)
+{
+	if (stage)
+		for (size_t i = 0; i < sizeof(stage_names) / sizeof(stage_names[0]); i++)
+			if (strcmp(stage, stage_names[i]) == 0)
+				return 0;
+	return devsys__error_set(DEVSYS_EINVAL, "'%.64s' is not a pipeline stage; stages are: %s",
+	                         stage ? stage : "(null)", DEVSYS_STAGE_NAMES);
+}
+
+int devsys__stage_index(const char *stage)
+{
+	if (stage)
+		for (size_t i = 0; i < sizeof(stage_names) / sizeof(stage_names[0]); i++)
+			if (strcmp(stage, stage_names[i]) == 0)
+				return (int)i;
+	return -1;
+}
+
+const char *devsys__stage_name(int index)
+{
+	return index >= 0 && index < (int)(sizeof(stage_names) / sizeof(stage_names[0])) ? stage_names[index] : NULL;
+}
+
+static int task_file(devsys_buf *out, const devsys_task *task, const char *rel)
+{
+	devsys_buf_clear(out);
+	return devsys_task_path_join(out, task, rel);
+}
+
+int devsys_record_open(devsys_record **out, devsys_task *task)
+{
+	devsys_record *rec;
+	devsys_buf path = DEVSYS_BUF_INIT, data = DEVSYS_BUF_INIT;
+	int rc;
+
+	DEVSYS__CHECK_ARG(out);
+	*out = NULL;
+	DEVSYS__CHECK_ARG(task);
+	if (!(rec = devsys__calloc(1, sizeof(*rec))))
+		return devsys__error_oom();
+	rec->task = task;
+	if ((rc = task_file(&path, task, "task.json")) < 0)
+		goto fail;
+	rc = devsys__read_file(&data, path.ptr, 16 * 1024 * 1024);
+	if (rc == 0) {
+		json_error_t err;
+		rec->doc = json_loadb(data.ptr ? data.ptr : "", data.size, 0, &err);
+		if (!rec->doc || !json_is_object(rec->doc)) {
+			rc = devsys__error_set(DEVSYS_EPARSE, "%s:%d: task.json is not a JSON object: %s; "
+			                       "run 'devsys check --repair' to rebuild it",
+			                       path.ptr, err.line, rec->doc ? "not an object" : err.text);
+			goto fail;
+		}
+	} else if (rc == DEVSYS_ENOTFOUND) {
+		devsys_error_clear();
+		rec->doc = json_pack("{s:s}", "id", devsys_task_id(task));
+		if (!rec->doc) {
+			rc = devsys__error_oom();
+			goto fail;
+		}
+	} else
+		goto fail;
+	devsys_buf_dispose(&path);
+	devsys_buf_dispose(&data);
+	*out = rec;
+	return 0;
+fail:
+	devsys_buf_dispose(&path);
+	devsys_buf_dispose(&data);
+	devsys_record_free(rec);
+	return rc;
+}
+
+void devsys_record_free(devsys_record *rec)
+{
+	if (!rec)
+		return;
+	json_decref(rec->doc);
+	devsys__free(rec);
+}
+
+static int check_key(const char *key, bool managed_ok)
+{
+	size_t n;
+	if (!key)
+		return devsys__error_set(DEVSYS_EINVAL, "task.json field name must not be NULL");
+	n = strlen(key);
+	if (n == 0 || n > 64)
+		goto bad;
+	for (size_t i = 0; i < n; i++)
+		if (!(islower((unsigned char)key[i]) || isdigit((unsigned char)key[i]) || key[i] == '_'))
+			goto bad;
+	if (!managed_ok && (strcmp(key, "id") == 0 || strcmp(key, "repo_url") == 0 || strcmp(key, "stages") == 0 ||
+	                    strcmp(key, "state") == 0))
+		return devsys__error_set(DEVSYS_EINVAL,
+		                         "task.json field '%s' is managed by the library; use its own function", key);
+	return 0;
+bad:
+	return devsys__error_set(DEVSYS_EINVAL, "task.json field name '%.80s' must match [a-z0-9_]{1,64}", key);
+}
+
+static int set_value(devsys_record *rec, const char *key, json_t *v)
+{
+	if (!v)
+		return devsys__error_oom();
+	if (json_object_set_new(rec->doc, key, v) != 0)
+		return devsys__error_oom();
+	return 0;
+}
+
+int devsys_record_set_string(devsys_record *rec, const char *key, const char *value)
+{
+	int rc;
+	DEVSYS__CHECK_ARG(rec);
+	if ((rc = check_key(key, false)) < 0)
+		return rc;
+	if (value && strlen(value) > DEVSYS_RECORD_MAX_JSON)
+		return devsys__error_set(DEVSYS_ELIMIT, "task.json field '%s' is longer than %d bytes", key,
+		                         DEVSYS_RECORD_MAX_JSON);
+	if (value && !json_string(value))
+		return devsys__error_set(DEVSYS_EINVAL, "task.json field '%s' is not valid UTF-8", key);
+	return set_value(rec, key, value ? json_string(value) : json_null());
+}
+
+int devsys_record_set_int(devsys_record *rec, const char *key, long long value)
+{
+	int rc;
+	DEVSYS__CHECK_ARG(rec);
+	if ((rc = check_key(key, false)) < 0)
+		return rc;
+	return set_value(rec, key, json_integer((json_int_t)value));
+}
+
+static int parse_json_value(json_t **out, const char *json, const char *what)
+{
+	json_error_t err;
+	if (strlen(json) > DEVSYS_RECORD_MAX_JSON)
+		return devsys__error_set(DEVSYS_ELIMIT, "%s is longer than %d bytes", what, DEVSYS_RECORD_MAX_JSON);
+	*out = json_loads(json, JSON_DECODE_ANY, &err);
+	if (!*out)
+		return devsys__error_set(DEVSYS_EPARSE, "%s is not JSON: %s at column %d", what, err.text, err.column);
+	return 0;
+}
+
+int devsys_record_set_json(devsys_record *rec, const char *key, const char *json)
+{
+	json_t *v;
+	int rc;
+	DEVSYS__CHECK_ARG(rec);
+	DEVSYS__CHECK_ARG(json);
+	if ((rc = check_key(key, false)) < 0)
+		return rc;
+	if ((rc = parse_json_value(&v, json, key)) < 0)
+		return rc;
+	return set_value(rec, key, v);
+}
+
+char *devsys__url_strip_credentials(const char *url)
+{
+	const char *scheme = strstr(url, "://");
+	const char *auth, *end, *at = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	if (!scheme)
+		return devsys__strdup(url); /* scp-like or a path: no password there */
+	auth = scheme + 3;
+	end = auth + strcspn(auth, "/?#");
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	devsys_buf_put(&b, url, (size_t)(auth - url));
+	devsys_buf_put(&b, at ? at + 1 : auth, (size_t)(end - (at ? at + 1 : auth)));
+	/* a query string may carry a token: drop query and fragment */
+	devsys_buf_put(&b, end, strcspn(end, "?#"));
+	if (!b.ptr)
+		return devsys__strdup("");
+	return b.ptr;
+}
+
+int devsys_record_set_repo_url(devsys_record *rec, const char *url)
+{
+	char *clean;
+	int rc;
+	DEVSYS__CHECK_ARG(rec);
+	DEVSYS__CHECK_ARG(url);
+	if (!(clean = devsys__url_strip_credentials(url)))
+		return devsys__error_oom();
+	rc = set_value(rec, "repo_url", json_string(clean));
+	devsys__free(clean);
+	return rc;
+}
+
+int devsys__record_set_state(devsys_record *rec, const char *state)
+{
+	return set_value(rec, "state", json_string(state));
+}
+
+static json_t *stage_obj(devsys_record *rec, const char *stage)
+{
+	json_t *stages = json_object_get(rec->doc, "stages"), *s;
+	if (!json_is_object(stages)) {
+		stages = json_object();
+		if (json_object_set_new(rec->doc, "stages", stages) != 0)
+			return NULL;
+	}
+	s = json_object_get(stages, stage);
+	if (!json_is_object(s)) {
+		s = json_object();
+		if (json_object_set_new(stages, stage, s) != 0)
+			return NULL;
+	}
+	return s;
+}
+
+int devsys_record_stage_begin(devsys_record *rec, const char *stage)
+{
+	char ts[40];
+	json_t *s;
+	int rc;
+	DEVSYS__CHECK_ARG(rec);
+	if ((rc = devsys_stage_check(stage)) < 0)
+		return rc;
+	if (!(s = stage_obj(rec, stage)))
+		return devsys__error_oom();
+	devsys__time_iso8601(ts, sizeof(ts));
+	json_object_clear(s);
+	json_object_set_new(s, "start", json_string(ts));
+	json_object_set_new(s, "end", json_null());
+	json_object_set_new(s, "result", json_null());
+	json_object_set_new(s, "failure_class", json_null());
+	return 0;
+}
+
+int devsys_record_stage_end(devsys_record *rec, const char *stage, const char *result, const char *failure_class)
+{
+	static const char *results[] = { "ok", "failed", "skipped", "canceled", "interrupted" };
+	char ts[40];
+	json_t *s;
+	bool known = false;
+	int rc;
+	DEVSYS__CHECK_ARG(rec);
+	DEVSYS__CHECK_ARG(result);
+	if ((rc = devsys_stage_check(stage)) < 0)
+		return rc;
+	for (size_t i = 0; i < 5; i++)
+		known |= strcmp(result, results[i]) == 0;
+	if (!known)
+		return devsys__error_set(DEVSYS_EINVAL,
+		                         "stage result '%.32s' is not one of ok, failed, skipped, canceled, interrupted",
+		                         result);
+	if (failure_class && strcmp(failure_class, "build") != 0 && strcmp(failure_class, "system") != 0)
+		return devsys__error_set(DEVSYS_EINVAL, "failure class '%.32s' is not 'build' or 'system'",
+		                         failure_class);
+	if (!(s = stage_obj(rec, stage)))
+		return devsys__error_oom();
+	devsys__time_iso8601(ts, sizeof(ts));
+	if (!json_object_get(s, "start"))
+		json_object_set_new(s, "start", json_null());
+	json_object_set_new(s, "end", json_string(ts));
+	json_object_set_new(s, "result", json_string(result));
+	json_object_set_new(s, "failure_class", failure_class ? json_string(failure_class) : json_null());
+	return 0;
+}
+
+int devsys_record_json(const devsys_record *rec, devsys_buf *out)
+{
+	char *s;
+	int rc = 0;
+	DEVSYS__CHECK_ARG(rec);
+	DEVSYS__CHECK_ARG(out);
+	if (!(s = json_dumps(rec->doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
+		return devsys__error_oom();
+	devsys_buf_clear(out);
+	if (devsys_buf_puts(out, s) < 0 || devsys_buf_puts(out, "\n") < 0)
+		rc = DEVSYS_ENOMEM;
+	free(s);
+	return rc;
+}
+
+int devsys_record_save(devsys_record *rec)
+{
+	devsys_buf path = DEVSYS_BUF_INIT, data = DEVSYS_BUF_INIT;
+	int rc;
+	DEVSYS__CHECK_ARG(rec);
+	if ((rc = devsys_record_json(rec, &data)) == 0 && (rc = task_file(&path, rec->task, "task.json")) == 0)
+		rc = devsys__write_file_atomic(path.ptr, data.ptr, data.size, 0644);
+	devsys_buf_dispose(&path);
+	devsys_buf_dispose(&data);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- events */
+
+/* The seq of the last complete line of an events file (0 when empty).
+ * Sets *needs_nl when the file ends in a torn line (a crash mid-append). */
+static unsigned long long last_seq(int fd, bool *needs_nl)
+{
+	struct stat st;
+	char buf[DEVSYS_RECORD_MAX_JSON + 4096];
+	size_t n;
+	off_t off;
+	ssize_t got;
+	unsigned long long seq = 0;
+	*needs_nl = false;
+	if (fstat(fd, &st) != 0 || st.st_size == 0)
+		return 0;
+	n = (size_t)st.st_size < sizeof(buf) - 1 ? (size_t)st.st_size : sizeof(buf) - 1;
+	off = st.st_size - (off_t)n;
+	got = pread(fd, buf, n, off);
+	if (got <= 0)
+		return 0;
+	n = (size_t)got;
+	buf[n] = '\0';
+	{
+		size_t end = n;
+		if (buf[n - 1] != '\n') {
+			char *nl = memrchr(buf, '\n', n);
+			*needs_nl = true;
+			end = nl ? (size_t)(nl - buf) + 1 : 0;
+		}
+		while (end > 0) {
+			char *nl, *line;
+			buf[end - 1] = '\0';
+			nl = end > 1 ? memrchr(buf, '\n', end - 1) : NULL;
+			line = nl ? nl + 1 : buf;
+			/* the first line of the window may be cut unless the window is the file */
+			if ((line != buf || off == 0) && strncmp(line, "{\"seq\":", 7) == 0) {
+				seq = strtoull(line + 7, NULL, 10);
+				if (seq)
+					return seq;
+			}
+			end = (size_t)(line - buf);
+		}
+	}
+	return seq;
+}
+
+int devsys__record_event_task(const devsys_task *task, const char *type, const char *data_json,
+                              unsigned long long *seq_out)
+{
+	devsys_buf path = DEVSYS_BUF_INIT;
+	json_t *data = NULL, *ev = NULL;
+	char ts[40], *line = NULL;
+	unsigned long long seq;
+	bool needs_nl;
+	int fd = -1, rc;
+
+	DEVSYS__CHECK_ARG(task);
+	DEVSYS__CHECK_ARG(type);
+	if (!*type || strlen(type) > 64 || !json_string(type))
+		return devsys__error_set(DEVSYS_EINVAL, "event type must be 1..64 bytes of UTF-8");
+	if (data_json && (rc = parse_json_value(&data, data_json, "event data")) < 0)
+		return rc;
+	if ((rc = task_file(&path, task, "events.jsonl")) < 0)
+		goto done;
+	fd = open(path.ptr, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		rc = devsys__error_errno(devsys__errno_code(errno), errno, "cannot open '%s'", path.ptr);
+		goto done;
+	}
+	while (flock(fd, LOCK_EX) != 0)
+		if (errno != EINTR) {
+			rc = devsys__error_errno(DEVSYS_EIO, errno, "cannot lock '%s'", path.ptr);
+			goto done;
+		}
+	seq = last_seq(fd, &needs_nl) + 1;
+	devsys__time_iso8601(ts, sizeof(ts));
+	ev = json_pack("{s:I,s:s,s:s,s:o}", "seq", (json_int_t)seq, "ts", ts, "type", type, "data",
+	               data ? data : json_null());
+	data = NULL;
+	if (!ev || !(line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER))) {
+		rc = devsys__error_oom();
+		goto done;
+	}
+	{
+		devsys_buf l = DEVSYS_BUF_INIT;
+		const char *p;
+		size_t left;
+		if ((needs_nl && devsys_buf_puts(&l, "\n") < 0) || devsys_buf_puts(&l, line) < 0 ||
+		    devsys_buf_puts(&l, "\n") < 0) {
+			devsys_buf_dispose(&l);
+			rc = devsys__error_oom();
+			goto done;
+		}
+		p = l.ptr;
+		left = l.size;
+		while (left > 0) {
+			ssize_t w = write(fd, p, left);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				rc = devsys__error_errno(devsys__errno_code(errno), errno, "cannot append to '%s'", path.ptr);
+				break;
+			}
+			p += w;
+			left -= (size_t)w;
+		}
+		devsys_buf_dispose(&l);
+		if (rc == 0 && fdatasync(fd) != 0)
+			rc = devsys__error_errno(DEVSYS_EIO, errno, "cannot sync '%s'", path.ptr);
+	}
+	if (rc == 0 && seq_out)
+		*seq_out = seq;
+done:
+	if (fd >= 0)
+		close(fd); /* releases the lock */
+	free(line);
+	json_decref(ev);
+	json_decref(data);
+	devsys_buf_dispose(&path);
+	return rc;
+}
+
+int devsys_record_event(devsys_record *rec, const char *type, const char *data_json, unsigned long long *seq_out)
+{
+	DEVSYS__CHECK_ARG(rec);
+	return devsys__record_event_task(rec->task, type, data_json, seq_out);
+}
+
+/* ---------------------------------------------------------------- runs */
+
+static bool all_digits(const char *s)
+{
+	if (!*s || strlen(s) > 9)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+int devsys__record_list_runs(const devsys_task *task, unsigned int **runs, size_t *n)
+{
+	devsys_buf path = DEVSYS_BUF_INIT;
+	DIR *d;
+	struct dirent *e;
+	unsigned int *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+	*runs = NULL;
+	*n = 0;
+	if ((rc = task_file(&path, task, "reports")) < 0)
+		return rc;
+	d = opendir(path.ptr);
+	devsys_buf_dispose(&path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (!all_digits(e->d_name))
+			continue;
+		if (cnt == cap) {
+			unsigned int *nv = devsys__realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+			if (!nv) {
+				closedir(d);
+				devsys__free(v);
+				return devsys__error_oom();
+			}
+			v = nv;
+		}
+		v[cnt++] = (unsigned int)strtoul(e->d_name, NULL, 10);
+	}
+	closedir(d);
+	for (size_t i = 1; i < cnt; i++) /* insertion sort: run counts are small */
+		for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			unsigned int t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	*runs = v;
+	*n = cnt;
+	return 0;
+}
+
+int devsys_record_run_begin(devsys_record *rec, unsigned int *run_out)
+{
+	devsys_buf path = DEVSYS_BUF_INIT, lock = DEVSYS_BUF_INIT;
+	unsigned int *runs = NULL;
+	size_t n = 0;
+	unsigned int next;
+	int rc, fd = -1;
+
+	DEVSYS__CHECK_ARG(rec);
+	DEVSYS__CHECK_ARG(run_out);
+	if ((rc = task_file(&path, rec->task, "reports")) < 0 || (rc = devsys__mkdir_p(path.ptr, 0755)) < 0)
+		goto done;
+	if ((rc = task_file(&lock, rec->task, "reports/.lock")) < 0)
+		goto done;
+	if ((fd = open(lock.ptr, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0 || flock(fd, LOCK_EX) != 0) {
+		rc = devsys__error_errno(DEVSYS_EIO, errno, "cannot lock '%s'", lock.ptr);
+		goto done;
+	}
+	if ((rc = devsys__record_list_runs(rec->task, &runs, &n)) < 0)
+		goto done;
+	next = n ? runs[n - 1] + 1 : 1;
+	for (;; next++) {
+		devsys_buf_clear(&path);
+		if ((rc = devsys_task_path_join(&path, rec->task, "reports")) < 0 ||
+		    devsys_buf_printf(&path, "/%u", next) < 0)
+			goto done;
+		if (mkdir(path.ptr, 0755) == 0)
+			break;
+		if (errno != EEXIST) {
+			rc = devsys__error_errno(devsys__errno_code(errno), errno, "cannot create '%s'", path.ptr);
+			goto done;
+		}
+	}
+	if (devsys_buf_puts(&path, "/junit") < 0 || (rc = devsys__mkdir_p(path.ptr, 0755)) < 0)
+		goto done;
+	*run_out = next;
+	rc = 0;
+done:
+	if (fd >= 0)
+		close(fd);
+	devsys__free(runs);
+	devsys_buf_dispose(&path);
+	devsys_buf_dispose(&lock);
+	return rc;
+}
+
+static int run_dir(devsys_buf *out, const devsys_task *task, unsigned int run, const char *sub)
+{
+	char rel[64];
+	snprintf(rel, sizeof(rel), "reports/%u%s%s", run, sub ? "/" : "", sub ? sub : "");
+	return task_file(out, task, rel);
+}
+
+/* Copy @p src (an open regular file) to @p dst atomically. */
+static int copy_atomic(int src, const char *dst)
+{
+	char tmp[PATH_MAX], buf[65536];
+	int fd, err = 0;
+	ssize_t n;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", dst) >= sizeof(tmp))
+		return devsys__error_set(DEVSYS_EINVAL, "path too long: %.200s", dst);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+		return devsys__error_errno(devsys__errno_code(errno), errno, "cannot create a file next to '%s'", dst);
+	while ((n = read(src, buf, sizeof(buf))) != 0) {
+		const char *p = buf;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			break;
+		}
+		while (n > 0) {
+			ssize_t w = write(fd, p, (size_t)n);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				err = errno;
+				break;
+			}
+			p += w;
+			n -= w;
+		}
+		if (err)
+			break;
+	}
+	if (!err && (fchmod(fd, 0644) != 0 || fsync(fd) != 0))
+		err = errno;
+	if (close(fd) != 0 && !err)
+		err = errno;
+	if (!err && rename(tmp, dst) != 0)
+		err = errno;
+	if (err) {
+		unlink(tmp);
+		return devsys__error_errno(devsys__errno_code(err), err, "cannot copy the report to '%s'", dst);
+	}
+	{
+		/* fsync the directory so the rename is durable */
+		char dir[PATH_MAX];
+		char *slash;
+		snprintf(dir, sizeof(dir), "%s", dst);
+		if ((slash = strrchr(dir, '/'))) {
+			int dfd;
+			*slash = '\0';
+			if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+				fsync(dfd);
+				close(dfd);
+			}
+		}
+	}
+	return 0;
+}
+
+int devsys_record_run_add_junit(devsys_record *rec, unsigned int run, const char *path)
+{
+	char real[PATH_MAX], name[128];
+	const char *ws, *base;
+	size_t wl, j = 0;
+	devsys_buf dst = DEVSYS_BUF_INIT;
+	devsys_report_options o = DEVSYS_REPORT_OPTIONS_INIT;
+	devsys_report *check = NULL;
+	struct stat st;
+	int rc, fd = -1;
+
+	DEVSYS__CHECK_ARG(rec);
+	DEVSYS__CHECK_ARG(path);
+	ws = devsys_workspace_path(devsys_task_workspace(rec->task));
+	wl = strlen(ws);
+	if (!realpath(path, real))
+		return devsys__error_errno(devsys__errno_code(errno), errno, "cannot resolve the report path '%s'", path);
+	if (strncmp(real, ws, wl) != 0 || real[wl] != '/')
+		return devsys__error_set(DEVSYS_EPATH,
+		                         "report path '%s' resolves outside the workspace (to '%s'); reports are "
+		                         "collected only from inside the workspace",
+		                         path, real);
+	if ((rc = run_dir(&dst, rec->task, run, "junit")) < 0)
+		return rc;
+	if (stat(dst.ptr, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		rc = devsys__error_set(DEVSYS_ENOTFOUND, "test run %u of task '%s' was not begun", run,
+		                       devsys_task_id(rec->task));
+		goto done;
+	}
+	/* open the resolved path without following links again, then parse it */
+	if ((fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = devsys__error_set(DEVSYS_EIO, "report '%s' is not a readable regular file", path);
+		goto done;
+	}
+	o.flags = DEVSYS_REPORT_NO_CASES;
+	if ((rc = devsys_report_parse_junit(&check, real, &o)) < 0)
+		goto done;
+	base = strrchr(real, '/') + 1;
+	for (size_t i = 0; base[i] && j < 100; i++)
+		name[j++] = (isalnum((unsigned char)base[i]) || base[i] == '.' || base[i] == '-' || base[i] == '_') ? base[i]
+		                                                                                                    : '_';
+	name[j] = '\0';
+	if (name[0] == '.' || name[0] == '\0')
+		name[0] = '_';
+	if (j < 4 || strcmp(name + j - 4, ".xml") != 0)
+		strcat(name, ".xml");
+	for (unsigned int k = 1;; k++) {
+		size_t keep = dst.size;
+		if (k == 1 ? devsys_buf_printf(&dst, "/%s", name) < 0 : devsys_buf_printf(&dst, "/%u-%s", k, name) < 0) {
+			rc = devsys__error_oom();
+			goto done;
+		}
+		if (access(dst.ptr, F_OK) != 0)
+			break;
+		dst.size = keep;
+		dst.ptr[keep] = '\0';
+	}
+	rc = copy_atomic(fd, dst.ptr);
+done:
+	if (fd >= 0)
+		close(fd);
+	devsys_report_free(check);
+	devsys_buf_dispose(&dst);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int devsys_record_run_complete(devsys_record *rec, unsigned int run)
+{
+	devsys_buf dir = DEVSYS_BUF_INIT, p = DEVSYS_BUF_INIT;
+	devsys_report *rep = NULL;
+	devsys_report_options o = DEVSYS_REPORT_OPTIONS_INIT;
+	char **names = NULL, num[32], ts[40];
+	size_t n = 0, cap = 0;
+	unsigned long long total = 0;
+	json_t *sum = NULL;
+	char *text = NULL;
+	DIR *d;
+	struct dirent *e;
+	int rc;
+
+	DEVSYS__CHECK_ARG(rec);
+	if ((rc = run_dir(&dir, rec->task, run, "junit")) < 0)
+		return rc;
+	if (!(d = opendir(dir.ptr))) {
+		rc = devsys__error_set(DEVSYS_ENOTFOUND, "test run %u of task '%s' does not exist", run,
+		                       devsys_task_id(rec->task));
+		goto done;
+	}
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		struct stat st;
+		if (e->d_name[0] == '.' || l < 5 || strcmp(e->d_name + l - 4, ".xml") != 0)
+			continue;
+		if (n == cap) {
+			char **nn = devsys__realloc(names, (cap = cap ? cap * 2 : 8) * sizeof(char *));
+			if (!nn) {
+				closedir(d);
+				rc = devsys__error_oom();
+				goto done;
+			}
+			names = nn;
+		}
+		names[n++] = devsys__asprintf("%s/%s", dir.ptr, e->d_name);
+		if (names[n - 1] && stat(names[n - 1], &st) == 0)
+			total += (unsigned long long)st.st_size;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(char *), cmp_str);
+	/* big runs are summarised without keeping every case in memory */
+	if (total > 64ull * 1024 * 1024)
+		o.flags = DEVSYS_REPORT_NO_CASES;
+	if ((rc = devsys_report_new(&rep)) < 0)
+		goto done;
+	for (size_t i = 0; i < n; i++)
+		if (!names[i] || (rc = devsys_report_add_junit(rep, names[i], &o)) < 0)
+			goto done;
+	if (!(o.flags & DEVSYS_REPORT_NO_CASES)) {
+		if ((rc = run_dir(&p, rec->task, run, "junit.xml")) < 0 || (rc = devsys_report_write_junit(rep, p.ptr)) < 0)
+			goto done;
+	}
+	if (!(sum = devsys__report_summary(rep))) {
+		rc = devsys__error_oom();
+		goto done;
+	}
+	devsys__time_iso8601(ts, sizeof(ts));
+	json_object_set_new(sum, "run", json_integer(run));
+	json_object_set_new(sum, "completed_at", json_string(ts));
+	json_object_set_new(sum, "normalised_junit", (o.flags & DEVSYS_REPORT_NO_CASES) ? json_false() : json_true());
+	/* sources relative to the task folder */
+	{
+		json_t *srcs = json_array();
+		size_t tl = strlen(devsys_task_path(rec->task));
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(srcs, json_string(names[i] + tl + 1));
+		json_object_set_new(sum, "sources", srcs);
+	}
+	if (!(text = json_dumps(sum, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
+		rc = devsys__error_oom();
+		goto done;
+	}
+	if ((rc = run_dir(&p, rec->task, run, "summary.json")) < 0 ||
+	    (rc = devsys__write_file_atomic(p.ptr, text, strlen(text), 0644)) < 0)
+		goto done;
+	/* every file of the run is durable: switch the pointer */
+	snprintf(num, sizeof(num), "%u\n", run);
+	if ((rc = task_file(&p, rec->task, "reports/latest")) < 0 ||
+	    (rc = devsys__write_file_atomic(p.ptr, num, strlen(num), 0644)) < 0)
+		goto done;
+done:
+	for (size_t i = 0; i < n; i++)
+		devsys__free(names[i]);
+	devsys__free(names);
+	free(text);
+	json_decref(sum);
+	devsys_report_free(rep);
+	devsys_buf_dispose(&dir);
+	devsys_buf_dispose(&p);
+	return rc;
+}
+
+int devsys_record_latest_run(const devsys_task *task, unsigned int *run_out)
+{
+	devsys_buf p = DEVSYS_BUF_INIT, data = DEVSYS_BUF_INIT;
+	char *end;
+	unsigned long v;
+	int rc;
+	DEVSYS__CHECK_ARG(task);
+	DEVSYS__CHECK_ARG(run_out);
+	if ((rc = task_file(&p, task, "reports/latest")) < 0)
+		goto done;
+	if ((rc = devsys__read_file(&data, p.ptr, 64)) < 0) {
+		if (rc == DEVSYS_ENOTFOUND)
+			rc = devsys__error_set(DEVSYS_ENOTFOUND, "task '%s' has no complete test run yet",
+			                       devsys_task_id(task));
+		goto done;
+	}
+	errno = 0;
+	v = strtoul(data.ptr ? data.ptr : "", &end, 10);
+	if (!data.ptr || end == data.ptr || (*end && *end != '\n') || v == 0 || v > 999999999) {
+		rc = devsys__error_set(DEVSYS_EPARSE, "'%s' does not hold a run number; run 'devsys check --repair'",
+		                       p.ptr);
+		goto done;
+	}
+	*run_out = (unsigned int)v;
+done:
+	devsys_buf_dispose(&p);
+	devsys_buf_dispose(&data);
+	return rc;
+}
+
+int devsys_record_write_acceptance(devsys_record *rec, const char *json)
+{
+	devsys_buf p = DEVSYS_BUF_INIT;
+	json_t *v;
+	char *text = NULL;
+	int rc;
+	DEVSYS__CHECK_ARG(rec);
+	DEVSYS__CHECK_ARG(json);
+	if ((rc = parse_json_value(&v, json, "acceptance report")) < 0)
+		return rc;
+	text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	json_decref(v);
+	if (!text)
+		return devsys__error_oom();
+	if ((rc = task_file(&p, rec->task, "reports")) == 0 && (rc = devsys__mkdir_p(p.ptr, 0755)) == 0 &&
+	    (rc = task_file(&p, rec->task, "reports/acceptance.json")) == 0)
+		rc = devsys__write_file_atomic(p.ptr, text, strlen(text), 0644);
+	free(text);
+	devsys_buf_dispose(&p);
+	return rc;
+}
+
+int devsys_record_log_path(devsys_buf *out, const devsys_record *rec, const char *stage)
+{
+	char rel[64];
+	int rc;
+	DEVSYS__CHECK_ARG(out);
+	DEVSYS__CHECK_ARG(rec);
+	if ((rc = devsys_stage_check(stage)) < 0)
+		return rc;
+	if ((rc = task_file(out, rec->task, "logs")) < 0 || (rc = devsys__mkdir_p(out->ptr, 0755)) < 0)
+		return rc;
+	snprintf(rel, sizeof(rel), "logs/%s.log", stage);
+	return task_file(out, rec->task, rel);
+}

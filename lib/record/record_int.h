@@ -1,0 +1,21 @@
+/* Internal interface of the record module (used by store and devsysd). */
+#ifndef DEVSYS_RECORD_INT_H
+#define DEVSYS_RECORD_INT_H
+
+#include "devsys/record.h"
+
+/* Index of a stage in DEVSYS_STAGE_NAMES order, or -1. */
+int devsys__stage_index(const char *stage);
+/* The stage name of an index, or NULL. */
+const char *devsys__stage_name(int index);
+/* "scheme://user:pw@host/x?q" -> "scheme://host/x"; owned result, NULL on OOM. */
+char *devsys__url_strip_credentials(const char *url);
+/* Set task.json's "state" (managed by the store). */
+int devsys__record_set_state(devsys_record *rec, const char *state);
+/* devsys_record_event() without a record handle. */
+int devsys__record_event_task(const devsys_task *task, const char *type, const char *data_json,
+                              unsigned long long *seq_out);
+/* The numbered run folders of reports/, ascending; free *runs with devsys__free. */
+int devsys__record_list_runs(const devsys_task *task, unsigned int **runs, size_t *n);
+
+#endif

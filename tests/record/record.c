@@ -1,0 +1,323 @@
+/* The per-task record: task.json, events.jsonl, runs, latest, kill -9. */
+#include "testutil.h"
+#include <devsys.h>
+#include <devsys/record.h>
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FIX DEVSYS_SOURCE_DIR "/tests/report/fixtures"
+
+static char *dir;
+static devsys_workspace *ws;
+static devsys_task *task;
+static devsys_record *rec;
+
+static void setup(void)
+{
+	cr_assert_eq(devsys_init(), 1);
+	dir = dt_tmpdir("record");
+	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+	cr_assert_eq(devsys_task_open(&task, ws, "t1", DEVSYS_TASK_CREATE), 0);
+	cr_assert_eq(devsys_record_open(&rec, task), 0);
+}
+
+static void teardown(void)
+{
+	devsys_record_free(rec);
+	devsys_task_free(task);
+	devsys_workspace_free(ws);
+	dt_rmrf(dir);
+	free(dir);
+	devsys_shutdown();
+}
+
+TestSuite(record, .init = setup, .fini = teardown);
+
+static json_t *load(const char *rel)
+{
+	char p[4096];
+	json_error_t e;
+	json_t *j;
+	snprintf(p, sizeof(p), "%s/%s", devsys_task_path(task), rel);
+	j = json_load_file(p, 0, &e);
+	cr_assert_not_null(j, "%s: %s", rel, e.text);
+	return j;
+}
+
+Test(record, task_json_fields_and_stages)
+{
+	json_t *j, *s;
+	cr_assert_eq(devsys_record_set_string(rec, "spec_path", "specs/t1.yaml"), 0);
+	cr_assert_eq(devsys_record_set_string(rec, "spec_hash", "sha256:abc"), 0);
+	cr_assert_eq(devsys_record_set_json(rec, "validation", "{\"valid\":true,\"errors\":[]}"), 0);
+	cr_assert_eq(devsys_record_set_repo_url(rec, "https://bot:ghp_SECRETTOKEN@github.example/o/r.git?access_token=x2"),
+	             0);
+	cr_assert_eq(devsys_record_set_string(rec, "branch", "task/t1"), 0);
+	cr_assert_eq(devsys_record_set_int(rec, "pr_number", 42), 0);
+	cr_assert_eq(devsys_record_stage_begin(rec, "test"), 0);
+	cr_assert_eq(devsys_record_stage_end(rec, "test", "failed", "build"), 0);
+	cr_assert_eq(devsys_record_stage_end(rec, "deploy", "skipped", NULL), 0);
+	cr_assert_eq(devsys_record_save(rec), 0);
+	j = load("task.json");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "id")), "t1");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "repo_url")), "https://github.example/o/r.git");
+	cr_assert_eq(json_integer_value(json_object_get(j, "pr_number")), 42);
+	cr_assert(json_is_true(json_object_get(json_object_get(j, "validation"), "valid")));
+	s = json_object_get(json_object_get(j, "stages"), "test");
+	cr_assert_str_eq(json_string_value(json_object_get(s, "result")), "failed");
+	cr_assert_str_eq(json_string_value(json_object_get(s, "failure_class")), "build");
+	cr_assert(json_string_value(json_object_get(s, "start")) && json_string_value(json_object_get(s, "end")));
+	json_decref(j);
+	{
+		cr_assert_eq(dt_sh("grep -r SECRETTOKEN '%s' >/dev/null", devsys_task_path(task)), 1,
+		             "a credential reached the record");
+	}
+	/* reopening loads the saved document */
+	devsys_record_free(rec);
+	cr_assert_eq(devsys_record_open(&rec, task), 0);
+	{
+		devsys_buf b = DEVSYS_BUF_INIT;
+		cr_assert_eq(devsys_record_json(rec, &b), 0);
+		cr_assert(strstr(b.ptr, "\"pr_number\": 42"));
+		devsys_buf_dispose(&b);
+	}
+}
+
+Test(record, bad_fields_and_stages)
+{
+	cr_assert_eq(devsys_record_set_string(rec, "id", "x"), DEVSYS_EINVAL);
+	cr_assert_eq(devsys_record_set_string(rec, "state", "x"), DEVSYS_EINVAL);
+	cr_assert_eq(devsys_record_set_string(rec, "Bad-Key", "x"), DEVSYS_EINVAL);
+	cr_assert_eq(devsys_record_set_json(rec, "v", "{not json"), DEVSYS_EPARSE);
+	cr_assert_eq(devsys_record_stage_begin(rec, "compile"), DEVSYS_EINVAL);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "validate checkout agent"));
+	cr_assert_eq(devsys_record_stage_end(rec, "test", "meh", NULL), DEVSYS_EINVAL);
+	cr_assert_eq(devsys_record_stage_end(rec, "test", "failed", "cosmic"), DEVSYS_EINVAL);
+	cr_assert_eq(devsys_stage_check("gate"), 0);
+	cr_assert_eq(devsys_record_event(rec, "x", "[1,", NULL), DEVSYS_EPARSE);
+}
+
+Test(record, damaged_task_json_is_eparse)
+{
+	char p[4096];
+	devsys_record *r2 = NULL;
+	snprintf(p, sizeof(p), "%s/task.json", devsys_task_path(task));
+	cr_assert(dt_write_file(p, "{\"id\": \"t1\", trunc"));
+	cr_assert_eq(devsys_record_open(&r2, task), DEVSYS_EPARSE);
+	cr_assert_null(r2);
+}
+
+Test(record, events_have_increasing_seq_and_ts)
+{
+	unsigned long long seq = 0;
+	char p[4096];
+	FILE *f;
+	char line[4096];
+	unsigned long long expect = 1;
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(devsys_record_event(rec, "state", "{\"to\":\"validated\"}", &seq), 0);
+		cr_assert_eq(seq, (unsigned long long)i + 1);
+	}
+	/* a torn last line (crash mid-append) is left alone, the next event starts on a new line */
+	snprintf(p, sizeof(p), "%s/events.jsonl", devsys_task_path(task));
+	f = fopen(p, "a");
+	fputs("{\"seq\":6,\"ts\":\"2026-", f);
+	fclose(f);
+	cr_assert_eq(devsys_record_event(rec, "after-crash", NULL, &seq), 0);
+	cr_assert_eq(seq, 6);
+	f = fopen(p, "r");
+	while (fgets(line, sizeof(line), f)) {
+		json_t *j = json_loads(line, 0, NULL);
+		if (!j) {
+			cr_assert(strstr(line, "2026-") && expect == 6, "only the torn line may be unparsable");
+			continue;
+		}
+		cr_assert_eq((unsigned long long)json_integer_value(json_object_get(j, "seq")), expect);
+		cr_assert_not_null(json_string_value(json_object_get(j, "ts")));
+		expect++;
+		json_decref(j);
+	}
+	fclose(f);
+	cr_assert_eq(expect, 7);
+}
+
+static void events_from_children(int n_children, int per_child)
+{
+	for (int c = 0; c < n_children; c++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			for (int i = 0; i < per_child; i++)
+				if (devsys_record_event(rec, "child", NULL, NULL) != 0)
+					_exit(1);
+			_exit(0);
+		}
+	}
+	for (int c = 0; c < n_children; c++) {
+		int st;
+		cr_assert_gt(wait(&st), 0);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+}
+
+Test(record, events_from_several_processes_keep_unique_seq)
+{
+	char p[4096];
+	char *out;
+	int st;
+	events_from_children(4, 25);
+	snprintf(p, sizeof(p), "%s/events.jsonl", devsys_task_path(task));
+	out = dt_sh_output(&st, "grep -o '\"seq\":[0-9]*' '%s' | sort -t: -k2 -n | uniq | wc -l", p);
+	cr_assert_eq(atoi(out), 100, "unique seqs: %s", out);
+	free(out);
+}
+
+Test(record, run_collect_complete_latest)
+{
+	unsigned int run = 0, latest = 0, run2 = 0;
+	char src[4096];
+	json_t *sum;
+	cr_assert_eq(devsys_record_latest_run(task, &latest), DEVSYS_ENOTFOUND);
+	cr_assert_eq(devsys_record_run_begin(rec, &run), 0);
+	cr_assert_eq(run, 1);
+	snprintf(src, sizeof(src), "%s/go.xml", devsys_task_path(task));
+	cr_assert_eq(dt_sh("cp '%s/go-junit-report.xml' '%s'", FIX, src), 0);
+	cr_assert_eq(devsys_record_run_add_junit(rec, run, src), 0);
+	cr_assert_eq(devsys_record_run_add_junit(rec, run, src), 0, "same name twice is made unique");
+	snprintf(src, sizeof(src), "%s/TEST-x.xml", dir);
+	cr_assert_eq(dt_sh("cp '%s/surefire-TEST-com.example.CalculatorTest.xml' '%s'", FIX, src), 0);
+	cr_assert_eq(devsys_record_run_add_junit(rec, run, src), 0);
+	cr_assert_eq(devsys_record_latest_run(task, &latest), DEVSYS_ENOTFOUND, "latest moves only on completion");
+	cr_assert_eq(devsys_record_run_complete(rec, run), 0);
+	cr_assert_eq(devsys_record_latest_run(task, &latest), 0);
+	cr_assert_eq(latest, 1);
+	sum = load("reports/1/summary.json");
+	cr_assert_eq(json_integer_value(json_object_get(sum, "tests")), 13);
+	cr_assert_eq(json_integer_value(json_object_get(sum, "failed")), 3);
+	cr_assert_eq(json_array_size(json_object_get(sum, "sources")), 3);
+	cr_assert_eq(json_integer_value(json_object_get(sum, "run")), 1);
+	json_decref(sum);
+	cr_assert(dt_exists(devsys_task_path(task)));
+	{
+		char p[4096];
+		snprintf(p, sizeof(p), "%s/reports/1/junit.xml", devsys_task_path(task));
+		cr_assert(dt_exists(p));
+	}
+	cr_assert_eq(devsys_record_run_begin(rec, &run2), 0);
+	cr_assert_eq(run2, 2);
+	cr_assert_eq(devsys_record_latest_run(task, &latest), 0);
+	cr_assert_eq(latest, 1);
+	cr_assert_eq(devsys_record_run_complete(rec, 99), DEVSYS_ENOTFOUND);
+	cr_assert_eq(devsys_record_write_acceptance(rec, "{\"passed\":true}"), 0);
+	sum = load("reports/acceptance.json");
+	cr_assert(json_is_true(json_object_get(sum, "passed")));
+	json_decref(sum);
+	{
+		devsys_buf lp = DEVSYS_BUF_INIT;
+		cr_assert_eq(devsys_record_log_path(&lp, rec, "test"), 0);
+		cr_assert(strstr(lp.ptr, "/tasks/t1/logs/test.log"));
+		cr_assert_eq(devsys_record_log_path(&lp, rec, "../x"), DEVSYS_EINVAL);
+		devsys_buf_dispose(&lp);
+	}
+}
+
+Test(record, report_symlink_out_of_workspace_is_refused)
+{
+	unsigned int run;
+	char outside[4096], link[4096], *other;
+	cr_assert_eq(devsys_record_run_begin(rec, &run), 0);
+	other = dt_tmpdir("record-outside");
+	snprintf(outside, sizeof(outside), "%s/junit.xml", other);
+	cr_assert_eq(dt_sh("cp '%s/go-junit-report.xml' '%s'", FIX, outside), 0);
+	snprintf(link, sizeof(link), "%s/evil.xml", devsys_task_path(task));
+	cr_assert_eq(symlink(outside, link), 0);
+	cr_assert_eq(devsys_record_run_add_junit(rec, run, link), DEVSYS_EPATH);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "outside the workspace"));
+	cr_assert_eq(devsys_record_run_add_junit(rec, run, "/etc/passwd"), DEVSYS_EPATH);
+	cr_assert_eq(dt_sh("test -z \"$(ls -A '%s/reports/%u/junit')\"", devsys_task_path(task), run), 0,
+	             "nothing was copied");
+	dt_rmrf(other);
+	free(other);
+}
+
+Test(record, invalid_report_is_not_collected)
+{
+	unsigned int run;
+	char src[4096];
+	cr_assert_eq(devsys_record_run_begin(rec, &run), 0);
+	snprintf(src, sizeof(src), "%s/bad.xml", devsys_task_path(task));
+	cr_assert(dt_write_file(src, "<testsuite><testcase name='x'>"));
+	cr_assert_eq(devsys_record_run_add_junit(rec, run, src), DEVSYS_EPARSE);
+	cr_assert_eq(dt_sh("test -z \"$(ls -A '%s/reports/%u/junit')\"", devsys_task_path(task), run), 0);
+}
+
+/* After a writer died at an arbitrary point, the record must be whole. */
+static void check_consistent(unsigned int *max_latest)
+{
+	unsigned int latest;
+	int rc = devsys_record_latest_run(task, &latest);
+	devsys_record *r2 = NULL;
+	cr_assert(rc == 0 || rc == DEVSYS_ENOTFOUND, "latest: %s", devsys_error_message(devsys_error_last()));
+	if (rc == 0) {
+		char rel[64];
+		json_t *sum;
+		snprintf(rel, sizeof(rel), "reports/%u/summary.json", latest);
+		sum = load(rel);
+		cr_assert_eq((unsigned int)json_integer_value(json_object_get(sum, "tests")), latest % 50 + 1,
+		             "run %u: summary does not match its report", latest);
+		cr_assert_eq((unsigned int)json_integer_value(json_object_get(sum, "failed")), (latest % 50) / 3 + 1);
+		json_decref(sum);
+		cr_assert_geq(latest, *max_latest, "latest went backwards");
+		*max_latest = latest;
+	}
+	cr_assert_eq(devsys_record_open(&r2, task), 0, "task.json: %s", devsys_error_message(devsys_error_last()));
+	devsys_record_free(r2);
+}
+
+Test(record, kill_9_loop_leaves_old_or_new_latest, .timeout = 120)
+{
+	const char *writer = getenv("RECORD_WRITER");
+	unsigned int max_latest = 0, completed = 0;
+	struct timespec ts;
+	cr_assert_not_null(writer);
+	srand((unsigned int)getpid());
+	for (int i = 0; i < 40; i++) {
+		char *argv[] = { (char *)writer, dir, "t1", NULL };
+		pid_t pid = dt_spawn(argv, NULL);
+		int st;
+		cr_assert_gt(pid, 0);
+		/* kill at a random moment: this delay is the point of the test, not a wait for a condition */
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)(rand() % 40 + 5) * 1000000L;
+		nanosleep(&ts, NULL);
+		cr_assert_eq(kill(pid, SIGKILL), 0);
+		cr_assert_eq(waitpid(pid, &st, 0), pid);
+		cr_assert(WIFSIGNALED(st), "the writer exited by itself (status %d): it failed", st);
+		check_consistent(&max_latest);
+	}
+	completed = max_latest;
+	cr_assert_gt(completed, 3, "the writers completed too few runs (%u) to test anything", completed);
+	/* events.jsonl: every complete line parses, seqs strictly increase */
+	{
+		char p[4096], line[8192];
+		unsigned long long prev = 0;
+		FILE *f;
+		snprintf(p, sizeof(p), "%s/events.jsonl", devsys_task_path(task));
+		f = fopen(p, "r");
+		cr_assert_not_null(f);
+		while (fgets(line, sizeof(line), f)) {
+			json_t *j = json_loads(line, 0, NULL);
+			if (!j)
+				continue; /* a torn line from a kill */
+			cr_assert_gt((unsigned long long)json_integer_value(json_object_get(j, "seq")), prev);
+			prev = (unsigned long long)json_integer_value(json_object_get(j, "seq"));
+			json_decref(j);
+		}
+		fclose(f);
+	}
+}
