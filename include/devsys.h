@@ -15,5 +15,8 @@
 #include "devsys/task.h"
 /* Module headers are appended below, one line per module. */
 #include "devsys/spec.h"
+#include "devsys/repo.h"
+#include "devsys/report.h"
+#include "devsys/record.h"
 
 #endif /* DEVSYS_H */

@@ -1,0 +1,308 @@
+/*
+ * libdevsys - the git workspace: a mirror per repository, a worktree and a
+ * branch per task, commits with task trailers, authenticated push.
+ */
+#ifndef DEVSYS_REPO_H
+#define DEVSYS_REPO_H
+
+#include "common.h"
+#include "buf.h"
+#include "workspace.h"
+#include "task.h"
+
+DEVSYS_BEGIN_DECL
+
+/**
+ * @file devsys/repo.h
+ * @brief A task's git checkout (libgit2 inside; never the git program).
+ *
+ * Layout inside the workspace:
+ *
+ *     <workspace>/mirrors/<sha1-of-url>.git    bare cache, one per remote URL,
+ *                                              fetched with
+ *                                              +refs/heads/(*):refs/remotes/origin/(*)
+ *     <workspace>/mirrors/<sha1-of-url>.lock   flock(2) taken around fetches
+ *     <workspace>/tasks/<id>/checkout          the task's worktree
+ *
+ * The first task on a URL clones the mirror, later tasks fetch it. Every
+ * task gets its own worktree on its own branch (default "task/{id}"), so
+ * N tasks cost one object store plus N checkouts.
+ *
+ * The library runs without any user or system git configuration (the
+ * libgit2 search paths are emptied by devsys_init()), never runs hooks,
+ * never follows submodules and refuses a tree whose checkout would write
+ * outside the checkout (".." paths, symbolic links pointing out).
+ *
+ * Threads: a devsys_repo handle is used by one thread at a time. Different
+ * handles, also on the same mirror and from different processes, may be
+ * used concurrently. Note that libgit2 keeps the TLS CA locations
+ * process-wide: devsys_repo_options.ssl_ca_file / ssl_ca_dir are applied
+ * before each https operation and stay in effect for the process.
+ */
+typedef struct devsys_repo devsys_repo;
+
+/* ---- credentials ---- */
+
+/** Credential kinds, also used as the bit set of kinds a server accepts. */
+typedef enum devsys_repo_credential_type {
+	DEVSYS_REPO_CRED_USERPASS = 1u << 0, /**< HTTP basic: username + secret (a token) */
+	DEVSYS_REPO_CRED_SSH_KEY = 1u << 1,  /**< ssh key files (+ optional passphrase) */
+	DEVSYS_REPO_CRED_SSH_AGENT = 1u << 2 /**< ssh-agent via $SSH_AUTH_SOCK */
+} devsys_repo_credential_type;
+
+/**
+ * A credential filled in by a provider. Every string is borrowed from the
+ * provider: it must stay valid until the provider is called again or the
+ * operation (devsys_repo_open_task(), devsys_repo_push(), ...) returns.
+ * The library copies secrets only into libgit2's own credential object and
+ * never writes them to a file, a log, an error message or a URL.
+ */
+typedef struct devsys_repo_credential {
+	unsigned int type;            /**< one DEVSYS_REPO_CRED_* value */
+	const char *username;         /**< USERPASS: e.g. "x-access-token"; ssh: the user (NULL: from the URL) */
+	const char *secret;           /**< USERPASS: the token or password */
+	const char *ssh_public_key;   /**< SSH_KEY: public key file, may be NULL */
+	const char *ssh_private_key;  /**< SSH_KEY: private key file */
+	const char *ssh_passphrase;   /**< SSH_KEY: passphrase, NULL for none */
+} devsys_repo_credential;
+
+/**
+ * A credential provider: one link of the chain.
+ *
+ * @param out       fill in and return 0 to use the credential
+ * @param url       the remote URL (never carries credentials)
+ * @param username_from_url  the user named in the URL, or NULL
+ * @param allowed   DEVSYS_REPO_CRED_* bits the server accepts
+ * @param attempt   1 on the first request of an operation; 2, 3, ... when
+ *                  the server refused what was offered before
+ * @param payload   the provider's payload
+ * @return 0 (filled), 1 (pass: ask the next provider), or a negative
+ *         DEVSYS_E* code to fail the operation with that code.
+ */
+typedef int (*devsys_repo_credential_cb)(devsys_repo_credential *out, const char *url,
+                                         const char *username_from_url, unsigned int allowed,
+                                         unsigned int attempt, void *payload);
+
+/** A link of the credential chain. */
+typedef struct devsys_repo_credential_provider {
+	devsys_repo_credential_cb cb;
+	void *payload;
+} devsys_repo_credential_provider;
+
+/**
+ * The default provider: a token from $GITHUB_TOKEN as HTTP basic
+ * "x-access-token:<token>" (until the secrets module supplies it), and for
+ * ssh the key files of the options (ssh_private_key) or, without them,
+ * ssh-agent. It answers only the first attempt of each kind, so a refused
+ * token ends in DEVSYS_EAUTH instead of a retry loop. @p payload is the
+ * devsys_repo_options the operation runs with (set by the library).
+ */
+DEVSYS_API int devsys_repo_default_credentials(devsys_repo_credential *out, const char *url,
+                                               const char *username_from_url, unsigned int allowed,
+                                               unsigned int attempt, void *payload);
+
+/* ---- progress ---- */
+
+/** What a progress report is about. */
+typedef enum devsys_repo_stage {
+	DEVSYS_REPO_STAGE_FETCH = 1,    /**< receiving objects (clone or fetch) */
+	DEVSYS_REPO_STAGE_CHECKOUT = 2, /**< writing the worktree */
+	DEVSYS_REPO_STAGE_PUSH = 3      /**< sending objects */
+} devsys_repo_stage;
+
+/** A progress report; counters that do not apply to a stage are 0. */
+typedef struct devsys_repo_progress {
+	int stage;              /**< devsys_repo_stage */
+	uint64_t total_objects; /**< objects to transfer (FETCH, PUSH) or files to write (CHECKOUT) */
+	uint64_t done_objects;  /**< received+indexed (FETCH), sent (PUSH), written (CHECKOUT) */
+	uint64_t bytes;         /**< bytes transferred so far (FETCH, PUSH) */
+} devsys_repo_progress;
+
+/**
+ * Receives progress. Called on the thread running the operation. Return 0
+ * to continue, non-zero to cancel: the operation fails with DEVSYS_EUSER.
+ */
+typedef int (*devsys_repo_progress_cb)(const devsys_repo_progress *progress, void *payload);
+
+/* ---- options ---- */
+
+/*
+ * Version history of devsys_repo_options:
+ *  - 1: every field up to and including progress_payload.
+ */
+#define DEVSYS_REPO_OPTIONS_VERSION 1
+
+/** Default size guard for one staged file: 50 MiB. */
+#define DEVSYS_REPO_DEFAULT_MAX_FILE_SIZE (50u * 1024u * 1024u)
+
+/**
+ * How a task's repository is set up and pushed. Fields marked (operator)
+ * grant or withdraw privilege and must come from the operator's
+ * devsys.yaml, never from a task spec. Strings are copied.
+ */
+typedef struct devsys_repo_options {
+	unsigned int version;        /**< DEVSYS_REPO_OPTIONS_VERSION */
+	const char *url;             /**< required: https://, http://, ssh://, user@host:path, file:// or an absolute path */
+	const char *base_branch;     /**< branch to start from; NULL: the remote's default branch */
+	const char *branch_template; /**< NULL: "task/{id}"; also {slug} and {date} (UTC, YYYYMMDD) */
+	const char *slug;            /**< value of {slug}; NULL: empty */
+	const char *author_name;     /**< NULL: "devsys" */
+	const char *author_email;    /**< NULL: "devsys@localhost" */
+	const char *ssl_ca_file;     /**< CA bundle for https (NULL: libgit2's default) */
+	const char *ssl_ca_dir;      /**< CA directory for https (NULL: none) */
+	const char *ssh_known_hosts; /**< known_hosts file checked for ssh remotes; required for ssh */
+	const char *ssh_user;        /**< ssh user when the URL names none; NULL: "git" */
+	const char *ssh_public_key;  /**< default provider: public key file (NULL: private key + ".pub" if present) */
+	const char *ssh_private_key; /**< default provider: private key file (NULL: use ssh-agent) */
+	const char *ssh_passphrase;  /**< default provider: passphrase of the key, NULL for none */
+	/** Credential chain, tried in order; NULL/0: { devsys_repo_default_credentials }. Copied. */
+	const devsys_repo_credential_provider *credentials;
+	size_t ncredentials;
+	/** (operator) extra protected-branch patterns (fnmatch; '*' also matches '/'). Copied. */
+	const char *const *protected_branches;
+	size_t nprotected_branches;
+	int allow_force_push;        /**< (operator) allow a forced push of the task's own branch */
+	uint64_t max_file_size;      /**< refuse to stage a file larger than this; 0: the default */
+	devsys_repo_progress_cb progress; /**< NULL: no progress reports */
+	void *progress_payload;
+} devsys_repo_options;
+
+#define DEVSYS_REPO_OPTIONS_INIT                                                                       \
+	{ DEVSYS_REPO_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+	  NULL, NULL, NULL, 0u, NULL, 0u, 0, 0u, NULL, NULL }
+
+/**
+ * Initialise @p opts to the defaults of @p version.
+ * @return 0, DEVSYS_EINVAL (NULL) or DEVSYS_EVERSION.
+ */
+DEVSYS_API int devsys_repo_options_init(devsys_repo_options *opts, unsigned int version);
+
+/* ---- the task checkout ---- */
+
+/**
+ * Set up (or reopen) the checkout of @p task.
+ *
+ * Refuses a protected task branch before any network traffic. Then, under
+ * the mirror's lock, clones or fetches the mirror, resolves the base branch
+ * (opts->base_branch or the remote's default), checks the tree for paths
+ * escaping the checkout, creates the task branch at the base commit and
+ * adds the worktree <task>/checkout on it. When the checkout already exists
+ * (a re-run) it is reopened as it is, without fetching.
+ *
+ * On failure nothing of the task is left behind: no checkout directory, no
+ * worktree entry, no task branch (the mirror stays, it is a cache).
+ *
+ * @param out   receives the handle; free with devsys_repo_free()
+ * @param task  the task; borrowed, must outlive the handle
+ * @param opts  required (the URL)
+ * @return 0; DEVSYS_EINVAL (bad URL, URL with embedded credentials);
+ *         DEVSYS_EVERSION; DEVSYS_EINVALID (the branch template gives a bad
+ *         ref name); DEVSYS_EPROTECTED; DEVSYS_ENOTFOUND (base branch or
+ *         repository missing); DEVSYS_ENETWORK (unreachable); DEVSYS_EAUTH;
+ *         DEVSYS_EHOSTKEY; DEVSYS_EPATH (symlink or path out of the tree);
+ *         DEVSYS_ENOSPC; DEVSYS_EACCESS; DEVSYS_EIO; DEVSYS_EUSER (progress
+ *         callback cancelled).
+ */
+DEVSYS_API int devsys_repo_open_task(devsys_repo **out, devsys_task *task, const devsys_repo_options *opts);
+
+/** Release the handle (the checkout stays on disk). NULL is fine. */
+DEVSYS_API void devsys_repo_free(devsys_repo *repo);
+
+/** The task branch name without "refs/heads/" ("task/42"). Borrowed. */
+DEVSYS_API const char *devsys_repo_branch(const devsys_repo *repo);
+
+/** The base branch the task started from ("main"). Borrowed. */
+DEVSYS_API const char *devsys_repo_base_branch(const devsys_repo *repo);
+
+/** The 40-hex commit the task branch started from. Borrowed. */
+DEVSYS_API const char *devsys_repo_base_sha(const devsys_repo *repo);
+
+/** The 40-hex commit the task branch points at now. Borrowed; changes after a commit. */
+DEVSYS_API const char *devsys_repo_head_sha(const devsys_repo *repo);
+
+/** The absolute path of the checkout. Borrowed. */
+DEVSYS_API const char *devsys_repo_checkout_path(const devsys_repo *repo);
+
+/** The absolute path of the mirror. Borrowed. */
+DEVSYS_API const char *devsys_repo_mirror_path(const devsys_repo *repo);
+
+/** The remote's default branch as last fetched ("main"), or "" if unknown. Borrowed. */
+DEVSYS_API const char *devsys_repo_remote_default_branch(const devsys_repo *repo);
+
+/*
+ * Version history of devsys_repo_commit_options:
+ *  - 1: spec_path, spec_file.
+ */
+#define DEVSYS_REPO_COMMIT_OPTIONS_VERSION 1
+
+typedef struct devsys_repo_commit_options {
+	unsigned int version;  /**< DEVSYS_REPO_COMMIT_OPTIONS_VERSION */
+	const char *spec_path; /**< shown in the Spec: trailer (e.g. "specs/42.yaml"); NULL: no Spec: trailer */
+	const char *spec_file; /**< file whose content is hashed for Spec:; NULL: spec_path inside the checkout */
+} devsys_repo_commit_options;
+
+#define DEVSYS_REPO_COMMIT_OPTIONS_INIT { DEVSYS_REPO_COMMIT_OPTIONS_VERSION, NULL, NULL }
+
+/** Initialise @p opts to the defaults of @p version. */
+DEVSYS_API int devsys_repo_commit_options_init(devsys_repo_commit_options *opts, unsigned int version);
+
+/**
+ * Stage every change in the checkout (new, modified, deleted files;
+ * .gitignore honoured) and commit it on the task branch.
+ *
+ * The message gets the trailers "Task-Id: <id>" and, with spec_path,
+ * "Spec: <spec_path> sha1:<git blob id of the spec's content>" (the value
+ * `git hash-object <file>` prints).
+ *
+ * @param committed receives 1 when a commit was made, 0 when there was
+ *                  nothing to commit (not an error; no commit is made)
+ * @param message   the commit message (subject and body), non-empty
+ * @return 0; DEVSYS_EINVAL; DEVSYS_ELIMIT (a file exceeds max_file_size:
+ *         nothing is staged or committed, the message names the file);
+ *         DEVSYS_ENOTFOUND (spec file missing); DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_repo_commit(int *committed, devsys_repo *repo, const char *message,
+                                  const devsys_repo_commit_options *opts);
+
+/**
+ * Push refs/heads/<task branch> (and nothing else) to the remote.
+ *
+ * Refused with DEVSYS_EPROTECTED, before anything is sent, when the branch
+ * matches a protected pattern: "main", "master", "release/(*)", the remote's
+ * default branch (as last fetched, and as the remote advertises it before
+ * anything is uploaded), or a pattern of opts->protected_branches.
+ *
+ * When the branch already exists on the remote, its commit is fetched
+ * first: unrelated history gives DEVSYS_ECONFLICT ("unrelated history");
+ * a remote commit that is not an ancestor of the local one gives
+ * DEVSYS_ECONFLICT unless allow_force_push was set by the operator, in
+ * which case the push is forced (only ever for the task branch).
+ *
+ * @return 0; DEVSYS_EPROTECTED; DEVSYS_ECONFLICT; DEVSYS_EAUTH;
+ *         DEVSYS_ENETWORK; DEVSYS_EHOSTKEY; DEVSYS_ENOTFOUND; DEVSYS_EUSER.
+ */
+DEVSYS_API int devsys_repo_push(devsys_repo *repo);
+
+/**
+ * Is @p branch (without "refs/heads/") protected under @p opts (NULL: the
+ * defaults only) and the remote default @p remote_default (NULL: none)?
+ * @return 1 protected, 0 not, DEVSYS_EINVAL for NULL @p branch.
+ * Thread-safe; needs no devsys_init().
+ */
+DEVSYS_API int devsys_repo_branch_is_protected(const char *branch, const char *remote_default,
+                                               const devsys_repo_options *opts);
+
+/**
+ * Expand a branch template ({id}, {slug}, {date}) and check the result is a
+ * valid, safe branch name (no "..", "~", "^", ":", "?", "*", "[", "\\",
+ * spaces, control characters, "@{", leading "-" or "/", trailing "/",
+ * ".lock" or "."). @p template NULL means "task/{id}"; @p slug may be NULL.
+ * @return 0; DEVSYS_EINVAL; DEVSYS_EINVALID with a message naming the
+ *         rejected name and the reason. Thread-safe; needs no devsys_init().
+ */
+DEVSYS_API int devsys_repo_branch_name(devsys_buf *out, const char *template_, const char *task_id,
+                                       const char *slug);
+
+DEVSYS_END_DECL
+
+#endif /* DEVSYS_REPO_H */

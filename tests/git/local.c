@@ -1,0 +1,774 @@
+/*
+ * The git workspace against bare repositories over file:// and local paths:
+ * mirror + worktrees, commits, pushes, protected branches and bad input.
+ */
+#include "gitfix.h"
+
+#include <errno.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *dir;
+
+static void setup(void)
+{
+	cr_assert_eq(devsys_init(), 1);
+	dir = dt_tmpdir("gitlocal");
+}
+static void teardown(void)
+{
+	dt_rmrf(dir);
+	free(dir);
+	devsys_shutdown();
+}
+TestSuite(git_local, .init = setup, .fini = teardown, .timeout = 120);
+
+static char *file_url(const char *bare)
+{
+	char *u = NULL;
+	cr_assert(asprintf(&u, "file://%s", bare) > 0);
+	return u;
+}
+
+static devsys_repo *open_ok(devsys_task *t, devsys_repo_options *o)
+{
+	devsys_repo *r = NULL;
+	cr_assert_eq(devsys_repo_open_task(&r, t, o), 0, "open_task: %s", gf_err());
+	cr_assert_not_null(r);
+	return r;
+}
+
+static char *sh_out(const char *fmtstr, const char *a, const char *b)
+{
+	char cmd[8192];
+	snprintf(cmd, sizeof(cmd), fmtstr, a, b);
+	return gf_out(cmd);
+}
+
+Test(git_local, first_task_clones_later_tasks_fetch_and_share_one_object_store)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), wsdir[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	snprintf(wsdir, sizeof(wsdir), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(wsdir, NULL);
+	devsys_task *t1 = gf_task(ws, "t1"), *t2 = gf_task(ws, "t2");
+	o.url = url;
+
+	devsys_repo *r1 = open_ok(t1, &o);
+	char *main1 = sh_out("git -C '%s' rev-parse main%s", bare, "");
+	cr_assert_str_eq(devsys_repo_base_sha(r1), main1);
+	cr_assert_str_eq(devsys_repo_head_sha(r1), main1);
+	cr_assert_str_eq(devsys_repo_branch(r1), "task/t1");
+	cr_assert_str_eq(devsys_repo_base_branch(r1), "main");
+	cr_assert_str_eq(devsys_repo_remote_default_branch(r1), "main");
+	char *head = sh_out("git -C '%s' rev-parse --abbrev-ref HEAD%s", devsys_repo_checkout_path(r1), "");
+	cr_assert_str_eq(head, "task/t1");
+	cr_assert(strstr(devsys_repo_mirror_path(r1), "/mirrors/") != NULL);
+	char *fetch = sh_out("git -C '%s' config --get-all remote.origin.fetch%s", devsys_repo_mirror_path(r1), "");
+	cr_assert_str_eq(fetch, "+refs/heads/*:refs/remotes/origin/*", "never a mirror refspec");
+
+	/* The remote moves on; the second task fetches and starts from the new main. */
+	gf_git("cd '%s/proj-work' && echo third >> README.md && " GITC " commit -q -am third && git push -q '%s' main",
+	       dir, bare);
+	devsys_repo *r2 = open_ok(t2, &o);
+	char *main2 = sh_out("git -C '%s' rev-parse main%s", bare, "");
+	cr_assert_str_neq(main1, main2);
+	cr_assert_str_eq(devsys_repo_base_sha(r2), main2);
+	cr_assert_str_eq(devsys_repo_mirror_path(r1), devsys_repo_mirror_path(r2));
+
+	/* One object store: the checkouts have a .git file, no objects of their own. */
+	char p[4200];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/.git", devsys_repo_checkout_path(r2));
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert(S_ISREG(st.st_mode), "a worktree's .git is a file pointing into the mirror");
+	char *nmirrors = sh_out("ls '%s/mirrors' | grep -c '\\.git$'%s", wsdir, "");
+	cr_assert_str_eq(nmirrors, "1");
+	/* The two tasks do not share HEAD. */
+	char *h2 = sh_out("git -C '%s' rev-parse --abbrev-ref HEAD%s", devsys_repo_checkout_path(r2), "");
+	cr_assert_str_eq(h2, "task/t2");
+
+	/* Reopening a task gives the same branch and base, without fetching. */
+	char base1[64];
+	snprintf(base1, sizeof(base1), "%s", devsys_repo_base_sha(r1));
+	devsys_repo_free(r1);
+	r1 = open_ok(t1, &o);
+	cr_assert_str_eq(devsys_repo_base_sha(r1), base1);
+	cr_assert_str_eq(devsys_repo_base_branch(r1), "main");
+	cr_assert_str_eq(devsys_repo_branch(r1), "task/t1");
+
+	devsys_repo_free(r1);
+	devsys_repo_free(r2);
+	devsys_repo_free(NULL);
+	devsys_task_free(t1);
+	devsys_task_free(t2);
+	devsys_workspace_free(ws);
+	free(main1); free(main2); free(head); free(fetch); free(nmirrors); free(h2); free(bare); free(url);
+}
+
+Test(git_local, fetch_never_overwrites_local_task_branches)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), wsdir[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	int committed = 0;
+	snprintf(wsdir, sizeof(wsdir), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(wsdir, NULL);
+	devsys_task *t1 = gf_task(ws, "t1"), *t2 = gf_task(ws, "t2");
+	o.url = url;
+	devsys_repo *r1 = open_ok(t1, &o);
+	snprintf(wsdir, sizeof(wsdir), "%s/new.txt", devsys_repo_checkout_path(r1));
+	dt_write_file(wsdir, "work\n");
+	cr_assert_eq(devsys_repo_commit(&committed, r1, "work", NULL), 0, "%s", gf_err());
+	cr_assert_eq(committed, 1);
+	/* Someone creates a branch with the same name on the remote. */
+	gf_git("cd '%s/proj-work' && " GITC " checkout -q -b task/t1 && echo x > x && " GITC " add x && " GITC
+	       " commit -q -m other && git push -q '%s' task/t1",
+	       dir, bare);
+	devsys_repo *r2 = open_ok(t2, &o); /* fetches */
+	char *local = sh_out("git -C '%s' rev-parse refs/heads/task/t1%s", devsys_repo_mirror_path(r2), "");
+	cr_assert_str_eq(local, devsys_repo_head_sha(r1), "a fetch must not touch refs/heads/task/*");
+	devsys_repo_free(r1);
+	devsys_repo_free(r2);
+	devsys_task_free(t1);
+	devsys_task_free(t2);
+	devsys_workspace_free(ws);
+	free(local); free(bare); free(url);
+}
+
+Test(git_local, commit_adds_trailers_honours_gitignore_and_reports_nothing_to_commit)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), path[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	devsys_repo_commit_options co = DEVSYS_REPO_COMMIT_OPTIONS_INIT;
+	int committed = -1;
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	devsys_task *t = gf_task(ws, "T-7");
+	o.url = url;
+	o.author_name = "Agent Smith";
+	o.author_email = "agent@example.test";
+	devsys_repo *r = open_ok(t, &o);
+	const char *co_path = devsys_repo_checkout_path(r);
+	char before[64];
+	snprintf(before, sizeof(before), "%s", devsys_repo_head_sha(r));
+
+	cr_assert_eq(devsys_repo_commit(&committed, r, "nothing", NULL), 0, "%s", gf_err());
+	cr_assert_eq(committed, 0, "nothing to commit is a distinct, non-fatal result");
+	cr_assert_str_eq(devsys_repo_head_sha(r), before);
+
+	snprintf(path, sizeof(path), "%s/feature.c", co_path);
+	dt_write_file(path, "int feature;\n");
+	snprintf(path, sizeof(path), "%s/build", co_path);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/build/out.o", co_path);
+	dt_write_file(path, "ignored\n");
+	snprintf(path, sizeof(path), "%s/run.log", co_path);
+	dt_write_file(path, "ignored\n");
+	snprintf(path, sizeof(path), "%s/specs", co_path);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/specs/t7.yaml", co_path);
+	dt_write_file(path, "id: T-7\ntitle: feature\n");
+	snprintf(path, sizeof(path), "%s/src/main.c", co_path);
+	unlink(path);
+	co.spec_path = "specs/t7.yaml";
+	cr_assert_eq(devsys_repo_commit(&committed, r, "Add the feature\n\nBody text.\n", &co), 0, "%s", gf_err());
+	cr_assert_eq(committed, 1);
+	cr_assert_str_neq(devsys_repo_head_sha(r), before);
+
+	char *body = sh_out("git -C '%s' log -1 --format=%%B%s", co_path, "");
+	cr_assert(strncmp(body, "Add the feature\n\nBody text.\n\n", 28) == 0, "%s", body);
+	char *trailers = sh_out("git -C '%s' log -1 --format='%%(trailers:only,unfold)'%s", co_path, "");
+	char *blob = sh_out("git hash-object '%s/specs/t7.yaml'%s", co_path, "");
+	char want[512];
+	snprintf(want, sizeof(want), "Task-Id: T-7\nSpec: specs/t7.yaml sha1:%s", blob);
+	cr_assert_str_eq(trailers, want);
+	char *author = sh_out("git -C '%s' log -1 --format='%%an <%%ae>'%s", co_path, "");
+	cr_assert_str_eq(author, "Agent Smith <agent@example.test>");
+	char *files = sh_out("git -C '%s' show --name-status --format= HEAD | sort%s", co_path, "");
+	cr_assert_str_eq(files, "A\tfeature.c\nA\tspecs/t7.yaml\nD\tsrc/main.c");
+	char *head = sh_out("git -C '%s' rev-parse HEAD%s", co_path, "");
+	cr_assert_str_eq(head, devsys_repo_head_sha(r));
+	char *status = sh_out("git -C '%s' status --porcelain --untracked-files=all%s", co_path, "");
+	cr_assert_str_eq(status, "", "the index and the worktree agree after the commit");
+
+	/* A missing spec file fails before anything is committed. */
+	dt_write_file(path, "again\n");
+	co.spec_path = "specs/missing.yaml";
+	cr_assert_eq(devsys_repo_commit(&committed, r, "x", &co), DEVSYS_ENOTFOUND);
+	cr_assert_eq(committed, 0);
+	cr_assert_str_eq(devsys_repo_head_sha(r), head);
+	cr_assert_eq(devsys_repo_commit(&committed, r, " \n", NULL), DEVSYS_EINVAL);
+
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	free(body); free(trailers); free(blob); free(author); free(files); free(head); free(status); free(bare); free(url);
+}
+
+Test(git_local, size_guard_refuses_huge_files_and_stages_nothing)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), path[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	int committed = -1;
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	devsys_task *t = gf_task(ws, "big");
+	o.url = url;
+	o.max_file_size = 1000;
+	devsys_repo *r = open_ok(t, &o);
+	snprintf(path, sizeof(path), "%s/small.txt", devsys_repo_checkout_path(r));
+	dt_write_file(path, "small\n");
+	gf_git("head -c 5000 /dev/zero > '%s/huge.bin'", devsys_repo_checkout_path(r));
+	cr_assert_eq(devsys_repo_commit(&committed, r, "big", NULL), DEVSYS_ELIMIT);
+	cr_assert_eq(committed, 0);
+	cr_assert(strstr(gf_err(), "huge.bin") != NULL, "%s", gf_err());
+	char *cached = sh_out("git -C '%s' diff --cached --name-only%s", devsys_repo_checkout_path(r), "");
+	cr_assert_str_eq(cached, "", "nothing may stay staged");
+	char *head = sh_out("git -C '%s' rev-parse HEAD%s", devsys_repo_checkout_path(r), "");
+	cr_assert_str_eq(head, devsys_repo_base_sha(r));
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	free(cached); free(head); free(bare); free(url);
+}
+
+Test(git_local, push_sends_only_the_task_branch)
+{
+	char *bare = gf_make_remote(dir, "proj"), path[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	int committed;
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	devsys_task *t = gf_task(ws, "p1");
+	o.url = bare; /* a plain local path works too */
+	devsys_repo *r = open_ok(t, &o);
+	char *refs_before = sh_out("git -C '%s' for-each-ref --format='%%(refname) %%(objectname)'%s", bare, "");
+	snprintf(path, sizeof(path), "%s/a.txt", devsys_repo_checkout_path(r));
+	dt_write_file(path, "a\n");
+	cr_assert_eq(devsys_repo_commit(&committed, r, "a", NULL), 0, "%s", gf_err());
+	cr_assert_eq(devsys_repo_push(r), 0, "%s", gf_err());
+	char *remote = sh_out("git -C '%s' rev-parse refs/heads/task/p1%s", bare, "");
+	cr_assert_str_eq(remote, devsys_repo_head_sha(r));
+	char *refs_after = sh_out("git -C '%s' for-each-ref --format='%%(refname) %%(objectname)' | grep -v task/p1%s",
+	                          bare, "");
+	cr_assert_str_eq(refs_after, refs_before, "only refs/heads/task/p1 may change");
+	/* Pushing again with nothing new is fine. */
+	cr_assert_eq(devsys_repo_push(r), 0, "%s", gf_err());
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	free(refs_before); free(refs_after); free(remote); free(bare);
+}
+
+static void expect_protected(devsys_workspace *ws, const char *id, devsys_repo_options *o, const char *wsdir)
+{
+	devsys_task *t = gf_task(ws, id);
+	devsys_repo *r = NULL;
+	char p[4200];
+	cr_assert_eq(devsys_repo_open_task(&r, t, o), DEVSYS_EPROTECTED, "template %s: %s", o->branch_template,
+	             gf_err());
+	cr_assert_null(r);
+	cr_assert(strstr(gf_err(), "protected") != NULL);
+	snprintf(p, sizeof(p), "%s/tasks/%s/checkout", wsdir, id);
+	cr_assert_not(dt_exists(p), "nothing may be checked out for a refused branch");
+	devsys_task_free(t);
+}
+
+Test(git_local, every_default_protected_pattern_is_refused_before_any_network_traffic)
+{
+	char wsdir[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	const char *const extra[] = { "prod/*", "hotfix" };
+	snprintf(wsdir, sizeof(wsdir), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(wsdir, NULL);
+	/* The URL leads nowhere: a network attempt would fail differently. */
+	o.url = "http://127.0.0.1:9/nowhere.git";
+	o.protected_branches = extra;
+	o.nprotected_branches = 2;
+	o.branch_template = "main";
+	expect_protected(ws, "a1", &o, wsdir);
+	o.branch_template = "master";
+	expect_protected(ws, "a2", &o, wsdir);
+	o.branch_template = "release/{id}";
+	expect_protected(ws, "a3", &o, wsdir);
+	o.branch_template = "release/v1/{id}";
+	expect_protected(ws, "a4", &o, wsdir);
+	o.branch_template = "prod/{id}";
+	expect_protected(ws, "a5", &o, wsdir);
+	o.branch_template = "hotfix";
+	expect_protected(ws, "a6", &o, wsdir);
+	char p[4200];
+	snprintf(p, sizeof(p), "%s/mirrors", wsdir);
+	cr_assert_not(dt_exists(p), "no mirror may be created: nothing touched the network");
+	devsys_workspace_free(ws);
+}
+
+Test(git_local, the_remote_default_branch_is_protected_at_open_and_at_push)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), wsdir[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	int committed;
+	/* The remote's default branch is "trunk", not a default pattern. */
+	gf_git("git -C '%s' branch trunk main && git -C '%s' symbolic-ref HEAD refs/heads/trunk", bare, bare);
+	snprintf(wsdir, sizeof(wsdir), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(wsdir, NULL);
+	o.url = url;
+	o.branch_template = "trunk";
+	expect_protected(ws, "d1", &o, wsdir);
+	char *noref = NULL;
+	int st = -1;
+	noref = dt_sh_output(&st, "git -C '%s'/mirrors/*.git rev-parse --verify -q refs/heads/trunk", wsdir);
+	cr_assert_neq(st, 0, "no local branch may be created");
+	free(noref);
+
+	/* Mid-task, the remote's default branch becomes the task branch. */
+	o.branch_template = "feat/{id}";
+	devsys_task *t = gf_task(ws, "d2");
+	devsys_repo *r = open_ok(t, &o);
+	cr_assert_str_eq(devsys_repo_base_branch(r), "trunk");
+	cr_assert_str_eq(devsys_repo_remote_default_branch(r), "trunk");
+	snprintf(wsdir, sizeof(wsdir), "%s/f.txt", devsys_repo_checkout_path(r));
+	dt_write_file(wsdir, "f\n");
+	cr_assert_eq(devsys_repo_commit(&committed, r, "f", NULL), 0);
+	cr_assert_eq(devsys_repo_push(r), 0, "%s", gf_err());
+	char *pushed = sh_out("git -C '%s' rev-parse refs/heads/feat/d2%s", bare, "");
+	gf_git("git -C '%s' symbolic-ref HEAD refs/heads/feat/d2", bare);
+	dt_write_file(wsdir, "g\n");
+	cr_assert_eq(devsys_repo_commit(&committed, r, "g", NULL), 0);
+	cr_assert_eq(devsys_repo_push(r), DEVSYS_EPROTECTED, "%s", gf_err());
+	char *after = sh_out("git -C '%s' rev-parse refs/heads/feat/d2%s", bare, "");
+	cr_assert_str_eq(after, pushed, "nothing may be pushed to a protected branch");
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	free(pushed); free(after); free(bare); free(url);
+}
+
+Test(git_local, bad_ref_names_from_template_slug_or_task_id_are_refused)
+{
+	char wsdir[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	const char *bad_slugs[] = { "a..b", "a~1", "a^2", "a:b", "a b", "a\x01", "a\x7f", "a?", "a*", "a[b",
+		                    "a\\b", "a@{1}", "x.lock", "x/", "/x", "-x", "a//b", "x.", ".hidden", "a/.b",
+		                    "ü" };
+	snprintf(wsdir, sizeof(wsdir), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(wsdir, NULL);
+	devsys_task *t = gf_task(ws, "r1");
+	o.url = "http://127.0.0.1:9/nowhere.git";
+	o.branch_template = "{slug}";
+	for (size_t i = 0; i < sizeof(bad_slugs) / sizeof(bad_slugs[0]); i++) {
+		devsys_repo *r = NULL;
+		o.slug = bad_slugs[i];
+		cr_assert_eq(devsys_repo_open_task(&r, t, &o), DEVSYS_EINVALID, "slug #%zu accepted", i);
+		cr_assert_null(r);
+		cr_assert(strstr(gf_err(), "not a valid git ref name") != NULL, "%s", gf_err());
+		cr_assert_eq(devsys_repo_branch_name(&b, "{slug}", "r1", bad_slugs[i]), DEVSYS_EINVALID);
+	}
+	/* Control characters are shown escaped in the message. */
+	cr_assert_eq(devsys_repo_branch_name(&b, "{slug}", "r1", "a\nb"), DEVSYS_EINVALID);
+	cr_assert(strstr(gf_err(), "a\\x0ab") != NULL, "%s", gf_err());
+	/* A task id that would make a bad ref. */
+	cr_assert_eq(devsys_repo_branch_name(&b, NULL, "bad..id", NULL), DEVSYS_EINVALID);
+	cr_assert_eq(devsys_repo_branch_name(&b, NULL, "a:b", NULL), DEVSYS_EINVALID);
+	cr_assert_eq(devsys_repo_branch_name(&b, "x/{nope}", "r1", NULL), DEVSYS_EINVALID);
+	cr_assert_eq(devsys_repo_branch_name(&b, "", "r1", NULL), DEVSYS_EINVALID);
+	/* Good ones. */
+	cr_assert_eq(devsys_repo_branch_name(&b, NULL, "r1", NULL), 0);
+	cr_assert_str_eq(b.ptr, "task/r1");
+	cr_assert_eq(devsys_repo_branch_name(&b, "agent/{id}-{slug}", "42", "fix-login"), 0);
+	cr_assert_str_eq(b.ptr, "agent/42-fix-login");
+	cr_assert_eq(devsys_repo_branch_name(&b, "d/{date}/{id}", "42", NULL), 0);
+	cr_assert_eq(strlen(b.ptr), strlen("d/20261126/42"));
+	char p[4200];
+	snprintf(p, sizeof(p), "%s/mirrors", wsdir);
+	cr_assert_not(dt_exists(p));
+	devsys_buf_dispose(&b);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+}
+
+Test(git_local, unrelated_remote_history_is_refused_and_diverged_history_needs_operator_force)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), path[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	int committed;
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	devsys_task *t = gf_task(ws, "u1"), *t2 = gf_task(ws, "u2");
+	o.url = url;
+	devsys_repo *r = open_ok(t, &o);
+	/* The remote gets an unrelated task/u1 (an orphan history). */
+	gf_git("cd '%s/proj-work' && " GITC " checkout -q --orphan other && " GITC " rm -rqf . && echo o > o && " GITC
+	       " add o && " GITC " commit -q -m orphan && git push -q '%s' other:refs/heads/task/u1 && " GITC
+	       " checkout -q main",
+	       dir, bare);
+	char *theirs = sh_out("git -C '%s' rev-parse refs/heads/task/u1%s", bare, "");
+	snprintf(path, sizeof(path), "%s/n.txt", devsys_repo_checkout_path(r));
+	dt_write_file(path, "n\n");
+	cr_assert_eq(devsys_repo_commit(&committed, r, "n", NULL), 0);
+	cr_assert_eq(devsys_repo_push(r), DEVSYS_ECONFLICT);
+	cr_assert(strstr(gf_err(), "unrelated history") != NULL, "%s", gf_err());
+	char *still = sh_out("git -C '%s' rev-parse refs/heads/task/u1%s", bare, "");
+	cr_assert_str_eq(still, theirs);
+
+	/* Diverged (related) history: refused unless the operator allows force. */
+	devsys_repo *r2 = open_ok(t2, &o);
+	snprintf(path, sizeof(path), "%s/m.txt", devsys_repo_checkout_path(r2));
+	dt_write_file(path, "m\n");
+	cr_assert_eq(devsys_repo_commit(&committed, r2, "m", NULL), 0);
+	cr_assert_eq(devsys_repo_push(r2), 0, "%s", gf_err());
+	gf_git("cd '%s/proj-work' && git fetch -q '%s' task/u2 && " GITC " checkout -q -b u2 FETCH_HEAD && echo z > z && "
+	       GITC " add z && " GITC " commit -q -m theirs && git push -q '%s' u2:refs/heads/task/u2 && " GITC " checkout -q main",
+	       dir, bare, bare);
+	char *remote_u2 = sh_out("git -C '%s' rev-parse refs/heads/task/u2%s", bare, "");
+	dt_write_file(path, "m2\n");
+	cr_assert_eq(devsys_repo_commit(&committed, r2, "m2", NULL), 0);
+	cr_assert_eq(devsys_repo_push(r2), DEVSYS_ECONFLICT);
+	cr_assert(strstr(gf_err(), "diverged") != NULL, "%s", gf_err());
+	char *same = sh_out("git -C '%s' rev-parse refs/heads/task/u2%s", bare, "");
+	cr_assert_str_eq(same, remote_u2);
+	devsys_repo_free(r2);
+	o.allow_force_push = 1; /* operator setting */
+	r2 = open_ok(t2, &o);
+	cr_assert_eq(devsys_repo_push(r2), 0, "%s", gf_err());
+	char *forced = sh_out("git -C '%s' rev-parse refs/heads/task/u2%s", bare, "");
+	cr_assert_str_eq(forced, devsys_repo_head_sha(r2));
+	devsys_repo_free(r);
+	devsys_repo_free(r2);
+	devsys_task_free(t);
+	devsys_task_free(t2);
+	devsys_workspace_free(ws);
+	free(theirs); free(still); free(remote_u2); free(same); free(forced); free(bare); free(url);
+}
+
+Test(git_local, a_branch_deleted_on_the_remote_mid_task)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), path[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	int committed;
+	gf_git("git -C '%s' branch feature main", bare);
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	devsys_task *t = gf_task(ws, "x1"), *t2 = gf_task(ws, "x2");
+	o.url = url;
+	o.base_branch = "feature";
+	devsys_repo *r = open_ok(t, &o);
+	cr_assert_str_eq(devsys_repo_base_branch(r), "feature");
+	snprintf(path, sizeof(path), "%s/n.txt", devsys_repo_checkout_path(r));
+	dt_write_file(path, "n\n");
+	cr_assert_eq(devsys_repo_commit(&committed, r, "n", NULL), 0);
+	cr_assert_eq(devsys_repo_push(r), 0, "%s", gf_err());
+	/* Both the base branch and the pushed task branch disappear. */
+	gf_git("git -C '%s' branch -D feature task/x1 >/dev/null", bare);
+	dt_write_file(path, "n2\n");
+	cr_assert_eq(devsys_repo_commit(&committed, r, "n2", NULL), 0);
+	cr_assert_eq(devsys_repo_push(r), 0, "pushing a deleted task branch recreates it: %s", gf_err());
+	char *remote = sh_out("git -C '%s' rev-parse refs/heads/task/x1%s", bare, "");
+	cr_assert_str_eq(remote, devsys_repo_head_sha(r));
+	/* A new task on the deleted base branch fails clearly and leaves nothing. */
+	devsys_repo *r2 = NULL;
+	cr_assert_eq(devsys_repo_open_task(&r2, t2, &o), DEVSYS_ENOTFOUND);
+	cr_assert(strstr(gf_err(), "'feature'") != NULL, "%s", gf_err());
+	snprintf(path, sizeof(path), "%s/checkout", devsys_task_path(t2));
+	cr_assert_not(dt_exists(path));
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_task_free(t2);
+	devsys_workspace_free(ws);
+	free(remote); free(bare); free(url);
+}
+
+Test(git_local, a_symlink_out_of_the_tree_is_refused)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), path[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	const char *targets[] = { "../../../../etc", "/etc/passwd", "a/../../..", "../.git/config" };
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	o.url = url;
+	/* An in-tree link is fine. */
+	gf_git("cd '%s/proj-work' && ln -s src/main.c ok && ln -s ../README.md src/up && " GITC " add ok src/up && " GITC
+	       " commit -q -m links && git push -q '%s' main",
+	       dir, bare);
+	devsys_task *t0 = gf_task(ws, "s0");
+	devsys_repo *r0 = open_ok(t0, &o);
+	devsys_repo_free(r0);
+	devsys_task_free(t0);
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		char id[16];
+		devsys_repo *r = NULL;
+		gf_git("cd '%s/proj-work' && rm -f evil && ln -s '%s' evil && " GITC " add evil && " GITC
+		       " commit -q -m evil && git push -q '%s' main",
+		       dir, targets[i], bare);
+		snprintf(id, sizeof(id), "s%zu", i + 1);
+		devsys_task *t = gf_task(ws, id);
+		cr_assert_eq(devsys_repo_open_task(&r, t, &o), DEVSYS_EPATH, "target %s: %s", targets[i], gf_err());
+		cr_assert(strstr(gf_err(), "evil") != NULL, "%s", gf_err());
+		snprintf(path, sizeof(path), "%s/checkout", devsys_task_path(t));
+		cr_assert_not(dt_exists(path));
+		int st = -1;
+		char *o2 = dt_sh_output(&st, "git -C '%s'/ws/mirrors/*.git rev-parse --verify -q refs/heads/task/%s", dir, id);
+		cr_assert_neq(st, 0, "no task branch may be left");
+		free(o2);
+		devsys_task_free(t);
+	}
+	devsys_workspace_free(ws);
+	free(bare); free(url);
+}
+
+Test(git_local, unreachable_and_missing_remotes_fail_clearly_and_leave_nothing)
+{
+	char path[4096], url[256];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	devsys_repo *r = NULL;
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	devsys_task *t = gf_task(ws, "n1");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/none.git", dt_free_port());
+	o.url = url;
+	cr_assert_eq(devsys_repo_open_task(&r, t, &o), DEVSYS_ENETWORK, "%s", gf_err());
+	cr_assert(strstr(gf_err(), url) != NULL, "the message names the URL: %s", gf_err());
+	o.url = "file:///nonexistent/devsys/none.git";
+	cr_assert_eq(devsys_repo_open_task(&r, t, &o), DEVSYS_ENOTFOUND, "%s", gf_err());
+	cr_assert_null(r);
+	snprintf(path, sizeof(path), "%s/checkout", devsys_task_path(t));
+	cr_assert_not(dt_exists(path));
+	cr_assert_eq(dt_sh("ls '%s'/ws/mirrors | grep -q '\\.git'", dir), 1, "no half-made mirror may stay (the .lock file may)");
+	/* Bad URLs. */
+	o.url = "ftp://example/x.git";
+	cr_assert_eq(devsys_repo_open_task(&r, t, &o), DEVSYS_EINVAL);
+	o.url = "https://user:SuperSecret123@127.0.0.1/x.git";
+	cr_assert_eq(devsys_repo_open_task(&r, t, &o), DEVSYS_EINVAL);
+	cr_assert(strstr(gf_err(), "SuperSecret123") == NULL, "a secret in a URL is never echoed");
+	cr_assert(strstr(gf_err(), "user:***@") != NULL, "%s", gf_err());
+	o.url = "";
+	cr_assert_eq(devsys_repo_open_task(&r, t, &o), DEVSYS_EINVAL);
+	o.url = NULL;
+	cr_assert_eq(devsys_repo_open_task(&r, t, &o), DEVSYS_EINVAL);
+	o.url = "file:///x";
+	o.version = 99;
+	cr_assert_eq(devsys_repo_open_task(&r, t, &o), DEVSYS_EVERSION);
+	cr_assert_eq(devsys_repo_open_task(&r, NULL, &o), DEVSYS_EINVAL);
+	cr_assert_eq(devsys_repo_options_init(&o, 0), DEVSYS_EVERSION);
+	cr_assert_eq(devsys_repo_options_init(&o, DEVSYS_REPO_OPTIONS_VERSION), 0);
+	cr_assert_null(o.url);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+}
+
+static int count_progress(const devsys_repo_progress *p, void *payload)
+{
+	int *seen = payload;
+	seen[p->stage]++;
+	return 0;
+}
+
+static int cancel_progress(const devsys_repo_progress *p, void *payload)
+{
+	(void)p;
+	(void)payload;
+	return 1;
+}
+
+Test(git_local, progress_is_reported_and_can_cancel)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), path[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	int seen[4] = { 0 };
+	devsys_repo *r = NULL;
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	devsys_task *t = gf_task(ws, "c1"), *t2 = gf_task(ws, "c2");
+	o.url = url;
+	o.progress = cancel_progress;
+	cr_assert_eq(devsys_repo_open_task(&r, t, &o), DEVSYS_EUSER, "%s", gf_err());
+	snprintf(path, sizeof(path), "%s/checkout", devsys_task_path(t));
+	cr_assert_not(dt_exists(path));
+	o.progress = count_progress;
+	o.progress_payload = seen;
+	r = open_ok(t2, &o);
+	cr_assert_gt(seen[DEVSYS_REPO_STAGE_FETCH], 0);
+	cr_assert_gt(seen[DEVSYS_REPO_STAGE_CHECKOUT], 0);
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_task_free(t2);
+	devsys_workspace_free(ws);
+	free(bare); free(url);
+}
+
+Test(git_local, user_git_config_and_hooks_are_ignored)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), path[4096], home[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	int committed;
+	char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+	/* A hostile ~/.gitconfig: rewrites every file:// URL and sets hooks. */
+	snprintf(home, sizeof(home), "%s/home", dir);
+	gf_git("mkdir -p '%s/hooks' && printf '[url \"file:///nonexistent/\"]\\n\\tinsteadOf = file://\\n"
+	       "[core]\\n\\thooksPath = %s/hooks\\n[user]\\n\\tname = Leaked User\\n' > '%s/.gitconfig' && "
+	       "printf '#!/bin/sh\\ntouch %s/hook-ran\\n' > '%s/hooks/pre-commit' && chmod +x '%s/hooks/pre-commit' && "
+	       "cp '%s/hooks/pre-commit' '%s/hooks/post-checkout'",
+	       home, home, home, home, home, home, home, home);
+	setenv("HOME", home, 1);
+	setenv("XDG_CONFIG_HOME", home, 1);
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	devsys_task *t = gf_task(ws, "h1");
+	o.url = url;
+	devsys_repo *r = open_ok(t, &o);
+	/* Hooks inside the mirror are not run either. */
+	gf_git("mkdir -p '%s/hooks' && cp '%s/hooks/pre-commit' '%s/hooks/pre-commit'", devsys_repo_mirror_path(r), home,
+	       devsys_repo_mirror_path(r));
+	snprintf(path, sizeof(path), "%s/h.txt", devsys_repo_checkout_path(r));
+	dt_write_file(path, "h\n");
+	cr_assert_eq(devsys_repo_commit(&committed, r, "h", NULL), 0, "%s", gf_err());
+	cr_assert_eq(devsys_repo_push(r), 0, "%s", gf_err());
+	snprintf(path, sizeof(path), "%s/hook-ran", home);
+	cr_assert_not(dt_exists(path), "a hook ran");
+	char *author = sh_out("git -C '%s' log -1 --format=%%an%s", devsys_repo_checkout_path(r), "");
+	cr_assert_str_eq(author, "devsys");
+	if (old_home)
+		setenv("HOME", old_home, 1);
+	unsetenv("XDG_CONFIG_HOME");
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	free(old_home); free(author); free(bare); free(url);
+}
+
+typedef struct {
+	devsys_workspace *ws;
+	const char *url;
+	char id[16];
+	int rc;
+	char sha[64];
+} conc_arg;
+
+static void *conc_thread(void *p)
+{
+	conc_arg *a = p;
+	devsys_task *t = NULL;
+	devsys_repo *r = NULL;
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	o.url = a->url;
+	a->rc = devsys_task_open(&t, a->ws, a->id, DEVSYS_TASK_CREATE);
+	if (a->rc == 0)
+		a->rc = devsys_repo_open_task(&r, t, &o);
+	if (a->rc == 0)
+		snprintf(a->sha, sizeof(a->sha), "%s", devsys_repo_base_sha(r));
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	return NULL;
+}
+
+Test(git_local, concurrent_tasks_on_one_mirror_are_safe)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), path[4096];
+	conc_arg args[6];
+	pthread_t th[6];
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	for (int i = 0; i < 6; i++) {
+		args[i].ws = ws;
+		args[i].url = url;
+		snprintf(args[i].id, sizeof(args[i].id), "c%d", i);
+		pthread_create(&th[i], NULL, conc_thread, &args[i]);
+	}
+	for (int i = 0; i < 6; i++)
+		pthread_join(th[i], NULL);
+	char *main_sha = sh_out("git -C '%s' rev-parse main%s", bare, "");
+	for (int i = 0; i < 6; i++) {
+		cr_assert_eq(args[i].rc, 0, "task %d failed", i);
+		cr_assert_str_eq(args[i].sha, main_sha);
+	}
+	char *list = sh_out("ls '%s/ws/mirrors'%s", dir, "");
+	cr_assert(strstr(list, ".tmp-") == NULL, "%s", list);
+	char *wts = sh_out("git -C '%s'/ws/mirrors/*.git worktree list | wc -l%s", dir, "");
+	cr_assert_str_eq(wts, "7", "the mirror + 6 worktrees");
+	devsys_workspace_free(ws);
+	free(main_sha); free(list); free(wts); free(bare); free(url);
+}
+
+/* Prime the mirror with one task so a failing second task fails in checkout. */
+static devsys_workspace *primed(const char *bare_url, char *wsdir, size_t n)
+{
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	snprintf(wsdir, n, "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(wsdir, NULL);
+	devsys_task *t = gf_task(ws, "prime");
+	o.url = bare_url;
+	devsys_repo *r = open_ok(t, &o);
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	return ws;
+}
+
+static void assert_nothing_left(devsys_task *t, const char *wsdir, const char *id)
+{
+	char p[4200];
+	int st = -1;
+	snprintf(p, sizeof(p), "%s/checkout", devsys_task_path(t));
+	cr_assert_not(dt_exists(p), "no half-written checkout may stay");
+	char *o = dt_sh_output(&st, "git -C '%s'/mirrors/*.git rev-parse --verify -q refs/heads/task/%s", wsdir, id);
+	cr_assert_neq(st, 0, "no task branch may stay");
+	free(o);
+	snprintf(p, sizeof(p), "%s/mirrors", wsdir);
+	cr_assert_eq(dt_sh("ls -d '%s'/*.git/worktrees/%s 2>/dev/null | grep -q .", p, id), 1, "no worktree entry may stay");
+}
+
+Test(git_local, disk_full_during_checkout_leaves_no_half_written_task)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), wsdir[4096];
+	devsys_repo *r = NULL;
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	gf_git("cd '%s/proj-work' && head -c 3000000 /dev/urandom > big.bin && " GITC " add big.bin && " GITC
+	       " commit -q -m big && git push -q '%s' main",
+	       dir, bare);
+	devsys_workspace *ws = primed(url, wsdir, sizeof(wsdir));
+	devsys_task *t = gf_task(ws, "full");
+	if (mount("tmpfs", devsys_task_path(t), "tmpfs", 0, "size=1m") != 0)
+		dt_skip("cannot mount a tmpfs (needs root / CAP_SYS_ADMIN): %s", strerror(errno));
+	o.url = url;
+	int rc = devsys_repo_open_task(&r, t, &o);
+	char msg[1024];
+	snprintf(msg, sizeof(msg), "%s", gf_err());
+	umount2(devsys_task_path(t), MNT_DETACH);
+	cr_assert_eq(rc, DEVSYS_ENOSPC, "%s", msg);
+	cr_assert_null(r);
+	cr_assert(strstr(msg, "space") != NULL, "%s", msg);
+	assert_nothing_left(t, wsdir, "full");
+	/* The mirror still works: the task can be set up once there is room. */
+	r = open_ok(t, &o);
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	free(bare); free(url);
+}
+
+Test(git_local, permission_failure_during_checkout_is_clear)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), wsdir[4096];
+	devsys_repo *r = NULL;
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	devsys_workspace *ws = primed(url, wsdir, sizeof(wsdir));
+	devsys_task *t = gf_task(ws, "ro");
+	if (mount(devsys_task_path(t), devsys_task_path(t), NULL, MS_BIND, NULL) != 0)
+		dt_skip("cannot bind-mount (needs root / CAP_SYS_ADMIN): %s", strerror(errno));
+	if (mount(NULL, devsys_task_path(t), NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) != 0) {
+		umount2(devsys_task_path(t), MNT_DETACH);
+		dt_skip("cannot remount read-only: %s", strerror(errno));
+	}
+	o.url = url;
+	int rc = devsys_repo_open_task(&r, t, &o);
+	char msg[1024];
+	snprintf(msg, sizeof(msg), "%s", gf_err());
+	umount2(devsys_task_path(t), MNT_DETACH);
+	cr_assert_eq(rc, DEVSYS_EACCESS, "%s", msg);
+	cr_assert(strstr(msg, devsys_task_path(t)) != NULL, "the message names the path: %s", msg);
+	assert_nothing_left(t, wsdir, "ro");
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	free(bare); free(url);
+}
