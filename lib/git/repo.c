@@ -233,14 +233,8 @@ static int fetch_mirror(devsys_repo *r, git_repository *mirror)
 		rc = devsys__git_error(&op, rc, "cannot reach %s", r->url_shown);
 		goto out;
 	}
-	if (git_remote_default_branch(&def, remote) == 0 && strncmp(def.ptr, "refs/heads/", 11) == 0) {
-		char target[1024];
-		git_reference *sym = NULL;
-		snprintf(target, sizeof(target), "refs/remotes/origin/%s", def.ptr + 11);
-		if (git_reference_symbolic_create(&sym, mirror, "refs/remotes/origin/HEAD", target, 1,
-		                                  "devsys: remote default branch") == 0)
-			git_reference_free(sym);
-	}
+	if (git_remote_default_branch(&def, remote) < 0)
+		git_error_clear(); /* an empty remote has none */
 	fo.callbacks = cb;
 	fo.prune = GIT_FETCH_PRUNE;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
@@ -255,6 +249,15 @@ static int fetch_mirror(devsys_repo *r, git_repository *mirror)
 	if ((rc = git_remote_prune(remote, &cb)) < 0) {
 		rc = devsys__git_error(&op, rc, "pruning the refs of '%s' failed", r->mirror_path);
 		goto out;
+	}
+	/* Set after the download: negotiation must not meet a dangling symref. */
+	if (def.ptr && strncmp(def.ptr, "refs/heads/", 11) == 0) {
+		char target[1024];
+		git_reference *sym = NULL;
+		snprintf(target, sizeof(target), "refs/remotes/origin/%s", def.ptr + 11);
+		if (git_reference_symbolic_create(&sym, mirror, "refs/remotes/origin/HEAD", target, 1,
+		                                  "devsys: remote default branch") == 0)
+			git_reference_free(sym);
 	}
 	rc = 0;
 out:
@@ -1006,6 +1009,7 @@ int devsys_repo_push(devsys_repo *r)
 	snprintf(spec, sizeof(spec), "%s%s:%s", force ? "+" : "", refname, refname);
 	refspecs[0] = spec;
 	po.callbacks = cb;
+	op.attempts = 0; /* a new connection asks for credentials afresh */
 	if ((rc = git_remote_push(remote, &arr, &po)) < 0) {
 		rc = devsys__git_error(&op, rc, "pushing '%s' to %s failed", r->branch, r->url_shown);
 		goto out;
