@@ -214,10 +214,7 @@ Test(git_http, tls_push_leaves_no_trace_of_the_canary_token)
 	cr_assert(strstr(log.text, canary) == NULL, "the canary reached a log line");
 	cr_assert_not(gf_tree_contains(wsdir, canary), "the canary is in a file under the workspace");
 	cr_assert(gf_tree_contains(wsdir, "task/tls1"), "the grep itself works");
-	/* The canary did reach the server: basic auth carried it (the user file holds it). */
-	char *al = dt_read_file(h->access_log, NULL);
-	cr_assert(al && strstr(al, "x-access-token") != NULL, "the server saw the token user");
-	free(al);
+	/* The canary did travel: the server accepts no other password, and the push landed. */
 	free(log.text);
 	dt_githttp_free(h);
 	free(sha); free(bare); free(url);
