@@ -15,6 +15,11 @@ int devsys__git_url_check(const char *url, int *is_ssh, int *is_https);
 int devsys__git_url_redact(devsys_buf *out, const char *url);
 int devsys__git_pattern_match(const char *pattern, const char *branch);
 
+/* remote.c: match a host key against known_hosts text (fuzzed).
+ * 1 match, 0 host unknown, -1 known with another key or revoked. */
+int devsys__git_known_hosts_match(const char *text, size_t len, const char *host, int port,
+                                  const unsigned char *key, size_t keylen, int *revoked);
+
 /* Operation context handed to libgit2 callbacks as their payload. */
 typedef struct devsys__git_op {
 	devsys_workspace *ws;

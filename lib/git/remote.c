@@ -256,7 +256,7 @@ static int b64_decode(unsigned char *out, size_t cap, size_t *outlen, const char
 		const char *p;
 		if (in[i] == '=')
 			break;
-		if (!(p = strchr(b64chars, in[i])) || !in[i])
+		if (!in[i] || !(p = strchr(b64chars, in[i])))
 			return -1;
 		v = v << 6 | (unsigned)(p - b64chars);
 		bits += 6;
@@ -327,34 +327,29 @@ static int host_matches(const char *field, size_t flen, const char *host, int po
 	return 0;
 }
 
-/* 1 match, 0 host unknown, -1 host known with other keys. */
-static int known_hosts_check(const char *path, const char *host, int port, const unsigned char *key, size_t keylen,
-                             int *revoked)
+/* 1 match, 0 host unknown, -1 host known with other keys (or revoked). */
+int devsys__git_known_hosts_match(const char *text, size_t len, const char *host, int port,
+                                  const unsigned char *key, size_t keylen, int *revoked)
 {
-	devsys_buf file = DEVSYS_BUF_INIT;
 	int result = 0;
 	*revoked = 0;
-	if (devsys__read_file(&file, path, 4u << 20) < 0)
-		return -2;
-	for (char *line = file.ptr; line && *line;) {
-		char *nl = strchr(line, '\n');
-		char *f[4] = { 0 };
+	for (const char *line = text; line < text + len;) {
+		const char *eol = memchr(line, '\n', (size_t)(text + len - line));
+		const char *end = eol ? eol : text + len;
+		const char *f[4] = { 0 };
 		size_t fl[4] = { 0 };
-		int nf = 0, is_revoked = 0;
-		if (nl)
-			*nl = '\0';
-		for (char *p = line; *p && nf < 4;) {
-			while (*p == ' ' || *p == '\t')
+		int nf = 0, is_revoked = 0, k = 0;
+		for (const char *p = line; p < end && nf < 4;) {
+			while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
 				p++;
-			if (!*p || *p == '#')
+			if (p >= end || *p == '#')
 				break;
 			f[nf] = p;
-			while (*p && *p != ' ' && *p != '\t')
+			while (p < end && *p != ' ' && *p != '\t' && *p != '\r')
 				p++;
 			fl[nf] = (size_t)(p - f[nf]);
 			nf++;
 		}
-		int k = 0;
 		if (nf >= 1 && f[0][0] == '@') {
 			is_revoked = fl[0] == 8 && strncmp(f[0], "@revoked", 8) == 0;
 			if (!is_revoked) /* @cert-authority: not supported */
@@ -372,10 +367,22 @@ static int known_hosts_check(const char *path, const char *host, int port, const
 					result = eq ? 1 : (result == 1 ? 1 : -1);
 			}
 		}
-		line = nl ? nl + 1 : NULL;
+		line = eol ? eol + 1 : text + len;
 	}
-	devsys_buf_dispose(&file);
 	return *revoked ? -1 : result;
+}
+
+static int known_hosts_check(const char *path, const char *host, int port, const unsigned char *key, size_t keylen,
+                             int *revoked)
+{
+	devsys_buf file = DEVSYS_BUF_INIT;
+	int result;
+	*revoked = 0;
+	if (devsys__read_file(&file, path, 4u << 20) < 0)
+		return -2;
+	result = devsys__git_known_hosts_match(file.ptr ? file.ptr : "", file.size, host, port, key, keylen, revoked);
+	devsys_buf_dispose(&file);
+	return result;
 }
 
 static int certificate_cb(git_cert *cert, int valid, const char *host, void *payload)

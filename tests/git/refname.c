@@ -63,3 +63,27 @@ Test(git_refname, refname_rules)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_eq(devsys__git_refname_check(bad[i]), DEVSYS_EINVALID, "%s", bad[i]);
 }
+
+Test(git_refname, known_hosts_matching)
+{
+	static const unsigned char key[] = { 0, 0, 0, 3, 'a', 'b', 'c', 0, 0, 0, 2, 9, 9 };
+	/* base64 of key: AAAAA2FiYwAAAAIJCQ== ; of a different key: AAAAA2FiYwAAAAIJCA== */
+	int rev = 0;
+	const char *kh = "# comment\n"
+	                 "other.host ssh-ed25519 AAAAA2FiYwAAAAIJCQ==\n"
+	                 "[127.0.0.1]:2222 ssh-ed25519 AAAAA2FiYwAAAAIJCQ== me@host\n";
+	cr_assert_eq(devsys__git_known_hosts_match(kh, strlen(kh), "127.0.0.1", 2222, key, sizeof(key), &rev), 1);
+	cr_assert_eq(devsys__git_known_hosts_match(kh, strlen(kh), "127.0.0.1", 22, key, sizeof(key), &rev), 0,
+	             "the port is part of the host");
+	cr_assert_eq(devsys__git_known_hosts_match(kh, strlen(kh), "other.host", 22, key, sizeof(key), &rev), 1);
+	const char *wrong = "[127.0.0.1]:2222 ssh-ed25519 AAAAA2FiYwAAAAIJCA==\n";
+	cr_assert_eq(devsys__git_known_hosts_match(wrong, strlen(wrong), "127.0.0.1", 2222, key, sizeof(key), &rev), -1);
+	const char *revoked = "@revoked [127.0.0.1]:2222 ssh-ed25519 AAAAA2FiYwAAAAIJCQ==\n"
+	                      "[127.0.0.1]:2222 ssh-ed25519 AAAAA2FiYwAAAAIJCQ==\n";
+	cr_assert_eq(devsys__git_known_hosts_match(revoked, strlen(revoked), "127.0.0.1", 2222, key, sizeof(key), &rev),
+	             -1);
+	cr_assert_eq(rev, 1);
+	const char *multi = "a.host,127.0.0.1 ssh-ed25519 AAAAA2FiYwAAAAIJCQ==";
+	cr_assert_eq(devsys__git_known_hosts_match(multi, strlen(multi), "127.0.0.1", 22, key, sizeof(key), &rev), 1,
+	             "comma lists and a last line without newline");
+}

@@ -1,0 +1,3 @@
+devsys_add_fuzzer(NAME git_refname)
+devsys_add_fuzzer(NAME git_url)
+devsys_add_fuzzer(NAME git_known_hosts)
