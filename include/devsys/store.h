@@ -1,0 +1,190 @@
+/*
+ * libdevsys - the task store: tasks, their states and runs (SQLite).
+ */
+#ifndef DEVSYS_STORE_H
+#define DEVSYS_STORE_H
+
+#include "common.h"
+#include "buf.h"
+#include "workspace.h"
+
+DEVSYS_BEGIN_DECL
+
+/**
+ * @file devsys/store.h
+ * @brief An index of a workspace's tasks in <workspace>/devsys.db
+ *        (SQLite, WAL mode), so listing never scans directories.
+ *
+ * State machine (docs/task-record.md):
+ *
+ *     created -> validated -> checked-out -> coded -> committed -> pushed
+ *       -> pr-opened -> tested -> deployed -> awaiting-review -> merged -> done
+ *
+ * plus checked-out/coded -> no-changes -> done, tested -> deploy-skipped ->
+ * awaiting-review/done, awaiting-review -> done, and from any state that
+ * is not final: failed, canceled, interrupted. interrupted -> (resume) the
+ * last completed state. Final states: done, failed, canceled.
+ *
+ * Every transition is one transaction, and also updates task.json's
+ * "state" and appends an event to events.jsonl. Several processes may use
+ * one workspace. devsys_store_open() marks tasks left mid-stage by a
+ * process that no longer runs as interrupted, naming the stage.
+ *
+ * Threads: a store handle may be shared by threads (calls are serialised).
+ */
+typedef struct devsys_store devsys_store;
+
+/** Task states. The numbers are stable. */
+typedef enum devsys_task_state {
+	DEVSYS_STATE_CREATED = 0,
+	DEVSYS_STATE_VALIDATED = 1,
+	DEVSYS_STATE_CHECKED_OUT = 2,
+	DEVSYS_STATE_CODED = 3,
+	DEVSYS_STATE_COMMITTED = 4,
+	DEVSYS_STATE_PUSHED = 5,
+	DEVSYS_STATE_PR_OPENED = 6,
+	DEVSYS_STATE_TESTED = 7,
+	DEVSYS_STATE_DEPLOYED = 8,
+	DEVSYS_STATE_AWAITING_REVIEW = 9,
+	DEVSYS_STATE_MERGED = 10,
+	DEVSYS_STATE_DONE = 11,
+	DEVSYS_STATE_NO_CHANGES = 12,
+	DEVSYS_STATE_DEPLOY_SKIPPED = 13,
+	DEVSYS_STATE_FAILED = 14,
+	DEVSYS_STATE_CANCELED = 15,
+	DEVSYS_STATE_INTERRUPTED = 16
+} devsys_task_state;
+
+/** Number of states (one past the last). */
+#define DEVSYS_STATE_COUNT 17
+
+/** "created", "checked-out", ...; NULL for an unknown number. */
+DEVSYS_API const char *devsys_task_state_name(int state);
+
+/** Parse a state name. @return the state, or DEVSYS_EINVAL. */
+DEVSYS_API int devsys_task_state_parse(const char *name);
+
+/** May a task go from @p from to @p to? (1 yes, 0 no) */
+DEVSYS_API int devsys_task_state_allowed(int from, int to);
+
+/**
+ * Version history of devsys_store_options:
+ *  - 1: flags, busy_timeout_ms.
+ */
+#define DEVSYS_STORE_OPTIONS_VERSION 1
+
+/** Do not mark crashed tasks interrupted on open. */
+#define DEVSYS_STORE_NO_RECOVER (1u << 0)
+
+typedef struct devsys_store_options {
+	unsigned int version;          /**< DEVSYS_STORE_OPTIONS_VERSION */
+	unsigned int flags;            /**< DEVSYS_STORE_* flags */
+	unsigned int busy_timeout_ms;  /**< wait for other writers; 0 means 10000 */
+} devsys_store_options;
+
+#define DEVSYS_STORE_OPTIONS_INIT { DEVSYS_STORE_OPTIONS_VERSION, 0u, 0u }
+
+/** @return 0, DEVSYS_EINVAL, DEVSYS_EVERSION. */
+DEVSYS_API int devsys_store_options_init(devsys_store_options *opts, unsigned int version);
+
+/**
+ * Open (creating) <workspace>/devsys.db and, unless NO_RECOVER, mark
+ * tasks whose stage owner died interrupted. The store holds a reference
+ * to @p ws.
+ * @return 0; DEVSYS_EINVAL; DEVSYS_EVERSION; DEVSYS_EIO (cannot open or
+ *         migrate the database); DEVSYS_EBUSY (locked longer than the
+ *         busy timeout).
+ */
+DEVSYS_API int devsys_store_open(devsys_store **out, devsys_workspace *ws, const devsys_store_options *opts);
+
+/** Close the store. NULL is fine. */
+DEVSYS_API void devsys_store_free(devsys_store *st);
+
+/**
+ * Create task @p id in state created: its folder, task.json, a first
+ * event and its row. @p spec_path may be NULL.
+ * @return 0; DEVSYS_EBADID; DEVSYS_EEXISTS; DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_store_task_create(devsys_store *st, const char *id, const char *spec_path);
+
+/**
+ * Move task @p id to @p to (a devsys_task_state), in one transaction.
+ * @p reason (may be NULL) goes into the event.
+ * @return 0; DEVSYS_ENOTFOUND; DEVSYS_ESTATE (not allowed from the current
+ *         state; the message names both); DEVSYS_EBUSY; DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_store_transition(devsys_store *st, const char *id, int to, const char *reason);
+
+/**
+ * Record that this process starts @p stage of task @p id (the process is
+ * the stage's owner until devsys_store_stage_end()).
+ * @return 0; DEVSYS_EINVAL (unknown stage); DEVSYS_ENOTFOUND; DEVSYS_ESTATE
+ *         (the task is final, interrupted, or already in a stage).
+ */
+DEVSYS_API int devsys_store_stage_begin(devsys_store *st, const char *id, const char *stage);
+
+/**
+ * End the current stage with @p result ("ok", "failed", "canceled") and,
+ * for "ok", move to @p to (a devsys_task_state, or -1 to stay). "failed"
+ * moves to failed, "canceled" to canceled. One transaction.
+ */
+DEVSYS_API int devsys_store_stage_end(devsys_store *st, const char *id, const char *stage, const char *result,
+                                      int to);
+
+/**
+ * Resume an interrupted task: it goes back to the last state it completed;
+ * @p stage_out receives the stage to run again.
+ * @return 0; DEVSYS_ENOTFOUND; DEVSYS_ESTATE (not interrupted).
+ */
+DEVSYS_API int devsys_store_resume(devsys_store *st, const char *id, devsys_buf *stage_out);
+
+/**
+ * Mark tasks left mid-stage by a dead process interrupted (open does this).
+ * @param count_out  optional: how many were marked
+ */
+DEVSYS_API int devsys_store_recover(devsys_store *st, size_t *count_out);
+
+/** The state of task @p id. @return the state (>= 0), DEVSYS_ENOTFOUND, DEVSYS_EIO. */
+DEVSYS_API int devsys_store_task_state(devsys_store *st, const char *id);
+
+/**
+ * Task @p id as JSON: {"id","state","stage","last_stage","created_at",
+ * "updated_at","spec_path","runs":[{"run","tests","passed","failed",
+ * "errors","skipped","time"}]}. @return 0, DEVSYS_ENOTFOUND, DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_store_task_json(devsys_store *st, const char *id, devsys_buf *out);
+
+/**
+ * A page of tasks as JSON: {"tasks":[{"id","state","stage","updated_at"}],
+ * "total","offset","limit"}, newest first. @p state_filter is a state
+ * name or NULL; @p limit 0 means 50, at most 1000.
+ * @return 0, DEVSYS_EINVAL (unknown state), DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_store_list_json(devsys_store *st, const char *state_filter, size_t offset, size_t limit,
+                                      devsys_buf *out);
+
+/**
+ * Record run @p run of task @p id from its reports/<run>/summary.json.
+ * @return 0, DEVSYS_ENOTFOUND (no task or no summary), DEVSYS_EPARSE.
+ */
+DEVSYS_API int devsys_store_run_record(devsys_store *st, const char *id, unsigned int run);
+
+/**
+ * Compare the database with the task folders and report drift as JSON:
+ * {"drift":[{"task","kind","detail","repaired"}],"checked"}. Kinds:
+ * missing-folder, untracked-folder, state-mismatch, run-missing. With
+ * @p repair, fix each: the database is the authority for states; folders
+ * are the authority for existence and runs.
+ * @param drift_out optional: number of drift entries found
+ */
+DEVSYS_API int devsys_store_check(devsys_store *st, int repair, devsys_buf *out, size_t *drift_out);
+
+/**
+ * Prometheus text: devsys_tasks{state} gauges and
+ * devsys_stage_duration_seconds{stage} summaries (sum, count).
+ */
+DEVSYS_API int devsys_store_metrics(devsys_store *st, devsys_buf *out);
+
+DEVSYS_END_DECL
+
+#endif /* DEVSYS_STORE_H */

@@ -1,0 +1,382 @@
+/*
+ * The SQLite backend of the task store: <workspace>/devsys.db, WAL mode.
+ */
+#include "store/backend.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct sq {
+	sqlite3 *db;
+} sq;
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS tasks("
+	" id TEXT PRIMARY KEY, state INTEGER NOT NULL, resume_state INTEGER NOT NULL DEFAULT -1,"
+	" stage TEXT NOT NULL DEFAULT '', last_stage TEXT NOT NULL DEFAULT '',"
+	" owner_pid INTEGER NOT NULL DEFAULT 0, owner_start INTEGER NOT NULL DEFAULT 0,"
+	" owner_boot TEXT NOT NULL DEFAULT '', stage_started TEXT NOT NULL DEFAULT '',"
+	" stage_started_ms INTEGER NOT NULL DEFAULT 0,"
+	" created_at TEXT NOT NULL, updated_at TEXT NOT NULL, spec_path TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state, updated_at);"
+	"CREATE INDEX IF NOT EXISTS tasks_updated ON tasks(updated_at);"
+	"CREATE TABLE IF NOT EXISTS states("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, from_state INTEGER,"
+	" to_state INTEGER NOT NULL, stage TEXT, reason TEXT, at TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS states_task ON states(task_id);"
+	"CREATE TABLE IF NOT EXISTS stages("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, stage TEXT NOT NULL,"
+	" result TEXT NOT NULL, seconds REAL NOT NULL, at TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS runs("
+	" task_id TEXT NOT NULL, run INTEGER NOT NULL, tests INTEGER, passed INTEGER, failed INTEGER,"
+	" errors INTEGER, skipped INTEGER, time REAL, completed_at TEXT, PRIMARY KEY(task_id, run));"
+	"PRAGMA user_version = 1;";
+
+static int sq_err(sq *s, int rc, const char *what)
+{
+	int code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? DEVSYS_EBUSY
+	         : rc == SQLITE_FULL                          ? DEVSYS_ENOSPC
+	         : rc == SQLITE_READONLY || rc == SQLITE_PERM ? DEVSYS_EACCESS
+	                                                      : DEVSYS_EIO;
+	return devsys__error_set(code, "task store: %s: %s%s", what, s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc),
+	                         code == DEVSYS_EBUSY ? " (another process holds the database; retry)" : "");
+}
+
+static int sq_open(void **self, const char *ws, unsigned int busy_ms)
+{
+	sq *s = devsys__calloc(1, sizeof(*s));
+	char *path;
+	char *err = NULL;
+	int rc;
+	if (!s)
+		return devsys__error_oom();
+	if (!(path = devsys__asprintf("%s/devsys.db", ws))) {
+		devsys__free(s);
+		return devsys__error_oom();
+	}
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+	devsys__free(path);
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(s->db, (int)busy_ms);
+	sqlite3_extended_result_codes(s->db, 0);
+	if ((rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL,
+	                       NULL, &err)) != SQLITE_OK)
+		goto fail;
+	if ((rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE;", NULL, NULL, &err)) != SQLITE_OK)
+		goto fail;
+	if ((rc = sqlite3_exec(s->db, schema, NULL, NULL, &err)) != SQLITE_OK ||
+	    (rc = sqlite3_exec(s->db, "COMMIT;", NULL, NULL, &err)) != SQLITE_OK) {
+		sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
+		goto fail;
+	}
+	*self = s;
+	return 0;
+fail:
+	rc = sq_err(s, rc, "cannot open devsys.db");
+	sqlite3_free(err);
+	sqlite3_close(s->db);
+	devsys__free(s);
+	return rc;
+}
+
+static void sq_close(void *self)
+{
+	sq *s = self;
+	if (!s)
+		return;
+	sqlite3_close(s->db);
+	devsys__free(s);
+}
+
+static int sq_exec(sq *s, const char *sql)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : sq_err(s, rc, sql);
+}
+
+static int sq_begin(void *self)
+{
+	return sq_exec(self, "BEGIN IMMEDIATE;");
+}
+
+static int sq_commit(void *self)
+{
+	return sq_exec(self, "COMMIT;");
+}
+
+static void sq_rollback(void *self)
+{
+	sq *s = self;
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
+}
+
+static int prep(sq *s, sqlite3_stmt **st, const char *sql)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+	return rc == SQLITE_OK ? 0 : sq_err(s, rc, "cannot prepare a statement");
+}
+
+static void text_col(sqlite3_stmt *st, int col, char *dst, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+#define TASK_COLS                                                                                          \
+	"id, state, resume_state, stage, last_stage, owner_pid, owner_start, owner_boot, stage_started, " \
+	"stage_started_ms, created_at, updated_at, spec_path"
+
+static void row_from(sqlite3_stmt *st, devsys__task_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	text_col(st, 0, r->id, sizeof(r->id));
+	r->state = sqlite3_column_int(st, 1);
+	r->resume_state = sqlite3_column_int(st, 2);
+	text_col(st, 3, r->stage, sizeof(r->stage));
+	text_col(st, 4, r->last_stage, sizeof(r->last_stage));
+	r->owner_pid = sqlite3_column_int64(st, 5);
+	r->owner_start = sqlite3_column_int64(st, 6);
+	text_col(st, 7, r->owner_boot, sizeof(r->owner_boot));
+	text_col(st, 8, r->stage_started, sizeof(r->stage_started));
+	r->stage_started_ms = sqlite3_column_int64(st, 9);
+	text_col(st, 10, r->created_at, sizeof(r->created_at));
+	text_col(st, 11, r->updated_at, sizeof(r->updated_at));
+	text_col(st, 12, r->spec_path, sizeof(r->spec_path));
+}
+
+static void bind_row(sqlite3_stmt *st, const devsys__task_row *r)
+{
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 2, r->state);
+	sqlite3_bind_int(st, 3, r->resume_state);
+	sqlite3_bind_text(st, 4, r->stage, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, r->last_stage, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 6, r->owner_pid);
+	sqlite3_bind_int64(st, 7, r->owner_start);
+	sqlite3_bind_text(st, 8, r->owner_boot, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 9, r->stage_started, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 10, r->stage_started_ms);
+	sqlite3_bind_text(st, 11, r->created_at, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 12, r->updated_at, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 13, r->spec_path, -1, SQLITE_TRANSIENT);
+}
+
+static int step_done(sq *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc == SQLITE_CONSTRAINT)
+		return devsys__error_set(DEVSYS_EEXISTS, "task store: %s: the row exists already", what);
+	return sq_err(s, rc, what);
+}
+
+static int sq_task_insert(void *self, const devsys__task_row *r)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st, "INSERT INTO tasks(" TASK_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+		return rc;
+	bind_row(st, r);
+	return step_done(s, st, "insert task");
+}
+
+static int sq_task_update(void *self, const devsys__task_row *r)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st,
+	               "UPDATE tasks SET id=?1, state=?2, resume_state=?3, stage=?4, last_stage=?5, owner_pid=?6, "
+	               "owner_start=?7, owner_boot=?8, stage_started=?9, stage_started_ms=?10, created_at=?11, "
+	               "updated_at=?12, spec_path=?13 WHERE id=?1")) < 0)
+		return rc;
+	bind_row(st, r);
+	return step_done(s, st, "update task");
+}
+
+static int sq_task_get(void *self, const char *id, devsys__task_row *r)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st, "SELECT " TASK_COLS " FROM tasks WHERE id=?")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		row_from(st, r);
+		rc = 0;
+	} else if (rc == SQLITE_DONE)
+		rc = DEVSYS_ENOTFOUND;
+	else
+		rc = sq_err(s, rc, "read task");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_task_list(void *self, int state, size_t offset, size_t limit, devsys__task_row_cb cb, void *payload,
+                        size_t *total)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	const char *where = state >= 0 ? " WHERE state=?1" : " WHERE ?1 < 0";
+	char sql[512];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tasks%s", where);
+	if ((rc = prep(s, &st, sql)) < 0)
+		return rc;
+	sqlite3_bind_int(st, 1, state);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return sq_err(s, rc, "count tasks");
+	}
+	*total = (size_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	snprintf(sql, sizeof(sql), "SELECT " TASK_COLS " FROM tasks%s ORDER BY updated_at DESC, id LIMIT ?2 OFFSET ?3",
+	         where);
+	if ((rc = prep(s, &st, sql)) < 0)
+		return rc;
+	sqlite3_bind_int(st, 1, state);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)offset);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		devsys__task_row r;
+		row_from(st, &r);
+		if (cb(&r, payload) != 0) {
+			sqlite3_finalize(st);
+			return devsys__error_set(DEVSYS_EUSER, "task list stopped by the callback");
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sq_err(s, rc, "list tasks");
+}
+
+static int sq_state_log(void *self, const char *id, int from, int to, const char *stage, const char *reason,
+                        const char *at)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st, "INSERT INTO states(task_id, from_state, to_state, stage, reason, at) VALUES(?,?,?,?,?,?)")) <
+	    0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	if (from >= 0)
+		sqlite3_bind_int(st, 2, from);
+	sqlite3_bind_int(st, 3, to);
+	if (stage)
+		sqlite3_bind_text(st, 4, stage, -1, SQLITE_TRANSIENT);
+	if (reason)
+		sqlite3_bind_text(st, 5, reason, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, at, -1, SQLITE_TRANSIENT);
+	return step_done(s, st, "log state");
+}
+
+static int sq_stage_log(void *self, const char *id, const char *stage, const char *result, double seconds,
+                        const char *at)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st, "INSERT INTO stages(task_id, stage, result, seconds, at) VALUES(?,?,?,?,?)")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, stage, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, result, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_double(st, 4, seconds);
+	sqlite3_bind_text(st, 5, at, -1, SQLITE_TRANSIENT);
+	return step_done(s, st, "log stage");
+}
+
+static int sq_run_upsert(void *self, const char *id, const devsys__run_row *r)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st,
+	               "INSERT OR REPLACE INTO runs(task_id, run, tests, passed, failed, errors, skipped, time, "
+	               "completed_at) VALUES(?,?,?,?,?,?,?,?,?)")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, r->run);
+	sqlite3_bind_int64(st, 3, r->tests);
+	sqlite3_bind_int64(st, 4, r->passed);
+	sqlite3_bind_int64(st, 5, r->failed);
+	sqlite3_bind_int64(st, 6, r->errors);
+	sqlite3_bind_int64(st, 7, r->skipped);
+	sqlite3_bind_double(st, 8, r->time);
+	sqlite3_bind_text(st, 9, r->completed_at, -1, SQLITE_TRANSIENT);
+	return step_done(s, st, "record run");
+}
+
+static int sq_run_list(void *self, const char *id, devsys__run_row_cb cb, void *payload)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st,
+	               "SELECT run, tests, passed, failed, errors, skipped, time, completed_at FROM runs "
+	               "WHERE task_id=? ORDER BY run")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		devsys__run_row r;
+		memset(&r, 0, sizeof(r));
+		r.run = (unsigned int)sqlite3_column_int64(st, 0);
+		r.tests = sqlite3_column_int64(st, 1);
+		r.passed = sqlite3_column_int64(st, 2);
+		r.failed = sqlite3_column_int64(st, 3);
+		r.errors = sqlite3_column_int64(st, 4);
+		r.skipped = sqlite3_column_int64(st, 5);
+		r.time = sqlite3_column_double(st, 6);
+		text_col(st, 7, r.completed_at, sizeof(r.completed_at));
+		if (cb(&r, payload) != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sq_err(s, rc, "list runs");
+}
+
+static int sq_count_by_state(void *self, long long counts[], int n)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	for (int i = 0; i < n; i++)
+		counts[i] = 0;
+	if ((rc = prep(s, &st, "SELECT state, count(*) FROM tasks GROUP BY state")) < 0)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int k = sqlite3_column_int(st, 0);
+		if (k >= 0 && k < n)
+			counts[k] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sq_err(s, rc, "count states");
+}
+
+static int sq_stage_stats(void *self, devsys__stat_cb cb, void *payload)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st, "SELECT stage, sum(seconds), count(*) FROM stages GROUP BY stage ORDER BY stage")) < 0)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cb((const char *)sqlite3_column_text(st, 0), sqlite3_column_double(st, 1), sqlite3_column_int64(st, 2),
+		   payload);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sq_err(s, rc, "stage stats");
+}
+
+const devsys__store_backend devsys__store_sqlite = {
+	"sqlite",         sq_open,       sq_close,      sq_begin,        sq_commit,     sq_rollback,
+	sq_task_insert,   sq_task_get,   sq_task_update, sq_task_list,   sq_state_log,  sq_stage_log,
+	sq_run_upsert,    sq_run_list,   sq_count_by_state, sq_stage_stats,
+};

@@ -1,0 +1,828 @@
+/*
+ * The task store: the state machine, the files it keeps in step (task.json
+ * "state", events.jsonl), crash recovery and drift checks. Rows are kept by
+ * a backend (backend.h).
+ */
+#include "store/backend.h"
+#include "devsys/record.h"
+#include "devsys/store.h"
+#include "record/record_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct devsys_store {
+	devsys_workspace *ws;
+	const devsys__store_backend *be;
+	void *self;
+	pthread_mutex_t lock;
+};
+
+static const char *const state_names[DEVSYS_STATE_COUNT] = {
+	"created", "validated", "checked-out", "coded", "committed", "pushed", "pr-opened", "tested", "deployed",
+	"awaiting-review", "merged", "done", "no-changes", "deploy-skipped", "failed", "canceled", "interrupted"
+};
+
+static const size_t store_options_sizes[] = {
+	0,
+	DEVSYS__SIZE_THROUGH(devsys_store_options, busy_timeout_ms), /* 1 */
+};
+
+const char *devsys_task_state_name(int state)
+{
+	return state >= 0 && state < DEVSYS_STATE_COUNT ? state_names[state] : NULL;
+}
+
+int devsys_task_state_parse(const char *name)
+{
+	if (name)
+		for (int i = 0; i < DEVSYS_STATE_COUNT; i++)
+			if (strcmp(name, state_names[i]) == 0)
+				return i;
+	return devsys__error_set(DEVSYS_EINVAL,
+	                         "'%.40s' is not a task state; states are: created, validated, checked-out, coded, "
+	                         "committed, pushed, pr-opened, tested, deployed, awaiting-review, merged, done, "
+	                         "no-changes, deploy-skipped, failed, canceled, interrupted",
+	                         name ? name : "(null)");
+}
+
+static bool is_final(int s)
+{
+	return s == DEVSYS_STATE_DONE || s == DEVSYS_STATE_FAILED || s == DEVSYS_STATE_CANCELED;
+}
+
+int devsys_task_state_allowed(int from, int to)
+{
+	if (from < 0 || from >= DEVSYS_STATE_COUNT || to < 0 || to >= DEVSYS_STATE_COUNT || is_final(from))
+		return 0;
+	if (to == DEVSYS_STATE_FAILED || to == DEVSYS_STATE_CANCELED)
+		return 1;
+	if (to == DEVSYS_STATE_INTERRUPTED)
+		return from != DEVSYS_STATE_INTERRUPTED;
+	if (from == DEVSYS_STATE_INTERRUPTED)
+		return 0; /* only devsys_store_resume() leaves interrupted */
+	if (from <= DEVSYS_STATE_MERGED && to == from + 1)
+		return 1;
+	switch (from) {
+	case DEVSYS_STATE_CHECKED_OUT:
+	case DEVSYS_STATE_CODED:
+		return to == DEVSYS_STATE_NO_CHANGES;
+	case DEVSYS_STATE_NO_CHANGES:
+		return to == DEVSYS_STATE_DONE;
+	case DEVSYS_STATE_TESTED:
+		return to == DEVSYS_STATE_DEPLOY_SKIPPED;
+	case DEVSYS_STATE_DEPLOY_SKIPPED:
+		return to == DEVSYS_STATE_AWAITING_REVIEW || to == DEVSYS_STATE_DONE;
+	case DEVSYS_STATE_AWAITING_REVIEW:
+		return to == DEVSYS_STATE_DONE;
+	default:
+		return 0;
+	}
+}
+
+int devsys_store_options_init(devsys_store_options *opts, unsigned int version)
+{
+	static const devsys_store_options defaults = DEVSYS_STORE_OPTIONS_INIT;
+	DEVSYS__CHECK_ARG(opts);
+	if (version == 0 || version > DEVSYS_STORE_OPTIONS_VERSION)
+		return devsys__error_set(DEVSYS_EVERSION,
+		                         "devsys_store_options_init: version %u is not supported (supported: 1..%u)",
+		                         version, DEVSYS_STORE_OPTIONS_VERSION);
+	memcpy(opts, &defaults, store_options_sizes[version]);
+	opts->version = version;
+	return 0;
+}
+
+/* ---- process identity, for recovery ---- */
+
+static long long proc_start(pid_t pid)
+{
+	char path[64], buf[1024];
+	FILE *f;
+	char *p;
+	long long v = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	/* field 22 (starttime), counted after the ")" that ends the command name */
+	if (!(p = strrchr(buf, ')')))
+		return -1;
+	p++;
+	for (int field = 3; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		v = strtoll(p + 1, NULL, 10);
+	return v;
+}
+
+static void boot_id(char *out, size_t size)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	out[0] = '\0';
+	if (f) {
+		if (fgets(out, (int)size, f))
+			out[strcspn(out, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+static bool owner_alive(const devsys__task_row *r)
+{
+	char boot[40];
+	boot_id(boot, sizeof(boot));
+	if (r->owner_pid <= 0 || strcmp(boot, r->owner_boot) != 0)
+		return false;
+	if (kill((pid_t)r->owner_pid, 0) != 0 && errno == ESRCH)
+		return false;
+	return proc_start((pid_t)r->owner_pid) == r->owner_start;
+}
+
+static long long wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- open/close ---- */
+
+int devsys_store_open(devsys_store **out, devsys_workspace *ws, const devsys_store_options *opts)
+{
+	devsys_store_options o = DEVSYS_STORE_OPTIONS_INIT;
+	devsys_store *st;
+	int rc;
+	DEVSYS__CHECK_ARG(out);
+	*out = NULL;
+	DEVSYS__CHECK_ARG(ws);
+	if (opts && (rc = devsys__versioned_copy(&o, opts, store_options_sizes, DEVSYS_STORE_OPTIONS_VERSION,
+	                                         "devsys_store_options")) < 0)
+		return rc;
+	if (!(st = devsys__calloc(1, sizeof(*st))))
+		return devsys__error_oom();
+	st->be = &devsys__store_sqlite;
+	pthread_mutex_init(&st->lock, NULL);
+	if ((rc = st->be->open(&st->self, devsys_workspace_path(ws), o.busy_timeout_ms ? o.busy_timeout_ms : 10000)) <
+	    0) {
+		pthread_mutex_destroy(&st->lock);
+		devsys__free(st);
+		return rc;
+	}
+	devsys__workspace_ref(ws);
+	st->ws = ws;
+	if (!(o.flags & DEVSYS_STORE_NO_RECOVER) && (rc = devsys_store_recover(st, NULL)) < 0) {
+		devsys_store_free(st);
+		return rc;
+	}
+	*out = st;
+	return 0;
+}
+
+void devsys_store_free(devsys_store *st)
+{
+	if (!st)
+		return;
+	st->be->close(st->self);
+	devsys_workspace_free(st->ws);
+	pthread_mutex_destroy(&st->lock);
+	devsys__free(st);
+}
+
+/* ---- files kept in step ---- */
+
+/* Write task.json's state and append the event; called inside the transaction. */
+static int sync_files(devsys_store *st, const devsys__task_row *r, int from, const char *reason, bool create)
+{
+	devsys_task *task = NULL;
+	devsys_record *rec = NULL;
+	json_t *data;
+	char *text = NULL;
+	int rc;
+	if ((rc = devsys_task_open(&task, st->ws, r->id, create ? DEVSYS_TASK_CREATE : 0)) < 0)
+		return rc;
+	if ((rc = devsys_record_open(&rec, task)) < 0)
+		goto done;
+	if ((rc = devsys__record_set_state(rec, state_names[r->state])) < 0)
+		goto done;
+	if (create && r->spec_path[0] && (rc = devsys_record_set_string(rec, "spec_path", r->spec_path)) < 0)
+		goto done;
+	if ((rc = devsys_record_save(rec)) < 0)
+		goto done;
+	data = json_pack("{s:s?,s:s,s:s?,s:s?}", "from", from >= 0 ? state_names[from] : NULL, "to",
+	                 state_names[r->state], "stage", r->stage[0] ? r->stage : (r->last_stage[0] ? r->last_stage : NULL),
+	                 "reason", reason);
+	if (!data || !(text = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER))) {
+		json_decref(data);
+		rc = devsys__error_oom();
+		goto done;
+	}
+	json_decref(data);
+	rc = devsys__record_event_task(task, "state", text, NULL);
+done:
+	free(text);
+	devsys_record_free(rec);
+	devsys_task_free(task);
+	return rc;
+}
+
+static int do_transition(devsys_store *st, devsys__task_row *r, int to, const char *reason)
+{
+	char at[40];
+	int from = r->state, rc;
+	devsys__time_iso8601(at, sizeof(at));
+	if (!devsys_task_state_allowed(from, to))
+		return devsys__error_set(DEVSYS_ESTATE, "task '%s' cannot go from %s to %s", r->id, state_names[from],
+		                         devsys_task_state_name(to) ? devsys_task_state_name(to) : "(unknown state)");
+	r->state = to;
+	snprintf(r->updated_at, sizeof(r->updated_at), "%s", at);
+	if ((rc = st->be->task_update(st->self, r)) < 0 ||
+	    (rc = st->be->state_log(st->self, r->id, from, to, r->stage[0] ? r->stage : NULL, reason, at)) < 0)
+		return rc;
+	return sync_files(st, r, from, reason, false);
+}
+
+static int get_row(devsys_store *st, const char *id, devsys__task_row *r)
+{
+	int rc = devsys_task_id_check(id);
+	if (rc < 0)
+		return rc;
+	rc = st->be->task_get(st->self, id, r);
+	if (rc == DEVSYS_ENOTFOUND)
+		return devsys__error_set(DEVSYS_ENOTFOUND, "no task '%s' in the store", id);
+	return rc;
+}
+
+#define LOCKED(st) pthread_mutex_lock(&(st)->lock)
+#define UNLOCKED(st) pthread_mutex_unlock(&(st)->lock)
+
+/* Run @p body inside a write transaction; roll back on failure. */
+#define TXN(st, body)                                                   \
+	do {                                                            \
+		LOCKED(st);                                             \
+		if ((rc = (st)->be->begin((st)->self)) == 0) {          \
+			body;                                           \
+			if (rc == 0)                                    \
+				rc = (st)->be->commit((st)->self);      \
+			if (rc < 0)                                     \
+				(st)->be->rollback((st)->self);         \
+		}                                                       \
+		UNLOCKED(st);                                           \
+	} while (0)
+
+int devsys_store_task_create(devsys_store *st, const char *id, const char *spec_path)
+{
+	devsys__task_row r;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	if ((rc = devsys_task_id_check(id)) < 0)
+		return rc;
+	if (spec_path && strlen(spec_path) >= sizeof(r.spec_path))
+		return devsys__error_set(DEVSYS_ELIMIT, "spec path is longer than %zu bytes", sizeof(r.spec_path) - 1);
+	memset(&r, 0, sizeof(r));
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	r.state = DEVSYS_STATE_CREATED;
+	r.resume_state = -1;
+	devsys__time_iso8601(r.created_at, sizeof(r.created_at));
+	memcpy(r.updated_at, r.created_at, sizeof(r.updated_at));
+	if (spec_path)
+		snprintf(r.spec_path, sizeof(r.spec_path), "%s", spec_path);
+	TXN(st, {
+		devsys__task_row existing;
+		if ((rc = st->be->task_get(st->self, id, &existing)) == 0)
+			rc = devsys__error_set(DEVSYS_EEXISTS, "task '%s' exists already", id);
+		else if (rc == DEVSYS_ENOTFOUND && (rc = st->be->task_insert(st->self, &r)) == 0 &&
+		         (rc = st->be->state_log(st->self, id, -1, r.state, NULL, "created", r.created_at)) == 0)
+			rc = sync_files(st, &r, -1, "created", true);
+	});
+	return rc;
+}
+
+int devsys_store_transition(devsys_store *st, const char *id, int to, const char *reason)
+{
+	devsys__task_row r;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	TXN(st, {
+		if ((rc = get_row(st, id, &r)) == 0)
+			rc = do_transition(st, &r, to, reason);
+	});
+	return rc;
+}
+
+int devsys_store_stage_begin(devsys_store *st, const char *id, const char *stage)
+{
+	devsys__task_row r;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	if ((rc = devsys_stage_check(stage)) < 0)
+		return rc;
+	TXN(st, {
+		if ((rc = get_row(st, id, &r)) == 0) {
+			if (is_final(r.state) || r.state == DEVSYS_STATE_INTERRUPTED)
+				rc = devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s: no stage can start%s", id,
+				                       state_names[r.state],
+				                       r.state == DEVSYS_STATE_INTERRUPTED ? " (resume it first)" : "");
+			else if (r.stage[0])
+				rc = devsys__error_set(DEVSYS_ESTATE, "task '%s' is already in stage '%s'", id, r.stage);
+			else {
+				snprintf(r.stage, sizeof(r.stage), "%s", stage);
+				snprintf(r.last_stage, sizeof(r.last_stage), "%s", stage);
+				r.owner_pid = getpid();
+				r.owner_start = proc_start(getpid());
+				boot_id(r.owner_boot, sizeof(r.owner_boot));
+				devsys__time_iso8601(r.stage_started, sizeof(r.stage_started));
+				r.stage_started_ms = wall_ms();
+				memcpy(r.updated_at, r.stage_started, sizeof(r.updated_at));
+				rc = st->be->task_update(st->self, &r);
+			}
+		}
+	});
+	return rc;
+}
+
+static void clear_stage(devsys__task_row *r)
+{
+	r->stage[0] = '\0';
+	r->owner_pid = 0;
+	r->owner_start = 0;
+	r->owner_boot[0] = '\0';
+}
+
+int devsys_store_stage_end(devsys_store *st, const char *id, const char *stage, const char *result, int to)
+{
+	devsys__task_row r;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(result);
+	if ((rc = devsys_stage_check(stage)) < 0)
+		return rc;
+	if (strcmp(result, "ok") == 0)
+		;
+	else if (strcmp(result, "failed") == 0)
+		to = DEVSYS_STATE_FAILED;
+	else if (strcmp(result, "canceled") == 0)
+		to = DEVSYS_STATE_CANCELED;
+	else
+		return devsys__error_set(DEVSYS_EINVAL, "stage result '%.20s' is not ok, failed or canceled", result);
+	TXN(st, {
+		if ((rc = get_row(st, id, &r)) == 0) {
+			if (strcmp(r.stage, stage) != 0)
+				rc = devsys__error_set(DEVSYS_ESTATE, "task '%s' is not in stage '%s' (current: '%s')", id,
+				                       stage, r.stage[0] ? r.stage : "none");
+			else {
+				char at[40];
+				double secs = (double)(wall_ms() - r.stage_started_ms) / 1000.0;
+				devsys__time_iso8601(at, sizeof(at));
+				if ((rc = st->be->stage_log(st->self, id, stage, result, secs < 0 ? 0 : secs, at)) == 0) {
+					if (to >= 0) {
+						rc = do_transition(st, &r, to, result);
+						if (rc == 0) {
+							clear_stage(&r);
+							rc = st->be->task_update(st->self, &r);
+						}
+					} else {
+						clear_stage(&r);
+						snprintf(r.updated_at, sizeof(r.updated_at), "%s", at);
+						rc = st->be->task_update(st->self, &r);
+					}
+				}
+			}
+		}
+	});
+	return rc;
+}
+
+int devsys_store_resume(devsys_store *st, const char *id, devsys_buf *stage_out)
+{
+	devsys__task_row r;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(stage_out);
+	TXN(st, {
+		if ((rc = get_row(st, id, &r)) == 0) {
+			if (r.state != DEVSYS_STATE_INTERRUPTED || r.resume_state < 0)
+				rc = devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s, not interrupted: nothing to resume", id,
+				                       state_names[r.state]);
+			else {
+				char at[40];
+				int from = r.state;
+				devsys__time_iso8601(at, sizeof(at));
+				r.state = r.resume_state;
+				r.resume_state = -1;
+				snprintf(r.updated_at, sizeof(r.updated_at), "%s", at);
+				devsys_buf_clear(stage_out);
+				if (devsys_buf_puts(stage_out, r.last_stage) < 0)
+					rc = DEVSYS_ENOMEM;
+				else if ((rc = st->be->task_update(st->self, &r)) == 0 &&
+				         (rc = st->be->state_log(st->self, id, from, r.state, r.last_stage, "resumed", at)) == 0)
+					rc = sync_files(st, &r, from, "resumed", false);
+			}
+		}
+	});
+	return rc;
+}
+
+struct collect {
+	devsys__task_row *rows;
+	size_t n, cap;
+};
+
+static int collect_cb(const devsys__task_row *row, void *payload)
+{
+	struct collect *c = payload;
+	if (c->n == c->cap) {
+		devsys__task_row *nr = devsys__realloc(c->rows, (c->cap = c->cap ? c->cap * 2 : 32) * sizeof(*nr));
+		if (!nr)
+			return 1;
+		c->rows = nr;
+	}
+	c->rows[c->n++] = *row;
+	return 0;
+}
+
+int devsys_store_recover(devsys_store *st, size_t *count_out)
+{
+	struct collect c = { NULL, 0, 0 };
+	size_t total = 0, marked = 0;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	TXN(st, {
+		if ((rc = st->be->task_list(st->self, -1, 0, (size_t)-1 >> 1, collect_cb, &c, &total)) == 0) {
+			for (size_t i = 0; i < c.n && rc == 0; i++) {
+				devsys__task_row *r = &c.rows[i];
+				char reason[96];
+				if (!r->stage[0] || owner_alive(r) || is_final(r->state) ||
+				    r->state == DEVSYS_STATE_INTERRUPTED)
+					continue;
+				snprintf(reason, sizeof(reason), "stage %s interrupted: its process (pid %lld) is gone",
+				         r->stage, r->owner_pid);
+				r->resume_state = r->state;
+				rc = do_transition(st, r, DEVSYS_STATE_INTERRUPTED, reason);
+				if (rc == 0) {
+					clear_stage(r);
+					rc = st->be->task_update(st->self, r);
+					marked++;
+				}
+			}
+		}
+	});
+	devsys__free(c.rows);
+	if (rc == 0 && count_out)
+		*count_out = marked;
+	if (rc == 0 && marked)
+		devsys__log(st->ws, DEVSYS_LOG_WARN, "store", "%zu task(s) were left mid-stage and are now interrupted",
+		            marked);
+	return rc;
+}
+
+int devsys_store_task_state(devsys_store *st, const char *id)
+{
+	devsys__task_row r;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	LOCKED(st);
+	rc = get_row(st, id, &r);
+	UNLOCKED(st);
+	return rc < 0 ? rc : r.state;
+}
+
+static json_t *row_json(const devsys__task_row *r)
+{
+	return json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:s,s:s,s:s?}", "id", r->id, "state", state_names[r->state], "stage",
+	                 r->stage[0] ? r->stage : NULL, "last_stage", r->last_stage[0] ? r->last_stage : NULL,
+	                 "resume_state", r->resume_state >= 0 ? state_names[r->resume_state] : NULL, "created_at",
+	                 r->created_at, "updated_at", r->updated_at, "spec_path", r->spec_path[0] ? r->spec_path : NULL);
+}
+
+static int runs_cb(const devsys__run_row *r, void *payload)
+{
+	json_array_append_new(payload, json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:f,s:s}", "run", (int)r->run, "tests",
+	                                         (json_int_t)r->tests, "passed", (json_int_t)r->passed, "failed",
+	                                         (json_int_t)r->failed, "errors", (json_int_t)r->errors, "skipped",
+	                                         (json_int_t)r->skipped, "time", r->time, "completed_at",
+	                                         r->completed_at));
+	return 0;
+}
+
+static int dump_to(json_t *j, devsys_buf *out)
+{
+	char *s;
+	int rc = 0;
+	if (!j)
+		return devsys__error_oom();
+	s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (!s)
+		return devsys__error_oom();
+	devsys_buf_clear(out);
+	if (devsys_buf_puts(out, s) < 0)
+		rc = DEVSYS_ENOMEM;
+	free(s);
+	return rc;
+}
+
+int devsys_store_task_json(devsys_store *st, const char *id, devsys_buf *out)
+{
+	devsys__task_row r;
+	json_t *j = NULL, *runs;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(out);
+	LOCKED(st);
+	if ((rc = get_row(st, id, &r)) == 0 && (j = row_json(&r)) && (runs = json_array())) {
+		json_object_set_new(j, "runs", runs);
+		rc = st->be->run_list(st->self, id, runs_cb, runs);
+	}
+	UNLOCKED(st);
+	if (rc < 0) {
+		json_decref(j);
+		return rc;
+	}
+	return dump_to(j, out);
+}
+
+static int list_cb(const devsys__task_row *row, void *payload)
+{
+	return json_array_append_new(payload, row_json(row)) != 0;
+}
+
+int devsys_store_list_json(devsys_store *st, const char *state_filter, size_t offset, size_t limit, devsys_buf *out)
+{
+	int state = -1, rc;
+	size_t total = 0;
+	json_t *arr;
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(out);
+	if (state_filter && (state = devsys_task_state_parse(state_filter)) < 0)
+		return state;
+	if (limit == 0)
+		limit = 50;
+	if (limit > 1000)
+		limit = 1000;
+	if (!(arr = json_array()))
+		return devsys__error_oom();
+	LOCKED(st);
+	rc = st->be->task_list(st->self, state, offset, limit, list_cb, arr, &total);
+	UNLOCKED(st);
+	if (rc < 0) {
+		json_decref(arr);
+		return rc;
+	}
+	return dump_to(json_pack("{s:o,s:I,s:I,s:I}", "tasks", arr, "total", (json_int_t)total, "offset",
+	                         (json_int_t)offset, "limit", (json_int_t)limit),
+	               out);
+}
+
+static int read_run_summary(devsys_store *st, const char *id, unsigned int run, devsys__run_row *row)
+{
+	devsys_task *task = NULL;
+	devsys_buf p = DEVSYS_BUF_INIT;
+	char rel[64];
+	json_t *j;
+	json_error_t e;
+	int rc;
+	memset(row, 0, sizeof(*row));
+	if ((rc = devsys_task_open(&task, st->ws, id, 0)) < 0)
+		return rc;
+	snprintf(rel, sizeof(rel), "reports/%u/summary.json", run);
+	if ((rc = devsys_task_path_join(&p, task, rel)) < 0)
+		goto done;
+	if (!(j = json_load_file(p.ptr, 0, &e))) {
+		rc = devsys__error_set(access(p.ptr, F_OK) == 0 ? DEVSYS_EPARSE : DEVSYS_ENOTFOUND, "%s: %s", p.ptr,
+		                       e.text);
+		goto done;
+	}
+	row->run = run;
+	row->tests = json_integer_value(json_object_get(j, "tests"));
+	row->passed = json_integer_value(json_object_get(j, "passed"));
+	row->failed = json_integer_value(json_object_get(j, "failed"));
+	row->errors = json_integer_value(json_object_get(j, "errors"));
+	row->skipped = json_integer_value(json_object_get(j, "skipped"));
+	row->time = json_number_value(json_object_get(j, "time"));
+	snprintf(row->completed_at, sizeof(row->completed_at), "%s",
+	         json_string_value(json_object_get(j, "completed_at")) ? json_string_value(json_object_get(j, "completed_at"))
+	                                                               : "");
+	json_decref(j);
+done:
+	devsys_buf_dispose(&p);
+	devsys_task_free(task);
+	return rc;
+}
+
+int devsys_store_run_record(devsys_store *st, const char *id, unsigned int run)
+{
+	devsys__run_row row;
+	devsys__task_row r;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	if ((rc = devsys_task_id_check(id)) < 0 || (rc = read_run_summary(st, id, run, &row)) < 0)
+		return rc;
+	TXN(st, {
+		if ((rc = get_row(st, id, &r)) == 0)
+			rc = st->be->run_upsert(st->self, id, &row);
+	});
+	return rc;
+}
+
+/* ---- drift check ---- */
+
+static int has_run_cb(const devsys__run_row *r, void *payload)
+{
+	unsigned int *want = payload;
+	if (r->run == *want)
+		*want = 0;
+	return 0;
+}
+
+static void drift(json_t *arr, const char *task, const char *kind, const char *detail, bool repaired)
+{
+	json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:b}", "task", task, "kind", kind, "detail", detail,
+	                                     "repaired", repaired));
+}
+
+static char *task_json_state(devsys_task *task)
+{
+	devsys_record *rec = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	char *state = NULL;
+	if (devsys_record_open(&rec, task) == 0 && devsys_record_json(rec, &b) == 0) {
+		json_t *j = json_loads(b.ptr, 0, NULL);
+		const char *s = json_string_value(json_object_get(j, "state"));
+		if (s)
+			state = devsys__strdup(s);
+		json_decref(j);
+	}
+	devsys_buf_dispose(&b);
+	devsys_record_free(rec);
+	return state;
+}
+
+int devsys_store_check(devsys_store *st, int repair, devsys_buf *out, size_t *drift_out)
+{
+	struct collect c = { NULL, 0, 0 };
+	size_t total = 0, checked = 0;
+	json_t *arr;
+	devsys_buf tasks_dir = DEVSYS_BUF_INIT;
+	DIR *d;
+	struct dirent *e;
+	int rc;
+
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(out);
+	if (!(arr = json_array()))
+		return devsys__error_oom();
+	LOCKED(st);
+	rc = st->be->task_list(st->self, -1, 0, (size_t)-1 >> 1, collect_cb, &c, &total);
+	UNLOCKED(st);
+	if (rc < 0)
+		goto done;
+	for (size_t i = 0; i < c.n; i++) {
+		devsys__task_row *r = &c.rows[i];
+		devsys_task *task = NULL;
+		char *fs_state;
+		checked++;
+		if (devsys_task_open(&task, st->ws, r->id, 0) < 0) {
+			bool fixed = false;
+			if (repair) {
+				TXN(st, { rc = sync_files(st, r, -1, "repaired: folder was missing", true); });
+				fixed = rc == 0;
+			}
+			drift(arr, r->id, "missing-folder", "the database has the task but tasks/<id>/ is missing", fixed);
+			rc = 0;
+			continue;
+		}
+		fs_state = task_json_state(task);
+		if (!fs_state || strcmp(fs_state, state_names[r->state]) != 0) {
+			char detail[160];
+			bool fixed = false;
+			snprintf(detail, sizeof(detail), "task.json says %s, the database says %s",
+			         fs_state ? fs_state : "nothing", state_names[r->state]);
+			if (repair) {
+				TXN(st, { rc = sync_files(st, r, -1, "repaired: task.json state was out of step", false); });
+				fixed = rc == 0;
+				rc = 0;
+			}
+			drift(arr, r->id, "state-mismatch", detail, fixed);
+		}
+		devsys__free(fs_state);
+		{
+			unsigned int latest, want;
+			if (devsys_record_latest_run(task, &latest) == 0) {
+				want = latest;
+				LOCKED(st);
+				st->be->run_list(st->self, r->id, has_run_cb, &want);
+				UNLOCKED(st);
+				if (want) {
+					char detail[96];
+					bool fixed = false;
+					snprintf(detail, sizeof(detail), "run %u is in reports/ but not in the database", latest);
+					if (repair)
+						fixed = devsys_store_run_record(st, r->id, latest) == 0;
+					drift(arr, r->id, "run-missing", detail, fixed);
+				}
+			}
+		}
+		devsys_error_clear();
+		devsys_task_free(task);
+	}
+	/* folders the database does not know */
+	if (devsys_buf_printf(&tasks_dir, "%s/tasks", devsys_workspace_path(st->ws)) < 0) {
+		rc = devsys__error_oom();
+		goto done;
+	}
+	if ((d = opendir(tasks_dir.ptr))) {
+		while ((e = readdir(d))) {
+			devsys__task_row r;
+			int grc;
+			if (e->d_name[0] == '.' || devsys_task_id_check(e->d_name) < 0)
+				continue;
+			LOCKED(st);
+			grc = st->be->task_get(st->self, e->d_name, &r);
+			UNLOCKED(st);
+			if (grc == DEVSYS_ENOTFOUND) {
+				bool fixed = false;
+				checked++;
+				if (repair) {
+					devsys_task *task = NULL;
+					char *fs_state = NULL;
+					int s = DEVSYS_STATE_CREATED;
+					if (devsys_task_open(&task, st->ws, e->d_name, 0) == 0)
+						fs_state = task_json_state(task);
+					if (fs_state && (s = devsys_task_state_parse(fs_state)) < 0)
+						s = DEVSYS_STATE_CREATED;
+					memset(&r, 0, sizeof(r));
+					memcpy(r.id, e->d_name, strnlen(e->d_name, DEVSYS_TASK_ID_MAX));
+					r.state = s;
+					r.resume_state = -1;
+					devsys__time_iso8601(r.created_at, sizeof(r.created_at));
+					memcpy(r.updated_at, r.created_at, sizeof(r.updated_at));
+					TXN(st, {
+						if ((rc = st->be->task_insert(st->self, &r)) == 0)
+							rc = st->be->state_log(st->self, r.id, -1, s, NULL, "repaired: adopted folder",
+							                       r.created_at);
+					});
+					fixed = rc == 0;
+					rc = 0;
+					devsys__free(fs_state);
+					devsys_task_free(task);
+				}
+				drift(arr, e->d_name, "untracked-folder", "tasks/<id>/ exists but the database has no row",
+				      fixed);
+			}
+		}
+		closedir(d);
+	}
+	devsys_error_clear();
+done:
+	devsys__free(c.rows);
+	devsys_buf_dispose(&tasks_dir);
+	if (rc < 0) {
+		json_decref(arr);
+		return rc;
+	}
+	if (drift_out)
+		*drift_out = json_array_size(arr);
+	return dump_to(json_pack("{s:o,s:I}", "drift", arr, "checked", (json_int_t)checked), out);
+}
+
+static int stat_cb(const char *key, double sum, long long count, void *payload)
+{
+	devsys_buf *b = payload;
+	devsys_buf_printf(b, "devsys_stage_duration_seconds_sum{stage=\"%s\"} %.3f\n", key, sum);
+	devsys_buf_printf(b, "devsys_stage_duration_seconds_count{stage=\"%s\"} %lld\n", key, count);
+	return 0;
+}
+
+int devsys_store_metrics(devsys_store *st, devsys_buf *out)
+{
+	long long counts[DEVSYS_STATE_COUNT];
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(out);
+	devsys_buf_clear(out);
+	LOCKED(st);
+	rc = st->be->count_by_state(st->self, counts, DEVSYS_STATE_COUNT);
+	if (rc == 0) {
+		devsys_buf_puts(out, "# HELP devsys_tasks Tasks in the store by state.\n# TYPE devsys_tasks gauge\n");
+		for (int i = 0; i < DEVSYS_STATE_COUNT; i++)
+			devsys_buf_printf(out, "devsys_tasks{state=\"%s\"} %lld\n", state_names[i], counts[i]);
+		devsys_buf_puts(out, "# HELP devsys_stage_duration_seconds Time spent in pipeline stages.\n"
+		                     "# TYPE devsys_stage_duration_seconds summary\n");
+		rc = st->be->stage_stats(st->self, stat_cb, out);
+	}
+	UNLOCKED(st);
+	return rc;
+}
