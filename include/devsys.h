@@ -18,5 +18,6 @@
 #include "devsys/repo.h"
 #include "devsys/report.h"
 #include "devsys/record.h"
+#include "devsys/store.h"
 
 #endif /* DEVSYS_H */
