@@ -869,7 +869,10 @@ static int compile_object(devsys_schema *S, sch *s, const devsys_node *n)
 					return bad(s, "required", "must be an array of strings");
 			s->required = v;
 		}
+		/* 2020-12 keeps honouring draft-07's "dependencies" when its successors are absent */
 		const devsys_node *dr = d7 ? devsys_node_member(n, "dependencies") : devsys_node_member(n, "dependentRequired");
+		if (!d7 && !dr && !devsys_node_member(n, "dependentSchemas"))
+			dr = devsys_node_member(n, "dependencies");
 		if (dr && dr->type == DEVSYS_NODE_OBJECT) {
 			s->dep_req = devsys__arena_alloc(&S->arena, (dr->u.obj.n ? dr->u.obj.n : 1) * sizeof(depreq));
 			if (!s->dep_req)
@@ -945,6 +948,8 @@ static int compile_object(devsys_schema *S, sch *s, const devsys_node *n)
 		    (rc = compile_one(S, s, n, "propertyNames", &s->prop_names)))
 			return rc;
 		const devsys_node *ds = d7 ? devsys_node_member(n, "dependencies") : devsys_node_member(n, "dependentSchemas");
+		if (!d7 && !ds && !devsys_node_member(n, "dependentRequired"))
+			ds = devsys_node_member(n, "dependencies");
 		if (ds && ds->type == DEVSYS_NODE_OBJECT) {
 			s->dep_sch = devsys__arena_alloc(&S->arena, (ds->u.obj.n ? ds->u.obj.n : 1) * sizeof(prop));
 			if (!s->dep_sch)

@@ -261,11 +261,22 @@ static bool is_email(const char *s, size_t len)
 	if (!at || at == s || at == s + len - 1)
 		return false;
 	size_t local = (size_t)(at - s);
-	if (s[0] == '.' || s[local - 1] == '.')
-		return false;
-	for (size_t i = 1; i < local; i++)
-		if (s[i] == '.' && s[i - 1] == '.')
+	if (local >= 2 && s[0] == '"' && s[local - 1] == '"') {
+		for (size_t i = 1; i + 1 < local; i++)
+			if (s[i] == '"' || s[i] == '\\')
+				return false;
+	} else {
+		if (s[0] == '.' || s[local - 1] == '.')
 			return false;
+		for (size_t i = 0; i < local; i++) {
+			unsigned char c = (unsigned char)s[i];
+			if (i && c == '.' && s[i - 1] == '.')
+				return false;
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80 ||
+			      strchr(".!#$%&'*+-/=?^_`{|}~", c)))
+				return false;
+		}
+	}
 	const char *dom = at + 1;
 	size_t dlen = len - local - 1;
 	if (dom[0] == '[' && dom[dlen - 1] == ']') {
@@ -292,7 +303,7 @@ static bool is_duration(const char *s, size_t len)
 		return false;
 	size_t i = 1;
 	bool in_time = false, any = false, week = false, other = false;
-	const char *order_d = "YMWD", *order_t = "HMS";
+	const char *order_d = "YMDW", *order_t = "HMS";
 	int last = -1;
 	while (i < len) {
 		if (s[i] == 'T') {
@@ -316,6 +327,9 @@ static bool is_duration(const char *s, size_t len)
 			return false;
 		int pos = (int)(p - ord);
 		if (pos <= last)
+			return false;
+		/* RFC 3339 appendix A: Y[M[D]], M[D], D, W; H[M[S]], M[S], S */
+		if (last >= 0 && pos != last + 1)
 			return false;
 		last = pos;
 		if (!in_time && s[i] == 'W')
@@ -363,6 +377,25 @@ bool devsys__format_check(int fmt, const char *s, size_t len)
 	}
 	case F_REGEX: {
 		int err;
+		/* not ECMA-262: Python named groups, comments, global inline flags, \a */
+		for (size_t i = 0; i + 1 < len; i++) {
+			if (s[i] == '\\') {
+				if (s[i + 1] == 'a')
+					return false;
+				i++;
+				continue;
+			}
+			if (s[i] == '(' && s[i + 1] == '?' && i + 2 < len) {
+				char c = s[i + 2];
+				if (c == 'P' || c == '#')
+					return false;
+				size_t k = i + 2;
+				while (k < len && (s[k] == 'i' || s[k] == 'm' || s[k] == 's' || s[k] == 'x'))
+					k++;
+				if (k > i + 2 && k < len && s[k] == ')')
+					return false;
+			}
+		}
 		PCRE2_SIZE off;
 		pcre2_code *c = pcre2_compile((PCRE2_SPTR)s, len, PCRE2_UTF | PCRE2_ALT_BSUX, &err, &off, NULL);
 		if (!c)

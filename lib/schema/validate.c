@@ -523,6 +523,9 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 			else {
 				double q = x / s->mult;
 				ok = q - q == 0.0 && devsys__fabs(q - devsys__floor(q + 0.5)) < 1e-9;
+				/* x / m overflowed: an integer is a multiple of any 1/k */
+				if (q - q != 0.0 && inst->is_int && s->mult < 1.0 && devsys__is_integral(1.0 / s->mult))
+					ok = true;
 			}
 			if (!ok) {
 				add_error(c, s, inst, "multipleOf", "%.17g is not a multiple of %.17g", x, s->mult);

@@ -231,7 +231,7 @@ static void run_draft(const char *dname, int draft)
 	       dname, req.pass, rt, rt ? 100.0 * (double)req.pass / (double)rt : 0, opt.pass, ot,
 	       ot ? 100.0 * (double)opt.pass / (double)ot : 0, opt.skip, opt.fail);
 	fflush(stdout);
-	cr_expect_gt(rt, 1000, "the suite looks incomplete");
+	cr_expect_gt(rt, 900, "the suite looks incomplete");
 	cr_expect_eq(req.fail, 0, "%s: %zu required tests failed", dname, req.fail);
 	cr_expect_eq(opt.fail, 0, "%s: %zu optional tests failed and are not listed in optional-skips.txt", dname,
 	             opt.fail);
