@@ -19,5 +19,7 @@
 #include "devsys/report.h"
 #include "devsys/record.h"
 #include "devsys/store.h"
+#include "devsys/secrets.h"
+#include "devsys/runner.h"
 
 #endif /* DEVSYS_H */

@@ -1,0 +1,38 @@
+/*
+ * Internals shared by the runner core and the built-in backends.
+ */
+#ifndef DEVSYS_RUNNER_INT_H
+#define DEVSYS_RUNNER_INT_H
+
+#include "../core/core.h"
+#include "../secrets/secrets_int.h"
+#include "devsys/runner.h"
+#include "devsys/sys/runner.h"
+
+extern const devsys_runner_vtable devsys__inproc_vtable;
+extern const devsys_runner_vtable devsys__ssh_vtable;
+
+int devsys__runner_global_init(void);
+int devsys__ssh_global_init(void);
+void devsys__ssh_global_shutdown(void);
+void devsys__runner_global_shutdown(void);
+
+/* True once the io's consumer asked to stop (callback aborted). */
+int devsys__runner_io_aborted(const devsys_runner_io *io);
+
+/* Append a library note ("sys| ...") to the exec's log and tail. */
+void devsys__runner_io_note(devsys_runner_io *io, const char *fmt, ...) DEVSYS_PRINTF(2, 3);
+
+/* POSIX-sh single-quote @p s (with @p len bytes) onto @p out. */
+int devsys__sh_quote(devsys_buf *out, const char *s, size_t len);
+
+/* Is @p entry "NAME=value" with NAME matching [A-Za-z_][A-Za-z0-9_]*? */
+bool devsys__env_entry_ok(const char *entry);
+
+/* Recursive local copy of a file or tree (inproc upload/download). */
+int devsys__copy_tree(const char *from, const char *to);
+
+/* Milliseconds left until @p deadline_ns (0 when passed), capped at INT_MAX. */
+int devsys__ms_until(uint64_t deadline_ns);
+
+#endif /* DEVSYS_RUNNER_INT_H */

@@ -1,0 +1,133 @@
+/*
+ * Small helpers of the runner module: quoting, env checks, local copies.
+ */
+#include "runner_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int devsys__sh_quote(devsys_buf *out, const char *s, size_t len)
+{
+	/* '...' with each ' written as '\'' : nothing inside is special to sh,
+	 * including $, `, \, " and newlines. */
+	if (devsys_buf_put(out, "'", 1) < 0)
+		return DEVSYS_ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		const char *q = memchr(s + i, '\'', len - i);
+		size_t run = q ? (size_t)(q - (s + i)) : len - i;
+		if (run && devsys_buf_put(out, s + i, run) < 0)
+			return DEVSYS_ENOMEM;
+		i += run;
+		if (i < len && devsys_buf_put(out, "'\\''", 4) < 0)
+			return DEVSYS_ENOMEM;
+	}
+	return devsys_buf_put(out, "'", 1);
+}
+
+bool devsys__env_entry_ok(const char *e)
+{
+	const char *eq = strchr(e, '=');
+	if (!eq || eq == e)
+		return false;
+	if (!((e[0] >= 'A' && e[0] <= 'Z') || (e[0] >= 'a' && e[0] <= 'z') || e[0] == '_'))
+		return false;
+	for (const char *p = e; p < eq; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	return true;
+}
+
+int devsys__ms_until(uint64_t deadline_ns)
+{
+	uint64_t now = devsys__now_ns();
+	if (now >= deadline_ns)
+		return 0;
+	uint64_t ms = (deadline_ns - now + 999999u) / 1000000u;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static int copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[1 << 16];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out, rc = 0;
+	if (in < 0)
+		return devsys__error_errno(devsys__errno_code(errno), errno, "cannot read '%s'", from);
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 0777);
+	if (out < 0) {
+		rc = devsys__error_errno(devsys__errno_code(errno), errno, "cannot write '%s'", to);
+		close(in);
+		return rc;
+	}
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = devsys__error_errno(DEVSYS_EIO, errno, "cannot read '%s'", from);
+			break;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				rc = devsys__error_errno(devsys__errno_code(errno), errno, "cannot write '%s'", to);
+				goto done;
+			}
+			off += w;
+		}
+	}
+done:
+	close(in);
+	if (close(out) != 0 && rc == 0)
+		rc = devsys__error_errno(DEVSYS_EIO, errno, "cannot write '%s'", to);
+	return rc;
+}
+
+int devsys__copy_tree(const char *from, const char *to)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	if (lstat(from, &st) != 0)
+		return devsys__error_errno(errno == ENOENT ? DEVSYS_ENOTFOUND : devsys__errno_code(errno), errno,
+		                           "cannot copy '%s'", from);
+	if (S_ISREG(st.st_mode))
+		return copy_file(from, to, st.st_mode);
+	if (S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlink(from, target, sizeof(target) - 1);
+		if (n < 0)
+			return devsys__error_errno(DEVSYS_EIO, errno, "cannot read link '%s'", from);
+		target[n] = '\0';
+		unlink(to);
+		if (symlink(target, to) != 0)
+			return devsys__error_errno(devsys__errno_code(errno), errno, "cannot create link '%s'", to);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return 0; /* sockets, fifos, devices are not copied */
+	if (mkdir(to, st.st_mode & 0777) != 0 && errno != EEXIST)
+		return devsys__error_errno(devsys__errno_code(errno), errno, "cannot create directory '%s'", to);
+	if (!(d = opendir(from)))
+		return devsys__error_errno(devsys__errno_code(errno), errno, "cannot read directory '%s'", from);
+	while (rc == 0 && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char *a = devsys__asprintf("%s/%s", from, e->d_name), *b = devsys__asprintf("%s/%s", to, e->d_name);
+		rc = a && b ? devsys__copy_tree(a, b) : devsys__error_oom();
+		devsys__free(a);
+		devsys__free(b);
+	}
+	closedir(d);
+	return rc;
+}

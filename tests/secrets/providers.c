@@ -1,0 +1,235 @@
+/*
+ * Secret providers through the public API: env, file, docker-secret,
+ * command (timeout, TTL re-resolution per task), plug-in providers, audit
+ * events (callback and <task>/events.audit.jsonl) that never hold values.
+ */
+#include <devsys.h>
+
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char *tmp;
+static char events[4096];
+static int nevents;
+
+static void audit_cb(const devsys_secret_event *ev, void *payload)
+{
+	(void)payload;
+	size_t l = strlen(events);
+	snprintf(events + l, sizeof(events) - l, "%s/%s/%s/%s/%d/%d;", ev->name, ev->provider,
+	         ev->task_id ? ev->task_id : "-", ev->stage ? ev->stage : "-", ev->cached, ev->error);
+	nevents++;
+}
+
+static void setup(void)
+{
+	cr_assert_gt(devsys_init(), 0);
+	tmp = dt_tmpdir("secrets");
+	events[0] = '\0';
+	nevents = 0;
+}
+static void teardown(void)
+{
+	dt_rmrf(tmp);
+	free(tmp);
+	devsys_shutdown();
+}
+TestSuite(secrets_providers, .init = setup, .fini = teardown);
+
+static devsys_secrets *new_set(void)
+{
+	devsys_secrets *s;
+	devsys_secrets_options o = DEVSYS_SECRETS_OPTIONS_INIT;
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/run-secrets", tmp);
+	o.docker_secrets_dir = strdup(dir);
+	o.audit_cb = audit_cb;
+	o.command_timeout_ms = 500;
+	cr_assert_eq(devsys_secrets_new(&s, &o), 0);
+	free((char *)o.docker_secrets_dir);
+	return s;
+}
+
+static void define(devsys_secrets *s, const char *name, const char *provider, const char *ref,
+                   const char *const *argv, unsigned ttl)
+{
+	devsys_secret_def d = DEVSYS_SECRET_DEF_INIT;
+	d.name = name;
+	d.provider = provider;
+	d.ref = ref;
+	d.argv = argv;
+	d.ttl_s = ttl;
+	cr_assert_eq(devsys_secrets_define(s, &d), 0, "%s", devsys_error_message(devsys_error_last()));
+}
+
+Test(secrets_providers, env_file_docker_secret)
+{
+	devsys_secrets *s = new_set();
+	const char *v;
+	size_t len;
+	char path[512];
+
+	setenv("DEVSYS_TEST_TOKEN", "env-value-123", 1);
+	snprintf(path, sizeof(path), "%s/file-secret", tmp);
+	cr_assert(dt_write_file(path, "file-value-456\n"));
+	cr_assert_eq(dt_sh("mkdir -p '%s/run-secrets' && printf 'docker-value-789' > '%s/run-secrets/db_pw'", tmp, tmp), 0);
+
+	define(s, "tok", "env", "DEVSYS_TEST_TOKEN", NULL, 0);
+	define(s, "f", "file", path, NULL, 0);
+	define(s, "db_pw", "docker-secret", NULL, NULL, 0);
+	cr_assert_eq(devsys_secrets_resolve(s, "tok", NULL, "test", &v, &len), 0);
+	cr_assert_str_eq(v, "env-value-123");
+	cr_assert_eq(len, 13);
+	cr_assert_eq(devsys_secrets_resolve(s, "f", NULL, NULL, &v, &len), 0);
+	cr_assert_str_eq(v, "file-value-456", "one trailing newline is dropped");
+	cr_assert_eq(devsys_secrets_resolve(s, "db_pw", NULL, NULL, &v, NULL), 0);
+	cr_assert_str_eq(v, "docker-value-789");
+	/* cached (ttl 0): second resolution is reported as cached */
+	cr_assert_eq(devsys_secrets_resolve(s, "tok", NULL, "deploy", &v, NULL), 0);
+	cr_assert(strstr(events, "tok/env/-/test/0/0;"), "%s", events);
+	cr_assert(strstr(events, "tok/env/-/deploy/1/0;"), "%s", events);
+	cr_assert_eq(nevents, 4);
+	devsys_secrets_free(s);
+}
+
+Test(secrets_providers, missing_values_are_clear_errors_without_values)
+{
+	devsys_secrets *s = new_set();
+	const char *v;
+	unsetenv("DEVSYS_TEST_NOPE");
+	define(s, "nope", "env", "DEVSYS_TEST_NOPE", NULL, 0);
+	define(s, "nofile", "file", "/nonexistent/devsys/secret", NULL, 0);
+	define(s, "nodocker", "docker-secret", NULL, NULL, 0);
+	cr_assert_eq(devsys_secrets_resolve(s, "nope", NULL, NULL, &v, NULL), DEVSYS_ENOTFOUND);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "DEVSYS_TEST_NOPE"));
+	cr_assert_eq(devsys_secrets_resolve(s, "nofile", NULL, NULL, &v, NULL), DEVSYS_ENOTFOUND);
+	cr_assert_eq(devsys_secrets_resolve(s, "nodocker", NULL, NULL, &v, NULL), DEVSYS_ENOTFOUND);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "run-secrets/nodocker"));
+	cr_assert_eq(devsys_secrets_resolve(s, "undeclared", NULL, NULL, &v, NULL), DEVSYS_ENOTFOUND);
+	/* the failed resolutions are audited with their error */
+	cr_assert(strstr(events, "nope/env/-/-/0/-4;"), "%s", events);
+	devsys_secrets_free(s);
+}
+
+Test(secrets_providers, bad_definitions_refused)
+{
+	devsys_secrets *s = new_set();
+	devsys_secret_def d = DEVSYS_SECRET_DEF_INIT;
+	d.name = "bad name";
+	d.provider = "env";
+	cr_assert_eq(devsys_secrets_define(s, &d), DEVSYS_EINVALID);
+	d.name = "ok";
+	d.provider = "vault-magic";
+	cr_assert_eq(devsys_secrets_define(s, &d), DEVSYS_ENOTFOUND);
+	d.provider = "command";
+	cr_assert_eq(devsys_secrets_define(s, &d), DEVSYS_EINVALID, "command needs argv");
+	d.provider = "docker-secret";
+	d.ref = "../etc/shadow";
+	cr_assert_eq(devsys_secrets_define(s, &d), DEVSYS_EINVALID);
+	d.ref = NULL;
+	d.provider = "env";
+	cr_assert_eq(devsys_secrets_define(s, &d), 0);
+	cr_assert_eq(devsys_secrets_define(s, &d), DEVSYS_EEXISTS);
+	devsys_secrets_free(s);
+}
+
+Test(secrets_providers, command_provider_ttl_per_task_and_audit_file)
+{
+	devsys_secrets *s = new_set();
+	devsys_workspace *ws;
+	devsys_task *t1, *t2;
+	const char *v;
+	char script[1024], counter[512], wsdir[512];
+
+	snprintf(counter, sizeof(counter), "%s/counter", tmp);
+	cr_assert(dt_write_file(counter, "0"));
+	snprintf(script, sizeof(script), "n=$(cat '%s'); n=$((n+1)); echo $n > '%s'; echo short-lived-token-$n", counter,
+	         counter);
+	const char *argv[] = { "/bin/sh", "-c", script, NULL };
+	define(s, "gh_token", "command", NULL, argv, 3600);
+	snprintf(wsdir, sizeof(wsdir), "%s/ws", tmp);
+	cr_assert_eq(devsys_workspace_open(&ws, wsdir, NULL), 0);
+	cr_assert_eq(devsys_task_open(&t1, ws, "task-1", DEVSYS_TASK_CREATE), 0);
+	cr_assert_eq(devsys_task_open(&t2, ws, "task-2", DEVSYS_TASK_CREATE), 0);
+
+	cr_assert_eq(devsys_secrets_resolve(s, "gh_token", t1, "push", &v, NULL), 0);
+	cr_assert_str_eq(v, "short-lived-token-1");
+	cr_assert_eq(devsys_secrets_resolve(s, "gh_token", t1, "pr", &v, NULL), 0);
+	cr_assert_str_eq(v, "short-lived-token-1", "same task within the TTL: cached");
+	cr_assert_eq(devsys_secrets_resolve(s, "gh_token", t2, "push", &v, NULL), 0);
+	cr_assert_str_eq(v, "short-lived-token-2", "a new task re-resolves a TTL secret");
+
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/tasks/task-1/events.audit.jsonl", wsdir);
+	char *log = dt_read_file(path, NULL);
+	cr_assert_not_null(log);
+	cr_assert(strstr(log, "\"event\":\"secret.resolve\",\"name\":\"gh_token\",\"provider\":\"command\","
+	                      "\"task\":\"task-1\",\"stage\":\"push\",\"cached\":false"),
+	          "%s", log);
+	cr_assert(strstr(log, "\"stage\":\"pr\",\"cached\":true"), "%s", log);
+	cr_assert_null(strstr(log, "short-lived"), "the audit log must never hold the value");
+	free(log);
+	devsys_task_free(t1);
+	devsys_task_free(t2);
+	devsys_workspace_free(ws);
+	devsys_secrets_free(s);
+}
+
+Test(secrets_providers, command_timeout_and_failure)
+{
+	devsys_secrets *s = new_set();
+	const char *v;
+	const char *slow[] = { "/bin/sh", "-c", "echo partial-secret; exec sleep 30", NULL };
+	const char *fail[] = { "/bin/sh", "-c", "echo leaked-value; exit 3", NULL };
+	const char *missing[] = { "/nonexistent/secret-cli", NULL };
+	define(s, "slow", "command", NULL, slow, 0);
+	define(s, "fail", "command", NULL, fail, 0);
+	define(s, "missing", "command", NULL, missing, 0);
+	uint64_t t0 = (uint64_t)time(NULL);
+	cr_assert_eq(devsys_secrets_resolve(s, "slow", NULL, NULL, &v, NULL), DEVSYS_ETIMEOUT);
+	cr_assert_lt((uint64_t)time(NULL) - t0, 5, "the timeout (500 ms) must kill the command");
+	cr_assert_null(strstr(devsys_error_message(devsys_error_last()), "partial-secret"));
+	cr_assert_eq(devsys_secrets_resolve(s, "fail", NULL, NULL, &v, NULL), DEVSYS_ESYSTEM);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "exit status 3"));
+	cr_assert_null(strstr(devsys_error_message(devsys_error_last()), "leaked-value"));
+	cr_assert_lt(devsys_secrets_resolve(s, "missing", NULL, NULL, &v, NULL), 0);
+	devsys_secrets_free(s);
+}
+
+static int plugin_resolve(void *self, const char *name, const char *ref, devsys_buf *out)
+{
+	(void)name;
+	if (strcmp(ref, "known") != 0)
+		return DEVSYS_ENOTFOUND;
+	return devsys_buf_printf(out, "%s-plugin-value", (const char *)self);
+}
+
+Test(secrets_providers, plugin_provider_and_masker)
+{
+	static const devsys_secret_provider vt = { DEVSYS_SECRET_PROVIDER_VERSION, "vault-test", plugin_resolve, NULL };
+	devsys_secrets *s;
+	devsys_masker *m;
+	devsys_buf out = DEVSYS_BUF_INIT;
+	const char *v;
+	cr_assert_eq(devsys_secret_provider_register(&vt, (void *)"xyz"), 0);
+	cr_assert_eq(devsys_secret_provider_register(&vt, NULL), DEVSYS_EEXISTS);
+	s = new_set();
+	define(s, "vault1", "vault-test", "known", NULL, 0);
+	setenv("DEVSYS_TEST_PIN", "123", 1);
+	define(s, "pin", "env", "DEVSYS_TEST_PIN", NULL, 0);
+	cr_assert_eq(devsys_secrets_resolve_all(s, NULL, "test"), 0);
+	cr_assert_eq(devsys_secrets_resolve(s, "vault1", NULL, NULL, &v, NULL), 0);
+	cr_assert_str_eq(v, "xyz-plugin-value");
+	/* the 3-character pin is refused as maskable (warned), the rest is masked */
+	cr_assert_eq(devsys_secrets_masker(&m, s), 0);
+	cr_assert_eq(devsys_masker_count(m), 1);
+	cr_assert_eq(devsys_masker_mask(m, "v=xyz-plugin-value pin=123", 26, &out), 0);
+	cr_assert_str_eq(out.ptr, "v=[MASKED:vault1] pin=123");
+	devsys_buf_dispose(&out);
+	devsys_masker_free(m);
+	devsys_secrets_free(s);
+}
