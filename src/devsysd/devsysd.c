@@ -1,0 +1,1101 @@
+/*
+ * devsysd - the manager's HTTP server: a thin shell over the store, the
+ * task record and the report module, on libmicrohttpd in epoll mode.
+ * See docs/devsysd.md.
+ */
+#include <devsys.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(DEVSYS_HAVE_SPEC_API)
+#include <devsys/spec.h>
+#endif
+
+/* ------------------------------------------------------------ settings */
+
+typedef struct config {
+	const char *workspace;
+	const char *listen;
+	unsigned int port;
+	const char *token_file;
+	size_t max_body;
+	unsigned int request_timeout;  /* total seconds per request */
+	unsigned int idle_timeout;     /* inactivity seconds (libmicrohttpd) */
+	unsigned int per_ip_limit;
+	unsigned int max_connections;
+	unsigned int threads;
+	size_t header_limit;           /* connection memory pool: caps the header size */
+	unsigned int sse_max_seconds;
+	unsigned int grace;            /* seconds to drain on SIGTERM */
+} config;
+
+static config cfg = { NULL, "127.0.0.1", 8080, NULL, 1024 * 1024, 30, 10, 64, 4096, 2, 16 * 1024, 3600, 10 };
+
+static devsys_workspace *ws;
+static devsys_store *store;
+static char *token;
+static size_t token_len;
+static struct MHD_Daemon *daemon_;
+static atomic_bool stopping;
+static atomic_ullong req_total, req_401, req_4xx, req_5xx, conn_killed;
+
+/* ------------------------------------------------------------ connection registry */
+
+typedef struct conn {
+	int fd;
+	uint64_t start_ns;
+	bool streaming;
+	bool killed;
+	struct conn *prev, *next;
+} conn;
+
+typedef struct sse {
+	struct MHD_Connection *c;
+	char *path;
+	off_t offset;
+	uint64_t deadline_ns;
+	uint64_t next_beat_ns;
+	bool suspended;
+	struct sse *prev, *next;
+} sse;
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static conn *conns;
+static sse *streams;
+static size_t nconns;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		conn *k = calloc(1, sizeof(*k));
+		if (!k)
+			return;
+		k->fd = ci ? ci->connect_fd : -1;
+		k->start_ns = now_ns();
+		pthread_mutex_lock(&reg_lock);
+		k->next = conns;
+		if (conns)
+			conns->prev = k;
+		conns = k;
+		nconns++;
+		pthread_mutex_unlock(&reg_lock);
+		*socket_context = k;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+		conn *k = *socket_context;
+		/* removed before libmicrohttpd closes the socket, so the reaper
+		 * never shuts down a descriptor that was reused */
+		pthread_mutex_lock(&reg_lock);
+		if (k->prev)
+			k->prev->next = k->next;
+		else
+			conns = k->next;
+		if (k->next)
+			k->next->prev = k->prev;
+		nconns--;
+		pthread_mutex_unlock(&reg_lock);
+		free(k);
+		*socket_context = NULL;
+	}
+}
+
+static conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? (conn *)ci->socket_context : NULL;
+}
+
+/* The reaper: enforces the total per-request deadline (libmicrohttpd's own
+ * timeout only measures inactivity, so a client trickling a byte a second
+ * would hold a slot forever) and wakes suspended event streams. */
+static void *reaper(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stopping) || streams) {
+		struct timespec ts = { 0, 100 * 1000000L };
+		uint64_t now = now_ns(), limit = (uint64_t)cfg.request_timeout * 1000000000ull;
+		pthread_mutex_lock(&reg_lock);
+		for (conn *k = conns; k; k = k->next)
+			if (!k->streaming && !k->killed && k->fd >= 0 && now - k->start_ns > limit) {
+				shutdown(k->fd, SHUT_RDWR);
+				k->killed = true;
+				atomic_fetch_add(&conn_killed, 1);
+			}
+		for (sse *s = streams; s; s = s->next)
+			if (s->suspended) {
+				s->suspended = false;
+				MHD_resume_connection(s->c);
+			}
+		pthread_mutex_unlock(&reg_lock);
+		if (atomic_load(&stopping) && !streams)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------ responses */
+
+static enum MHD_Result send_bytes(struct MHD_Connection *c, unsigned int status, const char *type, const char *body,
+                                  size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"devsysd\"");
+	if (status >= 400 && status != 401 && status != 404)
+		MHD_add_response_header(r, "Connection", status == 413 ? "close" : "keep-alive");
+	atomic_fetch_add(&req_total, 1);
+	if (status == 401)
+		atomic_fetch_add(&req_401, 1);
+	if (status >= 400 && status < 500)
+		atomic_fetch_add(&req_4xx, 1);
+	if (status >= 500)
+		atomic_fetch_add(&req_5xx, 1);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned int status, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	enum MHD_Result ret;
+	json_decref(j);
+	if (!s)
+		return send_bytes(c, 500, "application/json",
+		                  "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}", 56);
+	ret = send_bytes(c, status, "application/json", s, strlen(s));
+	free(s);
+	return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned int status, const char *code, const char *fmt,
+                                  ...) DEVSYS_PRINTF(4, 5);
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned int status, const char *code, const char *fmt,
+                                  ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return send_json(c, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+/* Map a library error to an HTTP error. */
+static enum MHD_Result send_lib_error(struct MHD_Connection *c, int rc)
+{
+	const char *m = devsys_error_message(devsys_error_last());
+	switch (rc) {
+	case DEVSYS_EBADID:
+	case DEVSYS_EINVAL:
+	case DEVSYS_EPATH:
+		return send_error(c, 400, "bad_request", "%s", m);
+	case DEVSYS_ENOTFOUND:
+		return send_error(c, 404, "not_found", "%s", m);
+	case DEVSYS_ESTATE:
+	case DEVSYS_EEXISTS:
+		return send_error(c, 409, "conflict", "%s", m);
+	case DEVSYS_EPARSE:
+		return send_error(c, 500, "damaged_record", "%s", m);
+	case DEVSYS_EBUSY:
+		return send_error(c, 503, "busy", "%s", m);
+	default:
+		return send_error(c, 500, "internal", "%s", devsys_error_name(rc));
+	}
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static bool token_ok(struct MHD_Connection *c)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	size_t n;
+	unsigned char diff = 0;
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return false;
+	h += 7;
+	n = strlen(h);
+	/* constant time for a given length */
+	diff = (unsigned char)(n != token_len);
+	for (size_t i = 0; i < token_len; i++)
+		diff |= (unsigned char)(token[i] ^ (i < n ? h[i] : 0));
+	return diff == 0;
+}
+
+static const char *query(struct MHD_Connection *c, const char *key)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static bool parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+	if (!s || !*s || *s == '-')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > 100000000ull)
+		return false;
+	*out = (size_t)v;
+	return true;
+}
+
+static int open_task(const char *id, devsys_task **task)
+{
+	return devsys_task_open(task, ws, id, 0);
+}
+
+/* Read a task file (bounded) into @p out. */
+static int read_task_file(devsys_task *task, const char *rel, devsys_buf *out, size_t max)
+{
+	devsys_buf p = DEVSYS_BUF_INIT;
+	int rc, fd;
+	struct stat st;
+	if ((rc = devsys_task_path_join(&p, task, rel)) < 0)
+		return rc;
+	fd = open(p.ptr, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	devsys_buf_dispose(&p);
+	if (fd < 0)
+		return errno == ENOENT ? DEVSYS_ENOTFOUND : DEVSYS_EIO;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+		close(fd);
+		return DEVSYS_ELIMIT;
+	}
+	devsys_buf_clear(out);
+	for (;;) {
+		char b[65536];
+		ssize_t n = read(fd, b, sizeof(b));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		devsys_buf_put(out, b, (size_t)n);
+	}
+	close(fd);
+	return 0;
+}
+
+/* ------------------------------------------------------------ tests cache */
+
+typedef struct cache_entry {
+	char id[DEVSYS_TASK_ID_MAX + 1];
+	unsigned int run;
+	struct timespec mtime;
+	off_t size;
+	char *body;
+	size_t len;
+	uint64_t used;
+} cache_entry;
+
+#define CACHE_SIZE 64
+static cache_entry cache[CACHE_SIZE];
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t cache_clock;
+
+/* Build {"task","run","summary","cases":[...]} for run @p run. */
+static int build_tests_json(devsys_task *task, unsigned int run, char **out, size_t *len)
+{
+	char rel[64];
+	devsys_buf sum = DEVSYS_BUF_INIT, p = DEVSYS_BUF_INIT;
+	json_t *root = NULL, *summary, *cases;
+	devsys_report *r = NULL;
+	int rc;
+	snprintf(rel, sizeof(rel), "reports/%u/summary.json", run);
+	if ((rc = read_task_file(task, rel, &sum, 16 * 1024 * 1024)) < 0)
+		goto done;
+	if (!(summary = json_loadb(sum.ptr ? sum.ptr : "", sum.size, 0, NULL))) {
+		rc = DEVSYS_EPARSE;
+		goto done;
+	}
+	cases = json_array();
+	root = json_pack("{s:s,s:i,s:o,s:o}", "task", devsys_task_id(task), "run", (int)run, "summary", summary,
+	                 "cases", cases);
+	snprintf(rel, sizeof(rel), "reports/%u/junit.xml", run);
+	if (devsys_task_path_join(&p, task, rel) == 0 && devsys_report_parse_junit(&r, p.ptr, NULL) == 0) {
+		for (size_t i = 0; i < devsys_report_case_count(r); i++) {
+			const devsys_report_case *k = devsys_report_case_at(r, i);
+			json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:f}", "suite", k->suite, "classname", k->classname, "name",
+			                      k->name, "status", devsys_report_status_name(k->status), "time", k->time);
+			if (o && k->message)
+				json_object_set_new(o, "message", json_string(k->message));
+			if (o && k->type)
+				json_object_set_new(o, "type", json_string(k->type));
+			if (o && k->text)
+				json_object_set_new(o, "text", json_string(k->text));
+			json_array_append_new(cases, o);
+		}
+	} else
+		json_object_set_new(root, "cases_omitted", json_true());
+	*out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	*len = *out ? strlen(*out) : 0;
+	rc = *out ? 0 : DEVSYS_ENOMEM;
+done:
+	devsys_report_free(r);
+	json_decref(root);
+	devsys_buf_dispose(&sum);
+	devsys_buf_dispose(&p);
+	return rc;
+}
+
+static enum MHD_Result serve_tests(struct MHD_Connection *c, devsys_task *task, unsigned int run, bool latest)
+{
+	const char *fmt = query(c, "format");
+	devsys_buf p = DEVSYS_BUF_INIT;
+	char rel[64];
+	struct stat st;
+	char *body = NULL;
+	size_t len = 0;
+	int rc;
+	enum MHD_Result ret;
+
+	if (fmt && strcmp(fmt, "junit") != 0 && strcmp(fmt, "json") != 0)
+		return send_error(c, 400, "bad_request", "format must be json or junit");
+	snprintf(rel, sizeof(rel), "reports/%u/summary.json", run);
+	if (devsys_task_path_join(&p, task, rel) < 0 || stat(p.ptr, &st) != 0) {
+		devsys_buf_dispose(&p);
+		return send_error(c, 404, "not_found", "task '%s' has no complete test run %u%s", devsys_task_id(task), run,
+		                  latest ? " (latest)" : "");
+	}
+	devsys_buf_dispose(&p);
+	if (fmt && strcmp(fmt, "junit") == 0) {
+		devsys_buf x = DEVSYS_BUF_INIT;
+		snprintf(rel, sizeof(rel), "reports/%u/junit.xml", run);
+		if ((rc = read_task_file(task, rel, &x, 256 * 1024 * 1024)) < 0) {
+			devsys_buf_dispose(&x);
+			return send_error(c, 404, "not_found", "run %u has no normalised JUnit XML", run);
+		}
+		ret = send_bytes(c, 200, "application/xml", x.ptr ? x.ptr : "", x.size);
+		devsys_buf_dispose(&x);
+		return ret;
+	}
+	pthread_mutex_lock(&cache_lock);
+	for (int i = 0; i < CACHE_SIZE; i++) {
+		cache_entry *e = &cache[i];
+		if (e->body && e->run == run && strcmp(e->id, devsys_task_id(task)) == 0 &&
+		    e->mtime.tv_sec == st.st_mtim.tv_sec && e->mtime.tv_nsec == st.st_mtim.tv_nsec && e->size == st.st_size) {
+			e->used = ++cache_clock;
+			ret = send_bytes(c, 200, "application/json", e->body, e->len);
+			pthread_mutex_unlock(&cache_lock);
+			return ret;
+		}
+	}
+	pthread_mutex_unlock(&cache_lock);
+	if ((rc = build_tests_json(task, run, &body, &len)) < 0)
+		return rc == DEVSYS_ENOTFOUND ? send_error(c, 404, "not_found", "run %u has no summary", run)
+		                              : send_error(c, 500, "damaged_record", "run %u's summary cannot be read", run);
+	ret = send_bytes(c, 200, "application/json", body, len);
+	pthread_mutex_lock(&cache_lock);
+	{
+		cache_entry *victim = &cache[0];
+		for (int i = 0; i < CACHE_SIZE; i++) {
+			if (!cache[i].body) {
+				victim = &cache[i];
+				break;
+			}
+			if (cache[i].used < victim->used)
+				victim = &cache[i];
+		}
+		free(victim->body);
+		snprintf(victim->id, sizeof(victim->id), "%s", devsys_task_id(task));
+		victim->run = run;
+		victim->mtime = st.st_mtim;
+		victim->size = st.st_size;
+		victim->body = body;
+		victim->len = len;
+		victim->used = ++cache_clock;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return ret;
+}
+
+/* ------------------------------------------------------------ events */
+
+static enum MHD_Result serve_events_json(struct MHD_Connection *c, devsys_task *task)
+{
+	devsys_buf data = DEVSYS_BUF_INIT;
+	size_t after = 0, limit = 1000, n = 0;
+	json_t *arr = json_array();
+	unsigned long long last = 0;
+	const char *a = query(c, "after");
+	char *line, *save = NULL;
+	int rc;
+	if (a && !parse_size(a, &after)) {
+		json_decref(arr);
+		return send_error(c, 400, "bad_request", "'after' must be a sequence number");
+	}
+	rc = read_task_file(task, "events.jsonl", &data, 256 * 1024 * 1024);
+	if (rc < 0 && rc != DEVSYS_ENOTFOUND) {
+		json_decref(arr);
+		return send_error(c, 500, "internal", "cannot read the task's events");
+	}
+	for (line = data.ptr ? strtok_r(data.ptr, "\n", &save) : NULL; line && n < limit;
+	     line = strtok_r(NULL, "\n", &save)) {
+		json_t *e = json_loads(line, 0, NULL);
+		unsigned long long seq;
+		if (!e)
+			continue; /* a torn line from a crash */
+		seq = (unsigned long long)json_integer_value(json_object_get(e, "seq"));
+		if (seq > after) {
+			json_array_append_new(arr, e);
+			last = seq;
+			n++;
+		} else
+			json_decref(e);
+	}
+	devsys_buf_dispose(&data);
+	return send_json(c, 200, json_pack("{s:s,s:o,s:I}", "task", devsys_task_id(task), "events", arr, "last_seq",
+	                                   (json_int_t)last));
+}
+
+#define SSE_BLOCK (192 * 1024)
+
+static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	sse *s = cls;
+	int fd;
+	size_t out = 0;
+	(void)pos;
+	if (atomic_load(&stopping) || now_ns() > s->deadline_ns)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if ((fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
+		/* framing adds < 100 bytes per line: half the block is always enough */
+		size_t room = max / 2;
+		char *chunk = malloc(room + 1);
+		ssize_t n = chunk ? pread(fd, chunk, room, s->offset) : -1;
+		close(fd);
+		if (n > 0) {
+			char *p = chunk, *end = chunk + n;
+			size_t consumed = 0;
+			for (;;) {
+				char *e = memchr(p, '\n', (size_t)(end - p));
+				json_t *ev;
+				if (!e)
+					break; /* an incomplete line: wait for the rest */
+				*e = '\0';
+				if ((ev = json_loads(p, 0, NULL))) {
+					const char *type = json_string_value(json_object_get(ev, "type"));
+					int w = snprintf(buf + out, max - out, "id: %lld\nevent: %s\ndata: %s\n\n",
+					                 (long long)json_integer_value(json_object_get(ev, "seq")),
+					                 type ? type : "event", p);
+					json_decref(ev);
+					if (w < 0 || (size_t)w >= max - out)
+						break; /* sent next time */
+					out += (size_t)w;
+				}
+				p = e + 1;
+				consumed = (size_t)(p - chunk);
+			}
+			s->offset += (off_t)consumed;
+		}
+		free(chunk);
+	}
+	if (out > 0) {
+		s->next_beat_ns = now_ns() + 15000000000ull;
+		return (ssize_t)out;
+	}
+	if (now_ns() > s->next_beat_ns && max > 16) {
+		s->next_beat_ns = now_ns() + 15000000000ull;
+		memcpy(buf, ": keep-alive\n\n", 14);
+		return 14;
+	}
+	/* nothing new: park the connection; the reaper wakes it */
+	pthread_mutex_lock(&reg_lock);
+	MHD_suspend_connection(s->c);
+	s->suspended = true;
+	pthread_mutex_unlock(&reg_lock);
+	return 0;
+}
+
+static void sse_free(void *cls)
+{
+	sse *s = cls;
+	pthread_mutex_lock(&reg_lock);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	pthread_mutex_unlock(&reg_lock);
+	free(s->path);
+	free(s);
+}
+
+static enum MHD_Result serve_events_sse(struct MHD_Connection *c, devsys_task *task)
+{
+	devsys_buf p = DEVSYS_BUF_INIT;
+	const char *last_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+	const char *t = query(c, "timeout");
+	size_t timeout = cfg.sse_max_seconds, after = 0;
+	struct MHD_Response *r;
+	sse *s;
+	enum MHD_Result ret;
+	conn *k;
+	if ((t && (!parse_size(t, &timeout) || timeout == 0)) || (last_id && !parse_size(last_id, &after)))
+		return send_error(c, 400, "bad_request", "timeout and Last-Event-ID must be numbers");
+	if (timeout > cfg.sse_max_seconds)
+		timeout = cfg.sse_max_seconds;
+	if (devsys_task_path_join(&p, task, "events.jsonl") < 0)
+		return send_lib_error(c, DEVSYS_EPATH);
+	if (!(s = calloc(1, sizeof(*s)))) {
+		devsys_buf_dispose(&p);
+		return MHD_NO;
+	}
+	s->c = c;
+	s->path = strdup(p.ptr);
+	devsys_buf_dispose(&p);
+	s->deadline_ns = now_ns() + (uint64_t)timeout * 1000000000ull;
+	s->next_beat_ns = now_ns() + 15000000000ull;
+	/* skip what the client has already seen (Last-Event-ID): find the offset */
+	if (after > 0) {
+		devsys_buf data = DEVSYS_BUF_INIT;
+		if (read_task_file(task, "events.jsonl", &data, 256 * 1024 * 1024) == 0 && data.ptr) {
+			char *q = data.ptr;
+			while (*q) {
+				char *e = strchr(q, '\n');
+				if (!e)
+					break;
+				if (strtoull(q + 7, NULL, 10) > after && strncmp(q, "{\"seq\":", 7) == 0)
+					break;
+				q = e + 1;
+			}
+			s->offset = q - data.ptr;
+		}
+		devsys_buf_dispose(&data);
+	}
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_reader, s, sse_free);
+	if (!r) {
+		free(s->path);
+		free(s);
+		return MHD_NO;
+	}
+	pthread_mutex_lock(&reg_lock);
+	s->next = streams;
+	if (streams)
+		streams->prev = s;
+	streams = s;
+	if ((k = conn_of(c)))
+		k->streaming = true;
+	pthread_mutex_unlock(&reg_lock);
+	MHD_add_response_header(r, "Content-Type", "text/event-stream");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	atomic_fetch_add(&req_total, 1);
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* ------------------------------------------------------------ logs with Range */
+
+static enum MHD_Result serve_log(struct MHD_Connection *c, devsys_task *task, const char *stage)
+{
+	devsys_buf p = DEVSYS_BUF_INIT;
+	char rel[64];
+	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+	struct stat st;
+	struct MHD_Response *r;
+	uint64_t size, from = 0, to;
+	unsigned int status = 200;
+	int fd;
+	enum MHD_Result ret;
+
+	if (devsys_stage_check(stage) < 0)
+		return send_error(c, 400, "bad_request", "'%.40s' is not a stage (%s)", stage, DEVSYS_STAGE_NAMES);
+	snprintf(rel, sizeof(rel), "logs/%s.log", stage);
+	if (devsys_task_path_join(&p, task, rel) < 0) {
+		devsys_buf_dispose(&p);
+		return send_lib_error(c, DEVSYS_EPATH);
+	}
+	fd = open(p.ptr, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	devsys_buf_dispose(&p);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return send_error(c, 404, "not_found", "task '%s' has no %s log", devsys_task_id(task), stage);
+	}
+	size = (uint64_t)st.st_size;
+	to = size ? size - 1 : 0;
+	if (range && strncmp(range, "bytes=", 6) == 0 && !strchr(range, ',')) {
+		const char *spec = range + 6;
+		char *end;
+		bool ok = true;
+		if (*spec == '-') {
+			unsigned long long n = strtoull(spec + 1, &end, 10);
+			if (*end || end == spec + 1)
+				ok = false;
+			else {
+				from = n >= size ? 0 : size - n;
+				to = size ? size - 1 : 0;
+			}
+		} else {
+			unsigned long long a = strtoull(spec, &end, 10), b;
+			if (end == spec || *end != '-')
+				ok = false;
+			else {
+				const char *bs = end + 1;
+				from = a;
+				if (*bs) {
+					b = strtoull(bs, &end, 10);
+					if (*end || b < a)
+						ok = false;
+					to = b >= size ? size - 1 : b;
+				}
+			}
+		}
+		if (ok) {
+			if (from >= size || size == 0) {
+				char cr[64];
+				close(fd);
+				snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+				r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+				MHD_add_response_header(r, "Content-Range", cr);
+				atomic_fetch_add(&req_total, 1);
+				ret = MHD_queue_response(c, 416, r);
+				MHD_destroy_response(r);
+				return ret;
+			}
+			status = 206;
+		}
+	}
+	r = MHD_create_response_from_fd_at_offset64(size ? to - from + 1 : 0, fd, from);
+	if (!r) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+	MHD_add_response_header(r, "Accept-Ranges", "bytes");
+	if (status == 206) {
+		char cr[96];
+		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)from, (unsigned long long)to,
+		         (unsigned long long)size);
+		MHD_add_response_header(r, "Content-Range", cr);
+	}
+	atomic_fetch_add(&req_total, 1);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* ------------------------------------------------------------ POST /api/tasks */
+
+static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, size_t len)
+{
+#if defined(DEVSYS_HAVE_SPEC_API)
+	return devsysd_spec_create(c, body, len);
+#else
+	(void)body;
+	(void)len;
+	return send_error(c, 501, "not_implemented",
+	                  "creating tasks over HTTP needs the spec module, which this build does not have");
+#endif
+}
+
+/* ------------------------------------------------------------ routing */
+
+typedef struct request {
+	devsys_buf body;
+	bool too_large;
+	bool is_post;
+} request;
+
+#define MAX_SEGMENTS 8
+
+static int split_path(const char *url, char *copy, size_t size, char *seg[MAX_SEGMENTS])
+{
+	int n = 0;
+	char *save = NULL, *s;
+	if (strlen(url) >= size)
+		return -1;
+	strcpy(copy, url);
+	for (s = strtok_r(copy, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+		if (n == MAX_SEGMENTS)
+			return -1;
+		seg[n++] = s;
+	}
+	return n;
+}
+
+static enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *method, request *req)
+{
+	char copy[1024];
+	char *seg[MAX_SEGMENTS];
+	int n = split_path(url, copy, sizeof(copy), seg);
+	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	bool post = strcmp(method, "POST") == 0;
+	devsys_task *task = NULL;
+	enum MHD_Result ret;
+	int rc;
+
+	if (n == 1 && strcmp(seg[0], "healthz") == 0) {
+		if (!get)
+			return send_error(c, 405, "method_not_allowed", "use GET");
+		return send_bytes(c, 200, "application/json", "{\"status\":\"ok\"}", 15);
+	}
+	if (!token_ok(c))
+		return send_error(c, 401, "unauthorized", "a valid bearer token is required (Authorization: Bearer ...)");
+	if (n < 0)
+		return send_error(c, 404, "not_found", "no such endpoint");
+	if (n == 1 && strcmp(seg[0], "metrics") == 0) {
+		devsys_buf m = DEVSYS_BUF_INIT;
+		if (!get)
+			return send_error(c, 405, "method_not_allowed", "use GET");
+		if ((rc = devsys_store_metrics(store, &m)) < 0) {
+			devsys_buf_dispose(&m);
+			return send_lib_error(c, rc);
+		}
+		pthread_mutex_lock(&reg_lock);
+		devsys_buf_printf(&m,
+		                  "# TYPE devsysd_requests_total counter\ndevsysd_requests_total %llu\n"
+		                  "# TYPE devsysd_responses_4xx_total counter\ndevsysd_responses_4xx_total %llu\n"
+		                  "# TYPE devsysd_responses_5xx_total counter\ndevsysd_responses_5xx_total %llu\n"
+		                  "# TYPE devsysd_unauthorized_total counter\ndevsysd_unauthorized_total %llu\n"
+		                  "# TYPE devsysd_deadline_closed_total counter\ndevsysd_deadline_closed_total %llu\n"
+		                  "# TYPE devsysd_connections gauge\ndevsysd_connections %zu\n",
+		                  (unsigned long long)atomic_load(&req_total), (unsigned long long)atomic_load(&req_4xx),
+		                  (unsigned long long)atomic_load(&req_5xx), (unsigned long long)atomic_load(&req_401),
+		                  (unsigned long long)atomic_load(&conn_killed), nconns);
+		pthread_mutex_unlock(&reg_lock);
+		ret = send_bytes(c, 200, "text/plain; version=0.0.4", m.ptr, m.size);
+		devsys_buf_dispose(&m);
+		return ret;
+	}
+	if (n < 2 || strcmp(seg[0], "api") != 0 || strcmp(seg[1], "tasks") != 0)
+		return send_error(c, 404, "not_found", "no such endpoint");
+	if (n == 2) {
+		if (post) {
+			if (req->too_large)
+				return send_error(c, 413, "payload_too_large", "the body is larger than %zu bytes", cfg.max_body);
+			return create_task(c, req->body.ptr ? req->body.ptr : "", req->body.size);
+		}
+		if (!get)
+			return send_error(c, 405, "method_not_allowed", "use GET or POST");
+		{
+			devsys_buf out = DEVSYS_BUF_INIT;
+			size_t offset = 0, limit = 50;
+			const char *o = query(c, "offset"), *l = query(c, "limit"), *s = query(c, "state");
+			if ((o && !parse_size(o, &offset)) || (l && (!parse_size(l, &limit) || limit == 0 || limit > 1000)))
+				return send_error(c, 400, "bad_request", "offset must be >= 0 and limit 1..1000");
+			if ((rc = devsys_store_list_json(store, s, offset, limit, &out)) < 0) {
+				devsys_buf_dispose(&out);
+				return send_lib_error(c, rc);
+			}
+			ret = send_bytes(c, 200, "application/json", out.ptr, out.size);
+			devsys_buf_dispose(&out);
+			return ret;
+		}
+	}
+	/* /api/tasks/<id>/... */
+	if ((rc = devsys_task_id_check(seg[2])) < 0)
+		return send_error(c, 400, "bad_id", "%s", devsys_error_message(devsys_error_last()));
+	if ((rc = open_task(seg[2], &task)) < 0)
+		return rc == DEVSYS_ENOTFOUND ? send_error(c, 404, "not_found", "no task '%s'", seg[2])
+		                              : send_lib_error(c, rc);
+	if (n == 4 && strcmp(seg[3], "cancel") == 0) {
+		if (!post)
+			ret = send_error(c, 405, "method_not_allowed", "use POST");
+		else if (req->too_large)
+			ret = send_error(c, 413, "payload_too_large", "the body is larger than %zu bytes", cfg.max_body);
+		else if ((rc = devsys_store_transition(store, seg[2], DEVSYS_STATE_CANCELED, "canceled over HTTP")) < 0)
+			ret = send_lib_error(c, rc);
+		else
+			ret = send_json(c, 200, json_pack("{s:s,s:s}", "id", seg[2], "state", "canceled"));
+		goto done;
+	}
+	if (!get) {
+		ret = send_error(c, 405, "method_not_allowed", "use GET");
+		goto done;
+	}
+	if (n == 3) {
+		devsys_buf b = DEVSYS_BUF_INIT;
+		if ((rc = read_task_file(task, "task.json", &b, 16 * 1024 * 1024)) < 0)
+			ret = send_error(c, 404, "not_found", "task '%s' has no task.json", seg[2]);
+		else
+			ret = send_bytes(c, 200, "application/json", b.ptr, b.size);
+		devsys_buf_dispose(&b);
+	} else if (n == 5 && strcmp(seg[3], "tests") == 0 && strcmp(seg[4], "latest") == 0) {
+		unsigned int run;
+		if ((rc = devsys_record_latest_run(task, &run)) < 0)
+			ret = rc == DEVSYS_ENOTFOUND ? send_error(c, 404, "not_found", "task '%s' has no complete test run", seg[2])
+			                             : send_lib_error(c, rc);
+		else
+			ret = serve_tests(c, task, run, true);
+	} else if (n == 6 && strcmp(seg[3], "runs") == 0 && strcmp(seg[5], "tests") == 0) {
+		size_t run;
+		if (!parse_size(seg[4], &run) || run == 0 || run > 999999999)
+			ret = send_error(c, 400, "bad_request", "run must be a positive number");
+		else
+			ret = serve_tests(c, task, (unsigned int)run, false);
+	} else if (n == 4 && strcmp(seg[3], "events") == 0) {
+		const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+		const char *stream = query(c, "stream");
+		if ((accept && strstr(accept, "text/event-stream")) || (stream && strcmp(stream, "1") == 0))
+			ret = serve_events_sse(c, task);
+		else
+			ret = serve_events_json(c, task);
+	} else if (n == 5 && strcmp(seg[3], "logs") == 0) {
+		ret = serve_log(c, task, seg[4]);
+	} else
+		ret = send_error(c, 404, "not_found", "no such endpoint");
+done:
+	devsys_task_free(task);
+	return ret;
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                      const char *version, const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+	request *req = *con_cls;
+	(void)cls;
+	(void)version;
+	if (!req) {
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		size_t clen = 0;
+		if (!(req = calloc(1, sizeof(*req))))
+			return MHD_NO;
+		*con_cls = req;
+		req->is_post = strcmp(method, "POST") == 0;
+		if (cl && (!parse_size(cl, &clen) || clen > cfg.max_body)) {
+			/* refuse before reading the body */
+			req->too_large = true;
+			return send_error(c, 413, "payload_too_large", "the body is larger than %zu bytes", cfg.max_body);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!req->too_large) {
+			if (req->body.size + *upload_data_size > cfg.max_body) {
+				req->too_large = true;
+				devsys_buf_dispose(&req->body);
+			} else
+				devsys_buf_put(&req->body, upload_data, *upload_data_size);
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (atomic_load(&stopping))
+		return send_error(c, 503, "shutting_down", "devsysd is shutting down");
+	return route(c, url, method, req);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+	request *req = *con_cls;
+	conn *k;
+	(void)cls;
+	(void)toe;
+	if (req) {
+		devsys_buf_dispose(&req->body);
+		free(req);
+		*con_cls = NULL;
+	}
+	/* the next request on a kept-alive connection gets a fresh deadline */
+	pthread_mutex_lock(&reg_lock);
+	if ((k = conn_of(c)))
+		k->start_ns = now_ns();
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	fputs("devsysd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
+/* ------------------------------------------------------------ main */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: devsysd [--workspace DIR] [--listen ADDR] [--port N] [--token-file FILE]\n"
+	        "               [--max-body BYTES] [--request-timeout S] [--idle-timeout S] [--per-ip-limit N]\n"
+	        "               [--max-connections N] [--threads N] [--header-limit BYTES] [--sse-max S] [--grace S]\n"
+	        "The bearer token comes from --token-file or $DEVSYSD_TOKEN; every endpoint but /healthz needs it.\n");
+}
+
+static bool num_arg(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return !errno && *s && !*end && *out >= lo && *out <= hi;
+}
+
+static int load_token(void)
+{
+	const char *env = getenv("DEVSYSD_TOKEN");
+	if (cfg.token_file) {
+		FILE *f = fopen(cfg.token_file, "r");
+		char buf[1024];
+		size_t n;
+		if (!f) {
+			fprintf(stderr, "devsysd: cannot read the token file '%s': %s\n", cfg.token_file, strerror(errno));
+			return -1;
+		}
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		buf[strcspn(buf, "\r\n")] = '\0';
+		token = strdup(buf);
+		explicit_bzero(buf, sizeof(buf));
+	} else if (env && *env)
+		token = strdup(env);
+	if (!token || strlen(token) < 16) {
+		fprintf(stderr, "devsysd: a bearer token of at least 16 characters is required "
+		                "(--token-file FILE or DEVSYSD_TOKEN)\n");
+		return -1;
+	}
+	token_len = strlen(token);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "workspace", required_argument, NULL, 'w' },   { "listen", required_argument, NULL, 'l' },
+		{ "port", required_argument, NULL, 'p' },        { "token-file", required_argument, NULL, 't' },
+		{ "max-body", required_argument, NULL, 'b' },    { "request-timeout", required_argument, NULL, 'r' },
+		{ "idle-timeout", required_argument, NULL, 'i' }, { "per-ip-limit", required_argument, NULL, 'P' },
+		{ "max-connections", required_argument, NULL, 'm' }, { "threads", required_argument, NULL, 'T' },
+		{ "header-limit", required_argument, NULL, 'H' }, { "sse-max", required_argument, NULL, 's' },
+		{ "grace", required_argument, NULL, 'g' },       { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct sockaddr_in addr;
+	struct rlimit rl;
+	sigset_t set;
+	pthread_t reaper_thread;
+	unsigned long long v;
+	int opt, sig, rc;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'w': cfg.workspace = optarg; break;
+		case 'l': cfg.listen = optarg; break;
+		case 't': cfg.token_file = optarg; break;
+		case 'p': if (!num_arg(optarg, 1, 65535, &v)) goto bad; cfg.port = (unsigned int)v; break;
+		case 'b': if (!num_arg(optarg, 1, 1ull << 30, &v)) goto bad; cfg.max_body = (size_t)v; break;
+		case 'r': if (!num_arg(optarg, 1, 86400, &v)) goto bad; cfg.request_timeout = (unsigned int)v; break;
+		case 'i': if (!num_arg(optarg, 1, 86400, &v)) goto bad; cfg.idle_timeout = (unsigned int)v; break;
+		case 'P': if (!num_arg(optarg, 1, 100000, &v)) goto bad; cfg.per_ip_limit = (unsigned int)v; break;
+		case 'm': if (!num_arg(optarg, 1, 100000, &v)) goto bad; cfg.max_connections = (unsigned int)v; break;
+		case 'T': if (!num_arg(optarg, 1, 64, &v)) goto bad; cfg.threads = (unsigned int)v; break;
+		case 'H': if (!num_arg(optarg, 4096, 1 << 20, &v)) goto bad; cfg.header_limit = (size_t)v; break;
+		case 's': if (!num_arg(optarg, 1, 86400, &v)) goto bad; cfg.sse_max_seconds = (unsigned int)v; break;
+		case 'g': if (!num_arg(optarg, 0, 3600, &v)) goto bad; cfg.grace = (unsigned int)v; break;
+		case 'h': usage(stdout); return 0;
+		default: goto bad;
+		}
+	}
+	if (optind != argc)
+		goto bad;
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)cfg.port);
+	if (inet_pton(AF_INET, cfg.listen, &addr.sin_addr) != 1) {
+		fprintf(stderr, "devsysd: --listen '%s' is not an IPv4 address\n", cfg.listen);
+		return 2;
+	}
+	if (load_token() < 0)
+		return 2;
+	/* 1000+ concurrent connections need descriptors */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (devsys_init() < 0 || (rc = devsys_workspace_open(&ws, cfg.workspace, NULL)) < 0 ||
+	    (rc = devsys_store_open(&store, ws, NULL)) < 0) {
+		fprintf(stderr, "devsysd: %s\n", devsys_error_message(devsys_error_last()));
+		return 3;
+	}
+	/* every thread inherits this mask; main takes the signals with sigwait */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	daemon_ = MHD_start_daemon(
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, NULL,
+		NULL, access_handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+		cfg.threads, MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		cfg.per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, cfg.idle_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		cfg.header_limit, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+		request_completed, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1,
+		MHD_OPTION_END);
+	if (!daemon_) {
+		fprintf(stderr, "devsysd: cannot listen on %s:%u\n", cfg.listen, cfg.port);
+		return 3;
+	}
+	pthread_create(&reaper_thread, NULL, reaper, NULL);
+	fprintf(stderr, "devsysd: listening on %s:%u (workspace %s)\n", cfg.listen, cfg.port, devsys_workspace_path(ws));
+	for (;;) {
+		if (sigwait(&set, &sig) == 0 && (sig == SIGTERM || sig == SIGINT))
+			break;
+	}
+	/* graceful: stop accepting, end streams, let requests in flight finish */
+	fprintf(stderr, "devsysd: %s received, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	MHD_quiesce_daemon(daemon_);
+	atomic_store(&stopping, true);
+	{
+		uint64_t deadline = now_ns() + (uint64_t)cfg.grace * 1000000000ull;
+		while (now_ns() < deadline) {
+			const union MHD_DaemonInfo *di = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+			struct timespec ts = { 0, 20 * 1000000L };
+			if (!di || di->num_connections == 0)
+				break;
+			nanosleep(&ts, NULL);
+		}
+	}
+	pthread_join(reaper_thread, NULL);
+	MHD_stop_daemon(daemon_);
+	devsys_store_free(store);
+	devsys_workspace_free(ws);
+	devsys_shutdown();
+	for (int i = 0; i < CACHE_SIZE; i++)
+		free(cache[i].body);
+	explicit_bzero(token, token_len);
+	free(token);
+	fprintf(stderr, "devsysd: stopped\n");
+	return 0;
+bad:
+	usage(stderr);
+	return 2;
+}
