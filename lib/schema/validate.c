@@ -976,6 +976,12 @@ int devsys_schema_validate(devsys_validation **out, const devsys_schema *schema,
 		                       *e->instance_location ? e->instance_location : "/", e->message,
 		                       c.out->n > 1 ? " (and more errors)" : "");
 	} else {
+		/* the fast path keeps no errors: find the first one for the message */
+		devsys_validation *first = NULL;
+		int r2 = devsys_schema_validate(&first, schema, instance);
+		devsys_validation_free(first);
+		if (r2 == DEVSYS_EINVALID)
+			return r2;
 		rc = devsys__error_set(DEVSYS_EINVALID, "%s:%u:%u: the document does not match the schema",
 		                       devsys_node_source(instance), instance->line, instance->col);
 	}

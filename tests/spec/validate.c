@@ -1,0 +1,286 @@
+/*
+ * Task-spec validation through the public API: the samples in specs/
+ * validate; privileged settings, literal secrets and unknown fields are
+ * rejected with errors that point at file:line:col and a JSON pointer.
+ */
+#include "testutil.h"
+#include <devsys.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static devsys_spec *load(const char *text)
+{
+	devsys_spec *s = NULL;
+	int rc = devsys_spec_load_buffer(&s, text, strlen(text), "spec.yaml", NULL);
+	cr_assert_eq(rc, 0, "%s", devsys_error_message(devsys_error_last()));
+	return s;
+}
+
+static const char *BASE = "id: t1\ntitle: T\nprompt: do it\nrepo:\n  url: https://github.com/o/r.git\n";
+
+/* Validate BASE + extra; return the validation (caller frees). */
+static devsys_validation *check(const char *extra, int want_rc)
+{
+	char text[4096];
+	snprintf(text, sizeof(text), "%s%s", BASE, extra);
+	devsys_spec *s = load(text);
+	devsys_validation *v = NULL;
+	int rc = devsys_spec_validate(&v, s, 0);
+	cr_assert_eq(rc, want_rc, "rc %d for:\n%s\nfirst error: %s", rc, text,
+	             devsys_validation_count(v) ? devsys_validation_error_message(devsys_validation_at(v, 0)) : "-");
+	devsys_spec_free(s); /* the validation must not depend on the spec */
+	return v;
+}
+
+static const devsys_validation_error *find(const devsys_validation *v, const char *ptr)
+{
+	for (size_t i = 0; i < devsys_validation_count(v); i++)
+		if (strcmp(devsys_validation_error_instance_location(devsys_validation_at(v, i)), ptr) == 0)
+			return devsys_validation_at(v, i);
+	return NULL;
+}
+
+Test(spec_validate, samples_in_specs_dir_validate)
+{
+	DIR *d = opendir(DEVSYS_SOURCE_DIR "/specs");
+	cr_assert_not_null(d);
+	struct dirent *e;
+	int n = 0;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l < 6 || strcmp(e->d_name + l - 5, ".yaml") != 0)
+			continue;
+		char path[1024];
+		snprintf(path, sizeof(path), DEVSYS_SOURCE_DIR "/specs/%s", e->d_name);
+		devsys_spec *s = NULL;
+		cr_assert_eq(devsys_spec_load_file(&s, path, NULL), 0, "%s", devsys_error_message(devsys_error_last()));
+		for (size_t i = 0; i < devsys_spec_count(s); i++) {
+			devsys_validation *v = NULL;
+			int rc = devsys_spec_validate(&v, s, i);
+			cr_assert_eq(rc, 0, "%s: %s", path, devsys_error_message(devsys_error_last()));
+			cr_assert(devsys_validation_valid(v));
+			devsys_validation_free(v);
+		}
+		cr_assert_not_null(devsys_spec_get_string(s, "/id"));
+		devsys_spec_free(s);
+		n++;
+	}
+	closedir(d);
+	cr_assert_geq(n, 6, "create-blog, one per runner profile and a spec-kit one");
+}
+
+Test(spec_validate, minimal_valid_and_json_equivalent)
+{
+	devsys_validation *v = check("", 0);
+	cr_assert_eq(devsys_validation_count(v), 0);
+	devsys_validation_free(v);
+	const char *j = "{\"id\":\"t1\",\"title\":\"T\",\"prompt\":\"p\",\"repo\":{\"url\":\"https://x/y\"}}";
+	devsys_spec *s = NULL;
+	cr_assert_eq(devsys_spec_load_buffer(&s, j, strlen(j), "req", NULL), 0);
+	cr_assert_eq(devsys_spec_validate(NULL, s, 0), 0);
+	cr_assert_str_eq(devsys_spec_get_string(s, "/id"), "t1");
+	devsys_spec_free(s);
+}
+
+Test(spec_validate, unknown_field_points_at_it)
+{
+	devsys_validation *v = check("titel: typo\n", DEVSYS_EINVALID);
+	const devsys_validation_error *e = find(v, "/titel");
+	cr_assert_not_null(e);
+	cr_assert(strstr(devsys_validation_error_message(e), "unknown property 'titel'"));
+	cr_assert_str_eq(devsys_validation_error_file(e), "spec.yaml");
+	cr_assert_eq(devsys_validation_error_line(e), 6);
+	cr_assert_eq(devsys_validation_error_column(e), 8);
+	cr_assert_str_eq(devsys_validation_error_keyword(e), "additionalProperties");
+	cr_assert_str_eq(devsys_validation_error_keyword_location(e), "/additionalProperties");
+	/* the library's last error is the first validation error, with position */
+	devsys_validation_free(v);
+	devsys_spec *s = load("id: t1\ntitle: T\nprompt: p\nrepo: {url: 'https://x/y'}\nbogus: 1\n");
+	cr_assert_eq(devsys_spec_validate(NULL, s, 0), DEVSYS_EINVALID);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "spec.yaml:5:8: /bogus: unknown property"), "%s",
+	          devsys_error_message(devsys_error_last()));
+	devsys_spec_free(s);
+}
+
+Test(spec_validate, every_error_is_reported)
+{
+	devsys_validation *v = check("agent:\n  command: ls\n  timeout: forever\ntests:\n  junit: []\nrunner: Bad Name\n",
+	                             DEVSYS_EINVALID);
+	cr_assert_not_null(find(v, "/agent/command"));
+	cr_assert_not_null(find(v, "/agent/timeout"));
+	cr_assert_not_null(find(v, "/tests"), "tests.command is required");
+	cr_assert_not_null(find(v, "/tests/junit"));
+	cr_assert_not_null(find(v, "/runner"));
+	cr_assert(strstr(devsys_validation_error_message(find(v, "/runner")), "runner profile defined in the operator's "
+	                                                                       "devsys.yaml"));
+	devsys_validation_free(v);
+}
+
+Test(spec_validate, privileged_settings_are_rejected_and_named)
+{
+	static const char *const cases[][2] = {
+		{ "agent:\n  command: [a]\n  shell: true\n", "/agent/shell" },
+		{ "agent:\n  command: [a]\n  network_mode: host\n", "/agent/network_mode" },
+		{ "tests:\n  command: [a]\n  capabilities: [SYS_ADMIN]\n", "/tests/capabilities" },
+		{ "deploy:\n  command: [a]\n  docker_socket: /var/run/docker.sock\n", "/deploy/docker_socket" },
+		{ "privileged: true\n", "/privileged" },
+		{ "auto_merge: true\n", "/auto_merge" },
+		{ "protected_branches: []\n", "/protected_branches" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		devsys_validation *v = check(cases[i][0], DEVSYS_EINVALID);
+		const devsys_validation_error *e = find(v, cases[i][1]);
+		cr_assert_not_null(e, "no error at %s", cases[i][1]);
+		const char *setting = strrchr(cases[i][1], '/') + 1;
+		char quoted[64];
+		snprintf(quoted, sizeof(quoted), "'%s' grants privilege", setting);
+		cr_assert(strstr(devsys_validation_error_message(e), quoted), "%s", devsys_validation_error_message(e));
+		cr_assert(strstr(devsys_validation_error_message(e), "devsys.yaml"));
+		devsys_validation_free(v);
+	}
+	/* repo-level ones */
+	char text[1024];
+	snprintf(text, sizeof(text), "id: t\ntitle: T\nprompt: p\nrepo:\n  url: https://x/y\n  force_push: true\n"
+	                             "  pr:\n    auto_merge: true\n");
+	devsys_spec *s = load(text);
+	devsys_validation *v = NULL;
+	cr_assert_eq(devsys_spec_validate(&v, s, 0), DEVSYS_EINVALID);
+	cr_assert_not_null(find(v, "/repo/force_push"));
+	cr_assert_not_null(find(v, "/repo/pr/auto_merge"));
+	devsys_validation_free(v);
+	devsys_spec_free(s);
+}
+
+Test(spec_validate, literal_secrets_are_rejected_without_echoing_them)
+{
+	const char *tok = "ghp_0123456789abcdefghijABCDEFGHIJ0123";
+	char extra[512];
+	snprintf(extra, sizeof(extra),
+	         "agent:\n  command: [a]\n  env:\n    GH: %s\nsecrets:\n  - name: DB_PASSWORD\n    provider: env\n"
+	         "    value: hunter2hunter2\n",
+	         tok);
+	devsys_validation *v = check(extra, DEVSYS_EINVALID);
+	const devsys_validation_error *e = find(v, "/agent/env/GH");
+	cr_assert_not_null(e);
+	cr_assert(strstr(devsys_validation_error_message(e), "secrets provider"));
+	e = find(v, "/secrets/0/value");
+	cr_assert_not_null(e);
+	cr_assert(strstr(devsys_validation_error_message(e), "secret values never go in a task spec"));
+	devsys_buf j = DEVSYS_BUF_INIT;
+	cr_assert_eq(devsys_validation_to_json(&j, v), 0);
+	cr_assert_null(strstr(j.ptr, tok), "the token leaked into the output");
+	cr_assert_null(strstr(j.ptr, "hunter2"), "the secret leaked into the output");
+	cr_assert_null(strstr(devsys_error_message(devsys_error_last()), "ghp_"));
+	devsys_buf_dispose(&j);
+	devsys_validation_free(v);
+	/* credentials in the repository URL */
+	devsys_spec *s = load("id: t\ntitle: T\nprompt: p\nrepo:\n  url: https://x-access-token:abc@github.com/o/r\n");
+	cr_assert_eq(devsys_spec_validate(&v, s, 0), DEVSYS_EINVALID);
+	cr_assert_not_null(find(v, "/repo/url"));
+	devsys_validation_free(v);
+	devsys_spec_free(s);
+}
+
+Test(spec_validate, basic_output_format)
+{
+	devsys_validation *v = check("policy:\n  risk: extreme\n", DEVSYS_EINVALID);
+	devsys_buf j = DEVSYS_BUF_INIT;
+	cr_assert_eq(devsys_validation_to_json(&j, v), 0);
+	devsys_spec *s = NULL;
+	/* the output is JSON: parse it back with our own loader */
+	cr_assert_eq(devsys_spec_load_buffer(&s, j.ptr, j.size, "out.json", NULL), 0, "%s", j.ptr);
+	const devsys_node *root = devsys_spec_at(s, 0);
+	cr_assert_eq(devsys_node_get_type(devsys_node_get(root, "/valid")), DEVSYS_NODE_BOOL);
+	cr_assert_not(devsys_node_bool(devsys_node_get(root, "/valid")));
+	cr_assert_str_eq(devsys_node_string(devsys_node_get(root, "/errors/0/instanceLocation"), NULL), "/policy/risk");
+	cr_assert_str_eq(devsys_node_string(devsys_node_get(root, "/errors/0/keywordLocation"), NULL),
+	                 "/properties/policy/$ref/properties/risk/enum");
+	cr_assert_str_eq(devsys_node_string(devsys_node_get(root, "/errors/0/absoluteKeywordLocation"), NULL),
+	                 "urn:devsys:schema:task:1#/$defs/policy/properties/risk/enum");
+	cr_assert(strstr(devsys_node_string(devsys_node_get(root, "/errors/0/error"), NULL), "'extreme' is not one of"));
+	cr_assert_eq(devsys_node_number(devsys_node_get(root, "/errors/0/line")), 7);
+	devsys_spec_free(s);
+	devsys_buf_dispose(&j);
+	devsys_validation_free(v);
+	v = check("", 0);
+	devsys_buf_clear(&j);
+	cr_assert_eq(devsys_validation_to_json(&j, v), 0);
+	cr_assert_str_eq(j.ptr, "{\"valid\":true}");
+	devsys_buf_dispose(&j);
+	devsys_validation_free(v);
+}
+
+Test(spec_validate, needs_description_or_prompt_and_valid_id)
+{
+	devsys_spec *s = load("id: ../etc\ntitle: T\nrepo: {url: 'https://x/y'}\n");
+	devsys_validation *v = NULL;
+	cr_assert_eq(devsys_spec_validate(&v, s, 0), DEVSYS_EINVALID);
+	cr_assert_not_null(find(v, "/id"));
+	const devsys_validation_error *e = find(v, "");
+	cr_assert_not_null(e);
+	cr_assert(strstr(devsys_validation_error_message(e), "description or a prompt"));
+	devsys_validation_free(v);
+	cr_assert_eq(devsys_spec_validate(&v, s, 1), DEVSYS_EINVAL);
+	cr_assert_null(v);
+	devsys_spec_free(s);
+}
+
+Test(spec_validate, task_schema_is_embedded_and_compiles)
+{
+	const devsys_schema *sch = NULL;
+	cr_assert_eq(devsys_spec_task_schema(&sch), 0);
+	cr_assert_not_null(sch);
+	cr_assert_eq(devsys_schema_get_draft(sch), DEVSYS_SCHEMA_DRAFT2020_12);
+	const char *text = devsys_spec_task_schema_text();
+	char *file = dt_read_file(DEVSYS_SOURCE_DIR "/specs/task.schema.json", NULL);
+	cr_assert_not_null(file);
+	cr_assert_str_eq(text, file, "the embedded schema differs from specs/task.schema.json");
+	free(file);
+	/* every property in the schema has a description */
+	devsys_spec *s = NULL;
+	cr_assert_eq(devsys_spec_load_buffer(&s, text, strlen(text), "task.schema.json", NULL), 0);
+	const devsys_node *defs = devsys_node_get(devsys_spec_at(s, 0), "/$defs");
+	const devsys_node *roots[64];
+	size_t nroots = 0;
+	roots[nroots++] = devsys_spec_at(s, 0);
+	for (size_t i = 0; i < devsys_node_size(defs); i++)
+		roots[nroots++] = devsys_node_at(defs, i);
+	for (size_t r = 0; r < nroots; r++) {
+		const devsys_node *props = devsys_node_member(roots[r], "properties");
+		for (size_t i = 0; i < devsys_node_size(props); i++) {
+			const devsys_node *p = devsys_node_at(props, i);
+			cr_assert_not_null(devsys_node_member(p, "description"), "property '%s' has no description",
+			                   devsys_node_key_at(props, i));
+		}
+	}
+	devsys_spec_free(s);
+}
+
+static void *validate_many(void *arg)
+{
+	const devsys_spec *s = arg;
+	for (int i = 0; i < 200; i++) {
+		devsys_validation *v = NULL;
+		if (devsys_spec_validate(&v, s, 0) != DEVSYS_EINVALID || devsys_validation_count(v) != 1)
+			return (void *)1;
+		devsys_validation_free(v);
+	}
+	return NULL;
+}
+
+Test(spec_validate, one_schema_many_threads)
+{
+	devsys_spec *s = load("id: t1\ntitle: T\nprompt: p\nrepo: {url: 'https://x/y'}\nshell: true\n");
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, validate_many, s);
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(th[i], &r);
+		cr_assert_null(r, "thread %d saw a wrong result", i);
+	}
+	devsys_spec_free(s);
+}
