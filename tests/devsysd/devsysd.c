@@ -708,3 +708,64 @@ Test(devsysd, a_thousand_concurrent_connections, .timeout = 180)
 		close(fds[i]);
 	cr_assert_eq(ok, N, "%d of %d connections got 200 (%d finished)", ok, N, done);
 }
+
+#if defined(DEVSYS_HAVE_MODULE_SPEC)
+Test(devsysd, post_a_spec_validates_and_creates)
+{
+	static const char yaml[] = "id: new-task\ntitle: A task made over HTTP\nprompt: Fix the README.\n"
+	                           "repo:\n  url: https://git.example/o/r.git\n  base_branch: main\n"
+	                           "agent:\n  command: [opencode, run, x]\ntests:\n  command: [make, check]\n"
+	                           "runner: inproc\n";
+	static const char invalid[] = "id: bad-task\ntitle: no repo here\n";
+	resp r;
+	json_t *j;
+	char p[4096];
+	pid = start_daemon(NULL, NULL, NULL, NULL);
+	r = http("POST", "/api/tasks", TOKEN, "Content-Type: application/yaml", yaml, strlen(yaml));
+	cr_assert_eq(r.status, 201, "%s", r.body.ptr);
+	j = json_of(&r);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "id")), "new-task");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "location")), "/api/tasks/new-task");
+	json_decref(j);
+	devsys_buf_dispose(&r.body);
+	r = http("GET", "/api/tasks/new-task", TOKEN, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert(strstr(r.body.ptr, "\"state\": \"validated\""), "%s", r.body.ptr);
+	cr_assert(strstr(r.body.ptr, "https://git.example/o/r.git"), "%s", r.body.ptr);
+	cr_assert(strstr(r.body.ptr, "\"validation\""), "%s", r.body.ptr);
+	devsys_buf_dispose(&r.body);
+	snprintf(p, sizeof(p), "%s/tasks/new-task/spec.yaml", dir);
+	cr_assert(dt_exists(p));
+	r = http("POST", "/api/tasks", TOKEN, NULL, yaml, strlen(yaml));
+	cr_assert_eq(r.status, 409, "a second POST of one id: %ld", r.status);
+	devsys_buf_dispose(&r.body);
+	r = http("POST", "/api/tasks", TOKEN, NULL, invalid, strlen(invalid));
+	cr_assert_eq(r.status, 422, "%s", r.body.ptr);
+	j = json_of(&r);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")), "invalid_spec");
+	cr_assert_gt(json_array_size(json_object_get(json_object_get(j, "error"), "errors")), 0, "%s", r.body.ptr);
+	json_decref(j);
+	devsys_buf_dispose(&r.body);
+	snprintf(p, sizeof(p), "%s/tasks/bad-task", dir);
+	cr_assert(!dt_exists(p), "an invalid spec created a task");
+	{
+		char cred[512];
+		snprintf(cred, sizeof(cred), "id: cred-task\ntitle: t\nprompt: p\nrepo:\n  url: https://u:s3cr3t@git.example/o/r.git\n"
+		         "  base_branch: main\nagent:\n  command: [a]\ntests:\n  command: [b]\nrunner: inproc\n");
+		r = http("POST", "/api/tasks", TOKEN, NULL, cred, strlen(cred));
+		cr_assert_eq(r.status, 422, "credentials in the repo URL: %ld", r.status);
+		cr_assert(strstr(r.body.ptr, "/repo/url"));
+		devsys_buf_dispose(&r.body);
+	}
+	r = http("POST", "/api/tasks", TOKEN, NULL, "id: [unclosed", 13);
+	cr_assert_eq(r.status, 422, "%s", r.body.ptr);
+	devsys_buf_dispose(&r.body);
+	expect_error("POST", "/api/tasks", NULL, 401, "unauthorized");
+}
+#else
+Test(devsysd, post_without_the_spec_module_is_501)
+{
+	pid = start_daemon(NULL, NULL, NULL, NULL);
+	expect_error("POST", "/api/tasks", TOKEN, 501, "not_implemented");
+}
+#endif
