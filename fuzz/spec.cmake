@@ -1,0 +1,3 @@
+devsys_add_fuzzer(NAME spec_yaml)
+devsys_add_fuzzer(NAME spec_json)
+devsys_add_fuzzer(NAME spec_validate)
