@@ -6,6 +6,9 @@
 #include "gitfix.h"
 #include "sshd_fixture.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 static char *dir;
 static dt_sshd *sshd;
 
@@ -116,4 +119,53 @@ Test(git_ssh, an_unauthorized_key_is_an_auth_error)
 	devsys_task_free(t);
 	devsys_workspace_free(ws);
 	free(bare); free(url);
+}
+
+Test(git_ssh, a_passphrase_protected_key_and_ssh_agent)
+{
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	char *bare = NULL, *url = start(&o, &bare), wsdir[4096], key[4200], sock[4200];
+	devsys_repo *r = NULL;
+	snprintf(key, sizeof(key), "%s/pp_ed25519", dir);
+	gf_git("ssh-keygen -q -t ed25519 -N 'open sesame' -C pp -f '%s' && cat '%s.pub' >> '%s'", key, key,
+	       sshd->authorized_keys);
+	snprintf(wsdir, sizeof(wsdir), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(wsdir, NULL);
+	devsys_task *t = gf_task(ws, "pp1"), *t2 = gf_task(ws, "ag1");
+	o.ssh_private_key = key;
+	o.ssh_public_key = NULL;
+	o.ssh_passphrase = "wrong";
+	cr_assert_lt(devsys_repo_open_task(&r, t, &o), 0, "a wrong passphrase must fail");
+	cr_assert_null(r);
+	o.ssh_passphrase = "open sesame";
+	cr_assert_eq(devsys_repo_open_task(&r, t, &o), 0, "%s", gf_err());
+	devsys_repo_free(r);
+	r = NULL;
+
+	/* ssh-agent: no key file in the options, the agent holds the key. */
+	char *agent = dt_which("ssh-agent");
+	if (!agent)
+		dt_skip("ssh-agent not installed (apt-get install openssh-client)");
+	snprintf(sock, sizeof(sock), "%s/agent.sock", dir);
+	char *argv[] = { agent, "-D", "-a", sock, NULL };
+	pid_t pid = dt_spawn(argv, NULL);
+	cr_assert_gt(pid, 0);
+	for (int i = 0; i < 200 && !dt_exists(sock); i++)
+		usleep(20000); /* poll for the socket with a deadline */
+	cr_assert(dt_exists(sock), "ssh-agent did not create its socket");
+	gf_git("SSH_AUTH_SOCK='%s' ssh-add -q '%s' 2>/dev/null", sock, sshd->user_key);
+	setenv("SSH_AUTH_SOCK", sock, 1);
+	o.ssh_private_key = NULL;
+	o.ssh_passphrase = NULL;
+	int rc = devsys_repo_open_task(&r, t2, &o);
+	char msg[1024];
+	snprintf(msg, sizeof(msg), "%s", gf_err());
+	unsetenv("SSH_AUTH_SOCK");
+	dt_stop(pid, SIGTERM, 3000);
+	cr_assert_eq(rc, 0, "%s", msg);
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_task_free(t2);
+	devsys_workspace_free(ws);
+	free(agent); free(bare); free(url);
 }
