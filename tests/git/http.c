@@ -57,8 +57,17 @@ static char *remote_sha(dt_githttp *h, const char *repo, const char *ref)
 	return o;
 }
 
+static int count_progress(const devsys_repo_progress *p, void *payload)
+{
+	int *seen = payload;
+	if (p->stage >= 1 && p->stage <= 3)
+		seen[p->stage]++;
+	return 0;
+}
+
 Test(git_http, plain_http_clone_and_push_with_a_token)
 {
+	int seen[4] = { 0 };
 	dt_githttp *h = server(false, "tok-plain-123");
 	char *bare = gf_make_remote(dir, "src"), *url = dt_githttp_add_repo(h, "proj", bare), wsdir[4096];
 	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
@@ -68,11 +77,16 @@ Test(git_http, plain_http_clone_and_push_with_a_token)
 	devsys_workspace *ws = gf_workspace(wsdir, NULL);
 	devsys_task *t = gf_task(ws, "h1");
 	o.url = url;
+	o.progress = count_progress;
+	o.progress_payload = seen;
 	devsys_repo *r = NULL;
 	cr_assert_eq(devsys_repo_open_task(&r, t, &o), 0, "%s", gf_err());
 	cr_assert_str_eq(devsys_repo_remote_default_branch(r), "main");
+	cr_assert_gt(seen[DEVSYS_REPO_STAGE_FETCH], 0);
+	cr_assert_gt(seen[DEVSYS_REPO_STAGE_CHECKOUT], 0);
 	commit_one(r, "a.txt");
 	cr_assert_eq(devsys_repo_push(r), 0, "%s", gf_err());
+	cr_assert_gt(seen[DEVSYS_REPO_STAGE_PUSH], 0, "push progress is reported");
 	char *sha = remote_sha(h, "proj", "refs/heads/task/h1");
 	cr_assert_not_null(sha);
 	cr_assert_str_eq(sha, devsys_repo_head_sha(r));
