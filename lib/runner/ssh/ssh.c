@@ -819,8 +819,14 @@ static int put_tree(struct ssh_rt *rt, const char *local, const char *remote)
 			return devsys__error_errno(DEVSYS_EIO, errno, "remote-ssh: cannot read link '%s'", local);
 		target[n] = '\0';
 		x_unlink(rt->sftp, remote);
-		if (x_symlink(rt->sftp, target, remote) != 0)
-			return sftp_fail(rt, "creating link", remote);
+		if (x_symlink(rt->sftp, target, remote) != 0) {
+			/* libssh2 1.10 reports a protocol error for OpenSSH's (argument-
+			 * swapped) SYMLINK reply even when the link was made: check. */
+			char got[4096];
+			int n2 = x_readlink(rt->sftp, remote, got, (unsigned int)sizeof(got) - 1);
+			if (n2 < 0 || (size_t)n2 != strlen(target) || memcmp(got, target, (size_t)n2) != 0)
+				return sftp_fail(rt, "creating link", remote);
+		}
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode))
