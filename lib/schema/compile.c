@@ -391,9 +391,10 @@ static int walk(devsys_schema *S, const devsys_node *n, resource *res, devsys_bu
 		char *abs = devsys__uri_resolve(res->uri, id);
 		const char *frag;
 		char *base = abs ? devsys__uri_split(abs, &frag) : NULL;
-		devsys__free(abs);
-		if (!base)
+		if (!base) {
+			devsys__free(abs);
 			return devsys__error_oom();
+		}
 		if (res->root == n) {
 			/* the document root's $id: an alias for the same resource */
 			rc = uri_add(S, base, res);
@@ -419,6 +420,7 @@ static int walk(devsys_schema *S, const devsys_node *n, resource *res, devsys_bu
 		if (!rc && frag && *frag && res->draft == DRAFT7)
 			rc = anchor_add(S, res, frag, n, false);
 		devsys__free(base);
+		devsys__free(abs); /* frag points into it */
 		if (rc) {
 			devsys_buf_dispose(&sub);
 			return rc;

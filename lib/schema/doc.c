@@ -526,7 +526,7 @@ int devsys__builder_close(devsys__builder *b)
 	devsys__builder_frame *f = &b->frames[--b->nframes];
 	devsys_node *n = f->node;
 	size_t cnt = b->nstack - f->start;
-	devsys__member *kids = b->stack + f->start;
+	devsys__member *kids = cnt ? b->stack + f->start : NULL;
 	if (n->type == DEVSYS_NODE_ARRAY) {
 		n->u.arr.items = devsys__arena_alloc(b->arena, (cnt ? cnt : 1) * sizeof(devsys_node *));
 		if (!n->u.arr.items)
@@ -538,7 +538,8 @@ int devsys__builder_close(devsys__builder *b)
 		n->u.obj.m = devsys__arena_alloc(b->arena, (cnt ? cnt : 1) * sizeof(devsys__member));
 		if (!n->u.obj.m)
 			return devsys__error_oom();
-		memcpy(n->u.obj.m, kids, cnt * sizeof(devsys__member));
+		if (cnt)
+			memcpy(n->u.obj.m, kids, cnt * sizeof(devsys__member));
 		n->u.obj.n = cnt;
 		if (cnt <= 16) {
 			for (size_t i = 1; i < cnt; i++)
