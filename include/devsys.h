@@ -21,5 +21,6 @@
 #include "devsys/store.h"
 #include "devsys/secrets.h"
 #include "devsys/runner.h"
+#include "devsys/config.h"
 
 #endif /* DEVSYS_H */

@@ -1,0 +1,64 @@
+/*
+ * libdevsys - the operator's configuration file (devsys.yaml).
+ */
+#ifndef DEVSYS_CONFIG_H
+#define DEVSYS_CONFIG_H
+
+#include "common.h"
+#include "runner.h"
+
+DEVSYS_BEGIN_DECL
+
+/**
+ * @file devsys/config.h
+ * @brief The operator's devsys.yaml: runner profiles (`runners:`), with
+ *        environment-variable overrides.
+ *
+ * Everything that grants privilege (shells, host access) lives here and
+ * never in a task spec. Sections other than `runners:` are left to the
+ * modules that own them and are not checked here.
+ *
+ * Environment overrides, applied after the file is read:
+ * DEVSYS_RUNNER_<PROFILE>_<KEY>=value, with PROFILE and KEY upper-cased and
+ * '-' or '.' turned into '_' (e.g. DEVSYS_RUNNER_DEPLOY_HOST=10.0.0.5 or
+ * DEVSYS_RUNNER_DEPLOY_KNOWN_HOSTS=/etc/devsys/known_hosts). An override
+ * of a profile the file does not have creates it.
+ */
+
+/** A loaded configuration. Read-only after loading; may be shared between threads. */
+typedef struct devsys_config devsys_config;
+
+/**
+ * Load a devsys.yaml file.
+ * @param path NULL: $DEVSYS_CONFIG, else "./devsys.yaml" (a missing default file is an empty config)
+ * @return 0; DEVSYS_ENOTFOUND (an explicit path that does not exist); DEVSYS_EPARSE and
+ *         DEVSYS_EINVALID with "file:line:col: runners.<profile>.<key>: ..." messages;
+ *         DEVSYS_ELIMIT (file over 1 MiB).
+ */
+DEVSYS_API int devsys_config_load(devsys_config **out, const char *path);
+
+/** Like devsys_config_load() on a text in memory; @p name is used in messages. */
+DEVSYS_API int devsys_config_parse(devsys_config **out, const char *text, size_t len, const char *name);
+
+/** Free a configuration (and every string borrowed from it). NULL is fine. */
+DEVSYS_API void devsys_config_free(devsys_config *cfg);
+
+/** Number of runner profiles. */
+DEVSYS_API size_t devsys_config_runner_count(const devsys_config *cfg);
+
+/** Name of profile @p i (0-based, file order), borrowed; NULL when out of range. */
+DEVSYS_API const char *devsys_config_runner_name(const devsys_config *cfg, size_t i);
+
+/**
+ * Fill @p opts (initialised by the caller with DEVSYS_RUNNER_OPTIONS_INIT)
+ * from profile @p profile and return its runner type in @p type. Strings in
+ * @p opts and @p type are borrowed from @p cfg. Fields the profile does not
+ * set keep the caller's values (ws and masker are never touched).
+ * @return 0; DEVSYS_ENOTFOUND for an unknown profile (the message lists the known ones)
+ */
+DEVSYS_API int devsys_config_runner(const devsys_config *cfg, const char *profile, const char **type,
+                                    devsys_runner_options *opts);
+
+DEVSYS_END_DECL
+
+#endif /* DEVSYS_CONFIG_H */

@@ -1,0 +1,1 @@
+devsys_module(NAME config SOURCES config.c PKG yaml-0.1 REQUIRES core)

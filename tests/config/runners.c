@@ -1,0 +1,176 @@
+/*
+ * devsys.yaml runner profiles: parsing, strict checking with positions,
+ * environment overrides, and use with devsys_runner_open().
+ */
+#include <devsys.h>
+#include <devsys/config.h>
+
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void setup(void)
+{
+	cr_assert_gt(devsys_init(), 0);
+}
+static void teardown(void)
+{
+	unsetenv("DEVSYS_RUNNER_DEPLOY_HOST");
+	unsetenv("DEVSYS_RUNNER_DEPLOY_KNOWN_HOSTS");
+	unsetenv("DEVSYS_RUNNER_NEW_ONE_TYPE");
+	unsetenv("DEVSYS_RUNNER_LOCAL_LIMITS_NOFILE");
+	unsetenv("DEVSYS_RUNNER_LOCAL_GRACE");
+	devsys_shutdown();
+}
+TestSuite(config_runners, .init = setup, .fini = teardown);
+
+static const char *good =
+	"# operator config\n"
+	"policy:\n"
+	"  anything: [1, 2]\n"
+	"runners:\n"
+	"  local:\n"
+	"    type: inproc\n"
+	"    grace: 2500ms\n"
+	"    allow_shell: true\n"
+	"    tail_max: 64K\n"
+	"    limits:\n"
+	"      cpu: 2m\n"
+	"      as: 2G\n"
+	"      nofile: 256\n"
+	"  deploy:\n"
+	"    type: remote-ssh\n"
+	"    host: 127.0.0.1\n"
+	"    port: 2222\n"
+	"    user: deployer\n"
+	"    key: /etc/devsys/id_ed25519\n"
+	"    known_hosts: /etc/devsys/known_hosts\n"
+	"    trust_on_first_use: false\n"
+	"    keepalive: 30\n"
+	"    connect_timeout: 5s\n"
+	"    retries: 2\n"
+	"    remote_dir: /srv/devsys\n";
+
+Test(config_runners, parses_profiles)
+{
+	devsys_config *c;
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
+	const char *type;
+	cr_assert_eq(devsys_config_parse(&c, good, strlen(good), "devsys.yaml"), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_config_runner_count(c), 2);
+	cr_assert_str_eq(devsys_config_runner_name(c, 0), "local");
+	cr_assert_str_eq(devsys_config_runner_name(c, 1), "deploy");
+	cr_assert_null(devsys_config_runner_name(c, 2));
+	cr_assert_eq(devsys_config_runner(c, "local", &type, &o), 0);
+	cr_assert_str_eq(type, "inproc");
+	cr_assert_eq(o.grace_ms, 2500);
+	cr_assert(o.flags & DEVSYS_RUNNER_ALLOW_SHELL);
+	cr_assert_eq(o.tail_max, 65536);
+	cr_assert_eq(o.rlimit_cpu_s, 120);
+	cr_assert_eq(o.rlimit_as_bytes, 2ull << 30);
+	cr_assert_eq(o.rlimit_nofile, 256);
+	devsys_runner_options d = DEVSYS_RUNNER_OPTIONS_INIT;
+	cr_assert_eq(devsys_config_runner(c, "deploy", &type, &d), 0);
+	cr_assert_str_eq(type, "remote-ssh");
+	cr_assert_str_eq(d.host, "127.0.0.1");
+	cr_assert_eq(d.port, 2222);
+	cr_assert_str_eq(d.user, "deployer");
+	cr_assert_str_eq(d.key_file, "/etc/devsys/id_ed25519");
+	cr_assert_str_eq(d.known_hosts, "/etc/devsys/known_hosts");
+	cr_assert_eq(d.keepalive_s, 30);
+	cr_assert_eq(d.connect_timeout_ms, 5000);
+	cr_assert_eq(d.retries, 2);
+	cr_assert_str_eq(d.remote_dir, "/srv/devsys");
+	cr_assert_eq(d.flags & DEVSYS_RUNNER_TRUST_ON_FIRST_USE, 0);
+	cr_assert_eq(devsys_config_runner(c, "nope", &type, &d), DEVSYS_ENOTFOUND);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "local, deploy"));
+	devsys_config_free(c);
+}
+
+Test(config_runners, env_overrides)
+{
+	devsys_config *c;
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
+	const char *type;
+	setenv("DEVSYS_RUNNER_DEPLOY_HOST", "10.1.2.3", 1);
+	setenv("DEVSYS_RUNNER_DEPLOY_KNOWN_HOSTS", "/other/known_hosts", 1);
+	setenv("DEVSYS_RUNNER_LOCAL_LIMITS_NOFILE", "64", 1);
+	setenv("DEVSYS_RUNNER_NEW_ONE_TYPE", "inproc", 1);
+	cr_assert_eq(devsys_config_parse(&c, good, strlen(good), "devsys.yaml"), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_config_runner(c, "deploy", &type, &o), 0);
+	cr_assert_str_eq(o.host, "10.1.2.3");
+	cr_assert_str_eq(o.known_hosts, "/other/known_hosts");
+	cr_assert_eq(o.port, 2222);
+	devsys_runner_options l = DEVSYS_RUNNER_OPTIONS_INIT;
+	cr_assert_eq(devsys_config_runner(c, "local", &type, &l), 0);
+	cr_assert_eq(l.rlimit_nofile, 64);
+	cr_assert_eq(devsys_config_runner(c, "new_one", &type, &l), 0, "an override creates a profile");
+	cr_assert_str_eq(type, "inproc");
+	devsys_config_free(c);
+	/* a bad override is an error naming the variable */
+	setenv("DEVSYS_RUNNER_LOCAL_GRACE", "soon", 1);
+	cr_assert_eq(devsys_config_parse(&c, good, strlen(good), "devsys.yaml"), DEVSYS_EINVALID);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "DEVSYS_RUNNER_LOCAL_GRACE"));
+}
+
+static void expect_bad(const char *text, int code, const char *needle)
+{
+	devsys_config *c = NULL;
+	cr_assert_eq(devsys_config_parse(&c, text, strlen(text), "devsys.yaml"), code, "for:\n%s\ngot: %s", text,
+	             devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), needle), "'%s' not in: %s", needle,
+	          devsys_error_message(devsys_error_last()));
+	cr_assert_null(c);
+}
+
+Test(config_runners, bad_inputs_named_with_positions)
+{
+	expect_bad("runners:\n  a:\n    type: inproc\n    hots: x\n", DEVSYS_EINVALID, "devsys.yaml:4:5: runners.a.hots: unknown key");
+	expect_bad("runners:\n  a:\n    type: inproc\n    grace: 10 years\n", DEVSYS_EINVALID, "runners.a.grace");
+	expect_bad("runners:\n  a:\n    type: remote-ssh\n    host: h\n", DEVSYS_EINVALID, "known_hosts");
+	expect_bad("runners:\n  a:\n    host: h\n", DEVSYS_EINVALID, "'type' is missing");
+	expect_bad("runners:\n  a:\n    type: inproc\n    port: 70000\n", DEVSYS_EINVALID, "1-65535");
+	expect_bad("runners:\n  a:\n    type: inproc\n    type: inproc\n", DEVSYS_EINVALID, "given twice");
+	expect_bad("runners:\n  a:\n    type: [inproc]\n", DEVSYS_EINVALID, "single value");
+	expect_bad("runners:\n  'bad name':\n    type: inproc\n", DEVSYS_EINVALID, "profile name");
+	expect_bad("runners: [1, 2]\n", DEVSYS_EINVALID, "expected a mapping");
+	expect_bad("runners:\n  a: {type: inproc\n", DEVSYS_EPARSE, "devsys.yaml:");
+	expect_bad("- just\n- a list\n", DEVSYS_EINVALID, "top level");
+	expect_bad("runners:\n  a:\n    type: inproc\n    allow_shell: maybe\n", DEVSYS_EINVALID, "true or false");
+	expect_bad("runners:\n  a:\n    type: inproc\n    limits: 5\n", DEVSYS_EINVALID, "limits");
+	expect_bad("runners:\n  a:\n    type: inproc\n    tail_max: 99999999999999999999999\n", DEVSYS_EINVALID, "range");
+}
+
+Test(config_runners, load_files_and_open_runner)
+{
+	char *dir = dt_tmpdir("config");
+	char path[512];
+	devsys_config *c;
+	snprintf(path, sizeof(path), "%s/devsys.yaml", dir);
+	cr_assert(dt_write_file(path, "runners:\n  local:\n    type: inproc\n    allow_shell: yes\n"));
+	cr_assert_eq(devsys_config_load(&c, path), 0);
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
+	const char *type;
+	devsys_runner *r;
+	cr_assert_eq(devsys_config_runner(c, "local", &type, &o), 0);
+	cr_assert_eq(devsys_runner_open(&r, type, &o), 0);
+	devsys_runner_cmd cmd = DEVSYS_RUNNER_CMD_INIT;
+	devsys_runner_result res = DEVSYS_RUNNER_RESULT_INIT;
+	const char *argv[] = { "exit 4", NULL };
+	cmd.argv = argv;
+	cmd.flags = DEVSYS_RUNNER_CMD_SHELL;
+	cr_assert_eq(devsys_runner_exec(r, &cmd, &res), 0, "allow_shell from the profile");
+	cr_assert_eq(res.exit_code, 4);
+	devsys_runner_result_dispose(&res);
+	devsys_runner_free(r);
+	devsys_config_free(c);
+	char missing[600];
+	snprintf(missing, sizeof(missing), "%s/nope.yaml", dir);
+	cr_assert_eq(devsys_config_load(&c, missing), DEVSYS_ENOTFOUND);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "nope.yaml"));
+	dt_rmrf(dir);
+	free(dir);
+}
