@@ -1,0 +1,31 @@
+/*
+ * Fuzz target: devsys.yaml parsing (runners: section). Any input either
+ * fails with an error message or gives profiles whose options can be read.
+ */
+#include "core/core.h"
+#include "devsys/config.h"
+
+#include <stdint.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	devsys_config *c = NULL;
+	int rc = devsys_config_parse(&c, (const char *)data, size, "fuzz.yaml");
+	if (rc < 0) {
+		if (c || !*devsys_error_message(devsys_error_last()))
+			__builtin_trap();
+		return 0;
+	}
+	for (size_t i = 0; i < devsys_config_runner_count(c); i++) {
+		devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
+		const char *type = NULL;
+		const char *name = devsys_config_runner_name(c, i);
+		if (!name || devsys_config_runner(c, name, &type, &o) < 0 || !type)
+			__builtin_trap();
+	}
+	devsys_config_free(c);
+	return 0;
+}
