@@ -100,7 +100,8 @@ int devsys__builder_count(devsys__builder *b, size_t n);
 bool devsys__builder_in_object(const devsys__builder *b);
 
 /* ---- JSON reader ---- */
-/* Parse one JSON document from data/len into @p arena. Errors are
+/* Parse one JSON document from data/len into @p arena. Nodes point at
+ * @p src (not copied): it must live as long as the nodes. Errors are
  * DEVSYS_EPARSE / DEVSYS_ELIMIT with "src:line:col: what". */
 int devsys__json_parse(devsys_node **out, devsys__arena *arena, const char *data, size_t len, const char *src,
                        size_t max_depth, size_t max_nodes);

@@ -3,6 +3,7 @@
  */
 #include "schema/schema_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,55 @@ typedef struct vctx {
 
 static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann);
 
+/* Per-thread scratch (PCRE2 match data, the dynamic-scope stack), kept
+ * between validations so the fast path does not allocate. */
+typedef struct scratch {
+	pcre2_match_data *md;
+	resource **scope;
+	size_t ascope;
+	bool busy;
+} scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_ok;
+
+static void scratch_free(void *p)
+{
+	scratch *sc = p;
+	if (!sc)
+		return;
+	if (sc->md)
+		pcre2_match_data_free(sc->md);
+	free(sc->scope);
+	free(sc);
+}
+
+static void scratch_init(void)
+{
+	scratch_ok = pthread_key_create(&scratch_key, scratch_free) == 0;
+}
+
+/* Plain malloc: the scratch outlives any one call and is freed by the
+ * thread-exit destructor, which must not depend on the caller's allocator. */
+static scratch *scratch_get(void)
+{
+	pthread_once(&scratch_once, scratch_init);
+	if (!scratch_ok)
+		return NULL;
+	scratch *sc = pthread_getspecific(scratch_key);
+	if (!sc) {
+		sc = calloc(1, sizeof(*sc));
+		if (!sc || pthread_setspecific(scratch_key, sc) != 0) {
+			free(sc);
+			return NULL;
+		}
+	}
+	if (sc->busy)
+		return NULL; /* re-entered (a callback validating): use a private context */
+	return sc;
+}
+
 /* ---- paths ---- */
 
 static void path_push(devsys_buf *b, const char *seg, size_t len)
@@ -77,6 +127,8 @@ static void path_pop(devsys_buf *b, size_t len)
 }
 
 #define TRACKING(c) ((c)->out != NULL)
+/* errors are being recorded: only then is it worth formatting messages */
+#define REPORTING(c) ((c)->out != NULL && (c)->mute == 0)
 #define KPUSH(c, kw)                                                                                                   \
 	size_t ksave_ = (c)->kpath.size;                                                                               \
 	if (TRACKING(c))                                                                                               \
@@ -398,7 +450,7 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 	uint8_t abuf[64];
 	ann la = { NULL, 0 };
 	ann *A = NULL;
-	char sv[80];
+	char sv[80] = "";
 
 	if (c->fatal)
 		return 0;
@@ -419,7 +471,7 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 	if (c->nscope == 0 || c->scope[c->nscope - 1] != s->res) {
 		if (c->nscope == c->ascope) {
 			size_t na = c->ascope ? c->ascope * 2 : 16;
-			resource **ns = devsys__realloc(c->scope, na * sizeof(*ns));
+			resource **ns = realloc(c->scope, na * sizeof(*ns)); /* plain: see scratch */
 			if (!ns) {
 				set_fatal(c, DEVSYS_ENOMEM, "out of memory");
 				c->depth--;
@@ -465,14 +517,16 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 		unsigned bit = 1u << inst->type;
 		bool ok = (s->types & bit) || ((s->types & T_INTEGER) && inst->type == DEVSYS_NODE_NUMBER && inst->is_int);
 		if (!ok) {
-			char want[96];
-			types_text(want, sizeof(want), s->types);
+			char want[96] = "";
+			if (REPORTING(c))
+				types_text(want, sizeof(want), s->types);
 			add_error(c, s, inst, "type", "expected %s, got %s", want, type_name(inst));
 			STOP();
 		}
 	}
 	if (s->cnst && !devsys__node_equal(s->cnst, inst)) {
-		show(sv, sizeof(sv), inst);
+		if (REPORTING(c))
+			show(sv, sizeof(sv), inst);
 		add_error(c, s, inst, "const", "%s is not the required constant value", sv);
 		STOP();
 	}
@@ -484,7 +538,7 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 			char list[256];
 			size_t len = 0;
 			list[0] = '\0';
-			for (size_t i = 0; i < s->enm->u.arr.n && len < sizeof(list) - 8; i++) {
+			for (size_t i = 0; REPORTING(c) && i < s->enm->u.arr.n && len < sizeof(list) - 8; i++) {
 				char one[80];
 				show(one, sizeof(one), s->enm->u.arr.items[i]);
 				int l = snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", one);
@@ -492,7 +546,8 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 					break;
 				len += (size_t)l;
 			}
-			show(sv, sizeof(sv), inst);
+			if (REPORTING(c))
+				show(sv, sizeof(sv), inst);
 			add_error(c, s, inst, "enum", "%s is not one of %s", sv, list);
 			STOP();
 		}
@@ -548,12 +603,14 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 			}
 		}
 		if (s->has_pattern && !re_match(c, &s->pattern, inst->u.str.s, inst->u.str.len, s)) {
-			show(sv, sizeof(sv), inst);
+			if (REPORTING(c))
+				show(sv, sizeof(sv), inst);
 			add_error(c, s, inst, "pattern", "%s does not match the pattern '%.120s'", sv, s->pattern.src);
 			STOP();
 		}
 		if (s->format && !devsys__format_check(s->format, inst->u.str.s, inst->u.str.len)) {
-			show(sv, sizeof(sv), inst);
+			if (REPORTING(c))
+				show(sv, sizeof(sv), inst);
 			add_error(c, s, inst, "format", "%s is not a valid %s", sv, s->format_name);
 			STOP();
 		}
@@ -624,7 +681,8 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 		int r = eval_branch(c, s->not_, inst, NULL);
 		c->mute--;
 		if (r) {
-			show(sv, sizeof(sv), inst);
+			if (REPORTING(c))
+				show(sv, sizeof(sv), inst);
 			add_error(c, s, inst, "not", "%s is not allowed here", sv);
 			STOP();
 		}
@@ -954,10 +1012,24 @@ int devsys_schema_validate(devsys_validation **out, const devsys_schema *schema,
 			return devsys__error_oom();
 		c.full = true;
 	}
+	scratch *sc = scratch_get();
+	if (sc) {
+		sc->busy = true;
+		c.md = sc->md;
+		c.scope = sc->scope;
+		c.ascope = sc->ascope;
+	}
 	int ok = eval(&c, schema->root, instance, NULL);
-	if (c.md)
-		pcre2_match_data_free(c.md);
-	devsys__free(c.scope);
+	if (sc) {
+		sc->md = c.md;
+		sc->scope = c.scope;
+		sc->ascope = c.ascope;
+		sc->busy = false;
+	} else {
+		if (c.md)
+			pcre2_match_data_free(c.md);
+		free(c.scope);
+	}
 	devsys_buf_dispose(&c.kpath);
 	devsys_buf_dispose(&c.ipath);
 	if (c.fatal) {

@@ -63,6 +63,19 @@ static int check_text(const char *data, size_t len, const char *name)
 	unsigned line = 1;
 	size_t line_start = 0;
 	for (size_t i = 0; i < len;) {
+		/* fast path: 8 ASCII bytes without NUL or newline at a time */
+		while (i + 8 <= len) {
+			uint64_t w;
+			memcpy(&w, data + i, 8);
+			uint64_t nul = (w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull;
+			uint64_t x = w ^ 0x0a0a0a0a0a0a0a0aull;
+			uint64_t nl = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+			if ((w & 0x8080808080808080ull) || nul || nl)
+				break;
+			i += 8;
+		}
+		if (i >= len)
+			break;
 		unsigned char c = (unsigned char)data[i];
 		if (c == '\n') {
 			line++;

@@ -173,7 +173,14 @@ static int scalar_node(yctx *y, const yaml_event_t *ev, devsys_node **out)
 		n->u.str.len = len;
 		return n->u.str.s ? 0 : devsys__error_oom();
 	}
-	/* plain (or explicitly typed) scalar: resolve with the core schema */
+	/* plain (or explicitly typed) scalar: resolve with the core schema.
+	 * Most scalars are words: only these first bytes can start a null,
+	 * bool, number or YAML 1.1 boolean. */
+	if (!tag && len > 0 && !strchr("~nNtTfFyYoO+-.0123456789", v[0])) {
+		n->u.str.s = devsys__arena_strndup(y->b.arena, v, len);
+		n->u.str.len = len;
+		return n->u.str.s ? 0 : devsys__error_oom();
+	}
 	if (!tag || tag_is(tag, "null")) {
 		if (len == 0 || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL")) {
 			n->type = DEVSYS_NODE_NULL;
@@ -332,7 +339,7 @@ int devsys__yaml_parse(devsys__spec_docs *docs, devsys__arena *arena, const char
 				                         col);
 				break;
 			}
-			devsys_node *n;
+			devsys_node *n = NULL;
 			if ((rc = devsys__builder_count(&y.b, 1)) != 0 || (rc = scalar_node(&y, &ev, &n)) != 0)
 				break;
 			if (ev.data.scalar.anchor && (rc = anchor_put(&y, (const char *)ev.data.scalar.anchor, n, 1)) != 0)

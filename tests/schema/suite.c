@@ -27,7 +27,9 @@ static void add_remote(remotes *r, const char *path, const char *uri)
 	char *data = dt_read_file(path, &len);
 	cr_assert_not_null(data, "cannot read %s", path);
 	devsys_node *doc;
-	int rc = devsys__json_parse(&doc, &r->arena, data, len, path, 256, 1000000);
+	/* node->src points at the name: it must live as long as the nodes */
+	const char *src = devsys__arena_strndup(&r->arena, path, strlen(path));
+	int rc = devsys__json_parse(&doc, &r->arena, data, len, src, 256, 1000000);
 	cr_assert_eq(rc, 0, "%s: %s", path, devsys_error_message(devsys_error_last()));
 	free(data);
 	if (r->n == r->a) {
