@@ -587,7 +587,9 @@ int devsys__regex_compile(devsys_schema *S, regex *re, const char *pattern, size
 		snprintf(err, errlen, "invalid regular expression at offset %zu: %s", (size_t)off, (const char *)msg);
 		return DEVSYS_EINVALID;
 	}
-	pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE); /* JIT is optional: the interpreter works too */
+	re->jit = pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) == 0; /* optional: the interpreter works too */
+	if (pcre2_pattern_info(re->code, PCRE2_INFO_MINLENGTH, &re->minlen) != 0)
+		re->minlen = 0;
 	if (S->ncodes == S->acodes) {
 		size_t na = S->acodes ? S->acodes * 2 : 16;
 		pcre2_code **nc = devsys__realloc(S->codes, na * sizeof(*nc));

@@ -107,6 +107,17 @@ static int read_string(jr *r, const char **out, size_t *outlen)
 	const char *start = ++r->p;
 	/* fast path: no escapes */
 	const char *q = start;
+	/* 8 bytes at a time while none is '"', '\\', a control or a non-ASCII byte */
+	while (r->end - q >= 8) {
+		uint64_t w;
+		memcpy(&w, q, 8);
+		const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+		uint64_t xq = w ^ (ones * '"'), xb = w ^ (ones * '\\');
+		uint64_t special = ((xq - ones) & ~xq) | ((xb - ones) & ~xb) | ((w - ones * 0x20) & ~w) | w;
+		if (special & high)
+			break;
+		q += 8;
+	}
 	while (q < r->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x80)
 		q++;
 	if (q < r->end && *q == '"') {

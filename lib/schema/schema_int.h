@@ -50,6 +50,8 @@ typedef struct urient {
 typedef struct regex {
 	pcre2_code *code;
 	const char *src;
+	bool jit; /* JIT-compiled: match with pcre2_jit_match() */
+	uint32_t minlen; /* no subject shorter than this (in characters) can match */
 } regex;
 
 typedef struct prop {

@@ -240,11 +240,14 @@ static void set_fatal(vctx *c, int code, const char *fmt, ...)
 
 static int re_match(vctx *c, const regex *re, const char *s, size_t len, const sch *where)
 {
+	if (len < re->minlen)
+		return 0; /* bytes >= characters: too short to match */
 	if (!c->md && !(c->md = pcre2_match_data_create(1, NULL))) {
 		set_fatal(c, DEVSYS_ENOMEM, "out of memory");
 		return 0;
 	}
-	int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, c->md, c->S->mctx);
+	int rc = re->jit ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, 0, c->md, c->S->mctx)
+	                 : pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, c->md, c->S->mctx);
 	if (rc >= 0)
 		return 1;
 	if (rc == PCRE2_ERROR_NOMATCH)
@@ -589,7 +592,9 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 		}
 	}
 	if (inst->type == DEVSYS_NODE_STRING) {
-		if (s->min_len || s->max_len != NO_LIMIT) {
+		/* code points <= bytes <= 4 * code points: count only when that matters */
+		size_t blen = inst->u.str.len;
+		if ((s->min_len && blen / 4 < s->min_len) || (s->max_len != NO_LIMIT && blen > s->max_len)) {
 			size_t cps = devsys__utf8_count(inst->u.str.s, inst->u.str.len);
 			if (cps < s->min_len) {
 				add_error(c, s, inst, "minLength", "is too short (%zu characters, at least %zu required)", cps,
