@@ -313,13 +313,29 @@ static int read_task_file(devsys_task *task, const char *rel, devsys_buf *out, s
 
 /* ------------------------------------------------------------ tests cache */
 
+/* A built response body, shared by the cache and the responses in flight. */
+typedef struct body_ref {
+	atomic_int refs;
+	size_t len;
+	char data[];
+} body_ref;
+
+static void body_unref(void *cls)
+{
+	body_ref *b = cls;
+	if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+		free(b);
+}
+
 typedef struct cache_entry {
 	char id[DEVSYS_TASK_ID_MAX + 1];
 	unsigned int run;
-	struct timespec mtime;
+	struct timespec mtime;   /* summary.json */
 	off_t size;
-	char *body;
-	size_t len;
+	bool have_latest;        /* reports/latest's identity, for the fast path */
+	ino_t latest_ino;
+	struct timespec latest_mtime;
+	body_ref *body;
 	uint64_t used;
 } cache_entry;
 
@@ -327,6 +343,55 @@ typedef struct cache_entry {
 static cache_entry cache[CACHE_SIZE];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t cache_clock;
+
+static enum MHD_Result send_shared(struct MHD_Connection *c, body_ref *b)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	atomic_fetch_add(&b->refs, 1);
+	r = MHD_create_response_from_buffer_with_free_callback_cls(b->len, b->data, body_unref, b);
+	if (!r) {
+		body_unref(b);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	atomic_fetch_add(&req_total, 1);
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* GET .../tests/latest without touching the record when reports/latest is
+ * the same file as when the cached answer was built (it is replaced by
+ * rename, so a new run means a new inode). -1: not cached. */
+static int serve_latest_cached(struct MHD_Connection *c, const char *id, enum MHD_Result *ret)
+{
+	char path[4096];
+	struct stat st;
+	int hit = -1;
+	snprintf(path, sizeof(path), "%s/tasks/%s/reports/latest", devsys_workspace_path(ws), id);
+	if (stat(path, &st) != 0)
+		return -1;
+	pthread_mutex_lock(&cache_lock);
+	for (int i = 0; i < CACHE_SIZE; i++) {
+		cache_entry *e = &cache[i];
+		if (e->body && e->have_latest && e->latest_ino == st.st_ino && e->latest_mtime.tv_sec == st.st_mtim.tv_sec &&
+		    e->latest_mtime.tv_nsec == st.st_mtim.tv_nsec && strcmp(e->id, id) == 0) {
+			body_ref *b = e->body;
+			e->used = ++cache_clock;
+			atomic_fetch_add(&b->refs, 1);
+			pthread_mutex_unlock(&cache_lock);
+			*ret = send_shared(c, b);
+			body_unref(b);
+			hit = 0;
+			return hit;
+		}
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return hit;
+}
 
 /* Build {"task","run","summary","cases":[...]} for run @p run. */
 static int build_tests_json(devsys_task *task, unsigned int run, char **out, size_t *len)
@@ -409,9 +474,12 @@ static enum MHD_Result serve_tests(struct MHD_Connection *c, devsys_task *task, 
 		cache_entry *e = &cache[i];
 		if (e->body && e->run == run && strcmp(e->id, devsys_task_id(task)) == 0 &&
 		    e->mtime.tv_sec == st.st_mtim.tv_sec && e->mtime.tv_nsec == st.st_mtim.tv_nsec && e->size == st.st_size) {
+			body_ref *b = e->body;
 			e->used = ++cache_clock;
-			ret = send_bytes(c, 200, "application/json", e->body, e->len);
+			atomic_fetch_add(&b->refs, 1);
 			pthread_mutex_unlock(&cache_lock);
+			ret = send_shared(c, b);
+			body_unref(b);
 			return ret;
 		}
 	}
@@ -419,9 +487,28 @@ static enum MHD_Result serve_tests(struct MHD_Connection *c, devsys_task *task, 
 	if ((rc = build_tests_json(task, run, &body, &len)) < 0)
 		return rc == DEVSYS_ENOTFOUND ? send_error(c, 404, "not_found", "run %u has no summary", run)
 		                              : send_error(c, 500, "damaged_record", "run %u's summary cannot be read", run);
-	ret = send_bytes(c, 200, "application/json", body, len);
-	pthread_mutex_lock(&cache_lock);
 	{
+		body_ref *b = malloc(sizeof(body_ref) + len);
+		struct stat lst;
+		char lpath[4096];
+		bool have_latest = false;
+		if (!b) {
+			free(body);
+			return MHD_NO;
+		}
+		atomic_init(&b->refs, 1); /* the cache's reference */
+		b->len = len;
+		memcpy(b->data, body, len);
+		free(body);
+		ret = send_shared(c, b);
+		if (latest) {
+			/* remember which reports/latest this answer belongs to (checked
+			 * after building, so a concurrent switch only costs a rebuild) */
+			snprintf(lpath, sizeof(lpath), "%s/reports/latest", devsys_task_path(task));
+			unsigned int now_run;
+			have_latest = stat(lpath, &lst) == 0 && devsys_record_latest_run(task, &now_run) == 0 && now_run == run;
+		}
+		pthread_mutex_lock(&cache_lock);
 		cache_entry *victim = &cache[0];
 		for (int i = 0; i < CACHE_SIZE; i++) {
 			if (!cache[i].body) {
@@ -431,16 +518,20 @@ static enum MHD_Result serve_tests(struct MHD_Connection *c, devsys_task *task, 
 			if (cache[i].used < victim->used)
 				victim = &cache[i];
 		}
-		free(victim->body);
+		body_unref(victim->body);
 		snprintf(victim->id, sizeof(victim->id), "%s", devsys_task_id(task));
 		victim->run = run;
 		victim->mtime = st.st_mtim;
 		victim->size = st.st_size;
-		victim->body = body;
-		victim->len = len;
+		victim->have_latest = have_latest;
+		if (have_latest) {
+			victim->latest_ino = lst.st_ino;
+			victim->latest_mtime = lst.st_mtim;
+		}
+		victim->body = b;
 		victim->used = ++cache_clock;
+		pthread_mutex_unlock(&cache_lock);
 	}
-	pthread_mutex_unlock(&cache_lock);
 	return ret;
 }
 
@@ -948,6 +1039,11 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 	/* /api/tasks/<id>/... */
 	if ((rc = devsys_task_id_check(seg[2])) < 0)
 		return send_error(c, 400, "bad_id", "%s", devsys_error_message(devsys_error_last()));
+	if (n == 5 && get && strcmp(seg[3], "tests") == 0 && strcmp(seg[4], "latest") == 0 && !query(c, "format")) {
+		enum MHD_Result fast;
+		if (serve_latest_cached(c, seg[2], &fast) == 0)
+			return fast;
+	}
 	if ((rc = open_task(seg[2], &task)) < 0)
 		return rc == DEVSYS_ENOTFOUND ? send_error(c, 404, "not_found", "no task '%s'", seg[2])
 		                              : send_lib_error(c, rc);
@@ -1215,7 +1311,7 @@ int main(int argc, char **argv)
 	devsys_workspace_free(ws);
 	devsys_shutdown();
 	for (int i = 0; i < CACHE_SIZE; i++)
-		free(cache[i].body);
+		body_unref(cache[i].body);
 	explicit_bzero(token, token_len);
 	free(token);
 	fprintf(stderr, "devsysd: stopped\n");

@@ -336,6 +336,33 @@ Test(devsysd, tests_latest_runs_and_junit)
 	cr_assert(strstr(r.body.ptr, "TestMulBig"));
 	devsys_buf_dispose(&r.body);
 	expect_error("GET", "/api/tasks/t1/runs/2/tests", TOKEN, 404, "not_found");
+	/* a new complete run replaces the cached answer */
+	{
+		devsys_workspace *ws;
+		devsys_task *t;
+		devsys_record *rec;
+		unsigned int run;
+		char src[4096];
+		cr_assert_eq(devsys_init(), 1);
+		cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+		cr_assert_eq(devsys_task_open(&t, ws, "t1", 0), 0);
+		cr_assert_eq(devsys_record_open(&rec, t), 0);
+		cr_assert_eq(devsys_record_run_begin(rec, &run), 0);
+		snprintf(src, sizeof(src), "%s/sf.xml", devsys_task_path(t));
+		cr_assert_eq(dt_sh("cp '%s/surefire-TEST-com.example.CalculatorTest.xml' '%s'", FIX, src), 0);
+		cr_assert_eq(devsys_record_run_add_junit(rec, run, src), 0);
+		cr_assert_eq(devsys_record_run_complete(rec, run), 0);
+		devsys_record_free(rec);
+		devsys_task_free(t);
+		devsys_workspace_free(ws);
+		devsys_shutdown();
+		r = http("GET", "/api/tasks/t1/tests/latest", TOKEN, NULL, NULL, 0);
+		j = json_of(&r);
+		cr_assert_eq(json_integer_value(json_object_get(j, "run")), 2, "stale answer: %.200s", r.body.ptr);
+		cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "summary"), "tests")), 5);
+		json_decref(j);
+		devsys_buf_dispose(&r.body);
+	}
 	expect_error("GET", "/api/tasks/t1/runs/abc/tests", TOKEN, 400, "bad_request");
 	expect_error("GET", "/api/tasks/t1/runs/0/tests", TOKEN, 400, "bad_request");
 	expect_error("GET", "/api/tasks/t2/tests/latest", TOKEN, 404, "not_found");
