@@ -1,5 +1,5 @@
 /*
- * JUnit XML: streaming parse (libxml2 xmlTextReader), normalisation,
+ * JUnit XML: streaming parse (libxml2 SAX2 push parser), normalisation,
  * merge, normalised XML out (xmlTextWriter) and the summary JSON.
  */
 #include "core/core.h"
@@ -7,9 +7,14 @@
 #include "report/report_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <libxml/parser.h>
-#include <libxml/xmlreader.h>
+#include <libxml/SAX2.h>
+#include <libxml/entities.h>
+#include <libxml/parserInternals.h>
 #include <libxml/xmlwriter.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +57,7 @@ static void generic_error_sink(void *ctx, const char *msg, ...)
 int devsys__report_global_init(void)
 {
 	xmlInitParser();
-	/* Errors are captured per reader; nothing goes to stderr. */
+	/* Errors are captured per parse; nothing goes to stderr. */
 	xmlSetGenericErrorFunc(NULL, generic_error_sink);
 	return 0;
 }
@@ -311,7 +316,12 @@ typedef struct bounded {
 } bounded;
 
 typedef struct pctx {
-	xmlTextReaderPtr reader;
+	xmlParserCtxtPtr ctxt;
+	const xmlChar **attrs; /* SAX2 attributes of the current start tag */
+	int nattrs;
+	int depth;             /* open elements */
+	int rc;                /* first error (0: none) */
+	bool seen_root;
 	const char *source;    /* interned in tmp */
 	const char *label;     /* for messages */
 	devsys_report_options opts;
@@ -335,21 +345,17 @@ typedef struct pctx {
 	bool have_err;
 } pctx;
 
-static void reader_error(void *arg, const char *msg, xmlParserSeverities severity, xmlTextReaderLocatorPtr loc)
+static void sax_error(void *arg, xmlErrorPtr err)
 {
 	pctx *p = arg;
 	size_t n;
-	if (p->have_err ||
-	    (severity != XML_PARSER_SEVERITY_ERROR && severity != XML_PARSER_SEVERITY_VALIDITY_ERROR &&
-	     severity != XML_PARSER_SEVERITY_WARNING))
+	if (p->have_err || !err || err->level < XML_ERR_ERROR)
 		return;
-	if (severity == XML_PARSER_SEVERITY_WARNING)
-		return;
-	snprintf(p->errmsg, sizeof(p->errmsg), "%s", msg ? msg : "malformed XML");
+	snprintf(p->errmsg, sizeof(p->errmsg), "%s", err->message ? err->message : "malformed XML");
 	n = strlen(p->errmsg);
 	while (n > 0 && (p->errmsg[n - 1] == '\n' || p->errmsg[n - 1] == ' '))
 		p->errmsg[--n] = '\0';
-	p->errline = loc ? xmlTextReaderLocatorLineNumber(loc) : 0;
+	p->errline = err->line;
 	p->have_err = true;
 }
 
@@ -398,24 +404,23 @@ static char *bounded_take(bounded *b)
 	return s;
 }
 
-/* An attribute, bounded, as an owned string; NULL when absent. */
+/* An attribute of the current start tag, bounded, as an owned string; NULL when absent. */
 static char *attr(pctx *p, const char *name)
 {
-	xmlChar *v = xmlTextReaderGetAttribute(p->reader, (const xmlChar *)name);
-	char *s;
-	size_t len;
-	if (!v)
-		return NULL;
-	len = strlen((const char *)v);
-	if (len > p->opts.max_text) {
-		size_t keep = p->opts.max_text;
-		while (keep > 0 && (v[keep] & 0xC0) == 0x80)
-			keep--;
-		len = keep;
+	for (int i = 0; i < p->nattrs; i++) {
+		const xmlChar *const *a = p->attrs + i * 5;
+		if (strcmp((const char *)a[0], name) == 0 && !a[1]) {
+			size_t len = (size_t)(a[4] - a[3]);
+			if (len > p->opts.max_text) {
+				size_t keep = p->opts.max_text;
+				while (keep > 0 && (a[3][keep] & 0xC0) == 0x80)
+					keep--;
+				len = keep;
+			}
+			return devsys__strndup((const char *)a[3], len);
+		}
 	}
-	s = devsys__strndup((const char *)v, len);
-	xmlFree(v);
-	return s;
+	return NULL;
 }
 
 static double parse_seconds(const char *s)
@@ -588,105 +593,139 @@ static void pop_suite(pctx *p)
 		devsys__free(p->suites[--p->nsuites]);
 }
 
-static int parse_error(pctx *p, int code, const char *what)
+/* Record the first error and stop the parser. */
+static void fail(pctx *p, int rc)
 {
-	int line = p->reader ? xmlTextReaderGetParserLineNumber(p->reader) : 0;
-	if (p->have_err)
-		return devsys__error_set(DEVSYS_EPARSE, "%s:%d: not a readable JUnit XML file: %s%s", p->label,
-		                         p->errline ? p->errline : line, p->errmsg,
-		                         strstr(p->errmsg, "ntity") ? " (DTDs and entities are refused in test reports)"
-		                                                    : "");
-	return devsys__error_set(code, "%s:%d: %s", p->label, line, what);
+	if (p->rc == 0)
+		p->rc = rc;
+	xmlStopParser(p->ctxt);
 }
 
-static int run_reader(pctx *p)
+static void fail_msg(pctx *p, int code, const char *what)
 {
-	int ret, rc = 0;
-	bool seen_root = false;
-	while ((ret = xmlTextReaderRead(p->reader)) == 1) {
-		int type = xmlTextReaderNodeType(p->reader);
-		int depth = xmlTextReaderDepth(p->reader);
-		if (depth > (int)p->opts.max_depth)
-			return parse_error(p, DEVSYS_ELIMIT,
-			                   "elements are nested deeper than the limit; flatten the report or raise max_depth");
-		switch (type) {
-		case XML_READER_TYPE_DOCUMENT_TYPE:
-			return parse_error(p, DEVSYS_EPARSE,
-			                   "the document has a DTD (<!DOCTYPE>); DTDs and entities are refused in test "
-			                   "reports (XXE, entity expansion)");
-		case XML_READER_TYPE_ENTITY_REFERENCE:
-		case XML_READER_TYPE_ENTITY:
-			return parse_error(p, DEVSYS_EPARSE, "the document uses an entity; entities are refused");
-		case XML_READER_TYPE_ELEMENT: {
-			const char *name = (const char *)xmlTextReaderConstLocalName(p->reader);
-			int empty = xmlTextReaderIsEmptyElement(p->reader);
-			if (!name)
-				return devsys__error_oom();
-			if (!seen_root) {
-				seen_root = true;
-				if (strcmp(name, "testsuites") != 0 && strcmp(name, "testsuite") != 0)
-					return devsys__error_set(DEVSYS_EPARSE,
-					                         "%s: the root element is <%.64s>, not <testsuites> or "
-					                         "<testsuite>; is this a JUnit XML report?",
-					                         p->label, name);
-			}
-			if (p->in_case) {
-				if (p->child == CHILD_NONE && depth == p->case_depth + 1) {
-					begin_child(p, name, depth);
-					if (empty)
-						p->child = CHILD_NONE;
-				}
-			} else if (strcmp(name, "testsuite") == 0) {
-				if ((rc = push_suite(p, depth)) < 0)
-					return rc;
-				if (empty)
-					pop_suite(p);
-			} else if (strcmp(name, "testcase") == 0) {
-				if ((rc = begin_case(p, depth)) < 0)
-					return rc;
-				if (empty && (rc = end_case(p)) < 0)
-					return rc;
-			}
-			break;
-		}
-		case XML_READER_TYPE_TEXT:
-		case XML_READER_TYPE_CDATA:
-		case XML_READER_TYPE_SIGNIFICANT_WHITESPACE:
-		case XML_READER_TYPE_WHITESPACE:
-			if (p->in_case && p->child != CHILD_NONE && depth > p->child_depth) {
-				const char *v = (const char *)xmlTextReaderConstValue(p->reader);
-				if (v && (rc = bounded_add(child_buf(p), v, strlen(v), p->opts.max_text)) < 0)
-					return devsys__error_oom();
-			}
-			break;
-		case XML_READER_TYPE_END_ELEMENT:
-			if (p->in_case) {
-				if (p->child != CHILD_NONE && depth == p->child_depth)
-					p->child = CHILD_NONE;
-				else if (depth == p->case_depth && (rc = end_case(p)) < 0)
-					return rc;
-			} else if (p->nsuites > 0 && p->suite_depth[p->nsuites - 1] == depth)
-				pop_suite(p);
-			break;
-		default:
-			break;
+	if (p->rc)
+		return;
+	fail(p, devsys__error_set(code, "%s:%d: %s", p->label, xmlSAX2GetLineNumber(p->ctxt), what));
+}
+
+static void sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri, int nns,
+                      const xmlChar **ns, int nattrs, int ndefaulted, const xmlChar **attrs)
+{
+	pctx *p = ctx;
+	const char *name = (const char *)localname;
+	int depth = p->depth++, rc;
+	(void)prefix, (void)uri, (void)nns, (void)ns, (void)ndefaulted;
+	if (p->rc)
+		return;
+	if (depth > (int)p->opts.max_depth) {
+		fail_msg(p, DEVSYS_ELIMIT, "elements are nested deeper than the limit; flatten the report or raise max_depth");
+		return;
+	}
+	p->attrs = attrs;
+	p->nattrs = nattrs;
+	if (!p->seen_root) {
+		p->seen_root = true;
+		if (strcmp(name, "testsuites") != 0 && strcmp(name, "testsuite") != 0) {
+			fail(p, devsys__error_set(DEVSYS_EPARSE,
+			                          "%s: the root element is <%.64s>, not <testsuites> or <testsuite>; is this "
+			                          "a JUnit XML report?",
+			                          p->label, name));
+			return;
 		}
 	}
-	if (ret != 0)
-		return parse_error(p, DEVSYS_EPARSE, "malformed XML");
+	if (p->in_case) {
+		if (p->child == CHILD_NONE && depth == p->case_depth + 1)
+			begin_child(p, name, depth);
+	} else if (strcmp(name, "testsuite") == 0) {
+		if ((rc = push_suite(p, depth)) < 0)
+			fail(p, rc);
+	} else if (strcmp(name, "testcase") == 0) {
+		if ((rc = begin_case(p, depth)) < 0)
+			fail(p, rc);
+	}
+	p->attrs = NULL;
+	p->nattrs = 0;
+}
+
+static void sax_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
+{
+	pctx *p = ctx;
+	int depth = --p->depth, rc;
+	(void)localname, (void)prefix, (void)uri;
+	if (p->rc)
+		return;
+	if (p->in_case) {
+		if (p->child != CHILD_NONE && depth == p->child_depth)
+			p->child = CHILD_NONE;
+		else if (depth == p->case_depth && (rc = end_case(p)) < 0)
+			fail(p, rc);
+	} else if (p->nsuites > 0 && p->suite_depth[p->nsuites - 1] == depth)
+		pop_suite(p);
+}
+
+static void sax_text(void *ctx, const xmlChar *ch, int len)
+{
+	pctx *p = ctx;
+	if (p->rc || !p->in_case || p->child == CHILD_NONE || p->depth <= p->child_depth || len <= 0)
+		return;
+	if (bounded_add(child_buf(p), (const char *)ch, (size_t)len, p->opts.max_text) < 0)
+		fail(p, devsys__error_oom());
+}
+
+static void sax_dtd(void *ctx, const xmlChar *name, const xmlChar *ext, const xmlChar *sys)
+{
+	(void)name, (void)ext, (void)sys;
+	fail_msg(ctx, DEVSYS_EPARSE,
+	         "the document has a DTD (<!DOCTYPE>); DTDs and entities are refused in test reports (XXE, entity "
+	         "expansion)");
+}
+
+static xmlEntityPtr sax_get_entity(void *ctx, const xmlChar *name)
+{
+	pctx *p = ctx;
+	/* the five predefined entities are resolved by the parser itself */
+	xmlEntityPtr e = xmlGetPredefinedEntity(name);
+	if (!e)
+		fail_msg(p, DEVSYS_EPARSE, "the document uses an entity; entities are refused in test reports");
+	return e;
+}
+
+static void sax_entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar *pub, const xmlChar *sys,
+                            xmlChar *content)
+{
+	(void)name, (void)type, (void)pub, (void)sys, (void)content;
+	fail_msg(ctx, DEVSYS_EPARSE, "the document declares an entity; entities are refused in test reports");
+}
+
+static void sax_reference(void *ctx, const xmlChar *name)
+{
+	(void)name;
+	fail_msg(ctx, DEVSYS_EPARSE, "the document uses an entity; entities are refused in test reports");
+}
+
+static int finish_error(pctx *p)
+{
+	if (p->rc)
+		return p->rc;
 	if (p->have_err)
-		return parse_error(p, DEVSYS_EPARSE, "malformed XML");
-	if (!seen_root)
+		return devsys__error_set(DEVSYS_EPARSE, "%s:%d: not a readable JUnit XML file: %s%s", p->label, p->errline,
+		                         p->errmsg,
+		                         strstr(p->errmsg, "ntity") ? " (DTDs and entities are refused in test reports)" : "");
+	if (!p->seen_root)
 		return devsys__error_set(DEVSYS_EPARSE, "%s: empty document; expected a JUnit XML report", p->label);
+	if (p->depth != 0)
+		return devsys__error_set(DEVSYS_EPARSE, "%s: the document is truncated", p->label);
 	return 0;
 }
 
 static int add_common(devsys_report *report, const char *path, const char *data, size_t len, const char *label,
                       const devsys_report_options *opts)
 {
+	static const size_t chunk = 256 * 1024;
+	xmlSAXHandler sax;
 	pctx p;
-	int rc;
-	const int xml_opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT;
+	int rc, fd = -1;
+	char *buf = NULL;
 
 	DEVSYS__CHECK_ARG(report);
 	memset(&p, 0, sizeof(p));
@@ -711,28 +750,67 @@ static int add_common(devsys_report *report, const char *path, const char *data,
 		goto done;
 	}
 	if (path) {
-		FILE *f = fopen(path, "rb");
-		if (!f) {
+		struct stat st;
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 			rc = devsys__error_errno(devsys__errno_code(errno) == DEVSYS_ENOTFOUND ? DEVSYS_ENOTFOUND : DEVSYS_EIO,
 			                         errno, "cannot read the JUnit report '%s'", path);
 			goto done;
 		}
-		fclose(f);
-		p.reader = xmlReaderForFile(path, NULL, xml_opts);
-	} else {
-		if (len > (size_t)INT32_MAX) {
-			rc = devsys__error_set(DEVSYS_ELIMIT, "%s: a report buffer must be below 2 GiB", label);
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			rc = devsys__error_set(DEVSYS_EPARSE, "'%s' is not a regular file, so not a JUnit report", path);
 			goto done;
 		}
-		p.reader = xmlReaderForMemory(data ? data : "", (int)len, label, NULL, xml_opts);
-	}
-	if (!p.reader) {
-		rc = devsys__error_set(DEVSYS_EIO, "%s: cannot start the XML reader", label);
+		if (!(buf = devsys__malloc(chunk))) {
+			rc = devsys__error_oom();
+			goto done;
+		}
+	} else if (len > (size_t)INT32_MAX) {
+		rc = devsys__error_set(DEVSYS_ELIMIT, "%s: a report buffer must be below 2 GiB", label);
 		goto done;
 	}
-	xmlTextReaderSetErrorHandler(p.reader, reader_error, &p);
-	rc = run_reader(&p);
-	if (rc == 0) {
+	memset(&sax, 0, sizeof(sax));
+	sax.initialized = XML_SAX2_MAGIC;
+	sax.startElementNs = sax_start;
+	sax.endElementNs = sax_end;
+	sax.characters = sax_text;
+	sax.cdataBlock = sax_text;
+	sax.internalSubset = sax_dtd;
+	sax.externalSubset = sax_dtd;
+	sax.getEntity = sax_get_entity;
+	sax.getParameterEntity = sax_get_entity;
+	sax.entityDecl = sax_entity_decl;
+	sax.reference = sax_reference;
+	sax.serror = sax_error;
+	if (!(p.ctxt = xmlCreatePushParserCtxt(&sax, &p, NULL, 0, label))) {
+		rc = devsys__error_oom();
+		goto done;
+	}
+	/* no network, no entity substitution, no DTD loading, no XInclude */
+	xmlCtxtUseOptions(p.ctxt, XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT);
+	if (path) {
+		for (;;) {
+			ssize_t n = read(fd, buf, chunk);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				rc = devsys__error_errno(DEVSYS_EIO, errno, "cannot read the JUnit report '%s'", path);
+				goto done;
+			}
+			xmlParseChunk(p.ctxt, buf, (int)n, n == 0);
+			if (n == 0 || p.rc || p.have_err)
+				break;
+		}
+	} else {
+		size_t off = 0;
+		do {
+			size_t n = len - off < chunk ? len - off : chunk;
+			xmlParseChunk(p.ctxt, data + off, (int)n, off + n == len);
+			off += n;
+		} while (off < len && !p.rc && !p.have_err);
+		if (len == 0)
+			xmlParseChunk(p.ctxt, "", 0, 1);
+	}
+	if ((rc = finish_error(&p)) == 0) {
 		if (p.tmp->no_cases && !report->no_cases) {
 			/* switch the target to totals-only mode */
 			for (size_t i = 0; i < report->ncases; i++)
@@ -743,8 +821,14 @@ static int add_common(devsys_report *report, const char *path, const char *data,
 		rc = devsys_report_merge(report, p.tmp);
 	}
 done:
-	if (p.reader)
-		xmlFreeTextReader(p.reader);
+	if (p.ctxt) {
+		if (p.ctxt->myDoc)
+			xmlFreeDoc(p.ctxt->myDoc);
+		xmlFreeParserCtxt(p.ctxt);
+	}
+	if (fd >= 0)
+		close(fd);
+	devsys__free(buf);
 	cur_reset(&p);
 	while (p.nsuites > 0)
 		pop_suite(&p);
