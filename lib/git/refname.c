@@ -166,8 +166,13 @@ int devsys__git_url_redact(devsys_buf *out, const char *url)
 	const char *at, *slash, *colon;
 
 	devsys_buf_clear(out);
-	if (!auth)
+	if (!auth || auth == url)
 		return devsys_buf_puts(out, url);
+	/* Only "scheme://" at the start makes a URL; "/a://b" is a path. */
+	for (const char *p = url; p < auth; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '+' ||
+		      *p == '-' || *p == '.'))
+			return devsys_buf_puts(out, url);
 	auth += 3;
 	slash = strchr(auth, '/');
 	at = memchr(auth, '@', slash ? (size_t)(slash - auth) : strlen(auth));
@@ -184,7 +189,7 @@ int devsys__git_url_redact(devsys_buf *out, const char *url)
 int devsys__git_url_check(const char *url, int *is_ssh, int *is_https)
 {
 	const char *rest = NULL;
-	int ssh = 0, https = 0;
+	int ssh = 0, https = 0, file = 0;
 
 	if (!url || !*url)
 		return devsys__error_set(DEVSYS_EINVAL, "repository URL is empty; set repo.url");
@@ -200,7 +205,7 @@ int devsys__git_url_check(const char *url, int *is_ssh, int *is_https)
 	else if ((rest = after_scheme(url, "ssh://")) != NULL)
 		ssh = 1;
 	else if ((rest = after_scheme(url, "file://")) != NULL)
-		rest = NULL;
+		file = 1; /* file:///path: the authority is empty */
 	else if (url[0] == '/')
 		rest = NULL;
 	else if (strstr(url, "://")) {
@@ -224,7 +229,7 @@ int devsys__git_url_check(const char *url, int *is_ssh, int *is_https)
 		const char *slash = strchr(rest, '/');
 		size_t alen = slash ? (size_t)(slash - rest) : strlen(rest);
 		const char *at = memchr(rest, '@', alen);
-		if (alen == 0 || (at && at == rest + alen - 1))
+		if ((alen == 0 && !file) || (at && at == rest + alen - 1))
 			return devsys__error_set(DEVSYS_EINVAL, "repository URL has no host; give scheme://host/path");
 		if (at && memchr(rest, ':', (size_t)(at - rest))) {
 			devsys_buf shown = DEVSYS_BUF_INIT;

@@ -46,6 +46,10 @@ Test(git_refname, urls)
 	cr_assert_eq(devsys__git_url_check("https://h/r x", NULL, NULL), DEVSYS_EINVAL);
 	cr_assert_eq(devsys__git_url_check("https://h/r\n", NULL, NULL), DEVSYS_EINVAL);
 	cr_assert_eq(devsys__git_url_check(NULL, NULL, NULL), DEVSYS_EINVAL);
+	/* Found by fuzzing: a password in a file:// URL, and a path that merely contains "://". */
+	cr_assert_eq(devsys__git_url_check("file://u:tok@h/r", NULL, NULL), DEVSYS_EINVAL);
+	cr_assert_eq(devsys__git_url_redact(&b, "/srv/a:b@c://x"), 0);
+	cr_assert_str_eq(b.ptr, "/srv/a:b@c://x");
 	cr_assert_eq(devsys__git_url_redact(&b, "https://u:tok@h/r"), 0);
 	cr_assert_str_eq(b.ptr, "https://u:***@h/r");
 	cr_assert_eq(devsys__git_url_redact(&b, "https://h/r@x:y"), 0);
