@@ -136,7 +136,7 @@ static int add_pattern(devsys_masker *m, const char *bytes, size_t len, uint32_t
 
 int devsys_masker_add(devsys_masker *m, const char *name, const char *value, size_t len)
 {
-	uint32_t nidx;
+	uint32_t nidx = 0;
 	size_t refused = 0, added = 0;
 	int rc;
 
