@@ -69,7 +69,7 @@ DEVSYS_API void devsys_record_free(devsys_record *rec);
 DEVSYS_API int devsys_record_set_string(devsys_record *rec, const char *key, const char *value);
 
 /** As devsys_record_set_string() with an integer (e.g. pr_number). */
-DEVSYS_API int devsys_record_set_int(devsys_record *rec, const char *key, long long value);
+DEVSYS_API int devsys_record_set_int(devsys_record *rec, const char *key, int64_t value);
 
 /**
  * As devsys_record_set_string() with a JSON text (e.g. "validation" or
@@ -112,7 +112,7 @@ DEVSYS_API int devsys_record_json(const devsys_record *rec, devsys_buf *out);
  * @return 0; DEVSYS_EINVAL; DEVSYS_EPARSE / DEVSYS_ELIMIT (data); DEVSYS_EIO.
  */
 DEVSYS_API int devsys_record_event(devsys_record *rec, const char *type, const char *data_json,
-                                   unsigned long long *seq_out);
+                                   uint64_t *seq_out);
 
 /**
  * Start test run n = (highest existing run) + 1: creates

@@ -153,7 +153,7 @@ int devsys_record_set_string(devsys_record *rec, const char *key, const char *va
 	return set_value(rec, key, value ? json_string(value) : json_null());
 }
 
-int devsys_record_set_int(devsys_record *rec, const char *key, long long value)
+int devsys_record_set_int(devsys_record *rec, const char *key, int64_t value)
 {
 	int rc;
 	DEVSYS__CHECK_ARG(rec);
@@ -366,7 +366,7 @@ static unsigned long long last_seq(int fd, bool *needs_nl)
 }
 
 int devsys__record_event_task(const devsys_task *task, const char *type, const char *data_json,
-                              unsigned long long *seq_out)
+                              uint64_t *seq_out)
 {
 	devsys_buf path = DEVSYS_BUF_INIT;
 	json_t *data = NULL, *ev = NULL;
@@ -441,7 +441,7 @@ done:
 	return rc;
 }
 
-int devsys_record_event(devsys_record *rec, const char *type, const char *data_json, unsigned long long *seq_out)
+int devsys_record_event(devsys_record *rec, const char *type, const char *data_json, uint64_t *seq_out)
 {
 	DEVSYS__CHECK_ARG(rec);
 	return devsys__record_event_task(rec->task, type, data_json, seq_out);

@@ -14,7 +14,7 @@ char *devsys__url_strip_credentials(const char *url);
 int devsys__record_set_state(devsys_record *rec, const char *state);
 /* devsys_record_event() without a record handle. */
 int devsys__record_event_task(const devsys_task *task, const char *type, const char *data_json,
-                              unsigned long long *seq_out);
+                              uint64_t *seq_out);
 /* The numbered run folders of reports/, ascending; free *runs with devsys__free. */
 int devsys__record_list_runs(const devsys_task *task, unsigned int **runs, size_t *n);
 

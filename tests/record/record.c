@@ -115,14 +115,14 @@ Test(record, damaged_task_json_is_eparse)
 
 Test(record, events_have_increasing_seq_and_ts)
 {
-	unsigned long long seq = 0;
+	uint64_t seq = 0;
 	char p[4096];
 	FILE *f;
 	char line[4096];
 	unsigned long long expect = 1;
 	for (int i = 0; i < 5; i++) {
 		cr_assert_eq(devsys_record_event(rec, "state", "{\"to\":\"validated\"}", &seq), 0);
-		cr_assert_eq(seq, (unsigned long long)i + 1);
+		cr_assert_eq(seq, (uint64_t)i + 1);
 	}
 	/* a torn last line (crash mid-append) is left alone, the next event starts on a new line */
 	snprintf(p, sizeof(p), "%s/events.jsonl", devsys_task_path(task));
@@ -293,7 +293,7 @@ Test(record, kill_9_loop_leaves_old_or_new_latest, .timeout = 120)
 		cr_assert_gt(pid, 0);
 		/* kill at a random moment: this delay is the point of the test, not a wait for a condition */
 		ts.tv_sec = 0;
-		ts.tv_nsec = (long)(rand() % 40 + 5) * 1000000L;
+		ts.tv_nsec = (long)(rand() % 100 + 5) * 1000000L;
 		nanosleep(&ts, NULL);
 		cr_assert_eq(kill(pid, SIGKILL), 0);
 		cr_assert_eq(waitpid(pid, &st, 0), pid);
@@ -302,6 +302,24 @@ Test(record, kill_9_loop_leaves_old_or_new_latest, .timeout = 120)
 	}
 	completed = max_latest;
 	cr_assert_gt(completed, 3, "the writers completed too few runs (%u) to test anything", completed);
+	/* one more writer, killed only once events.jsonl has events, so the check below is never vacuous */
+	{
+		char *argv[] = { (char *)writer, dir, "t1", NULL };
+		char p[4096];
+		int st, tries = 0;
+		pid_t pid;
+		snprintf(p, sizeof(p), "%s/events.jsonl", devsys_task_path(task));
+		pid = dt_spawn(argv, NULL);
+		while (!dt_exists(p) && tries++ < 3000) {
+			ts.tv_sec = 0;
+			ts.tv_nsec = 10 * 1000000L; /* polling for a condition, with a 30 s deadline */
+			nanosleep(&ts, NULL);
+		}
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		cr_assert(dt_exists(p), "the writer wrote no event in 30 s");
+		check_consistent(&max_latest);
+	}
 	/* events.jsonl: every complete line parses, seqs strictly increase */
 	{
 		char p[4096], line[8192];
