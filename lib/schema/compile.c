@@ -806,8 +806,19 @@ static int compile_object(devsys_schema *S, sch *s, const devsys_node *n)
 			return bad(s, "$ref", "must be a string");
 		if ((rc = resolve_ref(S, s, "$ref", v->u.str.s, &s->ref, NULL)) != 0)
 			return rc;
-		if (d7)
-			return 0; /* draft-07: siblings of $ref are ignored */
+		static const char *const annotations[] = { "$ref", "description", "title", "$comment", "default",
+			                                   "examples", "readOnly", "writeOnly", "deprecated" };
+		s->ref_only = !s->errmsg;
+		for (size_t i = 0; s->ref_only && i < n->u.obj.n; i++) {
+			bool ann = false;
+			for (size_t k = 0; k < sizeof(annotations) / sizeof(annotations[0]); k++)
+				ann = ann || strcmp(n->u.obj.m[i].key, annotations[k]) == 0;
+			s->ref_only = ann;
+		}
+		if (d7) {
+			s->ref_only = true; /* draft-07: siblings of $ref are ignored */
+			return 0;
+		}
 	}
 	if (!d7 && (v = devsys_node_member(n, "$dynamicRef")) != NULL) {
 		if (v->type != DEVSYS_NODE_STRING)

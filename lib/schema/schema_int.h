@@ -102,6 +102,7 @@ struct sch {
 	uint8_t boolean; /* 0: object schema, 1: true, 2: false */
 	bool compiled;
 	bool uses_ann;   /* has unevaluated* itself */
+	bool ref_only;   /* only $ref (plus annotations): the fast path jumps straight to the target */
 	int draft;
 	unsigned vocab;
 	const char *abs; /* absolute location "uri#/pointer" */

@@ -459,6 +459,12 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 		return 0;
 	if (s->boolean == 1)
 		return 1;
+	/* a pure {"$ref": ...} wrapper: without paths to keep, go straight to the target
+	 * (the wrapper's resource is its parent's, so the dynamic scope is the same) */
+	while (s->ref_only && !TRACKING(c) && s->res == s->ref->res)
+		s = s->ref;
+	if (s->boolean)
+		return s->boolean == 1 ? 1 : (add_error(c, s, inst, "", "not allowed"), 0);
 	if (s->boolean == 2) {
 		if (s->errmsg || !c->mute)
 			add_error(c, s, inst, "", "%s is not allowed here", c->ipath.size ? "this value" : "the document");
