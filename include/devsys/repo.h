@@ -128,7 +128,7 @@ typedef int (*devsys_repo_progress_cb)(const devsys_repo_progress *progress, voi
 
 /*
  * Version history of devsys_repo_options:
- *  - 1: every field up to and including progress_payload.
+ *  - 1: every field up to and including follow_submodules.
  */
 #define DEVSYS_REPO_OPTIONS_VERSION 1
 
@@ -165,11 +165,19 @@ typedef struct devsys_repo_options {
 	uint64_t max_file_size;      /**< refuse to stage a file larger than this; 0: the default */
 	devsys_repo_progress_cb progress; /**< NULL: no progress reports */
 	void *progress_payload;
+	/**
+	 * Check out submodules too (recursively one level: the submodules of
+	 * the task's tree). Off by default: submodules are never followed
+	 * unless asked. Their URLs pass the same checks as @c url, they use the
+	 * same credential chain and host-key checks, and their trees are
+	 * checked for symbolic links leaving the checkout.
+	 */
+	int follow_submodules;
 } devsys_repo_options;
 
 #define DEVSYS_REPO_OPTIONS_INIT                                                                       \
 	{ DEVSYS_REPO_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-	  NULL, NULL, NULL, 0u, NULL, 0u, 0, 0u, NULL, NULL }
+	  NULL, NULL, NULL, 0u, NULL, 0u, 0, 0u, NULL, NULL, 0 }
 
 /**
  * Initialise @p opts to the defaults of @p version.

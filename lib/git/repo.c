@@ -40,7 +40,7 @@ struct devsys_repo {
 
 static const size_t repo_options_sizes[] = {
 	0,
-	DEVSYS__SIZE_THROUGH(devsys_repo_options, progress_payload), /* 1 */
+	DEVSYS__SIZE_THROUGH(devsys_repo_options, follow_submodules), /* 1 */
 };
 
 static const size_t commit_options_sizes[] = {
@@ -357,10 +357,8 @@ static int walk_cb(const char *root, const git_tree_entry *entry, void *payload)
 		                          c->url_shown, root, name);
 		return -1;
 	}
-	if (git_tree_entry_filemode(entry) == GIT_FILEMODE_COMMIT) {
-		devsys__log(NULL, DEVSYS_LOG_DEBUG, "git", "submodule %s%s is not followed", root, name);
-		return 1;
-	}
+	if (git_tree_entry_filemode(entry) == GIT_FILEMODE_COMMIT)
+		return 0; /* a submodule: checked when (and only if) it is followed */
 	if (git_tree_entry_filemode(entry) != GIT_FILEMODE_LINK)
 		return 0;
 	if (git_blob_lookup(&blob, c->repo, git_tree_entry_id(entry)) < 0) {
@@ -496,6 +494,53 @@ static int reopen(devsys_repo *r)
 	return 0;
 }
 
+typedef struct {
+	devsys_repo *r;
+	int rc;
+} sub_ctx;
+
+static int submodule_cb(git_submodule *sm, const char *name, void *payload)
+{
+	sub_ctx *c = payload;
+	devsys_repo *r = c->r;
+	git_submodule_update_options uo;
+	git_repository *sub = NULL;
+	git_commit *head = NULL;
+	git_oid oid;
+	devsys__git_op op;
+	const char *url = git_submodule_url(sm);
+	int rc;
+
+	if (!url || (strncmp(url, "./", 2) != 0 && strncmp(url, "../", 3) != 0 &&
+	             (rc = devsys__git_url_check(url, NULL, NULL)) < 0)) {
+		c->rc = devsys__error_set(DEVSYS_EINVAL, "submodule '%s' has an unusable URL: %s", name,
+		                          url ? devsys_error_message(devsys_error_last()) : "none");
+		return -1;
+	}
+	git_submodule_update_options_init(&uo, GIT_SUBMODULE_UPDATE_OPTIONS_VERSION);
+	op_init(&op, r);
+	devsys__git_callbacks(&uo.fetch_opts.callbacks, &op);
+	uo.fetch_opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	if ((rc = git_submodule_update(sm, 1, &uo)) < 0) {
+		c->rc = devsys__git_error(&op, rc, "checking out submodule '%s' failed", name);
+		return -1;
+	}
+	/* The submodule's tree must not escape the checkout either. */
+	if ((rc = git_submodule_open(&sub, sm)) < 0 || (rc = git_reference_name_to_id(&oid, sub, "HEAD")) < 0 ||
+	    (rc = git_commit_lookup(&head, sub, &oid)) < 0) {
+		c->rc = devsys__git_error(NULL, rc, "cannot open submodule '%s'", name);
+		git_repository_free(sub);
+		return -1;
+	}
+	c->rc = check_tree(r, sub, head);
+	git_commit_free(head);
+	git_repository_free(sub);
+	if (c->rc == 0)
+		devsys__log(r->ws, DEVSYS_LOG_INFO, "git", "task %s: checked out submodule %s", devsys_task_id(r->task),
+		            name);
+	return c->rc < 0 ? -1 : 0;
+}
+
 static int setup_checkout(devsys_repo *r, git_repository *mirror)
 {
 	git_reference *base_ref = NULL, *branch_ref = NULL;
@@ -583,6 +628,14 @@ static int setup_checkout(devsys_repo *r, git_repository *mirror)
 	}
 	if ((rc = update_head_sha(r)) < 0)
 		goto out;
+	if (r->opts.follow_submodules) {
+		sub_ctx sc = { r, 0 };
+		rc = git_submodule_foreach(r->wt, submodule_cb, &sc);
+		if (sc.rc < 0 || rc < 0) {
+			rc = sc.rc < 0 ? sc.rc : devsys__git_error(NULL, rc, "cannot list the submodules of task %s", id);
+			goto out;
+		}
+	}
 	{
 		devsys_buf path = DEVSYS_BUF_INIT, content = DEVSYS_BUF_INIT;
 		if ((rc = base_file(&path, r)) == 0 &&

@@ -772,3 +772,40 @@ Test(git_local, permission_failure_during_checkout_is_clear)
 	devsys_workspace_free(ws);
 	free(bare); free(url);
 }
+
+Test(git_local, submodules_are_followed_only_when_asked_and_checked_too)
+{
+	char *bare = gf_make_remote(dir, "proj"), *sub = gf_make_remote(dir, "sub"), *url = file_url(bare), path[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	gf_git("cd '%s/proj-work' && " GITC " submodule -q add 'file://%s' lib/sub && " GITC " commit -q -m sub && "
+	       "git push -q '%s' main",
+	       dir, sub, bare);
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	devsys_task *t1 = gf_task(ws, "m1"), *t2 = gf_task(ws, "m2"), *t3 = gf_task(ws, "m3");
+	o.url = url;
+	devsys_repo *r = open_ok(t1, &o);
+	snprintf(path, sizeof(path), "%s/lib/sub/README.md", devsys_repo_checkout_path(r));
+	cr_assert_not(dt_exists(path), "submodules are not followed by default");
+	devsys_repo_free(r);
+	o.follow_submodules = 1;
+	r = open_ok(t2, &o);
+	snprintf(path, sizeof(path), "%s/lib/sub/README.md", devsys_repo_checkout_path(r));
+	cr_assert(dt_exists(path), "asked: the submodule is checked out");
+	devsys_repo_free(r);
+	/* A submodule whose tree escapes the checkout is refused like the main tree. */
+	gf_git("cd '%s/sub-work' && ln -s ../../../../../etc evil && " GITC " add evil && " GITC " commit -q -m evil && "
+	       "git push -q '%s' main && cd '%s/proj-work/lib/sub' && git pull -q origin main && cd ../.. && " GITC
+	       " commit -q -am bump && git push -q '%s' main",
+	       dir, sub, dir, bare);
+	devsys_repo *r3 = NULL;
+	cr_assert_eq(devsys_repo_open_task(&r3, t3, &o), DEVSYS_EPATH, "%s", gf_err());
+	cr_assert(strstr(gf_err(), "evil") != NULL, "%s", gf_err());
+	snprintf(path, sizeof(path), "%s/checkout", devsys_task_path(t3));
+	cr_assert_not(dt_exists(path), "nothing may be left of a refused task");
+	devsys_task_free(t1);
+	devsys_task_free(t2);
+	devsys_task_free(t3);
+	devsys_workspace_free(ws);
+	free(bare); free(sub); free(url);
+}
