@@ -98,6 +98,11 @@ static scratch *scratch_get(void)
 
 /* ---- paths ---- */
 
+static bool looks_secret(const char *s, size_t len);
+
+/* An instance-path segment; a key that looks like a secret is not echoed. */
+static void path_push_key(devsys_buf *b, const char *seg, size_t len);
+
 static void path_push(devsys_buf *b, const char *seg, size_t len)
 {
 	devsys_buf_put(b, "/", 1);
@@ -110,6 +115,14 @@ static void path_push(devsys_buf *b, const char *seg, size_t len)
 		run = i + 1;
 	}
 	devsys_buf_put(b, seg + run, len - run);
+}
+
+static void path_push_key(devsys_buf *b, const char *seg, size_t len)
+{
+	if (looks_secret(seg, len))
+		path_push(b, "*redacted*", 10);
+	else
+		path_push(b, seg, len);
 }
 
 static void path_push_idx(devsys_buf *b, size_t i)
@@ -149,6 +162,16 @@ static bool looks_secret(const char *s, size_t len)
 	return false;
 }
 
+/* At most @p max bytes of @p s, cut at a UTF-8 character boundary. */
+static int utf8_prefix(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return (int)len;
+	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+		max--;
+	return (int)max;
+}
+
 /* A short, safe rendering of an instance value for messages. */
 static void show(char *buf, size_t size, const devsys_node *n)
 {
@@ -157,9 +180,9 @@ static void show(char *buf, size_t size, const devsys_node *n)
 		if (looks_secret(n->u.str.s, n->u.str.len))
 			snprintf(buf, size, "(a value that looks like a secret)");
 		else if (n->u.str.len > 40)
-			snprintf(buf, size, "'%.37s...'", n->u.str.s);
+			snprintf(buf, size, "'%.*s...'", utf8_prefix(n->u.str.s, n->u.str.len, 37), n->u.str.s);
 		else
-			snprintf(buf, size, "'%s'", n->u.str.s);
+			snprintf(buf, size, "'%.*s'", (int)n->u.str.len, n->u.str.s);
 		break;
 	case DEVSYS_NODE_NUMBER: snprintf(buf, size, "%.17g", n->u.num); break;
 	case DEVSYS_NODE_BOOL: snprintf(buf, size, "%s", n->u.b ? "true" : "false"); break;
@@ -167,6 +190,15 @@ static void show(char *buf, size_t size, const devsys_node *n)
 	case DEVSYS_NODE_ARRAY: snprintf(buf, size, "an array"); break;
 	default: snprintf(buf, size, "an object"); break;
 	}
+}
+
+static const char *show_key(char *buf, size_t size, const devsys__member *m)
+{
+	if (looks_secret(m->key, m->keylen))
+		snprintf(buf, size, "(a name that looks like a secret)");
+	else
+		snprintf(buf, size, "'%.*s%s'", utf8_prefix(m->key, m->keylen, 60), m->key, m->keylen > 60 ? "..." : "");
+	return buf;
 }
 
 static void add_error(vctx *c, const sch *s, const devsys_node *inst, const char *kw, const char *fmt, ...)
@@ -199,6 +231,14 @@ static void add_error(vctx *c, const sch *s, const devsys_node *inst, const char
 		va_start(ap, fmt);
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
+		size_t l = strlen(msg);
+		if (l == sizeof(msg) - 1) { /* truncated: never end inside a UTF-8 sequence */
+			while (l > 0 && ((unsigned char)msg[l - 1] & 0xC0) == 0x80)
+				l--;
+			if (l > 0 && (unsigned char)msg[l - 1] >= 0xC0)
+				l--;
+			msg[l] = '\0';
+		}
 		e->message = devsys__strdup(msg);
 	}
 	e->instance_location = devsys__strdup(c->ipath.ptr ? c->ipath.ptr : "");
@@ -845,7 +885,7 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 				bool matched = false;
 				size_t ks = c->kpath.size, is = c->ipath.size;
 				if (TRACKING(c))
-					path_push(&c->ipath, m->key, m->keylen);
+					path_push_key(&c->ipath, m->key, m->keylen);
 				if (s->prop_names) {
 					devsys_node kn = *m->val;
 					kn.type = DEVSYS_NODE_STRING;
@@ -860,8 +900,8 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 					if (TRACKING(c))
 						path_pop(&c->kpath, ks);
 					if (!r) {
-						add_error(c, s, m->val, "propertyNames", "the property name '%.80s' is not allowed",
-						          m->key);
+						add_error(c, s, m->val, "propertyNames", "the property name %s is not allowed",
+						          REPORTING(c) ? show_key(sv, sizeof(sv), m) : "");
 						if (TRACKING(c))
 							path_pop(&c->ipath, is);
 						STOP();
@@ -907,7 +947,8 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 					if (s->add_props->boolean == 2 && !s->add_props->errmsg) {
 						r = 0;
 						add_error(c, s, m->val, "additionalProperties",
-						          "unknown property '%.80s' (not allowed here; check the spelling)", m->key);
+						          "unknown property %s (not allowed here; check the spelling)",
+						          REPORTING(c) ? show_key(sv, sizeof(sv), m) : "");
 					} else {
 						if (TRACKING(c))
 							path_push(&c->kpath, "additionalProperties", 20);
@@ -957,11 +998,12 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 			size_t ks = c->kpath.size, is = c->ipath.size;
 			int r;
 			if (TRACKING(c))
-				path_push(&c->ipath, m->key, m->keylen);
+				path_push_key(&c->ipath, m->key, m->keylen);
 			if (s->uneval_props->boolean == 2 && !s->uneval_props->errmsg) {
 				r = 0;
 				add_error(c, s, m->val, "unevaluatedProperties",
-				          "unknown property '%.80s' (not allowed here; check the spelling)", m->key);
+				          "unknown property %s (not allowed here; check the spelling)",
+				          REPORTING(c) ? show_key(sv, sizeof(sv), m) : "");
 			} else {
 				if (TRACKING(c))
 					path_push(&c->kpath, "unevaluatedProperties", 21);

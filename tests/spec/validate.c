@@ -284,3 +284,21 @@ Test(spec_validate, one_schema_many_threads)
 	}
 	devsys_spec_free(s);
 }
+
+Test(spec_validate, messages_stay_utf8_and_hide_secret_looking_keys)
+{
+	/* a long non-ASCII value in an enum error is cut at a character boundary */
+	devsys_validation *v = check("policy:\n  risk: \"ééééééééééééééééééééééééééééééééééééééééééééé\"\n"
+	                             "ghp_0123456789abcdefghijABCDEFGHIJ0123: 1\n",
+	                             DEVSYS_EINVALID);
+	devsys_buf j = DEVSYS_BUF_INIT;
+	cr_assert_eq(devsys_validation_to_json(&j, v), 0);
+	devsys_spec *s = NULL;
+	cr_assert_eq(devsys_spec_load_buffer(&s, j.ptr, j.size, "out.json", NULL), 0, "output is not valid UTF-8 JSON: %s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_null(strstr(j.ptr, "ghp_0123"), "a secret-looking key was echoed: %s", j.ptr);
+	cr_assert(strstr(j.ptr, "\"/*redacted*\""), "%s", j.ptr);
+	devsys_spec_free(s);
+	devsys_buf_dispose(&j);
+	devsys_validation_free(v);
+}
