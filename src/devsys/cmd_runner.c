@@ -1,0 +1,120 @@
+/*
+ * `devsys exec`: run one command through a runner profile of the operator's
+ * devsys.yaml (or the plain inproc runner), streaming its output.
+ */
+#include "cli.h"
+
+#ifdef DEVSYS_HAVE_MODULE_CONFIG
+#include <devsys/config.h>
+#endif
+
+#include <stdlib.h>
+#include <string.h>
+
+static int print_out(int stream, const char *data, size_t len, void *payload)
+{
+	(void)payload;
+	fwrite(data, 1, len, stream == DEVSYS_RUNNER_STDERR ? stderr : stdout);
+	return 0;
+}
+
+static int cmd_exec(devsys_cli *cli, int argc, char **argv)
+{
+	const char *profile = NULL, *config = NULL, *type = "inproc";
+	unsigned long timeout_s = 0;
+	int i = 1, rc, code;
+#ifdef DEVSYS_HAVE_MODULE_CONFIG
+	devsys_config *cfg = NULL;
+#else
+	void *cfg = NULL;
+#define devsys_config_free(c) ((void)(c))
+#endif
+	devsys_runner *r = NULL;
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
+	devsys_runner_cmd cmd = DEVSYS_RUNNER_CMD_INIT;
+	devsys_runner_result res = DEVSYS_RUNNER_RESULT_INIT;
+
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		} else if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
+			profile = argv[++i];
+		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			config = argv[++i];
+		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			char *end;
+			timeout_s = strtoul(argv[++i], &end, 10);
+			if (*end || timeout_s > 86400 * 7)
+				return devsys_cli_usage_error(cli, "exec: --timeout takes whole seconds (got '%s')", argv[i]);
+		} else if (argv[i][0] == '-') {
+			return devsys_cli_usage_error(cli, "exec: unknown option '%s'", argv[i]);
+		} else {
+			break;
+		}
+	}
+	if (i >= argc)
+		return devsys_cli_usage_error(cli, "exec: no command given (devsys exec [--profile NAME] -- PROGRAM ARGS...)");
+	if (profile || config) {
+#ifndef DEVSYS_HAVE_MODULE_CONFIG
+		return devsys_cli_usage_error(cli, "exec: this build has no config module (--profile/--config)");
+#else
+		if (devsys_config_load(&cfg, config) < 0)
+			return devsys_cli_fail_lib(cli, "exec: configuration");
+		if (!profile) {
+			devsys_config_free(cfg);
+			return devsys_cli_usage_error(cli, "exec: --config needs --profile");
+		}
+		if (devsys_config_runner(cfg, profile, &type, &o) < 0) {
+			code = devsys_cli_fail_lib(cli, "exec: profile");
+			devsys_config_free(cfg);
+			return code;
+		}
+#endif
+	}
+	if (devsys_runner_open(&r, type, &o) < 0) {
+		code = devsys_cli_fail_lib(cli, "exec: runner");
+		devsys_config_free(cfg);
+		return code;
+	}
+	cmd.argv = (const char *const *)(argv + i);
+	cmd.timeout_ms = (unsigned int)(timeout_s * 1000);
+	cmd.output_cb = print_out;
+	rc = devsys_runner_exec(r, &cmd, &res);
+	fflush(stdout);
+	if (cli->json) {
+		json_t *j = json_pack("{s:s, s:i, s:i, s:I, s:i, s:b}", "failure", devsys_runner_failure_name(res.failure),
+		                      "exit_code", res.exit_code, "signal", res.signal, "duration_ms",
+		                      (json_int_t)res.duration_ms, "attempts", res.attempts, "truncated", res.truncated);
+		if (rc < 0 && j)
+			json_object_set_new(j, "error", json_string(devsys_error_message(devsys_error_last())));
+		devsys_cli_print_json(j);
+	} else if (rc < 0) {
+		fprintf(stderr, "devsys exec: %s\n", devsys_error_message(devsys_error_last()));
+	}
+	switch (res.failure) {
+	case DEVSYS_RUNNER_OK:
+		code = DEVSYS_EXIT_OK;
+		break;
+	case DEVSYS_RUNNER_BUILD_FAILURE:
+	case DEVSYS_RUNNER_TIMEOUT:
+	case DEVSYS_RUNNER_CANCELED:
+		code = DEVSYS_EXIT_FAILED;
+		break;
+	case DEVSYS_RUNNER_NOT_RUN:
+		code = DEVSYS_EXIT_USAGE;
+		break;
+	default:
+		code = DEVSYS_EXIT_SYSTEM;
+	}
+	devsys_runner_result_dispose(&res);
+	devsys_runner_free(r);
+	devsys_config_free(cfg);
+	return code;
+}
+
+const devsys_cli_command devsys_cli_runner_commands[] = {
+	{ "exec", "[--profile NAME [--config FILE]] [--timeout S] -- PROGRAM [ARG...]",
+	  "run one command through a runner profile (default: inproc)", cmd_exec },
+	{ NULL, NULL, NULL, NULL }
+};
