@@ -241,7 +241,7 @@ static int read_number(jr *r, devsys_node *n)
 			q++;
 		for (; q < s; q++)
 			v = v * 10 + (*q - '0');
-		d = (double)(neg ? -v : v);
+		d = neg ? -(double)v : (double)v; /* -0 stays -0, as strtod reads it */
 	} else {
 		char buf[64];
 		char *num = buf;
