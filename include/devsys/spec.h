@@ -58,7 +58,7 @@ typedef struct devsys_spec_options {
 	unsigned int version; /**< DEVSYS_SPEC_OPTIONS_VERSION */
 	int format;           /**< devsys_spec_format */
 	size_t max_size;      /**< input bytes; 0: 16 MiB. Larger input: DEVSYS_ELIMIT */
-	size_t max_depth;     /**< nesting depth; 0: 256 */
+	size_t max_depth;     /**< nesting depth; 0: 256; at most 10 000 */
 	size_t max_nodes;     /**< nodes after alias expansion, per document; 0: 1 000 000 */
 } devsys_spec_options;
 

@@ -1029,7 +1029,12 @@ static int compile_node(devsys_schema *S, const devsys_node *n, resource *res, c
 	if (n->type != DEVSYS_NODE_OBJECT)
 		return devsys__error_set(DEVSYS_EINVALID, "schema %s (%s:%u:%u): a schema must be an object or a boolean",
 		                         s->abs, devsys_node_source(n), n->line, n->col);
-	return compile_object(S, s, n);
+	if (S->cdepth >= 512)
+		return devsys__error_set(DEVSYS_ELIMIT, "schema %s: subschemas nested deeper than 512 levels", s->abs);
+	S->cdepth++;
+	int rc = compile_object(S, s, n);
+	S->cdepth--;
+	return rc;
 }
 
 void devsys_schema_free(devsys_schema *S)

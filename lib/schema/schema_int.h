@@ -187,6 +187,7 @@ struct devsys_schema {
 	pcre2_code **codes;
 	size_t ncodes, acodes;
 	int default_draft;
+	unsigned cdepth; /* compile recursion depth */
 };
 
 /* format.c */

@@ -299,9 +299,20 @@ static int re_match(vctx *c, const regex *re, const char *s, size_t len, const s
 	return 0;
 }
 
+/* Equal nodes hash equally; below depth 32 only the type counts, which keeps
+ * the hash consistent and its recursion shallow. */
+static uint64_t node_hash_d(const devsys_node *n, unsigned depth);
+
 static uint64_t node_hash(const devsys_node *n)
 {
+	return node_hash_d(n, 0);
+}
+
+static uint64_t node_hash_d(const devsys_node *n, unsigned depth)
+{
 	uint64_t h = 1469598103934665603ull ^ n->type;
+	if (depth > 32)
+		return h;
 	switch (n->type) {
 	case DEVSYS_NODE_BOOL: h ^= (uint64_t)n->u.b; break;
 	case DEVSYS_NODE_NUMBER: {
@@ -317,7 +328,7 @@ static uint64_t node_hash(const devsys_node *n)
 		break;
 	case DEVSYS_NODE_ARRAY:
 		for (size_t i = 0; i < n->u.arr.n; i++)
-			h = (h ^ node_hash(n->u.arr.items[i])) * 1099511628211ull;
+			h = (h ^ node_hash_d(n->u.arr.items[i], depth + 1)) * 1099511628211ull;
 		break;
 	case DEVSYS_NODE_OBJECT: {
 		uint64_t sum = 0;
@@ -325,7 +336,7 @@ static uint64_t node_hash(const devsys_node *n)
 			uint64_t k = 1469598103934665603ull;
 			for (size_t j = 0; j < n->u.obj.m[i].keylen; j++)
 				k = (k ^ (unsigned char)n->u.obj.m[i].key[j]) * 1099511628211ull;
-			sum += k * 31 + node_hash(n->u.obj.m[i].val);
+			sum += k * 31 + node_hash_d(n->u.obj.m[i].val, depth + 1);
 		}
 		h ^= sum;
 		break;

@@ -117,7 +117,8 @@ int devsys_spec_load_buffer(devsys_spec **out, const void *data, size_t len, con
 	if (!name)
 		name = "<buffer>";
 	size_t max_size = o.max_size ? o.max_size : DEFAULT_MAX_SIZE;
-	size_t max_depth = o.max_depth ? o.max_depth : DEFAULT_MAX_DEPTH;
+	/* the validator and node comparisons recurse: 10 000 levels is the ceiling */
+	size_t max_depth = o.max_depth ? (o.max_depth < 10000 ? o.max_depth : 10000) : DEFAULT_MAX_DEPTH;
 	size_t max_nodes = o.max_nodes ? o.max_nodes : DEFAULT_MAX_NODES;
 	if (len > max_size)
 		return devsys__error_set(DEVSYS_ELIMIT, "%s: %zu bytes is larger than the limit of %zu bytes (max_size)", name,

@@ -220,3 +220,49 @@ Test(schema, options_and_arguments)
 	cr_assert_eq(devsys_validation_count(NULL), 0);
 	cr_assert_null(devsys_validation_at(NULL, 0));
 }
+
+Test(schema, deep_instances_and_schemas_stay_bounded)
+{
+	/* a 10 000-deep instance (the loader's ceiling) with uniqueItems, enum and a recursive schema */
+	size_t depth = 10000;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	devsys_buf_puts(&b, "[");
+	for (int k = 0; k < 2; k++) {
+		if (k)
+			devsys_buf_puts(&b, ",");
+		for (size_t i = 0; i < depth; i++)
+			devsys_buf_puts(&b, "[");
+		for (size_t i = 0; i < depth; i++)
+			devsys_buf_puts(&b, "]");
+	}
+	devsys_buf_puts(&b, "]");
+	devsys_node *inst = NULL;
+	cr_assert_eq(devsys__json_parse(&inst, &arena, b.ptr, b.size, "deep", 20010, 10000000), 0, "%s", msg());
+	devsys_schema *s;
+	cr_assert_eq(compile(&s, "{\"uniqueItems\":true}"), 0);
+	cr_assert_eq(devsys_schema_validate(NULL, s, inst), DEVSYS_EINVALID, "two equal deep items");
+	devsys_schema_free(s);
+	cr_assert_eq(compile(&s, "{\"items\":{\"$ref\":\"#\"}}"), 0);
+	cr_assert_eq(devsys_schema_validate(NULL, s, inst), DEVSYS_ELIMIT);
+	devsys_schema_free(s);
+	/* a schema nested deeper than the compiler accepts */
+	devsys_buf_clear(&b);
+	for (int i = 0; i < 600; i++)
+		devsys_buf_puts(&b, "{\"x\":");
+	devsys_buf_puts(&b, "{}");
+	for (int i = 0; i < 600; i++)
+		devsys_buf_puts(&b, "}");
+	devsys_node *deep = NULL;
+	cr_assert_eq(devsys__json_parse(&deep, &arena, b.ptr, b.size, "deep-schema", 1000, 1000000), 0);
+	cr_assert_eq(devsys_schema_compile(&s, deep, NULL), 0, "unknown keywords nest freely: %s", msg());
+	devsys_schema_free(s);
+	devsys_buf_clear(&b);
+	for (int i = 0; i < 600; i++)
+		devsys_buf_puts(&b, "{\"not\":");
+	devsys_buf_puts(&b, "{}");
+	for (int i = 0; i < 600; i++)
+		devsys_buf_puts(&b, "}");
+	cr_assert_eq(devsys__json_parse(&deep, &arena, b.ptr, b.size, "deep-schema", 1000, 1000000), 0);
+	cr_assert_eq(devsys_schema_compile(&s, deep, NULL), DEVSYS_ELIMIT);
+	devsys_buf_dispose(&b);
+}
