@@ -110,6 +110,13 @@ void devsys_record_free(devsys_record *rec)
 	devsys__free(rec);
 }
 
+static bool json_string_valid_utf8(const char *s)
+{
+	json_t *j = json_string(s);
+	json_decref(j);
+	return j != NULL;
+}
+
 static int check_key(const char *key, bool managed_ok)
 {
 	size_t n;
@@ -141,6 +148,7 @@ static int set_value(devsys_record *rec, const char *key, json_t *v)
 
 int devsys_record_set_string(devsys_record *rec, const char *key, const char *value)
 {
+	json_t *v;
 	int rc;
 	DEVSYS__CHECK_ARG(rec);
 	if ((rc = check_key(key, false)) < 0)
@@ -148,9 +156,11 @@ int devsys_record_set_string(devsys_record *rec, const char *key, const char *va
 	if (value && strlen(value) > DEVSYS_RECORD_MAX_JSON)
 		return devsys__error_set(DEVSYS_ELIMIT, "task.json field '%s' is longer than %d bytes", key,
 		                         DEVSYS_RECORD_MAX_JSON);
-	if (value && !json_string(value))
+	if (!value)
+		return set_value(rec, key, json_null());
+	if (!(v = json_string(value)))
 		return devsys__error_set(DEVSYS_EINVAL, "task.json field '%s' is not valid UTF-8", key);
-	return set_value(rec, key, value ? json_string(value) : json_null());
+	return set_value(rec, key, v);
 }
 
 int devsys_record_set_int(devsys_record *rec, const char *key, int64_t value)
@@ -377,7 +387,7 @@ int devsys__record_event_task(const devsys_task *task, const char *type, const c
 
 	DEVSYS__CHECK_ARG(task);
 	DEVSYS__CHECK_ARG(type);
-	if (!*type || strlen(type) > 64 || !json_string(type))
+	if (!*type || strlen(type) > 64 || !json_string_valid_utf8(type))
 		return devsys__error_set(DEVSYS_EINVAL, "event type must be 1..64 bytes of UTF-8");
 	if (data_json && (rc = parse_json_value(&data, data_json, "event data")) < 0)
 		return rc;
@@ -725,7 +735,8 @@ int devsys_record_run_complete(devsys_record *rec, unsigned int run)
 			total += (unsigned long long)st.st_size;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(char *), cmp_str);
+	if (n > 1)
+		qsort(names, n, sizeof(char *), cmp_str);
 	/* big runs are summarised without keeping every case in memory */
 	if (total > 64ull * 1024 * 1024)
 		o.flags = DEVSYS_REPORT_NO_CASES;
