@@ -201,10 +201,16 @@ static const char *show_key(char *buf, size_t size, const devsys__member *m)
 	return buf;
 }
 
-static void add_error(vctx *c, const sch *s, const devsys_node *inst, const char *kw, const char *fmt, ...)
+static void add_error_(vctx *c, const sch *s, const devsys_node *inst, const char *kw, const char *fmt, ...)
 	DEVSYS_PRINTF(5, 6);
+/* muted branches and the fast path record nothing: skip the call entirely */
+#define add_error(c, ...)                                                                                              \
+	do {                                                                                                           \
+		if (REPORTING(c))                                                                                      \
+			add_error_((c), __VA_ARGS__);                                                                  \
+	} while (0)
 
-static void add_error(vctx *c, const sch *s, const devsys_node *inst, const char *kw, const char *fmt, ...)
+static void add_error_(vctx *c, const sch *s, const devsys_node *inst, const char *kw, const char *fmt, ...)
 {
 	if (c->mute || !c->out)
 		return;
@@ -504,7 +510,8 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 	uint8_t abuf[64];
 	ann la = { NULL, 0 };
 	ann *A = NULL;
-	char sv[80] = "";
+	char sv[80];
+	sv[0] = '\0';
 
 	if (c->fatal)
 		return 0;
@@ -514,8 +521,12 @@ static int eval(vctx *c, const sch *s, const devsys_node *inst, ann *out_ann)
 	 * (the wrapper's resource is its parent's, so the dynamic scope is the same) */
 	while (s->ref_only && !TRACKING(c) && s->res == s->ref->res)
 		s = s->ref;
-	if (s->boolean)
-		return s->boolean == 1 ? 1 : (add_error(c, s, inst, "", "not allowed"), 0);
+	if (s->boolean) {
+		if (s->boolean == 1)
+			return 1;
+		add_error(c, s, inst, "", "not allowed");
+		return 0;
+	}
 	if (s->boolean == 2) {
 		if (s->errmsg || !c->mute)
 			add_error(c, s, inst, "", "%s is not allowed here", c->ipath.size ? "this value" : "the document");
