@@ -523,17 +523,52 @@ static const char *const gc_long[][2] = {
 	{ "Surrogate", "Cs" }, { "Private_Use", "Co" }, { "Unassigned", "Cn" },
 };
 
-static int translate_pattern(devsys_buf *out, const char *p, size_t len)
+/* ECMA-262 \s: white space and line terminators, Unicode-wide. */
+#define ECMA_SPACE "\\s\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+
+int devsys__regex_translate(devsys_buf *out, const char *p, size_t len)
 {
 	static const char *const prefixes[] = { "General_Category=", "gc=", "Script_Extensions=", "scx=", "Script=",
 		                                "sc=" };
 	int rc = 0;
+	bool in_class = false;
 	for (size_t i = 0; i < len && !rc; i++) {
+		if (p[i] == '[' && !in_class) {
+			/* ECMA: [] matches nothing and [^] anything; PCRE2 reads ']' there as a literal */
+			if (i + 1 < len && p[i + 1] == ']') {
+				rc = devsys_buf_puts(out, "(?!)");
+				i++;
+				continue;
+			}
+			if (i + 2 < len && p[i + 1] == '^' && p[i + 2] == ']') {
+				rc = devsys_buf_puts(out, "[\\s\\S]");
+				i += 2;
+				continue;
+			}
+			in_class = true;
+			rc = devsys_buf_put(out, p + i, 1);
+			if (!rc && i + 1 < len && p[i + 1] == '^')
+				rc = devsys_buf_put(out, p + ++i, 1);
+			continue;
+		}
+		if (p[i] == ']' && in_class) {
+			in_class = false;
+			rc = devsys_buf_put(out, p + i, 1);
+			continue;
+		}
 		if (p[i] != '\\' || i + 1 >= len) {
 			rc = devsys_buf_put(out, p + i, 1);
 			continue;
 		}
 		char e = p[i + 1];
+		if (e == 's' || (e == 'S' && !in_class)) {
+			if (in_class)
+				rc = devsys_buf_puts(out, ECMA_SPACE);
+			else
+				rc = devsys_buf_puts(out, e == 's' ? "[" ECMA_SPACE "]" : "[^" ECMA_SPACE "]");
+			i++;
+			continue;
+		}
 		const char *close = (e == 'p' || e == 'P') && i + 2 < len && p[i + 2] == '{'
 		                            ? memchr(p + i + 3, '}', len - i - 3)
 		                            : NULL;
@@ -568,7 +603,7 @@ int devsys__regex_compile(devsys_schema *S, regex *re, const char *pattern, size
 {
 	int ec;
 	devsys_buf tr = DEVSYS_BUF_INIT;
-	if (translate_pattern(&tr, pattern, len) != 0) {
+	if (devsys__regex_translate(&tr, pattern, len) != 0) {
 		devsys_buf_dispose(&tr);
 		return devsys__error_oom();
 	}

@@ -397,7 +397,18 @@ bool devsys__format_check(int fmt, const char *s, size_t len)
 			}
 		}
 		PCRE2_SIZE off;
-		pcre2_code *c = pcre2_compile((PCRE2_SPTR)s, len, PCRE2_UTF | PCRE2_ALT_BSUX, &err, &off, NULL);
+		devsys_buf tr = DEVSYS_BUF_INIT;
+		if (devsys__regex_translate(&tr, s, len) != 0) {
+			devsys_buf_dispose(&tr);
+			return false;
+		}
+		pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
+		if (cc)
+			pcre2_set_compile_extra_options(cc, PCRE2_EXTRA_ALT_BSUX);
+		pcre2_code *c = pcre2_compile((PCRE2_SPTR)(tr.ptr ? tr.ptr : ""), tr.size, PCRE2_UTF | PCRE2_ALT_BSUX, &err,
+		                              &off, cc);
+		pcre2_compile_context_free(cc);
+		devsys_buf_dispose(&tr);
 		if (!c)
 			return false;
 		pcre2_code_free(c);

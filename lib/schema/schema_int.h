@@ -201,6 +201,10 @@ char *devsys__uri_split(const char *uri, const char **frag);
 /* Percent-decode a fragment; malloc'ed. */
 char *devsys__uri_unescape(const char *s);
 
+/* ECMA-262 spellings PCRE2 does not know, rewritten (long Unicode property
+ * names, Unicode \s, [] and [^]) */
+int devsys__regex_translate(devsys_buf *out, const char *p, size_t len);
+
 /* validation regex helper */
 int devsys__regex_compile(devsys_schema *S, regex *re, const char *pattern, size_t len, char *err, size_t errlen);
 
