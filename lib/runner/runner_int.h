@@ -26,6 +26,16 @@ void devsys__runner_io_note(devsys_runner_io *io, const char *fmt, ...) DEVSYS_P
 /* POSIX-sh single-quote @p s (with @p len bytes) onto @p out. */
 int devsys__sh_quote(devsys_buf *out, const char *s, size_t len);
 
+/*
+ * remote-ssh: the command line for @p c (pid file, cd, env -i, argv). When
+ * the command has env entries, the line only names a reader that takes
+ * them from stdin (devsys__ssh_env_preamble), so no env value appears in
+ * any remote argv (`ps`) or in sshd's logs.
+ */
+int devsys__ssh_cmdline(devsys_buf *out, const devsys_runner_cmd *c, const char *pidfile, const char *cwd);
+/* The stdin preamble carrying @p c's env entries (empty when it has none). */
+int devsys__ssh_env_preamble(devsys_buf *out, const devsys_runner_cmd *c);
+
 /* Is @p entry "NAME=value" with NAME matching [A-Za-z_][A-Za-z0-9_]*? */
 bool devsys__env_entry_ok(const char *entry);
 

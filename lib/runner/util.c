@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -130,4 +131,74 @@ int devsys__copy_tree(const char *from, const char *to)
 	}
 	closedir(d);
 	return rc;
+}
+
+/*
+ * The reader run by /bin/sh on the remote side: pairs of lines "NAME" and
+ * the value as printf %b octal escapes, ended by an empty line; then exec
+ * the command. POSIX `read` consumes stdin byte by byte on pipes and
+ * sockets, so the command's own stdin starts right after the preamble. The
+ * trailing "x" keeps values that end in newlines intact through $(...).
+ */
+static const char env_reader[] =
+	"while IFS= read -r __devsys_n && [ -n \"$__devsys_n\" ]; do IFS= read -r __devsys_v; "
+	"__devsys_v=$(printf '%bx' \"$__devsys_v\"); export \"$__devsys_n=${__devsys_v%x}\"; done; "
+	"unset __devsys_n __devsys_v; exec \"$@\"";
+
+int devsys__ssh_cmdline(devsys_buf *out, const devsys_runner_cmd *c, const char *pidfile, const char *cwd)
+{
+	int rc = 0;
+	bool has_env = c->env && c->env[0];
+	devsys_buf_puts(out, "printf '%s\\n' \"$$\" > ");
+	devsys__sh_quote(out, pidfile, strlen(pidfile));
+	devsys_buf_puts(out, " && cd -- ");
+	devsys__sh_quote(out, cwd, strlen(cwd));
+	devsys_buf_puts(out, " && exec env ");
+	if (!(c->flags & DEVSYS_RUNNER_CMD_INHERIT_ENV))
+		devsys_buf_puts(out, "-i \"PATH=$PATH\" \"HOME=$HOME\" ");
+	if (has_env) {
+		devsys_buf_puts(out, "/bin/sh -c ");
+		devsys__sh_quote(out, env_reader, sizeof(env_reader) - 1);
+		devsys_buf_puts(out, " sh ");
+	}
+	if (c->flags & DEVSYS_RUNNER_CMD_SHELL) {
+		devsys_buf_puts(out, "/bin/sh -c ");
+		devsys__sh_quote(out, c->argv[0], strlen(c->argv[0]));
+		devsys_buf_puts(out, " sh");
+		for (size_t i = 1; c->argv[i]; i++) {
+			devsys_buf_puts(out, " ");
+			devsys__sh_quote(out, c->argv[i], strlen(c->argv[i]));
+		}
+	} else {
+		for (size_t i = 0; c->argv[i]; i++) {
+			if (i)
+				devsys_buf_puts(out, " ");
+			if ((rc = devsys__sh_quote(out, c->argv[i], strlen(c->argv[i]))) < 0)
+				break;
+		}
+	}
+	if (!out->ptr || rc < 0)
+		return devsys__error_oom();
+	return 0;
+}
+
+int devsys__ssh_env_preamble(devsys_buf *out, const devsys_runner_cmd *c)
+{
+	for (size_t i = 0; c->env && c->env[i]; i++) {
+		const char *eq = strchr(c->env[i], '=');
+		if (!eq)
+			continue;
+		devsys_buf_put(out, c->env[i], (size_t)(eq - c->env[i]));
+		devsys_buf_put(out, "\n", 1);
+		for (const unsigned char *p = (const unsigned char *)eq + 1; *p; p++) {
+			char esc[8];
+			snprintf(esc, sizeof(esc), "\\0%03o", *p);
+			if (devsys_buf_put(out, esc, 5) < 0)
+				return devsys__error_oom();
+		}
+		devsys_buf_put(out, "\n", 1);
+	}
+	if (c->env && c->env[0] && devsys_buf_put(out, "\n", 1) < 0)
+		return devsys__error_oom();
+	return 0;
 }

@@ -355,6 +355,21 @@ Test(runner_ssh, hostile_argv_and_env_are_not_interpreted)
 	devsys_runner_result_dispose(&res);
 	capture_free(&c);
 
+	/* multiline values, and stdin still reaches the command after the env preamble */
+	const char *ml_env[] = { "ML=line1\nline2\n", "SECOND=2", NULL };
+	const char *show[] = { "/bin/sh", "-c", "printf '[%s][%s]' \"$ML\" \"$SECOND\"; cat", NULL };
+	memset(&c, 0, sizeof(c));
+	cmd.argv = show;
+	cmd.env = ml_env;
+	cmd.stdin_data = "piped\n";
+	cmd.stdin_len = 6;
+	cr_assert_eq(devsys_runner_exec(r, &cmd, &res), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(cap_out(&c), "[line1\nline2\n][2]piped\n");
+	devsys_runner_result_dispose(&res);
+	capture_free(&c);
+	cmd.stdin_data = NULL;
+	cmd.stdin_len = 0;
+
 	/* NUL in an argument and bad env names are refused before connecting */
 	const char nul_arg[] = "a\0b";
 	const char *nargv[] = { "echo", nul_arg, NULL };

@@ -1017,41 +1017,6 @@ static int remote_is_dir(struct ssh_rt *rt, const char *path, bool *is_dir)
 
 /* ---- exec ---- */
 
-static int build_cmdline(struct ssh_rt *rt, const devsys_runner_cmd *c, const char *cwd, devsys_buf *out)
-{
-	int rc = 0;
-	devsys_buf_puts(out, "printf '%s\\n' \"$$\" > ");
-	devsys__sh_quote(out, rt->pidfile, strlen(rt->pidfile));
-	devsys_buf_puts(out, " && cd -- ");
-	devsys__sh_quote(out, cwd, strlen(cwd));
-	devsys_buf_puts(out, " && exec env ");
-	if (!(c->flags & DEVSYS_RUNNER_CMD_INHERIT_ENV))
-		devsys_buf_puts(out, "-i \"PATH=$PATH\" \"HOME=$HOME\" ");
-	for (size_t i = 0; c->env && c->env[i]; i++) {
-		devsys__sh_quote(out, c->env[i], strlen(c->env[i]));
-		devsys_buf_puts(out, " ");
-	}
-	if (c->flags & DEVSYS_RUNNER_CMD_SHELL) {
-		devsys_buf_puts(out, "/bin/sh -c ");
-		devsys__sh_quote(out, c->argv[0], strlen(c->argv[0]));
-		devsys_buf_puts(out, " sh");
-		for (size_t i = 1; c->argv[i]; i++) {
-			devsys_buf_puts(out, " ");
-			devsys__sh_quote(out, c->argv[i], strlen(c->argv[i]));
-		}
-	} else {
-		for (size_t i = 0; c->argv[i]; i++) {
-			if (i)
-				devsys_buf_puts(out, " ");
-			if ((rc = devsys__sh_quote(out, c->argv[i], strlen(c->argv[i]))) < 0)
-				break;
-		}
-	}
-	if (!out->ptr || rc < 0)
-		return devsys__error_oom();
-	return 0;
-}
-
 static int signal_group(struct ssh_rt *rt, const char *sig)
 {
 	devsys_buf cmd = DEVSYS_BUF_INIT;
@@ -1088,6 +1053,7 @@ static int ssh_exec(void *self, const devsys_runner_cmd *c, devsys_runner_io *io
 	const char *line;
 	char buf[1 << 15];
 	char *stdin_buf = NULL;
+	size_t stdin_cap = 0;
 	const char *in_data = c->stdin_data;
 	size_t in_len = c->stdin_len, in_off = 0;
 	bool eof_sent = false, killing = false, killed_hard = false;
@@ -1121,15 +1087,34 @@ static int ssh_exec(void *self, const devsys_runner_cmd *c, devsys_runner_io *io
 			                                           "%s",
 			                         c->cwd, rt->desc);
 	}
-	if (c->stdin_file) {
+	if ((c->env && c->env[0]) || c->stdin_file) {
+		/* env values travel on stdin, never in a remote argv (see util.c) */
 		devsys_buf f = DEVSYS_BUF_INIT;
-		if ((rc = devsys__read_file(&f, c->stdin_file, (size_t)1 << 30)) < 0)
+		if ((rc = devsys__ssh_env_preamble(&f, c)) < 0) {
+			devsys_buf_dispose(&f);
 			return rc;
+		}
+		if (c->stdin_file) {
+			devsys_buf file = DEVSYS_BUF_INIT;
+			if ((rc = devsys__read_file(&file, c->stdin_file, (size_t)1 << 30)) < 0) {
+				devsys_buf_dispose(&f);
+				return rc;
+			}
+			rc = devsys_buf_put(&f, file.ptr ? file.ptr : "", file.size);
+			devsys_buf_dispose(&file);
+		} else if (c->stdin_data && c->stdin_len) {
+			rc = devsys_buf_put(&f, c->stdin_data, c->stdin_len);
+		}
+		if (rc < 0) {
+			devsys_buf_dispose(&f);
+			return devsys__error_oom();
+		}
 		stdin_buf = f.ptr;
+		stdin_cap = f.asize;
 		in_data = f.ptr;
 		in_len = f.size;
 	}
-	if ((rc = build_cmdline(rt, c, cwd, &cmdline)) < 0)
+	if ((rc = devsys__ssh_cmdline(&cmdline, c, rt->pidfile, cwd)) < 0)
 		goto out;
 	line = cmdline.ptr;
 	rt->exec_count++;
@@ -1312,8 +1297,10 @@ static int ssh_exec(void *self, const devsys_runner_cmd *c, devsys_runner_io *io
 out:
 	if (ch)
 		libssh2_channel_free(ch);
-	if (stdin_buf)
+	if (stdin_buf) {
+		explicit_bzero(stdin_buf, stdin_cap); /* may hold env values */
 		devsys__free(stdin_buf);
+	}
 	devsys_buf_dispose(&cmdline);
 	devsys_buf_dispose(&script_run);
 	__atomic_store_n(&rt->cancel_flag, 0, __ATOMIC_RELEASE);
