@@ -736,6 +736,16 @@ int devsys_repo_open_task(devsys_repo **out, devsys_task *task, const devsys_rep
 	}
 	if ((rc = lock_mirror(r->lock_path, &lockfd)) < 0)
 		goto fail;
+	if (lstat(r->checkout_path, &st) == 0) {
+		/* Another thread or process set this task up while we waited. */
+		unlock_mirror(lockfd);
+		lockfd = -1;
+		if ((rc = reopen(r)) < 0)
+			goto fail;
+		devsys_buf_dispose(&buf);
+		*out = r;
+		return 0;
+	}
 	if (stat(r->mirror_path, &st) == 0) {
 		if ((rc = git_repository_open_bare(&mirror, r->mirror_path)) < 0) {
 			rc = devsys__git_error(NULL, rc, "cannot open the mirror '%s'; delete it to re-clone",

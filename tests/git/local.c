@@ -809,3 +809,49 @@ Test(git_local, submodules_are_followed_only_when_asked_and_checked_too)
 	devsys_workspace_free(ws);
 	free(bare); free(sub); free(url);
 }
+
+typedef struct {
+	devsys_task *task;
+	const char *url;
+	int rc;
+	char sha[64];
+} same_arg;
+
+static void *same_thread(void *p)
+{
+	same_arg *a = p;
+	devsys_repo *r = NULL;
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	o.url = a->url;
+	a->rc = devsys_repo_open_task(&r, a->task, &o);
+	if (a->rc == 0)
+		snprintf(a->sha, sizeof(a->sha), "%s", devsys_repo_base_sha(r));
+	devsys_repo_free(r);
+	return NULL;
+}
+
+Test(git_local, the_same_task_opened_twice_at_once_is_set_up_once)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), path[4096];
+	same_arg a[4];
+	pthread_t th[4];
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	devsys_task *t = gf_task(ws, "twice");
+	for (int i = 0; i < 4; i++) {
+		a[i].task = t;
+		a[i].url = url;
+		pthread_create(&th[i], NULL, same_thread, &a[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(a[i].rc, 0, "opener %d failed", i);
+		cr_assert_str_eq(a[i].sha, a[0].sha);
+	}
+	snprintf(path, sizeof(path), "%s/checkout/README.md", devsys_task_path(t));
+	cr_assert(dt_exists(path), "the checkout survived the concurrent openers");
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	free(bare); free(url);
+}
