@@ -321,6 +321,7 @@ typedef struct pctx {
 	int nattrs;
 	int depth;             /* open elements */
 	int rc;                /* first error (0: none) */
+	bool lean;             /* NO_CASES and no callback: texts are not needed */
 	bool seen_root;
 	const char *source;    /* interned in tmp */
 	const char *label;     /* for messages */
@@ -666,7 +667,8 @@ static void sax_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, 
 static void sax_text(void *ctx, const xmlChar *ch, int len)
 {
 	pctx *p = ctx;
-	if (p->rc || !p->in_case || p->child == CHILD_NONE || p->depth <= p->child_depth || len <= 0)
+	/* totals-only without a callback: no text is ever looked at */
+	if (p->lean || p->rc || !p->in_case || p->child == CHILD_NONE || p->depth <= p->child_depth || len <= 0)
 		return;
 	if (bounded_add(child_buf(p), (const char *)ch, (size_t)len, p->opts.max_text) < 0)
 		fail(p, devsys__error_oom());
@@ -743,6 +745,7 @@ static int add_common(devsys_report *report, const char *path, const char *data,
 	if ((rc = devsys_report_new(&p.tmp)) < 0)
 		return rc;
 	p.tmp->no_cases = report->no_cases || (p.opts.flags & DEVSYS_REPORT_NO_CASES);
+	p.lean = p.tmp->no_cases && !p.opts.case_cb;
 	p.suites = devsys__calloc(p.opts.max_depth + 2, sizeof(char *));
 	p.suite_depth = devsys__calloc(p.opts.max_depth + 2, sizeof(int));
 	if (!p.suites || !p.suite_depth || !(p.source = intern_source(p.tmp, label))) {
