@@ -284,6 +284,10 @@ Test(runner_ssh, wrong_host_key_refused)
 	cr_assert(strstr(msg, sshd->host_fingerprint), "the message must name the fingerprint: %s", msg);
 	cr_assert(strstr(msg, "does NOT match"), "%s", msg);
 	cr_assert_null(x);
+	/* trust-on-first-use never accepts a changed key */
+	cr_assert_eq(open_with(&x, sshd->wrong_known_hosts, sshd->user_key, DEVSYS_RUNNER_TRUST_ON_FIRST_USE, 0),
+	             DEVSYS_EHOSTKEY);
+	cr_assert_null(x);
 
 	/* unknown host: refused unless trust-on-first-use is configured */
 	char empty[512];
@@ -421,6 +425,16 @@ Test(runner_ssh, binary_output_closed_stdout_and_unread_stdin)
 	devsys_runner_result_dispose(&res);
 	capture_free(&c);
 
+	const char *big50[] = { "/bin/sh", "-c", "head -c 52428800 /dev/zero | tr '\\0' a", NULL };
+	memset(&c, 0, sizeof(c));
+	cr_assert_eq(run(big50, &c, &res, 120000), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(c.out.size, 52428800);
+	cr_assert_leq(c.max_piece, 65536);
+	cr_assert(res.truncated);
+	cr_assert_leq(res.tail_len, (1u << 20) + 300);
+	devsys_runner_result_dispose(&res);
+	capture_free(&c);
+
 	const char *closer[] = { "/bin/sh", "-c", "echo before; exec 1>&- 2>&-; sleep 0.5; exit 5", NULL };
 	memset(&c, 0, sizeof(c));
 	long t0 = now_ms_();
@@ -527,4 +541,44 @@ Test(runner_ssh, per_task_working_dir_cleaned_up)
 	devsys_workspace_free(ws);
 	dt_rmrf(wsdir);
 	free(wsdir);
+}
+
+Test(runner_ssh, ssh_agent_authentication)
+{
+	char *agent = dt_which("ssh-agent"), *add = dt_which("ssh-add");
+	if (!agent || !add)
+		dt_skip("ssh-agent/ssh-add not installed (Debian package openssh-client)");
+	char sock[512], log[512];
+	snprintf(sock, sizeof(sock), "%s/agent.sock", sshd->dir);
+	snprintf(log, sizeof(log), "%s/agent.log", sshd->dir);
+	char *argv[] = { agent, (char *)"-D", (char *)"-a", sock, NULL };
+	pid_t pid = dt_spawn(argv, log);
+	WAIT_UNTIL(dt_exists(sock), 5000);
+	cr_assert(dt_exists(sock), "ssh-agent did not create its socket");
+	cr_assert_eq(dt_sh("SSH_AUTH_SOCK='%s' '%s' -q '%s' </dev/null", sock, add, sshd->user_key), 0);
+	char *old = getenv("SSH_AUTH_SOCK") ? strdup(getenv("SSH_AUTH_SOCK")) : NULL;
+	setenv("SSH_AUTH_SOCK", sock, 1);
+	devsys_runner *x = NULL;
+	int rc = open_with(&x, sshd->known_hosts, NULL, DEVSYS_RUNNER_USE_AGENT, 0);
+	if (old)
+		setenv("SSH_AUTH_SOCK", old, 1);
+	else
+		unsetenv("SSH_AUTH_SOCK");
+	free(old);
+	cr_assert_eq(rc, 0, "%s", devsys_error_message(devsys_error_last()));
+	struct capture c = { 0 };
+	devsys_runner_result res = DEVSYS_RUNNER_RESULT_INIT;
+	devsys_runner_cmd cmd = DEVSYS_RUNNER_CMD_INIT;
+	const char *a[] = { "echo", "via-agent", NULL };
+	cmd.argv = a;
+	cmd.output_cb = capture_cb;
+	cmd.output_payload = &c;
+	cr_assert_eq(devsys_runner_exec(x, &cmd, &res), 0);
+	cr_assert_str_eq(cap_out(&c), "via-agent\n");
+	devsys_runner_result_dispose(&res);
+	capture_free(&c);
+	devsys_runner_free(x);
+	dt_stop(pid, SIGTERM, 3000);
+	free(agent);
+	free(add);
 }
