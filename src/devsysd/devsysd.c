@@ -55,6 +55,7 @@ static char *token;
 static size_t token_len;
 static struct MHD_Daemon *daemon_;
 static atomic_bool stopping;
+static _Atomic uint64_t stop_deadline_ns;
 static atomic_ullong req_total, req_401, req_4xx, req_5xx, conn_killed;
 
 /* ------------------------------------------------------------ connection registry */
@@ -138,7 +139,7 @@ static conn *conn_of(struct MHD_Connection *c)
 static void *reaper(void *arg)
 {
 	(void)arg;
-	while (!atomic_load(&stopping) || streams) {
+	while (!atomic_load(&stopping) || (streams && now_ns() < atomic_load(&stop_deadline_ns))) {
 		struct timespec ts = { 0, 100 * 1000000L };
 		uint64_t now = now_ns(), limit = (uint64_t)cfg.request_timeout * 1000000000ull;
 		pthread_mutex_lock(&reg_lock);
@@ -154,8 +155,8 @@ static void *reaper(void *arg)
 				MHD_resume_connection(s->c);
 			}
 		pthread_mutex_unlock(&reg_lock);
-		if (atomic_load(&stopping) && !streams)
-			break;
+		if (atomic_load(&stopping) && (!streams || now_ns() >= atomic_load(&stop_deadline_ns)))
+			break; /* libmicrohttpd closes what is left when it stops */
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
@@ -1294,9 +1295,10 @@ int main(int argc, char **argv)
 	/* graceful: stop accepting, end streams, let requests in flight finish */
 	fprintf(stderr, "devsysd: %s received, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	MHD_quiesce_daemon(daemon_);
+	atomic_store(&stop_deadline_ns, now_ns() + (uint64_t)cfg.grace * 1000000000ull);
 	atomic_store(&stopping, true);
 	{
-		uint64_t deadline = now_ns() + (uint64_t)cfg.grace * 1000000000ull;
+		uint64_t deadline = atomic_load(&stop_deadline_ns);
 		while (now_ns() < deadline) {
 			const union MHD_DaemonInfo *di = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 			struct timespec ts = { 0, 20 * 1000000L };

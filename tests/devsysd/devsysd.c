@@ -796,3 +796,25 @@ Test(devsysd, post_without_the_spec_module_is_501)
 	expect_error("POST", "/api/tasks", TOKEN, 501, "not_implemented");
 }
 #endif
+
+Test(devsysd, sigterm_with_a_stuck_client_exits_within_the_grace)
+{
+	int fd, st;
+	long start, end;
+	pid_t w = 0;
+	pid = start_daemon("--grace", "1", NULL, NULL);
+	fd = connect_port();
+	cr_assert_eq(send(fd, "GET /api/tas", 12, MSG_NOSIGNAL), 12); /* and never more */
+	start = now_ms();
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	end = start + 10000;
+	while (now_ms() < end && (w = waitpid(pid, &st, WNOHANG)) == 0) {
+		struct timespec ts = { 0, 20 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_eq(w, pid, "devsysd did not exit");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	cr_assert_lt(now_ms() - start, 5000);
+	pid = 0;
+	close(fd);
+}
