@@ -268,6 +268,49 @@ out:
 	return rc;
 }
 
+static int create_remote_cb(git_remote **out, git_repository *repo, const char *name, const char *url, void *payload)
+{
+	(void)payload;
+	return git_remote_create_with_fetchspec(out, repo, name, url, "+refs/heads/*:refs/remotes/origin/*");
+}
+
+/* Drop the local branch git_clone makes for the remote HEAD: a mirror only
+ * ever holds task branches under refs/heads/. */
+static void drop_local_branches(git_repository *repo)
+{
+	git_reference_iterator *it = NULL;
+	git_reference *ref;
+	if (git_reference_iterator_glob_new(&it, repo, "refs/heads/*") < 0)
+		return;
+	while (git_reference_next(&ref, it) == 0) {
+		git_reference_delete(ref);
+		git_reference_free(ref);
+	}
+	git_reference_iterator_free(it);
+	git_error_clear();
+}
+
+/* A local remote (path or file://) is cloned by copying its objects, as
+ * `git clone` does for paths: libgit2's local transport would otherwise
+ * build a pack with a full delta search, ~10x slower than git. */
+static int clone_local(devsys_repo *r, const char *tmp, git_repository **out)
+{
+	git_clone_options co = GIT_CLONE_OPTIONS_INIT;
+	devsys__git_op op;
+	int rc;
+
+	op_init(&op, r);
+	co.bare = 1;
+	co.local = GIT_CLONE_LOCAL_NO_LINKS; /* copy, never hard-link someone else's objects */
+	co.remote_cb = create_remote_cb;
+	devsys__git_callbacks(&co.fetch_opts.callbacks, &op);
+	co.fetch_opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	if ((rc = git_clone(out, r->opts.url, tmp, &co)) < 0)
+		return devsys__git_error(&op, rc, "cloning %s into '%s' failed", r->url_shown, tmp);
+	drop_local_branches(*out);
+	return 0;
+}
+
 static int clone_mirror(devsys_repo *r, git_repository **out)
 {
 	git_repository_init_options io = GIT_REPOSITORY_INIT_OPTIONS_INIT;
@@ -281,6 +324,14 @@ static int clone_mirror(devsys_repo *r, git_repository **out)
 	rm_rf(tmp);
 	io.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
 	io.mode = GIT_REPOSITORY_INIT_SHARED_UMASK;
+	if (r->opts.url[0] == '/' || strncmp(r->opts.url, "file://", 7) == 0) {
+		if ((rc = clone_local(r, tmp, &repo)) < 0)
+			goto fail;
+		/* Then the usual fetch: remote default branch, prune. */
+		if ((rc = fetch_mirror(r, repo)) < 0)
+			goto fail;
+		goto done;
+	}
 	if ((rc = git_repository_init_ext(&repo, tmp, &io)) < 0) {
 		rc = devsys__git_error(NULL, rc, "cannot create the mirror '%s'", tmp);
 		goto fail;
@@ -294,6 +345,7 @@ static int clone_mirror(devsys_repo *r, git_repository **out)
 	remote = NULL;
 	if ((rc = fetch_mirror(r, repo)) < 0)
 		goto fail;
+done:
 	git_repository_free(repo);
 	repo = NULL;
 	if (rename(tmp, r->mirror_path) != 0) {

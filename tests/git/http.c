@@ -97,6 +97,36 @@ Test(git_http, plain_http_clone_and_push_with_a_token)
 	free(sha); free(bare); free(url);
 }
 
+static int cancel_progress(const devsys_repo_progress *p, void *payload)
+{
+	(void)p;
+	(void)payload;
+	return 1;
+}
+
+Test(git_http, the_progress_callback_can_cancel_a_fetch)
+{
+	dt_githttp *h = server(false, "tok-cancel");
+	char *bare = gf_make_remote(dir, "src"), *url = dt_githttp_add_repo(h, "proj", bare), wsdir[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	devsys_repo *r = NULL;
+	setenv("GITHUB_TOKEN", "tok-cancel", 1);
+	snprintf(wsdir, sizeof(wsdir), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(wsdir, NULL);
+	devsys_task *t = gf_task(ws, "x1");
+	o.url = url;
+	o.progress = cancel_progress;
+	cr_assert_eq(devsys_repo_open_task(&r, t, &o), DEVSYS_EUSER, "%s", gf_err());
+	cr_assert(strstr(gf_err(), "cancel") != NULL, "%s", gf_err());
+	snprintf(wsdir, sizeof(wsdir), "%s/checkout", devsys_task_path(t));
+	cr_assert_not(dt_exists(wsdir));
+	cr_assert_eq(dt_sh("ls '%s'/ws/mirrors | grep -q '\\.git'", dir), 1, "a cancelled clone leaves no mirror");
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	dt_githttp_free(h);
+	free(bare); free(url);
+}
+
 Test(git_http, a_wrong_or_missing_token_is_an_auth_error_without_a_retry_loop)
 {
 	dt_githttp *h = server(false, "the-right-token");
