@@ -18,6 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (out.size > strlen(s) + 4)
 			__builtin_trap();
 	}
+	{
+		int plain = devsys__git_plain_http_remote(s);
+		if (plain < 0 || plain > 2 || (plain && strncmp(s, "http://", 7) != 0))
+			__builtin_trap();
+	}
 	if (devsys__git_url_check(s, &ssh, &https) == 0) {
 		/* An accepted URL carries no password: redaction leaves it as it is. */
 		if (devsys__git_url_redact(&out, s) == 0 && out.ptr && strcmp(out.ptr, s) != 0)

@@ -14,6 +14,9 @@ int devsys__git_url_check(const char *url, int *is_ssh, int *is_https);
 /* Copy @p url into @p out with any "user:password@" part shown as "user:***@". */
 int devsys__git_url_redact(devsys_buf *out, const char *url);
 int devsys__git_pattern_match(const char *pattern, const char *branch);
+/* 0: not http://; 1: http:// to a loopback host; 2: http:// to another host
+ * (a token must never be sent there in clear text). */
+int devsys__git_plain_http_remote(const char *url);
 
 /* remote.c: match a host key against known_hosts text (fuzzed).
  * 1 match, 0 host unknown, -1 known with another key or revoked. */

@@ -249,3 +249,35 @@ int devsys__git_url_check(const char *url, int *is_ssh, int *is_https)
 		*is_https = https;
 	return 0;
 }
+
+int devsys__git_plain_http_remote(const char *url)
+{
+	const char *h, *end;
+	size_t n;
+	if (!url || strncmp(url, "http://", 7) != 0)
+		return 0;
+	h = url + 7;
+	end = h + strcspn(h, "/");
+	{
+		const char *at = memchr(h, '@', (size_t)(end - h));
+		if (at)
+			h = at + 1;
+	}
+	if (*h == '[') {
+		const char *rb = memchr(h, ']', (size_t)(end - h));
+		n = rb ? (size_t)(rb - h + 1) : (size_t)(end - h);
+	} else {
+		const char *colon = memchr(h, ':', (size_t)(end - h));
+		n = colon ? (size_t)(colon - h) : (size_t)(end - h);
+	}
+	if ((n == 9 && strncmp(h, "localhost", 9) == 0) || (n == 5 && strncmp(h, "[::1]", 5) == 0))
+		return 1; /* loopback: nothing leaves the machine */
+	if (n >= 7 && strncmp(h, "127.", 4) == 0) {
+		/* An IPv4 literal in 127/8, not a name such as 127.0.0.1.example.com. */
+		for (size_t i = 0; i < n; i++)
+			if (!((h[i] >= '0' && h[i] <= '9') || h[i] == '.'))
+				return 2;
+		return 1;
+	}
+	return 2;
+}

@@ -193,6 +193,12 @@ static int credentials_cb(git_credential **out, const char *url, const char *use
 			                              i + 1, op->url_shown);
 			return GIT_EUSER;
 		}
+		if (c.type == DEVSYS_REPO_CRED_USERPASS && devsys__git_plain_http_remote(op->opts->url) == 2) {
+			op->error = devsys__error_set(DEVSYS_EAUTH,
+			                              "refusing to send a token in clear text to %s; use https://",
+			                              op->url_shown);
+			return GIT_EUSER;
+		}
 		switch (c.type) {
 		case DEVSYS_REPO_CRED_USERPASS:
 			rc = git_credential_userpass_plaintext_new(out, c.username ? c.username : "x-access-token",

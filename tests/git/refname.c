@@ -91,3 +91,17 @@ Test(git_refname, known_hosts_matching)
 	cr_assert_eq(devsys__git_known_hosts_match(multi, strlen(multi), "127.0.0.1", 22, key, sizeof(key), &rev), 1,
 	             "comma lists and a last line without newline");
 }
+
+Test(git_refname, tokens_never_go_to_plain_http_beyond_loopback)
+{
+	cr_assert_eq(devsys__git_plain_http_remote("https://github.com/o/r"), 0);
+	cr_assert_eq(devsys__git_plain_http_remote("ssh://h/r"), 0);
+	cr_assert_eq(devsys__git_plain_http_remote("http://127.0.0.1:8080/git/r.git"), 1);
+	cr_assert_eq(devsys__git_plain_http_remote("http://localhost/r"), 1);
+	cr_assert_eq(devsys__git_plain_http_remote("http://[::1]:80/r"), 1);
+	cr_assert_eq(devsys__git_plain_http_remote("http://u@127.0.0.2/r"), 1);
+	cr_assert_eq(devsys__git_plain_http_remote("http://example.com/r"), 2);
+	cr_assert_eq(devsys__git_plain_http_remote("http://localhost.evil.com/r"), 2);
+	cr_assert_eq(devsys__git_plain_http_remote("http://127.0.0.1.evil.com/r"), 2, "a name, not a loopback literal");
+	cr_assert_eq(devsys__git_plain_http_remote("http://127.0.0.1:99@evil.com/r"), 2);
+}
