@@ -145,6 +145,12 @@ static int wait_io(struct ssh_rt *rt, uint64_t deadline, int extra_ms_cap)
 		ms = extra_ms_cap;
 	if (poll(p, 2, ms) < 0 && errno != EINTR)
 		return 1;
+	if (p[1].revents & POLLIN) {
+		/* the flag is the source of truth; empty the pipe so helpers do not spin */
+		char b[64];
+		while (read(rt->cancel_pipe[0], b, sizeof(b)) > 0)
+			;
+	}
 	return 1;
 }
 
@@ -467,7 +473,7 @@ static int run_simple(struct ssh_rt *rt, const char *cmdline, int *exit_status, 
 		}
 		if (libssh2_channel_eof(ch) && n <= 0 && m <= 0)
 			break;
-		if (n == LIBSSH2_ERROR_EAGAIN && (m == LIBSSH2_ERROR_EAGAIN || m <= 0) && !wait_io(rt, deadline, -1)) {
+		if (n <= 0 && m <= 0 && !wait_io(rt, deadline, -1)) {
 			libssh2_channel_free(ch);
 			return devsys__error_set(DEVSYS_ETIMEOUT, "remote-ssh: a helper command on %s did not finish in time",
 			                         rt->desc);
