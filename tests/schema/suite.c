@@ -241,6 +241,10 @@ static void run_draft(const char *dname, int draft)
 		if (strncmp(sk.lines[i], dname, strlen(dname)) == 0 && sk.lines[i][strlen(dname)] == '/')
 			cr_expect(sk.used[i], "optional-skips.txt entry no longer needed (the test passes): %s", sk.lines[i]);
 	}
+	for (size_t i = 0; i < sk.n; i++)
+		free(sk.lines[i]);
+	free(sk.lines);
+	free(sk.used);
 	for (size_t i = 0; i < r.n; i++)
 		free((char *)r.uris[i]);
 	free(r.uris);
