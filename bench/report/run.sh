@@ -47,11 +47,16 @@ bench_parse() {
 			exit 1
 		fi
 	done
-	sw=$(echo "$STREAM" | awk '{print $6}'); sc=$(echo "$STREAM" | awk '{print $10}')
-	cw=$(echo "$CASES" | awk '{print $6}'); cc=$(echo "$CASES" | awk '{print $10}')
-	aw=$(echo "$ANCHOR" | awk '{print $6}'); ac=$(echo "$ANCHOR" | awk '{print $10}')
+	sw=$(echo "$STREAM" | awk '{print $7}'); sc=$(echo "$STREAM" | awk '{print $12}')
+	cw=$(echo "$CASES" | awk '{print $7}'); cc=$(echo "$CASES" | awk '{print $12}')
+	aw=$(echo "$ANCHOR" | awk '{print $7}'); ac=$(echo "$ANCHOR" | awk '{print $12}')
 	echo "ratio streaming/junitparser: wall $(ratio "$sw" "$aw")x, cpu $(ratio "$sc" "$ac")x  (target >= 20x)"
 	echo "ratio cases/junitparser:     wall $(ratio "$cw" "$aw")x, cpu $(ratio "$cc" "$ac")x"
+	if [ -x "$BUILD/bench/report/bench_libxml2_floor" ]; then
+		FLOOR=$("$BUILD/bench/report/bench_libxml2_floor" "$TMP/big.xml")
+		echo "context: $FLOOR (libxml2 alone, empty callbacks: the ceiling of a libxml2-based parser)"
+		echo "ceiling ratio libxml2-alone/junitparser: cpu $(ratio "$(echo "$FLOOR" | awk '{print $7}')" "$ac")x"
+	fi
 	echo "peak memory: streaming $(field peak_rss_mib "$STREAM") MiB (target < 32 MiB), cases" \
 	     "$(field peak_rss_mib "$CASES") MiB, junitparser $(field peak_rss_mib "$ANCHOR") MiB"
 }
