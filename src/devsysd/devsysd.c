@@ -176,8 +176,8 @@ static enum MHD_Result send_bytes(struct MHD_Connection *c, unsigned int status,
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"devsysd\"");
-	if (status >= 400 && status != 401 && status != 404)
-		MHD_add_response_header(r, "Connection", status == 413 ? "close" : "keep-alive");
+	if (status == 413)
+		MHD_add_response_header(r, "Connection", "close"); /* the rest of the body is not read */
 	atomic_fetch_add(&req_total, 1);
 	if (status == 401)
 		atomic_fetch_add(&req_401, 1);
@@ -683,7 +683,7 @@ static enum MHD_Result serve_events_sse(struct MHD_Connection *c, devsys_task *t
 				char *e = strchr(q, '\n');
 				if (!e)
 					break;
-				if (strtoull(q + 7, NULL, 10) > after && strncmp(q, "{\"seq\":", 7) == 0)
+				if (strncmp(q, "{\"seq\":", 7) == 0 && strtoull(q + 7, NULL, 10) > after)
 					break;
 				q = e + 1;
 			}

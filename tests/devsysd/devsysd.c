@@ -818,3 +818,17 @@ Test(devsysd, sigterm_with_a_stuck_client_exits_within_the_grace)
 	pid = 0;
 	close(fd);
 }
+
+Test(devsysd, sse_resumes_after_last_event_id)
+{
+	resp r;
+	pid = start_daemon(NULL, NULL, NULL, NULL);
+	/* ?timeout=1 ends the stream, so the whole body can be read */
+	r = http("GET", "/api/tasks/t1/events?stream=1&timeout=1", TOKEN, "Last-Event-ID: 1", NULL, 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert(strstr(r.ctype, "text/event-stream"));
+	cr_assert(strstr(r.body.ptr, "id: 2\nevent: state\n"), "%s", r.body.ptr);
+	cr_assert_null(strstr(r.body.ptr, "id: 1\n"), "an event the client had seen was sent again");
+	devsys_buf_dispose(&r.body);
+	expect_error("GET", "/api/tasks/t1/events?stream=1&timeout=x", TOKEN, 400, "bad_request");
+}
