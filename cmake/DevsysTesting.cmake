@@ -9,6 +9,31 @@
 
 pkg_check_modules(DEVSYS_CRITERION IMPORTED_TARGET criterion)
 
+# Criterion runs each test in a forked worker and ignores how the worker
+# exits, so a LeakSanitizer or ASan report alone would not fail a test. In
+# sanitizer builds every test therefore fails when its output carries a
+# sanitizer report; known third-party leaks are listed in lsan.supp.
+set(DEVSYS_SANITIZER_ENV "")
+set(DEVSYS_SANITIZER_FAIL "")
+if(DEVSYS_SANITIZE)
+  set(DEVSYS_SANITIZER_ENV
+    "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/support/lsan.supp:print_suppressions=0"
+    "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:fast_unwind_on_malloc=0"
+    "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+  set(DEVSYS_SANITIZER_FAIL "ERROR: LeakSanitizer;ERROR: AddressSanitizer;runtime error:")
+endif()
+
+# Apply the tier, timeout, skip and sanitizer properties every test shares.
+function(devsys_test_properties name labels timeout env)
+  set_tests_properties(${name} PROPERTIES
+    LABELS "${labels}" TIMEOUT ${timeout}
+    SKIP_REGULAR_EXPRESSION "skipped: "
+    ENVIRONMENT "DEVSYS_TEST_TMP=${PROJECT_BINARY_DIR}/test-tmp;${DEVSYS_SANITIZER_ENV};${env}")
+  if(DEVSYS_SANITIZER_FAIL)
+    set_tests_properties(${name} PROPERTIES FAIL_REGULAR_EXPRESSION "${DEVSYS_SANITIZER_FAIL}")
+  endif()
+endfunction()
+
 # devsys_add_test(NAME <suite> SOURCES <files> LABELS <tier...>
 #                 [PUBLIC_ONLY] [TIMEOUT s] [PKG pkg-config-modules] [ENVIRONMENT K=V...])
 # One executable per Criterion suite, one ctest entry per suite.
@@ -47,10 +72,7 @@ function(devsys_add_test)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
-  set_tests_properties(${T_NAME} PROPERTIES
-    LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
-    SKIP_REGULAR_EXPRESSION "skipped: "
-    ENVIRONMENT "DEVSYS_TEST_TMP=${PROJECT_BINARY_DIR}/test-tmp;${T_ENVIRONMENT}")
+  devsys_test_properties(${T_NAME} "${T_LABELS}" ${T_TIMEOUT} "${T_ENVIRONMENT}")
 endfunction()
 
 # devsys_add_script_test(NAME <name> COMMAND <cmd...> LABELS <tier...> [TIMEOUT s])
@@ -60,6 +82,5 @@ function(devsys_add_script_test)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
-  set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
-    SKIP_REGULAR_EXPRESSION "skipped: " ENVIRONMENT "${T_ENVIRONMENT}")
+  devsys_test_properties(${T_NAME} "${T_LABELS}" ${T_TIMEOUT} "${T_ENVIRONMENT}")
 endfunction()
