@@ -241,8 +241,20 @@ Test(spec_load, size_limit_for_buffers_and_files)
 	cr_assert_eq(ftruncate(fd, (off_t)100 << 20), 0);
 	close(fd);
 	devsys_spec *s = (devsys_spec *)0x1;
+	uint64_t t0 = devsys__now_ns();
 	cr_assert_eq(devsys_spec_load_file(&s, path, NULL), DEVSYS_ELIMIT);
+	cr_assert_lt(devsys__now_ns() - t0, 500000000ull, "refused by size, not read");
 	cr_assert_null(s);
+	cr_assert(strstr(msg(), "104857600 bytes is larger than the limit"), "%s", msg());
+	/* a pipe is read up to the limit and refused there */
+	devsys_spec_options small = DEVSYS_SPEC_OPTIONS_INIT;
+	small.max_size = 1000;
+	FILE *p = popen("exec 2>/dev/null; printf 'id: x\n'; head -c 100000 /dev/zero | tr '\\0' 'a'", "r");
+	cr_assert_not_null(p);
+	char fdpath[64];
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fileno(p));
+	cr_assert_eq(devsys_spec_load_file(&s, fdpath, &small), DEVSYS_ELIMIT, "%s", msg());
+	pclose(p);
 	snprintf(path, sizeof(path), "%s/missing.yaml", dir);
 	cr_assert_eq(devsys_spec_load_file(&s, path, NULL), DEVSYS_ENOTFOUND);
 	dt_rmrf(dir);
