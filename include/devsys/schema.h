@@ -52,7 +52,8 @@ DEVSYS_API devsys_node_type devsys_node_get_type(const devsys_node *node);
 /** 1-based line of the node in its source; 0 for NULL. */
 DEVSYS_API unsigned int devsys_node_line(const devsys_node *node);
 
-/** 1-based column (in bytes) of the node in its source; 0 for NULL. */
+/** 1-based column of the node in its source (bytes for JSON, characters for
+ * YAML); 0 for NULL. */
 DEVSYS_API unsigned int devsys_node_column(const devsys_node *node);
 
 /** The display name of the node's source (file name or the name given to a
