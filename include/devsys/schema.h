@@ -91,8 +91,8 @@ DEVSYS_API const devsys_node *devsys_node_member(const devsys_node *node, const 
 
 /**
  * Resolve a JSON pointer (RFC 6901, e.g. "/repo/url" or "/agent/command/0")
- * below @p node. "" is @p node itself. NULL when nothing is there or the
- * pointer is malformed.
+ * below @p node. "" is @p node itself. NULL when nothing is there, the
+ * pointer is malformed or one of its tokens is longer than 1023 bytes.
  */
 DEVSYS_API const devsys_node *devsys_node_get(const devsys_node *node, const char *pointer);
 
