@@ -127,7 +127,14 @@ char *devsys__strndup(const char *s, size_t n)
 
 char *devsys__strdup(const char *s)
 {
-	return s ? devsys__strndup(s, SIZE_MAX) : NULL;
+	size_t len;
+	char *p;
+	if (!s)
+		return NULL;
+	len = strlen(s);
+	if ((p = devsys__malloc(len + 1)))
+		memcpy(p, s, len + 1);
+	return p;
 }
 
 char *devsys__asprintf(const char *fmt, ...)
