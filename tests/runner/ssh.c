@@ -582,3 +582,32 @@ Test(runner_ssh, ssh_agent_authentication)
 	free(agent);
 	free(add);
 }
+
+Test(runner_ssh, keepalive_sent_while_a_command_is_idle)
+{
+	/* sshd logs global requests at DEBUG1 */
+	cr_assert_eq(dt_sh("sed -i 's/^LogLevel .*/LogLevel DEBUG1/' '%s'", sshd->config), 0);
+	cr_assert(dt_sshd_restart(sshd));
+	devsys_runner_free(r);
+	r = NULL;
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
+	o.host = sshd->host;
+	o.port = (unsigned)sshd->port;
+	o.user = sshd->user;
+	o.key_file = sshd->user_key;
+	o.known_hosts = sshd->known_hosts;
+	o.remote_dir = sshd->dir;
+	o.keepalive_s = 1;
+	cr_assert_eq(devsys_runner_open(&r, "remote-ssh", &o), 0, "%s", devsys_error_message(devsys_error_last()));
+	struct capture c = { 0 };
+	devsys_runner_result res = DEVSYS_RUNNER_RESULT_INIT;
+	const char *argv[] = { "sleep", "3", NULL };
+	cr_assert_eq(run(argv, &c, &res, 30000), 0);
+	cr_assert_eq(res.failure, DEVSYS_RUNNER_OK);
+	devsys_runner_result_dispose(&res);
+	int st;
+	char *n = dt_sh_output(&st, "grep -c 'keepalive@libssh2.org' '%s'", sshd->log);
+	cr_assert_not_null(n);
+	cr_assert_geq(atoi(n), 2, "keepalives seen by sshd: %s", n);
+	free(n);
+}
