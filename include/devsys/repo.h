@@ -251,6 +251,14 @@ typedef struct devsys_repo_commit_options {
 
 #define DEVSYS_REPO_COMMIT_OPTIONS_INIT { DEVSYS_REPO_COMMIT_OPTIONS_VERSION, NULL, NULL }
 
+/**
+ * The content id of a spec (or any bytes): "sha1:<git blob id>", the value
+ * `git hash-object FILE` prints with the prefix. The commit trailer "Spec:"
+ * and the task record's spec_hash use it, so an auditor can match the two.
+ * Needs devsys_init(). @return 0, DEVSYS_EINVAL or DEVSYS_ENOMEM.
+ */
+DEVSYS_API int devsys_repo_content_id(devsys_buf *out, const void *data, size_t len);
+
 /** Initialise @p opts to the defaults of @p version. */
 DEVSYS_API int devsys_repo_commit_options_init(devsys_repo_commit_options *opts, unsigned int version);
 

@@ -884,11 +884,25 @@ static int stage_cb(const char *path, const char *matched, void *payload)
 	return 0;
 }
 
-static int spec_trailer(devsys_buf *msg, devsys_repo *r, const devsys_repo_commit_options *co)
+int devsys_repo_content_id(devsys_buf *out, const void *data, size_t len)
 {
-	devsys_buf path = DEVSYS_BUF_INIT, data = DEVSYS_BUF_INIT;
 	git_oid oid;
 	char hex[GIT_OID_HEXSZ + 1];
+	int rc;
+
+	DEVSYS__CHECK_ARG(out);
+	if (len && !data)
+		return devsys__error_set(DEVSYS_EINVAL, "devsys_repo_content_id: data is NULL but len is %zu", len);
+	if ((rc = git_odb_hash(&oid, len ? data : "", len, GIT_OBJECT_BLOB)) < 0)
+		return devsys__git_error(NULL, rc, "cannot hash %zu bytes", len);
+	git_oid_tostr(hex, sizeof(hex), &oid);
+	devsys_buf_clear(out);
+	return devsys_buf_printf(out, "sha1:%s", hex);
+}
+
+static int spec_trailer(devsys_buf *msg, devsys_repo *r, const devsys_repo_commit_options *co)
+{
+	devsys_buf path = DEVSYS_BUF_INIT, data = DEVSYS_BUF_INIT, id = DEVSYS_BUF_INIT;
 	int rc;
 
 	if (co->spec_file)
@@ -899,15 +913,13 @@ static int spec_trailer(devsys_buf *msg, devsys_repo *r, const devsys_repo_commi
 		goto out;
 	if ((rc = devsys__read_file(&data, path.ptr, 64u << 20)) < 0)
 		goto out;
-	if ((rc = git_odb_hash(&oid, data.ptr ? data.ptr : "", data.size, GIT_OBJECT_BLOB)) < 0) {
-		rc = devsys__git_error(NULL, rc, "cannot hash the spec '%s'", path.ptr);
+	if ((rc = devsys_repo_content_id(&id, data.ptr, data.size)) < 0)
 		goto out;
-	}
-	git_oid_tostr(hex, sizeof(hex), &oid);
-	rc = devsys_buf_printf(msg, "Spec: %s sha1:%s\n", co->spec_path, hex);
+	rc = devsys_buf_printf(msg, "Spec: %s %s\n", co->spec_path, id.ptr);
 out:
 	devsys_buf_dispose(&path);
 	devsys_buf_dispose(&data);
+	devsys_buf_dispose(&id);
 	return rc;
 }
 

@@ -808,6 +808,25 @@ static enum MHD_Result serve_log(struct MHD_Connection *c, devsys_task *task, co
 
 #if defined(DEVSYS_HAVE_MODULE_SPEC)
 /* Write the request body as tasks/<id>/spec.<ext> (temp file, fsync, rename). */
+/* task.json names the spec file and its content id, the same id the commit
+ * trailer "Spec:" carries (see devsys_repo_content_id). */
+static int record_spec_identity(devsys_record *rec, const char *spec_name, const char *body, size_t len)
+{
+	int rc = devsys_record_set_string(rec, "spec_path", spec_name);
+#ifdef DEVSYS_HAVE_MODULE_GIT
+	if (rc == 0) {
+		devsys_buf id = DEVSYS_BUF_INIT;
+		if ((rc = devsys_repo_content_id(&id, body, len)) == 0)
+			rc = devsys_record_set_string(rec, "spec_hash", id.ptr);
+		devsys_buf_dispose(&id);
+	}
+#else
+	(void)body;
+	(void)len;
+#endif
+	return rc;
+}
+
 static int save_spec(devsys_task *task, const char *name, const char *body, size_t len)
 {
 	devsys_buf p = DEVSYS_BUF_INIT, tmp = DEVSYS_BUF_INIT;
@@ -902,7 +921,9 @@ static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, s
 		const char *url = devsys_spec_get_string(spec, "/repo/url");
 		if (url)
 			devsys_record_set_repo_url(rec, url);
-		rc = devsys_record_save(rec);
+		rc = record_spec_identity(rec, spec_name, body, len);
+		if (rc == 0)
+			rc = devsys_record_save(rec);
 	}
 	if (rc == 0)
 		rc = devsys_store_transition(store, id, DEVSYS_STATE_VALIDATED, "validated by POST /api/tasks");

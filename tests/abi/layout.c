@@ -6,6 +6,10 @@
  */
 #include "testutil.h"
 #include <devsys.h>
+/* The plug-in headers are not part of the umbrella header. */
+#include <devsys/sys/redactor.h>
+#include <devsys/sys/runner.h>
+#include <devsys/sys/secrets.h>
 
 #include <stddef.h>
 

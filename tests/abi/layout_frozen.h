@@ -59,7 +59,8 @@ LAYOUT(devsys_repo_options, allow_force_push, 144);
 LAYOUT(devsys_repo_options, max_file_size, 152);
 LAYOUT(devsys_repo_options, progress, 160);
 LAYOUT(devsys_repo_options, progress_payload, 168);
-SIZE(devsys_repo_options, 176);
+LAYOUT(devsys_repo_options, follow_submodules, 176);
+SIZE(devsys_repo_options, 184);
 /* devsys_repo_progress */
 LAYOUT(devsys_repo_progress, stage, 0);
 LAYOUT(devsys_repo_progress, total_objects, 8);

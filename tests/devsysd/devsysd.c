@@ -763,6 +763,25 @@ Test(devsysd, post_a_spec_validates_and_creates)
 	devsys_buf_dispose(&r.body);
 	snprintf(p, sizeof(p), "%s/tasks/new-task/spec.yaml", dir);
 	cr_assert(dt_exists(p));
+#if defined(DEVSYS_HAVE_MODULE_GIT)
+	{
+		/* task.json's spec_hash is git's blob id of the stored spec: the
+		 * same value a commit's "Spec:" trailer carries. */
+		int st;
+		char tj[4096], want[128];
+		char *hash = dt_sh_output(&st, "git hash-object '%s'", p);
+		char *task_json;
+		cr_assert_eq(st, 0);
+		hash[strcspn(hash, "\n")] = '\0';
+		snprintf(want, sizeof(want), "\"spec_hash\": \"sha1:%s\"", hash);
+		snprintf(tj, sizeof(tj), "%s/tasks/new-task/task.json", dir);
+		task_json = dt_read_file(tj, NULL);
+		cr_assert_not_null(task_json);
+		cr_assert(strstr(task_json, want), "want %s in %s", want, task_json);
+		free(hash);
+		free(task_json);
+	}
+#endif
 	r = http("POST", "/api/tasks", TOKEN, NULL, yaml, strlen(yaml));
 	cr_assert_eq(r.status, 409, "a second POST of one id: %ld", r.status);
 	devsys_buf_dispose(&r.body);
