@@ -28,6 +28,12 @@ DEVSYS_BEGIN_DECL
  * task gets its own worktree on its own branch (default "task/{id}"), so
  * N tasks cost one object store plus N checkouts.
  *
+ * Audit: when the record module is built, devsys_repo_open_task(),
+ * devsys_repo_commit() (when it commits) and devsys_repo_push() write the
+ * redacted repo URL, branch, base_branch, base_sha and head_sha into the
+ * task's task.json and append a git.checkout / git.commit / git.push event
+ * (devsys/record.h). A failure to record is returned as the call's error.
+ *
  * The library runs without any user or system git configuration (the
  * libgit2 search paths are emptied by devsys_init()), never runs hooks,
  * never follows submodules and refuses a tree whose checkout would write

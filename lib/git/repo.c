@@ -722,7 +722,7 @@ out:
 	return rc;
 }
 
-int devsys_repo_open_task(devsys_repo **out, devsys_task *task, const devsys_repo_options *opts)
+static int open_task(devsys_repo **out, devsys_task *task, const devsys_repo_options *opts)
 {
 	devsys_repo *r;
 	devsys_buf buf = DEVSYS_BUF_INIT;
@@ -923,7 +923,7 @@ out:
 	return rc;
 }
 
-int devsys_repo_commit(int *committed, devsys_repo *r, const char *message, const devsys_repo_commit_options *opts)
+static int commit(int *committed, devsys_repo *r, const char *message, const devsys_repo_commit_options *opts)
 {
 	devsys_repo_commit_options co = DEVSYS_REPO_COMMIT_OPTIONS_INIT;
 	git_index *idx = NULL;
@@ -1017,7 +1017,7 @@ out:
 
 /* ---- push ---- */
 
-int devsys_repo_push(devsys_repo *r)
+static int push(devsys_repo *r)
 {
 	git_remote *remote = NULL;
 	git_remote_callbacks cb;
@@ -1161,5 +1161,72 @@ out:
 		git_remote_disconnect(remote);
 	git_remote_free(remote);
 	unlock_mirror(lockfd);
+	return rc;
+}
+
+#ifdef DEVSYS_HAVE_MODULE_RECORD
+/*
+ * The git facts of the task go into its audit record (task.json) and its
+ * event log as soon as they are known: branch and base after checkout, the
+ * head after each commit and push. The URL stored is the redacted one.
+ */
+static int record_git_facts(devsys_repo *r, const char *event)
+{
+	devsys_record *rec = NULL;
+	devsys_buf data = DEVSYS_BUF_INIT;
+	int rc;
+
+	if ((rc = devsys_record_open(&rec, r->task)) < 0)
+		goto out;
+	if ((rc = devsys_record_set_repo_url(rec, r->url_shown)) < 0 ||
+	    (rc = devsys_record_set_string(rec, "branch", r->branch)) < 0 ||
+	    (rc = devsys_record_set_string(rec, "base_branch", r->base_branch)) < 0 ||
+	    (rc = devsys_record_set_string(rec, "base_sha", r->base_sha[0] ? r->base_sha : NULL)) < 0 ||
+	    (rc = devsys_record_set_string(rec, "head_sha", r->head_sha[0] ? r->head_sha : NULL)) < 0 ||
+	    (rc = devsys_record_save(rec)) < 0)
+		goto out;
+	if ((rc = devsys_buf_printf(&data, "{\"branch\":\"%s\",\"head_sha\":\"%s\"}", r->branch, r->head_sha)) < 0)
+		goto out;
+	rc = devsys_record_event(rec, event, data.ptr, NULL);
+out:
+	if (rc < 0)
+		devsys__log(r->ws, DEVSYS_LOG_ERROR, "git", "task %s: cannot record %s in task.json: %s",
+		            devsys_task_id(r->task), event, devsys_error_message(devsys_error_last()));
+	devsys_buf_dispose(&data);
+	devsys_record_free(rec);
+	return rc;
+}
+#else
+static int record_git_facts(devsys_repo *r, const char *event)
+{
+	(void)r;
+	(void)event;
+	return 0;
+}
+#endif
+
+int devsys_repo_open_task(devsys_repo **out, devsys_task *task, const devsys_repo_options *opts)
+{
+	int rc = open_task(out, task, opts);
+	if (rc == 0 && (rc = record_git_facts(*out, "git.checkout")) < 0) {
+		devsys_repo_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int devsys_repo_commit(int *committed, devsys_repo *r, const char *message, const devsys_repo_commit_options *opts)
+{
+	int rc = commit(committed, r, message, opts);
+	if (rc == 0 && committed && *committed)
+		rc = record_git_facts(r, "git.commit");
+	return rc;
+}
+
+int devsys_repo_push(devsys_repo *r)
+{
+	int rc = push(r);
+	if (rc == 0)
+		rc = record_git_facts(r, "git.push");
 	return rc;
 }

@@ -255,6 +255,26 @@ Test(git_local, push_sends_only_the_task_branch)
 	cr_assert_str_eq(refs_after, refs_before, "only refs/heads/task/p1 may change");
 	/* Pushing again with nothing new is fine. */
 	cr_assert_eq(devsys_repo_push(r), 0, "%s", gf_err());
+#ifdef DEVSYS_HAVE_MODULE_RECORD
+	{
+		/* The task record holds the git facts, and events mark each step. */
+		char want[256], *task_json, *events;
+		snprintf(path, sizeof(path), "%s/task.json", devsys_task_path(t));
+		task_json = dt_read_file(path, NULL);
+		cr_assert_not_null(task_json, "git steps must write task.json");
+		snprintf(want, sizeof(want), "\"head_sha\": \"%s\"", devsys_repo_head_sha(r));
+		cr_assert(strstr(task_json, want), "want %s in %s", want, task_json);
+		snprintf(want, sizeof(want), "\"base_sha\": \"%s\"", devsys_repo_base_sha(r));
+		cr_assert(strstr(task_json, want), "want %s in %s", want, task_json);
+		cr_assert(strstr(task_json, "\"branch\": \"task/p1\""), "%s", task_json);
+		snprintf(path, sizeof(path), "%s/events.jsonl", devsys_task_path(t));
+		events = dt_read_file(path, NULL);
+		cr_assert(events && strstr(events, "git.checkout") && strstr(events, "git.commit") &&
+		          strstr(events, "git.push"), "%s", events ? events : "(no events.jsonl)");
+		free(task_json);
+		free(events);
+	}
+#endif
 	devsys_repo_free(r);
 	devsys_task_free(t);
 	devsys_workspace_free(ws);
