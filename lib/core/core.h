@@ -53,6 +53,15 @@ int devsys__require_init(const char *func);
 int devsys__versioned_copy(void *dst, const void *src, const size_t *sizes, unsigned int max_version,
                            const char *type_name);
 
+/*
+ * The body of every public devsys_x_options_init(): copy the first
+ * @p sizes[version] bytes of @p defaults (the latest version's INIT values)
+ * into @p opts and set its version; DEVSYS_EVERSION for 0 or a version newer
+ * than @p max_version, naming @p func.
+ */
+int devsys__options_init(void *opts, const void *defaults, const size_t *sizes, unsigned int max_version,
+                         unsigned int version, const char *func);
+
 /* Size of a struct up to and including @p member (for the size tables). */
 #define DEVSYS__SIZE_THROUGH(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
 

@@ -170,3 +170,17 @@ int devsys__versioned_copy(void *dst, const void *src, const size_t *sizes, unsi
 	memcpy(dst, src, sizes[version]);
 	return 0;
 }
+
+int devsys__options_init(void *opts, const void *defaults, const size_t *sizes, unsigned int max_version,
+                         unsigned int version, const char *func)
+{
+	if (!opts)
+		return devsys__error_set(DEVSYS_EINVAL, "%s: argument 'opts' must not be NULL", func);
+	if (version == 0 || version > max_version)
+		return devsys__error_set(DEVSYS_EVERSION,
+		                         "%s: version %u is not supported by libdevsys %s (supported: 1..%u)", func,
+		                         version, DEVSYS_VERSION_STRING, max_version);
+	memcpy(opts, defaults, sizes[version]);
+	memcpy(opts, &version, sizeof(version)); /* every options struct starts with its version */
+	return 0;
+}

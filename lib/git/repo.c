@@ -53,28 +53,13 @@ static const devsys_repo_credential_provider default_chain[] = { { devsys_repo_d
 int devsys_repo_options_init(devsys_repo_options *opts, unsigned int version)
 {
 	static const devsys_repo_options defaults = DEVSYS_REPO_OPTIONS_INIT;
-	DEVSYS__CHECK_ARG(opts);
-	if (version == 0 || version > DEVSYS_REPO_OPTIONS_VERSION)
-		return devsys__error_set(DEVSYS_EVERSION,
-		                         "devsys_repo_options_init: version %u is not supported (supported: 1..%u)",
-		                         version, DEVSYS_REPO_OPTIONS_VERSION);
-	memcpy(opts, &defaults, repo_options_sizes[version]);
-	opts->version = version;
-	return 0;
+	return devsys__options_init(opts, &defaults, repo_options_sizes, DEVSYS_REPO_OPTIONS_VERSION, version, __func__);
 }
 
 int devsys_repo_commit_options_init(devsys_repo_commit_options *opts, unsigned int version)
 {
 	static const devsys_repo_commit_options defaults = DEVSYS_REPO_COMMIT_OPTIONS_INIT;
-	DEVSYS__CHECK_ARG(opts);
-	if (version == 0 || version > DEVSYS_REPO_COMMIT_OPTIONS_VERSION)
-		return devsys__error_set(DEVSYS_EVERSION,
-		                         "devsys_repo_commit_options_init: version %u is not supported (supported: "
-		                         "1..%u)",
-		                         version, DEVSYS_REPO_COMMIT_OPTIONS_VERSION);
-	memcpy(opts, &defaults, commit_options_sizes[version]);
-	opts->version = version;
-	return 0;
+	return devsys__options_init(opts, &defaults, commit_options_sizes, DEVSYS_REPO_COMMIT_OPTIONS_VERSION, version, __func__);
 }
 
 /* ---- small helpers ---- */

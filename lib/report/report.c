@@ -71,14 +71,7 @@ void devsys__report_global_shutdown(void)
 int devsys_report_options_init(devsys_report_options *opts, unsigned int version)
 {
 	static const devsys_report_options defaults = DEVSYS_REPORT_OPTIONS_INIT;
-	DEVSYS__CHECK_ARG(opts);
-	if (version == 0 || version > DEVSYS_REPORT_OPTIONS_VERSION)
-		return devsys__error_set(DEVSYS_EVERSION,
-		                         "devsys_report_options_init: version %u is not supported (supported: 1..%u)",
-		                         version, DEVSYS_REPORT_OPTIONS_VERSION);
-	memcpy(opts, &defaults, report_options_sizes[version]);
-	opts->version = version;
-	return 0;
+	return devsys__options_init(opts, &defaults, report_options_sizes, DEVSYS_REPORT_OPTIONS_VERSION, version, __func__);
 }
 
 const char *devsys_report_status_name(int status)

@@ -49,14 +49,7 @@ static const size_t schema_options_sizes[] = {
 int devsys_schema_options_init(devsys_schema_options *opts, unsigned int version)
 {
 	static const devsys_schema_options defaults = DEVSYS_SCHEMA_OPTIONS_INIT;
-	DEVSYS__CHECK_ARG(opts);
-	if (version == 0 || version > DEVSYS_SCHEMA_OPTIONS_VERSION)
-		return devsys__error_set(DEVSYS_EVERSION,
-		                         "devsys_schema_options_init: version %u is not supported (supported: 1..%u)",
-		                         version, DEVSYS_SCHEMA_OPTIONS_VERSION);
-	memcpy(opts, &defaults, schema_options_sizes[version]);
-	opts->version = version;
-	return 0;
+	return devsys__options_init(opts, &defaults, schema_options_sizes, DEVSYS_SCHEMA_OPTIONS_VERSION, version, __func__);
 }
 
 /* ---- small tables ---- */

@@ -28,14 +28,7 @@ static const size_t spec_options_sizes[] = {
 int devsys_spec_options_init(devsys_spec_options *opts, unsigned int version)
 {
 	static const devsys_spec_options defaults = DEVSYS_SPEC_OPTIONS_INIT;
-	DEVSYS__CHECK_ARG(opts);
-	if (version == 0 || version > DEVSYS_SPEC_OPTIONS_VERSION)
-		return devsys__error_set(DEVSYS_EVERSION,
-		                         "devsys_spec_options_init: version %u is not supported (supported: 1..%u)", version,
-		                         DEVSYS_SPEC_OPTIONS_VERSION);
-	memcpy(opts, &defaults, spec_options_sizes[version]);
-	opts->version = version;
-	return 0;
+	return devsys__options_init(opts, &defaults, spec_options_sizes, DEVSYS_SPEC_OPTIONS_VERSION, version, __func__);
 }
 
 int devsys__spec_docs_add(devsys__spec_docs *d, devsys_node *root)

@@ -92,14 +92,7 @@ int devsys_task_state_allowed(int from, int to)
 int devsys_store_options_init(devsys_store_options *opts, unsigned int version)
 {
 	static const devsys_store_options defaults = DEVSYS_STORE_OPTIONS_INIT;
-	DEVSYS__CHECK_ARG(opts);
-	if (version == 0 || version > DEVSYS_STORE_OPTIONS_VERSION)
-		return devsys__error_set(DEVSYS_EVERSION,
-		                         "devsys_store_options_init: version %u is not supported (supported: 1..%u)",
-		                         version, DEVSYS_STORE_OPTIONS_VERSION);
-	memcpy(opts, &defaults, store_options_sizes[version]);
-	opts->version = version;
-	return 0;
+	return devsys__options_init(opts, &defaults, store_options_sizes, DEVSYS_STORE_OPTIONS_VERSION, version, __func__);
 }
 
 /* ---- process identity, for recovery ---- */

@@ -26,15 +26,7 @@ static const size_t redactor_vtable_sizes[] = {
 int devsys_workspace_options_init(devsys_workspace_options *opts, unsigned int version)
 {
 	static const devsys_workspace_options defaults = DEVSYS_WORKSPACE_OPTIONS_INIT;
-	DEVSYS__CHECK_ARG(opts);
-	if (version == 0 || version > DEVSYS_WORKSPACE_OPTIONS_VERSION)
-		return devsys__error_set(DEVSYS_EVERSION,
-		                         "devsys_workspace_options_init: version %u is not supported by libdevsys %s "
-		                         "(supported: 1..%u)",
-		                         version, DEVSYS_VERSION_STRING, DEVSYS_WORKSPACE_OPTIONS_VERSION);
-	memcpy(opts, &defaults, workspace_options_sizes[version]);
-	opts->version = version;
-	return 0;
+	return devsys__options_init(opts, &defaults, workspace_options_sizes, DEVSYS_WORKSPACE_OPTIONS_VERSION, version, __func__);
 }
 
 int devsys_workspace_default_path(devsys_buf *out)

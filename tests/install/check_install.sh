@@ -19,18 +19,18 @@ export PKG_CONFIG_PATH=$libdir/pkgconfig
 cc -o "$tmp/pc_shared" "$consumer/main.c" $(pkg-config --cflags --libs devsys) -Wl,-rpath,"$libdir"
 "$tmp/pc_shared" "$tmp/ws1" | tee "$tmp/out1"
 grep -q 'consumer ok' "$tmp/out1"
-ldd "$tmp/pc_shared" | grep -q "$libdir/libdevsys.so.1"
+ldd "$tmp/pc_shared" | grep "$libdir/libdevsys.so.1" >/dev/null
 
 # 2. pkg-config, static (Requires.private pulls the dependencies)
 cc -o "$tmp/pc_static" "$consumer/main.c" $(pkg-config --cflags devsys) "$libdir/libdevsys.a" \
    $(pkg-config --static --libs devsys | sed 's/-ldevsys//')
-"$tmp/pc_static" "$tmp/ws2" | grep -q 'consumer ok'
-if ldd "$tmp/pc_static" | grep -q libdevsys; then echo "static consumer links libdevsys.so"; exit 1; fi
+"$tmp/pc_static" "$tmp/ws2" | grep 'consumer ok' >/dev/null
+if ldd "$tmp/pc_static" | grep libdevsys >/dev/null; then echo "static consumer links libdevsys.so"; exit 1; fi
 
 # 3. find_package(devsys 1 CONFIG)
 cmake -S "$consumer" -B "$tmp/cm" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/cm.log"
 cmake --build "$tmp/cm" >>"$tmp/cm.log"
-"$tmp/cm/consumer" "$tmp/ws3" | grep -q 'consumer ok'
+"$tmp/cm/consumer" "$tmp/ws3" | grep 'consumer ok' >/dev/null
 
 # 4. SameMajorVersion: asking for version 2 must fail
 mkdir -p "$tmp/v2"
@@ -44,6 +44,6 @@ if [ -n "$readme" ]; then
   awk '/^```c$/{on=1; next} /^```$/{on=0} on' "$readme" > "$tmp/readme.c"
   [ -s "$tmp/readme.c" ] || { echo "no C example found in $readme"; exit 1; }
   cc -std=c99 -Wall -Wextra -Werror -o "$tmp/readme" "$tmp/readme.c" $(pkg-config --cflags --libs devsys) -Wl,-rpath,"$libdir"
-  (cd "$tmp" && DEVSYS_WORKSPACE="$tmp/ws-readme" ./readme) | grep -q 'task folder: .*/tasks/fix-login-1'
+  (cd "$tmp" && DEVSYS_WORKSPACE="$tmp/ws-readme" ./readme) | grep 'task folder: .*/tasks/fix-login-1' >/dev/null
 fi
 echo "install consumer checks passed (pkg-config shared+static, find_package, SameMajorVersion)"
