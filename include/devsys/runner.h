@@ -140,7 +140,11 @@ typedef struct devsys_runner_cmd {
 
 #define DEVSYS_RUNNER_RESULT_VERSION 1
 
-/** What one exec did. Dispose with devsys_runner_result_dispose(). */
+/**
+ * What one exec did. Dispose with devsys_runner_result_dispose() after every
+ * exec (also failed ones; a result refused as not-run holds nothing, but
+ * disposing it is always right).
+ */
 typedef struct devsys_runner_result {
 	unsigned int version;  /**< DEVSYS_RUNNER_RESULT_VERSION, set by the caller */
 	int failure;           /**< devsys_runner_failure */

@@ -352,7 +352,8 @@ int devsys_runner_exec(devsys_runner *r, const devsys_runner_cmd *cmd, devsys_ru
 		int rc2;
 		if (rc < 0)
 			devsys_buf_puts(&keep, devsys_error_message(devsys_error_last()));
-		rc2 = devsys__runner_io_result(io, res);
+		/* nothing ran: no tail, nothing to dispose */
+		rc2 = res->failure == DEVSYS_RUNNER_NOT_RUN ? 0 : devsys__runner_io_result(io, res);
 		if (rc < 0)
 			devsys__error_set(rc, "%s", keep.ptr ? keep.ptr : "runner failure");
 		else if (rc2 < 0)
