@@ -29,7 +29,9 @@ typedef struct devsys_secrets devsys_secrets;
 
 /**
  * One secret resolution, reported to the audit callback and, when a task is
- * given, appended to <task>/events.audit.jsonl. Never holds the value.
+ * given, appended to the task's events.jsonl as a "secret.resolve" event
+ * (<task>/events.audit.jsonl when the record module is not built). Never
+ * holds the value.
  */
 typedef struct devsys_secret_event {
 	unsigned int version;  /**< 1 */

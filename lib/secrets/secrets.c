@@ -502,6 +502,63 @@ static void json_str(devsys_buf *b, const char *s)
 	devsys_buf_puts(b, "\"");
 }
 
+/* The event's data as JSON: never the value. */
+static void event_json(devsys_buf *b, const devsys_secret_event *ev)
+{
+	devsys_buf_puts(b, "{\"name\":");
+	json_str(b, ev->name);
+	devsys_buf_puts(b, ",\"provider\":");
+	json_str(b, ev->provider);
+	devsys_buf_puts(b, ",\"task\":");
+	json_str(b, ev->task_id);
+	devsys_buf_puts(b, ",\"stage\":");
+	json_str(b, ev->stage);
+	devsys_buf_printf(b, ",\"cached\":%s,\"error\":", ev->cached ? "true" : "false");
+	if (ev->error)
+		json_str(b, devsys_error_name(ev->error));
+	else
+		devsys_buf_puts(b, "null");
+	devsys_buf_puts(b, "}");
+}
+
+#ifdef DEVSYS_HAVE_MODULE_RECORD
+/* Audit events join the task's own event log (events.jsonl, with seq and ts). */
+static void append_task_event(devsys_secrets *s, devsys_task *task, const devsys_secret_event *ev)
+{
+	devsys_record *rec = NULL;
+	devsys_buf data = DEVSYS_BUF_INIT;
+
+	event_json(&data, ev);
+	if (!data.ptr || devsys_record_open(&rec, task) < 0 ||
+	    devsys_record_event(rec, "secret.resolve", data.ptr, NULL) < 0)
+		devsys__log(s->ws, DEVSYS_LOG_WARN, "secrets", "task %s: cannot append the audit event for secret '%s': %s",
+		            devsys_task_id(task), ev->name, devsys_error_message(devsys_error_last()));
+	devsys_record_free(rec);
+	devsys_buf_dispose(&data);
+}
+#else
+/* Without the record module the audit events get a file of their own. */
+static void append_task_event(devsys_secrets *s, devsys_task *task, const devsys_secret_event *ev)
+{
+	devsys_buf line = DEVSYS_BUF_INIT, path = DEVSYS_BUF_INIT;
+	char ts[40];
+
+	devsys__time_iso8601(ts, sizeof(ts));
+	devsys_buf_printf(&line, "{\"ts\":\"%s\",\"type\":\"secret.resolve\",\"data\":", ts);
+	event_json(&line, ev);
+	devsys_buf_puts(&line, "}\n");
+	if (line.ptr && devsys_task_path_join(&path, task, "events.audit.jsonl") == 0) {
+		int fd = open(path.ptr, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, line.ptr, line.size) != (ssize_t)line.size)
+			devsys__log(s->ws, DEVSYS_LOG_WARN, "secrets", "cannot append audit event to '%s'", path.ptr);
+		if (fd >= 0)
+			close(fd);
+	}
+	devsys_buf_dispose(&line);
+	devsys_buf_dispose(&path);
+}
+#endif
+
 static void audit(devsys_secrets *s, struct secret *it, devsys_task *task, const char *stage, int cached, int error)
 {
 	devsys_secret_event ev;
@@ -517,36 +574,8 @@ static void audit(devsys_secrets *s, struct secret *it, devsys_task *task, const
 	ev.error = error;
 	if (s->audit_cb)
 		s->audit_cb(&ev, s->audit_payload);
-	if (task) {
-		devsys_buf line = DEVSYS_BUF_INIT, path = DEVSYS_BUF_INIT;
-		char ts[40];
-		devsys__time_iso8601(ts, sizeof(ts));
-		devsys_buf_printf(&line, "{\"time\":\"%s\",\"event\":\"secret.resolve\",\"name\":", ts);
-		json_str(&line, it->name);
-		devsys_buf_puts(&line, ",\"provider\":");
-		json_str(&line, it->provider);
-		devsys_buf_puts(&line, ",\"task\":");
-		json_str(&line, task_id);
-		devsys_buf_puts(&line, ",\"stage\":");
-		json_str(&line, stage);
-		devsys_buf_printf(&line, ",\"cached\":%s,\"error\":", cached ? "true" : "false");
-		if (error)
-			json_str(&line, devsys_error_name(error));
-		else
-			devsys_buf_puts(&line, "null");
-		devsys_buf_puts(&line, "}\n");
-		if (line.ptr && devsys_task_path_join(&path, task, "events.audit.jsonl") == 0) {
-			int fd = open(path.ptr, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-			if (fd >= 0) {
-				if (write(fd, line.ptr, line.size) != (ssize_t)line.size)
-					devsys__log(s->ws, DEVSYS_LOG_WARN, "secrets", "cannot append audit event to '%s'",
-					            path.ptr);
-				close(fd);
-			}
-		}
-		devsys_buf_dispose(&line);
-		devsys_buf_dispose(&path);
-	}
+	if (task)
+		append_task_event(s, task, &ev);
 }
 
 static struct secret *lookup(devsys_secrets *s, const char *name)

@@ -1,7 +1,7 @@
 /*
  * Secret providers through the public API: env, file, docker-secret,
  * command (timeout, TTL re-resolution per task), plug-in providers, audit
- * events (callback and <task>/events.audit.jsonl) that never hold values.
+ * events (callback and the task's events.jsonl) that never hold values.
  */
 #include <devsys.h>
 
@@ -164,10 +164,16 @@ Test(secrets_providers, command_provider_ttl_per_task_and_audit_file)
 	cr_assert_str_eq(v, "short-lived-token-2", "a new task re-resolves a TTL secret");
 
 	char path[1024];
+#ifdef DEVSYS_HAVE_MODULE_RECORD
+	/* Audit events are part of the task's event log. */
+	snprintf(path, sizeof(path), "%s/tasks/task-1/events.jsonl", wsdir);
+#else
 	snprintf(path, sizeof(path), "%s/tasks/task-1/events.audit.jsonl", wsdir);
+#endif
 	char *log = dt_read_file(path, NULL);
 	cr_assert_not_null(log);
-	cr_assert(strstr(log, "\"event\":\"secret.resolve\",\"name\":\"gh_token\",\"provider\":\"command\","
+	cr_assert(strstr(log, "\"type\":\"secret.resolve\""), "%s", log);
+	cr_assert(strstr(log, "\"name\":\"gh_token\",\"provider\":\"command\","
 	                      "\"task\":\"task-1\",\"stage\":\"push\",\"cached\":false"),
 	          "%s", log);
 	cr_assert(strstr(log, "\"stage\":\"pr\",\"cached\":true"), "%s", log);
