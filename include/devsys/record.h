@@ -68,6 +68,16 @@ DEVSYS_API void devsys_record_free(devsys_record *rec);
  */
 DEVSYS_API int devsys_record_set_string(devsys_record *rec, const char *key, const char *value);
 
+/**
+ * Keep the task's spec: write @p len bytes to <task>/<name> atomically
+ * (@p name is a plain file name such as "spec.yaml") and set task.json's
+ * spec_path to @p name and spec_hash to "sha1:<git blob id>" of the bytes,
+ * the value the commit trailer "Spec:" carries (spec_hash is null in a build
+ * without the git module). Save with devsys_record_save().
+ * @return 0; DEVSYS_EINVAL; DEVSYS_EPATH; DEVSYS_EIO / DEVSYS_ENOSPC.
+ */
+DEVSYS_API int devsys_record_set_spec(devsys_record *rec, const char *name, const void *data, size_t len);
+
 /** As devsys_record_set_string() with an integer (e.g. pr_number). */
 DEVSYS_API int devsys_record_set_int(devsys_record *rec, const char *key, int64_t value);
 

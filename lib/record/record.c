@@ -163,6 +163,33 @@ int devsys_record_set_string(devsys_record *rec, const char *key, const char *va
 	return set_value(rec, key, v);
 }
 
+int devsys_record_set_spec(devsys_record *rec, const char *name, const void *data, size_t len)
+{
+	devsys_buf path = DEVSYS_BUF_INIT, hash = DEVSYS_BUF_INIT;
+	int rc;
+
+	DEVSYS__CHECK_ARG(rec);
+	DEVSYS__CHECK_ARG(name);
+	if (len && !data)
+		return devsys__error_set(DEVSYS_EINVAL, "devsys_record_set_spec: data is NULL but len is %zu", len);
+	if (strchr(name, '/'))
+		return devsys__error_set(DEVSYS_EPATH, "spec file name '%s' must be a plain file name", name);
+	if ((rc = devsys_task_path_join(&path, rec->task, name)) < 0 ||
+	    (rc = devsys__write_file_atomic(path.ptr, len ? data : "", len, 0644)) < 0)
+		goto out;
+#ifdef DEVSYS_HAVE_MODULE_GIT
+	/* The same id the commit trailer "Spec:" carries, so the two can be matched. */
+	if ((rc = devsys_repo_content_id(&hash, data, len)) < 0)
+		goto out;
+#endif
+	if ((rc = devsys_record_set_string(rec, "spec_path", name)) == 0)
+		rc = devsys_record_set_string(rec, "spec_hash", hash.ptr);
+out:
+	devsys_buf_dispose(&path);
+	devsys_buf_dispose(&hash);
+	return rc;
+}
+
 int devsys_record_set_int(devsys_record *rec, const char *key, int64_t value)
 {
 	int rc;

@@ -808,63 +808,6 @@ static enum MHD_Result serve_log(struct MHD_Connection *c, devsys_task *task, co
 
 #if defined(DEVSYS_HAVE_MODULE_SPEC)
 /* Write the request body as tasks/<id>/spec.<ext> (temp file, fsync, rename). */
-/* task.json names the spec file and its content id, the same id the commit
- * trailer "Spec:" carries (see devsys_repo_content_id). */
-static int record_spec_identity(devsys_record *rec, const char *spec_name, const char *body, size_t len)
-{
-	int rc = devsys_record_set_string(rec, "spec_path", spec_name);
-#ifdef DEVSYS_HAVE_MODULE_GIT
-	if (rc == 0) {
-		devsys_buf id = DEVSYS_BUF_INIT;
-		if ((rc = devsys_repo_content_id(&id, body, len)) == 0)
-			rc = devsys_record_set_string(rec, "spec_hash", id.ptr);
-		devsys_buf_dispose(&id);
-	}
-#else
-	(void)body;
-	(void)len;
-#endif
-	return rc;
-}
-
-static int save_spec(devsys_task *task, const char *name, const char *body, size_t len)
-{
-	devsys_buf p = DEVSYS_BUF_INIT, tmp = DEVSYS_BUF_INIT;
-	int rc, fd = -1;
-	if ((rc = devsys_task_path_join(&p, task, name)) < 0)
-		goto done;
-	devsys_buf_printf(&tmp, "%s.tmp.XXXXXX", p.ptr);
-	if (!tmp.ptr || (fd = mkostemp(tmp.ptr, O_CLOEXEC)) < 0) {
-		rc = DEVSYS_EIO;
-		goto done;
-	}
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(fd, body + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = DEVSYS_EIO;
-			goto done;
-		}
-		off += (size_t)w;
-	}
-	if (fchmod(fd, 0644) != 0 || fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
-		rc = DEVSYS_EIO;
-		goto done;
-	}
-	fd = -1;
-	if (rename(tmp.ptr, p.ptr) != 0)
-		rc = DEVSYS_EIO;
-done:
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0 && tmp.ptr)
-		unlink(tmp.ptr);
-	devsys_buf_dispose(&p);
-	devsys_buf_dispose(&tmp);
-	return rc;
-}
 
 static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, size_t len)
 {
@@ -915,15 +858,13 @@ static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, s
 		devsys_spec_free(spec);
 		return ret;
 	}
-	if ((rc = devsys_task_open(&task, ws, id, 0)) == 0 && (rc = save_spec(task, spec_name, body, len)) == 0 &&
-	    (rc = devsys_record_open(&rec, task)) == 0 &&
+	if ((rc = devsys_task_open(&task, ws, id, 0)) == 0 && (rc = devsys_record_open(&rec, task)) == 0 &&
+	    (rc = devsys_record_set_spec(rec, spec_name, body, len)) == 0 &&
 	    (rc = devsys_record_set_json(rec, "validation", "{\"valid\":true,\"errors\":[]}")) == 0) {
 		const char *url = devsys_spec_get_string(spec, "/repo/url");
 		if (url)
 			devsys_record_set_repo_url(rec, url);
-		rc = record_spec_identity(rec, spec_name, body, len);
-		if (rc == 0)
-			rc = devsys_record_save(rec);
+		rc = devsys_record_save(rec);
 	}
 	if (rc == 0)
 		rc = devsys_store_transition(store, id, DEVSYS_STATE_VALIDATED, "validated by POST /api/tasks");

@@ -89,6 +89,37 @@ Test(record, task_json_fields_and_stages)
 	}
 }
 
+Test(record, the_spec_is_kept_with_its_content_id)
+{
+	static const char spec[] = "id: t1\ntitle: keep me\n";
+	char p[4200];
+	json_t *j;
+	cr_assert_eq(devsys_record_set_spec(rec, "spec.yaml", spec, strlen(spec)), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_record_save(rec), 0);
+	snprintf(p, sizeof(p), "%s/spec.yaml", devsys_task_path(task));
+	char *kept = dt_read_file(p, NULL);
+	cr_assert_str_eq(kept, spec);
+	j = load("task.json");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "spec_path")), "spec.yaml");
+#ifdef DEVSYS_HAVE_MODULE_GIT
+	{
+		int st;
+		char want[128], *hash = dt_sh_output(&st, "git hash-object '%s'", p);
+		cr_assert_eq(st, 0);
+		hash[strcspn(hash, "\n")] = '\0';
+		snprintf(want, sizeof(want), "sha1:%s", hash);
+		cr_assert_str_eq(json_string_value(json_object_get(j, "spec_hash")), want);
+		free(hash);
+	}
+#endif
+	json_decref(j);
+	free(kept);
+	cr_assert_eq(devsys_record_set_spec(rec, "../spec.yaml", spec, 3), DEVSYS_EPATH);
+	cr_assert_eq(devsys_record_set_spec(rec, "a/b.yaml", spec, 3), DEVSYS_EPATH);
+	cr_assert_eq(devsys_record_set_spec(rec, "x.yaml", NULL, 3), DEVSYS_EINVAL);
+}
+
 Test(record, bad_fields_and_stages)
 {
 	cr_assert_eq(devsys_record_set_string(rec, "id", "x"), DEVSYS_EINVAL);
