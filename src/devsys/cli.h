@@ -60,4 +60,9 @@ void devsys_cli_print_json(json_t *value);
 /* "\033[..m" when colours are on, else "". */
 const char *devsys_cli_color(const devsys_cli *cli, const char *ansi);
 
+#ifdef DEVSYS_HAVE_MODULE_SPEC
+/* Print every validation error as "file:line:col: /pointer: message" (cmd_spec.c). */
+void devsys_cli_print_validation(FILE *out, const devsys_validation *v);
+#endif
+
 #endif /* DEVSYS_CLI_H */

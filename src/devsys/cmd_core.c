@@ -75,92 +75,9 @@ static int cmd_init(devsys_cli *cli, int argc, char **argv)
 	return DEVSYS_EXIT_OK;
 }
 
-/* The demo redactor of `devsys run`: masks one known value. The secrets
- * module replaces this with real, provider-backed masking. */
-static int mask_demo_token(void *self, const char *text, size_t len, devsys_buf *out)
-{
-	const char *token = self;
-	size_t tlen = strlen(token);
-	size_t i = 0;
-	while (i < len) {
-		if (len - i >= tlen && memcmp(text + i, token, tlen) == 0) {
-			if (devsys_buf_puts(out, "[MASKED:demo-token]") < 0)
-				return -1;
-			i += tlen;
-		} else {
-			if (devsys_buf_put(out, text + i, 1) < 0)
-				return -1;
-			i++;
-		}
-	}
-	return 0;
-}
-
-struct run_log {
-	devsys_cli *cli;
-	json_t *lines;
-};
-
-static void run_logger(int level, const char *component, const char *message, void *payload)
-{
-	struct run_log *log = payload;
-	if (log->cli->json)
-		json_array_append_new(log->lines, json_pack("{s:s,s:s,s:s}", "level", devsys_log_level_name(level),
-		                                            "component", component, "message", message));
-	else
-		printf("  [%s %s] %s\n", devsys_log_level_name(level), component, message);
-}
-
-static int cmd_run(devsys_cli *cli, int argc, char **argv)
-{
-	static const devsys_redactor_vtable demo_redactor = { DEVSYS_REDACTOR_VTABLE_VERSION, mask_demo_token, NULL };
-	static char demo_token[] = "ghs_demo0000000000000000";
-	const char *id = argc > 1 ? argv[1] : "sample";
-	struct run_log log = { cli, json_array() };
-	devsys_workspace *ws;
-	devsys_task *task;
-	devsys_buf path = DEVSYS_BUF_INIT;
-	int rc;
-
-	if (argc > 2)
-		return devsys_cli_usage_error(cli, "run takes at most one task id");
-	if ((rc = devsys_cli_open_workspace(cli, &ws)) != 0)
-		return rc;
-	devsys_workspace_set_logger(ws, DEVSYS_LOG_INFO, run_logger, &log);
-	devsys_workspace_add_redactor(ws, &demo_redactor, demo_token);
-	if (devsys_task_open(&task, ws, id, DEVSYS_TASK_CREATE) < 0) {
-		rc = devsys_cli_fail_lib(cli, "cannot open the task");
-		devsys_workspace_free(ws);
-		json_decref(log.lines);
-		return rc;
-	}
-	if (!cli->json)
-		printf("devsys run: task '%s' in %s\n", devsys_task_id(task), devsys_workspace_path(ws));
-	devsys_workspace_log(ws, DEVSYS_LOG_INFO, "run", "task %s opened at %s", devsys_task_id(task),
-	                     devsys_task_path(task));
-	devsys_workspace_log(ws, DEVSYS_LOG_INFO, "run", "credential check: token=%s (redacted before any sink)",
-	                     demo_token);
-	if (devsys_task_path_join(&path, task, "../../outside") < 0)
-		devsys_workspace_log(ws, DEVSYS_LOG_INFO, "run", "path guard: %s",
-		                     devsys_error_message(devsys_error_last()));
-	if (cli->json)
-		devsys_cli_print_json(json_pack("{s:s,s:s,s:s,s:s,s:o}", "task", devsys_task_id(task), "workspace",
-		                                devsys_workspace_path(ws), "task_path", devsys_task_path(task), "version",
-		                                devsys_version(), "log", log.lines));
-	else {
-		printf("done: task folder %s\n", devsys_task_path(task));
-		json_decref(log.lines);
-	}
-	devsys_buf_dispose(&path);
-	devsys_task_free(task);
-	devsys_workspace_free(ws);
-	return DEVSYS_EXIT_OK;
-}
-
 const devsys_cli_command devsys_cli_core_commands[] = {
 	{ "help", "[COMMAND]", "show commands, options and exit codes", cmd_help },
 	{ "version", "", "print the library version", cmd_version },
 	{ "init", "[DIR]", "create (or check) a workspace", cmd_init },
-	{ "run", "[TASK-ID]", "run the main job on the embedded default task", cmd_run },
 	{ NULL, NULL, NULL, NULL }
 };

@@ -75,12 +75,7 @@ static int validate_one(devsys_cli *cli, const char *path, json_t *files)
 			else
 				printf("%s: valid (%s)\n", path, id ? id : "no id");
 		} else {
-			for (size_t k = 0; k < devsys_validation_count(v); k++) {
-				const devsys_validation_error *e = devsys_validation_at(v, k);
-				const char *loc = devsys_validation_error_instance_location(e);
-				printf("%s:%u:%u: %s: %s\n", devsys_validation_error_file(e), devsys_validation_error_line(e),
-				       devsys_validation_error_column(e), *loc ? loc : "/", devsys_validation_error_message(e));
-			}
+			devsys_cli_print_validation(stdout, v);
 		}
 		devsys_validation_free(v);
 	}
@@ -88,6 +83,16 @@ static int validate_one(devsys_cli *cli, const char *path, json_t *files)
 		json_array_append_new(files, json_pack("{s:s,s:b,s:o}", "file", path, "valid", exit_code == 0, "documents", docs));
 	devsys_spec_free(spec);
 	return exit_code;
+}
+
+void devsys_cli_print_validation(FILE *out, const devsys_validation *v)
+{
+	for (size_t k = 0; k < devsys_validation_count(v); k++) {
+		const devsys_validation_error *e = devsys_validation_at(v, k);
+		const char *loc = devsys_validation_error_instance_location(e);
+		fprintf(out, "%s:%u:%u: %s: %s\n", devsys_validation_error_file(e), devsys_validation_error_line(e),
+		        devsys_validation_error_column(e), *loc ? loc : "/", devsys_validation_error_message(e));
+	}
 }
 
 static int cmd_validate(devsys_cli *cli, int argc, char **argv)
