@@ -322,7 +322,21 @@ Test(record, kill_9_loop_leaves_old_or_new_latest, .timeout = 120)
 		pid_t pid = dt_spawn(argv, NULL);
 		int st;
 		cr_assert_gt(pid, 0);
-		/* kill at a random moment: this delay is the point of the test, not a wait for a condition */
+		/* Every 8th writer first completes a run of its own (polled, 30 s
+		 * deadline), so runs complete however slow the build (ASan) is... */
+		if (i % 8 == 0) {
+			unsigned int before = max_latest, now = 0;
+			for (int tries = 0; tries < 3000; tries++) {
+				if (devsys_record_latest_run(task, &now) == 0 && now > before)
+					break;
+				ts.tv_sec = 0;
+				ts.tv_nsec = 10 * 1000000L;
+				nanosleep(&ts, NULL);
+			}
+			cr_assert_gt(now, before, "writer %d completed no run in 30 s", i);
+		}
+		/* ...then every writer is killed at a random moment: this delay is
+		 * the point of the test, not a wait for a condition. */
 		ts.tv_sec = 0;
 		ts.tv_nsec = (long)(rand() % 100 + 5) * 1000000L;
 		nanosleep(&ts, NULL);
