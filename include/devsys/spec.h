@@ -120,6 +120,16 @@ DEVSYS_API const devsys_node *devsys_spec_at(const devsys_spec *spec, size_t ind
 DEVSYS_API const char *devsys_spec_get_string(const devsys_spec *spec, const char *pointer);
 
 /**
+ * The time limit a step of document @p index sets: @p step is "agent",
+ * "tests" or "deploy" and the value is the spec's <step>.timeout (seconds,
+ * or "90s" / "30m" / "2h") in milliseconds, ready for
+ * devsys_runner_cmd.timeout_ms. Per-stage timeouts come from the spec this way.
+ * @return 0; DEVSYS_ENOTFOUND when the spec sets none (use the operator's
+ *         default); DEVSYS_EINVALID for a malformed value; DEVSYS_EINVAL.
+ */
+DEVSYS_API int devsys_spec_timeout_ms(const devsys_spec *spec, size_t index, const char *step, unsigned int *ms_out);
+
+/**
  * Validate document @p index against the canonical task schema
  * (specs/task.schema.json, embedded in the library).
  *

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -214,6 +215,37 @@ const devsys_node *devsys_spec_at(const devsys_spec *spec, size_t index)
 const char *devsys_spec_get_string(const devsys_spec *spec, const char *pointer)
 {
 	return devsys_node_string(devsys_node_get(devsys_spec_at(spec, 0), pointer), NULL);
+}
+
+int devsys_spec_timeout_ms(const devsys_spec *spec, size_t index, const char *step, unsigned int *ms_out)
+{
+	char pointer[32];
+	const devsys_node *n;
+	double seconds = 0;
+
+	DEVSYS__CHECK_ARG(spec);
+	DEVSYS__CHECK_ARG(ms_out);
+	if (!step || (strcmp(step, "agent") != 0 && strcmp(step, "tests") != 0 && strcmp(step, "deploy") != 0))
+		return devsys__error_set(DEVSYS_EINVAL, "devsys_spec_timeout_ms: step '%s' is not one of agent, tests, deploy",
+		                         step ? step : "(null)");
+	snprintf(pointer, sizeof(pointer), "/%s/timeout", step);
+	n = devsys_node_get(devsys_spec_at(spec, index), pointer);
+	if (!n)
+		return devsys__error_set(DEVSYS_ENOTFOUND, "the spec sets no %s.timeout", step);
+	if (devsys_node_get_type(n) == DEVSYS_NODE_NUMBER) {
+		seconds = devsys_node_number(n);
+	} else if (devsys_node_get_type(n) == DEVSYS_NODE_STRING) {
+		const char *text = devsys_node_string(n, NULL);
+		char *end = NULL;
+		unsigned long v = strtoul(text, &end, 10);
+		if (end && end != text && end[0] && !end[1])
+			seconds = end[0] == 's' ? (double)v : end[0] == 'm' ? (double)v * 60 : end[0] == 'h' ? (double)v * 3600 : 0;
+	}
+	if (!(seconds >= 1 && seconds <= 604800))
+		return devsys__error_set(DEVSYS_EINVALID, "%s: %s.timeout is not a number of seconds (1 to 604800) or a "
+		                         "duration like \"90s\", \"30m\", \"2h\"", devsys_node_source(n) ? devsys_node_source(n) : "spec", step);
+	*ms_out = (unsigned int)(seconds * 1000);
+	return 0;
 }
 
 /* ---- the canonical task schema ---- */

@@ -302,3 +302,29 @@ Test(spec_validate, messages_stay_utf8_and_hide_secret_looking_keys)
 	devsys_buf_dispose(&j);
 	devsys_validation_free(v);
 }
+
+Test(spec_validate, step_timeouts_come_from_the_spec_in_milliseconds)
+{
+	devsys_spec *s = load("id: t1\ntitle: T\nprompt: p\nrepo:\n  url: https://github.com/o/r.git\n"
+	                      "agent:\n  command: [a]\n  timeout: 45m\n"
+	                      "tests:\n  command: [b]\n  timeout: 90\n"
+	                      "deploy:\n  command: [c]\n  timeout: 2h\n");
+	unsigned int ms = 0;
+	cr_assert_eq(devsys_spec_timeout_ms(s, 0, "agent", &ms), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(ms, 45u * 60 * 1000);
+	cr_assert_eq(devsys_spec_timeout_ms(s, 0, "tests", &ms), 0);
+	cr_assert_eq(ms, 90u * 1000);
+	cr_assert_eq(devsys_spec_timeout_ms(s, 0, "deploy", &ms), 0);
+	cr_assert_eq(ms, 2u * 3600 * 1000);
+	cr_assert_eq(devsys_spec_timeout_ms(s, 0, "push", &ms), DEVSYS_EINVAL);
+	cr_assert_eq(devsys_spec_timeout_ms(s, 0, NULL, &ms), DEVSYS_EINVAL);
+	devsys_spec_free(s);
+	s = load("id: t1\ntitle: T\nprompt: p\nrepo:\n  url: https://github.com/o/r.git\ntests:\n  command: [b]\n");
+	cr_assert_eq(devsys_spec_timeout_ms(s, 0, "tests", &ms), DEVSYS_ENOTFOUND);
+	devsys_spec_free(s);
+	/* Not validated first: a malformed value is refused, not misread. */
+	s = load("id: t1\ntests:\n  timeout: 10d\n");
+	cr_assert_eq(devsys_spec_timeout_ms(s, 0, "tests", &ms), DEVSYS_EINVALID);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "tests.timeout"));
+	devsys_spec_free(s);
+}
