@@ -140,12 +140,27 @@ static bool write_config(dt_sshd *s)
 	return ok;
 }
 
+static bool quiet_login_shell;
+
+void dt_sshd_quiet_login_shell(bool on)
+{
+	quiet_login_shell = on;
+}
+
 static bool spawn_and_wait(dt_sshd *s, char *why, size_t why_len)
 {
 	char *argv[] = { (char *)SSHD_BIN, (char *)"-D", (char *)"-f", s->config, (char *)"-E", s->log, NULL };
+	/* sshd runs every command through the login shell, and Debian's bash then
+	 * sources ~/.bashrc; in a private mount namespace an empty file hides it
+	 * from this sshd only (the machine's files are untouched). */
+	char *quiet_argv[] = { (char *)"/usr/bin/unshare", (char *)"-m", (char *)"--propagation", (char *)"private",
+		               (char *)"/bin/sh", (char *)"-c",
+		               (char *)"[ ! -e \"$HOME/.bashrc\" ] || mount --bind /dev/null \"$HOME/.bashrc\" || exit 1; "
+		                       "exec \"$0\" \"$@\"",
+		               (char *)SSHD_BIN, (char *)"-D", (char *)"-f", s->config, (char *)"-E", s->log, NULL };
 	long deadline = mono_ms() + 10000;
 
-	s->pid = dt_spawn(argv, NULL);
+	s->pid = dt_spawn(quiet_login_shell && access("/usr/bin/unshare", X_OK) == 0 ? quiet_argv : argv, NULL);
 	if (s->pid < 0) {
 		s->pid = 0;
 		set_why(why, why_len, "sshd fixture: fork failed: %s", strerror(errno));

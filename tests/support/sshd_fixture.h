@@ -47,6 +47,13 @@ typedef struct dt_sshd {
  */
 dt_sshd *dt_sshd_start(char *why, size_t why_len);
 
+/*
+ * For benchmarks: start later sshds in a private mount namespace where the
+ * user's ~/.bashrc is empty, so a slow rc file (pyenv init costs ~290 ms per
+ * command here) does not swamp the transport being measured. Off by default.
+ */
+void dt_sshd_quiet_login_shell(bool on);
+
 /* Stop the listener (SIGTERM, bounded wait, SIGKILL). Open sessions keep running. */
 void dt_sshd_stop(dt_sshd *s);
 
