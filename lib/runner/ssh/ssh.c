@@ -957,32 +957,31 @@ static int get_tree(struct ssh_rt *rt, const char *remote, const char *local)
 	return rc;
 }
 
-static int ssh_upload(void *self, const char *local, const char *remote)
+/* One SFTP session per transfer; @p remote is relative to the task's remote dir. */
+static int sftp_transfer(struct ssh_rt *rt, const char *remote, const char *local, bool upload)
 {
-	struct ssh_rt *rt = self;
 	char *rp;
 	int rc;
 	if ((rc = sftp_begin(rt)) < 0)
 		return rc;
 	rp = remote_path(rt, remote);
-	rc = rp ? put_tree(rt, local, rp) : devsys__error_oom();
+	if (!rp)
+		rc = devsys__error_oom();
+	else
+		rc = upload ? put_tree(rt, local, rp) : get_tree(rt, rp, local);
 	devsys__free(rp);
 	sftp_end(rt);
 	return rc;
 }
 
+static int ssh_upload(void *self, const char *local, const char *remote)
+{
+	return sftp_transfer(self, remote, local, true);
+}
+
 static int ssh_download(void *self, const char *remote, const char *local)
 {
-	struct ssh_rt *rt = self;
-	char *rp;
-	int rc;
-	if ((rc = sftp_begin(rt)) < 0)
-		return rc;
-	rp = remote_path(rt, remote);
-	rc = rp ? get_tree(rt, rp, local) : devsys__error_oom();
-	devsys__free(rp);
-	sftp_end(rt);
-	return rc;
+	return sftp_transfer(self, remote, local, false);
 }
 
 static int upload_bytes(struct ssh_rt *rt, const char *remote, const char *data, size_t len)
