@@ -74,15 +74,17 @@ static int parse_value(enum kind kind, const char *v, uint64_t *num, const char 
 	while (isspace((unsigned char)*v))
 		v++;
 	if (kind == K_BOOL) {
-		if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1"))
+		/* One rule for every devsys YAML file and override (docs/specs.md):
+		 * booleans are true or false; YAML 1.1 spellings (yes, on, ...) mean
+		 * a boolean to some readers and a string to others, so they are refused. */
+		if (!strcmp(v, "true"))
 			*num = 1;
-		else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0"))
+		else if (!strcmp(v, "false"))
 			*num = 0;
-		else {
-			*why = "expected true or false";
-			return -1;
-		}
-		return 0;
+		else
+			*why = devsys__yaml11_bool(v) ? "a YAML 1.1 boolean is ambiguous; write true or false"
+			                              : "expected true or false";
+		return *why ? -1 : 0;
 	}
 	if (!isdigit((unsigned char)*v)) {
 		*why = kind == K_MS || kind == K_SEC ? "expected a duration such as 10s, 500ms or 2m"

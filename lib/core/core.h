@@ -81,6 +81,11 @@ int devsys__write_file_atomic(const char *path, const void *data, size_t len, mo
 /* Read a whole file (at most @p max_size bytes, else DEVSYS_ELIMIT). */
 int devsys__read_file(devsys_buf *out, const char *path, size_t max_size);
 
+/* ---- shared input rules ---- */
+/* True for the YAML 1.1 boolean spellings (y, yes, on, off, ... in their case
+ * forms). Every devsys YAML reader refuses them as values: true/false only. */
+bool devsys__yaml11_bool(const char *s);
+
 /* ---- time ---- */
 /* Monotonic clock in nanoseconds. */
 uint64_t devsys__now_ns(void);

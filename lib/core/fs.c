@@ -205,6 +205,16 @@ int devsys__read_file(devsys_buf *out, const char *path, size_t max_size)
 	return rc;
 }
 
+bool devsys__yaml11_bool(const char *s)
+{
+	static const char *const words[] = { "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+		                             "on", "On", "ON", "off", "Off", "OFF" };
+	for (size_t i = 0; s && i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(s, words[i]) == 0)
+			return true;
+	return false;
+}
+
 uint64_t devsys__now_ns(void)
 {
 	struct timespec ts;

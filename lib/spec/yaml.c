@@ -79,16 +79,6 @@ static bool tag_is(const yaml_char_t *tag, const char *name)
 	return tag && strncmp((const char *)tag, CORE, strlen(CORE)) == 0 && strcmp((const char *)tag + strlen(CORE), name) == 0;
 }
 
-static bool is_yaml11_bool(const char *s)
-{
-	static const char *const words[] = { "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
-		                             "on", "On", "ON", "off", "Off", "OFF" };
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strcmp(s, words[i]) == 0)
-			return true;
-	return false;
-}
-
 static bool all_digits(const char *s, const char *set)
 {
 	if (!*s)
@@ -199,7 +189,7 @@ static int scalar_node(yctx *y, const yaml_event_t *ev, devsys_node **out)
 			n->type = DEVSYS_NODE_BOOL;
 			return 0;
 		}
-		if (is_yaml11_bool(v))
+		if (devsys__yaml11_bool(v))
 			return yerr(y, &ev->start_mark,
 			            "'%s' is a boolean in YAML 1.1 but a string in YAML 1.2; write true or false, or quote "
 			            "it (\"...\") if you mean the string",

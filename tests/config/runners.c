@@ -140,6 +140,10 @@ Test(config_runners, bad_inputs_named_with_positions)
 	expect_bad("runners:\n  a: {type: inproc\n", DEVSYS_EPARSE, "devsys.yaml:");
 	expect_bad("- just\n- a list\n", DEVSYS_EINVALID, "top level");
 	expect_bad("runners:\n  a:\n    type: inproc\n    allow_shell: maybe\n", DEVSYS_EINVALID, "true or false");
+	/* the same boolean rule as task specs: YAML 1.1 spellings are refused */
+	expect_bad("runners:\n  a:\n    type: inproc\n    allow_shell: yes\n", DEVSYS_EINVALID,
+	           "devsys.yaml:4:18: runners.a.allow_shell: 'yes': a YAML 1.1 boolean is ambiguous; write true or false");
+	expect_bad("runners:\n  a:\n    type: inproc\n    use_agent: On\n", DEVSYS_EINVALID, "YAML 1.1 boolean");
 	expect_bad("runners:\n  a:\n    type: inproc\n    limits: 5\n", DEVSYS_EINVALID, "limits");
 	expect_bad("runners:\n  a:\n    type: inproc\n    tail_max: 99999999999999999999999\n", DEVSYS_EINVALID, "range");
 }
@@ -150,7 +154,7 @@ Test(config_runners, load_files_and_open_runner)
 	char path[512];
 	devsys_config *c;
 	snprintf(path, sizeof(path), "%s/devsys.yaml", dir);
-	cr_assert(dt_write_file(path, "runners:\n  local:\n    type: inproc\n    allow_shell: yes\n"));
+	cr_assert(dt_write_file(path, "runners:\n  local:\n    type: inproc\n    allow_shell: true\n"));
 	cr_assert_eq(devsys_config_load(&c, path), 0);
 	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
 	const char *type;
