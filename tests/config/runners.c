@@ -178,3 +178,26 @@ Test(config_runners, load_files_and_open_runner)
 	dt_rmrf(dir);
 	free(dir);
 }
+
+#if defined(DEVSYS_HAVE_MODULE_SPEC)
+Test(config_runners, production_config_deploys_over_remote_ssh)
+{
+	/* The shipped production config and the sample spec agree: the spec's
+	 * deploy step names a profile that is remote-ssh with strict host keys. */
+	devsys_config *c;
+	devsys_spec *spec;
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
+	const char *type, *profile;
+	cr_assert_eq(devsys_config_load(&c, DEVSYS_SOURCE_DIR "/examples/devsys.production.yaml"), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_spec_load_file(&spec, DEVSYS_SOURCE_DIR "/specs/create-blog.yaml", NULL), 0);
+	profile = devsys_spec_get_string(spec, "/deploy/runner");
+	cr_assert_not_null(profile);
+	cr_assert_eq(devsys_config_runner(c, profile, &type, &o), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(type, "remote-ssh");
+	cr_assert_not_null(o.known_hosts, "production ssh needs a known_hosts file");
+	cr_assert_eq(o.flags & DEVSYS_RUNNER_TRUST_ON_FIRST_USE, 0, "no trust on first use in production");
+	devsys_spec_free(spec);
+	devsys_config_free(c);
+}
+#endif
