@@ -7,6 +7,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <string.h>
 
 extern const char devsys_cli_default_spec[];
@@ -39,16 +40,39 @@ static int print_invalid(struct run *r, devsys_validation *v)
 	return DEVSYS_EXIT_FAILED;
 }
 
-static int load_and_validate(struct run *r, const char *file)
+/* The bytes validated are the bytes kept in the record: read them once. */
+static int read_spec(struct run *r, const char *file, devsys_buf *bytes)
+{
+	char chunk[65536];
+	size_t n;
+	FILE *f;
+
+	if (!file)
+		return devsys_buf_put(bytes, devsys_cli_default_spec, devsys_cli_default_spec_len) < 0
+		               ? devsys_cli_fail_lib(r->cli, "cannot hold the default spec")
+		               : DEVSYS_EXIT_OK;
+	if (!(f = fopen(file, "rb")))
+		return devsys_cli_usage_error(r->cli, "cannot open spec '%s': %s", file, strerror(errno));
+	/* Stop one chunk past the loader's default limit (16 MiB): the loader
+	 * then refuses it with DEVSYS_ELIMIT, and a huge file is never read whole. */
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (bytes->size > ((size_t)16 << 20) || devsys_buf_put(bytes, chunk, n) < 0)
+			break;
+	if (ferror(f) || (n > 0 && bytes->size <= ((size_t)16 << 20))) {
+		fclose(f);
+		return devsys_cli_usage_error(r->cli, "cannot read spec '%s'", file);
+	}
+	fclose(f);
+	return DEVSYS_EXIT_OK;
+}
+
+static int load_and_validate(struct run *r, const char *file, const devsys_buf *bytes)
 {
 	devsys_validation *v = NULL;
 	int rc;
 
 	r->spec_name = file ? file : DEFAULT_SPEC_NAME;
-	rc = file ? devsys_spec_load_file(&r->spec, file, NULL)
-	          : devsys_spec_load_buffer(&r->spec, devsys_cli_default_spec, devsys_cli_default_spec_len, r->spec_name,
-	                                    NULL);
-	if (rc < 0)
+	if (devsys_spec_load_buffer(&r->spec, bytes->ptr ? bytes->ptr : "", bytes->size, r->spec_name, NULL) < 0)
 		return devsys_cli_fail_lib(r->cli, "cannot load the spec");
 	rc = devsys_spec_validate(&v, r->spec, 0);
 	if (rc == DEVSYS_EINVALID)
@@ -137,24 +161,14 @@ static int cmd_run(devsys_cli *cli, int argc, char **argv)
 
 	if (argc > 2)
 		return devsys_cli_usage_error(cli, "run takes at most one spec file");
-	if ((rc = load_and_validate(&r, argc == 2 ? argv[1] : NULL)) != 0)
+	if ((rc = read_spec(&r, argc == 2 ? argv[1] : NULL, &bytes)) != 0 ||
+	    (rc = load_and_validate(&r, argc == 2 ? argv[1] : NULL, &bytes)) != 0)
 		goto out;
 	if ((rc = devsys_cli_open_workspace(cli, &r.ws)) != 0)
 		goto out;
 	if (devsys_store_open(&r.store, r.ws, NULL) < 0) {
 		rc = devsys_cli_fail_lib(cli, "cannot open the task store");
 		goto out;
-	}
-	if (argc == 2) {
-		FILE *f = fopen(argv[1], "rb");
-		char chunk[65536];
-		size_t n;
-		while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-			devsys_buf_put(&bytes, chunk, n);
-		if (f)
-			fclose(f);
-	} else {
-		devsys_buf_put(&bytes, devsys_cli_default_spec, devsys_cli_default_spec_len);
 	}
 	if (validate_stage(&r, bytes.ptr, bytes.size) < 0) {
 		rc = devsys_cli_fail_lib(cli, "the validate stage failed");

@@ -88,6 +88,12 @@ Test(core_cli, run_refuses_an_invalid_spec_and_registers_nothing)
 	out = dt_sh_output(&st, "'%s' --workspace '%s/ws' run '%s/missing.yaml' 2>&1", cli(), dir, dir);
 	cr_assert_eq(st, 2, "an unreadable spec is exit 2, got %d: %s", st, out);
 	free(out);
+	/* an oversized spec is refused by the size limit, not read whole */
+	cr_assert_eq(dt_sh("head -c 40000000 /dev/zero | tr '\\0' 'a' > '%s/big.yaml'", dir), 0);
+	out = dt_sh_output(&st, "'%s' --workspace '%s/ws' run '%s/big.yaml' 2>&1", cli(), dir, dir);
+	cr_assert_eq(st, 2, "an oversized spec is exit 2, got %d: %s", st, out);
+	cr_assert(strstr(out, "limit"), "got: %s", out);
+	free(out);
 	dt_rmrf(dir);
 	free(dir);
 }
