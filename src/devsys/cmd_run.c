@@ -92,9 +92,11 @@ static int validate_stage(struct run *r, const void *spec_bytes, size_t spec_len
 	devsys_task *task = NULL;
 	devsys_record *rec = NULL;
 	const char *url = devsys_spec_get_string(r->spec, "/repo/url");
+	/* The same names devsysd gives a submitted spec. */
+	const char *kept = devsys_spec_get_format(r->spec) == DEVSYS_SPEC_FORMAT_JSON ? "spec.json" : "spec.yaml";
 	int rc;
 
-	if ((rc = devsys_store_task_create(r->store, r->id, "spec.yaml")) == DEVSYS_EEXISTS)
+	if ((rc = devsys_store_task_create(r->store, r->id, kept)) == DEVSYS_EEXISTS)
 		return 0; /* already registered: report its state */
 	if (rc < 0)
 		return rc;
@@ -103,7 +105,7 @@ static int validate_stage(struct run *r, const void *spec_bytes, size_t spec_len
 		return rc;
 	if ((rc = devsys_task_open(&task, r->ws, r->id, 0)) == 0 && (rc = devsys_record_open(&rec, task)) == 0 &&
 	    (rc = devsys_record_stage_begin(rec, "validate")) == 0 &&
-	    (rc = devsys_record_set_spec(rec, "spec.yaml", spec_bytes, spec_len)) == 0 &&
+	    (rc = devsys_record_set_spec(rec, kept, spec_bytes, spec_len)) == 0 &&
 	    (rc = devsys_record_set_json(rec, "validation", "{\"valid\":true,\"errors\":[]}")) == 0 &&
 	    (!url || (rc = devsys_record_set_repo_url(rec, url)) == 0))
 		rc = devsys_record_save(rec);
@@ -148,7 +150,7 @@ static int report(struct run *r)
 	printf("  task      %s %s\n", r->id, r->created ? "registered" : "already registered");
 	printf("  state     %s%s%s\n", devsys_cli_color(r->cli, "\033[1;32m"), name ? name : "unknown",
 	       devsys_cli_color(r->cli, "\033[0m"));
-	printf("  record    %s/tasks/%s/task.json, events.jsonl, spec.yaml\n", devsys_workspace_path(r->ws), r->id);
+	printf("  record    %s/tasks/%s/task.json, events.jsonl and the spec\n", devsys_workspace_path(r->ws), r->id);
 	printf("  next      checkout, agent, commit, push, pr, test, deploy (run by the pipeline)\n");
 	return DEVSYS_EXIT_OK;
 }
