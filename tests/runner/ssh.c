@@ -549,7 +549,9 @@ Test(runner_ssh, ssh_agent_authentication)
 	if (!agent || !add)
 		dt_skip("ssh-agent/ssh-add not installed (Debian package openssh-client)");
 	char sock[512], log[512];
-	snprintf(sock, sizeof(sock), "%s/agent.sock", sshd->dir);
+	char *sockdir = dt_sockdir("agent"); /* sun_path: short, whatever the checkout path */
+	cr_assert(sockdir);
+	snprintf(sock, sizeof(sock), "%s/agent.sock", sockdir);
 	snprintf(log, sizeof(log), "%s/agent.log", sshd->dir);
 	char *argv[] = { agent, (char *)"-D", (char *)"-a", sock, NULL };
 	pid_t pid = dt_spawn(argv, log);
@@ -579,6 +581,8 @@ Test(runner_ssh, ssh_agent_authentication)
 	capture_free(&c);
 	devsys_runner_free(x);
 	dt_stop(pid, SIGTERM, 3000);
+	dt_rmrf(sockdir);
+	free(sockdir);
 	free(agent);
 	free(add);
 }

@@ -44,6 +44,18 @@ char *dt_tmpdir(const char *tag)
 	return path;
 }
 
+char *dt_sockdir(const char *tag)
+{
+	char *path = NULL;
+	if (asprintf(&path, "/tmp/dt-%s-XXXXXX", tag ? tag : "s") < 0)
+		return NULL;
+	if (!mkdtemp(path)) { /* mkdtemp makes it 0700 */
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
 void dt_rmrf(const char *path)
 {
 	if (!path || (strncmp(path, tmp_root(), strlen(tmp_root())) != 0 && strncmp(path, "/tmp/", 5) != 0))

@@ -29,6 +29,12 @@ bool dt_ci(void);
 
 /* A fresh directory under $DEVSYS_TEST_TMP (or /tmp); free() the result. */
 char *dt_tmpdir(const char *tag);
+/*
+ * A fresh private directory directly under /tmp, for AF_UNIX sockets: a
+ * socket path must fit sun_path (108 bytes), which a deep checkout or a long
+ * $DEVSYS_TEST_TMP passes. Mode 0700; dt_rmrf() it; free() the result.
+ */
+char *dt_sockdir(const char *tag);
 /* rm -rf, refusing paths outside the test temp roots. */
 void dt_rmrf(const char *path);
 
