@@ -9,6 +9,7 @@
 #include "runner_common.h"
 #include "sshd_fixture.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -66,14 +67,41 @@ static int run(const char *const *argv, struct capture *c, devsys_runner_result 
 	return devsys_runner_exec(r, &cmd, res);
 }
 
-/* Number of remote processes whose command line matches @p pattern (pgrep -f over ssh). */
+/*
+ * Number of remote processes whose command line matches @p pattern (pgrep -c
+ * -f over ssh), or -1 when the probe itself failed. pgrep prints 0 and exits
+ * 1 when nothing matches, so that status is an answer, not a failure; ssh's
+ * own failure (255), any other status, or output that is not a bare count
+ * consistent with the status is -1, so a broken probe never reads as "no
+ * survivors".
+ */
 static int remote_count(const char *pattern)
 {
-	int st;
+	int st = -1;
+	char *end = NULL;
+	long n = -1;
 	char *out = dt_sh_output(&st, "%s \"pgrep -c -f '%s'\" 2>/dev/null", ssh_cmd, pattern);
-	int n = out ? atoi(out) : -1;
+	if (out && (st == 0 || st == 1) && isdigit((unsigned char)out[0])) {
+		n = strtol(out, &end, 10);
+		if (strcmp(end, "\n") != 0 || (st == 1) != (n == 0))
+			n = -1;
+	}
 	free(out);
-	return n;
+	return (int)n;
+}
+
+/* The probe itself: a command that fails over ssh, or a bad pattern, is -1, not 0. */
+Test(runner_ssh, remote_count_probe_fails_loudly)
+{
+	cr_assert_eq(remote_count("no-such-process-[x]42499"), 0, "a probe that matches nothing is 0");
+	cr_assert_eq(remote_count("[unclosed"), -1, "pgrep's syntax error (status 2) must not read as 0");
+	char *saved = ssh_cmd;
+	/* nothing listens on loopback port 1: ssh itself fails with 255 */
+	char dead[] = "ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout=5 -p 1 127.0.0.1";
+	ssh_cmd = dead;
+	int n = remote_count("slee[p]");
+	ssh_cmd = saved;
+	cr_assert_eq(n, -1, "a failed ssh connection read as %d processes", n);
 }
 
 Test(runner_ssh, exec_exit_codes_and_streams)
@@ -161,26 +189,9 @@ Test(runner_ssh, output_is_streamed_while_running)
 	capture_free(&s.c);
 }
 
-Test(runner_ssh, timeout_kills_remote_process_group)
-{
-	struct capture c = { 0 };
-	devsys_runner_result res = DEVSYS_RUNNER_RESULT_INIT;
-	/* parent and a grandchild that ignores SIGTERM */
-	const char *argv[] = { "/bin/sh", "-c",
-		               "trap '' TERM; sh -c 'trap \"\" TERM; exec sleep 424201' & sleep 424202 & echo ready; wait",
-		               NULL };
-	cr_assert_eq(run(argv, &c, &res, 1500), DEVSYS_ETIMEOUT, "%s", devsys_error_message(devsys_error_last()));
-	cr_assert_eq(res.failure, DEVSYS_RUNNER_TIMEOUT);
-	cr_assert(strstr(cap_out(&c), "ready"));
-	WAIT_UNTIL(remote_count("slee[p] 42420") == 0, 3000);
-	cr_assert_eq(remote_count("slee[p] 42420"), 0, "remote processes survived the timeout");
-	devsys_runner_result_dispose(&res);
-	capture_free(&c);
-}
-
 struct killer {
 	struct capture *c;
-	int mode; /* 0 cancel, 1 kill sshd + restart */
+	int mode; /* 0 cancel, 1 kill sshd + restart, 2 only count the timeout test's processes */
 	int restarted;
 };
 
@@ -188,7 +199,10 @@ static void *killer_thread(void *arg)
 {
 	struct killer *k = arg;
 	WAIT_UNTIL(__atomic_load_n(&k->c->saw_ready, __ATOMIC_ACQUIRE), 20000);
-	if (k->mode == 0) {
+	if (k->mode == 2) {
+		/* the outer shell and its children match while the command runs */
+		WAIT_UNTIL((k->restarted = remote_count("slee[p] 42420")) >= 2, 2500);
+	} else if (k->mode == 0) {
 		/* before cancelling, the remote processes must really be there */
 		WAIT_UNTIL(remote_count("slee[p] 42430") >= 2, 5000);
 		k->restarted = remote_count("slee[p] 42430"); /* reused: processes seen before cancel */
@@ -198,6 +212,31 @@ static void *killer_thread(void *arg)
 		k->restarted = dt_sshd_restart(sshd);
 	}
 	return NULL;
+}
+
+Test(runner_ssh, timeout_kills_remote_process_group)
+{
+	struct capture c = { 0 };
+	devsys_runner_result res = DEVSYS_RUNNER_RESULT_INIT;
+	struct killer k = { &c, 2, -1 };
+	pthread_t th;
+	/* parent and a grandchild that ignores SIGTERM */
+	const char *argv[] = { "/bin/sh", "-c",
+		               "trap '' TERM; sh -c 'trap \"\" TERM; exec sleep 424201' & sleep 424202 & echo ready; wait",
+		               NULL };
+	cr_assert_eq(pthread_create(&th, NULL, killer_thread, &k), 0);
+	int rc = run(argv, &c, &res, 3000);
+	pthread_join(th, NULL);
+	cr_assert_eq(rc, DEVSYS_ETIMEOUT, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(res.failure, DEVSYS_RUNNER_TIMEOUT);
+	cr_assert(strstr(cap_out(&c), "ready"));
+	/* positive control: the same probe saw the processes while they ran */
+	cr_assert_geq(k.restarted, 2, "the running remote processes were not counted (probe said %d)", k.restarted);
+	int n;
+	WAIT_UNTIL((n = remote_count("slee[p] 42420")) == 0, 3000);
+	cr_assert_eq(n, 0, "remote processes survived the timeout (probe said %d; -1: the probe failed)", n);
+	devsys_runner_result_dispose(&res);
+	capture_free(&c);
 }
 
 Test(runner_ssh, cancel_from_another_thread_kills_group)
@@ -212,8 +251,9 @@ Test(runner_ssh, cancel_from_another_thread_kills_group)
 	pthread_join(th, NULL);
 	cr_assert_eq(res.failure, DEVSYS_RUNNER_CANCELED);
 	cr_assert_geq(k.restarted, 2, "the remote sleeps were never seen running");
-	WAIT_UNTIL(remote_count("slee[p] 42430") == 0, 3000);
-	cr_assert_eq(remote_count("slee[p] 42430"), 0);
+	int n;
+	WAIT_UNTIL((n = remote_count("slee[p] 42430")) == 0, 3000);
+	cr_assert_eq(n, 0, "remote processes survived the cancel (probe said %d; -1: the probe failed)", n);
 	devsys_runner_result_dispose(&res);
 	capture_free(&c);
 }
