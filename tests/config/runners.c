@@ -27,8 +27,6 @@ TestSuite(config_runners, .init = setup, .fini = teardown);
 
 static const char *good =
 	"# operator config\n"
-	"policy:\n"
-	"  anything: [1, 2]\n"
 	"runners:\n"
 	"  local:\n"
 	"    type: inproc\n"
@@ -139,6 +137,10 @@ Test(config_runners, bad_inputs_named_with_positions)
 	expect_bad("runners: [1, 2]\n", DEVSYS_EINVALID, "expected a mapping");
 	expect_bad("runners:\n  a: {type: inproc\n", DEVSYS_EPARSE, "devsys.yaml:");
 	expect_bad("- just\n- a list\n", DEVSYS_EINVALID, "top level");
+	/* every top-level key belongs to a section: a typo is not silently ignored */
+	expect_bad("runner:\n  a:\n    type: inproc\n", DEVSYS_EINVALID, "devsys.yaml:1:1: runner: unknown section (known: runners");
+	expect_bad("runners:\n  a:\n    type: inproc\nrunners:\n  b:\n    type: inproc\n", DEVSYS_EINVALID,
+	           "devsys.yaml:4:1: runners: section given twice");
 	expect_bad("runners:\n  a:\n    type: inproc\n    allow_shell: maybe\n", DEVSYS_EINVALID, "true or false");
 	/* the same boolean rule as task specs: YAML 1.1 spellings are refused */
 	expect_bad("runners:\n  a:\n    type: inproc\n    allow_shell: yes\n", DEVSYS_EINVALID,
