@@ -81,6 +81,51 @@ int devsys__write_file_atomic(const char *path, const void *data, size_t len, mo
 /* Read a whole file (at most @p max_size bytes, else DEVSYS_ELIMIT). */
 int devsys__read_file(devsys_buf *out, const char *path, size_t max_size);
 
+/*
+ * ---- writing a tree someone else chose (lib/core/beneath.c) ----
+ * Downloads, local tree copies and tar readers write entries by relative
+ * path below a root directory. Each path is walked one component at a time
+ * from the root's fd with openat(O_NOFOLLOW | O_DIRECTORY): a symbolic link
+ * on the way is refused (DEVSYS_EPATH naming the path), never followed, and
+ * missing directories are created. Paths must pass devsys__relpath_is_safe()
+ * (no absolute path, '.', '..' or empty component; a tar reader strips a
+ * leading "./" first). The last component is replaced, never written
+ * through: an existing non-directory there (including a symlink or a hard
+ * link to a file outside) is unlinked and the entry created with O_EXCL; an
+ * existing directory is refused for a file or link. Not thread-safe per
+ * handle; the tree may be read by others meanwhile.
+ */
+typedef struct devsys__beneath {
+	int fd;     /* the root directory, O_DIRECTORY */
+	char *path; /* the root as the caller named it, for messages */
+} devsys__beneath;
+
+/* Open (with @p create_mode != 0: create if missing) the root @p dir. The
+ * root itself is the caller's: a link there is followed. */
+int devsys__beneath_open(devsys__beneath *b, const char *dir, mode_t create_mode);
+/* Open the directory that holds @p path as the root; its last component
+ * (pointing into @p path, for devsys__beneath_create) into @p leaf. */
+int devsys__beneath_open_parent(devsys__beneath *b, const char **leaf, const char *path);
+/* Close the root and free its path; safe on a closed or failed handle. */
+void devsys__beneath_close(devsys__beneath *b);
+/* mkdir -p of @p rel below the root (last component with @p mode, existing
+ * directories kept as they are); the directory's fd into @p out_fd unless NULL. */
+int devsys__beneath_mkdir(int *out_fd, const devsys__beneath *b, const char *rel, mode_t mode);
+/* Create the regular file @p rel (mode & 0777) afresh and open it O_WRONLY
+ * into @p out_fd (the caller closes it). */
+int devsys__beneath_create(int *out_fd, const devsys__beneath *b, const char *rel, mode_t mode);
+/* Create the symlink @p rel -> @p target, only when devsys__link_target_within(). */
+int devsys__beneath_symlink(const devsys__beneath *b, const char *rel, const char *target);
+/* Create @p rel as a hard link to the existing entry @p existing of the same tree. */
+int devsys__beneath_hardlink(const devsys__beneath *b, const char *rel, const char *existing);
+/*
+ * Would a link at @p rel (relative to the root) with @p target stay inside
+ * the root, judged lexically? Refused: an empty or absolute target, '..'
+ * climbing above the root, and '..' after a name (it would climb from where
+ * that name leads, and a link such as "sub -> ." makes that the root).
+ */
+bool devsys__link_target_within(const char *rel, const char *target);
+
 /* ---- shared input rules ---- */
 /* True for the YAML 1.1 boolean spellings (y, yes, on, off, ... in their case
  * forms). Every devsys YAML reader refuses them as values: true/false only. */
