@@ -6,7 +6,9 @@
 #include "runner_common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -423,21 +425,74 @@ Test(runner_inproc, bad_inputs_refused_before_running)
 	capture_free(&c);
 }
 
+/*
+ * Releases the second half of a secret only once the runner has read the
+ * first: the command opens @p fifo for reading after printing the first half
+ * (so our open succeeds only then), and the runner has read it when the
+ * command's stdout pipe, opened here through /proc, holds no byte.
+ */
+struct gate {
+	char fifo[600], pidfile[600];
+	int drained; /* the first half was read before the second was written */
+};
+
+static void *gate_thread(void *arg)
+{
+	struct gate *g = arg;
+	int fd = -1, out = -1, pending = -1;
+	long dl = now_ms_() + 20000;
+	while ((fd = open(g->fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0 && errno == ENXIO && now_ms_() < dl) {
+		struct timespec ts = { 0, 5 * 1000000L };
+		nanosleep(&ts, NULL); /* polling: no reader has opened the FIFO yet */
+	}
+	if (fd < 0)
+		return NULL;
+	char *pid = dt_read_file(g->pidfile, NULL);
+	if (pid) {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/%ld/fd/1", atol(pid));
+		out = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		free(pid);
+	}
+	if (out >= 0) {
+		WAIT_UNTIL(ioctl(out, FIONREAD, &pending) == 0 && pending == 0, 20000);
+		g->drained = pending == 0;
+		close(out);
+	}
+	if (write(fd, "go\n", 3) != 3)
+		g->drained = 0;
+	close(fd);
+	return NULL;
+}
+
 Test(runner_inproc, masks_secrets_split_across_reads)
 {
 	devsys_masker *m;
 	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
 	struct capture c = { 0 };
 	devsys_runner_result res = DEVSYS_RUNNER_RESULT_INIT;
+	struct gate g = { .drained = 0 };
+	pthread_t th;
+	char script[2048];
 	cr_assert_eq(devsys_masker_new(&m), 0);
 	cr_assert_eq(devsys_masker_add(m, "api_key", "AKIA-SECRET-VALUE-1234", 22), 0);
 	o.masker = m;
 	devsys_runner_free(r);
 	cr_assert_eq(devsys_runner_open(&r, "inproc", &o), 0);
-	const char *argv[] = { "/bin/sh", "-c",
-		               "printf 'key=AKIA-SEC'; sleep 0.2; printf 'RET-VALUE-1234 ok\\n'; echo AKIA-SECRET-VALUE-1234 >&2",
-		               NULL };
-	cr_assert_eq(run(argv, &c, &res, 0), 0);
+	snprintf(g.fifo, sizeof(g.fifo), "%s/gate", tmp);
+	snprintf(g.pidfile, sizeof(g.pidfile), "%s/pid", tmp);
+	cr_assert_eq(mkfifo(g.fifo, 0600), 0);
+	/* the second half is written only after the gate opens: two reads, whatever the timing */
+	snprintf(script, sizeof(script),
+	         "echo $$ > '%s'; printf 'key=AKIA-SEC'; read go < '%s'; printf 'RET-VALUE-1234 ok\\n'; "
+	         "echo AKIA-SECRET-VALUE-1234 >&2",
+	         g.pidfile, g.fifo);
+	const char *argv[] = { "/bin/sh", "-c", script, NULL };
+	cr_assert_eq(pthread_create(&th, NULL, gate_thread, &g), 0);
+	cr_assert_eq(run(argv, &c, &res, 30000), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(res.failure, DEVSYS_RUNNER_OK, "the command did not finish: %s", cap_err(&c));
+	cr_assert(g.drained, "the runner did not read the first half before the second was written");
 	cr_assert_str_eq(cap_out(&c), "key=[MASKED:api_key] ok\n");
 	cr_assert_str_eq(cap_err(&c), "[MASKED:api_key]\n");
 	cr_assert_null(strstr(res.tail, "AKIA-SECRET"));
