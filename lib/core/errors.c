@@ -2,18 +2,24 @@
  * The thread-local last error and the code tables.
  */
 #include "core.h"
+#include "devsys/sys/errors.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+/* Opaque (errors.h): fields may be appended here without an ABI change.
+ * detail/http_status are the remote's side of a failure (sys/errors.h). */
 struct devsys_error {
 	int code;
 	char message[1024];
+	int http_status;
+	bool has_detail;
+	char detail[2048];
 };
 
 /* Fixed-size so recording an error never allocates (it may report ENOMEM). */
-static _Thread_local struct devsys_error last_error = { 0, "no error" };
+static _Thread_local struct devsys_error last_error = { 0, "no error", 0, false, "" };
 
 const devsys_error *devsys_error_last(void)
 {
@@ -30,17 +36,70 @@ const char *devsys_error_message(const devsys_error *err)
 	return err ? err->message : "invalid error record (NULL)";
 }
 
+static void detail_clear(void)
+{
+	last_error.http_status = 0;
+	last_error.has_detail = false;
+	last_error.detail[0] = '\0';
+}
+
 void devsys_error_clear(void)
 {
 	last_error.code = DEVSYS_OK;
 	snprintf(last_error.message, sizeof(last_error.message), "no error");
+	detail_clear();
 }
 
 int devsys__error_setv(int code, const char *fmt, va_list ap)
 {
+	/* Format into a copy first: callers wrap the previous message
+	 * ("%s", devsys_error_message(devsys_error_last())), and vsnprintf
+	 * into its own argument is undefined. */
+	char msg[sizeof(last_error.message)];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	last_error.code = code;
-	vsnprintf(last_error.message, sizeof(last_error.message), fmt, ap);
+	memcpy(last_error.message, msg, sizeof(msg));
+	detail_clear();
 	return code;
+}
+
+/* ---- the plug-in-facing setter (include/devsys/sys/errors.h) ---- */
+
+int devsys_error_set(int code, const char *fmt, ...)
+{
+	va_list ap;
+	if (!fmt)
+		return devsys_error_set_str(code, NULL);
+	va_start(ap, fmt);
+	devsys__error_setv(code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int devsys_error_set_str(int code, const char *message)
+{
+	return devsys__error_set(code, "%s", message ? message : "(no message)");
+}
+
+int devsys_error_set_detail(int http_status, const char *remote_message)
+{
+	char tmp[sizeof(last_error.detail)];
+	last_error.http_status = http_status;
+	last_error.has_detail = remote_message != NULL;
+	/* The copy may come from devsys_error_detail() itself. */
+	snprintf(tmp, sizeof(tmp), "%s", remote_message ? remote_message : "");
+	memcpy(last_error.detail, tmp, sizeof(tmp));
+	return last_error.code;
+}
+
+int devsys_error_http_status(const devsys_error *err)
+{
+	return err ? err->http_status : 0;
+}
+
+const char *devsys_error_detail(const devsys_error *err)
+{
+	return err && err->has_detail ? err->detail : NULL;
 }
 
 int devsys__error_set(int code, const char *fmt, ...)
