@@ -30,6 +30,8 @@ int devsys__beneath_open(devsys__beneath *b, const char *dir, mode_t create_mode
 	DEVSYS__CHECK_ARG(b);
 	DEVSYS__CHECK_ARG(dir);
 	b->fd = -1;
+	b->refused = 0;
+	b->first_refusal = NULL;
 	if (!(b->path = devsys__strdup(dir)))
 		return devsys__error_oom();
 	if (create_mode && mkdir(dir, create_mode) != 0 && errno != EEXIST) {
@@ -80,6 +82,25 @@ void devsys__beneath_close(devsys__beneath *b)
 	b->fd = -1;
 	devsys__free(b->path);
 	b->path = NULL;
+	devsys__free(b->first_refusal);
+	b->first_refusal = NULL;
+}
+
+int devsys__beneath_skip(devsys__beneath *b, int rc)
+{
+	if (rc != DEVSYS_EPATH)
+		return rc;
+	if (b->refused++ == 0 && !(b->first_refusal = devsys__strdup(devsys_error_message(devsys_error_last()))))
+		return devsys__error_oom();
+	return 0;
+}
+
+int devsys__beneath_result(const devsys__beneath *b)
+{
+	if (!b->refused)
+		return 0;
+	return devsys__error_set(DEVSYS_EPATH, "%u entr%s refused while writing '%s' (the rest was written): %s",
+	                         b->refused, b->refused == 1 ? "y was" : "ies were", b->path, b->first_refusal);
 }
 
 static int refuse_unsafe_rel(const devsys__beneath *b, const char *rel)

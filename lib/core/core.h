@@ -96,8 +96,10 @@ int devsys__read_file(devsys_buf *out, const char *path, size_t max_size);
  * handle; the tree may be read by others meanwhile.
  */
 typedef struct devsys__beneath {
-	int fd;     /* the root directory, O_DIRECTORY */
-	char *path; /* the root as the caller named it, for messages */
+	int fd;              /* the root directory, O_DIRECTORY */
+	char *path;          /* the root as the caller named it, for messages */
+	unsigned refused;    /* entries refused so far (devsys__beneath_skip) */
+	char *first_refusal; /* the first one's message */
 } devsys__beneath;
 
 /* Open (with @p create_mode != 0: create if missing) the root @p dir. The
@@ -118,6 +120,15 @@ int devsys__beneath_create(int *out_fd, const devsys__beneath *b, const char *re
 int devsys__beneath_symlink(const devsys__beneath *b, const char *rel, const char *target);
 /* Create @p rel as a hard link to the existing entry @p existing of the same tree. */
 int devsys__beneath_hardlink(const devsys__beneath *b, const char *rel, const char *existing);
+/*
+ * A transfer goes on past a refused entry, so the legitimate rest arrives:
+ * for @p rc == DEVSYS_EPATH count it, keep the first message and return 0;
+ * any other @p rc (0, or a real failure that ends the transfer) as it is.
+ */
+int devsys__beneath_skip(devsys__beneath *b, int rc);
+/* At the end of a transfer: 0, or DEVSYS_EPATH saying how many entries
+ * were refused under the root and quoting the first refusal. */
+int devsys__beneath_result(const devsys__beneath *b);
 /*
  * Would a link at @p rel (relative to the root) with @p target stay inside
  * the root, judged lexically? Refused: an empty or absolute target, '..'

@@ -52,15 +52,14 @@ int devsys__ms_until(uint64_t deadline_ns)
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-static int copy_file(const char *from, const char *to, mode_t mode)
+/* Copy the regular file @p from to the fresh file @p rel below @p dst. */
+static int copy_file(const char *from, int oflags, const devsys__beneath *dst, const char *rel, mode_t mode)
 {
 	char buf[1 << 16];
-	int in = open(from, O_RDONLY | O_CLOEXEC), out, rc = 0;
+	int in = open(from, O_RDONLY | O_CLOEXEC | oflags), out, rc = 0;
 	if (in < 0)
 		return devsys__error_errno(devsys__errno_code(errno), errno, "cannot read '%s'", from);
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 0777);
-	if (out < 0) {
-		rc = devsys__error_errno(devsys__errno_code(errno), errno, "cannot write '%s'", to);
+	if ((rc = devsys__beneath_create(&out, dst, rel, mode)) < 0) {
 		close(in);
 		return rc;
 	}
@@ -79,7 +78,8 @@ static int copy_file(const char *from, const char *to, mode_t mode)
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0) {
-				rc = devsys__error_errno(devsys__errno_code(errno), errno, "cannot write '%s'", to);
+				rc = devsys__error_errno(devsys__errno_code(errno), errno, "cannot write '%s/%s'", dst->path,
+				                         rel);
 				goto done;
 			}
 			off += w;
@@ -88,48 +88,84 @@ static int copy_file(const char *from, const char *to, mode_t mode)
 done:
 	close(in);
 	if (close(out) != 0 && rc == 0)
-		rc = devsys__error_errno(DEVSYS_EIO, errno, "cannot write '%s'", to);
+		rc = devsys__error_errno(DEVSYS_EIO, errno, "cannot write '%s/%s'", dst->path, rel);
 	return rc;
 }
 
-int devsys__copy_tree(const char *from, const char *to)
+/* Copy the entry @p from (not followed if a link) to @p rel below @p dst. */
+static int copy_children(const char *from, devsys__beneath *dst, const char *rel);
+
+static int copy_entry(const char *from, devsys__beneath *dst, const char *rel)
 {
 	struct stat st;
-	DIR *d;
-	struct dirent *e;
-	int rc = 0;
+	int rc;
 
 	if (lstat(from, &st) != 0)
-		return devsys__error_errno(errno == ENOENT ? DEVSYS_ENOTFOUND : devsys__errno_code(errno), errno,
-		                           "cannot copy '%s'", from);
+		return devsys__error_errno(devsys__errno_code(errno), errno, "cannot copy '%s'", from);
 	if (S_ISREG(st.st_mode))
-		return copy_file(from, to, st.st_mode);
+		return copy_file(from, O_NOFOLLOW, dst, rel, st.st_mode);
 	if (S_ISLNK(st.st_mode)) {
 		char target[PATH_MAX];
 		ssize_t n = readlink(from, target, sizeof(target) - 1);
 		if (n < 0)
 			return devsys__error_errno(DEVSYS_EIO, errno, "cannot read link '%s'", from);
 		target[n] = '\0';
-		unlink(to);
-		if (symlink(target, to) != 0)
-			return devsys__error_errno(devsys__errno_code(errno), errno, "cannot create link '%s'", to);
-		return 0;
+		return devsys__beneath_symlink(dst, rel, target);
 	}
 	if (!S_ISDIR(st.st_mode))
 		return 0; /* sockets, fifos, devices are not copied */
-	if (mkdir(to, st.st_mode & 0777) != 0 && errno != EEXIST)
-		return devsys__error_errno(devsys__errno_code(errno), errno, "cannot create directory '%s'", to);
-	if (!(d = opendir(from)))
+	if ((rc = devsys__beneath_mkdir(NULL, dst, rel, (st.st_mode & 0777) | 0700)) < 0)
+		return rc;
+	return copy_children(from, dst, rel);
+}
+
+/* Copy the entries of the directory @p from to @p rel (NULL: the root) below
+ * @p dst; a refused entry is counted and the others still copied. */
+static int copy_children(const char *from, devsys__beneath *dst, const char *rel)
+{
+	DIR *d = opendir(from);
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d)
 		return devsys__error_errno(devsys__errno_code(errno), errno, "cannot read directory '%s'", from);
 	while (rc == 0 && (e = readdir(d))) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		char *a = devsys__asprintf("%s/%s", from, e->d_name), *b = devsys__asprintf("%s/%s", to, e->d_name);
-		rc = a && b ? devsys__copy_tree(a, b) : devsys__error_oom();
+		char *a = devsys__asprintf("%s/%s", from, e->d_name);
+		char *b = rel ? devsys__asprintf("%s/%s", rel, e->d_name) : devsys__strdup(e->d_name);
+		rc = a && b ? devsys__beneath_skip(dst, copy_entry(a, dst, b)) : devsys__error_oom();
 		devsys__free(a);
 		devsys__free(b);
 	}
 	closedir(d);
+	return rc;
+}
+
+int devsys__copy_tree(const char *from, const char *to)
+{
+	devsys__beneath dst = { .fd = -1 };
+	struct stat st;
+	int rc;
+
+	/* The two paths are the caller's: @p from is followed if it is a link,
+	 * and @p to is used as named. Everything below them is the source's,
+	 * so it goes through devsys__beneath_* and no link in it is followed. */
+	if (stat(from, &st) != 0)
+		return devsys__error_errno(errno == ENOENT ? DEVSYS_ENOTFOUND : devsys__errno_code(errno), errno,
+		                           "cannot copy '%s'", from);
+	if (S_ISDIR(st.st_mode)) {
+		if ((rc = devsys__beneath_open(&dst, to, (st.st_mode & 0777) | 0700)) == 0 &&
+		    (rc = copy_children(from, &dst, NULL)) == 0)
+			rc = devsys__beneath_result(&dst);
+	} else if (S_ISREG(st.st_mode)) {
+		const char *leaf;
+		if ((rc = devsys__beneath_open_parent(&dst, &leaf, to)) == 0)
+			rc = copy_file(from, 0, &dst, leaf, st.st_mode);
+	} else {
+		return devsys__error_set(DEVSYS_EINVAL, "cannot copy '%s': not a regular file or directory", from);
+	}
+	devsys__beneath_close(&dst);
 	return rc;
 }
 

@@ -240,7 +240,7 @@ Test(core_beneath, hard_links_stay_inside_the_tree)
 
 Test(core_beneath, open_parent_and_missing_root)
 {
-	devsys__beneath p = { -1, NULL };
+	devsys__beneath p = { .fd = -1 };
 	const char *leaf = NULL;
 	char path[700];
 	int fd = -1;
@@ -258,4 +258,20 @@ Test(core_beneath, open_parent_and_missing_root)
 	cr_assert_eq(devsys__beneath_open(&p, path, 0), DEVSYS_ENOTFOUND);
 	cr_assert(strstr(devsys_error_message(devsys_error_last()), path));
 	devsys__beneath_close(&p);
+}
+
+Test(core_beneath, refusals_are_counted_and_reported_at_the_end)
+{
+	int fd = -1;
+	cr_assert_eq(devsys__beneath_result(&b), 0, "nothing refused yet");
+	cr_assert_eq(devsys__beneath_skip(&b, 0), 0);
+	cr_assert_eq(devsys__beneath_skip(&b, DEVSYS_EIO), DEVSYS_EIO, "a real failure still ends the transfer");
+	cr_assert_eq(devsys__beneath_skip(&b, devsys__beneath_symlink(&b, "first", "/etc/passwd")), 0);
+	cr_assert_eq(devsys__beneath_skip(&b, devsys__beneath_create(&fd, &b, "../x", 0644)), 0);
+	put("after", "still written\n");
+	cr_assert_eq(devsys__beneath_result(&b), DEVSYS_EPATH);
+	const char *m = devsys_error_message(devsys_error_last());
+	cr_assert(strstr(m, "2 entries were refused"), "%s", m);
+	cr_assert(strstr(m, "/first' -> '/etc/passwd'"), "the first refusal is quoted: %s", m);
+	assert_file("after", "still written\n");
 }

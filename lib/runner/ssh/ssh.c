@@ -858,16 +858,18 @@ static int put_tree(struct ssh_rt *rt, const char *local, const char *remote)
 	return rc;
 }
 
-static int get_file(struct ssh_rt *rt, const char *remote, const char *local, unsigned long mode)
+/* Download the regular remote file into the fresh file @p rel below @p dst. */
+static int get_file(struct ssh_rt *rt, const char *remote, const devsys__beneath *dst, const char *rel,
+                    unsigned long mode)
 {
 	LIBSSH2_SFTP_HANDLE *h;
 	char *buf;
 	int fd, rc = 0;
 	if (!(h = x_open(rt->sftp, remote, LIBSSH2_FXF_READ, 0)))
 		return sftp_fail(rt, "opening", remote);
-	if ((fd = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)(mode & 0777) | 0600)) < 0) {
+	if ((rc = devsys__beneath_create(&fd, dst, rel, (mode_t)(mode & 0777) | 0600)) < 0) {
 		libssh2_sftp_close(h);
-		return devsys__error_errno(devsys__errno_code(errno), errno, "remote-ssh: cannot write '%s'", local);
+		return rc;
 	}
 	if (!(buf = devsys__malloc(XFER_CHUNK))) {
 		close(fd);
@@ -887,7 +889,8 @@ static int get_file(struct ssh_rt *rt, const char *remote, const char *local, un
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0) {
-				rc = devsys__error_errno(devsys__errno_code(errno), errno, "remote-ssh: cannot write '%s'", local);
+				rc = devsys__error_errno(devsys__errno_code(errno), errno, "remote-ssh: cannot write '%s/%s'",
+				                         dst->path, rel);
 				break;
 			}
 			off += w;
@@ -897,17 +900,22 @@ static int get_file(struct ssh_rt *rt, const char *remote, const char *local, un
 	}
 	devsys__free(buf);
 	if (close(fd) != 0 && rc == 0)
-		rc = devsys__error_errno(DEVSYS_EIO, errno, "remote-ssh: cannot write '%s'", local);
+		rc = devsys__error_errno(DEVSYS_EIO, errno, "remote-ssh: cannot write '%s/%s'", dst->path, rel);
 	libssh2_sftp_close(h);
 	return rc;
 }
 
-static int get_tree(struct ssh_rt *rt, const char *remote, const char *local)
+static int get_children(struct ssh_rt *rt, const char *remote, devsys__beneath *dst, const char *rel);
+
+/*
+ * One entry of the remote tree to @p rel below @p dst. Names and link
+ * targets are the remote's choice: devsys__beneath_* refuses any that would
+ * write through a link or create one pointing out of the destination.
+ */
+static int get_entry(struct ssh_rt *rt, const char *remote, devsys__beneath *dst, const char *rel)
 {
 	LIBSSH2_SFTP_ATTRIBUTES a;
-	LIBSSH2_SFTP_HANDLE *dh;
-	char name[1024];
-	int rc = 0;
+	int rc;
 
 	if (x_stat(rt->sftp, remote, &a, LIBSSH2_SFTP_LSTAT) != 0)
 		return sftp_fail(rt, "reading", remote);
@@ -917,17 +925,25 @@ static int get_tree(struct ssh_rt *rt, const char *remote, const char *local)
 		if (n < 0)
 			return sftp_fail(rt, "reading link", remote);
 		target[n] = '\0';
-		unlink(local);
-		if (symlink(target, local) != 0)
-			return devsys__error_errno(DEVSYS_EIO, errno, "remote-ssh: cannot create link '%s'", local);
-		return 0;
+		return devsys__beneath_symlink(dst, rel, target);
 	}
 	if (LIBSSH2_SFTP_S_ISREG(a.permissions))
-		return get_file(rt, remote, local, a.permissions);
+		return get_file(rt, remote, dst, rel, a.permissions);
 	if (!LIBSSH2_SFTP_S_ISDIR(a.permissions))
-		return 0;
-	if (mkdir(local, (mode_t)(a.permissions & 0777) | 0700) != 0 && errno != EEXIST)
-		return devsys__error_errno(devsys__errno_code(errno), errno, "remote-ssh: cannot create '%s'", local);
+		return 0; /* sockets, fifos, devices are not copied */
+	if ((rc = devsys__beneath_mkdir(NULL, dst, rel, (mode_t)(a.permissions & 0777) | 0700)) < 0)
+		return rc;
+	return get_children(rt, remote, dst, rel);
+}
+
+/* The entries of the remote directory @p remote to @p rel (NULL: the root)
+ * below @p dst; a refused entry is counted and the others still fetched. */
+static int get_children(struct ssh_rt *rt, const char *remote, devsys__beneath *dst, const char *rel)
+{
+	LIBSSH2_SFTP_HANDLE *dh;
+	char name[1024];
+	int rc = 0;
+
 	if (!(dh = x_opendir(rt->sftp, remote)))
 		return sftp_fail(rt, "listing", remote);
 	for (;;) {
@@ -943,17 +959,50 @@ static int get_tree(struct ssh_rt *rt, const char *remote, const char *local)
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
 		if (strchr(name, '/')) {
-			rc = devsys__error_set(DEVSYS_EPATH, "remote-ssh: the server listed a name with '/' in '%s'", remote);
-			break;
+			rc = devsys__beneath_skip(dst, devsys__error_set(DEVSYS_EPATH,
+			                                                 "remote-ssh: the server listed a name with '/' in '%s'",
+			                                                 remote));
+			if (rc)
+				break;
+			continue;
 		}
-		char *r = devsys__asprintf("%s/%s", remote, name), *l = devsys__asprintf("%s/%s", local, name);
-		rc = r && l ? get_tree(rt, r, l) : devsys__error_oom();
+		char *r = devsys__asprintf("%s/%s", remote, name);
+		char *l = rel ? devsys__asprintf("%s/%s", rel, name) : devsys__strdup(name);
+		rc = r && l ? devsys__beneath_skip(dst, get_entry(rt, r, dst, l)) : devsys__error_oom();
 		devsys__free(r);
 		devsys__free(l);
 		if (rc)
 			break;
 	}
 	libssh2_sftp_closedir(dh);
+	return rc;
+}
+
+/*
+ * @p remote and @p local are the caller's: a link at @p remote is followed
+ * on the server and @p local is used as named. Below them, see get_entry.
+ */
+static int get_tree(struct ssh_rt *rt, const char *remote, const char *local)
+{
+	devsys__beneath dst = { .fd = -1 };
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	const char *leaf;
+	int rc;
+
+	if (x_stat(rt->sftp, remote, &a, LIBSSH2_SFTP_STAT) != 0)
+		return sftp_fail(rt, "reading", remote);
+	if (LIBSSH2_SFTP_S_ISDIR(a.permissions)) {
+		if ((rc = devsys__beneath_open(&dst, local, (mode_t)(a.permissions & 0777) | 0700)) == 0 &&
+		    (rc = get_children(rt, remote, &dst, NULL)) == 0)
+			rc = devsys__beneath_result(&dst);
+	} else if (LIBSSH2_SFTP_S_ISREG(a.permissions)) {
+		if ((rc = devsys__beneath_open_parent(&dst, &leaf, local)) == 0)
+			rc = get_file(rt, remote, &dst, leaf, a.permissions);
+	} else {
+		return devsys__error_set(DEVSYS_EINVAL, "remote-ssh: cannot download '%s' from %s: not a regular file or "
+		                         "directory", remote, rt->desc);
+	}
+	devsys__beneath_close(&dst);
 	return rc;
 }
 
