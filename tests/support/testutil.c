@@ -31,10 +31,24 @@ static const char *tmp_root(void)
 	return t && *t ? t : "/tmp";
 }
 
+/* mkdir -p of the temp root: scripts/dev test sets a deep one whose parents may not exist. */
+static void make_root(const char *root)
+{
+	char *p = strdup(root);
+	for (char *s = p ? strchr(p + 1, '/') : NULL; s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		mkdir(p, 0755);
+		*s = '/';
+	}
+	if (p)
+		mkdir(p, 0755);
+	free(p);
+}
+
 char *dt_tmpdir(const char *tag)
 {
 	char *path = NULL;
-	mkdir(tmp_root(), 0755);
+	make_root(tmp_root());
 	if (asprintf(&path, "%s/%s-XXXXXX", tmp_root(), tag ? tag : "t") < 0)
 		return NULL;
 	if (!mkdtemp(path)) {
@@ -56,9 +70,21 @@ char *dt_sockdir(const char *tag)
 	return path;
 }
 
+/* Is path strictly below root (a '/' right after the prefix, something after it)? */
+static bool below(const char *path, const char *root)
+{
+	size_t n = strlen(root);
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	return strncmp(path, root, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
+}
+
 void dt_rmrf(const char *path)
 {
-	if (!path || (strncmp(path, tmp_root(), strlen(tmp_root())) != 0 && strncmp(path, "/tmp/", 5) != 0))
+	/* Only below a temp root, never the root itself, never through "..",
+	 * and never a path that would break out of the single quotes. */
+	if (!path || (!below(path, tmp_root()) && !below(path, "/tmp")) || strstr(path, "..") ||
+	    strchr(path, '\''))
 		return;
 	dt_sh("rm -rf -- '%s'", path);
 }
