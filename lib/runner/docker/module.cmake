@@ -1,0 +1,6 @@
+# The Docker Engine API client's pure parts (stream demultiplexer, tar reader
+# and writer, endpoints, input checks): a module of its own, so a build can
+# leave Docker out, and tests/docker and fuzz/docker.cmake follow it.
+devsys_module(NAME docker
+              SOURCES stream.c tar_read.c tar_write.c endpoint.c validate.c
+              REQUIRES core)
