@@ -8,22 +8,35 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Opaque (errors.h): fields may be appended here without an ABI change.
- * detail/http_status are the remote's side of a failure (sys/errors.h). */
 struct devsys_error {
 	int code;
 	char message[1024];
+};
+
+/*
+ * The record devsys_error_last() points into. devsys_error keeps its layout
+ * (the ABI baseline sees it through the public typedef); the remote's side
+ * of a failure (sys/errors.h) lives beside it and is reached through the
+ * accessors only. Every devsys_error is the first member of one of these.
+ */
+struct error_record {
+	struct devsys_error e;
 	int http_status;
 	bool has_detail;
 	char detail[2048];
 };
 
 /* Fixed-size so recording an error never allocates (it may report ENOMEM). */
-static _Thread_local struct devsys_error last_error = { 0, "no error", 0, false, "" };
+static _Thread_local struct error_record last_record = { { 0, "no error" }, 0, false, "" };
+
+static const struct error_record *record_of(const devsys_error *err)
+{
+	return (const struct error_record *)(const void *)err;
+}
 
 const devsys_error *devsys_error_last(void)
 {
-	return &last_error;
+	return &last_record.e;
 }
 
 int devsys_error_code(const devsys_error *err)
@@ -38,15 +51,15 @@ const char *devsys_error_message(const devsys_error *err)
 
 static void detail_clear(void)
 {
-	last_error.http_status = 0;
-	last_error.has_detail = false;
-	last_error.detail[0] = '\0';
+	last_record.http_status = 0;
+	last_record.has_detail = false;
+	last_record.detail[0] = '\0';
 }
 
 void devsys_error_clear(void)
 {
-	last_error.code = DEVSYS_OK;
-	snprintf(last_error.message, sizeof(last_error.message), "no error");
+	last_record.e.code = DEVSYS_OK;
+	snprintf(last_record.e.message, sizeof(last_record.e.message), "no error");
 	detail_clear();
 }
 
@@ -55,10 +68,10 @@ int devsys__error_setv(int code, const char *fmt, va_list ap)
 	/* Format into a copy first: callers wrap the previous message
 	 * ("%s", devsys_error_message(devsys_error_last())), and vsnprintf
 	 * into its own argument is undefined. */
-	char msg[sizeof(last_error.message)];
+	char msg[sizeof(last_record.e.message)];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	last_error.code = code;
-	memcpy(last_error.message, msg, sizeof(msg));
+	last_record.e.code = code;
+	memcpy(last_record.e.message, msg, sizeof(msg));
 	detail_clear();
 	return code;
 }
@@ -83,23 +96,23 @@ int devsys_error_set_str(int code, const char *message)
 
 int devsys_error_set_detail(int http_status, const char *remote_message)
 {
-	char tmp[sizeof(last_error.detail)];
-	last_error.http_status = http_status;
-	last_error.has_detail = remote_message != NULL;
+	char tmp[sizeof(last_record.detail)];
+	last_record.http_status = http_status;
+	last_record.has_detail = remote_message != NULL;
 	/* The copy may come from devsys_error_detail() itself. */
 	snprintf(tmp, sizeof(tmp), "%s", remote_message ? remote_message : "");
-	memcpy(last_error.detail, tmp, sizeof(tmp));
-	return last_error.code;
+	memcpy(last_record.detail, tmp, sizeof(tmp));
+	return last_record.e.code;
 }
 
 int devsys_error_http_status(const devsys_error *err)
 {
-	return err ? err->http_status : 0;
+	return err ? record_of(err)->http_status : 0;
 }
 
 const char *devsys_error_detail(const devsys_error *err)
 {
-	return err && err->has_detail ? err->detail : NULL;
+	return err && record_of(err)->has_detail ? record_of(err)->detail : NULL;
 }
 
 int devsys__error_set(int code, const char *fmt, ...)
