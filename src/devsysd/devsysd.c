@@ -37,6 +37,7 @@ typedef struct config {
 	unsigned int port;
 	const char *token_file;
 	size_t max_body;
+	size_t body_budget;            /* bytes all request bodies in flight may hold together */
 	unsigned int request_timeout;  /* total seconds per request */
 	unsigned int idle_timeout;     /* inactivity seconds (libmicrohttpd) */
 	unsigned int per_ip_limit;
@@ -47,7 +48,8 @@ typedef struct config {
 	unsigned int grace;            /* seconds to drain on SIGTERM */
 } config;
 
-static config cfg = { NULL, "127.0.0.1", 8080, NULL, 1024 * 1024, 30, 10, 64, 4096, 2, 16 * 1024, 3600, 10 };
+static config cfg = { NULL, "127.0.0.1", 8080, NULL, 1024 * 1024, 16 * 1024 * 1024, 30, 10, 64, 4096, 2, 16 * 1024,
+	             3600, 10 };
 
 static devsys_workspace *ws;
 static devsys_store *store;
@@ -57,12 +59,16 @@ static struct MHD_Daemon *daemon_;
 static atomic_bool stopping;
 static _Atomic uint64_t stop_deadline_ns;
 static atomic_ullong req_total, req_401, req_4xx, req_5xx, conn_killed;
+static _Atomic size_t body_bytes; /* reserved by the bodies in flight, <= cfg.body_budget */
 
 /* ------------------------------------------------------------ connection registry */
 
 typedef struct conn {
 	int fd;
-	uint64_t start_ns;
+	_Atomic uint64_t start_ns; /* written by its connection's thread, read by the reaper */
+	struct in_addr addr;
+	bool has_addr;
+	bool over_limit; /* more than --per-ip-limit connections from its address: answered 429 */
 	bool streaming;
 	bool killed;
 	struct conn *prev, *next;
@@ -96,12 +102,24 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
 	(void)cls;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ai = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		conn *k = calloc(1, sizeof(*k));
+		unsigned int same = 0;
 		if (!k)
 			return;
 		k->fd = ci ? ci->connect_fd : -1;
 		k->start_ns = now_ns();
+		if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET) {
+			k->addr = ((const struct sockaddr_in *)(const void *)ai->client_addr)->sin_addr;
+			k->has_addr = true;
+		}
 		pthread_mutex_lock(&reg_lock);
+		/* counted here rather than by libmicrohttpd, which closes an
+		 * extra connection without a word: this one gets a 429 */
+		for (conn *o = conns; o && k->has_addr; o = o->next)
+			if (o->has_addr && o->addr.s_addr == k->addr.s_addr)
+				same++;
+		k->over_limit = same >= cfg.per_ip_limit;
 		k->next = conns;
 		if (conns)
 			conns->prev = k;
@@ -143,12 +161,17 @@ static void *reaper(void *arg)
 		struct timespec ts = { 0, 100 * 1000000L };
 		uint64_t now = now_ns(), limit = (uint64_t)cfg.request_timeout * 1000000000ull;
 		pthread_mutex_lock(&reg_lock);
-		for (conn *k = conns; k; k = k->next)
-			if (!k->streaming && !k->killed && k->fd >= 0 && now - k->start_ns > limit) {
+		/* a connection over its address's limit is only kept to answer
+		 * 429: one second to send its request */
+		for (conn *k = conns; k; k = k->next) {
+			uint64_t start = atomic_load(&k->start_ns); /* may be newer than now: not late then */
+			if (!k->streaming && !k->killed && k->fd >= 0 && start < now &&
+			    now - start > (k->over_limit ? 1000000000ull : limit)) {
 				shutdown(k->fd, SHUT_RDWR);
 				k->killed = true;
 				atomic_fetch_add(&conn_killed, 1);
 			}
+		}
 		for (sse *s = streams; s; s = s->next)
 			if (s->suspended) {
 				s->suspended = false;
@@ -178,6 +201,8 @@ static enum MHD_Result send_bytes(struct MHD_Connection *c, unsigned int status,
 		MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"devsysd\"");
 	if (status == 413)
 		MHD_add_response_header(r, "Connection", "close"); /* the rest of the body is not read */
+	if (status == 429 || status == 503)
+		MHD_add_response_header(r, "Retry-After", "1");
 	atomic_fetch_add(&req_total, 1);
 	if (status == 401)
 		atomic_fetch_add(&req_401, 1);
@@ -238,6 +263,13 @@ static enum MHD_Result send_lib_error(struct MHD_Connection *c, int rc)
 	default:
 		return send_error(c, 500, "internal", "%s", devsys_error_name(rc));
 	}
+}
+
+static enum MHD_Result send_busy_body(struct MHD_Connection *c)
+{
+	return send_error(c, 503, "busy",
+	                  "the request bodies in flight hold the whole budget (%zu bytes); retry after a second",
+	                  cfg.body_budget);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -314,18 +346,39 @@ static int read_task_file(devsys_task *task, const char *rel, devsys_buf *out, s
 
 /* ------------------------------------------------------------ tests cache */
 
-/* A built response body, shared by the cache and the responses in flight. */
+/* A built answer: one libmicrohttpd response, body and headers, made once
+ * per run and queued for every request that wants it, so the hot path
+ * allocates nothing (libmicrohttpd counts the connections still sending
+ * it; refs counts the cache and the requests between finding it and
+ * queueing it). */
 typedef struct body_ref {
 	atomic_int refs;
-	size_t len;
-	char data[];
+	struct MHD_Response *r;
 } body_ref;
 
-static void body_unref(void *cls)
+static void body_unref(body_ref *b)
 {
-	body_ref *b = cls;
-	if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+	if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
+		MHD_destroy_response(b->r);
 		free(b);
+	}
+}
+
+/* A new answer holding a copy of @p data, with one reference. */
+static body_ref *body_ref_new(const char *data, size_t len)
+{
+	body_ref *b = malloc(sizeof(*b));
+	if (!b)
+		return NULL;
+	if (!(b->r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY))) {
+		free(b);
+		return NULL;
+	}
+	MHD_add_response_header(b->r, "Content-Type", "application/json");
+	MHD_add_response_header(b->r, "Cache-Control", "no-store");
+	MHD_add_response_header(b->r, "X-Content-Type-Options", "nosniff");
+	atomic_init(&b->refs, 1);
+	return b;
 }
 
 typedef struct cache_entry {
@@ -347,21 +400,8 @@ static uint64_t cache_clock;
 
 static enum MHD_Result send_shared(struct MHD_Connection *c, body_ref *b)
 {
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-	atomic_fetch_add(&b->refs, 1);
-	r = MHD_create_response_from_buffer_with_free_callback_cls(b->len, b->data, body_unref, b);
-	if (!r) {
-		body_unref(b);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	atomic_fetch_add(&req_total, 1);
-	ret = MHD_queue_response(c, 200, r);
-	MHD_destroy_response(r);
-	return ret;
+	return MHD_queue_response(c, 200, b->r);
 }
 
 /* GET .../tests/latest without touching the record when reports/latest is
@@ -489,18 +529,13 @@ static enum MHD_Result serve_tests(struct MHD_Connection *c, devsys_task *task, 
 		return rc == DEVSYS_ENOTFOUND ? send_error(c, 404, "not_found", "run %u has no summary", run)
 		                              : send_error(c, 500, "damaged_record", "run %u's summary cannot be read", run);
 	{
-		body_ref *b = malloc(sizeof(body_ref) + len);
+		body_ref *b = body_ref_new(body, len); /* the cache's reference */
 		struct stat lst;
 		char lpath[4096];
 		bool have_latest = false;
-		if (!b) {
-			free(body);
-			return MHD_NO;
-		}
-		atomic_init(&b->refs, 1); /* the cache's reference */
-		b->len = len;
-		memcpy(b->data, body, len);
 		free(body);
+		if (!b)
+			return MHD_NO;
 		ret = send_shared(c, b);
 		if (latest) {
 			/* remember which reports/latest this answer belongs to (checked
@@ -907,11 +942,64 @@ static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, s
 
 /* ------------------------------------------------------------ routing */
 
+/* A request body held in memory. Every byte of its allocation is first
+ * reserved in body_bytes, so all bodies in flight together stay within
+ * --body-budget whatever the number of connections. */
+typedef struct body {
+	char *ptr;
+	size_t size, cap;
+} body;
+
 typedef struct request {
-	devsys_buf body;
-	bool too_large;
-	bool is_post;
+	body body;
+	bool authed;      /* the bearer token was checked on the headers alone */
+	bool keep_body;   /* only an authenticated POST's body is kept */
+	bool too_large;   /* over --max-body: answered 413 */
+	bool over_budget; /* over --body-budget: answered 503 */
 } request;
+
+static bool budget_take(size_t n)
+{
+	size_t cur = atomic_load(&body_bytes);
+	do {
+		if (n > cfg.body_budget || cur > cfg.body_budget - n)
+			return false;
+	} while (!atomic_compare_exchange_weak(&body_bytes, &cur, cur + n));
+	return true;
+}
+
+static void body_dispose(body *b)
+{
+	if (b->cap)
+		atomic_fetch_sub(&body_bytes, b->cap);
+	free(b->ptr);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Grow @p b to hold @p need bytes and a NUL, exactly when the length is
+ * known, else by doubling; false when the budget (or memory) says no. */
+static bool body_reserve(body *b, size_t need, bool exact)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	char *p;
+	if (need < b->cap)
+		return true;
+	while (cap <= need)
+		cap *= 2;
+	if (exact)
+		cap = need + 1;
+	else if (cap > cfg.max_body + 1)
+		cap = cfg.max_body + 1; /* the caller keeps need <= max_body */
+	if (!budget_take(cap - b->cap))
+		return false;
+	if (!(p = realloc(b->ptr, cap))) {
+		atomic_fetch_sub(&body_bytes, cap - b->cap);
+		return false;
+	}
+	b->ptr = p;
+	b->cap = cap;
+	return true;
+}
 
 #define MAX_SEGMENTS 8
 
@@ -946,7 +1034,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 			return send_error(c, 405, "method_not_allowed", "use GET");
 		return send_bytes(c, 200, "application/json", "{\"status\":\"ok\"}", 15);
 	}
-	if (!token_ok(c))
+	if (!req->authed)
 		return send_error(c, 401, "unauthorized", "a valid bearer token is required (Authorization: Bearer ...)");
 	if (n < 0)
 		return send_error(c, 404, "not_found", "no such endpoint");
@@ -980,6 +1068,10 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 		if (post) {
 			if (req->too_large)
 				return send_error(c, 413, "payload_too_large", "the body is larger than %zu bytes", cfg.max_body);
+			if (req->over_budget)
+				return send_busy_body(c);
+			if (req->body.ptr)
+				req->body.ptr[req->body.size] = '\0';
 			return create_task(c, req->body.ptr ? req->body.ptr : "", req->body.size);
 		}
 		if (!get)
@@ -1015,6 +1107,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 			ret = send_error(c, 405, "method_not_allowed", "use POST");
 		else if (req->too_large)
 			ret = send_error(c, 413, "payload_too_large", "the body is larger than %zu bytes", cfg.max_body);
+		else if (req->over_budget)
+			ret = send_busy_body(c);
 		else if ((rc = devsys_store_transition(store, seg[2], DEVSYS_STATE_CANCELED, "canceled over HTTP")) < 0)
 			ret = send_lib_error(c, rc);
 		else
@@ -1061,6 +1155,72 @@ done:
 	return ret;
 }
 
+/* Requests without a body need no state of their own but whether the
+ * token was right: they share these two, which are never written, so
+ * the hot path allocates nothing. */
+static request nobody_authed = { .authed = true }, nobody_anon = { .authed = false };
+
+/* The first call, on the headers alone: everything that refuses a body is
+ * decided here, before a byte of it is read. A response queued now makes
+ * libmicrohttpd skip the body and close the connection after answering. */
+
+static enum MHD_Result begin_request(struct MHD_Connection *c, const char *url, const char *method, void **con_cls)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+	conn *k = conn_of(c);
+	size_t clen = 0;
+	bool cl_ok = !cl || parse_size(cl, &clen);
+	bool has_body = (cl && (!cl_ok || clen > 0)) || te;
+	bool authed = token_ok(c);
+	request *req;
+
+	*con_cls = authed ? &nobody_authed : &nobody_anon;
+	if (k && k->over_limit)
+		return send_error(c, 429, "too_many_connections", "more than %u connections from one address",
+		                  cfg.per_ip_limit);
+	if (!has_body)
+		return MHD_YES; /* routed as usual, the connection may stay open */
+	if (!(req = calloc(1, sizeof(*req))))
+		return MHD_NO;
+	req->authed = authed;
+	*con_cls = req;
+	if (!req->authed) {
+		if (strcmp(url, "/healthz") == 0)
+			return MHD_YES; /* open endpoint: its body is read and dropped, never kept */
+		return send_error(c, 401, "unauthorized", "a valid bearer token is required (Authorization: Bearer ...)");
+	}
+	if (!cl_ok || clen > cfg.max_body) {
+		req->too_large = true;
+		return send_error(c, 413, "payload_too_large", "the body is larger than %zu bytes", cfg.max_body);
+	}
+	if (strcmp(method, "POST") != 0)
+		return MHD_YES; /* no endpoint reads the body of another method: dropped */
+	req->keep_body = true;
+	if (cl && !body_reserve(&req->body, clen, true)) {
+		req->over_budget = true;
+		return send_busy_body(c);
+	}
+	return MHD_YES;
+}
+
+/* A piece of the body: kept within the limits, or dropped. */
+static void take_body(request *req, const char *data, size_t n)
+{
+	if (!req->keep_body || req->too_large || req->over_budget)
+		return;
+	if (req->body.size + n > cfg.max_body) {
+		req->too_large = true;
+		body_dispose(&req->body);
+	} else if (!body_reserve(&req->body, req->body.size + n, false)) {
+		req->over_budget = true; /* chunked: found out mid-body, answered at its end */
+		body_dispose(&req->body);
+	} else {
+		memcpy(req->body.ptr + req->body.size, data, n);
+		req->body.size += n;
+	}
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                       const char *version, const char *upload_data, size_t *upload_data_size,
                                       void **con_cls)
@@ -1068,28 +1228,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const
 	request *req = *con_cls;
 	(void)cls;
 	(void)version;
-	if (!req) {
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-		size_t clen = 0;
-		if (!(req = calloc(1, sizeof(*req))))
-			return MHD_NO;
-		*con_cls = req;
-		req->is_post = strcmp(method, "POST") == 0;
-		if (cl && (!parse_size(cl, &clen) || clen > cfg.max_body)) {
-			/* refuse before reading the body */
-			req->too_large = true;
-			return send_error(c, 413, "payload_too_large", "the body is larger than %zu bytes", cfg.max_body);
-		}
-		return MHD_YES;
-	}
+	if (!req)
+		return begin_request(c, url, method, con_cls);
 	if (*upload_data_size) {
-		if (!req->too_large) {
-			if (req->body.size + *upload_data_size > cfg.max_body) {
-				req->too_large = true;
-				devsys_buf_dispose(&req->body);
-			} else
-				devsys_buf_put(&req->body, upload_data, *upload_data_size);
-		}
+		take_body(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -1105,16 +1247,15 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **con_cl
 	conn *k;
 	(void)cls;
 	(void)toe;
-	if (req) {
-		devsys_buf_dispose(&req->body);
+	if (req && req != &nobody_authed && req != &nobody_anon) {
+		body_dispose(&req->body);
 		free(req);
-		*con_cls = NULL;
 	}
-	/* the next request on a kept-alive connection gets a fresh deadline */
-	pthread_mutex_lock(&reg_lock);
+	*con_cls = NULL;
+	/* the next request on a kept-alive connection gets a fresh deadline;
+	 * no lock: k is freed only by this connection's thread */
 	if ((k = conn_of(c)))
-		k->start_ns = now_ns();
-	pthread_mutex_unlock(&reg_lock);
+		atomic_store(&k->start_ns, now_ns());
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -1130,7 +1271,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: devsysd [--workspace DIR] [--listen ADDR] [--port N] [--token-file FILE]\n"
-	        "               [--max-body BYTES] [--request-timeout S] [--idle-timeout S] [--per-ip-limit N]\n"
+	        "               [--max-body BYTES] [--body-budget BYTES] [--request-timeout S] [--idle-timeout S]\n"
+	        "               [--per-ip-limit N]\n"
 	        "               [--max-connections N] [--threads N] [--header-limit BYTES] [--sse-max S] [--grace S]\n"
 	        "The bearer token comes from --token-file or $DEVSYSD_TOKEN; every endpoint but /healthz needs it.\n");
 }
@@ -1143,9 +1285,22 @@ static bool num_arg(const char *s, unsigned long long lo, unsigned long long hi,
 	return !errno && *s && !*end && *out >= lo && *out <= hi;
 }
 
+/* Take the token out of the environment: unsetenv alone only drops the
+ * pointer, and the bytes would stay readable in /proc/<pid>/environ (and
+ * pass to every child), so they are overwritten where they lie first. */
+static char *take_env_token(void)
+{
+	char *env = getenv("DEVSYSD_TOKEN");
+	char *copy = env && *env ? strdup(env) : NULL;
+	if (env)
+		explicit_bzero(env, strlen(env));
+	unsetenv("DEVSYSD_TOKEN");
+	return copy;
+}
+
 static int load_token(void)
 {
-	const char *env = getenv("DEVSYSD_TOKEN");
+	char *env = take_env_token();
 	if (cfg.token_file) {
 		FILE *f = fopen(cfg.token_file, "r");
 		char buf[1024];
@@ -1160,8 +1315,14 @@ static int load_token(void)
 		buf[strcspn(buf, "\r\n")] = '\0';
 		token = strdup(buf);
 		explicit_bzero(buf, sizeof(buf));
-	} else if (env && *env)
-		token = strdup(env);
+	} else {
+		token = env;
+		env = NULL;
+	}
+	if (env) {
+		explicit_bzero(env, strlen(env));
+		free(env);
+	}
 	if (!token || strlen(token) < 16) {
 		fprintf(stderr, "devsysd: a bearer token of at least 16 characters is required "
 		                "(--token-file FILE or DEVSYSD_TOKEN)\n");
@@ -1176,7 +1337,8 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "workspace", required_argument, NULL, 'w' },   { "listen", required_argument, NULL, 'l' },
 		{ "port", required_argument, NULL, 'p' },        { "token-file", required_argument, NULL, 't' },
-		{ "max-body", required_argument, NULL, 'b' },    { "request-timeout", required_argument, NULL, 'r' },
+		{ "max-body", required_argument, NULL, 'b' },    { "body-budget", required_argument, NULL, 'B' },
+		{ "request-timeout", required_argument, NULL, 'r' },
 		{ "idle-timeout", required_argument, NULL, 'i' }, { "per-ip-limit", required_argument, NULL, 'P' },
 		{ "max-connections", required_argument, NULL, 'm' }, { "threads", required_argument, NULL, 'T' },
 		{ "header-limit", required_argument, NULL, 'H' }, { "sse-max", required_argument, NULL, 's' },
@@ -1188,6 +1350,7 @@ int main(int argc, char **argv)
 	sigset_t set;
 	pthread_t reaper_thread;
 	unsigned long long v;
+	bool budget_set = false;
 	int opt, sig, rc;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -1197,6 +1360,7 @@ int main(int argc, char **argv)
 		case 't': cfg.token_file = optarg; break;
 		case 'p': if (!num_arg(optarg, 1, 65535, &v)) goto bad; cfg.port = (unsigned int)v; break;
 		case 'b': if (!num_arg(optarg, 1, 1ull << 30, &v)) goto bad; cfg.max_body = (size_t)v; break;
+		case 'B': if (!num_arg(optarg, 1, 1ull << 34, &v)) goto bad; cfg.body_budget = (size_t)v; budget_set = true; break;
 		case 'r': if (!num_arg(optarg, 1, 86400, &v)) goto bad; cfg.request_timeout = (unsigned int)v; break;
 		case 'i': if (!num_arg(optarg, 1, 86400, &v)) goto bad; cfg.idle_timeout = (unsigned int)v; break;
 		case 'P': if (!num_arg(optarg, 1, 100000, &v)) goto bad; cfg.per_ip_limit = (unsigned int)v; break;
@@ -1211,6 +1375,13 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		goto bad;
+	if (!budget_set && cfg.body_budget < cfg.max_body + 1)
+		cfg.body_budget = cfg.max_body + 1;
+	if (cfg.body_budget < cfg.max_body + 1) {
+		fprintf(stderr, "devsysd: --body-budget %zu is smaller than --max-body %zu plus one: no full body would fit\n",
+		        cfg.body_budget, cfg.max_body);
+		return 2;
+	}
 	memset(&addr, 0, sizeof(addr));
 	addr.sin_family = AF_INET;
 	addr.sin_port = htons((uint16_t)cfg.port);
@@ -1240,7 +1411,7 @@ int main(int argc, char **argv)
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, NULL,
 		NULL, access_handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
 		cfg.threads, MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		cfg.per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, cfg.idle_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		cfg.per_ip_limit * 2 /* the backstop: up to here the extra ones get a 429 */, MHD_OPTION_CONNECTION_TIMEOUT, cfg.idle_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		cfg.header_limit, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL, MHD_OPTION_NOTIFY_COMPLETED,
 		request_completed, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1,
 		MHD_OPTION_END);

@@ -654,16 +654,81 @@ Test(devsysd, oversized_headers_are_refused)
 	free(req);
 }
 
+/* Read one response on a kept-alive connection: the head and Content-Length
+ * bytes of body (or up to EOF). Returns the status, -1 on timeout or garbage. */
+static int read_response(int fd, char *buf, size_t size, int timeout_ms)
+{
+	size_t got = 0;
+	long end = now_ms() + timeout_ms;
+	buf[0] = '\0';
+	while (now_ms() < end && got < size - 1) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		char *head_end;
+		ssize_t n;
+		if (poll(&p, 1, (int)(end - now_ms())) <= 0)
+			continue;
+		n = read(fd, buf + got, size - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
+		if ((head_end = strstr(buf, "\r\n\r\n"))) {
+			const char *cl = strcasestr(buf, "\r\nContent-Length: ");
+			size_t want = cl ? strtoul(cl + 18, NULL, 10) : 0;
+			if (cl && got - (size_t)(head_end + 4 - buf) >= want)
+				break;
+		}
+	}
+	buf[got] = '\0';
+	if (strncmp(buf, "HTTP/1.1 ", 9) != 0)
+		return -1;
+	return atoi(buf + 9);
+}
+
 Test(devsysd, per_ip_connection_limit)
 {
-	int fds[4], extra;
-	char buf[256];
+	static const char req[] = "GET /api/tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n\r\n";
+	int fds[4], extra, status;
+	char buf[16384];
 	pid = start_daemon("--per-ip-limit", "4", NULL, NULL);
-	for (int i = 0; i < 4; i++)
+	/* one at a time, each served before the next connects, so devsysd has
+	 * counted all four when the fifth arrives */
+	for (int i = 0; i < 4; i++) {
 		fds[i] = connect_port();
-	extra = connect_port(); /* the kernel accepts; devsysd closes it at once */
-	cr_assert_eq(read_to_eof(extra, buf, sizeof(buf), 5000), 0, "the 5th connection from one address was served");
+		cr_assert_eq(send(fds[i], req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
+		status = read_response(fds[i], buf, sizeof(buf), 5000);
+		cr_assert_eq(status, 200, "connection %d of 4 under the limit: %.200s", i + 1, buf);
+		cr_assert(strstr(buf, "\"total\": 6"), "%.300s", buf);
+	}
+	/* the fifth gets the documented answer, 429 with Retry-After, and is closed */
+	extra = connect_port();
+	cr_assert_eq(send(extra, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
+	cr_assert_geq(read_to_eof(extra, buf, sizeof(buf), 5000), 0, "the 5th connection stayed open");
+	cr_assert_eq(strncmp(buf, "HTTP/1.1 429 ", 13), 0, "the 5th connection from one address: %.300s", buf);
+	cr_assert(strcasestr(buf, "\r\nRetry-After: 1\r\n"), "%.300s", buf);
+	cr_assert(strstr(buf, "\"too_many_connections\""), "%.300s", buf);
 	close(extra);
+	/* the four stay served on their kept-alive connections */
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(send(fds[i], req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
+		cr_assert_eq(read_response(fds[i], buf, sizeof(buf), 5000), 200, "connection %d: %.200s", i + 1, buf);
+	}
+	/* a slot freed is a slot for a new connection */
+	close(fds[0]);
+	{
+		long end = now_ms() + 5000;
+		status = -1;
+		while (status != 200 && now_ms() < end) { /* until devsysd has seen the close */
+			fds[0] = connect_port();
+			send(fds[0], req, sizeof(req) - 1, MSG_NOSIGNAL);
+			status = read_response(fds[0], buf, sizeof(buf), 5000);
+			if (status != 200) {
+				cr_assert_eq(status, 429, "%.300s", buf);
+				close(fds[0]);
+			}
+		}
+		cr_assert_eq(status, 200, "no new connection was served after one closed: %.300s", buf);
+	}
 	for (int i = 0; i < 4; i++)
 		close(fds[i]);
 }
@@ -785,6 +850,17 @@ Test(devsysd, post_a_spec_validates_and_creates)
 	r = http("POST", "/api/tasks", TOKEN, NULL, yaml, strlen(yaml));
 	cr_assert_eq(r.status, 409, "a second POST of one id: %ld", r.status);
 	devsys_buf_dispose(&r.body);
+	{
+		/* chunked: no length up front, the body grows within the budget */
+		char chunked[1024];
+		snprintf(chunked, sizeof(chunked), "%s", yaml);
+		memcpy(chunked + 4, "chunked-", 8); /* id: chunked-... */
+		memmove(chunked + 12, yaml + 4, strlen(yaml) - 3);
+		r = http("POST", "/api/tasks", TOKEN, "Transfer-Encoding: chunked", chunked, strlen(chunked));
+		cr_assert_eq(r.status, 201, "a chunked spec: %ld %s", r.status, r.body.ptr);
+		cr_assert(strstr(r.body.ptr, "\"id\":\"chunked-new-task\""), "%s", r.body.ptr);
+		devsys_buf_dispose(&r.body);
+	}
 	r = http("POST", "/api/tasks", TOKEN, NULL, invalid, strlen(invalid));
 	cr_assert_eq(r.status, 422, "%s", r.body.ptr);
 	j = json_of(&r);
@@ -850,4 +926,304 @@ Test(devsysd, sse_resumes_after_last_event_id)
 	cr_assert_null(strstr(r.body.ptr, "id: 1\n"), "an event the client had seen was sent again");
 	devsys_buf_dispose(&r.body);
 	expect_error("GET", "/api/tasks/t1/events?stream=1&timeout=x", TOKEN, 400, "bad_request");
+}
+
+/* ---- bodies: authentication first, one budget for all ---- */
+
+/* A line of /proc/<pid>/status, in KiB. */
+static long proc_status_kib(pid_t p, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)p);
+	cr_assert_not_null(f = fopen(path, "r"), "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':')
+			v = strtol(line + klen + 1, NULL, 10);
+	fclose(f);
+	cr_assert_gt(v, 0, "no %s in %s", key, path);
+	return v;
+}
+
+enum { FLOOD_CONNS = 300, FLOOD_BODY = 1024 * 1024, FLOOD_MAX = 20 * FLOOD_CONNS };
+
+typedef struct flood {
+	atomic_int opened, answered, refused_401, stop;
+	atomic_long peak_rss_kib;
+	char other[256]; /* the first answer that was not the documented 401 */
+	int others;
+} flood;
+
+typedef struct flood_conn {
+	int fd;
+	size_t sent;
+	size_t got;
+	char head[64];
+} flood_conn;
+
+static int connect_nonblock(void)
+{
+	int fd = connect_port();
+	cr_assert_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+	return fd;
+}
+
+static void flood_done(flood *f, flood_conn *k)
+{
+	k->head[k->got] = '\0';
+	if (strncmp(k->head, "HTTP/1.1 401 ", 13) == 0)
+		atomic_fetch_add(&f->refused_401, 1);
+	else if (f->others++ == 0)
+		snprintf(f->other, sizeof(f->other), "%s", k->got ? k->head : "(closed without an answer)");
+	atomic_fetch_add(&f->answered, 1);
+	close(k->fd);
+	k->fd = -1;
+}
+
+/* FLOOD_CONNS connections at once, each a POST /api/tasks of 1 MiB
+ * without a token; an answered one is replaced by a new one until stop
+ * (FLOOD_MAX in all is only a safety cap). */
+static void *flood_thread(void *arg)
+{
+	flood *f = arg;
+	static flood_conn k[FLOOD_CONNS];
+	static struct pollfd p[FLOOD_CONNS];
+	static char chunk[65536];
+	char head[256];
+	int opened = 0, hl;
+	long next_sample = 0, end = now_ms() + 30000;
+	hl = snprintf(head, sizeof(head), "POST /api/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/yaml\r\n"
+	                                  "Content-Length: %d\r\n\r\n", FLOOD_BODY);
+	memset(chunk, 'a', sizeof(chunk));
+	for (int i = 0; i < FLOOD_CONNS; i++, opened++, atomic_fetch_add(&f->opened, 1)) {
+		k[i].fd = connect_nonblock();
+		k[i].sent = k[i].got = 0;
+	}
+	while (now_ms() < end) {
+		int live = 0;
+		for (int i = 0; i < FLOOD_CONNS; i++) {
+			if (k[i].fd < 0 && !atomic_load(&f->stop) && opened < FLOOD_MAX) {
+				k[i].fd = connect_nonblock();
+				k[i].sent = k[i].got = 0;
+				opened++;
+				atomic_fetch_add(&f->opened, 1);
+			}
+			p[i].fd = k[i].fd;
+			p[i].events = POLLIN | (k[i].sent < (size_t)(hl + FLOOD_BODY) ? POLLOUT : 0);
+			p[i].revents = 0;
+			live += k[i].fd >= 0;
+		}
+		if (!live)
+			break;
+		if (now_ms() >= next_sample) { /* resident memory, every 5 ms */
+			long rss = proc_status_kib(pid, "VmRSS");
+			if (rss > atomic_load(&f->peak_rss_kib))
+				atomic_store(&f->peak_rss_kib, rss);
+			next_sample = now_ms() + 5;
+		}
+		if (poll(p, FLOOD_CONNS, 100) <= 0)
+			continue;
+		for (int i = 0; i < FLOOD_CONNS; i++) {
+			if (k[i].fd < 0)
+				continue;
+			if (p[i].revents & POLLOUT) {
+				size_t total = (size_t)hl + FLOOD_BODY, left = total - k[i].sent;
+				const char *from = k[i].sent < (size_t)hl ? head + k[i].sent : chunk;
+				size_t n = k[i].sent < (size_t)hl ? (size_t)hl - k[i].sent : left < sizeof(chunk) ? left : sizeof(chunk);
+				ssize_t w = send(k[i].fd, from, n, MSG_NOSIGNAL);
+				if (w > 0)
+					k[i].sent += (size_t)w;
+				else if (w < 0 && errno != EAGAIN)
+					k[i].sent = total; /* refused: stop sending, read the answer */
+			}
+			if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+				ssize_t n = read(k[i].fd, k[i].head + k[i].got, sizeof(k[i].head) - 1 - k[i].got);
+				if (n > 0 && k[i].got + (size_t)n < sizeof(k[i].head) - 1)
+					k[i].got += (size_t)n;
+				else if (n > 0)
+					k[i].got = sizeof(k[i].head) - 1;
+				if (n == 0 || (n < 0 && errno != EAGAIN) || k[i].got == sizeof(k[i].head) - 1)
+					flood_done(f, &k[i]);
+			}
+		}
+	}
+	for (int i = 0; i < FLOOD_CONNS; i++)
+		if (k[i].fd >= 0) {
+			close(k[i].fd);
+			k[i].fd = -1;
+		}
+	return NULL;
+}
+
+Test(devsysd, unauthenticated_body_flood_is_refused_before_it_is_read)
+{
+	flood f;
+	pthread_t th;
+	long base, hwm;
+	resp r;
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < FLOOD_CONNS + 100) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	memset(&f, 0, sizeof(f));
+	pid = start_daemon("--per-ip-limit", "2000", NULL, NULL);
+	r = http("GET", "/api/tasks", TOKEN, NULL, NULL, 0); /* warm: threads and the store are up */
+	cr_assert_eq(r.status, 200);
+	devsys_buf_dispose(&r.body);
+	base = proc_status_kib(pid, "VmRSS");
+	cr_assert_eq(pthread_create(&th, NULL, flood_thread, &f), 0);
+	/* an authenticated request in the middle of the flood is answered */
+	cr_assert(wait_for(&f.answered, FLOOD_CONNS / 2, 20000), "the flood got no answers: %s", f.other);
+	r = http("GET", "/api/tasks", TOKEN, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200, "during the flood: %ld %s", r.status, r.body.ptr);
+	devsys_buf_dispose(&r.body);
+	cr_assert_lt(atomic_load(&f.answered), FLOOD_MAX, "the flood was over before the authenticated request");
+	atomic_store(&f.stop, 1);
+	pthread_join(th, NULL);
+	hwm = proc_status_kib(pid, "VmHWM");
+	cr_assert_geq(atomic_load(&f.opened), FLOOD_CONNS);
+	cr_assert_eq(atomic_load(&f.answered), atomic_load(&f.opened), "%d of %d flood requests answered",
+	             atomic_load(&f.answered), atomic_load(&f.opened));
+	cr_assert_eq(atomic_load(&f.refused_401), atomic_load(&f.opened), "%d answers were not 401; first: %s", f.others,
+	             f.other);
+	cr_assert_lt(atomic_load(&f.peak_rss_kib) - base, 64 * 1024, "resident memory grew from %ld to %ld KiB", base,
+	             atomic_load(&f.peak_rss_kib));
+	cr_assert_lt(hwm - base, 64 * 1024, "peak resident memory %ld KiB, %ld KiB before the flood", hwm, base);
+	/* positive controls: a body with the token is read, limited and answered */
+	r = http("GET", "/api/tasks", TOKEN, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200);
+	devsys_buf_dispose(&r.body);
+	{
+		char *big = malloc(FLOOD_BODY + 1);
+		memset(big, 'a', FLOOD_BODY + 1);
+		r = http("POST", "/api/tasks", TOKEN, NULL, big, FLOOD_BODY + 1);
+		cr_assert_eq(r.status, 413, "an oversized body with the token: %ld", r.status);
+		devsys_buf_dispose(&r.body);
+		r = http("POST", "/api/tasks", NULL, NULL, big, FLOOD_BODY + 1);
+		cr_assert_eq(r.status, 401, "an oversized body without the token: %ld", r.status);
+		devsys_buf_dispose(&r.body);
+		free(big);
+	}
+}
+
+/* Headers of an authenticated POST of @p len bytes that waits for
+ * "100 Continue": devsysd has then decided on the body. */
+static int post_head(int len, char *buf, size_t size)
+{
+	char head[512];
+	int fd = connect_port(), n;
+	n = snprintf(head, sizeof(head), "POST /api/tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+	                                 "Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", TOKEN, len);
+	cr_assert_eq(send(fd, head, (size_t)n, MSG_NOSIGNAL), n);
+	{
+		long end = now_ms() + 5000;
+		size_t got = 0;
+		buf[0] = '\0';
+		while (now_ms() < end && !strstr(buf, "\r\n\r\n") && got < size - 1) {
+			struct pollfd p = { fd, POLLIN, 0 };
+			ssize_t r;
+			if (poll(&p, 1, 100) <= 0)
+				continue;
+			if ((r = read(fd, buf + got, size - 1 - got)) <= 0)
+				break;
+			got += (size_t)r;
+			buf[got] = '\0';
+		}
+	}
+	return fd;
+}
+
+Test(devsysd, bodies_in_flight_share_one_budget)
+{
+	enum { MIB = 1024 * 1024 };
+	char buf[8192];
+	char *body = malloc(MIB);
+	int a, b, c, d, status;
+	memset(body, '#', MIB); /* a YAML comment: a body that parses to no spec */
+	/* room for two full bodies (each 1 MiB and a NUL), not three */
+	pid = start_daemon("--max-body", "1048576", "--body-budget", "2200000");
+	a = post_head(MIB, buf, sizeof(buf));
+	cr_assert_eq(strncmp(buf, "HTTP/1.1 100 ", 13), 0, "first body: %.200s", buf);
+	b = post_head(MIB, buf, sizeof(buf));
+	cr_assert_eq(strncmp(buf, "HTTP/1.1 100 ", 13), 0, "second body: %.200s", buf);
+	c = post_head(MIB, buf, sizeof(buf));
+	cr_assert_eq(strncmp(buf, "HTTP/1.1 503 ", 13), 0, "a third body over the budget: %.300s", buf);
+	cr_assert(strcasestr(buf, "\r\nRetry-After: 1\r\n"), "%.300s", buf);
+	close(c);
+	/* the two admitted bodies are read and answered */
+	cr_assert_eq(send(a, body, MIB, MSG_NOSIGNAL), MIB);
+	status = read_response(a, buf, sizeof(buf), 10000);
+	cr_assert_eq(status, 422, "an admitted body: %.300s", buf);
+	cr_assert(strstr(buf, "invalid_spec"), "%.300s", buf);
+	close(a);
+	/* its share is given back: a new body fits again */
+	d = post_head(MIB, buf, sizeof(buf));
+	cr_assert_eq(strncmp(buf, "HTTP/1.1 100 ", 13), 0, "after one finished: %.200s", buf);
+	cr_assert_eq(send(b, body, MIB, MSG_NOSIGNAL), MIB);
+	cr_assert_eq(read_response(b, buf, sizeof(buf), 10000), 422, "%.300s", buf);
+	close(b);
+	close(d);
+	free(body);
+}
+
+/* The whole of /proc/<pid>/environ (NUL-separated). */
+static char *read_environ(pid_t p, size_t *len)
+{
+	char path[64];
+	devsys_buf b = DEVSYS_BUF_INIT;
+	int fd;
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)p);
+	cr_assert_geq(fd = open(path, O_RDONLY | O_CLOEXEC), 0, "%s: %s", path, strerror(errno));
+	for (;;) {
+		char chunk[4096];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n <= 0)
+			break;
+		devsys_buf_put(&b, chunk, (size_t)n);
+	}
+	close(fd);
+	*len = b.size;
+	return b.ptr;
+}
+
+static void assert_token_not_in_environ(const char *token)
+{
+	size_t len = 0;
+	char *env = read_environ(pid, &len);
+	static const char marker[] = "DEVSYSD_TEST_MARKER=not-a-secret-42";
+	cr_assert_gt(len, 0);
+	cr_assert_not_null(memmem(env, len, marker, sizeof(marker) - 1), "the other variable is gone: environ is not read right");
+	cr_assert_null(memmem(env, len, token, strlen(token)), "the token is readable in /proc/%d/environ", (int)pid);
+	free(env);
+}
+
+Test(devsysd, the_token_leaves_the_environment)
+{
+	resp r;
+	setenv("DEVSYSD_TEST_MARKER", "not-a-secret-42", 1);
+	pid = start_daemon(NULL, NULL, NULL, NULL);
+	unsetenv("DEVSYSD_TEST_MARKER");
+	r = http("GET", "/api/tasks", TOKEN, NULL, NULL, 0); /* it was read before it was wiped */
+	cr_assert_eq(r.status, 200);
+	devsys_buf_dispose(&r.body);
+	assert_token_not_in_environ(TOKEN);
+}
+
+Test(devsysd, the_token_leaves_the_environment_when_a_file_is_used)
+{
+	char tf[4096];
+	resp r;
+	snprintf(tf, sizeof(tf), "%s/token", dir);
+	cr_assert(dt_write_file(tf, "file-token-abcdefghijklmnop\n"));
+	setenv("DEVSYSD_TEST_MARKER", "not-a-secret-42", 1);
+	pid = start_daemon("--token-file", tf, NULL, NULL); /* DEVSYSD_TOKEN is set too, and unused */
+	unsetenv("DEVSYSD_TEST_MARKER");
+	r = http("GET", "/api/tasks", "file-token-abcdefghijklmnop", NULL, NULL, 0);
+	cr_assert_eq(r.status, 200);
+	devsys_buf_dispose(&r.body);
+	assert_token_not_in_environ(TOKEN);
 }
