@@ -1158,7 +1158,7 @@ out:
 static int record_git_facts(devsys_repo *r, const char *event)
 {
 	devsys_record *rec = NULL;
-	devsys_buf data = DEVSYS_BUF_INIT;
+	char *data = NULL;
 	int rc;
 
 	if ((rc = devsys_record_open(&rec, r->task)) < 0)
@@ -1170,14 +1170,16 @@ static int record_git_facts(devsys_repo *r, const char *event)
 	    (rc = devsys_record_set_string(rec, "head_sha", r->head_sha[0] ? r->head_sha : NULL)) < 0 ||
 	    (rc = devsys_record_save(rec)) < 0)
 		goto out;
-	if ((rc = devsys_buf_printf(&data, "{\"branch\":\"%s\",\"head_sha\":\"%s\"}", r->branch, r->head_sha)) < 0)
+	if (!(data = devsys__git_event_json(r->branch, r->head_sha))) {
+		rc = devsys_error_code(devsys_error_last());
 		goto out;
-	rc = devsys_record_event(rec, event, data.ptr, NULL);
+	}
+	rc = devsys_record_event(rec, event, data, NULL);
 out:
 	if (rc < 0)
 		devsys__log(r->ws, DEVSYS_LOG_ERROR, "git", "task %s: cannot record %s in task.json: %s",
 		            devsys_task_id(r->task), event, devsys_error_message(devsys_error_last()));
-	devsys_buf_dispose(&data);
+	devsys__free(data);
 	devsys_record_free(rec);
 	return rc;
 }

@@ -1,0 +1,58 @@
+/*
+ * Fuzz target: the data of the git.* events (lib/git/event.c). Input: branch
+ * NUL head_sha. Whatever the branch holds, the JSON built must parse to an
+ * object with exactly the keys branch and head_sha, holding the exact input
+ * strings; a branch that is a valid ref name must always encode.
+ */
+#include "git/git_int.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int utf8_ok(const char *s)
+{
+	json_t *j = json_string(s);
+	json_decref(j);
+	return j != NULL;
+}
+
+static void check_event(const char *branch, const char *head)
+{
+	char *text = devsys__git_event_json(branch, head);
+	json_error_t err;
+	json_t *doc;
+
+	if (!text) {
+		/* only a string jansson cannot hold may fail; never a valid ref name */
+		if ((utf8_ok(branch) && utf8_ok(head)) || devsys__git_refname_check(branch) == 0)
+			__builtin_trap();
+		return;
+	}
+	doc = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+	if (!doc || !json_is_object(doc) || json_object_size(doc) != 2 ||
+	    !json_is_string(json_object_get(doc, "branch")) || !json_is_string(json_object_get(doc, "head_sha")) ||
+	    strcmp(json_string_value(json_object_get(doc, "branch")), branch) != 0 ||
+	    strcmp(json_string_value(json_object_get(doc, "head_sha")), head) != 0)
+		__builtin_trap();
+	json_decref(doc);
+	devsys__free(text);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *branch = devsys__strndup((const char *)data, size), *head;
+	size_t blen;
+
+	if (!branch)
+		return 0;
+	blen = strlen(branch);
+	head = blen < size ? devsys__strndup((const char *)data + blen + 1, size - blen - 1) : devsys__strdup("");
+	if (head)
+		check_event(branch, head);
+	devsys__free(head);
+	devsys__free(branch);
+	return 0;
+}
