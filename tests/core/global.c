@@ -67,3 +67,77 @@ Test(core_global, allocator_with_bad_version_or_missing_function_is_refused)
 	a.free_fn = NULL;
 	cr_assert_eq(devsys_set_allocator(&a), DEVSYS_EINVAL);
 }
+
+/* A payload-carrying allocator: devsys_malloc/devsys_free must reach it, with its payload. */
+struct arena_count {
+	size_t allocs, frees, bytes;
+	int fail; /* malloc returns NULL */
+};
+static void *pay_malloc(size_t n, void *p)
+{
+	struct arena_count *a = p;
+	if (a->fail)
+		return NULL;
+	a->allocs++;
+	a->bytes += n;
+	return malloc(n);
+}
+static void *pay_realloc(void *ptr, size_t n, void *p)
+{
+	struct arena_count *a = p;
+	if (!ptr)
+		a->allocs++;
+	return realloc(ptr, n);
+}
+static void pay_free(void *ptr, void *p)
+{
+	struct arena_count *a = p;
+	if (ptr)
+		a->frees++;
+	free(ptr);
+}
+
+Test(core_global, devsys_malloc_and_free_use_the_installed_allocator)
+{
+	struct arena_count a = { 0 };
+	devsys_allocator al = { DEVSYS_ALLOCATOR_VERSION, pay_malloc, pay_realloc, pay_free, &a };
+	cr_assert_eq(devsys_set_allocator(&al), 0);
+
+	/* behaviour: usable memory from the hook, returned to the hook */
+	char *p = devsys_malloc(100);
+	cr_assert_not_null(p);
+	cr_assert_eq(a.allocs, 1);
+	cr_assert_eq(a.bytes, 100);
+	memset(p, 'x', 100);
+	devsys_free(p);
+	cr_assert_eq(a.frees, 1);
+
+	/* edge input: size 0 still gives a pointer that devsys_free takes; NULL is a no-op */
+	p = devsys_malloc(0);
+	cr_assert_not_null(p, "devsys_malloc(0) must not look like a failure");
+	devsys_free(p);
+	cr_assert_eq(a.frees, 2);
+	devsys_free(NULL);
+	cr_assert_eq(a.frees, 2, "devsys_free(NULL) reached the allocator");
+
+	/* ownership: a buffer the library filled is freed with devsys_free, by the same allocator */
+	devsys_buf b = DEVSYS_BUF_INIT;
+	cr_assert_eq(devsys_buf_puts(&b, "owned by the caller now"), 0);
+	char *taken = b.ptr;
+	size_t before = a.frees;
+	cr_assert_str_eq(taken, "owned by the caller now");
+	devsys_free(taken);
+	cr_assert_eq(a.frees, before + 1);
+	cr_assert_eq(a.allocs, a.frees, "every allocation was returned");
+
+	/* an allocator that fails: NULL, not a crash */
+	a.fail = 1;
+	cr_assert_null(devsys_malloc(16));
+	a.fail = 0;
+	cr_assert_eq(devsys_set_allocator(NULL), 0);
+	/* back on the C library's allocator */
+	p = devsys_malloc(8);
+	cr_assert_not_null(p);
+	devsys_free(p);
+	cr_assert_eq(a.allocs, a.frees, "the restored allocator must not call the old hook");
+}

@@ -250,3 +250,26 @@ Test(core_workspace, redactor_vtable_versions_are_checked)
 	dt_rmrf(dir);
 	free(dir);
 }
+
+/* Level names: the fixed table, a static string (borrowed, the same each call), never NULL. */
+Test(core_workspace, log_level_names)
+{
+	static const struct {
+		int level;
+		const char *name;
+	} want[] = { { DEVSYS_LOG_TRACE, "trace" }, { DEVSYS_LOG_DEBUG, "debug" }, { DEVSYS_LOG_INFO, "info" },
+		     { DEVSYS_LOG_WARN, "warn" },   { DEVSYS_LOG_ERROR, "error" }, { DEVSYS_LOG_NONE, "none" } };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const char *n = devsys_log_level_name(want[i].level);
+		cr_assert_not_null(n);
+		cr_assert_str_eq(n, want[i].name, "level %d", want[i].level);
+		cr_assert_eq(devsys_log_level_name(want[i].level), n, "not a static string");
+	}
+	/* out of range: a name, never NULL, and not one of the real ones */
+	const int bad[] = { -1, DEVSYS_LOG_NONE + 1, 1000, -2147483647 - 1 };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *n = devsys_log_level_name(bad[i]);
+		cr_assert_not_null(n, "level %d gave NULL", bad[i]);
+		cr_assert_str_eq(n, "unknown", "level %d", bad[i]);
+	}
+}

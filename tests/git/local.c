@@ -862,3 +862,160 @@ Test(git_local, the_same_task_opened_twice_at_once_is_set_up_once)
 	devsys_workspace_free(ws);
 	free(bare); free(url);
 }
+
+/* devsys_repo_content_id is what `git hash-object` prints, for any bytes. */
+Test(git_local, content_id_matches_git_hash_object)
+{
+	struct {
+		const char *label;
+		size_t len;
+	} inputs[] = { { "empty", 0 }, { "text", 6 }, { "binary with NUL bytes", 300 }, { "one MiB", 1u << 20 } };
+	devsys_buf id = DEVSYS_BUF_INIT;
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		size_t len = inputs[i].len;
+		char *data = malloc(len + 1), path[4096];
+		for (size_t k = 0; k < len; k++)
+			data[k] = i == 1 ? "hello\n"[k] : (char)(k * 7 + i);
+		snprintf(path, sizeof(path), "%s/blob-%zu", dir, i);
+		FILE *f = fopen(path, "wb");
+		cr_assert_not_null(f);
+		cr_assert_eq(fwrite(data, 1, len, f), len);
+		cr_assert_eq(fclose(f), 0);
+		char *want = sh_out("git hash-object '%s'%s", path, "");
+		cr_assert_eq(strlen(want), 40, "git hash-object: '%s'", want);
+		/* the buffer is replaced, not appended to: the previous id is gone */
+		cr_assert_eq(devsys_repo_content_id(&id, len ? data : NULL, len), 0, "%s: %s", inputs[i].label, gf_err());
+		cr_assert_eq(id.size, 5 + 40);
+		cr_assert(strncmp(id.ptr, "sha1:", 5) == 0, "%s", id.ptr);
+		cr_assert_str_eq(id.ptr + 5, want, "%s: devsys %s, git %s", inputs[i].label, id.ptr + 5, want);
+		free(want);
+		free(data);
+	}
+	devsys_buf_dispose(&id);
+
+	/* bad input: a length without data, no output buffer; the buffer is left alone */
+	devsys_buf keep = DEVSYS_BUF_INIT;
+	cr_assert_eq(devsys_buf_puts(&keep, "untouched"), 0);
+	cr_assert_eq(devsys_repo_content_id(&keep, NULL, 5), DEVSYS_EINVAL);
+	cr_assert(strstr(gf_err(), "data is NULL"), "%s", gf_err());
+	cr_assert_str_eq(keep.ptr, "untouched");
+	cr_assert_eq(devsys_repo_content_id(NULL, "x", 1), DEVSYS_EINVAL);
+	devsys_buf_dispose(&keep);
+}
+
+Test(git_local, commit_options_init_gives_the_defaults_of_the_version)
+{
+	/* the struct sits in a larger, poisoned block: init writes exactly its own bytes */
+	union {
+		devsys_repo_commit_options o;
+		unsigned char raw[sizeof(devsys_repo_commit_options) + 32];
+	} u;
+	const devsys_repo_commit_options init = DEVSYS_REPO_COMMIT_OPTIONS_INIT;
+	memset(&u, 0xA5, sizeof(u));
+	cr_assert_eq(devsys_repo_commit_options_init(&u.o, DEVSYS_REPO_COMMIT_OPTIONS_VERSION), 0);
+	cr_assert_eq(u.o.version, DEVSYS_REPO_COMMIT_OPTIONS_VERSION);
+	cr_assert_null(u.o.spec_path);
+	cr_assert_null(u.o.spec_file);
+	cr_assert_eq(u.o.version, init.version);
+	for (size_t i = sizeof(devsys_repo_commit_options); i < sizeof(u.raw); i++)
+		cr_assert_eq(u.raw[i], 0xA5, "byte %zu after the struct was written", i);
+
+	/* unknown versions and NULL are refused, and the struct is left as it was */
+	memset(&u, 0xA5, sizeof(u));
+	cr_assert_eq(devsys_repo_commit_options_init(&u.o, 0), DEVSYS_EVERSION);
+	cr_assert(strstr(gf_err(), "version 0"), "%s", gf_err());
+	cr_assert_eq(devsys_repo_commit_options_init(&u.o, DEVSYS_REPO_COMMIT_OPTIONS_VERSION + 1), DEVSYS_EVERSION);
+	cr_assert_eq(u.raw[0], 0xA5, "a refused init wrote the struct");
+	cr_assert_eq(devsys_repo_commit_options_init(NULL, DEVSYS_REPO_COMMIT_OPTIONS_VERSION), DEVSYS_EINVAL);
+
+	/* the initialised options work: a commit with them has no Spec: trailer */
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), path[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	devsys_repo_commit_options co;
+	int committed = -1;
+	cr_assert_eq(devsys_repo_commit_options_init(&co, DEVSYS_REPO_COMMIT_OPTIONS_VERSION), 0);
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	devsys_task *t = gf_task(ws, "T-8");
+	o.url = url;
+	o.author_name = "Agent";
+	o.author_email = "agent@example.test";
+	devsys_repo *r = open_ok(t, &o);
+	snprintf(path, sizeof(path), "%s/new.txt", devsys_repo_checkout_path(r));
+	cr_assert(dt_write_file(path, "new\n"));
+	cr_assert_eq(devsys_repo_commit(&committed, r, "Add new.txt", &co), 0, "%s", gf_err());
+	cr_assert_eq(committed, 1);
+	char *trailers = sh_out("git -C '%s' log -1 --format='%%(trailers:only,unfold)'%s", devsys_repo_checkout_path(r), "");
+	cr_assert_str_eq(trailers, "Task-Id: T-8");
+	free(trailers);
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	free(bare);
+	free(url);
+}
+
+/* The default credential provider: token, key files, agent, in that order, once each. */
+Test(git_local, default_credentials_offer_token_keys_or_agent_once)
+{
+	devsys_repo_credential c;
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	const unsigned all = DEVSYS_REPO_CRED_USERPASS | DEVSYS_REPO_CRED_SSH_KEY | DEVSYS_REPO_CRED_SSH_AGENT;
+	unsetenv("GITHUB_TOKEN");
+	unsetenv("SSH_AUTH_SOCK");
+
+	/* nothing to offer: pass (1), so the chain goes on and ends in DEVSYS_EAUTH */
+	cr_assert_eq(devsys_repo_default_credentials(&c, "https://example.test/r.git", NULL, all, 1, &o), 1);
+
+	/* a token, as HTTP basic x-access-token; the strings are borrowed, not copied */
+	cr_assert_eq(setenv("GITHUB_TOKEN", "ghp_testtoken123", 1), 0);
+	memset(&c, 0x5A, sizeof(c));
+	cr_assert_eq(devsys_repo_default_credentials(&c, "https://example.test/r.git", NULL, all, 1, &o), 0);
+	cr_assert_eq(c.type, DEVSYS_REPO_CRED_USERPASS);
+	cr_assert_str_eq(c.username, "x-access-token");
+	cr_assert_eq(c.secret, getenv("GITHUB_TOKEN"), "the secret must be the environment's own string");
+	cr_assert_null(c.ssh_private_key, "unused fields are cleared");
+	/* a refused token is not offered again: no retry loop */
+	cr_assert_eq(devsys_repo_default_credentials(&c, "https://example.test/r.git", NULL, all, 2, &o), 1);
+	/* an empty token is no token */
+	cr_assert_eq(setenv("GITHUB_TOKEN", "", 1), 0);
+	cr_assert_eq(devsys_repo_default_credentials(&c, "https://example.test/r.git", NULL, DEVSYS_REPO_CRED_USERPASS, 1,
+	                                             &o),
+	             1);
+	/* the token is offered only where the server takes basic auth */
+	cr_assert_eq(setenv("GITHUB_TOKEN", "ghp_testtoken123", 1), 0);
+	cr_assert_eq(devsys_repo_default_credentials(&c, "ssh://git@example.test/r.git", "git", DEVSYS_REPO_CRED_SSH_KEY, 1,
+	                                             &o),
+	             1, "no key, no agent: nothing for ssh");
+
+	/* ssh: the options' key files, for the user in the URL */
+	o.ssh_private_key = "/keys/id_ed25519";
+	o.ssh_public_key = "/keys/id_ed25519.pub";
+	o.ssh_passphrase = "pass phrase";
+	cr_assert_eq(devsys_repo_default_credentials(&c, "ssh://git@example.test/r.git", "git",
+	                                             DEVSYS_REPO_CRED_SSH_KEY | DEVSYS_REPO_CRED_SSH_AGENT, 1, &o),
+	             0);
+	cr_assert_eq(c.type, DEVSYS_REPO_CRED_SSH_KEY);
+	cr_assert_str_eq(c.username, "git");
+	cr_assert_eq(c.ssh_private_key, o.ssh_private_key);
+	cr_assert_eq(c.ssh_public_key, o.ssh_public_key);
+	cr_assert_eq(c.ssh_passphrase, o.ssh_passphrase);
+	cr_assert_null(c.secret, "no token goes to an ssh server");
+
+	/* without key files: the agent, when there is one */
+	o.ssh_private_key = NULL;
+	cr_assert_eq(devsys_repo_default_credentials(&c, "ssh://git@example.test/r.git", "git",
+	                                             DEVSYS_REPO_CRED_SSH_KEY | DEVSYS_REPO_CRED_SSH_AGENT, 1, &o),
+	             1);
+	cr_assert_eq(setenv("SSH_AUTH_SOCK", "/tmp/agent.sock", 1), 0);
+	cr_assert_eq(devsys_repo_default_credentials(&c, "ssh://git@example.test/r.git", "git",
+	                                             DEVSYS_REPO_CRED_SSH_KEY | DEVSYS_REPO_CRED_SSH_AGENT, 1, NULL),
+	             0, "a NULL payload (no options) still finds the agent");
+	cr_assert_eq(c.type, DEVSYS_REPO_CRED_SSH_AGENT);
+	cr_assert_str_eq(c.username, "git");
+
+	/* bad input: no output struct is a pass, not a crash */
+	cr_assert_eq(devsys_repo_default_credentials(NULL, "https://example.test/r.git", NULL, all, 1, &o), 1);
+	unsetenv("GITHUB_TOKEN");
+	unsetenv("SSH_AUTH_SOCK");
+}

@@ -69,3 +69,53 @@ Test(runner_cmdline, env_values_stay_out_of_the_command_line)
 	dt_rmrf(dir);
 	free(dir);
 }
+
+/* devsys_runner_options_init: the INIT defaults, only the struct's bytes written, and they work. */
+Test(runner_cmdline, runner_options_init_gives_the_defaults_and_refuses_unknown_versions)
+{
+	union {
+		devsys_runner_options o;
+		unsigned char raw[sizeof(devsys_runner_options) + 32];
+	} u;
+	const devsys_runner_options init = DEVSYS_RUNNER_OPTIONS_INIT;
+	memset(&u, 0xA5, sizeof(u));
+	cr_assert_eq(devsys_runner_options_init(&u.o, DEVSYS_RUNNER_OPTIONS_VERSION), 0);
+	cr_assert_eq(u.o.version, DEVSYS_RUNNER_OPTIONS_VERSION);
+	cr_assert_eq(u.o.flags, init.flags);
+	cr_assert_null(u.o.ws);
+	cr_assert_null(u.o.masker);
+	cr_assert_eq(u.o.grace_ms, 0u);
+	cr_assert_eq(u.o.tail_max, 0u);
+	cr_assert_eq(u.o.rlimit_cpu_s, 0u);
+	cr_assert_null(u.o.host);
+	cr_assert_eq(u.o.port, 0u);
+	cr_assert_null(u.o.known_hosts);
+	cr_assert_null(u.o.remote_dir);
+	for (size_t i = sizeof(devsys_runner_options); i < sizeof(u.raw); i++)
+		cr_assert_eq(u.raw[i], 0xA5, "byte %zu after the struct was written", i);
+
+	memset(&u, 0xA5, sizeof(u));
+	cr_assert_eq(devsys_runner_options_init(&u.o, 0), DEVSYS_EVERSION);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "version 0"), "%s",
+	          devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_runner_options_init(&u.o, DEVSYS_RUNNER_OPTIONS_VERSION + 1), DEVSYS_EVERSION);
+	cr_assert_eq(u.raw[0], 0xA5, "a refused init wrote the struct");
+	cr_assert_eq(devsys_runner_options_init(NULL, DEVSYS_RUNNER_OPTIONS_VERSION), DEVSYS_EINVAL);
+
+	/* options from init open a runner that runs a command */
+	devsys_runner_options o;
+	devsys_runner *r = NULL;
+	devsys_runner_result res = DEVSYS_RUNNER_RESULT_INIT;
+	devsys_runner_cmd cmd = DEVSYS_RUNNER_CMD_INIT;
+	const char *argv[] = { "/bin/true", NULL };
+	cr_assert_gt(devsys_init(), 0);
+	cr_assert_eq(devsys_runner_options_init(&o, DEVSYS_RUNNER_OPTIONS_VERSION), 0);
+	cr_assert_eq(devsys_runner_open(&r, "inproc", &o), 0, "%s", devsys_error_message(devsys_error_last()));
+	cmd.argv = argv;
+	cr_assert_eq(devsys_runner_exec(r, &cmd, &res), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(res.failure, DEVSYS_RUNNER_OK);
+	cr_assert_eq(res.exit_code, 0);
+	devsys_runner_result_dispose(&res);
+	devsys_runner_free(r);
+	devsys_shutdown();
+}

@@ -239,3 +239,46 @@ Test(secrets_providers, plugin_provider_and_masker)
 	devsys_masker_free(m);
 	devsys_secrets_free(s);
 }
+
+/* devsys_secrets_options_init: the INIT defaults, only the struct's bytes written, and they work. */
+Test(secrets_providers, options_init_gives_the_defaults_and_refuses_unknown_versions)
+{
+	union {
+		devsys_secrets_options o;
+		unsigned char raw[sizeof(devsys_secrets_options) + 32];
+	} u;
+	memset(&u, 0xA5, sizeof(u));
+	cr_assert_eq(devsys_secrets_options_init(&u.o, DEVSYS_SECRETS_OPTIONS_VERSION), 0);
+	cr_assert_eq(u.o.version, DEVSYS_SECRETS_OPTIONS_VERSION);
+	cr_assert_null(u.o.docker_secrets_dir);
+	cr_assert_eq(u.o.command_timeout_ms, 0u);
+	cr_assert_null(u.o.audit_cb);
+	cr_assert_null(u.o.audit_payload);
+	cr_assert_null(u.o.ws);
+	for (size_t i = sizeof(devsys_secrets_options); i < sizeof(u.raw); i++)
+		cr_assert_eq(u.raw[i], 0xA5, "byte %zu after the struct was written", i);
+
+	memset(&u, 0xA5, sizeof(u));
+	cr_assert_eq(devsys_secrets_options_init(&u.o, 0), DEVSYS_EVERSION);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "version 0"), "%s",
+	          devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_secrets_options_init(&u.o, DEVSYS_SECRETS_OPTIONS_VERSION + 1), DEVSYS_EVERSION);
+	cr_assert_eq(u.raw[0], 0xA5, "a refused init wrote the struct");
+	cr_assert_eq(devsys_secrets_options_init(NULL, DEVSYS_SECRETS_OPTIONS_VERSION), DEVSYS_EINVAL);
+
+	/* initialised options make a working set: an env secret resolves, and the audit callback set after init fires */
+	devsys_secrets_options o;
+	devsys_secrets *s = NULL;
+	const char *v = NULL;
+	cr_assert_eq(devsys_secrets_options_init(&o, DEVSYS_SECRETS_OPTIONS_VERSION), 0);
+	o.audit_cb = audit_cb;
+	cr_assert_eq(devsys_secrets_new(&s, &o), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(setenv("DEVSYS_TEST_INIT_TOKEN", "init-value-42", 1), 0);
+	define(s, "tok", "env", "DEVSYS_TEST_INIT_TOKEN", NULL, 0);
+	cr_assert_eq(devsys_secrets_resolve(s, "tok", NULL, NULL, &v, NULL), 0);
+	cr_assert_str_eq(v, "init-value-42");
+	cr_assert_eq(nevents, 1);
+	cr_assert_null(strstr(events, "init-value-42"), "the audit event holds the value: %s", events);
+	devsys_secrets_free(s);
+	unsetenv("DEVSYS_TEST_INIT_TOKEN");
+}

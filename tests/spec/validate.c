@@ -328,3 +328,42 @@ Test(spec_validate, step_timeouts_come_from_the_spec_in_milliseconds)
 	cr_assert(strstr(devsys_error_message(devsys_error_last()), "tests.timeout"));
 	devsys_spec_free(s);
 }
+
+/* devsys_spec_name: the display name, copied at load, borrowed from the spec. */
+Test(spec_validate, spec_name_is_the_copied_display_name)
+{
+	devsys_spec *s = NULL;
+	char name[64], path[4096];
+	snprintf(name, sizeof(name), "request-%d", 42);
+	cr_assert_eq(devsys_spec_load_buffer(&s, BASE, strlen(BASE), name, NULL), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	memset(name, 'X', sizeof(name) - 1); /* the caller's string may change: the spec kept a copy */
+	const char *n = devsys_spec_name(s);
+	cr_assert_str_eq(n, "request-42");
+	cr_assert_eq(devsys_spec_name(s), n, "borrowed from the spec: the same string each call");
+	devsys_spec_free(s);
+
+	/* no name: "<buffer>" */
+	cr_assert_eq(devsys_spec_load_buffer(&s, BASE, strlen(BASE), NULL, NULL), 0);
+	cr_assert_str_eq(devsys_spec_name(s), "<buffer>");
+	devsys_spec_free(s);
+
+	/* from a file: the path, also the name errors are reported under */
+	char *dir = dt_tmpdir("spec-name");
+	snprintf(path, sizeof(path), "%s/task.yaml", dir);
+	cr_assert(dt_write_file(path, BASE));
+	cr_assert_eq(devsys_spec_load_file(&s, path, NULL), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(devsys_spec_name(s), path);
+	devsys_spec_free(s);
+	s = NULL;
+	cr_assert_eq(devsys_spec_load_buffer(&s, "id: [unclosed\n", 14, "named.yaml", NULL), DEVSYS_EPARSE);
+	cr_assert_null(s);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "named.yaml:"), "%s",
+	          devsys_error_message(devsys_error_last()));
+
+	/* bad input: NULL is "", never NULL */
+	cr_assert_not_null(devsys_spec_name(NULL));
+	cr_assert_str_eq(devsys_spec_name(NULL), "");
+	dt_rmrf(dir);
+	free(dir);
+}
