@@ -22,5 +22,6 @@
 #include "devsys/secrets.h"
 #include "devsys/runner.h"
 #include "devsys/config.h"
+#include "devsys/policy.h"
 
 #endif /* DEVSYS_H */
