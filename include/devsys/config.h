@@ -5,24 +5,29 @@
 #define DEVSYS_CONFIG_H
 
 #include "common.h"
+#include "policy.h"
 #include "runner.h"
 
 DEVSYS_BEGIN_DECL
 
 /**
  * @file devsys/config.h
- * @brief The operator's devsys.yaml: runner profiles (`runners:`), with
- *        environment-variable overrides.
+ * @brief The operator's devsys.yaml: runner profiles (`runners:`) and the
+ *        merge gate's policy (`policy:`), with environment-variable overrides.
  *
- * Everything that grants privilege (shells, host access) lives here and
- * never in a task spec. Sections other than `runners:` are left to the
- * modules that own them and are not checked here.
+ * Everything that grants privilege (shells, host access, auto-merge) lives
+ * here and never in a task spec. Every top-level key is a section the
+ * config module knows; an unknown or repeated section is an error with
+ * file:line:col, as are unknown keys and bad values inside a section.
  *
  * Environment overrides, applied after the file is read:
  * DEVSYS_RUNNER_<PROFILE>_<KEY>=value, with PROFILE and KEY upper-cased and
  * '-' or '.' turned into '_' (e.g. DEVSYS_RUNNER_DEPLOY_HOST=10.0.0.5 or
  * DEVSYS_RUNNER_DEPLOY_KNOWN_HOSTS=/etc/devsys/known_hosts). An override
- * of a profile the file does not have creates it.
+ * of a profile the file does not have creates it. DEVSYS_POLICY_<KEY>=value
+ * for `policy:` keys (PATHS_CRITICAL for paths.critical; lists are
+ * comma-separated and replace the file's list); an unknown DEVSYS_POLICY_*
+ * key is an error (docs/gate.md).
  */
 
 /** A loaded configuration. Read-only after loading; may be shared between threads. */
@@ -58,6 +63,21 @@ DEVSYS_API const char *devsys_config_runner_name(const devsys_config *cfg, size_
  */
 DEVSYS_API int devsys_config_runner(const devsys_config *cfg, const char *profile, const char **type,
                                     devsys_runner_options *opts);
+
+/**
+ * The risk class of profile @p profile (`runners.<profile>.risk`), or
+ * DEVSYS_RISK_UNSET when the profile sets none.
+ * @return 0; DEVSYS_ENOTFOUND for an unknown profile (the message lists the known ones)
+ */
+DEVSYS_API int devsys_config_runner_risk(int *risk, const devsys_config *cfg, const char *profile);
+
+/**
+ * The merge gate's policy from the `policy:` section (the defaults of
+ * docs/gate.md when the file has none), borrowed from @p cfg and valid
+ * until devsys_config_free(). Never NULL after a successful load.
+ * @return 0; DEVSYS_EINVAL for NULL arguments.
+ */
+DEVSYS_API int devsys_config_policy(const devsys_policy **out, const devsys_config *cfg);
 
 DEVSYS_END_DECL
 

@@ -20,6 +20,7 @@ extern char **environ;
 /* Every section, in the order their overrides and checks run. */
 static const struct devsys__config_section *const sections[] = {
 	&devsys__config_runners,
+	&devsys__config_policy,
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -107,6 +108,16 @@ int devsys__cfg_parse_value(enum devsys__cfg_kind kind, const char *v, uint64_t 
 		v++;
 	if (kind == DEVSYS__K_BOOL)
 		return parse_bool(v, num, why);
+	if (kind == DEVSYS__K_RISK) {
+		int r = DEVSYS_RISK_UNSET;
+		for (int i = DEVSYS_RISK_LOW; i <= DEVSYS_RISK_CRITICAL; i++)
+			if (strcmp(v, devsys_risk_name(i)) == 0)
+				r = i;
+		if (r == DEVSYS_RISK_UNSET)
+			*why = "expected a risk class: low, medium, high or critical";
+		*num = (uint64_t)r;
+		return *why ? -1 : 0;
+	}
 	if (!isdigit((unsigned char)*v)) {
 		*why = kind == DEVSYS__K_MS || kind == DEVSYS__K_SEC ? "expected a duration such as 10s, 500ms or 2m"
 		       : kind == DEVSYS__K_SIZE                    ? "expected a size such as 1048576, 512K, 64M or 2G"

@@ -17,7 +17,7 @@
 
 /* Kinds of scalar values shared by every section. */
 enum devsys__cfg_kind { DEVSYS__K_STR, DEVSYS__K_UINT, DEVSYS__K_PORT, DEVSYS__K_MS, DEVSYS__K_SEC, DEVSYS__K_SIZE,
-	                DEVSYS__K_BOOL };
+	                DEVSYS__K_BOOL, DEVSYS__K_RISK };
 
 /* The document being read, for positions in messages. */
 struct devsys__cfg_ctx {
@@ -47,6 +47,7 @@ struct devsys__config_section {
 };
 
 extern const struct devsys__config_section devsys__config_runners;
+extern const struct devsys__config_section devsys__config_policy;
 
 /* "file:line:col" of @p n, in x->where (valid until the next call). */
 const char *devsys__cfg_at(struct devsys__cfg_ctx *x, yaml_node_t *n);

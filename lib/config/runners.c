@@ -20,6 +20,7 @@ static const struct key keys[] = {
 	{ "keepalive", DEVSYS__K_SEC },     { "retries", DEVSYS__K_UINT },       { "tail_max", DEVSYS__K_SIZE },
 	{ "allow_shell", DEVSYS__K_BOOL },  { "trust_on_first_use", DEVSYS__K_BOOL }, { "use_agent", DEVSYS__K_BOOL },
 	{ "limits.cpu", DEVSYS__K_SEC },    { "limits.as", DEVSYS__K_SIZE },     { "limits.nofile", DEVSYS__K_UINT },
+	{ "risk", DEVSYS__K_RISK },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -46,7 +47,7 @@ static int key_index(const char *name)
 static const char *known_keys_list(void)
 {
 	return "type, host, port, user, key, known_hosts, remote_dir, grace, connect_timeout, keepalive, retries, "
-	       "tail_max, allow_shell, trust_on_first_use, use_agent, limits {cpu, as, nofile}";
+	       "tail_max, allow_shell, trust_on_first_use, use_agent, risk, limits {cpu, as, nofile}";
 }
 
 static int set_key(struct profile *p, int ki, const char *v, const char *where)
@@ -335,5 +336,17 @@ int devsys_config_runner(const devsys_config *c, const char *profile, const char
 	o->flags = flag(p, "allow_shell", o->flags, DEVSYS_RUNNER_ALLOW_SHELL);
 	o->flags = flag(p, "trust_on_first_use", o->flags, DEVSYS_RUNNER_TRUST_ON_FIRST_USE);
 	o->flags = flag(p, "use_agent", o->flags, DEVSYS_RUNNER_USE_AGENT);
+	return 0;
+}
+
+int devsys_config_runner_risk(int *risk, const devsys_config *c, const char *profile)
+{
+	const struct profile *p;
+	DEVSYS__CHECK_ARG(risk);
+	DEVSYS__CHECK_ARG(c);
+	DEVSYS__CHECK_ARG(profile);
+	if (!(p = find_profile(c, profile)))
+		return unknown_profile(c, profile);
+	*risk = p->set[key_index("risk")] ? (int)p->num[key_index("risk")] : DEVSYS_RISK_UNSET;
 	return 0;
 }
