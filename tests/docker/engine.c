@@ -364,6 +364,26 @@ Test(docker_engine, archive_get_through_the_tar_reader)
 	                             "l work/sub/up 0777 -> ../a.txt\n");
 	devsys_buf_dispose(&l.text);
 	devsys_buf_dispose(&l.data);
+	/* and extracted to disk (the archive's own "work/" stripped) it is the container's tree */
+	{
+		char dest[600], tarfile[600];
+		size_t len = 0;
+		devsys__tar_extract *x;
+		snprintf(dest, sizeof(dest), "%s/dest", work);
+		snprintf(tarfile, sizeof(tarfile), "%s/work.tar", work);
+		char *data = dt_read_file(tarfile, &len);
+		cr_assert_eq(devsys__tar_extract_new(&x, dest, 1, NULL), 0, "%s", errmsg());
+		cr_assert_eq(devsys__tar_extract_feed(x, data, len), 0, "%s", errmsg());
+		cr_assert_eq(devsys__tar_extract_finish(x), 0, "%s", errmsg());
+		cr_assert_eq(devsys__tar_extract_entries(x), 5);
+		devsys__tar_extract_free(x);
+		free(data);
+		int st;
+		char *out = dt_sh_output(&st, "cd '%s' && cat a.txt sub/b.txt && readlink link sub/up && stat -c %%a sub/b.txt",
+		                         dest);
+		cr_assert_str_eq(out, "alphabetaa.txt\n../a.txt\n600\n");
+		free(out);
+	}
 	/* the image's /bin holds absolute symlinks (sh -> /bin/busybox): refused as links out of the tree */
 	snprintf(path, sizeof(path), API "/containers/%s/archive?path=/bin", id);
 	json_decref(api("GET", path, NULL, "bin.tar", &status));

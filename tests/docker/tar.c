@@ -309,10 +309,10 @@ Test(docker_tar, refuses_links_out_of_the_tree)
 		devsys_buf_dispose(&tar);
 	}
 	/* positive controls: links that stay inside */
-	cr_assert(devsys__tar_link_within("a/b/l", "../../x"));
-	cr_assert(devsys__tar_link_within("l", "./x/y"));
-	cr_assert(devsys__tar_link_within("a/l", "../a/../x") == false, "'..' after a name could pass through a link");
-	cr_assert(devsys__tar_link_within("a/l", "..") , "the root itself is inside");
+	cr_assert(devsys__link_target_within("a/b/l", "../../x"));
+	cr_assert(devsys__link_target_within("l", "./x/y"));
+	cr_assert(devsys__link_target_within("a/l", "../a/../x") == false, "'..' after a name could pass through a link");
+	cr_assert(devsys__link_target_within("a/l", "..") , "the root itself is inside");
 }
 
 Test(docker_tar, refuses_devices_fifos_and_unknown_types)
@@ -588,4 +588,99 @@ Test(docker_tar, writer_prefix_owner_and_limit)
 	devsys_buf_dispose(&tar);
 	dt_rmrf(dir);
 	free(dir);
+}
+
+/* ---- extraction to disk ---- */
+
+static int extract(const char *dir, unsigned int strip, const char *tar, size_t len, size_t chunk)
+{
+	devsys__tar_extract *x;
+	int rc = devsys__tar_extract_new(&x, dir, strip, NULL);
+	cr_assert_eq(rc, 0, "%s", errmsg());
+	for (size_t off = 0; off < len && rc == 0; off += chunk)
+		rc = devsys__tar_extract_feed(x, tar + off, len - off < chunk ? len - off : chunk);
+	if (rc == 0)
+		rc = devsys__tar_extract_finish(x);
+	devsys__tar_extract_free(x);
+	return rc;
+}
+
+Test(docker_tar, extract_gives_back_the_tree)
+{
+	char *dir = make_tree("tar-x"), *dest = dt_tmpdir("tar-x-dest"), *out;
+	devsys_buf tar = DEVSYS_BUF_INIT;
+	devsys__tar_writer_opts o = { .prefix = "work" };
+	int st;
+	cr_assert_eq(devsys__tar_write_tree(dir, &o, to_buf, &tar), 0, "%s", errmsg());
+	cr_assert_eq(extract(dest, 1, tar.ptr, tar.size, 1000), 0, "%s", errmsg());
+	out = dt_sh_output(&st, "diff -r --no-dereference '%s' '%s' 2>&1 && stat -c '%%a' '%s/run.sh' '%s/sub/b.txt' && "
+	                   "readlink '%s/sub/up'", dir, dest, dest, dest, dest);
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_str_eq(out, "755\n600\n../a.txt\n");
+	free(out);
+	/* hardlinks land as links to the same inode */
+	devsys_buf_clear(&tar);
+	hdr h = { .name = "top/h", .type = '1', .link = "top/a" };
+	add_file(&tar, "top/a", "shared");
+	add_header(&tar, &h);
+	add_end(&tar);
+	cr_assert_eq(extract(dest, 1, tar.ptr, tar.size, 512), 0, "%s", errmsg());
+	out = dt_sh_output(&st, "stat -c %%i '%s/a' '%s/h' | uniq | wc -l; cat '%s/h'", dest, dest, dest);
+	cr_assert_str_eq(out, "1\nshared", "one inode");
+	free(out);
+	devsys_buf_dispose(&tar);
+	dt_rmrf(dir);
+	dt_rmrf(dest);
+	free(dir);
+	free(dest);
+}
+
+Test(docker_tar, extract_never_writes_outside)
+{
+	char *dest = dt_tmpdir("tar-x-hostile"), *outside = dt_tmpdir("tar-x-outside"), *out;
+	devsys_buf tar = DEVSYS_BUF_INIT;
+	int st;
+	/* a symlink already in the destination, pointing outside */
+	cr_assert_eq(dt_sh("ln -s '%s' '%s/planted'", outside, dest), 0);
+	add_file(&tar, "planted/evil", "through a planted link");
+	add_end(&tar);
+	cr_assert_eq(extract(dest, 0, tar.ptr, tar.size, 512), DEVSYS_EPATH);
+	cr_assert(strstr(errmsg(), "planted"), "%s", errmsg());
+	/* a link the archive itself made, then a path through it */
+	devsys_buf_clear(&tar);
+	hdr l = { .name = "self", .type = '2', .link = "." };
+	add_header(&tar, &l);
+	add_file(&tar, "self/evil", "through its own link");
+	add_end(&tar);
+	cr_assert_eq(extract(dest, 0, tar.ptr, tar.size, 512), DEVSYS_EPATH, "%s", errmsg());
+	/* stripping a component turns "work/l -> ../x" (inside) into "l -> ../x" (outside) */
+	devsys_buf_clear(&tar);
+	hdr up = { .name = "work/up", .type = '2', .link = "../evil" };
+	add_header(&tar, &up);
+	add_end(&tar);
+	cr_assert_eq(extract(dest, 1, tar.ptr, tar.size, 512), DEVSYS_EPATH);
+	cr_assert(strstr(errmsg(), "leads out"), "%s", errmsg());
+	/* the planted link as the entry's own name: replaced, never written through */
+	devsys_buf_clear(&tar);
+	add_file(&tar, "planted", "replaces the link");
+	add_end(&tar);
+	cr_assert_eq(extract(dest, 0, tar.ptr, tar.size, 512), 0, "%s", errmsg());
+	out = dt_sh_output(&st, "cat '%s/planted'; test -L '%s/planted' && echo still-a-link; ls -A '%s' | wc -l", dest, dest,
+	                   outside);
+	cr_assert_str_eq(out, "replaces the link0\n", "nothing outside: %s", out);
+	free(out);
+	/* the reader's own refusals stop extraction too: nothing outside */
+	devsys_buf_clear(&tar);
+	add_file(&tar, "fine", "ok");
+	add_file(&tar, "../evil", "up");
+	add_end(&tar);
+	cr_assert_eq(extract(dest, 0, tar.ptr, tar.size, 512), DEVSYS_EPATH);
+	out = dt_sh_output(&st, "cat '%s/fine'; ls -A '%s' | wc -l; ls -A '%s/..' | grep -c '^evil$'", dest, outside, dest);
+	cr_assert_str_eq(out, "ok0\n0\n", "%s", out);
+	free(out);
+	devsys_buf_dispose(&tar);
+	dt_rmrf(dest);
+	dt_rmrf(outside);
+	free(dest);
+	free(outside);
 }

@@ -72,14 +72,17 @@ enum {
 typedef struct devsys__tar_entry {
 	int type;          /* DEVSYS__TAR_* */
 	const char *path;  /* relative, no "." or ".." components, no leading "./" or trailing "/" */
-	const char *link;  /* symlink target (relative, stays inside the tree) or hardlink's entry path; else NULL */
+	const char *link;  /* symlink target (devsys__link_target_within holds) or hardlink's entry path; else NULL */
 	unsigned int mode; /* permission bits, & 07777 */
 	uint64_t size;     /* data bytes (regular files only; 0 otherwise) */
 	int64_t mtime;
 } devsys__tar_entry;
 
 typedef struct devsys__tar_callbacks {
-	/* A new entry; its data (files) follow through @c data, then @c end. */
+	/* A new entry; its data (files) follow through @c data, then @c end.
+	 * A non-zero return stops the stream: a negative DEVSYS_E* code is
+	 * returned as it is (with the message the callback set), anything else
+	 * as DEVSYS_EUSER. */
 	int (*entry)(const devsys__tar_entry *e, void *payload);
 	int (*data)(const devsys__tar_entry *e, const char *data, size_t len, void *payload);
 	int (*end)(const devsys__tar_entry *e, void *payload);
@@ -112,12 +115,29 @@ uint64_t devsys__tar_reader_entries(const devsys__tar_reader *r);
 uint64_t devsys__tar_reader_total(const devsys__tar_reader *r);
 void devsys__tar_reader_free(devsys__tar_reader *r);
 
+/* ========================= tar extraction ============================ */
+
 /*
- * Lexical check used by the reader, exported for the extractor: is the
- * symlink at @p path (an entry path) with target @p target inside the tree?
- * Absolute targets and targets that climb above the root are not.
+ * A tar stream written to disk below @p dir (created if missing) through
+ * core's devsys__beneath_* walk: every component is opened O_NOFOLLOW from
+ * the root, so an entry can never write through a symlink an earlier entry
+ * (or anyone) planted, and links are created only when they stay inside.
+ * @p strip_components leading path components are dropped from entry paths
+ * and hardlink targets (a Docker archive of /work names its entries
+ * "work/..."); entries with no components left are skipped. Any refusal,
+ * from the reader or the walk, ends the extraction with that error; what was
+ * written before it stays, all of it inside @p dir.
  */
-bool devsys__tar_link_within(const char *path, const char *target);
+typedef struct devsys__tar_extract devsys__tar_extract;
+
+int devsys__tar_extract_new(devsys__tar_extract **out, const char *dir, unsigned int strip_components,
+                            const devsys__tar_limits *limits);
+int devsys__tar_extract_feed(devsys__tar_extract *x, const void *data, size_t len);
+/* End of the stream: the reader's verdict (a truncated archive fails). */
+int devsys__tar_extract_finish(devsys__tar_extract *x);
+/* Entries written so far. */
+uint64_t devsys__tar_extract_entries(const devsys__tar_extract *x);
+void devsys__tar_extract_free(devsys__tar_extract *x);
 
 /* ============================ tar writer ============================= */
 

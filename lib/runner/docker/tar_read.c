@@ -203,34 +203,6 @@ static int normalize_path(devsys__tar_reader *r, char *p, const char *what)
 	return 0;
 }
 
-/*
- * A relative target whose leading ".." components do not climb above the
- * root, and no ".." after a normal component: resolving it then never leaves
- * the tree, even through other in-tree symlinks (those follow the same rule).
- */
-bool devsys__tar_link_within(const char *path, const char *target)
-{
-	long depth = 0;
-	bool seen_name = false;
-	if (!path || !target || !*target || *target == '/')
-		return false;
-	for (const char *c = path; (c = strchr(c, '/')); c++)
-		depth++; /* the link's directory depth */
-	for (const char *c = target; *c;) {
-		size_t len = strcspn(c, "/");
-		if (len == 2 && c[0] == '.' && c[1] == '.') {
-			if (seen_name || --depth < 0)
-				return false;
-		} else if (len > 0 && !(len == 1 && c[0] == '.')) {
-			seen_name = true;
-		}
-		c += len;
-		if (*c)
-			c++;
-	}
-	return true;
-}
-
 /* ---- pax records: "LEN key=value\n" ---- */
 
 static int pax_parse(devsys__tar_reader *r, const char *p, size_t n, bool global)
@@ -342,7 +314,7 @@ static int check_link(devsys__tar_reader *r)
 	if (r->e.type == DEVSYS__TAR_SYMLINK) {
 		if (!r->link[0])
 			return fail(r, DEVSYS_EPARSE, "symlink '%.200s' has an empty target", r->path);
-		if (!devsys__tar_link_within(r->path, r->link))
+		if (!devsys__link_target_within(r->path, r->link))
 			return fail(r, DEVSYS_EPATH, "symlink '%.200s' -> '%.200s' points out of the tree: refused", r->path,
 			            r->link);
 		r->e.link = r->link;
@@ -373,11 +345,23 @@ static int check_size(devsys__tar_reader *r, uint64_t size)
 	return 0;
 }
 
+/*
+ * A callback's non-zero return stops the stream: a negative DEVSYS_E* code
+ * (an internal consumer such as the extractor) is kept with the message the
+ * callback set; any other value is the caller's abort, DEVSYS_EUSER.
+ */
+static int cb_failed(devsys__tar_reader *r, int rc, const char *which)
+{
+	if (rc < 0)
+		return r->error = rc;
+	return r->error = devsys__error_set(DEVSYS_EUSER, "tar stream: the %s callback aborted at '%.200s'", which, r->path);
+}
+
 static int finish_entry(devsys__tar_reader *r)
 {
-	int rc = 0;
-	if (r->cb.end && r->cb.end(&r->e, r->cb.payload) != 0)
-		rc = r->error = devsys__error_set(DEVSYS_EUSER, "tar stream: the entry callback aborted at '%.200s'", r->path);
+	int rc = 0, cr;
+	if (r->cb.end && (cr = r->cb.end(&r->e, r->cb.payload)) != 0)
+		rc = cb_failed(r, cr, "end");
 	clear_entry(r);
 	r->state = r->pad ? ST_PAD : ST_HEADER;
 	return rc;
@@ -418,8 +402,8 @@ static int start_entry(devsys__tar_reader *r, const unsigned char *b, bool posix
 	}
 	r->entries++;
 	r->total += size;
-	if (r->cb.entry && r->cb.entry(&r->e, r->cb.payload) != 0)
-		return r->error = devsys__error_set(DEVSYS_EUSER, "tar stream: the entry callback aborted at '%.200s'", r->path);
+	if (r->cb.entry && (rc = r->cb.entry(&r->e, r->cb.payload)) != 0)
+		return cb_failed(r, rc, "entry");
 	if (size > 0) {
 		r->state = ST_DATA;
 		return 0;
@@ -472,9 +456,10 @@ static int header(devsys__tar_reader *r)
 
 static int step_data(devsys__tar_reader *r, const char *p, size_t take)
 {
+	int rc;
 	r->remaining -= take;
-	if (r->cb.data && r->cb.data(&r->e, p, take, r->cb.payload) != 0)
-		return r->error = devsys__error_set(DEVSYS_EUSER, "tar stream: the data callback aborted at '%.200s'", r->path);
+	if (r->cb.data && (rc = r->cb.data(&r->e, p, take, r->cb.payload)) != 0)
+		return cb_failed(r, rc, "data");
 	return r->remaining ? 0 : finish_entry(r);
 }
 

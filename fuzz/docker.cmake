@@ -1,0 +1,2 @@
+devsys_add_fuzzer(NAME docker_demux)
+devsys_add_fuzzer(NAME docker_tar)
