@@ -271,6 +271,17 @@ static size_t on_body(char *data, size_t size, size_t n, void *payload)
 	return devsys_buf_put(&x->out->body, data, len) < 0 ? 0 : len;
 }
 
+static size_t on_read(char *buf, size_t size, size_t n, void *payload)
+{
+	struct devsys__http_xfer *x = payload;
+	long got = x->req->read_cb(buf, size * n, x->req->payload);
+	if (got < 0 || (size_t)got > size * n) {
+		x->read_abort = true;
+		return CURL_READFUNC_ABORT;
+	}
+	return (size_t)got;
+}
+
 static int on_trace(CURL *h, curl_infotype type, char *data, size_t size, void *payload)
 {
 	devsys__http *c = payload;
@@ -336,6 +347,15 @@ static int setup_method(devsys__http *c, struct devsys__http_xfer *x, const char
 	CURL *h = c->curl;
 	CURLcode cc;
 	const char *m = x->method;
+	if (x->req->read_cb) {
+		SETOPT(CURLOPT_UPLOAD, 1L);
+		SETOPT(CURLOPT_READFUNCTION, on_read);
+		SETOPT(CURLOPT_READDATA, x);
+		/* Unknown size: HTTP/1.1 chunked transfer encoding. */
+		SETOPT(CURLOPT_INFILESIZE_LARGE, (curl_off_t)(x->req->upload_size > 0 ? x->req->upload_size : -1));
+		SETOPT(CURLOPT_CUSTOMREQUEST, m);
+		return 0;
+	}
 	if (strcmp(m, "GET") == 0 && !body) {
 		SETOPT(CURLOPT_HTTPGET, 1L);
 		return 0;
@@ -432,7 +452,7 @@ static int perform(struct devsys__http_xfer *x, const char *url, const char *bod
 	int rc;
 	devsys_buf_clear(&x->out->body);
 	devsys_buf_clear(&x->out->headers);
-	x->decided = x->streaming = x->too_big = x->user_abort = false;
+	x->decided = x->streaming = x->too_big = x->user_abort = x->read_abort = false;
 	x->c->errbuf[0] = '\0';
 	if ((rc = setup_request(x, url, body, len, headers)) < 0)
 		return rc;

@@ -73,7 +73,14 @@ typedef struct devsys__http_request {
 	 * no JSON). Non-zero aborts with DEVSYS_EUSER. Error bodies are still
 	 * buffered for the message. */
 	int (*write_cb)(const char *data, size_t len, void *payload);
-	void *payload;
+	/* Stream the request body from here instead (a tar upload): put at most
+	 * @p cap bytes into @p buf and return how many, 0 at the end, < 0 to
+	 * abort with DEVSYS_EUSER. Sent chunked unless upload_size > 0. Such a
+	 * request is retried only when no connection could be made, since the
+	 * body cannot be produced twice. */
+	long (*read_cb)(char *buf, size_t cap, void *payload);
+	int64_t upload_size;         /* read_cb's total size, or 0 when unknown */
+	void *payload;               /* for write_cb and read_cb */
 	long timeout_ms;             /* 0: the client's; -1: none (long streams) */
 	bool no_retry;               /* a non-idempotent call that must run at most once */
 } devsys__http_request;

@@ -29,7 +29,7 @@ struct devsys__http_xfer {
 	const char *method, *path;
 	CURLcode cc;
 	const char *content_type;   /* borrowed from curl until the next perform */
-	bool decided, streaming, too_big, user_abort;
+	bool decided, streaming, too_big, user_abort, read_abort;
 };
 
 /* Overwrite @p len bytes (secrets) in a way the compiler keeps. */

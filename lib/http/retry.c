@@ -365,10 +365,13 @@ static const char *status_hint(long status)
 /* A retryable failure: 1 with *wait_ms, or the final error. */
 static int retry_or_fail(struct devsys__http_xfer *x, unsigned int attempt, int code, const char *what)
 {
-	if (!x->req->no_retry && attempt < x->c->opts.max_retries)
+	bool connected = x->cc != CURLE_COULDNT_CONNECT;
+	if (!x->req->no_retry && !(x->req->read_cb && connected) && attempt < x->c->opts.max_retries)
 		return 1;
 	if (x->req->no_retry)
 		return fail(x, code, "%s (not retried: the call runs at most once)", what);
+	if (x->req->read_cb && connected)
+		return fail(x, code, "%s (not retried: a streamed request body cannot be sent again)", what);
 	return fail(x, code, "%s (gave up after %u attempts)", what, x->out->attempts);
 }
 
@@ -380,6 +383,8 @@ static int judge_transport(struct devsys__http_xfer *x, unsigned int attempt, lo
 	const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(x->cc);
 	if (x->user_abort)
 		return fail(x, DEVSYS_EUSER, "the response callback stopped the transfer");
+	if (x->read_abort)
+		return fail(x, DEVSYS_EUSER, "the request body callback stopped the transfer");
 	if (x->too_big)
 		return fail(x, DEVSYS_ELIMIT, "the response body is larger than the %zu-byte limit", c->opts.max_response);
 	where(c, at, sizeof(at));
@@ -395,6 +400,9 @@ static int judge_transport(struct devsys__http_xfer *x, unsigned int attempt, lo
 		snprintf(what, sizeof(what), "cannot connect to %s: %s", at, why);
 		*wait_ms = backoff_ms(c, attempt);
 		return retry_or_fail(x, attempt, DEVSYS_ENETWORK, what);
+	case CURLE_SEND_FAIL_REWIND:
+		return fail(x, DEVSYS_ENETWORK, "the connection to %s closed and the streamed request body cannot be "
+		            "sent again: %s", at, why);
 	case CURLE_GOT_NOTHING:
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:

@@ -566,3 +566,116 @@ Test(http_client, https_with_explicit_ca_and_client_certificate)
 	free(cert);
 	free(key);
 }
+
+struct gen {
+	size_t left, sent;
+	bool fail_midway;
+};
+
+/* 100 000 bytes of a repeating pattern, in whatever pieces curl asks for. */
+static long gen_read(char *buf, size_t cap, void *payload)
+{
+	struct gen *g = payload;
+	size_t n = g->left < cap ? g->left : cap;
+	if (g->fail_midway && g->sent > 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)('a' + (g->sent + i) % 26);
+	g->left -= n;
+	g->sent += n;
+	return (long)n;
+}
+
+static int sink(const char *data, size_t len, void *payload)
+{
+	return devsys_buf_put(payload, data, len) < 0 ? -1 : 0;
+}
+
+static void assert_pattern(const char *body, size_t len)
+{
+	size_t bad = len;
+	cr_assert_eq(len, 100000);
+	/* One assertion, not 100 000 (each is reported under --full-stats). */
+	for (size_t i = 0; i < len && bad == len; i++)
+		if (body[i] != (char)('a' + i % 26))
+			bad = i;
+	cr_assert_eq(bad, len, "byte %zu differs", bad);
+}
+
+Test(http_client, streamed_request_and_response_bodies)
+{
+	devsys__http_options o = opts_for("docker");
+	devsys__http *c = client(&o);
+	devsys__http_response r;
+	struct gen g = { 100000, 0, false };
+	devsys__http_request put = { .method = "PUT", .path = "/up/containers/x/archive?path=/w",
+	                             .read_cb = gen_read, .payload = &g, .content_type = "application/x-tar" };
+	up_script("up", "{\"responses\": [{\"status\": 200}]}");
+	cr_assert_eq(devsys__http_send(&r, c, &put), 0, "%s", last_msg());
+	devsys__http_response_dispose(&r);
+	json_t *log = up_log("up"), *e = json_array_get(log, 0);
+	const char *got = json_string_value(json_object_get(e, "body"));
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(e, "headers"), "transfer-encoding")), "chunked");
+	assert_pattern(got, strlen(got));
+	json_decref(log);
+
+	/* Known size: Content-Length instead of chunks. */
+	g = (struct gen){ 100000, 0, false };
+	put.upload_size = 100000;
+	put.path = "/up2/x";
+	up_script("up2", "{\"responses\": [{\"status\": 200}]}");
+	cr_assert_eq(devsys__http_send(&r, c, &put), 0, "%s", last_msg());
+	devsys__http_response_dispose(&r);
+	log = up_log("up2");
+	e = json_array_get(log, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(e, "headers"), "content-length")), "100000");
+	json_decref(log);
+
+	/* A streamed body is not resent after a 500. */
+	g = (struct gen){ 100000, 0, false };
+	put.path = "/up500/x";
+	up_script("up500", "{\"responses\": [{\"status\": 500, \"json\": {\"message\": \"disk full\"}}]}");
+	cr_assert_eq(devsys__http_send(&r, c, &put), DEVSYS_ENETWORK);
+	cr_assert_eq(log_count("up500"), 1);
+	cr_assert(strstr(last_msg(), "cannot be sent again"), "%s", last_msg());
+	cr_assert_str_eq(devsys_error_detail(devsys_error_last()), "disk full");
+	devsys__http_response_dispose(&r);
+
+	/* The body callback aborts. */
+	g = (struct gen){ 100000, 0, true };
+	put.path = "/upabort/x";
+	put.upload_size = 0;
+	up_script("upabort", "{\"responses\": [{\"status\": 200}]}");
+	cr_assert_eq(devsys__http_send(&r, c, &put), DEVSYS_EUSER);
+	cr_assert(strstr(last_msg(), "request body callback"), "%s", last_msg());
+	devsys__http_response_dispose(&r);
+	devsys__http_free(c);
+
+	/* A streamed response: 2xx bodies go to the callback, unbuffered and uncapped. */
+	o.max_response = 1000;
+	c = client(&o);
+	char big[100001];
+	for (size_t i = 0; i < 100000; i++)
+		big[i] = (char)('a' + i % 26);
+	big[100000] = '\0';
+	char *script = NULL;
+	cr_assert_geq(asprintf(&script, "{\"responses\": [{\"body\": \"%s\"}]}", big), 0);
+	up_script("down", script);
+	free(script);
+	devsys_buf got_body = DEVSYS_BUF_INIT;
+	devsys__http_request get_req = { .path = "/down/containers/x/archive", .write_cb = sink, .payload = &got_body };
+	cr_assert_eq(devsys__http_send(&r, c, &get_req), 0, "%s", last_msg());
+	cr_assert_eq(r.body.size, 0, "a streamed body is not buffered");
+	assert_pattern(got_body.ptr, got_body.size);
+	devsys__http_response_dispose(&r);
+	/* An error answer is buffered for its message, not streamed. */
+	devsys_buf_clear(&got_body);
+	up_script("down404", "{\"responses\": [{\"status\": 404, \"json\": {\"message\": \"No such container: x\"}}]}");
+	get_req.path = "/down404/containers/x/archive";
+	cr_assert_eq(devsys__http_send(&r, c, &get_req), DEVSYS_ENOTFOUND);
+	cr_assert_eq(got_body.size, 0);
+	cr_assert_str_eq(devsys_error_detail(devsys_error_last()), "No such container: x");
+	devsys__http_response_dispose(&r);
+	devsys_buf_dispose(&got_body);
+	devsys__http_free(c);
+}

@@ -20,7 +20,8 @@ name gets responses[n] (the last one repeats). A response R:
   drop           close the connection without answering
   close          close the connection after answering
 Every request is appended to DIR/log/<name>.jsonl before it is answered:
-{"n", "conn" (connection number), "method", "path", "headers", "body"}.
+{"n", "conn" (connection number), "method", "path", "headers", "body"}
+(a chunked request body is decoded).
 SIGTERM stops it.
 """
 import http.server
@@ -64,8 +65,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def handle_any(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            body = self.read_chunked()
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
         name = self.path.lstrip("/").split("/", 1)[0].split("?", 1)[0]
         n = next_n(name)
         entry = {"n": n, "conn": self.conn_id, "method": self.command, "path": self.path,
@@ -81,6 +85,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (OSError, ValueError, KeyError, IndexError) as e:
             r = {"status": 599, "body": "no script for '%s': %s" % (name, e)}
         self.answer(r)
+
+    def read_chunked(self):
+        out = b""
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return out
+            out += self.rfile.read(size)
+            self.rfile.readline()  # CRLF after the chunk
 
     def answer(self, r):
         if r.get("delay_ms"):
