@@ -48,19 +48,20 @@ static int parse_args(devsys_cli *cli, struct args *a, int argc, char **argv)
 	a->chp = calloc((size_t)argc, sizeof(*a->chp));
 	if (!a->ch || !a->chp)
 		return devsys_cli_usage_error(cli, "gate explain: out of memory");
+	bool paths_only = false;
 	for (int i = 2; i < argc; i++) {
 		devsys_policy_change c = DEVSYS_POLICY_CHANGE_INIT;
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+		if (paths_only || argv[i][0] != '-') {
+			c.path = argv[i];
+		} else if (strcmp(argv[i], "--") == 0) {
+			paths_only = true;
+			continue;
+		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			a->config = argv[++i];
 			continue;
 		} else if (strcmp(argv[i], "--rename") == 0 && i + 2 < argc) {
 			c.old_path = argv[++i];
 			c.path = argv[++i];
-		} else if (strcmp(argv[i], "--") == 0 || argv[i][0] != '-') {
-			c.path = argv[i + (strcmp(argv[i], "--") == 0)];
-			i += strcmp(argv[i], "--") == 0;
-			if (!c.path)
-				break;
 		} else {
 			return devsys_cli_usage_error(cli, "gate explain: unknown option '%s'", argv[i]);
 		}

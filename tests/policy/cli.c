@@ -232,6 +232,15 @@ Test(policy_cli, bad_input_is_clear)
 	cr_assert_eq(st, 2, "%s", out);
 	cr_assert(strstr(out, "no PATH given"), "%s", out);
 	free(out);
+	out = dt_sh_output(&st, "'%s' gate explain --bogus a 2>&1", cli());
+	cr_assert_eq(st, 2, "%s", out);
+	cr_assert(strstr(out, "unknown option '--bogus'"), "%s", out);
+	free(out);
+	/* after --, a path may start with '-' */
+	out = dt_sh_output(&st, "cd '%s' && env -u DEVSYS_CONFIG '%s' gate explain -- -weird.md 2>&1", dir, cli());
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert(strstr(out, "-weird.md: low (**/*.md, default)"), "%s", out);
+	free(out);
 	out = dt_sh_output(&st, "'%s' gate frobnicate 2>&1", cli());
 	cr_assert_eq(st, 2, "%s", out);
 	cr_assert(strstr(out, "unknown subcommand 'frobnicate'"), "%s", out);
