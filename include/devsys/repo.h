@@ -325,6 +325,66 @@ DEVSYS_API int devsys_repo_branch_is_protected(const char *branch, const char *r
 DEVSYS_API int devsys_repo_branch_name(devsys_buf *out, const char *template_, const char *task_id,
                                        const char *slug);
 
+/* ---- changed paths ---- */
+
+/** How a path changed between two trees (the letters of `git diff --name-status`). */
+typedef enum devsys_repo_change_status {
+	DEVSYS_REPO_CHANGE_ADDED = 1,     /**< A */
+	DEVSYS_REPO_CHANGE_MODIFIED = 2,  /**< M: content and/or file mode */
+	DEVSYS_REPO_CHANGE_DELETED = 3,   /**< D */
+	DEVSYS_REPO_CHANGE_RENAMED = 4,   /**< R: old path differs (the content may change too) */
+	DEVSYS_REPO_CHANGE_TYPECHANGE = 5 /**< T: file, symlink or submodule became another of these */
+} devsys_repo_change_status;
+
+/** The changed paths of a task (opaque); free with devsys_repo_changes_free(). */
+typedef struct devsys_repo_changes devsys_repo_changes;
+/** One changed path (opaque), borrowed from its devsys_repo_changes. */
+typedef struct devsys_repo_change devsys_repo_change;
+
+/**
+ * The paths added, modified, deleted, renamed or changed in type between the
+ * task's base and head commits (devsys_repo_base_sha() and
+ * devsys_repo_head_sha()): libgit2's tree-to-tree diff with rename detection
+ * at git's default similarity (50 %, as `git diff -M`), no git program and
+ * no working tree involved. Changes are sorted by path.
+ * @param out receives a new result (empty when head is base); free it with
+ *            devsys_repo_changes_free()
+ * @return 0; DEVSYS_EINVAL; DEVSYS_ENOTFOUND (a commit is missing from the
+ *         mirror); DEVSYS_ENOMEM; DEVSYS_EIO.
+ * Threads: like every call on @p repo, one thread at a time.
+ */
+DEVSYS_API int devsys_repo_changed_paths(devsys_repo_changes **out, devsys_repo *repo);
+
+/** Free a result of devsys_repo_changed_paths(). NULL is fine. */
+DEVSYS_API void devsys_repo_changes_free(devsys_repo_changes *changes);
+
+/** Number of changed paths. */
+DEVSYS_API size_t devsys_repo_changes_count(const devsys_repo_changes *changes);
+
+/** Change @p i (0-based) or NULL when out of range; borrowed from @p changes. */
+DEVSYS_API const devsys_repo_change *devsys_repo_changes_at(const devsys_repo_changes *changes, size_t i);
+
+/** The change's status, or 0 for NULL. */
+DEVSYS_API devsys_repo_change_status devsys_repo_change_status_of(const devsys_repo_change *change);
+
+/** The path (for a deletion, the path deleted; for a rename, the new path). Borrowed. */
+DEVSYS_API const char *devsys_repo_change_path(const devsys_repo_change *change);
+
+/** The source path of a rename; NULL for every other status. Borrowed. */
+DEVSYS_API const char *devsys_repo_change_old_path(const devsys_repo_change *change);
+
+/**
+ * The git file mode before (old) and after (new) the change: 0100644,
+ * 0100755, 0120000 (symlink) or 0160000 (submodule); 0 for the side that
+ * does not exist (old of an addition, new of a deletion).
+ */
+DEVSYS_API unsigned int devsys_repo_change_old_mode(const devsys_repo_change *change);
+/** See devsys_repo_change_old_mode(). */
+DEVSYS_API unsigned int devsys_repo_change_new_mode(const devsys_repo_change *change);
+
+/** "added", "modified", "deleted", "renamed", "typechange", or "unknown". Static. */
+DEVSYS_API const char *devsys_repo_change_status_name(devsys_repo_change_status status);
+
 DEVSYS_END_DECL
 
 #endif /* DEVSYS_REPO_H */

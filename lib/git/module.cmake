@@ -1,5 +1,5 @@
 devsys_module(NAME git
-  SOURCES refname.c repo.c remote.c event.c
+  SOURCES refname.c repo.c remote.c event.c diff.c
   PKG libgit2 jansson
   REQUIRES core workspace task
   INIT devsys__git_global_init
