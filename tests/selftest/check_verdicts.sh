@@ -39,6 +39,9 @@ expect off-ci.log pass_skip Passed "passed: 1 passed, 1 skipped"
 expect off-ci.log pass_rawskip Passed "passed: 1 passed, 1 skipped"
 expect off-ci.log pass Passed "passed: 1 passed, 0 skipped"
 expect off-ci.log report_skip Failed "FAILED: sanitizer report in the output"
+expect off-ci.log known_leak Passed "passed: 1 passed, 0 skipped"
+expect off-ci.log unknown_leak Failed "FAILED: sanitizer report in the output"
+expect off-ci.log known_leak_and_asan Failed "FAILED: sanitizer report in the output"
 
 expect ci.log fail_skip Failed "FAILED: 2 failed"
 expect ci.log crash_skip Failed "FAILED: 2 failed (1 of them crashed)"
@@ -47,6 +50,11 @@ expect ci.log pass_skip Failed "FAILED: 1 failed"
 expect ci.log pass_rawskip Failed "FAILED: 1 skipped, and CI=true forbids skipping"
 expect ci.log pass Passed "passed: 1 passed, 0 skipped"
 expect ci.log report_skip Failed "FAILED: sanitizer report in the output"
+expect ci.log known_leak Passed "passed: 1 passed, 0 skipped"
+expect ci.log unknown_leak Failed "FAILED: sanitizer report in the output"
+expect ci.log known_leak_and_asan Failed "FAILED: sanitizer report in the output"
+grep -q "leak stack not in .*planted-stacks.supp: libplanted.so.1+0x11 planted_caller" off-ci.log ||
+	{ echo "SELFTEST FAIL: unknown_leak's stack was not named"; bad=1; }
 
 if [ "$sanitize" = 1 ]; then
 	# Real LeakSanitizer and AddressSanitizer reports in entries that skip.

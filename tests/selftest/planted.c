@@ -55,6 +55,30 @@ Test(planted, overflows_then_skips)
 	free(p);
 	dt_skip("planted skip after an overflow");
 }
+#elif defined(PLANT_KNOWN_LEAK) || defined(PLANT_UNKNOWN_LEAK) || defined(PLANT_KNOWN_LEAK_AND_ASAN)
+/* LeakSanitizer-shaped reports against planted-stacks.supp: a leak whose stack
+ * is listed is accepted; any other leak or sanitizer error fails the entry. */
+static void leak_block(const char *offset)
+{
+	fprintf(stderr, "Direct leak of 8 byte(s) in 1 object(s) allocated from:\n"
+	                "    #0 0x7f0000000001 in __interceptor_malloc asan_malloc_linux.cpp:69\n"
+	                "    #1 0x7f0000000002  (/usr/lib/libplanted.so.1+%s)\n"
+	                "    #2 0x7f0000000003 in planted_caller (/usr/lib/libplanted.so.1+0x20)\n"
+	                "    #3 0x7f0000000004 in main planted.c:1\n\n",
+	        offset);
+}
+Test(planted, reports_a_leak)
+{
+	fprintf(stderr, "==1==ERROR: LeakSanitizer: detected memory leaks\n\n");
+	leak_block("0x10");
+#if defined(PLANT_UNKNOWN_LEAK)
+	leak_block("0x11");
+#endif
+	fprintf(stderr, "SUMMARY: AddressSanitizer: 8 byte(s) leaked in 1 allocation(s).\n");
+#if defined(PLANT_KNOWN_LEAK_AND_ASAN)
+	fprintf(stderr, "==2==ERROR: AddressSanitizer: heap-use-after-free on address 0x1\n");
+#endif
+}
 #else
 #error "define one PLANT_*"
 #endif

@@ -10,6 +10,9 @@
 #                      from that report and the exit code.
 #   --sanitizer REGEX  fail when the output matches REGEX (grep -E), even if
 #                      every test passed or skipped (sanitizer builds).
+#   --known-leaks FILE but accept LeakSanitizer reports in which every leak has
+#                      an allocation stack listed in FILE (lsan-stacks.supp:
+#                      third-party leaks lsan.supp cannot name).
 #
 # Exit status: 0 passed; 77 skipped (ctest SKIP_RETURN_CODE): every test in the
 # entry skipped, none failed, no sanitizer report and CI is not true; 1 failed.
@@ -17,11 +20,12 @@
 # The output of COMMAND passes through unchanged; the verdict is the last line.
 set -uo pipefail
 
-criterion=0 sanitizer=
+criterion=0 sanitizer= known=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--criterion) criterion=1 ;;
 	--sanitizer) sanitizer=${2:?--sanitizer needs a regex}; shift ;;
+	--known-leaks) known=${2:?--known-leaks needs a file}; shift ;;
 	--) shift; break ;;
 	*) echo "run_test.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
@@ -42,7 +46,42 @@ cmd=("$@")
 "${cmd[@]}" 2>&1 | tee "$work/output"
 rc=${PIPESTATUS[0]}
 
-if [ -n "$sanitizer" ] && grep -qE -- "$sanitizer" "$work/output"; then
+# Prints "LEAKS UNKNOWN" for the LeakSanitizer reports in the output: how many
+# leaks, and how many have an allocation stack that is not in $known. A stack
+# is frames #1.. up to the first named one, unnamed frames as module+offset.
+leak_stacks() {
+	awk -v known="$known" '
+	BEGIN { while ((getline l < known) > 0) if (l !~ /^[ \t]*(#|$)/) ok[l] = 1 }
+	function flush() {
+		if (!inb) return
+		inb = 0; n++
+		if (!(sig in ok)) { bad++; print "run_test.sh: leak stack not in " known ": " sig > "/dev/stderr" }
+	}
+	/^(Direct|Indirect) leak of / { flush(); inb = 1; sig = ""; named = 0; next }
+	inb && /^ +#[0-9]+ / {
+		if ($1 == "#0" || named) next
+		if ($3 == "in") { f = $4; named = 1 } else { f = $NF; gsub(/[()]/, "", f); sub(/.*\//, "", f) }
+		sig = sig (sig == "" ? "" : " ") f
+		next
+	}
+	inb { flush() }
+	END { flush(); print n + 0, bad + 0 }' "$work/output"
+}
+
+# A sanitizer report fails the entry, unless every report is a LeakSanitizer
+# report and every leak in it is a listed third-party stack.
+sanitizer_failed() {
+	grep -qE -- "$sanitizer" "$work/output" || return 1
+	[ -n "$known" ] || return 0
+	grep -v 'ERROR: LeakSanitizer' "$work/output" | grep -qE -- "$sanitizer" && return 0
+	local leaks unknown
+	read -r leaks unknown < <(leak_stacks)
+	[ "$leaks" -gt 0 ] && [ "$unknown" -eq 0 ] || return 0
+	echo "run_test.sh: $leaks leak(s), all third-party stacks listed in $known"
+	return 1
+}
+
+if [ -n "$sanitizer" ] && sanitizer_failed; then
 	failed "sanitizer report in the output (exit code $rc)"
 fi
 
