@@ -333,6 +333,11 @@ typedef struct pctx {
 	bounded f_text, e_text, s_text, out, err;
 	enum child_kind child;
 	int child_depth;
+	/* lean mode: the current case's time and the names a failed-name entry
+	 * needs, in buffers reused across cases (nothing is allocated per case) */
+	double l_time;
+	devsys_buf l_name, l_class, l_fmsg, l_emsg;
+	bool l_has_fmsg, l_has_emsg;
 	/* first error */
 	char errmsg[512];
 	int errline;
@@ -398,26 +403,77 @@ static char *bounded_take(bounded *b)
 	return s;
 }
 
-/* An attribute of the current start tag, bounded, as an owned string; NULL when absent. */
-static char *attr(pctx *p, const char *name)
+/* The length of a SAX2 attribute's value (a[3]..a[4]), cut to max_text on a UTF-8 boundary. */
+static size_t attr_len(const pctx *p, const xmlChar *const *a)
+{
+	size_t len = (size_t)(a[4] - a[3]);
+	if (len > p->opts.max_text) {
+		size_t keep = p->opts.max_text;
+		while (keep > 0 && (a[3][keep] & 0xC0) == 0x80)
+			keep--;
+		len = keep;
+	}
+	return len;
+}
+
+/* The first un-namespaced attribute NAME of the current start tag, or NULL. */
+static const xmlChar *const *attr_find(const pctx *p, const char *name)
 {
 	for (int i = 0; i < p->nattrs; i++) {
 		const xmlChar *const *a = p->attrs + i * 5;
-		if (strcmp((const char *)a[0], name) == 0 && !a[1]) {
-			size_t len = (size_t)(a[4] - a[3]);
-			if (len > p->opts.max_text) {
-				size_t keep = p->opts.max_text;
-				while (keep > 0 && (a[3][keep] & 0xC0) == 0x80)
-					keep--;
-				len = keep;
-			}
-			return devsys__strndup((const char *)a[3], len);
-		}
+		if (!a[1] && strcmp((const char *)a[0], name) == 0)
+			return a;
 	}
 	return NULL;
 }
 
-static double parse_seconds(const char *s)
+/* An attribute entry's value, bounded, as an owned string; NULL when absent. */
+static char *attr_dup(const pctx *p, const xmlChar *const *a)
+{
+	return a ? devsys__strndup((const char *)a[3], attr_len(p, a)) : NULL;
+}
+
+/* An attribute of the current start tag, bounded, as an owned string; NULL when absent. */
+static char *attr(pctx *p, const char *name)
+{
+	return attr_dup(p, attr_find(p, name));
+}
+
+/* Replace BUF's contents with an attribute's bounded value. */
+static int attr_to_buf(const pctx *p, devsys_buf *buf, const xmlChar *const *a)
+{
+	devsys_buf_clear(buf);
+	return devsys_buf_put(buf, a ? (const char *)a[3] : "", a ? attr_len(p, a) : 0);
+}
+
+/* Clinger's fast path: up to 15 significant digits and 22 decimals are exact
+ * doubles, and one IEEE division rounds correctly, as strtod does. */
+static bool seconds_fast(const char *s, size_t n, double *out)
+{
+	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	                              1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+	uint64_t m = 0;
+	int digits = 0, frac = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] >= '0' && s[i] <= '9') {
+			m = m * 10 + (uint64_t)(s[i] - '0');
+			if (++digits > 15)
+				return false;
+			if (frac >= 0)
+				frac++;
+		} else if (s[i] == '.' && frac < 0)
+			frac = 0;
+		else
+			return false;
+	}
+	if (digits == 0 || frac > 22)
+		return false;
+	*out = (double)m / p10[frac > 0 ? frac : 0];
+	return true;
+}
+
+/* A time attribute in seconds; 0 when absent or not a sane number. */
+static double parse_seconds(const char *s, size_t n)
 {
 	char tmp[64];
 	size_t j = 0;
@@ -425,8 +481,10 @@ static double parse_seconds(const char *s)
 	char *end;
 	if (!s)
 		return 0.0;
+	if (seconds_fast(s, n, &d))
+		return d <= 1e9 ? d : 0.0;
 	/* Surefire may write "1,234.5"; keep digits, sign, dot and exponent. */
-	for (size_t i = 0; s[i] && j < sizeof(tmp) - 1; i++)
+	for (size_t i = 0; i < n && s[i] && j < sizeof(tmp) - 1; i++)
 		if (s[i] != ',' && s[i] != ' ')
 			tmp[j++] = s[i];
 	tmp[j] = '\0';
@@ -456,26 +514,101 @@ static void cur_reset(pctx *p)
 	p->child = CHILD_NONE;
 }
 
+/* Forget the lean case's state, keeping its buffers' memory. */
+static void lean_reset(pctx *p)
+{
+	devsys_buf_clear(&p->l_name);
+	devsys_buf_clear(&p->l_class);
+	devsys_buf_clear(&p->l_fmsg);
+	devsys_buf_clear(&p->l_emsg);
+	p->l_has_fmsg = p->l_has_emsg = false;
+	p->l_time = 0.0;
+	p->has_failure = p->has_error = p->has_skipped = p->disabled = false;
+	p->in_case = false;
+	p->child = CHILD_NONE;
+}
+
+static void lean_dispose(pctx *p)
+{
+	devsys_buf_dispose(&p->l_name);
+	devsys_buf_dispose(&p->l_class);
+	devsys_buf_dispose(&p->l_fmsg);
+	devsys_buf_dispose(&p->l_emsg);
+}
+
+static const char *buf_str(const devsys_buf *b)
+{
+	return b->ptr ? b->ptr : "";
+}
+
+/* Failed names beyond the list's limit are only counted: their texts need not be read. */
+static bool lean_keeps_names(const pctx *p)
+{
+	return p->tmp->nfailed < DEVSYS_REPORT_MAX_FAILED_NAMES;
+}
+
+/* One pass over the testcase's attributes (it runs for every case). */
+static void case_attrs(const pctx *p, const xmlChar *const **name, const xmlChar *const **classname,
+                       const xmlChar *const **file, const xmlChar *const **time, const xmlChar *const **status)
+{
+	*name = *classname = *file = *time = *status = NULL;
+	for (int i = 0; i < p->nattrs; i++) {
+		const xmlChar *const *a = p->attrs + i * 5;
+		const char *k = (const char *)a[0];
+		if (a[1])
+			continue;
+		if (!*name && strcmp(k, "name") == 0)
+			*name = a;
+		else if (!*classname && strcmp(k, "classname") == 0)
+			*classname = a;
+		else if (!*file && strcmp(k, "file") == 0)
+			*file = a;
+		else if (!*time && strcmp(k, "time") == 0)
+			*time = a;
+		else if (!*status && strcmp(k, "status") == 0)
+			*status = a;
+	}
+}
+
+static bool status_disabled(const pctx *p, const xmlChar *const *a)
+{
+	static const char *const words[] = { "disabled", "notrun", "skipped" };
+	size_t len;
+	if (!a)
+		return false;
+	len = attr_len(p, a);
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (len == strlen(words[i]) && strncasecmp((const char *)a[3], words[i], len) == 0)
+			return true;
+	return false;
+}
+
 static int begin_case(pctx *p, int depth)
 {
-	char *status;
 	const char *suite = p->nsuites ? p->suites[p->nsuites - 1] : "";
+	const xmlChar *const *name, *const *classname, *const *file, *const *time, *const *status;
+	case_attrs(p, &name, &classname, &file, &time, &status);
+	if (p->lean) {
+		lean_reset(p);
+		p->in_case = true;
+		p->case_depth = depth;
+		p->l_time = time ? parse_seconds((const char *)time[3], attr_len(p, time)) : 0.0;
+		p->disabled = status_disabled(p, status);
+		if (lean_keeps_names(p) &&
+		    (attr_to_buf(p, &p->l_name, name) < 0 || attr_to_buf(p, &p->l_class, classname) < 0))
+			return DEVSYS_ENOMEM;
+		return 0;
+	}
 	cur_reset(p);
 	p->in_case = true;
 	p->case_depth = depth;
-	p->cur.name = attr(p, "name");
-	p->cur.classname = attr(p, "classname");
-	p->cur.file = attr(p, "file");
-	{
-		char *t = attr(p, "time");
-		p->cur.time = parse_seconds(t);
-		devsys__free(t);
-	}
-	status = attr(p, "status");
-	if (status && (strcasecmp(status, "disabled") == 0 || strcasecmp(status, "notrun") == 0 ||
-	               strcasecmp(status, "skipped") == 0))
-		p->disabled = true;
-	devsys__free(status);
+	p->cur.name = attr_dup(p, name);
+	p->cur.classname = attr_dup(p, classname);
+	p->cur.file = attr_dup(p, file);
+	p->cur.time = time ? parse_seconds((const char *)time[3], attr_len(p, time)) : 0.0;
+	p->disabled = status_disabled(p, status);
+	if ((name && !p->cur.name) || (classname && !p->cur.classname) || (file && !p->cur.file))
+		return devsys__error_oom();
 	if (!p->cur.name && !(p->cur.name = devsys__strdup("")))
 		return devsys__error_oom();
 	if ((!p->cur.classname || !*p->cur.classname)) {
@@ -488,10 +621,36 @@ static int begin_case(pctx *p, int depth)
 	return 0;
 }
 
+/* Count the lean case; a failed or erroring one adds its names to the list. */
+static int end_case_lean(pctx *p)
+{
+	devsys_report *r = p->tmp;
+	const char *suite = p->nsuites ? p->suites[p->nsuites - 1] : "";
+	int status = DEVSYS_REPORT_PASSED, rc = 0;
+	if (p->has_failure)
+		status = DEVSYS_REPORT_FAILED;
+	else if (p->has_error)
+		status = DEVSYS_REPORT_ERROR;
+	else if (p->has_skipped || p->disabled)
+		status = DEVSYS_REPORT_SKIPPED;
+	r->counts[status]++;
+	r->tests++;
+	r->time += p->l_time;
+	if (status == DEVSYS_REPORT_FAILED || status == DEVSYS_REPORT_ERROR) {
+		bool f = status == DEVSYS_REPORT_FAILED, has_msg = f ? p->l_has_fmsg : p->l_has_emsg;
+		const char *msg = has_msg ? buf_str(f ? &p->l_fmsg : &p->l_emsg) : NULL;
+		rc = add_failed(r, status, suite, p->l_class.size ? p->l_class.ptr : suite, buf_str(&p->l_name), msg);
+	}
+	lean_reset(p);
+	return rc;
+}
+
 static int end_case(pctx *p)
 {
 	devsys_report_case *c = &p->cur;
 	int rc = 0;
+	if (p->lean)
+		return end_case_lean(p);
 	if (p->has_failure) {
 		c->status = DEVSYS_REPORT_FAILED;
 		c->message = p->f_message, p->f_message = NULL;
@@ -520,9 +679,42 @@ static int end_case(pctx *p)
 	return rc;
 }
 
+static int lean_message(pctx *p, devsys_buf *buf, bool *has)
+{
+	const xmlChar *const *a;
+	if (!lean_keeps_names(p) || !(a = attr_find(p, "message")))
+		return 0;
+	*has = true;
+	return attr_to_buf(p, buf, a);
+}
+
+/* A lean case keeps only the message of its first failure and first error. */
+static int begin_child_lean(pctx *p, const char *name)
+{
+	if (strcmp(name, "failure") == 0) {
+		if (!p->has_failure) {
+			p->has_failure = true;
+			return lean_message(p, &p->l_fmsg, &p->l_has_fmsg);
+		}
+	} else if (strcmp(name, "error") == 0) {
+		if (!p->has_error) {
+			p->has_error = true;
+			return lean_message(p, &p->l_emsg, &p->l_has_emsg);
+		}
+	} else if (strcmp(name, "skipped") == 0)
+		p->has_skipped = true;
+	return 0;
+}
+
 static int begin_child(pctx *p, const char *name, int depth)
 {
 	enum child_kind k = CHILD_NONE;
+	if (p->lean) {
+		/* no text is read: the child is only marked so its end is found */
+		p->child = CHILD_OUT;
+		p->child_depth = depth;
+		return begin_child_lean(p, name);
+	}
 	if (strcmp(name, "failure") == 0) {
 		k = CHILD_FAILURE;
 		if (!p->has_failure) {
@@ -628,8 +820,8 @@ static void sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix
 		}
 	}
 	if (p->in_case) {
-		if (p->child == CHILD_NONE && depth == p->case_depth + 1)
-			begin_child(p, name, depth);
+		if (p->child == CHILD_NONE && depth == p->case_depth + 1 && (rc = begin_child(p, name, depth)) < 0)
+			fail(p, rc);
 	} else if (strcmp(name, "testsuite") == 0) {
 		if ((rc = push_suite(p, depth)) < 0)
 			fail(p, rc);
@@ -826,6 +1018,7 @@ done:
 		close(fd);
 	devsys__free(buf);
 	cur_reset(&p);
+	lean_dispose(&p);
 	while (p.nsuites > 0)
 		pop_suite(&p);
 	devsys__free(p.suites);

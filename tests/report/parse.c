@@ -319,3 +319,76 @@ Test(report, options_versions)
 	cr_assert_eq(devsys_report_parse_junit(NULL, "x", NULL), DEVSYS_EINVAL);
 	cr_assert_str_eq(devsys_report_status_name(DEVSYS_REPORT_ERROR), "error");
 }
+
+/* The totals-only path without a callback reads attributes in place and allocates nothing
+ * per case; it must give the same summary (counts, time, failed names and messages) as the
+ * path that keeps every case. */
+static void expect_lean_same(const char *xml, size_t len, const char *label)
+{
+	devsys_report_options lean = DEVSYS_REPORT_OPTIONS_INIT;
+	devsys_report *a = NULL, *b = NULL;
+	devsys_buf ja = DEVSYS_BUF_INIT, jb = DEVSYS_BUF_INIT;
+	lean.flags = DEVSYS_REPORT_NO_CASES;
+	cr_assert_eq(devsys_report_new(&a), 0);
+	cr_assert_eq(devsys_report_new(&b), 0);
+	cr_assert_eq(devsys_report_add_junit_buffer(a, xml, len, label, &lean), 0, "%s", label);
+	cr_assert_eq(devsys_report_add_junit_buffer(b, xml, len, label, NULL), 0, "%s", label);
+	cr_assert_eq(devsys_report_case_count(a), 0);
+	cr_assert_gt(devsys_report_case_count(b), 0);
+	cr_assert_eq(devsys_report_summary_json(a, &ja), 0);
+	cr_assert_eq(devsys_report_summary_json(b, &jb), 0);
+	cr_assert_str_eq(ja.ptr, jb.ptr, "%s: lean and full summaries differ", label);
+	cr_assert(devsys_report_time(a) == devsys_report_time(b), "%s: time differs", label);
+	devsys_buf_dispose(&ja);
+	devsys_buf_dispose(&jb);
+	devsys_report_free(a);
+	devsys_report_free(b);
+}
+
+Test(report, lean_path_matches_full_path)
+{
+	static const char edge[] =
+	    "<testsuites><testsuite name='S'>"
+	    "<testcase name='a' classname='' time='1,234.5'><failure/></testcase>"
+	    "<testcase name='b' time='0.1'><failure message=''>t</failure><error message='e'/></testcase>"
+	    "<testcase classname='C' time='1e2'><error message='boom' type='X'/></testcase>"
+	    "<testcase name='d' status='Disabled' time='0.3'/>"
+	    "<testcase name='e' time='-1'><skipped/><failure message='f2'/></testcase>"
+	    "<testcase name='f' time='12345678901234567.5'><properties><failure message='deep'/></properties></testcase>"
+	    "<testcase name='g' time='abc'><system-out>x</system-out><error/></testcase>"
+	    "</testsuite><testsuite name='T'><testcase name='h' time='2'/></testsuite></testsuites>";
+	const char *fixtures[] = { FIX "/go-junit-report.xml", FIX "/surefire-TEST-com.example.CalculatorTest.xml" };
+	devsys_buf many = DEVSYS_BUF_INIT;
+	expect_lean_same(edge, strlen(edge), "edge");
+	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+		size_t len = 0;
+		char *xml = dt_read_file(fixtures[i], &len);
+		cr_assert(xml, "%s", fixtures[i]);
+		expect_lean_same(xml, len, fixtures[i]);
+		free(xml);
+	}
+	/* past the failed-name limit, failures are counted but their names are not kept */
+	cr_assert_eq(devsys_buf_puts(&many, "<testsuite name='M'>"), 0);
+	for (int i = 0; i < DEVSYS_REPORT_MAX_FAILED_NAMES + 50; i++)
+		cr_assert_eq(devsys_buf_printf(&many, "<testcase name='t%d' time='0.%03d'><failure message='m%d'/></testcase>",
+		                               i, i % 1000, i), 0);
+	cr_assert_eq(devsys_buf_puts(&many, "</testsuite>"), 0);
+	expect_lean_same(many.ptr, many.size, "many");
+	devsys_buf_dispose(&many);
+}
+
+Test(report, case_time_is_read_as_strtod_reads_it)
+{
+	const char *times[] = { "0.1", "0.3", "0.123", "1.7976931348623157", "999999999.999999", "0.000000000000000000001",
+	                        "000.50", "7", "3." };
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		char xml[256];
+		devsys_report *r = NULL;
+		int n = snprintf(xml, sizeof(xml), "<testsuite><testcase name='x' time='%s'/></testsuite>", times[i]);
+		cr_assert_eq(devsys_report_new(&r), 0);
+		cr_assert_eq(devsys_report_add_junit_buffer(r, xml, (size_t)n, NULL, NULL), 0);
+		cr_assert(devsys_report_time(r) == strtod(times[i], NULL), "time '%s': %.17g != %.17g", times[i],
+		          devsys_report_time(r), strtod(times[i], NULL));
+		devsys_report_free(r);
+	}
+}
