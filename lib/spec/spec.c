@@ -52,44 +52,54 @@ int devsys__spec_docs_add(devsys__spec_docs *d, devsys_node *root)
 #define DEFAULT_MAX_DEPTH 256
 #define DEFAULT_MAX_NODES 1000000
 
+/* The 1-based line and column of byte AT (only computed for an error). */
+static void text_position(const char *data, size_t at, unsigned *line, size_t *col)
+{
+	const char *p = data, *end = data + at, *nl;
+	*line = 1;
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		(*line)++;
+		p = nl + 1;
+	}
+	*col = (size_t)(end - p) + 1;
+}
+
 /* NUL bytes and invalid UTF-8 are refused up front, with a position. */
 static int check_text(const char *data, size_t len, const char *name)
 {
-	unsigned line = 1;
-	size_t line_start = 0;
+	unsigned line;
+	size_t col;
 	for (size_t i = 0; i < len;) {
-		/* fast path: 8 ASCII bytes without NUL or newline at a time */
+		/* fast path: 8 ASCII bytes without NUL at a time (the position is
+		 * worked out only when there is an error to report) */
 		while (i + 8 <= len) {
 			uint64_t w;
 			memcpy(&w, data + i, 8);
 			uint64_t nul = (w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull;
-			uint64_t x = w ^ 0x0a0a0a0a0a0a0a0aull;
-			uint64_t nl = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
-			if ((w & 0x8080808080808080ull) || nul || nl)
+			if ((w & 0x8080808080808080ull) || nul)
 				break;
 			i += 8;
 		}
 		if (i >= len)
 			break;
 		unsigned char c = (unsigned char)data[i];
-		if (c == '\n') {
-			line++;
-			line_start = ++i;
-			continue;
-		}
-		if (c == 0)
+		if (c == 0) {
+			text_position(data, i, &line, &col);
 			return devsys__error_set(DEVSYS_EPARSE,
 			                         "%s:%u:%zu: a NUL byte; specs are UTF-8 text (is this a binary file?)", name,
-			                         line, i - line_start + 1);
+			                         line, col);
+		}
 		if (c < 0x80) {
 			i++;
 			continue;
 		}
 		uint32_t cp;
 		size_t l = devsys__utf8_seq((const unsigned char *)data + i, len - i, &cp);
-		if (!l)
+		if (!l) {
+			text_position(data, i, &line, &col);
 			return devsys__error_set(DEVSYS_EPARSE, "%s:%u:%zu: invalid UTF-8 (byte 0x%02x); save the file as UTF-8",
-			                         name, line, i - line_start + 1, c);
+			                         name, line, col, c);
+		}
 		i += l;
 	}
 	return 0;

@@ -95,16 +95,16 @@ static int core_number(const char *s, double *out, bool *is_int)
 	const char *p = s;
 	if (*p == '+' || *p == '-')
 		p++;
-	if (strcmp(p, ".inf") == 0 || strcmp(p, ".Inf") == 0 || strcmp(p, ".INF") == 0)
+	if (*p == '.' && (strcmp(p, ".inf") == 0 || strcmp(p, ".Inf") == 0 || strcmp(p, ".INF") == 0))
 		return -1;
-	if (strcmp(s, ".nan") == 0 || strcmp(s, ".NaN") == 0 || strcmp(s, ".NAN") == 0)
+	if (*s == '.' && (strcmp(s, ".nan") == 0 || strcmp(s, ".NaN") == 0 || strcmp(s, ".NAN") == 0))
 		return -1;
-	if (strncmp(s, "0o", 2) == 0 && all_digits(s + 2, "01234567")) {
+	if (s[0] == '0' && s[1] == 'o' && all_digits(s + 2, "01234567")) {
 		*out = (double)strtoull(s + 2, NULL, 8);
 		*is_int = true;
 		return 1;
 	}
-	if (strncmp(s, "0x", 2) == 0 && all_digits(s + 2, "0123456789abcdefABCDEF")) {
+	if (s[0] == '0' && s[1] == 'x' && all_digits(s + 2, "0123456789abcdefABCDEF")) {
 		*out = (double)strtoull(s + 2, NULL, 16);
 		*is_int = true;
 		return 1;
@@ -134,6 +134,15 @@ static int core_number(const char *s, double *out, bool *is_int)
 	}
 	if (*q)
 		return 0;
+	if (fracd == 0 && intd <= 15 && q == p + intd) {
+		/* a plain integer below 10^15 is exact as a double: no strtod needed */
+		double v = 0;
+		for (const char *d = p; d < q; d++)
+			v = v * 10 + (*d - '0');
+		*out = *s == '-' ? -v : v;
+		*is_int = true;
+		return 1;
+	}
 	*out = strtod(s, NULL);
 	*is_int = devsys__is_integral(*out);
 	return 1;
@@ -156,7 +165,8 @@ static int scalar_node(yctx *y, const yaml_event_t *ev, devsys_node **out)
 		            "the tag '%.100s' is not allowed: only the YAML core schema tags (!!str, !!int, !!float, "
 		            "!!bool, !!null, !!seq, !!map)",
 		            (const char *)tag);
-	if (memchr(v, '\0', len))
+	/* libyaml refuses a NUL byte in its input: only a double-quoted escape (\0) can make one */
+	if (ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE && memchr(v, '\0', len))
 		return yerr(y, &ev->start_mark, "%sa NUL character in a string is not allowed", "");
 	if (tag_is(tag, "str") || (tag && strcmp((const char *)tag, "!") == 0) || (!plain && !tag)) {
 		n->u.str.s = devsys__arena_strndup(y->b.arena, v, len);
@@ -166,13 +176,16 @@ static int scalar_node(yctx *y, const yaml_event_t *ev, devsys_node **out)
 	/* plain (or explicitly typed) scalar: resolve with the core schema.
 	 * Most scalars are words: only these first bytes can start a null,
 	 * bool, number or YAML 1.1 boolean. */
-	if (!tag && len > 0 && !strchr("~nNtTfFyYoO+-.0123456789", v[0])) {
+	if (!tag && len > 0 &&
+	    (!strchr("~nNtTfFyYoO+-.0123456789", v[0]) || (len > 5 && !strchr("+-.0123456789", v[0])))) {
+		/* (a null, a boolean or a YAML 1.1 boolean has at most 5 bytes) */
 		n->u.str.s = devsys__arena_strndup(y->b.arena, v, len);
 		n->u.str.len = len;
 		return n->u.str.s ? 0 : devsys__error_oom();
 	}
 	if (!tag || tag_is(tag, "null")) {
-		if (len == 0 || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL")) {
+		if (len == 0 || (len <= 4 && (v[0] == '~' || v[0] == 'n' || v[0] == 'N') &&
+		                 (!strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL")))) {
 			n->type = DEVSYS_NODE_NULL;
 			return 0;
 		}
@@ -180,16 +193,18 @@ static int scalar_node(yctx *y, const yaml_event_t *ev, devsys_node **out)
 			return yerr(y, &ev->start_mark, "'%.60s' is not a null (!!null)", v);
 	}
 	if (!tag || tag_is(tag, "bool")) {
-		if (!strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE")) {
+		if (len == 4 && (!strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE"))) {
 			n->type = DEVSYS_NODE_BOOL;
 			n->u.b = 1;
 			return 0;
 		}
-		if (!strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "FALSE")) {
+		if (len == 5 && (!strcmp(v, "false") || !strcmp(v, "False") || !strcmp(v, "FALSE"))) {
 			n->type = DEVSYS_NODE_BOOL;
 			return 0;
 		}
-		if (devsys__yaml11_bool(v))
+		/* y, no, off, ...: 3 bytes at most, starting with one of yYnNoO */
+		if (len <= 3 && (v[0] == 'y' || v[0] == 'Y' || v[0] == 'n' || v[0] == 'N' || v[0] == 'o' || v[0] == 'O') &&
+		    devsys__yaml11_bool(v))
 			return yerr(y, &ev->start_mark,
 			            "'%s' is a boolean in YAML 1.1 but a string in YAML 1.2; write true or false, or quote "
 			            "it (\"...\") if you mean the string",
@@ -321,7 +336,8 @@ int devsys__yaml_parse(devsys__spec_docs *docs, devsys__arena *arena, const char
 					          (const char *)ev.data.scalar.tag);
 					break;
 				}
-				if (memchr(ev.data.scalar.value, '\0', ev.data.scalar.length)) {
+				if (ev.data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE &&
+				    memchr(ev.data.scalar.value, '\0', ev.data.scalar.length)) {
 					rc = yerr(&y, &ev.start_mark, "%sa NUL character in a key is not allowed", "");
 					break;
 				}

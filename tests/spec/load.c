@@ -288,3 +288,23 @@ Test(spec_load, options_versioning)
 	cr_assert_eq(devsys_spec_load_buffer(NULL, "a: 1", 4, NULL, NULL), DEVSYS_EINVAL);
 	cr_assert_eq(devsys_spec_load_buffer(&s, NULL, 4, NULL, NULL), DEVSYS_EINVAL);
 }
+
+Test(spec_load, nul_escapes_and_error_positions_after_long_lines)
+{
+	/* libyaml refuses a raw NUL; only a double-quoted escape makes one, in a value or a key */
+	const char *esc = "a: \"x\\0y\"\n";
+	cr_assert_eq(load_err(esc, strlen(esc), NULL), DEVSYS_EPARSE);
+	cr_assert(strstr(msg(), "bad.yaml:1:4: a NUL character in a string"), "%s", msg());
+	esc = "\"k\\x00\": 1\n";
+	cr_assert_eq(load_err(esc, strlen(esc), NULL), DEVSYS_EPARSE);
+	cr_assert(strstr(msg(), "a NUL character in a key"), "%s", msg());
+	/* the text check reads 8 bytes at a time; a bad byte deep in the file still gets its line and column */
+	const char deep[] = "description: a fairly long line of plain ascii text\n"
+	                    "prompt: another long line of plain ascii text here\n"
+	                    "title: caf\xe9 and more\n";
+	cr_assert_eq(load_err(deep, sizeof(deep) - 1, NULL), DEVSYS_EPARSE);
+	cr_assert(strstr(msg(), "bad.yaml:3:11: invalid UTF-8"), "%s", msg());
+	const char nul[] = "description: a fairly long line of plain ascii text\nprompt: x\0";
+	cr_assert_eq(load_err(nul, sizeof(nul) - 1, NULL), DEVSYS_EPARSE);
+	cr_assert(strstr(msg(), "bad.yaml:2:10: a NUL byte"), "%s", msg());
+}
