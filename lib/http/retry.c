@@ -201,7 +201,9 @@ static int fail(struct devsys__http_xfer *x, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	server_message(&server, x->out);
+	/* A 2xx that failed (bad JSON, truncated) carries data, not a message. */
+	if (x->out->status < 200 || x->out->status >= 300)
+		server_message(&server, x->out);
 	devsys_buf_printf(&msg, "%s: %s %s: %s", x->c->what, x->method, x->path, text);
 	if (server.size)
 		devsys_buf_printf(&msg, " (server said: %.300s%s)", server.ptr, server.size > 300 ? "..." : "");
@@ -321,8 +323,8 @@ int devsys__http_wait_client_limit(struct devsys__http_xfer *x, long *wait_ms)
 	if ((c->limit_reset - now) * 1000 > c->opts.max_wait_ms) {
 		iso_time(when, sizeof(when), c->limit_reset);
 		return fail(x, DEVSYS_ELIMIT,
-		            "not sent: the previous answer used up the rate limit (x-ratelimit-remaining: 0), which resets "
-		            "at %s, in %lld s, beyond the %ld s this client waits: retry after %s",
+		            "not sent: an earlier answer on this client exhausted the rate limit, which resets at %s, "
+		            "in %lld s, beyond the %ld s this client waits: retry after %s",
 		            when, (long long)(c->limit_reset - now), c->opts.max_wait_ms / 1000, when);
 	}
 	*wait_ms = (long)(c->limit_reset - now) * 1000 + 1000;
@@ -372,7 +374,7 @@ static int retry_or_fail(struct devsys__http_xfer *x, unsigned int attempt, int 
 		return fail(x, code, "%s (not retried: the call runs at most once)", what);
 	if (x->req->read_cb && connected)
 		return fail(x, code, "%s (not retried: a streamed request body cannot be sent again)", what);
-	return fail(x, code, "%s (gave up after %u attempts)", what, x->out->attempts);
+	return fail(x, code, "%s (gave up after %u attempt%s)", what, x->out->attempts, x->out->attempts == 1 ? "" : "s");
 }
 
 static int judge_transport(struct devsys__http_xfer *x, unsigned int attempt, long *wait_ms)
@@ -455,9 +457,9 @@ static int judge_limit(struct devsys__http_xfer *x, unsigned int attempt, long w
 		/* Later calls on this client fail at once too, without a request. */
 		x->c->limit_reset = until;
 		return fail(x, DEVSYS_ELIMIT,
-		            "%s (HTTP %ld); the limit resets at %s, in %ld s, beyond the %ld s this client "
+		            "%s (HTTP %ld); the limit resets at %s, in %lld s, beyond the %ld s this client "
 		            "waits: retry after %s",
-		            what, x->out->status, when, wait_s, x->c->opts.max_wait_ms / 1000, when);
+		            what, x->out->status, when, (long long)(until - time(NULL)), x->c->opts.max_wait_ms / 1000, when);
 	}
 	if (attempt >= x->c->opts.max_retries)
 		return fail(x, DEVSYS_ELIMIT, "still %s (HTTP %ld) after %u attempts: retry after %s",

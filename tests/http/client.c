@@ -46,12 +46,6 @@ static devsys__http *client(const devsys__http_options *o)
 	return c;
 }
 
-static int get(devsys__http *c, const char *path, devsys__http_response *r)
-{
-	devsys__http_request req = { .method = "GET", .path = path };
-	return devsys__http_send_json(r, c, &req);
-}
-
 static size_t log_count(const char *name)
 {
 	json_t *l = up_log(name);
@@ -68,6 +62,18 @@ static void assert_no_token(void)
 	const char *d = devsys_error_detail(devsys_error_last());
 	cr_assert_null(strstr(last_msg(), TOKEN), "token in message: %s", last_msg());
 	cr_assert(!d || !strstr(d, TOKEN), "token in detail: %s", d);
+}
+
+/* Every failure through here is also checked for the token. */
+static int get(devsys__http *c, const char *path, devsys__http_response *r)
+{
+	devsys__http_request req = { .method = "GET", .path = path };
+	int rc = devsys__http_send_json(r, c, &req);
+	if (rc < 0) {
+		assert_no_token();
+		cr_log_info("%s", last_msg()); /* shown with --verbose */
+	}
+	return rc;
 }
 
 Test(http_client, keep_alive_reuses_one_connection)
