@@ -146,8 +146,13 @@ static pid_t spawn_dockerd(dt_dockerd *d, const char *driver)
 	char *key = xasprintf("--tlskey=%s/tls/server-key.pem", d->dir);
 	char *argv[] = { DOCKERD_BIN, host_unix, host_tcp, data, exec, pid, drv, "--bridge=none", "--iptables=false",
 		         "--ip6tables=false", "--ip-masq=false", "--userland-proxy=false", "--tlsverify", ca, cert, key,
-		         "--log-level=warn", NULL };
-	pid_t child = fork();
+		         "--log-level=warn", NULL, NULL };
+	/* One extra flag for the fixture's own failure test (e.g. a flag dockerd refuses). */
+	const char *extra = getenv("DT_DOCKERD_EXTRA_ARG");
+	pid_t child;
+	if (extra && *extra)
+		argv[sizeof(argv) / sizeof(argv[0]) - 2] = (char *)extra;
+	child = fork();
 	if (child == 0) {
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600), in = open("/dev/null", O_RDONLY);
 		/* The engine follows the test process down if it dies without its teardown. */
@@ -254,6 +259,14 @@ static void unmount_below(const char *dir)
 
 static void stop_engine(dt_dockerd *d)
 {
+	/* dockerd gives each running container its 10 s stop timeout on SIGTERM
+	   (a shell or sleep as PID 1 ignores TERM): kill them first. */
+	if (d->pid > 0 && ping_unix(d->sock)) {
+		char *cli = dt_dockerd_cli(d);
+		if (cli)
+			dt_sh("%s ps -q | xargs -r %s kill >/dev/null 2>&1", cli, cli);
+		free(cli);
+	}
 	if (d->pid > 0) {
 		int st = dt_stop(d->pid, SIGTERM, STOP_GRACE_MS);
 		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)

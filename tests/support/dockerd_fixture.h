@@ -27,7 +27,11 @@
  *   }
  *
  * The engine is started with PR_SET_PDEATHSIG=SIGTERM, so it also stops when
- * the test process dies without reaching its POST_ALL hook.
+ * the test process dies without reaching its POST_ALL hook; a later start
+ * removes fixture directories that no process names any more.
+ *
+ * DT_DOCKERD_EXTRA_ARG=<flag> adds one flag to dockerd's command line (the
+ * fixture's own test uses it to make dockerd fail).
  */
 #ifndef DEVSYS_DOCKERD_FIXTURE_H
 #define DEVSYS_DOCKERD_FIXTURE_H
@@ -89,7 +93,8 @@ char *dt_dockerd_curl(const dt_dockerd *d);
 char *dt_dockerd_curl_tls(const dt_dockerd *d);
 
 /*
- * Stop (owner): SIGTERM, bounded wait, then SIGKILL of dockerd and of every
+ * Stop (owner): kill the containers still running (dockerd would give each
+ * its 10 s stop timeout), SIGTERM, bounded wait, then SIGKILL of dockerd and of every
  * process left that names the fixture's directory (containerd, shims);
  * unmount whatever is still mounted below it, remove it, free everything.
  * A suite view is only freed. NULL is fine.
