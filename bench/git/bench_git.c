@@ -1,19 +1,28 @@
 /*
  * Git workspace benchmark. Anchor: the git CLI doing the same work in the
- * same run. Prints figures and ratios (devsys / git; < 1.0 is faster).
+ * same run, each git spawned directly (posix_spawnp, no shell), as a script
+ * would run it. Prints figures and ratios (devsys / git; < 1.0 is faster).
  *
  *   bench_git SRC.git TASKS WORKDIR
+ *
+ * Exit status 1 when the disk verdict fails (more than one object store).
  */
 #include <devsys.h>
 
+#include <errno.h>
+#include <ftw.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
-#define GITC "git -c user.name=Bench -c user.email=bench@test -c core.hooksPath=/dev/null"
+extern char **environ;
 
 static double now(void)
 {
@@ -22,31 +31,69 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
+/* Run argv (NULL-terminated) directly, no shell; exit on failure. */
+static void run(const char *const argv[])
 {
-	char cmd[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "bench: command failed: %s\n", cmd);
+	pid_t pid;
+	int st, rc = posix_spawnp(&pid, argv[0], NULL, NULL, (char *const *)argv, environ);
+	if (rc != 0) {
+		fprintf(stderr, "bench: cannot spawn %s: %s\n", argv[0], strerror(rc));
+		exit(3);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "bench: command failed:");
+		for (int i = 0; argv[i]; i++)
+			fprintf(stderr, " %s", argv[i]);
+		fputc('\n', stderr);
 		exit(3);
 	}
 }
 
-static long du_kb(const char *path)
+#define RUN(...) run((const char *const[]){ __VA_ARGS__, NULL })
+
+/* ---- disk: bytes used, and how many object stores hold them ---- */
+static struct {
+	long long kib;
+	int object_dirs, packs, alternates;
+} walk;
+
+static int walk_one(const char *path, const struct stat *st, int type, struct FTW *f)
 {
-	char cmd[4200];
-	long kb = -1;
-	snprintf(cmd, sizeof(cmd), "du -sk '%s'", path);
-	FILE *p = popen(cmd, "r");
-	if (p && fscanf(p, "%ld", &kb) != 1)
-		kb = -1;
-	if (p)
-		pclose(p);
-	return kb;
+	const char *base = path + f->base;
+	walk.kib += (long long)st->st_blocks / 2;
+	if (type == FTW_D && strcmp(base, "objects") == 0) {
+		/* an object store is an objects/ directory beside a HEAD file (a git dir) */
+		char head[4200];
+		snprintf(head, sizeof(head), "%.*sHEAD", (int)f->base, path);
+		if (access(head, F_OK) == 0)
+			walk.object_dirs++;
+	} else if (type == FTW_F && strlen(base) > 5 && strcmp(base + strlen(base) - 5, ".pack") == 0)
+		walk.packs++;
+	else if (type == FTW_F && strcmp(base, "alternates") == 0)
+		walk.alternates++;
+	return 0;
+}
+
+static void disk(const char *path)
+{
+	memset(&walk, 0, sizeof(walk));
+	if (nftw(path, walk_one, 32, FTW_PHYS) != 0) {
+		fprintf(stderr, "bench: cannot walk %s\n", path);
+		exit(3);
+	}
+}
+
+static void append_line(const char *dir, const char *line)
+{
+	char f[4300];
+	snprintf(f, sizeof(f), "%s/CHANGES", dir);
+	FILE *fp = fopen(f, "a");
+	if (!fp || fputs(line, fp) < 0 || fclose(fp) != 0) {
+		fprintf(stderr, "bench: cannot append to %s\n", f);
+		exit(3);
+	}
 }
 
 static void die(const char *what)
@@ -57,10 +104,11 @@ static void die(const char *what)
 
 int main(int argc, char **argv)
 {
-	char path[4096], url[4200];
-	int tasks;
-	double t0, git_clone, git_wt = 0, ds_first, ds_rest = 0, git_cycle, ds_cycle;
-	long git_disk, ds_disk, ds_mirror, ds_checkout;
+	char path[4096], url[4300], mirror[4200], co[4200], branch[64], gitdir[4200], dsdir[4200];
+	int tasks, verdict_ok;
+	double t0, git_clone, git_wt = 0, git_fetch = 0, ds_first = 0, ds_rest = 0, git_cycle, ds_cycle;
+	long long git_disk, ds_disk;
+	int ds_stores, ds_packs, ds_alt, git_stores;
 	const int cycles = 20;
 
 	if (argc != 4) {
@@ -71,19 +119,24 @@ int main(int argc, char **argv)
 	if (tasks < 2)
 		tasks = 2;
 	const char *src = argv[1], *work = argv[3];
-	sh("rm -rf '%s' && mkdir -p '%s/git/tasks'", work, work);
+	snprintf(gitdir, sizeof(gitdir), "%s/git", work);
+	snprintf(dsdir, sizeof(dsdir), "%s/ds", work);
+	snprintf(path, sizeof(path), "%s/git/tasks", work);
+	RUN("rm", "-rf", work);
+	RUN("mkdir", "-p", path);
 	snprintf(url, sizeof(url), "file://%s", src);
+	snprintf(mirror, sizeof(mirror), "%s/git/mirror.git", work);
 
 	/* Both sides start with their clone; then the task setups alternate
-	 * (git, devsys, git, devsys, ...) so both see the same machine load. */
+	 * (git, devsys, git, devsys, ...) so both see the same machine load.
+	 * devsys fetches the mirror for every later task, so the anchor does too. */
 	t0 = now();
-	sh("git clone -q --mirror '%s' '%s/git/mirror.git'", url, work);
+	RUN("git", "clone", "-q", "--mirror", url, mirror);
 	git_clone = now() - t0;
 	if (devsys_init() < 0)
 		die("init");
 	devsys_workspace *ws = NULL;
-	snprintf(path, sizeof(path), "%s/ds", work);
-	if (devsys_workspace_open(&ws, path, NULL) < 0)
+	if (devsys_workspace_open(&ws, dsdir, NULL) < 0)
 		die("workspace");
 	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
 	o.url = url;
@@ -93,8 +146,15 @@ int main(int argc, char **argv)
 		char id[32];
 		devsys_task *t = NULL;
 		devsys_repo *r = NULL;
+		snprintf(co, sizeof(co), "%s/git/tasks/%d/checkout", work, i);
+		snprintf(branch, sizeof(branch), "task/%d", i);
+		if (i > 0) {
+			t0 = now();
+			RUN("git", "-C", mirror, "fetch", "-q", "origin");
+			git_fetch += now() - t0;
+		}
 		t0 = now();
-		sh("git -C '%s/git/mirror.git' worktree add -q -b task/%d '%s/git/tasks/%d/checkout' main", work, i, work, i);
+		RUN("git", "-C", mirror, "worktree", "add", "-q", "-b", branch, co, "main");
 		git_wt += now() - t0;
 		snprintf(id, sizeof(id), "%d", i);
 		t0 = now();
@@ -113,41 +173,57 @@ int main(int argc, char **argv)
 			devsys_task_free(t);
 		}
 	}
-	snprintf(path, sizeof(path), "%s/git", work);
-	git_disk = du_kb(path);
-	snprintf(path, sizeof(path), "%s/ds", work);
-	ds_disk = du_kb(path);
-	ds_mirror = du_kb(devsys_repo_mirror_path(keep));
-	ds_checkout = du_kb(devsys_repo_checkout_path(keep));
+	disk(gitdir);
+	git_disk = walk.kib;
+	git_stores = walk.object_dirs;
+	disk(dsdir);
+	ds_disk = walk.kib;
+	ds_stores = walk.object_dirs;
+	ds_packs = walk.packs;
+	ds_alt = walk.alternates;
 
-	double git_per = git_wt / tasks, ds_per = ds_rest / (tasks - 1);
-	printf("task setup (%d tasks on one repository)\n", tasks);
-	printf("  git CLI : clone --mirror %.3f s, worktree add %.1f ms/task, total %.3f s, disk %ld KiB\n", git_clone,
-	       git_per * 1e3, git_clone + git_wt, git_disk);
-	printf("  devsys  : first task (clone) %.3f s, later tasks (fetch + worktree) %.1f ms/task, total %.3f s, disk %ld KiB\n",
+	double git_fetch_per = git_fetch / (tasks - 1);
+	double ds_per = ds_rest / (tasks - 1);
+	printf("task setup (%d tasks on one repository; git spawned directly, no shell)\n", tasks);
+	printf("  git CLI : clone --mirror %.3f s once; per later task fetch %.1f ms + worktree add %.1f ms; total %.3f s, "
+	       "disk %lld KiB\n",
+	       git_clone, git_fetch_per * 1e3, git_wt / tasks * 1e3, git_clone + git_fetch + git_wt, git_disk);
+	printf("  devsys  : first task (clone + worktree) %.3f s, later tasks (fetch + worktree) %.1f ms/task, total %.3f s, "
+	       "disk %lld KiB\n",
 	       ds_first, ds_per * 1e3, ds_first + ds_rest, ds_disk);
-	printf("  ratio per task setup (devsys later task / git worktree add) = %.2f  [target <= 1.0]\n", ds_per / git_per);
+	printf("  ratio per later task (devsys fetch+worktree / git fetch + worktree add) = %.2f  [target <= 1.0]\n",
+	       ds_per / (git_fetch_per + git_wt / tasks));
+	printf("  ratio per later task against worktree add alone (no fetch) = %.2f\n", ds_per / (git_wt / tasks));
 	printf("  ratio first task (devsys clone+worktree / git clone --mirror + worktree add) = %.2f\n",
-	       ds_first / (git_clone + git_per));
-	printf("  ratio total time = %.2f, ratio disk = %.2f\n", (ds_first + ds_rest) / (git_clone + git_wt),
+	       ds_first / (git_clone + git_wt / tasks));
+	printf("  ratio total time = %.2f, ratio disk = %.2f\n", (ds_first + ds_rest) / (git_clone + git_fetch + git_wt),
 	       (double)ds_disk / (double)git_disk);
-	printf("  disk: mirror %ld KiB + %d x checkout %ld KiB = %ld KiB bound; used %ld KiB -> %s  [target: one object store]\n",
-	       ds_mirror, tasks, ds_checkout, ds_mirror + (long)tasks * ds_checkout, ds_disk,
-	       ds_disk <= (long)(ds_mirror + (long)tasks * ds_checkout) * 102 / 100 ? "OK" : "OVER");
+	verdict_ok = ds_stores == 1 && ds_alt == 0;
+	printf("  object stores: devsys %d objects/ dir(s), %d pack file(s), %d alternates file(s); git CLI %d -> %s  "
+	       "[target: one object store for all %d tasks]\n",
+	       ds_stores, ds_packs, ds_alt, git_stores, verdict_ok ? "OK" : "FAIL", tasks);
 
-	/* ---- commit + push cycle ---- */
-	sh("git clone -q --bare '%s' '%s/push-git.git' && git clone -q --bare '%s' '%s/push-ds.git'", src, work, src, work);
-	sh("git -C '%s/git/tasks/0/checkout' remote add pushto '%s/push-git.git'", work, work);
+	/* ---- commit + push cycle: the same file append in C on both sides ---- */
+	char pushgit[4200], pushds[4200], co0[4200];
+	snprintf(pushgit, sizeof(pushgit), "%s/push-git.git", work);
+	snprintf(pushds, sizeof(pushds), "%s/push-ds.git", work);
+	snprintf(co0, sizeof(co0), "%s/git/tasks/0/checkout", work);
+	RUN("git", "clone", "-q", "--bare", src, pushgit);
+	RUN("git", "clone", "-q", "--bare", src, pushds);
+	RUN("git", "-C", co0, "remote", "add", "pushto", pushgit);
 	t0 = now();
 	for (int c = 0; c < cycles; c++) {
-		sh("echo 'change %d' >> '%s/git/tasks/0/checkout/CHANGES' && cd '%s/git/tasks/0/checkout' && git add -A && "
-		   GITC " commit -q -m 'change %d' && git push -q pushto task/0",
-		   c, work, work, c);
+		char line[64];
+		snprintf(line, sizeof(line), "change %d\n", c);
+		append_line(co0, line);
+		RUN("git", "-C", co0, "add", "-A");
+		RUN("git", "-C", co0, "-c", "user.name=Bench", "-c", "user.email=bench@test", "-c", "core.hooksPath=/dev/null",
+		    "commit", "-q", "-m", line);
+		RUN("git", "-C", co0, "push", "-q", "pushto", "task/0");
 	}
 	git_cycle = (now() - t0) / cycles;
 	devsys_repo_free(keep);
-	o.url = NULL;
-	snprintf(url, sizeof(url), "file://%s/push-ds.git", work);
+	snprintf(url, sizeof(url), "file://%s", pushds);
 	o.url = url;
 	{
 		devsys_task *t = NULL;
@@ -155,13 +231,10 @@ int main(int argc, char **argv)
 			die("open push task");
 		t0 = now();
 		for (int c = 0; c < cycles; c++) {
-			char f[4300], line[64];
+			char line[64];
 			int committed = 0;
-			snprintf(f, sizeof(f), "%s/CHANGES", devsys_repo_checkout_path(keep));
-			FILE *fp = fopen(f, "a");
 			snprintf(line, sizeof(line), "change %d\n", c);
-			fputs(line, fp);
-			fclose(fp);
+			append_line(devsys_repo_checkout_path(keep), line);
 			if (devsys_repo_commit(&committed, keep, line, NULL) < 0 || !committed)
 				die("commit");
 			if (devsys_repo_push(keep) < 0)
@@ -172,13 +245,19 @@ int main(int argc, char **argv)
 		devsys_task_free(t);
 	}
 	printf("commit + push cycle (%d cycles, one small change each, file:// remote)\n", cycles);
-	printf("  git CLI : %.1f ms/cycle (git add -A; git commit; git push)\n", git_cycle * 1e3);
+	printf("  git CLI : %.1f ms/cycle (git add -A; git commit; git push: 3 processes, no shell)\n", git_cycle * 1e3);
 	printf("  devsys  : %.1f ms/cycle (devsys_repo_commit; devsys_repo_push)\n", ds_cycle * 1e3);
 	printf("  ratio = %.2f  [target <= 1.0]\n", ds_cycle / git_cycle);
+	/* control for the store count: the push task used a second remote URL, so a second mirror */
+	disk(dsdir);
+	printf("control: after a task on a second remote URL devsys has %d object stores (expected 2) -> %s\n",
+	       walk.object_dirs, walk.object_dirs == 2 ? "OK" : "FAIL: the store count is wrong");
+	if (walk.object_dirs != 2)
+		verdict_ok = 0;
 
 	devsys_task_free(keep_task);
 	devsys_workspace_free(ws);
 	devsys_shutdown();
-	sh("rm -rf '%s'", work);
-	return 0;
+	RUN("rm", "-rf", work);
+	return verdict_ok ? 0 : 1;
 }
