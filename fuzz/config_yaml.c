@@ -1,6 +1,7 @@
 /*
- * Fuzz target: devsys.yaml parsing (runners: section). Any input either
- * fails with an error message or gives profiles whose options can be read.
+ * Fuzz target: devsys.yaml parsing (runners: and policy: sections). Any
+ * input either fails with an error message or gives profiles whose options
+ * and risk can be read, and a policy that classifies a path.
  */
 #include "core/core.h"
 #include "devsys/config.h"
@@ -23,9 +24,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
 		const char *type = NULL;
 		const char *name = devsys_config_runner_name(c, i);
-		if (!name || devsys_config_runner(c, name, &type, &o) < 0 || !type)
+		int risk;
+		if (!name || devsys_config_runner(c, name, &type, &o) < 0 || !type ||
+		    devsys_config_runner_risk(&risk, c, name) < 0 || risk < DEVSYS_RISK_UNSET || risk > DEVSYS_RISK_CRITICAL)
 			__builtin_trap();
 	}
+	const devsys_policy *pol;
+	int cls;
+	if (devsys_config_policy(&pol, c) < 0 || devsys_policy_classify(&cls, pol, "lib/a.c") < 0 ||
+	    cls < DEVSYS_RISK_LOW || cls > DEVSYS_RISK_CRITICAL)
+		__builtin_trap();
 	devsys_config_free(c);
 	return 0;
 }
