@@ -1,9 +1,13 @@
 /*
  * libdevsys side of the spec benchmark: parse + validate every generated
  * spec against the canonical task schema (compiled once, outside the timing).
- * Usage: bench_spec DATADIR
+ * Then the YAML floor, like for like on the same documents: libdevsys
+ * parsing each YAML document into its document model (no validation)
+ * against libyaml's event parse alone (the parser libdevsys is built on).
+ * Usage: bench_spec DATADIR [--yaml-floor]
  */
 #include <devsys.h>
+#include <yaml.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,15 +73,72 @@ static double run(char **docs, size_t *lens, size_t n, int fmt, size_t *valid)
 	double t = now();
 	for (size_t i = 0; i < n; i++) {
 		devsys_spec *s;
-		if (devsys_spec_load_buffer(&s, docs[i], lens[i], "bench", &o) != 0) {
-			fprintf(stderr, "doc %zu: %s\n", i, devsys_error_message(devsys_error_last()));
-			exit(1);
-		}
+		/* a document the loader refuses counts as invalid, as it does for the anchors */
+		if (devsys_spec_load_buffer(&s, docs[i], lens[i], "bench", &o) != 0)
+			continue;
 		if (devsys_spec_validate(NULL, s, 0) == 0)
 			(*valid)++;
 		devsys_spec_free(s);
 	}
 	return (double)n / (now() - t);
+}
+
+/* libdevsys: YAML text to its document model, nothing more. */
+__attribute__((noinline)) static double yaml_load_only(char **docs, size_t *lens, size_t n)
+{
+	devsys_spec_options o = DEVSYS_SPEC_OPTIONS_INIT;
+	o.format = DEVSYS_SPEC_FORMAT_YAML;
+	double t = now();
+	for (size_t i = 0; i < n; i++) {
+		devsys_spec *s;
+		if (devsys_spec_load_buffer(&s, docs[i], lens[i], "bench", &o) != 0) {
+			fprintf(stderr, "yaml doc %zu: %s\n", i, devsys_error_message(devsys_error_last()));
+			exit(1);
+		}
+		devsys_spec_free(s);
+	}
+	return (double)n / (now() - t);
+}
+
+/* The floor: libyaml's parser emitting every event of every document, events discarded. */
+__attribute__((noinline)) static double yaml_events_only(char **docs, size_t *lens, size_t n)
+{
+	double t = now();
+	for (size_t i = 0; i < n; i++) {
+		yaml_parser_t parser;
+		yaml_event_t ev;
+		int done = 0;
+		yaml_parser_initialize(&parser);
+		yaml_parser_set_input_string(&parser, (const unsigned char *)docs[i], lens[i]);
+		while (!done) {
+			if (!yaml_parser_parse(&parser, &ev)) {
+				fprintf(stderr, "libyaml: doc %zu: %s\n", i, parser.problem ? parser.problem : "error");
+				exit(1);
+			}
+			done = ev.type == YAML_STREAM_END_EVENT;
+			yaml_event_delete(&ev);
+		}
+		yaml_parser_delete(&parser);
+	}
+	return (double)n / (now() - t);
+}
+
+/* Alternate the two, ROUNDS times, and keep each one's best rate (a shared machine). */
+static void yaml_floor(char **docs, size_t *lens, size_t n)
+{
+	const int rounds = 5;
+	double best_ds = 0, best_floor = 0;
+	for (int k = 0; k < rounds; k++) {
+		double f = yaml_events_only(docs, lens, n), d = yaml_load_only(docs, lens, n);
+		printf("yaml-floor round %d: libdevsys parse-to-document %.1f docs/s, libyaml events %.1f docs/s, "
+		       "fraction %.2f\n", k + 1, d, f, d / f);
+		if (d > best_ds)
+			best_ds = d;
+		if (f > best_floor)
+			best_floor = f;
+	}
+	printf("yaml-floor best of %d: libdevsys %.1f docs/s, libyaml %.1f docs/s, fraction of floor %.2fx "
+	       "(target >= 0.9x)\n", rounds, best_ds, best_floor, best_ds / best_floor);
 }
 
 int main(int argc, char **argv)
@@ -87,8 +148,8 @@ int main(int argc, char **argv)
 	char **jd, **yd;
 	size_t *jn, *yn;
 	const devsys_schema *schema;
-	if (argc != 2) {
-		fprintf(stderr, "usage: bench_spec DATADIR\n");
+	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "--yaml-floor") != 0)) {
+		fprintf(stderr, "usage: bench_spec DATADIR [--yaml-floor]\n");
 		return 2;
 	}
 	if (devsys_init() < 0 || devsys_spec_task_schema(&schema) != 0) {
@@ -101,6 +162,10 @@ int main(int argc, char **argv)
 	char *y = slurp(path, &yl);
 	size_t nj = split(j, jl, "\n", &jd, &jn);
 	size_t ny = split(y, yl, "---\n", &yd, &yn);
+	if (argc == 3) {
+		yaml_floor(yd, yn, ny);
+		return 0;
+	}
 	/* one untimed warm-up pass over a few documents (page cache, allocator) */
 	run(jd, jn, nj < 200 ? nj : 200, DEVSYS_SPEC_FORMAT_JSON, &valid);
 	double rj = run(jd, jn, nj, DEVSYS_SPEC_FORMAT_JSON, &valid);

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Generate N realistic task specs as one JSON-lines file and one multi-document
-YAML file (the same specs in both). Usage: gen.py N OUTDIR"""
+YAML file (the same specs in both). Every 10th spec is made invalid in one of
+the ways real specs go wrong (see BREAKS), so validators must reject 10 %.
+Writes OUTDIR/expected_valid. Usage: gen.py N OUTDIR"""
 import json, random, sys, yaml
 
 WORDS = ("blog post page index render markdown feed comment user login session cache api endpoint "
@@ -55,10 +57,30 @@ def spec(i, r):
                         "task_ids": ["T%03d" % k for k in range(r.randint(1, 5), r.randint(6, 12))]}
     return s
 
+def wrong_type(s):
+    s["repo"]["pr"]["draft"] = "yes"  # a YAML 1.1 habit: a string where a boolean belongs
+
+def missing_url(s):
+    del s["repo"]["url"]
+
+def privileged(s):
+    s["privileged"] = True  # privilege is the operator's, never the spec's
+
+def bad_duration(s):
+    s["agent"]["timeout"] = "30 minutes"
+
+BREAKS = (wrong_type, missing_url, privileged, bad_duration)
+
 def main():
     n, out = int(sys.argv[1]), sys.argv[2]
     r = random.Random(20261126)
     specs = [spec(i, r) for i in range(n)]
+    broken = 0
+    for i in range(9, n, 10):
+        BREAKS[(i // 10) % len(BREAKS)](specs[i])
+        broken += 1
+    with open(out + "/expected_valid", "w") as f:
+        f.write("%d\n" % (n - broken))
     with open(out + "/specs.jsonl", "w") as f:
         for s in specs:
             f.write(json.dumps(s, separators=(",", ":")) + "\n")
@@ -66,6 +88,7 @@ def main():
         for s in specs:
             f.write("---\n")
             f.write(yaml.safe_dump(s, sort_keys=False, allow_unicode=True, width=100))
-    print("generated %d specs: %s/specs.jsonl, %s/specs.yaml" % (n, out, out))
+    print("generated %d specs (%d made invalid: %s): %s/specs.jsonl, %s/specs.yaml"
+          % (n, broken, ", ".join(b.__name__ for b in BREAKS), out, out))
 
 main()

@@ -1,11 +1,19 @@
 #!/bin/sh
-# Spec benchmark: 10 000 generated task specs, parse + validate against the
-# canonical task schema, for libdevsys, ajv 8 (+ js-yaml 4) and Python
+# Spec benchmark: 10 000 generated task specs (10 % of them invalid: a wrong
+# type, a missing repo.url, a privileged key, a bad duration), parse + validate
+# against the canonical task schema, for libdevsys, ajv 8 (+ js-yaml 4) and Python
 # jsonschema (+ PyYAML CSafeLoader), all measured in this run. Prints
 # docs/s, ratios and each process's peak RSS (GNU time). The three run in
 # turn ROUNDS times (default 3) and each keeps its best rate, so that load
 # from other processes on a shared machine skews the ratios less.
+# The valid count of all three must match the generator's before any ratio
+# is printed. Then the YAML floor (bench_spec --yaml-floor): libdevsys YAML to
+# document, no validation, against libyaml's event parse on the same documents.
 # Usage: bench/spec/run.sh BUILD_DIR [N] [ROUNDS]
+# Figures in docs/specs.md came from:
+#   cmake -S . -B build/rel -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build/rel -j2
+#   npm install --prefix .deps/node ajv@8 js-yaml@4      (once)
+#   bench/spec/run.sh build/rel 10000 3                 (run twice)
 set -eu
 build=${1:?usage: run.sh BUILD_DIR [N] [ROUNDS]}
 n=${2:-10000}
@@ -39,6 +47,17 @@ while [ "$r" -le "$rounds" ]; do
   r=$((r + 1))
 done
 
+# The three validators must agree, with each other and with the generator, on
+# how many specs are valid (per format, every round) before any ratio means anything.
+want=$(cat "$data/expected_valid")
+bad=$(cat "$data"/*.out.* | awk -v w="$want" '$5 != w { print $1 " " $2 ": " $5 " valid, expected " w }')
+if [ -n "$bad" ]; then
+  echo "MISMATCH: the validators disagree on the valid count; no ratio printed" >&2
+  echo "$bad" >&2
+  exit 1
+fi
+echo "valid count: all validators and formats agree, $want of $n valid"
+
 # best rate over the rounds
 rate() { cat "$data"/*.out.* | awk -v t="$1 $2" '($1" "$2)==t && $(NF-1) > best { best = $(NF-1) } END { if (best) print best }'; }
 peak() { cat "$data/$1".rss.* 2>/dev/null | sort -n | tail -1; }
@@ -52,3 +71,9 @@ echo "ratios (libdevsys / anchor, same run):"
 echo "  JSON: vs ajv $(ratio "$lj" "$aj") (target >= 1.0x), vs python jsonschema $(ratio "$lj" "$pj") (target >= 50x)"
 echo "  YAML: vs ajv+js-yaml $(ratio "$ly" "$ay"), vs python jsonschema+CSafeLoader $(ratio "$ly" "$py") (target >= 50x)"
 echo "  libdevsys peak RSS $(( $(peak libdevsys) / 1024 )) MiB (target < 64 MiB; includes both input files, ~$(( $(wc -c < "$data/specs.jsonl") / 1048576 + $(wc -c < "$data/specs.yaml") / 1048576 )) MiB)"
+
+# The YAML floor, like for like on the same documents: libdevsys parsing each
+# YAML document into its document model (devsys_spec_load_buffer, no
+# validation) against libyaml's event parse alone, alternating, best of 5.
+echo
+"$bin" "$data" --yaml-floor
