@@ -460,3 +460,37 @@ Test(docker_engine, archive_put_from_the_tar_writer_and_back)
 	remove_container(id);
 	free(id);
 }
+
+Test(docker_engine, a_huge_file_in_an_archive_is_refused_at_its_header)
+{
+	char *id = create("[\"sh\",\"-c\",\"mkdir /out && printf small > /out/a && dd if=/dev/zero of=/out/huge bs=1M count=8 "
+	                  "2>/dev/null\"]",
+	                  false);
+	char path[256], dest[600], tarfile[600];
+	long status;
+	size_t len = 0, fed = 0;
+	devsys__tar_limits lim = { .max_entry_size = 1u << 20 };
+	devsys__tar_extract *x;
+	int rc = 0, st;
+	cr_assert_eq(run_to_exit(id), 0);
+	snprintf(path, sizeof(path), API "/containers/%s/archive?path=/out", id);
+	json_decref(api("GET", path, NULL, "out.tar", &status));
+	cr_assert_eq(status, 200);
+	snprintf(tarfile, sizeof(tarfile), "%s/out.tar", work);
+	snprintf(dest, sizeof(dest), "%s/out", work);
+	char *data = dt_read_file(tarfile, &len);
+	cr_assert_gt(len, 8u << 20, "the engine sent the whole 8 MiB file");
+	cr_assert_eq(devsys__tar_extract_new(&x, dest, 1, &lim), 0, "%s", errmsg());
+	while (fed < len && (rc = devsys__tar_extract_feed(x, data + fed, 512)) == 0)
+		fed += 512;
+	cr_assert_eq(rc, DEVSYS_ELIMIT, "%s", errmsg());
+	cr_assert(strstr(errmsg(), "'out/huge' is 8388608 bytes, over the 1048576-byte limit"), "%s", errmsg());
+	cr_assert_lt(fed, 8192, "refused at the header, after %zu bytes, not after reading 8 MiB", fed);
+	devsys__tar_extract_free(x);
+	free(data);
+	char *out = dt_sh_output(&st, "cat '%s/a'; ls '%s'", dest, dest);
+	cr_assert_str_eq(out, "smalla\n", "the entry before it arrived, the huge one did not: %s", out);
+	free(out);
+	remove_container(id);
+	free(id);
+}
