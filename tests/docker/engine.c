@@ -15,6 +15,8 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define API "/v1.41"
@@ -491,6 +493,43 @@ Test(docker_engine, a_huge_file_in_an_archive_is_refused_at_its_header)
 	char *out = dt_sh_output(&st, "cat '%s/a'; ls '%s'", dest, dest);
 	cr_assert_str_eq(out, "smalla\n", "the entry before it arrived, the huge one did not: %s", out);
 	free(out);
+	remove_container(id);
+	free(id);
+}
+
+Test(docker_engine, live_attach_stream_through_the_demuxer)
+{
+	char *id = create("[\"sh\",\"-c\",\"echo live-1; echo live-err >&2; echo live-2\"]", false);
+	char url[300], headers[600], body[600];
+	out2 o = { DEVSYS_BUF_INIT, DEVSYS_BUF_INIT };
+	snprintf(url, sizeof(url), "http://docker" API "/containers/%s/attach?stream=1&stdout=1&stderr=1", id);
+	snprintf(headers, sizeof(headers), "%s/attach.headers", work);
+	snprintf(body, sizeof(body), "%s/live.bin", work);
+	char *argv[] = { "/usr/bin/curl", "-sS", "--unix-socket", engine->sock, "-X", "POST", "-D", headers, "-o", body, url,
+		         NULL };
+	pid_t curl = dt_spawn(argv, NULL);
+	cr_assert_gt(curl, 0);
+	/* the engine answers the attach (and hijacks the connection) before the container runs */
+	bool attached = false;
+	for (int i = 0; i < 500 && !attached; i++) {
+		char *h = dt_read_file(headers, NULL);
+		attached = h && strstr(h, "application/vnd.docker") != NULL;
+		free(h);
+		if (!attached) {
+			struct timespec ts = { 0, 10 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	cr_assert(attached, "attach answered within 5 s");
+	cr_assert_eq(run_to_exit(id), 0);
+	/* the engine closes the attach stream when the container exits */
+	int st = dt_stop(curl, 0, 10000);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "curl ended by itself with status 0 (%d)", st);
+	cr_assert_eq(demux_file("live.bin", false, &o), 0, "%s", errmsg());
+	cr_assert_str_eq(o.out.ptr, "live-1\nlive-2\n");
+	cr_assert_str_eq(o.err.ptr, "live-err\n");
+	devsys_buf_dispose(&o.out);
+	devsys_buf_dispose(&o.err);
 	remove_container(id);
 	free(id);
 }
