@@ -168,6 +168,14 @@ typedef struct devsys_policy_change {
 #define DEVSYS_POLICY_CHANGE_INIT { DEVSYS_POLICY_CHANGE_VERSION, NULL, NULL, 0u }
 
 /**
+ * The DEVSYS_POLICY_CHANGE_* flags of an entry from its git modes before and
+ * after (0 when the entry did not exist on that side): SYMLINK when either is
+ * 0120000, SUBMODULE when either is 0160000, MODE when both exist and differ
+ * (e.g. 0100644 to 0100755). Pure; never fails.
+ */
+DEVSYS_API unsigned int devsys_policy_change_flags(unsigned int old_mode, unsigned int new_mode);
+
+/**
  * Class of a change set: the highest over its entries, where an entry's class
  * is the highest of its path and old path, and at least medium with a
  * SYMLINK, SUBMODULE or MODE flag. An empty set is medium. @p decisive (may

@@ -292,6 +292,18 @@ int devsys_policy_classify(int *risk, const devsys_policy *p, const char *path)
 	return devsys_policy_explain(risk, NULL, NULL, p, path);
 }
 
+unsigned int devsys_policy_change_flags(unsigned int old_mode, unsigned int new_mode)
+{
+	unsigned int f = 0;
+	if ((old_mode & 0170000u) == 0120000u || (new_mode & 0170000u) == 0120000u)
+		f |= DEVSYS_POLICY_CHANGE_SYMLINK;
+	if ((old_mode & 0170000u) == 0160000u || (new_mode & 0170000u) == 0160000u)
+		f |= DEVSYS_POLICY_CHANGE_SUBMODULE;
+	if (old_mode && new_mode && old_mode != new_mode)
+		f |= DEVSYS_POLICY_CHANGE_MODE;
+	return f;
+}
+
 static int change_risk(int *risk, const devsys_policy *p, const devsys_policy_change *ch, size_t i)
 {
 	devsys_policy_change c = DEVSYS_POLICY_CHANGE_INIT;

@@ -297,6 +297,15 @@ Test(policy_glob, change_sets)
 		f.path = "lib/link";
 		cr_assert_eq(set_class(p, &f, 1, NULL), DEVSYS_RISK_CRITICAL, "a flag never lowers");
 	}
+	/* the flags from git modes */
+	cr_assert_eq(devsys_policy_change_flags(0100644, 0100644), 0, "positive control: a plain edit");
+	cr_assert_eq(devsys_policy_change_flags(0, 0100644), 0, "an added file");
+	cr_assert_eq(devsys_policy_change_flags(0100644, 0), 0, "a deleted file");
+	cr_assert_eq(devsys_policy_change_flags(0100644, 0100755), DEVSYS_POLICY_CHANGE_MODE);
+	cr_assert_eq(devsys_policy_change_flags(0, 0120000), DEVSYS_POLICY_CHANGE_SYMLINK);
+	cr_assert_eq(devsys_policy_change_flags(0120000, 0100644), DEVSYS_POLICY_CHANGE_SYMLINK | DEVSYS_POLICY_CHANGE_MODE);
+	cr_assert_eq(devsys_policy_change_flags(0160000, 0160000), DEVSYS_POLICY_CHANGE_SUBMODULE);
+	cr_assert_eq(devsys_policy_change_flags(0, 0160000), DEVSYS_POLICY_CHANGE_SUBMODULE);
 	/* an empty set is medium; bad entries are errors naming them */
 	int risk;
 	cr_assert_eq(devsys_policy_classify_changes(&risk, &at, p, NULL, 0), 0);
