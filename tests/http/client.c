@@ -10,6 +10,7 @@
 #include "http/http_int.h"
 #include "devsys/sys/errors.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -115,6 +116,8 @@ Test(http_client, server_errors_are_retried_with_a_bound)
 	cr_assert_str_eq(devsys_error_detail(devsys_error_last()), "boom");
 	cr_assert(strstr(last_msg(), "gave up after 3 attempts"), "%s", last_msg());
 	cr_assert(strstr(last_msg(), "GET /r500/x"), "%s", last_msg());
+	/* Backoff 10 ms, then 20 ms (plus jitter). */
+	cr_assert_geq(r.waited_ns, 30000000ull, "waited only %llu ns", (unsigned long long)r.waited_ns);
 	devsys__http_response_dispose(&r);
 
 	up_script("r502", "{\"responses\": [{\"status\": 502}, {\"status\": 504}, {\"json\": [1]}]}");
@@ -143,6 +146,19 @@ Test(http_client, retry_after_is_honoured)
 	cr_assert_eq(get(c, "/sec/x", &r), 0, "%s", last_msg());
 	cr_assert_eq(log_count("sec"), 2);
 	cr_assert_geq(r.waited_ns, 1000000000ull);
+	devsys__http_response_dispose(&r);
+
+	/* retry-after as an HTTP date. */
+	char date[64], dscript[256];
+	time_t soon = time(NULL) + 1;
+	struct tm tm;
+	gmtime_r(&soon, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	snprintf(dscript, sizeof(dscript), "{\"responses\": [{\"status\": 503, \"headers\": {\"Retry-After\": \"%s\"}}, "
+	         "{\"json\": {}}]}", date);
+	up_script("radate", dscript);
+	cr_assert_eq(get(c, "/radate/x", &r), 0, "%s", last_msg());
+	cr_assert_eq(log_count("radate"), 2);
 	devsys__http_response_dispose(&r);
 
 	/* 429 without retry-after but with a reset 1 s ahead. */
@@ -684,4 +700,100 @@ Test(http_client, streamed_request_and_response_bodies)
 	devsys__http_response_dispose(&r);
 	devsys_buf_dispose(&got_body);
 	devsys__http_free(c);
+}
+
+Test(http_client, methods_and_bodies_on_the_wire)
+{
+	devsys__http_options o = opts_for("gh");
+	devsys__http *c = client(&o);
+	devsys__http_response r;
+	json_t *patch = json_pack("{s:s}", "title", "new");
+	devsys__http_request reqs[] = {
+		{ .method = "PATCH", .path = "/m/pulls/1", .json = patch },
+		{ .method = "PUT", .path = "/m/pulls/1/merge" },
+		{ .method = "DELETE", .path = "/m/containers/x" },
+		{ .method = "HEAD", .path = "/m/_ping" },
+	};
+	up_script("m", "{\"responses\": [{\"status\": 200, \"json\": {}}, {\"status\": 200, \"json\": {}}, "
+	               "{\"status\": 204}, {\"status\": 200, \"headers\": {\"Api-Version\": \"1.43\"}}]}");
+	for (size_t i = 0; i < 4; i++) {
+		cr_assert_eq(devsys__http_send_json(&r, c, &reqs[i]), 0, "%s: %s", reqs[i].method, last_msg());
+		if (i == 2)
+			cr_assert_null(r.json, "a 204 has no JSON");
+		if (i == 3) {
+			char v[16];
+			cr_assert(devsys__http_response_header(&r, "api-version", v, sizeof(v)));
+			cr_assert_str_eq(v, "1.43");
+		}
+		devsys__http_response_dispose(&r);
+	}
+	json_t *log = up_log("m");
+	cr_assert_eq(json_array_size(log), 4);
+	static const char *const methods[] = { "PATCH", "PUT", "DELETE", "HEAD" };
+	for (size_t i = 0; i < 4; i++)
+		cr_assert_str_eq(json_string_value(json_object_get(json_array_get(log, i), "method")), methods[i]);
+	json_t *h1 = json_object_get(json_array_get(log, 1), "headers");
+	/* GitHub's bodiless PUT (merge) needs Content-Length: 0. */
+	cr_assert_str_eq(json_string_value(json_object_get(h1, "content-length")), "0");
+	cr_assert_null(json_object_get(h1, "expect"));
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(log, 0), "headers"), "accept")),
+	                 "application/json");
+	cr_assert_eq(up_conns("m"), 1);
+	json_decref(log);
+	json_decref(patch);
+	devsys__http_free(c);
+}
+
+struct worker {
+	int id, ok;
+	char base[128];
+};
+
+/* One client per thread: each thread's requests and last error are its own. */
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	devsys__http_options o;
+	devsys__http *c = NULL;
+	char path[64], want[64];
+	devsys__http_options_default(&o);
+	o.base_url = w->base;
+	if (devsys__http_new(&c, &o) < 0)
+		return NULL;
+	for (int i = 0; i < 20; i++) {
+		devsys__http_request req = { .path = path };
+		devsys__http_response r;
+		snprintf(path, sizeof(path), "/thr/%d/%d", w->id, i);
+		snprintf(want, sizeof(want), "/thr/%d/%d", w->id, i);
+		int rc = devsys__http_send_json(&r, c, &req);
+		/* Odd threads get 404s: the error and its status must be this thread's own. */
+		if (w->id % 2 ? (rc == DEVSYS_ENOTFOUND && devsys_error_http_status(devsys_error_last()) == 404 &&
+		                 strstr(devsys_error_message(devsys_error_last()), want))
+		              : rc == 0)
+			w->ok++;
+		devsys__http_response_dispose(&r);
+	}
+	devsys__http_free(c);
+	return NULL;
+}
+
+Test(http_client, one_client_per_thread)
+{
+	pthread_t t[4];
+	struct worker w[4];
+	/* Even threads talk to /thr (200), odd ones to /nf (404). */
+	up_script("thr", "{\"responses\": [{\"json\": {}}]}");
+	for (int i = 0; i < 4; i++) {
+		w[i].id = i;
+		w[i].ok = 0;
+		snprintf(w[i].base, sizeof(w[i].base), "%s%s", up_base(), i % 2 ? "/nf" : "");
+	}
+	up_script("nf", "{\"responses\": [{\"status\": 404, \"json\": {\"message\": \"Not Found\"}}]}");
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, worker_run, &w[i]);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(w[i].ok, 20, "thread %d: %d of 20 as expected", i, w[i].ok);
+	cr_assert_eq(log_count("thr") + log_count("nf"), 80);
 }
