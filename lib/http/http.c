@@ -403,7 +403,11 @@ static int request_headers(struct curl_slist **out, devsys__http *c, const devsy
 	*out = NULL;
 	for (struct curl_slist *n = c->base_headers; n && rc == 0; n = n->next)
 		rc = add_header(out, n->data);
-	if (rc == 0 && content_type) {
+	/* No type given: "Content-Type:" removes the form type curl would add to
+	 * a POST/PUT (a schema validator refuses it on a bodiless merge). */
+	if (rc == 0 && !content_type)
+		rc = add_header(out, "Content-Type:");
+	else if (rc == 0) {
 		if ((line = devsys__asprintf("Content-Type: %s", content_type)) == NULL)
 			rc = devsys__error_oom();
 		else {

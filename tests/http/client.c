@@ -736,6 +736,7 @@ Test(http_client, methods_and_bodies_on_the_wire)
 	/* GitHub's bodiless PUT (merge) needs Content-Length: 0. */
 	cr_assert_str_eq(json_string_value(json_object_get(h1, "content-length")), "0");
 	cr_assert_null(json_object_get(h1, "expect"));
+	cr_assert_null(json_object_get(h1, "content-type"), "no form type on a bodiless PUT");
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(log, 0), "headers"), "accept")),
 	                 "application/json");
 	cr_assert_eq(up_conns("m"), 1);
