@@ -122,9 +122,11 @@ static int cmd_gate(devsys_cli *cli, int argc, char **argv)
 {
 	if (argc < 2)
 		return devsys_cli_usage_error(cli, "gate: which one? (devsys gate explain PATH...)");
-#if defined(DEVSYS_HAVE_MODULE_POLICY) && defined(DEVSYS_HAVE_MODULE_CONFIG)
 	if (strcmp(argv[1], "explain") == 0)
+#if defined(DEVSYS_HAVE_MODULE_POLICY) && defined(DEVSYS_HAVE_MODULE_CONFIG)
 		return explain(cli, argc, argv);
+#else
+		return devsys_cli_usage_error(cli, "gate explain: this build has no policy or no config module");
 #endif
 	return devsys_cli_usage_error(cli, "gate: unknown subcommand '%s' (explain)", argv[1]);
 }
