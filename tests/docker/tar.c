@@ -158,7 +158,7 @@ static void assert_refused(devsys_buf *tar, int code, const char *msg_part)
 static char *make_tree(const char *tag)
 {
 	char *dir = dt_tmpdir(tag);
-	char long_dir[300];
+	char long_dir[4096]; /* the temp root alone may pass 150 characters */
 	cr_assert_not_null(dir);
 	snprintf(long_dir, sizeof(long_dir), "%s/deep/%0120d", dir, 7);
 	cr_assert_eq(dt_sh("set -e; umask 022; cd '%s'; mkdir -p sub/inner empty '%s'; printf 'alpha' > a.txt; "
