@@ -23,5 +23,6 @@
 #include "devsys/runner.h"
 #include "devsys/config.h"
 #include "devsys/policy.h"
+#include "devsys/forge.h"
 
 #endif /* DEVSYS_H */

@@ -1,0 +1,112 @@
+/*
+ * The PR body: the task's metadata as Markdown, capped at 60 000
+ * characters (GitHub refuses 65 536) and masked before it leaves.
+ */
+#include "forge_int.h"
+
+#include <string.h>
+
+static const size_t body_sizes[] = {
+	0,
+	DEVSYS__SIZE_THROUGH(devsys_pr_body, runner), /* 1 */
+};
+
+#define CUT_NOTE "\n\n_(devsys: the body was cut at %zu of %zu characters; the task record has the rest.)_\n"
+
+int devsys__pr_body_cap(devsys_buf *out, const char *text, size_t len, size_t max)
+{
+	char note[160];
+	size_t keep, nlen;
+	if (len <= max)
+		return devsys_buf_put(out, text, len);
+	nlen = (size_t)snprintf(note, sizeof(note), CUT_NOTE, max, len);
+	keep = max > nlen ? max - nlen : 0;
+	/* Cut at the last line end that fits, so no Markdown line (or masked
+	 * marker, or UTF-8 sequence) is broken in half. */
+	while (keep > 0 && text[keep - 1] != '\n')
+		keep--;
+	/* A single huge line: cut before a UTF-8 continuation byte at least. */
+	if (keep == 0) {
+		keep = max > nlen ? max - nlen : 0;
+		while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
+			keep--;
+	}
+	if (devsys_buf_put(out, text, keep) < 0)
+		return DEVSYS_ENOMEM;
+	snprintf(note, sizeof(note), CUT_NOTE, keep, len);
+	return devsys_buf_puts(out, note);
+}
+
+/* One line of the acceptance list as a task-list item; line breaks inside
+ * an item would end the list, so they become spaces. */
+static int put_item(devsys_buf *b, const char *item)
+{
+	int rc = devsys_buf_puts(b, "- [ ] ");
+	for (const char *p = item; rc == 0 && *p; p++)
+		rc = devsys_buf_put(b, (*p == '\n' || *p == '\r') ? " " : p, 1);
+	return rc ? rc : devsys_buf_puts(b, "\n");
+}
+
+static int field(devsys_buf *b, const char *label, const char *value, int code)
+{
+	if (!value || !*value)
+		return 0;
+	return devsys_buf_printf(b, code ? "| %s | `%s` |\n" : "| %s | %s |\n", label, value);
+}
+
+static int build(devsys_buf *b, const devsys_pr_body *o)
+{
+	int rc = 0;
+	if (o->summary && *o->summary)
+		rc = devsys_buf_printf(b, "%s\n\n", o->summary);
+	if (!rc)
+		rc = devsys_buf_puts(b, "### devsys task\n\n| | |\n|---|---|\n");
+	if (!rc)
+		rc = field(b, "Task", o->task_id, 1);
+	if (!rc)
+		rc = field(b, "Spec", o->spec_path, 1);
+	if (!rc)
+		rc = field(b, "Spec content id", o->spec_id, 1);
+	if (!rc)
+		rc = field(b, "Runner", o->runner, 1);
+	if (!rc)
+		rc = field(b, "Test report", o->report, 0);
+	if (!rc && o->validation && *o->validation)
+		rc = devsys_buf_printf(b, "\n### Spec validation\n\n```\n%s\n```\n", o->validation);
+	if (!rc && o->nacceptance)
+		rc = devsys_buf_puts(b, "\n### Acceptance\n\n");
+	for (size_t i = 0; !rc && i < o->nacceptance; i++)
+		if (o->acceptance[i])
+			rc = put_item(b, o->acceptance[i]);
+	return rc < 0 ? devsys__error_oom() : 0;
+}
+
+int devsys_pr_body_build(devsys_buf *out, const devsys_pr_body *body, devsys_masker *masker)
+{
+	devsys_pr_body o = DEVSYS_PR_BODY_INIT;
+	devsys_buf raw = DEVSYS_BUF_INIT, masked = DEVSYS_BUF_INIT;
+	int rc;
+	DEVSYS__CHECK_ARG(out);
+	DEVSYS__CHECK_ARG(body);
+	if ((rc = devsys__versioned_copy(&o, body, body_sizes, DEVSYS_PR_BODY_VERSION, "devsys_pr_body")) < 0)
+		return rc;
+	if (!o.task_id || !*o.task_id)
+		return devsys__error_set(DEVSYS_EINVAL, "devsys_pr_body_build: task_id is required");
+	if (o.nacceptance && !o.acceptance)
+		return devsys__error_set(DEVSYS_EINVAL, "devsys_pr_body_build: nacceptance without acceptance");
+	if ((rc = build(&raw, &o)) < 0)
+		goto done;
+	if (masker) {
+		if ((rc = devsys_masker_mask(masker, raw.ptr, raw.size, &masked)) < 0)
+			goto done;
+		rc = devsys__pr_body_cap(out, masked.ptr ? masked.ptr : "", masked.size, DEVSYS_PR_BODY_MAX);
+	} else {
+		rc = devsys__pr_body_cap(out, raw.ptr, raw.size, DEVSYS_PR_BODY_MAX);
+	}
+	if (rc < 0)
+		rc = devsys__error_oom();
+done:
+	devsys_buf_dispose(&raw);
+	devsys_buf_dispose(&masked);
+	return rc;
+}

@@ -1,0 +1,306 @@
+/*
+ * The forge core: the provider registry, binding a provider to one
+ * repository (devsys_forge_new), commit statuses and branch protection.
+ */
+#include "forge_int.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <string.h>
+
+struct regentry {
+	devsys_forge_vtable vt; /* copied prefix, unknown slots zeroed */
+	void *payload;
+	char *name;
+};
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct regentry *reg;
+static size_t nreg;
+
+/* The built-in providers, registered by devsys_init(). */
+static const devsys_forge_vtable *const builtins[] = {
+	&devsys__forge_local_vtable,
+};
+
+static const size_t vtable_sizes[] = {
+	0,
+	DEVSYS__SIZE_THROUGH(devsys_forge_vtable, describe), /* 1 */
+};
+
+static const size_t options_sizes[] = {
+	0,
+	DEVSYS__SIZE_THROUGH(devsys_forge_options, ext), /* 1 */
+};
+
+static bool name_ok(const char *name)
+{
+	size_t n = 0;
+	for (; name[n]; n++)
+		if (!(islower((unsigned char)name[n]) || isdigit((unsigned char)name[n]) || name[n] == '-' ||
+		      name[n] == '_'))
+			return false;
+	return n >= 1 && n <= 32;
+}
+
+static int register_locked(const devsys_forge_vtable *vtable, void *payload)
+{
+	devsys_forge_vtable vt;
+	struct regentry *n;
+	int rc;
+
+	memset(&vt, 0, sizeof(vt));
+	if ((rc = devsys__versioned_copy(&vt, vtable, vtable_sizes, DEVSYS_FORGE_VTABLE_VERSION,
+	                                 "devsys_forge_vtable")) < 0)
+		return rc;
+	if (!vt.name || !vt.open || !vt.close || !vt.pr_upsert || !vt.pr_get)
+		return devsys__error_set(DEVSYS_EINVAL, "devsys_forge_register: name, open, close, pr_upsert and "
+		                                        "pr_get are required slots");
+	if (!name_ok(vt.name))
+		return devsys__error_set(DEVSYS_EINVAL, "devsys_forge_register: provider name '%.64s' must be 1 to 32 "
+		                                        "characters of a-z, 0-9, '-' and '_'", vt.name);
+	for (size_t i = 0; i < nreg; i++)
+		if (strcmp(reg[i].name, vt.name) == 0)
+			return devsys__error_set(DEVSYS_EEXISTS, "forge provider '%s' is already registered", vt.name);
+	if (!(n = devsys__realloc(reg, (nreg + 1) * sizeof(*n))))
+		return devsys__error_oom();
+	reg = n;
+	if (!(n[nreg].name = devsys__strdup(vt.name)))
+		return devsys__error_oom();
+	n[nreg].vt = vt;
+	n[nreg].vt.name = n[nreg].name;
+	n[nreg].payload = payload;
+	nreg++;
+	return 0;
+}
+
+int devsys_forge_register(const devsys_forge_vtable *vtable, void *payload)
+{
+	int rc;
+	DEVSYS__CHECK_ARG(vtable);
+	if ((rc = devsys__require_init(__func__)) < 0)
+		return rc;
+	pthread_mutex_lock(&reg_lock);
+	rc = register_locked(vtable, payload);
+	pthread_mutex_unlock(&reg_lock);
+	return rc;
+}
+
+int devsys_forge_unregister(const char *name)
+{
+	int rc = DEVSYS_ENOTFOUND;
+	DEVSYS__CHECK_ARG(name);
+	pthread_mutex_lock(&reg_lock);
+	for (size_t i = 0; i < nreg; i++) {
+		if (strcmp(reg[i].name, name) != 0)
+			continue;
+		devsys__free(reg[i].name);
+		memmove(&reg[i], &reg[i + 1], (nreg - i - 1) * sizeof(*reg));
+		nreg--;
+		rc = 0;
+		break;
+	}
+	pthread_mutex_unlock(&reg_lock);
+	if (rc < 0)
+		return devsys__error_set(rc, "forge provider '%.64s' is not registered", name);
+	return 0;
+}
+
+/* "github, gitea, local" into @p out. */
+static void names_locked(char *out, size_t cap)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < nreg && used + 1 < cap; i++) {
+		int w = snprintf(out + used, cap - used, "%s%s", i ? ", " : "", reg[i].name);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}
+
+static int find_locked(const char *name)
+{
+	char names[256];
+	for (size_t i = 0; i < nreg; i++)
+		if (strcmp(reg[i].name, name) == 0)
+			return (int)i;
+	names_locked(names, sizeof(names));
+	return devsys__error_set(DEVSYS_ENOTFOUND, "forge provider '%.64s' is not registered (registered: %s)", name,
+	                         nreg ? names : "none");
+}
+
+int devsys_forge_find(const devsys_forge_vtable **vtable, const char *name)
+{
+	int i;
+	DEVSYS__CHECK_ARG(name);
+	pthread_mutex_lock(&reg_lock);
+	i = find_locked(name);
+	if (i >= 0 && vtable)
+		*vtable = &reg[i].vt;
+	pthread_mutex_unlock(&reg_lock);
+	return i < 0 ? i : 0;
+}
+
+int devsys__forge_lookup(devsys_forge_vtable *vt, void **payload, const char *name)
+{
+	int i;
+	pthread_mutex_lock(&reg_lock);
+	i = find_locked(name);
+	if (i >= 0) {
+		*vt = reg[i].vt;
+		*payload = reg[i].payload;
+	}
+	pthread_mutex_unlock(&reg_lock);
+	return i < 0 ? i : 0;
+}
+
+int devsys__forge_global_init(void)
+{
+	int rc = 0;
+	pthread_mutex_lock(&reg_lock);
+	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]) && rc == 0; i++)
+		rc = register_locked(builtins[i], NULL);
+	pthread_mutex_unlock(&reg_lock);
+	return rc;
+}
+
+void devsys__forge_global_shutdown(void)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (size_t i = 0; i < nreg; i++)
+		devsys__free(reg[i].name);
+	devsys__free(reg);
+	reg = NULL;
+	nreg = 0;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/* ---- merge methods ---- */
+
+static const char *const method_names[] = { "merge", "squash", "rebase", "fast-forward" };
+
+const char *devsys_forge_merge_method_name(int method)
+{
+	if (method < 0 || method > DEVSYS_FORGE_MERGE_FAST_FORWARD)
+		return "?";
+	return method_names[method];
+}
+
+int devsys_forge_merge_method_from_name(int *out, const char *name)
+{
+	DEVSYS__CHECK_ARG(out);
+	DEVSYS__CHECK_ARG(name);
+	for (int i = 0; i <= DEVSYS_FORGE_MERGE_FAST_FORWARD; i++)
+		if (strcmp(name, method_names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	return devsys__error_set(DEVSYS_EINVALID, "merge method '%.64s' is not one of merge, squash, rebase, "
+	                                          "fast-forward", name);
+}
+
+/* ---- binding a forge ---- */
+
+int devsys_forge_options_init(devsys_forge_options *opts, unsigned int version)
+{
+	static const devsys_forge_options defaults = DEVSYS_FORGE_OPTIONS_INIT;
+	return devsys__options_init(opts, &defaults, options_sizes, DEVSYS_FORGE_OPTIONS_VERSION, version, __func__);
+}
+
+void devsys__forge_unref(devsys_forge *f)
+{
+	if (!f || --f->refs > 0)
+		return;
+	if (f->self)
+		f->vt.close(f->self);
+	if (f->token) {
+		explicit_bzero(f->token, strlen(f->token));
+		devsys__free(f->token);
+	}
+	devsys__free(f->provider);
+	devsys__free(f->owner);
+	devsys__free(f->repo);
+	devsys__free(f->remote_url);
+	devsys__free(f->base_url);
+	devsys__free(f->local_path);
+	devsys__free(f->bot);
+	devsys__free(f->ca_file);
+	devsys__free(f);
+}
+
+void devsys_forge_free(devsys_forge *forge)
+{
+	devsys__forge_unref(forge);
+}
+
+const char *devsys_forge_provider(const devsys_forge *forge)
+{
+	return forge ? forge->provider : NULL;
+}
+
+const char *devsys_forge_owner(const devsys_forge *forge)
+{
+	return forge ? forge->owner : NULL;
+}
+
+const char *devsys_forge_repo(const devsys_forge *forge)
+{
+	return forge ? forge->repo : NULL;
+}
+
+int devsys_forge_merge_method_of(const devsys_forge *forge)
+{
+	return forge ? forge->merge_method : DEVSYS_FORGE_MERGE_COMMIT;
+}
+
+int devsys_forge_new(devsys_forge **out, const devsys_forge_options *opts)
+{
+	DEVSYS__CHECK_ARG(out);
+	DEVSYS__CHECK_ARG(opts);
+	*out = NULL;
+	return devsys__error_set(DEVSYS_ENOTSUPPORTED, "devsys_forge_new: not built yet");
+}
+
+int devsys_forge_describe(devsys_buf *out, devsys_forge *forge)
+{
+	DEVSYS__CHECK_ARG(out);
+	DEVSYS__CHECK_ARG(forge);
+	if (forge->vt.describe)
+		return forge->vt.describe(forge->self, out);
+	return devsys_buf_printf(out, "{\"provider\":\"%s\"}", forge->provider);
+}
+
+int devsys_forge_set_status(devsys_forge *forge, const char *sha, const char *context, int state,
+                            const char *description, const char *target_url)
+{
+	devsys_forge_status st = { DEVSYS_FORGE_STATUS_VERSION, context, state, description, target_url };
+	DEVSYS__CHECK_ARG(forge);
+	DEVSYS__CHECK_ARG(sha);
+	DEVSYS__CHECK_ARG(context);
+	if (state != DEVSYS_CHECK_PENDING && state != DEVSYS_CHECK_SUCCESS && state != DEVSYS_CHECK_FAILURE)
+		return devsys__error_set(DEVSYS_EINVAL, "commit status '%.100s': state %d is not pending, success or "
+		                                        "failure", context, state);
+	DEVSYS__FORGE_SLOT(forge, status_set, "setting a commit status");
+	return forge->vt.status_set(forge->self, sha, &st);
+}
+
+int devsys_forge_protect(devsys_forge *forge, const char *branch, const char *const *contexts, size_t ncontexts,
+                         unsigned int approvals, const devsys_policy *policy)
+{
+	devsys_forge_protection p = { DEVSYS_FORGE_PROTECTION_VERSION, branch, contexts, ncontexts, approvals, 1, 1 };
+	DEVSYS__CHECK_ARG(forge);
+	DEVSYS__CHECK_ARG(branch);
+	if (policy) {
+		devsys_policy_options po = DEVSYS_POLICY_OPTIONS_INIT;
+		devsys_policy_get_options(&po, policy);
+		if (!contexts && ncontexts == 0) {
+			p.contexts = po.required_contexts;
+			p.ncontexts = po.nrequired_contexts;
+		}
+		if (approvals == 0)
+			p.approvals = po.critical_approvals ? po.critical_approvals : 1;
+	}
+	DEVSYS__FORGE_SLOT(forge, protect, "branch protection");
+	return forge->vt.protect(forge->self, &p);
+}
