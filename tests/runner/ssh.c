@@ -200,8 +200,10 @@ static void *killer_thread(void *arg)
 	struct killer *k = arg;
 	WAIT_UNTIL(__atomic_load_n(&k->c->saw_ready, __ATOMIC_ACQUIRE), 20000);
 	if (k->mode == 2) {
-		/* the outer shell and its children match while the command runs */
-		WAIT_UNTIL((k->restarted = remote_count("slee[p] 42420")) >= 2, 2500);
+		/* the outer shell and its children match while the command runs (one
+		 * probe is an ssh login: the command's 6 s timeout leaves room for a few
+		 * on a loaded machine) */
+		WAIT_UNTIL((k->restarted = remote_count("slee[p] 42420")) >= 2, 5000);
 	} else if (k->mode == 0) {
 		/* before cancelling, the remote processes must really be there */
 		WAIT_UNTIL(remote_count("slee[p] 42430") >= 2, 5000);
@@ -225,7 +227,7 @@ Test(runner_ssh, timeout_kills_remote_process_group)
 		               "trap '' TERM; sh -c 'trap \"\" TERM; exec sleep 424201' & sleep 424202 & echo ready; wait",
 		               NULL };
 	cr_assert_eq(pthread_create(&th, NULL, killer_thread, &k), 0);
-	int rc = run(argv, &c, &res, 3000);
+	int rc = run(argv, &c, &res, 6000);
 	pthread_join(th, NULL);
 	cr_assert_eq(rc, DEVSYS_ETIMEOUT, "%s", devsys_error_message(devsys_error_last()));
 	cr_assert_eq(res.failure, DEVSYS_RUNNER_TIMEOUT);
