@@ -566,7 +566,7 @@ Test(http_client, https_with_explicit_ca_and_client_certificate)
 	/* Without the client certificate the server refuses the handshake. */
 	o.client_cert = o.client_key = NULL;
 	c = client(&o);
-	cr_assert_eq(get(c, "/tls/x", &r), DEVSYS_ENETWORK);
+	cr_assert_eq(get(c, "/tls/x", &r), DEVSYS_ENETWORK, "%s", last_msg());
 	cr_assert_eq(log_count("tls"), 3);
 	devsys__http_response_dispose(&r);
 	devsys__http_free(c);
@@ -579,7 +579,7 @@ Test(http_client, https_with_explicit_ca_and_client_certificate)
 	o.client_cert = cert;
 	o.client_key = key;
 	c = client(&o);
-	cr_assert_eq(get(c, "/tls/x", &r), DEVSYS_ENETWORK);
+	cr_assert_eq(get(c, "/tls/x", &r), DEVSYS_ENETWORK, "%s", last_msg());
 	cr_assert(strstr(last_msg(), "certificate"), "%s", last_msg());
 	cr_assert_eq(log_count("tls"), 3);
 	devsys__http_response_dispose(&r);

@@ -39,6 +39,7 @@ LOCK = threading.Lock()
 COUNTS = {}
 CONNS = [0]
 BASE = [""]
+TLS = [None]
 
 
 def next_conn():
@@ -58,6 +59,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def setup(self):
+        # TLS: the handshake runs here, in the connection's own thread, so a
+        # client that stalls or fails it never holds up the accept loop.
+        if TLS[0] is not None:
+            self.request = TLS[0].wrap_socket(self.request, server_side=True)
         super().setup()
         self.conn_id = next_conn()
 
@@ -162,7 +167,7 @@ def main():
             if len(args) > 3:  # require a client certificate from this CA
                 ctx.verify_mode = ssl.CERT_REQUIRED
                 ctx.load_verify_locations(args[3])
-            srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+            TLS[0] = ctx
             scheme = "https"
         BASE[0] = "%s://127.0.0.1:%d" % (scheme, port)
         label = str(port)
