@@ -53,10 +53,19 @@ to_ms() { # "1.23ms" / "850.00us" / "1.2s" -> ms
 	echo "$1" | awk '{ v = $1 + 0; if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /ms$/) v = v; else if ($1 ~ /s$/) v *= 1000; printf "%.3f", v }'
 }
 
-# wrk_run NAME URL [HEADER]: prints "NAME RPS P50_MS P99_MS ERRORS"
+# cpu_ticks PID...: user+system clock ticks used so far by these processes
+# (all their threads), and by the children of each (nginx's workers)
+cpu_ticks() {
+	for p in "$@"; do echo "$p"; pgrep -P "$p" || true; done | sort -u | while read -r q; do
+		[ -r "/proc/$q/stat" ] && sed 's/^.*) //' "/proc/$q/stat" | awk '{ print $12 + $13 }'
+	done | awk '{ n += $1 } END { print n + 0 }'
+}
+
+# wrk_run NAME URL PID [HEADER]: prints "NAME RPS P50_MS P99_MS ERRORS CPU_US_PER_REQUEST"
 wrk_run() {
-	if [ -n "${3:-}" ]; then
-		wrk -t2 -c64 -d"${SECS}s" --latency -H "$3" "$2" > "$TMP/wrk-$1.txt"
+	t0=$(cpu_ticks "$3")
+	if [ -n "${4:-}" ]; then
+		wrk -t2 -c64 -d"${SECS}s" --latency -H "$4" "$2" > "$TMP/wrk-$1.txt"
 	else
 		wrk -t2 -c64 -d"${SECS}s" --latency "$2" > "$TMP/wrk-$1.txt"
 	fi
@@ -64,7 +73,10 @@ wrk_run() {
 	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$TMP/wrk-$1.txt")")
 	p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$TMP/wrk-$1.txt")")
 	errs=$(awk '/Non-2xx or 3xx responses:/ {n += $NF} /Socket errors:/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$TMP/wrk-$1.txt")
-	echo "$1 $rps $p50 $p99 $errs"
+	t1=$(cpu_ticks "$3")
+	n=$(awk '/requests in/ { print $1 }' "$TMP/wrk-$1.txt")
+	cpu=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN { if (n > 0) printf "%.1f", d / hz * 1e6 / n; else print "n/a" }')
+	echo "$1 $rps $p50 $p99 $errs $cpu"
 }
 
 echo "== devsysd vs nginx (anchor) vs bare libmicrohttpd (floor): GET /api/tasks/<id>/tests/latest, wrk -t2 -c64 -d${SECS}s, $ROUNDS rounds =="
@@ -80,7 +92,8 @@ PORT=$(free_port)
 # the token reaches devsysd in its environment only (devsysd then wipes it)
 DEVSYSD_TOKEN=$TOKEN "${DEVSYSD:-$BUILD/src/devsysd/devsysd}" --workspace "$WS" --port "$PORT" --threads 2 \
 	--per-ip-limit 1000 2> "$TMP/devsysd.log" &
-PIDS="$PIDS $!"
+DPID=$!
+PIDS="$PIDS $DPID"
 wait_port "$PORT" || { cat "$TMP/devsysd.log"; exit 1; }
 URL="http://127.0.0.1:$PORT/api/tasks/bench/tests/latest"
 mkdir -p "$TMP/static/api/tasks/bench/tests"
@@ -116,13 +129,15 @@ http {
 }
 EOF
 "$NGINX" -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" 2>> "$TMP/nginx/error.log" &
-PIDS="$PIDS $!"
+NPID=$!
+PIDS="$PIDS $NPID"
 wait_port "$NPORT" || { cat "$TMP/nginx/error.log"; exit 1; }
 NURL="http://127.0.0.1:$NPORT/api/tasks/bench/tests/latest"
 
 FPORT=$(free_port)
 "$BUILD/bench/report/bench_mhd_floor" "$FPORT" "$TMP/static/api/tasks/bench/tests/latest" 2 2> "$TMP/floor.log" &
-PIDS="$PIDS $!"
+FPID=$!
+PIDS="$PIDS $FPID"
 wait_port "$FPORT" || { cat "$TMP/floor.log"; exit 1; }
 FURL="http://127.0.0.1:$FPORT/api/tasks/bench/tests/latest"
 
@@ -136,9 +151,9 @@ echo "body: $BYTES bytes of JSON, the same bytes from all three servers"
 
 run_one() { # run_one NAME
 	case "$1" in
-	devsysd) wrk_run devsysd "$URL" "Authorization: Bearer $TOKEN" ;;
-	nginx) wrk_run nginx "$NURL" ;;
-	floor) wrk_run floor "$FURL" ;;
+	devsysd) wrk_run devsysd "$URL" "$DPID" "Authorization: Bearer $TOKEN" ;;
+	nginx) wrk_run nginx "$NURL" "$NPID" ;;
+	floor) wrk_run floor "$FURL" "$FPID" ;;
 	esac
 }
 
@@ -155,13 +170,15 @@ while [ "$r" -le "$ROUNDS" ]; do
 	get() { awk -v n="$1" -v f="$2" '$1 == n { print $f }' "$TMP/round"; }
 	echo "-- round $r (order: $ORDER; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 	for s in devsysd nginx floor; do
-		echo "$s: $(get $s 2) req/s, p50 $(get $s 3) ms, p99 $(get $s 4) ms, errors $(get $s 5)"
+		echo "$s: $(get $s 2) req/s, p50 $(get $s 3) ms, p99 $(get $s 4) ms, errors $(get $s 5), cpu $(get $s 6) us/request"
 	done
 	echo "ratio req/s devsysd/nginx: $(ratio "$(get devsysd 2)" "$(get nginx 2)")x (target >= 0.5x);" \
 	     "devsysd/floor: $(ratio "$(get devsysd 2)" "$(get floor 2)")x"
 	echo "ratio p99 devsysd/nginx:   $(ratio "$(get devsysd 4)" "$(get nginx 4)")x (target <= 2x);" \
 	     "floor/nginx: $(ratio "$(get floor 4)" "$(get nginx 4)")x;" \
 	     "devsysd/floor: $(ratio "$(get devsysd 4)" "$(get floor 4)")x (target <= 1.2x when the floor is above 2x nginx)"
+	echo "ratio cpu/request devsysd/floor: $(ratio "$(get devsysd 6)" "$(get floor 6)")x;" \
+	     "devsysd/nginx: $(ratio "$(get devsysd 6)" "$(get nginx 6)")x (server CPU only: steadier than latency on a busy machine)"
 	echo "errors: devsysd $(get devsysd 5), nginx $(get nginx 5), floor $(get floor 5) (target 0)"
 	r=$((r + 1))
 done

@@ -1,22 +1,45 @@
 /*
  * The floor of the devsysd HTTP benchmark: a bare libmicrohttpd server in
  * devsysd's thread mode (epoll, internal thread pool, turbo, suspend/resume
- * allowed, the same connection and memory limits), answering every request
- * with the same bytes and headers from one response kept in memory. No
- * routing, no token, no record: what is left is libmicrohttpd's own cost.
+ * allowed, the same connection and memory limits, and, like devsysd, its
+ * own accepting thread handing connections to libmicrohttpd, which spreads
+ * them over the polling threads), answering every request with the same
+ * bytes and headers from one response kept in memory. No routing, no
+ * token, no record: what is left is libmicrohttpd's own cost.
  *
  *   bench_mhd_floor PORT BODY_FILE [THREADS]
  *
  * Runs until SIGTERM or SIGINT.
  */
+#define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static struct MHD_Response *answer;
+static struct MHD_Daemon *d;
+static int lfd;
+static volatile sig_atomic_t stop;
+
+static void *acceptor(void *arg)
+{
+	(void)arg;
+	while (!stop) {
+		struct sockaddr_storage sa;
+		socklen_t len = sizeof(sa);
+		int fd = accept4(lfd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0)
+			MHD_add_connection(d, fd, (struct sockaddr *)&sa, len);
+	}
+	return NULL;
+}
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                const char *version, const char *upload_data, size_t *upload_data_size,
@@ -56,8 +79,9 @@ static char *slurp(const char *path, size_t *len)
 int main(int argc, char **argv)
 {
 	struct sockaddr_in addr;
-	struct MHD_Daemon *d;
+	pthread_t th;
 	sigset_t set;
+	int one = 1;
 	size_t len = 0;
 	char *body;
 	int sig;
@@ -83,18 +107,29 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
-	                     0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-	                     MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 4096,
-	                     MHD_OPTION_PER_IP_CONNECTION_LIMIT, 2000, MHD_OPTION_CONNECTION_TIMEOUT, 10,
-	                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
-	                     MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_END);
-	if (!d) {
-		fprintf(stderr, "bench_mhd_floor: cannot listen on 127.0.0.1:%s\n", argv[1]);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(lfd, 1024) != 0) {
+		fprintf(stderr, "bench_mhd_floor: cannot listen on 127.0.0.1:%s: %s\n", argv[1], strerror(errno));
 		return 3;
 	}
+	d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
+	                         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
+	                     0, NULL, NULL, handler, NULL, MHD_OPTION_THREAD_POOL_SIZE, threads,
+	                     MHD_OPTION_CONNECTION_LIMIT, 4096, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 2000,
+	                     MHD_OPTION_CONNECTION_TIMEOUT, 10, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
+	                     MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_END);
+	if (!d) {
+		fprintf(stderr, "bench_mhd_floor: cannot start libmicrohttpd\n");
+		return 3;
+	}
+	pthread_create(&th, NULL, acceptor, NULL);
 	while (sigwait(&set, &sig) == 0 && sig == SIGPIPE)
 		;
+	stop = 1;
+	shutdown(lfd, SHUT_RDWR);
+	pthread_join(th, NULL);
+	close(lfd);
 	MHD_stop_daemon(d);
 	MHD_destroy_response(answer);
 	free(body);
