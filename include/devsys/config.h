@@ -13,7 +13,8 @@ DEVSYS_BEGIN_DECL
 /**
  * @file devsys/config.h
  * @brief The operator's devsys.yaml: runner profiles (`runners:`) and the
- *        merge gate's policy (`policy:`), with environment-variable overrides.
+ *        merge gate's policy (`policy:`), the forges serving each remote host
+ *        (`forges:`), with environment-variable overrides.
  *
  * Everything that grants privilege (shells, host access, auto-merge) lives
  * here and never in a task spec. Every top-level key is a section the
@@ -27,7 +28,9 @@ DEVSYS_BEGIN_DECL
  * of a profile the file does not have creates it. DEVSYS_POLICY_<KEY>=value
  * for `policy:` keys (PATHS_CRITICAL for paths.critical; lists are
  * comma-separated and replace the file's list); an unknown DEVSYS_POLICY_*
- * key is an error (docs/gate.md).
+ * key is an error (docs/gate.md). DEVSYS_FORGE_<HOST>_<KEY>=value for a
+ * `forges:` entry of the file (HOST upper-cased, '.', '-' and ':' as '_';
+ * docs/forge.md).
  */
 
 /** A loaded configuration. Read-only after loading; may be shared between threads. */
@@ -78,6 +81,36 @@ DEVSYS_API int devsys_config_runner_risk(int *risk, const devsys_config *cfg, co
  * @return 0; DEVSYS_EINVAL for NULL arguments.
  */
 DEVSYS_API int devsys_config_policy(const devsys_policy **out, const devsys_config *cfg);
+
+/* ---- forges: ---- */
+
+/** Number of `forges:` entries (one per remote host). */
+DEVSYS_API size_t devsys_config_forge_count(const devsys_config *cfg);
+
+/** Host of entry @p i (0-based, file order; lower case), borrowed; NULL when out of range. */
+DEVSYS_API const char *devsys_config_forge_host(const devsys_config *cfg, size_t i);
+
+/**
+ * The `forges:` entry serving remote host @p host ("github.com",
+ * "git.example.com:3000"; "" or "local" for a local path remote): the entry
+ * named "host:port" if there is one, else the entry named by the host
+ * alone (hosts compare case-insensitively). @p entry receives its name,
+ * borrowed from @p cfg.
+ * @return 0; DEVSYS_ENOTFOUND naming the host and the entries there are.
+ */
+DEVSYS_API int devsys_config_forge_match(const char **entry, const devsys_config *cfg, const char *host);
+
+/**
+ * The value of @p key ("provider", "base_url", "token_secret",
+ * "token_provider", "token_ref", "merge_method", "bot", "ca_file", "owner")
+ * of entry @p entry, or NULL when unset; @p where (may be NULL) receives
+ * where it was set ("devsys.yaml:4:19" or "environment DEVSYS_FORGE_...").
+ * Both borrowed from @p cfg. The value of token_secret is a secret's
+ * name, never a token.
+ * @return 0; DEVSYS_ENOTFOUND (no such entry); DEVSYS_EINVAL (unknown key).
+ */
+DEVSYS_API int devsys_config_forge_value(const char **value, const char **where, const devsys_config *cfg,
+                                         const char *entry, const char *key);
 
 DEVSYS_END_DECL
 

@@ -21,6 +21,7 @@ extern char **environ;
 static const struct devsys__config_section *const sections[] = {
 	&devsys__config_runners,
 	&devsys__config_policy,
+	&devsys__config_forges,
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 

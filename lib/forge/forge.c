@@ -254,12 +254,177 @@ int devsys_forge_merge_method_of(const devsys_forge *forge)
 	return forge ? forge->merge_method : DEVSYS_FORGE_MERGE_COMMIT;
 }
 
+/* Prefix the current error with where a setting came from. */
+static int error_at(int rc, const char *where, const char *entry, const char *key)
+{
+	char msg[900];
+	snprintf(msg, sizeof(msg), "%s", devsys_error_message(devsys_error_last()));
+	return devsys__error_set(rc, "%s: forges.%s.%s: %s", where ? where : "devsys.yaml", entry, key, msg);
+}
+
+/* What the `forges:` entry says, each value NULL when unset. */
+struct entry_view {
+	const char *name;
+	const char *val[9];
+	const char *where[9];
+};
+
+enum { E_PROVIDER, E_BASE_URL, E_TOKEN_SECRET, E_TOKEN_PROVIDER, E_TOKEN_REF, E_MERGE, E_BOT, E_CA, E_OWNER };
+static const char *const entry_keys[] = { "provider", "base_url", "token_secret", "token_provider", "token_ref",
+	                                  "merge_method", "bot", "ca_file", "owner" };
+
+static int read_entry(struct entry_view *v, const devsys_config *cfg, const char *host, bool need)
+{
+	int rc;
+	memset(v, 0, sizeof(*v));
+	if (!cfg)
+		return need ? devsys__error_set(DEVSYS_ENOTFOUND, "forge: no provider for host '%s': give one, or a "
+		                                                  "devsys.yaml with a forges: entry for it", host) : 0;
+	if ((rc = devsys_config_forge_match(&v->name, cfg, host)) < 0) {
+		if (rc == DEVSYS_ENOTFOUND && !need) {
+			devsys_error_clear();
+			return 0;
+		}
+		return rc;
+	}
+	for (int k = 0; k <= E_OWNER; k++)
+		if ((rc = devsys_config_forge_value(&v->val[k], &v->where[k], cfg, v->name, entry_keys[k])) < 0)
+			return rc;
+	return 0;
+}
+
+/* The token through the secrets module: declare the entry's secret when it
+ * names a provider for it, then resolve it (an audit event, never a value
+ * in a message). */
+static int resolve_token(devsys_forge *f, const struct entry_view *v, const devsys_forge_options *o)
+{
+	const char *name = v->val[E_TOKEN_SECRET], *value = NULL;
+	size_t len = 0;
+	int rc;
+	if (!name)
+		return 0;
+	if (!o->secrets)
+		return devsys__error_set(DEVSYS_ENOTFOUND, "%s: forges.%s.token_secret: secret '%s' is named, but no "
+		                                           "secrets were given to resolve it", v->where[E_TOKEN_SECRET],
+		                         v->name, name);
+	if (v->val[E_TOKEN_PROVIDER]) {
+		devsys_secret_def d = DEVSYS_SECRET_DEF_INIT;
+		d.name = name;
+		d.provider = v->val[E_TOKEN_PROVIDER];
+		d.ref = v->val[E_TOKEN_REF];
+		rc = devsys_secrets_define(o->secrets, &d);
+		if (rc < 0 && rc != DEVSYS_EEXISTS)
+			return error_at(rc, v->where[E_TOKEN_PROVIDER], v->name, "token_provider");
+	}
+	if ((rc = devsys_secrets_resolve(o->secrets, name, o->task, "pr", &value, &len)) < 0) {
+		if (rc == DEVSYS_ENOTFOUND && !v->val[E_TOKEN_PROVIDER] &&
+		    strstr(devsys_error_message(devsys_error_last()), "not declared"))
+			return devsys__error_set(rc, "%s: forges.%s.token_secret: secret '%s' is not declared (declare it, "
+			                             "or add token_provider: env|file|docker-secret to the entry)",
+			                         v->where[E_TOKEN_SECRET], v->name, name);
+		return error_at(rc, v->where[E_TOKEN_SECRET], v->name, "token_secret");
+	}
+	if (!(f->token = devsys__strndup(value, len)))
+		return devsys__error_oom();
+	return 0;
+}
+
+static int dup_first(char **dst, const char *a, const char *b, const char *c)
+{
+	const char *v = a ? a : b ? b : c;
+	if (v && !(*dst = devsys__strdup(v)))
+		return devsys__error_oom();
+	return 0;
+}
+
+/* Fill @p f's provider, names and settings from @p o, the entry, the remote. */
+static int settle(devsys_forge *f, const devsys_forge_options *o, struct entry_view *v, const char *host,
+                  char **owner, char **repo, char **path)
+{
+	const char *method;
+	int rc;
+	if ((rc = read_entry(v, o->config, host, !o->provider && *host)) < 0)
+		return rc;
+	if ((rc = dup_first(&f->provider, o->provider, v->val[E_PROVIDER], *host ? NULL : "local")) < 0 ||
+	    (rc = dup_first(&f->base_url, o->base_url, v->val[E_BASE_URL], NULL)) < 0 ||
+	    (rc = dup_first(&f->owner, o->owner, v->val[E_OWNER], *owner)) < 0 ||
+	    (rc = dup_first(&f->repo, o->repo, *repo, NULL)) < 0 ||
+	    (rc = dup_first(&f->bot, o->bot, v->val[E_BOT], NULL)) < 0 ||
+	    (rc = dup_first(&f->ca_file, o->ca_file, v->val[E_CA], NULL)) < 0 ||
+	    (rc = dup_first(&f->remote_url, o->remote_url, NULL, NULL)) < 0)
+		return rc;
+	f->local_path = *path;
+	*path = NULL;
+	method = o->merge_method ? o->merge_method : v->val[E_MERGE];
+	if (method && (rc = devsys_forge_merge_method_from_name(&f->merge_method, method)) < 0)
+		return o->merge_method ? rc : error_at(rc, v->where[E_MERGE], v->name, "merge_method");
+	return 0;
+}
+
+static int open_provider(devsys_forge *f, const devsys_forge_options *o, const struct entry_view *v)
+{
+	devsys_forge_open_options oo;
+	void *payload = NULL;
+	int rc;
+	if ((rc = devsys__forge_lookup(&f->vt, &payload, f->provider)) < 0)
+		return (!o->provider && v->name) ? error_at(rc, v->where[E_PROVIDER], v->name, "provider") : rc;
+	memset(&oo, 0, sizeof(oo));
+	oo.version = DEVSYS_FORGE_OPEN_OPTIONS_VERSION;
+	oo.base_url = f->base_url;
+	oo.owner = f->owner;
+	oo.repo = f->repo;
+	oo.remote_url = f->remote_url;
+	oo.local_path = f->local_path;
+	oo.token = f->token;
+	oo.ca_file = f->ca_file;
+	oo.connect_timeout_ms = o->connect_timeout_ms;
+	oo.timeout_ms = o->timeout_ms;
+	oo.max_retries = o->max_retries;
+	oo.verbose = o->verbose;
+	oo.bot = f->bot;
+	oo.ext_type = o->ext_type;
+	oo.ext = o->ext;
+	return f->vt.open(&f->self, &oo, payload);
+}
+
 int devsys_forge_new(devsys_forge **out, const devsys_forge_options *opts)
 {
+	devsys_forge_options o = DEVSYS_FORGE_OPTIONS_INIT;
+	struct entry_view v;
+	char *host = NULL, *owner = NULL, *repo = NULL, *path = NULL;
+	devsys_forge *f = NULL;
+	int rc;
+
 	DEVSYS__CHECK_ARG(out);
 	DEVSYS__CHECK_ARG(opts);
 	*out = NULL;
-	return devsys__error_set(DEVSYS_ENOTSUPPORTED, "devsys_forge_new: not built yet");
+	if ((rc = devsys__require_init(__func__)) < 0 ||
+	    (rc = devsys__versioned_copy(&o, opts, options_sizes, DEVSYS_FORGE_OPTIONS_VERSION,
+	                                 "devsys_forge_options")) < 0)
+		return rc;
+	if (!o.remote_url || !*o.remote_url)
+		return devsys__error_set(DEVSYS_EINVAL, "devsys_forge_new: remote_url is required");
+	if ((rc = devsys__forge_parse_remote(&host, &owner, &repo, &path, o.remote_url)) < 0)
+		goto done;
+	if (!(f = devsys__calloc(1, sizeof(*f)))) {
+		rc = devsys__error_oom();
+		goto done;
+	}
+	f->refs = 1;
+	if ((rc = settle(f, &o, &v, host, &owner, &repo, &path)) < 0 || (rc = resolve_token(f, &v, &o)) < 0 ||
+	    (rc = open_provider(f, &o, &v)) < 0)
+		goto done;
+	*out = f;
+	f = NULL;
+done:
+	if (f)
+		f->self = NULL; /* open failed: nothing to close */
+	devsys__forge_unref(f);
+	devsys__free(host);
+	devsys__free(owner);
+	devsys__free(repo);
+	devsys__free(path);
+	return rc;
 }
 
 int devsys_forge_describe(devsys_buf *out, devsys_forge *forge)
