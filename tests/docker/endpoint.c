@@ -186,3 +186,28 @@ Test(docker_validate, env_entries)
 	cr_assert_eq(devsys__docker_env_check("CR", "a\rb"), DEVSYS_EINVALID);
 	cr_assert_eq(devsys__docker_env_check("A\nB", "v"), DEVSYS_EINVALID);
 }
+
+Test(docker_version, negotiation)
+{
+	char v[16];
+	cr_assert_eq(devsys__docker_api_version(v, sizeof(v), "1.41", "1.12"), 0, "%s", errmsg());
+	cr_assert_str_eq(v, "1.41");
+	cr_assert_eq(devsys__docker_api_version(v, sizeof(v), "1.47", "1.24"), 0, "a newer engine");
+	cr_assert_str_eq(v, DEVSYS__DOCKER_API_MAX, "the client asks for what it was written against");
+	cr_assert_eq(devsys__docker_api_version(v, sizeof(v), "1.30", NULL), 0, "an older engine, no minimum known");
+	cr_assert_str_eq(v, "1.30");
+	cr_assert_eq(devsys__docker_api_version(v, sizeof(v), "1.25", NULL), 0);
+	cr_assert_str_eq(v, "1.25", "the oldest the client speaks");
+	cr_assert_eq(devsys__docker_api_version(v, sizeof(v), "1.24", NULL), DEVSYS_ENOTSUPPORTED);
+	cr_assert(strstr(errmsg(), "API 1.24 at most") && strstr(errmsg(), "1.25 or newer"), "%s", errmsg());
+	cr_assert_eq(devsys__docker_api_version(v, sizeof(v), "2.3", "1.44"), DEVSYS_ENOTSUPPORTED);
+	cr_assert(strstr(errmsg(), "needs API 1.44 or newer"), "%s", errmsg());
+	const char *bad[] = { "", "1", "1.", ".41", "v1.41", "1.41.0", "1.41 ", "1.x", "99999.1", NULL };
+	for (int i = 0; i < 9; i++) {
+		cr_assert_eq(devsys__docker_api_version(v, sizeof(v), bad[i], NULL), DEVSYS_EPARSE, "'%s'", bad[i]);
+		cr_assert(strstr(errmsg(), "is not MAJOR.MINOR"), "%s", errmsg());
+	}
+	cr_assert_eq(devsys__docker_api_version(v, sizeof(v), NULL, NULL), DEVSYS_EPARSE);
+	cr_assert_eq(devsys__docker_api_version(v, sizeof(v), "1.41", "one"), DEVSYS_EPARSE);
+	cr_assert_eq(devsys__docker_api_version(v, 3, "1.41", NULL), DEVSYS_EINVAL, "a short buffer");
+}

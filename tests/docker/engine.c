@@ -173,6 +173,22 @@ Test(docker_engine, fixture_is_its_own_engine)
 	json_t *v = api("GET", "/version", NULL, NULL, &status), *info, *img;
 	cr_assert_eq(status, 200);
 	cr_assert_not_null(json_string_value(json_object_get(v, "ApiVersion")));
+	/* negotiation: /_ping's API-Version header and /version's range give the path prefix used here */
+	{
+		char *curl = dt_dockerd_curl(engine), negotiated[16];
+		int st;
+		char *hdr = dt_sh_output(&st, "%s -sI http://docker/_ping | tr -d '\\r' | sed -n 's/^[Aa]pi-[Vv]ersion: //p'",
+		                         curl);
+		cr_assert_eq(st, 0);
+		hdr[strcspn(hdr, "\n")] = '\0';
+		cr_assert_str_eq(hdr, json_string_value(json_object_get(v, "ApiVersion")), "/_ping and /version agree");
+		cr_assert_eq(devsys__docker_api_version(negotiated, sizeof(negotiated), hdr,
+		                                        json_string_value(json_object_get(v, "MinAPIVersion"))),
+		             0, "%s", errmsg());
+		cr_assert_str_eq(negotiated, API + 2, "the tests' /v1.41 prefix is what negotiation picks");
+		free(hdr);
+		free(curl);
+	}
 	fprintf(stderr, "engine %s (API %s), storage driver %s, dockerd ready in %.0f ms, image import %.0f ms\n",
 	        json_string_value(json_object_get(v, "Version")), json_string_value(json_object_get(v, "ApiVersion")),
 	        engine->storage_driver, engine->start_ms, engine->import_ms);

@@ -201,6 +201,23 @@ int devsys__docker_endpoint_resolve(devsys__docker_endpoint *out, const char *pr
 int devsys__unix_path_check(const char *path, const char *what);
 void devsys__docker_endpoint_dispose(devsys__docker_endpoint *ep);
 
+/* ========================= API version ============================== */
+
+/* The oldest Engine API the client speaks (HostConfig.Init arrived in 1.25)
+ * and the newest it was written against (Docker 20.10). */
+#define DEVSYS__DOCKER_API_MIN "1.25"
+#define DEVSYS__DOCKER_API_MAX "1.41"
+
+/*
+ * The version to put in request paths ("/v<out>/..."), from the engine's
+ * newest (/_ping's API-Version header or /version's ApiVersion) and, when
+ * known, oldest (/version's MinAPIVersion) API version: the lower of the
+ * engine's newest and DEVSYS__DOCKER_API_MAX. DEVSYS_EPARSE for a version
+ * that is not MAJOR.MINOR, DEVSYS_ENOTSUPPORTED when the ranges do not meet;
+ * both name the versions. @p out holds at least 16 bytes.
+ */
+int devsys__docker_api_version(char *out, size_t out_size, const char *engine_max, const char *engine_min);
+
 /* ======================= inputs bound for API JSON ======================= */
 
 /*

@@ -2,5 +2,5 @@
 # and writer, endpoints, input checks): a module of its own, so a build can
 # leave Docker out, and tests/docker and fuzz/docker.cmake follow it.
 devsys_module(NAME docker
-              SOURCES stream.c tar_read.c tar_write.c tar_extract.c endpoint.c validate.c
+              SOURCES stream.c tar_read.c tar_write.c tar_extract.c endpoint.c validate.c version.c
               REQUIRES core)
