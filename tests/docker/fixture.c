@@ -74,20 +74,25 @@ Test(docker_fixture, a_dockerd_that_cannot_start_is_a_reason_from_its_log)
 
 Test(docker_fixture, stop_leaves_no_process_mount_or_directory, .timeout = 120)
 {
-	char why[1024], *dir, *cli, *out;
+	char why[1024], *dir, *curl, *out;
 	int st;
 	dt_dockerd *d = dt_dockerd_start(why, sizeof(why));
 	if (!d)
 		dt_skip("%s", why);
 	dir = strdup(d->dir);
-	cli = dt_dockerd_cli(d);
-	/* a container still running when the engine stops (fixture use of the CLI) */
-	out = dt_sh_output(&st, "%s run -d --network none %s sleep 600", cli, d->image);
+	curl = dt_dockerd_curl(d);
+	/* a container still running when the engine stops (the Engine API through curl) */
+	out = dt_sh_output(&st, "%s -f -H 'Content-Type: application/json' -d '{\"Image\":\"%s\",\"Cmd\":[\"sleep\",\"600\"],"
+	                   "\"HostConfig\":{\"NetworkMode\":\"none\"}}' http://docker/v1.41/containers/create | "
+	                   "sed -n 's/.*\"Id\":\"\\([0-9a-f]*\\)\".*/\\1/p'", curl, d->image);
 	cr_assert_eq(st, 0, "%s", out);
+	out[strcspn(out, "\n")] = '\0';
+	cr_assert_eq(strlen(out), 64, "container id: '%s'", out);
+	cr_assert_eq(dt_sh("%s -f -X POST http://docker/v1.41/containers/%s/start", curl, out), 0);
 	free(out);
 	cr_assert_gt(processes_naming(dir), 1, "dockerd, containerd and the shim name the directory");
 	cr_assert(dt_dockerd_running(d));
-	free(cli);
+	free(curl);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	dt_dockerd_free(d);
