@@ -209,7 +209,7 @@ Test(docker_stream, callback_abort_is_euser)
 Test(docker_stream, large_frame_is_streamed_not_buffered)
 {
 	size_t len = 4u << 20;
-	char *payload = malloc(len), *chunk = malloc(8);
+	char *payload = malloc(len);
 	sink s = { 0 };
 	devsys__docker_demux d;
 	for (size_t i = 0; i < len; i++)
@@ -226,6 +226,5 @@ Test(docker_stream, large_frame_is_streamed_not_buffered)
 	cr_assert_leq(s.max_chunk, 4096, "each piece goes out as it comes in (max %zu)", s.max_chunk);
 	cr_assert_eq(s.calls, len / 4096);
 	free(payload);
-	free(chunk);
 	sink_dispose(&s);
 }
