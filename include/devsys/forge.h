@@ -358,6 +358,25 @@ DEVSYS_API int devsys_gate_merge(devsys_policy_decision **out, devsys_pr *pr, co
  */
 DEVSYS_API int devsys_gate_explain(devsys_buf *out, const devsys_policy_decision *d, int json);
 
+/* ---- git credentials through the forge's secret ---- */
+
+/**
+ * A git credential provider (devsys_repo_credential_cb, devsys/repo.h) with
+ * @p payload a devsys_forge: it answers an https remote of the forge's own
+ * host with the token its `forges:` entry's token_secret resolved to,
+ * through the secrets module, as HTTP basic "x-access-token:<token>" (the
+ * user is the entry's bot when one is set). It passes (1) for another host,
+ * for ssh, when the forge has no token, and after a first refusal. Chain it
+ * before devsys_repo_key_credentials() so the environment is never read:
+ *
+ *     devsys_repo_credential_provider chain[] = {
+ *         { devsys_forge_credentials, forge }, { devsys_repo_key_credentials, NULL } };
+ *
+ * The forge must outlive the git operation. Thread-safety: as @p payload's.
+ */
+DEVSYS_API int devsys_forge_credentials(devsys_repo_credential *out, const char *url, const char *username_from_url,
+                                        unsigned int allowed, unsigned int attempt, void *payload);
+
 DEVSYS_END_DECL
 
 #endif /* DEVSYS_FORGE_H */

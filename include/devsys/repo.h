@@ -97,15 +97,29 @@ typedef struct devsys_repo_credential_provider {
 
 /**
  * The default provider: a token from $GITHUB_TOKEN as HTTP basic
- * "x-access-token:<token>" (until the secrets module supplies it), and for
- * ssh the key files of the options (ssh_private_key) or, without them,
- * ssh-agent. It answers only the first attempt of each kind, so a refused
- * token ends in DEVSYS_EAUTH instead of a retry loop. @p payload is the
- * devsys_repo_options the operation runs with (set by the library).
+ * "x-access-token:<token>", and for ssh what devsys_repo_key_credentials()
+ * gives. The environment token is the documented fallback for a setup with
+ * no secrets provider: when devsys.yaml's `forges:` entry for the remote
+ * names a token_secret, build the chain with devsys_forge_credentials()
+ * (devsys/forge.h) and devsys_repo_key_credentials() instead, and the token
+ * comes through the secrets module only. It answers only the first attempt
+ * of each kind, so a refused token ends in DEVSYS_EAUTH instead of a retry
+ * loop. @p payload is the devsys_repo_options the operation runs with (set
+ * by the library).
  */
 DEVSYS_API int devsys_repo_default_credentials(devsys_repo_credential *out, const char *url,
                                                const char *username_from_url, unsigned int allowed,
                                                unsigned int attempt, void *payload);
+
+/**
+ * The default provider without any token: for ssh the key files of the
+ * options (ssh_private_key) or, without them, ssh-agent; never the
+ * environment's token. First attempt only. @p payload: as for
+ * devsys_repo_default_credentials() (set by the library when NULL).
+ */
+DEVSYS_API int devsys_repo_key_credentials(devsys_repo_credential *out, const char *url,
+                                           const char *username_from_url, unsigned int allowed,
+                                           unsigned int attempt, void *payload);
 
 /* ---- progress ---- */
 

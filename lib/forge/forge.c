@@ -21,6 +21,8 @@ static size_t nreg;
 /* The built-in providers, registered by devsys_init(). */
 static const devsys_forge_vtable *const builtins[] = {
 	&devsys__forge_local_vtable,
+	&devsys__forge_github_vtable,
+	&devsys__forge_gitea_vtable,
 };
 
 static const size_t vtable_sizes[] = {
@@ -222,6 +224,7 @@ void devsys__forge_unref(devsys_forge *f)
 	devsys__free(f->owner);
 	devsys__free(f->repo);
 	devsys__free(f->remote_url);
+	devsys__free(f->host);
 	devsys__free(f->base_url);
 	devsys__free(f->local_path);
 	devsys__free(f->bot);
@@ -355,6 +358,8 @@ static int settle(devsys_forge *f, const devsys_forge_options *o, struct entry_v
 		return rc;
 	f->local_path = *path;
 	*path = NULL;
+	if (!(f->host = devsys__strdup(host)))
+		return devsys__error_oom();
 	method = o->merge_method ? o->merge_method : v->val[E_MERGE];
 	if (method && (rc = devsys_forge_merge_method_from_name(&f->merge_method, method)) < 0)
 		return o->merge_method ? rc : error_at(rc, v->where[E_MERGE], v->name, "merge_method");
@@ -468,4 +473,33 @@ int devsys_forge_protect(devsys_forge *forge, const char *branch, const char *co
 	}
 	DEVSYS__FORGE_SLOT(forge, protect, "branch protection");
 	return forge->vt.protect(forge->self, &p);
+}
+
+int devsys_forge_credentials(devsys_repo_credential *out, const char *url, const char *username_from_url,
+                             unsigned int allowed, unsigned int attempt, void *payload)
+{
+	devsys_forge *f = payload;
+	char *host = NULL, *owner = NULL, *repo = NULL, *path = NULL;
+	bool same;
+	(void)username_from_url;
+	if (!out || !url || !f || !f->token || attempt > 1 || !(allowed & DEVSYS_REPO_CRED_USERPASS) ||
+	    strncmp(url, "https://", 8) != 0)
+		return 1;
+	/* the token follows its provider: never offer it to another host */
+	if (devsys__forge_parse_remote(&host, &owner, &repo, &path, url) < 0) {
+		devsys_error_clear();
+		return 1;
+	}
+	same = f->host && *f->host && strcmp(host, f->host) == 0;
+	devsys__free(host);
+	devsys__free(owner);
+	devsys__free(repo);
+	devsys__free(path);
+	if (!same)
+		return 1;
+	memset(out, 0, sizeof(*out));
+	out->type = DEVSYS_REPO_CRED_USERPASS;
+	out->username = f->bot ? f->bot : "x-access-token";
+	out->secret = f->token;
+	return 0;
 }

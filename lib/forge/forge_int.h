@@ -15,6 +15,8 @@
 /* Built-in providers: each provider's folder defines its vtable. Add one
  * line here and one row in builtins[] of forge.c. */
 extern const devsys_forge_vtable devsys__forge_local_vtable;
+extern const devsys_forge_vtable devsys__forge_github_vtable;
+extern const devsys_forge_vtable devsys__forge_gitea_vtable;
 
 /* What a sink collects; one kind per list call. */
 enum devsys__sink_kind { DEVSYS__SINK_REVIEWS = 1, DEVSYS__SINK_CHECKS, DEVSYS__SINK_FILES, DEVSYS__SINK_AUTHORS };
@@ -45,6 +47,7 @@ struct devsys_forge {
 	char *owner;
 	char *repo;
 	char *remote_url;
+	char *host;              /* the remote's host ("" for a local path) */
 	char *base_url;
 	char *local_path;
 	char *bot;

@@ -121,19 +121,32 @@ int devsys__git_error(devsys__git_op *op, int gitrc, const char *fmt, ...)
 int devsys_repo_default_credentials(devsys_repo_credential *out, const char *url, const char *username_from_url,
                                     unsigned int allowed, unsigned int attempt, void *payload)
 {
-	const devsys_repo_options *opts = payload;
 	const char *token;
 
-	(void)url;
 	if (!out || attempt > 1)
 		return 1; /* refused once: do not loop, let the chain end in EAUTH */
 	memset(out, 0, sizeof(*out));
+	/* The documented fallback for a setup without a secrets provider: a chain
+	 * built from a configured forge uses devsys_repo_key_credentials instead,
+	 * so the token then comes through the secrets module only. */
 	if ((allowed & DEVSYS_REPO_CRED_USERPASS) && (token = getenv("GITHUB_TOKEN")) != NULL && *token) {
 		out->type = DEVSYS_REPO_CRED_USERPASS;
 		out->username = "x-access-token";
 		out->secret = token;
 		return 0;
 	}
+	return devsys_repo_key_credentials(out, url, username_from_url, allowed, attempt, payload);
+}
+
+int devsys_repo_key_credentials(devsys_repo_credential *out, const char *url, const char *username_from_url,
+                                unsigned int allowed, unsigned int attempt, void *payload)
+{
+	const devsys_repo_options *opts = payload;
+
+	(void)url;
+	if (!out || attempt > 1)
+		return 1;
+	memset(out, 0, sizeof(*out));
 	if ((allowed & DEVSYS_REPO_CRED_SSH_KEY) && opts && opts->ssh_private_key) {
 		out->type = DEVSYS_REPO_CRED_SSH_KEY;
 		out->username = username_from_url;
@@ -176,7 +189,8 @@ static int credentials_cb(git_credential **out, const char *url, const char *use
 		void *p = op->chain[i].payload;
 		int rc;
 		memset(&c, 0, sizeof(c));
-		if (op->chain[i].cb == devsys_repo_default_credentials && !p)
+		if ((op->chain[i].cb == devsys_repo_default_credentials || op->chain[i].cb == devsys_repo_key_credentials) &&
+		    !p)
 			p = (void *)op->opts;
 		rc = op->chain[i].cb(&c, op->url_shown, username_from_url, allowed, op->attempts, p);
 		if (rc == 1)

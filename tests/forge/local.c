@@ -741,3 +741,51 @@ Test(forge_local, bad_provider_missing_secret_and_strict_config_are_clear_errors
 	devsys_secrets_free(s);
 	free(bare);
 }
+
+/* ---- git credentials through the secrets module ---- */
+
+Test(forge_local, git_credentials_come_from_the_forge_secret_only_for_its_host)
+{
+	devsys_forge_vtable vt;
+	memset(&vt, 0, sizeof(vt));
+	vt.version = DEVSYS_FORGE_VTABLE_VERSION;
+	vt.name = "stub2";
+	vt.open = stub_open;
+	vt.close = stub_close;
+	vt.pr_upsert = stub_upsert;
+	vt.pr_get = stub_get;
+	cr_assert_eq(devsys_forge_register(&vt, NULL), 0, "%s", gf_err());
+	devsys_secrets *s = NULL;
+	cr_assert_eq(devsys_secrets_new(&s, NULL), 0);
+	setenv("F1_GIT_TOKEN", "from-the-secrets-module-1234", 1);
+	setenv("GITHUB_TOKEN", "from-the-environment-5678", 1);
+	devsys_forge *f = NULL;
+	cr_assert_eq(forge_new_with("forges:\n  git.example.test:\n    provider: stub2\n    token_secret: git_tok\n"
+	                            "    token_provider: env\n    token_ref: F1_GIT_TOKEN\n",
+	                            "https://git.example.test/o/r.git", s, &f), 0, "%s", gf_err());
+	devsys_repo_credential c;
+	cr_assert_eq(devsys_forge_credentials(&c, "https://git.example.test/o/r.git", NULL, DEVSYS_REPO_CRED_USERPASS, 1,
+	                                      f), 0);
+	cr_assert_eq(c.type, DEVSYS_REPO_CRED_USERPASS);
+	cr_assert_str_eq(c.secret, "from-the-secrets-module-1234");
+	cr_assert_str_eq(c.username, "x-access-token");
+	/* Another host, ssh, a second attempt: pass. */
+	cr_assert_eq(devsys_forge_credentials(&c, "https://evil.example.test/o/r.git", NULL, DEVSYS_REPO_CRED_USERPASS, 1,
+	                                      f), 1);
+	cr_assert_eq(devsys_forge_credentials(&c, "ssh://git@git.example.test/o/r.git", NULL,
+	                                      DEVSYS_REPO_CRED_SSH_KEY | DEVSYS_REPO_CRED_SSH_AGENT, 1, f), 1);
+	cr_assert_eq(devsys_forge_credentials(&c, "https://git.example.test/o/r.git", NULL, DEVSYS_REPO_CRED_USERPASS, 2,
+	                                      f), 1);
+	/* The key-only provider never reads the environment's token; the default (the fallback) does. */
+	devsys_repo_options ro = DEVSYS_REPO_OPTIONS_INIT;
+	cr_assert_eq(devsys_repo_key_credentials(&c, "https://git.example.test/o/r.git", NULL, DEVSYS_REPO_CRED_USERPASS,
+	                                         1, &ro), 1);
+	cr_assert_eq(devsys_repo_default_credentials(&c, "https://git.example.test/o/r.git", NULL,
+	                                             DEVSYS_REPO_CRED_USERPASS, 1, &ro), 0);
+	cr_assert_str_eq(c.secret, "from-the-environment-5678");
+	unsetenv("GITHUB_TOKEN");
+	unsetenv("F1_GIT_TOKEN");
+	devsys_forge_free(f);
+	devsys_secrets_free(s);
+	cr_assert_eq(devsys_forge_unregister("stub2"), 0);
+}
