@@ -12,8 +12,6 @@
 #include <errno.h>
 #include <ftw.h>
 #include <spawn.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
