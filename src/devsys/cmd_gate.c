@@ -118,21 +118,30 @@ out:
 }
 #endif
 
+#ifdef DEVSYS_HAVE_MODULE_FORGE
+int devsys_cli_gate_check(devsys_cli *cli, int argc, char **argv); /* cmd_forge.c */
+#endif
+
 static int cmd_gate(devsys_cli *cli, int argc, char **argv)
 {
 	if (argc < 2)
-		return devsys_cli_usage_error(cli, "gate: which one? (devsys gate explain PATH...)");
+		return devsys_cli_usage_error(cli, "gate: which one? (devsys gate explain PATH..., devsys gate check TASK)");
+#ifdef DEVSYS_HAVE_MODULE_FORGE
+	if (strcmp(argv[1], "check") == 0)
+		return devsys_cli_gate_check(cli, argc, argv);
+#endif
 	if (strcmp(argv[1], "explain") == 0)
 #if defined(DEVSYS_HAVE_MODULE_POLICY) && defined(DEVSYS_HAVE_MODULE_CONFIG)
 		return explain(cli, argc, argv);
 #else
 		return devsys_cli_usage_error(cli, "gate explain: this build has no policy or no config module");
 #endif
-	return devsys_cli_usage_error(cli, "gate: unknown subcommand '%s' (explain)", argv[1]);
+	return devsys_cli_usage_error(cli, "gate: unknown subcommand '%s' (explain, check)", argv[1]);
 }
 
 const devsys_cli_command devsys_cli_gate_commands[] = {
-	{ "gate", "explain [--config FILE] [--rename OLD NEW]... PATH...",
-	  "each path's risk class and the policy glob that decided it (docs/gate.md)", cmd_gate },
+	{ "gate", "explain [--config FILE] [--rename OLD NEW]... PATH... | check TASK [--merge] [--wait MS]",
+	  "each path's risk class and the policy glob that decided it; a task PR's gate decision (docs/gate.md)",
+	  cmd_gate },
 	{ NULL, NULL, NULL, NULL },
 };
