@@ -1,5 +1,5 @@
 /*
- * Fuzz target: devsys.yaml parsing (runners: and policy: sections). Any
+ * Fuzz target: devsys.yaml parsing (runners:, policy: and forges: sections). Any
  * input either fails with an error message or gives profiles whose options
  * and risk can be read, and a policy that classifies a path.
  */
@@ -27,6 +27,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int risk;
 		if (!name || devsys_config_runner(c, name, &type, &o) < 0 || !type ||
 		    devsys_config_runner_risk(&risk, c, name) < 0 || risk < DEVSYS_RISK_UNSET || risk > DEVSYS_RISK_CRITICAL)
+			__builtin_trap();
+	}
+	/* every forges: entry is found by its own host and has a provider */
+	for (size_t i = 0; i < devsys_config_forge_count(c); i++) {
+		const char *host = devsys_config_forge_host(c, i), *entry = NULL, *provider = NULL;
+		if (!host || devsys_config_forge_match(&entry, c, host) < 0 || strcmp(entry, host) != 0 ||
+		    devsys_config_forge_value(&provider, NULL, c, entry, "provider") < 0 || !provider)
 			__builtin_trap();
 	}
 	const devsys_policy *pol;
