@@ -3,6 +3,7 @@
 set(forge_sources forge.c sink.c pr.c body.c gate.c remote.c)
 # Built-in providers: one line each (and one row in builtins[] of forge.c).
 list(APPEND forge_sources local/local.c)
+list(APPEND forge_sources github/github.c github/json.c)
 list(APPEND forge_sources gitea/gitea.c gitea/codec.c)
 devsys_module(NAME forge
   SOURCES ${forge_sources}
