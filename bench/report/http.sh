@@ -180,5 +180,14 @@ while [ "$r" -le "$ROUNDS" ]; do
 	echo "ratio cpu/request devsysd/floor: $(ratio "$(get devsysd 6)" "$(get floor 6)")x;" \
 	     "devsysd/nginx: $(ratio "$(get devsysd 6)" "$(get nginx 6)")x (server CPU only: steadier than latency on a busy machine)"
 	echo "errors: devsysd $(get devsysd 5), nginx $(get nginx 5), floor $(get floor 5) (target 0)"
+	echo "$(ratio "$(get devsysd 2)" "$(get nginx 2)") $(ratio "$(get devsysd 4)" "$(get nginx 4)")" \
+	     "$(ratio "$(get floor 4)" "$(get nginx 4)") $(ratio "$(get devsysd 4)" "$(get floor 4)")" \
+	     "$(ratio "$(get devsysd 6)" "$(get floor 6)")" >> "$TMP/ratios"
 	r=$((r + 1))
 done
+median() { # median COLUMN: of the per-round ratios
+	awk -v k="$1" '{ print $k }' "$TMP/ratios" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+echo "== median of $ROUNDS rounds: req/s devsysd/nginx $(median 1)x; p99 devsysd/nginx $(median 2)x," \
+     "floor/nginx $(median 3)x, devsysd/floor $(median 4)x; cpu/request devsysd/floor $(median 5)x" \
+     "(load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
