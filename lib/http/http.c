@@ -244,6 +244,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *payload)
 		devsys_buf_clear(&x->out->headers);
 	if (x->out->headers.size + len > 256 * 1024 || devsys_buf_put(&x->out->headers, data, len) < 0)
 		return 0;
+	if (x->req->on_headers && (len == 2 || len == 1) && (data[0] == '\r' || data[0] == '\n')) {
+		long status = 0;
+		curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300)
+			x->req->on_headers(status, x->req->payload);
+	}
 	return len;
 }
 

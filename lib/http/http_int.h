@@ -83,6 +83,9 @@ typedef struct devsys__http_request {
 	void *payload;               /* for write_cb and read_cb */
 	long timeout_ms;             /* 0: the client's; -1: none (long streams) */
 	bool no_retry;               /* a non-idempotent call that must run at most once */
+	/* Called once per attempt when a 2xx answer's header block has arrived,
+	 * before any of its body (a Docker attach: the container may start now). */
+	void (*on_headers)(long status, void *payload);
 } devsys__http_request;
 
 typedef struct devsys__http_response {
