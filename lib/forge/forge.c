@@ -15,7 +15,9 @@ struct regentry {
 };
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct regentry *reg;
+/* entries are allocated one by one: devsys_forge_find() lends a pointer into
+ * one, which must survive later registrations */
+static struct regentry **reg;
 static size_t nreg;
 
 /* The built-in providers, registered by devsys_init(). */
@@ -48,7 +50,7 @@ static bool name_ok(const char *name)
 static int register_locked(const devsys_forge_vtable *vtable, void *payload)
 {
 	devsys_forge_vtable vt;
-	struct regentry *n;
+	struct regentry **n, *e;
 	int rc;
 
 	memset(&vt, 0, sizeof(vt));
@@ -62,17 +64,19 @@ static int register_locked(const devsys_forge_vtable *vtable, void *payload)
 		return devsys__error_set(DEVSYS_EINVAL, "devsys_forge_register: provider name '%.64s' must be 1 to 32 "
 		                                        "characters of a-z, 0-9, '-' and '_'", vt.name);
 	for (size_t i = 0; i < nreg; i++)
-		if (strcmp(reg[i].name, vt.name) == 0)
+		if (strcmp(reg[i]->name, vt.name) == 0)
 			return devsys__error_set(DEVSYS_EEXISTS, "forge provider '%s' is already registered", vt.name);
 	if (!(n = devsys__realloc(reg, (nreg + 1) * sizeof(*n))))
 		return devsys__error_oom();
 	reg = n;
-	if (!(n[nreg].name = devsys__strdup(vt.name)))
+	if (!(e = devsys__calloc(1, sizeof(*e))) || !(e->name = devsys__strdup(vt.name))) {
+		devsys__free(e);
 		return devsys__error_oom();
-	n[nreg].vt = vt;
-	n[nreg].vt.name = n[nreg].name;
-	n[nreg].payload = payload;
-	nreg++;
+	}
+	e->vt = vt;
+	e->vt.name = e->name;
+	e->payload = payload;
+	reg[nreg++] = e;
 	return 0;
 }
 
@@ -94,9 +98,10 @@ int devsys_forge_unregister(const char *name)
 	DEVSYS__CHECK_ARG(name);
 	pthread_mutex_lock(&reg_lock);
 	for (size_t i = 0; i < nreg; i++) {
-		if (strcmp(reg[i].name, name) != 0)
+		if (strcmp(reg[i]->name, name) != 0)
 			continue;
-		devsys__free(reg[i].name);
+		devsys__free(reg[i]->name);
+		devsys__free(reg[i]);
 		memmove(&reg[i], &reg[i + 1], (nreg - i - 1) * sizeof(*reg));
 		nreg--;
 		rc = 0;
@@ -114,7 +119,7 @@ static void names_locked(char *out, size_t cap)
 	size_t used = 0;
 	out[0] = '\0';
 	for (size_t i = 0; i < nreg && used + 1 < cap; i++) {
-		int w = snprintf(out + used, cap - used, "%s%s", i ? ", " : "", reg[i].name);
+		int w = snprintf(out + used, cap - used, "%s%s", i ? ", " : "", reg[i]->name);
 		if (w < 0)
 			break;
 		used += (size_t)w;
@@ -125,7 +130,7 @@ static int find_locked(const char *name)
 {
 	char names[256];
 	for (size_t i = 0; i < nreg; i++)
-		if (strcmp(reg[i].name, name) == 0)
+		if (strcmp(reg[i]->name, name) == 0)
 			return (int)i;
 	names_locked(names, sizeof(names));
 	return devsys__error_set(DEVSYS_ENOTFOUND, "forge provider '%.64s' is not registered (registered: %s)", name,
@@ -139,7 +144,7 @@ int devsys_forge_find(const devsys_forge_vtable **vtable, const char *name)
 	pthread_mutex_lock(&reg_lock);
 	i = find_locked(name);
 	if (i >= 0 && vtable)
-		*vtable = &reg[i].vt;
+		*vtable = &reg[i]->vt;
 	pthread_mutex_unlock(&reg_lock);
 	return i < 0 ? i : 0;
 }
@@ -150,8 +155,8 @@ int devsys__forge_lookup(devsys_forge_vtable *vt, void **payload, const char *na
 	pthread_mutex_lock(&reg_lock);
 	i = find_locked(name);
 	if (i >= 0) {
-		*vt = reg[i].vt;
-		*payload = reg[i].payload;
+		*vt = reg[i]->vt;
+		*payload = reg[i]->payload;
 	}
 	pthread_mutex_unlock(&reg_lock);
 	return i < 0 ? i : 0;
@@ -170,8 +175,10 @@ int devsys__forge_global_init(void)
 void devsys__forge_global_shutdown(void)
 {
 	pthread_mutex_lock(&reg_lock);
-	for (size_t i = 0; i < nreg; i++)
-		devsys__free(reg[i].name);
+	for (size_t i = 0; i < nreg; i++) {
+		devsys__free(reg[i]->name);
+		devsys__free(reg[i]);
+	}
 	devsys__free(reg);
 	reg = NULL;
 	nreg = 0;
