@@ -65,7 +65,7 @@ static void echo_close(void *self)
 /* Only the required slots: the library answers DEVSYS_ENOTSUPPORTED for the rest. */
 static const devsys_runner_vtable echo_vtable = {
 	DEVSYS_RUNNER_VTABLE_VERSION, "echo", echo_open, echo_exec, echo_cancel, echo_close,
-	NULL, NULL, NULL, NULL, NULL,
+	NULL, NULL, NULL, NULL, NULL, NULL,
 };
 
 static int print_line(int stream, const char *data, size_t len, void *payload)

@@ -67,7 +67,7 @@ typedef int (*devsys_runner_output_cb)(int stream, const char *data, size_t len,
 /** remote-ssh: authenticate with ssh-agent ($SSH_AUTH_SOCK) instead of a key file. */
 #define DEVSYS_RUNNER_USE_AGENT (1u << 2)
 
-#define DEVSYS_RUNNER_OPTIONS_VERSION 1
+#define DEVSYS_RUNNER_OPTIONS_VERSION 2
 
 /**
  * Options of devsys_runner_open() (copied; strings too). Fields a runner
@@ -96,11 +96,22 @@ typedef struct devsys_runner_options {
 	unsigned int keepalive_s;   /**< keepalive interval; 0: 15 */
 	unsigned int retries;       /**< system-failure retries of DEVSYS_RUNNER_CMD_IDEMPOTENT commands; 0: none */
 	const char *remote_dir;     /**< where per-runner/per-task remote dirs are made; NULL: "/tmp" */
+	/* ---- version 2 ---- */
+	/**
+	 * Backend options: the tag names the struct @c backend_options points
+	 * to (DEVSYS_RUNNER_DOCKER_TAG for devsys_runner_docker_options, in
+	 * devsys/sys/runner_docker.h); that struct starts with its own
+	 * <tt>unsigned int version</tt>. Both NULL: the backend's defaults. A
+	 * backend refuses a tag it does not know (DEVSYS_EINVAL). Borrowed: read
+	 * (and copied by the backend) during devsys_runner_open() only.
+	 */
+	const char *backend_tag;
+	const void *backend_options;
 } devsys_runner_options;
 
 #define DEVSYS_RUNNER_OPTIONS_INIT                                                                        \
 	{ DEVSYS_RUNNER_OPTIONS_VERSION, 0u, NULL, NULL, 0u, 0u, 0u, 0u, 0u, NULL, 0u, NULL, NULL, NULL, NULL, \
-	  0u, 0u, 0u, NULL }
+	  0u, 0u, 0u, NULL, NULL, NULL }
 
 /** Initialise @p opts with the defaults of @p version. DEVSYS_EVERSION for unknown versions. */
 DEVSYS_API int devsys_runner_options_init(devsys_runner_options *opts, unsigned int version);
@@ -114,7 +125,7 @@ DEVSYS_API int devsys_runner_options_init(devsys_runner_options *opts, unsigned 
 /** Command flag: safe to run again after a system failure (see devsys_runner_options.retries). */
 #define DEVSYS_RUNNER_CMD_IDEMPOTENT (1u << 2)
 
-#define DEVSYS_RUNNER_CMD_VERSION 1
+#define DEVSYS_RUNNER_CMD_VERSION 2
 
 /** One command to run. Nothing is copied beyond the call. */
 typedef struct devsys_runner_cmd {
@@ -133,10 +144,16 @@ typedef struct devsys_runner_cmd {
 	void *output_payload;          /**< passed to output_cb */
 	devsys_task *task;             /**< optional: output is teed to <task>/logs/<stage>.log */
 	const char *stage;             /**< stage name for the log file; NULL: "exec" */
+	/* ---- version 2 ---- */
+	/** Container runners: the image a task step asked for (a spec's step-level
+	 *  `image`). Allowed only when the profile lists allowed_images and one
+	 *  glob matches, else DEVSYS_EACCESS naming the profile and its list.
+	 *  Other runners refuse it (DEVSYS_ENOTSUPPORTED). NULL: the profile's image. */
+	const char *image;
 } devsys_runner_cmd;
 
 #define DEVSYS_RUNNER_CMD_INIT \
-	{ DEVSYS_RUNNER_CMD_VERSION, 0u, NULL, NULL, NULL, NULL, 0u, NULL, 0u, NULL, NULL, NULL, NULL, NULL }
+	{ DEVSYS_RUNNER_CMD_VERSION, 0u, NULL, NULL, NULL, NULL, 0u, NULL, 0u, NULL, NULL, NULL, NULL, NULL, NULL }
 
 #define DEVSYS_RUNNER_RESULT_VERSION 1
 
@@ -224,6 +241,27 @@ DEVSYS_API int devsys_runner_upload(devsys_runner *runner, const char *local, co
 
 /** Copy a file or directory tree from the execution place to @p local. */
 DEVSYS_API int devsys_runner_download(devsys_runner *runner, const char *remote, const char *local);
+
+#define DEVSYS_RUNNER_DESCRIPTION_VERSION 1
+
+/** What a backend says about itself, for the task record (DESIGN §3). */
+typedef struct devsys_runner_description {
+	unsigned int version;   /**< DEVSYS_RUNNER_DESCRIPTION_VERSION, set by the caller */
+	char type[64];          /**< the runner type ("host-docker") */
+	char engine[64];        /**< the backend's own version ("docker 20.10.24, API 1.41"), or "" */
+	char where[256];        /**< host, endpoint or image the commands run on/in */
+	char image_id[128];     /**< container runners: the image id ("sha256:..."), or "" */
+	char image_digest[256]; /**< container runners: a repo digest ("name@sha256:..."), or "" when the image has none */
+} devsys_runner_description;
+
+/**
+ * Describe the open runner into @p out (every string NUL-terminated, "" when
+ * unknown). Backends built before vtable version 2, or without the slot, get
+ * their type only.
+ * @return 0; DEVSYS_EINVAL; DEVSYS_EVERSION for an unknown @p out->version.
+ *         Thread-safe with respect to other runners.
+ */
+DEVSYS_API int devsys_runner_describe(devsys_runner *runner, devsys_runner_description *out);
 
 DEVSYS_END_DECL
 

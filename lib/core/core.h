@@ -145,6 +145,14 @@ bool devsys__yaml11_bool(const char *s);
 /* ---- time ---- */
 /* Monotonic clock in nanoseconds. */
 uint64_t devsys__now_ns(void);
+
+/* ---- process identity (owner.c): pid + start time + boot id survive pid reuse ---- */
+/* Field 22 of /proc/<pid>/stat (clock ticks since boot), or -1. */
+long long devsys__proc_start(pid_t pid);
+/* /proc/sys/kernel/random/boot_id into @p out ("" when unreadable); 37 bytes suffice. */
+void devsys__boot_id(char *out, size_t size);
+/* Does the process stamped (pid, start, boot) still run? */
+bool devsys__owner_alive(long long pid, long long start, const char *boot);
 /* UTC wall clock as "2026-11-26T10:54:42.123Z" into @p out (>= 32 bytes). */
 void devsys__time_iso8601(char *out, size_t out_size);
 

@@ -6,6 +6,7 @@
 #include "output_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,17 +24,20 @@ static size_t nreg;
 
 static const size_t vtable_sizes[] = {
 	0,
-	DEVSYS__SIZE_THROUGH(devsys_runner_vtable, workdir), /* 1 */
+	DEVSYS__SIZE_THROUGH(devsys_runner_vtable, workdir),  /* 1 */
+	DEVSYS__SIZE_THROUGH(devsys_runner_vtable, describe), /* 2 */
 };
 
 static const size_t options_sizes[] = {
 	0,
-	DEVSYS__SIZE_THROUGH(devsys_runner_options, remote_dir), /* 1 */
+	DEVSYS__SIZE_THROUGH(devsys_runner_options, remote_dir),      /* 1 */
+	DEVSYS__SIZE_THROUGH(devsys_runner_options, backend_options), /* 2 */
 };
 
 static const size_t cmd_sizes[] = {
 	0,
 	DEVSYS__SIZE_THROUGH(devsys_runner_cmd, stage), /* 1 */
+	DEVSYS__SIZE_THROUGH(devsys_runner_cmd, image), /* 2 */
 };
 
 static const size_t result_sizes[] = {
@@ -281,6 +285,11 @@ static int check_cmd(devsys_runner *r, const devsys_runner_cmd *c)
 		                                         "does not allow shells (allow_shell in the operator's devsys.yaml)");
 	if (c->stdin_data && c->stdin_file)
 		return devsys__error_set(DEVSYS_EINVAL, "runner: give stdin_data or stdin_file, not both");
+	/* only the container runners choose images; any other would ignore it silently */
+	if (c->image && strcmp(r->entry.name, "host-docker") != 0 && strcmp(r->entry.name, "dind") != 0)
+		return devsys__error_set(DEVSYS_ENOTSUPPORTED, "runner: the command asks for image '%.128s', but runner "
+		                                               "type '%s' runs no containers",
+		                         c->image, r->entry.name);
 	if (c->stdin_file && access(c->stdin_file, R_OK) != 0)
 		return devsys__error_errno(errno == ENOENT ? DEVSYS_ENOTFOUND : DEVSYS_EACCESS, errno,
 		                           "runner: stdin file '%s' cannot be read", c->stdin_file);
@@ -411,4 +420,23 @@ int devsys_runner_download(devsys_runner *r, const char *remote, const char *loc
 	if (!r->entry.vt.download)
 		return devsys__error_set(DEVSYS_ENOTSUPPORTED, "runner '%s' does not support download", r->entry.name);
 	return r->entry.vt.download(r->self, remote, local);
+}
+
+int devsys_runner_describe(devsys_runner *r, devsys_runner_description *out)
+{
+	unsigned int v;
+	DEVSYS__CHECK_ARG(r);
+	DEVSYS__CHECK_ARG(out);
+	v = out->version;
+	if (v == 0 || v > DEVSYS_RUNNER_DESCRIPTION_VERSION)
+		return devsys__error_set(DEVSYS_EVERSION, "devsys_runner_describe: description version %u is not "
+		                                          "supported (1..%u)",
+		                         v, DEVSYS_RUNNER_DESCRIPTION_VERSION);
+	memset(out, 0, sizeof(*out));
+	out->version = v;
+	snprintf(out->type, sizeof(out->type), "%s", r->entry.name);
+	/* the registry zeroed the slots a v1 plug-in does not have */
+	if (!r->entry.vt.describe)
+		return 0;
+	return r->entry.vt.describe(r->self, out);
 }

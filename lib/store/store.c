@@ -97,51 +97,13 @@ int devsys_store_options_init(devsys_store_options *opts, unsigned int version)
 
 /* ---- process identity, for recovery ---- */
 
-static long long proc_start(pid_t pid)
-{
-	char path[64], buf[1024];
-	FILE *f;
-	char *p;
-	long long v = 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (!(f = fopen(path, "r")))
-		return -1;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	/* field 22 (starttime), counted after the ")" that ends the command name */
-	if (!(p = strrchr(buf, ')')))
-		return -1;
-	p++;
-	for (int field = 3; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		v = strtoll(p + 1, NULL, 10);
-	return v;
-}
-
-static void boot_id(char *out, size_t size)
-{
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
-	out[0] = '\0';
-	if (f) {
-		if (fgets(out, (int)size, f))
-			out[strcspn(out, "\n")] = '\0';
-		fclose(f);
-	}
-}
+/* shared with the Docker runner's container labels (lib/core/owner.c) */
+#define proc_start devsys__proc_start
+#define boot_id devsys__boot_id
 
 static bool owner_alive(const devsys__task_row *r)
 {
-	char boot[40];
-	boot_id(boot, sizeof(boot));
-	if (r->owner_pid <= 0 || strcmp(boot, r->owner_boot) != 0)
-		return false;
-	if (kill((pid_t)r->owner_pid, 0) != 0 && errno == ESRCH)
-		return false;
-	return proc_start((pid_t)r->owner_pid) == r->owner_start;
+	return devsys__owner_alive(r->owner_pid, r->owner_start, r->owner_boot);
 }
 
 static long long wall_ms(void)

@@ -104,7 +104,8 @@ LAYOUT(devsys_runner_cmd, output_cb, 72);
 LAYOUT(devsys_runner_cmd, output_payload, 80);
 LAYOUT(devsys_runner_cmd, task, 88);
 LAYOUT(devsys_runner_cmd, stage, 96);
-SIZE(devsys_runner_cmd, 104);
+LAYOUT(devsys_runner_cmd, image, 104);
+SIZE(devsys_runner_cmd, 112);
 /* devsys_runner_options */
 LAYOUT(devsys_runner_options, version, 0);
 LAYOUT(devsys_runner_options, flags, 4);
@@ -125,7 +126,9 @@ LAYOUT(devsys_runner_options, connect_timeout_ms, 112);
 LAYOUT(devsys_runner_options, keepalive_s, 116);
 LAYOUT(devsys_runner_options, retries, 120);
 LAYOUT(devsys_runner_options, remote_dir, 128);
-SIZE(devsys_runner_options, 136);
+LAYOUT(devsys_runner_options, backend_tag, 136);
+LAYOUT(devsys_runner_options, backend_options, 144);
+SIZE(devsys_runner_options, 152);
 /* devsys_runner_result */
 LAYOUT(devsys_runner_result, version, 0);
 LAYOUT(devsys_runner_result, failure, 4);
@@ -156,7 +159,8 @@ LAYOUT(devsys_runner_vtable, cleanup, 56);
 LAYOUT(devsys_runner_vtable, upload, 64);
 LAYOUT(devsys_runner_vtable, download, 72);
 LAYOUT(devsys_runner_vtable, workdir, 80);
-SIZE(devsys_runner_vtable, 88);
+LAYOUT(devsys_runner_vtable, describe, 88);
+SIZE(devsys_runner_vtable, 96);
 /* devsys_schema_options */
 LAYOUT(devsys_schema_options, version, 0);
 LAYOUT(devsys_schema_options, flags, 4);

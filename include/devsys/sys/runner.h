@@ -27,8 +27,9 @@ DEVSYS_BEGIN_DECL
  *
  * Version history:
  *  - 1: name, open, exec, cancel, close, prepare, cleanup, upload, download, workdir.
+ *  - 2: describe.
  */
-#define DEVSYS_RUNNER_VTABLE_VERSION 1
+#define DEVSYS_RUNNER_VTABLE_VERSION 2
 
 /** The library's output sink for one exec. */
 typedef struct devsys_runner_io devsys_runner_io;
@@ -92,6 +93,12 @@ typedef struct devsys_runner_vtable {
 
 	/** Optional. The working directory for @p task (or runner-wide for NULL), owned by self. */
 	const char *(*workdir)(void *self, devsys_task *task);
+
+	/* ---- version 2 ---- */
+
+	/** Optional. Fill @p out (zeroed, type already set by the library) with
+	 *  the backend's version and where it runs; see devsys_runner_describe(). */
+	int (*describe)(void *self, devsys_runner_description *out);
 } devsys_runner_vtable;
 
 /**

@@ -558,6 +558,14 @@ static int ip_download(void *self, const char *remote, const char *local)
 	return devsys__copy_tree(remote, local);
 }
 
+static int ip_describe(void *self, devsys_runner_description *out)
+{
+	(void)self;
+	if (gethostname(out->where, sizeof(out->where) - 1) != 0)
+		out->where[0] = '\0';
+	return 0;
+}
+
 const devsys_runner_vtable devsys__inproc_vtable = {
 	DEVSYS_RUNNER_VTABLE_VERSION,
 	"inproc",
@@ -570,4 +578,5 @@ const devsys_runner_vtable devsys__inproc_vtable = {
 	ip_upload,
 	ip_download,
 	NULL,
+	ip_describe,
 };

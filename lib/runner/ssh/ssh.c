@@ -1362,6 +1362,13 @@ out:
 	return rc;
 }
 
+static int ssh_describe(void *self, devsys_runner_description *out)
+{
+	struct ssh_rt *rt = self;
+	snprintf(out->where, sizeof(out->where), "%s", rt->desc ? rt->desc : "");
+	return 0;
+}
+
 const devsys_runner_vtable devsys__ssh_vtable = {
 	DEVSYS_RUNNER_VTABLE_VERSION,
 	"remote-ssh",
@@ -1374,6 +1381,7 @@ const devsys_runner_vtable devsys__ssh_vtable = {
 	ssh_upload,
 	ssh_download,
 	ssh_workdir,
+	ssh_describe,
 };
 
 int devsys__ssh_global_init(void)
