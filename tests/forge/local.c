@@ -792,3 +792,170 @@ Test(forge_local, git_credentials_come_from_the_forge_secret_only_for_its_host)
 	devsys_secrets_free(s);
 	cr_assert_eq(devsys_forge_unregister("stub2"), 0);
 }
+
+/* ---- a provider that lists through every sink: the gate without a checkout ---- */
+
+static int sinky_truncate;
+static int sinky_draft;
+
+static int sinky_get(void *self, devsys_forge_pr_info *out, int64_t n)
+{
+	(void)self;
+	out->number = n;
+	out->head = "task/9";
+	out->base = "main";
+	out->head_sha = "2222222222222222222222222222222222222222";
+	out->author = "devsys-bot";
+	out->draft = sinky_draft;
+	return 0;
+}
+
+static int sinky_reviews(void *self, devsys_forge_sink *s, int64_t n)
+{
+	devsys_policy_review r = DEVSYS_POLICY_REVIEW_INIT;
+	(void)self;
+	(void)n;
+	r.reviewer = "carol";
+	r.commit_sha = "2222222222222222222222222222222222222222";
+	r.state = DEVSYS_REVIEW_APPROVED;
+	cr_assert_eq(devsys_forge_sink_check(s, &(devsys_policy_check)DEVSYS_POLICY_CHECK_INIT), DEVSYS_EINVAL,
+	             "a review sink takes no checks");
+	return devsys_forge_sink_review(s, &r);
+}
+
+static int sinky_statuses(void *self, devsys_forge_sink *s, const char *sha)
+{
+	devsys_policy_check c = DEVSYS_POLICY_CHECK_INIT;
+	(void)self;
+	c.context = "ci/other";
+	c.sha = sha;
+	c.state = DEVSYS_CHECK_SUCCESS;
+	return devsys_forge_sink_check(s, &c);
+}
+
+static int sinky_runs(void *self, devsys_forge_sink *s, const char *sha)
+{
+	devsys_policy_check c = DEVSYS_POLICY_CHECK_INIT;
+	(void)self;
+	c.context = "devsys/tests"; /* an Actions job: a check run, not a status */
+	c.sha = sha;
+	c.state = DEVSYS_CHECK_SUCCESS;
+	c.kind = DEVSYS_CHECK_RUN;
+	return devsys_forge_sink_check(s, &c);
+}
+
+static int sinky_files(void *self, devsys_forge_sink *s, int64_t n)
+{
+	int rc;
+	(void)self;
+	(void)n;
+	cr_assert_eq(devsys_forge_sink_author(s, "x"), DEVSYS_EINVAL, "a file sink takes no authors");
+	if ((rc = devsys_forge_sink_file(s, "docs/new.md", "docs/old.md")) < 0)
+		return rc;
+	return sinky_truncate ? devsys_forge_sink_truncated(s) : 0;
+}
+
+static int sinky_authors(void *self, devsys_forge_sink *s, int64_t n)
+{
+	(void)self;
+	(void)n;
+	return devsys_forge_sink_author(s, "carol");
+}
+
+Test(forge_local, gate_without_checkout_uses_the_forge_lists_and_fails_closed_on_truncation)
+{
+	devsys_forge_vtable vt;
+	memset(&vt, 0, sizeof(vt));
+	vt.version = DEVSYS_FORGE_VTABLE_VERSION;
+	vt.name = "sinky";
+	vt.open = stub_open;
+	vt.close = stub_close;
+	vt.pr_upsert = stub_upsert;
+	vt.pr_get = sinky_get;
+	vt.pr_reviews = sinky_reviews;
+	vt.statuses = sinky_statuses;
+	vt.check_runs = sinky_runs;
+	vt.pr_files = sinky_files;
+	vt.pr_authors = sinky_authors;
+	cr_assert_eq(devsys_forge_register(&vt, NULL), 0, "%s", gf_err());
+
+	devsys_config *cfg = NULL;
+	const char *yaml = "policy:\n  auto_merge: true\nforges:\n  forge.example.test:\n    provider: sinky\n"
+	                   "    merge_method: fast-forward\n";
+	cr_assert_eq(devsys_config_parse(&cfg, yaml, strlen(yaml), "devsys.yaml"), 0, "%s", gf_err());
+	cr_assert_eq(devsys_config_forge_count(cfg), 1);
+	cr_assert_str_eq(devsys_config_forge_host(cfg, 0), "forge.example.test");
+	cr_assert_null(devsys_config_forge_host(cfg, 1));
+
+	devsys_forge_options fo;
+	cr_assert_eq(devsys_forge_options_init(&fo, 99), DEVSYS_EVERSION);
+	cr_assert_eq(devsys_forge_options_init(&fo, DEVSYS_FORGE_OPTIONS_VERSION), 0);
+	fo.remote_url = "git@forge.example.test:org/proj.git";
+	fo.config = cfg;
+	devsys_forge *f = NULL;
+	cr_assert_eq(devsys_forge_new(&f, &fo), 0, "%s", gf_err());
+	cr_assert_str_eq(devsys_forge_provider(f), "sinky");
+	cr_assert_eq(devsys_forge_merge_method_of(f), DEVSYS_FORGE_MERGE_FAST_FORWARD);
+	cr_assert_str_eq(devsys_forge_merge_method_name(DEVSYS_FORGE_MERGE_SQUASH), "squash");
+	cr_assert_str_eq(devsys_forge_merge_method_name(42), "?");
+	int m = -1;
+	cr_assert_eq(devsys_forge_merge_method_from_name(&m, "rebase"), 0);
+	cr_assert_eq(m, DEVSYS_FORGE_MERGE_REBASE);
+	cr_assert_eq(devsys_forge_merge_method_from_name(&m, "octopus"), DEVSYS_EINVALID);
+	cr_assert(strstr(gf_err(), "octopus"), "%s", gf_err());
+
+	devsys_pr *pr = NULL;
+	cr_assert_eq(devsys_pr_get(&pr, f, 9), 0, "%s", gf_err());
+	cr_assert_str_eq(devsys_pr_author(pr), "devsys-bot");
+	cr_assert_str_eq(devsys_pr_state_name(devsys_pr_state_of(pr)), "open");
+	cr_assert_str_eq(devsys_pr_state_name(7), "?");
+
+	const devsys_policy *pol = NULL;
+	cr_assert_eq(devsys_config_policy(&pol, cfg), 0);
+	devsys_gate_options go;
+	cr_assert_eq(devsys_gate_options_init(&go, DEVSYS_GATE_OPTIONS_VERSION), 0);
+	cr_assert_eq(go.profile_risk, DEVSYS_RISK_UNSET);
+	go.policy = pol;
+	devsys_policy_decision *d = NULL;
+
+	/* A truncated list and no checkout: nothing can say what changed. */
+	sinky_truncate = 1;
+	cr_assert_eq(devsys_gate_check(&d, pr, &go), DEVSYS_ECONFLICT);
+	cr_assert_null(d);
+	cr_assert(strstr(gf_err(), "truncated"), "%s", gf_err());
+
+	/* Complete: a low rename; the check run meets devsys/tests; carol is a commit author. */
+	sinky_truncate = 0;
+	cr_assert_eq(devsys_gate_check(&d, pr, &go), 0, "%s", gf_err());
+	cr_assert_eq(devsys_policy_decision_risk(d), DEVSYS_RISK_LOW);
+	cr_assert_eq(devsys_policy_decision_outcome(d), DEVSYS_POLICY_MERGE, "%s", explain(d));
+	devsys_policy_decision_free(d);
+	go.require_approval = 1;
+	cr_assert_eq(devsys_gate_check(&d, pr, &go), 0, "%s", gf_err());
+	cr_assert_eq(devsys_policy_decision_outcome(d), DEVSYS_POLICY_AWAITING_REVIEW,
+	             "the author's approval does not count: %s", explain(d));
+	cr_assert(has_reason(d, DEVSYS_POLICY_R_NOT_COUNTED));
+	devsys_policy_decision_free(d);
+	go.require_approval = 0;
+	sinky_draft = 1;
+	cr_assert_eq(devsys_gate_check(&d, pr, &go), 0, "%s", gf_err());
+	cr_assert_eq(devsys_policy_decision_outcome(d), DEVSYS_POLICY_BLOCKED);
+	cr_assert(has_reason(d, DEVSYS_POLICY_R_DRAFT));
+	devsys_policy_decision_free(d);
+	sinky_draft = 0;
+	/* No merge slot: the gate's merge says so, and nothing else merges. */
+	cr_assert_eq(devsys_gate_merge(&d, pr, &go), DEVSYS_ENOTSUPPORTED);
+	cr_assert(strstr(gf_err(), "sinky"), "%s", gf_err());
+
+	/* The options' version tables. */
+	devsys_pr_options po;
+	cr_assert_eq(devsys_pr_options_init(&po, 0), DEVSYS_EVERSION);
+	cr_assert_eq(devsys_pr_options_init(&po, DEVSYS_PR_OPTIONS_VERSION), 0);
+	cr_assert_eq(po.version, DEVSYS_PR_OPTIONS_VERSION);
+	cr_assert_null(po.title);
+
+	devsys_pr_free(pr);
+	devsys_forge_free(f);
+	devsys_config_free(cfg);
+	cr_assert_eq(devsys_forge_unregister("sinky"), 0);
+}
