@@ -649,3 +649,56 @@ Test(gitea, a_body_carrying_the_token_is_masked_before_it_is_sent)
 	devsys_masker_free(m);
 	devsys_forge_free(f);
 }
+
+/* The gate over the gitea provider: files, authors, reviews and statuses
+ * read (5 requests), an approval on the head by a human counted, the bot's
+ * not, and the merge at the decided head. */
+Test(gitea, gate_decides_from_giteas_reads_and_merges_at_the_head)
+{
+	const char *yaml = "policy:\n  required_contexts: [devsys/tests]\n";
+	devsys_config *cfg = NULL;
+	const devsys_policy *pol = NULL;
+	devsys_policy_decision *d = NULL;
+	devsys_gate_options go = DEVSYS_GATE_OPTIONS_INIT;
+	cr_assert_eq(devsys_config_parse(&cfg, yaml, strlen(yaml), "devsys.yaml"), 0, "%s", err());
+	cr_assert_eq(devsys_config_policy(&pol, cfg), 0);
+	go.policy = pol;
+
+	devsys_forge *f = forge("gate");
+	devsys_pr *pr = open_pr(f, "task/g", "T", "b", 0, 0, 0);
+	char head[41];
+	snprintf(head, sizeof(head), "%s", devsys_pr_head_sha(pr));
+	ctl("files", "{\"owner\": \"%s\", \"repo\": \"gate\", \"number\": 1, \"count\": 2}", OWNER);
+	cr_assert_eq(devsys_forge_set_status(f, head, "devsys/tests", DEVSYS_CHECK_SUCCESS, NULL, NULL), 0, "%s", err());
+	ctl("review", "{\"owner\": \"%s\", \"repo\": \"gate\", \"number\": 1, \"user\": \"devsys-bot\", \"commit_id\": "
+	    "\"%s\", \"state\": \"APPROVED\"}", OWNER, head);
+
+	size_t at = log_count("gate");
+	cr_assert_eq(devsys_gate_check(&d, pr, &go), 0, "%s", err());
+	json_t *log = log_from("gate", at);
+	cr_assert_eq(json_array_size(log), 5, "gate check budget: %s", lines_of(log, "gate"));
+	json_decref(log);
+	cr_assert_eq(devsys_policy_decision_outcome(d), DEVSYS_POLICY_AWAITING_REVIEW, "the bot's approval never counts");
+	cr_assert_eq(devsys_policy_decision_risk(d), DEVSYS_RISK_CRITICAL, "src/** is critical");
+	devsys_policy_decision_free(d);
+	d = NULL;
+
+	ctl("review", "{\"owner\": \"%s\", \"repo\": \"gate\", \"number\": 1, \"user\": \"carol\", \"commit_id\": "
+	    "\"%s\", \"state\": \"APPROVED\"}", OWNER, head);
+	at = log_count("gate");
+	cr_assert_eq(devsys_gate_merge(&d, pr, &go), 0, "%s", err());
+	cr_assert_eq(devsys_policy_decision_outcome(d), DEVSYS_POLICY_MERGE);
+	log = log_from("gate", at);
+	cr_assert_eq(json_array_size(log), 8, "check (5) and merge (3): %s", lines_of(log, "gate"));
+	cr_assert_str_eq(line_of(log, 6, "gate"), "POST /pulls/1/merge 200");
+	cr_assert_str_eq(json_string_value(json_object_get(body_of(log, 6), "head_commit_id")), head);
+	cr_assert_str_eq(json_string_value(json_object_get(body_of(log, 6), "Do")), "squash",
+	                 "the merge_method of the forges: entry");
+	json_decref(log);
+	cr_assert_eq(devsys_pr_state_of(pr), DEVSYS_PR_MERGED);
+	cr_assert_not_null(devsys_pr_merge_sha(pr));
+	devsys_policy_decision_free(d);
+	devsys_pr_free(pr);
+	devsys_forge_free(f);
+	devsys_config_free(cfg);
+}
