@@ -68,6 +68,30 @@ static char *repo_path(struct gh *g, const char *fmt, ...)
 	return b.ptr;
 }
 
+/* A problem report (Prism --errors) lists what broke the schema in
+ * "validation": add the first entry to the message, so a failing contract
+ * test says which field it was. */
+static void add_validation(const devsys__http_response *resp)
+{
+	char ct[128], msg[1024], det[1024];
+	const char *d, *m;
+	json_t *pb, *v;
+	if (!devsys__http_response_header(resp, "content-type", ct, sizeof(ct)) ||
+	    strncasecmp(ct, "application/problem+json", 24) != 0 || !resp->body.ptr)
+		return;
+	pb = json_loadb(resp->body.ptr, resp->body.size, 0, NULL);
+	v = json_array_get(json_object_get(pb, "validation"), 0);
+	m = json_string_value(json_object_get(v, "message"));
+	if (m) {
+		d = devsys_error_detail(devsys_error_last());
+		snprintf(det, sizeof(det), "%s", d ? d : "");
+		snprintf(msg, sizeof(msg), "%s; first violation: %s", devsys_error_message(devsys_error_last()), m);
+		devsys_error_set_str(devsys_error_code(devsys_error_last()), msg);
+		devsys_error_set_detail((int)resp->status, det);
+	}
+	json_decref(pb);
+}
+
 /* One request; JSON in and out. Counts what was sent. */
 static int gh_send(struct gh *g, devsys__http_response *resp, const char *method, const char *path,
                    const json_t *body, bool once)
@@ -80,6 +104,8 @@ static int gh_send(struct gh *g, devsys__http_response *resp, const char *method
 	req.no_retry = once;
 	rc = devsys__http_send_json(resp, g->http, &req);
 	g->requests += resp->attempts ? resp->attempts : 1;
+	if (rc < 0)
+		add_validation(resp);
 	return rc;
 }
 
@@ -163,7 +189,8 @@ static int gh_open(void **self, const devsys_forge_open_options *opts, void *pay
 	ho.what = "github";
 	ho.base_url = opts->base_url ? opts->base_url : "https://api.github.com";
 	ho.token = opts->token;
-	ho.accept = "application/vnd.github+json";
+	/* GitHub documents its media type; Prism (and the published description) knows application/json. */
+	ho.accept = "application/vnd.github+json, application/json;q=0.9";
 	ho.headers = ext && ext->version >= 1 ? ext->headers : NULL;
 	ho.ca_file = opts->ca_file;
 	ho.user_agent = opts->user_agent;

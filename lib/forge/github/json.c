@@ -98,8 +98,10 @@ int devsys__gh_decode_pr(devsys_forge_pr_info *out, const json_t *pr)
 	else
 		return devsys__error_set(DEVSYS_EPARSE, "github: pull request #%lld: state '%.40s' is not open or closed",
 		                         (long long)out->number, state);
-	/* A list item has no "merged"; "merged_at" tells it there too. */
-	if (!merged) {
+	/* A list item has no "merged"; "merged_at" tells it there. Where both are
+	 * given, "merged" decides (GitHub's own example has merged false with a
+	 * merged_at date). */
+	if (!json_object_get(pr, "merged")) {
 		const json_t *at = json_object_get(pr, "merged_at");
 		if (at && !json_is_null(at) && !json_is_string(at))
 			return bad(what, "merged_at", "a string or null");

@@ -1,0 +1,2 @@
+devsys_add_fuzzer(NAME forge_github_json)
+devsys_add_fuzzer(NAME forge_gitea_json)
