@@ -131,7 +131,12 @@ DEVSYS_API int devsys_report_add_junit(devsys_report *report, const char *path, 
 DEVSYS_API int devsys_report_add_junit_buffer(devsys_report *report, const char *data, size_t len, const char *name,
                                               const devsys_report_options *opts);
 
-/** Append every case (and source) of @p src to @p dst. @return 0, DEVSYS_EINVAL, DEVSYS_ENOMEM. */
+/**
+ * Append every case (and source) of @p src to @p dst. When either side was
+ * parsed totals-only, only the totals and failed names are merged and @p dst
+ * becomes totals-only. @return 0; DEVSYS_EINVAL (NULL, or @p dst == @p src);
+ * DEVSYS_ENOMEM.
+ */
 DEVSYS_API int devsys_report_merge(devsys_report *dst, const devsys_report *src);
 
 /** Number of cases counted (kept or not). */

@@ -205,6 +205,9 @@ int devsys_report_merge(devsys_report *dst, const devsys_report *src)
 {
 	DEVSYS__CHECK_ARG(dst);
 	DEVSYS__CHECK_ARG(src);
+	/* appending to the arrays being read would never end (and would read moved memory) */
+	if (dst == src)
+		return devsys__error_set(DEVSYS_EINVAL, "devsys_report_merge: a report cannot be merged into itself");
 	for (size_t i = 0; i < src->nsources; i++)
 		if (!intern_source(dst, src->sources[i]))
 			return devsys__error_oom();

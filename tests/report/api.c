@@ -211,6 +211,9 @@ Test(report_api, merge_copies_cases_and_sources)
 	/* bad input: EINVAL, nothing changed */
 	cr_assert_eq(devsys_report_merge(NULL, a), DEVSYS_EINVAL);
 	cr_assert_eq(devsys_report_merge(a, NULL), DEVSYS_EINVAL);
+	/* into itself: refused (appending to the arrays it reads would never end) */
+	cr_assert_eq(devsys_report_merge(a, a), DEVSYS_EINVAL);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "itself"));
 	expect_totals(a, 5, 2, 1, 1, 1, 1.875);
 	cr_assert_eq(devsys_report_case_count(a), 5);
 	devsys_report_free(empty);
