@@ -360,14 +360,41 @@ int devsys_record_save(devsys_record *rec)
 
 /* The seq of the last complete line of an events file (0 when empty).
  * Sets *needs_nl when the file ends in a torn line (a crash mid-append). */
+/*
+ * The seq of one events.jsonl line, or 0 when the line is not a whole event.
+ * Only a line that parses counts as committed: a torn line (a writer killed
+ * mid-write) may itself start with a plausible seq, and trusting it would make
+ * the next writer skip a number after two tears in a row.
+ */
+static unsigned long long committed_seq(const char *line)
+{
+	json_t *ev, *seq;
+	unsigned long long v = 0;
+	if (strncmp(line, "{\"seq\":", 7) != 0)
+		return 0;
+	if ((ev = json_loads(line, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+		return 0;
+	seq = json_object_get(ev, "seq");
+	if (json_is_integer(seq) && json_integer_value(seq) > 0)
+		v = (unsigned long long)json_integer_value(seq);
+	json_decref(ev);
+	return v;
+}
+
+/*
+ * The last committed seq of events.jsonl (0 for none), read from its tail.
+ * @p needs_nl is set when the file does not end in a newline: the next
+ * writer then ends that line first. A last line that is whole but lost only
+ * its newline counts as committed, so its seq is not reused.
+ */
 static unsigned long long last_seq(int fd, bool *needs_nl)
 {
 	struct stat st;
 	char buf[DEVSYS_RECORD_MAX_JSON + 4096];
-	size_t n;
+	size_t n, end;
 	off_t off;
 	ssize_t got;
-	unsigned long long seq = 0;
+	unsigned long long seq;
 	*needs_nl = false;
 	if (fstat(fd, &st) != 0 || st.st_size == 0)
 		return 0;
@@ -378,28 +405,26 @@ static unsigned long long last_seq(int fd, bool *needs_nl)
 		return 0;
 	n = (size_t)got;
 	buf[n] = '\0';
-	{
-		size_t end = n;
-		if (buf[n - 1] != '\n') {
-			char *nl = memrchr(buf, '\n', n);
-			*needs_nl = true;
-			end = nl ? (size_t)(nl - buf) + 1 : 0;
-		}
-		while (end > 0) {
-			char *nl, *line;
-			buf[end - 1] = '\0';
-			nl = end > 1 ? memrchr(buf, '\n', end - 1) : NULL;
-			line = nl ? nl + 1 : buf;
-			/* the first line of the window may be cut unless the window is the file */
-			if ((line != buf || off == 0) && strncmp(line, "{\"seq\":", 7) == 0) {
-				seq = strtoull(line + 7, NULL, 10);
-				if (seq)
-					return seq;
-			}
-			end = (size_t)(line - buf);
-		}
+	end = n;
+	if (buf[n - 1] != '\n') {
+		char *nl = memrchr(buf, '\n', n);
+		char *tail = nl ? nl + 1 : buf;
+		*needs_nl = true;
+		if ((tail != buf || off == 0) && (seq = committed_seq(tail)) != 0)
+			return seq;
+		end = nl ? (size_t)(nl - buf) + 1 : 0;
 	}
-	return seq;
+	while (end > 0) {
+		char *nl, *line;
+		buf[end - 1] = '\0';
+		nl = end > 1 ? memrchr(buf, '\n', end - 1) : NULL;
+		line = nl ? nl + 1 : buf;
+		/* the first line of the window may be cut unless the window is the file */
+		if ((line != buf || off == 0) && (seq = committed_seq(line)) != 0)
+			return seq;
+		end = (size_t)(line - buf);
+	}
+	return 0;
 }
 
 int devsys__record_event_task(const devsys_task *task, const char *type, const char *data_json,

@@ -179,6 +179,36 @@ Test(record, events_have_increasing_seq_and_ts)
 	cr_assert_eq(expect, 7);
 }
 
+/*
+ * Two tears in a row (a writer killed mid-append, then the next one killed
+ * after ending the torn line) must not make the third skip a number; a whole
+ * line that lost only its newline is committed, so its seq is not reused.
+ */
+Test(record, two_tears_and_a_lost_newline_keep_seq_dense)
+{
+	uint64_t seq = 0;
+	char p[4096];
+	FILE *f;
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(devsys_record_event(rec, "state", NULL, &seq), 0);
+	snprintf(p, sizeof(p), "%s/events.jsonl", devsys_task_path(task));
+	f = fopen(p, "a");
+	fputs("{\"seq\":6,\"ts\":\"2026-\n{\"seq\":6,\"ts\":\"2026-12", f);
+	fclose(f);
+	cr_assert_eq(devsys_record_event(rec, "after-two-tears", NULL, &seq), 0);
+	cr_assert_eq(seq, 6, "two torn lines made the writer skip to %llu", (unsigned long long)seq);
+	f = fopen(p, "a");
+	fputs("{\"seq\":7,\"ts\":\"2026-12-01T00:00:00.000Z\",\"type\":\"whole\"}", f);
+	fclose(f);
+	cr_assert_eq(devsys_record_event(rec, "after-lost-newline", NULL, &seq), 0);
+	cr_assert_eq(seq, 8, "a whole line without its newline was not counted (next seq %llu)", (unsigned long long)seq);
+	size_t len = 0;
+	char *text = dt_read_file(p, &len);
+	cr_assert(text && len > 0 && text[len - 1] == '\n');
+	cr_assert(strstr(text, "\"type\":\"whole\"}\n{\"seq\":8"), "the whole line was not ended before the next event");
+	free(text);
+}
+
 static void events_from_children(int n_children, int per_child)
 {
 	for (int c = 0; c < n_children; c++) {
