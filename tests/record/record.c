@@ -491,9 +491,10 @@ static bool prev_line_whole(char *text, size_t start)
 /*
  * Cut the last line of events.jsonl as a kill mid-append would (keeping 1..n-1
  * of its n bytes before the newline). Only one tear at a time: the line before
- * must be whole, because after two tears in a row the writer reads the seq of
- * the older torn line (its newline now ends it) and skips a number; and the
- * file must have grown since the last cut. Returns 1 when it cut.
+ * must be whole, so that events_check() can tell each torn line from the event
+ * that follows it (two tears in a row are tested on their own in
+ * two_tears_and_a_lost_newline_keep_seq_dense); and the file must have grown
+ * since the last cut. Returns 1 when it cut.
  */
 static int tear_last_event(const char *path, off_t *last_cut_size)
 {
