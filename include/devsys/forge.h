@@ -377,6 +377,16 @@ DEVSYS_API int devsys_gate_explain(devsys_buf *out, const devsys_policy_decision
 DEVSYS_API int devsys_forge_credentials(devsys_repo_credential *out, const char *url, const char *username_from_url,
                                         unsigned int allowed, unsigned int attempt, void *payload);
 
+/**
+ * The host a remote URL is matched by in `forges:` (devsys_config_forge_match()):
+ * lower case, with ":port" when the URL gives one (never for ssh), "" for a
+ * local path or file:// URL. Appended to @p out.
+ * @return 0; DEVSYS_EINVAL naming the URL (not a URL, scp-like address or
+ *         absolute path; a URL with credentials); DEVSYS_ENOMEM.
+ * Thread-safe; needs no devsys_init().
+ */
+DEVSYS_API int devsys_forge_remote_host(devsys_buf *out, const char *remote_url);
+
 DEVSYS_END_DECL
 
 #endif /* DEVSYS_FORGE_H */

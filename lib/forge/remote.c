@@ -99,3 +99,19 @@ int devsys__forge_parse_remote(char **host, char **owner, char **repo, char **pa
 		*c = (char)tolower((unsigned char)*c);
 	return rc;
 }
+
+int devsys_forge_remote_host(devsys_buf *out, const char *remote_url)
+{
+	char *host = NULL, *owner = NULL, *repo = NULL, *path = NULL;
+	int rc;
+	DEVSYS__CHECK_ARG(out);
+	DEVSYS__CHECK_ARG(remote_url);
+	if ((rc = devsys__forge_parse_remote(&host, &owner, &repo, &path, remote_url)) == 0 &&
+	    devsys_buf_puts(out, host) < 0)
+		rc = devsys__error_oom();
+	devsys__free(host);
+	devsys__free(owner);
+	devsys__free(repo);
+	devsys__free(path);
+	return rc;
+}

@@ -4,8 +4,10 @@
  *   devsys git commit   TASK --url URL -m MESSAGE [--spec PATH]
  *   devsys git push     TASK --url URL
  * Shared options: --ca-file F, --known-hosts F, --key F, --author-name N,
- * --author-email E. Tokens come from the credential chain (GITHUB_TOKEN),
- * never from the command line.
+ * --author-email E, --config FILE. Tokens never come from the command line:
+ * when devsys.yaml's forges: entry for the remote's host names a
+ * token_secret, through the secrets module (docs/forge.md); otherwise from
+ * the default credential chain (GITHUB_TOKEN, the documented fallback).
  */
 #include "cli.h"
 
@@ -41,11 +43,68 @@ static void print_result(devsys_cli *cli, const char *action, devsys_repo *r, in
 		       devsys_repo_base_branch(r), devsys_repo_base_sha(r), devsys_repo_checkout_path(r));
 }
 
+/* What a push needs to take its token through the secrets module. */
+struct gitcreds {
+	devsys_config *cfg;
+	devsys_secrets *secrets;
+	devsys_forge *forge;
+	devsys_repo_credential_provider chain[2];
+};
+
+static void gitcreds_close(struct gitcreds *g)
+{
+#ifdef DEVSYS_HAVE_MODULE_FORGE
+	devsys_forge_free(g->forge);
+	devsys_secrets_free(g->secrets);
+	devsys_config_free(g->cfg);
+#endif
+	(void)g;
+}
+
+#ifdef DEVSYS_HAVE_MODULE_FORGE
+/* A forges: entry for the remote's host that names a token_secret: the chain
+ * becomes { that token, ssh keys }, so $GITHUB_TOKEN is never read. */
+static int forge_credentials(devsys_cli *cli, struct gitcreds *g, devsys_repo_options *o, const char *config,
+                             devsys_task *task)
+{
+	devsys_forge_options fo = DEVSYS_FORGE_OPTIONS_INIT;
+	devsys_buf host = DEVSYS_BUF_INIT;
+	const char *entry = NULL, *secret = NULL;
+	bool configured;
+	if (devsys_config_load(&g->cfg, config) < 0)
+		return devsys_cli_fail_lib(cli, "configuration");
+	/* a URL the forge layer cannot read is the git module's to refuse */
+	configured = devsys_forge_remote_host(&host, o->url) == 0 &&
+	             devsys_config_forge_match(&entry, g->cfg, host.ptr ? host.ptr : "") == 0 &&
+	             devsys_config_forge_value(&secret, NULL, g->cfg, entry, "token_secret") == 0 && secret;
+	devsys_buf_dispose(&host);
+	devsys_error_clear();
+	if (!configured)
+		return DEVSYS_EXIT_OK;
+	if (devsys_secrets_new(&g->secrets, NULL) < 0)
+		return devsys_cli_fail_lib(cli, "secrets");
+	fo.remote_url = o->url;
+	fo.config = g->cfg;
+	fo.secrets = g->secrets;
+	fo.task = task;
+	if (devsys_forge_new(&g->forge, &fo) < 0)
+		return devsys_cli_fail_lib(cli, "forge credentials");
+	g->chain[0].cb = devsys_forge_credentials;
+	g->chain[0].payload = g->forge;
+	g->chain[1].cb = devsys_repo_key_credentials;
+	g->chain[1].payload = NULL;
+	o->credentials = g->chain;
+	o->ncredentials = 2;
+	return DEVSYS_EXIT_OK;
+}
+#endif
+
 static int cmd_git(devsys_cli *cli, int argc, char **argv)
 {
 	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
 	devsys_repo_commit_options co = DEVSYS_REPO_COMMIT_OPTIONS_INIT;
-	const char *action, *id, *message = NULL;
+	const char *action, *id, *message = NULL, *config = NULL;
+	struct gitcreds creds;
 	devsys_workspace *ws = NULL;
 	devsys_task *task = NULL;
 	devsys_repo *r = NULL;
@@ -84,6 +143,8 @@ static int cmd_git(devsys_cli *cli, int argc, char **argv)
 			message = val;
 		else if (strcmp(opt, "--spec") == 0)
 			co.spec_path = val;
+		else if (strcmp(opt, "--config") == 0)
+			config = val;
 		else
 			return devsys_cli_usage_error(cli, "unknown option '%s'", opt);
 	}
@@ -93,12 +154,19 @@ static int cmd_git(devsys_cli *cli, int argc, char **argv)
 		return devsys_cli_usage_error(cli, "commit needs -m MESSAGE");
 	if (!cli->json && isatty(2))
 		o.progress = progress_cb;
+	memset(&creds, 0, sizeof(creds));
 	if ((rc = devsys_cli_open_workspace(cli, &ws)) != 0)
 		return rc;
 	if (devsys_task_open(&task, ws, id, DEVSYS_TASK_CREATE) < 0) {
 		rc = devsys_cli_fail_lib(cli, "cannot open the task");
 		goto out;
 	}
+#ifdef DEVSYS_HAVE_MODULE_FORGE
+	if ((rc = forge_credentials(cli, &creds, &o, config, task)) != DEVSYS_EXIT_OK)
+		goto out;
+#else
+	(void)config;
+#endif
 	if (devsys_repo_open_task(&r, task, &o) < 0) {
 		rc = devsys_cli_fail_lib(cli, "cannot set up the task's checkout");
 		goto out;
@@ -117,6 +185,7 @@ static int cmd_git(devsys_cli *cli, int argc, char **argv)
 	rc = DEVSYS_EXIT_OK;
 out:
 	devsys_repo_free(r);
+	gitcreds_close(&creds);
 	devsys_task_free(task);
 	devsys_workspace_free(ws);
 	return rc;

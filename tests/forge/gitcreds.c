@@ -133,3 +133,54 @@ Test(forge_gitcreds, push_uses_the_forge_secret_and_never_the_environment_token)
 	free(bare);
 	free(url);
 }
+
+Test(forge_gitcreds, devsys_git_push_with_a_forges_entry_takes_the_secret)
+{
+	const char *cli = getenv("DEVSYS_CLI");
+	cr_assert_not_null(cli, "DEVSYS_CLI is set by ctest");
+	char token[64], why[512], cfg[4200];
+	snprintf(token, sizeof(token), "clitok-%ld-%d-beef", (long)time(NULL), (int)getpid());
+	dt_githttp *h = dt_githttp_start(true, token, why, sizeof(why));
+	if (!h)
+		dt_skip("%s", why);
+	char *bare = gf_make_remote(dir, "src"), *url = dt_githttp_add_repo(h, "proj", bare);
+	snprintf(cfg, sizeof(cfg), "%s/devsys.yaml", dir);
+	/* the github provider sends nothing when it is bound: base_url is never contacted here */
+	cr_assert(dt_write_file(cfg, "forges:\n  localhost:\n    provider: github\n    base_url: https://localhost:1\n"
+	                             "    token_secret: push_token\n    token_provider: env\n"
+	                             "    token_ref: F1_PUSH_TOKEN\n"));
+	setenv("GITHUB_TOKEN", "wrong-environment-token", 1);
+	setenv("F1_PUSH_TOKEN", token, 1);
+	int st = -1;
+	char *out = dt_sh_output(&st, "cd '%s' && '%s' --workspace ws git checkout 7 --url '%s' --ca-file '%s' --config '%s' 2>&1",
+	                         dir, cli, url, h->ca_file, cfg);
+	cr_assert_eq(st, 0, "%s", out);
+	free(out);
+	dt_sh("echo x > '%s/ws/tasks/7/checkout/x.txt'", dir);
+	out = dt_sh_output(&st, "cd '%s' && '%s' --workspace ws git commit 7 --url '%s' --ca-file '%s' --config '%s' -m x 2>&1",
+	                   dir, cli, url, h->ca_file, cfg);
+	cr_assert_eq(st, 0, "%s", out);
+	free(out);
+	/* Control: without the entry the environment's wrong token is sent and refused. */
+	out = dt_sh_output(&st, "cd '%s' && '%s' --workspace ws git push 7 --url '%s' --ca-file '%s' --config /dev/null 2>&1",
+	                   dir, cli, url, h->ca_file);
+	cr_assert_neq(st, 0, "%s", out);
+	cr_assert(strstr(out, "auth") || strstr(out, "credential"), "%s", out);
+	free(out);
+	out = dt_sh_output(&st, "cd '%s' && '%s' --workspace ws git push 7 --url '%s' --ca-file '%s' --config '%s' 2>&1", dir,
+	                   cli, url, h->ca_file, cfg);
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_null(strstr(out, token), "%s", out);
+	free(out);
+	cr_assert_eq(dt_sh("git -C '%s/proj.git' rev-parse -q --verify refs/heads/task/7 >/dev/null", h->repos), 0);
+	/* A named secret that cannot be resolved is a clear error, not a fallback to the environment. */
+	unsetenv("F1_PUSH_TOKEN");
+	out = dt_sh_output(&st, "cd '%s' && '%s' --workspace ws git push 7 --url '%s' --ca-file '%s' --config '%s' 2>&1", dir,
+	                   cli, url, h->ca_file, cfg);
+	cr_assert_neq(st, 0, "%s", out);
+	cr_assert(strstr(out, "push_token"), "%s", out);
+	free(out);
+	dt_githttp_free(h);
+	free(bare);
+	free(url);
+}
