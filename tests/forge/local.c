@@ -728,6 +728,22 @@ Test(forge_local, bad_provider_missing_secret_and_strict_config_are_clear_errors
 	cr_assert(strstr(gf_err(), "NOWHERE_TEST"), "%s", gf_err());
 	unsetenv("DEVSYS_FORGE_NOWHERE_TEST_PROVIDER");
 
+	/* The host forges: matches by. */
+	devsys_buf hb = DEVSYS_BUF_INIT;
+	cr_assert_eq(devsys_forge_remote_host(&hb, "https://GitHub.com:8443/o/r.git"), 0);
+	cr_assert_str_eq(hb.ptr, "github.com:8443");
+	devsys_buf_clear(&hb);
+	cr_assert_eq(devsys_forge_remote_host(&hb, "ssh://git@git.example.test:2222/o/r.git"), 0);
+	cr_assert_str_eq(hb.ptr, "git.example.test", "ssh's port says nothing about the forge");
+	devsys_buf_clear(&hb);
+	cr_assert_eq(devsys_forge_remote_host(&hb, "git@git.example.test:o/r.git"), 0);
+	cr_assert_str_eq(hb.ptr, "git.example.test");
+	devsys_buf_clear(&hb);
+	cr_assert_eq(devsys_forge_remote_host(&hb, bare), 0);
+	cr_assert(hb.ptr == NULL || !*hb.ptr, "a local path has no host");
+	cr_assert_eq(devsys_forge_remote_host(&hb, "not a url"), DEVSYS_EINVAL);
+	devsys_buf_dispose(&hb);
+
 	/* A remote that is not a bare repository, and a remote with credentials. */
 	cr_assert_eq(forge_new_with("", "/nonexistent/repo.git", s, &f), DEVSYS_ENOTFOUND);
 	cr_assert(strstr(gf_err(), "/nonexistent/repo.git"), "%s", gf_err());
