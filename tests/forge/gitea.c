@@ -8,6 +8,7 @@
  * the upstream's log, never from the client.
  */
 #include "forge/forge_int.h"
+#include "http/http_int.h"
 #include "forge_fixture.h"
 #include "testutil.h"
 
@@ -268,11 +269,35 @@ Test(gitea, rerun_without_number_reuses_after_409_through_the_encoded_head)
 	/* no duplicate: there is no PR 2 */
 	cr_assert_eq(devsys_pr_get(&pr, f, 2), DEVSYS_ENOTFOUND);
 	cr_assert_eq(devsys_error_http_status(devsys_error_last()), 404);
-	/* the upstream really decodes strictly: the raw '/' path is no route (positive control for the encoding) */
 	cr_assert_eq(devsys_pr_get(&pr, f, n), 0, "%s", err());
 	cr_assert_str_eq(devsys_pr_head(pr), "task/ab-12");
 	devsys_pr_free(pr);
 	devsys_forge_free(f);
+
+	/* The upstream decodes strictly, so the encoding above is what made the look-up work: the raw
+	 * '/' is no route, a bad escape is refused, the encoded segment is found. */
+	devsys__http_options ho;
+	devsys__http *c = NULL;
+	devsys__http_response r;
+	devsys__http_request rq = { .method = "GET" };
+	char base[128];
+	snprintf(base, sizeof(base), "%s/api/v1/repos/" OWNER "/reuse/pulls/main/", dt_forge_url("upstream"));
+	devsys__http_options_default(&ho);
+	ho.base_url = dt_forge_url("upstream");
+	ho.token = TOKEN;
+	ho.auth_scheme = "token";
+	ho.max_retries = 0;
+	cr_assert_eq(devsys__http_new(&c, &ho), 0, "%s", err());
+	const char *tails[] = { "task/ab-12", "task%2", "task%2Fab-12" };
+	const int want[] = { DEVSYS_ENOTFOUND, DEVSYS_EINVALID, 0 };
+	for (int i = 0; i < 3; i++) {
+		char url[256];
+		snprintf(url, sizeof(url), "%s%s", base, tails[i]);
+		rq.path = url;
+		cr_assert_eq(devsys__http_send(&r, c, &rq), want[i], "%s: %s", tails[i], err());
+		devsys__http_response_dispose(&r);
+	}
+	devsys__http_free(c);
 }
 
 /* A PR whose number the record kept but that was merged meanwhile: a new PR. */
@@ -701,4 +726,19 @@ Test(gitea, gate_decides_from_giteas_reads_and_merges_at_the_head)
 	devsys_pr_free(pr);
 	devsys_forge_free(f);
 	devsys_config_free(cfg);
+}
+
+/* A rate limit whose reset is far ahead fails at once and says when to retry. */
+Test(gitea, a_rate_limit_far_ahead_fails_clearly_with_when_to_retry)
+{
+	devsys_forge *f = forge("limit");
+	devsys_pr *pr = NULL;
+	ctl("fault", "{\"match\": \"GET .*/limit/pulls/1$\", \"times\": 1, \"status\": 429, \"headers\": "
+	    "{\"Retry-After\": \"3600\"}, \"body\": {\"message\": \"rate limit exceeded\"}}");
+	uint64_t t0 = devsys__now_ns();
+	cr_assert_eq(devsys_pr_get(&pr, f, 1), DEVSYS_ELIMIT);
+	cr_assert_lt(devsys__now_ns() - t0, 5000000000ull, "it did not wait the hour");
+	cr_assert(strstr(err(), "rate limited") && strstr(err(), "retry after"), "%s", err());
+	cr_assert_eq(log_count("limit"), 1, "not retried");
+	devsys_forge_free(f);
 }
