@@ -602,5 +602,371 @@ def main(argv):
     srv.serve_forever()
 
 
+# ================================================================ gitea mode
+# Gitea/Forgejo (/api/v1), for tests/forge/gitea*.c. Added as its own route
+# table; nothing above changes for the github mode. It fakes only what
+# lib/forge/gitea calls, in the shapes of Gitea's API documentation (NOT
+# checked against Gitea's published OpenAPI description; docs/forge.md):
+#  - labels are referenced by id; each repository starts with labels
+#    devsys (11), risk:low (12), needs-review (13);
+#  - POST /pulls answers 409 "pull request already exists for these targets"
+#    for an open PR of the same head and base; GET /pulls/{base}/{head}
+#    takes each branch as ONE percent-encoded path segment and decodes it
+#    strictly (a bad escape is a 400, a raw '/' matches no route: 404);
+#  - drafts do not exist: the title's "WIP:" prefix is all there is;
+#  - a commit status's state is called "status" in what it answers;
+#  - review requests show up in the reviews list as REQUEST_REVIEW;
+#  - POST /pulls/{n}/merge checks "Do" and refuses a head_commit_id that is
+#    not the head (409), answering 200 with an empty body;
+#  - an existing branch protection rule is refused with 403 "Branch
+#    protection already exist" (edit it with PATCH).
+# The token is accepted as "token X" (Gitea's documented form) or "Bearer X".
+
+GT_URL = "http://gitea.test"
+GT_LABELS = (("devsys", 11), ("risk:low", 12), ("needs-review", 13))
+GT_SEGMENT = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+")
+
+
+def gt_error(status, message):
+    return Reply(status, {"message": message, "url": GT_URL + "/api/swagger"})
+
+
+def gt_repo(r):
+    if not r.get("gt_seeded"):
+        r["gt_seeded"] = True
+        r["labels"] = {n: i for n, i in GT_LABELS}
+    return r
+
+
+def gt_user(login):
+    return {"id": int(fake_sha(login)[:6], 16), "login": login, "login_name": "", "full_name": "",
+            "email": login + "@noreply.gitea.test", "avatar_url": GT_URL + "/avatar/" + login,
+            "username": login}
+
+
+def gt_label(r, lid):
+    name = next(n for n, i in r["labels"].items() if i == lid)
+    return {"id": lid, "name": name, "exclusive": False, "is_archived": False, "color": "ededed",
+            "description": "", "url": "%s/api/v1/repos/%s/%s/labels/%d" % (GT_URL, r["owner"], r["repo"], lid)}
+
+
+def gt_pr_json(r, pr):
+    head, base = branch_sha(r, pr["head"]), branch_sha(r, pr["base"])
+    return {"id": 1000 + pr["number"], "number": pr["number"], "title": pr["title"], "body": pr["body"],
+            "state": pr["state"], "merged": pr["merged"], "merged_at": pr["merged_at"],
+            "merge_commit_sha": pr["merge_commit_sha"] if pr["merged"] else fake_sha("test-merge:" + head),
+            "mergeable": not pr["merged"], "user": gt_user(pr["user"]),
+            "html_url": "%s/%s/%s/pulls/%d" % (GT_URL, r["owner"], r["repo"], pr["number"]),
+            "url": "%s/%s/%s/pulls/%d" % (GT_URL, r["owner"], r["repo"], pr["number"]),
+            "labels": [gt_label(r, i) for i in pr["labels"]],
+            "requested_reviewers": [gt_user(u) for u in pr["reviewers"]],
+            "requested_reviewers_teams": [{"id": int(fake_sha(t)[:5], 16), "name": t} for t in pr["teams"]],
+            "head": {"label": pr["head"], "ref": pr["head"], "sha": head, "repo_id": 1},
+            "base": {"label": pr["base"], "ref": pr["base"], "sha": base, "repo_id": 1},
+            "assignees": None, "milestone": None, "comments": 0, "is_locked": False}
+
+
+def gt_pr(r, number):
+    pr = r["pulls"].get(int(number))
+    if pr is None:
+        raise gt_error(404, "The target couldn't be found.")
+    return pr
+
+
+def gt_str(body, key):
+    v = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(v, str) or not v:
+        raise gt_error(422, "[%s]: Required" % key.capitalize())
+    return v
+
+
+def gt_label_ids(r, body):
+    ids = body.get("labels")
+    if ids is None:
+        return None
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise gt_error(422, "labels: label ids (integers) expected")
+    for i in ids:
+        if i not in r["labels"].values():
+            raise gt_error(422, "label does not exist [id: %d]" % i)
+    return sorted(set(ids))
+
+
+def gt_pulls_create(r, m, q, body):
+    gt_repo(r)
+    title, head, base = gt_str(body, "title"), gt_str(body, "head"), gt_str(body, "base")
+    if head.startswith("nobranch"):
+        raise gt_error(404, "The target couldn't be found.")
+    labels = gt_label_ids(r, body) or []
+    for pr in r["pulls"].values():
+        if pr["state"] == "open" and pr["head"] == head and pr["base"] == base:
+            raise gt_error(409, "pull request already exists for these targets [id: %d, issue_id: %d, "
+                                "head_repo_id: 1, base_repo_id: 1, head_branch: %s, base_branch: %s]"
+                           % (1000 + pr["number"], 2000 + pr["number"], head, base))
+    n = r["next"]
+    r["next"] += 1
+    pr = {"number": n, "title": title, "body": body.get("body") or "", "head": head, "base": base,
+          "state": "open", "merged": False, "merged_at": None, "merge_commit_sha": None,
+          "user": "devsys-bot", "labels": labels, "reviewers": [], "teams": []}
+    r["pulls"][n] = pr
+    return 201, gt_pr_json(r, pr)
+
+
+def gt_segment(raw):
+    if not GT_SEGMENT.fullmatch(raw):
+        raise gt_error(400, "bad path segment %r" % raw)
+    try:
+        return urllib.parse.unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise gt_error(400, "bad path segment %r" % raw)
+
+
+def gt_pulls_by_branches(r, m, q, body):
+    gt_repo(r)
+    base, head = gt_segment(m["base"]), gt_segment(m["head"])
+    found = [p for p in r["pulls"].values() if p["base"] == base and p["head"] == head]
+    if not found:
+        raise gt_error(404, "The target couldn't be found.")
+    return 200, gt_pr_json(r, max(found, key=lambda p: p["number"]))
+
+
+def gt_pulls_get(r, m, q, body):
+    return 200, gt_pr_json(gt_repo(r), gt_pr(r, m["n"]))
+
+
+def gt_pulls_patch(r, m, q, body):
+    pr = gt_pr(gt_repo(r), m["n"])
+    for k in ("title", "body"):
+        if k in body:
+            if not isinstance(body[k], str):
+                raise gt_error(422, "%s: string expected" % k)
+            pr[k] = body[k]
+    labels = gt_label_ids(r, body)
+    if labels is not None:
+        pr["labels"] = labels  # Gitea's edit replaces the labels
+    if body.get("state") in ("open", "closed") and not pr["merged"]:
+        pr["state"] = body["state"]
+    return 201, gt_pr_json(r, pr)
+
+
+def gt_reviewers(r, m, q, body):
+    pr = gt_pr(gt_repo(r), m["n"])
+    users, teams = body.get("reviewers") or [], body.get("team_reviewers") or []
+    if not isinstance(users, list) or not isinstance(teams, list):
+        raise gt_error(422, "reviewers and team_reviewers must be arrays")
+    out = []
+    for u in users:
+        if u == pr["user"]:
+            raise gt_error(422, "doer is the pull request author")
+        if u not in pr["reviewers"]:
+            pr["reviewers"].append(u)
+            out.append(gt_review_json(r, pr, {"user": u, "commit_id": "", "state": "REQUEST_REVIEW"}, len(out)))
+    for t in teams:
+        if t not in pr["teams"]:
+            pr["teams"].append(t)
+    return 201, out
+
+
+def gt_page(handler, q, items):
+    """Gitea's page/limit paging with a Link header and X-Total-Count."""
+    limit = max(1, min(int(q.get("limit", ["30"])[0]), 50))
+    page = max(1, int(q.get("page", ["1"])[0]))
+    out = items[(page - 1) * limit:page * limit]
+    headers = {"X-Total-Count": str(len(items))}
+    if page * limit < len(items):
+        base = "http://" + handler.headers.get("Host", "127.0.0.1") + urllib.parse.urlsplit(handler.path).path
+        headers["Link"] = '<%s?limit=%d&page=%d>; rel="next"' % (base, limit, page + 1)
+    raise Reply(200, out, headers)
+
+
+def gt_labels(r, m, q, body, handler):
+    gt_repo(r)
+    gt_page(handler, q, [gt_label(r, i) for _, i in sorted(r["labels"].items(), key=lambda x: x[1])])
+
+
+GT_STATES = ("pending", "success", "error", "failure", "warning")
+
+
+def gt_status_post(r, m, q, body):
+    state, context = gt_str(body, "state"), body.get("context") or "default"
+    if state not in GT_STATES:
+        raise gt_error(422, "state: must be one of %s" % ", ".join(GT_STATES))
+    st = {"id": next(SEQ), "status": state, "context": context, "description": body.get("description") or "",
+          "target_url": body.get("target_url") or "", "url": GT_URL + "/api/v1/statuses/" + m["sha"],
+          "creator": gt_user("devsys-bot"), "created_at": now_iso(), "updated_at": now_iso()}
+    r["statuses"].setdefault(m["sha"], {})[context] = st
+    return 201, st
+
+
+def gt_status_get(r, m, q, body):
+    sts = list(r["statuses"].get(m["sha"], {}).values())
+    limit = max(1, min(int(q.get("limit", ["30"])[0]), 50))
+    page = max(1, int(q.get("page", ["1"])[0]))
+    states = [s["status"] for s in sts]
+    overall = "pending" if not states or "pending" in states else (
+        "failure" if ("failure" in states or "error" in states) else "success")
+    return 200, {"state": overall, "sha": m["sha"], "total_count": len(sts),
+                 "statuses": sts[(page - 1) * limit:page * limit] or None,
+                 "commit_url": GT_URL + "/api/v1/repos/x/commits/" + m["sha"], "url": GT_URL + "/status"}
+
+
+GT_REVIEW_STATES = ("APPROVED", "REQUEST_CHANGES", "COMMENT", "PENDING", "REQUEST_REVIEW")
+
+
+def gt_review_json(r, pr, rv, i):
+    state, dismissed = rv["state"], False
+    if state in ("DISMISSED", "CHANGES_REQUESTED", "COMMENTED"):  # the github mode's names, for /_ctl/review
+        state, dismissed = {"DISMISSED": ("APPROVED", True), "CHANGES_REQUESTED": ("REQUEST_CHANGES", False),
+                            "COMMENTED": ("COMMENT", False)}[state]
+    return {"id": i + 1, "user": gt_user(rv["user"]) if rv["user"] else None, "team": None, "state": state,
+            "body": "", "commit_id": rv["commit_id"] or "", "stale": rv["commit_id"] != branch_sha(r, pr["head"]),
+            "official": state in ("APPROVED", "REQUEST_CHANGES"), "dismissed": dismissed,
+            "comments_count": 0, "submitted_at": now_iso(), "updated_at": now_iso(),
+            "html_url": GT_URL + "/review", "pull_request_url": GT_URL + "/pulls/%d" % pr["number"]}
+
+
+def gt_reviews(r, m, q, body, handler):
+    pr = gt_pr(gt_repo(r), m["n"])
+    entries = [{"user": u, "commit_id": "", "state": "REQUEST_REVIEW"} for u in pr["reviewers"]]
+    entries += r["reviews"].get(int(m["n"]), [])
+    gt_page(handler, q, [gt_review_json(r, pr, rv, i) for i, rv in enumerate(entries)])
+
+
+def gt_files(r, m, q, body, handler):
+    gt_pr(gt_repo(r), m["n"])
+    total = r["files"].get(int(m["n"]), 1)
+    items = []
+    for i in range(total):
+        e = {"filename": "src/file%05d.c" % i, "status": "changed", "additions": 1, "deletions": 0,
+             "changes": 1, "html_url": GT_URL + "/f", "contents_url": GT_URL + "/c", "raw_url": GT_URL + "/r"}
+        if i == 1:
+            e.update({"status": "renamed", "previous_filename": "src/old%05d.c" % i})
+        items.append(e)
+    gt_page(handler, q, items)
+
+
+def gt_commits(r, m, q, body, handler):
+    pr = gt_pr(gt_repo(r), m["n"])
+    sha = branch_sha(r, pr["head"])
+    gt_page(handler, q, [{"sha": sha, "url": GT_URL + "/c/" + sha, "html_url": GT_URL + "/c/" + sha,
+                          "author": gt_user(pr["user"]), "committer": gt_user(pr["user"]),
+                          "commit": {"message": "task", "author": {"name": pr["user"], "date": now_iso(),
+                                                                   "email": pr["user"] + "@noreply.gitea.test"},
+                                     "committer": {"name": pr["user"], "date": now_iso(),
+                                                   "email": pr["user"] + "@noreply.gitea.test"}}}])
+
+
+GT_MERGE_DO = ("merge", "rebase", "rebase-merge", "squash", "fast-forward-only", "manually-merged")
+
+
+def gt_merge(r, m, q, body):
+    pr = gt_pr(gt_repo(r), m["n"])
+    how = body.get("Do") if isinstance(body, dict) else None
+    if how not in GT_MERGE_DO:
+        raise gt_error(422, "[Do]: Required")
+    if pr["merged"] or pr["state"] != "open":
+        raise gt_error(405, "The PR is already merged or closed")
+    head = branch_sha(r, pr["head"])
+    if body.get("head_commit_id") and body["head_commit_id"] != head:
+        raise gt_error(409, "head out of date")
+    sha = fake_sha("merge:" + head + ":" + how)
+    pr.update({"merged": True, "state": "closed", "merged_at": now_iso(), "merge_commit_sha": sha,
+               "merged_with": body})
+    r["branches"][pr["base"]] = sha
+    return 200, ""
+
+
+def gt_protection_json(name, p):
+    out = {"branch_name": name, "rule_name": name, "created_at": now_iso(), "updated_at": now_iso()}
+    out.update(p)
+    return out
+
+
+GT_PROTECT_KEYS = {"enable_push": bool, "enable_status_check": bool, "status_check_contexts": list,
+                   "required_approvals": int, "dismiss_stale_approvals": bool, "block_on_rejected_reviews": bool,
+                   "block_admin_merge_override": bool, "rule_name": str, "branch_name": str}
+
+
+def gt_protect_fields(body):
+    for k, v in body.items():
+        t = GT_PROTECT_KEYS.get(k)
+        if t is None or not isinstance(v, t) or (t is int and isinstance(v, bool)):
+            raise gt_error(422, "%s: unknown field or wrong type" % k)
+    return {k: v for k, v in body.items() if k not in ("rule_name", "branch_name")}
+
+
+def gt_protect_create(r, m, q, body):
+    name = body.get("rule_name") or body.get("branch_name") if isinstance(body, dict) else None
+    if not isinstance(name, str) or not name:
+        raise gt_error(422, "[RuleName]: Required")
+    fields = gt_protect_fields(body)
+    if name in r["protection"]:
+        raise gt_error(403, "Branch protection already exist")
+    r["protection"][name] = fields
+    return 201, gt_protection_json(name, fields)
+
+
+def gt_protect_edit(r, m, q, body):
+    name = gt_segment(m["name"])
+    if name not in r["protection"]:
+        raise gt_error(404, "The target couldn't be found.")
+    r["protection"][name].update(gt_protect_fields(body))
+    return 200, gt_protection_json(name, r["protection"][name])
+
+
+GT_REPO = GH_REPO
+ROUTES["gitea"] = [
+    ("POST", GT_REPO + r"/pulls", gt_pulls_create),
+    ("GET", GT_REPO + r"/pulls/(?P<n>\d+)", gt_pulls_get),
+    ("PATCH", GT_REPO + r"/pulls/(?P<n>\d+)", gt_pulls_patch),
+    ("POST", GT_REPO + r"/pulls/(?P<n>\d+)/requested_reviewers", gt_reviewers),
+    ("GET", GT_REPO + r"/pulls/(?P<n>\d+)/reviews", gt_reviews),
+    ("GET", GT_REPO + r"/pulls/(?P<n>\d+)/files", gt_files),
+    ("GET", GT_REPO + r"/pulls/(?P<n>\d+)/commits", gt_commits),
+    ("POST", GT_REPO + r"/pulls/(?P<n>\d+)/merge", gt_merge),
+    ("GET", GT_REPO + r"/pulls/(?P<base>[^/]+)/(?P<head>[^/]+)", gt_pulls_by_branches),
+    ("GET", GT_REPO + r"/labels", gt_labels),
+    ("POST", GT_REPO + r"/statuses/(?P<sha>[0-9a-f]{40})", gt_status_post),
+    ("GET", GT_REPO + r"/commits/(?P<sha>[0-9a-f]{40})/status", gt_status_get),
+    ("POST", GT_REPO + r"/branch_protections", gt_protect_create),
+    ("PATCH", GT_REPO + r"/branch_protections/(?P<name>[^/]+)", gt_protect_edit),
+]
+NEEDS_HANDLER.update({gt_labels, gt_reviews, gt_files, gt_commits})
+
+
+def gt_auth_reply(auth):
+    if auth == "missing":
+        return gt_error(401, "token is required")
+    return gt_error(401, "user does not exist [uid: 0, name: ]")
+
+
+AUTH_REPLY["gitea"] = gt_auth_reply
+REPO_MISSING["gitea"] = gh_repo_missing
+NOT_FOUND["gitea"] = lambda: gt_error(404, "The target couldn't be found.")
+
+
+def gt_setup():
+    if not ARGS["prefix"]:
+        ARGS["prefix"] = "/api/v1"
+
+
+SETUP["gitea"] = gt_setup
+_GT_AUTH_OTHER = Handler._auth
+
+
+def _gt_auth(self):
+    if ARGS["mode"] != "gitea":
+        return _GT_AUTH_OTHER(self)
+    got = self.headers.get("Authorization")
+    if got is None:
+        return "missing"
+    ok = ARGS["token"] is None or got in ("token " + ARGS["token"], "Bearer " + ARGS["token"])
+    return "ok" if ok else "bad"
+
+
+Handler._auth = _gt_auth
+# ================================================================ end of gitea mode
+
+
 if __name__ == "__main__":
     main(sys.argv)
