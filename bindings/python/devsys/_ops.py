@@ -1,0 +1,830 @@
+"""Repo, Runner, Config, Secrets, Masker, Report, Record, Store and Policy."""
+from __future__ import annotations
+
+import ctypes
+from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint, c_uint64, c_void_p
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from . import _lib
+from . import _structs as S
+from ._base import Handle, StrPath, Trap, check, data, dec, dec_opt, enc, new_handle, req, strarray, with_buf
+from ._core import Task, Workspace
+
+fn = _lib.fn
+
+# ---------------------------------------------------------------- repo
+
+STAGE_FETCH, STAGE_CHECKOUT, STAGE_PUSH = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: int
+    total_objects: int
+    done_objects: int
+    bytes: int
+
+
+ProgressCallback = Callable[[Progress], Optional[bool]]
+
+
+def content_id(content: Union[str, bytes]) -> str:
+    """"sha1:<git blob id>" of @p content (what the Spec: trailer carries)."""
+    b = data(content, "content")
+    return dec(with_buf(lambda out: fn.devsys_repo_content_id(out, b, len(b))))
+
+
+def branch_is_protected(branch: str, remote_default: Optional[str] = None,
+                        protected: Sequence[str] = ()) -> bool:
+    o = S.RepoOptions()
+    check(fn.devsys_repo_options_init(byref(o), 1))
+    pats = [req(p, "protected branch") for p in protected]
+    arr = strarray(pats)
+    o.protected_branches, o.nprotected_branches = arr, len(pats)
+    return bool(check(fn.devsys_repo_branch_is_protected(req(branch, "branch"),
+                                                         enc(remote_default, "remote_default", optional=True),
+                                                         byref(o))))
+
+
+def branch_name(task_id: str, template: Optional[str] = None, slug: Optional[str] = None) -> str:
+    return dec(with_buf(lambda b: fn.devsys_repo_branch_name(b, enc(template, "template", optional=True),
+                                                             req(task_id, "task id"),
+                                                             enc(slug, "slug", optional=True))))
+
+
+def change_status_name(status: int) -> str:
+    return dec(fn.devsys_repo_change_status_name(status))
+
+
+@dataclass(frozen=True)
+class Change:
+    status: int
+    path: str
+    old_path: Optional[str]
+    old_mode: int
+    new_mode: int
+
+    @property
+    def status_name(self) -> str:
+        return change_status_name(self.status)
+
+
+class Repo(Handle):
+    """A task's git checkout (devsys_repo). One thread at a time."""
+
+    _free_fn = "devsys_repo_free"
+
+    def __init__(self, task: Task, url: StrPath, *, base_branch: Optional[str] = None,
+                 branch_template: Optional[str] = None, slug: Optional[str] = None,
+                 author_name: Optional[str] = None, author_email: Optional[str] = None,
+                 protected_branches: Sequence[str] = (), allow_force_push: bool = False,
+                 max_file_size: int = 0, progress: Optional[ProgressCallback] = None) -> None:
+        o = S.RepoOptions()
+        check(fn.devsys_repo_options_init(byref(o), 1))
+        self._trap = Trap()
+        keep: List[Any] = [req(url, "url")]
+        o.url = keep[0]
+        for field, value in (("base_branch", base_branch), ("branch_template", branch_template), ("slug", slug),
+                             ("author_name", author_name), ("author_email", author_email)):
+            b = enc(value, field, optional=True)
+            keep.append(b)
+            setattr(o, field, b)
+        pats = [req(p, "protected branch") for p in protected_branches]
+        arr = strarray(pats)
+        keep += [pats, arr]
+        o.protected_branches, o.nprotected_branches = arr, len(pats)
+        o.allow_force_push, o.max_file_size = int(allow_force_push), max_file_size
+        if progress is not None:
+            trap, on_p = self._trap, progress
+
+            def on_progress(p: Any, _pl: Any) -> int:
+                v = p.contents
+                return trap.run(on_p, Progress(v.stage, v.total_objects, v.done_objects, v.bytes))
+            o.progress = S.REPO_PROGRESS_CB(on_progress)
+        # the options (and the progress callback) are read by later calls (push): keep them
+        self._opts, self._keep = o, keep
+        ptr = new_handle(lambda out: fn.devsys_repo_open_task(out, task._h, byref(o)), self._trap)
+        super().__init__(ptr, task)
+
+    def _s(self, f: Any) -> str:
+        return dec(f(self._h))
+
+    branch = property(lambda self: self._s(fn.devsys_repo_branch))
+    base_branch = property(lambda self: self._s(fn.devsys_repo_base_branch))
+    base_sha = property(lambda self: self._s(fn.devsys_repo_base_sha))
+    head_sha = property(lambda self: self._s(fn.devsys_repo_head_sha))
+    checkout_path = property(lambda self: self._s(fn.devsys_repo_checkout_path))
+    mirror_path = property(lambda self: self._s(fn.devsys_repo_mirror_path))
+    remote_default_branch = property(lambda self: self._s(fn.devsys_repo_remote_default_branch))
+
+    def commit(self, message: str, *, spec_path: Optional[str] = None, spec_file: Optional[StrPath] = None) -> bool:
+        """Commit every change; False when there was nothing to commit."""
+        o = S.RepoCommitOptions()
+        check(fn.devsys_repo_commit_options_init(byref(o), 1))
+        o.spec_path, o.spec_file = enc(spec_path, "spec_path", optional=True), enc(spec_file, "spec_file",
+                                                                                   optional=True)
+        committed = c_int()
+        check(fn.devsys_repo_commit(byref(committed), self._h, req(message, "message"), byref(o)))
+        return bool(committed.value)
+
+    def push(self) -> None:
+        self._trap.check(fn.devsys_repo_push(self._h))
+
+    def changed_paths(self) -> List[Change]:
+        ch = new_handle(lambda out: fn.devsys_repo_changed_paths(out, self._h))
+        try:
+            out = []
+            for i in range(int(fn.devsys_repo_changes_count(ch))):
+                c = fn.devsys_repo_changes_at(ch, i)
+                out.append(Change(int(fn.devsys_repo_change_status_of(c)), dec(fn.devsys_repo_change_path(c)),
+                                  dec_opt(fn.devsys_repo_change_old_path(c)),
+                                  int(fn.devsys_repo_change_old_mode(c)), int(fn.devsys_repo_change_new_mode(c))))
+            return out
+        finally:
+            fn.devsys_repo_changes_free(ch)
+
+
+# ---------------------------------------------------------------- runner
+
+RUNNER_OK, RUNNER_BUILD_FAILURE, RUNNER_SYSTEM_FAILURE, RUNNER_TIMEOUT, RUNNER_CANCELED, RUNNER_NOT_RUN = range(6)
+RUNNER_ALLOW_SHELL = 1 << 0
+CMD_INHERIT_ENV, CMD_SHELL, CMD_IDEMPOTENT = 1 << 0, 1 << 1, 1 << 2
+STDOUT, STDERR = 1, 2
+
+OutputCallback = Callable[[int, bytes], Optional[bool]]
+
+
+def failure_name(failure: int) -> str:
+    return dec(fn.devsys_runner_failure_name(failure))
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one exec did (copied out of devsys_runner_result)."""
+    failure: int
+    exit_code: int
+    signal: int
+    duration_ms: int
+    attempts: int
+    tail: bytes
+    output_bytes: int
+    truncated: bool
+    log_path: Optional[str]
+
+    @property
+    def failure_name(self) -> str:
+        return failure_name(self.failure)
+
+    @property
+    def ok(self) -> bool:
+        return self.failure == RUNNER_OK
+
+
+@dataclass(frozen=True)
+class Description:
+    type: str
+    engine: str
+    where: str
+    image_id: str
+    image_digest: str
+
+
+class Runner(Handle):
+    """A runner ("inproc", "remote-ssh", ...). One thread at a time, except cancel()."""
+
+    _free_fn = "devsys_runner_free"
+
+    def __init__(self, type: str = "inproc", *, workspace: Optional[Workspace] = None,
+                 masker: Optional["Masker"] = None, flags: int = 0, grace_ms: int = 0, tail_max: int = 0,
+                 options: Optional[S.RunnerOptions] = None) -> None:
+        o = options if options is not None else S.RunnerOptions()
+        if options is None:
+            check(fn.devsys_runner_options_init(byref(o), 2))
+        o.flags |= flags
+        o.ws = workspace._h if workspace is not None else None
+        o.masker = masker._h if masker is not None else None
+        if grace_ms:
+            o.grace_ms = grace_ms
+        if tail_max:
+            o.tail_max = tail_max
+        ptr = new_handle(lambda out: fn.devsys_runner_open(out, req(type, "runner type"), byref(o)))
+        super().__init__(ptr, workspace, masker)
+
+    @property
+    def type(self) -> str:
+        return dec(fn.devsys_runner_type(self._h))
+
+    def exec(self, argv: Sequence[Union[str, bytes]], *, env: Optional[Dict[str, str]] = None,
+             cwd: Optional[StrPath] = None, timeout_ms: int = 0, stdin: Optional[Union[str, bytes]] = None,
+             stdin_file: Optional[StrPath] = None, output: Optional[OutputCallback] = None,
+             task: Optional[Task] = None, stage: Optional[str] = None, flags: int = 0) -> Result:
+        """Run @p argv to completion. A non-zero exit is a Result (failure
+        build-failure), not an exception; a timeout, a cancel or a broken runner
+        raise (with .result). An exception in @p output cancels the command and
+        is re-raised here."""
+        if isinstance(argv, (str, bytes)):
+            raise TypeError("argv: expected a sequence of strings, not one string")
+        args = [req(a, f"argv[{i}]") for i, a in enumerate(argv)]
+        envs = [req(f"{k}={v}", f"env[{k!r}]") for k, v in (env or {}).items()]
+        keep: List[Any] = [args, envs]
+        cmd = S.RunnerCmd()
+        cmd.version, cmd.flags = 2, flags
+        cmd.argv = strarray(args)
+        cmd.env = strarray(envs) if env is not None else None
+        keep += [cmd.argv, cmd.env]
+        cmd.cwd = enc(cwd, "cwd", optional=True)
+        cmd.timeout_ms = timeout_ms
+        if stdin is not None:
+            sb = data(stdin, "stdin")
+            keep.append(sb)
+            cmd.stdin_data, cmd.stdin_len = ctypes.cast(ctypes.c_char_p(sb), c_void_p), len(sb)
+        cmd.stdin_file = enc(stdin_file, "stdin_file", optional=True)
+        trap = Trap()
+        if output is not None:
+            out_cb = output
+
+            def on_output(stream: int, p: Any, n: int, _pl: Any) -> int:
+                return trap.run(out_cb, stream, ctypes.string_at(p, n))
+            cmd.output_cb = S.RUNNER_OUTPUT_CB(on_output)
+        cmd.task = task._h if task is not None else None
+        cmd.stage = enc(stage, "stage", optional=True)
+        res = S.RunnerResult()
+        res.version = 1
+        try:
+            rc = int(fn.devsys_runner_exec(self._h, byref(cmd), byref(res)))
+            out = Result(res.failure, res.exit_code, res.signal, res.duration_ms, res.attempts,
+                         ctypes.string_at(res.tail, res.tail_len) if res.tail else b"", res.output_bytes,
+                         bool(res.truncated), dec_opt(res.log_path))
+        finally:
+            fn.devsys_runner_result_dispose(byref(res))
+        try:
+            trap.check(rc)
+        except BaseException as e:
+            setattr(e, "result", out)
+            raise
+        return out
+
+    def cancel(self) -> None:
+        """Stop the running exec (any thread)."""
+        check(fn.devsys_runner_cancel(self._h))
+
+    def prepare(self, task: Task) -> None:
+        check(fn.devsys_runner_prepare(self._h, task._h))
+
+    def cleanup(self, task: Task) -> None:
+        check(fn.devsys_runner_cleanup(self._h, task._h))
+
+    def workdir(self, task: Optional[Task] = None) -> Optional[str]:
+        return dec_opt(fn.devsys_runner_workdir(self._h, task._h if task is not None else None))
+
+    def upload(self, local: StrPath, remote: StrPath) -> None:
+        check(fn.devsys_runner_upload(self._h, req(local, "local"), req(remote, "remote")))
+
+    def download(self, remote: StrPath, local: StrPath) -> None:
+        check(fn.devsys_runner_download(self._h, req(remote, "remote"), req(local, "local")))
+
+    def describe(self) -> Description:
+        d = S.RunnerDescription()
+        d.version = 1
+        check(fn.devsys_runner_describe(self._h, byref(d)))
+        return Description(dec(d.type), dec(d.engine), dec(d.where), dec(d.image_id), dec(d.image_digest))
+
+
+# ---------------------------------------------------------------- config
+
+class Config(Handle):
+    """The operator's devsys.yaml (read-only; may be shared between threads)."""
+
+    _free_fn = "devsys_config_free"
+
+    def __init__(self, ptr: int) -> None:
+        super().__init__(ptr)
+
+    @classmethod
+    def load(cls, path: Optional[StrPath] = None) -> "Config":
+        return cls(new_handle(lambda out: fn.devsys_config_load(out, enc(path, "path", optional=True))))
+
+    @classmethod
+    def parse(cls, text: Union[str, bytes], name: Optional[str] = None) -> "Config":
+        b = data(text, "text")
+        return cls(new_handle(lambda out: fn.devsys_config_parse(out, b, len(b), enc(name, "name", optional=True))))
+
+    def runners(self) -> List[str]:
+        return [dec(fn.devsys_config_runner_name(self._h, i)) for i in range(int(fn.devsys_config_runner_count(self._h)))]
+
+    def runner(self, profile: str) -> Tuple[str, S.RunnerOptions]:
+        """The profile's runner type and options (strings borrowed from this config)."""
+        o = S.RunnerOptions()
+        check(fn.devsys_runner_options_init(byref(o), 2))
+        t = c_char_p()
+        check(fn.devsys_config_runner(self._h, req(profile, "profile"), byref(t), byref(o)))
+        return dec(t.value), o
+
+    def open_runner(self, profile: str, *, workspace: Optional[Workspace] = None,
+                    masker: Optional["Masker"] = None) -> Runner:
+        t, o = self.runner(profile)
+        return Runner(t, workspace=workspace, masker=masker, options=o)
+
+    def runner_risk(self, profile: str) -> int:
+        r = c_int()
+        check(fn.devsys_config_runner_risk(byref(r), self._h, req(profile, "profile")))
+        return r.value
+
+    def policy_globs(self) -> List[Tuple[str, int, str]]:
+        """The `policy:` section's globs (text, risk, source)."""
+        p = c_void_p()
+        check(fn.devsys_config_policy(byref(p), self._h))
+        return _globs(p.value)
+
+    def forges(self) -> List[str]:
+        return [dec(fn.devsys_config_forge_host(self._h, i)) for i in range(int(fn.devsys_config_forge_count(self._h)))]
+
+    def forge_match(self, host: str) -> str:
+        e = c_char_p()
+        check(fn.devsys_config_forge_match(byref(e), self._h, req(host, "host")))
+        return dec(e.value)
+
+    def forge_value(self, entry: str, key: str) -> Tuple[Optional[str], Optional[str]]:
+        """(value, where it was set), both None when unset."""
+        v, w = c_char_p(), c_char_p()
+        check(fn.devsys_config_forge_value(byref(v), byref(w), self._h, req(entry, "entry"), req(key, "key")))
+        return dec_opt(v.value), dec_opt(w.value)
+
+
+# ---------------------------------------------------------------- secrets
+
+@dataclass(frozen=True)
+class SecretEvent:
+    name: str
+    provider: str
+    task_id: Optional[str]
+    stage: Optional[str]
+    cached: bool
+    error: int
+
+
+AuditCallback = Callable[[SecretEvent], None]
+
+
+class Secrets(Handle):
+    """Declared secrets and their values (never logged). Not thread-safe."""
+
+    _free_fn = "devsys_secrets_free"
+
+    def __init__(self, *, docker_secrets_dir: Optional[StrPath] = None, command_timeout_ms: int = 0,
+                 audit: Optional[AuditCallback] = None, workspace: Optional[Workspace] = None) -> None:
+        o = S.SecretsOptions()
+        check(fn.devsys_secrets_options_init(byref(o), 1))
+        o.docker_secrets_dir = enc(docker_secrets_dir, "docker_secrets_dir", optional=True)
+        o.command_timeout_ms = command_timeout_ms
+        self._trap = Trap()
+        self._audit: Any = None
+        if audit is not None:
+            trap, audit_cb = self._trap, audit
+
+            def on_event(ev: Any, _pl: Any) -> None:
+                e = ev.contents
+                trap.run(audit_cb, SecretEvent(dec(e.name), dec(e.provider), dec_opt(e.task_id), dec_opt(e.stage),
+                                            bool(e.cached), e.error))
+            self._audit = S.SECRET_AUDIT_CB(on_event)
+            o.audit_cb = self._audit
+        o.ws = workspace._h if workspace is not None else None
+        super().__init__(new_handle(lambda out: fn.devsys_secrets_new(out, byref(o))), workspace)
+
+    def define(self, name: str, provider: str, ref: Optional[str] = None, *,
+               argv: Optional[Sequence[str]] = None, ttl_s: int = 0) -> None:
+        d = S.SecretDef()
+        d.version = 1
+        d.name, d.provider, d.ref = req(name, "name"), req(provider, "provider"), enc(ref, "ref", optional=True)
+        args = [req(a, "argv") for a in argv] if argv is not None else None
+        arr = strarray(args)
+        d.argv, d.ttl_s = arr, ttl_s
+        check(fn.devsys_secrets_define(self._h, byref(d)))
+
+    def resolve(self, name: str, task: Optional[Task] = None, stage: Optional[str] = None) -> bytes:
+        """The value (a copy). An exception in the audit callback is re-raised after it."""
+        p, n = c_void_p(), c_size_t()
+        rc = fn.devsys_secrets_resolve(self._h, req(name, "name"), task._h if task is not None else None,
+                                       enc(stage, "stage", optional=True), byref(p), byref(n))
+        self._trap.check(rc)
+        return ctypes.string_at(p.value, n.value) if p.value else b""
+
+    def resolve_all(self, task: Optional[Task] = None, stage: Optional[str] = None) -> None:
+        self._trap.check(fn.devsys_secrets_resolve_all(self._h, task._h if task is not None else None,
+                                                       enc(stage, "stage", optional=True)))
+
+    def masker(self) -> "Masker":
+        return Masker(new_handle(lambda out: fn.devsys_secrets_masker(out, self._h)))
+
+
+class Masker(Handle):
+    """Masks secret values as [MASKED:<name>]; immutable after first use."""
+
+    _free_fn = "devsys_masker_free"
+
+    def __init__(self, ptr: Optional[int] = None) -> None:
+        super().__init__(ptr if ptr is not None else new_handle(lambda out: fn.devsys_masker_new(out)))
+
+    def add(self, name: str, value: Union[str, bytes]) -> None:
+        b = data(value, "value")
+        check(fn.devsys_masker_add(self._h, req(name, "name"), b, len(b)))
+
+    def __len__(self) -> int:
+        return int(fn.devsys_masker_count(self._h))
+
+    def mask(self, text: Union[str, bytes]) -> bytes:
+        b = data(text, "text")
+        return with_buf(lambda out: fn.devsys_masker_mask(self._h, b, len(b), out))
+
+    def stream(self, write: Callable[[bytes], Optional[bool]]) -> "MaskStream":
+        return MaskStream(self, write)
+
+
+class MaskStream(Handle):
+    """Streaming masking: a secret split across writes is still masked."""
+
+    _free_fn = "devsys_mask_stream_free"
+
+    def __init__(self, masker: Masker, write: Callable[[bytes], Optional[bool]]) -> None:
+        self._trap = Trap()
+        trap = self._trap
+
+        def on_write(p: Any, n: int, _pl: Any) -> int:
+            return trap.run(write, ctypes.string_at(p, n))
+        self._cb = S.MASK_WRITE_CB(on_write)
+        super().__init__(new_handle(lambda out: fn.devsys_mask_stream_new(out, masker._h, self._cb, None)), masker)
+
+    def write(self, text: Union[str, bytes]) -> None:
+        b = data(text, "text")
+        self._trap.check(fn.devsys_mask_stream_write(self._h, b, len(b)))
+
+    def finish(self) -> None:
+        self._trap.check(fn.devsys_mask_stream_finish(self._h))
+
+
+# ---------------------------------------------------------------- report
+
+PASSED, FAILED, ERROR, SKIPPED = range(4)
+REPORT_NO_CASES = 1 << 0
+
+
+def report_status_name(status: int) -> str:
+    return dec(fn.devsys_report_status_name(status))
+
+
+@dataclass(frozen=True)
+class Case:
+    status: int
+    time: float
+    suite: str
+    classname: str
+    name: str
+    file: Optional[str]
+    message: Optional[str]
+    type: Optional[str]
+    text: Optional[str]
+    system_out: Optional[str]
+    system_err: Optional[str]
+    source: str
+
+    @property
+    def status_name(self) -> str:
+        return report_status_name(self.status)
+
+    @staticmethod
+    def _from(c: Any) -> "Case":
+        return Case(c.status, c.time, dec(c.suite), dec(c.classname), dec(c.name), dec_opt(c.file),
+                    dec_opt(c.message), dec_opt(c.type), dec_opt(c.text), dec_opt(c.system_out),
+                    dec_opt(c.system_err), dec(c.source))
+
+
+CaseCallback = Callable[[Case], Optional[bool]]
+
+
+class Report(Handle):
+    """JUnit XML results, normalised."""
+
+    _free_fn = "devsys_report_free"
+
+    def __init__(self, ptr: Optional[int] = None) -> None:
+        super().__init__(ptr if ptr is not None else new_handle(lambda out: fn.devsys_report_new(out)))
+
+    @staticmethod
+    def _opts(totals_only: bool, max_text: int, max_depth: int, on_case: Optional[CaseCallback],
+              trap: Trap) -> Tuple[S.ReportOptions, Any]:
+        o = S.ReportOptions()
+        check(fn.devsys_report_options_init(byref(o), 1))
+        o.flags = REPORT_NO_CASES if totals_only else 0
+        o.max_text, o.max_depth = max_text, max_depth
+        cb = None
+        if on_case is not None:
+            case_cb = on_case
+            cb = S.REPORT_CASE_CB(lambda c, _pl: trap.run(case_cb, Case._from(c.contents)))
+            o.case_cb = cb
+        return o, cb
+
+    @classmethod
+    def parse_junit(cls, path: StrPath, *, totals_only: bool = False, max_text: int = 0, max_depth: int = 0,
+                    on_case: Optional[CaseCallback] = None) -> "Report":
+        trap = Trap()
+        o, _cb = cls._opts(totals_only, max_text, max_depth, on_case, trap)
+        return cls(new_handle(lambda out: fn.devsys_report_parse_junit(out, req(path, "path"), byref(o)), trap))
+
+    def add_junit(self, path: StrPath, *, totals_only: bool = False, max_text: int = 0, max_depth: int = 0,
+                  on_case: Optional[CaseCallback] = None) -> None:
+        trap = Trap()
+        o, _cb = self._opts(totals_only, max_text, max_depth, on_case, trap)
+        trap.check(fn.devsys_report_add_junit(self._h, req(path, "path"), byref(o)))
+
+    def add_junit_text(self, text: Union[str, bytes], name: Optional[str] = None, *, totals_only: bool = False,
+                       max_text: int = 0, max_depth: int = 0, on_case: Optional[CaseCallback] = None) -> None:
+        trap = Trap()
+        o, _cb = self._opts(totals_only, max_text, max_depth, on_case, trap)
+        b = data(text, "text")
+        trap.check(fn.devsys_report_add_junit_buffer(self._h, b, len(b), enc(name, "name", optional=True), byref(o)))
+
+    def merge(self, other: "Report") -> None:
+        check(fn.devsys_report_merge(self._h, other._h))
+
+    @property
+    def tests(self) -> int:
+        return int(fn.devsys_report_tests(self._h))
+
+    def count(self, status: int) -> int:
+        return int(fn.devsys_report_count(self._h, status))
+
+    @property
+    def time(self) -> float:
+        return float(fn.devsys_report_time(self._h))
+
+    def __len__(self) -> int:
+        return int(fn.devsys_report_case_count(self._h))
+
+    def __getitem__(self, i: int) -> Case:
+        p = fn.devsys_report_case_at(self._h, i)
+        if not p:
+            raise IndexError(i)
+        return Case._from(p.contents)
+
+    def cases(self) -> List[Case]:
+        return [self[i] for i in range(len(self))]
+
+    def foreach(self, cb: CaseCallback) -> None:
+        trap = Trap()
+        ccb = S.REPORT_CASE_CB(lambda c, _pl: trap.run(cb, Case._from(c.contents)))
+        trap.check(fn.devsys_report_foreach(self._h, ccb, None))
+
+    def sources(self) -> List[str]:
+        return [dec(fn.devsys_report_source_at(self._h, i)) for i in range(int(fn.devsys_report_source_count(self._h)))]
+
+    def junit(self) -> str:
+        return dec(with_buf(lambda b: fn.devsys_report_junit_buf(self._h, b)))
+
+    def write_junit(self, path: StrPath) -> None:
+        check(fn.devsys_report_write_junit(self._h, req(path, "path")))
+
+    def summary_json(self) -> str:
+        return dec(with_buf(lambda b: fn.devsys_report_summary_json(self._h, b)))
+
+    def write_summary(self, path: StrPath) -> None:
+        check(fn.devsys_report_write_summary(self._h, req(path, "path")))
+
+
+# ---------------------------------------------------------------- record
+
+def stage_check(stage: Optional[str]) -> None:
+    check(fn.devsys_stage_check(req(stage, "stage")))
+
+
+def latest_run(task: Task) -> Optional[int]:
+    n = c_uint()
+    rc = int(fn.devsys_record_latest_run(task._h, byref(n)))
+    if rc == -4:
+        return None
+    check(rc)
+    return n.value
+
+
+class Record(Handle):
+    """A task's auditable record (task.json, events.jsonl, reports/, logs/)."""
+
+    _free_fn = "devsys_record_free"
+
+    def __init__(self, task: Task) -> None:
+        super().__init__(new_handle(lambda out: fn.devsys_record_open(out, task._h)), task)
+        self.task = task
+
+    def set(self, key: str, value: Union[None, str, int, bool, float, dict, list]) -> None:  # type: ignore[type-arg]
+        k = req(key, "key")
+        if value is None or isinstance(value, str):
+            check(fn.devsys_record_set_string(self._h, k, enc(value, "value", optional=True)))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            check(fn.devsys_record_set_int(self._h, k, value))
+        else:
+            import json
+            check(fn.devsys_record_set_json(self._h, k, req(json.dumps(value), "value")))
+
+    def set_json(self, key: str, json_text: str) -> None:
+        check(fn.devsys_record_set_json(self._h, req(key, "key"), req(json_text, "json")))
+
+    def set_spec(self, name: str, content: Union[str, bytes]) -> None:
+        b = data(content, "content")
+        check(fn.devsys_record_set_spec(self._h, req(name, "name"), b, len(b)))
+
+    def set_repo_url(self, url: str) -> None:
+        check(fn.devsys_record_set_repo_url(self._h, req(url, "url")))
+
+    def stage_begin(self, stage: str) -> None:
+        check(fn.devsys_record_stage_begin(self._h, req(stage, "stage")))
+
+    def stage_end(self, stage: str, result: str, failure_class: Optional[str] = None) -> None:
+        check(fn.devsys_record_stage_end(self._h, req(stage, "stage"), req(result, "result"),
+                                         enc(failure_class, "failure_class", optional=True)))
+
+    def save(self) -> None:
+        check(fn.devsys_record_save(self._h))
+
+    def json(self) -> str:
+        return dec(with_buf(lambda b: fn.devsys_record_json(self._h, b)))
+
+    def event(self, type: str, data_json: Optional[str] = None) -> int:
+        seq = c_uint64()
+        check(fn.devsys_record_event(self._h, req(type, "type"), enc(data_json, "data", optional=True), byref(seq)))
+        return seq.value
+
+    def run_begin(self) -> int:
+        n = c_uint()
+        check(fn.devsys_record_run_begin(self._h, byref(n)))
+        return n.value
+
+    def run_add_junit(self, run: int, path: StrPath) -> None:
+        check(fn.devsys_record_run_add_junit(self._h, run, req(path, "path")))
+
+    def run_complete(self, run: int) -> None:
+        check(fn.devsys_record_run_complete(self._h, run))
+
+    def write_acceptance(self, json_text: str) -> None:
+        check(fn.devsys_record_write_acceptance(self._h, req(json_text, "json")))
+
+    def log_path(self, stage: str) -> str:
+        return dec(with_buf(lambda b: fn.devsys_record_log_path(b, self._h, req(stage, "stage"))))
+
+
+# ---------------------------------------------------------------- store
+
+STATES = ("created", "validated", "checked-out", "coded", "committed", "pushed", "pr-opened", "tested", "deployed",
+          "awaiting-review", "merged", "done", "no-changes", "deploy-skipped", "failed", "canceled", "interrupted")
+
+
+def task_state_name(state: int) -> Optional[str]:
+    return dec_opt(fn.devsys_task_state_name(state))
+
+
+def task_state_parse(name: str) -> int:
+    return check(fn.devsys_task_state_parse(req(name, "state")))
+
+
+def task_state_allowed(frm: int, to: int) -> bool:
+    return bool(fn.devsys_task_state_allowed(frm, to))
+
+
+def _state(s: Union[int, str]) -> int:
+    return task_state_parse(s) if isinstance(s, str) else s
+
+
+class Store(Handle):
+    """The task index <workspace>/devsys.db (calls are serialised; shareable)."""
+
+    _free_fn = "devsys_store_free"
+
+    def __init__(self, workspace: Workspace, *, recover: bool = True, busy_timeout_ms: int = 0) -> None:
+        o = S.StoreOptions()
+        check(fn.devsys_store_options_init(byref(o), 1))
+        o.flags, o.busy_timeout_ms = (0 if recover else 1), busy_timeout_ms
+        super().__init__(new_handle(lambda out: fn.devsys_store_open(out, workspace._h, byref(o))), workspace)
+
+    def create(self, id: str, spec_path: Optional[str] = None) -> None:
+        check(fn.devsys_store_task_create(self._h, req(id, "task id"), enc(spec_path, "spec_path", optional=True)))
+
+    def transition(self, id: str, to: Union[int, str], reason: Optional[str] = None) -> None:
+        check(fn.devsys_store_transition(self._h, req(id, "task id"), _state(to),
+                                         enc(reason, "reason", optional=True)))
+
+    def stage_begin(self, id: str, stage: str) -> None:
+        check(fn.devsys_store_stage_begin(self._h, req(id, "task id"), req(stage, "stage")))
+
+    def stage_end(self, id: str, stage: str, result: str, to: Union[int, str] = -1) -> None:
+        check(fn.devsys_store_stage_end(self._h, req(id, "task id"), req(stage, "stage"), req(result, "result"),
+                                        _state(to)))
+
+    def resume(self, id: str) -> str:
+        return dec(with_buf(lambda b: fn.devsys_store_resume(self._h, req(id, "task id"), b)))
+
+    def recover(self) -> int:
+        n = c_size_t()
+        check(fn.devsys_store_recover(self._h, byref(n)))
+        return n.value
+
+    def state(self, id: str) -> str:
+        return dec(fn.devsys_task_state_name(check(fn.devsys_store_task_state(self._h, req(id, "task id")))))
+
+    def task_json(self, id: str) -> str:
+        return dec(with_buf(lambda b: fn.devsys_store_task_json(self._h, req(id, "task id"), b)))
+
+    def list_json(self, state: Optional[str] = None, offset: int = 0, limit: int = 0) -> str:
+        return dec(with_buf(lambda b: fn.devsys_store_list_json(self._h, enc(state, "state", optional=True),
+                                                                offset, limit, b)))
+
+    def run_record(self, id: str, run: int) -> None:
+        check(fn.devsys_store_run_record(self._h, req(id, "task id"), run))
+
+    def check(self, repair: bool = False) -> Tuple[str, int]:
+        n = c_size_t()
+        j = with_buf(lambda b: fn.devsys_store_check(self._h, int(repair), b, byref(n)))
+        return dec(j), n.value
+
+    def metrics(self) -> str:
+        return dec(with_buf(lambda b: fn.devsys_store_metrics(self._h, b)))
+
+
+# ---------------------------------------------------------------- policy
+
+RISK_UNSET, RISK_LOW, RISK_MEDIUM, RISK_HIGH, RISK_CRITICAL = -1, 0, 1, 2, 3
+POLICY_AUTO_MERGE, POLICY_FORCE_PUSH, POLICY_NO_DEFAULT_GLOBS = 1 << 0, 1 << 1, 1 << 2
+
+
+def risk_name(risk: int) -> str:
+    return dec(fn.devsys_risk_name(risk))
+
+
+def risk_from_name(name: str) -> int:
+    r = c_int()
+    check(fn.devsys_risk_from_name(byref(r), req(name, "risk")))
+    return r.value
+
+
+def glob_check(glob: str) -> None:
+    check(fn.devsys_policy_glob_check(req(glob, "glob")))
+
+
+def glob_match(glob: str, path: str) -> bool:
+    return bool(check(fn.devsys_policy_glob_match(req(glob, "glob"), req(path, "path"))))
+
+
+def _globs(p: Optional[int]) -> List[Tuple[str, int, str]]:
+    out = []
+    for i in range(int(fn.devsys_policy_glob_count(p))):
+        g, r, s = c_char_p(), c_int(), c_char_p()
+        check(fn.devsys_policy_glob(byref(g), byref(r), byref(s), p, i))
+        out.append((dec(g.value), r.value, dec(s.value)))
+    return out
+
+
+class Policy(Handle):
+    """Path globs per risk class and the merge gate's settings."""
+
+    _free_fn = "devsys_policy_free"
+
+    def __init__(self, *, flags: int = 0, critical_approvals: int = 0,
+                 required_contexts: Optional[Sequence[str]] = None, protected_branches: Sequence[str] = ()) -> None:
+        o = S.PolicyOptions()
+        check(fn.devsys_policy_options_init(byref(o), 1))
+        o.flags = flags
+        if critical_approvals:
+            o.critical_approvals = critical_approvals
+        ctx = [req(c, "context") for c in required_contexts] if required_contexts is not None else None
+        pb = [req(b, "branch") for b in protected_branches]
+        ca, pa = strarray(ctx), strarray(pb)
+        o.required_contexts, o.nrequired_contexts = ca, len(ctx or [])
+        o.protected_branches, o.nprotected_branches = pa, len(pb)
+        super().__init__(new_handle(lambda out: fn.devsys_policy_new(out, byref(o))))
+
+    def add_glob(self, risk: Union[int, str], glob: str, source: Optional[str] = None) -> None:
+        r = risk_from_name(risk) if isinstance(risk, str) else risk
+        check(fn.devsys_policy_add_glob(self._h, r, req(glob, "glob"), enc(source, "source", optional=True)))
+
+    def globs(self) -> List[Tuple[str, int, str]]:
+        return _globs(self._h)
+
+    def options(self) -> Dict[str, Any]:
+        o = S.PolicyOptions()
+        o.version = 1
+        check(fn.devsys_policy_get_options(byref(o), self._h))
+        return {"flags": o.flags, "critical_approvals": o.critical_approvals,
+                "required_contexts": [dec(o.required_contexts[i]) for i in range(o.nrequired_contexts)],
+                "protected_branches": [dec(o.protected_branches[i]) for i in range(o.nprotected_branches)]}
+
+    def classify(self, path: str) -> int:
+        r = c_int()
+        check(fn.devsys_policy_classify(byref(r), self._h, req(path, "path")))
+        return r.value
+
+    def explain(self, path: str) -> Tuple[int, Optional[str], Optional[str]]:
+        r, g, s = c_int(), c_char_p(), c_char_p()
+        check(fn.devsys_policy_explain(byref(r), byref(g), byref(s), self._h, req(path, "path")))
+        return r.value, dec_opt(g.value), dec_opt(s.value)
+
+
+__all__ = [n for n in dir() if not n.startswith("_")]
+_unused = (POINTER,)
