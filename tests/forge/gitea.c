@@ -742,3 +742,38 @@ Test(gitea, a_rate_limit_far_ahead_fails_clearly_with_when_to_retry)
 	cr_assert_eq(log_count("limit"), 1, "not retried");
 	devsys_forge_free(f);
 }
+
+/* Gitea computes mergeability in the background: a 405 "Please try again
+ * later" is asked again (bounded); another 405 is a clear refusal at once. */
+Test(gitea, merge_asks_again_while_gitea_says_try_later_and_refuses_other_405s)
+{
+	devsys_forge *f = forge("later");
+	devsys_pr *pr = open_pr(f, "task/l1", "T", "b", 0, 0, 0);
+	char sha[41];
+	snprintf(sha, sizeof(sha), "%s", devsys_pr_head_sha(pr));
+	devsys_pr_free(pr);
+	devsys_forge_merge_request mr = { DEVSYS_FORGE_MERGE_REQUEST_VERSION, sha, DEVSYS_FORGE_MERGE_COMMIT, NULL, NULL };
+	devsys_forge_merge_result res = { DEVSYS_FORGE_MERGE_RESULT_VERSION, NULL };
+	ctl("fault", "{\"match\": \"POST .*/later/pulls/1/merge$\", \"times\": 1, \"status\": 405, \"body\": "
+	    "{\"message\": \"Please try again later\"}}");
+	size_t at = log_count("later");
+	cr_assert_eq(f->vt.merge(f->self, &res, 1, &mr), 0, "%s", err());
+	json_t *log = log_from("later", at);
+	cr_assert_eq(json_array_size(log), 4, "%s", lines_of(log, "later"));
+	cr_assert_str_eq(line_of(log, 1, "later"), "POST /pulls/1/merge 405");
+	cr_assert_str_eq(line_of(log, 2, "later"), "POST /pulls/1/merge 200");
+	cr_assert_str_eq(json_string_value(json_object_get(body_of(log, 2), "Do")), "merge");
+	json_decref(log);
+
+	pr = open_pr(f, "task/l2", "T", "b", 0, 0, 0);
+	snprintf(sha, sizeof(sha), "%s", devsys_pr_head_sha(pr));
+	devsys_pr_free(pr);
+	ctl("fault", "{\"match\": \"POST .*/later/pulls/2/merge$\", \"times\": 5, \"status\": 405, \"body\": "
+	    "{\"message\": \"Work in progress PRs cannot be merged\"}}");
+	at = log_count("later");
+	cr_assert_eq(f->vt.merge(f->self, &res, 2, &mr), DEVSYS_ECONFLICT);
+	cr_assert(strstr(err(), "not mergeable") && strstr(err(), "HTTP 405"), "%s", err());
+	cr_assert(strstr(devsys_error_detail(devsys_error_last()), "Work in progress"));
+	cr_assert_eq(log_count("later") - at, 2, "read, one merge request: not asked again");
+	devsys_forge_free(f);
+}

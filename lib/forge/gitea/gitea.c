@@ -14,10 +14,12 @@
 #include "gitea_int.h"
 #include "http/http_int.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct gitea {
 	devsys__http *http;
@@ -534,26 +536,57 @@ static int gitea_authors(void *self, devsys_forge_sink *sink, int64_t number)
 
 /* ---- merge and protection ---- */
 
-/* The merge itself: POST /merge with Do and head_commit_id. */
+/* Gitea checks mergeability in the background: right after a push its merge
+ * answers 405 "Please try again later". */
+static bool try_later(int rc, const json_t *answer)
+{
+	const char *m = json_string_value(json_object_get(answer, "message"));
+	return rc < 0 && devsys_error_http_status(devsys_error_last()) == 405 && m && strstr(m, "try again later");
+}
+
+/* A refused merge as DEVSYS_ECONFLICT, saying why (Gitea's message kept as detail). */
+static int merge_refused(int64_t number, const devsys_forge_merge_request *req, const json_t *answer)
+{
+	const char *m = json_string_value(json_object_get(answer, "message"));
+	int status = devsys_error_http_status(devsys_error_last());
+	const char *why = status == 405                                  ? "it is not mergeable (a work-in-progress title, "
+	                                                                   "a missing approval or check, or not allowed)"
+	                  : m && strstr(m, "head out of date")            ? "its head is no longer the approved commit"
+	                                                                  : "the forge refused it (a merge conflict, or the "
+	                                                                    "base moved)";
+	devsys_error_set(DEVSYS_ECONFLICT, "gitea: PR #%lld was not merged at %.12s (HTTP %d): %s", (long long)number,
+	                 req->sha, status, why);
+	return devsys_error_set_detail(status, m);
+}
+
+/* The merge itself: POST /merge with Do and head_commit_id, again up to
+ * twice (1 s, 2 s later) while Gitea says to try later. */
 static int post_merge(struct gitea *g, int64_t number, const devsys_forge_merge_request *req, const char *how)
 {
 	json_t *body = json_pack("{s:s, s:s}", "Do", how, "head_commit_id", req->sha), *answer = NULL;
-	int rc;
+	int rc = 0;
 	if (!body || (req->title && json_object_set_new(body, "MergeTitleField", json_string(req->title)) < 0) ||
 	    (req->message && json_object_set_new(body, "MergeMessageField", json_string(req->message)) < 0)) {
 		json_decref(body);
 		return devsys__error_oom();
 	}
-	if ((rc = at(g, "/pulls/%lld/merge", (long long)number)) == 0)
+	for (unsigned int attempt = 0; attempt < 3; attempt++) {
+		if (attempt) {
+			struct timespec ts = { (time_t)attempt, 0 };
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
+		}
+		json_decref(answer);
+		answer = NULL;
+		if ((rc = at(g, "/pulls/%lld/merge", (long long)number)) < 0)
+			break;
 		rc = call(g, &answer, "POST", body);
-	if (rc < 0 && (rc == DEVSYS_ECONFLICT || devsys_error_http_status(devsys_error_last()) == 405)) {
-		const char *m = json_string_value(json_object_get(answer, "message"));
-		int status = devsys_error_http_status(devsys_error_last());
-		rc = devsys_error_set(DEVSYS_ECONFLICT, "gitea: PR #%lld was not merged at %.12s (HTTP %d): %s",
-		                      (long long)number, req->sha, status,
-		                      status == 409 ? "its head is no longer the approved commit" : "it is not mergeable");
-		devsys_error_set_detail(status, m);
+		if (!try_later(rc, answer))
+			break;
 	}
+	if (rc < 0 && rc != DEVSYS_ENOMEM &&
+	    (rc == DEVSYS_ECONFLICT || devsys_error_http_status(devsys_error_last()) == 405))
+		rc = merge_refused(number, req, answer);
 	json_decref(body);
 	json_decref(answer);
 	return rc;
