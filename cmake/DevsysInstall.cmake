@@ -6,6 +6,7 @@ install(FILES "${PROJECT_SOURCE_DIR}/include/devsys.h" DESTINATION ${CMAKE_INSTA
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/devsys" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
 install(FILES "${PROJECT_BINARY_DIR}/include/devsys/version.h" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/devsys)
+install(FILES "${PROJECT_BINARY_DIR}/include/devsys/features.h" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/devsys)
 
 install(TARGETS devsys devsys_static EXPORT devsysTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -81,3 +81,21 @@ function(devsys_generate_module_hooks out_file)
   endforeach()
   configure_file("${PROJECT_SOURCE_DIR}/cmake/modules.c.in" "${out_file}" @ONLY)
 endfunction()
+
+# Generates include/devsys/features.h: one DEVSYS_FEATURE_<MODULE> per enabled
+# module and DEVSYS_FEATURES, the sorted names; devsys_features() returns the
+# same string from the library (lib/core/global.c).
+function(devsys_generate_features out_file)
+  get_property(mods GLOBAL PROPERTY DEVSYS_ENABLED_MODULES)
+  list(REMOVE_DUPLICATES mods)
+  list(SORT mods)
+  set(defines "")
+  foreach(m IN LISTS mods)
+    string(TOUPPER "${m}" up)
+    string(REGEX REPLACE "[^A-Z0-9]" "_" up "${up}")
+    string(APPEND defines "#define DEVSYS_FEATURE_${up} 1\n")
+  endforeach()
+  list(JOIN mods " " DEVSYS_FEATURES_STRING)
+  set(DEVSYS_FEATURES_DEFINES "${defines}")
+  configure_file("${PROJECT_SOURCE_DIR}/include/devsys/features.h.in" "${out_file}" @ONLY)
+endfunction()

@@ -6,6 +6,7 @@
 
 #include "devsys/common.h"
 #include "devsys/version.h"
+#include "devsys/features.h"
 #include "devsys/errors.h"
 #include "devsys/global.h"
 #include "devsys/buf.h"

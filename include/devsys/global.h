@@ -43,6 +43,23 @@ DEVSYS_API const char *devsys_version(void);
 /** The run-time version as numbers; any pointer may be NULL. */
 DEVSYS_API void devsys_version_numbers(int *major, int *minor, int *patch);
 
+/**
+ * The modules this library was built with: their names, sorted, separated
+ * by one space ("config core forge git ..."). core, workspace and task are
+ * always there. Compare with DEVSYS_FEATURES (devsys/features.h) to find a
+ * library built with other modules than the headers. Any thread.
+ *
+ * @return borrowed: a static string, valid for the life of the process; never NULL.
+ */
+DEVSYS_API const char *devsys_features(void);
+
+/**
+ * Whether this library was built with module @p name ("git", "runner", ...).
+ * Any thread.
+ * @return 1 when it was, 0 when not (also for NULL or an unknown name).
+ */
+DEVSYS_API int devsys_feature_enabled(const char *name);
+
 #define DEVSYS_ALLOCATOR_VERSION 1
 
 /**

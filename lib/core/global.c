@@ -66,6 +66,29 @@ const char *devsys_version(void)
 	return DEVSYS_VERSION_STRING;
 }
 
+const char *devsys_features(void)
+{
+	return DEVSYS_FEATURES;
+}
+
+int devsys_feature_enabled(const char *name)
+{
+	static const char all[] = DEVSYS_FEATURES;
+	const char *p = all;
+	size_t n;
+
+	if (!name || !*name || strchr(name, ' '))
+		return 0;
+	n = strlen(name);
+	while ((p = strstr(p, name)) != NULL) {
+		bool starts = p == all || p[-1] == ' ';
+		if (starts && (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
 void devsys_version_numbers(int *major, int *minor, int *patch)
 {
 	if (major) *major = DEVSYS_VERSION_MAJOR;
