@@ -182,6 +182,7 @@ Test(gitea_codec, review_states_dismissed_and_what_never_counts)
 		{ "{\"state\": \"APPROVED\", \"dismissed\": true, \"user\": {\"login\": \"a\"}, \"commit_id\": \"c1\"}", 0,
 		  DEVSYS_REVIEW_DISMISSED, false },
 		{ "{\"state\": \"REQUEST_REVIEW\", \"user\": {\"login\": \"a\"}, \"commit_id\": \"\"}", 0, -1, true },
+		{ "{\"state\": \"\", \"user\": {\"login\": \"a\"}, \"commit_id\": \"c1\"}", 0, -1, true },
 		{ "{\"state\": \"APPROVED\", \"user\": null, \"commit_id\": \"c1\"}", 0, DEVSYS_REVIEW_APPROVED, true },
 		{ "{\"state\": \"APPROVED\", \"user\": {\"login\": \"a\"}, \"commit_id\": \"\"}", 0, DEVSYS_REVIEW_APPROVED, true },
 		{ "{\"state\": \"LGTM\", \"user\": {\"login\": \"a\"}, \"commit_id\": \"c1\"}", DEVSYS_EPARSE, -1, false },

@@ -196,8 +196,8 @@ static int review_state(int *out, bool *skip, const char *s, const json_t *dismi
 		*out = DEVSYS_REVIEW_COMMENTED;
 	else if (strcmp(s, "PENDING") == 0)
 		*out = DEVSYS_REVIEW_PENDING;
-	else if (strcmp(s, "REQUEST_REVIEW") == 0)
-		*skip = true; /* a request for a review, not one */
+	else if (strcmp(s, "REQUEST_REVIEW") == 0 || !*s)
+		*skip = true; /* a request for a review, not one; "" is Gitea's ReviewStateUnknown */
 	else
 		return -1;
 	if (json_is_true(dismissed))

@@ -44,7 +44,7 @@ bool devsys__gt_is_already_exists(const json_t *body);
 
 /* One entry of GET /pulls/{n}/reviews. *skip is set for an entry that is
  * not a review (a review request, a deleted user, no commit). Gitea's
- * states: APPROVED, REQUEST_CHANGES, COMMENT, PENDING, REQUEST_REVIEW;
+ * states: APPROVED, REQUEST_CHANGES, COMMENT, PENDING, REQUEST_REVIEW and "" (unknown);
  * "dismissed": true makes it DISMISSED. */
 int devsys__gt_decode_review(devsys_policy_review *out, bool *skip, const json_t *item, size_t index);
 
