@@ -47,8 +47,8 @@ DEVSYS_API int devsys_stage_check(const char *stage);
 
 /**
  * Open the record of @p task, loading task.json when present (a new
- * record starts with {"id": <id>}). The record borrows @p task, which
- * must outlive it.
+ * record starts with {"id": <id>}). The record holds a reference on
+ * @p task (and so on its workspace): free them in any order.
  * @return 0; DEVSYS_EINVAL; DEVSYS_EPARSE (task.json is not a JSON
  *         object); DEVSYS_EIO; DEVSYS_ENOMEM.
  */

@@ -221,7 +221,7 @@ DEVSYS_API int devsys_repo_options_init(devsys_repo_options *opts, unsigned int 
  * worktree entry, no task branch (the mirror stays, it is a cache).
  *
  * @param out   receives the handle; free with devsys_repo_free()
- * @param task  the task; borrowed, must outlive the handle
+ * @param task  the task; the handle holds a reference on it (free them in any order)
  * @param opts  required (the URL)
  * @return 0; DEVSYS_EINVAL (bad URL, URL with embedded credentials);
  *         DEVSYS_EVERSION; DEVSYS_EINVALID (the branch template gives a bad

@@ -77,8 +77,8 @@ typedef int (*devsys_runner_output_cb)(int stream, const char *data, size_t len,
 typedef struct devsys_runner_options {
 	unsigned int version;       /**< DEVSYS_RUNNER_OPTIONS_VERSION */
 	unsigned int flags;         /**< DEVSYS_RUNNER_* flags */
-	devsys_workspace *ws;       /**< optional: runner log messages go here (borrowed, must outlive the runner) */
-	devsys_masker *masker;      /**< optional: masks every output byte (borrowed, must outlive the runner) */
+	devsys_workspace *ws;       /**< optional: runner log messages go here (the runner holds a reference) */
+	devsys_masker *masker;      /**< optional: masks every output byte (the runner holds a reference) */
 	unsigned int grace_ms;      /**< SIGTERM → SIGKILL grace on timeout/cancel; 0: 10000 */
 	size_t tail_max;            /**< in-memory output tail per exec; 0: 1 MiB */
 	/* resource limits (inproc); 0 = not set */

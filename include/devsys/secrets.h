@@ -55,7 +55,7 @@ typedef struct devsys_secrets_options {
 	unsigned int command_timeout_ms; /**< command provider timeout; 0: 10000 */
 	devsys_secret_audit_cb audit_cb; /**< NULL: no callback (task files are still written) */
 	void *audit_payload;             /**< passed to audit_cb */
-	devsys_workspace *ws;            /**< optional: where warnings are logged (borrowed) */
+	devsys_workspace *ws;            /**< optional: where warnings are logged (the set takes a reference) */
 } devsys_secrets_options;
 
 #define DEVSYS_SECRETS_OPTIONS_INIT { DEVSYS_SECRETS_OPTIONS_VERSION, NULL, 0u, NULL, NULL, NULL }
@@ -130,7 +130,12 @@ typedef struct devsys_masker devsys_masker;
 /** Create an empty masker. Free with devsys_masker_free(). */
 DEVSYS_API int devsys_masker_new(devsys_masker **out);
 
-/** Free a masker. NULL is fine. The masker must outlive streams and redactors made from it. */
+/**
+ * Release the caller's reference to a masker. NULL is fine. Streams and
+ * redactors made from it, and runners given it, hold their own reference, so
+ * they stay usable after this call; the masker is freed (and its secrets
+ * wiped) when the last of them is freed.
+ */
 DEVSYS_API void devsys_masker_free(devsys_masker *masker);
 
 /**
@@ -162,7 +167,7 @@ typedef int (*devsys_mask_write_cb)(const char *data, size_t len, void *payload)
 /** Streaming masker state: correct when a secret is split across writes. Not thread-safe. */
 typedef struct devsys_mask_stream devsys_mask_stream;
 
-/** Create a stream over @p masker that passes masked bytes to @p cb. */
+/** Create a stream over @p masker (it holds a reference) that passes masked bytes to @p cb. */
 DEVSYS_API int devsys_mask_stream_new(devsys_mask_stream **out, devsys_masker *masker, devsys_mask_write_cb cb,
                                       void *payload);
 
@@ -177,8 +182,10 @@ DEVSYS_API void devsys_mask_stream_free(devsys_mask_stream *stream);
 
 /**
  * A redactor (devsys/sys/redactor.h) that masks with @p masker, for
- * devsys_workspace_add_redactor(ws, *vtable, *self). The masker must outlive
- * the workspace; the redactor's release slot does not free it.
+ * devsys_workspace_add_redactor(ws, *vtable, *self). The redactor holds a
+ * reference on @p masker, dropped by its release slot (which the workspace
+ * calls when it is freed); a caller that does not register it calls
+ * (*vtable)->release(*self) itself.
  */
 DEVSYS_API int devsys_masker_redactor(const devsys_redactor_vtable **vtable, void **self, devsys_masker *masker);
 

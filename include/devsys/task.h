@@ -43,7 +43,11 @@ DEVSYS_API int devsys_task_id_check(const char *id);
  */
 DEVSYS_API int devsys_task_open(devsys_task **out, devsys_workspace *ws, const char *id, unsigned int flags);
 
-/** Release a task. NULL is fine. */
+/**
+ * Release the caller's reference. Handles that keep the task (a repo, a
+ * record) hold their own reference, so the order of frees does not matter.
+ * NULL is fine.
+ */
 DEVSYS_API void devsys_task_free(devsys_task *task);
 
 /** The task id. Borrowed from @p task. */

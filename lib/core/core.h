@@ -161,8 +161,12 @@ void devsys__log(devsys_workspace *ws, int level, const char *component, const c
 	DEVSYS_PRINTF(4, 5);
 void devsys__logv(devsys_workspace *ws, int level, const char *component, const char *fmt, va_list ap);
 
-/* ---- workspace internals used by other modules ---- */
+/* ---- references taken by handles that keep another handle (docs/abi.md, "Lifetimes") ---- */
 void devsys__workspace_ref(devsys_workspace *ws);
+/* Paired with devsys_task_free(), which drops one reference. */
+void devsys__task_ref(devsys_task *task);
+/* Paired with devsys_masker_free(), which drops one reference (lib/secrets). */
+void devsys__masker_ref(devsys_masker *masker);
 
 /* ---- module init/shutdown hooks (generated list, see cmake/DevsysModules.cmake) ---- */
 int devsys__modules_init(void);

@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 struct devsys_repo {
-	devsys_task *task;
-	devsys_workspace *ws;
+	devsys_task *task;     /* a reference */
+	devsys_workspace *ws;  /* the task's; alive while the task is */
 	devsys_repo_options opts; /* strings and arrays below are owned copies */
 	char **owned;             /* every string copied into opts */
 	size_t nowned;
@@ -725,6 +725,7 @@ static int open_task(devsys_repo **out, devsys_task *task, const devsys_repo_opt
 		return rc;
 	if (!(r = devsys__calloc(1, sizeof(*r))))
 		return devsys__error_oom();
+	devsys__task_ref(task); /* the task holds the workspace r->ws names */
 	r->task = task;
 	r->ws = devsys_task_workspace(task);
 	if ((rc = copy_options(r, opts)) < 0)
@@ -830,6 +831,7 @@ void devsys_repo_free(devsys_repo *r)
 	devsys__free(r->branch);
 	devsys__free(r->base_branch);
 	devsys__free(r->remote_default);
+	devsys_task_free(r->task);
 	devsys__free(r);
 }
 

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 struct devsys_record {
-	devsys_task *task;
+	devsys_task *task; /* a reference */
 	json_t *doc;
 };
 
@@ -69,6 +69,7 @@ int devsys_record_open(devsys_record **out, devsys_task *task)
 	DEVSYS__CHECK_ARG(task);
 	if (!(rec = devsys__calloc(1, sizeof(*rec))))
 		return devsys__error_oom();
+	devsys__task_ref(task);
 	rec->task = task;
 	if ((rc = task_file(&path, task, "task.json")) < 0)
 		goto fail;
@@ -107,6 +108,7 @@ void devsys_record_free(devsys_record *rec)
 	if (!rec)
 		return;
 	json_decref(rec->doc);
+	devsys_task_free(rec->task);
 	devsys__free(rec);
 }
 

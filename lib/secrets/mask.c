@@ -29,6 +29,7 @@ struct pattern {
 };
 
 struct devsys_masker {
+	int refcount; /* atomic: caller + one per stream, redactor or runner that keeps it */
 	pthread_mutex_t lock;
 	int compiled; /* atomic: set once, then the masker is read-only */
 	struct pattern *pats;
@@ -41,7 +42,7 @@ struct devsys_masker {
 	uint32_t *outlen;  /* longest pattern ending in this state, 0 if none */
 	uint32_t *outname; /* its name index */
 	size_t nstates;
-	devsys_workspace *ws; /* for warnings (borrowed) */
+	devsys_workspace *ws; /* for warnings (a reference) */
 };
 
 int devsys_masker_new(devsys_masker **out)
@@ -52,14 +53,21 @@ int devsys_masker_new(devsys_masker **out)
 	if (!(m = devsys__calloc(1, sizeof(*m))))
 		return devsys__error_oom();
 	pthread_mutex_init(&m->lock, NULL);
+	m->refcount = 1;
 	*out = m;
 	return 0;
 }
 
+void devsys__masker_ref(devsys_masker *m)
+{
+	__atomic_add_fetch(&m->refcount, 1, __ATOMIC_RELAXED);
+}
+
 void devsys_masker_free(devsys_masker *m)
 {
-	if (!m)
+	if (!m || __atomic_sub_fetch(&m->refcount, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
+	devsys_workspace_free(m->ws);
 	for (size_t i = 0; i < m->npats; i++) {
 		explicit_bzero(m->pats[i].bytes, m->pats[i].len);
 		devsys__free(m->pats[i].bytes);
@@ -81,8 +89,12 @@ void devsys_masker_free(devsys_masker *m)
 
 void devsys__masker_set_workspace(devsys_masker *m, devsys_workspace *ws)
 {
-	if (m)
-		m->ws = ws;
+	if (!m)
+		return;
+	if (ws)
+		devsys__workspace_ref(ws);
+	devsys_workspace_free(m->ws);
+	m->ws = ws;
 }
 
 size_t devsys_masker_count(const devsys_masker *m)
@@ -312,6 +324,7 @@ int devsys_mask_stream_new(devsys_mask_stream **out, devsys_masker *m, devsys_ma
 		return rc;
 	if (!(s = devsys__calloc(1, sizeof(*s))))
 		return devsys__error_oom();
+	devsys__masker_ref(m);
 	s->m = m;
 	s->cb = cb;
 	s->payload = payload;
@@ -327,6 +340,7 @@ void devsys_mask_stream_free(devsys_mask_stream *s)
 		explicit_bzero(s->tail, s->tail_cap);
 	devsys__free(s->tail);
 	devsys__free(s->iv);
+	devsys_masker_free(s->m);
 	devsys__free(s);
 }
 
@@ -560,10 +574,15 @@ static int redact_slot(void *self, const char *text, size_t len, devsys_buf *out
 	return devsys_masker_mask(self, text, len, out) < 0 ? -1 : 0;
 }
 
+static void release_slot(void *self)
+{
+	devsys_masker_free(self);
+}
+
 static const devsys_redactor_vtable masker_redactor = {
 	DEVSYS_REDACTOR_VTABLE_VERSION,
 	redact_slot,
-	NULL,
+	release_slot,
 };
 
 int devsys_masker_redactor(const devsys_redactor_vtable **vtable, void **self, devsys_masker *m)
@@ -571,6 +590,7 @@ int devsys_masker_redactor(const devsys_redactor_vtable **vtable, void **self, d
 	DEVSYS__CHECK_ARG(vtable);
 	DEVSYS__CHECK_ARG(self);
 	DEVSYS__CHECK_ARG(m);
+	devsys__masker_ref(m);
 	*vtable = &masker_redactor;
 	*self = m;
 	return 0;

@@ -135,7 +135,7 @@ struct devsys_secrets {
 	unsigned int command_timeout_ms;
 	devsys_secret_audit_cb audit_cb;
 	void *audit_payload;
-	devsys_workspace *ws;
+	devsys_workspace *ws; /* a reference, or NULL */
 	struct secret *items;
 	size_t n;
 };
@@ -182,7 +182,8 @@ int devsys_secrets_new(devsys_secrets **out, const devsys_secrets_options *opts)
 	s->command_timeout_ms = o.command_timeout_ms ? o.command_timeout_ms : 10000;
 	s->audit_cb = o.audit_cb;
 	s->audit_payload = o.audit_payload;
-	s->ws = o.ws;
+	if ((s->ws = o.ws))
+		devsys__workspace_ref(s->ws);
 	if (!s->docker_dir) {
 		devsys_secrets_free(s);
 		return devsys__error_oom();
@@ -206,6 +207,7 @@ void devsys_secrets_free(devsys_secrets *s)
 {
 	if (!s)
 		return;
+	devsys_workspace_free(s->ws);
 	for (size_t i = 0; i < s->n; i++) {
 		struct secret *it = &s->items[i];
 		wipe_value(it);

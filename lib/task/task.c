@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 struct devsys_task {
+	int refcount;         /* atomic: caller + one per handle that keeps the task */
 	devsys_workspace *ws; /* holds a reference */
 	char id[DEVSYS_TASK_ID_MAX + 1];
 	char *path;
@@ -93,13 +94,19 @@ int devsys_task_open(devsys_task **out, devsys_workspace *ws, const char *id, un
 	}
 	devsys__workspace_ref(ws);
 	task->ws = ws;
+	task->refcount = 1;
 	*out = task;
 	return 0;
 }
 
+void devsys__task_ref(devsys_task *task)
+{
+	__atomic_add_fetch(&task->refcount, 1, __ATOMIC_RELAXED);
+}
+
 void devsys_task_free(devsys_task *task)
 {
-	if (!task)
+	if (!task || __atomic_sub_fetch(&task->refcount, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	devsys_workspace_free(task->ws);
 	devsys__free(task->path);
