@@ -176,6 +176,11 @@ int devsys_runner_open(devsys_runner **out, const char *type, const devsys_runne
 		return rc;
 	}
 	r->opts.version = DEVSYS_RUNNER_OPTIONS_VERSION;
+	/* the runner keeps both pointers: hold them (docs/abi.md, "Lifetimes") */
+	if (r->opts.ws)
+		devsys__workspace_ref(r->opts.ws);
+	if (r->opts.masker)
+		devsys__masker_ref(r->opts.masker);
 	{
 		const char **fields[] = { &r->opts.host, &r->opts.user, &r->opts.key_file, &r->opts.key_passphrase,
 		                          &r->opts.known_hosts, &r->opts.remote_dir };
@@ -235,6 +240,8 @@ void devsys_runner_free(devsys_runner *r)
 		devsys__free(r->strs[i]);
 	}
 	devsys__free(r->entry.name);
+	devsys_masker_free(r->opts.masker);
+	devsys_workspace_free(r->opts.ws);
 	devsys__free(r);
 }
 
