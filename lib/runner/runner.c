@@ -102,6 +102,12 @@ int devsys__runner_global_init(void)
 	rc = register_locked(&devsys__inproc_vtable, NULL);
 	if (rc == 0)
 		rc = register_locked(&devsys__ssh_vtable, NULL);
+	/* host-docker lives in the docker module, which a build may leave out */
+	if (rc == 0 && &devsys__host_docker_vtable != NULL)
+		rc = register_locked(&devsys__host_docker_vtable, NULL);
+	/* dind (its own module, on top of docker) */
+	if (rc == 0 && &devsys__dind_vtable != NULL)
+		rc = register_locked(&devsys__dind_vtable, NULL);
 	pthread_mutex_unlock(&reg_lock);
 	return rc;
 }
@@ -210,7 +216,7 @@ int devsys_runner_open(devsys_runner **out, const char *type, const devsys_runne
 	if (!found) {
 		devsys_runner_free(r);
 		return devsys__error_set(DEVSYS_ENOTFOUND, "runner type '%.64s' is not registered (built in: inproc, "
-		                                           "remote-ssh)",
+		                                           "remote-ssh, host-docker)",
 		                         type);
 	}
 	/* the name may be freed by shutdown; keep our own */

@@ -11,6 +11,10 @@
 
 extern const devsys_runner_vtable devsys__inproc_vtable;
 extern const devsys_runner_vtable devsys__ssh_vtable;
+/* weak: NULL when the docker module is not built */
+extern const devsys_runner_vtable devsys__host_docker_vtable __attribute__((weak));
+/* weak: NULL when the dind module is not built */
+extern const devsys_runner_vtable devsys__dind_vtable __attribute__((weak));
 
 int devsys__runner_global_init(void);
 int devsys__ssh_global_init(void);
