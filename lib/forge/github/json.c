@@ -64,7 +64,7 @@ static int user_login(const char **out, const json_t *obj, const char *key, cons
 
 int devsys__gh_decode_pr(devsys_forge_pr_info *out, const json_t *pr)
 {
-	const char *what = "pull request", *state;
+	const char *what = "pull request", *state = NULL;
 	const json_t *head, *base, *num;
 	int merged = 0, rc;
 
@@ -178,7 +178,7 @@ static const struct {
 int devsys__gh_decode_review(devsys_policy_review *out, bool *skip, const json_t *item, size_t index)
 {
 	char what[48];
-	const char *state;
+	const char *state = NULL;
 	int rc;
 	snprintf(what, sizeof(what), "review [%zu]", index);
 	*skip = false;
@@ -215,7 +215,7 @@ static int status_state(int *out, const char *s)
 int devsys__gh_decode_combined(devsys_forge_sink *sink, const json_t *body, const char *sha)
 {
 	const json_t *list, *it;
-	const char *body_sha;
+	const char *body_sha = NULL;
 	size_t i;
 	int rc;
 	if (!json_is_object(body))
@@ -228,7 +228,7 @@ int devsys__gh_decode_combined(devsys_forge_sink *sink, const json_t *body, cons
 	json_array_foreach (list, i, it) {
 		devsys_policy_check c = DEVSYS_POLICY_CHECK_INIT;
 		char what[48];
-		const char *state;
+		const char *state = NULL;
 		snprintf(what, sizeof(what), "combined status: statuses[%zu]", i);
 		if (!json_is_object(it))
 			return devsys__error_set(DEVSYS_EPARSE, "github: %s: not a JSON object", what);
@@ -290,7 +290,7 @@ int devsys__gh_decode_check_runs(devsys_forge_sink *sink, size_t *count, int64_t
 	json_array_foreach (list, i, it) {
 		devsys_policy_check c = DEVSYS_POLICY_CHECK_INIT;
 		char what[48];
-		const char *status, *conclusion;
+		const char *status = NULL, *conclusion = NULL;
 		snprintf(what, sizeof(what), "check runs: check_runs[%zu]", i);
 		if (!json_is_object(it))
 			return devsys__error_set(DEVSYS_EPARSE, "github: %s: not a JSON object", what);
@@ -313,7 +313,7 @@ int devsys__gh_decode_check_runs(devsys_forge_sink *sink, size_t *count, int64_t
 int devsys__gh_decode_file(const char **path, const char **old_path, const json_t *item, size_t index)
 {
 	char what[40];
-	const char *status;
+	const char *status = NULL;
 	int rc;
 	snprintf(what, sizeof(what), "files[%zu]", index);
 	if (!json_is_object(item))
