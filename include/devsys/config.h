@@ -42,10 +42,14 @@ typedef struct devsys_config devsys_config;
  * @return 0; DEVSYS_ENOTFOUND (an explicit path that does not exist); DEVSYS_EPARSE and
  *         DEVSYS_EINVALID with "file:line:col: runners.<profile>.<key>: ..." messages;
  *         DEVSYS_ELIMIT (file over 1 MiB).
+ * @param out new: the configuration; free with devsys_config_free().
  */
 DEVSYS_API int devsys_config_load(devsys_config **out, const char *path);
 
-/** Like devsys_config_load() on a text in memory; @p name is used in messages. */
+/**
+ * Like devsys_config_load() on a text in memory; @p name is used in messages.
+ * @param out new: the configuration; free with devsys_config_free().
+ */
 DEVSYS_API int devsys_config_parse(devsys_config **out, const char *text, size_t len, const char *name);
 
 /** Free a configuration (and every string borrowed from it). NULL is fine. */
@@ -54,7 +58,10 @@ DEVSYS_API void devsys_config_free(devsys_config *cfg);
 /** Number of runner profiles. */
 DEVSYS_API size_t devsys_config_runner_count(const devsys_config *cfg);
 
-/** Name of profile @p i (0-based, file order), borrowed; NULL when out of range. */
+/**
+ * Name of profile @p i (0-based, file order), borrowed; NULL when out of range.
+ * @return borrowed: from @p cfg, valid until devsys_config_free(); NULL when out of range.
+ */
 DEVSYS_API const char *devsys_config_runner_name(const devsys_config *cfg, size_t i);
 
 /**
@@ -63,6 +70,7 @@ DEVSYS_API const char *devsys_config_runner_name(const devsys_config *cfg, size_
  * @p opts and @p type are borrowed from @p cfg. Fields the profile does not
  * set keep the caller's values (ws and masker are never touched).
  * @return 0; DEVSYS_ENOTFOUND for an unknown profile (the message lists the known ones)
+ * @param type borrowed: from @p cfg, valid until devsys_config_free().
  */
 DEVSYS_API int devsys_config_runner(const devsys_config *cfg, const char *profile, const char **type,
                                     devsys_runner_options *opts);
@@ -79,6 +87,7 @@ DEVSYS_API int devsys_config_runner_risk(int *risk, const devsys_config *cfg, co
  * docs/gate.md when the file has none), borrowed from @p cfg and valid
  * until devsys_config_free(). Never NULL after a successful load.
  * @return 0; DEVSYS_EINVAL for NULL arguments.
+ * @param out borrowed: from @p cfg, valid until devsys_config_free().
  */
 DEVSYS_API int devsys_config_policy(const devsys_policy **out, const devsys_config *cfg);
 
@@ -87,7 +96,10 @@ DEVSYS_API int devsys_config_policy(const devsys_policy **out, const devsys_conf
 /** Number of `forges:` entries (one per remote host). */
 DEVSYS_API size_t devsys_config_forge_count(const devsys_config *cfg);
 
-/** Host of entry @p i (0-based, file order; lower case), borrowed; NULL when out of range. */
+/**
+ * Host of entry @p i (0-based, file order; lower case), borrowed; NULL when out of range.
+ * @return borrowed: from @p cfg, valid until devsys_config_free(); NULL when out of range.
+ */
 DEVSYS_API const char *devsys_config_forge_host(const devsys_config *cfg, size_t i);
 
 /**
@@ -97,6 +109,7 @@ DEVSYS_API const char *devsys_config_forge_host(const devsys_config *cfg, size_t
  * alone (hosts compare case-insensitively). @p entry receives its name,
  * borrowed from @p cfg.
  * @return 0; DEVSYS_ENOTFOUND naming the host and the entries there are.
+ * @param entry borrowed: from @p cfg, valid until devsys_config_free().
  */
 DEVSYS_API int devsys_config_forge_match(const char **entry, const devsys_config *cfg, const char *host);
 
@@ -108,6 +121,8 @@ DEVSYS_API int devsys_config_forge_match(const char **entry, const devsys_config
  * Both borrowed from @p cfg. The value of token_secret is a secret's
  * name, never a token.
  * @return 0; DEVSYS_ENOTFOUND (no such entry); DEVSYS_EINVAL (unknown key).
+ * @param value borrowed: from @p cfg, valid until devsys_config_free(); NULL when unset.
+ * @param where borrowed: from @p cfg, valid until devsys_config_free().
  */
 DEVSYS_API int devsys_config_forge_value(const char **value, const char **where, const devsys_config *cfg,
                                          const char *entry, const char *key);

@@ -61,13 +61,17 @@ typedef struct devsys_error devsys_error;
  * DEVSYS_OK and the message "no error". The pointer is owned by the library
  * and stays valid until the same thread makes its next libdevsys call.
  * Thread-safe (thread-local).
+ * @return borrowed: the calling thread's record, valid until that thread's next libdevsys call.
  */
 DEVSYS_API const devsys_error *devsys_error_last(void);
 
 /** The DEVSYS_E* code of an error record; DEVSYS_EINVAL for NULL. */
 DEVSYS_API int devsys_error_code(const devsys_error *err);
 
-/** The message of an error record, never NULL. Borrowed from @p err. */
+/**
+ * The message of an error record, never NULL. Borrowed from @p err.
+ * @return borrowed: from @p err, valid as long as @p err is.
+ */
 DEVSYS_API const char *devsys_error_message(const devsys_error *err);
 
 /** Reset the calling thread's last error to DEVSYS_OK / "no error". */
@@ -76,12 +80,14 @@ DEVSYS_API void devsys_error_clear(void);
 /**
  * A static, human description of an error code ("invalid argument").
  * Unknown codes give "unknown error". Never NULL; thread-safe.
+ * @return borrowed: a static string, valid for the life of the process.
  */
 DEVSYS_API const char *devsys_strerror(int code);
 
 /**
  * The symbolic name of an error code ("DEVSYS_EINVAL"), for JSON output.
  * Unknown codes give "DEVSYS_EUNKNOWN". Never NULL; thread-safe.
+ * @return borrowed: a static string, valid for the life of the process.
  */
 DEVSYS_API const char *devsys_error_name(int code);
 

@@ -95,25 +95,38 @@ DEVSYS_API int devsys_forge_options_init(devsys_forge_options *opts, unsigned in
  *         resolved: the message names the entry and the secret, never the
  *         value); DEVSYS_EINVALID (bad merge method); what the provider's
  *         open returns. Needs devsys_init().
+ * @param out new: the forge; free with devsys_forge_free() (a devsys_pr made from it holds its own reference).
  */
 DEVSYS_API int devsys_forge_new(devsys_forge **out, const devsys_forge_options *opts);
 
 /** Release a forge (when no devsys_pr holds it any more). NULL is fine. */
 DEVSYS_API void devsys_forge_free(devsys_forge *forge);
 
-/** The provider's name ("github"). Borrowed. */
+/**
+ * The provider's name ("github"). Borrowed.
+ * @return borrowed: from @p forge, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_forge_provider(const devsys_forge *forge);
 
-/** The repository owner. Borrowed. */
+/**
+ * The repository owner. Borrowed.
+ * @return borrowed: from @p forge, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_forge_owner(const devsys_forge *forge);
 
-/** The repository name. Borrowed. */
+/**
+ * The repository name. Borrowed.
+ * @return borrowed: from @p forge, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_forge_repo(const devsys_forge *forge);
 
 /** The configured merge method (devsys_forge_merge_method). */
 DEVSYS_API int devsys_forge_merge_method_of(const devsys_forge *forge);
 
-/** "merge", "squash", "rebase", "fast-forward"; "?" otherwise. Static. */
+/**
+ * "merge", "squash", "rebase", "fast-forward"; "?" otherwise. Static.
+ * @return borrowed: a static string, valid for the life of the process.
+ */
 DEVSYS_API const char *devsys_forge_merge_method_name(int method);
 
 /** Parse a merge method name into @p out. @return 0; DEVSYS_EINVALID naming the value and the methods. */
@@ -193,11 +206,13 @@ DEVSYS_API int devsys_pr_options_init(devsys_pr_options *opts, unsigned int vers
  * record. @param out receives a new handle; free with devsys_pr_free().
  * @return 0; DEVSYS_EINVAL; DEVSYS_EVERSION; DEVSYS_EINVALID (a team
  *         reviewer of another org); what the provider returns.
+ * @param out new: the handle (it holds a reference on @p forge); free with devsys_pr_free().
  */
 DEVSYS_API int devsys_pr_open(devsys_pr **out, devsys_forge *forge, const devsys_pr_options *opts);
 
 /**
- * Read pull request @p number. @param out receives a new handle.
+ * Read pull request @p number.
+ * @param out new: the handle (it holds a reference on @p forge); free with devsys_pr_free().
  * @return 0; DEVSYS_ENOTFOUND; what the provider returns.
  */
 DEVSYS_API int devsys_pr_get(devsys_pr **out, devsys_forge *forge, int64_t number);
@@ -210,17 +225,35 @@ DEVSYS_API void devsys_pr_free(devsys_pr *pr);
 
 /** The PR number (> 0). */
 DEVSYS_API int64_t devsys_pr_number(const devsys_pr *pr);
-/** Where to look at it (html URL; local: the PR record's path). Borrowed. */
+/**
+ * Where to look at it (html URL; local: the PR record's path). Borrowed.
+ * @return borrowed: from @p pr, valid until it is refreshed or freed.
+ */
 DEVSYS_API const char *devsys_pr_url(const devsys_pr *pr);
-/** The head commit (40 hex) as last read. Borrowed. */
+/**
+ * The head commit (40 hex) as last read. Borrowed.
+ * @return borrowed: from @p pr, valid until it is refreshed or freed.
+ */
 DEVSYS_API const char *devsys_pr_head_sha(const devsys_pr *pr);
-/** The head branch. Borrowed. */
+/**
+ * The head branch. Borrowed.
+ * @return borrowed: from @p pr, valid until it is refreshed or freed.
+ */
 DEVSYS_API const char *devsys_pr_head(const devsys_pr *pr);
-/** The base branch. Borrowed. */
+/**
+ * The base branch. Borrowed.
+ * @return borrowed: from @p pr, valid until it is refreshed or freed.
+ */
 DEVSYS_API const char *devsys_pr_base(const devsys_pr *pr);
-/** The title (as sent, masked). Borrowed. */
+/**
+ * The title (as sent, masked). Borrowed.
+ * @return borrowed: from @p pr, valid until it is refreshed or freed.
+ */
 DEVSYS_API const char *devsys_pr_title(const devsys_pr *pr);
-/** The login that opened it, or NULL. Borrowed. */
+/**
+ * The login that opened it, or NULL. Borrowed.
+ * @return borrowed: from @p pr, valid until it is refreshed or freed; NULL when unknown.
+ */
 DEVSYS_API const char *devsys_pr_author(const devsys_pr *pr);
 /** devsys_pr_state. */
 DEVSYS_API int devsys_pr_state_of(const devsys_pr *pr);
@@ -228,9 +261,15 @@ DEVSYS_API int devsys_pr_state_of(const devsys_pr *pr);
 DEVSYS_API int devsys_pr_draft(const devsys_pr *pr);
 /** Non-zero when devsys_pr_open() found and updated an existing PR. */
 DEVSYS_API int devsys_pr_reused(const devsys_pr *pr);
-/** The merge commit after a merge, else NULL. Borrowed. */
+/**
+ * The merge commit after a merge, else NULL. Borrowed.
+ * @return borrowed: from @p pr, valid until it is refreshed or freed; NULL before a merge.
+ */
 DEVSYS_API const char *devsys_pr_merge_sha(const devsys_pr *pr);
-/** "open", "closed", "merged"; "?" otherwise. Static. */
+/**
+ * "open", "closed", "merged"; "?" otherwise. Static.
+ * @return borrowed: a static string, valid for the life of the process.
+ */
 DEVSYS_API const char *devsys_pr_state_name(int state);
 
 /**
@@ -240,7 +279,10 @@ DEVSYS_API const char *devsys_pr_state_name(int state);
 DEVSYS_API int devsys_pr_load_reviews(devsys_pr *pr);
 /** Reviews read by devsys_pr_load_reviews(). */
 DEVSYS_API size_t devsys_pr_review_count(const devsys_pr *pr);
-/** Review @p i, borrowed from @p pr until the next load or free; NULL when out of range. */
+/**
+ * Review @p i, borrowed from @p pr until the next load or free; NULL when out of range.
+ * @return borrowed: from @p pr, valid until the next devsys_pr_load_reviews() or free; NULL when out of range.
+ */
 DEVSYS_API const devsys_policy_review *devsys_pr_review(const devsys_pr *pr, size_t i);
 
 /**
@@ -258,7 +300,10 @@ DEVSYS_API int devsys_pr_add_review(devsys_pr *pr, const char *reviewer, const c
 DEVSYS_API int devsys_pr_load_checks(devsys_pr *pr);
 /** Checks read by devsys_pr_load_checks(). */
 DEVSYS_API size_t devsys_pr_check_count(const devsys_pr *pr);
-/** Check @p i, borrowed from @p pr until the next load or free; NULL when out of range. */
+/**
+ * Check @p i, borrowed from @p pr until the next load or free; NULL when out of range.
+ * @return borrowed: from @p pr, valid until the next devsys_pr_load_checks() or free; NULL when out of range.
+ */
 DEVSYS_API const devsys_policy_check *devsys_pr_check(const devsys_pr *pr, size_t i);
 
 /*
@@ -332,7 +377,7 @@ DEVSYS_API int devsys_gate_options_init(devsys_gate_options *opts, unsigned int 
  * reviews and the head's statuses and check runs, and apply
  * devsys_policy_decide(). With poll_timeout_ms, polls while the only
  * blockers are pending checks. Merges nothing.
- * @param out receives a new decision (devsys_policy_decision_free())
+ * @param out new: the decision; free with devsys_policy_decision_free().
  * @return 0 (any outcome); DEVSYS_EINVAL; DEVSYS_EVERSION; what the forge answers.
  */
 DEVSYS_API int devsys_gate_check(devsys_policy_decision **out, devsys_pr *pr, const devsys_gate_options *opts);
@@ -342,7 +387,8 @@ DEVSYS_API int devsys_gate_check(devsys_policy_decision **out, devsys_pr *pr, co
  * and merge only when the outcome is merge, at exactly the head commit the
  * decision was made on, with the forge's merge method. A commit pushed
  * after the approval is never merged with it (the provider refuses a moved
- * head). @param out (may be NULL) receives the decision either way.
+ * head).
+ * @param out new: (may be NULL) the decision, either way; free with devsys_policy_decision_free().
  * @return 0 merged (devsys_pr_merge_sha()); DEVSYS_ESTATE when the decision
  *         is not merge (the message has the outcome and the first blocking
  *         reason); DEVSYS_ECONFLICT (head moved); what the forge answers.

@@ -37,6 +37,7 @@ DEVSYS_API int devsys_shutdown(void);
  * The library's run-time version, "MAJOR.MINOR.PATCH". Static string, never
  * NULL. May differ from DEVSYS_VERSION_STRING when the headers used to build
  * the caller are older or newer than the installed library.
+ * @return borrowed: a static string, valid for the life of the process.
  */
 DEVSYS_API const char *devsys_version(void);
 
@@ -85,7 +86,10 @@ typedef struct devsys_allocator {
  */
 DEVSYS_API int devsys_set_allocator(const devsys_allocator *alloc);
 
-/** Allocate with the library's allocator (for plug-ins returning memory). */
+/**
+ * Allocate with the library's allocator (for plug-ins returning memory).
+ * @return new: @p size bytes or NULL; free with devsys_free().
+ */
 DEVSYS_API void *devsys_malloc(size_t size);
 
 /** Free memory the library returned to you (strings, buffers). NULL is fine. */

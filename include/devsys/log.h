@@ -40,7 +40,10 @@ typedef enum devsys_log_level {
  */
 typedef void (*devsys_log_cb)(int level, const char *component, const char *message, void *payload);
 
-/** "trace", "debug", "info", "warn", "error" or "none"; never NULL. */
+/**
+ * "trace", "debug", "info", "warn", "error" or "none"; never NULL.
+ * @return borrowed: a static string, valid for the life of the process.
+ */
 DEVSYS_API const char *devsys_log_level_name(int level);
 
 DEVSYS_END_DECL

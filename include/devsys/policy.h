@@ -36,7 +36,10 @@ typedef enum devsys_risk {
 	DEVSYS_RISK_CRITICAL = 3
 } devsys_risk;
 
-/** "low", "medium", "high", "critical", "unset"; "?" for other values. Static string. */
+/**
+ * "low", "medium", "high", "critical", "unset"; "?" for other values. Static string.
+ * @return borrowed: a static string, valid for the life of the process.
+ */
 DEVSYS_API const char *devsys_risk_name(int risk);
 
 /** Parse a class name into @p out. @return 0; DEVSYS_EINVALID naming the value and the classes. */
@@ -87,6 +90,7 @@ DEVSYS_API int devsys_policy_options_init(devsys_policy_options *opts, unsigned 
  * and @p opts (NULL: DEVSYS_POLICY_OPTIONS_INIT).
  * @return 0; DEVSYS_EVERSION; DEVSYS_EINVALID (critical_approvals not 1 or 2,
  *         an empty context or branch); DEVSYS_ENOMEM. Free with devsys_policy_free().
+ * @param out new: the policy (it copies @p opts); free with devsys_policy_free().
  */
 DEVSYS_API int devsys_policy_new(devsys_policy **out, const devsys_policy_options *opts);
 
@@ -107,6 +111,8 @@ DEVSYS_API size_t devsys_policy_glob_count(const devsys_policy *policy);
 /**
  * Glob @p i: its text, class and source, borrowed from @p policy (each out
  * pointer may be NULL). @return 0; DEVSYS_ENOTFOUND when out of range.
+ * @param glob borrowed: from @p policy, valid until it is freed.
+ * @param source borrowed: from @p policy, valid until it is freed.
  */
 DEVSYS_API int devsys_policy_glob(const char **glob, int *risk, const char **source, const devsys_policy *policy,
                                   size_t i);
@@ -138,6 +144,8 @@ DEVSYS_API int devsys_policy_glob_match(const char *glob, const char *path);
  * decided it (the first, in devsys_policy_glob() order, of the winning
  * class) and its source, borrowed from @p policy; both NULL when no glob
  * matched. @return 0; DEVSYS_EINVAL for a bad path (as devsys_policy_glob_match()).
+ * @param glob borrowed: from @p policy, valid until it is freed; NULL when no glob matched.
+ * @param source borrowed: from @p policy, valid until it is freed; NULL when no glob matched.
  */
 DEVSYS_API int devsys_policy_explain(int *risk, const char **glob, const char **source, const devsys_policy *policy,
                                      const char *path);
@@ -305,6 +313,7 @@ typedef struct devsys_policy_decision devsys_policy_decision;
  * pending; else MERGE.
  * @return 0 with a new decision in @p out (free with devsys_policy_decision_free());
  *         DEVSYS_EINVAL/DEVSYS_EVERSION/DEVSYS_EINVALID for bad input (no decision).
+ * @param out new: the decision; free with devsys_policy_decision_free().
  */
 DEVSYS_API int devsys_policy_decide(devsys_policy_decision **out, const devsys_policy *policy,
                                     const devsys_policy_input *input);
@@ -322,16 +331,25 @@ DEVSYS_API int devsys_policy_decision_approvals(unsigned int *counted, unsigned 
 /** Number of reasons. */
 DEVSYS_API size_t devsys_policy_decision_reason_count(const devsys_policy_decision *d);
 
-/** Reason @p i as text, borrowed from @p d (NULL when out of range); its code in @p code (may be NULL). */
+/**
+ * Reason @p i as text, borrowed from @p d (NULL when out of range); its code in @p code (may be NULL).
+ * @return borrowed: from @p d, valid until it is freed; NULL when out of range.
+ */
 DEVSYS_API const char *devsys_policy_decision_reason(const devsys_policy_decision *d, size_t i, int *code);
 
 /** Free a decision. NULL is fine. */
 DEVSYS_API void devsys_policy_decision_free(devsys_policy_decision *d);
 
-/** "merge", "awaiting-review", "blocked"; "?" otherwise. Static string. */
+/**
+ * "merge", "awaiting-review", "blocked"; "?" otherwise. Static string.
+ * @return borrowed: a static string, valid for the life of the process.
+ */
 DEVSYS_API const char *devsys_policy_outcome_name(int outcome);
 
-/** "class", "draft", "changes-requested", ... (docs/gate.md); "?" otherwise. Static string. */
+/**
+ * "class", "draft", "changes-requested", ... (docs/gate.md); "?" otherwise. Static string.
+ * @return borrowed: a static string, valid for the life of the process.
+ */
 DEVSYS_API const char *devsys_policy_reason_name(int code);
 
 DEVSYS_END_DECL

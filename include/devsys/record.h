@@ -51,6 +51,7 @@ DEVSYS_API int devsys_stage_check(const char *stage);
  * @p task (and so on its workspace): free them in any order.
  * @return 0; DEVSYS_EINVAL; DEVSYS_EPARSE (task.json is not a JSON
  *         object); DEVSYS_EIO; DEVSYS_ENOMEM.
+ * @param out new: the record (it holds a reference on @p task); free with devsys_record_free().
  */
 DEVSYS_API int devsys_record_open(devsys_record **out, devsys_task *task);
 

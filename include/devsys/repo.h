@@ -230,31 +230,53 @@ DEVSYS_API int devsys_repo_options_init(devsys_repo_options *opts, unsigned int 
  *         DEVSYS_EHOSTKEY; DEVSYS_EPATH (symlink or path out of the tree);
  *         DEVSYS_ENOSPC; DEVSYS_EACCESS; DEVSYS_EIO; DEVSYS_EUSER (progress
  *         callback cancelled).
+ * @param out new: the handle (it holds a reference on @p task); free with devsys_repo_free().
  */
 DEVSYS_API int devsys_repo_open_task(devsys_repo **out, devsys_task *task, const devsys_repo_options *opts);
 
 /** Release the handle (the checkout stays on disk). NULL is fine. */
 DEVSYS_API void devsys_repo_free(devsys_repo *repo);
 
-/** The task branch name without "refs/heads/" ("task/42"). Borrowed. */
+/**
+ * The task branch name without "refs/heads/" ("task/42"). Borrowed.
+ * @return borrowed: from @p repo, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_repo_branch(const devsys_repo *repo);
 
-/** The base branch the task started from ("main"). Borrowed. */
+/**
+ * The base branch the task started from ("main"). Borrowed.
+ * @return borrowed: from @p repo, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_repo_base_branch(const devsys_repo *repo);
 
-/** The 40-hex commit the task branch started from. Borrowed. */
+/**
+ * The 40-hex commit the task branch started from. Borrowed.
+ * @return borrowed: from @p repo, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_repo_base_sha(const devsys_repo *repo);
 
-/** The 40-hex commit the task branch points at now. Borrowed; changes after a commit. */
+/**
+ * The 40-hex commit the task branch points at now. Borrowed; changes after a commit.
+ * @return borrowed: from @p repo, valid until it is freed; its text changes after a commit.
+ */
 DEVSYS_API const char *devsys_repo_head_sha(const devsys_repo *repo);
 
-/** The absolute path of the checkout. Borrowed. */
+/**
+ * The absolute path of the checkout. Borrowed.
+ * @return borrowed: from @p repo, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_repo_checkout_path(const devsys_repo *repo);
 
-/** The absolute path of the mirror. Borrowed. */
+/**
+ * The absolute path of the mirror. Borrowed.
+ * @return borrowed: from @p repo, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_repo_mirror_path(const devsys_repo *repo);
 
-/** The remote's default branch as last fetched ("main"), or "" if unknown. Borrowed. */
+/**
+ * The remote's default branch as last fetched ("main"), or "" if unknown. Borrowed.
+ * @return borrowed: from @p repo, valid until it is freed; its text changes after a fetch.
+ */
 DEVSYS_API const char *devsys_repo_remote_default_branch(const devsys_repo *repo);
 
 /*
@@ -366,6 +388,7 @@ typedef struct devsys_repo_change devsys_repo_change;
  * @return 0; DEVSYS_EINVAL; DEVSYS_ENOTFOUND (a commit is missing from the
  *         mirror); DEVSYS_ENOMEM; DEVSYS_EIO.
  * Threads: like every call on @p repo, one thread at a time.
+ * @param out new: the list of changes; free with devsys_repo_changes_free().
  */
 DEVSYS_API int devsys_repo_changed_paths(devsys_repo_changes **out, devsys_repo *repo);
 
@@ -375,16 +398,25 @@ DEVSYS_API void devsys_repo_changes_free(devsys_repo_changes *changes);
 /** Number of changed paths. */
 DEVSYS_API size_t devsys_repo_changes_count(const devsys_repo_changes *changes);
 
-/** Change @p i (0-based) or NULL when out of range; borrowed from @p changes. */
+/**
+ * Change @p i (0-based) or NULL when out of range; borrowed from @p changes.
+ * @return borrowed: from @p changes, valid until it is freed; NULL when out of range.
+ */
 DEVSYS_API const devsys_repo_change *devsys_repo_changes_at(const devsys_repo_changes *changes, size_t i);
 
 /** The change's status, or 0 for NULL. */
 DEVSYS_API devsys_repo_change_status devsys_repo_change_status_of(const devsys_repo_change *change);
 
-/** The path (for a deletion, the path deleted; for a rename, the new path). Borrowed. */
+/**
+ * The path (for a deletion, the path deleted; for a rename, the new path). Borrowed.
+ * @return borrowed: from the list @p change belongs to, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_repo_change_path(const devsys_repo_change *change);
 
-/** The source path of a rename; NULL for every other status. Borrowed. */
+/**
+ * The source path of a rename; NULL for every other status. Borrowed.
+ * @return borrowed: from the list @p change belongs to, valid until it is freed; NULL unless a rename.
+ */
 DEVSYS_API const char *devsys_repo_change_old_path(const devsys_repo_change *change);
 
 /**
@@ -396,7 +428,10 @@ DEVSYS_API unsigned int devsys_repo_change_old_mode(const devsys_repo_change *ch
 /** See devsys_repo_change_old_mode(). */
 DEVSYS_API unsigned int devsys_repo_change_new_mode(const devsys_repo_change *change);
 
-/** "added", "modified", "deleted", "renamed", "typechange", or "unknown". Static. */
+/**
+ * "added", "modified", "deleted", "renamed", "typechange", or "unknown". Static.
+ * @return borrowed: a static string, valid for the life of the process.
+ */
 DEVSYS_API const char *devsys_repo_change_status_name(devsys_repo_change_status status);
 
 DEVSYS_END_DECL

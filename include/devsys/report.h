@@ -97,7 +97,10 @@ typedef struct devsys_report_options {
  */
 DEVSYS_API int devsys_report_options_init(devsys_report_options *opts, unsigned int version);
 
-/** An empty report. Free with devsys_report_free(). @return 0, DEVSYS_EINVAL, DEVSYS_ENOMEM. */
+/**
+ * An empty report. Free with devsys_report_free(). @return 0, DEVSYS_EINVAL, DEVSYS_ENOMEM.
+ * @param out new: the report; free with devsys_report_free().
+ */
 DEVSYS_API int devsys_report_new(devsys_report **out);
 
 /** Release a report. NULL is fine. */
@@ -107,6 +110,7 @@ DEVSYS_API void devsys_report_free(devsys_report *report);
  * Parse one JUnit XML file into a new report (devsys_report_new() plus
  * devsys_report_add_junit()).
  * @return as devsys_report_add_junit(); *out is NULL on failure.
+ * @param out new: the report (NULL on failure); free with devsys_report_free().
  */
 DEVSYS_API int devsys_report_parse_junit(devsys_report **out, const char *path, const devsys_report_options *opts);
 
@@ -151,7 +155,10 @@ DEVSYS_API double devsys_report_time(const devsys_report *report);
 /** Number of cases kept (0 in DEVSYS_REPORT_NO_CASES mode). */
 DEVSYS_API size_t devsys_report_case_count(const devsys_report *report);
 
-/** The @p i th kept case, or NULL when out of range. Borrowed from @p report. */
+/**
+ * The @p i th kept case, or NULL when out of range. Borrowed from @p report.
+ * @return borrowed: from @p report, valid until it is changed or freed; NULL when out of range.
+ */
 DEVSYS_API const devsys_report_case *devsys_report_case_at(const devsys_report *report, size_t i);
 
 /**
@@ -163,7 +170,10 @@ DEVSYS_API int devsys_report_foreach(const devsys_report *report, devsys_report_
 /** Number of source files merged into the report. */
 DEVSYS_API size_t devsys_report_source_count(const devsys_report *report);
 
-/** The @p i th source file name, or NULL. Borrowed from @p report. */
+/**
+ * The @p i th source file name, or NULL. Borrowed from @p report.
+ * @return borrowed: from @p report, valid until it is changed or freed; NULL when out of range.
+ */
 DEVSYS_API const char *devsys_report_source_at(const devsys_report *report, size_t i);
 
 /**
@@ -189,7 +199,10 @@ DEVSYS_API int devsys_report_summary_json(const devsys_report *report, devsys_bu
 /** devsys_report_summary_json() written to @p path atomically. */
 DEVSYS_API int devsys_report_write_summary(const devsys_report *report, const char *path);
 
-/** "passed", "failed", "error", "skipped", or "unknown". */
+/**
+ * "passed", "failed", "error", "skipped", or "unknown".
+ * @return borrowed: a static string, valid for the life of the process.
+ */
 DEVSYS_API const char *devsys_report_status_name(int status);
 
 DEVSYS_END_DECL

@@ -43,7 +43,10 @@ typedef enum devsys_runner_failure {
 	DEVSYS_RUNNER_NOT_RUN = 5         /**< the command was refused before it started (bad input) */
 } devsys_runner_failure;
 
-/** "ok", "build-failure", "system-failure", "timeout", "canceled", "not-run"; never NULL. */
+/**
+ * "ok", "build-failure", "system-failure", "timeout", "canceled", "not-run"; never NULL.
+ * @return borrowed: a static string, valid for the life of the process.
+ */
 DEVSYS_API const char *devsys_runner_failure_name(int failure);
 
 /** Output streams, as passed to devsys_runner_output_cb. */
@@ -191,13 +194,17 @@ DEVSYS_API void devsys_runner_result_dispose(devsys_runner_result *result);
  *         remote-ssh: DEVSYS_EHOSTKEY (unknown or changed host key: the
  *         message names host and SHA256 fingerprint), DEVSYS_EAUTH,
  *         DEVSYS_ENETWORK, DEVSYS_ETIMEOUT.
+ * @param out new: the runner (it holds a reference on the options' ws and masker); free with devsys_runner_free().
  */
 DEVSYS_API int devsys_runner_open(devsys_runner **out, const char *type, const devsys_runner_options *opts);
 
 /** Close a runner (remote session dir removed). NULL is fine. */
 DEVSYS_API void devsys_runner_free(devsys_runner *runner);
 
-/** The runner's type name, borrowed. */
+/**
+ * The runner's type name, borrowed.
+ * @return borrowed: from @p runner, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_runner_type(const devsys_runner *runner);
 
 /**
@@ -229,6 +236,7 @@ DEVSYS_API int devsys_runner_cleanup(devsys_runner *runner, devsys_task *task);
 /**
  * The runner's working directory for @p task (or the runner-wide one for
  * NULL), borrowed, or NULL when the runner has none.
+ * @return borrowed: from @p runner, valid until it is freed (or the task is cleaned up); NULL when none.
  */
 DEVSYS_API const char *devsys_runner_workdir(devsys_runner *runner, devsys_task *task);
 

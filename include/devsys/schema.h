@@ -57,13 +57,16 @@ DEVSYS_API unsigned int devsys_node_line(const devsys_node *node);
 DEVSYS_API unsigned int devsys_node_column(const devsys_node *node);
 
 /** The display name of the node's source (file name or the name given to a
- * buffer loader). Borrowed from the spec that owns the node; "" for NULL. */
+ * buffer loader). Borrowed from the spec that owns the node; "" for NULL.
+ * @return borrowed: from the spec that owns @p node, valid until it is freed; "" for NULL.
+ */
 DEVSYS_API const char *devsys_node_source(const devsys_node *node);
 
 /**
  * The string of a STRING node, NUL-terminated, or NULL when @p node is not a
  * string. Strings may contain NUL only when loaded from JSON "\u0000"; use
  * @p len (may be NULL) for the full length. Borrowed from the owning spec.
+ * @return borrowed: from the spec that owns @p node, valid until it is freed; NULL when not a string.
  */
 DEVSYS_API const char *devsys_node_string(const devsys_node *node, size_t *len);
 
@@ -80,19 +83,28 @@ DEVSYS_API int devsys_node_bool(const devsys_node *node);
 DEVSYS_API size_t devsys_node_size(const devsys_node *node);
 
 /** Element @p i of an ARRAY, or member value @p i of an OBJECT (in source
- * order); NULL when out of range or a scalar. */
+ * order); NULL when out of range or a scalar.
+ * @return borrowed: from the spec that owns @p node, valid until it is freed; NULL when out of range.
+ */
 DEVSYS_API const devsys_node *devsys_node_at(const devsys_node *node, size_t i);
 
-/** Key of member @p i of an OBJECT (in source order), or NULL. */
+/**
+ * Key of member @p i of an OBJECT (in source order), or NULL.
+ * @return borrowed: from the spec that owns @p node, valid until it is freed; NULL when out of range.
+ */
 DEVSYS_API const char *devsys_node_key_at(const devsys_node *node, size_t i);
 
-/** Member @p key of an OBJECT, or NULL. */
+/**
+ * Member @p key of an OBJECT, or NULL.
+ * @return borrowed: from the spec that owns @p node, valid until it is freed; NULL when absent.
+ */
 DEVSYS_API const devsys_node *devsys_node_member(const devsys_node *node, const char *key);
 
 /**
  * Resolve a JSON pointer (RFC 6901, e.g. "/repo/url" or "/agent/command/0")
  * below @p node. "" is @p node itself. NULL when nothing is there, the
  * pointer is malformed or one of its tokens is longer than 1023 bytes.
+ * @return borrowed: from the spec that owns @p node, valid until it is freed; NULL when nothing is there.
  */
 DEVSYS_API const devsys_node *devsys_node_get(const devsys_node *node, const char *pointer);
 
@@ -173,6 +185,7 @@ DEVSYS_API int devsys_schema_options_init(devsys_schema_options *opts, unsigned 
  *         definition, an invalid regex, a keyword of the wrong type; the
  *         message names the schema location).
  * Thread-safe.
+ * @param out new: the compiled schema (it copies what it needs from @p schema); free with devsys_schema_free().
  */
 DEVSYS_API int devsys_schema_compile(devsys_schema **out, const devsys_node *schema,
                                      const devsys_schema_options *opts);
@@ -196,6 +209,7 @@ DEVSYS_API devsys_schema_draft devsys_schema_get_draft(const devsys_schema *sche
  *         DEVSYS_ELIMIT (evaluation too deep, e.g. a cyclic $ref, or a regex
  *         hit its match limit); DEVSYS_EINVAL; DEVSYS_ENOMEM.
  * Thread-safe: many threads may validate with one schema.
+ * @param out new: the validation result (when not NULL); free with devsys_validation_free().
  */
 DEVSYS_API int devsys_schema_validate(devsys_validation **out, const devsys_schema *schema,
                                       const devsys_node *instance);
@@ -209,25 +223,46 @@ DEVSYS_API int devsys_validation_valid(const devsys_validation *v);
 /** Number of errors. */
 DEVSYS_API size_t devsys_validation_count(const devsys_validation *v);
 
-/** Error @p i (0-based) or NULL; borrowed from @p v. */
+/**
+ * Error @p i (0-based) or NULL; borrowed from @p v.
+ * @return borrowed: from @p v, valid until it is freed; NULL when out of range.
+ */
 DEVSYS_API const devsys_validation_error *devsys_validation_at(const devsys_validation *v, size_t i);
 
-/** Human message, e.g. "'x' is not one of [\"a\", \"b\"]". Borrowed. */
+/**
+ * Human message, e.g. "'x' is not one of [\"a\", \"b\"]". Borrowed.
+ * @return borrowed: from the validation @p e belongs to, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_validation_error_message(const devsys_validation_error *e);
 
-/** JSON pointer into the instance ("/repo/url"; "" for the root). Borrowed. */
+/**
+ * JSON pointer into the instance ("/repo/url"; "" for the root). Borrowed.
+ * @return borrowed: from the validation @p e belongs to, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_validation_error_instance_location(const devsys_validation_error *e);
 
-/** The schema path that failed, through $ref ("/properties/repo/$ref/type"). Borrowed. */
+/**
+ * The schema path that failed, through $ref ("/properties/repo/$ref/type"). Borrowed.
+ * @return borrowed: from the validation @p e belongs to, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_validation_error_keyword_location(const devsys_validation_error *e);
 
-/** The absolute URI of the failing keyword ("urn:...#/$defs/repo/type"). Borrowed. */
+/**
+ * The absolute URI of the failing keyword ("urn:...#/$defs/repo/type"). Borrowed.
+ * @return borrowed: from the validation @p e belongs to, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_validation_error_absolute_keyword_location(const devsys_validation_error *e);
 
-/** The failing keyword ("type", "required", ...). Borrowed. */
+/**
+ * The failing keyword ("type", "required", ...). Borrowed.
+ * @return borrowed: from the validation @p e belongs to, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_validation_error_keyword(const devsys_validation_error *e);
 
-/** Source name of the instance node that failed. Borrowed. */
+/**
+ * Source name of the instance node that failed. Borrowed.
+ * @return borrowed: from the validation @p e belongs to, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_validation_error_file(const devsys_validation_error *e);
 
 /** 1-based line of the failing instance node (0 when unknown). */

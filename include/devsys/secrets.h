@@ -85,6 +85,7 @@ typedef struct devsys_secret_def {
  * @param out  receives the handle; free with devsys_secrets_free()
  * @param opts NULL for defaults; copied
  * @return 0, DEVSYS_EINVAL, DEVSYS_EVERSION, DEVSYS_ENOMEM, DEVSYS_ENOTINIT
+ * @param out new: the set (it holds a reference on the options' ws); free with devsys_secrets_free().
  */
 DEVSYS_API int devsys_secrets_new(devsys_secrets **out, const devsys_secrets_options *opts);
 
@@ -111,6 +112,7 @@ DEVSYS_API int devsys_secrets_define(devsys_secrets *secrets, const devsys_secre
  * @return 0; DEVSYS_ENOTFOUND (undeclared name, unset variable, missing file);
  *         DEVSYS_ETIMEOUT (command provider); DEVSYS_ESYSTEM (command failed);
  *         DEVSYS_EIO. Messages name the secret and provider, never the value.
+ * @param value borrowed: from @p secrets, valid until the secret is resolved again or the set is freed.
  */
 DEVSYS_API int devsys_secrets_resolve(devsys_secrets *secrets, const char *name, devsys_task *task,
                                       const char *stage, const char **value, size_t *len);
@@ -127,7 +129,10 @@ DEVSYS_API int devsys_secrets_resolve_all(devsys_secrets *secrets, devsys_task *
  */
 typedef struct devsys_masker devsys_masker;
 
-/** Create an empty masker. Free with devsys_masker_free(). */
+/**
+ * Create an empty masker. Free with devsys_masker_free().
+ * @param out new: the masker; free with devsys_masker_free().
+ */
 DEVSYS_API int devsys_masker_new(devsys_masker **out);
 
 /**
@@ -155,6 +160,7 @@ DEVSYS_API size_t devsys_masker_count(const devsys_masker *masker);
  * A masker over every value the set has resolved so far (refused short
  * values are logged as warnings to the set's workspace). Free with
  * devsys_masker_free().
+ * @param out new: a masker (it holds a reference on the set's workspace, not on the set); free with devsys_masker_free().
  */
 DEVSYS_API int devsys_secrets_masker(devsys_masker **out, devsys_secrets *secrets);
 
@@ -167,7 +173,10 @@ typedef int (*devsys_mask_write_cb)(const char *data, size_t len, void *payload)
 /** Streaming masker state: correct when a secret is split across writes. Not thread-safe. */
 typedef struct devsys_mask_stream devsys_mask_stream;
 
-/** Create a stream over @p masker (it holds a reference) that passes masked bytes to @p cb. */
+/**
+ * Create a stream over @p masker (it holds a reference) that passes masked bytes to @p cb.
+ * @param out new: the stream (it holds a reference on @p masker); free with devsys_mask_stream_free().
+ */
 DEVSYS_API int devsys_mask_stream_new(devsys_mask_stream **out, devsys_masker *masker, devsys_mask_write_cb cb,
                                       void *payload);
 
@@ -186,6 +195,8 @@ DEVSYS_API void devsys_mask_stream_free(devsys_mask_stream *stream);
  * reference on @p masker, dropped by its release slot (which the workspace
  * calls when it is freed); a caller that does not register it calls
  * (*vtable)->release(*self) itself.
+ * @param vtable borrowed: a static table, valid for the life of the process.
+ * @param self new: a reference on @p masker; released by (*vtable)->release(*self), which the workspace calls when the redactor was added to it.
  */
 DEVSYS_API int devsys_masker_redactor(const devsys_redactor_vtable **vtable, void **self, devsys_masker *masker);
 

@@ -85,6 +85,7 @@ DEVSYS_API int devsys_spec_options_init(devsys_spec_options *opts, unsigned int 
  *         is "name:line:col: what"); DEVSYS_ELIMIT (size, depth or
  *         alias-expansion limit).
  * Thread-safe.
+ * @param out new: the spec; free with devsys_spec_free().
  */
 DEVSYS_API int devsys_spec_load_buffer(devsys_spec **out, const void *data, size_t len, const char *name,
                                        const devsys_spec_options *opts);
@@ -94,13 +95,17 @@ DEVSYS_API int devsys_spec_load_buffer(devsys_spec **out, const void *data, size
  * the options' max_size are refused without being read (DEVSYS_ELIMIT).
  * Errors as devsys_spec_load_buffer(), plus DEVSYS_ENOTFOUND, DEVSYS_EACCESS
  * and DEVSYS_EIO.
+ * @param out new: the spec; free with devsys_spec_free().
  */
 DEVSYS_API int devsys_spec_load_file(devsys_spec **out, const char *path, const devsys_spec_options *opts);
 
 /** Free a spec and all its nodes. NULL is fine. */
 DEVSYS_API void devsys_spec_free(devsys_spec *spec);
 
-/** The display name given at load time. Borrowed from @p spec. */
+/**
+ * The display name given at load time. Borrowed from @p spec.
+ * @return borrowed: from @p spec, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_spec_name(const devsys_spec *spec);
 
 /** The format that was actually parsed (YAML or JSON). */
@@ -109,13 +114,17 @@ DEVSYS_API devsys_spec_format devsys_spec_get_format(const devsys_spec *spec);
 /** Number of documents (at least 1 for a loaded spec). */
 DEVSYS_API size_t devsys_spec_count(const devsys_spec *spec);
 
-/** Root node of document @p index, or NULL. Borrowed from @p spec. */
+/**
+ * Root node of document @p index, or NULL. Borrowed from @p spec.
+ * @return borrowed: from @p spec, valid until it is freed; NULL when out of range.
+ */
 DEVSYS_API const devsys_node *devsys_spec_at(const devsys_spec *spec, size_t index);
 
 /**
  * The string at JSON pointer @p pointer in the FIRST document (e.g. "/id",
  * "/repo/url"), or NULL when absent or not a string. Borrowed from @p spec.
  * For other documents use devsys_node_get(devsys_spec_at(spec, i), ptr).
+ * @return borrowed: from @p spec, valid until it is freed; NULL when absent.
  */
 DEVSYS_API const char *devsys_spec_get_string(const devsys_spec *spec, const char *pointer);
 
@@ -139,6 +148,7 @@ DEVSYS_API int devsys_spec_timeout_ms(const devsys_spec *spec, size_t index, con
  *         "file:line:col: /pointer: message"); DEVSYS_EINVAL (NULL, index
  *         out of range); DEVSYS_ENOMEM.
  * Thread-safe.
+ * @param out new: the validation result (when not NULL); free with devsys_validation_free().
  */
 DEVSYS_API int devsys_spec_validate(devsys_validation **out, const devsys_spec *spec, size_t index);
 
@@ -146,10 +156,14 @@ DEVSYS_API int devsys_spec_validate(devsys_validation **out, const devsys_spec *
  * The canonical task schema, compiled once (lazily, thread-safe) and owned
  * by the library; valid until devsys_shutdown(). Do not free it.
  * @return 0 or DEVSYS_ENOMEM.
+ * @param out borrowed: owned by the library, valid until devsys_shutdown(); never freed by the caller.
  */
 DEVSYS_API int devsys_spec_task_schema(const devsys_schema **out);
 
-/** The canonical task schema's JSON text (NUL-terminated, static). */
+/**
+ * The canonical task schema's JSON text (NUL-terminated, static).
+ * @return borrowed: a static string, valid for the life of the process.
+ */
 DEVSYS_API const char *devsys_spec_task_schema_text(void);
 
 DEVSYS_END_DECL

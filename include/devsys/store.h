@@ -58,7 +58,10 @@ typedef enum devsys_task_state {
 /** Number of states (one past the last). */
 #define DEVSYS_STATE_COUNT 17
 
-/** "created", "checked-out", ...; NULL for an unknown number. */
+/**
+ * "created", "checked-out", ...; NULL for an unknown number.
+ * @return borrowed: a static string, valid for the life of the process; NULL for an unknown number.
+ */
 DEVSYS_API const char *devsys_task_state_name(int state);
 
 /** Parse a state name. @return the state, or DEVSYS_EINVAL. */
@@ -94,6 +97,7 @@ DEVSYS_API int devsys_store_options_init(devsys_store_options *opts, unsigned in
  * @return 0; DEVSYS_EINVAL; DEVSYS_EVERSION; DEVSYS_EIO (cannot open or
  *         migrate the database); DEVSYS_EBUSY (locked longer than the
  *         busy timeout).
+ * @param out new: the store (it holds a reference on @p ws); free with devsys_store_free().
  */
 DEVSYS_API int devsys_store_open(devsys_store **out, devsys_workspace *ws, const devsys_store_options *opts);
 

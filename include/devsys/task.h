@@ -40,6 +40,7 @@ DEVSYS_API int devsys_task_id_check(const char *id);
  *
  * @return 0; DEVSYS_EINVAL; DEVSYS_EBADID; DEVSYS_ENOTFOUND; DEVSYS_EEXISTS;
  *         DEVSYS_EACCESS / DEVSYS_EIO when the folder cannot be created.
+ * @param out new: the task (it holds a reference on @p ws); free with devsys_task_free().
  */
 DEVSYS_API int devsys_task_open(devsys_task **out, devsys_workspace *ws, const char *id, unsigned int flags);
 
@@ -50,13 +51,22 @@ DEVSYS_API int devsys_task_open(devsys_task **out, devsys_workspace *ws, const c
  */
 DEVSYS_API void devsys_task_free(devsys_task *task);
 
-/** The task id. Borrowed from @p task. */
+/**
+ * The task id. Borrowed from @p task.
+ * @return borrowed: from @p task, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_task_id(const devsys_task *task);
 
-/** The task's absolute folder path. Borrowed from @p task. */
+/**
+ * The task's absolute folder path. Borrowed from @p task.
+ * @return borrowed: from @p task, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_task_path(const devsys_task *task);
 
-/** The workspace the task belongs to. Borrowed (no new reference). */
+/**
+ * The workspace the task belongs to. Borrowed (no new reference).
+ * @return borrowed: the task's workspace, no new reference; valid until @p task is freed.
+ */
 DEVSYS_API devsys_workspace *devsys_task_workspace(const devsys_task *task);
 
 /**

@@ -69,6 +69,7 @@ DEVSYS_API int devsys_workspace_options_init(devsys_workspace_options *opts, uns
  *         DEVSYS_ENOTFOUND (NO_CREATE and missing); DEVSYS_EACCESS (not
  *         writable, e.g. a read-only mount); DEVSYS_EIO (a file where a
  *         directory is expected, or another I/O failure).
+ * @param out new: the workspace; free with devsys_workspace_free().
  */
 DEVSYS_API int devsys_workspace_open(devsys_workspace **out, const char *path,
                                      const devsys_workspace_options *opts);
@@ -80,7 +81,10 @@ DEVSYS_API int devsys_workspace_open(devsys_workspace **out, const char *path,
  */
 DEVSYS_API void devsys_workspace_free(devsys_workspace *ws);
 
-/** The workspace's absolute path. Borrowed from @p ws; NULL for NULL. */
+/**
+ * The workspace's absolute path. Borrowed from @p ws; NULL for NULL.
+ * @return borrowed: from @p ws, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_workspace_path(const devsys_workspace *ws);
 
 /**

@@ -79,6 +79,7 @@ DEVSYS_API int devsys_error_http_status(const devsys_error *err);
  * The remote's message attached to @p err, or NULL when none was attached
  * (or @p err is NULL). Borrowed from @p err: valid until the same thread's
  * next libdevsys call. Thread-safe.
+ * @return borrowed: from @p err, valid until the same thread's next libdevsys call; NULL when none.
  */
 DEVSYS_API const char *devsys_error_detail(const devsys_error *err);
 

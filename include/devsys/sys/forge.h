@@ -357,6 +357,7 @@ DEVSYS_API int devsys_forge_unregister(const char *name);
  * unregistered or devsys_shutdown().
  * @return 0; DEVSYS_ENOTFOUND (the message lists the registered names);
  *         DEVSYS_EINVAL. Thread-safe.
+ * @param vtable borrowed: the registry's copy, valid until @p name is unregistered or devsys_shutdown().
  */
 DEVSYS_API int devsys_forge_find(const devsys_forge_vtable **vtable, const char *name);
 
