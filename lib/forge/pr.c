@@ -175,6 +175,34 @@ done:
 	return rc;
 }
 
+/* Forges cap titles (GitHub at 256 characters): mask, then cut at a UTF-8
+ * boundary, on one line; no note fits in a title. */
+#define TITLE_MAX 256
+static int prepare_title(devsys_buf *out, const char *title, devsys_masker *masker)
+{
+	devsys_buf masked = DEVSYS_BUF_INIT;
+	const char *t = title;
+	size_t n;
+	int rc = 0;
+	if (masker) {
+		if ((rc = devsys_masker_mask(masker, title, strlen(title), &masked)) < 0)
+			return rc;
+		t = masked.ptr ? masked.ptr : "";
+	}
+	n = strcspn(t, "\r\n");
+	if (n > TITLE_MAX) {
+		n = TITLE_MAX;
+		while (n > 0 && ((unsigned char)t[n] & 0xC0) == 0x80)
+			n--;
+	}
+	if (n == 0)
+		rc = devsys__error_set(DEVSYS_EINVAL, "devsys_pr_open: the title's first line is empty");
+	else if (devsys_buf_put(out, t, n) < 0)
+		rc = devsys__error_oom();
+	devsys_buf_dispose(&masked);
+	return rc;
+}
+
 static int check_pr_options(const devsys_pr_options *o)
 {
 	if (!o->title || !*o->title || !o->head || !*o->head || !o->base || !*o->base)
@@ -202,7 +230,7 @@ int devsys_pr_open(devsys_pr **out, devsys_forge *forge, const devsys_pr_options
 	    (rc = check_pr_options(&o)) < 0)
 		return rc;
 	if ((rc = team_slugs(&teams, forge, o.team_reviewers, o.nteam_reviewers)) < 0 ||
-	    (rc = prepare_text(&title, o.title, 1024, o.masker)) < 0 ||
+	    (rc = prepare_title(&title, o.title, o.masker)) < 0 ||
 	    (rc = prepare_text(&body, o.body ? o.body : "", DEVSYS_PR_BODY_MAX, o.masker)) < 0)
 		goto done;
 	memset(&req, 0, sizeof(req));

@@ -617,6 +617,22 @@ Test(forge_local, pr_body_and_title_are_masked_before_they_reach_the_forge)
 	cr_assert_null(strstr(rec, token), "the record holds what was sent: %s", rec);
 	cr_assert(strstr(rec, "[MASKED:forge_token]"), "%s", rec);
 	cr_assert_null(strstr(devsys_pr_title(pr), token));
+	cr_assert(strstr(devsys_pr_title(pr), "Leak [MASKED:forge_token]"), "%s", devsys_pr_title(pr));
+	devsys_pr_free(pr);
+	/* A long title is cut to one line of at most 256 bytes, after masking. */
+	char longt[600];
+	memset(longt, 'x', sizeof(longt) - 1);
+	longt[sizeof(longt) - 1] = '\0';
+	po.title = longt;
+	cr_assert_eq(devsys_pr_open(&pr, f.forge, &po), 0, "%s", gf_err());
+	cr_assert_eq(strlen(devsys_pr_title(pr)), 256);
+	cr_assert_eq(devsys_pr_number(pr), 1, "the same PR, retitled");
+	devsys_pr_free(pr);
+	po.title = "\nsecond line only";
+	cr_assert_eq(devsys_pr_open(&pr, f.forge, &po), DEVSYS_EINVAL);
+	po.title = "First line\nand more";
+	cr_assert_eq(devsys_pr_open(&pr, f.forge, &po), 0, "%s", gf_err());
+	cr_assert_str_eq(devsys_pr_title(pr), "First line");
 	cr_assert(!gf_tree_contains(f.bare, token), "nothing beside the remote has the token");
 	devsys_pr_free(pr);
 	devsys_masker_free(m);
