@@ -25,5 +25,6 @@
 #include "devsys/config.h"
 #include "devsys/policy.h"
 #include "devsys/forge.h"
+#include "devsys/speckit.h"
 
 #endif /* DEVSYS_H */

@@ -1,0 +1,193 @@
+/*
+ * libdevsys - spec-kit feature folders: Markdown-aware parsing, the
+ * deterministic validator, and the task graph (waves of devsys tasks).
+ */
+#ifndef DEVSYS_SPECKIT_H
+#define DEVSYS_SPECKIT_H
+
+#include "common.h"
+#include "buf.h"
+
+#include <stddef.h>
+
+DEVSYS_BEGIN_DECL
+
+/**
+ * @file devsys/speckit.h
+ * @brief spec-kit feature folders (specs/NNN-feature/): parse, check, plan.
+ *
+ * A devsys_speckit_feature is one parsed feature folder: spec.md, plan.md,
+ * tasks.md and checklists/\*.md. Parsing is Markdown-aware: fenced code
+ * blocks (``` or ~~~ of any length) and HTML comments are skipped; CRLF
+ * line ends, a UTF-8 BOM and tabs are accepted. Each file is read whole up
+ * to DEVSYS_SPECKIT_MAX_FILE bytes (else DEVSYS_ELIMIT naming the file).
+ * docs/speckit.md documents the grammar, the rules and the output formats.
+ *
+ * Threads: a loaded feature, a findings set and a plan are immutable once
+ * built and may be read from many threads; building one is not shared.
+ */
+
+/** Largest spec.md, plan.md, tasks.md or checklist read (bytes). */
+#define DEVSYS_SPECKIT_MAX_FILE (16u * 1024u * 1024u)
+
+typedef struct devsys_speckit_feature devsys_speckit_feature;
+typedef struct devsys_speckit_task devsys_speckit_task;
+typedef struct devsys_speckit_findings devsys_speckit_findings;
+typedef struct devsys_speckit_plan devsys_speckit_plan;
+
+/** Severity of a finding. */
+typedef enum devsys_speckit_severity {
+	DEVSYS_SPECKIT_INFO = 0,
+	DEVSYS_SPECKIT_WARNING = 1,
+	DEVSYS_SPECKIT_ERROR = 2
+} devsys_speckit_severity;
+
+/**
+ * Parse the feature folder @p dir into a new handle (free with
+ * devsys_speckit_feature_free()). When @p root is not NULL, @p dir and every
+ * file read must resolve (symlinks followed) inside @p root, else
+ * DEVSYS_EPATH naming the path: a feature folder that is a link out of the
+ * repository is refused. A missing spec.md/plan.md/tasks.md is not an error
+ * here (the validator reports it).
+ * @return 0; DEVSYS_ENOTFOUND (no such folder), DEVSYS_EINVAL (not a
+ * folder), DEVSYS_EPATH, DEVSYS_EIO, DEVSYS_ELIMIT (a file too large),
+ * DEVSYS_ENOMEM.
+ */
+DEVSYS_API int devsys_speckit_feature_load(devsys_speckit_feature **out, const char *dir, const char *root);
+
+/** Free a feature; NULL is fine. */
+DEVSYS_API void devsys_speckit_feature_free(devsys_speckit_feature *feature);
+
+/** The folder as given to the loader (borrowed). */
+DEVSYS_API const char *devsys_speckit_feature_dir(const devsys_speckit_feature *feature);
+/** spec.md's title ("Feature Specification: X" gives "X"), or NULL (borrowed). */
+DEVSYS_API const char *devsys_speckit_feature_title(const devsys_speckit_feature *feature);
+/** Number of "### User Story N - Title (Priority: Pn)" headings parsed. */
+DEVSYS_API size_t devsys_speckit_story_count(const devsys_speckit_feature *feature);
+/**
+ * Story @p i: its number, priority (Pn gives n) and Given/When/Then count
+ * into the out-params that are not NULL; its title, borrowed, or NULL when
+ * @p i is out of range.
+ */
+DEVSYS_API const char *devsys_speckit_story_at(const devsys_speckit_feature *feature, size_t i, unsigned *number,
+                                               unsigned *priority, unsigned *scenarios);
+/** Number of FR-### and SC-### ids defined in spec.md (duplicates included). */
+DEVSYS_API size_t devsys_speckit_requirement_count(const devsys_speckit_feature *feature);
+/** Requirement id @p i ("FR-001"), borrowed, or NULL. */
+DEVSYS_API const char *devsys_speckit_requirement_at(const devsys_speckit_feature *feature, size_t i);
+/** Number of "[NEEDS CLARIFICATION" markers in spec.md. */
+DEVSYS_API size_t devsys_speckit_clarification_markers(const devsys_speckit_feature *feature);
+/** Number of "### Session ..." entries under spec.md's "## Clarifications". */
+DEVSYS_API size_t devsys_speckit_clarification_sessions(const devsys_speckit_feature *feature);
+/**
+ * plan.md's Technical Context field @p name ("Language/Version", ...), as
+ * written after the colon, borrowed; NULL when absent.
+ */
+DEVSYS_API const char *devsys_speckit_plan_field(const devsys_speckit_feature *feature, const char *name);
+/** Number of phases ("## Phase N: ...") in tasks.md. */
+DEVSYS_API size_t devsys_speckit_phase_count(const devsys_speckit_feature *feature);
+/** Phase @p i's title (borrowed) and its Checkpoint line count, or NULL. */
+DEVSYS_API const char *devsys_speckit_phase_at(const devsys_speckit_feature *feature, size_t i,
+                                               unsigned *checkpoints);
+/** Number of task lines in tasks.md. */
+DEVSYS_API size_t devsys_speckit_task_count(const devsys_speckit_feature *feature);
+/** Task @p i in document order (borrowed from the feature), or NULL. */
+DEVSYS_API const devsys_speckit_task *devsys_speckit_task_at(const devsys_speckit_feature *feature, size_t i);
+/** The first task with id @p id (borrowed), or NULL. */
+DEVSYS_API const devsys_speckit_task *devsys_speckit_task_find(const devsys_speckit_feature *feature,
+                                                               const char *id);
+/** The task's id ("T001", "T001a"), borrowed. */
+DEVSYS_API const char *devsys_speckit_task_id(const devsys_speckit_task *task);
+/** The description with continuation lines joined by a space, borrowed. */
+DEVSYS_API const char *devsys_speckit_task_description(const devsys_speckit_task *task);
+/** The checkbox state: ' ', 'x' or 'X'. */
+DEVSYS_API char devsys_speckit_task_state(const devsys_speckit_task *task);
+/** 1-based line of the task in tasks.md. */
+DEVSYS_API unsigned devsys_speckit_task_line(const devsys_speckit_task *task);
+/** Index of the task's phase (devsys_speckit_phase_at()). */
+DEVSYS_API size_t devsys_speckit_task_phase(const devsys_speckit_task *task);
+/** 1 when the task carries [P]. */
+DEVSYS_API int devsys_speckit_task_parallel(const devsys_speckit_task *task);
+/** The n of its [USn] tag, 0 when it has none. */
+DEVSYS_API unsigned devsys_speckit_task_story(const devsys_speckit_task *task);
+/** Number of task ids it depends on (all "depends on" clauses). */
+DEVSYS_API size_t devsys_speckit_task_dep_count(const devsys_speckit_task *task);
+/** Dependency @p i, borrowed, or NULL. */
+DEVSYS_API const char *devsys_speckit_task_dep_at(const devsys_speckit_task *task, size_t i);
+/** Number of file paths named in the task (backticked or bare). */
+DEVSYS_API size_t devsys_speckit_task_path_count(const devsys_speckit_task *task);
+/** Path @p i, borrowed, or NULL. */
+DEVSYS_API const char *devsys_speckit_task_path_at(const devsys_speckit_task *task, size_t i);
+/** Checklist items (CHK###) in checklists/\*.md: the total, unchecked ones into @p unchecked. */
+DEVSYS_API size_t devsys_speckit_checklist_items(const devsys_speckit_feature *feature, size_t *unchecked);
+
+/** A new, empty findings set (free with devsys_speckit_findings_free()). */
+DEVSYS_API int devsys_speckit_findings_new(devsys_speckit_findings **out);
+/** Free a findings set; NULL is fine. */
+DEVSYS_API void devsys_speckit_findings_free(devsys_speckit_findings *findings);
+
+/**
+ * Run the 14 rules (docs/speckit.md) on @p feature and append what they find
+ * to @p findings, which may already hold other features' findings. Findings
+ * of one feature come sorted by file, line and rule.
+ * @return 0 (also when there are findings); DEVSYS_EINVAL, DEVSYS_ENOMEM.
+ */
+DEVSYS_API int devsys_speckit_check(devsys_speckit_findings *findings, const devsys_speckit_feature *feature);
+
+/** Number of findings. */
+DEVSYS_API size_t devsys_speckit_findings_count(const devsys_speckit_findings *findings);
+/** Number of findings of @p severity. */
+DEVSYS_API size_t devsys_speckit_findings_count_severity(const devsys_speckit_findings *findings,
+                                                         devsys_speckit_severity severity);
+/**
+ * Finding @p i: its rule id ("SK008") as the return value, borrowed, or NULL
+ * when out of range; severity, file (borrowed), line (0: the whole file or
+ * folder) and message (borrowed) into the out-params that are not NULL.
+ */
+DEVSYS_API const char *devsys_speckit_finding_at(const devsys_speckit_findings *findings, size_t i,
+                                                 devsys_speckit_severity *severity, const char **file,
+                                                 unsigned *line, const char **message);
+/** Append "file:line: severity: SKnnn: message" lines to @p out. */
+DEVSYS_API int devsys_speckit_findings_to_text(devsys_buf *out, const devsys_speckit_findings *findings);
+/** Append the findings as JSON (docs/speckit.md) to @p out. */
+DEVSYS_API int devsys_speckit_findings_to_json(devsys_buf *out, const devsys_speckit_findings *findings);
+/** Append the findings as one SARIF 2.1.0 log (one run, every rule described) to @p out. */
+DEVSYS_API int devsys_speckit_findings_to_sarif(devsys_buf *out, const devsys_speckit_findings *findings);
+
+/**
+ * Build the task graph of @p feature: the phase order (Setup, Foundational,
+ * story phases by priority, other phases, Polish) chains the phases and the
+ * tasks in them; consecutive [P] tasks of a phase share a wave; explicit
+ * dependencies are honoured. The plan copies what it needs: @p feature may
+ * be freed first.
+ * @return 0; DEVSYS_EINVALID when tasks.md has no task, a duplicate id, a
+ * dependency on a missing task, a dependency on a later task, or a cycle
+ * (the message names the path, e.g. "T005 -> T007 -> T005"); DEVSYS_ENOMEM.
+ */
+DEVSYS_API int devsys_speckit_plan_new(devsys_speckit_plan **out, const devsys_speckit_feature *feature);
+/** Free a plan; NULL is fine. */
+DEVSYS_API void devsys_speckit_plan_free(devsys_speckit_plan *plan);
+/** Number of waves. */
+DEVSYS_API size_t devsys_speckit_plan_wave_count(const devsys_speckit_plan *plan);
+/** Number of tasks in wave @p wave (0 when out of range). */
+DEVSYS_API size_t devsys_speckit_plan_wave_size(const devsys_speckit_plan *plan, size_t wave);
+/** Task id @p i of wave @p wave, borrowed from the plan, or NULL. */
+DEVSYS_API const char *devsys_speckit_plan_task(const devsys_speckit_plan *plan, size_t wave, size_t i);
+
+/** devsys_speckit_plan_to_yaml() flags. */
+#define DEVSYS_SPECKIT_YAML_PER_WAVE 1u
+
+/**
+ * Append devsys task specs (YAML documents separated by "---") to @p out:
+ * one per task, or one per wave with DEVSYS_SPECKIT_YAML_PER_WAVE. Each has
+ * id "<prefix>-t001" (or "<prefix>-w01"), a title, a prompt naming the
+ * tasks, repo.url @p repo_url and speckit {feature_dir: @p feature_dir,
+ * task_ids}. @p feature_dir is the folder relative to the repository root.
+ * @return 0; DEVSYS_EINVAL (NULL or an empty argument), DEVSYS_ENOMEM.
+ */
+DEVSYS_API int devsys_speckit_plan_to_yaml(devsys_buf *out, const devsys_speckit_plan *plan, const char *repo_url,
+                                           const char *feature_dir, unsigned int flags);
+
+DEVSYS_END_DECL
+
+#endif /* DEVSYS_SPECKIT_H */

@@ -1,0 +1,242 @@
+/*
+ * spec-kit commands: `devsys speckit check DIR...` and
+ * `devsys speckit plan DIR --repo URL [--emit task|wave]`.
+ */
+#include "cli.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Exit precedence: unreadable (2) over invalid (1) over ok (0). */
+static int worse(int a, int b)
+{
+	if (a == DEVSYS_EXIT_USAGE || b == DEVSYS_EXIT_USAGE)
+		return DEVSYS_EXIT_USAGE;
+	if (a == DEVSYS_EXIT_SYSTEM || b == DEVSYS_EXIT_SYSTEM)
+		return DEVSYS_EXIT_SYSTEM;
+	return a > b ? a : b;
+}
+
+/* The git work tree that holds @p dir as written (its link, if it is one,
+ * is not followed): the nearest ancestor with a .git entry. */
+static char *repo_root_of(const char *dir)
+{
+	char path[2 * PATH_MAX + 2], cwd[PATH_MAX];
+	if (strlen(dir) >= PATH_MAX)
+		return NULL;
+	if (dir[0] == '/')
+		snprintf(path, sizeof(path), "%s", dir);
+	else if (getcwd(cwd, sizeof(cwd)))
+		snprintf(path, sizeof(path), "%s/%s", cwd, dir);
+	else
+		return NULL;
+	for (;;) {
+		char *slash = strrchr(path, '/');
+		if (!slash)
+			return NULL;
+		*slash = '\0';
+		char probe[sizeof(path) + 8];
+		struct stat st;
+		snprintf(probe, sizeof(probe), "%s/.git", *path ? path : "");
+		if (lstat(probe, &st) == 0)
+			return strdup(*path ? path : "/");
+		if (!*path)
+			return NULL;
+	}
+}
+
+typedef struct sk_args {
+	const char *root, *repo, *emit;
+	bool sarif;
+	int first, last; /* positional arguments argv[first..last) */
+} sk_args;
+
+static int parse_args(devsys_cli *cli, int argc, char **argv, sk_args *a, char **pos, int *npos)
+{
+	*npos = 0;
+	for (int i = 2; i < argc; i++) {
+		const char *s = argv[i];
+		if (strcmp(s, "--sarif") == 0)
+			a->sarif = true;
+		else if (strcmp(s, "--json") == 0)
+			cli->json = true;
+		else if ((strcmp(s, "--root") == 0 || strcmp(s, "--repo") == 0 || strcmp(s, "--emit") == 0) && i + 1 < argc) {
+			const char **slot = s[2] == 'r' && s[3] == 'o' ? &a->root : s[2] == 'r' ? &a->repo : &a->emit;
+			*slot = argv[++i];
+		} else if (strncmp(s, "--", 2) == 0 && s[2])
+			return devsys_cli_usage_error(cli, "speckit %s: unknown option '%s'", argv[1], s);
+		else
+			pos[(*npos)++] = argv[i];
+	}
+	return 0;
+}
+
+static int load(devsys_cli *cli, devsys_speckit_feature **f, const char *dir, const char *root_opt, char **root_out)
+{
+	char *root = root_opt ? strdup(root_opt) : repo_root_of(dir);
+	int rc = devsys_speckit_feature_load(f, dir, root);
+	if (rc) {
+		free(root);
+		fprintf(stderr, "%s%s%s\n", devsys_cli_color(cli, "\033[1;31m"), devsys_error_message(devsys_error_last()),
+		        devsys_cli_color(cli, "\033[0m"));
+		return rc == DEVSYS_ENOMEM ? DEVSYS_EXIT_SYSTEM : DEVSYS_EXIT_USAGE;
+	}
+	if (root_out)
+		*root_out = root;
+	else
+		free(root);
+	return 0;
+}
+
+static int cmd_check(devsys_cli *cli, int argc, char **argv)
+{
+	sk_args a = { 0 };
+	char **pos = calloc((size_t)argc, sizeof(*pos));
+	int npos = 0, exit_code = DEVSYS_EXIT_OK;
+	if (!pos)
+		return DEVSYS_EXIT_SYSTEM;
+	int rc = parse_args(cli, argc, argv, &a, pos, &npos);
+	if (rc || npos == 0) {
+		free(pos);
+		return rc ? rc : devsys_cli_usage_error(cli, "speckit check needs at least one feature folder (specs/NNN-name)");
+	}
+	devsys_speckit_findings *r = NULL;
+	if (devsys_speckit_findings_new(&r)) {
+		free(pos);
+		return devsys_cli_fail_lib(cli, "speckit check");
+	}
+	for (int i = 0; i < npos; i++) {
+		devsys_speckit_feature *f = NULL;
+		int lrc = load(cli, &f, pos[i], a.root, NULL);
+		if (lrc) {
+			exit_code = worse(exit_code, lrc);
+			continue;
+		}
+		if (devsys_speckit_check(r, f))
+			exit_code = worse(exit_code, devsys_cli_fail_lib(cli, "speckit check"));
+		devsys_speckit_feature_free(f);
+	}
+	devsys_buf out = DEVSYS_BUF_INIT;
+	rc = a.sarif ? devsys_speckit_findings_to_sarif(&out, r)
+	             : cli->json ? devsys_speckit_findings_to_json(&out, r) : devsys_speckit_findings_to_text(&out, r);
+	if (rc == 0 && out.size)
+		fwrite(out.ptr, 1, out.size, stdout);
+	size_t errors = devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_ERROR);
+	if (!a.sarif && !cli->json)
+		printf("%zu error(s), %zu warning(s), %zu note(s) in %d feature folder(s)\n", errors,
+		       devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_WARNING),
+		       devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_INFO), npos);
+	if (errors)
+		exit_code = worse(exit_code, DEVSYS_EXIT_FAILED);
+	devsys_buf_dispose(&out);
+	devsys_speckit_findings_free(r);
+	free(pos);
+	return rc ? devsys_cli_fail_lib(cli, "speckit check") : exit_code;
+}
+
+/* The feature folder relative to the repository root, for speckit.feature_dir. */
+static char *relative_dir(const char *dir, const char *root)
+{
+	char rd[PATH_MAX], rr[PATH_MAX];
+	if (!realpath(dir, rd) || !realpath(root, rr))
+		return NULL;
+	size_t n = strlen(rr);
+	if (strncmp(rd, rr, n) != 0 || rd[n] != '/')
+		return NULL;
+	return strdup(rd + n + 1);
+}
+
+static int print_waves(devsys_cli *cli, const devsys_speckit_plan *p)
+{
+	size_t nw = devsys_speckit_plan_wave_count(p);
+	json_t *waves = cli->json ? json_array() : NULL;
+	for (size_t w = 0; w < nw; w++) {
+		json_t *ids = cli->json ? json_array() : NULL;
+		if (!cli->json)
+			printf("wave %zu:", w + 1);
+		for (size_t i = 0; i < devsys_speckit_plan_wave_size(p, w); i++) {
+			if (cli->json)
+				json_array_append_new(ids, json_string(devsys_speckit_plan_task(p, w, i)));
+			else
+				printf(" %s", devsys_speckit_plan_task(p, w, i));
+		}
+		if (cli->json)
+			json_array_append_new(waves, ids);
+		else
+			putchar('\n');
+	}
+	if (cli->json)
+		devsys_cli_print_json(json_pack("{s:o}", "waves", waves));
+	return DEVSYS_EXIT_OK;
+}
+
+static int emit(devsys_cli *cli, const devsys_speckit_plan *p, const sk_args *a, const char *dir, const char *root)
+{
+	if (!a->repo)
+		return devsys_cli_usage_error(cli, "speckit plan --emit needs --repo URL (the repository the tasks change)");
+	if (!root)
+		return devsys_cli_usage_error(cli, "speckit plan: '%s' is in no git work tree: pass --root DIR", dir);
+	char *rel = relative_dir(dir, root);
+	if (!rel)
+		return devsys_cli_usage_error(cli, "speckit plan: '%s' is not inside the repository '%s'", dir, root);
+	devsys_buf out = DEVSYS_BUF_INIT;
+	unsigned flags = strcmp(a->emit, "wave") == 0 ? DEVSYS_SPECKIT_YAML_PER_WAVE : 0;
+	int rc = devsys_speckit_plan_to_yaml(&out, p, a->repo, rel, flags);
+	if (rc == 0)
+		fwrite(out.ptr, 1, out.size, stdout);
+	devsys_buf_dispose(&out);
+	free(rel);
+	return rc ? devsys_cli_fail_lib(cli, "speckit plan") : DEVSYS_EXIT_OK;
+}
+
+static int cmd_plan(devsys_cli *cli, int argc, char **argv)
+{
+	sk_args a = { 0 };
+	char **pos = calloc((size_t)argc, sizeof(*pos));
+	int npos = 0;
+	if (!pos)
+		return DEVSYS_EXIT_SYSTEM;
+	int rc = parse_args(cli, argc, argv, &a, pos, &npos);
+	const char *dir = npos == 1 ? pos[0] : NULL;
+	free(pos);
+	if (rc)
+		return rc;
+	if (!dir)
+		return devsys_cli_usage_error(cli, "speckit plan needs exactly one feature folder");
+	if (a.emit && strcmp(a.emit, "task") != 0 && strcmp(a.emit, "wave") != 0)
+		return devsys_cli_usage_error(cli, "speckit plan --emit takes 'task' or 'wave', not '%s'", a.emit);
+	devsys_speckit_feature *f = NULL;
+	char *root = NULL;
+	if ((rc = load(cli, &f, dir, a.root, &root)) != 0)
+		return rc;
+	devsys_speckit_plan *p = NULL;
+	rc = devsys_speckit_plan_new(&p, f);
+	devsys_speckit_feature_free(f);
+	if (rc) {
+		free(root);
+		fprintf(stderr, "%s\n", devsys_error_message(devsys_error_last()));
+		return rc == DEVSYS_EINVALID ? DEVSYS_EXIT_FAILED : devsys_cli_exit_code(rc);
+	}
+	rc = a.emit ? emit(cli, p, &a, dir, root) : print_waves(cli, p);
+	devsys_speckit_plan_free(p);
+	free(root);
+	return rc;
+}
+
+static int cmd_speckit(devsys_cli *cli, int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "check") == 0)
+		return cmd_check(cli, argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "plan") == 0)
+		return cmd_plan(cli, argc, argv);
+	return devsys_cli_usage_error(cli, "speckit: say 'check DIR...' or 'plan DIR [--repo URL --emit task|wave]'");
+}
+
+const devsys_cli_command devsys_cli_speckit_commands[] = {
+	{ "speckit", "check DIR... [--json|--sarif] [--root DIR] | plan DIR [--json] [--repo URL --emit task|wave]",
+	  "validate spec-kit feature folders (SK001-SK014) and turn tasks.md into waves of devsys tasks", cmd_speckit },
+	{ NULL, NULL, NULL, NULL },
+};
