@@ -49,7 +49,10 @@ def features() -> FrozenSet[str]:
 
 
 def has_feature(name: str) -> bool:
-    return name in features()
+    """Was the loaded library built with module @p name ("git", "runner", ...)?"""
+    if "devsys_feature_enabled" in _lib.missing:
+        return name in features()
+    return bool(_lib.fn.devsys_feature_enabled(name.encode()))
 
 
 def strerror(code: int) -> str:

@@ -164,7 +164,11 @@ class Node:
         return self._wrap(fn.devsys_node_member(self._n, req(key, "key")))
 
     def __len__(self) -> int:
+        """Elements of an array or members of an object; 0 for scalars."""
         return int(fn.devsys_node_size(self._n))
+
+    def __bool__(self) -> bool:  # a node is a node, even an empty one
+        return True
 
     def at(self, i: int) -> Optional["Node"]:
         return self._wrap(fn.devsys_node_at(self._n, i))

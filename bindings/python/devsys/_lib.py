@@ -35,7 +35,6 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_shutdown", _i, [], "core"),
     ("devsys_version", _s, [], "core"),
     ("devsys_version_numbers", None, [_ip, _ip, _ip], "core"),
-    ("devsys_free", None, [_P], "core"),
     ("devsys_error_last", _P, [], "core"),
     ("devsys_error_code", _i, [_P], "core"),
     ("devsys_error_message", _s, [_P], "core"),
@@ -43,9 +42,9 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_strerror", _s, [_i], "core"),
     ("devsys_error_name", _s, [_i], "core"),
     ("devsys_error_set_str", _i, [_i, _s], "core"),
+    ("devsys_error_set_detail", _i, [_i, _s], "core"),
     ("devsys_error_http_status", _i, [_P], "core"),
     ("devsys_error_detail", _s, [_P], "core"),
-    ("devsys_buf_put", _i, [_buf, _P, _z], "core"),
     ("devsys_buf_dispose", None, [_buf], "core"),
     ("devsys_log_level_name", _s, [_i], "core"),
     # workspace.h
@@ -263,7 +262,8 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
 
 # Functions that other headers' modules may not have yet: looked up lazily.
 OPTIONAL_DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
-    ("devsys_features", _u, [], "core"),
+    ("devsys_features", _s, [], "core"),
+    ("devsys_feature_enabled", _i, [_s], "core"),
 ]
 
 
@@ -271,14 +271,19 @@ class _Fns:
     """The declared functions as attributes (typed loosely: ctypes is untyped)."""
 
     def __getattr__(self, name: str) -> Any:  # only reached for a function the library lacks
-        raise AttributeError(f"libdevsys has no function {name} (the library was built without its module, "
-                             "or is older than this binding)")
+        module = missing.get(name)
+        if module is not None:
+            raise AttributeError(f"libdevsys has no function {name}: {path} was built without the '{module}' "
+                                 "module, or is older than this binding")
+        raise AttributeError(f"libdevsys has no function {name}")
 
 
 fn: Any = _Fns()
 lib: Optional[ctypes.CDLL] = None
 path: str = ""
 modules_present: Set[str] = set()
+#: declared functions the loaded library lacks -> their module
+missing: Dict[str, str] = {}
 
 #: names of wrapped functions called so far, when DEVSYS_PY_TRACE_CALLS is set (the tests' coverage check)
 called: Set[str] = set()
@@ -332,6 +337,7 @@ def _declare(dll: ctypes.CDLL) -> None:
         try:
             f = getattr(dll, name)
         except AttributeError:
+            missing[name] = module
             if module == "core" and (name, restype, argtypes, module) not in OPTIONAL_DECLS:
                 missing_core.append(name)
             continue
@@ -350,13 +356,14 @@ def _declare(dll: ctypes.CDLL) -> None:
 
 
 def declared_names() -> List[str]:
-    return [d[0] for d in DECLS]
+    """Every wrapped function the loaded library has (the tests must call each)."""
+    return [d[0] for d in DECLS + OPTIONAL_DECLS if d[0] not in missing]
 
 
 def features() -> "frozenset[str]":
     """Modules of the loaded build: devsys_features() when the library has it,
     else the modules whose every declared function is exported."""
-    if hasattr(fn, "devsys_features"):
+    if "devsys_features" not in missing:
         return frozenset(bytes(fn.devsys_features()).decode().split())
     have: Dict[str, bool] = {}
     for name, _r, _a, module in DECLS:

@@ -1,0 +1,69 @@
+"""Shared fixtures. Every wrapped C function's calls are counted (the package
+traces its calls when DEVSYS_PY_TRACE_CALLS is set, which this file sets before
+importing it); with DEVSYS_PY_REQUIRE_ALL_CALLED=1 (the ctest entry) the session
+fails when a wrapped function was never called by any test."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+os.environ.setdefault("DEVSYS_PY_TRACE_CALLS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pytest  # noqa: E402
+
+import devsys  # noqa: E402
+from devsys import _lib  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+SOURCE_ROOT = HERE.parent.parent.parent
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[devsys.Workspace]:
+    with devsys.Workspace(tmp_path / "ws") as w:
+        yield w
+
+
+@pytest.fixture
+def task(ws: devsys.Workspace) -> Iterator[devsys.Task]:
+    with ws.task("t-1", create=True) as t:
+        yield t
+
+
+def git(*args: str, cwd: "str | Path | None" = None) -> str:
+    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=str(cwd or "/nonexistent"),
+               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@localhost", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@localhost")
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def bare_repo(tmp_path: Path) -> Path:
+    """A file:// bare repository with one commit on main."""
+    if shutil.which("git") is None:
+        pytest.fail("git is not installed (scripts/deps/git.apt)")
+    bare, seed = tmp_path / "remote.git", tmp_path / "seed"
+    git("init", "-q", "--bare", "-b", "main", str(bare))
+    git("init", "-q", "-b", "main", str(seed))
+    (seed / "README.md").write_text("hello\n")
+    git("add", "README.md", cwd=seed)
+    git("commit", "-q", "-m", "first", cwd=seed)
+    git("push", "-q", str(bare), "main", cwd=seed)
+    return bare
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("DEVSYS_PY_REQUIRE_ALL_CALLED") != "1":
+        return
+    missing = sorted(set(_lib.declared_names()) - _lib.called)
+    if missing:
+        sys.stderr.write("\nwrapped C functions no binding test calls (%d): %s\n" % (len(missing), " ".join(missing)))
+        session.exitstatus = 1
+    else:
+        sys.stderr.write("\nevery one of the %d wrapped C functions was called by a test\n"
+                         % len(_lib.declared_names()))

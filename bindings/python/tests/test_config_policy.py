@@ -1,0 +1,92 @@
+"""devsys.yaml (runner profiles, policy, forges) and the policy handle."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import devsys
+
+YAML = """\
+runners:
+  local:
+    type: inproc
+    risk: high
+    grace: 5
+  other:
+    type: inproc
+policy:
+  protected_branches: [main, 'release/*']
+  paths:
+    critical: ['deploy/**']
+forges:
+  localhost:
+    provider: github
+    token_secret: gh_token
+"""
+
+
+def test_parse_and_read(tmp_path: Path) -> None:
+    with devsys.Config.parse(YAML, "devsys.yaml") as c:
+        assert c.runners() == ["local", "other"]
+        t, opts = c.runner("local")
+        assert t == "inproc" and opts.grace_ms == 5000
+        assert c.runner_risk("local") == devsys.RISK_HIGH and c.runner_risk("other") == devsys.RISK_UNSET
+        with pytest.raises(devsys.NotFoundError) as ei:
+            c.runner("nope")
+        assert "local" in ei.value.message, "the message lists the known profiles"
+        assert ("deploy/**", devsys.RISK_CRITICAL) in [(g, r) for g, r, _ in c.policy_globs()]
+        assert c.forges() == ["localhost"]
+        assert c.forge_match("localhost") == "localhost"
+        with pytest.raises(devsys.NotFoundError):
+            c.forge_match("github.com")
+        v, where = c.forge_value("localhost", "token_secret")
+        assert v == "gh_token" and where and where.startswith("devsys.yaml:")
+        assert c.forge_value("localhost", "owner") == (None, None)
+        with pytest.raises(devsys.InvalidArgumentError):
+            c.forge_value("localhost", "bogus")
+        with c.open_runner("local") as r:
+            assert r.exec(["true"]).ok
+    f = tmp_path / "devsys.yaml"
+    f.write_text(YAML)
+    with devsys.Config.load(f) as c2:
+        assert c2.runners() == ["local", "other"]
+
+
+def test_bad_configs_name_the_position() -> None:
+    with pytest.raises(devsys.ValidationError) as ei:
+        devsys.Config.parse("runners:\n  a:\n    type: inproc\n    colour: red\n", "devsys.yaml")
+    assert "devsys.yaml:4:" in ei.value.message
+    with pytest.raises(devsys.Error) as e2:
+        devsys.Config.parse("nosection: 1\n", "devsys.yaml")
+    assert "nosection" in e2.value.message
+    with pytest.raises(devsys.NotFoundError):
+        devsys.Config.load("/nonexistent/devsys.yaml")
+
+
+def test_policy() -> None:
+    assert devsys.risk_name(devsys.RISK_CRITICAL) == "critical"
+    assert devsys.risk_from_name("low") == devsys.RISK_LOW
+    with pytest.raises(devsys.ValidationError):
+        devsys.risk_from_name("extreme")
+    devsys.glob_check("src/**/*.c")
+    with pytest.raises(devsys.ValidationError) as ei:
+        devsys.glob_check("x[")
+    assert "x[" in ei.value.message
+    assert devsys.glob_match("src/**", "src/a/b.c") and not devsys.glob_match("src/*", "lib/a.c")
+    with pytest.raises(devsys.InvalidArgumentError):
+        devsys.glob_match("a", "/abs")
+    with devsys.Policy(flags=devsys.POLICY_NO_DEFAULT_GLOBS, critical_approvals=2, required_contexts=["ci/x"],
+                       protected_branches=["prod"]) as p:
+        p.add_glob("critical", "deploy/**", "test:1")
+        p.add_glob(devsys.RISK_LOW, "docs/**")
+        assert p.globs() == [("deploy/**", devsys.RISK_CRITICAL, "test:1"), ("docs/**", devsys.RISK_LOW, "api")]
+        assert p.classify("deploy/a.yaml") == devsys.RISK_CRITICAL
+        assert p.explain("docs/x.md") == (devsys.RISK_LOW, "docs/**", "api")
+        assert p.explain("src/x.c") == (devsys.RISK_MEDIUM, None, None)
+        o = p.options()
+        assert o["critical_approvals"] == 2 and o["required_contexts"] == ["ci/x"] and o["protected_branches"] == ["prod"]
+        with pytest.raises(devsys.ValidationError):
+            p.add_glob(devsys.RISK_LOW, "x[")
+    with pytest.raises(devsys.ValidationError):
+        devsys.Policy(critical_approvals=3)
