@@ -7,14 +7,19 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *base, *saved;
 
-/* A private base directory outside /tmp, so the /tmp allowance of dt_rmrf plays no part. */
+/*
+ * A private base directory under the temp root. The root may be anywhere,
+ * /tmp included (a checkout under /tmp); only dt_sockdir()'s /tmp/dt-*
+ * allowance would blur the test, so such a root is refused.
+ */
 static void setup(void)
 {
 	const char *t = getenv("DEVSYS_TEST_TMP");
-	if (!t || !*t || strncmp(t, "/tmp/", 5) == 0)
+	if (!t || !*t || strncmp(t, "/tmp/dt-", 8) == 0)
 		return;
 	saved = strdup(t);
 	base = dt_tmpdir("selftest");
@@ -32,7 +37,7 @@ static void teardown(void)
 #define NEED_BASE()                                                                               \
 	do {                                                                                      \
 		if (!saved)                                                                       \
-			dt_skip("DEVSYS_TEST_TMP is unset or under /tmp (ctest sets it to the build tree)"); \
+			dt_skip("DEVSYS_TEST_TMP is unset or a /tmp/dt-* directory (ctest sets it to the build tree)"); \
 		cr_assert_not_null(base);                                                         \
 	} while (0)
 
@@ -79,4 +84,20 @@ Test(selftest_testutil, rmrf_removes_only_strictly_below_the_root)
 	dt_rmrf(inside); /* positive control */
 	cr_assert_not(dt_exists(inside), "dt_rmrf did not remove a directory below the root");
 	cr_assert(dt_exists(root));
+}
+
+Test(selftest_testutil, rmrf_removes_a_sockdir_but_no_other_tmp_path)
+{
+	char other[64];
+	char *sock = dt_sockdir("self");
+	cr_assert_not_null(sock);
+	cr_assert_eq(strncmp(sock, "/tmp/dt-", 8), 0);
+	snprintf(other, sizeof(other), "/tmp/devsys-selftest-%d", (int)getpid());
+	cr_assert_eq(dt_sh("mkdir -p '%s'", other), 0);
+	dt_rmrf(other); /* below /tmp, but neither below the temp root nor a sockdir */
+	cr_assert(dt_exists(other), "dt_rmrf removed a /tmp path outside its roots");
+	cr_assert_eq(dt_sh("rmdir '%s'", other), 0);
+	dt_rmrf(sock); /* positive control */
+	cr_assert_not(dt_exists(sock), "dt_rmrf did not remove a dt_sockdir() directory");
+	free(sock);
 }

@@ -81,9 +81,12 @@ static bool below(const char *path, const char *root)
 
 void dt_rmrf(const char *path)
 {
-	/* Only below a temp root, never the root itself, never through "..",
-	 * and never a path that would break out of the single quotes. */
-	if (!path || (!below(path, tmp_root()) && !below(path, "/tmp")) || strstr(path, "..") ||
+	/* Only below the temp root or in a dt_sockdir() directory (/tmp/dt-*),
+	 * never the root itself, never through "..", and never a path that
+	 * would break out of the single quotes. Not all of /tmp: a checkout (and
+	 * so the temp root) may itself live under /tmp, and a sibling of the
+	 * root must stay out of reach. */
+	if (!path || (!below(path, tmp_root()) && strncmp(path, "/tmp/dt-", 8) != 0) || strstr(path, "..") ||
 	    strchr(path, '\''))
 		return;
 	dt_sh("rm -rf -- '%s'", path);
