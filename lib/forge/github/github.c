@@ -92,9 +92,11 @@ static void add_validation(const devsys__http_response *resp)
 	json_decref(pb);
 }
 
-/* One request; JSON in and out. Counts what was sent. */
+/* One request, JSON in; the answer parsed only when @p parse (an answer
+ * nobody reads, like a reviewers request's whole PR, is not decoded).
+ * Counts what was sent. */
 static int gh_send(struct gh *g, devsys__http_response *resp, const char *method, const char *path,
-                   const json_t *body, bool once)
+                   const json_t *body, bool once, bool parse)
 {
 	devsys__http_request req = { 0 };
 	int rc;
@@ -102,7 +104,7 @@ static int gh_send(struct gh *g, devsys__http_response *resp, const char *method
 	req.path = path;
 	req.json = body;
 	req.no_retry = once;
-	rc = devsys__http_send_json(resp, g->http, &req);
+	rc = parse ? devsys__http_send_json(resp, g->http, &req) : devsys__http_send(resp, g->http, &req);
 	g->requests += resp->attempts ? resp->attempts : 1;
 	if (rc < 0)
 		add_validation(resp);
@@ -120,7 +122,7 @@ static int gh_call(struct gh *g, json_t **out, const char *method, char *path, j
 		json_decref(body);
 		return DEVSYS_ENOMEM;
 	}
-	rc = gh_send(g, &resp, method, path, body, once);
+	rc = gh_send(g, &resp, method, path, body, once, out != NULL);
 	if (rc == 0 && out) {
 		*out = resp.json;
 		resp.json = NULL;
@@ -412,7 +414,7 @@ static int create_pr(struct gh *g, json_t **pr, bool *exists, const devsys_forge
 		return devsys__error_oom();
 	}
 	/* Not retried: a lost answer to a POST that made the PR is found by the re-run's look-up. */
-	rc = gh_send(g, &resp, "POST", path, j, true);
+	rc = gh_send(g, &resp, "POST", path, j, true, true);
 	if (rc == 0) {
 		*pr = resp.json;
 		resp.json = NULL;
@@ -669,7 +671,7 @@ static int gh_merge(void *self, devsys_forge_merge_result *out, int64_t number, 
 		devsys__free(path);
 		return devsys__error_oom();
 	}
-	rc = gh_send(g, &resp, "PUT", path, body, true);
+	rc = gh_send(g, &resp, "PUT", path, body, true, true);
 	json_decref(body);
 	devsys__free(path);
 	if (rc < 0 && resp.status == 405) {
