@@ -15,12 +15,9 @@ _lib.load()
 from ._base import dec  # noqa: E402
 from ._errcodes import *  # noqa: E402,F401,F403
 from ._errcodes import CODES  # noqa: E402
-from ._error import ClosedHandleError, Error  # noqa: E402
+from ._error import ClosedHandleError as ClosedHandleError, Error as Error  # noqa: E402
 from ._core import *  # noqa: E402,F401,F403
-from ._core import Node, Schema, Spec, Task, Validation, ValidationIssue, Workspace  # noqa: E402,F401
 from ._ops import *  # noqa: E402,F401,F403
-from ._ops import (Config, Masker, MaskStream, Policy, Record, Repo, Report, Runner, Secrets, Store,  # noqa: E402,F401
-                   Result, Case, Change, Description, Progress, SecretEvent)
 
 if int(_lib.fn.devsys_init()) < 0:
     raise ImportError("devsys: devsys_init() failed: " + dec(_lib.fn.devsys_error_message(_lib.fn.devsys_error_last())))

@@ -369,3 +369,9 @@ class Validation(Handle):
 
     def to_json(self) -> str:
         return dec(with_buf(lambda b: fn.devsys_validation_to_json(b, self._h)))
+
+__all__ = ['LOG_TRACE', 'LOG_DEBUG', 'LOG_INFO', 'LOG_WARN', 'LOG_ERROR', 'LOG_NONE', 'WORKSPACE_NO_CREATE',
+           'TASK_CREATE', 'TASK_EXCLUSIVE', 'LogCallback', 'log_level_name', 'Workspace', 'task_id_check',
+           'Task', 'NODE_NULL', 'NODE_BOOL', 'NODE_NUMBER', 'NODE_STRING', 'NODE_ARRAY', 'NODE_OBJECT',
+           'FORMAT_AUTO', 'FORMAT_YAML', 'FORMAT_JSON', 'Node', 'Spec', 'task_schema_text', 'DRAFT_DEFAULT',
+           'DRAFT7', 'DRAFT2020_12', 'SCHEMA_FORMAT_ASSERT', 'Schema', 'ValidationIssue', 'Validation']

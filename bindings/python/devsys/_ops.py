@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import ctypes
-from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint, c_uint64, c_void_p
+from ctypes import byref, c_char_p, c_int, c_size_t, c_uint, c_uint64, c_void_p
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -825,6 +825,14 @@ class Policy(Handle):
         check(fn.devsys_policy_explain(byref(r), byref(g), byref(s), self._h, req(path, "path")))
         return r.value, dec_opt(g.value), dec_opt(s.value)
 
-
-__all__ = [n for n in dir() if not n.startswith("_")]
-_unused = (POINTER,)
+__all__ = ['STAGE_FETCH', 'STAGE_CHECKOUT', 'STAGE_PUSH', 'Progress', 'ProgressCallback', 'content_id',
+           'branch_is_protected', 'branch_name', 'change_status_name', 'Change', 'Repo', 'RUNNER_OK',
+           'RUNNER_BUILD_FAILURE', 'RUNNER_SYSTEM_FAILURE', 'RUNNER_TIMEOUT', 'RUNNER_CANCELED',
+           'RUNNER_NOT_RUN', 'RUNNER_ALLOW_SHELL', 'CMD_INHERIT_ENV', 'CMD_SHELL', 'CMD_IDEMPOTENT',
+           'STDOUT', 'STDERR', 'OutputCallback', 'failure_name', 'Result', 'Description', 'Runner', 'Config',
+           'SecretEvent', 'AuditCallback', 'Secrets', 'Masker', 'MaskStream', 'PASSED', 'FAILED', 'ERROR',
+           'SKIPPED', 'REPORT_NO_CASES', 'report_status_name', 'Case', 'CaseCallback', 'Report',
+           'stage_check', 'latest_run', 'Record', 'STATES', 'task_state_name', 'task_state_parse',
+           'task_state_allowed', 'Store', 'RISK_UNSET', 'RISK_LOW', 'RISK_MEDIUM', 'RISK_HIGH',
+           'RISK_CRITICAL', 'POLICY_AUTO_MERGE', 'POLICY_FORCE_PUSH', 'POLICY_NO_DEFAULT_GLOBS', 'risk_name',
+           'risk_from_name', 'glob_check', 'glob_match', 'Policy']
