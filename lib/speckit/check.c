@@ -739,13 +739,16 @@ int devsys_speckit_findings_to_json(devsys_buf *out, const devsys_speckit_findin
 	return dump(out, root);
 }
 
-/* A relative URI reference for a file path: unreserved bytes kept, the rest %XX. */
+/* A URI for a file path: "file://" for an absolute path, else a relative
+ * reference (against %SRCROOT%); unreserved bytes kept, the rest %XX. */
 static char *uri_of(const char *path)
 {
 	devsys_buf b = DEVSYS_BUF_INIT;
 	int rc = 0;
-	if (path[0] == '.' && path[1] == '/')
+	while (path[0] == '.' && path[1] == '/')
 		path += 2;
+	if (path[0] == '/')
+		rc = devsys_buf_puts(&b, "file://");
 	for (const unsigned char *p = (const unsigned char *)path; *p && rc == 0; p++) {
 		if (isalnum(*p) || strchr("-._~/", *p))
 			rc = devsys_buf_put(&b, (const char *)p, 1);
@@ -764,7 +767,9 @@ static json_t *sarif_result(const sk_finding *f)
 	if (!uri)
 		return NULL;
 	int idx = atoi(f->rule + 2);
-	json_t *phys = json_pack("{s:{s:s}}", "artifactLocation", "uri", uri);
+	json_t *phys = uri[0] == 'f' && strncmp(uri, "file://", 7) == 0
+	                       ? json_pack("{s:{s:s}}", "artifactLocation", "uri", uri)
+	                       : json_pack("{s:{s:s,s:s}}", "artifactLocation", "uri", uri, "uriBaseId", "%SRCROOT%");
 	devsys__free(uri);
 	if (phys && f->line)
 		json_object_set_new(phys, "region", json_pack("{s:i}", "startLine", (int)f->line));

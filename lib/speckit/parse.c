@@ -214,6 +214,7 @@ static int split_lines(sk_file *f, char *data, size_t size)
 				*q = ' '; /* NUL bytes would cut C strings short */
 		l->text = p;
 		l->len = (size_t)(le - p);
+		l->code = false;
 		*le = '\0';
 		unsigned lineno = (unsigned)f->n;
 		if (fence) {
