@@ -99,7 +99,7 @@ DEVSYS_API int devsys_forge_options_init(devsys_forge_options *opts, unsigned in
  */
 DEVSYS_API int devsys_forge_new(devsys_forge **out, const devsys_forge_options *opts);
 
-/** Release a forge (when no devsys_pr holds it any more). NULL is fine. */
+/** Drop the caller's reference: the forge is closed once no devsys_pr holds it either. NULL is fine. */
 DEVSYS_API void devsys_forge_free(devsys_forge *forge);
 
 /**
