@@ -184,11 +184,31 @@ static json_t *pr_json(devsys_pr *pr)
 	                 devsys_pr_base(pr), "head_sha", devsys_pr_head_sha(pr), "title", devsys_pr_title(pr));
 }
 
+/* The record's last gate decision ({"decision", "class", "reasons": [...]})
+ * as lines for the PR body, or NULL. */
+static char *gate_text(const json_t *g)
+{
+	const json_t *r;
+	size_t i;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	if (!json_is_object(g) || !json_is_string(json_object_get(g, "decision")) || !(f = open_memstream(&text, &len)))
+		return NULL;
+	fprintf(f, "%s (class %s)", json_string_value(json_object_get(g, "decision")),
+	        json_string_value(json_object_get(g, "class")) ? json_string_value(json_object_get(g, "class")) : "?");
+	json_array_foreach(json_object_get(g, "reasons"), i, r)
+		fprintf(f, "\n%s: %s", json_string_value(json_object_get(r, "code")) ? json_string_value(json_object_get(r, "code")) : "?",
+		        json_string_value(json_object_get(r, "text")) ? json_string_value(json_object_get(r, "text")) : "");
+	fclose(f);
+	return text;
+}
+
 static int build_body(devsys_cli *cli, struct ctx *c, const struct fargs *a, devsys_buf *body, devsys_masker *m)
 {
 	devsys_pr_body b = DEVSYS_PR_BODY_INIT;
 	devsys_buf report = DEVSYS_BUF_INIT;
-	char *summary = NULL, *validation = NULL;
+	char *summary = NULL, *validation = NULL, *gate = NULL;
 	unsigned int run = 0;
 	int rc = DEVSYS_EXIT_OK;
 	if (a->body_file) {
@@ -208,6 +228,8 @@ static int build_body(devsys_cli *cli, struct ctx *c, const struct fargs *a, dev
 	b.spec_path = rec_str(c, "spec_path");
 	b.spec_id = rec_str(c, "spec_hash");
 	b.runner = rec_str(c, "runner");
+	gate = gate_text(json_object_get(c->record, "gate"));
+	b.gate = gate;
 	if (json_object_get(c->record, "validation"))
 		validation = json_dumps(json_object_get(c->record, "validation"), JSON_COMPACT | JSON_ENCODE_ANY);
 	b.validation = validation;
@@ -219,6 +241,7 @@ static int build_body(devsys_cli *cli, struct ctx *c, const struct fargs *a, dev
 		rc = devsys_cli_fail_lib(cli, "PR body");
 	free(summary);
 	free(validation);
+	free(gate);
 	devsys_buf_dispose(&report);
 	return rc;
 }

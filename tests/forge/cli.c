@@ -68,6 +68,17 @@ Test(forge_cli, pr_open_reuse_review_gate_check_and_merge)
 	cr_assert(strstr(out, "\"decision\": \"awaiting-review\"") && strstr(out, "needs-approval"), "%s", out);
 	free(out);
 
+	/* A re-run of pr open carries the gate's last decision from the record into the body. */
+	snprintf(cmdfmt, sizeof(cmdfmt), "'%%s' --json --workspace '%%s/ws' pr open 5 --config '%%s' --label docs");
+	out = run(&st, cmdfmt, dir, cfg);
+	cr_assert_eq(st, 0, "%s", out);
+	free(out);
+	snprintf(body, sizeof(body), "%s/devsys/prs/1.json", bare);
+	pr_rec = dt_read_file(body, NULL);
+	cr_assert(pr_rec && strstr(pr_rec, "### Merge gate") && strstr(pr_rec, "awaiting-review (class low)"), "%s",
+	          pr_rec);
+	free(pr_rec);
+
 	/* Review: bad usage, then alice approves the head. */
 	snprintf(cmdfmt, sizeof(cmdfmt), "'%%s' --workspace '%%s/ws' pr review 5 --approve --config '%%s' 2>&1");
 	out = run(&st, cmdfmt, dir, cfg);

@@ -568,6 +568,18 @@ Test(forge_local, body_carries_the_metadata_is_capped_and_masked)
 		cr_assert(strstr(out.ptr, wants[i]), "missing %s in:\n%s", wants[i], out.ptr);
 	devsys_buf_dispose(&out);
 
+	/* Version 2 carries the gate's decision; a version-1 caller's struct is read only that far. */
+	b.gate = "awaiting-review (class medium)\nneeds-approval: 0 of 1";
+	cr_assert_eq(devsys_pr_body_build(&out, &b, m), 0, "%s", gf_err());
+	cr_assert(strstr(out.ptr, "### Merge gate") && strstr(out.ptr, "needs-approval: 0 of 1"), "%s", out.ptr);
+	devsys_buf_dispose(&out);
+	b.version = 1;
+	cr_assert_eq(devsys_pr_body_build(&out, &b, m), 0, "%s", gf_err());
+	cr_assert_null(strstr(out.ptr, "### Merge gate"), "a version-1 struct has no gate field");
+	devsys_buf_dispose(&out);
+	b.version = DEVSYS_PR_BODY_VERSION;
+	b.gate = NULL;
+
 	/* Positive control: without a masker the token is there. */
 	cr_assert_eq(devsys_pr_body_build(&out, &b, NULL), 0);
 	cr_assert(strstr(out.ptr, token));
