@@ -7,6 +7,9 @@
 
 #include "common.h"
 #include "buf.h"
+#include "repo.h"
+#include "store.h"
+#include "task.h"
 
 #include <stddef.h>
 
@@ -187,6 +190,61 @@ DEVSYS_API const char *devsys_speckit_plan_task(const devsys_speckit_plan *plan,
  */
 DEVSYS_API int devsys_speckit_plan_to_yaml(devsys_buf *out, const devsys_speckit_plan *plan, const char *repo_url,
                                            const char *feature_dir, unsigned int flags);
+
+/**
+ * Is @p task green: its state (by name, never by number) one of tested,
+ * deployed, deploy-skipped, awaiting-review, merged or done, and the run
+ * in reports/latest with no failed test and no error? 1 or 0 into @p green.
+ * @return 0 (also when not green, or when no run completed); DEVSYS_EINVAL;
+ * DEVSYS_ENOTFOUND (no such task in @p store); DEVSYS_EPARSE (a broken
+ * summary.json); DEVSYS_EIO.
+ * Threads: like @p store.
+ */
+DEVSYS_API int devsys_speckit_task_green(int *green, devsys_store *store, devsys_task *task);
+
+/**
+ * Mark the task lines of @p ids done ("[ ]" becomes "[X]") in the tasks.md
+ * text @p text (@p len bytes), appending the result to @p out: every other
+ * byte, CRLF and a BOM included, is kept as it was; lines already "[x]" or
+ * "[X]" stay as they are; checkboxes inside code fences or HTML comments are
+ * not task lines. The number of lines changed goes into @p marked.
+ * @return 0; DEVSYS_ENOTFOUND when an id has no task line (nothing is
+ * appended); DEVSYS_EINVAL; DEVSYS_ENOMEM.
+ */
+DEVSYS_API int devsys_speckit_mark_done(devsys_buf *out, size_t *marked, const char *text, size_t len,
+                                        const char *const *ids, size_t nids);
+
+/**
+ * In @p repo's checkout, mark @p ids done in @p feature_dir/tasks.md
+ * (devsys_speckit_mark_done()), then commit it with devsys_repo_commit()
+ * and push it with devsys_repo_push(). Call it for ids whose devsys tasks
+ * are green (devsys_speckit_task_green()). The repository's branch must be
+ * the feature branch: its base branch and protected branches are refused
+ * with DEVSYS_EPROTECTED before anything is written. Nothing to mark: no
+ * commit. devsys_repo_commit() commits the whole checkout: call it on a
+ * clean one. The number of lines changed goes into @p marked.
+ * @return 0; DEVSYS_EPROTECTED; DEVSYS_EPATH (@p feature_dir escapes the
+ * checkout); DEVSYS_ENOTFOUND (no tasks.md, or an id without a line); the
+ * errors of devsys_repo_commit() and devsys_repo_push().
+ * Threads: like every call on @p repo, one thread at a time.
+ */
+DEVSYS_API int devsys_speckit_sync(size_t *marked, devsys_repo *repo, const char *feature_dir,
+                                   const char *const *ids, size_t nids);
+
+/**
+ * The phantom-completion check (rule SK015): for each task of @p feature
+ * marked [x] or [X], each path it names that does not exist in @p repo's
+ * checkout, or that did not change between the branch's base and head
+ * (devsys_repo_changed_paths()), is appended to @p findings as a warning
+ * naming the task, the path and the branch. @p feature should be loaded
+ * from the checkout. Paths are read relative to the repository root (a
+ * leading "/" is dropped; an absolute path inside the checkout is made
+ * relative); a path ending in "/" counts as changed when anything below it
+ * changed. Paths with ".." or "[" are skipped.
+ * @return 0; DEVSYS_EINVAL; the errors of devsys_repo_changed_paths().
+ */
+DEVSYS_API int devsys_speckit_check_phantoms(devsys_speckit_findings *findings,
+                                             const devsys_speckit_feature *feature, devsys_repo *repo);
 
 DEVSYS_END_DECL
 

@@ -42,6 +42,7 @@ static const struct {
 	{ "SK012", "task-paths", "Each task names a file path." },
 	{ "SK013", "coverage", "Each FR/SC is cited by a task and each task traces to a story or requirement." },
 	{ "SK014", "checklists", "Checklist items (CHK###) are counted; unchecked ones are reported." },
+	{ "SK015", "phantom-completion", "A task marked done names files that exist and changed on the feature branch." },
 };
 
 int devsys_speckit_findings_new(devsys_speckit_findings **out)
@@ -63,11 +64,11 @@ void devsys_speckit_findings_free(devsys_speckit_findings *r)
 	devsys__free(r);
 }
 
-static int add(devsys_speckit_findings *r, int rule, devsys_speckit_severity sev, const char *file, unsigned line,
-               const char *fmt, ...) DEVSYS_PRINTF(6, 7);
+static int addv(devsys_speckit_findings *r, int rule, devsys_speckit_severity sev, const char *file, unsigned line,
+                const char *fmt, va_list ap) DEVSYS_PRINTF(6, 0);
 
-static int add(devsys_speckit_findings *r, int rule, devsys_speckit_severity sev, const char *file, unsigned line,
-               const char *fmt, ...)
+static int addv(devsys_speckit_findings *r, int rule, devsys_speckit_severity sev, const char *file, unsigned line,
+                const char *fmt, va_list ap)
 {
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 16;
@@ -83,12 +84,9 @@ static int add(devsys_speckit_findings *r, int rule, devsys_speckit_severity sev
 	f->sev = sev;
 	f->line = line;
 	f->seq = r->n;
-	va_list ap;
-	va_start(ap, fmt);
 	char *msg = NULL;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
-	va_end(ap);
 	f->msg = msg ? devsys__strdup(msg) : NULL;
 	free(msg);
 	f->file = devsys__strdup(file);
@@ -99,6 +97,29 @@ static int add(devsys_speckit_findings *r, int rule, devsys_speckit_severity sev
 	}
 	r->n++;
 	return 0;
+}
+
+static int add(devsys_speckit_findings *r, int rule, devsys_speckit_severity sev, const char *file, unsigned line,
+               const char *fmt, ...) DEVSYS_PRINTF(6, 7);
+
+static int add(devsys_speckit_findings *r, int rule, devsys_speckit_severity sev, const char *file, unsigned line,
+               const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = addv(r, rule, sev, file, line, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int devsys__speckit_add(devsys_speckit_findings *r, int rule, devsys_speckit_severity sev, const char *file,
+                        unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = addv(r, rule, sev, file, line, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 #define ADD(...)                                          \

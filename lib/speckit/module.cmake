@@ -1,7 +1,8 @@
 # spec-kit feature folders: Markdown-aware parsing of spec.md, plan.md,
 # tasks.md and checklists, the deterministic validator (text, JSON, SARIF)
-# and the task graph that turns tasks.md into waves of devsys task specs.
+# the task graph that turns tasks.md into waves of devsys task specs, and
+# sync / the phantom check against the feature branch.
 devsys_module(NAME speckit
-  SOURCES parse.c check.c plan.c
+  SOURCES parse.c check.c plan.c sync.c
   PKG jansson
-  REQUIRES core)
+  REQUIRES core git store record)

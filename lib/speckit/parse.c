@@ -183,7 +183,7 @@ static void strip_comments(char *s, size_t len, bool *in_comment, unsigned *open
 	}
 }
 
-static int split_lines(sk_file *f, char *data, size_t size)
+int devsys__sk_split_lines(sk_file *f, char *data, size_t size)
 {
 	size_t cap = 64;
 	f->lines = devsys__calloc(cap, sizeof(*f->lines));
@@ -270,7 +270,7 @@ static int read_md(sk_file *f, const char *dir, const char *name, const char *ro
 	if ((rc = devsys__read_file(keep, f->path, DEVSYS_SPECKIT_MAX_FILE)) != 0)
 		return rc;
 	f->present = true;
-	return split_lines(f, keep->ptr, keep->size);
+	return devsys__sk_split_lines(f, keep->ptr, keep->size);
 }
 
 /* ---- spec.md ---- */

@@ -110,6 +110,12 @@ void devsys__sk_strv_dispose(sk_strv *s);
 /* Length of a task id (T + 3..6 digits + optional [a-z]) at p, or 0. */
 size_t devsys__sk_task_id_len(const char *p, const char *end);
 
+/* Split @p data (modified: NUL-terminated lines, comments blanked) into f->lines. */
+int devsys__sk_split_lines(sk_file *f, char *data, size_t size);
+/* Append a finding of rule SK<rule> (check.c). */
+int devsys__speckit_add(devsys_speckit_findings *r, int rule, devsys_speckit_severity sev, const char *file,
+                        unsigned line, const char *fmt, ...) DEVSYS_PRINTF(6, 7);
+
 /* Task ids sorted for look-up: the first task of an id wins. */
 typedef struct sk_index {
 	const char **ids;
