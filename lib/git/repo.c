@@ -36,6 +36,7 @@ struct devsys_repo {
 	char base_sha[GIT_OID_HEXSZ + 1];
 	char head_sha[GIT_OID_HEXSZ + 1];
 	git_repository *wt;
+	int checkout_cancelled; /* the progress callback asked to stop a checkout */
 };
 
 static const size_t repo_options_sizes[] = {
@@ -440,13 +441,15 @@ static void checkout_progress(const char *path, size_t completed, size_t total, 
 	devsys_repo *r = payload;
 	devsys_repo_progress p;
 	(void)path;
-	if (!r->opts.progress)
+	if (!r->opts.progress || r->checkout_cancelled)
 		return;
 	p.stage = DEVSYS_REPO_STAGE_CHECKOUT;
 	p.total_objects = total;
 	p.done_objects = completed;
 	p.bytes = 0;
-	(void)r->opts.progress(&p, r->opts.progress_payload);
+	/* libgit2's checkout progress cannot stop the checkout: remember, and fail after it */
+	if (r->opts.progress(&p, r->opts.progress_payload) != 0)
+		r->checkout_cancelled = 1;
 }
 
 static int read_remote_default(devsys_repo *r, git_repository *repo)
@@ -655,8 +658,14 @@ static int setup_checkout(devsys_repo *r, git_repository *mirror)
 	wo.checkout_options.checkout_strategy = GIT_CHECKOUT_SAFE;
 	wo.checkout_options.progress_cb = checkout_progress;
 	wo.checkout_options.progress_payload = r;
+	r->checkout_cancelled = 0;
 	if ((rc = git_worktree_add(&wt, mirror, id, r->checkout_path, &wo)) < 0) {
 		rc = devsys__git_error(NULL, rc, "checking out task %s into '%s' failed", id, r->checkout_path);
+		goto out;
+	}
+	if (r->checkout_cancelled) {
+		rc = devsys__error_set(DEVSYS_EUSER, "the progress callback cancelled the checkout of task %s into '%s'",
+		                       id, r->checkout_path);
 		goto out;
 	}
 	if ((rc = git_repository_open_from_worktree(&r->wt, wt)) < 0) {

@@ -605,6 +605,41 @@ Test(git_local, checkout_progress_is_reported)
 	free(bare); free(url);
 }
 
+static int cancel_checkout(const devsys_repo_progress *p, void *payload)
+{
+	int *calls = payload;
+	(*calls)++;
+	return p->stage == DEVSYS_REPO_STAGE_CHECKOUT;
+}
+
+Test(git_local, checkout_progress_can_cancel)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), path[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	devsys_repo *r = NULL;
+	int calls = 0;
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	devsys_task *t = gf_task(ws, "c2");
+	o.url = url;
+	o.progress = cancel_checkout;
+	o.progress_payload = &calls;
+	/* libgit2 cannot stop a checkout from its progress: the library fails after it */
+	cr_assert_eq(devsys_repo_open_task(&r, t, &o), DEVSYS_EUSER, "%s", gf_err());
+	cr_assert_null(r);
+	cr_assert_eq(calls, 1, "the callback is not asked again after it cancelled");
+	cr_assert(strstr(gf_err(), "cancelled the checkout") != NULL, "%s", gf_err());
+	snprintf(path, sizeof(path), "%s/ws/tasks/c2/checkout", dir);
+	cr_assert(!dt_exists(path), "a cancelled checkout leaves nothing behind");
+	/* positive control: without the cancel the same task checks out */
+	o.progress = NULL;
+	r = open_ok(t, &o);
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	free(bare); free(url);
+}
+
 Test(git_local, user_git_config_and_hooks_are_ignored)
 {
 	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), path[4096], home[4096];
