@@ -1,0 +1,113 @@
+/*
+ * The Lua 5.4 binding of libdevsys: shared declarations.
+ *
+ * Every handle is a full userdata whose first member is an ld_handle; its
+ * metatable (named "devsys.<Type>") has __gc, __close and a close method, all
+ * the same idempotent release. The library's own references (docs/abi.md,
+ * "Lifetimes") keep a parent alive while a child needs it, so collection
+ * order never matters.
+ *
+ * Errors: an expected failure returns nil, message, code (a negative
+ * DEVSYS_E* number, see devsys.E); misuse (a wrong type, a closed handle, a
+ * string with a NUL byte where C wants a C string) raises. A Lua callback
+ * that raises makes its C call fail with DEVSYS_EUSER, and the binding then
+ * raises the callback's own error again.
+ */
+#ifndef LDEVSYS_H
+#define LDEVSYS_H
+
+#include <devsys.h>
+#include <lauxlib.h>
+#include <lua.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct ld_handle {
+	void *p;                 /* the C handle; NULL once closed */
+	void (*release)(lua_State *L, struct ld_handle *h);
+} ld_handle;
+
+/* A Lua function a C callback calls, and the error it raised. */
+typedef struct ld_cb {
+	int fn;  /* registry ref of the function, or LUA_NOREF */
+	int err; /* registry ref of an error the function raised, or LUA_NOREF */
+} ld_cb;
+
+/*
+ * The state that made the C call now in progress: callbacks run on it. Set
+ * by ld_check() (every method checks its self) and ld_enter(); a C callback
+ * only ever runs inside such a call, on the same OS thread.
+ */
+extern _Thread_local lua_State *ld_running;
+static inline void ld_enter(lua_State *L) { ld_running = L; }
+
+/* A new userdata of @p size bytes (an ld_handle first) with @p tname's metatable. */
+void *ld_new(lua_State *L, const char *tname, size_t size, void *p, void (*release)(lua_State *L, ld_handle *h));
+/* The open handle at @p idx, or raise (wrong type, or closed). */
+void *ld_check(lua_State *L, int idx, const char *tname);
+/* The userdata itself (open or closed). */
+ld_handle *ld_ud(lua_State *L, int idx, const char *tname);
+/* A string argument without NUL bytes (a C string), or raise. */
+const char *ld_checkcstr(lua_State *L, int idx);
+const char *ld_optcstr(lua_State *L, int idx, const char *def);
+/* Field @p k of the table at @p idx as a C string / integer / boolean, or the default. */
+const char *ld_field_str(lua_State *L, int idx, const char *k, const char *def);
+lua_Integer ld_field_int(lua_State *L, int idx, const char *k, lua_Integer def);
+bool ld_field_bool(lua_State *L, int idx, const char *k, bool def);
+/*
+ * Array field @p k of the table at @p idx as a NULL-terminated vector (NULL
+ * when absent); the vector is a userdata left on the stack, the strings
+ * belong to the table.
+ */
+const char **ld_str_array(lua_State *L, int idx, const char *k, size_t *n);
+/* Register a handle type: its metatable with methods and the shared release. */
+void ld_register(lua_State *L, const char *tname, const luaL_Reg *methods);
+
+/* nil, message, code; or, for DEVSYS_EUSER with a raised callback error, raise it again. */
+int ld_fail(lua_State *L, int rc, ld_cb *cb);
+/* Push a devsys_buf's bytes and dispose it. */
+void ld_pushbuf(lua_State *L, devsys_buf *b);
+/* Push a string or nil. */
+void ld_pushstr(lua_State *L, const char *s);
+
+/* Callbacks: store the function at @p idx (nil: none); call with nargs already pushed after it. */
+void ld_cb_init(ld_cb *cb);
+void ld_cb_set(lua_State *L, ld_cb *cb, int idx);
+void ld_cb_clear(lua_State *L, ld_cb *cb);
+/* Push the function on ld_running (false when none is set). */
+bool ld_cb_push(ld_cb *cb);
+/*
+ * Call it with the @p nargs arguments pushed after it. 0: it returned, its
+ * @p nresults results are on ld_running's stack for the caller to pop; 1: it
+ * raised (the error is kept in cb->err for ld_fail) or returned false, so
+ * the C callback should abort.
+ */
+int ld_cb_call(ld_cb *cb, int nargs, int nresults);
+/* Raise an error the callback kept, if any (for callbacks that cannot abort). */
+void ld_cb_raise_pending(lua_State *L, ld_cb *cb);
+
+#define LD_WORKSPACE "devsys.Workspace"
+#define LD_TASK "devsys.Task"
+#define LD_SPEC "devsys.Spec"
+#define LD_SCHEMA "devsys.Schema"
+#define LD_VALIDATION "devsys.Validation"
+#define LD_REPO "devsys.Repo"
+#define LD_RUNNER "devsys.Runner"
+#define LD_CONFIG "devsys.Config"
+#define LD_SECRETS "devsys.Secrets"
+#define LD_MASKER "devsys.Masker"
+#define LD_STREAM "devsys.MaskStream"
+#define LD_REPORT "devsys.Report"
+#define LD_RECORD "devsys.Record"
+#define LD_STORE "devsys.Store"
+
+/* Each file adds its functions to the module table at the top of the stack. */
+void ld_open_core(lua_State *L);
+void ld_open_spec(lua_State *L);
+void ld_open_repo(lua_State *L);
+void ld_open_runner(lua_State *L);
+void ld_open_secrets(lua_State *L);
+void ld_open_records(lua_State *L);
+
+#endif /* LDEVSYS_H */

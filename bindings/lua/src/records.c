@@ -1,0 +1,722 @@
+/*
+ * The operator's configuration, test reports, the task record and the
+ * task store.
+ */
+#include "ldevsys.h"
+
+#include <string.h>
+
+static int ok(lua_State *L, int rc)
+{
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int buf_result(lua_State *L, int rc, devsys_buf *b)
+{
+	if (rc < 0) {
+		devsys_buf_dispose(b);
+		return ld_fail(L, rc, NULL);
+	}
+	ld_pushbuf(L, b);
+	return 1;
+}
+
+/* ---- config ---- */
+#ifdef DEVSYS_FEATURE_CONFIG
+static void config_release(lua_State *L, ld_handle *h)
+{
+	(void)L;
+	devsys_config_free(h->p);
+}
+
+static int push_config(lua_State *L, int rc, devsys_config *c)
+{
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	ld_new(L, LD_CONFIG, sizeof(ld_handle), c, config_release);
+	return 1;
+}
+
+static int l_config_load(lua_State *L)
+{
+	devsys_config *c = NULL;
+	const char *path = ld_checkcstr(L, 1);
+	int rc = devsys_config_load(&c, path);
+	return push_config(L, rc, c);
+}
+
+static int l_config_parse(lua_State *L)
+{
+	devsys_config *c = NULL;
+	size_t len;
+	const char *text = luaL_checklstring(L, 1, &len);
+	const char *name = ld_optcstr(L, 2, NULL);
+	int rc = devsys_config_parse(&c, text, len, name);
+	return push_config(L, rc, c);
+}
+
+static int c_runners(lua_State *L)
+{
+	devsys_config *c = ld_check(L, 1, LD_CONFIG);
+	size_t n = devsys_config_runner_count(c);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushstring(L, devsys_config_runner_name(c, i));
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* cfg:runner(profile) -> type, {host=, port=, user=, ...} | nil, msg, code */
+static int c_runner(lua_State *L)
+{
+	devsys_config *c = ld_check(L, 1, LD_CONFIG);
+	const char *profile = ld_checkcstr(L, 2);
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
+	const char *type = NULL;
+	int rc = devsys_config_runner(c, profile, &type, &o);
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushstring(L, type);
+	lua_createtable(L, 0, 12);
+	lua_pushboolean(L, (o.flags & DEVSYS_RUNNER_ALLOW_SHELL) != 0);
+	lua_setfield(L, -2, "allow_shell");
+	lua_pushinteger(L, o.grace_ms);
+	lua_setfield(L, -2, "grace_ms");
+	lua_pushinteger(L, (lua_Integer)o.tail_max);
+	lua_setfield(L, -2, "tail_max");
+	ld_pushstr(L, o.host);
+	lua_setfield(L, -2, "host");
+	lua_pushinteger(L, o.port);
+	lua_setfield(L, -2, "port");
+	ld_pushstr(L, o.user);
+	lua_setfield(L, -2, "user");
+	ld_pushstr(L, o.key_file);
+	lua_setfield(L, -2, "key_file");
+	ld_pushstr(L, o.known_hosts);
+	lua_setfield(L, -2, "known_hosts");
+	lua_pushinteger(L, o.retries);
+	lua_setfield(L, -2, "retries");
+	ld_pushstr(L, o.remote_dir);
+	lua_setfield(L, -2, "remote_dir");
+	lua_pushinteger(L, o.connect_timeout_ms);
+	lua_setfield(L, -2, "connect_timeout_ms");
+	return 2;
+}
+
+static int c_runner_risk(lua_State *L)
+{
+	devsys_config *c = ld_check(L, 1, LD_CONFIG);
+	int risk = 0;
+	int rc = devsys_config_runner_risk(&risk, c, ld_checkcstr(L, 2));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushstring(L, devsys_risk_name(risk));
+	return 1;
+}
+
+static int c_forges(lua_State *L)
+{
+	devsys_config *c = ld_check(L, 1, LD_CONFIG);
+	size_t n = devsys_config_forge_count(c);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushstring(L, devsys_config_forge_host(c, i));
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+static int c_forge_match(lua_State *L)
+{
+	devsys_config *c = ld_check(L, 1, LD_CONFIG);
+	const char *entry = NULL;
+	int rc = devsys_config_forge_match(&entry, c, ld_checkcstr(L, 2));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushstring(L, entry);
+	return 1;
+}
+
+/* cfg:forge_value(entry, key) -> value (nil when unset), where */
+static int c_forge_value(lua_State *L)
+{
+	devsys_config *c = ld_check(L, 1, LD_CONFIG);
+	const char *value = NULL, *where = NULL;
+	int rc = devsys_config_forge_value(&value, &where, c, ld_checkcstr(L, 2), ld_checkcstr(L, 3));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	ld_pushstr(L, value);
+	ld_pushstr(L, where);
+	return 2;
+}
+#endif
+
+/* ---- report ---- */
+#ifdef DEVSYS_FEATURE_REPORT
+static void report_release(lua_State *L, ld_handle *h)
+{
+	(void)L;
+	devsys_report_free(h->p);
+}
+
+static void push_case(lua_State *L, const devsys_report_case *c)
+{
+	lua_createtable(L, 0, 12);
+	lua_pushstring(L, devsys_report_status_name(c->status));
+	lua_setfield(L, -2, "status");
+	lua_pushnumber(L, c->time);
+	lua_setfield(L, -2, "time");
+	ld_pushstr(L, c->suite);
+	lua_setfield(L, -2, "suite");
+	ld_pushstr(L, c->classname);
+	lua_setfield(L, -2, "classname");
+	ld_pushstr(L, c->name);
+	lua_setfield(L, -2, "name");
+	ld_pushstr(L, c->file);
+	lua_setfield(L, -2, "file");
+	ld_pushstr(L, c->message);
+	lua_setfield(L, -2, "message");
+	ld_pushstr(L, c->type);
+	lua_setfield(L, -2, "type");
+	ld_pushstr(L, c->text);
+	lua_setfield(L, -2, "text");
+	ld_pushstr(L, c->system_out);
+	lua_setfield(L, -2, "system_out");
+	ld_pushstr(L, c->system_err);
+	lua_setfield(L, -2, "system_err");
+	ld_pushstr(L, c->source);
+	lua_setfield(L, -2, "source");
+}
+
+static int case_cb(const devsys_report_case *c, void *payload)
+{
+	ld_cb *cb = payload;
+	if (!ld_cb_push(cb))
+		return 0;
+	push_case(ld_running, c);
+	if (ld_cb_call(cb, 1, 1))
+		return 1;
+	lua_pop(ld_running, 1);
+	return 0;
+}
+
+/* {no_cases=, max_text=, max_depth=, case=fn(case)} into @p o; the callback into @p cb */
+static void report_opts(lua_State *L, int idx, devsys_report_options *o, ld_cb *cb)
+{
+	ld_cb_init(cb);
+	if (lua_isnoneornil(L, idx))
+		return;
+	luaL_checktype(L, idx, LUA_TTABLE);
+	o->flags = ld_field_bool(L, idx, "no_cases", false) ? DEVSYS_REPORT_NO_CASES : 0;
+	o->max_text = (size_t)ld_field_int(L, idx, "max_text", 0);
+	o->max_depth = (unsigned int)ld_field_int(L, idx, "max_depth", 0);
+	lua_getfield(L, idx, "case");
+	ld_cb_set(L, cb, -1);
+	lua_pop(L, 1);
+	if (cb->fn != LUA_NOREF) {
+		o->case_cb = case_cb;
+		o->case_payload = cb;
+	}
+}
+
+static int l_report(lua_State *L)
+{
+	devsys_report *r = NULL;
+	int rc = devsys_report_new(&r);
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	ld_new(L, LD_REPORT, sizeof(ld_handle), r, report_release);
+	return 1;
+}
+
+/* A call with a case callback: release the callback, raise its error, or fail. */
+static int report_done(lua_State *L, int rc, ld_cb *cb)
+{
+	luaL_unref(L, LUA_REGISTRYINDEX, cb->fn);
+	cb->fn = LUA_NOREF;
+	if (rc < 0)
+		return ld_fail(L, rc, cb);
+	return 0;
+}
+
+static int l_report_parse_junit(lua_State *L)
+{
+	const char *path = ld_checkcstr(L, 1);
+	devsys_report_options o = DEVSYS_REPORT_OPTIONS_INIT;
+	devsys_report *r = NULL;
+	ld_handle *h;
+	ld_cb cb;
+	int rc;
+	report_opts(L, 2, &o, &cb);
+	h = ld_new(L, LD_REPORT, sizeof(*h), NULL, report_release);
+	ld_enter(L);
+	rc = devsys_report_parse_junit(&r, path, &o);
+	if (rc < 0)
+		return report_done(L, rc, &cb);
+	report_done(L, 0, &cb);
+	h->p = r;
+	return 1;
+}
+
+static int r_add_junit(lua_State *L)
+{
+	devsys_report *r = ld_check(L, 1, LD_REPORT);
+	const char *path = ld_checkcstr(L, 2);
+	devsys_report_options o = DEVSYS_REPORT_OPTIONS_INIT;
+	ld_cb cb;
+	int rc;
+	report_opts(L, 3, &o, &cb);
+	ld_enter(L);
+	rc = devsys_report_add_junit(r, path, &o);
+	if (rc < 0)
+		return report_done(L, rc, &cb);
+	report_done(L, 0, &cb);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* report:add_junit_buffer(xml [, name [, opts]]) */
+static int r_add_junit_buffer(lua_State *L)
+{
+	devsys_report *r = ld_check(L, 1, LD_REPORT);
+	size_t len;
+	const char *data = luaL_checklstring(L, 2, &len);
+	const char *name = ld_optcstr(L, 3, NULL);
+	devsys_report_options o = DEVSYS_REPORT_OPTIONS_INIT;
+	ld_cb cb;
+	int rc;
+	report_opts(L, 4, &o, &cb);
+	ld_enter(L);
+	rc = devsys_report_add_junit_buffer(r, data, len, name, &o);
+	if (rc < 0)
+		return report_done(L, rc, &cb);
+	report_done(L, 0, &cb);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int r_merge(lua_State *L)
+{
+	devsys_report *dst = ld_check(L, 1, LD_REPORT);
+	devsys_report *src = ld_check(L, 2, LD_REPORT);
+	return ok(L, devsys_report_merge(dst, src));
+}
+
+static int r_tests(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)devsys_report_tests(ld_check(L, 1, LD_REPORT)));
+	return 1;
+}
+
+static int status_arg(lua_State *L, int idx)
+{
+	static const char *const names[] = { "passed", "failed", "error", "skipped", NULL };
+	return luaL_checkoption(L, idx, NULL, names);
+}
+
+/* report:count("failed") */
+static int r_count(lua_State *L)
+{
+	devsys_report *r = ld_check(L, 1, LD_REPORT);
+	lua_pushinteger(L, (lua_Integer)devsys_report_count(r, status_arg(L, 2)));
+	return 1;
+}
+
+static int r_time(lua_State *L)
+{
+	lua_pushnumber(L, devsys_report_time(ld_check(L, 1, LD_REPORT)));
+	return 1;
+}
+
+static int r_cases(lua_State *L)
+{
+	devsys_report *r = ld_check(L, 1, LD_REPORT);
+	size_t n = devsys_report_case_count(r);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		push_case(L, devsys_report_case_at(r, i));
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+static int r_sources(lua_State *L)
+{
+	devsys_report *r = ld_check(L, 1, LD_REPORT);
+	size_t n = devsys_report_source_count(r);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushstring(L, devsys_report_source_at(r, i));
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* report:foreach(fn(case)): raise or return false to stop */
+static int r_foreach(lua_State *L)
+{
+	devsys_report *r = ld_check(L, 1, LD_REPORT);
+	ld_cb cb;
+	int rc;
+	ld_cb_init(&cb);
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	ld_cb_set(L, &cb, 2);
+	ld_enter(L);
+	rc = devsys_report_foreach(r, case_cb, &cb);
+	if (rc < 0)
+		return report_done(L, rc, &cb);
+	report_done(L, 0, &cb);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int r_junit(lua_State *L)
+{
+	devsys_report *r = ld_check(L, 1, LD_REPORT);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	return buf_result(L, devsys_report_junit_buf(r, &b), &b);
+}
+
+static int r_summary_json(lua_State *L)
+{
+	devsys_report *r = ld_check(L, 1, LD_REPORT);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	return buf_result(L, devsys_report_summary_json(r, &b), &b);
+}
+
+static int r_write_junit(lua_State *L)
+{
+	devsys_report *r = ld_check(L, 1, LD_REPORT);
+	return ok(L, devsys_report_write_junit(r, ld_checkcstr(L, 2)));
+}
+
+static int r_write_summary(lua_State *L)
+{
+	devsys_report *r = ld_check(L, 1, LD_REPORT);
+	return ok(L, devsys_report_write_summary(r, ld_checkcstr(L, 2)));
+}
+#endif
+
+/* ---- record ---- */
+#ifdef DEVSYS_FEATURE_RECORD
+static void record_release(lua_State *L, ld_handle *h)
+{
+	(void)L;
+	devsys_record_free(h->p);
+}
+
+/* devsys.record_open(task) -> record (holds a reference on the task) */
+static int l_record_open(lua_State *L)
+{
+	devsys_task *t = ld_check(L, 1, LD_TASK);
+	devsys_record *rec = NULL;
+	int rc = devsys_record_open(&rec, t);
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	ld_new(L, LD_RECORD, sizeof(ld_handle), rec, record_release);
+	return 1;
+}
+
+static int l_stage_check(lua_State *L)
+{
+	return ok(L, devsys_stage_check(ld_checkcstr(L, 1)));
+}
+
+static int rec_set_string(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	return ok(L, devsys_record_set_string(r, ld_checkcstr(L, 2), ld_checkcstr(L, 3)));
+}
+
+static int rec_set_int(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	return ok(L, devsys_record_set_int(r, ld_checkcstr(L, 2), (int64_t)luaL_checkinteger(L, 3)));
+}
+
+static int rec_set_json(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	return ok(L, devsys_record_set_json(r, ld_checkcstr(L, 2), ld_checkcstr(L, 3)));
+}
+
+static int rec_set_spec(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	size_t len;
+	const char *name = ld_checkcstr(L, 2);
+	const char *data = luaL_checklstring(L, 3, &len);
+	return ok(L, devsys_record_set_spec(r, name, data, len));
+}
+
+static int rec_set_repo_url(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	return ok(L, devsys_record_set_repo_url(r, ld_checkcstr(L, 2)));
+}
+
+static int rec_stage_begin(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	return ok(L, devsys_record_stage_begin(r, ld_checkcstr(L, 2)));
+}
+
+/* record:stage_end(stage, result [, failure_class]) */
+static int rec_stage_end(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	return ok(L, devsys_record_stage_end(r, ld_checkcstr(L, 2), ld_checkcstr(L, 3), ld_optcstr(L, 4, NULL)));
+}
+
+static int rec_save(lua_State *L)
+{
+	return ok(L, devsys_record_save(ld_check(L, 1, LD_RECORD)));
+}
+
+static int rec_json(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	return buf_result(L, devsys_record_json(r, &b), &b);
+}
+
+/* record:event(type [, data_json]) -> seq */
+static int rec_event(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	uint64_t seq = 0;
+	int rc = devsys_record_event(r, ld_checkcstr(L, 2), ld_optcstr(L, 3, NULL), &seq);
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushinteger(L, (lua_Integer)seq);
+	return 1;
+}
+
+static int rec_run_begin(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	unsigned int run = 0;
+	int rc = devsys_record_run_begin(r, &run);
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushinteger(L, run);
+	return 1;
+}
+
+static int rec_run_add_junit(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	unsigned int run = (unsigned int)luaL_checkinteger(L, 2);
+	return ok(L, devsys_record_run_add_junit(r, run, ld_checkcstr(L, 3)));
+}
+
+static int rec_run_complete(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	return ok(L, devsys_record_run_complete(r, (unsigned int)luaL_checkinteger(L, 2)));
+}
+
+static int rec_write_acceptance(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	return ok(L, devsys_record_write_acceptance(r, ld_checkcstr(L, 2)));
+}
+
+static int rec_log_path(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	return buf_result(L, devsys_record_log_path(&b, r, ld_checkcstr(L, 2)), &b);
+}
+
+/* devsys.record_latest_run(task) -> run number */
+static int l_latest_run(lua_State *L)
+{
+	devsys_task *t = ld_check(L, 1, LD_TASK);
+	unsigned int run = 0;
+	int rc = devsys_record_latest_run(t, &run);
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushinteger(L, run);
+	return 1;
+}
+#endif
+
+/* ---- store ---- */
+#ifdef DEVSYS_FEATURE_STORE
+static void store_release(lua_State *L, ld_handle *h)
+{
+	(void)L;
+	devsys_store_free(h->p);
+}
+
+static int state_arg(lua_State *L, int idx)
+{
+	int st = devsys_task_state_parse(ld_checkcstr(L, idx));
+	if (st < 0)
+		luaL_argerror(L, idx, devsys_error_message(devsys_error_last()));
+	return st;
+}
+
+/* devsys.store_open(ws [, {busy_timeout_ms=}]) -> store (holds a reference on the workspace) */
+static int l_store_open(lua_State *L)
+{
+	devsys_workspace *ws = ld_check(L, 1, LD_WORKSPACE);
+	devsys_store_options o = DEVSYS_STORE_OPTIONS_INIT;
+	devsys_store *st = NULL;
+	int rc;
+	if (!lua_isnoneornil(L, 2)) {
+		luaL_checktype(L, 2, LUA_TTABLE);
+		o.busy_timeout_ms = (unsigned int)ld_field_int(L, 2, "busy_timeout_ms", 0);
+	}
+	if ((rc = devsys_store_open(&st, ws, &o)) < 0)
+		return ld_fail(L, rc, NULL);
+	ld_new(L, LD_STORE, sizeof(ld_handle), st, store_release);
+	return 1;
+}
+
+static int st_task_create(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	return ok(L, devsys_store_task_create(st, ld_checkcstr(L, 2), ld_optcstr(L, 3, NULL)));
+}
+
+/* store:transition(id, "validated" [, reason]) */
+static int st_transition(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	const char *id = ld_checkcstr(L, 2);
+	return ok(L, devsys_store_transition(st, id, state_arg(L, 3), ld_optcstr(L, 4, NULL)));
+}
+
+static int st_stage_begin(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	return ok(L, devsys_store_stage_begin(st, ld_checkcstr(L, 2), ld_checkcstr(L, 3)));
+}
+
+/* store:stage_end(id, stage, result, next_state) */
+static int st_stage_end(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	const char *id = ld_checkcstr(L, 2), *stage = ld_checkcstr(L, 3), *result = ld_checkcstr(L, 4);
+	return ok(L, devsys_store_stage_end(st, id, stage, result, state_arg(L, 5)));
+}
+
+static int st_task_state(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	int s = devsys_store_task_state(st, ld_checkcstr(L, 2));
+	if (s < 0)
+		return ld_fail(L, s, NULL);
+	lua_pushstring(L, devsys_task_state_name(s));
+	return 1;
+}
+
+static int st_task_json(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	return buf_result(L, devsys_store_task_json(st, ld_checkcstr(L, 2), &b), &b);
+}
+
+/* store:list_json([state [, offset [, limit]]]) */
+static int st_list_json(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	const char *filter = ld_optcstr(L, 2, NULL);
+	size_t off = (size_t)luaL_optinteger(L, 3, 0), lim = (size_t)luaL_optinteger(L, 4, 0);
+	return buf_result(L, devsys_store_list_json(st, filter, off, lim, &b), &b);
+}
+
+/* store:resume(id) -> the stage to resume from ("" when none) */
+static int st_resume(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	return buf_result(L, devsys_store_resume(st, ld_checkcstr(L, 2), &b), &b);
+}
+
+static int st_recover(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	size_t n = 0;
+	int rc = devsys_store_recover(st, &n);
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushinteger(L, (lua_Integer)n);
+	return 1;
+}
+
+static int st_run_record(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	return ok(L, devsys_store_run_record(st, ld_checkcstr(L, 2), (unsigned int)luaL_checkinteger(L, 3)));
+}
+
+static int l_state_allowed(lua_State *L)
+{
+	lua_pushboolean(L, devsys_task_state_allowed(state_arg(L, 1), state_arg(L, 2)));
+	return 1;
+}
+#endif
+
+void ld_open_records(lua_State *L)
+{
+#ifdef DEVSYS_FEATURE_CONFIG
+	static const luaL_Reg cfg_fns[] = { { "config_load", l_config_load }, { "config_parse", l_config_parse }, { NULL, NULL } };
+	static const luaL_Reg cfg_methods[] = {
+		{ "runners", c_runners },         { "runner", c_runner },           { "runner_risk", c_runner_risk },
+		{ "forges", c_forges },           { "forge_match", c_forge_match }, { "forge_value", c_forge_value },
+		{ NULL, NULL },
+	};
+	ld_register(L, LD_CONFIG, cfg_methods);
+	luaL_setfuncs(L, cfg_fns, 0);
+#endif
+#ifdef DEVSYS_FEATURE_REPORT
+	static const luaL_Reg rep_fns[] = { { "report", l_report }, { "report_parse_junit", l_report_parse_junit },
+		                            { NULL, NULL } };
+	static const luaL_Reg rep_methods[] = {
+		{ "add_junit", r_add_junit },       { "add_junit_buffer", r_add_junit_buffer }, { "merge", r_merge },
+		{ "tests", r_tests },               { "count", r_count },                       { "time", r_time },
+		{ "cases", r_cases },               { "sources", r_sources },                   { "foreach", r_foreach },
+		{ "junit", r_junit },               { "summary_json", r_summary_json },         { "write_junit", r_write_junit },
+		{ "write_summary", r_write_summary }, { NULL, NULL },
+	};
+	ld_register(L, LD_REPORT, rep_methods);
+	luaL_setfuncs(L, rep_fns, 0);
+#endif
+#ifdef DEVSYS_FEATURE_RECORD
+	static const luaL_Reg rec_fns[] = { { "record_open", l_record_open }, { "stage_check", l_stage_check },
+		                            { "record_latest_run", l_latest_run }, { NULL, NULL } };
+	static const luaL_Reg rec_methods[] = {
+		{ "set_string", rec_set_string },   { "set_int", rec_set_int },       { "set_json", rec_set_json },
+		{ "set_spec", rec_set_spec },       { "set_repo_url", rec_set_repo_url }, { "stage_begin", rec_stage_begin },
+		{ "stage_end", rec_stage_end },     { "save", rec_save },             { "json", rec_json },
+		{ "event", rec_event },             { "run_begin", rec_run_begin },   { "run_add_junit", rec_run_add_junit },
+		{ "run_complete", rec_run_complete }, { "write_acceptance", rec_write_acceptance },
+		{ "log_path", rec_log_path },       { NULL, NULL },
+	};
+	ld_register(L, LD_RECORD, rec_methods);
+	luaL_setfuncs(L, rec_fns, 0);
+#endif
+#ifdef DEVSYS_FEATURE_STORE
+	static const luaL_Reg st_fns[] = { { "store_open", l_store_open }, { "task_state_allowed", l_state_allowed },
+		                           { NULL, NULL } };
+	static const luaL_Reg st_methods[] = {
+		{ "task_create", st_task_create }, { "transition", st_transition }, { "stage_begin", st_stage_begin },
+		{ "stage_end", st_stage_end },     { "task_state", st_task_state }, { "task_json", st_task_json },
+		{ "list_json", st_list_json },     { "resume", st_resume },         { "recover", st_recover },
+		{ "run_record", st_run_record },   { NULL, NULL },
+	};
+	ld_register(L, LD_STORE, st_methods);
+	luaL_setfuncs(L, st_fns, 0);
+#endif
+	(void)ok;
+	(void)buf_result;
+}

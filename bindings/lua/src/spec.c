@@ -1,0 +1,350 @@
+/*
+ * Specs (YAML/JSON documents as Lua values), compiled schemas and
+ * validation results.
+ */
+#include "ldevsys.h"
+
+#include <string.h>
+
+static void spec_release(lua_State *L, ld_handle *h)
+{
+	(void)L;
+	devsys_spec_free(h->p);
+}
+
+static void schema_release(lua_State *L, ld_handle *h)
+{
+	(void)L;
+	devsys_schema_free(h->p);
+}
+
+static void validation_release(lua_State *L, ld_handle *h)
+{
+	(void)L;
+	devsys_validation_free(h->p);
+}
+
+static int spec_opts(lua_State *L, int idx, devsys_spec_options *o)
+{
+	const char *fmt;
+	if (lua_isnoneornil(L, idx))
+		return 0;
+	luaL_checktype(L, idx, LUA_TTABLE);
+	fmt = ld_field_str(L, idx, "format", "auto");
+	if (strcmp(fmt, "auto") == 0)
+		o->format = DEVSYS_SPEC_FORMAT_AUTO;
+	else if (strcmp(fmt, "yaml") == 0)
+		o->format = DEVSYS_SPEC_FORMAT_YAML;
+	else if (strcmp(fmt, "json") == 0)
+		o->format = DEVSYS_SPEC_FORMAT_JSON;
+	else
+		return luaL_error(L, "option 'format' must be \"auto\", \"yaml\" or \"json\", not \"%s\"", fmt);
+	o->max_size = (size_t)ld_field_int(L, idx, "max_size", 0);
+	o->max_depth = (size_t)ld_field_int(L, idx, "max_depth", 0);
+	o->max_nodes = (size_t)ld_field_int(L, idx, "max_nodes", 0);
+	return 0;
+}
+
+/* devsys.spec_load(text [, name [, {format=, max_size=, ...}]]) -> spec | nil, msg, code */
+static int l_spec_load(lua_State *L)
+{
+	size_t len;
+	const char *data = luaL_checklstring(L, 1, &len); /* bytes: NUL is the loader's to refuse */
+	const char *name = ld_optcstr(L, 2, NULL);
+	devsys_spec_options o = DEVSYS_SPEC_OPTIONS_INIT;
+	ld_handle *h;
+	devsys_spec *s = NULL;
+	int rc;
+	spec_opts(L, 3, &o);
+	h = ld_new(L, LD_SPEC, sizeof(*h), NULL, spec_release);
+	if ((rc = devsys_spec_load_buffer(&s, data, len, name, &o)) < 0)
+		return ld_fail(L, rc, NULL);
+	h->p = s;
+	return 1;
+}
+
+static int l_spec_load_file(lua_State *L)
+{
+	const char *path = ld_checkcstr(L, 1);
+	devsys_spec_options o = DEVSYS_SPEC_OPTIONS_INIT;
+	ld_handle *h;
+	devsys_spec *s = NULL;
+	int rc;
+	spec_opts(L, 2, &o);
+	h = ld_new(L, LD_SPEC, sizeof(*h), NULL, spec_release);
+	if ((rc = devsys_spec_load_file(&s, path, &o)) < 0)
+		return ld_fail(L, rc, NULL);
+	h->p = s;
+	return 1;
+}
+
+/* A node as a Lua value: tables for arrays (1-based) and objects; JSON null is devsys.null. */
+static void push_node(lua_State *L, const devsys_node *n, int depth)
+{
+	size_t len, size;
+	const char *s;
+	luaL_checkstack(L, 4, "spec nesting too deep for the Lua stack");
+	if (depth > 200)
+		luaL_error(L, "spec nesting deeper than 200 levels cannot be converted to Lua");
+	switch (devsys_node_get_type(n)) {
+	case DEVSYS_NODE_BOOL:
+		lua_pushboolean(L, devsys_node_bool(n));
+		return;
+	case DEVSYS_NODE_NUMBER:
+		if (devsys_node_is_integer(n))
+			lua_pushinteger(L, (lua_Integer)devsys_node_number(n));
+		else
+			lua_pushnumber(L, devsys_node_number(n));
+		return;
+	case DEVSYS_NODE_STRING:
+		s = devsys_node_string(n, &len);
+		lua_pushlstring(L, s, len);
+		return;
+	case DEVSYS_NODE_ARRAY:
+		size = devsys_node_size(n);
+		lua_createtable(L, (int)size, 0);
+		for (size_t i = 0; i < size; i++) {
+			push_node(L, devsys_node_at(n, i), depth + 1);
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+		return;
+	case DEVSYS_NODE_OBJECT:
+		size = devsys_node_size(n);
+		lua_createtable(L, 0, (int)size);
+		for (size_t i = 0; i < size; i++) {
+			push_node(L, devsys_node_at(n, i), depth + 1);
+			lua_setfield(L, -2, devsys_node_key_at(n, i));
+		}
+		return;
+	default:
+		lua_getfield(L, LUA_REGISTRYINDEX, "devsys.null");
+		return;
+	}
+}
+
+static const devsys_node *doc_arg(lua_State *L, const devsys_spec *s, int idx)
+{
+	lua_Integer i = luaL_optinteger(L, idx, 1);
+	if (i < 1 || (size_t)i > devsys_spec_count(s))
+		luaL_argerror(L, idx, "document index out of range");
+	return devsys_spec_at(s, (size_t)i - 1);
+}
+
+static int spec_name(lua_State *L)
+{
+	lua_pushstring(L, devsys_spec_name(ld_check(L, 1, LD_SPEC)));
+	return 1;
+}
+
+static int spec_count(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)devsys_spec_count(ld_check(L, 1, LD_SPEC)));
+	return 1;
+}
+
+static int spec_get_string(lua_State *L)
+{
+	devsys_spec *s = ld_check(L, 1, LD_SPEC);
+	ld_pushstr(L, devsys_spec_get_string(s, ld_checkcstr(L, 2)));
+	return 1;
+}
+
+/* spec:get([pointer [, document]]) -> the value at a JSON pointer as Lua data, or nil */
+static int spec_get(lua_State *L)
+{
+	devsys_spec *s = ld_check(L, 1, LD_SPEC);
+	const char *ptr = ld_optcstr(L, 2, "");
+	const devsys_node *n = devsys_node_get(doc_arg(L, s, 3), ptr);
+	if (!n) {
+		lua_pushnil(L);
+		return 1;
+	}
+	push_node(L, n, 0);
+	lua_pushinteger(L, devsys_node_line(n));
+	lua_pushinteger(L, devsys_node_column(n));
+	return 3;
+}
+
+static int spec_to_json(lua_State *L)
+{
+	devsys_spec *s = ld_check(L, 1, LD_SPEC);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	int rc = devsys_node_to_json(&b, doc_arg(L, s, 2));
+	if (rc < 0) {
+		devsys_buf_dispose(&b);
+		return ld_fail(L, rc, NULL);
+	}
+	ld_pushbuf(L, &b);
+	return 1;
+}
+
+static int push_validation(lua_State *L, int rc, devsys_validation *v)
+{
+	if (!v)
+		return ld_fail(L, rc, NULL);
+	ld_new(L, LD_VALIDATION, sizeof(ld_handle), v, validation_release);
+	return 1;
+}
+
+/* spec:validate([document]) -> validation (against the canonical task schema) */
+static int spec_validate(lua_State *L)
+{
+	devsys_spec *s = ld_check(L, 1, LD_SPEC);
+	lua_Integer i = luaL_optinteger(L, 2, 1);
+	devsys_validation *v = NULL;
+	if (i < 1 || (size_t)i > devsys_spec_count(s))
+		luaL_argerror(L, 2, "document index out of range");
+	int rc = devsys_spec_validate(&v, s, (size_t)i - 1);
+	return push_validation(L, rc, v);
+}
+
+/* devsys.schema_compile(spec [, document [, {draft=7|202012, format_assert=bool, base_uri=, max_errors=}]]) */
+static int l_schema_compile(lua_State *L)
+{
+	devsys_spec *s = ld_check(L, 1, LD_SPEC);
+	const devsys_node *root = doc_arg(L, s, 2);
+	devsys_schema_options o = DEVSYS_SCHEMA_OPTIONS_INIT;
+	devsys_schema *sc = NULL;
+	ld_handle *h;
+	int rc;
+	if (!lua_isnoneornil(L, 3)) {
+		luaL_checktype(L, 3, LUA_TTABLE);
+		o.default_draft = (int)ld_field_int(L, 3, "draft", 0);
+		o.flags = ld_field_bool(L, 3, "format_assert", false) ? DEVSYS_SCHEMA_FORMAT_ASSERT : 0;
+		o.base_uri = ld_field_str(L, 3, "base_uri", NULL);
+		o.max_errors = (size_t)ld_field_int(L, 3, "max_errors", 0);
+	}
+	h = ld_new(L, LD_SCHEMA, sizeof(*h), NULL, schema_release);
+	if ((rc = devsys_schema_compile(&sc, root, &o)) < 0)
+		return ld_fail(L, rc, NULL);
+	h->p = sc;
+	return 1;
+}
+
+/* schema:validate(spec [, document]) -> validation */
+static int schema_validate(lua_State *L)
+{
+	devsys_schema *sc = ld_check(L, 1, LD_SCHEMA);
+	devsys_spec *s = ld_check(L, 2, LD_SPEC);
+	const devsys_node *doc = doc_arg(L, s, 3);
+	devsys_validation *v = NULL;
+	int rc = devsys_schema_validate(&v, sc, doc);
+	return push_validation(L, rc, v);
+}
+
+/* schema:check(spec [, document]) -> true | nil, first error, code (the fast path) */
+static int schema_check(lua_State *L)
+{
+	devsys_schema *sc = ld_check(L, 1, LD_SCHEMA);
+	devsys_spec *s = ld_check(L, 2, LD_SPEC);
+	int rc = devsys_schema_validate(NULL, sc, doc_arg(L, s, 3));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int schema_draft(lua_State *L)
+{
+	lua_pushinteger(L, devsys_schema_get_draft(ld_check(L, 1, LD_SCHEMA)));
+	return 1;
+}
+
+static int v_valid(lua_State *L)
+{
+	lua_pushboolean(L, devsys_validation_valid(ld_check(L, 1, LD_VALIDATION)));
+	return 1;
+}
+
+static int v_count(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)devsys_validation_count(ld_check(L, 1, LD_VALIDATION)));
+	return 1;
+}
+
+static void push_error(lua_State *L, const devsys_validation_error *e)
+{
+	lua_createtable(L, 0, 8);
+	lua_pushstring(L, devsys_validation_error_message(e));
+	lua_setfield(L, -2, "message");
+	lua_pushstring(L, devsys_validation_error_instance_location(e));
+	lua_setfield(L, -2, "instance_location");
+	lua_pushstring(L, devsys_validation_error_keyword_location(e));
+	lua_setfield(L, -2, "keyword_location");
+	lua_pushstring(L, devsys_validation_error_absolute_keyword_location(e));
+	lua_setfield(L, -2, "absolute_keyword_location");
+	lua_pushstring(L, devsys_validation_error_keyword(e));
+	lua_setfield(L, -2, "keyword");
+	ld_pushstr(L, devsys_validation_error_file(e));
+	lua_setfield(L, -2, "file");
+	lua_pushinteger(L, devsys_validation_error_line(e));
+	lua_setfield(L, -2, "line");
+	lua_pushinteger(L, devsys_validation_error_column(e));
+	lua_setfield(L, -2, "column");
+}
+
+/* validation:errors() -> { {message=, instance_location=, ...}, ... } (copies) */
+static int v_errors(lua_State *L)
+{
+	devsys_validation *v = ld_check(L, 1, LD_VALIDATION);
+	size_t n = devsys_validation_count(v);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		push_error(L, devsys_validation_at(v, i));
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+static int l_task_schema_text(lua_State *L)
+{
+	lua_pushstring(L, devsys_spec_task_schema_text());
+	return 1;
+}
+
+static int null_tostring(lua_State *L)
+{
+	lua_pushliteral(L, "devsys.null");
+	return 1;
+}
+
+void ld_open_spec(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+		{ "spec_load", l_spec_load },
+		{ "spec_load_file", l_spec_load_file },
+		{ "schema_compile", l_schema_compile },
+		{ "task_schema_text", l_task_schema_text },
+		{ NULL, NULL },
+	};
+	static const luaL_Reg spec_methods[] = {
+		{ "name", spec_name },         { "count", spec_count },       { "get_string", spec_get_string },
+		{ "get", spec_get },           { "to_json", spec_to_json },   { "validate", spec_validate },
+		{ NULL, NULL },
+	};
+	static const luaL_Reg schema_methods[] = {
+		{ "validate", schema_validate },
+		{ "check", schema_check },
+		{ "draft", schema_draft },
+		{ NULL, NULL },
+	};
+	static const luaL_Reg v_methods[] = {
+		{ "valid", v_valid },
+		{ "count", v_count },
+		{ "errors", v_errors },
+		{ NULL, NULL },
+	};
+	ld_register(L, LD_SPEC, spec_methods);
+	ld_register(L, LD_SCHEMA, schema_methods);
+	ld_register(L, LD_VALIDATION, v_methods);
+	luaL_setfuncs(L, fns, 0);
+	/* JSON null: one light sentinel value, devsys.null */
+	lua_newuserdatauv(L, 0, 0);
+	lua_newtable(L);
+	lua_pushcfunction(L, null_tostring);
+	lua_setfield(L, -2, "__tostring");
+	lua_setmetatable(L, -2);
+	lua_pushvalue(L, -1);
+	lua_setfield(L, LUA_REGISTRYINDEX, "devsys.null");
+	lua_setfield(L, -2, "null");
+}

@@ -1,0 +1,595 @@
+-- The Lua binding's tests: per module, the scenarios of the C API tests, their
+-- error paths, callbacks that raise, and handle misuse (use after close,
+-- double close, a parent closed before its child). Run by ctest (lua_binding)
+-- with LUA_CPATH pointing at the built devsys.so.
+local devsys = require "devsys"
+local E = devsys.E
+
+local passed, failed = 0, 0
+local function test(name, fn)
+  local ok, err = xpcall(fn, debug.traceback)
+  if ok then
+    passed = passed + 1
+    print("ok     " .. name)
+  else
+    failed = failed + 1
+    print("FAILED " .. name .. "\n" .. tostring(err))
+  end
+end
+
+local function eq(got, want, what)
+  if got ~= want then
+    error(string.format("%s: got %s, want %s", what or "value", tostring(got), tostring(want)), 2)
+  end
+end
+
+local function has(s, sub, what)
+  if type(s) ~= "string" or not s:find(sub, 1, true) then
+    error(string.format("%s: '%s' does not contain '%s'", what or "text", tostring(s), sub), 2)
+  end
+end
+
+-- expected failure: nil, message, code
+local function fails(code, sub, v, msg, c, ...)
+  if v ~= nil then error("expected a failure, got " .. tostring(v), 2) end
+  if c ~= code then error(string.format("code %s (%s), want %s: %s", tostring(c), devsys.error_name(c or 0), devsys.error_name(code), tostring(msg)), 2) end
+  if sub then has(msg, sub, "message") end
+  return ...
+end
+
+-- misuse: raises, with the message containing sub
+local function raises(sub, fn, ...)
+  local ok, err = pcall(fn, ...)
+  if ok then error("expected an error containing '" .. sub .. "'", 2) end
+  has(tostring(err), sub, "error")
+  return err
+end
+
+local function sh(cmd)
+  local ok = os.execute(cmd)
+  if not ok then error("command failed: " .. cmd, 2) end
+end
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function write(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+local root = os.getenv("DEVSYS_TEST_TMP") or "/tmp"
+sh("mkdir -p '" .. root .. "'")
+local tmp = io.popen("mktemp -d '" .. root .. "/lua-XXXXXX'"):read("l")
+assert(tmp and #tmp > 0, "mktemp failed")
+local n = 0
+local function fresh(tag)
+  n = n + 1
+  local d = string.format("%s/%s%d", tmp, tag, n)
+  sh("mkdir -p '" .. d .. "'")
+  return d
+end
+
+local GIT = "git -c user.name=Fixture -c user.email=fixture@test -c init.defaultBranch=main"
+local function bare_remote(dir)
+  sh(string.format("set -e; cd '%s'; %s init -q -b main src; cd src; echo hello > README.md; %s add -A; "
+    .. "%s commit -q -m init; %s clone -q --bare . ../remote.git", dir, GIT, GIT, GIT, GIT))
+  return "file://" .. dir .. "/remote.git"
+end
+
+local SPEC = [[
+id: fix-typo-readme
+title: Fix typos in the README
+prompt: Fix spelling mistakes in README.md.
+repo:
+  url: file:///srv/git/docs.git
+  base_branch: main
+runner: inproc
+]]
+
+-- ---- core ----------------------------------------------------------------
+
+test("version, ABI and features", function()
+  has(devsys.version(), ".")
+  eq(devsys.ABI_VERSION, 1, "ABI")
+  local f = devsys.features()
+  eq(f.core, true, "core feature")
+  eq(devsys.feature_enabled("core"), true)
+  eq(devsys.feature_enabled("no-such-module"), false)
+  for name in pairs(f) do eq(devsys.feature_enabled(name), true, name) end
+  raises("NUL", devsys.feature_enabled, "co\0re")
+end)
+
+test("error codes are named", function()
+  eq(E.INVALID, -14); eq(E.USER, -10); eq(E.PROTECTED, -15)
+  eq(devsys.error_name(E.NOTFOUND), "DEVSYS_ENOTFOUND")
+  has(devsys.strerror(E.INVAL), "invalid")
+end)
+
+-- ---- workspace and task --------------------------------------------------
+
+test("workspace: open, path, log callback with level filter", function()
+  local lines = {}
+  local ws <close> = assert(devsys.workspace(fresh("ws"), {
+    log_level = devsys.LOG.INFO,
+    log = function(level, component, message) lines[#lines + 1] = {level, component, message} end }))
+  ws:log(devsys.LOG.WARN, "test", "visible")
+  ws:log(devsys.LOG.DEBUG, "test", "filtered")
+  eq(#lines, 1, "lines logged"); eq(lines[1][2], "test"); eq(lines[1][3], "visible")
+  ws:set_log_level(devsys.LOG.TRACE)
+  ws:log(devsys.LOG.DEBUG, "test", "now visible")
+  eq(#lines, 2, "lines after lowering the level")
+end)
+
+test("workspace: a log callback that raises re-raises from ws:log", function()
+  local ws <close> = assert(devsys.workspace(fresh("ws"), { log = function() error("boom in logger") end }))
+  raises("boom in logger", ws.log, ws, devsys.LOG.ERROR, "t", "x")
+  ws:log(devsys.LOG.TRACE, "t", "below the level: not called") -- no pending error left behind
+end)
+
+test("workspace: bad path is an expected failure, bad arguments raise", function()
+  local f = fresh("ws") .. "/file"
+  write(f, "x")
+  fails(E.IO, nil, devsys.workspace(f .. "/sub"))
+  raises("string expected", devsys.workspace, {})
+  raises("NUL", devsys.workspace, "/tmp/a\0b")
+end)
+
+test("workspace: unicode path", function()
+  local ws <close> = assert(devsys.workspace(fresh("ws") .. "/räume-ü"))
+  has(ws:path(), "räume-ü")
+end)
+
+test("handles: double close, use after close, <close> and __gc", function()
+  local ws = assert(devsys.workspace(fresh("ws")))
+  eq(ws:closed(), false)
+  ws:close(); ws:close()
+  eq(ws:closed(), true)
+  has(tostring(ws), "closed")
+  raises("is closed", ws.path, ws)
+  raises("is closed", ws.task, ws, "t1")
+  do
+    local w2 <close> = assert(devsys.workspace(fresh("ws")))
+    ws = w2
+  end
+  eq(ws:closed(), true, "closed by <close>")
+  for _ = 1, 50 do devsys.workspace(fresh("gc")) end
+  collectgarbage(); collectgarbage()
+  raises("devsys.Workspace expected", devsys.workspace(fresh("ws")).task, "not a handle", "id")
+end)
+
+test("task: create, exclusive, not found, bad id, path_join escape", function()
+  local ws <close> = assert(devsys.workspace(fresh("ws")))
+  local t <close> = assert(ws:task("t1", { create = true }))
+  eq(t:id(), "t1")
+  eq(t:path(), ws:path() .. "/tasks/t1")
+  fails(E.EXISTS, "already exists", ws:task("t1", { create = true, exclusive = true }))
+  fails(E.NOTFOUND, "does not exist", ws:task("t2"))
+  fails(E.BADID, "forbidden character", ws:task("a b", { create = true }))
+  fails(E.BADID, "..", devsys.task_id_check("a..b"))
+  eq(devsys.task_id_check("ok-1"), true)
+  eq(t:path_join("logs/x.log"), t:path() .. "/logs/x.log")
+  fails(E.PATH, "../x", t:path_join("../x"))
+  raises("string expected", ws.task, ws, nil)
+end)
+
+test("task outlives its workspace", function()
+  local ws = assert(devsys.workspace(fresh("ws")))
+  local path = ws:path()
+  local t = assert(ws:task("t1", { create = true }))
+  ws:close(); ws = nil; collectgarbage()
+  eq(t:workspace_path(), path)
+  eq(t:path_join("a"), path .. "/tasks/t1/a")
+  t:close()
+end)
+
+-- ---- spec, schema, validation --------------------------------------------
+
+if devsys.spec_load then
+  test("spec: load, get, to_json, valid", function()
+    local s <close> = assert(devsys.spec_load(SPEC, "spec.yaml"))
+    eq(s:name(), "spec.yaml"); eq(s:count(), 1)
+    eq(s:get_string("/id"), "fix-typo-readme")
+    local repo, line = s:get("/repo")
+    eq(repo.base_branch, "main"); eq(line, 5, "line of /repo")
+    eq(s:get("/nope"), nil)
+    has(s:to_json(), '"id":"fix-typo-readme"')
+    local v <close> = s:validate()
+    eq(v:valid(), true, "valid"); eq(v:count(), 0)
+  end)
+
+  test("spec: values convert (null, numbers, arrays, JSON)", function()
+    local s <close> = assert(devsys.spec_load('{"a": null, "i": 3, "f": 1.5, "l": [1, "x", true]}', "x.json", { format = "json" }))
+    local d = s:get("")
+    eq(d.a, devsys.null); eq(math.type(d.i), "integer"); eq(d.f, 1.5); eq(#d.l, 3); eq(d.l[3], true)
+  end)
+
+  test("spec: invalid spec gives every error with its position", function()
+    local s <close> = assert(devsys.spec_load("id: x\ntitle: t\nrepo: {url: 'ftp://x'}\n", "bad.yaml"))
+    local v <close> = s:validate()
+    eq(v:valid(), false)
+    local errs = v:errors()
+    assert(#errs >= 1 and #errs == v:count(), "errors listed")
+    local urls = {}
+    for _, e in ipairs(errs) do urls[#urls + 1] = e.instance_location .. " " .. e.message; eq(e.file, "bad.yaml") end
+    has(table.concat(urls, "\n"), "/repo/url")
+  end)
+
+  test("spec: parse errors and limits", function()
+    fails(E.PARSE, "bad.yaml:", devsys.spec_load("a: [", "bad.yaml"))
+    fails(E.PARSE, nil, devsys.spec_load("a: yes\n", "bool.yaml"))
+    fails(E.PARSE, nil, devsys.spec_load("a: \255\254\n", "utf8.yaml"))
+    fails(E.PARSE, nil, devsys.spec_load("a: b\0c\n", "nul.yaml"))
+    fails(E.LIMIT, nil, devsys.spec_load(SPEC, "big.yaml", { max_size = 10 }))
+    fails(E.NOTFOUND, nil, devsys.spec_load_file(tmp .. "/missing.yaml"))
+    raises("format", devsys.spec_load, SPEC, "x", { format = "xml" })
+    local s = assert(devsys.spec_load(SPEC)); s:close()
+    raises("is closed", s.validate, s)
+    raises("out of range", assert(devsys.spec_load(SPEC)).get, assert(devsys.spec_load(SPEC)), "", 2)
+  end)
+
+  test("schema: compile, validate, check; results outlive schema and instance", function()
+    local sch_doc = assert(devsys.spec_load('{"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "pattern": "^[a-z]+$"}}}', "schema.json"))
+    local schema = assert(devsys.schema_compile(sch_doc))
+    sch_doc:close() -- the schema copies what it needs
+    local good <close> = assert(devsys.spec_load('{"name": "abc"}', "good.json"))
+    local bad = assert(devsys.spec_load('{"name": "ABC"}', "bad.json"))
+    eq(schema:check(good), true)
+    fails(E.INVALID, "/name", schema:check(bad))
+    local v = schema:validate(bad)
+    schema:close(); bad:close(); collectgarbage()
+    eq(v:valid(), false)
+    eq(v:errors()[1].keyword, "pattern")
+    eq(v:errors()[1].file, "bad.json")
+    v:close()
+  end)
+
+  test("schema: an invalid schema is refused naming the location", function()
+    local d <close> = assert(devsys.spec_load('{"pattern": "(["}', "s.json"))
+    fails(E.INVALID, nil, devsys.schema_compile(d))
+    has(devsys.task_schema_text(), '"required"')
+  end)
+end
+
+-- ---- repo ----------------------------------------------------------------
+
+if devsys.repo_open then
+  test("repo: check out, commit, push, changed paths; progress callback", function()
+    local dir = fresh("repo")
+    local url = bare_remote(dir)
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local t <close> = assert(ws:task("r1", { create = true }))
+    local stages = {}
+    local r <close> = assert(devsys.repo_open(t, { url = url, progress = function(stage) stages[stage] = true end }))
+    eq(r:branch(), "task/r1"); eq(r:base_branch(), "main"); eq(#r:base_sha(), 40)
+    eq(r:head_sha(), r:base_sha())
+    eq(r:commit("nothing"), false, "nothing to commit")
+    write(r:checkout_path() .. "/new.txt", "new\n")
+    eq(r:commit("add new.txt"), true)
+    assert(r:head_sha() ~= r:base_sha(), "head moved")
+    local ch = r:changed_paths()
+    eq(#ch, 1); eq(ch[1].status, "added"); eq(ch[1].path, "new.txt")
+    eq(r:push(), true)
+    local p = io.popen(string.format("git --git-dir='%s/remote.git' log --format=%%s task/r1", dir))
+    has(p:read("a"), "add new.txt"); p:close()
+    eq(stages.checkout or stages.fetch or stages.push, true, "progress was reported")
+  end)
+
+  test("repo: a raising progress callback aborts and re-raises; false cancels", function()
+    local dir = fresh("repo")
+    local url = bare_remote(dir)
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local t <close> = assert(ws:task("r2", { create = true }))
+    raises("progress boom", devsys.repo_open, t, { url = url, progress = function() error("progress boom") end })
+    fails(E.USER, nil, devsys.repo_open(t, { url = url, progress = function() return false end }))
+    -- nothing was left behind: a plain open now works
+    local r <close> = assert(devsys.repo_open(t, { url = url }))
+    eq(r:branch(), "task/r2")
+  end)
+
+  test("repo: protected branch, bad url, missing remote", function()
+    local dir = fresh("repo")
+    local url = bare_remote(dir)
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local t <close> = assert(ws:task("r3", { create = true }))
+    fails(E.PROTECTED, "task/r3", devsys.repo_open(t, { url = url, protected_branches = { "task/*" } }))
+    fails(E.INVAL, nil, devsys.repo_open(t, { url = "ftp://example.invalid/x" }))
+    fails(E.INVAL, nil, devsys.repo_open(t, { url = "https://user:pw@127.0.0.1/x" }))
+    fails(E.NOTFOUND, nil, devsys.repo_open(t, { url = "file://" .. dir .. "/nope.git" }))
+    raises("'url' is required", devsys.repo_open, t, {})
+    raises("protected_branches", devsys.repo_open, t, { url = url, protected_branches = { 1 } })
+  end)
+
+  test("repo outlives its task and workspace", function()
+    local dir = fresh("repo")
+    local url = bare_remote(dir)
+    local ws = assert(devsys.workspace(dir .. "/ws"))
+    local t = assert(ws:task("r4", { create = true }))
+    local r = assert(devsys.repo_open(t, { url = url }))
+    t:close(); ws:close(); t, ws = nil, nil
+    collectgarbage(); collectgarbage()
+    write(r:checkout_path() .. "/late.txt", "late\n")
+    eq(r:commit("late commit"), true)
+    eq(r:push(), true)
+    r:close(); r:close()
+    raises("is closed", r.push, r)
+    eq(#devsys.repo_content_id("hello\n"), 45)
+  end)
+end
+
+-- ---- secrets and masking -------------------------------------------------
+
+if devsys.masker then
+  test("masker: mask, stream across writes, short value refused", function()
+    local m <close> = devsys.masker()
+    eq(m:add("TOKEN", "hunter22"), true)
+    fails(E.INVALID, "PIN", m:add("PIN", "ab"))
+    eq(m:count(), 1)
+    eq(m:mask("say hunter22!"), "say [MASKED:TOKEN]!")
+    local out = {}
+    local s <close> = m:stream(function(b) out[#out + 1] = b end)
+    s:write("say hun"); s:write("ter22 now"); s:finish()
+    eq(table.concat(out), "say [MASKED:TOKEN] now")
+    fails(E.BUSY, "after masking has started", m:add("LATE", "latevalue"))
+  end)
+
+  test("masker: a raising stream callback re-raises; the stream outlives its masker", function()
+    local m = devsys.masker()
+    m:add("TOKEN", "hunter22")
+    local out = {}
+    local s = m:stream(function(b) out[#out + 1] = b end)
+    m:close(); m = nil; collectgarbage()
+    s:write("x hunter22 y"); s:finish()
+    eq(table.concat(out), "x [MASKED:TOKEN] y")
+    local m2 <close> = devsys.masker(); m2:add("K", "abcdefgh")
+    local bad <close> = m2:stream(function() error("stream boom") end)
+    raises("stream boom", function() bad:write("0123456789"); bad:finish() end)
+  end)
+
+  test("secrets: file provider, audit callback, masker; errors", function()
+    local dir = fresh("sec")
+    write(dir .. "/tok", "s3cr3t-value\n")
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local t <close> = assert(ws:task("s1", { create = true }))
+    local events = {}
+    local set <close> = assert(devsys.secrets({ ws = ws, audit = function(e) events[#events + 1] = e end }))
+    eq(set:define({ name = "TOK", provider = "file", ref = dir .. "/tok" }), true)
+    eq(set:resolve("TOK", t, "test"), "s3cr3t-value")
+    eq(#events, 1); eq(events[1].name, "TOK"); eq(events[1].provider, "file"); eq(events[1].task_id, "s1")
+    fails(E.NOTFOUND, "NOPE", set:resolve("NOPE"))
+    local m <close> = assert(set:masker())
+    eq(m:mask("value=s3cr3t-value"), "value=[MASKED:TOK]")
+    fails(E.INVALID, "bad name!", set:define({ name = "bad name!", provider = "file" }))
+    eq(set:resolve_all(t, "test"), true)
+  end)
+
+  test("secrets: an audit callback that raises re-raises from resolve", function()
+    local dir = fresh("sec")
+    write(dir .. "/tok", "another-secret")
+    local set <close> = assert(devsys.secrets({ audit = function() error("audit boom") end }))
+    set:define({ name = "TOK", provider = "file", ref = dir .. "/tok" })
+    raises("audit boom", set.resolve, set, "TOK")
+  end)
+
+  test("workspace log lines pass through a masker that outlives its handle", function()
+    local lines = {}
+    local ws <close> = assert(devsys.workspace(fresh("ws"), { log = function(_, _, msg) lines[#lines + 1] = msg end }))
+    local m = devsys.masker(); m:add("TOKEN", "hunter22")
+    ws:add_masker(m)
+    m:close(); m = nil; collectgarbage()
+    ws:log(devsys.LOG.ERROR, "t", "the token is hunter22")
+    eq(lines[1], "the token is [MASKED:TOKEN]")
+  end)
+end
+
+-- ---- runner --------------------------------------------------------------
+
+if devsys.runner_open then
+  test("runner: exec with output callback, exit codes, tail", function()
+    local r <close> = assert(devsys.runner_open("inproc"))
+    eq(r:type(), "inproc")
+    local out = {}
+    local res = assert(r:exec({ argv = { "sh", "-c", "echo out; echo err >&2; exit 3" },
+      output = function(stream, data) out[#out + 1] = stream .. ":" .. data end }))
+    eq(res.exit_code, 3); eq(res.failure_name, "build-failure")
+    local all = table.concat(out)
+    has(all, "stdout:out"); has(all, "stderr:err")
+    has(res.tail, "out| out")
+    local ok = assert(r:exec({ argv = { "true" } }))
+    eq(ok.exit_code, 0); eq(ok.failure, 0)
+  end)
+
+  test("runner: stdin, env, cwd, timeout, missing program, shell refused", function()
+    local r <close> = assert(devsys.runner_open("inproc", { grace_ms = 200 }))
+    local got = {}
+    assert(r:exec({ argv = { "cat" }, stdin = "from stdin", output = function(_, d) got[#got + 1] = d end }))
+    eq(table.concat(got), "from stdin")
+    got = {}
+    assert(r:exec({ argv = { "sh", "-c", "printf %s \"$X\"; pwd" }, env = { "X=42" }, cwd = "/",
+      output = function(_, d) got[#got + 1] = d end }))
+    eq(table.concat(got), "42/\n")
+    local res = select(4, fails(E.TIMEOUT, nil, r:exec({ argv = { "sleep", "5" }, timeout_ms = 100 })))
+    eq(res, nil) -- fails() returns what follows the code: the result table
+  end)
+
+  test("runner: a raising output callback stops the command and re-raises; false cancels", function()
+    local r <close> = assert(devsys.runner_open("inproc", { grace_ms = 200 }))
+    local t0 = os.time()
+    raises("output boom", r.exec, r, { argv = { "sh", "-c", "echo one; sleep 5; echo two" },
+      output = function() error("output boom") end })
+    assert(os.time() - t0 < 4, "the command was not stopped")
+    local v, msg, code, res = r:exec({ argv = { "sh", "-c", "echo one; sleep 5" }, output = function() return false end })
+    eq(v, nil); eq(code, E.USER, "code " .. tostring(msg)); eq(res.failure_name, "canceled")
+  end)
+
+  test("runner: bad input and unknown type", function()
+    fails(E.NOTFOUND, "not registered", devsys.runner_open("no-such-runner"))
+    local r <close> = assert(devsys.runner_open("inproc"))
+    local _, _, code, res = r:exec({ argv = { "/no/such/program" } })
+    eq(code, E.NOTFOUND); eq(res.failure_name, "not-run")
+    fails(E.ACCESS, nil, r:exec({ argv = { "echo hi" }, shell = true }))
+    raises("argv", r.exec, r, { argv = {} })
+    raises("argv", r.exec, r, { argv = { 1, 2 } })
+  end)
+
+  test("runner outlives its workspace and masker; output masked; task log", function()
+    local ws = assert(devsys.workspace(fresh("run")))
+    local t <close> = assert(ws:task("x1", { create = true }))
+    local m = devsys.masker(); m:add("TOKEN", "hunter22")
+    local r <close> = assert(devsys.runner_open("inproc", { ws = ws, masker = m }))
+    ws:close(); m:close(); ws, m = nil, nil; collectgarbage(); collectgarbage()
+    local out = {}
+    local res = assert(r:exec({ argv = { "printf", "value=hunter22\n" }, task = t, stage = "test",
+      output = function(_, d) out[#out + 1] = d end }))
+    eq(table.concat(out), "value=[MASKED:TOKEN]\n")
+    has(read(res.log_path), "[MASKED:TOKEN]")
+    assert(not read(res.log_path):find("hunter22"), "secret in the log")
+  end)
+end
+
+-- ---- config --------------------------------------------------------------
+
+if devsys.config_parse then
+  test("config: runner profiles, risk, forges; errors name the line", function()
+    local cfg <close> = assert(devsys.config_parse("runners:\n  local:\n    type: inproc\n    grace: 2500ms\n    allow_shell: true\n    risk: high\n", "devsys.yaml"))
+    local names = cfg:runners()
+    eq(#names, 1); eq(names[1], "local")
+    local typ, o = cfg:runner("local")
+    eq(typ, "inproc"); eq(o.grace_ms, 2500); eq(o.allow_shell, true)
+    eq(cfg:runner_risk("local"), "high")
+    fails(E.NOTFOUND, "local", cfg:runner("nope"))
+    eq(#cfg:forges(), 0)
+    fails(E.NOTFOUND, nil, cfg:forge_match("github.com"))
+    fails(E.INVALID, "devsys.yaml:4:5", devsys.config_parse("runners:\n  a:\n    type: inproc\n    hots: x\n", "devsys.yaml"))
+    fails(E.PARSE, "devsys.yaml:", devsys.config_parse("runners:\n  a: {type: inproc\n", "devsys.yaml"))
+    fails(E.NOTFOUND, nil, devsys.config_load(tmp .. "/missing.yaml"))
+  end)
+end
+
+-- ---- report ----------------------------------------------------------------
+
+local JUNIT = [[<?xml version="1.0"?>
+<testsuites><testsuite name="s"><testcase classname="c" name="ok" time="0.5"/>
+<testcase name="bad" time="1"><failure message="boom">trace</failure></testcase>
+<testcase name="skip"><skipped/></testcase></testsuite></testsuites>]]
+
+if devsys.report then
+  test("report: parse, counts, cases, summary, merge", function()
+    local r <close> = devsys.report()
+    local seen = {}
+    eq(r:add_junit_buffer(JUNIT, "junit.xml", { case = function(c) seen[#seen + 1] = c.name end }), true)
+    eq(table.concat(seen, ","), "ok,bad,skip")
+    eq(r:tests(), 3); eq(r:count("failed"), 1); eq(r:count("skipped"), 1); eq(r:count("passed"), 1)
+    eq(r:time(), 1.5)
+    local cases = r:cases()
+    eq(cases[2].message, "boom"); eq(cases[2].classname, "s"); eq(cases[1].classname, "c")
+    eq(r:sources()[1], "junit.xml")
+    has(r:summary_json(), '"failed": 1')
+    has(r:junit(), "<testsuites")
+    local r2 <close> = devsys.report()
+    r2:merge(r)
+    eq(r2:tests(), 3)
+    fails(E.INVAL, nil, r:merge(r))
+    raises("invalid option", r.count, r, "bogus")
+  end)
+
+  test("report: a raising case callback re-raises; foreach stops on false", function()
+    local r <close> = devsys.report()
+    raises("case boom", r.add_junit_buffer, r, JUNIT, "j.xml", { case = function() error("case boom") end })
+    local r2 <close> = devsys.report(); r2:add_junit_buffer(JUNIT, "j.xml")
+    local count = 0
+    fails(E.USER, nil, r2:foreach(function() count = count + 1; return false end))
+    eq(count, 1)
+    raises("foreach boom", r2.foreach, r2, function() error("foreach boom") end)
+  end)
+
+  test("report: files, DTD refused, missing file", function()
+    local dir = fresh("rep")
+    write(dir .. "/a.xml", JUNIT)
+    local r <close> = assert(devsys.report_parse_junit(dir .. "/a.xml", { no_cases = true }))
+    eq(r:tests(), 3)
+    assert(r:write_summary(dir .. "/summary.json"))
+    has(read(dir .. "/summary.json"), '"tests": 3')
+    write(dir .. "/dtd.xml", '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><testsuites/>')
+    fails(E.PARSE, nil, devsys.report_parse_junit(dir .. "/dtd.xml"))
+    fails(E.NOTFOUND, nil, devsys.report_parse_junit(dir .. "/missing.xml"))
+  end)
+end
+
+-- ---- record ----------------------------------------------------------------
+
+if devsys.record_open then
+  test("record: fields, stages, events, runs, acceptance", function()
+    local dir = fresh("rec")
+    write(dir .. "/junit.xml", JUNIT)
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local t <close> = assert(ws:task("k1", { create = true }))
+    local rec <close> = assert(devsys.record_open(t))
+    eq(rec:set_string("branch", "task/k1"), true)
+    eq(rec:set_int("attempt", 2), true)
+    eq(rec:set_json("extra", '{"a":1}'), true)
+    fails(E.PARSE, nil, rec:set_json("extra", "{nope"))
+    eq(rec:stage_begin("validate"), true)
+    eq(rec:stage_end("validate", "ok"), true)
+    fails(E.INVAL, "not a pipeline stage", rec:stage_begin("nap"))
+    eq(devsys.stage_check("test"), true)
+    eq(rec:save(), true)
+    has(read(t:path() .. "/task.json"), '"branch": "task/k1"')
+    has(rec:json(), '"attempt": 2')
+    local s1 = rec:event("note", '{"x":1}')
+    local s2 = rec:event("note")
+    eq(s2, s1 + 1, "seq")
+    local run = rec:run_begin()
+    fails(E.PATH, "outside the workspace", rec:run_add_junit(run, dir .. "/junit.xml"))
+    write(t:path() .. "/junit.xml", JUNIT)
+    eq(rec:run_add_junit(run, t:path() .. "/junit.xml"), true)
+    eq(rec:run_complete(run), true)
+    eq(devsys.record_latest_run(t), run)
+    eq(rec:write_acceptance('{"ok":true}'), true)
+    has(rec:log_path("test"), "/logs/test.log")
+  end)
+
+  test("record outlives its task and workspace", function()
+    local ws = assert(devsys.workspace(fresh("rec")))
+    local t = assert(ws:task("k2", { create = true }))
+    local path = t:path()
+    local rec = assert(devsys.record_open(t))
+    ws:close(); t:close(); ws, t = nil, nil; collectgarbage(); collectgarbage()
+    rec:set_string("branch", "task/k2"); rec:save()
+    has(read(path .. "/task.json"), "task/k2")
+    rec:close()
+    raises("is closed", rec.save, rec)
+  end)
+end
+
+-- ---- store -----------------------------------------------------------------
+
+if devsys.store_open then
+  test("store: create, transitions, listing; outlives its workspace", function()
+    local ws = assert(devsys.workspace(fresh("st")))
+    local st <close> = assert(devsys.store_open(ws))
+    ws:close(); ws = nil; collectgarbage()
+    eq(st:task_create("a1"), true)
+    eq(st:task_state("a1"), "created")
+    eq(st:transition("a1", "validated", "ok"), true)
+    fails(E.STATE, nil, st:transition("a1", "merged"))
+    fails(E.NOTFOUND, nil, st:task_state("zz"))
+    has(st:task_json("a1"), '"validated"')
+    has(st:list_json(), '"a1"')
+    eq(devsys.task_state_allowed("created", "validated"), true)
+    raises("state", st.transition, st, "a1", "no-such-state")
+    eq(st:recover(), 0)
+  end)
+end
+
+-- ---------------------------------------------------------------------------
+
+collectgarbage(); collectgarbage()
+sh("rm -rf '" .. tmp .. "'")
+print(string.format("%d passed, %d failed", passed, failed))
+os.exit(failed == 0 and 0 or 1)
