@@ -755,3 +755,101 @@ Test(github, enterprise_server_base_url)
 	json_decref(log);
 	fx_close(&f);
 }
+
+/* ---- through the public API: devsys.yaml, the secrets module, the gate ---- */
+
+Test(github, public_api_open_reopen_gate_and_merge_through_prism)
+{
+	const char *proxy = dt_forge_url("proxy");
+	char yaml[1024];
+	snprintf(yaml, sizeof(yaml),
+	         "forges:\n  github.com:\n    provider: github\n    base_url: %s\n    token_secret: gh_token\n"
+	         "    token_provider: env\n    token_ref: F2_GH_TOKEN\n    merge_method: squash\n    bot: devsys-bot\n"
+	         "policy:\n  required_contexts: [devsys/tests]\n",
+	         proxy);
+	setenv("F2_GH_TOKEN", TOKEN, 1);
+	devsys_config *cfg = NULL;
+	devsys_secrets *sec = NULL;
+	devsys_masker *masker = NULL;
+	devsys_forge *forge = NULL;
+	cr_assert_eq(devsys_config_parse(&cfg, yaml, strlen(yaml), "devsys.yaml"), 0, "%s", errmsg());
+	cr_assert_eq(devsys_secrets_new(&sec, NULL), 0);
+	devsys_forge_options fo = DEVSYS_FORGE_OPTIONS_INIT;
+	fo.remote_url = "https://github.com/" OWNER "/public.git";
+	fo.config = cfg;
+	fo.secrets = sec;
+	cr_assert_eq(devsys_forge_new(&forge, &fo), 0, "%s", errmsg());
+	cr_assert_str_eq(devsys_forge_provider(forge), "github");
+	cr_assert_eq(devsys_secrets_masker(&masker, sec), 0);
+
+	/* Open: the body carries the token; the task's masker takes it out before sending. */
+	const char *teams[] = { OWNER "/core" };
+	const char *labels[] = { "devsys" };
+	devsys_pr_options po = DEVSYS_PR_OPTIONS_INIT;
+	po.title = "task 77: public API";
+	po.body = "Task: 77\nthe agent printed " TOKEN "\n";
+	po.head = "task/77";
+	po.base = "main";
+	po.labels = labels;
+	po.nlabels = 1;
+	po.team_reviewers = teams;
+	po.nteam_reviewers = 1;
+	po.masker = masker;
+	devsys_pr *pr = NULL;
+	cr_assert_eq(devsys_pr_open(&pr, forge, &po), 0, "%s", errmsg());
+	int64_t n = devsys_pr_number(pr);
+	cr_expect_gt(n, 0);
+	cr_expect_eq(devsys_pr_reused(pr), 0);
+	char head[41];
+	snprintf(head, sizeof(head), "%s", devsys_pr_head_sha(pr));
+	devsys_pr_free(pr);
+	json_t *log = log_for("public");
+	json_t *body = json_object_get(json_array_get(log, 0), "body");
+	cr_expect_null(strstr(json_string_value(json_object_get(body, "body")), TOKEN), "masked before sending");
+	cr_expect_not_null(strstr(json_string_value(json_object_get(body, "body")), "Task: 77"));
+	json_decref(log);
+
+	/* A re-run without the number: the same PR, reused. */
+	po.title = "task 77: public API (re-run)";
+	cr_assert_eq(devsys_pr_open(&pr, forge, &po), 0, "%s", errmsg());
+	cr_expect_eq(devsys_pr_number(pr), n);
+	cr_expect_eq(devsys_pr_reused(pr), 1);
+
+	/* The gate: medium paths (src/...) need a human approval on the head and devsys/tests green. */
+	const devsys_policy *policy = NULL;
+	cr_assert_eq(devsys_config_policy(&policy, cfg), 0, "%s", errmsg());
+	devsys_gate_options go = DEVSYS_GATE_OPTIONS_INIT;
+	go.policy = policy;
+	devsys_policy_decision *d = NULL;
+	cr_assert_eq(devsys_gate_check(&d, pr, &go), 0, "%s", errmsg());
+	cr_expect_neq(devsys_policy_decision_outcome(d), DEVSYS_POLICY_MERGE, "no approval, no status yet");
+	devsys_policy_decision_free(d);
+	d = NULL;
+	cr_assert_eq(devsys_forge_set_status(forge, head, "devsys/tests", DEVSYS_CHECK_SUCCESS, "passed", NULL), 0, "%s",
+	             errmsg());
+	ctl("review", "{\"owner\":\"%s\",\"repo\":\"public\",\"number\":%lld,\"user\":\"alice\",\"commit_id\":\"%s\","
+	              "\"state\":\"APPROVED\"}", OWNER, (long long)n, head);
+	int rc = devsys_gate_merge(&d, pr, &go);
+	devsys_buf why = DEVSYS_BUF_INIT;
+	if (d)
+		devsys_gate_explain(&why, d, 0);
+	cr_expect_eq(rc, 0, "%s / %s", errmsg(), why.ptr ? why.ptr : "");
+	devsys_buf_dispose(&why);
+	devsys_policy_decision_free(d);
+	cr_expect_eq(devsys_pr_state_of(pr), DEVSYS_PR_MERGED);
+	log = log_for("public");
+	json_t *mb = NULL;
+	for (size_t k = 0; k < json_array_size(log); k++)
+		if (strcmp(entry_str(log, k, "method"), "PUT") == 0)
+			mb = json_object_get(json_array_get(log, k), "body");
+	cr_expect_str_eq(json_string_value(json_object_get(mb, "sha")), head, "merged at the approved head");
+	cr_expect_str_eq(json_string_value(json_object_get(mb, "merge_method")), "squash");
+	json_decref(log);
+
+	devsys_pr_free(pr);
+	devsys_forge_free(forge);
+	devsys_masker_free(masker);
+	devsys_secrets_free(sec);
+	devsys_config_free(cfg);
+	unsetenv("F2_GH_TOKEN");
+}
