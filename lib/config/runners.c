@@ -4,6 +4,7 @@
  * with DEVSYS_RUNNER_<PROFILE>_<KEY> environment overrides.
  */
 #include "internal.h"
+#include "devsys/sys/runner_docker.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -21,6 +22,12 @@ static const struct key keys[] = {
 	{ "allow_shell", DEVSYS__K_BOOL },  { "trust_on_first_use", DEVSYS__K_BOOL }, { "use_agent", DEVSYS__K_BOOL },
 	{ "limits.cpu", DEVSYS__K_SEC },    { "limits.as", DEVSYS__K_SIZE },     { "limits.nofile", DEVSYS__K_UINT },
 	{ "risk", DEVSYS__K_RISK },
+	/* host-docker (devsys/sys/runner_docker.h); host and user are shared with remote-ssh */
+	{ "image", DEVSYS__K_STR },         { "allowed_images", DEVSYS__K_STR }, { "network", DEVSYS__K_STR },
+	{ "allow_socket_mount", DEVSYS__K_BOOL }, { "pull", DEVSYS__K_STR },  { "read_only", DEVSYS__K_BOOL },
+	{ "bind_checkout", DEVSYS__K_BOOL }, { "workdir", DEVSYS__K_STR },    { "tls_ca", DEVSYS__K_STR },
+	{ "tls_cert", DEVSYS__K_STR },      { "tls_key", DEVSYS__K_STR },        { "limits.memory", DEVSYS__K_SIZE },
+	{ "limits.cpus", DEVSYS__K_STR },   { "limits.pids", DEVSYS__K_UINT },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -29,6 +36,8 @@ struct profile {
 	char *str[NKEYS]; /* string values (K_STR) */
 	uint64_t num[NKEYS];
 	unsigned char set[NKEYS];
+	char **allowed; /* allowed_images, NULL-terminated */
+	uint64_t nano_cpus;
 };
 
 struct devsys__cfg_runners {
@@ -47,12 +56,97 @@ static int key_index(const char *name)
 static const char *known_keys_list(void)
 {
 	return "type, host, port, user, key, known_hosts, remote_dir, grace, connect_timeout, keepalive, retries, "
-	       "tail_max, allow_shell, trust_on_first_use, use_agent, risk, limits {cpu, as, nofile}";
+	       "tail_max, allow_shell, trust_on_first_use, use_agent, risk, image, allowed_images, network, "
+	       "allow_socket_mount, pull, read_only, bind_checkout, workdir, tls_ca, tls_cert, tls_key, "
+	       "limits {cpu, as, nofile, memory, cpus, pids}";
+}
+
+/* "1.5" CPUs as HostConfig.NanoCpus: up to 3 decimals, 0.001 to 1024. */
+static int parse_cpus(uint64_t *out, const char *v)
+{
+	uint64_t whole = 0, frac = 0, scale = 1000000000ull;
+	const char *c = v;
+	if (!*c)
+		return -1;
+	for (; *c >= '0' && *c <= '9'; c++)
+		if ((whole = whole * 10 + (uint64_t)(*c - '0')) > 1024)
+			return -1;
+	if (*c == '.') {
+		int n = 0;
+		for (c++; *c >= '0' && *c <= '9'; c++, n++) {
+			if (n >= 3)
+				return -1;
+			scale /= 10;
+			frac += (uint64_t)(*c - '0') * scale;
+		}
+		if (n == 0)
+			return -1;
+	}
+	if (*c || (whole == 0 && frac == 0) || whole * 1000000000ull + frac > 1024ull * 1000000000ull)
+		return -1;
+	*out = whole * 1000000000ull + frac;
+	return 0;
+}
+
+/* A docker-only key's own rules (after the kind's). */
+static int check_docker_key(struct profile *p, int ki, const char *v, const char *where)
+{
+	const char *k = keys[ki].name;
+	if (strcmp(k, "pull") == 0 && strcmp(v, "never") != 0 && strcmp(v, "if-not-present") != 0)
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.pull: '%.64s': expected never or if-not-present "
+		                                          "(no other policy reaches a registry)",
+		                         where, p->name, v);
+	if (strcmp(k, "limits.cpus") == 0 && parse_cpus(&p->nano_cpus, v) < 0)
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.limits.cpus: '%.64s': expected a number of CPUs "
+		                                          "from 0.001 to 1024 (at most 3 decimals)",
+		                         where, p->name, v);
+	if ((strcmp(k, "image") == 0 || strcmp(k, "allowed_images") == 0) && strpbrk(v, " \t\n\r;|&$`\"'<>\\"))
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.%s: '%.128s' holds characters no image name "
+		                                          "has",
+		                         where, p->name, k, v);
+	if ((strcmp(k, "workdir") == 0) && v[0] != '/')
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.workdir: '%.128s' must be an absolute path",
+		                         where, p->name, v);
+	return 0;
+}
+
+/* allowed_images: a list (YAML sequence, or comma-separated in the environment). */
+static int add_allowed(struct profile *p, const char *v)
+{
+	size_t n = 0;
+	char **na;
+	while (p->allowed && p->allowed[n])
+		n++;
+	if (!(na = devsys__realloc(p->allowed, (n + 2) * sizeof(*na))))
+		return devsys__error_oom();
+	p->allowed = na;
+	if (!(na[n] = devsys__strdup(v)))
+		return devsys__error_oom();
+	na[n + 1] = NULL;
+	return 0;
 }
 
 static int set_key(struct profile *p, int ki, const char *v, const char *where)
 {
 	const char *why = NULL;
+	int rc;
+	if (strcmp(keys[ki].name, "allowed_images") == 0) {
+		/* a list: each element checked like an image, the scalar form split at commas */
+		char buf[4097];
+		snprintf(buf, sizeof(buf), "%s", v);
+		for (char *save = NULL, *e = strtok_r(buf, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+			while (*e == ' ')
+				e++;
+			if (!*e)
+				continue;
+			if ((rc = check_docker_key(p, ki, e, where)) < 0 || (rc = add_allowed(p, e)) < 0)
+				return rc;
+		}
+		p->set[ki] = 1;
+		return 0;
+	}
+	if ((rc = check_docker_key(p, ki, v, where)) < 0)
+		return rc;
 	if (keys[ki].kind == DEVSYS__K_STR) {
 		if (!*v)
 			return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.%s: must not be empty", where, p->name,
@@ -120,6 +214,9 @@ static void runners_dispose(devsys_config *c)
 	for (size_t i = 0; i < r->n; i++) {
 		for (size_t k = 0; k < NKEYS; k++)
 			devsys__free(r->p[i].str[k]);
+		for (size_t k = 0; r->p[i].allowed && r->p[i].allowed[k]; k++)
+			devsys__free(r->p[i].allowed[k]);
+		devsys__free(r->p[i].allowed);
 		devsys__free(r->p[i].name);
 	}
 	devsys__free(r->p);
@@ -141,7 +238,7 @@ static int load_keys(struct devsys__cfg_ctx *x, struct profile *p, yaml_node_t *
 		if (!prefix[0] && strcmp(k, "limits") == 0) {
 			if (!vn || vn->type != YAML_MAPPING_NODE)
 				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.limits: expected a mapping "
-				                                          "{cpu, as, nofile}",
+				                                          "{cpu, as, nofile, memory, cpus, pids}",
 				                         devsys__cfg_at(x, vn ? vn : kn), p->name);
 			if ((rc = load_keys(x, p, vn, "limits.")) < 0)
 				return rc;
@@ -153,6 +250,19 @@ static int load_keys(struct devsys__cfg_ctx *x, struct profile *p, yaml_node_t *
 		if (p->set[ki])
 			return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.%s: given twice", devsys__cfg_at(x, kn),
 			                         p->name, full);
+		if (strcmp(full, "allowed_images") == 0 && vn && vn->type == YAML_SEQUENCE_NODE) {
+			for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top; it++) {
+				yaml_node_t *en = devsys__cfg_node(x, *it);
+				const char *e = devsys__cfg_scalar(en);
+				if (!e || !*e || strchr(e, ','))
+					return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.allowed_images: each element "
+					                                          "must be one image glob",
+					                         devsys__cfg_at(x, en ? en : vn), p->name);
+				if ((rc = set_key(p, ki, e, devsys__cfg_at(x, en))) < 0)
+					return rc;
+			}
+			continue;
+		}
 		const char *v = devsys__cfg_scalar(vn);
 		if (!v)
 			return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.%s: expected a single value",
@@ -243,6 +353,17 @@ static int runners_finish(devsys_config *c, const char *name)
 		if (!p->set[t])
 			return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: 'type' is missing (inproc, remote-ssh, ...)",
 			                         name, p->name);
+		if (strcmp(p->str[t], "host-docker") == 0) {
+			bool ca = p->set[key_index("tls_ca")], cert = p->set[key_index("tls_cert")],
+			     key = p->set[key_index("tls_key")];
+			if (!p->set[key_index("image")])
+				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: a host-docker profile needs 'image'",
+				                         name, p->name);
+			if ((ca || cert || key) && !(ca && cert && key))
+				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: give tls_ca, tls_cert and tls_key "
+				                                          "together (client certificates for a tcp:// host)",
+				                         name, p->name);
+		}
 		if (strcmp(p->str[t], "remote-ssh") == 0) {
 			if (!p->set[key_index("host")] || !p->set[key_index("known_hosts")])
 				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: a remote-ssh profile needs 'host' and "
@@ -348,5 +469,58 @@ int devsys_config_runner_risk(int *risk, const devsys_config *c, const char *pro
 	if (!(p = find_profile(c, profile)))
 		return unknown_profile(c, profile);
 	*risk = p->set[key_index("risk")] ? (int)p->num[key_index("risk")] : DEVSYS_RISK_UNSET;
+	return 0;
+}
+
+int devsys_config_runner_docker(const devsys_config *c, const char *profile, devsys_runner_docker_options *o)
+{
+	const struct profile *p;
+	DEVSYS__CHECK_ARG(c);
+	DEVSYS__CHECK_ARG(profile);
+	DEVSYS__CHECK_ARG(o);
+	if (o->version == 0 || o->version > DEVSYS_RUNNER_DOCKER_OPTIONS_VERSION)
+		return devsys__error_set(DEVSYS_EVERSION, "devsys_config_runner_docker: options version %u is not supported",
+		                         o->version);
+	if (!(p = find_profile(c, profile)))
+		return unknown_profile(c, profile);
+#define S(k) (p->set[key_index(k)])
+#define STR(k) (p->str[key_index(k)])
+#define NUM(k) (p->num[key_index(k)])
+	if (S("image"))
+		o->image = STR("image");
+	if (S("allowed_images"))
+		o->allowed_images = (const char *const *)p->allowed;
+	if (S("network"))
+		o->network = STR("network");
+	if (S("allow_socket_mount"))
+		o->allow_socket_mount = NUM("allow_socket_mount") != 0;
+	if (S("pull"))
+		o->pull = strcmp(STR("pull"), "if-not-present") == 0 ? DEVSYS_RUNNER_DOCKER_PULL_IF_NOT_PRESENT
+		                                                     : DEVSYS_RUNNER_DOCKER_PULL_NEVER;
+	if (S("read_only"))
+		o->read_only = NUM("read_only") != 0;
+	if (S("bind_checkout"))
+		o->bind_checkout = NUM("bind_checkout") != 0;
+	if (S("workdir"))
+		o->workdir = STR("workdir");
+	if (S("user"))
+		o->user = STR("user");
+	if (S("host"))
+		o->host = STR("host");
+	if (S("tls_ca"))
+		o->tls_ca = STR("tls_ca");
+	if (S("tls_cert"))
+		o->tls_cert = STR("tls_cert");
+	if (S("tls_key"))
+		o->tls_key = STR("tls_key");
+	if (S("limits.memory"))
+		o->memory_bytes = NUM("limits.memory");
+	if (S("limits.cpus"))
+		o->nano_cpus = p->nano_cpus;
+	if (S("limits.pids"))
+		o->pids = NUM("limits.pids");
+#undef S
+#undef STR
+#undef NUM
 	return 0;
 }

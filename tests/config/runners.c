@@ -203,3 +203,84 @@ Test(config_runners, production_config_deploys_over_remote_ssh)
 	devsys_config_free(c);
 }
 #endif
+
+/* ---- host-docker keys (devsys/sys/runner_docker.h) ---- */
+
+#include <devsys/sys/runner_docker.h>
+
+static const char *docker_yaml =
+	"runners:\n"
+	"  host-docker:\n"
+	"    type: host-docker\n"
+	"    image: debian:12\n"
+	"    allowed_images: [\"debian:*\", \"registry.local/team/*\"]\n"
+	"    network: build-net\n"
+	"    allow_socket_mount: false\n"
+	"    pull: if-not-present\n"
+	"    read_only: true\n"
+	"    bind_checkout: true\n"
+	"    workdir: /src\n"
+	"    user: \"1000:1000\"\n"
+	"    host: tcp://127.0.0.1:2376\n"
+	"    tls_ca: /etc/devsys/ca.pem\n"
+	"    tls_cert: /etc/devsys/cert.pem\n"
+	"    tls_key: /etc/devsys/key.pem\n"
+	"    limits:\n"
+	"      memory: 1G\n"
+	"      cpus: 1.5\n"
+	"      pids: 256\n";
+
+Test(config_runners, host_docker_keys)
+{
+	devsys_config *c;
+	devsys_runner_docker_options d = DEVSYS_RUNNER_DOCKER_OPTIONS_INIT;
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
+	const char *type;
+	cr_assert_eq(devsys_config_parse(&c, docker_yaml, strlen(docker_yaml), "devsys.yaml"), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_config_runner(c, "host-docker", &type, &o), 0);
+	cr_assert_str_eq(type, "host-docker");
+	cr_assert_eq(devsys_config_runner_docker(c, "host-docker", &d), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(d.image, "debian:12");
+	cr_assert_str_eq(d.allowed_images[0], "debian:*");
+	cr_assert_str_eq(d.allowed_images[1], "registry.local/team/*");
+	cr_assert_null(d.allowed_images[2]);
+	cr_assert_str_eq(d.network, "build-net");
+	cr_assert_eq(d.allow_socket_mount, 0);
+	cr_assert_eq(d.pull, DEVSYS_RUNNER_DOCKER_PULL_IF_NOT_PRESENT);
+	cr_assert_eq(d.read_only, 1);
+	cr_assert_eq(d.bind_checkout, 1);
+	cr_assert_str_eq(d.workdir, "/src");
+	cr_assert_str_eq(d.user, "1000:1000");
+	cr_assert_str_eq(d.host, "tcp://127.0.0.1:2376");
+	cr_assert_str_eq(d.tls_key, "/etc/devsys/key.pem");
+	cr_assert_eq(d.memory_bytes, 1ull << 30);
+	cr_assert_eq(d.nano_cpus, 1500000000ull);
+	cr_assert_eq(d.pids, 256u);
+	devsys_config_free(c);
+}
+
+static void docker_refused(const char *yaml, const char *needle)
+{
+	devsys_config *c = NULL;
+	cr_assert_eq(devsys_config_parse(&c, yaml, strlen(yaml), "devsys.yaml"), DEVSYS_EINVALID, "accepted: %s", yaml);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), needle), "%s (wanted %s)",
+	          devsys_error_message(devsys_error_last()), needle);
+}
+
+Test(config_runners, host_docker_bad_keys)
+{
+	docker_refused("runners:\n  d:\n    type: host-docker\n    image: x\n    pull: always\n", "never or if-not-present");
+	docker_refused("runners:\n  d:\n    type: host-docker\n    image: x\n    limits:\n      cpus: 0\n", "limits.cpus");
+	docker_refused("runners:\n  d:\n    type: host-docker\n    image: x\n    limits:\n      cpus: 1.2345\n",
+	               "limits.cpus");
+	docker_refused("runners:\n  d:\n    type: host-docker\n    image: x\n    limits:\n      gpus: 1\n",
+	               "limits.gpus: unknown key");
+	docker_refused("runners:\n  d:\n    type: host-docker\n    image: x\n    privileged: true\n", "privileged: unknown key");
+	docker_refused("runners:\n  d:\n    type: host-docker\n", "needs 'image'");
+	docker_refused("runners:\n  d:\n    type: host-docker\n    image: \"a;rm -rf /\"\n", "characters no image name");
+	docker_refused("runners:\n  d:\n    type: host-docker\n    image: x\n    tls_ca: /ca\n", "together");
+	docker_refused("runners:\n  d:\n    type: host-docker\n    image: x\n    workdir: rel\n", "absolute");
+	docker_refused("runners:\n  d:\n    type: host-docker\n    image: x\n    allowed_images: [\"a,b\"]\n",
+	               "one image glob");
+}

@@ -71,6 +71,20 @@ typedef struct devsys_runner_docker_options {
  */
 DEVSYS_API int devsys_runner_docker_sweep(unsigned int *removed, const devsys_runner_docker_options *opts);
 
+typedef struct devsys_config devsys_config;
+
+/**
+ * Fill @p opts (initialised with DEVSYS_RUNNER_DOCKER_OPTIONS_INIT) from the
+ * Docker keys of runner profile @p profile in @p cfg (image, allowed_images,
+ * network, allow_socket_mount, pull, read_only, bind_checkout, workdir, user,
+ * host, tls_*, limits.memory/cpus/pids). Strings and the allowed_images list
+ * are borrowed from @p cfg (valid until devsys_config_free()). Keys the
+ * profile does not set keep the caller's values.
+ * @return 0; DEVSYS_ENOTFOUND for an unknown profile; DEVSYS_EVERSION.
+ */
+DEVSYS_API int devsys_config_runner_docker(const devsys_config *cfg, const char *profile,
+                                           devsys_runner_docker_options *opts);
+
 DEVSYS_END_DECL
 
 #endif /* DEVSYS_SYS_RUNNER_DOCKER_H */
