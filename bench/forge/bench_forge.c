@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +35,27 @@
 extern char **environ;
 
 static const char *token;
+
+static double tv(struct timeval t)
+{
+	return (double)t.tv_sec + (double)t.tv_usec / 1e6;
+}
+
+/* CPU time of this process alone. */
+static double cpu_self(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
+/* CPU time of the children waited for so far. */
+static double cpu_children(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_CHILDREN, &ru);
+	return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
 
 static double now(void)
 {
@@ -174,12 +197,13 @@ static void push(struct argv_b *a, const char *s)
 	a->v[a->n] = NULL;
 }
 
-static void curl_req(struct argv_b *a, const char *up, const char *method, const char *path, const char *body)
+static void curl_req(struct argv_b *a, const char *up, const char *repo, const char *method, const char *path,
+                     const char *body)
 {
 	char url[512], auth[256];
 	if (a->n > 1)
 		push(a, "--next");
-	snprintf(url, sizeof(url), "%s/repos/octo/bench-curl%s", up, path);
+	snprintf(url, sizeof(url), "%s/repos/octo/%s%s", up, repo, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	push(a, "-s");
 	push(a, "-o");
@@ -199,50 +223,50 @@ static void curl_req(struct argv_b *a, const char *up, const char *method, const
 	push(a, url);
 }
 
-static void curl_argv(struct argv_b *a, const char *up, int count)
+static void curl_argv(struct argv_b *a, const char *up, const char *repo, int count)
 {
 	char p[256], b[512], sha[41];
 	push(a, "curl");
 	for (int i = 0; i < count; i++) {
 		int n = i + 1;
-		sha_of(sha, "bench-curl", i);
+		sha_of(sha, repo, i);
 		snprintf(b, sizeof(b), "{\"title\":\"task %d: the change\",\"head\":\"task/%d\",\"base\":\"main\","
 		         "\"body\":\"Task: bench\\n\\n- [ ] it works\\n\",\"draft\":false}", i, i);
-		curl_req(a, up, "POST", "/pulls", b);
+		curl_req(a, up, repo, "POST", "/pulls", b);
 		snprintf(p, sizeof(p), "/issues/%d/labels", n);
-		curl_req(a, up, "POST", p, "{\"labels\":[\"devsys\"]}");
+		curl_req(a, up, repo, "POST", p, "{\"labels\":[\"devsys\"]}");
 		snprintf(p, sizeof(p), "/pulls/%d/requested_reviewers", n);
-		curl_req(a, up, "POST", p, "{\"reviewers\":[\"alice\"],\"team_reviewers\":[]}");
+		curl_req(a, up, repo, "POST", p, "{\"reviewers\":[\"alice\"],\"team_reviewers\":[]}");
 		snprintf(p, sizeof(p), "/pulls/%d", n);
-		curl_req(a, up, "GET", p, NULL);
-		curl_req(a, up, "PATCH", p, "{\"title\":\"the change, updated\",\"body\":\"Task: bench\\n\\n- [ ] it works\\n\"}");
+		curl_req(a, up, repo, "GET", p, NULL);
+		curl_req(a, up, repo, "PATCH", p, "{\"title\":\"the change, updated\",\"body\":\"Task: bench\\n\\n- [ ] it works\\n\"}");
 		snprintf(p, sizeof(p), "/statuses/%s", sha);
-		curl_req(a, up, "POST", p, "{\"state\":\"success\",\"context\":\"devsys/tests\",\"description\":\"tests passed\"}");
+		curl_req(a, up, repo, "POST", p, "{\"state\":\"success\",\"context\":\"devsys/tests\",\"description\":\"tests passed\"}");
 		snprintf(p, sizeof(p), "/pulls/%d", n);
-		curl_req(a, up, "GET", p, NULL);
+		curl_req(a, up, repo, "GET", p, NULL);
 		snprintf(p, sizeof(p), "/pulls/%d/reviews?per_page=100", n);
-		curl_req(a, up, "GET", p, NULL);
+		curl_req(a, up, repo, "GET", p, NULL);
 		snprintf(p, sizeof(p), "/commits/%s/status?per_page=100", sha);
-		curl_req(a, up, "GET", p, NULL);
+		curl_req(a, up, repo, "GET", p, NULL);
 		snprintf(p, sizeof(p), "/commits/%s/check-runs?filter=latest&per_page=100&page=1", sha);
-		curl_req(a, up, "GET", p, NULL);
+		curl_req(a, up, repo, "GET", p, NULL);
 		snprintf(p, sizeof(p), "/pulls/%d/files?per_page=100", n);
-		curl_req(a, up, "GET", p, NULL);
+		curl_req(a, up, repo, "GET", p, NULL);
 		snprintf(p, sizeof(p), "/pulls/%d/commits?per_page=100", n);
-		curl_req(a, up, "GET", p, NULL);
+		curl_req(a, up, repo, "GET", p, NULL);
 		snprintf(p, sizeof(p), "/pulls/%d/merge", n);
 		snprintf(b, sizeof(b), "{\"sha\":\"%s\",\"merge_method\":\"merge\"}", sha);
-		curl_req(a, up, "PUT", p, b);
+		curl_req(a, up, repo, "PUT", p, b);
 	}
 }
 
-static double run_curl(const char *up, int count)
+static double run_curl(const char *up, const char *repo, int count)
 {
 	struct argv_b a = { 0 };
 	pid_t pid;
 	int st;
 	double t;
-	curl_argv(&a, up, count);
+	curl_argv(&a, up, repo, count);
 	t = now();
 	if (posix_spawnp(&pid, "curl", NULL, NULL, a.v, environ) != 0) {
 		fprintf(stderr, "bench_forge: cannot spawn curl\n");
@@ -328,8 +352,10 @@ int main(int argc, char **argv)
 		die("init");
 	for (int i = 0; i < count; i++) {
 		ctl_push(argv[1], "bench-proxy", i);
-		ctl_push(argv[1], "bench-devsys", i);
-		ctl_push(argv[1], "bench-curl", i);
+		ctl_push(argv[1], "bench-devsys-1", i);
+		ctl_push(argv[1], "bench-devsys-2", i);
+		ctl_push(argv[1], "bench-curl-1", i);
+		ctl_push(argv[1], "bench-curl-2", i);
 	}
 
 	/* 1. Requests per PR, every request and answer checked by Prism. */
@@ -347,11 +373,32 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	/* 2. Time per PR against the upstream directly, against one curl process. */
-	double tc = run_curl(argv[1], count);
-	double td = run_devsys(vt, argv[1], "bench-devsys", count, &om, &um, &gm, &total);
-	json_t *s1 = sequence(argv[3], "bench-devsys", &bad1);
-	json_t *s2 = sequence(argv[3], "bench-curl", &bad2);
+	/* 2. Time per PR against the upstream directly, against one curl process,
+	 * in the order curl, devsys, devsys, curl (half the PRs each) so that a
+	 * server or machine that drifts during the run favours neither. */
+	int half = count / 2 > 0 ? count / 2 : 1;
+	unsigned long om2, um2, gm2, total2;
+	double ch0 = cpu_children();
+	double tc = run_curl(argv[1], "bench-curl-1", half);
+	double cpu1 = cpu_self();
+	double td = run_devsys(vt, argv[1], "bench-devsys-1", half, &om, &um, &gm, &total);
+	td += run_devsys(vt, argv[1], "bench-devsys-2", half, &om2, &um2, &gm2, &total2);
+	double cpu2 = cpu_self();
+	tc += run_curl(argv[1], "bench-curl-2", half);
+	double dev_cpu = cpu2 - cpu1;
+	double curl_cpu = cpu_children() - ch0; /* the two curl processes (nothing else ran meanwhile) */
+	count = 2 * half;
+	json_t *s1 = sequence(argv[3], "bench-devsys-1", &bad1);
+	json_t *s2 = sequence(argv[3], "bench-curl-1", &bad2);
+	int bad3, bad4;
+	json_t *s3 = sequence(argv[3], "bench-devsys-2", &bad3);
+	json_t *s4 = sequence(argv[3], "bench-curl-2", &bad4);
+	bad1 += bad3;
+	bad2 += bad4;
+	if (!json_equal(s3, s4) || !json_equal(s1, s3))
+		bad1++;
+	json_decref(s3);
+	json_decref(s4);
 	for (size_t k = 0; k < json_array_size(s1) && k < json_array_size(s2); k++)
 		if (!json_equal(json_array_get(s1, k), json_array_get(s2, k))) {
 			fprintf(stderr, "bench_forge: request %zu differs: devsys '%s', curl '%s'\n", k,
@@ -363,11 +410,13 @@ int main(int argc, char **argv)
 		        json_array_size(s1), json_array_size(s2), bad1, bad2);
 		return 1;
 	}
-	printf("against the upstream directly: %zu identical requests each (%.0f per PR)\n", json_array_size(s1),
-	       (double)json_array_size(s1) / count);
+	printf("against the upstream directly: %zu identical requests each (%.0f per PR), order curl, devsys, devsys, curl\n",
+	       2 * json_array_size(s1), (double)json_array_size(s1) / half);
 	printf("  curl (one process, --next, keep-alive): %.3f ms per PR\n", tc * 1000 / count);
 	printf("  devsys github provider:                 %.3f ms per PR\n", td * 1000 / count);
 	printf("  ratio devsys/curl: %.2fx (target <= 1.0x)\n", td / tc);
+	printf("  client CPU (user+sys) per PR: curl %.3f ms, devsys %.3f ms\n", curl_cpu * 1000 / count,
+	       dev_cpu * 1000 / count);
 	json_decref(sp);
 	json_decref(s1);
 	json_decref(s2);
