@@ -1,6 +1,6 @@
 /*
  * Forge commands: a task's pull request and the merge gate.
- *   devsys pr open   TASK [--title T] [--body-file F] [--draft] [--label L]... [--reviewer R]... [--team T]...
+ *   devsys pr open   TASK [--title T] [--body-file F] [--spec PATH] [--draft] [--label L]... [--reviewer R]... [--team T]...
  *   devsys pr show   TASK
  *   devsys pr review TASK --approve|--request-changes --as NAME [--sha SHA]
  *   devsys gate check TASK [--merge] [--wait MS] [--profile P] [--spec-risk CLASS] [--require-approval]
@@ -20,7 +20,7 @@
 #define MAXLIST 32
 
 struct fargs {
-	const char *id, *url, *config, *title, *body_file, *as, *sha, *profile, *spec_risk;
+	const char *id, *url, *config, *title, *body_file, *as, *sha, *profile, *spec_risk, *spec;
 	const char *labels[MAXLIST], *reviewers[MAXLIST], *teams[MAXLIST], *contexts[MAXLIST];
 	size_t nlabels, nreviewers, nteams, ncontexts;
 	int draft, approve, request_changes, merge, require_approval;
@@ -89,6 +89,7 @@ static int parse_value(devsys_cli *cli, struct fargs *a, const char *opt, const 
 	else if (!strcmp(opt, "--sha")) a->sha = val;
 	else if (!strcmp(opt, "--profile")) a->profile = val;
 	else if (!strcmp(opt, "--spec-risk")) a->spec_risk = val;
+	else if (!strcmp(opt, "--spec")) a->spec = val;
 	else if (!strcmp(opt, "--label")) return add_list(cli, a->labels, &a->nlabels, val, opt);
 	else if (!strcmp(opt, "--reviewer")) return add_list(cli, a->reviewers, &a->nreviewers, val, opt);
 	else if (!strcmp(opt, "--team")) return add_list(cli, a->teams, &a->nteams, val, opt);
@@ -204,11 +205,60 @@ static char *gate_text(const json_t *g)
 	return text;
 }
 
+#define MAXACCEPT 100
+
+/* The spec's acceptance checks (deploy.acceptance[].name) as checklist items:
+ * from --spec, else the spec the task record keeps (spec_path in the task
+ * folder). A spec that cannot be read gives none; the body says what it has. */
+struct accept {
+	const char *items[MAXACCEPT];
+	size_t n;
+#ifdef DEVSYS_HAVE_MODULE_SPEC
+	devsys_spec *spec;
+#endif
+};
+
+static void accept_load(struct accept *ac, struct ctx *c, const struct fargs *a)
+{
+	memset(ac, 0, sizeof(*ac));
+#ifdef DEVSYS_HAVE_MODULE_SPEC
+	devsys_buf p = DEVSYS_BUF_INIT;
+	const char *rel = rec_str(c, "spec_path");
+	if (a->spec)
+		devsys_buf_puts(&p, a->spec);
+	else if (!rel || devsys_task_path_join(&p, c->task, rel) < 0)
+		goto out;
+	if (!p.ptr || devsys_spec_load_file(&ac->spec, p.ptr, NULL) < 0)
+		goto out;
+	for (; ac->n < MAXACCEPT; ac->n++) {
+		char ptr[64];
+		snprintf(ptr, sizeof(ptr), "/deploy/acceptance/%zu/name", ac->n);
+		if (!(ac->items[ac->n] = devsys_spec_get_string(ac->spec, ptr)))
+			break;
+	}
+out:
+	devsys_buf_dispose(&p);
+	devsys_error_clear();
+#else
+	(void)c;
+	(void)a;
+#endif
+}
+
+static void accept_free(struct accept *ac)
+{
+#ifdef DEVSYS_HAVE_MODULE_SPEC
+	devsys_spec_free(ac->spec);
+#endif
+	(void)ac;
+}
+
 static int build_body(devsys_cli *cli, struct ctx *c, const struct fargs *a, devsys_buf *body, devsys_masker *m)
 {
 	devsys_pr_body b = DEVSYS_PR_BODY_INIT;
 	devsys_buf report = DEVSYS_BUF_INIT;
 	char *summary = NULL, *validation = NULL, *gate = NULL;
+	struct accept ac;
 	unsigned int run = 0;
 	int rc = DEVSYS_EXIT_OK;
 	if (a->body_file) {
@@ -228,6 +278,9 @@ static int build_body(devsys_cli *cli, struct ctx *c, const struct fargs *a, dev
 	b.spec_path = rec_str(c, "spec_path");
 	b.spec_id = rec_str(c, "spec_hash");
 	b.runner = rec_str(c, "runner");
+	accept_load(&ac, c, a);
+	b.acceptance = ac.items;
+	b.nacceptance = ac.n;
 	gate = gate_text(json_object_get(c->record, "gate"));
 	b.gate = gate;
 	if (json_object_get(c->record, "validation"))
@@ -242,6 +295,7 @@ static int build_body(devsys_cli *cli, struct ctx *c, const struct fargs *a, dev
 	free(summary);
 	free(validation);
 	free(gate);
+	accept_free(&ac);
 	devsys_buf_dispose(&report);
 	return rc;
 }

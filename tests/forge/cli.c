@@ -68,8 +68,10 @@ Test(forge_cli, pr_open_reuse_review_gate_check_and_merge)
 	cr_assert(strstr(out, "\"decision\": \"awaiting-review\"") && strstr(out, "needs-approval"), "%s", out);
 	free(out);
 
-	/* A re-run of pr open carries the gate's last decision from the record into the body. */
-	snprintf(cmdfmt, sizeof(cmdfmt), "'%%s' --json --workspace '%%s/ws' pr open 5 --config '%%s' --label docs");
+	/* A re-run of pr open carries the gate's last decision from the record into the body,
+	 * and the spec's acceptance checks as a checklist. */
+	snprintf(cmdfmt, sizeof(cmdfmt), "'%%s' --json --workspace '%%s/ws' pr open 5 --config '%%s' --label docs "
+	         "--spec '" DEVSYS_SOURCE_DIR "/specs/create-blog.yaml'");
 	out = run(&st, cmdfmt, dir, cfg);
 	cr_assert_eq(st, 0, "%s", out);
 	free(out);
@@ -77,6 +79,7 @@ Test(forge_cli, pr_open_reuse_review_gate_check_and_merge)
 	pr_rec = dt_read_file(body, NULL);
 	cr_assert(pr_rec && strstr(pr_rec, "### Merge gate") && strstr(pr_rec, "awaiting-review (class low)"), "%s",
 	          pr_rec);
+	cr_assert(strstr(pr_rec, "### Acceptance") && strstr(pr_rec, "- [ ] index page"), "%s", pr_rec);
 	free(pr_rec);
 
 	/* Review: bad usage, then alice approves the head. */
