@@ -903,6 +903,62 @@ int devsys_speckit_feature_load(devsys_speckit_feature **out, const char *dir, c
 	return 0;
 }
 
+/* Fuzzing and benchmarks: one file from memory, the others absent. */
+static int mem_file(sk_file *f, devsys_buf *keep, const char *dir, const char *name, const void *data, size_t len)
+{
+	f->path = devsys__asprintf("%s/%s", dir, name);
+	f->name = devsys__strdup(name);
+	if (!f->path || !f->name)
+		return devsys__error_oom();
+	if (len > DEVSYS_SPECKIT_MAX_FILE)
+		return devsys__error_set(DEVSYS_ELIMIT, "'%s' is larger than the limit of %u bytes", f->path,
+		                         DEVSYS_SPECKIT_MAX_FILE);
+	int rc = devsys_buf_put(keep, data ? data : "", len);
+	if (rc == 0 && !keep->ptr)
+		rc = devsys_buf_put(keep, "", 0);
+	if (rc)
+		return rc;
+	f->present = true;
+	return devsys__sk_split_lines(f, keep->ptr, keep->size);
+}
+
+int devsys__sk_feature_parse_mem(devsys_speckit_feature **out, const char *which, const void *data, size_t len)
+{
+	*out = NULL;
+	sk_feature_full *full = devsys__calloc(1, sizeof(*full));
+	if (!full)
+		return devsys__error_oom();
+	devsys_speckit_feature *f = &full->f;
+	int rc = (f->dir = devsys__strdup("001-fuzz")) && (f->base = devsys__strdup("001-fuzz")) ? 0 : devsys__error_oom();
+	static const char *const names[3] = { "spec.md", "plan.md", "tasks.md" };
+	sk_file *files[3] = { &f->spec, &f->plan, &f->tmd };
+	for (int k = 0; k < 3 && rc == 0; k++) {
+		if (strcmp(which, names[k]) == 0)
+			rc = mem_file(files[k], &full->keep[k], f->dir, names[k], data, len);
+		else if (!(files[k]->path = devsys__asprintf("%s/%s", f->dir, names[k])) ||
+		         !(files[k]->name = devsys__strdup(names[k])))
+			rc = devsys__error_oom();
+	}
+	if (rc == 0 && strcmp(which, "checklist") == 0) {
+		if (!(f->lists = devsys__calloc(1, sizeof(*f->lists))))
+			rc = devsys__error_oom();
+		else {
+			f->nlists = 1;
+			rc = mem_file(&f->lists[0].file, &f->lists[0].keep, f->dir, "checklists/fuzz.md", data, len);
+			if (rc == 0)
+				rc = parse_checklist(&f->lists[0], &f->lists[0].file);
+		}
+	}
+	if (rc == 0 && (rc = parse_spec(f)) == 0 && (rc = parse_plan(f)) == 0)
+		rc = parse_tasks(f);
+	if (rc) {
+		devsys_speckit_feature_free(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
 static void file_dispose(sk_file *f)
 {
 	devsys__free(f->path);

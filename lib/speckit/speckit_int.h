@@ -112,6 +112,9 @@ size_t devsys__sk_task_id_len(const char *p, const char *end);
 
 /* Split @p data (modified: NUL-terminated lines, comments blanked) into f->lines. */
 int devsys__sk_split_lines(sk_file *f, char *data, size_t size);
+/* A feature of one file parsed from memory (@p which: "spec.md",
+ * "plan.md", "tasks.md" or "checklist"): for fuzzing and benchmarks. */
+int devsys__sk_feature_parse_mem(devsys_speckit_feature **out, const char *which, const void *data, size_t len);
 /* Append a finding of rule SK<rule> (check.c). */
 int devsys__speckit_add(devsys_speckit_findings *r, int rule, devsys_speckit_severity sev, const char *file,
                         unsigned line, const char *fmt, ...) DEVSYS_PRINTF(6, 7);

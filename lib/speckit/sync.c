@@ -68,12 +68,11 @@ int devsys_speckit_task_green(int *green, devsys_store *store, devsys_task *task
 
 static bool wanted(const char *id, const char *const *ids, size_t nids, bool *seen)
 {
+	bool hit = false;
 	for (size_t i = 0; i < nids; i++)
-		if (strcmp(ids[i], id) == 0) {
-			seen[i] = true;
-			return true;
-		}
-	return false;
+		if (strcmp(ids[i], id) == 0)
+			hit = seen[i] = true; /* an id may be listed twice */
+	return hit;
 }
 
 /* The byte offset of the checkbox's state character on a task line, and
