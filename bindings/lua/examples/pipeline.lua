@@ -15,14 +15,16 @@ local function check(v, msg, code)
   return v
 end
 
+-- (a sanitizer build preloads its runtimes into the interpreter: not into git)
+local UNPRELOAD = os.getenv("LD_PRELOAD") and "unset LD_PRELOAD; " or ""
 local function sh(cmd)
-  if not os.execute(cmd) then
+  if not os.execute(UNPRELOAD .. cmd) then
     io.stderr:write("pipeline: command failed: " .. cmd .. "\n")
     os.exit(1)
   end
 end
 
-local base = arg[1] or io.popen("mktemp -d /tmp/devsys-pipeline-XXXXXX"):read("l")
+local base = arg[1] or io.popen(UNPRELOAD .. "mktemp -d /tmp/devsys-pipeline-XXXXXX"):read("l")
 local keep = arg[1] ~= nil
 local GIT = "git -c user.name=Example -c user.email=example@localhost -c init.defaultBranch=main"
 
@@ -108,7 +110,7 @@ print(string.format("tests: %d run, %d failed (exit %d): %s", report:tests(), re
 print("record: " .. task:path() .. "/task.json")
 
 -- the push reached the remote, on the task's branch
-local p = io.popen(string.format("git --git-dir='%s/project.git' log -1 --format=%%s %s", base, repo:branch()))
+local p = io.popen(UNPRELOAD .. string.format("git --git-dir='%s/project.git' log -1 --format=%%s %s", base, repo:branch()))
 local pushed = p:read("l"); p:close()
 assert(pushed == "Fix the typo in the README", "the remote does not have the commit: " .. tostring(pushed))
 assert(report:count("failed") == 0, "the test failed")

@@ -4,6 +4,7 @@
  */
 #include "ldevsys.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -553,7 +554,19 @@ __attribute__((visibility("default"))) int luaopen_devsys(lua_State *L);
 
 int luaopen_devsys(lua_State *L)
 {
-	int rc = devsys_init();
+	int rc;
+	Dl_info info;
+	/*
+	 * lua_close() unloads C modules. libdevsys and the libraries under it
+	 * (libgit2, libcurl, OpenSSL) keep process-wide state that must not be
+	 * unloaded and loaded again, so pin this module and libdevsys for the
+	 * life of the process.
+	 */
+	if (dladdr((void *)luaopen_devsys, &info) && info.dli_fname)
+		(void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE | RTLD_NOLOAD);
+	if (dladdr((void *)devsys_version, &info) && info.dli_fname)
+		(void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE | RTLD_NOLOAD);
+	rc = devsys_init();
 	if (rc < 0)
 		return luaL_error(L, "devsys: devsys_init() failed: %s", devsys_error_message(devsys_error_last()));
 	/* devsys_shutdown() when the state closes: the sentinel is finalized after every handle made later */
