@@ -7,6 +7,9 @@
 #ifdef DEVSYS_HAVE_MODULE_CONFIG
 #include <devsys/config.h>
 #endif
+#ifdef DEVSYS_HAVE_MODULE_DOCKER
+#include <devsys/sys/runner_docker.h>
+#endif
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +36,9 @@ static int cmd_exec(devsys_cli *cli, int argc, char **argv)
 	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
 	devsys_runner_cmd cmd = DEVSYS_RUNNER_CMD_INIT;
 	devsys_runner_result res = DEVSYS_RUNNER_RESULT_INIT;
+#ifdef DEVSYS_HAVE_MODULE_DOCKER
+	devsys_runner_docker_options dk = DEVSYS_RUNNER_DOCKER_OPTIONS_INIT;
+#endif
 
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
@@ -70,6 +76,17 @@ static int cmd_exec(devsys_cli *cli, int argc, char **argv)
 			devsys_config_free(cfg);
 			return code;
 		}
+#ifdef DEVSYS_HAVE_MODULE_DOCKER
+		if (strcmp(type, "host-docker") == 0) {
+			if (devsys_config_runner_docker(cfg, profile, &dk) < 0) {
+				code = devsys_cli_fail_lib(cli, "exec: profile");
+				devsys_config_free(cfg);
+				return code;
+			}
+			o.backend_tag = DEVSYS_RUNNER_DOCKER_TAG;
+			o.backend_options = &dk;
+		}
+#endif
 #endif
 	}
 	if (devsys_runner_open(&r, type, &o) < 0) {
@@ -113,8 +130,59 @@ static int cmd_exec(devsys_cli *cli, int argc, char **argv)
 	return code;
 }
 
+#if defined(DEVSYS_HAVE_MODULE_DOCKER) && defined(DEVSYS_HAVE_MODULE_CONFIG)
+/* `devsys runner sweep`: remove host-docker containers and volumes whose owner process is gone. */
+static int cmd_runner(devsys_cli *cli, int argc, char **argv)
+{
+	const char *profile = NULL, *config = NULL, *host = NULL;
+	devsys_runner_docker_options dk = DEVSYS_RUNNER_DOCKER_OPTIONS_INIT;
+	devsys_config *cfg = NULL;
+	unsigned int removed = 0;
+	int code;
+	if (argc < 2 || strcmp(argv[1], "sweep") != 0)
+		return devsys_cli_usage_error(cli, "runner: expected 'sweep' (devsys runner sweep [--profile NAME "
+		                                   "[--config FILE]] [--host ENDPOINT])");
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc)
+			profile = argv[++i];
+		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			config = argv[++i];
+		else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc)
+			host = argv[++i];
+		else
+			return devsys_cli_usage_error(cli, "runner sweep: unknown argument '%s'", argv[i]);
+	}
+	if (profile) {
+		if (devsys_config_load(&cfg, config) < 0)
+			return devsys_cli_fail_lib(cli, "runner sweep: configuration");
+		if (devsys_config_runner_docker(cfg, profile, &dk) < 0) {
+			code = devsys_cli_fail_lib(cli, "runner sweep: profile");
+			devsys_config_free(cfg);
+			return code;
+		}
+	}
+	if (host)
+		dk.host = host;
+	if (devsys_runner_docker_sweep(&removed, &dk) < 0) {
+		code = devsys_cli_fail_lib(cli, "runner sweep");
+		devsys_config_free(cfg);
+		return code;
+	}
+	if (cli->json)
+		devsys_cli_print_json(json_pack("{s:i}", "removed", (int)removed));
+	else
+		printf("removed %u orphaned container(s)\n", removed);
+	devsys_config_free(cfg);
+	return DEVSYS_EXIT_OK;
+}
+#endif
+
 const devsys_cli_command devsys_cli_runner_commands[] = {
 	{ "exec", "[--profile NAME [--config FILE]] [--timeout S] -- PROGRAM [ARG...]",
 	  "run one command through a runner profile (default: inproc)", cmd_exec },
+#if defined(DEVSYS_HAVE_MODULE_DOCKER) && defined(DEVSYS_HAVE_MODULE_CONFIG)
+	{ "runner", "sweep [--profile NAME [--config FILE]] [--host ENDPOINT]",
+	  "remove host-docker containers whose owner process is gone", cmd_runner },
+#endif
 	{ NULL, NULL, NULL, NULL }
 };
