@@ -282,7 +282,6 @@ void ld_open_secrets(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{ "secrets", l_secrets },
 		{ "masker", l_masker },
-		{ "workspace_add_masker", l_add_redactor },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg s_methods[] = {

@@ -114,6 +114,8 @@ test("error codes are named", function()
   eq(E.INVALID, -14); eq(E.USER, -10); eq(E.PROTECTED, -15)
   eq(devsys.error_name(E.NOTFOUND), "DEVSYS_ENOTFOUND")
   has(devsys.strerror(E.INVAL), "invalid")
+  eq(devsys.log_level_name(devsys.LOG.WARN), "warn")
+  has(devsys.workspace_default_path(), "/")
 end)
 
 -- ---- workspace and task --------------------------------------------------
@@ -240,7 +242,8 @@ if devsys.spec_load then
 
   test("schema: compile, validate, check; results outlive schema and instance", function()
     local sch_doc = assert(devsys.spec_load('{"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "pattern": "^[a-z]+$"}}}', "schema.json"))
-    local schema = assert(devsys.schema_compile(sch_doc))
+    local schema = assert(devsys.schema_compile(sch_doc, 1, { draft = 7 }))
+    eq(schema:draft(), 7)
     sch_doc:close() -- the schema copies what it needs
     local good <close> = assert(devsys.spec_load('{"name": "abc"}', "good.json"))
     local bad = assert(devsys.spec_load('{"name": "ABC"}', "bad.json"))
@@ -280,6 +283,8 @@ if devsys.repo_open then
     local ch = r:changed_paths()
     eq(#ch, 1); eq(ch[1].status, "added"); eq(ch[1].path, "new.txt")
     eq(r:push(), true)
+    has(r:mirror_path(), ws:path())
+    eq(r:remote_default_branch(), "main")
     local p = popen(string.format("git --git-dir='%s/remote.git' log --format=%%s task/r1", dir))
     has(p:read("a"), "add new.txt"); p:close()
     eq(stages.checkout or stages.fetch or stages.push, true, "progress was reported")
@@ -385,7 +390,7 @@ if devsys.masker then
     local lines = {}
     local ws <close> = assert(devsys.workspace(fresh("ws"), { log = function(_, _, msg) lines[#lines + 1] = msg end }))
     local m = devsys.masker(); m:add("TOKEN", "hunter22")
-    ws:add_masker(m)
+    eq(ws:add_masker(m), true)
     m:close(); m = nil; collectgarbage()
     ws:log(devsys.LOG.ERROR, "t", "the token is hunter22")
     eq(lines[1], "the token is [MASKED:TOKEN]")
@@ -407,6 +412,27 @@ if devsys.runner_open then
     has(res.tail, "out| out")
     local ok = assert(r:exec({ argv = { "true" } }))
     eq(ok.exit_code, 0); eq(ok.failure, 0)
+    eq(devsys.runner_failure_name(1), "build-failure")
+    eq(r:describe().type, "inproc")
+  end)
+
+  test("runner: prepare, workdir, upload, download, cleanup, cancel", function()
+    local dir = fresh("run")
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local t <close> = assert(ws:task("p1", { create = true }))
+    local r <close> = assert(devsys.runner_open("inproc"))
+    eq(r:prepare(t), true)
+    eq(r:workdir(t), nil, "inproc runs where it is told: no work directory of its own")
+    eq(r:workdir(), nil)
+    write(dir .. "/in.txt", "payload")
+    sh("mkdir -p '" .. dir .. "/place'")
+    eq(r:upload(dir .. "/in.txt", dir .. "/place/in.txt"), true)
+    eq(r:download(dir .. "/place/in.txt", dir .. "/out.txt"), true)
+    eq(read(dir .. "/out.txt"), "payload")
+    eq(r:cleanup(t), true)
+    r:cancel() -- applies to the next exec
+    local v, _, code, res = r:exec({ argv = { "sleep", "5" } })
+    eq(v, nil); eq(code, E.CANCELED); eq(res.failure_name, "canceled")
   end)
 
   test("runner: stdin, env, cwd, timeout, missing program, shell refused", function()
@@ -467,6 +493,13 @@ if devsys.config_parse then
     local typ, o = cfg:runner("local")
     eq(typ, "inproc"); eq(o.grace_ms, 2500); eq(o.allow_shell, true)
     eq(cfg:runner_risk("local"), "high")
+    local fc <close> = assert(devsys.config_parse("forges:\n  github.com:\n    provider: github\n    merge_method: squash\n", "devsys.yaml"))
+    eq(fc:forges()[1], "github.com")
+    eq(fc:forge_match("github.com"), "github.com")
+    local value, where = fc:forge_value("github.com", "merge_method")
+    eq(value, "squash"); has(where, "devsys.yaml:4:")
+    eq((fc:forge_value("github.com", "bot")), nil)
+    fails(E.INVAL, nil, fc:forge_value("github.com", "no_such_key"))
     fails(E.NOTFOUND, "local", cfg:runner("nope"))
     eq(#cfg:forges(), 0)
     fails(E.NOTFOUND, nil, cfg:forge_match("github.com"))
@@ -518,6 +551,13 @@ if devsys.report then
     write(dir .. "/a.xml", JUNIT)
     local r <close> = assert(devsys.report_parse_junit(dir .. "/a.xml", { no_cases = true }))
     eq(r:tests(), 3)
+    eq(r:add_junit(dir .. "/a.xml"), true)
+    eq(r:tests(), 6)
+    fails(E.STATE, "NO_CASES", r:write_junit(dir .. "/merged.xml"))
+    local full <close> = devsys.report()
+    eq(full:add_junit(dir .. "/a.xml"), true)
+    eq(full:write_junit(dir .. "/merged.xml"), true)
+    has(read(dir .. "/merged.xml"), "<testsuites")
     assert(r:write_summary(dir .. "/summary.json"))
     has(read(dir .. "/summary.json"), '"tests": 3')
     write(dir .. "/dtd.xml", '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><testsuites/>')
@@ -538,6 +578,10 @@ if devsys.record_open then
     eq(rec:set_string("branch", "task/k1"), true)
     eq(rec:set_int("attempt", 2), true)
     eq(rec:set_json("extra", '{"a":1}'), true)
+    eq(rec:set_repo_url("https://example.com/o/r.git"), true)
+    eq(rec:set_repo_url("https://user:pw@example.com/o/r.git"), true)
+    assert(not rec:json():find("pw@", 1, true), "credentials are never recorded")
+    eq(rec:set_spec("spec.yaml", SPEC), true)
     fails(E.PARSE, nil, rec:set_json("extra", "{nope"))
     eq(rec:stage_begin("validate"), true)
     eq(rec:stage_end("validate", "ok"), true)
@@ -589,10 +633,35 @@ if devsys.store_open then
     eq(devsys.task_state_allowed("created", "validated"), true)
     raises("state", st.transition, st, "a1", "no-such-state")
     eq(st:recover(), 0)
+    fails(E.STATE, nil, st:resume("a1"))
+    fails(E.NOTFOUND, nil, st:run_record("a1", 1))
   end)
 end
 
 -- ---------------------------------------------------------------------------
+
+-- Every function and method the binding offers is called somewhere above
+-- (so every C function it wraps is reached by a test).
+test("every binding function and method is exercised by this script", function()
+  local src = read(debug.getinfo(1, "S").source:sub(2))
+  local missing = {}
+  for k, v in pairs(devsys) do
+    if type(v) == "function" and not src:find("devsys." .. k .. "(", 1, true) and not src:find("devsys." .. k .. ",", 1, true) then
+      missing[#missing + 1] = "devsys." .. k
+    end
+  end
+  for tname, mt in pairs(debug.getregistry()) do
+    if type(tname) == "string" and tname:match("^devsys%.%u") and type(mt) == "table" and type(mt.__index) == "table" then
+      for m in pairs(mt.__index) do
+        if not src:find(":" .. m .. "(", 1, true) and not src:find("." .. m .. ", ", 1, true) then
+          missing[#missing + 1] = tname .. ":" .. m
+        end
+      end
+    end
+  end
+  table.sort(missing)
+  eq(#missing, 0, "untested: " .. table.concat(missing, ", "))
+end)
 
 collectgarbage(); collectgarbage()
 sh("rm -rf '" .. tmp .. "'")
