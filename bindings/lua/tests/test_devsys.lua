@@ -559,7 +559,7 @@ if devsys.report then
     eq(full:write_junit(dir .. "/merged.xml"), true)
     has(read(dir .. "/merged.xml"), "<testsuites")
     assert(r:write_summary(dir .. "/summary.json"))
-    has(read(dir .. "/summary.json"), '"tests": 3')
+    has(read(dir .. "/summary.json"), '"tests": 6')
     write(dir .. "/dtd.xml", '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><testsuites/>')
     fails(E.PARSE, nil, devsys.report_parse_junit(dir .. "/dtd.xml"))
     fails(E.NOTFOUND, nil, devsys.report_parse_junit(dir .. "/missing.xml"))
