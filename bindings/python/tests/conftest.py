@@ -12,6 +12,19 @@ from pathlib import Path
 from typing import Iterator
 
 os.environ.setdefault("DEVSYS_PY_TRACE_CALLS", "1")
+# Under ASan (tools/run_pytest.sh) the runtime is preloaded into this interpreter
+# only: git, cc and the commands the runner starts must not inherit it. Python
+# children that load the library get it back through child_env().
+ASAN_PRELOAD = os.environ.pop("LD_PRELOAD", "") if os.environ.get("DEVSYS_PY_ASAN") == "1" else ""
+
+
+def child_env(**extra: str) -> "dict[str, str]":
+    """The environment for a Python child process that loads libdevsys."""
+    env = dict(os.environ, **extra)
+    if ASAN_PRELOAD:
+        env["LD_PRELOAD"] = ASAN_PRELOAD
+    return env
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pytest  # noqa: E402

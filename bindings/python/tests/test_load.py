@@ -11,11 +11,13 @@ import pytest
 import devsys
 from devsys import _lib
 
+from conftest import child_env
+
 PKG = Path(__file__).resolve().parent.parent
 
 
 def run_import(env_lib: str, code: str = "import devsys") -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, DEVSYS_LIBRARY=env_lib, PYTHONPATH=str(PKG), LD_LIBRARY_PATH="")
+    env = child_env(DEVSYS_LIBRARY=env_lib, PYTHONPATH=str(PKG), LD_LIBRARY_PATH="")
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
 
 

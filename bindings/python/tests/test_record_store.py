@@ -8,6 +8,7 @@ import pytest
 
 import devsys
 
+from conftest import child_env
 from test_report import JUNIT
 
 
@@ -156,8 +157,8 @@ def test_store_drift_and_resume(ws: devsys.Workspace, tmp_path: Path) -> None:
             "st.create('crash')\n"
             "st.stage_begin('crash', 'validate')\n"
             "os._exit(0)\n")
-    subprocess.run([sys.executable, "-c", code], check=True, env=dict(__import__("os").environ,
-                   PYTHONPATH=str(Path(devsys.__file__).parent.parent)))
+    subprocess.run([sys.executable, "-c", code], check=True,
+                   env=child_env(PYTHONPATH=str(Path(devsys.__file__).parent.parent)))
     with devsys.Store(ws) as st:
         assert st.state("crash") == "interrupted"
         assert st.resume("crash") == "validate"
