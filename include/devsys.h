@@ -26,5 +26,6 @@
 #include "devsys/policy.h"
 #include "devsys/forge.h"
 #include "devsys/speckit.h"
+#include "devsys/pipeline.h"
 
 #endif /* DEVSYS_H */

@@ -104,7 +104,8 @@ DEVSYS_API int devsys_record_stage_begin(devsys_record *rec, const char *stage);
 /**
  * Record that @p stage ended now with @p result ("ok", "failed",
  * "skipped", "canceled", "interrupted") and, for failures, a
- * @p failure_class ("build" or "system"; NULL otherwise).
+ * @p failure_class ("build", "system", "stalled", "timeout" or "canceled";
+ * see devsys_failure_class in devsys/pipeline.h; NULL otherwise).
  */
 DEVSYS_API int devsys_record_stage_end(devsys_record *rec, const char *stage, const char *result,
                                        const char *failure_class);

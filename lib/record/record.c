@@ -300,6 +300,16 @@ int devsys_record_stage_begin(devsys_record *rec, const char *stage)
 	return 0;
 }
 
+/* The pipeline's failure classes (devsys_failure_class in devsys/pipeline.h). */
+static bool known_failure_class(const char *name)
+{
+	static const char *const classes[] = { "build", "system", "stalled", "timeout", "canceled" };
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+		if (strcmp(name, classes[i]) == 0)
+			return true;
+	return false;
+}
+
 int devsys_record_stage_end(devsys_record *rec, const char *stage, const char *result, const char *failure_class)
 {
 	static const char *results[] = { "ok", "failed", "skipped", "canceled", "interrupted" };
@@ -317,8 +327,9 @@ int devsys_record_stage_end(devsys_record *rec, const char *stage, const char *r
 		return devsys__error_set(DEVSYS_EINVAL,
 		                         "stage result '%.32s' is not one of ok, failed, skipped, canceled, interrupted",
 		                         result);
-	if (failure_class && strcmp(failure_class, "build") != 0 && strcmp(failure_class, "system") != 0)
-		return devsys__error_set(DEVSYS_EINVAL, "failure class '%.32s' is not 'build' or 'system'",
+	if (failure_class && !known_failure_class(failure_class))
+		return devsys__error_set(DEVSYS_EINVAL,
+		                         "failure class '%.32s' is not one of build, system, stalled, timeout, canceled",
 		                         failure_class);
 	if (!(s = stage_obj(rec, stage)))
 		return devsys__error_oom();

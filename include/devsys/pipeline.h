@@ -1,0 +1,171 @@
+/*
+ * libdevsys - the pipeline: a task's stages, run in order, with their
+ * results written to the task's record.
+ */
+#ifndef DEVSYS_PIPELINE_H
+#define DEVSYS_PIPELINE_H
+
+#include "common.h"
+#include "workspace.h"
+#include "store.h"
+#include "spec.h"
+#include "repo.h"
+#include "runner.h"
+#include "forge.h"
+
+DEVSYS_BEGIN_DECL
+
+/**
+ * @file devsys/pipeline.h
+ * @brief One handle that runs a task's stages and is the only writer of
+ *        the task's folder while it does (task.json, events.jsonl, logs/).
+ *
+ * The built-in stages are DEVSYS_STAGE_NAMES (devsys/record.h), in that
+ * order. This version runs the **validate** stage
+ * (devsys_pipeline_validate()); the later stages are not run by the
+ * pipeline yet (docs/pipeline.md says what exists).
+ *
+ * Threads: a pipeline is not shared across threads; open one per thread.
+ * Several pipelines (and processes) may use one workspace.
+ */
+
+/** An open pipeline. */
+typedef struct devsys_pipeline devsys_pipeline;
+
+/**
+ * Why a stage failed. Every failed stage has exactly one class, written to
+ * task.json (stages.<stage>.failure_class) and to events.jsonl.
+ */
+typedef enum devsys_failure_class {
+	DEVSYS_FAILURE_NONE = 0,     /**< the stage did not fail */
+	DEVSYS_FAILURE_BUILD = 1,    /**< the task's input or command failed (a spec refused, tests red) */
+	DEVSYS_FAILURE_SYSTEM = 2,   /**< devsys or what it drives broke (store, disk, runner, network) */
+	DEVSYS_FAILURE_STALLED = 3,  /**< the command printed nothing for its idle timeout */
+	DEVSYS_FAILURE_TIMEOUT = 4,  /**< the stage's timeout expired */
+	DEVSYS_FAILURE_CANCELED = 5  /**< the stage was canceled */
+} devsys_failure_class;
+
+/**
+ * "build", "system", "stalled", "timeout", "canceled"; NULL for
+ * DEVSYS_FAILURE_NONE and unknown values. Needs no devsys_init().
+ * @return borrowed: a static string, valid for the life of the process.
+ */
+DEVSYS_API const char *devsys_failure_class_name(int failure_class);
+
+/** The number of built-in stages (the words of DEVSYS_STAGE_NAMES). */
+DEVSYS_API size_t devsys_pipeline_stage_count(void);
+
+/**
+ * The name of built-in stage @p index (0: "validate"), or NULL past the end.
+ * @return borrowed: a static string, valid for the life of the process.
+ */
+DEVSYS_API const char *devsys_pipeline_stage_name(size_t index);
+
+#define DEVSYS_STAGE_RESULT_VERSION 1
+
+/**
+ * What one stage did. Filled by the stage functions; it holds no memory
+ * (its strings are static), so it needs no dispose.
+ */
+typedef struct devsys_stage_result {
+	unsigned int version; /**< DEVSYS_STAGE_RESULT_VERSION, set by the caller */
+	const char *stage;    /**< the stage's name; borrowed: static */
+	const char *result;   /**< "ok", "failed" or "canceled"; borrowed: static */
+	int failure_class;    /**< devsys_failure_class; DEVSYS_FAILURE_NONE when result is "ok" */
+	int error;            /**< the DEVSYS_E* code the stage failed with, 0 when ok */
+	/**
+	 * One word for what happened; borrowed: static. validate: "validated",
+	 * "already-registered" (ok, nothing changed), "spec-refused" (failed,
+	 * nothing registered), "record-failed" (failed after the task was created).
+	 */
+	const char *outcome;
+} devsys_stage_result;
+
+#define DEVSYS_STAGE_RESULT_INIT { DEVSYS_STAGE_RESULT_VERSION, NULL, NULL, 0, 0, NULL }
+
+#define DEVSYS_PIPELINE_OPTIONS_VERSION 1
+
+/**
+ * Options of devsys_pipeline_new(). Each module's options are reached
+ * through a pointer, never embedded, so that a module's struct can grow
+ * without moving this one's fields. NULL pointers mean that module's
+ * defaults. Borrowed: read during devsys_pipeline_new() only (what the
+ * pipeline keeps, it copies).
+ */
+typedef struct devsys_pipeline_options {
+	unsigned int version;                  /**< DEVSYS_PIPELINE_OPTIONS_VERSION */
+	unsigned int flags;                    /**< none defined yet: 0 */
+	const devsys_store_options *store;     /**< the task store the pipeline opens */
+	const devsys_repo_options *repo;       /**< the checkout (not used by this version's stages) */
+	const devsys_runner_options *runner;   /**< the runner (not used by this version's stages) */
+	const devsys_forge_options *forge;     /**< the forge (not used by this version's stages) */
+} devsys_pipeline_options;
+
+#define DEVSYS_PIPELINE_OPTIONS_INIT { DEVSYS_PIPELINE_OPTIONS_VERSION, 0u, NULL, NULL, NULL, NULL }
+
+/** Initialise @p opts with the defaults of @p version. DEVSYS_EVERSION for unknown versions. */
+DEVSYS_API int devsys_pipeline_options_init(devsys_pipeline_options *opts, unsigned int version);
+
+/**
+ * Open a pipeline on @p ws: it opens its own task store there (with
+ * @c opts->store) and holds a reference on @p ws.
+ * @param out new: the pipeline; free with devsys_pipeline_free().
+ * @return 0, DEVSYS_EINVAL, DEVSYS_EVERSION, DEVSYS_ENOMEM, or the store's errors.
+ */
+DEVSYS_API int devsys_pipeline_new(devsys_pipeline **out, devsys_workspace *ws, const devsys_pipeline_options *opts);
+
+/** Free a pipeline (NULL is fine). Its task folders stay as written. */
+DEVSYS_API void devsys_pipeline_free(devsys_pipeline *p);
+
+/**
+ * The validate stage (the manager): load @p spec (YAML or JSON bytes,
+ * named @p name in messages; NULL: "spec"), check that it holds one task
+ * spec and validate it against the canonical task schema, then create the
+ * task in the store, keep the bytes as tasks/<id>/spec.yaml (or spec.json)
+ * with their content id (task.json's spec_hash), the validation and the
+ * repository URL (without credentials) in task.json, and move the task to
+ * "validated", with the stage's begin and end in task.json and
+ * events.jsonl. A refused spec registers nothing. A task whose id exists
+ * is left as it is (outcome "already-registered", return DEVSYS_EEXISTS).
+ * A second call replaces the first call's spec and task on @p p.
+ *
+ * @param result optional: what the stage did (DEVSYS_STAGE_RESULT_VERSION).
+ * @return 0; DEVSYS_EEXISTS (the task exists; nothing changed);
+ *         DEVSYS_EPARSE or DEVSYS_ELIMIT (the bytes are not a spec);
+ *         DEVSYS_EINVALID (the spec is invalid: devsys_pipeline_validation()
+ *         lists why when the schema refused it); or the store's and
+ *         record's errors (failure class "system": the task was created;
+ *         its state is "failed" and its validate stage is recorded
+ *         "failed" as far as the store and record can still write).
+ */
+DEVSYS_API int devsys_pipeline_validate(devsys_stage_result *result, devsys_pipeline *p, const void *spec,
+                                        size_t len, const char *name);
+
+/**
+ * The id of the task of the last devsys_pipeline_validate(), or NULL.
+ * @return borrowed: valid until the next devsys_pipeline_validate() or devsys_pipeline_free().
+ */
+DEVSYS_API const char *devsys_pipeline_task_id(const devsys_pipeline *p);
+
+/**
+ * The spec of the last devsys_pipeline_validate() that could load it, or NULL.
+ * @return borrowed: valid until the next devsys_pipeline_validate() or devsys_pipeline_free().
+ */
+DEVSYS_API const devsys_spec *devsys_pipeline_spec(const devsys_pipeline *p);
+
+/**
+ * Why the schema refused the last spec (devsys_pipeline_validate()
+ * returned DEVSYS_EINVALID), or NULL.
+ * @return borrowed: valid until the next devsys_pipeline_validate() or devsys_pipeline_free().
+ */
+DEVSYS_API const devsys_validation *devsys_pipeline_validation(const devsys_pipeline *p);
+
+/**
+ * The task store the pipeline writes through, for reading a task's state.
+ * @return borrowed: valid until devsys_pipeline_free().
+ */
+DEVSYS_API devsys_store *devsys_pipeline_store(devsys_pipeline *p);
+
+DEVSYS_END_DECL
+
+#endif /* DEVSYS_PIPELINE_H */

@@ -1,0 +1,3 @@
+# The pipeline: the handle that runs a task's stages and writes their
+# results through the record and the store (the one writer of a task folder).
+devsys_module(NAME pipeline SOURCES pipeline.c REQUIRES core workspace task spec store record)
