@@ -1,9 +1,10 @@
 /*
- * devsys run: the main job. Until the pipeline lands it runs the stages the
- * library has today on a spec (the embedded default, specs/create-blog.yaml,
- * or a file): validate the spec, register the task in the store, keep the
- * spec and its content id in the task record, and move the task to
- * "validated". Running it again reports the task's state instead.
+ * devsys run: the main job. It runs the stages the pipeline has today on a
+ * spec (the embedded default, specs/create-blog.yaml, or a file): the
+ * validate stage (devsys_pipeline_validate) validates the spec, registers
+ * the task in the store, keeps the spec and its content id in the task
+ * record, and moves the task to "validated". Running it again reports the
+ * task's state instead.
  */
 #include "cli.h"
 
@@ -13,21 +14,21 @@
 extern const char devsys_cli_default_spec[];
 extern const size_t devsys_cli_default_spec_len;
 
-#if defined(DEVSYS_HAVE_MODULE_SPEC) && defined(DEVSYS_HAVE_MODULE_STORE) && defined(DEVSYS_HAVE_MODULE_RECORD)
+#if defined(DEVSYS_HAVE_MODULE_PIPELINE)
 
 #define DEFAULT_SPEC_NAME "embedded:specs/create-blog.yaml"
 
 struct run {
 	devsys_cli *cli;
 	const char *spec_name;
-	devsys_spec *spec;
+	devsys_pipeline *pipeline;
 	devsys_workspace *ws;
-	devsys_store *store;
+	devsys_store *store; /* borrowed from the pipeline */
 	const char *id;
 	int created; /* 0: the task existed already */
 };
 
-static int print_invalid(struct run *r, devsys_validation *v)
+static int print_invalid(struct run *r, const devsys_validation *v)
 {
 	if (r->cli->json) {
 		devsys_buf j = DEVSYS_BUF_INIT;
@@ -66,66 +67,21 @@ static int read_spec(struct run *r, const char *file, devsys_buf *bytes)
 	return DEVSYS_EXIT_OK;
 }
 
-static int load_and_validate(struct run *r, const char *file, const devsys_buf *bytes)
+/* The validate stage is the library's (devsys_pipeline_validate). */
+static int validate_stage(struct run *r, const devsys_buf *bytes)
 {
-	devsys_validation *v = NULL;
-	int rc;
+	devsys_stage_result res = DEVSYS_STAGE_RESULT_INIT;
+	int rc = devsys_pipeline_validate(&res, r->pipeline, bytes->ptr, bytes->size, r->spec_name);
 
-	r->spec_name = file ? file : DEFAULT_SPEC_NAME;
-	if (devsys_spec_load_buffer(&r->spec, bytes->ptr ? bytes->ptr : "", bytes->size, r->spec_name, NULL) < 0)
+	r->id = devsys_pipeline_task_id(r->pipeline);
+	r->created = rc == 0;
+	if (rc == 0 || rc == DEVSYS_EEXISTS)
+		return DEVSYS_EXIT_OK; /* already registered: report its state */
+	if (rc == DEVSYS_EINVALID && devsys_pipeline_validation(r->pipeline))
+		return print_invalid(r, devsys_pipeline_validation(r->pipeline));
+	if (res.outcome && strcmp(res.outcome, "spec-refused") == 0)
 		return devsys_cli_fail_lib(r->cli, "cannot load the spec");
-	rc = devsys_spec_validate(&v, r->spec, 0);
-	if (rc == DEVSYS_EINVALID)
-		rc = print_invalid(r, v);
-	else if (rc < 0)
-		rc = devsys_cli_fail_lib(r->cli, "cannot validate the spec");
-	devsys_validation_free(v);
-	if (rc != 0)
-		return rc;
-	r->id = devsys_spec_get_string(r->spec, "/id");
-	return DEVSYS_EXIT_OK;
-}
-
-/* The validate stage: task in the store, spec and validation in the record. */
-static int validate_stage(struct run *r, const void *spec_bytes, size_t spec_len)
-{
-	devsys_task *task = NULL;
-	devsys_record *rec = NULL;
-	const char *url = devsys_spec_get_string(r->spec, "/repo/url");
-	/* The same names devsysd gives a submitted spec. */
-	const char *kept = devsys_spec_get_format(r->spec) == DEVSYS_SPEC_FORMAT_JSON ? "spec.json" : "spec.yaml";
-	int rc;
-
-	if ((rc = devsys_store_task_create(r->store, r->id, kept)) == DEVSYS_EEXISTS)
-		return 0; /* already registered: report its state */
-	if (rc < 0)
-		return rc;
-	r->created = 1;
-	if ((rc = devsys_store_stage_begin(r->store, r->id, "validate")) < 0)
-		return rc;
-	if ((rc = devsys_task_open(&task, r->ws, r->id, 0)) == 0 && (rc = devsys_record_open(&rec, task)) == 0 &&
-	    (rc = devsys_record_stage_begin(rec, "validate")) == 0 &&
-	    (rc = devsys_record_set_spec(rec, kept, spec_bytes, spec_len)) == 0 &&
-	    (rc = devsys_record_set_json(rec, "validation", "{\"valid\":true,\"errors\":[]}")) == 0 &&
-	    (!url || (rc = devsys_record_set_repo_url(rec, url)) == 0))
-		rc = devsys_record_save(rec);
-	devsys_record_free(rec);
-	rec = NULL;
-	if (rc < 0) {
-		int err = rc;
-		devsys_store_stage_end(r->store, r->id, "validate", "failed", -1);
-		devsys_task_free(task);
-		return err;
-	}
-	/* The store writes the new state into task.json; the stage's end goes
-	 * in after it, so neither write loses the other's fields. */
-	if ((rc = devsys_store_stage_end(r->store, r->id, "validate", "ok", DEVSYS_STATE_VALIDATED)) == 0 &&
-	    (rc = devsys_record_open(&rec, task)) == 0 &&
-	    (rc = devsys_record_stage_end(rec, "validate", "ok", NULL)) == 0)
-		rc = devsys_record_save(rec);
-	devsys_record_free(rec);
-	devsys_task_free(task);
-	return rc;
+	return devsys_cli_fail_lib(r->cli, "the validate stage failed");
 }
 
 static int report(struct run *r)
@@ -146,7 +102,7 @@ static int report(struct run *r)
 		return DEVSYS_EXIT_OK;
 	}
 	printf("devsys run: %s\n", r->spec_name);
-	printf("  spec      valid (%s)\n", devsys_spec_get_string(r->spec, "/title"));
+	printf("  spec      valid (%s)\n", devsys_spec_get_string(devsys_pipeline_spec(r->pipeline), "/title"));
 	printf("  task      %s %s\n", r->id, r->created ? "registered" : "already registered");
 	printf("  state     %s%s%s\n", devsys_cli_color(r->cli, "\033[1;32m"), name ? name : "unknown",
 	       devsys_cli_color(r->cli, "\033[0m"));
@@ -163,25 +119,23 @@ static int cmd_run(devsys_cli *cli, int argc, char **argv)
 
 	if (argc > 2)
 		return devsys_cli_usage_error(cli, "run takes at most one spec file");
-	if ((rc = read_spec(&r, argc == 2 ? argv[1] : NULL, &bytes)) != 0 ||
-	    (rc = load_and_validate(&r, argc == 2 ? argv[1] : NULL, &bytes)) != 0)
+	r.spec_name = argc == 2 ? argv[1] : DEFAULT_SPEC_NAME;
+	if ((rc = read_spec(&r, argc == 2 ? argv[1] : NULL, &bytes)) != 0)
 		goto out;
 	if ((rc = devsys_cli_open_workspace(cli, &r.ws)) != 0)
 		goto out;
-	if (devsys_store_open(&r.store, r.ws, NULL) < 0) {
+	if (devsys_pipeline_new(&r.pipeline, r.ws, NULL) < 0) {
 		rc = devsys_cli_fail_lib(cli, "cannot open the task store");
 		goto out;
 	}
-	if (validate_stage(&r, bytes.ptr, bytes.size) < 0) {
-		rc = devsys_cli_fail_lib(cli, "the validate stage failed");
+	r.store = devsys_pipeline_store(r.pipeline);
+	if ((rc = validate_stage(&r, &bytes)) != 0)
 		goto out;
-	}
 	rc = report(&r);
 out:
 	devsys_buf_dispose(&bytes);
-	devsys_store_free(r.store);
+	devsys_pipeline_free(r.pipeline);
 	devsys_workspace_free(r.ws);
-	devsys_spec_free(r.spec);
 	return rc;
 }
 
@@ -191,7 +145,7 @@ static int cmd_run(devsys_cli *cli, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	return devsys_cli_usage_error(cli, "devsys run needs the spec, store and record modules in this build");
+	return devsys_cli_usage_error(cli, "devsys run needs the pipeline module in this build");
 }
 
 #endif

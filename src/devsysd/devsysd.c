@@ -900,93 +900,76 @@ static enum MHD_Result serve_log(struct MHD_Connection *c, devsys_task *task, co
 
 /* ------------------------------------------------------------ POST /api/tasks */
 
-#if defined(DEVSYS_HAVE_MODULE_SPEC)
-/* Write the request body as tasks/<id>/spec.<ext> (temp file, fsync, rename). */
+#if defined(DEVSYS_HAVE_MODULE_PIPELINE)
+/* The validate stage is the library's (devsys_pipeline_validate); this
+ * maps its outcome to HTTP. */
+
+static enum MHD_Result refused_spec(struct MHD_Connection *c, const devsys_validation *v)
+{
+	devsys_buf vj = DEVSYS_BUF_INIT;
+	json_t *errs = NULL;
+	enum MHD_Result ret;
+
+	if (v && devsys_validation_to_json(&vj, v) == 0 && vj.ptr) {
+		json_t *doc = json_loads(vj.ptr, 0, NULL);
+		errs = json_incref(json_object_get(doc, "errors"));
+		json_decref(doc);
+	}
+	if (!errs)
+		errs = json_pack("[{s:s}]", "error", devsys_error_message(devsys_error_last()));
+	ret = send_json(c, 422,
+	                json_pack("{s:{s:s,s:s,s:o}}", "error", "code", "invalid_spec", "message",
+	                          devsys_error_message(devsys_error_last()), "errors", errs ? errs : json_array()));
+	devsys_buf_dispose(&vj);
+	return ret;
+}
+
+static enum MHD_Result created(struct MHD_Connection *c, const char *id)
+{
+	struct MHD_Response *r;
+	char location[128];
+	enum MHD_Result ret;
+	char *s;
+	json_t *j = json_pack("{s:s,s:s,s:s}", "id", id, "state", "validated", "location", "");
+
+	snprintf(location, sizeof(location), "/api/tasks/%s", id);
+	json_object_set_new(j, "location", json_string(location));
+	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	r = s ? MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_COPY) : NULL;
+	free(s);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Location", location);
+	atomic_fetch_add(&req_total, 1);
+	ret = MHD_queue_response(c, 201, r);
+	MHD_destroy_response(r);
+	return ret;
+}
 
 static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, size_t len)
 {
-	devsys_spec *spec = NULL;
-	devsys_validation *v = NULL;
-	devsys_task *task = NULL;
-	devsys_record *rec = NULL;
-	const char *id, *spec_name;
-	char location[128];
+	/* The daemon's own store already recovered the workspace at startup. */
+	devsys_store_options so = DEVSYS_STORE_OPTIONS_INIT;
+	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
+	devsys_stage_result res = DEVSYS_STAGE_RESULT_INIT;
+	devsys_pipeline *p = NULL;
 	enum MHD_Result ret;
 	int rc;
 
-	if ((rc = devsys_spec_load_buffer(&spec, body, len, "request", NULL)) < 0)
-		return send_json(c, 422,
-		                 json_pack("{s:{s:s,s:s,s:[{s:s}]}}", "error", "code", "invalid_spec", "message",
-		                           devsys_error_message(devsys_error_last()), "errors", "error",
-		                           devsys_error_message(devsys_error_last())));
-	if (devsys_spec_count(spec) != 1) {
-		devsys_spec_free(spec);
-		return send_error(c, 422, "invalid_spec", "the body must hold exactly one task spec");
-	}
-	if ((rc = devsys_spec_validate(&v, spec, 0)) < 0) {
-		devsys_buf vj = DEVSYS_BUF_INIT;
-		json_t *errs = NULL;
-		if (rc == DEVSYS_EINVALID && devsys_validation_to_json(&vj, v) == 0 && vj.ptr) {
-			json_t *doc = json_loads(vj.ptr, 0, NULL);
-			errs = json_incref(json_object_get(doc, "errors"));
-			json_decref(doc);
-		}
-		ret = send_json(c, rc == DEVSYS_EINVALID ? 422 : 500,
-		                json_pack("{s:{s:s,s:s,s:o}}", "error", "code",
-		                          rc == DEVSYS_EINVALID ? "invalid_spec" : "internal", "message",
-		                          devsys_error_message(devsys_error_last()), "errors", errs ? errs : json_array()));
-		devsys_buf_dispose(&vj);
-		devsys_validation_free(v);
-		devsys_spec_free(spec);
-		return ret;
-	}
-	devsys_validation_free(v);
-	id = devsys_spec_get_string(spec, "/id");
-	spec_name = devsys_spec_get_format(spec) == DEVSYS_SPEC_FORMAT_JSON ? "spec.json" : "spec.yaml";
-	if (!id || devsys_task_id_check(id) < 0) {
-		devsys_spec_free(spec);
-		return send_error(c, 422, "invalid_spec", "the spec's id is not a valid task id");
-	}
-	if ((rc = devsys_store_task_create(store, id, spec_name)) < 0) {
-		ret = send_lib_error(c, rc);
-		devsys_spec_free(spec);
-		return ret;
-	}
-	if ((rc = devsys_task_open(&task, ws, id, 0)) == 0 && (rc = devsys_record_open(&rec, task)) == 0 &&
-	    (rc = devsys_record_set_spec(rec, spec_name, body, len)) == 0 &&
-	    (rc = devsys_record_set_json(rec, "validation", "{\"valid\":true,\"errors\":[]}")) == 0) {
-		const char *url = devsys_spec_get_string(spec, "/repo/url");
-		if (url)
-			devsys_record_set_repo_url(rec, url);
-		rc = devsys_record_save(rec);
-	}
+	so.flags = DEVSYS_STORE_NO_RECOVER;
+	po.store = &so;
+	if ((rc = devsys_pipeline_new(&p, ws, &po)) < 0)
+		return send_lib_error(c, rc);
+	rc = devsys_pipeline_validate(&res, p, body, len, "request");
 	if (rc == 0)
-		rc = devsys_store_transition(store, id, DEVSYS_STATE_VALIDATED, "validated by POST /api/tasks");
-	if (rc < 0)
+		ret = created(c, devsys_pipeline_task_id(p));
+	else if (res.outcome && strcmp(res.outcome, "spec-refused") == 0 && res.failure_class == DEVSYS_FAILURE_BUILD)
+		ret = refused_spec(c, devsys_pipeline_validation(p));
+	else
 		ret = send_lib_error(c, rc);
-	else {
-		struct MHD_Response *r;
-		char *s;
-		json_t *j = json_pack("{s:s,s:s,s:s}", "id", id, "state", "validated", "location", "");
-		snprintf(location, sizeof(location), "/api/tasks/%s", id);
-		json_object_set_new(j, "location", json_string(location));
-		s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		json_decref(j);
-		r = s ? MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_COPY) : NULL;
-		free(s);
-		if (!r)
-			ret = MHD_NO;
-		else {
-			MHD_add_response_header(r, "Content-Type", "application/json");
-			MHD_add_response_header(r, "Location", location);
-			atomic_fetch_add(&req_total, 1);
-			ret = MHD_queue_response(c, 201, r);
-			MHD_destroy_response(r);
-		}
-	}
-	devsys_record_free(rec);
-	devsys_task_free(task);
-	devsys_spec_free(spec);
+	devsys_pipeline_free(p);
 	return ret;
 }
 #else
@@ -995,7 +978,7 @@ static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, s
 	(void)body;
 	(void)len;
 	return send_error(c, 501, "not_implemented",
-	                  "creating tasks over HTTP needs the spec module, which this build does not have");
+	                  "creating tasks over HTTP needs the pipeline module, which this build does not have");
 }
 #endif
 
