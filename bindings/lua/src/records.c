@@ -668,6 +668,7 @@ static int l_state_allowed(lua_State *L)
 
 void ld_open_records(lua_State *L)
 {
+	(void)L; /* a build may have none of these modules */
 #ifdef DEVSYS_FEATURE_CONFIG
 	static const luaL_Reg cfg_fns[] = { { "config_load", l_config_load }, { "config_parse", l_config_parse }, { NULL, NULL } };
 	static const luaL_Reg cfg_methods[] = {

@@ -4,6 +4,7 @@
  * closed or collected first.
  */
 #include "ldevsys.h"
+#ifdef DEVSYS_FEATURE_GIT /* a build without the module has none of this */
 
 #include <string.h>
 
@@ -204,3 +205,4 @@ void ld_open_repo(lua_State *L)
 	ld_register(L, LD_REPO, methods);
 	luaL_setfuncs(L, fns, 0);
 }
+#endif /* DEVSYS_FEATURE_GIT */

@@ -4,6 +4,7 @@
  * workspace and masker its options name.
  */
 #include "ldevsys.h"
+#ifdef DEVSYS_FEATURE_RUNNER /* a build without the module has none of this */
 
 #include <string.h>
 
@@ -278,3 +279,4 @@ void ld_open_runner(lua_State *L)
 	ld_register(L, LD_RUNNER, methods);
 	luaL_setfuncs(L, fns, 0);
 }
+#endif /* DEVSYS_FEATURE_RUNNER */

@@ -5,6 +5,7 @@
  * reading them.
  */
 #include "ldevsys.h"
+#ifdef DEVSYS_FEATURE_SECRETS /* a build without the module has none of this */
 
 #include <string.h>
 
@@ -314,3 +315,4 @@ void ld_open_secrets(lua_State *L)
 	lua_setfield(L, -2, "add_masker");
 	lua_pop(L, 2);
 }
+#endif /* DEVSYS_FEATURE_SECRETS */

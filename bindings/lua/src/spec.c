@@ -3,6 +3,7 @@
  * validation results.
  */
 #include "ldevsys.h"
+#ifdef DEVSYS_FEATURE_SPEC /* a build without the module has none of this */
 
 #include <string.h>
 
@@ -348,3 +349,4 @@ void ld_open_spec(lua_State *L)
 	lua_setfield(L, LUA_REGISTRYINDEX, "devsys.null");
 	lua_setfield(L, -2, "null");
 }
+#endif /* DEVSYS_FEATURE_SPEC */
