@@ -177,7 +177,7 @@ struct bg {
 	devsys_runner_result res;
 	int rc;
 	int ready;
-	char *secret;
+	char err[1024]; /* the exec thread's last error (errors are per thread) */
 };
 
 static int bg_out(int stream, const char *data, size_t len, void *payload)
@@ -193,6 +193,7 @@ static void *bg_main(void *p)
 {
 	struct bg *b = p;
 	b->rc = devsys_runner_exec(b->r, &b->c, &b->res);
+	snprintf(b->err, sizeof(b->err), "%s", errmsg());
 	return NULL;
 }
 
@@ -557,4 +558,44 @@ Test(host_docker, tls_client_certificate_endpoint)
 	d.tls_key = engine->other_key;
 	cr_assert_lt(open_with(&r, &d, 1000), 0);
 	cr_assert(strstr(errmsg(), engine->tls_host), "%s", errmsg());
+}
+
+Test(host_docker, engine_killed_mid_run_is_a_system_failure_retried)
+{
+	char why[1024];
+	dt_dockerd *own = dt_dockerd_start(why, sizeof(why));
+	devsys_runner_docker_options d;
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
+	struct bg b = { 0 };
+	const char *argv[] = { "echo ready; sleep 60", NULL };
+	pthread_t t;
+
+	if (!own)
+		dt_skip("%s", why);
+	dopts(&d);
+	d.host = own->host;
+	o.backend_tag = DEVSYS_RUNNER_DOCKER_TAG;
+	o.backend_options = &d;
+	o.flags = DEVSYS_RUNNER_ALLOW_SHELL;
+	o.retries = 1;
+	o.grace_ms = 1000;
+	cr_assert_eq(devsys_runner_open(&b.r, "host-docker", &o), 0, "%s", errmsg());
+	b.c.version = DEVSYS_RUNNER_CMD_VERSION;
+	b.c.argv = argv;
+	b.c.flags = DEVSYS_RUNNER_CMD_SHELL | DEVSYS_RUNNER_CMD_IDEMPOTENT;
+	b.c.output_cb = bg_out;
+	b.c.output_payload = &b;
+	b.res.version = DEVSYS_RUNNER_RESULT_VERSION;
+	cr_assert_eq(pthread_create(&t, NULL, bg_main, &b), 0);
+	wait_ready(&b);
+	cr_assert_eq(kill(own->pid, SIGKILL), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(b.rc, DEVSYS_ESYSTEM, "%d: %s", b.rc, b.err);
+	cr_assert_eq(b.res.failure, DEVSYS_RUNNER_SYSTEM_FAILURE);
+	cr_assert_eq(b.res.attempts, 2, "retried once (retries: 1)");
+	cr_assert(strstr(b.res.tail, "retrying"), "%s", b.res.tail);
+	cr_assert(strstr(b.err, "the engine failed, not the command") && strstr(b.err, own->sock), "%s", b.err);
+	devsys_runner_result_dispose(&b.res);
+	devsys_runner_free(b.r);
+	dt_dockerd_free(own);
 }
