@@ -55,15 +55,22 @@ typedef enum devsys_speckit_severity {
  * @return 0; DEVSYS_ENOTFOUND (no such folder), DEVSYS_EINVAL (not a
  * folder), DEVSYS_EPATH, DEVSYS_EIO, DEVSYS_ELIMIT (a file too large),
  * DEVSYS_ENOMEM.
+ * @param out new: the feature; free with devsys_speckit_feature_free().
  */
 DEVSYS_API int devsys_speckit_feature_load(devsys_speckit_feature **out, const char *dir, const char *root);
 
 /** Free a feature; NULL is fine. */
 DEVSYS_API void devsys_speckit_feature_free(devsys_speckit_feature *feature);
 
-/** The folder as given to the loader (borrowed). */
+/**
+ * The folder as given to the loader (borrowed).
+ * @return borrowed: from @p feature, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_speckit_feature_dir(const devsys_speckit_feature *feature);
-/** spec.md's title ("Feature Specification: X" gives "X"), or NULL (borrowed). */
+/**
+ * spec.md's title ("Feature Specification: X" gives "X"), or NULL (borrowed).
+ * @return borrowed: from @p feature, valid until it is freed; NULL when spec.md has none.
+ */
 DEVSYS_API const char *devsys_speckit_feature_title(const devsys_speckit_feature *feature);
 /** Number of "### User Story N - Title (Priority: Pn)" headings parsed. */
 DEVSYS_API size_t devsys_speckit_story_count(const devsys_speckit_feature *feature);
@@ -71,12 +78,16 @@ DEVSYS_API size_t devsys_speckit_story_count(const devsys_speckit_feature *featu
  * Story @p i: its number, priority (Pn gives n) and Given/When/Then count
  * into the out-params that are not NULL; its title, borrowed, or NULL when
  * @p i is out of range.
+ * @return borrowed: from @p feature, valid until it is freed; NULL when out of range.
  */
 DEVSYS_API const char *devsys_speckit_story_at(const devsys_speckit_feature *feature, size_t i, unsigned *number,
                                                unsigned *priority, unsigned *scenarios);
 /** Number of FR-### and SC-### ids defined in spec.md (duplicates included). */
 DEVSYS_API size_t devsys_speckit_requirement_count(const devsys_speckit_feature *feature);
-/** Requirement id @p i ("FR-001"), borrowed, or NULL. */
+/**
+ * Requirement id @p i ("FR-001"), borrowed, or NULL.
+ * @return borrowed: from @p feature, valid until it is freed; NULL when out of range.
+ */
 DEVSYS_API const char *devsys_speckit_requirement_at(const devsys_speckit_feature *feature, size_t i);
 /** Number of "[NEEDS CLARIFICATION" markers in spec.md. */
 DEVSYS_API size_t devsys_speckit_clarification_markers(const devsys_speckit_feature *feature);
@@ -85,23 +96,39 @@ DEVSYS_API size_t devsys_speckit_clarification_sessions(const devsys_speckit_fea
 /**
  * plan.md's Technical Context field @p name ("Language/Version", ...), as
  * written after the colon, borrowed; NULL when absent.
+ * @return borrowed: from @p feature, valid until it is freed; NULL when absent.
  */
 DEVSYS_API const char *devsys_speckit_plan_field(const devsys_speckit_feature *feature, const char *name);
 /** Number of phases ("## Phase N: ...") in tasks.md. */
 DEVSYS_API size_t devsys_speckit_phase_count(const devsys_speckit_feature *feature);
-/** Phase @p i's title (borrowed) and its Checkpoint line count, or NULL. */
+/**
+ * Phase @p i's title (borrowed) and its Checkpoint line count, or NULL.
+ * @return borrowed: from @p feature, valid until it is freed; NULL when out of range.
+ */
 DEVSYS_API const char *devsys_speckit_phase_at(const devsys_speckit_feature *feature, size_t i,
                                                unsigned *checkpoints);
 /** Number of task lines in tasks.md. */
 DEVSYS_API size_t devsys_speckit_task_count(const devsys_speckit_feature *feature);
-/** Task @p i in document order (borrowed from the feature), or NULL. */
+/**
+ * Task @p i in document order (borrowed from the feature), or NULL.
+ * @return borrowed: from @p feature, valid until it is freed; NULL when out of range.
+ */
 DEVSYS_API const devsys_speckit_task *devsys_speckit_task_at(const devsys_speckit_feature *feature, size_t i);
-/** The first task with id @p id (borrowed), or NULL. */
+/**
+ * The first task with id @p id (borrowed), or NULL.
+ * @return borrowed: from @p feature, valid until it is freed; NULL when no task has @p id.
+ */
 DEVSYS_API const devsys_speckit_task *devsys_speckit_task_find(const devsys_speckit_feature *feature,
                                                                const char *id);
-/** The task's id ("T001", "T001a"), borrowed. */
+/**
+ * The task's id ("T001", "T001a"), borrowed.
+ * @return borrowed: from the feature @p task belongs to, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_speckit_task_id(const devsys_speckit_task *task);
-/** The description with continuation lines joined by a space, borrowed. */
+/**
+ * The description with continuation lines joined by a space, borrowed.
+ * @return borrowed: from the feature @p task belongs to, valid until it is freed.
+ */
 DEVSYS_API const char *devsys_speckit_task_description(const devsys_speckit_task *task);
 /** The checkbox state: ' ', 'x' or 'X'. */
 DEVSYS_API char devsys_speckit_task_state(const devsys_speckit_task *task);
@@ -115,16 +142,25 @@ DEVSYS_API int devsys_speckit_task_parallel(const devsys_speckit_task *task);
 DEVSYS_API unsigned devsys_speckit_task_story(const devsys_speckit_task *task);
 /** Number of task ids it depends on (all "depends on" clauses). */
 DEVSYS_API size_t devsys_speckit_task_dep_count(const devsys_speckit_task *task);
-/** Dependency @p i, borrowed, or NULL. */
+/**
+ * Dependency @p i, borrowed, or NULL.
+ * @return borrowed: from the feature @p task belongs to, valid until it is freed; NULL when out of range.
+ */
 DEVSYS_API const char *devsys_speckit_task_dep_at(const devsys_speckit_task *task, size_t i);
 /** Number of file paths named in the task (backticked or bare). */
 DEVSYS_API size_t devsys_speckit_task_path_count(const devsys_speckit_task *task);
-/** Path @p i, borrowed, or NULL. */
+/**
+ * Path @p i, borrowed, or NULL.
+ * @return borrowed: from the feature @p task belongs to, valid until it is freed; NULL when out of range.
+ */
 DEVSYS_API const char *devsys_speckit_task_path_at(const devsys_speckit_task *task, size_t i);
 /** Checklist items (CHK###) in checklists/\*.md: the total, unchecked ones into @p unchecked. */
 DEVSYS_API size_t devsys_speckit_checklist_items(const devsys_speckit_feature *feature, size_t *unchecked);
 
-/** A new, empty findings set (free with devsys_speckit_findings_free()). */
+/**
+ * A new, empty findings set (free with devsys_speckit_findings_free()).
+ * @param out new: the findings set; free with devsys_speckit_findings_free().
+ */
 DEVSYS_API int devsys_speckit_findings_new(devsys_speckit_findings **out);
 /** Free a findings set; NULL is fine. */
 DEVSYS_API void devsys_speckit_findings_free(devsys_speckit_findings *findings);
@@ -146,6 +182,9 @@ DEVSYS_API size_t devsys_speckit_findings_count_severity(const devsys_speckit_fi
  * Finding @p i: its rule id ("SK008") as the return value, borrowed, or NULL
  * when out of range; severity, file (borrowed), line (0: the whole file or
  * folder) and message (borrowed) into the out-params that are not NULL.
+ * @return borrowed: from @p findings, valid until it changes or is freed; NULL when out of range.
+ * @param file borrowed: from @p findings, valid until it changes or is freed.
+ * @param message borrowed: from @p findings, valid until it changes or is freed.
  */
 DEVSYS_API const char *devsys_speckit_finding_at(const devsys_speckit_findings *findings, size_t i,
                                                  devsys_speckit_severity *severity, const char **file,
@@ -166,6 +205,7 @@ DEVSYS_API int devsys_speckit_findings_to_sarif(devsys_buf *out, const devsys_sp
  * @return 0; DEVSYS_EINVALID when tasks.md has no task, a duplicate id, a
  * dependency on a missing task, a dependency on a later task, or a cycle
  * (the message names the path, e.g. "T005 -> T007 -> T005"); DEVSYS_ENOMEM.
+ * @param out new: the plan (it copies what it needs from @p feature); free with devsys_speckit_plan_free().
  */
 DEVSYS_API int devsys_speckit_plan_new(devsys_speckit_plan **out, const devsys_speckit_feature *feature);
 /** Free a plan; NULL is fine. */
@@ -174,7 +214,10 @@ DEVSYS_API void devsys_speckit_plan_free(devsys_speckit_plan *plan);
 DEVSYS_API size_t devsys_speckit_plan_wave_count(const devsys_speckit_plan *plan);
 /** Number of tasks in wave @p wave (0 when out of range). */
 DEVSYS_API size_t devsys_speckit_plan_wave_size(const devsys_speckit_plan *plan, size_t wave);
-/** Task id @p i of wave @p wave, borrowed from the plan, or NULL. */
+/**
+ * Task id @p i of wave @p wave, borrowed from the plan, or NULL.
+ * @return borrowed: from @p plan, valid until it is freed; NULL when out of range.
+ */
 DEVSYS_API const char *devsys_speckit_plan_task(const devsys_speckit_plan *plan, size_t wave, size_t i);
 
 /** devsys_speckit_plan_to_yaml() flags. */
