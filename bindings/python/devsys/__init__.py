@@ -30,7 +30,7 @@ library_path: str = _lib.path
 
 def version() -> str:
     """The loaded library's version ("1.4.0")."""
-    return dec(_lib.fn.devsys_version())
+    return str(_lib.fn.devsys_version().decode("ascii"))
 
 
 def version_info() -> Tuple[int, int, int]:

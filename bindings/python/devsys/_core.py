@@ -217,9 +217,11 @@ class Spec(Handle):
     def load(cls, text: Union[str, bytes], name: Optional[str] = None, *, format: int = FORMAT_AUTO,
              max_size: int = 0, max_depth: int = 0, max_nodes: int = 0) -> "Spec":
         b = data(text, "text")
-        o = cls._opts(format, max_size, max_depth, max_nodes)
-        return cls(new_handle(lambda out: fn.devsys_spec_load_buffer(out, b, len(b), enc(name, "name", optional=True),
-                                                                        byref(o))))
+        # the defaults need no options struct (NULL): the common case stays cheap
+        o = cls._opts(format, max_size, max_depth, max_nodes) if (format or max_size or max_depth or max_nodes) else None
+        nm = enc(name, "name", optional=True)
+        return cls(new_handle(lambda out: fn.devsys_spec_load_buffer(out, b, len(b), nm,
+                                                                        byref(o) if o is not None else None)))
 
     @classmethod
     def load_file(cls, path: StrPath, *, format: int = FORMAT_AUTO, max_size: int = 0, max_depth: int = 0,

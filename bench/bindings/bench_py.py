@@ -1,0 +1,57 @@
+#!/usr/bin/python3
+"""The Python side of bench/bindings/run.sh: the same work as bench_bindings.c
+through the devsys package (DEVSYS_LIBRARY names the library).
+
+    bench_py.py version N | validate N
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bindings" / "python"))
+import devsys  # noqa: E402
+from devsys import _lib  # noqa: E402
+
+SPEC = ("version: 1\nid: bench-{}\ntitle: Benchmark spec\nprompt: do the thing\n"
+        "repo:\n  url: https://example.com/x.git\n  base_branch: main\n"
+        "tests:\n  command: [make, test]\n  timeout: 10m\n")
+
+
+def version(n: int) -> None:
+    f = devsys.version
+    t0 = time.perf_counter()
+    for _ in range(n):
+        f()
+    dt = time.perf_counter() - t0
+    raw = _lib.fn.devsys_version  # the ctypes call alone, without the str conversion
+    t1 = time.perf_counter()
+    for _ in range(n):
+        raw()
+    dr = time.perf_counter() - t1
+    print(f"python version: {n} calls in {dt:.3f} s, {dt * 1e9 / n:.1f} ns/call "
+          f"(raw ctypes call {dr * 1e9 / n:.1f} ns/call)")
+
+
+def validate(n: int) -> int:
+    valid = 0
+    t0 = time.perf_counter()
+    for i in range(n):
+        with devsys.Spec.load(SPEC.format(i % 100000), "bench.yaml") as spec:
+            try:
+                spec.check()
+                valid += 1
+            except devsys.ValidationError:
+                pass
+    dt = time.perf_counter() - t0
+    print(f"python validate: {n} specs ({valid} valid) in {dt:.3f} s, {n / dt:.0f} specs/s")
+    return 0 if valid == n else 1
+
+
+if __name__ == "__main__":
+    what, count = sys.argv[1], int(sys.argv[2])
+    if what == "version":
+        version(count)
+        sys.exit(0)
+    sys.exit(validate(count))
