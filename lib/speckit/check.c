@@ -318,16 +318,36 @@ static size_t caps_token(const char *p, const char *end)
 	return us && q < end && *q == ']' && q - p > 3 && isupper((unsigned char)p[1]) ? (size_t)(q - p + 1) : 0;
 }
 
+#define NPH (sizeof(placeholders) / sizeof(*placeholders))
+
+/* Which placeholders a line holds: bracket tokens are tried only where a
+ * '[' stands, the others with a search; @p hit is in list order. */
+static void line_hits(const char *s, const char *end, bool *hit)
+{
+	for (const char *p = s; (p = memchr(p, '[', (size_t)(end - p))) != NULL; p++)
+		for (size_t k = 0; k < NPH; k++) {
+			const char *ph = placeholders[k];
+			if (ph[0] != '[' || ph[1] != p[1])
+				continue;
+			size_t n = strlen(ph);
+			if ((size_t)(end - p) >= n && memcmp(p, ph, n) == 0)
+				hit[k] = true;
+		}
+	for (size_t k = 0; k < NPH; k++)
+		if (placeholders[k][0] != '[' && mem_find(s, end, placeholders[k], strlen(placeholders[k])))
+			hit[k] = true;
+}
+
 static int placeholders_in(devsys_speckit_findings *r, const sk_file *f)
 {
 	for (size_t i = 0; f->present && i < f->n; i++) {
 		const char *s = f->lines[i].text, *end = s + f->lines[i].len;
 		bool br = memchr(s, '[', f->lines[i].len) != NULL;
-		for (size_t k = 0; k < sizeof(placeholders) / sizeof(*placeholders); k++) {
+		bool hit[NPH] = { false };
+		line_hits(s, end, hit);
+		for (size_t k = 0; k < NPH; k++) {
 			const char *ph = placeholders[k];
-			if (ph[0] == '[' && !br)
-				continue;
-			if (mem_find(s, end, ph, strlen(ph)))
+			if (hit[k])
 				ADD(r, 6, DEVSYS_SPECKIT_ERROR, f->path, (unsigned)i + 1,
 				    "template placeholder '%s' left in: replace it with the feature's real content", ph);
 		}
@@ -532,6 +552,64 @@ static int check_deps(devsys_speckit_findings *r, const devsys_speckit_feature *
 
 /* ---- SK011, SK012, SK013 ---- */
 
+typedef struct path_ref {
+	const char *path;
+	size_t phase, task;
+} path_ref;
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const path_ref *x = a, *y = b;
+	if (x->phase != y->phase)
+		return x->phase < y->phase ? -1 : 1;
+	int c = strcmp(x->path, y->path);
+	return c ? c : (x->task < y->task ? -1 : x->task > y->task);
+}
+
+/* For each [P] task, the first earlier [P] task of its phase sharing a
+ * path: refs sorted by (phase, path, task) give each path's first user. */
+static int shared_paths(devsys_speckit_findings *r, const devsys_speckit_feature *f)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < f->ntasks; i++)
+		n += f->tasks[i].parallel ? f->tasks[i].paths.n : 0;
+	if (n < 2)
+		return 0;
+	path_ref *v = devsys__calloc(n, sizeof(*v));
+	size_t *first = devsys__calloc(f->ntasks, sizeof(*first));
+	int rc = v && first ? 0 : devsys__error_oom();
+	size_t k = 0;
+	for (size_t i = 0; rc == 0 && i < f->ntasks; i++) {
+		first[i] = (size_t)-1;
+		for (size_t a = 0; f->tasks[i].parallel && a < f->tasks[i].paths.n; a++)
+			v[k++] = (path_ref){ f->tasks[i].paths.v[a], f->tasks[i].phase, i };
+	}
+	if (rc == 0)
+		qsort(v, n, sizeof(*v), cmp_ref);
+	for (size_t a = 0, g = 0; rc == 0 && a < n; a++) {
+		if (a == 0 || v[a].phase != v[a - 1].phase || strcmp(v[a].path, v[a - 1].path) != 0)
+			g = a; /* the path's first (earliest) task */
+		if (v[g].task < v[a].task && v[g].task < first[v[a].task])
+			first[v[a].task] = v[g].task;
+	}
+	for (size_t i = 0; rc == 0 && i < f->ntasks; i++) {
+		if (first[i] == (size_t)-1)
+			continue;
+		const devsys_speckit_task *t = &f->tasks[i], *u = &f->tasks[first[i]];
+		for (size_t a = 0; a < t->paths.n; a++)
+			if (devsys__sk_strv_has(&u->paths, t->paths.v[a])) {
+				rc = add(r, 11, DEVSYS_SPECKIT_ERROR, f->tmd.path, t->line,
+				         "%s and %s (line %u) are both [P] in phase '%s' and both change '%s': drop [P] from one "
+				         "of them",
+				         t->id, u->id, u->line, f->phases[t->phase].title, t->paths.v[a]);
+				break;
+			}
+	}
+	devsys__free(v);
+	devsys__free(first);
+	return rc;
+}
+
 static int check_paths(devsys_speckit_findings *r, const devsys_speckit_feature *f)
 {
 	for (size_t i = 0; i < f->ntasks; i++) {
@@ -539,23 +617,72 @@ static int check_paths(devsys_speckit_findings *r, const devsys_speckit_feature 
 		if (t->paths.n == 0)
 			ADD(r, 12, DEVSYS_SPECKIT_WARNING, f->tmd.path, t->line,
 			    "%s names no file path: say which file it changes (e.g. 'in src/models/user.py')", t->id);
-		if (!t->parallel)
-			continue;
-		for (size_t j = 0; j < i; j++) {
-			const devsys_speckit_task *u = &f->tasks[j];
-			if (!u->parallel || u->phase != t->phase)
-				continue;
-			for (size_t a = 0; a < t->paths.n; a++)
-				if (devsys__sk_strv_has(&u->paths, t->paths.v[a])) {
-					ADD(r, 11, DEVSYS_SPECKIT_ERROR, f->tmd.path, t->line,
-					    "%s and %s (line %u) are both [P] in phase '%s' and both change '%s': drop [P] from one "
-					    "of them",
-					    t->id, u->id, u->line, f->phases[t->phase].title, t->paths.v[a]);
-					break;
-				}
-		}
 	}
+	return shared_paths(r, f);
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool sorted_has(const char *const *v, size_t n, const char *key)
+{
+	return n && bsearch(&key, v, n, sizeof(*v), cmp_cstr) != NULL;
+}
+
+/* Every FR-/SC- id any task cites, sorted, for look-ups (borrowed strings). */
+static int all_cites(const devsys_speckit_feature *f, const char ***out, size_t *n)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < f->ntasks; i++)
+		total += f->tasks[i].cites.n;
+	const char **v = devsys__calloc(total ? total : 1, sizeof(*v));
+	if (!v)
+		return devsys__error_oom();
+	size_t k = 0;
+	for (size_t i = 0; i < f->ntasks; i++)
+		for (size_t c = 0; c < f->tasks[i].cites.n; c++)
+			v[k++] = f->tasks[i].cites.v[c];
+	qsort(v, k, sizeof(*v), cmp_cstr);
+	*out = v;
+	*n = k;
 	return 0;
+}
+
+static int coverage_reqs(devsys_speckit_findings *r, const devsys_speckit_feature *f, size_t *reqs, size_t *cited)
+{
+	const char **cites = NULL, **defs = NULL;
+	size_t ncites = 0, ndefs = 0;
+	int rc = all_cites(f, &cites, &ncites);
+	if (rc == 0 && !(defs = devsys__calloc(f->reqs.n ? f->reqs.n : 1, sizeof(*defs))))
+		rc = devsys__error_oom();
+	for (size_t k = 0; k < f->reqs.n && rc == 0; k++) {
+		const char *id = f->reqs.v[k];
+		/* a duplicate definition counts once: ids seen so far, kept sorted */
+		size_t lo = 0, hi = ndefs;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (strcmp(defs[mid], id) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < ndefs && strcmp(defs[lo], id) == 0)
+			continue;
+		memmove(defs + lo + 1, defs + lo, (ndefs - lo) * sizeof(*defs));
+		defs[lo] = id;
+		ndefs++;
+		(*reqs)++;
+		if (sorted_has(cites, ncites, id))
+			(*cited)++;
+		else
+			rc = add(r, 13, DEVSYS_SPECKIT_WARNING, f->spec.path, f->reqs.line[k],
+			         "%s is cited by no task: name it in the task that implements it", id);
+	}
+	devsys__free(cites);
+	devsys__free(defs);
+	return rc;
 }
 
 static int check_coverage(devsys_speckit_findings *r, const devsys_speckit_feature *f)
@@ -563,22 +690,9 @@ static int check_coverage(devsys_speckit_findings *r, const devsys_speckit_featu
 	if (!f->tmd.present || !f->spec.present)
 		return 0;
 	size_t reqs = 0, cited = 0, traced = 0, counted = 0;
-	for (size_t k = 0; k < f->reqs.n; k++) {
-		bool dup = false;
-		for (size_t j = 0; j < k && !dup; j++)
-			dup = strcmp(f->reqs.v[j], f->reqs.v[k]) == 0;
-		if (dup)
-			continue;
-		reqs++;
-		bool hit = false;
-		for (size_t i = 0; i < f->ntasks && !hit; i++)
-			hit = devsys__sk_strv_has(&f->tasks[i].cites, f->reqs.v[k]);
-		if (hit)
-			cited++;
-		else
-			ADD(r, 13, DEVSYS_SPECKIT_WARNING, f->spec.path, f->reqs.line[k],
-			    "%s is cited by no task: name it in the task that implements it", f->reqs.v[k]);
-	}
+	int rc = coverage_reqs(r, f, &reqs, &cited);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < f->ntasks; i++) {
 		const devsys_speckit_task *t = &f->tasks[i];
 		enum sk_phase_kind kind = f->phases[t->phase].kind;
