@@ -21,9 +21,10 @@ DEVSYS_BEGIN_DECL
  *        the task's folder while it does (task.json, events.jsonl, logs/).
  *
  * The built-in stages are DEVSYS_STAGE_NAMES (devsys/record.h), in that
- * order. This version runs the **validate** stage
- * (devsys_pipeline_validate()); the later stages are not run by the
- * pipeline yet (docs/pipeline.md says what exists).
+ * order. This version runs **validate** (devsys_pipeline_validate()) and
+ * checkout, agent, commit and push (devsys_pipeline_code()); pr, test,
+ * deploy, verify and gate are not run by the pipeline yet
+ * (docs/pipeline.md says what exists).
  *
  * Threads: a pipeline is not shared across threads; open one per thread.
  * Several pipelines (and processes) may use one workspace.
@@ -76,7 +77,11 @@ typedef struct devsys_stage_result {
 	/**
 	 * One word for what happened; borrowed: static. validate: "validated",
 	 * "already-registered" (ok, nothing changed), "spec-refused" (failed,
-	 * nothing registered), "record-failed" (failed after the task was created).
+	 * nothing registered), "record-failed" (the record or store could not be
+	 * written). devsys_pipeline_code(): "checked-out", "checkout-failed",
+	 * "agent-done", "agent-refused", "agent-not-run", "agent-failed",
+	 * "no-changes", "tree-deleted", "committed", "commit-failed", "pushed",
+	 * "push-failed".
 	 */
 	const char *outcome;
 } devsys_stage_result;
@@ -89,19 +94,27 @@ typedef struct devsys_stage_result {
  * Options of devsys_pipeline_new(). Each module's options are reached
  * through a pointer, never embedded, so that a module's struct can grow
  * without moving this one's fields. NULL pointers mean that module's
- * defaults. Borrowed: read during devsys_pipeline_new() only (what the
- * pipeline keeps, it copies).
+ * defaults. @c store and @c agent_env_scrub are read (and copied) during
+ * devsys_pipeline_new(); @c repo and @c runner are borrowed: they, and what
+ * they point to, must stay valid until devsys_pipeline_free().
  */
 typedef struct devsys_pipeline_options {
 	unsigned int version;                  /**< DEVSYS_PIPELINE_OPTIONS_VERSION */
 	unsigned int flags;                    /**< none defined yet: 0 */
 	const devsys_store_options *store;     /**< the task store the pipeline opens */
-	const devsys_repo_options *repo;       /**< the checkout (not used by this version's stages) */
-	const devsys_runner_options *runner;   /**< the runner (not used by this version's stages) */
+	/** The checkout (version 1). Its url, base_branch and branch_template come from the spec. */
+	const devsys_repo_options *repo;
+	const devsys_runner_options *runner;   /**< the agent's runner; this version always opens "inproc" */
 	const devsys_forge_options *forge;     /**< the forge (not used by this version's stages) */
+	/**
+	 * (operator) NULL-terminated names of more environment variables kept
+	 * from the agent, besides the ones it never gets (GITHUB_TOKEN,
+	 * GH_TOKEN, GITEA_TOKEN, GIT_ASKPASS, SSH_AUTH_SOCK). NULL: none.
+	 */
+	const char *const *agent_env_scrub;
 } devsys_pipeline_options;
 
-#define DEVSYS_PIPELINE_OPTIONS_INIT { DEVSYS_PIPELINE_OPTIONS_VERSION, 0u, NULL, NULL, NULL, NULL }
+#define DEVSYS_PIPELINE_OPTIONS_INIT { DEVSYS_PIPELINE_OPTIONS_VERSION, 0u, NULL, NULL, NULL, NULL, NULL }
 
 /** Initialise @p opts with the defaults of @p version. DEVSYS_EVERSION for unknown versions. */
 DEVSYS_API int devsys_pipeline_options_init(devsys_pipeline_options *opts, unsigned int version);
@@ -140,6 +153,37 @@ DEVSYS_API void devsys_pipeline_free(devsys_pipeline *p);
  */
 DEVSYS_API int devsys_pipeline_validate(devsys_stage_result *result, devsys_pipeline *p, const void *spec,
                                         size_t len, const char *name);
+
+/**
+ * The coding agent's stages for the task of the last
+ * devsys_pipeline_validate() (also one that was already registered):
+ *
+ * - **checkout**: devsys_repo_open_task() with @c opts->repo and the spec's
+ *   repo.url, repo.base_branch and repo.branch_template (default task/<id>).
+ * - **agent**: the spec's agent.command argv, run on the inproc runner in
+ *   the checkout, with the spec's agent.timeout, stdin /dev/null and its
+ *   output in logs/agent.log. The task facts are in tasks/<id>/agent-input.json,
+ *   outside the checkout (id, title, prompt, spec_path, acceptance). Its
+ *   environment is this process's, without GITHUB_TOKEN, GH_TOKEN,
+ *   GITEA_TOKEN, GIT_ASKPASS, SSH_AUTH_SOCK, the names of
+ *   @c agent_env_scrub and any inherited DEVSYS_* name, plus HOME (the
+ *   per-task tasks/<id>/home, mode 0700), DEVSYS_TASK_ID, DEVSYS_TASK_FILE
+ *   (agent-input.json), DEVSYS_SPEC_FILE (the kept spec) and
+ *   DEVSYS_CHECKOUT (the checkout's path).
+ * - **commit**: nothing changed ends the task "no-changes" (outcome
+ *   "no-changes"; no commit, no push). A change deleting every tracked file
+ *   is refused (DEVSYS_EINVALID, outcome "tree-deleted"; nothing committed
+ *   or pushed). Else one commit with the Task-Id and Spec trailers.
+ * - **push**: the task branch only (devsys_repo_push()); outcome "pushed".
+ *
+ * Each stage's begin and end, result and failure class go to task.json and
+ * events.jsonl; a failed stage stops here. @p result describes the last
+ * stage that ran.
+ *
+ * @return 0 (pushed, or no changes: see result->outcome); DEVSYS_ESTATE
+ *         (no validated task on @p p); the stage's error otherwise.
+ */
+DEVSYS_API int devsys_pipeline_code(devsys_stage_result *result, devsys_pipeline *p);
 
 /**
  * The id of the task of the last devsys_pipeline_validate(), or NULL.

@@ -1,3 +1,4 @@
 # The pipeline: the handle that runs a task's stages and writes their
 # results through the record and the store (the one writer of a task folder).
-devsys_module(NAME pipeline SOURCES pipeline.c REQUIRES core workspace task spec store record)
+devsys_module(NAME pipeline SOURCES pipeline.c code.c PKG libgit2 jansson
+  REQUIRES core workspace task spec store record git runner)

@@ -4,23 +4,16 @@
  * and it writes them through the record and the store.
  */
 #include "core/core.h"
-#include "devsys/pipeline.h"
+#include "pipeline_int.h"
 #include "devsys/record.h"
 
 #include <stdio.h>
 #include <string.h>
 
-struct devsys_pipeline {
-	devsys_workspace *ws; /* referenced */
-	devsys_store *store;  /* owned */
-	devsys_spec *spec;    /* of the last validate */
-	devsys_validation *validation;
-	char *task_id;
-};
 
 static const size_t options_sizes[] = {
 	0,
-	DEVSYS__SIZE_THROUGH(devsys_pipeline_options, forge), /* 1 */
+	DEVSYS__SIZE_THROUGH(devsys_pipeline_options, agent_env_scrub), /* 1 */
 };
 
 static const size_t result_sizes[] = {
@@ -54,6 +47,23 @@ int devsys_pipeline_options_init(devsys_pipeline_options *opts, unsigned int ver
 	return devsys__options_init(opts, &defaults, options_sizes, DEVSYS_PIPELINE_OPTIONS_VERSION, version, __func__);
 }
 
+/* A NULL-terminated copy of a NULL-terminated list (NULL stays NULL). */
+static int copy_names(char ***out, const char *const *names)
+{
+	size_t n = 0;
+	*out = NULL;
+	while (names && names[n])
+		n++;
+	if (!names)
+		return 0;
+	if (!(*out = devsys__calloc(n + 1, sizeof(char *))))
+		return devsys__error_oom();
+	for (size_t i = 0; i < n; i++)
+		if (!((*out)[i] = devsys__strdup(names[i])))
+			return devsys__error_oom();
+	return 0;
+}
+
 int devsys_pipeline_new(devsys_pipeline **out, devsys_workspace *ws, const devsys_pipeline_options *opts)
 {
 	devsys_pipeline_options o = DEVSYS_PIPELINE_OPTIONS_INIT;
@@ -73,6 +83,12 @@ int devsys_pipeline_new(devsys_pipeline **out, devsys_workspace *ws, const devsy
 	}
 	devsys__workspace_ref(ws);
 	p->ws = ws;
+	p->repo_opts = o.repo;
+	p->runner_opts = o.runner;
+	if ((rc = copy_names(&p->scrub, o.agent_env_scrub)) < 0) {
+		devsys_pipeline_free(p);
+		return rc;
+	}
 	*out = p;
 	return 0;
 }
@@ -92,6 +108,10 @@ void devsys_pipeline_free(devsys_pipeline *p)
 	if (!p)
 		return;
 	forget_task(p);
+	for (size_t i = 0; p->scrub && p->scrub[i]; i++)
+		devsys__free(p->scrub[i]);
+	devsys__free(p->scrub);
+	devsys_runner_free(p->runner);
 	devsys_store_free(p->store);
 	devsys_workspace_free(p->ws);
 	devsys__free(p);
@@ -119,7 +139,7 @@ devsys_store *devsys_pipeline_store(devsys_pipeline *p)
 
 /* ---- stage results ---- */
 
-static int set_result(devsys_stage_result *r, const char *stage, int rc, int failure_class, const char *outcome)
+int devsys__pipeline_result(devsys_stage_result *r, const char *stage, int rc, int failure_class, const char *outcome)
 {
 	devsys_stage_result v = DEVSYS_STAGE_RESULT_INIT;
 	if (!r || r->version == 0 || r->version > DEVSYS_STAGE_RESULT_VERSION)
@@ -159,6 +179,8 @@ static int load_spec(devsys_pipeline *p, const void *bytes, size_t len, const ch
 		                         devsys_spec_name(p->spec));
 	if (!(p->task_id = devsys__strdup(id)))
 		return devsys__error_oom();
+	/* The name the record keeps the bytes under, whatever the caller called them. */
+	p->spec_kept = devsys_spec_get_format(p->spec) == DEVSYS_SPEC_FORMAT_JSON ? "spec.json" : "spec.yaml";
 	return 0;
 }
 
@@ -204,8 +226,7 @@ static int register_task(devsys_pipeline *p, const void *bytes, size_t len)
 {
 	devsys_task *task = NULL;
 	const char *url = devsys_spec_get_string(p->spec, "/repo/url");
-	/* The name the record keeps the bytes under, whatever the caller called them. */
-	const char *kept = devsys_spec_get_format(p->spec) == DEVSYS_SPEC_FORMAT_JSON ? "spec.json" : "spec.yaml";
+	const char *kept = p->spec_kept;
 	int rc;
 
 	if ((rc = devsys_store_task_create(p->store, p->task_id, kept)) < 0)
@@ -239,13 +260,13 @@ int devsys_pipeline_validate(devsys_stage_result *result, devsys_pipeline *p, co
 		p->task_id = NULL;
 		/* the bytes' fault (build) or the library's (system) */
 		if (rc == DEVSYS_EPARSE || rc == DEVSYS_ELIMIT || rc == DEVSYS_EINVALID)
-			return set_result(result, "validate", rc, DEVSYS_FAILURE_BUILD, "spec-refused");
-		return set_result(result, "validate", rc, DEVSYS_FAILURE_SYSTEM, "spec-refused");
+			return devsys__pipeline_result(result, "validate", rc, DEVSYS_FAILURE_BUILD, "spec-refused");
+		return devsys__pipeline_result(result, "validate", rc, DEVSYS_FAILURE_SYSTEM, "spec-refused");
 	}
 	rc = register_task(p, spec, len);
 	if (rc == DEVSYS_EEXISTS)
-		return set_result(result, "validate", rc, DEVSYS_FAILURE_NONE, "already-registered");
+		return devsys__pipeline_result(result, "validate", rc, DEVSYS_FAILURE_NONE, "already-registered");
 	if (rc < 0)
-		return set_result(result, "validate", rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
-	return set_result(result, "validate", 0, DEVSYS_FAILURE_NONE, "validated");
+		return devsys__pipeline_result(result, "validate", rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
+	return devsys__pipeline_result(result, "validate", 0, DEVSYS_FAILURE_NONE, "validated");
 }

@@ -1,0 +1,382 @@
+/*
+ * The coding agent's stages: checkout, agent, commit, push. The agent runs
+ * without the push or forge credentials; the library commits and pushes.
+ */
+#include "core/core.h"
+#include "pipeline_int.h"
+#include "devsys/record.h"
+
+#include <git2.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+extern char **environ;
+
+/* Never handed to an agent, whatever the operator lists besides. */
+static const char *const scrubbed[] = { "GITHUB_TOKEN", "GH_TOKEN", "GITEA_TOKEN", "GIT_ASKPASS", "SSH_AUTH_SOCK" };
+
+/* ---- recording a stage (the pipeline is the record's writer) ---- */
+
+static int record_stage(devsys_task *task, const char *stage, const char *result, const char *fclass)
+{
+	devsys_record *rec = NULL;
+	int rc;
+	if ((rc = devsys_record_open(&rec, task)) == 0 &&
+	    (rc = result ? devsys_record_stage_end(rec, stage, result, fclass) : devsys_record_stage_begin(rec, stage)) == 0)
+		rc = devsys_record_save(rec);
+	devsys_record_free(rec);
+	return rc;
+}
+
+static int begin(devsys_pipeline *p, devsys_task *task, const char *stage)
+{
+	int rc;
+	if ((rc = devsys_store_stage_begin(p->store, p->task_id, stage)) < 0)
+		return rc;
+	return record_stage(task, stage, NULL, NULL);
+}
+
+/* End a stage: ok moves the task to @p to; a failure keeps rc's message. */
+static int end(devsys_stage_result *res, devsys_pipeline *p, devsys_task *task, const char *stage, int rc, int fclass,
+               const char *outcome, int to)
+{
+	char msg[1024];
+	const char *result = fclass == DEVSYS_FAILURE_NONE ? "ok" : fclass == DEVSYS_FAILURE_CANCELED ? "canceled" : "failed";
+	snprintf(msg, sizeof(msg), "%s", devsys_error_message(devsys_error_last()));
+	if (devsys_store_stage_end(p->store, p->task_id, stage, result, to) < 0 && fclass == DEVSYS_FAILURE_NONE)
+		return devsys__pipeline_result(res, stage, devsys_error_code(devsys_error_last()), DEVSYS_FAILURE_SYSTEM,
+		                               "record-failed");
+	if (record_stage(task, stage, result, devsys_failure_class_name(fclass)) < 0 && fclass == DEVSYS_FAILURE_NONE)
+		return devsys__pipeline_result(res, stage, devsys_error_code(devsys_error_last()), DEVSYS_FAILURE_SYSTEM,
+		                               "record-failed");
+	if (fclass != DEVSYS_FAILURE_NONE)
+		devsys__error_set(rc, "%s", msg);
+	return devsys__pipeline_result(res, stage, rc, fclass, outcome);
+}
+
+/* ---- the agent's input, outside the checkout ---- */
+
+static int write_agent_input(devsys_pipeline *p, devsys_task *task, devsys_buf *path)
+{
+	const devsys_node *doc = devsys_spec_at(p->spec, 0);
+	const devsys_node *acc = devsys_node_get(doc, "/deploy/acceptance");
+	devsys_buf accj = DEVSYS_BUF_INIT, spec = DEVSYS_BUF_INIT;
+	json_t *j;
+	char *s = NULL;
+	int rc;
+	const char *prompt = devsys_spec_get_string(p->spec, "/prompt");
+
+	if ((rc = devsys_task_path_join(path, task, "agent-input.json")) < 0 ||
+	    (rc = devsys_task_path_join(&spec, task, p->spec_kept)) < 0)
+		goto out;
+	if (acc && (rc = devsys_node_to_json(&accj, acc)) < 0)
+		goto out;
+	j = json_pack("{s:s,s:s?,s:s?,s:s,s:o}", "id", p->task_id, "title", devsys_spec_get_string(p->spec, "/title"),
+	              "prompt", prompt, "spec_path", spec.ptr, "acceptance",
+	              accj.ptr ? json_loads(accj.ptr, 0, NULL) : json_array());
+	s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	if (!s) {
+		rc = devsys__error_oom();
+		goto out;
+	}
+	rc = devsys__write_file_atomic(path->ptr, s, strlen(s), 0600);
+out:
+	free(s);
+	devsys_buf_dispose(&accj);
+	devsys_buf_dispose(&spec);
+	return rc;
+}
+
+/* ---- the agent's environment ---- */
+
+static bool is_scrubbed(const devsys_pipeline *p, const char *entry)
+{
+	size_t n = strcspn(entry, "=");
+	for (size_t i = 0; i < sizeof(scrubbed) / sizeof(scrubbed[0]); i++)
+		if (strlen(scrubbed[i]) == n && strncmp(entry, scrubbed[i], n) == 0)
+			return true;
+	for (size_t i = 0; p->scrub && p->scrub[i]; i++)
+		if (strlen(p->scrub[i]) == n && strncmp(entry, p->scrub[i], n) == 0)
+			return true;
+	/* the task facts below are the pipeline's, not inherited */
+	return strncmp(entry, "DEVSYS_", 7) == 0 || strncmp(entry, "HOME=", 5) == 0;
+}
+
+typedef struct strvec {
+	char **v;
+	size_t n, cap;
+} strvec;
+
+static int vec_push(strvec *s, char *owned)
+{
+	if (!owned)
+		return devsys__error_oom();
+	if (s->n + 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		char **v = devsys__realloc(s->v, cap * sizeof(*v));
+		if (!v) {
+			devsys__free(owned);
+			return devsys__error_oom();
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = owned;
+	s->v[s->n] = NULL;
+	return 0;
+}
+
+static void vec_free(strvec *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		devsys__free(s->v[i]);
+	devsys__free(s->v);
+}
+
+static int agent_env(strvec *env, devsys_pipeline *p, devsys_task *task, const char *input, const char *checkout)
+{
+	devsys_buf home = DEVSYS_BUF_INIT, spec = DEVSYS_BUF_INIT;
+	int rc = 0;
+
+	for (char **e = environ; e && *e && rc == 0; e++)
+		if (strchr(*e, '=') && !is_scrubbed(p, *e))
+			rc = vec_push(env, devsys__strdup(*e));
+	if (rc == 0 && (rc = devsys_task_path_join(&home, task, "home")) == 0 &&
+	    (rc = devsys__mkdir_p(home.ptr, 0700)) == 0 && (rc = devsys_task_path_join(&spec, task, p->spec_kept)) == 0 &&
+	    (rc = vec_push(env, devsys__asprintf("HOME=%s", home.ptr))) == 0 &&
+	    (rc = vec_push(env, devsys__asprintf("DEVSYS_TASK_ID=%s", p->task_id))) == 0 &&
+	    (rc = vec_push(env, devsys__asprintf("DEVSYS_TASK_FILE=%s", input))) == 0 &&
+	    (rc = vec_push(env, devsys__asprintf("DEVSYS_SPEC_FILE=%s", spec.ptr))) == 0)
+		rc = vec_push(env, devsys__asprintf("DEVSYS_CHECKOUT=%s", checkout));
+	devsys_buf_dispose(&home);
+	devsys_buf_dispose(&spec);
+	return rc;
+}
+
+static int agent_argv(strvec *argv, const devsys_spec *spec)
+{
+	const devsys_node *cmd = devsys_node_get(devsys_spec_at(spec, 0), "/agent/command");
+	int rc = 0;
+	if (!cmd || devsys_node_size(cmd) == 0)
+		return devsys__error_set(DEVSYS_EINVALID, "%s: /agent/command: the spec names no agent command",
+		                         devsys_spec_name(spec));
+	for (size_t i = 0; i < devsys_node_size(cmd) && rc == 0; i++) {
+		const char *a = devsys_node_string(devsys_node_at(cmd, i), NULL);
+		rc = a ? vec_push(argv, devsys__strdup(a))
+		       : devsys__error_set(DEVSYS_EINVALID, "%s: /agent/command/%zu is not a string", devsys_spec_name(spec), i);
+	}
+	return rc;
+}
+
+static int failure_of_runner(int failure)
+{
+	switch (failure) {
+	case DEVSYS_RUNNER_OK:
+		return DEVSYS_FAILURE_NONE;
+	case DEVSYS_RUNNER_BUILD_FAILURE:
+		return DEVSYS_FAILURE_BUILD;
+	case DEVSYS_RUNNER_TIMEOUT:
+		return DEVSYS_FAILURE_TIMEOUT;
+	case DEVSYS_RUNNER_CANCELED:
+		return DEVSYS_FAILURE_CANCELED;
+	default:
+		return DEVSYS_FAILURE_SYSTEM;
+	}
+}
+
+static int run_agent(devsys_stage_result *res, devsys_pipeline *p, devsys_task *task, devsys_repo *repo)
+{
+	devsys_runner_cmd cmd = DEVSYS_RUNNER_CMD_INIT;
+	devsys_runner_result rr = DEVSYS_RUNNER_RESULT_INIT;
+	devsys_buf input = DEVSYS_BUF_INIT;
+	strvec argv = { 0 }, env = { 0 };
+	unsigned int ms = 0;
+	int rc, fclass;
+
+	if ((rc = begin(p, task, "agent")) < 0)
+		return devsys__pipeline_result(res, "agent", rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
+	if ((rc = agent_argv(&argv, p->spec)) < 0 ||
+	    ((rc = devsys_spec_timeout_ms(p->spec, 0, "agent", &ms)) < 0 && rc != DEVSYS_ENOTFOUND)) {
+		rc = end(res, p, task, "agent", rc, DEVSYS_FAILURE_BUILD, "agent-refused", -1);
+		goto out;
+	}
+	if ((rc = write_agent_input(p, task, &input)) < 0 ||
+	    (rc = agent_env(&env, p, task, input.ptr, devsys_repo_checkout_path(repo))) < 0 ||
+	    (!p->runner && (rc = devsys_runner_open(&p->runner, "inproc", p->runner_opts)) < 0)) {
+		rc = end(res, p, task, "agent", rc, DEVSYS_FAILURE_SYSTEM, "agent-not-run", -1);
+		goto out;
+	}
+	cmd.argv = (const char *const *)argv.v;
+	cmd.env = (const char *const *)env.v;
+	cmd.cwd = devsys_repo_checkout_path(repo);
+	cmd.timeout_ms = ms;
+	cmd.task = task; /* output: logs/agent.log; stdin: /dev/null */
+	cmd.stage = "agent";
+	rc = devsys_runner_exec(p->runner, &cmd, &rr);
+	fclass = rc < 0 && rr.failure == DEVSYS_RUNNER_OK ? DEVSYS_FAILURE_SYSTEM : failure_of_runner(rr.failure);
+	if (fclass == DEVSYS_FAILURE_NONE)
+		rc = end(res, p, task, "agent", 0, fclass, "agent-done", DEVSYS_STATE_CODED);
+	else {
+		if (rc == 0)
+			rc = devsys__error_set(DEVSYS_ERROR, "the agent %s (exit %d, signal %d); see logs/agent.log",
+			                       devsys_runner_failure_name(rr.failure), rr.exit_code, rr.signal);
+		rc = end(res, p, task, "agent", rc, fclass, "agent-failed", -1);
+	}
+	devsys_runner_result_dispose(&rr);
+out:
+	vec_free(&argv);
+	vec_free(&env);
+	devsys_buf_dispose(&input);
+	return rc;
+}
+
+/* ---- commit and push ---- */
+
+static int count_blob(const char *root, const git_tree_entry *e, void *payload)
+{
+	(void)root;
+	if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
+		(*(size_t *)payload)++;
+	return 0;
+}
+
+/* How many files the checkout's HEAD tracks. */
+static int tracked_files(size_t *out, const char *checkout)
+{
+	git_repository *r = NULL;
+	git_object *tree = NULL;
+	int rc = 0;
+	*out = 0;
+	if (git_repository_open(&r, checkout) < 0 || git_revparse_single(&tree, r, "HEAD^{tree}") < 0 ||
+	    git_tree_walk((git_tree *)tree, GIT_TREEWALK_PRE, count_blob, out) < 0)
+		rc = devsys__error_set(DEVSYS_EIO, "cannot read the tree of '%s': %s", checkout,
+		                       git_error_last() ? git_error_last()->message : "unknown error");
+	git_object_free(tree);
+	git_repository_free(r);
+	return rc;
+}
+
+/* The checkout's changes against HEAD (worktree and index; untracked files,
+ * .gitignore honoured): how many paths, and how many of them are deleted. */
+static int worktree_changes(size_t *changed, size_t *deleted, const char *checkout)
+{
+	git_status_options so;
+	git_repository *r = NULL;
+	git_status_list *list = NULL;
+	int rc = 0;
+	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
+	so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS;
+	*changed = *deleted = 0;
+	if (git_repository_open(&r, checkout) < 0 || git_status_list_new(&list, r, &so) < 0)
+		rc = devsys__error_set(DEVSYS_EIO, "cannot read the changes in '%s': %s", checkout,
+		                       git_error_last() ? git_error_last()->message : "unknown error");
+	for (size_t i = 0; rc == 0 && i < git_status_list_entrycount(list); i++) {
+		unsigned int st = git_status_byindex(list, i)->status;
+		if (st == GIT_STATUS_CURRENT || (st & GIT_STATUS_IGNORED))
+			continue;
+		(*changed)++;
+		*deleted += (st & (GIT_STATUS_WT_DELETED | GIT_STATUS_INDEX_DELETED)) != 0;
+	}
+	git_status_list_free(list);
+	git_repository_free(r);
+	return rc;
+}
+
+/* 1: the agent changed something; 0: nothing; refuses a change that deletes every tracked file. */
+static int check_changes(int *changed, devsys_repo *repo)
+{
+	const char *checkout = devsys_repo_checkout_path(repo);
+	size_t n = 0, deleted = 0, tracked = 0;
+	int rc;
+	if ((rc = worktree_changes(&n, &deleted, checkout)) < 0)
+		return rc;
+	*changed = n > 0;
+	if (deleted == 0 || (rc = tracked_files(&tracked, checkout)) < 0)
+		return rc;
+	if (tracked > 0 && deleted >= tracked)
+		return devsys__error_set(DEVSYS_EINVALID,
+		                         "the agent's change deletes every tracked file (%zu of %zu); refused before "
+		                         "commit and push",
+		                         deleted, tracked);
+	return 0;
+}
+
+static int commit_and_push(devsys_stage_result *res, devsys_pipeline *p, devsys_task *task, devsys_repo *repo)
+{
+	devsys_repo_commit_options co = DEVSYS_REPO_COMMIT_OPTIONS_INIT;
+	devsys_buf spec = DEVSYS_BUF_INIT;
+	const char *title = devsys_spec_get_string(p->spec, "/title");
+	int rc, changed = 0, committed = 0;
+
+	if ((rc = begin(p, task, "commit")) < 0)
+		return devsys__pipeline_result(res, "commit", rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
+	if ((rc = check_changes(&changed, repo)) < 0)
+		return end(res, p, task, "commit", rc, rc == DEVSYS_EINVALID ? DEVSYS_FAILURE_BUILD : DEVSYS_FAILURE_SYSTEM,
+		           rc == DEVSYS_EINVALID ? "tree-deleted" : "commit-failed", -1);
+	if (!changed)
+		return end(res, p, task, "commit", 0, DEVSYS_FAILURE_NONE, "no-changes", DEVSYS_STATE_NO_CHANGES);
+	co.spec_path = p->spec_kept;
+	if ((rc = devsys_task_path_join(&spec, task, p->spec_kept)) == 0) {
+		co.spec_file = spec.ptr;
+		rc = devsys_repo_commit(&committed, repo, title ? title : p->task_id, &co);
+	}
+	devsys_buf_dispose(&spec);
+	if (rc < 0)
+		return end(res, p, task, "commit", rc, rc == DEVSYS_ELIMIT ? DEVSYS_FAILURE_BUILD : DEVSYS_FAILURE_SYSTEM,
+		           "commit-failed", -1);
+	if (!committed) /* only ignored files changed */
+		return end(res, p, task, "commit", 0, DEVSYS_FAILURE_NONE, "no-changes", DEVSYS_STATE_NO_CHANGES);
+	if ((rc = end(res, p, task, "commit", 0, DEVSYS_FAILURE_NONE, "committed", DEVSYS_STATE_COMMITTED)) < 0)
+		return rc;
+	if ((rc = begin(p, task, "push")) < 0)
+		return devsys__pipeline_result(res, "push", rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
+	if ((rc = devsys_repo_push(repo)) < 0)
+		return end(res, p, task, "push", rc,
+		           rc == DEVSYS_EPROTECTED || rc == DEVSYS_ECONFLICT ? DEVSYS_FAILURE_BUILD : DEVSYS_FAILURE_SYSTEM,
+		           "push-failed", -1);
+	return end(res, p, task, "push", 0, DEVSYS_FAILURE_NONE, "pushed", DEVSYS_STATE_PUSHED);
+}
+
+static int checkout(devsys_stage_result *res, devsys_repo **repo, devsys_pipeline *p, devsys_task *task)
+{
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	int rc;
+	if (p->repo_opts)
+		memcpy(&o, p->repo_opts, sizeof(o)); /* version 1 is the only one */
+	o.url = devsys_spec_get_string(p->spec, "/repo/url");
+	if (devsys_spec_get_string(p->spec, "/repo/base_branch"))
+		o.base_branch = devsys_spec_get_string(p->spec, "/repo/base_branch");
+	if (devsys_spec_get_string(p->spec, "/repo/branch_template"))
+		o.branch_template = devsys_spec_get_string(p->spec, "/repo/branch_template");
+	if ((rc = begin(p, task, "checkout")) < 0)
+		return devsys__pipeline_result(res, "checkout", rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
+	if ((rc = devsys_repo_open_task(repo, task, &o)) < 0)
+		return end(res, p, task, "checkout", rc,
+		           rc == DEVSYS_EPROTECTED || rc == DEVSYS_EINVALID ? DEVSYS_FAILURE_BUILD : DEVSYS_FAILURE_SYSTEM,
+		           "checkout-failed", -1);
+	return end(res, p, task, "checkout", 0, DEVSYS_FAILURE_NONE, "checked-out", DEVSYS_STATE_CHECKED_OUT);
+}
+
+int devsys_pipeline_code(devsys_stage_result *result, devsys_pipeline *p)
+{
+	devsys_task *task = NULL;
+	devsys_repo *repo = NULL;
+	int rc;
+	DEVSYS__CHECK_ARG(p);
+	if (!p->task_id || !p->spec)
+		return devsys__error_set(DEVSYS_ESTATE, "devsys_pipeline_code: no task; run devsys_pipeline_validate() first");
+	if (p->repo_opts && p->repo_opts->version != DEVSYS_REPO_OPTIONS_VERSION)
+		return devsys__error_set(DEVSYS_EVERSION, "devsys_pipeline_options.repo: version %u is not supported (1)",
+		                         p->repo_opts->version);
+	if ((rc = devsys_task_open(&task, p->ws, p->task_id, 0)) < 0)
+		return devsys__pipeline_result(result, "checkout", rc, DEVSYS_FAILURE_SYSTEM, "checkout-failed");
+	if ((rc = checkout(result, &repo, p, task)) == 0 && (rc = run_agent(result, p, task, repo)) == 0)
+		rc = commit_and_push(result, p, task, repo);
+	devsys_repo_free(repo);
+	devsys_task_free(task);
+	return rc;
+}

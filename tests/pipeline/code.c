@@ -1,0 +1,207 @@
+/* The coding agent's stages (checkout, agent, commit, push) against a real
+ * bare repository on file://, with small script agents on the inproc runner. */
+#include "testutil.h"
+#include <devsys.h>
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dir;
+static devsys_workspace *ws;
+static devsys_pipeline *pl;
+static devsys_runner_options ro = DEVSYS_RUNNER_OPTIONS_INIT;
+static const char *const scrub[] = { "OPERATOR_SECRET", NULL };
+
+static void setup(void)
+{
+	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
+	if (!dt_which("git"))
+		dt_skip("git is not installed");
+	cr_assert_eq(devsys_init(), 1);
+	dir = dt_tmpdir("pipecode");
+	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
+	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
+	                   " echo x > a.txt && git add . && git commit -qm init && git push -q origin main",
+	                   dir),
+	             0);
+	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0); /* tasks/ and devsys.db next to the repos */
+	ro.grace_ms = 200;
+	po.runner = &ro;
+	po.agent_env_scrub = scrub;
+	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+}
+
+static void teardown(void)
+{
+	devsys_pipeline_free(pl);
+	devsys_workspace_free(ws);
+	dt_rmrf(dir);
+	free(dir);
+	devsys_shutdown();
+}
+
+/* A spec whose agent is `/bin/sh <dir>/<script>` (the script is written here). */
+static void validate(const char *id, const char *script, const char *extra)
+{
+	char spec[4096], path[4096];
+	snprintf(path, sizeof(path), "%s/%s.sh", dir, id);
+	cr_assert(dt_write_file(path, script));
+	snprintf(spec, sizeof(spec),
+	         "id: %s\ntitle: Agent task %s\nprompt: Append a line to README.\n"
+	         "repo:\n  url: file://%s/remote.git\n  base_branch: main\n"
+	         "agent:\n  command: [/bin/sh, %s]\n%s"
+	         "tests:\n  command: [make, check]\nrunner: inproc\n",
+	         id, id, dir, path, extra ? extra : "");
+	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+}
+
+static int remote_has_branch(const char *id)
+{
+	return dt_sh("git --git-dir='%s/remote.git' rev-parse -q --verify refs/heads/task/%s >/dev/null", dir, id) == 0;
+}
+
+static const char *stage_field(json_t *tj, const char *stage, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(json_object_get(tj, "stages"), stage), key));
+}
+
+static json_t *task_json(const char *id)
+{
+	char p[4096];
+	json_t *j;
+	snprintf(p, sizeof(p), "%s/tasks/%s/task.json", dir, id);
+	j = json_load_file(p, 0, NULL);
+	cr_assert_not_null(j, "%s", p);
+	return j;
+}
+
+Test(pipeline_code, an_agent_change_is_committed_and_pushed_without_the_tokens, .init = setup, .fini = teardown)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	char p[4096], *env, *facts, *msg, *log;
+	int st;
+	json_t *tj;
+	setenv("GITHUB_TOKEN", "ghp_planted0123456789abcdefghijklmnopqr", 1);
+	setenv("GH_TOKEN", "planted-gh", 1);
+	setenv("SSH_AUTH_SOCK", "/tmp/planted.sock", 1);
+	setenv("OPERATOR_SECRET", "planted-operator", 1);
+	setenv("POSITIVE_CONTROL", "present-1", 1);
+	validate("change-1",
+	         "env > \"$DEVSYS_CHECKOUT/../env.txt\"\ncat \"$DEVSYS_TASK_FILE\" > \"$DEVSYS_CHECKOUT/../facts.txt\"\n"
+	         "cat > \"$DEVSYS_CHECKOUT/../stdin.txt\"\necho agent says hi\necho changed by agent >> README\n",
+	         NULL);
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	unsetenv("GITHUB_TOKEN");
+	unsetenv("GH_TOKEN");
+	unsetenv("SSH_AUTH_SOCK");
+	unsetenv("OPERATOR_SECRET");
+	unsetenv("POSITIVE_CONTROL");
+	cr_assert_str_eq(r.stage, "push");
+	cr_assert_str_eq(r.outcome, "pushed");
+	cr_assert_eq(devsys_store_task_state(devsys_pipeline_store(pl), "change-1"), DEVSYS_STATE_PUSHED);
+	/* the agent's environment */
+	snprintf(p, sizeof(p), "%s/tasks/change-1/env.txt", dir);
+	env = dt_read_file(p, NULL);
+	cr_assert_not_null(env, "the agent ran in the checkout");
+	cr_assert(strstr(env, "POSITIVE_CONTROL=present-1"), "the positive control reached the agent: %s", env);
+	cr_assert(!strstr(env, "GITHUB_TOKEN") && !strstr(env, "ghp_planted"), "GITHUB_TOKEN reached the agent");
+	cr_assert(!strstr(env, "GH_TOKEN=") && !strstr(env, "SSH_AUTH_SOCK=") && !strstr(env, "planted-operator"),
+	          "a scrubbed name reached the agent: %s", env);
+	cr_assert(strstr(env, "DEVSYS_TASK_ID=change-1\n"), "%s", env);
+	snprintf(p, sizeof(p), "HOME=%s/tasks/change-1/home\n", dir);
+	cr_assert(strstr(env, p), "a per-task HOME: %s", env);
+	free(env);
+	/* the task facts, outside the checkout */
+	snprintf(p, sizeof(p), "%s/tasks/change-1/facts.txt", dir);
+	facts = dt_read_file(p, NULL);
+	cr_assert(facts && strstr(facts, "Append a line to README.") && strstr(facts, "\"id\": \"change-1\""), "%s",
+	          facts);
+	free(facts);
+	snprintf(p, sizeof(p), "%s/tasks/change-1/stdin.txt", dir);
+	cr_assert(dt_exists(p));
+	cr_assert_eq(dt_sh("test ! -s '%s'", p), 0, "stdin is /dev/null");
+	cr_assert_eq(dt_sh("cd '%s/tasks/change-1/checkout' && test -z \"$(git ls-files agent-input.json)\"", dir), 0);
+	/* output in logs/agent.log */
+	snprintf(p, sizeof(p), "%s/tasks/change-1/logs/agent.log", dir);
+	log = dt_read_file(p, NULL);
+	cr_assert(log && strstr(log, "agent says hi"), "%s", log);
+	free(log);
+	/* the pushed commit */
+	cr_assert(remote_has_branch("change-1"));
+	msg = dt_sh_output(&st, "git --git-dir='%s/remote.git' log -1 --format=%%B task/change-1", dir);
+	cr_assert(strstr(msg, "Agent task change-1") && strstr(msg, "Task-Id: change-1"), "%s", msg);
+	free(msg);
+	msg = dt_sh_output(&st, "git --git-dir='%s/remote.git' show task/change-1:README", dir);
+	cr_assert(strstr(msg, "changed by agent"), "%s", msg);
+	free(msg);
+	cr_assert_eq(dt_sh("git --git-dir='%s/remote.git' diff --quiet main task/change-1 -- a.txt", dir), 0);
+	tj = task_json("change-1");
+	cr_assert_str_eq(stage_field(tj, "checkout", "result"), "ok");
+	cr_assert_str_eq(stage_field(tj, "agent", "result"), "ok");
+	cr_assert_str_eq(stage_field(tj, "commit", "result"), "ok");
+	cr_assert_str_eq(stage_field(tj, "push", "result"), "ok");
+	json_decref(tj);
+}
+
+Test(pipeline_code, an_agent_that_changes_nothing_ends_no_changes_without_a_push, .init = setup, .fini = teardown)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	validate("nothing-1", "echo looked and left\n", NULL);
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(r.stage, "commit");
+	cr_assert_str_eq(r.outcome, "no-changes");
+	cr_assert_str_eq(r.result, "ok");
+	cr_assert_eq(devsys_store_task_state(devsys_pipeline_store(pl), "nothing-1"), DEVSYS_STATE_NO_CHANGES);
+	cr_assert(!remote_has_branch("nothing-1"), "nothing was pushed");
+}
+
+Test(pipeline_code, a_change_deleting_every_tracked_file_is_refused_before_push, .init = setup, .fini = teardown)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	json_t *tj;
+	validate("wipe-1", "git ls-files -z | xargs -0 rm -f\n", NULL);
+	cr_assert_eq(devsys_pipeline_code(&r, pl), DEVSYS_EINVALID);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "deletes every tracked file"), "%s",
+	          devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(r.outcome, "tree-deleted");
+	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_BUILD);
+	cr_assert(!remote_has_branch("wipe-1"), "the deletion was pushed");
+	cr_assert_eq(devsys_store_task_state(devsys_pipeline_store(pl), "wipe-1"), DEVSYS_STATE_FAILED);
+	tj = task_json("wipe-1");
+	cr_assert_str_eq(stage_field(tj, "commit", "result"), "failed");
+	cr_assert_str_eq(stage_field(tj, "commit", "failure_class"), "build");
+	json_decref(tj);
+	/* positive control: deleting one file of two is a change like any other */
+	validate("wipe-2", "rm a.txt\n", NULL);
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(r.outcome, "pushed");
+	cr_assert(remote_has_branch("wipe-2"));
+}
+
+Test(pipeline_code, a_failing_agent_and_a_timeout_have_their_classes, .init = setup, .fini = teardown)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	json_t *tj;
+	validate("fail-1", "echo no >&2\nexit 3\n", NULL);
+	cr_assert_lt(devsys_pipeline_code(&r, pl), 0);
+	cr_assert_str_eq(r.stage, "agent");
+	cr_assert_str_eq(r.outcome, "agent-failed");
+	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_BUILD);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "exit 3"), "%s",
+	          devsys_error_message(devsys_error_last()));
+	validate("slow-1", "sleep 30\n", "  timeout: 1\n");
+	cr_assert_lt(devsys_pipeline_code(&r, pl), 0);
+	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_TIMEOUT);
+	tj = task_json("slow-1");
+	cr_assert_str_eq(stage_field(tj, "agent", "failure_class"), "timeout");
+	json_decref(tj);
+	cr_assert(!remote_has_branch("fail-1") && !remote_has_branch("slow-1"));
+}
+
+Test(pipeline_code, code_needs_a_validated_task, .init = setup, .fini = teardown)
+{
+	cr_assert_eq(devsys_pipeline_code(NULL, pl), DEVSYS_ESTATE);
+	cr_assert_eq(devsys_pipeline_code(NULL, NULL), DEVSYS_EINVAL);
+}
