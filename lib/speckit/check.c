@@ -857,6 +857,42 @@ static int dump(devsys_buf *out, json_t *j)
 	return rc;
 }
 
+/* Length of the valid UTF-8 sequence at p, or 0. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+	if (!n || (size_t)(end - p) < n || (n == 2 && p[0] < 0xC2))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+	if (n == 3 && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0)))
+		return 0; /* overlong, surrogate */
+	if (n == 4 && ((p[0] == 0xF0 && p[1] < 0x90) || p[0] > 0xF4 || (p[0] == 0xF4 && p[1] >= 0x90)))
+		return 0;
+	return n;
+}
+
+/* A JSON string of @p s; a byte that is not UTF-8 (a file may hold any)
+ * becomes U+FFFD, so a finding never makes the output fail. */
+static json_t *jstr(const char *s)
+{
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+	int rc = 0;
+	while (p < end && rc == 0) {
+		size_t n = utf8_len(p, end);
+		rc = n ? devsys_buf_put(&b, (const char *)p, n) : devsys_buf_put(&b, "\xEF\xBF\xBD", 3);
+		p += n ? n : 1;
+	}
+	j = rc == 0 ? json_string(b.ptr ? b.ptr : "") : NULL;
+	devsys_buf_dispose(&b);
+	return j;
+}
+
 int devsys_speckit_findings_to_json(devsys_buf *out, const devsys_speckit_findings *r)
 {
 	DEVSYS__CHECK_ARG(out);
@@ -864,8 +900,13 @@ int devsys_speckit_findings_to_json(devsys_buf *out, const devsys_speckit_findin
 	json_t *arr = json_array();
 	for (size_t i = 0; arr && i < r->n; i++) {
 		const sk_finding *f = &r->v[i];
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i,s:s}", "rule", f->rule, "severity", sev_name(f->sev),
-		                                     "file", f->file, "line", (int)f->line, "message", f->msg));
+		json_t *e = json_pack("{s:s,s:s,s:o,s:i,s:o}", "rule", f->rule, "severity", sev_name(f->sev), "file",
+		                      jstr(f->file), "line", (int)f->line, "message", jstr(f->msg));
+		if (!e) {
+			json_decref(arr);
+			return devsys__error_oom();
+		}
+		json_array_append_new(arr, e);
 	}
 	json_t *root = json_pack("{s:o,s:{s:I,s:I,s:I}}", "findings", arr, "summary", "errors",
 	                         (json_int_t)devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_ERROR), "warnings",
@@ -902,14 +943,14 @@ static json_t *sarif_result(const sk_finding *f)
 	if (!uri)
 		return NULL;
 	int idx = atoi(f->rule + 2);
-	json_t *phys = uri[0] == 'f' && strncmp(uri, "file://", 7) == 0
+	json_t *phys = strncmp(uri, "file://", 7) == 0
 	                       ? json_pack("{s:{s:s}}", "artifactLocation", "uri", uri)
 	                       : json_pack("{s:{s:s,s:s}}", "artifactLocation", "uri", uri, "uriBaseId", "%SRCROOT%");
 	devsys__free(uri);
 	if (phys && f->line)
 		json_object_set_new(phys, "region", json_pack("{s:i}", "startLine", (int)f->line));
-	return json_pack("{s:s,s:i,s:s,s:{s:s},s:[{s:o}]}", "ruleId", f->rule, "ruleIndex", idx, "level", level[f->sev],
-	                 "message", "text", f->msg, "locations", "physicalLocation", phys);
+	return json_pack("{s:s,s:i,s:s,s:{s:o},s:[{s:o}]}", "ruleId", f->rule, "ruleIndex", idx, "level", level[f->sev],
+	                 "message", "text", jstr(f->msg), "locations", "physicalLocation", phys);
 }
 
 int devsys_speckit_findings_to_sarif(devsys_buf *out, const devsys_speckit_findings *r)
