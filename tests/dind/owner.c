@@ -1,7 +1,7 @@
 /*
  * A process that owns a dind engine and then gets killed -9 by the sweeper
  * test: opens the dind runner on <host> with <image> and <engine-image>,
- * says "open" on stdout, and waits.
+ * says "open" on stdout, and runs a long sleep in a container on its engine.
  */
 #include <devsys.h>
 #include <devsys/sys/runner_dind.h>
@@ -29,6 +29,14 @@ int main(int argc, char **argv)
 	}
 	printf("open %d\n", (int)getpid());
 	fflush(stdout);
+	{
+		const char *cmd[] = { "sleep", "600", NULL };
+		devsys_runner_cmd c = DEVSYS_RUNNER_CMD_INIT;
+		devsys_runner_result res = DEVSYS_RUNNER_RESULT_INIT;
+		c.argv = cmd;
+		devsys_runner_exec(r, &c, &res);
+		devsys_runner_result_dispose(&res);
+	}
 	for (;;)
 		pause();
 }

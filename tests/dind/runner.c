@@ -344,6 +344,21 @@ Test(dind, killed_owner_is_cleaned_up_by_the_sweepers)
 	cr_assert(said && strstr(said, "open "), "the owner opened its dind runner: %s", said ? said : "(nothing)");
 	free(said);
 	dir = the_dir();
+	{
+		/* its command runs on the inner engine (and holds a cgroup there) */
+		char sock[128];
+		size_t n = 0;
+		snprintf(sock, sizeof(sock), "%s/docker.sock", dir);
+		for (int i = 0; i < 1500 && n != 1; i++) {
+			struct timespec ts = { 0, 20 * 1000000L };
+			json_t *l = curl_json(sock, "'http://docker/containers/json'");
+			n = json_array_size(l);
+			json_decref(l);
+			if (n != 1)
+				nanosleep(&ts, NULL);
+		}
+		cr_assert_eq(n, 1u, "the owner's command runs on its engine");
+	}
 	/* positive control: a live owner's engine is swept by neither sweeper */
 	d.host = engine->host;
 	cr_assert_eq(devsys_runner_docker_sweep(&removed, &d), 0, "%s", errmsg());
@@ -359,7 +374,8 @@ Test(dind, killed_owner_is_cleaned_up_by_the_sweepers)
 	devsys__dind_sweep_dirs();
 	cr_assert_eq(count_outer(), 0u);
 	cr_assert(!dt_exists(dir), "%s swept", dir);
-	cr_assert_eq(dt_sh("ls -d /sys/fs/cgroup/*/%s 2>/dev/null | grep -q .", strrchr(dir, '/') + 1), 1, "no cgroup left");
+	cr_assert_eq(dt_sh("ls -d /sys/fs/cgroup/*/%s 2>/dev/null | grep -q .", strrchr(dir, '/') + 1), 1,
+	             "no cgroup left, the inner container's included");
 	free(dir);
 }
 

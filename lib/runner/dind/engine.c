@@ -83,6 +83,24 @@ static int make_dir(devsys__dind_engine *e)
 	return devsys__unix_path_check(e->sock, "dind: the inner engine's socket");
 }
 
+/* rmdir a cgroup and its direct children (the inner containers' cgroups,
+ * left when the engine was killed); a cgroup with live tasks stays. */
+static void rmdir_cgroup(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *ent;
+	while (d && (ent = readdir(d))) {
+		char child[600];
+		if (ent->d_name[0] == '.' || ent->d_type != DT_DIR)
+			continue;
+		snprintf(child, sizeof(child), "%s/%s", path, ent->d_name);
+		rmdir(child);
+	}
+	if (d)
+		closedir(d);
+	rmdir(path);
+}
+
 /* The inner runc's cgroups: one parent per engine, per controller (cgroup v1), or one (v2). */
 static void remove_cgroups(const char *name)
 {
@@ -90,12 +108,12 @@ static void remove_cgroups(const char *name)
 	struct dirent *ent;
 	char path[512];
 	snprintf(path, sizeof(path), "/sys/fs/cgroup/%s", name);
-	rmdir(path);
+	rmdir_cgroup(path);
 	while (d && (ent = readdir(d))) {
 		if (ent->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/%s", ent->d_name, name);
-		rmdir(path);
+		rmdir_cgroup(path);
 	}
 	if (d)
 		closedir(d);
