@@ -64,9 +64,6 @@ def test_branch_names() -> None:
         devsys.branch_name("42", "bad..{id}")
 
 
-# lib/git leaves <task>/checkout behind when the progress callback stops the
-# CHECKOUT stage (repo.h promises nothing is left); strict, so the fix shows.
-@pytest.mark.xfail(strict=True, reason="lib/git: an EUSER during the checkout stage leaves the checkout directory")
 def test_a_raising_progress_callback_aborts_the_checkout(task: devsys.Task, bare_repo: Path) -> None:
     class Abort(Exception):
         pass

@@ -32,12 +32,12 @@ print("installed package ok")
 DEVSYS_LIBRARY=$lib "$tmp/venv/bin/python" -c "$smoke" "$site" "$tmp" | tee "$tmp/o1"
 grep -q "loaded $lib" "$tmp/o1"
 # 2. find_library through LD_LIBRARY_PATH
-env -u DEVSYS_LIBRARY LD_LIBRARY_PATH="$(dirname "$lib")" "$tmp/venv/bin/python" -c "$smoke" "$site" "$tmp" \
-	| grep -q "installed package ok"
+env -u DEVSYS_LIBRARY LD_LIBRARY_PATH="$(dirname "$lib")" "$tmp/venv/bin/python" -c "$smoke" "$site" "$tmp" >"$tmp/o2"
+grep -q "installed package ok" "$tmp/o2"
 # 3. next to the package
 cp "$lib" "$site/devsys/libdevsys.so.1"
-env -u DEVSYS_LIBRARY LD_LIBRARY_PATH="$(dirname "$lib")" "$tmp/venv/bin/python" -c "$smoke" "$site" "$tmp" \
-	| grep -q "loaded $site/devsys/libdevsys.so.1"
+env -u DEVSYS_LIBRARY LD_LIBRARY_PATH="$(dirname "$lib")" "$tmp/venv/bin/python" -c "$smoke" "$site" "$tmp" >"$tmp/o3"
+grep -q "loaded $site/devsys/libdevsys.so.1" "$tmp/o3"
 rm "$site/devsys/libdevsys.so.1"
 # 4. nothing to find: an ImportError naming every path tried
 if env -u DEVSYS_LIBRARY LD_LIBRARY_PATH= "$tmp/venv/bin/python" -c 'import devsys' 2>"$tmp/err"; then

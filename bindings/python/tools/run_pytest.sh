@@ -27,10 +27,6 @@ if [ "${DEVSYS_PY_ASAN:-0}" = 1 ]; then
 	export LD_PRELOAD=$asan PYTHONMALLOC=malloc
 	export LSAN_OPTIONS="suppressions=$tmp/lsan.supp:print_suppressions=0"
 	export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:fast_unwind_on_malloc=0:detect_odr_violation=0"
-	# lib/git leaks the worktree's repository (and leaves <task>/checkout) when the
-	# progress callback stops the checkout stage: the plain run keeps that test as a
-	# strict xfail; here its leak would fail every run, so it is left out by name.
-	set -- --deselect tests/test_repo.py::test_a_raising_progress_callback_aborts_the_checkout "$@"
 fi
 cd "$here" || exit 1
 /usr/bin/python3 -m pytest -p no:cacheprovider -q --basetemp="$tmp/pt" "$@" tests
