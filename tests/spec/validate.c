@@ -367,3 +367,17 @@ Test(spec_validate, spec_name_is_the_copied_display_name)
 	dt_rmrf(dir);
 	free(dir);
 }
+
+Test(spec_validate, a_step_may_name_an_image_checked_later_by_the_profile)
+{
+	devsys_validation *v = check("tests:\n  command: [a]\n  image: registry.local/team/build:1.2\n", 0);
+	devsys_validation_free(v);
+	/* not at the top level: that would pick the image for every step */
+	v = check("image: debian:12\n", DEVSYS_EINVALID);
+	cr_assert_not_null(find(v, "/image"));
+	devsys_validation_free(v);
+	/* not a reference: refused by the schema already */
+	v = check("agent:\n  command: [a]\n  image: \"x; rm -rf /\"\n", DEVSYS_EINVALID);
+	cr_assert_not_null(find(v, "/agent/image"));
+	devsys_validation_free(v);
+}
