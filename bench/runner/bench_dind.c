@@ -6,7 +6,9 @@
  *     task image copied in, destroy; then a whole dind runner open+close vs a
  *     host-docker open+close;
  *   per task: M x `true` through a dind runner vs M x `true` through a
- *     host-docker runner (both one container per command).
+ *     host-docker runner (both one container per command);
+ *   the engines' floor: M x create/start/wait/remove of `true` by raw API
+ *     calls on the inner engine vs on the host engine (the engines' share).
  * Usage: bench_runner_dind [N] [M]
  */
 #include "dind_fixture.h"
@@ -17,6 +19,7 @@
 #include <devsys/sys/runner_dind.h>
 #include <devsys/sys/runner_docker.h>
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -115,6 +118,56 @@ static int cold_start(int n)
 	return 0;
 }
 
+/* The engine's floor: M x create, start, wait, remove of `true` by raw API calls. */
+static int floor_ms(devsys__docker *d, int m, double *ms)
+{
+	json_t *cfg = json_pack("{s:s,s:[s],s:{s:s}}", "Image", eng->image, "Cmd", "true", "HostConfig", "NetworkMode",
+	                        "none");
+	double t0 = now_ms();
+	for (int i = 0; i < m; i++) {
+		char *id = NULL;
+		int code = -1;
+		if (devsys__docker_container_create(&id, d, NULL, cfg) != 0 || devsys__docker_container_start(d, id) != 0 ||
+		    devsys__docker_container_wait(&code, d, id) != 0 || devsys__docker_container_remove(d, id, true, true) != 0 ||
+		    code != 0) {
+			fprintf(stderr, "floor: %s\n", devsys_error_message(devsys_error_last()));
+			free(id);
+			json_decref(cfg);
+			return -1;
+		}
+		free(id);
+	}
+	*ms = now_ms() - t0;
+	json_decref(cfg);
+	return 0;
+}
+
+static int engine_floor(int m)
+{
+	devsys__docker_options ho = { 0 };
+	devsys__docker *host = NULL;
+	devsys__dind_config cfg = { 0 };
+	devsys__dind_engine *e = NULL;
+	double fh = 0, fi = 0;
+	int rc = -1;
+	ho.host = eng->host;
+	cfg.engine_image = DT_DIND_IMAGE;
+	if (devsys__docker_open(&host, &ho) != 0 || devsys__dind_start(&e, host, &cfg) != 0 ||
+	    devsys__dind_copy_image(e, host, &ho, eng->image) != 0)
+		goto out;
+	if (floor_ms(host, 1, &fh) != 0 || floor_ms(e->inner, 1, &fi) != 0 || floor_ms(host, m, &fh) != 0 ||
+	    floor_ms(e->inner, m, &fi) != 0)
+		goto out;
+	printf("engine floor, %d x create+start+wait+remove of true by raw API calls (ms each): inner engine %.0f, "
+	       "host engine %.0f: %.2fx (+%.0f ms)\n",
+	       m, fi / m, fh / m, fi / fh, (fi - fh) / m);
+	rc = 0;
+out:
+	devsys__dind_destroy(e, host);
+	devsys__docker_close(host);
+	return rc;
+}
+
 static int per_task(int m)
 {
 	devsys_runner *hd = NULL, *dd = NULL;
@@ -149,7 +202,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	printf("host engine: dockerd fixture (%s); dind image built and imported in %.0f ms\n", eng->storage_driver, ms);
-	if (cold_start(n) == 0 && per_task(m) == 0)
+	if (cold_start(n) == 0 && per_task(m) == 0 && engine_floor(m) == 0)
 		rc = 0;
 out:
 	dt_dockerd_free(eng);
