@@ -186,6 +186,15 @@ Test(dind_engine, library_lifecycle_leaves_nothing_and_names_a_missing_image)
 	cr_assert_eq(host_count(own), 0u);
 	cr_assert_neq(dt_sh("grep -lqs '^%d ' " DEVSYS__DIND_DIR_PREFIX "*/owner", (int)getpid()), 0, "no directory left");
 
+	/* an image without dockerd: the engine container cannot start; named, nothing left */
+	cfg.engine_image = engine->image;
+	cr_assert_lt(devsys__dind_start(&e, host, &cfg), 0);
+	cr_assert(strstr(errmsg(), "dind: cannot start the engine container") && strstr(errmsg(), engine->image), "%s",
+	          errmsg());
+	cr_assert_null(e);
+	cr_assert_eq(host_count(own), 0u);
+	cr_assert_neq(dt_sh("grep -lqs '^%d ' " DEVSYS__DIND_DIR_PREFIX "*/owner", (int)getpid()), 0, "no directory left");
+
 	cfg.engine_image = DT_DIND_IMAGE;
 	cfg.task = "task-42";
 	cr_assert_eq(devsys__dind_start(&e, host, &cfg), 0, "%s", errmsg());
