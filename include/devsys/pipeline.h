@@ -181,7 +181,9 @@ DEVSYS_API int devsys_pipeline_validate(devsys_stage_result *result, devsys_pipe
  * stage that ran.
  *
  * @return 0 (pushed, or no changes: see result->outcome); DEVSYS_ESTATE
- *         (no validated task on @p p); the stage's error otherwise.
+ *         (no task on @p p, or its state is not "validated": a task that
+ *         went further is not run again, and resume does not exist yet;
+ *         nothing is written); the stage's error otherwise.
  */
 DEVSYS_API int devsys_pipeline_code(devsys_stage_result *result, devsys_pipeline *p);
 

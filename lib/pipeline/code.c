@@ -372,6 +372,12 @@ int devsys_pipeline_code(devsys_stage_result *result, devsys_pipeline *p)
 	if (p->repo_opts && p->repo_opts->version != DEVSYS_REPO_OPTIONS_VERSION)
 		return devsys__error_set(DEVSYS_EVERSION, "devsys_pipeline_options.repo: version %u is not supported (1)",
 		                         p->repo_opts->version);
+	if ((rc = devsys_store_task_state(p->store, p->task_id)) != DEVSYS_STATE_VALIDATED)
+		return rc < 0 ? rc
+		              : devsys__error_set(DEVSYS_ESTATE,
+		                                  "task '%s' is %s; the coding stages start from a validated task "
+		                                  "(resuming a later state is not supported yet)",
+		                                  p->task_id, devsys_task_state_name(rc));
 	if ((rc = devsys_task_open(&task, p->ws, p->task_id, 0)) < 0)
 		return devsys__pipeline_result(result, "checkout", rc, DEVSYS_FAILURE_SYSTEM, "checkout-failed");
 	if ((rc = checkout(result, &repo, p, task)) == 0 && (rc = run_agent(result, p, task, repo)) == 0)

@@ -57,6 +57,17 @@ static void validate(const char *id, const char *script, const char *extra)
 	             devsys_error_message(devsys_error_last()));
 }
 
+/* The spec kept with a registered task, through validate again (EEXISTS). */
+static void validate_again(const char *id)
+{
+	char p[4096], *spec;
+	snprintf(p, sizeof(p), "%s/tasks/%s/spec.yaml", dir, id);
+	spec = dt_read_file(p, NULL);
+	cr_assert_not_null(spec);
+	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), DEVSYS_EEXISTS);
+	free(spec);
+}
+
 static int remote_has_branch(const char *id)
 {
 	return dt_sh("git --git-dir='%s/remote.git' rev-parse -q --verify refs/heads/task/%s >/dev/null", dir, id) == 0;
@@ -137,6 +148,16 @@ Test(pipeline_code, an_agent_change_is_committed_and_pushed_without_the_tokens, 
 	cr_assert(strstr(msg, "changed by agent"), "%s", msg);
 	free(msg);
 	cr_assert_eq(dt_sh("git --git-dir='%s/remote.git' diff --quiet main task/change-1 -- a.txt", dir), 0);
+	/* the same task again: registered, and the agent does not run twice */
+	msg = dt_sh_output(&st, "git --git-dir='%s/remote.git' rev-parse task/change-1", dir);
+	validate_again("change-1");
+	cr_assert_eq(devsys_pipeline_code(&r, pl), DEVSYS_ESTATE);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "is pushed"), "%s",
+	          devsys_error_message(devsys_error_last()));
+	log = dt_sh_output(&st, "git --git-dir='%s/remote.git' rev-parse task/change-1", dir);
+	cr_assert_str_eq(log, msg, "no second commit");
+	free(log);
+	free(msg);
 	tj = task_json("change-1");
 	cr_assert_str_eq(stage_field(tj, "checkout", "result"), "ok");
 	cr_assert_str_eq(stage_field(tj, "agent", "result"), "ok");
