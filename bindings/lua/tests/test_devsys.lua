@@ -458,6 +458,19 @@ if devsys.runner_open then
     eq(v, nil); eq(code, E.USER, "code " .. tostring(msg)); eq(res.failure_name, "canceled")
   end)
 
+  test("runner: a callback raising halfway through 100 MB of output", function()
+    local r <close> = assert(devsys.runner_open("inproc", { grace_ms = 200, tail_max = 4096 }))
+    local seen = 0
+    raises("enough at 50 MB", r.exec, r, { argv = { "head", "-c", "104857600", "/dev/zero" },
+      output = function(_, data)
+        seen = seen + #data
+        if seen >= 50 * 1024 * 1024 then error("enough at 50 MB") end
+      end })
+    assert(seen >= 50 * 1024 * 1024 and seen < 100 * 1024 * 1024, "stopped halfway: saw " .. seen .. " bytes")
+    -- the runner is usable afterwards
+    eq(assert(r:exec({ argv = { "true" } })).exit_code, 0)
+  end)
+
   test("runner: bad input and unknown type", function()
     fails(E.NOTFOUND, "not registered", devsys.runner_open("no-such-runner"))
     local r <close> = assert(devsys.runner_open("inproc"))
