@@ -80,6 +80,7 @@ Test(speckit, parses_the_complete_feature)
 {
 	devsys_speckit_feature *f = load(VALID);
 	cr_assert_str_eq(devsys_speckit_feature_title(f), "Photo Albums");
+	cr_assert_str_eq(devsys_speckit_feature_dir(f), VALID);
 	cr_assert_eq(devsys_speckit_story_count(f), 3, "the commented-out story is not counted");
 	unsigned num, prio, scen;
 	cr_assert_str_eq(devsys_speckit_story_at(f, 0, &num, &prio, &scen), "Create an album");
