@@ -11,3 +11,6 @@ set -e
 build=${1:?usage: run.sh BUILD_DIR}
 "$build/bench/runner/bench_runner_inproc" 1000
 "$build/bench/runner/bench_runner_ssh" 200
+# host-docker: 50 x `true` through the runner vs 50 x `docker run --rm` (CLI exec'd directly,
+# -H the fixture's socket) and the same four API calls back to back, one fixture dockerd
+if [ -x "$build/bench/runner/bench_runner_docker" ]; then "$build/bench/runner/bench_runner_docker" 50; fi
