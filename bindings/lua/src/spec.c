@@ -199,6 +199,20 @@ static int spec_validate(lua_State *L)
 	return push_validation(L, rc, v);
 }
 
+/* spec:check([document]) -> true | nil, first error, code: the fast path, no result object */
+static int spec_check(lua_State *L)
+{
+	devsys_spec *s = ld_check(L, 1, LD_SPEC);
+	lua_Integer i = luaL_optinteger(L, 2, 1);
+	int rc;
+	if (i < 1 || (size_t)i > devsys_spec_count(s))
+		luaL_argerror(L, 2, "document index out of range");
+	if ((rc = devsys_spec_validate(NULL, s, (size_t)i - 1)) < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* devsys.schema_compile(spec [, document [, {draft=7|202012, format_assert=bool, base_uri=, max_errors=}]]) */
 static int l_schema_compile(lua_State *L)
 {
@@ -321,7 +335,7 @@ void ld_open_spec(lua_State *L)
 	static const luaL_Reg spec_methods[] = {
 		{ "name", spec_name },         { "count", spec_count },       { "get_string", spec_get_string },
 		{ "get", spec_get },           { "to_json", spec_to_json },   { "validate", spec_validate },
-		{ NULL, NULL },
+		{ "check", spec_check },       { NULL, NULL },
 	};
 	static const luaL_Reg schema_methods[] = {
 		{ "validate", schema_validate },

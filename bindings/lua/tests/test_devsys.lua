@@ -208,6 +208,9 @@ if devsys.spec_load then
     has(s:to_json(), '"id":"fix-typo-readme"')
     local v <close> = s:validate()
     eq(v:valid(), true, "valid"); eq(v:count(), 0)
+    eq(s:check(), true)
+    local bad <close> = assert(devsys.spec_load("id: x\n", "bad.yaml"))
+    fails(E.INVALID, "bad.yaml:1:1", bad:check())
   end)
 
   test("spec: values convert (null, numbers, arrays, JSON)", function()
