@@ -19,13 +19,20 @@ static const char *const scrubbed[] = { "GITHUB_TOKEN", "GH_TOKEN", "GITEA_TOKEN
 
 /* ---- recording a stage (the pipeline is the record's writer) ---- */
 
-static int record_stage(devsys_task *task, const char *stage, const char *result, const char *fclass)
+int devsys__pipeline_record_stage(devsys_task *task, const char *stage, const char *result, const char *fclass)
 {
 	devsys_record *rec = NULL;
+	char ev[256];
 	int rc;
 	if ((rc = devsys_record_open(&rec, task)) == 0 &&
 	    (rc = result ? devsys_record_stage_end(rec, stage, result, fclass) : devsys_record_stage_begin(rec, stage)) == 0)
 		rc = devsys_record_save(rec);
+	/* the stage's end with its class, next to the store's state change */
+	if (rc == 0 && result) {
+		snprintf(ev, sizeof(ev), "{\"stage\":\"%s\",\"result\":\"%s\",\"failure_class\":%s%s%s}", stage, result,
+		         fclass ? "\"" : "", fclass ? fclass : "null", fclass ? "\"" : "");
+		rc = devsys_record_event(rec, "stage.end", ev, NULL);
+	}
 	devsys_record_free(rec);
 	return rc;
 }
@@ -35,7 +42,7 @@ static int begin(devsys_pipeline *p, devsys_task *task, const char *stage)
 	int rc;
 	if ((rc = devsys_store_stage_begin(p->store, p->task_id, stage)) < 0)
 		return rc;
-	return record_stage(task, stage, NULL, NULL);
+	return devsys__pipeline_record_stage(task, stage, NULL, NULL);
 }
 
 /* End a stage: ok moves the task to @p to; a failure keeps rc's message. */
@@ -48,7 +55,7 @@ static int end(devsys_stage_result *res, devsys_pipeline *p, devsys_task *task, 
 	if (devsys_store_stage_end(p->store, p->task_id, stage, result, to) < 0 && fclass == DEVSYS_FAILURE_NONE)
 		return devsys__pipeline_result(res, stage, devsys_error_code(devsys_error_last()), DEVSYS_FAILURE_SYSTEM,
 		                               "record-failed");
-	if (record_stage(task, stage, result, devsys_failure_class_name(fclass)) < 0 && fclass == DEVSYS_FAILURE_NONE)
+	if (devsys__pipeline_record_stage(task, stage, result, devsys_failure_class_name(fclass)) < 0 && fclass == DEVSYS_FAILURE_NONE)
 		return devsys__pipeline_result(res, stage, devsys_error_code(devsys_error_last()), DEVSYS_FAILURE_SYSTEM,
 		                               "record-failed");
 	if (fclass != DEVSYS_FAILURE_NONE)

@@ -201,14 +201,7 @@ static int record_spec(devsys_task *task, const char *kept, const char *url, con
 
 static int record_stage_end(devsys_task *task, const char *result, const char *failure_class)
 {
-	devsys_record *rec = NULL;
-	int rc;
-
-	if ((rc = devsys_record_open(&rec, task)) == 0 &&
-	    (rc = devsys_record_stage_end(rec, "validate", result, failure_class)) == 0)
-		rc = devsys_record_save(rec);
-	devsys_record_free(rec);
-	return rc;
+	return devsys__pipeline_record_stage(task, "validate", result, failure_class);
 }
 
 /* Keep the failure's error while the stage's end is written. */

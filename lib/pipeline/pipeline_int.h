@@ -20,4 +20,8 @@ struct devsys_pipeline {
 /* Fill @p r (when given and of a known version) and return @p rc. */
 int devsys__pipeline_result(devsys_stage_result *r, const char *stage, int rc, int failure_class, const char *outcome);
 
+/* Write a stage's begin (result NULL) or end into task.json; an end also
+ * goes to events.jsonl as a "stage.end" event with its failure class. */
+int devsys__pipeline_record_stage(devsys_task *task, const char *stage, const char *result, const char *fclass);
+
 #endif

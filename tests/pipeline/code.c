@@ -218,6 +218,13 @@ Test(pipeline_code, a_failing_agent_and_a_timeout_have_their_classes, .init = se
 	tj = task_json("slow-1");
 	cr_assert_str_eq(stage_field(tj, "agent", "failure_class"), "timeout");
 	json_decref(tj);
+	{
+		char p[4096], *ev;
+		snprintf(p, sizeof(p), "%s/tasks/slow-1/events.jsonl", dir);
+		ev = dt_read_file(p, NULL);
+		cr_assert(ev && strstr(ev, "{\"stage\":\"agent\",\"result\":\"failed\",\"failure_class\":\"timeout\"}"), "%s", ev);
+		free(ev);
+	}
 	cr_assert(!remote_has_branch("fail-1") && !remote_has_branch("slow-1"));
 }
 

@@ -165,6 +165,8 @@ Test(pipeline, validate_registers_the_task_and_records_the_spec, .init = setup, 
 	events = task_file("p-one", "events.jsonl");
 	cr_assert_not_null(events);
 	cr_assert(strstr(events, "validate") && strstr(events, "validated"), "%s", events);
+	cr_assert(strstr(events, "\"type\":\"stage.end\",\"data\":{\"stage\":\"validate\",\"result\":\"ok\",\"failure_class\":null}"),
+	          "%s", events);
 	free(events);
 }
 
