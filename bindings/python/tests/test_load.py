@@ -16,8 +16,11 @@ from conftest import child_env
 PKG = Path(__file__).resolve().parent.parent
 
 
-def run_import(env_lib: str, code: str = "import devsys") -> subprocess.CompletedProcess[str]:
-    env = child_env(DEVSYS_LIBRARY=env_lib, PYTHONPATH=str(PKG), LD_LIBRARY_PATH="")
+def run_import(env_lib: str, code: str = "import devsys", real: bool = False) -> subprocess.CompletedProcess[str]:
+    """A child interpreter importing the package; only one that loads the real
+    library (@p real) gets the ASan runtime of a sanitizer run (the fakes have none)."""
+    extra = dict(DEVSYS_LIBRARY=env_lib, PYTHONPATH=str(PKG), LD_LIBRARY_PATH="")
+    env = child_env(**extra) if real else dict(os.environ, **extra)
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
 
 
@@ -113,7 +116,7 @@ def test_a_library_without_a_module_refuses_its_classes(tmp_path: Path) -> None:
 
 
 def test_directory_in_devsys_library() -> None:
-    r = run_import(os.path.dirname(devsys.library_path), "import devsys; print(devsys.library_path)")
+    r = run_import(os.path.dirname(devsys.library_path), "import devsys; print(devsys.library_path)", real=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().endswith("libdevsys.so.1")
 
