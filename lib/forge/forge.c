@@ -219,7 +219,7 @@ int devsys_forge_options_init(devsys_forge_options *opts, unsigned int version)
 
 void devsys__forge_unref(devsys_forge *f)
 {
-	if (!f || --f->refs > 0)
+	if (!f || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	if (f->self)
 		f->vt.close(f->self);

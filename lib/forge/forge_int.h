@@ -40,7 +40,7 @@ void devsys__sink_init(devsys_forge_sink *s, int kind);
 void devsys__sink_dispose(devsys_forge_sink *s);
 
 struct devsys_forge {
-	unsigned refs;           /* the handle itself, plus one per devsys_pr */
+	unsigned refs;           /* atomic: the handle itself, plus one per devsys_pr (a PR may be freed on another thread) */
 	devsys_forge_vtable vt;  /* a copy: the registry may change meanwhile */
 	void *self;
 	char *provider;

@@ -66,7 +66,7 @@ static int pr_alloc(devsys_pr **out, devsys_forge *forge)
 	if (!pr)
 		return devsys__error_oom();
 	pr->forge = forge;
-	forge->refs++;
+	__atomic_add_fetch(&forge->refs, 1, __ATOMIC_RELAXED);
 	devsys__sink_init(&pr->reviews, DEVSYS__SINK_REVIEWS);
 	devsys__sink_init(&pr->checks, DEVSYS__SINK_CHECKS);
 	*out = pr;
