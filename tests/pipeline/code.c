@@ -16,8 +16,10 @@ static const char *const scrub[] = { "OPERATOR_SECRET", NULL };
 static void setup(void)
 {
 	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
-	if (!dt_which("git"))
+	char *git = dt_which("git");
+	if (!git)
 		dt_skip("git is not installed");
+	free(git);
 	cr_assert_eq(devsys_init(), 1);
 	dir = dt_tmpdir("pipecode");
 	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
