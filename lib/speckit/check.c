@@ -325,7 +325,7 @@ static size_t caps_token(const char *p, const char *end)
 static void line_hits(const char *s, const char *end, bool *hit)
 {
 	for (const char *p = s; (p = memchr(p, '[', (size_t)(end - p))) != NULL; p++)
-		for (size_t k = 0; k < NPH; k++) {
+		for (size_t k = 0; p + 2 < end && p[2] != ']' && k < NPH; k++) { /* "[ ]", "[P]": no placeholder */
 			const char *ph = placeholders[k];
 			if (ph[0] != '[' || ph[1] != p[1])
 				continue;

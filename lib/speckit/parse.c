@@ -577,7 +577,7 @@ static int scan_deps(devsys_speckit_task *t, const char *p, const char *end, uns
 {
 	int rc = 0;
 	for (; p + 10 <= end && rc == 0; p++) {
-		if (strncasecmp(p, "depends on", 10) != 0)
+		if ((*p | 0x20) != 'd' || (p[1] | 0x20) != 'e' || strncasecmp(p, "depends on", 10) != 0)
 			continue;
 		const char *q = p + 10;
 		for (;;) {
