@@ -151,8 +151,12 @@ Test(pipeline, validate_registers_the_task_and_records_the_spec, .init = setup, 
 	cr_assert_str_eq(json_string_value(json_object_get(st, "result")), "ok");
 	cr_assert(json_is_null(json_object_get(st, "failure_class")));
 	cr_assert(json_is_string(json_object_get(st, "start")) && json_is_string(json_object_get(st, "end")));
+	/* the content id is git's blob id of the kept bytes, checked against git itself */
 	char *git = dt_which("git");
-	if (git) {
+	if (!git)
+		dt_skip("git is not installed (apt-get install git)");
+	free(git);
+	{
 		int s;
 		char want[128];
 		char *hash = dt_sh_output(&s, "git hash-object '%s/tasks/p-one/spec.yaml'", dir);
@@ -162,7 +166,6 @@ Test(pipeline, validate_registers_the_task_and_records_the_spec, .init = setup, 
 		cr_assert_str_eq(json_string_value(json_object_get(tj, "spec_hash")), want);
 		free(hash);
 	}
-	free(git);
 	json_decref(tj);
 	events = task_file("p-one", "events.jsonl");
 	cr_assert_not_null(events);
