@@ -398,6 +398,14 @@ static void sweep_stale(void)
 		closedir(tmp);
 }
 
+/* The directory of the last start attempt, for a test of failed starts. */
+static char last_dir[256];
+
+const char *dt_dockerd_last_dir(void)
+{
+	return last_dir;
+}
+
 dt_dockerd *dt_dockerd_start(char *why, size_t why_len)
 {
 	char *dir;
@@ -408,7 +416,9 @@ dt_dockerd *dt_dockerd_start(char *why, size_t why_len)
 		return NULL;
 	}
 	sweep_stale();
-	if (!(dir = dt_sockdir("dkr")) || !(d = alloc_paths(dir))) {
+	if ((dir = dt_sockdir("dkr")) != NULL)
+		snprintf(last_dir, sizeof(last_dir), "%s", dir);
+	if (!dir || !(d = alloc_paths(dir))) {
 		free(dir);
 		set_why(why, why_len, "cannot make a private directory under /tmp");
 		return NULL;

@@ -73,6 +73,8 @@ typedef struct dt_dockerd {
  * end of dockerd's log when it exited), and leaves nothing behind.
  */
 dt_dockerd *dt_dockerd_start(char *why, size_t why_len);
+/* The private directory of the last dt_dockerd_start() in this process ("" before any). */
+const char *dt_dockerd_last_dir(void);
 
 /* Is the engine process still alive (owner only; a suite view asks /_ping)? */
 bool dt_dockerd_running(const dt_dockerd *d);
