@@ -183,6 +183,54 @@ class PolicyOptions(Structure):
                 ("protected_branches", c_char_pp), ("nprotected_branches", c_size_t)]
 
 
+# ---- forge.h, pipeline.h (not in layout_frozen.h yet: tests/test_forge_pipeline_speckit.py checks their
+# sizes against what the C *_options_init() writes) ----
+
+class ForgeOptions(Structure):
+    _fields_ = [("version", c_uint), ("remote_url", c_char_p), ("config", c_void_p), ("provider", c_char_p),
+                ("base_url", c_char_p), ("owner", c_char_p), ("repo", c_char_p), ("secrets", c_void_p),
+                ("task", c_void_p), ("merge_method", c_char_p), ("bot", c_char_p), ("ca_file", c_char_p),
+                ("connect_timeout_ms", ctypes.c_long), ("timeout_ms", ctypes.c_long), ("max_retries", c_uint),
+                ("verbose", c_int), ("ext_type", c_char_p), ("ext", c_void_p)]
+
+
+class PrOptions(Structure):
+    _fields_ = [("version", c_uint), ("title", c_char_p), ("body", c_char_p), ("head", c_char_p),
+                ("base", c_char_p), ("head_sha", c_char_p), ("base_sha", c_char_p), ("draft", c_int),
+                ("labels", c_char_pp), ("nlabels", c_size_t), ("reviewers", c_char_pp), ("nreviewers", c_size_t),
+                ("team_reviewers", c_char_pp), ("nteam_reviewers", c_size_t), ("number", ctypes.c_int64),
+                ("masker", c_void_p)]
+
+
+class GateOptions(Structure):
+    _fields_ = [("version", c_uint), ("policy", c_void_p), ("repo", c_void_p), ("profile_risk", c_int),
+                ("spec_risk", c_int), ("require_approval", c_int), ("bot", c_char_p), ("authors", c_char_pp),
+                ("nauthors", c_size_t), ("poll_timeout_ms", c_uint), ("poll_interval_ms", c_uint)]
+
+
+class PolicyReview(Structure):
+    _fields_ = [("version", c_uint), ("reviewer", c_char_p), ("commit_sha", c_char_p), ("state", c_int)]
+
+
+class PipelineOptions(Structure):
+    _fields_ = [("version", c_uint), ("flags", c_uint), ("store", c_void_p), ("repo", c_void_p),
+                ("runner", c_void_p), ("forge", c_void_p), ("agent_env_scrub", c_char_pp)]
+
+
+class StageResult(Structure):
+    _fields_ = [("version", c_uint), ("stage", c_char_p), ("result", c_char_p), ("failure_class", c_int),
+                ("error", c_int), ("outcome", c_char_p)]
+
+
+#: mirrors not frozen in layout_frozen.h: C name -> (mirror, its *_options_init function)
+UNFROZEN: Dict[str, Any] = {
+    "devsys_forge_options": (ForgeOptions, "devsys_forge_options_init"),
+    "devsys_pr_options": (PrOptions, "devsys_pr_options_init"),
+    "devsys_gate_options": (GateOptions, "devsys_gate_options_init"),
+    "devsys_pipeline_options": (PipelineOptions, "devsys_pipeline_options_init"),
+}
+
+
 #: C name -> mirror, for the layout test (tests/abi/layout_frozen.h)
 STRUCTS: Dict[str, Type[Structure]] = {
     "devsys_allocator": Allocator,

@@ -1,0 +1,319 @@
+"""Forge, PullRequest and the merge gate's Decision; Pipeline; SpecKitFeature.
+Thin: each method is one libdevsys call (forge.h, pipeline.h, speckit.h)."""
+from __future__ import annotations
+
+import ctypes
+from ctypes import byref, c_char_p, c_int, c_uint, c_void_p
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+from . import _lib
+from . import _structs as S
+from ._base import Handle, StrPath, check, data, dec, dec_opt, enc, new_handle, req, with_buf
+from ._core import Workspace
+from ._errcodes import NotSupportedError
+from ._ops import Config, Policy, Repo
+
+fn = _lib.fn
+
+
+def _require(module: str) -> None:
+    """Refuse to work when the library was built without @p module."""
+    if "devsys_feature_enabled" in _lib.missing:
+        present = module in _lib.features()
+    else:
+        present = bool(fn.devsys_feature_enabled(module.encode()))
+    if not present:
+        raise NotSupportedError(f"{_lib.path} was built without the '{module}' module", code=NotSupportedError.code,
+                                name="DEVSYS_ENOTSUPPORTED")
+
+
+# ---------------------------------------------------------------- forge
+
+PR_OPEN, PR_CLOSED, PR_MERGED = 0, 1, 2
+REVIEW_APPROVED, REVIEW_CHANGES_REQUESTED, REVIEW_COMMENTED, REVIEW_DISMISSED, REVIEW_PENDING = range(5)
+CHECK_PENDING, CHECK_SUCCESS, CHECK_FAILURE, CHECK_NEUTRAL = range(4)
+GATE_MERGE, GATE_AWAITING_REVIEW, GATE_BLOCKED = range(3)
+
+
+def pr_state_name(state: int) -> str:
+    return dec(fn.devsys_pr_state_name(state))
+
+
+def gate_outcome_name(outcome: int) -> str:
+    return dec(fn.devsys_policy_outcome_name(outcome))
+
+
+def gate_reason_name(code: int) -> str:
+    return dec(fn.devsys_policy_reason_name(code))
+
+
+class Forge(Handle):
+    """A forge provider bound to one repository (devsys_forge). One thread at a
+    time, together with the PullRequests made from it."""
+
+    _free_fn = "devsys_forge_free"
+
+    def __init__(self, remote_url: StrPath, *, config: Optional[Config] = None, provider: Optional[str] = None,
+                 owner: Optional[str] = None, repo: Optional[str] = None, merge_method: Optional[str] = None,
+                 bot: Optional[str] = None) -> None:
+        _require("forge")
+        o = S.ForgeOptions()
+        check(fn.devsys_forge_options_init(byref(o), 1))
+        o.remote_url = req(remote_url, "remote_url")
+        o.config = config._h if config is not None else None
+        for field, value in (("provider", provider), ("owner", owner), ("repo", repo),
+                             ("merge_method", merge_method), ("bot", bot)):
+            setattr(o, field, enc(value, field, optional=True))
+        # the strings are copied by devsys_forge_new(); the config is only read during the call
+        super().__init__(new_handle(lambda out: fn.devsys_forge_new(out, byref(o))))
+
+    provider = property(lambda self: dec(fn.devsys_forge_provider(self._h)))
+    owner = property(lambda self: dec(fn.devsys_forge_owner(self._h)))
+    repo = property(lambda self: dec(fn.devsys_forge_repo(self._h)))
+
+    def describe(self) -> str:
+        """A JSON object: provider, owner, repo and what the provider adds (never the token)."""
+        return dec(with_buf(lambda b: fn.devsys_forge_describe(b, self._h)))
+
+    def set_status(self, sha: str, context: str, state: int, description: Optional[str] = None,
+                   target_url: Optional[str] = None) -> None:
+        check(fn.devsys_forge_set_status(self._h, req(sha, "sha"), req(context, "context"), state,
+                                         enc(description, "description", optional=True),
+                                         enc(target_url, "target_url", optional=True)))
+
+    def open_pr(self, title: str, head: str, base: str, *, body: Optional[str] = None,
+                head_sha: Optional[str] = None, base_sha: Optional[str] = None, draft: bool = False,
+                number: int = 0) -> "PullRequest":
+        """Open the PR of @p head into @p base, or reuse and update the open one (PullRequest.reused)."""
+        return PullRequest._open(self, title, head, base, body, head_sha, base_sha, draft, number)
+
+    def pr(self, number: int) -> "PullRequest":
+        return PullRequest(new_handle(lambda out: fn.devsys_pr_get(out, self._h, number)), self)
+
+
+@dataclass(frozen=True)
+class Review:
+    reviewer: str
+    commit_sha: str
+    state: int
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: int
+    text: str
+
+
+class Decision(Handle):
+    """The merge gate's decision (devsys_policy_decision) with its reasons."""
+
+    _free_fn = "devsys_policy_decision_free"
+
+    @property
+    def outcome(self) -> int:
+        return int(fn.devsys_policy_decision_outcome(self._h))
+
+    @property
+    def outcome_name(self) -> str:
+        return gate_outcome_name(self.outcome)
+
+    @property
+    def risk(self) -> int:
+        return int(fn.devsys_policy_decision_risk(self._h))
+
+    def approvals(self) -> Tuple[int, int]:
+        """(counted, required)."""
+        counted, required = c_uint(), c_uint()
+        check(fn.devsys_policy_decision_approvals(byref(counted), byref(required), self._h))
+        return counted.value, required.value
+
+    def reasons(self) -> List[Reason]:
+        out = []
+        for i in range(int(fn.devsys_policy_decision_reason_count(self._h))):
+            code = c_int()
+            text = fn.devsys_policy_decision_reason(self._h, i, byref(code))
+            out.append(Reason(code.value, dec(text)))
+        return out
+
+    def explain(self, json: bool = False) -> str:
+        return dec(with_buf(lambda b: fn.devsys_gate_explain(b, self._h, int(json))))
+
+
+class PullRequest(Handle):
+    """A pull request of a Forge (devsys_pr; it holds a reference on the forge)."""
+
+    _free_fn = "devsys_pr_free"
+
+    def __init__(self, ptr: int, forge: Forge) -> None:
+        super().__init__(ptr, forge)
+        self.forge = forge
+
+    @classmethod
+    def _open(cls, forge: Forge, title: str, head: str, base: str, body: Optional[str], head_sha: Optional[str],
+              base_sha: Optional[str], draft: bool, number: int) -> "PullRequest":
+        o = S.PrOptions()
+        check(fn.devsys_pr_options_init(byref(o), 1))
+        o.title, o.head, o.base = req(title, "title"), req(head, "head"), req(base, "base")
+        o.body = enc(body, "body", optional=True)
+        o.head_sha, o.base_sha = enc(head_sha, "head_sha", optional=True), enc(base_sha, "base_sha", optional=True)
+        o.draft, o.number = int(draft), number
+        return cls(new_handle(lambda out: fn.devsys_pr_open(out, forge._h, byref(o))), forge)
+
+    number = property(lambda self: int(fn.devsys_pr_number(self._h)))
+    url = property(lambda self: dec(fn.devsys_pr_url(self._h)))
+    head_sha = property(lambda self: dec(fn.devsys_pr_head_sha(self._h)))
+    head = property(lambda self: dec(fn.devsys_pr_head(self._h)))
+    base = property(lambda self: dec(fn.devsys_pr_base(self._h)))
+    title = property(lambda self: dec(fn.devsys_pr_title(self._h)))
+    state = property(lambda self: int(fn.devsys_pr_state_of(self._h)))
+    draft = property(lambda self: bool(fn.devsys_pr_draft(self._h)))
+    reused = property(lambda self: bool(fn.devsys_pr_reused(self._h)))
+
+    def refresh(self) -> None:
+        check(fn.devsys_pr_refresh(self._h))
+
+    def add_review(self, reviewer: str, state: int, sha: Optional[str] = None) -> None:
+        """Record a review (providers without identities of their own: local)."""
+        check(fn.devsys_pr_add_review(self._h, req(reviewer, "reviewer"), enc(sha, "sha", optional=True), state))
+
+    def reviews(self) -> List[Review]:
+        """Read every review from the forge (oldest first)."""
+        check(fn.devsys_pr_load_reviews(self._h))
+        out = []
+        for i in range(int(fn.devsys_pr_review_count(self._h))):
+            r = fn.devsys_pr_review(self._h, i).contents
+            out.append(Review(dec(r.reviewer), dec(r.commit_sha), int(r.state)))
+        return out
+
+    def gate_check(self, policy: Union[Policy, Config], *, repo: Optional[Repo] = None,
+                   require_approval: bool = False, bot: Optional[str] = None, authors: Sequence[str] = (),
+                   poll_timeout_ms: int = 0) -> Decision:
+        """Decide whether the PR may merge now (merges nothing). @p policy: a
+        Policy, or a Config whose `policy:` section is used."""
+        o = S.GateOptions()
+        check(fn.devsys_gate_options_init(byref(o), 1))
+        if isinstance(policy, Config):
+            p = c_void_p()
+            check(fn.devsys_config_policy(byref(p), policy._h))  # borrowed from the config, alive here
+            o.policy = p.value
+        else:
+            o.policy = policy._h
+        o.repo = repo._h if repo is not None else None
+        o.require_approval, o.bot = int(require_approval), enc(bot, "bot", optional=True)
+        names = [req(a, "author") for a in authors]
+        arr = (c_char_p * max(len(names), 1))(*names)
+        o.authors, o.nauthors = (ctypes.cast(arr, S.c_char_pp) if names else None), len(names)
+        o.poll_timeout_ms = poll_timeout_ms
+        return Decision(new_handle(lambda out: fn.devsys_gate_check(out, self._h, byref(o))))
+
+
+# ---------------------------------------------------------------- pipeline
+
+FAILURE_NONE, FAILURE_BUILD, FAILURE_SYSTEM, FAILURE_STALLED, FAILURE_TIMEOUT, FAILURE_CANCELED = range(6)
+
+
+@dataclass(frozen=True)
+class StageResult:
+    stage: str
+    result: str
+    failure_class: int
+    error: int
+    outcome: str
+
+
+class Pipeline(Handle):
+    """A task's stages on a workspace (devsys_pipeline; one thread at a time).
+    This version wraps the validate stage."""
+
+    _free_fn = "devsys_pipeline_free"
+
+    def __init__(self, workspace: Workspace) -> None:
+        _require("pipeline")
+        o = S.PipelineOptions()
+        check(fn.devsys_pipeline_options_init(byref(o), 1))
+        super().__init__(new_handle(lambda out: fn.devsys_pipeline_new(out, workspace._h, byref(o))), workspace)
+        self.last_result: Optional[StageResult] = None
+
+    def validate(self, spec: Union[str, bytes], name: Optional[str] = None) -> StageResult:
+        """Validate @p spec and register its task ("validated"). A refused spec
+        raises (ValidationError, ParseError) and registers nothing; an existing
+        task raises ExistsError. last_result holds what the stage did either way."""
+        b = data(spec, "spec")
+        r = S.StageResult()
+        r.version = 1
+        rc = fn.devsys_pipeline_validate(byref(r), self._h, b, len(b), enc(name, "name", optional=True))
+        self.last_result = StageResult(dec(r.stage), dec(r.result), int(r.failure_class), int(r.error),
+                                       dec(r.outcome))
+        check(rc)
+        return self.last_result
+
+    @property
+    def task_id(self) -> Optional[str]:
+        return dec_opt(fn.devsys_pipeline_task_id(self._h))
+
+    def state(self, task_id: str) -> str:
+        """The task's state in the pipeline's own store."""
+        st = fn.devsys_pipeline_store(self._h)
+        return dec(fn.devsys_task_state_name(check(fn.devsys_store_task_state(st, req(task_id, "task id")))))
+
+
+# ---------------------------------------------------------------- speckit
+
+SPECKIT_INFO, SPECKIT_WARNING, SPECKIT_ERROR = range(3)
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: int
+    file: str
+    line: int
+    message: str
+
+
+class SpecKitFeature(Handle):
+    """A Spec Kit feature folder (spec.md, plan.md, tasks.md), loaded and immutable."""
+
+    _free_fn = "devsys_speckit_feature_free"
+
+    def __init__(self, dir: StrPath, root: Optional[StrPath] = None) -> None:
+        _require("speckit")
+        super().__init__(new_handle(lambda out: fn.devsys_speckit_feature_load(out, req(dir, "dir"),
+                                                                             enc(root, "root", optional=True))))
+
+    dir = property(lambda self: dec(fn.devsys_speckit_feature_dir(self._h)))
+    title = property(lambda self: dec_opt(fn.devsys_speckit_feature_title(self._h)))
+    task_count = property(lambda self: int(fn.devsys_speckit_task_count(self._h)))
+
+    def check(self) -> List[Finding]:
+        """Run the rules: every finding, info ones included (sorted by file, line, rule)."""
+        f = new_handle(lambda out: fn.devsys_speckit_findings_new(out))
+        try:
+            check(fn.devsys_speckit_check(f, self._h))
+            out = []
+            for i in range(int(fn.devsys_speckit_findings_count(f))):
+                sev, file, line, msg = c_int(), c_char_p(), c_uint(), c_char_p()
+                rule = fn.devsys_speckit_finding_at(f, i, byref(sev), byref(file), byref(line), byref(msg))
+                out.append(Finding(dec(rule), sev.value, dec(file.value), line.value, dec(msg.value)))
+            return out
+        finally:
+            fn.devsys_speckit_findings_free(f)
+
+    def plan(self) -> List[List[str]]:
+        """The task graph as waves of task ids (ValidationError for a cycle, a missing dependency...)."""
+        p = new_handle(lambda out: fn.devsys_speckit_plan_new(out, self._h))
+        try:
+            return [[dec(fn.devsys_speckit_plan_task(p, w, i)) for i in range(int(fn.devsys_speckit_plan_wave_size(p, w)))]
+                    for w in range(int(fn.devsys_speckit_plan_wave_count(p)))]
+        finally:
+            fn.devsys_speckit_plan_free(p)
+
+
+__all__ = ['PR_OPEN', 'PR_CLOSED', 'PR_MERGED', 'REVIEW_APPROVED', 'REVIEW_CHANGES_REQUESTED', 'REVIEW_COMMENTED',
+           'REVIEW_DISMISSED', 'REVIEW_PENDING', 'CHECK_PENDING', 'CHECK_SUCCESS', 'CHECK_FAILURE', 'CHECK_NEUTRAL',
+           'GATE_MERGE', 'GATE_AWAITING_REVIEW', 'GATE_BLOCKED', 'pr_state_name', 'gate_outcome_name',
+           'gate_reason_name', 'Forge', 'Review', 'Reason', 'Decision', 'PullRequest', 'FAILURE_NONE',
+           'FAILURE_BUILD', 'FAILURE_SYSTEM', 'FAILURE_STALLED', 'FAILURE_TIMEOUT', 'FAILURE_CANCELED',
+           'StageResult', 'Pipeline', 'Finding', 'SpecKitFeature', 'SPECKIT_INFO', 'SPECKIT_WARNING',
+           'SPECKIT_ERROR']
