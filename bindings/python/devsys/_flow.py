@@ -224,7 +224,7 @@ class StageResult:
 
 class Pipeline(Handle):
     """A task's stages on a workspace (devsys_pipeline; one thread at a time).
-    This version wraps the validate stage."""
+    This version wraps the validate stage and the coding stages (code())."""
 
     _free_fn = "devsys_pipeline_free"
 
@@ -240,9 +240,19 @@ class Pipeline(Handle):
         raises (ValidationError, ParseError) and registers nothing; an existing
         task raises ExistsError. last_result holds what the stage did either way."""
         b = data(spec, "spec")
+        return self._stage(lambda r: fn.devsys_pipeline_validate(r, self._h, b, len(b),
+                                                                 enc(name, "name", optional=True)))
+
+    def code(self) -> StageResult:
+        """Checkout, agent, commit and push for the last validated task. Returns
+        the last stage that ran ("pushed", or "no-changes"); a failed stage
+        raises, with last_result saying which and why."""
+        return self._stage(lambda r: fn.devsys_pipeline_code(r, self._h))
+
+    def _stage(self, call: Any) -> StageResult:
         r = S.StageResult()
         r.version = 1
-        rc = fn.devsys_pipeline_validate(byref(r), self._h, b, len(b), enc(name, "name", optional=True))
+        rc = call(byref(r))
         self.last_result = StageResult(dec(r.stage), dec(r.result), int(r.failure_class), int(r.error),
                                        dec(r.outcome))
         check(rc)

@@ -302,6 +302,7 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_pipeline_new", _i, [_PP, _P, POINTER(S.PipelineOptions)], "pipeline"),
     ("devsys_pipeline_free", None, [_P], "pipeline"),
     ("devsys_pipeline_validate", _i, [POINTER(S.StageResult), _P, _P, _z, _s], "pipeline"),
+    ("devsys_pipeline_code", _i, [POINTER(S.StageResult), _P], "pipeline"),
     ("devsys_pipeline_task_id", _s, [_P], "pipeline"),
     ("devsys_pipeline_store", _P, [_P], "pipeline"),
     # speckit.h

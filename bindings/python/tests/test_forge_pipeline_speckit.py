@@ -14,7 +14,7 @@ import devsys
 from devsys import _lib
 from devsys import _structs as S
 
-from conftest import SOURCE_ROOT
+from conftest import SOURCE_ROOT, git
 
 GOOD_SPEC = """\
 version: 1
@@ -147,6 +147,23 @@ def test_pipeline_validate_registers_and_refuses(ws: devsys.Workspace) -> None:
             p.state("other")
     with devsys.Store(ws) as st:
         assert '"other"' not in st.list_json() and '"fix-login"' in st.list_json(), "the refused spec registered nothing"
+
+
+def test_pipeline_code_runs_a_script_agent_and_pushes(tmp_path: Path, bare_repo: Path) -> None:
+    script = tmp_path / "agent.sh"
+    script.write_text('echo "from the agent" >> README.md\n')
+    spec = (f"id: change-1\ntitle: Agent task\nprompt: Append a line to README.\n"
+            f"repo:\n  url: file://{bare_repo}\n  base_branch: main\n"
+            f"agent:\n  command: [/bin/sh, {script}]\ntests:\n  command: [make, check]\nrunner: inproc\n")
+    with devsys.Workspace(tmp_path / "ws") as w, devsys.Pipeline(w) as p:
+        with pytest.raises(devsys.StateError):
+            p.code()  # nothing validated yet
+        p.validate(spec, "change-1.yaml")
+        r = p.code()
+        assert (r.stage, r.result, r.outcome) == ("push", "ok", "pushed"), r
+        assert p.state("change-1") == "pushed"
+    readme = git("--git-dir", str(bare_repo), "show", "task/change-1:README.md")
+    assert readme == "hello\nfrom the agent\n"
 
 
 # ---------------------------------------------------------------- speckit
