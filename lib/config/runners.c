@@ -4,6 +4,7 @@
  * with DEVSYS_RUNNER_<PROFILE>_<KEY> environment overrides.
  */
 #include "internal.h"
+#include "devsys/sys/runner_dind.h"
 #include "devsys/sys/runner_docker.h"
 
 #include <ctype.h>
@@ -28,6 +29,8 @@ static const struct key keys[] = {
 	{ "bind_checkout", DEVSYS__K_BOOL }, { "workdir", DEVSYS__K_STR },    { "tls_ca", DEVSYS__K_STR },
 	{ "tls_cert", DEVSYS__K_STR },      { "tls_key", DEVSYS__K_STR },        { "limits.memory", DEVSYS__K_SIZE },
 	{ "limits.cpus", DEVSYS__K_STR },   { "limits.pids", DEVSYS__K_UINT },
+	/* dind (devsys/sys/runner_dind.h): the docker keys above plus the engine's own */
+	{ "engine_image", DEVSYS__K_STR },  { "ready_timeout", DEVSYS__K_MS },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -58,7 +61,7 @@ static const char *known_keys_list(void)
 	return "type, host, port, user, key, known_hosts, remote_dir, grace, connect_timeout, keepalive, retries, "
 	       "tail_max, allow_shell, trust_on_first_use, use_agent, risk, image, allowed_images, network, "
 	       "allow_socket_mount, pull, read_only, bind_checkout, workdir, tls_ca, tls_cert, tls_key, "
-	       "limits {cpu, as, nofile, memory, cpus, pids}";
+	       "engine_image, ready_timeout, limits {cpu, as, nofile, memory, cpus, pids}";
 }
 
 /* "1.5" CPUs as HostConfig.NanoCpus: up to 3 decimals, 0.001 to 1024. */
@@ -100,7 +103,7 @@ static int check_docker_key(struct profile *p, int ki, const char *v, const char
 		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.limits.cpus: '%.64s': expected a number of CPUs "
 		                                          "from 0.001 to 1024 (at most 3 decimals)",
 		                         where, p->name, v);
-	if ((strcmp(k, "image") == 0 || strcmp(k, "allowed_images") == 0) && strpbrk(v, " \t\n\r;|&$`\"'<>\\"))
+	if ((strcmp(k, "image") == 0 || strcmp(k, "allowed_images") == 0 || strcmp(k, "engine_image") == 0) && strpbrk(v, " \t\n\r;|&$`\"'<>\\"))
 		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.%s: '%.128s' holds characters no image name "
 		                                          "has",
 		                         where, p->name, k, v);
@@ -162,6 +165,10 @@ static int set_key(struct profile *p, int ki, const char *v, const char *where)
 	} else if (devsys__cfg_parse_value(keys[ki].kind, v, &p->num[ki], &why) < 0) {
 		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.%s: '%.64s': %s", where, p->name, keys[ki].name, v,
 		                         why);
+	} else if (strcmp(keys[ki].name, "ready_timeout") == 0 && p->num[ki] == 0) {
+		/* 0 would silently mean the runner's default: say the wait instead */
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.ready_timeout: must be more than 0", where,
+		                         p->name);
 	}
 	p->set[ki] = 1;
 	return 0;
@@ -273,6 +280,33 @@ static int load_keys(struct devsys__cfg_ctx *x, struct profile *p, yaml_node_t *
 	return 0;
 }
 
+/* Keys the dind runner refuses (it has no host checkout to bind and never
+ * hands out an engine socket): refused at the key's position, whichever
+ * order type and key come in. */
+static const char *const dind_refused[] = { "bind_checkout", "allow_socket_mount" };
+
+static bool is_type(const struct profile *p, const char *type)
+{
+	int t = key_index("type");
+	return p->set[t] && strcmp(p->str[t], type) == 0;
+}
+
+static int dind_refuse(struct devsys__cfg_ctx *x, const struct profile *p, yaml_node_t *map)
+{
+	if (!is_type(p, "dind"))
+		return 0;
+	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
+		yaml_node_t *kn = devsys__cfg_node(x, pr->key);
+		const char *k = devsys__cfg_scalar(kn);
+		for (size_t i = 0; k && i < sizeof(dind_refused) / sizeof(dind_refused[0]); i++)
+			if (strcmp(k, dind_refused[i]) == 0)
+				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.%s: not allowed for a dind profile "
+				                                          "(the dind runner refuses it)",
+				                         devsys__cfg_at(x, kn), p->name, k);
+	}
+	return 0;
+}
+
 static int runners_parse(devsys_config *c, struct devsys__cfg_ctx *x, yaml_node_t *kn, yaml_node_t *vn)
 {
 	if (vn->type != YAML_MAPPING_NODE)
@@ -295,7 +329,7 @@ static int runners_parse(devsys_config *c, struct devsys__cfg_ctx *x, yaml_node_
 			                         devsys__cfg_at(x, pv ? pv : pk), pname);
 		if (!(p = add_profile(c, pname)))
 			return devsys__error_oom();
-		if ((rc = load_keys(x, p, pv, "")) < 0)
+		if ((rc = load_keys(x, p, pv, "")) < 0 || (rc = dind_refuse(x, p, pv)) < 0)
 			return rc;
 	}
 	return 0;
@@ -353,12 +387,27 @@ static int runners_finish(devsys_config *c, const char *name)
 		if (!p->set[t])
 			return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: 'type' is missing (inproc, remote-ssh, ...)",
 			                         name, p->name);
-		if (strcmp(p->str[t], "host-docker") == 0) {
+		if (strcmp(p->str[t], "dind") == 0) {
+			if (!p->set[key_index("engine_image")])
+				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: a dind profile needs 'engine_image'",
+				                         name, p->name);
+			/* set from the environment (the file's keys were refused at their position) */
+			for (size_t k = 0; k < sizeof(dind_refused) / sizeof(dind_refused[0]); k++)
+				if (p->set[key_index(dind_refused[k])])
+					return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.%s: not allowed for a dind "
+					                                          "profile (the dind runner refuses it)",
+					                         name, p->name, dind_refused[k]);
+		} else if (p->set[key_index("engine_image")] || p->set[key_index("ready_timeout")]) {
+			return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: engine_image and ready_timeout are for "
+			                                          "'type: dind' profiles only",
+			                         name, p->name);
+		}
+		if (strcmp(p->str[t], "host-docker") == 0 || strcmp(p->str[t], "dind") == 0) {
 			bool ca = p->set[key_index("tls_ca")], cert = p->set[key_index("tls_cert")],
 			     key = p->set[key_index("tls_key")];
 			if (!p->set[key_index("image")])
-				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: a host-docker profile needs 'image'",
-				                         name, p->name);
+				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: a %s profile needs 'image'",
+				                         name, p->name, p->str[t]);
 			if ((ca || cert || key) && !(ca && cert && key))
 				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: give tls_ca, tls_cert and tls_key "
 				                                          "together (client certificates for a tcp:// host)",
@@ -522,5 +571,31 @@ int devsys_config_runner_docker(const devsys_config *c, const char *profile, dev
 #undef S
 #undef STR
 #undef NUM
+	return 0;
+}
+
+int devsys_config_runner_dind(const devsys_config *c, const char *profile, devsys_runner_dind_options *o,
+                              devsys_runner_docker_options *docker)
+{
+	const struct profile *p;
+	int rc;
+	DEVSYS__CHECK_ARG(c);
+	DEVSYS__CHECK_ARG(profile);
+	DEVSYS__CHECK_ARG(o);
+	DEVSYS__CHECK_ARG(docker);
+	if (o->version == 0 || o->version > DEVSYS_RUNNER_DIND_OPTIONS_VERSION)
+		return devsys__error_set(DEVSYS_EVERSION, "devsys_config_runner_dind: options version %u is not supported",
+		                         o->version);
+	if (!(p = find_profile(c, profile)))
+		return unknown_profile(c, profile);
+	if (!is_type(p, "dind"))
+		return devsys__error_set(DEVSYS_EINVAL, "runner profile '%.64s' is of type '%.64s', not dind", profile,
+		                         p->str[key_index("type")]);
+	if ((rc = devsys_config_runner_docker(c, profile, docker)) < 0)
+		return rc;
+	o->docker = docker;
+	o->engine_image = p->str[key_index("engine_image")];
+	if (p->set[key_index("ready_timeout")])
+		o->ready_timeout_ms = (unsigned int)p->num[key_index("ready_timeout")];
 	return 0;
 }

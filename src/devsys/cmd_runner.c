@@ -10,6 +10,9 @@
 #ifdef DEVSYS_HAVE_MODULE_DOCKER
 #include <devsys/sys/runner_docker.h>
 #endif
+#if defined(DEVSYS_HAVE_MODULE_DIND) && defined(DEVSYS_HAVE_MODULE_DOCKER)
+#include <devsys/sys/runner_dind.h>
+#endif
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,9 @@ static int cmd_exec(devsys_cli *cli, int argc, char **argv)
 	devsys_runner_result res = DEVSYS_RUNNER_RESULT_INIT;
 #ifdef DEVSYS_HAVE_MODULE_DOCKER
 	devsys_runner_docker_options dk = DEVSYS_RUNNER_DOCKER_OPTIONS_INIT;
+#endif
+#if defined(DEVSYS_HAVE_MODULE_DIND) && defined(DEVSYS_HAVE_MODULE_DOCKER)
+	devsys_runner_dind_options dx = DEVSYS_RUNNER_DIND_OPTIONS_INIT;
 #endif
 
 	for (; i < argc; i++) {
@@ -85,6 +91,17 @@ static int cmd_exec(devsys_cli *cli, int argc, char **argv)
 			}
 			o.backend_tag = DEVSYS_RUNNER_DOCKER_TAG;
 			o.backend_options = &dk;
+		}
+#endif
+#if defined(DEVSYS_HAVE_MODULE_DIND) && defined(DEVSYS_HAVE_MODULE_DOCKER)
+		if (strcmp(type, "dind") == 0) {
+			if (devsys_config_runner_dind(cfg, profile, &dx, &dk) < 0) {
+				code = devsys_cli_fail_lib(cli, "exec: profile");
+				devsys_config_free(cfg);
+				return code;
+			}
+			o.backend_tag = DEVSYS_RUNNER_DIND_TAG;
+			o.backend_options = &dx;
 		}
 #endif
 #endif

@@ -4,6 +4,7 @@
  */
 #include <devsys.h>
 #include <devsys/config.h>
+#include <devsys/sys/runner_dind.h>
 
 #include "testutil.h"
 
@@ -202,6 +203,30 @@ Test(config_runners, production_config_deploys_over_remote_ssh)
 	devsys_spec_free(spec);
 	devsys_config_free(c);
 }
+
+Test(config_runners, production_config_has_the_dind_profile_specs_name)
+{
+	/* specs/runner-dind.yaml's runner resolves to a dind profile that opens */
+	devsys_config *c;
+	devsys_spec *spec;
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
+	devsys_runner_docker_options d = DEVSYS_RUNNER_DOCKER_OPTIONS_INIT;
+	devsys_runner_dind_options x = DEVSYS_RUNNER_DIND_OPTIONS_INIT;
+	const char *type, *profile;
+	cr_assert_eq(devsys_config_load(&c, DEVSYS_SOURCE_DIR "/examples/devsys.production.yaml"), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_spec_load_file(&spec, DEVSYS_SOURCE_DIR "/specs/runner-dind.yaml", NULL), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	profile = devsys_spec_get_string(spec, "/runner");
+	cr_assert_not_null(profile);
+	cr_assert_eq(devsys_config_runner(c, profile, &type, &o), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(type, "dind");
+	cr_assert_eq(devsys_config_runner_dind(c, profile, &x, &d), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_not_null(x.engine_image);
+	cr_assert_not_null(d.image);
+	devsys_spec_free(spec);
+	devsys_config_free(c);
+}
 #endif
 
 /* ---- host-docker keys (devsys/sys/runner_docker.h) ---- */
@@ -283,4 +308,119 @@ Test(config_runners, host_docker_bad_keys)
 	docker_refused("runners:\n  d:\n    type: host-docker\n    image: x\n    workdir: rel\n", "absolute");
 	docker_refused("runners:\n  d:\n    type: host-docker\n    image: x\n    allowed_images: [\"a,b\"]\n",
 	               "one image glob");
+}
+
+/* ---- dind profiles (devsys/sys/runner_dind.h) ---- */
+
+static const char *dind_yaml =
+	"runners:\n"
+	"  nested:\n"
+	"    type: dind\n"
+	"    image: debian:12\n"
+	"    engine_image: devsys/dind:20.10\n"
+	"    ready_timeout: 90s\n"
+	"    pull: if-not-present\n"
+	"    read_only: true\n"
+	"    host: unix:///run/outer.sock\n"
+	"    limits:\n"
+	"      memory: 512M\n"
+	"      pids: 128\n"
+	"  plain:\n"
+	"    type: host-docker\n"
+	"    image: alpine:3\n";
+
+Test(config_runners, dind_keys)
+{
+	devsys_config *c;
+	devsys_runner_docker_options d = DEVSYS_RUNNER_DOCKER_OPTIONS_INIT;
+	devsys_runner_dind_options x = DEVSYS_RUNNER_DIND_OPTIONS_INIT;
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
+	const char *type;
+	cr_assert_eq(devsys_config_parse(&c, dind_yaml, strlen(dind_yaml), "devsys.yaml"), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_config_runner(c, "nested", &type, &o), 0);
+	cr_assert_str_eq(type, "dind");
+	cr_assert_eq(devsys_config_runner_dind(c, "nested", &x, &d), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(x.docker, &d);
+	cr_assert_str_eq(x.engine_image, "devsys/dind:20.10");
+	cr_assert_eq(x.ready_timeout_ms, 90000u);
+	cr_assert_str_eq(d.image, "debian:12");
+	cr_assert_eq(d.pull, DEVSYS_RUNNER_DOCKER_PULL_IF_NOT_PRESENT);
+	cr_assert_eq(d.read_only, 1);
+	cr_assert_str_eq(d.host, "unix:///run/outer.sock");
+	cr_assert_eq(d.memory_bytes, 512ull << 20);
+	cr_assert_eq(d.pids, 128u);
+	cr_assert_eq(d.bind_checkout, 0);
+	cr_assert_eq(d.allow_socket_mount, 0);
+	/* a host-docker profile is not a dind one; an unknown one is named */
+	cr_assert_eq(devsys_config_runner_dind(c, "plain", &x, &d), DEVSYS_EINVAL);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "'plain' is of type 'host-docker'"));
+	cr_assert_eq(devsys_config_runner_dind(c, "nope", &x, &d), DEVSYS_ENOTFOUND);
+	/* the host-docker profile beside it still reads as before */
+	devsys_runner_docker_options h = DEVSYS_RUNNER_DOCKER_OPTIONS_INIT;
+	cr_assert_eq(devsys_config_runner_docker(c, "plain", &h), 0);
+	cr_assert_str_eq(h.image, "alpine:3");
+	devsys_config_free(c);
+}
+
+Test(config_runners, dind_ready_timeout_unset_keeps_the_default)
+{
+	static const char y[] = "runners:\n  n:\n    type: dind\n    image: x\n    engine_image: e\n";
+	devsys_config *c;
+	devsys_runner_docker_options d = DEVSYS_RUNNER_DOCKER_OPTIONS_INIT;
+	devsys_runner_dind_options x = DEVSYS_RUNNER_DIND_OPTIONS_INIT;
+	cr_assert_eq(devsys_config_parse(&c, y, strlen(y), "devsys.yaml"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_config_runner_dind(c, "n", &x, &d), 0);
+	cr_assert_eq(x.ready_timeout_ms, 0u);
+	cr_assert_str_eq(x.engine_image, "e");
+	devsys_config_free(c);
+}
+
+Test(config_runners, dind_bad_keys)
+{
+#define DIND "runners:\n  d:\n    type: dind\n    image: x\n    engine_image: e\n"
+	docker_refused("runners:\n  d:\n    type: dind\n    image: x\n", "a dind profile needs 'engine_image'");
+	docker_refused("runners:\n  d:\n    type: dind\n    engine_image: e\n", "a dind profile needs 'image'");
+	docker_refused(DIND "    ready_timeout: soon\n", "devsys.yaml:6:20: runners.d.ready_timeout: 'soon': expected a duration");
+	docker_refused(DIND "    ready_timeout: 5y\n", "runners.d.ready_timeout: '5y': unknown duration unit");
+	docker_refused(DIND "    ready_timeout: 0\n", "runners.d.ready_timeout: must be more than 0");
+	docker_refused(DIND "    ready_timeout: [1, 2]\n", "runners.d.ready_timeout: expected a single value");
+	docker_refused("runners:\n  d:\n    type: dind\n    image: x\n    engine_image: \"e;rm -rf /\"\n",
+	               "runners.d.engine_image: 'e;rm -rf /' holds characters no image name has");
+	docker_refused("runners:\n  d:\n    type: dind\n    image: x\n    engine_image: \"\"\n", "engine_image: must not be empty");
+	docker_refused(DIND "    engine: e\n", "devsys.yaml:6:5: runners.d.engine: unknown key");
+	docker_refused(DIND "    engine_image: f\n", "runners.d.engine_image: given twice");
+	docker_refused(DIND "    pull: always\n", "never or if-not-present");
+	docker_refused(DIND "    limits:\n      cpus: 0\n", "limits.cpus");
+	docker_refused(DIND "    tls_ca: /ca\n", "together");
+	docker_refused(DIND "    workdir: rel\n", "absolute");
+	/* refused keys, at their position, before or after the type */
+	docker_refused(DIND "    bind_checkout: true\n",
+	               "devsys.yaml:6:5: runners.d.bind_checkout: not allowed for a dind profile");
+	docker_refused(DIND "    allow_socket_mount: false\n",
+	               "devsys.yaml:6:5: runners.d.allow_socket_mount: not allowed for a dind profile");
+	docker_refused("runners:\n  d:\n    allow_socket_mount: true\n    type: dind\n    image: x\n    engine_image: e\n",
+	               "devsys.yaml:3:5: runners.d.allow_socket_mount: not allowed for a dind profile");
+	/* the dind keys are not host-docker's */
+	docker_refused("runners:\n  d:\n    type: host-docker\n    image: x\n    engine_image: e\n",
+	               "for 'type: dind' profiles only");
+	docker_refused("runners:\n  d:\n    type: host-docker\n    image: x\n    ready_timeout: 5s\n",
+	               "for 'type: dind' profiles only");
+#undef DIND
+}
+
+Test(config_runners, dind_refused_key_from_the_environment)
+{
+	static const char y[] = "runners:\n  d:\n    type: dind\n    image: x\n    engine_image: e\n";
+	devsys_config *c = NULL;
+	/* positive control: the same file loads */
+	cr_assert_eq(devsys_config_parse(&c, y, strlen(y), "devsys.yaml"), 0, "%s", devsys_error_message(devsys_error_last()));
+	devsys_config_free(c);
+	c = NULL;
+	setenv("DEVSYS_RUNNER_D_BIND_CHECKOUT", "true", 1);
+	int rc = devsys_config_parse(&c, y, strlen(y), "devsys.yaml");
+	unsetenv("DEVSYS_RUNNER_D_BIND_CHECKOUT");
+	cr_assert_eq(rc, DEVSYS_EINVALID);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "runners.d.bind_checkout: not allowed for a dind"),
+	          "%s", devsys_error_message(devsys_error_last()));
 }

@@ -379,6 +379,48 @@ Test(dind, killed_owner_is_cleaned_up_by_the_sweepers)
 	free(dir);
 }
 
+Test(dind, devsys_exec_opens_a_dind_profile_from_devsys_yaml)
+{
+	/* the whole operator path: a `type: dind` profile in devsys.yaml, read by
+	 * devsys_config_runner_dind() in `devsys exec`, runs echo on a nested engine */
+	const char *cli = getenv("DT_DEVSYS_CLI");
+	char yaml[1024], cfg[600];
+	int st = -1, cli_pid;
+	char *out;
+	cr_assert(cli, "DT_DEVSYS_CLI names the devsys program");
+	snprintf(yaml, sizeof(yaml),
+	         "runners:\n"
+	         "  nested:\n"
+	         "    type: dind\n"
+	         "    image: %s\n"
+	         "    engine_image: %s\n"
+	         "    host: %s\n"
+	         "    ready_timeout: 120s\n",
+	         engine->image, DT_DIND_IMAGE, engine->host);
+	snprintf(cfg, sizeof(cfg), "%s/devsys.yaml", work);
+	put(work, "devsys.yaml", yaml);
+	/* exec keeps the shell's pid: the CLI's, which labels its outer container */
+	out = dt_sh_output(&st, "echo pid=$$; exec '%s' exec --config '%s' --profile nested -- echo from-the-dind-profile 2>&1",
+	                   cli, cfg);
+	cr_assert_eq(st, 0, "%s", out ? out : "");
+	cr_assert(out && strstr(out, "from-the-dind-profile\n"), "%s", out ? out : "");
+	cli_pid = out && strncmp(out, "pid=", 4) == 0 ? atoi(out + 4) : 0;
+	cr_assert_gt(cli_pid, 0, "%s", out ? out : "");
+	free(out);
+	/* the CLI closed its runner: no outer container of that process is left */
+	json_t *l = outer_of((pid_t)cli_pid);
+	cr_assert_eq(json_array_size(l), 0u);
+	json_decref(l);
+	/* negative control: a refused key in the same profile is named with its position */
+	put(work, "devsys.yaml", strcat(yaml, "    bind_checkout: true\n"));
+	out = dt_sh_output(&st, "'%s' exec --config '%s' --profile nested -- echo never 2>&1", cli, cfg);
+	cr_assert_neq(st, 0, "%s", out ? out : "");
+	cr_assert(out && strstr(out, "devsys.yaml:8:5: runners.nested.bind_checkout: not allowed for a dind profile") &&
+	              !strstr(out, "never"),
+	          "%s", out ? out : "");
+	free(out);
+}
+
 static void t_bind(void)
 {
 	dk.bind_checkout = 1;

@@ -49,6 +49,23 @@ typedef struct devsys_runner_dind_options {
 
 #define DEVSYS_RUNNER_DIND_OPTIONS_INIT { DEVSYS_RUNNER_DIND_OPTIONS_VERSION, NULL, NULL, 0u }
 
+/**
+ * Fill @p opts (initialised with DEVSYS_RUNNER_DIND_OPTIONS_INIT) and
+ * @p docker (initialised with DEVSYS_RUNNER_DOCKER_OPTIONS_INIT) from the
+ * `type: dind` runner profile @p profile in @p cfg: @p docker as
+ * devsys_config_runner_docker() fills it, @c opts->docker set to @p docker,
+ * @c engine_image and @c ready_timeout_ms from the profile's engine_image
+ * and ready_timeout. Strings are borrowed from @p cfg (valid until
+ * devsys_config_free()); @p docker is borrowed by @p opts and must outlive
+ * it. Keys the profile does not set keep the caller's values. The profile
+ * was checked at load (image and engine_image required; bind_checkout and
+ * allow_socket_mount refused).
+ * @return 0; DEVSYS_ENOTFOUND for an unknown profile; DEVSYS_EINVAL for a
+ * profile of another type; DEVSYS_EVERSION. Thread-safe on a loaded @p cfg.
+ */
+DEVSYS_API int devsys_config_runner_dind(const devsys_config *cfg, const char *profile,
+                                         devsys_runner_dind_options *opts, devsys_runner_docker_options *docker);
+
 DEVSYS_END_DECL
 
 #endif /* DEVSYS_SYS_RUNNER_DIND_H */
