@@ -61,8 +61,16 @@ dt_githttp *dt_githttp_start(bool tls, const char *token, char *why, size_t why_
 		return NULL;
 	}
 	h = calloc(1, sizeof(*h));
+	if (h)
+		h->dir = dt_tmpdir("githttp");
+	if (!h || !h->dir) {
+		/* without its directory the server would start on a config path of "(null)" and never stop */
+		snprintf(why, why_len, "githttp fixture: cannot create a temp dir under $DEVSYS_TEST_TMP");
+		free(h);
+		free(lighttpd);
+		return NULL;
+	}
 	h->tls = tls;
-	h->dir = dt_tmpdir("githttp");
 	h->repos = fmt("%s/repos", h->dir);
 	h->access_log = fmt("%s/access.log", h->dir);
 	h->error_log = fmt("%s/error.log", h->dir);
