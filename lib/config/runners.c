@@ -456,17 +456,29 @@ static unsigned int flag(const struct profile *p, const char *k, unsigned int fl
 	return p->num[ki] ? (flags | bit) : (flags & ~bit);
 }
 
+/*
+ * The checks every devsys_config_runner*() reader starts with: the caller's
+ * options version is one this library knows, and the profile exists.
+ */
+static int reader_profile(const struct profile **out, const devsys_config *c, const char *profile,
+                          unsigned int version, unsigned int latest, const char *who)
+{
+	if (version == 0 || version > latest)
+		return devsys__error_set(DEVSYS_EVERSION, "%s: options version %u is not supported", who, version);
+	if (!(*out = find_profile(c, profile)))
+		return unknown_profile(c, profile);
+	return 0;
+}
+
 int devsys_config_runner(const devsys_config *c, const char *profile, const char **type, devsys_runner_options *o)
 {
 	const struct profile *p;
+	int rc;
 	DEVSYS__CHECK_ARG(c);
 	DEVSYS__CHECK_ARG(profile);
 	DEVSYS__CHECK_ARG(o);
-	if (o->version == 0 || o->version > DEVSYS_RUNNER_OPTIONS_VERSION)
-		return devsys__error_set(DEVSYS_EVERSION, "devsys_config_runner: options version %u is not supported",
-		                         o->version);
-	if (!(p = find_profile(c, profile)))
-		return unknown_profile(c, profile);
+	if ((rc = reader_profile(&p, c, profile, o->version, DEVSYS_RUNNER_OPTIONS_VERSION, "devsys_config_runner")) < 0)
+		return rc;
 #define S(k) (p->set[key_index(k)])
 #define STR(k) (p->str[key_index(k)])
 #define NUM(k) (p->num[key_index(k)])
@@ -524,14 +536,13 @@ int devsys_config_runner_risk(int *risk, const devsys_config *c, const char *pro
 int devsys_config_runner_docker(const devsys_config *c, const char *profile, devsys_runner_docker_options *o)
 {
 	const struct profile *p;
+	int rc;
 	DEVSYS__CHECK_ARG(c);
 	DEVSYS__CHECK_ARG(profile);
 	DEVSYS__CHECK_ARG(o);
-	if (o->version == 0 || o->version > DEVSYS_RUNNER_DOCKER_OPTIONS_VERSION)
-		return devsys__error_set(DEVSYS_EVERSION, "devsys_config_runner_docker: options version %u is not supported",
-		                         o->version);
-	if (!(p = find_profile(c, profile)))
-		return unknown_profile(c, profile);
+	if ((rc = reader_profile(&p, c, profile, o->version, DEVSYS_RUNNER_DOCKER_OPTIONS_VERSION,
+	                         "devsys_config_runner_docker")) < 0)
+		return rc;
 #define S(k) (p->set[key_index(k)])
 #define STR(k) (p->str[key_index(k)])
 #define NUM(k) (p->num[key_index(k)])
@@ -583,11 +594,9 @@ int devsys_config_runner_dind(const devsys_config *c, const char *profile, devsy
 	DEVSYS__CHECK_ARG(profile);
 	DEVSYS__CHECK_ARG(o);
 	DEVSYS__CHECK_ARG(docker);
-	if (o->version == 0 || o->version > DEVSYS_RUNNER_DIND_OPTIONS_VERSION)
-		return devsys__error_set(DEVSYS_EVERSION, "devsys_config_runner_dind: options version %u is not supported",
-		                         o->version);
-	if (!(p = find_profile(c, profile)))
-		return unknown_profile(c, profile);
+	if ((rc = reader_profile(&p, c, profile, o->version, DEVSYS_RUNNER_DIND_OPTIONS_VERSION,
+	                         "devsys_config_runner_dind")) < 0)
+		return rc;
 	if (!is_type(p, "dind"))
 		return devsys__error_set(DEVSYS_EINVAL, "runner profile '%.64s' is of type '%.64s', not dind", profile,
 		                         p->str[key_index("type")]);
