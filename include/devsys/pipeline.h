@@ -21,10 +21,11 @@ DEVSYS_BEGIN_DECL
  *        the task's folder while it does (task.json, events.jsonl, logs/).
  *
  * The built-in stages are DEVSYS_STAGE_NAMES (devsys/record.h), in that
- * order. This version runs **validate** (devsys_pipeline_validate()) and
- * checkout, agent, commit and push (devsys_pipeline_code()); pr, test,
- * deploy, verify and gate are not run by the pipeline yet
- * (docs/pipeline.md says what exists).
+ * order: **validate** (devsys_pipeline_validate()), then checkout, agent,
+ * commit, push, pr, test, deploy, verify and gate, run by
+ * devsys_pipeline_run() (all that remain), devsys_pipeline_run_stage() (one)
+ * or devsys_pipeline_code() (checkout to push). docs/pipeline.md says what
+ * each stage writes.
  *
  * Threads: a pipeline is not shared across threads; open one per thread.
  * Several pipelines (and processes) may use one workspace.
@@ -88,15 +89,54 @@ typedef struct devsys_stage_result {
 
 #define DEVSYS_STAGE_RESULT_INIT { DEVSYS_STAGE_RESULT_VERSION, NULL, NULL, 0, 0, NULL }
 
-#define DEVSYS_PIPELINE_OPTIONS_VERSION 1
+/**
+ * Kinds of devsys_pipeline_event.
+ */
+typedef enum devsys_pipeline_event_kind {
+	DEVSYS_PIPELINE_EVENT_STAGE_BEGIN = 1, /**< a stage starts */
+	DEVSYS_PIPELINE_EVENT_STAGE_END = 2,   /**< a stage ended: @c result says how */
+	DEVSYS_PIPELINE_EVENT_OUTPUT = 3,      /**< a command's output (masked), @c data / @c len */
+	DEVSYS_PIPELINE_EVENT_PROGRESS = 4     /**< a count: @c current of @c total (0: unknown), @c data a short label */
+} devsys_pipeline_event_kind;
+
+#define DEVSYS_PIPELINE_EVENT_VERSION 1
+
+/** What a progress callback is told. Every pointer is borrowed for the call. */
+typedef struct devsys_pipeline_event {
+	unsigned int version;               /**< DEVSYS_PIPELINE_EVENT_VERSION */
+	int kind;                           /**< devsys_pipeline_event_kind */
+	const char *task_id;                /**< the task */
+	const char *stage;                  /**< the stage */
+	const devsys_stage_result *result;  /**< STAGE_END: what the stage did; else NULL */
+	const char *data;                   /**< OUTPUT: the bytes; PROGRESS: a label ("objects", "tests"); else NULL */
+	size_t len;                         /**< OUTPUT: the number of bytes */
+	uint64_t current;                   /**< PROGRESS: done so far */
+	uint64_t total;                     /**< PROGRESS: the whole, 0 when unknown */
+} devsys_pipeline_event;
+
+/**
+ * Called on the pipeline's thread as stages run. Return 0 to go on; a
+ * non-zero return cancels the running stage (it ends "canceled").
+ */
+typedef int (*devsys_pipeline_progress_cb)(const devsys_pipeline_event *event, void *payload);
+
+/*
+ * Version history of devsys_pipeline_options:
+ *  - 1: every field up to and including agent_env_scrub.
+ *  - 2: config_path, progress, progress_payload, agent_idle_timeout_ms, max_output_bytes.
+ */
+#define DEVSYS_PIPELINE_OPTIONS_VERSION 2
 
 /**
  * Options of devsys_pipeline_new(). Each module's options are reached
  * through a pointer, never embedded, so that a module's struct can grow
  * without moving this one's fields. NULL pointers mean that module's
- * defaults. @c store and @c agent_env_scrub are read (and copied) during
- * devsys_pipeline_new(); @c repo and @c runner are borrowed: they, and what
- * they point to, must stay valid until devsys_pipeline_free().
+ * defaults. @c store, @c agent_env_scrub and @c config_path are read (and
+ * copied) during devsys_pipeline_new(); @c repo, @c runner and @c forge are
+ * borrowed: they, and what they point to, must stay valid until
+ * devsys_pipeline_free() (the handles they name, such as the runner
+ * options' workspace and masker, are referenced by the handles the
+ * pipeline opens from them).
  */
 typedef struct devsys_pipeline_options {
 	unsigned int version;                  /**< DEVSYS_PIPELINE_OPTIONS_VERSION */
@@ -104,17 +144,34 @@ typedef struct devsys_pipeline_options {
 	const devsys_store_options *store;     /**< the task store the pipeline opens */
 	/** The checkout (version 1). Its url, base_branch and branch_template come from the spec. */
 	const devsys_repo_options *repo;
-	const devsys_runner_options *runner;   /**< the agent's runner; this version always opens "inproc" */
-	const devsys_forge_options *forge;     /**< the forge (not used by this version's stages) */
+	/** Settings for every runner the pipeline opens; a step's runner profile (devsys.yaml) overrides them. */
+	const devsys_runner_options *runner;
+	/** The forge (pr, test and gate stages); its remote_url is the spec's repo.url; NULL: defaults. */
+	const devsys_forge_options *forge;
 	/**
 	 * (operator) NULL-terminated names of more environment variables kept
 	 * from the agent, besides the ones it never gets (GITHUB_TOKEN,
 	 * GH_TOKEN, GITEA_TOKEN, GIT_ASKPASS, SSH_AUTH_SOCK). NULL: none.
 	 */
 	const char *const *agent_env_scrub;
+	/* ---- version 2 ---- */
+	/**
+	 * The operator's devsys.yaml, loaded by devsys_pipeline_new(): the
+	 * runner profiles a spec's steps name, the forges and the gate's
+	 * policy. NULL: no operator configuration (the inproc runner, the
+	 * forge chosen from the remote URL, the default policy of docs/gate.md).
+	 */
+	const char *config_path;
+	devsys_pipeline_progress_cb progress;  /**< optional */
+	void *progress_payload;                /**< passed to @c progress (the caller keeps it alive) */
+	/** (operator) the agent's idle timeout: no output for this long ends it "stalled"; 0: 600000 (10 min). */
+	unsigned int agent_idle_timeout_ms;
+	/** (operator) the most output bytes a stage's command may print before it is stopped; 0: 64 MiB. */
+	uint64_t max_output_bytes;
 } devsys_pipeline_options;
 
-#define DEVSYS_PIPELINE_OPTIONS_INIT { DEVSYS_PIPELINE_OPTIONS_VERSION, 0u, NULL, NULL, NULL, NULL, NULL }
+#define DEVSYS_PIPELINE_OPTIONS_INIT \
+	{ DEVSYS_PIPELINE_OPTIONS_VERSION, 0u, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0u, 0u }
 
 /** Initialise @p opts with the defaults of @p version. DEVSYS_EVERSION for unknown versions. */
 DEVSYS_API int devsys_pipeline_options_init(devsys_pipeline_options *opts, unsigned int version);
@@ -186,6 +243,51 @@ DEVSYS_API int devsys_pipeline_validate(devsys_stage_result *result, devsys_pipe
  *         nothing is written); the stage's error otherwise.
  */
 DEVSYS_API int devsys_pipeline_code(devsys_stage_result *result, devsys_pipeline *p);
+
+/**
+ * Select an existing task of the store (made by an earlier
+ * devsys_pipeline_validate(), here or in another process) as this
+ * pipeline's task: its kept spec is reloaded from its folder. The next
+ * devsys_pipeline_run() resumes it.
+ * @return 0; DEVSYS_ENOTFOUND (no such task); DEVSYS_EINVAL (bad id);
+ *         DEVSYS_EPARSE / DEVSYS_EIO (its kept spec cannot be read).
+ */
+DEVSYS_API int devsys_pipeline_load(devsys_pipeline *p, const char *task_id);
+
+/**
+ * Run the task's remaining stages, in order, from where it stands: a
+ * validated task from checkout; a task that stopped (failed, interrupted)
+ * from the first stage whose recorded result is not "ok" (docs/pipeline.md,
+ * "Resuming"). Side effects that must not repeat are guarded by markers in
+ * task.json (the commit before the push, the PR number once opened), so a
+ * resumed run never makes a second commit or a second PR. Stops at the
+ * first failed stage. @p result describes the last stage that ran.
+ * @return 0 (the task reached a resting state: awaiting-review, merged,
+ *         done, no-changes); DEVSYS_ESTATE (no task, or it is done or
+ *         canceled: nothing to run); DEVSYS_ECANCELED (canceled); the failed
+ *         stage's error otherwise.
+ */
+DEVSYS_API int devsys_pipeline_run(devsys_stage_result *result, devsys_pipeline *p);
+
+/**
+ * Run one named stage of the task on its own (a built-in name of
+ * DEVSYS_STAGE_NAMES other than validate). The stages before it must have
+ * ended "ok" (the task's state says so), else DEVSYS_ESTATE naming the
+ * stage that has to run first.
+ * @return 0; DEVSYS_EINVAL (unknown stage); DEVSYS_ESTATE; the stage's error.
+ */
+DEVSYS_API int devsys_pipeline_run_stage(devsys_stage_result *result, devsys_pipeline *p, const char *stage);
+
+/**
+ * Ask the running stage to stop: its command is canceled (TERM to its
+ * process group, then KILL after the runner's grace) and the stage ends
+ * "canceled", then the task is "canceled". Safe to call from another
+ * thread (not from a signal handler: a program that cancels on a signal
+ * waits for it on a thread of its own, as `devsys run` does). A pipeline
+ * that runs nothing cancels its next stage.
+ * @return 0; DEVSYS_EINVAL (NULL).
+ */
+DEVSYS_API int devsys_pipeline_cancel(devsys_pipeline *p);
 
 /**
  * The id of the task of the last devsys_pipeline_validate(), or NULL.

@@ -136,9 +136,11 @@ DEVSYS_API int devsys_store_stage_end(devsys_store *st, const char *id, const ch
                                       int to);
 
 /**
- * Resume an interrupted task: it goes back to the last state it completed;
- * @p stage_out receives the stage to run again.
- * @return 0; DEVSYS_ENOTFOUND; DEVSYS_ESTATE (not interrupted).
+ * Resume an interrupted or failed task: it goes back to the last state it
+ * completed; @p stage_out receives the stage to run again (the one that was
+ * running or failed). A task that failed while being created (validate)
+ * cannot be resumed.
+ * @return 0; DEVSYS_ENOTFOUND; DEVSYS_ESTATE (neither interrupted nor failed).
  */
 DEVSYS_API int devsys_store_resume(devsys_store *st, const char *id, devsys_buf *stage_out);
 

@@ -37,32 +37,6 @@ int devsys__pipeline_record_stage(devsys_task *task, const char *stage, const ch
 	return rc;
 }
 
-static int begin(devsys_pipeline *p, devsys_task *task, const char *stage)
-{
-	int rc;
-	if ((rc = devsys_store_stage_begin(p->store, p->task_id, stage)) < 0)
-		return rc;
-	return devsys__pipeline_record_stage(task, stage, NULL, NULL);
-}
-
-/* End a stage: ok moves the task to @p to; a failure keeps rc's message. */
-static int end(devsys_stage_result *res, devsys_pipeline *p, devsys_task *task, const char *stage, int rc, int fclass,
-               const char *outcome, int to)
-{
-	char msg[1024];
-	const char *result = fclass == DEVSYS_FAILURE_NONE ? "ok" : fclass == DEVSYS_FAILURE_CANCELED ? "canceled" : "failed";
-	snprintf(msg, sizeof(msg), "%s", devsys_error_message(devsys_error_last()));
-	if (devsys_store_stage_end(p->store, p->task_id, stage, result, to) < 0 && fclass == DEVSYS_FAILURE_NONE)
-		return devsys__pipeline_result(res, stage, devsys_error_code(devsys_error_last()), DEVSYS_FAILURE_SYSTEM,
-		                               "record-failed");
-	if (devsys__pipeline_record_stage(task, stage, result, devsys_failure_class_name(fclass)) < 0 && fclass == DEVSYS_FAILURE_NONE)
-		return devsys__pipeline_result(res, stage, devsys_error_code(devsys_error_last()), DEVSYS_FAILURE_SYSTEM,
-		                               "record-failed");
-	if (fclass != DEVSYS_FAILURE_NONE)
-		devsys__error_set(rc, "%s", msg);
-	return devsys__pipeline_result(res, stage, rc, fclass, outcome);
-}
-
 /* ---- the agent's input, outside the checkout ---- */
 
 static int write_agent_input(devsys_pipeline *p, devsys_task *task, devsys_buf *path)
@@ -178,24 +152,11 @@ static int agent_argv(strvec *argv, const devsys_spec *spec)
 	return rc;
 }
 
-static int failure_of_runner(int failure)
+int devsys__stage_agent(devsys__stage_ctx *c)
 {
-	switch (failure) {
-	case DEVSYS_RUNNER_OK:
-		return DEVSYS_FAILURE_NONE;
-	case DEVSYS_RUNNER_BUILD_FAILURE:
-		return DEVSYS_FAILURE_BUILD;
-	case DEVSYS_RUNNER_TIMEOUT:
-		return DEVSYS_FAILURE_TIMEOUT;
-	case DEVSYS_RUNNER_CANCELED:
-		return DEVSYS_FAILURE_CANCELED;
-	default:
-		return DEVSYS_FAILURE_SYSTEM;
-	}
-}
-
-static int run_agent(devsys_stage_result *res, devsys_pipeline *p, devsys_task *task, devsys_repo *repo)
-{
+	devsys_pipeline *p = c->p;
+	devsys_task *task = c->task;
+	devsys_repo *repo;
 	devsys_runner_cmd cmd = DEVSYS_RUNNER_CMD_INIT;
 	devsys_runner_result rr = DEVSYS_RUNNER_RESULT_INIT;
 	devsys_buf input = DEVSYS_BUF_INIT;
@@ -203,17 +164,20 @@ static int run_agent(devsys_stage_result *res, devsys_pipeline *p, devsys_task *
 	unsigned int ms = 0;
 	int rc, fclass;
 
-	if ((rc = begin(p, task, "agent")) < 0)
-		return devsys__pipeline_result(res, "agent", rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
+	if ((rc = devsys__pipeline_begin(c, "agent")) < 0)
+		return rc;
+	if ((rc = devsys__pipeline_repo(c)) < 0)
+		return devsys__pipeline_end(c, "agent", rc, DEVSYS_FAILURE_SYSTEM, "agent-not-run", -1);
+	repo = c->repo;
 	if ((rc = agent_argv(&argv, p->spec)) < 0 ||
 	    ((rc = devsys_spec_timeout_ms(p->spec, 0, "agent", &ms)) < 0 && rc != DEVSYS_ENOTFOUND)) {
-		rc = end(res, p, task, "agent", rc, DEVSYS_FAILURE_BUILD, "agent-refused", -1);
+		rc = devsys__pipeline_end(c, "agent", rc, DEVSYS_FAILURE_BUILD, "agent-refused", -1);
 		goto out;
 	}
 	if ((rc = write_agent_input(p, task, &input)) < 0 ||
 	    (rc = agent_env(&env, p, task, input.ptr, devsys_repo_checkout_path(repo))) < 0 ||
-	    (!p->runner && (rc = devsys_runner_open(&p->runner, "inproc", p->runner_opts)) < 0)) {
-		rc = end(res, p, task, "agent", rc, DEVSYS_FAILURE_SYSTEM, "agent-not-run", -1);
+	    (!p->runner && (rc = devsys__pipeline_open_runner(&p->runner, p, "agent")) < 0)) {
+		rc = devsys__pipeline_end(c, "agent", rc, DEVSYS_FAILURE_SYSTEM, "agent-not-run", -1);
 		goto out;
 	}
 	cmd.argv = (const char *const *)argv.v;
@@ -222,15 +186,15 @@ static int run_agent(devsys_stage_result *res, devsys_pipeline *p, devsys_task *
 	cmd.timeout_ms = ms;
 	cmd.task = task; /* output: logs/agent.log; stdin: /dev/null */
 	cmd.stage = "agent";
-	rc = devsys_runner_exec(p->runner, &cmd, &rr);
-	fclass = rc < 0 && rr.failure == DEVSYS_RUNNER_OK ? DEVSYS_FAILURE_SYSTEM : failure_of_runner(rr.failure);
+	rc = devsys__pipeline_exec(c, p->runner, &cmd, &rr);
+	fclass = rc < 0 && rr.failure == DEVSYS_RUNNER_OK ? DEVSYS_FAILURE_SYSTEM : devsys__pipeline_failure_of_runner(rr.failure);
 	if (fclass == DEVSYS_FAILURE_NONE)
-		rc = end(res, p, task, "agent", 0, fclass, "agent-done", DEVSYS_STATE_CODED);
+		rc = devsys__pipeline_end(c, "agent", 0, fclass, "agent-done", DEVSYS_STATE_CODED);
 	else {
 		if (rc == 0)
 			rc = devsys__error_set(DEVSYS_ERROR, "the agent %s (exit %d, signal %d); see logs/agent.log",
 			                       devsys_runner_failure_name(rr.failure), rr.exit_code, rr.signal);
-		rc = end(res, p, task, "agent", rc, fclass, "agent-failed", -1);
+		rc = devsys__pipeline_end(c, "agent", rc, fclass, "agent-failed", -1);
 	}
 	devsys_runner_result_dispose(&rr);
 out:
@@ -312,84 +276,64 @@ static int check_changes(int *changed, devsys_repo *repo)
 	return 0;
 }
 
-static int commit_and_push(devsys_stage_result *res, devsys_pipeline *p, devsys_task *task, devsys_repo *repo)
+int devsys__stage_commit(devsys__stage_ctx *c)
 {
 	devsys_repo_commit_options co = DEVSYS_REPO_COMMIT_OPTIONS_INIT;
+	devsys_pipeline *p = c->p;
 	devsys_buf spec = DEVSYS_BUF_INIT;
 	const char *title = devsys_spec_get_string(p->spec, "/title");
 	int rc, changed = 0, committed = 0;
 
-	if ((rc = begin(p, task, "commit")) < 0)
-		return devsys__pipeline_result(res, "commit", rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
-	if ((rc = check_changes(&changed, repo)) < 0)
-		return end(res, p, task, "commit", rc, rc == DEVSYS_EINVALID ? DEVSYS_FAILURE_BUILD : DEVSYS_FAILURE_SYSTEM,
-		           rc == DEVSYS_EINVALID ? "tree-deleted" : "commit-failed", -1);
-	if (!changed)
-		return end(res, p, task, "commit", 0, DEVSYS_FAILURE_NONE, "no-changes", DEVSYS_STATE_NO_CHANGES);
+	if ((rc = devsys__pipeline_begin(c, "commit")) < 0)
+		return rc;
+	if ((rc = devsys__pipeline_repo(c)) < 0)
+		return devsys__pipeline_end(c, "commit", rc, DEVSYS_FAILURE_SYSTEM, "commit-failed", -1);
+	if ((rc = check_changes(&changed, c->repo)) < 0)
+		return devsys__pipeline_end(c, "commit", rc,
+		                            rc == DEVSYS_EINVALID ? DEVSYS_FAILURE_BUILD : DEVSYS_FAILURE_SYSTEM,
+		                            rc == DEVSYS_EINVALID ? "tree-deleted" : "commit-failed", -1);
+	if (!changed) {
+		c->stop = 1;
+		return devsys__pipeline_end(c, "commit", 0, DEVSYS_FAILURE_NONE, "no-changes", DEVSYS_STATE_NO_CHANGES);
+	}
 	co.spec_path = p->spec_kept;
-	if ((rc = devsys_task_path_join(&spec, task, p->spec_kept)) == 0) {
+	if ((rc = devsys_task_path_join(&spec, c->task, p->spec_kept)) == 0) {
 		co.spec_file = spec.ptr;
-		rc = devsys_repo_commit(&committed, repo, title ? title : p->task_id, &co);
+		rc = devsys_repo_commit(&committed, c->repo, title ? title : p->task_id, &co);
 	}
 	devsys_buf_dispose(&spec);
 	if (rc < 0)
-		return end(res, p, task, "commit", rc, rc == DEVSYS_ELIMIT ? DEVSYS_FAILURE_BUILD : DEVSYS_FAILURE_SYSTEM,
-		           "commit-failed", -1);
-	if (!committed) /* only ignored files changed */
-		return end(res, p, task, "commit", 0, DEVSYS_FAILURE_NONE, "no-changes", DEVSYS_STATE_NO_CHANGES);
-	if ((rc = end(res, p, task, "commit", 0, DEVSYS_FAILURE_NONE, "committed", DEVSYS_STATE_COMMITTED)) < 0)
+		return devsys__pipeline_end(c, "commit", rc, rc == DEVSYS_ELIMIT ? DEVSYS_FAILURE_BUILD : DEVSYS_FAILURE_SYSTEM,
+		                            "commit-failed", -1);
+	if (!committed) { /* only ignored files changed */
+		c->stop = 1;
+		return devsys__pipeline_end(c, "commit", 0, DEVSYS_FAILURE_NONE, "no-changes", DEVSYS_STATE_NO_CHANGES);
+	}
+	return devsys__pipeline_end(c, "commit", 0, DEVSYS_FAILURE_NONE, "committed", DEVSYS_STATE_COMMITTED);
+}
+
+int devsys__stage_push(devsys__stage_ctx *c)
+{
+	int rc;
+	if ((rc = devsys__pipeline_begin(c, "push")) < 0)
 		return rc;
-	if ((rc = begin(p, task, "push")) < 0)
-		return devsys__pipeline_result(res, "push", rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
-	if ((rc = devsys_repo_push(repo)) < 0)
-		return end(res, p, task, "push", rc,
-		           rc == DEVSYS_EPROTECTED || rc == DEVSYS_ECONFLICT ? DEVSYS_FAILURE_BUILD : DEVSYS_FAILURE_SYSTEM,
-		           "push-failed", -1);
-	return end(res, p, task, "push", 0, DEVSYS_FAILURE_NONE, "pushed", DEVSYS_STATE_PUSHED);
+	if ((rc = devsys__pipeline_repo(c)) < 0 || (rc = devsys_repo_push(c->repo)) < 0)
+		return devsys__pipeline_end(c, "push", rc,
+		                            rc == DEVSYS_EPROTECTED || rc == DEVSYS_ECONFLICT ? DEVSYS_FAILURE_BUILD
+		                                                                              : DEVSYS_FAILURE_SYSTEM,
+		                            "push-failed", -1);
+	return devsys__pipeline_end(c, "push", 0, DEVSYS_FAILURE_NONE, "pushed", DEVSYS_STATE_PUSHED);
 }
 
-static int checkout(devsys_stage_result *res, devsys_repo **repo, devsys_pipeline *p, devsys_task *task)
+int devsys__stage_checkout(devsys__stage_ctx *c)
 {
-	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
 	int rc;
-	if (p->repo_opts)
-		memcpy(&o, p->repo_opts, sizeof(o)); /* version 1 is the only one */
-	o.url = devsys_spec_get_string(p->spec, "/repo/url");
-	if (devsys_spec_get_string(p->spec, "/repo/base_branch"))
-		o.base_branch = devsys_spec_get_string(p->spec, "/repo/base_branch");
-	if (devsys_spec_get_string(p->spec, "/repo/branch_template"))
-		o.branch_template = devsys_spec_get_string(p->spec, "/repo/branch_template");
-	if ((rc = begin(p, task, "checkout")) < 0)
-		return devsys__pipeline_result(res, "checkout", rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
-	if ((rc = devsys_repo_open_task(repo, task, &o)) < 0)
-		return end(res, p, task, "checkout", rc,
-		           rc == DEVSYS_EPROTECTED || rc == DEVSYS_EINVALID ? DEVSYS_FAILURE_BUILD : DEVSYS_FAILURE_SYSTEM,
-		           "checkout-failed", -1);
-	return end(res, p, task, "checkout", 0, DEVSYS_FAILURE_NONE, "checked-out", DEVSYS_STATE_CHECKED_OUT);
-}
-
-int devsys_pipeline_code(devsys_stage_result *result, devsys_pipeline *p)
-{
-	devsys_task *task = NULL;
-	devsys_repo *repo = NULL;
-	int rc;
-	DEVSYS__CHECK_ARG(p);
-	if (!p->task_id || !p->spec)
-		return devsys__error_set(DEVSYS_ESTATE, "devsys_pipeline_code: no task; run devsys_pipeline_validate() first");
-	if (p->repo_opts && p->repo_opts->version != DEVSYS_REPO_OPTIONS_VERSION)
-		return devsys__error_set(DEVSYS_EVERSION, "devsys_pipeline_options.repo: version %u is not supported (1)",
-		                         p->repo_opts->version);
-	if ((rc = devsys_store_task_state(p->store, p->task_id)) != DEVSYS_STATE_VALIDATED)
-		return rc < 0 ? rc
-		              : devsys__error_set(DEVSYS_ESTATE,
-		                                  "task '%s' is %s; the coding stages start from a validated task "
-		                                  "(resuming a later state is not supported yet)",
-		                                  p->task_id, devsys_task_state_name(rc));
-	if ((rc = devsys_task_open(&task, p->ws, p->task_id, 0)) < 0)
-		return devsys__pipeline_result(result, "checkout", rc, DEVSYS_FAILURE_SYSTEM, "checkout-failed");
-	if ((rc = checkout(result, &repo, p, task)) == 0 && (rc = run_agent(result, p, task, repo)) == 0)
-		rc = commit_and_push(result, p, task, repo);
-	devsys_repo_free(repo);
-	devsys_task_free(task);
-	return rc;
+	if ((rc = devsys__pipeline_begin(c, "checkout")) < 0)
+		return rc;
+	if ((rc = devsys__pipeline_repo(c)) < 0)
+		return devsys__pipeline_end(c, "checkout", rc,
+		                            rc == DEVSYS_EPROTECTED || rc == DEVSYS_EINVALID ? DEVSYS_FAILURE_BUILD
+		                                                                             : DEVSYS_FAILURE_SYSTEM,
+		                            "checkout-failed", -1);
+	return devsys__pipeline_end(c, "checkout", 0, DEVSYS_FAILURE_NONE, "checked-out", DEVSYS_STATE_CHECKED_OUT);
 }

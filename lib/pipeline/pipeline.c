@@ -7,6 +7,8 @@
 #include "pipeline_int.h"
 #include "devsys/record.h"
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +16,7 @@
 static const size_t options_sizes[] = {
 	0,
 	DEVSYS__SIZE_THROUGH(devsys_pipeline_options, agent_env_scrub), /* 1 */
+	DEVSYS__SIZE_THROUGH(devsys_pipeline_options, max_output_bytes), /* 2 */
 };
 
 static const size_t result_sizes[] = {
@@ -81,11 +84,18 @@ int devsys_pipeline_new(devsys_pipeline **out, devsys_workspace *ws, const devsy
 		devsys__free(p);
 		return rc;
 	}
+	pthread_mutex_init(&p->running_lock, NULL);
 	devsys__workspace_ref(ws);
 	p->ws = ws;
 	p->repo_opts = o.repo;
 	p->runner_opts = o.runner;
-	if ((rc = copy_names(&p->scrub, o.agent_env_scrub)) < 0) {
+	p->forge_opts = o.forge;
+	p->progress = o.progress;
+	p->progress_payload = o.progress_payload;
+	p->agent_idle_timeout_ms = o.agent_idle_timeout_ms ? o.agent_idle_timeout_ms : 600000u;
+	p->max_output_bytes = o.max_output_bytes ? o.max_output_bytes : (uint64_t)64 << 20;
+	if ((rc = copy_names(&p->scrub, o.agent_env_scrub)) < 0 ||
+	    (o.config_path && (rc = devsys_config_load(&p->config, o.config_path)) < 0)) {
 		devsys_pipeline_free(p);
 		return rc;
 	}
@@ -112,8 +122,10 @@ void devsys_pipeline_free(devsys_pipeline *p)
 		devsys__free(p->scrub[i]);
 	devsys__free(p->scrub);
 	devsys_runner_free(p->runner);
+	devsys_config_free(p->config);
 	devsys_store_free(p->store);
 	devsys_workspace_free(p->ws);
+	pthread_mutex_destroy(&p->running_lock);
 	devsys__free(p);
 }
 
@@ -262,4 +274,304 @@ int devsys_pipeline_validate(devsys_stage_result *result, devsys_pipeline *p, co
 	if (rc < 0)
 		return devsys__pipeline_result(result, "validate", rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
 	return devsys__pipeline_result(result, "validate", 0, DEVSYS_FAILURE_NONE, "validated");
+}
+
+/* ---- loading a task that exists ---- */
+
+int devsys_pipeline_load(devsys_pipeline *p, const char *task_id)
+{
+	static const char *const kept[] = { "spec.yaml", "spec.json" };
+	devsys_task *task = NULL;
+	devsys_buf path = DEVSYS_BUF_INIT, bytes = DEVSYS_BUF_INIT;
+	int rc, state;
+	DEVSYS__CHECK_ARG(p);
+	DEVSYS__CHECK_ARG(task_id);
+	if ((rc = devsys_task_id_check(task_id)) < 0 || (state = devsys_store_task_state(p->store, task_id)) < 0)
+		return rc < 0 ? rc : state;
+	forget_task(p);
+	if ((rc = devsys_task_open(&task, p->ws, task_id, 0)) < 0)
+		return rc;
+	rc = DEVSYS_ENOTFOUND;
+	for (size_t i = 0; i < 2 && rc == DEVSYS_ENOTFOUND; i++) {
+		devsys_buf_clear(&path);
+		if ((rc = devsys_task_path_join(&path, task, kept[i])) == 0 &&
+		    (rc = devsys__read_file(&bytes, path.ptr, (size_t)16 << 20)) == 0)
+			p->spec_kept = kept[i];
+	}
+	if (rc == DEVSYS_ENOTFOUND)
+		rc = devsys__error_set(DEVSYS_ENOTFOUND, "task '%s' keeps no spec (spec.yaml or spec.json) in its folder",
+		                       task_id);
+	if (rc == 0 && (rc = devsys_spec_load_buffer(&p->spec, bytes.ptr ? bytes.ptr : "", bytes.size, path.ptr,
+	                                             NULL)) == 0 &&
+	    !(p->task_id = devsys__strdup(task_id)))
+		rc = devsys__error_oom();
+	devsys_buf_dispose(&bytes);
+	devsys_buf_dispose(&path);
+	devsys_task_free(task);
+	if (rc < 0)
+		forget_task(p);
+	return rc;
+}
+
+/* ---- running stages ---- */
+
+/* The built-in stages after validate, and the state each starts from. */
+static const struct builtin {
+	const char *name;
+	devsys__stage_fn fn;
+	int from;
+} builtins[] = {
+	{ "checkout", devsys__stage_checkout, DEVSYS_STATE_VALIDATED },
+	{ "agent", devsys__stage_agent, DEVSYS_STATE_CHECKED_OUT },
+	{ "commit", devsys__stage_commit, DEVSYS_STATE_CODED },
+	{ "push", devsys__stage_push, DEVSYS_STATE_COMMITTED },
+	{ "pr", devsys__stage_pr, DEVSYS_STATE_PUSHED },
+	{ "test", devsys__stage_test, DEVSYS_STATE_PR_OPENED },
+	{ "deploy", devsys__stage_deploy, DEVSYS_STATE_TESTED },
+	/* verify and gate both start from deployed (or deploy-skipped): the
+	 * record says whether verify has ended ok */
+	{ "verify", devsys__stage_verify, DEVSYS_STATE_DEPLOYED },
+	{ "gate", devsys__stage_gate, DEVSYS_STATE_DEPLOYED },
+};
+
+#define NBUILTINS (sizeof(builtins) / sizeof(builtins[0]))
+
+static size_t builtin_index(const char *stage)
+{
+	for (size_t i = 0; stage && i < NBUILTINS; i++)
+		if (strcmp(builtins[i].name, stage) == 0)
+			return i;
+	return NBUILTINS;
+}
+
+static bool is_resting(int state)
+{
+	return state == DEVSYS_STATE_AWAITING_REVIEW || state == DEVSYS_STATE_MERGED || state == DEVSYS_STATE_DONE ||
+	       state == DEVSYS_STATE_NO_CHANGES;
+}
+
+/* Which stage a task in @p state runs next (NBUILTINS: none). */
+static size_t next_stage(devsys__stage_ctx *c, int state)
+{
+	char verify[16] = "";
+	if (state == DEVSYS_STATE_DEPLOY_SKIPPED)
+		state = DEVSYS_STATE_DEPLOYED;
+	if (state == DEVSYS_STATE_DEPLOYED) {
+		devsys__pipeline_stage_recorded(verify, sizeof(verify), c->task, "verify");
+		return builtin_index(strcmp(verify, "ok") == 0 ? "gate" : "verify");
+	}
+	for (size_t i = 0; i < NBUILTINS; i++)
+		if (builtins[i].from == state)
+			return i;
+	return NBUILTINS;
+}
+
+/* A stopped task (failed, interrupted) goes back to the last state it completed. */
+static int resume_state(devsys_pipeline *p, int *state)
+{
+	devsys_buf stage = DEVSYS_BUF_INIT;
+	int rc = 0;
+	if (*state == DEVSYS_STATE_FAILED || *state == DEVSYS_STATE_INTERRUPTED) {
+		if ((rc = devsys_store_resume(p->store, p->task_id, &stage)) == 0)
+			*state = devsys_store_task_state(p->store, p->task_id);
+		rc = rc < 0 ? rc : *state < 0 ? *state : 0;
+	}
+	devsys_buf_dispose(&stage);
+	return rc;
+}
+
+static int run_from(devsys__stage_ctx *c, size_t first, size_t last)
+{
+	int rc = 0;
+	for (size_t i = first; i <= last && i < NBUILTINS && rc == 0 && !c->stop; i++) {
+		if (c->p->canceled) {
+			rc = devsys__pipeline_begin(c, builtins[i].name);
+			return rc < 0 ? rc
+			              : devsys__pipeline_end(c, builtins[i].name,
+			                                     devsys__error_set(DEVSYS_ECANCELED, "task '%s' was canceled",
+			                                                       c->p->task_id),
+			                                     DEVSYS_FAILURE_CANCELED, "canceled", -1);
+		}
+		rc = builtins[i].fn(c);
+	}
+	return rc;
+}
+
+static int open_ctx(devsys__stage_ctx *c, devsys_pipeline *p, devsys_stage_result *res)
+{
+	memset(c, 0, sizeof(*c));
+	c->p = p;
+	c->res = res;
+	if (!p->task_id || !p->spec)
+		return devsys__error_set(DEVSYS_ESTATE, "the pipeline has no task: run devsys_pipeline_validate() or "
+		                                        "devsys_pipeline_load() first");
+	if (p->repo_opts && p->repo_opts->version != DEVSYS_REPO_OPTIONS_VERSION)
+		return devsys__error_set(DEVSYS_EVERSION, "devsys_pipeline_options.repo: version %u is not supported (1)",
+		                         p->repo_opts->version);
+	return devsys_task_open(&c->task, p->ws, p->task_id, 0);
+}
+
+static void close_ctx(devsys__stage_ctx *c)
+{
+	devsys_repo_free(c->repo);
+	devsys_task_free(c->task);
+}
+
+/* Run the stages [first, last] of the task from its state; @p last NBUILTINS-1: all. */
+static int run_range(devsys_stage_result *result, devsys_pipeline *p, const char *first_name, size_t last)
+{
+	devsys__stage_ctx c;
+	size_t first;
+	int rc, state;
+	if ((rc = open_ctx(&c, p, result)) < 0)
+		goto out;
+	if ((state = devsys_store_task_state(p->store, p->task_id)) < 0) {
+		rc = state;
+		goto out;
+	}
+	if (is_resting(state) || state == DEVSYS_STATE_CANCELED || state == DEVSYS_STATE_CREATED) {
+		rc = devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s: no stage is left to run", p->task_id,
+		                       devsys_task_state_name(state));
+		goto out;
+	}
+	if ((rc = resume_state(p, &state)) < 0)
+		goto out;
+	first = next_stage(&c, state);
+	if (first_name && first != builtin_index(first_name)) {
+		rc = devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s: stage %s cannot run now (the next stage is %s)",
+		                       p->task_id, devsys_task_state_name(state), first_name,
+		                       first < NBUILTINS ? builtins[first].name : "none");
+		goto out;
+	}
+	rc = first < NBUILTINS ? run_from(&c, first, last)
+	                       : devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s: no stage is left to run", p->task_id,
+	                                           devsys_task_state_name(state));
+out:
+	close_ctx(&c);
+	return rc;
+}
+
+int devsys_pipeline_run(devsys_stage_result *result, devsys_pipeline *p)
+{
+	DEVSYS__CHECK_ARG(p);
+	return run_range(result, p, NULL, NBUILTINS - 1);
+}
+
+int devsys_pipeline_run_stage(devsys_stage_result *result, devsys_pipeline *p, const char *stage)
+{
+	size_t i;
+	DEVSYS__CHECK_ARG(p);
+	DEVSYS__CHECK_ARG(stage);
+	if ((i = builtin_index(stage)) == NBUILTINS)
+		return devsys__error_set(DEVSYS_EINVAL, "'%.64s' is not a stage that runs on its own (one of: checkout "
+		                                        "agent commit push pr test deploy verify gate)",
+		                         stage);
+	return run_range(result, p, stage, i);
+}
+
+int devsys_pipeline_code(devsys_stage_result *result, devsys_pipeline *p)
+{
+	DEVSYS__CHECK_ARG(p);
+	if (p->task_id && devsys_store_task_state(p->store, p->task_id) != DEVSYS_STATE_VALIDATED) {
+		int st = devsys_store_task_state(p->store, p->task_id);
+		return st < 0 ? st
+		              : devsys__error_set(DEVSYS_ESTATE,
+		                                  "task '%s' is %s; the coding stages start from a validated task "
+		                                  "(devsys_pipeline_run() resumes a later state)",
+		                                  p->task_id, devsys_task_state_name(st));
+	}
+	return run_range(result, p, "checkout", builtin_index("push"));
+}
+
+int devsys_pipeline_cancel(devsys_pipeline *p)
+{
+	DEVSYS__CHECK_ARG(p);
+	p->canceled = 1;
+	pthread_mutex_lock(&p->running_lock);
+	if (p->running)
+		devsys_runner_cancel(p->running);
+	pthread_mutex_unlock(&p->running_lock);
+	return 0;
+}
+
+/* ---- what the stages share ---- */
+
+int devsys__pipeline_emit(devsys_pipeline *p, int kind, const char *stage, const devsys_stage_result *res,
+                          const char *data, size_t len, uint64_t current, uint64_t total)
+{
+	devsys_pipeline_event ev = { DEVSYS_PIPELINE_EVENT_VERSION, kind, p->task_id, stage, res, data, len, current,
+		                     total };
+	if (!p->progress)
+		return 0;
+	if (p->progress(&ev, p->progress_payload) != 0) {
+		p->canceled = 1;
+		return 1;
+	}
+	return 0;
+}
+
+int devsys__pipeline_begin(devsys__stage_ctx *c, const char *stage)
+{
+	int rc;
+	if ((rc = devsys_store_stage_begin(c->p->store, c->p->task_id, stage)) < 0 ||
+	    (rc = devsys__pipeline_record_stage(c->task, stage, NULL, NULL)) < 0)
+		return devsys__pipeline_result(c->res, stage, rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
+	devsys__pipeline_emit(c->p, DEVSYS_PIPELINE_EVENT_STAGE_BEGIN, stage, NULL, NULL, 0, 0, 0);
+	return 0;
+}
+
+int devsys__pipeline_end(devsys__stage_ctx *c, const char *stage, int rc, int fclass, const char *outcome, int to)
+{
+	devsys_stage_result told = DEVSYS_STAGE_RESULT_INIT;
+	char msg[1024];
+	const char *result = fclass == DEVSYS_FAILURE_NONE ? "ok" : fclass == DEVSYS_FAILURE_CANCELED ? "canceled" : "failed";
+	snprintf(msg, sizeof(msg), "%s", devsys_error_message(devsys_error_last()));
+	if (devsys_store_stage_end(c->p->store, c->p->task_id, stage, result, to) < 0 && fclass == DEVSYS_FAILURE_NONE) {
+		rc = devsys_error_code(devsys_error_last());
+		fclass = DEVSYS_FAILURE_SYSTEM;
+		outcome = "record-failed";
+	} else if (devsys__pipeline_record_stage(c->task, stage, result, devsys_failure_class_name(fclass)) < 0 &&
+	           fclass == DEVSYS_FAILURE_NONE) {
+		rc = devsys_error_code(devsys_error_last());
+		fclass = DEVSYS_FAILURE_SYSTEM;
+		outcome = "record-failed";
+	} else if (fclass != DEVSYS_FAILURE_NONE)
+		devsys__error_set(rc, "%s", msg);
+	devsys__pipeline_result(&told, stage, rc, fclass, outcome);
+	devsys__pipeline_emit(c->p, DEVSYS_PIPELINE_EVENT_STAGE_END, stage, &told, NULL, 0, 0, 0);
+	return devsys__pipeline_result(c->res, stage, rc, fclass, outcome);
+}
+
+int devsys__pipeline_stage_recorded(char *out, size_t outsz, devsys_task *task, const char *stage)
+{
+	devsys_record *rec = NULL;
+	devsys_buf j = DEVSYS_BUF_INIT;
+	json_t *doc = NULL;
+	const char *r;
+	int rc;
+	out[0] = '\0';
+	if ((rc = devsys_record_open(&rec, task)) == 0 && (rc = devsys_record_json(rec, &j)) == 0 &&
+	    (doc = json_loads(j.ptr ? j.ptr : "{}", 0, NULL)) &&
+	    (r = json_string_value(json_object_get(json_object_get(json_object_get(doc, "stages"), stage), "result"))))
+		snprintf(out, outsz, "%s", r);
+	json_decref(doc);
+	devsys_buf_dispose(&j);
+	devsys_record_free(rec);
+	return rc;
+}
+
+int devsys__pipeline_failure_of_runner(int failure)
+{
+	switch (failure) {
+	case DEVSYS_RUNNER_OK:
+		return DEVSYS_FAILURE_NONE;
+	case DEVSYS_RUNNER_BUILD_FAILURE:
+		return DEVSYS_FAILURE_BUILD;
+	case DEVSYS_RUNNER_TIMEOUT:
+		return DEVSYS_FAILURE_TIMEOUT;
+	case DEVSYS_RUNNER_CANCELED:
+		return DEVSYS_FAILURE_CANCELED;
+	default:
+		return DEVSYS_FAILURE_SYSTEM;
+	}
 }

@@ -1,21 +1,60 @@
-/* The pipeline's handle, shared by its stage files. */
+/* The pipeline's handle and its stages, shared by the stage files. */
 #ifndef DEVSYS_PIPELINE_INT_H
 #define DEVSYS_PIPELINE_INT_H
 
 #include "devsys/pipeline.h"
+#include "devsys/config.h"
+
+#include <pthread.h>
+#include <signal.h>
 
 struct devsys_pipeline {
 	devsys_workspace *ws;  /* referenced */
 	devsys_store *store;   /* owned */
-	devsys_runner *runner; /* owned; opened by the first stage that runs a command */
+	devsys_runner *runner; /* owned; the agent's, opened by the first stage that runs a command */
 	const devsys_repo_options *repo_opts;     /* borrowed until devsys_pipeline_free() */
-	const devsys_runner_options *runner_opts; /* borrowed until the runner is opened */
+	const devsys_runner_options *runner_opts; /* borrowed until devsys_pipeline_free() */
+	const devsys_forge_options *forge_opts;   /* borrowed until devsys_pipeline_free() */
+	devsys_config *config; /* owned: loaded from options.config_path, or NULL */
+	devsys_pipeline_progress_cb progress;
+	void *progress_payload;
+	unsigned int agent_idle_timeout_ms;
+	uint64_t max_output_bytes;
 	char **scrub;          /* owned copy of agent_env_scrub */
-	devsys_spec *spec;     /* of the last validate */
+	devsys_spec *spec;     /* of the last validate or load */
 	devsys_validation *validation;
 	char *task_id;
 	const char *spec_kept; /* "spec.yaml" or "spec.json": the name the record keeps the spec under */
+	volatile sig_atomic_t canceled; /* devsys_pipeline_cancel() */
+	pthread_mutex_t running_lock; /* guards running: cancel may come from another thread */
+	devsys_runner *running; /* the runner of the command now running, for cancel */
 };
+
+/*
+ * What a stage works with. The run loop makes one per run; a stage that
+ * needs the checkout opens it through devsys__pipeline_repo() (checkout
+ * makes it, later stages reopen it as it is).
+ */
+typedef struct devsys__stage_ctx {
+	devsys_pipeline *p;
+	devsys_task *task;
+	devsys_repo *repo;        /* owned by the run; NULL until a stage needs it */
+	devsys_stage_result *res; /* the caller's, may be NULL */
+	int stop;                 /* set by a stage that ends the run with success (no-changes) */
+} devsys__stage_ctx;
+
+/* A built-in stage: 0 on success, else the stage's error (its end is recorded). */
+typedef int (*devsys__stage_fn)(devsys__stage_ctx *c);
+
+int devsys__stage_checkout(devsys__stage_ctx *c);
+int devsys__stage_agent(devsys__stage_ctx *c);
+int devsys__stage_commit(devsys__stage_ctx *c);
+int devsys__stage_push(devsys__stage_ctx *c);
+int devsys__stage_pr(devsys__stage_ctx *c);
+int devsys__stage_test(devsys__stage_ctx *c);
+int devsys__stage_deploy(devsys__stage_ctx *c);
+int devsys__stage_verify(devsys__stage_ctx *c);
+int devsys__stage_gate(devsys__stage_ctx *c);
 
 /* Fill @p r (when given and of a known version) and return @p rc. */
 int devsys__pipeline_result(devsys_stage_result *r, const char *stage, int rc, int failure_class, const char *outcome);
@@ -23,5 +62,39 @@ int devsys__pipeline_result(devsys_stage_result *r, const char *stage, int rc, i
 /* Write a stage's begin (result NULL) or end into task.json; an end also
  * goes to events.jsonl as a "stage.end" event with its failure class. */
 int devsys__pipeline_record_stage(devsys_task *task, const char *stage, const char *result, const char *fclass);
+
+/* A stage's begin: the store, the record and the progress callback. */
+int devsys__pipeline_begin(devsys__stage_ctx *c, const char *stage);
+
+/*
+ * A stage's end: ok (fclass DEVSYS_FAILURE_NONE) moves the task to @p to
+ * (-1: no state change); a failure keeps rc's message and the task goes to
+ * "failed" (or "canceled"). Tells the progress callback. Returns @p rc, or
+ * the record's error when an ok stage cannot be recorded.
+ */
+int devsys__pipeline_end(devsys__stage_ctx *c, const char *stage, int rc, int fclass, const char *outcome, int to);
+
+/* The task's checkout, opened once per run (a later stage reopens it as it is). */
+int devsys__pipeline_repo(devsys__stage_ctx *c);
+
+/* Pipeline failure class of a runner failure (devsys_runner_failure). */
+int devsys__pipeline_failure_of_runner(int failure);
+
+/*
+ * Open the runner for step @p step ("agent", "tests", "deploy"): the
+ * step's `runner:` profile, else the spec's top-level one, else "inproc",
+ * resolved through the operator's config. @p out is owned by the caller.
+ */
+int devsys__pipeline_open_runner(devsys_runner **out, devsys_pipeline *p, const char *step);
+
+/* Run @p cmd on @p runner with cancel and progress wired in (output events). */
+int devsys__pipeline_exec(devsys__stage_ctx *c, devsys_runner *runner, devsys_runner_cmd *cmd, devsys_runner_result *rr);
+
+/* Tell the progress callback (a no-op without one); non-zero: cancel. */
+int devsys__pipeline_emit(devsys_pipeline *p, int kind, const char *stage, const devsys_stage_result *res,
+                          const char *data, size_t len, uint64_t current, uint64_t total);
+
+/* Read task.json's "stages"."<stage>"."result" into @p out ("ok", "failed", ...; NULL: not run). */
+int devsys__pipeline_stage_recorded(char *out, size_t outsz, devsys_task *task, const char *stage);
 
 #endif

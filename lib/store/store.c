@@ -201,6 +201,9 @@ static int do_transition(devsys_store *st, devsys__task_row *r, int to, const ch
 	if (!devsys_task_state_allowed(from, to))
 		return devsys__error_set(DEVSYS_ESTATE, "task '%s' cannot go from %s to %s", r->id, state_names[from],
 		                         devsys_task_state_name(to) ? devsys_task_state_name(to) : "(unknown state)");
+	/* a failed task can be resumed once its cause is fixed: keep where it stood */
+	if (to == DEVSYS_STATE_FAILED && from != DEVSYS_STATE_CREATED)
+		r->resume_state = from;
 	r->state = to;
 	snprintf(r->updated_at, sizeof(r->updated_at), "%s", at);
 	if ((rc = st->be->task_update(st->self, r)) < 0 ||
@@ -368,8 +371,9 @@ int devsys_store_resume(devsys_store *st, const char *id, devsys_buf *stage_out)
 	DEVSYS__CHECK_ARG(stage_out);
 	TXN(st, {
 		if ((rc = get_row(st, id, &r)) == 0) {
-			if (r.state != DEVSYS_STATE_INTERRUPTED || r.resume_state < 0)
-				rc = devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s, not interrupted: nothing to resume", id,
+			if ((r.state != DEVSYS_STATE_INTERRUPTED && r.state != DEVSYS_STATE_FAILED) || r.resume_state < 0)
+				rc = devsys__error_set(DEVSYS_ESTATE,
+				                       "task '%s' is %s, not interrupted or failed: nothing to resume", id,
 				                       state_names[r.state]);
 			else {
 				char at[40];

@@ -1,0 +1,134 @@
+/*
+ * What the stages share for running commands: the runner a step's profile
+ * names, and an exec that the pipeline's cancel and progress reach.
+ */
+#include "core/core.h"
+#include "pipeline_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifdef DEVSYS_HAVE_MODULE_DOCKER
+#include "devsys/sys/runner_docker.h"
+#endif
+#ifdef DEVSYS_HAVE_MODULE_DIND
+#include "devsys/sys/runner_dind.h"
+#endif
+
+/* The profile step @p step runs under: its own `runner:`, else the spec's. */
+static const char *step_profile(const devsys_pipeline *p, const char *step)
+{
+	char ptr[64];
+	const char *name;
+	snprintf(ptr, sizeof(ptr), "/%s/runner", step);
+	name = devsys_spec_get_string(p->spec, ptr);
+	return name ? name : devsys_spec_get_string(p->spec, "/runner");
+}
+
+int devsys__pipeline_open_runner(devsys_runner **out, devsys_pipeline *p, const char *step)
+{
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
+	const char *profile = step_profile(p, step), *type = "inproc";
+#ifdef DEVSYS_HAVE_MODULE_DOCKER
+	devsys_runner_docker_options dk = DEVSYS_RUNNER_DOCKER_OPTIONS_INIT;
+#endif
+#ifdef DEVSYS_HAVE_MODULE_DIND
+	devsys_runner_dind_options dx = DEVSYS_RUNNER_DIND_OPTIONS_INIT;
+#endif
+	int rc;
+
+	*out = NULL;
+	if (p->runner_opts)
+		memcpy(&o, p->runner_opts,
+		       p->runner_opts->version < DEVSYS_RUNNER_OPTIONS_VERSION ? offsetof(devsys_runner_options, backend_tag)
+		                                                               : sizeof(o));
+	o.version = DEVSYS_RUNNER_OPTIONS_VERSION;
+	if (!o.ws)
+		o.ws = p->ws;
+	if (profile && !p->config) {
+		if (strcmp(profile, "inproc") != 0)
+			return devsys__error_set(DEVSYS_ENOTFOUND,
+			                         "%s: /%s/runner: the spec names runner profile '%s', but no operator "
+			                         "configuration (devsys.yaml) is loaded; only 'inproc' works without one",
+			                         devsys_spec_name(p->spec), step, profile);
+		profile = NULL;
+	}
+	if (profile && (rc = devsys_config_runner(p->config, profile, &type, &o)) < 0)
+		return rc;
+#ifdef DEVSYS_HAVE_MODULE_DOCKER
+	if (profile && strcmp(type, "host-docker") == 0) {
+		if ((rc = devsys_config_runner_docker(p->config, profile, &dk)) < 0)
+			return rc;
+		o.backend_tag = DEVSYS_RUNNER_DOCKER_TAG;
+		o.backend_options = &dk;
+	}
+#endif
+#ifdef DEVSYS_HAVE_MODULE_DIND
+	if (profile && strcmp(type, "dind") == 0) {
+		if ((rc = devsys_config_runner_dind(p->config, profile, &dx, &dk)) < 0)
+			return rc;
+		o.backend_tag = DEVSYS_RUNNER_DIND_TAG;
+		o.backend_options = &dx;
+	}
+#endif
+	return devsys_runner_open(out, type, &o);
+}
+
+struct exec_tap {
+	devsys__stage_ctx *c;
+	const char *stage;
+	devsys_runner_output_cb chained;
+	void *chained_payload;
+};
+
+/* Output goes to the progress callback; a cancel asked for meanwhile stops the command. */
+static int tap_output(int stream, const char *data, size_t len, void *payload)
+{
+	struct exec_tap *t = payload;
+	if (t->chained && t->chained(stream, data, len, t->chained_payload) != 0)
+		return 1;
+	if (devsys__pipeline_emit(t->c->p, DEVSYS_PIPELINE_EVENT_OUTPUT, t->stage, NULL, data, len, 0, 0) != 0)
+		return 1;
+	return t->c->p->canceled != 0;
+}
+
+int devsys__pipeline_exec(devsys__stage_ctx *c, devsys_runner *runner, devsys_runner_cmd *cmd, devsys_runner_result *rr)
+{
+	struct exec_tap tap = { c, cmd->stage ? cmd->stage : "exec", cmd->output_cb, cmd->output_payload };
+	int rc;
+	if (c->p->canceled) {
+		rr->failure = DEVSYS_RUNNER_CANCELED;
+		return devsys__error_set(DEVSYS_ECANCELED, "task '%s' was canceled before %s ran", c->p->task_id, tap.stage);
+	}
+	cmd->output_cb = tap_output;
+	cmd->output_payload = &tap;
+	pthread_mutex_lock(&c->p->running_lock);
+	c->p->running = runner;
+	pthread_mutex_unlock(&c->p->running_lock);
+	/* a cancel that came between the check above and here */
+	if (c->p->canceled)
+		devsys_runner_cancel(runner);
+	rc = devsys_runner_exec(runner, cmd, rr);
+	pthread_mutex_lock(&c->p->running_lock);
+	c->p->running = NULL;
+	pthread_mutex_unlock(&c->p->running_lock);
+	cmd->output_cb = tap.chained;
+	cmd->output_payload = tap.chained_payload;
+	return rc;
+}
+
+int devsys__pipeline_repo(devsys__stage_ctx *c)
+{
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	const devsys_spec *spec = c->p->spec;
+	if (c->repo)
+		return 0;
+	if (c->p->repo_opts)
+		memcpy(&o, c->p->repo_opts, sizeof(o)); /* version 1 is the only one (checked by the run) */
+	o.url = devsys_spec_get_string(spec, "/repo/url");
+	if (devsys_spec_get_string(spec, "/repo/base_branch"))
+		o.base_branch = devsys_spec_get_string(spec, "/repo/base_branch");
+	if (devsys_spec_get_string(spec, "/repo/branch_template"))
+		o.branch_template = devsys_spec_get_string(spec, "/repo/branch_template");
+	return devsys_repo_open_task(&c->repo, c->task, &o);
+}

@@ -1,0 +1,12 @@
+/* The gate stage. (Being written: until then it refuses to run.) */
+#include "core/core.h"
+#include "pipeline_int.h"
+
+int devsys__stage_gate(devsys__stage_ctx *c)
+{
+	int rc;
+	if ((rc = devsys__pipeline_begin(c, "gate")) < 0)
+		return rc;
+	return devsys__pipeline_end(c, "gate", devsys__error_set(DEVSYS_ENOTSUPPORTED, "the gate stage is not built yet"),
+	                            DEVSYS_FAILURE_SYSTEM, "not-built", -1);
+}

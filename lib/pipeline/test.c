@@ -1,0 +1,12 @@
+/* The test stage. (Being written: until then it refuses to run.) */
+#include "core/core.h"
+#include "pipeline_int.h"
+
+int devsys__stage_test(devsys__stage_ctx *c)
+{
+	int rc;
+	if ((rc = devsys__pipeline_begin(c, "test")) < 0)
+		return rc;
+	return devsys__pipeline_end(c, "test", devsys__error_set(DEVSYS_ENOTSUPPORTED, "the test stage is not built yet"),
+	                            DEVSYS_FAILURE_SYSTEM, "not-built", -1);
+}
