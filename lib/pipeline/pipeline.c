@@ -413,6 +413,8 @@ static int open_ctx(devsys__stage_ctx *c, devsys_pipeline *p, devsys_stage_resul
 
 static void close_ctx(devsys__stage_ctx *c)
 {
+	devsys_pr_free(c->pr);
+	devsys_forge_free(c->forge);
 	devsys_repo_free(c->repo);
 	devsys_task_free(c->task);
 }

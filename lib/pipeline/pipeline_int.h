@@ -39,6 +39,8 @@ typedef struct devsys__stage_ctx {
 	devsys_pipeline *p;
 	devsys_task *task;
 	devsys_repo *repo;        /* owned by the run; NULL until a stage needs it */
+	devsys_forge *forge;      /* owned by the run; NULL until devsys__pipeline_forge() */
+	devsys_pr *pr;            /* owned by the run; the task's PR once the pr stage opened or found it */
 	devsys_stage_result *res; /* the caller's, may be NULL */
 	int stop;                 /* set by a stage that ends the run with success (no-changes) */
 } devsys__stage_ctx;
@@ -76,6 +78,14 @@ int devsys__pipeline_end(devsys__stage_ctx *c, const char *stage, int rc, int fc
 
 /* The task's checkout, opened once per run (a later stage reopens it as it is). */
 int devsys__pipeline_repo(devsys__stage_ctx *c);
+
+/* The task's forge (from the spec's repo.url, the pipeline's forge options
+ * and devsys.yaml), opened once per run (pr.c). */
+int devsys__pipeline_forge(devsys__stage_ctx *c);
+
+/* Set commit status @p context ("devsys/tests") on the pushed head, state
+ * DEVSYS_STATUS_* (sys/forge.h), with a short description (pr.c). */
+int devsys__pipeline_set_status(devsys__stage_ctx *c, const char *context, int state, const char *description);
 
 /* Pipeline failure class of a runner failure (devsys_runner_failure). */
 int devsys__pipeline_failure_of_runner(int failure);
