@@ -84,7 +84,7 @@ int devsys__pipeline_repo(devsys__stage_ctx *c);
 int devsys__pipeline_forge(devsys__stage_ctx *c);
 
 /* Set commit status @p context ("devsys/tests") on the pushed head, state
- * DEVSYS_STATUS_* (sys/forge.h), with a short description (pr.c). */
+ * DEVSYS_CHECK_PENDING, _SUCCESS or _FAILURE, with a short description (pr.c). */
 int devsys__pipeline_set_status(devsys__stage_ctx *c, const char *context, int state, const char *description);
 
 /* Pipeline failure class of a runner failure (devsys_runner_failure). */
