@@ -249,6 +249,48 @@ Test(pipeline_test, a_green_run_is_recorded_and_verified, .init = setup, .fini =
 	json_decref(tj);
 }
 
+/* reports/acceptance.json as the deploy stage writes it, through the record */
+static void write_acceptance(const char *id, const char *json)
+{
+	devsys_task *task = NULL;
+	devsys_record *rec = NULL;
+	cr_assert_eq(devsys_task_open(&task, ws, id, 0), 0);
+	cr_assert_eq(devsys_record_open(&rec, task), 0);
+	cr_assert_eq(devsys_record_write_acceptance(rec, json), 0, "%s", devsys_error_message(devsys_error_last()));
+	devsys_record_free(rec);
+	devsys_task_free(task);
+}
+
+Test(pipeline_test, verify_reads_the_acceptance_report_after_a_deploy, .init = setup, .fini = teardown)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	json_t *tj, *v;
+	coded("acc-1", FIX, "tests:\n  command: " PYTEST ", --junitxml=reports/junit.xml]\n  junit: [\"reports/*.xml\"]\n");
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_store_transition(devsys_pipeline_store(pl), "acc-1", DEVSYS_STATE_DEPLOYED, "fixture"), 0);
+	/* one of two checks failed */
+	write_acceptance("acc-1", "{\"passed\":false,\"checks\":[{\"name\":\"home\",\"passed\":true},"
+	                          "{\"name\":\"api\",\"passed\":false}]}");
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "verify"), DEVSYS_ERROR);
+	cr_assert_str_eq(r.outcome, "verification-failed");
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "acceptance: 1 of 2 checks passed"), "%s",
+	          devsys_error_message(devsys_error_last()));
+	tj = task_json("acc-1");
+	v = json_object_get(tj, "verification");
+	cr_assert(json_is_false(json_object_get(v, "acceptance")));
+	cr_assert(json_is_true(json_object_get(v, "spec_revalidated")));
+	json_decref(tj);
+	/* the checks pass on the next deploy: verified */
+	write_acceptance("acc-1", "{\"passed\":true,\"checks\":[{\"name\":\"home\",\"passed\":true},"
+	                          "{\"name\":\"api\",\"passed\":true}]}");
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "verify"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(r.outcome, "verified");
+	cr_assert_eq(state_of("acc-1"), DEVSYS_STATE_DEPLOYED);
+	tj = task_json("acc-1");
+	cr_assert(json_is_true(json_object_get(json_object_get(tj, "verification"), "acceptance")));
+	json_decref(tj);
+}
+
 Test(pipeline_test, red_tests_fail_the_stage_with_their_counts, .init = setup, .fini = teardown)
 {
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
