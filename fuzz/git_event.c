@@ -1,10 +1,12 @@
 /*
- * Fuzz target: the data of the git.* events (lib/git/event.c). Input: branch
+ * Fuzz target: the data of the git.* events (lib/record/gitstep.c: the git
+ * module reports the facts, the record writes the events). Input: branch
  * NUL head_sha. Whatever the branch holds, the JSON built must parse to an
  * object with exactly the keys branch and head_sha, holding the exact input
  * strings; a branch that is a valid ref name must always encode.
  */
 #include "git/git_int.h"
+#include "record/record_int.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -21,7 +23,7 @@ static int utf8_ok(const char *s)
 
 static void check_event(const char *branch, const char *head)
 {
-	char *text = devsys__git_event_json(branch, head);
+	char *text = devsys__record_git_event_json(branch, head);
 	json_error_t err;
 	json_t *doc;
 

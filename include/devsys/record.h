@@ -7,6 +7,7 @@
 #include "common.h"
 #include "buf.h"
 #include "task.h"
+#include "secrets.h"
 
 DEVSYS_BEGIN_DECL
 
@@ -30,6 +31,16 @@ DEVSYS_BEGIN_DECL
  * Threads: a record handle is not shared across threads. Several
  * processes may append events to one task (appends are serialised with a
  * lock file); task.json follows last-writer-wins.
+ *
+ * Writers: only this module writes a task's folder, on behalf of its
+ * caller. While a task runs, the pipeline drives it: the git and secrets
+ * modules report their facts and events to their caller (return values,
+ * accessors, callbacks) and never open the record themselves; the caller
+ * records them (devsys_record_git_step(), devsys_record_event()). The task
+ * state is the store's: devsys_store_* asks the record to write the state
+ * into task.json and the "state" event into events.jsonl, inside the same
+ * transaction as its index (store -> record, never the reverse), so
+ * `devsys check` finds the two in step. Nothing else sets "state".
  */
 typedef struct devsys_record devsys_record;
 
@@ -73,8 +84,9 @@ DEVSYS_API int devsys_record_set_string(devsys_record *rec, const char *key, con
  * Keep the task's spec: write @p len bytes to <task>/<name> atomically
  * (@p name is a plain file name such as "spec.yaml") and set task.json's
  * spec_path to @p name and spec_hash to "sha1:<git blob id>" of the bytes,
- * the value the commit trailer "Spec:" carries (spec_hash is null in a build
- * without the git module). Save with devsys_record_save().
+ * the value the commit trailer "Spec:" carries (devsys_repo_content_id()
+ * computes the same id; neither module needs the other). Save with
+ * devsys_record_save().
  * @return 0; DEVSYS_EINVAL; DEVSYS_EPATH; DEVSYS_EIO / DEVSYS_ENOSPC.
  */
 DEVSYS_API int devsys_record_set_spec(devsys_record *rec, const char *name, const void *data, size_t len);
@@ -164,6 +176,77 @@ DEVSYS_API int devsys_record_write_acceptance(devsys_record *rec, const char *js
  * @return 0, DEVSYS_EINVAL (unknown stage), DEVSYS_EIO.
  */
 DEVSYS_API int devsys_record_log_path(devsys_buf *out, const devsys_record *rec, const char *stage);
+
+/**
+ * Record one git step the caller made with devsys_repo_* (devsys/repo.h):
+ * set task.json's repo_url (@p url with any credentials removed; NULL
+ * leaves it as it is), branch, base_branch, base_sha and head_sha (NULL or
+ * "" store JSON null), save task.json, then append the event @p type with
+ * the data {"branch": @p branch, "head_sha": @p head_sha}.
+ *
+ * The git module reports these facts (devsys_repo_url(), devsys_repo_branch(),
+ * devsys_repo_base_branch(), devsys_repo_base_sha(), devsys_repo_head_sha())
+ * and writes no task file itself; the pipeline and the `devsys git` commands
+ * call this after each step. A failure here never undoes the git step.
+ *
+ * @param type  "git.checkout", "git.commit" or "git.push"
+ * @return 0; DEVSYS_EINVAL (unknown type, NULL branch, a name that is not
+ *         UTF-8: nothing is changed); DEVSYS_EIO / DEVSYS_ENOSPC /
+ *         DEVSYS_EACCESS (task.json or events.jsonl cannot be written).
+ * Threads: as every call on @p rec.
+ */
+DEVSYS_API int devsys_record_git_step(devsys_record *rec, const char *type, const char *url, const char *branch,
+                                      const char *base_branch, const char *base_sha, const char *head_sha);
+
+/**
+ * The events of @p task with a seq greater than @p seq, oldest first, as
+ * JSON lines (each line exactly as events.jsonl holds it, ending in "\n"),
+ * into @p out (cleared first). A torn line (a writer killed mid-append) is
+ * skipped. At most @p limit events (0: all).
+ *
+ * @param out       receives the lines (empty when there are none)
+ * @param last_seq  optional: the seq of the last event given, or @p seq when none
+ * @return 0 (also when the task has no events yet); DEVSYS_EINVAL;
+ *         DEVSYS_ELIMIT (events.jsonl is larger than 256 MiB); DEVSYS_EIO.
+ * Threads: safe against concurrent appenders (only whole lines are read);
+ * needs no record handle.
+ */
+DEVSYS_API int devsys_record_events_since(devsys_buf *out, uint64_t *last_seq, const devsys_task *task, uint64_t seq,
+                                          size_t limit);
+
+/**
+ * A devsys_secret_event_cb (devsys/secrets.h) that appends each resolution
+ * made for a task to that task's events.jsonl as a "secret.resolve" event
+ * (devsys_secret_event_json(): which secret, provider, task, stage, cached,
+ * error; never the value). A resolution without a task is not recorded.
+ * Set it as devsys_secrets_options.event_cb (version 2; @p payload unused)
+ * to keep the audit in the task's one event log.
+ * @return 0, or the record's error (the resolution then fails with DEVSYS_EUSER).
+ */
+DEVSYS_API int devsys_record_secret_event(const devsys_secret_event *event, devsys_task *task, void *payload);
+
+/** The files of a task's record, for devsys_record_path(). */
+typedef enum devsys_record_file {
+	DEVSYS_RECORD_FILE_TASK_JSON = 1,   /**< task.json */
+	DEVSYS_RECORD_FILE_EVENTS = 2,      /**< events.jsonl */
+	DEVSYS_RECORD_FILE_REPORTS = 3,     /**< reports/ */
+	DEVSYS_RECORD_FILE_LATEST = 4,      /**< reports/latest */
+	DEVSYS_RECORD_FILE_ACCEPTANCE = 5,  /**< reports/acceptance.json */
+	DEVSYS_RECORD_FILE_RUN_SUMMARY = 6, /**< reports/<run>/summary.json */
+	DEVSYS_RECORD_FILE_RUN_JUNIT = 7,   /**< reports/<run>/junit.xml (the merged, normalised report) */
+	DEVSYS_RECORD_FILE_LOG = 8          /**< logs/<stage>.log */
+} devsys_record_file;
+
+/**
+ * The absolute path of one file of @p task's record, into @p out (cleared
+ * first), for readers such as devsysd that serve the files. Nothing is
+ * created or opened. @p run is used by the RUN_* files (1 or more),
+ * @p stage by FILE_LOG (a stage name); both are ignored otherwise.
+ * @return 0; DEVSYS_EINVAL (unknown file, run 0, not a stage); DEVSYS_ENOMEM.
+ * Thread-safe.
+ */
+DEVSYS_API int devsys_record_path(devsys_buf *out, const devsys_task *task, devsys_record_file file, unsigned int run,
+                                  const char *stage);
 
 DEVSYS_END_DECL
 

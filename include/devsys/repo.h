@@ -28,11 +28,18 @@ DEVSYS_BEGIN_DECL
  * task gets its own worktree on its own branch (default "task/{id}"), so
  * N tasks cost one object store plus N checkouts.
  *
- * Audit: when the record module is built, devsys_repo_open_task(),
- * devsys_repo_commit() (when it commits) and devsys_repo_push() write the
- * redacted repo URL, branch, base_branch, base_sha and head_sha into the
- * task's task.json and append a git.checkout / git.commit / git.push event
- * (devsys/record.h). A failure to record is returned as the call's error.
+ * Audit: this module reports its facts and writes no file of the task's
+ * record. After devsys_repo_open_task(), devsys_repo_commit() (when it
+ * commits) and devsys_repo_push() succeed, the caller reads the facts
+ * (devsys_repo_url(), devsys_repo_branch(), devsys_repo_base_branch(),
+ * devsys_repo_base_sha(), devsys_repo_head_sha()) and records them with
+ * devsys_record_git_step() (devsys/record.h) as a git.checkout / git.commit
+ * / git.push event. The pipeline does so in its checkout, commit and push
+ * stages, and the `devsys git` commands do so too; a program calling these
+ * functions on its own records what it wants. So a call's result is the git
+ * operation's alone: a push that succeeded returns 0 even when the record
+ * cannot be written afterwards (the caller sees that as its own error).
+ * (Earlier 1.x versions wrote the record from these calls themselves.)
  *
  * The library runs without any user or system git configuration (the
  * libgit2 search paths are emptied by devsys_init()), never runs hooks,
@@ -238,6 +245,14 @@ DEVSYS_API int devsys_repo_open_task(devsys_repo **out, devsys_task *task, const
 DEVSYS_API void devsys_repo_free(devsys_repo *repo);
 
 /**
+ * The remote URL as the task's record may show it: credentials are never
+ * part of it (an URL carrying them is refused by devsys_repo_open_task()).
+ * Borrowed.
+ * @return borrowed: from @p repo, valid until it is freed.
+ */
+DEVSYS_API const char *devsys_repo_url(const devsys_repo *repo);
+
+/**
  * The task branch name without "refs/heads/" ("task/42"). Borrowed.
  * @return borrowed: from @p repo, valid until it is freed.
  */
@@ -297,7 +312,8 @@ typedef struct devsys_repo_commit_options {
  * The content id of a spec (or any bytes): "sha1:<git blob id>", the value
  * `git hash-object FILE` prints with the prefix. The commit trailer "Spec:"
  * and the task record's spec_hash use it, so an auditor can match the two.
- * Needs devsys_init(). @return 0, DEVSYS_EINVAL or DEVSYS_ENOMEM.
+ * Computed by the library's own hashing (no libgit2 call), so it needs no
+ * devsys_init() and is thread-safe. @return 0, DEVSYS_EINVAL or DEVSYS_ENOMEM.
  */
 DEVSYS_API int devsys_repo_content_id(devsys_buf *out, const void *data, size_t len);
 

@@ -28,10 +28,15 @@ DEVSYS_BEGIN_DECL
 typedef struct devsys_secrets devsys_secrets;
 
 /**
- * One secret resolution, reported to the audit callback and, when a task is
- * given, appended to the task's events.jsonl as a "secret.resolve" event
- * (<task>/events.audit.jsonl when the record module is not built). Never
- * holds the value.
+ * One secret resolution, reported to the callbacks of the options (audit_cb,
+ * and event_cb with the task handle). Never holds the value.
+ *
+ * This module never writes the task's record: a caller that wants the
+ * resolution in the task's events.jsonl sets event_cb (the pipeline does;
+ * devsys_record_secret_event() in devsys/record.h is a ready-made one).
+ * Without event_cb (options version 1, or NULL options), a resolution for a
+ * task is appended to <task>/events.audit.jsonl, this module's own audit
+ * file, as {"ts","type":"secret.resolve","data"}.
  */
 typedef struct devsys_secret_event {
 	unsigned int version;  /**< 1 */
@@ -46,19 +51,36 @@ typedef struct devsys_secret_event {
 /** Receives audit events. Called on the thread that resolves. */
 typedef void (*devsys_secret_audit_cb)(const devsys_secret_event *event, void *payload);
 
-#define DEVSYS_SECRETS_OPTIONS_VERSION 1
+/**
+ * Receives each resolution with the task it was made for (NULL: none), so
+ * the caller can record it (see devsys_record_secret_event()). Called on
+ * the thread that resolves, after the audit_cb. Return 0; non-zero makes
+ * the resolution fail with DEVSYS_EUSER and hands out no value (a secret is
+ * not used unaudited).
+ */
+typedef int (*devsys_secret_event_cb)(const devsys_secret_event *event, devsys_task *task, void *payload);
+
+/*
+ * Version history of devsys_secrets_options:
+ *  - 1: docker_secrets_dir, command_timeout_ms, audit_cb, audit_payload, ws.
+ *  - 2: event_cb, event_payload.
+ */
+#define DEVSYS_SECRETS_OPTIONS_VERSION 2
 
 /** Options of devsys_secrets_new(). */
 typedef struct devsys_secrets_options {
 	unsigned int version;            /**< DEVSYS_SECRETS_OPTIONS_VERSION */
 	const char *docker_secrets_dir;  /**< NULL: "/run/secrets" */
 	unsigned int command_timeout_ms; /**< command provider timeout; 0: 10000 */
-	devsys_secret_audit_cb audit_cb; /**< NULL: no callback (task files are still written) */
+	devsys_secret_audit_cb audit_cb; /**< NULL: no callback */
 	void *audit_payload;             /**< passed to audit_cb */
 	devsys_workspace *ws;            /**< optional: where warnings are logged (the set takes a reference) */
+	/** (2) where resolutions go; set: no task file is written by this module. NULL: events.audit.jsonl */
+	devsys_secret_event_cb event_cb;
+	void *event_payload;             /**< (2) passed to event_cb */
 } devsys_secrets_options;
 
-#define DEVSYS_SECRETS_OPTIONS_INIT { DEVSYS_SECRETS_OPTIONS_VERSION, NULL, 0u, NULL, NULL, NULL }
+#define DEVSYS_SECRETS_OPTIONS_INIT { DEVSYS_SECRETS_OPTIONS_VERSION, NULL, 0u, NULL, NULL, NULL, NULL, NULL }
 
 /** Initialise @p opts with the defaults of @p version. DEVSYS_EVERSION for unknown versions. */
 DEVSYS_API int devsys_secrets_options_init(devsys_secrets_options *opts, unsigned int version);
@@ -106,16 +128,26 @@ DEVSYS_API int devsys_secrets_define(devsys_secrets *secrets, const devsys_secre
  * @param value receives a pointer to the value, borrowed from @p secrets and
  *              valid until the secret is resolved again or the set is freed.
  *              The value is NUL-terminated; @p len (optional) gets its length.
- * @param task  optional: names the task in the audit event and appends the
- *              event to <task>/events.audit.jsonl
+ * @param task  optional: names the task in the audit event, handed to
+ *              event_cb (or, without one, the event is appended to
+ *              <task>/events.audit.jsonl)
  * @param stage optional stage name ("test", "deploy", ...)
  * @return 0; DEVSYS_ENOTFOUND (undeclared name, unset variable, missing file);
  *         DEVSYS_ETIMEOUT (command provider); DEVSYS_ESYSTEM (command failed);
- *         DEVSYS_EIO. Messages name the secret and provider, never the value.
+ *         DEVSYS_EIO; DEVSYS_EUSER (event_cb refused: the event was not
+ *         recorded). Messages name the secret and provider, never the value.
  * @param value borrowed: from @p secrets, valid until the secret is resolved again or the set is freed.
  */
 DEVSYS_API int devsys_secrets_resolve(devsys_secrets *secrets, const char *name, devsys_task *task,
                                       const char *stage, const char **value, size_t *len);
+
+/**
+ * The data of a "secret.resolve" event as JSON: {"name","provider","task",
+ * "stage","cached","error"} (error: the DEVSYS_E* name or null). Never the
+ * value. Into @p out (cleared first). @return 0, DEVSYS_EINVAL, DEVSYS_ENOMEM.
+ * Thread-safe.
+ */
+DEVSYS_API int devsys_secret_event_json(devsys_buf *out, const devsys_secret_event *event);
 
 /** Resolve every declared secret (as devsys_secrets_resolve()); stops at the first error. */
 DEVSYS_API int devsys_secrets_resolve_all(devsys_secrets *secrets, devsys_task *task, const char *stage);

@@ -81,6 +81,11 @@ int devsys__write_file_atomic(const char *path, const void *data, size_t len, mo
 /* Read a whole file (at most @p max_size bytes, else DEVSYS_ELIMIT). */
 int devsys__read_file(devsys_buf *out, const char *path, size_t max_size);
 
+/* ---- hashing (lib/core/hash.c) ---- */
+/* "sha1:<git blob id>" of @p len bytes (what `git hash-object` prints): the
+ * id of a spec in task.json's spec_hash and in the commit's Spec: trailer. */
+int devsys__content_id(devsys_buf *out, const void *data, size_t len);
+
 /*
  * ---- writing a tree someone else chose (lib/core/beneath.c) ----
  * Downloads, local tree copies and tar readers write entries by relative

@@ -1,1 +1,1 @@
-devsys_module(NAME core SOURCES errors.c global.c buf.c fs.c beneath.c owner.c)
+devsys_module(NAME core SOURCES errors.c global.c buf.c fs.c beneath.c owner.c hash.c)

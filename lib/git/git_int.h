@@ -18,10 +18,6 @@ int devsys__git_pattern_match(const char *pattern, const char *branch);
  * (a token must never be sent there in clear text). */
 int devsys__git_plain_http_remote(const char *url);
 
-/* event.c: {"branch":...,"head_sha":...} for the git.* events, built with
- * jansson (no libgit2, fuzzed). New string for devsys__free(), or NULL. */
-char *devsys__git_event_json(const char *branch, const char *head_sha);
-
 /* remote.c: match a host key against known_hosts text (fuzzed).
  * 1 match, 0 host unknown, -1 known with another key or revoked. */
 int devsys__git_known_hosts_match(const char *text, size_t len, const char *host, int port,

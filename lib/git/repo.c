@@ -844,6 +844,7 @@ void devsys_repo_free(devsys_repo *r)
 	devsys__free(r);
 }
 
+const char *devsys_repo_url(const devsys_repo *r) { return r ? r->url_shown : NULL; }
 const char *devsys_repo_branch(const devsys_repo *r) { return r ? r->branch : NULL; }
 const char *devsys_repo_base_branch(const devsys_repo *r) { return r ? r->base_branch : NULL; }
 const char *devsys_repo_base_sha(const devsys_repo *r) { return r ? r->base_sha : NULL; }
@@ -880,20 +881,10 @@ static int stage_cb(const char *path, const char *matched, void *payload)
 	return 0;
 }
 
+/* The id lives in core (the record's spec_hash uses it too); this is its public name. */
 int devsys_repo_content_id(devsys_buf *out, const void *data, size_t len)
 {
-	git_oid oid;
-	char hex[GIT_OID_HEXSZ + 1];
-	int rc;
-
-	DEVSYS__CHECK_ARG(out);
-	if (len && !data)
-		return devsys__error_set(DEVSYS_EINVAL, "devsys_repo_content_id: data is NULL but len is %zu", len);
-	if ((rc = git_odb_hash(&oid, len ? data : "", len, GIT_OBJECT_BLOB)) < 0)
-		return devsys__git_error(NULL, rc, "cannot hash %zu bytes", len);
-	git_oid_tostr(hex, sizeof(hex), &oid);
-	devsys_buf_clear(out);
-	return devsys_buf_printf(out, "sha1:%s", hex);
+	return devsys__content_id(out, data, len);
 }
 
 static int spec_trailer(devsys_buf *msg, devsys_repo *r, const devsys_repo_commit_options *co)
@@ -1160,71 +1151,24 @@ out:
 	return rc;
 }
 
-#ifdef DEVSYS_HAVE_MODULE_RECORD
 /*
- * The git facts of the task go into its audit record (task.json) and its
- * event log as soon as they are known: branch and base after checkout, the
- * head after each commit and push. The URL stored is the redacted one.
+ * The git module writes no task file: its facts (devsys_repo_url(), _branch(),
+ * _base_branch(), _base_sha(), _head_sha()) are read by the caller after each
+ * step, and the caller records them (the pipeline, or devsys_record_git_step()
+ * for any other caller). So a push that succeeded returns 0 whatever happens
+ * to the record afterwards.
  */
-static int record_git_facts(devsys_repo *r, const char *event)
-{
-	devsys_record *rec = NULL;
-	char *data = NULL;
-	int rc;
-
-	if ((rc = devsys_record_open(&rec, r->task)) < 0)
-		goto out;
-	if ((rc = devsys_record_set_repo_url(rec, r->url_shown)) < 0 ||
-	    (rc = devsys_record_set_string(rec, "branch", r->branch)) < 0 ||
-	    (rc = devsys_record_set_string(rec, "base_branch", r->base_branch)) < 0 ||
-	    (rc = devsys_record_set_string(rec, "base_sha", r->base_sha[0] ? r->base_sha : NULL)) < 0 ||
-	    (rc = devsys_record_set_string(rec, "head_sha", r->head_sha[0] ? r->head_sha : NULL)) < 0 ||
-	    (rc = devsys_record_save(rec)) < 0)
-		goto out;
-	if (!(data = devsys__git_event_json(r->branch, r->head_sha))) {
-		rc = devsys_error_code(devsys_error_last());
-		goto out;
-	}
-	rc = devsys_record_event(rec, event, data, NULL);
-out:
-	if (rc < 0)
-		devsys__log(r->ws, DEVSYS_LOG_ERROR, "git", "task %s: cannot record %s in task.json: %s",
-		            devsys_task_id(r->task), event, devsys_error_message(devsys_error_last()));
-	devsys__free(data);
-	devsys_record_free(rec);
-	return rc;
-}
-#else
-static int record_git_facts(devsys_repo *r, const char *event)
-{
-	(void)r;
-	(void)event;
-	return 0;
-}
-#endif
-
 int devsys_repo_open_task(devsys_repo **out, devsys_task *task, const devsys_repo_options *opts)
 {
-	int rc = open_task(out, task, opts);
-	if (rc == 0 && (rc = record_git_facts(*out, "git.checkout")) < 0) {
-		devsys_repo_free(*out);
-		*out = NULL;
-	}
-	return rc;
+	return open_task(out, task, opts);
 }
 
 int devsys_repo_commit(int *committed, devsys_repo *r, const char *message, const devsys_repo_commit_options *opts)
 {
-	int rc = commit(committed, r, message, opts);
-	if (rc == 0 && committed && *committed)
-		rc = record_git_facts(r, "git.commit");
-	return rc;
+	return commit(committed, r, message, opts);
 }
 
 int devsys_repo_push(devsys_repo *r)
 {
-	int rc = push(r);
-	if (rc == 0)
-		rc = record_git_facts(r, "git.push");
-	return rc;
+	return push(r);
 }

@@ -309,6 +309,8 @@ int devsys__stage_commit(devsys__stage_ctx *c)
 		c->stop = 1;
 		return devsys__pipeline_end(c, "commit", 0, DEVSYS_FAILURE_NONE, "no-changes", DEVSYS_STATE_NO_CHANGES);
 	}
+	if ((rc = devsys__pipeline_record_git(c, "git.commit")) < 0)
+		return devsys__pipeline_end(c, "commit", rc, DEVSYS_FAILURE_SYSTEM, "record-failed", -1);
 	return devsys__pipeline_end(c, "commit", 0, DEVSYS_FAILURE_NONE, "committed", DEVSYS_STATE_COMMITTED);
 }
 
@@ -322,6 +324,9 @@ int devsys__stage_push(devsys__stage_ctx *c)
 		                            rc == DEVSYS_EPROTECTED || rc == DEVSYS_ECONFLICT ? DEVSYS_FAILURE_BUILD
 		                                                                              : DEVSYS_FAILURE_SYSTEM,
 		                            "push-failed", -1);
+	/* the push stands whatever the record does; its facts are the pipeline's to write */
+	if ((rc = devsys__pipeline_record_git(c, "git.push")) < 0)
+		return devsys__pipeline_end(c, "push", rc, DEVSYS_FAILURE_SYSTEM, "record-failed", -1);
 	return devsys__pipeline_end(c, "push", 0, DEVSYS_FAILURE_NONE, "pushed", DEVSYS_STATE_PUSHED);
 }
 
@@ -335,5 +340,7 @@ int devsys__stage_checkout(devsys__stage_ctx *c)
 		                            rc == DEVSYS_EPROTECTED || rc == DEVSYS_EINVALID ? DEVSYS_FAILURE_BUILD
 		                                                                             : DEVSYS_FAILURE_SYSTEM,
 		                            "checkout-failed", -1);
+	if ((rc = devsys__pipeline_record_git(c, "git.checkout")) < 0)
+		return devsys__pipeline_end(c, "checkout", rc, DEVSYS_FAILURE_SYSTEM, "record-failed", -1);
 	return devsys__pipeline_end(c, "checkout", 0, DEVSYS_FAILURE_NONE, "checked-out", DEVSYS_STATE_CHECKED_OUT);
 }

@@ -65,6 +65,16 @@ int devsys__pipeline_result(devsys_stage_result *r, const char *stage, int rc, i
  * goes to events.jsonl as a "stage.end" event with its failure class. */
 int devsys__pipeline_record_stage(devsys_task *task, const char *stage, const char *result, const char *fclass);
 
+/*
+ * facts.c: the facts other modules report, written into the record. After a
+ * checkout, commit or push of c->repo: its URL, branch, base and head into
+ * task.json and the event @p type ("git.checkout", "git.commit",
+ * "git.push"). An error says the git step succeeded and the record failed.
+ */
+int devsys__pipeline_record_git(devsys__stage_ctx *c, const char *type);
+/* A devsys_secret_event_cb for the pipeline's secrets: "secret.resolve" into the task's events.jsonl. */
+int devsys__pipeline_secret_event(const devsys_secret_event *ev, devsys_task *task, void *payload);
+
 /* A stage's begin: the store, the record and the progress callback. */
 int devsys__pipeline_begin(devsys__stage_ctx *c, const char *stage);
 

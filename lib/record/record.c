@@ -179,11 +179,9 @@ int devsys_record_set_spec(devsys_record *rec, const char *name, const void *dat
 	if ((rc = devsys_task_path_join(&path, rec->task, name)) < 0 ||
 	    (rc = devsys__write_file_atomic(path.ptr, len ? data : "", len, 0644)) < 0)
 		goto out;
-#ifdef DEVSYS_HAVE_MODULE_GIT
 	/* The same id the commit trailer "Spec:" carries, so the two can be matched. */
-	if ((rc = devsys_repo_content_id(&hash, data, len)) < 0)
+	if ((rc = devsys__content_id(&hash, data, len)) < 0)
 		goto out;
-#endif
 	if ((rc = devsys_record_set_string(rec, "spec_path", name)) == 0)
 		rc = devsys_record_set_string(rec, "spec_hash", hash.ptr);
 out:

@@ -15,6 +15,11 @@ int devsys__record_set_state(devsys_record *rec, const char *state);
 /* devsys_record_event() without a record handle. */
 int devsys__record_event_task(const devsys_task *task, const char *type, const char *data_json,
                               uint64_t *seq_out);
+/* Append @p len bytes to the task's logs/<stage>.log (created 0600). */
+int devsys__record_log_append(devsys_task *task, const char *stage, const void *data, size_t len);
+/* {"branch":...,"head_sha":...}, the data of the git.* events, built with
+ * jansson (fuzzed). New string for devsys__free(), or NULL with the error set. */
+char *devsys__record_git_event_json(const char *branch, const char *head_sha);
 /* The numbered run folders of reports/, ascending; free *runs with devsys__free. */
 int devsys__record_list_runs(const devsys_task *task, unsigned int **runs, size_t *n);
 

@@ -135,6 +135,8 @@ struct devsys_secrets {
 	unsigned int command_timeout_ms;
 	devsys_secret_audit_cb audit_cb;
 	void *audit_payload;
+	devsys_secret_event_cb event_cb;
+	void *event_payload;
 	devsys_workspace *ws; /* a reference, or NULL */
 	struct secret *items;
 	size_t n;
@@ -143,6 +145,7 @@ struct devsys_secrets {
 static const size_t secrets_options_sizes[] = {
 	0,
 	DEVSYS__SIZE_THROUGH(devsys_secrets_options, ws), /* 1 */
+	DEVSYS__SIZE_THROUGH(devsys_secrets_options, event_payload), /* 2 */
 };
 
 static const size_t secret_def_sizes[] = {
@@ -182,6 +185,8 @@ int devsys_secrets_new(devsys_secrets **out, const devsys_secrets_options *opts)
 	s->command_timeout_ms = o.command_timeout_ms ? o.command_timeout_ms : 10000;
 	s->audit_cb = o.audit_cb;
 	s->audit_payload = o.audit_payload;
+	s->event_cb = o.event_cb;
+	s->event_payload = o.event_payload;
 	if ((s->ws = o.ws))
 		devsys__workspace_ref(s->ws);
 	if (!s->docker_dir) {
@@ -523,24 +528,20 @@ static void event_json(devsys_buf *b, const devsys_secret_event *ev)
 	devsys_buf_puts(b, "}");
 }
 
-#ifdef DEVSYS_HAVE_MODULE_RECORD
-/* Audit events join the task's own event log (events.jsonl, with seq and ts). */
-static void append_task_event(devsys_secrets *s, devsys_task *task, const devsys_secret_event *ev)
+int devsys_secret_event_json(devsys_buf *out, const devsys_secret_event *ev)
 {
-	devsys_record *rec = NULL;
-	devsys_buf data = DEVSYS_BUF_INIT;
-
-	event_json(&data, ev);
-	if (!data.ptr || devsys_record_open(&rec, task) < 0 ||
-	    devsys_record_event(rec, "secret.resolve", data.ptr, NULL) < 0)
-		devsys__log(s->ws, DEVSYS_LOG_WARN, "secrets", "task %s: cannot append the audit event for secret '%s': %s",
-		            devsys_task_id(task), ev->name, devsys_error_message(devsys_error_last()));
-	devsys_record_free(rec);
-	devsys_buf_dispose(&data);
+	DEVSYS__CHECK_ARG(out);
+	DEVSYS__CHECK_ARG(ev);
+	devsys_buf_clear(out);
+	event_json(out, ev);
+	return out->ptr ? 0 : devsys__error_oom();
 }
-#else
-/* Without the record module the audit events get a file of their own. */
-static void append_task_event(devsys_secrets *s, devsys_task *task, const devsys_secret_event *ev)
+
+/*
+ * Without an event_cb, a task's resolutions go to this module's own audit
+ * file: never into events.jsonl, which only the record module writes.
+ */
+static void append_audit_file(devsys_secrets *s, devsys_task *task, const devsys_secret_event *ev)
 {
 	devsys_buf line = DEVSYS_BUF_INIT, path = DEVSYS_BUF_INIT;
 	char ts[40];
@@ -559,9 +560,9 @@ static void append_task_event(devsys_secrets *s, devsys_task *task, const devsys
 	devsys_buf_dispose(&line);
 	devsys_buf_dispose(&path);
 }
-#endif
 
-static void audit(devsys_secrets *s, struct secret *it, devsys_task *task, const char *stage, int cached, int error)
+/* Report one resolution; DEVSYS_EUSER when the caller's event_cb refused it. */
+static int audit(devsys_secrets *s, struct secret *it, devsys_task *task, const char *stage, int cached, int error)
 {
 	devsys_secret_event ev;
 	const char *task_id = task ? devsys_task_id(task) : NULL;
@@ -576,8 +577,15 @@ static void audit(devsys_secrets *s, struct secret *it, devsys_task *task, const
 	ev.error = error;
 	if (s->audit_cb)
 		s->audit_cb(&ev, s->audit_payload);
-	if (task)
-		append_task_event(s, task, &ev);
+	if (s->event_cb) {
+		if (s->event_cb(&ev, task, s->event_payload) != 0)
+			return devsys__error_set(DEVSYS_EUSER,
+			                         "the resolution of secret '%s' could not be recorded (the event callback "
+			                         "refused it); the value is not handed out",
+			                         it->name);
+	} else if (task)
+		append_audit_file(s, task, &ev);
+	return 0;
 }
 
 static struct secret *lookup(devsys_secrets *s, const char *name)
@@ -605,11 +613,9 @@ static bool cache_valid(const struct secret *it, devsys_task *task)
 
 static int resolve_item(devsys_secrets *s, struct secret *it, devsys_task *task, const char *stage)
 {
-	int rc;
-	if (cache_valid(it, task)) {
-		audit(s, it, task, stage, 1, 0);
-		return 0;
-	}
+	int rc, arc;
+	if (cache_valid(it, task))
+		return audit(s, it, task, stage, 1, 0);
 	if (strcmp(it->provider, "env") == 0)
 		rc = resolve_env(it);
 	else if (strcmp(it->provider, "file") == 0)
@@ -627,7 +633,8 @@ static int resolve_item(devsys_secrets *s, struct secret *it, devsys_task *task,
 		devsys__free(it->task_id);
 		it->task_id = task ? devsys__strdup(devsys_task_id(task)) : NULL;
 	}
-	audit(s, it, task, stage, 0, rc);
+	if ((arc = audit(s, it, task, stage, 0, rc)) < 0 && rc == 0)
+		rc = arc;
 	return rc;
 }
 

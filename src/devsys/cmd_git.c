@@ -81,8 +81,14 @@ static int forge_credentials(devsys_cli *cli, struct gitcreds *g, devsys_repo_op
 	devsys_error_clear();
 	if (!configured)
 		return DEVSYS_EXIT_OK;
-	if (devsys_secrets_new(&g->secrets, NULL) < 0)
-		return devsys_cli_fail_lib(cli, "secrets");
+	{
+		devsys_secrets_options so = DEVSYS_SECRETS_OPTIONS_INIT;
+#ifdef DEVSYS_HAVE_MODULE_RECORD
+		so.event_cb = devsys_record_secret_event; /* the token's resolution joins the task's events */
+#endif
+		if (devsys_secrets_new(&g->secrets, &so) < 0)
+			return devsys_cli_fail_lib(cli, "secrets");
+	}
 	fo.remote_url = o->url;
 	fo.config = g->cfg;
 	fo.secrets = g->secrets;
@@ -98,6 +104,31 @@ static int forge_credentials(devsys_cli *cli, struct gitcreds *g, devsys_repo_op
 	return DEVSYS_EXIT_OK;
 }
 #endif
+
+/*
+ * The git module reports its facts and writes no record: the command
+ * records the step it made (task.json's git facts and a git.* event), as the
+ * pipeline does in its stages. The step stands when this fails.
+ */
+static int record_step(devsys_cli *cli, devsys_task *task, devsys_repo *r, const char *type)
+{
+#ifdef DEVSYS_HAVE_MODULE_RECORD
+	devsys_record *rec = NULL;
+	int rc;
+	if ((rc = devsys_record_open(&rec, task)) == 0)
+		rc = devsys_record_git_step(rec, type, devsys_repo_url(r), devsys_repo_branch(r), devsys_repo_base_branch(r),
+		                            devsys_repo_base_sha(r), devsys_repo_head_sha(r));
+	devsys_record_free(rec);
+	if (rc < 0)
+		return devsys_cli_fail_lib(cli, "the git step succeeded, but the task record could not be written");
+#else
+	(void)cli;
+	(void)task;
+	(void)r;
+	(void)type;
+#endif
+	return DEVSYS_EXIT_OK;
+}
 
 static int cmd_git(devsys_cli *cli, int argc, char **argv)
 {
@@ -181,6 +212,13 @@ static int cmd_git(devsys_cli *cli, int argc, char **argv)
 	}
 	if (o.progress)
 		fputc('\n', stderr);
+	if (strcmp(action, "commit") != 0 || committed == 1) {
+		const char *type = strcmp(action, "checkout") == 0 ? "git.checkout"
+		                   : strcmp(action, "commit") == 0 ? "git.commit"
+		                                                   : "git.push";
+		if ((rc = record_step(cli, task, r, type)) != DEVSYS_EXIT_OK)
+			goto out;
+	}
 	print_result(cli, action, r, committed);
 	rc = DEVSYS_EXIT_OK;
 out:

@@ -2,13 +2,15 @@
  * The git.* events carry the branch name as data. A branch name may hold
  * '"', '{', '}' and ',' (the ref-name rules allow them; ':' they refuse), so
  * a slug from the CLI or the API such as a"},{"x"} must stay one string
- * value: checked on the events a real checkout, commit and push over
- * file:// write. Pasted into JSON text by printf, that name made the event
- * unparsable and the checkout fail; with a ':' it would inject a key, which
- * the builder is checked against directly.
+ * value: checked on the events recorded for a real checkout, commit and
+ * push over file:// (the git module reports the facts, the record writes
+ * them: devsys_record_git_step). Pasted into JSON text by printf, that name
+ * made the event unparsable and the checkout fail; with a ':' it would
+ * inject a key, which the builder is checked against directly.
  */
 #include "gitfix.h"
 #include "git/git_int.h"
+#include "record/record_int.h"
 
 #include <jansson.h>
 
@@ -48,7 +50,7 @@ Test(git_event, the_builder_keeps_a_hostile_branch_one_string)
 	const char *names[] = { HOSTILE_BRANCH, INJECTING_BRANCH, "task/a\"},\"x\":{\"y", "task/a\\\"\\u0000" };
 	cr_assert_eq(devsys__git_refname_check(HOSTILE_BRANCH), 0, "the name is valid, so it can reach the events");
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char *s = devsys__git_event_json(names[i], "0123abcd");
+		char *s = devsys__record_git_event_json(names[i], "0123abcd");
 		cr_assert_not_null(s, "%s", gf_err());
 		json_t *j = json_loads(s, JSON_REJECT_DUPLICATES, &err);
 		cr_assert_not_null(j, "%s: %s", s, err.text);
@@ -61,9 +63,20 @@ Test(git_event, the_builder_keeps_a_hostile_branch_one_string)
 	cr_assert_not_null(j, "the unescaped text parses, which is why it was dangerous");
 	cr_assert_not_null(json_object_get(j, "x"));
 	json_decref(j);
-	cr_assert_null(devsys__git_event_json(NULL, "x"));
-	cr_assert_null(devsys__git_event_json("task/\xff", ""), "not UTF-8 cannot be a JSON string");
+	cr_assert_null(devsys__record_git_event_json(NULL, "x"));
+	cr_assert_null(devsys__record_git_event_json("task/\xff", ""), "not UTF-8 cannot be a JSON string");
 	cr_assert(strstr(gf_err(), "task/"), "%s", gf_err());
+}
+
+/* What the pipeline and `devsys git` do after each step: record the facts git reports. */
+static void record_step(devsys_task *t, devsys_repo *r, const char *type)
+{
+	devsys_record *rec = NULL;
+	cr_assert_eq(devsys_record_open(&rec, t), 0, "%s", gf_err());
+	cr_assert_eq(devsys_record_git_step(rec, type, devsys_repo_url(r), devsys_repo_branch(r),
+	                                    devsys_repo_base_branch(r), devsys_repo_base_sha(r), devsys_repo_head_sha(r)),
+	             0, "%s", gf_err());
+	devsys_record_free(rec);
 }
 
 Test(git_event, checkout_commit_push_events_hold_the_exact_branch)
@@ -82,11 +95,14 @@ Test(git_event, checkout_commit_push_events_hold_the_exact_branch)
 	o.slug = HOSTILE_SLUG;
 	cr_assert_eq(devsys_repo_open_task(&r, t, &o), 0, "%s", gf_err());
 	cr_assert_str_eq(devsys_repo_branch(r), HOSTILE_BRANCH);
+	record_step(t, r, "git.checkout");
 	snprintf(path, sizeof(path), "%s/a.txt", devsys_repo_checkout_path(r));
 	cr_assert(dt_write_file(path, "a\n"));
 	cr_assert_eq(devsys_repo_commit(&committed, r, "a", NULL), 0, "%s", gf_err());
 	cr_assert_eq(committed, 1);
+	record_step(t, r, "git.commit");
 	cr_assert_eq(devsys_repo_push(r), 0, "%s", gf_err());
+	record_step(t, r, "git.push");
 	/* the remote has the branch under its exact name */
 	char cmd[8192];
 	snprintf(cmd, sizeof(cmd), "git -C '%s' rev-parse 'refs/heads/%s'", bare, HOSTILE_BRANCH);

@@ -255,13 +255,29 @@ Test(git_local, push_sends_only_the_task_branch)
 	cr_assert_str_eq(refs_after, refs_before, "only refs/heads/task/p1 may change");
 	/* Pushing again with nothing new is fine. */
 	cr_assert_eq(devsys_repo_push(r), 0, "%s", gf_err());
+	/* The git module writes nothing of the task's record: its caller does. */
+	snprintf(path, sizeof(path), "%s/task.json", devsys_task_path(t));
+	cr_assert_not(dt_exists(path), "devsys_repo_* must not write task.json");
+	snprintf(path, sizeof(path), "%s/events.jsonl", devsys_task_path(t));
+	cr_assert_not(dt_exists(path), "devsys_repo_* must not write events.jsonl");
 #ifdef DEVSYS_HAVE_MODULE_RECORD
 	{
-		/* The task record holds the git facts, and events mark each step. */
+		/* Recorded by the caller from the facts git reports, as the pipeline does. */
 		char want[256], *task_json, *events;
+		devsys_record *rec = NULL;
+		const char *steps[] = { "git.checkout", "git.commit", "git.push" };
+		cr_assert_str_eq(devsys_repo_url(r), bare);
+		cr_assert_eq(devsys_record_open(&rec, t), 0, "%s", gf_err());
+		for (size_t i = 0; i < 3; i++)
+			cr_assert_eq(devsys_record_git_step(rec, steps[i], devsys_repo_url(r), devsys_repo_branch(r),
+			                                    devsys_repo_base_branch(r), devsys_repo_base_sha(r),
+			                                    devsys_repo_head_sha(r)),
+			             0, "%s", gf_err());
+		cr_assert_eq(devsys_record_git_step(rec, "git.fetch", NULL, "task/p1", NULL, NULL, NULL), DEVSYS_EINVAL);
+		devsys_record_free(rec);
 		snprintf(path, sizeof(path), "%s/task.json", devsys_task_path(t));
 		task_json = dt_read_file(path, NULL);
-		cr_assert_not_null(task_json, "git steps must write task.json");
+		cr_assert_not_null(task_json, "the record step must write task.json");
 		snprintf(want, sizeof(want), "\"head_sha\": \"%s\"", devsys_repo_head_sha(r));
 		cr_assert(strstr(task_json, want), "want %s in %s", want, task_json);
 		snprintf(want, sizeof(want), "\"base_sha\": \"%s\"", devsys_repo_base_sha(r));
@@ -852,6 +868,71 @@ Test(git_local, submodules_are_followed_only_when_asked_and_checked_too)
 	free(bare); free(sub); free(url);
 }
 
+/* How much of task @p id is on disk: 1 checkout dir, 2 worktree entry, 4 task branch. */
+static int task_traces(devsys_task *t, const char *wsdir, const char *id)
+{
+	char p[4200];
+	int st = -1, mask = 0;
+	snprintf(p, sizeof(p), "%s/checkout", devsys_task_path(t));
+	mask |= dt_exists(p) ? 1 : 0;
+	snprintf(p, sizeof(p), "%s/mirrors", wsdir);
+	mask |= dt_sh("ls -d '%s'/*.git/worktrees/%s 2>/dev/null | grep -q .", p, id) == 0 ? 2 : 0;
+	char *o = dt_sh_output(&st, "git -C '%s'/mirrors/*.git rev-parse --verify -q refs/heads/task/%s", wsdir, id);
+	free(o);
+	mask |= st == 0 ? 4 : 0;
+	return mask;
+}
+
+/*
+ * repo.h promises that a failed devsys_repo_open_task() leaves nothing of
+ * the task: checked for failures that come AFTER the task branch was created
+ * and the worktree added (a submodule whose tree escapes the checkout, and a
+ * progress callback that cancels the checkout), not only for early refusals.
+ */
+Test(git_local, a_failure_after_the_branch_and_worktree_were_made_leaves_nothing)
+{
+	char *bare = gf_make_remote(dir, "proj"), *sub = gf_make_remote(dir, "sub"), *url = file_url(bare);
+	char wsdir[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	devsys_repo *r = NULL;
+	int calls = 0;
+	gf_git("cd '%s/sub-work' && ln -s ../../../../../etc evil && " GITC " add evil && " GITC " commit -q -m evil && "
+	       "git push -q '%s' main && cd '%s/proj-work' && " GITC " submodule -q add 'file://%s' lib/sub && " GITC
+	       " commit -q -m sub && git push -q '%s' main",
+	       dir, sub, dir, sub, bare);
+	snprintf(wsdir, sizeof(wsdir), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(wsdir, NULL);
+	devsys_task *ok = gf_task(ws, "after0"), *t1 = gf_task(ws, "after1"), *t2 = gf_task(ws, "after2");
+	o.url = url;
+	/* positive control: an open that succeeds leaves all three, so the probe sees them */
+	r = open_ok(ok, &o);
+	cr_assert_eq(task_traces(ok, wsdir, "after0"), 7, "the probe must see checkout, worktree entry and branch");
+	devsys_repo_free(r);
+	/* the submodule is checked after the worktree is added */
+	o.follow_submodules = 1;
+	cr_assert_eq(devsys_repo_open_task(&r, t1, &o), DEVSYS_EPATH, "%s", gf_err());
+	cr_assert_null(r);
+	cr_assert(strstr(gf_err(), "evil") != NULL, "%s", gf_err());
+	cr_assert_eq(task_traces(t1, wsdir, "after1"), 0, "mask of what stayed: 1 checkout, 2 worktree, 4 branch");
+	/* the cancel is acted on after libgit2 wrote the worktree */
+	o.follow_submodules = 0;
+	o.progress = cancel_checkout;
+	o.progress_payload = &calls;
+	cr_assert_eq(devsys_repo_open_task(&r, t2, &o), DEVSYS_EUSER, "%s", gf_err());
+	cr_assert_null(r);
+	cr_assert_eq(task_traces(t2, wsdir, "after2"), 0, "mask of what stayed: 1 checkout, 2 worktree, 4 branch");
+	/* and the same task can be set up afterwards */
+	o.progress = NULL;
+	r = open_ok(t2, &o);
+	cr_assert_eq(task_traces(t2, wsdir, "after2"), 7);
+	devsys_repo_free(r);
+	devsys_task_free(ok);
+	devsys_task_free(t1);
+	devsys_task_free(t2);
+	devsys_workspace_free(ws);
+	free(bare); free(sub); free(url);
+}
+
 typedef struct {
 	devsys_task *task;
 	const char *url;
@@ -904,7 +985,10 @@ Test(git_local, content_id_matches_git_hash_object)
 	struct {
 		const char *label;
 		size_t len;
-	} inputs[] = { { "empty", 0 }, { "text", 6 }, { "binary with NUL bytes", 300 }, { "one MiB", 1u << 20 } };
+	} inputs[] = { { "empty", 0 }, { "text", 6 }, { "binary with NUL bytes", 300 }, { "one MiB", 1u << 20 },
+	                /* around SHA-1's 64-byte blocks, with the "blob <n>\0" header in front */
+	                { "block edge 44", 44 }, { "block edge 45", 45 }, { "block edge 55", 55 },
+	                { "block edge 56", 56 }, { "block edge 64", 64 }, { "block edge 119", 119 } };
 	devsys_buf id = DEVSYS_BUF_INIT;
 	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
 		size_t len = inputs[i].len;

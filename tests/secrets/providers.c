@@ -1,7 +1,8 @@
 /*
  * Secret providers through the public API: env, file, docker-secret,
  * command (timeout, TTL re-resolution per task), plug-in providers, audit
- * events (callback and the task's events.jsonl) that never hold values.
+ * events (the callbacks, and the module's own events.audit.jsonl when no
+ * event callback is set) that never hold values.
  */
 #include <devsys.h>
 
@@ -164,12 +165,10 @@ Test(secrets_providers, command_provider_ttl_per_task_and_audit_file)
 	cr_assert_str_eq(v, "short-lived-token-2", "a new task re-resolves a TTL secret");
 
 	char path[1024];
-#ifdef DEVSYS_HAVE_MODULE_RECORD
-	/* Audit events are part of the task's event log. */
+	/* Without an event callback the module keeps its own audit file; it never writes the record's events.jsonl. */
 	snprintf(path, sizeof(path), "%s/tasks/task-1/events.jsonl", wsdir);
-#else
+	cr_assert_not(dt_exists(path), "the secrets module must not write the record's event log");
 	snprintf(path, sizeof(path), "%s/tasks/task-1/events.audit.jsonl", wsdir);
-#endif
 	char *log = dt_read_file(path, NULL);
 	cr_assert_not_null(log);
 	cr_assert(strstr(log, "\"type\":\"secret.resolve\""), "%s", log);
@@ -255,6 +254,8 @@ Test(secrets_providers, options_init_gives_the_defaults_and_refuses_unknown_vers
 	cr_assert_null(u.o.audit_cb);
 	cr_assert_null(u.o.audit_payload);
 	cr_assert_null(u.o.ws);
+	cr_assert_null(u.o.event_cb);
+	cr_assert_null(u.o.event_payload);
 	for (size_t i = sizeof(devsys_secrets_options); i < sizeof(u.raw); i++)
 		cr_assert_eq(u.raw[i], 0xA5, "byte %zu after the struct was written", i);
 
@@ -281,4 +282,86 @@ Test(secrets_providers, options_init_gives_the_defaults_and_refuses_unknown_vers
 	cr_assert_null(strstr(events, "init-value-42"), "the audit event holds the value: %s", events);
 	devsys_secrets_free(s);
 	unsetenv("DEVSYS_TEST_INIT_TOKEN");
+}
+
+/* Version 1 options: the set reads only the first version's bytes, so the rest may be anything. */
+Test(secrets_providers, version_1_options_read_no_event_callback)
+{
+	union {
+		devsys_secrets_options o;
+		unsigned char raw[sizeof(devsys_secrets_options)];
+	} u;
+	devsys_secrets *s = NULL;
+	const char *v = NULL;
+	memset(&u, 0xA5, sizeof(u)); /* garbage where event_cb would be */
+	cr_assert_eq(devsys_secrets_options_init(&u.o, 1), 0);
+	cr_assert_eq(devsys_secrets_new(&s, &u.o), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(setenv("DEVSYS_TEST_V1_TOKEN", "v1-value-123456", 1), 0);
+	define(s, "tok", "env", "DEVSYS_TEST_V1_TOKEN", NULL, 0);
+	cr_assert_eq(devsys_secrets_resolve(s, "tok", NULL, "test", &v, NULL), 0); /* would crash on a garbage callback */
+	cr_assert_str_eq(v, "v1-value-123456");
+	devsys_secrets_free(s);
+	unsetenv("DEVSYS_TEST_V1_TOKEN");
+}
+
+struct seen {
+	int calls, refuse;
+	devsys_task *task;
+	char line[256];
+};
+
+static int event_cb(const devsys_secret_event *ev, devsys_task *task, void *payload)
+{
+	struct seen *w = payload;
+	w->calls++;
+	w->task = task;
+	snprintf(w->line, sizeof(w->line), "%s/%s/%s/%d", ev->name, ev->task_id ? ev->task_id : "-",
+	         ev->stage ? ev->stage : "-", ev->cached);
+	return w->refuse;
+}
+
+/* The caller gets each resolution with the task handle and records it; the module writes nothing. */
+Test(secrets_providers, the_event_callback_gets_the_task_and_can_refuse)
+{
+	devsys_secrets_options o = DEVSYS_SECRETS_OPTIONS_INIT;
+	devsys_secrets *s = NULL;
+	devsys_workspace *ws;
+	devsys_task *t;
+	struct seen w = { 0 };
+	const char *v = NULL;
+	char wsdir[512], path[1024];
+	snprintf(wsdir, sizeof(wsdir), "%s/ws", tmp);
+	cr_assert_eq(devsys_workspace_open(&ws, wsdir, NULL), 0);
+	cr_assert_eq(devsys_task_open(&t, ws, "ev-1", DEVSYS_TASK_CREATE), 0);
+	o.event_cb = event_cb;
+	o.event_payload = &w;
+	o.audit_cb = audit_cb;
+	cr_assert_eq(devsys_secrets_new(&s, &o), 0);
+	cr_assert_eq(setenv("DEVSYS_TEST_EV_TOKEN", "ev-value-abcdef", 1), 0);
+	define(s, "tok", "env", "DEVSYS_TEST_EV_TOKEN", NULL, 0);
+	cr_assert_eq(devsys_secrets_resolve(s, "tok", t, "pr", &v, NULL), 0);
+	cr_assert_str_eq(v, "ev-value-abcdef");
+	cr_assert_eq(w.calls, 1);
+	cr_assert_eq(w.task, t, "the callback gets the task handle");
+	cr_assert_str_eq(w.line, "tok/ev-1/pr/0");
+	cr_assert_eq(nevents, 1, "the audit callback still fires");
+	snprintf(path, sizeof(path), "%s/events.audit.jsonl", devsys_task_path(t));
+	cr_assert_not(dt_exists(path), "with an event callback the module writes no task file");
+	snprintf(path, sizeof(path), "%s/events.jsonl", devsys_task_path(t));
+	cr_assert_not(dt_exists(path));
+	/* a caller that cannot record the resolution refuses it: no value is handed out */
+	w.refuse = 1;
+	v = NULL;
+	cr_assert_eq(devsys_secrets_resolve(s, "tok", t, "pr", &v, NULL), DEVSYS_EUSER);
+	cr_assert_null(v);
+	cr_assert_eq(w.calls, 2);
+	cr_assert_str_eq(w.line, "tok/ev-1/pr/1", "a cached resolution is reported too");
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "'tok'"), "%s",
+	          devsys_error_message(devsys_error_last()));
+	cr_assert_null(strstr(devsys_error_message(devsys_error_last()), "ev-value"));
+	cr_assert_eq(devsys_secrets_resolve_all(s, t, "pr"), DEVSYS_EUSER);
+	devsys_secrets_free(s);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	unsetenv("DEVSYS_TEST_EV_TOKEN");
 }
