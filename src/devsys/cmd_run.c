@@ -299,16 +299,27 @@ static void print_acceptance(const summary *s)
 	}
 }
 
+/* "awaiting-review (blocked: class medium, 0 of 1 approvals)": the stage's outcome, then the gate's why. */
 static void print_gate(const summary *s)
 {
 	const json_t *g = json_object_get(s->record, "gate");
+	const char *outcome = json_string_value(json_object_get(g, "outcome"));
 	const char *decision = json_string_value(json_object_get(g, "decision"));
-	const char *risk = json_string_value(json_object_get(g, "risk"));
-	if (!decision) {
+	const char *cls = json_string_value(json_object_get(g, "class"));
+	const json_t *req = json_object_get(g, "required");
+	if (!decision && !outcome) {
 		printf("  gate      no decision yet\n");
 		return;
 	}
-	printf("  gate      %s%s%s%s\n", decision, risk ? " (risk " : "", risk ? risk : "", risk ? ")" : "");
+	if (!cls)
+		cls = json_string_value(json_object_get(g, "risk"));
+	printf("  gate      %s (%s", outcome ? outcome : decision, decision ? decision : "?");
+	if (cls)
+		printf(": class %s", cls);
+	if (json_is_integer(req) && json_integer_value(req) > 0)
+		printf(", %lld of %lld approvals", (long long)json_integer_value(json_object_get(g, "approvals")),
+		       (long long)json_integer_value(req));
+	printf(")\n");
 }
 
 /* The first stage task.json records as not "ok" (its failure class in @p fclass), or NULL. */
