@@ -51,8 +51,12 @@ typedef struct devsys_record devsys_record;
 #define DEVSYS_RECORD_MAX_JSON (64 * 1024)
 
 /**
- * Is @p stage one of DEVSYS_STAGE_NAMES? Needs no devsys_init().
- * @return 0 or DEVSYS_EINVAL with a message listing the names.
+ * Is @p stage a stage name the record and store accept: one of
+ * DEVSYS_STAGE_NAMES, or the name of a stage an embedder added
+ * (devsys/sys/stage.h), which follows the task-id rule (1-64 characters
+ * of [A-Za-z0-9._-], starting with a letter or digit, no "..")? Needs no
+ * devsys_init().
+ * @return 0 or DEVSYS_EINVAL with a message listing the names and the rule.
  */
 DEVSYS_API int devsys_stage_check(const char *stage);
 

@@ -118,6 +118,7 @@ void devsys_pipeline_free(devsys_pipeline *p)
 	if (!p)
 		return;
 	forget_task(p);
+	devsys__pipeline_stages_free(p);
 	for (size_t i = 0; p->scrub && p->scrub[i]; i++)
 		devsys__free(p->scrub[i]);
 	devsys__free(p->scrub);
@@ -315,23 +316,25 @@ int devsys_pipeline_load(devsys_pipeline *p, const char *task_id)
 
 /* ---- running stages ---- */
 
-/* The built-in stages after validate, and the state each starts from. */
+/* The built-in stages after validate, the state each starts from, and the
+ * state a replacement moves the task to when it ends ok (as the built-in does). */
 static const struct builtin {
 	const char *name;
 	devsys__stage_fn fn;
 	int from;
+	int to;
 } builtins[] = {
-	{ "checkout", devsys__stage_checkout, DEVSYS_STATE_VALIDATED },
-	{ "agent", devsys__stage_agent, DEVSYS_STATE_CHECKED_OUT },
-	{ "commit", devsys__stage_commit, DEVSYS_STATE_CODED },
-	{ "push", devsys__stage_push, DEVSYS_STATE_COMMITTED },
-	{ "pr", devsys__stage_pr, DEVSYS_STATE_PUSHED },
-	{ "test", devsys__stage_test, DEVSYS_STATE_PR_OPENED },
-	{ "deploy", devsys__stage_deploy, DEVSYS_STATE_TESTED },
+	{ "checkout", devsys__stage_checkout, DEVSYS_STATE_VALIDATED, DEVSYS_STATE_CHECKED_OUT },
+	{ "agent", devsys__stage_agent, DEVSYS_STATE_CHECKED_OUT, DEVSYS_STATE_CODED },
+	{ "commit", devsys__stage_commit, DEVSYS_STATE_CODED, DEVSYS_STATE_COMMITTED },
+	{ "push", devsys__stage_push, DEVSYS_STATE_COMMITTED, DEVSYS_STATE_PUSHED },
+	{ "pr", devsys__stage_pr, DEVSYS_STATE_PUSHED, DEVSYS_STATE_PR_OPENED },
+	{ "test", devsys__stage_test, DEVSYS_STATE_PR_OPENED, DEVSYS_STATE_TESTED },
+	{ "deploy", devsys__stage_deploy, DEVSYS_STATE_TESTED, DEVSYS_STATE_DEPLOYED },
 	/* verify and gate both start from deployed (or deploy-skipped): the
 	 * record says whether verify has ended ok */
-	{ "verify", devsys__stage_verify, DEVSYS_STATE_DEPLOYED },
-	{ "gate", devsys__stage_gate, DEVSYS_STATE_DEPLOYED },
+	{ "verify", devsys__stage_verify, DEVSYS_STATE_DEPLOYED, -1 },
+	{ "gate", devsys__stage_gate, DEVSYS_STATE_DEPLOYED, DEVSYS_STATE_AWAITING_REVIEW },
 };
 
 #define NBUILTINS (sizeof(builtins) / sizeof(builtins[0]))
@@ -344,26 +347,92 @@ static size_t builtin_index(const char *stage)
 	return NBUILTINS;
 }
 
+int devsys__pipeline_builtin_to(int builtin)
+{
+	return builtin >= 0 && (size_t)builtin < NBUILTINS ? builtins[builtin].to : -1;
+}
+
+int devsys__pipeline_stages_init(devsys_pipeline *p)
+{
+	if (p->stages)
+		return 0;
+	if (!(p->stages = devsys__calloc(NBUILTINS, sizeof(*p->stages))))
+		return devsys__error_oom();
+	for (size_t i = 0; i < NBUILTINS; i++) {
+		p->stages[i].builtin = (int)i;
+		p->stages[i].fn = builtins[i].fn;
+		if (!(p->stages[i].name = devsys__strdup(builtins[i].name))) {
+			p->nstages = i;
+			devsys__pipeline_stages_free(p);
+			return devsys__error_oom();
+		}
+	}
+	p->nstages = NBUILTINS;
+	return 0;
+}
+
+/* The list index of stage @p name (p->nstages: none). */
+static size_t entry_index(const devsys_pipeline *p, const char *name)
+{
+	for (size_t i = 0; name && i < p->nstages; i++)
+		if (strcmp(p->stages[i].name, name) == 0)
+			return i;
+	return p->nstages;
+}
+
+static size_t entry_of_builtin(const devsys_pipeline *p, size_t builtin)
+{
+	for (size_t i = 0; i < p->nstages; i++)
+		if (p->stages[i].builtin == (int)builtin)
+			return i;
+	return p->nstages;
+}
+
 static bool is_resting(int state)
 {
 	return state == DEVSYS_STATE_AWAITING_REVIEW || state == DEVSYS_STATE_MERGED || state == DEVSYS_STATE_DONE ||
 	       state == DEVSYS_STATE_NO_CHANGES;
 }
 
-/* Which stage a task in @p state runs next (NBUILTINS: none). */
-static size_t next_stage(devsys__stage_ctx *c, int state)
+static bool recorded_ok(devsys__stage_ctx *c, const char *stage)
 {
-	char verify[16] = "";
+	char result[16] = "";
+	devsys__pipeline_stage_recorded(result, sizeof(result), c->task, stage);
+	return strcmp(result, "ok") == 0;
+}
+
+/* Which built-in a task in @p state runs next (NBUILTINS: none). */
+static size_t next_builtin(devsys__stage_ctx *c, int state)
+{
 	if (state == DEVSYS_STATE_DEPLOY_SKIPPED)
 		state = DEVSYS_STATE_DEPLOYED;
-	if (state == DEVSYS_STATE_DEPLOYED) {
-		devsys__pipeline_stage_recorded(verify, sizeof(verify), c->task, "verify");
-		return builtin_index(strcmp(verify, "ok") == 0 ? "gate" : "verify");
-	}
+	if (state == DEVSYS_STATE_DEPLOYED)
+		return builtin_index(recorded_ok(c, "verify") ? "gate" : "verify");
 	for (size_t i = 0; i < NBUILTINS; i++)
 		if (builtins[i].from == state)
 			return i;
 	return NBUILTINS;
+}
+
+/*
+ * Which list entry a task in @p state runs next (p->nstages: none). The
+ * state names the next built-in; the added stages right before it (after
+ * the built-in the state says has ended ok) run first, from the first
+ * whose recorded result is not "ok": so resume runs a failed added stage
+ * again and skips the ones that passed.
+ */
+static size_t next_stage(devsys__stage_ctx *c, int state)
+{
+	devsys_pipeline *p = c->p;
+	size_t b = next_builtin(c, state), e, s;
+	if (b == NBUILTINS || (e = entry_of_builtin(p, b)) == p->nstages)
+		return p->nstages;
+	for (s = e; s > 0 && p->stages[s - 1].builtin < 0; s--)
+		;
+	for (; s < e; s++)
+		if (!recorded_ok(c, p->stages[s].name))
+			return s;
+	return e;
 }
 
 /* A stopped task (failed, interrupted) goes back to the last state it completed. */
@@ -380,19 +449,24 @@ static int resume_state(devsys_pipeline *p, int *state)
 	return rc;
 }
 
+static int run_canceled(devsys__stage_ctx *c, const char *name)
+{
+	int rc = devsys__pipeline_begin(c, name);
+	return rc < 0 ? rc
+	              : devsys__pipeline_end(c, name,
+	                                     devsys__error_set(DEVSYS_ECANCELED, "task '%s' was canceled", c->p->task_id),
+	                                     DEVSYS_FAILURE_CANCELED, "canceled", -1);
+}
+
 static int run_from(devsys__stage_ctx *c, size_t first, size_t last)
 {
+	devsys_pipeline *p = c->p;
 	int rc = 0;
-	for (size_t i = first; i <= last && i < NBUILTINS && rc == 0 && !c->stop; i++) {
-		if (c->p->canceled) {
-			rc = devsys__pipeline_begin(c, builtins[i].name);
-			return rc < 0 ? rc
-			              : devsys__pipeline_end(c, builtins[i].name,
-			                                     devsys__error_set(DEVSYS_ECANCELED, "task '%s' was canceled",
-			                                                       c->p->task_id),
-			                                     DEVSYS_FAILURE_CANCELED, "canceled", -1);
-		}
-		rc = builtins[i].fn(c);
+	for (size_t i = first; i <= last && i < p->nstages && rc == 0 && !c->stop; i++) {
+		devsys__stage_entry *e = &p->stages[i];
+		if (p->canceled)
+			return run_canceled(c, e->name);
+		rc = e->fn ? e->fn(c) : devsys__stage_custom(c, e);
 	}
 	return rc;
 }
@@ -419,7 +493,13 @@ static void close_ctx(devsys__stage_ctx *c)
 	devsys_task_free(c->task);
 }
 
-/* Run the stages [first, last] of the task from its state; @p last NBUILTINS-1: all. */
+static int no_stage_left(devsys_pipeline *p, int state)
+{
+	return devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s: no stage is left to run", p->task_id,
+	                         devsys_task_state_name(state));
+}
+
+/* Run the list entries [first, last] of the task from its state; @p first_name NULL: from where it stands. */
 static int run_range(devsys_stage_result *result, devsys_pipeline *p, const char *first_name, size_t last)
 {
 	devsys__stage_ctx c;
@@ -432,22 +512,19 @@ static int run_range(devsys_stage_result *result, devsys_pipeline *p, const char
 		goto out;
 	}
 	if (is_resting(state) || state == DEVSYS_STATE_CANCELED || state == DEVSYS_STATE_CREATED) {
-		rc = devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s: no stage is left to run", p->task_id,
-		                       devsys_task_state_name(state));
+		rc = no_stage_left(p, state);
 		goto out;
 	}
 	if ((rc = resume_state(p, &state)) < 0)
 		goto out;
 	first = next_stage(&c, state);
-	if (first_name && first != builtin_index(first_name)) {
+	if (first_name && first != entry_index(p, first_name)) {
 		rc = devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s: stage %s cannot run now (the next stage is %s)",
 		                       p->task_id, devsys_task_state_name(state), first_name,
-		                       first < NBUILTINS ? builtins[first].name : "none");
+		                       first < p->nstages ? p->stages[first].name : "none");
 		goto out;
 	}
-	rc = first < NBUILTINS ? run_from(&c, first, last)
-	                       : devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s: no stage is left to run", p->task_id,
-	                                           devsys_task_state_name(state));
+	rc = first < p->nstages ? run_from(&c, first, last) : no_stage_left(p, state);
 out:
 	close_ctx(&c);
 	return rc;
@@ -455,24 +532,32 @@ out:
 
 int devsys_pipeline_run(devsys_stage_result *result, devsys_pipeline *p)
 {
+	int rc;
 	DEVSYS__CHECK_ARG(p);
-	return run_range(result, p, NULL, NBUILTINS - 1);
+	if ((rc = devsys__pipeline_stages_init(p)) < 0)
+		return rc;
+	return run_range(result, p, NULL, p->nstages - 1);
 }
 
 int devsys_pipeline_run_stage(devsys_stage_result *result, devsys_pipeline *p, const char *stage)
 {
 	size_t i;
+	int rc;
 	DEVSYS__CHECK_ARG(p);
 	DEVSYS__CHECK_ARG(stage);
-	if ((i = builtin_index(stage)) == NBUILTINS)
+	if ((rc = devsys__pipeline_stages_init(p)) < 0)
+		return rc;
+	if ((i = entry_index(p, stage)) == p->nstages)
 		return devsys__error_set(DEVSYS_EINVAL, "'%.64s' is not a stage that runs on its own (one of: checkout "
-		                                        "agent commit push pr test deploy verify gate)",
+		                                        "agent commit push pr test deploy verify gate, or a stage "
+		                                        "added with devsys_pipeline_add_stage())",
 		                         stage);
 	return run_range(result, p, stage, i);
 }
 
 int devsys_pipeline_code(devsys_stage_result *result, devsys_pipeline *p)
 {
+	int rc;
 	DEVSYS__CHECK_ARG(p);
 	if (p->task_id && devsys_store_task_state(p->store, p->task_id) != DEVSYS_STATE_VALIDATED) {
 		int st = devsys_store_task_state(p->store, p->task_id);
@@ -482,7 +567,9 @@ int devsys_pipeline_code(devsys_stage_result *result, devsys_pipeline *p)
 		                                  "(devsys_pipeline_run() resumes a later state)",
 		                                  p->task_id, devsys_task_state_name(st));
 	}
-	return run_range(result, p, "checkout", builtin_index("push"));
+	if ((rc = devsys__pipeline_stages_init(p)) < 0)
+		return rc;
+	return run_range(result, p, "checkout", entry_index(p, "push"));
 }
 
 int devsys_pipeline_cancel(devsys_pipeline *p)

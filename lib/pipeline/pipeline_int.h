@@ -4,9 +4,12 @@
 
 #include "devsys/pipeline.h"
 #include "devsys/config.h"
+#include "devsys/sys/stage.h"
 
 #include <pthread.h>
 #include <signal.h>
+
+typedef struct devsys__stage_entry devsys__stage_entry;
 
 struct devsys_pipeline {
 	devsys_workspace *ws;  /* referenced */
@@ -28,6 +31,8 @@ struct devsys_pipeline {
 	volatile sig_atomic_t canceled; /* devsys_pipeline_cancel() */
 	pthread_mutex_t running_lock; /* guards running: cancel may come from another thread */
 	devsys_runner *running; /* the runner of the command now running, for cancel */
+	devsys__stage_entry *stages; /* owned: the stages run after validate, in order (stage.c); NULL: not made yet */
+	size_t nstages;
 };
 
 /*
@@ -116,5 +121,29 @@ int devsys__pipeline_emit(devsys_pipeline *p, int kind, const char *stage, const
 
 /* Read task.json's "stages"."<stage>"."result" into @p out ("ok", "failed", ...; NULL: not run). */
 int devsys__pipeline_stage_recorded(char *out, size_t outsz, devsys_task *task, const char *stage);
+
+/* ---- the stage list (pipeline.c runs it, stage.c changes it) ---- */
+
+/* One stage of a pipeline's list: a built-in, a built-in replaced, or one added. */
+struct devsys__stage_entry {
+	char *name;             /* owned */
+	int builtin;            /* index of the built-in it is or replaces; -1: an added stage */
+	devsys__stage_fn fn;    /* the built-in's function; NULL: vt.run runs it */
+	devsys_stage_vtable vt; /* the registered prefix, the rest zero */
+	void *self;
+	char outcome[64];       /* the last run's outcome (devsys_stage_result.outcome borrows it) */
+};
+
+/* Make p->stages from the built-in table once (pipeline.c). */
+int devsys__pipeline_stages_init(devsys_pipeline *p);
+
+/* The state a built-in stage moves the task to when it ends ok (-1: none). */
+int devsys__pipeline_builtin_to(int builtin);
+
+/* Run an entry that has no built-in function: its vtable's run (stage.c). */
+int devsys__stage_custom(devsys__stage_ctx *c, devsys__stage_entry *e);
+
+/* Release the list and each entry's self (stage.c). */
+void devsys__pipeline_stages_free(devsys_pipeline *p);
 
 #endif

@@ -28,13 +28,14 @@ struct devsys_record {
 static const char *const stage_names[] = { "validate", "checkout", "agent", "commit", "push",
 	                                   "pr",       "test",     "deploy", "verify", "gate" };
 
+/* A built-in name, or an added stage's (the task-id rule: also a safe file name for logs/<stage>.log). */
 int devsys_stage_check(const char *stage)
 {
-	if (stage)
-		for (size_t i = 0; i < sizeof(stage_names) / sizeof(stage_names[0]); i++)
-			if (strcmp(stage, stage_names[i]) == 0)
-				return 0;
-	return devsys__error_set(DEVSYS_EINVAL, "'%.64s' is not a pipeline stage; stages are: %s",
+	if (stage && (devsys__stage_index(stage) >= 0 || devsys_task_id_check(stage) == 0))
+		return 0;
+	return devsys__error_set(DEVSYS_EINVAL,
+	                         "'%.64s' is not a pipeline stage; stages are: %s, or an added stage's name "
+	                         "(1-64 characters of [A-Za-z0-9._-], starting with a letter or digit, no '..')",
 	                         stage ? stage : "(null)", DEVSYS_STAGE_NAMES);
 }
 
@@ -906,7 +907,7 @@ int devsys_record_write_acceptance(devsys_record *rec, const char *json)
 
 int devsys_record_log_path(devsys_buf *out, const devsys_record *rec, const char *stage)
 {
-	char rel[64];
+	char rel[DEVSYS_TASK_ID_MAX + 16]; /* logs/<stage>.log: a stage name is up to DEVSYS_TASK_ID_MAX */
 	int rc;
 	DEVSYS__CHECK_ARG(out);
 	DEVSYS__CHECK_ARG(rec);
@@ -916,4 +917,28 @@ int devsys_record_log_path(devsys_buf *out, const devsys_record *rec, const char
 		return rc;
 	snprintf(rel, sizeof(rel), "logs/%s.log", stage);
 	return task_file(out, rec->task, rel);
+}
+
+int devsys__record_log_append(devsys_task *task, const char *stage, const void *data, size_t len)
+{
+	devsys_record *rec = NULL;
+	devsys_buf path = DEVSYS_BUF_INIT;
+	int rc, fd = -1;
+	if ((rc = devsys_record_open(&rec, task)) == 0 && (rc = devsys_record_log_path(&path, rec, stage)) == 0 &&
+	    (fd = open(path.ptr, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		rc = devsys__error_errno(devsys__errno_code(errno), errno, "cannot open log '%s'", path.ptr);
+	for (size_t done = 0; rc == 0 && done < len;) {
+		ssize_t n = write(fd, (const char *)data + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = devsys__error_errno(devsys__errno_code(errno), errno, "cannot write log '%s'", path.ptr);
+		else
+			done += (size_t)n;
+	}
+	if (fd >= 0 && close(fd) != 0 && rc == 0)
+		rc = devsys__error_errno(devsys__errno_code(errno), errno, "cannot write log '%s'", path.ptr);
+	devsys_buf_dispose(&path);
+	devsys_record_free(rec);
+	return rc;
 }

@@ -19,8 +19,8 @@ typedef struct devsys__task_row {
 	char id[DEVSYS_TASK_ID_MAX + 1];
 	int state;                   /* devsys_task_state */
 	int resume_state;            /* state to resume to; -1 none */
-	char stage[16];              /* current stage, "" when none */
-	char last_stage[16];         /* the stage that was interrupted / last run */
+	char stage[DEVSYS_TASK_ID_MAX + 1];      /* current stage, "" when none (a stage name follows the task-id rule) */
+	char last_stage[DEVSYS_TASK_ID_MAX + 1]; /* the stage that was interrupted / last run */
 	long long owner_pid;         /* owner of the current stage */
 	long long owner_start;       /* its start time (clock ticks since boot) */
 	char owner_boot[40];         /* boot id of the owner's machine */

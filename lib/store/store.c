@@ -422,7 +422,7 @@ int devsys_store_recover(devsys_store *st, size_t *count_out)
 		if ((rc = st->be->task_list(st->self, -1, 0, (size_t)-1 >> 1, collect_cb, &c, &total)) == 0) {
 			for (size_t i = 0; i < c.n && rc == 0; i++) {
 				devsys__task_row *r = &c.rows[i];
-				char reason[96];
+				char reason[160]; /* a stage name is up to DEVSYS_TASK_ID_MAX */
 				if (!r->stage[0] || owner_alive(r) || is_final(r->state) ||
 				    r->state == DEVSYS_STATE_INTERRUPTED)
 					continue;

@@ -130,8 +130,9 @@ Test(record, bad_fields_and_stages)
 	cr_assert_eq(devsys_record_set_string(rec, "state", "x"), DEVSYS_EINVAL);
 	cr_assert_eq(devsys_record_set_string(rec, "Bad-Key", "x"), DEVSYS_EINVAL);
 	cr_assert_eq(devsys_record_set_json(rec, "v", "{not json"), DEVSYS_EPARSE);
-	cr_assert_eq(devsys_record_stage_begin(rec, "compile"), DEVSYS_EINVAL);
+	cr_assert_eq(devsys_record_stage_begin(rec, "com/pile"), DEVSYS_EINVAL, "not a built-in or added stage's name");
 	cr_assert(strstr(devsys_error_message(devsys_error_last()), "validate checkout agent"));
+	cr_assert_eq(devsys_record_stage_begin(rec, "compile-added-by-an-embedder"), 0, "an added stage's name");
 	cr_assert_eq(devsys_record_stage_end(rec, "test", "meh", NULL), DEVSYS_EINVAL);
 	cr_assert_eq(devsys_record_stage_end(rec, "test", "failed", "cosmic"), DEVSYS_EINVAL);
 	cr_assert_eq(devsys_stage_check("gate"), 0);

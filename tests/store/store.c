@@ -120,7 +120,7 @@ Test(store, stages_and_metrics)
 	cr_assert_eq(devsys_store_task_create(st, "s1", NULL), 0);
 	cr_assert_eq(devsys_store_stage_begin(st, "s1", "validate"), 0);
 	cr_assert_eq(devsys_store_stage_begin(st, "s1", "checkout"), DEVSYS_ESTATE, "one stage at a time");
-	cr_assert_eq(devsys_store_stage_begin(st, "s1", "compile"), DEVSYS_EINVAL);
+	cr_assert_eq(devsys_store_stage_begin(st, "s1", "com/pile"), DEVSYS_EINVAL);
 	cr_assert_eq(devsys_store_stage_end(st, "s1", "checkout", "ok", DEVSYS_STATE_VALIDATED), DEVSYS_ESTATE);
 	cr_assert_eq(devsys_store_stage_end(st, "s1", "validate", "ok", DEVSYS_STATE_VALIDATED), 0);
 	cr_assert_eq(devsys_store_task_state(st, "s1"), DEVSYS_STATE_VALIDATED);
