@@ -229,6 +229,27 @@ DEVSYS_API int devsys_record_events_since(devsys_buf *out, uint64_t *last_seq, c
  */
 DEVSYS_API int devsys_record_secret_event(const devsys_secret_event *event, devsys_task *task, void *payload);
 
+/**
+ * Receives one event of devsys_record_events_foreach(): its @p seq, its
+ * @p type and the whole line as events.jsonl holds it (@p len bytes, no
+ * newline, NUL-terminated; borrowed for the call). Return 0 to go on,
+ * non-zero to stop (the walk then returns DEVSYS_EUSER).
+ */
+typedef int (*devsys_record_event_cb)(uint64_t seq, const char *type, const char *line, size_t len, void *payload);
+
+/**
+ * Call @p cb for each event of @p task with a seq greater than @p seq,
+ * oldest first, at most @p limit of them (0: all); torn or partial lines
+ * are skipped, as in devsys_record_events_since(). For readers that frame
+ * events themselves (devsysd's server-sent events) without parsing
+ * events.jsonl.
+ * @return 0 (also without events); DEVSYS_EINVAL; DEVSYS_EUSER (@p cb
+ *         stopped); DEVSYS_ELIMIT (events.jsonl over 256 MiB); DEVSYS_EIO.
+ * Threads: as devsys_record_events_since().
+ */
+DEVSYS_API int devsys_record_events_foreach(const devsys_task *task, uint64_t seq, size_t limit,
+                                            devsys_record_event_cb cb, void *payload);
+
 /** The files of a task's record, for devsys_record_path(). */
 typedef enum devsys_record_file {
 	DEVSYS_RECORD_FILE_TASK_JSON = 1,   /**< task.json */

@@ -196,6 +196,16 @@ DEVSYS_API int devsys_report_write_junit(const devsys_report *report, const char
  */
 DEVSYS_API int devsys_report_summary_json(const devsys_report *report, devsys_buf *out);
 
+/**
+ * The report's test cases as a JSON array, in report order, the shape the
+ * CLI (`devsys report --json`) and devsysd (GET .../tests/...) both give:
+ * [{"suite","classname","name","status","time"} plus "message", "type" and
+ * "text" when the case has them]. Into @p out (cleared first). A report read
+ * with DEVSYS_REPORT_NO_CASES gives [].
+ * @return 0, DEVSYS_EINVAL, DEVSYS_ENOMEM. Thread-safe for a report no one changes.
+ */
+DEVSYS_API int devsys_report_cases_json(devsys_buf *out, const devsys_report *report);
+
 /** devsys_report_summary_json() written to @p path atomically. */
 DEVSYS_API int devsys_report_write_summary(const devsys_report *report, const char *path);
 

@@ -26,27 +26,26 @@ static unsigned long long line_seq_prefix(const char *line)
 }
 
 /* Only a line that parses is an event: a torn one may start with a plausible seq. */
-static bool line_is_event(const char *line, size_t len)
+static int line_event(json_t **out, const char *line, size_t len)
 {
 	json_t *ev = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-	bool ok = json_is_object(ev) && json_is_integer(json_object_get(ev, "seq"));
-	json_decref(ev);
-	return ok;
+	if (!json_is_object(ev) || !json_is_integer(json_object_get(ev, "seq"))) {
+		json_decref(ev);
+		return 0;
+	}
+	*out = ev;
+	return 1;
 }
 
-int devsys_record_events_since(devsys_buf *out, uint64_t *last_seq, const devsys_task *task, uint64_t seq,
-                               size_t limit)
+int devsys_record_events_foreach(const devsys_task *task, uint64_t seq, size_t limit, devsys_record_event_cb cb,
+                                 void *payload)
 {
 	devsys_buf path = DEVSYS_BUF_INIT, data = DEVSYS_BUF_INIT;
-	uint64_t last = seq;
 	size_t n = 0;
 	int rc;
 
-	DEVSYS__CHECK_ARG(out);
 	DEVSYS__CHECK_ARG(task);
-	devsys_buf_clear(out);
-	if (last_seq)
-		*last_seq = seq;
+	DEVSYS__CHECK_ARG(cb);
 	if ((rc = devsys_task_path_join(&path, task, "events.jsonl")) < 0)
 		goto done;
 	if ((rc = devsys__read_file(&data, path.ptr, EVENTS_MAX)) < 0) {
@@ -58,28 +57,59 @@ int devsys_record_events_since(devsys_buf *out, uint64_t *last_seq, const devsys
 	}
 	for (char *p = data.ptr; p && *p && (limit == 0 || n < limit);) {
 		char *nl = strchr(p, '\n');
-		size_t len;
+		json_t *ev = NULL;
 		unsigned long long s;
 		if (!nl)
 			break; /* a line still being written */
-		len = (size_t)(nl - p);
 		*nl = '\0';
 		s = line_seq_prefix(p);
-		if (s > seq && line_is_event(p, len)) {
-			if (devsys_buf_put(out, p, len) < 0 || devsys_buf_puts(out, "\n") < 0) {
-				rc = devsys__error_oom();
+		if (s > seq && line_event(&ev, p, (size_t)(nl - p))) {
+			const char *type = json_string_value(json_object_get(ev, "type"));
+			int stop = cb((uint64_t)s, type ? type : "event", p, (size_t)(nl - p), payload);
+			json_decref(ev);
+			n++;
+			if (stop) {
+				rc = devsys__error_set(DEVSYS_EUSER, "the event callback stopped at seq %llu", s);
 				goto done;
 			}
-			last = s;
-			n++;
 		}
 		p = nl + 1;
 	}
-	if (last_seq)
-		*last_seq = last;
 done:
 	devsys_buf_dispose(&path);
 	devsys_buf_dispose(&data);
+	return rc;
+}
+
+typedef struct {
+	devsys_buf *out;
+	uint64_t last;
+} since_ctx;
+
+static int since_line(uint64_t seq, const char *type, const char *line, size_t len, void *payload)
+{
+	since_ctx *c = payload;
+	(void)type;
+	if (devsys_buf_put(c->out, line, len) < 0 || devsys_buf_puts(c->out, "\n") < 0)
+		return -1;
+	c->last = seq;
+	return 0;
+}
+
+int devsys_record_events_since(devsys_buf *out, uint64_t *last_seq, const devsys_task *task, uint64_t seq,
+                               size_t limit)
+{
+	since_ctx c = { out, seq };
+	int rc;
+	DEVSYS__CHECK_ARG(out);
+	DEVSYS__CHECK_ARG(task);
+	devsys_buf_clear(out);
+	if (last_seq)
+		*last_seq = seq;
+	if ((rc = devsys_record_events_foreach(task, seq, limit, since_line, &c)) == DEVSYS_EUSER)
+		rc = devsys__error_oom(); /* since_line stops only when it cannot grow the buffer */
+	if (rc == 0 && last_seq)
+		*last_seq = c.last;
 	return rc;
 }
 

@@ -20,8 +20,6 @@ int devsys__record_log_append(devsys_task *task, const char *stage, const void *
 /* {"branch":...,"head_sha":...}, the data of the git.* events, built with
  * jansson (fuzzed). New string for devsys__free(), or NULL with the error set. */
 char *devsys__record_git_event_json(const char *branch, const char *head_sha);
-/* Append @p len bytes to the task's logs/<stage>.log (created 0600). */
-int devsys__record_log_append(devsys_task *task, const char *stage, const void *data, size_t len);
 /* The numbered run folders of reports/, ascending; free *runs with devsys__free. */
 int devsys__record_list_runs(const devsys_task *task, unsigned int **runs, size_t *n);
 

@@ -1242,6 +1242,45 @@ int devsys_report_summary_json(const devsys_report *r, devsys_buf *out)
 	return rc;
 }
 
+int devsys_report_cases_json(devsys_buf *out, const devsys_report *r)
+{
+	json_t *cases;
+	char *s;
+	int rc = 0;
+	DEVSYS__CHECK_ARG(out);
+	DEVSYS__CHECK_ARG(r);
+	if (!(cases = json_array()))
+		return devsys__error_oom();
+	for (size_t i = 0; i < devsys_report_case_count(r); i++) {
+		const devsys_report_case *k = devsys_report_case_at(r, i);
+		json_t *o = json_object();
+		if (!o || json_array_append_new(cases, o) != 0) {
+			json_decref(cases);
+			return devsys__error_oom();
+		}
+		json_object_set_new(o, "suite", jstr(k->suite));
+		json_object_set_new(o, "classname", jstr(k->classname));
+		json_object_set_new(o, "name", jstr(k->name));
+		json_object_set_new(o, "status", json_string(devsys_report_status_name(k->status)));
+		json_object_set_new(o, "time", json_real(k->time));
+		if (k->message)
+			json_object_set_new(o, "message", jstr(k->message));
+		if (k->type)
+			json_object_set_new(o, "type", jstr(k->type));
+		if (k->text)
+			json_object_set_new(o, "text", jstr(k->text));
+	}
+	s = json_dumps(cases, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(cases);
+	if (!s)
+		return devsys__error_oom();
+	devsys_buf_clear(out);
+	if (devsys_buf_puts(out, s) < 0)
+		rc = devsys__error_oom();
+	free(s);
+	return rc;
+}
+
 int devsys_report_write_summary(const devsys_report *r, const char *path)
 {
 	devsys_buf b = DEVSYS_BUF_INIT;

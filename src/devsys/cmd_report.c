@@ -211,19 +211,14 @@ static int cmd_report(devsys_cli *cli, int argc, char **argv)
 		if (html && !cli->json)
 			fprintf(stderr, "wrote %s\n", html);
 	} else if (cli->json) {
-		devsys_buf b = DEVSYS_BUF_INIT;
-		json_t *cases = json_array(), *root;
+		devsys_buf b = DEVSYS_BUF_INIT, cj = DEVSYS_BUF_INIT;
+		json_t *root;
 		devsys_report_summary_json(rep, &b);
-		root = json_pack("{s:s,s:o,s:o}", "title", title, "summary", json_loads(b.ptr, 0, NULL), "cases", cases);
-		for (size_t i = 0; i < devsys_report_case_count(rep); i++) {
-			const devsys_report_case *c = devsys_report_case_at(rep, i);
-			json_t *o = json_pack("{s:s,s:s,s:s,s:f}", "classname", c->classname, "name", c->name, "status",
-			                      devsys_report_status_name(c->status), "time", c->time);
-			if (o && c->message)
-				json_object_set_new(o, "message", json_string(c->message));
-			json_array_append_new(cases, o);
-		}
+		devsys_report_cases_json(&cj, rep); /* the same case JSON devsysd serves */
+		root = json_pack("{s:s,s:o,s:o}", "title", title, "summary", json_loads(b.ptr, 0, NULL), "cases",
+		                 cj.ptr ? json_loads(cj.ptr, 0, NULL) : json_array());
 		devsys_buf_dispose(&b);
+		devsys_buf_dispose(&cj);
 		devsys_cli_print_json(root);
 	} else {
 		static const char *colour[] = { "\033[32m", "\033[1;31m", "\033[1;33m", "\033[2m" };

@@ -76,8 +76,8 @@ typedef struct conn {
 
 typedef struct sse {
 	struct MHD_Connection *c;
-	char *path;
-	off_t offset;
+	devsys_task *task; /* the stream's own handle */
+	uint64_t after;    /* the seq of the last event sent */
 	uint64_t deadline_ns;
 	uint64_t next_beat_ns;
 	bool suspended;
@@ -314,13 +314,13 @@ static int open_task(const char *id, devsys_task **task)
 	return devsys_task_open(task, ws, id, 0);
 }
 
-/* Read a task file (bounded) into @p out. */
-static int read_task_file(devsys_task *task, const char *rel, devsys_buf *out, size_t max)
+/* Read a file of the task's record (bounded) into @p out; the record names the path. */
+static int read_record_file(devsys_task *task, devsys_record_file file, unsigned int run, devsys_buf *out, size_t max)
 {
 	devsys_buf p = DEVSYS_BUF_INIT;
 	int rc, fd;
 	struct stat st;
-	if ((rc = devsys_task_path_join(&p, task, rel)) < 0)
+	if ((rc = devsys_record_path(&p, task, file, run, NULL)) < 0)
 		return rc;
 	fd = open(p.ptr, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	devsys_buf_dispose(&p);
@@ -387,6 +387,7 @@ typedef struct cache_entry {
 	struct timespec mtime;   /* summary.json */
 	off_t size;
 	bool have_latest;        /* reports/latest's identity, for the fast path */
+	char latest_path[4096];  /* reports/latest, as the record names it */
 	ino_t latest_ino;
 	struct timespec latest_mtime;
 	body_ref *body;
@@ -416,6 +417,7 @@ static enum MHD_Result send_shared(struct MHD_Connection *c, body_ref *b)
 
 typedef struct front_entry {
 	char id[DEVSYS_TASK_ID_MAX + 1];
+	char latest_path[4096]; /* reports/latest, as the record names it */
 	ino_t ino;
 	struct timespec mtime;
 	body_ref *body;
@@ -446,7 +448,7 @@ static bool same_latest(ino_t ino, const struct timespec *mtime, const struct st
 }
 
 /* Keep @p b (a new reference is taken) in this thread's front cache. */
-static void front_keep(const char *id, const struct stat *st, body_ref *b)
+static void front_keep(const char *id, const char *latest_path, const struct stat *st, body_ref *b)
 {
 	front_entry *f = &front[front_next++ % FRONT_SIZE];
 	pthread_once(&front_once, front_key_make);
@@ -454,55 +456,64 @@ static void front_keep(const char *id, const struct stat *st, body_ref *b)
 	body_unref(f->body);
 	atomic_fetch_add(&b->refs, 1);
 	snprintf(f->id, sizeof(f->id), "%s", id);
+	snprintf(f->latest_path, sizeof(f->latest_path), "%s", latest_path);
 	f->ino = st->st_ino;
 	f->mtime = st->st_mtim;
 	f->body = b;
 }
 
-/* GET .../tests/latest without touching the record when reports/latest is
+/* GET .../tests/latest without opening the task when reports/latest is
  * the same file as when the cached answer was built (it is replaced by
- * rename, so a new run means a new inode). -1: not cached. */
+ * rename, so a new run means a new inode). The path stat()ed is the one the
+ * record named when the answer was built. The shared cache is searched
+ * under its lock once, and the file is stat()ed after the lock is let go.
+ * -1: not cached. */
 static int serve_latest_cached(struct MHD_Connection *c, const char *id, enum MHD_Result *ret)
 {
 	char path[4096];
 	struct stat st;
-	snprintf(path, sizeof(path), "%s/tasks/%s/reports/latest", devsys_workspace_path(ws), id);
-	if (stat(path, &st) != 0)
-		return -1;
+	ino_t ino = 0;
+	struct timespec mtime = { 0, 0 };
+	body_ref *b = NULL;
 	for (int i = 0; i < FRONT_SIZE; i++)
-		if (front[i].body && strcmp(front[i].id, id) == 0 && same_latest(front[i].ino, &front[i].mtime, &st)) {
+		if (front[i].body && strcmp(front[i].id, id) == 0 && stat(front[i].latest_path, &st) == 0 &&
+		    same_latest(front[i].ino, &front[i].mtime, &st)) {
 			*ret = send_shared(c, front[i].body);
 			return 0;
 		}
 	pthread_mutex_lock(&cache_lock);
-	for (int i = 0; i < CACHE_SIZE; i++) {
+	for (int i = 0; i < CACHE_SIZE && !b; i++) {
 		cache_entry *e = &cache[i];
-		if (e->body && e->have_latest && strcmp(e->id, id) == 0 &&
-		    same_latest(e->latest_ino, &e->latest_mtime, &st)) {
-			body_ref *b = e->body;
+		if (e->body && e->have_latest && strcmp(e->id, id) == 0) {
+			b = e->body;
 			e->used = ++cache_clock;
 			atomic_fetch_add(&b->refs, 1);
-			pthread_mutex_unlock(&cache_lock);
-			front_keep(id, &st, b);
-			*ret = send_shared(c, b);
-			body_unref(b);
-			return 0;
+			memcpy(path, e->latest_path, sizeof(path));
+			ino = e->latest_ino;
+			mtime = e->latest_mtime;
 		}
 	}
 	pthread_mutex_unlock(&cache_lock);
-	return -1;
+	if (!b)
+		return -1;
+	if (stat(path, &st) != 0 || !same_latest(ino, &mtime, &st)) {
+		body_unref(b);
+		return -1;
+	}
+	front_keep(id, path, &st, b);
+	*ret = send_shared(c, b);
+	body_unref(b);
+	return 0;
 }
 
 /* Build {"task","run","summary","cases":[...]} for run @p run. */
 static int build_tests_json(devsys_task *task, unsigned int run, char **out, size_t *len)
 {
-	char rel[64];
 	devsys_buf sum = DEVSYS_BUF_INIT, p = DEVSYS_BUF_INIT;
 	json_t *root = NULL, *summary, *cases;
 	devsys_report *r = NULL;
 	int rc;
-	snprintf(rel, sizeof(rel), "reports/%u/summary.json", run);
-	if ((rc = read_task_file(task, rel, &sum, 16 * 1024 * 1024)) < 0)
+	if ((rc = read_record_file(task, DEVSYS_RECORD_FILE_RUN_SUMMARY, run, &sum, 16 * 1024 * 1024)) < 0)
 		goto done;
 	if (!(summary = json_loadb(sum.ptr ? sum.ptr : "", sum.size, 0, NULL))) {
 		rc = DEVSYS_EPARSE;
@@ -511,20 +522,18 @@ static int build_tests_json(devsys_task *task, unsigned int run, char **out, siz
 	cases = json_array();
 	root = json_pack("{s:s,s:i,s:o,s:o}", "task", devsys_task_id(task), "run", (int)run, "summary", summary,
 	                 "cases", cases);
-	snprintf(rel, sizeof(rel), "reports/%u/junit.xml", run);
-	if (devsys_task_path_join(&p, task, rel) == 0 && devsys_report_parse_junit(&r, p.ptr, NULL) == 0) {
-		for (size_t i = 0; i < devsys_report_case_count(r); i++) {
-			const devsys_report_case *k = devsys_report_case_at(r, i);
-			json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:f}", "suite", k->suite, "classname", k->classname, "name",
-			                      k->name, "status", devsys_report_status_name(k->status), "time", k->time);
-			if (o && k->message)
-				json_object_set_new(o, "message", json_string(k->message));
-			if (o && k->type)
-				json_object_set_new(o, "type", json_string(k->type));
-			if (o && k->text)
-				json_object_set_new(o, "text", json_string(k->text));
-			json_array_append_new(cases, o);
+	if (devsys_record_path(&p, task, DEVSYS_RECORD_FILE_RUN_JUNIT, run, NULL) == 0 &&
+	    devsys_report_parse_junit(&r, p.ptr, NULL) == 0) {
+		/* the case JSON is the library's, the same the CLI prints */
+		devsys_buf cj = DEVSYS_BUF_INIT;
+		json_t *all = devsys_report_cases_json(&cj, r) == 0 ? json_loadb(cj.ptr, cj.size, 0, NULL) : NULL;
+		devsys_buf_dispose(&cj);
+		if (!all) {
+			rc = DEVSYS_ENOMEM;
+			goto done;
 		}
+		json_array_extend(cases, all);
+		json_decref(all);
 	} else
 		json_object_set_new(root, "cases_omitted", json_true());
 	*out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -542,7 +551,6 @@ static enum MHD_Result serve_tests(struct MHD_Connection *c, devsys_task *task, 
 {
 	const char *fmt = query(c, "format");
 	devsys_buf p = DEVSYS_BUF_INIT;
-	char rel[64];
 	struct stat st;
 	char *body = NULL;
 	size_t len = 0;
@@ -551,8 +559,7 @@ static enum MHD_Result serve_tests(struct MHD_Connection *c, devsys_task *task, 
 
 	if (fmt && strcmp(fmt, "junit") != 0 && strcmp(fmt, "json") != 0)
 		return send_error(c, 400, "bad_request", "format must be json or junit");
-	snprintf(rel, sizeof(rel), "reports/%u/summary.json", run);
-	if (devsys_task_path_join(&p, task, rel) < 0 || stat(p.ptr, &st) != 0) {
+	if (devsys_record_path(&p, task, DEVSYS_RECORD_FILE_RUN_SUMMARY, run, NULL) < 0 || stat(p.ptr, &st) != 0) {
 		devsys_buf_dispose(&p);
 		return send_error(c, 404, "not_found", "task '%s' has no complete test run %u%s", devsys_task_id(task), run,
 		                  latest ? " (latest)" : "");
@@ -560,8 +567,7 @@ static enum MHD_Result serve_tests(struct MHD_Connection *c, devsys_task *task, 
 	devsys_buf_dispose(&p);
 	if (fmt && strcmp(fmt, "junit") == 0) {
 		devsys_buf x = DEVSYS_BUF_INIT;
-		snprintf(rel, sizeof(rel), "reports/%u/junit.xml", run);
-		if ((rc = read_task_file(task, rel, &x, 256 * 1024 * 1024)) < 0) {
+		if ((rc = read_record_file(task, DEVSYS_RECORD_FILE_RUN_JUNIT, run, &x, 256 * 1024 * 1024)) < 0) {
 			devsys_buf_dispose(&x);
 			return send_error(c, 404, "not_found", "run %u has no normalised JUnit XML", run);
 		}
@@ -590,7 +596,7 @@ static enum MHD_Result serve_tests(struct MHD_Connection *c, devsys_task *task, 
 	{
 		body_ref *b = body_ref_new(body, len); /* the cache's reference */
 		struct stat lst;
-		char lpath[4096];
+		devsys_buf lpath = DEVSYS_BUF_INIT;
 		bool have_latest = false;
 		free(body);
 		if (!b)
@@ -599,9 +605,10 @@ static enum MHD_Result serve_tests(struct MHD_Connection *c, devsys_task *task, 
 		if (latest) {
 			/* remember which reports/latest this answer belongs to (checked
 			 * after building, so a concurrent switch only costs a rebuild) */
-			snprintf(lpath, sizeof(lpath), "%s/reports/latest", devsys_task_path(task));
 			unsigned int now_run;
-			have_latest = stat(lpath, &lst) == 0 && devsys_record_latest_run(task, &now_run) == 0 && now_run == run;
+			have_latest = devsys_record_path(&lpath, task, DEVSYS_RECORD_FILE_LATEST, 0, NULL) == 0 &&
+			              lpath.size < sizeof(cache[0].latest_path) && stat(lpath.ptr, &lst) == 0 &&
+			              devsys_record_latest_run(task, &now_run) == 0 && now_run == run;
 		}
 		pthread_mutex_lock(&cache_lock);
 		cache_entry *victim = &cache[0];
@@ -620,100 +627,91 @@ static enum MHD_Result serve_tests(struct MHD_Connection *c, devsys_task *task, 
 		victim->size = st.st_size;
 		victim->have_latest = have_latest;
 		if (have_latest) {
+			memcpy(victim->latest_path, lpath.ptr, lpath.size + 1);
 			victim->latest_ino = lst.st_ino;
 			victim->latest_mtime = lst.st_mtim;
 		}
 		victim->body = b;
 		victim->used = ++cache_clock;
 		pthread_mutex_unlock(&cache_lock);
+		devsys_buf_dispose(&lpath);
 	}
 	return ret;
 }
 
 /* ------------------------------------------------------------ events */
 
+/* The record gives the events after a seq as JSON lines: each is an object,
+ * so the answer's array is the lines joined by commas. */
 static enum MHD_Result serve_events_json(struct MHD_Connection *c, devsys_task *task)
 {
-	devsys_buf data = DEVSYS_BUF_INIT;
-	size_t after = 0, limit = 1000, n = 0;
-	json_t *arr = json_array();
-	unsigned long long last = 0;
+	devsys_buf lines = DEVSYS_BUF_INIT, body = DEVSYS_BUF_INIT;
+	size_t after = 0;
+	uint64_t last = 0;
 	const char *a = query(c, "after");
-	char *line, *save = NULL;
-	int rc;
-	if (a && !parse_size(a, &after)) {
-		json_decref(arr);
+	json_t *idj;
+	char *ids;
+	enum MHD_Result ret;
+	if (a && !parse_size(a, &after))
 		return send_error(c, 400, "bad_request", "'after' must be a sequence number");
-	}
-	rc = read_task_file(task, "events.jsonl", &data, 256 * 1024 * 1024);
-	if (rc < 0 && rc != DEVSYS_ENOTFOUND) {
-		json_decref(arr);
+	if (devsys_record_events_since(&lines, &last, task, after, 1000) < 0) {
+		devsys_buf_dispose(&lines);
 		return send_error(c, 500, "internal", "cannot read the task's events");
 	}
-	for (line = data.ptr ? strtok_r(data.ptr, "\n", &save) : NULL; line && n < limit;
-	     line = strtok_r(NULL, "\n", &save)) {
-		json_t *e = json_loads(line, 0, NULL);
-		unsigned long long seq;
-		if (!e)
-			continue; /* a torn line from a crash */
-		seq = (unsigned long long)json_integer_value(json_object_get(e, "seq"));
-		if (seq > after) {
-			json_array_append_new(arr, e);
-			last = seq;
-			n++;
-		} else
-			json_decref(e);
+	if (last == after)
+		last = 0; /* nothing after the seq asked for: last_seq is 0 */
+	if (lines.size > 0) {
+		lines.ptr[--lines.size] = '\0'; /* the last line's newline */
+		for (char *nl = strchr(lines.ptr, '\n'); nl; nl = strchr(nl + 1, '\n'))
+			*nl = ',';
 	}
-	devsys_buf_dispose(&data);
-	return send_json(c, 200, json_pack("{s:s,s:o,s:I}", "task", devsys_task_id(task), "events", arr, "last_seq",
-	                                   (json_int_t)last));
+	idj = json_string(devsys_task_id(task));
+	ids = idj ? json_dumps(idj, JSON_ENCODE_ANY) : NULL;
+	json_decref(idj);
+	if (ids && devsys_buf_printf(&body, "{\"task\":%s,\"events\":[%s],\"last_seq\":%llu}", ids,
+	                             lines.ptr ? lines.ptr : "", (unsigned long long)last) == 0)
+		ret = send_bytes(c, 200, "application/json", body.ptr, body.size);
+	else
+		ret = send_error(c, 500, "internal", "out of memory");
+	free(ids);
+	devsys_buf_dispose(&lines);
+	devsys_buf_dispose(&body);
+	return ret;
 }
 
 #define SSE_BLOCK (192 * 1024)
 
+typedef struct {
+	char *buf;
+	size_t max, out;
+	uint64_t last;
+} sse_frame;
+
+/* One server-sent event per record event; stops when the block is full (sent next time). */
+static int sse_event(uint64_t seq, const char *type, const char *line, size_t len, void *payload)
+{
+	sse_frame *f = payload;
+	int w = snprintf(f->buf + f->out, f->max - f->out, "id: %llu\nevent: %s\ndata: %.*s\n\n",
+	                 (unsigned long long)seq, type, (int)len, line);
+	if (w < 0 || (size_t)w >= f->max - f->out)
+		return 1;
+	f->out += (size_t)w;
+	f->last = seq;
+	return 0;
+}
+
 static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	sse *s = cls;
-	int fd;
-	size_t out = 0;
+	sse_frame f = { buf, max, 0, s->after };
 	(void)pos;
 	if (atomic_load(&stopping) || now_ns() > s->deadline_ns)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	if ((fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
-		/* framing adds < 100 bytes per line: half the block is always enough */
-		size_t room = max / 2;
-		char *chunk = malloc(room + 1);
-		ssize_t n = chunk ? pread(fd, chunk, room, s->offset) : -1;
-		close(fd);
-		if (n > 0) {
-			char *p = chunk, *end = chunk + n;
-			size_t consumed = 0;
-			for (;;) {
-				char *e = memchr(p, '\n', (size_t)(end - p));
-				json_t *ev;
-				if (!e)
-					break; /* an incomplete line: wait for the rest */
-				*e = '\0';
-				if ((ev = json_loads(p, 0, NULL))) {
-					const char *type = json_string_value(json_object_get(ev, "type"));
-					int w = snprintf(buf + out, max - out, "id: %lld\nevent: %s\ndata: %s\n\n",
-					                 (long long)json_integer_value(json_object_get(ev, "seq")),
-					                 type ? type : "event", p);
-					json_decref(ev);
-					if (w < 0 || (size_t)w >= max - out)
-						break; /* sent next time */
-					out += (size_t)w;
-				}
-				p = e + 1;
-				consumed = (size_t)(p - chunk);
-			}
-			s->offset += (off_t)consumed;
-		}
-		free(chunk);
-	}
-	if (out > 0) {
+	devsys_record_events_foreach(s->task, s->after, 0, sse_event, &f); /* a full block stops it early */
+	s->after = f.last;
+	if (f.out > 0) {
 		s->next_beat_ns = now_ns() + 15000000000ull;
-		return (ssize_t)out;
+		return (ssize_t)f.out;
 	}
 	if (now_ns() > s->next_beat_ns && max > 16) {
 		s->next_beat_ns = now_ns() + 15000000000ull;
@@ -739,13 +737,12 @@ static void sse_free(void *cls)
 	if (s->next)
 		s->next->prev = s->prev;
 	pthread_mutex_unlock(&reg_lock);
-	free(s->path);
+	devsys_task_free(s->task);
 	free(s);
 }
 
 static enum MHD_Result serve_events_sse(struct MHD_Connection *c, devsys_task *task)
 {
-	devsys_buf p = DEVSYS_BUF_INIT;
 	const char *last_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
 	const char *t = query(c, "timeout");
 	size_t timeout = cfg.sse_max_seconds, after = 0;
@@ -757,37 +754,20 @@ static enum MHD_Result serve_events_sse(struct MHD_Connection *c, devsys_task *t
 		return send_error(c, 400, "bad_request", "timeout and Last-Event-ID must be numbers");
 	if (timeout > cfg.sse_max_seconds)
 		timeout = cfg.sse_max_seconds;
-	if (devsys_task_path_join(&p, task, "events.jsonl") < 0)
-		return send_lib_error(c, DEVSYS_EPATH);
-	if (!(s = calloc(1, sizeof(*s)))) {
-		devsys_buf_dispose(&p);
+	if (!(s = calloc(1, sizeof(*s))))
 		return MHD_NO;
+	/* the stream outlives the request's handle: it keeps its own */
+	if (devsys_task_open(&s->task, ws, devsys_task_id(task), 0) < 0) {
+		free(s);
+		return send_lib_error(c, DEVSYS_ENOTFOUND);
 	}
 	s->c = c;
-	s->path = strdup(p.ptr);
-	devsys_buf_dispose(&p);
+	s->after = after; /* skip what the client has already seen (Last-Event-ID) */
 	s->deadline_ns = now_ns() + (uint64_t)timeout * 1000000000ull;
 	s->next_beat_ns = now_ns() + 15000000000ull;
-	/* skip what the client has already seen (Last-Event-ID): find the offset */
-	if (after > 0) {
-		devsys_buf data = DEVSYS_BUF_INIT;
-		if (read_task_file(task, "events.jsonl", &data, 256 * 1024 * 1024) == 0 && data.ptr) {
-			char *q = data.ptr;
-			while (*q) {
-				char *e = strchr(q, '\n');
-				if (!e)
-					break;
-				if (strncmp(q, "{\"seq\":", 7) == 0 && strtoull(q + 7, NULL, 10) > after)
-					break;
-				q = e + 1;
-			}
-			s->offset = q - data.ptr;
-		}
-		devsys_buf_dispose(&data);
-	}
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_reader, s, sse_free);
 	if (!r) {
-		free(s->path);
+		devsys_task_free(s->task);
 		free(s);
 		return MHD_NO;
 	}
@@ -812,7 +792,6 @@ static enum MHD_Result serve_events_sse(struct MHD_Connection *c, devsys_task *t
 static enum MHD_Result serve_log(struct MHD_Connection *c, devsys_task *task, const char *stage)
 {
 	devsys_buf p = DEVSYS_BUF_INIT;
-	char rel[64];
 	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
 	struct stat st;
 	struct MHD_Response *r;
@@ -823,8 +802,7 @@ static enum MHD_Result serve_log(struct MHD_Connection *c, devsys_task *task, co
 
 	if (devsys_stage_check(stage) < 0)
 		return send_error(c, 400, "bad_request", "'%.40s' is not a stage (%s)", stage, DEVSYS_STAGE_NAMES);
-	snprintf(rel, sizeof(rel), "logs/%s.log", stage);
-	if (devsys_task_path_join(&p, task, rel) < 0) {
+	if (devsys_record_path(&p, task, DEVSYS_RECORD_FILE_LOG, 0, stage) < 0) {
 		devsys_buf_dispose(&p);
 		return send_lib_error(c, DEVSYS_EPATH);
 	}
@@ -972,38 +950,7 @@ static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, s
 	devsys_pipeline_free(p);
 	return ret;
 }
-
-/* The owner of the running stage is signaled (it ends the stage canceled:
- * 202); a task no process runs is canceled here (200). */
-static enum MHD_Result cancel_task(struct MHD_Connection *c, const char *id)
-{
-	devsys_store_options so = DEVSYS_STORE_OPTIONS_INIT;
-	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
-	devsys_pipeline *p = NULL;
-	enum MHD_Result ret;
-	int rc, signaled = 0;
-
-	so.flags = DEVSYS_STORE_NO_RECOVER;
-	po.store = &so;
-	if ((rc = devsys_pipeline_new(&p, ws, &po)) < 0)
-		return send_lib_error(c, rc);
-	if ((rc = devsys_pipeline_cancel_task(&signaled, p, id)) < 0)
-		ret = send_lib_error(c, rc);
-	else if (signaled)
-		ret = send_json(c, 202, json_pack("{s:s,s:s,s:b}", "id", id, "state",
-		                                  devsys_task_state_name(devsys_store_task_state(store, id)), "canceling", 1));
-	else
-		ret = send_json(c, 200, json_pack("{s:s,s:s}", "id", id, "state", "canceled"));
-	devsys_pipeline_free(p);
-	return ret;
-}
 #else
-static enum MHD_Result cancel_task(struct MHD_Connection *c, const char *id)
-{
-	int rc = devsys_store_transition(store, id, DEVSYS_STATE_CANCELED, "canceled over HTTP");
-	return rc < 0 ? send_lib_error(c, rc) : send_json(c, 200, json_pack("{s:s,s:s}", "id", id, "state", "canceled"));
-}
-
 static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, size_t len)
 {
 	(void)body;
@@ -1182,8 +1129,10 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 			ret = send_error(c, 413, "payload_too_large", "the body is larger than %zu bytes", cfg.max_body);
 		else if (req->over_budget)
 			ret = send_busy_body(c);
+		else if ((rc = devsys_store_transition(store, seg[2], DEVSYS_STATE_CANCELED, "canceled over HTTP")) < 0)
+			ret = send_lib_error(c, rc);
 		else
-			ret = cancel_task(c, seg[2]);
+			ret = send_json(c, 200, json_pack("{s:s,s:s}", "id", seg[2], "state", "canceled"));
 		goto done;
 	}
 	if (!get) {
@@ -1192,7 +1141,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 	}
 	if (n == 3) {
 		devsys_buf b = DEVSYS_BUF_INIT;
-		if ((rc = read_task_file(task, "task.json", &b, 16 * 1024 * 1024)) < 0)
+		if ((rc = read_record_file(task, DEVSYS_RECORD_FILE_TASK_JSON, 0, &b, 16 * 1024 * 1024)) < 0)
 			ret = send_error(c, 404, "not_found", "task '%s' has no task.json", seg[2]);
 		else
 			ret = send_bytes(c, 200, "application/json", b.ptr, b.size);

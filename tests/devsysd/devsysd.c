@@ -395,7 +395,8 @@ Test(devsysd, logs_with_ranges)
 	cr_assert_str_eq(r.crange, "bytes */20");
 	devsys_buf_dispose(&r.body);
 	expect_error("GET", "/api/tasks/t1/logs/deploy", TOKEN, 404, "not_found");
-	expect_error("GET", "/api/tasks/t1/logs/compile", TOKEN, 400, "bad_request");
+	/* not a stage name under any rule (an added stage's name follows the task-id rule) */
+	expect_error("GET", "/api/tasks/t1/logs/-compile", TOKEN, 400, "bad_request");
 }
 
 Test(devsysd, cancel_and_metrics)
@@ -533,6 +534,16 @@ Test(devsysd, events_json_and_live_sse)
 	r = http("GET", "/api/tasks/t1/events?after=1", TOKEN, NULL, NULL, 0);
 	j = json_of(&r);
 	cr_assert_eq(json_array_size(json_object_get(j, "events")), 1);
+	json_decref(j);
+	devsys_buf_dispose(&r.body);
+	/* nothing after the last one: an empty list, still valid JSON */
+	r = http("GET", "/api/tasks/t1/events?after=2", TOKEN, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200);
+	j = json_of(&r);
+	cr_assert(json_is_array(json_object_get(j, "events")));
+	cr_assert_eq(json_array_size(json_object_get(j, "events")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(j, "last_seq")), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "task")), "t1");
 	json_decref(j);
 	devsys_buf_dispose(&r.body);
 

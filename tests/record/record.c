@@ -728,3 +728,38 @@ Test(record, secret_resolutions_join_the_task_events_through_the_callback)
 	unsetenv("REC_SECRET_T");
 }
 #endif
+
+/* The case JSON the CLI and devsysd both give comes from devsys_report_cases_json(). */
+Test(record, the_case_json_of_a_report)
+{
+	devsys_report *r = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	json_error_t e;
+	cr_assert_eq(devsys_report_parse_junit(&r, FIX "/surefire-TEST-com.example.CalculatorTest.xml", NULL), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_report_cases_json(&b, r), 0);
+	json_t *j = json_loads(b.ptr, 0, &e);
+	cr_assert(json_is_array(j), "%s: %s", e.text, b.ptr);
+	cr_assert_eq(json_array_size(j), devsys_report_case_count(r));
+	size_t failed = 0;
+	for (size_t i = 0; i < json_array_size(j); i++) {
+		json_t *c = json_array_get(j, i);
+		const devsys_report_case *k = devsys_report_case_at(r, i);
+		cr_assert_str_eq(json_string_value(json_object_get(c, "name")), k->name, "report order");
+		cr_assert_str_eq(json_string_value(json_object_get(c, "classname")), "com.example.CalculatorTest");
+		cr_assert_str_eq(json_string_value(json_object_get(c, "suite")), k->suite);
+		cr_assert_str_eq(json_string_value(json_object_get(c, "status")), devsys_report_status_name(k->status));
+		cr_assert(json_is_number(json_object_get(c, "time")));
+		cr_assert_eq(json_object_get(c, "message") != NULL, k->message != NULL, "message only when the case has one");
+		if (strcmp(k->name, "divides") == 0) {
+			failed++;
+			cr_assert_str_eq(json_string_value(json_object_get(c, "message")), "expected: <2> but was: <3>");
+			cr_assert_str_eq(json_string_value(json_object_get(c, "type")), "org.opentest4j.AssertionFailedError");
+		}
+	}
+	cr_assert_eq(failed, 1);
+	json_decref(j);
+	cr_assert_eq(devsys_report_cases_json(&b, NULL), DEVSYS_EINVAL);
+	devsys_buf_dispose(&b);
+	devsys_report_free(r);
+}
