@@ -290,6 +290,24 @@ DEVSYS_API int devsys_pipeline_run_stage(devsys_stage_result *result, devsys_pip
 DEVSYS_API int devsys_pipeline_cancel(devsys_pipeline *p);
 
 /**
+ * Cancel task @p task_id of the pipeline's store, whichever process runs
+ * it. When a live process owns the task's current stage (the pid, process
+ * start time and boot id the store recorded when the stage began all
+ * match: a pid since reused by another process is never signaled), it is
+ * sent SIGTERM and @p signaled_out is set to 1; `devsys run` answers with
+ * devsys_pipeline_cancel(), so its stage ends "canceled" and then the task.
+ * Otherwise (no stage is running, or its process is gone) the task moves
+ * to "canceled" at once and @p signaled_out is 0. The pipeline needs no
+ * task of its own for this (no devsys_pipeline_load()).
+ * @param signaled_out optional: 1 when the owner was signaled, 0 when canceled here
+ * @return 0; DEVSYS_EINVAL; DEVSYS_EBADID; DEVSYS_ENOTFOUND; DEVSYS_ESTATE
+ *         (the task is final: done, failed, canceled; or this very process
+ *         runs it, which cancels with devsys_pipeline_cancel()); DEVSYS_EIO.
+ * Threads: as any call on the pipeline's store (serialised).
+ */
+DEVSYS_API int devsys_pipeline_cancel_task(int *signaled_out, devsys_pipeline *p, const char *task_id);
+
+/**
  * The id of the task of the last devsys_pipeline_validate(), or NULL.
  * @return borrowed: valid until the next devsys_pipeline_validate() or devsys_pipeline_free().
  */

@@ -276,6 +276,59 @@ static int check_changes(int *changed, devsys_repo *repo)
 	return 0;
 }
 
+/*
+ * A run killed after devsys_repo_commit() made the commit but before the
+ * stage's end leaves the task in "coded" with the commit on HEAD and a clean
+ * worktree. Resumed, the stage must count that commit, not make a second
+ * one: HEAD is not the base and carries this task's Task-Id trailer.
+ */
+static int head_is_task_commit(int *yes, devsys__stage_ctx *c)
+{
+	const char *head = devsys_repo_head_sha(c->repo), *base = devsys_repo_base_sha(c->repo);
+	git_repository *r = NULL;
+	git_commit *commit = NULL;
+	git_message_trailer_array tr = { 0 };
+	git_oid oid;
+	int rc = 0;
+	*yes = 0;
+	if (!head || !base || strcmp(head, base) == 0 || git_oid_fromstr(&oid, head) < 0)
+		return 0;
+	if (git_repository_open(&r, devsys_repo_checkout_path(c->repo)) < 0 || git_commit_lookup(&commit, r, &oid) < 0 ||
+	    git_message_trailers(&tr, git_commit_message(commit)) < 0)
+		rc = devsys__error_set(DEVSYS_EIO, "cannot read the head commit %s of '%s': %s", head,
+		                       devsys_repo_checkout_path(c->repo),
+		                       git_error_last() ? git_error_last()->message : "unknown error");
+	for (size_t i = 0; rc == 0 && i < tr.count; i++)
+		if (strcmp(tr.trailers[i].key, "Task-Id") == 0 && strcmp(tr.trailers[i].value, c->p->task_id) == 0)
+			*yes = 1;
+	git_message_trailer_array_free(&tr);
+	git_commit_free(commit);
+	git_repository_free(r);
+	return rc;
+}
+
+/* The marker a resumed run reads: the commit made, before the push. */
+static int record_commit(devsys__stage_ctx *c)
+{
+	devsys_record *rec = NULL;
+	char j[96];
+	int rc;
+	snprintf(j, sizeof(j), "{\"sha\":\"%s\"}", devsys_repo_head_sha(c->repo));
+	if ((rc = devsys_record_open(&rec, c->task)) == 0 && (rc = devsys_record_set_json(rec, "commit", j)) == 0)
+		rc = devsys_record_save(rec);
+	devsys_record_free(rec);
+	return rc;
+}
+
+static int commit_end(devsys__stage_ctx *c, int rc, int fclass, const char *outcome, int to)
+{
+	if (to == DEVSYS_STATE_NO_CHANGES)
+		c->stop = 1;
+	if (to == DEVSYS_STATE_COMMITTED && (rc = record_commit(c)) < 0)
+		return devsys__pipeline_end(c, "commit", rc, DEVSYS_FAILURE_SYSTEM, "record-failed", -1);
+	return devsys__pipeline_end(c, "commit", rc, fclass, outcome, to);
+}
+
 int devsys__stage_commit(devsys__stage_ctx *c)
 {
 	devsys_repo_commit_options co = DEVSYS_REPO_COMMIT_OPTIONS_INIT;
@@ -292,10 +345,12 @@ int devsys__stage_commit(devsys__stage_ctx *c)
 		return devsys__pipeline_end(c, "commit", rc,
 		                            rc == DEVSYS_EINVALID ? DEVSYS_FAILURE_BUILD : DEVSYS_FAILURE_SYSTEM,
 		                            rc == DEVSYS_EINVALID ? "tree-deleted" : "commit-failed", -1);
-	if (!changed) {
-		c->stop = 1;
-		return devsys__pipeline_end(c, "commit", 0, DEVSYS_FAILURE_NONE, "no-changes", DEVSYS_STATE_NO_CHANGES);
-	}
+	if (!changed && (rc = head_is_task_commit(&committed, c)) < 0)
+		return devsys__pipeline_end(c, "commit", rc, DEVSYS_FAILURE_SYSTEM, "commit-failed", -1);
+	if (committed) /* resumed after a crash that followed the commit */
+		return commit_end(c, 0, DEVSYS_FAILURE_NONE, "already-committed", DEVSYS_STATE_COMMITTED);
+	if (!changed)
+		return commit_end(c, 0, DEVSYS_FAILURE_NONE, "no-changes", DEVSYS_STATE_NO_CHANGES);
 	co.spec_path = p->spec_kept;
 	if ((rc = devsys_task_path_join(&spec, c->task, p->spec_kept)) == 0) {
 		co.spec_file = spec.ptr;
@@ -305,13 +360,11 @@ int devsys__stage_commit(devsys__stage_ctx *c)
 	if (rc < 0)
 		return devsys__pipeline_end(c, "commit", rc, rc == DEVSYS_ELIMIT ? DEVSYS_FAILURE_BUILD : DEVSYS_FAILURE_SYSTEM,
 		                            "commit-failed", -1);
-	if (!committed) { /* only ignored files changed */
-		c->stop = 1;
-		return devsys__pipeline_end(c, "commit", 0, DEVSYS_FAILURE_NONE, "no-changes", DEVSYS_STATE_NO_CHANGES);
-	}
+	if (!committed) /* only ignored files changed */
+		return commit_end(c, 0, DEVSYS_FAILURE_NONE, "no-changes", DEVSYS_STATE_NO_CHANGES);
 	if ((rc = devsys__pipeline_record_git(c, "git.commit")) < 0)
-		return devsys__pipeline_end(c, "commit", rc, DEVSYS_FAILURE_SYSTEM, "record-failed", -1);
-	return devsys__pipeline_end(c, "commit", 0, DEVSYS_FAILURE_NONE, "committed", DEVSYS_STATE_COMMITTED);
+		return commit_end(c, rc, DEVSYS_FAILURE_SYSTEM, "record-failed", -1);
+	return commit_end(c, 0, DEVSYS_FAILURE_NONE, "committed", DEVSYS_STATE_COMMITTED);
 }
 
 int devsys__stage_push(devsys__stage_ctx *c)

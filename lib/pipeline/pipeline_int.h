@@ -119,6 +119,12 @@ int devsys__pipeline_exec(devsys__stage_ctx *c, devsys_runner *runner, devsys_ru
 int devsys__pipeline_emit(devsys_pipeline *p, int kind, const char *stage, const devsys_stage_result *res,
                           const char *data, size_t len, uint64_t current, uint64_t total);
 
+/*
+ * Before an interrupted task runs again or is canceled (no live process
+ * owns it): kill the commands its dead run left running (resume.c).
+ */
+int devsys__pipeline_clear_leftovers(devsys_pipeline *p, const char *task_id);
+
 /* Read task.json's "stages"."<stage>"."result" into @p out ("ok", "failed", ...; NULL: not run). */
 int devsys__pipeline_stage_recorded(char *out, size_t outsz, devsys_task *task, const char *stage);
 

@@ -4,6 +4,7 @@
  * a backend (backend.h).
  */
 #include "store/backend.h"
+#include "store/store_int.h"
 #include "devsys/record.h"
 #include "devsys/store.h"
 #include "record/record_int.h"
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -389,6 +391,70 @@ int devsys_store_resume(devsys_store *st, const char *id, devsys_buf *stage_out)
 				         (rc = st->be->state_log(st->self, id, from, r.state, r.last_stage, "resumed", at)) == 0)
 					rc = sync_files(st, &r, from, "resumed", false);
 			}
+		}
+	});
+	return rc;
+}
+
+/* ---- cancel ---- */
+
+/*
+ * Signal the process that owns @p r's stage, if it still is that process:
+ * 1 sent, 0 not the owner any more (gone, or its pid was reused), negative
+ * on error. A pidfd pins the process between the start-time check and the
+ * signal, so a pid reused in between is never signaled.
+ */
+static int signal_owner(const devsys__task_row *r, int sig)
+{
+	pid_t pid = (pid_t)r->owner_pid;
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd >= 0) {
+		int sent = proc_start(pid) == r->owner_start && syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) == 0;
+		close(fd);
+		return sent;
+	}
+	if (errno == ESRCH)
+		return 0;
+#endif
+	if (proc_start(pid) != r->owner_start)
+		return 0;
+	if (kill(pid, sig) == 0)
+		return 1;
+	if (errno == ESRCH)
+		return 0;
+	return devsys__error_set(DEVSYS_EIO, "cannot signal pid %d, the owner of task '%s': %s", (int)pid, r->id,
+	                         strerror(errno));
+}
+
+int devsys__store_cancel(devsys_store *st, const char *id, const char *reason, int *signaled, long long *owner_pid)
+{
+	devsys__task_row r;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(signaled);
+	*signaled = 0;
+	if (owner_pid)
+		*owner_pid = 0;
+	/* one transaction: no stage can begin or end between the look and the act */
+	TXN(st, {
+		if ((rc = get_row(st, id, &r)) == 0 && r.stage[0] && owner_alive(&r)) {
+			if (r.owner_pid == (long long)getpid())
+				rc = devsys__error_set(DEVSYS_ESTATE,
+				                       "task '%s' is run by this process (stage %s): cancel it through its "
+				                       "pipeline (devsys_pipeline_cancel)",
+				                       id, r.stage);
+			else if ((rc = signal_owner(&r, SIGTERM)) > 0) {
+				*signaled = 1;
+				if (owner_pid)
+					*owner_pid = r.owner_pid;
+				rc = 0;
+			}
+		}
+		if (rc == 0 && !*signaled) {
+			if (r.stage[0]) /* its owner is gone: the stage ends with the task */
+				clear_stage(&r);
+			rc = do_transition(st, &r, DEVSYS_STATE_CANCELED, reason);
 		}
 	});
 	return rc;

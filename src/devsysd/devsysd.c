@@ -950,7 +950,38 @@ static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, s
 	devsys_pipeline_free(p);
 	return ret;
 }
+
+/* The owner of the running stage is signaled (it ends the stage canceled:
+ * 202); a task no process runs is canceled here (200). */
+static enum MHD_Result cancel_task(struct MHD_Connection *c, const char *id)
+{
+	devsys_store_options so = DEVSYS_STORE_OPTIONS_INIT;
+	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
+	devsys_pipeline *p = NULL;
+	enum MHD_Result ret;
+	int rc, signaled = 0;
+
+	so.flags = DEVSYS_STORE_NO_RECOVER;
+	po.store = &so;
+	if ((rc = devsys_pipeline_new(&p, ws, &po)) < 0)
+		return send_lib_error(c, rc);
+	if ((rc = devsys_pipeline_cancel_task(&signaled, p, id)) < 0)
+		ret = send_lib_error(c, rc);
+	else if (signaled)
+		ret = send_json(c, 202, json_pack("{s:s,s:s,s:b}", "id", id, "state",
+		                                  devsys_task_state_name(devsys_store_task_state(store, id)), "canceling", 1));
+	else
+		ret = send_json(c, 200, json_pack("{s:s,s:s}", "id", id, "state", "canceled"));
+	devsys_pipeline_free(p);
+	return ret;
+}
 #else
+static enum MHD_Result cancel_task(struct MHD_Connection *c, const char *id)
+{
+	int rc = devsys_store_transition(store, id, DEVSYS_STATE_CANCELED, "canceled over HTTP");
+	return rc < 0 ? send_lib_error(c, rc) : send_json(c, 200, json_pack("{s:s,s:s}", "id", id, "state", "canceled"));
+}
+
 static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, size_t len)
 {
 	(void)body;
@@ -1129,10 +1160,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 			ret = send_error(c, 413, "payload_too_large", "the body is larger than %zu bytes", cfg.max_body);
 		else if (req->over_budget)
 			ret = send_busy_body(c);
-		else if ((rc = devsys_store_transition(store, seg[2], DEVSYS_STATE_CANCELED, "canceled over HTTP")) < 0)
-			ret = send_lib_error(c, rc);
 		else
-			ret = send_json(c, 200, json_pack("{s:s,s:s}", "id", seg[2], "state", "canceled"));
+			ret = cancel_task(c, seg[2]);
 		goto done;
 	}
 	if (!get) {

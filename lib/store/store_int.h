@@ -1,0 +1,20 @@
+/* What the store shares with the other modules of the library (not exported). */
+#ifndef DEVSYS_STORE_INT_H
+#define DEVSYS_STORE_INT_H
+
+#include "devsys/store.h"
+
+/*
+ * Cancel task @p id in one transaction. When a live process owns its
+ * current stage (the pid, process start time and boot id the store
+ * recorded at devsys_store_stage_begin() all match), that process is sent
+ * SIGTERM and ends the stage itself (*signaled = 1). Otherwise (no stage
+ * runs, or its owner died or its pid now belongs to another process) the
+ * task moves to canceled here (*signaled = 0), with @p reason in the event.
+ * @p owner_pid (may be NULL) receives the pid signaled.
+ * @return 0; DEVSYS_ENOTFOUND; DEVSYS_ESTATE (final; or owned by the calling
+ *         process itself, which cancels through its pipeline handle); DEVSYS_EIO.
+ */
+int devsys__store_cancel(devsys_store *st, const char *id, const char *reason, int *signaled, long long *owner_pid);
+
+#endif
