@@ -381,3 +381,32 @@ Test(spec_validate, a_step_may_name_an_image_checked_later_by_the_profile)
 	cr_assert_not_null(find(v, "/agent/image"));
 	devsys_validation_free(v);
 }
+
+Test(spec_validate, acceptance_checks_take_a_body_regex_a_deadline_and_an_exit_code)
+{
+	static const char ok[] = "deploy:\n  command: [./deploy.sh]\n  acceptance:\n"
+	                         "    - name: health\n      http:\n        url: \"http://127.0.0.1:${DEVSYS_DEPLOY_PORT}/\"\n"
+	                         "        contains: ok\n        matches: \"build [0-9]+$\"\n        deadline: 90s\n"
+	                         "        timeout: 5\n        retries: 3\n"
+	                         "    - name: migrated\n      command: [./check.sh]\n      exit_code: 3\n      timeout: 1m\n";
+	devsys_validation *v = check(ok, 0);
+	devsys_validation_free(v);
+	/* an exit code belongs to a command check */
+	v = check("deploy:\n  command: [a]\n  acceptance:\n    - name: h\n      http: {url: 'http://127.0.0.1/'}\n"
+	          "      exit_code: 0\n",
+	          DEVSYS_EINVALID);
+	cr_assert_not_null(find(v, "/deploy/acceptance/0"));
+	cr_assert(strstr(devsys_validation_error_message(find(v, "/deploy/acceptance/0")), "exit_code: belongs to a command"),
+	          "%s", devsys_validation_error_message(find(v, "/deploy/acceptance/0")));
+	devsys_validation_free(v);
+	/* bad values, each named by its pointer */
+	v = check("deploy:\n  command: [a]\n  acceptance:\n    - name: h\n      http:\n        url: 'http://127.0.0.1/'\n"
+	          "        deadline: forever\n        matches: ''\n        regex: x\n"
+	          "    - name: c\n      command: [b]\n      exit_code: 300\n",
+	          DEVSYS_EINVALID);
+	cr_assert_not_null(find(v, "/deploy/acceptance/0/http/deadline"));
+	cr_assert_not_null(find(v, "/deploy/acceptance/0/http/matches"));
+	cr_assert_not_null(find(v, "/deploy/acceptance/0/http/regex"), "an unknown field is named");
+	cr_assert_not_null(find(v, "/deploy/acceptance/1/exit_code"));
+	devsys_validation_free(v);
+}
