@@ -63,6 +63,16 @@ int devsys__stage_deploy(devsys__stage_ctx *c);
 int devsys__stage_verify(devsys__stage_ctx *c);
 int devsys__stage_gate(devsys__stage_ctx *c);
 
+/*
+ * Stop what the task's deploy started (deploy.c): the service whose pid,
+ * process group and start time task.json's "deploy"."service" names (TERM
+ * to its group, a bounded wait, then KILL; only while pid and start time
+ * still match), the compose project (`compose down`) and a remote deploy
+ * directory. Marks "deploy"."stopped" in task.json; a second call, or a
+ * task that deployed nothing, does nothing and returns 0.
+ */
+int devsys__pipeline_stop_service(devsys__stage_ctx *c);
+
 /* Fill @p r (when given and of a known version) and return @p rc. */
 int devsys__pipeline_result(devsys_stage_result *r, const char *stage, int rc, int failure_class, const char *outcome);
 
