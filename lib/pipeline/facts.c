@@ -34,3 +34,11 @@ int devsys__pipeline_secret_event(const devsys_secret_event *ev, devsys_task *ta
 	(void)payload;
 	return devsys_record_secret_event(ev, task, NULL);
 }
+
+int devsys__pipeline_secrets_new(devsys_secrets **out, devsys_workspace *ws)
+{
+	devsys_secrets_options so = DEVSYS_SECRETS_OPTIONS_INIT;
+	so.ws = ws;
+	so.event_cb = devsys__pipeline_secret_event; /* resolutions join the task's events.jsonl */
+	return devsys_secrets_new(out, &so);
+}

@@ -89,6 +89,8 @@ int devsys__pipeline_record_stage(devsys_task *task, const char *stage, const ch
 int devsys__pipeline_record_git(devsys__stage_ctx *c, const char *type);
 /* A devsys_secret_event_cb for the pipeline's secrets: "secret.resolve" into the task's events.jsonl. */
 int devsys__pipeline_secret_event(const devsys_secret_event *ev, devsys_task *task, void *payload);
+/* A secrets set whose resolutions the pipeline records (devsys__pipeline_secret_event); logs to @p ws. */
+int devsys__pipeline_secrets_new(devsys_secrets **out, devsys_workspace *ws);
 
 /* A stage's begin: the store, the record and the progress callback. */
 int devsys__pipeline_begin(devsys__stage_ctx *c, const char *stage);
