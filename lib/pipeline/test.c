@@ -535,7 +535,8 @@ static void now_coarse(struct timespec *ts)
 /* The outcome of a command the runner stopped before it ended by itself. */
 static const char *stopped_outcome(int fclass)
 {
-	return fclass == DEVSYS_FAILURE_TIMEOUT ? "tests-timeout"
+	return fclass == DEVSYS_FAILURE_TIMEOUT    ? "tests-timeout"
+	       : fclass == DEVSYS_FAILURE_STALLED  ? "tests-stalled"
 	       : fclass == DEVSYS_FAILURE_CANCELED ? "canceled"
 	                                           : "tests-not-run";
 }

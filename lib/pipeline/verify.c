@@ -165,15 +165,15 @@ static void check_junit(verdict *v, devsys__stage_ctx *c, const json_t *tests)
 	json_decref(sum);
 }
 
-/* task.json's "tests", written by the test stage (NULL: none). */
-static json_t *recorded_tests(devsys_task *task)
+/* task.json's @p key ("tests", "deploy"), written by an earlier stage (NULL: none). */
+static json_t *recorded(devsys_task *task, const char *key)
 {
 	devsys_record *rec = NULL;
 	devsys_buf j = DEVSYS_BUF_INIT;
 	json_t *doc = NULL, *tests = NULL;
 	if (devsys_record_open(&rec, task) == 0 && devsys_record_json(rec, &j) == 0 &&
 	    (doc = json_loads(j.ptr ? j.ptr : "{}", 0, NULL)))
-		tests = json_incref(json_object_get(doc, "tests"));
+		tests = json_incref(json_object_get(doc, key));
 	json_decref(doc);
 	devsys_buf_dispose(&j);
 	devsys_record_free(rec);
@@ -209,18 +209,34 @@ static void set_status(verdict *v, devsys__stage_ctx *c, bool ok)
 	json_object_set_new(v->doc, "status", json_string(st));
 }
 
+/*
+ * Delivery is verified: stop the service the deploy stage left running
+ * (deploy.c; a no-op when it started none or it was stopped already).
+ * 0, or the stop's error (the verdict says "not stopped").
+ */
+static int stop_service(verdict *v, devsys__stage_ctx *c)
+{
+	json_t *d = recorded(c->task, "deploy");
+	bool running = json_object_get(d, "service") && !json_is_true(json_object_get(d, "stopped"));
+	int rc = devsys__pipeline_stop_service(c);
+	json_decref(d);
+	json_object_set_new(v->doc, "service", json_string(!running ? "none" : rc == 0 ? "stopped" : "not stopped"));
+	return rc;
+}
+
 int devsys__stage_verify(devsys__stage_ctx *c)
 {
 	verdict v = { NULL, "" };
 	json_t *tests;
-	int rc, state = devsys_store_task_state(c->p->store, c->p->task_id);
+	char stopmsg[512] = "";
+	int rc, src, state = devsys_store_task_state(c->p->store, c->p->task_id);
 	bool ok;
 
 	if ((rc = devsys__pipeline_begin(c, "verify")) < 0)
 		return rc;
 	if (!(v.doc = json_object()))
 		return devsys__pipeline_end(c, "verify", devsys__error_oom(), DEVSYS_FAILURE_SYSTEM, "record-failed", -1);
-	tests = recorded_tests(c->task);
+	tests = recorded(c->task, "tests");
 	check_spec(&v, c);
 	check_acceptance(&v, c, state);
 	check_junit(&v, c, tests);
@@ -231,11 +247,16 @@ int devsys__stage_verify(devsys__stage_ctx *c)
 	ok = v.failed[0] == '\0';
 	json_object_set_new(v.doc, "verified", json_boolean(ok));
 	set_status(&v, c, ok);
+	if ((src = stop_service(&v, c)) < 0)
+		snprintf(stopmsg, sizeof(stopmsg), "%s", devsys_error_message(devsys_error_last()));
 	rc = record_verdict(c->task, &v);
 	json_decref(tests);
 	json_decref(v.doc);
 	if (rc < 0)
 		return devsys__pipeline_end(c, "verify", rc, DEVSYS_FAILURE_SYSTEM, "record-failed", -1);
+	if (src < 0)
+		return devsys__pipeline_end(c, "verify", devsys__error_set(src, "verify: %s", stopmsg), DEVSYS_FAILURE_SYSTEM,
+		                            "service-not-stopped", -1);
 	if (!ok)
 		return devsys__pipeline_end(c, "verify", devsys__error_set(DEVSYS_ERROR, "verification failed: %s", v.failed),
 		                            DEVSYS_FAILURE_BUILD, "verification-failed", -1);

@@ -13,15 +13,19 @@
 #include "sshd_fixture.h"
 #include <devsys.h>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *dir;
 static devsys_workspace *ws;
 static devsys_pipeline *pl;
 static devsys_runner_options ro = DEVSYS_RUNNER_OPTIONS_INIT;
 static dt_sshd *sshd;
+static long long deployed_pid; /* a deployed service, killed by teardown if a test failed before verify stopped it */
 
 /* What the progress callback saw of the "tests" counts. */
 static struct {
@@ -85,8 +89,13 @@ static void setup(void)
 	open_pipeline(NULL);
 }
 
+static bool pid_running(long long pid);
+
 static void teardown(void)
 {
+	if (deployed_pid > 1 && pid_running(deployed_pid))
+		kill((pid_t)deployed_pid, SIGKILL);
+	deployed_pid = 0;
 	devsys_pipeline_free(pl);
 	devsys_workspace_free(ws);
 	dt_sshd_free(sshd);
@@ -288,6 +297,80 @@ Test(pipeline_test, verify_reads_the_acceptance_report_after_a_deploy, .init = s
 	cr_assert_eq(state_of("acc-1"), DEVSYS_STATE_DEPLOYED);
 	tj = task_json("acc-1");
 	cr_assert(json_is_true(json_object_get(json_object_get(tj, "verification"), "acceptance")));
+	json_decref(tj);
+}
+
+/* A service on 127.0.0.1, started by the deploy command, which leaves its process group. */
+static const char server_py[] = "import http.server, sys\n"
+                                "class H(http.server.BaseHTTPRequestHandler):\n"
+                                "    def do_GET(self):\n"
+                                "        self.send_response(200)\n"
+                                "        self.end_headers()\n"
+                                "        self.wfile.write(b'calc is up\\n')\n"
+                                "    def log_message(self, *a):\n"
+                                "        pass\n"
+                                "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n";
+
+/* Is @p pid running? A zombie is not (nothing here reaps it). /proc files
+ * report size 0, so the state is read with read(2), not a size-based reader. */
+static bool pid_running(long long pid)
+{
+	char p[64], stat[1024], *rp;
+	ssize_t n;
+	int fd;
+	snprintf(p, sizeof(p), "/proc/%lld/stat", pid);
+	if ((fd = open(p, O_RDONLY)) < 0)
+		return false;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	stat[n] = '\0';
+	rp = strrchr(stat, ')');
+	return rp && rp[1] == ' ' && rp[2] != 'Z';
+}
+
+Test(pipeline_test, verify_after_a_real_deploy_stops_the_service, .init = setup, .fini = teardown)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	char p[4096], agent[8192];
+	long long pid;
+	json_t *tj, *v;
+	if (!dt_exists("/usr/bin/setsid"))
+		dt_skip("/usr/bin/setsid is missing (the deploy command's service needs it)");
+	snprintf(p, sizeof(p), "%s/server.py", dir);
+	cr_assert(dt_write_file(p, server_py));
+	snprintf(p, sizeof(p), "%s/deploy.sh", dir);
+	/* the pid is written from inside the new session, so the command exits
+	 * only once the service has left its process group (which the runner ends) */
+	cr_assert(dt_write_file(p, "setsid /bin/sh -c 'echo $$ > \"$DEVSYS_DEPLOY_PIDFILE\"; "
+	                           "exec /usr/bin/python3 server.py \"$DEVSYS_DEPLOY_PORT\"' </dev/null >/dev/null 2>&1 &\n"
+	                           "i=0; while [ ! -s \"$DEVSYS_DEPLOY_PIDFILE\" ] && [ $i -lt 200 ]; do sleep 0.05; "
+	                           "i=$((i+1)); done\n"));
+	snprintf(agent, sizeof(agent), FIX "cp '%s/server.py' '%s/deploy.sh' .\n", dir, dir);
+	coded("deploy-1", agent,
+	      "tests:\n  command: " PYTEST ", --junitxml=reports/junit.xml]\n  junit: [\"reports/*.xml\"]\n"
+	      "deploy:\n  command: [/bin/sh, deploy.sh]\n  timeout: 60\n  acceptance:\n    - name: up\n      http:\n"
+	      "        url: \"http://127.0.0.1:${DEVSYS_DEPLOY_PORT}/\"\n        contains: \"calc is up\"\n");
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s: %s", r.outcome,
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome,
+	             devsys_error_message(devsys_error_last()));
+	tj = task_json("deploy-1");
+	pid = json_integer_value(json_object_get(json_object_get(json_object_get(tj, "deploy"), "service"), "pid"));
+	json_decref(tj);
+	deployed_pid = pid;
+	cr_assert(pid > 1 && pid_running(pid), "positive control: the deployed service runs (pid %lld)", pid);
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "verify"), 0, "%s: %s", r.outcome,
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(r.outcome, "verified");
+	cr_assert(!pid_running(pid), "verify stopped the service (pid %lld)", pid);
+	tj = task_json("deploy-1");
+	v = json_object_get(tj, "verification");
+	cr_assert(json_is_true(json_object_get(v, "acceptance")), "the deploy's acceptance report, read back");
+	cr_assert(json_is_true(json_object_get(v, "junit_green")));
+	cr_assert_str_eq(json_string_value(json_object_get(v, "service")), "stopped");
+	cr_assert(json_is_true(json_object_get(json_object_get(tj, "deploy"), "stopped")));
 	json_decref(tj);
 }
 
