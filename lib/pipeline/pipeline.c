@@ -492,6 +492,7 @@ static void close_ctx(devsys__stage_ctx *c)
 {
 	devsys_pr_free(c->pr);
 	devsys_forge_free(c->forge);
+	devsys_secrets_free(c->secrets);
 	devsys_repo_free(c->repo);
 	devsys_task_free(c->task);
 }

@@ -46,6 +46,8 @@ typedef struct devsys__stage_ctx {
 	devsys_repo *repo;        /* owned by the run; NULL until a stage needs it */
 	devsys_forge *forge;      /* owned by the run; NULL until devsys__pipeline_forge() */
 	devsys_pr *pr;            /* owned by the run; the task's PR once the pr stage opened or found it */
+	devsys_secrets *secrets;  /* owned by the run; made by devsys__pipeline_forge() when the forges: entry
+	                             names a token_secret and the caller's forge options give no secrets */
 	devsys_stage_result *res; /* the caller's, may be NULL */
 	int stop;                 /* set by a stage that ends the run with success (no-changes) */
 } devsys__stage_ctx;
@@ -113,6 +115,15 @@ int devsys__pipeline_forge(devsys__stage_ctx *c);
 /* Set commit status @p context ("devsys/tests") on the pushed head, state
  * DEVSYS_CHECK_PENDING, _SUCCESS or _FAILURE, with a short description (pr.c). */
 int devsys__pipeline_set_status(devsys__stage_ctx *c, const char *context, int state, const char *description);
+
+/* The task's PR into c->pr: the one the pr stage opened in this run, else
+ * reopened from the record's marker (task.json "pr"); DEVSYS_ENOTFOUND when
+ * the task has none (pr.c). */
+int devsys__pipeline_pr(devsys__stage_ctx *c);
+
+/* Update the task's PR (title, body, draft, labels, reviewers as the pr
+ * stage sends them) with @p gate, the gate's decision as text, in its body (pr.c). */
+int devsys__pipeline_pr_update(devsys__stage_ctx *c, const char *gate);
 
 /* Pipeline failure class of a runner failure (devsys_runner_failure). */
 int devsys__pipeline_failure_of_runner(int failure);
