@@ -1,8 +1,10 @@
 /*
- * Compose the pipeline as it exists today: validate a task spec, then run
- * the coding agent's stages (checkout, agent, commit, push) on the inproc
- * runner. The later stages (pr, test, deploy, verify, gate) are not in the
- * library yet; docs/pipeline.md says what each stage writes.
+ * The whole pipeline: validate a task spec (the manager), then
+ * devsys_pipeline_run() runs every stage that remains, in order: checkout,
+ * agent, commit, push, pr (the coding agent), test (the testing agent),
+ * deploy, verify (the deployment agent) and gate. A task registered before
+ * is resumed from where it stopped. docs/pipeline.md says what each stage
+ * writes.
  *
  *     example_pipeline WORKSPACE SPEC.yaml
  */
@@ -28,17 +30,20 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static void show(const devsys_stage_result *r)
+/* One line per stage as it ends. */
+static int show(const devsys_pipeline_event *ev, void *payload)
 {
-	printf("%-8s %-6s %s%s%s\n", r->stage ? r->stage : "-", r->result ? r->result : "-",
-	       r->outcome ? r->outcome : "-", r->failure_class ? " class=" : "",
-	       r->failure_class ? devsys_failure_class_name(r->failure_class) : "");
+	const devsys_stage_result *r = ev->result;
+	(void)payload;
+	if (ev->kind == DEVSYS_PIPELINE_EVENT_STAGE_END)
+		printf("%-8s %-6s %s%s%s\n", r->stage, r->result, r->outcome, r->failure_class ? " class=" : "",
+		       r->failure_class ? devsys_failure_class_name(r->failure_class) : "");
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	/* Operator settings: kill 2 s after SIGTERM; keep one more name from the agent. */
-	static const char *const scrub[] = { "NPM_TOKEN", NULL };
+	static const char *const scrub[] = { "NPM_TOKEN", NULL }; /* kept from the agent, besides the tokens */
 	devsys_runner_options runner = DEVSYS_RUNNER_OPTIONS_INIT;
 	devsys_pipeline_options opts = DEVSYS_PIPELINE_OPTIONS_INIT;
 	devsys_stage_result res = DEVSYS_STAGE_RESULT_INIT;
@@ -46,28 +51,27 @@ int main(int argc, char **argv)
 	devsys_pipeline *p = NULL;
 	size_t len = 0;
 	char *spec;
-	int rc = 1;
+	int rc = -1;
 
 	if (argc != 3 || !(spec = slurp(argv[2], &len))) {
 		fprintf(stderr, "usage: %s WORKSPACE SPEC (a readable task spec)\n", argv[0]);
 		return 2;
 	}
-	runner.grace_ms = 2000;
-	opts.runner = &runner; /* borrowed until devsys_pipeline_free() */
+	runner.grace_ms = 2000; /* KILL 2 s after TERM on timeout or cancel */
+	opts.runner = &runner;  /* borrowed until devsys_pipeline_free() */
 	opts.agent_env_scrub = scrub;
-	if (devsys_init() < 0 || devsys_workspace_open(&ws, argv[1], NULL) < 0 ||
-	    devsys_pipeline_new(&p, ws, &opts) < 0)
+	opts.progress = show;
+	if (devsys_init() < 0 || devsys_workspace_open(&ws, argv[1], NULL) < 0 || devsys_pipeline_new(&p, ws, &opts) < 0)
 		goto out;
 	rc = devsys_pipeline_validate(&res, p, spec, len, argv[2]);
-	show(&res);
-	if (rc < 0 && rc != DEVSYS_EEXISTS)
-		goto out;
-	rc = devsys_pipeline_code(&res, p);
-	show(&res);
-	printf("task %s: %s\n", devsys_pipeline_task_id(p),
-	       devsys_task_state_name(devsys_store_task_state(devsys_pipeline_store(p), devsys_pipeline_task_id(p))));
+	printf("%-8s %-6s %s\n", res.stage, res.result, res.outcome);
+	if (rc == 0 || rc == DEVSYS_EEXISTS) /* registered before: resume it */
+		rc = devsys_pipeline_run(&res, p);
+	if (devsys_pipeline_task_id(p))
+		printf("task %s: %s\n", devsys_pipeline_task_id(p),
+		       devsys_task_state_name(devsys_store_task_state(devsys_pipeline_store(p), devsys_pipeline_task_id(p))));
 out:
-	if (rc < 0 || rc == 1)
+	if (rc < 0)
 		fprintf(stderr, "error: %s\n", devsys_error_message(devsys_error_last()));
 	devsys_pipeline_free(p);
 	devsys_workspace_free(ws);
