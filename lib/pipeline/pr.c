@@ -300,8 +300,7 @@ int devsys__stage_pr(devsys__stage_ctx *c)
 		return rc;
 	if ((rc = open_pr(c, NULL)) < 0)
 		return devsys__pipeline_end(c, "pr", rc,
-		                            rc == DEVSYS_EINVALID || rc == DEVSYS_EAUTH ? DEVSYS_FAILURE_BUILD
-		                                                                        : DEVSYS_FAILURE_SYSTEM,
+		                            rc == DEVSYS_EINVALID ? DEVSYS_FAILURE_BUILD : DEVSYS_FAILURE_SYSTEM,
 		                            "pr-failed", -1);
 	/* after the marker, before the stage's end: a progress view shows it */
 	snprintf(label, sizeof(label), "PR #%lld %s", (long long)devsys_pr_number(c->pr),
