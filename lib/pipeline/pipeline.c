@@ -528,7 +528,9 @@ static int run_range(devsys_stage_result *result, devsys_pipeline *p, const char
 		                       first < p->nstages ? p->stages[first].name : "none");
 		goto out;
 	}
+	p->in_run = 1;
 	rc = first < p->nstages ? run_from(&c, first, last) : no_stage_left(p, state);
+	p->in_run = 0;
 out:
 	close_ctx(&c);
 	return rc;

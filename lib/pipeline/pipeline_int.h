@@ -33,6 +33,7 @@ struct devsys_pipeline {
 	devsys_runner *running; /* the runner of the command now running, for cancel */
 	devsys__stage_entry *stages; /* owned: the stages run after validate, in order (stage.c); NULL: not made yet */
 	size_t nstages;
+	int in_run;                  /* a run is under way: the stage list must not change (stage.c) */
 };
 
 /*

@@ -83,6 +83,16 @@ static int insert_at(size_t *at, const devsys_pipeline *p, const char *after)
 	return 0;
 }
 
+/* A run holds pointers into the list: it changes only between runs. */
+static int check_idle(const devsys_pipeline *p, const char *func)
+{
+	if (p->in_run)
+		return devsys__error_set(DEVSYS_EBUSY, "%s: the pipeline is running a stage; change its stages "
+		                                       "between runs",
+		                         func);
+	return 0;
+}
+
 int devsys_pipeline_add_stage(devsys_pipeline *p, const char *after, const devsys_stage_vtable *vtable, void *self)
 {
 	devsys_stage_vtable vt;
@@ -93,6 +103,8 @@ int devsys_pipeline_add_stage(devsys_pipeline *p, const char *after, const devsy
 	DEVSYS__CHECK_ARG(p);
 	DEVSYS__CHECK_ARG(after);
 	DEVSYS__CHECK_ARG(vtable);
+	if ((rc = check_idle(p, "devsys_pipeline_add_stage")) < 0)
+		return rc;
 	if ((rc = copy_vtable(&vt, vtable, "devsys_pipeline_add_stage")) < 0 || (rc = check_added_name(vt.name)) < 0 ||
 	    (rc = devsys__pipeline_stages_init(p)) < 0)
 		return rc;
@@ -133,7 +145,8 @@ int devsys_pipeline_replace_stage(devsys_pipeline *p, const char *name, const de
 	DEVSYS__CHECK_ARG(p);
 	DEVSYS__CHECK_ARG(name);
 	DEVSYS__CHECK_ARG(vtable);
-	if ((rc = copy_vtable(&vt, vtable, "devsys_pipeline_replace_stage")) < 0)
+	if ((rc = check_idle(p, "devsys_pipeline_replace_stage")) < 0 ||
+	    (rc = copy_vtable(&vt, vtable, "devsys_pipeline_replace_stage")) < 0)
 		return rc;
 	if (vt.name && strcmp(vt.name, name) != 0)
 		return devsys__error_set(DEVSYS_EINVAL, "devsys_pipeline_replace_stage: the vtable's name '%.64s' is not "
@@ -264,8 +277,18 @@ int devsys_stage_run_exec(devsys_stage_run *run, devsys_runner *runner, const de
 		return devsys__error_set(DEVSYS_EVERSION, "devsys_stage_run_exec: devsys_runner_cmd version %u is not "
 		                                          "supported (1..%d)",
 		                         cmd->version, DEVSYS_RUNNER_CMD_VERSION);
-	/* the caller's version's bytes only; the rest keeps the INIT values */
-	memcpy(&c, cmd, cmd->version == 1 ? offsetof(devsys_runner_cmd, image) : sizeof(c));
+	/* Only the fields the caller's version has; the rest keep the INIT values. */
+	memcpy(&c, cmd, DEVSYS__SIZE_THROUGH(devsys_runner_cmd, stage));
+	if (cmd->version >= 2)
+		c.image = cmd->image;
+#if DEVSYS_RUNNER_CMD_VERSION >= 3
+	if (cmd->version >= 3) {
+		c.idle_timeout_ms = cmd->idle_timeout_ms;
+		c.max_output_bytes = cmd->max_output_bytes;
+	}
+#endif
+	_Static_assert(DEVSYS_RUNNER_CMD_VERSION <= 3, "devsys_stage_run_exec: copy the fields devsys_runner_cmd's new "
+	                                               "version appended");
 	c.version = DEVSYS_RUNNER_CMD_VERSION;
 	if (!c.task) {
 		c.task = run->c->task;

@@ -522,3 +522,44 @@ Test(pipeline_stage, a_cancel_ends_an_added_stage_canceled, .init = setup, .fini
 	cr_assert(!dt_exists(p), "the command was not run after the cancel");
 	cr_assert_str_eq(order, "cancels ", "no stage ran after it");
 }
+
+/* Inside a run the list cannot change; a command struct of version 1 still runs. */
+static int busy(devsys_stage_run *run, void *self)
+{
+	static const devsys_stage_vtable other = { DEVSYS_STAGE_VTABLE_VERSION, "other", noop_run, NULL };
+	static const char *const argv[] = { "/bin/sh", "-c", "echo version one", NULL };
+	devsys_runner_cmd cmd = DEVSYS_RUNNER_CMD_INIT;
+	devsys_runner_result rr = DEVSYS_RUNNER_RESULT_INIT;
+	devsys_runner *runner = NULL;
+	int *got = self, rc;
+	got[0] = devsys_pipeline_add_stage(pl, "commit", &other, NULL);
+	got[1] = devsys_pipeline_replace_stage(pl, "busy", &other, NULL);
+	if ((rc = devsys_stage_run_open_runner(&runner, run, "lint")) < 0)
+		return rc;
+	cmd.version = 1; /* an embedder built against the first devsys_runner_cmd */
+	cmd.argv = argv;
+	cmd.cwd = dir;
+	rc = devsys_stage_run_exec(run, runner, &cmd, &rr);
+	got[2] = rr.exit_code;
+	devsys_runner_result_dispose(&rr);
+	devsys_runner_free(runner);
+	return rc;
+}
+
+Test(pipeline_stage, the_stage_list_does_not_change_during_a_run, .init = setup, .fini = teardown)
+{
+	static const devsys_stage_vtable vt = { DEVSYS_STAGE_VTABLE_VERSION, "busy", busy, NULL };
+	int got[3] = { 1, 1, -2 };
+	char *log;
+	cr_assert_eq(devsys_pipeline_add_stage(pl, "validate", &vt, got), 0);
+	validate("busy-1");
+	cr_assert_eq(devsys_pipeline_run_stage(NULL, pl, "busy"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(got[0], DEVSYS_EBUSY);
+	cr_assert_eq(got[1], DEVSYS_EBUSY);
+	cr_assert_eq(got[2], 0, "the version-1 command ran");
+	log = task_file("busy-1", "logs/busy.log");
+	cr_assert(log && strstr(log, "version one"), "%s", log ? log : "(no log)");
+	free(log);
+	/* positive control: between runs the list changes again */
+	cr_assert_eq(devsys_pipeline_add_stage(pl, "commit", &(devsys_stage_vtable){ 1, "other", noop_run, NULL }, NULL), 0);
+}

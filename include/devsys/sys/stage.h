@@ -86,8 +86,9 @@ typedef struct devsys_stage_vtable {
  * after the same stage run in the order they were added after it.
  * The vtable's known prefix is copied; @p self is kept for @c run and
  * @c release.
+ * Not while a stage runs (from a @c run slot): DEVSYS_EBUSY.
  * @return 0; DEVSYS_EINVAL (NULL argument, a bad or reserved name, no
- *         @c run slot, the anchor is "gate"); DEVSYS_EVERSION (vtable
+ *         @c run slot, the anchor is "gate"); DEVSYS_EBUSY; DEVSYS_EVERSION (vtable
  *         version 0 or newer than this library's); DEVSYS_ENOTFOUND (no
  *         stage @p after); DEVSYS_EEXISTS (a stage of that name was added
  *         already); DEVSYS_ENOMEM. Nothing changes on failure.
@@ -99,8 +100,9 @@ DEVSYS_API int devsys_pipeline_add_stage(devsys_pipeline *p, const char *after, 
  * Run @p vtable's stage in place of stage @p name: a built-in (other than
  * validate, which devsys_pipeline_validate() runs) or a custom stage added
  * before. The replaced entry's own @c release (a custom one) is called.
- * devsys_pipeline_run_stage(p, @p name) runs the replacement.
- * @return 0; DEVSYS_EINVAL (NULL argument, no @c run slot, @c name set and
+ * devsys_pipeline_run_stage(p, @p name) runs the replacement. Not while a
+ * stage runs: DEVSYS_EBUSY.
+ * @return 0; DEVSYS_EBUSY; DEVSYS_EINVAL (NULL argument, no @c run slot, @c name set and
  *         not @p name, @p name is "validate"); DEVSYS_EVERSION;
  *         DEVSYS_ENOTFOUND (no such stage); DEVSYS_ENOMEM. Nothing changes
  *         on failure.
