@@ -297,8 +297,10 @@ DEVSYS_API int devsys_pipeline_cancel(devsys_pipeline *p);
  * sent SIGTERM and @p signaled_out is set to 1; `devsys run` answers with
  * devsys_pipeline_cancel(), so its stage ends "canceled" and then the task.
  * Otherwise (no stage is running, or its process is gone) the task moves
- * to "canceled" at once and @p signaled_out is 0. The pipeline needs no
- * task of its own for this (no devsys_pipeline_load()).
+ * to "canceled" at once and @p signaled_out is 0; then the commands a
+ * killed run of the task left running are killed, and what its deploy
+ * started is stopped, for which the pipeline selects the task as
+ * devsys_pipeline_load() does (the pipeline needs no task beforehand).
  * @param signaled_out optional: 1 when the owner was signaled, 0 when canceled here
  * @return 0; DEVSYS_EINVAL; DEVSYS_EBADID; DEVSYS_ENOTFOUND; DEVSYS_ESTATE
  *         (the task is final: done, failed, canceled; or this very process

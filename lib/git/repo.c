@@ -483,6 +483,31 @@ static int update_head_sha(devsys_repo *r)
 	return 0;
 }
 
+/*
+ * A process killed between git_worktree_add() and writing devsys-base left
+ * a checkout without its base: the checkout stage never ended, so nothing
+ * was committed on it yet, and the base is where HEAD meets the base
+ * branch. Recover it, and write the file, rather than report a zero base.
+ */
+static void base_from_merge_base(devsys_repo *r)
+{
+	devsys_buf path = DEVSYS_BUF_INIT, content = DEVSYS_BUF_INIT, name = DEVSYS_BUF_INIT;
+	git_oid head, tip, base;
+	if (r->base_branch && r->base_branch[0] && git_reference_name_to_id(&head, r->wt, "HEAD") == 0 &&
+	    devsys_buf_printf(&name, "refs/remotes/origin/%s", r->base_branch) == 0 &&
+	    git_reference_name_to_id(&tip, r->wt, name.ptr) == 0 && git_merge_base(&base, r->wt, &head, &tip) == 0) {
+		git_oid_tostr(r->base_sha, sizeof(r->base_sha), &base);
+		if (base_file(&path, r) == 0 && devsys_buf_printf(&content, "%s %s\n", r->base_sha, r->base_branch) == 0)
+			devsys__write_file_atomic(path.ptr, content.ptr, content.size, 0644);
+		devsys__log(r->ws, DEVSYS_LOG_WARN, "git", "task %s: the checkout had no recorded base; recovered %s",
+		            devsys_task_id(r->task), r->base_sha);
+	}
+	devsys_error_clear();
+	devsys_buf_dispose(&name);
+	devsys_buf_dispose(&path);
+	devsys_buf_dispose(&content);
+}
+
 static int reopen(devsys_repo *r)
 {
 	devsys_buf path = DEVSYS_BUF_INIT, content = DEVSYS_BUF_INIT;
@@ -516,10 +541,12 @@ static int reopen(devsys_repo *r)
 	devsys_buf_dispose(&content);
 	if (!r->base_branch && !(r->base_branch = devsys__strdup(r->opts.base_branch ? r->opts.base_branch : "")))
 		return devsys__error_oom();
-	if (!r->base_sha[0])
-		memset(r->base_sha, '0', GIT_OID_HEXSZ);
 	if ((rc = update_head_sha(r)) < 0)
 		return rc;
+	if (!r->base_sha[0])
+		base_from_merge_base(r);
+	if (!r->base_sha[0])
+		memset(r->base_sha, '0', GIT_OID_HEXSZ);
 	{
 		git_repository *m = NULL;
 		if (git_repository_open_bare(&m, r->mirror_path) == 0) {

@@ -235,8 +235,10 @@ static int register_task(devsys_pipeline *p, const void *bytes, size_t len)
 	const char *kept = p->spec_kept;
 	int rc;
 
-	if ((rc = devsys_store_task_create(p->store, p->task_id, kept)) < 0)
-		return rc;
+	/* a task a killed run left half registered is registered again */
+	if ((rc = devsys_store_task_create(p->store, p->task_id, kept)) < 0 &&
+	    (rc != DEVSYS_EEXISTS || devsys__pipeline_unregistered(p) != 1))
+		return rc == DEVSYS_EEXISTS ? devsys__error_set(DEVSYS_EEXISTS, "task '%s' exists already", p->task_id) : rc;
 	if ((rc = devsys_store_stage_begin(p->store, p->task_id, "validate")) < 0)
 		return fail_registered(p, NULL, rc);
 	if ((rc = devsys_task_open(&task, p->ws, p->task_id, 0)) < 0 ||
@@ -499,6 +501,10 @@ static void close_ctx(devsys__stage_ctx *c)
 
 static int no_stage_left(devsys_pipeline *p, int state)
 {
+	if (state == DEVSYS_STATE_CREATED || state == DEVSYS_STATE_INTERRUPTED)
+		return devsys__error_set(DEVSYS_ESTATE, "task '%s' was left before its validate stage ended: validate its "
+		                                        "spec again (devsys run SPEC) to register it",
+		                         p->task_id);
 	return devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s: no stage is left to run", p->task_id,
 	                         devsys_task_state_name(state));
 }

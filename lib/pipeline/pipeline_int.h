@@ -149,6 +149,14 @@ int devsys__pipeline_emit(devsys_pipeline *p, int kind, const char *stage, const
  */
 int devsys__pipeline_clear_leftovers(devsys_pipeline *p, const char *task_id);
 
+/*
+ * Was p's task left before its validate stage ended by a run that was
+ * killed (state created, or interrupted in validate)? Then 1, and it is in
+ * created again, ready to be registered once more; 0: it is registered (resume.c).
+ */
+int devsys__pipeline_unregistered(devsys_pipeline *p);
+
+
 /* Read task.json's "stages"."<stage>"."result" into @p out ("ok", "failed", ...; NULL: not run). */
 int devsys__pipeline_stage_recorded(char *out, size_t outsz, devsys_task *task, const char *stage);
 

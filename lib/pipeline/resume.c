@@ -25,6 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 /* Does @p env (NUL-separated entries) hold the entry @p want? */
 static bool env_has(const devsys_buf *env, const char *want)
 {
@@ -39,8 +41,8 @@ static bool env_has(const devsys_buf *env, const char *want)
 	return false;
 }
 
-/* Kill every process whose environment holds @p a or @p b, with its group. */
-static size_t kill_marked(const char *a, const char *b)
+/* Kill every process whose environment holds one of @p marks, with its group. */
+static size_t kill_marked(char *const *marks, size_t n)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
@@ -55,7 +57,11 @@ static size_t kill_marked(const char *a, const char *b)
 		if (!isdigit((unsigned char)e->d_name[0]) || (pid = (pid_t)atoi(e->d_name)) == self)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-		if (devsys__read_file(&env, path, (size_t)1 << 20) == 0 && (env_has(&env, a) || env_has(&env, b))) {
+		bool marked = false;
+		if (devsys__read_file(&env, path, (size_t)1 << 20) == 0)
+			for (size_t i = 0; i < n && !marked; i++)
+				marked = env_has(&env, marks[i]);
+		if (marked) {
 			pgid = getpgid(pid);
 			/* the command's own group (the runner made it); never this process's */
 			if (pgid > 1 && pgid != getpgrp())
@@ -71,32 +77,58 @@ static size_t kill_marked(const char *a, const char *b)
 	return killed;
 }
 
+/* The entries the pipeline puts in the environment of a task's commands (agent, tests, deploy). */
+static const char *const marks[][2] = {
+	{ "DEVSYS_CHECKOUT", "checkout" },
+	{ "DEVSYS_TASK_FILE", "agent-input.json" },
+	{ "DEVSYS_DEPLOY_PIDFILE", "deploy.pid" },
+};
+#define NMARKS (sizeof(marks) / sizeof(marks[0]))
+
 int devsys__pipeline_clear_leftovers(devsys_pipeline *p, const char *task_id)
 {
 	devsys_task *task = NULL;
-	devsys_buf checkout = DEVSYS_BUF_INIT, input = DEVSYS_BUF_INIT;
-	char *a = NULL, *b = NULL;
-	size_t killed = 0;
+	devsys_buf path = DEVSYS_BUF_INIT;
+	char *want[NMARKS] = { 0 };
+	size_t killed = 0, i;
 	int rc;
 	if ((rc = devsys_task_open(&task, p->ws, task_id, 0)) < 0)
 		return rc;
-	if ((rc = devsys_task_path_join(&checkout, task, "checkout")) == 0 &&
-	    (rc = devsys_task_path_join(&input, task, "agent-input.json")) == 0) {
-		a = devsys__asprintf("DEVSYS_CHECKOUT=%s", checkout.ptr);
-		b = devsys__asprintf("DEVSYS_TASK_FILE=%s", input.ptr);
-		if (!a || !b)
+	for (i = 0; i < NMARKS && rc == 0; i++) {
+		devsys_buf_clear(&path);
+		if ((rc = devsys_task_path_join(&path, task, marks[i][1])) == 0 &&
+		    !(want[i] = devsys__asprintf("%s=%s", marks[i][0], path.ptr)))
 			rc = devsys__error_oom();
-		else
-			killed = kill_marked(a, b);
 	}
-	if (killed)
+	if (rc == 0 && (killed = kill_marked(want, NMARKS)) > 0)
 		devsys__log(p->ws, DEVSYS_LOG_WARN, "pipeline",
 		            "task %s: killed %zu process(es) its interrupted run had left running", task_id, killed);
-	devsys__free(a);
-	devsys__free(b);
-	devsys_buf_dispose(&checkout);
-	devsys_buf_dispose(&input);
+	for (i = 0; i < NMARKS; i++)
+		devsys__free(want[i]);
+	devsys_buf_dispose(&path);
 	devsys_task_free(task);
+	return rc;
+}
+
+/*
+ * A task canceled here may have left a deployment (a remote one, or one
+ * whose processes the scan cannot see): the deploy stage's own stop, which
+ * reads task.json "deploy" and needs the task's spec for its runner.
+ */
+static int stop_deployment(devsys_pipeline *p, const char *task_id)
+{
+	devsys__stage_ctx c;
+	int rc;
+	if ((!p->task_id || strcmp(p->task_id, task_id) != 0) && (rc = devsys_pipeline_load(p, task_id)) < 0)
+		return rc;
+	memset(&c, 0, sizeof(c));
+	c.p = p;
+	if ((rc = devsys_task_open(&c.task, p->ws, task_id, 0)) == 0)
+		rc = devsys__pipeline_stop_service(&c);
+	devsys_pr_free(c.pr);
+	devsys_forge_free(c.forge);
+	devsys_repo_free(c.repo);
+	devsys_task_free(c.task);
 	return rc;
 }
 
@@ -110,9 +142,28 @@ int devsys_pipeline_cancel_task(int *signaled_out, devsys_pipeline *p, const cha
 	if ((rc = devsys__store_cancel(p->store, task_id, "canceled", &signaled, NULL)) < 0)
 		return rc;
 	/* canceled here: no live process runs the task, so what runs for it is left over */
-	if (!signaled && (rc = devsys__pipeline_clear_leftovers(p, task_id)) < 0)
+	if (!signaled && ((rc = devsys__pipeline_clear_leftovers(p, task_id)) < 0 || (rc = stop_deployment(p, task_id)) < 0))
 		return rc;
 	if (signaled_out)
 		*signaled_out = signaled;
 	return 0;
+}
+
+int devsys__pipeline_unregistered(devsys_pipeline *p)
+{
+	devsys_buf j = DEVSYS_BUF_INIT, stage = DEVSYS_BUF_INIT;
+	json_t *row = NULL;
+	int state, rc = 0;
+	if ((state = devsys_store_task_state(p->store, p->task_id)) < 0)
+		return state;
+	if (state == DEVSYS_STATE_INTERRUPTED && (rc = devsys_store_task_json(p->store, p->task_id, &j)) == 0 &&
+	    (row = json_loads(j.ptr, 0, NULL)) &&
+	    json_string_value(json_object_get(row, "last_stage")) &&
+	    strcmp(json_string_value(json_object_get(row, "last_stage")), "validate") == 0 &&
+	    (rc = devsys_store_resume(p->store, p->task_id, &stage)) == 0)
+		state = devsys_store_task_state(p->store, p->task_id);
+	json_decref(row);
+	devsys_buf_dispose(&j);
+	devsys_buf_dispose(&stage);
+	return rc < 0 ? rc : state < 0 ? state : state == DEVSYS_STATE_CREATED;
 }

@@ -26,6 +26,7 @@ struct run {
 	devsys_cli *cli;
 	const char *spec_name;
 	const char *config;   /* --config FILE: the operator's devsys.yaml */
+	const char *resume;   /* --resume TASK: the task to go on with */
 	bool embedded;        /* the embedded default */
 	devsys_pipeline *pipeline;
 	devsys_workspace *ws;
@@ -472,6 +473,8 @@ static int parse_args(struct run *r, int argc, char **argv, const char **file)
 			r->config = argv[++i];
 		else if (strncmp(argv[i], "--config=", 9) == 0)
 			r->config = argv[i] + 9;
+		else if (strcmp(argv[i], "--resume") == 0 && i + 1 < argc)
+			r->resume = argv[++i];
 		else if (argv[i][0] == '-' && argv[i][1])
 			return devsys_cli_usage_error(r->cli, "run: unknown option '%s'", argv[i]);
 		else if (*file)
@@ -479,9 +482,27 @@ static int parse_args(struct run *r, int argc, char **argv, const char **file)
 		else
 			*file = argv[i];
 	}
-	r->embedded = !*file;
-	r->spec_name = *file ? *file : DEFAULT_SPEC_NAME;
+	if (r->resume && *file)
+		return devsys_cli_usage_error(r->cli, "run: --resume TASK takes no spec file (the task keeps its spec)");
+	r->embedded = !*file && !r->resume;
+	r->spec_name = r->resume ? r->resume : *file ? *file : DEFAULT_SPEC_NAME;
 	return DEVSYS_EXIT_OK;
+}
+
+/* --resume TASK: the task's kept spec, from the stage after the last one that ended ok. */
+static int resume_task(struct run *r)
+{
+	int state;
+	if (devsys_pipeline_load(r->pipeline, r->resume) < 0)
+		return devsys_cli_fail_lib(r->cli, "cannot resume the task");
+	r->id = devsys_pipeline_task_id(r->pipeline);
+	state = devsys_store_task_state(r->store, r->id);
+	if (is_resting(state) || state == DEVSYS_STATE_CANCELED) { /* nothing left: say how it stands */
+		devsys_cli_progress_free(r->view);
+		r->view = NULL;
+		return report(r);
+	}
+	return devsys_cli_run_pipeline(r);
 }
 
 static int open_pipeline(struct run *r)
@@ -513,8 +534,14 @@ static int cmd_run(devsys_cli *cli, int argc, char **argv)
 	r.cli = cli;
 	if ((rc = parse_args(&r, argc, argv, &file)) != 0 || (file && (rc = read_spec(&r, file, &bytes)) != 0) ||
 	    (rc = devsys_cli_open_workspace(cli, &r.ws)) != 0 ||
-	    (!file && (rc = devsys_cli_sample_prepare(cli, r.ws, &bytes)) != 0) || (rc = open_pipeline(&r)) != 0)
+	    (r.embedded && (rc = devsys_cli_sample_prepare(cli, r.ws, &bytes)) != 0) || (rc = open_pipeline(&r)) != 0)
 		goto out;
+	if (r.resume) {
+		if (!cli->json)
+			printf("devsys run --resume %s (workspace %s)\n", r.resume, devsys_workspace_path(r.ws));
+		rc = resume_task(&r);
+		goto out;
+	}
 	if (!cli->json)
 		printf("devsys run: %s (workspace %s)\n", r.spec_name, devsys_workspace_path(r.ws));
 	if ((rc = validate_stage(&r, &bytes)) != 0)
@@ -548,7 +575,7 @@ static int cmd_run(devsys_cli *cli, int argc, char **argv)
 #endif
 
 const devsys_cli_command devsys_cli_run_commands[] = {
-	{ "run", "[--config FILE] [SPEC]",
+	{ "run", "[--config FILE] [SPEC | --resume TASK]",
 	  "run the main job on a spec: every pipeline stage, with a summary (default: the embedded sample task)", cmd_run },
 	{ NULL, NULL, NULL, NULL }
 };
