@@ -68,8 +68,13 @@ DEVSYS_API const char *devsys_config_runner_name(const devsys_config *cfg, size_
  * Fill @p opts (initialised by the caller with DEVSYS_RUNNER_OPTIONS_INIT)
  * from profile @p profile and return its runner type in @p type. Strings in
  * @p opts and @p type are borrowed from @p cfg. Fields the profile does not
- * set keep the caller's values (ws and masker are never touched).
- * @return 0; DEVSYS_ENOTFOUND for an unknown profile (the message lists the known ones)
+ * set keep the caller's values (ws and masker are never touched). A
+ * `type: inproc` profile with `user` also sets @c backend_tag and
+ * @c backend_options to its devsys_runner_inproc_options
+ * (devsys/sys/runner_inproc.h), borrowed from @p cfg.
+ * @return 0; DEVSYS_ENOTFOUND for an unknown profile (the message lists the known ones);
+ *         DEVSYS_EVERSION for a version-1 @p opts and a profile with an inproc `user`
+ *         (version 1 has no backend options, and the user must not be dropped silently)
  * @param type borrowed: from @p cfg, valid until devsys_config_free().
  */
 DEVSYS_API int devsys_config_runner(const devsys_config *cfg, const char *profile, const char **type,

@@ -40,11 +40,16 @@ typedef enum devsys_runner_failure {
 	DEVSYS_RUNNER_SYSTEM_FAILURE = 2, /**< the runner broke (connection lost, spawn failed, ...) */
 	DEVSYS_RUNNER_TIMEOUT = 3,        /**< the command's timeout expired; its process group was killed */
 	DEVSYS_RUNNER_CANCELED = 4,       /**< devsys_runner_cancel() or the output callback stopped it */
-	DEVSYS_RUNNER_NOT_RUN = 5         /**< the command was refused before it started (bad input) */
+	DEVSYS_RUNNER_NOT_RUN = 5,        /**< the command was refused before it started (bad input) */
+	DEVSYS_RUNNER_STALLED = 6,        /**< it printed nothing for devsys_runner_cmd.idle_timeout_ms; its process
+	                                       group was stopped (TERM, grace, KILL) */
+	DEVSYS_RUNNER_OUTPUT_LIMIT = 7    /**< it printed more than devsys_runner_cmd.max_output_bytes; it was
+	                                       stopped the same way and the output kept ends at the limit */
 } devsys_runner_failure;
 
 /**
- * "ok", "build-failure", "system-failure", "timeout", "canceled", "not-run"; never NULL.
+ * "ok", "build-failure", "system-failure", "timeout", "canceled", "not-run",
+ * "stalled", "output-limit"; "unknown" for other values; never NULL.
  * @return borrowed: a static string, valid for the life of the process.
  */
 DEVSYS_API const char *devsys_runner_failure_name(int failure);
@@ -128,7 +133,7 @@ DEVSYS_API int devsys_runner_options_init(devsys_runner_options *opts, unsigned 
 /** Command flag: safe to run again after a system failure (see devsys_runner_options.retries). */
 #define DEVSYS_RUNNER_CMD_IDEMPOTENT (1u << 2)
 
-#define DEVSYS_RUNNER_CMD_VERSION 2
+#define DEVSYS_RUNNER_CMD_VERSION 3
 
 /** One command to run. Nothing is copied beyond the call. */
 typedef struct devsys_runner_cmd {
@@ -142,7 +147,7 @@ typedef struct devsys_runner_cmd {
 	unsigned int timeout_ms;       /**< 0: no timeout (the per-stage timeout from the task spec) */
 	const char *stdin_data;        /**< stdin bytes, or NULL */
 	size_t stdin_len;              /**< length of stdin_data */
-	const char *stdin_file;        /**< or: a local file for stdin; neither: stdin is empty */
+	const char *stdin_file;        /**< or: a local file for stdin; neither: stdin is /dev/null */
 	devsys_runner_output_cb output_cb; /**< optional */
 	void *output_payload;          /**< passed to output_cb */
 	devsys_task *task;             /**< optional: output is teed to <task>/logs/<stage>.log */
@@ -153,10 +158,22 @@ typedef struct devsys_runner_cmd {
 	 *  glob matches, else DEVSYS_EACCESS naming the profile and its list.
 	 *  Other runners refuse it (DEVSYS_ENOTSUPPORTED). NULL: the profile's image. */
 	const char *image;
+	/* ---- version 3: budgets, enforced in the library's output path for every built-in runner ---- */
+	/** No output (on either stream) for this long, counted from the start of the
+	 *  exec and from each output byte: the command's process group (container,
+	 *  remote group) gets SIGTERM, the grace period, then SIGKILL, and the result
+	 *  is DEVSYS_RUNNER_STALLED with DEVSYS_ETIMEOUT. Catches a headless agent
+	 *  waiting on a prompt. 0: no idle timeout. */
+	unsigned int idle_timeout_ms;
+	/** More output than this (both streams, after masking, as output_bytes
+	 *  counts it): the bytes up to the limit are kept (log, tail, callback), the
+	 *  rest is dropped, the command is stopped like a stalled one, and the result
+	 *  is DEVSYS_RUNNER_OUTPUT_LIMIT with DEVSYS_ELIMIT. 0: no limit. */
+	uint64_t max_output_bytes;
 } devsys_runner_cmd;
 
 #define DEVSYS_RUNNER_CMD_INIT \
-	{ DEVSYS_RUNNER_CMD_VERSION, 0u, NULL, NULL, NULL, NULL, 0u, NULL, 0u, NULL, NULL, NULL, NULL, NULL, NULL }
+	{ DEVSYS_RUNNER_CMD_VERSION, 0u, NULL, NULL, NULL, NULL, 0u, NULL, 0u, NULL, NULL, NULL, NULL, NULL, NULL, 0u, 0u }
 
 #define DEVSYS_RUNNER_RESULT_VERSION 1
 
@@ -212,7 +229,9 @@ DEVSYS_API const char *devsys_runner_type(const devsys_runner *runner);
  *
  * @return 0 when the command ran and exited 0 or non-zero (see
  *         result->failure: ok / build failure); DEVSYS_ETIMEOUT,
- *         DEVSYS_ECANCELED, DEVSYS_EUSER (callback), DEVSYS_ESYSTEM (and the
+ *         DEVSYS_ECANCELED, DEVSYS_EUSER (callback), DEVSYS_ETIMEOUT with
+ *         result->failure DEVSYS_RUNNER_STALLED (idle timeout), DEVSYS_ELIMIT
+ *         with DEVSYS_RUNNER_OUTPUT_LIMIT (output cap), DEVSYS_ESYSTEM (and the
  *         remote-ssh connection errors) with result filled; bad input
  *         (DEVSYS_EINVAL, DEVSYS_EINVALID, DEVSYS_ELIMIT, DEVSYS_ENOTFOUND for a
  *         missing cwd or program, DEVSYS_EACCESS for a shell the profile

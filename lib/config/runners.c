@@ -6,6 +6,7 @@
 #include "internal.h"
 #include "devsys/sys/runner_dind.h"
 #include "devsys/sys/runner_docker.h"
+#include "devsys/sys/runner_inproc.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -41,6 +42,7 @@ struct profile {
 	unsigned char set[NKEYS];
 	char **allowed; /* allowed_images, NULL-terminated */
 	uint64_t nano_cpus;
+	devsys_runner_inproc_options inproc; /* type inproc with a user: what devsys_config_runner() points to */
 };
 
 struct devsys__cfg_runners {
@@ -413,6 +415,16 @@ static int runners_finish(devsys_config *c, const char *name)
 				                                          "together (client certificates for a tcp:// host)",
 				                         name, p->name);
 		}
+		if (strcmp(p->str[t], "inproc") == 0 && p->set[key_index("user")]) {
+			const char *u = p->str[key_index("user")];
+			for (const char *q = u; *q; q++)
+				if (!isalnum((unsigned char)*q) && *q != '_' && *q != '-' && *q != '.')
+					return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.user: '%.64s' is not a user name "
+					                                          "([A-Za-z0-9_.-])",
+					                         name, p->name, u);
+			p->inproc.version = DEVSYS_RUNNER_INPROC_OPTIONS_VERSION;
+			p->inproc.user = u;
+		}
 		if (strcmp(p->str[t], "remote-ssh") == 0) {
 			if (!p->set[key_index("host")] || !p->set[key_index("known_hosts")])
 				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: a remote-ssh profile needs 'host' and "
@@ -518,6 +530,16 @@ int devsys_config_runner(const devsys_config *c, const char *profile, const char
 	o->flags = flag(p, "allow_shell", o->flags, DEVSYS_RUNNER_ALLOW_SHELL);
 	o->flags = flag(p, "trust_on_first_use", o->flags, DEVSYS_RUNNER_TRUST_ON_FIRST_USE);
 	o->flags = flag(p, "use_agent", o->flags, DEVSYS_RUNNER_USE_AGENT);
+	if (p->inproc.user) {
+		/* dropping privilege must never be lost silently: an old options struct cannot carry it */
+		if (o->version < 2)
+			return devsys__error_set(DEVSYS_EVERSION, "runner profile '%.64s' runs commands as user '%.64s', which "
+			                                          "needs devsys_runner_options version 2 or later (backend "
+			                                          "options); this caller gave version %u",
+			                         profile, p->inproc.user, o->version);
+		o->backend_tag = DEVSYS_RUNNER_INPROC_TAG;
+		o->backend_options = &p->inproc;
+	}
 	return 0;
 }
 

@@ -4,6 +4,13 @@
  *   secrets are caught) -> line splitting -> callback, log file tee and the
  *   bounded in-memory tail.
  * Only the tail is kept in memory; the log file holds everything.
+ *
+ * The command's budgets live here too, so every backend has them: the idle
+ * clock (reset by every raw byte; a backend's wait loop asks
+ * devsys__runner_io_aborted() and caps its sleeps with
+ * devsys__runner_io_wait_ms()) and the output cap (checked per delivered
+ * piece). Either one makes io_write refuse further output, which a backend
+ * treats like a callback that asked to stop: TERM, grace, KILL.
  */
 #include "runner_int.h"
 #include "output_int.h"
@@ -34,9 +41,24 @@ struct devsys_runner_io {
 	size_t tail_len, tail_cap, tail_max;
 	int truncated;
 	uint64_t total, dropped;
-	int aborted;
+	int aborted; /* atomic: the docker backend reads it on another thread */
 	int log_failed;
+	/* budgets (devsys_runner_cmd version 3) */
+	uint64_t idle_ns, max_output;
+	uint64_t last_ns; /* atomic: the last raw output byte, or the attempt's start */
+	int stalled;      /* atomic */
+	int limited;
 };
+
+static int is_aborted(const devsys_runner_io *io)
+{
+	return __atomic_load_n(&io->aborted, __ATOMIC_ACQUIRE);
+}
+
+static void set_aborted(devsys_runner_io *io)
+{
+	__atomic_store_n(&io->aborted, 1, __ATOMIC_RELEASE);
+}
 
 static void tail_put(devsys_runner_io *io, const char *data, size_t len)
 {
@@ -82,7 +104,17 @@ static void log_put(devsys_runner_io *io, const char *data, size_t len)
 static int deliver(devsys_runner_io *io, int stream, const char *data, size_t len)
 {
 	const char *prefix = stream == DEVSYS_RUNNER_STDERR ? "err| " : "out| ";
-	bool nl = len > 0 && data[len - 1] == '\n';
+	bool nl, cut = false;
+	if (io->limited)
+		return -1;
+	if (io->max_output && io->total + len > io->max_output) {
+		/* keep exactly the allowed bytes; the rest is dropped and the command stopped */
+		len = (size_t)(io->max_output - io->total);
+		cut = true;
+	}
+	if (len == 0)
+		goto out;
+	nl = len > 0 && data[len - 1] == '\n';
 	io->total += len;
 	log_put(io, prefix, 5);
 	log_put(io, data, len);
@@ -92,11 +124,16 @@ static int deliver(devsys_runner_io *io, int stream, const char *data, size_t le
 		log_put(io, "\n", 1);
 		tail_put(io, "\n", 1);
 	}
-	if (io->cb && !io->aborted && io->cb(stream, data, len, io->payload) != 0) {
-		io->aborted = 1;
+	if (io->cb && !is_aborted(io) && io->cb(stream, data, len, io->payload) != 0) {
+		set_aborted(io);
 		devsys__error_set(DEVSYS_EUSER, "runner: the output callback asked to stop the command");
 	}
-	return io->aborted ? -1 : 0;
+out:
+	if (cut) {
+		io->limited = 1;
+		set_aborted(io);
+	}
+	return is_aborted(io) ? -1 : 0;
 }
 
 /* Masked bytes of one stream arrive here: split into lines. */
@@ -159,6 +196,9 @@ int devsys__runner_io_new(devsys_runner_io **out, const devsys_runner_cmd *cmd, 
 	io->payload = cmd->output_payload;
 	io->tail_max = tail_max;
 	io->tail_cap = tail_max * 2;
+	io->idle_ns = (uint64_t)cmd->idle_timeout_ms * 1000000u;
+	io->max_output = cmd->max_output_bytes;
+	io->last_ns = devsys__now_ns();
 	if (!(io->tail = devsys__malloc(io->tail_cap + 1))) {
 		devsys__free(io);
 		return devsys__error_oom();
@@ -204,20 +244,56 @@ int devsys_runner_io_write(devsys_runner_io *io, int stream, const char *data, s
 {
 	if (!io || (stream != DEVSYS_RUNNER_STDOUT && stream != DEVSYS_RUNNER_STDERR) || (len && !data))
 		return devsys__error_set(DEVSYS_EINVAL, "devsys_runner_io_write: bad stream or data");
-	if (io->aborted)
+	if (is_aborted(io))
 		return -1;
+	if (len > 0)
+		__atomic_store_n(&io->last_ns, devsys__now_ns(), __ATOMIC_RELEASE);
 	if (io->ms[stream - 1]) {
 		if (devsys_mask_stream_write(io->ms[stream - 1], data, len) < 0)
-			io->aborted = 1;
+			set_aborted(io);
 	} else if (split_lines(data, len, &io->lctx[stream - 1]) < 0) {
-		io->aborted = 1;
+		set_aborted(io);
 	}
-	return io->aborted ? -1 : 0;
+	return is_aborted(io) ? -1 : 0;
 }
 
-int devsys__runner_io_aborted(const devsys_runner_io *io)
+int devsys__runner_io_aborted(devsys_runner_io *io)
 {
-	return io && io->aborted;
+	if (!io)
+		return 0;
+	if (is_aborted(io))
+		return 1;
+	if (io->idle_ns && devsys__now_ns() - __atomic_load_n(&io->last_ns, __ATOMIC_ACQUIRE) >= io->idle_ns) {
+		__atomic_store_n(&io->stalled, 1, __ATOMIC_RELEASE);
+		set_aborted(io);
+		return 1;
+	}
+	return 0;
+}
+
+int devsys__runner_io_wait_ms(const devsys_runner_io *io, int cap_ms)
+{
+	uint64_t idle_end;
+	int ms;
+	if (!io || !io->idle_ns)
+		return cap_ms;
+	idle_end = __atomic_load_n(&io->last_ns, __ATOMIC_ACQUIRE) + io->idle_ns;
+	ms = devsys__ms_until(idle_end);
+	return cap_ms >= 0 && cap_ms < ms ? cap_ms : ms;
+}
+
+void devsys__runner_io_begin(devsys_runner_io *io)
+{
+	__atomic_store_n(&io->last_ns, devsys__now_ns(), __ATOMIC_RELEASE);
+}
+
+int devsys__runner_io_stopped_by(const devsys_runner_io *io)
+{
+	if (io->limited)
+		return DEVSYS_RUNNER_OUTPUT_LIMIT;
+	if (__atomic_load_n(&io->stalled, __ATOMIC_ACQUIRE))
+		return DEVSYS_RUNNER_STALLED;
+	return is_aborted(io) ? DEVSYS_RUNNER_CANCELED : DEVSYS_RUNNER_OK;
 }
 
 void devsys__runner_io_note(devsys_runner_io *io, const char *fmt, ...)
@@ -247,13 +323,13 @@ int devsys__runner_io_finish(devsys_runner_io *io)
 {
 	for (int s = 0; s < 2; s++) {
 		if (io->ms[s] && devsys_mask_stream_finish(io->ms[s]) < 0)
-			io->aborted = 1;
+			set_aborted(io);
 		if (io->line[s].size > 0) {
 			deliver(io, s + 1, io->line[s].ptr, io->line[s].size);
 			devsys_buf_clear(&io->line[s]);
 		}
 	}
-	return io->aborted ? -1 : 0;
+	return is_aborted(io) ? -1 : 0;
 }
 
 int devsys__runner_io_result(devsys_runner_io *io, devsys_runner_result *res)

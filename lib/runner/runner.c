@@ -37,7 +37,8 @@ static const size_t options_sizes[] = {
 static const size_t cmd_sizes[] = {
 	0,
 	DEVSYS__SIZE_THROUGH(devsys_runner_cmd, stage), /* 1 */
-	DEVSYS__SIZE_THROUGH(devsys_runner_cmd, image), /* 2 */
+	DEVSYS__SIZE_THROUGH(devsys_runner_cmd, image),            /* 2 */
+	DEVSYS__SIZE_THROUGH(devsys_runner_cmd, max_output_bytes), /* 3 */
 };
 
 static const size_t result_sizes[] = {
@@ -126,8 +127,9 @@ void devsys__runner_global_shutdown(void)
 
 const char *devsys_runner_failure_name(int failure)
 {
-	static const char *const names[] = { "ok", "build-failure", "system-failure", "timeout", "canceled", "not-run" };
-	if (failure < 0 || failure > DEVSYS_RUNNER_NOT_RUN)
+	static const char *const names[] = { "ok",       "build-failure", "system-failure", "timeout",
+		                             "canceled", "not-run",       "stalled",        "output-limit" };
+	if (failure < 0 || failure > DEVSYS_RUNNER_OUTPUT_LIMIT)
 		return "unknown";
 	return names[failure];
 }
@@ -309,6 +311,42 @@ static int check_cmd(devsys_runner *r, const devsys_runner_cmd *c)
 	return 0;
 }
 
+/*
+ * A budget that stopped the command names the result, whatever the backend
+ * saw while stopping it (a cancel): stalled or output-limit, with the exit
+ * code and signal the backend reported. A timeout or system failure that
+ * came first keeps its own class.
+ */
+static int budget_result(devsys_runner *r, const devsys_runner_cmd *c, devsys_runner_io *io,
+                         devsys_runner_result *res, int rc)
+{
+	int why = devsys__runner_io_stopped_by(io);
+	if (why == DEVSYS_RUNNER_OK || res->failure == DEVSYS_RUNNER_TIMEOUT ||
+	    res->failure == DEVSYS_RUNNER_SYSTEM_FAILURE)
+		return rc;
+	if (why == DEVSYS_RUNNER_CANCELED) { /* the output callback */
+		if (rc == 0) {
+			rc = devsys__error_set(DEVSYS_EUSER, "runner: the output callback stopped the command");
+			res->failure = DEVSYS_RUNNER_CANCELED;
+		}
+		return rc;
+	}
+	res->failure = why;
+	if (why == DEVSYS_RUNNER_STALLED) {
+		devsys__runner_io_note(io, "idle timeout: no output for %u ms; the command was stopped (SIGTERM, SIGKILL "
+		                           "after %u ms)",
+		                       c->idle_timeout_ms, r->opts.grace_ms);
+		return devsys__error_set(DEVSYS_ETIMEOUT, "%s: '%.200s' printed nothing for %u ms (its idle timeout) and "
+		                                          "was stopped; it may be waiting for input (stdin is /dev/null)",
+		                         r->entry.name, c->argv[0], c->idle_timeout_ms);
+	}
+	devsys__runner_io_note(io, "output limit: %llu bytes kept; the rest was dropped and the command stopped",
+	                       (unsigned long long)c->max_output_bytes);
+	return devsys__error_set(DEVSYS_ELIMIT, "%s: '%.200s' printed more than %llu bytes (its output limit) and was "
+	                                        "stopped; the output up to the limit is kept",
+	                         r->entry.name, c->argv[0], (unsigned long long)c->max_output_bytes);
+}
+
 int devsys_runner_exec(devsys_runner *r, const devsys_runner_cmd *cmd, devsys_runner_result *res)
 {
 	devsys_runner_cmd c = DEVSYS_RUNNER_CMD_INIT;
@@ -343,6 +381,7 @@ int devsys_runner_exec(devsys_runner *r, const devsys_runner_cmd *cmd, devsys_ru
 		memset(&st, 0, sizeof(st));
 		st.exit_code = -1;
 		attempts++;
+		devsys__runner_io_begin(io);
 		rc = r->entry.vt.exec(r->self, &c, io, &st);
 		devsys__runner_io_finish(io);
 		if (rc < 0 && st.failure == DEVSYS_RUNNER_SYSTEM_FAILURE && (c.flags & DEVSYS_RUNNER_CMD_IDEMPOTENT) &&
@@ -364,10 +403,8 @@ int devsys_runner_exec(devsys_runner *r, const devsys_runner_cmd *cmd, devsys_ru
 	res->duration_ms = (devsys__now_ns() - t0) / 1000000u;
 	if (st.failure == DEVSYS_RUNNER_NOT_RUN)
 		res->exit_code = -1;
-	if (devsys__runner_io_aborted(io) && rc == 0) {
-		rc = devsys__error_set(DEVSYS_EUSER, "runner: the output callback stopped the command");
-		res->failure = DEVSYS_RUNNER_CANCELED;
-	}
+	else
+		rc = budget_result(r, &c, io, res, rc);
 	{
 		devsys_buf keep = DEVSYS_BUF_INIT;
 		/* the last error must survive the result bookkeeping */

@@ -21,8 +21,17 @@ int devsys__ssh_global_init(void);
 void devsys__ssh_global_shutdown(void);
 void devsys__runner_global_shutdown(void);
 
-/* True once the io's consumer asked to stop (callback aborted). */
-int devsys__runner_io_aborted(const devsys_runner_io *io);
+/*
+ * True once the exec must stop: the output callback asked to, the output
+ * cap was reached, or the command's idle timeout ran out (checked against
+ * the clock here). Backends call it in their wait loops and stop the
+ * command as on a cancel; the core names the reason in the result.
+ */
+int devsys__runner_io_aborted(devsys_runner_io *io);
+
+/* @p cap_ms (-1: no cap), lowered to the ms left until the idle timeout runs
+ * out: backends bound their sleeps with it so a stall is seen in time. */
+int devsys__runner_io_wait_ms(const devsys_runner_io *io, int cap_ms);
 
 /* Append a library note ("sys| ...") to the exec's log and tail. */
 void devsys__runner_io_note(devsys_runner_io *io, const char *fmt, ...) DEVSYS_PRINTF(2, 3);

@@ -176,15 +176,20 @@ int devsys__copy_tree(const char *from, const char *to)
  * sockets, so the command's own stdin starts right after the preamble. The
  * trailing "x" keeps values that end in newlines intact through $(...).
  */
-static const char env_reader[] =
-	"while IFS= read -r __devsys_n && [ -n \"$__devsys_n\" ]; do IFS= read -r __devsys_v; "
-	"__devsys_v=$(printf '%bx' \"$__devsys_v\"); export \"$__devsys_n=${__devsys_v%x}\"; done; "
-	"unset __devsys_n __devsys_v; exec \"$@\"";
+#define ENV_READER                                                                                  \
+	"while IFS= read -r __devsys_n && [ -n \"$__devsys_n\" ]; do IFS= read -r __devsys_v; "             \
+	"__devsys_v=$(printf '%bx' \"$__devsys_v\"); export \"$__devsys_n=${__devsys_v%x}\"; done; "        \
+	"unset __devsys_n __devsys_v; exec \"$@\""
+static const char env_reader[] = ENV_READER;
+/* the same, for a command given no stdin: it reads /dev/null, not the channel */
+static const char env_reader_null[] = ENV_READER " </dev/null";
 
 int devsys__ssh_cmdline(devsys_buf *out, const devsys_runner_cmd *c, const char *pidfile, const char *cwd)
 {
 	int rc = 0;
 	bool has_env = c->env && c->env[0];
+	/* no stdin given: /dev/null, as on the other runners (a prompt reads EOF) */
+	bool no_stdin = !c->stdin_file && !(c->stdin_data && c->stdin_len > 0);
 	devsys_buf_puts(out, "printf '%s\\n' \"$$\" > ");
 	devsys__sh_quote(out, pidfile, strlen(pidfile));
 	devsys_buf_puts(out, " && cd -- ");
@@ -194,7 +199,10 @@ int devsys__ssh_cmdline(devsys_buf *out, const devsys_runner_cmd *c, const char 
 		devsys_buf_puts(out, "-i \"PATH=$PATH\" \"HOME=$HOME\" ");
 	if (has_env) {
 		devsys_buf_puts(out, "/bin/sh -c ");
-		devsys__sh_quote(out, env_reader, sizeof(env_reader) - 1);
+		if (no_stdin)
+			devsys__sh_quote(out, env_reader_null, sizeof(env_reader_null) - 1);
+		else
+			devsys__sh_quote(out, env_reader, sizeof(env_reader) - 1);
 		devsys_buf_puts(out, " sh ");
 	}
 	if (c->flags & DEVSYS_RUNNER_CMD_SHELL) {
@@ -213,6 +221,8 @@ int devsys__ssh_cmdline(devsys_buf *out, const devsys_runner_cmd *c, const char 
 				break;
 		}
 	}
+	if (no_stdin && !has_env)
+		devsys_buf_puts(out, " </dev/null");
 	if (!out->ptr || rc < 0)
 		return devsys__error_oom();
 	return 0;

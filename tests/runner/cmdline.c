@@ -52,6 +52,9 @@ Test(runner_cmdline, env_values_stay_out_of_the_command_line)
 	fclose(f);
 	const char *show[] = { "/bin/sh", "-c", "printf '[%s][%s][%s]' \"$API_TOKEN\" \"$EMPTY\" \"$ML\"; cat", NULL };
 	c.argv = show;
+	/* given stdin, the command reads what follows the preamble (none given: /dev/null, below) */
+	c.stdin_data = "stdin-after\n";
+	c.stdin_len = 12;
 	/* the pid file goes next to the preamble file */
 	snprintf(script, sizeof(script), "%s/pid", dir);
 	devsys_buf l3 = DEVSYS_BUF_INIT, q3 = DEVSYS_BUF_INIT;
@@ -61,6 +64,17 @@ Test(runner_cmdline, env_values_stay_out_of_the_command_line)
 	char *out = dt_sh_output(&st, "/bin/sh -c %s < %s", q3.ptr, path);
 	cr_assert_eq(st, 0);
 	cr_assert_str_eq(out, "[tok-SECRET-123][][a\nb\n]stdin-after\n");
+	free(out);
+	/* no stdin given: the command reads /dev/null, not the rest of the channel */
+	c.stdin_data = NULL;
+	c.stdin_len = 0;
+	devsys_buf_clear(&l3);
+	devsys_buf_clear(&q3);
+	cr_assert_eq(devsys__ssh_cmdline(&l3, &c, script, dir), 0);
+	cr_assert_eq(devsys__sh_quote(&q3, l3.ptr, l3.size), 0);
+	out = dt_sh_output(&st, "/bin/sh -c %s < %s", q3.ptr, path);
+	cr_assert_eq(st, 0);
+	cr_assert_str_eq(out, "[tok-SECRET-123][][a\nb\n]");
 	free(out);
 	devsys_buf_dispose(&line);
 	devsys_buf_dispose(&pre);

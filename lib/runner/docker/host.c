@@ -708,37 +708,59 @@ static bool attach_done(struct attach *a)
 	return d;
 }
 
-/* Wait for the stream's end, the deadline (0: none) or a cancel. 1 ended, 0 timed out, -1 canceled. */
+/* Wait for the stream's end, the deadline (0: none), a cancel or a budget of
+ * the output path (idle timeout, output cap). 1 ended, 0 timed out, -1 stopped. */
 static int wait_stream(struct hd *h, struct attach *a, uint64_t deadline)
 {
 	for (;;) {
 		struct pollfd p = { h->wake[0], POLLIN, 0 };
 		int ms = deadline ? devsys__ms_until(deadline) : 1000;
+		/* an attach that ended because the output path refused more (callback,
+		 * output cap) leaves the container running: that is a stop, not an end */
 		if (attach_done(a))
-			return 1;
-		if (__atomic_load_n(&h->cancel_flag, __ATOMIC_ACQUIRE))
+			return a->aborted ? -1 : 1;
+		if (__atomic_load_n(&h->cancel_flag, __ATOMIC_ACQUIRE) || devsys__runner_io_aborted(a->io))
 			return -1;
 		if (deadline && ms == 0)
 			return 0;
-		if (poll(&p, 1, ms > 1000 ? 1000 : ms) > 0)
+		if (poll(&p, 1, devsys__runner_io_wait_ms(a->io, ms > 1000 ? 1000 : ms)) > 0)
 			drain(h->wake[0]);
 	}
+}
+
+/* Is the container still running? (Asked once its attach stream has ended
+ * early; an engine that cannot answer counts as "maybe": KILL is harmless.) */
+static bool container_running(struct hd *h, const char *id)
+{
+	json_t *j = NULL;
+	bool running = true;
+	if (devsys__docker_container_inspect(&j, h->d, id) < 0) {
+		devsys_error_clear();
+		return true;
+	}
+	running = json_is_true(json_object_get(json_object_get(j, "State"), "Running"));
+	json_decref(j);
+	return running;
 }
 
 /* TERM, the grace period, then KILL: the same rule as the other runners. */
 static void stop_container(struct hd *h, struct attach *a, devsys_runner_io *io, const char *why)
 {
 	uint64_t grace_end = devsys__now_ns() + (uint64_t)h->grace_ms * 1000000u;
+	bool running = true;
 	devsys__runner_io_note(io, "%s: SIGTERM to the container, SIGKILL after %u ms", why, h->grace_ms);
 	if (devsys__docker_container_kill(h->d, a->id, "TERM") < 0)
 		devsys_error_clear();
-	while (!attach_done(a) && devsys__now_ns() < grace_end) {
+	while (devsys__now_ns() < grace_end) {
 		struct pollfd p = { h->wake[0], POLLIN, 0 };
 		int ms = devsys__ms_until(grace_end);
-		if (poll(&p, 1, ms > 200 ? 200 : ms) > 0)
+		/* the stream's end is the container's end, unless we stopped reading it */
+		if (attach_done(a) && (!a->aborted || !(running = container_running(h, a->id))))
+			break;
+		if (poll(&p, 1, ms > 100 ? 100 : ms) > 0)
 			drain(h->wake[0]);
 	}
-	if (!attach_done(a)) {
+	if ((!attach_done(a) || (a->aborted && running && container_running(h, a->id)))) {
 		devsys__runner_io_note(io, "the container outlived the grace period: SIGKILL");
 		if (devsys__docker_container_kill(h->d, a->id, "KILL") < 0)
 			devsys_error_clear();

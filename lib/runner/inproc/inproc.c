@@ -5,16 +5,24 @@
  * environment. Timeout and cancel send SIGTERM to the group, wait the grace
  * period, then SIGKILL it; when the command ends, whatever is left of its
  * group is killed too, so no orphan survives.
+ *
+ * With a `user` (devsys/sys/runner_inproc.h) commands run as that user:
+ * fork, then setgroups, setgid, setuid (in that order, each checked), and
+ * only then chdir and exec, so the working directory is entered with the
+ * user's rights, not root's.
  */
 #include "../runner_int.h"
+#include "devsys/sys/runner_inproc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -37,11 +45,114 @@ struct inproc {
 	int cancel_pipe[2];
 	int cancel_flag; /* atomic */
 	char *workdir;
+	/* run as (inproc options' user), resolved at open */
+	char *user;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	int ngroups;
+	char *user_home; /* "HOME=<the user's passwd home>" */
 };
+
+static const size_t inproc_opts_sizes[] = {
+	0,
+	DEVSYS__SIZE_THROUGH(devsys_runner_inproc_options, user), /* 1 */
+};
+
+/* The user's ids and groups, looked up once (getpwnam_r is not async-signal-safe: never after fork). */
+static int resolve_user(struct inproc *ip, const char *name)
+{
+	struct passwd pw, *found = NULL;
+	long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
+	size_t cap = hint > 0 ? (size_t)hint : 16384;
+	char *buf = NULL;
+	int err, n = 32;
+
+	if (geteuid() != 0)
+		return devsys__error_set(DEVSYS_EACCESS, "inproc runner: the profile runs commands as user '%.64s', which "
+		                                         "needs devsys to run as root (it runs as uid %u); remove `user` or "
+		                                         "start devsys as root",
+		                         name, (unsigned)geteuid());
+	for (;;) {
+		char *nb = devsys__realloc(buf, cap);
+		if (!nb) {
+			devsys__free(buf);
+			return devsys__error_oom();
+		}
+		buf = nb;
+		err = getpwnam_r(name, &pw, buf, cap, &found);
+		if (err != ERANGE || cap > (1u << 20))
+			break;
+		cap *= 2;
+	}
+	if (!found) {
+		devsys__free(buf);
+		return err ? devsys__error_errno(DEVSYS_ESYSTEM, err, "inproc runner: cannot look up user '%.64s'", name)
+		           : devsys__error_set(DEVSYS_ENOTFOUND, "inproc runner: user '%.64s' (the profile's `user`) is not "
+		                                                 "in the passwd database",
+		                               name);
+	}
+	ip->uid = pw.pw_uid;
+	ip->gid = pw.pw_gid;
+	ip->user = devsys__strdup(name);
+	ip->user_home = devsys__asprintf("HOME=%s", pw.pw_dir && *pw.pw_dir ? pw.pw_dir : "/");
+	/* the user's own supplementary groups, never devsys's */
+	for (;;) {
+		gid_t *g = devsys__realloc(ip->groups, (size_t)n * sizeof(*g));
+		int want = n;
+		if (!g)
+			break;
+		ip->groups = g;
+		if (getgrouplist(name, pw.pw_gid, g, &want) >= 0) {
+			ip->ngroups = want;
+			break;
+		}
+		if (want <= n || want > 65536) {
+			ip->ngroups = 0; /* getgrouplist gave no size: the primary group alone */
+			break;
+		}
+		n = want;
+	}
+	devsys__free(buf);
+	if (!ip->user || !ip->user_home || !ip->groups)
+		return devsys__error_oom();
+	return 0;
+}
+
+static int read_backend_options(struct inproc *ip, const devsys_runner_options *opts)
+{
+	devsys_runner_inproc_options x = DEVSYS_RUNNER_INPROC_OPTIONS_INIT;
+	int rc;
+	if (!opts->backend_tag && !opts->backend_options)
+		return 0;
+	if (!opts->backend_tag || strcmp(opts->backend_tag, DEVSYS_RUNNER_INPROC_TAG) != 0 || !opts->backend_options)
+		return devsys__error_set(DEVSYS_EINVAL, "inproc runner: backend options tagged '%.64s' are not the inproc "
+		                                        "runner's (tag \"%s\", devsys_runner_inproc_options)",
+		                         opts->backend_tag ? opts->backend_tag : "(none)", DEVSYS_RUNNER_INPROC_TAG);
+	if ((rc = devsys__versioned_copy(&x, opts->backend_options, inproc_opts_sizes,
+	                                 DEVSYS_RUNNER_INPROC_OPTIONS_VERSION, "devsys_runner_inproc_options")) < 0)
+		return rc;
+	return x.user ? resolve_user(ip, x.user) : 0;
+}
+
+static void ip_close(void *self)
+{
+	struct inproc *ip = self;
+	if (ip->cancel_pipe[0] >= 0)
+		close(ip->cancel_pipe[0]);
+	if (ip->cancel_pipe[1] >= 0)
+		close(ip->cancel_pipe[1]);
+	devsys__free(ip->workdir);
+	devsys__free(ip->user);
+	devsys__free(ip->user_home);
+	devsys__free(ip->groups);
+	devsys__free(ip);
+}
 
 static int ip_open(void **self, const devsys_runner_options *opts, void *payload)
 {
 	struct inproc *ip;
+	int rc;
 	(void)payload;
 	if (!(ip = devsys__calloc(1, sizeof(*ip))))
 		return devsys__error_oom();
@@ -50,22 +161,18 @@ static int ip_open(void **self, const devsys_runner_options *opts, void *payload
 	ip->cpu = opts->rlimit_cpu_s;
 	ip->as = opts->rlimit_as_bytes;
 	ip->nofile = opts->rlimit_nofile;
+	ip->cancel_pipe[0] = ip->cancel_pipe[1] = -1;
+	if ((rc = read_backend_options(ip, opts)) < 0) {
+		ip_close(ip);
+		return rc;
+	}
 	if (pipe2(ip->cancel_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
 		int err = errno;
-		devsys__free(ip);
+		ip_close(ip);
 		return devsys__error_errno(DEVSYS_ESYSTEM, err, "inproc runner: pipe failed");
 	}
 	*self = ip;
 	return 0;
-}
-
-static void ip_close(void *self)
-{
-	struct inproc *ip = self;
-	close(ip->cancel_pipe[0]);
-	close(ip->cancel_pipe[1]);
-	devsys__free(ip->workdir);
-	devsys__free(ip);
 }
 
 static int ip_cancel(void *self)
@@ -146,8 +253,89 @@ static int set_limit(int res, uint64_t v)
 	return setrlimit(res, &rl);
 }
 
-static pid_t spawn_fork(struct inproc *ip, const char *path, char *const argv[], char *const envp[], const char *cwd,
-                        int in_fd, int out_fd, int err_fd, int *err_out)
+/* Where a forked child failed (reported with its errno through a pipe). */
+enum child_step {
+	STEP_NONE = 0,
+	STEP_FDS,
+	STEP_LIMITS,
+	STEP_SETGROUPS,
+	STEP_SETGID,
+	STEP_SETUID,
+	STEP_CHDIR,
+	STEP_EXEC,
+	STEP_HOME_FALLBACK /* not a failure: HOME was not usable by the user */
+};
+
+static const char *step_name(int step)
+{
+	static const char *const names[] = { "",       "setting up stdin/stdout/stderr", "setting resource limits",
+		                             "setgroups", "setgid", "setuid", "entering the working directory",
+		                             "exec",      "" };
+	return step >= 0 && step <= STEP_HOME_FALLBACK ? names[step] : "";
+}
+
+struct child_report {
+	int step;
+	int err;
+};
+
+static void report(int fd, int step, int err)
+{
+	struct child_report r = { step, err };
+	if (write(fd, &r, sizeof(r)) < 0) {
+		/* nothing more a child can do */
+	}
+}
+
+/* In the child, after fork: only async-signal-safe calls. */
+static void child_main(struct inproc *ip, const char *path, char *const argv[], char *envp[], int home_idx,
+                       const char *cwd, int in_fd, int out_fd, int err_fd, int ep)
+{
+	int step = STEP_FDS;
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	setpgid(0, 0);
+	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+		goto fail;
+	step = STEP_LIMITS;
+	if ((ip->cpu && set_limit(RLIMIT_CPU, ip->cpu) != 0) || (ip->as && set_limit(RLIMIT_AS, ip->as) != 0) ||
+	    (ip->nofile && set_limit(RLIMIT_NOFILE, ip->nofile) != 0))
+		goto fail;
+	if (ip->user) {
+		/* groups first, then the gid, then the uid: after setuid nothing else could be changed */
+		step = STEP_SETGROUPS;
+		if (setgroups((size_t)ip->ngroups, ip->groups) != 0)
+			goto fail;
+		step = STEP_SETGID;
+		if (setgid(ip->gid) != 0 || getegid() != ip->gid)
+			goto fail;
+		step = STEP_SETUID;
+		if (setuid(ip->uid) != 0 || geteuid() != ip->uid || getuid() != ip->uid)
+			goto fail;
+		if (ip->uid != 0 && setuid(0) == 0) { /* root must not be recoverable */
+			errno = EPERM;
+			goto fail;
+		}
+		if (home_idx >= 0 && access(envp[home_idx] + 5, W_OK | X_OK) != 0) {
+			envp[home_idx] = ip->user_home;
+			report(ep, STEP_HOME_FALLBACK, errno);
+		}
+	}
+	step = STEP_CHDIR;
+	if (cwd && chdir(cwd) != 0)
+		goto fail;
+	step = STEP_EXEC;
+	execve(path, argv, envp);
+fail:
+	report(ep, step, errno);
+	_exit(127);
+}
+
+static pid_t spawn_fork(struct inproc *ip, const char *path, char *const argv[], char *envp[], int home_idx,
+                        const char *cwd, int in_fd, int out_fd, int err_fd, int *err_out, int *step_out,
+                        bool *home_fallback)
 {
 	int ep[2];
 	pid_t pid;
@@ -162,41 +350,28 @@ static pid_t spawn_fork(struct inproc *ip, const char *path, char *const argv[],
 		close(ep[1]);
 		return -1;
 	}
-	if (pid == 0) {
-		int e;
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		setpgid(0, 0);
-		if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
-			goto fail;
-		if (cwd && chdir(cwd) != 0)
-			goto fail;
-		if ((ip->cpu && set_limit(RLIMIT_CPU, ip->cpu) != 0) || (ip->as && set_limit(RLIMIT_AS, ip->as) != 0) ||
-		    (ip->nofile && set_limit(RLIMIT_NOFILE, ip->nofile) != 0))
-			goto fail;
-		execve(path, argv, envp);
-	fail:
-		e = errno;
-		if (write(ep[1], &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
-	}
+	if (pid == 0)
+		child_main(ip, path, argv, envp, home_idx, cwd, in_fd, out_fd, err_fd, ep[1]);
 	close(ep[1]);
 	setpgid(pid, pid); /* also from the parent: no race with the first kill */
-	{
-		int e = 0;
+	for (;;) {
+		struct child_report r;
 		ssize_t n;
-		while ((n = read(ep[0], &e, sizeof(e))) < 0 && errno == EINTR)
+		while ((n = read(ep[0], &r, sizeof(r))) < 0 && errno == EINTR)
 			;
-		close(ep[0]);
-		if (n == (ssize_t)sizeof(e)) {
-			waitpid(pid, NULL, 0);
-			*err_out = e;
-			return -1;
+		if (n != (ssize_t)sizeof(r))
+			break; /* exec closed the pipe: running */
+		if (r.step == STEP_HOME_FALLBACK) {
+			*home_fallback = true;
+			continue;
 		}
+		close(ep[0]);
+		waitpid(pid, NULL, 0);
+		*err_out = r.err;
+		*step_out = r.step;
+		return -1;
 	}
+	close(ep[0]);
 	return pid;
 }
 
@@ -269,6 +444,27 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
 	return n;
 }
 
+/* A command that did not start: say which step failed, for whom. */
+static int spawn_failed(const struct inproc *ip, const devsys_runner_cmd *c, int err, int step,
+                        devsys_runner_status *st)
+{
+	bool as_user = ip->user && step >= STEP_SETGROUPS && step <= STEP_SETUID;
+	int code = err == ENOENT ? DEVSYS_ENOTFOUND : err == EACCES || err == EPERM ? DEVSYS_EACCESS : DEVSYS_ESYSTEM;
+	st->failure = err == ENOENT || err == EACCES || err == EPERM || err == E2BIG ? DEVSYS_RUNNER_NOT_RUN
+	                                                                            : DEVSYS_RUNNER_SYSTEM_FAILURE;
+	if (as_user)
+		return devsys__error_errno(code, err, "inproc runner: cannot switch to user '%s' (%s failed) for '%.200s'",
+		                           ip->user, step_name(step), c->argv[0]);
+	if (step == STEP_CHDIR)
+		return devsys__error_errno(code, err, "inproc runner: %s%s%s cannot enter the working directory '%.300s'",
+		                           ip->user ? "user '" : "the command", ip->user ? ip->user : "",
+		                           ip->user ? "'" : "", c->cwd);
+	if (ip->user)
+		return devsys__error_errno(code, err, "inproc runner: cannot start '%.200s' as user '%s' (%s)", c->argv[0],
+		                           ip->user, step ? step_name(step) : "fork");
+	return devsys__error_errno(code, err, "inproc runner: cannot start '%.200s'", c->argv[0]);
+}
+
 static int ip_exec(void *self, const devsys_runner_cmd *c, devsys_runner_io *io, devsys_runner_status *st)
 {
 	struct inproc *ip = self;
@@ -277,7 +473,8 @@ static int ip_exec(void *self, const devsys_runner_cmd *c, devsys_runner_io *io,
 	const char **argv = NULL;
 	size_t argc = 0;
 	int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
-	int in_child = -1, pidfd = -1, rc = 0, status = 0, spawn_err = 0;
+	int in_child = -1, pidfd = -1, rc = 0, status = 0, spawn_err = 0, spawn_step = STEP_NONE, home_idx = -1;
+	bool home_fallback = false;
 	pid_t pid = -1;
 	size_t in_off = 0;
 	bool out_open, err_open, exited = false, killing = false, killed_hard = false;
@@ -369,9 +566,12 @@ static int ip_exec(void *self, const devsys_runner_cmd *c, devsys_runner_io *io,
 		in_child = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 
-	if (ip->cpu || ip->as || ip->nofile)
-		pid = spawn_fork(ip, prog, (char *const *)argv, env.v, c->cwd, in_child, out_pipe[1], err_pipe[1],
-		                 &spawn_err);
+	for (size_t i = 0; i < env.n; i++)
+		if (strncmp(env.v[i], "HOME=", 5) == 0)
+			home_idx = (int)i;
+	if (ip->cpu || ip->as || ip->nofile || ip->user)
+		pid = spawn_fork(ip, prog, (char *const *)argv, env.v, home_idx, c->cwd, in_child, out_pipe[1], err_pipe[1],
+		                 &spawn_err, &spawn_step, &home_fallback);
 	else
 		pid = spawn_posix(prog, (char *const *)argv, env.v, c->cwd, in_child, out_pipe[1], err_pipe[1], &spawn_err);
 	close(out_pipe[1]);
@@ -381,12 +581,15 @@ static int ip_exec(void *self, const devsys_runner_cmd *c, devsys_runner_io *io,
 		close(in_child);
 	in_pipe[0] = in_child = -1;
 	if (pid < 0) {
-		rc = devsys__error_errno(spawn_err == ENOENT ? DEVSYS_ENOTFOUND : DEVSYS_ESYSTEM, spawn_err,
-		                         "inproc runner: cannot start '%.200s'", c->argv[0]);
-		st->failure = spawn_err == ENOENT || spawn_err == EACCES || spawn_err == E2BIG ? DEVSYS_RUNNER_NOT_RUN
-		                                                                                : DEVSYS_RUNNER_SYSTEM_FAILURE;
+		rc = spawn_failed(ip, c, spawn_err, spawn_step, st);
 		goto out;
 	}
+	if (ip->user)
+		devsys__runner_io_note(io, "running as user '%s' (uid %u, gid %u)%s%s", ip->user, (unsigned)ip->uid,
+		                       (unsigned)ip->gid, home_fallback ? "; the given HOME is not writable by that user, "
+		                                                          "so HOME is the user's own: "
+		                                                        : "",
+		                       home_fallback ? ip->user_home + 5 : "");
 	fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
 	fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
 	pidfd = pidfd_open_(pid);
@@ -449,6 +652,8 @@ static int ip_exec(void *self, const devsys_runner_cmd *c, devsys_runner_io *io,
 			i_pid = np++;
 		}
 		wait_ms = next == UINT64_MAX ? -1 : devsys__ms_until(next);
+		if (!killing && !exited)
+			wait_ms = devsys__runner_io_wait_ms(io, wait_ms); /* wake for the idle timeout */
 		if (!exited && pidfd < 0 && (wait_ms < 0 || wait_ms > 50))
 			wait_ms = 50; /* no pidfd: poll waitpid */
 		for (int k = 0; k < np; k++)
@@ -560,9 +765,15 @@ static int ip_download(void *self, const char *remote, const char *local)
 
 static int ip_describe(void *self, devsys_runner_description *out)
 {
-	(void)self;
-	if (gethostname(out->where, sizeof(out->where) - 1) != 0)
-		out->where[0] = '\0';
+	struct inproc *ip = self;
+	char host[128];
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	if (ip->user)
+		snprintf(out->where, sizeof(out->where), "%s (as user %s)", host, ip->user);
+	else
+		snprintf(out->where, sizeof(out->where), "%s", host);
 	return 0;
 }
 

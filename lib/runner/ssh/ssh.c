@@ -1302,6 +1302,8 @@ static int ssh_exec(void *self, const devsys_runner_cmd *c, devsys_runner_io *io
 			continue;
 		if (!eof_sent)
 			cap = cap > 50 ? 50 : cap; /* the window may reopen without socket activity on our side */
+		if (!killing)
+			cap = devsys__runner_io_wait_ms(io, cap); /* wake for the idle timeout */
 		wait_io(rt, next, cap);
 	}
 	/* exit status */
