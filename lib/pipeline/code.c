@@ -9,6 +9,7 @@
 #include <git2.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -152,6 +153,74 @@ static int agent_argv(strvec *argv, const devsys_spec *spec)
 	return rc;
 }
 
+/* The spec's agent.idle_timeout (the schema's timeout type: seconds or
+ * "90s"/"30m"/"2h") in ms; 0 when absent. It may only lower the operator's. */
+static int spec_idle_ms(const devsys_spec *spec, unsigned int *ms)
+{
+	const devsys_node *n = devsys_node_get(devsys_spec_at(spec, 0), "/agent/idle_timeout");
+	double seconds = 0;
+	*ms = 0;
+	if (!n)
+		return 0;
+	if (devsys_node_get_type(n) == DEVSYS_NODE_NUMBER) {
+		seconds = devsys_node_number(n);
+	} else if (devsys_node_get_type(n) == DEVSYS_NODE_STRING) {
+		const char *text = devsys_node_string(n, NULL);
+		char *end = NULL;
+		unsigned long v = strtoul(text, &end, 10);
+		if (end && end != text && end[0] && !end[1])
+			seconds = end[0] == 's' ? (double)v : end[0] == 'm' ? (double)v * 60 : end[0] == 'h' ? (double)v * 3600 : 0;
+	}
+	if (!(seconds >= 1 && seconds <= 604800))
+		return devsys__error_set(DEVSYS_EINVALID, "%s: agent.idle_timeout is not a number of seconds (1 to 604800) "
+		                                          "or a duration like \"90s\", \"30m\", \"2h\"",
+		                         devsys_node_source(n) ? devsys_node_source(n) : devsys_spec_name(spec));
+	*ms = (unsigned int)(seconds * 1000);
+	return 0;
+}
+
+/* Each budget its own outcome in task.json (stages.agent.outcome). */
+static const char *agent_outcome(int failure)
+{
+	switch (failure) {
+	case DEVSYS_RUNNER_STALLED:
+		return "agent-stalled";
+	case DEVSYS_RUNNER_OUTPUT_LIMIT:
+		return "agent-output-limit";
+	case DEVSYS_RUNNER_TIMEOUT:
+		return "agent-timeout";
+	case DEVSYS_RUNNER_CANCELED:
+		return "agent-canceled";
+	default:
+		return "agent-failed";
+	}
+}
+
+/* task.json "agent": what the command did against its budgets, so each
+ * budget's outcome is in the record next to stages.agent's class. */
+static int record_agent(devsys_task *task, const devsys_runner_cmd *cmd, const devsys_runner_result *rr,
+                        const char *outcome)
+{
+	devsys_record *rec = NULL;
+	char *s;
+	json_t *j = json_pack("{s:s,s:s,s:i,s:i,s:I,s:I,s:b,s:s,s:{s:I,s:I,s:I}}", "outcome", outcome, "failure",
+	                      devsys_runner_failure_name(rr->failure), "exit_code", rr->exit_code, "signal", rr->signal,
+	                      "duration_ms", (json_int_t)rr->duration_ms, "output_bytes", (json_int_t)rr->output_bytes,
+	                      "truncated", rr->truncated || rr->failure == DEVSYS_RUNNER_OUTPUT_LIMIT, "log",
+	                      "logs/agent.log", "budgets", "timeout_ms", (json_int_t)cmd->timeout_ms, "idle_timeout_ms",
+	                      (json_int_t)cmd->idle_timeout_ms, "max_output_bytes", (json_int_t)cmd->max_output_bytes);
+	int rc;
+	s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	if (!s)
+		return devsys__error_oom();
+	if ((rc = devsys_record_open(&rec, task)) == 0 && (rc = devsys_record_set_json(rec, "agent", s)) == 0)
+		rc = devsys_record_save(rec);
+	devsys_record_free(rec);
+	free(s);
+	return rc;
+}
+
 int devsys__stage_agent(devsys__stage_ctx *c)
 {
 	devsys_pipeline *p = c->p;
@@ -161,7 +230,7 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	devsys_runner_result rr = DEVSYS_RUNNER_RESULT_INIT;
 	devsys_buf input = DEVSYS_BUF_INIT;
 	strvec argv = { 0 }, env = { 0 };
-	unsigned int ms = 0;
+	unsigned int ms = 0, idle_ms = 0;
 	int rc, fclass;
 
 	if ((rc = devsys__pipeline_begin(c, "agent")) < 0)
@@ -169,7 +238,7 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	if ((rc = devsys__pipeline_repo(c)) < 0)
 		return devsys__pipeline_end(c, "agent", rc, DEVSYS_FAILURE_SYSTEM, "agent-not-run", -1);
 	repo = c->repo;
-	if ((rc = agent_argv(&argv, p->spec)) < 0 ||
+	if ((rc = agent_argv(&argv, p->spec)) < 0 || (rc = spec_idle_ms(p->spec, &idle_ms)) < 0 ||
 	    ((rc = devsys_spec_timeout_ms(p->spec, 0, "agent", &ms)) < 0 && rc != DEVSYS_ENOTFOUND)) {
 		rc = devsys__pipeline_end(c, "agent", rc, DEVSYS_FAILURE_BUILD, "agent-refused", -1);
 		goto out;
@@ -186,15 +255,32 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	cmd.timeout_ms = ms;
 	cmd.task = task; /* output: logs/agent.log; stdin: /dev/null */
 	cmd.stage = "agent";
+	/* the budgets: the spec may only lower the operator's idle timeout */
+	cmd.idle_timeout_ms = idle_ms && idle_ms < p->agent_idle_timeout_ms ? idle_ms : p->agent_idle_timeout_ms;
+	cmd.max_output_bytes = p->max_output_bytes;
 	rc = devsys__pipeline_exec(c, p->runner, &cmd, &rr);
 	fclass = rc < 0 && rr.failure == DEVSYS_RUNNER_OK ? DEVSYS_FAILURE_SYSTEM : devsys__pipeline_failure_of_runner(rr.failure);
+	{
+		/* the runner's error must survive the record write */
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", devsys_error_message(devsys_error_last()));
+		if (record_agent(task, &cmd, &rr, fclass == DEVSYS_FAILURE_NONE ? "agent-done" : agent_outcome(rr.failure)) <
+		    0) {
+			rc = devsys__pipeline_end(c, "agent", devsys_error_code(devsys_error_last()), DEVSYS_FAILURE_SYSTEM,
+			                          "record-failed", -1);
+			devsys_runner_result_dispose(&rr);
+			goto out;
+		}
+		if (rc < 0)
+			devsys__error_set(rc, "%s", msg);
+	}
 	if (fclass == DEVSYS_FAILURE_NONE)
 		rc = devsys__pipeline_end(c, "agent", 0, fclass, "agent-done", DEVSYS_STATE_CODED);
 	else {
 		if (rc == 0)
 			rc = devsys__error_set(DEVSYS_ERROR, "the agent %s (exit %d, signal %d); see logs/agent.log",
 			                       devsys_runner_failure_name(rr.failure), rr.exit_code, rr.signal);
-		rc = devsys__pipeline_end(c, "agent", rc, fclass, "agent-failed", -1);
+		rc = devsys__pipeline_end(c, "agent", rc, fclass, agent_outcome(rr.failure), -1);
 	}
 	devsys_runner_result_dispose(&rr);
 out:

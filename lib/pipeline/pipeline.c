@@ -672,6 +672,10 @@ int devsys__pipeline_failure_of_runner(int failure)
 		return DEVSYS_FAILURE_TIMEOUT;
 	case DEVSYS_RUNNER_CANCELED:
 		return DEVSYS_FAILURE_CANCELED;
+	case DEVSYS_RUNNER_STALLED:
+		return DEVSYS_FAILURE_STALLED;
+	case DEVSYS_RUNNER_OUTPUT_LIMIT:
+		return DEVSYS_FAILURE_BUILD; /* the command's own output broke its budget */
 	default:
 		return DEVSYS_FAILURE_SYSTEM;
 	}
