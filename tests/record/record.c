@@ -763,3 +763,53 @@ Test(record, the_case_json_of_a_report)
 	devsys_buf_dispose(&b);
 	devsys_report_free(r);
 }
+
+typedef struct {
+	int n, stop_at;
+	uint64_t seqs[8];
+	char types[128];
+} walk;
+
+static int walk_cb(uint64_t seq, const char *type, const char *line, size_t len, void *payload)
+{
+	walk *w = payload;
+	cr_assert_eq(strlen(line), len, "the line is NUL-terminated at len");
+	cr_assert(strncmp(line, "{\"seq\":", 7) == 0 && line[len - 1] == '}', "a whole event line: %s", line);
+	if (w->n < 8)
+		w->seqs[w->n] = seq;
+	w->n++;
+	strncat(w->types, type, sizeof(w->types) - strlen(w->types) - 2);
+	strcat(w->types, ",");
+	return w->stop_at && w->n == w->stop_at;
+}
+
+/* devsysd frames server-sent events from this walk: seq and type per event, never a torn line. */
+Test(record, events_foreach_gives_seq_type_and_line)
+{
+	walk w = { 0, 0, { 0 }, "" };
+	char p[4200];
+	cr_assert_eq(devsys_record_events_foreach(task, 0, 0, walk_cb, &w), 0, "no events yet is fine");
+	cr_assert_eq(w.n, 0);
+	cr_assert_eq(devsys_record_event(rec, "alpha", NULL, NULL), 0);
+	cr_assert_eq(devsys_record_event(rec, "beta", "{\"k\":\"v\"}", NULL), 0);
+	cr_assert_eq(devsys_record_event(rec, "gamma", NULL, NULL), 0);
+	snprintf(p, sizeof(p), "%s/events.jsonl", devsys_task_path(task));
+	FILE *f = fopen(p, "a");
+	fputs("{\"seq\":4,\"ts\":\"to", f); /* a writer killed mid-line */
+	fclose(f);
+	cr_assert_eq(devsys_record_events_foreach(task, 1, 0, walk_cb, &w), 0);
+	cr_assert_eq(w.n, 2);
+	cr_assert_eq(w.seqs[0], 2);
+	cr_assert_eq(w.seqs[1], 3);
+	cr_assert_str_eq(w.types, "beta,gamma,");
+	/* a callback that stops: DEVSYS_EUSER, and nothing after it is given */
+	memset(&w, 0, sizeof(w));
+	w.stop_at = 1;
+	cr_assert_eq(devsys_record_events_foreach(task, 0, 0, walk_cb, &w), DEVSYS_EUSER);
+	cr_assert_eq(w.n, 1);
+	/* a limit */
+	memset(&w, 0, sizeof(w));
+	cr_assert_eq(devsys_record_events_foreach(task, 0, 2, walk_cb, &w), 0);
+	cr_assert_eq(w.n, 2);
+	cr_assert_eq(devsys_record_events_foreach(task, 0, 0, NULL, NULL), DEVSYS_EINVAL);
+}

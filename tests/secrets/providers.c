@@ -365,3 +365,28 @@ Test(secrets_providers, the_event_callback_gets_the_task_and_can_refuse)
 	devsys_workspace_free(ws);
 	unsetenv("DEVSYS_TEST_EV_TOKEN");
 }
+
+/* The event's data, as the record keeps it: the names escaped, never the value. */
+Test(secrets_providers, the_event_json_never_holds_the_value)
+{
+	devsys_secret_event ev;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	memset(&ev, 0, sizeof(ev));
+	ev.version = 1;
+	ev.name = "tok";
+	ev.provider = "env";
+	ev.task_id = "t\"1";
+	ev.stage = NULL;
+	ev.cached = 1;
+	ev.error = DEVSYS_ENOTFOUND;
+	cr_assert_eq(devsys_secret_event_json(&b, &ev), 0);
+	cr_assert_str_eq(b.ptr, "{\"name\":\"tok\",\"provider\":\"env\",\"task\":\"t\\\"1\",\"stage\":null,\"cached\":true,"
+	                        "\"error\":\"DEVSYS_ENOTFOUND\"}");
+	ev.error = 0;
+	ev.cached = 0;
+	cr_assert_eq(devsys_secret_event_json(&b, &ev), 0, "the buffer is replaced, not appended to");
+	cr_assert(strncmp(b.ptr, "{\"name\"", 7) == 0 && strstr(b.ptr, "\"cached\":false,\"error\":null}"), "%s", b.ptr);
+	cr_assert_eq(devsys_secret_event_json(NULL, &ev), DEVSYS_EINVAL);
+	cr_assert_eq(devsys_secret_event_json(&b, NULL), DEVSYS_EINVAL);
+	devsys_buf_dispose(&b);
+}
