@@ -5,14 +5,17 @@ from __future__ import annotations
 import ctypes
 from ctypes import byref, c_char_p, c_int, c_uint, c_void_p
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
 
-from . import _lib
+from . import _base, _lib
 from . import _structs as S
-from ._base import Handle, StrPath, check, data, dec, dec_opt, enc, new_handle, req, with_buf
+from ._base import Handle, StrPath, Trap, check, data, dec, dec_opt, enc, new_handle, req, strarray, with_buf
 from ._core import Workspace
 from ._errcodes import NotSupportedError
 from ._ops import Config, Policy, Repo
+
+if TYPE_CHECKING:
+    from ._ops import Masker
 
 fn = _lib.fn
 
@@ -186,31 +189,92 @@ class PullRequest(Handle):
             out.append(Review(dec(r.reviewer), dec(r.commit_sha), int(r.state)))
         return out
 
+    author = property(lambda self: dec_opt(fn.devsys_pr_author(self._h)))
+    merge_sha = property(lambda self: dec_opt(fn.devsys_pr_merge_sha(self._h)))
+
     def gate_check(self, policy: Union[Policy, Config], *, repo: Optional[Repo] = None,
                    require_approval: bool = False, bot: Optional[str] = None, authors: Sequence[str] = (),
                    poll_timeout_ms: int = 0) -> Decision:
         """Decide whether the PR may merge now (merges nothing). @p policy: a
         Policy, or a Config whose `policy:` section is used."""
-        o = S.GateOptions()
-        check(fn.devsys_gate_options_init(byref(o), 1))
-        if isinstance(policy, Config):
-            p = c_void_p()
-            check(fn.devsys_config_policy(byref(p), policy._h))  # borrowed from the config, alive here
-            o.policy = p.value
-        else:
-            o.policy = policy._h
-        o.repo = repo._h if repo is not None else None
-        o.require_approval, o.bot = int(require_approval), enc(bot, "bot", optional=True)
-        names = [req(a, "author") for a in authors]
-        arr = (c_char_p * max(len(names), 1))(*names)
-        o.authors, o.nauthors = (ctypes.cast(arr, S.c_char_pp) if names else None), len(names)
-        o.poll_timeout_ms = poll_timeout_ms
+        o, keep = _gate_options(policy, repo, require_approval, bot, authors, poll_timeout_ms)
         return Decision(new_handle(lambda out: fn.devsys_gate_check(out, self._h, byref(o))))
+
+    def gate_merge(self, policy: Union[Policy, Config], *, repo: Optional[Repo] = None,
+                   require_approval: bool = False, bot: Optional[str] = None, authors: Sequence[str] = (),
+                   poll_timeout_ms: int = 0) -> Decision:
+        """Decide as gate_check() and merge only a merge decision, at the head
+        commit it was made on (merge_sha then names the merge). Any other
+        decision raises StateError (ConflictError when the head moved), with the
+        decision in the exception's .decision; nothing is merged then."""
+        o, keep = _gate_options(policy, repo, require_approval, bot, authors, poll_timeout_ms)
+        out = c_void_p()
+        rc = int(fn.devsys_gate_merge(byref(out), self._h, byref(o)))
+        d = Decision(out.value) if out.value else None
+        if rc < 0:
+            e = _base.last_error(rc)
+            e.decision = d  # type: ignore[attr-defined]
+            raise e
+        assert d is not None
+        return d
+
+
+def _gate_options(policy: Union[Policy, Config], repo: Optional[Repo], require_approval: bool, bot: Optional[str],
+                  authors: Sequence[str], poll_timeout_ms: int) -> Tuple[S.GateOptions, List[Any]]:
+    """The gate's options and what they point to (kept by the caller for the call)."""
+    o = S.GateOptions()
+    check(fn.devsys_gate_options_init(byref(o), 1))
+    if isinstance(policy, Config):
+        p = c_void_p()
+        check(fn.devsys_config_policy(byref(p), policy._h))  # borrowed from the config, alive here
+        o.policy = p.value
+    else:
+        o.policy = policy._h
+    o.repo = repo._h if repo is not None else None
+    b = enc(bot, "bot", optional=True)
+    o.require_approval, o.bot = int(require_approval), b
+    names = [req(a, "author") for a in authors]
+    arr = (c_char_p * max(len(names), 1))(*names)
+    o.authors, o.nauthors = (ctypes.cast(arr, S.c_char_pp) if names else None), len(names)
+    o.poll_timeout_ms = poll_timeout_ms
+    return o, [policy, repo, b, names, arr]
+
+
+def pr_body(task_id: str, *, summary: Optional[str] = None, spec_path: Optional[str] = None,
+            spec_id: Optional[str] = None, validation: Optional[str] = None, acceptance: Sequence[str] = (),
+            report: Optional[str] = None, runner: Optional[str] = None, gate: Optional[str] = None,
+            masker: Optional["Masker"] = None) -> str:
+    """A PR body (Markdown) with the task's metadata (devsys_pr_body_build):
+    cut at the forge's limit with a note, and passed through @p masker."""
+    o = S.PrBody()
+    o.version = 2
+    keep: List[Any] = []
+    for field, value in (("task_id", task_id), ("summary", summary), ("spec_path", spec_path), ("spec_id", spec_id),
+                         ("validation", validation), ("report", report), ("runner", runner), ("gate", gate)):
+        b = enc(value, field, optional=field != "task_id")
+        keep.append(b)
+        setattr(o, field, b)
+    items = [req(a, "acceptance item") for a in acceptance]
+    arr = strarray(items)
+    keep += [items, arr]
+    o.acceptance, o.nacceptance = (ctypes.cast(arr, S.c_char_pp) if items else None), len(items)
+    return dec(with_buf(lambda buf: fn.devsys_pr_body_build(buf, byref(o), masker._h if masker is not None else None)))
 
 
 # ---------------------------------------------------------------- pipeline
 
 FAILURE_NONE, FAILURE_BUILD, FAILURE_SYSTEM, FAILURE_STALLED, FAILURE_TIMEOUT, FAILURE_CANCELED = range(6)
+EVENT_STAGE_BEGIN, EVENT_STAGE_END, EVENT_OUTPUT, EVENT_PROGRESS = 1, 2, 3, 4
+
+
+def failure_class_name(failure_class: int) -> Optional[str]:
+    """"build", "system", "stalled", "timeout", "canceled"; None for FAILURE_NONE."""
+    return dec_opt(fn.devsys_failure_class_name(failure_class))
+
+
+def stage_names() -> List[str]:
+    """The built-in stages, in the order a task runs them ("validate" first)."""
+    return [dec(fn.devsys_pipeline_stage_name(i)) for i in range(int(fn.devsys_pipeline_stage_count()))]
 
 
 @dataclass(frozen=True)
@@ -221,27 +285,105 @@ class StageResult:
     error: int
     outcome: str
 
+    @staticmethod
+    def _from(r: Any) -> "StageResult":
+        return StageResult(dec(r.stage), dec(r.result), int(r.failure_class), int(r.error), dec(r.outcome))
+
+
+@dataclass(frozen=True)
+class PipelineEvent:
+    """What the progress callback is told: kind (EVENT_*), the task and stage;
+    STAGE_END: result; OUTPUT: data, a command's masked output bytes;
+    PROGRESS: label ("objects", "tests"), current of total (0: unknown)."""
+    kind: int
+    task_id: str
+    stage: str
+    result: Optional[StageResult]
+    data: Optional[bytes]
+    current: int
+    total: int
+
+    @property
+    def label(self) -> Optional[str]:
+        return dec(self.data) if self.kind == EVENT_PROGRESS and self.data is not None else None
+
+    @staticmethod
+    def _from(e: Any) -> "PipelineEvent":
+        if not e.data:
+            payload = None
+        elif e.kind == EVENT_OUTPUT:
+            payload = ctypes.string_at(e.data, e.len)
+        else:
+            payload = ctypes.string_at(e.data)
+        return PipelineEvent(int(e.kind), dec(e.task_id), dec(e.stage),
+                             StageResult._from(e.result.contents) if e.result else None, payload,
+                             int(e.current), int(e.total))
+
+
+#: progress(event): return False, or raise, to cancel the running stage (a raised exception is re-raised)
+PipelineProgress = Callable[[PipelineEvent], Optional[bool]]
+
 
 class Pipeline(Handle):
-    """A task's stages on a workspace (devsys_pipeline; one thread at a time).
-    This version wraps the validate stage and the coding stages (code())."""
+    """A task's stages on a workspace (devsys_pipeline): validate(), then
+    run() (every stage that remains), run_stage(name) (one) or code()
+    (checkout to push); load() picks an existing task to resume. One thread at
+    a time, except cancel(), which any thread may call while run() runs."""
 
     _free_fn = "devsys_pipeline_free"
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, *, config_path: Optional[StrPath] = None,
+                 progress: Optional[PipelineProgress] = None, agent_idle_timeout_ms: int = 0,
+                 max_output_bytes: int = 0, agent_env_scrub: Sequence[str] = (), runner_grace_ms: int = 0) -> None:
+        """@p config_path: the operator's devsys.yaml (runner profiles, forges,
+        the gate's policy); None: none. @p agent_idle_timeout_ms and
+        @p max_output_bytes: the budgets (0: the library's 10 min and 64 MiB).
+        @p agent_env_scrub: more environment names the agent never gets.
+        @p runner_grace_ms: KILL this long after TERM on a timeout or cancel."""
         _require("pipeline")
         o = S.PipelineOptions()
-        check(fn.devsys_pipeline_options_init(byref(o), 1))
+        check(fn.devsys_pipeline_options_init(byref(o), 2))
+        self._trap = Trap()
+        keep: List[Any] = []
+        cfg = enc(config_path, "config_path", optional=True)
+        o.config_path = cfg
+        keep.append(cfg)
+        names = [req(n, "agent_env_scrub name") for n in agent_env_scrub]
+        arr = strarray(names)
+        keep += [names, arr]
+        o.agent_env_scrub = ctypes.cast(arr, S.c_char_pp) if names else None
+        o.agent_idle_timeout_ms, o.max_output_bytes = agent_idle_timeout_ms, max_output_bytes
+        if runner_grace_ms:
+            ro = S.RunnerOptions()
+            check(fn.devsys_runner_options_init(byref(ro), 2))
+            ro.grace_ms = runner_grace_ms
+            keep.append(ro)
+            o.runner = ctypes.pointer(ro)
+        if progress is not None:
+            trap, on_event = self._trap, progress
+
+            def on_progress(e: Any, _pl: Any) -> int:
+                return trap.run(on_event, PipelineEvent._from(e.contents))
+            o.progress = S.PIPELINE_PROGRESS_CB(on_progress)
+        # the runner options and the callback are used until devsys_pipeline_free(): the wrapper keeps them
+        self._opts, self._keep = o, keep
         super().__init__(new_handle(lambda out: fn.devsys_pipeline_new(out, workspace._h, byref(o))), workspace)
         self.last_result: Optional[StageResult] = None
 
     def validate(self, spec: Union[str, bytes], name: Optional[str] = None) -> StageResult:
         """Validate @p spec and register its task ("validated"). A refused spec
         raises (ValidationError, ParseError) and registers nothing; an existing
-        task raises ExistsError. last_result holds what the stage did either way."""
+        task raises ExistsError (it stays this pipeline's task: run() resumes
+        it). last_result holds what the stage did either way."""
         b = data(spec, "spec")
         return self._stage(lambda r: fn.devsys_pipeline_validate(r, self._h, b, len(b),
                                                                  enc(name, "name", optional=True)))
+
+    def load(self, task_id: str) -> None:
+        """Make the store's task @p task_id this pipeline's task (its kept
+        spec is reloaded); the next run() resumes it. NotFoundError when there
+        is no such task."""
+        check(fn.devsys_pipeline_load(self._h, req(task_id, "task id")))
 
     def code(self) -> StageResult:
         """Checkout, agent, commit and push for the last validated task. Returns
@@ -249,23 +391,51 @@ class Pipeline(Handle):
         raises, with last_result saying which and why."""
         return self._stage(lambda r: fn.devsys_pipeline_code(r, self._h))
 
+    def run(self) -> StageResult:
+        """Run every stage that remains, from where the task stands, to a
+        resting state (awaiting-review, merged, done, no-changes): returns the
+        last stage's result. A failed stage raises (CanceledError when
+        canceled), with last_result saying which and why; StateError when
+        there is nothing to run."""
+        return self._stage(lambda r: fn.devsys_pipeline_run(r, self._h))
+
+    def run_stage(self, stage: str) -> StageResult:
+        """Run one built-in stage (not validate) on its own; StateError names
+        the stage that must run first, InvalidArgumentError an unknown name."""
+        name = req(stage, "stage")
+        return self._stage(lambda r: fn.devsys_pipeline_run_stage(r, self._h, name))
+
+    def cancel(self) -> None:
+        """Stop the running stage (its command gets TERM, then KILL after the
+        grace); the stage and then the task end "canceled". Safe from any
+        thread; with nothing running, the next stage is canceled."""
+        check(fn.devsys_pipeline_cancel(self._h))
+
+    def cancel_task(self, task_id: str) -> bool:
+        """Cancel the store's task @p task_id, whichever process runs it:
+        True when its owner was signaled (it ends the stage), False when it
+        was canceled here at once."""
+        signaled = c_int()
+        check(fn.devsys_pipeline_cancel_task(byref(signaled), self._h, req(task_id, "task id")))
+        return bool(signaled.value)
+
     def _stage(self, call: Any) -> StageResult:
         r = S.StageResult()
         r.version = 1
         rc = call(byref(r))
-        self.last_result = StageResult(dec(r.stage), dec(r.result), int(r.failure_class), int(r.error),
-                                       dec(r.outcome))
-        check(rc)
+        self.last_result = StageResult._from(r)
+        self._trap.check(rc)
         return self.last_result
 
     @property
     def task_id(self) -> Optional[str]:
         return dec_opt(fn.devsys_pipeline_task_id(self._h))
 
-    def state(self, task_id: str) -> str:
-        """The task's state in the pipeline's own store."""
+    def state(self, task_id: Optional[str] = None) -> str:
+        """The task's state in the pipeline's own store (default: this pipeline's task)."""
+        tid = task_id if task_id is not None else self.task_id
         st = fn.devsys_pipeline_store(self._h)
-        return dec(fn.devsys_task_state_name(check(fn.devsys_store_task_state(st, req(task_id, "task id")))))
+        return dec(fn.devsys_task_state_name(check(fn.devsys_store_task_state(st, req(tid, "task id")))))
 
 
 # ---------------------------------------------------------------- speckit
@@ -323,7 +493,8 @@ class SpecKitFeature(Handle):
 __all__ = ['PR_OPEN', 'PR_CLOSED', 'PR_MERGED', 'REVIEW_APPROVED', 'REVIEW_CHANGES_REQUESTED', 'REVIEW_COMMENTED',
            'REVIEW_DISMISSED', 'REVIEW_PENDING', 'CHECK_PENDING', 'CHECK_SUCCESS', 'CHECK_FAILURE', 'CHECK_NEUTRAL',
            'GATE_MERGE', 'GATE_AWAITING_REVIEW', 'GATE_BLOCKED', 'pr_state_name', 'gate_outcome_name',
-           'gate_reason_name', 'Forge', 'Review', 'Reason', 'Decision', 'PullRequest', 'FAILURE_NONE',
+           'gate_reason_name', 'pr_body', 'Forge', 'Review', 'Reason', 'Decision', 'PullRequest', 'FAILURE_NONE',
            'FAILURE_BUILD', 'FAILURE_SYSTEM', 'FAILURE_STALLED', 'FAILURE_TIMEOUT', 'FAILURE_CANCELED',
-           'StageResult', 'Pipeline', 'Finding', 'SpecKitFeature', 'SPECKIT_INFO', 'SPECKIT_WARNING',
-           'SPECKIT_ERROR']
+           'EVENT_STAGE_BEGIN', 'EVENT_STAGE_END', 'EVENT_OUTPUT', 'EVENT_PROGRESS', 'failure_class_name',
+           'stage_names', 'StageResult', 'PipelineEvent', 'PipelineProgress', 'Pipeline', 'Finding',
+           'SpecKitFeature', 'SPECKIT_INFO', 'SPECKIT_WARNING', 'SPECKIT_ERROR']

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ctypes
 from ctypes import byref, c_char_p, c_int, c_size_t, c_uint, c_uint64, c_void_p
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from . import _lib
 from . import _structs as S
@@ -326,6 +326,26 @@ class Config(Handle):
         t, o = self.runner(profile)
         return Runner(t, workspace=workspace, masker=masker, options=o)
 
+    def runner_docker(self, profile: str) -> S.RunnerDockerOptions:
+        """A host-docker profile's Docker options (image, network, limits...),
+        ready for RunnerOptions.backend_options. The C call borrows its strings
+        from the config; the struct returned holds copies of its own, so it
+        outlives the config."""
+        o = S.RunnerDockerOptions()
+        o.version = 1
+        check(fn.devsys_config_runner_docker(self._h, req(profile, "profile"), byref(o)))
+        return _owned(o)
+
+    def runner_dind(self, profile: str) -> S.RunnerDindOptions:
+        """A `type: dind` profile's options; .docker points to the task
+        containers' Docker options. Copies, as runner_docker()'s."""
+        docker, o = S.RunnerDockerOptions(), S.RunnerDindOptions()
+        docker.version, o.version = 1, 1
+        check(fn.devsys_config_runner_dind(self._h, req(profile, "profile"), byref(o), byref(docker)))
+        o = _owned(o)
+        o.docker = ctypes.pointer(_owned(docker))
+        return o
+
     def runner_risk(self, profile: str) -> int:
         r = c_int()
         check(fn.devsys_config_runner_risk(byref(r), self._h, req(profile, "profile")))
@@ -350,6 +370,24 @@ class Config(Handle):
         v, w = c_char_p(), c_char_p()
         check(fn.devsys_config_forge_value(byref(v), byref(w), self._h, req(entry, "entry"), req(key, "key")))
         return dec_opt(v.value), dec_opt(w.value)
+
+
+_ST = TypeVar("_ST", bound=ctypes.Structure)
+
+
+def _owned(o: _ST) -> _ST:
+    """@p o with every string and NULL-terminated string list it points to
+    replaced by a copy the struct itself keeps (ctypes holds assigned objects)."""
+    for name, ctype in o._fields_:
+        if ctype is c_char_p:
+            setattr(o, name, getattr(o, name))
+        elif ctype is S.c_char_pp and getattr(o, name):
+            v = getattr(o, name)
+            items: List[bytes] = []
+            while v[len(items)] is not None:
+                items.append(bytes(v[len(items)]))
+            setattr(o, name, ctypes.cast(strarray(items), S.c_char_pp))
+    return o
 
 
 # ---------------------------------------------------------------- secrets

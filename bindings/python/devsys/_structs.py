@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ctypes
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_int, c_size_t, c_uint,
-                    c_uint64, c_ulong, c_void_p)
+                    c_int64, c_long, c_uint64, c_ulong, c_void_p)
 from typing import Any, Dict, Type
 
 c_char_pp = POINTER(c_char_p)
@@ -66,11 +66,15 @@ class SecretEvent(Structure):
 
 
 SECRET_AUDIT_CB: Any = CFUNCTYPE(None, POINTER(SecretEvent), c_void_p)
+# (event, task, payload): the pipeline records these; a non-zero return fails the resolution
+SECRET_EVENT_CB: Any = CFUNCTYPE(c_int, POINTER(SecretEvent), c_void_p, c_void_p)
 
 
 class SecretsOptions(Structure):
     _fields_ = [("version", c_uint), ("docker_secrets_dir", c_char_p), ("command_timeout_ms", c_uint),
-                ("audit_cb", SECRET_AUDIT_CB), ("audit_payload", c_void_p), ("ws", c_void_p)]
+                ("audit_cb", SECRET_AUDIT_CB), ("audit_payload", c_void_p), ("ws", c_void_p),
+                # version 2
+                ("event_cb", SECRET_EVENT_CB), ("event_payload", c_void_p)]
 
 
 class SecretDef(Structure):
@@ -152,7 +156,9 @@ class RunnerCmd(Structure):
                 ("stdin_len", c_size_t), ("stdin_file", c_char_p), ("output_cb", RUNNER_OUTPUT_CB),
                 ("output_payload", c_void_p), ("task", c_void_p), ("stage", c_char_p),
                 # version 2
-                ("image", c_char_p)]
+                ("image", c_char_p),
+                # version 3: budgets
+                ("idle_timeout_ms", c_uint), ("max_output_bytes", c_uint64)]
 
 
 class RunnerResult(Structure):
@@ -183,14 +189,34 @@ class PolicyOptions(Structure):
                 ("protected_branches", c_char_pp), ("nprotected_branches", c_size_t)]
 
 
-# ---- forge.h, pipeline.h (not in layout_frozen.h yet: tests/test_forge_pipeline_speckit.py checks their
-# sizes against what the C *_options_init() writes) ----
+# ---- policy.h ----
+
+class PolicyChange(Structure):
+    _fields_ = [("version", c_uint), ("path", c_char_p), ("old_path", c_char_p), ("flags", c_uint)]
+
+
+class PolicyReview(Structure):
+    _fields_ = [("version", c_uint), ("reviewer", c_char_p), ("commit_sha", c_char_p), ("state", c_int)]
+
+
+class PolicyCheck(Structure):
+    _fields_ = [("version", c_uint), ("context", c_char_p), ("sha", c_char_p), ("state", c_int), ("kind", c_int)]
+
+
+class PolicyInput(Structure):
+    _fields_ = [("version", c_uint), ("path_risk", c_int), ("profile_risk", c_int), ("spec_risk", c_int),
+                ("require_approval", c_int), ("head_sha", c_char_p), ("bot", c_char_p), ("authors", c_char_pp),
+                ("nauthors", c_size_t), ("reviews", POINTER(POINTER(PolicyReview))), ("nreviews", c_size_t),
+                ("checks", POINTER(POINTER(PolicyCheck))), ("nchecks", c_size_t), ("draft", c_int)]
+
+
+# ---- forge.h ----
 
 class ForgeOptions(Structure):
     _fields_ = [("version", c_uint), ("remote_url", c_char_p), ("config", c_void_p), ("provider", c_char_p),
                 ("base_url", c_char_p), ("owner", c_char_p), ("repo", c_char_p), ("secrets", c_void_p),
                 ("task", c_void_p), ("merge_method", c_char_p), ("bot", c_char_p), ("ca_file", c_char_p),
-                ("connect_timeout_ms", ctypes.c_long), ("timeout_ms", ctypes.c_long), ("max_retries", c_uint),
+                ("connect_timeout_ms", c_long), ("timeout_ms", c_long), ("max_retries", c_uint),
                 ("verbose", c_int), ("ext_type", c_char_p), ("ext", c_void_p)]
 
 
@@ -198,8 +224,16 @@ class PrOptions(Structure):
     _fields_ = [("version", c_uint), ("title", c_char_p), ("body", c_char_p), ("head", c_char_p),
                 ("base", c_char_p), ("head_sha", c_char_p), ("base_sha", c_char_p), ("draft", c_int),
                 ("labels", c_char_pp), ("nlabels", c_size_t), ("reviewers", c_char_pp), ("nreviewers", c_size_t),
-                ("team_reviewers", c_char_pp), ("nteam_reviewers", c_size_t), ("number", ctypes.c_int64),
+                ("team_reviewers", c_char_pp), ("nteam_reviewers", c_size_t), ("number", c_int64),
                 ("masker", c_void_p)]
+
+
+class PrBody(Structure):
+    _fields_ = [("version", c_uint), ("task_id", c_char_p), ("summary", c_char_p), ("spec_path", c_char_p),
+                ("spec_id", c_char_p), ("validation", c_char_p), ("acceptance", c_char_pp),
+                ("nacceptance", c_size_t), ("report", c_char_p), ("runner", c_char_p),
+                # version 2
+                ("gate", c_char_p)]
 
 
 class GateOptions(Structure):
@@ -208,33 +242,140 @@ class GateOptions(Structure):
                 ("nauthors", c_size_t), ("poll_timeout_ms", c_uint), ("poll_interval_ms", c_uint)]
 
 
-class PolicyReview(Structure):
-    _fields_ = [("version", c_uint), ("reviewer", c_char_p), ("commit_sha", c_char_p), ("state", c_int)]
+# ---- sys/forge.h (forge plug-ins); mirrored for the layout check only ----
+
+class ForgeOpenOptions(Structure):
+    _fields_ = [("version", c_uint), ("base_url", c_char_p), ("owner", c_char_p), ("repo", c_char_p),
+                ("remote_url", c_char_p), ("local_path", c_char_p), ("token", c_char_p), ("ca_file", c_char_p),
+                ("user_agent", c_char_p), ("connect_timeout_ms", c_long), ("timeout_ms", c_long),
+                ("max_retries", c_uint), ("verbose", c_int), ("bot", c_char_p), ("ext_type", c_char_p),
+                ("ext", c_void_p)]
 
 
-class PipelineOptions(Structure):
-    _fields_ = [("version", c_uint), ("flags", c_uint), ("store", c_void_p), ("repo", c_void_p),
-                ("runner", c_void_p), ("forge", c_void_p), ("agent_env_scrub", c_char_pp)]
+class ForgePrRequest(Structure):
+    _fields_ = [("version", c_uint), ("title", c_char_p), ("body", c_char_p), ("head", c_char_p),
+                ("base", c_char_p), ("draft", c_int), ("labels", c_char_pp), ("nlabels", c_size_t),
+                ("reviewers", c_char_pp), ("nreviewers", c_size_t), ("team_reviewers", c_char_pp),
+                ("nteam_reviewers", c_size_t), ("number", c_int64), ("head_sha", c_char_p), ("base_sha", c_char_p)]
 
+
+class ForgePrInfo(Structure):
+    _fields_ = [("version", c_uint), ("number", c_int64), ("url", c_char_p), ("head", c_char_p),
+                ("base", c_char_p), ("head_sha", c_char_p), ("title", c_char_p), ("author", c_char_p),
+                ("state", c_int), ("draft", c_int), ("reused", c_int), ("merge_sha", c_char_p)]
+
+
+class ForgeStatus(Structure):
+    _fields_ = [("version", c_uint), ("context", c_char_p), ("state", c_int), ("description", c_char_p),
+                ("target_url", c_char_p)]
+
+
+class ForgeMergeRequest(Structure):
+    _fields_ = [("version", c_uint), ("sha", c_char_p), ("method", c_int), ("title", c_char_p),
+                ("message", c_char_p)]
+
+
+class ForgeMergeResult(Structure):
+    _fields_ = [("version", c_uint), ("sha", c_char_p)]
+
+
+class ForgeProtection(Structure):
+    _fields_ = [("version", c_uint), ("branch", c_char_p), ("contexts", c_char_pp), ("ncontexts", c_size_t),
+                ("approvals", c_uint), ("dismiss_stale", c_int), ("enforce_admins", c_int)]
+
+
+class ForgeVtable(Structure):
+    _fields_ = [("version", c_uint), ("name", c_char_p), ("open", c_void_p), ("close", c_void_p),
+                ("pr_upsert", c_void_p), ("pr_get", c_void_p), ("pr_reviews", c_void_p), ("review_add", c_void_p),
+                ("status_set", c_void_p), ("statuses", c_void_p), ("check_runs", c_void_p),
+                ("pr_files", c_void_p), ("pr_authors", c_void_p), ("merge", c_void_p), ("protect", c_void_p),
+                ("describe", c_void_p)]
+
+
+# ---- sys/runner_docker.h, sys/runner_dind.h, sys/runner_inproc.h (a backend's own options) ----
+
+class RunnerDockerOptions(Structure):
+    _fields_ = [("version", c_uint), ("image", c_char_p), ("allowed_images", c_char_pp), ("network", c_char_p),
+                ("allow_socket_mount", c_int), ("pull", c_int), ("read_only", c_int), ("memory_bytes", c_uint64),
+                ("nano_cpus", c_uint64), ("pids", c_uint64), ("user", c_char_p), ("bind_checkout", c_int),
+                ("host", c_char_p), ("tls_ca", c_char_p), ("tls_cert", c_char_p), ("tls_key", c_char_p),
+                ("workdir", c_char_p)]
+
+
+class RunnerDindOptions(Structure):
+    _fields_ = [("version", c_uint), ("docker", POINTER(RunnerDockerOptions)), ("engine_image", c_char_p),
+                ("ready_timeout_ms", c_uint)]
+
+
+class RunnerInprocOptions(Structure):
+    _fields_ = [("version", c_uint), ("user", c_char_p)]
+
+
+# ---- pipeline.h, sys/stage.h ----
 
 class StageResult(Structure):
     _fields_ = [("version", c_uint), ("stage", c_char_p), ("result", c_char_p), ("failure_class", c_int),
                 ("error", c_int), ("outcome", c_char_p)]
 
 
-#: mirrors not frozen in layout_frozen.h: C name -> (mirror, its *_options_init function)
-UNFROZEN: Dict[str, Any] = {
-    "devsys_forge_options": (ForgeOptions, "devsys_forge_options_init"),
-    "devsys_pr_options": (PrOptions, "devsys_pr_options_init"),
-    "devsys_gate_options": (GateOptions, "devsys_gate_options_init"),
-    "devsys_pipeline_options": (PipelineOptions, "devsys_pipeline_options_init"),
+class PipelineEvent(Structure):
+    # data is a pointer + length for OUTPUT (not NUL-terminated): c_void_p, read with string_at
+    _fields_ = [("version", c_uint), ("kind", c_int), ("task_id", c_char_p), ("stage", c_char_p),
+                ("result", POINTER(StageResult)), ("data", c_void_p), ("len", c_size_t), ("current", c_uint64),
+                ("total", c_uint64)]
+
+
+PIPELINE_PROGRESS_CB: Any = CFUNCTYPE(c_int, POINTER(PipelineEvent), c_void_p)
+
+
+class PipelineOptions(Structure):
+    _fields_ = [("version", c_uint), ("flags", c_uint), ("store", POINTER(StoreOptions)),
+                ("repo", POINTER(RepoOptions)), ("runner", POINTER(RunnerOptions)), ("forge", POINTER(ForgeOptions)),
+                ("agent_env_scrub", c_char_pp),
+                # version 2
+                ("config_path", c_char_p), ("progress", PIPELINE_PROGRESS_CB), ("progress_payload", c_void_p),
+                ("agent_idle_timeout_ms", c_uint), ("max_output_bytes", c_uint64)]
+
+
+class StageVtable(Structure):
+    # devsys/sys/stage.h (stages of one's own); mirrored for the layout check only
+    _fields_ = [("version", c_uint), ("name", c_char_p), ("run", c_void_p), ("release", c_void_p)]
+
+
+#: options structs checked against what their *_options_init() writes at their latest version
+#: (tests/test_forge_pipeline_speckit.py), besides layout_frozen.h: C name -> (mirror, init, version)
+OPTIONS_INIT: Dict[str, Any] = {
+    "devsys_forge_options": (ForgeOptions, "devsys_forge_options_init", 1),
+    "devsys_pr_options": (PrOptions, "devsys_pr_options_init", 1),
+    "devsys_gate_options": (GateOptions, "devsys_gate_options_init", 1),
+    "devsys_pipeline_options": (PipelineOptions, "devsys_pipeline_options_init", 2),
 }
 
 
-#: C name -> mirror, for the layout test (tests/abi/layout_frozen.h)
+#: C name -> mirror: every public struct (`typedef struct devsys_x {` in include/devsys/**.h);
+#: tests/test_layout.py compares each with tests/abi/layout_frozen.h
 STRUCTS: Dict[str, Type[Structure]] = {
     "devsys_allocator": Allocator,
     "devsys_buf": Buf,
+    "devsys_forge_merge_request": ForgeMergeRequest,
+    "devsys_forge_merge_result": ForgeMergeResult,
+    "devsys_forge_open_options": ForgeOpenOptions,
+    "devsys_forge_options": ForgeOptions,
+    "devsys_forge_pr_info": ForgePrInfo,
+    "devsys_forge_pr_request": ForgePrRequest,
+    "devsys_forge_protection": ForgeProtection,
+    "devsys_forge_status": ForgeStatus,
+    "devsys_forge_vtable": ForgeVtable,
+    "devsys_gate_options": GateOptions,
+    "devsys_pipeline_event": PipelineEvent,
+    "devsys_pipeline_options": PipelineOptions,
+    "devsys_policy_change": PolicyChange,
+    "devsys_policy_check": PolicyCheck,
+    "devsys_policy_input": PolicyInput,
+    "devsys_policy_options": PolicyOptions,
+    "devsys_policy_review": PolicyReview,
+    "devsys_pr_body": PrBody,
+    "devsys_pr_options": PrOptions,
     "devsys_redactor_vtable": RedactorVtable,
     "devsys_repo_commit_options": RepoCommitOptions,
     "devsys_repo_credential": RepoCredential,
@@ -244,20 +385,24 @@ STRUCTS: Dict[str, Type[Structure]] = {
     "devsys_report_case": ReportCase,
     "devsys_report_options": ReportOptions,
     "devsys_runner_cmd": RunnerCmd,
+    "devsys_runner_description": RunnerDescription,
+    "devsys_runner_dind_options": RunnerDindOptions,
+    "devsys_runner_docker_options": RunnerDockerOptions,
+    "devsys_runner_inproc_options": RunnerInprocOptions,
     "devsys_runner_options": RunnerOptions,
     "devsys_runner_result": RunnerResult,
     "devsys_runner_status": RunnerStatus,
     "devsys_runner_vtable": RunnerVtable,
-    "devsys_runner_description": RunnerDescription,
     "devsys_schema_options": SchemaOptions,
     "devsys_secret_def": SecretDef,
     "devsys_secret_event": SecretEvent,
     "devsys_secret_provider": SecretProvider,
     "devsys_secrets_options": SecretsOptions,
     "devsys_spec_options": SpecOptions,
+    "devsys_stage_result": StageResult,
+    "devsys_stage_vtable": StageVtable,
     "devsys_store_options": StoreOptions,
     "devsys_workspace_options": WorkspaceOptions,
-    "devsys_policy_options": PolicyOptions,
 }
 
 __all__ = ["STRUCTS", "ctypes"]

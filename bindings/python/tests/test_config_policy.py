@@ -90,3 +90,39 @@ def test_policy() -> None:
             p.add_glob(devsys.RISK_LOW, "x[")
     with pytest.raises(devsys.ValidationError):
         devsys.Policy(critical_approvals=3)
+
+
+DOCKER_YAML = """runners:
+  box:
+    type: host-docker
+    image: debian:12
+    allowed_images: ["debian:*", "alpine:3"]
+    network: bridge
+    limits:
+      memory: 512M
+      pids: 128
+  nested:
+    type: dind
+    image: alpine:3
+    engine_image: docker:dind
+    ready_timeout: 90s
+  here:
+    type: inproc
+"""
+
+
+def test_config_docker_and_dind_profiles() -> None:
+    with devsys.Config.parse(DOCKER_YAML, "devsys.yaml") as cfg:
+        d = cfg.runner_docker("box")
+        assert (d.image, d.network, d.memory_bytes, d.pids) == (b"debian:12", b"bridge", 512 << 20, 128)
+        assert [d.allowed_images[0], d.allowed_images[1], d.allowed_images[2]] == [b"debian:*", b"alpine:3", None]
+        x = cfg.runner_dind("nested")
+        assert (x.engine_image, x.ready_timeout_ms) == (b"docker:dind", 90000)
+        assert x.docker and x.docker.contents.image == b"alpine:3"
+        with pytest.raises(devsys.NotFoundError):
+            cfg.runner_docker("no-such-profile")
+        with pytest.raises(devsys.InvalidArgumentError):
+            cfg.runner_dind("box")  # a host-docker profile is not a dind one
+    # the config is freed: the structs hold copies of their own
+    assert cfg.closed and x.docker.contents.image == b"alpine:3" and x.engine_image == b"docker:dind"
+    assert d.image == b"debian:12" and d.allowed_images[1] == b"alpine:3"

@@ -1,6 +1,6 @@
 """Forge/PullRequest/Decision with the offline local provider, Pipeline's
-validate stage, SpecKitFeature on the fixtures, and the sizes of the option
-mirrors that layout_frozen.h does not freeze yet."""
+stages, SpecKitFeature on the fixtures, and the sizes of option mirrors
+against what their C *_options_init() writes."""
 from __future__ import annotations
 
 import ctypes
@@ -32,19 +32,19 @@ SPECKIT = SOURCE_ROOT / "tests" / "fixtures" / "speckit"
 POLICY = "policy:\n  auto_merge: true\n  required_contexts: [devsys/tests]\n  critical_approvals: 2\n"
 
 
-@pytest.mark.parametrize("name", sorted(S.UNFROZEN))
-def test_unfrozen_mirror_size_matches_what_init_writes(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(S.OPTIONS_INIT))
+def test_options_mirror_size_matches_what_init_writes(name: str) -> None:
     """*_options_init() writes exactly sizeof(the C struct) of defaults: on a
     buffer filled with 0xAA, nothing past the mirror may change, and the
     mirror's last bytes must (every INIT ends in a NULL/0 field)."""
-    cls, init = S.UNFROZEN[name]
+    cls, init, version = S.OPTIONS_INIT[name]
     size = ctypes.sizeof(cls)
     buf = (ctypes.c_ubyte * (size + 64))(*([0xAA] * (size + 64)))
-    assert getattr(_lib.fn, init)(ctypes.cast(buf, ctypes.POINTER(cls)), 1) == 0
+    assert getattr(_lib.fn, init)(ctypes.cast(buf, ctypes.POINTER(cls)), version) == 0
     assert bytes(buf[size:]) == b"\xaa" * 64, f"{name}: the C struct is larger than the mirror"
     assert bytes(buf[size - 8:size]) == b"\0" * 8, f"{name}: the C struct is smaller than the mirror"
     o = cls.from_buffer(buf)
-    assert o.version == 1
+    assert o.version == version
     if cls is S.GateOptions:  # an offset check: DEVSYS_RISK_UNSET lands in the mirrored fields
         assert (o.profile_risk, o.spec_risk, o.require_approval) == (devsys.RISK_UNSET, devsys.RISK_UNSET, 0)
 
@@ -96,7 +96,13 @@ def test_forge_local_pr_reuse_review_and_gate(checkout: Tuple[devsys.Repo, devsy
         assert (again.number, again.reused, again.title) == (1, True, "Add the guide (second run)")
         assert len(list((bare / "devsys" / "prs").glob("*.json"))) == 1, "a re-run makes no duplicate"
 
-        # no status yet: the required context is pending, so the gate blocks
+        # no status yet: the required context is pending, so the gate blocks, and gate_merge merges nothing
+        with pytest.raises(devsys.StateError) as ei:
+            pr.gate_merge(cfg, repo=repo)
+        blocked = ei.value.decision  # type: ignore[attr-defined]
+        assert blocked is not None and blocked.outcome == devsys.GATE_BLOCKED, ei.value.message
+        blocked.close()
+        assert pr.merge_sha is None and pr.state == devsys.PR_OPEN
         d = pr.gate_check(cfg, repo=repo)
         assert d.outcome == devsys.GATE_BLOCKED and d.outcome_name == "blocked", d.explain()
         assert d.risk == devsys.RISK_LOW
@@ -112,12 +118,37 @@ def test_forge_local_pr_reuse_review_and_gate(checkout: Tuple[devsys.Repo, devsy
         with pr.gate_check(cfg, repo=repo, authors=["bob"]) as d:
             assert d.outcome == devsys.GATE_MERGE, d.explain()
             assert d.approvals()[0] >= 1 and devsys.gate_outcome_name(d.outcome) == "merge"
+        with pr.gate_merge(cfg, repo=repo, authors=["bob"]) as d:
+            assert d.outcome == devsys.GATE_MERGE, d.explain()
+        assert pr.merge_sha and len(pr.merge_sha) == 40, pr.merge_sha
+        assert git("--git-dir", str(bare), "rev-parse", "main").strip() == pr.merge_sha
         with forge.pr(1) as same:
             assert same.number == 1 and same.title == "Add the guide (second run)"
+            assert same.state == devsys.PR_MERGED and same.merge_sha == pr.merge_sha
+            assert same.author is None or isinstance(same.author, str)
         with pytest.raises(devsys.NotFoundError):
             forge.pr(42)
         again.close()
         pr.close()
+
+
+def test_pr_body_carries_the_task_and_is_masked() -> None:
+    with devsys.Masker() as m:
+        m.add("token", "s3cr3t-value")
+        body = devsys.pr_body("task-42", summary="Fix it (s3cr3t-value)", spec_path="specs/42.yaml",
+                              spec_id="sha1:" + "a" * 40, validation="valid",
+                              acceptance=["the page loads", "the form posts"], report="reports/1/junit.xml",
+                              runner="inproc", gate="decision: awaiting-review", masker=m)
+    assert "task-42" in body and "specs/42.yaml" in body and "sha1:" + "a" * 40 in body, body
+    assert "- [ ] the page loads" in body and "- [ ] the form posts" in body, body
+    assert "s3cr3t-value" not in body, "the masker ran over the body"
+    assert "awaiting-review" in body and "inproc" in body
+    plain = devsys.pr_body("task-43")
+    assert "task-43" in plain and "the page loads" not in plain
+    with pytest.raises(TypeError):
+        devsys.pr_body(None)  # type: ignore[arg-type]
+    huge = devsys.pr_body("task-44", summary="x" * 200000)
+    assert len(huge) < 70000, "the body is cut at the forge's limit"
 
 
 def test_forge_bad_input_names_it() -> None:

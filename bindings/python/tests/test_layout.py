@@ -1,11 +1,18 @@
 """Every struct whose layout tests/abi/layout_frozen.h freezes has a ctypes
-mirror with the same size and field offsets (x86_64, as the header)."""
+mirror with the same size and field offsets (x86_64, as the header), and every
+public struct of include/devsys has a mirror, frozen yet or not.
+
+DEVSYS_LAYOUT_FROZEN names another header of the same form (scripts/abi-layout's
+output for a build of the current tree, written elsewhere) to check the mirrors
+against structs appended since the committed header was generated."""
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
 import re
 from collections import defaultdict
+from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
@@ -14,7 +21,15 @@ from devsys._structs import STRUCTS
 
 from conftest import SOURCE_ROOT
 
-FROZEN = SOURCE_ROOT / "tests" / "abi" / "layout_frozen.h"
+FROZEN = Path(os.environ.get("DEVSYS_LAYOUT_FROZEN") or SOURCE_ROOT / "tests" / "abi" / "layout_frozen.h")
+
+
+def public_structs() -> List[str]:
+    """Every `typedef struct devsys_x {` of the public headers (what scripts/abi-layout freezes)."""
+    out: List[str] = []
+    for h in sorted((SOURCE_ROOT / "include").rglob("*.h")):
+        out += re.findall(r"typedef struct (devsys_[a-z0-9_]+) \{", h.read_text(encoding="utf-8"))
+    return sorted(set(out))
 
 
 def frozen() -> Tuple[Dict[str, List[Tuple[str, int]]], Dict[str, int]]:
@@ -53,3 +68,12 @@ def test_a_mismatch_would_fail() -> None:
         _fields_ = [("version", ctypes.c_uint), ("busy_timeout_ms", ctypes.c_uint)]
     fields, sizes = frozen()
     assert ctypes.sizeof(Broken) != sizes["devsys_store_options"]
+
+
+def test_every_public_struct_has_a_mirror() -> None:
+    names = public_structs()
+    assert "devsys_buf" in names and "devsys_pipeline_options" in names, names  # the header walk works
+    missing = [n for n in names if n not in STRUCTS]
+    assert not missing, f"public structs without a ctypes mirror in devsys/_structs.py: {missing}"
+    stale = sorted(set(STRUCTS) - set(names))
+    assert not stale, f"mirrors of structs no public header declares: {stale}"

@@ -43,7 +43,7 @@ def test_record_bad_input(task: devsys.Task) -> None:
         with pytest.raises(devsys.InvalidArgumentError):
             rec.set("state", "x")  # managed by the record
         with pytest.raises(devsys.InvalidArgumentError):
-            rec.stage_begin("no-such-stage")
+            rec.stage_begin("no such stage")  # added stages follow the task-id rule
         with pytest.raises(devsys.ParseError):
             rec.set_json("k", "{not json")
         with pytest.raises(devsys.ParseError):
@@ -51,8 +51,9 @@ def test_record_bad_input(task: devsys.Task) -> None:
         with pytest.raises(devsys.PathError):
             rec.set_spec("../out.yaml", b"x")
     with pytest.raises(devsys.InvalidArgumentError):
-        devsys.stage_check("nope")
+        devsys.stage_check("../nope")
     devsys.stage_check("deploy")
+    devsys.stage_check("lint")  # a stage an embedder may add
 
 
 def test_runs_reports_and_logs(ws: devsys.Workspace, task: devsys.Task) -> None:
