@@ -38,6 +38,8 @@ struct run {
 	int run_rc;           /* what it returned */
 	devsys_stage_result last; /* the last stage that ran */
 	char error[1024];     /* its error message, kept before the summary's reads */
+	sigset_t sig_old;     /* the signal mask before block_signals() */
+	bool sig_blocked;
 	volatile sig_atomic_t interrupted;
 	volatile sig_atomic_t finished;
 };
@@ -126,16 +128,30 @@ static void *wait_signals(void *arg)
 	return NULL;
 }
 
-static int run_stages(struct run *r)
+/* Blocked before any thread starts (the progress view's ticker, the
+ * library's), so every thread inherits the mask and a SIGINT can only reach
+ * the waiting thread; one that comes earlier waits for it. */
+static void block_signals(struct run *r)
 {
-	sigset_t set, old;
-	pthread_t waiter;
-	bool waiting;
+	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &set, &old);
+	r->sig_blocked = pthread_sigmask(SIG_BLOCK, &set, &r->sig_old) == 0;
+}
+
+static void unblock_signals(struct run *r)
+{
+	if (r->sig_blocked)
+		pthread_sigmask(SIG_SETMASK, &r->sig_old, NULL);
+	r->sig_blocked = false;
+}
+
+static int run_stages(struct run *r)
+{
+	pthread_t waiter;
+	bool waiting;
 	waiting = pthread_create(&waiter, NULL, wait_signals, r) == 0;
 	r->last.version = DEVSYS_STAGE_RESULT_VERSION;
 	r->run_rc = devsys_pipeline_run(&r->last, r->pipeline);
@@ -147,7 +163,6 @@ static int run_stages(struct run *r)
 		pthread_kill(waiter, SIGUSR1);
 		pthread_join(waiter, NULL);
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r->run_rc;
 }
 
@@ -511,6 +526,7 @@ static int open_pipeline(struct run *r)
 	int mode = r->cli->json ? DEVSYS_CLI_PROGRESS_QUIET
 	           : isatty(STDOUT_FILENO) ? DEVSYS_CLI_PROGRESS_LIVE
 	                                   : DEVSYS_CLI_PROGRESS_LINES;
+	block_signals(r);
 	if (!(r->view = devsys_cli_progress_new(r->cli, stdout, mode)))
 		return DEVSYS_EXIT_SYSTEM;
 	o.progress = devsys_cli_progress_event;
@@ -560,6 +576,7 @@ out:
 	devsys_buf_dispose(&bytes);
 	devsys_pipeline_free(r.pipeline);
 	devsys_workspace_free(r.ws);
+	unblock_signals(&r);
 	return rc;
 }
 
