@@ -5,6 +5,7 @@
 #include <devsys.h>
 #include <devsys/config.h>
 #include <devsys/sys/runner_dind.h>
+#include <devsys/sys/runner_inproc.h>
 
 #include "testutil.h"
 
@@ -423,4 +424,54 @@ Test(config_runners, dind_refused_key_from_the_environment)
 	cr_assert_eq(rc, DEVSYS_EINVALID);
 	cr_assert(strstr(devsys_error_message(devsys_error_last()), "runners.d.bind_checkout: not allowed for a dind"),
 	          "%s", devsys_error_message(devsys_error_last()));
+}
+
+/* ---- inproc profiles with user (devsys/sys/runner_inproc.h) ---- */
+
+Test(config_runners, inproc_user_points_the_backend_options_at_the_profile)
+{
+	const char *yaml = "runners:\n  agent:\n    type: inproc\n    user: devsys-agent\n"
+	                   "  plain:\n    type: inproc\n"
+	                   "  box:\n    type: host-docker\n    image: busybox\n    user: '1000'\n";
+	devsys_config *c = NULL;
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT, p = DEVSYS_RUNNER_OPTIONS_INIT,
+	                      b = DEVSYS_RUNNER_OPTIONS_INIT;
+	const devsys_runner_inproc_options *x;
+	const char *type;
+	cr_assert_eq(devsys_config_parse(&c, yaml, strlen(yaml), "devsys.yaml"), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_config_runner(c, "agent", &type, &o), 0);
+	cr_assert_str_eq(o.backend_tag, DEVSYS_RUNNER_INPROC_TAG);
+	x = o.backend_options;
+	cr_assert_eq(x->version, DEVSYS_RUNNER_INPROC_OPTIONS_VERSION);
+	cr_assert_str_eq(x->user, "devsys-agent");
+	/* positive controls: a profile without user, and another type's user, set no inproc options */
+	cr_assert_eq(devsys_config_runner(c, "plain", &type, &p), 0);
+	cr_assert_null(p.backend_tag);
+	cr_assert_null(p.backend_options);
+	cr_assert_eq(devsys_config_runner(c, "box", &type, &b), 0);
+	cr_assert_null(b.backend_tag);
+	devsys_config_free(c);
+}
+
+Test(config_runners, inproc_user_bad_values_and_the_environment)
+{
+	const char *bad = "runners:\n  agent:\n    type: inproc\n    user: 'root; id'\n";
+	const char *plain = "runners:\n  agent:\n    type: inproc\n";
+	devsys_config *c = NULL;
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
+	const devsys_runner_inproc_options *x;
+	const char *type;
+	cr_assert_eq(devsys_config_parse(&c, bad, strlen(bad), "devsys.yaml"), DEVSYS_EINVALID);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "runners.agent.user: 'root; id' is not a user name"),
+	          "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_null(c);
+	setenv("DEVSYS_RUNNER_AGENT_USER", "nobody", 1);
+	cr_assert_eq(devsys_config_parse(&c, plain, strlen(plain), "devsys.yaml"), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	unsetenv("DEVSYS_RUNNER_AGENT_USER");
+	cr_assert_eq(devsys_config_runner(c, "agent", &type, &o), 0);
+	x = o.backend_options;
+	cr_assert(x && x->user && strcmp(x->user, "nobody") == 0);
+	devsys_config_free(c);
 }
