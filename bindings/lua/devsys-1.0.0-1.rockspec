@@ -11,7 +11,8 @@ source = {
 description = {
   summary = "Lua 5.4 binding of libdevsys, the embeddable agent-pipeline library",
   detailed = "Workspaces, tasks, specs and schemas, repositories, runners, configuration, "
-    .. "secrets and masking, reports, task records and the task store, as Lua objects.",
+    .. "secrets and masking, reports, task records and the task store, the gate's policy, forges "
+    .. "and pull requests, the pipeline and Spec Kit features, as Lua objects.",
 }
 dependencies = {
   "lua >= 5.4, < 5.5",
@@ -23,7 +24,8 @@ build = {
   type = "builtin",
   modules = {
     devsys = {
-      sources = { "src/core.c", "src/spec.c", "src/repo.c", "src/runner.c", "src/secrets.c", "src/records.c" },
+      sources = { "src/core.c", "src/spec.c", "src/repo.c", "src/runner.c", "src/secrets.c", "src/records.c",
+                  "src/forge.c", "src/pipeline.c", "src/speckit.c" },
       defines = { "_GNU_SOURCE" },
       incdirs = { "$(DEVSYS_INCDIR)" },
       libdirs = { "$(DEVSYS_LIBDIR)" },

@@ -592,5 +592,12 @@ int luaopen_devsys(lua_State *L)
 	ld_open_secrets(L);
 #endif
 	ld_open_records(L);
+	ld_open_forge(L);
+#ifdef DEVSYS_FEATURE_PIPELINE
+	ld_open_pipeline(L);
+#endif
+#ifdef DEVSYS_FEATURE_SPECKIT
+	ld_open_speckit(L);
+#endif
 	return 1;
 }

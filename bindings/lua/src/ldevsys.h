@@ -101,6 +101,12 @@ void ld_cb_raise_pending(lua_State *L, ld_cb *cb);
 #define LD_REPORT "devsys.Report"
 #define LD_RECORD "devsys.Record"
 #define LD_STORE "devsys.Store"
+#define LD_POLICY "devsys.Policy"
+#define LD_DECISION "devsys.Decision"
+#define LD_FORGE "devsys.Forge"
+#define LD_PR "devsys.PullRequest"
+#define LD_PIPELINE "devsys.Pipeline"
+#define LD_SPECKIT "devsys.SpecKitFeature"
 
 /* Each file adds its functions to the module table at the top of the stack. */
 void ld_open_core(lua_State *L);
@@ -109,5 +115,8 @@ void ld_open_repo(lua_State *L);
 void ld_open_runner(lua_State *L);
 void ld_open_secrets(lua_State *L);
 void ld_open_records(lua_State *L);
+void ld_open_forge(lua_State *L); /* policy, forge, pull requests, the gate */
+void ld_open_pipeline(lua_State *L);
+void ld_open_speckit(lua_State *L);
 
 #endif /* LDEVSYS_H */

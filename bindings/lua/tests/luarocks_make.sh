@@ -38,4 +38,7 @@ TREE="$tmp/tree" LD_LIBRARY_PATH="$libdir" LUA_CPATH="$(dirname "$so")/?.so" "$l
     assert(devsys.masker == nil, "a build without secrets has no masker")
   end
   assert(devsys.task_id_check("ok"))
+  if devsys.feature_enabled("pipeline") then
+    assert(devsys.pipeline_stages()[1] == "validate", "the rock has the pipeline module")
+  end
   print("rock ok: " .. found .. ", libdevsys " .. devsys.version())'

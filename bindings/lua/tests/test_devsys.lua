@@ -601,7 +601,7 @@ if devsys.record_open then
     fails(E.PARSE, nil, rec:set_json("extra", "{nope"))
     eq(rec:stage_begin("validate"), true)
     eq(rec:stage_end("validate", "ok"), true)
-    fails(E.INVAL, "not a pipeline stage", rec:stage_begin("nap"))
+    fails(E.INVAL, "not a pipeline stage", rec:stage_begin("a nap"))
     eq(devsys.stage_check("test"), true)
     eq(rec:save(), true)
     has(read(t:path() .. "/task.json"), '"branch": "task/k1"')
@@ -651,6 +651,257 @@ if devsys.store_open then
     eq(st:recover(), 0)
     fails(E.STATE, nil, st:resume("a1"))
     fails(E.NOTFOUND, nil, st:run_record("a1", 1))
+  end)
+end
+
+-- ---- policy, forge, the gate ---------------------------------------------
+
+if devsys.policy_new then
+  test("policy: globs classify, options, glob checks; bad input", function()
+    local p <close> = assert(devsys.policy_new({ auto_merge = true, critical_approvals = 2,
+                                                 required_contexts = { "devsys/tests", "lint" } }))
+    eq(p:add_glob("critical", "deploy/**", "devsys.yaml:3"), true)
+    local risk, glob, source = p:classify("deploy/prod.yaml")
+    eq(risk, "critical"); eq(glob, "deploy/**"); eq(source, "devsys.yaml:3")
+    local low = p:classify("docs/guide.md")
+    assert(low == "low" or low == "medium", "docs classify below critical: " .. tostring(low))
+    local globs = p:globs()
+    assert(#globs >= 1, "the added glob is listed")
+    local found = false
+    for _, g in ipairs(globs) do if g.glob == "deploy/**" then found = (g.risk == "critical") end end
+    eq(found, true, "deploy/** listed as critical")
+    local o = p:options()
+    eq(o.auto_merge, true); eq(o.force_push, false); eq(o.critical_approvals, 2)
+    eq(#o.required_contexts, 2); eq(o.required_contexts[2], "lint")
+    eq(devsys.glob_match("lib/**/*.c", "lib/core/a.c"), true)
+    eq(devsys.glob_match("lib/*.c", "src/a.c"), false)
+    eq(devsys.glob_check("docs/**"), true)
+    fails(E.INVALID, nil, devsys.glob_check("[oops"))
+    fails(E.INVAL, nil, devsys.glob_match("*.c", "/abs/a.c"))
+    raises("bad risk", p.add_glob, p, "extreme", "x/**")
+    fails(E.INVALID, nil, p:add_glob("high", "[bad"))
+  end)
+end
+
+if devsys.forge_open then
+  test("forge: local PR, reuse, statuses, reviews, gate check and merge", function()
+    local dir = fresh("forge")
+    local url = bare_remote(dir)
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local t <close> = assert(ws:task("f1", { create = true }))
+    local r <close> = assert(devsys.repo_open(t, { url = url, author_name = "t", author_email = "t@localhost" }))
+    sh("mkdir -p '" .. r:checkout_path() .. "/docs'")
+    write(r:checkout_path() .. "/docs/guide.md", "# Guide\n")
+    eq(r:commit("Add the guide"), true)
+    eq(r:push(), true)
+    local cfg <close> = assert(devsys.config_parse("policy:\n  auto_merge: true\n  required_contexts: [devsys/tests]\n", "devsys.yaml"))
+    local forge = assert(devsys.forge_open({ remote_url = dir .. "/remote.git", config = cfg }))
+    eq(forge:provider(), "local"); eq(forge:owner(), "local"); eq(forge:repo(), "remote")
+    has(forge:describe(), '"provider"')
+    local pr = assert(forge:open_pr({ title = "Add the guide", head = r:branch(), base = r:base_branch(),
+                                      body = "body", head_sha = r:head_sha(), base_sha = r:base_sha() }))
+    eq(pr:number(), 1); eq(pr:reused(), false); eq(pr:state(), "open"); eq(pr:draft(), false)
+    eq(pr:head(), "task/f1"); eq(pr:base(), "main"); eq(pr:head_sha(), r:head_sha()); eq(pr:title(), "Add the guide")
+    has(pr:url(), dir .. "/remote.git")
+    local again <close> = assert(forge:open_pr({ title = "Add the guide (again)", head = r:branch(), base = "main", number = 1 }))
+    eq(again:reused(), true); eq(again:number(), 1)
+    -- the required context is pending: blocked, and gate_merge merges nothing
+    local d <close> = assert(pr:gate_check(cfg, { repo = r }))
+    eq(d:outcome(), "blocked"); eq(d:risk(), "low")
+    local pending = false
+    for _, x in ipairs(d:reasons()) do if x.name == "check-pending" or x.code == 4 then pending = true end end
+    eq(pending, true, "a pending-check reason: " .. d:explain())
+    has(d:explain(true), '"decision"')
+    local v, msg, code, blocked = pr:gate_merge(cfg, { repo = r })
+    eq(v, nil); eq(code, E.STATE, msg); eq(blocked:outcome(), "blocked"); blocked:close()
+    eq(pr:merge_sha(), nil)
+    eq(forge:set_status(r:head_sha(), "devsys/tests", "success", "green"), true)
+    raises("invalid option", forge.set_status, forge, r:head_sha(), "x", "purple")
+    eq(pr:add_review("alice", "approved"), true)
+    local revs = pr:reviews()
+    eq(#revs, 1); eq(revs[1].reviewer, "alice"); eq(revs[1].state, "approved"); eq(revs[1].commit_sha, r:head_sha())
+    eq(pr:refresh(), true)
+    local pol <close> = assert(devsys.policy_new({ auto_merge = true }))
+    local ok <close> = assert(pr:gate_check(pol, { repo = r, authors = { "bob" } }))
+    eq(ok:outcome(), "merge", ok:explain())
+    local counted, required = ok:approvals()
+    assert(counted >= 1 and required >= 0, "approvals counted")
+    forge:close() -- the PR holds a reference on its forge
+    local m <close> = assert(pr:gate_merge(pol, { repo = r }))
+    eq(m:outcome(), "merge")
+    eq(#pr:merge_sha(), 40)
+    local p2 = popen(string.format("git --git-dir='%s/remote.git' rev-parse main", dir))
+    eq(p2:read("l"), pr:merge_sha(), "main is the merge"); p2:close()
+    local f2 <close> = assert(devsys.forge_open({ remote_url = dir .. "/remote.git" }))
+    local same <close> = assert(f2:pr(1))
+    eq(same:state(), "merged"); eq(same:merge_sha(), pr:merge_sha())
+    assert(same:author() == nil or type(same:author()) == "string")
+    fails(E.NOTFOUND, nil, f2:pr(42))
+    pr:close()
+    raises("closed", pr.number, pr)
+    raises("required", devsys.forge_open, {})
+    fails(E.NOTFOUND, nil, devsys.forge_open({ remote_url = dir .. "/remote.git", provider = "no-such-provider" }))
+  end)
+
+  test("forge: the PR body carries the task, checklist, and is masked", function()
+    local m <close> = devsys.masker()
+    m:add("TOKEN", "s3cr3t-value")
+    local body = assert(devsys.pr_body({ task_id = "task-42", summary = "Fix it (s3cr3t-value)",
+      spec_path = "specs/42.yaml", spec_id = "sha1:" .. string.rep("a", 40), validation = "valid",
+      acceptance = { "the page loads", "the form posts" }, report = "reports/1/junit.xml", runner = "inproc",
+      gate = "decision: awaiting-review", masker = m }))
+    has(body, "task-42"); has(body, "specs/42.yaml"); has(body, "- [ ] the page loads"); has(body, "- [ ] the form posts")
+    has(body, "awaiting-review")
+    eq(body:find("s3cr3t-value", 1, true), nil, "masked")
+    local plain = assert(devsys.pr_body({ task_id = "t-43" }))
+    has(plain, "t-43"); eq(plain:find("the page loads", 1, true), nil)
+    raises("task_id", devsys.pr_body, { summary = "x" })
+  end)
+end
+
+-- ---- pipeline --------------------------------------------------------------
+
+local TESTS_SH = [[
+mkdir -p reports
+if grep -q 'from the agent' README.md; then
+  printf '<testsuite name="readme" tests="1" failures="0"><testcase classname="readme" name="line"/></testsuite>\n' > reports/junit.xml
+else
+  printf '<testsuite name="readme" tests="1" failures="1"><testcase classname="readme" name="line"><failure message="red"/></testcase></testsuite>\n' > reports/junit.xml
+  exit 1
+fi
+]]
+
+-- a task whose agent runs AGENT (shell) in the checkout, tested by TESTS_SH, on a fresh remote
+local function pipeline_spec(dir, id, agent)
+  local url = bare_remote(dir)
+  write(dir .. "/tests.sh", TESTS_SH)
+  write(dir .. "/agent-" .. id .. ".sh", agent)
+  return string.format("id: %s\ntitle: The Lua binding's task %s\nprompt: Append a line to README.md.\n"
+    .. "repo:\n  url: %s\n  base_branch: main\nagent:\n  command: [/bin/sh, %s/agent-%s.sh]\n"
+    .. "tests:\n  command: [/bin/sh, %s/tests.sh]\n  junit: [reports/junit.xml]\nrunner: inproc\n",
+    id, id, url, dir, id, dir)
+end
+local APPEND = 'echo "from the agent" >> README.md\necho agent-says-hello\n'
+
+if devsys.pipeline then
+  test("pipeline: validate and run to awaiting-review, with progress events", function()
+    local dir = fresh("pipe")
+    local spec = pipeline_spec(dir, "lp-1", APPEND)
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local events = {}
+    local p <close> = assert(devsys.pipeline(ws, { progress = function(e) events[#events + 1] = e end,
+      agent_idle_timeout_ms = 60000, max_output_bytes = 1 << 20, agent_env_scrub = { "NPM_TOKEN" }, grace_ms = 500 }))
+    local v, msg, code = p:run()
+    eq(v, nil); eq(code, E.STATE, msg)
+    local r = assert(p:validate(spec, "lp-1.yaml"))
+    eq(r.stage, "validate"); eq(r.outcome, "validated"); eq(r.failure_class, nil)
+    eq(p:task_id(), "lp-1"); eq(p:state(), "validated")
+    r = assert(p:run())
+    eq(r.stage, "gate"); eq(r.result, "ok")
+    eq(p:state(), "awaiting-review"); eq(p:state("lp-1"), "awaiting-review")
+    local stages, ends, out = devsys.pipeline_stages(), {}, {}
+    for _, e in ipairs(events) do
+      eq(e.task_id, "lp-1")
+      if e.kind == "stage-end" then ends[#ends + 1] = e.result.stage .. "=" .. e.result.result end
+      if e.kind == "output" and e.stage == "agent" then out[#out + 1] = e.data end
+    end
+    eq(#ends, #stages - 1, table.concat(ends, " "))
+    eq(ends[1], "checkout=ok"); eq(ends[#ends], "gate=ok")
+    has(table.concat(out), "agent-says-hello")
+    local g = popen(string.format("git --git-dir='%s/remote.git' show task/lp-1:README.md", dir))
+    eq(g:read("a"), "hello\nfrom the agent\n"); g:close()
+    has(read(dir .. "/remote.git/devsys/prs/1.json"), "lp-1")
+  end)
+
+  test("pipeline: refused spec, run_stage order, load and resume elsewhere, code", function()
+    local dir = fresh("pipe")
+    local spec = pipeline_spec(dir, "lp-2", APPEND)
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    do
+      local p <close> = assert(devsys.pipeline(ws))
+      local v, msg, code, res = p:validate("id: lp-bad\ntitle: no prompt\n", "bad.yaml")
+      eq(v, nil); eq(code, E.INVALID, msg); eq(res.outcome, "spec-refused"); eq(res.failure_class, "build")
+      assert(p:validate(spec, "lp-2.yaml"))
+      local _, m2, c2 = p:validate(spec, "lp-2.yaml")
+      eq(c2, E.EXISTS, m2)
+      fails(E.INVAL, nil, p:run_stage("no such stage"))
+      fails(E.STATE, "checkout", p:run_stage("push"))
+      eq(assert(p:run_stage("checkout")).outcome, "checked-out")
+    end
+    local q <close> = assert(devsys.pipeline(ws))
+    fails(E.NOTFOUND, nil, q:load("no-such-task"))
+    eq(q:load("lp-2"), true)
+    local r = assert(q:run())
+    eq(r.stage, "gate"); eq(q:state(), "awaiting-review")
+    -- code(): checkout to push only, on a second task
+    local spec3 = pipeline_spec(fresh("pipe"), "lp-3", APPEND)
+    assert(q:validate(spec3, "lp-3.yaml"))
+    r = assert(q:code())
+    eq(r.stage, "push"); eq(r.outcome, "pushed"); eq(q:state(), "pushed")
+    raises("no task", function() local x <close> = assert(devsys.pipeline(ws)); x:state() end)
+  end)
+
+  test("pipeline: cancel from the progress callback; a raising callback is re-raised; cancel_task", function()
+    local dir = fresh("pipe")
+    local spec = pipeline_spec(dir, "lp-4", "echo begun\nexec sleep 60\n")
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local p
+    p = assert(devsys.pipeline(ws, { grace_ms = 200, progress = function(e)
+      if e.kind == "output" and e.stage == "agent" and e.data:find("begun", 1, true) then p:cancel() end
+    end }))
+    assert(p:validate(spec, "lp-4.yaml"))
+    local t0 = os.time()
+    local v, msg, code, res = p:run()
+    eq(v, nil); eq(res.stage, "agent"); eq(res.result, "canceled"); eq(res.failure_class, "canceled")
+    -- a cancel made on the pipeline's own thread (inside the callback) returns the runner's
+    -- DEVSYS_EUSER today; from another thread it is DEVSYS_ECANCELED (the Python tests)
+    assert(code == E.CANCELED or code == E.USER, tostring(code) .. ": " .. tostring(msg))
+    assert(os.time() - t0 < 30, "the agent was stopped, not waited for")
+    eq(p:state(), "canceled")
+    p:close()
+
+    local spec5 = pipeline_spec(fresh("pipe"), "lp-5", APPEND)
+    local q <close> = assert(devsys.pipeline(ws, { progress = function(e)
+      if e.kind == "stage-begin" and e.stage == "agent" then error("stop at the agent") end
+    end }))
+    assert(q:validate(spec5, "lp-5.yaml"))
+    raises("stop at the agent", q.run, q)
+    eq(q:state(), "canceled")
+
+    local spec6 = pipeline_spec(fresh("pipe"), "lp-6", APPEND)
+    assert(q:validate(spec6, "lp-6.yaml"))
+    eq(q:cancel_task("lp-6"), false, "nobody runs it: canceled at once")
+    eq(q:state("lp-6"), "canceled")
+    fails(E.STATE, nil, q:cancel_task("lp-6"))
+    fails(E.NOTFOUND, nil, q:cancel_task("no-such-task"))
+  end)
+end
+
+-- ---- speckit ---------------------------------------------------------------
+
+if devsys.speckit_load then
+  local SK = (os.getenv("DEVSYS_LUA_SOURCE_DIR") or "bindings/lua") .. "/../../tests/fixtures/speckit"
+  test("speckit: a valid feature checks clean and plans; a broken one has findings", function()
+    local d = SK .. "/valid/001-photo-albums"
+    local f <close> = assert(devsys.speckit_load(d, SK))
+    eq(f:dir(), d); assert(f:title() and #f:title() > 0, "a title")
+    local n = f:task_count()
+    assert(n > 0, "tasks")
+    for _, x in ipairs(f:check()) do
+      eq(x.severity, "info", x.rule .. ": " .. x.message)
+      eq(x.rule:sub(1, 2), "SK")
+    end
+    local waves, total = f:plan(), 0
+    for _, w in ipairs(waves) do
+      for _, id in ipairs(w) do eq(id:sub(1, 1), "T"); total = total + 1 end
+    end
+    eq(total, n, "every task in one wave")
+    local broken = popen("ls -d '" .. SK .. "'/broken/sk001/*/"):read("l")
+    local b <close> = assert(devsys.speckit_load(broken))
+    local rules = {}
+    for _, x in ipairs(b:check()) do rules[x.rule] = true; assert(x.file and x.message, "file and message") end
+    eq(rules.SK001, true, "sk001 breaks SK001")
+    fails(E.NOTFOUND, nil, devsys.speckit_load(SK .. "/no-such-feature"))
   end)
 end
 

@@ -1,0 +1,257 @@
+/*
+ * The pipeline: validate a spec, then run the task's stages (all that
+ * remain, one, or the coding ones), with a progress callback. The pipeline
+ * holds a reference on its workspace (docs/abi.md); the runner options and
+ * the callback it keeps until it is freed live in its userdata.
+ */
+#include "ldevsys.h"
+#ifdef DEVSYS_FEATURE_PIPELINE
+
+#include <string.h>
+
+typedef struct {
+	ld_handle h;
+	ld_cb progress;
+	devsys_runner_options runner; /* borrowed by the pipeline until devsys_pipeline_free() */
+} ld_pipeline;
+
+static const char *event_kind(int kind)
+{
+	switch (kind) {
+	case DEVSYS_PIPELINE_EVENT_STAGE_BEGIN: return "stage-begin";
+	case DEVSYS_PIPELINE_EVENT_STAGE_END: return "stage-end";
+	case DEVSYS_PIPELINE_EVENT_OUTPUT: return "output";
+	case DEVSYS_PIPELINE_EVENT_PROGRESS: return "progress";
+	default: return "?";
+	}
+}
+
+/* {stage=, result=, failure_class= (a name, nil when none), error=, outcome=} */
+static void push_result(lua_State *L, const devsys_stage_result *r)
+{
+	lua_createtable(L, 0, 5);
+	ld_pushstr(L, r->stage);
+	lua_setfield(L, -2, "stage");
+	ld_pushstr(L, r->result);
+	lua_setfield(L, -2, "result");
+	ld_pushstr(L, devsys_failure_class_name(r->failure_class));
+	lua_setfield(L, -2, "failure_class");
+	lua_pushinteger(L, r->error);
+	lua_setfield(L, -2, "error");
+	ld_pushstr(L, r->outcome);
+	lua_setfield(L, -2, "outcome");
+}
+
+/* progress{kind=, task_id=, stage=, result=, data=, current=, total=}: raise or return false to cancel */
+static int progress_cb(const devsys_pipeline_event *e, void *payload)
+{
+	ld_cb *cb = payload;
+	lua_State *L = ld_running;
+	if (!ld_cb_push(cb))
+		return 0;
+	lua_createtable(L, 0, 7);
+	lua_pushstring(L, event_kind(e->kind));
+	lua_setfield(L, -2, "kind");
+	ld_pushstr(L, e->task_id);
+	lua_setfield(L, -2, "task_id");
+	ld_pushstr(L, e->stage);
+	lua_setfield(L, -2, "stage");
+	if (e->result) {
+		push_result(L, e->result);
+		lua_setfield(L, -2, "result");
+	}
+	if (e->data && e->kind == DEVSYS_PIPELINE_EVENT_OUTPUT)
+		lua_pushlstring(L, e->data, e->len);
+	else
+		ld_pushstr(L, e->data);
+	lua_setfield(L, -2, "data");
+	lua_pushinteger(L, (lua_Integer)e->current);
+	lua_setfield(L, -2, "current");
+	lua_pushinteger(L, (lua_Integer)e->total);
+	lua_setfield(L, -2, "total");
+	if (ld_cb_call(cb, 1, 1))
+		return 1;
+	lua_pop(L, 1);
+	return 0;
+}
+
+static void pipeline_release(lua_State *L, ld_handle *h)
+{
+	devsys_pipeline_free(h->p);
+	ld_cb_clear(L, &((ld_pipeline *)h)->progress);
+}
+
+/*
+ * devsys.pipeline(ws [, {config_path=, progress=fn, agent_idle_timeout_ms=, max_output_bytes=,
+ *   agent_env_scrub={...}, grace_ms=}]) -> pipeline | nil, msg, code
+ */
+static int l_pipeline(lua_State *L)
+{
+	devsys_workspace *ws = ld_check(L, 1, LD_WORKSPACE);
+	devsys_pipeline_options o = DEVSYS_PIPELINE_OPTIONS_INIT;
+	devsys_pipeline *p = NULL;
+	ld_pipeline *h;
+	size_t nscrub = 0;
+	bool scrub = false;
+	int rc;
+
+	lua_settop(L, 2); /* the options slot stays 2 with the userdata above it */
+	h = ld_new(L, LD_PIPELINE, sizeof(*h), NULL, pipeline_release);
+	ld_cb_init(&h->progress);
+	devsys_runner_options_init(&h->runner, DEVSYS_RUNNER_OPTIONS_VERSION);
+	if (!lua_isnoneornil(L, 2)) {
+		luaL_checktype(L, 2, LUA_TTABLE);
+		o.config_path = ld_field_str(L, 2, "config_path", NULL);
+		o.agent_idle_timeout_ms = (unsigned int)ld_field_int(L, 2, "agent_idle_timeout_ms", 0);
+		o.max_output_bytes = (uint64_t)ld_field_int(L, 2, "max_output_bytes", 0);
+		h->runner.grace_ms = (unsigned int)ld_field_int(L, 2, "grace_ms", h->runner.grace_ms);
+		o.runner = &h->runner;
+		lua_getfield(L, 2, "progress");
+		ld_cb_set(L, &h->progress, -1);
+		lua_pop(L, 1);
+		o.agent_env_scrub = ld_str_array(L, 2, "agent_env_scrub", &nscrub); /* copied by devsys_pipeline_new() */
+		scrub = o.agent_env_scrub != NULL;
+	}
+	if (h->progress.fn != LUA_NOREF) {
+		o.progress = progress_cb;
+		o.progress_payload = &h->progress;
+	}
+	if ((rc = devsys_pipeline_new(&p, ws, &o)) < 0)
+		return ld_fail(L, rc, NULL);
+	h->h.p = p;
+	if (scrub)
+		lua_pop(L, 1); /* the scrub vector, above the pipeline userdata returned */
+	return 1;
+}
+
+/* The stage's result, or nil, msg, code, result; a callback's error is raised again. */
+static int stage_return(lua_State *L, int rc, const devsys_stage_result *r, ld_pipeline *h)
+{
+	if (rc < 0) {
+		ld_fail(L, rc, &h->progress);
+		push_result(L, r);
+		return 4;
+	}
+	ld_cb_raise_pending(L, &h->progress);
+	push_result(L, r);
+	return 1;
+}
+
+/* p:validate(spec_text [, name]) -> result | nil, msg, code, result */
+static int p_validate(lua_State *L)
+{
+	devsys_pipeline *p = ld_check(L, 1, LD_PIPELINE);
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	size_t len;
+	const char *spec = luaL_checklstring(L, 2, &len);
+	int rc = devsys_pipeline_validate(&r, p, spec, len, ld_optcstr(L, 3, NULL));
+	return stage_return(L, rc, &r, (ld_pipeline *)ld_ud(L, 1, LD_PIPELINE));
+}
+
+/* p:run() -> the last stage's result (a resting state) | nil, msg, code, result */
+static int p_run(lua_State *L)
+{
+	devsys_pipeline *p = ld_check(L, 1, LD_PIPELINE);
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	int rc = devsys_pipeline_run(&r, p);
+	return stage_return(L, rc, &r, (ld_pipeline *)ld_ud(L, 1, LD_PIPELINE));
+}
+
+/* p:run_stage(name) -> result | nil, msg, code, result */
+static int p_run_stage(lua_State *L)
+{
+	devsys_pipeline *p = ld_check(L, 1, LD_PIPELINE);
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	int rc = devsys_pipeline_run_stage(&r, p, ld_checkcstr(L, 2));
+	return stage_return(L, rc, &r, (ld_pipeline *)ld_ud(L, 1, LD_PIPELINE));
+}
+
+/* p:code() -> the last coding stage's result | nil, msg, code, result */
+static int p_code(lua_State *L)
+{
+	devsys_pipeline *p = ld_check(L, 1, LD_PIPELINE);
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	int rc = devsys_pipeline_code(&r, p);
+	return stage_return(L, rc, &r, (ld_pipeline *)ld_ud(L, 1, LD_PIPELINE));
+}
+
+/* p:load(task_id) -> true | nil, msg, code */
+static int p_load(lua_State *L)
+{
+	int rc = devsys_pipeline_load(ld_check(L, 1, LD_PIPELINE), ld_checkcstr(L, 2));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* p:cancel(): the running stage (or the next one) ends "canceled" */
+static int p_cancel(lua_State *L)
+{
+	int rc = devsys_pipeline_cancel(ld_check(L, 1, LD_PIPELINE));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* p:cancel_task(task_id) -> signaled (true: its owner process was told) | nil, msg, code */
+static int p_cancel_task(lua_State *L)
+{
+	int signaled = 0;
+	int rc = devsys_pipeline_cancel_task(&signaled, ld_check(L, 1, LD_PIPELINE), ld_checkcstr(L, 2));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, signaled);
+	return 1;
+}
+
+static int p_task_id(lua_State *L)
+{
+	ld_pushstr(L, devsys_pipeline_task_id(ld_check(L, 1, LD_PIPELINE)));
+	return 1;
+}
+
+/* p:state([task_id]) -> the task's state name (default: the pipeline's task) | nil, msg, code */
+static int p_state(lua_State *L)
+{
+	devsys_pipeline *p = ld_check(L, 1, LD_PIPELINE);
+	const char *id = ld_optcstr(L, 2, devsys_pipeline_task_id(p));
+	int st;
+	if (!id)
+		return luaL_error(L, "pipeline:state: no task (validate or load one, or name it)");
+	if ((st = devsys_store_task_state(devsys_pipeline_store(p), id)) < 0)
+		return ld_fail(L, st, NULL);
+	lua_pushstring(L, devsys_task_state_name(st));
+	return 1;
+}
+
+/* devsys.pipeline_stages() -> { "validate", "checkout", ... } in the order a task runs them */
+static int l_pipeline_stages(lua_State *L)
+{
+	size_t n = devsys_pipeline_stage_count();
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushstring(L, devsys_pipeline_stage_name(i));
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+void ld_open_pipeline(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+		{ "pipeline", l_pipeline },
+		{ "pipeline_stages", l_pipeline_stages },
+		{ NULL, NULL },
+	};
+	static const luaL_Reg methods[] = {
+		{ "validate", p_validate }, { "run", p_run },       { "run_stage", p_run_stage },
+		{ "code", p_code },         { "load", p_load },     { "cancel", p_cancel },
+		{ "cancel_task", p_cancel_task }, { "task_id", p_task_id }, { "state", p_state },
+		{ NULL, NULL },
+	};
+	ld_register(L, LD_PIPELINE, methods);
+	luaL_setfuncs(L, fns, 0);
+}
+#endif /* DEVSYS_FEATURE_PIPELINE */
