@@ -151,5 +151,36 @@ if command -v script >/dev/null 2>&1; then
 	grep -q '/3 tests' tty.out || fail "no test count on the live line: $(cat -v tty.out)"
 	grep -q 'task      sample-greeting .*awaiting-review' tty.out || fail "no summary on the terminal"
 	[ -z "$(left_behind)" ] || fail "processes left behind: $(left_behind)"
+	# Ctrl-C on a terminal (the live view's ticker thread is running) cancels the stage: exit 130
+	cat > tty/slow.yaml <<SPEC
+id: slow-1
+title: An agent that waits
+prompt: Wait.
+repo:
+  url: "file://$dir/tty/.devsys/sample/remote.git"
+  base_branch: main
+agent:
+  command: [/bin/sleep, "60"]
+SPEC
+	cat > tty/interrupt.sh <<'SH'
+"$1" run slow.yaml & pid=$!
+i=0
+until grep -q '"agent"' .devsys/tasks/slow-1/task.json 2>/dev/null || [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
+kill -INT $pid
+wait $pid
+echo "exit $?"
+SH
+	(cd tty && script -qec "sh interrupt.sh '$devsys'" /dev/null) > int.out 2>&1 || true
+	grep -q '^exit 130' int.out || fail "Ctrl-C on a terminal did not end the run with 130: $(cat -v int.out)"
+	grep -q 'agent .*canceled' int.out || fail "the agent stage was not canceled: $(cat -v int.out)"
+	[ -z "$(left_behind)" ] || fail "processes left behind: $(left_behind)"
 fi
+
+# ---- a workspace whose sample remote is not one: a clear error, exit 3, nothing run ----
+mkdir -p broken/.devsys/sample/remote.git
+rc=0
+out=$(cd broken && "$devsys" run 2>&1) || rc=$?
+[ $rc -eq 3 ] || fail "a broken sample remote exited $rc: $out"
+echo "$out" | grep -q "remote.git exists but is not a bare repository" || fail "no clear error: $out"
+[ ! -e broken/.devsys/tasks/sample-greeting ] || fail "a task was registered on a broken sample"
 echo ok
