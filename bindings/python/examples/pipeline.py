@@ -1,12 +1,15 @@
 #!/usr/bin/python3
-"""The agent pipeline as it can be composed today, stage by stage:
-validate a spec, check out its repository, run the "agent" and the tests,
-commit, push, and record everything in the task record and the store.
+"""The whole pipeline, as examples/pipeline.c does it: validate a task spec
+(the manager), then Pipeline.run() runs every stage that remains, in order:
+checkout, agent, commit, push, pr, test, deploy, verify and gate, with one
+line per stage as it ends. A task registered before is resumed from where it
+stopped.
 
     DEVSYS_LIBRARY=build/dev/lib/libdevsys.so.1 bindings/python/examples/pipeline.py [WORKDIR]
 
 It makes its own file:// bare repository (with the git program, only to set
-the scene: the pipeline itself uses libdevsys, which never runs git).
+the scene: the pipeline itself uses libdevsys, which never runs git); the
+local forge keeps the task's pull request in that repository.
 """
 from __future__ import annotations
 
@@ -16,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # usable from the source tree
 import devsys  # noqa: E402
@@ -39,68 +41,41 @@ def make_remote(root: Path) -> Path:
     return bare
 
 
+def show(e: devsys.PipelineEvent) -> None:
+    """One line per stage as it ends (returning False, or raising, would cancel the stage)."""
+    if e.kind == devsys.EVENT_STAGE_END and e.result is not None:
+        r = e.result
+        cls = devsys.failure_class_name(r.failure_class)
+        print(f"{r.stage:<8} {r.result:<6} {r.outcome}" + (f" class={cls}" if cls else ""))
+
+
 def main(workdir: Path) -> int:
     remote = make_remote(workdir)
     spec_text = (f"version: 1\nid: hello-1\ntitle: Say hello\nprompt: add hello.txt\n"
-                 f"repo:\n  url: file://{remote}\n"
+                 f"repo:\n  url: file://{remote}\n  base_branch: main\n"
+                 f"agent:\n  command: [/usr/bin/python3, -c, {json.dumps(AGENT)}]\n  timeout: 60s\n"
                  f"tests:\n  command: [/usr/bin/python3, -c, {json.dumps(TESTS)}]\n  junit: [reports/junit.xml]\n"
-                 f"  timeout: 60s\n")
-    with devsys.Workspace(workdir / "ws") as ws, devsys.Store(ws) as store:
-        # validate
-        with devsys.Spec.load(spec_text, "hello-1.yaml") as spec:
-            with spec.validate() as v:
-                if not v.valid:
-                    for e in v:
-                        print(f"{e.file}:{e.line}:{e.column}: {e.instance_location}: {e.message}")
-                    return 1
-            task_id = spec.get_string("/id") or "hello-1"
-            url = spec.get_string("/repo/url") or ""
-            tests_cmd = spec.at().get("/tests/command")
-            argv: List[str] = tests_cmd.value() if tests_cmd else []
-            timeout = spec.timeout_ms("tests") or 0
-        store.create(task_id, "hello-1.yaml")
-        with ws.task(task_id) as task, devsys.Record(task) as rec:
-            rec.set_spec("spec.yaml", spec_text)
-            rec.stage_begin("validate")
-            rec.stage_end("validate", "ok")
-            store.transition(task_id, "validated")
-            # check out
-            store.stage_begin(task_id, "checkout")
-            with devsys.Repo(task, url, author_name="devsys-example", author_email="example@localhost") as repo:
-                store.stage_end(task_id, "checkout", "ok", "checked-out")
-                print(f"checkout  {repo.checkout_path} on {repo.branch} from {repo.base_branch}@{repo.base_sha[:8]}")
-                # the agent
-                with devsys.Runner("inproc", workspace=ws) as runner:
-                    store.stage_begin(task_id, "agent")
-                    res = runner.exec(["/usr/bin/python3", "-c", AGENT], cwd=repo.checkout_path, task=task,
-                                      stage="agent", timeout_ms=60000)
-                    store.stage_end(task_id, "agent", "ok" if res.ok else "failed", "coded")
-                    print(f"agent     {res.failure_name} in {res.duration_ms} ms")
-                    # commit and push
-                    store.stage_begin(task_id, "commit")
-                    committed = repo.commit("Say hello\n\nWritten by the example agent.", spec_path="hello-1.yaml",
-                                           spec_file=Path(task.path) / "spec.yaml")
-                    store.stage_end(task_id, "commit", "ok", "committed" if committed else "no-changes")
-                    print(f"commit    {repo.head_sha[:8]}: {[c.path for c in repo.changed_paths()]}")
-                    store.stage_begin(task_id, "push")
-                    repo.push()
-                    store.stage_end(task_id, "push", "ok", "pushed")
-                    print(f"push      refs/heads/{repo.branch} -> {url}")
-                    # the tests, and their report in the record
-                    store.stage_begin(task_id, "test")
-                    res = runner.exec(argv, cwd=repo.checkout_path, task=task, stage="test", timeout_ms=timeout)
-                    run = rec.run_begin()
-                    rec.run_add_junit(run, Path(repo.checkout_path) / "reports" / "junit.xml")
-                    rec.run_complete(run)
-                    store.run_record(task_id, run)
-                    # no PR stage exists yet, so the task stays "pushed" (tested follows pr-opened)
-                    store.stage_end(task_id, "test", "ok" if res.ok else "failed", -1)
-            rec.set("branch", "task/" + task_id)
-            rec.save()
-        with devsys.Report.parse_junit(Path(ws.path) / "tasks" / task_id / "reports" / str(run) / "junit.xml") as rep:
-            print(f"tests     {rep.count(devsys.PASSED)}/{rep.tests} passed")
-        print(f"state     {store.state(task_id)}")
-        ok = store.state(task_id) == "pushed" and rep_ok(ws.path, task_id)
+                 f"  timeout: 60s\nrunner: inproc\n")
+    with devsys.Workspace(workdir / "ws") as ws, \
+            devsys.Pipeline(ws, progress=show, runner_grace_ms=2000, agent_env_scrub=["NPM_TOKEN"]) as p:
+        try:
+            r = p.validate(spec_text, "hello-1.yaml")
+            print(f"{r.stage:<8} {r.result:<6} {r.outcome}")
+        except devsys.ExistsError:
+            print("validate ok     already-registered (resumed)")
+        except devsys.ValidationError as e:
+            print(f"validate failed {e.message}")
+            return 1
+        try:
+            p.run()
+        except devsys.Error as e:
+            print(f"error: {e.message}")
+        state = p.state()
+        print(f"task {p.task_id}: {state}")
+        task_json = json.loads((Path(ws.path) / "tasks" / "hello-1" / "task.json").read_text())
+        pr = task_json.get("pr") or {}
+        print(f"pull request #{pr.get('number')} on {pr.get('provider')}: {pr.get('url')}")
+        ok = state == "awaiting-review" and pr.get("number") == 1 and rep_ok(ws.path, "hello-1")
     print("pipeline ok" if ok else "pipeline FAILED")
     return 0 if ok else 1
 
