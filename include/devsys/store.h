@@ -22,8 +22,10 @@ DEVSYS_BEGIN_DECL
  *
  * plus checked-out/coded -> no-changes -> done, tested -> deploy-skipped ->
  * awaiting-review/done, awaiting-review -> done, and from any state that
- * is not final: failed, canceled, interrupted. interrupted -> (resume) the
- * last completed state. Final states: done, failed, canceled.
+ * is not final: failed, canceled, interrupted. interrupted and failed ->
+ * (devsys_store_resume) the last completed state, except a task that
+ * failed while being created. Final states: done, failed, canceled (a
+ * failed task is final for every transition but resume).
  *
  * Every transition is one transaction, and also updates task.json's
  * "state" and appends an event to events.jsonl. Several processes may use
