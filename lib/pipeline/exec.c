@@ -5,6 +5,9 @@
 #include "core/core.h"
 #include "pipeline_int.h"
 
+#include "devsys/forge.h"
+
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -117,10 +120,30 @@ int devsys__pipeline_exec(devsys__stage_ctx *c, devsys_runner *runner, devsys_ru
 	return rc;
 }
 
+/*
+ * Does the operator's devsys.yaml have a `forges:` entry for @p url with a
+ * token? Then the push authenticates with that token (through the forge),
+ * never with the environment.
+ */
+static bool forge_has_token(const devsys_pipeline *p, const char *url)
+{
+	devsys_buf host = DEVSYS_BUF_INIT;
+	const char *entry = NULL, *secret = NULL, *where = NULL;
+	bool yes = false;
+	if (p->config && url && devsys_forge_remote_host(&host, url) == 0 && host.ptr && host.ptr[0] &&
+	    devsys_config_forge_match(&entry, p->config, host.ptr) == 0)
+		yes = devsys_config_forge_value(&secret, &where, p->config, entry, "token_secret") == 0 && secret;
+	devsys_buf_dispose(&host);
+	return yes;
+}
+
 int devsys__pipeline_repo(devsys__stage_ctx *c)
 {
 	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	devsys_repo_credential_provider chain[2] = { { devsys_forge_credentials, NULL },
+		                                     { devsys_repo_key_credentials, NULL } };
 	const devsys_spec *spec = c->p->spec;
+	int rc;
 	if (c->repo)
 		return 0;
 	if (c->p->repo_opts)
@@ -130,5 +153,14 @@ int devsys__pipeline_repo(devsys__stage_ctx *c)
 		o.base_branch = devsys_spec_get_string(spec, "/repo/base_branch");
 	if (devsys_spec_get_string(spec, "/repo/branch_template"))
 		o.branch_template = devsys_spec_get_string(spec, "/repo/branch_template");
+	/* The caller's own chain wins; else the forge's token for its host. The
+	 * run frees the repo before the forge, so the payload outlives its use. */
+	if (!o.credentials && forge_has_token(c->p, o.url)) {
+		if ((rc = devsys__pipeline_forge(c)) < 0)
+			return rc;
+		chain[0].payload = c->forge;
+		o.credentials = chain;
+		o.ncredentials = 2;
+	}
 	return devsys_repo_open_task(&c->repo, c->task, &o);
 }

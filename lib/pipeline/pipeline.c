@@ -492,10 +492,11 @@ static int open_ctx(devsys__stage_ctx *c, devsys_pipeline *p, devsys_stage_resul
 
 static void close_ctx(devsys__stage_ctx *c)
 {
+	/* the repo first: its credential chain may point at the forge */
+	devsys_repo_free(c->repo);
 	devsys_pr_free(c->pr);
 	devsys_forge_free(c->forge);
 	devsys_secrets_free(c->secrets);
-	devsys_repo_free(c->repo);
 	devsys_task_free(c->task);
 }
 

@@ -271,3 +271,76 @@ Test(pipeline_pr_github, validate_code_pr_statuses_gate_against_github_over_smar
 	free(head);
 	free(url);
 }
+
+/*
+ * With no credential chain of the caller's, the push to an https remote
+ * authenticates with the token of the forges: entry for its host (through
+ * the secrets module), never with the environment. Control: the same run
+ * with an entry that names no token cannot push.
+ */
+static int push_with_forge_token(bool with_token, char *msg, size_t msgsz)
+{
+	char why[512], yaml[2048], cfgpath[4200], spec[4096], script[4200], sub[4200];
+	h = dt_githttp_start(true, API_TOKEN, why, sizeof(why));
+	if (!h)
+		dt_skip("%s", why);
+	snprintf(sub, sizeof(sub), "%s/%s", dir, with_token ? "tok" : "notok");
+	cr_assert_eq(dt_sh("mkdir -p '%s' && cd '%s' && git init -q --bare -b main seed.git && "
+	                   "git clone -q seed.git work 2>/dev/null && cd work && git config user.email t@e && "
+	                   "git config user.name t && echo hi > README && git add . && git commit -qm init && "
+	                   "git push -q origin main",
+	                   sub, sub),
+	             0);
+	char seed[4300];
+	snprintf(seed, sizeof(seed), "%s/seed.git", sub);
+	char *url = dt_githttp_add_repo(h, "proj", seed);
+	cr_assert(url && strncmp(url, "https://localhost:", 18) == 0, "%s", url);
+	setenv("DT_PIPE_GH_TOKEN", API_TOKEN, 1);
+	unsetenv("GITHUB_TOKEN");
+	unsetenv("GH_TOKEN");
+	snprintf(yaml, sizeof(yaml), "forges:\n  \"localhost:%d\":\n    provider: github\n    base_url: %s\n    owner: octo\n%s",
+	         h->port, dt_forge_url("proxy"),
+	         with_token ? "    token_secret: gh_token\n    token_provider: env\n    token_ref: DT_PIPE_GH_TOKEN\n" : "");
+	snprintf(cfgpath, sizeof(cfgpath), "%s/devsys.yaml", sub);
+	cr_assert(dt_write_file(cfgpath, yaml));
+	snprintf(script, sizeof(script), "%s/agent.sh", sub);
+	cr_assert(dt_write_file(script, "echo changed >> README\n"));
+	snprintf(spec, sizeof(spec), "id: tok-1\ntitle: Push with the forge token\nprompt: Append a line.\nrepo:\n  url: %s\n  base_branch: main\n"
+	         "agent:\n  command: [/bin/sh, %s]\n", url, script);
+
+	devsys_workspace *ws = NULL;
+	devsys_pipeline *pl = NULL;
+	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
+	devsys_repo_options ro = DEVSYS_REPO_OPTIONS_INIT;
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	ro.ssl_ca_file = h->ca_file;
+	po.repo = &ro;
+	po.config_path = cfgpath;
+	cr_assert_eq(devsys_workspace_open(&ws, sub, NULL), 0);
+	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", errmsg());
+	cr_assert_eq(devsys_pipeline_validate(&r, pl, spec, strlen(spec), "tok-1"), 0, "%s", errmsg());
+	int rc = devsys_pipeline_code(&r, pl);
+	snprintf(msg, msgsz, "%s: %s", r.outcome ? r.outcome : "-", errmsg());
+	devsys_pipeline_free(pl);
+	devsys_workspace_free(ws);
+	free(url);
+	return rc;
+}
+
+Test(pipeline_pr_github, an_https_push_uses_the_forge_token_from_devsys_yaml)
+{
+	char msg[1024];
+	cr_assert_eq(push_with_forge_token(true, msg, sizeof(msg)), 0, "%s", msg);
+	cr_assert(strstr(msg, "pushed"), "%s", msg);
+	int st;
+	char *head = dt_sh_output(&st, "git --git-dir='%s/proj.git' rev-parse --verify -q task/tok-1", h->repos);
+	cr_assert(st == 0 && head && strlen(head) >= 40, "the task branch is on the remote");
+	free(head);
+}
+
+Test(pipeline_pr_github, an_https_push_without_a_token_in_devsys_yaml_is_refused)
+{
+	char msg[1024];
+	cr_assert_neq(push_with_forge_token(false, msg, sizeof(msg)), 0, "control: no token, no push");
+	cr_assert(strstr(msg, "push-failed") || strstr(msg, "checkout-failed"), "%s", msg);
+}
