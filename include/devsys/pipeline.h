@@ -67,7 +67,9 @@ DEVSYS_API const char *devsys_pipeline_stage_name(size_t index);
 
 /**
  * What one stage did. Filled by the stage functions; it holds no memory
- * (its strings are static), so it needs no dispose.
+ * (its strings are static, or for a stage added or replaced through
+ * devsys/sys/stage.h the pipeline's: valid until devsys_pipeline_free() or
+ * that stage's next run), so it needs no dispose.
  */
 typedef struct devsys_stage_result {
 	unsigned int version; /**< DEVSYS_STAGE_RESULT_VERSION, set by the caller */
@@ -271,7 +273,8 @@ DEVSYS_API int devsys_pipeline_run(devsys_stage_result *result, devsys_pipeline 
 
 /**
  * Run one named stage of the task on its own (a built-in name of
- * DEVSYS_STAGE_NAMES other than validate). The stages before it must have
+ * DEVSYS_STAGE_NAMES other than validate, or a stage added with
+ * devsys_pipeline_add_stage(), devsys/sys/stage.h). The stages before it must have
  * ended "ok" (the task's state says so), else DEVSYS_ESTATE naming the
  * stage that has to run first.
  * @return 0; DEVSYS_EINVAL (unknown stage); DEVSYS_ESTATE; the stage's error.
