@@ -877,6 +877,24 @@ if devsys.pipeline then
   end)
 end
 
+if devsys.pipeline then
+  test("pipeline outlives its workspace; closed handles refused", function()
+    local dir = fresh("pipe")
+    local spec = pipeline_spec(dir, "lp-7", APPEND)
+    local ws = assert(devsys.workspace(dir .. "/ws"))
+    local p <close> = assert(devsys.pipeline(ws, {}))
+    ws:close(); ws = nil; collectgarbage(); collectgarbage()
+    assert(p:validate(spec, "lp-7.yaml"))
+    eq(assert(p:run_stage("checkout")).outcome, "checked-out")
+    eq(p:state(), "checked-out")
+    local w2 = assert(devsys.workspace(dir .. "/w2"))
+    w2:close()
+    raises("closed", devsys.pipeline, w2)
+    p:close()
+    raises("closed", p.run, p)
+  end)
+end
+
 -- ---- speckit ---------------------------------------------------------------
 
 if devsys.speckit_load then

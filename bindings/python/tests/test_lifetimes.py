@@ -83,3 +83,34 @@ def test_collection_in_any_order(tmp_path: Path, bare_repo: Path) -> None:
         assert runner.exec(["true"]).ok  # type: ignore[attr-defined]
         del children, rec, repo, store, _secrets, runner
         gc.collect()
+
+
+def test_pipeline_and_pr_outlive_their_parents(tmp_path: Path, bare_repo: Path) -> None:
+    """The pipeline holds its workspace, a PR its forge: close the parent first, then use the child."""
+    ws = devsys.Workspace(tmp_path / "w")
+    events: List[int] = []
+    p = devsys.Pipeline(ws, progress=lambda e: events.append(e.kind))
+    ws.close()
+    del ws
+    gc.collect()
+    spec = (f"id: life-1\ntitle: t\nprompt: p\nrepo:\n  url: file://{bare_repo}\n  base_branch: main\n"
+            f"agent:\n  command: [/bin/sh, -c, 'echo x >> README.md']\ntests:\n  command: [/bin/true]\nrunner: inproc\n")
+    p.validate(spec, "life-1.yaml")
+    assert p.run_stage("checkout").outcome == "checked-out" and p.state() == "checked-out"
+    assert devsys.EVENT_STAGE_END in events, "the callback the wrapper keeps still runs"
+    with devsys.Workspace(tmp_path / "w2") as w2, w2.task("t", create=True) as t:
+        with devsys.Repo(t, f"file://{bare_repo}", author_name="t", author_email="t@localhost") as r:
+            Path(r.checkout_path, "x.txt").write_text("x\n")
+            r.commit("x")
+            r.push()
+            forge = devsys.Forge(str(bare_repo))
+            pr = forge.open_pr("x", r.branch, r.base_branch)
+            forge.close()
+            del forge
+            gc.collect()
+            pr.refresh()
+            assert pr.number == 1 and pr.state == devsys.PR_OPEN
+            pr.close()
+    p.close()
+    with pytest.raises(devsys.ClosedHandleError):
+        p.run()
