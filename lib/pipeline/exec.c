@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef DEVSYS_HAVE_MODULE_DOCKER
@@ -95,14 +96,52 @@ static int tap_output(int stream, const char *data, size_t len, void *payload)
 	return t->c->p->canceled != 0;
 }
 
+/*
+ * Every command a stage runs gets DEVSYS_PIPELINE_DEPTH, this process's
+ * depth plus one, so that a `devsys run` inside it (a self-improvement task
+ * whose tests run devsys's own suite) knows it is nested and refuses to
+ * recurse (docs/pipeline.md, "Self-improvement"). A stage's own entry for
+ * it is replaced. Returns a new array of borrowed strings, or NULL.
+ */
+#define DEPTH_VAR "DEVSYS_PIPELINE_DEPTH"
+static const char **depth_env(const char *const *env, char *entry, size_t size)
+{
+	const char *cur = getenv(DEPTH_VAR);
+	char *end = NULL;
+	long d = cur && *cur ? strtol(cur, &end, 10) : 0;
+	size_t n = 0, k = 0;
+	const char **v;
+	if ((end && *end) || d < 0) /* not a depth we set: count it as one level */
+		d = 1;
+	if (d > 99)
+		d = 99;
+	snprintf(entry, size, DEPTH_VAR "=%ld", d + 1);
+	while (env && env[n])
+		n++;
+	if (!(v = devsys__malloc((n + 2) * sizeof(*v))))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(env[i], DEPTH_VAR "=", sizeof(DEPTH_VAR)) != 0)
+			v[k++] = env[i];
+	v[k++] = entry;
+	v[k] = NULL;
+	return v;
+}
+
 int devsys__pipeline_exec(devsys__stage_ctx *c, devsys_runner *runner, devsys_runner_cmd *cmd, devsys_runner_result *rr)
 {
 	struct exec_tap tap = { c, cmd->stage ? cmd->stage : "exec", cmd->output_cb, cmd->output_payload };
+	const char *const *env = cmd->env;
+	const char **denv;
+	char depth[sizeof(DEPTH_VAR) + 8];
 	int rc;
 	if (c->p->canceled) {
 		rr->failure = DEVSYS_RUNNER_CANCELED;
 		return devsys__error_set(DEVSYS_ECANCELED, "task '%s' was canceled before %s ran", c->p->task_id, tap.stage);
 	}
+	if (!(denv = depth_env(env, depth, sizeof(depth))))
+		return devsys__error_oom();
+	cmd->env = denv;
 	cmd->output_cb = tap_output;
 	cmd->output_payload = &tap;
 	pthread_mutex_lock(&c->p->running_lock);
@@ -117,6 +156,8 @@ int devsys__pipeline_exec(devsys__stage_ctx *c, devsys_runner *runner, devsys_ru
 	pthread_mutex_unlock(&c->p->running_lock);
 	cmd->output_cb = tap.chained;
 	cmd->output_payload = tap.chained_payload;
+	cmd->env = env;
+	devsys__free(denv);
 	return rc;
 }
 

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -539,6 +540,31 @@ static int open_pipeline(struct run *r)
 	return DEVSYS_EXIT_OK;
 }
 
+/*
+ * The recursion guard: the pipeline gives every command it runs
+ * DEVSYS_PIPELINE_DEPTH (lib/pipeline/exec.c). Set and not 0, this process
+ * runs inside a pipeline's command, e.g. the test stage of a task on
+ * devsys itself running devsys's own suite, and a run here would start
+ * the pipeline inside itself (docs/pipeline.md, "Self-improvement").
+ */
+static int refuse_nested(devsys_cli *cli)
+{
+	const char *depth = getenv("DEVSYS_PIPELINE_DEPTH");
+	char msg[512];
+	if (!depth || !*depth || strcmp(depth, "0") == 0)
+		return 0;
+	snprintf(msg, sizeof(msg),
+	         "run: refused: DEVSYS_PIPELINE_DEPTH=%.20s says this runs inside a command of a devsys pipeline "
+	         "(limit: 0 nested runs), and a run here would recurse into the pipeline; run devsys outside the "
+	         "pipeline's commands",
+	         depth);
+	if (cli->json)
+		devsys_cli_print_json(json_pack("{s:{s:s,s:s}}", "error", "code", "nested-run", "message", msg));
+	else
+		fprintf(stderr, "devsys: %s\n", msg);
+	return DEVSYS_EXIT_USAGE;
+}
+
 static int cmd_run(devsys_cli *cli, int argc, char **argv)
 {
 	struct run r;
@@ -548,6 +574,8 @@ static int cmd_run(devsys_cli *cli, int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	r.cli = cli;
+	if ((rc = refuse_nested(cli)) != 0)
+		return rc;
 	if ((rc = parse_args(&r, argc, argv, &file)) != 0 || (file && (rc = read_spec(&r, file, &bytes)) != 0) ||
 	    (rc = devsys_cli_open_workspace(cli, &r.ws)) != 0 ||
 	    (r.embedded && (rc = devsys_cli_sample_prepare(cli, r.ws, &bytes)) != 0) || (rc = open_pipeline(&r)) != 0)
