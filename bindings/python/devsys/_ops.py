@@ -148,6 +148,7 @@ class Repo(Handle):
 # ---------------------------------------------------------------- runner
 
 RUNNER_OK, RUNNER_BUILD_FAILURE, RUNNER_SYSTEM_FAILURE, RUNNER_TIMEOUT, RUNNER_CANCELED, RUNNER_NOT_RUN = range(6)
+RUNNER_STALLED, RUNNER_OUTPUT_LIMIT = 6, 7
 RUNNER_ALLOW_SHELL = 1 << 0
 CMD_INHERIT_ENV, CMD_SHELL, CMD_IDEMPOTENT = 1 << 0, 1 << 1, 1 << 2
 STDOUT, STDERR = 1, 2
@@ -218,18 +219,23 @@ class Runner(Handle):
     def exec(self, argv: Sequence[Union[str, bytes]], *, env: Optional[Dict[str, str]] = None,
              cwd: Optional[StrPath] = None, timeout_ms: int = 0, stdin: Optional[Union[str, bytes]] = None,
              stdin_file: Optional[StrPath] = None, output: Optional[OutputCallback] = None,
-             task: Optional[Task] = None, stage: Optional[str] = None, flags: int = 0) -> Result:
+             task: Optional[Task] = None, stage: Optional[str] = None, flags: int = 0,
+             idle_timeout_ms: int = 0, max_output_bytes: int = 0) -> Result:
         """Run @p argv to completion. A non-zero exit is a Result (failure
         build-failure), not an exception; a timeout, a cancel or a broken runner
         raise (with .result). An exception in @p output cancels the command and
-        is re-raised here."""
+        is re-raised here. The budgets (command version 3): @p idle_timeout_ms
+        without output ends it stalled, more than @p max_output_bytes of output
+        ends it output-limit; 0: none."""
         if isinstance(argv, (str, bytes)):
             raise TypeError("argv: expected a sequence of strings, not one string")
         args = [req(a, f"argv[{i}]") for i, a in enumerate(argv)]
         envs = [req(f"{k}={v}", f"env[{k!r}]") for k, v in (env or {}).items()]
         keep: List[Any] = [args, envs]
         cmd = S.RunnerCmd()
-        cmd.version, cmd.flags = 2, flags
+        # version 3 only when a budget is asked for: a library before it refuses version 3
+        cmd.version, cmd.flags = (3 if idle_timeout_ms or max_output_bytes else 2), flags
+        cmd.idle_timeout_ms, cmd.max_output_bytes = idle_timeout_ms, max_output_bytes
         cmd.argv = strarray(args)
         cmd.env = strarray(envs) if env is not None else None
         keep += [cmd.argv, cmd.env]
@@ -866,6 +872,7 @@ class Policy(Handle):
 __all__ = ['STAGE_FETCH', 'STAGE_CHECKOUT', 'STAGE_PUSH', 'Progress', 'ProgressCallback', 'content_id',
            'branch_is_protected', 'branch_name', 'change_status_name', 'Change', 'Repo', 'RUNNER_OK',
            'RUNNER_BUILD_FAILURE', 'RUNNER_SYSTEM_FAILURE', 'RUNNER_TIMEOUT', 'RUNNER_CANCELED',
+           'RUNNER_STALLED', 'RUNNER_OUTPUT_LIMIT',
            'RUNNER_NOT_RUN', 'RUNNER_ALLOW_SHELL', 'CMD_INHERIT_ENV', 'CMD_SHELL', 'CMD_IDEMPOTENT',
            'STDOUT', 'STDERR', 'OutputCallback', 'failure_name', 'Result', 'Description', 'Runner', 'Config',
            'SecretEvent', 'AuditCallback', 'Secrets', 'Masker', 'MaskStream', 'PASSED', 'FAILED', 'ERROR',

@@ -149,3 +149,20 @@ def test_free_the_parents_first(tmp_path: Path) -> None:
     r.close()
     with pytest.raises(devsys.ClosedHandleError):
         r.exec(["true"])
+
+
+def test_command_budgets_stall_and_output_limit() -> None:
+    """Command version 3: no output for the idle timeout ends it stalled, too much output ends it output-limit."""
+    with devsys.Runner("inproc") as r:
+        with pytest.raises(devsys.TimeoutError) as ei:
+            r.exec(["/bin/sh", "-c", "echo begun; exec sleep 30"], idle_timeout_ms=300)
+        res = ei.value.result  # type: ignore[attr-defined]
+        assert res.failure == devsys.RUNNER_STALLED and res.failure_name == "stalled", res
+        assert res.duration_ms < 10000, "stopped at the idle timeout, not after the sleep"
+        with pytest.raises(devsys.LimitError) as el:
+            r.exec(["/bin/sh", "-c", "yes | head -c 100000; exec sleep 30"], max_output_bytes=1000)
+        res = el.value.result  # type: ignore[attr-defined]
+        assert res.failure == devsys.RUNNER_OUTPUT_LIMIT and res.failure_name == "output-limit", res
+        # positive control: the same commands within their budgets succeed
+        assert r.exec(["/bin/sh", "-c", "echo a; sleep 0.1; echo b"], idle_timeout_ms=5000).ok
+        assert r.exec(["/bin/sh", "-c", "yes | head -c 500"], max_output_bytes=1000).ok
