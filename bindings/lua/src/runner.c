@@ -107,8 +107,8 @@ static void push_result(lua_State *L, const devsys_runner_result *res)
 }
 
 /*
- * runner:exec({argv={...}, env={"K=V", ...}, cwd=, timeout_ms=, stdin=, stdin_file=, task=, stage=,
- *   shell=, inherit_env=, idempotent=, image=, output=fn(stream, data)})
+ * runner:exec({argv={...}, env={"K=V", ...}, cwd=, timeout_ms=, idle_timeout_ms=, max_output_bytes=, stdin=,
+ *   stdin_file=, task=, stage=, shell=, inherit_env=, idempotent=, image=, output=fn(stream, data)})
  *   -> result | nil, msg, code, result (the result also for timeouts, cancels and system failures)
  */
 static int runner_exec(lua_State *L)
@@ -127,6 +127,9 @@ static int runner_exec(lua_State *L)
 	c.env = ld_str_array(L, 2, "env", &n);
 	c.cwd = ld_field_str(L, 2, "cwd", NULL);
 	c.timeout_ms = (unsigned int)ld_field_int(L, 2, "timeout_ms", 0);
+	/* the budgets: no output for idle_timeout_ms ends it "stalled", more than max_output_bytes "output-limit" */
+	c.idle_timeout_ms = (unsigned int)ld_field_int(L, 2, "idle_timeout_ms", 0);
+	c.max_output_bytes = (uint64_t)ld_field_int(L, 2, "max_output_bytes", 0);
 	lua_getfield(L, 2, "stdin");
 	if (!lua_isnil(L, -1)) {
 		c.stdin_data = luaL_checklstring(L, -1, &len);

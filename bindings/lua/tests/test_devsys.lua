@@ -419,6 +419,18 @@ if devsys.runner_open then
     eq(r:describe().type, "inproc")
   end)
 
+  test("runner: the command budgets end a stalled and a chatty command", function()
+    local r <close> = assert(devsys.runner_open("inproc"))
+    local v, msg, code, res = r:exec({ argv = { "sh", "-c", "echo begun; exec sleep 30" }, idle_timeout_ms = 300 })
+    eq(v, nil); eq(code, E.TIMEOUT, msg); eq(res.failure_name, "stalled")
+    assert(res.duration_ms < 10000, "stopped at the idle timeout")
+    v, msg, code, res = r:exec({ argv = { "sh", "-c", "yes | head -c 100000; exec sleep 30" }, max_output_bytes = 1000 })
+    eq(v, nil); eq(code, E.LIMIT, msg); eq(res.failure_name, "output-limit")
+    -- positive control: within their budgets
+    eq(assert(r:exec({ argv = { "sh", "-c", "echo a; sleep 0.1; echo b" }, idle_timeout_ms = 5000 })).exit_code, 0)
+    eq(assert(r:exec({ argv = { "sh", "-c", "yes | head -c 500" }, max_output_bytes = 1000 })).exit_code, 0)
+  end)
+
   test("runner: prepare, workdir, upload, download, cleanup, cancel", function()
     local dir = fresh("run")
     local ws <close> = assert(devsys.workspace(dir .. "/ws"))
