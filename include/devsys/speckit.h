@@ -289,6 +289,74 @@ DEVSYS_API int devsys_speckit_sync(size_t *marked, devsys_repo *repo, const char
 DEVSYS_API int devsys_speckit_check_phantoms(devsys_speckit_findings *findings,
                                              const devsys_speckit_feature *feature, devsys_repo *repo);
 
+/**
+ * @name Status from the task records
+ * A devsys task is linked to a feature folder when the spec kept in its
+ * folder (spec.yaml or spec.json) has speckit.feature_dir naming that
+ * folder; speckit.task_ids names its spec-kit tasks.
+ * @{
+ */
+typedef struct devsys_speckit_links devsys_speckit_links;
+
+/**
+ * Scan every task of @p store (in workspace @p ws) for links to
+ * @p feature_dir (relative to the repository root, as in the task spec's
+ * speckit.feature_dir; "./" and slashes at either end are ignored), with
+ * each linked task's state and whether it is green
+ * (devsys_speckit_task_green()). A task that keeps no spec, or one that does
+ * not parse, is linked to nothing.
+ * @return 0; DEVSYS_EINVAL (an empty folder name); DEVSYS_EPARSE (a broken
+ * summary.json of a linked task); DEVSYS_EIO; DEVSYS_ENOMEM.
+ * @param out new: the links; free with devsys_speckit_links_free().
+ * Threads: like @p store.
+ */
+DEVSYS_API int devsys_speckit_links_new(devsys_speckit_links **out, devsys_store *store, devsys_workspace *ws,
+                                        const char *feature_dir);
+/** Free a links set; NULL is fine. */
+DEVSYS_API void devsys_speckit_links_free(devsys_speckit_links *links);
+/** Number of (spec-kit id, devsys task) links found. */
+DEVSYS_API size_t devsys_speckit_links_count(const devsys_speckit_links *links);
+/**
+ * Link @p i: the spec-kit id as the return value, or NULL when out of range;
+ * the devsys task id (borrowed), its state (DEVSYS_STATE_*) and 1 or 0 for
+ * green into the out-params that are not NULL.
+ * @return borrowed: from @p links, valid until it is freed; NULL when out of range.
+ * @param task_id borrowed: from @p links, valid until it is freed.
+ */
+DEVSYS_API const char *devsys_speckit_link_at(const devsys_speckit_links *links, size_t i, const char **task_id,
+                                              int *state, int *green);
+/**
+ * The spec-kit ids with at least one green linked task, each once, in the
+ * order first found; their number into @p count.
+ * @return borrowed: an array from @p links, valid until it is freed; NULL when there is none.
+ */
+DEVSYS_API const char *const *devsys_speckit_links_green_ids(const devsys_speckit_links *links, size_t *count);
+
+/**
+ * devsys_speckit_mark_done() on the file @p path, written back in place
+ * through a temporary file renamed over it (same mode), so a failed write
+ * leaves the old file whole. Nothing to mark: the file is not written.
+ * @return 0; DEVSYS_ENOTFOUND (no such file, or an id without a task line:
+ * the message names the file and the id); DEVSYS_ELIMIT (over
+ * DEVSYS_SPECKIT_MAX_FILE); DEVSYS_EIO / DEVSYS_ENOSPC (the write failed:
+ * the file is unchanged).
+ */
+DEVSYS_API int devsys_speckit_mark_done_file(size_t *marked, const char *path, const char *const *ids, size_t nids);
+
+/**
+ * Append the machine-readable status of @p feature's tasks as JSON to
+ * @p out: {"feature", "feature_dir", "tasks": [{"id", "line", "checked",
+ * "status" ("done", "to-mark" or "open"), "verified" (ticked and a green
+ * task says so), "devsys": [{"task", "state", "green"}]}], "unknown_ids":
+ * [{"id", "task"}] (linked ids tasks.md does not have), "summary": {"tasks",
+ * "checked", "linked", "to_mark", "verified", "devsys_tasks_scanned"}}.
+ * @p links may be NULL (no task linked).
+ * @return 0; DEVSYS_EINVAL; DEVSYS_ENOMEM.
+ */
+DEVSYS_API int devsys_speckit_status_to_json(devsys_buf *out, const devsys_speckit_feature *feature,
+                                             const devsys_speckit_links *links);
+/** @} */
+
 DEVSYS_END_DECL
 
 #endif /* DEVSYS_SPECKIT_H */

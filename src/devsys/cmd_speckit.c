@@ -1,6 +1,7 @@
 /*
  * spec-kit commands: `devsys speckit check DIR...` and
- * `devsys speckit plan DIR --repo URL [--emit task|wave]`.
+ * `devsys speckit plan DIR --repo URL [--emit task|wave]` and
+ * `devsys speckit sync DIR [--dry-run]`.
  */
 #include "cli.h"
 
@@ -50,7 +51,7 @@ static char *repo_root_of(const char *dir)
 
 typedef struct sk_args {
 	const char *root, *repo, *emit;
-	bool sarif;
+	bool sarif, dry_run;
 	int first, last; /* positional arguments argv[first..last) */
 } sk_args;
 
@@ -61,6 +62,8 @@ static int parse_args(devsys_cli *cli, int argc, char **argv, sk_args *a, char *
 		const char *s = argv[i];
 		if (strcmp(s, "--sarif") == 0)
 			a->sarif = true;
+		else if (strcmp(s, "--dry-run") == 0)
+			a->dry_run = true;
 		else if (strcmp(s, "--json") == 0)
 			cli->json = true;
 		else if ((strcmp(s, "--root") == 0 || strcmp(s, "--repo") == 0 || strcmp(s, "--emit") == 0) && i + 1 < argc) {
@@ -226,17 +229,113 @@ static int cmd_plan(devsys_cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* Text status: one line per task sync ticked or would tick, then a total. */
+static void print_sync(const devsys_speckit_links *l, const char *tasks_md, size_t marked, bool dry_run)
+{
+	size_t n = 0;
+	const char *const *ids = devsys_speckit_links_green_ids(l, &n);
+	for (size_t i = 0; i < devsys_speckit_links_count(l); i++) {
+		const char *task = NULL;
+		int state = 0, green = 0;
+		const char *id = devsys_speckit_link_at(l, i, &task, &state, &green);
+		printf("%s: devsys task %s is %s%s\n", id, task, devsys_task_state_name(state), green ? ", green" : "");
+	}
+	printf("%s %zu line(s) of %s (%zu spec-kit id(s) green)\n", dry_run ? "would mark" : "marked", marked, tasks_md,
+	       ids ? n : 0);
+}
+
+/* The links of the workspace's tasks to the folder @p rel. */
+static int links_of(devsys_cli *cli, const char *rel, devsys_speckit_links **out)
+{
+	devsys_workspace *ws = NULL;
+	devsys_store *st = NULL;
+	int rc = devsys_cli_open_workspace(cli, &ws);
+	if (rc)
+		return rc;
+	if (devsys_store_open(&st, ws, NULL) || devsys_speckit_links_new(out, st, ws, rel))
+		rc = devsys_cli_fail_lib(cli, "speckit sync");
+	devsys_store_free(st);
+	devsys_workspace_free(ws);
+	return rc;
+}
+
+static int cmd_sync(devsys_cli *cli, int argc, char **argv)
+{
+	sk_args a = { 0 };
+	char **pos = calloc((size_t)argc, sizeof(*pos));
+	int npos = 0;
+	if (!pos)
+		return DEVSYS_EXIT_SYSTEM;
+	int rc = parse_args(cli, argc, argv, &a, pos, &npos);
+	const char *dir = npos == 1 ? pos[0] : NULL;
+	free(pos);
+	if (rc)
+		return rc;
+	if (!dir)
+		return devsys_cli_usage_error(cli, "speckit sync needs exactly one feature folder");
+	devsys_speckit_feature *f = NULL;
+	char *root = NULL, *rel = NULL;
+	if ((rc = load(cli, &f, dir, a.root, &root)) != 0)
+		return rc;
+	if (!root || !(rel = relative_dir(dir, root))) {
+		devsys_speckit_feature_free(f);
+		rc = devsys_cli_usage_error(cli, "speckit sync: '%s' is in no git work tree: pass --root DIR", dir);
+		free(root);
+		return rc;
+	}
+	devsys_speckit_links *l = NULL;
+	devsys_buf tasks_md = DEVSYS_BUF_INIT, out = DEVSYS_BUF_INIT;
+	size_t marked = 0, n = 0;
+	rc = links_of(cli, rel, &l);
+	const char *const *ids = l ? devsys_speckit_links_green_ids(l, &n) : NULL;
+	if (rc == 0 && devsys_buf_printf(&tasks_md, "%s/tasks.md", dir) != 0)
+		rc = DEVSYS_EXIT_SYSTEM;
+	if (rc == 0 && a.dry_run) {
+		/* what sync would tick: green ids whose lines are still open */
+		for (size_t i = 0; i < n; i++) {
+			const devsys_speckit_task *t = devsys_speckit_task_find(f, ids[i]);
+			marked += t && devsys_speckit_task_state(t) == ' ';
+		}
+	} else if (rc == 0 && devsys_speckit_mark_done_file(&marked, tasks_md.ptr, ids, n)) {
+		rc = devsys_cli_fail_lib(cli, "speckit sync");
+	}
+	devsys_speckit_feature *now = NULL;
+	if (rc == 0 && !a.dry_run && marked && devsys_speckit_feature_load(&now, dir, root))
+		rc = devsys_cli_fail_lib(cli, "speckit sync");
+	if (rc == 0 && cli->json) {
+		if (devsys_speckit_status_to_json(&out, now ? now : f, l) == 0)
+			fwrite(out.ptr, 1, out.size, stdout);
+	} else if (rc == 0) {
+		print_sync(l, tasks_md.ptr, marked, a.dry_run);
+	}
+	devsys_speckit_feature_free(now);
+	devsys_speckit_feature_free(f);
+	devsys_speckit_links_free(l);
+	devsys_buf_dispose(&tasks_md);
+	devsys_buf_dispose(&out);
+	free(rel);
+	free(root);
+	return rc;
+}
+
 static int cmd_speckit(devsys_cli *cli, int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "check") == 0)
 		return cmd_check(cli, argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "plan") == 0)
 		return cmd_plan(cli, argc, argv);
-	return devsys_cli_usage_error(cli, "speckit: say 'check DIR...' or 'plan DIR [--repo URL --emit task|wave]'");
+	if (argc >= 2 && strcmp(argv[1], "sync") == 0)
+		return cmd_sync(cli, argc, argv);
+	return devsys_cli_usage_error(
+		cli, "speckit: say 'check DIR...', 'plan DIR [--repo URL --emit task|wave]' or 'sync DIR [--dry-run]'");
 }
 
 const devsys_cli_command devsys_cli_speckit_commands[] = {
-	{ "speckit", "check DIR... [--json|--sarif] [--root DIR] | plan DIR [--json] [--repo URL --emit task|wave]",
-	  "validate spec-kit feature folders (SK001-SK014) and turn tasks.md into waves of devsys tasks", cmd_speckit },
+	{ "speckit",
+	  "check DIR... [--json|--sarif] [--root DIR] | plan DIR [--json] [--repo URL --emit task|wave] | sync DIR "
+	  "[--json] [--dry-run] [--root DIR]",
+	  "validate spec-kit feature folders (SK000-SK014), turn tasks.md into waves of devsys tasks, and tick "
+	  "tasks.md from the task records",
+	  cmd_speckit },
 	{ NULL, NULL, NULL, NULL },
 };
