@@ -356,21 +356,32 @@ class Validation(Handle):
         return int(fn.devsys_validation_count(self._h))
 
     def __getitem__(self, i: int) -> ValidationIssue:
-        e = fn.devsys_validation_at(self._h, i)
-        if not e:
-            raise IndexError(i)
-        return ValidationIssue(dec(fn.devsys_validation_error_message(e)),
-                               dec(fn.devsys_validation_error_instance_location(e)),
-                               dec(fn.devsys_validation_error_keyword_location(e)),
-                               dec(fn.devsys_validation_error_absolute_keyword_location(e)),
-                               dec(fn.devsys_validation_error_keyword(e)), dec(fn.devsys_validation_error_file(e)),
-                               int(fn.devsys_validation_error_line(e)), int(fn.devsys_validation_error_column(e)))
+        return _issue(self._h, i)
 
     def __iter__(self) -> Iterator[ValidationIssue]:
         return (self[i] for i in range(len(self)))
 
     def to_json(self) -> str:
         return dec(with_buf(lambda b: fn.devsys_validation_to_json(b, self._h)))
+
+
+def _issue(v: int, i: int) -> ValidationIssue:
+    """Error @p i of validation @p v (owned or borrowed), copied."""
+    e = fn.devsys_validation_at(v, i)
+    if not e:
+        raise IndexError(i)
+    return ValidationIssue(dec(fn.devsys_validation_error_message(e)),
+                           dec(fn.devsys_validation_error_instance_location(e)),
+                           dec(fn.devsys_validation_error_keyword_location(e)),
+                           dec(fn.devsys_validation_error_absolute_keyword_location(e)),
+                           dec(fn.devsys_validation_error_keyword(e)), dec(fn.devsys_validation_error_file(e)),
+                           int(fn.devsys_validation_error_line(e)), int(fn.devsys_validation_error_column(e)))
+
+
+def validation_issues(v: Optional[int]) -> List[ValidationIssue]:
+    """Copies of every error of a borrowed devsys_validation pointer (none for NULL)."""
+    return [] if not v else [_issue(v, i) for i in range(int(fn.devsys_validation_count(v)))]
+
 
 __all__ = ['LOG_TRACE', 'LOG_DEBUG', 'LOG_INFO', 'LOG_WARN', 'LOG_ERROR', 'LOG_NONE', 'WORKSPACE_NO_CREATE',
            'TASK_CREATE', 'TASK_EXCLUSIVE', 'LogCallback', 'log_level_name', 'Workspace', 'task_id_check',

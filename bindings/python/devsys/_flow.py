@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
 from . import _base, _lib
 from . import _structs as S
 from ._base import Handle, StrPath, Trap, check, data, dec, dec_opt, enc, new_handle, req, strarray, with_buf
-from ._core import Workspace
+from ._core import ValidationIssue, Workspace, validation_issues
 from ._errcodes import NotSupportedError
 from ._ops import Config, Policy, Repo
 
@@ -378,6 +378,10 @@ class Pipeline(Handle):
         b = data(spec, "spec")
         return self._stage(lambda r: fn.devsys_pipeline_validate(r, self._h, b, len(b),
                                                                  enc(name, "name", optional=True)))
+
+    def validation_errors(self) -> List[ValidationIssue]:
+        """Why the schema refused the last validate() (ValidationError), as copies; [] otherwise."""
+        return validation_issues(fn.devsys_pipeline_validation(self._h))
 
     def load(self, task_id: str) -> None:
         """Make the store's task @p task_id this pipeline's task (its kept

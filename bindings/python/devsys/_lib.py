@@ -312,6 +312,7 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_pipeline_validate", _i, [POINTER(S.StageResult), _P, _P, _z, _s], "pipeline"),
     ("devsys_pipeline_code", _i, [POINTER(S.StageResult), _P], "pipeline"),
     ("devsys_pipeline_load", _i, [_P, _s], "pipeline"),
+    ("devsys_pipeline_validation", _P, [_P], "pipeline"),
     ("devsys_pipeline_run", _i, [POINTER(S.StageResult), _P], "pipeline"),
     ("devsys_pipeline_run_stage", _i, [POINTER(S.StageResult), _P, _s], "pipeline"),
     ("devsys_pipeline_cancel", _i, [_P], "pipeline"),

@@ -165,6 +165,7 @@ def test_pipeline_validate_registers_and_refuses(ws: devsys.Workspace) -> None:
     with devsys.Pipeline(ws) as p:
         r = p.validate(GOOD_SPEC, "spec.yaml")
         assert (r.stage, r.result, r.outcome, r.failure_class) == ("validate", "ok", "validated", devsys.FAILURE_NONE)
+        assert p.validation_errors() == [], "a valid spec has no errors"
         assert p.task_id == "fix-login" and p.state("fix-login") == "validated"
         with pytest.raises(devsys.ExistsError):
             p.validate(GOOD_SPEC, "spec.yaml")
@@ -174,6 +175,9 @@ def test_pipeline_validate_registers_and_refuses(ws: devsys.Workspace) -> None:
         with pytest.raises(devsys.ValidationError):
             p.validate(bad, "bad.yaml")
         assert p.last_result.outcome == "spec-refused" and p.last_result.failure_class == devsys.FAILURE_BUILD
+        errs = p.validation_errors()
+        assert errs and any("/repo/url" in e.instance_location for e in errs), errs
+        assert all(e.file == "bad.yaml" and e.line > 0 for e in errs), errs
         with pytest.raises(devsys.NotFoundError):
             p.state("other")
     with devsys.Store(ws) as st:
