@@ -108,6 +108,9 @@ void ld_cb_raise_pending(lua_State *L, ld_cb *cb);
 #define LD_PIPELINE "devsys.Pipeline"
 #define LD_SPECKIT "devsys.SpecKitFeature"
 
+/* Push a table of copies of @p v's errors (an empty table for NULL); spec.c. */
+void ld_push_validation(lua_State *L, const devsys_validation *v);
+
 /* Each file adds its functions to the module table at the top of the stack. */
 void ld_open_core(lua_State *L);
 void ld_open_spec(lua_State *L);

@@ -206,6 +206,13 @@ static int p_cancel_task(lua_State *L)
 	return 1;
 }
 
+/* p:validation_errors() -> why the schema refused the last spec (copies; {} otherwise) */
+static int p_validation_errors(lua_State *L)
+{
+	ld_push_validation(L, devsys_pipeline_validation(ld_check(L, 1, LD_PIPELINE)));
+	return 1;
+}
+
 static int p_task_id(lua_State *L)
 {
 	ld_pushstr(L, devsys_pipeline_task_id(ld_check(L, 1, LD_PIPELINE)));
@@ -249,6 +256,7 @@ void ld_open_pipeline(lua_State *L)
 		{ "validate", p_validate }, { "run", p_run },       { "run_stage", p_run_stage },
 		{ "code", p_code },         { "load", p_load },     { "cancel", p_cancel },
 		{ "cancel_task", p_cancel_task }, { "task_id", p_task_id }, { "state", p_state },
+		{ "validation_errors", p_validation_errors },
 		{ NULL, NULL },
 	};
 	ld_register(L, LD_PIPELINE, methods);

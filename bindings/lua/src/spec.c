@@ -298,16 +298,20 @@ static void push_error(lua_State *L, const devsys_validation_error *e)
 	lua_setfield(L, -2, "column");
 }
 
-/* validation:errors() -> { {message=, instance_location=, ...}, ... } (copies) */
-static int v_errors(lua_State *L)
+void ld_push_validation(lua_State *L, const devsys_validation *v)
 {
-	devsys_validation *v = ld_check(L, 1, LD_VALIDATION);
-	size_t n = devsys_validation_count(v);
+	size_t n = v ? devsys_validation_count(v) : 0;
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
 		push_error(L, devsys_validation_at(v, i));
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
+}
+
+/* validation:errors() -> { {message=, instance_location=, ...}, ... } (copies) */
+static int v_errors(lua_State *L)
+{
+	ld_push_validation(L, ld_check(L, 1, LD_VALIDATION));
 	return 1;
 }
 

@@ -833,7 +833,11 @@ if devsys.pipeline then
       local p <close> = assert(devsys.pipeline(ws))
       local v, msg, code, res = p:validate("id: lp-bad\ntitle: no prompt\n", "bad.yaml")
       eq(v, nil); eq(code, E.INVALID, msg); eq(res.outcome, "spec-refused"); eq(res.failure_class, "build")
+      local errs = p:validation_errors()
+      assert(#errs >= 1, "the schema's reasons")
+      for _, e in ipairs(errs) do eq(e.file, "bad.yaml"); assert(e.line > 0 and #e.message > 0, e.message) end
       assert(p:validate(spec, "lp-2.yaml"))
+      eq(#p:validation_errors(), 0, "a valid spec has no errors")
       local _, m2, c2 = p:validate(spec, "lp-2.yaml")
       eq(c2, E.EXISTS, m2)
       fails(E.INVAL, nil, p:run_stage("no such stage"))
