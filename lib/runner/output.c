@@ -282,6 +282,16 @@ int devsys__runner_io_wait_ms(const devsys_runner_io *io, int cap_ms)
 	return cap_ms >= 0 && cap_ms < ms ? cap_ms : ms;
 }
 
+int devsys_runner_io_stopped(devsys_runner_io *io)
+{
+	return devsys__runner_io_aborted(io);
+}
+
+int devsys_runner_io_wait_ms(const devsys_runner_io *io, int cap_ms)
+{
+	return devsys__runner_io_wait_ms(io, cap_ms);
+}
+
 void devsys__runner_io_begin(devsys_runner_io *io)
 {
 	__atomic_store_n(&io->last_ns, devsys__now_ns(), __ATOMIC_RELEASE);

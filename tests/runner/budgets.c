@@ -160,3 +160,113 @@ Test(budgets_ssh, stdin_is_dev_null_unless_given)
 {
 	budget_check_stdin_dev_null(r);
 }
+
+/* ---- a plug-in backend: the budgets through devsys_runner_io_stopped() / _wait_ms() ---- */
+
+#include <poll.h>
+
+struct waiter {
+	int canceled;
+};
+
+static int w_open(void **self, const devsys_runner_options *o, void *payload)
+{
+	(void)o;
+	(void)payload;
+	*self = calloc(1, sizeof(struct waiter));
+	return *self ? 0 : DEVSYS_ENOMEM;
+}
+
+/* argv[0] "wait": print one line, then wait (as a silent command would) until told to stop;
+ * "flood": write until the library refuses; anything else: print one line and end. */
+static int w_exec(void *self, const devsys_runner_cmd *c, devsys_runner_io *io, devsys_runner_status *st)
+{
+	struct waiter *w = self;
+	st->exit_code = 0;
+	st->failure = DEVSYS_RUNNER_OK;
+	if (strcmp(c->argv[0], "flood") == 0) {
+		while (devsys_runner_io_write(io, DEVSYS_RUNNER_STDOUT, "0123456789\n", 11) == 0)
+			;
+		st->failure = DEVSYS_RUNNER_CANCELED;
+		st->exit_code = -1;
+		return DEVSYS_ECANCELED;
+	}
+	devsys_runner_io_write(io, DEVSYS_RUNNER_STDOUT, "started\n", 8);
+	if (strcmp(c->argv[0], "wait") != 0)
+		return 0;
+	for (long waited = 0; waited < 60000;) {
+		int ms = devsys_runner_io_wait_ms(io, 1000);
+		if (devsys_runner_io_stopped(io) || __atomic_load_n(&w->canceled, __ATOMIC_ACQUIRE)) {
+			st->failure = DEVSYS_RUNNER_CANCELED;
+			st->exit_code = -1;
+			return DEVSYS_ECANCELED;
+		}
+		poll(NULL, 0, ms);
+		waited += ms;
+	}
+	return 0;
+}
+
+static int w_cancel(void *self)
+{
+	__atomic_store_n(&((struct waiter *)self)->canceled, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void w_close(void *self)
+{
+	free(self);
+}
+
+static devsys_runner *plugin;
+
+static void plugin_setup(void)
+{
+	devsys_runner_vtable vt = { DEVSYS_RUNNER_VTABLE_VERSION, "budget-waiter", w_open, w_exec, w_cancel, w_close,
+		                    NULL, NULL, NULL, NULL, NULL, NULL };
+	cr_assert_gt(devsys_init(), 0);
+	cr_assert_eq(devsys_runner_register(&vt, NULL), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_runner_open(&plugin, "budget-waiter", NULL), 0);
+}
+
+static void plugin_teardown(void)
+{
+	devsys_runner_free(plugin);
+	devsys_shutdown();
+}
+
+TestSuite(budgets_plugin, .init = plugin_setup, .fini = plugin_teardown, .timeout = 60);
+
+static int plugin_run(const char *what, unsigned idle_ms, uint64_t max_out, devsys_runner_result *res)
+{
+	const char *argv[] = { what, NULL };
+	devsys_runner_cmd cmd = DEVSYS_RUNNER_CMD_INIT;
+	cmd.argv = argv;
+	cmd.idle_timeout_ms = idle_ms;
+	cmd.max_output_bytes = max_out;
+	return devsys_runner_exec(plugin, &cmd, res);
+}
+
+Test(budgets_plugin, a_plugin_that_asks_sees_the_stall)
+{
+	devsys_runner_result res = DEVSYS_RUNNER_RESULT_INIT;
+	long t0 = now_ms_();
+	cr_assert_eq(plugin_run("wait", 400, 0, &res), DEVSYS_ETIMEOUT, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(res.failure, DEVSYS_RUNNER_STALLED);
+	cr_assert_geq(now_ms_() - t0, 400);
+	cr_assert_lt(now_ms_() - t0, 10000);
+	devsys_runner_result_dispose(&res);
+	/* positive control: a command that ends within its idle timeout */
+	cr_assert_eq(plugin_run("quick", 400, 0, &res), 0);
+	cr_assert_eq(res.failure, DEVSYS_RUNNER_OK);
+	devsys_runner_result_dispose(&res);
+}
+
+Test(budgets_plugin, a_plugin_gets_the_output_cap_from_io_write)
+{
+	devsys_runner_result res = DEVSYS_RUNNER_RESULT_INIT;
+	cr_assert_eq(plugin_run("flood", 0, 1000, &res), DEVSYS_ELIMIT, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(res.failure, DEVSYS_RUNNER_OUTPUT_LIMIT);
+	cr_assert_eq(res.output_bytes, 1000u);
+	devsys_runner_result_dispose(&res);
+}

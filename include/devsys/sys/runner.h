@@ -41,6 +41,26 @@ typedef struct devsys_runner_io devsys_runner_io;
  */
 DEVSYS_API int devsys_runner_io_write(devsys_runner_io *io, int stream, const char *data, size_t len);
 
+/**
+ * Non-zero when the exec must stop now: the output callback asked to, the
+ * command's max_output_bytes was reached, or its idle_timeout_ms ran out
+ * (checked against the clock here; devsys_runner_cmd version 3). A backend
+ * calls it in its wait loop and then stops the command as on a cancel
+ * (TERM, grace, KILL); the library names the reason in the result
+ * (stalled, output-limit). A backend that never calls it still gets the
+ * output cap through devsys_runner_io_write()'s return value, but no idle
+ * timeout. Thread-safe with devsys_runner_io_write() on another thread.
+ */
+DEVSYS_API int devsys_runner_io_stopped(devsys_runner_io *io);
+
+/**
+ * @p cap_ms (a wait in ms; -1 for none) lowered to the ms left until the
+ * command's idle timeout runs out, so a backend's sleep ends in time to see
+ * a stall; @p cap_ms unchanged when the command has no idle timeout.
+ * Thread-safe as devsys_runner_io_stopped().
+ */
+DEVSYS_API int devsys_runner_io_wait_ms(const devsys_runner_io *io, int cap_ms);
+
 /** What a backend reports about one exec. */
 typedef struct devsys_runner_status {
 	int failure;   /**< devsys_runner_failure */
