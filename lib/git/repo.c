@@ -484,28 +484,17 @@ static int update_head_sha(devsys_repo *r)
 }
 
 /*
- * A process killed between git_worktree_add() and writing devsys-base left
- * a checkout without its base: the checkout stage never ended, so nothing
- * was committed on it yet, and the base is where HEAD meets the base
- * branch. Recover it, and write the file, rather than report a zero base.
+ * devsys_repo_open_task() writes the checkout's devsys-base (in the
+ * mirror's worktree entry) last: a checkout without it is one a killed
+ * process left half made (files or the entry missing, nothing committed).
  */
-static void base_from_merge_base(devsys_repo *r)
+static bool checkout_half_made(devsys_repo *r)
 {
-	devsys_buf path = DEVSYS_BUF_INIT, content = DEVSYS_BUF_INIT, name = DEVSYS_BUF_INIT;
-	git_oid head, tip, base;
-	if (r->base_branch && r->base_branch[0] && git_reference_name_to_id(&head, r->wt, "HEAD") == 0 &&
-	    devsys_buf_printf(&name, "refs/remotes/origin/%s", r->base_branch) == 0 &&
-	    git_reference_name_to_id(&tip, r->wt, name.ptr) == 0 && git_merge_base(&base, r->wt, &head, &tip) == 0) {
-		git_oid_tostr(r->base_sha, sizeof(r->base_sha), &base);
-		if (base_file(&path, r) == 0 && devsys_buf_printf(&content, "%s %s\n", r->base_sha, r->base_branch) == 0)
-			devsys__write_file_atomic(path.ptr, content.ptr, content.size, 0644);
-		devsys__log(r->ws, DEVSYS_LOG_WARN, "git", "task %s: the checkout had no recorded base; recovered %s",
-		            devsys_task_id(r->task), r->base_sha);
-	}
-	devsys_error_clear();
-	devsys_buf_dispose(&name);
+	devsys_buf path = DEVSYS_BUF_INIT;
+	struct stat st;
+	bool half = base_file(&path, r) == 0 && stat(path.ptr, &st) != 0;
 	devsys_buf_dispose(&path);
-	devsys_buf_dispose(&content);
+	return half;
 }
 
 static int reopen(devsys_repo *r)
@@ -541,12 +530,10 @@ static int reopen(devsys_repo *r)
 	devsys_buf_dispose(&content);
 	if (!r->base_branch && !(r->base_branch = devsys__strdup(r->opts.base_branch ? r->opts.base_branch : "")))
 		return devsys__error_oom();
-	if ((rc = update_head_sha(r)) < 0)
-		return rc;
-	if (!r->base_sha[0])
-		base_from_merge_base(r);
 	if (!r->base_sha[0])
 		memset(r->base_sha, '0', GIT_OID_HEXSZ);
+	if ((rc = update_head_sha(r)) < 0)
+		return rc;
 	{
 		git_repository *m = NULL;
 		if (git_repository_open_bare(&m, r->mirror_path) == 0) {
@@ -795,7 +782,7 @@ static int open_task(devsys_repo **out, devsys_task *task, const devsys_repo_opt
 		rc = devsys__error_oom();
 		goto fail;
 	}
-	if (lstat(r->checkout_path, &st) == 0) {
+	if (lstat(r->checkout_path, &st) == 0 && !checkout_half_made(r)) {
 		if ((rc = reopen(r)) < 0)
 			goto fail;
 		devsys_buf_dispose(&buf);
@@ -810,6 +797,16 @@ static int open_task(devsys_repo **out, devsys_task *task, const devsys_repo_opt
 	}
 	if ((rc = lock_mirror(r->lock_path, &lockfd)) < 0)
 		goto fail;
+	if (lstat(r->checkout_path, &st) == 0 && checkout_half_made(r)) {
+		/* Under the lock no one is making it: a killed process left it. Make it again. */
+		char *meta = devsys__asprintf("%s/worktrees/%s", r->mirror_path, devsys_task_id(task));
+		devsys__log(r->ws, DEVSYS_LOG_WARN, "git", "task %s: the checkout was left half made; making it again",
+		            devsys_task_id(task));
+		rm_rf(r->checkout_path);
+		if (meta)
+			rm_rf(meta);
+		devsys__free(meta);
+	}
 	if (lstat(r->checkout_path, &st) == 0) {
 		/* Another thread or process set this task up while we waited. */
 		unlock_mirror(lockfd);

@@ -27,11 +27,11 @@ static const size_t result_sizes[] = {
 static const char *const stage_names[] = { "validate", "checkout", "agent", "commit", "push",
 	                                   "pr",       "test",     "deploy", "verify", "gate" };
 
-static const char *const failure_names[] = { NULL, "build", "system", "stalled", "timeout", "canceled" };
+static const char *const failure_names[] = { NULL, "build", "system", "stalled", "timeout", "canceled", "budget" };
 
 const char *devsys_failure_class_name(int failure_class)
 {
-	return failure_class > 0 && failure_class <= DEVSYS_FAILURE_CANCELED ? failure_names[failure_class] : NULL;
+	return failure_class > 0 && failure_class <= DEVSYS_FAILURE_BUDGET ? failure_names[failure_class] : NULL;
 }
 
 size_t devsys_pipeline_stage_count(void)
@@ -615,8 +615,15 @@ int devsys__pipeline_emit(devsys_pipeline *p, int kind, const char *stage, const
 int devsys__pipeline_begin(devsys__stage_ctx *c, const char *stage)
 {
 	int rc;
-	if ((rc = devsys_store_stage_begin(c->p->store, c->p->task_id, stage)) < 0 ||
-	    (rc = devsys__pipeline_record_stage(c->task, stage, NULL, NULL)) < 0)
+	/* canceled from another process between two stages: the store has it canceled */
+	if ((rc = devsys_store_stage_begin(c->p->store, c->p->task_id, stage)) == DEVSYS_ESTATE &&
+	    devsys_store_task_state(c->p->store, c->p->task_id) == DEVSYS_STATE_CANCELED) {
+		c->p->canceled = 1;
+		return devsys__pipeline_result(c->res, stage,
+		                               devsys__error_set(DEVSYS_ECANCELED, "task '%s' was canceled", c->p->task_id),
+		                               DEVSYS_FAILURE_CANCELED, "canceled");
+	}
+	if (rc < 0 || (rc = devsys__pipeline_record_stage(c->task, stage, NULL, NULL)) < 0)
 		return devsys__pipeline_result(c->res, stage, rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
 	devsys__pipeline_emit(c->p, DEVSYS_PIPELINE_EVENT_STAGE_BEGIN, stage, NULL, NULL, 0, 0, 0);
 	return 0;

@@ -61,9 +61,13 @@ static devsys_pipeline *pl;
 static devsys_runner_options ro = DEVSYS_RUNNER_OPTIONS_INIT;
 static char commit_outcome[64]; /* what the last commit stage of this process said */
 
+static devsys_store *cancel_from; /* set: cancel the task through this store when checkout ends */
+
 static int on_event(const devsys_pipeline_event *ev, void *payload)
 {
 	(void)payload;
+	if (cancel_from && ev->kind == DEVSYS_PIPELINE_EVENT_STAGE_END && strcmp(ev->stage, "checkout") == 0)
+		devsys_store_transition(cancel_from, ev->task_id, DEVSYS_STATE_CANCELED, "canceled between stages");
 	if (ev->kind == DEVSYS_PIPELINE_EVENT_STAGE_END && strcmp(ev->stage, "commit") == 0 && ev->result->outcome)
 		snprintf(commit_outcome, sizeof(commit_outcome), "%s", ev->result->outcome);
 	return 0;
@@ -448,4 +452,23 @@ Test(pipeline_resume, cancel_refuses_to_signal_its_own_process, .init = setup, .
 	          devsys_error_message(devsys_error_last()));
 	cr_assert_eq(signaled, 0);
 	cr_assert_eq(state_of("cancel-self"), DEVSYS_STATE_VALIDATED, "nothing changed");
+}
+
+Test(pipeline_resume, a_cancel_between_two_stages_stops_the_run_as_canceled, .init = setup, .fini = teardown)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	devsys_store *other = NULL;
+	validate("cancel-between", "echo changed >> README\n");
+	/* another handle on the store, as another process's cancel would come */
+	cr_assert_eq(devsys_store_open(&other, ws, NULL), 0);
+	cancel_from = other;
+	cr_assert_eq(devsys_pipeline_run(&r, pl), DEVSYS_ECANCELED, "%s", devsys_error_message(devsys_error_last()));
+	cancel_from = NULL;
+	devsys_store_free(other);
+	cr_assert_str_eq(r.stage, "agent");
+	cr_assert_str_eq(r.result, "canceled");
+	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_CANCELED);
+	cr_assert_eq(agent_runs("cancel-between"), 0, "the agent never started");
+	cr_assert_eq(stage_ends("cancel-between", "checkout", "ok"), 1, "positive control: checkout ran");
+	cr_assert_eq(state_of("cancel-between"), DEVSYS_STATE_CANCELED);
 }
