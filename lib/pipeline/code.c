@@ -459,10 +459,13 @@ int devsys__stage_push(devsys__stage_ctx *c)
 	if ((rc = devsys__pipeline_begin(c, "push")) < 0)
 		return rc;
 	if ((rc = devsys__pipeline_repo(c)) < 0 || (rc = devsys_repo_push(c->repo)) < 0)
-		return devsys__pipeline_end(c, "push", rc,
-		                            rc == DEVSYS_EPROTECTED || rc == DEVSYS_ECONFLICT ? DEVSYS_FAILURE_BUILD
-		                                                                              : DEVSYS_FAILURE_SYSTEM,
-		                            "push-failed", -1);
+		/* canceled: the progress callback or devsys_pipeline_cancel() stopped it */
+		return c->p->canceled ? devsys__pipeline_end(c, "push", rc, DEVSYS_FAILURE_CANCELED, "canceled", -1)
+		                      : devsys__pipeline_end(c, "push", rc,
+		                                             rc == DEVSYS_EPROTECTED || rc == DEVSYS_ECONFLICT
+		                                                     ? DEVSYS_FAILURE_BUILD
+		                                                     : DEVSYS_FAILURE_SYSTEM,
+		                                             "push-failed", -1);
 	/* the push stands whatever the record does; its facts are the pipeline's to write */
 	if ((rc = devsys__pipeline_record_git(c, "git.push")) < 0)
 		return devsys__pipeline_end(c, "push", rc, DEVSYS_FAILURE_SYSTEM, "record-failed", -1);
@@ -475,10 +478,12 @@ int devsys__stage_checkout(devsys__stage_ctx *c)
 	if ((rc = devsys__pipeline_begin(c, "checkout")) < 0)
 		return rc;
 	if ((rc = devsys__pipeline_repo(c)) < 0)
-		return devsys__pipeline_end(c, "checkout", rc,
-		                            rc == DEVSYS_EPROTECTED || rc == DEVSYS_EINVALID ? DEVSYS_FAILURE_BUILD
-		                                                                             : DEVSYS_FAILURE_SYSTEM,
-		                            "checkout-failed", -1);
+		return c->p->canceled ? devsys__pipeline_end(c, "checkout", rc, DEVSYS_FAILURE_CANCELED, "canceled", -1)
+		                      : devsys__pipeline_end(c, "checkout", rc,
+		                                             rc == DEVSYS_EPROTECTED || rc == DEVSYS_EINVALID
+		                                                     ? DEVSYS_FAILURE_BUILD
+		                                                     : DEVSYS_FAILURE_SYSTEM,
+		                                             "checkout-failed", -1);
 	if ((rc = devsys__pipeline_record_git(c, "git.checkout")) < 0)
 		return devsys__pipeline_end(c, "checkout", rc, DEVSYS_FAILURE_SYSTEM, "record-failed", -1);
 	return devsys__pipeline_end(c, "checkout", 0, DEVSYS_FAILURE_NONE, "checked-out", DEVSYS_STATE_CHECKED_OUT);

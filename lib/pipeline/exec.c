@@ -178,6 +178,27 @@ static bool forge_has_token(const devsys_pipeline *p, const char *url)
 	return yes;
 }
 
+/*
+ * The repo's progress, chained: the caller's own callback (from the
+ * pipeline's repo options) first, then a PROGRESS event, so the live view
+ * has counts for clone, checkout and push. Non-zero from either, or a
+ * cancel, stops the git operation. The payload is the run's context, which
+ * outlives the repo (the run frees the repo first).
+ */
+static int repo_progress(const devsys_repo_progress *pr, void *payload)
+{
+	devsys__stage_ctx *c = payload;
+	const devsys_repo_options *own = c->p->repo_opts;
+	const char *label = pr->stage == DEVSYS_REPO_STAGE_CHECKOUT ? "files" : "objects";
+	if (own && own->progress && own->progress(pr, own->progress_payload) != 0)
+		return 1;
+	if (devsys__pipeline_emit(c->p, DEVSYS_PIPELINE_EVENT_PROGRESS,
+	                          pr->stage == DEVSYS_REPO_STAGE_PUSH ? "push" : "checkout", NULL, label, strlen(label),
+	                          pr->done_objects, pr->total_objects) != 0)
+		return 1;
+	return c->p->canceled != 0;
+}
+
 int devsys__pipeline_repo(devsys__stage_ctx *c)
 {
 	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
@@ -194,6 +215,8 @@ int devsys__pipeline_repo(devsys__stage_ctx *c)
 		o.base_branch = devsys_spec_get_string(spec, "/repo/base_branch");
 	if (devsys_spec_get_string(spec, "/repo/branch_template"))
 		o.branch_template = devsys_spec_get_string(spec, "/repo/branch_template");
+	o.progress = repo_progress;
+	o.progress_payload = c;
 	/* The caller's own chain wins; else the forge's token for its host. The
 	 * run frees the repo before the forge, so the payload outlives its use. */
 	if (!o.credentials && forge_has_token(c->p, o.url)) {
