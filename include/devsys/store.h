@@ -27,12 +27,21 @@ DEVSYS_BEGIN_DECL
  * failed while being created. Final states: done, failed, canceled (a
  * failed task is final for every transition but resume).
  *
+ * The queue: validated -> queued (devsys_store_submit) -> validated (the
+ * first devsys_store_claim of the task, so the pipeline runs it from
+ * checkout); queued -> failed, canceled. A claimed task that is
+ * interrupted (its lease expired, or its worker released it mid-stage)
+ * stays in the queue and is resumed by the worker that claims it next.
+ *
  * Every transition is one transaction, and also updates task.json's
  * "state" and appends an event to events.jsonl. Several processes may use
  * one workspace. devsys_store_open() marks tasks left mid-stage by a
  * process that no longer runs as interrupted, naming the stage.
  *
  * Threads: a store handle may be shared by threads (calls are serialised).
+ * The queue calls may come from several processes and threads at once: a
+ * claim is one write transaction (BEGIN IMMEDIATE on SQLite) whose update is
+ * conditional on the task being free, so no two workers hold one task.
  */
 typedef struct devsys_store devsys_store;
 
@@ -54,11 +63,12 @@ typedef enum devsys_task_state {
 	DEVSYS_STATE_DEPLOY_SKIPPED = 13,
 	DEVSYS_STATE_FAILED = 14,
 	DEVSYS_STATE_CANCELED = 15,
-	DEVSYS_STATE_INTERRUPTED = 16
+	DEVSYS_STATE_INTERRUPTED = 16,
+	DEVSYS_STATE_QUEUED = 17 /**< validated, waiting in the queue for a worker (devsys_store_submit) */
 } devsys_task_state;
 
-/** Number of states (one past the last). */
-#define DEVSYS_STATE_COUNT 17
+/** Number of states (one past the last). It grows when a state is appended. */
+#define DEVSYS_STATE_COUNT 18
 
 /**
  * "created", "checked-out", ...; NULL for an unknown number.
@@ -192,6 +202,73 @@ DEVSYS_API int devsys_store_check(devsys_store *st, int repair, devsys_buf *out,
  * devsys_stage_duration_seconds{stage} summaries (sum, count).
  */
 DEVSYS_API int devsys_store_metrics(devsys_store *st, devsys_buf *out);
+
+/* ---- the queue: submit, claim, heartbeat, release, complete ---- */
+
+/**
+ * Queue validated task @p id for a worker: validated -> queued, and a queue
+ * row with @p profile (the runner profile a worker must serve; NULL or ""
+ * means any worker) and @p schema (the id of the schema the spec was
+ * validated against, e.g. "urn:devsys:schema:task:1"; NULL for none).
+ * One transaction.
+ * @return 0; DEVSYS_ENOTFOUND; DEVSYS_ESTATE (not validated); DEVSYS_EEXISTS
+ *         (queued already); DEVSYS_ELIMIT (a string longer than 159 bytes);
+ *         DEVSYS_EBUSY; DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_store_submit(devsys_store *st, const char *id, const char *profile, const char *schema);
+
+/**
+ * Claim the oldest queued task no live lease holds, for worker @p owner on
+ * @p host, among the tasks of @p profiles (@p nprofiles names; 0: any
+ * profile), with a lease of @p lease_ms (0 means 30000) measured on the
+ * store's clock. First, in the same transaction, every expired lease is
+ * taken back: its task is marked interrupted, naming the stage that ran
+ * (or the last one), and its claim-log entry ends "expired". A task claimed
+ * from queued moves to validated; an interrupted or failed one is left as
+ * it is for devsys_pipeline_run() to resume. The claim is logged
+ * (devsys_store_claims_json()).
+ * @param id_out receives the task id (cleared first).
+ * @return 0; DEVSYS_ENOTFOUND (nothing to claim; no error is set);
+ *         DEVSYS_EINVAL (empty owner or host, longer than 159 bytes);
+ *         DEVSYS_EBUSY; DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_store_claim(devsys_buf *id_out, devsys_store *st, const char *owner, const char *host,
+                                  const char *const *profiles, size_t nprofiles, unsigned int lease_ms);
+
+/**
+ * Extend @p owner's lease on task @p id to @p lease_ms (0: 30000) from now.
+ * @return 0; DEVSYS_ESTATE (the lease is not @p owner's any more: it
+ *         expired or was released; stop working on the task); DEVSYS_EBUSY;
+ *         DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_store_heartbeat(devsys_store *st, const char *id, const char *owner, unsigned int lease_ms);
+
+/**
+ * Hand task @p id back to the queue. A task still in a stage (its worker
+ * stops before the stage ended) is marked interrupted, naming the stage,
+ * so the next claim resumes it. @p reason (may be NULL) goes into the
+ * claim log.
+ * @return 0; DEVSYS_ESTATE (not @p owner's lease); DEVSYS_EBUSY; DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_store_release(devsys_store *st, const char *id, const char *owner, const char *reason);
+
+/**
+ * Take task @p id out of the queue: its worker is done with it (the task
+ * rests, failed or was canceled). The claim-log entry ends "completed".
+ * @return 0; DEVSYS_ESTATE (not @p owner's lease); DEVSYS_EBUSY; DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_store_complete(devsys_store *st, const char *id, const char *owner);
+
+/**
+ * The queue and the claim log as JSON: {"queue":[{"task","profile",
+ * "schema","submitted_at","owner","host","lease_ms_left"}],"claims":[{"seq",
+ * "task","owner","host","claimed_ms","until_ms","ended_ms","how"}]}, where
+ * the times are milliseconds of the store's clock, "until_ms" the lease's
+ * last expiry, "ended_ms" null while held and "how" one of "held",
+ * "released", "completed", "expired". @p task_id NULL: every task.
+ * @return 0; DEVSYS_EINVAL (bad id); DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_store_claims_json(devsys_store *st, const char *task_id, devsys_buf *out);
 
 DEVSYS_END_DECL
 

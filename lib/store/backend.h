@@ -38,6 +38,31 @@ typedef struct devsys__run_row {
 	char completed_at[40];
 } devsys__run_row;
 
+/* A queued task and its lease (owner "" when free). Times: ms of the store's clock. */
+typedef struct devsys__queue_row {
+	char task_id[DEVSYS_TASK_ID_MAX + 1];
+	char profile[DEVSYS__STORE_TEXT];
+	char schema[DEVSYS__STORE_TEXT];
+	char submitted_at[40];
+	char owner[DEVSYS__STORE_TEXT];
+	char host[DEVSYS__STORE_TEXT];
+	long long lease_until_ms;
+	long long now_ms; /* the store's clock when the row was read */
+} devsys__queue_row;
+
+/* One entry of the claim log; ended_ms 0 while held. */
+typedef struct devsys__claim_row {
+	long long seq;
+	char task_id[DEVSYS_TASK_ID_MAX + 1];
+	char owner[DEVSYS__STORE_TEXT];
+	char host[DEVSYS__STORE_TEXT];
+	long long claimed_ms, until_ms, ended_ms;
+	char how[16];
+} devsys__claim_row;
+
+typedef int (*devsys__queue_row_cb)(const devsys__queue_row *row, void *payload);
+typedef int (*devsys__claim_row_cb)(const devsys__claim_row *row, void *payload);
+
 typedef int (*devsys__task_row_cb)(const devsys__task_row *row, void *payload);
 typedef int (*devsys__run_row_cb)(const devsys__run_row *row, void *payload);
 typedef int (*devsys__stat_cb)(const char *key, double sum, long long count, void *payload);
@@ -63,7 +88,31 @@ typedef struct devsys__store_backend {
 	int (*run_list)(void *self, const char *id, devsys__run_row_cb cb, void *payload);
 	int (*count_by_state)(void *self, long long counts[], int nstates);
 	int (*stage_stats)(void *self, devsys__stat_cb cb, void *payload);
+
+	/*
+	 * The queue (appended). Leases are measured on the backend's clock
+	 * (the database's, never a worker's). Inside begin()/commit().
+	 * DEVSYS__STORE_SHARED in flags: several hosts share the backend, so a
+	 * stage owner's liveness comes from its lease only, never from the
+	 * pid/boot-id check (which would call every other host's owner dead).
+	 */
+	unsigned int flags;
+	int (*queue_insert)(void *self, const devsys__queue_row *row);
+	/* the leases held and expired now */
+	int (*queue_expired)(void *self, devsys__queue_row_cb cb, void *payload);
+	/* the oldest free row of one of @p profiles (n 0: any); DEVSYS_ENOTFOUND (no error set) when none */
+	int (*queue_next)(void *self, const char *const *profiles, size_t n, devsys__queue_row *row);
+	/* take the lease on row @p id only if it is free: 1 taken, 0 not free; logs the claim */
+	int (*lease_take)(void *self, const char *id, const char *owner, const char *host, unsigned int lease_ms);
+	/* extend @p owner's unexpired lease: 1 extended, 0 not held */
+	int (*lease_extend)(void *self, const char *id, const char *owner, unsigned int lease_ms);
+	/* end @p owner's lease (@p how: released, completed, expired; @p remove drops the row): 1 ended, 0 not held */
+	int (*lease_end)(void *self, const char *id, const char *owner, const char *how, int remove);
+	int (*queue_list)(void *self, const char *id, devsys__queue_row_cb cb, void *payload);
+	int (*claim_list)(void *self, const char *id, devsys__claim_row_cb cb, void *payload);
 } devsys__store_backend;
+
+#define DEVSYS__STORE_SHARED (1u << 0)
 
 extern const devsys__store_backend devsys__store_sqlite;
 

@@ -31,7 +31,20 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS runs("
 	" task_id TEXT NOT NULL, run INTEGER NOT NULL, tests INTEGER, passed INTEGER, failed INTEGER,"
 	" errors INTEGER, skipped INTEGER, time REAL, completed_at TEXT, PRIMARY KEY(task_id, run));"
-	"PRAGMA user_version = 1;";
+	/* the queue: small and hot (a row leaves when its task is completed) */
+	"CREATE TABLE IF NOT EXISTS queue("
+	" task_id TEXT PRIMARY KEY, profile TEXT NOT NULL DEFAULT '', schema TEXT NOT NULL DEFAULT '',"
+	" submitted_at TEXT NOT NULL, owner TEXT NOT NULL DEFAULT '', host TEXT NOT NULL DEFAULT '',"
+	" lease_until INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS queue_owner ON queue(owner);"
+	"CREATE TABLE IF NOT EXISTS claims("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL,"
+	" claimed_ms INTEGER NOT NULL, until_ms INTEGER NOT NULL, ended_ms INTEGER, how TEXT NOT NULL DEFAULT 'held');"
+	"CREATE INDEX IF NOT EXISTS claims_task ON claims(task_id);"
+	"PRAGMA user_version = 2;";
+
+/* The store's clock, in ms since the epoch: the database's, so every worker measures leases alike. */
+#define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
 
 static int sq_err(sq *s, int rc, const char *what)
 {
@@ -375,8 +388,214 @@ static int sq_stage_stats(void *self, devsys__stat_cb cb, void *payload)
 	return rc == SQLITE_DONE ? 0 : sq_err(s, rc, "stage stats");
 }
 
+/* ---- the queue ---- */
+
+static int sq_queue_insert(void *self, const devsys__queue_row *q)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st, "INSERT INTO queue(task_id, profile, schema, submitted_at) VALUES(?,?,?,?)")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, q->task_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, q->profile, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, q->schema, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, q->submitted_at, -1, SQLITE_TRANSIENT);
+	return step_done(s, st, "queue task");
+}
+
+#define QUEUE_COLS "task_id, profile, schema, submitted_at, owner, host, lease_until, " NOW_MS
+
+static void queue_from(sqlite3_stmt *st, devsys__queue_row *q)
+{
+	memset(q, 0, sizeof(*q));
+	text_col(st, 0, q->task_id, sizeof(q->task_id));
+	text_col(st, 1, q->profile, sizeof(q->profile));
+	text_col(st, 2, q->schema, sizeof(q->schema));
+	text_col(st, 3, q->submitted_at, sizeof(q->submitted_at));
+	text_col(st, 4, q->owner, sizeof(q->owner));
+	text_col(st, 5, q->host, sizeof(q->host));
+	q->lease_until_ms = sqlite3_column_int64(st, 6);
+	q->now_ms = sqlite3_column_int64(st, 7);
+}
+
+static int queue_rows(sq *s, sqlite3_stmt *st, devsys__queue_row_cb cb, void *payload, const char *what)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		devsys__queue_row q;
+		queue_from(st, &q);
+		if (cb(&q, payload) != 0) {
+			sqlite3_finalize(st);
+			return devsys__error_set(DEVSYS_EUSER, "%s stopped by the callback", what);
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sq_err(s, rc, what);
+}
+
+static int sq_queue_expired(void *self, devsys__queue_row_cb cb, void *payload)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st, "SELECT " QUEUE_COLS " FROM queue WHERE owner <> '' AND lease_until < " NOW_MS)) < 0)
+		return rc;
+	return queue_rows(s, st, cb, payload, "list expired leases");
+}
+
+static int sq_queue_list(void *self, const char *id, devsys__queue_row_cb cb, void *payload)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st, "SELECT " QUEUE_COLS " FROM queue WHERE ?1 IS NULL OR task_id = ?1 ORDER BY rowid")) < 0)
+		return rc;
+	if (id)
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	return queue_rows(s, st, cb, payload, "list the queue");
+}
+
+static int sq_queue_next(void *self, const char *const *profiles, size_t n, devsys__queue_row *q)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	char sql[1024];
+	size_t len;
+	int rc;
+	if (n > 32)
+		return devsys__error_set(DEVSYS_ELIMIT, "a worker serves at most 32 profiles (%zu given)", n);
+	len = (size_t)snprintf(sql, sizeof(sql), "SELECT " QUEUE_COLS " FROM queue WHERE owner = ''%s",
+	                       n ? " AND profile IN (" : "");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s?", i ? "," : "");
+	snprintf(sql + len, sizeof(sql) - len, "%s ORDER BY rowid LIMIT 1", n ? ")" : "");
+	if ((rc = prep(s, &st, sql)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		sqlite3_bind_text(st, (int)i + 1, profiles[i] ? profiles[i] : "", -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		queue_from(st, q);
+		rc = 0;
+	} else
+		rc = rc == SQLITE_DONE ? DEVSYS_ENOTFOUND : sq_err(s, rc, "find a queued task");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Run one statement binding (id, owner, [text or int]); the number of rows it changed, or an error. */
+static int sq_change(sq *s, const char *sql, const char *id, const char *owner, const char *text, long long num,
+                     const char *what)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st, sql)) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
+	if (text)
+		sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_int64(st, 3, num);
+	if ((rc = step_done(s, st, what)) < 0)
+		return rc;
+	return sqlite3_changes(s->db);
+}
+
+static int sq_lease_take(void *self, const char *id, const char *owner, const char *host, unsigned int lease_ms)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	/* the condition is the exclusion: a row someone holds is not changed */
+	if ((rc = prep(s, &st, "UPDATE queue SET owner = ?2, host = ?3, lease_until = " NOW_MS " + ?4 "
+	                       "WHERE task_id = ?1 AND owner = ''")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, lease_ms);
+	if ((rc = step_done(s, st, "claim a task")) < 0)
+		return rc;
+	if (sqlite3_changes(s->db) != 1)
+		return 0;
+	if ((rc = prep(s, &st, "INSERT INTO claims(task_id, owner, host, claimed_ms, until_ms) "
+	                       "SELECT task_id, owner, host, " NOW_MS ", lease_until FROM queue WHERE task_id = ?1")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	return (rc = step_done(s, st, "log a claim")) < 0 ? rc : 1;
+}
+
+static int sq_lease_extend(void *self, const char *id, const char *owner, unsigned int lease_ms)
+{
+	sq *s = self;
+	int n = sq_change(s,
+	                  "UPDATE queue SET lease_until = " NOW_MS " + ?3 WHERE task_id = ?1 AND owner = ?2 "
+	                  "AND lease_until >= " NOW_MS,
+	                  id, owner, NULL, lease_ms, "extend a lease");
+	if (n <= 0)
+		return n;
+	n = sq_change(s,
+	              "UPDATE claims SET until_ms = " NOW_MS " + ?3 WHERE task_id = ?1 AND owner = ?2 AND ended_ms IS NULL",
+	              id, owner, NULL, lease_ms, "log a heartbeat");
+	return n < 0 ? n : 1;
+}
+
+static int sq_lease_end(void *self, const char *id, const char *owner, const char *how, int remove)
+{
+	sq *s = self;
+	int n = sq_change(s,
+	                  remove ? "DELETE FROM queue WHERE task_id = ?1 AND owner = ?2 AND ?3 IS NOT NULL"
+	                         : "UPDATE queue SET owner = '', host = '', lease_until = 0 WHERE task_id = ?1 "
+	                           "AND owner = ?2 AND ?3 IS NOT NULL",
+	                  id, owner, how, 0, "end a lease");
+	if (n <= 0)
+		return n;
+	/* an expired lease ended when it expired, whatever the time of the sweep */
+	n = sq_change(s,
+	              "UPDATE claims SET how = ?3, ended_ms = CASE WHEN ?3 = 'expired' THEN min(until_ms, " NOW_MS
+	              ") ELSE " NOW_MS " END WHERE task_id = ?1 AND owner = ?2 AND ended_ms IS NULL",
+	              id, owner, how, 0, "log the end of a lease");
+	return n < 0 ? n : 1;
+}
+
+static int sq_claim_list(void *self, const char *id, devsys__claim_row_cb cb, void *payload)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st,
+	               "SELECT seq, task_id, owner, host, claimed_ms, until_ms, coalesce(ended_ms, 0), how FROM claims "
+	               "WHERE ?1 IS NULL OR task_id = ?1 ORDER BY seq")) < 0)
+		return rc;
+	if (id)
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		devsys__claim_row c;
+		memset(&c, 0, sizeof(c));
+		c.seq = sqlite3_column_int64(st, 0);
+		text_col(st, 1, c.task_id, sizeof(c.task_id));
+		text_col(st, 2, c.owner, sizeof(c.owner));
+		text_col(st, 3, c.host, sizeof(c.host));
+		c.claimed_ms = sqlite3_column_int64(st, 4);
+		c.until_ms = sqlite3_column_int64(st, 5);
+		c.ended_ms = sqlite3_column_int64(st, 6);
+		text_col(st, 7, c.how, sizeof(c.how));
+		if (cb(&c, payload) != 0) {
+			sqlite3_finalize(st);
+			return devsys__error_set(DEVSYS_EUSER, "claim log stopped by the callback");
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sq_err(s, rc, "list claims");
+}
+
 const devsys__store_backend devsys__store_sqlite = {
 	"sqlite",         sq_open,       sq_close,      sq_begin,        sq_commit,     sq_rollback,
 	sq_task_insert,   sq_task_get,   sq_task_update, sq_task_list,   sq_state_log,  sq_stage_log,
 	sq_run_upsert,    sq_run_list,   sq_count_by_state, sq_stage_stats,
+	0u, /* one host: the pid/boot-id owner check holds */
+	sq_queue_insert,  sq_queue_expired, sq_queue_next, sq_lease_take, sq_lease_extend, sq_lease_end,
+	sq_queue_list,    sq_claim_list,
 };

@@ -31,7 +31,8 @@ struct devsys_store {
 
 static const char *const state_names[DEVSYS_STATE_COUNT] = {
 	"created", "validated", "checked-out", "coded", "committed", "pushed", "pr-opened", "tested", "deployed",
-	"awaiting-review", "merged", "done", "no-changes", "deploy-skipped", "failed", "canceled", "interrupted"
+	"awaiting-review", "merged", "done", "no-changes", "deploy-skipped", "failed", "canceled", "interrupted",
+	"queued"
 };
 
 static const size_t store_options_sizes[] = {
@@ -53,7 +54,7 @@ int devsys_task_state_parse(const char *name)
 	return devsys__error_set(DEVSYS_EINVAL,
 	                         "'%.40s' is not a task state; states are: created, validated, checked-out, coded, "
 	                         "committed, pushed, pr-opened, tested, deployed, awaiting-review, merged, done, "
-	                         "no-changes, deploy-skipped, failed, canceled, interrupted",
+	                         "no-changes, deploy-skipped, failed, canceled, interrupted, queued",
 	                         name ? name : "(null)");
 }
 
@@ -68,10 +69,14 @@ int devsys_task_state_allowed(int from, int to)
 		return 0;
 	if (to == DEVSYS_STATE_FAILED || to == DEVSYS_STATE_CANCELED)
 		return 1;
-	if (to == DEVSYS_STATE_INTERRUPTED)
-		return from != DEVSYS_STATE_INTERRUPTED;
+	if (to == DEVSYS_STATE_INTERRUPTED) /* a queued task runs nothing that could be interrupted */
+		return from != DEVSYS_STATE_INTERRUPTED && from != DEVSYS_STATE_QUEUED;
 	if (from == DEVSYS_STATE_INTERRUPTED)
 		return 0; /* only devsys_store_resume() leaves interrupted */
+	if (from == DEVSYS_STATE_QUEUED) /* claimed: the pipeline goes on from checkout */
+		return to == DEVSYS_STATE_VALIDATED;
+	if (from == DEVSYS_STATE_VALIDATED && to == DEVSYS_STATE_QUEUED)
+		return 1;
 	if (from <= DEVSYS_STATE_MERGED && to == from + 1)
 		return 1;
 	switch (from) {
@@ -106,6 +111,16 @@ int devsys_store_options_init(devsys_store_options *opts, unsigned int version)
 static bool owner_alive(const devsys__task_row *r)
 {
 	return devsys__owner_alive(r->owner_pid, r->owner_start, r->owner_boot);
+}
+
+/*
+ * Whether recovery may judge @p r's stage owner by its pid and boot id:
+ * only on a backend one host has alone. On a shared backend another boot
+ * id is another host, not a dead owner; there the lease says who is alive.
+ */
+static bool owner_lost(const devsys_store *st, const devsys__task_row *r)
+{
+	return !(st->be->flags & DEVSYS__STORE_SHARED) && !owner_alive(r);
 }
 
 static long long wall_ms(void)
@@ -489,7 +504,7 @@ int devsys_store_recover(devsys_store *st, size_t *count_out)
 			for (size_t i = 0; i < c.n && rc == 0; i++) {
 				devsys__task_row *r = &c.rows[i];
 				char reason[160]; /* a stage name is up to DEVSYS_TASK_ID_MAX */
-				if (!r->stage[0] || owner_alive(r) || is_final(r->state) ||
+				if (!r->stage[0] || !owner_lost(st, r) || is_final(r->state) ||
 				    r->state == DEVSYS_STATE_INTERRUPTED)
 					continue;
 				snprintf(reason, sizeof(reason), "stage %s interrupted: its process (pid %lld) is gone",
@@ -850,4 +865,237 @@ int devsys_store_metrics(devsys_store *st, devsys_buf *out)
 	}
 	UNLOCKED(st);
 	return rc;
+}
+
+/* ---- the queue ---- */
+
+#define DEFAULT_LEASE_MS 30000u
+
+static int text_arg(const char *what, const char *v, bool may_be_empty)
+{
+	if (!v || (!may_be_empty && !v[0]))
+		return devsys__error_set(DEVSYS_EINVAL, "queue: %s is missing", what);
+	if (strlen(v) >= DEVSYS__STORE_TEXT)
+		return devsys__error_set(DEVSYS_ELIMIT, "queue: %s is longer than %d bytes", what, DEVSYS__STORE_TEXT - 1);
+	return 0;
+}
+
+int devsys_store_submit(devsys_store *st, const char *id, const char *profile, const char *schema)
+{
+	devsys__queue_row q;
+	devsys__task_row r;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	if ((rc = text_arg("the profile", profile ? profile : "", true)) < 0 ||
+	    (rc = text_arg("the schema id", schema ? schema : "", true)) < 0)
+		return rc;
+	memset(&q, 0, sizeof(q));
+	snprintf(q.profile, sizeof(q.profile), "%s", profile ? profile : "");
+	snprintf(q.schema, sizeof(q.schema), "%s", schema ? schema : "");
+	devsys__time_iso8601(q.submitted_at, sizeof(q.submitted_at));
+	TXN(st, {
+		if ((rc = get_row(st, id, &r)) == 0) {
+			snprintf(q.task_id, sizeof(q.task_id), "%s", id);
+			if (r.state != DEVSYS_STATE_VALIDATED)
+				rc = devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s: only a validated task can be queued",
+				                       id, state_names[r.state]);
+			else if ((rc = st->be->queue_insert(st->self, &q)) == DEVSYS_EEXISTS)
+				rc = devsys__error_set(DEVSYS_EEXISTS, "task '%s' is queued already", id);
+			else if (rc == 0)
+				rc = do_transition(st, &r, DEVSYS_STATE_QUEUED, "submitted");
+		}
+	});
+	return rc;
+}
+
+/* Mark @p r interrupted, naming the stage it was in (or last ran), unless it has stopped already. */
+static int interrupt_task(devsys_store *st, devsys__task_row *r, const char *why)
+{
+	char reason[400];
+	const char *stage = r->stage[0] ? r->stage : r->last_stage[0] ? r->last_stage : "none";
+	int rc;
+	if (is_final(r->state) || r->state == DEVSYS_STATE_INTERRUPTED || r->state == DEVSYS_STATE_QUEUED)
+		return 0;
+	snprintf(reason, sizeof(reason), "stage %s interrupted: %s", stage, why);
+	r->resume_state = r->state;
+	if (!r->stage[0] && r->last_stage[0])
+		snprintf(r->stage, sizeof(r->stage), "%s", r->last_stage); /* named in the event */
+	if ((rc = do_transition(st, r, DEVSYS_STATE_INTERRUPTED, reason)) < 0)
+		return rc;
+	clear_stage(r);
+	return st->be->task_update(st->self, r);
+}
+
+struct qcollect {
+	devsys__queue_row *rows;
+	size_t n, cap;
+};
+
+static int qcollect_cb(const devsys__queue_row *row, void *payload)
+{
+	struct qcollect *c = payload;
+	if (c->n == c->cap) {
+		devsys__queue_row *nr = devsys__realloc(c->rows, (c->cap = c->cap ? c->cap * 2 : 8) * sizeof(*nr));
+		if (!nr)
+			return 1;
+		c->rows = nr;
+	}
+	c->rows[c->n++] = *row;
+	return 0;
+}
+
+/* Take back every expired lease (inside the claim's transaction). */
+static int expire_leases(devsys_store *st)
+{
+	struct qcollect c = { NULL, 0, 0 };
+	int rc = st->be->queue_expired(st->self, qcollect_cb, &c);
+	for (size_t i = 0; i < c.n && rc == 0; i++) {
+		devsys__task_row r;
+		char why[400];
+		snprintf(why, sizeof(why), "the lease of worker %s on %s expired", c.rows[i].owner, c.rows[i].host);
+		if ((rc = get_row(st, c.rows[i].task_id, &r)) == 0 && (rc = interrupt_task(st, &r, why)) == 0 &&
+		    (rc = st->be->lease_end(st->self, c.rows[i].task_id, c.rows[i].owner, "expired", 0)) > 0)
+			rc = 0;
+	}
+	devsys__free(c.rows);
+	return rc;
+}
+
+int devsys_store_claim(devsys_buf *id_out, devsys_store *st, const char *owner, const char *host,
+                       const char *const *profiles, size_t nprofiles, unsigned int lease_ms)
+{
+	devsys__queue_row q;
+	bool found = false;
+	int rc;
+	DEVSYS__CHECK_ARG(id_out);
+	DEVSYS__CHECK_ARG(st);
+	devsys_buf_clear(id_out);
+	if ((rc = text_arg("the worker id", owner, false)) < 0 || (rc = text_arg("the host", host, false)) < 0)
+		return rc;
+	if (nprofiles && !profiles)
+		return devsys__error_set(DEVSYS_EINVAL, "queue: %zu profiles but no list", nprofiles);
+	if (!lease_ms)
+		lease_ms = DEFAULT_LEASE_MS;
+	TXN(st, {
+		if ((rc = expire_leases(st)) == 0 &&
+		    (rc = st->be->queue_next(st->self, profiles, nprofiles, &q)) == 0 &&
+		    (rc = st->be->lease_take(st->self, q.task_id, owner, host, lease_ms)) > 0) {
+			devsys__task_row r;
+			char reason[400];
+			found = true;
+			snprintf(reason, sizeof(reason), "claimed by worker %s on %s", owner, host);
+			rc = get_row(st, q.task_id, &r);
+			if (rc == 0 && r.state == DEVSYS_STATE_QUEUED)
+				rc = do_transition(st, &r, DEVSYS_STATE_VALIDATED, reason);
+			if (rc == 0 && devsys_buf_puts(id_out, q.task_id) < 0)
+				rc = DEVSYS_ENOMEM;
+		} else if (rc == DEVSYS_ENOTFOUND || rc == 0)
+			rc = 0; /* nothing free: the sweep above still commits */
+	});
+	if (rc < 0)
+		return rc;
+	return found ? 0 : DEVSYS_ENOTFOUND;
+}
+
+static int not_held(const char *id, const char *owner)
+{
+	return devsys__error_set(DEVSYS_ESTATE,
+	                         "task '%s' is not leased by worker '%s' (the lease expired or was handed back)", id,
+	                         owner);
+}
+
+int devsys_store_heartbeat(devsys_store *st, const char *id, const char *owner, unsigned int lease_ms)
+{
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	if ((rc = devsys_task_id_check(id)) < 0 || (rc = text_arg("the worker id", owner, false)) < 0)
+		return rc;
+	TXN(st, {
+		if ((rc = st->be->lease_extend(st->self, id, owner, lease_ms ? lease_ms : DEFAULT_LEASE_MS)) == 0)
+			rc = not_held(id, owner);
+		else if (rc > 0)
+			rc = 0;
+	});
+	return rc;
+}
+
+int devsys_store_release(devsys_store *st, const char *id, const char *owner, const char *reason)
+{
+	devsys__task_row r;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	if ((rc = devsys_task_id_check(id)) < 0 || (rc = text_arg("the worker id", owner, false)) < 0)
+		return rc;
+	TXN(st, {
+		if ((rc = st->be->lease_end(st->self, id, owner, "released", 0)) == 0)
+			rc = not_held(id, owner);
+		else if (rc > 0 && (rc = get_row(st, id, &r)) == 0 && r.stage[0]) {
+			char why[400];
+			snprintf(why, sizeof(why), "worker %s handed the task back%s%s", owner, reason ? ": " : "",
+			         reason ? reason : "");
+			rc = interrupt_task(st, &r, why);
+		}
+	});
+	return rc;
+}
+
+int devsys_store_complete(devsys_store *st, const char *id, const char *owner)
+{
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	if ((rc = devsys_task_id_check(id)) < 0 || (rc = text_arg("the worker id", owner, false)) < 0)
+		return rc;
+	TXN(st, {
+		if ((rc = st->be->lease_end(st->self, id, owner, "completed", 1)) == 0)
+			rc = not_held(id, owner);
+		else if (rc > 0)
+			rc = 0;
+	});
+	return rc;
+}
+
+static int queue_json_cb(const devsys__queue_row *q, void *payload)
+{
+	long long left = q->owner[0] ? q->lease_until_ms - q->now_ms : 0;
+	return json_array_append_new(payload, json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?,s:I}", "task", q->task_id, "profile",
+	                                                q->profile, "schema", q->schema, "submitted_at", q->submitted_at,
+	                                                "owner", q->owner[0] ? q->owner : NULL, "host",
+	                                                q->owner[0] ? q->host : NULL, "lease_ms_left",
+	                                                (json_int_t)(left > 0 ? left : 0))) != 0;
+}
+
+static int claim_json_cb(const devsys__claim_row *c, void *payload)
+{
+	json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:I,s:I,s:o,s:s}", "seq", (json_int_t)c->seq, "task", c->task_id,
+	                      "owner", c->owner, "host", c->host, "claimed_ms", (json_int_t)c->claimed_ms, "until_ms",
+	                      (json_int_t)c->until_ms, "ended_ms",
+	                      c->ended_ms ? json_integer((json_int_t)c->ended_ms) : json_null(), "how", c->how);
+	return json_array_append_new(payload, o) != 0;
+}
+
+int devsys_store_claims_json(devsys_store *st, const char *task_id, devsys_buf *out)
+{
+	json_t *queue, *claims;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(out);
+	if (task_id && (rc = devsys_task_id_check(task_id)) < 0)
+		return rc;
+	queue = json_array();
+	claims = json_array();
+	if (!queue || !claims) {
+		json_decref(queue);
+		json_decref(claims);
+		return devsys__error_oom();
+	}
+	LOCKED(st);
+	if ((rc = st->be->queue_list(st->self, task_id, queue_json_cb, queue)) == 0)
+		rc = st->be->claim_list(st->self, task_id, claim_json_cb, claims);
+	UNLOCKED(st);
+	if (rc < 0) {
+		json_decref(queue);
+		json_decref(claims);
+		return rc;
+	}
+	return dump_to(json_pack("{s:o,s:o}", "queue", queue, "claims", claims), out);
 }

@@ -111,7 +111,8 @@ Test(store, side_states)
 	cr_assert_eq(devsys_task_state_parse("pr-opened"), DEVSYS_STATE_PR_OPENED);
 	cr_assert_eq(devsys_task_state_parse("PR"), DEVSYS_EINVAL);
 	cr_assert_str_eq(devsys_task_state_name(DEVSYS_STATE_DEPLOY_SKIPPED), "deploy-skipped");
-	cr_assert_null(devsys_task_state_name(17));
+	cr_assert_str_eq(devsys_task_state_name(17), "queued", "states are appended");
+	cr_assert_null(devsys_task_state_name(DEVSYS_STATE_COUNT));
 }
 
 Test(store, stages_and_metrics)

@@ -718,7 +718,8 @@ class Record(Handle):
 # ---------------------------------------------------------------- store
 
 STATES = ("created", "validated", "checked-out", "coded", "committed", "pushed", "pr-opened", "tested", "deployed",
-          "awaiting-review", "merged", "done", "no-changes", "deploy-skipped", "failed", "canceled", "interrupted")
+          "awaiting-review", "merged", "done", "no-changes", "deploy-skipped", "failed", "canceled", "interrupted",
+          "queued")
 
 
 def task_state_name(state: int) -> Optional[str]:
