@@ -78,13 +78,32 @@ typedef struct devsys_stage_result {
 	int failure_class;    /**< devsys_failure_class; DEVSYS_FAILURE_NONE when result is "ok" */
 	int error;            /**< the DEVSYS_E* code the stage failed with, 0 when ok */
 	/**
-	 * One word for what happened; borrowed: static. validate: "validated",
-	 * "already-registered" (ok, nothing changed), "spec-refused" (failed,
-	 * nothing registered), "record-failed" (the record or store could not be
-	 * written). devsys_pipeline_code(): "checked-out", "checkout-failed",
-	 * "agent-done", "agent-refused", "agent-not-run", "agent-failed",
-	 * "no-changes", "tree-deleted", "committed", "commit-failed", "pushed",
-	 * "push-failed".
+	 * One word for what happened; borrowed: static. Any stage may end
+	 * "record-failed" (its begin, or an ok end, could not be written to the
+	 * store or record: class "system"); any stage after validate may end
+	 * "canceled" (the task was canceled before or while it ran). Besides
+	 * those, the built-in stages end:
+	 * - validate: "validated", "already-registered" (ok, nothing changed),
+	 *   "spec-refused" (failed, nothing registered);
+	 * - checkout: "checked-out", "checkout-failed";
+	 * - agent: "agent-done", "agent-refused", "agent-not-run", "agent-failed",
+	 *   "agent-stalled", "agent-output-limit", "agent-timeout",
+	 *   "agent-canceled";
+	 * - commit: "committed", "already-committed" (resumed after the commit),
+	 *   "no-changes", "tree-deleted", "commit-failed";
+	 * - push: "pushed", "push-failed";
+	 * - pr: "pr-opened", "pr-reused", "pr-failed";
+	 * - test: "tests-passed", "exit-code-only" (no tests.junit, exit 0),
+	 *   "no-tests" (the spec has none), "tests-failed", "no-junit",
+	 *   "junit-refused", "junit-invalid", "tests-refused", "tests-not-run",
+	 *   "tests-timeout", "tests-stalled";
+	 * - deploy: "deployed", "deploy-skipped" (no deploy section),
+	 *   "deploy-refused", "deploy-unreachable", "deploy-failed",
+	 *   "acceptance-failed";
+	 * - verify: "verified", "verification-failed", "service-not-stopped";
+	 * - gate: "merged", "awaiting-review", "gate-failed".
+	 * A stage added or replaced through devsys/sys/stage.h ends with the
+	 * outcome it set, else "done", "failed" or "canceled".
 	 */
 	const char *outcome;
 } devsys_stage_result;
