@@ -132,6 +132,21 @@ DEVSYS_API int devsys_config_forge_match(const char **entry, const devsys_config
 DEVSYS_API int devsys_config_forge_value(const char **value, const char **where, const devsys_config *cfg,
                                          const char *entry, const char *key);
 
+/**
+ * The value of @p key ("kind", "provider", "npm", "base_url", "models",
+ * "api_key_secret", "tools", "max_steps", "max_tokens", "max_cost",
+ * "command") of the `agents:` profile @p profile, or NULL when unset. A list
+ * (models, tools) comes comma-joined in the order given. @p where (may be
+ * NULL) receives where it was set ("devsys.yaml:4:19"). The value of
+ * api_key_secret is a secret's name, never a key.
+ * @return 0; DEVSYS_ENOTFOUND (no such profile); DEVSYS_EINVAL (unknown key).
+ * @param value borrowed: from @p cfg, valid until devsys_config_free(); NULL when unset.
+ * @param where borrowed: from @p cfg, valid until devsys_config_free().
+ * Threads: reads only; safe on a config no thread changes.
+ */
+DEVSYS_API int devsys_config_agent_value(const char **value, const char **where, const devsys_config *cfg,
+                                         const char *profile, const char *key);
+
 DEVSYS_END_DECL
 
 #endif /* DEVSYS_CONFIG_H */

@@ -22,6 +22,7 @@ static const struct devsys__config_section *const sections[] = {
 	&devsys__config_runners,
 	&devsys__config_policy,
 	&devsys__config_forges,
+	&devsys__config_agents,
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
