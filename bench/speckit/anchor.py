@@ -207,9 +207,11 @@ def main():
     d, rounds = sys.argv[1], int(sys.argv[2])
     best = None
     for _ in range(rounds):
-        t0 = time.perf_counter()
+        # process CPU time, as bench_speckit measures: on a shared machine
+        # the wall clock also counts the time other processes ran
+        t0 = time.process_time()
         found = check(d)
-        dt = time.perf_counter() - t0
+        dt = time.process_time() - t0
         best = dt if best is None or dt < best else best
     print("time %.6f" % best)
     for f in sorted(set(found)):

@@ -320,38 +320,76 @@ static size_t caps_token(const char *p, const char *end)
 
 #define NPH (sizeof(placeholders) / sizeof(*placeholders))
 
-/* Which placeholders a line holds: bracket tokens are tried only where a
- * '[' stands, the others with a search; @p hit is in list order. */
-static void line_hits(const char *s, const char *end, bool *hit)
+/* The bracketed placeholders chained by their second byte, so a '[' is
+ * compared only with the few that can match there (most lines hold "[ ]",
+ * "[P]" or "[US1]", which match none). */
+typedef struct ph_table {
+	unsigned char head[256]; /* 1 + the first placeholder with that second byte, 0: none */
+	unsigned char next[NPH]; /* 1 + the next one with the same second byte */
+	unsigned char len[NPH];
+	unsigned char plain[NPH]; /* the ones that do not start with '[' */
+	size_t nplain;
+} ph_table;
+
+static void ph_table_init(ph_table *t)
 {
-	for (const char *p = s; (p = memchr(p, '[', (size_t)(end - p))) != NULL; p++)
-		for (size_t k = 0; p + 2 < end && p[2] != ']' && k < NPH; k++) { /* "[ ]", "[P]": no placeholder */
-			const char *ph = placeholders[k];
-			if (ph[0] != '[' || ph[1] != p[1])
-				continue;
-			size_t n = strlen(ph);
-			if ((size_t)(end - p) >= n && memcmp(p, ph, n) == 0)
-				hit[k] = true;
+	memset(t, 0, sizeof(*t));
+	for (size_t k = NPH; k-- > 0;) {
+		t->len[k] = (unsigned char)strlen(placeholders[k]);
+		if (placeholders[k][0] != '[') {
+			t->plain[t->nplain++] = (unsigned char)k;
+			continue;
 		}
-	for (size_t k = 0; k < NPH; k++)
-		if (placeholders[k][0] != '[' && mem_find(s, end, placeholders[k], strlen(placeholders[k])))
-			hit[k] = true;
+		unsigned char c = (unsigned char)placeholders[k][1];
+		t->next[k] = t->head[c];
+		t->head[c] = (unsigned char)(k + 1);
+	}
 }
 
-static int placeholders_in(devsys_speckit_findings *r, const sk_file *f)
+/* The placeholders that do not start with '[' ("$ARGUMENTS", "TXXX",
+ * "__SPECKIT_COMMAND_"), searched by a rare byte of each: 'T' starts every
+ * task id, so "TXXX" is found through its "XXX". */
+static bool plain_hits(const char *s, const char *end, const ph_table *t, bool *hit)
+{
+	bool any = false;
+	for (size_t j = 0; j < t->nplain; j++) {
+		size_t k = t->plain[j];
+		const char *ph = placeholders[k];
+		size_t n = t->len[k];
+		if (n > 1 && ph[0] == 'T' && ph[1] == 'X') {
+			const char *p = s + 1; /* "XXX" from the second byte on: p[-1] is in the line */
+			while (end - s >= (ptrdiff_t)n && (p = mem_find(p, end, ph + 1, n - 1)) != NULL) {
+				if (p[-1] == 'T') {
+					hit[k] = any = true;
+					break;
+				}
+				p++;
+			}
+		} else if (mem_find(s, end, ph, n)) {
+			hit[k] = any = true;
+		}
+	}
+	return any;
+}
+
+static int placeholders_in(devsys_speckit_findings *r, const sk_file *f, const ph_table *t)
 {
 	for (size_t i = 0; f->present && i < f->n; i++) {
 		const char *s = f->lines[i].text, *end = s + f->lines[i].len;
-		bool br = memchr(s, '[', f->lines[i].len) != NULL;
-		bool hit[NPH] = { false };
-		line_hits(s, end, hit);
-		for (size_t k = 0; k < NPH; k++) {
-			const char *ph = placeholders[k];
+		bool hit[NPH] = { false }, any = false, caps = false;
+		any = plain_hits(s, end, t, hit);
+		for (const char *p = s; (p = memchr(p, '[', (size_t)(end - p))) != NULL; p++) {
+			if (p + 2 < end && p[2] != ']') /* "[ ]", "[P]": no placeholder */
+				for (unsigned k = t->head[(unsigned char)p[1]]; k; k = t->next[k - 1])
+					if ((size_t)(end - p) >= t->len[k - 1] && memcmp(p, placeholders[k - 1], t->len[k - 1]) == 0)
+						hit[k - 1] = any = true;
+			caps |= p + 1 < end && isupper((unsigned char)p[1]);
+		}
+		for (size_t k = 0; any && k < NPH; k++)
 			if (hit[k])
 				ADD(r, 6, DEVSYS_SPECKIT_ERROR, f->path, (unsigned)i + 1,
-				    "template placeholder '%s' left in: replace it with the feature's real content", ph);
-		}
-		for (const char *p = s; br && (p = memchr(p, '[', (size_t)(end - p))) != NULL; p++) {
+				    "template placeholder '%s' left in: replace it with the feature's real content", placeholders[k]);
+		for (const char *p = s; caps && (p = memchr(p, '[', (size_t)(end - p))) != NULL; p++) {
 			size_t n = caps_token(p, end);
 			if (n)
 				ADD(r, 6, DEVSYS_SPECKIT_ERROR, f->path, (unsigned)i + 1,
@@ -363,13 +401,15 @@ static int placeholders_in(devsys_speckit_findings *r, const sk_file *f)
 
 static int check_placeholders(devsys_speckit_findings *r, const devsys_speckit_feature *f)
 {
-	int rc = placeholders_in(r, &f->spec);
+	ph_table t;
+	ph_table_init(&t);
+	int rc = placeholders_in(r, &f->spec, &t);
 	if (rc == 0)
-		rc = placeholders_in(r, &f->plan);
+		rc = placeholders_in(r, &f->plan, &t);
 	if (rc == 0)
-		rc = placeholders_in(r, &f->tmd);
+		rc = placeholders_in(r, &f->tmd, &t);
 	for (size_t i = 0; i < f->nlists && rc == 0; i++)
-		rc = placeholders_in(r, &f->lists[i].file);
+		rc = placeholders_in(r, &f->lists[i].file, &t);
 	return rc;
 }
 

@@ -23,14 +23,19 @@ const char *const devsys__speckit_fields[9] = {
 int devsys__sk_strv_push(sk_strv *s, const char *p, size_t n, unsigned line)
 {
 	if (s->n == s->cap) {
+		/* one block holds the pointers and then the lines: half the
+		 * allocations of two arrays (a feature has thousands of lists) */
 		size_t cap = s->cap ? s->cap * 2 : 4;
-		char **v = devsys__realloc(s->v, cap * sizeof(*v));
+		char **v = devsys__malloc(cap * (sizeof(*v) + sizeof(unsigned)));
 		if (!v)
 			return devsys__error_oom();
+		unsigned *l = (unsigned *)(v + cap);
+		if (s->n) {
+			memcpy(v, s->v, s->n * sizeof(*v));
+			memcpy(l, s->line, s->n * sizeof(*l));
+		}
+		devsys__free(s->v);
 		s->v = v;
-		unsigned *l = devsys__realloc(s->line, cap * sizeof(*l));
-		if (!l)
-			return devsys__error_oom();
 		s->line = l;
 		s->cap = cap;
 	}
@@ -52,8 +57,7 @@ void devsys__sk_strv_dispose(sk_strv *s)
 {
 	for (size_t i = 0; i < s->n; i++)
 		devsys__free(s->v[i]);
-	devsys__free(s->v);
-	devsys__free(s->line);
+	devsys__free(s->v); /* s->line is in the same block */
 	memset(s, 0, sizeof(*s));
 }
 
@@ -503,7 +507,9 @@ static int add_phase(devsys_speckit_feature *f, const char *t, const char *te, u
 
 static bool path_like(const char *p, size_t n)
 {
-	if (n < 2 || n > 4096 || memchr(p, ' ', n) || memchr(p, '\t', n))
+	if (n < 2 || n > 4096 || (!memchr(p, '/', n) && !memchr(p, '.', n)))
+		return false; /* a path has a slash or an extension: most words end here */
+	if (memchr(p, ' ', n) || memchr(p, '\t', n))
 		return false;
 	const char *end = p + n;
 	if (find(p, end, "://") || starts(p, end, "FR-") || starts(p, end, "SC-") || devsys__sk_task_id_len(p, end) == n)
@@ -572,13 +578,32 @@ static int scan_paths(devsys_speckit_task *t, const char *p, const char *end, un
 	return rc;
 }
 
-/* Every "depends on T012, T013" (any case) in the text. */
+/* The next 'c' or its upper case at or after p, with the last hits of
+ * each cached in lo and up (NULL: none left). */
+static const char *next_ci(const char *p, const char *end, char c, const char **lo, const char **up)
+{
+	if (*lo && *lo < p)
+		*lo = memchr(p, c, (size_t)(end - p));
+	if (*up && *up < p)
+		*up = memchr(p, c - 32, (size_t)(end - p));
+	if (!*lo || !*up)
+		return *lo ? *lo : *up;
+	return *lo < *up ? *lo : *up;
+}
+
+/* Every "depends on T012, T013" (any case) in the text; only the places
+ * where a 'd' or 'D' stands are tried. */
 static int scan_deps(devsys_speckit_task *t, const char *p, const char *end, unsigned line)
 {
 	int rc = 0;
-	for (; p + 10 <= end && rc == 0; p++) {
-		if ((*p | 0x20) != 'd' || (p[1] | 0x20) != 'e' || strncasecmp(p, "depends on", 10) != 0)
+	if (end - p < 10)
+		return 0;
+	const char *lo = memchr(p, 'd', (size_t)(end - p)), *up = memchr(p, 'D', (size_t)(end - p));
+	while (rc == 0 && (p = next_ci(p, end, 'd', &lo, &up)) != NULL && p + 10 <= end) {
+		if (strncasecmp(p, "depends on", 10) != 0) {
+			p++;
 			continue;
+		}
 		const char *q = p + 10;
 		for (;;) {
 			while (q < end && (strchr(" \t,:*", *q)))
@@ -595,30 +620,33 @@ static int scan_deps(devsys_speckit_task *t, const char *p, const char *end, uns
 				return rc;
 			q += n;
 		}
-		p = q - 1;
+		p = q > p + 10 ? q : p + 10;
 	}
 	return rc;
 }
 
+/* FR-/SC- ids not preceded by a letter or digit, found by their '-'. */
 static int scan_cites(devsys_speckit_task *t, const char *p, const char *end, unsigned line)
 {
 	int rc = 0;
-	for (; p + 4 <= end && rc == 0; p++) {
-		if (!((p[0] == 'F' && p[1] == 'R') || (p[0] == 'S' && p[1] == 'C')) || p[2] != '-' ||
-		    !isdigit((unsigned char)p[3]) || (p > end && isalnum((unsigned char)p[-1])))
+	const char *start = p;
+	for (const char *m = p + 2; rc == 0 && m + 1 < end && (m = memchr(m, '-', (size_t)(end - m))) != NULL; m++) {
+		const char *b = m - 2;
+		if (b < start || !((b[0] == 'F' && b[1] == 'R') || (b[0] == 'S' && b[1] == 'C')) || m + 1 >= end ||
+		    !isdigit((unsigned char)m[1]) || (b > start && isalnum((unsigned char)b[-1])))
 			continue;
-		const char *q = p + 3;
+		const char *q = m + 1;
 		while (q < end && isdigit((unsigned char)*q))
 			q++;
 		char id[32];
-		size_t n = (size_t)(q - p);
+		size_t n = (size_t)(q - b);
 		if (n >= sizeof(id))
 			continue;
-		memcpy(id, p, n);
+		memcpy(id, b, n);
 		id[n] = '\0';
 		if (!devsys__sk_strv_has(&t->cites, id))
-			rc = devsys__sk_strv_push(&t->cites, p, n, line);
-		p = q - 1;
+			rc = devsys__sk_strv_push(&t->cites, b, n, line);
+		m = q - 1;
 	}
 	return rc;
 }
@@ -677,11 +705,15 @@ static int parse_task(devsys_speckit_feature *f, const char *after, const char *
 		if (rc)
 			return rc;
 	}
-	devsys_speckit_task *nt = devsys__realloc(f->tasks, (f->ntasks + 1) * sizeof(*nt));
-	if (!nt)
-		return devsys__error_oom();
-	f->tasks = nt;
-	devsys_speckit_task *t = &nt[f->ntasks++];
+	if (f->ntasks == f->tasks_cap) {
+		size_t cap = f->tasks_cap ? f->tasks_cap * 2 : 64;
+		devsys_speckit_task *nt = devsys__realloc(f->tasks, cap * sizeof(*nt));
+		if (!nt)
+			return devsys__error_oom();
+		f->tasks = nt;
+		f->tasks_cap = cap;
+	}
+	devsys_speckit_task *t = &f->tasks[f->ntasks++];
 	memset(t, 0, sizeof(*t));
 	memcpy(t->id, p, idn);
 	t->state = state;

@@ -10,12 +10,15 @@
 
 /* ---- id index ---- */
 
-static int cmp_idx(const void *a, const void *b, void *payload)
+/* An open-addressing hash of the ids (FNV-1a, linear probing, a table
+ * at least twice the task count): no sort and one probe or two per look-up,
+ * which the dependency rules do for every edge. */
+static size_t id_hash(const char *id)
 {
-	const devsys_speckit_feature *f = payload;
-	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-	int c = strcmp(f->tasks[x].id, f->tasks[y].id);
-	return c ? c : (x < y ? -1 : x > y);
+	size_t h = 2166136261u;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h;
 }
 
 void devsys__sk_index_dispose(sk_index *ix)
@@ -30,32 +33,39 @@ int devsys__sk_index_build(sk_index *ix, const devsys_speckit_feature *f)
 	memset(ix, 0, sizeof(*ix));
 	if (f->ntasks == 0)
 		return 0;
-	ix->ids = devsys__calloc(f->ntasks, sizeof(*ix->ids));
-	ix->idx = devsys__calloc(f->ntasks, sizeof(*ix->idx));
+	size_t n = 16;
+	while (n < 2 * f->ntasks)
+		n *= 2;
+	ix->ids = devsys__calloc(n, sizeof(*ix->ids));
+	ix->idx = devsys__calloc(n, sizeof(*ix->idx));
 	if (!ix->ids || !ix->idx) {
 		devsys__sk_index_dispose(ix);
 		return devsys__error_oom();
 	}
-	for (size_t i = 0; i < f->ntasks; i++)
-		ix->idx[i] = i;
-	qsort_r(ix->idx, f->ntasks, sizeof(size_t), cmp_idx, (void *)f);
-	for (size_t i = 0; i < f->ntasks; i++)
-		ix->ids[i] = f->tasks[ix->idx[i]].id;
-	ix->n = f->ntasks;
+	ix->n = n;
+	for (size_t i = 0; i < f->ntasks; i++) {
+		const char *id = f->tasks[i].id;
+		size_t s = id_hash(id) & (n - 1);
+		while (ix->ids[s] && strcmp(ix->ids[s], id) != 0)
+			s = (s + 1) & (n - 1);
+		if (!ix->ids[s]) { /* the first task of an id wins */
+			ix->ids[s] = id;
+			ix->idx[s] = i;
+		}
+	}
 	return 0;
 }
 
 long devsys__sk_index_find(const sk_index *ix, const char *id)
 {
-	size_t lo = 0, hi = ix->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(ix->ids[mid], id) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	if (!ix->n)
+		return -1;
+	for (size_t s = id_hash(id) & (ix->n - 1);; s = (s + 1) & (ix->n - 1)) {
+		if (!ix->ids[s])
+			return -1;
+		if (strcmp(ix->ids[s], id) == 0)
+			return (long)ix->idx[s];
 	}
-	return lo < ix->n && strcmp(ix->ids[lo], id) == 0 ? (long)ix->idx[lo] : -1;
 }
 
 /* ---- the phase order ---- */

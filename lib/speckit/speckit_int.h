@@ -94,7 +94,7 @@ struct devsys_speckit_feature {
 	size_t nphases;
 	bool outside_phase; /* parsing: after a "##" section that is no phase */
 	devsys_speckit_task *tasks;
-	size_t ntasks;
+	size_t ntasks, tasks_cap;
 	sk_badline *bad_tasks;
 	size_t nbad_tasks;
 	/* checklists */
@@ -119,11 +119,11 @@ int devsys__sk_feature_parse_mem(devsys_speckit_feature **out, const char *which
 int devsys__speckit_add(devsys_speckit_findings *r, int rule, devsys_speckit_severity sev, const char *file,
                         unsigned line, const char *fmt, ...) DEVSYS_PRINTF(6, 7);
 
-/* Task ids sorted for look-up: the first task of an id wins. */
+/* Task ids hashed for look-up (plan.c): the first task of an id wins. */
 typedef struct sk_index {
-	const char **ids;
-	size_t *idx;
-	size_t n;
+	const char **ids; /* n slots, NULL: empty */
+	size_t *idx;      /* the task index of each slot */
+	size_t n;         /* a power of two */
 } sk_index;
 int devsys__sk_index_build(sk_index *ix, const devsys_speckit_feature *f);
 /* Index of the first task with @p id, or -1. */

@@ -545,3 +545,29 @@ Test(speckit, json_and_sarif_carry_every_finding)
 	devsys_buf_dispose(&b);
 	devsys_speckit_findings_free(r);
 }
+
+Test(speckit, dependencies_and_cited_ids_are_found_in_any_case_and_only_as_words)
+{
+	char *d = mkfeature("001-scan", "## Phase 1: Setup\n\n- [ ] T001 First in a.c\n- [ ] T002 Second in b.c\n"
+	                                "- [ ] T003 Third in c.c (DEPENDS ON T001 and T002) for XFR-001, not FR-x\n"
+	                                "- [ ] T004 Fourth in d.c, Depends on: T003; dependson T001; cites SC-001\n"
+	                                "- [ ] T005 Fifth in e.c (depends on T004\n");
+	static const char spec[] = "# Feature Specification: Scan\n\n## Requirements\n\n- **FR-001**: one\n- **SC-001**: two\n";
+	write_file(d, "spec.md", spec, sizeof(spec) - 1);
+	devsys_speckit_feature *f = load(d);
+	const devsys_speckit_task *t3 = devsys_speckit_task_find(f, "T003"), *t4 = devsys_speckit_task_find(f, "T004"),
+				  *t5 = devsys_speckit_task_find(f, "T005");
+	cr_assert_eq(devsys_speckit_task_dep_count(t3), 2);
+	cr_assert_str_eq(devsys_speckit_task_dep_at(t3, 0), "T001");
+	cr_assert_str_eq(devsys_speckit_task_dep_at(t3, 1), "T002");
+	cr_assert_eq(devsys_speckit_task_dep_count(t4), 1, "'dependson' is no clause");
+	cr_assert_str_eq(devsys_speckit_task_dep_at(t4, 0), "T003");
+	cr_assert_eq(devsys_speckit_task_dep_count(t5), 1, "the clause at the very end of the line");
+	devsys_speckit_feature_free(f);
+	/* XFR-001 cites nothing: FR-001 stays uncited; SC-001 is cited */
+	devsys_speckit_findings *r = check(d);
+	cr_assert_eq(count(r, "SK013", DEVSYS_SPECKIT_WARNING, "spec.md", 5), 1, "%s", text_of(r));
+	cr_assert_eq(count(r, "SK013", DEVSYS_SPECKIT_WARNING, "spec.md", 6), 0, "%s", text_of(r));
+	devsys_speckit_findings_free(r);
+	free(d);
+}
