@@ -15,6 +15,7 @@
 #include "core/core.h"
 #include "pipeline_int.h"
 #include "store/store_int.h"
+#include "devsys/record.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -115,10 +116,32 @@ int devsys__pipeline_clear_leftovers(devsys_pipeline *p, const char *task_id)
  * whose processes the scan cannot see): the deploy stage's own stop, which
  * reads task.json "deploy" and needs the task's spec for its runner.
  */
+/* Does task.json name a deployment not stopped yet? */
+static bool deployed(devsys_pipeline *p, const char *task_id)
+{
+	devsys_task *task = NULL;
+	devsys_record *rec = NULL;
+	devsys_buf j = DEVSYS_BUF_INIT;
+	json_t *doc = NULL, *d;
+	bool yes = false;
+	if (devsys_task_open(&task, p->ws, task_id, 0) == 0 && devsys_record_open(&rec, task) == 0 &&
+	    devsys_record_json(rec, &j) == 0 && (doc = json_loads(j.ptr ? j.ptr : "{}", 0, NULL)) &&
+	    json_is_object(d = json_object_get(doc, "deploy")))
+		yes = !json_is_true(json_object_get(d, "stopped"));
+	json_decref(doc);
+	devsys_buf_dispose(&j);
+	devsys_record_free(rec);
+	devsys_task_free(task);
+	devsys_error_clear();
+	return yes;
+}
+
 static int stop_deployment(devsys_pipeline *p, const char *task_id)
 {
 	devsys__stage_ctx c;
 	int rc;
+	if (!deployed(p, task_id))
+		return 0;
 	if ((!p->task_id || strcmp(p->task_id, task_id) != 0) && (rc = devsys_pipeline_load(p, task_id)) < 0)
 		return rc;
 	memset(&c, 0, sizeof(c));

@@ -234,4 +234,23 @@ for stage in agent test deploy; do
 	assert_no_leftovers "cancel during $stage"
 	echo "cancel during $stage: the stage and the task ended canceled, nothing left"
 done
+# kill -9 during a deploy that started a service, then cancel: no process runs the task, so
+# the cancel is direct, and the deploy command and its service (setsid) left behind are killed
+spec cancel-killed "$change" true 'setsid sleep 300 & echo $! > \"$DEVSYS_DEPLOY_PIDFILE\"; sleep 120'
+"$devsys" --workspace "$ws" run "$root/cancel-killed.yaml" > "$root/cancel-killed.log" 2>&1 &
+pid=$!
+until=$(( $(now_ms) + 60000 ))
+until stage_started "$ws" cancel-killed deploy && [ -s "$ws/tasks/cancel-killed/deploy.pid" ]; do
+	kill -0 "$pid" 2>/dev/null || { cat "$root/cancel-killed.log"; fail "the run ended before the deploy stage"; }
+	[ "$(now_ms)" -lt "$until" ] || fail "the deploy did not start its service within 60 s"
+	sleep 0.05
+done
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+[ "$(leftovers | wc -l)" -ge 2 ] || fail "positive control: the deploy command and its service outlive the killed run: $(leftovers)"
+out=$("$devsys" --workspace "$ws" cancel cancel-killed) || fail "devsys cancel after kill -9: $out"
+echo "$out" | grep -q "canceled (no process was running it)" || fail "cancel after kill -9: $out"
+[ "$(state_of "$ws" cancel-killed)" = canceled ] || fail "cancel after kill -9: the task is $(state_of "$ws" cancel-killed)"
+assert_no_leftovers "cancel after kill -9 during deploy"
+echo "cancel after kill -9 during deploy: canceled at once, the deploy command and its service are gone"
 echo ok
