@@ -44,11 +44,12 @@ typedef enum devsys_failure_class {
 	DEVSYS_FAILURE_SYSTEM = 2,   /**< devsys or what it drives broke (store, disk, runner, network) */
 	DEVSYS_FAILURE_STALLED = 3,  /**< the command printed nothing for its idle timeout */
 	DEVSYS_FAILURE_TIMEOUT = 4,  /**< the stage's timeout expired */
-	DEVSYS_FAILURE_CANCELED = 5  /**< the stage was canceled */
+	DEVSYS_FAILURE_CANCELED = 5, /**< the stage was canceled */
+	DEVSYS_FAILURE_BUDGET = 6    /**< the agent crossed a budget (max_steps, max_tokens, max_cost) and was stopped */
 } devsys_failure_class;
 
 /**
- * "build", "system", "stalled", "timeout", "canceled"; NULL for
+ * "build", "system", "stalled", "timeout", "canceled", "budget"; NULL for
  * DEVSYS_FAILURE_NONE and unknown values. Needs no devsys_init().
  * @return borrowed: a static string, valid for the life of the process.
  */

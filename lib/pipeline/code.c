@@ -5,6 +5,7 @@
 #include "core/core.h"
 #include "pipeline_int.h"
 #include "devsys/record.h"
+#include "agent/agent_int.h"
 
 #include <git2.h>
 #include <jansson.h>
@@ -138,21 +139,6 @@ static int agent_env(strvec *env, devsys_pipeline *p, devsys_task *task, const c
 	return rc;
 }
 
-static int agent_argv(strvec *argv, const devsys_spec *spec)
-{
-	const devsys_node *cmd = devsys_node_get(devsys_spec_at(spec, 0), "/agent/command");
-	int rc = 0;
-	if (!cmd || devsys_node_size(cmd) == 0)
-		return devsys__error_set(DEVSYS_EINVALID, "%s: /agent/command: the spec names no agent command",
-		                         devsys_spec_name(spec));
-	for (size_t i = 0; i < devsys_node_size(cmd) && rc == 0; i++) {
-		const char *a = devsys_node_string(devsys_node_at(cmd, i), NULL);
-		rc = a ? vec_push(argv, devsys__strdup(a))
-		       : devsys__error_set(DEVSYS_EINVALID, "%s: /agent/command/%zu is not a string", devsys_spec_name(spec), i);
-	}
-	return rc;
-}
-
 /* The spec's agent.idle_timeout (the schema's timeout type: seconds or
  * "90s"/"30m"/"2h") in ms; 0 when absent. It may only lower the operator's. */
 static int spec_idle_ms(const devsys_spec *spec, unsigned int *ms)
@@ -191,6 +177,8 @@ static const char *agent_outcome(int failure)
 		return "agent-timeout";
 	case DEVSYS_RUNNER_CANCELED:
 		return "agent-canceled";
+	case -DEVSYS_FAILURE_BUDGET: /* the adapter stopped it (not a runner failure) */
+		return "agent-budget";
 	default:
 		return "agent-failed";
 	}
@@ -199,7 +187,7 @@ static const char *agent_outcome(int failure)
 /* task.json "agent": what the command did against its budgets, so each
  * budget's outcome is in the record next to stages.agent's class. */
 static int record_agent(devsys_task *task, const devsys_runner_cmd *cmd, const devsys_runner_result *rr,
-                        const char *outcome)
+                        const char *outcome, const char *usage)
 {
 	devsys_record *rec = NULL;
 	char *s;
@@ -210,6 +198,9 @@ static int record_agent(devsys_task *task, const devsys_runner_cmd *cmd, const d
 	                      "logs/agent.log", "budgets", "timeout_ms", (json_int_t)cmd->timeout_ms, "idle_timeout_ms",
 	                      (json_int_t)cmd->idle_timeout_ms, "max_output_bytes", (json_int_t)cmd->max_output_bytes);
 	int rc;
+	/* the adapter's report (steps, tokens, cost, tools), when it has one */
+	if (j && usage)
+		json_object_set_new(j, "usage", json_loads(usage, 0, NULL));
 	s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	if (!s)
@@ -221,6 +212,25 @@ static int record_agent(devsys_task *task, const devsys_runner_cmd *cmd, const d
 	return rc;
 }
 
+/* The adapter the spec's agent.kind names, for this task (lib/agent). */
+static int open_adapter(devsys__agent **out, devsys__stage_ctx *c, const char *input)
+{
+	devsys_agent_request req = { DEVSYS_AGENT_REQUEST_VERSION, NULL, NULL, NULL, NULL, NULL, NULL };
+	devsys_buf home = DEVSYS_BUF_INIT;
+	int rc;
+	req.spec = c->p->spec;
+	req.config = c->p->config;
+	req.task = c->task;
+	req.checkout = devsys_repo_checkout_path(c->repo);
+	req.input = input;
+	if ((rc = devsys_task_path_join(&home, c->task, "home")) == 0) { /* made by agent_env() */
+		req.home = home.ptr;
+		rc = devsys__agent_open(out, devsys_spec_get_string(c->p->spec, "/agent/kind"), &req);
+	}
+	devsys_buf_dispose(&home);
+	return rc;
+}
+
 int devsys__stage_agent(devsys__stage_ctx *c)
 {
 	devsys_pipeline *p = c->p;
@@ -229,7 +239,12 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	devsys_runner_cmd cmd = DEVSYS_RUNNER_CMD_INIT;
 	devsys_runner_result rr = DEVSYS_RUNNER_RESULT_INIT;
 	devsys_buf input = DEVSYS_BUF_INIT;
-	strvec argv = { 0 }, env = { 0 };
+	strvec env = { 0 };
+	devsys__agent *ag = NULL;
+	const char *const *aargv = NULL;
+	const char **aenv = NULL;
+	char *usage = NULL;
+	const char *budget;
 	unsigned int ms = 0, idle_ms = 0;
 	int rc, fclass;
 
@@ -238,7 +253,7 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	if ((rc = devsys__pipeline_repo(c)) < 0)
 		return devsys__pipeline_end(c, "agent", rc, DEVSYS_FAILURE_SYSTEM, "agent-not-run", -1);
 	repo = c->repo;
-	if ((rc = agent_argv(&argv, p->spec)) < 0 || (rc = spec_idle_ms(p->spec, &idle_ms)) < 0 ||
+	if ((rc = spec_idle_ms(p->spec, &idle_ms)) < 0 ||
 	    ((rc = devsys_spec_timeout_ms(p->spec, 0, "agent", &ms)) < 0 && rc != DEVSYS_ENOTFOUND)) {
 		rc = devsys__pipeline_end(c, "agent", rc, DEVSYS_FAILURE_BUILD, "agent-refused", -1);
 		goto out;
@@ -249,8 +264,16 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 		rc = devsys__pipeline_end(c, "agent", rc, DEVSYS_FAILURE_SYSTEM, "agent-not-run", -1);
 		goto out;
 	}
-	cmd.argv = (const char *const *)argv.v;
-	cmd.env = (const char *const *)env.v;
+	if ((rc = open_adapter(&ag, c, input.ptr)) < 0 ||
+	    (rc = devsys__agent_command(ag, &aargv, (const char *const *)env.v, &aenv)) < 0) {
+		rc = devsys__pipeline_end(c, "agent", rc, rc == DEVSYS_EIO ? DEVSYS_FAILURE_SYSTEM : DEVSYS_FAILURE_BUILD,
+		                          "agent-refused", -1);
+		goto out;
+	}
+	cmd.argv = aargv;
+	cmd.env = aenv;
+	cmd.output_cb = devsys__agent_output; /* the adapter reads the events as they come */
+	cmd.output_payload = ag;
 	cmd.cwd = devsys_repo_checkout_path(repo);
 	cmd.timeout_ms = ms;
 	cmd.task = task; /* output: logs/agent.log; stdin: /dev/null */
@@ -259,13 +282,25 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	cmd.idle_timeout_ms = idle_ms && idle_ms < p->agent_idle_timeout_ms ? idle_ms : p->agent_idle_timeout_ms;
 	cmd.max_output_bytes = p->max_output_bytes;
 	rc = devsys__pipeline_exec(c, p->runner, &cmd, &rr);
+	devsys__agent_finish(ag);
 	fclass = rc < 0 && rr.failure == DEVSYS_RUNNER_OK ? DEVSYS_FAILURE_SYSTEM : devsys__pipeline_failure_of_runner(rr.failure);
+	/* the adapter stopped it on a budget: the runner saw a cancel */
+	budget = rr.failure == DEVSYS_RUNNER_CANCELED && !p->canceled ? devsys__agent_stop_reason(ag) : NULL;
+	if (budget)
+		fclass = DEVSYS_FAILURE_BUDGET;
+	else if (rr.failure == DEVSYS_RUNNER_CANCELED && !p->canceled && devsys__agent_error(ag) < 0)
+		fclass = DEVSYS_FAILURE_SYSTEM;
 	{
 		/* the runner's error must survive the record write */
 		char msg[1024];
 		snprintf(msg, sizeof(msg), "%s", devsys_error_message(devsys_error_last()));
-		if (record_agent(task, &cmd, &rr, fclass == DEVSYS_FAILURE_NONE ? "agent-done" : agent_outcome(rr.failure)) <
-		    0) {
+		if (budget)
+			snprintf(msg, sizeof(msg), "the agent crossed a budget: %s; stopped (see logs/agent.jsonl)", budget);
+		if (devsys__agent_usage(&usage, ag) < 0 ||
+		    record_agent(task, &cmd, &rr,
+		                 fclass == DEVSYS_FAILURE_NONE ? "agent-done"
+		                                               : agent_outcome(budget ? -DEVSYS_FAILURE_BUDGET : rr.failure),
+		                 usage) < 0) {
 			rc = devsys__pipeline_end(c, "agent", devsys_error_code(devsys_error_last()), DEVSYS_FAILURE_SYSTEM,
 			                          "record-failed", -1);
 			devsys_runner_result_dispose(&rr);
@@ -280,11 +315,14 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 		if (rc == 0)
 			rc = devsys__error_set(DEVSYS_ERROR, "the agent %s (exit %d, signal %d); see logs/agent.log",
 			                       devsys_runner_failure_name(rr.failure), rr.exit_code, rr.signal);
-		rc = devsys__pipeline_end(c, "agent", rc, fclass, agent_outcome(rr.failure), -1);
+		rc = devsys__pipeline_end(c, "agent", rc, fclass, agent_outcome(budget ? -DEVSYS_FAILURE_BUDGET : rr.failure),
+		                          -1);
 	}
 	devsys_runner_result_dispose(&rr);
 out:
-	vec_free(&argv);
+	devsys__free(usage);
+	devsys__free(aenv);
+	devsys__agent_close(ag);
 	vec_free(&env);
 	devsys_buf_dispose(&input);
 	return rc;

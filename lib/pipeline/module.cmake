@@ -2,4 +2,4 @@
 # results through the record and the store (the one writer of a task folder).
 devsys_module(NAME pipeline SOURCES pipeline.c exec.c code.c pr.c test.c deploy.c verify.c gate.c resume.c facts.c stage.c acceptance.c
   PKG libgit2 jansson libpcre2-8
-  REQUIRES core workspace task spec store record git runner config forge policy report http)
+  REQUIRES core workspace task spec store record git runner config forge policy report http agent)

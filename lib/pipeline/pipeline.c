@@ -27,11 +27,11 @@ static const size_t result_sizes[] = {
 static const char *const stage_names[] = { "validate", "checkout", "agent", "commit", "push",
 	                                   "pr",       "test",     "deploy", "verify", "gate" };
 
-static const char *const failure_names[] = { NULL, "build", "system", "stalled", "timeout", "canceled" };
+static const char *const failure_names[] = { NULL, "build", "system", "stalled", "timeout", "canceled", "budget" };
 
 const char *devsys_failure_class_name(int failure_class)
 {
-	return failure_class > 0 && failure_class <= DEVSYS_FAILURE_CANCELED ? failure_names[failure_class] : NULL;
+	return failure_class > 0 && failure_class <= DEVSYS_FAILURE_BUDGET ? failure_names[failure_class] : NULL;
 }
 
 size_t devsys_pipeline_stage_count(void)

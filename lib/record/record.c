@@ -302,7 +302,7 @@ int devsys_record_stage_begin(devsys_record *rec, const char *stage)
 /* The pipeline's failure classes (devsys_failure_class in devsys/pipeline.h). */
 static bool known_failure_class(const char *name)
 {
-	static const char *const classes[] = { "build", "system", "stalled", "timeout", "canceled" };
+	static const char *const classes[] = { "build", "system", "stalled", "timeout", "canceled", "budget" };
 	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
 		if (strcmp(name, classes[i]) == 0)
 			return true;
@@ -328,7 +328,7 @@ int devsys_record_stage_end(devsys_record *rec, const char *stage, const char *r
 		                         result);
 	if (failure_class && !known_failure_class(failure_class))
 		return devsys__error_set(DEVSYS_EINVAL,
-		                         "failure class '%.32s' is not one of build, system, stalled, timeout, canceled",
+		                         "failure class '%.32s' is not one of build, system, stalled, timeout, canceled, budget",
 		                         failure_class);
 	if (!(s = stage_obj(rec, stage)))
 		return devsys__error_oom();

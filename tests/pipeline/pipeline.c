@@ -67,7 +67,7 @@ Test(pipeline, stage_list_is_DEVSYS_STAGE_NAMES_in_order)
 
 Test(pipeline, failure_class_names_and_the_record_accepts_each)
 {
-	static const char *want[] = { NULL, "build", "system", "stalled", "timeout", "canceled" };
+	static const char *want[] = { NULL, "build", "system", "stalled", "timeout", "canceled", "budget" };
 	devsys_task *task = NULL;
 	devsys_record *rec = NULL;
 	char *d = dt_tmpdir("pipeline");
@@ -77,9 +77,9 @@ Test(pipeline, failure_class_names_and_the_record_accepts_each)
 	cr_assert_eq(devsys_task_open(&task, w, "fc", DEVSYS_TASK_CREATE), 0);
 	cr_assert_eq(devsys_record_open(&rec, task), 0);
 	cr_assert_null(devsys_failure_class_name(DEVSYS_FAILURE_NONE));
-	cr_assert_null(devsys_failure_class_name(6));
+	cr_assert_null(devsys_failure_class_name(7));
 	cr_assert_null(devsys_failure_class_name(-1));
-	for (int c = DEVSYS_FAILURE_BUILD; c <= DEVSYS_FAILURE_CANCELED; c++) {
+	for (int c = DEVSYS_FAILURE_BUILD; c <= DEVSYS_FAILURE_BUDGET; c++) {
 		cr_assert_str_eq(devsys_failure_class_name(c), want[c]);
 		cr_assert_eq(devsys_record_stage_end(rec, "agent", "failed", devsys_failure_class_name(c)), 0, "%s",
 		             want[c]);

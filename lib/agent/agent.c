@@ -1,0 +1,375 @@
+/*
+ * Agent adapters: the registry of kinds, and the session the pipeline's
+ * agent stage drives (argv and env from the adapter, stdout split into
+ * lines for it, its events kept in logs/agent.jsonl, its usage).
+ */
+#include "core/core.h"
+#include "agent_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_KINDS 16
+
+struct kind {
+	char name[64];
+	devsys_agent_vtable vt; /* the registered prefix, the rest zero */
+	void *payload;
+};
+
+/* Plug-in kinds; the built-ins are looked up first and need no entry. */
+static struct kind kinds[MAX_KINDS];
+static size_t nkinds;
+static pthread_mutex_t kinds_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct devsys__agent {
+	devsys_agent_vtable vt;
+	void *self;
+	char name[64];
+	int fd;                 /* logs/agent.jsonl, or -1 */
+	char *line;             /* the partial stdout line */
+	size_t len, cap;
+	int overlong;           /* the line being read is over the cap: dropped */
+	uint64_t dropped;       /* lines over the cap */
+	uint64_t events;        /* lines the adapter took as events */
+	int err;                /* a negative code from the adapter's line */
+	int stopped;
+	const char *const *argv;
+	const char *const *env;
+};
+
+static size_t vtable_size(unsigned int version)
+{
+	(void)version; /* one version so far: every slot */
+	return sizeof(devsys_agent_vtable);
+}
+
+int devsys_agent_register(const devsys_agent_vtable *vtable, void *payload)
+{
+	int rc = 0;
+	DEVSYS__CHECK_ARG(vtable);
+	if ((rc = devsys__require_init(__func__)) < 0)
+		return rc;
+	if (vtable->version < 1 || vtable->version > DEVSYS_AGENT_VTABLE_VERSION)
+		return devsys__error_set(DEVSYS_EVERSION, "agent vtable version %u is not one this library knows (1 to %d)",
+		                         vtable->version, DEVSYS_AGENT_VTABLE_VERSION);
+	if (!vtable->name || !vtable->name[0] || strlen(vtable->name) >= sizeof(kinds[0].name) || !vtable->open ||
+	    !vtable->command || !vtable->close)
+		return devsys__error_set(DEVSYS_EINVAL, "agent vtable: name (1 to 63 characters), open, command and close "
+		                                        "are required");
+	if (!strcmp(vtable->name, "command") || !strcmp(vtable->name, "opencode"))
+		return devsys__error_set(DEVSYS_EEXISTS, "agent kind '%s' is built in", vtable->name);
+	pthread_mutex_lock(&kinds_lock);
+	for (size_t i = 0; i < nkinds && rc == 0; i++)
+		if (!strcmp(kinds[i].name, vtable->name))
+			rc = devsys__error_set(DEVSYS_EEXISTS, "agent kind '%s' is already registered", vtable->name);
+	if (rc == 0 && nkinds == MAX_KINDS)
+		rc = devsys__error_set(DEVSYS_EINVAL, "agent kind '%s': %d kinds are registered already", vtable->name,
+		                       MAX_KINDS);
+	if (rc == 0) {
+		struct kind *k = &kinds[nkinds++];
+		memset(k, 0, sizeof(*k));
+		memcpy(&k->vt, vtable, vtable_size(vtable->version));
+		snprintf(k->name, sizeof(k->name), "%s", vtable->name);
+		k->vt.name = k->name;
+		k->payload = payload;
+	}
+	pthread_mutex_unlock(&kinds_lock);
+	return rc;
+}
+
+static int find_kind(devsys_agent_vtable *vt, void **payload, const char *kind)
+{
+	int found = 0;
+	*payload = NULL;
+	if (!strcmp(kind, "command")) {
+		*vt = devsys__agent_command_vtable;
+		return 0;
+	}
+	if (!strcmp(kind, "opencode")) {
+		*vt = devsys__agent_opencode_vtable;
+		return 0;
+	}
+	pthread_mutex_lock(&kinds_lock);
+	for (size_t i = 0; i < nkinds && !found; i++)
+		if (!strcmp(kinds[i].name, kind)) {
+			*vt = kinds[i].vt;
+			*payload = kinds[i].payload;
+			found = 1;
+		}
+	pthread_mutex_unlock(&kinds_lock);
+	return found ? 0
+	             : devsys__error_set(DEVSYS_EINVALID, "agent.kind '%.64s' is not a known agent kind (built in: "
+	                                                  "command, opencode; or a registered plug-in's)",
+	                                 kind);
+}
+
+int devsys__agent_open(devsys__agent **out, const char *kind, const devsys_agent_request *req)
+{
+	devsys__agent *a;
+	devsys_buf path = DEVSYS_BUF_INIT;
+	void *payload;
+	int rc;
+	*out = NULL;
+	if (!kind)
+		kind = "command";
+	if (!(a = devsys__calloc(1, sizeof(*a))))
+		return devsys__error_oom();
+	a->fd = -1;
+	snprintf(a->name, sizeof(a->name), "%s", kind);
+	if ((rc = find_kind(&a->vt, &payload, kind)) < 0 || (rc = a->vt.open(&a->self, req, payload)) < 0) {
+		devsys__free(a);
+		return rc;
+	}
+	if (a->vt.line) {
+		/* the events only: agent.log keeps every byte of both streams */
+		if ((rc = devsys_task_path_join(&path, req->task, "logs")) == 0 && (rc = devsys__mkdir_p(path.ptr, 0755)) == 0 &&
+		    (rc = devsys_task_path_join(&path, req->task, "logs/agent.jsonl")) == 0 &&
+		    (a->fd = open(path.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+			rc = devsys__error_set(DEVSYS_EIO, "cannot write '%s': %s", path.ptr, strerror(errno));
+		devsys_buf_dispose(&path);
+		if (rc < 0) {
+			devsys__agent_close(a);
+			return rc;
+		}
+	}
+	*out = a;
+	return 0;
+}
+
+int devsys__agent_command(devsys__agent *a, const char *const **argv, const char *const *env, const char ***env_out)
+{
+	const char *const *extra = NULL;
+	size_t n = 0, m = 0, k = 0;
+	const char **v;
+	int rc;
+	*env_out = NULL;
+	if ((rc = a->vt.command(a->self, argv, &extra)) < 0)
+		return rc;
+	if (!*argv || !(*argv)[0])
+		return devsys__error_set(DEVSYS_EINVALID, "agent kind '%s' made an empty command", a->name);
+	while (env && env[n])
+		n++;
+	while (extra && extra[m])
+		m++;
+	if (!(v = devsys__malloc((n + m + 1) * sizeof(*v))))
+		return devsys__error_oom();
+	for (size_t i = 0; i < n; i++) {
+		size_t nl = strcspn(env[i], "=");
+		int replaced = 0;
+		for (size_t j = 0; j < m && !replaced; j++)
+			replaced = strncmp(extra[j], env[i], nl) == 0 && extra[j][nl] == '=';
+		if (!replaced)
+			v[k++] = env[i];
+	}
+	for (size_t j = 0; j < m; j++)
+		v[k++] = extra[j];
+	v[k] = NULL;
+	*env_out = v;
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int keep_event(devsys__agent *a, const char *line, size_t len)
+{
+	int rc = a->vt.line(a->self, line, len);
+	if (rc < 0) {
+		a->err = rc;
+		return 1;
+	}
+	if (rc == DEVSYS_AGENT_EVENT || rc == DEVSYS_AGENT_STOP) {
+		a->events++;
+		if (a->fd >= 0 && (write_all(a->fd, line, len) < 0 || write_all(a->fd, "\n", 1) < 0)) {
+			a->err = devsys__error_set(DEVSYS_EIO, "cannot write logs/agent.jsonl: %s", strerror(errno));
+			return 1;
+		}
+	}
+	if (rc == DEVSYS_AGENT_STOP)
+		a->stopped = 1;
+	return rc == DEVSYS_AGENT_STOP;
+}
+
+static int take(devsys__agent *a, const char *data, size_t len)
+{
+	if (a->overlong)
+		return 0;
+	if (a->len + len > DEVSYS__AGENT_LINE_MAX) {
+		a->overlong = 1; /* a line over the cap is dropped whole, and counted */
+		a->len = 0;
+		return 0;
+	}
+	if (a->len + len > a->cap) {
+		size_t cap = a->cap ? a->cap : 4096;
+		char *p;
+		while (cap < a->len + len)
+			cap *= 2;
+		if (!(p = devsys__realloc(a->line, cap))) {
+			a->err = devsys__error_oom();
+			return 1;
+		}
+		a->line = p;
+		a->cap = cap;
+	}
+	memcpy(a->line + a->len, data, len);
+	a->len += len;
+	return 0;
+}
+
+static int end_line(devsys__agent *a)
+{
+	int stop = 0;
+	if (a->overlong)
+		a->dropped++;
+	else if (a->len)
+		stop = keep_event(a, a->line, a->len);
+	a->overlong = 0;
+	a->len = 0;
+	return stop;
+}
+
+int devsys__agent_output(int stream, const char *data, size_t len, void *payload)
+{
+	devsys__agent *a = payload;
+	if (stream != DEVSYS_RUNNER_STDOUT || !a->vt.line)
+		return 0;
+	if (a->stopped || a->err)
+		return 1;
+	while (len) {
+		const char *nl = memchr(data, '\n', len);
+		size_t n = nl ? (size_t)(nl - data) : len;
+		if (take(a, data, n))
+			return 1;
+		if (nl && end_line(a))
+			return 1;
+		if (!nl)
+			break;
+		data += n + 1;
+		len -= n + 1;
+	}
+	return 0;
+}
+
+void devsys__agent_finish(devsys__agent *a)
+{
+	if (a && a->vt.line && !a->stopped && !a->err && (a->len || a->overlong))
+		end_line(a);
+}
+
+const char *devsys__agent_stop_reason(const devsys__agent *a)
+{
+	if (!a || !a->stopped)
+		return NULL;
+	return a->vt.stop_reason ? a->vt.stop_reason(a->self) : "the agent's adapter stopped it";
+}
+
+int devsys__agent_error(const devsys__agent *a)
+{
+	return a ? a->err : 0;
+}
+
+int devsys__agent_usage(char **out, devsys__agent *a)
+{
+	char *u = NULL;
+	int rc;
+	*out = NULL;
+	if (!a->vt.usage)
+		return 0;
+	if ((rc = a->vt.usage(a->self, &u)) < 0 || !u)
+		return rc;
+	/* the library's counts, appended inside the adapter's object */
+	size_t n = strlen(u);
+	while (n && u[n - 1] != '}')
+		n--;
+	if (n < 2 || u[0] != '{') {
+		devsys__free(u);
+		return devsys__error_set(DEVSYS_EINVALID, "agent kind '%s' reported usage that is not a JSON object",
+		                         a->name);
+	}
+	*out = devsys__asprintf("%.*s%s\"events\":%llu,\"dropped_lines\":%llu}", (int)(n - 1), u,
+	                        n > 2 ? "," : "", (unsigned long long)a->events, (unsigned long long)a->dropped);
+	devsys__free(u);
+	return *out ? 0 : devsys__error_oom();
+}
+
+void devsys__agent_close(devsys__agent *a)
+{
+	if (!a)
+		return;
+	if (a->self)
+		a->vt.close(a->self);
+	if (a->fd >= 0)
+		close(a->fd);
+	devsys__free(a->line);
+	devsys__free(a);
+}
+
+/* ---- the "command" kind: the spec's agent.command as given ---- */
+
+struct cmd_self {
+	char **argv;
+	size_t n;
+};
+
+static void cmd_close(void *self)
+{
+	struct cmd_self *s = self;
+	for (size_t i = 0; s && i < s->n; i++)
+		devsys__free(s->argv[i]);
+	if (s)
+		devsys__free(s->argv);
+	devsys__free(s);
+}
+
+static int cmd_open(void **self, const devsys_agent_request *req, void *payload)
+{
+	const devsys_node *cmd = devsys_node_get(devsys_spec_at(req->spec, 0), "/agent/command");
+	struct cmd_self *s;
+	size_t n;
+	(void)payload;
+	if (!cmd || (n = devsys_node_size(cmd)) == 0)
+		return devsys__error_set(DEVSYS_EINVALID, "%s: /agent/command: the spec names no agent command",
+		                         devsys_spec_name(req->spec));
+	if (!(s = devsys__calloc(1, sizeof(*s))) || !(s->argv = devsys__calloc(n + 1, sizeof(char *)))) {
+		devsys__free(s);
+		return devsys__error_oom();
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *v = devsys_node_string(devsys_node_at(cmd, i), NULL);
+		if (!v || !(s->argv[s->n++] = devsys__strdup(v))) {
+			cmd_close(s);
+			return v ? devsys__error_oom()
+			         : devsys__error_set(DEVSYS_EINVALID, "%s: /agent/command/%zu is not a string",
+			                             devsys_spec_name(req->spec), i);
+		}
+	}
+	*self = s;
+	return 0;
+}
+
+static int cmd_command(void *self, const char *const **argv, const char *const **env)
+{
+	*argv = (const char *const *)((struct cmd_self *)self)->argv;
+	*env = NULL;
+	return 0;
+}
+
+const devsys_agent_vtable devsys__agent_command_vtable = {
+	DEVSYS_AGENT_VTABLE_VERSION, "command", cmd_open, cmd_command, NULL, NULL, NULL, cmd_close,
+};

@@ -1,0 +1,51 @@
+/* The agent module's contract with the pipeline's agent stage. */
+#ifndef DEVSYS_AGENT_INT_H
+#define DEVSYS_AGENT_INT_H
+
+#include "devsys/sys/agent.h"
+
+#include <stdint.h>
+
+/* The longest stdout line handed to an adapter; a longer one is dropped and counted. */
+#define DEVSYS__AGENT_LINE_MAX (1u << 20)
+
+typedef struct devsys__agent devsys__agent;
+
+/*
+ * Open the adapter of @p kind ("command" when NULL) for @p req. The
+ * transcript (logs/agent.jsonl of req->task) is opened when the adapter
+ * has a line slot. DEVSYS_EINVALID: unknown kind, or the adapter refused.
+ */
+int devsys__agent_open(devsys__agent **out, const char *kind, const devsys_agent_request *req);
+
+/*
+ * The command: argv borrowed from the adapter, and @p env (the scrubbed
+ * base, borrowed) with the adapter's entries in place: a new array of
+ * borrowed strings in *env_out, freed with devsys__free().
+ */
+int devsys__agent_command(devsys__agent *a, const char *const **argv, const char *const *env,
+                          const char ***env_out);
+
+/* A devsys_runner_output_cb: split stdout into lines for the adapter; non-zero stops the command. */
+int devsys__agent_output(int stream, const char *data, size_t len, void *payload);
+
+/* Call after the command ended (flushes a last line without newline). */
+void devsys__agent_finish(devsys__agent *a);
+
+/* Why the adapter stopped the agent (a budget and its figure), or NULL. Borrowed. */
+const char *devsys__agent_stop_reason(const devsys__agent *a);
+
+/* A negative code an adapter's line returned (the agent was stopped), or 0. */
+int devsys__agent_error(const devsys__agent *a);
+
+/* agent.usage as JSON (new, devsys__free), with the library's counts of
+ * dropped lines; NULL in *out when the adapter reports nothing. */
+int devsys__agent_usage(char **out, devsys__agent *a);
+
+void devsys__agent_close(devsys__agent *a);
+
+/* The built-in adapters. */
+extern const devsys_agent_vtable devsys__agent_command_vtable;
+extern const devsys_agent_vtable devsys__agent_opencode_vtable;
+
+#endif

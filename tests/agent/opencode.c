@@ -1,0 +1,375 @@
+/* The opencode agent kind end to end through the pipeline's coding stages:
+ * the real opencode CLI (scripts/deps/opencode.npm) in the task's checkout,
+ * against the scripted model server (one per suite), on a real bare
+ * repository over file://. What the model says is scripted; what opencode
+ * does with it (its tools, its JSONL events, its exit) is opencode's own. */
+#include "model_fixture.h"
+#include "testutil.h"
+#include <devsys.h>
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Planted in the test's environment: it must reach neither the model nor the agent. */
+#define FORGE_TOKEN "ghp_plantedForgeToken0123456789abcdef"
+
+static char *dir;
+static devsys_workspace *ws;
+static devsys_pipeline *pl;
+static devsys_runner_options ro = DEVSYS_RUNNER_OPTIONS_INIT;
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+	(void)set;
+	dt_model_suite_start();
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	(void)stats;
+	dt_model_suite_stop();
+}
+
+/* The operator's devsys.yaml: opencode profiles for the scripted server. */
+static void write_config(const char *extra)
+{
+	char path[4096], *yaml = NULL;
+	snprintf(path, sizeof(path), "%s/devsys.yaml", dir);
+	cr_assert(asprintf(&yaml,
+	                   "agents:\n"
+	                   "  opencode:\n    kind: opencode\n    provider: fake\n    base_url: %s\n"
+	                   "    models: [fake-model, other-model]\n    command: %s\n    max_steps: 20\n"
+	                   "    max_tokens: 100000\n%s"
+	                   "  opencode-bash:\n    kind: opencode\n    provider: fake\n    base_url: %s\n"
+	                   "    models: fake-model\n    command: %s\n    tools: [read, write, edit, bash]\n",
+	                   dt_model_url(), dt_model_opencode(), extra ? extra : "", dt_model_url(),
+	                   dt_model_opencode()) > 0);
+	cr_assert(dt_write_file(path, yaml));
+	free(yaml);
+}
+
+static void open_pipeline(unsigned idle_ms)
+{
+	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
+	char cfg[4096];
+	snprintf(cfg, sizeof(cfg), "%s/devsys.yaml", dir);
+	ro.grace_ms = 500;
+	po.runner = &ro;
+	po.config_path = cfg;
+	po.agent_idle_timeout_ms = idle_ms;
+	devsys_pipeline_free(pl);
+	pl = NULL;
+	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+}
+
+static void setup(void)
+{
+	char *git = dt_which("git");
+	if (!git)
+		dt_skip("git is not installed");
+	free(git);
+	dt_model_url();
+	dt_model_opencode();
+	cr_assert_eq(devsys_init(), 1);
+	dir = dt_tmpdir("agentoc");
+	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
+	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
+	                   " git add . && git commit -qm init && git push -q origin main",
+	                   dir),
+	             0);
+	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+	/* the forge token a careless pipeline would hand on; npm kept off the network */
+	setenv("GITHUB_TOKEN", FORGE_TOKEN, 1);
+	setenv("npm_config_registry", "http://127.0.0.1:9/", 1);
+	setenv("NPM_CONFIG_OFFLINE", "true", 1);
+	write_config(NULL);
+	pl = NULL;
+}
+
+static void teardown(void)
+{
+	devsys_pipeline_free(pl);
+	devsys_workspace_free(ws);
+	if (dir && !getenv("DT_KEEP"))
+		dt_rmrf(dir);
+	free(dir);
+	devsys_shutdown();
+}
+
+TestSuite(agent_opencode, .init = setup, .fini = teardown, .timeout = 240);
+
+static void validate(const char *id, const char *agent_extra)
+{
+	char spec[4096];
+	snprintf(spec, sizeof(spec),
+	         "id: %s\ntitle: Agent task %s\nprompt: Write hello.txt saying hi.\n"
+	         "repo:\n  url: file://%s/remote.git\n  base_branch: main\n"
+	         "agent:\n  kind: opencode\n%s"
+	         "tests:\n  command: [make, check]\n",
+	         id, id, dir, agent_extra ? agent_extra : "");
+	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+}
+
+static json_t *task_json(const char *id)
+{
+	char p[4096];
+	json_t *j;
+	snprintf(p, sizeof(p), "%s/tasks/%s/task.json", dir, id);
+	j = json_load_file(p, 0, NULL);
+	cr_assert_not_null(j, "%s", p);
+	return j;
+}
+
+static json_t *usage_of(json_t *tj)
+{
+	json_t *u = json_object_get(json_object_get(tj, "agent"), "usage");
+	cr_assert(json_is_object(u), "task.json has no agent.usage");
+	return u;
+}
+
+static char *task_file(const char *id, const char *rel)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/tasks/%s/%s", dir, id, rel);
+	return dt_read_file(p, NULL);
+}
+
+/* The paths the tool calls of @p tool named, comma-joined into @p out. */
+static void tool_paths(char *out, size_t cap, json_t *usage, const char *tool)
+{
+	size_t i, k;
+	json_t *t, *p;
+	out[0] = '\0';
+	json_array_foreach(json_object_get(usage, "tools"), i, t)
+	{
+		if (strcmp(json_string_value(json_object_get(t, "tool")), tool))
+			continue;
+		json_array_foreach(json_object_get(t, "paths"), k, p)
+		{
+			strncat(out, json_string_value(p), cap - strlen(out) - 2);
+			strcat(out, ",");
+		}
+	}
+}
+
+Test(agent_opencode, writes_a_file_through_its_write_tool_and_the_pipeline_commits_it)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	char paths[1024], *out, *jsonl;
+	json_t *tj, *u;
+	int st;
+	open_pipeline(0);
+	validate("oc-write", NULL);
+	cr_assert_eq(dt_model_script("{\"turns\":[{\"tool\":\"write\",\"args\":{\"filePath\":\"hello.txt\","
+	                             "\"content\":\"hi from opencode\\n\"},\"usage\":{\"prompt_tokens\":120,"
+	                             "\"completion_tokens\":30}},{\"text\":\"I wrote hello.txt.\"}]}"),
+	             0);
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(r.stage, "push");
+	/* the file is in the pushed commit on the task's branch */
+	out = dt_sh_output(&st, "git -C '%s/remote.git' show task/oc-write:hello.txt", dir);
+	cr_assert(st == 0 && out && strcmp(out, "hi from opencode\n") == 0, "%s", out ? out : "");
+	free(out);
+	tj = task_json("oc-write");
+	u = usage_of(tj);
+	cr_assert_eq(json_integer_value(json_object_get(u, "steps")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(u, "tokens")), 150 + 15, "%s",
+	             json_dumps(u, JSON_COMPACT));
+	tool_paths(paths, sizeof(paths), u, "write");
+	cr_assert(strstr(paths, "hello.txt"), "write paths: %s", paths);
+	cr_assert_eq(json_integer_value(json_object_get(u, "malformed_lines")), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(tj, "agent"), "outcome")), "agent-done");
+	json_decref(tj);
+	/* the transcript: opencode's events, one a line */
+	jsonl = task_file("oc-write", "logs/agent.jsonl");
+	cr_assert(jsonl && strstr(jsonl, "\"type\":\"step_finish\"") && strstr(jsonl, "\"tool\":\"write\""), "%s",
+	          jsonl ? jsonl : "(none)");
+	free(jsonl);
+	/* the private config is in the task's HOME, not in the checkout or the commit */
+	out = task_file("oc-write", "home/opencode.json");
+	cr_assert(out && strstr(out, "\"webfetch\": \"deny\"") && strstr(out, "\"bash\": \"deny\"") &&
+	                  !strstr(out, "\"ask\""),
+	          "%s", out ? out : "(none)");
+	free(out);
+	out = dt_sh_output(&st, "git -C '%s/remote.git' ls-tree -r --name-only task/oc-write", dir);
+	cr_assert(out && !strstr(out, "opencode.json"), "%s", out ? out : "");
+	free(out);
+}
+
+Test(agent_opencode, the_forge_token_reaches_neither_the_model_nor_the_agent)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	char *env, *log;
+	int st;
+	open_pipeline(0);
+	validate("oc-env", "  profile: opencode-bash\n");
+	cr_assert_eq(dt_model_script("{\"turns\":[{\"tool\":\"bash\",\"args\":{\"command\":\"env > agent-env.txt\","
+	                             "\"description\":\"dump the environment\"}},{\"text\":\"done\"}]}"),
+	             0);
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	env = dt_sh_output(&st, "git -C '%s/remote.git' show task/oc-env:agent-env.txt", dir);
+	/* positive control: the dump ran inside the agent (its HOME is the task's) */
+	cr_assert(st == 0 && env && strstr(env, "/tasks/oc-env/home") && strstr(env, "OPENCODE_CONFIG="), "%s",
+	          env ? env : "");
+	cr_assert_null(strstr(env, FORGE_TOKEN), "the agent's environment holds the forge token");
+	cr_assert_null(strstr(env, "GITHUB_TOKEN="));
+	free(env);
+	log = dt_model_log_text();
+	cr_assert(log && strstr(log, "Write hello.txt saying hi."), "the model saw no prompt");
+	cr_assert_null(strstr(log, FORGE_TOKEN), "a request to the model carried the forge token");
+	free(log);
+}
+
+/* Run the coding stages, expect the agent to fail with @p fclass and @p outcome; returns task.json. */
+static json_t *expect_fail(const char *id, int fclass, const char *outcome, char *msg, size_t msgcap)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	int rc = devsys_pipeline_code(&r, pl);
+	json_t *tj;
+	snprintf(msg, msgcap, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_lt(rc, 0, "the agent stage did not fail");
+	cr_assert_str_eq(r.stage, "agent", "%s: %s", r.outcome, msg);
+	cr_assert_eq(r.failure_class, fclass, "%s: %s", r.outcome, msg);
+	cr_assert_str_eq(r.outcome, outcome, "%s", msg);
+	tj = task_json(id);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(tj, "agent"), "outcome")), outcome);
+	return tj;
+}
+
+Test(agent_opencode, max_steps_stops_a_looping_script)
+{
+	char msg[1024];
+	json_t *tj, *u;
+	open_pipeline(0);
+	validate("oc-steps", "  max_steps: 3\n");
+	cr_assert_eq(dt_model_script("{\"repeat\":true,\"turns\":[{\"tool\":\"write\",\"args\":{\"filePath\":"
+	                             "\"loop.txt\",\"content\":\"again\\n\"}}]}"),
+	             0);
+	tj = expect_fail("oc-steps", DEVSYS_FAILURE_BUDGET, "agent-budget", msg, sizeof(msg));
+	cr_assert(strstr(msg, "max_steps 3 crossed: step 4 began"), "%s", msg);
+	u = usage_of(tj);
+	cr_assert_eq(json_integer_value(json_object_get(u, "steps")), 4);
+	cr_assert(strstr(json_string_value(json_object_get(u, "budget_crossed")), "max_steps 3"));
+	cr_assert_str_eq(json_string_value(json_object_get(
+	                         json_object_get(json_object_get(tj, "stages"), "agent"), "failure_class")),
+	                 "budget");
+	json_decref(tj);
+}
+
+Test(agent_opencode, max_tokens_stops_on_usage_and_a_spec_only_lowers_it)
+{
+	char msg[1024];
+	json_t *tj, *u;
+	open_pipeline(0);
+	/* the profile allows 100000; the spec lowers it to 1500 */
+	validate("oc-tokens", "  max_tokens: 1500\n");
+	cr_assert_eq(dt_model_script("{\"repeat\":true,\"turns\":[{\"tool\":\"write\",\"args\":{\"filePath\":"
+	                             "\"t.txt\",\"content\":\"x\\n\"},\"usage\":{\"prompt_tokens\":900,"
+	                             "\"completion_tokens\":100}}]}"),
+	             0);
+	tj = expect_fail("oc-tokens", DEVSYS_FAILURE_BUDGET, "agent-budget", msg, sizeof(msg));
+	cr_assert(strstr(msg, "max_tokens 1500 crossed: 2000 tokens after step 2"), "%s", msg);
+	u = usage_of(tj);
+	cr_assert_eq(json_integer_value(json_object_get(u, "tokens")), 2000);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(u, "budgets"), "max_tokens")), 1500);
+	json_decref(tj);
+}
+
+Test(agent_opencode, a_model_that_never_answers_ends_stalled)
+{
+	char msg[1024], *before, *after;
+	json_t *tj;
+	/* opencode prints nothing while it boots (about 5 s here): the idle timeout must outlast that */
+	open_pipeline(20000);
+	validate("oc-hang", NULL);
+	cr_assert_eq(dt_model_script("{\"turns\":[{\"hang\":true}]}"), 0);
+	before = dt_model_log_text();
+	tj = expect_fail("oc-hang", DEVSYS_FAILURE_STALLED, "agent-stalled", msg, sizeof(msg));
+	json_decref(tj);
+	/* positive control for the stall: opencode did ask the model, which never answered */
+	after = dt_model_log_text();
+	cr_assert(after && strlen(after) > (before ? strlen(before) : 0) &&
+	                  strstr(after + (before ? strlen(before) : 0), "\"tools\""),
+	          "opencode sent the model no request with tools");
+	free(before);
+	free(after);
+}
+
+Test(agent_opencode, a_provider_error_fails_the_agent_with_its_message_in_the_record)
+{
+	char msg[1024];
+	json_t *tj, *u;
+	open_pipeline(0);
+	validate("oc-401", NULL);
+	cr_assert_eq(dt_model_script("{\"turns\":[{\"status\":401,\"error\":\"scripted: invalid API key\"}]}"), 0);
+	tj = expect_fail("oc-401", DEVSYS_FAILURE_BUILD, "agent-failed", msg, sizeof(msg));
+	u = usage_of(tj);
+	cr_assert_str_eq(json_string_value(json_object_get(u, "error")), "scripted: invalid API key");
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(tj, "agent"), "exit_code")), 1);
+	json_decref(tj);
+}
+
+Test(agent_opencode, a_malformed_and_a_10_mb_event_line_are_counted_not_kept)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	char script[4096], *jsonl;
+	json_t *tj, *u;
+	/* an "opencode" that prints what the adapter must survive, then a real-looking step */
+	snprintf(script, sizeof(script), "%s/fake-opencode.sh", dir);
+	cr_assert(dt_write_file(script,
+	                        "#!/bin/sh\n"
+	                        "echo '{\"type\":\"step_start\",\"part\":{}}'\n"
+	                        "echo '{\"type\":\"text\",\"part\":{\"text\":\"half an object'\n"
+	                        "head -c 10485760 /dev/zero | tr '\\0' 'a'; echo\n"
+	                        "echo '{\"type\":\"step_finish\",\"part\":{\"tokens\":{\"total\":7},\"cost\":0.25}}'\n"
+	                        "echo changed > out.txt\n"));
+	cr_assert_eq(dt_sh("chmod +x '%s'", script), 0);
+	{
+		char extra[4096];
+		snprintf(extra, sizeof(extra),
+		         "  opencode-fake:\n    kind: opencode\n    provider: fake\n    base_url: http://127.0.0.1:9/v1\n"
+		         "    models: fake-model\n    command: %s\n",
+		         script);
+		write_config(extra);
+	}
+	open_pipeline(0);
+	validate("oc-lines", "  profile: opencode-fake\n");
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	tj = task_json("oc-lines");
+	u = usage_of(tj);
+	cr_assert_eq(json_integer_value(json_object_get(u, "malformed_lines")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(u, "dropped_lines")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(u, "events")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(u, "tokens")), 7);
+	cr_assert_float_eq(json_number_value(json_object_get(u, "cost")), 0.25, 1e-9);
+	json_decref(tj);
+	jsonl = task_file("oc-lines", "logs/agent.jsonl");
+	cr_assert(jsonl && strlen(jsonl) < 4096 && !strstr(jsonl, "half an object") && strstr(jsonl, "step_finish"),
+	          "%.300s", jsonl ? jsonl : "(none)");
+	free(jsonl);
+}
+
+Test(agent_opencode, an_unknown_kind_and_a_model_outside_the_profile_are_refused)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	char spec[2048];
+	const char *msg;
+	open_pipeline(0);
+	snprintf(spec, sizeof(spec),
+	         "id: oc-kind\ntitle: t\nprompt: p\nrepo:\n  url: file://%s/remote.git\n  base_branch: main\n"
+	         "agent:\n  kind: aider\ntests:\n  command: [make]\n",
+	         dir);
+	cr_assert_lt(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), "oc-kind"), 0);
+	msg = devsys_error_message(devsys_error_last());
+	cr_assert(strstr(msg, "/agent: agent needs a command, or kind: opencode (agent.kind is one of command, opencode)"), "%s", msg);
+	/* positive control, then a model the profile does not list: refused before opencode runs */
+	validate("oc-model", "  model: gpt-huge\n");
+	cr_assert_lt(devsys_pipeline_code(&r, pl), 0);
+	msg = devsys_error_message(devsys_error_last());
+	cr_assert_str_eq(r.outcome, "agent-refused");
+	cr_assert(strstr(msg, "agent.model 'gpt-huge' is not one of agents.opencode.models (fake-model,other-model)"),
+	          "%s", msg);
+}
