@@ -135,7 +135,7 @@ DEVSYS_API int devsys_config_forge_value(const char **value, const char **where,
 /**
  * The value of @p key ("kind", "provider", "npm", "base_url", "models",
  * "api_key_secret", "tools", "max_steps", "max_tokens", "max_cost",
- * "command") of the `agents:` profile @p profile, or NULL when unset. A list
+ * "command", "cost_input", "cost_output") of the `agents:` profile @p profile, or NULL when unset. A list
  * (models, tools) comes comma-joined in the order given. @p where (may be
  * NULL) receives where it was set ("devsys.yaml:4:19"). The value of
  * api_key_secret is a secret's name, never a key.

@@ -15,10 +15,12 @@
 
 static const char *const keys[] = {
 	"kind", "provider", "npm", "base_url", "models", "api_key_secret", "tools",
-	"max_steps", "max_tokens", "max_cost", "command",
+	"max_steps", "max_tokens", "max_cost", "command", "cost_input", "cost_output",
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
-#define KNOWN "kind, provider, npm, base_url, models, api_key_secret, tools, max_steps, max_tokens, max_cost, command"
+#define KNOWN                                                                                                       \
+	"kind, provider, npm, base_url, models, api_key_secret, tools, max_steps, max_tokens, max_cost, command, "        \
+	"cost_input, cost_output"
 #define TOOLS "bash, edit, glob, grep, list, read, write, patch, todowrite, todoread, webfetch, task, skill"
 
 struct entry {
@@ -110,6 +112,8 @@ static const char *bad_value(int k, const char *v)
 		return "must be a whole number of at least 1";
 	if (!strcmp(name, "max_cost") && !(strtod(v, &end) > 0 && end && !*end))
 		return "must be a number above 0";
+	if ((!strcmp(name, "cost_input") || !strcmp(name, "cost_output")) && !(strtod(v, &end) >= 0 && end && !*end))
+		return "must be a price per million tokens (a number, 0 or more)";
 	return NULL;
 }
 

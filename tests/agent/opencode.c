@@ -42,10 +42,13 @@ static void write_config(const char *extra)
 	                   "  opencode:\n    kind: opencode\n    provider: fake\n    base_url: %s\n"
 	                   "    models: [fake-model, other-model]\n    command: %s\n    max_steps: 20\n"
 	                   "    max_tokens: 100000\n%s"
+	                   "  opencode-priced:\n    kind: opencode\n    provider: fake\n    base_url: %s\n"
+	                   "    models: fake-model\n    command: %s\n    cost_input: 1000\n    cost_output: 1000\n"
+	                   "    max_cost: 1.5\n"
 	                   "  opencode-bash:\n    kind: opencode\n    provider: fake\n    base_url: %s\n"
 	                   "    models: fake-model\n    command: %s\n    tools: [read, write, edit, bash]\n",
-	                   dt_model_url(), dt_model_opencode(), extra ? extra : "", dt_model_url(),
-	                   dt_model_opencode()) > 0);
+	                   dt_model_url(), dt_model_opencode(), extra ? extra : "", dt_model_url(), dt_model_opencode(),
+	                   dt_model_url(), dt_model_opencode()) > 0);
 	cr_assert(dt_write_file(path, yaml));
 	free(yaml);
 }
@@ -275,6 +278,25 @@ Test(agent_opencode, max_tokens_stops_on_usage_and_a_spec_only_lowers_it)
 	u = usage_of(tj);
 	cr_assert_eq(json_integer_value(json_object_get(u, "tokens")), 2000);
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(u, "budgets"), "max_tokens")), 1500);
+	json_decref(tj);
+}
+
+Test(agent_opencode, max_cost_stops_on_the_cost_opencode_reports)
+{
+	char msg[1024];
+	json_t *tj, *u;
+	open_pipeline(0);
+	/* priced at 1000 per million tokens: 1000 tokens a step cost 1.0; the profile's max_cost is 1.5 */
+	validate("oc-cost", "  profile: opencode-priced\n");
+	cr_assert_eq(dt_model_script("{\"repeat\":true,\"turns\":[{\"tool\":\"write\",\"args\":{\"filePath\":"
+	                             "\"c.txt\",\"content\":\"x\\n\"},\"usage\":{\"prompt_tokens\":900,"
+	                             "\"completion_tokens\":100}}]}"),
+	             0);
+	tj = expect_fail("oc-cost", DEVSYS_FAILURE_BUDGET, "agent-budget", msg, sizeof(msg));
+	cr_assert(strstr(msg, "max_cost 1.5 crossed: cost 2 after step 2"), "%s", msg);
+	u = usage_of(tj);
+	cr_assert_float_eq(json_number_value(json_object_get(u, "cost")), 2.0, 1e-6);
+	cr_assert_eq(json_integer_value(json_object_get(u, "steps")), 2);
 	json_decref(tj);
 }
 

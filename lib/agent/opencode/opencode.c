@@ -81,14 +81,20 @@ static double budget(const devsys_agent_request *req, const char *profile, const
 	return p;
 }
 
-static json_t *provider_json(const char *pid, const char *npm, const char *base, const char *models)
+/* The models, with the profile's prices (per million tokens) so opencode reports a cost. */
+static json_t *provider_json(const char *pid, const char *npm, const char *base, const char *models,
+                             const char *cin, const char *cout)
 {
 	json_t *ms = json_object();
 	for (const char *p = models; p && *p;) {
 		size_t k = strcspn(p, ",");
 		char m[256];
 		snprintf(m, sizeof(m), "%.*s", (int)k, p);
-		json_object_set_new(ms, m, json_pack("{s:s}", "name", m));
+		json_t *mj = json_pack("{s:s}", "name", m);
+		if (cin || cout)
+			json_object_set_new(mj, "cost", json_pack("{s:f,s:f}", "input", cin ? strtod(cin, NULL) : 0.0,
+			                                          "output", cout ? strtod(cout, NULL) : 0.0));
+		json_object_set_new(ms, m, mj);
 		p += k + (p[k] == ',');
 	}
 	/* no key: a local server needs none (api_key_secret is refused in open) */
@@ -107,16 +113,20 @@ static json_t *permission_json(const char *tools)
 	return p;
 }
 
-static int write_config(const char *path, const char *pid, const char *npm, const char *base, const char *models,
-                        const char *model, const char *tools)
+static int write_config(const char *path, const devsys_agent_request *req, const char *profile, const char *model,
+                        const char *tools)
 {
+	const char *pid = profile_value(req, profile, "provider"), *npm = profile_value(req, profile, "npm");
 	char full[512];
 	json_t *j;
 	char *s;
 	int rc;
 	snprintf(full, sizeof(full), "%s/%s", pid, model);
 	j = json_pack("{s:b,s:s,s:s,s:o,s:o}", "autoupdate", 0, "share", "disabled", "model", full, "provider",
-	              provider_json(pid, npm, base, models), "permission", permission_json(tools));
+	              provider_json(pid, npm ? npm : "@ai-sdk/openai-compatible", profile_value(req, profile, "base_url"),
+	                            profile_value(req, profile, "models"), profile_value(req, profile, "cost_input"),
+	                            profile_value(req, profile, "cost_output")),
+	              "permission", permission_json(tools));
 	s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	if (!s)
@@ -179,7 +189,7 @@ static int set_argv(struct oc *s, const devsys_agent_request *req, const char *b
 static int oc_setup(struct oc *s, const devsys_agent_request *req)
 {
 	const char *profile = devsys_spec_get_string(req->spec, "/agent/profile");
-	const char *pid, *npm, *base, *models, *tools, *bin, *kind;
+	const char *pid, *models, *tools, *bin, *kind;
 	devsys_buf cfg = DEVSYS_BUF_INIT;
 	char model[256];
 	int rc;
@@ -200,9 +210,7 @@ static int oc_setup(struct oc *s, const devsys_agent_request *req)
 		                                               "not supported yet; only a provider without a key works",
 		                         profile);
 	pid = profile_value(req, profile, "provider");
-	base = profile_value(req, profile, "base_url");
 	models = profile_value(req, profile, "models");
-	npm = profile_value(req, profile, "npm");
 	tools = profile_value(req, profile, "tools");
 	bin = profile_value(req, profile, "command");
 	if ((rc = pick_model(model, sizeof(model), req, profile, models)) < 0)
@@ -211,8 +219,7 @@ static int oc_setup(struct oc *s, const devsys_agent_request *req)
 	s->max_tokens = (uint64_t)budget(req, profile, "max_tokens");
 	s->max_cost = budget(req, profile, "max_cost");
 	if ((rc = devsys_buf_printf(&cfg, "%s/opencode.json", req->home)) == 0 &&
-	    (rc = write_config(cfg.ptr, pid, npm ? npm : "@ai-sdk/openai-compatible", base, models, model,
-	                       tools ? tools : DEFAULT_TOOLS)) == 0 &&
+	    (rc = write_config(cfg.ptr, req, profile, model, tools ? tools : DEFAULT_TOOLS)) == 0 &&
 	    (rc = set_env(s, cfg.ptr, req->checkout)) == 0)
 		rc = set_argv(s, req, bin ? bin : "opencode", pid, model);
 	devsys_buf_dispose(&cfg);
