@@ -472,3 +472,17 @@ Test(pipeline_resume, a_cancel_between_two_stages_stops_the_run_as_canceled, .in
 	cr_assert_eq(stage_ends("cancel-between", "checkout", "ok"), 1, "positive control: checkout ran");
 	cr_assert_eq(state_of("cancel-between"), DEVSYS_STATE_CANCELED);
 }
+
+Test(pipeline_resume, a_pipeline_canceled_before_it_runs_cancels_its_next_stage, .init = setup, .fini = teardown)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	validate("cancel-early", "echo changed >> README\n");
+	cr_assert_eq(devsys_pipeline_cancel(NULL), DEVSYS_EINVAL);
+	cr_assert_eq(devsys_pipeline_cancel(pl), 0);
+	cr_assert_eq(devsys_pipeline_run(&r, pl), DEVSYS_ECANCELED, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(r.stage, "checkout");
+	cr_assert_str_eq(r.result, "canceled");
+	cr_assert_eq(state_of("cancel-early"), DEVSYS_STATE_CANCELED);
+	cr_assert_eq(stage_ends("cancel-early", "checkout", "canceled"), 1);
+	cr_assert_eq(agent_runs("cancel-early"), 0);
+}
