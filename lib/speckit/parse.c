@@ -215,7 +215,8 @@ int devsys__sk_split_lines(sk_file *f, char *data, size_t size)
 		sk_line *l = &f->lines[f->n++];
 		for (char *q = p; q < le; q++)
 			if (*q == '\0')
-				*q = ' '; /* NUL bytes would cut C strings short */
+				*q = '\x1a'; /* NUL bytes would cut C strings short; SUB, not a space, so "[\0]"
+				               * is no open checkbox (the tasks.md editor would not tick it) */
 		l->text = p;
 		l->len = (size_t)(le - p);
 		l->code = false;
