@@ -9,12 +9,15 @@
 #    does not, and no process of the task is left (agent, tests, service).
 # 2. `devsys cancel` during each long stage (agent, test, deploy): the stage
 #    and the task end canceled and the stage's command is gone.
+# 3. With DEVSYSD (the second argument): devsysd's POST /api/tasks/<id>/cancel
+#    during the agent stage answers 202, and the run ends canceled.
 #
 # Iterations: $DEVSYS_KILL9_ITERATIONS (10; the slow tier runs 50). The seed
 # of each iteration is printed, so a failing one can be run again with
 # DEVSYS_KILL9_SEED. Exit 77 (skip) without git or pytest, unless CI=true.
 set -eu
 devsys=$1
+devsysd=${2:-}
 iterations=${DEVSYS_KILL9_ITERATIONS:-10}
 task=sample-greeting
 
@@ -51,7 +54,9 @@ for p in os.listdir("/proc"):
         pass
 PY
 }
+daemon=
 cleanup() {
+	[ -z "$daemon" ] || { kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null || true; }
 	for p in $(leftovers | cut -d' ' -f1); do kill -9 "$p" 2>/dev/null || true; done
 	rm -rf "$root"
 }
@@ -253,4 +258,42 @@ echo "$out" | grep -q "canceled (no process was running it)" || fail "cancel aft
 [ "$(state_of "$ws" cancel-killed)" = canceled ] || fail "cancel after kill -9: the task is $(state_of "$ws" cancel-killed)"
 assert_no_leftovers "cancel after kill -9 during deploy"
 echo "cancel after kill -9 during deploy: canceled at once, the deploy command and its service are gone"
+
+# ---- devsysd's cancel endpoint ----
+if [ -n "$devsysd" ]; then
+	command -v curl >/dev/null 2>&1 || skip "curl is missing (devsysd's cancel endpoint)"
+	port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	token=kill9-test-token-$$-0123456789
+	DEVSYSD_TOKEN=$token "$devsysd" --workspace "$ws" --port "$port" > "$root/devsysd.log" 2>&1 &
+	daemon=$!
+	until=$(( $(now_ms) + 30000 ))
+	until curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; do
+		kill -0 "$daemon" 2>/dev/null || { cat "$root/devsysd.log"; fail "devsysd did not start"; }
+		[ "$(now_ms)" -lt "$until" ] || fail "devsysd did not listen within 30 s"
+		sleep 0.05
+	done
+	spec cancel-http "sleep 120" true true
+	"$devsys" --workspace "$ws" run "$root/cancel-http.yaml" > "$root/cancel-http.log" 2>&1 &
+	pid=$!
+	until=$(( $(now_ms) + 60000 ))
+	until stage_started "$ws" cancel-http agent; do
+		kill -0 "$pid" 2>/dev/null || { cat "$root/cancel-http.log"; fail "the run ended before the agent stage"; }
+		[ "$(now_ms)" -lt "$until" ] || fail "the agent stage did not begin within 60 s"
+		sleep 0.05
+	done
+	out=$(curl -s -X POST -H "Authorization: Bearer $token" -w ' %{http_code}' "http://127.0.0.1:$port/api/tasks/cancel-http/cancel")
+	echo "$out"
+	case $out in *'"canceling":true'*' 202') ;; *) fail "POST cancel while the agent runs: $out (202 expected)" ;; esac
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 130 ] || { cat "$root/cancel-http.log"; fail "devsys run exited $rc after POST cancel (130 expected)"; }
+	[ "$(stage_result "$ws" cancel-http agent)" = canceled ] || fail "POST cancel: the agent stage ended $(stage_result "$ws" cancel-http agent)"
+	out=$(curl -s -X POST -H "Authorization: Bearer $token" -w ' %{http_code}' "http://127.0.0.1:$port/api/tasks/cancel-http/cancel")
+	case $out in *' 409') ;; *) fail "a second POST cancel: $out (409 expected)" ;; esac
+	assert_no_leftovers "POST cancel during agent"
+	kill "$daemon"
+	wait "$daemon" 2>/dev/null || true
+	daemon=
+	echo "devsysd: POST cancel during the agent answered 202, the run ended canceled"
+fi
 echo ok
