@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "buf.h"
+#include "pipeline.h"
 #include "repo.h"
 #include "store.h"
 #include "task.h"
@@ -355,6 +356,30 @@ DEVSYS_API int devsys_speckit_mark_done_file(size_t *marked, const char *path, c
  */
 DEVSYS_API int devsys_speckit_status_to_json(devsys_buf *out, const devsys_speckit_feature *feature,
                                              const devsys_speckit_links *links);
+/**
+ * Run the feature of @p plan wave by wave through the pipeline @p p (whose
+ * workspace is @p ws): for each task, in wave order, its task spec
+ * (devsys_speckit_plan_to_yaml(), one document: id "<folder>-t001",
+ * repo.url @p repo_url, speckit {feature_dir: @p feature_dir, task_ids})
+ * with @p spec_extra appended (YAML of further top-level sections: agent,
+ * tests, runner...; may be NULL) is validated and run with
+ * devsys_pipeline_validate() and devsys_pipeline_run(), so each task gets
+ * its own worktree and branch from the checkout stage. One task runs at a
+ * time. A wave starts only when every task before it is green
+ * (devsys_speckit_task_green()); when @p tasks_md is not NULL each green
+ * task's line is ticked there (devsys_speckit_mark_done_file()) as soon as
+ * it is green. A task registered by an earlier call is resumed, or skipped
+ * when it is green already, so calling again after a failure resumes the
+ * feature. The number of waves that completed goes into @p waves_done.
+ * @return 0 (every wave green); the first failing task's error, its message
+ * naming the wave, the spec-kit id, the devsys task, its state and last
+ * stage (DEVSYS_ERROR when the run ended but the task is not green); the
+ * errors of devsys_speckit_mark_done_file().
+ * Threads: like @p p.
+ */
+DEVSYS_API int devsys_speckit_run(size_t *waves_done, devsys_pipeline *p, devsys_workspace *ws,
+                                  const devsys_speckit_plan *plan, const char *repo_url, const char *feature_dir,
+                                  const char *spec_extra, const char *tasks_md);
 /** @} */
 
 DEVSYS_END_DECL

@@ -3,6 +3,6 @@
 # the task graph that turns tasks.md into waves of devsys task specs, and
 # sync / the phantom check against the feature branch.
 devsys_module(NAME speckit
-  SOURCES parse.c check.c plan.c sync.c status.c
+  SOURCES parse.c check.c plan.c sync.c status.c run.c
   PKG jansson
-  REQUIRES core git store record spec)
+  REQUIRES core git store record spec pipeline)

@@ -425,3 +425,20 @@ int devsys_speckit_plan_to_yaml(devsys_buf *out, const devsys_speckit_plan *p, c
 	}
 	return rc;
 }
+
+int devsys__sk_plan_task_doc(devsys_buf *out, char *spec_id, size_t idlen, const devsys_speckit_plan *p, size_t wave,
+                             size_t i, const char *repo_url, const char *feature_dir)
+{
+	if (wave >= p->nwaves || i >= p->wave_start[wave + 1] - p->wave_start[wave])
+		return devsys__error_set(DEVSYS_EINVAL, "no task %zu in wave %zu", i, wave + 1);
+	size_t k = p->wave_start[wave] + i;
+	char suffix[24];
+	lower_id(suffix, p->tasks[k].id);
+	snprintf(spec_id, idlen, "%.50s-%s", p->base, suffix);
+	devsys_buf doc = DEVSYS_BUF_INIT; /* empty: emit_doc starts it with no "---" */
+	int rc = emit_doc(&doc, p, k, k + 1, suffix, repo_url, feature_dir);
+	if (rc == 0)
+		rc = devsys_buf_put(out, doc.ptr, doc.size);
+	devsys_buf_dispose(&doc);
+	return rc;
+}

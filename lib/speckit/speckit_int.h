@@ -132,4 +132,10 @@ void devsys__sk_index_dispose(sk_index *ix);
 /* The tasks in execution order: order[k] is a task index, pos[i] its place. */
 int devsys__sk_order(const devsys_speckit_feature *f, size_t **order, size_t **pos);
 
+/* The task spec (YAML, one document) of task @p i of wave @p wave, as
+ * devsys_speckit_plan_to_yaml() writes it, appended to @p out; its spec id
+ * into @p spec_id (plan.c). */
+int devsys__sk_plan_task_doc(devsys_buf *out, char *spec_id, size_t idlen, const devsys_speckit_plan *p, size_t wave,
+                             size_t i, const char *repo_url, const char *feature_dir);
+
 #endif

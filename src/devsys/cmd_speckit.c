@@ -1,10 +1,12 @@
 /*
  * spec-kit commands: `devsys speckit check DIR...` and
  * `devsys speckit plan DIR --repo URL [--emit task|wave]` and
- * `devsys speckit sync DIR [--dry-run]`.
+ * `devsys speckit sync DIR [--dry-run]` and
+ * `devsys speckit run DIR --repo URL [--with FILE]`.
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +52,7 @@ static char *repo_root_of(const char *dir)
 }
 
 typedef struct sk_args {
-	const char *root, *repo, *emit;
+	const char *root, *repo, *emit, *with;
 	bool sarif, dry_run;
 	int first, last; /* positional arguments argv[first..last) */
 } sk_args;
@@ -66,8 +68,10 @@ static int parse_args(devsys_cli *cli, int argc, char **argv, sk_args *a, char *
 			a->dry_run = true;
 		else if (strcmp(s, "--json") == 0)
 			cli->json = true;
-		else if ((strcmp(s, "--root") == 0 || strcmp(s, "--repo") == 0 || strcmp(s, "--emit") == 0) && i + 1 < argc) {
-			const char **slot = s[2] == 'r' && s[3] == 'o' ? &a->root : s[2] == 'r' ? &a->repo : &a->emit;
+		else if ((strcmp(s, "--root") == 0 || strcmp(s, "--repo") == 0 || strcmp(s, "--emit") == 0 ||
+		          strcmp(s, "--with") == 0) &&
+		         i + 1 < argc) {
+			const char **slot = s[2] == 'r' && s[3] == 'o' ? &a->root : s[2] == 'r' ? &a->repo : s[2] == 'w' ? &a->with : &a->emit;
 			*slot = argv[++i];
 		} else if (strncmp(s, "--", 2) == 0 && s[2])
 			return devsys_cli_usage_error(cli, "speckit %s: unknown option '%s'", argv[1], s);
@@ -318,6 +322,104 @@ static int cmd_sync(devsys_cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* One line per stage as it ends, on stderr (stdout keeps the summary);
+ * the last stage's failure class into *payload, for the exit code. */
+static int show_stage(const devsys_pipeline_event *ev, void *payload)
+{
+	if (ev->kind != DEVSYS_PIPELINE_EVENT_STAGE_END)
+		return 0;
+	fprintf(stderr, "%s: %-8s %-6s %s\n", ev->task_id, ev->result->stage, ev->result->result,
+	        ev->result->outcome ? ev->result->outcome : "");
+	*(int *)payload = ev->result->failure_class;
+	return 0;
+}
+
+static int run_feature(devsys_cli *cli, const devsys_speckit_plan *plan, const sk_args *a, const char *dir,
+                       const char *rel, const char *extra)
+{
+	devsys_workspace *ws = NULL;
+	devsys_pipeline *p = NULL;
+	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
+	devsys_buf tasks_md = DEVSYS_BUF_INIT;
+	size_t done = 0;
+	int rc = devsys_cli_open_workspace(cli, &ws);
+	if (rc)
+		return rc;
+	int last_class = DEVSYS_FAILURE_NONE;
+	po.progress = show_stage;
+	po.progress_payload = &last_class;
+	if (devsys_pipeline_new(&p, ws, &po) || devsys_buf_printf(&tasks_md, "%s/tasks.md", dir))
+		rc = devsys_cli_fail_lib(cli, "speckit run");
+	else if (devsys_speckit_run(&done, p, ws, plan, a->repo, rel, extra, tasks_md.ptr)) {
+		rc = devsys_cli_fail_lib(cli, "speckit run");
+		/* a task that failed or is not green: exit as `devsys run` does, by its last stage's class */
+		if (last_class != DEVSYS_FAILURE_NONE || devsys_error_code(devsys_error_last()) == DEVSYS_ERROR)
+			rc = last_class == DEVSYS_FAILURE_SYSTEM     ? DEVSYS_EXIT_SYSTEM
+			     : last_class == DEVSYS_FAILURE_CANCELED ? DEVSYS_EXIT_INTERRUPTED
+			                                             : DEVSYS_EXIT_FAILED;
+	}
+	printf("%zu of %zu wave(s) green%s\n", done, devsys_speckit_plan_wave_count(plan),
+	       rc ? "; stopped (see above)" : "");
+	devsys_buf_dispose(&tasks_md);
+	devsys_pipeline_free(p);
+	devsys_workspace_free(ws);
+	return rc;
+}
+
+/* The --with file: YAML sections every task spec gets (agent, tests, ...). */
+static int read_with(devsys_cli *cli, const char *file, devsys_buf *out)
+{
+	char chunk[65536];
+	size_t n;
+	FILE *f = fopen(file, "rb");
+	if (!f)
+		return devsys_cli_usage_error(cli, "speckit run --with: cannot open '%s': %s", file, strerror(errno));
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && out->size <= ((size_t)1 << 20))
+		if (devsys_buf_put(out, chunk, n) < 0)
+			break;
+	int bad = ferror(f) || out->size > ((size_t)1 << 20);
+	fclose(f);
+	return bad ? devsys_cli_usage_error(cli, "speckit run --with: cannot read '%s' (at most 1 MiB)", file) : 0;
+}
+
+static int cmd_run(devsys_cli *cli, int argc, char **argv)
+{
+	sk_args a = { 0 };
+	char **pos = calloc((size_t)argc, sizeof(*pos));
+	int npos = 0;
+	if (!pos)
+		return DEVSYS_EXIT_SYSTEM;
+	int rc = parse_args(cli, argc, argv, &a, pos, &npos);
+	const char *dir = npos == 1 ? pos[0] : NULL;
+	free(pos);
+	if (rc)
+		return rc;
+	if (!dir || !a.repo)
+		return devsys_cli_usage_error(cli, "speckit run needs one feature folder and --repo URL");
+	devsys_buf extra = DEVSYS_BUF_INIT;
+	if (a.with && (rc = read_with(cli, a.with, &extra)) != 0) {
+		devsys_buf_dispose(&extra);
+		return rc;
+	}
+	devsys_speckit_feature *f = NULL;
+	devsys_speckit_plan *plan = NULL;
+	char *root = NULL, *rel = NULL;
+	if ((rc = load(cli, &f, dir, a.root, &root)) == 0 && (!root || !(rel = relative_dir(dir, root))))
+		rc = devsys_cli_usage_error(cli, "speckit run: '%s' is in no git work tree: pass --root DIR", dir);
+	if (rc == 0 && devsys_speckit_plan_new(&plan, f) != 0) {
+		fprintf(stderr, "%s\n", devsys_error_message(devsys_error_last()));
+		rc = DEVSYS_EXIT_FAILED;
+	}
+	if (rc == 0)
+		rc = run_feature(cli, plan, &a, dir, rel, extra.ptr);
+	devsys_speckit_plan_free(plan);
+	devsys_speckit_feature_free(f);
+	devsys_buf_dispose(&extra);
+	free(rel);
+	free(root);
+	return rc;
+}
+
 static int cmd_speckit(devsys_cli *cli, int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "check") == 0)
@@ -326,16 +428,18 @@ static int cmd_speckit(devsys_cli *cli, int argc, char **argv)
 		return cmd_plan(cli, argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "sync") == 0)
 		return cmd_sync(cli, argc, argv);
-	return devsys_cli_usage_error(
-		cli, "speckit: say 'check DIR...', 'plan DIR [--repo URL --emit task|wave]' or 'sync DIR [--dry-run]'");
+	if (argc >= 2 && strcmp(argv[1], "run") == 0)
+		return cmd_run(cli, argc, argv);
+	return devsys_cli_usage_error(cli, "speckit: say 'check DIR...', 'plan DIR [--repo URL --emit task|wave]', "
+	                                   "'sync DIR [--dry-run]' or 'run DIR --repo URL [--with FILE]'");
 }
 
 const devsys_cli_command devsys_cli_speckit_commands[] = {
 	{ "speckit",
 	  "check DIR... [--json|--sarif] [--root DIR] | plan DIR [--json] [--repo URL --emit task|wave] | sync DIR "
-	  "[--json] [--dry-run] [--root DIR]",
-	  "validate spec-kit feature folders (SK000-SK014), turn tasks.md into waves of devsys tasks, and tick "
-	  "tasks.md from the task records",
+	  "[--json] [--dry-run] [--root DIR] | run DIR --repo URL [--with FILE] [--root DIR]",
+	  "validate spec-kit feature folders (SK000-SK014), turn tasks.md into waves of devsys tasks, run them "
+	  "through the pipeline, and tick tasks.md from the task records",
 	  cmd_speckit },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -1,0 +1,204 @@
+/*
+ * `devsys speckit run`: a spec-kit feature in a clone of a local bare
+ * repository, run wave by wave through the real pipeline (checkout, agent,
+ * commit, push, pr on the local forge, test, deploy, verify, gate): the
+ * first wave's two [P] tasks each in their own worktree and branch, their
+ * lines ticked in tasks.md once green; a failing task stops the feature
+ * before its line is ticked, with a summary naming it; a second run
+ * resumes it without running the green tasks again.
+ */
+#include "testutil.h"
+
+#include <devsys.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *dir;
+
+static const char tasks_md[] = "# Tasks: Mini\n\n## Phase 1: Setup\n\n"
+                               "- [ ] T001 [P] Write the first note in notes/t001.txt\n"
+                               "- [ ] T002 [P] Write the second note in notes/t002.txt\n\n"
+                               "## Phase 2: Polish\n\n"
+                               "- [ ] T003 Write the last note in notes/t003.txt (depends on T001, T002)\n";
+
+static void setup(void)
+{
+	char *git = dt_which("git");
+	if (!git)
+		dt_skip("git is not installed");
+	free(git);
+	dir = dt_tmpdir("speckit-run");
+	char path[4096];
+	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git work 2>/dev/null && "
+	                   "cd work && git config user.email t@e && git config user.name t && mkdir -p specs/001-mini",
+	                   dir),
+	             0);
+	snprintf(path, sizeof(path), "%s/work/specs/001-mini/tasks.md", dir);
+	cr_assert(dt_write_file(path, tasks_md));
+	cr_assert_eq(dt_sh("cd '%s/work' && echo hello > README.md && git add . && git commit -qm init && "
+	                   "git push -q origin main",
+	                   dir),
+	             0);
+	/* the agent writes its task's note where it runs (its checkout) and says where that was;
+	 * T003's agent fails while the file "fail" exists */
+	snprintf(path, sizeof(path), "%s/agent.sh", dir);
+	char script[2048];
+	snprintf(script, sizeof(script),
+	         "set -e\nn=${DEVSYS_TASK_ID##*-}\n"
+	         "if [ \"$n\" = t003 ] && [ -e '%s/fail' ]; then echo 't003 refused' >&2; exit 3; fi\n"
+	         "mkdir -p notes && echo \"$DEVSYS_TASK_ID\" > \"notes/$n.txt\"\n"
+	         "echo \"$n $(pwd)\" >> '%s/worktrees.log'\n",
+	         dir, dir);
+	cr_assert(dt_write_file(path, script));
+	snprintf(path, sizeof(path), "%s/tests.sh", dir);
+	cr_assert(dt_write_file(path, "mkdir -p reports && printf '<testsuite name=\"s\" tests=\"1\" failures=\"0\">"
+	                              "<testcase classname=\"c\" name=\"ok\"/></testsuite>\\n' > reports/junit.xml\n"));
+	snprintf(path, sizeof(path), "%s/with.yaml", dir);
+	snprintf(script, sizeof(script),
+	         "agent:\n  command: [/bin/sh, %s/agent.sh]\ntests:\n  command: [/bin/sh, %s/tests.sh]\n"
+	         "  junit: [reports/junit.xml]\n",
+	         dir, dir);
+	cr_assert(dt_write_file(path, script));
+}
+
+static void teardown(void)
+{
+	dt_rmrf(dir);
+	free(dir);
+}
+
+TestSuite(speckit_run, .init = setup, .fini = teardown, .timeout = 180);
+
+static int run(char **out)
+{
+	const char *cli = getenv("DEVSYS_CLI");
+	cr_assert_not_null(cli, "DEVSYS_CLI is set by ctest");
+	int status = -1;
+	*out = dt_sh_output(&status,
+	                    "cd '%s' && '%s' --workspace '%s/ws' speckit run work/specs/001-mini --repo 'file://%s/remote.git' "
+	                    "--with with.yaml 2>&1",
+	                    dir, cli, dir, dir);
+	cr_assert_not_null(*out);
+	return status;
+}
+
+static char *file(const char *rel)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	return dt_read_file(path, NULL);
+}
+
+Test(speckit_run, waves_run_through_the_pipeline_stop_at_a_failure_and_resume)
+{
+	cr_assert_eq(dt_sh("touch '%s/fail'", dir), 0);
+	char *out;
+	cr_assert_eq(run(&out), 1, "a failed agent is a build failure: %s", out);
+	cr_assert_not_null(strstr(out, "001-mini-t001: gate     ok     awaiting-review"), "%s", out);
+	cr_assert_not_null(strstr(out, "001-mini-t002: gate     ok     awaiting-review"), "%s", out);
+	cr_assert_not_null(strstr(out, "wave 2: T003 (devsys task 001-mini-t003) ended failed at stage agent"), "%s", out);
+	cr_assert_not_null(strstr(out, "1 of 2 wave(s) green; stopped"), "%s", out);
+	free(out);
+
+	/* the first wave: two worktrees, two branches on the remote, each with its own note only */
+	char *log = file("worktrees.log");
+	char want[8192];
+	snprintf(want, sizeof(want), "t001 %s/ws/tasks/001-mini-t001/checkout\nt002 %s/ws/tasks/001-mini-t002/checkout\n",
+	         dir, dir);
+	cr_assert_str_eq(log, want, "one worktree per task, in wave order");
+	free(log);
+	cr_assert_eq(dt_sh("cd '%s' && git --git-dir=remote.git show task/001-mini-t001:notes/t001.txt | grep -qx 001-mini-t001 &&"
+	                   " git --git-dir=remote.git show task/001-mini-t002:notes/t002.txt | grep -qx 001-mini-t002 &&"
+	                   " ! git --git-dir=remote.git cat-file -e task/001-mini-t001:notes/t002.txt 2>/dev/null &&"
+	                   " ! git --git-dir=remote.git cat-file -e main:notes 2>/dev/null &&"
+	                   " ! git --git-dir=remote.git rev-parse -q --verify task/001-mini-t003 >/dev/null",
+	                   dir),
+	             0, "the branches on the remote are not one per green task");
+
+	/* their states synced back: only T001 and T002 ticked, every other byte kept */
+	char *now = file("work/specs/001-mini/tasks.md");
+	char *expect = strdup(tasks_md);
+	*strstr(expect, "[ ] T001") = '\0';
+	char buf[2048];
+	snprintf(buf, sizeof(buf), "%s[X] T001 [P] Write the first note in notes/t001.txt\n"
+	                           "- [X] T002 [P] Write the second note in notes/t002.txt\n\n"
+	                           "## Phase 2: Polish\n\n"
+	                           "- [ ] T003 Write the last note in notes/t003.txt (depends on T001, T002)\n",
+	         expect);
+	cr_assert_str_eq(now, buf);
+	free(now);
+
+	/* resume: T001 and T002 are green and not run again; T003 runs and is ticked */
+	cr_assert_eq(dt_sh("rm '%s/fail'", dir), 0);
+	cr_assert_eq(run(&out), 0, "%s", out);
+	cr_assert_null(strstr(out, "001-mini-t001:"), "a green task ran again: %s", out);
+	cr_assert_not_null(strstr(out, "001-mini-t003: agent    ok     agent-done"), "resumed from the agent: %s", out);
+	cr_assert_not_null(strstr(out, "2 of 2 wave(s) green\n"), "%s", out);
+	free(out);
+	now = file("work/specs/001-mini/tasks.md");
+	cr_assert_not_null(strstr(now, "- [X] T003 Write the last note"), "%s", now);
+	cr_assert_null(strstr(now, "[ ]"), "%s", now);
+	free(now);
+	log = file("worktrees.log");
+	cr_assert_not_null(strstr(log, "t003 "), "%s", log);
+	cr_assert_null(strstr(strstr(log, "t003 ") + 1, "t001"), "T001's agent ran once: %s", log);
+	free(log);
+	free(expect);
+}
+
+Test(speckit_run, needs_a_repository_url_and_a_readable_with_file)
+{
+	const char *cli = getenv("DEVSYS_CLI");
+	cr_assert_not_null(cli);
+	cr_assert_eq(dt_sh("cd '%s' && '%s' --workspace ws speckit run work/specs/001-mini >/dev/null 2>&1", dir, cli), 2);
+	int status = -1;
+	char *out = dt_sh_output(&status,
+	                         "cd '%s' && '%s' --workspace ws speckit run work/specs/001-mini --repo file://%s/remote.git "
+	                         "--with no-such.yaml 2>&1",
+	                         dir, cli, dir);
+	cr_assert_eq(status, 2, "%s", out);
+	cr_assert_not_null(strstr(out, "no-such.yaml"), "%s", out);
+	free(out);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	cr_assert(!dt_exists(path) || dt_sh("ls '%s/tasks' 2>/dev/null | grep -q .", path) != 0, "nothing was registered");
+}
+
+Test(speckit_run, through_the_library)
+{
+	cr_assert_gt(devsys_init(), 0);
+	char path[4096], with[4096], url[4200];
+	snprintf(path, sizeof(path), "%s/work/specs/001-mini", dir);
+	snprintf(url, sizeof(url), "file://%s/remote.git", dir);
+	char *extra = file("with.yaml");
+	devsys_speckit_feature *f = NULL;
+	devsys_speckit_plan *plan = NULL;
+	cr_assert_eq(devsys_speckit_feature_load(&f, path, NULL), 0);
+	cr_assert_eq(devsys_speckit_plan_new(&plan, f), 0);
+	devsys_workspace *ws = NULL;
+	devsys_pipeline *p = NULL;
+	snprintf(with, sizeof(with), "%s/ws", dir);
+	cr_assert_eq(devsys_workspace_open(&ws, with, NULL), 0);
+	cr_assert_eq(devsys_pipeline_new(&p, ws, NULL), 0, "%s", devsys_error_message(devsys_error_last()));
+	size_t done = 99;
+	cr_assert_eq(devsys_speckit_run(&done, p, ws, plan, url, "specs/001-mini", extra, NULL), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(done, 2);
+	/* no tasks.md given: nothing ticked; every task green in the store */
+	char *now = file("work/specs/001-mini/tasks.md");
+	cr_assert_str_eq(now, tasks_md);
+	free(now);
+	devsys_store *st = devsys_pipeline_store(p);
+	const char *ids[] = { "001-mini-t001", "001-mini-t002", "001-mini-t003" };
+	for (size_t i = 0; i < 3; i++)
+		cr_assert_str_eq(devsys_task_state_name(devsys_store_task_state(st, ids[i])), "awaiting-review", "%s", ids[i]);
+	cr_assert_eq(devsys_speckit_run(&done, NULL, ws, plan, url, "specs/001-mini", extra, NULL), DEVSYS_EINVAL);
+	cr_assert_eq(done, 0);
+	devsys_pipeline_free(p);
+	devsys_workspace_free(ws);
+	devsys_speckit_plan_free(plan);
+	devsys_speckit_feature_free(f);
+	free(extra);
+	devsys_shutdown();
+}
