@@ -576,8 +576,61 @@ static int extract_cb(const char *data, size_t len, void *payload)
 	return devsys__tar_extract_feed(payload, data, len) < 0 ? -1 : 0;
 }
 
+/* RFC 4648 base64 (Docker's path-stat header) into @p out; false on bad input. */
+static bool base64_decode(devsys_buf *out, const char *in)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint32_t acc = 0;
+	int bits = 0;
+	for (; *in && *in != '='; in++) {
+		const char *c = strchr(alphabet, *in);
+		if (!c || !*in)
+			return false;
+		acc = (acc << 6) | (uint32_t)(c - alphabet);
+		if ((bits += 6) >= 8) {
+			char byte = (char)((acc >> (bits -= 8)) & 0xff);
+			if (devsys_buf_put(out, &byte, 1) < 0)
+				return false;
+		}
+	}
+	return true;
+}
+
+int devsys__docker_archive_stat(bool *is_dir, devsys__docker *d, const char *id, const char *path)
+{
+	devsys__http_request req = { 0 };
+	devsys__http_response r = { 0 };
+	devsys_buf q = DEVSYS_BUF_INIT, raw = DEVSYS_BUF_INIT;
+	char *p = NULL, stat[4096], what[300];
+	json_t *j = NULL;
+	int rc;
+	snprintf(what, sizeof(what), "archive stat of '%.200s'", path);
+	if (devsys_buf_puts(&q, "/containers/") < 0 || devsys__docker_query_escape(&q, id) < 0 ||
+	    devsys_buf_puts(&q, "/archive?path=") < 0 || devsys__docker_query_escape(&q, path) < 0 ||
+	    !(p = vpath(d, q.ptr))) {
+		devsys_buf_dispose(&q);
+		return devsys__error_oom();
+	}
+	req.method = "HEAD";
+	req.path = p;
+	if ((rc = devsys__http_send(&r, d->http, &req)) < 0)
+		wrap(rc, what);
+	else if (!devsys__http_response_header(&r, "X-Docker-Container-Path-Stat", stat, sizeof(stat)) ||
+	         !base64_decode(&raw, stat) || !(j = json_loadb(raw.ptr ? raw.ptr : "", raw.size, 0, NULL)) ||
+	         !json_is_integer(json_object_get(j, "mode")))
+		rc = devsys__error_set(DEVSYS_ESYSTEM, "docker: %s: the engine's answer has no readable path stat", what);
+	else /* Go's os.ModeDir */
+		*is_dir = ((uint64_t)json_integer_value(json_object_get(j, "mode")) & (1ull << 31)) != 0;
+	json_decref(j);
+	devsys_buf_dispose(&raw);
+	devsys__http_response_dispose(&r);
+	devsys__free(p);
+	devsys_buf_dispose(&q);
+	return rc;
+}
+
 int devsys__docker_archive_get(devsys__docker *d, const char *id, const char *path, const char *local_dir,
-                               const devsys__tar_limits *limits)
+                               unsigned int strip, const devsys__tar_limits *limits)
 {
 	devsys__tar_extract *x = NULL;
 	devsys__http_request req = { 0 };
@@ -586,7 +639,7 @@ int devsys__docker_archive_get(devsys__docker *d, const char *id, const char *pa
 	char *p = NULL, what[400];
 	int rc;
 	snprintf(what, sizeof(what), "archive get of '%.150s' into '%.150s'", path, local_dir);
-	if ((rc = devsys__tar_extract_new(&x, local_dir, 1, limits)) < 0)
+	if ((rc = devsys__tar_extract_new(&x, local_dir, strip, limits)) < 0)
 		return wrap(rc, what);
 	if (devsys_buf_puts(&q, "/containers/") < 0 || devsys__docker_query_escape(&q, id) < 0 ||
 	    devsys_buf_puts(&q, "/archive?path=") < 0 || devsys__docker_query_escape(&q, path) < 0 ||

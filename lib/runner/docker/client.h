@@ -115,11 +115,15 @@ int devsys__docker_archive_put(devsys__docker *d, const char *id, const char *di
                                const devsys__tar_writer_opts *wopts);
 /*
  * GET /containers/{id}/archive?path=<path>: extracted below @p local_dir
- * through devsys__tar_extract (no entry lands outside it), the archive's
- * first component (the basename of @p path) stripped. @p limits may be NULL.
+ * through devsys__tar_extract (no entry lands outside it), with @p strip
+ * leading components dropped (1: the basename of @p path, so a directory's
+ * contents land in @p local_dir). @p limits may be NULL.
  */
 int devsys__docker_archive_get(devsys__docker *d, const char *id, const char *path, const char *local_dir,
-                               const devsys__tar_limits *limits);
+                               unsigned int strip, const devsys__tar_limits *limits);
+
+/* HEAD /containers/{id}/archive?path=<path>: is it a directory (the engine's path stat)? */
+int devsys__docker_archive_stat(bool *is_dir, devsys__docker *d, const char *id, const char *path);
 
 /* A URL query value: @p s percent-encoded into @p out (devsys_buf_put). */
 int devsys__docker_query_escape(devsys_buf *out, const char *s);

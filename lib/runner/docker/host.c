@@ -1012,17 +1012,63 @@ out:
 	return rc;
 }
 
+/*
+ * A file arrives as a one-entry archive named by its basename: unpack it
+ * unstripped into a fresh directory beside @p local and rename it there.
+ */
+static int download_file(struct hd *h, const char *id, const char *rp, const char *local,
+                         const devsys__tar_limits *lim)
+{
+	const char *base = strrchr(rp, '/') ? strrchr(rp, '/') + 1 : rp;
+	char *tmp = devsys__asprintf("%s.download-XXXXXX", local), *got = NULL;
+	int rc;
+	char *slash;
+	if (!tmp)
+		return devsys__error_oom();
+	/* the parent, as an extraction into a directory would make it */
+	if ((slash = strrchr(tmp, '/')) && slash != tmp) {
+		*slash = '\0';
+		rc = devsys__mkdir_p(tmp, 0755);
+		*slash = '/';
+		if (rc < 0) {
+			devsys__free(tmp);
+			return rc;
+		}
+	}
+	if (!mkdtemp(tmp)) {
+		rc = devsys__error_set(DEVSYS_EIO, "host-docker: cannot make '%s' for a download: %s", tmp, strerror(errno));
+		devsys__free(tmp);
+		return rc;
+	}
+	if ((rc = devsys__docker_archive_get(h->d, id, rp, tmp, 0, lim)) == 0) {
+		if (!(got = devsys__asprintf("%s/%s", tmp, base)))
+			rc = devsys__error_oom();
+		else if (rename(got, local) < 0)
+			rc = devsys__error_set(DEVSYS_EIO, "host-docker: cannot move the downloaded '%s' to '%s': %s", base,
+			                       local, strerror(errno));
+	}
+	if (got)
+		unlink(got); /* only when the rename failed */
+	rmdir(tmp);
+	devsys__free(got);
+	devsys__free(tmp);
+	return rc;
+}
+
 static int hd_download(void *self, const char *remote, const char *local)
 {
 	struct hd *h = self;
 	char *rp = remote_path(h, remote), *id = NULL;
 	devsys__tar_limits lim = { 0 };
+	bool is_dir = true;
 	int rc;
 	if (!rp)
 		return devsys__error_oom();
 	lim.max_total_size = 1ull << 30;
 	if ((rc = helper_container(h, &id)) == 0) {
-		rc = devsys__docker_archive_get(h->d, id, rp, local, &lim);
+		if ((rc = devsys__docker_archive_stat(&is_dir, h->d, id, rp)) == 0)
+			rc = is_dir ? devsys__docker_archive_get(h->d, id, rp, local, 1, &lim)
+			            : download_file(h, id, rp, local, &lim);
 		if (devsys__docker_container_remove(h->d, id, true, false) < 0 && rc == 0)
 			rc = devsys_error_code(devsys_error_last());
 	}
