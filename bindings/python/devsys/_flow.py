@@ -263,12 +263,12 @@ def pr_body(task_id: str, *, summary: Optional[str] = None, spec_path: Optional[
 
 # ---------------------------------------------------------------- pipeline
 
-FAILURE_NONE, FAILURE_BUILD, FAILURE_SYSTEM, FAILURE_STALLED, FAILURE_TIMEOUT, FAILURE_CANCELED = range(6)
+FAILURE_NONE, FAILURE_BUILD, FAILURE_SYSTEM, FAILURE_STALLED, FAILURE_TIMEOUT, FAILURE_CANCELED, FAILURE_BUDGET = range(7)
 EVENT_STAGE_BEGIN, EVENT_STAGE_END, EVENT_OUTPUT, EVENT_PROGRESS = 1, 2, 3, 4
 
 
 def failure_class_name(failure_class: int) -> Optional[str]:
-    """"build", "system", "stalled", "timeout", "canceled"; None for FAILURE_NONE."""
+    """"build", "system", "stalled", "timeout", "canceled", "budget"; None for FAILURE_NONE."""
     return dec_opt(fn.devsys_failure_class_name(failure_class))
 
 
@@ -499,6 +499,6 @@ __all__ = ['PR_OPEN', 'PR_CLOSED', 'PR_MERGED', 'REVIEW_APPROVED', 'REVIEW_CHANG
            'GATE_MERGE', 'GATE_AWAITING_REVIEW', 'GATE_BLOCKED', 'pr_state_name', 'gate_outcome_name',
            'gate_reason_name', 'pr_body', 'Forge', 'Review', 'Reason', 'Decision', 'PullRequest', 'FAILURE_NONE',
            'FAILURE_BUILD', 'FAILURE_SYSTEM', 'FAILURE_STALLED', 'FAILURE_TIMEOUT', 'FAILURE_CANCELED',
-           'EVENT_STAGE_BEGIN', 'EVENT_STAGE_END', 'EVENT_OUTPUT', 'EVENT_PROGRESS', 'failure_class_name',
+           'FAILURE_BUDGET', 'EVENT_STAGE_BEGIN', 'EVENT_STAGE_END', 'EVENT_OUTPUT', 'EVENT_PROGRESS', 'failure_class_name',
            'stage_names', 'StageResult', 'PipelineEvent', 'PipelineProgress', 'Pipeline', 'Finding',
            'SpecKitFeature', 'SPECKIT_INFO', 'SPECKIT_WARNING', 'SPECKIT_ERROR']

@@ -342,6 +342,18 @@ class StageVtable(Structure):
     _fields_ = [("version", c_uint), ("name", c_char_p), ("run", c_void_p), ("release", c_void_p)]
 
 
+class AgentRequest(Structure):
+    # devsys/sys/agent.h (agent kinds of one's own); mirrored for the layout check only
+    _fields_ = [("version", c_uint), ("spec", c_void_p), ("config", c_void_p), ("task", c_void_p),
+                ("checkout", c_char_p), ("home", c_char_p), ("input", c_char_p)]
+
+
+class AgentVtable(Structure):
+    # devsys/sys/agent.h; mirrored for the layout check only
+    _fields_ = [("version", c_uint), ("name", c_char_p), ("open", c_void_p), ("command", c_void_p),
+                ("line", c_void_p), ("usage", c_void_p), ("stop_reason", c_void_p), ("close", c_void_p)]
+
+
 #: options structs checked against what their *_options_init() writes at their latest version
 #: (tests/test_forge_pipeline_speckit.py), besides layout_frozen.h: C name -> (mirror, init, version)
 OPTIONS_INIT: Dict[str, Any] = {
@@ -355,6 +367,8 @@ OPTIONS_INIT: Dict[str, Any] = {
 #: C name -> mirror: every public struct (`typedef struct devsys_x {` in include/devsys/**.h);
 #: tests/test_layout.py compares each with tests/abi/layout_frozen.h
 STRUCTS: Dict[str, Type[Structure]] = {
+    "devsys_agent_request": AgentRequest,
+    "devsys_agent_vtable": AgentVtable,
     "devsys_allocator": Allocator,
     "devsys_buf": Buf,
     "devsys_forge_merge_request": ForgeMergeRequest,

@@ -44,6 +44,7 @@ def test_stage_names_and_failure_classes() -> None:
     assert names[0] == "validate" and names[-1] == "gate" and "deploy" in names and len(names) == 10, names
     assert devsys.failure_class_name(devsys.FAILURE_STALLED) == "stalled"
     assert devsys.failure_class_name(devsys.FAILURE_CANCELED) == "canceled"
+    assert devsys.failure_class_name(devsys.FAILURE_BUDGET) == "budget"
     assert devsys.failure_class_name(devsys.FAILURE_NONE) is None
 
 
