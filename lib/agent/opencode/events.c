@@ -49,16 +49,22 @@ static const char *tool_path(json_t *input)
 	return p ? p : json_string_value(json_object_get(input, "path"));
 }
 
+/* A non-empty string, else NULL: an empty message says nothing. */
+static const char *said(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
 static void parse_error(devsys__oc_event *ev, json_t *j)
 {
 	json_t *e = json_object_get(j, "error");
-	const char *m = json_string_value(e);
+	const char *m = said(json_string_value(e));
 	if (!m)
-		m = str_at(e, "data", "message", NULL);
+		m = said(str_at(e, "data", "message", NULL));
 	if (!m)
-		m = json_string_value(json_object_get(e, "message"));
+		m = said(json_string_value(json_object_get(e, "message")));
 	if (!m)
-		m = json_string_value(json_object_get(e, "name"));
+		m = said(json_string_value(json_object_get(e, "name")));
 	copy(ev->message, sizeof(ev->message), m ? m : "opencode reported an error without a message");
 }
 
