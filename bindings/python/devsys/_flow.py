@@ -324,6 +324,52 @@ class PipelineEvent:
 PipelineProgress = Callable[[PipelineEvent], Optional[bool]]
 
 
+class StageFailed(Exception):
+    """Raised by a stage of one's own to fail the way a built-in stage does:
+    the stage ends "failed" with @p outcome and @p failure_class, and run()
+    raises the library's error with @p message. Any other exception fails the
+    stage ("system") and is re-raised from run()."""
+
+    def __init__(self, message: str, *, outcome: Optional[str] = None, failure_class: int = 1) -> None:
+        super().__init__(message)
+        self.message, self.outcome, self.failure_class = message, outcome, failure_class
+
+
+class StageRun:
+    """What a stage of one's own works with, during its call only (devsys_stage_run)."""
+
+    def __init__(self, ptr: int) -> None:
+        self._ptr = ptr
+
+    @property
+    def name(self) -> str:
+        return dec(fn.devsys_stage_run_name(self._ptr))
+
+    @property
+    def task_id(self) -> str:
+        return dec(fn.devsys_stage_run_task_id(self._ptr))
+
+    @property
+    def checkout_path(self) -> str:
+        """The task's checkout (opened on first use); raises before the checkout stage."""
+        r = c_void_p()
+        check(fn.devsys_stage_run_repo(byref(r), self._ptr))  # borrowed during the call
+        return dec(fn.devsys_repo_checkout_path(r.value))
+
+    def log(self, text: Union[str, bytes]) -> None:
+        """Append to the task's logs/<stage>.log."""
+        b = data(text, "text")
+        check(fn.devsys_stage_run_log(self._ptr, b, len(b)))
+
+    def set_outcome(self, outcome: str) -> None:
+        """One word for what the stage did ("linted"; unset: "done")."""
+        check(fn.devsys_stage_run_set_outcome(self._ptr, req(outcome, "outcome")))
+
+
+#: a stage of one's own: run(StageRun); return to succeed, raise StageFailed (or anything) to fail
+StageFn = Callable[[StageRun], None]
+
+
 class Pipeline(Handle):
     """A task's stages on a workspace (devsys_pipeline): validate(), then
     run() (every stage that remains), run_stage(name) (one) or code()
@@ -408,6 +454,37 @@ class Pipeline(Handle):
         the stage that must run first, InvalidArgumentError an unknown name."""
         name = req(stage, "stage")
         return self._stage(lambda r: fn.devsys_pipeline_run_stage(r, self._h, name))
+
+    def add_stage(self, after: str, name: str, stage: StageFn) -> None:
+        """Run @p stage as stage @p name right after stage @p after (a built-in
+        or an added one; not after "gate"). The pipeline records it as a
+        built-in stage (devsys/sys/stage.h); the wrapper keeps @p stage."""
+        self._register(fn.devsys_pipeline_add_stage, after, name, stage)
+
+    def replace_stage(self, name: str, stage: StageFn) -> None:
+        """Run @p stage in place of stage @p name (a built-in other than validate)."""
+        self._register(fn.devsys_pipeline_replace_stage, name, name, stage)
+
+    def _register(self, register: Any, where: str, name: str, stage: StageFn) -> None:
+        trap = self._trap
+
+        def run(r: Any, _self: Any) -> int:
+            sr = StageRun(int(r))
+            try:
+                stage(sr)
+            except StageFailed as e:
+                return int(fn.devsys_stage_run_fail(r, e.failure_class, enc(e.outcome, "outcome", optional=True),
+                                                    b"%s", req(e.message, "message")))
+            except BaseException as e:  # noqa: B902 - re-raised from run() by the trap
+                trap.exc = trap.exc or e
+                return int(fn.devsys_stage_run_fail(r, FAILURE_SYSTEM, b"raised",
+                                                    b"%s", req(f"{type(e).__name__}: {e}", "message")))
+            return 0
+        vt = S.StageVtable()
+        vt.version, vt.name = 1, req(name, "stage name")
+        vt.run = S.STAGE_RUN_FN(run)
+        check(register(self._h, req(where, "stage"), byref(vt), None))
+        self._keep.append(vt)  # the callback lives as long as the pipeline
 
     def cancel(self) -> None:
         """Stop the running stage (its command gets TERM, then KILL after the
@@ -500,5 +577,6 @@ __all__ = ['PR_OPEN', 'PR_CLOSED', 'PR_MERGED', 'REVIEW_APPROVED', 'REVIEW_CHANG
            'gate_reason_name', 'pr_body', 'Forge', 'Review', 'Reason', 'Decision', 'PullRequest', 'FAILURE_NONE',
            'FAILURE_BUILD', 'FAILURE_SYSTEM', 'FAILURE_STALLED', 'FAILURE_TIMEOUT', 'FAILURE_CANCELED',
            'FAILURE_BUDGET', 'EVENT_STAGE_BEGIN', 'EVENT_STAGE_END', 'EVENT_OUTPUT', 'EVENT_PROGRESS', 'failure_class_name',
-           'stage_names', 'StageResult', 'PipelineEvent', 'PipelineProgress', 'Pipeline', 'Finding',
+           'stage_names', 'StageResult', 'PipelineEvent', 'PipelineProgress', 'StageFailed', 'StageRun',
+           'StageFn', 'Pipeline', 'Finding',
            'SpecKitFeature', 'SPECKIT_INFO', 'SPECKIT_WARNING', 'SPECKIT_ERROR']

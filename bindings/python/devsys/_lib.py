@@ -320,6 +320,15 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_failure_class_name", _s, [_i], "pipeline"),
     ("devsys_pipeline_stage_count", _z, [], "pipeline"),
     ("devsys_pipeline_stage_name", _s, [_z], "pipeline"),
+    # sys/stage.h: stages of one's own
+    ("devsys_pipeline_add_stage", _i, [_P, _s, POINTER(S.StageVtable), _P], "pipeline"),
+    ("devsys_pipeline_replace_stage", _i, [_P, _s, POINTER(S.StageVtable), _P], "pipeline"),
+    ("devsys_stage_run_name", _s, [_P], "pipeline"),
+    ("devsys_stage_run_task_id", _s, [_P], "pipeline"),
+    ("devsys_stage_run_repo", _i, [_PP, _P], "pipeline"),
+    ("devsys_stage_run_log", _i, [_P, _P, _z], "pipeline"),
+    ("devsys_stage_run_set_outcome", _i, [_P, _s], "pipeline"),
+    ("devsys_stage_run_fail", _i, [_P, _i, _s, _s], "pipeline"),  # variadic: called with "%s", message
     ("devsys_pipeline_task_id", _s, [_P], "pipeline"),
     ("devsys_pipeline_store", _P, [_P], "pipeline"),
     # speckit.h

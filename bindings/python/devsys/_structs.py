@@ -337,9 +337,13 @@ class PipelineOptions(Structure):
                 ("agent_idle_timeout_ms", c_uint), ("max_output_bytes", c_uint64)]
 
 
+STAGE_RUN_FN: Any = CFUNCTYPE(c_int, c_void_p, c_void_p)
+STAGE_RELEASE_FN: Any = CFUNCTYPE(None, c_void_p)
+
+
 class StageVtable(Structure):
-    # devsys/sys/stage.h (stages of one's own); mirrored for the layout check only
-    _fields_ = [("version", c_uint), ("name", c_char_p), ("run", c_void_p), ("release", c_void_p)]
+    # devsys/sys/stage.h: a stage of one's own (Pipeline.add_stage())
+    _fields_ = [("version", c_uint), ("name", c_char_p), ("run", STAGE_RUN_FN), ("release", STAGE_RELEASE_FN)]
 
 
 class AgentRequest(Structure):

@@ -182,3 +182,68 @@ def test_pipeline_with_an_operator_config(tmp_path: Path, bare_repo: Path) -> No
         with pytest.raises(devsys.Error) as ei:
             devsys.Pipeline(w, config_path=tmp_path / "missing.yaml")
         assert "missing.yaml" in ei.value.message, ei.value.message
+
+
+def test_a_stage_of_ones_own_runs_in_order_and_is_recorded(tmp_path: Path, bare_repo: Path) -> None:
+    seen: List[str] = []
+
+    def lint(run: devsys.StageRun) -> None:
+        readme = (Path(run.checkout_path) / "README.md").read_text()
+        seen.append(f"{run.name}:{run.task_id}:{'from the agent' in readme}")
+        run.log("lint: README checked\n")
+        run.set_outcome("linted")
+
+    def deploy(run: devsys.StageRun) -> None:
+        seen.append(run.name)
+        run.set_outcome("deployed-by-python")
+
+    events: List[devsys.PipelineEvent] = []
+    with devsys.Workspace(tmp_path / "ws") as w, devsys.Pipeline(w, progress=events.append) as p:
+        p.add_stage("commit", "lint", lint)
+        p.replace_stage("deploy", deploy)
+        with pytest.raises(devsys.ExistsError):
+            p.add_stage("commit", "lint", lint)
+        with pytest.raises(devsys.InvalidArgumentError):
+            p.add_stage("gate", "after-gate", lint)  # the gate ends the task
+        with pytest.raises(devsys.NotFoundError):
+            p.add_stage("no-such-stage", "x", lint)
+        p.validate(make_spec(tmp_path, bare_repo, "bind-7", APPEND), "bind-7.yaml")
+        r = p.run()
+        assert r.stage == "gate" and p.state() == "awaiting-review", r
+    assert seen == ["lint:bind-7:True", "deploy"], seen
+    ends = [(e.result.stage, e.result.outcome) for e in events if e.kind == devsys.EVENT_STAGE_END and e.result]
+    assert ("lint", "linted") in ends and ("deploy", "deployed-by-python") in ends, ends
+    names = [s for s, _ in ends]
+    assert names.index("commit") < names.index("lint") < names.index("push"), names
+    log = (tmp_path / "ws" / "tasks" / "bind-7" / "logs" / "lint.log").read_text()
+    assert "lint: README checked" in log, log
+
+
+def test_a_failing_stage_of_ones_own_stops_the_run(tmp_path: Path, bare_repo: Path) -> None:
+    def refuse(run: devsys.StageRun) -> None:
+        raise devsys.StageFailed("README has a typo", outcome="lint-failed")
+
+    def broken(run: devsys.StageRun) -> None:
+        raise ValueError("a bug in the stage")
+
+    with devsys.Workspace(tmp_path / "ws") as w:
+        with devsys.Pipeline(w) as p:
+            p.add_stage("commit", "lint", refuse)
+            p.validate(make_spec(tmp_path, bare_repo, "bind-8", APPEND), "bind-8.yaml")
+            with pytest.raises(devsys.Error) as ei:
+                p.run()
+            assert "README has a typo" in ei.value.message, ei.value.message
+            assert p.last_result is not None
+            assert (p.last_result.stage, p.last_result.outcome, p.last_result.failure_class) == \
+                ("lint", "lint-failed", devsys.FAILURE_BUILD), p.last_result
+            assert p.state() == "failed"
+        with devsys.Pipeline(w) as q:
+            q.add_stage("commit", "lint", broken)
+            q.validate(make_spec(tmp_path, bare_repo, "bind-9", APPEND), "bind-9.yaml")
+            with pytest.raises(ValueError, match="a bug in the stage"):
+                q.run()
+            assert q.last_result is not None and q.last_result.stage == "lint"
+            assert q.last_result.failure_class == devsys.FAILURE_SYSTEM, q.last_result
+    # nothing was pushed past the failed stage
+    branches = git("--git-dir", str(bare_repo), "branch", "--list", "task/bind-8", "task/bind-9")
+    assert branches.strip() == "", branches
