@@ -389,6 +389,9 @@ static int record_reports(devsys__stage_ctx *c, test_run *t)
 		}
 		if (rc == 0)
 			rc = devsys_record_run_complete(rec, t->run);
+		/* the store's index of runs, so the store and the files agree (devsys check) */
+		if (rc == 0)
+			rc = devsys_store_run_record(c->p->store, c->p->task_id, t->run);
 	}
 	if (rc == 0)
 		devsys__pipeline_emit(c->p, DEVSYS_PIPELINE_EVENT_PROGRESS, "test", NULL, "tests", 5,

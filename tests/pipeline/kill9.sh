@@ -5,8 +5,8 @@
 #    its run (0 .. the length of an uninterrupted run), then (every other
 #    time) a `devsys run --resume` killed at a random moment too, then one
 #    that must complete the task. Then: exactly one commit on the task branch of the remote, at
-#    most one PR record, `devsys check` finds nothing an uninterrupted run
-#    does not, and no process of the task is left (agent, tests, service).
+#    most one PR record, `devsys check` reports no drift, and no process of
+#    the task is left (agent, tests, service).
 # 2. `devsys cancel` during each long stage (agent, test, deploy): the stage
 #    and the task end canceled and the stage's command is gone.
 # 3. With DEVSYSD (the second argument): devsysd's POST /api/tasks/<id>/cancel
@@ -97,7 +97,7 @@ t0=$(now_ms)
 span=$(( $(now_ms) - t0 ))
 [ "$(state_of "$root/ws0" $task)" = awaiting-review ] || fail "the uninterrupted run did not reach awaiting-review"
 control_drift=$(drift_kinds "$root/ws0")
-[ -z "$control_drift" ] || echo "note: an uninterrupted run already shows drift: $control_drift"
+[ -z "$control_drift" ] || fail "an uninterrupted run: devsys check reports $control_drift"
 assert_no_leftovers "the uninterrupted run"
 echo "an uninterrupted run takes ${span} ms"
 
@@ -159,11 +159,11 @@ while [ "$i" -le "$iterations" ]; do
 	[ "$prs" -le 1 ] || fail "iteration $i (seed $seed): $prs PR records"
 	[ "$prs" = 1 ] || fail "iteration $i (seed $seed): no PR record"
 	drift=$(drift_kinds "$ws")
-	[ "$drift" = "$control_drift" ] || fail "iteration $i (seed $seed): devsys check reports '$drift' (an uninterrupted run: '$control_drift')"
+	[ -z "$drift" ] || fail "iteration $i (seed $seed): devsys check reports $drift"
 	assert_no_leftovers "iteration $i (seed $seed)"
 	i=$((i + 1))
 done
-echo "kill -9 loop: $iterations iterations, one commit and one PR each, no drift beyond an uninterrupted run's, nothing left"
+echo "kill -9 loop: $iterations iterations, one commit and one PR each, no drift, nothing left"
 
 # ---- cancel during each long stage ----
 git init -q --bare -b main "$root/remote.git"
