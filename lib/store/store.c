@@ -961,6 +961,25 @@ static int expire_leases(devsys_store *st)
 	return rc;
 }
 
+/*
+ * The next free row of @p profiles whose task can still run: rows of tasks
+ * that ended meanwhile (canceled while queued, say) leave the queue unclaimed.
+ */
+static int drop_final(devsys_store *st, const char *const *profiles, size_t n, devsys__queue_row *q)
+{
+	devsys__task_row r;
+	int rc;
+	while ((rc = st->be->queue_next(st->self, profiles, n, q)) == 0) {
+		if ((rc = st->be->task_get(st->self, q->task_id, &r)) < 0 && rc != DEVSYS_ENOTFOUND)
+			return rc;
+		if (rc == 0 && !is_final(r.state))
+			return 0;
+		if ((rc = st->be->lease_end(st->self, q->task_id, "", "dropped", 1)) < 0)
+			return rc;
+	}
+	return rc;
+}
+
 int devsys_store_claim(devsys_buf *id_out, devsys_store *st, const char *owner, const char *host,
                        const char *const *profiles, size_t nprofiles, unsigned int lease_ms)
 {
@@ -977,9 +996,9 @@ int devsys_store_claim(devsys_buf *id_out, devsys_store *st, const char *owner, 
 	if (!lease_ms)
 		lease_ms = DEFAULT_LEASE_MS;
 	TXN(st, {
-		if ((rc = expire_leases(st)) == 0 &&
-		    (rc = st->be->queue_next(st->self, profiles, nprofiles, &q)) == 0 &&
-		    (rc = st->be->lease_take(st->self, q.task_id, owner, host, lease_ms)) > 0) {
+		if ((rc = expire_leases(st)) == 0)
+			rc = drop_final(st, profiles, nprofiles, &q);
+		if (rc == 0 && (rc = st->be->lease_take(st->self, q.task_id, owner, host, lease_ms)) > 0) {
 			devsys__task_row r;
 			char reason[400];
 			found = true;

@@ -387,3 +387,20 @@ Test(queue, control_a_claim_without_the_condition_overlaps)
 	cr_assert_eq(overlaps(j), 1, "the check sees the double claim");
 	json_decref(j);
 }
+
+Test(queue, a_task_canceled_while_queued_leaves_the_queue_unclaimed)
+{
+	devsys_buf id = DEVSYS_BUF_INIT;
+	json_t *j;
+	queued_task("k1", NULL);
+	queued_task("k2", NULL);
+	OK(devsys_store_transition(st, "k1", DEVSYS_STATE_CANCELED, "not wanted"));
+	OK(devsys_store_claim(&id, st, "w1", "h", NULL, 0, 0));
+	cr_assert_str_eq(id.ptr, "k2", "the canceled task is skipped");
+	j = claims(NULL);
+	cr_assert_eq(json_array_size(json_object_get(j, "queue")), 1, "k1 left the queue");
+	cr_assert_eq(json_array_size(json_object_get(j, "claims")), 1, "and was never claimed");
+	json_decref(j);
+	cr_assert_eq(devsys_store_task_state(st, "k1"), DEVSYS_STATE_CANCELED);
+	devsys_buf_dispose(&id);
+}
