@@ -242,6 +242,61 @@ static json_t *expect_fail(const char *id, int fclass, const char *outcome, char
 	return tj;
 }
 
+/* How many of the logged requests in @p log offered tool @p name to the model (body.tools[].function.name). */
+static int offered(const char *log, const char *name)
+{
+	int n = 0;
+	for (const char *p = log; *p;) {
+		size_t len = strcspn(p, "\n"), i;
+		json_t *j = json_loadb(p, len, 0, NULL), *tool;
+		json_array_foreach(json_object_get(json_object_get(j, "body"), "tools"), i, tool)
+		n += strcmp(json_string_value(json_object_get(json_object_get(tool, "function"), "name")) ?: "", name) == 0;
+		json_decref(j);
+		p += len + (p[len] == '\n');
+	}
+	return n;
+}
+
+Test(agent_opencode, a_profile_without_bash_refuses_the_tool_and_no_command_runs)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	char *before, *after;
+	json_t *tj;
+	open_pipeline(0);
+	validate("oc-nobash", NULL); /* the default profile: bash is not among its tools */
+	cr_assert_eq(dt_model_script("{\"turns\":[{\"tool\":\"bash\",\"args\":{\"command\":\"touch ran.txt\","
+	                             "\"description\":\"make a file\"}},{\"text\":\"done\"}]}"),
+	             0);
+	before = dt_model_log_text();
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	/* nothing changed: the command never ran */
+	cr_assert_str_eq(r.stage, "commit");
+	cr_assert_str_eq(r.outcome, "no-changes");
+	{
+		char p[4096];
+		snprintf(p, sizeof(p), "%s/tasks/oc-nobash/checkout/ran.txt", dir);
+		cr_assert_not(dt_exists(p), "bash ran although the profile denies it");
+	}
+	/* bash was never offered to the model (positive control: write was) */
+	after = dt_model_log_text();
+	cr_assert_not_null(after);
+	cr_assert_gt(offered(after + (before ? strlen(before) : 0), "write"), 0, "write was not offered");
+	cr_assert_eq(offered(after + (before ? strlen(before) : 0), "bash"), 0, "bash was offered to the model");
+	free(before);
+	free(after);
+	/* the scripted call did reach opencode, which refused it */
+	{
+		char *jsonl = task_file("oc-nobash", "logs/agent.jsonl");
+		cr_assert(jsonl && strstr(jsonl, "\"tool\":\"bash\"") && strstr(jsonl, "\"status\":\"error\"") &&
+		                  strstr(jsonl, "unavailable tool"),
+		          "%s", jsonl ? jsonl : "(none)");
+		free(jsonl);
+	}
+	tj = task_json("oc-nobash");
+	cr_assert_eq(json_integer_value(json_object_get(usage_of(tj), "tool_calls")), 1);
+	json_decref(tj);
+}
+
 Test(agent_opencode, max_steps_stops_a_looping_script)
 {
 	char msg[1024];
