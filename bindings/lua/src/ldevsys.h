@@ -106,6 +106,7 @@ void ld_cb_raise_pending(lua_State *L, ld_cb *cb);
 #define LD_FORGE "devsys.Forge"
 #define LD_PR "devsys.PullRequest"
 #define LD_PIPELINE "devsys.Pipeline"
+#define LD_STAGE_RUN "devsys.StageRun"
 #define LD_SPECKIT "devsys.SpecKitFeature"
 
 /* Push a table of copies of @p v's errors (an empty table for NULL); spec.c. */

@@ -7,6 +7,9 @@
 #include "ldevsys.h"
 #ifdef DEVSYS_FEATURE_PIPELINE
 
+#include <devsys/sys/stage.h>
+
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -233,6 +236,140 @@ static int p_state(lua_State *L)
 	return 1;
 }
 
+/* ---- stages of one's own (devsys/sys/stage.h) ---- */
+
+/* A registered Lua stage: its function, the state to release it on, its pipeline's callback slot. */
+typedef struct {
+	ld_cb cb;
+	lua_State *main;
+	ld_pipeline *pl;
+} ld_stage;
+
+/* run:name(), run:task_id(), run:checkout_path(), run:log(text), run:set_outcome(word): during the call only */
+static int sr_name(lua_State *L)
+{
+	ld_pushstr(L, devsys_stage_run_name(ld_check(L, 1, LD_STAGE_RUN)));
+	return 1;
+}
+
+static int sr_task_id(lua_State *L)
+{
+	ld_pushstr(L, devsys_stage_run_task_id(ld_check(L, 1, LD_STAGE_RUN)));
+	return 1;
+}
+
+static int sr_checkout_path(lua_State *L)
+{
+	devsys_repo *r = NULL;
+	int rc = devsys_stage_run_repo(&r, ld_check(L, 1, LD_STAGE_RUN)); /* borrowed during the call */
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	ld_pushstr(L, devsys_repo_checkout_path(r));
+	return 1;
+}
+
+static int sr_log(lua_State *L)
+{
+	devsys_stage_run *run = ld_check(L, 1, LD_STAGE_RUN);
+	size_t len;
+	const char *text = luaL_checklstring(L, 2, &len);
+	int rc = devsys_stage_run_log(run, text, len);
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int sr_set_outcome(lua_State *L)
+{
+	int rc = devsys_stage_run_set_outcome(ld_check(L, 1, LD_STAGE_RUN), ld_checkcstr(L, 2));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static const char *const failure_classes[] = { "none", "build", "system", "stalled", "timeout", "canceled", NULL };
+
+/*
+ * fn(run): return nothing (or true) to succeed; false, message [, outcome [, class]] to fail as
+ * a built-in stage fails (class "build" unless named); raise to fail it "system", the error
+ * raised again from the p:run() that ran it.
+ */
+static int stage_run(devsys_stage_run *run, void *self)
+{
+	ld_stage *st = self;
+	lua_State *L = ld_running;
+	ld_handle *h;
+	int rc = 0, top;
+	if (!L || !ld_cb_push(&st->cb))
+		return devsys_stage_run_fail(run, DEVSYS_FAILURE_SYSTEM, NULL, "the Lua stage has no state to run on");
+	top = lua_gettop(L) - 1;
+	h = ld_new(L, LD_STAGE_RUN, sizeof(ld_handle), run, NULL);
+	if (lua_pcall(L, 1, 4, 0) != LUA_OK) {
+		const char *msg = lua_tostring(L, -1);
+		rc = devsys_stage_run_fail(run, DEVSYS_FAILURE_SYSTEM, "raised", "%s", msg ? msg : "(an error object)");
+		if (st->pl->progress.err == LUA_NOREF) /* stage_return() raises it again */
+			st->pl->progress.err = luaL_ref(L, LUA_REGISTRYINDEX);
+	} else if (lua_isboolean(L, -4) && !lua_toboolean(L, -4)) {
+		/* false, message, outcome, class */
+		const char *msg = lua_tostring(L, -3), *cls = lua_tostring(L, -1);
+		int fc = DEVSYS_FAILURE_BUILD;
+		for (int i = 1; cls && failure_classes[i]; i++)
+			if (strcmp(cls, failure_classes[i]) == 0)
+				fc = i;
+		rc = devsys_stage_run_fail(run, fc, lua_tostring(L, -2), "%s", msg ? msg : "the stage failed");
+	}
+	h->p = NULL; /* the run is valid during the call only */
+	ld_running = L;
+	lua_settop(L, top);
+	return rc;
+}
+
+static void stage_release(void *self)
+{
+	ld_stage *st = self;
+	ld_cb_clear(st->main, &st->cb);
+	free(st);
+}
+
+/* The function at @p fn_idx as stage @p name, registered with @p reg at @p where. */
+static int register_stage(lua_State *L, int (*reg)(devsys_pipeline *, const char *, const devsys_stage_vtable *, void *),
+                          const char *where, const char *name, int fn_idx)
+{
+	devsys_pipeline *p = ld_check(L, 1, LD_PIPELINE);
+	devsys_stage_vtable vt = { DEVSYS_STAGE_VTABLE_VERSION, name, stage_run, stage_release };
+	ld_stage *st;
+	int rc;
+	luaL_checktype(L, fn_idx, LUA_TFUNCTION);
+	if (!(st = malloc(sizeof(*st))))
+		return luaL_error(L, "out of memory");
+	ld_cb_init(&st->cb);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+	st->main = lua_tothread(L, -1);
+	lua_pop(L, 1);
+	st->pl = (ld_pipeline *)ld_ud(L, 1, LD_PIPELINE);
+	ld_cb_set(L, &st->cb, fn_idx);
+	if ((rc = reg(p, where, &vt, st)) < 0) {
+		stage_release(st); /* not called by the library when registration fails */
+		return ld_fail(L, rc, NULL);
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* p:add_stage(after, name, fn) -> true | nil, msg, code */
+static int p_add_stage(lua_State *L)
+{
+	return register_stage(L, devsys_pipeline_add_stage, ld_checkcstr(L, 2), ld_checkcstr(L, 3), 4);
+}
+
+/* p:replace_stage(name, fn) -> true | nil, msg, code */
+static int p_replace_stage(lua_State *L)
+{
+	return register_stage(L, devsys_pipeline_replace_stage, ld_checkcstr(L, 2), NULL, 3);
+}
+
 /* devsys.pipeline_stages() -> { "validate", "checkout", ... } in the order a task runs them */
 static int l_pipeline_stages(lua_State *L)
 {
@@ -256,10 +393,16 @@ void ld_open_pipeline(lua_State *L)
 		{ "validate", p_validate }, { "run", p_run },       { "run_stage", p_run_stage },
 		{ "code", p_code },         { "load", p_load },     { "cancel", p_cancel },
 		{ "cancel_task", p_cancel_task }, { "task_id", p_task_id }, { "state", p_state },
-		{ "validation_errors", p_validation_errors },
+		{ "validation_errors", p_validation_errors }, { "add_stage", p_add_stage },
+		{ "replace_stage", p_replace_stage },
 		{ NULL, NULL },
 	};
+	static const luaL_Reg run_methods[] = {
+		{ "name", sr_name },   { "task_id", sr_task_id },         { "checkout_path", sr_checkout_path },
+		{ "log", sr_log },     { "set_outcome", sr_set_outcome }, { NULL, NULL },
+	};
 	ld_register(L, LD_PIPELINE, methods);
+	ld_register(L, LD_STAGE_RUN, run_methods);
 	luaL_setfuncs(L, fns, 0);
 }
 #endif /* DEVSYS_FEATURE_PIPELINE */

@@ -911,6 +911,53 @@ if devsys.pipeline then
   end)
 end
 
+if devsys.pipeline then
+  test("pipeline: stages of one's own, added and replacing, failing and raising", function()
+    local dir = fresh("pipe")
+    local spec = pipeline_spec(dir, "lp-8", APPEND)
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local seen, ends, kept = {}, {}, nil
+    local p <close> = assert(devsys.pipeline(ws, { progress = function(e)
+      if e.kind == "stage-end" then ends[#ends + 1] = e.result.stage .. "=" .. e.result.outcome end
+    end }))
+    eq(p:add_stage("commit", "lint", function(run)
+      kept = run
+      local f = assert(io.open(run:checkout_path() .. "/README.md"))
+      local text = f:read("a"); f:close()
+      seen[#seen + 1] = run:name() .. ":" .. run:task_id() .. ":" .. tostring(text:find("from the agent", 1, true) ~= nil)
+      eq(run:log("lint: README checked\n"), true)
+      eq(run:set_outcome("linted"), true)
+    end), true)
+    eq(p:replace_stage("deploy", function(run) seen[#seen + 1] = run:name(); run:set_outcome("deployed-by-lua") end), true)
+    fails(E.EXISTS, nil, p:add_stage("commit", "lint", function() end))
+    fails(E.INVAL, nil, p:add_stage("gate", "after-gate", function() end))
+    fails(E.NOTFOUND, nil, p:add_stage("no-such-stage", "x", function() end))
+    raises("function expected", p.add_stage, p, "commit", "other", 42)
+    assert(p:validate(spec, "lp-8.yaml"))
+    local r = assert(p:run())
+    eq(r.stage, "gate"); eq(p:state(), "awaiting-review")
+    eq(seen[1], "lint:lp-8:true"); eq(seen[2], "deploy")
+    local joined = " " .. table.concat(ends, " ") .. " "
+    has(joined, " commit=committed lint=linted push=pushed "); has(joined, " deploy=deployed-by-lua ")
+    has(read(dir .. "/ws/tasks/lp-8/logs/lint.log"), "lint: README checked")
+    raises("closed", kept.name, kept) -- a run is valid during its call only
+
+    local q <close> = assert(devsys.pipeline(ws))
+    q:add_stage("commit", "lint", function() return false, "README has a typo", "lint-failed" end)
+    assert(q:validate(pipeline_spec(fresh("pipe"), "lp-9", APPEND), "lp-9.yaml"))
+    local v, msg, code, res = q:run()
+    eq(v, nil); has(msg, "README has a typo"); assert(code < 0)
+    eq(res.stage, "lint"); eq(res.outcome, "lint-failed"); eq(res.failure_class, "build")
+    eq(q:state(), "failed")
+
+    local b <close> = assert(devsys.pipeline(ws))
+    b:add_stage("commit", "lint", function() error("a bug in the stage") end)
+    assert(b:validate(pipeline_spec(fresh("pipe"), "lp-10", APPEND), "lp-10.yaml"))
+    raises("a bug in the stage", b.run, b)
+    eq(b:state(), "failed")
+  end)
+end
+
 -- ---- speckit ---------------------------------------------------------------
 
 if devsys.speckit_load then
