@@ -8,6 +8,7 @@
 
 #include "devsys/pipeline.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* The spec of one task: the plan's document plus the caller's sections. */
@@ -48,11 +49,13 @@ static int run_task(devsys_pipeline *p, devsys_workspace *ws, const devsys_buf *
 	if (green)
 		return 0;
 	int run = devsys_pipeline_run(&res, p);
+	char why[512] = "its tests are not green";
+	if (run) /* kept before the green check can set the thread's error */
+		snprintf(why, sizeof(why), "%s", devsys_error_message(devsys_error_last()));
 	if ((rc = is_green(&green, p, ws, id)) != 0)
 		return rc;
 	if (!green) {
 		int state = devsys_store_task_state(devsys_pipeline_store(p), id);
-		const char *why = run ? devsys_error_message(devsys_error_last()) : "its tests are not green";
 		return devsys__error_set(run ? run : DEVSYS_ERROR,
 		                         "wave %zu: %s (devsys task %s) ended %s at stage %s (%s): %s; the feature stops "
 		                         "here, run it again to resume",

@@ -566,8 +566,10 @@ Test(speckit, dependencies_and_cited_ids_are_found_in_any_case_and_only_as_words
 	devsys_speckit_feature_free(f);
 	/* XFR-001 cites nothing: FR-001 stays uncited; SC-001 is cited */
 	devsys_speckit_findings *r = check(d);
-	cr_assert_eq(count(r, "SK013", DEVSYS_SPECKIT_WARNING, "spec.md", 5), 1, "%s", text_of(r));
-	cr_assert_eq(count(r, "SK013", DEVSYS_SPECKIT_WARNING, "spec.md", 6), 0, "%s", text_of(r));
+	char *text = text_of(r);
+	cr_assert_eq(count(r, "SK013", DEVSYS_SPECKIT_WARNING, "spec.md", 5), 1, "%s", text);
+	cr_assert_eq(count(r, "SK013", DEVSYS_SPECKIT_WARNING, "spec.md", 6), 0, "%s", text);
+	free(text);
 	devsys_speckit_findings_free(r);
 	free(d);
 }
