@@ -443,10 +443,12 @@ static int resume_state(devsys_pipeline *p, int *state)
 	devsys_buf stage = DEVSYS_BUF_INIT;
 	int rc = 0;
 	if (*state == DEVSYS_STATE_FAILED || *state == DEVSYS_STATE_INTERRUPTED) {
-		/* what the dead run left running must not race this run */
-		if (*state == DEVSYS_STATE_INTERRUPTED)
+		bool killed = *state == DEVSYS_STATE_INTERRUPTED;
+		/* what the dead run left running must not race this run; only the
+		 * process whose resume won clears it (a second one fails to resume) */
+		if ((rc = devsys_store_resume(p->store, p->task_id, &stage)) == 0 && killed)
 			rc = devsys__pipeline_clear_leftovers(p, p->task_id);
-		if (rc == 0 && (rc = devsys_store_resume(p->store, p->task_id, &stage)) == 0)
+		if (rc == 0)
 			*state = devsys_store_task_state(p->store, p->task_id);
 		rc = rc < 0 ? rc : *state < 0 ? *state : 0;
 	}

@@ -11,6 +11,7 @@
  * outlives a kill -9 of the pipeline's process. Before an interrupted task
  * runs again (or is canceled), the commands its dead run left are killed:
  * they are found by the task facts the pipeline put in their environment.
+ * The git lock files a process killed mid-commit leaves are removed too.
  */
 #include "core/core.h"
 #include "pipeline_int.h"
@@ -86,6 +87,55 @@ static const char *const marks[][2] = {
 };
 #define NMARKS (sizeof(marks) / sizeof(marks[0]))
 
+/* Read a one-line git pointer file ("gitdir: X", "ref: X") into @p out; false when it is not that. */
+static bool read_pointer(devsys_buf *out, const char *path, const char *prefix)
+{
+	devsys_buf b = DEVSYS_BUF_INIT;
+	size_t n = strlen(prefix);
+	bool ok = devsys__read_file(&b, path, 4096) == 0 && b.size > n && strncmp(b.ptr, prefix, n) == 0;
+	devsys_buf_clear(out);
+	if (ok) {
+		size_t len = strcspn(b.ptr + n, "\r\n");
+		ok = len > 0 && devsys_buf_put(out, b.ptr + n, len) == 0;
+	}
+	devsys_buf_dispose(&b);
+	devsys_error_clear();
+	return ok;
+}
+
+/*
+ * git's lock files that a process killed mid-commit leaves (the task's
+ * index and HEAD in its worktree entry, its branch's ref in the mirror):
+ * nothing else writes them, and the task's owner is dead, so they are
+ * stale. Mirror-wide locks (packed-refs, a fetch) are not touched: other
+ * tasks' live processes share the mirror.
+ */
+static void remove_stale_locks(devsys_task *task)
+{
+	devsys_buf checkout = DEVSYS_BUF_INIT, gitdir = DEVSYS_BUF_INIT, ref = DEVSYS_BUF_INIT, path = DEVSYS_BUF_INIT;
+	if (devsys_task_path_join(&checkout, task, "checkout/.git") == 0 && read_pointer(&gitdir, checkout.ptr, "gitdir: ")) {
+		static const char *const own[] = { "index.lock", "HEAD.lock" };
+		for (size_t i = 0; i < 2; i++) {
+			devsys_buf_clear(&path);
+			if (devsys_buf_printf(&path, "%s/%s", gitdir.ptr, own[i]) == 0)
+				unlink(path.ptr);
+		}
+		devsys_buf_clear(&path);
+		/* <mirror>/worktrees/<id>: the branch's ref lives in <mirror>/refs/heads/ */
+		if (devsys_buf_printf(&path, "%s/HEAD", gitdir.ptr) == 0 && read_pointer(&ref, path.ptr, "ref: ") &&
+		    strncmp(ref.ptr, "refs/heads/", 11) == 0 && !strstr(ref.ptr, "..")) {
+			devsys_buf_clear(&path);
+			if (devsys_buf_printf(&path, "%s/../../%s.lock", gitdir.ptr, ref.ptr) == 0)
+				unlink(path.ptr);
+		}
+	}
+	devsys_error_clear();
+	devsys_buf_dispose(&checkout);
+	devsys_buf_dispose(&gitdir);
+	devsys_buf_dispose(&ref);
+	devsys_buf_dispose(&path);
+}
+
 int devsys__pipeline_clear_leftovers(devsys_pipeline *p, const char *task_id)
 {
 	devsys_task *task = NULL;
@@ -104,6 +154,8 @@ int devsys__pipeline_clear_leftovers(devsys_pipeline *p, const char *task_id)
 	if (rc == 0 && (killed = kill_marked(want, NMARKS)) > 0)
 		devsys__log(p->ws, DEVSYS_LOG_WARN, "pipeline",
 		            "task %s: killed %zu process(es) its interrupted run had left running", task_id, killed);
+	if (rc == 0)
+		remove_stale_locks(task); /* after the kill: nothing of the dead run writes them now */
 	for (i = 0; i < NMARKS; i++)
 		devsys__free(want[i]);
 	devsys_buf_dispose(&path);
