@@ -198,8 +198,11 @@ DEVSYS_API int devsys_store_run_record(devsys_store *st, const char *id, unsigne
 DEVSYS_API int devsys_store_check(devsys_store *st, int repair, devsys_buf *out, size_t *drift_out);
 
 /**
- * Prometheus text: devsys_tasks{state} gauges and
- * devsys_stage_duration_seconds{stage} summaries (sum, count).
+ * Prometheus text: devsys_tasks{state} gauges,
+ * devsys_stage_duration_seconds{stage} summaries (sum, count), the queue's
+ * devsys_queue_tasks{lease="free"|"held"} gauges and
+ * devsys_claims_total{how="held"|"released"|"completed"|"expired"} counters
+ * (how the claims' leases ended; a lease that expired is a lost worker).
  */
 DEVSYS_API int devsys_store_metrics(devsys_store *st, devsys_buf *out);
 

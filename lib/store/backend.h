@@ -110,6 +110,8 @@ typedef struct devsys__store_backend {
 	int (*lease_end)(void *self, const char *id, const char *owner, const char *how, int remove);
 	int (*queue_list)(void *self, const char *id, devsys__queue_row_cb cb, void *payload);
 	int (*claim_list)(void *self, const char *id, devsys__claim_row_cb cb, void *payload);
+	/* counts as (key, 0, count): "queue:free", "queue:held", then "claims:<how>" per claim-log ending */
+	int (*queue_stats)(void *self, devsys__stat_cb cb, void *payload);
 } devsys__store_backend;
 
 #define DEVSYS__STORE_SHARED (1u << 0)

@@ -591,11 +591,27 @@ static int sq_claim_list(void *self, const char *id, devsys__claim_row_cb cb, vo
 	return rc == SQLITE_DONE ? 0 : sq_err(s, rc, "list claims");
 }
 
+static int sq_queue_stats(void *self, devsys__stat_cb cb, void *payload)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st,
+	               "SELECT 'queue:free', count(*) FROM queue WHERE owner = '' UNION ALL "
+	               "SELECT 'queue:held', count(*) FROM queue WHERE owner <> '' UNION ALL "
+	               "SELECT 'claims:' || how, count(*) FROM claims GROUP BY how")) < 0)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cb((const char *)sqlite3_column_text(st, 0), 0, sqlite3_column_int64(st, 1), payload);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sq_err(s, rc, "queue stats");
+}
+
 const devsys__store_backend devsys__store_sqlite = {
 	"sqlite",         sq_open,       sq_close,      sq_begin,        sq_commit,     sq_rollback,
 	sq_task_insert,   sq_task_get,   sq_task_update, sq_task_list,   sq_state_log,  sq_stage_log,
 	sq_run_upsert,    sq_run_list,   sq_count_by_state, sq_stage_stats,
 	0u, /* one host: the pid/boot-id owner check holds */
 	sq_queue_insert,  sq_queue_expired, sq_queue_next, sq_lease_take, sq_lease_extend, sq_lease_end,
-	sq_queue_list,    sq_claim_list,
+	sq_queue_list,    sq_claim_list, sq_queue_stats,
 };

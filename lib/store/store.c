@@ -846,6 +846,45 @@ static int stat_cb(const char *key, double sum, long long count, void *payload)
 	return 0;
 }
 
+/* Queue gauges and claim counters, each series always present (0 when none). */
+static const char *const claim_ends[] = { "held", "released", "completed", "expired" };
+
+struct qstats {
+	long long free_, held, ends[4];
+};
+
+static int qstats_cb(const char *key, double sum, long long count, void *payload)
+{
+	struct qstats *q = payload;
+	(void)sum;
+	if (!strcmp(key, "queue:free"))
+		q->free_ = count;
+	else if (!strcmp(key, "queue:held"))
+		q->held = count;
+	else if (!strncmp(key, "claims:", 7))
+		for (size_t i = 0; i < 4; i++)
+			if (!strcmp(key + 7, claim_ends[i]))
+				q->ends[i] = count;
+	return 0;
+}
+
+static int queue_metrics(devsys_store *st, devsys_buf *out)
+{
+	struct qstats q;
+	int rc;
+	memset(&q, 0, sizeof(q));
+	if ((rc = st->be->queue_stats(st->self, qstats_cb, &q)) < 0)
+		return rc;
+	devsys_buf_printf(out, "# HELP devsys_queue_tasks Tasks in the queue, by lease.\n# TYPE devsys_queue_tasks gauge\n"
+	                       "devsys_queue_tasks{lease=\"free\"} %lld\ndevsys_queue_tasks{lease=\"held\"} %lld\n",
+	                  q.free_, q.held);
+	devsys_buf_puts(out, "# HELP devsys_claims_total Claims of queued tasks, by how the lease ended (held: not yet).\n"
+	                     "# TYPE devsys_claims_total counter\n");
+	for (size_t i = 0; i < 4; i++)
+		devsys_buf_printf(out, "devsys_claims_total{how=\"%s\"} %lld\n", claim_ends[i], q.ends[i]);
+	return 0;
+}
+
 int devsys_store_metrics(devsys_store *st, devsys_buf *out)
 {
 	long long counts[DEVSYS_STATE_COUNT];
@@ -863,6 +902,8 @@ int devsys_store_metrics(devsys_store *st, devsys_buf *out)
 		                     "# TYPE devsys_stage_duration_seconds summary\n");
 		rc = st->be->stage_stats(st->self, stat_cb, out);
 	}
+	if (rc == 0)
+		rc = queue_metrics(st, out);
 	UNLOCKED(st);
 	return rc;
 }

@@ -404,3 +404,28 @@ Test(queue, a_task_canceled_while_queued_leaves_the_queue_unclaimed)
 	cr_assert_eq(devsys_store_task_state(st, "k1"), DEVSYS_STATE_CANCELED);
 	devsys_buf_dispose(&id);
 }
+
+Test(queue, metrics_show_the_queue_and_the_claims)
+{
+	devsys_buf id = DEVSYS_BUF_INIT, m = DEVSYS_BUF_INIT;
+	queued_task("m1", NULL);
+	queued_task("m2", NULL);
+	queued_task("m3", NULL);
+	OK(devsys_store_metrics(st, &m));
+	cr_assert(strstr(m.ptr, "devsys_tasks{state=\"queued\"} 3\n"), "%s", m.ptr);
+	cr_assert(strstr(m.ptr, "devsys_queue_tasks{lease=\"free\"} 3\n"), "%s", m.ptr);
+	cr_assert(strstr(m.ptr, "devsys_claims_total{how=\"expired\"} 0\n"), "%s", m.ptr);
+	OK(devsys_store_claim(&id, st, "w1", "h", NULL, 0, 0));
+	OK(devsys_store_complete(st, id.ptr, "w1"));
+	OK(devsys_store_claim(&id, st, "w1", "h", NULL, 0, 0));
+	OK(devsys_store_release(st, id.ptr, "w1", NULL));
+	OK(devsys_store_claim(&id, st, "w2", "h", NULL, 0, 0));
+	OK(devsys_store_metrics(st, &m));
+	cr_assert(strstr(m.ptr, "devsys_queue_tasks{lease=\"free\"} 1\n"), "%s", m.ptr);
+	cr_assert(strstr(m.ptr, "devsys_queue_tasks{lease=\"held\"} 1\n"), "%s", m.ptr);
+	cr_assert(strstr(m.ptr, "devsys_claims_total{how=\"completed\"} 1\n"), "%s", m.ptr);
+	cr_assert(strstr(m.ptr, "devsys_claims_total{how=\"released\"} 1\n"), "%s", m.ptr);
+	cr_assert(strstr(m.ptr, "devsys_claims_total{how=\"held\"} 1\n"), "%s", m.ptr);
+	devsys_buf_dispose(&id);
+	devsys_buf_dispose(&m);
+}
