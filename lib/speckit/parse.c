@@ -213,9 +213,8 @@ int devsys__sk_split_lines(sk_file *f, char *data, size_t size)
 			cap *= 2;
 		}
 		sk_line *l = &f->lines[f->n++];
-		for (char *q = p; q < le; q++)
-			if (*q == '\0')
-				*q = '\x1a'; /* NUL bytes would cut C strings short; SUB, not a space, so "[\0]"
+		for (char *q = p; (q = memchr(q, '\0', (size_t)(le - q))) != NULL; q++)
+			*q = '\x1a'; /* NUL bytes would cut C strings short; SUB, not a space, so "[\0]"
 				               * is no open checkbox (the tasks.md editor would not tick it) */
 		l->text = p;
 		l->len = (size_t)(le - p);
@@ -679,7 +678,7 @@ static int append_desc(devsys_speckit_task *t, const char *p, const char *end)
 {
 	p = skip_ws(p, end);
 	end = rtrim(p, end);
-	size_t old = strlen(t->desc), n = (size_t)(end - p);
+	size_t old = t->desc ? strlen(t->desc) : 0, n = (size_t)(end - p);
 	if (!n)
 		return 0;
 	char *d = devsys__realloc(t->desc, old + n + 2);
@@ -720,8 +719,7 @@ static int parse_task(devsys_speckit_feature *f, const char *after, const char *
 	t->state = state;
 	t->line = line;
 	t->phase = f->nphases - 1;
-	if (!(t->desc = devsys__strdup("")))
-		return devsys__error_oom();
+	t->desc = NULL; /* the first append allocates it: one allocation, not two */
 	p = skip_ws(p + idn, end);
 	int rc = 0;
 	while (p < end && *p == '[' && rc == 0) {
@@ -742,6 +740,8 @@ static int parse_task(devsys_speckit_feature *f, const char *after, const char *
 	}
 	if (rc == 0)
 		rc = append_desc(t, p, end);
+	if (rc == 0 && !t->desc && !(t->desc = devsys__strdup("")))
+		rc = devsys__error_oom(); /* no description: "" (SK008 says so) */
 	return rc ? rc : scan_text(t, p, end, line);
 }
 
