@@ -256,7 +256,9 @@ static int links_of(devsys_cli *cli, const char *rel, devsys_speckit_links **out
 	int rc = devsys_cli_open_workspace(cli, &ws);
 	if (rc)
 		return rc;
-	if (devsys_store_open(&st, ws, NULL) || devsys_speckit_links_new(out, st, ws, rel))
+	devsys_store_options so = DEVSYS_STORE_OPTIONS_INIT;
+	so.flags = DEVSYS_STORE_NO_RECOVER; /* a reader: leave crashed tasks to the pipeline's own recovery */
+	if (devsys_store_open(&st, ws, &so) || devsys_speckit_links_new(out, st, ws, rel))
 		rc = devsys_cli_fail_lib(cli, "speckit sync");
 	devsys_store_free(st);
 	devsys_workspace_free(ws);
