@@ -5,6 +5,10 @@
  * pipeline per thread, heartbeating the leases; SIGTERM or SIGINT stops
  * claiming, waits up to the grace period for the running tasks and hands
  * back those still running (the next claim resumes them).
+ *
+ * Threads: each job thread owns its pipeline; the store handle for claims
+ * and heartbeats is shared (the store serialises its calls); a slot's task
+ * name and lost flag are guarded by the slot's lock.
  */
 #include "cli.h"
 
@@ -441,6 +445,38 @@ static int worker_args(worker *w, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Two workers with one id would take each other's leases for their own:
+ * refuse an id that holds a live lease (a worker of that id runs, or died
+ * less than a lease ago).
+ */
+static int refuse_taken_id(worker *w)
+{
+	devsys_buf out = DEVSYS_BUF_INIT;
+	json_t *j, *e;
+	size_t i, n = strlen(w->id);
+	int rc = 0;
+	if (devsys_store_claims_json(w->store, NULL, &out) < 0) {
+		devsys_buf_dispose(&out);
+		return devsys_cli_fail_lib(w->cli, "cannot read the queue");
+	}
+	j = json_loads(out.ptr, 0, NULL);
+	json_array_foreach(json_object_get(j, "queue"), i, e) {
+		const char *owner = json_string_value(json_object_get(e, "owner"));
+		long long left = (long long)json_integer_value(json_object_get(e, "lease_ms_left"));
+		if (owner && !strncmp(owner, w->id, n) && owner[n] == '/' && left > 0) {
+			rc = devsys_cli_usage_error(w->cli,
+			                            "worker: id '%s' is in use: its job %s holds task %s (lease %lld ms "
+			                            "left); give this worker another --id, or wait for the lease to expire",
+			                            w->id, owner + n + 1, json_string_value(json_object_get(e, "task")), left);
+			break;
+		}
+	}
+	json_decref(j);
+	devsys_buf_dispose(&out);
+	return rc;
+}
+
 static int open_slots(worker *w)
 {
 	devsys_pipeline_options o = DEVSYS_PIPELINE_OPTIONS_INIT;
@@ -491,7 +527,7 @@ static int cmd_worker(devsys_cli *cli, int argc, char **argv)
 		rc = devsys_cli_fail_lib(cli, "cannot open the task store");
 		goto out;
 	}
-	if ((rc = open_slots(&w)) != 0)
+	if ((rc = refuse_taken_id(&w)) != 0 || (rc = open_slots(&w)) != 0)
 		goto out;
 	if (!cli->json)
 		printf("devsys worker %s: %d job(s), lease %u ms (workspace %s)\n", w.id, w.jobs, w.lease_ms,

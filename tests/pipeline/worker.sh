@@ -112,10 +112,16 @@ assert len(owners) == 2, owners  # both jobs claimed
 # 3. SIGTERM during a slow agent: the task is handed back after the grace period
 spec slow "$root/slow-agent.sh" > "$root/slow.yaml"
 "$devsys" --workspace "$ws" submit "$root/slow.yaml" > /dev/null || fail "submit slow"
-"$devsys" --workspace "$ws" worker --once --grace 1 --lease-ms 5000 > "$root/worker.log" 2>&1 &
+"$devsys" --workspace "$ws" worker --once --grace 1 --lease-ms 5000 --id w-slow > "$root/worker.log" 2>&1 &
 wpid=$!
 wait_for "the slow agent to start" test -f "$root/slow.started"
 [ "$(claims slow)" = held ] || fail "slow: claim log '$(claims slow)' while it runs"
+# bad input: a second worker with the same id is refused, naming it, and claims nothing
+rc=0
+"$devsys" --workspace "$ws" worker --once --id w-slow > "$root/dup.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "a second worker with the same id exited $rc: $(cat "$root/dup.out")"
+grep -q "id 'w-slow' is in use: its job 1 holds task slow" "$root/dup.out" || fail "dup: $(cat "$root/dup.out")"
+[ "$(claims slow)" = held ] || fail "slow: claim log '$(claims slow)' after the refused worker"
 kill -TERM "$wpid"
 rc=0
 wait "$wpid" || rc=$?
