@@ -256,15 +256,34 @@ static bool rests(int state)
 	       state == DEVSYS_STATE_NO_CHANGES || state == DEVSYS_STATE_FAILED || state == DEVSYS_STATE_CANCELED;
 }
 
+/* A task that cannot run (its kept spec unreadable or now invalid) fails, with the reason in its event. */
+static void fail_unrunnable(worker *w, slot *s, const char *id)
+{
+	char why[1200];
+	(void)s;
+	snprintf(why, sizeof(why), "the worker cannot run it: %s", devsys_error_message(devsys_error_last()));
+	say(w, "task %s: failed: %s\n", id, why);
+	if (devsys_store_transition(w->store, id, DEVSYS_STATE_FAILED, why) < 0)
+		say(w, "task %s: cannot mark it failed: %s\n", id, devsys_error_message(devsys_error_last()));
+}
+
 static void run_one(slot *s, const char *id)
 {
 	worker *w = s->w;
 	devsys_stage_result res = DEVSYS_STAGE_RESULT_INIT;
 	int rc, state;
 	say(w, "task %s: claimed%s\n", id, "");
-	if ((rc = devsys_pipeline_load(s->p, id)) == 0)
+	/* the kept spec is checked again: the schema may have changed since submit, or the file */
+	if ((rc = devsys_pipeline_load(s->p, id)) < 0 || (rc = devsys_spec_validate(NULL, devsys_pipeline_spec(s->p), 0)) < 0)
+		fail_unrunnable(w, s, id);
+	else
 		rc = devsys_pipeline_run(&res, s->p);
 	state = devsys_store_task_state(w->store, id);
+	if (rc < 0 && state >= 0 && !rests(state) && state != DEVSYS_STATE_INTERRUPTED) {
+		/* stopped before any stage could end it: handing it back would loop */
+		fail_unrunnable(w, s, id);
+		state = devsys_store_task_state(w->store, id);
+	}
 	pthread_mutex_lock(&s->lock);
 	bool lost = s->lost;
 	pthread_mutex_unlock(&s->lock);

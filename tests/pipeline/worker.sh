@@ -141,4 +141,20 @@ tail -n 5 "$ws/tasks/slow/events.jsonl" | grep -q "stage agent interrupted: work
 [ "$(git --git-dir="$root/remote.git" rev-list --count main..task/slow)" = 1 ] || fail "slow: not one commit"
 # ([s]: the pattern does not match the command line of the shell that polls)
 wait_for "the first run's agent to be gone" sh -c "! pgrep -f '$root/[s]low-agent.sh' >/dev/null"
-echo "ok: submit, worker --jobs 2 --once, SIGTERM hand-back and resume"
+
+# 5. bad input: a task whose kept spec became invalid between submit and claim fails at
+#    claim with the reason, runs nothing, and leaves the queue (no endless hand-back)
+spec gone "$root/agent.sh" > "$root/gone.yaml"
+"$devsys" --workspace "$ws" submit "$root/gone.yaml" > /dev/null || fail "submit gone"
+py "
+import re
+p = '$ws/tasks/gone/spec.yaml'
+s = open(p).read()
+open(p, 'w').write(re.sub(r'(?ms)^repo:.*?(?=^agent:)', '', s))"
+grep -q '^repo:' "$ws/tasks/gone/spec.yaml" && fail "the kept spec still has its repo"
+"$devsys" --workspace "$ws" worker --once > "$root/worker.log" 2>&1 && fail "the worker reported success"
+[ "$(state gone)" = failed ] || fail "gone is $(state gone)"
+grep -q "task gone: failed: the worker cannot run it: .*repo" "$root/worker.log" || fail "no reason: $(cat "$root/worker.log")"
+[ "$(claims gone)" = completed ] || fail "gone: claim log '$(claims gone)'"
+git --git-dir="$root/remote.git" rev-parse -q --verify task/gone >/dev/null && fail "gone was pushed"
+echo "ok: submit, worker --jobs 2 --once, SIGTERM hand-back and resume, a spec gone bad"
