@@ -994,8 +994,12 @@ static int expire_leases(devsys_store *st)
 		devsys__task_row r;
 		char why[400];
 		snprintf(why, sizeof(why), "the lease of worker %s on %s expired", c.rows[i].owner, c.rows[i].host);
-		if ((rc = get_row(st, c.rows[i].task_id, &r)) == 0 && (rc = interrupt_task(st, &r, why)) == 0 &&
-		    (rc = st->be->lease_end(st->self, c.rows[i].task_id, c.rows[i].owner, "expired", 0)) > 0)
+		/* a row whose task is gone from the store has nothing to interrupt: its lease just ends */
+		if ((rc = st->be->task_get(st->self, c.rows[i].task_id, &r)) == 0)
+			rc = interrupt_task(st, &r, why);
+		else if (rc == DEVSYS_ENOTFOUND)
+			rc = 0;
+		if (rc == 0 && (rc = st->be->lease_end(st->self, c.rows[i].task_id, c.rows[i].owner, "expired", 0)) > 0)
 			rc = 0;
 	}
 	devsys__free(c.rows);

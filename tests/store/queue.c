@@ -429,3 +429,35 @@ Test(queue, metrics_show_the_queue_and_the_claims)
 	devsys_buf_dispose(&id);
 	devsys_buf_dispose(&m);
 }
+
+Test(queue, an_expired_lease_on_a_task_gone_from_the_store_just_ends)
+{
+	devsys_buf id = DEVSYS_BUF_INIT;
+	char path[4096];
+	sqlite3 *db;
+	long long deadline;
+	int rc, expired = 0;
+	queued_task("g1", NULL);
+	OK(devsys_store_claim(&id, st, "w1", "h", NULL, 0, 300));
+	snprintf(path, sizeof(path), "%s/devsys.db", dir);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "DELETE FROM tasks WHERE id = 'g1'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	deadline = now_ms() + 10000;
+	while (!expired && now_ms() < deadline) {
+		json_t *j;
+		rc = devsys_store_claim(&id, st, "w2", "h", NULL, 0, 0);
+		cr_assert_eq(rc, DEVSYS_ENOTFOUND, "claims go on working: %s", devsys_error_message(devsys_error_last()));
+		j = claims("g1");
+		expired = !strcmp(json_string_value(json_object_get(json_array_get(json_object_get(j, "claims"), 0), "how")),
+		                  "expired");
+		cr_assert(expired || json_array_size(json_object_get(j, "queue")) == 1);
+		if (expired)
+			cr_assert_eq(json_array_size(json_object_get(j, "queue")), 0, "and the row left the queue");
+		json_decref(j);
+		if (!expired)
+			usleep(20000);
+	}
+	cr_assert(expired, "the lease expired within the deadline");
+	devsys_buf_dispose(&id);
+}
