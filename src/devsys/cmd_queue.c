@@ -279,14 +279,14 @@ static void run_one(slot *s, const char *id)
 	else
 		rc = devsys_pipeline_run(&res, s->p);
 	state = devsys_store_task_state(w->store, id);
-	if (rc < 0 && state >= 0 && !rests(state) && state != DEVSYS_STATE_INTERRUPTED) {
+	pthread_mutex_lock(&s->lock);
+	bool lost = s->lost;
+	pthread_mutex_unlock(&s->lock);
+	if (!lost && rc < 0 && state >= 0 && !rests(state) && state != DEVSYS_STATE_INTERRUPTED) {
 		/* stopped before any stage could end it: handing it back would loop */
 		fail_unrunnable(w, s, id);
 		state = devsys_store_task_state(w->store, id);
 	}
-	pthread_mutex_lock(&s->lock);
-	bool lost = s->lost;
-	pthread_mutex_unlock(&s->lock);
 	if (lost) {
 		say(w, "task %s: the lease was lost while it ran; another worker owns it now%s\n", id, "");
 	} else if (state >= 0 && rests(state)) {
