@@ -84,6 +84,10 @@ static bool is_scrubbed(const devsys_pipeline *p, const char *entry)
 	for (size_t i = 0; p->scrub && p->scrub[i]; i++)
 		if (strlen(p->scrub[i]) == n && strncmp(entry, p->scrub[i], n) == 0)
 			return true;
+	/* git configuration through the environment (GIT_CONFIG_COUNT/KEY_n,
+	 * GIT_CONFIG_GLOBAL) could hand the agent's git a credential helper */
+	if (strncmp(entry, "GIT_CONFIG", 10) == 0)
+		return true;
 	/* the task facts below are the pipeline's, not inherited */
 	return strncmp(entry, "DEVSYS_", 7) == 0 || strncmp(entry, "HOME=", 5) == 0;
 }
@@ -130,6 +134,8 @@ static int agent_env(strvec *env, devsys_pipeline *p, devsys_task *task, const c
 	if (rc == 0 && (rc = devsys_task_path_join(&home, task, "home")) == 0 &&
 	    (rc = devsys__mkdir_p(home.ptr, 0700)) == 0 && (rc = devsys_task_path_join(&spec, task, p->spec_kept)) == 0 &&
 	    (rc = vec_push(env, devsys__asprintf("HOME=%s", home.ptr))) == 0 &&
+	    /* nor does /etc/gitconfig: the agent's git sees no credential helper */
+	    (rc = vec_push(env, devsys__strdup("GIT_CONFIG_NOSYSTEM=1"))) == 0 &&
 	    (rc = vec_push(env, devsys__asprintf("DEVSYS_TASK_ID=%s", p->task_id))) == 0 &&
 	    (rc = vec_push(env, devsys__asprintf("DEVSYS_TASK_FILE=%s", input))) == 0 &&
 	    (rc = vec_push(env, devsys__asprintf("DEVSYS_SPEC_FILE=%s", spec.ptr))) == 0)

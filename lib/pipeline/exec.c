@@ -29,6 +29,14 @@ static const char *step_profile(const devsys_pipeline *p, const char *step)
 	return name ? name : devsys_spec_get_string(p->spec, "/runner");
 }
 
+static bool has_profile(const devsys_config *cfg, const char *name)
+{
+	for (size_t i = 0; cfg && i < devsys_config_runner_count(cfg); i++)
+		if (strcmp(devsys_config_runner_name(cfg, i), name) == 0)
+			return true;
+	return false;
+}
+
 int devsys__pipeline_open_runner(devsys_runner **out, devsys_pipeline *p, const char *step)
 {
 	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
@@ -49,6 +57,9 @@ int devsys__pipeline_open_runner(devsys_runner **out, devsys_pipeline *p, const 
 	o.version = DEVSYS_RUNNER_OPTIONS_VERSION;
 	if (!o.ws)
 		o.ws = p->ws;
+	/* "inproc" is the built-in runner unless the operator defines a profile of that name */
+	if (profile && strcmp(profile, "inproc") == 0 && !has_profile(p->config, profile))
+		profile = NULL;
 	if (profile && !p->config) {
 		if (strcmp(profile, "inproc") != 0)
 			return devsys__error_set(DEVSYS_ENOTFOUND,

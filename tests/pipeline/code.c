@@ -101,7 +101,15 @@ Test(pipeline_code, an_agent_change_is_committed_and_pushed_without_the_tokens, 
 	setenv("SSH_AUTH_SOCK", "/tmp/planted.sock", 1);
 	setenv("OPERATOR_SECRET", "planted-operator", 1);
 	setenv("POSITIVE_CONTROL", "present-1", 1);
+	/* a credential helper handed to git through the environment */
+	setenv("GIT_CONFIG_COUNT", "1", 1);
+	setenv("GIT_CONFIG_KEY_0", "credential.helper", 1);
+	setenv("GIT_CONFIG_VALUE_0", "planted-helper", 1);
+	env = dt_sh_output(&st, "git config --get-all credential.helper");
+	cr_assert(env && strstr(env, "planted-helper"), "control: git reads the planted helper: %s", env ? env : "");
+	free(env);
 	validate("change-1",
+	         "git -C \"$DEVSYS_CHECKOUT\" config --get-all credential.helper > \"$DEVSYS_CHECKOUT/../cred.txt\"\n"
 	         "env > \"$DEVSYS_CHECKOUT/../env.txt\"\ncat \"$DEVSYS_TASK_FILE\" > \"$DEVSYS_CHECKOUT/../facts.txt\"\n"
 	         "cat > \"$DEVSYS_CHECKOUT/../stdin.txt\"\necho agent says hi\necho changed by agent >> README\n",
 	         NULL);
@@ -111,6 +119,9 @@ Test(pipeline_code, an_agent_change_is_committed_and_pushed_without_the_tokens, 
 	unsetenv("SSH_AUTH_SOCK");
 	unsetenv("OPERATOR_SECRET");
 	unsetenv("POSITIVE_CONTROL");
+	unsetenv("GIT_CONFIG_COUNT");
+	unsetenv("GIT_CONFIG_KEY_0");
+	unsetenv("GIT_CONFIG_VALUE_0");
 	cr_assert_str_eq(r.stage, "push");
 	cr_assert_str_eq(r.outcome, "pushed");
 	cr_assert_eq(devsys_store_task_state(devsys_pipeline_store(pl), "change-1"), DEVSYS_STATE_PUSHED);
@@ -125,6 +136,12 @@ Test(pipeline_code, an_agent_change_is_committed_and_pushed_without_the_tokens, 
 	cr_assert(strstr(env, "DEVSYS_TASK_ID=change-1\n"), "%s", env);
 	snprintf(p, sizeof(p), "HOME=%s/tasks/change-1/home\n", dir);
 	cr_assert(strstr(env, p), "a per-task HOME: %s", env);
+	cr_assert(strstr(env, "GIT_CONFIG_NOSYSTEM=1\n") && !strstr(env, "GIT_CONFIG_KEY_0"), "%s", env);
+	free(env);
+	/* the agent's git sees no credential helper (control: this process's git would see the planted one) */
+	snprintf(p, sizeof(p), "%s/tasks/change-1/cred.txt", dir);
+	env = dt_read_file(p, NULL);
+	cr_assert(env && !strstr(env, "planted-helper"), "the agent's git has a credential helper: %s", env ? env : "");
 	free(env);
 	/* the task facts, outside the checkout */
 	snprintf(p, sizeof(p), "%s/tasks/change-1/facts.txt", dir);
