@@ -242,6 +242,7 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	devsys_pipeline *p = c->p;
 	devsys_task *task = c->task;
 	devsys_repo *repo;
+	devsys_runner *runner = NULL;
 	devsys_runner_cmd cmd = DEVSYS_RUNNER_CMD_INIT;
 	devsys_runner_result rr = DEVSYS_RUNNER_RESULT_INIT;
 	devsys_buf input = DEVSYS_BUF_INIT;
@@ -266,7 +267,8 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	}
 	if ((rc = write_agent_input(p, task, &input)) < 0 ||
 	    (rc = agent_env(&env, p, task, input.ptr, devsys_repo_checkout_path(repo))) < 0 ||
-	    (!p->runner && (rc = devsys__pipeline_open_runner(&p->runner, p, "agent")) < 0)) {
+	    /* per run: the task's profile names it */
+	    (rc = devsys__pipeline_open_runner(&runner, p, "agent")) < 0) {
 		rc = devsys__pipeline_end(c, "agent", rc, DEVSYS_FAILURE_SYSTEM, "agent-not-run", -1);
 		goto out;
 	}
@@ -287,7 +289,7 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	/* the budgets: the spec may only lower the operator's idle timeout */
 	cmd.idle_timeout_ms = idle_ms && idle_ms < p->agent_idle_timeout_ms ? idle_ms : p->agent_idle_timeout_ms;
 	cmd.max_output_bytes = p->max_output_bytes;
-	rc = devsys__pipeline_exec(c, p->runner, &cmd, &rr);
+	rc = devsys__pipeline_exec(c, runner, &cmd, &rr);
 	devsys__agent_finish(ag);
 	fclass = rc < 0 && rr.failure == DEVSYS_RUNNER_OK ? DEVSYS_FAILURE_SYSTEM : devsys__pipeline_failure_of_runner(rr.failure);
 	/* the adapter stopped it on a budget: the runner saw a cancel */
@@ -326,6 +328,7 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	}
 	devsys_runner_result_dispose(&rr);
 out:
+	devsys_runner_free(runner);
 	devsys__free(usage);
 	devsys__free(aenv);
 	devsys__agent_close(ag);

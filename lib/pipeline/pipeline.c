@@ -122,7 +122,6 @@ void devsys_pipeline_free(devsys_pipeline *p)
 	for (size_t i = 0; p->scrub && p->scrub[i]; i++)
 		devsys__free(p->scrub[i]);
 	devsys__free(p->scrub);
-	devsys_runner_free(p->runner);
 	devsys_config_free(p->config);
 	devsys_store_free(p->store);
 	devsys_workspace_free(p->ws);

@@ -14,7 +14,6 @@ typedef struct devsys__stage_entry devsys__stage_entry;
 struct devsys_pipeline {
 	devsys_workspace *ws;  /* referenced */
 	devsys_store *store;   /* owned */
-	devsys_runner *runner; /* owned; the agent's, opened by the first stage that runs a command */
 	const devsys_repo_options *repo_opts;     /* borrowed until devsys_pipeline_free() */
 	const devsys_runner_options *runner_opts; /* borrowed until devsys_pipeline_free() */
 	const devsys_forge_options *forge_opts;   /* borrowed until devsys_pipeline_free() */
@@ -155,7 +154,6 @@ int devsys__pipeline_clear_leftovers(devsys_pipeline *p, const char *task_id);
  * created again, ready to be registered once more; 0: it is registered (resume.c).
  */
 int devsys__pipeline_unregistered(devsys_pipeline *p);
-
 
 /* Read task.json's "stages"."<stage>"."result" into @p out ("ok", "failed", ...; NULL: not run). */
 int devsys__pipeline_stage_recorded(char *out, size_t outsz, devsys_task *task, const char *stage);

@@ -252,3 +252,27 @@ Test(pipeline_code, code_needs_a_validated_task, .init = setup, .fini = teardown
 	cr_assert_eq(devsys_pipeline_code(NULL, pl), DEVSYS_ESTATE);
 	cr_assert_eq(devsys_pipeline_code(NULL, NULL), DEVSYS_EINVAL);
 }
+
+/* With a devsys.yaml that defines other profiles, "runner: inproc" is still the built-in runner;
+ * a profile the file does not define is refused, naming it (control). */
+Test(pipeline_code, runner_inproc_is_built_in_when_devsys_yaml_defines_other_profiles, .init = setup, .fini = teardown)
+{
+	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	char cfg[4096];
+	snprintf(cfg, sizeof(cfg), "%s/devsys.yaml", dir);
+	cr_assert(dt_write_file(cfg, "runners:\n  ssh-staging:\n    type: remote-ssh\n    host: 127.0.0.1\n"
+	                             "    known_hosts: /nonexistent\n"));
+	devsys_pipeline_free(pl);
+	po.runner = &ro;
+	po.config_path = cfg;
+	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+	validate("inproc-1", "echo changed >> README\n", NULL); /* the spec says runner: inproc */
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(r.outcome, "pushed");
+	validate("inproc-2", "echo changed >> README\n", "  runner: docker-nope\n");
+	cr_assert_neq(devsys_pipeline_code(&r, pl), 0);
+	cr_assert_str_eq(r.stage, "agent");
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "docker-nope"), "%s",
+	          devsys_error_message(devsys_error_last()));
+}
