@@ -129,6 +129,16 @@ DEVSYS_API const devsys_node *devsys_spec_at(const devsys_spec *spec, size_t ind
 DEVSYS_API const char *devsys_spec_get_string(const devsys_spec *spec, const char *pointer);
 
 /**
+ * A value of the schema's timeout type in milliseconds: a number of seconds
+ * (1 to 604800) or a duration "90s" / "30m" / "2h". @p what names the field
+ * in the error ("agent.idle_timeout"). The one reader of such values, for
+ * the built-in stages and for added ones.
+ * @return 0; DEVSYS_EINVALID (not such a value: the message names the node's
+ *         source position and @p what); DEVSYS_EINVAL (NULL @p node or @p ms_out).
+ */
+DEVSYS_API int devsys_spec_duration_ms(unsigned int *ms_out, const devsys_node *node, const char *what);
+
+/**
  * The time limit a step of document @p index sets: @p step is "agent",
  * "tests" or "deploy" and the value is the spec's <step>.timeout (seconds,
  * or "90s" / "30m" / "2h") in milliseconds, ready for

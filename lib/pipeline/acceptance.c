@@ -49,26 +49,11 @@ struct devsys__acceptance {
 
 int devsys__acceptance_ms(unsigned int *out, const devsys_node *n, unsigned int def, const char *what)
 {
-	double seconds = 0;
 	if (!n) {
 		*out = def;
 		return 0;
 	}
-	if (devsys_node_get_type(n) == DEVSYS_NODE_NUMBER) {
-		seconds = devsys_node_number(n);
-	} else if (devsys_node_get_type(n) == DEVSYS_NODE_STRING) {
-		const char *text = devsys_node_string(n, NULL);
-		char *end = NULL;
-		unsigned long v = strtoul(text, &end, 10);
-		if (end && end != text && end[0] && !end[1])
-			seconds = end[0] == 's' ? (double)v : end[0] == 'm' ? (double)v * 60 : end[0] == 'h' ? (double)v * 3600 : 0;
-	}
-	if (!(seconds >= 1 && seconds <= 604800))
-		return devsys__error_set(DEVSYS_EINVALID, "%s: %s is not a number of seconds (1 to 604800) or a duration "
-		                                          "like \"90s\", \"30m\", \"2h\"",
-		                         devsys_node_source(n)[0] ? devsys_node_source(n) : "spec", what);
-	*out = (unsigned int)(seconds * 1000);
-	return 0;
+	return devsys_spec_duration_ms(out, n, what);
 }
 
 /* @p url with every "${DEVSYS_DEPLOY_PORT}" replaced by @p port, new. */

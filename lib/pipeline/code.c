@@ -150,25 +150,8 @@ static int agent_env(strvec *env, devsys_pipeline *p, devsys_task *task, const c
 static int spec_idle_ms(const devsys_spec *spec, unsigned int *ms)
 {
 	const devsys_node *n = devsys_node_get(devsys_spec_at(spec, 0), "/agent/idle_timeout");
-	double seconds = 0;
 	*ms = 0;
-	if (!n)
-		return 0;
-	if (devsys_node_get_type(n) == DEVSYS_NODE_NUMBER) {
-		seconds = devsys_node_number(n);
-	} else if (devsys_node_get_type(n) == DEVSYS_NODE_STRING) {
-		const char *text = devsys_node_string(n, NULL);
-		char *end = NULL;
-		unsigned long v = strtoul(text, &end, 10);
-		if (end && end != text && end[0] && !end[1])
-			seconds = end[0] == 's' ? (double)v : end[0] == 'm' ? (double)v * 60 : end[0] == 'h' ? (double)v * 3600 : 0;
-	}
-	if (!(seconds >= 1 && seconds <= 604800))
-		return devsys__error_set(DEVSYS_EINVALID, "%s: agent.idle_timeout is not a number of seconds (1 to 604800) "
-		                                          "or a duration like \"90s\", \"30m\", \"2h\"",
-		                         devsys_node_source(n) ? devsys_node_source(n) : devsys_spec_name(spec));
-	*ms = (unsigned int)(seconds * 1000);
-	return 0;
+	return n ? devsys_spec_duration_ms(ms, n, "agent.idle_timeout") : 0;
 }
 
 /* Each budget its own outcome in task.json (stages.agent.outcome). */

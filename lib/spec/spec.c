@@ -227,21 +227,11 @@ const char *devsys_spec_get_string(const devsys_spec *spec, const char *pointer)
 	return devsys_node_string(devsys_node_get(devsys_spec_at(spec, 0), pointer), NULL);
 }
 
-int devsys_spec_timeout_ms(const devsys_spec *spec, size_t index, const char *step, unsigned int *ms_out)
+int devsys_spec_duration_ms(unsigned int *ms_out, const devsys_node *n, const char *what)
 {
-	char pointer[32];
-	const devsys_node *n;
 	double seconds = 0;
-
-	DEVSYS__CHECK_ARG(spec);
 	DEVSYS__CHECK_ARG(ms_out);
-	if (!step || (strcmp(step, "agent") != 0 && strcmp(step, "tests") != 0 && strcmp(step, "deploy") != 0))
-		return devsys__error_set(DEVSYS_EINVAL, "devsys_spec_timeout_ms: step '%s' is not one of agent, tests, deploy",
-		                         step ? step : "(null)");
-	snprintf(pointer, sizeof(pointer), "/%s/timeout", step);
-	n = devsys_node_get(devsys_spec_at(spec, index), pointer);
-	if (!n)
-		return devsys__error_set(DEVSYS_ENOTFOUND, "the spec sets no %s.timeout", step);
+	DEVSYS__CHECK_ARG(n);
 	if (devsys_node_get_type(n) == DEVSYS_NODE_NUMBER) {
 		seconds = devsys_node_number(n);
 	} else if (devsys_node_get_type(n) == DEVSYS_NODE_STRING) {
@@ -252,10 +242,30 @@ int devsys_spec_timeout_ms(const devsys_spec *spec, size_t index, const char *st
 			seconds = end[0] == 's' ? (double)v : end[0] == 'm' ? (double)v * 60 : end[0] == 'h' ? (double)v * 3600 : 0;
 	}
 	if (!(seconds >= 1 && seconds <= 604800))
-		return devsys__error_set(DEVSYS_EINVALID, "%s: %s.timeout is not a number of seconds (1 to 604800) or a "
-		                         "duration like \"90s\", \"30m\", \"2h\"", devsys_node_source(n) ? devsys_node_source(n) : "spec", step);
+		return devsys__error_set(DEVSYS_EINVALID, "%s: %s is not a number of seconds (1 to 604800) or a duration "
+		                                          "like \"90s\", \"30m\", \"2h\"",
+		                         devsys_node_source(n) && devsys_node_source(n)[0] ? devsys_node_source(n) : "spec",
+		                         what ? what : "the value");
 	*ms_out = (unsigned int)(seconds * 1000);
 	return 0;
+}
+
+int devsys_spec_timeout_ms(const devsys_spec *spec, size_t index, const char *step, unsigned int *ms_out)
+{
+	char pointer[32], what[32];
+	const devsys_node *n;
+
+	DEVSYS__CHECK_ARG(spec);
+	DEVSYS__CHECK_ARG(ms_out);
+	if (!step || (strcmp(step, "agent") != 0 && strcmp(step, "tests") != 0 && strcmp(step, "deploy") != 0))
+		return devsys__error_set(DEVSYS_EINVAL, "devsys_spec_timeout_ms: step '%s' is not one of agent, tests, deploy",
+		                         step ? step : "(null)");
+	snprintf(pointer, sizeof(pointer), "/%s/timeout", step);
+	snprintf(what, sizeof(what), "%s.timeout", step);
+	n = devsys_node_get(devsys_spec_at(spec, index), pointer);
+	if (!n)
+		return devsys__error_set(DEVSYS_ENOTFOUND, "the spec sets no %s.timeout", step);
+	return devsys_spec_duration_ms(ms_out, n, what);
 }
 
 /* ---- the canonical task schema ---- */

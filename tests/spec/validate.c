@@ -327,6 +327,17 @@ Test(spec_validate, step_timeouts_come_from_the_spec_in_milliseconds)
 	cr_assert_eq(devsys_spec_timeout_ms(s, 0, "tests", &ms), DEVSYS_EINVALID);
 	cr_assert(strstr(devsys_error_message(devsys_error_last()), "tests.timeout"));
 	devsys_spec_free(s);
+	/* the reader every stage uses, on any node of the timeout type */
+	s = load("a: 30m\nb: 7\nc: 0\nd: 3x\n");
+	cr_assert_eq(devsys_spec_duration_ms(&ms, devsys_node_get(devsys_spec_at(s, 0), "/a"), "a"), 0);
+	cr_assert_eq(ms, 30u * 60 * 1000);
+	cr_assert_eq(devsys_spec_duration_ms(&ms, devsys_node_get(devsys_spec_at(s, 0), "/b"), "b"), 0);
+	cr_assert_eq(ms, 7000u);
+	cr_assert_eq(devsys_spec_duration_ms(&ms, devsys_node_get(devsys_spec_at(s, 0), "/c"), "c"), DEVSYS_EINVALID);
+	cr_assert_eq(devsys_spec_duration_ms(&ms, devsys_node_get(devsys_spec_at(s, 0), "/d"), "x.d"), DEVSYS_EINVALID);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "x.d"), "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_spec_duration_ms(&ms, NULL, "a"), DEVSYS_EINVAL);
+	devsys_spec_free(s);
 }
 
 /* devsys_spec_name: the display name, copied at load, borrowed from the spec. */
