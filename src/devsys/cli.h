@@ -65,4 +65,12 @@ const char *devsys_cli_color(const devsys_cli *cli, const char *ansi);
 void devsys_cli_print_validation(FILE *out, const devsys_validation *v);
 #endif
 
+#ifdef DEVSYS_HAVE_MODULE_PIPELINE
+/* devsys run SPEC... --jobs N (cmd_queue.c): every document validated, then the tasks run N at a
+ * time, one pipeline per thread, and a summary of all. */
+int devsys_cli_run_many(devsys_cli *cli, char **files, int nfiles, int jobs, const char *config);
+/* The same from run's argv when it has --jobs or several spec files; else -1. */
+int devsys_cli_run_many_argv(devsys_cli *cli, int argc, char **argv);
+#endif
+
 #endif /* DEVSYS_CLI_H */

@@ -67,7 +67,10 @@ struct submit {
 	char *schema;
 	json_t *done, *errors;
 	int worst;
+	struct many *run_ids; /* devsys run --jobs: collect the ids to run instead of queueing */
 };
+
+static int many_add(struct many *m, const char *id);
 
 static bool blank_doc(const char *s, size_t len)
 {
@@ -108,6 +111,19 @@ static void submit_doc(struct submit *s, const char *name, const char *bytes, si
 		return;
 	}
 	id = devsys_pipeline_task_id(s->p);
+	if (s->run_ids) {
+		int state = devsys_store_task_state(st, id);
+		if (rc == DEVSYS_EEXISTS && state != DEVSYS_STATE_VALIDATED) {
+			char msg[300];
+			snprintf(msg, sizeof(msg), "task '%s' exists already (%s): not run again (devsys run --resume %s)", id,
+			         state >= 0 ? devsys_task_state_name(state) : "unknown", id);
+			submit_error(s, name, DEVSYS_EXIT_FAILED, msg);
+		} else if ((rc = many_add(s->run_ids, id)) < 0)
+			submit_error(s, name, DEVSYS_EXIT_SYSTEM, "out of memory");
+		else if (rc > 0)
+			submit_error(s, name, DEVSYS_EXIT_USAGE, "this task id is given twice");
+		return;
+	}
 	profile = s->profile ? s->profile : devsys_spec_get_string(devsys_pipeline_spec(s->p), "/runner");
 	if (devsys_store_submit(st, id, profile, s->schema) < 0) {
 		/* a task registered earlier and never run is queued; any other is reported as it stands */
@@ -575,6 +591,261 @@ out:
 	free(w.profiles);
 	devsys_store_free(w.store);
 	devsys_workspace_free(w.ws);
+	return rc;
+}
+
+/* ---- devsys run SPEC... --jobs N: several tasks of this process at once ---- */
+
+struct many;
+
+typedef struct many_slot {
+	struct many *m;
+	pthread_t thread;
+	devsys_pipeline *p; /* one pipeline per thread: a runner runs one command at a time */
+} many_slot;
+
+typedef struct many {
+	devsys_cli *cli;
+	char **ids;
+	size_t n, next;
+	int *states;
+	char **outcomes;
+	many_slot *slots;
+	int jobs;
+	pthread_mutex_t lock;
+	volatile sig_atomic_t interrupted, finished;
+} many;
+
+static int many_add(struct many *m, const char *id)
+{
+	char **ids;
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->ids[i], id))
+			return 1; /* listed twice: run once */
+	ids = realloc(m->ids, (m->n + 1) * sizeof(*ids));
+	if (!ids)
+		return -1;
+	m->ids = ids;
+	if (!(m->ids[m->n] = strdup(id)))
+		return -1;
+	m->n++;
+	return 0;
+}
+
+static void *many_main(void *arg)
+{
+	many_slot *s = arg;
+	many *m = s->m;
+	for (;;) {
+		devsys_stage_result res = DEVSYS_STAGE_RESULT_INIT;
+		size_t i;
+		int rc;
+		pthread_mutex_lock(&m->lock);
+		i = m->interrupted ? m->n : m->next++;
+		pthread_mutex_unlock(&m->lock);
+		if (i >= m->n)
+			break;
+		if (!m->cli->json) {
+			pthread_mutex_lock(&m->lock);
+			printf("task %s: running\n", m->ids[i]);
+			fflush(stdout);
+			pthread_mutex_unlock(&m->lock);
+		}
+		if ((rc = devsys_pipeline_load(s->p, m->ids[i])) == 0)
+			rc = devsys_pipeline_run(&res, s->p);
+		pthread_mutex_lock(&m->lock);
+		m->states[i] = devsys_store_task_state(devsys_pipeline_store(s->p), m->ids[i]);
+		m->outcomes[i] = strdup(rc < 0 ? devsys_error_message(devsys_error_last()) : res.outcome ? res.outcome : "");
+		if (!m->cli->json) {
+			printf("task %s: %s\n", m->ids[i], m->states[i] >= 0 ? devsys_task_state_name(m->states[i]) : "unknown");
+			fflush(stdout);
+		}
+		pthread_mutex_unlock(&m->lock);
+	}
+	return NULL;
+}
+
+/* SIGINT/SIGTERM cancel every running stage (a thread of its own: cancel is not for signal handlers). */
+static void *many_signals(void *arg)
+{
+	many *m = arg;
+	sigset_t set;
+	int sig = 0;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
+	while (sigwait(&set, &sig) == 0 && !m->finished)
+		if (sig != SIGUSR1) {
+			m->interrupted = 1;
+			for (int i = 0; i < m->jobs; i++)
+				devsys_pipeline_cancel(m->slots[i].p);
+		}
+	return NULL;
+}
+
+static bool resting(int state)
+{
+	return state == DEVSYS_STATE_AWAITING_REVIEW || state == DEVSYS_STATE_MERGED || state == DEVSYS_STATE_DONE ||
+	       state == DEVSYS_STATE_NO_CHANGES;
+}
+
+static int many_report(many *m)
+{
+	int rc = DEVSYS_EXIT_OK;
+	json_t *arr = m->cli->json ? json_array() : NULL;
+	if (!m->cli->json)
+		printf("\n%-28s %-16s %s\n", "TASK", "STATE", "LAST");
+	for (size_t i = 0; i < m->n; i++) {
+		const char *state = m->states[i] >= 0 ? devsys_task_state_name(m->states[i]) : "not run";
+		if (arr)
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "task", m->ids[i], "state", state, "last",
+			                                     m->outcomes[i] ? m->outcomes[i] : ""));
+		else
+			printf("%-28s %-16s %s\n", m->ids[i], state, m->outcomes[i] ? m->outcomes[i] : "");
+		if (!resting(m->states[i]))
+			rc = DEVSYS_EXIT_FAILED;
+	}
+	if (arr)
+		devsys_cli_print_json(json_pack("{s:o,s:b}", "tasks", arr, "interrupted", (int)m->interrupted));
+	return m->interrupted ? DEVSYS_EXIT_INTERRUPTED : rc;
+}
+
+/* Validate every document of @p files (the library's validate stage) and collect the task ids to run. */
+static int many_validate(many *m, devsys_pipeline *p, char **files, int nfiles)
+{
+	struct submit s;
+	memset(&s, 0, sizeof(s));
+	s.cli = m->cli;
+	s.p = p;
+	s.run_ids = m;
+	for (int i = 0; i < nfiles; i++) {
+		devsys_buf b = DEVSYS_BUF_INIT;
+		int rc = read_file(m->cli, files[i], &b);
+		if (rc == 0)
+			submit_file(&s, files[i], &b);
+		devsys_buf_dispose(&b);
+		if (rc != 0)
+			return rc;
+	}
+	return s.worst;
+}
+
+int devsys_cli_run_many(devsys_cli *cli, char **files, int nfiles, int jobs, const char *config)
+{
+	devsys_pipeline_options o = DEVSYS_PIPELINE_OPTIONS_INIT;
+	devsys_workspace *ws = NULL;
+	devsys_pipeline *vp = NULL;
+	sigset_t set, old;
+	pthread_t sigt;
+	many m;
+	int rc;
+	memset(&m, 0, sizeof(m));
+	m.cli = cli;
+	m.jobs = jobs;
+	pthread_mutex_init(&m.lock, NULL);
+	o.config_path = config;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	if ((rc = devsys_cli_open_workspace(cli, &ws)) != 0)
+		goto out;
+	if (devsys_pipeline_new(&vp, ws, &o) < 0) {
+		rc = devsys_cli_fail_lib(cli, "cannot open the task store");
+		goto out;
+	}
+	/* every spec is validated before any task runs: an invalid one stops the run, nothing of it registered */
+	if ((rc = many_validate(&m, vp, files, nfiles)) != 0)
+		goto out;
+	if (!(m.states = calloc(m.n ? m.n : 1, sizeof(*m.states))) || !(m.outcomes = calloc(m.n ? m.n : 1, sizeof(char *))) ||
+	    !(m.slots = calloc((size_t)jobs, sizeof(*m.slots)))) {
+		rc = DEVSYS_EXIT_SYSTEM;
+		goto out;
+	}
+	for (size_t i = 0; i < m.n; i++)
+		m.states[i] = -1;
+	for (int i = 0; i < jobs; i++) {
+		m.slots[i].m = &m;
+		if (devsys_pipeline_new(&m.slots[i].p, ws, &o) < 0) {
+			rc = devsys_cli_fail_lib(cli, "cannot open the task store");
+			goto out;
+		}
+	}
+	if (!cli->json)
+		printf("devsys run: %zu task(s), %d at a time (workspace %s)\n", m.n, jobs, devsys_workspace_path(ws));
+	pthread_create(&sigt, NULL, many_signals, &m);
+	for (int i = 0; i < jobs; i++)
+		pthread_create(&m.slots[i].thread, NULL, many_main, &m.slots[i]);
+	for (int i = 0; i < jobs; i++)
+		pthread_join(m.slots[i].thread, NULL);
+	m.finished = 1;
+	pthread_kill(sigt, SIGUSR1);
+	pthread_join(sigt, NULL);
+	rc = many_report(&m);
+out:
+	for (int i = 0; m.slots && i < jobs; i++)
+		devsys_pipeline_free(m.slots[i].p);
+	for (size_t i = 0; i < m.n; i++) {
+		free(m.ids[i]);
+		if (m.outcomes)
+			free(m.outcomes[i]);
+	}
+	free(m.ids);
+	free(m.outcomes);
+	free(m.states);
+	free(m.slots);
+	devsys_pipeline_free(vp);
+	devsys_workspace_free(ws);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/*
+ * `devsys run` with --jobs N or several spec files: this, else -1 (the
+ * single-task run of cmd_run.c). --resume stays single.
+ */
+int devsys_cli_run_many_argv(devsys_cli *cli, int argc, char **argv)
+{
+	const char *config = NULL;
+	char **files;
+	unsigned long jobs = 0;
+	int nfiles = 0, rc;
+	bool many_mode = false;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--resume"))
+			return -1;
+	if (!(files = calloc((size_t)argc, sizeof(*files))))
+		return DEVSYS_EXIT_SYSTEM;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--jobs") && i + 1 < argc) {
+			char *end;
+			errno = 0;
+			jobs = strtoul(argv[++i], &end, 10);
+			if (errno || *end || jobs < 1 || jobs > 64) {
+				free(files);
+				return devsys_cli_usage_error(cli, "run: --jobs '%s' is not a number of 1..64", argv[i]);
+			}
+			many_mode = true;
+		} else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			config = argv[++i];
+		else if (!strncmp(argv[i], "--config=", 9))
+			config = argv[i] + 9;
+		else if (argv[i][0] != '-' || !argv[i][1])
+			files[nfiles++] = argv[i];
+	}
+	many_mode = many_mode || nfiles > 1;
+	if (!many_mode) {
+		free(files);
+		return -1;
+	}
+	if (!nfiles) {
+		free(files);
+		return devsys_cli_usage_error(cli, "run --jobs N needs spec files");
+	}
+	rc = devsys_cli_run_many(cli, files, nfiles, jobs ? (int)jobs : 1, config);
+	free(files);
 	return rc;
 }
 

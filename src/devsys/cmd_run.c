@@ -576,6 +576,8 @@ static int cmd_run(devsys_cli *cli, int argc, char **argv)
 	r.cli = cli;
 	if ((rc = refuse_nested(cli)) != 0)
 		return rc;
+	if ((rc = devsys_cli_run_many_argv(cli, argc, argv)) >= 0) /* --jobs N, several specs: cmd_queue.c */
+		return rc;
 	if ((rc = parse_args(&r, argc, argv, &file)) != 0 || (file && (rc = read_spec(&r, file, &bytes)) != 0) ||
 	    (rc = devsys_cli_open_workspace(cli, &r.ws)) != 0 ||
 	    (r.embedded && (rc = devsys_cli_sample_prepare(cli, r.ws, &bytes)) != 0) || (rc = open_pipeline(&r)) != 0)
@@ -620,7 +622,7 @@ static int cmd_run(devsys_cli *cli, int argc, char **argv)
 #endif
 
 const devsys_cli_command devsys_cli_run_commands[] = {
-	{ "run", "[--config FILE] [SPEC | --resume TASK]",
+	{ "run", "[--config FILE] [SPEC... [--jobs N] | --resume TASK]",
 	  "run the main job on a spec: every pipeline stage, with a summary (default: the embedded sample task)", cmd_run },
 	{ NULL, NULL, NULL, NULL }
 };

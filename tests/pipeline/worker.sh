@@ -157,4 +157,37 @@ grep -q '^repo:' "$ws/tasks/gone/spec.yaml" && fail "the kept spec still has its
 grep -q "task gone: failed: the worker cannot run it: .*repo" "$root/worker.log" || fail "no reason: $(cat "$root/worker.log")"
 [ "$(claims gone)" = completed ] || fail "gone: claim log '$(claims gone)'"
 git --git-dir="$root/remote.git" rev-parse -q --verify task/gone >/dev/null && fail "gone was pushed"
-echo "ok: submit, worker --jobs 2 --once, SIGTERM hand-back and resume, a spec gone bad"
+
+# 6. devsys run SPEC... --jobs 2: two tasks whose agents each wait for the other to have
+#    started (a barrier) both pass only when they run at the same time; the control with
+#    --jobs 1 runs them one after the other, and the first agent gives up.
+cat > "$root/barrier.sh" <<EOF
+mkdir -p "$root/bar-\$BARRIER"
+touch "$root/bar-\$BARRIER/\$DEVSYS_TASK_ID"
+i=0
+while [ "\$(ls "$root/bar-\$BARRIER" | wc -l)" -lt 2 ]; do
+	i=\$((i + 1))
+	[ \$i -lt 100 ] || { echo "alone after 5 s" >&2; exit 1; }
+	sleep 0.05
+done
+echo "\$DEVSYS_TASK_ID met its peer" >> README
+EOF
+barrier_spec() { # ID BARRIER
+	spec "$1" "$root/barrier.sh" |
+		sed "s|command: \[/bin/sh, $root/barrier.sh\]|command: [/usr/bin/env, BARRIER=$2, /bin/sh, $root/barrier.sh]|"
+}
+barrier_spec b1 two > "$root/b1.yaml"
+barrier_spec b2 two > "$root/b2.yaml"
+grep -q "BARRIER=two" "$root/b1.yaml" || fail "the barrier spec: $(cat "$root/b1.yaml")"
+"$devsys" --workspace "$ws" run --jobs 2 "$root/b1.yaml" "$root/b2.yaml" > "$root/run.out" 2>&1 ||
+	fail "run --jobs 2: $(cat "$root/run.out")"
+for t in b1 b2; do
+	[ "$(state $t)" = awaiting-review ] || fail "$t is $(state $t) after run --jobs 2: $(cat "$root/run.out")"
+	grep -q "^$t  *awaiting-review" "$root/run.out" || fail "the summary lacks $t: $(cat "$root/run.out")"
+done
+{ barrier_spec c1 one; barrier_spec c2 one; } > "$root/c.yaml"
+rc=0
+"$devsys" --workspace "$ws" run --jobs 1 "$root/c.yaml" > "$root/run.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "the control run exited $rc: $(cat "$root/run.out")"
+[ "$(state c1)" = failed ] || fail "control: c1 is $(state c1), its agent should have been alone"
+echo "ok: submit, worker --jobs 2 --once, SIGTERM hand-back and resume, a spec gone bad, run --jobs 2"
