@@ -92,54 +92,23 @@ static bool is_scrubbed(const devsys_pipeline *p, const char *entry)
 	return strncmp(entry, "DEVSYS_", 7) == 0 || strncmp(entry, "HOME=", 5) == 0;
 }
 
-typedef struct strvec {
-	char **v;
-	size_t n, cap;
-} strvec;
-
-static int vec_push(strvec *s, char *owned)
-{
-	if (!owned)
-		return devsys__error_oom();
-	if (s->n + 2 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		char **v = devsys__realloc(s->v, cap * sizeof(*v));
-		if (!v) {
-			devsys__free(owned);
-			return devsys__error_oom();
-		}
-		s->v = v;
-		s->cap = cap;
-	}
-	s->v[s->n++] = owned;
-	s->v[s->n] = NULL;
-	return 0;
-}
-
-static void vec_free(strvec *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		devsys__free(s->v[i]);
-	devsys__free(s->v);
-}
-
-static int agent_env(strvec *env, devsys_pipeline *p, devsys_task *task, const char *input, const char *checkout)
+static int agent_env(devsys__strvec *env, devsys_pipeline *p, devsys_task *task, const char *input, const char *checkout)
 {
 	devsys_buf home = DEVSYS_BUF_INIT, spec = DEVSYS_BUF_INIT;
 	int rc = 0;
 
 	for (char **e = environ; e && *e && rc == 0; e++)
 		if (strchr(*e, '=') && !is_scrubbed(p, *e))
-			rc = vec_push(env, devsys__strdup(*e));
+			rc = devsys__strvec_push(env, devsys__strdup(*e));
 	if (rc == 0 && (rc = devsys_task_path_join(&home, task, "home")) == 0 &&
 	    (rc = devsys__mkdir_p(home.ptr, 0700)) == 0 && (rc = devsys_task_path_join(&spec, task, p->spec_kept)) == 0 &&
-	    (rc = vec_push(env, devsys__asprintf("HOME=%s", home.ptr))) == 0 &&
+	    (rc = devsys__strvec_push(env, devsys__asprintf("HOME=%s", home.ptr))) == 0 &&
 	    /* nor does /etc/gitconfig: the agent's git sees no credential helper */
-	    (rc = vec_push(env, devsys__strdup("GIT_CONFIG_NOSYSTEM=1"))) == 0 &&
-	    (rc = vec_push(env, devsys__asprintf("DEVSYS_TASK_ID=%s", p->task_id))) == 0 &&
-	    (rc = vec_push(env, devsys__asprintf("DEVSYS_TASK_FILE=%s", input))) == 0 &&
-	    (rc = vec_push(env, devsys__asprintf("DEVSYS_SPEC_FILE=%s", spec.ptr))) == 0)
-		rc = vec_push(env, devsys__asprintf("DEVSYS_CHECKOUT=%s", checkout));
+	    (rc = devsys__strvec_push(env, devsys__strdup("GIT_CONFIG_NOSYSTEM=1"))) == 0 &&
+	    (rc = devsys__strvec_push(env, devsys__asprintf("DEVSYS_TASK_ID=%s", p->task_id))) == 0 &&
+	    (rc = devsys__strvec_push(env, devsys__asprintf("DEVSYS_TASK_FILE=%s", input))) == 0 &&
+	    (rc = devsys__strvec_push(env, devsys__asprintf("DEVSYS_SPEC_FILE=%s", spec.ptr))) == 0)
+		rc = devsys__strvec_push(env, devsys__asprintf("DEVSYS_CHECKOUT=%s", checkout));
 	devsys_buf_dispose(&home);
 	devsys_buf_dispose(&spec);
 	return rc;
@@ -229,7 +198,7 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	devsys_runner_cmd cmd = DEVSYS_RUNNER_CMD_INIT;
 	devsys_runner_result rr = DEVSYS_RUNNER_RESULT_INIT;
 	devsys_buf input = DEVSYS_BUF_INIT;
-	strvec env = { 0 };
+	devsys__strvec env = { 0 };
 	devsys__agent *ag = NULL;
 	const char *const *aargv = NULL;
 	const char **aenv = NULL;
@@ -315,7 +284,7 @@ out:
 	devsys__free(usage);
 	devsys__free(aenv);
 	devsys__agent_close(ag);
-	vec_free(&env);
+	devsys__strvec_free(&env);
 	devsys_buf_dispose(&input);
 	return rc;
 }

@@ -43,38 +43,6 @@
 
 extern char **environ;
 
-typedef struct strvec {
-	char **v;
-	size_t n, cap;
-} strvec;
-
-static int vec_push(strvec *s, char *owned)
-{
-	if (!owned)
-		return devsys__error_oom();
-	if (s->n + 2 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		char **v = devsys__realloc(s->v, cap * sizeof(*v));
-		if (!v) {
-			devsys__free(owned);
-			return devsys__error_oom();
-		}
-		s->v = v;
-		s->cap = cap;
-	}
-	s->v[s->n++] = owned;
-	s->v[s->n] = NULL;
-	return 0;
-}
-
-static void vec_free(strvec *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		devsys__free(s->v[i]);
-	devsys__free(s->v);
-	memset(s, 0, sizeof(*s));
-}
-
 /* What one run of the stage works with. */
 typedef struct deploy_run {
 	devsys__stage_ctx *c;
@@ -87,7 +55,7 @@ typedef struct deploy_run {
 	char *cwd;            /* the checkout the deploy runs in (local or remote) */
 	char *pidfile;
 	char *docker_host;    /* compose: the engine, or NULL */
-	strvec env;           /* deploy.env + DEVSYS_DEPLOY_* */
+	devsys__strvec env;           /* deploy.env + DEVSYS_DEPLOY_* */
 	json_t *rec;          /* task.json "deploy", as written */
 } deploy_run;
 
@@ -440,16 +408,16 @@ static int build_env(deploy_run *d)
 	for (size_t i = 0; rc == 0 && i < devsys_node_size(env); i++) {
 		const char *k = devsys_node_key_at(env, i), *v = devsys_node_string(devsys_node_at(env, i), NULL);
 		if (k && v && strncmp(k, "DEVSYS_DEPLOY_", 14) != 0)
-			rc = vec_push(&d->env, devsys__asprintf("%s=%s", k, v));
+			rc = devsys__strvec_push(&d->env, devsys__asprintf("%s=%s", k, v));
 	}
 	if (rc == 0)
-		rc = vec_push(&d->env, devsys__asprintf("DEVSYS_DEPLOY_PORT=%u", d->port));
+		rc = devsys__strvec_push(&d->env, devsys__asprintf("DEVSYS_DEPLOY_PORT=%u", d->port));
 	if (rc == 0 && d->pidfile)
-		rc = vec_push(&d->env, devsys__asprintf("DEVSYS_DEPLOY_PIDFILE=%s", d->pidfile));
+		rc = devsys__strvec_push(&d->env, devsys__asprintf("DEVSYS_DEPLOY_PIDFILE=%s", d->pidfile));
 	if (rc == 0)
-		rc = vec_push(&d->env, devsys__asprintf("DEVSYS_TASK_ID=%s", d->c->p->task_id));
+		rc = devsys__strvec_push(&d->env, devsys__asprintf("DEVSYS_TASK_ID=%s", d->c->p->task_id));
 	if (rc == 0 && d->docker_host)
-		rc = vec_push(&d->env, devsys__asprintf("DOCKER_HOST=%s", d->docker_host));
+		rc = devsys__strvec_push(&d->env, devsys__asprintf("DOCKER_HOST=%s", d->docker_host));
 	return rc;
 }
 
@@ -798,7 +766,7 @@ static void run_dispose(deploy_run *d)
 	devsys__free(d->cwd);
 	devsys__free(d->pidfile);
 	devsys__free(d->docker_host);
-	vec_free(&d->env);
+	devsys__strvec_free(&d->env);
 	json_decref(d->rec);
 }
 

@@ -239,3 +239,30 @@ int devsys__pipeline_repo(devsys__stage_ctx *c)
 	}
 	return devsys_repo_open_task(&c->repo, c->task, &o);
 }
+
+int devsys__strvec_push(devsys__strvec *s, char *owned)
+{
+	if (!owned)
+		return devsys__error_oom();
+	if (s->n + 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		char **v = devsys__realloc(s->v, cap * sizeof(*v));
+		if (!v) {
+			devsys__free(owned);
+			return devsys__error_oom();
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = owned;
+	s->v[s->n] = NULL;
+	return 0;
+}
+
+void devsys__strvec_free(devsys__strvec *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		devsys__free(s->v[i]);
+	devsys__free(s->v);
+	memset(s, 0, sizeof(*s));
+}

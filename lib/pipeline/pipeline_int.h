@@ -155,6 +155,18 @@ int devsys__pipeline_clear_leftovers(devsys_pipeline *p, const char *task_id);
  */
 int devsys__pipeline_unregistered(devsys_pipeline *p);
 
+/* A NULL-terminated list of owned strings, for a command's argv and env. */
+typedef struct devsys__strvec {
+	char **v;
+	size_t n, cap;
+} devsys__strvec;
+
+/* Append @p owned (taken over: freed here on failure; NULL is out of memory). */
+int devsys__strvec_push(devsys__strvec *s, char *owned);
+
+/* Free every string and the list; @p s is empty after. */
+void devsys__strvec_free(devsys__strvec *s);
+
 /* Read task.json's "stages"."<stage>"."result" into @p out ("ok", "failed", ...; NULL: not run). */
 int devsys__pipeline_stage_recorded(char *out, size_t outsz, devsys_task *task, const char *stage);
 
