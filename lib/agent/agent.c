@@ -82,6 +82,20 @@ int devsys_agent_register(const devsys_agent_vtable *vtable, void *payload)
 	return rc;
 }
 
+void devsys__agent_global_shutdown(void)
+{
+	pthread_mutex_lock(&kinds_lock);
+	memset(kinds, 0, sizeof(kinds));
+	nkinds = 0;
+	pthread_mutex_unlock(&kinds_lock);
+}
+
+int devsys__agent_global_init(void)
+{
+	devsys__agent_global_shutdown(); /* built-ins need no entry */
+	return 0;
+}
+
 static int find_kind(devsys_agent_vtable *vt, void **payload, const char *kind)
 {
 	int found = 0;

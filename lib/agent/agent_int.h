@@ -44,6 +44,10 @@ int devsys__agent_usage(char **out, devsys__agent *a);
 
 void devsys__agent_close(devsys__agent *a);
 
+/* devsys_shutdown(): forget the plug-in kinds (a later devsys_init() starts with the built-ins only). */
+void devsys__agent_global_shutdown(void);
+int devsys__agent_global_init(void);
+
 /* The built-in adapters. */
 extern const devsys_agent_vtable devsys__agent_command_vtable;
 extern const devsys_agent_vtable devsys__agent_opencode_vtable;
