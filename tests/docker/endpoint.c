@@ -5,6 +5,7 @@
  * limit, and image names / env entries that could inject are refused.
  */
 #include "runner/docker/docker_int.h"
+#include "runner/docker/client.h"
 #include "testutil.h"
 
 #include <string.h>
@@ -210,4 +211,21 @@ Test(docker_version, negotiation)
 	cr_assert_eq(devsys__docker_api_version(v, sizeof(v), NULL, NULL), DEVSYS_EPARSE);
 	cr_assert_eq(devsys__docker_api_version(v, sizeof(v), "1.41", "one"), DEVSYS_EPARSE);
 	cr_assert_eq(devsys__docker_api_version(v, 3, "1.41", NULL), DEVSYS_EINVAL, "a short buffer");
+}
+
+/* The engine's path stat (base64 JSON, as dockerd 20.10 sends it for a HEAD on an archive):
+ * a regular file and a directory (Go's os.ModeDir bit), and headers that are not one. */
+Test(docker_endpoint, the_path_stat_header_tells_a_file_from_a_directory)
+{
+	bool is_dir = true;
+	cr_assert_eq(devsys__docker_path_stat_parse(&is_dir, "eyJuYW1lIjoianVuaXQueG1sIiwic2l6ZSI6MTIwLCJtb2RlIjo0MjAsIm10aW1lIjoiMjAy"
+	                                                     "Ni0xMi0wMVQxMDowMDowMFoiLCJsaW5rVGFyZ2V0IjoiIn0="),
+	             0, "%s", errmsg());
+	cr_assert(!is_dir, "mode 0644 is a file");
+	/* {"name":"reports","mode":2147484141} */
+	cr_assert_eq(devsys__docker_path_stat_parse(&is_dir, "eyJuYW1lIjoicmVwb3J0cyIsIm1vZGUiOjIxNDc0ODQxNDF9"), 0, "%s", errmsg());
+	cr_assert(is_dir, "the ModeDir bit is a directory");
+	cr_assert_eq(devsys__docker_path_stat_parse(&is_dir, "not base64!"), DEVSYS_ESYSTEM);
+	cr_assert_eq(devsys__docker_path_stat_parse(&is_dir, "eyJtb2RlIjoieCJ9"), DEVSYS_ESYSTEM, "mode is a string");
+	cr_assert_eq(devsys__docker_path_stat_parse(&is_dir, NULL), DEVSYS_ESYSTEM);
 }

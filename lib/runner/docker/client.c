@@ -584,7 +584,7 @@ static bool base64_decode(devsys_buf *out, const char *in)
 	int bits = 0;
 	for (; *in && *in != '='; in++) {
 		const char *c = strchr(alphabet, *in);
-		if (!c || !*in)
+		if (!c)
 			return false;
 		acc = (acc << 6) | (uint32_t)(c - alphabet);
 		if ((bits += 6) >= 8) {
@@ -596,13 +596,27 @@ static bool base64_decode(devsys_buf *out, const char *in)
 	return true;
 }
 
+int devsys__docker_path_stat_parse(bool *is_dir, const char *header)
+{
+	devsys_buf raw = DEVSYS_BUF_INIT;
+	json_t *j = NULL;
+	int rc = 0;
+	if (!header || !base64_decode(&raw, header) || !(j = json_loadb(raw.ptr ? raw.ptr : "", raw.size, 0, NULL)) ||
+	    !json_is_integer(json_object_get(j, "mode")))
+		rc = devsys__error_set(DEVSYS_ESYSTEM, "docker: the engine's path stat is not base64 JSON with a mode");
+	else /* Go's os.ModeDir */
+		*is_dir = ((uint64_t)json_integer_value(json_object_get(j, "mode")) & (1ull << 31)) != 0;
+	json_decref(j);
+	devsys_buf_dispose(&raw);
+	return rc;
+}
+
 int devsys__docker_archive_stat(bool *is_dir, devsys__docker *d, const char *id, const char *path)
 {
 	devsys__http_request req = { 0 };
 	devsys__http_response r = { 0 };
-	devsys_buf q = DEVSYS_BUF_INIT, raw = DEVSYS_BUF_INIT;
+	devsys_buf q = DEVSYS_BUF_INIT;
 	char *p = NULL, stat[4096], what[300];
-	json_t *j = NULL;
 	int rc;
 	snprintf(what, sizeof(what), "archive stat of '%.200s'", path);
 	if (devsys_buf_puts(&q, "/containers/") < 0 || devsys__docker_query_escape(&q, id) < 0 ||
@@ -615,14 +629,10 @@ int devsys__docker_archive_stat(bool *is_dir, devsys__docker *d, const char *id,
 	req.path = p;
 	if ((rc = devsys__http_send(&r, d->http, &req)) < 0)
 		wrap(rc, what);
-	else if (!devsys__http_response_header(&r, "X-Docker-Container-Path-Stat", stat, sizeof(stat)) ||
-	         !base64_decode(&raw, stat) || !(j = json_loadb(raw.ptr ? raw.ptr : "", raw.size, 0, NULL)) ||
-	         !json_is_integer(json_object_get(j, "mode")))
-		rc = devsys__error_set(DEVSYS_ESYSTEM, "docker: %s: the engine's answer has no readable path stat", what);
-	else /* Go's os.ModeDir */
-		*is_dir = ((uint64_t)json_integer_value(json_object_get(j, "mode")) & (1ull << 31)) != 0;
-	json_decref(j);
-	devsys_buf_dispose(&raw);
+	else if (!devsys__http_response_header(&r, "X-Docker-Container-Path-Stat", stat, sizeof(stat)))
+		rc = devsys__error_set(DEVSYS_ESYSTEM, "docker: %s: the engine's answer has no path stat", what);
+	else if ((rc = devsys__docker_path_stat_parse(is_dir, stat)) < 0)
+		wrap(rc, what);
 	devsys__http_response_dispose(&r);
 	devsys__free(p);
 	devsys_buf_dispose(&q);

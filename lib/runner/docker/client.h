@@ -123,6 +123,9 @@ int devsys__docker_archive_get(devsys__docker *d, const char *id, const char *pa
                                unsigned int strip, const devsys__tar_limits *limits);
 
 /* HEAD /containers/{id}/archive?path=<path>: is it a directory (the engine's path stat)? */
+/* The X-Docker-Container-Path-Stat header (base64 JSON): is its mode a directory's? */
+int devsys__docker_path_stat_parse(bool *is_dir, const char *header);
+
 int devsys__docker_archive_stat(bool *is_dir, devsys__docker *d, const char *id, const char *path);
 
 /* A URL query value: @p s percent-encoded into @p out (devsys_buf_put). */
