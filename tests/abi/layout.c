@@ -7,9 +7,16 @@
 #include "testutil.h"
 #include <devsys.h>
 /* The plug-in headers are not part of the umbrella header. */
+#include <devsys/sys/agent.h>
+#include <devsys/sys/errors.h>
+#include <devsys/sys/forge.h>
 #include <devsys/sys/redactor.h>
 #include <devsys/sys/runner.h>
+#include <devsys/sys/runner_dind.h>
+#include <devsys/sys/runner_docker.h>
+#include <devsys/sys/runner_inproc.h>
 #include <devsys/sys/secrets.h>
+#include <devsys/sys/stage.h>
 
 #include <stddef.h>
 

@@ -2,6 +2,25 @@
  * layout of every public struct (x86_64). Regenerate only in a commit that
  * deliberately changes the ABI. */
 #if defined(__x86_64__) && defined(__LP64__)
+/* devsys_agent_request */
+LAYOUT(devsys_agent_request, version, 0);
+LAYOUT(devsys_agent_request, spec, 8);
+LAYOUT(devsys_agent_request, config, 16);
+LAYOUT(devsys_agent_request, task, 24);
+LAYOUT(devsys_agent_request, checkout, 32);
+LAYOUT(devsys_agent_request, home, 40);
+LAYOUT(devsys_agent_request, input, 48);
+SIZE(devsys_agent_request, 56);
+/* devsys_agent_vtable */
+LAYOUT(devsys_agent_vtable, version, 0);
+LAYOUT(devsys_agent_vtable, name, 8);
+LAYOUT(devsys_agent_vtable, open, 16);
+LAYOUT(devsys_agent_vtable, command, 24);
+LAYOUT(devsys_agent_vtable, line, 32);
+LAYOUT(devsys_agent_vtable, usage, 40);
+LAYOUT(devsys_agent_vtable, stop_reason, 48);
+LAYOUT(devsys_agent_vtable, close, 56);
+SIZE(devsys_agent_vtable, 64);
 /* devsys_allocator */
 LAYOUT(devsys_allocator, version, 0);
 LAYOUT(devsys_allocator, malloc_fn, 8);
@@ -14,6 +33,233 @@ LAYOUT(devsys_buf, ptr, 0);
 LAYOUT(devsys_buf, size, 8);
 LAYOUT(devsys_buf, asize, 16);
 SIZE(devsys_buf, 24);
+/* devsys_forge_merge_request */
+LAYOUT(devsys_forge_merge_request, version, 0);
+LAYOUT(devsys_forge_merge_request, sha, 8);
+LAYOUT(devsys_forge_merge_request, method, 16);
+LAYOUT(devsys_forge_merge_request, title, 24);
+LAYOUT(devsys_forge_merge_request, message, 32);
+SIZE(devsys_forge_merge_request, 40);
+/* devsys_forge_merge_result */
+LAYOUT(devsys_forge_merge_result, version, 0);
+LAYOUT(devsys_forge_merge_result, sha, 8);
+SIZE(devsys_forge_merge_result, 16);
+/* devsys_forge_open_options */
+LAYOUT(devsys_forge_open_options, version, 0);
+LAYOUT(devsys_forge_open_options, base_url, 8);
+LAYOUT(devsys_forge_open_options, owner, 16);
+LAYOUT(devsys_forge_open_options, repo, 24);
+LAYOUT(devsys_forge_open_options, remote_url, 32);
+LAYOUT(devsys_forge_open_options, local_path, 40);
+LAYOUT(devsys_forge_open_options, token, 48);
+LAYOUT(devsys_forge_open_options, ca_file, 56);
+LAYOUT(devsys_forge_open_options, user_agent, 64);
+LAYOUT(devsys_forge_open_options, connect_timeout_ms, 72);
+LAYOUT(devsys_forge_open_options, timeout_ms, 80);
+LAYOUT(devsys_forge_open_options, max_retries, 88);
+LAYOUT(devsys_forge_open_options, verbose, 92);
+LAYOUT(devsys_forge_open_options, bot, 96);
+LAYOUT(devsys_forge_open_options, ext_type, 104);
+LAYOUT(devsys_forge_open_options, ext, 112);
+SIZE(devsys_forge_open_options, 120);
+/* devsys_forge_options */
+LAYOUT(devsys_forge_options, version, 0);
+LAYOUT(devsys_forge_options, remote_url, 8);
+LAYOUT(devsys_forge_options, config, 16);
+LAYOUT(devsys_forge_options, provider, 24);
+LAYOUT(devsys_forge_options, base_url, 32);
+LAYOUT(devsys_forge_options, owner, 40);
+LAYOUT(devsys_forge_options, repo, 48);
+LAYOUT(devsys_forge_options, secrets, 56);
+LAYOUT(devsys_forge_options, task, 64);
+LAYOUT(devsys_forge_options, merge_method, 72);
+LAYOUT(devsys_forge_options, bot, 80);
+LAYOUT(devsys_forge_options, ca_file, 88);
+LAYOUT(devsys_forge_options, connect_timeout_ms, 96);
+LAYOUT(devsys_forge_options, timeout_ms, 104);
+LAYOUT(devsys_forge_options, max_retries, 112);
+LAYOUT(devsys_forge_options, verbose, 116);
+LAYOUT(devsys_forge_options, ext_type, 120);
+LAYOUT(devsys_forge_options, ext, 128);
+SIZE(devsys_forge_options, 136);
+/* devsys_forge_pr_info */
+LAYOUT(devsys_forge_pr_info, version, 0);
+LAYOUT(devsys_forge_pr_info, number, 8);
+LAYOUT(devsys_forge_pr_info, url, 16);
+LAYOUT(devsys_forge_pr_info, head, 24);
+LAYOUT(devsys_forge_pr_info, base, 32);
+LAYOUT(devsys_forge_pr_info, head_sha, 40);
+LAYOUT(devsys_forge_pr_info, title, 48);
+LAYOUT(devsys_forge_pr_info, author, 56);
+LAYOUT(devsys_forge_pr_info, state, 64);
+LAYOUT(devsys_forge_pr_info, draft, 68);
+LAYOUT(devsys_forge_pr_info, reused, 72);
+LAYOUT(devsys_forge_pr_info, merge_sha, 80);
+SIZE(devsys_forge_pr_info, 88);
+/* devsys_forge_pr_request */
+LAYOUT(devsys_forge_pr_request, version, 0);
+LAYOUT(devsys_forge_pr_request, title, 8);
+LAYOUT(devsys_forge_pr_request, body, 16);
+LAYOUT(devsys_forge_pr_request, head, 24);
+LAYOUT(devsys_forge_pr_request, base, 32);
+LAYOUT(devsys_forge_pr_request, draft, 40);
+LAYOUT(devsys_forge_pr_request, labels, 48);
+LAYOUT(devsys_forge_pr_request, nlabels, 56);
+LAYOUT(devsys_forge_pr_request, reviewers, 64);
+LAYOUT(devsys_forge_pr_request, nreviewers, 72);
+LAYOUT(devsys_forge_pr_request, team_reviewers, 80);
+LAYOUT(devsys_forge_pr_request, nteam_reviewers, 88);
+LAYOUT(devsys_forge_pr_request, number, 96);
+LAYOUT(devsys_forge_pr_request, head_sha, 104);
+LAYOUT(devsys_forge_pr_request, base_sha, 112);
+SIZE(devsys_forge_pr_request, 120);
+/* devsys_forge_protection */
+LAYOUT(devsys_forge_protection, version, 0);
+LAYOUT(devsys_forge_protection, branch, 8);
+LAYOUT(devsys_forge_protection, contexts, 16);
+LAYOUT(devsys_forge_protection, ncontexts, 24);
+LAYOUT(devsys_forge_protection, approvals, 32);
+LAYOUT(devsys_forge_protection, dismiss_stale, 36);
+LAYOUT(devsys_forge_protection, enforce_admins, 40);
+SIZE(devsys_forge_protection, 48);
+/* devsys_forge_status */
+LAYOUT(devsys_forge_status, version, 0);
+LAYOUT(devsys_forge_status, context, 8);
+LAYOUT(devsys_forge_status, state, 16);
+LAYOUT(devsys_forge_status, description, 24);
+LAYOUT(devsys_forge_status, target_url, 32);
+SIZE(devsys_forge_status, 40);
+/* devsys_forge_vtable */
+LAYOUT(devsys_forge_vtable, version, 0);
+LAYOUT(devsys_forge_vtable, name, 8);
+LAYOUT(devsys_forge_vtable, open, 16);
+LAYOUT(devsys_forge_vtable, close, 24);
+LAYOUT(devsys_forge_vtable, pr_upsert, 32);
+LAYOUT(devsys_forge_vtable, pr_get, 40);
+LAYOUT(devsys_forge_vtable, pr_reviews, 48);
+LAYOUT(devsys_forge_vtable, review_add, 56);
+LAYOUT(devsys_forge_vtable, status_set, 64);
+LAYOUT(devsys_forge_vtable, statuses, 72);
+LAYOUT(devsys_forge_vtable, check_runs, 80);
+LAYOUT(devsys_forge_vtable, pr_files, 88);
+LAYOUT(devsys_forge_vtable, pr_authors, 96);
+LAYOUT(devsys_forge_vtable, merge, 104);
+LAYOUT(devsys_forge_vtable, protect, 112);
+LAYOUT(devsys_forge_vtable, describe, 120);
+SIZE(devsys_forge_vtable, 128);
+/* devsys_gate_options */
+LAYOUT(devsys_gate_options, version, 0);
+LAYOUT(devsys_gate_options, policy, 8);
+LAYOUT(devsys_gate_options, repo, 16);
+LAYOUT(devsys_gate_options, profile_risk, 24);
+LAYOUT(devsys_gate_options, spec_risk, 28);
+LAYOUT(devsys_gate_options, require_approval, 32);
+LAYOUT(devsys_gate_options, bot, 40);
+LAYOUT(devsys_gate_options, authors, 48);
+LAYOUT(devsys_gate_options, nauthors, 56);
+LAYOUT(devsys_gate_options, poll_timeout_ms, 64);
+LAYOUT(devsys_gate_options, poll_interval_ms, 68);
+SIZE(devsys_gate_options, 72);
+/* devsys_pipeline_event */
+LAYOUT(devsys_pipeline_event, version, 0);
+LAYOUT(devsys_pipeline_event, kind, 4);
+LAYOUT(devsys_pipeline_event, task_id, 8);
+LAYOUT(devsys_pipeline_event, stage, 16);
+LAYOUT(devsys_pipeline_event, result, 24);
+LAYOUT(devsys_pipeline_event, data, 32);
+LAYOUT(devsys_pipeline_event, len, 40);
+LAYOUT(devsys_pipeline_event, current, 48);
+LAYOUT(devsys_pipeline_event, total, 56);
+SIZE(devsys_pipeline_event, 64);
+/* devsys_pipeline_options */
+LAYOUT(devsys_pipeline_options, version, 0);
+LAYOUT(devsys_pipeline_options, flags, 4);
+LAYOUT(devsys_pipeline_options, store, 8);
+LAYOUT(devsys_pipeline_options, repo, 16);
+LAYOUT(devsys_pipeline_options, runner, 24);
+LAYOUT(devsys_pipeline_options, forge, 32);
+LAYOUT(devsys_pipeline_options, agent_env_scrub, 40);
+LAYOUT(devsys_pipeline_options, config_path, 48);
+LAYOUT(devsys_pipeline_options, progress, 56);
+LAYOUT(devsys_pipeline_options, progress_payload, 64);
+LAYOUT(devsys_pipeline_options, agent_idle_timeout_ms, 72);
+LAYOUT(devsys_pipeline_options, max_output_bytes, 80);
+SIZE(devsys_pipeline_options, 88);
+/* devsys_policy_change */
+LAYOUT(devsys_policy_change, version, 0);
+LAYOUT(devsys_policy_change, path, 8);
+LAYOUT(devsys_policy_change, old_path, 16);
+LAYOUT(devsys_policy_change, flags, 24);
+SIZE(devsys_policy_change, 32);
+/* devsys_policy_check */
+LAYOUT(devsys_policy_check, version, 0);
+LAYOUT(devsys_policy_check, context, 8);
+LAYOUT(devsys_policy_check, sha, 16);
+LAYOUT(devsys_policy_check, state, 24);
+LAYOUT(devsys_policy_check, kind, 28);
+SIZE(devsys_policy_check, 32);
+/* devsys_policy_input */
+LAYOUT(devsys_policy_input, version, 0);
+LAYOUT(devsys_policy_input, path_risk, 4);
+LAYOUT(devsys_policy_input, profile_risk, 8);
+LAYOUT(devsys_policy_input, spec_risk, 12);
+LAYOUT(devsys_policy_input, require_approval, 16);
+LAYOUT(devsys_policy_input, head_sha, 24);
+LAYOUT(devsys_policy_input, bot, 32);
+LAYOUT(devsys_policy_input, authors, 40);
+LAYOUT(devsys_policy_input, nauthors, 48);
+LAYOUT(devsys_policy_input, reviews, 56);
+LAYOUT(devsys_policy_input, nreviews, 64);
+LAYOUT(devsys_policy_input, checks, 72);
+LAYOUT(devsys_policy_input, nchecks, 80);
+LAYOUT(devsys_policy_input, draft, 88);
+SIZE(devsys_policy_input, 96);
+/* devsys_policy_options */
+LAYOUT(devsys_policy_options, version, 0);
+LAYOUT(devsys_policy_options, flags, 4);
+LAYOUT(devsys_policy_options, critical_approvals, 8);
+LAYOUT(devsys_policy_options, required_contexts, 16);
+LAYOUT(devsys_policy_options, nrequired_contexts, 24);
+LAYOUT(devsys_policy_options, protected_branches, 32);
+LAYOUT(devsys_policy_options, nprotected_branches, 40);
+SIZE(devsys_policy_options, 48);
+/* devsys_policy_review */
+LAYOUT(devsys_policy_review, version, 0);
+LAYOUT(devsys_policy_review, reviewer, 8);
+LAYOUT(devsys_policy_review, commit_sha, 16);
+LAYOUT(devsys_policy_review, state, 24);
+SIZE(devsys_policy_review, 32);
+/* devsys_pr_body */
+LAYOUT(devsys_pr_body, version, 0);
+LAYOUT(devsys_pr_body, task_id, 8);
+LAYOUT(devsys_pr_body, summary, 16);
+LAYOUT(devsys_pr_body, spec_path, 24);
+LAYOUT(devsys_pr_body, spec_id, 32);
+LAYOUT(devsys_pr_body, validation, 40);
+LAYOUT(devsys_pr_body, acceptance, 48);
+LAYOUT(devsys_pr_body, nacceptance, 56);
+LAYOUT(devsys_pr_body, report, 64);
+LAYOUT(devsys_pr_body, runner, 72);
+LAYOUT(devsys_pr_body, gate, 80);
+SIZE(devsys_pr_body, 88);
+/* devsys_pr_options */
+LAYOUT(devsys_pr_options, version, 0);
+LAYOUT(devsys_pr_options, title, 8);
+LAYOUT(devsys_pr_options, body, 16);
+LAYOUT(devsys_pr_options, head, 24);
+LAYOUT(devsys_pr_options, base, 32);
+LAYOUT(devsys_pr_options, head_sha, 40);
+LAYOUT(devsys_pr_options, base_sha, 48);
+LAYOUT(devsys_pr_options, draft, 56);
+LAYOUT(devsys_pr_options, labels, 64);
+LAYOUT(devsys_pr_options, nlabels, 72);
+LAYOUT(devsys_pr_options, reviewers, 80);
+LAYOUT(devsys_pr_options, nreviewers, 88);
+LAYOUT(devsys_pr_options, team_reviewers, 96);
+LAYOUT(devsys_pr_options, nteam_reviewers, 104);
+LAYOUT(devsys_pr_options, number, 112);
+LAYOUT(devsys_pr_options, masker, 120);
+SIZE(devsys_pr_options, 128);
 /* devsys_redactor_vtable */
 LAYOUT(devsys_redactor_vtable, version, 0);
 LAYOUT(devsys_redactor_vtable, redact, 8);
@@ -105,7 +351,46 @@ LAYOUT(devsys_runner_cmd, output_payload, 80);
 LAYOUT(devsys_runner_cmd, task, 88);
 LAYOUT(devsys_runner_cmd, stage, 96);
 LAYOUT(devsys_runner_cmd, image, 104);
-SIZE(devsys_runner_cmd, 112);
+LAYOUT(devsys_runner_cmd, idle_timeout_ms, 112);
+LAYOUT(devsys_runner_cmd, max_output_bytes, 120);
+SIZE(devsys_runner_cmd, 128);
+/* devsys_runner_description */
+LAYOUT(devsys_runner_description, version, 0);
+LAYOUT(devsys_runner_description, type, 4);
+LAYOUT(devsys_runner_description, engine, 68);
+LAYOUT(devsys_runner_description, where, 132);
+LAYOUT(devsys_runner_description, image_id, 388);
+LAYOUT(devsys_runner_description, image_digest, 516);
+SIZE(devsys_runner_description, 772);
+/* devsys_runner_dind_options */
+LAYOUT(devsys_runner_dind_options, version, 0);
+LAYOUT(devsys_runner_dind_options, docker, 8);
+LAYOUT(devsys_runner_dind_options, engine_image, 16);
+LAYOUT(devsys_runner_dind_options, ready_timeout_ms, 24);
+SIZE(devsys_runner_dind_options, 32);
+/* devsys_runner_docker_options */
+LAYOUT(devsys_runner_docker_options, version, 0);
+LAYOUT(devsys_runner_docker_options, image, 8);
+LAYOUT(devsys_runner_docker_options, allowed_images, 16);
+LAYOUT(devsys_runner_docker_options, network, 24);
+LAYOUT(devsys_runner_docker_options, allow_socket_mount, 32);
+LAYOUT(devsys_runner_docker_options, pull, 36);
+LAYOUT(devsys_runner_docker_options, read_only, 40);
+LAYOUT(devsys_runner_docker_options, memory_bytes, 48);
+LAYOUT(devsys_runner_docker_options, nano_cpus, 56);
+LAYOUT(devsys_runner_docker_options, pids, 64);
+LAYOUT(devsys_runner_docker_options, user, 72);
+LAYOUT(devsys_runner_docker_options, bind_checkout, 80);
+LAYOUT(devsys_runner_docker_options, host, 88);
+LAYOUT(devsys_runner_docker_options, tls_ca, 96);
+LAYOUT(devsys_runner_docker_options, tls_cert, 104);
+LAYOUT(devsys_runner_docker_options, tls_key, 112);
+LAYOUT(devsys_runner_docker_options, workdir, 120);
+SIZE(devsys_runner_docker_options, 128);
+/* devsys_runner_inproc_options */
+LAYOUT(devsys_runner_inproc_options, version, 0);
+LAYOUT(devsys_runner_inproc_options, user, 8);
+SIZE(devsys_runner_inproc_options, 16);
 /* devsys_runner_options */
 LAYOUT(devsys_runner_options, version, 0);
 LAYOUT(devsys_runner_options, flags, 4);
@@ -202,7 +487,9 @@ LAYOUT(devsys_secrets_options, command_timeout_ms, 16);
 LAYOUT(devsys_secrets_options, audit_cb, 24);
 LAYOUT(devsys_secrets_options, audit_payload, 32);
 LAYOUT(devsys_secrets_options, ws, 40);
-SIZE(devsys_secrets_options, 48);
+LAYOUT(devsys_secrets_options, event_cb, 48);
+LAYOUT(devsys_secrets_options, event_payload, 56);
+SIZE(devsys_secrets_options, 64);
 /* devsys_spec_options */
 LAYOUT(devsys_spec_options, version, 0);
 LAYOUT(devsys_spec_options, format, 4);
@@ -210,6 +497,20 @@ LAYOUT(devsys_spec_options, max_size, 8);
 LAYOUT(devsys_spec_options, max_depth, 16);
 LAYOUT(devsys_spec_options, max_nodes, 24);
 SIZE(devsys_spec_options, 32);
+/* devsys_stage_result */
+LAYOUT(devsys_stage_result, version, 0);
+LAYOUT(devsys_stage_result, stage, 8);
+LAYOUT(devsys_stage_result, result, 16);
+LAYOUT(devsys_stage_result, failure_class, 24);
+LAYOUT(devsys_stage_result, error, 28);
+LAYOUT(devsys_stage_result, outcome, 32);
+SIZE(devsys_stage_result, 40);
+/* devsys_stage_vtable */
+LAYOUT(devsys_stage_vtable, version, 0);
+LAYOUT(devsys_stage_vtable, name, 8);
+LAYOUT(devsys_stage_vtable, run, 16);
+LAYOUT(devsys_stage_vtable, release, 24);
+SIZE(devsys_stage_vtable, 32);
 /* devsys_store_options */
 LAYOUT(devsys_store_options, version, 0);
 LAYOUT(devsys_store_options, flags, 4);
