@@ -169,6 +169,10 @@ int devsys__pipeline_exec(devsys__stage_ctx *c, devsys_runner *runner, devsys_ru
 	cmd->output_payload = tap.chained_payload;
 	cmd->env = env;
 	devsys__free(denv);
+	/* stopped by devsys_pipeline_cancel() (through the output callback or
+	 * the runner): the documented code, not the callback's DEVSYS_EUSER */
+	if (rc < 0 && c->p->canceled && rr->failure == DEVSYS_RUNNER_CANCELED && rc != DEVSYS_ECANCELED)
+		rc = devsys__error_set(DEVSYS_ECANCELED, "task '%s' was canceled during %s", c->p->task_id, tap.stage);
 	return rc;
 }
 

@@ -98,7 +98,7 @@ int devsys_pipeline_add_stage(devsys_pipeline *p, const char *after, const devsy
 	devsys_stage_vtable vt;
 	devsys__stage_entry *n;
 	char *name;
-	size_t at;
+	size_t at = 0;
 	int rc;
 	DEVSYS__CHECK_ARG(p);
 	DEVSYS__CHECK_ARG(after);
