@@ -351,9 +351,12 @@ static int broken_claim(int ready_fd, int go_fd, const char *owner)
 	snprintf(sql, sizeof(sql),
 	         "UPDATE queue SET owner='%s', host='h', lease_until=CAST((julianday('now')-2440587.5)*86400000.0 AS "
 	         "INTEGER)+60000 WHERE task_id='%s';"
-	         "INSERT INTO claims(task_id, owner, host, claimed_ms, until_ms) SELECT task_id, owner, host, "
-	         "CAST((julianday('now')-2440587.5)*86400000.0 AS INTEGER), lease_until FROM queue WHERE task_id='%s';",
-	         owner, task, task);
+	         /* the log entry names this process's own claim (not the row's owner, which the
+	          * other process may have overwritten between the two statements) */
+	         "INSERT INTO claims(task_id, owner, host, claimed_ms, until_ms) VALUES ('%s', '%s', 'h', "
+	         "CAST((julianday('now')-2440587.5)*86400000.0 AS INTEGER), "
+	         "CAST((julianday('now')-2440587.5)*86400000.0 AS INTEGER)+60000);",
+	         owner, task, task, owner);
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return 5;
 	sqlite3_close(db);
