@@ -10,6 +10,7 @@ static const size_t body_sizes[] = {
 	0,
 	DEVSYS__SIZE_THROUGH(devsys_pr_body, runner), /* 1 */
 	DEVSYS__SIZE_THROUGH(devsys_pr_body, gate),   /* 2 */
+	DEVSYS__SIZE_THROUGH(devsys_pr_body, verification), /* 3 */
 };
 
 #define CUT_NOTE "\n\n_(devsys: the body was cut at %zu of %zu characters; the task record has the rest.)_\n"
@@ -79,6 +80,8 @@ static int build(devsys_buf *b, const devsys_pr_body *o)
 	for (size_t i = 0; !rc && i < o->nacceptance; i++)
 		if (o->acceptance[i])
 			rc = put_item(b, o->acceptance[i]);
+	if (!rc && o->verification && *o->verification)
+		rc = devsys_buf_printf(b, "\n### Verification\n\n```\n%s\n```\n", o->verification);
 	if (!rc && o->gate && *o->gate)
 		rc = devsys_buf_printf(b, "\n### Merge gate\n\n```\n%s\n```\n", o->gate);
 	return rc < 0 ? devsys__error_oom() : 0;

@@ -182,7 +182,7 @@ static const char *agent_profile(const devsys_spec *spec)
 }
 
 struct pr_text {
-	devsys_buf body, summary, report;
+	devsys_buf body, summary, report, verification;
 	const char *labels[MAXLIST], *reviewers[MAXLIST], *teams[MAXLIST], *accept[MAXACCEPT];
 	size_t nlabels, nreviewers, nteams, naccept;
 	devsys_masker *masker;
@@ -193,12 +193,38 @@ static void pr_text_dispose(struct pr_text *t)
 	devsys_buf_dispose(&t->body);
 	devsys_buf_dispose(&t->summary);
 	devsys_buf_dispose(&t->report);
+	devsys_buf_dispose(&t->verification);
 	devsys_masker_free(t->masker);
+}
+
+/* One verification item as a word: true/false, or the recorded text ("skipped"). */
+static const char *verdict_word(const json_t *v)
+{
+	return json_is_true(v) ? "yes" : json_is_false(v) ? "no" : json_is_string(v) ? json_string_value(v) : "-";
+}
+
+/* task.json's "verification" (the verify stage's) as the body's lines, once it ran. */
+static int verification_text(devsys_buf *out, const json_t *doc)
+{
+	const json_t *v = json_object_get(doc, "verification");
+	if (!json_is_object(v))
+		return 0;
+	return devsys_buf_printf(out,
+	                         "verified:           %s\nspec re-validated:  %s\nacceptance checks:  %s\n"
+	                         "JUnit green:        %s\nspec-kit coverage:  %s",
+	                         verdict_word(json_object_get(v, "verified")),
+	                         verdict_word(json_object_get(v, "spec_revalidated")),
+	                         verdict_word(json_object_get(v, "acceptance")),
+	                         verdict_word(json_object_get(v, "junit_green")),
+	                         verdict_word(json_object_get(v, "speckit"))) < 0
+	               ? devsys__error_oom()
+	               : 0;
 }
 
 /* The body: the task id, the spec's description (and repo.pr.body), the
  * spec's path and content id, its validation, the acceptance checklist, the
- * runner, the latest test report and (from the gate) its decision. */
+ * runner, the latest test report, the verification (once verify ran) and
+ * (from the gate) its decision. */
 static int build_body(struct pr_text *t, devsys__stage_ctx *c, const json_t *doc, const char *gate)
 {
 	const devsys_spec *spec = c->p->spec;
@@ -227,7 +253,10 @@ static int build_body(struct pr_text *t, devsys__stage_ctx *c, const json_t *doc
 	b.acceptance = t->accept;
 	b.nacceptance = t->naccept;
 	b.runner = agent_profile(spec);
-	b.gate = gate;
+	b.gate = gate && *gate ? gate : NULL;
+	if (verification_text(&t->verification, doc) < 0)
+		return devsys_error_code(devsys_error_last());
+	b.verification = t->verification.size ? t->verification.ptr : NULL;
 	return devsys_pr_body_build(&t->body, &b, t->masker);
 }
 

@@ -224,6 +224,30 @@ static int stop_service(verdict *v, devsys__stage_ctx *c)
 	return rc;
 }
 
+/*
+ * The PR's body gets the verdict (pr.c reads it from task.json). A forge
+ * that cannot be reached does not undo the verdict: the event says so, and
+ * the gate's update sends the body again.
+ */
+static int update_pr(devsys__stage_ctx *c)
+{
+	devsys_record *rec = NULL;
+	char ev[768];
+	int rc, up = devsys__pipeline_pr_update(c, "");
+	json_t *j = json_pack("{s:s,s:s?}", "pr_body", up == 0 ? "updated" : "not updated", "error",
+	                      up == 0 ? NULL : devsys_error_message(devsys_error_last()));
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!s)
+		return devsys__error_oom();
+	snprintf(ev, sizeof(ev), "%s", s);
+	free(s);
+	if ((rc = devsys_record_open(&rec, c->task)) == 0)
+		rc = devsys_record_event(rec, "verification.pr", ev, NULL);
+	devsys_record_free(rec);
+	return rc;
+}
+
 int devsys__stage_verify(devsys__stage_ctx *c)
 {
 	verdict v = { NULL, "" };
@@ -253,6 +277,8 @@ int devsys__stage_verify(devsys__stage_ctx *c)
 	json_decref(tests);
 	json_decref(v.doc);
 	if (rc < 0)
+		return devsys__pipeline_end(c, "verify", rc, DEVSYS_FAILURE_SYSTEM, "record-failed", -1);
+	if ((rc = update_pr(c)) < 0)
 		return devsys__pipeline_end(c, "verify", rc, DEVSYS_FAILURE_SYSTEM, "record-failed", -1);
 	if (src < 0)
 		return devsys__pipeline_end(c, "verify", devsys__error_set(src, "verify: %s", stopmsg), DEVSYS_FAILURE_SYSTEM,

@@ -241,7 +241,8 @@ LAYOUT(devsys_pr_body, nacceptance, 56);
 LAYOUT(devsys_pr_body, report, 64);
 LAYOUT(devsys_pr_body, runner, 72);
 LAYOUT(devsys_pr_body, gate, 80);
-SIZE(devsys_pr_body, 88);
+LAYOUT(devsys_pr_body, verification, 88);
+SIZE(devsys_pr_body, 96);
 /* devsys_pr_options */
 LAYOUT(devsys_pr_options, version, 0);
 LAYOUT(devsys_pr_options, title, 8);

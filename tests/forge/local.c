@@ -580,6 +580,18 @@ Test(forge_local, body_carries_the_metadata_is_capped_and_masked)
 	b.version = DEVSYS_PR_BODY_VERSION;
 	b.gate = NULL;
 
+	/* Version 3 carries the verification; a version-2 caller's struct is read only that far. */
+	b.verification = "verified:           yes\nJUnit green:        yes";
+	cr_assert_eq(devsys_pr_body_build(&out, &b, m), 0, "%s", gf_err());
+	cr_assert(strstr(out.ptr, "### Verification") && strstr(out.ptr, "JUnit green:        yes"), "%s", out.ptr);
+	devsys_buf_dispose(&out);
+	b.version = 2;
+	cr_assert_eq(devsys_pr_body_build(&out, &b, m), 0, "%s", gf_err());
+	cr_assert_null(strstr(out.ptr, "### Verification"), "a version-2 struct has no verification field");
+	devsys_buf_dispose(&out);
+	b.version = DEVSYS_PR_BODY_VERSION;
+	b.verification = NULL;
+
 	/* Positive control: without a masker the token is there. */
 	cr_assert_eq(devsys_pr_body_build(&out, &b, NULL), 0);
 	cr_assert(strstr(out.ptr, token));

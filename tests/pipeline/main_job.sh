@@ -70,6 +70,10 @@ import json, sys
 pr = json.load(open(sys.argv[1]))
 text = json.dumps(pr)
 assert "task/sample-greeting" in text and sys.argv[2] in text, text
+# the body carries the post-delivery verification (the verify stage's) and the gate's decision
+body = pr.get("body", "")
+assert "### Verification" in body and "verified:           yes" in body, body
+assert "### Merge gate" in body, body
 PY
 
 # the JUnit report (3 passing tests), the acceptance report, the gate decision

@@ -233,7 +233,9 @@ class PrBody(Structure):
                 ("spec_id", c_char_p), ("validation", c_char_p), ("acceptance", c_char_pp),
                 ("nacceptance", c_size_t), ("report", c_char_p), ("runner", c_char_p),
                 # version 2
-                ("gate", c_char_p)]
+                ("gate", c_char_p),
+                # version 3
+                ("verification", c_char_p)]
 
 
 class GateOptions(Structure):
