@@ -4,6 +4,7 @@
  * with DEVSYS_RUNNER_<PROFILE>_<KEY> environment overrides.
  */
 #include "internal.h"
+#include "agent_secrets.h"
 #include "devsys/sys/runner_dind.h"
 #include "devsys/sys/runner_docker.h"
 #include "devsys/sys/runner_inproc.h"
@@ -41,6 +42,8 @@ struct profile {
 	uint64_t num[NKEYS];
 	unsigned char set[NKEYS];
 	char **allowed; /* allowed_images, NULL-terminated */
+	devsys__cfg_secret *secrets; /* secrets: what the agent is handed (owned strings) */
+	size_t nsecrets;
 	uint64_t nano_cpus;
 	devsys_runner_inproc_options inproc; /* type inproc with a user: what devsys_config_runner() points to */
 };
@@ -63,7 +66,7 @@ static const char *known_keys_list(void)
 	return "type, host, port, user, key, known_hosts, remote_dir, grace, connect_timeout, keepalive, retries, "
 	       "tail_max, allow_shell, trust_on_first_use, use_agent, risk, image, allowed_images, network, "
 	       "allow_socket_mount, pull, read_only, bind_checkout, workdir, tls_ca, tls_cert, tls_key, "
-	       "engine_image, ready_timeout, limits {cpu, as, nofile, memory, cpus, pids}";
+	       "engine_image, ready_timeout, limits {cpu, as, nofile, memory, cpus, pids}, secrets [{name, provider, ref}]";
 }
 
 /* "1.5" CPUs as HostConfig.NanoCpus: up to 3 decimals, 0.001 to 1024. */
@@ -226,11 +229,132 @@ static void runners_dispose(devsys_config *c)
 		for (size_t k = 0; r->p[i].allowed && r->p[i].allowed[k]; k++)
 			devsys__free(r->p[i].allowed[k]);
 		devsys__free(r->p[i].allowed);
+		for (size_t k = 0; k < r->p[i].nsecrets; k++) {
+			devsys__free((char *)r->p[i].secrets[k].name);
+			devsys__free((char *)r->p[i].secrets[k].provider);
+			devsys__free((char *)r->p[i].secrets[k].ref);
+		}
+		devsys__free(r->p[i].secrets);
 		devsys__free(r->p[i].name);
 	}
 	devsys__free(r->p);
 	devsys__free(r);
 	c->runners = NULL;
+}
+
+/* ---- secrets: [{name, provider, ref}] handed to the agent ---- */
+
+static int unknown_profile(const devsys_config *c, const char *profile);
+
+/* The push and forge credentials (and what gives git a credential helper):
+ * the agent never holds them (docs/security.md), so no profile may hand them
+ * over. The agent stage scrubs the same names (lib/pipeline/code.c). The
+ * names the pipeline sets itself are refused too: they would be overwritten. */
+static const char *const agent_refused[] = { "GITHUB_TOKEN", "GH_TOKEN", "GITEA_TOKEN", "GIT_ASKPASS", "SSH_AUTH_SOCK",
+	                                     "HOME" };
+
+static const char *secret_name_refusal(const char *n)
+{
+	size_t len = strlen(n);
+	if (len == 0 || len > 64 || isdigit((unsigned char)n[0]))
+		return "is not a variable name (1-64 of [A-Za-z0-9_], not starting with a digit)";
+	for (const char *q = n; *q; q++)
+		if (!isalnum((unsigned char)*q) && *q != '_')
+			return "is not a variable name (1-64 of [A-Za-z0-9_], not starting with a digit)";
+	for (size_t i = 0; i < sizeof(agent_refused) / sizeof(agent_refused[0]); i++)
+		if (strcmp(n, agent_refused[i]) == 0)
+			return "is a push, forge or credential-helper variable; the agent never holds those (the library "
+			       "pushes and opens the PR)";
+	if (strncmp(n, "DEVSYS_", 7) == 0 || strncmp(n, "GIT_CONFIG", 10) == 0)
+		return "is a name the pipeline sets or scrubs itself";
+	return NULL;
+}
+
+/* One entry {name, provider: env|file, ref}; @p where names it. */
+static int load_secret(struct devsys__cfg_ctx *x, struct profile *p, yaml_node_t *en, size_t i)
+{
+	const char *f[3] = { NULL, NULL, NULL }, *why;
+	static const char *const fn[3] = { "name", "provider", "ref" };
+	devsys__cfg_secret *ns, *s;
+	if (!en || en->type != YAML_MAPPING_NODE)
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.secrets[%zu]: expected a mapping {name, provider: "
+		                                          "env|file, ref}",
+		                         devsys__cfg_at(x, en), p->name, i);
+	for (yaml_node_pair_t *pr = en->data.mapping.pairs.start; pr < en->data.mapping.pairs.top; pr++) {
+		yaml_node_t *kn = devsys__cfg_node(x, pr->key), *vn = devsys__cfg_node(x, pr->value);
+		const char *k = devsys__cfg_scalar(kn), *v = devsys__cfg_scalar(vn);
+		int fi = -1;
+		for (int j = 0; k && j < 3; j++)
+			if (strcmp(k, fn[j]) == 0)
+				fi = j;
+		if (fi < 0)
+			return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.secrets[%zu].%.64s: unknown key (known: name, "
+			                                          "provider, ref)",
+			                         devsys__cfg_at(x, kn), p->name, i, k ? k : "?");
+		if (!v || !*v || f[fi])
+			return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.secrets[%zu].%s: %s",
+			                         devsys__cfg_at(x, vn ? vn : kn), p->name, i, fn[fi],
+			                         f[fi] ? "given twice" : "expected a non-empty string");
+		f[fi] = v;
+	}
+	if (!f[0] || !f[1])
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.secrets[%zu]: 'name' and 'provider' are required",
+		                         devsys__cfg_at(x, en), p->name, i);
+	if ((why = secret_name_refusal(f[0])))
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.secrets[%zu]: '%s' %s", devsys__cfg_at(x, en),
+		                         p->name, i, f[0], why);
+	if (strcmp(f[1], "env") != 0 && strcmp(f[1], "file") != 0)
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.secrets[%zu].provider: '%.32s' is not one of env, "
+		                                          "file",
+		                         devsys__cfg_at(x, en), p->name, i, f[1]);
+	if (strcmp(f[1], "file") == 0 && !f[2])
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.secrets[%zu] '%s': the file provider needs 'ref' "
+		                                          "(the file's path)",
+		                         devsys__cfg_at(x, en), p->name, i, f[0]);
+	for (size_t j = 0; j < p->nsecrets; j++)
+		if (strcmp(p->secrets[j].name, f[0]) == 0)
+			return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.secrets[%zu]: '%s' is listed twice",
+			                         devsys__cfg_at(x, en), p->name, i, f[0]);
+	if (!(ns = devsys__realloc(p->secrets, (p->nsecrets + 1) * sizeof(*ns))))
+		return devsys__error_oom();
+	p->secrets = ns;
+	s = &ns[p->nsecrets];
+	s->name = devsys__strdup(f[0]);
+	s->provider = devsys__strdup(f[1]);
+	s->ref = f[2] ? devsys__strdup(f[2]) : NULL;
+	p->nsecrets++; /* counted first: dispose frees what was copied */
+	if (!s->name || !s->provider || (f[2] && !s->ref))
+		return devsys__error_oom();
+	return 0;
+}
+
+static int load_secrets(struct devsys__cfg_ctx *x, struct profile *p, yaml_node_t *kn, yaml_node_t *vn)
+{
+	int rc;
+	if (p->secrets)
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.secrets: given twice", devsys__cfg_at(x, kn),
+		                         p->name);
+	if (!vn || vn->type != YAML_SEQUENCE_NODE)
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.secrets: expected a list of {name, provider: "
+		                                          "env|file, ref}",
+		                         devsys__cfg_at(x, vn ? vn : kn), p->name);
+	for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top; it++)
+		if ((rc = load_secret(x, p, devsys__cfg_node(x, *it), (size_t)(it - vn->data.sequence.items.start))) < 0)
+			return rc;
+	return 0;
+}
+
+int devsys__config_runner_secrets(const devsys__cfg_secret **out, size_t *n, const devsys_config *c,
+                                  const char *profile)
+{
+	const struct profile *p = c && profile ? find_profile(c, profile) : NULL;
+	*out = NULL;
+	*n = 0;
+	if (!p)
+		return unknown_profile(c, profile ? profile : "");
+	*out = p->secrets;
+	*n = p->nsecrets;
+	return 0;
 }
 
 static int load_keys(struct devsys__cfg_ctx *x, struct profile *p, yaml_node_t *map, const char *prefix)
@@ -244,6 +368,11 @@ static int load_keys(struct devsys__cfg_ctx *x, struct profile *p, yaml_node_t *
 			return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: keys must be plain strings",
 			                         devsys__cfg_at(x, kn), p->name);
 		snprintf(full, sizeof(full), "%s%.100s", prefix, k);
+		if (!prefix[0] && strcmp(k, "secrets") == 0) {
+			if ((rc = load_secrets(x, p, kn, vn)) < 0)
+				return rc;
+			continue;
+		}
 		if (!prefix[0] && strcmp(k, "limits") == 0) {
 			if (!vn || vn->type != YAML_MAPPING_NODE)
 				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.limits: expected a mapping "

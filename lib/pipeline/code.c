@@ -6,6 +6,7 @@
 #include "pipeline_int.h"
 #include "devsys/record.h"
 #include "agent/agent_int.h"
+#include "config/agent_secrets.h"
 
 #include <git2.h>
 #include <jansson.h>
@@ -114,6 +115,80 @@ static int agent_env(devsys__strvec *env, devsys_pipeline *p, devsys_task *task,
 	return rc;
 }
 
+/* Drop the inherited entry of @p name (its value would shadow the profile's). */
+static void env_drop(devsys__strvec *env, const char *name)
+{
+	size_t n = strlen(name), j = 0;
+	for (size_t i = 0; i < env->n; i++) {
+		if (strncmp(env->v[i], name, n) == 0 && env->v[i][n] == '=')
+			devsys__free(env->v[i]);
+		else
+			env->v[j++] = env->v[i];
+	}
+	env->n = j;
+	if (env->v)
+		env->v[j] = NULL;
+}
+
+/*
+ * The secrets the agent's runner profile lists (runners.<name>.secrets in
+ * devsys.yaml; a spec can never grant one): each is resolved through the
+ * run's secrets set, so the resolution is a "secret.resolve" event in
+ * events.jsonl (name, task, stage "agent", never the value), goes into the
+ * agent's environment as NAME=value, and is added to the masker that masks
+ * logs/agent.log: the caller's runner options' masker, else a new one in
+ * @p own (freed by the caller). A value that cannot be masked is refused.
+ */
+static int agent_secrets(devsys__stage_ctx *c, devsys__strvec *env, devsys_masker **own)
+{
+	const char *profile = devsys__pipeline_profile(c->p, "agent");
+	devsys_masker *m = c->p->runner_opts ? c->p->runner_opts->masker : NULL;
+	const devsys__cfg_secret *list;
+	size_t n, len;
+	int rc;
+
+	*own = NULL;
+	if (!profile)
+		return 0;
+	if ((rc = devsys__config_runner_secrets(&list, &n, c->p->config, profile)) < 0 || n == 0)
+		return rc;
+	if (!c->secrets && (rc = devsys__pipeline_secrets_new(&c->secrets, c->p->ws)) < 0)
+		return rc;
+	if (!m && (rc = devsys_masker_new(own)) < 0)
+		return rc;
+	if (!m)
+		m = *own;
+	for (size_t i = 0; i < n; i++) {
+		devsys_secret_def d = DEVSYS_SECRET_DEF_INIT;
+		const char *value;
+		d.name = list[i].name;
+		d.provider = list[i].provider;
+		d.ref = list[i].ref;
+		if ((rc = devsys_secrets_define(c->secrets, &d)) < 0 && rc != DEVSYS_EEXISTS)
+			return devsys__error_set(rc, "runners.%s.secrets: '%s': %s", profile, d.name,
+			                         devsys_error_message(devsys_error_last()));
+		if ((rc = devsys_secrets_resolve(c->secrets, d.name, c->task, "agent", &value, &len)) < 0)
+			return rc; /* the message names the secret and provider, never the value */
+		if ((rc = devsys_masker_add(m, d.name, value, len)) < 0)
+			return devsys__error_set(rc, "runners.%s.secrets: '%s' cannot be masked in logs/agent.log (%s), so it "
+			                         "is not handed to the agent",
+			                         profile, d.name,
+			                         rc == DEVSYS_EINVALID ? "a line of its value is shorter than 4 bytes"
+			                                               : "the runner options' masker is already in use");
+		env_drop(env, d.name);
+		if ((rc = devsys__strvec_push(env, devsys__asprintf("%s=%s", d.name, value))) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The environment may hold secret values: wipe it before it is freed. */
+static void env_wipe(devsys__strvec *env)
+{
+	for (size_t i = 0; i < env->n; i++)
+		explicit_bzero(env->v[i], strlen(env->v[i]));
+}
+
 /* The spec's agent.idle_timeout (the schema's timeout type: seconds or
  * "90s"/"30m"/"2h") in ms; 0 when absent. It may only lower the operator's. */
 static int spec_idle_ms(const devsys_spec *spec, unsigned int *ms)
@@ -200,6 +275,7 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	devsys_buf input = DEVSYS_BUF_INIT;
 	devsys__strvec env = { 0 };
 	devsys__agent *ag = NULL;
+	devsys_masker *masker = NULL; /* the agent's secrets, when the caller gave no masker */
 	const char *const *aargv = NULL;
 	const char **aenv = NULL;
 	char *usage = NULL;
@@ -219,8 +295,10 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	}
 	if ((rc = write_agent_input(p, task, &input)) < 0 ||
 	    (rc = agent_env(&env, p, task, input.ptr, devsys_repo_checkout_path(repo))) < 0 ||
+	    /* only the operator's profile hands the agent a secret */
+	    (rc = agent_secrets(c, &env, &masker)) < 0 ||
 	    /* per run: the task's profile names it */
-	    (rc = devsys__pipeline_open_runner(&runner, p, "agent")) < 0) {
+	    (rc = devsys__pipeline_open_runner_masked(&runner, p, "agent", masker)) < 0) {
 		rc = devsys__pipeline_end(c, "agent", rc, DEVSYS_FAILURE_SYSTEM, "agent-not-run", -1);
 		goto out;
 	}
@@ -284,6 +362,8 @@ out:
 	devsys__free(usage);
 	devsys__free(aenv);
 	devsys__agent_close(ag);
+	devsys_masker_free(masker);
+	env_wipe(&env);
 	devsys__strvec_free(&env);
 	devsys_buf_dispose(&input);
 	return rc;

@@ -37,7 +37,21 @@ static bool has_profile(const devsys_config *cfg, const char *name)
 	return false;
 }
 
+const char *devsys__pipeline_profile(const devsys_pipeline *p, const char *step)
+{
+	const char *profile = step_profile(p, step);
+	if (!profile || !p->config || (strcmp(profile, "inproc") == 0 && !has_profile(p->config, profile)))
+		return NULL;
+	return profile;
+}
+
 int devsys__pipeline_open_runner(devsys_runner **out, devsys_pipeline *p, const char *step)
+{
+	return devsys__pipeline_open_runner_masked(out, p, step, NULL);
+}
+
+int devsys__pipeline_open_runner_masked(devsys_runner **out, devsys_pipeline *p, const char *step,
+                                        devsys_masker *masker)
 {
 	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
 	const char *profile = step_profile(p, step), *type = "inproc";
@@ -57,6 +71,8 @@ int devsys__pipeline_open_runner(devsys_runner **out, devsys_pipeline *p, const 
 	o.version = DEVSYS_RUNNER_OPTIONS_VERSION;
 	if (!o.ws)
 		o.ws = p->ws;
+	if (masker)
+		o.masker = masker;
 	/* "inproc" is the built-in runner unless the operator defines a profile of that name */
 	if (profile && strcmp(profile, "inproc") == 0 && !has_profile(p->config, profile))
 		profile = NULL;

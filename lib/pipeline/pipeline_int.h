@@ -134,6 +134,11 @@ int devsys__pipeline_failure_of_runner(int failure);
  * resolved through the operator's config. @p out is owned by the caller.
  */
 int devsys__pipeline_open_runner(devsys_runner **out, devsys_pipeline *p, const char *step);
+/* The same with @p masker (NULL: the runner options') masking its output. */
+int devsys__pipeline_open_runner_masked(devsys_runner **out, devsys_pipeline *p, const char *step,
+                                        devsys_masker *masker);
+/* The operator's profile step @p step runs under; NULL: the built-in inproc runner. */
+const char *devsys__pipeline_profile(const devsys_pipeline *p, const char *step);
 
 /* Run @p cmd on @p runner with cancel and progress wired in (output events). */
 int devsys__pipeline_exec(devsys__stage_ctx *c, devsys_runner *runner, devsys_runner_cmd *cmd, devsys_runner_result *rr);
