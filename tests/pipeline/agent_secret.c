@@ -197,3 +197,26 @@ Test(pipeline_agent_secret, a_profile_may_not_hand_the_agent_a_forge_token, .ini
 	                           "      - {name: A_TOKEN, provider: env}\n"),
 	             0, "%s", devsys_error_message(devsys_error_last()));
 }
+
+/* The caller's runner options carry a masker: the secret is added to it, so
+ * the caller's own logs mask it too. */
+Test(pipeline_agent_secret, the_callers_masker_learns_the_agents_secret, .init = setup, .fini = teardown)
+{
+	devsys_masker *m = NULL;
+	devsys_buf out = DEVSYS_BUF_INIT;
+	char *log;
+	cr_assert_eq(devsys_masker_new(&m), 0);
+	ro.masker = m;
+	open_profiles();
+	cr_assert_eq(devsys_masker_count(m), 0);
+	run_task("sec-1", "withsecret");
+	ro.masker = NULL;
+	cr_assert_eq(devsys_masker_count(m), 1);
+	cr_assert_eq(devsys_masker_mask(m, "x " VALUE " y", strlen("x " VALUE " y"), &out), 0);
+	cr_assert_str_eq(out.ptr, "x [MASKED:NPM_TOKEN] y");
+	devsys_buf_dispose(&out);
+	log = task_file("sec-1", "logs/agent.log");
+	cr_assert(log && strstr(log, "token is [MASKED:NPM_TOKEN] end") && !strstr(log, VALUE), "%s", log ? log : "");
+	free(log);
+	devsys_masker_free(m);
+}
