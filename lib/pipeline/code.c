@@ -164,9 +164,12 @@ static int agent_secrets(devsys__stage_ctx *c, devsys__strvec *env, devsys_maske
 		d.name = list[i].name;
 		d.provider = list[i].provider;
 		d.ref = list[i].ref;
-		if ((rc = devsys_secrets_define(c->secrets, &d)) < 0 && rc != DEVSYS_EEXISTS)
+		/* already declared in this run: the forge's token_secret, never the agent's */
+		if ((rc = devsys_secrets_define(c->secrets, &d)) < 0)
 			return devsys__error_set(rc, "runners.%s.secrets: '%s': %s", profile, d.name,
-			                         devsys_error_message(devsys_error_last()));
+			                         rc == DEVSYS_EEXISTS ? "is a secret the library already holds for this task "
+			                                                "(a forges: token_secret); the agent never gets it"
+			                                              : devsys_error_message(devsys_error_last()));
 		if ((rc = devsys_secrets_resolve(c->secrets, d.name, c->task, "agent", &value, &len)) < 0)
 			return rc; /* the message names the secret and provider, never the value */
 		if ((rc = devsys_masker_add(m, d.name, value, len)) < 0)
