@@ -76,6 +76,30 @@ out:
 
 /* ---- the agent's environment ---- */
 
+/*
+ * Is @p entry (its name is @p n bytes) the variable a forges: entry's token
+ * is read from (token_provider env: token_ref, else the secret's name)?
+ * The agent never holds the forge's token, whatever its variable is called.
+ */
+static bool forge_token_variable(const devsys_pipeline *p, const char *entry, size_t n)
+{
+	for (size_t i = 0; p->config && i < devsys_config_forge_count(p->config); i++) {
+		const char *host = devsys_config_forge_host(p->config, i), *prov = NULL, *ref = NULL, *name = NULL,
+		           *where = NULL;
+		if (devsys_config_forge_value(&prov, &where, p->config, host, "token_provider") < 0 || !prov ||
+		    strcmp(prov, "env") != 0)
+			continue;
+		devsys_config_forge_value(&ref, &where, p->config, host, "token_ref");
+		devsys_config_forge_value(&name, &where, p->config, host, "token_secret");
+		if (!ref)
+			ref = name;
+		if (ref && strlen(ref) == n && strncmp(entry, ref, n) == 0)
+			return true;
+	}
+	devsys_error_clear();
+	return false;
+}
+
 static bool is_scrubbed(const devsys_pipeline *p, const char *entry)
 {
 	size_t n = strcspn(entry, "=");
@@ -85,6 +109,8 @@ static bool is_scrubbed(const devsys_pipeline *p, const char *entry)
 	for (size_t i = 0; p->scrub && p->scrub[i]; i++)
 		if (strlen(p->scrub[i]) == n && strncmp(entry, p->scrub[i], n) == 0)
 			return true;
+	if (forge_token_variable(p, entry, n))
+		return true;
 	/* git configuration through the environment (GIT_CONFIG_COUNT/KEY_n,
 	 * GIT_CONFIG_GLOBAL) could hand the agent's git a credential helper */
 	if (strncmp(entry, "GIT_CONFIG", 10) == 0)
@@ -182,6 +208,26 @@ static int agent_secrets(devsys__stage_ctx *c, devsys__strvec *env, devsys_maske
 		if ((rc = devsys__strvec_push(env, devsys__asprintf("%s=%s", d.name, value))) < 0)
 			return rc;
 	}
+	return 0;
+}
+
+/*
+ * The agent never gets the forge's token, but a careless or hostile agent
+ * that finds it (inproc without user can read what devsys reads) must not
+ * print it into logs/agent.log: when the run has resolved secrets (the push
+ * token of the forges: entry, the profile's ones) and the caller gave no
+ * masker, the agent's output is masked with all of them.
+ */
+static int mask_run_secrets(devsys__stage_ctx *c, devsys_masker **own)
+{
+	devsys_masker *m = NULL;
+	int rc;
+	if (!c->secrets || (c->p->runner_opts && c->p->runner_opts->masker))
+		return 0;
+	if ((rc = devsys_secrets_masker(&m, c->secrets)) < 0)
+		return rc;
+	devsys_masker_free(*own); /* the set's masker holds the profile's values too */
+	*own = m;
 	return 0;
 }
 
@@ -299,7 +345,7 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	if ((rc = write_agent_input(p, task, &input)) < 0 ||
 	    (rc = agent_env(&env, p, task, input.ptr, devsys_repo_checkout_path(repo))) < 0 ||
 	    /* only the operator's profile hands the agent a secret */
-	    (rc = agent_secrets(c, &env, &masker)) < 0 ||
+	    (rc = agent_secrets(c, &env, &masker)) < 0 || (rc = mask_run_secrets(c, &masker)) < 0 ||
 	    /* per run: the task's profile names it */
 	    (rc = devsys__pipeline_open_runner_masked(&runner, p, "agent", masker)) < 0) {
 		rc = devsys__pipeline_end(c, "agent", rc, DEVSYS_FAILURE_SYSTEM, "agent-not-run", -1);

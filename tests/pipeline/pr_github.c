@@ -304,7 +304,14 @@ static int push_with_forge_token(bool with_token, char *msg, size_t msgsz)
 	snprintf(cfgpath, sizeof(cfgpath), "%s/devsys.yaml", sub);
 	cr_assert(dt_write_file(cfgpath, yaml));
 	snprintf(script, sizeof(script), "%s/agent.sh", sub);
-	cr_assert(dt_write_file(script, "echo changed >> README\n"));
+	/* an agent that finds the token it was never given (inproc without user can read what devsys
+	 * reads) and prints it; and its environment, where the token's variable must not be */
+	char found[4400], body[9000];
+	snprintf(found, sizeof(found), "%s/found.token", sub);
+	cr_assert(dt_write_file(found, API_TOKEN "\n"));
+	snprintf(body, sizeof(body),
+	         "env > '%s/agent-env.txt'\necho \"found: $(cat '%s')\"\necho changed >> README\n", sub, found);
+	cr_assert(dt_write_file(script, body));
 	snprintf(spec, sizeof(spec), "id: tok-1\ntitle: Push with the forge token\nprompt: Append a line.\nrepo:\n  url: %s\n  base_branch: main\n"
 	         "agent:\n  command: [/bin/sh, %s]\n", url, script);
 
@@ -336,6 +343,18 @@ Test(pipeline_pr_github, an_https_push_uses_the_forge_token_from_devsys_yaml)
 	char *head = dt_sh_output(&st, "git --git-dir='%s/proj.git' rev-parse --verify -q task/tok-1", h->repos);
 	cr_assert(st == 0 && head && strlen(head) >= 40, "the task branch is on the remote");
 	free(head);
+	/* the agent had no token variable, and what it printed is masked in its log */
+	char p[4400];
+	snprintf(p, sizeof(p), "%s/tok/agent-env.txt", dir);
+	char *env = dt_read_file(p, NULL);
+	cr_assert(env && strstr(env, "PATH=") && !strstr(env, "DT_PIPE_GH_TOKEN") && !strstr(env, API_TOKEN),
+	          "the forge token's variable reached the agent");
+	free(env);
+	snprintf(p, sizeof(p), "%s/tok/tasks/tok-1/logs/agent.log", dir);
+	char *log = dt_read_file(p, NULL);
+	cr_assert(log && strstr(log, "found: [MASKED:"), "the agent's print is masked: %s", log ? log : "(no log)");
+	cr_assert_null(strstr(log, API_TOKEN), "the token reached logs/agent.log");
+	free(log);
 }
 
 Test(pipeline_pr_github, an_https_push_without_a_token_in_devsys_yaml_is_refused)
