@@ -1178,8 +1178,8 @@ out:
 /*
  * The git module writes no task file: its facts (devsys_repo_url(), _branch(),
  * _base_branch(), _base_sha(), _head_sha()) are read by the caller after each
- * step, and the caller records them (the pipeline, or devsys_record_git_step()
- * for any other caller). So a push that succeeded returns 0 whatever happens
+ * step, and the caller records them (the pipeline, or the record module's
+ * git-step call for any other caller; docs/architecture.md, "Layering"). So a push that succeeded returns 0 whatever happens
  * to the record afterwards.
  */
 int devsys_repo_open_task(devsys_repo **out, devsys_task *task, const devsys_repo_options *opts)

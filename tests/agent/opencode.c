@@ -13,7 +13,7 @@
 #include <time.h>
 
 /* Planted in the test's environment: it must reach neither the model nor the agent. */
-#define FORGE_TOKEN "ghp_plantedForgeToken0123456789abcdef"
+#define FORGE_TOKEN "ghp_" "plantedForgeToken0123456789abcdef" /* split: no credential-shaped literal */
 
 static char *dir;
 static devsys_workspace *ws;
