@@ -450,6 +450,79 @@ DEVSYS_API unsigned int devsys_repo_change_new_mode(const devsys_repo_change *ch
  */
 DEVSYS_API const char *devsys_repo_change_status_name(devsys_repo_change_status status);
 
+/* ---- changed paths, commit by commit ---- */
+
+/** The commits of a task's branch since its base, each with its changes (opaque). */
+typedef struct devsys_repo_commits devsys_repo_commits;
+
+/** Most commits devsys_repo_changed_paths_by_commit() walks before DEVSYS_ELIMIT. */
+#define DEVSYS_REPO_MAX_COMMITS 100000u
+
+/**
+ * The commits from the task's base (excluded) to its head (included),
+ * oldest first, each with the paths it changed. The walk follows first
+ * parents only (`git log --first-parent base..head`): the branch's own line
+ * of commits. A merge commit is diffed against its first parent, so it
+ * counts as changing what the merge brought onto the branch; the commits of
+ * a merged-in branch are not listed one by one. Each commit's changes are a
+ * devsys_repo_changes as devsys_repo_changed_paths() gives (tree-to-tree,
+ * renames found at 50 %, sorted by path); a parentless commit is diffed
+ * against the empty tree. A path changed in one commit and changed back in
+ * a later one is listed in both, although base-to-head shows nothing.
+ * Read from the mirror with libgit2; no git program, no working tree.
+ * @param out new: the commits (none when head is base); free with devsys_repo_commits_free().
+ * @return 0; DEVSYS_EINVAL; DEVSYS_ENOTFOUND (base or head missing from
+ *         the mirror); DEVSYS_ELIMIT (more than DEVSYS_REPO_MAX_COMMITS
+ *         commits: the base is likely not on the branch's history);
+ *         DEVSYS_ENOMEM; DEVSYS_EIO.
+ * Threads: like every call on @p repo, one thread at a time; the result is
+ *         immutable and may be read from many threads.
+ */
+DEVSYS_API int devsys_repo_changed_paths_by_commit(devsys_repo_commits **out, devsys_repo *repo);
+
+/** Free a result of devsys_repo_changed_paths_by_commit(). NULL is fine. */
+DEVSYS_API void devsys_repo_commits_free(devsys_repo_commits *commits);
+
+/** Number of commits walked (0 when head is base). */
+DEVSYS_API size_t devsys_repo_commits_count(const devsys_repo_commits *commits);
+
+/**
+ * Commit @p i's id (40 hex digits), oldest first; NULL when out of range.
+ * @return borrowed: from @p commits, valid until it is freed; NULL when out of range.
+ */
+DEVSYS_API const char *devsys_repo_commits_sha(const devsys_repo_commits *commits, size_t i);
+
+/**
+ * Commit @p i's changes against its first parent; NULL when out of range.
+ * Read them with devsys_repo_changes_count() and devsys_repo_changes_at();
+ * do not free them.
+ * @return borrowed: from @p commits, valid until it is freed; NULL when out of range.
+ */
+DEVSYS_API const devsys_repo_changes *devsys_repo_commits_changes(const devsys_repo_commits *commits, size_t i);
+
+/**
+ * The union over the commits for one path: how many commits touched
+ * @p path (as the changed path, or as a rename's old path), with the
+ * index of the first and the last of them into @p first and @p last when
+ * not NULL (left unchanged when none did). A @p path ending in "/" names a
+ * folder: a change of anything below it counts. Paths are relative to the
+ * repository root, as git writes them.
+ * @return the number of commits; 0 for NULL arguments.
+ */
+DEVSYS_API size_t devsys_repo_commits_touching(const devsys_repo_commits *commits, const char *path, size_t *first,
+                                               size_t *last);
+
+/**
+ * Does @p path (relative to the repository root; a trailing "/" asks for
+ * a folder) exist in the task's head commit? Reads the committed tree in
+ * the mirror, not the checkout: an uncommitted file does not count. 1 or 0
+ * into @p exists.
+ * @return 0; DEVSYS_EINVAL; DEVSYS_ENOTFOUND (the head commit is missing
+ *         from the mirror); DEVSYS_EIO.
+ * Threads: like every call on @p repo, one thread at a time.
+ */
+DEVSYS_API int devsys_repo_head_has_path(int *exists, devsys_repo *repo, const char *path);
+
 DEVSYS_END_DECL
 
 #endif /* DEVSYS_REPO_H */

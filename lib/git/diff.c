@@ -218,3 +218,201 @@ const char *devsys_repo_change_status_name(devsys_repo_change_status s)
 	}
 	return "unknown";
 }
+
+/* ---- commit by commit ---- */
+
+struct devsys_repo_commits {
+	size_t n, cap;
+	char (*sha)[GIT_OID_HEXSZ + 1];
+	devsys_repo_changes **changes;
+};
+
+void devsys_repo_commits_free(devsys_repo_commits *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->n; i++)
+		devsys_repo_changes_free(h->changes[i]);
+	devsys__free(h->changes);
+	devsys__free(h->sha);
+	devsys__free(h);
+}
+
+static int commits_grow(devsys_repo_commits *h)
+{
+	if (h->n < h->cap)
+		return 0;
+	size_t cap = h->cap ? h->cap * 2 : 16;
+	void *s = devsys__realloc(h->sha, cap * sizeof(*h->sha));
+	if (!s)
+		return devsys__error_oom();
+	h->sha = s;
+	void *c = devsys__realloc(h->changes, cap * sizeof(*h->changes));
+	if (!c)
+		return devsys__error_oom();
+	h->changes = c;
+	h->cap = cap;
+	return 0;
+}
+
+/* One commit against its first parent (the empty tree when it has none). */
+static int commit_changes(devsys_repo_commits *h, git_repository *g, const git_oid *oid)
+{
+	git_commit *c = NULL, *parent = NULL;
+	git_tree *a = NULL, *b = NULL;
+	git_diff *diff = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+	int rc;
+
+	git_oid_tostr(hex, sizeof(hex), oid);
+	if ((rc = git_commit_lookup(&c, g, oid)) < 0 || (rc = git_commit_tree(&b, c)) < 0 ||
+	    (git_commit_parentcount(c) && ((rc = git_commit_parent(&parent, c, 0)) < 0 ||
+	                                   (rc = git_commit_tree(&a, parent)) < 0)))
+		rc = devsys__git_error(NULL, rc, "changed paths: cannot read commit %s or its first parent", hex);
+	else if ((rc = commits_grow(h)) == 0 && (rc = diff_trees(&diff, g, a, b)) == 0 &&
+	         (rc = collect(&h->changes[h->n], diff)) == 0)
+		memcpy(h->sha[h->n++], hex, sizeof(hex));
+	git_diff_free(diff);
+	git_tree_free(a);
+	git_tree_free(b);
+	git_commit_free(parent);
+	git_commit_free(c);
+	return rc;
+}
+
+static int walk_start(git_revwalk **w, git_repository *g, git_oid *base, git_oid *head, devsys_repo *repo)
+{
+	const char *b = devsys_repo_base_sha(repo), *hd = devsys_repo_head_sha(repo);
+	int rc;
+
+	if (!b || !*b || !hd || !*hd)
+		return devsys__error_set(DEVSYS_EINVAL, "changed paths: the task has no %s commit yet",
+		                         !b || !*b ? "base" : "head");
+	if (git_oid_fromstr(base, b) < 0 || git_oid_fromstr(head, hd) < 0)
+		return devsys__error_set(DEVSYS_EINVAL, "changed paths: '%s' or '%s' is not a commit id", b, hd);
+	if ((rc = git_revwalk_new(w, g)) < 0)
+		return devsys__git_error(NULL, rc, "changed paths: cannot walk the history");
+	git_revwalk_sorting(*w, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
+	git_revwalk_simplify_first_parent(*w);
+	if ((rc = git_revwalk_push(*w, head)) < 0 || (rc = git_revwalk_hide(*w, base)) < 0) {
+		git_revwalk_free(*w);
+		*w = NULL;
+		return rc == GIT_ENOTFOUND
+		               ? devsys__error_set(DEVSYS_ENOTFOUND, "changed paths: base %s or head %s is not in the mirror",
+		                                   b, hd)
+		               : devsys__git_error(NULL, rc, "changed paths: cannot walk %s..%s", b, hd);
+	}
+	return 0;
+}
+
+int devsys_repo_changed_paths_by_commit(devsys_repo_commits **out, devsys_repo *repo)
+{
+	git_repository *g = NULL;
+	git_revwalk *w = NULL;
+	git_oid base, head, oid;
+	devsys_repo_commits *h;
+	int rc, next = 0;
+
+	DEVSYS__CHECK_ARG(out);
+	*out = NULL;
+	DEVSYS__CHECK_ARG(repo);
+	if (!(h = devsys__calloc(1, sizeof(*h))))
+		return devsys__error_oom();
+	if ((rc = git_repository_open_bare(&g, devsys_repo_mirror_path(repo))) < 0)
+		rc = devsys__git_error(NULL, rc, "changed paths: cannot open the mirror '%s'", devsys_repo_mirror_path(repo));
+	else
+		rc = walk_start(&w, g, &base, &head, repo);
+	while (rc == 0 && (next = git_revwalk_next(&oid, w)) == 0) {
+		if (h->n >= DEVSYS_REPO_MAX_COMMITS)
+			rc = devsys__error_set(DEVSYS_ELIMIT, "changed paths: more than %u commits from %s to %s: is the base on "
+			                                      "the branch's history?",
+			                       DEVSYS_REPO_MAX_COMMITS, devsys_repo_base_sha(repo), devsys_repo_head_sha(repo));
+		else
+			rc = commit_changes(h, g, &oid);
+	}
+	if (rc == 0 && next != GIT_ITEROVER)
+		rc = devsys__git_error(NULL, next, "changed paths: the walk from %s stopped", devsys_repo_head_sha(repo));
+	git_revwalk_free(w);
+	git_repository_free(g);
+	if (rc < 0) {
+		devsys_repo_commits_free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+size_t devsys_repo_commits_count(const devsys_repo_commits *h)
+{
+	return h ? h->n : 0;
+}
+
+const char *devsys_repo_commits_sha(const devsys_repo_commits *h, size_t i)
+{
+	return h && i < h->n ? h->sha[i] : NULL;
+}
+
+const devsys_repo_changes *devsys_repo_commits_changes(const devsys_repo_commits *h, size_t i)
+{
+	return h && i < h->n ? h->changes[i] : NULL;
+}
+
+static bool names(const char *q, const char *p, size_t n, bool dir)
+{
+	return q && (dir ? strncmp(q, p, n) == 0 : strcmp(q, p) == 0);
+}
+
+size_t devsys_repo_commits_touching(const devsys_repo_commits *h, const char *path, size_t *first, size_t *last)
+{
+	size_t hits = 0;
+	if (!h || !path || !*path)
+		return 0;
+	size_t n = strlen(path);
+	bool dir = path[n - 1] == '/';
+	for (size_t i = 0; i < h->n; i++) {
+		const devsys_repo_changes *c = h->changes[i];
+		bool hit = false;
+		for (size_t k = 0; k < c->n && !hit; k++)
+			hit = names(c->v[k].path, path, n, dir) || names(c->v[k].old_path, path, n, dir);
+		if (!hit)
+			continue;
+		if (first && !hits)
+			*first = i;
+		if (last)
+			*last = i;
+		hits++;
+	}
+	return hits;
+}
+
+int devsys_repo_head_has_path(int *exists, devsys_repo *repo, const char *path)
+{
+	git_repository *g = NULL;
+	git_tree *head = NULL;
+	git_tree_entry *e = NULL;
+	int rc;
+
+	DEVSYS__CHECK_ARG(exists);
+	*exists = 0;
+	DEVSYS__CHECK_ARG(repo);
+	DEVSYS__CHECK_ARG(path);
+	size_t n = strlen(path);
+	char *p = devsys__strndup(path, n && path[n - 1] == '/' ? n - 1 : n);
+	if (!p)
+		return devsys__error_oom();
+	if ((rc = git_repository_open_bare(&g, devsys_repo_mirror_path(repo))) < 0)
+		rc = devsys__git_error(NULL, rc, "head path: cannot open the mirror '%s'", devsys_repo_mirror_path(repo));
+	else if ((rc = commit_tree(&head, g, devsys_repo_head_sha(repo), "head")) == 0 && *p) {
+		int found = git_tree_entry_bypath(&e, head, p);
+		if (found == 0)
+			/* "dir/" asks for a folder: a file of that name is not it */
+			*exists = p[0] && (n == strlen(p) || git_tree_entry_type(e) == GIT_OBJECT_TREE);
+		else if (found != GIT_ENOTFOUND)
+			rc = devsys__git_error(NULL, found, "head path: cannot look up '%s'", path);
+	}
+	git_tree_entry_free(e);
+	git_tree_free(head);
+	git_repository_free(g);
+	devsys__free(p);
+	return rc;
+}

@@ -169,3 +169,117 @@ Test(git_diff, changed_paths_match_git_diff_name_status)
 	devsys_workspace_free(ws);
 	free(bare);
 }
+
+/* `git log --first-parent --reverse --format=%H base..head` */
+static char *git_log(const char *mirror, const char *base, const char *head)
+{
+	char cmd[8192];
+	snprintf(cmd, sizeof(cmd), "git --git-dir='%s' log --first-parent --reverse --format=%%H %s..%s", mirror, base,
+	         head);
+	return gf_out(cmd);
+}
+
+/* The paths of commit @p i as "path[<-old]" words, for messages and comparisons. */
+static char *paths_of(const devsys_repo_commits *h, size_t i)
+{
+	static char s[4096];
+	const devsys_repo_changes *c = devsys_repo_commits_changes(h, i);
+	s[0] = '\0';
+	for (size_t k = 0; k < devsys_repo_changes_count(c); k++) {
+		const devsys_repo_change *e = devsys_repo_changes_at(c, k);
+		size_t n = strlen(s);
+		snprintf(s + n, sizeof(s) - n, "%s%s%s%s", n ? " " : "", devsys_repo_change_path(e),
+		         devsys_repo_change_old_path(e) ? "<-" : "",
+		         devsys_repo_change_old_path(e) ? devsys_repo_change_old_path(e) : "");
+	}
+	return s;
+}
+
+Test(git_diff, changed_paths_by_commit_walk_the_first_parents)
+{
+	char *bare = gf_make_remote(dir, "proj"), path[4096];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	devsys_repo_commits *h = NULL;
+	snprintf(path, sizeof(path), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(path, NULL);
+	devsys_task *t = gf_task(ws, "h1");
+	devsys_repo *r = NULL;
+	o.url = bare;
+	cr_assert_eq(devsys_repo_open_task(&r, t, &o), 0, "%s", gf_err());
+	const char *co = devsys_repo_checkout_path(r);
+
+	/* head is base: no commit (positive control of the walk's end) */
+	cr_assert_eq(devsys_repo_changed_paths_by_commit(&h, r), 0, "%s", gf_err());
+	cr_assert_eq(devsys_repo_commits_count(h), 0);
+	cr_assert_eq(devsys_repo_commits_touching(h, "README.md", NULL, NULL), 0);
+	devsys_repo_commits_free(h);
+
+	/* 1: add a file and edit README; 2: change README back to the base's content and rename
+	 * src/main.c; 3: a merge of a side branch (made from base) that adds side.txt */
+	gf_git("set -e; cd '%s'; echo one > one.txt; echo extra >> README.md; " GITC " add -A; " GITC " commit -q -m c1; "
+	       "git show HEAD~1:README.md > README.md; mkdir -p app; git mv src/main.c app/main.c; " GITC " add -A; "
+	       GITC " commit -q -m c2; " GITC " checkout -q -b side HEAD~2; echo side > side.txt; mkdir -p deep/er; "
+	       "echo x > deep/er/f.txt; " GITC " add -A; " GITC " commit -q -m side; " GITC " checkout -q -; "
+	       GITC " merge -q --no-ff -m merge side",
+	       co);
+	devsys_repo_free(r);
+	r = NULL;
+	cr_assert_eq(devsys_repo_open_task(&r, t, &o), 0, "%s", gf_err());
+	char *want = git_log(devsys_repo_mirror_path(r), devsys_repo_base_sha(r), devsys_repo_head_sha(r));
+	cr_assert_eq(devsys_repo_changed_paths_by_commit(&h, r), 0, "%s", gf_err());
+	cr_assert_eq(devsys_repo_commits_count(h), 3, "first parents only: the side commit is not listed");
+	char got[4096] = "";
+	for (size_t i = 0; i < devsys_repo_commits_count(h); i++) {
+		size_t n = strlen(got);
+		snprintf(got + n, sizeof(got) - n, "%s%s", i ? "\n" : "", devsys_repo_commits_sha(h, i));
+	}
+	cr_assert_str_eq(got, want, "the same commits as git log --first-parent, oldest first");
+	cr_assert_str_eq(paths_of(h, 0), "README.md one.txt");
+	cr_assert_str_eq(paths_of(h, 1), "README.md app/main.c<-src/main.c");
+	cr_assert_str_eq(paths_of(h, 2), "deep/er/f.txt side.txt", "a merge counts as changing what it brought in");
+	cr_assert_null(devsys_repo_commits_sha(h, 3));
+	cr_assert_null(devsys_repo_commits_changes(h, 3));
+
+	/* the union: README.md was touched twice although base..head shows no change of it */
+	size_t first = 99, last = 99;
+	cr_assert_eq(devsys_repo_commits_touching(h, "README.md", &first, &last), 2);
+	cr_assert_eq(first, 0);
+	cr_assert_eq(last, 1);
+	devsys_repo_changes *net = NULL;
+	cr_assert_eq(devsys_repo_changed_paths(&net, r), 0, "%s", gf_err());
+	for (size_t i = 0; i < devsys_repo_changes_count(net); i++)
+		cr_assert_str_neq(devsys_repo_change_path(devsys_repo_changes_at(net, i)), "README.md");
+	devsys_repo_changes_free(net);
+	cr_assert_eq(devsys_repo_commits_touching(h, "src/main.c", &first, NULL), 1, "a rename's old path counts");
+	cr_assert_eq(first, 1);
+	cr_assert_eq(devsys_repo_commits_touching(h, "deep/", NULL, NULL), 1, "a folder: anything below it");
+	cr_assert_eq(devsys_repo_commits_touching(h, "deep", NULL, NULL), 0, "without '/' it is a file name");
+	first = 77;
+	cr_assert_eq(devsys_repo_commits_touching(h, ".gitignore", &first, NULL), 0, "never touched");
+	cr_assert_eq(first, 77, "left alone when no commit touched it");
+	cr_assert_eq(devsys_repo_commits_touching(NULL, "x", NULL, NULL), 0);
+
+	/* what the head commit holds, not what the checkout holds */
+	int ex = -1;
+	cr_assert_eq(devsys_repo_head_has_path(&ex, r, "app/main.c"), 0, "%s", gf_err());
+	cr_assert_eq(ex, 1);
+	cr_assert_eq(devsys_repo_head_has_path(&ex, r, "src/main.c"), 0);
+	cr_assert_eq(ex, 0, "renamed away");
+	cr_assert_eq(devsys_repo_head_has_path(&ex, r, "deep/er/"), 0);
+	cr_assert_eq(ex, 1);
+	cr_assert_eq(devsys_repo_head_has_path(&ex, r, "one.txt/"), 0);
+	cr_assert_eq(ex, 0, "a file is not a folder");
+	gf_git("echo local > '%s/uncommitted.txt'", devsys_repo_checkout_path(r));
+	cr_assert_eq(devsys_repo_head_has_path(&ex, r, "uncommitted.txt"), 0);
+	cr_assert_eq(ex, 0, "an uncommitted file is not at head");
+	cr_assert_eq(devsys_repo_head_has_path(NULL, r, "x"), DEVSYS_EINVAL);
+	cr_assert_eq(devsys_repo_changed_paths_by_commit(NULL, r), DEVSYS_EINVAL);
+	devsys_repo_commits_free(NULL);
+
+	free(want);
+	devsys_repo_commits_free(h);
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	free(bare);
+}
