@@ -276,19 +276,38 @@ DEVSYS_API int devsys_speckit_sync(size_t *marked, devsys_repo *repo, const char
                                    const char *const *ids, size_t nids);
 
 /**
- * The phantom-completion check (rule SK015): for each task of @p feature
- * marked [x] or [X], each path it names that does not exist in @p repo's
- * checkout, or that did not change between the branch's base and head
- * (devsys_repo_changed_paths()), is appended to @p findings as a warning
- * naming the task, the path and the branch. @p feature should be loaded
- * from the checkout. Paths are read relative to the repository root (a
- * leading "/" is dropped; an absolute path inside the checkout is made
- * relative); a path ending in "/" counts as changed when anything below it
+ * The phantom-completion check (rule SK015) over every commit of the
+ * branch: for each task of @p feature marked [x] or [X], each path it
+ * names is looked up in @p repo's head commit (devsys_repo_head_has_path())
+ * and in the commits from the branch's base to its head, first parents
+ * only (devsys_repo_changed_paths_by_commit()). A path the head commit does
+ * not hold, or one no commit on the branch touched, is appended to
+ * @p findings as a warning naming the task, the path, and the head or the
+ * branch and base: a likely phantom completion. A path some commit touched
+ * counts as touched even when a later commit put its content back to the
+ * base's (base..head then shows no change); that case is added as an info
+ * finding, not as a phantom. @p feature should be loaded from the checkout
+ * (tasks.md's lines give the findings' file:line). Paths are read relative
+ * to the repository root (a leading "/" is dropped; an absolute path inside
+ * the checkout is made relative); a path ending in "/", or one naming a
+ * folder of the head commit, counts as touched when anything below it
  * changed. Paths with ".." or "[" are skipped.
- * @return 0; DEVSYS_EINVAL; the errors of devsys_repo_changed_paths().
+ * @return 0; DEVSYS_EINVAL; the errors of
+ * devsys_repo_changed_paths_by_commit() and devsys_repo_head_has_path().
+ * Threads: like every call on @p repo, one thread at a time.
  */
 DEVSYS_API int devsys_speckit_check_phantoms(devsys_speckit_findings *findings,
                                              const devsys_speckit_feature *feature, devsys_repo *repo);
+
+/**
+ * devsys_speckit_check_phantoms() for the tasks @p ids (@p nids of them)
+ * only; @p ids NULL (and @p nids 0) checks every task marked done. An id
+ * tasks.md lacks is no finding here (the caller links ids to tasks).
+ * @return as devsys_speckit_check_phantoms().
+ */
+DEVSYS_API int devsys_speckit_check_phantoms_ids(devsys_speckit_findings *findings,
+                                                 const devsys_speckit_feature *feature, devsys_repo *repo,
+                                                 const char *const *ids, size_t nids);
 
 /**
  * @name Status from the task records

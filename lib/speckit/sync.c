@@ -219,13 +219,15 @@ int devsys_speckit_sync(size_t *marked, devsys_repo *repo, const char *feature_d
 
 /* ---- phantom completions ---- */
 
-static bool touched(const devsys_repo_changes *c, const char *p)
+/* Did the net change base..head touch @p p (a folder when it ends in "/")? */
+static bool in_net(const devsys_repo_changes *c, const char *p)
 {
 	size_t n = strlen(p);
 	bool dir = n && p[n - 1] == '/';
 	for (size_t i = 0; i < devsys_repo_changes_count(c); i++) {
-		const char *q = devsys_repo_change_path(devsys_repo_changes_at(c, i));
-		if (dir ? strncmp(q, p, n) == 0 : strcmp(q, p) == 0)
+		const devsys_repo_change *e = devsys_repo_changes_at(c, i);
+		const char *q = devsys_repo_change_path(e), *o = devsys_repo_change_old_path(e);
+		if (dir ? strncmp(q, p, n) == 0 || (o && strncmp(o, p, n) == 0) : strcmp(q, p) == 0 || (o && !strcmp(o, p)))
 			return true;
 	}
 	return false;
@@ -244,47 +246,99 @@ static const char *repo_relative(const char *p, const char *checkout)
 	return p;
 }
 
-static int phantom_task(devsys_speckit_findings *r, const devsys_speckit_feature *f, const devsys_speckit_task *t,
-                        devsys_repo *repo, const devsys_repo_changes *c)
+/* What the branch's history says about one path. */
+typedef struct sk_history {
+	devsys_repo *repo;
+	const devsys_repo_commits *commits;
+	const devsys_repo_changes *net; /* base..head */
+} sk_history;
+
+/* The commits that touched @p rel; a folder named without its "/" counts as the folder. */
+static size_t touching(const sk_history *h, const char *rel, char *asdir, size_t asdirsz, const char **key)
 {
-	const char *checkout = devsys_repo_checkout_path(repo);
-	for (size_t i = 0; i < t->paths.n; i++) {
-		const char *rel = repo_relative(t->paths.v[i], checkout);
-		if (!rel)
-			continue;
-		char *full = devsys__asprintf("%s/%s", checkout, rel);
-		if (!full)
-			return devsys__error_oom();
-		struct stat st;
-		bool exists = lstat(full, &st) == 0;
-		devsys__free(full);
-		int rc = 0;
-		if (!exists)
-			rc = devsys__speckit_add(r, 15, DEVSYS_SPECKIT_WARNING, f->tmd.path, t->line,
-			                         "%s is marked done but '%s' does not exist in the repository: likely a phantom "
-			                         "completion; do the work or untick it",
-			                         t->id, rel);
-		else if (!touched(c, rel))
-			rc = devsys__speckit_add(r, 15, DEVSYS_SPECKIT_WARNING, f->tmd.path, t->line,
-			                         "%s is marked done but '%s' was not changed on branch '%s' since its base %.12s: "
-			                         "likely a phantom completion; do the work or untick it",
-			                         t->id, rel, devsys_repo_branch(repo), devsys_repo_base_sha(repo));
-		if (rc)
-			return rc;
-	}
+	size_t first = 0, n = devsys_repo_commits_touching(h->commits, rel, &first, NULL);
+	*key = rel;
+	if (n == 0 && rel[strlen(rel) - 1] != '/' && (size_t)snprintf(asdir, asdirsz, "%s/", rel) < asdirsz &&
+	    (n = devsys_repo_commits_touching(h->commits, asdir, &first, NULL)) > 0)
+		*key = asdir;
+	return n;
+}
+
+static int phantom_path(devsys_speckit_findings *r, const devsys_speckit_feature *f, const devsys_speckit_task *t,
+                        const sk_history *h, const char *rel)
+{
+	int exists = 0, rc = devsys_repo_head_has_path(&exists, h->repo, rel);
+	const char *head = devsys_repo_head_sha(h->repo), *key;
+	char asdir[4096];
+	if (rc)
+		return rc;
+	if (!exists)
+		return devsys__speckit_add(r, 15, DEVSYS_SPECKIT_WARNING, f->tmd.path, t->line,
+		                           "%s is marked done but '%s' does not exist in the repository at head %.12s: likely "
+		                           "a phantom completion; do the work or untick it",
+		                           t->id, rel, head);
+	size_t n = touching(h, rel, asdir, sizeof(asdir), &key);
+	if (n == 0)
+		return devsys__speckit_add(r, 15, DEVSYS_SPECKIT_WARNING, f->tmd.path, t->line,
+		                           "%s is marked done but '%s' was not changed by any of the %zu commit(s) on branch "
+		                           "'%s' since its base %.12s: likely a phantom completion; do the work or untick it",
+		                           t->id, rel, devsys_repo_commits_count(h->commits), devsys_repo_branch(h->repo),
+		                           devsys_repo_base_sha(h->repo));
+	if (!in_net(h->net, key))
+		/* touched, then put back: the work happened, none of it is left; said, not counted as phantom */
+		return devsys__speckit_add(r, 15, DEVSYS_SPECKIT_INFO, f->tmd.path, t->line,
+		                           "%s is marked done and '%s' was changed by %zu commit(s) on branch '%s', but its "
+		                           "content at head %.12s is the base's again: check the change was not undone",
+		                           t->id, rel, n, devsys_repo_branch(h->repo), head);
 	return 0;
 }
 
-int devsys_speckit_check_phantoms(devsys_speckit_findings *r, const devsys_speckit_feature *f, devsys_repo *repo)
+static int phantom_task(devsys_speckit_findings *r, const devsys_speckit_feature *f, const devsys_speckit_task *t,
+                        const sk_history *h)
+{
+	const char *checkout = devsys_repo_checkout_path(h->repo);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < t->paths.n; i++) {
+		const char *rel = repo_relative(t->paths.v[i], checkout);
+		if (rel)
+			rc = phantom_path(r, f, t, h, rel);
+	}
+	return rc;
+}
+
+static bool listed(const char *id, const char *const *ids, size_t nids)
+{
+	if (!ids)
+		return true;
+	for (size_t i = 0; i < nids; i++)
+		if (ids[i] && strcmp(ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+int devsys_speckit_check_phantoms_ids(devsys_speckit_findings *r, const devsys_speckit_feature *f,
+                                      devsys_repo *repo, const char *const *ids, size_t nids)
 {
 	DEVSYS__CHECK_ARG(r);
 	DEVSYS__CHECK_ARG(f);
 	DEVSYS__CHECK_ARG(repo);
-	devsys_repo_changes *c = NULL;
-	int rc = devsys_repo_changed_paths(&c, repo);
+	if (!ids && nids)
+		return devsys__error_set(DEVSYS_EINVAL, "phantom check: %zu ids given but no id list", nids);
+	devsys_repo_commits *commits = NULL;
+	devsys_repo_changes *net = NULL;
+	int rc = devsys_repo_changed_paths_by_commit(&commits, repo);
+	if (rc == 0)
+		rc = devsys_repo_changed_paths(&net, repo);
+	sk_history h = { repo, commits, net };
 	for (size_t i = 0; rc == 0 && i < f->ntasks; i++)
-		if (f->tasks[i].state != ' ')
-			rc = phantom_task(r, f, &f->tasks[i], repo, c);
-	devsys_repo_changes_free(c);
+		if (f->tasks[i].state != ' ' && listed(f->tasks[i].id, ids, nids))
+			rc = phantom_task(r, f, &f->tasks[i], &h);
+	devsys_repo_changes_free(net);
+	devsys_repo_commits_free(commits);
 	return rc;
+}
+
+int devsys_speckit_check_phantoms(devsys_speckit_findings *r, const devsys_speckit_feature *f, devsys_repo *repo)
+{
+	return devsys_speckit_check_phantoms_ids(r, f, repo, NULL, 0);
 }

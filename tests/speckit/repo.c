@@ -95,7 +95,8 @@ Test(speckit_repo, the_phantom_check_finds_the_planted_phantoms)
 	cr_assert_not_null(strstr(msg, "T002 is marked done but 'src/albums.h' does not exist"), "%s", msg);
 	cr_assert_str_eq(devsys_speckit_finding_at(res, 1, NULL, NULL, &line, &msg), "SK015");
 	cr_assert_eq(line, 7);
-	cr_assert_not_null(strstr(msg, "T003 is marked done but 'README.md' was not changed on branch '001-photo-albums'"),
+	cr_assert_not_null(strstr(msg, "T003 is marked done but 'README.md' was not changed by any of the 1 commit(s) on "
+	                               "branch '001-photo-albums'"),
 	                   "%s", msg);
 	/* positive control: once T003's file changes on the branch and T002's exists, nothing is left */
 	put(co, "src/albums.h", "extern int albums;\n", 19);
@@ -107,6 +108,113 @@ Test(speckit_repo, the_phantom_check_finds_the_planted_phantoms)
 	cr_assert_eq(devsys_speckit_findings_count(res), 0);
 	devsys_buf_dispose(&b);
 	devsys_speckit_findings_free(res);
+	devsys_speckit_feature_free(f);
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+}
+
+/*
+ * Over every commit: the history of the feature branch, not only base..head.
+ * c1 adds src/albums.c and src/gone.c and edits README.md; c2 puts README.md
+ * back to its base content and deletes src/gone.c; notes.md is left in the
+ * checkout uncommitted.
+ */
+static const char history_tasks[] = "# Tasks: Albums\n\n## Phase 1: Setup\n\n"
+                                    "- [X] T001 Create the album module in src/albums.c\n"
+                                    "- [X] T002 Reword the readme in README.md\n"
+                                    "- [X] T003 Tidy the entry point in src/main.c\n"
+                                    "- [X] T004 Add the album header in src/albums.h\n"
+                                    "- [X] T005 Write the notes in notes.md\n"
+                                    "- [X] T006 Add a helper in src/gone.c\n"
+                                    "- [ ] T007 Write the share module in src/share.c\n"
+                                    "- [X] T008 Lay out the module folder `src/`\n";
+
+static devsys_speckit_findings *phantoms(devsys_speckit_feature *f, devsys_repo *r, const char *const *ids, size_t n)
+{
+	devsys_speckit_findings *res = NULL;
+	cr_assert_eq(devsys_speckit_findings_new(&res), 0);
+	cr_assert_eq(devsys_speckit_check_phantoms_ids(res, f, r, ids, n), 0, "%s", gf_err());
+	return res;
+}
+
+/* Finding @p i must be rule SK015 at tasks.md line @p line with @p sev and a message containing @p want. */
+static void finding_is(const devsys_speckit_findings *res, size_t i, unsigned want_line, devsys_speckit_severity want_sev,
+                       const char *want)
+{
+	devsys_speckit_severity sev;
+	unsigned line;
+	const char *msg, *file;
+	cr_assert_str_eq(devsys_speckit_finding_at(res, i, &sev, &file, &line, &msg), "SK015");
+	cr_assert_eq(line, want_line, "finding %zu: %s", i, msg);
+	cr_assert_eq(sev, want_sev, "finding %zu: %s", i, msg);
+	cr_assert_not_null(strstr(file, "tasks.md"), "%s", file);
+	cr_assert_not_null(strstr(msg, want), "finding %zu: '%s' lacks '%s'", i, msg, want);
+}
+
+Test(speckit_repo, the_phantom_check_reads_every_commit_of_the_branch)
+{
+	devsys_workspace *ws;
+	devsys_task *t;
+	devsys_repo *r = feature_repo(&ws, &t);
+	const char *co = devsys_repo_checkout_path(r);
+	int committed = 0;
+	put(co, "specs/001-photo-albums/tasks.md", history_tasks, strlen(history_tasks));
+	put(co, "src/albums.c", "int albums;\n", 12);
+	put(co, "src/gone.c", "int gone;\n", 10);
+	cr_assert_eq(dt_sh("echo reworded >> '%s/README.md'", co), 0);
+	cr_assert_eq(devsys_repo_commit(&committed, r, "c1", NULL), 0, "%s", gf_err());
+	cr_assert_eq(dt_sh("cd '%s' && git show HEAD~1:README.md > README.md && rm src/gone.c", co), 0);
+	cr_assert_eq(devsys_repo_commit(&committed, r, "c2", NULL), 0, "%s", gf_err());
+	cr_assert_eq(committed, 1);
+	put(co, "notes.md", "notes\n", 6);
+	/* the reverted README.md: base..head shows nothing, the commits do */
+	devsys_repo_changes *net = NULL;
+	cr_assert_eq(devsys_repo_changed_paths(&net, r), 0, "%s", gf_err());
+	for (size_t i = 0; i < devsys_repo_changes_count(net); i++)
+		cr_assert_str_neq(devsys_repo_change_path(devsys_repo_changes_at(net, i)), "README.md");
+	devsys_repo_changes_free(net);
+
+	char fdir[4096];
+	snprintf(fdir, sizeof(fdir), "%s/specs/001-photo-albums", co);
+	devsys_speckit_feature *f = NULL;
+	cr_assert_eq(devsys_speckit_feature_load(&f, fdir, co), 0, "%s", gf_err());
+	const devsys_speckit_task *t8 = devsys_speckit_task_find(f, "T008");
+	cr_assert_eq(devsys_speckit_task_path_count(t8), 1, "the folder is a path the check reads");
+	cr_assert_str_eq(devsys_speckit_task_path_at(t8, 0), "src/");
+	devsys_speckit_findings *res = phantoms(f, r, NULL, 0);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	devsys_speckit_findings_to_text(&b, res);
+	cr_assert_eq(devsys_speckit_findings_count(res), 5, "%s", b.ptr);
+	/* T001: added in c1, there at head: no finding */
+	finding_is(res, 0, 6, DEVSYS_SPECKIT_INFO,
+	           "T002 is marked done and 'README.md' was changed by 2 commit(s) on branch '001-photo-albums', but its "
+	           "content at head");
+	finding_is(res, 1, 7, DEVSYS_SPECKIT_WARNING,
+	           "T003 is marked done but 'src/main.c' was not changed by any of the 2 commit(s) on branch "
+	           "'001-photo-albums' since its base");
+	finding_is(res, 2, 8, DEVSYS_SPECKIT_WARNING, "T004 is marked done but 'src/albums.h' does not exist in the "
+	                                              "repository at head");
+	finding_is(res, 3, 9, DEVSYS_SPECKIT_WARNING, "T005 is marked done but 'notes.md' does not exist in the "
+	                                              "repository at head"); /* in the checkout, never committed */
+	finding_is(res, 4, 10, DEVSYS_SPECKIT_WARNING, "T006 is marked done but 'src/gone.c' does not exist");
+	/* T007 is open, T008's folder src/ changed (src/albums.c): no finding */
+	cr_assert_eq(devsys_speckit_findings_count_severity(res, DEVSYS_SPECKIT_WARNING), 4);
+	devsys_speckit_findings_free(res);
+
+	/* only the ids asked for */
+	const char *ids[] = { "T001", "T003", "T007" };
+	res = phantoms(f, r, ids, 3);
+	cr_assert_eq(devsys_speckit_findings_count(res), 1);
+	finding_is(res, 0, 7, DEVSYS_SPECKIT_WARNING, "T003 is marked done but 'src/main.c'");
+	devsys_speckit_findings_free(res);
+
+	/* positive control: a task list whose every ticked path was committed on the branch */
+	const char *good[] = { "T001", "T008" };
+	res = phantoms(f, r, good, 2);
+	cr_assert_eq(devsys_speckit_findings_count(res), 0);
+	devsys_speckit_findings_free(res);
+	devsys_buf_dispose(&b);
 	devsys_speckit_feature_free(f);
 	devsys_repo_free(r);
 	devsys_task_free(t);
