@@ -202,7 +202,10 @@ DEVSYS_API int devsys_store_check(devsys_store *st, int repair, devsys_buf *out,
  * devsys_stage_duration_seconds{stage} summaries (sum, count), the queue's
  * devsys_queue_tasks{lease="free"|"held"} gauges and
  * devsys_claims_total{how="held"|"released"|"completed"|"expired"} counters
- * (how the claims' leases ended; a lease that expired is a lost worker).
+ * (how the claims' leases ended; a lease that expired is a lost worker), and
+ * the worker registry's devsys_workers{state="alive"|"stale"|"stopped"}
+ * gauges with devsys_worker_claims_total and
+ * devsys_worker_lease_expiries_total (the sums the workers last reported).
  */
 DEVSYS_API int devsys_store_metrics(devsys_store *st, devsys_buf *out);
 
@@ -272,6 +275,71 @@ DEVSYS_API int devsys_store_complete(devsys_store *st, const char *id, const cha
  * @return 0; DEVSYS_EINVAL (bad id); DEVSYS_EIO.
  */
 DEVSYS_API int devsys_store_claims_json(devsys_store *st, const char *task_id, devsys_buf *out);
+
+/* ---- the worker registry and cancel requests ---- */
+
+/**
+ * Version history of devsys_store_worker_info:
+ *  - 1: id, host, pid, jobs, lease_ms, running, claimed, completed, expiries, stopped.
+ */
+#define DEVSYS_STORE_WORKER_INFO_VERSION 1
+
+/** What a worker reports of itself at each beat (devsys_store_worker_beat()). */
+typedef struct devsys_store_worker_info {
+	unsigned int version;          /**< DEVSYS_STORE_WORKER_INFO_VERSION */
+	const char *id;                /**< the worker's id (1..159 bytes) */
+	const char *host;              /**< its host name (1..159 bytes) */
+	long long pid;                 /**< its process id */
+	unsigned int jobs;             /**< how many tasks it runs at once */
+	unsigned int lease_ms;         /**< its lease; a beat older than this is stale */
+	unsigned long long running;    /**< tasks it runs now */
+	unsigned long long claimed;    /**< tasks it claimed since it started */
+	unsigned long long completed;  /**< tasks it completed (they rest, failed or were canceled) */
+	unsigned long long expiries;   /**< leases it lost (a heartbeat found the lease gone) */
+	int stopped;                   /**< 1: its last beat, it stops */
+} devsys_store_worker_info;
+
+#define DEVSYS_STORE_WORKER_INFO_INIT { DEVSYS_STORE_WORKER_INFO_VERSION, NULL, NULL, 0, 0u, 0u, 0u, 0u, 0u, 0u, 0 }
+
+/**
+ * Record worker @p info->id's beat in the store's registry (one row per
+ * worker id, replaced at each beat), stamped with the store's clock.
+ * @return 0; DEVSYS_EINVAL (no id or host, too long); DEVSYS_EVERSION;
+ *         DEVSYS_EBUSY; DEVSYS_EIO.
+ * Threads: as every store call (serialised on the handle).
+ */
+DEVSYS_API int devsys_store_worker_beat(devsys_store *st, const devsys_store_worker_info *info);
+
+/**
+ * The registry as JSON: {"workers":[{"id","host","pid","jobs","lease_ms",
+ * "running","claimed","completed","expiries","started_ms","beat_ms",
+ * "beat_age_ms","state"}]}, oldest first, where the times are ms of the
+ * store's clock and "state" is "alive" (beat within its lease), "stale"
+ * (no beat for longer than its lease: the worker died or hangs) or
+ * "stopped" (it said so at its last beat).
+ * @param out receives the JSON (cleared first).
+ * @return 0; DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_store_workers_json(devsys_store *st, devsys_buf *out);
+
+/**
+ * Ask for task @p id to be canceled wherever it runs. A task a worker
+ * holds (a live lease) is marked cancel-requested; the holder sees it at
+ * its next heartbeat (devsys_store_cancel_requested()) and cancels the run.
+ * A queued task no worker holds is canceled here.
+ * @p reason (may be NULL) is kept with the request and goes into the event.
+ * @return 1 (requested of the holder); 0 (canceled here); DEVSYS_ENOTFOUND
+ *         (no such task, or it is not in the queue: use the pipeline's
+ *         cancel); DEVSYS_ESTATE (final); DEVSYS_EBUSY; DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_store_cancel_request(devsys_store *st, const char *id, const char *reason);
+
+/**
+ * Whether a cancel of task @p id was requested (devsys_store_cancel_request()).
+ * @param reason_out optional: receives the request's reason (cleared first).
+ * @return 1 requested; 0 not; DEVSYS_EINVAL (bad id); DEVSYS_EIO.
+ */
+DEVSYS_API int devsys_store_cancel_requested(devsys_store *st, const char *id, devsys_buf *reason_out);
 
 DEVSYS_END_DECL
 

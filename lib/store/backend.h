@@ -63,6 +63,25 @@ typedef struct devsys__claim_row {
 typedef int (*devsys__queue_row_cb)(const devsys__queue_row *row, void *payload);
 typedef int (*devsys__claim_row_cb)(const devsys__claim_row *row, void *payload);
 
+/*
+ * One worker process in the registry (devsys_store_worker_beat). Times: ms
+ * of the store's clock; beat_ms and now_ms are filled by the backend.
+ */
+typedef struct devsys__worker_row {
+	char id[DEVSYS__STORE_TEXT];
+	char host[DEVSYS__STORE_TEXT];
+	long long pid;
+	unsigned int jobs;
+	unsigned int lease_ms;       /* the worker's lease: a beat older than this is stale */
+	long long running, claimed, completed, expiries;
+	int stopped;                 /* 1: the worker said goodbye */
+	long long started_ms;        /* its first beat */
+	long long beat_ms;           /* its last beat */
+	long long now_ms;            /* the store's clock when the row was read */
+} devsys__worker_row;
+
+typedef int (*devsys__worker_row_cb)(const devsys__worker_row *row, void *payload);
+
 typedef int (*devsys__task_row_cb)(const devsys__task_row *row, void *payload);
 typedef int (*devsys__run_row_cb)(const devsys__run_row *row, void *payload);
 typedef int (*devsys__stat_cb)(const char *key, double sum, long long count, void *payload);
@@ -112,6 +131,21 @@ typedef struct devsys__store_backend {
 	int (*claim_list)(void *self, const char *id, devsys__claim_row_cb cb, void *payload);
 	/* counts as (key, 0, count): "queue:free", "queue:held", then "claims:<how>" per claim-log ending */
 	int (*queue_stats)(void *self, devsys__stat_cb cb, void *payload);
+
+	/*
+	 * The worker registry and cancel requests (appended). Inside
+	 * begin()/commit(); times on the backend's clock.
+	 */
+	/* insert or replace worker row->id's row, stamping beat_ms (and started_ms on insert) with now */
+	int (*worker_beat)(void *self, const devsys__worker_row *row);
+	/* every registered worker, oldest first (beat_ms, now_ms filled) */
+	int (*worker_list)(void *self, devsys__worker_row_cb cb, void *payload);
+	/* mark task @p id cancel-requested with @p reason (kept until cancel_clear): 1 marked, 0 no queue row */
+	int (*cancel_set)(void *self, const char *id, const char *reason);
+	/* 1 and @p reason (may be NULL) filled when task @p id is cancel-requested, 0 when not */
+	int (*cancel_get)(void *self, const char *id, char *reason, size_t size);
+	/* forget task @p id's cancel request (its run ended); 0 also when there was none */
+	int (*cancel_clear)(void *self, const char *id);
 } devsys__store_backend;
 
 #define DEVSYS__STORE_SHARED (1u << 0)

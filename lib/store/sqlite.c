@@ -41,7 +41,15 @@ static const char schema[] =
 	" seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, owner TEXT NOT NULL, host TEXT NOT NULL,"
 	" claimed_ms INTEGER NOT NULL, until_ms INTEGER NOT NULL, ended_ms INTEGER, how TEXT NOT NULL DEFAULT 'held');"
 	"CREATE INDEX IF NOT EXISTS claims_task ON claims(task_id);"
-	"PRAGMA user_version = 2;";
+	/* the worker registry (one row per worker id) and cancel requests for tasks a worker holds */
+	"CREATE TABLE IF NOT EXISTS workers("
+	" id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, jobs INTEGER NOT NULL,"
+	" lease_ms INTEGER NOT NULL, running INTEGER NOT NULL, claimed INTEGER NOT NULL,"
+	" completed INTEGER NOT NULL, expiries INTEGER NOT NULL, stopped INTEGER NOT NULL,"
+	" started_ms INTEGER NOT NULL, beat_ms INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS cancels("
+	" task_id TEXT PRIMARY KEY, reason TEXT NOT NULL DEFAULT '', at_ms INTEGER NOT NULL);"
+	"PRAGMA user_version = 3;";
 
 /* The store's clock, in ms since the epoch: the database's, so every worker measures leases alike. */
 #define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
@@ -607,6 +615,115 @@ static int sq_queue_stats(void *self, devsys__stat_cb cb, void *payload)
 	return rc == SQLITE_DONE ? 0 : sq_err(s, rc, "queue stats");
 }
 
+/* ---- the worker registry and cancel requests ---- */
+
+static int sq_worker_beat(void *self, const devsys__worker_row *w)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	/* the first beat's time survives the later ones */
+	if ((rc = prep(s, &st,
+	               "INSERT INTO workers(id, host, pid, jobs, lease_ms, running, claimed, completed, expiries, stopped,"
+	               " started_ms, beat_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10," NOW_MS "," NOW_MS ")"
+	               " ON CONFLICT(id) DO UPDATE SET host = ?2, pid = ?3, jobs = ?4, lease_ms = ?5, running = ?6,"
+	               " claimed = ?7, completed = ?8, expiries = ?9, stopped = ?10, beat_ms = " NOW_MS ","
+	               " started_ms = CASE WHEN workers.pid = ?3 AND workers.host = ?2 THEN workers.started_ms ELSE "
+	               NOW_MS " END")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, w->id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, w->host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, w->pid);
+	sqlite3_bind_int64(st, 4, w->jobs);
+	sqlite3_bind_int64(st, 5, w->lease_ms);
+	sqlite3_bind_int64(st, 6, w->running);
+	sqlite3_bind_int64(st, 7, w->claimed);
+	sqlite3_bind_int64(st, 8, w->completed);
+	sqlite3_bind_int64(st, 9, w->expiries);
+	sqlite3_bind_int(st, 10, w->stopped);
+	return step_done(s, st, "record a worker's beat");
+}
+
+static int sq_worker_list(void *self, devsys__worker_row_cb cb, void *payload)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st,
+	               "SELECT id, host, pid, jobs, lease_ms, running, claimed, completed, expiries, stopped, started_ms,"
+	               " beat_ms, " NOW_MS " FROM workers ORDER BY started_ms, id")) < 0)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		devsys__worker_row w;
+		memset(&w, 0, sizeof(w));
+		text_col(st, 0, w.id, sizeof(w.id));
+		text_col(st, 1, w.host, sizeof(w.host));
+		w.pid = sqlite3_column_int64(st, 2);
+		w.jobs = (unsigned int)sqlite3_column_int64(st, 3);
+		w.lease_ms = (unsigned int)sqlite3_column_int64(st, 4);
+		w.running = sqlite3_column_int64(st, 5);
+		w.claimed = sqlite3_column_int64(st, 6);
+		w.completed = sqlite3_column_int64(st, 7);
+		w.expiries = sqlite3_column_int64(st, 8);
+		w.stopped = sqlite3_column_int(st, 9);
+		w.started_ms = sqlite3_column_int64(st, 10);
+		w.beat_ms = sqlite3_column_int64(st, 11);
+		w.now_ms = sqlite3_column_int64(st, 12);
+		if (cb(&w, payload) != 0) {
+			sqlite3_finalize(st);
+			return devsys__error_set(DEVSYS_EUSER, "worker list stopped by the callback");
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sq_err(s, rc, "list workers");
+}
+
+static int sq_cancel_set(void *self, const char *id, const char *reason)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st,
+	               "INSERT OR REPLACE INTO cancels(task_id, reason, at_ms) SELECT task_id, ?2, " NOW_MS
+	               " FROM queue WHERE task_id = ?1")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, reason ? reason : "", -1, SQLITE_TRANSIENT);
+	if ((rc = step_done(s, st, "request a cancel")) < 0)
+		return rc;
+	return sqlite3_changes(s->db) > 0;
+}
+
+static int sq_cancel_get(void *self, const char *id, char *reason, size_t size)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st, "SELECT reason FROM cancels WHERE task_id = ?1")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (reason && size)
+			text_col(st, 0, reason, size);
+		rc = 1;
+	} else
+		rc = rc == SQLITE_DONE ? 0 : sq_err(s, rc, "read a cancel request");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_cancel_clear(void *self, const char *id)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st, "DELETE FROM cancels WHERE task_id = ?1")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	return step_done(s, st, "clear a cancel request");
+}
+
 const devsys__store_backend devsys__store_sqlite = {
 	"sqlite",         sq_open,       sq_close,      sq_begin,        sq_commit,     sq_rollback,
 	sq_task_insert,   sq_task_get,   sq_task_update, sq_task_list,   sq_state_log,  sq_stage_log,
@@ -614,4 +731,5 @@ const devsys__store_backend devsys__store_sqlite = {
 	0u, /* one host: the pid/boot-id owner check holds */
 	sq_queue_insert,  sq_queue_expired, sq_queue_next, sq_lease_take, sq_lease_extend, sq_lease_end,
 	sq_queue_list,    sq_claim_list, sq_queue_stats,
+	sq_worker_beat,   sq_worker_list, sq_cancel_set, sq_cancel_get, sq_cancel_clear,
 };

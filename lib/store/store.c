@@ -868,6 +868,50 @@ static int qstats_cb(const char *key, double sum, long long count, void *payload
 	return 0;
 }
 
+static const char *worker_state(const devsys__worker_row *w);
+
+struct wstats {
+	long long alive, stale, stopped, claimed, expiries;
+};
+
+static int wstats_cb(const devsys__worker_row *w, void *payload)
+{
+	struct wstats *ws = payload;
+	const char *state = worker_state(w);
+	if (!strcmp(state, "alive"))
+		ws->alive++;
+	else if (!strcmp(state, "stale"))
+		ws->stale++;
+	else
+		ws->stopped++;
+	ws->claimed += w->claimed;
+	ws->expiries += w->expiries;
+	return 0;
+}
+
+/* The registry's workers by state, and what the registered workers claimed and lost. */
+static int worker_metrics(devsys_store *st, devsys_buf *out)
+{
+	struct wstats w;
+	int rc;
+	memset(&w, 0, sizeof(w));
+	if ((rc = st->be->worker_list(st->self, wstats_cb, &w)) < 0)
+		return rc;
+	devsys_buf_printf(out,
+	                  "# HELP devsys_workers Registered workers, by state (stale: no beat within its lease).\n"
+	                  "# TYPE devsys_workers gauge\n"
+	                  "devsys_workers{state=\"alive\"} %lld\ndevsys_workers{state=\"stale\"} %lld\n"
+	                  "devsys_workers{state=\"stopped\"} %lld\n",
+	                  w.alive, w.stale, w.stopped);
+	devsys_buf_printf(out,
+	                  "# HELP devsys_worker_claims_total Tasks the registered workers claimed.\n"
+	                  "# TYPE devsys_worker_claims_total counter\ndevsys_worker_claims_total %lld\n"
+	                  "# HELP devsys_worker_lease_expiries_total Leases the registered workers lost.\n"
+	                  "# TYPE devsys_worker_lease_expiries_total counter\ndevsys_worker_lease_expiries_total %lld\n",
+	                  w.claimed, w.expiries);
+	return 0;
+}
+
 static int queue_metrics(devsys_store *st, devsys_buf *out)
 {
 	struct qstats q;
@@ -882,7 +926,7 @@ static int queue_metrics(devsys_store *st, devsys_buf *out)
 	                     "# TYPE devsys_claims_total counter\n");
 	for (size_t i = 0; i < 4; i++)
 		devsys_buf_printf(out, "devsys_claims_total{how=\"%s\"} %lld\n", claim_ends[i], q.ends[i]);
-	return 0;
+	return worker_metrics(st, out);
 }
 
 int devsys_store_metrics(devsys_store *st, devsys_buf *out)
@@ -1007,6 +1051,23 @@ static int expire_leases(devsys_store *st)
 }
 
 /*
+ * A task no worker holds whose cancel was requested (its holder handed it
+ * back or died before it saw the request) is canceled instead of claimed:
+ * 1 canceled, 0 no request.
+ */
+static int cancel_free(devsys_store *st, devsys__task_row *r)
+{
+	char reason[DEVSYS__STORE_TEXT * 2];
+	int rc = st->be->cancel_get(st->self, r->id, reason, sizeof(reason));
+	if (rc <= 0)
+		return rc;
+	clear_stage(r);
+	if ((rc = do_transition(st, r, DEVSYS_STATE_CANCELED, reason[0] ? reason : "cancel requested")) < 0)
+		return rc;
+	return 1;
+}
+
+/*
  * The next free row of @p profiles whose task can still run: rows of tasks
  * that ended meanwhile (canceled while queued, say) leave the queue unclaimed.
  */
@@ -1017,9 +1078,10 @@ static int drop_final(devsys_store *st, const char *const *profiles, size_t n, d
 	while ((rc = st->be->queue_next(st->self, profiles, n, q)) == 0) {
 		if ((rc = st->be->task_get(st->self, q->task_id, &r)) < 0 && rc != DEVSYS_ENOTFOUND)
 			return rc;
-		if (rc == 0 && !is_final(r.state))
-			return 0;
-		if ((rc = st->be->lease_end(st->self, q->task_id, "", "dropped", 1)) < 0)
+		if (rc == 0 && !is_final(r.state) && (rc = cancel_free(st, &r)) <= 0)
+			return rc;
+		if ((rc = st->be->lease_end(st->self, q->task_id, "", "dropped", 1)) < 0 ||
+		    (rc = st->be->cancel_clear(st->self, q->task_id)) < 0)
 			return rc;
 	}
 	return rc;
@@ -1113,7 +1175,7 @@ int devsys_store_complete(devsys_store *st, const char *id, const char *owner)
 		if ((rc = st->be->lease_end(st->self, id, owner, "completed", 1)) == 0)
 			rc = not_held(id, owner);
 		else if (rc > 0)
-			rc = 0;
+			rc = st->be->cancel_clear(st->self, id);
 	});
 	return rc;
 }
@@ -1162,4 +1224,132 @@ int devsys_store_claims_json(devsys_store *st, const char *task_id, devsys_buf *
 		return rc;
 	}
 	return dump_to(json_pack("{s:o,s:o}", "queue", queue, "claims", claims), out);
+}
+
+/* ---- the worker registry and cancel requests ---- */
+
+static const size_t worker_info_sizes[] = {
+	0,
+	DEVSYS__SIZE_THROUGH(devsys_store_worker_info, stopped), /* 1 */
+};
+
+int devsys_store_worker_beat(devsys_store *st, const devsys_store_worker_info *info)
+{
+	devsys_store_worker_info in = DEVSYS_STORE_WORKER_INFO_INIT;
+	devsys__worker_row w;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(info);
+	if ((rc = devsys__versioned_copy(&in, info, worker_info_sizes, DEVSYS_STORE_WORKER_INFO_VERSION,
+	                                 "devsys_store_worker_info")) < 0 ||
+	    (rc = text_arg("the worker id", in.id, false)) < 0 || (rc = text_arg("the host", in.host, false)) < 0)
+		return rc;
+	memset(&w, 0, sizeof(w));
+	snprintf(w.id, sizeof(w.id), "%s", in.id);
+	snprintf(w.host, sizeof(w.host), "%s", in.host);
+	w.pid = in.pid;
+	w.jobs = in.jobs;
+	w.lease_ms = in.lease_ms ? in.lease_ms : DEFAULT_LEASE_MS;
+	w.running = (long long)in.running;
+	w.claimed = (long long)in.claimed;
+	w.completed = (long long)in.completed;
+	w.expiries = (long long)in.expiries;
+	w.stopped = in.stopped != 0;
+	TXN(st, { rc = st->be->worker_beat(st->self, &w); });
+	return rc;
+}
+
+/* A beat within the worker's lease is alive; the lease is how long a worker may stay silent. */
+static const char *worker_state(const devsys__worker_row *w)
+{
+	if (w->stopped)
+		return "stopped";
+	return w->now_ms - w->beat_ms <= (long long)w->lease_ms ? "alive" : "stale";
+}
+
+static int worker_json_cb(const devsys__worker_row *w, void *payload)
+{
+	json_t *o = json_pack("{s:s,s:s,s:I,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "id", w->id, "host", w->host,
+	                      "pid", (json_int_t)w->pid, "jobs", (int)w->jobs, "lease_ms", (int)w->lease_ms, "running",
+	                      (json_int_t)w->running, "claimed", (json_int_t)w->claimed, "completed",
+	                      (json_int_t)w->completed, "expiries", (json_int_t)w->expiries, "started_ms",
+	                      (json_int_t)w->started_ms, "beat_ms", (json_int_t)w->beat_ms, "beat_age_ms",
+	                      (json_int_t)(w->now_ms > w->beat_ms ? w->now_ms - w->beat_ms : 0), "state",
+	                      worker_state(w));
+	return json_array_append_new(payload, o) != 0;
+}
+
+int devsys_store_workers_json(devsys_store *st, devsys_buf *out)
+{
+	json_t *arr;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(out);
+	if (!(arr = json_array()))
+		return devsys__error_oom();
+	LOCKED(st);
+	rc = st->be->worker_list(st->self, worker_json_cb, arr);
+	UNLOCKED(st);
+	if (rc < 0) {
+		json_decref(arr);
+		return rc;
+	}
+	return dump_to(json_pack("{s:o}", "workers", arr), out);
+}
+
+struct held {
+	bool found, held;
+};
+
+static int held_cb(const devsys__queue_row *q, void *payload)
+{
+	struct held *h = payload;
+	h->found = true;
+	h->held = q->owner[0] && q->lease_until_ms >= q->now_ms;
+	return 0;
+}
+
+int devsys_store_cancel_request(devsys_store *st, const char *id, const char *reason)
+{
+	devsys__task_row r;
+	struct held h = { false, false };
+	int rc, requested = 0;
+	DEVSYS__CHECK_ARG(st);
+	if ((rc = text_arg("the cancel reason", reason ? reason : "", true)) < 0)
+		return rc;
+	TXN(st, {
+		if ((rc = get_row(st, id, &r)) == 0 && is_final(r.state))
+			rc = devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s already: nothing to cancel", id,
+			                       state_names[r.state]);
+		if (rc == 0)
+			rc = st->be->queue_list(st->self, id, held_cb, &h);
+		if (rc == 0 && !h.found)
+			rc = devsys__error_set(DEVSYS_ENOTFOUND,
+			                       "task '%s' is not in the queue: no worker runs it (cancel its run instead)", id);
+		if (rc == 0 && (rc = st->be->cancel_set(st->self, id, reason ? reason : "cancel requested")) > 0) {
+			rc = 0;
+			if (h.held)
+				requested = 1; /* the holder's heartbeat cancels it */
+			else if ((rc = cancel_free(st, &r)) > 0 && (rc = st->be->lease_end(st->self, id, "", "dropped", 1)) >= 0)
+				rc = st->be->cancel_clear(st->self, id);
+		}
+	});
+	return rc < 0 ? rc : requested;
+}
+
+int devsys_store_cancel_requested(devsys_store *st, const char *id, devsys_buf *reason_out)
+{
+	char reason[DEVSYS__STORE_TEXT * 2] = "";
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	if (reason_out)
+		devsys_buf_clear(reason_out);
+	if ((rc = devsys_task_id_check(id)) < 0)
+		return rc;
+	LOCKED(st);
+	rc = st->be->cancel_get(st->self, id, reason, sizeof(reason));
+	UNLOCKED(st);
+	if (rc > 0 && reason_out && devsys_buf_puts(reason_out, reason) < 0)
+		return devsys__error_oom();
+	return rc;
 }
