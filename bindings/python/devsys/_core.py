@@ -193,6 +193,13 @@ class Node:
     def to_json(self) -> str:
         return dec(with_buf(lambda b: fn.devsys_node_to_json(b, self._n)))
 
+    def duration_ms(self, what: str = "value") -> int:
+        """The node as a schema timeout (seconds, or "90s" / "30m" / "2h") in
+        ms; ValidationError naming the node's position and @p what otherwise."""
+        ms = c_uint()
+        check(fn.devsys_spec_duration_ms(byref(ms), self._n, req(what, "what")))
+        return ms.value
+
     def value(self) -> Any:
         """The node as Python data (through the library's JSON)."""
         return json.loads(self.to_json())

@@ -3,19 +3,19 @@ Thin: each method is one libdevsys call (forge.h, pipeline.h, speckit.h)."""
 from __future__ import annotations
 
 import ctypes
-from ctypes import byref, c_char_p, c_int, c_uint, c_void_p
+from ctypes import byref, c_char_p, c_int, c_size_t, c_uint, c_void_p
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from . import _base, _lib
+from . import _agent, _base, _lib
 from . import _structs as S
 from ._base import Handle, StrPath, Trap, check, data, dec, dec_opt, enc, new_handle, req, strarray, with_buf
-from ._core import ValidationIssue, Workspace, validation_issues
+from ._core import Task, ValidationIssue, Workspace, validation_issues
 from ._errcodes import NotSupportedError
 from ._ops import Config, Policy, Repo
 
 if TYPE_CHECKING:
-    from ._ops import Masker
+    from ._ops import Masker, Store
 
 fn = _lib.fn
 
@@ -414,6 +414,7 @@ class Pipeline(Handle):
         # the runner options and the callback are used until devsys_pipeline_free(): the wrapper keeps them
         self._opts, self._keep = o, keep
         super().__init__(new_handle(lambda out: fn.devsys_pipeline_new(out, workspace._h, byref(o))), workspace)
+        self._workspace = workspace
         self.last_result: Optional[StageResult] = None
 
     def validate(self, spec: Union[str, bytes], name: Optional[str] = None) -> StageResult:
@@ -505,6 +506,9 @@ class Pipeline(Handle):
         r.version = 1
         rc = call(byref(r))
         self.last_result = StageResult._from(r)
+        raised = _agent.take_pending()  # an agent kind of one's own that raised during this call
+        if raised is not None and int(rc) < 0 and self._trap.exc is None:
+            self._trap.exc = raised
         self._trap.check(rc)
         return self.last_result
 
@@ -570,6 +574,141 @@ class SpecKitFeature(Handle):
         finally:
             fn.devsys_speckit_plan_free(p)
 
+    def check_report(self, format: str = "text") -> str:
+        """The rules' findings as the CLI prints them: "text" (file:line:
+        severity: SKnnn: message lines) or "json" (docs/speckit.md)."""
+        writers = {"text": "devsys_speckit_findings_to_text", "json": "devsys_speckit_findings_to_json"}
+        if format not in writers:
+            raise ValueError(f"format: {format!r} is not 'text' or 'json'")
+        to: Any = getattr(fn, writers[format])
+        f = new_handle(lambda out: fn.devsys_speckit_findings_new(out))
+        try:
+            check(fn.devsys_speckit_check(f, self._h))
+            return dec(with_buf(lambda b: to(b, f)))
+        finally:
+            fn.devsys_speckit_findings_free(f)
+
+    def plan_yaml(self, repo_url: str, feature_dir: str, *, per_wave: bool = False) -> str:
+        """The plan as devsys task specs (YAML documents): one per task, or
+        one per wave; @p feature_dir is the folder relative to the repository root."""
+        p = new_handle(lambda out: fn.devsys_speckit_plan_new(out, self._h))
+        try:
+            return dec(with_buf(lambda b: fn.devsys_speckit_plan_to_yaml(b, p, req(repo_url, "repo_url"),
+                                                                         req(feature_dir, "feature_dir"),
+                                                                         int(per_wave))))
+        finally:
+            fn.devsys_speckit_plan_free(p)
+
+    def status_json(self, links: Optional["SpecKitLinks"] = None) -> str:
+        """The machine-readable status of the tasks (docs/speckit.md), with
+        the devsys tasks @p links found (None: no task linked)."""
+        lk = links._h if links is not None else None
+        return dec(with_buf(lambda b: fn.devsys_speckit_status_to_json(b, self._h, lk)))
+
+    def run(self, pipeline: Pipeline, repo_url: str, feature_dir: str, *, spec_extra: Optional[str] = None,
+            tasks_md: Optional[StrPath] = None) -> int:
+        """Run the feature's plan wave by wave through @p pipeline (one task at a
+        time, each in its own worktree), ticking each green task in @p tasks_md
+        when given: returns the waves that completed. A failure raises, its
+        message naming the wave and the task, with .waves_done set; calling
+        again resumes."""
+        ws = pipeline._workspace
+        p = new_handle(lambda out: fn.devsys_speckit_plan_new(out, self._h))
+        done = c_size_t()
+        try:
+            rc = int(fn.devsys_speckit_run(byref(done), pipeline._h, ws._h, p, req(repo_url, "repo_url"),
+                                           req(feature_dir, "feature_dir"), enc(spec_extra, "spec_extra", optional=True),
+                                           enc(tasks_md, "tasks_md", optional=True)))
+        finally:
+            fn.devsys_speckit_plan_free(p)
+        if rc < 0:
+            e = _base.last_error(rc)
+            e.waves_done = done.value  # type: ignore[attr-defined]
+            raise e
+        return done.value
+
+
+@dataclass(frozen=True)
+class SpecKitLink:
+    speckit_id: str
+    task_id: str
+    state: str
+    green: bool
+
+
+class SpecKitLinks(Handle):
+    """The devsys tasks of @p store whose kept spec links them to @p feature_dir
+    (speckit.feature_dir), each with its state and whether it is green."""
+
+    _free_fn = "devsys_speckit_links_free"
+
+    def __init__(self, store: "Store", workspace: Workspace, feature_dir: str) -> None:
+        _require("speckit")
+        super().__init__(new_handle(lambda out: fn.devsys_speckit_links_new(out, store._h, workspace._h,
+                                                                          req(feature_dir, "feature_dir"))),
+                         store, workspace)
+
+    def __len__(self) -> int:
+        return int(fn.devsys_speckit_links_count(self._h))
+
+    def __getitem__(self, i: int) -> SpecKitLink:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        tid, state, green = c_char_p(), c_int(), c_int()
+        sid = fn.devsys_speckit_link_at(self._h, i, byref(tid), byref(state), byref(green))
+        return SpecKitLink(dec(sid), dec(tid.value), dec(fn.devsys_task_state_name(state.value)), bool(green.value))
+
+    def __iter__(self) -> Iterator[SpecKitLink]:
+        return (self[i] for i in range(len(self)))
+
+    def green_ids(self) -> List[str]:
+        """The spec-kit ids with at least one green linked task, each once."""
+        n = c_size_t()
+        arr = fn.devsys_speckit_links_green_ids(self._h, byref(n))
+        return [dec(arr[i]) for i in range(n.value)] if arr else []
+
+
+def _ids(ids: Sequence[str]) -> Tuple[List[bytes], Any]:
+    if isinstance(ids, (str, bytes)):
+        raise TypeError("ids: expected a sequence of task ids, got one string")
+    names = [req(i, "id") for i in ids]
+    return names, strarray(names)
+
+
+def speckit_task_green(store: "Store", task: Task) -> bool:
+    """Is @p task green (a resting or tested state and no failed test in its latest run)?"""
+    g = c_int()
+    check(fn.devsys_speckit_task_green(byref(g), store._h, task._h))
+    return bool(g.value)
+
+
+def speckit_mark_done(text: Union[str, bytes], ids: Sequence[str]) -> Tuple[bytes, int]:
+    """tasks.md text with the lines of @p ids ticked ("[ ]" -> "[X]"), every
+    other byte as it was, and how many lines changed."""
+    b = data(text, "text")
+    names, arr = _ids(ids)
+    marked = c_size_t()
+    out = with_buf(lambda buf: fn.devsys_speckit_mark_done(buf, byref(marked), b, len(b), arr, len(names)))
+    return out, marked.value
+
+
+def speckit_mark_done_file(path: StrPath, ids: Sequence[str]) -> int:
+    """speckit_mark_done() on the file @p path in place (atomically): lines changed."""
+    names, arr = _ids(ids)
+    marked = c_size_t()
+    check(fn.devsys_speckit_mark_done_file(byref(marked), req(path, "path"), arr, len(names)))
+    return marked.value
+
+
+def speckit_sync(repo: Repo, feature_dir: str, ids: Sequence[str]) -> int:
+    """Tick @p ids in @p repo's feature_dir/tasks.md, then commit and push it
+    (the feature branch only: ProtectedBranchError on the base or a protected
+    one): lines changed (0: nothing committed)."""
+    names, arr = _ids(ids)
+    marked = c_size_t()
+    check(fn.devsys_speckit_sync(byref(marked), repo._h, req(feature_dir, "feature_dir"), arr, len(names)))
+    return marked.value
+
 
 __all__ = ['PR_OPEN', 'PR_CLOSED', 'PR_MERGED', 'REVIEW_APPROVED', 'REVIEW_CHANGES_REQUESTED', 'REVIEW_COMMENTED',
            'REVIEW_DISMISSED', 'REVIEW_PENDING', 'CHECK_PENDING', 'CHECK_SUCCESS', 'CHECK_FAILURE', 'CHECK_NEUTRAL',
@@ -579,4 +718,5 @@ __all__ = ['PR_OPEN', 'PR_CLOSED', 'PR_MERGED', 'REVIEW_APPROVED', 'REVIEW_CHANG
            'FAILURE_BUDGET', 'EVENT_STAGE_BEGIN', 'EVENT_STAGE_END', 'EVENT_OUTPUT', 'EVENT_PROGRESS', 'failure_class_name',
            'stage_names', 'StageResult', 'PipelineEvent', 'PipelineProgress', 'StageFailed', 'StageRun',
            'StageFn', 'Pipeline', 'Finding',
-           'SpecKitFeature', 'SPECKIT_INFO', 'SPECKIT_WARNING', 'SPECKIT_ERROR']
+           'SpecKitFeature', 'SPECKIT_INFO', 'SPECKIT_WARNING', 'SPECKIT_ERROR', 'SpecKitLink', 'SpecKitLinks',
+           'speckit_task_green', 'speckit_mark_done', 'speckit_mark_done_file', 'speckit_sync']

@@ -108,6 +108,7 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_spec_at", _P, [_P, _z], "spec"),
     ("devsys_spec_get_string", _s, [_P, _s], "spec"),
     ("devsys_spec_timeout_ms", _i, [_P, _z, _s, _up], "spec"),
+    ("devsys_spec_duration_ms", _i, [_up, _P, _s], "spec"),
     ("devsys_spec_validate", _i, [_PP, _P, _z], "spec"),
     ("devsys_spec_task_schema", _i, [_PP], "spec"),
     ("devsys_spec_task_schema_text", _s, [], "spec"),
@@ -248,6 +249,13 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_store_run_record", _i, [_P, _s, _u], "store"),
     ("devsys_store_check", _i, [_P, _i, _buf, _zp], "store"),
     ("devsys_store_metrics", _i, [_P, _buf], "store"),
+    # store.h: the queue
+    ("devsys_store_submit", _i, [_P, _s, _s, _s], "store"),
+    ("devsys_store_claim", _i, [_buf, _P, _s, _s, _sp, _z, _u], "store"),
+    ("devsys_store_heartbeat", _i, [_P, _s, _s, _u], "store"),
+    ("devsys_store_release", _i, [_P, _s, _s, _s], "store"),
+    ("devsys_store_complete", _i, [_P, _s, _s], "store"),
+    ("devsys_store_claims_json", _i, [_P, _s, _buf], "store"),
     # policy.h
     ("devsys_risk_name", _s, [_i], "policy"),
     ("devsys_risk_from_name", _i, [_ip, _s], "policy"),
@@ -347,6 +355,24 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_speckit_plan_wave_count", _z, [_P], "speckit"),
     ("devsys_speckit_plan_wave_size", _z, [_P, _z], "speckit"),
     ("devsys_speckit_plan_task", _s, [_P, _z, _z], "speckit"),
+    ("devsys_speckit_plan_to_yaml", _i, [_buf, _P, _s, _s, _u], "speckit"),
+    ("devsys_speckit_findings_to_text", _i, [_buf, _P], "speckit"),
+    ("devsys_speckit_findings_to_json", _i, [_buf, _P], "speckit"),
+    # speckit.h: status from the task records, sync and run
+    ("devsys_speckit_task_green", _i, [_ip, _P, _P], "speckit"),
+    ("devsys_speckit_mark_done", _i, [_buf, _zp, _P, _z, _sp, _z], "speckit"),
+    ("devsys_speckit_mark_done_file", _i, [_zp, _s, _sp, _z], "speckit"),
+    ("devsys_speckit_sync", _i, [_zp, _P, _s, _sp, _z], "speckit"),
+    ("devsys_speckit_links_new", _i, [_PP, _P, _P, _s], "speckit"),
+    ("devsys_speckit_links_free", None, [_P], "speckit"),
+    ("devsys_speckit_links_count", _z, [_P], "speckit"),
+    ("devsys_speckit_link_at", _s, [_P, _z, _sp, _ip, _ip], "speckit"),
+    ("devsys_speckit_links_green_ids", _sp, [_P, _zp], "speckit"),
+    ("devsys_speckit_status_to_json", _i, [_buf, _P, _P], "speckit"),
+    ("devsys_speckit_run", _i, [_zp, _P, _P, _P, _s, _s, _s, _s], "speckit"),
+    # sys/agent.h: agent kinds of one's own (the usage text is allocated with devsys_malloc)
+    ("devsys_agent_register", _i, [POINTER(S.AgentVtable), _P], "agent"),
+    ("devsys_malloc", _P, [_z], "agent"),
 ]
 
 # Functions that other headers' modules may not have yet: looked up lazily.

@@ -792,6 +792,51 @@ class Store(Handle):
     def metrics(self) -> str:
         return dec(with_buf(lambda b: fn.devsys_store_metrics(self._h, b)))
 
+    # ---- the queue (store.h): several processes and threads may call these at once
+
+    def submit(self, id: str, profile: Optional[str] = None, schema: Optional[str] = None) -> None:
+        """Queue validated task @p id (validated -> queued) for a worker of
+        runner profile @p profile (None: any worker). StateError when it is not
+        validated (or queued already), NotFoundError when there is no such task."""
+        check(fn.devsys_store_submit(self._h, req(id, "task id"), enc(profile, "profile", optional=True),
+                                     enc(schema, "schema", optional=True)))
+
+    def claim(self, owner: str, host: str, profiles: Sequence[str] = (), lease_ms: int = 0) -> Optional[str]:
+        """Claim the oldest free queued task of @p profiles (empty: any) for
+        worker @p owner on @p host, with a lease of @p lease_ms (0: 30 s):
+        its id, or None when there is nothing to claim."""
+        names = [req(p, "profile") for p in profiles]
+        arr = strarray(names) if names else None
+        o, h = req(owner, "owner"), req(host, "host")
+        b = S.Buf()
+        try:
+            rc = int(fn.devsys_store_claim(byref(b), self._h, o, h, arr, len(names), lease_ms))
+            if rc == -4:  # DEVSYS_ENOTFOUND: nothing to claim (no error is set)
+                return None
+            check(rc)
+            return dec(ctypes.string_at(b.ptr, b.size)) if b.ptr else ""
+        finally:
+            fn.devsys_buf_dispose(byref(b))
+
+    def heartbeat(self, id: str, owner: str, lease_ms: int = 0) -> None:
+        """Extend @p owner's lease on @p id; StateError when the lease is not
+        @p owner's any more (stop working on the task)."""
+        check(fn.devsys_store_heartbeat(self._h, req(id, "task id"), req(owner, "owner"), lease_ms))
+
+    def release(self, id: str, owner: str, reason: Optional[str] = None) -> None:
+        """Hand @p id back to the queue (a task mid-stage becomes interrupted)."""
+        check(fn.devsys_store_release(self._h, req(id, "task id"), req(owner, "owner"),
+                                      enc(reason, "reason", optional=True)))
+
+    def complete(self, id: str, owner: str) -> None:
+        """Take @p id out of the queue: its worker is done with it."""
+        check(fn.devsys_store_complete(self._h, req(id, "task id"), req(owner, "owner")))
+
+    def claims_json(self, task_id: Optional[str] = None) -> str:
+        """The queue and the claim log as JSON ({"queue": [...], "claims": [...]})."""
+        return dec(with_buf(lambda b: fn.devsys_store_claims_json(self._h, enc(task_id, "task id", optional=True),
+                                                                  b)))
+
 
 # ---------------------------------------------------------------- policy
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ctypes
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_int, c_size_t, c_uint,
-                    c_int64, c_long, c_uint64, c_ulong, c_void_p)
+                    c_int64, c_long, c_longlong, c_uint64, c_ulong, c_ulonglong, c_void_p)
 from typing import Any, Dict, Type
 
 c_char_pp = POINTER(c_char_p)
@@ -58,6 +58,13 @@ class SchemaOptions(Structure):
 
 class StoreOptions(Structure):
     _fields_ = [("version", c_uint), ("flags", c_uint), ("busy_timeout_ms", c_uint)]
+
+
+class StoreWorkerInfo(Structure):
+    # store.h: what a worker reports of itself at each beat
+    _fields_ = [("version", c_uint), ("id", c_char_p), ("host", c_char_p), ("pid", c_longlong), ("jobs", c_uint),
+                ("lease_ms", c_uint), ("running", c_ulonglong), ("claimed", c_ulonglong), ("completed", c_ulonglong),
+                ("expiries", c_ulonglong), ("stopped", c_int)]
 
 
 class SecretEvent(Structure):
@@ -422,6 +429,7 @@ STRUCTS: Dict[str, Type[Structure]] = {
     "devsys_stage_result": StageResult,
     "devsys_stage_vtable": StageVtable,
     "devsys_store_options": StoreOptions,
+    "devsys_store_worker_info": StoreWorkerInfo,
     "devsys_workspace_options": WorkspaceOptions,
 }
 

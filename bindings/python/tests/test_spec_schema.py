@@ -141,3 +141,24 @@ def test_schema_from_a_node() -> None:
         sch = devsys.Schema(s.at(), flags=devsys.SCHEMA_FORMAT_ASSERT, base_uri="urn:test", max_errors=5)
     with sch, devsys.Spec.load('"x"') as inst:
         assert sch.is_valid(inst.at())
+
+
+def test_duration_ms_reads_the_schema_timeout_type() -> None:
+    doc = "a: 90\nb: 90s\nc: 30m\nd: 2h\ne: soon\nf: 0\ng: [1]\n"
+    with devsys.Spec.load(doc, "durations.yaml") as s:
+        root = s.at(0)
+        assert root is not None
+        got = [n.duration_ms(k) for k, n in ((k, root.member(k)) for k in "abcd") if n is not None]
+        assert got == [90000, 90000, 1800000, 7200000]
+        for key in "efg":
+            node = root.member(key)
+            assert node is not None
+            with pytest.raises(devsys.ValidationError) as ei:
+                node.duration_ms(f"x.{key}")
+            assert f"x.{key}" in ei.value.message and "durations.yaml" in ei.value.message, ei.value.message
+        with pytest.raises(TypeError, match="what"):
+            root.member("a").duration_ms(None)  # type: ignore[arg-type,union-attr]
+        kept = root.member("b")
+    assert kept is not None
+    with pytest.raises(devsys.ClosedHandleError):
+        kept.duration_ms()  # its spec is closed: never a read of freed memory
