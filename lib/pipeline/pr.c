@@ -206,19 +206,21 @@ static const char *verdict_word(const json_t *v)
 /* task.json's "verification" (the verify stage's) as the body's lines, once it ran. */
 static int verification_text(devsys_buf *out, const json_t *doc)
 {
-	const json_t *v = json_object_get(doc, "verification");
+	const json_t *v = json_object_get(doc, "verification"), *sk = json_object_get(v, "speckit_findings");
 	if (!json_is_object(v))
 		return 0;
-	return devsys_buf_printf(out,
-	                         "verified:           %s\nspec re-validated:  %s\nacceptance checks:  %s\n"
-	                         "JUnit green:        %s\nspec-kit coverage:  %s",
-	                         verdict_word(json_object_get(v, "verified")),
-	                         verdict_word(json_object_get(v, "spec_revalidated")),
-	                         verdict_word(json_object_get(v, "acceptance")),
-	                         verdict_word(json_object_get(v, "junit_green")),
-	                         verdict_word(json_object_get(v, "speckit"))) < 0
-	               ? devsys__error_oom()
-	               : 0;
+	int rc = devsys_buf_printf(out,
+	                           "verified:           %s\nspec re-validated:  %s\nacceptance checks:  %s\n"
+	                           "JUnit green:        %s\nspec-kit:           %s",
+	                           verdict_word(json_object_get(v, "verified")),
+	                           verdict_word(json_object_get(v, "spec_revalidated")),
+	                           verdict_word(json_object_get(v, "acceptance")),
+	                           verdict_word(json_object_get(v, "junit_green")),
+	                           verdict_word(json_object_get(v, "speckit")));
+	/* the validator's and the phantom check's findings, as verify listed them */
+	for (size_t i = 0; rc == 0 && i < json_array_size(sk); i++)
+		rc = devsys_buf_printf(out, "\n  %s", verdict_word(json_array_get(sk, i)));
+	return rc < 0 ? devsys__error_oom() : 0;
 }
 
 /* The body: the task id, the spec's description (and repo.pr.body), the

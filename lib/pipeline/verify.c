@@ -7,6 +7,10 @@
 #include "pipeline_int.h"
 #include "devsys/record.h"
 
+#ifdef DEVSYS_HAVE_MODULE_SPECKIT
+#include "devsys/speckit.h"
+#endif
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +19,7 @@
 /* What verify found, item by item; a NULL "why" means the item holds. */
 typedef struct verdict {
 	json_t *doc;          /* the "verification" object */
-	char failed[512];     /* the items that failed, for the message */
+	char failed[1024];    /* the items that failed, for the message */
 } verdict;
 
 static void fail_item(verdict *v, const char *item, const char *why)
@@ -165,6 +169,124 @@ static void check_junit(verdict *v, devsys__stage_ctx *c, const json_t *tests)
 	json_decref(sum);
 }
 
+#ifdef DEVSYS_HAVE_MODULE_SPECKIT
+/* The most findings the verdict lists one by one (its counts cover them all). */
+#define SPECKIT_LISTED 25
+
+static const char *const sk_severity[] = { "info", "warning", "error" };
+
+/* The findings as "file:line: severity: SKnnn: message" lines, files relative to the checkout; the first
+ * error into @p first_error. */
+static void speckit_lines(json_t *list, const devsys_speckit_findings *r, const char *checkout, char *first_error,
+                          size_t sz)
+{
+	size_t n = strlen(checkout);
+	for (size_t i = 0; i < devsys_speckit_findings_count(r); i++) {
+		devsys_speckit_severity sev = DEVSYS_SPECKIT_INFO;
+		const char *file = "", *msg = "";
+		unsigned line = 0;
+		const char *rule = devsys_speckit_finding_at(r, i, &sev, &file, &line, &msg);
+		char text[1024];
+		if (strncmp(file, checkout, n) == 0 && file[n] == '/')
+			file += n + 1;
+		snprintf(text, sizeof(text), "%s:%u: %s: %s: %s", file, line, sk_severity[sev], rule, msg);
+		if (sev == DEVSYS_SPECKIT_ERROR && !first_error[0])
+			snprintf(first_error, sz, "%s %s:%u: %s", rule, file, line, msg);
+		if (json_array_size(list) < SPECKIT_LISTED)
+			json_array_append_new(list, json_string(text));
+	}
+}
+
+/* The spec's speckit.task_ids (borrowed strings), NULL when it names none. */
+static const char **speckit_ids(const devsys_node *sk, size_t *n)
+{
+	const devsys_node *ids = devsys_node_get(sk, "/task_ids");
+	const char **v = NULL;
+	*n = 0;
+	if (devsys_node_size(ids) && !(v = devsys__calloc(devsys_node_size(ids), sizeof(*v))))
+		return NULL;
+	for (size_t i = 0; v && i < devsys_node_size(ids); i++)
+		if ((v[*n] = devsys_node_string(devsys_node_at(ids, i), NULL)))
+			(*n)++;
+	return v;
+}
+
+/* Validator and phantom check on the loaded feature; the verdict's "speckit" summary and its findings. */
+static int speckit_checks(verdict *v, devsys__stage_ctx *c, const devsys_speckit_feature *f, const char *fd,
+                          const devsys_node *sk)
+{
+	devsys_speckit_findings *r = NULL, *ph = NULL;
+	size_t nids = 0;
+	const char **ids = speckit_ids(sk, &nids);
+	const char *co = devsys_repo_checkout_path(c->repo);
+	char summary[512], first[400] = "";
+	int rc = devsys_speckit_findings_new(&r);
+	if (rc == 0 && (rc = devsys_speckit_check(r, f)) == 0 && (rc = devsys_speckit_findings_new(&ph)) == 0 && nids)
+		rc = devsys_speckit_check_phantoms_ids(ph, f, c->repo, ids, nids);
+	if (rc == 0) {
+		json_t *list = json_array();
+		size_t errs = devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_ERROR);
+		speckit_lines(list, r, co, first, sizeof(first));
+		speckit_lines(list, ph, co, first, sizeof(first));
+		snprintf(summary, sizeof(summary),
+		         "%s: %zu error(s), %zu warning(s), %zu info; phantom check of %zu task(s): %zu likely phantom(s)", fd,
+		         errs, devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_WARNING),
+		         devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_INFO), nids,
+		         devsys_speckit_findings_count_severity(ph, DEVSYS_SPECKIT_WARNING));
+		json_object_set_new(v->doc, "speckit", json_string(summary));
+		json_object_set_new(v->doc, "speckit_findings", list);
+		if (errs) {
+			char why[512];
+			snprintf(why, sizeof(why), "%zu validator error(s) in %s, the first %s", errs, fd, first);
+			fail_item(v, "speckit", why);
+		}
+	}
+	devsys__free(ids);
+	devsys_speckit_findings_free(ph);
+	devsys_speckit_findings_free(r);
+	return rc;
+}
+
+/*
+ * The linked spec-kit feature (speckit.feature_dir), read in the checkout:
+ * the folder and every file must stay inside it (a symlink out is refused).
+ * A feature that cannot be read, or a validator error, fails verification.
+ */
+static void check_speckit(verdict *v, devsys__stage_ctx *c)
+{
+	const devsys_node *sk = devsys_node_get(devsys_spec_at(c->p->spec, 0), "/speckit");
+	const char *fd = devsys_node_string(devsys_node_get(sk, "/feature_dir"), NULL);
+	devsys_buf path = DEVSYS_BUF_INIT;
+	devsys_speckit_feature *f = NULL;
+	char why[600];
+	int rc;
+	if (!sk || !fd) {
+		json_object_set_new(v->doc, "speckit", json_string("not linked"));
+		return;
+	}
+	if ((rc = devsys__pipeline_repo(c)) == 0 &&
+	    (rc = devsys__path_join_within(&path, devsys_repo_checkout_path(c->repo), fd)) == 0 &&
+	    (rc = devsys_speckit_feature_load(&f, path.ptr, devsys_repo_checkout_path(c->repo))) == 0)
+		rc = speckit_checks(v, c, f, fd, sk);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "the feature '%s' cannot be checked in the checkout: %s", fd,
+		         devsys_error_message(devsys_error_last()));
+		json_object_set_new(v->doc, "speckit", json_string(why));
+		fail_item(v, "speckit", why);
+	}
+	devsys_speckit_feature_free(f);
+	devsys_buf_dispose(&path);
+}
+#else
+static void check_speckit(verdict *v, devsys__stage_ctx *c)
+{
+	json_object_set_new(v->doc, "speckit",
+	                    json_string(devsys_node_get(devsys_spec_at(c->p->spec, 0), "/speckit")
+	                                        ? "linked, not checked: this build has no speckit module"
+	                                        : "not linked"));
+}
+#endif
+
 /* task.json's @p key ("tests", "deploy"), written by an earlier stage (NULL: none). */
 static json_t *recorded(devsys_task *task, const char *key)
 {
@@ -264,10 +386,7 @@ int devsys__stage_verify(devsys__stage_ctx *c)
 	check_spec(&v, c);
 	check_acceptance(&v, c, state);
 	check_junit(&v, c, tests);
-	json_object_set_new(v.doc, "speckit",
-	                    json_string(devsys_node_get(devsys_spec_at(c->p->spec, 0), "/speckit")
-	                                        ? "linked (coverage is not checked yet)"
-	                                        : "not linked"));
+	check_speckit(&v, c);
 	ok = v.failed[0] == '\0';
 	json_object_set_new(v.doc, "verified", json_boolean(ok));
 	set_status(&v, c, ok);

@@ -30,8 +30,10 @@ static void setup(void)
 	free(git);
 	dir = dt_tmpdir("speckit-run");
 	char path[4096];
+	/* spec.md, plan.md and research.md of the valid fixture: the verify stage validates the linked feature */
 	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git work 2>/dev/null && "
-	                   "cd work && git config user.email t@e && git config user.name t && mkdir -p specs/001-mini",
+	                   "cd work && git config user.email t@e && git config user.name t && mkdir -p specs/001-mini && "
+	                   "cp " DEVSYS_SOURCE_DIR "/tests/fixtures/speckit/valid/001-photo-albums/*.md specs/001-mini/",
 	                   dir),
 	             0);
 	snprintf(path, sizeof(path), "%s/work/specs/001-mini/tasks.md", dir);
