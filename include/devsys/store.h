@@ -206,6 +206,8 @@ DEVSYS_API int devsys_store_check(devsys_store *st, int repair, devsys_buf *out,
  * the worker registry's devsys_workers{state="alive"|"stale"|"stopped"}
  * gauges with devsys_worker_claims_total and
  * devsys_worker_lease_expiries_total (the sums the workers last reported).
+ * The SQLite backend adds devsys_store_busy_retries_total: how often this
+ * handle waited for another writer's lock since it was opened.
  */
 DEVSYS_API int devsys_store_metrics(devsys_store *st, devsys_buf *out);
 

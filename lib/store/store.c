@@ -851,6 +851,7 @@ static const char *const claim_ends[] = { "held", "released", "completed", "expi
 
 struct qstats {
 	long long free_, held, ends[4];
+	long long busy; /* the backend's busy retries, -1 when it does not count them */
 };
 
 static int qstats_cb(const char *key, double sum, long long count, void *payload)
@@ -861,6 +862,8 @@ static int qstats_cb(const char *key, double sum, long long count, void *payload
 		q->free_ = count;
 	else if (!strcmp(key, "queue:held"))
 		q->held = count;
+	else if (!strcmp(key, "store:busy_retries"))
+		q->busy = count;
 	else if (!strncmp(key, "claims:", 7))
 		for (size_t i = 0; i < 4; i++)
 			if (!strcmp(key + 7, claim_ends[i]))
@@ -917,6 +920,7 @@ static int queue_metrics(devsys_store *st, devsys_buf *out)
 	struct qstats q;
 	int rc;
 	memset(&q, 0, sizeof(q));
+	q.busy = -1;
 	if ((rc = st->be->queue_stats(st->self, qstats_cb, &q)) < 0)
 		return rc;
 	devsys_buf_printf(out, "# HELP devsys_queue_tasks Tasks in the queue, by lease.\n# TYPE devsys_queue_tasks gauge\n"
@@ -926,6 +930,11 @@ static int queue_metrics(devsys_store *st, devsys_buf *out)
 	                     "# TYPE devsys_claims_total counter\n");
 	for (size_t i = 0; i < 4; i++)
 		devsys_buf_printf(out, "devsys_claims_total{how=\"%s\"} %lld\n", claim_ends[i], q.ends[i]);
+	if (q.busy >= 0)
+		devsys_buf_printf(out, "# HELP devsys_store_busy_retries_total Waits of this store handle for another writer "
+		                       "(the database was locked).\n# TYPE devsys_store_busy_retries_total counter\n"
+		                       "devsys_store_busy_retries_total %lld\n",
+		                  q.busy);
 	return worker_metrics(st, out);
 }
 
