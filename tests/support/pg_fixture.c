@@ -1,0 +1,310 @@
+/*
+ * PostgreSQL test fixture: see pg_fixture.h. Everything lives in one short
+ * temp dir under /tmp (the socket path must fit sun_path), owned by the
+ * postgres user, and every command runs from / (root's home is 0700, and
+ * postgres may not enter it).
+ */
+#include "pg_fixture.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PG_BIN "/usr/lib/postgresql/15/bin"
+#define ENV_SUITE "DEVSYS_TEST_PG"     /* "<port> <dir>" of the suite's server */
+#define ENV_WHY "DEVSYS_TEST_PG_WHY"   /* why the suite has none */
+
+static dt_pg *suite_pg;
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+static void set_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_why(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	if (!why || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+static bool random_hex(char *out, size_t n)
+{
+	unsigned char b[32];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && n / 2 <= sizeof(b) && read(fd, b, n / 2) == (ssize_t)(n / 2);
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; ok && i < n / 2; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	return ok;
+}
+
+static bool chown_postgres(const char *path)
+{
+	struct passwd *pw = getpwnam("postgres");
+	return pw && chown(path, pw->pw_uid, pw->pw_gid) == 0;
+}
+
+/* The last lines of the server log, for a reason. */
+static void log_tail(const dt_pg *pg, char *why, size_t len, const char *what)
+{
+	char *tail = dt_sh_output(NULL, "tail -n 5 '%s' 2>/dev/null", pg->log);
+	set_why(why, len, "%s (port %d): %s", what, pg->port, tail && tail[0] ? tail : "no server log");
+	free(tail);
+}
+
+static bool pg_ctl_start(dt_pg *pg)
+{
+	return dt_sh("cd / && runuser -u postgres -- " PG_BIN "/pg_ctl -D '%s' -l '%s' -w -t 30 -o "
+	             "\"-k '%s' -c listen_addresses=127.0.0.1 -p %d -c fsync=off -c max_connections=60\" start "
+	             ">/dev/null 2>&1",
+	             pg->data, pg->log, pg->dir, pg->port) == 0;
+}
+
+dt_pg *dt_pg_start(char *why, size_t why_len)
+{
+	dt_pg *pg;
+	char *pwfile;
+	bool ok;
+	if (access(PG_BIN "/initdb", X_OK) != 0 || access(PG_BIN "/pg_ctl", X_OK) != 0) {
+		set_why(why, why_len, "PostgreSQL 15 is not installed (" PG_BIN "; Debian package postgresql)");
+		return NULL;
+	}
+	if (!getpwnam("postgres")) {
+		set_why(why, why_len, "there is no postgres user to run PostgreSQL as");
+		return NULL;
+	}
+	if (!(pg = calloc(1, sizeof(*pg))) || !(pg->dir = dt_sockdir("pg")) || !(pg->password = calloc(1, 33)) ||
+	    !random_hex(pg->password, 32) || !(pg->user = strdup("devsys"))) {
+		set_why(why, why_len, "cannot make the PostgreSQL fixture's temp dir");
+		dt_pg_free(pg);
+		return NULL;
+	}
+	pg->owner = true;
+	pg->data = xasprintf("%s/data", pg->dir);
+	pg->log = xasprintf("%s/server.log", pg->dir);
+	pwfile = xasprintf("%s/pwfile", pg->dir);
+	ok = pg->data && pg->log && pwfile && chown_postgres(pg->dir) && dt_write_file(pwfile, pg->password) &&
+	     chmod(pwfile, 0600) == 0 && chown_postgres(pwfile);
+	/* -N: a test server needs no fsync at initdb; password auth on TCP, trust on the 0700 socket dir */
+	ok = ok && dt_sh("cd / && runuser -u postgres -- " PG_BIN "/initdb -N -D '%s' -U devsys --auth-host=scram-sha-256 "
+	                 "--auth-local=trust --pwfile='%s' >'%s/initdb.log' 2>&1",
+	                 pg->data, pwfile, pg->dir) == 0;
+	free(pwfile);
+	if (!ok) {
+		char *tail = dt_sh_output(NULL, "tail -n 5 '%s/initdb.log' 2>/dev/null", pg->dir);
+		set_why(why, why_len, "initdb failed: %s", tail && tail[0] ? tail : "no output");
+		free(tail);
+		dt_pg_free(pg);
+		return NULL;
+	}
+	for (int attempt = 0; attempt < 3; attempt++) { /* a free port can be taken before the server binds it */
+		pg->port = dt_free_port();
+		if ((ok = pg_ctl_start(pg)))
+			break;
+	}
+	if (!ok) {
+		log_tail(pg, why, why_len, "pg_ctl start failed");
+		dt_pg_free(pg);
+		return NULL;
+	}
+	return pg;
+}
+
+bool dt_pg_stop(dt_pg *pg)
+{
+	return pg && dt_sh("cd / && runuser -u postgres -- " PG_BIN "/pg_ctl -D '%s' -m fast -w -t 30 stop >/dev/null 2>&1",
+	                   pg->data) == 0;
+}
+
+bool dt_pg_start_again(dt_pg *pg)
+{
+	return pg && pg_ctl_start(pg);
+}
+
+bool dt_pg_running(const dt_pg *pg)
+{
+	return pg && dt_sh("cd / && runuser -u postgres -- " PG_BIN "/pg_ctl -D '%s' status >/dev/null 2>&1", pg->data) == 0;
+}
+
+/*
+ * A shell that waits for SIGTERM, which it gets from the kernel when the
+ * process that started the server dies (PR_SET_PDEATHSIG survives exec) or
+ * from dt_pg_suite_end(), and then stops the server and removes its dir.
+ */
+static pid_t start_watchdog(const dt_pg *pg)
+{
+	pid_t parent = getpid(), pid;
+	char *script = xasprintf("trap 'kill $! 2>/dev/null; cd / && runuser -u postgres -- " PG_BIN "/pg_ctl -D \"%s\" "
+	                         "-m fast -w -t 30 stop; rm -rf -- \"%s\"; exit 0' TERM; "
+	                         "while :; do sleep 3600 & wait $!; done",
+	                         pg->data, pg->dir);
+	if (!script)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent) /* the parent died before the line above */
+			raise(SIGTERM);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+		_exit(127);
+	}
+	free(script);
+	return pid;
+}
+
+void dt_pg_suite_begin(void)
+{
+	char why[512], val[256];
+	if (suite_pg)
+		return;
+	if (!(suite_pg = dt_pg_start(why, sizeof(why)))) {
+		setenv(ENV_WHY, why, 1);
+		return;
+	}
+	suite_pg->watchdog = start_watchdog(suite_pg);
+	snprintf(val, sizeof(val), "%d %s", suite_pg->port, suite_pg->dir);
+	setenv(ENV_SUITE, val, 1);
+}
+
+void dt_pg_suite_end(void)
+{
+	dt_pg_free(suite_pg);
+	suite_pg = NULL;
+	unsetenv(ENV_SUITE);
+}
+
+dt_pg *dt_pg_suite(char *why, size_t why_len)
+{
+	const char *v = getenv(ENV_SUITE);
+	char dir[200];
+	int port;
+	dt_pg *pg;
+	char *pw;
+	if (!v || sscanf(v, "%d %199s", &port, dir) != 2) {
+		set_why(why, why_len, "%s", getenv(ENV_WHY) ? getenv(ENV_WHY) : "no PostgreSQL server for this suite");
+		return NULL;
+	}
+	if (!(pg = calloc(1, sizeof(*pg))))
+		return NULL;
+	pg->port = port;
+	pg->dir = strdup(dir);
+	pg->data = xasprintf("%s/data", dir);
+	pg->log = xasprintf("%s/server.log", dir);
+	pg->user = strdup("devsys");
+	pw = xasprintf("%s/pwfile", dir);
+	pg->password = pw ? dt_read_file(pw, NULL) : NULL;
+	free(pw);
+	if (!pg->dir || !pg->data || !pg->log || !pg->user || !pg->password) {
+		set_why(why, why_len, "cannot read the suite's PostgreSQL settings from %s", dir);
+		dt_pg_free(pg);
+		return NULL;
+	}
+	return pg;
+}
+
+static const char *db_name(const char *db)
+{
+	const char *slash = db ? strrchr(db, '/') : NULL;
+	return slash ? slash + 1 : db ? db : "postgres";
+}
+
+int dt_pg_sql(dt_pg *pg, const char *db, char **out, const char *fmt, ...)
+{
+	char *sql = NULL, *file = NULL, *res;
+	int status = -1;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&sql, fmt, ap) < 0)
+		sql = NULL;
+	va_end(ap);
+	if (out)
+		*out = NULL;
+	/* the SQL goes through a file, so no quoting of it reaches the shell */
+	if (!sql || !(file = xasprintf("%s/q-%d.sql", pg->dir, (int)getpid())) || !dt_write_file(file, sql))
+		goto done;
+	res = dt_sh_output(&status, "psql -X -q -At -v ON_ERROR_STOP=1 -h '%s' -p %d -U devsys -d '%s' -f '%s' 2>&1",
+	                   pg->dir, pg->port, db_name(db), file);
+	if (out)
+		*out = res;
+	else
+		free(res);
+	unlink(file);
+done:
+	free(sql);
+	free(file);
+	return status;
+}
+
+char *dt_pg_newdb(dt_pg *pg, const char *tag)
+{
+	static int counter;
+	char name[64];
+	size_t i;
+	snprintf(name, sizeof(name), "t_%.30s_%d_%d", tag ? tag : "db", (int)getpid(), ++counter);
+	for (i = 0; name[i]; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9')))
+			name[i] = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] - 'A' + 'a') : '_';
+	if (dt_pg_sql(pg, "postgres", NULL, "CREATE DATABASE %s;", name) != 0)
+		return NULL;
+	return xasprintf("postgresql://devsys@127.0.0.1:%d/%s", pg->port, name);
+}
+
+bool dt_pg_write_pgpass(const dt_pg *pg, const char *path, const char *password)
+{
+	char *line = xasprintf("127.0.0.1:%d:*:devsys:%s\n", pg->port, password ? password : pg->password);
+	bool ok = line && dt_write_file(path, line) && chmod(path, 0600) == 0;
+	free(line);
+	return ok;
+}
+
+void dt_pg_free(dt_pg *pg)
+{
+	if (!pg)
+		return;
+	if (pg->owner) {
+		if (pg->watchdog > 0) { /* it stops the server and removes the dir */
+			kill(pg->watchdog, SIGTERM);
+			while (waitpid(pg->watchdog, NULL, 0) < 0 && errno == EINTR)
+				;
+		} else if (pg->data) {
+			dt_pg_stop(pg);
+		}
+		if (pg->dir)
+			dt_rmrf(pg->dir);
+	}
+	free(pg->dir);
+	free(pg->data);
+	free(pg->log);
+	free(pg->user);
+	free(pg->password);
+	free(pg);
+}
