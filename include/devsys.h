@@ -27,5 +27,6 @@
 #include "devsys/forge.h"
 #include "devsys/speckit.h"
 #include "devsys/pipeline.h"
+#include "devsys/worker.h"
 
 #endif /* DEVSYS_H */

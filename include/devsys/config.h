@@ -88,6 +88,13 @@ DEVSYS_API int devsys_config_runner(const devsys_config *cfg, const char *profil
 DEVSYS_API int devsys_config_runner_risk(int *risk, const devsys_config *cfg, const char *profile);
 
 /**
+ * How many tasks of profile @p profile one worker runs at once
+ * (`runners.<profile>.max_concurrent`); 0 when the profile sets no limit.
+ * @return 0; DEVSYS_ENOTFOUND for an unknown profile (the message lists the known ones)
+ */
+DEVSYS_API int devsys_config_runner_max_concurrent(unsigned int *max, const devsys_config *cfg, const char *profile);
+
+/**
  * The merge gate's policy from the `policy:` section (the defaults of
  * docs/gate.md when the file has none), borrowed from @p cfg and valid
  * until devsys_config_free(). Never NULL after a successful load.

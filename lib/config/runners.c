@@ -33,6 +33,8 @@ static const struct key keys[] = {
 	{ "limits.cpus", DEVSYS__K_STR },   { "limits.pids", DEVSYS__K_UINT },
 	/* dind (devsys/sys/runner_dind.h): the docker keys above plus the engine's own */
 	{ "engine_image", DEVSYS__K_STR },  { "ready_timeout", DEVSYS__K_MS },
+	/* the queue's workers: how many tasks of the profile one worker runs at once */
+	{ "max_concurrent", DEVSYS__K_UINT },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -66,7 +68,7 @@ static const char *known_keys_list(void)
 	return "type, host, port, user, key, known_hosts, remote_dir, grace, connect_timeout, keepalive, retries, "
 	       "tail_max, allow_shell, trust_on_first_use, use_agent, risk, image, allowed_images, network, "
 	       "allow_socket_mount, pull, read_only, bind_checkout, workdir, tls_ca, tls_cert, tls_key, "
-	       "engine_image, ready_timeout, limits {cpu, as, nofile, memory, cpus, pids}, secrets [{name, provider, ref}]";
+	       "engine_image, ready_timeout, max_concurrent, limits {cpu, as, nofile, memory, cpus, pids}, secrets [{name, provider, ref}]";
 }
 
 /* "1.5" CPUs as HostConfig.NanoCpus: up to 3 decimals, 0.001 to 1024. */
@@ -669,6 +671,19 @@ int devsys_config_runner(const devsys_config *c, const char *profile, const char
 		o->backend_tag = DEVSYS_RUNNER_INPROC_TAG;
 		o->backend_options = &p->inproc;
 	}
+	return 0;
+}
+
+int devsys_config_runner_max_concurrent(unsigned int *max, const devsys_config *c, const char *profile)
+{
+	const struct profile *p;
+	DEVSYS__CHECK_ARG(max);
+	DEVSYS__CHECK_ARG(c);
+	DEVSYS__CHECK_ARG(profile);
+	*max = 0;
+	if (!(p = find_profile(c, profile)))
+		return unknown_profile(c, profile);
+	*max = p->set[key_index("max_concurrent")] ? (unsigned int)p->num[key_index("max_concurrent")] : 0;
 	return 0;
 }
 
