@@ -85,8 +85,9 @@ DEVSYS_API int devsys_task_state_allowed(int from, int to);
 /**
  * Version history of devsys_store_options:
  *  - 1: flags, busy_timeout_ms.
+ *  - 2: url, secrets, password_secret (a PostgreSQL store).
  */
-#define DEVSYS_STORE_OPTIONS_VERSION 1
+#define DEVSYS_STORE_OPTIONS_VERSION 2
 
 /** Do not mark crashed tasks interrupted on open. */
 #define DEVSYS_STORE_NO_RECOVER (1u << 0)
@@ -94,21 +95,40 @@ DEVSYS_API int devsys_task_state_allowed(int from, int to);
 typedef struct devsys_store_options {
 	unsigned int version;          /**< DEVSYS_STORE_OPTIONS_VERSION */
 	unsigned int flags;            /**< DEVSYS_STORE_* flags */
-	unsigned int busy_timeout_ms;  /**< wait for other writers; 0 means 10000 */
+	unsigned int busy_timeout_ms;  /**< wait for other writers (and, on PostgreSQL, for a restarting server); 0 means 10000 */
+	/**
+	 * (2) "postgresql://user@host:port/db[?param=...]": keep the rows in
+	 * that PostgreSQL database (shared by the workers of several hosts)
+	 * instead of <workspace>/devsys.db. NULL: the environment's
+	 * DEVSYS_STORE_URL, and without it SQLite in the workspace. A URL that
+	 * carries a password is refused: the password comes from
+	 * @c password_secret, or libpq's password file (PGPASSFILE, ~/.pgpass).
+	 */
+	const char *url;
+	struct devsys_secrets *secrets; /**< (2) where @c password_secret is resolved (borrowed, used only during open) */
+	const char *password_secret;   /**< (2) the name of the secret holding the database password, or NULL */
 } devsys_store_options;
 
-#define DEVSYS_STORE_OPTIONS_INIT { DEVSYS_STORE_OPTIONS_VERSION, 0u, 0u }
+#define DEVSYS_STORE_OPTIONS_INIT { DEVSYS_STORE_OPTIONS_VERSION, 0u, 0u, NULL, NULL, NULL }
 
 /** @return 0, DEVSYS_EINVAL, DEVSYS_EVERSION. */
 DEVSYS_API int devsys_store_options_init(devsys_store_options *opts, unsigned int version);
 
 /**
- * Open (creating) <workspace>/devsys.db and, unless NO_RECOVER, mark
- * tasks whose stage owner died interrupted. The store holds a reference
- * to @p ws.
- * @return 0; DEVSYS_EINVAL; DEVSYS_EVERSION; DEVSYS_EIO (cannot open or
- *         migrate the database); DEVSYS_EBUSY (locked longer than the
- *         busy timeout).
+ * Open (creating) <workspace>/devsys.db, or the PostgreSQL database of
+ * @p opts->url or DEVSYS_STORE_URL (migrating its schema under a lock, so
+ * concurrent openers take turns), and, unless NO_RECOVER, mark
+ * tasks whose stage owner died interrupted (on PostgreSQL a stage owner's
+ * liveness comes from its lease alone). The task folders stay in @p ws.
+ * The store holds a reference to @p ws.
+ * @return 0; DEVSYS_EINVAL (a URL that is not postgresql://, or carries a
+ *         password); DEVSYS_EVERSION (unknown options version, or a
+ *         database of a newer schema than this library knows: nothing is
+ *         written); DEVSYS_EAUTH (the server refused the password);
+ *         DEVSYS_ENETWORK (cannot reach the server); DEVSYS_ENOTSUPPORTED
+ *         (a build without the postgresql feature); DEVSYS_EIO (cannot
+ *         open or migrate the database); DEVSYS_EBUSY (locked longer than
+ *         the busy timeout). Messages name the URL, never a password.
  * @param out new: the store (it holds a reference on @p ws); free with devsys_store_free().
  */
 DEVSYS_API int devsys_store_open(devsys_store **out, devsys_workspace *ws, const devsys_store_options *opts);
@@ -266,6 +286,23 @@ DEVSYS_API int devsys_store_release(devsys_store *st, const char *id, const char
  * @return 0; DEVSYS_ESTATE (not @p owner's lease); DEVSYS_EBUSY; DEVSYS_EIO.
  */
 DEVSYS_API int devsys_store_complete(devsys_store *st, const char *id, const char *owner);
+
+/**
+ * Wait up to @p timeout_ms for a sign that a task was queued or handed
+ * back, for an idle worker between claims. A PostgreSQL store listens for
+ * the notification devsys_store_submit() and release send (LISTEN/NOTIFY);
+ * a SQLite store has no such signal and returns 0 at once, so the caller
+ * polls as before. A sign is a hint: claim again either way.
+ * @return 1 woken; 0 timed out or no signal; DEVSYS_EINVAL.
+ * Threads: safe; it does not hold the handle's lock while it waits.
+ */
+DEVSYS_API int devsys_store_wait_work(devsys_store *st, unsigned int timeout_ms);
+
+/**
+ * The backend the store keeps its rows in: "sqlite" or "postgresql".
+ * @return borrowed: a static string; NULL for a NULL store.
+ */
+DEVSYS_API const char *devsys_store_backend_name(const devsys_store *st);
 
 /**
  * The queue and the claim log as JSON: {"queue":[{"task","profile",

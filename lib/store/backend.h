@@ -12,6 +12,7 @@
 #define DEVSYS_STORE_BACKEND_H
 
 #include "core/core.h"
+#include "devsys/secrets.h"
 
 #define DEVSYS__STORE_TEXT 160
 
@@ -146,10 +147,29 @@ typedef struct devsys__store_backend {
 	int (*cancel_get)(void *self, const char *id, char *reason, size_t size);
 	/* forget task @p id's cancel request (its run ended); 0 also when there was none */
 	int (*cancel_clear)(void *self, const char *id);
+
+	/*
+	 * A backend named by a URL (appended; NULL for one kept in the
+	 * workspace, which open() opens). The password comes from
+	 * @p password_secret in @p secrets (both may be NULL: then the client
+	 * library's own password file); the URL carries none.
+	 */
+	int (*open_url)(void **self, const char *url, devsys_secrets *secrets, const char *password_secret,
+	                unsigned int busy_timeout_ms);
+	/*
+	 * Wait up to @p timeout_ms for a sign that work was queued or handed
+	 * back: 1 woken, 0 not (the caller polls). Outside any transaction,
+	 * without the store's lock; thread-safe. NULL: nothing signals, poll.
+	 */
+	int (*wait_work)(void *self, unsigned int timeout_ms);
 } devsys__store_backend;
 
 #define DEVSYS__STORE_SHARED (1u << 0)
+/* A transaction that failed because the connection was lost (DEVSYS_ENETWORK) or
+ * on a deadlock (DEVSYS_ECONFLICT) may run once more: begin() reconnects. */
+#define DEVSYS__STORE_RETRY (1u << 1)
 
 extern const devsys__store_backend devsys__store_sqlite;
+extern const devsys__store_backend devsys__store_postgresql;
 
 #endif

@@ -764,4 +764,6 @@ const devsys__store_backend devsys__store_sqlite = {
 	sq_queue_insert,  sq_queue_expired, sq_queue_next, sq_lease_take, sq_lease_extend, sq_lease_end,
 	sq_queue_list,    sq_claim_list, sq_queue_stats,
 	sq_worker_beat,   sq_worker_list, sq_cancel_set, sq_cancel_get, sq_cancel_clear,
+	NULL, /* open_url: kept in the workspace, open() opens it */
+	NULL, /* wait_work: nothing signals new work; workers poll */
 };

@@ -8,6 +8,7 @@
 #include "devsys/record.h"
 #include "devsys/store.h"
 #include "record/record_int.h"
+#include "devsys/features.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -38,6 +39,7 @@ static const char *const state_names[DEVSYS_STATE_COUNT] = {
 static const size_t store_options_sizes[] = {
 	0,
 	DEVSYS__SIZE_THROUGH(devsys_store_options, busy_timeout_ms), /* 1 */
+	DEVSYS__SIZE_THROUGH(devsys_store_options, password_secret), /* 2 */
 };
 
 const char *devsys_task_state_name(int state)
@@ -132,6 +134,88 @@ static long long wall_ms(void)
 
 /* ---- open/close ---- */
 
+/*
+ * @p url for a message: a password in its user part or its query is
+ * replaced by "***", so a refusal never repeats it.
+ */
+static void redact_url(char *out, size_t size, const char *url)
+{
+	const char *auth = strstr(url, "://"), *end, *at = NULL, *colon = NULL;
+	size_t len = 0;
+	auth = auth ? auth + 3 : url;
+	end = auth + strcspn(auth, "/?#");
+	for (const char *c = auth; c < end; c++)
+		if (*c == '@')
+			at = c;
+	for (const char *c = auth; at && c < at && !colon; c++)
+		if (*c == ':')
+			colon = c;
+	if (colon)
+		len = (size_t)snprintf(out, size, "%.*s:***%.*s", (int)(colon - url), url, (int)(end - at), at);
+	else
+		len = (size_t)snprintf(out, size, "%.*s", (int)(end - url), url);
+	for (const char *q = end; *q && len < size; q++) { /* copy the rest, masking password=... values */
+		if ((q[-1] == '?' || q[-1] == '&') && !strncasecmp(q, "password=", 9)) {
+			len += (size_t)snprintf(out + len, size - len, "password=***");
+			q += 9 + strcspn(q + 9, "&#") - 1;
+			continue;
+		}
+		out[len++] = *q;
+		out[len < size ? len : size - 1] = '\0';
+	}
+	if (size)
+		out[len < size ? len : size - 1] = '\0';
+}
+
+/* A PostgreSQL URL without a password, or a clear refusal naming it (redacted). */
+static int check_url(const char *url)
+{
+	char shown[300];
+	const char *auth, *end, *q;
+	bool has_password = false;
+	redact_url(shown, sizeof(shown), url);
+	if (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0)
+		return devsys__error_set(DEVSYS_EINVAL,
+		                         "store URL '%s' is not a postgresql:// URL (leave it unset for SQLite in the "
+		                         "workspace)",
+		                         shown);
+	auth = strstr(url, "://") + 3;
+	end = auth + strcspn(auth, "/?#");
+	for (const char *c = auth; c < end && !has_password; c++)
+		if (*c == '@')
+			has_password = memchr(auth, ':', (size_t)(c - auth)) != NULL;
+	for (q = strchr(url, '?'); q && !has_password; q = strchr(q + 1, '&'))
+		has_password = !strncasecmp(q + 1, "password=", 9);
+	if (has_password)
+		return devsys__error_set(DEVSYS_EINVAL,
+		                         "store URL '%s' carries a password: a URL gets logged, so the password comes "
+		                         "from the store's password secret (store: password_secret in devsys.yaml) or "
+		                         "from PGPASSFILE / ~/.pgpass",
+		                         shown);
+	return 0;
+}
+
+/* The backend of @p o (its URL, then DEVSYS_STORE_URL, then SQLite) opened into @p st. */
+static int open_backend(devsys_store *st, devsys_workspace *ws, const devsys_store_options *o)
+{
+	const char *url = o->url && o->url[0] ? o->url : getenv("DEVSYS_STORE_URL");
+	unsigned int busy = o->busy_timeout_ms ? o->busy_timeout_ms : 10000;
+	int rc;
+	if (!url || !url[0]) {
+		st->be = &devsys__store_sqlite;
+		return st->be->open(&st->self, devsys_workspace_path(ws), busy);
+	}
+	if ((rc = check_url(url)) < 0)
+		return rc;
+#ifdef DEVSYS_FEATURE_POSTGRESQL
+	st->be = &devsys__store_postgresql;
+	return st->be->open_url(&st->self, url, o->secrets, o->password_secret, busy);
+#else
+	return devsys__error_set(DEVSYS_ENOTSUPPORTED,
+	                         "store URL: this libdevsys was built without the postgresql feature (libpq)");
+#endif
+}
+
 int devsys_store_open(devsys_store **out, devsys_workspace *ws, const devsys_store_options *opts)
 {
 	devsys_store_options o = DEVSYS_STORE_OPTIONS_INIT;
@@ -145,10 +229,8 @@ int devsys_store_open(devsys_store **out, devsys_workspace *ws, const devsys_sto
 		return rc;
 	if (!(st = devsys__calloc(1, sizeof(*st))))
 		return devsys__error_oom();
-	st->be = &devsys__store_sqlite;
 	pthread_mutex_init(&st->lock, NULL);
-	if ((rc = st->be->open(&st->self, devsys_workspace_path(ws), o.busy_timeout_ms ? o.busy_timeout_ms : 10000)) <
-	    0) {
+	if ((rc = open_backend(st, ws, &o)) < 0) {
 		pthread_mutex_destroy(&st->lock);
 		devsys__free(st);
 		return rc;
@@ -243,18 +325,34 @@ static int get_row(devsys_store *st, const char *id, devsys__task_row *r)
 #define LOCKED(st) pthread_mutex_lock(&(st)->lock)
 #define UNLOCKED(st) pthread_mutex_unlock(&(st)->lock)
 
-/* Run @p body inside a write transaction; roll back on failure. */
-#define TXN(st, body)                                                   \
-	do {                                                            \
-		LOCKED(st);                                             \
-		if ((rc = (st)->be->begin((st)->self)) == 0) {          \
-			body;                                           \
-			if (rc == 0)                                    \
-				rc = (st)->be->commit((st)->self);      \
-			if (rc < 0)                                     \
-				(st)->be->rollback((st)->self);         \
-		}                                                       \
-		UNLOCKED(st);                                           \
+/*
+ * Run @p body inside a write transaction; roll back on failure. On a
+ * backend that may lose its connection (a PostgreSQL server restart) or
+ * pick a deadlock victim, a transaction that failed so runs once more:
+ * nothing of it was committed, and begin() reconnects. A body that
+ * accumulates into its caller's variables resets them first.
+ */
+static bool txn_again(const devsys_store *st, int rc, int attempt)
+{
+	return attempt == 0 && (st->be->flags & DEVSYS__STORE_RETRY) && (rc == DEVSYS_ENETWORK || rc == DEVSYS_ECONFLICT);
+}
+
+#define TXN(st, body)                                                            \
+	do {                                                                     \
+		LOCKED(st);                                                      \
+		for (int txn_attempt_ = 0;; txn_attempt_++) {                    \
+			if ((rc = (st)->be->begin((st)->self)) == 0) {           \
+				body;                                            \
+				if (rc == 0)                                     \
+					rc = (st)->be->commit((st)->self);       \
+				if (rc < 0)                                      \
+					(st)->be->rollback((st)->self);          \
+			}                                                        \
+			if (!txn_again((st), rc, txn_attempt_))                  \
+				break;                                           \
+			devsys_error_clear();                                    \
+		}                                                                \
+		UNLOCKED(st);                                                    \
 	} while (0)
 
 int devsys_store_task_create(devsys_store *st, const char *id, const char *spec_path)
@@ -500,6 +598,8 @@ int devsys_store_recover(devsys_store *st, size_t *count_out)
 	int rc;
 	DEVSYS__CHECK_ARG(st);
 	TXN(st, {
+		c.n = 0; /* a retried transaction starts over */
+		marked = 0;
 		if ((rc = st->be->task_list(st->self, -1, 0, (size_t)-1 >> 1, collect_cb, &c, &total)) == 0) {
 			for (size_t i = 0; i < c.n && rc == 0; i++) {
 				devsys__task_row *r = &c.rows[i];
@@ -1112,6 +1212,8 @@ int devsys_store_claim(devsys_buf *id_out, devsys_store *st, const char *owner, 
 	if (!lease_ms)
 		lease_ms = DEFAULT_LEASE_MS;
 	TXN(st, {
+		found = false; /* a retried transaction starts over */
+		devsys_buf_clear(id_out);
 		if ((rc = expire_leases(st)) == 0)
 			rc = drop_final(st, profiles, nprofiles, &q);
 		if (rc == 0 && (rc = st->be->lease_take(st->self, q.task_id, owner, host, lease_ms)) > 0) {
@@ -1187,6 +1289,20 @@ int devsys_store_complete(devsys_store *st, const char *id, const char *owner)
 			rc = st->be->cancel_clear(st->self, id);
 	});
 	return rc;
+}
+
+int devsys_store_wait_work(devsys_store *st, unsigned int timeout_ms)
+{
+	DEVSYS__CHECK_ARG(st);
+	/* without the store's lock: the backend's listener has its own, and heartbeats must not wait */
+	if (!st->be->wait_work)
+		return 0;
+	return st->be->wait_work(st->self, timeout_ms) > 0;
+}
+
+const char *devsys_store_backend_name(const devsys_store *st)
+{
+	return st ? st->be->name : NULL;
 }
 
 static int queue_json_cb(const devsys__queue_row *q, void *payload)

@@ -1,0 +1,1001 @@
+/*
+ * The PostgreSQL backend of the task store (libpq), for several hosts
+ * sharing one queue. The same rows as sqlite.c, with these differences:
+ *
+ * - Exclusion: a transaction locks the rows it reads for writing (task
+ *   rows FOR UPDATE; queue rows FOR UPDATE SKIP LOCKED, so a claim never
+ *   waits for another worker's claim), instead of SQLite's one writer.
+ * - Leases are measured on the server's clock (clock_timestamp()), never a
+ *   worker's, so hosts with skewed clocks agree on who holds what.
+ * - The schema is migrated on open under an advisory lock; a database of a
+ *   newer schema than this library knows is refused before anything is written.
+ * - A connection lost to a server restart is re-established (PQreset) at the
+ *   next transaction, waiting up to the busy timeout for the server to return;
+ *   the store retries a transaction whose connection broke once.
+ * - LISTEN/NOTIFY wakes idle workers when a task is queued or handed back.
+ * - Transactions stay short and idle-in-transaction sessions are ended by the
+ *   server, so vacuum keeps the hot queue table small.
+ */
+#include "store/backend.h"
+#include "devsys/secrets.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The schema versions this library knows; a database at a higher one is refused. */
+#define SCHEMA_VERSION 3
+/* The advisory lock key migrations run under ("devsys\0\1"). */
+#define MIGRATE_LOCK "7234315361306492929"
+#define CHANNEL "devsys_queue"
+
+/* The store's clock, in ms since the epoch: the server's, so every worker measures leases alike. */
+#define NOW_MS "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+typedef struct pgs {
+	PGconn *conn;
+	PGconn *listen;            /* LISTEN connection for wait_work, made on first use */
+	pthread_mutex_t listen_lock;
+	char *url;                 /* as given: it holds no password (refused on open) */
+	char *password;            /* from the secrets set, or NULL (libpq reads PGPASSFILE / ~/.pgpass) */
+	unsigned int busy_ms;
+	int in_txn;
+} pgs;
+
+static const char *const migrations[SCHEMA_VERSION] = {
+	/* 1: tasks, their state and stage logs, test runs */
+	"CREATE TABLE tasks("
+	" id text PRIMARY KEY, state integer NOT NULL, resume_state integer NOT NULL DEFAULT -1,"
+	" stage text NOT NULL DEFAULT '', last_stage text NOT NULL DEFAULT '',"
+	" owner_pid bigint NOT NULL DEFAULT 0, owner_start bigint NOT NULL DEFAULT 0,"
+	" owner_boot text NOT NULL DEFAULT '', stage_started text NOT NULL DEFAULT '',"
+	" stage_started_ms bigint NOT NULL DEFAULT 0,"
+	" created_at text NOT NULL, updated_at text NOT NULL, spec_path text NOT NULL DEFAULT '');"
+	"CREATE INDEX tasks_state ON tasks(state, updated_at);"
+	"CREATE INDEX tasks_updated ON tasks(updated_at);"
+	"CREATE TABLE states(seq bigserial PRIMARY KEY, task_id text NOT NULL, from_state integer,"
+	" to_state integer NOT NULL, stage text, reason text, at text NOT NULL);"
+	"CREATE INDEX states_task ON states(task_id);"
+	"CREATE TABLE stages(seq bigserial PRIMARY KEY, task_id text NOT NULL, stage text NOT NULL,"
+	" result text NOT NULL, seconds double precision NOT NULL, at text NOT NULL);"
+	"CREATE TABLE runs(task_id text NOT NULL, run bigint NOT NULL, tests bigint, passed bigint, failed bigint,"
+	" errors bigint, skipped bigint, time double precision, completed_at text, PRIMARY KEY(task_id, run));",
+	/* 2: the queue (small and hot: a row leaves when its task completes) and the append-only claim log */
+	"CREATE TABLE queue(seq bigserial NOT NULL, task_id text PRIMARY KEY, profile text NOT NULL DEFAULT '',"
+	" schema_id text NOT NULL DEFAULT '', submitted_at text NOT NULL, owner text NOT NULL DEFAULT '',"
+	" host text NOT NULL DEFAULT '', lease_until bigint NOT NULL DEFAULT 0)"
+	" WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 50);"
+	"CREATE INDEX queue_free ON queue(seq) WHERE owner = '';"
+	"CREATE INDEX queue_held ON queue(lease_until) WHERE owner <> '';"
+	"CREATE TABLE claims(seq bigserial PRIMARY KEY, task_id text NOT NULL, owner text NOT NULL, host text NOT NULL,"
+	" claimed_ms bigint NOT NULL, until_ms bigint NOT NULL, ended_ms bigint, how text NOT NULL DEFAULT 'held');"
+	"CREATE INDEX claims_task ON claims(task_id, owner) WHERE ended_ms IS NULL;"
+	"CREATE INDEX claims_task_all ON claims(task_id);",
+	/* 3: the worker registry and cancel requests */
+	"CREATE TABLE workers(id text PRIMARY KEY, host text NOT NULL, pid bigint NOT NULL, jobs bigint NOT NULL,"
+	" lease_ms bigint NOT NULL, running bigint NOT NULL, claimed bigint NOT NULL, completed bigint NOT NULL,"
+	" expiries bigint NOT NULL, stopped integer NOT NULL, started_ms bigint NOT NULL, beat_ms bigint NOT NULL);"
+	"CREATE TABLE cancels(task_id text PRIMARY KEY, reason text NOT NULL DEFAULT '', at_ms bigint NOT NULL);",
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* libpq's message without its trailing newline (and only its first line: the rest is context). */
+static const char *pq_msg(const PGconn *c, const PGresult *res, char *buf, size_t size)
+{
+	const char *m = res ? PQresultErrorMessage(res) : NULL;
+	size_t n;
+	if (!m || !m[0])
+		m = c ? PQerrorMessage(c) : "out of memory";
+	if (!m || !m[0])
+		m = "unknown error";
+	n = strcspn(m, "\n");
+	snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), m);
+	return buf;
+}
+
+static bool lost(const pgs *p)
+{
+	return PQstatus(p->conn) != CONNECTION_OK;
+}
+
+/* Map a failed result to a DEVSYS_E* code and set the error, naming the store and the operation. */
+static int pq_err(pgs *p, PGresult *res, const char *what)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	char msg[400];
+	int code = DEVSYS_EIO;
+	pq_msg(p->conn, res, msg, sizeof(msg));
+	if (lost(p) || (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3))))
+		code = DEVSYS_ENETWORK; /* the connection is gone (a restart): the store retries once */
+	else if (state && !strcmp(state, "23505"))
+		code = DEVSYS_EEXISTS;
+	else if (state && (!strcmp(state, "40P01") || !strcmp(state, "40001")))
+		code = DEVSYS_ECONFLICT; /* deadlock or serialisation failure: retried once too */
+	else if (state && !strcmp(state, "55P03"))
+		code = DEVSYS_EBUSY;
+	else if (state && !strncmp(state, "53", 2))
+		code = DEVSYS_ENOSPC;
+	else if (state && !strncmp(state, "42501", 5))
+		code = DEVSYS_EACCESS;
+	PQclear(res);
+	if (code == DEVSYS_EEXISTS)
+		return devsys__error_set(code, "task store %s: %s: the row exists already", p->url, what);
+	return devsys__error_set(code, "task store %s: %s: %s%s", p->url, what, msg,
+	                         code == DEVSYS_EBUSY ? " (another session holds the rows; retry)" : "");
+}
+
+/* ---- connections ---- */
+
+static PGconn *connect_to(const pgs *p)
+{
+	const char *keys[] = { "dbname", "password", "connect_timeout", "application_name", NULL };
+	const char *vals[] = { p->url, p->password, "10", "libdevsys", NULL };
+	if (!p->password) { /* libpq then looks in PGPASSFILE or ~/.pgpass */
+		keys[1] = "connect_timeout";
+		vals[1] = "10";
+		keys[2] = "application_name";
+		vals[2] = "libdevsys";
+		keys[3] = NULL;
+	}
+	return PQconnectdbParams(keys, vals, 1);
+}
+
+/* Session settings: lock waits bounded like SQLite's busy timeout; no session idles in a transaction. */
+static int session_setup(pgs *p)
+{
+	char sql[200];
+	PGresult *res;
+	snprintf(sql, sizeof(sql),
+	         "SET lock_timeout = %u; SET idle_in_transaction_session_timeout = 60000; SET client_min_messages = warning",
+	         p->busy_ms);
+	res = PQexec(p->conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return pq_err(p, res, "cannot set up the session");
+	PQclear(res);
+	return 0;
+}
+
+static int connect_error(pgs *p, PGconn *c)
+{
+	char msg[400];
+	const char *m = pq_msg(c, NULL, msg, sizeof(msg));
+	if (strstr(m, "password authentication failed") || strstr(m, "no password supplied") ||
+	    strstr(m, "authentication failed"))
+		return devsys__error_set(DEVSYS_EAUTH,
+		                         "task store %s: the server refused the password: %s (the password comes from the "
+		                         "store's password secret, or PGPASSFILE / ~/.pgpass)",
+		                         p->url, m);
+	return devsys__error_set(DEVSYS_ENETWORK, "task store %s: cannot connect: %s", p->url, m);
+}
+
+/*
+ * Re-establish a lost connection, waiting up to the busy timeout for the
+ * server to come back (a restart). Never inside a transaction the store
+ * still thinks open: that transaction is gone with the connection.
+ */
+static int reconnect(pgs *p)
+{
+	long long deadline = mono_ms() + (p->busy_ms ? p->busy_ms : 10000);
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	p->in_txn = 0;
+	for (;;) {
+		PQreset(p->conn);
+		if (PQstatus(p->conn) == CONNECTION_OK)
+			return session_setup(p);
+		if (mono_ms() >= deadline)
+			return connect_error(p, p->conn);
+		nanosleep(&pause, NULL); /* the server is restarting: try again shortly */
+	}
+}
+
+/*
+ * Run one statement with text parameters. Outside a transaction a statement
+ * that finds the connection lost reconnects and runs once more.
+ */
+static int run(pgs *p, PGresult **out, const char *sql, int n, const char *const *vals, const char *what)
+{
+	for (int attempt = 0;; attempt++) {
+		/* without parameters the simple protocol, which also runs a migration's several statements */
+		PGresult *res = n ? PQexecParams(p->conn, sql, n, NULL, vals, NULL, NULL, 0) : PQexec(p->conn, sql);
+		ExecStatusType s = PQresultStatus(res);
+		int rc;
+		if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+			if (out)
+				*out = res;
+			else
+				PQclear(res);
+			return 0;
+		}
+		if (attempt == 0 && !p->in_txn && lost(p)) {
+			PQclear(res);
+			if ((rc = reconnect(p)) < 0)
+				return rc;
+			continue;
+		}
+		return pq_err(p, res, what);
+	}
+}
+
+static long long num(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static void text_col(const PGresult *res, int row, int col, char *dst, size_t size)
+{
+	snprintf(dst, size, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+/* ---- open, migrations ---- */
+
+static int schema_version(pgs *p, int *version)
+{
+	PGresult *res;
+	int rc;
+	*version = 0;
+	if ((rc = run(p, &res, "SELECT to_regclass('devsys_schema') IS NOT NULL", 0, NULL, "read the schema version")) < 0)
+		return rc;
+	if (PQgetvalue(res, 0, 0)[0] == 't') {
+		PQclear(res);
+		if ((rc = run(p, &res, "SELECT coalesce(max(version), 0) FROM devsys_schema", 0, NULL,
+		              "read the schema version")) < 0)
+			return rc;
+		*version = (int)num(res, 0, 0);
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int migrate_locked(pgs *p)
+{
+	char v[16];
+	const char *vals[1] = { v };
+	int version, rc;
+	if ((rc = schema_version(p, &version)) < 0)
+		return rc;
+	if (version > SCHEMA_VERSION)
+		return devsys__error_set(DEVSYS_EVERSION,
+		                         "task store %s: the database has schema version %d, newer than this libdevsys knows "
+		                         "(%d); nothing was written: use a newer libdevsys with this database",
+		                         p->url, version, SCHEMA_VERSION);
+	if (version == SCHEMA_VERSION)
+		return 0;
+	if ((rc = run(p, NULL, "BEGIN", 0, NULL, "migrate the schema")) < 0)
+		return rc;
+	p->in_txn = 1;
+	rc = run(p, NULL, "CREATE TABLE IF NOT EXISTS devsys_schema(version integer NOT NULL, applied_at timestamptz NOT "
+	                  "NULL DEFAULT now())",
+	         0, NULL, "migrate the schema");
+	for (int i = version; i < SCHEMA_VERSION && rc == 0; i++) {
+		snprintf(v, sizeof(v), "%d", i + 1);
+		if ((rc = run(p, NULL, migrations[i], 0, NULL, "migrate the schema")) == 0)
+			rc = run(p, NULL, "INSERT INTO devsys_schema(version) VALUES($1)", 1, vals, "migrate the schema");
+	}
+	if (rc == 0)
+		rc = run(p, NULL, "COMMIT", 0, NULL, "migrate the schema");
+	else
+		PQclear(PQexec(p->conn, "ROLLBACK"));
+	p->in_txn = 0;
+	return rc;
+}
+
+/* Concurrent openers of one fresh database take turns: the second finds the schema made. */
+static int migrate(pgs *p)
+{
+	int rc = run(p, NULL, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")", 0, NULL, "lock the schema for migration");
+	if (rc < 0)
+		return rc;
+	rc = migrate_locked(p);
+	PQclear(PQexec(p->conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")"));
+	return rc;
+}
+
+static void pg_close(void *self)
+{
+	pgs *p = self;
+	if (!p)
+		return;
+	PQfinish(p->conn);
+	PQfinish(p->listen);
+	pthread_mutex_destroy(&p->listen_lock);
+	if (p->password) {
+		explicit_bzero(p->password, strlen(p->password));
+		devsys__free(p->password);
+	}
+	devsys__free(p->url);
+	devsys__free(p);
+}
+
+static int pg_open_url(void **self, const char *url, devsys_secrets *secrets, const char *password_secret,
+                       unsigned int busy_ms)
+{
+	pgs *p = devsys__calloc(1, sizeof(*p));
+	int rc;
+	*self = NULL;
+	if (!p)
+		return devsys__error_oom();
+	pthread_mutex_init(&p->listen_lock, NULL);
+	p->busy_ms = busy_ms;
+	if (!(p->url = devsys__strdup(url))) {
+		pg_close(p);
+		return devsys__error_oom();
+	}
+	if (password_secret && password_secret[0]) {
+		const char *value = NULL;
+		if (!secrets) {
+			pg_close(p);
+			return devsys__error_set(DEVSYS_EINVAL, "task store %s: password secret '%.64s' named but no secrets set "
+			                                        "given",
+			                         url, password_secret);
+		}
+		if ((rc = devsys_secrets_resolve(secrets, password_secret, NULL, "store", &value, NULL)) < 0 ||
+		    !(p->password = devsys__strdup(value))) {
+			pg_close(p);
+			return rc < 0 ? rc : devsys__error_oom();
+		}
+	}
+	p->conn = connect_to(p);
+	if (!p->conn) {
+		pg_close(p);
+		return devsys__error_oom();
+	}
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		rc = connect_error(p, p->conn);
+		pg_close(p);
+		return rc;
+	}
+	if ((rc = session_setup(p)) < 0 || (rc = migrate(p)) < 0) {
+		pg_close(p);
+		return rc;
+	}
+	*self = p;
+	return 0;
+}
+
+/* The workspace-path open of the table: a PostgreSQL store is named by a URL. */
+static int pg_open(void **self, const char *ws, unsigned int busy_ms)
+{
+	(void)busy_ms;
+	*self = NULL;
+	return devsys__error_set(DEVSYS_EINVAL,
+	                         "task store: the postgresql backend opens a postgresql:// URL, not workspace %s", ws);
+}
+
+/* ---- transactions ---- */
+
+static int pg_begin(void *self)
+{
+	pgs *p = self;
+	int rc;
+	p->in_txn = 0;
+	if (lost(p) && (rc = reconnect(p)) < 0)
+		return rc;
+	/* run() reconnects once when BEGIN finds a connection the server closed meanwhile */
+	if ((rc = run(p, NULL, "BEGIN", 0, NULL, "begin a transaction")) < 0)
+		return rc;
+	p->in_txn = 1;
+	return 0;
+}
+
+static int pg_commit(void *self)
+{
+	pgs *p = self;
+	int rc = run(p, NULL, "COMMIT", 0, NULL, "commit");
+	p->in_txn = 0;
+	return rc;
+}
+
+static void pg_rollback(void *self)
+{
+	pgs *p = self;
+	if (p->in_txn && !lost(p))
+		PQclear(PQexec(p->conn, "ROLLBACK"));
+	p->in_txn = 0;
+}
+
+/* ---- tasks ---- */
+
+#define TASK_COLS                                                                                          \
+	"id, state, resume_state, stage, last_stage, owner_pid, owner_start, owner_boot, stage_started, " \
+	"stage_started_ms, created_at, updated_at, spec_path"
+
+typedef struct params {
+	char nums[6][24];
+	const char *v[13];
+} params;
+
+static void task_params(params *pa, const devsys__task_row *r)
+{
+	snprintf(pa->nums[0], sizeof(pa->nums[0]), "%d", r->state);
+	snprintf(pa->nums[1], sizeof(pa->nums[1]), "%d", r->resume_state);
+	snprintf(pa->nums[2], sizeof(pa->nums[2]), "%lld", r->owner_pid);
+	snprintf(pa->nums[3], sizeof(pa->nums[3]), "%lld", r->owner_start);
+	snprintf(pa->nums[4], sizeof(pa->nums[4]), "%lld", r->stage_started_ms);
+	pa->v[0] = r->id;
+	pa->v[1] = pa->nums[0];
+	pa->v[2] = pa->nums[1];
+	pa->v[3] = r->stage;
+	pa->v[4] = r->last_stage;
+	pa->v[5] = pa->nums[2];
+	pa->v[6] = pa->nums[3];
+	pa->v[7] = r->owner_boot;
+	pa->v[8] = r->stage_started;
+	pa->v[9] = pa->nums[4];
+	pa->v[10] = r->created_at;
+	pa->v[11] = r->updated_at;
+	pa->v[12] = r->spec_path;
+}
+
+static void task_from(const PGresult *res, int i, devsys__task_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	text_col(res, i, 0, r->id, sizeof(r->id));
+	r->state = (int)num(res, i, 1);
+	r->resume_state = (int)num(res, i, 2);
+	text_col(res, i, 3, r->stage, sizeof(r->stage));
+	text_col(res, i, 4, r->last_stage, sizeof(r->last_stage));
+	r->owner_pid = num(res, i, 5);
+	r->owner_start = num(res, i, 6);
+	text_col(res, i, 7, r->owner_boot, sizeof(r->owner_boot));
+	text_col(res, i, 8, r->stage_started, sizeof(r->stage_started));
+	r->stage_started_ms = num(res, i, 9);
+	text_col(res, i, 10, r->created_at, sizeof(r->created_at));
+	text_col(res, i, 11, r->updated_at, sizeof(r->updated_at));
+	text_col(res, i, 12, r->spec_path, sizeof(r->spec_path));
+}
+
+static int pg_task_insert(void *self, const devsys__task_row *r)
+{
+	params pa;
+	task_params(&pa, r);
+	return run(self, NULL, "INSERT INTO tasks(" TASK_COLS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)", 13,
+	           pa.v, "insert task");
+}
+
+static int pg_task_update(void *self, const devsys__task_row *r)
+{
+	params pa;
+	task_params(&pa, r);
+	return run(self, NULL,
+	           "UPDATE tasks SET state=$2, resume_state=$3, stage=$4, last_stage=$5, owner_pid=$6, owner_start=$7, "
+	           "owner_boot=$8, stage_started=$9, stage_started_ms=$10, created_at=$11, updated_at=$12, spec_path=$13 "
+	           "WHERE id=$1",
+	           13, pa.v, "update task");
+}
+
+/* FOR UPDATE: the row a transaction reads it changes next, and no other session may change it in between. */
+static int pg_task_get(void *self, const char *id, devsys__task_row *r)
+{
+	PGresult *res;
+	const char *v[1] = { id };
+	int rc = run(self, &res, "SELECT " TASK_COLS " FROM tasks WHERE id=$1 FOR UPDATE", 1, v, "read task");
+	if (rc < 0)
+		return rc;
+	rc = PQntuples(res) ? 0 : DEVSYS_ENOTFOUND;
+	if (rc == 0)
+		task_from(res, 0, r);
+	PQclear(res);
+	return rc;
+}
+
+static int pg_task_list(void *self, int state, size_t offset, size_t limit, devsys__task_row_cb cb, void *payload,
+                        size_t *total)
+{
+	PGresult *res;
+	char s[16], lim[24], off[24];
+	const char *v[3] = { s, lim, off };
+	int rc;
+	snprintf(s, sizeof(s), "%d", state);
+	snprintf(lim, sizeof(lim), "%zu", limit > (size_t)0x7fffffffffffffffLL ? (size_t)0x7fffffffffffffffLL : limit);
+	snprintf(off, sizeof(off), "%zu", offset);
+	if ((rc = run(self, &res, "SELECT count(*) FROM tasks WHERE $1::integer < 0 OR state = $1::integer", 1, v,
+	              "count tasks")) < 0)
+		return rc;
+	*total = (size_t)num(res, 0, 0);
+	PQclear(res);
+	if ((rc = run(self, &res,
+	              "SELECT " TASK_COLS " FROM tasks WHERE $1::integer < 0 OR state = $1::integer "
+	              "ORDER BY updated_at DESC, id LIMIT $2::bigint OFFSET $3::bigint",
+	              3, v, "list tasks")) < 0)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		devsys__task_row r;
+		task_from(res, i, &r);
+		if (cb(&r, payload) != 0) {
+			PQclear(res);
+			return devsys__error_set(DEVSYS_EUSER, "task list stopped by the callback");
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int pg_state_log(void *self, const char *id, int from, int to, const char *stage, const char *reason,
+                        const char *at)
+{
+	char f[16], t[16];
+	const char *v[6] = { id, from >= 0 ? f : NULL, t, stage, reason, at };
+	snprintf(f, sizeof(f), "%d", from);
+	snprintf(t, sizeof(t), "%d", to);
+	return run(self, NULL, "INSERT INTO states(task_id, from_state, to_state, stage, reason, at) VALUES($1,$2,$3,$4,$5,$6)",
+	           6, v, "log state");
+}
+
+static int pg_stage_log(void *self, const char *id, const char *stage, const char *result, double seconds,
+                        const char *at)
+{
+	char secs[40];
+	const char *v[5] = { id, stage, result, secs, at };
+	snprintf(secs, sizeof(secs), "%.6f", seconds);
+	return run(self, NULL, "INSERT INTO stages(task_id, stage, result, seconds, at) VALUES($1,$2,$3,$4,$5)", 5, v,
+	           "log stage");
+}
+
+static int pg_run_upsert(void *self, const char *id, const devsys__run_row *r)
+{
+	char n[7][40];
+	const char *v[9] = { id, n[0], n[1], n[2], n[3], n[4], n[5], n[6], r->completed_at };
+	snprintf(n[0], sizeof(n[0]), "%u", r->run);
+	snprintf(n[1], sizeof(n[1]), "%lld", r->tests);
+	snprintf(n[2], sizeof(n[2]), "%lld", r->passed);
+	snprintf(n[3], sizeof(n[3]), "%lld", r->failed);
+	snprintf(n[4], sizeof(n[4]), "%lld", r->errors);
+	snprintf(n[5], sizeof(n[5]), "%lld", r->skipped);
+	snprintf(n[6], sizeof(n[6]), "%.6f", r->time);
+	return run(self, NULL,
+	           "INSERT INTO runs(task_id, run, tests, passed, failed, errors, skipped, time, completed_at) "
+	           "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (task_id, run) DO UPDATE SET tests = EXCLUDED.tests, "
+	           "passed = EXCLUDED.passed, failed = EXCLUDED.failed, errors = EXCLUDED.errors, skipped = EXCLUDED.skipped, "
+	           "time = EXCLUDED.time, completed_at = EXCLUDED.completed_at",
+	           9, v, "record run");
+}
+
+static int pg_run_list(void *self, const char *id, devsys__run_row_cb cb, void *payload)
+{
+	PGresult *res;
+	const char *v[1] = { id };
+	int rc = run(self, &res,
+	             "SELECT run, tests, passed, failed, errors, skipped, time, completed_at FROM runs WHERE task_id=$1 "
+	             "ORDER BY run",
+	             1, v, "list runs");
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		devsys__run_row r;
+		memset(&r, 0, sizeof(r));
+		r.run = (unsigned int)num(res, i, 0);
+		r.tests = num(res, i, 1);
+		r.passed = num(res, i, 2);
+		r.failed = num(res, i, 3);
+		r.errors = num(res, i, 4);
+		r.skipped = num(res, i, 5);
+		r.time = PQgetisnull(res, i, 6) ? 0 : strtod(PQgetvalue(res, i, 6), NULL);
+		text_col(res, i, 7, r.completed_at, sizeof(r.completed_at));
+		if (cb(&r, payload) != 0)
+			break;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int pg_count_by_state(void *self, long long counts[], int n)
+{
+	PGresult *res;
+	int rc;
+	for (int i = 0; i < n; i++)
+		counts[i] = 0;
+	if ((rc = run(self, &res, "SELECT state, count(*) FROM tasks GROUP BY state", 0, NULL, "count states")) < 0)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		long long k = num(res, i, 0);
+		if (k >= 0 && k < n)
+			counts[k] = num(res, i, 1);
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* Rows of (key, sum, count) to a stat callback. */
+static int stat_rows(pgs *p, const char *sql, devsys__stat_cb cb, void *payload, const char *what)
+{
+	PGresult *res;
+	int rc = run(p, &res, sql, 0, NULL, what);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++)
+		cb(PQgetvalue(res, i, 0), strtod(PQgetvalue(res, i, 1), NULL), num(res, i, 2), payload);
+	PQclear(res);
+	return 0;
+}
+
+static int pg_stage_stats(void *self, devsys__stat_cb cb, void *payload)
+{
+	return stat_rows(self, "SELECT stage, sum(seconds), count(*) FROM stages GROUP BY stage ORDER BY stage", cb, payload,
+	                 "stage stats");
+}
+
+/* ---- the queue ---- */
+
+static int notify(pgs *p)
+{
+	return run(p, NULL, "SELECT pg_notify('" CHANNEL "', '')", 0, NULL, "wake idle workers");
+}
+
+static int pg_queue_insert(void *self, const devsys__queue_row *q)
+{
+	const char *v[4] = { q->task_id, q->profile, q->schema, q->submitted_at };
+	int rc = run(self, NULL, "INSERT INTO queue(task_id, profile, schema_id, submitted_at) VALUES($1,$2,$3,$4)", 4, v,
+	             "queue task");
+	return rc < 0 ? rc : notify(self); /* delivered when the transaction commits */
+}
+
+#define QUEUE_COLS "task_id, profile, schema_id, submitted_at, owner, host, lease_until, " NOW_MS
+
+static void queue_from(const PGresult *res, int i, devsys__queue_row *q)
+{
+	memset(q, 0, sizeof(*q));
+	text_col(res, i, 0, q->task_id, sizeof(q->task_id));
+	text_col(res, i, 1, q->profile, sizeof(q->profile));
+	text_col(res, i, 2, q->schema, sizeof(q->schema));
+	text_col(res, i, 3, q->submitted_at, sizeof(q->submitted_at));
+	text_col(res, i, 4, q->owner, sizeof(q->owner));
+	text_col(res, i, 5, q->host, sizeof(q->host));
+	q->lease_until_ms = num(res, i, 6);
+	q->now_ms = num(res, i, 7);
+}
+
+static int queue_rows(pgs *p, const char *sql, int n, const char *const *v, devsys__queue_row_cb cb, void *payload,
+                      const char *what)
+{
+	PGresult *res;
+	int rc = run(p, &res, sql, n, v, what);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		devsys__queue_row q;
+		queue_from(res, i, &q);
+		if (cb(&q, payload) != 0) {
+			PQclear(res);
+			return devsys__error_set(DEVSYS_EUSER, "%s stopped by the callback", what);
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* SKIP LOCKED: a lease another session is extending or sweeping right now is not this sweep's */
+static int pg_queue_expired(void *self, devsys__queue_row_cb cb, void *payload)
+{
+	return queue_rows(self,
+	                  "SELECT " QUEUE_COLS " FROM queue WHERE owner <> '' AND lease_until < " NOW_MS
+	                  " ORDER BY seq FOR UPDATE SKIP LOCKED",
+	                  0, NULL, cb, payload, "list expired leases");
+}
+
+static int pg_queue_list(void *self, const char *id, devsys__queue_row_cb cb, void *payload)
+{
+	const char *v[1] = { id };
+	return queue_rows(self, "SELECT " QUEUE_COLS " FROM queue WHERE $1::text IS NULL OR task_id = $1 ORDER BY seq", 1, v,
+	                  cb, payload, "list the queue");
+}
+
+/* The oldest free row no other claim is looking at: SKIP LOCKED, so claims never queue behind each other. */
+static int pg_queue_next(void *self, const char *const *profiles, size_t n, devsys__queue_row *q)
+{
+	PGresult *res;
+	char sql[1024];
+	size_t len;
+	int rc;
+	if (n > 32)
+		return devsys__error_set(DEVSYS_ELIMIT, "a worker serves at most 32 profiles (%zu given)", n);
+	len = (size_t)snprintf(sql, sizeof(sql), "SELECT " QUEUE_COLS " FROM queue WHERE owner = ''%s",
+	                       n ? " AND profile IN (" : "");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s$%zu", i ? "," : "", i + 1);
+	snprintf(sql + len, sizeof(sql) - len, "%s ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED", n ? ")" : "");
+	{
+		const char *v[32];
+		for (size_t i = 0; i < n; i++)
+			v[i] = profiles[i] ? profiles[i] : "";
+		if ((rc = run(self, &res, sql, (int)n, v, "find a queued task")) < 0)
+			return rc;
+	}
+	rc = PQntuples(res) ? 0 : DEVSYS_ENOTFOUND;
+	if (rc == 0)
+		queue_from(res, 0, q);
+	PQclear(res);
+	return rc;
+}
+
+/* The count a statement ending in "SELECT count(*) FROM q" returned, or an error. */
+static int count_of(pgs *p, const char *sql, int n, const char *const *v, const char *what)
+{
+	PGresult *res;
+	int rc = run(p, &res, sql, n, v, what);
+	if (rc < 0)
+		return rc;
+	rc = (int)num(res, 0, 0);
+	PQclear(res);
+	return rc;
+}
+
+static int pg_lease_take(void *self, const char *id, const char *owner, const char *host, unsigned int lease_ms)
+{
+	char ms[16];
+	const char *v[4] = { id, owner, host, ms };
+	snprintf(ms, sizeof(ms), "%u", lease_ms);
+	/* the condition is the exclusion: a row someone holds is not changed; the claim is logged in the same statement */
+	return count_of(self,
+	                "WITH q AS (UPDATE queue SET owner = $2, host = $3, lease_until = " NOW_MS " + $4::bigint "
+	                "WHERE task_id = $1 AND owner = '' RETURNING task_id, owner, host, lease_until), "
+	                "c AS (INSERT INTO claims(task_id, owner, host, claimed_ms, until_ms) "
+	                "SELECT task_id, owner, host, " NOW_MS ", lease_until FROM q RETURNING 1) "
+	                "SELECT count(*) FROM c",
+	                4, v, "claim a task");
+}
+
+static int pg_lease_extend(void *self, const char *id, const char *owner, unsigned int lease_ms)
+{
+	char ms[16];
+	const char *v[3] = { id, owner, ms };
+	snprintf(ms, sizeof(ms), "%u", lease_ms);
+	return count_of(self,
+	                "WITH q AS (UPDATE queue SET lease_until = " NOW_MS " + $3::bigint WHERE task_id = $1 AND owner = $2 "
+	                "AND lease_until >= " NOW_MS " RETURNING task_id), "
+	                "c AS (UPDATE claims SET until_ms = " NOW_MS " + $3::bigint WHERE task_id IN (SELECT task_id FROM q) "
+	                "AND owner = $2 AND ended_ms IS NULL RETURNING 1) "
+	                "SELECT count(*) FROM q",
+	                3, v, "extend a lease");
+}
+
+static int pg_lease_end(void *self, const char *id, const char *owner, const char *how, int remove)
+{
+	const char *v[3] = { id, owner, how };
+	/* an expired lease ended when it expired, whatever the time of the sweep */
+	int n = count_of(self,
+	                 remove ? "WITH q AS (DELETE FROM queue WHERE task_id = $1 AND owner = $2 RETURNING task_id), "
+	                          "c AS (UPDATE claims SET how = $3, ended_ms = CASE WHEN $3::text = 'expired' THEN "
+	                          "least(until_ms, " NOW_MS ") ELSE " NOW_MS " END WHERE task_id IN (SELECT task_id FROM q) "
+	                          "AND owner = $2 AND ended_ms IS NULL RETURNING 1) SELECT count(*) FROM q"
+	                        : "WITH q AS (UPDATE queue SET owner = '', host = '', lease_until = 0 WHERE task_id = $1 "
+	                          "AND owner = $2 RETURNING task_id), "
+	                          "c AS (UPDATE claims SET how = $3, ended_ms = CASE WHEN $3::text = 'expired' THEN "
+	                          "least(until_ms, " NOW_MS ") ELSE " NOW_MS " END WHERE task_id IN (SELECT task_id FROM q) "
+	                          "AND owner = $2 AND ended_ms IS NULL RETURNING 1) SELECT count(*) FROM q",
+	                 3, v, "end a lease");
+	if (n > 0 && !remove) { /* free again: wake a worker */
+		int rc = notify(self);
+		if (rc < 0)
+			return rc;
+	}
+	return n;
+}
+
+static int pg_claim_list(void *self, const char *id, devsys__claim_row_cb cb, void *payload)
+{
+	PGresult *res;
+	const char *v[1] = { id };
+	int rc = run(self, &res,
+	             "SELECT seq, task_id, owner, host, claimed_ms, until_ms, coalesce(ended_ms, 0), how FROM claims "
+	             "WHERE $1::text IS NULL OR task_id = $1 ORDER BY seq",
+	             1, v, "list claims");
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		devsys__claim_row c;
+		memset(&c, 0, sizeof(c));
+		c.seq = num(res, i, 0);
+		text_col(res, i, 1, c.task_id, sizeof(c.task_id));
+		text_col(res, i, 2, c.owner, sizeof(c.owner));
+		text_col(res, i, 3, c.host, sizeof(c.host));
+		c.claimed_ms = num(res, i, 4);
+		c.until_ms = num(res, i, 5);
+		c.ended_ms = num(res, i, 6);
+		text_col(res, i, 7, c.how, sizeof(c.how));
+		if (cb(&c, payload) != 0) {
+			PQclear(res);
+			return devsys__error_set(DEVSYS_EUSER, "claim log stopped by the callback");
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int pg_queue_stats(void *self, devsys__stat_cb cb, void *payload)
+{
+	return stat_rows(self,
+	                 "SELECT 'queue:free', 0, count(*) FROM queue WHERE owner = '' UNION ALL "
+	                 "SELECT 'queue:held', 0, count(*) FROM queue WHERE owner <> '' UNION ALL "
+	                 "SELECT 'claims:' || how, 0, count(*) FROM claims GROUP BY how",
+	                 cb, payload, "queue stats");
+}
+
+/* ---- the worker registry and cancel requests ---- */
+
+static int pg_worker_beat(void *self, const devsys__worker_row *w)
+{
+	char n[8][24];
+	const char *v[10] = { w->id, w->host, n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7] };
+	snprintf(n[0], sizeof(n[0]), "%lld", w->pid);
+	snprintf(n[1], sizeof(n[1]), "%u", w->jobs);
+	snprintf(n[2], sizeof(n[2]), "%u", w->lease_ms);
+	snprintf(n[3], sizeof(n[3]), "%lld", w->running);
+	snprintf(n[4], sizeof(n[4]), "%lld", w->claimed);
+	snprintf(n[5], sizeof(n[5]), "%lld", w->completed);
+	snprintf(n[6], sizeof(n[6]), "%lld", w->expiries);
+	snprintf(n[7], sizeof(n[7]), "%d", w->stopped);
+	/* the first beat's time survives the later ones of the same process */
+	return run(self, NULL,
+	           "INSERT INTO workers(id, host, pid, jobs, lease_ms, running, claimed, completed, expiries, stopped, "
+	           "started_ms, beat_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10," NOW_MS "," NOW_MS ") "
+	           "ON CONFLICT (id) DO UPDATE SET host = $2, pid = $3, jobs = $4, lease_ms = $5, running = $6, "
+	           "claimed = $7, completed = $8, expiries = $9, stopped = $10, beat_ms = " NOW_MS ", "
+	           "started_ms = CASE WHEN workers.pid = $3::bigint AND workers.host = $2 THEN workers.started_ms ELSE " NOW_MS
+	           " END",
+	           10, v, "record a worker's beat");
+}
+
+static int pg_worker_list(void *self, devsys__worker_row_cb cb, void *payload)
+{
+	PGresult *res;
+	int rc = run(self, &res,
+	             "SELECT id, host, pid, jobs, lease_ms, running, claimed, completed, expiries, stopped, started_ms, "
+	             "beat_ms, " NOW_MS " FROM workers ORDER BY started_ms, id",
+	             0, NULL, "list workers");
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		devsys__worker_row w;
+		memset(&w, 0, sizeof(w));
+		text_col(res, i, 0, w.id, sizeof(w.id));
+		text_col(res, i, 1, w.host, sizeof(w.host));
+		w.pid = num(res, i, 2);
+		w.jobs = (unsigned int)num(res, i, 3);
+		w.lease_ms = (unsigned int)num(res, i, 4);
+		w.running = num(res, i, 5);
+		w.claimed = num(res, i, 6);
+		w.completed = num(res, i, 7);
+		w.expiries = num(res, i, 8);
+		w.stopped = (int)num(res, i, 9);
+		w.started_ms = num(res, i, 10);
+		w.beat_ms = num(res, i, 11);
+		w.now_ms = num(res, i, 12);
+		if (cb(&w, payload) != 0) {
+			PQclear(res);
+			return devsys__error_set(DEVSYS_EUSER, "worker list stopped by the callback");
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int pg_cancel_set(void *self, const char *id, const char *reason)
+{
+	const char *v[2] = { id, reason ? reason : "" };
+	int n = count_of(self,
+	                "WITH c AS (INSERT INTO cancels(task_id, reason, at_ms) SELECT task_id, $2, " NOW_MS
+	                " FROM queue WHERE task_id = $1 ON CONFLICT (task_id) DO UPDATE SET reason = EXCLUDED.reason, "
+	                "at_ms = EXCLUDED.at_ms RETURNING 1) SELECT count(*) FROM c",
+	                2, v, "request a cancel");
+	return n < 0 ? n : n > 0;
+}
+
+static int pg_cancel_get(void *self, const char *id, char *reason, size_t size)
+{
+	PGresult *res;
+	const char *v[1] = { id };
+	int rc = run(self, &res, "SELECT reason FROM cancels WHERE task_id = $1", 1, v, "read a cancel request");
+	if (rc < 0)
+		return rc;
+	rc = PQntuples(res) > 0;
+	if (rc && reason && size)
+		text_col(res, 0, 0, reason, size);
+	PQclear(res);
+	return rc;
+}
+
+static int pg_cancel_clear(void *self, const char *id)
+{
+	const char *v[1] = { id };
+	return run(self, NULL, "DELETE FROM cancels WHERE task_id = $1", 1, v, "clear a cancel request");
+}
+
+/* ---- waking idle workers ---- */
+
+static int listen_on(pgs *p)
+{
+	PGresult *res;
+	if (!p->listen && !(p->listen = connect_to(p)))
+		return -1;
+	if (PQstatus(p->listen) != CONNECTION_OK)
+		PQreset(p->listen);
+	if (PQstatus(p->listen) != CONNECTION_OK)
+		return -1;
+	res = PQexec(p->listen, "LISTEN " CHANNEL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* 1 when a notification came, 0 when none did within @p timeout_ms (or the listener is down: poll instead). */
+static int pg_wait_work(void *self, unsigned int timeout_ms)
+{
+	pgs *p = self;
+	long long deadline = mono_ms() + timeout_ms;
+	int woken = 0;
+	pthread_mutex_lock(&p->listen_lock);
+	if ((!p->listen || PQstatus(p->listen) != CONNECTION_OK) && listen_on(p) < 0)
+		goto done;
+	for (;;) {
+		PGnotify *n;
+		struct pollfd fd = { PQsocket(p->listen), POLLIN, 0 };
+		long long left = deadline - mono_ms();
+		if (!PQconsumeInput(p->listen)) { /* the server went away: LISTEN again next time */
+			PQreset(p->listen);
+			if (PQstatus(p->listen) == CONNECTION_OK)
+				PQclear(PQexec(p->listen, "LISTEN " CHANNEL));
+			break;
+		}
+		while ((n = PQnotifies(p->listen))) {
+			woken = 1;
+			PQfreemem(n);
+		}
+		if (woken || left <= 0)
+			break;
+		if (poll(&fd, 1, (int)left) < 0 && errno != EINTR)
+			break;
+	}
+done:
+	pthread_mutex_unlock(&p->listen_lock);
+	return woken;
+}
+
+const devsys__store_backend devsys__store_postgresql = {
+	.name = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.task_insert = pg_task_insert,
+	.task_get = pg_task_get,
+	.task_update = pg_task_update,
+	.task_list = pg_task_list,
+	.state_log = pg_state_log,
+	.stage_log = pg_stage_log,
+	.run_upsert = pg_run_upsert,
+	.run_list = pg_run_list,
+	.count_by_state = pg_count_by_state,
+	.stage_stats = pg_stage_stats,
+	.flags = DEVSYS__STORE_SHARED | DEVSYS__STORE_RETRY,
+	.queue_insert = pg_queue_insert,
+	.queue_expired = pg_queue_expired,
+	.queue_next = pg_queue_next,
+	.lease_take = pg_lease_take,
+	.lease_extend = pg_lease_extend,
+	.lease_end = pg_lease_end,
+	.queue_list = pg_queue_list,
+	.claim_list = pg_claim_list,
+	.queue_stats = pg_queue_stats,
+	.worker_beat = pg_worker_beat,
+	.worker_list = pg_worker_list,
+	.cancel_set = pg_cancel_set,
+	.cancel_get = pg_cancel_get,
+	.cancel_clear = pg_cancel_clear,
+	.open_url = pg_open_url,
+	.wait_work = pg_wait_work,
+};
