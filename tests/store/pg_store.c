@@ -1,0 +1,347 @@
+/*
+ * The PostgreSQL store against a real PostgreSQL 15 (tests/support/pg_fixture):
+ * selection (options URL, DEVSYS_STORE_URL), the password from the secrets
+ * module or PGPASSFILE (never a URL, never the real home), bad input (a wrong
+ * password, an unreachable server, a newer schema, a URL with a password),
+ * migrations under concurrent openers, the queue, and a server restart.
+ */
+#include "pg_fixture.h"
+#include "testutil.h"
+#include <criterion/hooks.h>
+#include <devsys.h>
+#include <devsys/secrets.h>
+#include <devsys/store.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+	(void)set;
+	dt_pg_suite_begin();
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	(void)stats;
+	dt_pg_suite_end();
+}
+
+static dt_pg *pg;
+static char *dir, *url, *pgpass;
+static devsys_workspace *ws;
+
+#define MSG devsys_error_message(devsys_error_last())
+#define OK(expr) cr_assert_eq((expr), 0, "%s: %s", #expr, MSG)
+
+static void setup(void)
+{
+	char why[512], *home;
+	cr_assert_eq(devsys_init(), 1);
+	if (!(pg = dt_pg_suite(why, sizeof(why))))
+		return;
+	dir = dt_tmpdir("pgstore");
+	cr_assert(dir);
+	/* libpq must never read the real home's .pgpass */
+	cr_assert(asprintf(&home, "%s/home", dir) > 0);
+	cr_assert_eq(mkdir(home, 0700), 0);
+	setenv("HOME", home, 1);
+	free(home);
+	cr_assert(asprintf(&pgpass, "%s/pgpass", dir) > 0);
+	cr_assert(dt_pg_write_pgpass(pg, pgpass, NULL));
+	setenv("PGPASSFILE", pgpass, 1);
+	unsetenv("DEVSYS_STORE_URL");
+	unsetenv("PGPASSWORD");
+	cr_assert(url = dt_pg_newdb(pg, "s"), "cannot create a database");
+	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+}
+
+static void teardown(void)
+{
+	devsys_workspace_free(ws);
+	if (dir)
+		dt_rmrf(dir);
+	free(dir);
+	free(url);
+	free(pgpass);
+	dt_pg_free(pg);
+	devsys_shutdown();
+}
+
+TestSuite(pg_store, .init = setup, .fini = teardown, .timeout = 60);
+
+#define NEED_PG()                                                           \
+	do {                                                                \
+		char why_[512];                                             \
+		if (!pg) {                                                  \
+			dt_pg_free(dt_pg_suite(why_, sizeof(why_)));        \
+			dt_skip("%s", why_);                                \
+		}                                                           \
+	} while (0)
+
+static int open_url(devsys_store **st, const char *u, devsys_secrets *secrets, const char *secret)
+{
+	devsys_store_options o = DEVSYS_STORE_OPTIONS_INIT;
+	o.url = u;
+	o.secrets = secrets;
+	o.password_secret = secret;
+	o.busy_timeout_ms = 5000;
+	return devsys_store_open(st, ws, &o);
+}
+
+/* The number of tables in the database of @p u's public schema. */
+static int tables(const char *u)
+{
+	char *out = NULL;
+	int n;
+	cr_assert_eq(dt_pg_sql(pg, u, &out, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public';"), 0, "%s",
+	             out ? out : "");
+	n = atoi(out);
+	free(out);
+	return n;
+}
+
+static char *sql1(const char *u, const char *query)
+{
+	char *out = NULL;
+	cr_assert_eq(dt_pg_sql(pg, u, &out, "%s", query), 0, "%s: %s", query, out ? out : "");
+	out[strcspn(out, "\n")] = '\0';
+	return out;
+}
+
+Test(pg_store, opens_with_pgpassfile_and_keeps_rows_in_postgresql)
+{
+	devsys_store *st = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	char *v;
+	NEED_PG();
+	cr_assert(strstr(devsys_features(), "postgresql"), "features: %s", devsys_features());
+	OK(open_url(&st, url, NULL, NULL));
+	cr_assert_str_eq(devsys_store_backend_name(st), "postgresql");
+	OK(devsys_store_task_create(st, "p1", NULL));
+	OK(devsys_store_transition(st, "p1", DEVSYS_STATE_VALIDATED, NULL));
+	OK(devsys_store_submit(st, "p1", "default", "urn:devsys:schema:task:1"));
+	OK(devsys_store_claim(&b, st, "w1", "host-a", NULL, 0, 5000));
+	cr_assert_str_eq(b.ptr, "p1");
+	cr_assert_eq(devsys_store_claim(&b, st, "w2", "host-b", NULL, 0, 5000), DEVSYS_ENOTFOUND, "held: not claimable");
+	OK(devsys_store_heartbeat(st, "p1", "w1", 5000));
+	cr_assert_eq(devsys_store_heartbeat(st, "p1", "w2", 5000), DEVSYS_ESTATE);
+	OK(devsys_store_complete(st, "p1", "w1"));
+	cr_assert_eq(devsys_store_task_state(st, "p1"), DEVSYS_STATE_VALIDATED);
+	OK(devsys_store_list_json(st, NULL, 0, 0, &b));
+	cr_assert(strstr(b.ptr, "\"p1\""), "%s", b.ptr);
+	/* the rows are in PostgreSQL, and the workspace has no SQLite database */
+	v = sql1(url, "SELECT state || ' ' || (SELECT count(*) FROM claims) || ' ' || (SELECT count(*) FROM queue) "
+	              "FROM tasks WHERE id = 'p1';");
+	cr_assert_str_eq(v, "1 1 0", "state, claims, queue rows: %s", v);
+	free(v);
+	v = sql1(url, "SELECT max(version) FROM devsys_schema;");
+	cr_assert_str_eq(v, "3");
+	free(v);
+	{
+		char *db;
+		cr_assert(asprintf(&db, "%s/devsys.db", dir) > 0);
+		cr_assert(!dt_exists(db), "a SQLite database was made next to the PostgreSQL store");
+		free(db);
+	}
+	devsys_buf_dispose(&b);
+	devsys_store_free(st);
+}
+
+Test(pg_store, devsys_store_url_selects_it_when_the_options_name_none)
+{
+	devsys_store *st = NULL;
+	char *db;
+	NEED_PG();
+	setenv("DEVSYS_STORE_URL", url, 1);
+	OK(devsys_store_open(&st, ws, NULL));
+	cr_assert_str_eq(devsys_store_backend_name(st), "postgresql");
+	OK(devsys_store_task_create(st, "e1", NULL));
+	devsys_store_free(st);
+	unsetenv("DEVSYS_STORE_URL");
+	/* the control: without it, SQLite in the workspace */
+	OK(devsys_store_open(&st, ws, NULL));
+	cr_assert_str_eq(devsys_store_backend_name(st), "sqlite");
+	cr_assert_eq(devsys_store_task_state(st, "e1"), DEVSYS_ENOTFOUND);
+	devsys_store_free(st);
+	cr_assert(asprintf(&db, "%s/devsys.db", dir) > 0);
+	cr_assert(dt_exists(db));
+	free(db);
+}
+
+Test(pg_store, a_wrong_password_is_refused_naming_the_url_and_nothing_is_written)
+{
+	devsys_store *st = NULL;
+	const char *wrong = "wrongpw-9f3a1c77";
+	NEED_PG();
+	cr_assert(dt_pg_write_pgpass(pg, pgpass, wrong));
+	cr_assert_eq(open_url(&st, url, NULL, NULL), DEVSYS_EAUTH, "%s", MSG);
+	cr_assert_null(st);
+	cr_assert(strstr(MSG, url), "the error names the URL: %s", MSG);
+	cr_assert(strstr(MSG, "password"), "%s", MSG);
+	cr_assert(!strstr(MSG, wrong), "the error holds the password given: %s", MSG);
+	cr_assert(!strstr(MSG, pg->password), "the error holds the real password: %s", MSG);
+	cr_assert_eq(tables(url), 0, "a refused open wrote tables");
+	/* the control: the right password opens and writes the schema */
+	cr_assert(dt_pg_write_pgpass(pg, pgpass, NULL));
+	OK(open_url(&st, url, NULL, NULL));
+	devsys_store_free(st);
+	cr_assert_gt(tables(url), 0);
+}
+
+Test(pg_store, an_unreachable_server_is_a_clear_error)
+{
+	devsys_store *st = NULL;
+	char *closed;
+	int port = dt_free_port(); /* nothing listens there */
+	NEED_PG();
+	cr_assert(asprintf(&closed, "postgresql://devsys@127.0.0.1:%d/nowhere", port) > 0);
+	cr_assert_eq(open_url(&st, closed, NULL, NULL), DEVSYS_ENETWORK, "%s", MSG);
+	cr_assert(strstr(MSG, closed), "the error names the URL: %s", MSG);
+	cr_assert(strstr(MSG, "cannot connect"), "%s", MSG);
+	cr_assert_null(st);
+	free(closed);
+}
+
+Test(pg_store, a_database_of_a_newer_schema_is_refused_and_nothing_is_written)
+{
+	devsys_store *st = NULL;
+	char *v;
+	NEED_PG();
+	cr_assert_eq(dt_pg_sql(pg, url, NULL,
+	                       "CREATE TABLE devsys_schema(version integer NOT NULL, applied_at timestamptz NOT NULL "
+	                       "DEFAULT now()); INSERT INTO devsys_schema(version) VALUES (99);"),
+	             0);
+	cr_assert_eq(open_url(&st, url, NULL, NULL), DEVSYS_EVERSION, "%s", MSG);
+	cr_assert(strstr(MSG, "schema version 99"), "%s", MSG);
+	cr_assert(strstr(MSG, url), "the error names the URL: %s", MSG);
+	cr_assert_eq(tables(url), 1, "the refused open made tables");
+	v = sql1(url, "SELECT string_agg(version::text, ',') FROM devsys_schema;");
+	cr_assert_str_eq(v, "99");
+	free(v);
+}
+
+Test(pg_store, a_url_with_a_password_is_refused_without_repeating_it)
+{
+	devsys_store *st = NULL;
+	const char *secret = "hunter2-in-url";
+	char *bad;
+	const char *at = strstr(url, "@");
+	NEED_PG();
+	cr_assert(asprintf(&bad, "postgresql://devsys:%s%s", secret, at) > 0);
+	cr_assert_eq(open_url(&st, bad, NULL, NULL), DEVSYS_EINVAL);
+	cr_assert(strstr(MSG, "carries a password"), "%s", MSG);
+	cr_assert(strstr(MSG, "devsys:***@127.0.0.1"), "the URL is named, redacted: %s", MSG);
+	cr_assert(!strstr(MSG, secret), "the error repeats the password: %s", MSG);
+	free(bad);
+	cr_assert(asprintf(&bad, "%s?sslmode=disable&password=%s", url, secret) > 0);
+	cr_assert_eq(open_url(&st, bad, NULL, NULL), DEVSYS_EINVAL);
+	cr_assert(strstr(MSG, "password=***"), "%s", MSG);
+	cr_assert(!strstr(MSG, secret), "the error repeats the password: %s", MSG);
+	/* from the environment too */
+	setenv("DEVSYS_STORE_URL", bad, 1);
+	cr_assert_eq(devsys_store_open(&st, ws, NULL), DEVSYS_EINVAL);
+	cr_assert(!strstr(MSG, secret), "%s", MSG);
+	unsetenv("DEVSYS_STORE_URL");
+	free(bad);
+	cr_assert_eq(open_url(&st, "mysql://u:pw-mysql-1@127.0.0.1/x", NULL, NULL), DEVSYS_EINVAL);
+	cr_assert(strstr(MSG, "not a postgresql:// URL") && !strstr(MSG, "pw-mysql-1"), "%s", MSG);
+	cr_assert_eq(tables(url), 0, "a refused URL reached the database");
+}
+
+Test(pg_store, the_password_comes_from_the_secrets_module)
+{
+	devsys_store *st = NULL;
+	devsys_secrets *secrets = NULL;
+	devsys_secret_def def = DEVSYS_SECRET_DEF_INIT;
+	NEED_PG();
+	setenv("PGPASSFILE", "/nonexistent/pgpass", 1); /* only the secret can supply it */
+	OK(devsys_secrets_new(&secrets, NULL));
+	def.name = "store_password";
+	def.provider = "env";
+	def.ref = "DT_PG_PASSWORD";
+	OK(devsys_secrets_define(secrets, &def));
+	setenv("DT_PG_PASSWORD", "not-the-password-4411", 1);
+	cr_assert_eq(open_url(&st, url, secrets, "store_password"), DEVSYS_EAUTH, "%s", MSG);
+	cr_assert(!strstr(MSG, "not-the-password-4411"), "%s", MSG);
+	devsys_secrets_free(secrets);
+	/* a fresh set: the first resolution was cached */
+	OK(devsys_secrets_new(&secrets, NULL));
+	OK(devsys_secrets_define(secrets, &def));
+	setenv("DT_PG_PASSWORD", pg->password, 1);
+	OK(open_url(&st, url, secrets, "store_password"));
+	OK(devsys_store_task_create(st, "sec1", NULL));
+	devsys_store_free(st);
+	/* no secret and no password file: refused */
+	cr_assert_eq(open_url(&st, url, NULL, NULL), DEVSYS_EAUTH, "%s", MSG);
+	unsetenv("DT_PG_PASSWORD");
+	devsys_secrets_free(secrets);
+}
+
+Test(pg_store, concurrent_openers_of_a_fresh_database_migrate_it_once)
+{
+	pid_t kids[4];
+	char *v;
+	NEED_PG();
+	for (int i = 0; i < 4; i++) {
+		kids[i] = fork();
+		cr_assert_neq(kids[i], -1);
+		if (kids[i] == 0) {
+			devsys_store *st = NULL;
+			int rc = open_url(&st, url, NULL, NULL);
+			if (rc == 0) {
+				char id[16];
+				snprintf(id, sizeof(id), "c%d", i);
+				rc = devsys_store_task_create(st, id, NULL);
+			}
+			if (rc < 0)
+				fprintf(stderr, "opener %d: %s\n", i, MSG);
+			devsys_store_free(st);
+			_exit(rc == 0 ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		int status;
+		cr_assert_eq(waitpid(kids[i], &status, 0), kids[i]);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "opener %d failed", i);
+	}
+	v = sql1(url, "SELECT string_agg(version::text, ',' ORDER BY version) || ' ' || (SELECT count(*) FROM tasks) "
+	              "FROM devsys_schema;");
+	cr_assert_str_eq(v, "1,2,3 4", "migrations applied once each, four tasks: %s", v);
+	free(v);
+}
+
+Test(pg_store, the_store_reconnects_after_a_server_restart)
+{
+	devsys_store *st = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	NEED_PG();
+	OK(open_url(&st, url, NULL, NULL));
+	OK(devsys_store_task_create(st, "r1", NULL));
+	OK(devsys_store_transition(st, "r1", DEVSYS_STATE_VALIDATED, NULL));
+	cr_assert(dt_pg_stop(pg), "pg_ctl stop");
+	cr_assert(!dt_pg_running(pg));
+	/* while it is down, a call fails with a clear error after the busy timeout... */
+	{
+		devsys_store_options o = DEVSYS_STORE_OPTIONS_INIT;
+		devsys_store *other = NULL;
+		o.url = url;
+		o.busy_timeout_ms = 200;
+		cr_assert_eq(devsys_store_open(&other, ws, &o), DEVSYS_ENETWORK);
+		cr_assert(strstr(MSG, url), "%s", MSG);
+	}
+	cr_assert(dt_pg_start_again(pg), "pg_ctl start");
+	/* ...and once it is back, the same handle goes on: the lost connection is re-established */
+	OK(devsys_store_submit(st, "r1", NULL, NULL));
+	OK(devsys_store_claim(&b, st, "w1", "h", NULL, 0, 5000));
+	cr_assert_str_eq(b.ptr, "r1");
+	/* a restart while the store is idle between calls, again: nothing written before it is lost */
+	cr_assert(dt_pg_stop(pg) && dt_pg_start_again(pg));
+	OK(devsys_store_complete(st, "r1", "w1"));
+	cr_assert_eq(devsys_store_task_state(st, "r1"), DEVSYS_STATE_VALIDATED);
+	devsys_buf_dispose(&b);
+	devsys_store_free(st);
+}
