@@ -7,6 +7,7 @@
  * devsys queue: the queue and the claim log.
  */
 #include "cli.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -229,6 +230,7 @@ typedef struct many {
 	char **outcomes;
 	many_slot *slots;
 	int jobs;
+	devsys_cli_progress *view; /* every running task, fed by each slot's pipeline */
 	pthread_mutex_t lock;
 	volatile sig_atomic_t interrupted, finished;
 } many;
@@ -262,22 +264,15 @@ static void *many_main(void *arg)
 		pthread_mutex_unlock(&m->lock);
 		if (i >= m->n)
 			break;
-		if (!m->cli->json) {
-			pthread_mutex_lock(&m->lock);
-			printf("task %s: running\n", m->ids[i]);
-			fflush(stdout);
-			pthread_mutex_unlock(&m->lock);
-		}
+		devsys_cli_progress_task(m->view, m->ids[i], NULL);
 		if ((rc = devsys_pipeline_load(s->p, m->ids[i])) == 0)
 			rc = devsys_pipeline_run(&res, s->p);
 		pthread_mutex_lock(&m->lock);
 		m->states[i] = devsys_store_task_state(devsys_pipeline_store(s->p), m->ids[i]);
 		m->outcomes[i] = strdup(rc < 0 ? devsys_error_message(devsys_error_last()) : res.outcome ? res.outcome : "");
-		if (!m->cli->json) {
-			printf("task %s: %s\n", m->ids[i], m->states[i] >= 0 ? devsys_task_state_name(m->states[i]) : "unknown");
-			fflush(stdout);
-		}
 		pthread_mutex_unlock(&m->lock);
+		devsys_cli_progress_task(m->view, m->ids[i],
+		                         m->states[i] >= 0 ? devsys_task_state_name(m->states[i]) : "unknown");
 	}
 	return NULL;
 }
@@ -326,6 +321,14 @@ static int many_report(many *m)
 	if (arr)
 		devsys_cli_print_json(json_pack("{s:o,s:b}", "tasks", arr, "interrupted", (int)m->interrupted));
 	return m->interrupted ? DEVSYS_EXIT_INTERRUPTED : rc;
+}
+
+/* As `devsys run` of one task: a live view on a terminal, plain lines elsewhere, none with --json. */
+static int run_view_mode(const devsys_cli *cli)
+{
+	return cli->json ? DEVSYS_CLI_PROGRESS_QUIET
+	       : isatty(STDOUT_FILENO) ? DEVSYS_CLI_PROGRESS_LIVE
+	                               : DEVSYS_CLI_PROGRESS_LINES;
 }
 
 /* Validate every document of @p files (the library's validate stage) and collect the task ids to run. */
@@ -383,6 +386,12 @@ int devsys_cli_run_many(devsys_cli *cli, char **files, int nfiles, int jobs, con
 	}
 	for (size_t i = 0; i < m.n; i++)
 		m.states[i] = -1;
+	if (!(m.view = devsys_cli_progress_new_many(cli, stdout, run_view_mode(cli), m.ids, m.n, (size_t)jobs))) {
+		rc = DEVSYS_EXIT_SYSTEM;
+		goto out;
+	}
+	o.progress = devsys_cli_progress_event;
+	o.progress_payload = m.view;
 	for (int i = 0; i < jobs; i++) {
 		m.slots[i].m = &m;
 		if (devsys_pipeline_new(&m.slots[i].p, ws, &o) < 0) {
@@ -400,10 +409,13 @@ int devsys_cli_run_many(devsys_cli *cli, char **files, int nfiles, int jobs, con
 	m.finished = 1;
 	pthread_kill(sigt, SIGUSR1);
 	pthread_join(sigt, NULL);
+	devsys_cli_progress_free(m.view); /* the live block goes before the summary */
+	m.view = NULL;
 	rc = many_report(&m);
 out:
 	for (int i = 0; m.slots && i < jobs; i++)
 		devsys_pipeline_free(m.slots[i].p);
+	devsys_cli_progress_free(m.view);
 	for (size_t i = 0; i < m.n; i++) {
 		free(m.ids[i]);
 		if (m.outcomes)

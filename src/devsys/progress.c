@@ -1,8 +1,17 @@
 /*
  * The progress view of `devsys run`. The pipeline calls back on its own
- * thread; on a terminal a ticker thread also redraws the live line ten
- * times a second, so the spinner and the clock move while a command is
- * silent. One mutex guards the view and the output.
+ * thread (one thread per task with --jobs); on a terminal a ticker thread
+ * also redraws the live part ten times a second, so the spinners and the
+ * clocks move while a command is silent. One mutex guards the view and
+ * the output.
+ *
+ * One task: the live part is one line, redrawn in place with "\r".
+ * Several tasks (devsys_cli_progress_new_many): a block of lines, one per
+ * running task, under a header; every redraw moves the cursor back up over
+ * the block and clears to the end of the screen. Each line is cut to the
+ * terminal's width, since a line that wraps would throw the count off.
+ * Lines printed above the live part (a stage's result, a task's start and
+ * end) clear it first and let the next redraw bring it back.
  */
 #include "progress.h"
 
@@ -12,6 +21,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#define ID_WIDTH_MAX 24 /* task ids wider than this are cut in the view (the summary has them whole) */
+#define ROWS_SHOWN 20   /* running tasks drawn at most; the header counts the rest */
+
+struct row {
+	char task[DEVSYS_TASK_ID_MAX + 1]; /* many: the task this row shows, "" when free */
+	char stage[32];   /* the running stage, "" between stages */
+	double started;   /* its start, monotonic seconds */
+	char detail[160]; /* what it shows: a count, or the last output line */
+	char partial[160]; /* output since the last newline */
+	size_t partial_len;
+};
+
 struct devsys_cli_progress {
 	const devsys_cli *cli;
 	FILE *out;
@@ -20,13 +41,13 @@ struct devsys_cli_progress {
 	pthread_cond_t wake;
 	pthread_t ticker;
 	bool ticking, stop;
-	char stage[32];   /* the running stage, "" between stages */
-	double started;   /* its start, monotonic seconds */
-	char detail[160]; /* what it shows: a count, or the last output line */
-	char partial[160]; /* output since the last newline */
-	size_t partial_len;
+	bool many;         /* one row per running task, each named */
+	struct row *rows;  /* one, or (many) one per job */
+	size_t nrows;
+	size_t total, done; /* many: the run's tasks, and those that ended */
+	int id_width;      /* many: the task column's width */
 	unsigned int spin;
-	bool drawn; /* the live line is on screen */
+	int drawn; /* lines of the live part on screen */
 };
 
 static double now(void)
@@ -44,25 +65,86 @@ static int columns(FILE *out)
 	return 80;
 }
 
+static const char *const frames[] = { "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏" };
+
+/* The live part off the screen; called with the lock held. */
+static void clear_live(devsys_cli_progress *pv)
+{
+	if (pv->drawn == 1 && !pv->many)
+		fputs("\r\033[K", pv->out);
+	else if (pv->drawn > 0)
+		fprintf(pv->out, "\r\033[%dA\033[J", pv->drawn);
+	pv->drawn = 0;
+}
+
+/* @p n bytes of @p s at most, not ending inside a UTF-8 sequence. */
+static int cut(const char *s, int n)
+{
+	int len = (int)strlen(s);
+	if (n <= 0)
+		return 0;
+	if (len <= n)
+		return len;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+/* One running task's line, no wider than @p cols. */
+static void draw_row(devsys_cli_progress *pv, const struct row *r, int cols, double t)
+{
+	char head[128], tail[32];
+	int hl = snprintf(head, sizeof(head), "  %-*.*s  %-9.9s ", pv->id_width, pv->id_width, r->task,
+	                  r->stage[0] ? r->stage : "-");
+	int tl = snprintf(tail, sizeof(tail), " %5.1fs  ", r->stage[0] ? t - r->started : 0.0);
+	int room = cols - 1 - hl - 1 - tl;
+	fprintf(pv->out, "%s%s%s%s%s%.*s\n", head, devsys_cli_color(pv->cli, "\033[36m"), frames[pv->spin % 10],
+	        devsys_cli_color(pv->cli, "\033[0m"), tail, cut(r->detail, room), r->detail);
+}
+
+static void draw_many(devsys_cli_progress *pv)
+{
+	int cols = columns(pv->out), shown = 0;
+	size_t running = 0;
+	double t = now();
+	for (size_t i = 0; i < pv->nrows; i++)
+		running += pv->rows[i].task[0] != '\0';
+	clear_live(pv);
+	if (!running)
+		return;
+	fprintf(pv->out, "  %s%zu running, %zu of %zu done", devsys_cli_color(pv->cli, "\033[1m"), running, pv->done,
+	        pv->total);
+	if (running > ROWS_SHOWN)
+		fprintf(pv->out, " (the first %d shown)", ROWS_SHOWN);
+	fprintf(pv->out, "%s\n", devsys_cli_color(pv->cli, "\033[0m"));
+	for (size_t i = 0; i < pv->nrows && shown < ROWS_SHOWN; i++)
+		if (pv->rows[i].task[0]) {
+			draw_row(pv, &pv->rows[i], cols, t);
+			shown++;
+		}
+	pv->spin++;
+	pv->drawn = shown + 1;
+	fflush(pv->out);
+}
+
 /* Called with the lock held. */
 static void draw(devsys_cli_progress *pv)
 {
-	static const char *const frames[] = { "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏" };
+	const struct row *r = &pv->rows[0];
 	int width = columns(pv->out) - 32;
-	if (pv->mode != DEVSYS_CLI_PROGRESS_LIVE || !pv->stage[0])
+	if (pv->mode != DEVSYS_CLI_PROGRESS_LIVE)
 		return;
-	fprintf(pv->out, "\r\033[K  %-9s %s%s%s %5.1fs  %.*s", pv->stage, devsys_cli_color(pv->cli, "\033[36m"),
-	        frames[pv->spin++ % 10], devsys_cli_color(pv->cli, "\033[0m"), now() - pv->started,
-	        width > 0 ? width : 0, pv->detail);
+	if (pv->many) {
+		draw_many(pv);
+		return;
+	}
+	if (!r->stage[0])
+		return;
+	fprintf(pv->out, "\r\033[K  %-9s %s%s%s %5.1fs  %.*s", r->stage, devsys_cli_color(pv->cli, "\033[36m"),
+	        frames[pv->spin++ % 10], devsys_cli_color(pv->cli, "\033[0m"), now() - r->started,
+	        width > 0 ? width : 0, r->detail);
 	fflush(pv->out);
-	pv->drawn = true;
-}
-
-static void clear_line(devsys_cli_progress *pv)
-{
-	if (pv->drawn)
-		fputs("\r\033[K", pv->out);
-	pv->drawn = false;
+	pv->drawn = 1;
 }
 
 static void *tick(void *arg)
@@ -85,18 +167,49 @@ static void *tick(void *arg)
 	return NULL;
 }
 
-devsys_cli_progress *devsys_cli_progress_new(const devsys_cli *cli, FILE *out, int mode)
+static devsys_cli_progress *view_new(const devsys_cli *cli, FILE *out, int mode, size_t nrows)
 {
 	devsys_cli_progress *pv = calloc(1, sizeof(*pv));
-	if (!pv)
+	if (!pv || !(pv->rows = calloc(nrows ? nrows : 1, sizeof(*pv->rows)))) {
+		free(pv);
 		return NULL;
+	}
 	pv->cli = cli;
 	pv->out = out;
 	pv->mode = mode;
+	pv->nrows = nrows ? nrows : 1;
 	pthread_mutex_init(&pv->lock, NULL);
 	pthread_cond_init(&pv->wake, NULL);
-	if (mode == DEVSYS_CLI_PROGRESS_LIVE)
+	return pv;
+}
+
+static void start_ticker(devsys_cli_progress *pv)
+{
+	if (pv->mode == DEVSYS_CLI_PROGRESS_LIVE)
 		pv->ticking = pthread_create(&pv->ticker, NULL, tick, pv) == 0;
+}
+
+devsys_cli_progress *devsys_cli_progress_new(const devsys_cli *cli, FILE *out, int mode)
+{
+	devsys_cli_progress *pv = view_new(cli, out, mode, 1);
+	if (pv)
+		start_ticker(pv);
+	return pv;
+}
+
+devsys_cli_progress *devsys_cli_progress_new_many(const devsys_cli *cli, FILE *out, int mode, char *const *ids,
+                                                  size_t n, size_t jobs)
+{
+	devsys_cli_progress *pv = view_new(cli, out, mode, jobs);
+	if (!pv)
+		return NULL;
+	pv->many = true;
+	pv->total = n;
+	pv->id_width = 4; /* "TASK" */
+	for (size_t i = 0; i < n; i++)
+		if ((int)strlen(ids[i]) > pv->id_width)
+			pv->id_width = (int)strlen(ids[i]) < ID_WIDTH_MAX ? (int)strlen(ids[i]) : ID_WIDTH_MAX;
+	start_ticker(pv);
 	return pv;
 }
 
@@ -110,19 +223,41 @@ void devsys_cli_progress_free(devsys_cli_progress *pv)
 	pthread_mutex_unlock(&pv->lock);
 	if (pv->ticking)
 		pthread_join(pv->ticker, NULL);
-	clear_line(pv);
+	clear_live(pv);
 	fflush(pv->out);
 	pthread_cond_destroy(&pv->wake);
 	pthread_mutex_destroy(&pv->lock);
+	free(pv->rows);
 	free(pv);
 }
 
+/* The row of task @p id (many), claiming a free one when @p claim; NULL when none. */
+static struct row *row_of(devsys_cli_progress *pv, const char *id, bool claim)
+{
+	if (!pv->many)
+		return &pv->rows[0];
+	if (!id)
+		return NULL;
+	for (size_t i = 0; i < pv->nrows; i++)
+		if (!strcmp(pv->rows[i].task, id))
+			return &pv->rows[i];
+	for (size_t i = 0; claim && i < pv->nrows; i++)
+		if (!pv->rows[i].task[0]) {
+			memset(&pv->rows[i], 0, sizeof(pv->rows[i]));
+			snprintf(pv->rows[i].task, sizeof(pv->rows[i].task), "%s", id);
+			return &pv->rows[i];
+		}
+	return NULL;
+}
+
 /* The stage's result line; called with the lock held. */
-static void result_line(devsys_cli_progress *pv, const devsys_stage_result *res, double seconds)
+static void result_line(devsys_cli_progress *pv, const char *task, const devsys_stage_result *res, double seconds)
 {
 	bool ok = res->result && strcmp(res->result, "ok") == 0;
 	const char *fclass = devsys_failure_class_name(res->failure_class);
-	clear_line(pv);
+	clear_live(pv);
+	if (pv->many)
+		fprintf(pv->out, "  %-*s", pv->id_width, task ? task : "?");
 	fprintf(pv->out, "  %-9s %s%-8s%s %-20s %5.1fs%s%s%s\n", res->stage ? res->stage : "?",
 	        devsys_cli_color(pv->cli, ok ? "\033[32m" : "\033[1;31m"), res->result ? res->result : "?",
 	        devsys_cli_color(pv->cli, "\033[0m"), res->outcome ? res->outcome : "", seconds, fclass ? "  (" : "",
@@ -135,28 +270,48 @@ void devsys_cli_progress_stage(devsys_cli_progress *pv, const devsys_stage_resul
 	if (!pv || pv->mode == DEVSYS_CLI_PROGRESS_QUIET)
 		return;
 	pthread_mutex_lock(&pv->lock);
-	result_line(pv, res, seconds);
+	result_line(pv, NULL, res, seconds);
+	pthread_mutex_unlock(&pv->lock);
+}
+
+void devsys_cli_progress_task(devsys_cli_progress *pv, const char *id, const char *state)
+{
+	struct row *r;
+	if (!pv || !id)
+		return;
+	pthread_mutex_lock(&pv->lock);
+	r = pv->many ? row_of(pv, id, !state) : NULL;
+	if (state && r) {
+		memset(r, 0, sizeof(*r)); /* the row is free again */
+		pv->done++;
+	}
+	if (pv->mode != DEVSYS_CLI_PROGRESS_QUIET) {
+		clear_live(pv);
+		fprintf(pv->out, "task %s: %s\n", id, state ? state : "running");
+		fflush(pv->out);
+		draw(pv);
+	}
 	pthread_mutex_unlock(&pv->lock);
 }
 
 /* Keep the last complete output line, printable bytes only. */
-static void take_output(devsys_cli_progress *pv, const char *data, size_t len)
+static void take_output(struct row *r, const char *data, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)data[i];
 		if (ch == '\n' || ch == '\r') {
-			if (pv->partial_len) {
-				memcpy(pv->detail, pv->partial, pv->partial_len);
-				pv->detail[pv->partial_len] = '\0';
+			if (r->partial_len) {
+				memcpy(r->detail, r->partial, r->partial_len);
+				r->detail[r->partial_len] = '\0';
 			}
-			pv->partial_len = 0;
-		} else if (pv->partial_len + 1 < sizeof(pv->partial)) {
-			pv->partial[pv->partial_len++] = (char)(ch == '\t' || ch < 0x20 || ch == 0x7f ? ' ' : ch);
+			r->partial_len = 0;
+		} else if (r->partial_len + 1 < sizeof(r->partial)) {
+			r->partial[r->partial_len++] = (char)(ch == '\t' || ch < 0x20 || ch == 0x7f ? ' ' : ch);
 		}
 	}
 }
 
-static void take_count(devsys_cli_progress *pv, const devsys_pipeline_event *ev)
+static void take_count(struct row *r, const devsys_pipeline_event *ev)
 {
 	/* the label is ev->len bytes when a length is given, else a C string */
 	const char *label = ev->data ? ev->data : "done";
@@ -167,42 +322,53 @@ static void take_count(devsys_cli_progress *pv, const devsys_pipeline_event *ev)
 		for (size_t i = 0; i < 20; i++)
 			bar[i] = i < fill ? '#' : '.';
 		bar[20] = '\0';
-		snprintf(pv->detail, sizeof(pv->detail), "[%s] %llu/%llu %.*s", bar, (unsigned long long)ev->current,
+		snprintf(r->detail, sizeof(r->detail), "[%s] %llu/%llu %.*s", bar, (unsigned long long)ev->current,
 		         (unsigned long long)ev->total, llen, label);
 	} else {
-		snprintf(pv->detail, sizeof(pv->detail), "%llu %.*s", (unsigned long long)ev->current, llen, label);
+		snprintf(r->detail, sizeof(r->detail), "%llu %.*s", (unsigned long long)ev->current, llen, label);
+	}
+}
+
+/* Called with the lock held. */
+static void take_event(devsys_cli_progress *pv, struct row *r, const devsys_pipeline_event *ev)
+{
+	switch (ev->kind) {
+	case DEVSYS_PIPELINE_EVENT_STAGE_BEGIN:
+		snprintf(r->stage, sizeof(r->stage), "%s", ev->stage ? ev->stage : "?");
+		r->started = now();
+		r->detail[0] = '\0';
+		r->partial_len = 0;
+		draw(pv);
+		break;
+	case DEVSYS_PIPELINE_EVENT_STAGE_END:
+		if (ev->result)
+			result_line(pv, ev->task_id, ev->result, r->stage[0] ? now() - r->started : 0.0);
+		r->stage[0] = '\0';
+		r->detail[0] = '\0';
+		if (pv->many)
+			draw(pv);
+		break;
+	case DEVSYS_PIPELINE_EVENT_OUTPUT:
+		take_output(r, ev->data, ev->len);
+		break;
+	case DEVSYS_PIPELINE_EVENT_PROGRESS:
+		take_count(r, ev);
+		draw(pv);
+		break;
+	default:
+		break;
 	}
 }
 
 int devsys_cli_progress_event(const devsys_pipeline_event *ev, void *payload)
 {
 	devsys_cli_progress *pv = payload;
+	struct row *r;
 	if (!pv || !ev || pv->mode == DEVSYS_CLI_PROGRESS_QUIET)
 		return 0;
 	pthread_mutex_lock(&pv->lock);
-	switch (ev->kind) {
-	case DEVSYS_PIPELINE_EVENT_STAGE_BEGIN:
-		snprintf(pv->stage, sizeof(pv->stage), "%s", ev->stage ? ev->stage : "?");
-		pv->started = now();
-		pv->detail[0] = '\0';
-		pv->partial_len = 0;
-		draw(pv);
-		break;
-	case DEVSYS_PIPELINE_EVENT_STAGE_END:
-		if (ev->result)
-			result_line(pv, ev->result, pv->stage[0] ? now() - pv->started : 0.0);
-		pv->stage[0] = '\0';
-		break;
-	case DEVSYS_PIPELINE_EVENT_OUTPUT:
-		take_output(pv, ev->data, ev->len);
-		break;
-	case DEVSYS_PIPELINE_EVENT_PROGRESS:
-		take_count(pv, ev);
-		draw(pv);
-		break;
-	default:
-		break;
-	}
+	if ((r = row_of(pv, ev->task_id, true)) != NULL)
+		take_event(pv, r, ev);
 	pthread_mutex_unlock(&pv->lock);
 	return 0;
 }
