@@ -144,6 +144,28 @@ bool ld_field_bool(lua_State *L, int idx, const char *k, bool def)
 }
 
 /* Strings of an array field as a NULL-terminated vector in a new userdata (kept on the stack). */
+const char **ld_str_list(lua_State *L, int idx, size_t *n)
+{
+	const char **v;
+	idx = lua_absindex(L, idx);
+	luaL_checktype(L, idx, LUA_TTABLE);
+	*n = (size_t)lua_rawlen(L, idx);
+	/* the vector stays on the stack for the call; the argument's table keeps the strings */
+	v = lua_newuserdatauv(L, (*n + 1) * sizeof(*v), 0);
+	for (size_t i = 0; i < *n; i++) {
+		size_t len;
+		lua_rawgeti(L, idx, (lua_Integer)i + 1);
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_argerror(L, idx, "expected a list of strings");
+		v[i] = lua_tolstring(L, -1, &len);
+		if (strlen(v[i]) != len)
+			luaL_argerror(L, idx, "a string contains a NUL byte");
+		lua_pop(L, 1);
+	}
+	v[*n] = NULL;
+	return v;
+}
+
 const char **ld_str_array(lua_State *L, int idx, const char *k, size_t *n)
 {
 	const char **v;
@@ -598,6 +620,9 @@ int luaopen_devsys(lua_State *L)
 #endif
 #ifdef DEVSYS_FEATURE_SPECKIT
 	ld_open_speckit(L);
+#endif
+#ifdef DEVSYS_FEATURE_AGENT
+	ld_open_agent(L);
 #endif
 	return 1;
 }

@@ -108,6 +108,7 @@ void ld_cb_raise_pending(lua_State *L, ld_cb *cb);
 #define LD_PIPELINE "devsys.Pipeline"
 #define LD_STAGE_RUN "devsys.StageRun"
 #define LD_SPECKIT "devsys.SpecKitFeature"
+#define LD_SPECKIT_LINKS "devsys.SpecKitLinks"
 
 /* Push a table of copies of @p v's errors (an empty table for NULL); spec.c. */
 void ld_push_validation(lua_State *L, const devsys_validation *v);
@@ -122,5 +123,10 @@ void ld_open_records(lua_State *L);
 void ld_open_forge(lua_State *L); /* policy, forge, pull requests, the gate */
 void ld_open_pipeline(lua_State *L);
 void ld_open_speckit(lua_State *L);
+void ld_open_agent(lua_State *L); /* agent kinds written in Lua */
+/* Move an error a Lua agent kind's slot raised on this thread into @p cb (for ld_fail); agent.c. */
+void ld_agent_take_error(lua_State *L, ld_cb *cb);
+/* The strings of the list at @p idx as a NULL-terminated vector (a userdata left on the stack), or raise. */
+const char **ld_str_list(lua_State *L, int idx, size_t *n);
 
 #endif /* LDEVSYS_H */

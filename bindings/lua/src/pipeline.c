@@ -131,6 +131,9 @@ static int l_pipeline(lua_State *L)
 static int stage_return(lua_State *L, int rc, const devsys_stage_result *r, ld_pipeline *h)
 {
 	if (rc < 0) {
+#ifdef DEVSYS_FEATURE_AGENT
+		ld_agent_take_error(L, &h->progress); /* a Lua agent kind's error is raised again too */
+#endif
 		ld_fail(L, rc, &h->progress);
 		push_result(L, r);
 		return 4;

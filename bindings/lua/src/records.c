@@ -659,6 +659,69 @@ static int st_run_record(lua_State *L)
 	return ok(L, devsys_store_run_record(st, ld_checkcstr(L, 2), (unsigned int)luaL_checkinteger(L, 3)));
 }
 
+/* ---- the queue ---- */
+
+/* store:submit(id [, profile [, schema]]) -> true | nil, msg, code */
+static int st_submit(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	const char *id = ld_checkcstr(L, 2);
+	return ok(L, devsys_store_submit(st, id, ld_optcstr(L, 3, NULL), ld_optcstr(L, 4, NULL)));
+}
+
+/* store:claim(owner, host [, {profile, ...} [, lease_ms]]) -> task id | false (nothing to claim) | nil, msg, code */
+static int st_claim(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	const char *owner = ld_checkcstr(L, 2), *host = ld_checkcstr(L, 3);
+	const char **profiles = NULL;
+	size_t n = 0;
+	unsigned int lease = (unsigned int)luaL_optinteger(L, 5, 0);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	int rc;
+	if (!lua_isnoneornil(L, 4))
+		profiles = ld_str_list(L, 4, &n);
+	rc = devsys_store_claim(&b, st, owner, host, profiles, n, lease);
+	if (rc == DEVSYS_ENOTFOUND) {
+		devsys_buf_dispose(&b);
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	return buf_result(L, rc, &b);
+}
+
+/* store:heartbeat(id, owner [, lease_ms]) -> true | nil, msg, code (DEVSYS_ESTATE: the lease is lost) */
+static int st_heartbeat(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	const char *id = ld_checkcstr(L, 2), *owner = ld_checkcstr(L, 3);
+	return ok(L, devsys_store_heartbeat(st, id, owner, (unsigned int)luaL_optinteger(L, 4, 0)));
+}
+
+/* store:release(id, owner [, reason]) -> true | nil, msg, code */
+static int st_release(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	const char *id = ld_checkcstr(L, 2), *owner = ld_checkcstr(L, 3);
+	return ok(L, devsys_store_release(st, id, owner, ld_optcstr(L, 4, NULL)));
+}
+
+/* store:complete(id, owner) -> true | nil, msg, code */
+static int st_complete(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	const char *id = ld_checkcstr(L, 2), *owner = ld_checkcstr(L, 3);
+	return ok(L, devsys_store_complete(st, id, owner));
+}
+
+/* store:claims_json([task_id]) -> {"queue": [...], "claims": [...]} as JSON text */
+static int st_claims_json(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	return buf_result(L, devsys_store_claims_json(st, ld_optcstr(L, 2, NULL), &b), &b);
+}
+
 static int l_state_allowed(lua_State *L)
 {
 	lua_pushboolean(L, devsys_task_state_allowed(state_arg(L, 1), state_arg(L, 2)));
@@ -713,7 +776,9 @@ void ld_open_records(lua_State *L)
 		{ "task_create", st_task_create }, { "transition", st_transition }, { "stage_begin", st_stage_begin },
 		{ "stage_end", st_stage_end },     { "task_state", st_task_state }, { "task_json", st_task_json },
 		{ "list_json", st_list_json },     { "resume", st_resume },         { "recover", st_recover },
-		{ "run_record", st_run_record },   { NULL, NULL },
+		{ "run_record", st_run_record },   { "submit", st_submit },         { "claim", st_claim },
+		{ "heartbeat", st_heartbeat },     { "release", st_release },       { "complete", st_complete },
+		{ "claims_json", st_claims_json }, { NULL, NULL },
 	};
 	ld_register(L, LD_STORE, st_methods);
 	luaL_setfuncs(L, st_fns, 0);

@@ -3,6 +3,8 @@
  * validation results.
  */
 #include "ldevsys.h"
+
+#include <devsys/sys/errors.h>
 #ifdef DEVSYS_FEATURE_SPEC /* a build without the module has none of this */
 
 #include <string.h>
@@ -164,6 +166,25 @@ static int spec_get(lua_State *L)
 	lua_pushinteger(L, devsys_node_line(n));
 	lua_pushinteger(L, devsys_node_column(n));
 	return 3;
+}
+
+/*
+ * spec:duration_ms(pointer [, what [, document]]) -> ms | nil, msg, code: the value at @p pointer
+ * as a schema timeout (seconds, or "90s" / "30m" / "2h"); @p what names it in the error.
+ */
+static int spec_duration_ms(lua_State *L)
+{
+	devsys_spec *s = ld_check(L, 1, LD_SPEC);
+	const char *ptr = ld_checkcstr(L, 2), *what = ld_optcstr(L, 3, ptr);
+	const devsys_node *n = devsys_node_get(doc_arg(L, s, 4), ptr);
+	unsigned int ms = 0;
+	int rc;
+	if (!n)
+		return ld_fail(L, devsys_error_set_str(DEVSYS_ENOTFOUND, "the spec has no value at that pointer"), NULL);
+	if ((rc = devsys_spec_duration_ms(&ms, n, what)) < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushinteger(L, ms);
+	return 1;
 }
 
 static int spec_to_json(lua_State *L)
@@ -339,7 +360,7 @@ void ld_open_spec(lua_State *L)
 	static const luaL_Reg spec_methods[] = {
 		{ "name", spec_name },         { "count", spec_count },       { "get_string", spec_get_string },
 		{ "get", spec_get },           { "to_json", spec_to_json },   { "validate", spec_validate },
-		{ "check", spec_check },       { NULL, NULL },
+		{ "check", spec_check },       { "duration_ms", spec_duration_ms }, { NULL, NULL },
 	};
 	static const luaL_Reg schema_methods[] = {
 		{ "validate", schema_validate },

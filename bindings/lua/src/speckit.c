@@ -101,13 +101,236 @@ static int f_plan(lua_State *L)
 	return 1;
 }
 
+/* feature:check_report(["text" | "json"]) -> the findings as the CLI prints them */
+static int f_check_report(lua_State *L)
+{
+	static const char *const formats[] = { "text", "json", NULL };
+	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
+	int json = luaL_checkoption(L, 2, "text", formats);
+	devsys_speckit_findings *fs = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	int rc = devsys_speckit_findings_new(&fs);
+	if (rc == 0 && (rc = devsys_speckit_check(fs, f)) == 0)
+		rc = json ? devsys_speckit_findings_to_json(&b, fs) : devsys_speckit_findings_to_text(&b, fs);
+	devsys_speckit_findings_free(fs);
+	if (rc < 0) {
+		devsys_buf_dispose(&b);
+		return ld_fail(L, rc, NULL);
+	}
+	ld_pushbuf(L, &b);
+	return 1;
+}
+
+/* feature:plan_yaml(repo_url, feature_dir [, per_wave]) -> devsys task specs (YAML documents) */
+static int f_plan_yaml(lua_State *L)
+{
+	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
+	const char *url = ld_checkcstr(L, 2), *dir = ld_checkcstr(L, 3);
+	unsigned int flags = lua_toboolean(L, 4) ? DEVSYS_SPECKIT_YAML_PER_WAVE : 0u;
+	devsys_speckit_plan *p = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	int rc = devsys_speckit_plan_new(&p, f);
+	if (rc == 0)
+		rc = devsys_speckit_plan_to_yaml(&b, p, url, dir, flags);
+	devsys_speckit_plan_free(p);
+	if (rc < 0) {
+		devsys_buf_dispose(&b);
+		return ld_fail(L, rc, NULL);
+	}
+	ld_pushbuf(L, &b);
+	return 1;
+}
+
+/*
+ * feature:run(pipeline, ws, repo_url, feature_dir [, {spec_extra=, tasks_md=}]) -> waves done |
+ * nil, msg, code, waves done: the plan wave by wave through the pipeline (docs/speckit.md).
+ */
+static int f_run(lua_State *L)
+{
+	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
+	devsys_pipeline *pl = ld_check(L, 2, LD_PIPELINE);
+	devsys_workspace *ws = ld_check(L, 3, LD_WORKSPACE);
+	const char *url = ld_checkcstr(L, 4), *dir = ld_checkcstr(L, 5), *extra = NULL, *tasks_md = NULL;
+	devsys_speckit_plan *p = NULL;
+	size_t done = 0;
+	int rc;
+	if (!lua_isnoneornil(L, 6)) {
+		luaL_checktype(L, 6, LUA_TTABLE);
+		extra = ld_field_str(L, 6, "spec_extra", NULL);
+		tasks_md = ld_field_str(L, 6, "tasks_md", NULL);
+	}
+	if ((rc = devsys_speckit_plan_new(&p, f)) == 0)
+		rc = devsys_speckit_run(&done, pl, ws, p, url, dir, extra, tasks_md);
+	devsys_speckit_plan_free(p);
+	if (rc < 0) {
+		ld_fail(L, rc, NULL);
+		lua_pushinteger(L, (lua_Integer)done);
+		return 4;
+	}
+	lua_pushinteger(L, (lua_Integer)done);
+	return 1;
+}
+
+#ifdef DEVSYS_FEATURE_STORE
+/* ---- links from devsys tasks to a feature ---- */
+
+static void links_release(lua_State *L, ld_handle *h)
+{
+	(void)L;
+	devsys_speckit_links_free(h->p);
+}
+
+/* devsys.speckit_links(store, ws, feature_dir) -> links | nil, msg, code (copies: outlives its store) */
+static int l_speckit_links(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	devsys_workspace *ws = ld_check(L, 2, LD_WORKSPACE);
+	devsys_speckit_links *lk = NULL;
+	int rc = devsys_speckit_links_new(&lk, st, ws, ld_checkcstr(L, 3));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	ld_new(L, LD_SPECKIT_LINKS, sizeof(ld_handle), lk, links_release);
+	return 1;
+}
+
+/* links:list() -> { {id=, task_id=, state=, green=}, ... } */
+static int lk_list(lua_State *L)
+{
+	devsys_speckit_links *lk = ld_check(L, 1, LD_SPECKIT_LINKS);
+	size_t n = devsys_speckit_links_count(lk);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		const char *tid = NULL;
+		int state = 0, green = 0;
+		const char *id = devsys_speckit_link_at(lk, i, &tid, &state, &green);
+		lua_createtable(L, 0, 4);
+		ld_pushstr(L, id);
+		lua_setfield(L, -2, "id");
+		ld_pushstr(L, tid);
+		lua_setfield(L, -2, "task_id");
+		ld_pushstr(L, devsys_task_state_name(state));
+		lua_setfield(L, -2, "state");
+		lua_pushboolean(L, green);
+		lua_setfield(L, -2, "green");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* links:green_ids() -> { "T001", ... } */
+static int lk_green_ids(lua_State *L)
+{
+	size_t n = 0;
+	const char *const *ids = devsys_speckit_links_green_ids(ld_check(L, 1, LD_SPECKIT_LINKS), &n);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; ids && i < n; i++) {
+		lua_pushstring(L, ids[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* feature:status_json([links]) -> the tasks' machine-readable status */
+static int f_status_json(lua_State *L)
+{
+	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
+	const devsys_speckit_links *lk = lua_isnoneornil(L, 2) ? NULL : ld_check(L, 2, LD_SPECKIT_LINKS);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	int rc = devsys_speckit_status_to_json(&b, f, lk);
+	if (rc < 0) {
+		devsys_buf_dispose(&b);
+		return ld_fail(L, rc, NULL);
+	}
+	ld_pushbuf(L, &b);
+	return 1;
+}
+
+/* devsys.speckit_task_green(store, task) -> bool | nil, msg, code */
+static int l_task_green(lua_State *L)
+{
+	int green = 0;
+	int rc = devsys_speckit_task_green(&green, ld_check(L, 1, LD_STORE), ld_check(L, 2, LD_TASK));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, green);
+	return 1;
+}
+#endif
+
+/* devsys.speckit_mark_done(text, {ids}) -> text, lines changed | nil, msg, code */
+static int l_mark_done(lua_State *L)
+{
+	size_t len, n, marked = 0;
+	const char *text = luaL_checklstring(L, 1, &len);
+	const char **ids = ld_str_list(L, 2, &n);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	int rc = devsys_speckit_mark_done(&b, &marked, text, len, ids, n);
+	if (rc < 0) {
+		devsys_buf_dispose(&b);
+		return ld_fail(L, rc, NULL);
+	}
+	ld_pushbuf(L, &b);
+	lua_pushinteger(L, (lua_Integer)marked);
+	return 2;
+}
+
+/* devsys.speckit_mark_done_file(path, {ids}) -> lines changed | nil, msg, code */
+static int l_mark_done_file(lua_State *L)
+{
+	size_t n, marked = 0;
+	const char *path = ld_checkcstr(L, 1);
+	const char **ids = ld_str_list(L, 2, &n);
+	int rc = devsys_speckit_mark_done_file(&marked, path, ids, n);
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushinteger(L, (lua_Integer)marked);
+	return 1;
+}
+
+#ifdef DEVSYS_FEATURE_GIT
+/* devsys.speckit_sync(repo, feature_dir, {ids}) -> lines changed (committed and pushed) | nil, msg, code */
+static int l_sync(lua_State *L)
+{
+	devsys_repo *repo = ld_check(L, 1, LD_REPO);
+	const char *dir = ld_checkcstr(L, 2);
+	size_t n, marked = 0;
+	const char **ids = ld_str_list(L, 3, &n);
+	int rc = devsys_speckit_sync(&marked, repo, dir, ids, n);
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushinteger(L, (lua_Integer)marked);
+	return 1;
+}
+#endif
+
 void ld_open_speckit(lua_State *L)
 {
-	static const luaL_Reg fns[] = { { "speckit_load", l_speckit_load }, { NULL, NULL } };
+	static const luaL_Reg fns[] = {
+		{ "speckit_load", l_speckit_load },
+		{ "speckit_mark_done", l_mark_done },
+		{ "speckit_mark_done_file", l_mark_done_file },
+#ifdef DEVSYS_FEATURE_GIT
+		{ "speckit_sync", l_sync },
+#endif
+#ifdef DEVSYS_FEATURE_STORE
+		{ "speckit_links", l_speckit_links },
+		{ "speckit_task_green", l_task_green },
+#endif
+		{ NULL, NULL },
+	};
 	static const luaL_Reg methods[] = {
 		{ "dir", f_dir },     { "title", f_title }, { "task_count", f_task_count },
-		{ "check", f_check }, { "plan", f_plan },   { NULL, NULL },
+		{ "check", f_check }, { "plan", f_plan },   { "check_report", f_check_report },
+		{ "plan_yaml", f_plan_yaml }, { "run", f_run },
+#ifdef DEVSYS_FEATURE_STORE
+		{ "status_json", f_status_json },
+#endif
+		{ NULL, NULL },
 	};
+#ifdef DEVSYS_FEATURE_STORE
+	static const luaL_Reg link_methods[] = { { "list", lk_list }, { "green_ids", lk_green_ids }, { NULL, NULL } };
+	ld_register(L, LD_SPECKIT_LINKS, link_methods);
+#endif
 	ld_register(L, LD_SPECKIT, methods);
 	luaL_setfuncs(L, fns, 0);
 }

@@ -985,6 +985,215 @@ if devsys.speckit_load then
   end)
 end
 
+-- ---- the queue ------------------------------------------------------------
+
+if devsys.store_open then
+  local function queued(st, id, profile)
+    assert(st:task_create(id)); assert(st:transition(id, "validated"))
+    assert(st:submit(id, profile, "urn:devsys:schema:task:1"))
+    eq(st:task_state(id), "queued")
+  end
+
+  test("queue: submit, claim by profile, heartbeat, release mid-stage, complete, claim log", function()
+    local ws <close> = assert(devsys.workspace(fresh("queue") .. "/ws"))
+    local st <close> = assert(devsys.store_open(ws))
+    assert(st:task_create("s1"))
+    fails(E.STATE, "validated", st:submit("s1"))
+    fails(E.NOTFOUND, nil, st:submit("nope"))
+    eq(st:claim("w1", "h"), false, "the refusals queued nothing")
+    queued(st, "p1", "gpu"); queued(st, "p2", "cpu")
+    fails(E.STATE, nil, st:submit("p1"))
+    eq(st:claim("w1", "h", { "arm" }), false)
+    eq(st:claim("w1", "h1", { "cpu" }, 60000), "p2")
+    eq(st:task_state("p2"), "validated", "a claim hands the pipeline a validated task")
+    fails(E.STATE, nil, st:heartbeat("p2", "w2"))
+    assert(st:heartbeat("p2", "w1", 60000))
+    fails(E.STATE, nil, st:complete("p2", "w2"))
+    assert(st:complete("p2", "w1"))
+    fails(E.STATE, nil, st:heartbeat("p2", "w1"))
+    eq(st:claim("w2", "h2"), "p1", "no profile list: any task")
+    assert(st:stage_begin("p1", "checkout"))
+    assert(st:release("p1", "w2", "shutting down"))
+    eq(st:task_state("p1"), "interrupted")
+    local log = st:claims_json()
+    has(log, '"how": "completed"'); has(log, '"how": "released"'); has(log, '"owner": "w1"')
+    has(st:claims_json("p1"), '"task": "p1"')
+    fails(E.BADID, nil, st:claims_json("../x"))
+    fails(E.INVAL, nil, st:claim("", "h"))
+    raises("string expected", st.claim, st, nil, "h")
+    raises("list of strings", st.claim, st, "w", "h", { 1 })
+    raises("NUL", st.claim, st, "w", "h", { "a\0b" })
+    st:close()
+    raises("closed", st.submit, st, "p1")
+  end)
+end
+
+-- ---- spec durations ---------------------------------------------------------
+
+if devsys.spec_load then
+  test("spec: duration_ms reads the schema's timeout type; bad values name the field", function()
+    local s <close> = assert(devsys.spec_load("a: 90\nb: 30m\nc: soon\n", "d.yaml"))
+    eq(s:duration_ms("/a"), 90000); eq(s:duration_ms("/b", "x.b"), 1800000)
+    fails(E.INVALID, "x.c", s:duration_ms("/c", "x.c"))
+    fails(E.NOTFOUND, nil, s:duration_ms("/none"))
+    raises("string expected", s.duration_ms, s, nil)
+  end)
+end
+
+-- ---- agent kinds written in Lua ---------------------------------------------
+
+if devsys.register_agent and devsys.pipeline then
+  -- The task schema allows agent.kind only command or opencode: a validated task (kind command)
+  -- gets the kind in the spec it keeps, and a new pipeline loads it (devsys_pipeline_load).
+  local function task_with_kind(dir, ws, id, kind)
+    local spec = pipeline_spec(dir, id, "exit 0\n")
+    local p <close> = assert(devsys.pipeline(ws))
+    assert(p:validate(spec, id .. ".yaml"))
+    local kept = dir .. "/ws/tasks/" .. id .. "/spec.yaml"
+    write(kept, (read(kept):gsub("agent:\n", "agent:\n  kind: " .. kind .. "\n", 1)))
+  end
+  local seen, closed = {}, {}
+  local function echo(req)
+    seen[req.task_id] = req
+    local a = { events = 0 }
+    function a:command()
+      return { "/bin/sh", "-c", 'echo "from the agent, in lua, $LUA_MARK" >> README.md; echo \'{"e":1}\'; echo plain' },
+             { LUA_MARK = "m-7" }
+    end
+    function a:line(l) if l:sub(1, 1) == "{" then self.events = self.events + 1; return "event" end end
+    function a:usage() return string.format('{"steps":%d}', self.events) end
+    function a:close() closed[#closed + 1] = req.task_id end
+    return a
+  end
+
+  test("agent: register_agent refusals; a Lua adapter runs the agent stage", function()
+    assert(devsys.register_agent("lua-echo", echo))
+    fails(E.EXISTS, "already registered", devsys.register_agent("lua-echo", echo))
+    fails(E.EXISTS, "built in", devsys.register_agent("command", echo))
+    fails(E.INVAL, nil, devsys.register_agent("", echo))
+    raises("function expected", devsys.register_agent, "lua-x", "not a function")
+    local dir = fresh("agent")
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    task_with_kind(dir, ws, "la-1", "lua-echo")
+    local p <close> = assert(devsys.pipeline(ws))
+    assert(p:load("la-1"))
+    local r = assert(p:code()) -- to push: verify would validate the kept spec again
+    eq(r.stage, "push"); eq(r.result, "ok")
+    eq(seen["la-1"].kind, "lua-echo"); has(seen["la-1"].spec_json, '"kind":"lua-echo"')
+    has(seen["la-1"].input, "agent-input.json")
+    eq(#closed, 1)
+    local g = popen(string.format("git --git-dir='%s/remote.git' show task/la-1:README.md", dir))
+    eq(g:read("a"), "hello\nfrom the agent, in lua, m-7\n"); g:close()
+    eq(read(dir .. "/ws/tasks/la-1/logs/agent.jsonl"), '{"e":1}\n')
+    has(read(dir .. "/ws/tasks/la-1/task.json"), '"steps": 1')
+  end)
+
+  test("agent: an adapter that raises fails the stage and p:run() raises it again; a stop", function()
+    assert(devsys.register_agent("lua-raises", function(req)
+      return { command = function() error("the lua adapter broke") end, close = function() closed[#closed + 1] = req.task_id end }
+    end))
+    assert(devsys.register_agent("lua-stop", function()
+      return { command = function() return { "/bin/sh", "-c", "echo '{}'; sleep 30" } end,
+               line = function() return devsys.AGENT_STOP end, stop_reason = function() return "max_steps 1 reached" end,
+               close = function() end }
+    end))
+    assert(devsys.register_agent("lua-bad", function() return 42 end))
+    local dir = fresh("agent")
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    task_with_kind(dir, ws, "la-2", "lua-raises")
+    local p <close> = assert(devsys.pipeline(ws))
+    assert(p:load("la-2"))
+    raises("the lua adapter broke", p.run, p)
+    eq(p:state("la-2"), "failed"); eq(closed[#closed], "la-2")
+    local d2 = fresh("agent")
+    local ws2 <close> = assert(devsys.workspace(d2 .. "/ws"))
+    task_with_kind(d2, ws2, "la-3", "lua-stop")
+    local q <close> = assert(devsys.pipeline(ws2))
+    assert(q:load("la-3"))
+    local _, msg, code, res = q:run()
+    eq(code ~= nil and code < 0, true, "the stop fails the stage")
+    has(msg, "max_steps 1 reached"); eq(res.stage, "agent"); eq(res.failure_class, "budget")
+    local d3 = fresh("agent")
+    local ws3 <close> = assert(devsys.workspace(d3 .. "/ws"))
+    task_with_kind(d3, ws3, "la-4", "lua-bad")
+    local b <close> = assert(devsys.pipeline(ws3))
+    assert(b:load("la-4"))
+    raises("not an adapter table", b.run, b)
+  end)
+end
+
+-- ---- spec-kit: sync and run -------------------------------------------------
+
+if devsys.speckit_load and devsys.pipeline then
+  local TASKS = "# Tasks: Mini\n\n## Phase 1: Setup\n\n- [ ] T001 [P] Write notes/t001.txt\n"
+    .. "- [ ] T002 [P] Write notes/t002.txt\n"
+  local SKV = (os.getenv("DEVSYS_LUA_SOURCE_DIR") or "bindings/lua") .. "/../../tests/fixtures/speckit/valid/001-photo-albums"
+  local function feature_remote(dir)
+    sh(string.format("set -e; cd '%s'; %s init -q -b main src; cd src; mkdir -p specs/001-mini; cp '%s'/*.md specs/001-mini/; "
+      .. "echo hello > README.md", dir, GIT, SKV))
+    write(dir .. "/src/specs/001-mini/tasks.md", TASKS)
+    sh(string.format("set -e; cd '%s/src'; %s add -A; %s commit -q -m init; %s clone -q --bare . ../remote.git",
+      dir, GIT, GIT, GIT))
+    return "file://" .. dir .. "/remote.git"
+  end
+
+  test("speckit: mark_done on text and file, sync commits and pushes", function()
+    local dir = fresh("sk")
+    local url = feature_remote(dir)
+    local out, n = devsys.speckit_mark_done(TASKS, { "T002" })
+    eq(n, 1); eq(out, (TASKS:gsub("%[ %] T002", "[X] T002")))
+    fails(E.NOTFOUND, "T009", devsys.speckit_mark_done(TASKS, { "T009" }))
+    raises("list of strings", devsys.speckit_mark_done, TASKS, { 7 })
+    write(dir .. "/t.md", TASKS)
+    eq(devsys.speckit_mark_done_file(dir .. "/t.md", { "T001" }), 1)
+    eq(read(dir .. "/t.md"), (TASKS:gsub("%[ %] T001", "[X] T001")))
+    fails(E.NOTFOUND, nil, devsys.speckit_mark_done_file(dir .. "/none.md", { "T001" }))
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local t <close> = assert(ws:task("lsync", { create = true }))
+    local repo <close> = assert(devsys.repo_open(t, { url = url }))
+    fails(E.PATH, nil, devsys.speckit_sync(repo, "../out", { "T001" }))
+    eq(devsys.speckit_sync(repo, "specs/001-mini", { "T001" }), 1)
+    eq(devsys.speckit_sync(repo, "specs/001-mini", { "T001" }), 0, "nothing to mark: no commit")
+    local g = popen(string.format("git --git-dir='%s/remote.git' show %s:specs/001-mini/tasks.md", dir, repo:branch()))
+    eq(g:read("a"), (TASKS:gsub("%[ %] T001", "[X] T001"))); g:close()
+  end)
+
+  test("speckit: run a feature through the pipeline; links, status, green", function()
+    local dir = fresh("sk")
+    local url = feature_remote(dir)
+    write(dir .. "/agent.sh", 'n=${DEVSYS_TASK_ID##*-}; mkdir -p notes && echo "$n" > "notes/$n.txt"\n')
+    write(dir .. "/tests.sh", "mkdir -p reports && printf '<testsuite name=\"s\" tests=\"1\" failures=\"0\">"
+      .. "<testcase classname=\"c\" name=\"ok\"/></testsuite>\\n' > reports/junit.xml\n")
+    local extra = string.format("agent:\n  command: [/bin/sh, %s/agent.sh]\ntests:\n  command: [/bin/sh, %s/tests.sh]\n"
+      .. "  junit: [reports/junit.xml]\n", dir, dir)
+    local f <close> = assert(devsys.speckit_load(dir .. "/src/specs/001-mini"))
+    has(f:plan_yaml(url, "specs/001-mini"), "001-mini-t002")
+    has(f:plan_yaml(url, "specs/001-mini", true), "001-mini-w01")
+    eq(type(f:check_report()), "string"); has(f:check_report("json"), "{")
+    raises("invalid option", f.check_report, f, "xml")
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local p <close> = assert(devsys.pipeline(ws))
+    eq(assert(f:run(p, ws, url, "specs/001-mini", { spec_extra = extra, tasks_md = dir .. "/src/specs/001-mini/tasks.md" })), 1)
+    eq(read(dir .. "/src/specs/001-mini/tasks.md"):find("[ ]", 1, true), nil, "every line ticked")
+    eq(assert(f:run(p, ws, url, "specs/001-mini")), 1, "called again: the green tasks are skipped")
+    local _, msg, code, done = f:run(p, ws, "", "specs/001-mini")
+    eq(code, E.INVALID, msg); has(msg, "repo/url"); eq(done, 0)
+    local st <close> = assert(devsys.store_open(ws))
+    local links <close> = assert(devsys.speckit_links(st, ws, "specs/001-mini"))
+    local list = links:list()
+    eq(#list, 2); eq(list[1].green, true); eq(list[1].state, "awaiting-review")
+    eq(#links:green_ids(), 2)
+    has(f:status_json(links), '"linked": 2'); has(f:status_json(), '"linked": 0')
+    local t <close> = assert(ws:task("001-mini-t001"))
+    eq(devsys.speckit_task_green(st, t), true)
+    local stray <close> = assert(ws:task("stray", { create = true }))
+    fails(E.NOTFOUND, nil, devsys.speckit_task_green(st, stray))
+    fails(E.INVAL, nil, devsys.speckit_links(st, ws, ""))
+    links:close()
+    raises("closed", links.list, links)
+  end)
+end
+
 -- ---------------------------------------------------------------------------
 
 -- Every function and method the binding offers is called somewhere above
