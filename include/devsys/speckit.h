@@ -384,7 +384,7 @@ DEVSYS_API int devsys_speckit_status_to_json(devsys_buf *out, const devsys_speck
  * tests, runner...; may be NULL) is validated and run with
  * devsys_pipeline_validate() and devsys_pipeline_run(), so each task gets
  * its own worktree and branch from the checkout stage. One task runs at a
- * time. A wave starts only when every task before it is green
+ * time (devsys_speckit_run_waves() hands a wave to a scheduler). A wave starts only when every task before it is green
  * (devsys_speckit_task_green()); when @p tasks_md is not NULL each green
  * task's line is ticked there (devsys_speckit_mark_done_file()) as soon as
  * it is green. A task registered by an earlier call is resumed, or skipped
@@ -399,6 +399,37 @@ DEVSYS_API int devsys_speckit_status_to_json(devsys_buf *out, const devsys_speck
 DEVSYS_API int devsys_speckit_run(size_t *waves_done, devsys_pipeline *p, devsys_workspace *ws,
                                   const devsys_speckit_plan *plan, const char *repo_url, const char *feature_dir,
                                   const char *spec_extra, const char *tasks_md);
+
+/**
+ * Runs the tasks of one wave for devsys_speckit_run_waves(): @p task_ids
+ * (@p n of them, borrowed for the call) are registered devsys tasks of the
+ * workspace, validated or left unfinished by an earlier run, none green
+ * yet, in plan order. Run each through a pipeline of its own (load it with
+ * devsys_pipeline_load(), then devsys_pipeline_run()), as many side by side
+ * as the scheduler likes, and return 0 once every one has ended, whatever
+ * its result: the caller decides green by the task records. A non-zero
+ * return stops the feature with that error (DEVSYS_ECANCELED when
+ * interrupted; a positive value is DEVSYS_EUSER).
+ */
+typedef int (*devsys_speckit_wave_fn)(const char *const *task_ids, size_t n, void *payload);
+
+/**
+ * devsys_speckit_run() with the tasks of each wave run by @p run_wave
+ * (NULL: one at a time through @p p, as devsys_speckit_run() does). Every
+ * task of a wave is registered with devsys_pipeline_validate() on @p p
+ * first (a task registered by an earlier call is found, and left alone
+ * when green), then the wave's tasks that are not green are handed to
+ * @p run_wave in one call, e.g. to a scheduler running N at a time. The
+ * next wave starts only when every task of this one is green; each green
+ * task's line is then ticked in @p tasks_md when not NULL.
+ * @return as devsys_speckit_run(); also @p run_wave's error, the message
+ * naming the wave.
+ * Threads: like @p p; @p run_wave is called on the calling thread.
+ */
+DEVSYS_API int devsys_speckit_run_waves(size_t *waves_done, devsys_pipeline *p, devsys_workspace *ws,
+                                        const devsys_speckit_plan *plan, const char *repo_url,
+                                        const char *feature_dir, const char *spec_extra, const char *tasks_md,
+                                        devsys_speckit_wave_fn run_wave, void *payload);
 /** @} */
 
 DEVSYS_END_DECL

@@ -69,6 +69,8 @@ void devsys_cli_print_validation(FILE *out, const devsys_validation *v);
 /* devsys run SPEC... --jobs N (cmd_queue.c): every document validated, then the tasks run N at a
  * time, one pipeline per thread, and a summary of all. */
 int devsys_cli_run_many(devsys_cli *cli, char **files, int nfiles, int jobs, const char *config);
+/* The same scheduler for tasks registered already (@p ids, not validated again): devsys speckit run --jobs N. */
+int devsys_cli_run_task_ids(devsys_cli *cli, const char *const *ids, size_t n, int jobs, const char *config);
 /* The same from run's argv when it has --jobs or several spec files; else -1. */
 int devsys_cli_run_many_argv(devsys_cli *cli, int argc, char **argv);
 #endif

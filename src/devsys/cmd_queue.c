@@ -351,7 +351,18 @@ static int many_validate(many *m, devsys_pipeline *p, char **files, int nfiles)
 	return s.worst;
 }
 
-int devsys_cli_run_many(devsys_cli *cli, char **files, int nfiles, int jobs, const char *config)
+/* The registered tasks @p ids (none validated again), each once. */
+static int many_add_ids(many *m, const char *const *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (many_add(m, ids[i]) < 0)
+			return DEVSYS_EXIT_SYSTEM;
+	return 0;
+}
+
+/* The tasks of @p files (validated first) or, with @p files NULL, the registered tasks @p ids. */
+static int run_many(devsys_cli *cli, char **files, int nfiles, const char *const *ids, size_t nids, int jobs,
+                    const char *config)
 {
 	devsys_pipeline_options o = DEVSYS_PIPELINE_OPTIONS_INIT;
 	devsys_workspace *ws = NULL;
@@ -377,7 +388,7 @@ int devsys_cli_run_many(devsys_cli *cli, char **files, int nfiles, int jobs, con
 		goto out;
 	}
 	/* every spec is validated before any task runs: an invalid one stops the run, nothing of it registered */
-	if ((rc = many_validate(&m, vp, files, nfiles)) != 0)
+	if ((rc = files ? many_validate(&m, vp, files, nfiles) : many_add_ids(&m, ids, nids)) != 0)
 		goto out;
 	if (!(m.states = calloc(m.n ? m.n : 1, sizeof(*m.states))) || !(m.outcomes = calloc(m.n ? m.n : 1, sizeof(char *))) ||
 	    !(m.slots = calloc((size_t)jobs, sizeof(*m.slots)))) {
@@ -429,6 +440,16 @@ out:
 	devsys_workspace_free(ws);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
+}
+
+int devsys_cli_run_many(devsys_cli *cli, char **files, int nfiles, int jobs, const char *config)
+{
+	return run_many(cli, files, nfiles, NULL, 0, jobs, config);
+}
+
+int devsys_cli_run_task_ids(devsys_cli *cli, const char *const *ids, size_t n, int jobs, const char *config)
+{
+	return run_many(cli, NULL, 0, ids, n, jobs, config);
 }
 
 /*

@@ -2,9 +2,11 @@
  * spec-kit commands: `devsys speckit check DIR...` and
  * `devsys speckit plan DIR --repo URL [--emit task|wave]` and
  * `devsys speckit sync DIR [--dry-run]` and
- * `devsys speckit run DIR --repo URL [--with FILE]`.
+ * `devsys speckit run DIR --repo URL [--with FILE] [--jobs N]`.
  */
 #include "cli.h"
+
+#include <devsys/sys/errors.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -54,6 +56,7 @@ static char *repo_root_of(const char *dir)
 typedef struct sk_args {
 	const char *root, *repo, *emit, *with;
 	bool sarif, dry_run;
+	int jobs; /* run --jobs N; 0: one task at a time */
 	int first, last; /* positional arguments argv[first..last) */
 } sk_args;
 
@@ -68,6 +71,14 @@ static int parse_args(devsys_cli *cli, int argc, char **argv, sk_args *a, char *
 			a->dry_run = true;
 		else if (strcmp(s, "--json") == 0)
 			cli->json = true;
+		else if (strcmp(s, "--jobs") == 0 && i + 1 < argc) {
+			char *end;
+			long n = strtol(argv[++i], &end, 10);
+			if (*end || n < 1 || n > 64)
+				return devsys_cli_usage_error(cli, "speckit %s: --jobs '%s' is not a number of 1..64", argv[1],
+				                              argv[i]);
+			a->jobs = (int)n;
+		}
 		else if ((strcmp(s, "--root") == 0 || strcmp(s, "--repo") == 0 || strcmp(s, "--emit") == 0 ||
 		          strcmp(s, "--with") == 0) &&
 		         i + 1 < argc) {
@@ -336,6 +347,23 @@ static int show_stage(const devsys_pipeline_event *ev, void *payload)
 	return 0;
 }
 
+typedef struct sk_jobs {
+	devsys_cli *cli;
+	int jobs;
+} sk_jobs;
+
+/* A wave's tasks through `devsys run --jobs N`'s scheduler (cmd_queue.c); green is decided after. */
+static int run_wave_jobs(const char *const *ids, size_t n, void *payload)
+{
+	sk_jobs *j = payload;
+	int ex = devsys_cli_run_task_ids(j->cli, ids, n, j->jobs, NULL);
+	if (ex == DEVSYS_EXIT_INTERRUPTED)
+		return devsys_error_set(DEVSYS_ECANCELED, "interrupted");
+	if (ex == DEVSYS_EXIT_USAGE || ex == DEVSYS_EXIT_SYSTEM)
+		return devsys_error_set(DEVSYS_ERROR, "the wave's %zu task(s) could not be run (see above)", n);
+	return 0; /* a task that failed is found by the green check */
+}
+
 static int run_feature(devsys_cli *cli, const devsys_speckit_plan *plan, const sk_args *a, const char *dir,
                        const char *rel, const char *extra)
 {
@@ -352,11 +380,14 @@ static int run_feature(devsys_cli *cli, const devsys_speckit_plan *plan, const s
 	po.progress_payload = &last_class;
 	if (devsys_pipeline_new(&p, ws, &po) || devsys_buf_printf(&tasks_md, "%s/tasks.md", dir))
 		rc = devsys_cli_fail_lib(cli, "speckit run");
-	else if (devsys_speckit_run(&done, p, ws, plan, a->repo, rel, extra, tasks_md.ptr)) {
+	else if (devsys_speckit_run_waves(&done, p, ws, plan, a->repo, rel, extra, tasks_md.ptr,
+	                                  a->jobs ? run_wave_jobs : NULL, &(sk_jobs){ cli, a->jobs })) {
 		rc = devsys_cli_fail_lib(cli, "speckit run");
 		/* a task that failed or is not green: exit as `devsys run` does, by its last stage's class */
-		if (last_class != DEVSYS_FAILURE_NONE || devsys_error_code(devsys_error_last()) == DEVSYS_ERROR)
-			rc = last_class == DEVSYS_FAILURE_SYSTEM     ? DEVSYS_EXIT_SYSTEM
+		int code = devsys_error_code(devsys_error_last());
+		if (last_class != DEVSYS_FAILURE_NONE || code == DEVSYS_ERROR || code == DEVSYS_ECANCELED)
+			rc = code == DEVSYS_ECANCELED                ? DEVSYS_EXIT_INTERRUPTED
+			     : last_class == DEVSYS_FAILURE_SYSTEM     ? DEVSYS_EXIT_SYSTEM
 			     : last_class == DEVSYS_FAILURE_CANCELED ? DEVSYS_EXIT_INTERRUPTED
 			                                             : DEVSYS_EXIT_FAILED;
 	}
@@ -433,13 +464,13 @@ static int cmd_speckit(devsys_cli *cli, int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return cmd_run(cli, argc, argv);
 	return devsys_cli_usage_error(cli, "speckit: say 'check DIR...', 'plan DIR [--repo URL --emit task|wave]', "
-	                                   "'sync DIR [--dry-run]' or 'run DIR --repo URL [--with FILE]'");
+	                                   "'sync DIR [--dry-run]' or 'run DIR --repo URL [--with FILE] [--jobs N]'");
 }
 
 const devsys_cli_command devsys_cli_speckit_commands[] = {
 	{ "speckit",
 	  "check DIR... [--json|--sarif] [--root DIR] | plan DIR [--json] [--repo URL --emit task|wave] | sync DIR "
-	  "[--json] [--dry-run] [--root DIR] | run DIR --repo URL [--with FILE] [--root DIR]",
+	  "[--json] [--dry-run] [--root DIR] | run DIR --repo URL [--with FILE] [--jobs N] [--root DIR]",
 	  "validate spec-kit feature folders (SK000-SK014), turn tasks.md into waves of devsys tasks, run them "
 	  "through the pipeline, and tick tasks.md from the task records",
 	  cmd_speckit },

@@ -5,7 +5,9 @@
  * first wave's two [P] tasks each in their own worktree and branch, their
  * lines ticked in tasks.md once green; a failing task stops the feature
  * before its line is ticked, with a summary naming it; a second run
- * resumes it without running the green tasks again.
+ * resumes it without running the green tasks again. With --jobs 2 the
+ * first wave's two tasks run at the same time (each agent waits for the
+ * other to start), through `devsys run --jobs`'s scheduler.
  */
 #include "testutil.h"
 
@@ -203,4 +205,80 @@ Test(speckit_run, through_the_library)
 	devsys_speckit_feature_free(f);
 	free(extra);
 	devsys_shutdown();
+}
+
+/* `devsys speckit run ... --jobs N` on workspace @p wsname and remote @p remote, output into *out. */
+static int run_jobs(char **out, const char *wsname, const char *remote, int jobs)
+{
+	const char *cli = getenv("DEVSYS_CLI");
+	cr_assert_not_null(cli, "DEVSYS_CLI is set by ctest");
+	int status = -1;
+	*out = dt_sh_output(&status,
+	                    "cd '%s' && '%s' --workspace '%s/%s' speckit run work/specs/001-mini --repo 'file://%s/%s' "
+	                    "--with with.yaml --jobs %d 2>&1",
+	                    dir, cli, dir, wsname, dir, remote, jobs);
+	cr_assert_not_null(*out);
+	return status;
+}
+
+/*
+ * The [P] wave's two agents each wait (polling, up to the deadline in the
+ * file "deadline") until the other has started: both pass only when they
+ * run at the same time. T003 (the next wave) does not wait.
+ */
+static void waiting_agents(void)
+{
+	char path[4096], script[4096];
+	snprintf(path, sizeof(path), "%s/agent.sh", dir);
+	snprintf(script, sizeof(script),
+	         "set -e\nn=${DEVSYS_TASK_ID##*-}\nd='%s'\n"
+	         "mkdir -p notes && echo \"$DEVSYS_TASK_ID\" > \"notes/$n.txt\"\necho \"$n $(pwd)\" >> \"$d/worktrees.log\"\n"
+	         "case $n in t001) other=t002;; t002) other=t001;; *) exit 0;; esac\n"
+	         "touch \"$d/started-$n\"\nend=$(( $(date +%%s) + $(cat \"$d/deadline\") ))\n"
+	         "while [ ! -e \"$d/started-$other\" ]; do\n"
+	         "  if [ \"$(date +%%s)\" -ge \"$end\" ]; then echo \"$n gave up waiting for $other\" >&2; exit 3; fi\n"
+	         "  sleep 0.05\ndone\necho \"$n saw $other\" >> \"$d/overlap.log\"\n",
+	         dir);
+	cr_assert(dt_write_file(path, script));
+}
+
+Test(speckit_run, jobs_runs_a_parallel_wave_side_by_side)
+{
+	waiting_agents();
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/deadline", dir);
+	cr_assert(dt_write_file(path, "60\n"));
+	char *out;
+	cr_assert_eq(run_jobs(&out, "ws", "remote.git", 2), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "2 of 2 wave(s) green\n"), "%s", out);
+	free(out);
+	/* each of the wave's agents saw the other one started: they ran at the same time */
+	char *seen = file("overlap.log");
+	cr_assert_not_null(seen);
+	cr_assert(strstr(seen, "t001 saw t002\n") && strstr(seen, "t002 saw t001\n"), "%s", seen);
+	free(seen);
+	/* the next wave ran after both, and every line is ticked */
+	char *log = file("worktrees.log");
+	const char *t3 = strstr(log, "t003 ");
+	cr_assert_not_null(t3, "%s", log);
+	cr_assert(strstr(log, "t001 ") < t3 && strstr(log, "t002 ") < t3, "wave order: %s", log);
+	free(log);
+	char *now = file("work/specs/001-mini/tasks.md");
+	cr_assert(strstr(now, "- [X] T001") && strstr(now, "- [X] T002") && strstr(now, "- [X] T003"), "%s", now);
+	free(now);
+
+	/* the control: one at a time, the first agent waits in vain and the feature stops in wave 1 */
+	cr_assert_eq(dt_sh("cd '%s' && rm -f started-* overlap.log && git clone -q --bare remote.git remote2.git && "
+	                   "cd work && git checkout -q -- specs/001-mini/tasks.md",
+	                   dir),
+	             0);
+	cr_assert(dt_write_file(path, "2\n"));
+	cr_assert_eq(run_jobs(&out, "ws-control", "remote2.git", 1), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "wave 1: T001 (devsys task 001-mini-t001) ended failed at stage agent"), "%s", out);
+	cr_assert_not_null(strstr(out, "0 of 2 wave(s) green; stopped"), "%s", out);
+	free(out);
+	now = file("work/specs/001-mini/tasks.md");
+	cr_assert_not_null(strstr(now, "- [ ] T001"), "not ticked: %s", now);
+	cr_assert_null(strstr(now, "- [X] T003"), "T003 never ran: %s", now);
+	free(now);
 }
