@@ -1,0 +1,366 @@
+/*
+ * The library's worker (devsys/worker.h) with real pipelines: a lost lease
+ * cancels the run at once, a cancel requested through the store reaches the
+ * worker that holds the task, and a profile's max_concurrent bounds how many
+ * of its tasks one worker runs at once (checked from the claim log, with a
+ * control that needs two at once).
+ */
+#include "testutil.h"
+#include <devsys.h>
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char *dir;
+static devsys_workspace *ws;
+static devsys_pipeline *pl;
+static char config[4096];
+
+#define OK(expr) cr_assert_eq((expr), 0, "%s: %s", #expr, devsys_error_message(devsys_error_last()))
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void setup(void)
+{
+	char *git = dt_which("git");
+	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
+	if (!git)
+		dt_skip("git is not installed");
+	free(git);
+	cr_assert_eq(devsys_init(), 1);
+	dir = dt_tmpdir("worker");
+	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
+	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
+	                   " git add . && git commit -qm init && git push -q origin main",
+	                   dir),
+	             0);
+	snprintf(config, sizeof(config), "%s/devsys.yaml", dir);
+	cr_assert(dt_write_file(config, "runners:\n  limited:\n    type: inproc\n    max_concurrent: 1\n"
+	                                "  free:\n    type: inproc\n"));
+	po.config_path = config;
+	OK(devsys_workspace_open(&ws, dir, NULL));
+	OK(devsys_pipeline_new(&pl, ws, &po));
+}
+
+static void teardown(void)
+{
+	devsys_pipeline_free(pl);
+	devsys_workspace_free(ws);
+	if (dir)
+		dt_rmrf(dir);
+	free(dir);
+	devsys_shutdown();
+}
+
+TestSuite(worker, .init = setup, .fini = teardown, .timeout = 90);
+
+/* Queue task @p id of @p profile whose agent is `/bin/sh <dir>/<id>.sh` running @p script. */
+static void submit(const char *id, const char *profile, const char *script)
+{
+	char spec[4096], path[4096];
+	snprintf(path, sizeof(path), "%s/%s.sh", dir, id);
+	cr_assert(dt_write_file(path, script));
+	snprintf(spec, sizeof(spec),
+	         "id: %s\ntitle: Worker task %s\nprompt: Append a line to README.\n"
+	         "repo:\n  url: file://%s/remote.git\n  base_branch: main\n"
+	         "agent:\n  command: [/bin/sh, %s]\n"
+	         "tests:\n  command: [/bin/true]\nrunner: %s\n",
+	         id, id, dir, path, profile);
+	OK(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id));
+	OK(devsys_store_submit(devsys_pipeline_store(pl), id, profile, NULL));
+}
+
+/* A slow agent: it writes its pid to <dir>/<id>.pid and sleeps a minute. */
+static void submit_slow(const char *id)
+{
+	char script[4096];
+	snprintf(script, sizeof(script), "echo $$ > '%s/%s.pid.tmp' && mv '%s/%s.pid.tmp' '%s/%s.pid'\nexec sleep 60\n",
+	         dir, id, dir, id, dir, id);
+	submit(id, "free", script);
+}
+
+static pid_t agent_pid(const char *id, int timeout_ms)
+{
+	char path[4096], *s;
+	long long until = now_ms() + timeout_ms;
+	pid_t pid = 0;
+	snprintf(path, sizeof(path), "%s/%s.pid", dir, id);
+	while (now_ms() < until && !(s = dt_read_file(path, NULL)))
+		usleep(20000);
+	if ((s = dt_read_file(path, NULL))) {
+		pid = (pid_t)atoi(s);
+		free(s);
+	}
+	return pid;
+}
+
+static bool gone_within(pid_t pid, int timeout_ms)
+{
+	long long until = now_ms() + timeout_ms;
+	while (now_ms() < until) {
+		if (kill(pid, 0) != 0)
+			return true;
+		usleep(20000);
+	}
+	return kill(pid, 0) != 0;
+}
+
+/*
+ * A worker of its own process (its own store connection): it runs until
+ * the queue has nothing for it, then exits with its lease expiries * 10 +
+ * its cancels (or 100 + the error).
+ */
+static pid_t spawn_worker(const char *id, unsigned int lease_ms)
+{
+	pid_t pid;
+	fflush(NULL);
+	if ((pid = fork()) != 0)
+		return pid;
+	{
+		devsys_workspace *cws = NULL;
+		devsys_worker *w = NULL;
+		devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
+		devsys_worker_stats st = DEVSYS_WORKER_STATS_INIT;
+		o.id = id;
+		o.lease_ms = lease_ms;
+		o.flags = DEVSYS_WORKER_ONCE;
+		o.config_path = config;
+		o.poll_ms = 50;
+		if (devsys_workspace_open(&cws, dir, NULL) < 0 || devsys_worker_open(&w, cws, &o) < 0 ||
+		    devsys_worker_run(w) < 0) {
+			fprintf(stderr, "child worker: %s\n", devsys_error_message(devsys_error_last()));
+			_exit(100);
+		}
+		devsys_worker_stats_get(&st, w);
+		_exit((int)(st.lease_expiries * 10 + st.cancels));
+	}
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status = 0;
+	long long until = now_ms() + 30000;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_ms() > until) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			cr_assert_fail("the worker process did not end");
+		}
+		usleep(20000);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 200;
+}
+
+static json_t *claims(devsys_store *st, const char *id)
+{
+	devsys_buf b = DEVSYS_BUF_INIT;
+	json_t *j;
+	OK(devsys_store_claims_json(st, id, &b));
+	j = json_loads(b.ptr, 0, NULL);
+	devsys_buf_dispose(&b);
+	cr_assert(j);
+	return j;
+}
+
+static long long lease_left(devsys_store *st, const char *id)
+{
+	json_t *j = claims(st, id);
+	long long left = (long long)json_integer_value(json_object_get(json_array_get(json_object_get(j, "queue"), 0),
+	                                                               "lease_ms_left"));
+	json_decref(j);
+	return left;
+}
+
+/*
+ * The worker's process is stopped (SIGSTOP) past its lease, another owner
+ * takes the task, then the worker goes on: its next heartbeat finds the lease
+ * gone and cancels the agent at once, instead of letting it run its minute.
+ * The task is left to its new owner: interrupted, not canceled.
+ */
+Test(worker, lost_lease_cancels_the_run)
+{
+	devsys_store *st = devsys_pipeline_store(pl);
+	devsys_buf id = DEVSYS_BUF_INIT;
+	long long until;
+	pid_t w, agent;
+	submit_slow("lost");
+	w = spawn_worker("w-lost", 600);
+	cr_assert((agent = agent_pid("lost", 20000)) > 0, "the agent did not start");
+	cr_assert(!gone_within(agent, 300), "control: the agent runs while the lease is held");
+	kill(w, SIGSTOP);
+	until = now_ms() + 10000;
+	while (lease_left(st, "lost") > 0 && now_ms() < until)
+		usleep(50000);
+	OK(devsys_store_claim(&id, st, "thief/1", "elsewhere", NULL, 0, 60000));
+	cr_assert_str_eq(id.ptr, "lost");
+	cr_assert_eq(devsys_store_task_state(st, "lost"), DEVSYS_STATE_INTERRUPTED);
+	kill(w, SIGCONT);
+	cr_assert(gone_within(agent, 5000), "the agent still runs after the lease was lost");
+	cr_assert_eq(wait_exit(w), 10, "the worker counts one lease expiry and no cancel");
+	cr_assert_eq(devsys_store_task_state(st, "lost"), DEVSYS_STATE_INTERRUPTED, "the lost run must not end the task");
+	{
+		json_t *j = claims(st, "lost"), *c = json_object_get(j, "claims");
+		cr_assert_eq(json_array_size(c), 2);
+		cr_assert_str_eq(json_string_value(json_object_get(json_array_get(c, 0), "how")), "expired");
+		cr_assert_str_eq(json_string_value(json_object_get(json_array_get(c, 1), "owner")), "thief/1");
+		cr_assert_str_eq(json_string_value(json_object_get(json_array_get(c, 1), "how")), "held");
+		json_decref(j);
+	}
+	devsys_buf_dispose(&id);
+}
+
+/* A cancel requested through the store reaches the worker process that holds the task. */
+Test(worker, cancel_request_reaches_the_holder)
+{
+	devsys_store *st = devsys_pipeline_store(pl);
+	pid_t w, agent;
+	submit_slow("cx");
+	w = spawn_worker("w-cancel", 3000);
+	cr_assert((agent = agent_pid("cx", 20000)) > 0, "the agent did not start");
+	cr_assert(!gone_within(agent, 300), "control: the agent runs before the request");
+	cr_assert_eq(devsys_store_cancel_request(st, "cx", "the test cancels it"), 1, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert(gone_within(agent, 5000), "the agent still runs after the cancel request");
+	cr_assert_eq(wait_exit(w), 1, "the worker counts one cancel and no lease expiry");
+	cr_assert_eq(devsys_store_task_state(st, "cx"), DEVSYS_STATE_CANCELED);
+	{
+		json_t *j = claims(st, "cx");
+		cr_assert_eq(json_array_size(json_object_get(j, "queue")), 0, "the canceled task left the queue");
+		cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "claims"), 0), "how")),
+		                 "completed");
+		json_decref(j);
+	}
+}
+
+/*
+ * Two agents that wait (up to 3 s) for each other: <dir>/bar-<group>/ holds
+ * one file per running agent (one that gives up takes its file away); each
+ * writes "met" or "alone" to <id>.out.
+ */
+static void submit_barrier(const char *id, const char *profile, const char *group)
+{
+	char script[4096];
+	snprintf(script, sizeof(script),
+	         "mkdir -p '%s/bar-%s' && touch '%s/bar-%s/%s'\n"
+	         "i=0\n"
+	         "while [ \"$(ls '%s/bar-%s' | wc -l)\" -lt 2 ]; do\n"
+	         "  i=$((i + 1))\n"
+	         "  [ $i -lt 60 ] || { rm '%s/bar-%s/%s'; echo alone > '%s/%s.out'; exit 0; }\n"
+	         "  sleep 0.05\n"
+	         "done\n"
+	         "echo met > '%s/%s.out'\necho %s >> README\n",
+	         dir, group, dir, group, id, dir, group, dir, group, id, dir, id, dir, id, id);
+	submit(id, profile, script);
+}
+
+static char *out_of(const char *id)
+{
+	char path[4096], *s;
+	snprintf(path, sizeof(path), "%s/%s.out", dir, id);
+	s = dt_read_file(path, NULL);
+	cr_assert(s, "%s did not run", id);
+	s[strcspn(s, "\n")] = '\0';
+	return s;
+}
+
+/* Whether the claims of tasks @p a and @p b overlapped in time (from the claim log). */
+static bool claims_overlap(devsys_store *st, const char *a, const char *b)
+{
+	json_t *j = claims(st, NULL), *c = json_object_get(j, "claims");
+	long long as = -1, ae = -1, bs = -1, be = -1;
+	for (size_t i = 0; i < json_array_size(c); i++) {
+		json_t *e = json_array_get(c, i);
+		const char *t = json_string_value(json_object_get(e, "task"));
+		long long s = (long long)json_integer_value(json_object_get(e, "claimed_ms"));
+		long long en = (long long)json_integer_value(json_object_get(e, "ended_ms"));
+		if (!strcmp(t, a))
+			as = s, ae = en;
+		else if (!strcmp(t, b))
+			bs = s, be = en;
+	}
+	json_decref(j);
+	cr_assert(as > 0 && ae > 0 && bs > 0 && be > 0, "both claims ended");
+	return as < be && bs < ae;
+}
+
+static void run_worker_once(unsigned int jobs)
+{
+	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
+	devsys_worker_stats st = DEVSYS_WORKER_STATS_INIT;
+	devsys_worker *w = NULL;
+	o.jobs = jobs;
+	o.flags = DEVSYS_WORKER_ONCE;
+	o.config_path = config;
+	o.poll_ms = 50;
+	OK(devsys_worker_open(&w, ws, &o));
+	OK(devsys_worker_run(w));
+	OK(devsys_worker_stats_get(&st, w));
+	cr_assert_eq(st.claimed, 2);
+	cr_assert_eq(st.completed, 2);
+	cr_assert_eq(st.running, 0);
+	devsys_worker_free(w);
+}
+
+/* The control: two tasks of a profile without a limit run at once on a two-job worker. */
+Test(worker, without_a_limit_two_run_at_once)
+{
+	devsys_store *st = devsys_pipeline_store(pl);
+	char *a, *b;
+	submit_barrier("f1", "free", "free");
+	submit_barrier("f2", "free", "free");
+	run_worker_once(2);
+	cr_assert_str_eq((a = out_of("f1")), "met");
+	cr_assert_str_eq((b = out_of("f2")), "met");
+	cr_assert(claims_overlap(st, "f1", "f2"));
+	free(a);
+	free(b);
+}
+
+/* max_concurrent: 1: the same two tasks, on the same worker, run one after the other. */
+Test(worker, max_concurrent_bounds_a_profile)
+{
+	devsys_store *st = devsys_pipeline_store(pl);
+	char *a, *b;
+	submit_barrier("l1", "limited", "limited");
+	submit_barrier("l2", "limited", "limited");
+	run_worker_once(2);
+	cr_assert_str_eq((a = out_of("l1")), "alone");
+	cr_assert_str_eq((b = out_of("l2")), "alone");
+	cr_assert(!claims_overlap(st, "l1", "l2"), "two tasks of a max_concurrent: 1 profile were held at once");
+	free(a);
+	free(b);
+}
+
+/* Bad input: a second worker with a live worker's id is refused, naming it. */
+Test(worker, same_id_is_refused)
+{
+	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
+	devsys_worker *w1 = NULL, *w2 = NULL;
+	pid_t child;
+	int status = 0;
+	o.id = "twin";
+	OK(devsys_worker_open(&w1, ws, &o));
+	/* another process: the registry holds w1's beat, alive */
+	fflush(NULL);
+	if ((child = fork()) == 0) {
+		devsys_workspace *cws = NULL;
+		int rc = devsys_workspace_open(&cws, dir, NULL) < 0 ? -1 : devsys_worker_open(&w2, cws, &o);
+		_exit(rc == DEVSYS_EEXISTS && strstr(devsys_error_message(devsys_error_last()), "'twin' is in use") ? 0 : 1);
+	}
+	waitpid(child, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the twin was not refused");
+	o.id = "other";
+	OK(devsys_worker_open(&w2, ws, &o)); /* control: another id opens */
+	devsys_worker_free(w2);
+	devsys_worker_free(w1);
+}
