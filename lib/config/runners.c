@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 #include "agent_secrets.h"
+#include "runner_pool.h"
 #include "devsys/sys/runner_dind.h"
 #include "devsys/sys/runner_docker.h"
 #include "devsys/sys/runner_inproc.h"
@@ -33,6 +34,9 @@ static const struct key keys[] = {
 	{ "limits.cpus", DEVSYS__K_STR },   { "limits.pids", DEVSYS__K_UINT },
 	/* dind (devsys/sys/runner_dind.h): the docker keys above plus the engine's own */
 	{ "engine_image", DEVSYS__K_STR },  { "ready_timeout", DEVSYS__K_MS },
+	/* runner pools (runner_pool.h): remote-ssh hosts or Docker endpoints */
+	{ "hosts", DEVSYS__K_STR },         { "endpoints", DEVSYS__K_STR },     { "per_host_max", DEVSYS__K_UINT },
+	{ "cooldown", DEVSYS__K_SEC },
 	/* the queue's workers: how many tasks of the profile one worker runs at once */
 	{ "max_concurrent", DEVSYS__K_UINT },
 };
@@ -44,6 +48,8 @@ struct profile {
 	uint64_t num[NKEYS];
 	unsigned char set[NKEYS];
 	char **allowed; /* allowed_images, NULL-terminated */
+	char **pool;    /* hosts or endpoints, NULL-terminated; finish puts the profile's host first */
+	int pool_ki;    /* which of the two keys filled pool */
 	devsys__cfg_secret *secrets; /* secrets: what the agent is handed (owned strings) */
 	size_t nsecrets;
 	uint64_t nano_cpus;
@@ -68,7 +74,8 @@ static const char *known_keys_list(void)
 	return "type, host, port, user, key, known_hosts, remote_dir, grace, connect_timeout, keepalive, retries, "
 	       "tail_max, allow_shell, trust_on_first_use, use_agent, risk, image, allowed_images, network, "
 	       "allow_socket_mount, pull, read_only, bind_checkout, workdir, tls_ca, tls_cert, tls_key, "
-	       "engine_image, ready_timeout, max_concurrent, limits {cpu, as, nofile, memory, cpus, pids}, secrets [{name, provider, ref}]";
+	       "engine_image, ready_timeout, hosts, endpoints, per_host_max, cooldown, max_concurrent, "
+	       "limits {cpu, as, nofile, memory, cpus, pids}, secrets [{name, provider, ref}]";
 }
 
 /* "1.5" CPUs as HostConfig.NanoCpus: up to 3 decimals, 0.001 to 1024. */
@@ -120,36 +127,119 @@ static int check_docker_key(struct profile *p, int ki, const char *v, const char
 	return 0;
 }
 
-/* allowed_images: a list (YAML sequence, or comma-separated in the environment). */
-static int add_allowed(struct profile *p, const char *v)
+/* allowed_images, hosts, endpoints: lists (YAML sequences, or comma-separated in the environment). */
+static int add_to(char ***list, const char *v)
 {
 	size_t n = 0;
 	char **na;
-	while (p->allowed && p->allowed[n])
+	while (*list && (*list)[n])
 		n++;
-	if (!(na = devsys__realloc(p->allowed, (n + 2) * sizeof(*na))))
+	if (!(na = devsys__realloc(*list, (n + 2) * sizeof(*na))))
 		return devsys__error_oom();
-	p->allowed = na;
+	*list = na;
 	if (!(na[n] = devsys__strdup(v)))
 		return devsys__error_oom();
 	na[n + 1] = NULL;
 	return 0;
 }
 
+static void free_list(char ***list)
+{
+	for (size_t k = 0; *list && (*list)[k]; k++)
+		devsys__free((*list)[k]);
+	devsys__free(*list);
+	*list = NULL;
+}
+
+static bool is_list_key(const char *k)
+{
+	return strcmp(k, "allowed_images") == 0 || strcmp(k, "hosts") == 0 || strcmp(k, "endpoints") == 0;
+}
+
+static bool in_list(char *const *list, const char *v)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		if (strcmp(list[i], v) == 0)
+			return true;
+	return false;
+}
+
+/* "name", "name:port", "[v6]" or "[v6]:port"; NULL when @p v is one, else why not. */
+static const char *host_refusal(const char *v)
+{
+	const char *end = v + strlen(v), *colon;
+	char *stop;
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+		if (!close || close == v + 1)
+			return "an IPv6 address in brackets needs its closing ']'";
+		colon = close[1] ? close + 1 : NULL;
+		if (colon && *colon != ':')
+			return "after ']' only ':port' may follow";
+	} else {
+		if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:") != (size_t)(end - v))
+			return "holds characters no host name has";
+		colon = strchr(v, ':');
+		if (colon && strchr(colon + 1, ':'))
+			return "an IPv6 address is written in brackets: [addr] or [addr]:port";
+		if (colon == v)
+			return "the host name is empty";
+	}
+	if (colon) {
+		unsigned long port = strtoul(colon + 1, &stop, 10);
+		if (!colon[1] || *stop || colon[1] == '+' || colon[1] == '-' || port == 0 || port > 65535)
+			return "the port after ':' must be 1-65535";
+	}
+	return NULL;
+}
+
+/* One member of a pool: a remote-ssh host or a Docker endpoint. */
+static int check_member(const struct profile *p, const char *k, const char *v, const char *where)
+{
+	const char *why = NULL;
+	if (strcmp(k, "hosts") == 0)
+		why = host_refusal(v);
+	else if (strncmp(v, "unix:///", 8) != 0 && strncmp(v, "tcp://", 6) != 0)
+		why = "expected a Docker endpoint: unix:///path/to/docker.sock or tcp://host:port";
+	else if (strpbrk(v, " \t\n\r,"))
+		why = "holds white space or a comma";
+	if (!why && in_list(p->pool, v))
+		why = "is listed twice";
+	if (why)
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.%s: '%.256s'%s%s", where, p->name, k, v,
+		                         strcmp(why, "is listed twice") == 0 ? " " : ": ", why);
+	return 0;
+}
+
+/* One element of a list key. */
+static int add_element(struct profile *p, int ki, const char *e, const char *where)
+{
+	int rc;
+	if (strcmp(keys[ki].name, "allowed_images") == 0)
+		return (rc = check_docker_key(p, ki, e, where)) < 0 ? rc : add_to(&p->allowed, e);
+	if (p->pool && p->pool_ki != ki)
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.%s: give hosts or endpoints, not both", where,
+		                         p->name, keys[ki].name);
+	p->pool_ki = ki;
+	return (rc = check_member(p, keys[ki].name, e, where)) < 0 ? rc : add_to(&p->pool, e);
+}
+
 static int set_key(struct profile *p, int ki, const char *v, const char *where)
 {
 	const char *why = NULL;
 	int rc;
-	if (strcmp(keys[ki].name, "allowed_images") == 0) {
-		/* a list: each element checked like an image, the scalar form split at commas */
+	if (is_list_key(keys[ki].name)) {
+		/* a list: each element checked on its own, the scalar form split at commas */
 		char buf[4097];
 		snprintf(buf, sizeof(buf), "%s", v);
+		if (p->set[ki] && strcmp(keys[ki].name, "allowed_images") != 0)
+			free_list(&p->pool); /* an override replaces the file's pool */
 		for (char *save = NULL, *e = strtok_r(buf, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
 			while (*e == ' ')
 				e++;
 			if (!*e)
 				continue;
-			if ((rc = check_docker_key(p, ki, e, where)) < 0 || (rc = add_allowed(p, e)) < 0)
+			if ((rc = add_element(p, ki, e, where)) < 0)
 				return rc;
 		}
 		p->set[ki] = 1;
@@ -231,6 +321,7 @@ static void runners_dispose(devsys_config *c)
 		for (size_t k = 0; r->p[i].allowed && r->p[i].allowed[k]; k++)
 			devsys__free(r->p[i].allowed[k]);
 		devsys__free(r->p[i].allowed);
+		free_list(&r->p[i].pool);
 		for (size_t k = 0; k < r->p[i].nsecrets; k++) {
 			devsys__free((char *)r->p[i].secrets[k].name);
 			devsys__free((char *)r->p[i].secrets[k].provider);
@@ -390,17 +481,23 @@ static int load_keys(struct devsys__cfg_ctx *x, struct profile *p, yaml_node_t *
 		if (p->set[ki])
 			return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.%s: given twice", devsys__cfg_at(x, kn),
 			                         p->name, full);
-		if (strcmp(full, "allowed_images") == 0 && vn && vn->type == YAML_SEQUENCE_NODE) {
+		if (is_list_key(full) && vn && vn->type == YAML_SEQUENCE_NODE) {
+			if (vn->data.sequence.items.start == vn->data.sequence.items.top)
+				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.%s: the list is empty",
+				                         devsys__cfg_at(x, vn), p->name, full);
 			for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top; it++) {
 				yaml_node_t *en = devsys__cfg_node(x, *it);
 				const char *e = devsys__cfg_scalar(en);
 				if (!e || !*e || strchr(e, ','))
-					return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.allowed_images: each element "
-					                                          "must be one image glob",
-					                         devsys__cfg_at(x, en ? en : vn), p->name);
-				if ((rc = set_key(p, ki, e, devsys__cfg_at(x, en))) < 0)
+					return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.%s: each element must be one %s",
+					                         devsys__cfg_at(x, en ? en : vn), p->name, full,
+					                         strcmp(full, "allowed_images") == 0 ? "image glob"
+					                         : strcmp(full, "hosts") == 0        ? "host (name or name:port)"
+					                                                             : "endpoint URL");
+				if ((rc = add_element(p, ki, e, devsys__cfg_at(x, en))) < 0)
 					return rc;
 			}
+			p->set[ki] = 1;
 			continue;
 		}
 		const char *v = devsys__cfg_scalar(vn);
@@ -512,14 +609,71 @@ static int runners_env(devsys_config *c, const char *name, const char *value)
 	return set_key(p, best, value, where);
 }
 
+/* The most members one pool lists: placement walks the list under a lock. */
+#define POOL_MAX 64
+
+/*
+ * A pool's keys against the profile's type; the profile's own host (or
+ * Docker host) joins its list first, so `host` and `hosts` may be given
+ * together.
+ */
+static int pool_finish(struct profile *p, const char *name)
+{
+	const char *type = p->str[key_index("type")], *own = p->str[key_index("host")];
+	bool ssh = strcmp(type, "remote-ssh") == 0, docker = strcmp(type, "host-docker") == 0 || strcmp(type, "dind") == 0;
+	size_t n = 0;
+	if (p->set[key_index("hosts")] && !ssh)
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.hosts: only a remote-ssh profile lists hosts (a "
+		                                          "host-docker or dind profile lists endpoints)",
+		                         name, p->name);
+	if (p->set[key_index("endpoints")] && !docker)
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.endpoints: only a host-docker or dind profile "
+		                                          "lists endpoints (a remote-ssh profile lists hosts)",
+		                         name, p->name);
+	if (!p->pool && (p->set[key_index("per_host_max")] || p->set[key_index("cooldown")]))
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: per_host_max and cooldown are for runner pools: "
+		                                          "list hosts (remote-ssh) or endpoints (host-docker, dind)",
+		                         name, p->name);
+	if (p->set[key_index("per_host_max")] && p->num[key_index("per_host_max")] == 0)
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.per_host_max: must be at least 1", name, p->name);
+	if (p->set[key_index("cooldown")] && p->num[key_index("cooldown")] == 0)
+		return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.cooldown: must be at least 1s (a failed host "
+		                                          "that never cools down would be picked again at once)",
+		                         name, p->name);
+	if (!p->pool)
+		return 0;
+	if (own && !in_list(p->pool, own)) {
+		char **np;
+		while (p->pool[n])
+			n++;
+		if (!(np = devsys__realloc(p->pool, (n + 2) * sizeof(*np))))
+			return devsys__error_oom();
+		p->pool = np;
+		memmove(np + 1, np, (n + 1) * sizeof(*np));
+		if (!(np[0] = devsys__strdup(own))) {
+			memmove(np, np + 1, (n + 1) * sizeof(*np));
+			return devsys__error_oom();
+		}
+	}
+	for (n = 0; p->pool[n]; n++)
+		;
+	if (n > POOL_MAX)
+		return devsys__error_set(DEVSYS_ELIMIT, "%s: runners.%s: a pool lists at most %d hosts or endpoints (%zu "
+		                                        "given)",
+		                         name, p->name, POOL_MAX, n);
+	return 0;
+}
+
 static int runners_finish(devsys_config *c, const char *name)
 {
 	for (size_t i = 0; c->runners && i < c->runners->n; i++) {
 		struct profile *p = &c->runners->p[i];
-		int t = key_index("type");
+		int t = key_index("type"), rc;
 		if (!p->set[t])
 			return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: 'type' is missing (inproc, remote-ssh, ...)",
 			                         name, p->name);
+		if ((rc = pool_finish(p, name)) < 0)
+			return rc;
 		if (strcmp(p->str[t], "dind") == 0) {
 			if (!p->set[key_index("engine_image")])
 				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: a dind profile needs 'engine_image'",
@@ -557,9 +711,9 @@ static int runners_finish(devsys_config *c, const char *name)
 			p->inproc.user = u;
 		}
 		if (strcmp(p->str[t], "remote-ssh") == 0) {
-			if (!p->set[key_index("host")] || !p->set[key_index("known_hosts")])
-				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: a remote-ssh profile needs 'host' and "
-				                                          "'known_hosts'",
+			if ((!p->set[key_index("host")] && !p->pool) || !p->set[key_index("known_hosts")])
+				return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s: a remote-ssh profile needs 'host' (or "
+				                                          "'hosts') and 'known_hosts'",
 				                         name, p->name);
 		}
 	}
@@ -671,6 +825,25 @@ int devsys_config_runner(const devsys_config *c, const char *profile, const char
 		o->backend_tag = DEVSYS_RUNNER_INPROC_TAG;
 		o->backend_options = &p->inproc;
 	}
+	return 0;
+}
+
+int devsys__config_runner_pool(devsys__cfg_pool *out, const devsys_config *c, const char *profile)
+{
+	const struct profile *p = c && profile ? find_profile(c, profile) : NULL;
+	memset(out, 0, sizeof(*out));
+	if (!p)
+		return unknown_profile(c, profile ? profile : "");
+	if (!p->pool)
+		return 0;
+	out->members = (const char *const *)p->pool;
+	while (p->pool[out->n])
+		out->n++;
+	out->docker = p->pool_ki == key_index("endpoints");
+	out->per_host_max = p->set[key_index("per_host_max")] ? (unsigned int)p->num[key_index("per_host_max")] : 1;
+	out->cooldown_s = p->set[key_index("cooldown")] ? (unsigned int)p->num[key_index("cooldown")] : 60;
+	/* unset: each other member once */
+	out->retries = p->set[key_index("retries")] ? (unsigned int)p->num[key_index("retries")] : (unsigned int)out->n - 1;
 	return 0;
 }
 
