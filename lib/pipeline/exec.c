@@ -4,6 +4,7 @@
  */
 #include "core/core.h"
 #include "pipeline_int.h"
+#include "config/runner_pool.h"
 
 #include "devsys/forge.h"
 
@@ -55,6 +56,7 @@ int devsys__pipeline_open_runner_masked(devsys_runner **out, devsys_pipeline *p,
 {
 	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT;
 	const char *profile = step_profile(p, step), *type = "inproc";
+	devsys__cfg_pool pool;
 #ifdef DEVSYS_HAVE_MODULE_DOCKER
 	devsys_runner_docker_options dk = DEVSYS_RUNNER_DOCKER_OPTIONS_INIT;
 #endif
@@ -86,12 +88,14 @@ int devsys__pipeline_open_runner_masked(devsys_runner **out, devsys_pipeline *p,
 	}
 	if (profile && (rc = devsys_config_runner(p->config, profile, &type, &o)) < 0)
 		return rc;
+	const char **endpoint = NULL; /* a pool's Docker endpoint goes here */
 #ifdef DEVSYS_HAVE_MODULE_DOCKER
 	if (profile && strcmp(type, "host-docker") == 0) {
 		if ((rc = devsys_config_runner_docker(p->config, profile, &dk)) < 0)
 			return rc;
 		o.backend_tag = DEVSYS_RUNNER_DOCKER_TAG;
 		o.backend_options = &dk;
+		endpoint = &dk.host;
 	}
 #endif
 #ifdef DEVSYS_HAVE_MODULE_DIND
@@ -100,8 +104,11 @@ int devsys__pipeline_open_runner_masked(devsys_runner **out, devsys_pipeline *p,
 			return rc;
 		o.backend_tag = DEVSYS_RUNNER_DIND_TAG;
 		o.backend_options = &dx;
+		endpoint = &dk.host;
 	}
 #endif
+	if (profile && (rc = devsys__config_runner_pool(&pool, p->config, profile)) == 0 && pool.n > 0)
+		return devsys__pool_open(out, p, step, profile, type, &o, endpoint);
 	return devsys_runner_open(out, type, &o);
 }
 
@@ -178,6 +185,8 @@ int devsys__pipeline_exec(devsys__stage_ctx *c, devsys_runner *runner, devsys_ru
 	if (c->p->canceled)
 		devsys_runner_cancel(runner);
 	rc = devsys_runner_exec(runner, cmd, rr);
+	if (rc < 0)
+		devsys__pool_after_exec(c->p, runner, rr);
 	pthread_mutex_lock(&c->p->running_lock);
 	c->p->running = NULL;
 	pthread_mutex_unlock(&c->p->running_lock);

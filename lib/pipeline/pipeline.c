@@ -472,7 +472,10 @@ static int run_from(devsys__stage_ctx *c, size_t first, size_t last)
 		devsys__stage_entry *e = &p->stages[i];
 		if (p->canceled)
 			return run_canceled(c, e->name);
-		rc = e->fn ? e->fn(c) : devsys__stage_custom(c, e);
+		devsys__pool_stage_begin(p, e->name);
+		do
+			rc = e->fn ? e->fn(c) : devsys__stage_custom(c, e);
+		while (devsys__pool_retry(c, rc));
 	}
 	return rc;
 }
@@ -647,6 +650,7 @@ int devsys__pipeline_end(devsys__stage_ctx *c, const char *stage, int rc, int fc
 		outcome = "record-failed";
 	} else if (fclass != DEVSYS_FAILURE_NONE)
 		devsys__error_set(rc, "%s", msg);
+	c->fclass = fclass;
 	devsys__pipeline_result(&told, stage, rc, fclass, outcome);
 	devsys__pipeline_emit(c->p, DEVSYS_PIPELINE_EVENT_STAGE_END, stage, &told, NULL, 0, 0, 0);
 	return devsys__pipeline_result(c->res, stage, rc, fclass, outcome);

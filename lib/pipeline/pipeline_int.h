@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 
 typedef struct devsys__stage_entry devsys__stage_entry;
 
@@ -33,6 +34,12 @@ struct devsys_pipeline {
 	devsys__stage_entry *stages; /* owned: the stages run after validate, in order (stage.c); NULL: not made yet */
 	size_t nstages;
 	int in_run;                  /* a run is under way: the stage list must not change (stage.c) */
+	struct {                     /* runner pools (pool.c): the stage now running */
+		const char *stage;   /* its name (borrowed from the stage list) */
+		unsigned int attempt; /* 1, then one more each time it moves to another host */
+		unsigned int retries; /* how often the failed host's profile lets it move */
+		int host_failed;     /* a pooled host had a system failure in this attempt */
+	} pool;
 };
 
 /*
@@ -50,6 +57,7 @@ typedef struct devsys__stage_ctx {
 	                             names a token_secret and the caller's forge options give no secrets */
 	devsys_stage_result *res; /* the caller's, may be NULL */
 	int stop;                 /* set by a stage that ends the run with success (no-changes) */
+	int fclass;               /* the failure class the last devsys__pipeline_end() recorded */
 } devsys__stage_ctx;
 
 /* A built-in stage: 0 on success, else the stage's error (its end is recorded). */
@@ -139,6 +147,26 @@ int devsys__pipeline_open_runner_masked(devsys_runner **out, devsys_pipeline *p,
                                         devsys_masker *masker);
 /* The operator's profile step @p step runs under; NULL: the built-in inproc runner. */
 const char *devsys__pipeline_profile(const devsys_pipeline *p, const char *step);
+
+/*
+ * Runner pools (pool.c). devsys__pool_open: open @p type with @p o on a
+ * member of @p profile's pool (its host and port into @p o, or an endpoint
+ * into *@p endpoint; NULL when this build has no Docker runner), waiting
+ * while every member is at its per-host limit; the member is held until the
+ * runner is freed, and the placement is recorded. A connect, auth or system
+ * error at open cools the member down.
+ */
+int devsys__pool_open(devsys_runner **out, devsys_pipeline *p, const char *step, const char *profile,
+                      const char *type, devsys_runner_options *o, const char **endpoint);
+/* After an exec: a system failure on a pooled runner cools its member down. */
+void devsys__pool_after_exec(devsys_pipeline *p, devsys_runner *runner, const devsys_runner_result *rr);
+/* devsys_init()/devsys_shutdown() hooks: the process-wide table of pool members. */
+int devsys__pool_global_init(void);
+void devsys__pool_global_shutdown(void);
+/* Before a stage's first attempt. */
+void devsys__pool_stage_begin(devsys_pipeline *p, const char *stage);
+/* After an attempt that returned @p rc: true when the stage runs again (on another host). */
+bool devsys__pool_retry(devsys__stage_ctx *c, int rc);
 
 /* Run @p cmd on @p runner with cancel and progress wired in (output events). */
 int devsys__pipeline_exec(devsys__stage_ctx *c, devsys_runner *runner, devsys_runner_cmd *cmd, devsys_runner_result *rr);

@@ -52,6 +52,9 @@ struct devsys_runner {
 	devsys_runner_options opts;
 	char *strs[8]; /* owned copies of the option strings */
 	int in_exec;
+	const void *owner_tag; /* devsys__runner_set_owner() */
+	void (*owner_release)(void *payload);
+	void *owner_payload;
 };
 
 static int register_locked(const devsys_runner_vtable *vtable, void *payload)
@@ -242,6 +245,8 @@ void devsys_runner_free(devsys_runner *r)
 		return;
 	if (r->self)
 		r->entry.vt.close(r->self);
+	if (r->owner_release)
+		r->owner_release(r->owner_payload); /* after close: the session is gone when the slot frees */
 	for (size_t i = 0; i < sizeof(r->strs) / sizeof(r->strs[0]); i++) {
 		if (r->strs[i] && i == 3)
 			explicit_bzero(r->strs[i], strlen(r->strs[i])); /* key passphrase */
@@ -251,6 +256,18 @@ void devsys_runner_free(devsys_runner *r)
 	devsys_masker_free(r->opts.masker);
 	devsys_workspace_free(r->opts.ws);
 	devsys__free(r);
+}
+
+void devsys__runner_set_owner(devsys_runner *r, const void *tag, void (*release)(void *payload), void *payload)
+{
+	r->owner_tag = tag;
+	r->owner_release = release;
+	r->owner_payload = payload;
+}
+
+void *devsys__runner_owner(const devsys_runner *r, const void *tag)
+{
+	return r && tag && r->owner_tag == tag ? r->owner_payload : NULL;
 }
 
 const char *devsys_runner_type(const devsys_runner *r)

@@ -55,6 +55,8 @@ bool devsys__env_entry_ok(const char *entry);
 /* Recursive local copy of a file or tree (inproc upload/download). */
 int devsys__copy_tree(const char *from, const char *to);
 
+#include "owner.h"
+
 /* Milliseconds left until @p deadline_ns (0 when passed), capped at INT_MAX. */
 int devsys__ms_until(uint64_t deadline_ns);
 

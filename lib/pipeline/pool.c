@@ -1,0 +1,440 @@
+/*
+ * Runner pools: a step whose profile lists several remote-ssh hosts or
+ * Docker endpoints runs on one of them. The table of members is
+ * process-wide (several pipelines in one worker process place onto the same
+ * hosts), keyed by profile and member, under one mutex: how many pipelines
+ * hold each member, and until when a member that had a system failure stays
+ * out. A placement lives as long as the runner opened on it. The pipeline
+ * records each placement, each failed host and each retry (task.json
+ * "placements" and "runner_host", events runner.placed, runner.host_failed,
+ * runner.retry).
+ */
+#include "core/core.h"
+#include "pipeline_int.h"
+#include "config/runner_pool.h"
+#include "runner/owner.h"
+#include "devsys/record.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct holder {
+	const void *owner; /* the pipeline */
+	unsigned int refs; /* its runners open on the member */
+};
+
+struct member {
+	char *profile, *name;
+	unsigned int busy;      /* pipelines holding it (nholders) */
+	uint64_t cool_until_ns; /* monotonic; 0 or past: not cooling */
+	struct holder *holders;
+	size_t nholders;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t freed = PTHREAD_COND_INITIALIZER;
+static struct member **table;
+static size_t ntable;
+
+/* What a runner placed on a member carries (its owner payload). */
+struct devsys__placement {
+	struct member *m;
+	const void *owner;
+	unsigned int cooldown_s;
+	char label[300]; /* the host as recorded: "name:port", or the endpoint */
+};
+
+static const char pool_tag[] = "runner pool";
+
+/* ---- the table (callers hold the lock) ---- */
+
+static struct member *member_get(const char *profile, const char *name)
+{
+	struct member **nt, *m;
+	for (size_t i = 0; i < ntable; i++)
+		if (strcmp(table[i]->profile, profile) == 0 && strcmp(table[i]->name, name) == 0)
+			return table[i];
+	if (!(nt = devsys__realloc(table, (ntable + 1) * sizeof(*nt))))
+		return NULL;
+	table = nt;
+	if (!(m = devsys__calloc(1, sizeof(*m))) || !(m->profile = devsys__strdup(profile)) ||
+	    !(m->name = devsys__strdup(name))) {
+		if (m)
+			devsys__free(m->profile);
+		devsys__free(m);
+		return NULL;
+	}
+	table[ntable++] = m;
+	return m;
+}
+
+static struct holder *holder_of(struct member *m, const void *owner)
+{
+	for (size_t i = 0; i < m->nholders; i++)
+		if (m->holders[i].owner == owner)
+			return &m->holders[i];
+	return NULL;
+}
+
+static bool cooling(const struct member *m, uint64_t now)
+{
+	return m->cool_until_ns > now;
+}
+
+/*
+ * The member for @p owner: one it holds already (a stage that opens two
+ * runners of one profile must not wait for itself), else the least busy
+ * one under the limit that is not cooling down. NULL with *all_cooling
+ * when every member is out; NULL alone when all are at their limit.
+ */
+static struct member *pick(struct member **ms, size_t n, const void *owner, unsigned int limit, bool *all_cooling)
+{
+	uint64_t now = devsys__now_ns();
+	struct member *best = NULL;
+	*all_cooling = true;
+	for (size_t i = 0; i < n; i++)
+		if (!cooling(ms[i], now) && holder_of(ms[i], owner))
+			return ms[i];
+	for (size_t i = 0; i < n; i++) {
+		if (cooling(ms[i], now))
+			continue;
+		*all_cooling = false;
+		if (ms[i]->busy < limit && (!best || ms[i]->busy < best->busy))
+			best = ms[i];
+	}
+	return best;
+}
+
+static int hold(struct member *m, const void *owner)
+{
+	struct holder *h = holder_of(m, owner), *nh;
+	if (h) {
+		h->refs++;
+		return 0;
+	}
+	if (!(nh = devsys__realloc(m->holders, (m->nholders + 1) * sizeof(*nh))))
+		return devsys__error_oom();
+	m->holders = nh;
+	nh[m->nholders++] = (struct holder){ owner, 1 };
+	m->busy++;
+	return 0;
+}
+
+static void unhold(struct member *m, const void *owner)
+{
+	struct holder *h = holder_of(m, owner);
+	if (!h || --h->refs > 0)
+		return;
+	*h = m->holders[--m->nholders];
+	m->busy--;
+}
+
+/* When the first cooling member of @p ms is back, in whole seconds from now. */
+static unsigned int back_in_s(struct member **ms, size_t n)
+{
+	uint64_t now = devsys__now_ns(), first = UINT64_MAX;
+	for (size_t i = 0; i < n; i++)
+		if (cooling(ms[i], now) && ms[i]->cool_until_ns < first)
+			first = ms[i]->cool_until_ns;
+	return first == UINT64_MAX ? 0 : (unsigned int)((first - now + 999999999u) / 1000000000u);
+}
+
+/*
+ * Take a member of @p profile's pool for @p p, waiting while every member
+ * that is not cooling down is at its limit (a cancel ends the wait). Every
+ * member cooling down is a system failure: the task does not wait for a
+ * pool that is all broken.
+ */
+static int acquire(struct member **out, devsys_pipeline *p, const char *profile, const devsys__cfg_pool *pool)
+{
+	struct member *ms[64];
+	size_t n = pool->n < 64 ? pool->n : 64;
+	bool all_cooling;
+	int rc = 0;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (!(ms[i] = member_get(profile, pool->members[i])))
+			rc = devsys__error_oom();
+	while (rc == 0) {
+		struct member *m = pick(ms, n, p, pool->per_host_max, &all_cooling);
+		struct timespec until;
+		if (m) {
+			if ((rc = hold(m, p)) == 0)
+				*out = m;
+			break;
+		}
+		if (all_cooling) {
+			rc = devsys__error_set(DEVSYS_ESYSTEM, "runner pool '%s': every one of its %zu %s is cooling down "
+			                                       "after a system failure (the first is back in %u s)",
+			                       profile, n, pool->docker ? "endpoints" : "hosts", back_in_s(ms, n));
+			break;
+		}
+		if (p->canceled) {
+			rc = devsys__error_set(DEVSYS_ECANCELED, "task '%s' was canceled while it waited for a host of runner "
+			                                         "pool '%s'",
+			                       p->task_id, profile);
+			break;
+		}
+		/* woken by a release or a cool-down; the timeout notices a cancel and a member coming back */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&freed, &lock, &until);
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+static void let_go(struct member *m, const void *owner)
+{
+	pthread_mutex_lock(&lock);
+	unhold(m, owner);
+	pthread_cond_broadcast(&freed);
+	pthread_mutex_unlock(&lock);
+}
+
+static void release(void *payload)
+{
+	struct devsys__placement *pl = payload;
+	let_go(pl->m, pl->owner);
+	devsys__free(pl);
+}
+
+static void cool(struct devsys__placement *pl)
+{
+	pthread_mutex_lock(&lock);
+	pl->m->cool_until_ns = devsys__now_ns() + (uint64_t)pl->cooldown_s * 1000000000u;
+	pthread_cond_broadcast(&freed); /* a waiter may now find every member out */
+	pthread_mutex_unlock(&lock);
+}
+
+int devsys__pool_global_init(void)
+{
+	return 0;
+}
+
+/* devsys_shutdown(): no pipeline is left, so no member is held. */
+void devsys__pool_global_shutdown(void)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < ntable; i++) {
+		devsys__free(table[i]->profile);
+		devsys__free(table[i]->name);
+		devsys__free(table[i]->holders);
+		devsys__free(table[i]);
+	}
+	devsys__free(table);
+	table = NULL;
+	ntable = 0;
+	pthread_mutex_unlock(&lock);
+}
+
+/* ---- the record ---- */
+
+enum { EVENT_ONLY, APPEND, MARK_FAILED };
+
+/*
+ * Write one placement fact: event @p type with @p data (taken over); a new
+ * placement (APPEND) also becomes an entry of task.json "placements" and
+ * its "runner_host"; a failure (MARK_FAILED) marks the newest entry of its
+ * host and stage with the error.
+ */
+static int record(devsys_pipeline *p, const char *type, json_t *data, int mode)
+{
+	devsys_task *task = NULL;
+	devsys_record *rec = NULL;
+	devsys_buf cur = DEVSYS_BUF_INIT;
+	json_t *doc = NULL, *list;
+	char *ev = NULL, *ls = NULL;
+	int rc;
+	if (!data)
+		return devsys__error_oom();
+	if ((rc = devsys_task_open(&task, p->ws, p->task_id, 0)) < 0 || (rc = devsys_record_open(&rec, task)) < 0 ||
+	    (rc = devsys_record_json(rec, &cur)) < 0)
+		goto out;
+	doc = json_loads(cur.ptr ? cur.ptr : "{}", 0, NULL);
+	list = doc ? json_object_get(doc, "placements") : NULL;
+	list = json_is_array(list) ? json_incref(list) : json_array();
+	if (mode == APPEND) {
+		json_array_append_new(list, json_deep_copy(data));
+	} else if (mode == MARK_FAILED) {
+		for (size_t i = json_array_size(list); i-- > 0;) {
+			json_t *e = json_array_get(list, i);
+			if (json_equal(json_object_get(e, "host"), json_object_get(data, "host")) &&
+			    json_equal(json_object_get(e, "stage"), json_object_get(data, "stage"))) {
+				json_object_set(e, "failed", json_object_get(data, "error"));
+				break;
+			}
+		}
+	}
+	ev = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	ls = json_dumps(list, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(list);
+	if (!ev || !ls) {
+		rc = devsys__error_oom();
+		goto out;
+	}
+	if (mode == EVENT_ONLY || ((rc = devsys_record_set_json(rec, "placements", ls)) == 0 &&
+	                           (mode != APPEND ||
+	                            (rc = devsys_record_set_string(rec, "runner_host",
+	                                                           json_string_value(json_object_get(data, "host")))) == 0) &&
+	                           (rc = devsys_record_save(rec)) == 0))
+		rc = devsys_record_event(rec, type, ev, NULL);
+out:
+	json_decref(doc);
+	json_decref(data);
+	free(ev);
+	free(ls);
+	devsys_buf_dispose(&cur);
+	devsys_record_free(rec);
+	devsys_task_free(task);
+	return rc;
+}
+
+/* A member's system failure: out for the cool-down, recorded, and this stage may run again elsewhere. */
+static void host_failed(devsys_pipeline *p, struct devsys__placement *pl, const char *profile, unsigned int retries,
+                        const char *why)
+{
+	char msg[1024];
+	snprintf(msg, sizeof(msg), "%s", why);
+	cool(pl);
+	p->pool.host_failed = 1;
+	p->pool.retries = retries;
+	if (record(p, "runner.host_failed",
+	           json_pack("{s:s?,s:s,s:s,s:I,s:s}", "stage", p->pool.stage, "profile", profile, "host", pl->label,
+	                     "cooldown_s", (json_int_t)pl->cooldown_s, "error", msg),
+	           MARK_FAILED) < 0)
+		devsys__log(p->ws, DEVSYS_LOG_WARN, "pipeline", "task '%s': host %s of runner pool '%s' failed, and the "
+		                                                "record of it could not be written: %s",
+		            p->task_id, pl->label, profile, devsys_error_message(devsys_error_last()));
+	devsys__error_set(DEVSYS_ESYSTEM, "%s", msg); /* the runner's error stays the stage's */
+}
+
+/* ---- placing a step ---- */
+
+/* Connect, authentication and broken-runner errors at open: the host's fault, not the task's. */
+static bool host_error(int rc)
+{
+	return rc == DEVSYS_ENETWORK || rc == DEVSYS_ETIMEOUT || rc == DEVSYS_EAUTH || rc == DEVSYS_EHOSTKEY ||
+	       rc == DEVSYS_ESYSTEM;
+}
+
+/* remote-ssh: "name", "name:port", "[v6]", "[v6]:port" (checked by the config) into host and port. */
+static void split_host(char *host, size_t cap, unsigned int *port, const char *member)
+{
+	const char *colon;
+	if (member[0] == '[') {
+		const char *close = strchr(member, ']');
+		snprintf(host, cap, "%.*s", (int)(close - member - 1), member + 1);
+		colon = close[1] == ':' ? close + 1 : NULL;
+	} else {
+		colon = strchr(member, ':');
+		snprintf(host, cap, "%.*s", colon ? (int)(colon - member) : (int)strlen(member), member);
+	}
+	if (colon)
+		*port = (unsigned int)strtoul(colon + 1, NULL, 10);
+}
+
+int devsys__pool_open(devsys_runner **out, devsys_pipeline *p, const char *step, const char *profile,
+                      const char *type, devsys_runner_options *o, const char **endpoint)
+{
+	devsys__cfg_pool pool;
+	struct devsys__placement *pl;
+	struct member *m = NULL;
+	char host[256];
+	unsigned int busy;
+	int rc;
+	*out = NULL;
+	if ((rc = devsys__config_runner_pool(&pool, p->config, profile)) < 0)
+		return rc;
+	if (pool.docker && !endpoint)
+		return devsys__error_set(DEVSYS_ENOTSUPPORTED, "runner pool '%s' lists Docker endpoints, but this build "
+		                                               "has no Docker runner",
+		                         profile);
+	if ((rc = acquire(&m, p, profile, &pool)) < 0)
+		return rc;
+	if (!(pl = devsys__calloc(1, sizeof(*pl)))) {
+		let_go(m, p);
+		return devsys__error_oom();
+	}
+	*pl = (struct devsys__placement){ m, p, pool.cooldown_s, "" };
+	if (pool.docker) {
+		*endpoint = m->name;
+		snprintf(pl->label, sizeof(pl->label), "%s", m->name);
+	} else {
+		split_host(host, sizeof(host), &o->port, m->name);
+		o->host = host;
+		snprintf(pl->label, sizeof(pl->label), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, o->port ? o->port : 22);
+	}
+	pthread_mutex_lock(&lock);
+	busy = m->busy;
+	pthread_mutex_unlock(&lock);
+	if ((rc = devsys_runner_open(out, type, o)) < 0) {
+		if (host_error(rc))
+			host_failed(p, pl, profile, pool.retries, devsys_error_message(devsys_error_last()));
+		release(pl);
+		return rc;
+	}
+	devsys__runner_set_owner(*out, pool_tag, release, pl);
+	if ((rc = record(p, "runner.placed",
+	                 json_pack("{s:s?,s:s,s:s,s:s,s:I,s:I,s:I}", "stage", p->pool.stage, "step", step, "profile",
+	                           profile, "host", pl->label, "attempt", (json_int_t)p->pool.attempt, "busy",
+	                           (json_int_t)busy, "per_host_max", (json_int_t)pool.per_host_max),
+	                 APPEND)) < 0) {
+		devsys_runner_free(*out); /* releases the member */
+		*out = NULL;
+	}
+	return rc;
+}
+
+void devsys__pool_after_exec(devsys_pipeline *p, devsys_runner *runner, const devsys_runner_result *rr)
+{
+	struct devsys__placement *pl = devsys__runner_owner(runner, pool_tag);
+	devsys__cfg_pool pool;
+	if (!pl || rr->failure != DEVSYS_RUNNER_SYSTEM_FAILURE ||
+	    devsys__config_runner_pool(&pool, p->config, pl->m->profile) < 0)
+		return;
+	host_failed(p, pl, pl->m->profile, pool.retries, devsys_error_message(devsys_error_last()));
+}
+
+void devsys__pool_stage_begin(devsys_pipeline *p, const char *stage)
+{
+	p->pool.stage = stage;
+	p->pool.attempt = 1;
+	p->pool.retries = 0;
+	p->pool.host_failed = 0;
+}
+
+bool devsys__pool_retry(devsys__stage_ctx *c, int rc)
+{
+	devsys_pipeline *p = c->p;
+	devsys_buf stage = DEVSYS_BUF_INIT;
+	char msg[1024];
+	bool again;
+	/* only a system failure of a pooled host, never the command's or the agent's own failure */
+	if (rc == 0 || !p->pool.host_failed || c->fclass != DEVSYS_FAILURE_SYSTEM || p->canceled ||
+	    p->pool.attempt > p->pool.retries)
+		return false;
+	snprintf(msg, sizeof(msg), "%s", devsys_error_message(devsys_error_last()));
+	p->pool.host_failed = 0;
+	p->pool.attempt++;
+	/* the failed stage's end stands in the record; resume puts the task back before it */
+	again = devsys_store_resume(p->store, p->task_id, &stage) == 0 &&
+	        record(p, "runner.retry",
+	               json_pack("{s:s?,s:I,s:I}", "stage", p->pool.stage, "attempt", (json_int_t)p->pool.attempt,
+	                         "retries", (json_int_t)p->pool.retries),
+	               EVENT_ONLY) == 0;
+	devsys_buf_dispose(&stage);
+	if (!again)
+		devsys__log(p->ws, DEVSYS_LOG_WARN, "pipeline", "task '%s': stage %s was not run again on another host: %s",
+		            p->task_id, p->pool.stage ? p->pool.stage : "?", devsys_error_message(devsys_error_last()));
+	devsys__error_set(rc, "%s", msg);
+	return again;
+}
