@@ -142,8 +142,9 @@ DEVSYS_API int devsys_config_forge_value(const char **value, const char **where,
 /**
  * The value of @p key ("kind", "provider", "npm", "base_url", "models",
  * "api_key_secret", "tools", "max_steps", "max_tokens", "max_cost",
- * "command", "cost_input", "cost_output") of the `agents:` profile @p profile, or NULL when unset. A list
- * (models, tools) comes comma-joined in the order given. @p where (may be
+ * "command", "cost_input", "cost_output", "api_key_provider", "api_key_ref",
+ * "version", "ask") of the `agents:` profile @p profile, or NULL when unset. A list
+ * (models, tools, ask) comes comma-joined in the order given. @p where (may be
  * NULL) receives where it was set ("devsys.yaml:4:19"). The value of
  * api_key_secret is a secret's name, never a key.
  * @return 0; DEVSYS_ENOTFOUND (no such profile); DEVSYS_EINVAL (unknown key).

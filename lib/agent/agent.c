@@ -7,6 +7,7 @@
 #include "agent_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,25 +27,33 @@ static struct kind kinds[MAX_KINDS];
 static size_t nkinds;
 static pthread_mutex_t kinds_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* One stream's partial line. */
+struct linebuf {
+	char *line;
+	size_t len, cap;
+	int overlong; /* the line being read is over the cap: dropped */
+};
+
 struct devsys__agent {
 	devsys_agent_vtable vt;
 	void *self;
 	char name[64];
 	int fd;                 /* logs/agent.jsonl, or -1 */
-	char *line;             /* the partial stdout line */
-	size_t len, cap;
-	int overlong;           /* the line being read is over the cap: dropped */
+	struct linebuf out, err; /* stdout (events), stderr (err_line) */
 	uint64_t dropped;       /* lines over the cap */
 	uint64_t events;        /* lines the adapter took as events */
-	int err;                /* a negative code from the adapter's line */
-	int stopped;
+	int err_code;           /* a negative code from the adapter's line */
+	int stopped;            /* DEVSYS_AGENT_STOP or DEVSYS_AGENT_STALL */
+	devsys__agent_event_cb on_event;
+	void *on_event_payload;
 	const char *const *argv;
 	const char *const *env;
 };
 
 static size_t vtable_size(unsigned int version)
 {
-	(void)version; /* one version so far: every slot */
+	if (version < 2)
+		return offsetof(devsys_agent_vtable, preflight);
 	return sizeof(devsys_agent_vtable);
 }
 
@@ -205,72 +214,93 @@ static int keep_event(devsys__agent *a, const char *line, size_t len)
 {
 	int rc = a->vt.line(a->self, line, len);
 	if (rc < 0) {
-		a->err = rc;
+		a->err_code = rc;
 		return 1;
 	}
-	if (rc == DEVSYS_AGENT_EVENT || rc == DEVSYS_AGENT_STOP) {
+	if (rc == DEVSYS_AGENT_EVENT || rc == DEVSYS_AGENT_STOP || rc == DEVSYS_AGENT_STALL) {
 		a->events++;
 		if (a->fd >= 0 && (write_all(a->fd, line, len) < 0 || write_all(a->fd, "\n", 1) < 0)) {
-			a->err = devsys__error_set(DEVSYS_EIO, "cannot write logs/agent.jsonl: %s", strerror(errno));
+			a->err_code = devsys__error_set(DEVSYS_EIO, "cannot write logs/agent.jsonl: %s", strerror(errno));
 			return 1;
 		}
+		if (a->on_event && a->on_event(a, a->on_event_payload) != 0)
+			return 1;
 	}
-	if (rc == DEVSYS_AGENT_STOP)
-		a->stopped = 1;
-	return rc == DEVSYS_AGENT_STOP;
+	if (rc == DEVSYS_AGENT_STOP || (rc == DEVSYS_AGENT_STALL && a->vt.version >= 2))
+		a->stopped = rc;
+	return a->stopped != 0;
 }
 
-static int take(devsys__agent *a, const char *data, size_t len)
+/* A stderr line: only an adapter with err_line reads them (a permission prompt, for one). */
+static int keep_err(devsys__agent *a, const char *line, size_t len)
 {
-	if (a->overlong)
+	int rc = a->vt.err_line(a->self, line, len);
+	if (rc < 0) {
+		a->err_code = rc;
+		return 1;
+	}
+	if (rc == DEVSYS_AGENT_STALL || rc == DEVSYS_AGENT_STOP)
+		a->stopped = rc;
+	return a->stopped != 0;
+}
+
+static int take(devsys__agent *a, struct linebuf *b, const char *data, size_t len)
+{
+	if (b->overlong)
 		return 0;
-	if (a->len + len > DEVSYS__AGENT_LINE_MAX) {
-		a->overlong = 1; /* a line over the cap is dropped whole, and counted */
-		a->len = 0;
+	if (b->len + len > DEVSYS__AGENT_LINE_MAX) {
+		b->overlong = 1; /* a line over the cap is dropped whole, and counted */
+		b->len = 0;
 		return 0;
 	}
-	if (a->len + len > a->cap) {
-		size_t cap = a->cap ? a->cap : 4096;
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
 		char *p;
-		while (cap < a->len + len)
+		while (cap < b->len + len)
 			cap *= 2;
-		if (!(p = devsys__realloc(a->line, cap))) {
-			a->err = devsys__error_oom();
+		if (!(p = devsys__realloc(b->line, cap))) {
+			a->err_code = devsys__error_oom();
 			return 1;
 		}
-		a->line = p;
-		a->cap = cap;
+		b->line = p;
+		b->cap = cap;
 	}
-	memcpy(a->line + a->len, data, len);
-	a->len += len;
+	memcpy(b->line + b->len, data, len);
+	b->len += len;
 	return 0;
 }
 
-static int end_line(devsys__agent *a)
+static int end_line(devsys__agent *a, struct linebuf *b)
 {
 	int stop = 0;
-	if (a->overlong)
-		a->dropped++;
-	else if (a->len)
-		stop = keep_event(a, a->line, a->len);
-	a->overlong = 0;
-	a->len = 0;
+	if (b->overlong)
+		a->dropped += b == &a->out;
+	else if (b->len)
+		stop = b == &a->out ? keep_event(a, b->line, b->len) : keep_err(a, b->line, b->len);
+	b->overlong = 0;
+	b->len = 0;
 	return stop;
+}
+
+static bool reads(const devsys__agent *a, int stream)
+{
+	return stream == DEVSYS_RUNNER_STDOUT ? a->vt.line != NULL : a->vt.version >= 2 && a->vt.err_line != NULL;
 }
 
 int devsys__agent_output(int stream, const char *data, size_t len, void *payload)
 {
 	devsys__agent *a = payload;
-	if (stream != DEVSYS_RUNNER_STDOUT || !a->vt.line)
+	struct linebuf *b = stream == DEVSYS_RUNNER_STDOUT ? &a->out : &a->err;
+	if (!reads(a, stream))
 		return 0;
-	if (a->stopped || a->err)
+	if (a->stopped || a->err_code)
 		return 1;
 	while (len) {
 		const char *nl = memchr(data, '\n', len);
 		size_t n = nl ? (size_t)(nl - data) : len;
-		if (take(a, data, n))
+		if (take(a, b, data, n))
 			return 1;
-		if (nl && end_line(a))
+		if (nl && end_line(a, b))
 			return 1;
 		if (!nl)
 			break;
@@ -282,8 +312,11 @@ int devsys__agent_output(int stream, const char *data, size_t len, void *payload
 
 void devsys__agent_finish(devsys__agent *a)
 {
-	if (a && a->vt.line && !a->stopped && !a->err && (a->len || a->overlong))
-		end_line(a);
+	struct linebuf *bs[2] = { &a->out, &a->err };
+	for (size_t i = 0; a && i < 2; i++)
+		if (reads(a, i == 0 ? DEVSYS_RUNNER_STDOUT : DEVSYS_RUNNER_STDERR) && !a->stopped && !a->err_code &&
+		    (bs[i]->len || bs[i]->overlong))
+			end_line(a, bs[i]);
 }
 
 const char *devsys__agent_stop_reason(const devsys__agent *a)
@@ -293,9 +326,44 @@ const char *devsys__agent_stop_reason(const devsys__agent *a)
 	return a->vt.stop_reason ? a->vt.stop_reason(a->self) : "the agent's adapter stopped it";
 }
 
+bool devsys__agent_stalled(const devsys__agent *a)
+{
+	return a && a->stopped == DEVSYS_AGENT_STALL;
+}
+
 int devsys__agent_error(const devsys__agent *a)
 {
-	return a ? a->err : 0;
+	return a ? a->err_code : 0;
+}
+
+void devsys__agent_on_event(devsys__agent *a, devsys__agent_event_cb cb, void *payload)
+{
+	a->on_event = cb;
+	a->on_event_payload = payload;
+}
+
+const char *devsys__agent_status(devsys__agent *a, uint64_t *step, uint64_t *max)
+{
+	*step = *max = 0;
+	return a->vt.version >= 2 && a->vt.status ? a->vt.status(a->self, step, max) : NULL;
+}
+
+int devsys__agent_preflight(devsys__agent *a, const char *const **argv)
+{
+	*argv = NULL;
+	if (a->vt.version < 2 || !a->vt.preflight)
+		return 0;
+	return a->vt.preflight(a->self, argv);
+}
+
+int devsys__agent_preflight_check(devsys__agent *a, int exit_code, const char *out, size_t len)
+{
+	if (a->vt.version < 2 || !a->vt.preflight_check)
+		return exit_code == 0 ? 0
+		                      : devsys__error_set(DEVSYS_EINVALID, "agent kind '%s': its preflight command failed "
+		                                                           "(exit %d)",
+		                                          a->name, exit_code);
+	return a->vt.preflight_check(a->self, exit_code, out ? out : "", len);
 }
 
 int devsys__agent_usage(char **out, devsys__agent *a)
@@ -330,7 +398,8 @@ void devsys__agent_close(devsys__agent *a)
 		a->vt.close(a->self);
 	if (a->fd >= 0)
 		close(a->fd);
-	devsys__free(a->line);
+	devsys__free(a->out.line);
+	devsys__free(a->err.line);
 	devsys__free(a);
 }
 
@@ -385,5 +454,5 @@ static int cmd_command(void *self, const char *const **argv, const char *const *
 }
 
 const devsys_agent_vtable devsys__agent_command_vtable = {
-	DEVSYS_AGENT_VTABLE_VERSION, "command", cmd_open, cmd_command, NULL, NULL, NULL, cmd_close,
+	DEVSYS_AGENT_VTABLE_VERSION, "command", cmd_open, cmd_command, NULL, NULL, NULL, cmd_close, NULL, NULL, NULL, NULL,
 };

@@ -4,6 +4,7 @@
 
 #include "devsys/sys/agent.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The longest stdout line handed to an adapter; a longer one is dropped and counted. */
@@ -34,6 +35,20 @@ void devsys__agent_finish(devsys__agent *a);
 
 /* Why the adapter stopped the agent (a budget and its figure), or NULL. Borrowed. */
 const char *devsys__agent_stop_reason(const devsys__agent *a);
+
+/* Did the adapter end the agent as stalled (DEVSYS_AGENT_STALL: it waits on a permission)? */
+bool devsys__agent_stalled(const devsys__agent *a);
+
+/* Called after each event the adapter took (the pipeline's live progress); non-zero stops the agent. */
+typedef int (*devsys__agent_event_cb)(devsys__agent *a, void *payload);
+void devsys__agent_on_event(devsys__agent *a, devsys__agent_event_cb cb, void *payload);
+
+/* The adapter's status slot: a short label of what the agent does now, or NULL. Borrowed. */
+const char *devsys__agent_status(devsys__agent *a, uint64_t *step, uint64_t *max);
+
+/* The adapter's preflight command (NULL in *argv: none), and its verdict on the result. */
+int devsys__agent_preflight(devsys__agent *a, const char *const **argv);
+int devsys__agent_preflight_check(devsys__agent *a, int exit_code, const char *out, size_t len);
 
 /* A negative code an adapter's line returned (the agent was stopped), or 0. */
 int devsys__agent_error(const devsys__agent *a);

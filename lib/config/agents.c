@@ -16,11 +16,12 @@
 static const char *const keys[] = {
 	"kind", "provider", "npm", "base_url", "models", "api_key_secret", "tools",
 	"max_steps", "max_tokens", "max_cost", "command", "cost_input", "cost_output",
+	"api_key_provider", "api_key_ref", "version", "ask",
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 #define KNOWN                                                                                                       \
 	"kind, provider, npm, base_url, models, api_key_secret, tools, max_steps, max_tokens, max_cost, command, "        \
-	"cost_input, cost_output"
+	"cost_input, cost_output, api_key_provider, api_key_ref, version, ask"
 #define TOOLS "bash, edit, glob, grep, list, read, write, patch, todowrite, todoread, webfetch, task, skill"
 
 struct entry {
@@ -105,8 +106,12 @@ static const char *bad_value(int k, const char *v)
 		return "must start with https:// (or http:// for a server on this machine)";
 	if (!strcmp(name, "base_url") && strchr(v, '@'))
 		return "must not carry credentials (the key comes from api_key_secret)";
-	if (!strcmp(name, "tools") && !tool_ok(v))
+	if ((!strcmp(name, "tools") || !strcmp(name, "ask")) && !tool_ok(v))
 		return "not a tool (known: " TOOLS ")";
+	if (!strcmp(name, "api_key_provider") && strcmp(v, "env") && strcmp(v, "file"))
+		return "must be env or file (the secrets module's provider the key is read from)";
+	if (!strcmp(name, "version") && !word_ok(v, 64, ".-+"))
+		return "a version is 1 to 64 of A-Z, a-z, 0-9, '.', '-', '+' (what `opencode --version` prints)";
 	if ((!strcmp(name, "max_steps") || !strcmp(name, "max_tokens")) &&
 	    (devsys__cfg_parse_value(DEVSYS__K_UINT, v, &num, &why) < 0 || num == 0))
 		return "must be a whole number of at least 1";
@@ -137,7 +142,7 @@ static int set_key(struct entry *e, int k, const char *v, const char *where)
 
 static int load_value(struct devsys__cfg_ctx *x, struct entry *e, int ki, yaml_node_t *kn, yaml_node_t *vn)
 {
-	bool list = !strcmp(keys[ki], "models") || !strcmp(keys[ki], "tools");
+	bool list = !strcmp(keys[ki], "models") || !strcmp(keys[ki], "tools") || !strcmp(keys[ki], "ask");
 	const char *v = devsys__cfg_scalar(vn), *why;
 	if (list && vn && vn->type == YAML_SEQUENCE_NODE) {
 		for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top; it++) {
@@ -242,6 +247,15 @@ static int agents_finish(devsys_config *c, const char *name)
 				return devsys__error_set(DEVSYS_EINVALID, "%s: agents.%s: '%s' is missing (needed: kind, "
 				                                          "provider, base_url, models)",
 				                         name, c->agents->e[i].name, needed[k]);
+	for (size_t i = 0; c->agents && i < c->agents->n; i++)
+		if (!c->agents->e[i].val[key_index("api_key_secret")] &&
+		    (c->agents->e[i].val[key_index("api_key_provider")] || c->agents->e[i].val[key_index("api_key_ref")]))
+			return devsys__error_set(DEVSYS_EINVALID, "%s: agents.%s: api_key_provider and api_key_ref need "
+			                                          "api_key_secret (the secret's name)",
+			                         c->agents->e[i].where[key_index(c->agents->e[i].val[key_index("api_key_ref")]
+			                                                             ? "api_key_ref"
+			                                                             : "api_key_provider")],
+			                         c->agents->e[i].name);
 	return 0;
 }
 

@@ -211,6 +211,63 @@ static int agent_secrets(devsys__stage_ctx *c, devsys__strvec *env, devsys_maske
 	return 0;
 }
 
+/* The agents: profile of the spec's agent kind (agent.profile, else the
+ * kind's name), or NULL for the command kind. */
+static const char *agent_profile(const devsys_spec *spec)
+{
+	const char *kind = devsys_spec_get_string(spec, "/agent/kind"), *profile;
+	if (!kind || !strcmp(kind, "command"))
+		return NULL;
+	profile = devsys_spec_get_string(spec, "/agent/profile");
+	return profile ? profile : kind;
+}
+
+/*
+ * The provider key the agents: profile names (api_key_secret, with
+ * api_key_provider/api_key_ref declaring it): resolved through the run's
+ * secrets, so it is a secret.resolve event of stage agent; added to the
+ * masker of the agent's output (logs/agent.log, logs/agent.jsonl) before
+ * the runner opens; handed to the adapter in its request, never in argv.
+ * A name the run already holds (a forge's token) is refused.
+ */
+static int agent_api_key(devsys__stage_ctx *c, devsys_masker **own, const char **key, size_t *len)
+{
+	const char *profile = agent_profile(c->p->spec), *name = NULL, *prov = NULL, *ref = NULL;
+	devsys_masker *m = c->p->runner_opts ? c->p->runner_opts->masker : NULL;
+	devsys_secret_def d = DEVSYS_SECRET_DEF_INIT;
+	int rc;
+	*key = NULL;
+	*len = 0;
+	if (!profile || !c->p->config ||
+	    devsys_config_agent_value(&name, NULL, c->p->config, profile, "api_key_secret") < 0 || !name) {
+		devsys_error_clear(); /* no profile: the adapter says so itself */
+		return 0;
+	}
+	devsys_config_agent_value(&prov, NULL, c->p->config, profile, "api_key_provider");
+	devsys_config_agent_value(&ref, NULL, c->p->config, profile, "api_key_ref");
+	if (!c->secrets && (rc = devsys__pipeline_secrets_new(&c->secrets, c->p->ws)) < 0)
+		return rc;
+	d.name = name;
+	d.provider = prov ? prov : "env";
+	d.ref = ref;
+	if ((rc = devsys_secrets_define(c->secrets, &d)) < 0)
+		return devsys__error_set(rc, "agents.%s.api_key_secret: '%s': %s", profile, name,
+		                         rc == DEVSYS_EEXISTS ? "is a secret the library already holds for this task (a "
+		                                                "forges: token_secret or a runner profile's); not handed over"
+		                                              : devsys_error_message(devsys_error_last()));
+	if ((rc = devsys_secrets_resolve(c->secrets, name, c->task, "agent", key, len)) < 0)
+		return rc; /* the message names the secret and provider, never the value */
+	if (!m && !*own && (rc = devsys_masker_new(own)) < 0)
+		return rc;
+	if ((rc = devsys_masker_add(m ? m : *own, name, *key, *len)) < 0)
+		return devsys__error_set(rc, "agents.%s.api_key_secret: '%s' cannot be masked in the agent's logs (%s), so "
+		                             "it is not handed to the agent",
+		                         profile, name,
+		                         rc == DEVSYS_EINVALID ? "a line of its value is shorter than 4 bytes"
+		                                               : "the runner options' masker is already in use");
+	return 0;
+}
+
 /*
  * The agent never gets the forge's token, but a careless or hostile agent
  * that finds it (inproc without user can read what devsys reads) must not
@@ -295,9 +352,9 @@ static int record_agent(devsys_task *task, const devsys_runner_cmd *cmd, const d
 }
 
 /* The adapter the spec's agent.kind names, for this task (lib/agent). */
-static int open_adapter(devsys__agent **out, devsys__stage_ctx *c, const char *input)
+static int open_adapter(devsys__agent **out, devsys__stage_ctx *c, const char *input, const char *key, size_t klen)
 {
-	devsys_agent_request req = { DEVSYS_AGENT_REQUEST_VERSION, NULL, NULL, NULL, NULL, NULL, NULL };
+	devsys_agent_request req = { DEVSYS_AGENT_REQUEST_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0 };
 	devsys_buf home = DEVSYS_BUF_INIT;
 	int rc;
 	req.spec = c->p->spec;
@@ -305,11 +362,65 @@ static int open_adapter(devsys__agent **out, devsys__stage_ctx *c, const char *i
 	req.task = c->task;
 	req.checkout = devsys_repo_checkout_path(c->repo);
 	req.input = input;
+	req.api_key = key;
+	req.api_key_len = klen;
 	if ((rc = devsys_task_path_join(&home, c->task, "home")) == 0) { /* made by agent_env() */
 		req.home = home.ptr;
 		rc = devsys__agent_open(out, devsys_spec_get_string(c->p->spec, "/agent/kind"), &req);
 	}
 	devsys_buf_dispose(&home);
+	return rc;
+}
+
+/* The live view: the adapter's step and tool after each event. */
+static int agent_progress(devsys__agent *a, void *payload)
+{
+	devsys__stage_ctx *c = payload;
+	uint64_t step, max;
+	const char *label = devsys__agent_status(a, &step, &max);
+	if (!label)
+		return 0;
+	return devsys__pipeline_emit(c->p, DEVSYS_PIPELINE_EVENT_PROGRESS, "agent", NULL, label, strlen(label), step, max);
+}
+
+/* What the preflight command printed (stdout, capped). */
+static int preflight_output(int stream, const char *data, size_t len, void *payload)
+{
+	devsys_buf *b = payload;
+	if (stream == DEVSYS_RUNNER_STDOUT && b->size < 65536)
+		devsys_buf_put(b, data, len < 65536 - b->size ? len : 65536 - b->size);
+	return 0;
+}
+
+/* The adapter's check before the agent runs (opencode: its --version), on the agent's runner. */
+static int agent_preflight(devsys__stage_ctx *c, devsys__agent *ag, devsys_runner *runner, const char *const *env,
+                           const char *cwd)
+{
+	devsys_runner_cmd cmd = DEVSYS_RUNNER_CMD_INIT;
+	devsys_runner_result rr = DEVSYS_RUNNER_RESULT_INIT;
+	devsys_buf out = DEVSYS_BUF_INIT;
+	const char *const *argv;
+	int rc;
+	if ((rc = devsys__agent_preflight(ag, &argv)) < 0 || !argv || !argv[0])
+		return rc;
+	cmd.argv = argv;
+	cmd.env = env;
+	cmd.cwd = cwd;
+	cmd.timeout_ms = 60000;
+	cmd.stage = "agent";
+	cmd.output_cb = preflight_output;
+	cmd.output_payload = &out;
+	if ((rc = devsys__pipeline_exec(c, runner, &cmd, &rr)) < 0 && c->p->canceled)
+		goto done;
+	if (rc < 0 && rr.exit_code <= 0) {
+		const char *m = devsys_error_message(devsys_error_last());
+		devsys_buf_clear(&out);
+		devsys_buf_put(&out, m, strlen(m));
+	}
+	rc = devsys__agent_preflight_check(ag, rc < 0 && rr.exit_code <= 0 ? -1 : rr.exit_code, out.ptr, out.size);
+done:
+	devsys_runner_result_dispose(&rr);
+	devsys_buf_dispose(&out);
 	return rc;
 }
 
@@ -328,7 +439,9 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	const char *const *aargv = NULL;
 	const char **aenv = NULL;
 	char *usage = NULL;
-	const char *budget;
+	const char *budget, *key = NULL;
+	size_t klen = 0;
+	bool stalled;
 	unsigned int ms = 0, idle_ms = 0;
 	int rc, fclass;
 
@@ -345,14 +458,16 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	if ((rc = write_agent_input(p, task, &input)) < 0 ||
 	    (rc = agent_env(&env, p, task, input.ptr, devsys_repo_checkout_path(repo))) < 0 ||
 	    /* only the operator's profile hands the agent a secret */
-	    (rc = agent_secrets(c, &env, &masker)) < 0 || (rc = mask_run_secrets(c, &masker)) < 0 ||
+	    (rc = agent_secrets(c, &env, &masker)) < 0 || (rc = agent_api_key(c, &masker, &key, &klen)) < 0 ||
+	    (rc = mask_run_secrets(c, &masker)) < 0 ||
 	    /* per run: the task's profile names it */
 	    (rc = devsys__pipeline_open_runner_masked(&runner, p, "agent", masker)) < 0) {
 		rc = devsys__pipeline_end(c, "agent", rc, DEVSYS_FAILURE_SYSTEM, "agent-not-run", -1);
 		goto out;
 	}
-	if ((rc = open_adapter(&ag, c, input.ptr)) < 0 ||
-	    (rc = devsys__agent_command(ag, &aargv, (const char *const *)env.v, &aenv)) < 0) {
+	if ((rc = open_adapter(&ag, c, input.ptr, key, klen)) < 0 ||
+	    (rc = devsys__agent_command(ag, &aargv, (const char *const *)env.v, &aenv)) < 0 ||
+	    (rc = agent_preflight(c, ag, runner, aenv, devsys_repo_checkout_path(repo))) < 0) {
 		rc = devsys__pipeline_end(c, "agent", rc, rc == DEVSYS_EIO ? DEVSYS_FAILURE_SYSTEM : DEVSYS_FAILURE_BUILD,
 		                          "agent-refused", -1);
 		goto out;
@@ -368,12 +483,19 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	/* the budgets: the spec may only lower the operator's idle timeout */
 	cmd.idle_timeout_ms = idle_ms && idle_ms < p->agent_idle_timeout_ms ? idle_ms : p->agent_idle_timeout_ms;
 	cmd.max_output_bytes = p->max_output_bytes;
+	devsys__agent_on_event(ag, agent_progress, c);
 	rc = devsys__pipeline_exec(c, runner, &cmd, &rr);
 	devsys__agent_finish(ag);
 	fclass = rc < 0 && rr.failure == DEVSYS_RUNNER_OK ? DEVSYS_FAILURE_SYSTEM : devsys__pipeline_failure_of_runner(rr.failure);
 	/* the adapter stopped it on a budget: the runner saw a cancel */
 	budget = rr.failure == DEVSYS_RUNNER_CANCELED && !p->canceled ? devsys__agent_stop_reason(ag) : NULL;
-	if (budget)
+	/* or on a permission prompt: stalled at once, not after the idle timeout */
+	stalled = budget && devsys__agent_stalled(ag);
+	if (stalled)
+		rr.failure = DEVSYS_RUNNER_STALLED;
+	if (stalled)
+		fclass = DEVSYS_FAILURE_STALLED;
+	else if (budget)
 		fclass = DEVSYS_FAILURE_BUDGET;
 	else if (rr.failure == DEVSYS_RUNNER_CANCELED && !p->canceled && devsys__agent_error(ag) < 0)
 		fclass = DEVSYS_FAILURE_SYSTEM;
@@ -381,12 +503,14 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 		/* the runner's error must survive the record write */
 		char msg[1024];
 		snprintf(msg, sizeof(msg), "%s", devsys_error_message(devsys_error_last()));
-		if (budget)
+		if (stalled)
+			snprintf(msg, sizeof(msg), "the agent stalled: %s (see logs/agent.log)", budget);
+		else if (budget)
 			snprintf(msg, sizeof(msg), "the agent crossed a budget: %s; stopped (see logs/agent.jsonl)", budget);
 		if (devsys__agent_usage(&usage, ag) < 0 ||
 		    record_agent(task, &cmd, &rr,
 		                 fclass == DEVSYS_FAILURE_NONE ? "agent-done"
-		                                               : agent_outcome(budget ? -DEVSYS_FAILURE_BUDGET : rr.failure),
+		                                               : agent_outcome(budget && !stalled ? -DEVSYS_FAILURE_BUDGET : rr.failure),
 		                 usage) < 0) {
 			rc = devsys__pipeline_end(c, "agent", devsys_error_code(devsys_error_last()), DEVSYS_FAILURE_SYSTEM,
 			                          "record-failed", -1);
@@ -402,7 +526,7 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 		if (rc == 0)
 			rc = devsys__error_set(DEVSYS_ERROR, "the agent %s (exit %d, signal %d); see logs/agent.log",
 			                       devsys_runner_failure_name(rr.failure), rr.exit_code, rr.signal);
-		rc = devsys__pipeline_end(c, "agent", rc, fclass, agent_outcome(budget ? -DEVSYS_FAILURE_BUDGET : rr.failure),
+		rc = devsys__pipeline_end(c, "agent", rc, fclass, agent_outcome(budget && !stalled ? -DEVSYS_FAILURE_BUDGET : rr.failure),
 		                          -1);
 	}
 	devsys_runner_result_dispose(&rr);

@@ -53,6 +53,19 @@ static void write_config(const char *extra)
 	free(yaml);
 }
 
+/* The agent stage's progress events ("label|current|total" lines), for the live view's test. */
+static char progress_seen[8192];
+
+static int on_progress(const devsys_pipeline_event *ev, void *payload)
+{
+	(void)payload;
+	if (ev->kind == DEVSYS_PIPELINE_EVENT_PROGRESS && ev->stage && !strcmp(ev->stage, "agent"))
+		snprintf(progress_seen + strlen(progress_seen), sizeof(progress_seen) - strlen(progress_seen),
+		         "%.*s|%llu|%llu\n", (int)ev->len, ev->data, (unsigned long long)ev->current,
+		         (unsigned long long)ev->total);
+	return 0;
+}
+
 static void open_pipeline(unsigned idle_ms)
 {
 	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
@@ -62,6 +75,8 @@ static void open_pipeline(unsigned idle_ms)
 	po.runner = &ro;
 	po.config_path = cfg;
 	po.agent_idle_timeout_ms = idle_ms;
+	po.progress = on_progress;
+	progress_seen[0] = '\0';
 	devsys_pipeline_free(pl);
 	pl = NULL;
 	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
@@ -200,6 +215,12 @@ Test(agent_opencode, writes_a_file_through_its_write_tool_and_the_pipeline_commi
 	out = dt_sh_output(&st, "git -C '%s/remote.git' ls-tree -r --name-only task/oc-write", dir);
 	cr_assert(out && !strstr(out, "opencode.json"), "%s", out ? out : "");
 	free(out);
+	/* a short prompt goes inline: no prompt file */
+	out = task_file("oc-write", "home/prompt.md");
+	cr_assert_null(out, "a short prompt was put in a file");
+	/* the live view was told the step and the tool: step 1 of max_steps 20, writing hello.txt */
+	cr_assert(strstr(progress_seen, "write hello.txt|1|20\n") && strstr(progress_seen, "step 2|2|20\n"), "%s",
+	          progress_seen);
 }
 
 Test(agent_opencode, the_forge_token_reaches_neither_the_model_nor_the_agent)
@@ -433,6 +454,7 @@ Test(agent_opencode, a_malformed_and_a_10_mb_event_line_are_counted_not_kept)
 	snprintf(script, sizeof(script), "%s/fake-opencode.sh", dir);
 	cr_assert(dt_write_file(script,
 	                        "#!/bin/sh\n"
+	                        "[ \"$1\" = --version ] && { echo 1.18.33; exit 0; }\n"
 	                        "echo '{\"type\":\"step_start\",\"part\":{}}'\n"
 	                        "echo '{\"type\":\"text\",\"part\":{\"text\":\"half an object'\n"
 	                        "head -c 10485760 /dev/zero | tr '\\0' 'a'; echo\n"
@@ -484,4 +506,203 @@ Test(agent_opencode, an_unknown_kind_and_a_model_outside_the_profile_are_refused
 	cr_assert_str_eq(r.outcome, "agent-refused");
 	cr_assert(strstr(msg, "agent.model 'gpt-huge' is not one of agents.opencode.models (fake-model,other-model)"),
 	          "%s", msg);
+}
+
+/* The requests the model server logged after @p before (a log text), one per line. */
+static const char *since(const char *after, const char *before)
+{
+	return after + (before ? strlen(before) : 0);
+}
+
+Test(agent_opencode, the_provider_key_reaches_the_model_only_in_its_authorization_header)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	char keyfile[4096], extra[8192], *before, *after, *f;
+	const char *key = "sk-" "scriptedProviderKey-7Hq2";
+	const char *files[] = { "logs/agent.jsonl", "logs/agent.log", "task.json", "events.jsonl", "home/opencode.json",
+		                "agent-input.json" };
+	int chats = 0;
+	snprintf(keyfile, sizeof(keyfile), "%s/provider.key", dir);
+	cr_assert(dt_write_file(keyfile, key));
+	cr_assert_eq(dt_sh("chmod 600 '%s'", keyfile), 0);
+	snprintf(extra, sizeof(extra),
+	         "  opencode-key:\n    kind: opencode\n    provider: fake\n    base_url: %s\n    models: fake-model\n"
+	         "    command: %s\n    tools: [read, write, bash]\n    api_key_secret: provider_key\n"
+	         "    api_key_provider: file\n    api_key_ref: %s\n",
+	         dt_model_url(), dt_model_opencode(), keyfile);
+	write_config(extra);
+	open_pipeline(0);
+	validate("oc-key", "  profile: opencode-key\n");
+	/* the agent's own bash prints the key it was handed: the transcript must mask it */
+	cr_assert_eq(dt_model_script("{\"turns\":[{\"tool\":\"bash\",\"args\":{\"command\":\"echo k=$DEVSYS_AGENT_API_KEY\","
+	                             "\"description\":\"print the key\"}},{\"text\":\"done\"}]}"),
+	             0);
+	before = dt_model_log_text();
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(r.outcome, "no-changes");
+	after = dt_model_log_text();
+	for (const char *p = since(after, before); *p;) {
+		size_t len = strcspn(p, "\n");
+		json_t *j = json_loadb(p, len, 0, NULL), *h = json_object_get(j, "headers"), *m;
+		json_t *b = json_deep_copy(json_object_get(j, "body")), *msgs = json_object_get(b, "messages");
+		char *body;
+		size_t i;
+		/* the agent's own bash printed the key, so the model gets it back as that tool's
+		 * result: drop those, every other part of every request must be clean */
+		for (i = json_array_size(msgs); i-- > 0;)
+			if ((m = json_array_get(msgs, i)) && !strcmp(json_string_value(json_object_get(m, "role")) ?: "", "tool"))
+				json_array_remove(msgs, i);
+		body = json_dumps(b, JSON_COMPACT);
+		json_decref(b);
+		const char *a = json_string_value(json_object_get(h, "Authorization"))
+		                        ?: json_string_value(json_object_get(h, "authorization"));
+		chats++;
+		cr_assert(a && strncmp(a, "Bearer ", 7) == 0 && strcmp(a + 7, key) == 0, "Authorization: %s", a ? a : "(none)");
+		cr_assert(body && !strstr(body, key), "a request body carried the key");
+		free(body);
+		json_decref(j);
+		p += len + (p[len] == '\n');
+	}
+	cr_assert_gt(chats, 0, "the model saw no request");
+	free(before);
+	free(after);
+	/* nothing of the record holds the key; the transcript holds it masked (positive control: bash printed it) */
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		f = task_file("oc-key", files[i]);
+		cr_assert(f, "%s is missing", files[i]);
+		cr_assert_null(strstr(f, key), "%s holds the provider key", files[i]);
+		if (i == 0)
+			cr_assert(strstr(f, "k=[MASKED:provider_key]"), "%s", f);
+		if (i == 3)
+			cr_assert(strstr(f, "\"secret.resolve\"") && strstr(f, "\"provider_key\"") && strstr(f, "\"agent\""),
+			          "%s", f);
+		if (i == 4)
+			cr_assert(strstr(f, "{env:DEVSYS_AGENT_API_KEY}"), "%s", f);
+		free(f);
+	}
+}
+
+Test(agent_opencode, a_long_prompt_goes_in_a_file_outside_the_checkout)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	char *spec, *prompt, *before, *after, *f;
+	open_pipeline(0);
+	/* 6 KiB of prompt with a marker at its end */
+	cr_assert(prompt = malloc(8192));
+	prompt[0] = '\0';
+	while (strlen(prompt) < 6000)
+		strcat(prompt, "Keep the change small and the tests green. ");
+	strcat(prompt, "MARKER-END-OF-LONG-PROMPT");
+	cr_assert(asprintf(&spec,
+	                   "id: oc-long\ntitle: Long prompt\nprompt: \"%s\"\nrepo:\n  url: file://%s/remote.git\n"
+	                   "  base_branch: main\nagent:\n  kind: opencode\ntests:\n  command: [make, check]\n",
+	                   prompt, dir) > 0);
+	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), "oc-long"), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(dt_model_script("{\"turns\":[{\"text\":\"nothing to do\"}]}"), 0);
+	before = dt_model_log_text();
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	after = dt_model_log_text();
+	/* opencode read the attached file: the model saw the prompt's end and the short message */
+	cr_assert(strstr(since(after, before), "MARKER-END-OF-LONG-PROMPT") &&
+	                  strstr(since(after, before), "Do the task described in the attached file prompt.md."),
+	          "the model did not see the attached prompt");
+	f = task_file("oc-long", "home/prompt.md");
+	/* the prompt, its one long line folded at spaces (opencode's Read cuts a line at 2000 characters) */
+	cr_assert(f && strlen(f) == strlen(prompt) + 1 && strstr(f, "MARKER-END-OF-LONG-PROMPT\n"), "home/prompt.md: %.80s",
+	          f ? f : "(none)");
+	for (const char *l = f; *l; l += strcspn(l, "\n") + 1)
+		cr_assert_leq(strcspn(l, "\n"), 1900);
+	free(f);
+	f = dt_sh_output(NULL, "git -C '%s/tasks/oc-long/checkout' status --porcelain --ignored", dir);
+	cr_assert(f && !strstr(f, "prompt.md"), "%s", f ? f : "");
+	free(f);
+	free(before);
+	free(after);
+	free(prompt);
+	free(spec);
+}
+
+/* The agent stage refused to start the agent (class build, "agent-refused"). */
+static void refused_before_run(char *msg, size_t cap)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	cr_assert_lt(devsys_pipeline_code(&r, pl), 0, "the agent stage did not fail");
+	snprintf(msg, cap, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(r.stage, "agent", "%s", msg);
+	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_BUILD, "%s", msg);
+	cr_assert_str_eq(r.outcome, "agent-refused", "%s", msg);
+}
+
+/* A profile named @p name whose command is @p command. */
+static void profile_with_command(const char *name, const char *command)
+{
+	char extra[4096];
+	snprintf(extra, sizeof(extra),
+	         "  %s:\n    kind: opencode\n    provider: fake\n    base_url: http://127.0.0.1:9/v1\n"
+	         "    models: fake-model\n    command: %s\n",
+	         name, command);
+	write_config(extra);
+}
+
+Test(agent_opencode, a_wrong_or_missing_opencode_binary_is_refused_before_the_run)
+{
+	char script[4096], msg[1024];
+	/* bad input, so a stand-in is fine: a binary that is some other version */
+	snprintf(script, sizeof(script), "%s/old-opencode", dir);
+	cr_assert(dt_write_file(script, "#!/bin/sh\n[ \"$1\" = --version ] && { echo 0.9.1; exit 0; }\n"
+	                                "echo ran > ran-anyway.txt\n"));
+	cr_assert_eq(dt_sh("chmod +x '%s'", script), 0);
+	profile_with_command("opencode-old", script);
+	open_pipeline(0);
+	validate("oc-old", "  profile: opencode-old\n");
+	refused_before_run(msg, sizeof(msg));
+	cr_assert(strstr(msg, "agents.opencode-old.command: '") && strstr(msg, "' is opencode '0.9.1'; expected opencode "
+	                                                                        "1.18.33"),
+	          "%s", msg);
+	snprintf(script, sizeof(script), "%s/tasks/oc-old/checkout/ran-anyway.txt", dir);
+	cr_assert_not(dt_exists(script), "the agent ran after its version check failed");
+	/* absent */
+	profile_with_command("opencode-gone", "/nonexistent/bin/opencode");
+	open_pipeline(0);
+	validate("oc-gone", "  profile: opencode-gone\n");
+	refused_before_run(msg, sizeof(msg));
+	cr_assert(strstr(msg, "the opencode binary '/nonexistent/bin/opencode' was not found or cannot run") &&
+	                  strstr(msg, "expected opencode 1.18.33"),
+	          "%s", msg);
+}
+
+Test(agent_opencode, a_permission_that_asks_ends_the_run_at_once_as_stalled)
+{
+	char extra[4096], msg[1024], p[4096];
+	json_t *tj, *ag;
+	/* the operator deliberately sets bash to ask: opencode's run auto-rejects it and says so */
+	snprintf(extra, sizeof(extra),
+	         "  opencode-ask:\n    kind: opencode\n    provider: fake\n    base_url: %s\n    models: fake-model\n"
+	         "    command: %s\n    tools: [read, write, bash]\n    ask: [bash]\n",
+	         dt_model_url(), dt_model_opencode());
+	write_config(extra);
+	open_pipeline(120000); /* the backstop: far longer than the run may take */
+	validate("oc-ask", "  profile: opencode-ask\n");
+	cr_assert_eq(dt_model_script("{\"turns\":[{\"tool\":\"bash\",\"args\":{\"command\":\"touch asked.txt\","
+	                             "\"description\":\"make a file\"}},{\"tool\":\"write\",\"args\":{\"filePath\":"
+	                             "\"after.txt\",\"content\":\"went on\\n\"}},{\"text\":\"done\"}]}"),
+	             0);
+	tj = expect_fail("oc-ask", DEVSYS_FAILURE_STALLED, "agent-stalled", msg, sizeof(msg));
+	cr_assert(strstr(msg, "the agent stalled: opencode asked for a permission: bash (touch asked.txt)"), "%s", msg);
+	ag = json_object_get(tj, "agent");
+	/* ended at once, not by the idle timeout */
+	cr_assert_lt(json_integer_value(json_object_get(ag, "duration_ms")), 60000);
+	cr_assert(strstr(json_string_value(json_object_get(json_object_get(ag, "usage"), "stalled")) ?: "",
+	                 "permission: bash"));
+	json_decref(tj);
+	snprintf(p, sizeof(p), "%s/tasks/oc-ask/checkout/asked.txt", dir);
+	cr_assert_not(dt_exists(p), "the asked-for command ran");
+	snprintf(p, sizeof(p), "%s/tasks/oc-ask/checkout/after.txt", dir);
+	cr_assert_not(dt_exists(p), "the agent went on after the ask");
+	{
+		char *cfg = task_file("oc-ask", "home/opencode.json");
+		cr_assert(cfg && strstr(cfg, "\"bash\": \"ask\""), "%s", cfg ? cfg : "(none)");
+		free(cfg);
+	}
 }

@@ -37,7 +37,8 @@ TestSuite(agent_register, .init = setup, .fini = teardown);
 
 Test(agent_register, a_plugin_kind_registers_once_and_bad_tables_are_refused)
 {
-	devsys_agent_vtable vt = { DEVSYS_AGENT_VTABLE_VERSION, "echo-agent", p_open, p_command, NULL, NULL, NULL, p_close };
+	devsys_agent_vtable vt = { .version = DEVSYS_AGENT_VTABLE_VERSION, .name = "echo-agent", .open = p_open,
+		                   .command = p_command, .close = p_close };
 	devsys_agent_vtable bad = vt;
 	cr_assert_eq(devsys_agent_register(&vt, NULL), 0, "%s", devsys_error_message(devsys_error_last()));
 	cr_assert_eq(devsys_agent_register(&vt, NULL), DEVSYS_EEXISTS);
@@ -53,6 +54,11 @@ Test(agent_register, a_plugin_kind_registers_once_and_bad_tables_are_refused)
 	bad.command = NULL;
 	cr_assert_eq(devsys_agent_register(&bad, NULL), DEVSYS_EINVAL);
 	cr_assert_eq(devsys_agent_register(NULL, NULL), DEVSYS_EINVAL);
+	/* a plug-in built against version 1 (no preflight, err_line, status) still registers */
+	bad = vt;
+	bad.name = "v1-agent";
+	bad.version = 1;
+	cr_assert_eq(devsys_agent_register(&bad, NULL), 0, "%s", devsys_error_message(devsys_error_last()));
 	/* a shutdown forgets plug-in kinds: registered again after a new init */
 	devsys_shutdown();
 	cr_assert_eq(devsys_init(), 1);

@@ -92,4 +92,10 @@ Test(config_agents, bad_input_is_refused_with_its_position)
 	refused("agents:\n  oc:\n    kind: aider\n", "agents.oc.kind: must be opencode");
 	refused("agents: [a]\n", "agents: expected a mapping of profiles");
 	refused(HEAD "    models: {a: b}\n", "expected a single value or a list");
+	refused(HEAD "    models: m\n    ask: [bash, teleport]\n", "agents.oc.ask: not a tool");
+	refused(HEAD "    models: m\n    api_key_secret: k\n    api_key_provider: vault\n",
+	        "agents.oc.api_key_provider: must be env or file");
+	refused(HEAD "    models: m\n    api_key_ref: /run/key\n",
+	        "devsys.yaml:7:18: agents.oc: api_key_provider and api_key_ref need api_key_secret");
+	refused(HEAD "    models: m\n    version: 1.0 beta\n", "agents.oc.version: a version is 1 to 64");
 }

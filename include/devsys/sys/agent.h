@@ -34,8 +34,9 @@ DEVSYS_BEGIN_DECL
  *
  * Version history:
  *  - 1: name, open, command, line, usage, stop_reason, close.
+ *  - 2: preflight, preflight_check, err_line, status.
  */
-#define DEVSYS_AGENT_VTABLE_VERSION 1
+#define DEVSYS_AGENT_VTABLE_VERSION 2
 
 /** What an adapter's open gets; the library's, valid until close. */
 typedef struct devsys_agent_request {
@@ -46,15 +47,29 @@ typedef struct devsys_agent_request {
 	const char *checkout;          /**< the task's worktree: the agent's working directory */
 	const char *home;              /**< the per-task HOME (made, mode 0700), outside the checkout */
 	const char *input;             /**< agent-input.json (id, title, prompt, spec path, acceptance) */
+	/* ---- version 2 ---- */
+	/**
+	 * The value of the profile's api_key_secret (agents.<profile> of
+	 * devsys.yaml), resolved by the pipeline through the run's secrets
+	 * (a secret.resolve event of stage agent) and already in the masker of
+	 * the agent's output; NULL when the profile names none. Borrowed until
+	 * close. Hand it to the agent only through its private configuration or
+	 * environment, never through argv.
+	 */
+	const char *api_key;
+	size_t api_key_len;            /**< its length */
 } devsys_agent_request;
 
 /** Version of devsys_agent_request. */
-#define DEVSYS_AGENT_REQUEST_VERSION 1
+#define DEVSYS_AGENT_REQUEST_VERSION 2
 
 /** line(): the line was one of the agent's events (kept in logs/agent.jsonl). */
 #define DEVSYS_AGENT_EVENT 1
 /** line(): an event that crossed a budget: the library stops the agent (stop_reason() says which). */
 #define DEVSYS_AGENT_STOP 2
+/** line(), err_line(): the agent waits on what a headless run never gives (a permission prompt): the
+ *  library stops it at once, failure class stalled (stop_reason() says why). Vtable version 2. */
+#define DEVSYS_AGENT_STALL 3
 
 typedef struct devsys_agent_vtable {
 	unsigned int version; /**< DEVSYS_AGENT_VTABLE_VERSION the plug-in was built with */
@@ -102,6 +117,35 @@ typedef struct devsys_agent_vtable {
 
 	/** Required. Release the instance. */
 	void (*close)(void *self);
+
+	/* ---- version 2 ---- */
+
+	/**
+	 * Optional. A command the library runs first, through the same runner,
+	 * environment and working directory (e.g. `opencode --version`), into
+	 * @p argv (NULL-terminated, borrowed until close; NULL: none). Its
+	 * stdout goes to preflight_check, not to the agent's logs.
+	 */
+	int (*preflight)(void *self, const char *const **argv);
+
+	/**
+	 * Optional. The preflight's result: @p exit_code (-1 when it could not
+	 * run; then @p out is the runner's message) and its stdout @p out (@p len
+	 * bytes, capped at 64 KiB). 0 to go on, else a negative code with a
+	 * message naming what was found and what is expected: the agent does not run.
+	 */
+	int (*preflight_check)(void *self, int exit_code, const char *out, size_t len);
+
+	/** Optional. One complete stderr line (masked), as line() for stdout: 0, DEVSYS_AGENT_STALL, or a negative code. */
+	int (*err_line)(void *self, const char *line, size_t len);
+
+	/**
+	 * Optional. What the agent is doing now, for the live progress view,
+	 * asked after each event: a short label ("write hello.txt"; borrowed
+	 * until the next call), @p step (the current step) and @p max (its
+	 * budget, 0: none). NULL: nothing to show.
+	 */
+	const char *(*status)(void *self, uint64_t *step, uint64_t *max);
 } devsys_agent_vtable;
 
 /**

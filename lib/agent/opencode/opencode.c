@@ -20,10 +20,22 @@ static const char *const known_tools[] = { "read", "glob", "grep", "list", "edit
 #define NTOOLS (sizeof(known_tools) / sizeof(known_tools[0]))
 /* Allowed when the profile lists no tools: no shell, no network. */
 #define DEFAULT_TOOLS "read,glob,grep,list,edit,write,patch,todowrite,todoread"
+/* The version this adapter was tested with (scripts/deps/opencode.npm); agents.<p>.version names another. */
+#define TESTED_VERSION "1.18.33"
+/* A prompt longer than this goes in a file passed with --file (argv stays far below ARG_MAX and
+ * MAX_ARG_STRLEN, and the prompt stays out of `ps`). */
+#define INLINE_PROMPT_MAX 4096
+/* The variable the private opencode.json reads the provider key from ({env:...}); never argv. */
+#define KEY_VAR "DEVSYS_AGENT_API_KEY"
 
 struct oc {
-	char *argv[8];
+	char *argv[12];
 	char *env[12];
+	char *pre_argv[3]; /* `opencode --version` */
+	char profile[72];
+	char expected[72]; /* the version `--version` must print */
+	char label[160];   /* what the agent does now (status) */
+	bool stalled;      /* reason is a permission prompt's, not a budget's */
 	uint64_t max_steps, max_tokens;
 	double max_cost;
 	uint64_t steps, tokens, malformed, tool_calls;
@@ -40,8 +52,13 @@ static void oc_close(void *self)
 		return;
 	for (size_t i = 0; i < sizeof(s->argv) / sizeof(s->argv[0]); i++)
 		devsys__free(s->argv[i]);
-	for (size_t i = 0; i < sizeof(s->env) / sizeof(s->env[0]); i++)
+	for (size_t i = 0; i < sizeof(s->env) / sizeof(s->env[0]); i++) {
+		if (s->env[i]) /* one entry holds the provider key */
+			explicit_bzero(s->env[i], strlen(s->env[i]));
 		devsys__free(s->env[i]);
+	}
+	for (size_t i = 0; i < sizeof(s->pre_argv) / sizeof(s->pre_argv[0]); i++)
+		devsys__free(s->pre_argv[i]);
 	json_decref(s->tools);
 	devsys__free(s);
 }
@@ -83,7 +100,7 @@ static double budget(const devsys_agent_request *req, const char *profile, const
 
 /* The models, with the profile's prices (per million tokens) so opencode reports a cost. */
 static json_t *provider_json(const char *pid, const char *npm, const char *base, const char *models,
-                             const char *cin, const char *cout)
+                             const char *cin, const char *cout, bool key)
 {
 	json_t *ms = json_object();
 	for (const char *p = models; p && *p;) {
@@ -97,24 +114,29 @@ static json_t *provider_json(const char *pid, const char *npm, const char *base,
 		json_object_set_new(ms, m, mj);
 		p += k + (p[k] == ',');
 	}
-	/* no key: a local server needs none (api_key_secret is refused in open) */
+	/* the key only by reference: opencode reads it from its environment, so
+	 * it is in no file; without one, a placeholder (a local server needs none) */
 	return json_pack("{s:{s:s,s:s,s:{s:s,s:s},s:o}}", pid, "npm", npm, "name", pid, "options", "baseURL", base,
-	                 "apiKey", "devsys-no-key", "models", ms);
+	                 "apiKey", key ? "{env:" KEY_VAR "}" : "devsys-no-key", "models", ms);
 }
 
-/* Every permission allow or deny, never "ask": a headless run never waits. */
-static json_t *permission_json(const char *tools)
+/* Every permission allow or deny, never "ask", unless the operator lists
+ * the tool under ask: (a tripwire: the run ends stalled the moment the
+ * agent reaches for it, as a headless run cannot answer). */
+static json_t *permission_json(const char *tools, const char *ask)
 {
 	json_t *p = json_pack("{s:s}", "*", "deny");
 	for (size_t i = 0; i < NTOOLS; i++)
-		json_object_set_new(p, known_tools[i], json_string(in_list(tools, known_tools[i]) ? "allow" : "deny"));
+		json_object_set_new(p, known_tools[i], json_string(in_list(ask, known_tools[i])     ? "ask"
+		                                                   : in_list(tools, known_tools[i]) ? "allow"
+		                                                                                    : "deny"));
 	json_object_set_new(p, "external_directory", json_string("deny"));
 	json_object_set_new(p, "doom_loop", json_string("deny"));
 	return p;
 }
 
 static int write_config(const char *path, const devsys_agent_request *req, const char *profile, const char *model,
-                        const char *tools)
+                        const char *tools, bool key)
 {
 	const char *pid = profile_value(req, profile, "provider"), *npm = profile_value(req, profile, "npm");
 	char full[512];
@@ -125,8 +147,8 @@ static int write_config(const char *path, const devsys_agent_request *req, const
 	j = json_pack("{s:b,s:s,s:s,s:o,s:o}", "autoupdate", 0, "share", "disabled", "model", full, "provider",
 	              provider_json(pid, npm ? npm : "@ai-sdk/openai-compatible", profile_value(req, profile, "base_url"),
 	                            profile_value(req, profile, "models"), profile_value(req, profile, "cost_input"),
-	                            profile_value(req, profile, "cost_output")),
-	              "permission", permission_json(tools));
+	                            profile_value(req, profile, "cost_output"), key),
+	              "permission", permission_json(tools, profile_value(req, profile, "ask")));
 	s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	if (!s)
@@ -151,7 +173,7 @@ static int pick_model(char *out, size_t cap, const devsys_agent_request *req, co
 	return 0;
 }
 
-static int set_env(struct oc *s, const char *cfg, const char *checkout)
+static int set_env(struct oc *s, const char *cfg, const char *checkout, const devsys_agent_request *req)
 {
 	static const char *const flags[] = { "OPENCODE_DISABLE_PROJECT_CONFIG=1", "OPENCODE_DISABLE_AUTOUPDATE=1",
 		                             "OPENCODE_DISABLE_MODELS_FETCH=1",   "OPENCODE_DISABLE_SHARE=1",
@@ -167,22 +189,71 @@ static int set_env(struct oc *s, const char *cfg, const char *checkout)
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		if (!(s->env[k++] = devsys__strdup(flags[i])))
 			return devsys__error_oom();
+	if (req->version >= 2 && req->api_key &&
+	    !(s->env[k++] = devsys__asprintf(KEY_VAR "=%.*s", (int)req->api_key_len, req->api_key)))
+		return devsys__error_oom();
 	return 0;
 }
 
+/*
+ * The prompt as opencode can read it back: an attached file goes through
+ * its Read tool, which cuts a line at 2000 characters ("... (line
+ * truncated to 2000 chars)", seen with 1.18.33), so a longer line is
+ * folded at its last space before 1900 bytes (or at 1900 bytes).
+ */
+static int fold_prompt(devsys_buf *out, const char *prompt)
+{
+	const size_t width = 1900;
+	int rc = 0;
+	for (const char *p = prompt; *p && rc == 0;) {
+		size_t n = strcspn(p, "\n"), cut = n;
+		if (n > width) {
+			cut = width;
+			while (cut > width / 2 && p[cut] != ' ')
+				cut--;
+			if (p[cut] != ' ')
+				cut = width;
+		}
+		if ((rc = devsys_buf_put(out, p, cut)) == 0 && (rc = devsys_buf_put(out, "\n", 1)) == 0)
+			p += cut + (p[cut] == ' ' || p[cut] == '\n');
+	}
+	return rc;
+}
+
+/*
+ * The message: the prompt inline when short; else a file outside the
+ * checkout (<home>/prompt.md, 0600) attached with --file, and a message
+ * that points at it. The message comes before the options: --file takes
+ * a list and would swallow a message after it.
+ */
 static int set_argv(struct oc *s, const devsys_agent_request *req, const char *bin, const char *pid, const char *model)
 {
 	const char *prompt = devsys_spec_get_string(req->spec, "/prompt");
+	devsys_buf file = DEVSYS_BUF_INIT, text = DEVSYS_BUF_INIT;
+	size_t k = 0;
+	int rc = 0;
 	if (!prompt)
 		prompt = devsys_spec_get_string(req->spec, "/title");
 	if (!prompt)
 		return devsys__error_set(DEVSYS_EINVALID, "%s: the opencode agent needs a prompt (or a title)",
 		                         devsys_spec_name(req->spec));
-	if (!(s->argv[0] = devsys__strdup(bin)) || !(s->argv[1] = devsys__strdup("run")) ||
-	    !(s->argv[2] = devsys__strdup("--format")) || !(s->argv[3] = devsys__strdup("json")) ||
-	    !(s->argv[4] = devsys__strdup("--model")) || !(s->argv[5] = devsys__asprintf("%s/%s", pid, model)) ||
-	    !(s->argv[6] = devsys__strdup(prompt)))
+	if (strlen(prompt) > INLINE_PROMPT_MAX &&
+	    ((rc = devsys_buf_printf(&file, "%s/prompt.md", req->home)) < 0 || (rc = fold_prompt(&text, prompt)) < 0 ||
+	     (rc = devsys__write_file_atomic(file.ptr, text.ptr, text.size, 0600)) < 0)) {
+		devsys_buf_dispose(&file);
+		devsys_buf_dispose(&text);
+		return rc;
+	}
+	devsys_buf_dispose(&text);
+	if (!(s->argv[k++] = devsys__strdup(bin)) || !(s->argv[k++] = devsys__strdup("run")) ||
+	    !(s->argv[k++] = devsys__strdup(file.ptr ? "Do the task described in the attached file prompt.md." : prompt)) ||
+	    !(s->argv[k++] = devsys__strdup("--format")) || !(s->argv[k++] = devsys__strdup("json")) ||
+	    !(s->argv[k++] = devsys__strdup("--model")) || !(s->argv[k++] = devsys__asprintf("%s/%s", pid, model)) ||
+	    (file.ptr && (!(s->argv[k++] = devsys__strdup("--file")) || !(s->argv[k++] = devsys__strdup(file.ptr))))) {
+		devsys_buf_dispose(&file);
 		return devsys__error_oom();
+	}
+	devsys_buf_dispose(&file);
 	return 0;
 }
 
@@ -205,10 +276,14 @@ static int oc_setup(struct oc *s, const devsys_agent_request *req)
 	if (!kind || strcmp(kind, "opencode"))
 		return devsys__error_set(DEVSYS_EINVALID, "%s: agents.%s is not an opencode profile",
 		                         devsys_spec_name(req->spec), profile);
-	if (profile_value(req, profile, "api_key_secret"))
-		return devsys__error_set(DEVSYS_ENOTSUPPORTED, "agents.%s.api_key_secret: resolving a provider key is "
-		                                               "not supported yet; only a provider without a key works",
+	/* the pipeline resolves the key (a secret.resolve event) and masks it */
+	if (profile_value(req, profile, "api_key_secret") && (req->version < 2 || !req->api_key))
+		return devsys__error_set(DEVSYS_EINVALID, "agents.%s.api_key_secret: the key was not resolved for the "
+		                                          "agent (the caller's request has no api_key)",
 		                         profile);
+	snprintf(s->profile, sizeof(s->profile), "%s", profile);
+	snprintf(s->expected, sizeof(s->expected), "%s",
+	         profile_value(req, profile, "version") ? profile_value(req, profile, "version") : TESTED_VERSION);
 	pid = profile_value(req, profile, "provider");
 	models = profile_value(req, profile, "models");
 	tools = profile_value(req, profile, "tools");
@@ -219,9 +294,12 @@ static int oc_setup(struct oc *s, const devsys_agent_request *req)
 	s->max_tokens = (uint64_t)budget(req, profile, "max_tokens");
 	s->max_cost = budget(req, profile, "max_cost");
 	if ((rc = devsys_buf_printf(&cfg, "%s/opencode.json", req->home)) == 0 &&
-	    (rc = write_config(cfg.ptr, req, profile, model, tools ? tools : DEFAULT_TOOLS)) == 0 &&
-	    (rc = set_env(s, cfg.ptr, req->checkout)) == 0)
-		rc = set_argv(s, req, bin ? bin : "opencode", pid, model);
+	    (rc = write_config(cfg.ptr, req, profile, model, tools ? tools : DEFAULT_TOOLS,
+	                       req->version >= 2 && req->api_key)) == 0 &&
+	    (rc = set_env(s, cfg.ptr, req->checkout, req)) == 0 &&
+	    (rc = set_argv(s, req, bin ? bin : "opencode", pid, model)) == 0 &&
+	    (!(s->pre_argv[0] = devsys__strdup(bin ? bin : "opencode")) || !(s->pre_argv[1] = devsys__strdup("--version"))))
+		rc = devsys__error_oom();
 	devsys_buf_dispose(&cfg);
 	return rc;
 }
@@ -295,6 +373,7 @@ static int oc_line(void *self, const char *line, size_t len)
 	switch (ev.type) {
 	case DEVSYS__OC_STEP_START:
 		s->steps++;
+		snprintf(s->label, sizeof(s->label), "step %llu", (unsigned long long)s->steps);
 		break;
 	case DEVSYS__OC_STEP_FINISH:
 		s->tokens += ev.tokens;
@@ -302,6 +381,7 @@ static int oc_line(void *self, const char *line, size_t len)
 		break;
 	case DEVSYS__OC_TOOL_USE:
 		note_tool(s, &ev);
+		snprintf(s->label, sizeof(s->label), "%.32s%s%.120s", ev.tool, ev.path[0] ? " " : "", ev.path);
 		break;
 	case DEVSYS__OC_ERROR:
 		snprintf(s->error, sizeof(s->error), "%s", ev.message);
@@ -327,7 +407,7 @@ static int oc_usage(void *self, char **out)
 	if (j && s->error[0])
 		json_object_set_new(j, "error", json_string(s->error));
 	if (j && s->reason[0])
-		json_object_set_new(j, "budget_crossed", json_string(s->reason));
+		json_object_set_new(j, s->stalled ? "stalled" : "budget_crossed", json_string(s->reason));
 	t = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	if (!t)
@@ -342,6 +422,75 @@ static const char *oc_stop_reason(void *self)
 	return ((struct oc *)self)->reason;
 }
 
+static int oc_preflight(void *self, const char *const **argv)
+{
+	*argv = (const char *const *)((struct oc *)self)->pre_argv;
+	return 0;
+}
+
+/* `opencode --version` prints the bare version ("1.18.33"). */
+static int oc_preflight_check(void *self, int exit_code, const char *out, size_t len)
+{
+	struct oc *s = self;
+	const char *bin = s->pre_argv[0];
+	size_t b = 0, e = len;
+	while (b < e && (out[b] == ' ' || out[b] == '\t' || out[b] == '\n' || out[b] == '\r'))
+		b++;
+	while (e > b && (out[e - 1] == ' ' || out[e - 1] == '\t' || out[e - 1] == '\n' || out[e - 1] == '\r'))
+		e--;
+	if (exit_code < 0 || exit_code == 126 || exit_code == 127)
+		return devsys__error_set(DEVSYS_EINVALID, "agents.%s.command: the opencode binary '%s' was not found or "
+		                                          "cannot run (%s%.*s); expected opencode %s (npm opencode-ai@%s)",
+		                         s->profile, bin, exit_code < 0 ? "" : exit_code == 127 ? "exit 127" : "exit 126",
+		                         exit_code < 0 ? (int)(e - b > 200 ? 200 : e - b) : 0, out + b, s->expected,
+		                         s->expected);
+	if (exit_code != 0)
+		return devsys__error_set(DEVSYS_EINVALID, "agents.%s.command: '%s --version' exited %d (printed '%.*s'); "
+		                                          "expected opencode %s (npm opencode-ai@%s)",
+		                         s->profile, bin, exit_code, (int)(e - b > 80 ? 80 : e - b), out + b, s->expected,
+		                         s->expected);
+	if (e - b != strlen(s->expected) || strncmp(out + b, s->expected, e - b))
+		return devsys__error_set(DEVSYS_EINVALID, "agents.%s.command: '%s' is opencode '%.*s'; expected opencode %s "
+		                                          "(npm opencode-ai@%s; agents.%s.version names another)",
+		                         s->profile, bin, (int)(e - b > 80 ? 80 : e - b), out + b, s->expected, s->expected,
+		                         s->profile);
+	return 0;
+}
+
+/*
+ * opencode 1.18 `run` never waits on an "ask": it prints "! permission
+ * requested: <tool> (<patterns>); auto-rejecting" on stderr and rejects,
+ * and the agent goes on without the tool. The run is ended at once as
+ * stalled with that reason instead of carrying on half-permitted.
+ */
+static int oc_err_line(void *self, const char *line, size_t len)
+{
+	static const char tag[] = "permission requested: ";
+	struct oc *s = self;
+	const char *p = memmem(line, len, tag, sizeof(tag) - 1);
+	size_t n;
+	if (!p)
+		return 0;
+	p += sizeof(tag) - 1;
+	n = len - (size_t)(p - line);
+	if (memmem(p, n, "; auto-rejecting", 16))
+		n = (size_t)((const char *)memmem(p, n, "; auto-rejecting", 16) - p);
+	snprintf(s->reason, sizeof(s->reason), "opencode asked for a permission: %.*s (agents.%s.ask); a headless run "
+	                                       "cannot answer, so it ended at once",
+	         (int)(n > 120 ? 120 : n), p, s->profile);
+	s->stalled = true;
+	return DEVSYS_AGENT_STALL;
+}
+
+static const char *oc_status(void *self, uint64_t *step, uint64_t *max)
+{
+	struct oc *s = self;
+	*step = s->steps;
+	*max = s->max_steps;
+	return s->label[0] ? s->label : NULL;
+}
+
 const devsys_agent_vtable devsys__agent_opencode_vtable = {
-	DEVSYS_AGENT_VTABLE_VERSION, "opencode", oc_open, oc_command, oc_line, oc_usage, oc_stop_reason, oc_close,
+	DEVSYS_AGENT_VTABLE_VERSION, "opencode", oc_open,           oc_command,  oc_line,  oc_usage,
+	oc_stop_reason,              oc_close,   oc_preflight,      oc_preflight_check, oc_err_line, oc_status,
 };
