@@ -36,7 +36,8 @@ static int is_green(int *green, devsys_pipeline *p, devsys_workspace *ws, const 
 }
 
 /* The store's word on a task that is not green: its state and last stage. */
-static int not_green(devsys_pipeline *p, const char *id, const char *sk_id, size_t wave, int rc, const char *why)
+static int not_green(devsys_pipeline *p, const char *id, const char *sk_id, size_t wave, int rc, const char *outcome,
+                     const char *why)
 {
 	devsys_store *st = devsys_pipeline_store(p);
 	devsys_buf j = DEVSYS_BUF_INIT;
@@ -44,10 +45,10 @@ static int not_green(devsys_pipeline *p, const char *id, const char *sk_id, size
 	const char *stage = json_string_value(json_object_get(doc, "last_stage"));
 	int state = devsys_store_task_state(st, id);
 	rc = devsys__error_set(rc ? rc : DEVSYS_ERROR,
-	                       "wave %zu: %s (devsys task %s) ended %s at stage %s: %s; the feature stops here, run it "
-	                       "again to resume",
+	                       "wave %zu: %s (devsys task %s) ended %s at stage %s%s%s%s: %s; the feature stops here, "
+	                       "run it again to resume",
 	                       wave + 1, sk_id, id, state >= 0 ? devsys_task_state_name(state) : "unknown",
-	                       stage ? stage : "-", why);
+	                       stage ? stage : "-", outcome ? " (" : "", outcome ? outcome : "", outcome ? ")" : "", why);
 	json_decref(doc);
 	devsys_buf_dispose(&j);
 	return rc;
@@ -77,12 +78,11 @@ static int run_one(devsys_pipeline *p, devsys_workspace *ws, const char *id, con
 		rc = devsys_pipeline_run(&res, p);
 	char why[600] = "its tests are not green";
 	if (rc) /* kept before the green check can set the thread's error */
-		snprintf(why, sizeof(why), "%s (%s): %s", res.outcome ? res.outcome : "-", res.stage ? res.stage : "-",
-		         devsys_error_message(devsys_error_last()));
+		snprintf(why, sizeof(why), "%s", devsys_error_message(devsys_error_last()));
 	int grc = is_green(&green, p, ws, id);
 	if (grc)
 		return grc;
-	return green ? 0 : not_green(p, id, sk_id, wave, rc, why);
+	return green ? 0 : not_green(p, id, sk_id, wave, rc, res.outcome ? res.outcome : "-", why);
 }
 
 /* One wave's task: its devsys id, spec-kit id and whether it is green. */
@@ -115,9 +115,14 @@ static int run_by_caller(const wave_run *r, wave_task *t, size_t n, size_t w)
 	if (ntodo && (rc = r->fn(todo, ntodo, r->payload)) != 0)
 		rc = devsys__error_set(rc < 0 ? rc : DEVSYS_EUSER, "wave %zu: the scheduler stopped: %s", w + 1,
 		                       devsys_error_message(devsys_error_last()));
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (!t[i].green && (rc = is_green(&t[i].green, r->p, r->ws, t[i].id)) == 0 && !t[i].green)
-			rc = not_green(r->p, t[i].id, t[i].sk_id, w, 0, "its run did not end green");
+	/* every task's green is read, so the green ones are ticked even when another is not */
+	for (size_t i = 0, failed = 0; i < n && !failed; i++) {
+		int grc = t[i].green ? 0 : is_green(&t[i].green, r->p, r->ws, t[i].id);
+		if (grc < 0)
+			failed = 1, rc = grc;
+		else if (!t[i].green && rc == 0)
+			rc = not_green(r->p, t[i].id, t[i].sk_id, w, 0, NULL, "its run did not end green (see its summary above)");
+	}
 	devsys__free(todo);
 	return rc;
 }
@@ -136,17 +141,21 @@ static int run_wave(const wave_run *r, size_t w)
 			rc = register_task(&t[i].green, r->p, r->ws, &spec, t[i].id, t[i].sk_id, w);
 		devsys_buf_dispose(&spec);
 	}
-	if (rc == 0 && r->fn)
-		rc = run_by_caller(r, t, n, w);
+	int wrc = rc == 0 && r->fn ? run_by_caller(r, t, n, w) : 0;
+	char why[1024] = ""; /* wrc's message, kept while the green tasks are ticked */
+	if (wrc)
+		snprintf(why, sizeof(why), "%s", devsys_error_message(devsys_error_last()));
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		size_t marked = 0;
 		if (!r->fn && !t[i].green)
 			rc = run_one(r->p, r->ws, t[i].id, t[i].sk_id, w);
+		else if (r->fn && !t[i].green)
+			continue; /* the wave stops with wrc; its green tasks are still ticked */
 		if (rc == 0 && r->tasks_md) /* ticked as soon as it is green */
 			rc = devsys_speckit_mark_done_file(&marked, r->tasks_md, &t[i].sk_id, 1);
 	}
 	devsys__free(t);
-	return rc;
+	return rc ? rc : wrc ? devsys__error_set(wrc, "%s", why) : 0;
 }
 
 int devsys_speckit_run_waves(size_t *waves_done, devsys_pipeline *p, devsys_workspace *ws,

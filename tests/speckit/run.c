@@ -101,7 +101,8 @@ Test(speckit_run, waves_run_through_the_pipeline_stop_at_a_failure_and_resume)
 	cr_assert_eq(run(&out), 1, "a failed agent is a build failure: %s", out);
 	cr_assert_not_null(strstr(out, "001-mini-t001: gate     ok     awaiting-review"), "%s", out);
 	cr_assert_not_null(strstr(out, "001-mini-t002: gate     ok     awaiting-review"), "%s", out);
-	cr_assert_not_null(strstr(out, "wave 2: T003 (devsys task 001-mini-t003) ended failed at stage agent"), "%s", out);
+	cr_assert_not_null(strstr(out, "wave 2: T003 (devsys task 001-mini-t003) ended failed at stage agent (agent-failed): "),
+	                   "%s", out);
 	cr_assert_not_null(strstr(out, "1 of 2 wave(s) green; stopped"), "%s", out);
 	free(out);
 
@@ -268,17 +269,20 @@ Test(speckit_run, jobs_runs_a_parallel_wave_side_by_side)
 	free(now);
 
 	/* the control: one at a time, the first agent waits in vain and the feature stops in wave 1 */
-	cr_assert_eq(dt_sh("cd '%s' && rm -f started-* overlap.log && git clone -q --bare remote.git remote2.git && "
+	cr_assert_eq(dt_sh("cd '%s' && rm -f started-* overlap.log && git clone -q --bare --single-branch -b main remote.git remote2.git && "
 	                   "cd work && git checkout -q -- specs/001-mini/tasks.md",
 	                   dir),
 	             0);
 	cr_assert(dt_write_file(path, "2\n"));
 	cr_assert_eq(run_jobs(&out, "ws-control", "remote2.git", 1), 1, "%s", out);
-	cr_assert_not_null(strstr(out, "wave 1: T001 (devsys task 001-mini-t001) ended failed at stage agent"), "%s", out);
+	cr_assert_not_null(strstr(out, "wave 1: T001 (devsys task 001-mini-t001) ended failed at stage agent: its run did "
+	                               "not end green"),
+	                   "%s", out);
 	cr_assert_not_null(strstr(out, "0 of 2 wave(s) green; stopped"), "%s", out);
 	free(out);
 	now = file("work/specs/001-mini/tasks.md");
 	cr_assert_not_null(strstr(now, "- [ ] T001"), "not ticked: %s", now);
+	cr_assert_not_null(strstr(now, "- [X] T002"), "the wave's green task is ticked all the same: %s", now);
 	cr_assert_null(strstr(now, "- [X] T003"), "T003 never ran: %s", now);
 	free(now);
 }
