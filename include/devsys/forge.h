@@ -380,12 +380,15 @@ DEVSYS_API int devsys_gate_options_init(devsys_gate_options *opts, unsigned int 
  * Decide whether @p pr may merge now: read the PR (draft, head), its changed
  * paths (opts->repo's devsys_repo_changed_paths(), compared with the
  * forge's file list: a mismatch, or a truncated forge list without a repo,
- * fails closed as BLOCKED), classify them with opts->policy, read the
- * reviews and the head's statuses and check runs, and apply
- * devsys_policy_decide(). With poll_timeout_ms, polls while the only
- * blockers are pending checks. Merges nothing.
+ * fails closed as BLOCKED with a DEVSYS_POLICY_R_PATHS_MISMATCH reason
+ * naming the paths that differ, classed by the higher of the two lists),
+ * classify them with opts->policy, read the reviews and the head's statuses
+ * and check runs, and apply devsys_policy_decide(). With poll_timeout_ms,
+ * polls while the only blockers are pending checks. Merges nothing.
  * @param out new: the decision; free with devsys_policy_decision_free().
- * @return 0 (any outcome); DEVSYS_EINVAL; DEVSYS_EVERSION; what the forge answers.
+ * @return 0 (any outcome); DEVSYS_EINVAL; DEVSYS_EVERSION; DEVSYS_ECONFLICT
+ *         when the checkout's head is not the PR's head (pushed from
+ *         elsewhere) or the head moves while polling; what the forge answers.
  */
 DEVSYS_API int devsys_gate_check(devsys_policy_decision **out, devsys_pr *pr, const devsys_gate_options *opts);
 

@@ -299,7 +299,10 @@ typedef enum devsys_policy_reason {
 	DEVSYS_POLICY_R_AUTO_MERGE_OFF = 7,    /**< awaits review: low, but auto_merge is off */
 	DEVSYS_POLICY_R_NO_CONTEXTS = 8,       /**< awaits review: low, but no required contexts (never auto-merges) */
 	DEVSYS_POLICY_R_APPROVED = 9,          /**< note: the approvals that count */
-	DEVSYS_POLICY_R_CHECKS_PASSED = 10     /**< note: every required context is success */
+	DEVSYS_POLICY_R_CHECKS_PASSED = 10,    /**< note: every required context is success */
+	DEVSYS_POLICY_R_PATHS_MISMATCH = 11    /**< blocks: the forge's file list disagrees with the checkout's
+	                                            changed paths, or is truncated with no checkout to list them
+	                                            (devsys_gate_check(); devsys_policy_decide() never gives it) */
 } devsys_policy_reason;
 
 /** A decision with its reasons. */

@@ -4,6 +4,7 @@
  * head commit the decision was made on.
  */
 #include "forge_int.h"
+#include "policy/policy_int.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ struct facts {
 	const char **author_ptrs;
 	size_t nauthor_ptrs;
 	int path_risk;
+	devsys_buf mismatch; /* non-empty: why the paths cannot be trusted; the decision is BLOCKED */
 };
 
 static void facts_dispose(struct facts *f)
@@ -42,6 +44,7 @@ static void facts_dispose(struct facts *f)
 	devsys__sink_dispose(&f->files);
 	devsys__sink_dispose(&f->authors);
 	devsys__free(f->author_ptrs);
+	devsys_buf_dispose(&f->mismatch);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -60,13 +63,55 @@ static size_t path_set(const char **v, size_t n)
 	return u;
 }
 
+/* The paths of sorted set @p a that sorted set @p b lacks, named in @p out
+ * after @p lead (at most a few, then how many more). */
+static int say_missing(devsys_buf *out, const char *lead, const char **a, size_t na, const char **b, size_t nb)
+{
+	size_t i, j = 0, named = 0, more = 0;
+	int rc = 0;
+	for (i = 0; i < na && rc == 0; i++) {
+		while (j < nb && strcmp(b[j], a[i]) < 0)
+			j++;
+		if (j < nb && strcmp(b[j], a[i]) == 0)
+			continue;
+		if (named == 5) {
+			more++;
+			continue;
+		}
+		rc = devsys_buf_printf(out, "%s%s'%.200s'", named ? "" : out->size ? "; " : "", named ? ", " : lead, a[i]);
+		named++;
+	}
+	if (rc == 0 && more)
+		rc = devsys_buf_printf(out, " and %zu more", more);
+	return rc < 0 ? devsys__error_oom() : 0;
+}
+
+/* What forge paths @p fv (sorted, unique) and the task's @p r differ by;
+ * a truncated forge list may lack paths. */
+static int say_differences(devsys_buf *out, const char **fv, size_t uf, const char **r, size_t ur, int truncated)
+{
+	size_t before;
+	int rc = say_missing(out, "the forge lists ", fv, uf, r, ur);
+	if (rc == 0 && out->size && devsys_buf_puts(out, ", which the task's changed paths do not have") < 0)
+		return devsys__error_oom();
+	if (rc < 0 || truncated)
+		return rc;
+	before = out->size;
+	if ((rc = say_missing(out, "the task changes ", r, ur, fv, uf)) == 0 && out->size > before &&
+	    devsys_buf_puts(out, ", which the forge does not list") < 0)
+		return devsys__error_oom();
+	return rc;
+}
+
 /* The forge's file list must name the same paths as the checkout's diff
  * (counting a rename's old path on both sides, since one side may see a
  * delete and an add where the other sees a rename). A truncated forge list
- * must be a subset. Anything else fails closed. */
-static int cross_check(const struct facts *f, const devsys_pr *pr)
+ * must be a subset. Anything else fails closed: f->mismatch names the
+ * paths that differ, and the decision is BLOCKED. */
+static int cross_check(struct facts *f, const devsys_pr *pr)
 {
-	size_t nr = 0, nf = 0, ur, uf, i, j;
+	devsys_buf diff = DEVSYS_BUF_INIT;
+	size_t nr = 0, nf = 0, ur, uf, i;
 	const char **r = devsys__calloc(2 * f->nchanges + 1, sizeof(*r));
 	const char **fv = devsys__calloc(2 * f->files.n + 1, sizeof(*fv));
 	int rc = 0;
@@ -87,18 +132,13 @@ static int cross_check(const struct facts *f, const devsys_pr *pr)
 	}
 	ur = path_set(r, nr);
 	uf = path_set(fv, nf);
-	for (i = j = 0; j < uf && rc == 0; j++) {
-		while (i < ur && strcmp(r[i], fv[j]) < 0)
-			i++;
-		if (i == ur || strcmp(r[i], fv[j]) != 0)
-			rc = devsys__error_set(DEVSYS_ECONFLICT, "gate: PR #%lld: the forge lists '%.200s', which the task's "
-			                                         "changed paths do not have: failing closed",
-			                       (long long)devsys_pr_number(pr), fv[j]);
-	}
-	if (rc == 0 && !f->files.truncated && ur != uf)
-		rc = devsys__error_set(DEVSYS_ECONFLICT, "gate: PR #%lld: the forge lists %zu paths, the task's changed "
-		                                         "paths have %zu: failing closed",
-		                       (long long)devsys_pr_number(pr), uf, ur);
+	rc = say_differences(&diff, fv, uf, r, ur, f->files.truncated);
+	if (rc == 0 && diff.size &&
+	    devsys_buf_printf(&f->mismatch, "PR #%lld: the forge's file list and the task's changed paths disagree: %s: "
+	                                    "failing closed",
+	                      (long long)devsys_pr_number(pr), diff.ptr) < 0)
+		rc = devsys__error_oom();
+	devsys_buf_dispose(&diff);
 	devsys__free(r);
 	devsys__free(fv);
 	return rc;
@@ -126,12 +166,16 @@ static int changes_from_repo(struct facts *f, devsys_repo *repo, const devsys_pr
 	return 0;
 }
 
+/* Without a checkout the forge's list is all there is; a truncated one
+ * cannot say what changed, so the decision is BLOCKED (classed by what it
+ * does list). */
 static int changes_from_files(struct facts *f, const devsys_pr *pr)
 {
-	if (f->files.truncated)
-		return devsys__error_set(DEVSYS_ECONFLICT, "gate: PR #%lld: the forge's file list is truncated and no "
-		                                           "checkout was given to list the changes: failing closed",
-		                         (long long)devsys_pr_number(pr));
+	if (f->files.truncated &&
+	    devsys_buf_printf(&f->mismatch, "PR #%lld: the forge's file list is truncated (%zu path%s listed) and no "
+	                                    "checkout was given to list the changes: failing closed",
+	                      (long long)devsys_pr_number(pr), f->files.n, f->files.n == 1 ? "" : "s") < 0)
+		return devsys__error_oom();
 	f->nchanges = f->files.n;
 	if (!(f->changes = devsys__calloc(f->nchanges + 1, sizeof(*f->changes))))
 		return devsys__error_oom();
@@ -141,6 +185,29 @@ static int changes_from_files(struct facts *f, const devsys_pr *pr)
 		f->changes[i].old_path = f->files.items[i].b;
 	}
 	return 0;
+}
+
+static int raise_by_forge_files(struct facts *f, const devsys_policy *pol)
+{
+	devsys_policy_change *c = devsys__calloc(f->files.n + 1, sizeof(*c));
+	const devsys_policy_change **cp = devsys__calloc(f->files.n + 1, sizeof(*cp));
+	int rc, risk = DEVSYS_RISK_UNSET;
+	if (!c || !cp) {
+		rc = devsys__error_oom();
+		goto done;
+	}
+	for (size_t i = 0; i < f->files.n; i++) {
+		c[i].version = DEVSYS_POLICY_CHANGE_VERSION;
+		c[i].path = f->files.items[i].a;
+		c[i].old_path = f->files.items[i].b;
+		cp[i] = &c[i];
+	}
+	if ((rc = devsys_policy_classify_changes(&risk, NULL, pol, cp, f->files.n)) == 0 && risk > f->path_risk)
+		f->path_risk = risk;
+done:
+	devsys__free(c);
+	devsys__free(cp);
+	return rc;
 }
 
 static int gather_paths(struct facts *f, devsys_pr *pr, const devsys_gate_options *o)
@@ -161,7 +228,10 @@ static int gather_paths(struct facts *f, devsys_pr *pr, const devsys_gate_option
 		return devsys__error_oom();
 	for (size_t i = 0; i < f->nchanges; i++)
 		f->change_ptrs[i] = &f->changes[i];
-	return devsys_policy_classify_changes(&f->path_risk, NULL, o->policy, f->change_ptrs, f->nchanges);
+	if ((rc = devsys_policy_classify_changes(&f->path_risk, NULL, o->policy, f->change_ptrs, f->nchanges)) < 0)
+		return rc;
+	/* the two lists disagree: either may be the truth, so the class is the higher */
+	return f->mismatch.size && o->repo ? raise_by_forge_files(f, o->policy) : 0;
 }
 
 /* The commit authors (their approvals never count) and the PR's author
@@ -228,6 +298,11 @@ static int decide_once(devsys_policy_decision **out, devsys_pr *pr, const devsys
 	in.nchecks = nc;
 	in.draft = devsys_pr_draft(pr);
 	rc = devsys_policy_decide(out, o->policy, &in);
+	if (rc == 0 && f->mismatch.size &&
+	    (rc = devsys__policy_decision_block(*out, DEVSYS_POLICY_R_PATHS_MISMATCH, f->mismatch.ptr)) < 0) {
+		devsys_policy_decision_free(*out);
+		*out = NULL;
+	}
 	devsys__free(rv);
 	devsys__free(ck);
 	return rc;
@@ -243,7 +318,7 @@ static bool only_pending(const devsys_policy_decision *d)
 		int code = -1;
 		devsys_policy_decision_reason(d, i, &code);
 		if (code == DEVSYS_POLICY_R_DRAFT || code == DEVSYS_POLICY_R_CHANGES_REQUESTED ||
-		    code == DEVSYS_POLICY_R_CHECK_FAILED)
+		    code == DEVSYS_POLICY_R_CHECK_FAILED || code == DEVSYS_POLICY_R_PATHS_MISMATCH)
 			return false;
 		pending |= code == DEVSYS_POLICY_R_CHECK_PENDING;
 	}

@@ -5,6 +5,7 @@
  * precedence.
  */
 #include "internal.h"
+#include "policy_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -317,6 +318,25 @@ int devsys_policy_decide(devsys_policy_decision **out, const devsys_policy *p, c
 	return 0;
 }
 
+int devsys__policy_decision_block(devsys_policy_decision *d, int code, const char *text)
+{
+	struct reason *nr;
+	char *t;
+	if (!(t = devsys__strdup(text)) || !(nr = devsys__realloc(d->r, (d->n + 1) * sizeof(*nr)))) {
+		devsys__free(t);
+		return devsys__error_oom();
+	}
+	d->r = nr;
+	/* right after the class, where devsys_gate_merge() looks for the first blocker */
+	size_t at = d->n ? 1 : 0;
+	memmove(&d->r[at + 1], &d->r[at], (d->n - at) * sizeof(*d->r));
+	d->r[at].code = code;
+	d->r[at].text = t;
+	d->n++;
+	d->outcome = DEVSYS_POLICY_BLOCKED;
+	return 0;
+}
+
 int devsys_policy_decision_outcome(const devsys_policy_decision *d)
 {
 	return d ? d->outcome : DEVSYS_POLICY_BLOCKED;
@@ -371,6 +391,6 @@ const char *devsys_policy_reason_name(int code)
 {
 	static const char *const names[] = { "class",       "draft",          "changes-requested", "check-failed",
 		                             "check-pending", "needs-approval", "not-counted",       "auto-merge-off",
-		                             "no-contexts",   "approved",       "checks-passed" };
-	return code >= 0 && code <= DEVSYS_POLICY_R_CHECKS_PASSED ? names[code] : "?";
+		                             "no-contexts",   "approved",       "checks-passed",     "paths-mismatch" };
+	return code >= 0 && code <= DEVSYS_POLICY_R_PATHS_MISMATCH ? names[code] : "?";
 }

@@ -57,13 +57,18 @@ static void fx_commit(struct fx *f, const char *rel, const char *text, const cha
 	cr_assert_eq(devsys_repo_push(f->repo), 0, "%s", gf_err());
 }
 
-static void fx_open(struct fx *f, const char *yaml)
+/* @p main_commit (may be NULL): a path committed to main before the task's checkout is made. */
+static void fx_open_on(struct fx *f, const char *yaml, const char *main_commit)
 {
 	char wsdir[4096];
 	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
 	devsys_forge_options fo = DEVSYS_FORGE_OPTIONS_INIT;
 	memset(f, 0, sizeof(*f));
 	f->bare = gf_make_remote(dir, "proj");
+	if (main_commit)
+		gf_git("set -e; cd '%s/proj-work'; mkdir -p \"$(dirname '%s')\"; echo x > '%s'; " GITC " add -A; " GITC
+		       " commit -q -m base; git push -q '%s' main",
+		       dir, main_commit, main_commit, f->bare);
 	snprintf(wsdir, sizeof(wsdir), "%s/ws", dir);
 	f->ws = gf_workspace(wsdir, NULL);
 	f->task = gf_task(f->ws, "t1");
@@ -74,6 +79,11 @@ static void fx_open(struct fx *f, const char *yaml)
 	fo.config = f->cfg;
 	cr_assert_eq(devsys_forge_new(&f->forge, &fo), 0, "%s", gf_err());
 	cr_assert_str_eq(devsys_forge_provider(f->forge), "local", "a local path remote defaults to local");
+}
+
+static void fx_open(struct fx *f, const char *yaml)
+{
+	fx_open_on(f, yaml, NULL);
 }
 
 static void fx_close(struct fx *f)
@@ -413,6 +423,118 @@ Test(forge_local, a_head_pushed_from_elsewhere_fails_closed)
 	cr_assert_eq(devsys_gate_check(&d, pr, &go), 0, "%s", gf_err());
 	cr_assert_eq(devsys_policy_decision_risk(d), DEVSYS_RISK_CRITICAL);
 	devsys_policy_decision_free(d);
+	devsys_pr_free(pr);
+	fx_close(&f);
+}
+
+/* The text of @p d's first reason with @p code, or NULL. */
+static const char *reason_of(const devsys_policy_decision *d, int code)
+{
+	for (size_t i = 0; i < devsys_policy_decision_reason_count(d); i++) {
+		int c = -1;
+		const char *t = devsys_policy_decision_reason(d, i, &c);
+		if (c == code)
+			return t;
+	}
+	return NULL;
+}
+
+/* A low change with its required status green: the lists agree and it may merge. */
+static devsys_pr *green_docs_pr(struct fx *f)
+{
+	devsys_policy_decision *d = NULL;
+	devsys_pr *pr = fx_pr(f, "Docs", 0);
+	cr_assert_eq(devsys_forge_set_status(f->forge, devsys_pr_head_sha(pr), "devsys/tests", DEVSYS_CHECK_SUCCESS,
+	                                     "all passed", NULL), 0, "%s", gf_err());
+	cr_assert_eq(decide(pr, f, &d), DEVSYS_POLICY_MERGE, "the control: %s", explain(d));
+	cr_assert_null(reason_of(d, DEVSYS_POLICY_R_PATHS_MISMATCH), "%s", explain(d));
+	cr_assert_eq(devsys_policy_decision_risk(d), DEVSYS_RISK_LOW);
+	devsys_policy_decision_free(d);
+	return pr;
+}
+
+/* The gate's merge refuses a blocked decision and main stays at @p main_before. */
+static void merge_refused(devsys_pr *pr, struct fx *f, const char *main_before)
+{
+	devsys_gate_options go = DEVSYS_GATE_OPTIONS_INIT;
+	const devsys_policy *pol = NULL;
+	devsys_policy_decision *d = NULL;
+	cr_assert_eq(devsys_config_policy(&pol, f->cfg), 0);
+	go.policy = pol;
+	go.repo = f->repo;
+	cr_assert_eq(devsys_gate_merge(&d, pr, &go), DEVSYS_ESTATE, "%s", gf_err());
+	cr_assert(strstr(gf_err(), "blocked") && strstr(gf_err(), "disagree"), "%s", gf_err());
+	cr_assert_eq(devsys_policy_decision_outcome(d), DEVSYS_POLICY_BLOCKED);
+	devsys_policy_decision_free(d);
+	char *now = bare_sha(f, "refs/heads/main");
+	cr_assert_str_eq(now, main_before, "nothing merged");
+	free(now);
+	cr_assert_eq(devsys_pr_state_of(pr), DEVSYS_PR_OPEN);
+}
+
+Test(forge_local, a_forge_list_naming_a_path_the_checkout_did_not_change_is_blocked_not_an_error)
+{
+	struct fx f;
+	devsys_policy_decision *d = NULL;
+	fx_open_on(&f, policy_yaml, "src/base.c");
+	fx_commit(&f, "docs/a.md", "a\n", "docs");
+	devsys_pr *pr = green_docs_pr(&f);
+	/* main is force-pushed back one commit: the forge's merge base is older than the
+	 * task's base, so its list also names src/base.c (the rewound commit's path). */
+	gf_git("git --git-dir='%s' update-ref refs/heads/main refs/heads/main~1", f.bare);
+	char *main_before = bare_sha(&f, "refs/heads/main");
+	cr_assert_eq(decide(pr, &f, &d), DEVSYS_POLICY_BLOCKED, "%s", explain(d));
+	const char *why = reason_of(d, DEVSYS_POLICY_R_PATHS_MISMATCH);
+	cr_assert(why && strstr(why, "'src/base.c'") && strstr(why, "the forge lists") && strstr(why, "failing closed"),
+	          "the reason names the path only the forge lists: %s", explain(d));
+	cr_assert_null(strstr(why, "docs/a.md"), "a path both lists have is not named: %s", why);
+	int code = -1;
+	devsys_policy_decision_reason(d, 1, &code);
+	cr_assert_eq(code, DEVSYS_POLICY_R_PATHS_MISMATCH, "the first blocker, after the class");
+	cr_assert_eq(devsys_policy_decision_risk(d), DEVSYS_RISK_CRITICAL, "the higher class of the two lists (src/**)");
+	cr_assert(has_reason(d, DEVSYS_POLICY_R_CHECKS_PASSED), "the other facts are still there: %s", explain(d));
+	devsys_buf j = DEVSYS_BUF_INIT;
+	cr_assert_eq(devsys_gate_explain(&j, d, 1), 0);
+	cr_assert(strstr(j.ptr, "\"code\":\"paths-mismatch\"") && strstr(j.ptr, "\"decision\":\"blocked\""), "%s", j.ptr);
+	devsys_buf_dispose(&j);
+	devsys_policy_decision_free(d);
+	/* a mismatch is not worth waiting for: with a poll bound the answer is the same, at once */
+	devsys_gate_options go = DEVSYS_GATE_OPTIONS_INIT;
+	const devsys_policy *pol = NULL;
+	cr_assert_eq(devsys_config_policy(&pol, f.cfg), 0);
+	go.policy = pol;
+	go.repo = f.repo;
+	go.poll_timeout_ms = 100000;
+	go.poll_interval_ms = 100000;
+	cr_assert_eq(devsys_gate_check(&d, pr, &go), 0, "%s", gf_err());
+	cr_assert_eq(devsys_policy_decision_outcome(d), DEVSYS_POLICY_BLOCKED);
+	devsys_policy_decision_free(d);
+	merge_refused(pr, &f, main_before);
+	free(main_before);
+	devsys_pr_free(pr);
+	fx_close(&f);
+}
+
+Test(forge_local, a_checkout_path_the_forge_does_not_list_is_blocked_not_an_error)
+{
+	struct fx f;
+	devsys_policy_decision *d = NULL;
+	fx_open(&f, policy_yaml);
+	fx_commit(&f, "docs/a.md", "a\n", "docs a");
+	fx_commit(&f, "docs/b.md", "b\n", "docs b");
+	devsys_pr *pr = green_docs_pr(&f);
+	/* main is moved to the task's first commit: the forge's list has only docs/b.md */
+	gf_git("git --git-dir='%s' update-ref refs/heads/main refs/heads/task/t1~1", f.bare);
+	char *main_before = bare_sha(&f, "refs/heads/main");
+	cr_assert_eq(decide(pr, &f, &d), DEVSYS_POLICY_BLOCKED, "%s", explain(d));
+	const char *why = reason_of(d, DEVSYS_POLICY_R_PATHS_MISMATCH);
+	cr_assert(why && strstr(why, "the task changes 'docs/a.md'") && strstr(why, "the forge does not list"),
+	          "the reason names the path the forge does not list: %s", explain(d));
+	cr_assert_null(strstr(why, "docs/b.md"), "%s", why);
+	cr_assert_eq(devsys_policy_decision_risk(d), DEVSYS_RISK_LOW, "both lists are docs");
+	devsys_policy_decision_free(d);
+	merge_refused(pr, &f, main_before);
+	free(main_before);
 	devsys_pr_free(pr);
 	fx_close(&f);
 }
@@ -974,11 +1096,16 @@ Test(forge_local, gate_without_checkout_uses_the_forge_lists_and_fails_closed_on
 	go.policy = pol;
 	devsys_policy_decision *d = NULL;
 
-	/* A truncated list and no checkout: nothing can say what changed. */
+	/* A truncated list and no checkout: nothing can say what changed, so the
+	 * decision is blocked (not an error), classed by what the list does name. */
 	sinky_truncate = 1;
-	cr_assert_eq(devsys_gate_check(&d, pr, &go), DEVSYS_ECONFLICT);
-	cr_assert_null(d);
-	cr_assert(strstr(gf_err(), "truncated"), "%s", gf_err());
+	cr_assert_eq(devsys_gate_check(&d, pr, &go), 0, "%s", gf_err());
+	cr_assert_eq(devsys_policy_decision_outcome(d), DEVSYS_POLICY_BLOCKED, "%s", explain(d));
+	cr_assert(reason_of(d, DEVSYS_POLICY_R_PATHS_MISMATCH) &&
+	              strstr(reason_of(d, DEVSYS_POLICY_R_PATHS_MISMATCH), "truncated (1 path listed)"),
+	          "%s", explain(d));
+	cr_assert_eq(devsys_policy_decision_risk(d), DEVSYS_RISK_LOW);
+	devsys_policy_decision_free(d);
 
 	/* Complete: a low rename; the check run meets devsys/tests; carol is a commit author. */
 	sinky_truncate = 0;

@@ -466,3 +466,61 @@ Test(pipeline_pr_gate, a_draft_pr_is_blocked_and_rests_in_awaiting_review)
 	cr_assert_str_eq(json_string_value(json_object_get(pr, "state")), "open");
 	json_decref(pr);
 }
+
+/* A docs change, green and ready, on a main that got a src/ commit before the task was checked out;
+ * with @p rewind, main is then force-pushed back behind that commit, so the forge's file list (from
+ * the older merge base) names src/base.c, which the task never changed. */
+static void gate_after_main_moved(const char *id, bool rewind)
+{
+	open_pipeline(auto_merge_yaml);
+	cr_assert_eq(dt_sh("cd '%s/seed' && mkdir -p src && echo 'int base;' > src/base.c && git add src/base.c &&"
+	                   " git commit -qm base && git push -q origin main",
+	                   dir),
+	             0);
+	coded(id, "echo 'More guidance.' >> docs/guide.md\n", "  pr:\n    draft: false\n");
+	run_stage_ok("pr", "pr-opened");
+	set_status(id, "devsys/tests", DEVSYS_CHECK_SUCCESS);
+	past_verify(id);
+	if (rewind)
+		cr_assert_eq(dt_sh("git --git-dir='%s/remote.git' update-ref refs/heads/main refs/heads/main~1", dir), 0);
+}
+
+Test(pipeline_pr_gate, a_forge_file_list_that_disagrees_with_the_checkout_is_a_blocked_decision_not_a_failure)
+{
+	gate_after_main_moved("lists-1", true);
+	char *before = main_sha();
+	run_stage_ok("gate", "awaiting-review");
+	cr_assert_eq(state_of("lists-1"), DEVSYS_STATE_AWAITING_REVIEW, "it rests for a human, not failed");
+	json_t *tj = task_json("lists-1"), *g = gate_of(tj);
+	cr_assert_str_eq(json_string_value(json_object_get(g, "decision")), "blocked");
+	cr_assert_str_eq(json_string_value(json_object_get(g, "outcome")), "awaiting-review");
+	cr_assert_str_eq(json_string_value(json_object_get(g, "class")), "critical", "the higher of the two lists");
+	cr_assert(reasons_mention(g, "paths-mismatch") && reasons_mention(g, "src/base.c") &&
+	              !reasons_mention(g, "docs/guide.md"),
+	          "the reason names the path only the forge lists");
+	json_t *gs = json_object_get(json_object_get(tj, "stages"), "gate");
+	cr_assert_str_eq(json_string_value(json_object_get(gs, "result")), "ok");
+	json_decref(tj);
+	cr_assert_eq(events_of("lists-1", "gate.decision"), 1);
+	json_t *pr = pr_record(1);
+	cr_assert_str_eq(json_string_value(json_object_get(pr, "state")), "open", "not merged");
+	cr_assert(strstr(json_string_value(json_object_get(pr, "body")), "paths-mismatch"),
+	          "the PR body shows why: %s", json_string_value(json_object_get(pr, "body")));
+	json_decref(pr);
+	char *after = main_sha();
+	cr_assert_str_eq(after, before, "main did not move");
+	free(before);
+	free(after);
+}
+
+Test(pipeline_pr_gate, the_same_change_whose_lists_agree_merges)
+{
+	/* control of the test above: main keeps its src/ commit, so both lists name docs/guide.md alone */
+	gate_after_main_moved("lists-2", false);
+	run_stage_ok("gate", "merged");
+	json_t *tj = task_json("lists-2"), *g = gate_of(tj);
+	cr_assert_str_eq(json_string_value(json_object_get(g, "decision")), "merge");
+	cr_assert_str_eq(json_string_value(json_object_get(g, "class")), "low");
+	cr_assert(!reasons_mention(g, "paths-mismatch"));
+	json_decref(tj);
+}
