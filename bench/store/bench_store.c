@@ -1,0 +1,541 @@
+/*
+ * The queue's claim throughput, against an anchor measured in the same run
+ * doing the least SQL the same work needs (run.sh starts what it needs).
+ *
+ *   bench_store sqlite WORKDIR TASKS
+ *     Two processes claim and complete TASKS queued tasks from one
+ *     workspace's SQLite store. Anchor: two processes running one-row
+ *     UPDATE ... RETURNING autocommit statements on one SQLite file with the
+ *     store's settings (WAL, synchronous=FULL, the same busy schedule): one
+ *     takes the oldest free row, one marks it done, as a claim and a complete
+ *     do. Prints claims/s, (claims+completes)/s against the anchor's
+ *     statements/s, and each side's busy retries (waits for the other's
+ *     write lock; the store's from its /metrics counter).
+ *
+ *   bench_store pg WORKDIR URL TASKS WORKERS[:TASKS]...
+ *     For each WORKERS count, that many processes claim and complete TASKS
+ *     queued tasks from the PostgreSQL store at URL (no-op tasks: claim,
+ *     then complete). Anchor, first: one-row UPDATE ... RETURNING
+ *     autocommit statements over one libpq connection to the same server
+ *     (the same synchronous_commit, printed): one durable commit each, as a
+ *     claim is. Target per worker: (claims+completes)/s >= 0.5 x (anchor/2).
+ *
+ * Every task must be claimed exactly once (the claims are summed and the
+ * queue must end empty); exit 1 otherwise. A missed target is printed, not
+ * an exit status.
+ */
+#include <devsys.h>
+#include <devsys/store.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef BENCH_HAVE_PQ
+#include <libpq-fe.h>
+#endif
+
+#define MAX_WORKERS 16
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_store: %s: %s\n", what, devsys_error_message(devsys_error_last()));
+	exit(3);
+}
+
+/* What one process did, sent to the parent through a pipe. */
+typedef struct result {
+	long long ops;    /* claims (devsys) or statements (anchor) */
+	long long busy;   /* busy retries */
+	long long errors; /* claims that gave up (EBUSY past the timeout) */
+	double end;       /* CLOCK_MONOTONIC at its last operation */
+} result;
+
+/*
+ * N children run @p body(i, payload); each opens what it needs, then all
+ * start together. Returns the seconds from the start to the last child's
+ * end and sums the results into @p sum.
+ */
+typedef result (*child_fn)(int i, void *payload, int ready_fd, int go_fd);
+
+static double run_children(int n, child_fn body, void *payload, result *sum)
+{
+	int ready[2], go[2], res[2];
+	pid_t pids[MAX_WORKERS];
+	double t0, last = 0;
+	char c = 'g';
+	memset(sum, 0, sizeof(*sum));
+	if (pipe(ready) < 0 || pipe(go) < 0 || pipe(res) < 0)
+		exit(3);
+	for (int i = 0; i < n; i++) {
+		if ((pids[i] = fork()) < 0)
+			exit(3);
+		if (pids[i] == 0) {
+			result r;
+			close(ready[0]);
+			close(go[1]);
+			close(res[0]);
+			r = body(i, payload, ready[1], go[0]);
+			_exit(write(res[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 3);
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	close(res[1]);
+	for (int i = 0; i < n; i++)
+		if (read(ready[0], &c, 1) != 1)
+			exit(3);
+	t0 = now();
+	for (int i = 0; i < n; i++)
+		if (write(go[1], &c, 1) != 1)
+			exit(3);
+	for (int i = 0; i < n; i++) {
+		result r;
+		if (read(res[0], &r, sizeof(r)) != (ssize_t)sizeof(r)) {
+			fprintf(stderr, "bench_store: a child died\n");
+			exit(3);
+		}
+		sum->ops += r.ops;
+		sum->busy += r.busy;
+		sum->errors += r.errors;
+		if (r.end > last)
+			last = r.end;
+	}
+	for (int i = 0; i < n; i++) {
+		int st;
+		waitpid(pids[i], &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fprintf(stderr, "bench_store: child %d failed\n", i);
+			exit(3);
+		}
+	}
+	close(ready[0]);
+	close(go[1]);
+	close(res[0]);
+	return last - t0;
+}
+
+static void ready_and_wait(int ready_fd, int go_fd)
+{
+	char c = 'r';
+	if (write(ready_fd, &c, 1) != 1 || read(go_fd, &c, 1) != 1)
+		_exit(3);
+}
+
+/* ---- the devsys side: claim and complete until the queue is empty ---- */
+
+typedef struct store_job {
+	const char *workspace;
+	const char *url; /* NULL: SQLite in the workspace */
+} store_job;
+
+static devsys_store *open_store(devsys_workspace **ws, const store_job *job)
+{
+	devsys_store_options o = DEVSYS_STORE_OPTIONS_INIT;
+	devsys_store *st = NULL;
+	o.url = job->url;
+	o.flags = DEVSYS_STORE_NO_RECOVER;
+	if (devsys_workspace_open(ws, job->workspace, NULL) < 0 || devsys_store_open(&st, *ws, &o) < 0)
+		die("open the store");
+	return st;
+}
+
+/* The store's devsys_store_busy_retries_total; 0 when it has none (PostgreSQL). */
+static long long store_busy(devsys_store *st)
+{
+	devsys_buf b = DEVSYS_BUF_INIT;
+	const char *k = "\ndevsys_store_busy_retries_total ";
+	const char *line;
+	long long n = 0;
+	if (devsys_store_metrics(st, &b) < 0)
+		die("metrics");
+	if ((line = strstr(b.ptr, k)) != NULL)
+		n = atoll(line + strlen(k));
+	devsys_buf_dispose(&b);
+	return n;
+}
+
+static result claimer(int i, void *payload, int ready_fd, int go_fd)
+{
+	const store_job *job = payload;
+	devsys_workspace *ws = NULL;
+	devsys_store *st;
+	devsys_buf id = DEVSYS_BUF_INIT;
+	char owner[64];
+	result r;
+	memset(&r, 0, sizeof(r));
+	snprintf(owner, sizeof(owner), "bench-%d/1", i);
+	st = open_store(&ws, job);
+	r.busy = -store_busy(st); /* opening may have waited: count the run only */
+	ready_and_wait(ready_fd, go_fd);
+	for (;;) {
+		int rc = devsys_store_claim(&id, st, owner, "bench", NULL, 0, 600000);
+		if (rc == DEVSYS_ENOTFOUND)
+			break;
+		if (rc == DEVSYS_EBUSY) {
+			r.errors++;
+			continue;
+		}
+		if (rc < 0)
+			die("claim");
+		r.ops++;
+		if (devsys_store_complete(st, id.ptr, owner) < 0)
+			die("complete");
+	}
+	r.end = now();
+	r.busy += store_busy(st);
+	devsys_buf_dispose(&id);
+	devsys_store_free(st);
+	devsys_workspace_free(ws);
+	return r;
+}
+
+/* TASKS queued tasks named PREFIX-N, as devsys submit leaves them; setup, not measured. */
+typedef struct submit_job {
+	const store_job *job;
+	const char *prefix;
+	long tasks;
+	int procs;
+} submit_job;
+
+static result submitter(int k, void *payload, int ready_fd, int go_fd)
+{
+	const submit_job *s = payload;
+	devsys_workspace *ws = NULL;
+	devsys_store *st = open_store(&ws, s->job);
+	char id[64];
+	result r;
+	memset(&r, 0, sizeof(r));
+	ready_and_wait(ready_fd, go_fd);
+	for (long i = k; i < s->tasks; i += s->procs) {
+		snprintf(id, sizeof(id), "%s-%ld", s->prefix, i);
+		if (devsys_store_task_create(st, id, NULL) < 0 ||
+		    devsys_store_transition(st, id, DEVSYS_STATE_VALIDATED, NULL) < 0 ||
+		    devsys_store_submit(st, id, NULL, "urn:devsys:schema:task:1") < 0)
+			die(id);
+		r.ops++;
+	}
+	r.end = now();
+	devsys_store_free(st);
+	devsys_workspace_free(ws);
+	return r;
+}
+
+/* Queued by @p procs processes at once (a store on a slow disk takes long to fill). */
+static void submit_tasks(const store_job *job, const char *prefix, long tasks, int procs)
+{
+	submit_job s = { job, prefix, tasks, procs };
+	result r;
+	double t = run_children(procs, submitter, &s, &r);
+	if (r.ops != tasks)
+		exit(3);
+	printf("  (queued %ld tasks in %.1f s)\n", tasks, t);
+	fflush(stdout);
+}
+
+/* The queue is empty after a run: every task was claimed and completed. */
+static int queue_left(const store_job *job)
+{
+	devsys_workspace *ws = NULL;
+	devsys_store *st = open_store(&ws, job);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	const char *k = "\ndevsys_queue_tasks{lease=\"free\"} ";
+	const char *line;
+	int n = -1;
+	if (devsys_store_metrics(st, &b) < 0)
+		die("metrics");
+	if ((line = strstr(b.ptr, k)) != NULL)
+		n = atoi(line + strlen(k));
+	devsys_buf_dispose(&b);
+	devsys_store_free(st);
+	devsys_workspace_free(ws);
+	return n;
+}
+
+/* ---- SQLite: two processes ---- */
+
+/* The store's busy schedule (lib/store/sqlite.c), counted the same way. */
+static int anchor_busy(void *arg, int n)
+{
+	static const int delays[] = { 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100 };
+	const int nd = (int)(sizeof(delays) / sizeof(delays[0]));
+	long long *count = arg, waited = 0;
+	int ms = n < nd ? delays[n] : 100;
+	for (int i = 0; i < n && i < nd; i++)
+		waited += delays[i];
+	if (n > nd)
+		waited += (long long)(n - nd) * 100;
+	if (waited >= 10000)
+		return 0;
+	(*count)++;
+	sqlite3_sleep(ms);
+	return 1;
+}
+
+static sqlite3 *anchor_open(const char *path, long long *busy)
+{
+	sqlite3 *db;
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		exit(3);
+	sqlite3_busy_handler(db, anchor_busy, busy);
+	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, NULL) != SQLITE_OK)
+		exit(3);
+	return db;
+}
+
+/* One-row UPDATE ... RETURNING, autocommit: take the oldest free row, then mark it done. */
+static result sqlite_anchor_child(int i, void *payload, int ready_fd, int go_fd)
+{
+	const char *path = payload;
+	sqlite3_stmt *take, *done;
+	long long busy = 0;
+	char owner[32];
+	result r;
+	sqlite3 *db = anchor_open(path, &busy);
+	memset(&r, 0, sizeof(r));
+	snprintf(owner, sizeof(owner), "anchor-%d", i);
+	if (sqlite3_prepare_v2(db,
+	                       "UPDATE q SET owner = ?1 WHERE id = (SELECT id FROM q WHERE owner = '' ORDER BY id LIMIT 1) "
+	                       "RETURNING id",
+	                       -1, &take, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "UPDATE q SET owner = 'done' WHERE id = ?1 RETURNING id", -1, &done, NULL) != SQLITE_OK)
+		exit(3);
+	sqlite3_bind_text(take, 1, owner, -1, SQLITE_STATIC);
+	ready_and_wait(ready_fd, go_fd);
+	for (;;) {
+		int rc = sqlite3_step(take);
+		long long id;
+		if (rc == SQLITE_DONE) { /* no free row left */
+			sqlite3_reset(take);
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			fprintf(stderr, "anchor: %s\n", sqlite3_errmsg(db));
+			exit(3);
+		}
+		id = sqlite3_column_int64(take, 0);
+		while (sqlite3_step(take) == SQLITE_ROW)
+			;
+		sqlite3_reset(take);
+		sqlite3_bind_int64(done, 1, id);
+		if (sqlite3_step(done) != SQLITE_ROW)
+			exit(3);
+		while (sqlite3_step(done) == SQLITE_ROW)
+			;
+		sqlite3_reset(done);
+		r.ops += 2;
+	}
+	r.end = now();
+	r.busy = busy;
+	sqlite3_finalize(take);
+	sqlite3_finalize(done);
+	sqlite3_close(db);
+	return r;
+}
+
+static int bench_sqlite(const char *dir, long tasks)
+{
+	char ws[4200], anchor[4200];
+	store_job job;
+	result a, d;
+	double ta, td, arate, drate;
+	long long busy = 0;
+	sqlite3 *db;
+	snprintf(ws, sizeof(ws), "%s/ws", dir);
+	snprintf(anchor, sizeof(anchor), "%s/anchor.db", dir);
+	if (mkdir(ws, 0700) < 0 && errno != EEXIST)
+		return 3;
+
+	/* the anchor's table: TASKS free rows */
+	db = anchor_open(anchor, &busy);
+	if (sqlite3_exec(db, "CREATE TABLE q(id INTEGER PRIMARY KEY, owner TEXT NOT NULL DEFAULT '');", NULL, NULL,
+	                 NULL) != SQLITE_OK)
+		return 3;
+	{
+		char sql[200];
+		snprintf(sql, sizeof(sql),
+		         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %ld) "
+		         "INSERT INTO q(id) SELECT i FROM n;",
+		         tasks);
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			return 3;
+	}
+	sqlite3_close(db);
+
+	job.workspace = ws;
+	job.url = NULL;
+	submit_tasks(&job, "s", tasks, 1); /* SQLite has one writer at a time anyway */
+
+	ta = run_children(2, sqlite_anchor_child, anchor, &a);
+	td = run_children(2, claimer, &job, &d);
+	if (a.ops != 2 * tasks || d.ops != tasks || queue_left(&job) != 0) {
+		fprintf(stderr, "bench_store: not every task was claimed once (anchor %lld statements, devsys %lld claims, "
+		                "%ld tasks)\n",
+		        a.ops, d.ops, tasks);
+		return 1;
+	}
+	arate = (double)a.ops / ta;
+	drate = 2.0 * (double)d.ops / td;
+	printf("SQLite, 2 processes, one workspace, %ld tasks (WAL, synchronous=FULL)\n", tasks);
+	printf("  floor (SQLite, one-row UPDATE ... RETURNING autocommit, 2 processes): %.0f statements/s, "
+	       "%lld busy retries\n",
+	       arate, a.busy);
+	printf("  devsys claim + complete:  %.0f claims/s, %.0f (claims+completes)/s, %lld busy retries, "
+	       "%lld claims gave up (EBUSY)\n",
+	       (double)d.ops / td, drate, d.busy, d.errors);
+	printf("  ratio (claims+completes)/s / floor statements/s: %.2fx\n", drate / arate);
+	return 0;
+}
+
+/* ---- PostgreSQL ---- */
+
+#ifdef BENCH_HAVE_PQ
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static PGconn *pq_connect(const char *url)
+{
+	PGconn *c = PQconnectdb(url);
+	if (PQstatus(c) == CONNECTION_OK)
+		PQsetNoticeProcessor(c, quiet, NULL);
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "bench_store: %s\n", PQerrorMessage(c));
+		exit(3);
+	}
+	return c;
+}
+
+static void pq_exec(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "bench_store: %s: %s\n", sql, PQerrorMessage(c));
+		exit(3);
+	}
+	PQclear(r);
+}
+
+/* One-row UPDATE ... RETURNING autocommit statements over one connection, for @p seconds. */
+static double pg_anchor(const char *url, double seconds, char *sync, size_t sync_len)
+{
+	PGconn *c = pq_connect(url);
+	PGresult *r;
+	long long n = 0;
+	double t0, t;
+	const int rows = 10000;
+	pq_exec(c, "DROP TABLE IF EXISTS bench_anchor");
+	pq_exec(c, "CREATE TABLE bench_anchor(id int PRIMARY KEY, n bigint NOT NULL DEFAULT 0)");
+	pq_exec(c, "INSERT INTO bench_anchor(id) SELECT generate_series(1, 10000)");
+	r = PQexec(c, "SHOW synchronous_commit");
+	snprintf(sync, sync_len, "%s", PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : "?");
+	PQclear(r);
+	r = PQprepare(c, "up", "UPDATE bench_anchor SET n = n + 1 WHERE id = $1 RETURNING n", 1, NULL);
+	PQclear(r);
+	t0 = now();
+	do {
+		char id[16];
+		const char *v[1] = { id };
+		snprintf(id, sizeof(id), "%lld", n % rows + 1);
+		r = PQexecPrepared(c, "up", 1, v, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+			fprintf(stderr, "bench_store: anchor: %s\n", PQerrorMessage(c));
+			exit(3);
+		}
+		PQclear(r);
+		n++;
+	} while ((t = now() - t0) < seconds);
+	pq_exec(c, "DROP TABLE bench_anchor");
+	PQfinish(c);
+	return (double)n / t;
+}
+#endif
+
+static int bench_pg(const char *dir, const char *url, long default_tasks, char **workers, int nworkers)
+{
+#ifdef BENCH_HAVE_PQ
+	char ws[4200], sync[32], prefix[32];
+	store_job job;
+	double anchor;
+	int rc = 0;
+	snprintf(ws, sizeof(ws), "%s/ws", dir);
+	if (mkdir(ws, 0700) < 0 && errno != EEXIST)
+		return 3;
+	job.workspace = ws;
+	job.url = url;
+	anchor = pg_anchor(url, 3.0, sync, sizeof(sync));
+	printf("PostgreSQL, no-op tasks (claim, then complete), synchronous_commit=%s\n", sync);
+	printf("  anchor (one libpq connection, one-row UPDATE ... RETURNING autocommit): %.0f statements/s\n", anchor);
+	printf("  target per worker: (claims+completes)/s >= 0.5 x anchor/2 = %.0f/s\n", 0.25 * anchor);
+	printf("  %-8s %7s %12s %22s %30s %8s\n", "workers", "tasks", "claims/s", "(claims+completes)/s",
+	       "per worker (ratio to target)", "scaling");
+	double one = 0;
+	for (int w = 0; w < nworkers; w++) {
+		/* "N" or "N:TASKS": N workers, on TASKS tasks of their own (else the default count) */
+		int n = atoi(workers[w]);
+		long tasks = strchr(workers[w], ':') ? atol(strchr(workers[w], ':') + 1) : default_tasks;
+		result d;
+		double t, per;
+		if (n < 1 || n > MAX_WORKERS || tasks < 1)
+			return 2;
+		snprintf(prefix, sizeof(prefix), "w%d", n);
+		submit_tasks(&job, prefix, tasks, 4);
+		t = run_children(n, claimer, &job, &d);
+		if (d.ops != tasks || queue_left(&job) != 0) {
+			fprintf(stderr, "bench_store: %d workers: %lld claims of %ld tasks\n", n, d.ops, tasks);
+			return 1;
+		}
+		per = 2.0 * (double)d.ops / t / n;
+		if (n == 1 || one == 0)
+			one = (double)d.ops / t;
+		printf("  %-8d %7ld %12.0f %22.0f %22.0f (%5.2fx) %7.2fx\n", n, tasks, (double)d.ops / t,
+		       2.0 * (double)d.ops / t, per, per / (0.25 * anchor), (double)d.ops / t / one);
+		if (d.errors)
+			printf("           (%lld claims gave up with EBUSY and were retried)\n", d.errors);
+	}
+	printf("  (scaling: claims/s against the first row's)\n");
+	return rc;
+#else
+	(void)dir;
+	(void)url;
+	(void)default_tasks;
+	(void)workers;
+	(void)nworkers;
+	fprintf(stderr, "bench_store: built without libpq (the postgresql module)\n");
+	return 2;
+#endif
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+	signal(SIGPIPE, SIG_IGN);
+	if (devsys_init() < 0)
+		die("init");
+	if (argc == 4 && !strcmp(argv[1], "sqlite") && atol(argv[3]) > 0)
+		rc = bench_sqlite(argv[2], atol(argv[3]));
+	else if (argc >= 6 && !strcmp(argv[1], "pg") && atol(argv[4]) > 0)
+		rc = bench_pg(argv[2], argv[3], atol(argv[4]), argv + 5, argc - 5);
+	else {
+		fprintf(stderr, "usage: bench_store sqlite WORKDIR TASKS\n"
+		                "       bench_store pg WORKDIR URL TASKS WORKERS...\n");
+		rc = 2;
+	}
+	devsys_shutdown();
+	return rc;
+}
