@@ -1,7 +1,8 @@
 /*
  * devsysd - the manager's HTTP server: a thin shell over the store, the
  * task record and the report module, on libmicrohttpd in epoll mode.
- * See docs/devsysd.md.
+ * With --workers N it embeds the library's worker (devsys/worker.h), which
+ * runs the tasks it accepts. See docs/devsysd.md.
  */
 #include <devsys.h>
 
@@ -46,13 +47,19 @@ typedef struct config {
 	size_t header_limit;           /* connection memory pool: caps the header size */
 	unsigned int sse_max_seconds;
 	unsigned int grace;            /* seconds to drain on SIGTERM */
+	unsigned int workers;          /* jobs of the embedded worker; 0: none */
+	const char *config_path;       /* the operator's devsys.yaml for the embedded worker */
+	unsigned int lease_ms;         /* the embedded worker's lease; 0: the library's */
 } config;
 
 static config cfg = { NULL, "127.0.0.1", 8080, NULL, 1024 * 1024, 16 * 1024 * 1024, 30, 10, 64, 4096, 2, 16 * 1024,
-	             3600, 10 };
+	             3600, 10, 0, NULL, 0 };
 
 static devsys_workspace *ws;
 static devsys_store *store;
+#if defined(DEVSYS_HAVE_MODULE_WORKER)
+static devsys_worker *worker; /* --workers N: runs what POST /api/tasks queues */
+#endif
 static char *token;
 static size_t token_len;
 static struct MHD_Daemon *daemon_;
@@ -789,16 +796,13 @@ static enum MHD_Result serve_events_sse(struct MHD_Connection *c, devsys_task *t
 
 /* ------------------------------------------------------------ logs with Range */
 
+static enum MHD_Result serve_open_file(struct MHD_Connection *c, int fd, const struct stat *st, const char *type);
+
 static enum MHD_Result serve_log(struct MHD_Connection *c, devsys_task *task, const char *stage)
 {
 	devsys_buf p = DEVSYS_BUF_INIT;
-	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
 	struct stat st;
-	struct MHD_Response *r;
-	uint64_t size, from = 0, to;
-	unsigned int status = 200;
 	int fd;
-	enum MHD_Result ret;
 
 	if (devsys_stage_check(stage) < 0)
 		return send_error(c, 400, "bad_request", "'%.40s' is not a stage (%s)", stage, DEVSYS_STAGE_NAMES);
@@ -813,7 +817,19 @@ static enum MHD_Result serve_log(struct MHD_Connection *c, devsys_task *task, co
 			close(fd);
 		return send_error(c, 404, "not_found", "task '%s' has no %s log", devsys_task_id(task), stage);
 	}
-	size = (uint64_t)st.st_size;
+	return serve_open_file(c, fd, &st, "text/plain; charset=utf-8");
+}
+
+/* Serve the open regular file @p fd (its stat @p st), honouring one Range; takes @p fd. */
+static enum MHD_Result serve_open_file(struct MHD_Connection *c, int fd, const struct stat *st, const char *type)
+{
+	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+	struct MHD_Response *r;
+	uint64_t size, from = 0, to;
+	unsigned int status = 200;
+	enum MHD_Result ret;
+
+	size = (uint64_t)st->st_size;
 	to = size ? size - 1 : 0;
 	if (range && strncmp(range, "bytes=", 6) == 0 && !strchr(range, ',')) {
 		const char *spec = range + 6;
@@ -862,7 +878,7 @@ static enum MHD_Result serve_log(struct MHD_Connection *c, devsys_task *task, co
 		close(fd);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+	MHD_add_response_header(r, "Content-Type", type);
 	MHD_add_response_header(r, "Accept-Ranges", "bytes");
 	if (status == 206) {
 		char cr[96];
@@ -874,6 +890,30 @@ static enum MHD_Result serve_log(struct MHD_Connection *c, devsys_task *task, co
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* ------------------------------------------------------------ the agent's events */
+
+/*
+ * GET /api/tasks/<id>/agent: logs/agent.jsonl, the coding agent's event
+ * stream as the agent stage kept it (masked as it was written). The path is
+ * confined to the task's folder, and a symbolic link is not followed.
+ */
+static enum MHD_Result serve_agent(struct MHD_Connection *c, devsys_task *task)
+{
+	devsys_buf p = DEVSYS_BUF_INIT;
+	struct stat st;
+	int fd;
+	/* a path that leads out is answered as no file, without naming where it leads */
+	fd = devsys_task_path_join(&p, task, "logs/agent.jsonl") < 0 ? -1 : open(p.ptr, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	devsys_buf_dispose(&p);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return send_error(c, 404, "not_found", "task '%s' has no agent event log (logs/agent.jsonl)",
+		                  devsys_task_id(task));
+	}
+	return serve_open_file(c, fd, &st, "application/x-ndjson");
 }
 
 /* ------------------------------------------------------------ POST /api/tasks */
@@ -908,8 +948,15 @@ static enum MHD_Result created(struct MHD_Connection *c, const char *id)
 	char location[128];
 	enum MHD_Result ret;
 	char *s;
-	json_t *j = json_pack("{s:s,s:s,s:s}", "id", id, "state", "validated", "location", "");
+	devsys_buf tj = DEVSYS_BUF_INIT;
+	json_t *j = NULL;
 
+	/* the task as the store has it (queued), with where to find it */
+	if (devsys_store_task_json(store, id, &tj) == 0)
+		j = json_loads(tj.ptr, 0, NULL);
+	devsys_buf_dispose(&tj);
+	if (!j)
+		j = json_pack("{s:s,s:s}", "id", id, "state", "validated");
 	snprintf(location, sizeof(location), "/api/tasks/%s", id);
 	json_object_set_new(j, "location", json_string(location));
 	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -924,6 +971,29 @@ static enum MHD_Result created(struct MHD_Connection *c, const char *id)
 	ret = MHD_queue_response(c, 201, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* The id of the schema the library validates against ("$id" of the embedded task schema). */
+static char *schema_id(void)
+{
+	json_t *j = json_loads(devsys_spec_task_schema_text(), 0, NULL);
+	const char *id = json_string_value(json_object_get(j, "$id"));
+	char *s = strdup(id ? id : "");
+	json_decref(j);
+	return s;
+}
+
+/*
+ * Queue the validated task for a worker (the embedded one with --workers,
+ * or any `devsys worker` of the workspace), for the profile its spec names.
+ */
+static int queue_task(devsys_pipeline *p)
+{
+	const char *profile = devsys_spec_get_string(devsys_pipeline_spec(p), "/runner");
+	char *schema = schema_id();
+	int rc = devsys_store_submit(store, devsys_pipeline_task_id(p), profile, schema);
+	free(schema);
+	return rc;
 }
 
 static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, size_t len)
@@ -941,7 +1011,7 @@ static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, s
 	if ((rc = devsys_pipeline_new(&p, ws, &po)) < 0)
 		return send_lib_error(c, rc);
 	rc = devsys_pipeline_validate(&res, p, body, len, "request");
-	if (rc == 0)
+	if (rc == 0 && (rc = queue_task(p)) == 0)
 		ret = created(c, devsys_pipeline_task_id(p));
 	else if (res.outcome && strcmp(res.outcome, "spec-refused") == 0 && res.failure_class == DEVSYS_FAILURE_BUILD)
 		ret = refused_spec(c, devsys_pipeline_validation(p));
@@ -951,8 +1021,20 @@ static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, s
 	return ret;
 }
 
-/* The owner of the running stage is signaled (it ends the stage canceled:
- * 202); a task no process runs is canceled here (200). */
+static enum MHD_Result canceling(struct MHD_Connection *c, const char *id, const char *via)
+{
+	return send_json(c, 202, json_pack("{s:s,s:s,s:b,s:s}", "id", id, "state",
+	                                   devsys_task_state_name(devsys_store_task_state(store, id)), "canceling", 1,
+	                                   "via", via));
+}
+
+/*
+ * The cancel reaches the task's owner wherever it runs (202): the embedded
+ * worker's own run is canceled in place; a queued task another worker
+ * holds gets the store's cancel request, which that worker's heartbeat
+ * turns into a cancel of its run; the owner of a stage run outside the
+ * queue (devsys run) is signaled. A task nobody runs is canceled here (200).
+ */
 static enum MHD_Result cancel_task(struct MHD_Connection *c, const char *id)
 {
 	devsys_store_options so = DEVSYS_STORE_OPTIONS_INIT;
@@ -961,6 +1043,16 @@ static enum MHD_Result cancel_task(struct MHD_Connection *c, const char *id)
 	enum MHD_Result ret;
 	int rc, signaled = 0;
 
+#if defined(DEVSYS_HAVE_MODULE_WORKER)
+	if (worker && devsys_worker_cancel_task(worker, id) == 1)
+		return canceling(c, id, "this-process");
+#endif
+	if ((rc = devsys_store_cancel_request(store, id, "canceled over HTTP")) == 1)
+		return canceling(c, id, "cancel-request");
+	if (rc == 0)
+		return send_json(c, 200, json_pack("{s:s,s:s}", "id", id, "state", "canceled"));
+	if (rc != DEVSYS_ENOTFOUND)
+		return send_lib_error(c, rc);
 	so.flags = DEVSYS_STORE_NO_RECOVER;
 	po.store = &so;
 	if ((rc = devsys_pipeline_new(&p, ws, &po)) < 0)
@@ -968,8 +1060,7 @@ static enum MHD_Result cancel_task(struct MHD_Connection *c, const char *id)
 	if ((rc = devsys_pipeline_cancel_task(&signaled, p, id)) < 0)
 		ret = send_lib_error(c, rc);
 	else if (signaled)
-		ret = send_json(c, 202, json_pack("{s:s,s:s,s:b}", "id", id, "state",
-		                                  devsys_task_state_name(devsys_store_task_state(store, id)), "canceling", 1));
+		ret = canceling(c, id, "signal");
 	else
 		ret = send_json(c, 200, json_pack("{s:s,s:s}", "id", id, "state", "canceled"));
 	devsys_pipeline_free(p);
@@ -1069,6 +1160,28 @@ static int split_path(const char *url, char *copy, size_t size, char *seg[MAX_SE
 	return n;
 }
 
+/* The embedded worker's counts (the registry's, of every worker, are the store's metrics). */
+static void worker_metrics(devsys_buf *m)
+{
+#if defined(DEVSYS_HAVE_MODULE_WORKER)
+	devsys_worker_stats st = DEVSYS_WORKER_STATS_INIT;
+	if (!worker || devsys_worker_stats_get(&st, worker) < 0)
+		return;
+	devsys_buf_printf(m,
+	                  "# TYPE devsysd_worker_jobs gauge\ndevsysd_worker_jobs %u\n"
+	                  "# TYPE devsysd_worker_running gauge\ndevsysd_worker_running %llu\n"
+	                  "# TYPE devsysd_worker_claims_total counter\ndevsysd_worker_claims_total %llu\n"
+	                  "# TYPE devsysd_worker_completed_total counter\ndevsysd_worker_completed_total %llu\n"
+	                  "# TYPE devsysd_worker_lease_expiries_total counter\ndevsysd_worker_lease_expiries_total %llu\n"
+	                  "# TYPE devsysd_worker_cancels_total counter\ndevsysd_worker_cancels_total %llu\n",
+	                  st.jobs, (unsigned long long)st.running, (unsigned long long)st.claimed,
+	                  (unsigned long long)st.completed, (unsigned long long)st.lease_expiries,
+	                  (unsigned long long)st.cancels);
+#else
+	(void)m;
+#endif
+}
+
 static enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *method, request *req)
 {
 	char copy[1024];
@@ -1109,6 +1222,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 		                  (unsigned long long)atomic_load(&req_5xx), (unsigned long long)atomic_load(&req_401),
 		                  (unsigned long long)atomic_load(&conn_killed), nconns);
 		pthread_mutex_unlock(&reg_lock);
+		worker_metrics(&m);
 		ret = send_bytes(c, 200, "text/plain; version=0.0.4", m.ptr, m.size);
 		devsys_buf_dispose(&m);
 		return ret;
@@ -1197,6 +1311,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 			ret = serve_events_json(c, task);
 	} else if (n == 5 && strcmp(seg[3], "logs") == 0) {
 		ret = serve_log(c, task, seg[4]);
+	} else if (n == 4 && strcmp(seg[3], "agent") == 0) {
+		ret = serve_agent(c, task);
 	} else
 		ret = send_error(c, 404, "not_found", "no such endpoint");
 done:
@@ -1361,6 +1477,72 @@ static void *acceptor(void *arg)
 
 /* ------------------------------------------------------------ main */
 
+/* ------------------------------------------------------------ the embedded worker */
+
+#if defined(DEVSYS_HAVE_MODULE_WORKER)
+static pthread_t worker_thread;
+
+static void on_worker_event(const devsys_worker_event *ev, void *payload)
+{
+	(void)payload;
+	if (ev->kind == DEVSYS_WORKER_EVENT_PIPELINE || !ev->message)
+		return;
+	if (ev->task_id)
+		fprintf(stderr, "devsysd: worker: task %s: %s\n", ev->task_id, ev->message);
+	else
+		fprintf(stderr, "devsysd: worker: %s\n", ev->message);
+}
+
+static void *worker_main(void *arg)
+{
+	(void)arg;
+	if (devsys_worker_run(worker) < 0)
+		fprintf(stderr, "devsysd: the worker stopped: %s\n", devsys_error_message(devsys_error_last()));
+	return NULL;
+}
+#endif
+
+/* --workers N: one worker of N jobs in this process, its threads started before the server's. */
+static int start_worker(void)
+{
+	if (!cfg.workers)
+		return 0;
+#if defined(DEVSYS_HAVE_MODULE_WORKER)
+	{
+		devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
+		char host[128] = "localhost", id[200];
+		if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+			snprintf(host, sizeof(host), "localhost");
+		snprintf(id, sizeof(id), "devsysd-%.60s:%ld", host, (long)getpid());
+		o.id = id;
+		o.jobs = cfg.workers;
+		o.config_path = cfg.config_path;
+		o.lease_ms = cfg.lease_ms;
+		o.event = on_worker_event;
+		if (devsys_worker_open(&worker, ws, &o) < 0 || pthread_create(&worker_thread, NULL, worker_main, NULL) != 0) {
+			fprintf(stderr, "devsysd: cannot start the worker: %s\n", devsys_error_message(devsys_error_last()));
+			return -1;
+		}
+		fprintf(stderr, "devsysd: worker %s: %u job(s)\n", devsys_worker_id(worker), cfg.workers);
+		return 0;
+	}
+#else
+	fprintf(stderr, "devsysd: --workers needs the worker module, which this build does not have\n");
+	return -1;
+#endif
+}
+
+/* SIGTERM: the worker's running tasks get the grace period, then they are handed back. */
+static void stop_worker(void)
+{
+#if defined(DEVSYS_HAVE_MODULE_WORKER)
+	if (!worker)
+		return;
+	devsys_worker_stop(worker, cfg.grace * 1000u);
+	pthread_join(worker_thread, NULL);
+#endif
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -1368,6 +1550,9 @@ static void usage(FILE *f)
 	        "               [--max-body BYTES] [--body-budget BYTES] [--request-timeout S] [--idle-timeout S]\n"
 	        "               [--per-ip-limit N]\n"
 	        "               [--max-connections N] [--threads N] [--header-limit BYTES] [--sse-max S] [--grace S]\n"
+	        "               [--workers N] [--config FILE] [--lease-ms MS]\n"
+	        "--workers N embeds a worker of N jobs that runs the tasks POST /api/tasks queues (--config: its\n"
+	        "devsys.yaml).\n"
 	        "The bearer token comes from --token-file or $DEVSYSD_TOKEN; every endpoint but /healthz needs it.\n");
 }
 
@@ -1437,6 +1622,8 @@ int main(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'm' }, { "threads", required_argument, NULL, 'T' },
 		{ "header-limit", required_argument, NULL, 'H' }, { "sse-max", required_argument, NULL, 's' },
 		{ "grace", required_argument, NULL, 'g' },       { "help", no_argument, NULL, 'h' },
+		{ "workers", required_argument, NULL, 'W' },     { "config", required_argument, NULL, 'c' },
+		{ "lease-ms", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sockaddr_in addr;
@@ -1463,6 +1650,9 @@ int main(int argc, char **argv)
 		case 'H': if (!num_arg(optarg, 4096, 1 << 20, &v)) goto bad; cfg.header_limit = (size_t)v; break;
 		case 's': if (!num_arg(optarg, 1, 86400, &v)) goto bad; cfg.sse_max_seconds = (unsigned int)v; break;
 		case 'g': if (!num_arg(optarg, 0, 3600, &v)) goto bad; cfg.grace = (unsigned int)v; break;
+		case 'W': if (!num_arg(optarg, 0, 64, &v)) goto bad; cfg.workers = (unsigned int)v; break;
+		case 'c': cfg.config_path = optarg; break;
+		case 'L': if (!num_arg(optarg, 300, 3600000, &v)) goto bad; cfg.lease_ms = (unsigned int)v; break;
 		case 'h': usage(stdout); return 0;
 		default: goto bad;
 		}
@@ -1501,6 +1691,8 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (start_worker() < 0)
+		return 3;
 	if ((listen_fd = listen_on(&addr)) < 0) {
 		fprintf(stderr, "devsysd: cannot listen on %s:%u: %s\n", cfg.listen, cfg.port, strerror(errno));
 		return 3;
@@ -1527,6 +1719,7 @@ int main(int argc, char **argv)
 	}
 	/* graceful: stop accepting, end streams, let requests in flight finish */
 	fprintf(stderr, "devsysd: %s received, draining\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	stop_worker();
 	/* stop accepting: shutdown wakes the acceptor from accept4 */
 	atomic_store(&accepting, false);
 	shutdown(listen_fd, SHUT_RDWR);
@@ -1546,6 +1739,9 @@ int main(int argc, char **argv)
 	}
 	pthread_join(reaper_thread, NULL);
 	MHD_stop_daemon(daemon_);
+#if defined(DEVSYS_HAVE_MODULE_WORKER)
+	devsys_worker_free(worker);
+#endif
 	devsys_store_free(store);
 	devsys_workspace_free(ws);
 	devsys_shutdown();

@@ -845,11 +845,12 @@ Test(devsysd, post_a_spec_validates_and_creates)
 	j = json_of(&r);
 	cr_assert_str_eq(json_string_value(json_object_get(j, "id")), "new-task");
 	cr_assert_str_eq(json_string_value(json_object_get(j, "location")), "/api/tasks/new-task");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "queued", "the answer is the queued task");
 	json_decref(j);
 	devsys_buf_dispose(&r.body);
 	r = http("GET", "/api/tasks/new-task", TOKEN, NULL, NULL, 0);
 	cr_assert_eq(r.status, 200);
-	cr_assert(strstr(r.body.ptr, "\"state\": \"validated\""), "%s", r.body.ptr);
+	cr_assert(strstr(r.body.ptr, "\"state\": \"queued\""), "%s", r.body.ptr);
 	cr_assert(strstr(r.body.ptr, "https://git.example/o/r.git"), "%s", r.body.ptr);
 	cr_assert(strstr(r.body.ptr, "\"validation\""), "%s", r.body.ptr);
 	devsys_buf_dispose(&r.body);
