@@ -537,6 +537,19 @@ class Finding:
     message: str
 
 
+#: SpecKitFeature.run(run_wave=): runs a wave's task ids, returns once every one ended
+WaveRunner = Callable[[List[str]], None]
+
+
+def _findings(f: Any) -> List[Finding]:
+    out = []
+    for i in range(int(fn.devsys_speckit_findings_count(f))):
+        sev, file, line, msg = c_int(), c_char_p(), c_uint(), c_char_p()
+        rule = fn.devsys_speckit_finding_at(f, i, byref(sev), byref(file), byref(line), byref(msg))
+        out.append(Finding(dec(rule), sev.value, dec(file.value), line.value, dec(msg.value)))
+    return out
+
+
 class SpecKitFeature(Handle):
     """A Spec Kit feature folder (spec.md, plan.md, tasks.md), loaded and immutable."""
 
@@ -556,12 +569,7 @@ class SpecKitFeature(Handle):
         f = new_handle(lambda out: fn.devsys_speckit_findings_new(out))
         try:
             check(fn.devsys_speckit_check(f, self._h))
-            out = []
-            for i in range(int(fn.devsys_speckit_findings_count(f))):
-                sev, file, line, msg = c_int(), c_char_p(), c_uint(), c_char_p()
-                rule = fn.devsys_speckit_finding_at(f, i, byref(sev), byref(file), byref(line), byref(msg))
-                out.append(Finding(dec(rule), sev.value, dec(file.value), line.value, dec(msg.value)))
-            return out
+            return _findings(f)
         finally:
             fn.devsys_speckit_findings_free(f)
 
@@ -606,26 +614,55 @@ class SpecKitFeature(Handle):
         return dec(with_buf(lambda b: fn.devsys_speckit_status_to_json(b, self._h, lk)))
 
     def run(self, pipeline: Pipeline, repo_url: str, feature_dir: str, *, spec_extra: Optional[str] = None,
-            tasks_md: Optional[StrPath] = None) -> int:
-        """Run the feature's plan wave by wave through @p pipeline (one task at a
-        time, each in its own worktree), ticking each green task in @p tasks_md
-        when given: returns the waves that completed. A failure raises, its
-        message naming the wave and the task, with .waves_done set; calling
-        again resumes."""
+            tasks_md: Optional[StrPath] = None, run_wave: Optional[WaveRunner] = None) -> int:
+        """Run the feature's plan wave by wave through @p pipeline (each task in
+        its own worktree), ticking each green task in @p tasks_md when given:
+        returns the waves that completed. Without @p run_wave the tasks run one
+        at a time; with it, run_wave(task_ids) runs a wave's registered tasks
+        (each through a pipeline of its own: Pipeline.load(), then run(), as
+        many at once as it likes) and returns once every one ended; the library
+        then decides green by the task records. A failure raises, its message
+        naming the wave and the task, with .waves_done set (an exception
+        run_wave raised is raised again); calling again resumes."""
         ws = pipeline._workspace
         p = new_handle(lambda out: fn.devsys_speckit_plan_new(out, self._h))
         done = c_size_t()
+        trap = Trap()
+        args = (byref(done), pipeline._h, ws._h, p, req(repo_url, "repo_url"), req(feature_dir, "feature_dir"),
+                enc(spec_extra, "spec_extra", optional=True), enc(tasks_md, "tasks_md", optional=True))
         try:
-            rc = int(fn.devsys_speckit_run(byref(done), pipeline._h, ws._h, p, req(repo_url, "repo_url"),
-                                           req(feature_dir, "feature_dir"), enc(spec_extra, "spec_extra", optional=True),
-                                           enc(tasks_md, "tasks_md", optional=True)))
+            if run_wave is None:
+                rc = int(fn.devsys_speckit_run(*args))
+            else:
+                wave_fn = run_wave
+
+                def on_wave(ids: Any, n: int, _pl: Any) -> int:
+                    return trap.run(wave_fn, [dec(ids[i]) for i in range(n)])
+                cb = S.SPECKIT_WAVE_FN(on_wave)
+                rc = int(fn.devsys_speckit_run_waves(*args, cb, None))
         finally:
             fn.devsys_speckit_plan_free(p)
+        if trap.exc is not None:
+            trap.check(rc)
         if rc < 0:
             e = _base.last_error(rc)
             e.waves_done = done.value  # type: ignore[attr-defined]
             raise e
         return done.value
+
+    def check_phantoms(self, repo: Repo, ids: Optional[Sequence[str]] = None) -> List[Finding]:
+        """The phantom-completion check (SK015) of the tasks marked done (only
+        @p ids when given) against @p repo's commits from base to head."""
+        f = new_handle(lambda out: fn.devsys_speckit_findings_new(out))
+        try:
+            if ids is None:
+                check(fn.devsys_speckit_check_phantoms(f, self._h, repo._h))
+            else:
+                names, arr = _ids(ids)
+                check(fn.devsys_speckit_check_phantoms_ids(f, self._h, repo._h, arr, len(names)))
+            return _findings(f)
+        finally:
+            fn.devsys_speckit_findings_free(f)
 
 
 @dataclass(frozen=True)
@@ -719,4 +756,4 @@ __all__ = ['PR_OPEN', 'PR_CLOSED', 'PR_MERGED', 'REVIEW_APPROVED', 'REVIEW_CHANG
            'stage_names', 'StageResult', 'PipelineEvent', 'PipelineProgress', 'StageFailed', 'StageRun',
            'StageFn', 'Pipeline', 'Finding',
            'SpecKitFeature', 'SPECKIT_INFO', 'SPECKIT_WARNING', 'SPECKIT_ERROR', 'SpecKitLink', 'SpecKitLinks',
-           'speckit_task_green', 'speckit_mark_done', 'speckit_mark_done_file', 'speckit_sync']
+           'WaveRunner', 'speckit_task_green', 'speckit_mark_done', 'speckit_mark_done_file', 'speckit_sync']

@@ -134,15 +134,79 @@ class Repo(Handle):
     def changed_paths(self) -> List[Change]:
         ch = new_handle(lambda out: fn.devsys_repo_changed_paths(out, self._h))
         try:
-            out = []
-            for i in range(int(fn.devsys_repo_changes_count(ch))):
-                c = fn.devsys_repo_changes_at(ch, i)
-                out.append(Change(int(fn.devsys_repo_change_status_of(c)), dec(fn.devsys_repo_change_path(c)),
-                                  dec_opt(fn.devsys_repo_change_old_path(c)),
-                                  int(fn.devsys_repo_change_old_mode(c)), int(fn.devsys_repo_change_new_mode(c))))
-            return out
+            return _changes(ch)
         finally:
             fn.devsys_repo_changes_free(ch)
+
+    def changed_paths_by_commit(self) -> "Commits":
+        """The branch's commits from base (excluded) to head, first parents
+        only, oldest first, each with the paths it changed (copies)."""
+        cs = new_handle(lambda out: fn.devsys_repo_changed_paths_by_commit(out, self._h))
+        try:
+            return Commits([CommitChanges(dec(fn.devsys_repo_commits_sha(cs, i)),
+                                          _changes(fn.devsys_repo_commits_changes(cs, i)))
+                            for i in range(int(fn.devsys_repo_commits_count(cs)))],
+                           _touching_of(cs))
+        finally:
+            fn.devsys_repo_commits_free(cs)
+
+    def head_has_path(self, path: str) -> bool:
+        """Does the head commit (not the checkout) hold @p path ("dir/" asks for a folder)?"""
+        e = c_int()
+        check(fn.devsys_repo_head_has_path(byref(e), self._h, req(path, "path")))
+        return bool(e.value)
+
+
+def _changes(ch: Any) -> List[Change]:
+    out = []
+    for i in range(int(fn.devsys_repo_changes_count(ch))):
+        c = fn.devsys_repo_changes_at(ch, i)
+        out.append(Change(int(fn.devsys_repo_change_status_of(c)), dec(fn.devsys_repo_change_path(c)),
+                          dec_opt(fn.devsys_repo_change_old_path(c)),
+                          int(fn.devsys_repo_change_old_mode(c)), int(fn.devsys_repo_change_new_mode(c))))
+    return out
+
+
+def _touching_of(cs: Any) -> Dict[str, Tuple[int, int, int]]:
+    """devsys_repo_commits_touching() for every path the commits name (and its folders), computed
+    while the C result is alive, so Commits.touching() answers from copies."""
+    paths = set()
+    for i in range(int(fn.devsys_repo_commits_count(cs))):
+        ch = fn.devsys_repo_commits_changes(cs, i)
+        for k in range(int(fn.devsys_repo_changes_count(ch))):
+            c = fn.devsys_repo_changes_at(ch, k)
+            for p in (dec(fn.devsys_repo_change_path(c)), dec_opt(fn.devsys_repo_change_old_path(c))):
+                if p:
+                    parts = p.split("/")
+                    paths.add(p)
+                    paths.update("/".join(parts[:j]) + "/" for j in range(1, len(parts)))
+    out: Dict[str, Tuple[int, int, int]] = {}
+    for p in paths:
+        first, last = c_size_t(), c_size_t()
+        n = int(fn.devsys_repo_commits_touching(cs, p.encode("utf-8", "surrogateescape"), byref(first), byref(last)))
+        if n:
+            out[p] = (n, first.value, last.value)
+    return out
+
+
+@dataclass(frozen=True)
+class CommitChanges:
+    sha: str
+    changes: List[Change]
+
+
+class Commits(List[CommitChanges]):
+    """Repo.changed_paths_by_commit(): a list of CommitChanges, oldest first."""
+
+    def __init__(self, items: List[CommitChanges], touching: Dict[str, Tuple[int, int, int]]) -> None:
+        super().__init__(items)
+        self._touching = touching
+
+    def touching(self, path: str) -> Tuple[int, Optional[int], Optional[int]]:
+        """How many commits touched @p path (or, ending in "/", anything below
+        it), and the indexes of the first and last of them (None when none)."""
+        n, first, last = self._touching.get(path, (0, -1, -1))
+        return (n, first, last) if n else (0, None, None)
 
 
 # ---------------------------------------------------------------- runner
@@ -351,6 +415,12 @@ class Config(Handle):
         o = _owned(o)
         o.docker = ctypes.pointer(_owned(docker))
         return o
+
+    def runner_max_concurrent(self, profile: str) -> int:
+        """`runners.<profile>.max_concurrent`: tasks of it one worker runs at once (0: no limit)."""
+        m = c_uint()
+        check(fn.devsys_config_runner_max_concurrent(byref(m), self._h, req(profile, "profile")))
+        return m.value
 
     def runner_risk(self, profile: str) -> int:
         r = c_int()
@@ -743,11 +813,25 @@ class Store(Handle):
 
     _free_fn = "devsys_store_free"
 
-    def __init__(self, workspace: Workspace, *, recover: bool = True, busy_timeout_ms: int = 0) -> None:
+    def __init__(self, workspace: Workspace, *, recover: bool = True, busy_timeout_ms: int = 0,
+                 url: Optional[str] = None, secrets: Optional["Secrets"] = None,
+                 password_secret: Optional[str] = None) -> None:
+        """@p url: "postgresql://user@host:port/db" keeps the rows in that
+        database (None: $DEVSYS_STORE_URL, else SQLite in the workspace); the
+        password comes from @p password_secret of @p secrets, or libpq's
+        password file, never from the URL."""
         o = S.StoreOptions()
-        check(fn.devsys_store_options_init(byref(o), 1))
+        check(fn.devsys_store_options_init(byref(o), 2))
         o.flags, o.busy_timeout_ms = (0 if recover else 1), busy_timeout_ms
+        o.url = enc(url, "url", optional=True)
+        o.password_secret = enc(password_secret, "password_secret", optional=True)
+        o.secrets = secrets._h if secrets is not None else None
         super().__init__(new_handle(lambda out: fn.devsys_store_open(out, workspace._h, byref(o))), workspace)
+
+    @property
+    def backend(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return dec(fn.devsys_store_backend_name(self._h))
 
     def create(self, id: str, spec_path: Optional[str] = None) -> None:
         check(fn.devsys_store_task_create(self._h, req(id, "task id"), enc(spec_path, "spec_path", optional=True)))
@@ -831,6 +915,41 @@ class Store(Handle):
     def complete(self, id: str, owner: str) -> None:
         """Take @p id out of the queue: its worker is done with it."""
         check(fn.devsys_store_complete(self._h, req(id, "task id"), req(owner, "owner")))
+
+    def wait_work(self, timeout_ms: int) -> bool:
+        """Wait up to @p timeout_ms for a sign that work was queued (PostgreSQL's
+        LISTEN/NOTIFY; SQLite has none and returns False at once). A hint: claim either way."""
+        return bool(check(fn.devsys_store_wait_work(self._h, timeout_ms)))
+
+    def worker_beat(self, id: str, host: str, *, pid: int = 0, jobs: int = 1, lease_ms: int = 30000,
+                    running: int = 0, claimed: int = 0, completed: int = 0, expiries: int = 0,
+                    stopped: bool = False) -> None:
+        """Record worker @p id's beat in the store's registry (workers_json())."""
+        w = S.StoreWorkerInfo()
+        w.version, w.id, w.host = 1, req(id, "worker id"), req(host, "host")
+        w.pid, w.jobs, w.lease_ms, w.running, w.claimed = pid, jobs, lease_ms, running, claimed
+        w.completed, w.expiries, w.stopped = completed, expiries, int(stopped)
+        check(fn.devsys_store_worker_beat(self._h, byref(w)))
+
+    def workers_json(self) -> str:
+        """The worker registry as JSON ({"workers": [{"id", ..., "state": alive|stale|stopped}]})."""
+        return dec(with_buf(lambda b: fn.devsys_store_workers_json(self._h, b)))
+
+    def cancel_request(self, id: str, reason: Optional[str] = None) -> bool:
+        """Ask for queued task @p id to be canceled wherever it runs: True when
+        its holder was asked (it sees it at its next heartbeat), False when it
+        was canceled here at once."""
+        return bool(check(fn.devsys_store_cancel_request(self._h, req(id, "task id"),
+                                                         enc(reason, "reason", optional=True))))
+
+    def cancel_requested(self, id: str) -> Optional[str]:
+        """The reason of a cancel requested of @p id ("" when none was given), or None when none was."""
+        b = S.Buf()
+        try:
+            r = check(fn.devsys_store_cancel_requested(self._h, req(id, "task id"), byref(b)))
+            return (dec(ctypes.string_at(b.ptr, b.size)) if b.ptr else "") if r else None
+        finally:
+            fn.devsys_buf_dispose(byref(b))
 
     def claims_json(self, task_id: Optional[str] = None) -> str:
         """The queue and the claim log as JSON ({"queue": [...], "claims": [...]})."""
@@ -916,7 +1035,7 @@ class Policy(Handle):
         return r.value, dec_opt(g.value), dec_opt(s.value)
 
 __all__ = ['STAGE_FETCH', 'STAGE_CHECKOUT', 'STAGE_PUSH', 'Progress', 'ProgressCallback', 'content_id',
-           'branch_is_protected', 'branch_name', 'change_status_name', 'Change', 'Repo', 'RUNNER_OK',
+           'branch_is_protected', 'branch_name', 'change_status_name', 'Change', 'CommitChanges', 'Commits', 'Repo', 'RUNNER_OK',
            'RUNNER_BUILD_FAILURE', 'RUNNER_SYSTEM_FAILURE', 'RUNNER_TIMEOUT', 'RUNNER_CANCELED',
            'RUNNER_STALLED', 'RUNNER_OUTPUT_LIMIT',
            'RUNNER_NOT_RUN', 'RUNNER_ALLOW_SHELL', 'CMD_INHERIT_ENV', 'CMD_SHELL', 'CMD_IDEMPOTENT',

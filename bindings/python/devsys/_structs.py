@@ -57,7 +57,9 @@ class SchemaOptions(Structure):
 
 
 class StoreOptions(Structure):
-    _fields_ = [("version", c_uint), ("flags", c_uint), ("busy_timeout_ms", c_uint)]
+    # version 2 appended url, secrets, password_secret (a PostgreSQL store)
+    _fields_ = [("version", c_uint), ("flags", c_uint), ("busy_timeout_ms", c_uint), ("url", c_char_p),
+                ("secrets", c_void_p), ("password_secret", c_char_p)]
 
 
 class StoreWorkerInfo(Structure):
@@ -335,6 +337,8 @@ class PipelineEvent(Structure):
 
 
 PIPELINE_PROGRESS_CB: Any = CFUNCTYPE(c_int, POINTER(PipelineEvent), c_void_p)
+#: speckit.h devsys_speckit_wave_fn: (task_ids, n, payload)
+SPECKIT_WAVE_FN: Any = CFUNCTYPE(c_int, POINTER(c_char_p), c_size_t, c_void_p)
 
 
 class PipelineOptions(Structure):
@@ -356,15 +360,40 @@ class StageVtable(Structure):
 
 
 class AgentRequest(Structure):
-    # devsys/sys/agent.h (agent kinds of one's own); mirrored for the layout check only
+    # devsys/sys/agent.h: what an agent kind's open gets (register_agent())
     _fields_ = [("version", c_uint), ("spec", c_void_p), ("config", c_void_p), ("task", c_void_p),
-                ("checkout", c_char_p), ("home", c_char_p), ("input", c_char_p)]
+                ("checkout", c_char_p), ("home", c_char_p), ("input", c_char_p),
+                # version 2
+                ("api_key", c_void_p), ("api_key_len", c_size_t)]
 
 
 class AgentVtable(Structure):
-    # devsys/sys/agent.h; mirrored for the layout check only
+    # devsys/sys/agent.h: register_agent() fills the version 1 slots
     _fields_ = [("version", c_uint), ("name", c_char_p), ("open", c_void_p), ("command", c_void_p),
-                ("line", c_void_p), ("usage", c_void_p), ("stop_reason", c_void_p), ("close", c_void_p)]
+                ("line", c_void_p), ("usage", c_void_p), ("stop_reason", c_void_p), ("close", c_void_p),
+                # version 2
+                ("preflight", c_void_p), ("preflight_check", c_void_p), ("err_line", c_void_p), ("status", c_void_p)]
+
+
+class WorkerEvent(Structure):
+    # worker.h: what a worker's event callback is told
+    _fields_ = [("version", c_uint), ("kind", c_int), ("slot", c_uint), ("task_id", c_char_p), ("state", c_int),
+                ("message", c_char_p), ("pipeline", POINTER(PipelineEvent))]
+
+
+WORKER_EVENT_CB: Any = CFUNCTYPE(None, POINTER(WorkerEvent), c_void_p)
+
+
+class WorkerOptions(Structure):
+    _fields_ = [("version", c_uint), ("flags", c_uint), ("id", c_char_p), ("host", c_char_p), ("jobs", c_uint),
+                ("profiles", c_char_pp), ("nprofiles", c_size_t), ("lease_ms", c_uint), ("config_path", c_char_p),
+                ("event", WORKER_EVENT_CB), ("event_payload", c_void_p), ("poll_ms", c_uint)]
+
+
+class WorkerStats(Structure):
+    _fields_ = [("version", c_uint), ("jobs", c_uint), ("running", c_uint64), ("claimed", c_uint64),
+                ("completed", c_uint64), ("not_resting", c_uint64), ("handed_back", c_uint64),
+                ("lease_expiries", c_uint64), ("cancels", c_uint64), ("stopping", c_int)]
 
 
 #: options structs checked against what their *_options_init() writes at their latest version
@@ -374,6 +403,7 @@ OPTIONS_INIT: Dict[str, Any] = {
     "devsys_pr_options": (PrOptions, "devsys_pr_options_init", 1),
     "devsys_gate_options": (GateOptions, "devsys_gate_options_init", 1),
     "devsys_pipeline_options": (PipelineOptions, "devsys_pipeline_options_init", 2),
+    "devsys_store_options": (StoreOptions, "devsys_store_options_init", 2),
 }
 
 
@@ -431,6 +461,9 @@ STRUCTS: Dict[str, Type[Structure]] = {
     "devsys_store_options": StoreOptions,
     "devsys_store_worker_info": StoreWorkerInfo,
     "devsys_workspace_options": WorkspaceOptions,
+    "devsys_worker_event": WorkerEvent,
+    "devsys_worker_options": WorkerOptions,
+    "devsys_worker_stats": WorkerStats,
 }
 
 __all__ = ["STRUCTS", "ctypes"]

@@ -106,3 +106,33 @@ def test_repo_outlives_task_and_workspace(tmp_path: Path, bare_repo: Path) -> No
     r.push()
     r.close()
     assert git("rev-parse", "refs/heads/task/o", cwd=bare_repo).strip()
+
+
+def test_changed_paths_by_commit_and_head_has_path(task: devsys.Task, bare_repo: Path) -> None:
+    with devsys.Repo(task, f"file://{bare_repo}", author_name="bot", author_email="bot@localhost") as repo:
+        assert list(repo.changed_paths_by_commit()) == [], "head is base: no commit"
+        co = Path(repo.checkout_path)
+        (co / "a.txt").write_text("one\n")
+        assert repo.commit("add a")
+        (co / "docs").mkdir()
+        (co / "docs" / "b.md").write_text("b\n")
+        (co / "a.txt").write_text("two\n")
+        assert repo.commit("add docs/b, change a")
+        (co / "a.txt").unlink()
+        assert repo.commit("drop a")
+        (co / "uncommitted.txt").write_text("x\n")
+        commits = repo.changed_paths_by_commit()
+        assert len(commits) == 3 and all(len(c.sha) == 40 for c in commits), commits
+        assert commits[-1].sha == repo.head_sha
+        assert [[(devsys.change_status_name(ch.status), ch.path) for ch in c.changes] for c in commits] == [
+            [("added", "a.txt")], [("modified", "a.txt"), ("added", "docs/b.md")], [("deleted", "a.txt")]]
+        assert commits.touching("a.txt") == (3, 0, 2)
+        assert commits.touching("docs/") == (1, 1, 1), "a folder: anything below it"
+        assert commits.touching("README.md") == (0, None, None)
+        assert repo.head_has_path("docs/b.md") and repo.head_has_path("docs/") and repo.head_has_path("README.md")
+        assert not repo.head_has_path("a.txt"), "deleted in the head commit"
+        assert not repo.head_has_path("uncommitted.txt"), "the checkout is not the head commit"
+        with pytest.raises(TypeError, match="path"):
+            repo.head_has_path(None)  # type: ignore[arg-type]
+    with pytest.raises(devsys.ClosedHandleError):
+        repo.changed_paths_by_commit()

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Iterator, Tuple
+import threading
+from typing import Iterator, List, Tuple
 
 import pytest
 
@@ -74,6 +75,21 @@ def test_sync_commits_and_pushes_the_ticks(tmp_path: Path, feature_repo: Tuple[P
         assert devsys.speckit_sync(repo, FEATURE, ["T001"]) == 1
         assert devsys.speckit_sync(repo, FEATURE, ["T001"]) == 0, "nothing to mark: no commit"
         branch = repo.branch
+        # T001 is ticked but its path notes/t001.txt was never written: a phantom completion
+        co = Path(repo.checkout_path)
+        with devsys.SpecKitFeature(co / FEATURE, co) as f:
+            ph = [x for x in f.check_phantoms(repo) if x.rule == "SK015"]
+            assert len(ph) == 1 and "notes/t001.txt" in ph[0].message and "T001" in ph[0].message, ph
+            assert ph[0].severity == devsys.SPECKIT_WARNING
+            assert [x for x in f.check_phantoms(repo, ["T002"]) if x.rule == "SK015"] == [], "T002 only"
+        (co / "notes").mkdir()
+        (co / "notes" / "t001.txt").write_text("done\n")
+        assert repo.commit("the first note")
+        with devsys.SpecKitFeature(co / FEATURE, co) as f:
+            ph = [x for x in f.check_phantoms(repo) if x.rule == "SK015" and x.severity != devsys.SPECKIT_INFO]
+            assert ph == [], "control: the path is in a commit now"
+            with pytest.raises(TypeError, match="sequence"):
+                f.check_phantoms(repo, "T001")
     pushed = git("--git-dir", str(bare), "show", f"{branch}:{FEATURE}/tasks.md")
     assert pushed == TASKS_MD.replace("[ ] T001", "[X] T001"), pushed
     assert git("--git-dir", str(bare), "show", f"main:{FEATURE}/tasks.md") == TASKS_MD, "main untouched"
@@ -141,3 +157,44 @@ def test_run_a_feature_then_links_status_and_green(tmp_path: Path, feature_repo:
         links2.close()
         with pytest.raises(devsys.ClosedHandleError):
             links2.green_ids()
+
+
+def test_run_waves_through_a_scheduler_of_ones_own(tmp_path: Path, feature_repo: Tuple[Path, Path]) -> None:
+    """run_wave runs each wave's tasks on threads, each with a pipeline of its own."""
+    bare, work = feature_repo
+    agent, tests = tmp_path / "agent.sh", tmp_path / "tests.sh"
+    agent.write_text("set -e\nn=${DEVSYS_TASK_ID##*-}\nmkdir -p notes && echo \"$n\" > \"notes/$n.txt\"\n")
+    tests.write_text("mkdir -p reports && printf '<testsuite name=\"s\" tests=\"1\" failures=\"0\">"
+                     "<testcase classname=\"c\" name=\"ok\"/></testsuite>\\n' > reports/junit.xml\n")
+    extra = (f"agent:\n  command: [/bin/sh, {agent}]\n"
+             f"tests:\n  command: [/bin/sh, {tests}]\n  junit: [reports/junit.xml]\n")
+    url = f"file://{bare}"
+    waves: List[List[str]] = []
+    with devsys.SpecKitFeature(work / FEATURE) as f, devsys.Workspace(tmp_path / "ws") as w, \
+            devsys.Pipeline(w) as p:
+        def broken(ids: List[str]) -> None:
+            raise OSError("the scheduler broke")
+        with pytest.raises(OSError, match="the scheduler broke") as ei:
+            f.run(p, url, FEATURE, spec_extra=extra, run_wave=broken)
+        assert "DEVSYS_EUSER" in " ".join(getattr(ei.value, "__notes__", []))
+
+        def threads(ids: List[str]) -> None:
+            waves.append(sorted(ids))
+            errors: List[BaseException] = []
+
+            def one(tid: str) -> None:
+                try:
+                    with devsys.Pipeline(w) as mine:
+                        mine.load(tid)
+                        mine.run()
+                except BaseException as e:  # noqa: B902 - reported below
+                    errors.append(e)
+            ts = [threading.Thread(target=one, args=(t,)) for t in ids]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(120)
+            assert not errors, errors
+        assert f.run(p, url, FEATURE, spec_extra=extra, run_wave=threads) == 2
+        assert waves == [["001-mini-t001", "001-mini-t002"], ["001-mini-t003"]], waves
+        assert p.state("001-mini-t003") == "awaiting-review"
