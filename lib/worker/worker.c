@@ -539,6 +539,7 @@ static void *slot_main(void *arg)
 			break;
 		if ((rc = claim(s, &id, &limited)) == 0) {
 			bool renew;
+			beat(w, false); /* the registry shows a claim at once, not at the next heartbeat */
 			run_task(s, id.ptr);
 			pthread_mutex_lock(&w->lock);
 			s->task[0] = '\0';
@@ -548,6 +549,7 @@ static void *slot_main(void *arg)
 			pthread_mutex_unlock(&w->lock);
 			if (renew)
 				renew_pipeline(w, s);
+			beat(w, false);
 			pthread_cond_broadcast(&w->wake); /* a limit may have room again */
 			continue;
 		}

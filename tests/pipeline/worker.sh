@@ -2,7 +2,8 @@
 # The queue with the real binary: `devsys submit` of a multi-document file,
 # `devsys worker --jobs 2 --once` running every task to a resting state, and
 # SIGTERM during a slow agent handing the task back (released, interrupted)
-# so that a second worker resumes and finishes it, with one commit only.
+# so that a second worker resumes and finishes it, with one commit only;
+# `devsys workers` shows the workers alive, then stopped.
 # Exit 77 (skip) without git, unless CI=true.
 set -eu
 devsys=$1
@@ -122,6 +123,16 @@ rc=0
 [ "$rc" = 2 ] || fail "a second worker with the same id exited $rc: $(cat "$root/dup.out")"
 grep -q "id 'w-slow' is in use: its job 1 holds task slow" "$root/dup.out" || fail "dup: $(cat "$root/dup.out")"
 [ "$(claims slow)" = held ] || fail "slow: claim log '$(claims slow)' after the refused worker"
+# devsys workers: the running worker is alive with one task running; the --once workers before it stopped
+"$devsys" --workspace "$ws" --json workers | py "
+import json, sys
+w = {x['id']: x for x in json.load(sys.stdin)['workers']}
+assert w['w-slow']['state'] == 'alive' and w['w-slow']['running'] == 1 and w['w-slow']['jobs'] == 1, w['w-slow']
+others = [x for i, x in w.items() if i != 'w-slow']
+assert others and all(x['state'] == 'stopped' and x['running'] == 0 for x in others), others
+assert sum(x['claimed'] for x in others) == 3, others  # the three tasks of step 2
+" || fail "devsys workers: $("$devsys" --workspace "$ws" --json workers)"
+"$devsys" --workspace "$ws" workers | grep -q "^w-slow .* alive$" || fail "devsys workers (text): $("$devsys" --workspace "$ws" workers)"
 kill -TERM "$wpid"
 rc=0
 wait "$wpid" || rc=$?
@@ -132,6 +143,11 @@ grep -q "task slow: handed back (interrupted)" "$root/worker.log" || fail "no ha
 [ "$(claims slow)" = released ] || fail "slow: claim log '$(claims slow)' after the hand-back"
 tail -n 5 "$ws/tasks/slow/events.jsonl" | grep -q "stage agent interrupted: worker .* handed the task back" ||
 	fail "the event does not name the agent stage: $(tail -n 5 "$ws/tasks/slow/events.jsonl")"
+"$devsys" --workspace "$ws" --json workers | py "
+import json, sys
+w = {x['id']: x for x in json.load(sys.stdin)['workers']}
+assert w['w-slow']['state'] == 'stopped' and w['w-slow']['running'] == 0, w['w-slow']
+" || fail "devsys workers after the stop: $("$devsys" --workspace "$ws" --json workers)"
 
 # 4. a second worker claims it again and the pipeline resumes it
 "$devsys" --workspace "$ws" worker --once > "$root/worker.log" 2>&1 || fail "the second worker failed"
