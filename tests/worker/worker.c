@@ -9,6 +9,7 @@
 #include <devsys.h>
 
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,4 +364,114 @@ Test(worker, same_id_is_refused)
 	OK(devsys_worker_open(&w2, ws, &o)); /* control: another id opens */
 	devsys_worker_free(w2);
 	devsys_worker_free(w1);
+}
+
+/* The options' versions, the accessors, and a profile's limit as the configuration reads it. */
+Test(worker, options_accessors_and_limits)
+{
+	devsys_worker_options o;
+	devsys_worker_stats st;
+	devsys_worker *w = NULL;
+	devsys_config *cfg = NULL;
+	unsigned int max = 99;
+	OK(devsys_worker_options_init(&o, DEVSYS_WORKER_OPTIONS_VERSION));
+	cr_assert_eq(o.version, DEVSYS_WORKER_OPTIONS_VERSION);
+	cr_assert_eq(devsys_worker_options_init(&o, 99), DEVSYS_EVERSION);
+	o.id = "acc";
+	o.lease_ms = 100;
+	cr_assert_eq(devsys_worker_open(&w, ws, &o), DEVSYS_EINVAL, "a lease under 300 ms is refused");
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "lease"));
+	o.lease_ms = 0;
+	o.jobs = 65;
+	cr_assert_eq(devsys_worker_open(&w, ws, &o), DEVSYS_EINVAL, "more than 64 jobs are refused");
+	o.jobs = 0;
+	OK(devsys_worker_open(&w, ws, &o));
+	cr_assert_str_eq(devsys_worker_id(w), "acc");
+	cr_assert_eq(devsys_store_task_state(devsys_worker_store(w), "nosuch"), DEVSYS_ENOTFOUND);
+	cr_assert_eq(devsys_worker_cancel_task(w, "nosuch"), 0, "it runs nothing");
+	st.version = 99;
+	cr_assert_eq(devsys_worker_stats_get(&st, w), DEVSYS_EVERSION);
+	st.version = DEVSYS_WORKER_STATS_VERSION;
+	OK(devsys_worker_stats_get(&st, w));
+	cr_assert_eq(st.jobs, 1);
+	devsys_worker_free(w);
+	OK(devsys_config_load(&cfg, config));
+	OK(devsys_config_runner_max_concurrent(&max, cfg, "limited"));
+	cr_assert_eq(max, 1);
+	OK(devsys_config_runner_max_concurrent(&max, cfg, "free"));
+	cr_assert_eq(max, 0, "no limit set");
+	cr_assert_eq(devsys_config_runner_max_concurrent(&max, cfg, "nosuch"), DEVSYS_ENOTFOUND);
+	devsys_config_free(cfg);
+}
+
+struct runner_arg {
+	devsys_worker *w;
+	int rc;
+};
+
+static void *run_thread(void *arg)
+{
+	struct runner_arg *a = arg;
+	a->rc = devsys_worker_run(a->w);
+	return NULL;
+}
+
+static void wait_running(devsys_worker *w, const char *id)
+{
+	long long until = now_ms() + 20000;
+	(void)id;
+	for (;;) {
+		devsys_worker_stats st = DEVSYS_WORKER_STATS_INIT;
+		OK(devsys_worker_stats_get(&st, w));
+		if (st.running == 1 || now_ms() > until)
+			break;
+		usleep(20000);
+	}
+}
+
+/*
+ * In one process: devsys_worker_cancel_task() cancels the run of one job
+ * (the task ends canceled, the worker goes on), and devsys_worker_stop()
+ * with no grace hands a running task back (interrupted, naming its stage)
+ * and devsys_worker_run() returns.
+ */
+Test(worker, cancel_task_and_stop_in_process)
+{
+	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
+	devsys_worker_stats st = DEVSYS_WORKER_STATS_INIT;
+	devsys_store *store = devsys_pipeline_store(pl);
+	struct runner_arg a = { NULL, -1 };
+	pthread_t t;
+	pid_t agent;
+	o.id = "inproc";
+	o.config_path = config;
+	o.poll_ms = 50;
+	submit_slow("c1");
+	OK(devsys_worker_open(&a.w, ws, &o));
+	cr_assert_eq(pthread_create(&t, NULL, run_thread, &a), 0);
+	cr_assert((agent = agent_pid("c1", 20000)) > 0, "the agent did not start");
+	wait_running(a.w, "c1");
+	cr_assert_eq(devsys_worker_cancel_task(a.w, "c1"), 1);
+	cr_assert(gone_within(agent, 5000), "the agent still runs after devsys_worker_cancel_task");
+	submit_slow("c2");
+	cr_assert((agent = agent_pid("c2", 20000)) > 0, "the worker did not go on to the next task");
+	cr_assert_eq(devsys_store_task_state(store, "c1"), DEVSYS_STATE_CANCELED);
+	OK(devsys_worker_stop(a.w, 0));
+	pthread_join(t, NULL);
+	OK(a.rc);
+	cr_assert(gone_within(agent, 5000), "the handed-back run was not canceled");
+	cr_assert_eq(devsys_store_task_state(store, "c2"), DEVSYS_STATE_INTERRUPTED);
+	OK(devsys_worker_stats_get(&st, a.w));
+	cr_assert_eq(st.claimed, 2);
+	cr_assert_eq(st.completed, 1);
+	cr_assert_eq(st.handed_back, 1);
+	cr_assert_eq(st.stopping, 1);
+	cr_assert_eq(devsys_worker_run(a.w), DEVSYS_ESTATE, "a worker runs once");
+	{
+		json_t *j = claims(store, "c2");
+		cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "claims"), 0), "how")),
+		                 "released");
+		json_decref(j);
+	}
+	devsys_worker_free(a.w);
 }
