@@ -23,11 +23,23 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A file update held back until its transaction commits (backends with DEVSYS__STORE_RETRY). */
+struct pending_sync {
+	devsys__task_row r;
+	int from;
+	char *reason;
+	bool create;
+};
+
 struct devsys_store {
 	devsys_workspace *ws;
 	const devsys__store_backend *be;
 	void *self;
 	pthread_mutex_t lock;
+	/* inside a transaction of a backend whose commit can be lost: the file updates it makes */
+	bool defer;
+	struct pending_sync *pending;
+	size_t npending, cap_pending;
 };
 
 static const char *const state_names[DEVSYS_STATE_COUNT] = {
@@ -250,6 +262,7 @@ void devsys_store_free(devsys_store *st)
 	if (!st)
 		return;
 	st->be->close(st->self);
+	devsys__free(st->pending);
 	devsys_workspace_free(st->ws);
 	pthread_mutex_destroy(&st->lock);
 	devsys__free(st);
@@ -257,8 +270,53 @@ void devsys_store_free(devsys_store *st)
 
 /* ---- files kept in step ---- */
 
-/* Write task.json's state and append the event; called inside the transaction. */
+static int write_files(devsys_store *st, const devsys__task_row *r, int from, const char *reason, bool create);
+
+/*
+ * Write task.json's state and append the event; called inside the
+ * transaction. On a backend whose commit can be lost with its connection
+ * (PostgreSQL), they are written once the transaction has committed, so a
+ * transaction that is rolled back or run again leaves no event behind.
+ */
 static int sync_files(devsys_store *st, const devsys__task_row *r, int from, const char *reason, bool create)
+{
+	struct pending_sync *p;
+	if (!st->defer)
+		return write_files(st, r, from, reason, create);
+	if (st->npending == st->cap_pending) {
+		size_t cap = st->cap_pending ? st->cap_pending * 2 : 4;
+		if (!(p = devsys__realloc(st->pending, cap * sizeof(*p))))
+			return devsys__error_oom();
+		st->pending = p;
+		st->cap_pending = cap;
+	}
+	p = &st->pending[st->npending];
+	p->r = *r;
+	p->from = from;
+	p->create = create;
+	if (reason && !(p->reason = devsys__strdup(reason)))
+		return devsys__error_oom();
+	if (!reason)
+		p->reason = NULL;
+	st->npending++;
+	return 0;
+}
+
+/* After a commit (@p rc 0), the held-back file updates; after a rollback, none. */
+static int sync_pending(devsys_store *st, int rc)
+{
+	for (size_t i = 0; i < st->npending; i++) {
+		struct pending_sync *p = &st->pending[i];
+		if (rc == 0)
+			rc = write_files(st, &p->r, p->from, p->reason, p->create);
+		devsys__free(p->reason);
+	}
+	st->npending = 0;
+	st->defer = false;
+	return rc;
+}
+
+static int write_files(devsys_store *st, const devsys__task_row *r, int from, const char *reason, bool create)
 {
 	devsys_task *task = NULL;
 	devsys_record *rec = NULL;
@@ -341,6 +399,7 @@ static bool txn_again(const devsys_store *st, int rc, int attempt)
 	do {                                                                     \
 		LOCKED(st);                                                      \
 		for (int txn_attempt_ = 0;; txn_attempt_++) {                    \
+			(st)->defer = ((st)->be->flags & DEVSYS__STORE_RETRY) != 0; \
 			if ((rc = (st)->be->begin((st)->self)) == 0) {           \
 				body;                                            \
 				if (rc == 0)                                     \
@@ -348,6 +407,7 @@ static bool txn_again(const devsys_store *st, int rc, int attempt)
 				if (rc < 0)                                      \
 					(st)->be->rollback((st)->self);          \
 			}                                                        \
+			rc = sync_pending((st), rc);                             \
 			if (!txn_again((st), rc, txn_attempt_))                  \
 				break;                                           \
 			devsys_error_clear();                                    \

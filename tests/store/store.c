@@ -324,7 +324,9 @@ Test(store, check_reports_and_repairs_drift)
 Test(store, options)
 {
 	devsys_store_options o;
-	cr_assert_eq(devsys_store_options_init(&o, 2), DEVSYS_EVERSION);
+	cr_assert_eq(devsys_store_options_init(&o, 3), DEVSYS_EVERSION);
+	cr_assert_eq(devsys_store_options_init(&o, 2), 0);
+	cr_assert(o.url == NULL && o.secrets == NULL && o.password_secret == NULL);
 	cr_assert_eq(devsys_store_options_init(&o, 1), 0);
 	cr_assert_eq(devsys_store_open(NULL, ws, NULL), DEVSYS_EINVAL);
 }

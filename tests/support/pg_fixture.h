@@ -1,7 +1,8 @@
 /*
  * A real PostgreSQL 15 server for tests, on 127.0.0.1 and a free port, with
  * password (scram-sha-256) authentication on TCP, its data directory and
- * unix socket in one short temp dir under /tmp owned by the `postgres` user
+ * unix socket in one short temp dir (/dev/shm/dt-pg-*, or /tmp/dt-pg-*
+ * without a writable /dev/shm) owned by the `postgres` user
  * (PostgreSQL refuses to run as root; it runs through runuser).
  *
  * One server per test binary: the suite's runner process starts it before
@@ -32,7 +33,7 @@
 #include <sys/types.h>
 
 typedef struct dt_pg {
-	char *dir;      /* /tmp/dt-pg-XXXXXX: data/, the socket, pwfile, server.log */
+	char *dir;      /* /dev/shm/dt-pg-XXXXXX: data/, the socket, pwfile, server.log */
 	char *data;     /* <dir>/data */
 	char *log;      /* <dir>/server.log */
 	int port;       /* 127.0.0.1:port */
