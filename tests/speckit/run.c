@@ -12,6 +12,7 @@
 #include "testutil.h"
 
 #include <devsys.h>
+#include <devsys/sys/errors.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,36 @@ Test(speckit_run, needs_a_repository_url_and_a_readable_with_file)
 	cr_assert(!dt_exists(path) || dt_sh("ls '%s/tasks' 2>/dev/null | grep -q .", path) != 0, "nothing was registered");
 }
 
+/* A devsys_speckit_wave_fn: notes the ids of each call, runs each on a pipeline of its own. */
+struct waves {
+	devsys_workspace *ws;
+	char calls[1024];
+};
+
+static int run_wave_here(const char *const *ids, size_t n, void *payload)
+{
+	struct waves *w = payload;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(w->calls);
+		snprintf(w->calls + len, sizeof(w->calls) - len, "%s%s", ids[i], i + 1 < n ? " " : "\n");
+		devsys_pipeline *p = NULL;
+		devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+		int rc = devsys_pipeline_new(&p, w->ws, NULL);
+		if (rc == 0 && (rc = devsys_pipeline_load(p, ids[i])) == 0)
+			rc = devsys_pipeline_run(&r, p);
+		devsys_pipeline_free(p);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int refuse_wave(const char *const *ids, size_t n, void *payload)
+{
+	(void)ids, (void)n, (void)payload;
+	return devsys_error_set(DEVSYS_ECANCELED, "no slots");
+}
+
 Test(speckit_run, through_the_library)
 {
 	cr_assert_gt(devsys_init(), 0);
@@ -187,9 +218,20 @@ Test(speckit_run, through_the_library)
 	cr_assert_eq(devsys_workspace_open(&ws, with, NULL), 0);
 	cr_assert_eq(devsys_pipeline_new(&p, ws, NULL), 0, "%s", devsys_error_message(devsys_error_last()));
 	size_t done = 99;
-	cr_assert_eq(devsys_speckit_run(&done, p, ws, plan, url, "specs/001-mini", extra, NULL), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	/* a scheduler that gives up stops the feature before anything ran; its tasks stay registered */
+	cr_assert_eq(devsys_speckit_run_waves(&done, p, ws, plan, url, "specs/001-mini", extra, NULL, refuse_wave, NULL),
+	             DEVSYS_ECANCELED);
+	cr_assert_eq(done, 0);
+	cr_assert_not_null(strstr(devsys_error_message(devsys_error_last()), "wave 1: the scheduler stopped: no slots"),
+	                   "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(devsys_task_state_name(devsys_store_task_state(devsys_pipeline_store(p), "001-mini-t001")),
+	                 "validated");
+	/* each wave's tasks handed over in one call, in plan order; this scheduler runs them one by one */
+	struct waves seen = { ws, "" };
+	cr_assert_eq(devsys_speckit_run_waves(&done, p, ws, plan, url, "specs/001-mini", extra, NULL, run_wave_here, &seen),
+	             0, "%s", devsys_error_message(devsys_error_last()));
 	cr_assert_eq(done, 2);
+	cr_assert_str_eq(seen.calls, "001-mini-t001 001-mini-t002\n001-mini-t003\n");
 	/* no tasks.md given: nothing ticked; every task green in the store */
 	char *now = file("work/specs/001-mini/tasks.md");
 	cr_assert_str_eq(now, tasks_md);
@@ -273,7 +315,7 @@ Test(speckit_run, jobs_runs_a_parallel_wave_side_by_side)
 	                   "cd work && git checkout -q -- specs/001-mini/tasks.md",
 	                   dir),
 	             0);
-	cr_assert(dt_write_file(path, "2\n"));
+	cr_assert(dt_write_file(path, "1\n")); /* alone, the agent waits in vain however long: a second at most */
 	cr_assert_eq(run_jobs(&out, "ws-control", "remote2.git", 1), 1, "%s", out);
 	cr_assert_not_null(strstr(out, "wave 1: T001 (devsys task 001-mini-t001) ended failed at stage agent: its run did "
 	                               "not end green"),
