@@ -25,7 +25,8 @@ build = {
   modules = {
     devsys = {
       sources = { "src/core.c", "src/spec.c", "src/repo.c", "src/runner.c", "src/secrets.c", "src/records.c",
-                  "src/forge.c", "src/pipeline.c", "src/speckit.c", "src/agent.c" },
+                  "src/forge.c", "src/pipeline.c", "src/speckit.c", "src/agent.c",
+                  "src/worker.c" },
       defines = { "_GNU_SOURCE" },
       incdirs = { "$(DEVSYS_INCDIR)" },
       libdirs = { "$(DEVSYS_LIBDIR)" },

@@ -624,5 +624,8 @@ int luaopen_devsys(lua_State *L)
 #ifdef DEVSYS_FEATURE_AGENT
 	ld_open_agent(L);
 #endif
+#ifdef DEVSYS_FEATURE_WORKER
+	ld_open_worker(L);
+#endif
 	return 1;
 }

@@ -93,6 +93,8 @@ void ld_cb_raise_pending(lua_State *L, ld_cb *cb);
 #define LD_SCHEMA "devsys.Schema"
 #define LD_VALIDATION "devsys.Validation"
 #define LD_REPO "devsys.Repo"
+#define LD_COMMITS "devsys.Commits"
+#define LD_WORKER "devsys.Worker"
 #define LD_RUNNER "devsys.Runner"
 #define LD_CONFIG "devsys.Config"
 #define LD_SECRETS "devsys.Secrets"
@@ -124,6 +126,7 @@ void ld_open_forge(lua_State *L); /* policy, forge, pull requests, the gate */
 void ld_open_pipeline(lua_State *L);
 void ld_open_speckit(lua_State *L);
 void ld_open_agent(lua_State *L); /* agent kinds written in Lua */
+void ld_open_worker(lua_State *L);
 /* Move an error a Lua agent kind's slot raised on this thread into @p cb (for ld_fail); agent.c. */
 void ld_agent_take_error(lua_State *L, ld_cb *cb);
 /* The strings of the list at @p idx as a NULL-terminated vector (a userdata left on the stack), or raise. */

@@ -118,6 +118,18 @@ static int c_runner_risk(lua_State *L)
 	return 1;
 }
 
+/* cfg:runner_max_concurrent(profile) -> n (0: no limit) | nil, msg, code */
+static int c_runner_max_concurrent(lua_State *L)
+{
+	devsys_config *c = ld_check(L, 1, LD_CONFIG);
+	unsigned int max = 0;
+	int rc = devsys_config_runner_max_concurrent(&max, c, ld_checkcstr(L, 2));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushinteger(L, max);
+	return 1;
+}
+
 static int c_forges(lua_State *L)
 {
 	devsys_config *c = ld_check(L, 1, LD_CONFIG);
@@ -562,7 +574,11 @@ static int state_arg(lua_State *L, int idx)
 	return st;
 }
 
-/* devsys.store_open(ws [, {busy_timeout_ms=}]) -> store (holds a reference on the workspace) */
+/*
+ * devsys.store_open(ws [, {busy_timeout_ms=, url=, secrets=, password_secret=}]) -> store (holds a
+ * reference on the workspace). url "postgresql://user@host:port/db": that database (nil:
+ * $DEVSYS_STORE_URL, else SQLite in the workspace); the password from secrets' password_secret.
+ */
 static int l_store_open(lua_State *L)
 {
 	devsys_workspace *ws = ld_check(L, 1, LD_WORKSPACE);
@@ -572,6 +588,14 @@ static int l_store_open(lua_State *L)
 	if (!lua_isnoneornil(L, 2)) {
 		luaL_checktype(L, 2, LUA_TTABLE);
 		o.busy_timeout_ms = (unsigned int)ld_field_int(L, 2, "busy_timeout_ms", 0);
+		o.url = ld_field_str(L, 2, "url", NULL);
+		o.password_secret = ld_field_str(L, 2, "password_secret", NULL);
+#ifdef DEVSYS_FEATURE_SECRETS
+		lua_getfield(L, 2, "secrets");
+		if (!lua_isnil(L, -1))
+			o.secrets = ld_check(L, lua_gettop(L), LD_SECRETS);
+		lua_pop(L, 1); /* the options table keeps the secrets handle */
+#endif
 	}
 	if ((rc = devsys_store_open(&st, ws, &o)) < 0)
 		return ld_fail(L, rc, NULL);
@@ -714,6 +738,79 @@ static int st_complete(lua_State *L)
 	return ok(L, devsys_store_complete(st, id, owner));
 }
 
+/* store:backend() -> "sqlite" | "postgresql" */
+static int st_backend(lua_State *L)
+{
+	lua_pushstring(L, devsys_store_backend_name(ld_check(L, 1, LD_STORE)));
+	return 1;
+}
+
+/* store:wait_work(timeout_ms) -> woken (SQLite: false at once; a hint either way) */
+static int st_wait_work(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	int rc = devsys_store_wait_work(st, (unsigned int)luaL_checkinteger(L, 2));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, rc);
+	return 1;
+}
+
+/* store:worker_beat{id=, host=, pid=, jobs=, lease_ms=, running=, claimed=, completed=, expiries=, stopped=} */
+static int st_worker_beat(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	devsys_store_worker_info w = DEVSYS_STORE_WORKER_INFO_INIT;
+	luaL_checktype(L, 2, LUA_TTABLE);
+	w.id = ld_field_str(L, 2, "id", NULL);
+	w.host = ld_field_str(L, 2, "host", NULL);
+	w.pid = (long long)ld_field_int(L, 2, "pid", 0);
+	w.jobs = (unsigned int)ld_field_int(L, 2, "jobs", 1);
+	w.lease_ms = (unsigned int)ld_field_int(L, 2, "lease_ms", 30000);
+	w.running = (unsigned long long)ld_field_int(L, 2, "running", 0);
+	w.claimed = (unsigned long long)ld_field_int(L, 2, "claimed", 0);
+	w.completed = (unsigned long long)ld_field_int(L, 2, "completed", 0);
+	w.expiries = (unsigned long long)ld_field_int(L, 2, "expiries", 0);
+	w.stopped = ld_field_bool(L, 2, "stopped", false);
+	return ok(L, devsys_store_worker_beat(st, &w));
+}
+
+/* store:workers_json() -> the worker registry as JSON text */
+static int st_workers_json(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	return buf_result(L, devsys_store_workers_json(st, &b), &b);
+}
+
+/* store:cancel_request(id [, reason]) -> true (asked of its holder) | false (canceled here) | nil, msg, code */
+static int st_cancel_request(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	int rc = devsys_store_cancel_request(st, ld_checkcstr(L, 2), ld_optcstr(L, 3, NULL));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, rc);
+	return 1;
+}
+
+/* store:cancel_requested(id) -> reason ("" when none given) | false (none requested) | nil, msg, code */
+static int st_cancel_requested(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	int rc = devsys_store_cancel_requested(st, ld_checkcstr(L, 2), &b);
+	if (rc <= 0) {
+		devsys_buf_dispose(&b);
+		if (rc < 0)
+			return ld_fail(L, rc, NULL);
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	ld_pushbuf(L, &b);
+	return 1;
+}
+
 /* store:claims_json([task_id]) -> {"queue": [...], "claims": [...]} as JSON text */
 static int st_claims_json(lua_State *L)
 {
@@ -737,6 +834,7 @@ void ld_open_records(lua_State *L)
 	static const luaL_Reg cfg_methods[] = {
 		{ "runners", c_runners },         { "runner", c_runner },           { "runner_risk", c_runner_risk },
 		{ "forges", c_forges },           { "forge_match", c_forge_match }, { "forge_value", c_forge_value },
+		{ "runner_max_concurrent", c_runner_max_concurrent },
 		{ NULL, NULL },
 	};
 	ld_register(L, LD_CONFIG, cfg_methods);
@@ -778,7 +876,9 @@ void ld_open_records(lua_State *L)
 		{ "list_json", st_list_json },     { "resume", st_resume },         { "recover", st_recover },
 		{ "run_record", st_run_record },   { "submit", st_submit },         { "claim", st_claim },
 		{ "heartbeat", st_heartbeat },     { "release", st_release },       { "complete", st_complete },
-		{ "claims_json", st_claims_json }, { NULL, NULL },
+		{ "claims_json", st_claims_json }, { "backend", st_backend },       { "wait_work", st_wait_work },
+		{ "worker_beat", st_worker_beat }, { "workers_json", st_workers_json },
+		{ "cancel_request", st_cancel_request }, { "cancel_requested", st_cancel_requested }, { NULL, NULL },
 	};
 	ld_register(L, LD_STORE, st_methods);
 	luaL_setfuncs(L, st_fns, 0);

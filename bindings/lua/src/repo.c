@@ -140,16 +140,10 @@ static int repo_push(lua_State *L)
 	return 1;
 }
 
-/* repo:changed_paths() -> { {status="added", path=, old_path=, old_mode=, new_mode=}, ... } */
-static int repo_changed_paths(lua_State *L)
+/* Push { {status="added", path=, old_path=, old_mode=, new_mode=}, ... } for @p ch. */
+static void push_changes(lua_State *L, const devsys_repo_changes *ch)
 {
-	devsys_repo *r = ld_check(L, 1, LD_REPO);
-	devsys_repo_changes *ch = NULL;
-	size_t n;
-	int rc = devsys_repo_changed_paths(&ch, r);
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	n = devsys_repo_changes_count(ch);
+	size_t n = devsys_repo_changes_count(ch);
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
 		const devsys_repo_change *c = devsys_repo_changes_at(ch, i);
@@ -166,7 +160,88 @@ static int repo_changed_paths(lua_State *L)
 		lua_setfield(L, -2, "new_mode");
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
+}
+
+/* repo:changed_paths() -> { {status="added", path=, old_path=, old_mode=, new_mode=}, ... } */
+static int repo_changed_paths(lua_State *L)
+{
+	devsys_repo *r = ld_check(L, 1, LD_REPO);
+	devsys_repo_changes *ch = NULL;
+	int rc = devsys_repo_changed_paths(&ch, r);
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	push_changes(L, ch);
 	devsys_repo_changes_free(ch);
+	return 1;
+}
+
+static void commits_release(lua_State *L, ld_handle *h)
+{
+	(void)L;
+	devsys_repo_commits_free(h->p);
+}
+
+/* repo:changed_paths_by_commit() -> commits (the branch's, base to head, first parents, oldest first) */
+static int repo_changed_paths_by_commit(lua_State *L)
+{
+	devsys_repo_commits *cs = NULL;
+	int rc = devsys_repo_changed_paths_by_commit(&cs, ld_check(L, 1, LD_REPO));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	ld_new(L, LD_COMMITS, sizeof(ld_handle), cs, commits_release); /* immutable: outlives its repo */
+	return 1;
+}
+
+static size_t commit_arg(lua_State *L, const devsys_repo_commits *cs)
+{
+	lua_Integer i = luaL_checkinteger(L, 2);
+	luaL_argcheck(L, i >= 1 && (size_t)i <= devsys_repo_commits_count(cs), 2, "commit index out of range");
+	return (size_t)i - 1;
+}
+
+static int commits_count(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)devsys_repo_commits_count(ld_check(L, 1, LD_COMMITS)));
+	return 1;
+}
+
+/* commits:sha(i) -> commit i's id (1-based, oldest first) */
+static int commits_sha(lua_State *L)
+{
+	devsys_repo_commits *cs = ld_check(L, 1, LD_COMMITS);
+	lua_pushstring(L, devsys_repo_commits_sha(cs, commit_arg(L, cs)));
+	return 1;
+}
+
+/* commits:changes(i) -> commit i's changes, as repo:changed_paths() gives them */
+static int commits_changes(lua_State *L)
+{
+	devsys_repo_commits *cs = ld_check(L, 1, LD_COMMITS);
+	push_changes(L, devsys_repo_commits_changes(cs, commit_arg(L, cs)));
+	return 1;
+}
+
+/* commits:touching(path) -> n, first, last (1-based; nil, nil when none); "dir/" names a folder */
+static int commits_touching(lua_State *L)
+{
+	size_t first = 0, last = 0;
+	size_t n = devsys_repo_commits_touching(ld_check(L, 1, LD_COMMITS), ld_checkcstr(L, 2), &first, &last);
+	lua_pushinteger(L, (lua_Integer)n);
+	if (!n)
+		return 1;
+	lua_pushinteger(L, (lua_Integer)first + 1);
+	lua_pushinteger(L, (lua_Integer)last + 1);
+	return 3;
+}
+
+/* repo:head_has_path(path) -> bool (the head commit, not the checkout) | nil, msg, code */
+static int repo_head_has_path(lua_State *L)
+{
+	int exists = 0;
+	int rc = devsys_repo_head_has_path(&exists, ld_check(L, 1, LD_REPO), ld_checkcstr(L, 2));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, exists);
 	return 1;
 }
 
@@ -200,8 +275,16 @@ void ld_open_repo(lua_State *L)
 		{ "commit", repo_commit },
 		{ "push", repo_push },
 		{ "changed_paths", repo_changed_paths },
+		{ "changed_paths_by_commit", repo_changed_paths_by_commit },
+		{ "head_has_path", repo_head_has_path },
 		{ NULL, NULL },
 	};
+	static const luaL_Reg commit_methods[] = {
+		{ "count", commits_count },       { "sha", commits_sha },
+		{ "changes", commits_changes },   { "touching", commits_touching },
+		{ NULL, NULL },
+	};
+	ld_register(L, LD_COMMITS, commit_methods);
 	ld_register(L, LD_REPO, methods);
 	luaL_setfuncs(L, fns, 0);
 }

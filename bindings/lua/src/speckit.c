@@ -7,6 +7,8 @@
 
 static const char *const severities[] = { "info", "warning", "error" };
 
+static void push_findings(lua_State *L, const devsys_speckit_findings *fs);
+
 static void feature_release(lua_State *L, ld_handle *h)
 {
 	(void)L;
@@ -47,13 +49,20 @@ static int f_check(lua_State *L)
 {
 	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
 	devsys_speckit_findings *fs = NULL;
-	size_t n;
 	int rc = devsys_speckit_findings_new(&fs);
 	if (rc < 0 || (rc = devsys_speckit_check(fs, f)) < 0) {
 		devsys_speckit_findings_free(fs);
 		return ld_fail(L, rc, NULL);
 	}
-	n = devsys_speckit_findings_count(fs);
+	push_findings(L, fs);
+	devsys_speckit_findings_free(fs);
+	return 1;
+}
+
+/* Push { {rule=, severity=, file=, line=, message=}, ... } for @p fs. */
+static void push_findings(lua_State *L, const devsys_speckit_findings *fs)
+{
+	size_t n = devsys_speckit_findings_count(fs);
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
 		devsys_speckit_severity sev = DEVSYS_SPECKIT_INFO;
@@ -73,8 +82,6 @@ static int f_check(lua_State *L)
 		lua_setfield(L, -2, "message");
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
-	devsys_speckit_findings_free(fs);
-	return 1;
 }
 
 /* feature:plan() -> { {"T001", ...}, ... } (waves of task ids) | nil, msg, code (a cycle, a missing dependency) */
@@ -141,9 +148,24 @@ static int f_plan_yaml(lua_State *L)
 	return 1;
 }
 
+/* run_wave({task ids}): runs the wave's tasks (each through a pipeline of its own); raise to stop the feature */
+static int wave_cb(const char *const *ids, size_t n, void *payload)
+{
+	ld_cb *cb = payload;
+	if (!ld_cb_push(cb))
+		return DEVSYS_EUSER;
+	lua_createtable(ld_running, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushstring(ld_running, ids[i]);
+		lua_rawseti(ld_running, -2, (lua_Integer)i + 1);
+	}
+	return ld_cb_call(cb, 1, 0);
+}
+
 /*
- * feature:run(pipeline, ws, repo_url, feature_dir [, {spec_extra=, tasks_md=}]) -> waves done |
- * nil, msg, code, waves done: the plan wave by wave through the pipeline (docs/speckit.md).
+ * feature:run(pipeline, ws, repo_url, feature_dir [, {spec_extra=, tasks_md=, run_wave=fn}]) ->
+ * waves done | nil, msg, code, waves done: the plan wave by wave through the pipeline
+ * (docs/speckit.md); run_wave(ids) runs a wave's tasks itself (devsys_speckit_run_waves()).
  */
 static int f_run(lua_State *L)
 {
@@ -153,17 +175,25 @@ static int f_run(lua_State *L)
 	const char *url = ld_checkcstr(L, 4), *dir = ld_checkcstr(L, 5), *extra = NULL, *tasks_md = NULL;
 	devsys_speckit_plan *p = NULL;
 	size_t done = 0;
+	ld_cb cb;
 	int rc;
+	ld_cb_init(&cb);
 	if (!lua_isnoneornil(L, 6)) {
 		luaL_checktype(L, 6, LUA_TTABLE);
 		extra = ld_field_str(L, 6, "spec_extra", NULL);
 		tasks_md = ld_field_str(L, 6, "tasks_md", NULL);
+		lua_getfield(L, 6, "run_wave");
+		ld_cb_set(L, &cb, -1);
+		lua_pop(L, 1);
 	}
 	if ((rc = devsys_speckit_plan_new(&p, f)) == 0)
-		rc = devsys_speckit_run(&done, pl, ws, p, url, dir, extra, tasks_md);
+		rc = cb.fn == LUA_NOREF ? devsys_speckit_run(&done, pl, ws, p, url, dir, extra, tasks_md)
+		                        : devsys_speckit_run_waves(&done, pl, ws, p, url, dir, extra, tasks_md, wave_cb, &cb);
 	devsys_speckit_plan_free(p);
+	luaL_unref(L, LUA_REGISTRYINDEX, cb.fn);
+	cb.fn = LUA_NOREF;
 	if (rc < 0) {
-		ld_fail(L, rc, NULL);
+		ld_fail(L, rc, &cb); /* raises a run_wave error again */
 		lua_pushinteger(L, (lua_Integer)done);
 		return 4;
 	}
@@ -288,6 +318,28 @@ static int l_mark_done_file(lua_State *L)
 }
 
 #ifdef DEVSYS_FEATURE_GIT
+/* feature:check_phantoms(repo [, {ids}]) -> findings (SK015: ticked tasks whose paths no commit touched) */
+static int f_check_phantoms(lua_State *L)
+{
+	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
+	devsys_repo *repo = ld_check(L, 2, LD_REPO);
+	const char **ids = NULL;
+	size_t n = 0;
+	devsys_speckit_findings *fs = NULL;
+	int rc;
+	if (!lua_isnoneornil(L, 3))
+		ids = ld_str_list(L, 3, &n);
+	if ((rc = devsys_speckit_findings_new(&fs)) == 0)
+		rc = ids ? devsys_speckit_check_phantoms_ids(fs, f, repo, ids, n) : devsys_speckit_check_phantoms(fs, f, repo);
+	if (rc < 0) {
+		devsys_speckit_findings_free(fs);
+		return ld_fail(L, rc, NULL);
+	}
+	push_findings(L, fs);
+	devsys_speckit_findings_free(fs);
+	return 1;
+}
+
 /* devsys.speckit_sync(repo, feature_dir, {ids}) -> lines changed (committed and pushed) | nil, msg, code */
 static int l_sync(lua_State *L)
 {
@@ -324,6 +376,9 @@ void ld_open_speckit(lua_State *L)
 		{ "plan_yaml", f_plan_yaml }, { "run", f_run },
 #ifdef DEVSYS_FEATURE_STORE
 		{ "status_json", f_status_json },
+#endif
+#ifdef DEVSYS_FEATURE_GIT
+		{ "check_phantoms", f_check_phantoms },
 #endif
 		{ NULL, NULL },
 	};

@@ -1110,8 +1110,8 @@ if devsys.register_agent and devsys.pipeline then
     task_with_kind(d2, ws2, "la-3", "lua-stop")
     local q <close> = assert(devsys.pipeline(ws2))
     assert(q:load("la-3"))
-    local _, msg, code, res = q:run()
-    eq(code ~= nil and code < 0, true, "the stop fails the stage")
+    local v, msg, code, res = q:run()
+    eq(code ~= nil and code < 0, true, "the stop fails the stage (it ended at " .. tostring(v and v.stage) .. ")")
     has(msg, "max_steps 1 reached"); eq(res.stage, "agent"); eq(res.failure_class, "budget")
     local d3 = fresh("agent")
     local ws3 <close> = assert(devsys.workspace(d3 .. "/ws"))
@@ -1154,6 +1154,17 @@ if devsys.speckit_load and devsys.pipeline then
     fails(E.PATH, nil, devsys.speckit_sync(repo, "../out", { "T001" }))
     eq(devsys.speckit_sync(repo, "specs/001-mini", { "T001" }), 1)
     eq(devsys.speckit_sync(repo, "specs/001-mini", { "T001" }), 0, "nothing to mark: no commit")
+    -- T001 is ticked, its notes/t001.txt never written: a phantom completion; then the control
+    local co = repo:checkout_path()
+    local ft <close> = assert(devsys.speckit_load(co .. "/specs/001-mini", co))
+    local ph = {}
+    for _, x in ipairs(ft:check_phantoms(repo)) do if x.rule == "SK015" then ph[#ph + 1] = x end end
+    eq(#ph, 1); has(ph[1].message, "notes/t001.txt"); eq(ph[1].severity, "warning")
+    for _, x in ipairs(ft:check_phantoms(repo, { "T002" })) do eq(x.rule ~= "SK015", true, "T002 only") end
+    sh("mkdir -p '" .. co .. "/notes'"); write(co .. "/notes/t001.txt", "done\n"); assert(repo:commit("note"))
+    for _, x in ipairs(ft:check_phantoms(repo)) do
+      eq(x.rule == "SK015" and x.severity ~= "info", false, "control: committed now: " .. x.message)
+    end
     local g = popen(string.format("git --git-dir='%s/remote.git' show %s:specs/001-mini/tasks.md", dir, repo:branch()))
     eq(g:read("a"), (TASKS:gsub("%[ %] T001", "[X] T001"))); g:close()
   end)
@@ -1176,6 +1187,9 @@ if devsys.speckit_load and devsys.pipeline then
     eq(assert(f:run(p, ws, url, "specs/001-mini", { spec_extra = extra, tasks_md = dir .. "/src/specs/001-mini/tasks.md" })), 1)
     eq(read(dir .. "/src/specs/001-mini/tasks.md"):find("[ ]", 1, true), nil, "every line ticked")
     eq(assert(f:run(p, ws, url, "specs/001-mini")), 1, "called again: the green tasks are skipped")
+    local waves = {}
+    eq(assert(f:run(p, ws, url, "specs/001-mini", { run_wave = function(ids) waves[#waves + 1] = ids end })), 1)
+    eq(#waves, 0, "every task green already: no wave to run")
     local _, msg, code, done = f:run(p, ws, "", "specs/001-mini")
     eq(code, E.INVALID, msg); has(msg, "repo/url"); eq(done, 0)
     local st <close> = assert(devsys.store_open(ws))
@@ -1191,6 +1205,129 @@ if devsys.speckit_load and devsys.pipeline then
     fails(E.INVAL, nil, devsys.speckit_links(st, ws, ""))
     links:close()
     raises("closed", links.list, links)
+  end)
+
+  test("speckit: run_wave runs each wave's tasks itself; one that raises stops the feature", function()
+    local dir = fresh("sk")
+    local url = feature_remote(dir)
+    write(dir .. "/agent.sh", 'n=${DEVSYS_TASK_ID##*-}; mkdir -p notes && echo "$n" > "notes/$n.txt"\n')
+    write(dir .. "/tests.sh", "mkdir -p reports && printf '<testsuite name=\"s\" tests=\"1\" failures=\"0\">"
+      .. "<testcase classname=\"c\" name=\"ok\"/></testsuite>\\n' > reports/junit.xml\n")
+    local extra = string.format("agent:\n  command: [/bin/sh, %s/agent.sh]\ntests:\n  command: [/bin/sh, %s/tests.sh]\n"
+      .. "  junit: [reports/junit.xml]\n", dir, dir)
+    local f <close> = assert(devsys.speckit_load(dir .. "/src/specs/001-mini"))
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local p <close> = assert(devsys.pipeline(ws))
+    raises("the scheduler broke", f.run, f, p, ws, url, "specs/001-mini",
+      { spec_extra = extra, run_wave = function() error("the scheduler broke") end })
+    local waves = {}
+    local function each(ids)
+      waves[#waves + 1] = table.concat(ids, " ")
+      for _, id in ipairs(ids) do
+        local q <close> = assert(devsys.pipeline(ws))
+        assert(q:load(id)); assert(q:run())
+      end
+    end
+    eq(assert(f:run(p, ws, url, "specs/001-mini", { spec_extra = extra, run_wave = each })), 1)
+    eq(#waves, 1); eq(waves[1], "001-mini-t001 001-mini-t002")
+    eq(p:state("001-mini-t002"), "awaiting-review")
+  end)
+end
+
+-- ---- workers, the registry, cancel requests, store options 2 -----------------
+
+if devsys.worker and devsys.pipeline then
+  test("worker: runs the queue once, two at a time, with its events and counts", function()
+    local dir = fresh("worker")
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local st <close> = assert(devsys.store_open(ws))
+    local p <close> = assert(devsys.pipeline(ws))
+    for _, id in ipairs({ "lw-1", "lw-2" }) do
+      assert(p:validate(pipeline_spec(fresh("wkt"), id, APPEND), id .. ".yaml"))
+      assert(st:submit(id))
+    end
+    local w <close> = assert(devsys.worker(ws, { id = "lua-worker", jobs = 2, poll_ms = 50, profiles = {} }))
+    eq(w:id(), "lua-worker")
+    assert(w:run())
+    eq(w:state("lw-1"), "awaiting-review"); eq(w:state("lw-2"), "awaiting-review")
+    local s = w:stats()
+    eq(s.jobs, 2); eq(s.claimed, 2); eq(s.completed, 2); eq(s.running, 0); eq(s.stopping, false)
+    local evs, dropped = w:events()
+    eq(dropped, 0)
+    local claimed, ended, stages = 0, 0, {}
+    for _, e in ipairs(evs) do
+      if e.kind == "claimed" then claimed = claimed + 1; assert(e.slot >= 1 and e.slot <= 2, "a slot") end
+      if e.kind == "ended" then ended = ended + 1; eq(e.state, "awaiting-review") end
+      if e.kind == "pipeline" and e.stage then stages[e.stage] = true end
+    end
+    eq(claimed, 2); eq(ended, 2); eq(stages.agent, true)
+    eq(#w:events(), 0, "read once")
+    eq(w:cancel_task("lw-1"), false, "not running now")
+    fails(E.STATE, nil, w:run())
+    fails(E.NOTFOUND, nil, w:state("nope"))
+    has(st:workers_json(), '"id": "lua-worker"')
+    fails(E.INVAL, "jobs", devsys.worker(ws, { jobs = 100 }))
+    raises("must be a string", devsys.worker, ws, { profiles = { 1 } })
+    w:close()
+    raises("closed", w.stats, w)
+  end)
+end
+
+if devsys.store_open then
+  test("store: worker registry, cancel requests, wait_work, backend, url refused", function()
+    local ws <close> = assert(devsys.workspace(fresh("reg") .. "/ws"))
+    local st <close> = assert(devsys.store_open(ws, { url = nil }))
+    eq(st:backend(), "sqlite"); eq(st:wait_work(10), false)
+    assert(st:worker_beat({ id = "w-a", host = "h1", pid = 42, jobs = 2, lease_ms = 60000, claimed = 3 }))
+    assert(st:worker_beat({ id = "w-a", host = "h1", pid = 42, claimed = 4, stopped = true }))
+    local j = st:workers_json()
+    has(j, '"claimed": 4'); has(j, '"state": "stopped"')
+    fails(E.INVAL, nil, st:worker_beat({ host = "h1" }))
+    assert(st:task_create("q1")); assert(st:transition("q1", "validated")); assert(st:submit("q1"))
+    eq(st:cancel_requested("q1"), false)
+    eq(st:cancel_request("q1", "not needed"), false, "free: canceled here")
+    eq(st:task_state("q1"), "canceled")
+    fails(E.STATE, nil, st:cancel_request("q1"))
+    fails(E.NOTFOUND, nil, st:cancel_request("nope"))
+    fails(E.INVAL, "mysql", devsys.store_open(ws, { url = "mysql://u@localhost/db" }))
+    local _, msg = devsys.store_open(ws, { url = "postgresql://u:hunter2-secret@127.0.0.1:1/db" })
+    eq(msg:find("hunter2-secret", 1, true), nil, "the password is not repeated: " .. msg)
+    if devsys.secrets then
+      local set <close> = assert(devsys.secrets())
+      fails(E.INVAL, nil, devsys.store_open(ws, { url = "mysql://x", secrets = set, password_secret = "pw" }))
+    end
+    local c <close> = assert(devsys.config_parse("runners:\n  lim:\n    type: inproc\n    max_concurrent: 2\n", "d.yaml"))
+    eq(c:runner_max_concurrent("lim"), 2)
+    fails(E.NOTFOUND, "lim", c:runner_max_concurrent("nope"))
+  end)
+end
+
+if devsys.repo_open then
+  test("repo: changed paths commit by commit, head_has_path", function()
+    local dir = fresh("bycommit")
+    local url = bare_remote(dir)
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local t <close> = assert(ws:task("bc", { create = true }))
+    local r <close> = assert(devsys.repo_open(t, { url = url }))
+    eq(assert(r:changed_paths_by_commit()):count(), 0)
+    local co = r:checkout_path()
+    write(co .. "/a.txt", "one\n"); assert(r:commit("add a"))
+    sh("mkdir -p '" .. co .. "/docs'"); write(co .. "/docs/b.md", "b\n"); write(co .. "/a.txt", "two\n")
+    assert(r:commit("docs, a"))
+    os.remove(co .. "/a.txt"); assert(r:commit("drop a"))
+    write(co .. "/loose.txt", "x\n")
+    local cs <close> = assert(r:changed_paths_by_commit())
+    eq(cs:count(), 3); eq(cs:sha(3), r:head_sha()); eq(#cs:sha(1), 40)
+    local c2 = cs:changes(2)
+    eq(#c2, 2); eq(c2[1].path, "a.txt"); eq(c2[1].status, "modified"); eq(c2[2].path, "docs/b.md")
+    eq(cs:changes(3)[1].status, "deleted")
+    local n, first, last = cs:touching("a.txt")
+    eq(n, 3); eq(first, 1); eq(last, 3)
+    eq(cs:touching("docs/"), 1); eq(cs:touching("README.md"), 0)
+    raises("out of range", cs.sha, cs, 4)
+    eq(r:head_has_path("docs/b.md"), true); eq(r:head_has_path("a.txt"), false)
+    eq(r:head_has_path("loose.txt"), false, "the checkout is not the head commit")
+    raises("string expected", r.head_has_path, r, nil)
   end)
 end
 

@@ -1,0 +1,234 @@
+/*
+ * The worker (devsys/worker.h): claims the store's queued tasks and runs the
+ * pipeline on each, several at once. Lua has no second thread to call
+ * devsys_worker_stop() from, so w:run() always runs with DEVSYS_WORKER_ONCE:
+ * until nothing is left to claim. The worker's events come from its own
+ * threads, where no Lua may run: they are copied into a list under a lock
+ * and read with w:events() after (or between) runs.
+ */
+#include "ldevsys.h"
+#ifdef DEVSYS_FEATURE_WORKER
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_EVENTS 10000 /* kept until w:events(); later ones are counted, not kept */
+
+typedef struct ev {
+	int kind, state;
+	unsigned int slot;
+	char *task_id, *message, *stage; /* stage: a pipeline event's */
+} ev;
+
+typedef struct {
+	ld_handle h;
+	pthread_mutex_t lock;
+	ev *evs;
+	size_t n, cap, dropped;
+} ld_worker;
+
+static const char *const kinds[] = { "?", "claimed", "refused", "ended", "handed-back", "lease-lost", "cancel",
+	                             "error", "pipeline" };
+
+static char *ev_dup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void free_events(ld_worker *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		free(w->evs[i].task_id);
+		free(w->evs[i].message);
+		free(w->evs[i].stage);
+	}
+	w->n = 0;
+}
+
+/* On the worker's threads: copy, never call Lua. */
+static void on_event(const devsys_worker_event *e, void *payload)
+{
+	ld_worker *w = payload;
+	pthread_mutex_lock(&w->lock);
+	if (w->n == w->cap && w->cap < MAX_EVENTS) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		ev *p = realloc(w->evs, cap * sizeof(*p));
+		if (p) {
+			w->evs = p;
+			w->cap = cap;
+		}
+	}
+	if (w->n < w->cap) {
+		ev *x = &w->evs[w->n++];
+		x->kind = e->kind;
+		x->state = e->state;
+		x->slot = e->slot;
+		x->task_id = ev_dup(e->task_id);
+		x->message = ev_dup(e->message);
+		x->stage = e->pipeline ? ev_dup(e->pipeline->stage) : NULL;
+	} else
+		w->dropped++;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void worker_release(lua_State *L, ld_handle *h)
+{
+	ld_worker *w = (ld_worker *)h;
+	(void)L;
+	devsys_worker_free(h->p);
+	free_events(w);
+	free(w->evs);
+	w->evs = NULL;
+	w->cap = 0;
+	pthread_mutex_destroy(&w->lock);
+}
+
+/*
+ * devsys.worker(ws [, {id=, host=, jobs=, profiles={...}, lease_ms=, config_path=, poll_ms=}]) ->
+ * worker | nil, msg, code (it holds a reference on the workspace)
+ */
+static int l_worker(lua_State *L)
+{
+	devsys_workspace *ws = ld_check(L, 1, LD_WORKSPACE);
+	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
+	devsys_worker *wk = NULL;
+	ld_worker *w;
+	size_t np = 0;
+	int rc;
+	lua_settop(L, 2);
+	w = ld_new(L, LD_WORKER, sizeof(*w), NULL, worker_release);
+	w->evs = NULL;
+	w->n = w->cap = w->dropped = 0;
+	pthread_mutex_init(&w->lock, NULL);
+	if (!lua_isnoneornil(L, 2)) {
+		luaL_checktype(L, 2, LUA_TTABLE);
+		o.id = ld_field_str(L, 2, "id", NULL);
+		o.host = ld_field_str(L, 2, "host", NULL);
+		o.jobs = (unsigned int)ld_field_int(L, 2, "jobs", 0);
+		o.lease_ms = (unsigned int)ld_field_int(L, 2, "lease_ms", 0);
+		o.poll_ms = (unsigned int)ld_field_int(L, 2, "poll_ms", 0);
+		o.config_path = ld_field_str(L, 2, "config_path", NULL);
+		o.profiles = ld_str_array(L, 2, "profiles", &np); /* copied by devsys_worker_open() */
+		o.nprofiles = np;
+	}
+	o.flags = DEVSYS_WORKER_ONCE;
+	o.event = on_event;
+	o.event_payload = w;
+	if ((rc = devsys_worker_open(&wk, ws, &o)) < 0) {
+		pthread_mutex_destroy(&w->lock);
+		w->h.release = NULL; /* nothing else to release */
+		return ld_fail(L, rc, NULL);
+	}
+	w->h.p = wk;
+	lua_pushvalue(L, 3); /* the worker userdata, above the profiles vector when there is one */
+	return 1;
+}
+
+/* w:run() -> true (nothing was left to claim) | nil, msg, code */
+static int w_run(lua_State *L)
+{
+	int rc = devsys_worker_run(ld_check(L, 1, LD_WORKER));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* w:events() -> { {kind="claimed", slot=, task_id=, state=, message=, stage=}, ... }, dropped; and clears them */
+static int w_events(lua_State *L)
+{
+	ld_worker *w;
+	size_t dropped;
+	ld_check(L, 1, LD_WORKER); /* open */
+	w = (ld_worker *)ld_ud(L, 1, LD_WORKER);
+	pthread_mutex_lock(&w->lock);
+	lua_createtable(L, (int)w->n, 0);
+	for (size_t i = 0; i < w->n; i++) {
+		ev *x = &w->evs[i];
+		lua_createtable(L, 0, 6);
+		lua_pushstring(L, x->kind >= 1 && x->kind <= 8 ? kinds[x->kind] : kinds[0]);
+		lua_setfield(L, -2, "kind");
+		lua_pushinteger(L, x->slot);
+		lua_setfield(L, -2, "slot");
+		ld_pushstr(L, x->task_id);
+		lua_setfield(L, -2, "task_id");
+		ld_pushstr(L, x->state >= 0 ? devsys_task_state_name(x->state) : NULL);
+		lua_setfield(L, -2, "state");
+		ld_pushstr(L, x->message);
+		lua_setfield(L, -2, "message");
+		ld_pushstr(L, x->stage);
+		lua_setfield(L, -2, "stage");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	free_events(w);
+	dropped = w->dropped;
+	w->dropped = 0;
+	pthread_mutex_unlock(&w->lock);
+	lua_pushinteger(L, (lua_Integer)dropped);
+	return 2;
+}
+
+/* w:stats() -> {jobs=, running=, claimed=, completed=, not_resting=, handed_back=, lease_expiries=, cancels=, stopping=} */
+static int w_stats(lua_State *L)
+{
+	devsys_worker_stats st = DEVSYS_WORKER_STATS_INIT;
+	int rc = devsys_worker_stats_get(&st, ld_check(L, 1, LD_WORKER));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_createtable(L, 0, 9);
+	lua_pushinteger(L, st.jobs);
+	lua_setfield(L, -2, "jobs");
+#define F(name)                                     \
+	lua_pushinteger(L, (lua_Integer)st.name); \
+	lua_setfield(L, -2, #name)
+	F(running);
+	F(claimed);
+	F(completed);
+	F(not_resting);
+	F(handed_back);
+	F(lease_expiries);
+	F(cancels);
+#undef F
+	lua_pushboolean(L, st.stopping);
+	lua_setfield(L, -2, "stopping");
+	return 1;
+}
+
+static int w_id(lua_State *L)
+{
+	lua_pushstring(L, devsys_worker_id(ld_check(L, 1, LD_WORKER)));
+	return 1;
+}
+
+/* w:state(task_id) -> the task's state in the worker's store | nil, msg, code */
+static int w_state(lua_State *L)
+{
+	int s = devsys_store_task_state(devsys_worker_store(ld_check(L, 1, LD_WORKER)), ld_checkcstr(L, 2));
+	if (s < 0)
+		return ld_fail(L, s, NULL);
+	lua_pushstring(L, devsys_task_state_name(s));
+	return 1;
+}
+
+/* w:cancel_task(task_id) -> true (a slot ran it) | false */
+static int w_cancel_task(lua_State *L)
+{
+	int rc = devsys_worker_cancel_task(ld_check(L, 1, LD_WORKER), ld_checkcstr(L, 2));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, rc);
+	return 1;
+}
+
+void ld_open_worker(lua_State *L)
+{
+	static const luaL_Reg fns[] = { { "worker", l_worker }, { NULL, NULL } };
+	static const luaL_Reg methods[] = {
+		{ "run", w_run },     { "events", w_events }, { "stats", w_stats },           { "id", w_id },
+		{ "state", w_state }, { "cancel_task", w_cancel_task }, { NULL, NULL },
+	};
+	ld_register(L, LD_WORKER, methods);
+	luaL_setfuncs(L, fns, 0);
+}
+#endif /* DEVSYS_FEATURE_WORKER */
