@@ -197,18 +197,19 @@ static void speckit_lines(json_t *list, const devsys_speckit_findings *r, const 
 	}
 }
 
-/* The spec's speckit.task_ids (borrowed strings), NULL when it names none. */
-static const char **speckit_ids(const devsys_node *sk, size_t *n)
+/* The spec's speckit.task_ids (borrowed strings) into *out, NULL when it names none. */
+static int speckit_ids(const char ***out, size_t *n, const devsys_node *sk)
 {
 	const devsys_node *ids = devsys_node_get(sk, "/task_ids");
 	const char **v = NULL;
 	*n = 0;
 	if (devsys_node_size(ids) && !(v = devsys__calloc(devsys_node_size(ids), sizeof(*v))))
-		return NULL;
+		return devsys__error_oom();
 	for (size_t i = 0; v && i < devsys_node_size(ids); i++)
 		if ((v[*n] = devsys_node_string(devsys_node_at(ids, i), NULL)))
 			(*n)++;
-	return v;
+	*out = v;
+	return 0;
 }
 
 /* Validator and phantom check on the loaded feature; the verdict's "speckit" summary and its findings. */
@@ -217,10 +218,11 @@ static int speckit_checks(verdict *v, devsys__stage_ctx *c, const devsys_speckit
 {
 	devsys_speckit_findings *r = NULL, *ph = NULL;
 	size_t nids = 0;
-	const char **ids = speckit_ids(sk, &nids);
-	const char *co = devsys_repo_checkout_path(c->repo);
+	const char **ids = NULL, *co = devsys_repo_checkout_path(c->repo);
 	char summary[512], first[400] = "";
-	int rc = devsys_speckit_findings_new(&r);
+	int rc = speckit_ids(&ids, &nids, sk);
+	if (rc == 0)
+		rc = devsys_speckit_findings_new(&r);
 	if (rc == 0 && (rc = devsys_speckit_check(r, f)) == 0 && (rc = devsys_speckit_findings_new(&ph)) == 0 && nids)
 		rc = devsys_speckit_check_phantoms_ids(ph, f, c->repo, ids, nids);
 	if (rc == 0) {
@@ -234,6 +236,12 @@ static int speckit_checks(verdict *v, devsys__stage_ctx *c, const devsys_speckit
 		         devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_INFO), nids,
 		         devsys_speckit_findings_count_severity(ph, DEVSYS_SPECKIT_WARNING));
 		json_object_set_new(v->doc, "speckit", json_string(summary));
+		json_object_set_new(v->doc, "speckit_counts",
+		                    json_pack("{s:I,s:I,s:I,s:I,s:I}", "errors", (json_int_t)errs, "warnings",
+		                              (json_int_t)devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_WARNING),
+		                              "info", (json_int_t)devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_INFO),
+		                              "task_ids", (json_int_t)nids, "phantoms",
+		                              (json_int_t)devsys_speckit_findings_count_severity(ph, DEVSYS_SPECKIT_WARNING)));
 		json_object_set_new(v->doc, "speckit_findings", list);
 		if (errs) {
 			char why[512];

@@ -127,6 +127,10 @@ Test(speckit_verify, the_linked_feature_is_validated_and_its_phantoms_reported)
 	cr_assert(json_is_true(json_object_get(v, "verified")), "warnings and a phantom do not fail verification");
 	cr_assert_str_eq(vstr(v, "speckit"), FEATURE ": 0 error(s), 0 warning(s), 2 info; phantom check of 2 task(s): "
 	                                     "1 likely phantom(s)");
+	json_t *n = json_object_get(v, "speckit_counts");
+	cr_assert_eq(json_integer_value(json_object_get(n, "errors")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(n, "phantoms")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(n, "task_ids")), 2);
 	char *f = findings(v);
 	cr_assert_not_null(strstr(f, FEATURE "/tasks.md:26: warning: SK015: T002 is marked done but 'pyproject.toml' does "
 	                             "not exist in the repository at head"),
@@ -164,6 +168,7 @@ Test(speckit_verify, a_validator_error_fails_verification_naming_rule_and_line)
 	json_t *v = verification("sk-dup");
 	cr_assert(json_is_false(json_object_get(v, "verified")));
 	cr_assert(json_is_true(json_object_get(v, "junit_green")), "the other items are still checked");
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(v, "speckit_counts"), "errors")), 1);
 	char *f = findings(v);
 	cr_assert_not_null(strstr(f, FEATURE "/tasks.md:106: error: SK008: "), "%s", f);
 	free(f);
