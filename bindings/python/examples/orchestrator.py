@@ -1,31 +1,39 @@
 #!/usr/bin/python3
-"""A build orchestrator embedding libdevsys: several spec files run at once,
-on threads sharing one workspace and one store, each with its own runner;
-then a summary table.
+"""A build orchestrator embedding libdevsys: several spec files, one
+workspace, the library's own scheduling. Each spec is validated (the
+manager: Pipeline.validate()) and queued (Store.submit()); a Worker then runs
+the queue with several job slots at once, each slot a thread of the library
+with a pipeline of its own, every task through all its stages; the Worker's
+events and the task records give the summary table.
 
-    DEVSYS_LIBRARY=build/dev/lib/libdevsys.so.1 bindings/python/examples/orchestrator.py [SPEC...]
+    DEVSYS_LIBRARY=build/dev/lib/libdevsys.so.1 bindings/python/examples/orchestrator.py [--jobs N] [SPEC...]
 
-Without arguments it writes a few demonstration specs (one invalid, one whose
-tests fail) into a temporary directory. Each spec's tests.command runs in its
-task folder; a JUnit file it names is collected into the task's record.
-Exit status: 0 when every valid spec's tests ran to an outcome (passed, or
-failed as a build failure) and every invalid spec was refused; 1 when
-anything else happened (a library error, a timeout, a broken runner).
+Without spec files it makes a file:// bare repository (with the git program,
+only to set the scene) and writes demonstration specs against it: three whose
+agent and tests succeed, one whose tests fail and one that is invalid.
+Exit status: 0 when every valid spec's task ran to a resting state
+(awaiting-review, merged, done, no-changes) or failed in its test stage (a
+build failure of its own tests), and every invalid spec was refused; 1 when
+anything else happened.
 """
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional, Set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # usable from the source tree
 import devsys  # noqa: E402
+
+RESTING = ("awaiting-review", "merged", "done", "no-changes")
 
 
 @dataclass
@@ -33,29 +41,42 @@ class Row:
     spec: str
     task: str = "-"
     valid: bool = False
-    outcome: str = "-"
+    state: str = "-"
     tests: str = "-"
     ms: int = 0
-    thread: str = "-"
+    slots: Set[int] = field(default_factory=set)
     note: str = ""
+    claimed_at: float = 0.0
 
 
-def junit_writer(name: str, fail: bool) -> str:
-    case = f'<testcase classname="{name}" name="t1"/><testcase classname="{name}" name="t2">'
-    case += '<failure message="expected 2"/></testcase>' if fail else "</testcase>"
-    return ("import os; os.makedirs('out', exist_ok=True); "
-            f"open('out/junit.xml', 'w').write('<testsuite name=\"{name}\">{case}</testsuite>'); "
-            f"raise SystemExit({1 if fail else 0})")
+def make_remote(root: Path) -> Path:
+    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=str(root), GIT_AUTHOR_NAME="seed",
+               GIT_AUTHOR_EMAIL="seed@localhost", GIT_COMMITTER_NAME="seed", GIT_COMMITTER_EMAIL="seed@localhost")
+    bare, seed = root / "remote.git", root / "seed"
+    for args in (["init", "-q", "--bare", "-b", "main", str(bare)], ["init", "-q", "-b", "main", str(seed)]):
+        subprocess.run(["git", *args], cwd=root, env=env, check=True)
+    (seed / "README.md").write_text("# demo\n")
+    for args in (["add", "README.md"], ["commit", "-q", "-m", "seed"], ["push", "-q", str(bare), "main"]):
+        subprocess.run(["git", *args], cwd=seed, env=env, check=True)
+    return bare
 
 
 def demo_specs(d: Path) -> List[Path]:
+    remote = make_remote(d)
     specs = []
     for i, fail in ((1, False), (2, False), (3, True), (4, False)):
+        agent = f"open('build-{i}.txt', 'w').write('built {i}\\n')"
+        cases = ('<testcase classname="b" name="t1"/><testcase classname="b" name="t2">'
+                 + ('<failure message="expected 2"/></testcase>' if fail else "</testcase>"))
+        tests = ("import os; os.makedirs('out', exist_ok=True); "
+                 f"open('out/junit.xml', 'w').write('<testsuite name=\"b{i}\">{cases}</testsuite>'); "
+                 f"raise SystemExit({1 if fail else 0})")
         p = d / f"build-{i}.yaml"
         p.write_text(f"version: 1\nid: build-{i}\ntitle: Build {i}\nprompt: build it\n"
-                     f"repo:\n  url: https://example.com/b{i}.git\n"
-                     f"tests:\n  command: [/usr/bin/python3, -c, {json.dumps(junit_writer(f'b{i}', fail))}]\n"
-                     f"  junit: [out/junit.xml]\n  timeout: 30s\n")
+                     f"repo:\n  url: file://{remote}\n  base_branch: main\n"
+                     f"agent:\n  command: [/usr/bin/python3, -c, {json.dumps(agent)}]\n  timeout: 60s\n"
+                     f"tests:\n  command: [/usr/bin/python3, -c, {json.dumps(tests)}]\n"
+                     f"  junit: [out/junit.xml]\n  timeout: 60s\nrunner: inproc\n")
         specs.append(p)
     bad = d / "broken.yaml"
     bad.write_text("version: 1\nid: broken\ntitle: No repository\nprompt: p\n")
@@ -63,61 +84,85 @@ def demo_specs(d: Path) -> List[Path]:
     return specs
 
 
-def run_one(path: Path, ws: devsys.Workspace, store: devsys.Store) -> Row:
-    row = Row(path.name, thread=threading.current_thread().name)
-    t0 = time.monotonic()
-    try:
-        with devsys.Spec.load_file(path) as spec:
-            row.task = spec.get_string("/id") or "-"
-            with spec.validate() as v:
-                row.valid = v.valid
-                if not v.valid:
-                    row.outcome, row.note = "refused", v[0].message
-                    return row
-            cmd = spec.at().get("/tests/command")
-            argv: List[str] = cmd.value() if cmd else []
-            junit = spec.get_string("/tests/junit/0")
-            timeout = spec.timeout_ms("tests") or 0
-        store.create(row.task, str(path))
-        store.transition(row.task, "validated")
-        with ws.task(row.task) as task, devsys.Record(task) as rec, devsys.Runner("inproc", workspace=ws) as r:
-            store.stage_begin(row.task, "test")
-            res = r.exec(argv, cwd=task.path, task=task, stage="test", timeout_ms=timeout)
-            row.outcome = res.failure_name
-            if junit:
-                run = rec.run_begin()
-                rec.run_add_junit(run, Path(task.path) / junit)
-                rec.run_complete(run)
-                store.run_record(row.task, run)
-                with devsys.Report.parse_junit(Path(task.path) / junit) as rep:
-                    row.tests = f"{rep.count(devsys.PASSED)}/{rep.tests}"
-            store.stage_end(row.task, "test", "ok" if res.ok else "failed", -1)
-            rec.save()
-    except devsys.Error as e:
-        row.outcome, row.note = e.name, e.message
-    finally:
-        row.ms = int((time.monotonic() - t0) * 1000)
-    return row
+def queue_all(paths: List[Path], ws: devsys.Workspace, store: devsys.Store) -> List[Row]:
+    """The manager: validate each spec and queue its task (a task queued or
+    registered before is left where it stands: the worker resumes it)."""
+    rows = []
+    with devsys.Pipeline(ws) as p:
+        for path in paths:
+            row = Row(path.name)
+            rows.append(row)
+            try:
+                r = p.validate(path.read_bytes(), path.name)
+                row.task, row.valid = p.task_id or "-", True
+                store.submit(row.task)
+            except devsys.ValidationError as e:
+                errors = p.validation_errors()
+                row.state, row.note = "refused", errors[0].message if errors else e.message
+            except devsys.ExistsError:
+                row.task, row.valid, row.note = p.task_id or "-", True, "registered before: resumed"
+                if store.state(row.task) == "validated":
+                    store.submit(row.task)
+            except devsys.Error as e:
+                row.state, row.note = e.name, e.message
+            else:
+                assert r.outcome == "validated"
+    return rows
 
 
-def main(paths: List[Path], root: Path) -> int:
+def main(paths: List[Path], root: Path, jobs: int) -> int:
     with devsys.Workspace(root / "ws") as ws, devsys.Store(ws) as store:
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="spec") as pool:
-            rows = list(pool.map(lambda p: run_one(p, ws, store), paths))
-        states = {row.task: store.state(row.task) for row in rows if row.valid}
-    print(f"{'spec':<14} {'task':<9} {'valid':<6} {'outcome':<14} {'tests':<6} {'state':<10} {'ms':>6}  thread")
+        rows = queue_all(paths, ws, store)
+        by_task: Dict[str, Row] = {r.task: r for r in rows if r.valid}
+        lock = threading.Lock()
+
+        def on_event(e: devsys.WorkerEvent) -> None:
+            """From the worker's threads, one call at a time."""
+            row = by_task.get(e.task_id or "")
+            if row is None:
+                return
+            with lock:
+                if e.kind == devsys.WORKER_EVENT_CLAIMED:
+                    row.slots.add(e.slot)
+                    row.claimed_at = time.monotonic()
+                elif e.kind in (devsys.WORKER_EVENT_ENDED, devsys.WORKER_EVENT_HANDED_BACK):
+                    row.ms += int((time.monotonic() - row.claimed_at) * 1000)
+                elif e.kind in (devsys.WORKER_EVENT_ERROR, devsys.WORKER_EVENT_REFUSED):
+                    row.note = e.message
+
+        with devsys.Worker(ws, jobs=jobs, once=True, poll_ms=50, event=on_event) as worker:
+            worker.run()  # until the queue has nothing left to claim
+            stats = worker.stats()
+        for row in by_task.values():
+            row.state = store.state(row.task)
+            t = json.loads(store.task_json(row.task))
+            record = json.loads((Path(ws.path) / "tasks" / row.task / "task.json").read_text())
+            tests = record.get("tests") or {}
+            if "tests" in tests:
+                row.tests = f"{tests['passed']}/{tests['tests']}"
+            if row.state == "failed" and not row.note:
+                row.note = f"failed at stage {t.get('stage') or t.get('last_stage') or '?'}"
+    print(f"{'spec':<12} {'task':<9} {'valid':<6} {'state':<16} {'tests':<6} {'slot':<5} {'ms':>6}  note")
     for row in rows:
-        print(f"{row.spec:<14} {row.task:<9} {str(row.valid).lower():<6} {row.outcome:<14} {row.tests:<6} "
-              f"{states.get(row.task, '-'):<10} {row.ms:>6}  {row.thread}" + (f"  ({row.note})" if row.note else ""))
-    threads = {r.thread for r in rows}
-    ok = all((r.outcome in ("ok", "build-failure")) if r.valid else r.outcome == "refused" for r in rows)
-    print(f"{len(rows)} specs on {len(threads)} threads, one workspace: "
-          f"{sum(r.outcome == 'ok' for r in rows)} passed, {sum(r.outcome == 'build-failure' for r in rows)} failed, "
-          f"{sum(not r.valid for r in rows)} refused")
+        slot = ",".join(str(s) for s in sorted(row.slots)) or "-"
+        print(f"{row.spec:<12} {row.task:<9} {str(row.valid).lower():<6} {row.state:<16} {row.tests:<6} {slot:<5} "
+              f"{row.ms:>6}  {row.note}")
+    used = set().union(*(r.slots for r in rows))
+    passed = sum(r.state in RESTING for r in rows)
+    failed = sum(r.valid and r.state == "failed" for r in rows)
+    refused = sum(not r.valid for r in rows)
+    print(f"{len(rows)} specs, one workspace, a worker of {stats.jobs} slots ({len(used)} used): "
+          f"{passed} passed, {failed} failed, {refused} refused")
+    ok = all((r.state in RESTING or (r.state == "failed" and r.note == "failed at stage test")) if r.valid
+             else r.state == "refused" for r in rows) and stats.claimed == len(by_task)
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=4, help="tasks run at once (the worker's job slots)")
+    ap.add_argument("specs", nargs="*", type=Path)
+    args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="devsys-orchestrator-") as d:
-        given: Optional[List[Path]] = [Path(a) for a in sys.argv[1:]] or None
-        sys.exit(main(given or demo_specs(Path(d)), Path(d)))
+        given: Optional[List[Path]] = list(args.specs) or None
+        sys.exit(main(given or demo_specs(Path(d)), Path(d), args.jobs))
