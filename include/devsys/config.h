@@ -7,6 +7,7 @@
 #include "common.h"
 #include "policy.h"
 #include "runner.h"
+#include "secrets.h"
 
 DEVSYS_BEGIN_DECL
 
@@ -31,6 +32,12 @@ DEVSYS_BEGIN_DECL
  * key is an error (docs/gate.md). DEVSYS_FORGE_<HOST>_<KEY>=value for a
  * `forges:` entry of the file (HOST upper-cased, '.', '-' and ':' as '_';
  * docs/forge.md).
+ */
+
+/*
+ * `store:` names a PostgreSQL task store shared by several hosts, either as
+ * a URL alone or as {url, password_secret, password_provider, password_ref}
+ * (docs/scale-out.md). The URL may not carry a password.
  */
 
 /** A loaded configuration. Read-only after loading; may be shared between threads. */
@@ -154,6 +161,21 @@ DEVSYS_API int devsys_config_forge_value(const char **value, const char **where,
  */
 DEVSYS_API int devsys_config_agent_value(const char **value, const char **where, const devsys_config *cfg,
                                          const char *profile, const char *key);
+
+/**
+ * The `store:` section: the task store's postgresql:// URL and, when the
+ * section names one, the declaration of the secret holding its password
+ * (name from password_secret, provider from password_provider, "env" by
+ * default, and ref from password_ref, the secret's name by default).
+ * Pass both to devsys_store_options version 2 (url, secrets with the
+ * definition declared, password_secret).
+ * @param url borrowed: from @p cfg, valid until devsys_config_free().
+ * @param password optional: filled with borrowed strings; name NULL when
+ *        the section names no secret (libpq's password file is used then).
+ * @return 0; DEVSYS_ENOTFOUND (no store: section: SQLite in the workspace,
+ *         or DEVSYS_STORE_URL); DEVSYS_EINVAL.
+ */
+DEVSYS_API int devsys_config_store(const char **url, devsys_secret_def *password, const devsys_config *cfg);
 
 DEVSYS_END_DECL
 

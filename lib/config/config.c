@@ -23,6 +23,7 @@ static const struct devsys__config_section *const sections[] = {
 	&devsys__config_policy,
 	&devsys__config_forges,
 	&devsys__config_agents,
+	&devsys__config_store,
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 

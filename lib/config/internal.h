@@ -30,12 +30,14 @@ struct devsys__cfg_runners;
 struct devsys__cfg_policy;
 struct devsys__cfg_forges;
 struct devsys__cfg_agents;
+struct devsys__cfg_store;
 
 struct devsys_config {
 	struct devsys__cfg_runners *runners; /* runners.c */
 	struct devsys__cfg_policy *policy;   /* policy.c */
 	struct devsys__cfg_forges *forges;   /* forges.c */
 	struct devsys__cfg_agents *agents;   /* agents.c */
+	struct devsys__cfg_store *store;     /* store.c */
 };
 
 struct devsys__config_section {
@@ -54,6 +56,7 @@ extern const struct devsys__config_section devsys__config_runners;
 extern const struct devsys__config_section devsys__config_policy;
 extern const struct devsys__config_section devsys__config_forges;
 extern const struct devsys__config_section devsys__config_agents;
+extern const struct devsys__config_section devsys__config_store;
 
 /* "file:line:col" of @p n, in x->where (valid until the next call). */
 const char *devsys__cfg_at(struct devsys__cfg_ctx *x, yaml_node_t *n);

@@ -11,6 +11,8 @@
 #include <devsys.h>
 #include <devsys/secrets.h>
 #include <devsys/store.h>
+#include <devsys/config.h>
+#include <devsys/pipeline.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -344,4 +346,87 @@ Test(pg_store, the_store_reconnects_after_a_server_restart)
 	cr_assert_eq(devsys_store_task_state(st, "r1"), DEVSYS_STATE_VALIDATED);
 	devsys_buf_dispose(&b);
 	devsys_store_free(st);
+}
+
+static char *write_config(const char *body)
+{
+	char *path;
+	cr_assert(asprintf(&path, "%s/devsys.yaml", dir) > 0);
+	cr_assert(dt_write_file(path, body));
+	return path;
+}
+
+Test(pg_store, devsys_yaml_store_section_selects_it_for_the_pipeline)
+{
+	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
+	devsys_pipeline *p = NULL;
+	devsys_config *cfg = NULL;
+	devsys_secret_def def = DEVSYS_SECRET_DEF_INIT;
+	const char *got;
+	char *text, *cfg_path, *db;
+	NEED_PG();
+	setenv("PGPASSFILE", "/nonexistent/pgpass", 1); /* the section's secret is the only way in */
+	setenv("DT_STORE_PW", pg->password, 1);
+	cr_assert(asprintf(&text, "store:\n  url: %s\n  password_secret: store_pw\n  password_ref: DT_STORE_PW\n", url) > 0);
+	cfg_path = write_config(text);
+	free(text);
+	OK(devsys_config_load(&cfg, cfg_path));
+	OK(devsys_config_store(&got, &def, cfg));
+	cr_assert_str_eq(got, url);
+	cr_assert_str_eq(def.name, "store_pw");
+	cr_assert_str_eq(def.provider, "env");
+	cr_assert_str_eq(def.ref, "DT_STORE_PW");
+	devsys_config_free(cfg);
+	po.config_path = cfg_path;
+	OK(devsys_pipeline_new(&p, ws, &po));
+	devsys_pipeline_free(p);
+	cr_assert_gt(tables(url), 0, "the pipeline's store migrated the configured database");
+	cr_assert(asprintf(&db, "%s/devsys.db", dir) > 0);
+	cr_assert(!dt_exists(db), "the pipeline opened SQLite instead");
+	/* the control: the section pointing at a closed port makes the pipeline fail, naming it */
+	{
+		char *closed;
+		cr_assert(asprintf(&closed, "store: postgresql://devsys@127.0.0.1:%d/x\n", dt_free_port()) > 0);
+		free(write_config(closed));
+		cr_assert_eq(devsys_pipeline_new(&p, ws, &po), DEVSYS_ENETWORK, "%s", MSG);
+		cr_assert(strstr(MSG, "127.0.0.1"), "%s", MSG);
+		free(closed);
+	}
+	cr_assert(!dt_exists(db));
+	free(db);
+	free(cfg_path);
+	unsetenv("DT_STORE_PW");
+}
+
+Test(pg_store, a_store_section_with_a_password_in_its_url_is_refused_with_its_position)
+{
+	devsys_config *cfg = NULL;
+	const char *got;
+	char *path;
+	NEED_PG();
+	path = write_config("runners: {}\nstore:\n  url: postgresql://devsys:cfg-secret-77@127.0.0.1:5432/x\n");
+	cr_assert_eq(devsys_config_load(&cfg, path), DEVSYS_EINVALID);
+	cr_assert(strstr(MSG, "devsys.yaml:3:8: store.url: the URL carries a password"), "%s", MSG);
+	cr_assert(!strstr(MSG, "cfg-secret-77"), "%s", MSG);
+	free(path);
+	path = write_config("store: mysql://x/y\n");
+	cr_assert_eq(devsys_config_load(&cfg, path), DEVSYS_EINVALID);
+	cr_assert(strstr(MSG, "store.url: not a postgresql:// URL"), "%s", MSG);
+	free(path);
+	path = write_config("store:\n  url: postgresql://devsys@h/x\n  password: nope\n");
+	cr_assert_eq(devsys_config_load(&cfg, path), DEVSYS_EINVALID);
+	cr_assert(strstr(MSG, "store.password: unknown key"), "%s", MSG);
+	free(path);
+	/* the control: a plain URL loads, and no section is ENOTFOUND */
+	path = write_config("store: postgresql://devsys@127.0.0.1:5432/x\n");
+	OK(devsys_config_load(&cfg, path));
+	OK(devsys_config_store(&got, NULL, cfg));
+	cr_assert_str_eq(got, "postgresql://devsys@127.0.0.1:5432/x");
+	devsys_config_free(cfg);
+	free(path);
+	path = write_config("runners: {}\n");
+	OK(devsys_config_load(&cfg, path));
+	cr_assert_eq(devsys_config_store(&got, NULL, cfg), DEVSYS_ENOTFOUND);
+	devsys_config_free(cfg);
+	free(path);
 }
