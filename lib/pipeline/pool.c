@@ -265,14 +265,22 @@ static int record(devsys_pipeline *p, const char *type, json_t *data, int mode)
 	if (mode == APPEND) {
 		json_array_append_new(list, json_deep_copy(data));
 	} else if (mode == MARK_FAILED) {
-		for (size_t i = json_array_size(list); i-- > 0;) {
-			json_t *e = json_array_get(list, i);
-			if (json_equal(json_object_get(e, "host"), json_object_get(data, "host")) &&
-			    json_equal(json_object_get(e, "stage"), json_object_get(data, "stage"))) {
-				json_object_set(e, "failed", json_object_get(data, "error"));
-				break;
-			}
+		size_t i = json_array_size(list);
+		json_t *e = NULL;
+		while (i-- > 0 && !e) {
+			e = json_array_get(list, i);
+			if (!json_equal(json_object_get(e, "host"), json_object_get(data, "host")) ||
+			    !json_equal(json_object_get(e, "stage"), json_object_get(data, "stage")) ||
+			    json_object_get(e, "failed"))
+				e = NULL;
 		}
+		if (!e) { /* it failed at open: never placed, listed with its failure */
+			json_array_append_new(list, e = json_pack("{s:O?,s:O,s:O,s:O}", "stage", json_object_get(data, "stage"),
+			                                          "profile", json_object_get(data, "profile"), "host",
+			                                          json_object_get(data, "host"), "attempt",
+			                                          json_object_get(data, "attempt")));
+		}
+		json_object_set(e, "failed", json_object_get(data, "error"));
 	}
 	ev = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	ls = json_dumps(list, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -299,22 +307,23 @@ out:
 }
 
 /* A member's system failure: out for the cool-down, recorded, and this stage may run again elsewhere. */
-static void host_failed(devsys_pipeline *p, struct devsys__placement *pl, const char *profile, unsigned int retries,
-                        const char *why)
+static void host_failed(devsys_pipeline *p, struct devsys__placement *pl, const char *profile, unsigned int retries)
 {
+	int code = devsys_error_code(devsys_error_last());
 	char msg[1024];
+	const char *why = devsys_error_message(devsys_error_last());
 	snprintf(msg, sizeof(msg), "%s", why);
 	cool(pl);
 	p->pool.host_failed = 1;
 	p->pool.retries = retries;
 	if (record(p, "runner.host_failed",
-	           json_pack("{s:s?,s:s,s:s,s:I,s:s}", "stage", p->pool.stage, "profile", profile, "host", pl->label,
-	                     "cooldown_s", (json_int_t)pl->cooldown_s, "error", msg),
+	           json_pack("{s:s?,s:s,s:s,s:I,s:I,s:s}", "stage", p->pool.stage, "profile", profile, "host", pl->label,
+	                     "attempt", (json_int_t)p->pool.attempt, "cooldown_s", (json_int_t)pl->cooldown_s, "error", msg),
 	           MARK_FAILED) < 0)
 		devsys__log(p->ws, DEVSYS_LOG_WARN, "pipeline", "task '%s': host %s of runner pool '%s' failed, and the "
 		                                                "record of it could not be written: %s",
 		            p->task_id, pl->label, profile, devsys_error_message(devsys_error_last()));
-	devsys__error_set(DEVSYS_ESYSTEM, "%s", msg); /* the runner's error stays the stage's */
+	devsys__error_set(code < 0 ? code : DEVSYS_ESYSTEM, "%s", msg); /* the runner's error stays the stage's */
 }
 
 /* ---- placing a step ---- */
@@ -378,7 +387,7 @@ int devsys__pool_open(devsys_runner **out, devsys_pipeline *p, const char *step,
 	pthread_mutex_unlock(&lock);
 	if ((rc = devsys_runner_open(out, type, o)) < 0) {
 		if (host_error(rc))
-			host_failed(p, pl, profile, pool.retries, devsys_error_message(devsys_error_last()));
+			host_failed(p, pl, profile, pool.retries);
 		release(pl);
 		return rc;
 	}
@@ -401,7 +410,16 @@ void devsys__pool_after_exec(devsys_pipeline *p, devsys_runner *runner, const de
 	if (!pl || rr->failure != DEVSYS_RUNNER_SYSTEM_FAILURE ||
 	    devsys__config_runner_pool(&pool, p->config, pl->m->profile) < 0)
 		return;
-	host_failed(p, pl, pl->m->profile, pool.retries, devsys_error_message(devsys_error_last()));
+	host_failed(p, pl, pl->m->profile, pool.retries);
+}
+
+void devsys__pool_failed(devsys_pipeline *p, devsys_runner *runner, int rc)
+{
+	struct devsys__placement *pl = devsys__runner_owner(runner, pool_tag);
+	devsys__cfg_pool pool;
+	if (!pl || !host_error(rc) || devsys__config_runner_pool(&pool, p->config, pl->m->profile) < 0)
+		return;
+	host_failed(p, pl, pl->m->profile, pool.retries);
 }
 
 void devsys__pool_stage_begin(devsys_pipeline *p, const char *stage)

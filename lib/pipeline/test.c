@@ -562,6 +562,8 @@ static int run_tests(devsys__stage_ctx *c, devsys_runner *r, test_run *t, const 
 	}
 	if ((remote && (rc = stage_remote(c, r, t, &rdir)) < 0) ||
 	    (rc = tests_env(&env, c, remote ? rdir : t->checkout, !remote)) < 0) {
+		if (remote)
+			devsys__pool_failed(c->p, r, rc); /* the host broke before the command ran */
 		rc = finish(c, t, rc, DEVSYS_FAILURE_SYSTEM, "tests-not-run", false);
 		goto out;
 	}
@@ -582,9 +584,10 @@ static int run_tests(devsys__stage_ctx *c, devsys_runner *r, test_run *t, const 
 		rc = finish(c, t, rc < 0 ? rc : devsys__error_set(DEVSYS_ESYSTEM, "the test command %s; see logs/test.log",
 		                                                   devsys_runner_failure_name(rr.failure)),
 		            fclass, stopped_outcome(fclass), false);
-	else if (t->junit && remote && (rc = download_reports(r, rdir, t, &fetched)) < 0)
+	else if (t->junit && remote && (rc = download_reports(r, rdir, t, &fetched)) < 0) {
+		devsys__pool_failed(c->p, r, rc); /* the host broke before its reports came back */
 		rc = finish(c, t, rc, DEVSYS_FAILURE_SYSTEM, "tests-not-run", true);
-	else if (t->junit && (rc = expand_junit(t, remote ? &fetched : NULL)) < 0)
+	} else if (t->junit && (rc = expand_junit(t, remote ? &fetched : NULL)) < 0)
 		rc = finish(c, t, rc, DEVSYS_FAILURE_SYSTEM, "record-failed", true);
 	else
 		rc = judge(c, t);
