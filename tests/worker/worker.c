@@ -96,9 +96,9 @@ static pid_t agent_pid(const char *id, int timeout_ms)
 	long long until = now_ms() + timeout_ms;
 	pid_t pid = 0;
 	snprintf(path, sizeof(path), "%s/%s.pid", dir, id);
-	while (now_ms() < until && !(s = dt_read_file(path, NULL)))
+	while (!(s = dt_read_file(path, NULL)) && now_ms() < until)
 		usleep(20000);
-	if ((s = dt_read_file(path, NULL))) {
+	if (s) {
 		pid = (pid_t)atoi(s);
 		free(s);
 	}
