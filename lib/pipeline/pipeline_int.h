@@ -160,11 +160,11 @@ int devsys__pool_open(devsys_runner **out, devsys_pipeline *p, const char *step,
                       const char *type, devsys_runner_options *o, const char **endpoint);
 /* After an exec: a system failure on a pooled runner cools its member down. */
 void devsys__pool_after_exec(devsys_pipeline *p, devsys_runner *runner, const devsys_runner_result *rr);
-/* devsys_init()/devsys_shutdown() hooks: the process-wide table of pool members. */
-int devsys__pool_global_init(void);
 /* After a prepare, upload or download on @p runner returned @p rc: a connect, auth or system error
  * cools a pooled runner's member down (the step may move, as after an exec). */
 void devsys__pool_failed(devsys_pipeline *p, devsys_runner *runner, int rc);
+/* devsys_init()/devsys_shutdown() hooks: the process-wide table of pool members. */
+int devsys__pool_global_init(void);
 void devsys__pool_global_shutdown(void);
 /* Before a stage's first attempt. */
 void devsys__pool_stage_begin(devsys_pipeline *p, const char *stage);
