@@ -1,0 +1,375 @@
+/*
+ * Runner pools: a remote-ssh profile listing two hosts, each a real sshd
+ * fixture on loopback. The test stage's command tells the test it is in
+ * flight by a marker file and then waits for a go file (its own deadline),
+ * so the test can kill the sshd it runs on mid-exec: the host cools down,
+ * the stage runs again on the other host, and the next task skips the
+ * cooled host even after it came back; a host that refuses the key at open
+ * is cooled the same way. The positive control: no host fails and
+ * two concurrent tasks spread over the two hosts by the per-host limit
+ * (their commands only pass when both run at once), and a failing test
+ * command stays where it ran.
+ */
+#include "testutil.h"
+#include "sshd_fixture.h"
+#include <devsys.h>
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static char *dir;
+static devsys_workspace *ws;
+static devsys_pipeline *pl, *pl2;
+static dt_sshd *a, *b;
+static char cfg_path[4096];
+
+static void need_tools(void)
+{
+	char *git = dt_which("git");
+	if (!git)
+		dt_skip("git is not installed");
+	free(git);
+}
+
+static devsys_pipeline *open_pipeline_with(const char *config_path)
+{
+	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
+	devsys_pipeline *p = NULL;
+	po.config_path = config_path;
+	cr_assert_eq(devsys_pipeline_new(&p, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+	return p;
+}
+
+static devsys_pipeline *open_pipeline(void)
+{
+	return open_pipeline_with(cfg_path);
+}
+
+/* The command: a marker line per run, then wait for the go file (or, with
+ * "meet", for two tasks' markers: both must run at once; "fail" exits 3). */
+static const char wait_sh[] = "#!/bin/sh\n"
+                              "# $1 task, $2 marks dir, $3 wait|meet|fail\n"
+                              "echo run >> \"$2/$1.started\"\n"
+                              "[ \"$3\" = fail ] && exit 3\n"
+                              "i=0\n"
+                              "while [ $i -lt 600 ]; do\n"
+                              "  if [ \"$3\" = meet ]; then [ $(ls \"$2\" | grep -c '\\.started$') -ge 2 ] && exit 0\n"
+                              "  else [ -e \"$2/go\" ] && exit 0; fi\n"
+                              "  sleep 0.05; i=$((i+1))\n"
+                              "done\n"
+                              "exit 1\n";
+
+static void setup(void)
+{
+	char why[256], cfg[8192], p[4096];
+	need_tools();
+	cr_assert_eq(devsys_init(), 1);
+	/* each remote command goes through the login shell: keep a slow ~/.bashrc out of the timing */
+	dt_sshd_quiet_login_shell(true);
+	if (!(a = dt_sshd_start(why, sizeof(why))) || !(b = dt_sshd_start(why, sizeof(why))))
+		dt_skip("%s", why);
+	dir = dt_tmpdir("pipepool");
+	/* one key and one known_hosts for the pool: a's user key is authorized on b too */
+	cr_assert_eq(dt_sh("cat '%s' >> '%s' && cat '%s' '%s' > '%s/known_hosts' && mkdir -p '%s/remote' '%s/marks'",
+	                   a->user_pub, b->authorized_keys, a->known_hosts, b->known_hosts, dir, dir, dir),
+	             0);
+	snprintf(p, sizeof(p), "%s/wait.sh", dir);
+	cr_assert(dt_write_file(p, wait_sh));
+	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
+	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
+	                   " git add . && git commit -qm init && git push -q origin main",
+	                   dir),
+	             0);
+	snprintf(cfg, sizeof(cfg),
+	         "runners:\n  farm:\n    type: remote-ssh\n    hosts: [\"127.0.0.1:%d\", \"127.0.0.1:%d\"]\n"
+	         "    user: %s\n    key: %s\n    known_hosts: %s/known_hosts\n    remote_dir: %s/remote\n"
+	         "    per_host_max: 1\n    cooldown: 120s\n    connect_timeout: 5s\n    grace: 200ms\n",
+	         a->port, b->port, a->user, a->user_key, dir, dir);
+	snprintf(cfg_path, sizeof(cfg_path), "%s/devsys.yaml", dir);
+	cr_assert(dt_write_file(cfg_path, cfg));
+	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+	pl = open_pipeline();
+}
+
+static void teardown(void)
+{
+	devsys_pipeline_free(pl);
+	devsys_pipeline_free(pl2);
+	pl = pl2 = NULL;
+	devsys_workspace_free(ws);
+	dt_sshd_free(a);
+	dt_sshd_free(b);
+	a = b = NULL;
+	if (dir)
+		dt_rmrf(dir);
+	free(dir);
+	dir = NULL;
+	devsys_shutdown();
+}
+
+/* Validate task @p id (tests run wait.sh in @p mode on the pool), code it, and mark it pr-opened. */
+static void coded(const char *id, const char *mode)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	char spec[4096];
+	snprintf(spec, sizeof(spec),
+	         "id: %s\ntitle: Pool %s\nprompt: Change the README.\n"
+	         "repo:\n  url: file://%s/remote.git\n  base_branch: main\n"
+	         "agent:\n  command: [/bin/sh, -c, \"echo %s >> README\"]\n"
+	         "tests:\n  command: [/bin/sh, %s/wait.sh, %s, %s/marks, %s]\n  runner: farm\n",
+	         id, id, dir, id, dir, id, dir, mode);
+	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_store_transition(devsys_pipeline_store(pl), id, DEVSYS_STATE_PR_OPENED, "test fixture"), 0,
+	             "%s", devsys_error_message(devsys_error_last()));
+}
+
+struct run {
+	devsys_pipeline *p;
+	const char *id;
+	int rc;
+	devsys_stage_result r;
+	char err[1024];
+};
+
+static void *run_test_stage(void *arg)
+{
+	struct run *x = arg;
+	x->r = (devsys_stage_result)DEVSYS_STAGE_RESULT_INIT;
+	if ((x->rc = devsys_pipeline_load(x->p, x->id)) == 0)
+		x->rc = devsys_pipeline_run_stage(&x->r, x->p, "test");
+	snprintf(x->err, sizeof(x->err), "%s", x->rc ? devsys_error_message(devsys_error_last()) : "");
+	return NULL;
+}
+
+static json_t *task_json(const char *id)
+{
+	char p[4096];
+	json_t *j;
+	snprintf(p, sizeof(p), "%s/tasks/%s/task.json", dir, id);
+	j = json_load_file(p, 0, NULL);
+	cr_assert_not_null(j, "%s", p);
+	return j;
+}
+
+/* How many events of @p type task @p id has, with data.host @p host (NULL: any). */
+static int events(const char *id, const char *type, const char *host)
+{
+	char p[4096], *text, *line, *save = NULL;
+	int n = 0;
+	snprintf(p, sizeof(p), "%s/tasks/%s/events.jsonl", dir, id);
+	if (!(text = dt_read_file(p, NULL)))
+		return -1;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *e = json_loads(line, 0, NULL);
+		const char *h = json_string_value(json_object_get(json_object_get(e, "data"), "host"));
+		if (e && strcmp(json_string_value(json_object_get(e, "type")), type) == 0 && (!host || (h && !strcmp(h, host))))
+			n++;
+		json_decref(e);
+	}
+	free(text);
+	return n;
+}
+
+static int lines_of(const char *path)
+{
+	char *s = dt_read_file(path, NULL);
+	int n = 0;
+	for (char *q = s; q && *q; q++)
+		n += *q == '\n';
+	free(s);
+	return n;
+}
+
+static void host_of(char *out, size_t cap, const dt_sshd *s)
+{
+	snprintf(out, cap, "127.0.0.1:%d", s->port);
+}
+
+/* Poll for @p path with a deadline. */
+static bool wait_file(const char *path, int ms)
+{
+	struct timespec t = { 0, 20 * 1000000 };
+	for (int i = 0; i < ms / 20; i++) {
+		if (dt_exists(path))
+			return true;
+		nanosleep(&t, NULL);
+	}
+	return dt_exists(path);
+}
+
+/* The task's "placements" entry @p i: its host, and whether it is marked failed. */
+static const char *placement(json_t *tj, size_t i, bool *failed)
+{
+	json_t *e = json_array_get(json_object_get(tj, "placements"), i);
+	*failed = json_is_string(json_object_get(e, "failed"));
+	return json_string_value(json_object_get(e, "host"));
+}
+
+Test(pipeline_pool, a_killed_host_cools_down_and_the_step_moves_to_the_other, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+	struct run x = { 0 };
+	pthread_t th;
+	char started[4096], go[4096], ha[64], hb[64];
+	const char *victim_host, *other_host, *h;
+	dt_sshd *victim;
+	json_t *tj;
+	bool failed;
+	coded("fo-1", "wait");
+	snprintf(started, sizeof(started), "%s/marks/fo-1.started", dir);
+	snprintf(go, sizeof(go), "%s/marks/go", dir);
+	host_of(ha, sizeof(ha), a);
+	host_of(hb, sizeof(hb), b);
+	x.p = pl;
+	x.id = "fo-1";
+	cr_assert_eq(pthread_create(&th, NULL, run_test_stage, &x), 0);
+	/* the exec is in flight: its marker is there; the placement was recorded before it */
+	if (!wait_file(started, 30000)) {
+		dt_write_file(go, "");
+		pthread_join(th, NULL);
+		cr_assert_fail("the test command never started: %s", x.err);
+	}
+	tj = task_json("fo-1");
+	h = json_string_value(json_object_get(tj, "runner_host"));
+	cr_assert(h && (!strcmp(h, ha) || !strcmp(h, hb)), "runner_host: %s", h ? h : "(none)");
+	victim = !strcmp(h, ha) ? a : b;
+	victim_host = victim == a ? ha : hb;
+	other_host = victim == a ? hb : ha;
+	json_decref(tj);
+	dt_sshd_kill_all(victim);
+	/* back at once, as a rebooted host: the runner's cleanup reaches it, but it stays out for its cool-down */
+	cr_assert(dt_sshd_restart(victim), "the killed sshd starts again");
+	cr_assert(dt_write_file(go, ""));
+	pthread_join(th, NULL);
+	cr_assert_eq(x.rc, 0, "%s: %s", x.r.outcome, x.err);
+	cr_assert_str_eq(x.r.outcome, "exit-code-only");
+	cr_assert_eq(lines_of(started), 2, "the command ran twice: on the killed host, then on the other");
+
+	tj = task_json("fo-1");
+	cr_assert_eq(json_array_size(json_object_get(tj, "placements")), 2);
+	cr_assert_str_eq(placement(tj, 0, &failed), victim_host);
+	cr_assert(failed, "the killed host's placement is marked failed");
+	cr_assert_str_eq(placement(tj, 1, &failed), other_host);
+	cr_assert(!failed);
+	cr_assert_str_eq(json_string_value(json_object_get(tj, "runner_host")), other_host);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(tj, "stages"), "test"),
+	                                                   "result")),
+	                 "ok");
+	json_decref(tj);
+	cr_assert_eq(events("fo-1", "runner.placed", victim_host), 1);
+	cr_assert_eq(events("fo-1", "runner.host_failed", victim_host), 1);
+	cr_assert_eq(events("fo-1", "runner.retry", NULL), 1);
+	cr_assert_eq(events("fo-1", "runner.placed", other_host), 1);
+
+	/* the next task skips the cooled host, although its sshd is back (it would be picked first otherwise) */
+	coded("fo-2", "wait");
+	x = (struct run){ pl, "fo-2", 0, DEVSYS_STAGE_RESULT_INIT, "" };
+	run_test_stage(&x);
+	cr_assert_eq(x.rc, 0, "%s: %s", x.r.outcome, x.err);
+	tj = task_json("fo-2");
+	cr_assert_eq(json_array_size(json_object_get(tj, "placements")), 1);
+	cr_assert_str_eq(placement(tj, 0, &failed), other_host);
+	json_decref(tj);
+	cr_assert_eq(events("fo-2", "runner.placed", victim_host), 0, "the cooled host was skipped");
+	cr_assert_eq(events("fo-2", "runner.host_failed", NULL), 0);
+}
+
+Test(pipeline_pool, without_failures_two_tasks_spread_over_the_hosts_and_a_red_test_stays, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+	struct run x1 = { 0 }, x2 = { 0 };
+	pthread_t t1, t2;
+	char ha[64], hb[64];
+	const char *h1, *h2;
+	json_t *j1, *j2;
+	bool failed;
+	host_of(ha, sizeof(ha), a);
+	host_of(hb, sizeof(hb), b);
+	coded("sp-1", "meet");
+	coded("sp-2", "meet");
+	pl2 = open_pipeline();
+	x1.p = pl;
+	x1.id = "sp-1";
+	x2.p = pl2;
+	x2.id = "sp-2";
+	cr_assert_eq(pthread_create(&t1, NULL, run_test_stage, &x1), 0);
+	cr_assert_eq(pthread_create(&t2, NULL, run_test_stage, &x2), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	/* each command passes only when the other ran at the same time */
+	cr_assert_eq(x1.rc, 0, "%s: %s", x1.r.outcome, x1.err);
+	cr_assert_eq(x2.rc, 0, "%s: %s", x2.r.outcome, x2.err);
+	j1 = task_json("sp-1");
+	j2 = task_json("sp-2");
+	cr_assert_eq(json_array_size(json_object_get(j1, "placements")), 1);
+	cr_assert_eq(json_array_size(json_object_get(j2, "placements")), 1);
+	h1 = placement(j1, 0, &failed);
+	cr_assert(!failed);
+	h2 = placement(j2, 0, &failed);
+	cr_assert(!failed);
+	cr_assert(h1 && h2 && strcmp(h1, h2) != 0, "one task per host (per_host_max 1): %s and %s", h1, h2);
+	cr_assert((!strcmp(h1, ha) || !strcmp(h1, hb)) && (!strcmp(h2, ha) || !strcmp(h2, hb)));
+	json_decref(j1);
+	json_decref(j2);
+	cr_assert_eq(events("sp-1", "runner.host_failed", NULL), 0);
+	cr_assert_eq(events("sp-2", "runner.host_failed", NULL), 0);
+	cr_assert_eq(events("sp-1", "runner.retry", NULL), 0);
+
+	/* a test failure is the command's own: it never moves to another host */
+	coded("red-1", "fail");
+	x1 = (struct run){ pl, "red-1", 0, DEVSYS_STAGE_RESULT_INIT, "" };
+	run_test_stage(&x1);
+	cr_assert_neq(x1.rc, 0);
+	cr_assert_str_eq(x1.r.outcome, "tests-failed");
+	j1 = task_json("red-1");
+	cr_assert_eq(json_array_size(json_object_get(j1, "placements")), 1, "placed once, not moved");
+	json_decref(j1);
+	cr_assert_eq(events("red-1", "runner.host_failed", NULL), 0);
+	cr_assert_eq(events("red-1", "runner.retry", NULL), 0);
+}
+
+Test(pipeline_pool, a_host_that_refuses_the_key_is_cooled_and_the_step_moves, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+	struct run x = { 0 };
+	char cfg[8192], path[4096], ha[64], hb[64];
+	json_t *tj, *e;
+	bool failed;
+	/* b no longer authorizes the pool's key, and is listed first: opening the runner there fails to authenticate */
+	cr_assert_eq(dt_sh("cp '%s' '%s'", b->user_pub, b->authorized_keys), 0);
+	host_of(ha, sizeof(ha), a);
+	host_of(hb, sizeof(hb), b);
+	snprintf(cfg, sizeof(cfg),
+	         "runners:\n  farm:\n    type: remote-ssh\n    hosts: [\"%s\", \"%s\"]\n"
+	         "    user: %s\n    key: %s\n    known_hosts: %s/known_hosts\n    remote_dir: %s/remote\n"
+	         "    connect_timeout: 5s\n    grace: 200ms\n",
+	         hb, ha, a->user, a->user_key, dir, dir);
+	snprintf(path, sizeof(path), "%s/refusing.yaml", dir);
+	cr_assert(dt_write_file(path, cfg));
+	pl2 = open_pipeline_with(path);
+	snprintf(path, sizeof(path), "%s/marks/go", dir);
+	cr_assert(dt_write_file(path, ""));
+	coded("op-1", "wait");
+	x.p = pl2;
+	x.id = "op-1";
+	run_test_stage(&x);
+	cr_assert_eq(x.rc, 0, "%s: %s", x.r.outcome, x.err);
+	tj = task_json("op-1");
+	cr_assert_eq(json_array_size(json_object_get(tj, "placements")), 2);
+	cr_assert_str_eq(placement(tj, 0, &failed), hb);
+	cr_assert(failed, "the refusing member is listed with its failure");
+	e = json_object_get(json_array_get(json_object_get(tj, "placements"), 0), "failed");
+	cr_assert(strstr(json_string_value(e), "refused the key"), "the failure says why: %s", json_string_value(e));
+	cr_assert_str_eq(placement(tj, 1, &failed), ha);
+	cr_assert(!failed);
+	cr_assert_str_eq(json_string_value(json_object_get(tj, "runner_host")), ha);
+	json_decref(tj);
+	cr_assert_eq(events("op-1", "runner.placed", hb), 0, "never placed there");
+	cr_assert_eq(events("op-1", "runner.host_failed", hb), 1);
+	cr_assert_eq(events("op-1", "runner.retry", NULL), 1);
+}
