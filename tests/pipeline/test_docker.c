@@ -302,3 +302,40 @@ Test(pipeline_docker, a_red_run_in_the_container_fails_tests_failed_and_is_recor
 	free(junit);
 	nothing_left(cid);
 }
+
+/* A host-docker pool of two endpoints, the first with no engine behind it: opening the runner there
+ * fails, that endpoint cools down, and the test stage runs on the fixture's engine. */
+Test(pipeline_docker, a_pool_moves_past_an_endpoint_without_an_engine, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	devsys_pipeline *pool = NULL;
+	char cfg[4096], path[4096], missing[512];
+	json_t *tj, *list;
+	snprintf(missing, sizeof(missing), "unix://%s/no-engine.sock", engine->dir);
+	snprintf(cfg, sizeof(cfg), "runners:\n  box:\n    type: host-docker\n    endpoints: [\"%s\", \"%s\"]\n"
+	                           "    image: " PY_IMAGE "\n    grace: 1s\n",
+	         missing, engine->host);
+	snprintf(path, sizeof(path), "%s/pool.yaml", dir);
+	cr_assert(dt_write_file(path, cfg));
+	coded("pool-1", FIX);
+	po.runner = &ro;
+	po.config_path = path;
+	cr_assert_eq(devsys_pipeline_new(&pool, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_load(pool, "pool-1"), 0);
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pool, "test"), 0, "%s: %s", r.outcome,
+	             devsys_error_message(devsys_error_last()));
+	devsys_pipeline_free(pool);
+	cr_assert_str_eq(r.outcome, "tests-passed");
+	tj = task_json("pool-1");
+	list = json_object_get(tj, "placements");
+	cr_assert_eq(json_array_size(list), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "host")), missing);
+	cr_assert(json_is_string(json_object_get(json_array_get(list, 0), "failed")), "the endpoint without an engine failed");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 1), "host")), engine->host);
+	cr_assert_null(json_object_get(json_array_get(list, 1), "failed"));
+	cr_assert_str_eq(json_string_value(json_object_get(tj, "runner_host")), engine->host);
+	cr_assert_eq(tests_int(tj, "passed"), 3);
+	json_decref(tj);
+}
