@@ -118,6 +118,34 @@ static int c_runner_risk(lua_State *L)
 	return 1;
 }
 
+/* cfg:store() -> url, {name=, provider=, ref=} (or nil: no password secret) | false (no store: section) */
+static int c_store(lua_State *L)
+{
+	devsys_config *c = ld_check(L, 1, LD_CONFIG);
+	const char *url = NULL;
+	devsys_secret_def d = DEVSYS_SECRET_DEF_INIT;
+	int rc = devsys_config_store(&url, &d, c);
+	if (rc == DEVSYS_ENOTFOUND) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	ld_pushstr(L, url);
+	if (!d.name) {
+		lua_pushnil(L);
+		return 2;
+	}
+	lua_createtable(L, 0, 3);
+	lua_pushstring(L, d.name);
+	lua_setfield(L, -2, "name");
+	ld_pushstr(L, d.provider);
+	lua_setfield(L, -2, "provider");
+	ld_pushstr(L, d.ref);
+	lua_setfield(L, -2, "ref");
+	return 2;
+}
+
 /* cfg:runner_max_concurrent(profile) -> n (0: no limit) | nil, msg, code */
 static int c_runner_max_concurrent(lua_State *L)
 {
@@ -834,7 +862,7 @@ void ld_open_records(lua_State *L)
 	static const luaL_Reg cfg_methods[] = {
 		{ "runners", c_runners },         { "runner", c_runner },           { "runner_risk", c_runner_risk },
 		{ "forges", c_forges },           { "forge_match", c_forge_match }, { "forge_value", c_forge_value },
-		{ "runner_max_concurrent", c_runner_max_concurrent },
+		{ "runner_max_concurrent", c_runner_max_concurrent }, { "store", c_store },
 		{ NULL, NULL },
 	};
 	ld_register(L, LD_CONFIG, cfg_methods);

@@ -1299,6 +1299,16 @@ if devsys.store_open then
     local c <close> = assert(devsys.config_parse("runners:\n  lim:\n    type: inproc\n    max_concurrent: 2\n", "d.yaml"))
     eq(c:runner_max_concurrent("lim"), 2)
     fails(E.NOTFOUND, "lim", c:runner_max_concurrent("nope"))
+    eq(c:store(), false, "no store: section")
+    local cs <close> = assert(devsys.config_parse("store:\n  url: postgresql://devsys@127.0.0.1/t\n"
+      .. "  password_secret: DBPW\n  password_provider: file\n  password_ref: /run/pw\n", "s.yaml"))
+    local u, pw = cs:store()
+    eq(u, "postgresql://devsys@127.0.0.1/t"); eq(pw.name, "DBPW"); eq(pw.provider, "file"); eq(pw.ref, "/run/pw")
+    local cu <close> = assert(devsys.config_parse("store: postgresql://devsys@127.0.0.1/t\n", "u.yaml"))
+    local u2, pw2 = cu:store()
+    eq(u2, "postgresql://devsys@127.0.0.1/t"); eq(pw2, nil)
+    local _, m2 = devsys.config_parse("store: postgresql://u:hunter2-secret@127.0.0.1/db\n", "bad.yaml")
+    has(m2, "bad.yaml:1"); eq(m2:find("hunter2-secret", 1, true), nil, m2)
   end)
 end
 

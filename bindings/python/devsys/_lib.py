@@ -170,6 +170,7 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_config_runner", _i, [_P, _s, _sp, POINTER(S.RunnerOptions)], "config"),
     ("devsys_config_runner_risk", _i, [_ip, _P, _s], "config"),
     ("devsys_config_runner_max_concurrent", _i, [_up, _P, _s], "config"),
+    ("devsys_config_store", _i, [_sp, POINTER(S.SecretDef), _P], "config"),
     ("devsys_config_policy", _i, [_PP, _P], "config"),
     ("devsys_config_forge_count", _z, [_P], "config"),
     ("devsys_config_forge_host", _s, [_P, _z], "config"),

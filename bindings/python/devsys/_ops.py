@@ -416,6 +416,19 @@ class Config(Handle):
         o.docker = ctypes.pointer(_owned(docker))
         return o
 
+    def store(self) -> Optional[Tuple[str, Optional[Tuple[str, str, Optional[str]]]]]:
+        """The `store:` section: (url, (secret name, provider, ref) or None when
+        it names no password secret), or None when there is no such section.
+        Pass them to Store(url=, secrets=, password_secret=) after defining the secret."""
+        url, d = c_char_p(), S.SecretDef()
+        d.version = 1
+        rc = int(fn.devsys_config_store(byref(url), byref(d), self._h))
+        if rc == -4:  # DEVSYS_ENOTFOUND: no store: section
+            return None
+        check(rc)
+        pw = (dec(d.name), dec(d.provider), dec_opt(d.ref)) if d.name else None
+        return dec(url.value), pw
+
     def runner_max_concurrent(self, profile: str) -> int:
         """`runners.<profile>.max_concurrent`: tasks of it one worker runs at once (0: no limit)."""
         m = c_uint()

@@ -189,3 +189,16 @@ def test_config_runner_max_concurrent() -> None:
         assert cfg.runner_max_concurrent("free") == 0
         with pytest.raises(devsys.NotFoundError, match="limited"):
             cfg.runner_max_concurrent("nope")
+
+
+def test_config_store_section() -> None:
+    with devsys.Config.parse("runners:\n  a:\n    type: inproc\n", "none.yaml") as cfg:
+        assert cfg.store() is None, "no store: section"
+    with devsys.Config.parse("store: postgresql://devsys@127.0.0.1:5432/tasks\n", "url.yaml") as cfg:
+        assert cfg.store() == ("postgresql://devsys@127.0.0.1:5432/tasks", None)
+    with devsys.Config.parse("store:\n  url: postgresql://devsys@127.0.0.1/tasks\n  password_secret: DBPW\n"
+                             "  password_provider: file\n  password_ref: /run/pw\n", "pw.yaml") as cfg:
+        assert cfg.store() == ("postgresql://devsys@127.0.0.1/tasks", ("DBPW", "file", "/run/pw"))
+    with pytest.raises(devsys.ValidationError) as ei:
+        devsys.Config.parse("store: postgresql://u:hunter2-secret@127.0.0.1/db\n", "bad.yaml")
+    assert "bad.yaml:1" in ei.value.message and "hunter2-secret" not in ei.value.message, ei.value.message
