@@ -1093,7 +1093,7 @@ if devsys.register_agent and devsys.pipeline then
       return { command = function() error("the lua adapter broke") end, close = function() closed[#closed + 1] = req.task_id end }
     end))
     assert(devsys.register_agent("lua-stop", function()
-      return { command = function() return { "/bin/sh", "-c", "echo '{}'; sleep 30" } end,
+      return { command = function() return { "/bin/sh", "-c", "echo '{}'; sleep 10" } end,
                line = function() return devsys.AGENT_STOP end, stop_reason = function() return "max_steps 1 reached" end,
                close = function() end }
     end))

@@ -128,7 +128,7 @@ def test_bad_input_and_closed_store(ws: devsys.Workspace) -> None:
 
 
 def test_threads_with_their_own_stores_claim_every_task_once(ws: devsys.Workspace) -> None:
-    n_tasks, n_threads = 40, 4
+    n_tasks, n_threads = 24, 4
     with devsys.Store(ws) as st:
         for i in range(n_tasks):
             queued(st, f"c{i:02d}")
