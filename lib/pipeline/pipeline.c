@@ -5,6 +5,7 @@
  */
 #include "core/core.h"
 #include "pipeline_int.h"
+#include "pipeline_hold.h"
 #include "devsys/record.h"
 
 #include <jansson.h>
@@ -508,6 +509,9 @@ static int run_from(devsys__stage_ctx *c, size_t first, size_t last)
 	int rc = 0;
 	for (size_t i = first; i <= last && i < p->nstages && rc == 0 && !c->stop; i++) {
 		devsys__stage_entry *e = &p->stages[i];
+		if (p->held) /* handed back by its worker: the task stays as the store has it */
+			return devsys__error_set(DEVSYS_ECANCELED, "task '%s': the run stopped before stage %s: its worker "
+			                                           "handed it back", p->task_id, e->name);
 		if (p->canceled)
 			return run_canceled(c, e->name);
 		devsys__pool_stage_begin(p, e->name);
@@ -625,6 +629,11 @@ int devsys_pipeline_code(devsys_stage_result *result, devsys_pipeline *p)
 	if ((rc = devsys__pipeline_stages_init(p)) < 0)
 		return rc;
 	return run_range(result, p, "checkout", entry_index(p, "push"));
+}
+
+void devsys__pipeline_hold(devsys_pipeline *p)
+{
+	p->held = 1;
 }
 
 int devsys_pipeline_cancel(devsys_pipeline *p)

@@ -29,6 +29,7 @@ struct devsys_pipeline {
 	char *task_id;
 	const char *spec_kept; /* "spec.yaml" or "spec.json": the name the record keeps the spec under */
 	volatile sig_atomic_t canceled; /* devsys_pipeline_cancel() */
+	volatile sig_atomic_t held;     /* devsys__pipeline_hold(): no further stage begins */
 	pthread_mutex_t running_lock; /* guards running: cancel may come from another thread */
 	devsys_runner *running; /* the runner of the command now running, for cancel */
 	devsys__stage_entry *stages; /* owned: the stages run after validate, in order (stage.c); NULL: not made yet */

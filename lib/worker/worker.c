@@ -13,6 +13,7 @@
 #include "core/core.h"
 #include "devsys/config.h"
 #include "devsys/worker.h"
+#include "pipeline/pipeline_hold.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -291,6 +292,33 @@ static void cancel_locked(slot *s, const char *task)
 		return;
 	s->canceled = true;
 	devsys_pipeline_cancel(s->p);
+}
+
+/*
+ * The task is no longer this slot's (handed back, or its lease lost): its
+ * run begins no further stage, the task goes back to the queue if this
+ * worker still holds it (a task in a stage is marked interrupted, naming
+ * it), and only then, when the task is interrupted, the stage under way is
+ * canceled, so that its end can no longer move the task (the stage is not
+ * the task's any more). A task between stages is left as it stands.
+ * @return the devsys_store_release() result.
+ */
+static int take_back(devsys_worker *w, slot *s, const char *task, const char *why)
+{
+	int rc;
+	pthread_mutex_lock(&w->lock);
+	if (!strcmp(s->task, task)) {
+		s->canceled = true; /* the hold sticks: a new pipeline for the next task */
+		devsys__pipeline_hold(s->p);
+	}
+	pthread_mutex_unlock(&w->lock);
+	rc = devsys_store_release(w->store, task, s->owner, why);
+	if (devsys_store_task_state(w->store, task) == DEVSYS_STATE_INTERRUPTED) {
+		pthread_mutex_lock(&w->lock);
+		cancel_locked(s, task);
+		pthread_mutex_unlock(&w->lock);
+	}
+	return rc;
 }
 
 int devsys_worker_open(devsys_worker **out, devsys_workspace *ws, const devsys_worker_options *opts)
@@ -586,14 +614,11 @@ static void lease_lost(devsys_worker *w, slot *s, const char *task)
 	pthread_mutex_unlock(&w->lock);
 	if (!mine)
 		return;
-	if (devsys_store_release(w->store, task, s->owner, "its lease expired") < 0 &&
-	    devsys_error_code(devsys_error_last()) != DEVSYS_ESTATE)
+	/* another worker may own the task now: then the release is refused, which is fine */
+	if (take_back(w, s, task, "its lease expired") < 0 && devsys_error_code(devsys_error_last()) != DEVSYS_ESTATE)
 		emit_error(w, s, task, "cannot hand back the task whose lease expired");
-	pthread_mutex_lock(&w->lock);
-	cancel_locked(s, task);
-	pthread_mutex_unlock(&w->lock);
 	emit(w, DEVSYS_WORKER_EVENT_LEASE_LOST, s, task, -1,
-	     "the lease was lost while it ran; the run was canceled and another worker may own it now", NULL);
+	     "the lease was lost while it ran; the run was stopped and another worker may own it now", NULL);
 }
 
 static void cancel_requested(devsys_worker *w, slot *s, const char *task)
@@ -737,16 +762,14 @@ static void hand_back_all(devsys_worker *w)
 		pthread_mutex_unlock(&w->lock);
 		if (!task[0])
 			continue;
-		/* released first: the canceled stage then cannot end the task canceled (it is not its stage any more) */
-		rc = devsys_store_release(w->store, task, s->owner, "the worker stopped");
-		if (rc < 0)
+		if ((rc = take_back(w, s, task, "the worker stopped")) < 0)
 			emit_error(w, s, task, "handed back");
-		else
-			emit(w, DEVSYS_WORKER_EVENT_HANDED_BACK, s, task, devsys_store_task_state(w->store, task),
-			     "handed back (interrupted)", NULL);
-		pthread_mutex_lock(&w->lock);
-		cancel_locked(s, task);
-		pthread_mutex_unlock(&w->lock);
+		else {
+			int state = devsys_store_task_state(w->store, task);
+			char msg[64];
+			snprintf(msg, sizeof(msg), "handed back (%s)", state >= 0 ? devsys_task_state_name(state) : "unknown");
+			emit(w, DEVSYS_WORKER_EVENT_HANDED_BACK, s, task, state, msg, NULL);
+		}
 	}
 }
 
