@@ -1503,6 +1503,8 @@ int devsys_store_cancel_request(devsys_store *st, const char *id, const char *re
 	if ((rc = text_arg("the cancel reason", reason ? reason : "", true)) < 0)
 		return rc;
 	TXN(st, {
+		requested = 0; /* a transaction run again starts afresh */
+		h.found = h.held = false;
 		if ((rc = get_row(st, id, &r)) == 0 && is_final(r.state))
 			rc = devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s already: nothing to cancel", id,
 			                       state_names[r.state]);
@@ -1511,7 +1513,9 @@ int devsys_store_cancel_request(devsys_store *st, const char *id, const char *re
 		if (rc == 0 && !h.found)
 			rc = devsys__error_set(DEVSYS_ENOTFOUND,
 			                       "task '%s' is not in the queue: no worker runs it (cancel its run instead)", id);
-		if (rc == 0 && (rc = st->be->cancel_set(st->self, id, reason ? reason : "cancel requested")) > 0) {
+		if (rc == 0 && (rc = st->be->cancel_set(st->self, id, reason ? reason : "cancel requested")) == 0)
+			rc = devsys__error_set(DEVSYS_ENOTFOUND, "task '%s' left the queue meanwhile", id);
+		else if (rc > 0) {
 			rc = 0;
 			if (h.held)
 				requested = 1; /* the holder's heartbeat cancels it */
