@@ -24,9 +24,12 @@ DEVSYS_BEGIN_DECL
  * devsys_worker_stop() is called from another thread. A heartbeat thread
  * extends every held lease each third of a lease and records the worker's
  * beat in the store's registry (devsys_store_worker_beat(), listed by
- * `devsys workers`). When a heartbeat finds a lease gone, or a cancel
- * requested (devsys_store_cancel_request()), the slot's pipeline is
- * canceled at once (devsys_pipeline_cancel()).
+ * `devsys workers`). When a heartbeat finds a cancel requested
+ * (devsys_store_cancel_request()), the slot's pipeline is canceled at once
+ * (devsys_pipeline_cancel()): the task ends canceled. When it finds the
+ * lease gone, the slot's run is stopped at once without ending the task:
+ * it begins no further stage, the task is handed back if no one took it
+ * yet, and the stage under way is canceled once the task is interrupted.
  *
  * A task that reaches a resting or final state is completed
  * (devsys_store_complete()); one that stops where it may go on
@@ -136,8 +139,9 @@ DEVSYS_API int devsys_worker_run(devsys_worker *w);
 /**
  * Stop the worker: it claims nothing more; the running tasks have
  * @p grace_ms to end, then each one still running is handed back (the store
- * marks it interrupted, naming its stage, so the next claim resumes it) and
- * its pipeline canceled. Returns when that is done (at most about
+ * marks a task in a stage interrupted, naming the stage, so the next claim
+ * resumes it) and its run stopped: no further stage begins, and the stage
+ * under way is canceled (its end no longer moves the task). Returns when that is done (at most about
  * @p grace_ms); devsys_worker_run() returns once the slots' threads end.
  * Safe from any thread but the worker's own; calling it twice is fine.
  * @return 0; DEVSYS_EINVAL (NULL).
