@@ -7,15 +7,19 @@
  * before its line is ticked, with a summary naming it; a second run
  * resumes it without running the green tasks again. With --jobs 2 the
  * first wave's two tasks run at the same time (each agent waits for the
- * other to start), through `devsys run --jobs`'s scheduler.
+ * other to start), through `devsys run --jobs`'s scheduler; SIGINT while
+ * they run cancels both and exits 130.
  */
 #include "testutil.h"
 
 #include <devsys.h>
 #include <devsys/sys/errors.h>
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 
 static char *dir;
 
@@ -267,7 +271,8 @@ static int run_jobs(char **out, const char *wsname, const char *remote, int jobs
 /*
  * The [P] wave's two agents each wait (polling, up to the deadline in the
  * file "deadline") until the other has started: both pass only when they
- * run at the same time. T003 (the next wave) does not wait.
+ * run at the same time; then they wait while the file "hold" exists (up to
+ * the same deadline). T003 (the next wave) does not wait.
  */
 static void waiting_agents(void)
 {
@@ -280,7 +285,8 @@ static void waiting_agents(void)
 	         "touch \"$d/started-$n\"\nend=$(( $(date +%%s) + $(cat \"$d/deadline\") ))\n"
 	         "while [ ! -e \"$d/started-$other\" ]; do\n"
 	         "  if [ \"$(date +%%s)\" -ge \"$end\" ]; then echo \"$n gave up waiting for $other\" >&2; exit 3; fi\n"
-	         "  sleep 0.05\ndone\necho \"$n saw $other\" >> \"$d/overlap.log\"\n",
+	         "  sleep 0.05\ndone\necho \"$n saw $other\" >> \"$d/overlap.log\"\n"
+	         "while [ -e \"$d/hold\" ] && [ \"$(date +%%s)\" -lt \"$end\" ]; do sleep 0.05; done\n",
 	         dir);
 	cr_assert(dt_write_file(path, script));
 }
@@ -327,4 +333,42 @@ Test(speckit_run, jobs_runs_a_parallel_wave_side_by_side)
 	cr_assert_not_null(strstr(now, "- [X] T002"), "the wave's green task is ticked all the same: %s", now);
 	cr_assert_null(strstr(now, "- [X] T003"), "T003 never ran: %s", now);
 	free(now);
+
+	/* SIGINT while the wave's two agents run: every running stage is canceled, the feature stops, exit 130 */
+	cr_assert_eq(dt_sh("cd '%s' && rm -f started-* overlap.log && touch hold && "
+	                   "git clone -q --bare --single-branch -b main remote.git remote3.git",
+	                   dir),
+	             0);
+	cr_assert(dt_write_file(path, "60\n"));
+	char ws3[4200], feat[4200], url[4200], with[4200], logp[4200];
+	snprintf(ws3, sizeof(ws3), "%s/ws-int", dir);
+	snprintf(feat, sizeof(feat), "%s/work/specs/001-mini", dir);
+	snprintf(url, sizeof(url), "file://%s/remote3.git", dir);
+	snprintf(with, sizeof(with), "%s/with.yaml", dir);
+	snprintf(logp, sizeof(logp), "%s/int.log", dir);
+	char *argv[] = { (char *)getenv("DEVSYS_CLI"), "--workspace", ws3, "speckit", "run", feat, "--repo", url,
+		         "--with", with, "--jobs", "2", NULL };
+	pid_t pid = dt_spawn(argv, logp);
+	cr_assert_gt(pid, 0);
+	char both[4200];
+	snprintf(both, sizeof(both), "%s/overlap.log", dir);
+	bool ready = false;
+	for (int i = 0; i < 600 && !ready; i++) { /* poll up to 60 s for both agents running */
+		char *o = dt_read_file(both, NULL);
+		ready = o && strstr(o, "t001 saw") && strstr(o, "t002 saw");
+		free(o);
+		struct timespec ts = { 0, 100 * 1000000L };
+		if (!ready)
+			nanosleep(&ts, NULL);
+	}
+	int st = dt_stop(pid, SIGINT, 30000);
+	cr_assert(ready, "both agents of the wave were running when SIGINT came");
+	out = dt_read_file(logp, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "status %d: %s", st, out);
+	cr_assert_not_null(strstr(out, "wave 1: the scheduler stopped: interrupted"), "%s", out);
+	cr_assert_not_null(strstr(out, "0 of 2 wave(s) green; stopped"), "%s", out);
+	free(out);
+	/* "[.]": the pattern does not match the shell running pgrep */
+	cr_assert_eq(dt_sh("! pgrep -f '^/bin/sh %s/agent[.]sh' >/dev/null", dir), 0, "an agent outlived the interrupted run");
+	cr_assert_eq(dt_sh("rm -f '%s/hold'", dir), 0);
 }
