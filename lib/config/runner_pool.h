@@ -17,6 +17,7 @@ typedef struct devsys__cfg_pool {
 	                               profile's own host first when it has one. Borrowed from the config. */
 	size_t n;                   /* 0: the profile is no pool */
 	bool docker;                /* members are endpoints (host-docker, dind) */
+	unsigned int port;          /* remote-ssh: the profile's port, for members that name none; 0: 22 */
 	unsigned int per_host_max;  /* tasks one member runs at once; default 1 */
 	unsigned int cooldown_s;    /* how long a member with a system failure stays out; default 60 */
 	unsigned int retries;       /* how often a step moves to another member; default n - 1 */

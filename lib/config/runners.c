@@ -50,6 +50,8 @@ struct profile {
 	char **allowed; /* allowed_images, NULL-terminated */
 	char **pool;    /* hosts or endpoints, NULL-terminated; finish puts the profile's host first */
 	int pool_ki;    /* which of the two keys filled pool */
+	char *first_host; /* remote-ssh pool: its first member's host and port, for a reader that opens one runner */
+	unsigned int first_port;
 	devsys__cfg_secret *secrets; /* secrets: what the agent is handed (owned strings) */
 	size_t nsecrets;
 	uint64_t nano_cpus;
@@ -322,6 +324,7 @@ static void runners_dispose(devsys_config *c)
 			devsys__free(r->p[i].allowed[k]);
 		devsys__free(r->p[i].allowed);
 		free_list(&r->p[i].pool);
+		devsys__free(r->p[i].first_host);
 		for (size_t k = 0; k < r->p[i].nsecrets; k++) {
 			devsys__free((char *)r->p[i].secrets[k].name);
 			devsys__free((char *)r->p[i].secrets[k].provider);
@@ -657,6 +660,14 @@ static int pool_finish(struct profile *p, const char *name)
 	}
 	for (n = 0; p->pool[n]; n++)
 		;
+	if (ssh && !own) {
+		/* "name", "name:port", "[v6]", "[v6]:port", as host_refusal() let them through */
+		const char *m = p->pool[0], *colon = m[0] == '[' ? strchr(m, ']') + 1 : strchr(m, ':');
+		size_t len = m[0] == '[' ? (size_t)(colon - m - 2) : colon ? (size_t)(colon - m) : strlen(m);
+		if (!(p->first_host = devsys__strndup(m[0] == '[' ? m + 1 : m, len)))
+			return devsys__error_oom();
+		p->first_port = colon && *colon == ':' ? (unsigned int)strtoul(colon + 1, NULL, 10) : 0;
+	}
 	if (n > POOL_MAX)
 		return devsys__error_set(DEVSYS_ELIMIT, "%s: runners.%s: a pool lists at most %d hosts or endpoints (%zu "
 		                                        "given)",
@@ -785,6 +796,11 @@ int devsys_config_runner(const devsys_config *c, const char *profile, const char
 		o->host = STR("host");
 	if (S("port"))
 		o->port = (unsigned int)NUM("port");
+	if (p->first_host) { /* a pool without host: a caller that opens one runner gets its first member */
+		o->host = p->first_host;
+		if (p->first_port)
+			o->port = p->first_port;
+	}
 	if (S("user"))
 		o->user = STR("user");
 	if (S("key"))
@@ -840,6 +856,7 @@ int devsys__config_runner_pool(devsys__cfg_pool *out, const devsys_config *c, co
 	while (p->pool[out->n])
 		out->n++;
 	out->docker = p->pool_ki == key_index("endpoints");
+	out->port = p->set[key_index("port")] ? (unsigned int)p->num[key_index("port")] : 0;
 	out->per_host_max = p->set[key_index("per_host_max")] ? (unsigned int)p->num[key_index("per_host_max")] : 1;
 	out->cooldown_s = p->set[key_index("cooldown")] ? (unsigned int)p->num[key_index("cooldown")] : 60;
 	/* unset: each other member once */
@@ -906,6 +923,8 @@ int devsys_config_runner_docker(const devsys_config *c, const char *profile, dev
 		o->user = STR("user");
 	if (S("host"))
 		o->host = STR("host");
+	else if (p->pool) /* a pool without host: its first endpoint, never the default engine */
+		o->host = p->pool[0];
 	if (S("tls_ca"))
 		o->tls_ca = STR("tls_ca");
 	if (S("tls_cert"))

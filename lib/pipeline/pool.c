@@ -378,6 +378,7 @@ int devsys__pool_open(devsys_runner **out, devsys_pipeline *p, const char *step,
 		*endpoint = m->name;
 		snprintf(pl->label, sizeof(pl->label), "%s", m->name);
 	} else {
+		o->port = pool.port; /* unless the member names its own */
 		split_host(host, sizeof(host), &o->port, m->name);
 		o->host = host;
 		snprintf(pl->label, sizeof(pl->label), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, o->port ? o->port : 22);

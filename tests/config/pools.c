@@ -6,6 +6,7 @@
  */
 #include <devsys.h>
 #include <devsys/config.h>
+#include <devsys/sys/runner_docker.h>
 
 #include "config/runner_pool.h"
 #include "testutil.h"
@@ -89,6 +90,35 @@ Test(config_pools, hosts_endpoints_limits_and_defaults)
 	cr_assert_eq(pool.n, 0);
 	cr_assert_null(pool.members);
 	cr_assert_eq(devsys__config_runner_pool(&pool, c, "nope"), DEVSYS_ENOTFOUND);
+	devsys_config_free(c);
+}
+
+Test(config_pools, a_pool_without_host_gives_one_runner_its_first_member)
+{
+	const char *text = "runners:\n"
+	                   "  farm:\n    type: remote-ssh\n    port: 2201\n    known_hosts: /k\n"
+	                   "    hosts: [\"[::1]:2200\", b.example]\n"
+	                   "  plainport:\n    type: remote-ssh\n    port: 2201\n    known_hosts: /k\n"
+	                   "    hosts: [a.example, \"b.example:23\"]\n"
+	                   "  engines:\n    type: host-docker\n    image: x\n"
+	                   "    endpoints: [\"unix:///run/a.sock\", \"tcp://127.0.0.1:2375\"]\n";
+	devsys_config *c = parse(text);
+	devsys_runner_options o = DEVSYS_RUNNER_OPTIONS_INIT, q = DEVSYS_RUNNER_OPTIONS_INIT;
+	devsys_runner_docker_options d = DEVSYS_RUNNER_DOCKER_OPTIONS_INIT;
+	devsys__cfg_pool pool;
+	const char *type;
+	/* what `devsys exec --profile farm` opens: the first host with its own port */
+	cr_assert_eq(devsys_config_runner(c, "farm", &type, &o), 0);
+	cr_assert_str_eq(o.host, "::1");
+	cr_assert_eq(o.port, 2200);
+	cr_assert_eq(devsys__config_runner_pool(&pool, c, "farm"), 0);
+	cr_assert_eq(pool.port, 2201, "the profile's port stays the default of the other members");
+	cr_assert_eq(devsys_config_runner(c, "plainport", &type, &q), 0);
+	cr_assert_str_eq(q.host, "a.example");
+	cr_assert_eq(q.port, 2201);
+	/* never the default engine: the first endpoint */
+	cr_assert_eq(devsys_config_runner_docker(c, "engines", &d), 0);
+	cr_assert_str_eq(d.host, "unix:///run/a.sock");
 	devsys_config_free(c);
 }
 
