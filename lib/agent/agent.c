@@ -1,18 +1,16 @@
 /*
  * Agent adapters: the registry of kinds, and the session the pipeline's
  * agent stage drives (argv and env from the adapter, stdout split into
- * lines for it, its events kept in logs/agent.jsonl, its usage).
+ * lines for it, its events handed to the pipeline for logs/agent.jsonl, its
+ * usage). It writes no file of the task's record (DESIGN §3).
  */
 #include "core/core.h"
 #include "agent_int.h"
 
-#include <errno.h>
 #include <stddef.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MAX_KINDS 16
 
@@ -38,7 +36,6 @@ struct devsys__agent {
 	devsys_agent_vtable vt;
 	void *self;
 	char name[64];
-	int fd;                 /* logs/agent.jsonl, or -1 */
 	struct linebuf out, err; /* stdout (events), stderr (err_line) */
 	uint64_t dropped;       /* lines over the cap */
 	uint64_t events;        /* lines the adapter took as events */
@@ -134,7 +131,6 @@ static int find_kind(devsys_agent_vtable *vt, void **payload, const char *kind)
 int devsys__agent_open(devsys__agent **out, const char *kind, const devsys_agent_request *req)
 {
 	devsys__agent *a;
-	devsys_buf path = DEVSYS_BUF_INIT;
 	void *payload;
 	int rc;
 	*out = NULL;
@@ -142,23 +138,10 @@ int devsys__agent_open(devsys__agent **out, const char *kind, const devsys_agent
 		kind = "command";
 	if (!(a = devsys__calloc(1, sizeof(*a))))
 		return devsys__error_oom();
-	a->fd = -1;
 	snprintf(a->name, sizeof(a->name), "%s", kind);
 	if ((rc = find_kind(&a->vt, &payload, kind)) < 0 || (rc = a->vt.open(&a->self, req, payload)) < 0) {
 		devsys__free(a);
 		return rc;
-	}
-	if (a->vt.line) {
-		/* the events only: agent.log keeps every byte of both streams */
-		if ((rc = devsys_task_path_join(&path, req->task, "logs")) == 0 && (rc = devsys__mkdir_p(path.ptr, 0755)) == 0 &&
-		    (rc = devsys_task_path_join(&path, req->task, "logs/agent.jsonl")) == 0 &&
-		    (a->fd = open(path.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-			rc = devsys__error_set(DEVSYS_EIO, "cannot write '%s': %s", path.ptr, strerror(errno));
-		devsys_buf_dispose(&path);
-		if (rc < 0) {
-			devsys__agent_close(a);
-			return rc;
-		}
 	}
 	*out = a;
 	return 0;
@@ -196,20 +179,6 @@ int devsys__agent_command(devsys__agent *a, const char *const **argv, const char
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int keep_event(devsys__agent *a, const char *line, size_t len)
 {
 	int rc = a->vt.line(a->self, line, len);
@@ -219,12 +188,12 @@ static int keep_event(devsys__agent *a, const char *line, size_t len)
 	}
 	if (rc == DEVSYS_AGENT_EVENT || rc == DEVSYS_AGENT_STOP || rc == DEVSYS_AGENT_STALL) {
 		a->events++;
-		if (a->fd >= 0 && (write_all(a->fd, line, len) < 0 || write_all(a->fd, "\n", 1) < 0)) {
-			a->err_code = devsys__error_set(DEVSYS_EIO, "cannot write logs/agent.jsonl: %s", strerror(errno));
+		/* the caller keeps it (logs/agent.jsonl, through the record) */
+		int crc = a->on_event ? a->on_event(a, line, len, a->on_event_payload) : 0;
+		if (crc != 0) {
+			a->err_code = crc < 0 ? crc : DEVSYS_EUSER;
 			return 1;
 		}
-		if (a->on_event && a->on_event(a, a->on_event_payload) != 0)
-			return 1;
 	}
 	if (rc == DEVSYS_AGENT_STOP || (rc == DEVSYS_AGENT_STALL && a->vt.version >= 2))
 		a->stopped = rc;
@@ -326,6 +295,11 @@ const char *devsys__agent_stop_reason(const devsys__agent *a)
 	return a->vt.stop_reason ? a->vt.stop_reason(a->self) : "the agent's adapter stopped it";
 }
 
+bool devsys__agent_has_events(const devsys__agent *a)
+{
+	return a && a->vt.line != NULL;
+}
+
 bool devsys__agent_stalled(const devsys__agent *a)
 {
 	return a && a->stopped == DEVSYS_AGENT_STALL;
@@ -396,8 +370,6 @@ void devsys__agent_close(devsys__agent *a)
 		return;
 	if (a->self)
 		a->vt.close(a->self);
-	if (a->fd >= 0)
-		close(a->fd);
 	devsys__free(a->out.line);
 	devsys__free(a->err.line);
 	devsys__free(a);

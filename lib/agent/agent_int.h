@@ -13,9 +13,8 @@
 typedef struct devsys__agent devsys__agent;
 
 /*
- * Open the adapter of @p kind ("command" when NULL) for @p req. The
- * transcript (logs/agent.jsonl of req->task) is opened when the adapter
- * has a line slot. DEVSYS_EINVALID: unknown kind, or the adapter refused.
+ * Open the adapter of @p kind ("command" when NULL) for @p req.
+ * DEVSYS_EINVALID: unknown kind, or the adapter refused.
  */
 int devsys__agent_open(devsys__agent **out, const char *kind, const devsys_agent_request *req);
 
@@ -36,11 +35,16 @@ void devsys__agent_finish(devsys__agent *a);
 /* Why the adapter stopped the agent (a budget and its figure), or NULL. Borrowed. */
 const char *devsys__agent_stop_reason(const devsys__agent *a);
 
+/* Does the adapter read events (a line slot)? Then the caller keeps a transcript. */
+bool devsys__agent_has_events(const devsys__agent *a);
+
 /* Did the adapter end the agent as stalled (DEVSYS_AGENT_STALL: it waits on a permission)? */
 bool devsys__agent_stalled(const devsys__agent *a);
 
-/* Called after each event the adapter took (the pipeline's live progress); non-zero stops the agent. */
-typedef int (*devsys__agent_event_cb)(devsys__agent *a, void *payload);
+/* Called with each line the adapter took as an event (masked, no newline):
+ * the pipeline keeps it in logs/agent.jsonl and shows the progress. A
+ * negative return (its error set) or non-zero stops the agent. */
+typedef int (*devsys__agent_event_cb)(devsys__agent *a, const char *line, size_t len, void *payload);
 void devsys__agent_on_event(devsys__agent *a, devsys__agent_event_cb cb, void *payload);
 
 /* The adapter's status slot: a short label of what the agent does now, or NULL. Borrowed. */

@@ -5,6 +5,7 @@
 #include "core/core.h"
 #include "pipeline_int.h"
 #include "devsys/record.h"
+#include "record/record_int.h"
 #include "agent/agent_int.h"
 #include "config/agent_secrets.h"
 
@@ -351,6 +352,60 @@ static int record_agent(devsys_task *task, const devsys_runner_cmd *cmd, const d
 	return rc;
 }
 
+/* The tools of one step of agent.usage.per_step, ", "-joined. */
+static void step_tools(devsys_buf *b, json_t *tools)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(tools, i, t) devsys_buf_printf(b, "%s%s", i ? ", " : "", json_string_value(t));
+	if (!json_array_size(tools))
+		devsys_buf_puts(b, "(no tool)");
+}
+
+/*
+ * A readable summary at the end of logs/agent.log (whose bytes above are the
+ * agent's own): the outcome, each step with its tools, tokens and cost, the
+ * files each tool named, and the totals. From agent.usage, so from masked
+ * events only; nothing when the adapter reports no usage.
+ */
+static int agent_log_summary(devsys_task *task, const char *outcome, const char *usage)
+{
+	json_t *u = usage ? json_loads(usage, 0, NULL) : NULL, *st, *t, *v;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	const char *why;
+	size_t i, k;
+	int rc;
+	if (!u)
+		return 0;
+	devsys_buf_printf(&b, "\n==== agent summary: %s ====\n", outcome);
+	json_array_foreach(json_object_get(u, "per_step"), i, st)
+	{
+		devsys_buf_printf(&b, "step %lld: ", (long long)json_integer_value(json_object_get(st, "step")));
+		step_tools(&b, json_object_get(st, "tools"));
+		devsys_buf_printf(&b, "; %lld tokens, cost %g\n", (long long)json_integer_value(json_object_get(st, "tokens")),
+		                  json_number_value(json_object_get(st, "cost")));
+	}
+	json_array_foreach(json_object_get(u, "tools"), i, t)
+	{
+		devsys_buf_printf(&b, "files named by %s:", json_string_value(json_object_get(t, "tool")));
+		json_array_foreach(json_object_get(t, "paths"), k, v) devsys_buf_printf(&b, " %s", json_string_value(v));
+		devsys_buf_puts(&b, json_array_size(json_object_get(t, "paths")) ? "\n" : " (none)\n");
+	}
+	devsys_buf_printf(&b, "totals: %lld steps, %lld tool calls, %lld tokens, cost %g\n",
+	                  (long long)json_integer_value(json_object_get(u, "steps")),
+	                  (long long)json_integer_value(json_object_get(u, "tool_calls")),
+	                  (long long)json_integer_value(json_object_get(u, "tokens")),
+	                  json_number_value(json_object_get(u, "cost")));
+	if ((why = json_string_value(json_object_get(u, "budget_crossed"))) ||
+	    (why = json_string_value(json_object_get(u, "stalled"))) ||
+	    (why = json_string_value(json_object_get(u, "error"))))
+		devsys_buf_printf(&b, "stopped: %s\n", why);
+	json_decref(u);
+	rc = b.ptr ? devsys__record_log_append(task, "agent", b.ptr, b.size) : devsys__error_oom();
+	devsys_buf_dispose(&b);
+	return rc;
+}
+
 /* The adapter the spec's agent.kind names, for this task (lib/agent). */
 static int open_adapter(devsys__agent **out, devsys__stage_ctx *c, const char *input, const char *key, size_t klen)
 {
@@ -372,15 +427,26 @@ static int open_adapter(devsys__agent **out, devsys__stage_ctx *c, const char *i
 	return rc;
 }
 
-/* The live view: the adapter's step and tool after each event. */
-static int agent_progress(devsys__agent *a, void *payload)
+struct agent_events {
+	devsys__stage_ctx *c;
+	devsys__record_log *log; /* logs/agent.jsonl */
+};
+
+/* Each event: into the transcript (through the record), then the live
+ * view gets the adapter's step and tool. */
+static int agent_event(devsys__agent *a, const char *line, size_t len, void *payload)
 {
-	devsys__stage_ctx *c = payload;
+	struct agent_events *ev = payload;
 	uint64_t step, max;
-	const char *label = devsys__agent_status(a, &step, &max);
-	if (!label)
+	const char *label;
+	int rc;
+	if (ev->log && ((rc = devsys__record_log_write(ev->log, line, len)) < 0 ||
+	                (rc = devsys__record_log_write(ev->log, "\n", 1)) < 0))
+		return rc;
+	if (!(label = devsys__agent_status(a, &step, &max)))
 		return 0;
-	return devsys__pipeline_emit(c->p, DEVSYS_PIPELINE_EVENT_PROGRESS, "agent", NULL, label, strlen(label), step, max);
+	return devsys__pipeline_emit(ev->c->p, DEVSYS_PIPELINE_EVENT_PROGRESS, "agent", NULL, label, strlen(label), step,
+	                             max);
 }
 
 /* What the preflight command printed (stdout, capped). */
@@ -439,11 +505,12 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	const char *const *aargv = NULL;
 	const char **aenv = NULL;
 	char *usage = NULL;
+	struct agent_events events = { c, NULL };
 	const char *budget, *key = NULL;
 	size_t klen = 0;
 	bool stalled;
 	unsigned int ms = 0, idle_ms = 0;
-	int rc, fclass;
+	int rc, fclass, log_rc;
 
 	if ((rc = devsys__pipeline_begin(c, "agent")) < 0)
 		return rc;
@@ -467,7 +534,9 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	}
 	if ((rc = open_adapter(&ag, c, input.ptr, key, klen)) < 0 ||
 	    (rc = devsys__agent_command(ag, &aargv, (const char *const *)env.v, &aenv)) < 0 ||
-	    (rc = agent_preflight(c, ag, runner, aenv, devsys_repo_checkout_path(repo))) < 0) {
+	    (rc = agent_preflight(c, ag, runner, aenv, devsys_repo_checkout_path(repo))) < 0 ||
+	    /* the events only: agent.log keeps every byte of both streams */
+	    (devsys__agent_has_events(ag) && (rc = devsys__record_log_open(&events.log, task, "agent.jsonl")) < 0)) {
 		rc = devsys__pipeline_end(c, "agent", rc, rc == DEVSYS_EIO ? DEVSYS_FAILURE_SYSTEM : DEVSYS_FAILURE_BUILD,
 		                          "agent-refused", -1);
 		goto out;
@@ -483,9 +552,11 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	/* the budgets: the spec may only lower the operator's idle timeout */
 	cmd.idle_timeout_ms = idle_ms && idle_ms < p->agent_idle_timeout_ms ? idle_ms : p->agent_idle_timeout_ms;
 	cmd.max_output_bytes = p->max_output_bytes;
-	devsys__agent_on_event(ag, agent_progress, c);
+	devsys__agent_on_event(ag, agent_event, &events);
 	rc = devsys__pipeline_exec(c, runner, &cmd, &rr);
 	devsys__agent_finish(ag);
+	log_rc = devsys__record_log_close(events.log);
+	events.log = NULL;
 	fclass = rc < 0 && rr.failure == DEVSYS_RUNNER_OK ? DEVSYS_FAILURE_SYSTEM : devsys__pipeline_failure_of_runner(rr.failure);
 	/* the adapter stopped it on a budget: the runner saw a cancel */
 	budget = rr.failure == DEVSYS_RUNNER_CANCELED && !p->canceled ? devsys__agent_stop_reason(ag) : NULL;
@@ -499,6 +570,10 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 		fclass = DEVSYS_FAILURE_BUDGET;
 	else if (rr.failure == DEVSYS_RUNNER_CANCELED && !p->canceled && devsys__agent_error(ag) < 0)
 		fclass = DEVSYS_FAILURE_SYSTEM;
+	if (log_rc < 0 && rc == 0) { /* the transcript is part of the record */
+		rc = log_rc;
+		fclass = DEVSYS_FAILURE_SYSTEM;
+	}
 	{
 		/* the runner's error must survive the record write */
 		char msg[1024];
@@ -507,11 +582,11 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 			snprintf(msg, sizeof(msg), "the agent stalled: %s (see logs/agent.log)", budget);
 		else if (budget)
 			snprintf(msg, sizeof(msg), "the agent crossed a budget: %s; stopped (see logs/agent.jsonl)", budget);
-		if (devsys__agent_usage(&usage, ag) < 0 ||
-		    record_agent(task, &cmd, &rr,
-		                 fclass == DEVSYS_FAILURE_NONE ? "agent-done"
-		                                               : agent_outcome(budget && !stalled ? -DEVSYS_FAILURE_BUDGET : rr.failure),
-		                 usage) < 0) {
+		const char *outcome = fclass == DEVSYS_FAILURE_NONE
+		                              ? "agent-done"
+		                              : agent_outcome(budget && !stalled ? -DEVSYS_FAILURE_BUDGET : rr.failure);
+		if (devsys__agent_usage(&usage, ag) < 0 || record_agent(task, &cmd, &rr, outcome, usage) < 0 ||
+		    agent_log_summary(task, outcome, usage) < 0) {
 			rc = devsys__pipeline_end(c, "agent", devsys_error_code(devsys_error_last()), DEVSYS_FAILURE_SYSTEM,
 			                          "record-failed", -1);
 			devsys_runner_result_dispose(&rr);
@@ -531,6 +606,7 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	}
 	devsys_runner_result_dispose(&rr);
 out:
+	devsys__record_log_close(events.log);
 	devsys_runner_free(runner);
 	devsys__free(usage);
 	devsys__free(aenv);

@@ -919,6 +919,64 @@ int devsys_record_log_path(devsys_buf *out, const devsys_record *rec, const char
 	return task_file(out, rec->task, rel);
 }
 
+/* ---- an event log kept open while a stage streams it (logs/agent.jsonl) ---- */
+
+struct devsys__record_log {
+	int fd;
+	char *path;
+};
+
+int devsys__record_log_open(devsys__record_log **out, devsys_task *task, const char *name)
+{
+	devsys__record_log *l;
+	devsys_buf path = DEVSYS_BUF_INIT;
+	int rc;
+	*out = NULL;
+	/* one plain file name under logs/: "agent.jsonl" */
+	if (!name || !*name || strchr(name, '/') || name[0] == '.')
+		return devsys__error_set(DEVSYS_EINVAL, "a record log is a file name under logs/ ('%.64s' is not)",
+		                         name ? name : "(null)");
+	if (!(l = devsys__calloc(1, sizeof(*l))))
+		return devsys__error_oom();
+	l->fd = -1;
+	if ((rc = task_file(&path, task, "logs")) == 0 && (rc = devsys__mkdir_p(path.ptr, 0755)) == 0 &&
+	    (rc = devsys_buf_printf(&path, "/%s", name)) == 0 &&
+	    (l->fd = open(path.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		rc = devsys__error_errno(devsys__errno_code(errno), errno, "cannot write '%s'", path.ptr);
+	l->path = path.ptr; /* taken over */
+	if (rc < 0) {
+		devsys__record_log_close(l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+int devsys__record_log_write(devsys__record_log *l, const void *data, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = write(l->fd, (const char *)data + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return devsys__error_errno(devsys__errno_code(errno), errno, "cannot write '%s'", l->path);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int devsys__record_log_close(devsys__record_log *l)
+{
+	int rc = 0;
+	if (!l)
+		return 0;
+	if (l->fd >= 0 && close(l->fd) != 0)
+		rc = devsys__error_errno(devsys__errno_code(errno), errno, "cannot write '%s'", l->path);
+	devsys__free(l->path);
+	devsys__free(l);
+	return rc;
+}
+
 int devsys__record_log_append(devsys_task *task, const char *stage, const void *data, size_t len)
 {
 	devsys_record *rec = NULL;

@@ -15,6 +15,13 @@ int devsys__record_set_state(devsys_record *rec, const char *state);
 /* devsys_record_event() without a record handle. */
 int devsys__record_event_task(const devsys_task *task, const char *type, const char *data_json,
                               uint64_t *seq_out);
+/* A file under the task's logs/ ("agent.jsonl") kept open while a stage
+ * streams events into it: created 0600 (truncated: a run's own), each write
+ * whole; close reports a failed close. One writer: the pipeline. */
+typedef struct devsys__record_log devsys__record_log;
+int devsys__record_log_open(devsys__record_log **out, devsys_task *task, const char *name);
+int devsys__record_log_write(devsys__record_log *l, const void *data, size_t len);
+int devsys__record_log_close(devsys__record_log *l);
 /* Append @p len bytes to the task's logs/<stage>.log (created 0600). */
 int devsys__record_log_append(devsys_task *task, const char *stage, const void *data, size_t len);
 /* {"branch":...,"head_sha":...}, the data of the git.* events, built with

@@ -31,6 +31,7 @@ struct row {
 	char detail[160]; /* what it shows: a count, or the last output line */
 	char partial[160]; /* output since the last newline */
 	size_t partial_len;
+	int counted;      /* the stage reports counts (the agent's step and tool): output no longer replaces them */
 };
 
 struct devsys_cli_progress {
@@ -338,6 +339,7 @@ static void take_event(devsys_cli_progress *pv, struct row *r, const devsys_pipe
 		r->started = now();
 		r->detail[0] = '\0';
 		r->partial_len = 0;
+		r->counted = 0;
 		draw(pv);
 		break;
 	case DEVSYS_PIPELINE_EVENT_STAGE_END:
@@ -349,9 +351,11 @@ static void take_event(devsys_cli_progress *pv, struct row *r, const devsys_pipe
 			draw(pv);
 		break;
 	case DEVSYS_PIPELINE_EVENT_OUTPUT:
-		take_output(r, ev->data, ev->len);
+		if (!r->counted)
+			take_output(r, ev->data, ev->len);
 		break;
 	case DEVSYS_PIPELINE_EVENT_PROGRESS:
+		r->counted = 1;
 		take_count(r, ev);
 		draw(pv);
 		break;

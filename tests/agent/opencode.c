@@ -215,6 +215,14 @@ Test(agent_opencode, writes_a_file_through_its_write_tool_and_the_pipeline_commi
 	out = dt_sh_output(&st, "git -C '%s/remote.git' ls-tree -r --name-only task/oc-write", dir);
 	cr_assert(out && !strstr(out, "opencode.json"), "%s", out ? out : "");
 	free(out);
+	/* the readable summary at the end of agent.log */
+	out = task_file("oc-write", "logs/agent.log");
+	cr_assert(out && strstr(out, "==== agent summary: agent-done ====\n") &&
+	                  strstr(out, "step 1: write hello.txt; 150 tokens, cost 0\n") &&
+	                  strstr(out, "step 2: (no tool); 15 tokens") && strstr(out, "files named by write: hello.txt\n") &&
+	                  strstr(out, "totals: 2 steps, 1 tool calls, 165 tokens, cost 0\n"),
+	          "%s", out ? out : "(none)");
+	free(out);
 	/* a short prompt goes inline: no prompt file */
 	out = task_file("oc-write", "home/prompt.md");
 	cr_assert_null(out, "a short prompt was put in a file");

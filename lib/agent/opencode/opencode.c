@@ -27,6 +27,9 @@ static const char *const known_tools[] = { "read", "glob", "grep", "list", "edit
 #define INLINE_PROMPT_MAX 4096
 /* The variable the private opencode.json reads the provider key from ({env:...}); never argv. */
 #define KEY_VAR "DEVSYS_AGENT_API_KEY"
+/* Per-step entries kept in agent.usage (the totals count every step), and tool labels per step. */
+#define MAX_STEPS_KEPT 200
+#define MAX_STEP_TOOLS 50
 
 struct oc {
 	char *argv[12];
@@ -41,6 +44,7 @@ struct oc {
 	uint64_t steps, tokens, malformed, tool_calls;
 	double cost;
 	json_t *tools; /* {"write": ["a.txt"], ...} */
+	json_t *per_step; /* [{"step", "tokens", "cost", "tools": ["write a.txt"]}], the first MAX_STEPS_KEPT */
 	char error[512]; /* the last error event's message */
 	char reason[256];
 };
@@ -60,6 +64,7 @@ static void oc_close(void *self)
 	for (size_t i = 0; i < sizeof(s->pre_argv) / sizeof(s->pre_argv[0]); i++)
 		devsys__free(s->pre_argv[i]);
 	json_decref(s->tools);
+	json_decref(s->per_step);
 	devsys__free(s);
 }
 
@@ -309,7 +314,9 @@ static int oc_open(void **self, const devsys_agent_request *req, void *payload)
 	struct oc *s;
 	int rc;
 	(void)payload;
-	if (!(s = devsys__calloc(1, sizeof(*s))) || !(s->tools = json_object())) {
+	if (!(s = devsys__calloc(1, sizeof(*s))) || !(s->tools = json_object()) || !(s->per_step = json_array())) {
+		if (s)
+			json_decref(s->tools);
 		devsys__free(s);
 		return devsys__error_oom();
 	}
@@ -362,6 +369,29 @@ static int over_budget(struct oc *s, const devsys__oc_event *ev)
 	return 1;
 }
 
+/* The step being kept, or NULL (none begun, or past MAX_STEPS_KEPT). */
+static json_t *cur_step(struct oc *s)
+{
+	json_t *last = json_array_get(s->per_step, json_array_size(s->per_step) - 1);
+	return last && json_integer_value(json_object_get(last, "step")) == (json_int_t)s->steps ? last : NULL;
+}
+
+/* Per step: its tokens, its cost and the tools it called. */
+static void note_step(struct oc *s, const devsys__oc_event *ev)
+{
+	json_t *st;
+	if (ev->type == DEVSYS__OC_STEP_START && json_array_size(s->per_step) < MAX_STEPS_KEPT)
+		json_array_append_new(s->per_step, json_pack("{s:I,s:I,s:f,s:[]}", "step", (json_int_t)s->steps, "tokens",
+		                                             (json_int_t)0, "cost", 0.0, "tools"));
+	if (!(st = cur_step(s)))
+		return;
+	if (ev->type == DEVSYS__OC_STEP_FINISH) {
+		json_object_set_new(st, "tokens", json_integer((json_int_t)ev->tokens));
+		json_object_set_new(st, "cost", json_real(ev->cost));
+	} else if (ev->type == DEVSYS__OC_TOOL_USE && json_array_size(json_object_get(st, "tools")) < MAX_STEP_TOOLS)
+		json_array_append_new(json_object_get(st, "tools"), json_string(s->label));
+}
+
 static int oc_line(void *self, const char *line, size_t len)
 {
 	struct oc *s = self;
@@ -389,6 +419,7 @@ static int oc_line(void *self, const char *line, size_t len)
 	default:
 		break;
 	}
+	note_step(s, &ev);
 	return over_budget(s, &ev) ? DEVSYS_AGENT_STOP : DEVSYS_AGENT_EVENT;
 }
 
@@ -404,6 +435,8 @@ static int oc_usage(void *self, char **out)
 	              (json_int_t)s->tokens, "cost", s->cost, "tool_calls", (json_int_t)s->tool_calls, "tools", tools,
 	              "malformed_lines", (json_int_t)s->malformed, "budgets", "max_steps", (json_int_t)s->max_steps,
 	              "max_tokens", (json_int_t)s->max_tokens, "max_cost", s->max_cost);
+	if (j)
+		json_object_set(j, "per_step", s->per_step);
 	if (j && s->error[0])
 		json_object_set_new(j, "error", json_string(s->error));
 	if (j && s->reason[0])
