@@ -475,3 +475,81 @@ Test(worker, cancel_task_and_stop_in_process)
 	}
 	devsys_worker_free(a.w);
 }
+
+/*
+ * A hand-back between two stages: the stop comes right after checkout ended
+ * (from the worker's event, on the job's thread, before the next stage can
+ * begin). The run must begin no further stage and leave the task as it
+ * stands (checked-out, not canceled), and the agent never runs.
+ */
+struct between {
+	devsys_worker *w;
+	devsys_store *store;
+	volatile int go, released;
+};
+
+static struct between between;
+
+static void between_event(const devsys_worker_event *ev, void *payload)
+{
+	long long until = now_ms() + 10000;
+	(void)payload;
+	if (ev->kind != DEVSYS_WORKER_EVENT_PIPELINE || ev->pipeline->kind != DEVSYS_PIPELINE_EVENT_STAGE_END ||
+	    strcmp(ev->pipeline->stage, "checkout"))
+		return;
+	between.go = 1;
+	/* wait for the stop's release, which comes before its own event (so it cannot wait for this one) */
+	while (now_ms() < until) {
+		devsys_buf b = DEVSYS_BUF_INIT;
+		if (devsys_store_claims_json(between.store, "hb1", &b) == 0 && strstr(b.ptr, "released")) {
+			between.released = 1;
+			devsys_buf_dispose(&b);
+			break;
+		}
+		devsys_buf_dispose(&b);
+		usleep(10000);
+	}
+}
+
+static void *between_stopper(void *arg)
+{
+	long long until = now_ms() + 30000;
+	(void)arg;
+	while (!between.go && now_ms() < until)
+		usleep(5000);
+	devsys_worker_stop(between.w, 0);
+	return NULL;
+}
+
+Test(worker, hand_back_between_stages_leaves_the_task_as_it_stands)
+{
+	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
+	devsys_worker_stats st = DEVSYS_WORKER_STATS_INIT;
+	struct runner_arg a = { NULL, -1 };
+	pthread_t t, stopper;
+	char pidfile[4096];
+	submit_slow("hb1");
+	o.id = "between";
+	o.config_path = config;
+	o.poll_ms = 50;
+	o.event = between_event;
+	OK(devsys_worker_open(&a.w, ws, &o));
+	memset(&between, 0, sizeof(between));
+	between.w = a.w;
+	between.store = devsys_pipeline_store(pl);
+	cr_assert_eq(pthread_create(&stopper, NULL, between_stopper, NULL), 0);
+	cr_assert_eq(pthread_create(&t, NULL, run_thread, &a), 0);
+	pthread_join(t, NULL);
+	pthread_join(stopper, NULL);
+	OK(a.rc);
+	cr_assert(between.go, "checkout never ended");
+	cr_assert(between.released, "the stop did not hand the task back");
+	cr_assert_eq(devsys_store_task_state(between.store, "hb1"), DEVSYS_STATE_CHECKED_OUT,
+	             "the task must stay where it stood (state %d)", devsys_store_task_state(between.store, "hb1"));
+	snprintf(pidfile, sizeof(pidfile), "%s/hb1.pid", dir);
+	cr_assert(!dt_exists(pidfile), "the agent stage ran after the hand-back");
+	OK(devsys_worker_stats_get(&st, a.w));
+	cr_assert_eq(st.handed_back, 1);
+	cr_assert_eq(st.completed, 0);
+	devsys_worker_free(a.w);
+}
