@@ -155,7 +155,9 @@ DEVSYS_API int devsys_store_transition(devsys_store *st, const char *id, int to,
  * Record that this process starts @p stage of task @p id (the process is
  * the stage's owner until devsys_store_stage_end()).
  * @return 0; DEVSYS_EINVAL (unknown stage); DEVSYS_ENOTFOUND; DEVSYS_ESTATE
- *         (the task is final, interrupted, or already in a stage).
+ *         (the task is final, interrupted, or already in a stage of this
+ *         process); DEVSYS_EBUSY (another process holds its stage: the
+ *         message names its pid, the stage and since when).
  */
 DEVSYS_API int devsys_store_stage_begin(devsys_store *st, const char *id, const char *stage);
 
@@ -172,7 +174,8 @@ DEVSYS_API int devsys_store_stage_end(devsys_store *st, const char *id, const ch
  * completed; @p stage_out receives the stage to run again (the one that was
  * running or failed). A task that failed while being created (validate)
  * cannot be resumed.
- * @return 0; DEVSYS_ENOTFOUND; DEVSYS_ESTATE (neither interrupted nor failed).
+ * @return 0; DEVSYS_ENOTFOUND; DEVSYS_ESTATE (neither interrupted nor failed);
+ *         DEVSYS_EBUSY (a process holds a stage of it, named in the message).
  */
 DEVSYS_API int devsys_store_resume(devsys_store *st, const char *id, devsys_buf *stage_out);
 

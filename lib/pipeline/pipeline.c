@@ -6,6 +6,7 @@
 #include "core/core.h"
 #include "pipeline_int.h"
 #include "pipeline_hold.h"
+#include "store/store_int.h"
 #include "devsys/record.h"
 
 #include <jansson.h>
@@ -475,22 +476,57 @@ static size_t next_stage(devsys__stage_ctx *c, int state)
 	return e;
 }
 
-/* A stopped task (failed, interrupted) goes back to the last state it completed. */
-static int resume_state(devsys_pipeline *p, int *state)
+/* Which entry runs first from @p state; with @p first_name, it must be that one. */
+static int first_stage(size_t *first, devsys__stage_ctx *c, int state, const char *first_name)
 {
-	devsys_buf stage = DEVSYS_BUF_INIT;
-	int rc = 0;
-	if (*state == DEVSYS_STATE_FAILED || *state == DEVSYS_STATE_INTERRUPTED) {
-		bool killed = *state == DEVSYS_STATE_INTERRUPTED;
-		/* what the dead run left running must not race this run; only the
-		 * process whose resume won clears it (a second one fails to resume) */
-		if ((rc = devsys_store_resume(p->store, p->task_id, &stage)) == 0 && killed)
-			rc = devsys__pipeline_clear_leftovers(p, p->task_id);
-		if (rc == 0)
-			*state = devsys_store_task_state(p->store, p->task_id);
-		rc = rc < 0 ? rc : *state < 0 ? *state : 0;
+	devsys_pipeline *p = c->p;
+	*first = next_stage(c, state);
+	if (first_name && *first != entry_index(p, first_name))
+		return devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s: stage %s cannot run now (the next stage is %s)",
+		                         p->task_id, devsys_task_state_name(state), first_name,
+		                         *first < p->nstages ? p->stages[*first].name : "none");
+	return 0;
+}
+
+struct resume_pick {
+	devsys__stage_ctx *c;
+	const char *first_name;
+	size_t first;
+	int state;
+};
+
+static int pick_first(const char **stage, int state, void *payload)
+{
+	struct resume_pick *rp = payload;
+	devsys_pipeline *p = rp->c->p;
+	int rc = first_stage(&rp->first, rp->c, state, rp->first_name);
+	rp->state = state;
+	*stage = rc == 0 && rp->first < p->nstages ? p->stages[rp->first].name : NULL;
+	return rc;
+}
+
+/*
+ * A stopped task (failed, interrupted) goes back to the last state it
+ * completed, and this process takes its first stage in the same store
+ * transaction: of two processes resuming one task, the second gets
+ * DEVSYS_EBUSY naming the first. Only the winner clears what a dead run
+ * left running, after the take, so nothing of another run can be hit.
+ */
+static int resume_take(devsys__stage_ctx *c, size_t *first, int *state, const char *first_name)
+{
+	devsys_pipeline *p = c->p;
+	struct resume_pick rp = { c, first_name, 0, -1 };
+	int from = -1, rc;
+	if ((rc = devsys__store_resume_take(p->store, p->task_id, pick_first, &rp, &from)) < 0)
+		return rc;
+	*first = rp.first;
+	*state = rp.state;
+	if (rp.first < p->nstages)
+		c->taken = p->stages[rp.first].name;
+	if (from == DEVSYS_STATE_INTERRUPTED && (rc = devsys__pipeline_clear_leftovers(p, p->task_id)) < 0 && c->taken) {
+		devsys_store_stage_end(p->store, p->task_id, c->taken, "failed", -1);
+		c->taken = NULL;
 	}
-	devsys_buf_dispose(&stage);
 	return rc;
 }
 
@@ -572,15 +608,12 @@ static int run_range(devsys_stage_result *result, devsys_pipeline *p, const char
 		rc = no_stage_left(p, state);
 		goto out;
 	}
-	if ((rc = resume_state(p, &state)) < 0)
+	if (state == DEVSYS_STATE_FAILED || state == DEVSYS_STATE_INTERRUPTED)
+		rc = resume_take(&c, &first, &state, first_name);
+	else
+		rc = first_stage(&first, &c, state, first_name);
+	if (rc < 0)
 		goto out;
-	first = next_stage(&c, state);
-	if (first_name && first != entry_index(p, first_name)) {
-		rc = devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s: stage %s cannot run now (the next stage is %s)",
-		                       p->task_id, devsys_task_state_name(state), first_name,
-		                       first < p->nstages ? p->stages[first].name : "none");
-		goto out;
-	}
 	p->in_run = 1;
 	rc = first < p->nstages ? run_from(&c, first, last) : no_stage_left(p, state);
 	p->in_run = 0;
@@ -665,15 +698,20 @@ int devsys__pipeline_emit(devsys_pipeline *p, int kind, const char *stage, const
 
 int devsys__pipeline_begin(devsys__stage_ctx *c, const char *stage)
 {
-	int rc;
+	int rc = 0;
+	/* the resume took this stage with itself (resume_take): it is this process's already */
+	if (c->taken && strcmp(c->taken, stage) == 0)
+		c->taken = NULL;
 	/* canceled from another process between two stages: the store has it canceled */
-	if ((rc = devsys_store_stage_begin(c->p->store, c->p->task_id, stage)) == DEVSYS_ESTATE &&
-	    devsys_store_task_state(c->p->store, c->p->task_id) == DEVSYS_STATE_CANCELED) {
+	else if ((rc = devsys_store_stage_begin(c->p->store, c->p->task_id, stage)) == DEVSYS_ESTATE &&
+	         devsys_store_task_state(c->p->store, c->p->task_id) == DEVSYS_STATE_CANCELED) {
 		c->p->canceled = 1;
 		return devsys__pipeline_result(c->res, stage,
 		                               devsys__error_set(DEVSYS_ECANCELED, "task '%s' was canceled", c->p->task_id),
 		                               DEVSYS_FAILURE_CANCELED, "canceled");
 	}
+	if (rc == DEVSYS_EBUSY) /* another process runs the task: nothing of it is this run's to record */
+		return devsys__pipeline_result(c->res, stage, rc, DEVSYS_FAILURE_SYSTEM, "busy");
 	if (rc < 0 || (rc = devsys__pipeline_record_stage(c->task, stage, NULL, NULL)) < 0)
 		return devsys__pipeline_result(c->res, stage, rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
 	devsys__pipeline_emit(c->p, DEVSYS_PIPELINE_EVENT_STAGE_BEGIN, stage, NULL, NULL, 0, 0, 0);

@@ -58,6 +58,8 @@ typedef struct devsys__stage_ctx {
 	                             names a token_secret and the caller's forge options give no secrets */
 	devsys_stage_result *res; /* the caller's, may be NULL */
 	int stop;                 /* set by a stage that ends the run with success (no-changes) */
+	const char *taken;        /* the stage a resume took in the store with the resume itself (its begin
+	                             does not take it again); NULL once begun */
 	int fclass;               /* the failure class the last devsys__pipeline_end() recorded */
 } devsys__stage_ctx;
 

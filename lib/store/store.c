@@ -455,6 +455,30 @@ int devsys_store_transition(devsys_store *st, const char *id, int to, const char
 	return rc;
 }
 
+/* This process becomes the owner of @p stage of @p r (the caller writes the row). */
+static void take_stage(devsys__task_row *r, const char *stage)
+{
+	snprintf(r->stage, sizeof(r->stage), "%s", stage);
+	snprintf(r->last_stage, sizeof(r->last_stage), "%s", stage);
+	r->owner_pid = getpid();
+	r->owner_start = proc_start(getpid());
+	boot_id(r->owner_boot, sizeof(r->owner_boot));
+	devsys__time_iso8601(r->stage_started, sizeof(r->stage_started));
+	r->stage_started_ms = wall_ms();
+	memcpy(r->updated_at, r->stage_started, sizeof(r->updated_at));
+}
+
+/* @p r is in a stage: who holds it, for the process that wanted it. */
+static int stage_held(const devsys__task_row *r)
+{
+	if (r->owner_pid == (long long)getpid())
+		return devsys__error_set(DEVSYS_ESTATE, "task '%s' is already in stage '%s'", r->id, r->stage);
+	return devsys__error_set(DEVSYS_EBUSY, "task '%s' is run by another process: pid %lld holds its stage '%s' "
+	                                       "(since %s); this run leaves it alone: wait for that run to end, or "
+	                                       "cancel it (devsys cancel %s)",
+	                         r->id, r->owner_pid, r->stage, r->stage_started[0] ? r->stage_started : "?", r->id);
+}
+
 int devsys_store_stage_begin(devsys_store *st, const char *id, const char *stage)
 {
 	devsys__task_row r;
@@ -469,16 +493,9 @@ int devsys_store_stage_begin(devsys_store *st, const char *id, const char *stage
 				                       state_names[r.state],
 				                       r.state == DEVSYS_STATE_INTERRUPTED ? " (resume it first)" : "");
 			else if (r.stage[0])
-				rc = devsys__error_set(DEVSYS_ESTATE, "task '%s' is already in stage '%s'", id, r.stage);
+				rc = stage_held(&r);
 			else {
-				snprintf(r.stage, sizeof(r.stage), "%s", stage);
-				snprintf(r.last_stage, sizeof(r.last_stage), "%s", stage);
-				r.owner_pid = getpid();
-				r.owner_start = proc_start(getpid());
-				boot_id(r.owner_boot, sizeof(r.owner_boot));
-				devsys__time_iso8601(r.stage_started, sizeof(r.stage_started));
-				r.stage_started_ms = wall_ms();
-				memcpy(r.updated_at, r.stage_started, sizeof(r.updated_at));
+				take_stage(&r, stage);
 				rc = st->be->task_update(st->self, &r);
 			}
 		}
@@ -538,6 +555,38 @@ int devsys_store_stage_end(devsys_store *st, const char *id, const char *stage, 
 	return rc;
 }
 
+/* Can @p r be resumed? 0, or why not (a live stage holder is named: EBUSY). */
+static int resumable(const devsys__task_row *r)
+{
+	if (r->stage[0])
+		return stage_held(r);
+	if ((r->state != DEVSYS_STATE_INTERRUPTED && r->state != DEVSYS_STATE_FAILED) || r->resume_state < 0)
+		return devsys__error_set(DEVSYS_ESTATE, "task '%s' is %s, not interrupted or failed: nothing to resume",
+		                         r->id, state_names[r->state]);
+	return 0;
+}
+
+/* Back to the last completed state; with @p stage, this process takes it in the same write. */
+static int resume_row(devsys_store *st, devsys__task_row *r, const char *stage)
+{
+	devsys__task_row w;
+	char at[40];
+	int from = r->state, rc;
+	devsys__time_iso8601(at, sizeof(at));
+	r->state = r->resume_state;
+	r->resume_state = -1;
+	snprintf(r->updated_at, sizeof(r->updated_at), "%s", at);
+	w = *r;
+	if (stage)
+		take_stage(&w, stage);
+	if ((rc = st->be->task_update(st->self, &w)) == 0 &&
+	    (rc = st->be->state_log(st->self, r->id, from, r->state, r->last_stage, "resumed", at)) == 0)
+		rc = sync_files(st, r, from, "resumed", false);
+	if (rc == 0)
+		*r = w;
+	return rc;
+}
+
 int devsys_store_resume(devsys_store *st, const char *id, devsys_buf *stage_out)
 {
 	devsys__task_row r;
@@ -545,25 +594,31 @@ int devsys_store_resume(devsys_store *st, const char *id, devsys_buf *stage_out)
 	DEVSYS__CHECK_ARG(st);
 	DEVSYS__CHECK_ARG(stage_out);
 	TXN(st, {
-		if ((rc = get_row(st, id, &r)) == 0) {
-			if ((r.state != DEVSYS_STATE_INTERRUPTED && r.state != DEVSYS_STATE_FAILED) || r.resume_state < 0)
-				rc = devsys__error_set(DEVSYS_ESTATE,
-				                       "task '%s' is %s, not interrupted or failed: nothing to resume", id,
-				                       state_names[r.state]);
-			else {
-				char at[40];
-				int from = r.state;
-				devsys__time_iso8601(at, sizeof(at));
-				r.state = r.resume_state;
-				r.resume_state = -1;
-				snprintf(r.updated_at, sizeof(r.updated_at), "%s", at);
-				devsys_buf_clear(stage_out);
-				if (devsys_buf_puts(stage_out, r.last_stage) < 0)
-					rc = DEVSYS_ENOMEM;
-				else if ((rc = st->be->task_update(st->self, &r)) == 0 &&
-				         (rc = st->be->state_log(st->self, id, from, r.state, r.last_stage, "resumed", at)) == 0)
-					rc = sync_files(st, &r, from, "resumed", false);
-			}
+		if ((rc = get_row(st, id, &r)) == 0 && (rc = resumable(&r)) == 0) {
+			devsys_buf_clear(stage_out);
+			if (devsys_buf_puts(stage_out, r.last_stage) < 0)
+				rc = DEVSYS_ENOMEM;
+			else
+				rc = resume_row(st, &r, NULL);
+		}
+	});
+	return rc;
+}
+
+int devsys__store_resume_take(devsys_store *st, const char *id, devsys__store_pick_fn pick, void *payload,
+                              int *from_out)
+{
+	devsys__task_row r;
+	const char *stage = NULL;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(pick);
+	TXN(st, {
+		if ((rc = get_row(st, id, &r)) == 0 && (rc = resumable(&r)) == 0 &&
+		    (rc = pick(&stage, r.resume_state, payload)) == 0) {
+			if (from_out)
+				*from_out = r.state;
+			rc = resume_row(st, &r, stage);
 		}
 	});
 	return rc;

@@ -17,4 +17,19 @@
  */
 int devsys__store_cancel(devsys_store *st, const char *id, const char *reason, int *signaled, long long *owner_pid);
 
+/* The stage to run first once a task is back in @p state (NULL: none is left); non-zero aborts. */
+typedef int (*devsys__store_pick_fn)(const char **stage, int state, void *payload);
+
+/*
+ * Resume task @p id (devsys_store_resume()) and take the stage @p pick
+ * names for the state it goes back to, in one transaction: of two
+ * processes resuming one task, only one passes the check, and the other
+ * gets DEVSYS_EBUSY naming the pid that holds the stage (or DEVSYS_ESTATE:
+ * nothing left to resume). @p from_out (may be NULL): the state it left
+ * (failed or interrupted). What @p pick returns aborts it, with nothing
+ * changed.
+ */
+int devsys__store_resume_take(devsys_store *st, const char *id, devsys__store_pick_fn pick, void *payload,
+                              int *from_out);
+
 #endif

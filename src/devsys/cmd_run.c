@@ -478,6 +478,9 @@ static int devsys_cli_run_pipeline(struct run *r)
 	run_stages(r);
 	devsys_cli_progress_free(r->view); /* the live line goes before the summary */
 	r->view = NULL;
+	/* another process runs the task (two resumes at once): its run is the one to report */
+	if (r->run_rc == DEVSYS_EBUSY)
+		return devsys_cli_fail_lib(r->cli, "cannot run the task");
 	return report(r);
 }
 

@@ -1,0 +1,90 @@
+/*
+ * The set-up the pipeline suites share: a fresh directory holding a bare
+ * repository remote.git (branch main, reached as file://<dir>/remote.git)
+ * and its seed clone, whose first commit has README ("hello") plus what the
+ * suite's own shell line adds; the workspace on the same directory (tasks/
+ * and devsys.db next to the repositories); the pipeline on it.
+ *
+ * Header-only (static inline), like tests/git/gitfix.h: suites linked
+ * against the static library use it as well as those linked against the
+ * shared one, and a suite pays only for what it calls.
+ */
+#ifndef DEVSYS_PIPELINE_FIXTURE_H
+#define DEVSYS_PIPELINE_FIXTURE_H
+
+#include "testutil.h"
+#include <devsys.h>
+
+#include <jansson.h>
+#include <stdlib.h>
+
+/* The thread's last library error message, for assertion messages. */
+static inline const char *dt_errmsg(void)
+{
+	return devsys_error_message(devsys_error_last());
+}
+
+/*
+ * Skip without git, devsys_init(), and a new directory (tag @p tag) with
+ * remote.git and seed/. @p seed_sh (may be NULL) runs in seed/ before the
+ * first commit, e.g. "echo x > a.txt". Returns the directory (free() it,
+ * or dt_pipe_teardown()).
+ */
+static inline char *dt_pipe_repo(const char *tag, const char *seed_sh)
+{
+	char *git = dt_which("git"), *dir;
+	if (!git)
+		dt_skip("git is not installed");
+	free(git);
+	cr_assert_eq(devsys_init(), 1);
+	dir = dt_tmpdir(tag);
+	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
+	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
+	                   " { %s ; } && git add . && git commit -qm init && git push -q origin main",
+	                   dir, seed_sh ? seed_sh : ":"),
+	             0, "the fixture repository in %s", dir);
+	return dir;
+}
+
+/* The workspace on @p dir (free with devsys_workspace_free(), or dt_pipe_teardown()). */
+static inline devsys_workspace *dt_pipe_workspace(const char *dir)
+{
+	devsys_workspace *ws = NULL;
+	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0, "%s", dt_errmsg());
+	return ws;
+}
+
+/* A pipeline on @p ws with @p po (may be NULL). */
+static inline devsys_pipeline *dt_pipe_open(devsys_workspace *ws, const devsys_pipeline_options *po)
+{
+	devsys_pipeline *pl = NULL;
+	cr_assert_eq(devsys_pipeline_new(&pl, ws, po), 0, "%s", dt_errmsg());
+	return pl;
+}
+
+/* The teardown: free the pipeline and the workspace, remove and free the directory, devsys_shutdown(). */
+static inline void dt_pipe_teardown(devsys_pipeline **pl, devsys_workspace **ws, char **dir)
+{
+	devsys_pipeline_free(*pl);
+	*pl = NULL;
+	devsys_workspace_free(*ws);
+	*ws = NULL;
+	if (*dir)
+		dt_rmrf(*dir);
+	free(*dir);
+	*dir = NULL;
+	devsys_shutdown();
+}
+
+/* <dir>/tasks/<id>/task.json, parsed (json_decref() it); asserts that it parses. */
+static inline json_t *dt_pipe_task_json(const char *dir, const char *id)
+{
+	char p[4096];
+	json_t *j;
+	snprintf(p, sizeof(p), "%s/tasks/%s/task.json", dir, id);
+	j = json_load_file(p, 0, NULL);
+	cr_assert_not_null(j, "%s", p);
+	return j;
+}
+
+#endif /* DEVSYS_PIPELINE_FIXTURE_H */
