@@ -244,6 +244,9 @@ static int set_key(struct profile *p, int ki, const char *v, const char *where)
 			if ((rc = add_element(p, ki, e, where)) < 0)
 				return rc;
 		}
+		if (!p->pool && strcmp(keys[ki].name, "allowed_images") != 0)
+			return devsys__error_set(DEVSYS_EINVALID, "%s: runners.%s.%s: the list is empty", where, p->name,
+			                         keys[ki].name);
 		p->set[ki] = 1;
 		return 0;
 	}

@@ -172,6 +172,7 @@ Test(config_pools, bad_pools_are_named_with_key_and_position)
 	expect_bad(SSH "    hosts: [a, b, a]\n", "devsys.yaml:5:19: runners.farm.hosts: 'a' is listed twice");
 	expect_bad(SSH "    hosts: []\n", "devsys.yaml:5:12: runners.farm.hosts: the list is empty");
 	expect_bad(SSH "    hosts: [[a]]\n", "runners.farm.hosts: each element must be one host");
+	expect_bad(SSH "    hosts: \" , \"\n", "devsys.yaml:5:12: runners.farm.hosts: the list is empty");
 	expect_bad(SSH "    hosts: [a]\n    hosts: [b]\n", "devsys.yaml:6:5: runners.farm.hosts: given twice");
 	expect_bad(SSH "    hosts: [a]\n    per_host_max: 0\n", "runners.farm.per_host_max: must be at least 1");
 	expect_bad(SSH "    hosts: [a]\n    per_host_max: many\n", "devsys.yaml:6:19: runners.farm.per_host_max: 'many'");
