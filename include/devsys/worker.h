@@ -162,9 +162,13 @@ typedef struct devsys_worker_stats {
 	uint64_t lease_expiries;   /**< leases lost while a task ran */
 	uint64_t cancels;          /**< runs canceled on a cancel request */
 	int stopping;              /**< 1 once devsys_worker_stop() was called */
+	/** The coding agents' usage, summed over the agent stages this worker ran (task.json agent.usage, kept by adapters that report it) */
+	uint64_t agent_steps;
+	uint64_t agent_tokens;     /**< see agent_steps */
+	double agent_cost;         /**< see agent_steps */
 } devsys_worker_stats;
 
-#define DEVSYS_WORKER_STATS_INIT { DEVSYS_WORKER_STATS_VERSION, 0u, 0, 0, 0, 0, 0, 0, 0, 0 }
+#define DEVSYS_WORKER_STATS_INIT { DEVSYS_WORKER_STATS_VERSION, 0u, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0 }
 
 /**
  * Fill @p out (its version set by the caller) with @p w's counts.

@@ -12,6 +12,7 @@
  */
 #include "core/core.h"
 #include "devsys/config.h"
+#include "devsys/record.h"
 #include "devsys/worker.h"
 #include "pipeline/pipeline_hold.h"
 
@@ -62,6 +63,8 @@ struct devsys_worker {
 	pthread_cond_t wake;  /* idle slots and the heartbeat wait on it; stop signals it */
 	bool stopping, finished, ran;
 	uint64_t claimed, completed, not_resting, handed_back, expiries, cancels;
+	uint64_t agent_steps, agent_tokens;
+	double agent_cost;
 };
 
 static const size_t worker_options_sizes[] = {
@@ -71,7 +74,7 @@ static const size_t worker_options_sizes[] = {
 
 static const size_t worker_stats_sizes[] = {
 	0,
-	DEVSYS__SIZE_THROUGH(devsys_worker_stats, stopping), /* 1 */
+	DEVSYS__SIZE_THROUGH(devsys_worker_stats, agent_cost), /* 1 */
 };
 
 int devsys_worker_options_init(devsys_worker_options *opts, unsigned int version)
@@ -120,9 +123,37 @@ static void emit_error(devsys_worker *w, const slot *s, const char *task, const 
 	emit(w, DEVSYS_WORKER_EVENT_ERROR, s, task, -1, msg, NULL);
 }
 
+/* Add what the agent stage of @p task just recorded in task.json agent.usage to the worker's totals. */
+static void add_usage(devsys_worker *w, const char *task_id)
+{
+	devsys_task *task = NULL;
+	devsys_record *rec = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	json_t *doc = NULL, *u;
+	if (devsys_task_open(&task, w->ws, task_id, 0) == 0 && devsys_record_open(&rec, task) == 0 &&
+	    devsys_record_json(rec, &b) == 0 && (doc = json_loads(b.ptr ? b.ptr : "{}", 0, NULL)) &&
+	    json_is_object(u = json_object_get(json_object_get(doc, "agent"), "usage"))) {
+		json_int_t steps = json_integer_value(json_object_get(u, "steps"));
+		json_int_t tokens = json_integer_value(json_object_get(u, "tokens"));
+		double cost = json_number_value(json_object_get(u, "cost"));
+		pthread_mutex_lock(&w->lock);
+		w->agent_steps += steps > 0 ? (uint64_t)steps : 0;
+		w->agent_tokens += tokens > 0 ? (uint64_t)tokens : 0;
+		w->agent_cost += cost > 0 ? cost : 0;
+		pthread_mutex_unlock(&w->lock);
+	}
+	json_decref(doc);
+	devsys_buf_dispose(&b);
+	devsys_record_free(rec);
+	devsys_task_free(task);
+}
+
 static int forward_pipeline_event(const devsys_pipeline_event *ev, void *payload)
 {
 	slot *s = payload;
+	/* counted once per agent stage that ran: a resumed task's earlier usage is not counted again */
+	if (ev->kind == DEVSYS_PIPELINE_EVENT_STAGE_END && ev->stage && !strcmp(ev->stage, "agent") && ev->task_id)
+		add_usage(s->w, ev->task_id);
 	emit(s->w, DEVSYS_WORKER_EVENT_PIPELINE, s, ev->task_id, -1, NULL, ev);
 	return 0;
 }
@@ -249,7 +280,7 @@ static int new_pipeline(devsys_pipeline **out, devsys_worker *w, slot *s)
 {
 	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
 	po.config_path = w->config_path;
-	po.progress = w->event ? forward_pipeline_event : NULL;
+	po.progress = forward_pipeline_event;
 	po.progress_payload = s;
 	return devsys_pipeline_new(out, w->ws, &po);
 }
@@ -813,6 +844,9 @@ int devsys_worker_stats_get(devsys_worker_stats *out, const devsys_worker *w)
 	st.lease_expiries = w->expiries;
 	st.cancels = w->cancels;
 	st.stopping = w->stopping;
+	st.agent_steps = w->agent_steps;
+	st.agent_tokens = w->agent_tokens;
+	st.agent_cost = w->agent_cost;
 	pthread_mutex_unlock(&mw->lock);
 	memcpy(out, &st, worker_stats_sizes[version]);
 	out->version = version;

@@ -1173,10 +1173,16 @@ static void worker_metrics(devsys_buf *m)
 	                  "# TYPE devsysd_worker_claims_total counter\ndevsysd_worker_claims_total %llu\n"
 	                  "# TYPE devsysd_worker_completed_total counter\ndevsysd_worker_completed_total %llu\n"
 	                  "# TYPE devsysd_worker_lease_expiries_total counter\ndevsysd_worker_lease_expiries_total %llu\n"
-	                  "# TYPE devsysd_worker_cancels_total counter\ndevsysd_worker_cancels_total %llu\n",
+	                  "# TYPE devsysd_worker_cancels_total counter\ndevsysd_worker_cancels_total %llu\n"
+	                  "# HELP devsysd_agent_steps_total The coding agents' steps, tokens and cost, over the agent "
+	                  "stages the embedded worker ran (task.json agent.usage).\n"
+	                  "# TYPE devsysd_agent_steps_total counter\ndevsysd_agent_steps_total %llu\n"
+	                  "# TYPE devsysd_agent_tokens_total counter\ndevsysd_agent_tokens_total %llu\n"
+	                  "# TYPE devsysd_agent_cost_total counter\ndevsysd_agent_cost_total %.6f\n",
 	                  st.jobs, (unsigned long long)st.running, (unsigned long long)st.claimed,
 	                  (unsigned long long)st.completed, (unsigned long long)st.lease_expiries,
-	                  (unsigned long long)st.cancels);
+	                  (unsigned long long)st.cancels, (unsigned long long)st.agent_steps,
+	                  (unsigned long long)st.agent_tokens, st.agent_cost);
 #else
 	(void)m;
 #endif
