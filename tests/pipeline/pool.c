@@ -5,10 +5,10 @@
  * so the test can kill the sshd it runs on mid-exec: the host cools down,
  * the stage runs again on the other host, and the next task skips the
  * cooled host even after it came back; a host that refuses the key at open
- * is cooled the same way. The positive control: no host fails and
- * two concurrent tasks spread over the two hosts by the per-host limit
- * (their commands only pass when both run at once), and a failing test
- * command stays where it ran.
+ * is cooled the same way. The positive control: no host fails, and of
+ * three concurrent tasks two spread over the two hosts by the per-host
+ * limit (their commands only pass when both run at once) while the third
+ * waits for a free host; a failing test command stays where it ran.
  */
 #include "testutil.h"
 #include "sshd_fixture.h"
@@ -22,7 +22,7 @@
 
 static char *dir;
 static devsys_workspace *ws;
-static devsys_pipeline *pl, *pl2;
+static devsys_pipeline *pl, *pl2, *pl3;
 static dt_sshd *a, *b;
 static char cfg_path[4096];
 
@@ -98,7 +98,8 @@ static void teardown(void)
 {
 	devsys_pipeline_free(pl);
 	devsys_pipeline_free(pl2);
-	pl = pl2 = NULL;
+	devsys_pipeline_free(pl3);
+	pl = pl2 = pl3 = NULL;
 	devsys_workspace_free(ws);
 	dt_sshd_free(a);
 	dt_sshd_free(b);
@@ -279,56 +280,90 @@ Test(pipeline_pool, a_killed_host_cools_down_and_the_step_moves_to_the_other, .i
 	cr_assert_eq(events("fo-2", "runner.host_failed", NULL), 0);
 }
 
-Test(pipeline_pool, without_failures_two_tasks_spread_over_the_hosts_and_a_red_test_stays, .init = setup, .fini = teardown,
-     .timeout = 120)
+/* The timestamp of task @p id's last event of @p type into @p out ("" when none). */
+static void last_ts(char *out, size_t cap, const char *id, const char *type)
 {
-	struct run x1 = { 0 }, x2 = { 0 };
-	pthread_t t1, t2;
-	char ha[64], hb[64];
-	const char *h1, *h2;
-	json_t *j1, *j2;
+	char p[4096], *text, *line, *save = NULL;
+	snprintf(p, sizeof(p), "%s/tasks/%s/events.jsonl", dir, id);
+	out[0] = '\0';
+	if (!(text = dt_read_file(p, NULL)))
+		return;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *e = json_loads(line, 0, NULL);
+		if (e && strcmp(json_string_value(json_object_get(e, "type")), type) == 0)
+			snprintf(out, cap, "%s", json_string_value(json_object_get(e, "ts")));
+		json_decref(e);
+	}
+	free(text);
+}
+
+Test(pipeline_pool, without_failures_tasks_spread_over_the_hosts_and_wait_at_the_limit, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+	static const char *const ids[3] = { "sp-1", "sp-2", "sp-3" };
+	devsys_pipeline *own[3];
+	struct run x[3];
+	pthread_t t[3];
+	char ha[64], hb[64], placed[3][64], ended[3][64];
+	const char *host[3];
+	json_t *j[3];
+	int o[3] = { 0, 1, 2 };
 	bool failed;
 	host_of(ha, sizeof(ha), a);
 	host_of(hb, sizeof(hb), b);
-	coded("sp-1", "meet");
-	coded("sp-2", "meet");
+	for (int i = 0; i < 3; i++)
+		coded(ids[i], "meet");
 	pl2 = open_pipeline();
-	x1.p = pl;
-	x1.id = "sp-1";
-	x2.p = pl2;
-	x2.id = "sp-2";
-	cr_assert_eq(pthread_create(&t1, NULL, run_test_stage, &x1), 0);
-	cr_assert_eq(pthread_create(&t2, NULL, run_test_stage, &x2), 0);
-	pthread_join(t1, NULL);
-	pthread_join(t2, NULL);
-	/* each command passes only when the other ran at the same time */
-	cr_assert_eq(x1.rc, 0, "%s: %s", x1.r.outcome, x1.err);
-	cr_assert_eq(x2.rc, 0, "%s: %s", x2.r.outcome, x2.err);
-	j1 = task_json("sp-1");
-	j2 = task_json("sp-2");
-	cr_assert_eq(json_array_size(json_object_get(j1, "placements")), 1);
-	cr_assert_eq(json_array_size(json_object_get(j2, "placements")), 1);
-	h1 = placement(j1, 0, &failed);
-	cr_assert(!failed);
-	h2 = placement(j2, 0, &failed);
-	cr_assert(!failed);
-	cr_assert(h1 && h2 && strcmp(h1, h2) != 0, "one task per host (per_host_max 1): %s and %s", h1, h2);
-	cr_assert((!strcmp(h1, ha) || !strcmp(h1, hb)) && (!strcmp(h2, ha) || !strcmp(h2, hb)));
-	json_decref(j1);
-	json_decref(j2);
-	cr_assert_eq(events("sp-1", "runner.host_failed", NULL), 0);
-	cr_assert_eq(events("sp-2", "runner.host_failed", NULL), 0);
-	cr_assert_eq(events("sp-1", "runner.retry", NULL), 0);
+	pl3 = open_pipeline();
+	own[0] = pl;
+	own[1] = pl2;
+	own[2] = pl3;
+	/* three tasks at once on two hosts with per_host_max 1: two run together (their commands pass
+	 * only then), the third waits for a free host */
+	for (int i = 0; i < 3; i++) {
+		x[i] = (struct run){ own[i], ids[i], 0, DEVSYS_STAGE_RESULT_INIT, "" };
+		cr_assert_eq(pthread_create(&t[i], NULL, run_test_stage, &x[i]), 0);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(x[i].rc, 0, "%s: %s: %s", ids[i], x[i].r.outcome, x[i].err);
+		j[i] = task_json(ids[i]);
+		cr_assert_eq(json_array_size(json_object_get(j[i], "placements")), 1);
+		host[i] = placement(j[i], 0, &failed);
+		cr_assert(!failed);
+		cr_assert(host[i] && (!strcmp(host[i], ha) || !strcmp(host[i], hb)), "%s", host[i] ? host[i] : "(none)");
+		last_ts(placed[i], sizeof(placed[i]), ids[i], "runner.placed");
+		last_ts(ended[i], sizeof(ended[i]), ids[i], "stage.end");
+		cr_assert(placed[i][0] && ended[i][0]);
+		cr_assert_eq(events(ids[i], "runner.host_failed", NULL), 0);
+		cr_assert_eq(events(ids[i], "runner.retry", NULL), 0);
+	}
+	/* in the order they were placed: the first two on different hosts, the third after one ended */
+	for (int i = 0; i < 3; i++)
+		for (int k = i + 1; k < 3; k++)
+			if (strcmp(placed[o[k]], placed[o[i]]) < 0) {
+				int tmp = o[i];
+				o[i] = o[k];
+				o[k] = tmp;
+			}
+	cr_assert(strcmp(host[o[0]], host[o[1]]) != 0, "one task per host (per_host_max 1): %s and %s", host[o[0]],
+	          host[o[1]]);
+	cr_assert(strcmp(placed[o[2]], ended[o[0]]) >= 0 || strcmp(placed[o[2]], ended[o[1]]) >= 0,
+	          "the third task (%s, placed %s) waited for a host: the others ended %s and %s", ids[o[2]], placed[o[2]],
+	          ended[o[0]], ended[o[1]]);
+	for (int i = 0; i < 3; i++)
+		json_decref(j[i]);
 
 	/* a test failure is the command's own: it never moves to another host */
 	coded("red-1", "fail");
-	x1 = (struct run){ pl, "red-1", 0, DEVSYS_STAGE_RESULT_INIT, "" };
-	run_test_stage(&x1);
-	cr_assert_neq(x1.rc, 0);
-	cr_assert_str_eq(x1.r.outcome, "tests-failed");
-	j1 = task_json("red-1");
-	cr_assert_eq(json_array_size(json_object_get(j1, "placements")), 1, "placed once, not moved");
-	json_decref(j1);
+	x[0] = (struct run){ pl, "red-1", 0, DEVSYS_STAGE_RESULT_INIT, "" };
+	run_test_stage(&x[0]);
+	cr_assert_neq(x[0].rc, 0);
+	cr_assert_str_eq(x[0].r.outcome, "tests-failed");
+	j[0] = task_json("red-1");
+	cr_assert_eq(json_array_size(json_object_get(j[0], "placements")), 1, "placed once, not moved");
+	json_decref(j[0]);
 	cr_assert_eq(events("red-1", "runner.host_failed", NULL), 0);
 	cr_assert_eq(events("red-1", "runner.retry", NULL), 0);
 }
