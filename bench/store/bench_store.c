@@ -182,11 +182,14 @@ static result claimer(int i, void *payload, int ready_fd, int go_fd)
 	r.busy = -store_busy(st); /* opening may have waited: count the run only */
 	ready_and_wait(ready_fd, go_fd);
 	for (;;) {
+		double t0 = now();
 		int rc = devsys_store_claim(&id, st, owner, "bench", NULL, 0, 600000);
 		if (rc == DEVSYS_ENOTFOUND)
 			break;
-		if (rc == DEVSYS_EBUSY) {
-			r.errors++;
+		if (rc == DEVSYS_EBUSY) { /* said, since a claim that gives up is a finding of its own */
+			if (!r.errors++)
+				fprintf(stderr, "  (%s: a claim gave up after %.2f s: %s)\n", owner, now() - t0,
+				        devsys_error_message(devsys_error_last()));
 			continue;
 		}
 		if (rc < 0)
