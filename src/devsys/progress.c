@@ -66,6 +66,16 @@ static int columns(FILE *out)
 	return 80;
 }
 
+/* Task lines that fit: a block taller than the screen could not be redrawn in place. */
+static int rows_fit(FILE *out)
+{
+	struct winsize w;
+	int n = ROWS_SHOWN;
+	if (ioctl(fileno(out), TIOCGWINSZ, &w) == 0 && w.ws_row > 0 && w.ws_row - 2 < n)
+		n = w.ws_row - 2;
+	return n > 1 ? n : 1;
+}
+
 static const char *const frames[] = { "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏" };
 
 /* The live part off the screen; called with the lock held. */
@@ -105,7 +115,7 @@ static void draw_row(devsys_cli_progress *pv, const struct row *r, int cols, dou
 
 static void draw_many(devsys_cli_progress *pv)
 {
-	int cols = columns(pv->out), shown = 0;
+	int cols = columns(pv->out), fit = rows_fit(pv->out), shown = 0;
 	size_t running = 0;
 	double t = now();
 	for (size_t i = 0; i < pv->nrows; i++)
@@ -115,10 +125,10 @@ static void draw_many(devsys_cli_progress *pv)
 		return;
 	fprintf(pv->out, "  %s%zu running, %zu of %zu done", devsys_cli_color(pv->cli, "\033[1m"), running, pv->done,
 	        pv->total);
-	if (running > ROWS_SHOWN)
-		fprintf(pv->out, " (the first %d shown)", ROWS_SHOWN);
+	if (running > (size_t)fit)
+		fprintf(pv->out, " (%d shown)", fit);
 	fprintf(pv->out, "%s\n", devsys_cli_color(pv->cli, "\033[0m"));
-	for (size_t i = 0; i < pv->nrows && shown < ROWS_SHOWN; i++)
+	for (size_t i = 0; i < pv->nrows && shown < fit; i++)
 		if (pv->rows[i].task[0]) {
 			draw_row(pv, &pv->rows[i], cols, t);
 			shown++;
