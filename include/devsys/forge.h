@@ -311,8 +311,9 @@ DEVSYS_API const devsys_policy_check *devsys_pr_check(const devsys_pr *pr, size_
  *  - 1: every field up to and including runner.
  *  - 2: gate.
  *  - 3: verification.
+ *  - 4: agent.
  */
-#define DEVSYS_PR_BODY_VERSION 3
+#define DEVSYS_PR_BODY_VERSION 4
 
 /** The task metadata a PR body carries. Every field but task_id may be NULL. */
 typedef struct devsys_pr_body {
@@ -330,15 +331,22 @@ typedef struct devsys_pr_body {
 	const char *gate;          /**< the merge gate's last decision as text (devsys_gate_explain()), or NULL */
 	/* ---- version 3 ---- */
 	const char *verification;  /**< post-delivery verification as text (the verify stage's), or NULL */
+	/* ---- version 4 ---- */
+	const char *agent;         /**< the coding agent's digest as text (steps, files touched, totals), or NULL;
+	                                cut at DEVSYS_PR_BODY_AGENT_MAX characters */
 } devsys_pr_body;
 
-#define DEVSYS_PR_BODY_INIT { DEVSYS_PR_BODY_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0u, NULL, NULL, NULL, NULL }
+#define DEVSYS_PR_BODY_INIT { DEVSYS_PR_BODY_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0u, NULL, NULL, NULL, NULL, NULL }
+
+/** The most of devsys_pr_body.agent a body carries (the task record has the whole transcript). */
+#define DEVSYS_PR_BODY_AGENT_MAX 8000
 
 /**
  * Build a PR body (Markdown) from @p body into @p out (appended): the task
  * id, spec path and content id, validation summary, the acceptance
- * checklist, the report, the runner, (version 3) the post-delivery
- * verification and (version 2) the gate's last decision. Cut at DEVSYS_PR_BODY_MAX
+ * checklist, the report, the runner, (version 4) the coding agent's
+ * digest, (version 3) the post-delivery verification and (version 2) the
+ * gate's last decision. Cut at DEVSYS_PR_BODY_MAX
  * characters at a line end, with a note saying so; passed through
  * @p masker (NULL: not masked).
  * @return 0; DEVSYS_EINVAL; DEVSYS_EVERSION; DEVSYS_ENOMEM.

@@ -11,6 +11,7 @@ static const size_t body_sizes[] = {
 	DEVSYS__SIZE_THROUGH(devsys_pr_body, runner), /* 1 */
 	DEVSYS__SIZE_THROUGH(devsys_pr_body, gate),   /* 2 */
 	DEVSYS__SIZE_THROUGH(devsys_pr_body, verification), /* 3 */
+	DEVSYS__SIZE_THROUGH(devsys_pr_body, agent),        /* 4 */
 };
 
 #define CUT_NOTE "\n\n_(devsys: the body was cut at %zu of %zu characters; the task record has the rest.)_\n"
@@ -56,6 +57,27 @@ static int field(devsys_buf *b, const char *label, const char *value, int code)
 	return devsys_buf_printf(b, code ? "| %s | `%s` |\n" : "| %s | %s |\n", label, value);
 }
 
+/* The agent's digest in a code block, cut at a line end under its cap. */
+static int agent_digest(devsys_buf *b, const char *digest)
+{
+	size_t n = strlen(digest), keep = n;
+	int rc;
+	if (n > DEVSYS_PR_BODY_AGENT_MAX) {
+		keep = DEVSYS_PR_BODY_AGENT_MAX;
+		while (keep > 0 && digest[keep - 1] != '\n')
+			keep--;
+	}
+	while (keep > 0 && digest[keep - 1] == '\n')
+		keep--;
+	/* a ``` inside would end the block early: the digest is the agent's words */
+	rc = devsys_buf_puts(b, "\n### Coding agent\n\n```\n");
+	for (size_t i = 0; rc == 0 && i < keep; i++)
+		rc = devsys_buf_put(b, digest[i] == '`' ? "'" : digest + i, 1);
+	if (rc == 0 && keep < n)
+		rc = devsys_buf_printf(b, "\n(cut at %zu of %zu characters; logs/agent.log has the rest)", keep, n);
+	return rc ? rc : devsys_buf_puts(b, "\n```\n");
+}
+
 static int build(devsys_buf *b, const devsys_pr_body *o)
 {
 	int rc = 0;
@@ -80,6 +102,8 @@ static int build(devsys_buf *b, const devsys_pr_body *o)
 	for (size_t i = 0; !rc && i < o->nacceptance; i++)
 		if (o->acceptance[i])
 			rc = put_item(b, o->acceptance[i]);
+	if (!rc && o->agent && *o->agent)
+		rc = agent_digest(b, o->agent);
 	if (!rc && o->verification && *o->verification)
 		rc = devsys_buf_printf(b, "\n### Verification\n\n```\n%s\n```\n", o->verification);
 	if (!rc && o->gate && *o->gate)

@@ -740,6 +740,9 @@ static int commit_end(devsys__stage_ctx *c, int rc, int fclass, const char *outc
 		c->stop = 1;
 	if (to == DEVSYS_STATE_COMMITTED && (rc = record_commit(c)) < 0)
 		return devsys__pipeline_end(c, "commit", rc, DEVSYS_FAILURE_SYSTEM, "record-failed", -1);
+	/* what changed that no tool call of the agent named */
+	if (to == DEVSYS_STATE_COMMITTED && (rc = devsys__pipeline_agent_crosscheck(c)) < 0)
+		return devsys__pipeline_end(c, "commit", rc, DEVSYS_FAILURE_SYSTEM, "record-failed", -1);
 	return devsys__pipeline_end(c, "commit", rc, fclass, outcome, to);
 }
 

@@ -100,6 +100,11 @@ int devsys__pipeline_record_stage(devsys_task *task, const char *stage, const ch
  * "git.push"). An error says the git step succeeded and the record failed.
  */
 int devsys__pipeline_record_git(devsys__stage_ctx *c, const char *type);
+
+/* After the commit (crosscheck.c): the commit's changed paths against the
+ * paths the agent's tool calls named, into task.json agent.cross_check;
+ * nothing when the adapter reported no tool calls. */
+int devsys__pipeline_agent_crosscheck(devsys__stage_ctx *c);
 /* A devsys_secret_event_cb for the pipeline's secrets: "secret.resolve" into the task's events.jsonl. */
 int devsys__pipeline_secret_event(const devsys_secret_event *ev, devsys_task *task, void *payload);
 /* A secrets set whose resolutions the pipeline records (devsys__pipeline_secret_event); logs to @p ws. */

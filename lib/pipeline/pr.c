@@ -182,7 +182,7 @@ static const char *agent_profile(const devsys_spec *spec)
 }
 
 struct pr_text {
-	devsys_buf body, summary, report, verification;
+	devsys_buf body, summary, report, verification, agent;
 	const char *labels[MAXLIST], *reviewers[MAXLIST], *teams[MAXLIST], *accept[MAXACCEPT];
 	size_t nlabels, nreviewers, nteams, naccept;
 	devsys_masker *masker;
@@ -194,6 +194,7 @@ static void pr_text_dispose(struct pr_text *t)
 	devsys_buf_dispose(&t->summary);
 	devsys_buf_dispose(&t->report);
 	devsys_buf_dispose(&t->verification);
+	devsys_buf_dispose(&t->agent);
 	devsys_masker_free(t->masker);
 }
 
@@ -221,6 +222,92 @@ static int verification_text(devsys_buf *out, const json_t *doc)
 	for (size_t i = 0; rc == 0 && i < json_array_size(sk); i++)
 		rc = devsys_buf_printf(out, "\n  %s", verdict_word(json_array_get(sk, i)));
 	return rc < 0 ? devsys__error_oom() : 0;
+}
+
+/* Up to @p max strings of @p list, ", "-joined, and how many of @p total were left out. */
+static void join_some(devsys_buf *out, const json_t *list, size_t max, size_t total)
+{
+	size_t i, shown = json_array_size(list) < max ? json_array_size(list) : max;
+	const json_t *v;
+	json_array_foreach(list, i, v) if (i < shown) devsys_buf_printf(out, "%s%s", i ? ", " : "", json_string_value(v));
+	if (total > shown)
+		devsys_buf_printf(out, "%s(and %zu more)", shown ? " " : "", total - shown);
+	if (!total)
+		devsys_buf_puts(out, "(none)");
+}
+
+/* The files the agent's writing tools named (agent.usage.tools), once each. */
+static json_t *files_touched(const json_t *usage)
+{
+	static const char *const ro[] = { "read", "glob", "grep", "list", "webfetch", "todoread", "skill" };
+	json_t *files = json_array(), *t, *p, *q;
+	size_t i, k, m;
+	json_array_foreach(json_object_get(usage, "tools"), i, t)
+	{
+		const char *tool = json_string_value(json_object_get(t, "tool"));
+		bool look = !tool;
+		for (size_t r = 0; tool && r < sizeof(ro) / sizeof(ro[0]); r++)
+			look = look || !strcmp(ro[r], tool);
+		if (look)
+			continue;
+		json_array_foreach(json_object_get(t, "paths"), k, p)
+		{
+			bool seen = false;
+			json_array_foreach(files, m, q) seen = seen || json_equal(p, q);
+			if (!seen)
+				json_array_append(files, p);
+		}
+	}
+	return files;
+}
+
+/*
+ * The coding agent's digest for the PR (task.json agent.usage and
+ * agent.cross_check): the outcome and totals, the files its tools wrote,
+ * the changed files no tool call named, and the steps with their tools.
+ * Capped by the body builder; the record has the whole transcript.
+ */
+static int agent_text(devsys_buf *out, const json_t *doc)
+{
+	const json_t *ag = json_object_get(doc, "agent"), *u = json_object_get(ag, "usage"), *cc, *st;
+	json_t *files;
+	size_t i;
+	if (!json_is_object(u))
+		return 0;
+	cc = json_object_get(ag, "cross_check");
+	devsys_buf_printf(out, "outcome: %s\ntotals: %lld steps, %lld tool calls, %lld tokens, cost %g\n",
+	                  json_string_value(json_object_get(ag, "outcome")) ? json_string_value(json_object_get(ag, "outcome"))
+	                                                                      : "-",
+	                  (long long)json_integer_value(json_object_get(u, "steps")),
+	                  (long long)json_integer_value(json_object_get(u, "tool_calls")),
+	                  (long long)json_integer_value(json_object_get(u, "tokens")),
+	                  json_number_value(json_object_get(u, "cost")));
+	files = files_touched(u);
+	devsys_buf_puts(out, "files written by tools: ");
+	join_some(out, files, 30, json_array_size(files));
+	json_decref(files);
+	if (json_is_object(cc)) {
+		devsys_buf_printf(out, "\nchanged by the commit: %lld; not named by any tool call: ",
+		                  (long long)json_integer_value(json_object_get(cc, "changed")));
+		join_some(out, json_object_get(cc, "not_touched"), 30,
+		          (size_t)json_integer_value(json_object_get(cc, "not_touched_count")));
+	}
+	devsys_buf_puts(out, "\n");
+	json_array_foreach(json_object_get(u, "per_step"), i, st)
+	{
+		const json_t *tools = json_object_get(st, "tools");
+		if (i == 20) {
+			devsys_buf_printf(out, "(%zu steps more in logs/agent.log)\n", json_array_size(json_object_get(u, "per_step")) - i);
+			break;
+		}
+		devsys_buf_printf(out, "step %lld: ", (long long)json_integer_value(json_object_get(st, "step")));
+		if (json_array_size(tools))
+			join_some(out, tools, 5, json_array_size(tools));
+		else
+			devsys_buf_puts(out, "(no tool)");
+		devsys_buf_printf(out, "; %lld tokens\n", (long long)json_integer_value(json_object_get(st, "tokens")));
+	}
+	return out->ptr ? 0 : devsys__error_oom();
 }
 
 /* The body: the task id, the spec's description (and repo.pr.body), the
@@ -259,6 +346,9 @@ static int build_body(struct pr_text *t, devsys__stage_ctx *c, const json_t *doc
 	if (verification_text(&t->verification, doc) < 0)
 		return devsys_error_code(devsys_error_last());
 	b.verification = t->verification.size ? t->verification.ptr : NULL;
+	if (agent_text(&t->agent, doc) < 0)
+		return devsys_error_code(devsys_error_last());
+	b.agent = t->agent.size ? t->agent.ptr : NULL;
 	return devsys_pr_body_build(&t->body, &b, t->masker);
 }
 

@@ -231,14 +231,19 @@ Test(agent_opencode, writes_a_file_through_its_write_tool_and_the_pipeline_commi
 	          progress_seen);
 }
 
-Test(agent_opencode, the_forge_token_reaches_neither_the_model_nor_the_agent)
+/* One run serves two checks: the forge token (the agent's bash dumps its environment) and the
+ * cross-check with the PR digest (that dump is a file no tool call named; notes.txt is the control). */
+Test(agent_opencode, the_forge_token_reaches_neither_the_model_nor_the_agent_and_a_file_bash_wrote_is_reported)
 {
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
-	char *env, *log;
+	char *env, *log, p[4096];
+	json_t *tj, *cc, *pr;
+	const char *body;
 	int st;
 	open_pipeline(0);
 	validate("oc-env", "  profile: opencode-bash\n");
-	cr_assert_eq(dt_model_script("{\"turns\":[{\"tool\":\"bash\",\"args\":{\"command\":\"env > agent-env.txt\","
+	cr_assert_eq(dt_model_script("{\"turns\":[{\"tool\":\"write\",\"args\":{\"filePath\":\"notes.txt\",\"content\":"
+	                             "\"n\\n\"}},{\"tool\":\"bash\",\"args\":{\"command\":\"env > agent-env.txt\","
 	                             "\"description\":\"dump the environment\"}},{\"text\":\"done\"}]}"),
 	             0);
 	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
@@ -253,6 +258,27 @@ Test(agent_opencode, the_forge_token_reaches_neither_the_model_nor_the_agent)
 	cr_assert(log && strstr(log, "Write hello.txt saying hi."), "the model saw no prompt");
 	cr_assert_null(strstr(log, FORGE_TOKEN), "a request to the model carried the forge token");
 	free(log);
+	/* the cross-check: the commit changed two files, the write tool named one */
+	tj = task_json("oc-env");
+	cc = json_object_get(json_object_get(tj, "agent"), "cross_check");
+	cr_assert_eq(json_integer_value(json_object_get(cc, "changed")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(cc, "touched_by_tools")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(cc, "not_touched_count")), 1);
+	cr_assert_str_eq(json_string_value(json_array_get(json_object_get(cc, "not_touched"), 0)), "agent-env.txt");
+	json_decref(tj);
+	/* the PR's body carries the digest, with what the cross-check found */
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "pr"), 0, "%s: %s", r.outcome,
+	             devsys_error_message(devsys_error_last()));
+	snprintf(p, sizeof(p), "%s/remote.git/devsys/prs/1.json", dir);
+	pr = json_load_file(p, 0, NULL);
+	body = json_string_value(json_object_get(pr, "body"));
+	cr_assert(body && strstr(body, "### Coding agent\n\n```\noutcome: agent-done\ntotals: 3 steps, 2 tool calls, ") &&
+	                  strstr(body, "files written by tools: notes.txt\n") &&
+	                  strstr(body, "changed by the commit: 2; not named by any tool call: agent-env.txt\n") &&
+	                  strstr(body, "step 1: write notes.txt; ") && strstr(body, "step 2: bash; "),
+	          "%s", body ? body : "(no PR)");
+	cr_assert_null(strstr(body, FORGE_TOKEN));
+	json_decref(pr);
 }
 
 /* Run the coding stages, expect the agent to fail with @p fclass and @p outcome; returns task.json. */

@@ -714,6 +714,33 @@ Test(forge_local, body_carries_the_metadata_is_capped_and_masked)
 	b.version = DEVSYS_PR_BODY_VERSION;
 	b.verification = NULL;
 
+	/* Version 4 carries the agent's digest, capped at a line end, no ``` breaking out of its block;
+	 * a version-3 caller's struct is read only that far. */
+	{
+		char *digest = malloc(20000);
+		cr_assert_not_null(digest);
+		digest[0] = '\0';
+		strcat(digest, "steps: 2, tool calls: 1 ```\nfiles touched: hello.txt\n");
+		while (strlen(digest) < 19900)
+			strcat(digest, "step 9: write a-file-with-a-long-name.txt\n");
+		b.agent = digest;
+		cr_assert_eq(devsys_pr_body_build(&out, &b, m), 0, "%s", gf_err());
+		const char *d = strstr(out.ptr, "### Coding agent\n\n```\nsteps: 2, tool calls: 1 '''\nfiles touched: hello.txt\n");
+		cr_assert_not_null(d, "%s", out.ptr);
+		const char *end = strstr(d + 20, "\n```\n");
+		cr_assert_not_null(end);
+		cr_assert_leq((size_t)(end - d), DEVSYS_PR_BODY_AGENT_MAX + 200, "the digest is capped");
+		cr_assert(strstr(d, "long-name.txt\n(cut at "), "cut at a line end, and said: %.200s", end - 150);
+		devsys_buf_dispose(&out);
+		b.version = 3;
+		cr_assert_eq(devsys_pr_body_build(&out, &b, m), 0, "%s", gf_err());
+		cr_assert_null(strstr(out.ptr, "### Coding agent"), "a version-3 struct has no agent field");
+		devsys_buf_dispose(&out);
+		b.version = DEVSYS_PR_BODY_VERSION;
+		b.agent = NULL;
+		free(digest);
+	}
+
 	/* Positive control: without a masker the token is there. */
 	cr_assert_eq(devsys_pr_body_build(&out, &b, NULL), 0);
 	cr_assert(strstr(out.ptr, token));
