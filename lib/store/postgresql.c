@@ -151,11 +151,19 @@ static PGconn *connect_to(const pgs *p)
 	return PQconnectdbParams(keys, vals, 1);
 }
 
+/* Server notices (and the FATAL of a restart, which comes as one) are not printed: errors say what failed. */
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 /* Session settings: lock waits bounded like SQLite's busy timeout; no session idles in a transaction. */
 static int session_setup(pgs *p)
 {
 	char sql[200];
 	PGresult *res;
+	PQsetNoticeProcessor(p->conn, quiet, NULL);
 	snprintf(sql, sizeof(sql),
 	         "SET lock_timeout = %u; SET idle_in_transaction_session_timeout = 60000; SET client_min_messages = warning",
 	         p->busy_ms);
@@ -918,6 +926,7 @@ static int listen_on(pgs *p)
 	PGresult *res;
 	if (!p->listen && !(p->listen = connect_to(p)))
 		return -1;
+	PQsetNoticeProcessor(p->listen, quiet, NULL);
 	if (PQstatus(p->listen) != CONNECTION_OK)
 		PQreset(p->listen);
 	if (PQstatus(p->listen) != CONNECTION_OK)

@@ -283,32 +283,43 @@ Test(pg_store, the_password_comes_from_the_secrets_module)
 	devsys_secrets_free(secrets);
 }
 
+/*
+ * Four `devsys submit` processes (exec'd, so no test state is shared) open
+ * one fresh database at once: each migrates it or finds it migrated.
+ */
 Test(pg_store, concurrent_openers_of_a_fresh_database_migrate_it_once)
 {
+	const char *cli = getenv("DEVSYS_CLI");
 	pid_t kids[4];
 	char *v;
 	NEED_PG();
+	cr_assert(cli, "DEVSYS_CLI is not set");
+	setenv("DEVSYS_STORE_URL", url, 1);
 	for (int i = 0; i < 4; i++) {
-		kids[i] = fork();
-		cr_assert_neq(kids[i], -1);
-		if (kids[i] == 0) {
-			devsys_store *st = NULL;
-			int rc = open_url(&st, url, NULL, NULL);
-			if (rc == 0) {
-				char id[16];
-				snprintf(id, sizeof(id), "c%d", i);
-				rc = devsys_store_task_create(st, id, NULL);
-			}
-			if (rc < 0)
-				fprintf(stderr, "opener %d: %s\n", i, MSG);
-			devsys_store_free(st);
-			_exit(rc == 0 ? 0 : 1);
+		char *spec, *text, *log;
+		cr_assert(asprintf(&spec, "%s/c%d.yaml", dir, i) > 0 && asprintf(&log, "%s/c%d.log", dir, i) > 0);
+		cr_assert(asprintf(&text, "id: c%d\ntitle: opener %d\nprompt: x\nrepo:\n  url: file:///nonexistent.git\n", i,
+		                   i) > 0);
+		cr_assert(dt_write_file(spec, text));
+		{
+			char *argv[] = { (char *)cli, "--workspace", dir, "submit", spec, NULL };
+			kids[i] = dt_spawn(argv, log);
 		}
+		cr_assert(kids[i] > 0);
+		free(spec);
+		free(text);
+		free(log);
 	}
+	unsetenv("DEVSYS_STORE_URL");
 	for (int i = 0; i < 4; i++) {
 		int status;
+		char *log, *text;
 		cr_assert_eq(waitpid(kids[i], &status, 0), kids[i]);
-		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "opener %d failed", i);
+		cr_assert(asprintf(&log, "%s/c%d.log", dir, i) > 0);
+		text = dt_read_file(log, NULL);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "opener %d failed: %s", i, text ? text : "");
+		free(text);
+		free(log);
 	}
 	v = sql1(url, "SELECT string_agg(version::text, ',' ORDER BY version) || ' ' || (SELECT count(*) FROM tasks) "
 	              "FROM devsys_schema;");
