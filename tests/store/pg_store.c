@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
@@ -440,4 +441,39 @@ Test(pg_store, a_store_section_with_a_password_in_its_url_is_refused_with_its_po
 	cr_assert_eq(devsys_config_store(&got, NULL, cfg), DEVSYS_ENOTFOUND);
 	devsys_config_free(cfg);
 	free(path);
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+Test(pg_store, an_idle_worker_is_woken_when_a_task_is_queued)
+{
+	devsys_store *idle = NULL, *other = NULL, *sq = NULL;
+	long long t0;
+	NEED_PG();
+	OK(open_url(&idle, url, NULL, NULL));
+	OK(open_url(&other, url, NULL, NULL));
+	cr_assert_eq(devsys_store_wait_work(idle, 0), 0, "listening, nothing queued yet");
+	OK(devsys_store_task_create(other, "n1", NULL));
+	OK(devsys_store_transition(other, "n1", DEVSYS_STATE_VALIDATED, NULL));
+	OK(devsys_store_submit(other, "n1", NULL, NULL));
+	t0 = mono_ms();
+	cr_assert_eq(devsys_store_wait_work(idle, 10000), 1, "the submit's notification wakes the idle handle");
+	cr_assert_lt(mono_ms() - t0, 5000, "woken by the notification, not the timeout");
+	/* the control: nothing queued, the wait runs out */
+	t0 = mono_ms();
+	cr_assert_eq(devsys_store_wait_work(idle, 300), 0);
+	cr_assert_geq(mono_ms() - t0, 250, "the wait returned early without a notification");
+	/* SQLite has no signal: it returns at once and the caller polls */
+	OK(devsys_store_open(&sq, ws, NULL));
+	t0 = mono_ms();
+	cr_assert_eq(devsys_store_wait_work(sq, 5000), 0);
+	cr_assert_lt(mono_ms() - t0, 1000);
+	devsys_store_free(sq);
+	devsys_store_free(other);
+	devsys_store_free(idle);
 }
