@@ -186,6 +186,15 @@ static long long metric(const char *series)
 	return v;
 }
 
+/* Poll until @p series has @p want (the worker completes a task just after its state is written; 10 s). */
+static long long wait_metric(const char *series, long long want)
+{
+	long long until = now_ms() + 10000, v;
+	while ((v = metric(series)) != want && now_ms() < until)
+		usleep(20000);
+	return v;
+}
+
 static char *spec(const char *id, const char *agent_script)
 {
 	char path[4096], *s;
@@ -220,10 +229,11 @@ Test(devsysd_workers, post_queues_and_the_embedded_worker_runs_it)
 	json_decref(j);
 	devsys_buf_dispose(&r.body);
 	wait_state("web1", "awaiting-review");
+	cr_assert_eq(wait_metric("devsysd_worker_completed_total", 1), 1);
 	cr_assert_eq(metric("devsysd_worker_claims_total"), 1);
-	cr_assert_eq(metric("devsysd_worker_completed_total"), 1);
 	cr_assert_eq(metric("devsys_claims_total{how=\"completed\"}"), 1);
 	cr_assert_eq(metric("devsys_queue_tasks{lease=\"free\"}"), 0);
+	cr_assert_eq(metric("devsys_queue_tasks{lease=\"held\"}"), 0);
 	cr_assert_eq(metric("devsys_worker_lease_expiries_total"), 0);
 	cr_assert_eq(dt_sh("git --git-dir='%s/remote.git' log -1 --format=%%s refs/heads/task/web1 >/dev/null", dir), 0,
 	             "the task branch was pushed");
@@ -337,6 +347,6 @@ Test(devsysd_workers, cancel_reaches_a_separate_worker)
 		worker_pid = 0;
 		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "the stopped worker: status %d", st);
 	}
-	cr_assert_eq(metric("devsys_workers{state=\"stopped\"}"), 1, "its last beat says it stopped");
+	cr_assert_eq(wait_metric("devsys_workers{state=\"stopped\"}", 1), 1, "its last beat says it stopped");
 	free(body);
 }
