@@ -6,10 +6,7 @@
 #include "core/core.h"
 #include "pipeline_int.h"
 #include "devsys/record.h"
-
-#ifdef DEVSYS_HAVE_MODULE_SPECKIT
-#include "devsys/speckit.h"
-#endif
+#include "verify_hook.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -169,131 +166,39 @@ static void check_junit(verdict *v, devsys__stage_ctx *c, const json_t *tests)
 	json_decref(sum);
 }
 
-#ifdef DEVSYS_HAVE_MODULE_SPECKIT
-/* The most findings the verdict lists one by one (its counts cover them all). */
-#define SPECKIT_LISTED 25
+/* Set by the speckit module's init hook, which devsys_init() runs before any pipeline can exist;
+ * read-only afterwards, so no lock. The atomics still order a re-init (after a full shutdown)
+ * against a stage of another thread. */
+static devsys__pipeline_speckit_verifier_fn feature_checker;
 
-static const char *const sk_severity[] = { "info", "warning", "error" };
-
-/* The findings as "file:line: severity: SKnnn: message" lines, files relative to the checkout; the first
- * error into @p first_error. */
-static void speckit_lines(json_t *list, const devsys_speckit_findings *r, const char *checkout, char *first_error,
-                          size_t sz)
+void devsys__pipeline_set_speckit_verifier(devsys__pipeline_speckit_verifier_fn fn)
 {
-	size_t n = strlen(checkout);
-	for (size_t i = 0; i < devsys_speckit_findings_count(r); i++) {
-		devsys_speckit_severity sev = DEVSYS_SPECKIT_INFO;
-		const char *file = "", *msg = "";
-		unsigned line = 0;
-		const char *rule = devsys_speckit_finding_at(r, i, &sev, &file, &line, &msg);
-		char text[1024];
-		if (strncmp(file, checkout, n) == 0 && file[n] == '/')
-			file += n + 1;
-		snprintf(text, sizeof(text), "%s:%u: %s: %s: %s", file, line, sk_severity[sev], rule, msg);
-		if (sev == DEVSYS_SPECKIT_ERROR && !first_error[0])
-			snprintf(first_error, sz, "%s %s:%u: %s", rule, file, line, msg);
-		if (json_array_size(list) < SPECKIT_LISTED)
-			json_array_append_new(list, json_string(text));
-	}
+	__atomic_store_n(&feature_checker, fn, __ATOMIC_RELEASE);
 }
 
-/* The spec's speckit.task_ids (borrowed strings) into *out, NULL when it names none. */
-static int speckit_ids(const char ***out, size_t *n, const devsys_node *sk)
+static int open_checkout(devsys_repo **repo, void *payload)
 {
-	const devsys_node *ids = devsys_node_get(sk, "/task_ids");
-	const char **v = NULL;
-	*n = 0;
-	if (devsys_node_size(ids) && !(v = devsys__calloc(devsys_node_size(ids), sizeof(*v))))
-		return devsys__error_oom();
-	for (size_t i = 0; v && i < devsys_node_size(ids); i++)
-		if ((v[*n] = devsys_node_string(devsys_node_at(ids, i), NULL)))
-			(*n)++;
-	*out = v;
-	return 0;
-}
-
-/* Validator and phantom check on the loaded feature; the verdict's "speckit" summary and its findings. */
-static int speckit_checks(verdict *v, devsys__stage_ctx *c, const devsys_speckit_feature *f, const char *fd,
-                          const devsys_node *sk)
-{
-	devsys_speckit_findings *r = NULL, *ph = NULL;
-	size_t nids = 0;
-	const char **ids = NULL, *co = devsys_repo_checkout_path(c->repo);
-	char summary[512], first[400] = "";
-	int rc = speckit_ids(&ids, &nids, sk);
-	if (rc == 0)
-		rc = devsys_speckit_findings_new(&r);
-	if (rc == 0 && (rc = devsys_speckit_check(r, f)) == 0 && (rc = devsys_speckit_findings_new(&ph)) == 0 && nids)
-		rc = devsys_speckit_check_phantoms_ids(ph, f, c->repo, ids, nids);
-	if (rc == 0) {
-		json_t *list = json_array();
-		size_t errs = devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_ERROR);
-		speckit_lines(list, r, co, first, sizeof(first));
-		speckit_lines(list, ph, co, first, sizeof(first));
-		snprintf(summary, sizeof(summary),
-		         "%s: %zu error(s), %zu warning(s), %zu info; phantom check of %zu task(s): %zu likely phantom(s)", fd,
-		         errs, devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_WARNING),
-		         devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_INFO), nids,
-		         devsys_speckit_findings_count_severity(ph, DEVSYS_SPECKIT_WARNING));
-		json_object_set_new(v->doc, "speckit", json_string(summary));
-		json_object_set_new(v->doc, "speckit_counts",
-		                    json_pack("{s:I,s:I,s:I,s:I,s:I}", "errors", (json_int_t)errs, "warnings",
-		                              (json_int_t)devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_WARNING),
-		                              "info", (json_int_t)devsys_speckit_findings_count_severity(r, DEVSYS_SPECKIT_INFO),
-		                              "task_ids", (json_int_t)nids, "phantoms",
-		                              (json_int_t)devsys_speckit_findings_count_severity(ph, DEVSYS_SPECKIT_WARNING)));
-		json_object_set_new(v->doc, "speckit_findings", list);
-		if (errs) {
-			char why[512];
-			snprintf(why, sizeof(why), "%zu validator error(s) in %s, the first %s", errs, fd, first);
-			fail_item(v, "speckit", why);
-		}
-	}
-	devsys__free(ids);
-	devsys_speckit_findings_free(ph);
-	devsys_speckit_findings_free(r);
+	devsys__stage_ctx *c = payload;
+	int rc = devsys__pipeline_repo(c);
+	*repo = rc == 0 ? c->repo : NULL;
 	return rc;
 }
 
-/*
- * The linked spec-kit feature (speckit.feature_dir), read in the checkout:
- * the folder and every file must stay inside it (a symlink out is refused).
- * A feature that cannot be read, or a validator error, fails verification.
- */
+/* The linked spec-kit feature, checked by the module that knows it; a build without it says so. */
 static void check_speckit(verdict *v, devsys__stage_ctx *c)
 {
-	const devsys_node *sk = devsys_node_get(devsys_spec_at(c->p->spec, 0), "/speckit");
-	const char *fd = devsys_node_string(devsys_node_get(sk, "/feature_dir"), NULL);
-	devsys_buf path = DEVSYS_BUF_INIT;
-	devsys_speckit_feature *f = NULL;
-	char why[600];
-	int rc;
-	if (!sk || !fd) {
-		json_object_set_new(v->doc, "speckit", json_string("not linked"));
+	const devsys_node *link = devsys_node_get(devsys_spec_at(c->p->spec, 0), "/speckit");
+	devsys__pipeline_speckit_verifier_fn check = __atomic_load_n(&feature_checker, __ATOMIC_ACQUIRE);
+	char why[600] = "";
+	if (!link || !check) {
+		json_object_set_new(v->doc, "speckit",
+		                    json_string(link ? "linked, not checked: this build has no speckit module" : "not linked"));
 		return;
 	}
-	if ((rc = devsys__pipeline_repo(c)) == 0 &&
-	    (rc = devsys__path_join_within(&path, devsys_repo_checkout_path(c->repo), fd)) == 0 &&
-	    (rc = devsys_speckit_feature_load(&f, path.ptr, devsys_repo_checkout_path(c->repo))) == 0)
-		rc = speckit_checks(v, c, f, fd, sk);
-	if (rc < 0) {
-		snprintf(why, sizeof(why), "the feature '%s' cannot be checked in the checkout: %s", fd,
-		         devsys_error_message(devsys_error_last()));
-		json_object_set_new(v->doc, "speckit", json_string(why));
+	check(why, sizeof(why), v->doc, link, open_checkout, c);
+	if (why[0])
 		fail_item(v, "speckit", why);
-	}
-	devsys_speckit_feature_free(f);
-	devsys_buf_dispose(&path);
 }
-#else
-static void check_speckit(verdict *v, devsys__stage_ctx *c)
-{
-	json_object_set_new(v->doc, "speckit",
-	                    json_string(devsys_node_get(devsys_spec_at(c->p->spec, 0), "/speckit")
-	                                        ? "linked, not checked: this build has no speckit module"
-	                                        : "not linked"));
-}
-#endif
 
 /* task.json's @p key ("tests", "deploy"), written by an earlier stage (NULL: none). */
 static json_t *recorded(devsys_task *task, const char *key)
