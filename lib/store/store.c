@@ -137,6 +137,19 @@ static bool owner_lost(const devsys_store *st, const devsys__task_row *r)
 	return !(st->be->flags & DEVSYS__STORE_SHARED) && !owner_alive(r);
 }
 
+/*
+ * On a shared backend, does @p r's stage owner run on another host (another
+ * boot id)? Its pid names no process here then, and cannot be signaled.
+ */
+static bool owner_elsewhere(const devsys_store *st, const devsys__task_row *r)
+{
+	char here[40];
+	if (!(st->be->flags & DEVSYS__STORE_SHARED) || !r->owner_boot[0])
+		return false;
+	boot_id(here, sizeof(here));
+	return strcmp(here, r->owner_boot) != 0;
+}
+
 static long long wall_ms(void)
 {
 	struct timespec ts;

@@ -477,3 +477,67 @@ Test(pg_store, an_idle_worker_is_woken_when_a_task_is_queued)
 	devsys_store_free(other);
 	devsys_store_free(idle);
 }
+
+/*
+ * devsys cancel on a shared store: a stage owned on another host (another
+ * boot id) is not judged by its pid here, so the task is left alone with an
+ * error that says how to cancel it. The control: a stage owner on this host
+ * that is gone, and the task is canceled.
+ */
+Test(pg_store, cancel_leaves_a_task_running_on_another_host_alone)
+{
+	const char *cli = getenv("DEVSYS_CLI");
+	devsys_store *st = NULL;
+	char *out, *boot;
+	int status;
+	NEED_PG();
+	cr_assert(cli);
+	OK(open_url(&st, url, NULL, NULL));
+	OK(devsys_store_task_create(st, "x1", NULL));
+	OK(devsys_store_transition(st, "x1", DEVSYS_STATE_VALIDATED, NULL));
+	OK(devsys_store_stage_begin(st, "x1", "checkout"));
+	cr_assert_eq(dt_pg_sql(pg, url, NULL, "UPDATE tasks SET owner_boot = 'another-host-boot-id', owner_pid = 4190001 "
+	                                     "WHERE id = 'x1';"),
+	             0);
+	setenv("DEVSYS_STORE_URL", url, 1);
+	out = dt_sh_output(&status, "'%s' --workspace '%s' cancel --wait 0 x1 2>&1", cli, dir);
+	cr_assert_neq(status, 0, "%s", out);
+	cr_assert(strstr(out, "runs on another host"), "%s", out);
+	free(out);
+	cr_assert_eq(devsys_store_task_state(st, "x1"), DEVSYS_STATE_VALIDATED, "the task was left as it was");
+	/* the control: this host's boot id, a pid that runs nothing */
+	boot = dt_read_file("/proc/sys/kernel/random/boot_id", NULL);
+	cr_assert(boot);
+	boot[strcspn(boot, "\n")] = '\0';
+	cr_assert_eq(dt_pg_sql(pg, url, NULL, "UPDATE tasks SET owner_boot = '%s' WHERE id = 'x1';", boot), 0);
+	free(boot);
+	out = dt_sh_output(&status, "'%s' --workspace '%s' cancel --wait 0 x1 2>&1", cli, dir);
+	cr_assert_eq(status, 0, "%s", out);
+	free(out);
+	unsetenv("DEVSYS_STORE_URL");
+	cr_assert_eq(devsys_store_task_state(st, "x1"), DEVSYS_STATE_CANCELED);
+	devsys_store_free(st);
+}
+
+Test(pg_store, check_finds_and_repairs_drift_between_the_database_and_the_folders)
+{
+	devsys_store *st = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	size_t drift = 0;
+	NEED_PG();
+	OK(open_url(&st, url, NULL, NULL));
+	OK(devsys_store_task_create(st, "d1", NULL));
+	OK(devsys_store_check(st, 0, &b, &drift));
+	cr_assert_eq(drift, 0, "%s", b.ptr);
+	/* the database moves on without the folder */
+	cr_assert_eq(dt_pg_sql(pg, url, NULL, "UPDATE tasks SET state = 1 WHERE id = 'd1';"), 0);
+	OK(devsys_store_check(st, 0, &b, &drift));
+	cr_assert_eq(drift, 1, "%s", b.ptr);
+	cr_assert(strstr(b.ptr, "task.json says created, the database says validated"), "%s", b.ptr);
+	OK(devsys_store_check(st, 1, &b, &drift));
+	cr_assert(strstr(b.ptr, "\"repaired\": true"), "%s", b.ptr);
+	OK(devsys_store_check(st, 0, &b, &drift));
+	cr_assert_eq(drift, 0, "repaired: %s", b.ptr);
+	devsys_buf_dispose(&b);
+	devsys_store_free(st);
+}
