@@ -13,7 +13,9 @@ DEVSYS_BEGIN_DECL
 /**
  * @file devsys/store.h
  * @brief An index of a workspace's tasks in <workspace>/devsys.db
- *        (SQLite, WAL mode), so listing never scans directories.
+ *        (SQLite, WAL mode), or in a PostgreSQL database that several
+ *        hosts' workers share (devsys_store_options.url, DEVSYS_STORE_URL;
+ *        docs/scale-out.md), so listing never scans directories.
  *
  * State machine (docs/task-record.md):
  *
