@@ -9,8 +9,15 @@
  * winner holds its stage until the loser has ended: whichever moment the
  * loser reaches the store, the task is taken. The agent failing again
  * leaves the task failed for the next round.
+ *
+ * The window itself, where a check and a take in two transactions would let
+ * a second resumer through, is too narrow to hit from outside, so the last
+ * test opens it: the store calls back between its check and its take, and a
+ * `devsys run --resume` started right then must wait for that transaction
+ * and find the task taken.
  */
 #include "pipeline_fixture.h"
+#include "store/store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +33,7 @@
 static char *dir;
 static devsys_workspace *ws;
 static devsys_pipeline *pl;
+static pid_t contender = -1; /* a child a failed assertion may leave: killed by the teardown */
 
 static void setup(void)
 {
@@ -38,6 +46,11 @@ static void setup(void)
 
 static void teardown(void)
 {
+	if (contender > 0 && waitpid(contender, NULL, WNOHANG) == 0) {
+		kill(contender, SIGKILL);
+		waitpid(contender, NULL, 0);
+	}
+	contender = -1;
 	dt_pipe_teardown(&pl, &ws, &dir);
 }
 
@@ -221,4 +234,101 @@ Test(pipeline_resume_race, a_resume_alone_runs_the_stage)
 	free(out);
 	cr_assert_eq(count_in("agent.runs", "run"), 2);
 	cr_assert_eq(count_in("tasks/" TASK "/events.jsonl", "\"reason\":\"resumed\""), 1);
+}
+
+/* ---- the check and the take are one transaction ---- */
+
+struct contender {
+	pid_t pid;
+	int out; /* the write end of a pipe: the contender's stderr */
+	uint64_t deadline;
+};
+
+/* Is process @p pid's main thread asleep in nanosleep (SQLite's busy handler)? */
+static bool sleeping(pid_t pid)
+{
+	char p[64], w[128] = "";
+	FILE *f;
+	snprintf(p, sizeof(p), "/proc/%d/wchan", (int)pid);
+	if ((f = fopen(p, "r"))) {
+		if (!fgets(w, sizeof(w), f))
+			w[0] = '\0';
+		fclose(f);
+	}
+	return strstr(w, "nanosleep") != NULL;
+}
+
+/* Does process @p pid have a file open whose path ends in @p tail? */
+static bool has_open(pid_t pid, const char *tail)
+{
+	char fd[64], link[4096];
+	size_t tl = strlen(tail);
+	for (int i = 0; i < 256; i++) {
+		ssize_t n;
+		snprintf(fd, sizeof(fd), "/proc/%d/fd/%d", (int)pid, i);
+		if ((n = readlink(fd, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[n] = '\0';
+		if ((size_t)n >= tl && strcmp(link + n - tl, tail) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Called by the store between its check and its take: `devsys run --resume`
+ * of the same task starts right then (a fresh process: SQLite's state must
+ * not cross a fork). It must wait for this transaction and then find the
+ * task taken (EBUSY, naming this process), never pass.
+ */
+static int contend(const char **stage, int state, void *payload)
+{
+	struct contender *c = payload;
+	(void)state;
+	*stage = "agent";
+	if ((c->pid = fork()) == 0) { /* no criterion call in the child */
+		int nul = open("/dev/null", O_WRONLY);
+		if (nul < 0 || dup2(c->out, 2) < 0 || dup2(nul, 1) < 0)
+			_exit(120);
+		execl(getenv("DEVSYS_CLI"), "devsys", "--workspace", dir, "--no-color", "run", "--resume", TASK,
+		      (char *)NULL);
+		_exit(122);
+	}
+	/* hold the check until the contender waits for this transaction (it has the store open and
+	 * sleeps in SQLite's busy handler): a check and a take that were two transactions would let it
+	 * through here, and it would take the stage first */
+	while (c->pid > 0 && !(has_open(c->pid, "/devsys.db") && sleeping(c->pid)) && now_ms() < c->deadline) {
+		struct timespec ts = { 0, 2 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	contender = c->pid;
+	return c->pid < 0 ? DEVSYS_EIO : 0;
+}
+
+Test(pipeline_resume_race, a_resume_that_comes_between_the_check_and_the_take_finds_the_task_taken)
+{
+	struct contender c = { -1, -1, 0 };
+	int fds[2], st = -1;
+	char msg[2048], pidtext[32];
+	ssize_t n;
+	failed_task();
+	cr_assert_eq(pipe(fds), 0);
+	c.out = fds[1];
+	c.deadline = now_ms() + 10000;
+	cr_assert_eq(devsys__store_resume_take(devsys_pipeline_store(pl), TASK, contend, &c, NULL), 0, "%s", dt_errmsg());
+	close(fds[1]);
+	cr_assert_gt(c.pid, 0);
+	cr_assert_lt(now_ms(), c.deadline, "the contender was never seen waiting for this transaction");
+	cr_assert_eq(waitpid(c.pid, &st, 0), c.pid);
+	contender = -1;
+	n = read(fds[0], msg, sizeof(msg) - 1);
+	close(fds[0]);
+	msg[n > 0 ? n : 0] = '\0';
+	snprintf(pidtext, sizeof(pidtext), "pid %d ", (int)getpid());
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "the contender did not fail as busy (exit %d): %s",
+	          WIFEXITED(st) ? WEXITSTATUS(st) : -1, msg);
+	cr_assert(strstr(msg, pidtext) && strstr(msg, "stage 'agent'"), "it names this process: %s", msg);
+	cr_assert_eq(count_in("tasks/" TASK "/events.jsonl", "\"reason\":\"resumed\""), 1, "one resume");
+	/* the stage is this process's: it ends it */
+	cr_assert_eq(devsys_store_stage_end(devsys_pipeline_store(pl), TASK, "agent", "failed", -1), 0, "%s", dt_errmsg());
 }
