@@ -4,8 +4,7 @@
  * only lower it, the output cap, and the spec's timeout; an agent within
  * them is done (positive control). A real bare repository on file:// and
  * script agents on the inproc runner. */
-#include "testutil.h"
-#include <devsys.h>
+#include "pipeline_fixture.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -26,60 +25,31 @@ static void open_pipeline(unsigned idle_ms, uint64_t max_out)
 	po.max_output_bytes = max_out;
 	devsys_pipeline_free(pl);
 	pl = NULL;
-	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+	pl = dt_pipe_open(ws, &po);
 }
 
 static void setup(void)
 {
-	char *git = dt_which("git");
-	if (!git)
-		dt_skip("git is not installed");
-	free(git);
-	cr_assert_eq(devsys_init(), 1);
-	dir = dt_tmpdir("agentbudget");
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+	dir = dt_pipe_repo("agentbudget", NULL);
+	ws = dt_pipe_workspace(dir);
 	pl = NULL;
 }
 
 static void teardown(void)
 {
-	devsys_pipeline_free(pl);
-	devsys_workspace_free(ws);
-	dt_rmrf(dir);
-	free(dir);
-	devsys_shutdown();
+	dt_pipe_teardown(&pl, &ws, &dir);
 }
 
 TestSuite(agent_budgets, .init = setup, .fini = teardown, .timeout = 120);
 
 static void validate(const char *id, const char *script, const char *extra)
 {
-	char spec[4096], path[4096];
-	snprintf(path, sizeof(path), "%s/%s.sh", dir, id);
-	cr_assert(dt_write_file(path, script));
-	snprintf(spec, sizeof(spec),
-	         "id: %s\ntitle: Agent task %s\nprompt: Append a line to README.\n"
-	         "repo:\n  url: file://%s/remote.git\n  base_branch: main\n"
-	         "agent:\n  command: [/bin/sh, %s]\n%s"
-	         "tests:\n  command: [make, check]\nrunner: inproc\n",
-	         id, id, dir, path, extra ? extra : "");
-	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	dt_pipe_validate(pl, dir, id, script, extra);
 }
 
 static json_t *task_json(const char *id)
 {
-	char p[4096];
-	json_t *j;
-	snprintf(p, sizeof(p), "%s/tasks/%s/task.json", dir, id);
-	j = json_load_file(p, 0, NULL);
-	cr_assert_not_null(j, "%s", p);
-	return j;
+	return dt_pipe_task_json(dir, id);
 }
 
 static long now_ms(void)
@@ -97,11 +67,11 @@ static long expect(const char *id, const char *outcome, int fclass, const char *
 	int rc = devsys_pipeline_code(&r, pl);
 	json_t *tj, *agent;
 	took = now_ms() - t0;
-	cr_assert_str_eq(r.stage, fclass ? "agent" : "push", "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(r.stage, fclass ? "agent" : "push", "%s: %s", r.outcome, dt_errmsg());
 	if (fclass)
 		cr_assert_lt(rc, 0);
 	else
-		cr_assert_eq(rc, 0, "%s", devsys_error_message(devsys_error_last()));
+		cr_assert_eq(rc, 0, "%s", dt_errmsg());
 	tj = task_json(id);
 	agent = json_object_get(tj, "agent");
 	cr_assert_str_eq(json_string_value(json_object_get(agent, "outcome")), outcome);

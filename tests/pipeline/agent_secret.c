@@ -5,8 +5,7 @@
  * folder. Controls: a profile without the list gives the agent nothing; a
  * profile listing a forge token name is refused. Real git on file://, the
  * inproc runner. */
-#include "testutil.h"
-#include <devsys.h>
+#include "pipeline_fixture.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -23,28 +22,14 @@ static devsys_runner_options ro = DEVSYS_RUNNER_OPTIONS_INIT;
 
 static void setup(void)
 {
-	char *git = dt_which("git");
-	if (!git)
-		dt_skip("git is not installed");
-	free(git);
-	cr_assert_eq(devsys_init(), 1);
-	dir = dt_tmpdir("agentsecret");
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+	dir = dt_pipe_repo("agentsecret", NULL);
+	ws = dt_pipe_workspace(dir);
 	ro.grace_ms = 200;
 }
 
 static void teardown(void)
 {
-	devsys_pipeline_free(pl);
-	devsys_workspace_free(ws);
-	dt_rmrf(dir);
-	free(dir);
-	devsys_shutdown();
+	dt_pipe_teardown(&pl, &ws, &dir);
 }
 
 /* A pipeline with devsys.yaml = @p yaml; returns devsys_pipeline_new()'s code. */
@@ -71,7 +56,7 @@ static void open_profiles(void)
 	         "  withsecret:\n    type: inproc\n    secrets:\n      - {name: NPM_TOKEN, provider: file, ref: %s}\n"
 	         "  plain:\n    type: inproc\n",
 	         tok);
-	cr_assert_eq(open_pipeline(yaml), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(open_pipeline(yaml), 0, "%s", dt_errmsg());
 }
 
 /* The agent says whether it holds NPM_TOKEN in a file outside the checkout,
@@ -91,9 +76,8 @@ static void run_task(const char *id, const char *profile)
 	         "agent:\n  command: [/bin/sh, %s]\n"
 	         "tests:\n  command: [make, check]\nrunner: %s\n",
 	         id, id, dir, path, profile);
-	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s", dt_errmsg());
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.outcome, "pushed");
 }
 
@@ -179,7 +163,7 @@ Test(pipeline_agent_secret, a_profile_may_not_hand_the_agent_a_forge_token, .ini
 	cr_assert_eq(open_pipeline("runners:\n  leaky:\n    type: inproc\n    secrets:\n"
 	                           "      - {name: GITHUB_TOKEN, provider: env, ref: GITHUB_TOKEN}\n"),
 	             DEVSYS_EINVALID);
-	msg = devsys_error_message(devsys_error_last());
+	msg = dt_errmsg();
 	cr_assert(strstr(msg, "runners.leaky.secrets[0]") && strstr(msg, "GITHUB_TOKEN") && strstr(msg, "never"), "%s",
 	          msg);
 	cr_assert_null(pl);
@@ -187,15 +171,15 @@ Test(pipeline_agent_secret, a_profile_may_not_hand_the_agent_a_forge_token, .ini
 	cr_assert_eq(open_pipeline("runners:\n  x:\n    type: inproc\n    secrets:\n"
 	                           "      - {name: A_TOKEN, provider: command}\n"),
 	             DEVSYS_EINVALID);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "env, file"));
+	cr_assert(strstr(dt_errmsg(), "env, file"));
 	cr_assert_eq(open_pipeline("runners:\n  x:\n    type: inproc\n    secrets:\n"
 	                           "      - {name: A_TOKEN, provider: file}\n"),
 	             DEVSYS_EINVALID);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "'ref'"));
+	cr_assert(strstr(dt_errmsg(), "'ref'"));
 	/* control: the same shape with an allowed name loads */
 	cr_assert_eq(open_pipeline("runners:\n  x:\n    type: inproc\n    secrets:\n"
 	                           "      - {name: A_TOKEN, provider: env}\n"),
-	             0, "%s", devsys_error_message(devsys_error_last()));
+	             0, "%s", dt_errmsg());
 }
 
 /* The caller's runner options carry a masker: the secret is added to it, so

@@ -1,7 +1,6 @@
 /* The coding agent's stages (checkout, agent, commit, push) against a real
  * bare repository on file://, with small script agents on the inproc runner. */
-#include "testutil.h"
-#include <devsys.h>
+#include "pipeline_fixture.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -16,47 +15,23 @@ static const char *const scrub[] = { "OPERATOR_SECRET", NULL };
 static void setup(void)
 {
 	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
-	char *git = dt_which("git");
-	if (!git)
-		dt_skip("git is not installed");
-	free(git);
-	cr_assert_eq(devsys_init(), 1);
-	dir = dt_tmpdir("pipecode");
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " echo x > a.txt && git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0); /* tasks/ and devsys.db next to the repos */
+	dir = dt_pipe_repo("pipecode", "echo x > a.txt");
+	ws = dt_pipe_workspace(dir); /* tasks/ and devsys.db next to the repos */
 	ro.grace_ms = 200;
 	po.runner = &ro;
 	po.agent_env_scrub = scrub;
-	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+	pl = dt_pipe_open(ws, &po);
 }
 
 static void teardown(void)
 {
-	devsys_pipeline_free(pl);
-	devsys_workspace_free(ws);
-	dt_rmrf(dir);
-	free(dir);
-	devsys_shutdown();
+	dt_pipe_teardown(&pl, &ws, &dir);
 }
 
 /* A spec whose agent is `/bin/sh <dir>/<script>` (the script is written here). */
 static void validate(const char *id, const char *script, const char *extra)
 {
-	char spec[4096], path[4096];
-	snprintf(path, sizeof(path), "%s/%s.sh", dir, id);
-	cr_assert(dt_write_file(path, script));
-	snprintf(spec, sizeof(spec),
-	         "id: %s\ntitle: Agent task %s\nprompt: Append a line to README.\n"
-	         "repo:\n  url: file://%s/remote.git\n  base_branch: main\n"
-	         "agent:\n  command: [/bin/sh, %s]\n%s"
-	         "tests:\n  command: [make, check]\nrunner: inproc\n",
-	         id, id, dir, path, extra ? extra : "");
-	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	dt_pipe_validate(pl, dir, id, script, extra);
 }
 
 /* The spec kept with a registered task, through validate again (EEXISTS). */
@@ -82,12 +57,7 @@ static const char *stage_field(json_t *tj, const char *stage, const char *key)
 
 static json_t *task_json(const char *id)
 {
-	char p[4096];
-	json_t *j;
-	snprintf(p, sizeof(p), "%s/tasks/%s/task.json", dir, id);
-	j = json_load_file(p, 0, NULL);
-	cr_assert_not_null(j, "%s", p);
-	return j;
+	return dt_pipe_task_json(dir, id);
 }
 
 Test(pipeline_code, an_agent_change_is_committed_and_pushed_without_the_tokens, .init = setup, .fini = teardown)
@@ -113,7 +83,7 @@ Test(pipeline_code, an_agent_change_is_committed_and_pushed_without_the_tokens, 
 	         "env > \"$DEVSYS_CHECKOUT/../env.txt\"\ncat \"$DEVSYS_TASK_FILE\" > \"$DEVSYS_CHECKOUT/../facts.txt\"\n"
 	         "cat > \"$DEVSYS_CHECKOUT/../stdin.txt\"\necho agent says hi\necho changed by agent >> README\n",
 	         NULL);
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	unsetenv("GITHUB_TOKEN");
 	unsetenv("GH_TOKEN");
 	unsetenv("SSH_AUTH_SOCK");
@@ -171,8 +141,7 @@ Test(pipeline_code, an_agent_change_is_committed_and_pushed_without_the_tokens, 
 	msg = dt_sh_output(&st, "git --git-dir='%s/remote.git' rev-parse task/change-1", dir);
 	validate_again("change-1");
 	cr_assert_eq(devsys_pipeline_code(&r, pl), DEVSYS_ESTATE);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "is pushed"), "%s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "is pushed"), "%s", dt_errmsg());
 	log = dt_sh_output(&st, "git --git-dir='%s/remote.git' rev-parse task/change-1", dir);
 	cr_assert_str_eq(log, msg, "no second commit");
 	free(log);
@@ -189,7 +158,7 @@ Test(pipeline_code, an_agent_that_changes_nothing_ends_no_changes_without_a_push
 {
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
 	validate("nothing-1", "echo looked and left\n", NULL);
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s", dt_errmsg());
 	cr_assert_str_eq(r.stage, "commit");
 	cr_assert_str_eq(r.outcome, "no-changes");
 	cr_assert_str_eq(r.result, "ok");
@@ -203,8 +172,7 @@ Test(pipeline_code, a_change_deleting_every_tracked_file_is_refused_before_push,
 	json_t *tj;
 	validate("wipe-1", "git ls-files -z | xargs -0 rm -f\n", NULL);
 	cr_assert_eq(devsys_pipeline_code(&r, pl), DEVSYS_EINVALID);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "deletes every tracked file"), "%s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "deletes every tracked file"), "%s", dt_errmsg());
 	cr_assert_str_eq(r.outcome, "tree-deleted");
 	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_BUILD);
 	cr_assert(!remote_has_branch("wipe-1"), "the deletion was pushed");
@@ -215,7 +183,7 @@ Test(pipeline_code, a_change_deleting_every_tracked_file_is_refused_before_push,
 	json_decref(tj);
 	/* positive control: deleting one file of two is a change like any other */
 	validate("wipe-2", "rm a.txt\n", NULL);
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s", dt_errmsg());
 	cr_assert_str_eq(r.outcome, "pushed");
 	cr_assert(remote_has_branch("wipe-2"));
 }
@@ -229,8 +197,7 @@ Test(pipeline_code, a_failing_agent_and_a_timeout_have_their_classes, .init = se
 	cr_assert_str_eq(r.stage, "agent");
 	cr_assert_str_eq(r.outcome, "agent-failed");
 	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_BUILD);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "exit 3"), "%s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "exit 3"), "%s", dt_errmsg());
 	validate("slow-1", "sleep 30\n", "  timeout: 1\n");
 	cr_assert_lt(devsys_pipeline_code(&r, pl), 0);
 	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_TIMEOUT);
@@ -266,13 +233,12 @@ Test(pipeline_code, runner_inproc_is_built_in_when_devsys_yaml_defines_other_pro
 	devsys_pipeline_free(pl);
 	po.runner = &ro;
 	po.config_path = cfg;
-	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+	pl = dt_pipe_open(ws, &po);
 	validate("inproc-1", "echo changed >> README\n", NULL); /* the spec says runner: inproc */
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.outcome, "pushed");
 	validate("inproc-2", "echo changed >> README\n", "  runner: docker-nope\n");
 	cr_assert_neq(devsys_pipeline_code(&r, pl), 0);
 	cr_assert_str_eq(r.stage, "agent");
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "docker-nope"), "%s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "docker-nope"), "%s", dt_errmsg());
 }

@@ -5,11 +5,10 @@
  * port the stage chose (inproc, and over ssh to a second "test host"), or by
  * a compose project on the fixture dockerd, with HTTP and command checks.
  */
-#include "testutil.h"
+#include "pipeline_fixture.h"
 #include "sshd_fixture.h"
 #include "dockerd_fixture.h"
 #include "pipeline/pipeline_int.h"
-#include <devsys.h>
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -49,38 +48,25 @@ static void start_pipeline(const char *config_path)
 	ro.grace_ms = 200;
 	po.runner = &ro;
 	po.config_path = config_path;
-	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+	pl = dt_pipe_open(ws, &po);
 }
 
 static void setup(void)
 {
-	char *git = dt_which("git"), p[4096];
-	if (!git)
-		dt_skip("git is not installed");
-	free(git);
+	char p[4096];
 	if (!dt_exists("/usr/bin/python3") || !dt_exists("/usr/bin/setsid"))
 		dt_skip("/usr/bin/python3 or /usr/bin/setsid is missing (the test's service needs both)");
-	cr_assert_eq(devsys_init(), 1);
-	dir = dt_tmpdir("pipedeploy");
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
+	dir = dt_pipe_repo("pipedeploy", NULL);
 	snprintf(p, sizeof(p), "%s/server.py", dir);
 	cr_assert(dt_write_file(p, server_py));
 	snprintf(p, sizeof(p), "%s/deploy.sh", dir);
 	cr_assert(dt_write_file(p, deploy_sh));
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+	ws = dt_pipe_workspace(dir);
 }
 
 static void teardown(void)
 {
-	devsys_pipeline_free(pl);
-	devsys_workspace_free(ws);
-	dt_rmrf(dir);
-	free(dir);
-	devsys_shutdown();
+	dt_pipe_teardown(&pl, &ws, &dir);
 }
 
 /*
@@ -104,22 +90,16 @@ static void tested_task(const char *id, const char *deploy, const char *extra_fi
 	         "agent:\n  command: [/bin/sh, %s]\n"
 	         "tests:\n  command: [/bin/true]\n%s",
 	         id, id, dir, path, deploy ? deploy : "");
-	cr_assert_eq(devsys_pipeline_validate(&r, pl, spec, strlen(spec), id), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_validate(&r, pl, spec, strlen(spec), id), 0, "%s", dt_errmsg());
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_eq(devsys_store_transition(st, id, DEVSYS_STATE_PR_OPENED, "test: the pr stage's state"), 0);
 	cr_assert_eq(devsys_store_transition(st, id, DEVSYS_STATE_TESTED, "test: the test stage's state"), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	             dt_errmsg());
 }
 
 static json_t *task_json(const char *id)
 {
-	char p[4096];
-	json_t *j;
-	snprintf(p, sizeof(p), "%s/tasks/%s/task.json", dir, id);
-	j = json_load_file(p, 0, NULL);
-	cr_assert_not_null(j, "%s", p);
-	return j;
+	return dt_pipe_task_json(dir, id);
 }
 
 static json_t *acceptance_json(const char *id)
@@ -220,8 +200,7 @@ Test(pipeline_deploy, a_command_deploy_passes_its_http_check_and_its_service_is_
 	start_pipeline(NULL);
 	tested_task("web-1", deploy, NULL);
 	free(deploy);
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome,
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.stage, "deploy");
 	cr_assert_str_eq(r.outcome, "deployed");
 	cr_assert_eq(devsys_store_task_state(devsys_pipeline_store(pl), "web-1"), DEVSYS_STATE_DEPLOYED);
@@ -254,7 +233,7 @@ Test(pipeline_deploy, a_command_deploy_passes_its_http_check_and_its_service_is_
 	json_decref(acc);
 	json_decref(tj);
 	/* stopped: no process left, recorded, and a second call is harmless */
-	cr_assert_eq(stop_service("web-1"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(stop_service("web-1"), 0, "%s", dt_errmsg());
 	cr_assert(!running(pid), "no process is left behind (pid %lld)", pid);
 	tj = task_json("web-1");
 	cr_assert(json_is_true(json_object_get(json_object_get(tj, "deploy"), "stopped")));
@@ -290,8 +269,7 @@ Test(pipeline_deploy, a_wrong_status_and_a_body_that_does_not_match_fail_the_acc
 	cr_assert_lt(rc, 0);
 	cr_assert_str_eq(r.outcome, "acceptance-failed");
 	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_BUILD);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "'missing page'"), "the first failed check is named: %s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "'missing page'"), "the first failed check is named: %s", dt_errmsg());
 	cr_assert_eq(devsys_store_task_state(devsys_pipeline_store(pl), "web-2"), DEVSYS_STATE_FAILED);
 	acc = acceptance_json("web-2");
 	cr_assert_eq(json_array_size(acc), 3);
@@ -325,8 +303,7 @@ Test(pipeline_deploy, command_checks_expect_their_exit_code, .init = setup, .fin
 	            "    - name: exits three\n      command: [/bin/sh, -c, 'exit 3']\n      exit_code: 3\n"
 	            "    - name: runs in the checkout\n      command: [/bin/sh, -c, 'test -f server.py && test -n \"$DEVSYS_DEPLOY_PORT\"']\n",
 	            NULL);
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome,
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.outcome, "deployed");
 	acc = acceptance_json("cmd-1");
 	cr_assert_eq(json_array_size(acc), 2);
@@ -354,8 +331,7 @@ Test(pipeline_deploy, a_command_check_with_another_exit_code_fails, .init = setu
 	            NULL);
 	cr_assert_lt(devsys_pipeline_run_stage(&r, pl, "deploy"), 0);
 	cr_assert_str_eq(r.outcome, "acceptance-failed");
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "'must pass'"), "%s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "'must pass'"), "%s", dt_errmsg());
 	acc = acceptance_json("cmd-2");
 	cr_assert(json_is_false(json_object_get(json_array_get(acc, 0), "passed")));
 	cr_assert_eq(json_integer_value(json_object_get(json_array_get(acc, 0), "exit_code")), 1);
@@ -371,8 +347,7 @@ Test(pipeline_deploy, a_failing_deploy_command_is_deploy_failed, .init = setup, 
 	cr_assert_lt(devsys_pipeline_run_stage(&r, pl, "deploy"), 0);
 	cr_assert_str_eq(r.outcome, "deploy-failed");
 	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_BUILD);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "exit 4"), "%s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "exit 4"), "%s", dt_errmsg());
 	cr_assert_eq(devsys_store_task_state(devsys_pipeline_store(pl), "bad-1"), DEVSYS_STATE_FAILED);
 }
 
@@ -390,8 +365,7 @@ Test(pipeline_deploy, a_bad_regex_is_refused_before_anything_is_deployed, .init 
 	cr_assert_lt(devsys_pipeline_run_stage(&r, pl, "deploy"), 0);
 	cr_assert_str_eq(r.outcome, "deploy-refused");
 	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_BUILD);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "http.matches"), "%s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "http.matches"), "%s", dt_errmsg());
 	cr_assert(!dt_exists(marker), "nothing was deployed");
 }
 
@@ -400,7 +374,7 @@ Test(pipeline_deploy, no_deploy_section_is_deploy_skipped, .init = setup, .fini 
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
 	start_pipeline(NULL);
 	tested_task("skip-1", NULL, NULL);
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s", dt_errmsg());
 	cr_assert_str_eq(r.outcome, "deploy-skipped");
 	cr_assert_eq(devsys_store_task_state(devsys_pipeline_store(pl), "skip-1"), DEVSYS_STATE_DEPLOY_SKIPPED);
 	cr_assert_eq(stop_service("skip-1"), 0);
@@ -439,8 +413,7 @@ Test(pipeline_deploy, a_deploy_over_ssh_starts_the_service_on_the_test_host, .in
 	strcat(sec, "  runner: testhost\n");
 	tested_task("ssh-1", sec, NULL);
 	free(sec);
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome,
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.outcome, "deployed");
 	tj = task_json("ssh-1");
 	d = json_object_get(tj, "deploy");
@@ -457,7 +430,7 @@ Test(pipeline_deploy, a_deploy_over_ssh_starts_the_service_on_the_test_host, .in
 	json_decref(tj);
 	cr_assert(pid > 1 && running(pid), "the remote service (pid %lld) runs", pid);
 	cr_assert(cmdline_has(pid, "server.py"));
-	cr_assert_eq(stop_service("ssh-1"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(stop_service("ssh-1"), 0, "%s", dt_errmsg());
 	cr_assert(!running(pid), "the remote service (pid %lld) was stopped", pid);
 	snprintf(uploaded, sizeof(uploaded), "%s/devsys-deploy-ssh-1", remote_dir);
 	cr_assert(!dt_exists(uploaded), "the deploy directory was removed");
@@ -486,9 +459,9 @@ Test(pipeline_deploy, an_unreachable_target_is_deploy_unreachable, .init = setup
 	cr_assert_lt(devsys_pipeline_run_stage(&r, pl, "deploy"), 0);
 	cr_assert_str_eq(r.outcome, "deploy-unreachable");
 	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_SYSTEM);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "cannot be reached") &&
-	          strstr(devsys_error_message(devsys_error_last()), "'gone'"),
-	          "%s", devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "cannot be reached") &&
+	          strstr(dt_errmsg(), "'gone'"),
+	          "%s", dt_errmsg());
 	cr_assert(!dt_exists(marker));
 	cr_assert_eq(devsys_store_task_state(devsys_pipeline_store(pl), "gone-1"), DEVSYS_STATE_FAILED);
 }
@@ -531,8 +504,7 @@ Test(pipeline_deploy, a_compose_deploy_runs_on_the_fixture_engine, .init = setup
 	            "    - name: health\n      http:\n        url: \"http://127.0.0.1:${DEVSYS_DEPLOY_PORT}/health\"\n"
 	            "        matches: \"build [0-9]+\"\n        deadline: 60s\n",
 	            compose);
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome,
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.outcome, "deployed");
 	tj = task_json("compose-1");
 	cp = json_object_get(json_object_get(tj, "deploy"), "compose");
@@ -548,7 +520,7 @@ Test(pipeline_deploy, a_compose_deploy_runs_on_the_fixture_engine, .init = setup
 	out = dt_sh_output(&st, "%s ps -q --filter label=com.docker.compose.project=%s", cli, project);
 	cr_assert(st == 0 && out && out[0], "the compose project runs: '%s'", out ? out : "");
 	free(out);
-	cr_assert_eq(stop_service("compose-1"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(stop_service("compose-1"), 0, "%s", dt_errmsg());
 	out = dt_sh_output(&st, "%s ps -aq --filter label=com.docker.compose.project=%s", cli, project);
 	cr_assert(st == 0 && out && !out[0], "compose down removed the project: '%s'", out ? out : "");
 	free(out);

@@ -4,8 +4,7 @@
  * one git.* event; and a push that succeeded stays a push that succeeded when
  * its facts cannot be recorded (the stage ends record-failed, saying so).
  */
-#include "testutil.h"
-#include <devsys.h>
+#include "pipeline_fixture.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -36,32 +35,18 @@ static int on_event(const devsys_pipeline_event *ev, void *payload)
 static void setup(void)
 {
 	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
-	char *git = dt_which("git");
-	if (!git)
-		dt_skip("git is not installed");
-	free(git);
-	cr_assert_eq(devsys_init(), 1);
-	dir = dt_tmpdir("pipefacts");
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+	dir = dt_pipe_repo("pipefacts", NULL);
+	ws = dt_pipe_workspace(dir);
 	ro.grace_ms = 200;
 	po.runner = &ro;
 	po.progress = on_event;
 	sabotage_at = NULL;
-	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+	pl = dt_pipe_open(ws, &po);
 }
 
 static void teardown(void)
 {
-	devsys_pipeline_free(pl);
-	devsys_workspace_free(ws);
-	dt_rmrf(dir);
-	free(dir);
-	devsys_shutdown();
+	dt_pipe_teardown(&pl, &ws, &dir);
 }
 
 TestSuite(pipeline_facts, .init = setup, .fini = teardown, .timeout = 120);
@@ -75,8 +60,7 @@ static void validate(const char *id)
 	         "agent:\n  command: [/bin/sh, -c, 'echo changed >> README']\n"
 	         "tests:\n  command: [make, check]\nrunner: inproc\n",
 	         id, id, dir);
-	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s", dt_errmsg());
 }
 
 static char *remote_sha(const char *id)
@@ -98,7 +82,7 @@ Test(pipeline_facts, checkout_commit_and_push_leave_their_facts_and_one_event_ea
 	int seen[3] = { 0, 0, 0 }, st;
 	json_t *tj;
 	validate("f-1");
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.outcome, "pushed");
 	head = remote_sha("f-1");
 	cr_assert_not_null(head, "the branch was pushed");
@@ -143,7 +127,7 @@ Test(pipeline_facts, a_push_whose_facts_cannot_be_recorded_stays_pushed)
 	validate("f-2");
 	sabotage_at = "push";
 	rc = devsys_pipeline_code(&r, pl);
-	snprintf(msg, sizeof(msg), "%s", devsys_error_message(devsys_error_last()));
+	snprintf(msg, sizeof(msg), "%s", dt_errmsg());
 	cr_assert_lt(rc, 0, "the stage must fail when its facts cannot be recorded");
 	cr_assert_str_eq(r.stage, "push");
 	cr_assert_str_eq(r.outcome, "record-failed", "%s", msg);

@@ -1,7 +1,6 @@
 /* The pipeline: its stage list, failure classes, options, and the validate
  * stage against a real workspace, store and record. */
-#include "testutil.h"
-#include <devsys.h>
+#include "pipeline_fixture.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -21,17 +20,13 @@ static void setup(void)
 {
 	cr_assert_eq(devsys_init(), 1);
 	dir = dt_tmpdir("pipeline");
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
-	cr_assert_eq(devsys_pipeline_new(&pl, ws, NULL), 0, "%s", devsys_error_message(devsys_error_last()));
+	ws = dt_pipe_workspace(dir);
+	pl = dt_pipe_open(ws, NULL);
 }
 
 static void teardown(void)
 {
-	devsys_pipeline_free(pl);
-	devsys_workspace_free(ws);
-	dt_rmrf(dir);
-	free(dir);
-	devsys_shutdown();
+	dt_pipe_teardown(&pl, &ws, &dir);
 }
 
 static json_t *task_json(const char *id)
@@ -85,7 +80,7 @@ Test(pipeline, failure_class_names_and_the_record_accepts_each)
 		             want[c]);
 	}
 	cr_assert_eq(devsys_record_stage_end(rec, "agent", "failed", "bogus"), DEVSYS_EINVAL);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "stalled"), "the message lists the classes");
+	cr_assert(strstr(dt_errmsg(), "stalled"), "the message lists the classes");
 	cr_assert_eq(devsys_record_save(rec), 0);
 	devsys_record_free(rec);
 	devsys_task_free(task);
@@ -127,7 +122,7 @@ Test(pipeline, validate_registers_the_task_and_records_the_spec, .init = setup, 
 	char *events, *kept;
 	int rc = devsys_pipeline_validate(&r, pl, good, strlen(good), "good.yaml");
 
-	cr_assert_eq(rc, 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(rc, 0, "%s", dt_errmsg());
 	cr_assert_str_eq(r.stage, "validate");
 	cr_assert_str_eq(r.result, "ok");
 	cr_assert_str_eq(r.outcome, "validated");
@@ -208,8 +203,7 @@ static void expect_refused(const char *spec, int code, const char *id, int has_v
 	cr_assert_eq(r.error, code);
 	cr_assert_null(devsys_pipeline_task_id(pl));
 	cr_assert_eq(devsys_pipeline_validation(pl) != NULL, has_validation, "%s", spec);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "bad.yaml"), "the message names the input: %s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "bad.yaml"), "the message names the input: %s", dt_errmsg());
 	snprintf(p, sizeof(p), "%s/tasks/%s", dir, id);
 	cr_assert(!dt_exists(p), "a refused spec registered %s", id);
 	cr_assert_eq(devsys_store_task_state(devsys_pipeline_store(pl), id), DEVSYS_ENOTFOUND);
@@ -235,8 +229,7 @@ Test(pipeline, a_json_spec_is_kept_as_spec_json, .init = setup, .fini = teardown
 	                         "\"https://git.example/o/r.git\",\"base_branch\":\"main\"},\"agent\":{\"command\":[\"a\"]},"
 	                         "\"tests\":{\"command\":[\"b\"]},\"runner\":\"inproc\"}";
 	char *kept;
-	cr_assert_eq(devsys_pipeline_validate(NULL, pl, js, strlen(js), NULL), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_validate(NULL, pl, js, strlen(js), NULL), 0, "%s", dt_errmsg());
 	kept = task_file("p-json", "spec.json");
 	cr_assert_not_null(kept);
 	cr_assert_str_eq(kept, js);
@@ -272,7 +265,6 @@ Test(pipeline, the_pipeline_holds_its_workspace, .init = setup, .fini = teardown
 {
 	devsys_workspace_free(ws); /* the caller lets go first */
 	ws = NULL;
-	cr_assert_eq(devsys_pipeline_validate(NULL, pl, good, strlen(good), NULL), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_validate(NULL, pl, good, strlen(good), NULL), 0, "%s", dt_errmsg());
 	cr_assert_eq(devsys_store_task_state(devsys_pipeline_store(pl), "p-one"), DEVSYS_STATE_VALIDATED);
 }

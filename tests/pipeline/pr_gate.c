@@ -10,8 +10,7 @@
  * record, as that stage writes it; the required status the gate reads is
  * set through the forge, as the test stage sets it.
  */
-#include "testutil.h"
-#include <devsys.h>
+#include "pipeline_fixture.h"
 
 #include <jansson.h>
 #include <signal.h>
@@ -24,11 +23,6 @@ static char *dir;
 static devsys_workspace *ws;
 static devsys_pipeline *pl;
 static devsys_runner_options ro = DEVSYS_RUNNER_OPTIONS_INIT;
-
-static const char *errmsg(void)
-{
-	return devsys_error_message(devsys_error_last());
-}
 
 static void open_pipeline(const char *config)
 {
@@ -43,35 +37,20 @@ static void open_pipeline(const char *config)
 		cr_assert(dt_write_file(path, config));
 		po.config_path = path;
 	}
-	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", errmsg());
+	pl = dt_pipe_open(ws, &po);
 }
 
 static void setup(void)
 {
-	char *git = dt_which("git");
-	if (!git)
-		dt_skip("git is not installed");
-	free(git);
-	cr_assert_eq(devsys_init(), 1);
-	dir = dt_tmpdir("pipeprgate");
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && mkdir -p src docs &&"
-	                   " echo 'int hello(void) { return 0; }' > src/hello.c && echo '# Guide' > docs/guide.md &&"
-	                   " echo hello > README.md && git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+	dir = dt_pipe_repo("pipeprgate", "mkdir -p src docs && echo 'int hello(void) { return 0; }' > src/hello.c &&"
+	                                 " echo '# Guide' > docs/guide.md && echo hello > README.md");
+	ws = dt_pipe_workspace(dir);
 	open_pipeline(NULL);
 }
 
 static void teardown(void)
 {
-	devsys_pipeline_free(pl);
-	pl = NULL;
-	devsys_workspace_free(ws);
-	dt_rmrf(dir);
-	free(dir);
-	devsys_shutdown();
+	dt_pipe_teardown(&pl, &ws, &dir);
 }
 
 TestSuite(pipeline_pr_gate, .init = setup, .fini = teardown, .timeout = 120);
@@ -90,8 +69,8 @@ static void coded(const char *id, const char *script, const char *extra)
 	         "deploy:\n  command: [/bin/true]\n  acceptance:\n    - name: home page answers\n"
 	         "      http:\n        url: http://127.0.0.1:9/\n",
 	         id, id, id, dir, extra ? extra : "", path);
-	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s", errmsg());
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, errmsg());
+	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s", dt_errmsg());
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.outcome, "pushed");
 }
 
@@ -136,7 +115,7 @@ static int state_of(const char *id)
 static void run_stage_ok(const char *stage, const char *outcome)
 {
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, stage), 0, "%s: %s", r.outcome, errmsg());
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, stage), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.stage, stage);
 	cr_assert_str_eq(r.outcome, outcome);
 }
@@ -220,11 +199,11 @@ Test(pipeline_pr_gate, an_open_pr_for_the_branch_is_reused_not_duplicated)
 	char url[4200];
 	snprintf(url, sizeof(url), "file://%s/remote.git", dir);
 	fo.remote_url = url;
-	cr_assert_eq(devsys_forge_new(&f, &fo), 0, "%s", errmsg());
+	cr_assert_eq(devsys_forge_new(&f, &fo), 0, "%s", dt_errmsg());
 	po.title = "opened by hand";
 	po.head = "task/reuse-1";
 	po.base = "main";
-	cr_assert_eq(devsys_pr_open(&pr, f, &po), 0, "%s", errmsg());
+	cr_assert_eq(devsys_pr_open(&pr, f, &po), 0, "%s", dt_errmsg());
 	cr_assert_eq(devsys_pr_number(pr), 1);
 	devsys_pr_free(pr);
 	devsys_forge_free(f);
@@ -288,11 +267,11 @@ Test(pipeline_pr_gate, a_kill_9_after_the_pr_marker_then_resume_makes_no_second_
 	              "the stage has no result");
 	json_decref(tj);
 	size_t n = 0;
-	cr_assert_eq(devsys_store_recover(devsys_pipeline_store(pl), &n), 0, "%s", errmsg());
+	cr_assert_eq(devsys_store_recover(devsys_pipeline_store(pl), &n), 0, "%s", dt_errmsg());
 	cr_assert_eq(state_of("kill-1"), DEVSYS_STATE_INTERRUPTED, "the dead owner's task is interrupted");
 
 	/* resume, as `devsys run --resume` does */
-	cr_assert_eq(devsys_pipeline_load(pl, "kill-1"), 0, "%s", errmsg());
+	cr_assert_eq(devsys_pipeline_load(pl, "kill-1"), 0, "%s", dt_errmsg());
 	run_stage_ok("pr", "pr-reused");
 	cr_assert_eq(pr_count(), 1, "no second PR after the resume");
 	cr_assert_eq(state_of("kill-1"), DEVSYS_STATE_PR_OPENED);
@@ -305,13 +284,13 @@ static void past_verify(const char *id)
 	devsys_store *st = devsys_pipeline_store(pl);
 	devsys_task *t = NULL;
 	devsys_record *rec = NULL;
-	cr_assert_eq(devsys_store_transition(st, id, DEVSYS_STATE_TESTED, "test"), 0, "%s", errmsg());
-	cr_assert_eq(devsys_store_transition(st, id, DEVSYS_STATE_DEPLOY_SKIPPED, "deploy"), 0, "%s", errmsg());
-	cr_assert_eq(devsys_task_open(&t, ws, id, 0), 0, "%s", errmsg());
+	cr_assert_eq(devsys_store_transition(st, id, DEVSYS_STATE_TESTED, "test"), 0, "%s", dt_errmsg());
+	cr_assert_eq(devsys_store_transition(st, id, DEVSYS_STATE_DEPLOY_SKIPPED, "deploy"), 0, "%s", dt_errmsg());
+	cr_assert_eq(devsys_task_open(&t, ws, id, 0), 0, "%s", dt_errmsg());
 	cr_assert_eq(devsys_record_open(&rec, t), 0);
 	cr_assert_eq(devsys_record_stage_begin(rec, "verify"), 0);
 	cr_assert_eq(devsys_record_stage_end(rec, "verify", "ok", NULL), 0);
-	cr_assert_eq(devsys_record_save(rec), 0, "%s", errmsg());
+	cr_assert_eq(devsys_record_save(rec), 0, "%s", dt_errmsg());
 	devsys_record_free(rec);
 	devsys_task_free(t);
 }
@@ -329,8 +308,8 @@ static void set_status(const char *id, const char *context, int state)
 	cr_assert(sha && strlen(sha) >= 40);
 	sha[40] = '\0';
 	fo.remote_url = url;
-	cr_assert_eq(devsys_forge_new(&f, &fo), 0, "%s", errmsg());
-	cr_assert_eq(devsys_forge_set_status(f, sha, context, state, "set by the test", NULL), 0, "%s", errmsg());
+	cr_assert_eq(devsys_forge_new(&f, &fo), 0, "%s", dt_errmsg());
+	cr_assert_eq(devsys_forge_set_status(f, sha, context, state, "set by the test", NULL), 0, "%s", dt_errmsg());
 	devsys_forge_free(f);
 	free(sha);
 }
@@ -357,6 +336,20 @@ static char *main_sha(void)
 	return dt_sh_output(&st, "git --git-dir='%s/remote.git' rev-parse main", dir);
 }
 
+/* PR #1 is open, its body shows the decision (@p word), and main is still at @p before (freed). */
+static void assert_not_merged(char *before, const char *word)
+{
+	json_t *pr = pr_record(1);
+	cr_assert_str_eq(json_string_value(json_object_get(pr, "state")), "open", "not merged");
+	cr_assert(strstr(json_string_value(json_object_get(pr, "body")), word), "the PR body shows the decision: %s",
+	          json_string_value(json_object_get(pr, "body")));
+	json_decref(pr);
+	char *after = main_sha();
+	cr_assert_str_eq(after, before, "main did not move");
+	free(before);
+	free(after);
+}
+
 Test(pipeline_pr_gate, a_source_change_waits_for_review_and_is_not_merged)
 {
 	coded("src-1", "echo 'int hello(void) { return 1; }' > src/hello.c\n", "  pr:\n    draft: false\n");
@@ -376,15 +369,7 @@ Test(pipeline_pr_gate, a_source_change_waits_for_review_and_is_not_merged)
 	json_decref(tj);
 	cr_assert_eq(events_of("src-1", "gate.decision"), 1);
 
-	json_t *pr = pr_record(1);
-	cr_assert_str_eq(json_string_value(json_object_get(pr, "state")), "open", "not merged");
-	cr_assert(strstr(json_string_value(json_object_get(pr, "body")), "awaiting-review"),
-	          "the PR body shows the decision: %s", json_string_value(json_object_get(pr, "body")));
-	json_decref(pr);
-	char *after = main_sha();
-	cr_assert_str_eq(after, before, "main did not move");
-	free(before);
-	free(after);
+	assert_not_merged(before, "awaiting-review");
 	cr_assert_eq(pr_count(), 1, "the body update made no second PR");
 
 	/* resting: nothing is left to run */
@@ -502,15 +487,7 @@ Test(pipeline_pr_gate, a_forge_file_list_that_disagrees_with_the_checkout_is_a_b
 	cr_assert_str_eq(json_string_value(json_object_get(gs, "result")), "ok");
 	json_decref(tj);
 	cr_assert_eq(events_of("lists-1", "gate.decision"), 1);
-	json_t *pr = pr_record(1);
-	cr_assert_str_eq(json_string_value(json_object_get(pr, "state")), "open", "not merged");
-	cr_assert(strstr(json_string_value(json_object_get(pr, "body")), "paths-mismatch"),
-	          "the PR body shows why: %s", json_string_value(json_object_get(pr, "body")));
-	json_decref(pr);
-	char *after = main_sha();
-	cr_assert_str_eq(after, before, "main did not move");
-	free(before);
-	free(after);
+	assert_not_merged(before, "paths-mismatch");
 }
 
 Test(pipeline_pr_gate, the_same_change_whose_lists_agree_merges)

@@ -9,8 +9,7 @@
  * when DT_KILL_AT names that point. That is the window a kill -9 of a real
  * run can hit (the commit exists, the task's state has not moved).
  */
-#include "testutil.h"
-#include <devsys.h>
+#include "pipeline_fixture.h"
 
 #include <dlfcn.h>
 #include <jansson.h>
@@ -79,8 +78,8 @@ static void open_pipeline(void)
 	ro.grace_ms = 200;
 	po.runner = &ro;
 	po.progress = on_event;
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
-	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+	ws = dt_pipe_workspace(dir);
+	pl = dt_pipe_open(ws, &po);
 }
 
 /* Before a fork: the child opens its own database connection. */
@@ -94,43 +93,21 @@ static void close_pipeline(void)
 
 static void setup(void)
 {
-	char *git = dt_which("git");
-	if (!git)
-		dt_skip("git is not installed");
-	free(git);
-	cr_assert_eq(devsys_init(), 1);
-	dir = dt_tmpdir("piperesume");
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
+	dir = dt_pipe_repo("piperesume", NULL);
 	open_pipeline();
 }
 
 static void teardown(void)
 {
-	close_pipeline();
-	dt_rmrf(dir);
-	free(dir);
-	devsys_shutdown();
+	dt_pipe_teardown(&pl, &ws, &dir);
 }
 
 /* A task whose agent is `/bin/sh <dir>/<id>.sh`; the script counts its runs in <dir>/<id>.runs. */
 static void validate(const char *id, const char *script)
 {
-	char spec[4096], path[4096], body[4096];
-	snprintf(path, sizeof(path), "%s/%s.sh", dir, id);
+	char body[4096];
 	snprintf(body, sizeof(body), "echo run >> '%s/%s.runs'\n%s", dir, id, script);
-	cr_assert(dt_write_file(path, body));
-	snprintf(spec, sizeof(spec),
-	         "id: %s\ntitle: Resume task %s\nprompt: Append a line to README.\n"
-	         "repo:\n  url: file://%s/remote.git\n  base_branch: main\n"
-	         "agent:\n  command: [/bin/sh, %s]\n"
-	         "tests:\n  command: [make, check]\nrunner: inproc\n",
-	         id, id, dir, path);
-	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	dt_pipe_validate(pl, dir, id, body, NULL);
 }
 
 static int count_lines(const char *fmt, const char *id)
@@ -190,12 +167,7 @@ static int stage_ends(const char *id, const char *stage, const char *result)
 
 static json_t *task_json(const char *id)
 {
-	char p[4096];
-	json_t *j;
-	snprintf(p, sizeof(p), "%s/tasks/%s/task.json", dir, id);
-	j = json_load_file(p, 0, NULL);
-	cr_assert_not_null(j, "%s", p);
-	return j;
+	return dt_pipe_task_json(dir, id);
 }
 
 static int state_of(const char *id)
@@ -253,12 +225,12 @@ static void resume(const char *id)
 {
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
 	int rc;
-	cr_assert_eq(devsys_pipeline_load(pl, id), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_load(pl, id), 0, "%s", dt_errmsg());
 	rc = devsys_pipeline_run(&r, pl);
 	cr_assert(r.stage, "a stage ran");
 	cr_assert(strcmp(r.stage, "checkout") && strcmp(r.stage, "agent") && strcmp(r.stage, "commit") &&
 	                  strcmp(r.stage, "push"),
-	          "the resumed run stopped at %s (%s): %s", r.stage, r.outcome, rc ? devsys_error_message(devsys_error_last()) : "");
+	          "the resumed run stopped at %s (%s): %s", r.stage, r.outcome, rc ? dt_errmsg() : "");
 	cr_assert_geq(state_of(id), DEVSYS_STATE_PUSHED, "%s", devsys_task_state_name(state_of(id)));
 }
 
@@ -363,8 +335,7 @@ Test(pipeline_resume, cancel_of_a_task_no_process_runs_is_immediate, .init = set
 {
 	int signaled = -1;
 	validate("cancel-idle", "echo changed >> README\n");
-	cr_assert_eq(devsys_pipeline_cancel_task(&signaled, pl, "cancel-idle"), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_cancel_task(&signaled, pl, "cancel-idle"), 0, "%s", dt_errmsg());
 	cr_assert_eq(signaled, 0);
 	cr_assert_eq(state_of("cancel-idle"), DEVSYS_STATE_CANCELED);
 	cr_assert_eq(devsys_pipeline_cancel_task(&signaled, pl, "cancel-idle"), DEVSYS_ESTATE, "canceled is final");
@@ -421,16 +392,14 @@ Test(pipeline_resume, cancel_signals_the_owner_but_never_a_reused_pid, .init = s
 	/* the recorded start time differs: this pid is another process now */
 	owner = stage_owner("cancel-a");
 	set_owner_start("cancel-a", 12345);
-	cr_assert_eq(devsys_pipeline_cancel_task(&signaled, pl, "cancel-a"), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_cancel_task(&signaled, pl, "cancel-a"), 0, "%s", dt_errmsg());
 	cr_assert_eq(signaled, 0, "a process whose start time differs is not the owner");
 	cr_assert_eq(waitpid(owner, &status, WNOHANG), 0, "the process was not signaled");
 	cr_assert_eq(state_of("cancel-a"), DEVSYS_STATE_CANCELED);
 	dt_stop(owner, SIGKILL, 5000);
 	/* positive control: the real owner is sent SIGTERM (this one has no handler: it dies) */
 	owner = stage_owner("cancel-b");
-	cr_assert_eq(devsys_pipeline_cancel_task(&signaled, pl, "cancel-b"), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_cancel_task(&signaled, pl, "cancel-b"), 0, "%s", dt_errmsg());
 	cr_assert_eq(signaled, 1);
 	cr_assert_eq(waitpid(owner, &status, 0), owner);
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "status %#x", status);
@@ -448,8 +417,7 @@ Test(pipeline_resume, cancel_refuses_to_signal_its_own_process, .init = setup, .
 	validate("cancel-self", "true\n");
 	cr_assert_eq(devsys_store_stage_begin(devsys_pipeline_store(pl), "cancel-self", "checkout"), 0);
 	cr_assert_eq(devsys_pipeline_cancel_task(&signaled, pl, "cancel-self"), DEVSYS_ESTATE);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "devsys_pipeline_cancel"), "%s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "devsys_pipeline_cancel"), "%s", dt_errmsg());
 	cr_assert_eq(signaled, 0);
 	cr_assert_eq(state_of("cancel-self"), DEVSYS_STATE_VALIDATED, "nothing changed");
 }
@@ -462,7 +430,7 @@ Test(pipeline_resume, a_cancel_between_two_stages_stops_the_run_as_canceled, .in
 	/* another handle on the store, as another process's cancel would come */
 	cr_assert_eq(devsys_store_open(&other, ws, NULL), 0);
 	cancel_from = other;
-	cr_assert_eq(devsys_pipeline_run(&r, pl), DEVSYS_ECANCELED, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run(&r, pl), DEVSYS_ECANCELED, "%s", dt_errmsg());
 	cancel_from = NULL;
 	devsys_store_free(other);
 	cr_assert_str_eq(r.stage, "agent");
@@ -479,7 +447,7 @@ Test(pipeline_resume, a_pipeline_canceled_before_it_runs_cancels_its_next_stage,
 	validate("cancel-early", "echo changed >> README\n");
 	cr_assert_eq(devsys_pipeline_cancel(NULL), DEVSYS_EINVAL);
 	cr_assert_eq(devsys_pipeline_cancel(pl), 0);
-	cr_assert_eq(devsys_pipeline_run(&r, pl), DEVSYS_ECANCELED, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run(&r, pl), DEVSYS_ECANCELED, "%s", dt_errmsg());
 	cr_assert_str_eq(r.stage, "checkout");
 	cr_assert_str_eq(r.result, "canceled");
 	cr_assert_eq(state_of("cancel-early"), DEVSYS_STATE_CANCELED);

@@ -1,7 +1,6 @@
 /* Stages an embedder adds or puts in place of a built-in one (devsys/sys/stage.h),
  * run by the pipeline against a real bare repository on file://, on the inproc runner. */
-#include "testutil.h"
-#include <devsys.h>
+#include "pipeline_fixture.h"
 #include <devsys/sys/stage.h>
 
 #include <jansson.h>
@@ -27,24 +26,14 @@ static void open_pipeline(void)
 {
 	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
 	po.progress = progress;
-	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+	pl = dt_pipe_open(ws, &po);
 	order[0] = '\0';
 }
 
 static void setup(void)
 {
-	char *git = dt_which("git");
-	if (!git)
-		dt_skip("git is not installed");
-	free(git);
-	cr_assert_eq(devsys_init(), 1);
-	dir = dt_tmpdir("pipestage");
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+	dir = dt_pipe_repo("pipestage", NULL);
+	ws = dt_pipe_workspace(dir);
 	open_pipeline();
 }
 
@@ -53,43 +42,26 @@ static void setup_bare(void)
 {
 	cr_assert_eq(devsys_init(), 1);
 	dir = dt_tmpdir("pipestage");
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+	ws = dt_pipe_workspace(dir);
 	open_pipeline();
 }
 
 static void teardown(void)
 {
-	devsys_pipeline_free(pl);
-	devsys_workspace_free(ws);
-	dt_rmrf(dir);
-	free(dir);
-	devsys_shutdown();
+	dt_pipe_teardown(&pl, &ws, &dir);
 }
 
 /* Register task @p id whose agent appends a line to README and counts its runs in <dir>/<id>.runs. */
 static void validate(const char *id)
 {
-	char spec[4096], path[4096], script[4096];
-	snprintf(path, sizeof(path), "%s/%s.sh", dir, id);
+	char script[4096];
 	snprintf(script, sizeof(script), "echo run >> '%s/%s.runs'\necho changed >> README\n", dir, id);
-	cr_assert(dt_write_file(path, script));
-	snprintf(spec, sizeof(spec),
-	         "id: %s\ntitle: Stage task %s\nprompt: Append a line to README.\n"
-	         "repo:\n  url: file://%s/remote.git\n  base_branch: main\n"
-	         "agent:\n  command: [/bin/sh, %s]\ntests:\n  command: [make, check]\nrunner: inproc\n",
-	         id, id, dir, path);
-	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	dt_pipe_validate(pl, dir, id, script, NULL);
 }
 
 static json_t *task_json(const char *id)
 {
-	char p[4096];
-	json_t *j;
-	snprintf(p, sizeof(p), "%s/tasks/%s/task.json", dir, id);
-	j = json_load_file(p, 0, NULL);
-	cr_assert_not_null(j, "%s", p);
-	return j;
+	return dt_pipe_task_json(dir, id);
 }
 
 static const char *stage_field(json_t *tj, const char *stage, const char *key)
@@ -208,10 +180,9 @@ Test(pipeline_stage, an_added_stage_runs_after_its_anchor_and_is_recorded, .init
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
 	char *ends, *log;
 	json_t *tj;
-	cr_assert_eq(devsys_pipeline_add_stage(pl, "commit", &probe_vt, &pr), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_add_stage(pl, "commit", &probe_vt, &pr), 0, "%s", dt_errmsg());
 	validate("added-1");
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.stage, "push");
 	cr_assert_str_eq(order, "checkout agent commit lint-with-a-long-custom-name push ");
 	cr_assert_eq(pr.runs, 1);
@@ -253,12 +224,10 @@ Test(pipeline_stage, stages_added_after_one_anchor_run_in_the_order_added, .init
 	validate("added-2");
 	/* the coding stages start at checkout; the stage added after validate comes first */
 	cr_assert_eq(devsys_pipeline_code(NULL, pl), DEVSYS_ESTATE);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "after-validate"), "%s",
-	          devsys_error_message(devsys_error_last()));
-	cr_assert_eq(devsys_pipeline_run_stage(NULL, pl, "after-validate"), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "after-validate"), "%s", dt_errmsg());
+	cr_assert_eq(devsys_pipeline_run_stage(NULL, pl, "after-validate"), 0, "%s", dt_errmsg());
 	cr_assert_eq(v.state, DEVSYS_STATE_VALIDATED);
-	cr_assert_eq(devsys_pipeline_code(NULL, pl), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_code(NULL, pl), 0, "%s", dt_errmsg());
 	cr_assert_str_eq(order, "after-validate checkout agent first second commit push ");
 	cr_assert_eq(a.runs + b.runs + v.runs, 3);
 	cr_assert_eq(a.state, DEVSYS_STATE_CODED);
@@ -286,19 +255,18 @@ Test(pipeline_stage, a_replaced_builtin_runs_instead_and_moves_the_state, .init 
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
 	int calls = 0;
 	json_t *tj;
-	cr_assert_eq(devsys_pipeline_replace_stage(pl, "agent", &vt, &calls), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_replace_stage(pl, "agent", &vt, &calls), 0, "%s", dt_errmsg());
 	validate("replaced-1");
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "checkout"), 0, "%s", devsys_error_message(devsys_error_last()));
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "agent"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "checkout"), 0, "%s", dt_errmsg());
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "agent"), 0, "%s", dt_errmsg());
 	cr_assert_eq(calls, 1);
 	cr_assert_str_eq(r.stage, "agent");
 	cr_assert_str_eq(r.outcome, "my-agent-done");
 	cr_assert_eq(devsys_store_task_state(devsys_pipeline_store(pl), "replaced-1"), DEVSYS_STATE_CODED,
 	             "the replacement moves the state as the built-in would");
 	cr_assert_eq(lines_of("replaced-1", ".runs"), 0, "the built-in agent (the spec's command) did not run");
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "commit"), 0, "%s", devsys_error_message(devsys_error_last()));
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "push"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "commit"), 0, "%s", dt_errmsg());
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "push"), 0, "%s", dt_errmsg());
 	cr_assert_eq(dt_sh("git --git-dir='%s/remote.git' show task/replaced-1:FROM_MY_AGENT | grep -q replacement", dir), 0,
 	             "the replacement's change was committed and pushed");
 	tj = task_json("replaced-1");
@@ -318,8 +286,7 @@ Test(pipeline_stage, a_failing_added_stage_stops_the_pipeline_with_its_class, .i
 	cr_assert_eq(devsys_pipeline_add_stage(pl, "commit", &probe_vt, &pr), 0);
 	validate("failing-1");
 	cr_assert_eq(devsys_pipeline_code(&r, pl), DEVSYS_ERROR);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "probe: the stage found a problem"), "%s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "probe: the stage found a problem"), "%s", dt_errmsg());
 	cr_assert_str_eq(r.stage, "lint-with-a-long-custom-name");
 	cr_assert_str_eq(r.result, "failed");
 	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_BUILD);
@@ -372,12 +339,10 @@ Test(pipeline_stage, resume_runs_the_failed_added_stage_again_and_not_the_ones_b
 	cr_assert_eq(devsys_pipeline_add_stage(pl, "passes", &probe_vt, &failing), 0);
 	cr_assert_eq(devsys_pipeline_load(pl, "resume-1"), 0);
 	cr_assert_eq(devsys_pipeline_run_stage(NULL, pl, "push"), DEVSYS_ESTATE, "the failed added stage is next");
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "the next stage is lint-with-a-long-custom-name"), "%s",
-	          devsys_error_message(devsys_error_last()));
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "lint-with-a-long-custom-name"), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "the next stage is lint-with-a-long-custom-name"), "%s", dt_errmsg());
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "lint-with-a-long-custom-name"), 0, "%s", dt_errmsg());
 	cr_assert_str_eq(r.outcome, "probed");
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "push"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "push"), 0, "%s", dt_errmsg());
 	cr_assert_str_eq(order, "lint-with-a-long-custom-name push ", "the stage that passed did not run again");
 	cr_assert_eq(failing.runs, 2);
 	cr_assert_eq(passed.runs, 1);
@@ -403,8 +368,7 @@ Test(pipeline_stage, bad_registrations_are_refused_and_change_nothing, .init = s
 	long_name[65] = '\0';
 	vt.name = "test";
 	cr_assert_eq(devsys_pipeline_add_stage(pl, "commit", &vt, &pr), DEVSYS_EINVAL, "a built-in name is reserved");
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "reserved"), "%s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "reserved"), "%s", dt_errmsg());
 	vt.name = "validate";
 	cr_assert_eq(devsys_pipeline_add_stage(pl, "commit", &vt, &pr), DEVSYS_EINVAL);
 	vt.name = "bad/name";
@@ -419,7 +383,7 @@ Test(pipeline_stage, bad_registrations_are_refused_and_change_nothing, .init = s
 	cr_assert_eq(devsys_pipeline_add_stage(pl, "commit", &vt, &pr), DEVSYS_EINVAL);
 	vt.name = "lint";
 	cr_assert_eq(devsys_pipeline_add_stage(pl, "compile", &vt, &pr), DEVSYS_ENOTFOUND, "unknown anchor");
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "compile"));
+	cr_assert(strstr(dt_errmsg(), "compile"));
 	cr_assert_eq(devsys_pipeline_add_stage(pl, "gate", &vt, &pr), DEVSYS_EINVAL, "nothing after the gate");
 	vt.version = 0;
 	cr_assert_eq(devsys_pipeline_add_stage(pl, "commit", &vt, &pr), DEVSYS_EVERSION);
@@ -428,7 +392,7 @@ Test(pipeline_stage, bad_registrations_are_refused_and_change_nothing, .init = s
 	vt.version = DEVSYS_STAGE_VTABLE_VERSION;
 	vt.run = NULL;
 	cr_assert_eq(devsys_pipeline_add_stage(pl, "commit", &vt, &pr), DEVSYS_EINVAL, "no run slot");
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "run slot"));
+	cr_assert(strstr(dt_errmsg(), "run slot"));
 	cr_assert_eq(devsys_pipeline_replace_stage(pl, "test", &vt, &pr), DEVSYS_EINVAL, "no run slot");
 	vt.run = noop_run;
 	cr_assert_eq(devsys_pipeline_add_stage(NULL, "commit", &vt, &pr), DEVSYS_EINVAL);
@@ -440,7 +404,7 @@ Test(pipeline_stage, bad_registrations_are_refused_and_change_nothing, .init = s
 	vt.name = "lint";
 	cr_assert_eq(devsys_pipeline_replace_stage(pl, "test", &vt, &pr), DEVSYS_EINVAL, "a name that is not 'test'");
 	/* positive controls: the same vtable, well named, is taken; twice is refused */
-	cr_assert_eq(devsys_pipeline_add_stage(pl, "commit", &vt, &pr), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_add_stage(pl, "commit", &vt, &pr), 0, "%s", dt_errmsg());
 	cr_assert_eq(devsys_pipeline_add_stage(pl, "commit", &vt, &pr), DEVSYS_EEXISTS);
 	cr_assert_eq(devsys_pipeline_add_stage(pl, "lint", &(devsys_stage_vtable){ 1, "lint.2", noop_run, NULL }, NULL),
 	             0, "after an added stage");
@@ -513,7 +477,7 @@ Test(pipeline_stage, a_cancel_ends_an_added_stage_canceled, .init = setup, .fini
 	char p[4096];
 	cr_assert_eq(devsys_pipeline_add_stage(pl, "validate", &vt, NULL), 0);
 	validate("cancel-1");
-	cr_assert_eq(devsys_pipeline_run(&r, pl), DEVSYS_ECANCELED, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run(&r, pl), DEVSYS_ECANCELED, "%s", dt_errmsg());
 	cr_assert_str_eq(r.stage, "cancels");
 	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_CANCELED);
 	cr_assert_str_eq(r.result, "canceled");
@@ -553,7 +517,7 @@ Test(pipeline_stage, the_stage_list_does_not_change_during_a_run, .init = setup,
 	char *log;
 	cr_assert_eq(devsys_pipeline_add_stage(pl, "validate", &vt, got), 0);
 	validate("busy-1");
-	cr_assert_eq(devsys_pipeline_run_stage(NULL, pl, "busy"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(NULL, pl, "busy"), 0, "%s", dt_errmsg());
 	cr_assert_eq(got[0], DEVSYS_EBUSY);
 	cr_assert_eq(got[1], DEVSYS_EBUSY);
 	cr_assert_eq(got[2], 0, "the version-1 command ran");

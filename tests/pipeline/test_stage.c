@@ -9,9 +9,8 @@
  * separate stage with its own tests; what is asserted here is what the
  * test and verify stages wrote.
  */
-#include "testutil.h"
+#include "pipeline_fixture.h"
 #include "sshd_fixture.h"
-#include <devsys.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -47,25 +46,16 @@ static int on_progress(const devsys_pipeline_event *ev, void *payload)
 
 static void need_tools(void)
 {
-	char *git = dt_which("git");
-	if (!git)
-		dt_skip("git is not installed");
-	free(git);
 	if (dt_sh("/usr/bin/python3 -m pytest --version >/dev/null 2>&1") != 0)
 		dt_skip("pytest is not installed for /usr/bin/python3 (python3-pytest)");
 }
 
 /* A bare remote whose calc.add() is wrong: test_add fails, test_ok passes. */
-static void make_repo(void)
+static void make_repo(const char *tag)
 {
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t &&"
-	                   " printf 'def add(a, b):\\n    return a - b\\n' > calc.py &&"
-	                   " printf 'import calc\\n\\ndef test_add():\\n    assert calc.add(2, 3) == 5\\n\\n"
-	                   "def test_ok():\\n    assert True\\n' > test_calc.py &&"
-	                   " echo hello > README && git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
+	dir = dt_pipe_repo(tag, "printf 'def add(a, b):\\n    return a - b\\n' > calc.py &&"
+	                        " printf 'import calc\\n\\ndef test_add():\\n    assert calc.add(2, 3) == 5\\n\\n"
+	                        "def test_ok():\\n    assert True\\n' > test_calc.py");
 }
 
 static void open_pipeline(const char *config_path)
@@ -75,17 +65,15 @@ static void open_pipeline(const char *config_path)
 	po.runner = &ro;
 	po.config_path = config_path;
 	po.progress = on_progress;
-	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+	pl = dt_pipe_open(ws, &po);
 }
 
 static void setup(void)
 {
 	need_tools();
-	cr_assert_eq(devsys_init(), 1);
-	dir = dt_tmpdir("pipetest");
 	memset(&seen, 0, sizeof(seen));
-	make_repo();
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+	make_repo("pipetest");
+	ws = dt_pipe_workspace(dir);
 	open_pipeline(NULL);
 }
 
@@ -96,13 +84,9 @@ static void teardown(void)
 	if (deployed_pid > 1 && pid_running(deployed_pid))
 		kill((pid_t)deployed_pid, SIGKILL);
 	deployed_pid = 0;
-	devsys_pipeline_free(pl);
-	devsys_workspace_free(ws);
 	dt_sshd_free(sshd);
 	sshd = NULL;
-	dt_rmrf(dir);
-	free(dir);
-	devsys_shutdown();
+	dt_pipe_teardown(&pl, &ws, &dir);
 }
 
 #define PYTEST "[/usr/bin/python3, -m, pytest, -q, -p, no:cacheprovider"
@@ -123,23 +107,17 @@ static void coded(const char *id, const char *script, const char *tests)
 	         "repo:\n  url: file://%s/remote.git\n  base_branch: main\n"
 	         "agent:\n  command: [/bin/sh, %s]\n%s",
 	         id, id, dir, path, tests ? tests : "");
-	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s", dt_errmsg());
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.outcome, "pushed");
 	/* the pr stage's state, set directly (see the top of this file) */
 	cr_assert_eq(devsys_store_transition(devsys_pipeline_store(pl), id, DEVSYS_STATE_PR_OPENED, "test fixture"), 0,
-	             "%s", devsys_error_message(devsys_error_last()));
+	             "%s", dt_errmsg());
 }
 
 static json_t *task_json(const char *id)
 {
-	char p[4096];
-	json_t *j;
-	snprintf(p, sizeof(p), "%s/tasks/%s/task.json", dir, id);
-	j = json_load_file(p, 0, NULL);
-	cr_assert_not_null(j, "%s", p);
-	return j;
+	return dt_pipe_task_json(dir, id);
 }
 
 static json_int_t tests_int(json_t *tj, const char *key)
@@ -184,8 +162,7 @@ Test(pipeline_test, a_green_run_is_recorded_and_verified, .init = setup, .fini =
 	                   " touch -d '2020-01-01' reports/stale.xml",
 	                   dir),
 	             0);
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s: %s", r.outcome,
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.outcome, "tests-passed");
 	cr_assert_eq(state_of("green-1"), DEVSYS_STATE_TESTED);
 	/* the JUnit pytest wrote, collected under reports/<run>/ by the record */
@@ -231,8 +208,7 @@ Test(pipeline_test, a_green_run_is_recorded_and_verified, .init = setup, .fini =
 	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "verify"), DEVSYS_ERROR);
 	cr_assert_str_eq(r.outcome, "verification-failed");
 	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_BUILD);
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "spec_revalidated"), "%s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "spec_revalidated"), "%s", dt_errmsg());
 	cr_assert_eq(state_of("green-1"), DEVSYS_STATE_FAILED);
 	tj = task_json("green-1");
 	v = json_object_get(tj, "verification");
@@ -244,8 +220,7 @@ Test(pipeline_test, a_green_run_is_recorded_and_verified, .init = setup, .fini =
 	/* the spec restored: verify runs again (the failed task resumes) and passes */
 	cr_assert(dt_write_file(p, kept));
 	free(kept);
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "verify"), 0, "%s: %s", r.outcome,
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "verify"), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.outcome, "verified");
 	cr_assert_eq(state_of("green-1"), DEVSYS_STATE_DEPLOY_SKIPPED, "verify changes no state");
 	tj = task_json("green-1");
@@ -265,7 +240,7 @@ static void write_acceptance(const char *id, const char *json)
 	devsys_record *rec = NULL;
 	cr_assert_eq(devsys_task_open(&task, ws, id, 0), 0);
 	cr_assert_eq(devsys_record_open(&rec, task), 0);
-	cr_assert_eq(devsys_record_write_acceptance(rec, json), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_record_write_acceptance(rec, json), 0, "%s", dt_errmsg());
 	devsys_record_free(rec);
 	devsys_task_free(task);
 }
@@ -275,15 +250,14 @@ Test(pipeline_test, verify_reads_the_acceptance_report_after_a_deploy, .init = s
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
 	json_t *tj, *v;
 	coded("acc-1", FIX, "tests:\n  command: " PYTEST ", --junitxml=reports/junit.xml]\n  junit: [\"reports/*.xml\"]\n");
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s", dt_errmsg());
 	cr_assert_eq(devsys_store_transition(devsys_pipeline_store(pl), "acc-1", DEVSYS_STATE_DEPLOYED, "fixture"), 0);
 	/* one of two checks failed */
 	write_acceptance("acc-1", "{\"passed\":false,\"checks\":[{\"name\":\"home\",\"passed\":true},"
 	                          "{\"name\":\"api\",\"passed\":false}]}");
 	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "verify"), DEVSYS_ERROR);
 	cr_assert_str_eq(r.outcome, "verification-failed");
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "acceptance: 1 of 2 checks passed"), "%s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "acceptance: 1 of 2 checks passed"), "%s", dt_errmsg());
 	tj = task_json("acc-1");
 	v = json_object_get(tj, "verification");
 	cr_assert(json_is_false(json_object_get(v, "acceptance")));
@@ -292,7 +266,7 @@ Test(pipeline_test, verify_reads_the_acceptance_report_after_a_deploy, .init = s
 	/* the checks pass on the next deploy: verified */
 	write_acceptance("acc-1", "{\"passed\":true,\"checks\":[{\"name\":\"home\",\"passed\":true},"
 	                          "{\"name\":\"api\",\"passed\":true}]}");
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "verify"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "verify"), 0, "%s", dt_errmsg());
 	cr_assert_str_eq(r.outcome, "verified");
 	cr_assert_eq(state_of("acc-1"), DEVSYS_STATE_DEPLOYED);
 	tj = task_json("acc-1");
@@ -352,17 +326,14 @@ Test(pipeline_test, verify_after_a_real_deploy_stops_the_service, .init = setup,
 	      "tests:\n  command: " PYTEST ", --junitxml=reports/junit.xml]\n  junit: [\"reports/*.xml\"]\n"
 	      "deploy:\n  command: [/bin/sh, deploy.sh]\n  timeout: 60\n  acceptance:\n    - name: up\n      http:\n"
 	      "        url: \"http://127.0.0.1:${DEVSYS_DEPLOY_PORT}/\"\n        contains: \"calc is up\"\n");
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s: %s", r.outcome,
-	             devsys_error_message(devsys_error_last()));
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome,
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s: %s", r.outcome, dt_errmsg());
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome, dt_errmsg());
 	tj = task_json("deploy-1");
 	pid = json_integer_value(json_object_get(json_object_get(json_object_get(tj, "deploy"), "service"), "pid"));
 	json_decref(tj);
 	deployed_pid = pid;
 	cr_assert(pid > 1 && pid_running(pid), "positive control: the deployed service runs (pid %lld)", pid);
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "verify"), 0, "%s: %s", r.outcome,
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "verify"), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.outcome, "verified");
 	cr_assert(!pid_running(pid), "verify stopped the service (pid %lld)", pid);
 	tj = task_json("deploy-1");
@@ -382,7 +353,7 @@ Test(pipeline_test, red_tests_fail_the_stage_with_their_counts, .init = setup, .
 	coded("red-1", "echo unrelated >> README\n",
 	      "tests:\n  command: " PYTEST ", --junitxml=reports/junit.xml]\n  junit: [\"reports/*.xml\"]\n");
 	cr_assert_lt(devsys_pipeline_run_stage(&r, pl, "test"), 0);
-	msg = devsys_error_message(devsys_error_last());
+	msg = dt_errmsg();
 	cr_assert_str_eq(r.outcome, "tests-failed");
 	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_BUILD);
 	cr_assert_str_eq(r.result, "failed");
@@ -405,9 +376,8 @@ Test(pipeline_test, no_junit_names_every_glob_searched, .init = setup, .fini = t
 	const char *msg;
 	json_t *tj;
 	coded("nojunit-1", FIX, "tests:\n  command: " PYTEST "]\n  junit: [\"out/*.xml\", reports/junit.xml]\n");
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), DEVSYS_ENOTFOUND, "%s: %s", r.outcome,
-	             devsys_error_message(devsys_error_last()));
-	msg = devsys_error_message(devsys_error_last());
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), DEVSYS_ENOTFOUND, "%s: %s", r.outcome, dt_errmsg());
+	msg = dt_errmsg();
 	cr_assert_str_eq(r.outcome, "no-junit");
 	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_BUILD);
 	cr_assert(strstr(msg, "'out/*.xml'") && strstr(msg, "'reports/junit.xml'"), "%s", msg);
@@ -423,7 +393,7 @@ Test(pipeline_test, without_tests_junit_the_exit_code_decides, .init = setup, .f
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
 	json_t *tj;
 	coded("exit-1", FIX, "tests:\n  command: " PYTEST "]\n");
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s", dt_errmsg());
 	cr_assert_str_eq(r.outcome, "exit-code-only");
 	tj = task_json("exit-1");
 	cr_assert(json_is_false(json_object_get(json_object_get(tj, "tests"), "junit")));
@@ -431,7 +401,7 @@ Test(pipeline_test, without_tests_junit_the_exit_code_decides, .init = setup, .f
 	json_decref(tj);
 	/* verify: no JUnit was asked for, so junit_green is null and does not fail */
 	cr_assert_eq(devsys_store_transition(devsys_pipeline_store(pl), "exit-1", DEVSYS_STATE_DEPLOY_SKIPPED, "f"), 0);
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "verify"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "verify"), 0, "%s", dt_errmsg());
 	tj = task_json("exit-1");
 	cr_assert(json_is_null(json_object_get(json_object_get(tj, "verification"), "junit_green")));
 	json_decref(tj);
@@ -440,8 +410,7 @@ Test(pipeline_test, without_tests_junit_the_exit_code_decides, .init = setup, .f
 	coded("exit-2", "echo unrelated >> README\n", "tests:\n  command: " PYTEST "]\n");
 	cr_assert_lt(devsys_pipeline_run_stage(&r, pl, "test"), 0);
 	cr_assert_str_eq(r.outcome, "tests-failed");
-	cr_assert(strstr(devsys_error_message(devsys_error_last()), "exit code alone decides"), "%s",
-	          devsys_error_message(devsys_error_last()));
+	cr_assert(strstr(dt_errmsg(), "exit code alone decides"), "%s", dt_errmsg());
 	tj = task_json("exit-2");
 	cr_assert(json_is_false(json_object_get(json_object_get(tj, "tests"), "junit")));
 	cr_assert_eq(tests_int(tj, "exit_code"), 1);
@@ -453,7 +422,7 @@ Test(pipeline_test, a_spec_without_tests_ends_no_tests, .init = setup, .fini = t
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
 	json_t *tj;
 	coded("none-1", FIX, NULL);
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s", dt_errmsg());
 	cr_assert_str_eq(r.outcome, "no-tests");
 	cr_assert_eq(state_of("none-1"), DEVSYS_STATE_TESTED);
 	tj = task_json("none-1");
@@ -475,7 +444,7 @@ Test(pipeline_test, a_report_reached_through_a_symlink_out_of_the_checkout_is_re
 	snprintf(script, sizeof(script), FIX "ln -s '%s/outside' reports\n", dir);
 	coded("link-1", script, "tests:\n  command: [/bin/true]\n  junit: [\"reports/*.xml\"]\n");
 	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), DEVSYS_EPATH);
-	msg = devsys_error_message(devsys_error_last());
+	msg = dt_errmsg();
 	cr_assert_str_eq(r.outcome, "junit-refused");
 	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_BUILD);
 	cr_assert(strstr(msg, "reports/junit.xml") && strstr(msg, "outside the checkout"), "%s", msg);
@@ -503,13 +472,11 @@ static void ssh_setup(void)
 {
 	char why[256], cfg[8192], path[4096];
 	need_tools();
-	cr_assert_eq(devsys_init(), 1);
 	if (!(sshd = dt_sshd_start(why, sizeof(why))))
 		dt_skip("%s", why);
-	dir = dt_tmpdir("pipetestssh");
 	memset(&seen, 0, sizeof(seen));
-	make_repo();
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+	make_repo("pipetestssh");
+	ws = dt_pipe_workspace(dir);
 	snprintf(cfg, sizeof(cfg),
 	         "runners:\n  remote:\n    type: remote-ssh\n    host: %s\n    port: %d\n    user: %s\n    key: %s\n"
 	         "    known_hosts: %s\n    remote_dir: %s\n",
@@ -536,8 +503,7 @@ Test(pipeline_test, the_test_stage_runs_on_remote_ssh_and_downloads_the_junit, .
 	                   "name=\"old\"><failure message=\"stale\"/></testcase></testsuite>' > reports/stale.xml",
 	                   dir),
 	             0);
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s: %s", r.outcome,
-	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.outcome, "tests-passed");
 	tj = task_json("remote-1");
 	cr_assert_str_eq(tests_str(tj, "runner"), "remote-ssh");

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The thread's last library error message, for assertion messages. */
 static inline const char *dt_errmsg(void)
@@ -74,6 +75,27 @@ static inline void dt_pipe_teardown(devsys_pipeline **pl, devsys_workspace **ws,
 	free(*dir);
 	*dir = NULL;
 	devsys_shutdown();
+}
+
+/*
+ * Register task @p id through @p pl: its agent is `/bin/sh <dir>/<id>.sh`,
+ * written with @p script; the spec's title is "Agent task <id>", its prompt
+ * "Append a line to README.", its repo file://<dir>/remote.git on main, then
+ * come @p extra (YAML lines, may be NULL) and tests `make check` on inproc.
+ */
+static inline void dt_pipe_validate(devsys_pipeline *pl, const char *dir, const char *id, const char *script,
+                                    const char *extra)
+{
+	char spec[8192], path[4096];
+	snprintf(path, sizeof(path), "%s/%s.sh", dir, id);
+	cr_assert(dt_write_file(path, script));
+	snprintf(spec, sizeof(spec),
+	         "id: %s\ntitle: Agent task %s\nprompt: Append a line to README.\n"
+	         "repo:\n  url: file://%s/remote.git\n  base_branch: main\n"
+	         "agent:\n  command: [/bin/sh, %s]\n%s"
+	         "tests:\n  command: [make, check]\nrunner: inproc\n",
+	         id, id, dir, path, extra ? extra : "");
+	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s", dt_errmsg());
 }
 
 /* <dir>/tasks/<id>/task.json, parsed (json_decref() it); asserts that it parses. */
