@@ -248,3 +248,24 @@ Test(lifetimes, store_outlives_its_workspace)
 	cr_assert(dt_exists(path), "the store made no task folder after its workspace was freed");
 }
 #endif
+
+#ifdef DEVSYS_FEATURE_WORKER
+Test(lifetimes, worker_outlives_its_workspace)
+{
+	devsys_workspace *ws = open_ws(NULL);
+	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
+	devsys_worker *w = NULL;
+	char path[4096];
+	o.id = "lifetime";
+	o.flags = DEVSYS_WORKER_ONCE;
+	o.poll_ms = 10;
+	cr_assert_eq(devsys_worker_open(&w, ws, &o), 0, "%s", msg());
+	devsys_workspace_free(ws);
+	/* the queue is empty: the run claims nothing and returns; its store and pipelines use the workspace */
+	cr_assert_eq(devsys_worker_run(w), 0, "%s", msg());
+	cr_assert_eq(devsys_store_task_create(devsys_worker_store(w), "w1", NULL), 0, "%s", msg());
+	devsys_worker_free(w);
+	snprintf(path, sizeof(path), "%s/ws/tasks/w1", tmp);
+	cr_assert(dt_exists(path), "the worker's store made no task folder after its workspace was freed");
+}
+#endif
