@@ -169,14 +169,15 @@ static int w_events(lua_State *L)
 	return 2;
 }
 
-/* w:stats() -> {jobs=, running=, claimed=, completed=, not_resting=, handed_back=, lease_expiries=, cancels=, stopping=} */
+/* w:stats() -> {jobs=, running=, claimed=, completed=, not_resting=, handed_back=, lease_expiries=, cancels=,
+ *   stopping=, agent_steps=, agent_tokens=, agent_cost=} */
 static int w_stats(lua_State *L)
 {
 	devsys_worker_stats st = DEVSYS_WORKER_STATS_INIT;
 	int rc = devsys_worker_stats_get(&st, ld_check(L, 1, LD_WORKER));
 	if (rc < 0)
 		return ld_fail(L, rc, NULL);
-	lua_createtable(L, 0, 9);
+	lua_createtable(L, 0, 12);
 	lua_pushinteger(L, st.jobs);
 	lua_setfield(L, -2, "jobs");
 #define F(name)                                     \
@@ -189,7 +190,11 @@ static int w_stats(lua_State *L)
 	F(handed_back);
 	F(lease_expiries);
 	F(cancels);
+	F(agent_steps);
+	F(agent_tokens);
 #undef F
+	lua_pushnumber(L, st.agent_cost);
+	lua_setfield(L, -2, "agent_cost");
 	lua_pushboolean(L, st.stopping);
 	lua_setfield(L, -2, "stopping");
 	return 1;

@@ -1252,6 +1252,7 @@ if devsys.worker and devsys.pipeline then
     eq(w:state("lw-1"), "awaiting-review"); eq(w:state("lw-2"), "awaiting-review")
     local s = w:stats()
     eq(s.jobs, 2); eq(s.claimed, 2); eq(s.completed, 2); eq(s.running, 0); eq(s.stopping, false)
+    eq(s.agent_steps, 0); eq(s.agent_tokens, 0); eq(s.agent_cost, 0.0) -- a command agent reports no usage
     local evs, dropped = w:events()
     eq(dropped, 0)
     local claimed, ended, stages = 0, 0, {}

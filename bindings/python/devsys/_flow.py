@@ -599,11 +599,10 @@ class SpecKitFeature(Handle):
     def plan_yaml(self, repo_url: str, feature_dir: str, *, per_wave: bool = False) -> str:
         """The plan as devsys task specs (YAML documents): one per task, or
         one per wave; @p feature_dir is the folder relative to the repository root."""
+        url, fd = req(repo_url, "repo_url"), req(feature_dir, "feature_dir")
         p = new_handle(lambda out: fn.devsys_speckit_plan_new(out, self._h))
         try:
-            return dec(with_buf(lambda b: fn.devsys_speckit_plan_to_yaml(b, p, req(repo_url, "repo_url"),
-                                                                         req(feature_dir, "feature_dir"),
-                                                                         int(per_wave))))
+            return dec(with_buf(lambda b: fn.devsys_speckit_plan_to_yaml(b, p, url, fd, int(per_wave))))
         finally:
             fn.devsys_speckit_plan_free(p)
 
@@ -625,11 +624,13 @@ class SpecKitFeature(Handle):
         naming the wave and the task, with .waves_done set (an exception
         run_wave raised is raised again); calling again resumes."""
         ws = pipeline._workspace
-        p = new_handle(lambda out: fn.devsys_speckit_plan_new(out, self._h))
         done = c_size_t()
         trap = Trap()
-        args = (byref(done), pipeline._h, ws._h, p, req(repo_url, "repo_url"), req(feature_dir, "feature_dir"),
+        strs = (req(repo_url, "repo_url"), req(feature_dir, "feature_dir"),
                 enc(spec_extra, "spec_extra", optional=True), enc(tasks_md, "tasks_md", optional=True))
+        hs = (pipeline._h, ws._h)  # bad arguments raise before the plan exists
+        p = new_handle(lambda out: fn.devsys_speckit_plan_new(out, self._h))
+        args = (byref(done), hs[0], hs[1], p) + strs
         try:
             if run_wave is None:
                 rc = int(fn.devsys_speckit_run(*args))

@@ -393,7 +393,8 @@ class WorkerOptions(Structure):
 class WorkerStats(Structure):
     _fields_ = [("version", c_uint), ("jobs", c_uint), ("running", c_uint64), ("claimed", c_uint64),
                 ("completed", c_uint64), ("not_resting", c_uint64), ("handed_back", c_uint64),
-                ("lease_expiries", c_uint64), ("cancels", c_uint64), ("stopping", c_int)]
+                ("lease_expiries", c_uint64), ("cancels", c_uint64), ("stopping", c_int),
+                ("agent_steps", c_uint64), ("agent_tokens", c_uint64), ("agent_cost", c_double)]
 
 
 #: options structs checked against what their *_options_init() writes at their latest version

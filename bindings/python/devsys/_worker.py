@@ -44,6 +44,9 @@ class WorkerStats:
     lease_expiries: int
     cancels: int
     stopping: bool
+    agent_steps: int    #: the coding agents' usage over the agent stages this worker ran
+    agent_tokens: int
+    agent_cost: float
 
 
 WorkerCallback = Callable[[WorkerEvent], None]
@@ -123,7 +126,8 @@ class Worker(Handle):
         st.version = 1
         check(fn.devsys_worker_stats_get(byref(st), self._h))
         return WorkerStats(st.jobs, st.running, st.claimed, st.completed, st.not_resting, st.handed_back,
-                           st.lease_expiries, st.cancels, bool(st.stopping))
+                           st.lease_expiries, st.cancels, bool(st.stopping), st.agent_steps, st.agent_tokens,
+                           st.agent_cost)
 
     def cancel_task(self, task_id: str) -> bool:
         """Cancel @p task_id if one of this worker's slots runs it."""

@@ -45,6 +45,7 @@ def test_a_worker_runs_the_queue_with_events(tmp_path: Path, bare_repo: Path) ->
             assert wk.state("wk-1") == "awaiting-review" and wk.state("wk-2") == "awaiting-review"
             st = wk.stats()
             assert (st.jobs, st.claimed, st.completed, st.handed_back, st.running) == (2, 2, 2, 0, 0), st
+            assert (st.agent_steps, st.agent_tokens, st.agent_cost) == (0, 0, 0.0), "a command agent reports no usage"
             with pytest.raises(devsys.StateError):
                 wk.run()  # run once only
         with devsys.Store(w) as s:
