@@ -350,3 +350,40 @@ Test(devsysd_workers, cancel_reaches_a_separate_worker)
 	cr_assert_eq(wait_metric("devsys_workers{state=\"stopped\"}", 1), 1, "its last beat says it stopped");
 	free(body);
 }
+
+/* The embedded worker's own run is canceled in place; devsysd and its worker go on. */
+Test(devsysd_workers, cancel_of_a_task_the_embedded_worker_runs)
+{
+	char script[4096], pidfile[4096], *body, *after;
+	resp r;
+	pid_t agent;
+	snprintf(pidfile, sizeof(pidfile), "%s/inner.pid", dir);
+	snprintf(script, sizeof(script), "echo $$ > '%s.tmp' && mv '%s.tmp' '%s'\nexec sleep 60\n", pidfile, pidfile,
+	         pidfile);
+	body = spec("inner", script);
+	start_daemon("1");
+	r = http("POST", "/api/tasks", body);
+	cr_assert_eq(r.status, 201, "%s", r.body.ptr);
+	devsys_buf_dispose(&r.body);
+	cr_assert((agent = read_pid(pidfile, 30000)) > 0, "the embedded worker did not start the agent");
+	cr_assert(!gone_within(agent, 300), "control: the agent runs before the cancel");
+	r = http("POST", "/api/tasks/inner/cancel", "");
+	cr_assert_eq(r.status, 202, "%s", r.body.ptr);
+	cr_assert(strstr(r.body.ptr, "\"via\":\"this-process\""), "%s", r.body.ptr);
+	devsys_buf_dispose(&r.body);
+	cr_assert(gone_within(agent, 5000), "the agent still runs after the cancel");
+	wait_state("inner", "canceled");
+	cr_assert_eq(wait_metric("devsysd_worker_completed_total", 1), 1, "the worker completed the canceled task");
+	cr_assert_eq(kill(daemon_pid, 0), 0, "devsysd goes on");
+	/* and its worker runs the next task */
+	free(body);
+	body = spec("after", "echo after >> README\n");
+	r = http("POST", "/api/tasks", body);
+	cr_assert_eq(r.status, 201, "%s", r.body.ptr);
+	devsys_buf_dispose(&r.body);
+	wait_state("after", "awaiting-review");
+	after = state_of("inner");
+	cr_assert_str_eq(after, "canceled");
+	free(after);
+	free(body);
+}
