@@ -504,7 +504,7 @@ static int pr_gate_merge(lua_State *L)
 
 /*
  * devsys.pr_body{task_id=, summary=, spec_path=, spec_id=, validation=, acceptance={...}, report=,
- *   runner=, gate=, masker=} -> markdown | nil, msg, code
+ *   runner=, gate=, verification=, agent=, masker=} -> markdown | nil, msg, code
  */
 static int l_pr_body(lua_State *L)
 {
@@ -523,6 +523,8 @@ static int l_pr_body(lua_State *L)
 	b.report = ld_field_str(L, 1, "report", NULL);
 	b.runner = ld_field_str(L, 1, "runner", NULL);
 	b.gate = ld_field_str(L, 1, "gate", NULL);
+	b.verification = ld_field_str(L, 1, "verification", NULL);
+	b.agent = ld_field_str(L, 1, "agent", NULL); /* version 4: the coding agent's digest */
 	b.acceptance = ld_str_array(L, 1, "acceptance", &na);
 	b.nacceptance = na;
 	lua_getfield(L, 1, "masker");

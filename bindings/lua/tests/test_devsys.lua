@@ -768,6 +768,10 @@ if devsys.forge_open then
     local plain = assert(devsys.pr_body({ task_id = "t-43" }))
     has(plain, "t-43"); eq(plain:find("the page loads", 1, true), nil)
     raises("task_id", devsys.pr_body, { summary = "x" })
+    local rich = assert(devsys.pr_body({ task_id = "t-44", verification = "verified: 3 of 3 checks",
+      agent = "agent-done: 4 steps; wrote src/login.py" }))
+    has(rich, "verified: 3 of 3 checks"); has(rich, "wrote src/login.py")
+    eq(plain:find("wrote src/login.py", 1, true), nil, "control: no digest without the field")
   end)
 end
 

@@ -243,14 +243,18 @@ def _gate_options(policy: Union[Policy, Config], repo: Optional[Repo], require_a
 def pr_body(task_id: str, *, summary: Optional[str] = None, spec_path: Optional[str] = None,
             spec_id: Optional[str] = None, validation: Optional[str] = None, acceptance: Sequence[str] = (),
             report: Optional[str] = None, runner: Optional[str] = None, gate: Optional[str] = None,
+            verification: Optional[str] = None, agent: Optional[str] = None,
             masker: Optional["Masker"] = None) -> str:
     """A PR body (Markdown) with the task's metadata (devsys_pr_body_build):
-    cut at the forge's limit with a note, and passed through @p masker."""
+    cut at the forge's limit with a note, and passed through @p masker.
+    @p verification: the verify stage's verdict as text; @p agent: the coding
+    agent's digest (cut at 8000 characters)."""
     o = S.PrBody()
-    o.version = 2
+    o.version = 4
     keep: List[Any] = []
     for field, value in (("task_id", task_id), ("summary", summary), ("spec_path", spec_path), ("spec_id", spec_id),
-                         ("validation", validation), ("report", report), ("runner", runner), ("gate", gate)):
+                         ("validation", validation), ("report", report), ("runner", runner), ("gate", gate),
+                         ("verification", verification), ("agent", agent)):
         b = enc(value, field, optional=field != "task_id")
         keep.append(b)
         setattr(o, field, b)

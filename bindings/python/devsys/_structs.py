@@ -244,7 +244,9 @@ class PrBody(Structure):
                 # version 2
                 ("gate", c_char_p),
                 # version 3
-                ("verification", c_char_p)]
+                ("verification", c_char_p),
+                # version 4
+                ("agent", c_char_p)]
 
 
 class GateOptions(Structure):

@@ -149,6 +149,12 @@ def test_pr_body_carries_the_task_and_is_masked() -> None:
         devsys.pr_body(None)  # type: ignore[arg-type]
     huge = devsys.pr_body("task-44", summary="x" * 200000)
     assert len(huge) < 70000, "the body is cut at the forge's limit"
+    rich = devsys.pr_body("task-45", verification="verified: 3 of 3 checks",
+                          agent="agent-done: 4 steps, 1200 tokens; wrote src/login.py", masker=None)
+    assert "verified: 3 of 3 checks" in rich and "wrote src/login.py" in rich, rich
+    assert "wrote src/login.py" not in plain, "control: no digest without the field"
+    long_digest = devsys.pr_body("task-46", agent="one step of the agent\n" * 2000)
+    assert 4000 < len(long_digest) < 8000 + 1000 and "cut at" in long_digest, "the digest is cut at 8000 characters"
 
 
 def test_forge_bad_input_names_it() -> None:
