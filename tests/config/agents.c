@@ -99,3 +99,38 @@ Test(config_agents, bad_input_is_refused_with_its_position)
 	        "devsys.yaml:7:18: agents.oc: api_key_provider and api_key_ref need api_key_secret");
 	refused(HEAD "    models: m\n    version: 1.0 beta\n", "agents.oc.version: a version is 1 to 64");
 }
+
+Test(config_agents, the_opencode_example_spec_validates_and_its_profile_parses)
+{
+	/* specs/examples/opencode.yaml against the schema, and the profile it names in
+	 * specs/examples/devsys.opencode.yaml: the model is the profile's, the budgets lower */
+	devsys_config *c = NULL;
+	devsys_spec *spec = NULL;
+	devsys_validation *v = NULL;
+	const char *kind = NULL, *models = NULL, *key = NULL, *steps = NULL, *cost = NULL, *tools = NULL;
+	cr_assert_eq(devsys_config_load(&c, DEVSYS_SOURCE_DIR "/specs/examples/devsys.opencode.yaml"), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_spec_load_file(&spec, DEVSYS_SOURCE_DIR "/specs/examples/opencode.yaml", NULL), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_spec_validate(&v, spec, 0), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert(devsys_validation_valid(v), "the example spec does not validate: %s at %s",
+	          devsys_validation_count(v) ? devsys_validation_error_message(devsys_validation_at(v, 0)) : "?",
+	          devsys_validation_count(v) ? devsys_validation_error_instance_location(devsys_validation_at(v, 0)) : "?");
+	const char *profile = devsys_spec_get_string(spec, "/agent/profile");
+	cr_assert_str_eq(devsys_spec_get_string(spec, "/agent/kind"), "opencode");
+	cr_assert_eq(devsys_config_agent_value(&kind, NULL, c, profile, "kind"), 0);
+	cr_assert_str_eq(kind, "opencode");
+	devsys_config_agent_value(&models, NULL, c, profile, "models");
+	devsys_config_agent_value(&key, NULL, c, profile, "api_key_secret");
+	devsys_config_agent_value(&steps, NULL, c, profile, "max_steps");
+	devsys_config_agent_value(&cost, NULL, c, profile, "max_cost");
+	devsys_config_agent_value(&tools, NULL, c, profile, "tools");
+	cr_assert(models && strstr(models, devsys_spec_get_string(spec, "/agent/model")), "%s", models);
+	cr_assert(key && !strchr(key, '/'), "the key is a secret's name: %s", key ? key : "(none)");
+	cr_assert(tools && !strstr(tools, "bash") && !strstr(tools, "webfetch"), "%s", tools);
+	cr_assert_lt(devsys_node_number(devsys_node_get(devsys_spec_at(spec, 0), "/agent/max_steps")), atof(steps));
+	cr_assert_lt(devsys_node_number(devsys_node_get(devsys_spec_at(spec, 0), "/agent/max_cost")), atof(cost));
+	devsys_validation_free(v);
+	devsys_spec_free(spec);
+	devsys_config_free(c);
+}
