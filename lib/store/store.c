@@ -679,7 +679,12 @@ int devsys__store_cancel(devsys_store *st, const char *id, const char *reason, i
 		*owner_pid = 0;
 	/* one transaction: no stage can begin or end between the look and the act */
 	TXN(st, {
-		if ((rc = get_row(st, id, &r)) == 0 && r.stage[0] && owner_alive(&r)) {
+		if ((rc = get_row(st, id, &r)) == 0 && r.stage[0] && owner_elsewhere(st, &r))
+			rc = devsys__error_set(DEVSYS_ESTATE,
+			                       "task '%s' runs on another host (stage %s, pid %lld there): ask its worker to "
+			                       "cancel it (devsys_store_cancel_request); nothing was changed",
+			                       id, r.stage, r.owner_pid);
+		else if (rc == 0 && r.stage[0] && owner_alive(&r)) {
 			if (r.owner_pid == (long long)getpid())
 				rc = devsys__error_set(DEVSYS_ESTATE,
 				                       "task '%s' is run by this process (stage %s): cancel it through its "
