@@ -293,6 +293,20 @@ DEVSYS_API int devsys_store_release(devsys_store *st, const char *id, const char
 DEVSYS_API int devsys_store_complete(devsys_store *st, const char *id, const char *owner);
 
 /**
+ * A small record document the store keeps with its rows, so a process
+ * that does not see the task's folder (another host's devsysd) can serve
+ * it: "task.json" (written at every transition), and the task's latest
+ * test run, "tests/latest/summary.json" and "tests/latest/junit.xml" (the
+ * normalised report; kept up to 4 MiB), written by
+ * devsys_store_run_record(). Into @p out (cleared first).
+ * @return 0; DEVSYS_EINVAL (another name); DEVSYS_EBADID; DEVSYS_ENOTFOUND
+ *         (not kept: no such task, no run yet, or a report over 4 MiB);
+ *         DEVSYS_EIO.
+ * Threads: as every store call.
+ */
+DEVSYS_API int devsys_store_document(devsys_buf *out, devsys_store *st, const char *id, const char *name);
+
+/**
  * Wait up to @p timeout_ms for a sign that a task was queued or handed
  * back, for an idle worker between claims. A PostgreSQL store listens for
  * the notification devsys_store_submit() and release send (LISTEN/NOTIFY);

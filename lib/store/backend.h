@@ -162,6 +162,15 @@ typedef struct devsys__store_backend {
 	 * without the store's lock; thread-safe. NULL: nothing signals, poll.
 	 */
 	int (*wait_work)(void *self, unsigned int timeout_ms);
+
+	/*
+	 * Small record documents kept with the rows (appended), so a process
+	 * that does not see a task's folder can still read them: insert or
+	 * replace document @p name of task @p id; read it into @p out
+	 * (DEVSYS_ENOTFOUND, no error set, when absent).
+	 */
+	int (*doc_put)(void *self, const char *id, const char *name, const char *body, size_t len);
+	int (*doc_get)(void *self, const char *id, const char *name, devsys_buf *out);
 } devsys__store_backend;
 
 #define DEVSYS__STORE_SHARED (1u << 0)

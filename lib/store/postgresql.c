@@ -29,7 +29,7 @@
 #include <time.h>
 
 /* The schema versions this library knows; a database at a higher one is refused. */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 /* The advisory lock key migrations run under ("devsys\0\1"). */
 #define MIGRATE_LOCK "7234315361306492929"
 #define CHANNEL "devsys_queue"
@@ -81,6 +81,9 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	" lease_ms bigint NOT NULL, running bigint NOT NULL, claimed bigint NOT NULL, completed bigint NOT NULL,"
 	" expiries bigint NOT NULL, stopped integer NOT NULL, started_ms bigint NOT NULL, beat_ms bigint NOT NULL);"
 	"CREATE TABLE cancels(task_id text PRIMARY KEY, reason text NOT NULL DEFAULT '', at_ms bigint NOT NULL);",
+	/* 4: small record documents (task.json, the latest run's summary and JUnit), by task and name */
+	"CREATE TABLE documents(task_id text NOT NULL, name text NOT NULL, body bytea NOT NULL,"
+	" updated_ms bigint NOT NULL, PRIMARY KEY(task_id, name));",
 };
 
 static long long mono_ms(void)
@@ -919,6 +922,68 @@ static int pg_cancel_clear(void *self, const char *id)
 	return run(self, NULL, "DELETE FROM cancels WHERE task_id = $1", 1, v, "clear a cancel request");
 }
 
+/* ---- record documents ---- */
+
+/* bytea in and out as binary, so a document is kept byte for byte whatever its encoding */
+static int pg_doc_put(void *self, const char *id, const char *name, const char *body, size_t len)
+{
+	pgs *p = self;
+	const char *v[3] = { id, name, body ? body : "" };
+	int lens[3] = { 0, 0, (int)len }, fmts[3] = { 0, 0, 1 };
+	PGresult *res;
+	if (len > 0x7fffffff)
+		return devsys__error_set(DEVSYS_ELIMIT, "task store: a record document of %zu bytes is too large", len);
+	for (int attempt = 0;; attempt++) {
+		res = PQexecParams(p->conn,
+		                   "INSERT INTO documents(task_id, name, body, updated_ms) VALUES($1, $2, $3, " NOW_MS ") "
+		                   "ON CONFLICT (task_id, name) DO UPDATE SET body = EXCLUDED.body, updated_ms = EXCLUDED.updated_ms",
+		                   3, NULL, v, lens, fmts, 0);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+			PQclear(res);
+			return 0;
+		}
+		if (attempt == 0 && !p->in_txn && lost(p)) {
+			int rc;
+			PQclear(res);
+			if ((rc = reconnect(p)) < 0)
+				return rc;
+			continue;
+		}
+		return pq_err(p, res, "keep a record document");
+	}
+}
+
+static int pg_doc_get(void *self, const char *id, const char *name, devsys_buf *out)
+{
+	pgs *p = self;
+	const char *v[2] = { id, name };
+	PGresult *res;
+	int rc;
+	for (int attempt = 0;; attempt++) {
+		res = PQexecParams(p->conn, "SELECT body FROM documents WHERE task_id = $1 AND name = $2", 2, NULL, v, NULL,
+		                   NULL, 1);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			break;
+		if (attempt == 0 && !p->in_txn && lost(p)) {
+			PQclear(res);
+			if ((rc = reconnect(p)) < 0)
+				return rc;
+			continue;
+		}
+		return pq_err(p, res, "read a record document");
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return DEVSYS_ENOTFOUND;
+	}
+	devsys_buf_clear(out);
+	rc = PQgetlength(res, 0, 0) && devsys_buf_put(out, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0)) < 0
+	         ? DEVSYS_ENOMEM
+	         : 0;
+	PQclear(res);
+	return rc;
+}
+
 /* ---- waking idle workers ---- */
 
 static int listen_on(pgs *p)
@@ -1007,4 +1072,6 @@ const devsys__store_backend devsys__store_postgresql = {
 	.cancel_clear = pg_cancel_clear,
 	.open_url = pg_open_url,
 	.wait_work = pg_wait_work,
+	.doc_put = pg_doc_put,
+	.doc_get = pg_doc_get,
 };

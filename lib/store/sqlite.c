@@ -51,7 +51,11 @@ static const char schema[] =
 	" started_ms INTEGER NOT NULL, beat_ms INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS cancels("
 	" task_id TEXT PRIMARY KEY, reason TEXT NOT NULL DEFAULT '', at_ms INTEGER NOT NULL);"
-	"PRAGMA user_version = 3;";
+	/* small record documents (task.json, the latest run's summary and JUnit), by task and name */
+	"CREATE TABLE IF NOT EXISTS documents("
+	" task_id TEXT NOT NULL, name TEXT NOT NULL, body BLOB NOT NULL, updated_ms INTEGER NOT NULL,"
+	" PRIMARY KEY(task_id, name));"
+	"PRAGMA user_version = 4;";
 
 /* The store's clock, in ms since the epoch: the database's, so every worker measures leases alike. */
 #define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
@@ -756,6 +760,42 @@ static int sq_cancel_clear(void *self, const char *id)
 	return step_done(s, st, "clear a cancel request");
 }
 
+/* ---- record documents ---- */
+
+static int sq_doc_put(void *self, const char *id, const char *name, const char *body, size_t len)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st,
+	               "INSERT OR REPLACE INTO documents(task_id, name, body, updated_ms) VALUES(?,?,?," NOW_MS ")")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob64(st, 3, body, (sqlite3_uint64)len, SQLITE_TRANSIENT);
+	return step_done(s, st, "keep a record document");
+}
+
+static int sq_doc_get(void *self, const char *id, const char *name, devsys_buf *out)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st, "SELECT body FROM documents WHERE task_id = ? AND name = ?")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+		devsys_buf_clear(out);
+		rc = n && devsys_buf_put(out, (const char *)sqlite3_column_blob(st, 0), n) < 0 ? DEVSYS_ENOMEM : 0;
+	} else
+		rc = rc == SQLITE_DONE ? DEVSYS_ENOTFOUND : sq_err(s, rc, "read a record document");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 const devsys__store_backend devsys__store_sqlite = {
 	"sqlite",         sq_open,       sq_close,      sq_begin,        sq_commit,     sq_rollback,
 	sq_task_insert,   sq_task_get,   sq_task_update, sq_task_list,   sq_state_log,  sq_stage_log,
@@ -766,4 +806,5 @@ const devsys__store_backend devsys__store_sqlite = {
 	sq_worker_beat,   sq_worker_list, sq_cancel_set, sq_cancel_get, sq_cancel_clear,
 	NULL, /* open_url: kept in the workspace, open() opens it */
 	NULL, /* wait_work: nothing signals new work; workers poll */
+	sq_doc_put,       sq_doc_get,
 };

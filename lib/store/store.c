@@ -329,6 +329,22 @@ static int sync_pending(devsys_store *st, int rc)
 	return rc;
 }
 
+/* The largest record document kept in the store; a larger JUnit report stays in the folder only. */
+#define DOC_MAX (4u << 20)
+
+/* task.json as just saved, kept with the rows too (a process that does not see the folder reads it there). */
+static int keep_task_json(devsys_store *st, const char *id, const devsys_record *rec)
+{
+	devsys_buf b = DEVSYS_BUF_INIT;
+	int rc;
+	if (!st->be->doc_put)
+		return 0;
+	if ((rc = devsys_record_json(rec, &b)) == 0)
+		rc = st->be->doc_put(st->self, id, "task.json", b.ptr ? b.ptr : "", b.size);
+	devsys_buf_dispose(&b);
+	return rc;
+}
+
 static int write_files(devsys_store *st, const devsys__task_row *r, int from, const char *reason, bool create)
 {
 	devsys_task *task = NULL;
@@ -344,7 +360,7 @@ static int write_files(devsys_store *st, const devsys__task_row *r, int from, co
 		goto done;
 	if (create && r->spec_path[0] && (rc = devsys_record_set_string(rec, "spec_path", r->spec_path)) < 0)
 		goto done;
-	if ((rc = devsys_record_save(rec)) < 0)
+	if ((rc = devsys_record_save(rec)) < 0 || (rc = keep_task_json(st, r->id, rec)) < 0)
 		goto done;
 	data = json_pack("{s:s?,s:s,s:s?,s:s?}", "from", from >= 0 ? state_names[from] : NULL, "to",
 	                 state_names[r->state], "stage", r->stage[0] ? r->stage : (r->last_stage[0] ? r->last_stage : NULL),
@@ -895,6 +911,8 @@ done:
 	return rc;
 }
 
+static int keep_run_documents(devsys_store *st, const char *id, unsigned int run);
+
 int devsys_store_run_record(devsys_store *st, const char *id, unsigned int run)
 {
 	devsys__run_row row;
@@ -906,7 +924,81 @@ int devsys_store_run_record(devsys_store *st, const char *id, unsigned int run)
 	TXN(st, {
 		if ((rc = get_row(st, id, &r)) == 0)
 			rc = st->be->run_upsert(st->self, id, &row);
+		if (rc == 0)
+			rc = keep_run_documents(st, id, run);
 	});
+	return rc;
+}
+
+/* One file of the record into @p out; DEVSYS_ENOTFOUND when it is not there, DEVSYS_ELIMIT over DOC_MAX. */
+static int read_record_file(devsys_buf *out, devsys_store *st, const char *id, devsys_record_file file,
+                            unsigned int run)
+{
+	devsys_task *task = NULL;
+	devsys_buf p = DEVSYS_BUF_INIT;
+	int rc;
+	if ((rc = devsys_task_open(&task, st->ws, id, 0)) == 0 && (rc = devsys_record_path(&p, task, file, run, NULL)) == 0)
+		rc = access(p.ptr, F_OK) == 0 ? devsys__read_file(out, p.ptr, DOC_MAX) : DEVSYS_ENOTFOUND;
+	devsys_buf_dispose(&p);
+	devsys_task_free(task);
+	return rc;
+}
+
+/*
+ * The run's summary and normalised JUnit, kept with the rows as the task's
+ * latest tests when @p run is its latest run (inside the transaction). A
+ * JUnit report over DOC_MAX stays in the folder only.
+ */
+static int keep_run_documents(devsys_store *st, const char *id, unsigned int run)
+{
+	devsys_buf b = DEVSYS_BUF_INIT;
+	devsys_task *task = NULL;
+	unsigned int latest = 0;
+	int rc;
+	if (!st->be->doc_put)
+		return 0;
+	if ((rc = devsys_task_open(&task, st->ws, id, 0)) == 0)
+		rc = devsys_record_latest_run(task, &latest);
+	devsys_task_free(task);
+	if (rc < 0 || latest != run) {
+		devsys_error_clear();
+		return 0; /* an older run: the latest is kept already */
+	}
+	if ((rc = read_record_file(&b, st, id, DEVSYS_RECORD_FILE_RUN_SUMMARY, run)) == 0)
+		rc = st->be->doc_put(st->self, id, "tests/latest/summary.json", b.ptr ? b.ptr : "", b.size);
+	if (rc == 0) {
+		int r2 = read_record_file(&b, st, id, DEVSYS_RECORD_FILE_RUN_JUNIT, run);
+		if (r2 == 0)
+			rc = st->be->doc_put(st->self, id, "tests/latest/junit.xml", b.ptr ? b.ptr : "", b.size);
+		else if (r2 != DEVSYS_ENOTFOUND && r2 != DEVSYS_ELIMIT)
+			rc = r2;
+		else
+			devsys_error_clear();
+	}
+	devsys_buf_dispose(&b);
+	return rc;
+}
+
+int devsys_store_document(devsys_buf *out, devsys_store *st, const char *id, const char *name)
+{
+	int rc;
+	DEVSYS__CHECK_ARG(out);
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(name);
+	if ((rc = devsys_task_id_check(id)) < 0)
+		return rc;
+	if (strcmp(name, "task.json") && strcmp(name, "tests/latest/summary.json") && strcmp(name, "tests/latest/junit.xml"))
+		return devsys__error_set(DEVSYS_EINVAL,
+		                         "'%.60s' is not a record document the store keeps (task.json, "
+		                         "tests/latest/summary.json, tests/latest/junit.xml)",
+		                         name);
+	if (!st->be->doc_get)
+		return devsys__error_set(DEVSYS_ENOTSUPPORTED, "the %s store keeps no record documents", st->be->name);
+	LOCKED(st);
+	rc = st->be->doc_get(st->self, id, name, out);
+	UNLOCKED(st);
+	if (rc == DEVSYS_ENOTFOUND)
+		return devsys__error_set(DEVSYS_ENOTFOUND, "the store keeps no %s for task '%s'", name, id);
 	return rc;
 }
 

@@ -9,8 +9,10 @@
 #include "testutil.h"
 #include <criterion/hooks.h>
 #include <devsys.h>
+#include <jansson.h>
 #include <devsys/secrets.h>
 #include <devsys/store.h>
+#include <devsys/record.h>
 #include <devsys/config.h>
 #include <devsys/pipeline.h>
 
@@ -142,7 +144,7 @@ Test(pg_store, opens_with_pgpassfile_and_keeps_rows_in_postgresql)
 	cr_assert_str_eq(v, "1 1 0", "state, claims, queue rows: %s", v);
 	free(v);
 	v = sql1(url, "SELECT max(version) FROM devsys_schema;");
-	cr_assert_str_eq(v, "3");
+	cr_assert_str_eq(v, "4");
 	free(v);
 	{
 		char *db;
@@ -324,7 +326,7 @@ Test(pg_store, concurrent_openers_of_a_fresh_database_migrate_it_once)
 	}
 	v = sql1(url, "SELECT string_agg(version::text, ',' ORDER BY version) || ' ' || (SELECT count(*) FROM tasks) "
 	              "FROM devsys_schema;");
-	cr_assert_str_eq(v, "1,2,3 4", "migrations applied once each, four tasks: %s", v);
+	cr_assert_str_eq(v, "1,2,3,4 4", "migrations applied once each, four tasks: %s", v);
 	free(v);
 }
 
@@ -539,5 +541,64 @@ Test(pg_store, check_finds_and_repairs_drift_between_the_database_and_the_folder
 	OK(devsys_store_check(st, 0, &b, &drift));
 	cr_assert_eq(drift, 0, "repaired: %s", b.ptr);
 	devsys_buf_dispose(&b);
+	devsys_store_free(st);
+}
+
+/*
+ * The small record documents kept with the rows: a process that does not
+ * see the task's folder (here: the folder is gone) still reads task.json
+ * and the latest run's summary and normalised JUnit from the store.
+ */
+Test(pg_store, task_json_and_the_latest_tests_are_kept_in_the_store)
+{
+	devsys_store *st = NULL, *other = NULL;
+	devsys_task *task = NULL;
+	devsys_record *rec = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	unsigned int run = 0;
+	char *junit;
+	NEED_PG();
+	OK(open_url(&st, url, NULL, NULL));
+	OK(devsys_store_task_create(st, "doc1", NULL));
+	OK(devsys_store_task_create(st, "doc2", NULL));
+	OK(devsys_store_transition(st, "doc1", DEVSYS_STATE_VALIDATED, NULL));
+	/* a test run of two cases, one failing, through the record */
+	OK(devsys_task_open(&task, ws, "doc1", 0));
+	OK(devsys_record_open(&rec, task));
+	OK(devsys_record_run_begin(rec, &run));
+	cr_assert(asprintf(&junit, "%s/r.xml", dir) > 0);
+	cr_assert(dt_write_file(junit, "<testsuite name=\"s\" tests=\"2\"><testcase classname=\"c\" name=\"ok\" time=\"0.1\"/>"
+	                               "<testcase classname=\"c\" name=\"bad\" time=\"0.2\"><failure message=\"no\"/>"
+	                               "</testcase></testsuite>"));
+	OK(devsys_record_run_add_junit(rec, run, junit));
+	OK(devsys_record_run_complete(rec, run));
+	devsys_record_free(rec);
+	devsys_task_free(task);
+	free(junit);
+	OK(devsys_store_run_record(st, "doc1", run));
+	/* the folder goes away, as on a host that never had it */
+	cr_assert_eq(dt_sh("rm -rf '%s/tasks/doc1'", dir), 0);
+	OK(open_url(&other, url, NULL, NULL));
+	OK(devsys_store_document(&b, other, "doc1", "task.json"));
+	cr_assert(strstr(b.ptr, "\"validated\""), "%s", b.ptr);
+	OK(devsys_store_document(&b, other, "doc1", "tests/latest/summary.json"));
+	cr_assert(strstr(b.ptr, "\"tests\"") && strstr(b.ptr, "\"failed\""), "%s", b.ptr);
+	{
+		json_t *j = json_loads(b.ptr, 0, NULL);
+		cr_assert(j, "%s", b.ptr);
+		cr_assert_eq(json_integer_value(json_object_get(j, "tests")), 2);
+		cr_assert_eq(json_integer_value(json_object_get(j, "failed")), 1);
+		json_decref(j);
+	}
+	OK(devsys_store_document(&b, other, "doc1", "tests/latest/junit.xml"));
+	cr_assert(strstr(b.ptr, "<testsuites") && strstr(b.ptr, "name=\"bad\""), "%s", b.ptr);
+	/* the controls: a task without a run, a name the store does not keep */
+	cr_assert_eq(devsys_store_document(&b, other, "doc2", "tests/latest/summary.json"), DEVSYS_ENOTFOUND);
+	cr_assert(strstr(MSG, "doc2"), "%s", MSG);
+	OK(devsys_store_document(&b, other, "doc2", "task.json"));
+	cr_assert(strstr(b.ptr, "\"created\""), "%s", b.ptr);
+	cr_assert_eq(devsys_store_document(&b, other, "doc1", "spec.yaml"), DEVSYS_EINVAL);
+	devsys_buf_dispose(&b);
+	devsys_store_free(other);
 	devsys_store_free(st);
 }
