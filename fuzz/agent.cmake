@@ -1,1 +1,2 @@
 devsys_add_fuzzer(NAME agent_events)
+devsys_add_fuzzer(NAME agent_session)

@@ -215,7 +215,7 @@ static int keep_err(devsys__agent *a, const char *line, size_t len)
 
 static int take(devsys__agent *a, struct linebuf *b, const char *data, size_t len)
 {
-	if (b->overlong)
+	if (b->overlong || len == 0) /* an empty piece (a newline first) adds nothing, to no buffer yet */
 		return 0;
 	if (b->len + len > DEVSYS__AGENT_LINE_MAX) {
 		b->overlong = 1; /* a line over the cap is dropped whole, and counted */
