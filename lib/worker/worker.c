@@ -571,13 +571,22 @@ static int claim(slot *s, devsys_buf *id, bool *limited)
 	else
 		rc = devsys_store_claim(id, w->store, s->owner, w->host, list, n, w->lease_ms);
 	if (rc == 0) {
+		bool stopping;
 		queue_profile(w, id->ptr, profile, sizeof(profile));
 		pthread_mutex_lock(&w->lock);
-		snprintf(s->task, sizeof(s->task), "%s", id->ptr);
-		snprintf(s->profile, sizeof(s->profile), "%s", profile);
-		s->lost = s->handed_back = s->cancel_seen = false;
-		w->claimed++;
+		/* a stop that came during the claim: the task goes back untouched (under the lock the stop checks) */
+		if (!(stopping = w->stopping)) {
+			snprintf(s->task, sizeof(s->task), "%s", id->ptr);
+			snprintf(s->profile, sizeof(s->profile), "%s", profile);
+			s->lost = s->handed_back = s->cancel_seen = false;
+			w->claimed++;
+		}
 		pthread_mutex_unlock(&w->lock);
+		if (stopping) {
+			if (devsys_store_release(w->store, id->ptr, s->owner, "the worker stopped before it ran the task") < 0)
+				emit_error(w, s, id->ptr, "cannot hand back the task claimed while the worker stopped");
+			rc = DEVSYS_ENOTFOUND;
+		}
 	}
 	pthread_mutex_unlock(&w->claim_lock);
 	return rc;
