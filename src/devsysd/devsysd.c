@@ -1487,6 +1487,7 @@ static void *acceptor(void *arg)
 
 #if defined(DEVSYS_HAVE_MODULE_WORKER)
 static pthread_t worker_thread;
+static atomic_bool worker_done;
 
 static void on_worker_event(const devsys_worker_event *ev, void *payload)
 {
@@ -1504,6 +1505,7 @@ static void *worker_main(void *arg)
 	(void)arg;
 	if (devsys_worker_run(worker) < 0)
 		fprintf(stderr, "devsysd: the worker stopped: %s\n", devsys_error_message(devsys_error_last()));
+	atomic_store(&worker_done, true);
 	return NULL;
 }
 #endif
@@ -1545,6 +1547,16 @@ static void stop_worker(void)
 	if (!worker)
 		return;
 	devsys_worker_stop(worker, cfg.grace * 1000u);
+	/* a stage that ignores its cancel does not keep devsysd: its task is handed back already */
+	for (uint64_t until = now_ns() + 10000000000ull; !atomic_load(&worker_done) && now_ns() < until;) {
+		struct timespec ts = { 0, 20 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if (!atomic_load(&worker_done)) {
+		fprintf(stderr, "devsysd: the worker's runs did not end within 10 s of the hand-back; exiting without it\n");
+		worker = NULL; /* its threads still use it */
+		return;
+	}
 	pthread_join(worker_thread, NULL);
 #endif
 }

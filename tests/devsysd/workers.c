@@ -387,3 +387,36 @@ Test(devsysd_workers, cancel_of_a_task_the_embedded_worker_runs)
 	free(after);
 	free(body);
 }
+
+/* SIGTERM: the embedded worker's running task gets the grace period (2 s), then it is handed back. */
+Test(devsysd_workers, sigterm_hands_the_running_task_back)
+{
+	char script[4096], pidfile[4096], *body, *s;
+	resp r;
+	pid_t agent;
+	int st;
+	snprintf(pidfile, sizeof(pidfile), "%s/term.pid", dir);
+	snprintf(script, sizeof(script), "echo $$ > '%s.tmp' && mv '%s.tmp' '%s'\nexec sleep 60\n", pidfile, pidfile,
+	         pidfile);
+	body = spec("term", script);
+	start_daemon("1");
+	r = http("POST", "/api/tasks", body);
+	cr_assert_eq(r.status, 201, "%s", r.body.ptr);
+	devsys_buf_dispose(&r.body);
+	cr_assert((agent = read_pid(pidfile, 30000)) > 0, "the embedded worker did not start the agent");
+	st = dt_stop(daemon_pid, SIGTERM, 20000);
+	daemon_pid = 0;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "devsysd after SIGTERM: status %d", st);
+	cr_assert(gone_within(agent, 5000), "the handed-back run's agent still runs");
+	start_daemon(NULL); /* to read the task back */
+	s = state_of("term");
+	cr_assert_str_eq(s, "interrupted");
+	free(s);
+	r = http("GET", "/api/tasks/term/events", NULL);
+	cr_assert(strstr(r.body.ptr, "stage agent interrupted") && strstr(r.body.ptr, "the worker stopped"), "%s",
+	          r.body.ptr);
+	devsys_buf_dispose(&r.body);
+	cr_assert_eq(metric("devsys_claims_total{how=\"released\"}"), 1);
+	cr_assert_eq(metric("devsys_queue_tasks{lease=\"free\"}"), 1, "the task is back in the queue for a worker");
+	free(body);
+}
