@@ -26,6 +26,7 @@ import time
 
 DEVSYS = os.path.abspath(sys.argv[1])
 DEADLINE_S = 60
+COLUMNS = 120
 
 
 def skip(why):
@@ -78,7 +79,8 @@ def setup(root):
     git("commit", "-qm", "init", cwd=seed)
     git("push", "-q", "origin", "main", cwd=seed)
     with open(f"{root}/agent.sh", "w") as f:
-        f.write(f"""echo "agent $DEVSYS_TASK_ID waiting"
+        # the line is longer than the terminal is wide: the view must cut it
+        f.write(f"""echo "agent $DEVSYS_TASK_ID waiting {'x' * 200}"
 i=0
 while [ ! -f "{root}/go-all" ]; do
 	i=$((i + 1))
@@ -90,8 +92,13 @@ echo "line from $DEVSYS_TASK_ID" >> README
 
 
 def row_re(task):
-    # "  <task> agent <spinner>  <secs>s  agent <task> waiting", one line of a redraw
-    return re.compile(rf"^  {task}\s+agent\s+\S+\s+\d+\.\ds  agent {task} waiting$", re.M)
+    # "  <task>  agent  <spinner>  <secs>s  agent <task> waiting xxx...", one line of a redraw
+    return re.compile(rf"^  {task}\s+agent\s+\S+\s+\d+\.\ds  agent {task} waiting x+$", re.M)
+
+
+def too_wide(frame):
+    # the lines of a redraw wider than the terminal's 120 columns less one (a line that wraps breaks the redraw)
+    return [line for line in frame.split("\n") if len(line) > COLUMNS - 1]
 
 
 def summary_ok(out, tasks):
@@ -108,7 +115,7 @@ def on_terminal(root, ws):
                               f"{root}/t1.yaml", f"{root}/t2.yaml"])
         finally:
             os._exit(127)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, COLUMNS, 0, 0))
     out, released, status = b"", False, None
     deadline = time.monotonic() + DEADLINE_S
     try:
@@ -129,6 +136,8 @@ def on_terminal(root, ws):
                 for frame in text.split("\x1b[J")[:-1]:
                     if (row_re("t1").search(frame) and row_re("t2").search(frame)
                             and re.search(r"^  2 running, 0 of 2 done$", frame, re.M)):
+                        if too_wide(frame):
+                            fail(f"a line of the view is wider than the terminal: {too_wide(frame)[0]!r}", out)
                         released = True
                         open(f"{root}/go-all", "w").close()
                         break
@@ -149,6 +158,7 @@ def on_terminal(root, ws):
             out += chunk
     finally:
         if status is None:
+            open(f"{root}/go-all", "w").close()  # the agents (process groups of their own) end by themselves
             os.kill(pid, 9)
             os.waitpid(pid, 0)
         os.close(fd)
