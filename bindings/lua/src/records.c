@@ -766,6 +766,15 @@ static int st_complete(lua_State *L)
 	return ok(L, devsys_store_complete(st, id, owner));
 }
 
+/* store:document(id, name) -> a kept record document ("task.json", "tests/latest/summary.json", ...) | nil, msg, code */
+static int st_document(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	const char *id = ld_checkcstr(L, 2), *name = ld_checkcstr(L, 3);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	return buf_result(L, devsys_store_document(&b, st, id, name), &b);
+}
+
 /* store:backend() -> "sqlite" | "postgresql" */
 static int st_backend(lua_State *L)
 {
@@ -904,7 +913,7 @@ void ld_open_records(lua_State *L)
 		{ "list_json", st_list_json },     { "resume", st_resume },         { "recover", st_recover },
 		{ "run_record", st_run_record },   { "submit", st_submit },         { "claim", st_claim },
 		{ "heartbeat", st_heartbeat },     { "release", st_release },       { "complete", st_complete },
-		{ "claims_json", st_claims_json }, { "backend", st_backend },       { "wait_work", st_wait_work },
+		{ "claims_json", st_claims_json }, { "backend", st_backend },       { "document", st_document },       { "wait_work", st_wait_work },
 		{ "worker_beat", st_worker_beat }, { "workers_json", st_workers_json },
 		{ "cancel_request", st_cancel_request }, { "cancel_requested", st_cancel_requested }, { NULL, NULL },
 	};

@@ -929,6 +929,12 @@ class Store(Handle):
         """Take @p id out of the queue: its worker is done with it."""
         check(fn.devsys_store_complete(self._h, req(id, "task id"), req(owner, "owner")))
 
+    def document(self, id: str, name: str) -> bytes:
+        """A record document the store keeps with its rows ("task.json",
+        "tests/latest/summary.json", "tests/latest/junit.xml"), for a process
+        that does not see the task's folder; NotFoundError when not kept."""
+        return with_buf(lambda b: fn.devsys_store_document(b, self._h, req(id, "task id"), req(name, "name")))
+
     def wait_work(self, timeout_ms: int) -> bool:
         """Wait up to @p timeout_ms for a sign that work was queued (PostgreSQL's
         LISTEN/NOTIFY; SQLite has none and returns False at once). A hint: claim either way."""
