@@ -233,6 +233,11 @@ typedef struct many {
 	devsys_cli_progress *view; /* every running task, fed by each slot's pipeline */
 	pthread_mutex_t lock;
 	volatile sig_atomic_t interrupted, finished;
+	/* per task: its runner profile's max_concurrent (0: none), whether it started and ended */
+	char **profiles;
+	unsigned int *limits;
+	unsigned char *started, *ended;
+	pthread_cond_t room; /* a task ended: a profile at its limit may have room again */
 } many;
 
 static int many_add(struct many *m, const char *id)
@@ -251,6 +256,42 @@ static int many_add(struct many *m, const char *id)
 	return 0;
 }
 
+static bool many_has_room(const many *m, size_t i)
+{
+	unsigned int running = 0;
+	if (!m->limits[i])
+		return true;
+	for (size_t k = 0; k < m->n; k++)
+		running += m->started[k] && !m->ended[k] && !strcmp(m->profiles[k], m->profiles[i]);
+	return running < m->limits[i];
+}
+
+/*
+ * The next task to run (m->lock held): the first not started whose profile
+ * is under its max_concurrent; waits while every one left is held back by
+ * a limit. m->n when none is left (or the run was interrupted).
+ */
+static size_t many_next(many *m)
+{
+	for (;;) {
+		bool left = false;
+		if (m->interrupted)
+			return m->n;
+		for (size_t i = 0; i < m->n; i++) {
+			if (m->started[i])
+				continue;
+			left = true;
+			if (many_has_room(m, i)) {
+				m->started[i] = 1;
+				return i;
+			}
+		}
+		if (!left)
+			return m->n;
+		pthread_cond_wait(&m->room, &m->lock);
+	}
+}
+
 static void *many_main(void *arg)
 {
 	many_slot *s = arg;
@@ -260,7 +301,7 @@ static void *many_main(void *arg)
 		size_t i;
 		int rc;
 		pthread_mutex_lock(&m->lock);
-		i = m->interrupted ? m->n : m->next++;
+		i = many_next(m);
 		pthread_mutex_unlock(&m->lock);
 		if (i >= m->n)
 			break;
@@ -270,6 +311,8 @@ static void *many_main(void *arg)
 		pthread_mutex_lock(&m->lock);
 		m->states[i] = devsys_store_task_state(devsys_pipeline_store(s->p), m->ids[i]);
 		m->outcomes[i] = strdup(rc < 0 ? devsys_error_message(devsys_error_last()) : res.outcome ? res.outcome : "");
+		m->ended[i] = 1;
+		pthread_cond_broadcast(&m->room);
 		pthread_mutex_unlock(&m->lock);
 		devsys_cli_progress_task(m->view, m->ids[i],
 		                         m->states[i] >= 0 ? devsys_task_state_name(m->states[i]) : "unknown");
@@ -289,7 +332,10 @@ static void *many_signals(void *arg)
 	sigaddset(&set, SIGUSR1);
 	while (sigwait(&set, &sig) == 0 && !m->finished)
 		if (sig != SIGUSR1) {
+			pthread_mutex_lock(&m->lock);
 			m->interrupted = 1;
+			pthread_cond_broadcast(&m->room); /* a job waiting for room ends */
+			pthread_mutex_unlock(&m->lock);
 			for (int i = 0; i < m->jobs; i++)
 				devsys_pipeline_cancel(m->slots[i].p);
 		}
@@ -360,6 +406,30 @@ static int many_add_ids(many *m, const char *const *ids, size_t n)
 	return 0;
 }
 
+/* Each task's runner profile (its spec's runner) and that profile's max_concurrent in @p config. */
+static int many_limits(many *m, devsys_pipeline *vp, const char *config)
+{
+	devsys_config *cfg = NULL;
+	if (!(m->profiles = calloc(m->n ? m->n : 1, sizeof(char *))) || !(m->limits = calloc(m->n ? m->n : 1, sizeof(unsigned int))) ||
+	    !(m->started = calloc(m->n ? m->n : 1, 1)) || !(m->ended = calloc(m->n ? m->n : 1, 1)))
+		return DEVSYS_EXIT_SYSTEM;
+	if (config && devsys_config_load(&cfg, config) < 0)
+		return devsys_cli_fail_lib(m->cli, "cannot load the configuration");
+	for (size_t i = 0; i < m->n; i++) {
+		const char *profile = NULL;
+		if (devsys_pipeline_load(vp, m->ids[i]) == 0)
+			profile = devsys_spec_get_string(devsys_pipeline_spec(vp), "/runner");
+		if (!(m->profiles[i] = strdup(profile ? profile : ""))) {
+			devsys_config_free(cfg);
+			return DEVSYS_EXIT_SYSTEM;
+		}
+		if (cfg && profile && devsys_config_runner_max_concurrent(&m->limits[i], cfg, profile) < 0)
+			m->limits[i] = 0; /* a profile devsys.yaml lacks has no limit; its step reports it */
+	}
+	devsys_config_free(cfg);
+	return 0;
+}
+
 /* The tasks of @p files (validated first) or, with @p files NULL, the registered tasks @p ids. */
 static int run_many(devsys_cli *cli, char **files, int nfiles, const char *const *ids, size_t nids, int jobs,
                     const char *config)
@@ -375,6 +445,7 @@ static int run_many(devsys_cli *cli, char **files, int nfiles, const char *const
 	m.cli = cli;
 	m.jobs = jobs;
 	pthread_mutex_init(&m.lock, NULL);
+	pthread_cond_init(&m.room, NULL);
 	o.config_path = config;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -397,6 +468,8 @@ static int run_many(devsys_cli *cli, char **files, int nfiles, const char *const
 	}
 	for (size_t i = 0; i < m.n; i++)
 		m.states[i] = -1;
+	if ((rc = many_limits(&m, vp, config)) != 0)
+		goto out;
 	if (!(m.view = devsys_cli_progress_new_many(cli, stdout, run_view_mode(cli), m.ids, m.n, (size_t)jobs))) {
 		rc = DEVSYS_EXIT_SYSTEM;
 		goto out;
@@ -431,7 +504,14 @@ out:
 		free(m.ids[i]);
 		if (m.outcomes)
 			free(m.outcomes[i]);
+		if (m.profiles)
+			free(m.profiles[i]);
 	}
+	free(m.profiles);
+	free(m.limits);
+	free(m.started);
+	free(m.ended);
+	pthread_cond_destroy(&m.room);
 	free(m.ids);
 	free(m.outcomes);
 	free(m.states);

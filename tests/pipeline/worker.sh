@@ -206,4 +206,15 @@ rc=0
 "$devsys" --workspace "$ws" run --jobs 1 "$root/c.yaml" > "$root/run.out" 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "the control run exited $rc: $(cat "$root/run.out")"
 [ "$(state c1)" = failed ] || fail "control: c1 is $(state c1), its agent should have been alone"
-echo "ok: submit, worker --jobs 2 --once, SIGTERM hand-back and resume, a spec gone bad, run --jobs 2"
+
+# 7. a profile's max_concurrent bounds devsys run --jobs too: with max_concurrent: 1, the two
+#    barrier tasks of that profile run one after the other even with --jobs 2 (the first is alone)
+printf 'runners:\n  one-at-a-time:\n    type: inproc\n    max_concurrent: 1\n' > "$root/limits.yaml"
+{ barrier_spec m1 lim; barrier_spec m2 lim; } | sed 's/^runner: inproc$/runner: one-at-a-time/' > "$root/m.yaml"
+grep -q "^runner: one-at-a-time" "$root/m.yaml" || fail "the limited spec: $(cat "$root/m.yaml")"
+rc=0
+"$devsys" --workspace "$ws" run --jobs 2 --config "$root/limits.yaml" "$root/m.yaml" > "$root/run.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "the limited run exited $rc: $(cat "$root/run.out")"
+[ "$(state m1)" = failed ] || fail "max_concurrent: m1 is $(state m1), it should have run alone: $(cat "$root/run.out")"
+[ "$(state m2)" = awaiting-review ] || fail "max_concurrent: m2 is $(state m2): $(cat "$root/run.out")"
+echo "ok: submit, worker --jobs 2 --once, SIGTERM hand-back and resume, a spec gone bad, run --jobs 2, max_concurrent"
