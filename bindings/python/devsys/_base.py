@@ -20,6 +20,10 @@ T = TypeVar("T", bound="Handle")
 def enc(value: Optional[StrPath], what: str, *, optional: bool = False) -> Optional[bytes]:
     """A C string from str (UTF-8; surrogate escapes give back the bytes
     os.fsdecode hid), bytes or a path. None only where the C API allows NULL."""
+    if type(value) is str and value.isascii():  # the common case, before the slower ABC check below
+        if "\0" in value:
+            raise ValueError(f"{what}: {value!r} contains a NUL byte")
+        return value.encode("ascii")
     if value is None:
         if optional:
             return None

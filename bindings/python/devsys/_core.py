@@ -227,8 +227,11 @@ class Spec(Handle):
         # the defaults need no options struct (NULL): the common case stays cheap
         o = cls._opts(format, max_size, max_depth, max_nodes) if (format or max_size or max_depth or max_nodes) else None
         nm = enc(name, "name", optional=True)
-        return cls(new_handle(lambda out: fn.devsys_spec_load_buffer(out, b, len(b), nm,
-                                                                        byref(o) if o is not None else None)))
+        out = c_void_p()  # new_handle() inlined: this is the binding's hottest path (bench/bindings)
+        check(fn.devsys_spec_load_buffer(byref(out), b, len(b), nm, byref(o) if o is not None else None))
+        ptr = out.value
+        assert ptr is not None
+        return cls(ptr)
 
     @classmethod
     def load_file(cls, path: StrPath, *, format: int = FORMAT_AUTO, max_size: int = 0, max_depth: int = 0,
