@@ -535,6 +535,17 @@ if devsys.config_parse then
     fails(E.PARSE, "devsys.yaml:", devsys.config_parse("runners:\n  a: {type: inproc\n", "devsys.yaml"))
     fails(E.NOTFOUND, nil, devsys.config_load(tmp .. "/missing.yaml"))
   end)
+
+  test("config: a runner pool's profile reads as its first member; pool keys checked at their position", function()
+    local cfg <close> = assert(devsys.config_parse("runners:\n  farm:\n    type: remote-ssh\n    port: 2201\n"
+      .. "    known_hosts: /k\n    hosts: [\"[::1]:2200\", b.example]\n    per_host_max: 2\n    cooldown: 2m\n", "p.yaml"))
+    local typ, o = cfg:runner("farm")
+    eq(typ, "remote-ssh"); eq(o.host, "::1"); eq(o.port, 2200)
+    fails(E.INVALID, "per_host_max", devsys.config_parse("runners:\n  one:\n    type: remote-ssh\n    host: a\n"
+      .. "    known_hosts: /k\n    per_host_max: 2\n", "bad.yaml"))
+    fails(E.INVALID, "port.yaml:5", devsys.config_parse("runners:\n  farm:\n    type: remote-ssh\n    known_hosts: /k\n"
+      .. "    hosts: [a.example, \"b.example:99999\"]\n", "port.yaml"))
+  end)
 end
 
 -- ---- report ----------------------------------------------------------------

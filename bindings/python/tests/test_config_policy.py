@@ -126,3 +126,25 @@ def test_config_docker_and_dind_profiles() -> None:
     # the config is freed: the structs hold copies of their own
     assert cfg.closed and x.docker.contents.image == b"alpine:3" and x.engine_image == b"docker:dind"
     assert d.image == b"debian:12" and d.allowed_images[1] == b"alpine:3"
+
+
+def test_runner_pool_profiles_read_through_the_public_readers() -> None:
+    """A pool (hosts / endpoints, per_host_max, cooldown) has no public struct: the readers
+    give one runner its first member, and the pool keys are checked at their position."""
+    text = ("runners:\n"
+            "  farm:\n    type: remote-ssh\n    port: 2201\n    known_hosts: /k\n"
+            "    hosts: [\"[::1]:2200\", b.example]\n    per_host_max: 2\n    cooldown: 2m\n"
+            "  engines:\n    type: host-docker\n    image: x\n"
+            "    endpoints: [\"unix:///run/a.sock\", \"tcp://127.0.0.1:2375\"]\n")
+    with devsys.Config.parse(text, "pools.yaml") as cfg:
+        kind, o = cfg.runner("farm")
+        assert (kind, o.host, o.port) == ("remote-ssh", b"::1", 2200), (kind, o.host, o.port)
+        assert cfg.runner_docker("engines").host == b"unix:///run/a.sock", "never the default engine"
+    with pytest.raises(devsys.ValidationError) as ei:
+        devsys.Config.parse("runners:\n  one:\n    type: remote-ssh\n    host: a.example\n    known_hosts: /k\n"
+                            "    per_host_max: 2\n", "bad.yaml")
+    assert "bad.yaml:" in ei.value.message and "per_host_max" in ei.value.message, ei.value.message
+    with pytest.raises(devsys.ValidationError) as ei:
+        devsys.Config.parse("runners:\n  farm:\n    type: remote-ssh\n    known_hosts: /k\n"
+                            "    hosts: [a.example, \"b.example:99999\"]\n", "port.yaml")
+    assert "port.yaml:5" in ei.value.message, ei.value.message
