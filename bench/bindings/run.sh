@@ -16,7 +16,7 @@ bin="$build/bench/bindings/bench_bindings"
 export DEVSYS_LIBRARY="$build/lib/libdevsys.so.1"
 best() { sort -g | head -n 1; }
 bestmax() { sort -gr | head -n 1; }
-cv= pv= cs= ps= cvc= pvc= csc= psc=
+cv= pv= cs= ps= cvc= pvc= csc= psc= prc=
 r=1
 while [ "$r" -le "$rounds" ]; do
 	out=$("$bin" version "$n"); echo "$out" >&2
@@ -30,7 +30,8 @@ while [ "$r" -le "$rounds" ]; do
 	csc="$csc $(echo "$out" | sed 's/.*cpu \([0-9]*\) specs\/s.*/\1/')"
 	out=$(/usr/bin/python3 "$here/bench_py.py" validate "$m"); echo "$out" >&2
 	ps="$ps $(echo "$out" | sed 's/.* s, \([0-9]*\) specs\/s,.*/\1/')"
-	psc="$psc $(echo "$out" | sed 's/.*cpu \([0-9]*\) specs\/s.*/\1/')"
+	psc="$psc $(echo "$out" | sed 's/.*, cpu \([0-9]*\) specs\/s (.*/\1/')"
+	prc="$prc $(echo "$out" | sed 's/.*raw ctypes calls, cpu \([0-9]*\) specs\/s).*/\1/')"
 	r=$((r + 1))
 done
 b() { echo $1 | tr ' ' '\n' | best; }
@@ -41,3 +42,5 @@ cvcb=$(b "$cvc") pvcb=$(b "$pvc") cscb=$(bm "$csc") pscb=$(bm "$psc")
 echo "-- best of $rounds (wall | thread CPU)"
 echo "devsys_version: C $cvb | $cvcb ns/call, Python $pvb | $pvcb ns/call: Python/C $(ratio "$pvb" "$cvb")x | $(ratio "$pvcb" "$cvcb")x"
 echo "validate: C $csb | $cscb specs/s, Python $psb | $pscb specs/s: C/Python time ratio $(ratio "$csb" "$psb")x | $(ratio "$cscb" "$pscb")x (target <= 1.3x)"
+prb=$(bm "$prc")
+echo "validate floor (the same library calls through bare ctypes): $prb specs/s CPU: C/ctypes $(ratio "$cscb" "$prb")x"
