@@ -201,7 +201,7 @@ static int context_state(int *st, const devsys_policy_input *in, const char *ctx
 {
 	bool failed = false, neutral = false, pending = false;
 	for (size_t i = 0; i < in->nchecks; i++) {
-		devsys_policy_check c;
+		devsys_policy_check c = DEVSYS_POLICY_CHECK_INIT;
 		int rc = get_check(&c, in, i);
 		if (rc < 0)
 			return rc;

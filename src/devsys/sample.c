@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <git2.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -107,18 +108,27 @@ static bool have_remote(const char *path)
 	return ok;
 }
 
+/* @p dir + "/" + @p name into @p out; false when it does not fit (a path is
+ * never silently cut: the cut one could name another file). */
+static bool sample_path(char *out, size_t size, const char *dir, const char *name, long suffix)
+{
+	int n = suffix < 0 ? snprintf(out, size, "%s/%s", dir, name) : snprintf(out, size, "%s/%s%ld", dir, name, suffix);
+	return n >= 0 && (size_t)n < size;
+}
+
 /* Made in a temporary directory and renamed into place: a concurrent run
  * either finds it whole or loses the rename and uses the winner's. */
 static int make_remote(devsys_cli *cli, const char *dir)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
 	int rc;
-	snprintf(path, sizeof(path), "%s/remote.git", dir);
+	if (!sample_path(path, sizeof(path), dir, "remote.git", -1) ||
+	    !sample_path(tmp, sizeof(tmp), dir, ".remote.git.", (long)getpid()))
+		return sample_fail(cli, "the sample's directory path is too long (%zu bytes): %.64s...", strlen(dir), dir);
 	if (have_remote(path))
 		return DEVSYS_EXIT_OK;
 	if (access(path, F_OK) == 0)
 		return sample_fail(cli, "%s exists but is not a bare repository with a main branch; move it away", path);
-	snprintf(tmp, sizeof(tmp), "%s/.remote.git.%ld", dir, (long)getpid());
 	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	if ((rc = commit_sample(cli, tmp)) != 0)
 		goto out;
@@ -135,14 +145,15 @@ static int write_agent(devsys_cli *cli, const char *dir)
 	char path[PATH_MAX], tmp[PATH_MAX], have[65536];
 	size_t n = 0;
 	FILE *f;
-	snprintf(path, sizeof(path), "%s/agent.py", dir);
+	if (!sample_path(path, sizeof(path), dir, "agent.py", -1) ||
+	    !sample_path(tmp, sizeof(tmp), dir, ".agent.py.", (long)getpid()))
+		return sample_fail(cli, "the sample's directory path is too long (%zu bytes): %.64s...", strlen(dir), dir);
 	if ((f = fopen(path, "rb"))) {
 		n = fread(have, 1, sizeof(have), f);
 		fclose(f);
 		if (n == devsys_cli_sample_agent_len && memcmp(have, devsys_cli_sample_agent, n) == 0)
 			return DEVSYS_EXIT_OK;
 	}
-	snprintf(tmp, sizeof(tmp), "%s/.agent.py.%ld", dir, (long)getpid());
 	if (!(f = fopen(tmp, "wb")) ||
 	    fwrite(devsys_cli_sample_agent, 1, devsys_cli_sample_agent_len, f) != devsys_cli_sample_agent_len ||
 	    fclose(f) != 0 || rename(tmp, path) < 0) {

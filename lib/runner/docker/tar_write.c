@@ -48,8 +48,12 @@ static int werr(devsys__tar_writer *w, int code)
 
 static void put_octal(char *f, size_t width, uint64_t v)
 {
-	/* width-1 digits and a NUL, as ustar writes them */
-	snprintf(f, width, "%0*llo", (int)(width - 1), (unsigned long long)v);
+	/* width-1 digits and a NUL, as ustar writes them; callers keep v within
+	 * width-1 octal digits, so the digits are written by hand (no snprintf
+	 * whose truncation the compiler must assume) */
+	f[width - 1] = '\0';
+	for (size_t i = width - 1; i-- > 0; v >>= 3)
+		f[i] = (char)('0' + (v & 7u));
 }
 
 static int pax_record(devsys_buf *b, const char *key, const char *val)
