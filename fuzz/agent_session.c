@@ -32,18 +32,28 @@ static const char spec_yaml[] = "id: fz\ntitle: fz\nprompt: p\nrepo:\n  url: fil
                                 "agent:\n  kind: opencode\ntests:\n  command: [true]\n";
 static devsys_agent_request req = { DEVSYS_AGENT_REQUEST_VERSION, NULL, NULL, NULL, "/", NULL, NULL, NULL, 0 };
 
+static char home[64];
+
+/* The HOME goes at exit: each replay or fuzzing process makes one. */
+static void remove_home(void)
+{
+	char p[96];
+	snprintf(p, sizeof(p), "%s/opencode.json", home);
+	unlink(p);
+	rmdir(home);
+}
+
 /* Once: devsys, the operator's profile, a spec, and a HOME for opencode.json (tmpfs when there is one). */
 static int setup(void)
 {
 	static int done;
-	static char home[64];
 	devsys_config *cfg = NULL;
 	devsys_spec *spec = NULL;
 	if (done)
 		return done > 0 ? 0 : -1;
 	done = -1;
 	snprintf(home, sizeof(home), "%s/devsys-fuzz-agent-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	if (devsys_init() < 0 || !mkdtemp(home) || devsys_config_parse(&cfg, cfg_yaml, strlen(cfg_yaml), "fz.yaml") < 0 ||
+	if (devsys_init() < 0 || !mkdtemp(home) || atexit(remove_home) != 0 || devsys_config_parse(&cfg, cfg_yaml, strlen(cfg_yaml), "fz.yaml") < 0 ||
 	    devsys_spec_load_buffer(&spec, spec_yaml, strlen(spec_yaml), "fz.yaml", NULL) < 0)
 		return -1;
 	req.spec = spec; /* kept for the process's life */
