@@ -1087,6 +1087,7 @@ if devsys.register_agent and devsys.pipeline then
     fails(E.EXISTS, "built in", devsys.register_agent("command", echo))
     fails(E.INVAL, nil, devsys.register_agent("", echo))
     raises("function expected", devsys.register_agent, "lua-x", "not a function")
+    raises("string expected", devsys.register_agent, nil, echo)
     local dir = fresh("agent")
     local ws <close> = assert(devsys.workspace(dir .. "/ws"))
     task_with_kind(dir, ws, "la-1", "lua-echo")
@@ -1358,6 +1359,8 @@ if devsys.repo_open then
     eq(r:head_has_path("docs/b.md"), true); eq(r:head_has_path("a.txt"), false)
     eq(r:head_has_path("loose.txt"), false, "the checkout is not the head commit")
     raises("string expected", r.head_has_path, r, nil)
+    cs:close()
+    raises("closed", cs.count, cs)
   end)
 end
 
