@@ -256,7 +256,9 @@ static double fsync_ms(const char *dir)
 {
 	char path[4096], data[1024] = { 0 };
 	double t[21];
-	snprintf(path, sizeof(path), "%s/fsync-probe", dir);
+	int n = snprintf(path, sizeof(path), "%s/fsync-probe", dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -1; /* a cut path would probe another file */
 	for (int i = 0; i < 21; i++) {
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		double t0 = clock_of(CLOCK_MONOTONIC);
