@@ -1102,6 +1102,22 @@ if devsys.register_agent and devsys.pipeline then
     eq(g:read("a"), "hello\nfrom the agent, in lua, m-7\n"); g:close()
     eq(read(dir .. "/ws/tasks/la-1/logs/agent.jsonl"), '{"e":1}\n')
     has(read(dir .. "/ws/tasks/la-1/task.json"), '"steps": 1')
+    if devsys.worker then
+      -- a worker validates the kept spec again when it claims a task, so today it refuses a registered
+      -- kind before any stage (were it reached on the worker's threads, where no Lua runs, it would refuse to open)
+      local d5 = fresh("agent")
+      local ws5 <close> = assert(devsys.workspace(d5 .. "/ws"))
+      task_with_kind(d5, ws5, "la-5", "lua-echo")
+      local st <close> = assert(devsys.store_open(ws5))
+      assert(st:submit("la-5"))
+      local w <close> = assert(devsys.worker(ws5, { poll_ms = 50 }))
+      assert(w:run())
+      eq(w:state("la-5"), "failed")
+      local refused = false
+      for _, e in ipairs(w:events()) do refused = refused or (e.kind == "refused" and e.task_id == "la-5") end
+      eq(refused, true, "the worker refused the claimed task")
+      eq(seen["la-5"], nil, "the factory never ran")
+    end
   end)
 
   test("agent: an adapter that raises fails the stage and p:run() raises it again; a stop", function()
