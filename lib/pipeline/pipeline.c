@@ -69,42 +69,6 @@ static int copy_names(char ***out, const char *const *names)
 	return 0;
 }
 
-/*
- * The store the pipeline keeps its tasks in: the caller's store options
- * when they name a URL; else devsys.yaml's store: section (its password
- * secret declared in a set of its own, used only while opening); else
- * what devsys_store_open() picks (DEVSYS_STORE_URL, or SQLite).
- */
-static int open_store(devsys_store **out, devsys_workspace *ws, const devsys_store_options *given,
-                      const devsys_config *cfg)
-{
-	devsys_store_options so = DEVSYS_STORE_OPTIONS_INIT;
-	devsys_secret_def def = DEVSYS_SECRET_DEF_INIT;
-	devsys_secrets *secrets = NULL;
-	const char *url = NULL;
-	int rc;
-	if ((given && given->version >= 2 && given->url) || !cfg || devsys_config_store(&url, &def, cfg) < 0) {
-		devsys_error_clear();
-		return devsys_store_open(out, ws, given);
-	}
-	if (given) {
-		so.flags = given->flags;
-		so.busy_timeout_ms = given->busy_timeout_ms;
-	}
-	so.url = url;
-	if (def.name) {
-		if ((rc = devsys_secrets_new(&secrets, NULL)) < 0 || (rc = devsys_secrets_define(secrets, &def)) < 0) {
-			devsys_secrets_free(secrets);
-			return rc;
-		}
-		so.secrets = secrets;
-		so.password_secret = def.name;
-	}
-	rc = devsys_store_open(out, ws, &so);
-	devsys_secrets_free(secrets);
-	return rc;
-}
-
 int devsys_pipeline_new(devsys_pipeline **out, devsys_workspace *ws, const devsys_pipeline_options *opts)
 {
 	devsys_pipeline_options o = DEVSYS_PIPELINE_OPTIONS_INIT;
@@ -120,7 +84,7 @@ int devsys_pipeline_new(devsys_pipeline **out, devsys_workspace *ws, const devsy
 		return devsys__error_oom();
 	/* the configuration first: its store: section says where the store is */
 	if ((o.config_path && (rc = devsys_config_load(&p->config, o.config_path)) < 0) ||
-	    (rc = open_store(&p->store, ws, o.store, p->config)) < 0) {
+	    (rc = devsys__store_open_configured(&p->store, ws, o.store, p->config)) < 0) {
 		devsys_config_free(p->config);
 		devsys__free(p);
 		return rc;

@@ -4,6 +4,8 @@
 
 #include "devsys/store.h"
 
+#include <stdbool.h>
+
 /*
  * Cancel task @p id in one transaction. When a live process owns its
  * current stage (the pid, process start time and boot id the store
@@ -31,5 +33,24 @@ typedef int (*devsys__store_pick_fn)(const char **stage, int state, void *payloa
  */
 int devsys__store_resume_take(devsys_store *st, const char *id, devsys__store_pick_fn pick, void *payload,
                               int *from_out);
+
+/*
+ * Does devsys_store_wait_work() wait on @p st (a backend that signals new
+ * work), rather than return at once? An idle worker listens then, and polls otherwise.
+ */
+bool devsys__store_can_wait_work(const devsys_store *st);
+
+struct devsys_config;
+
+/*
+ * Open the store as the operator's configuration says (lib/store/configured.c):
+ * @p given when it names a URL; else @p cfg's store: section (its password
+ * secret declared in a set of its own, used only while opening), keeping
+ * @p given's flags and busy timeout; else what devsys_store_open(@p given)
+ * picks (DEVSYS_STORE_URL, or SQLite). @p given and @p cfg may be NULL.
+ * The pipeline and the worker both open their store through this.
+ */
+int devsys__store_open_configured(devsys_store **out, devsys_workspace *ws, const devsys_store_options *given,
+                                  const struct devsys_config *cfg);
 
 #endif
