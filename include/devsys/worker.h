@@ -56,7 +56,10 @@ typedef enum devsys_worker_event_kind {
 	DEVSYS_WORKER_EVENT_LEASE_LOST = 5,  /**< a heartbeat found the lease gone: the run was canceled */
 	DEVSYS_WORKER_EVENT_CANCEL = 6,      /**< a cancel was requested through the store: the run was canceled */
 	DEVSYS_WORKER_EVENT_ERROR = 7,       /**< something failed (@c task_id may be NULL): @c message says what */
-	DEVSYS_WORKER_EVENT_PIPELINE = 8     /**< a pipeline event of @c task_id: @c pipeline */
+	DEVSYS_WORKER_EVENT_PIPELINE = 8,    /**< a pipeline event of @c task_id: @c pipeline */
+	/** a slot found nothing to claim and waits (once per idle stretch, @c message NULL): a task queued from
+	 *  now on wakes it by the store's signal where it has one (devsys_store_wait_work()), else at the next poll */
+	DEVSYS_WORKER_EVENT_IDLE = 9
 } devsys_worker_event_kind;
 
 #define DEVSYS_WORKER_EVENT_VERSION 1
@@ -106,7 +109,9 @@ typedef struct devsys_worker_options {
 	const char *config_path;
 	devsys_worker_event_cb event;   /**< optional */
 	void *event_payload;            /**< passed to @c event (the caller keeps it alive) */
-	unsigned int poll_ms;           /**< how long an idle slot waits before it asks the queue again; 0: 200 */
+	/** How long an idle slot waits before it asks the queue again; 0: 200. On a store that signals new work
+	 *  (PostgreSQL's LISTEN/NOTIFY, devsys_store_wait_work()) a task queued or handed back wakes it sooner. */
+	unsigned int poll_ms;
 } devsys_worker_options;
 
 #define DEVSYS_WORKER_OPTIONS_INIT \

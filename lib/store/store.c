@@ -1525,6 +1525,11 @@ int devsys_store_wait_work(devsys_store *st, unsigned int timeout_ms)
 	return st->be->wait_work(st->self, timeout_ms) > 0;
 }
 
+bool devsys__store_can_wait_work(const devsys_store *st)
+{
+	return st && st->be->wait_work;
+}
+
 const char *devsys_store_backend_name(const devsys_store *st)
 {
 	return st ? st->be->name : NULL;

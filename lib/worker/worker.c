@@ -15,6 +15,7 @@
 #include "devsys/record.h"
 #include "devsys/worker.h"
 #include "pipeline/pipeline_hold.h"
+#include "store/store_int.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -30,6 +31,8 @@
 #define DEFAULT_POLL_MS 200u
 /* cancel requests are looked at this often, whatever the lease */
 #define CANCEL_CHECK_MS 250
+/* a slot listening for new work looks at the stop flag this often */
+#define LISTEN_SLICE_MS 250
 
 typedef struct slot {
 	devsys_worker *w;
@@ -43,6 +46,7 @@ typedef struct slot {
 	bool handed_back;     /* the stop handed it back */
 	bool cancel_seen;     /* a cancel request reached its pipeline */
 	bool canceled;        /* its pipeline was canceled: it is replaced before the next task (a cancel sticks) */
+	bool idle;            /* its last claim found nothing (IDLE was said) */
 	devsys_pipeline *p;
 } slot;
 
@@ -62,6 +66,8 @@ struct devsys_worker {
 	pthread_mutex_t lock, claim_lock, event_lock;
 	pthread_cond_t wake;  /* idle slots and the heartbeat wait on it; stop signals it */
 	bool stopping, finished, ran;
+	bool can_listen;      /* the store signals new work (devsys_store_wait_work()) */
+	bool listening;       /* a slot waits on that signal for the idle ones */
 	uint64_t claimed, completed, not_resting, handed_back, expiries, cancels;
 	uint64_t agent_steps, agent_tokens;
 	double agent_cost;
@@ -375,12 +381,16 @@ int devsys_worker_open(devsys_worker **out, devsys_workspace *ws, const devsys_w
 	pthread_cond_init(&w->wake, NULL);
 	devsys__workspace_ref(ws);
 	w->ws = ws;
-	if ((rc = copy_options(w, &o)) < 0 || (rc = devsys_store_open(&w->store, ws, NULL)) < 0 ||
-	    (o.config_path && (rc = devsys_config_load(&w->cfg, o.config_path)) < 0) || (rc = refuse_taken_id(w)) < 0 ||
+	/* the configuration first: its store: section says where the queue is, as for the slots' pipelines */
+	if ((rc = copy_options(w, &o)) < 0 || (o.config_path && (rc = devsys_config_load(&w->cfg, o.config_path)) < 0) ||
+	    (rc = devsys__store_open_configured(&w->store, ws, NULL, w->cfg)) < 0 || (rc = refuse_taken_id(w)) < 0 ||
 	    (rc = open_slots(w)) < 0) {
 		devsys_worker_free(w);
 		return rc;
 	}
+	/* listen before the first claim: a task queued after it found nothing then wakes the worker */
+	if ((w->can_listen = devsys__store_can_wait_work(w->store)))
+		devsys_store_wait_work(w->store, 0);
 	beat(w, false);
 	*out = w;
 	return 0;
@@ -592,6 +602,42 @@ static int claim(slot *s, devsys_buf *id, bool *limited)
 	return rc;
 }
 
+/*
+ * An idle slot waits up to the poll interval before it claims again. On a
+ * store that signals new work (PostgreSQL's LISTEN/NOTIFY) one slot at a
+ * time listens for it, in slices so that a stop is seen at once, and wakes
+ * the other idle slots when a sign comes, so a task submitted to an idle
+ * worker starts without waiting out the interval. A slot held back by a
+ * profile's max_concurrent waits for a task of its own to end instead.
+ */
+static void idle_wait(devsys_worker *w, bool limited)
+{
+	long long until = mono_ms() + w->poll_ms;
+	bool stop;
+	pthread_mutex_lock(&w->lock);
+	if (!w->can_listen || limited || w->listening || w->stopping) {
+		if (!w->stopping)
+			wait_ms(w, w->poll_ms);
+		pthread_mutex_unlock(&w->lock);
+		return;
+	}
+	w->listening = true;
+	pthread_mutex_unlock(&w->lock);
+	for (stop = false; !stop;) {
+		long long left = until - mono_ms();
+		if (left <= 0 || devsys_store_wait_work(w->store, left > LISTEN_SLICE_MS ? LISTEN_SLICE_MS
+		                                                                         : (unsigned int)left) == 1)
+			break;
+		pthread_mutex_lock(&w->lock);
+		stop = w->stopping;
+		pthread_mutex_unlock(&w->lock);
+	}
+	pthread_mutex_lock(&w->lock);
+	w->listening = false;
+	pthread_mutex_unlock(&w->lock);
+	pthread_cond_broadcast(&w->wake);
+}
+
 static void *slot_main(void *arg)
 {
 	slot *s = arg;
@@ -607,6 +653,7 @@ static void *slot_main(void *arg)
 			break;
 		if ((rc = claim(s, &id, &limited)) == 0) {
 			bool renew;
+			s->idle = false;
 			beat(w, false); /* the registry shows a claim at once, not at the next heartbeat */
 			run_task(s, id.ptr);
 			pthread_mutex_lock(&w->lock);
@@ -625,10 +672,11 @@ static void *slot_main(void *arg)
 			break;
 		if (rc != DEVSYS_ENOTFOUND)
 			emit_error(w, s, NULL, "cannot claim");
-		pthread_mutex_lock(&w->lock);
-		if (!w->stopping)
-			wait_ms(w, w->poll_ms); /* polling; a shared backend would wake idle workers */
-		pthread_mutex_unlock(&w->lock);
+		else if (!s->idle) {
+			s->idle = true;
+			emit(w, DEVSYS_WORKER_EVENT_IDLE, s, NULL, -1, NULL, NULL);
+		}
+		idle_wait(w, limited);
 	}
 	devsys_buf_dispose(&id);
 	return NULL;
