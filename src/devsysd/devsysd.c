@@ -513,6 +513,23 @@ static int serve_latest_cached(struct MHD_Connection *c, const char *id, enum MH
 	return 0;
 }
 
+/* The cases of @p r into @p cases, or, without a parsed report, "cases_omitted": true in @p root. */
+static int put_cases(json_t *root, json_t *cases, const devsys_report *r)
+{
+	/* the case JSON is the library's, the same the CLI prints */
+	devsys_buf cj = DEVSYS_BUF_INIT;
+	json_t *all;
+	if (!r)
+		return json_object_set_new(root, "cases_omitted", json_true()) == 0 ? 0 : DEVSYS_ENOMEM;
+	all = devsys_report_cases_json(&cj, r) == 0 ? json_loadb(cj.ptr, cj.size, 0, NULL) : NULL;
+	devsys_buf_dispose(&cj);
+	if (!all)
+		return DEVSYS_ENOMEM;
+	json_array_extend(cases, all);
+	json_decref(all);
+	return 0;
+}
+
 /* Build {"task","run","summary","cases":[...]} for run @p run. */
 static int build_tests_json(devsys_task *task, unsigned int run, char **out, size_t *len)
 {
@@ -529,20 +546,11 @@ static int build_tests_json(devsys_task *task, unsigned int run, char **out, siz
 	cases = json_array();
 	root = json_pack("{s:s,s:i,s:o,s:o}", "task", devsys_task_id(task), "run", (int)run, "summary", summary,
 	                 "cases", cases);
-	if (devsys_record_path(&p, task, DEVSYS_RECORD_FILE_RUN_JUNIT, run, NULL) == 0 &&
-	    devsys_report_parse_junit(&r, p.ptr, NULL) == 0) {
-		/* the case JSON is the library's, the same the CLI prints */
-		devsys_buf cj = DEVSYS_BUF_INIT;
-		json_t *all = devsys_report_cases_json(&cj, r) == 0 ? json_loadb(cj.ptr, cj.size, 0, NULL) : NULL;
-		devsys_buf_dispose(&cj);
-		if (!all) {
-			rc = DEVSYS_ENOMEM;
-			goto done;
-		}
-		json_array_extend(cases, all);
-		json_decref(all);
-	} else
-		json_object_set_new(root, "cases_omitted", json_true());
+	if (devsys_record_path(&p, task, DEVSYS_RECORD_FILE_RUN_JUNIT, run, NULL) < 0 ||
+	    devsys_report_parse_junit(&r, p.ptr, NULL) < 0)
+		r = NULL;
+	if ((rc = put_cases(root, cases, r)) < 0)
+		goto done;
 	*out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	*len = *out ? strlen(*out) : 0;
 	rc = *out ? 0 : DEVSYS_ENOMEM;
@@ -643,6 +651,71 @@ static enum MHD_Result serve_tests(struct MHD_Connection *c, devsys_task *task, 
 		pthread_mutex_unlock(&cache_lock);
 		devsys_buf_dispose(&lpath);
 	}
+	return ret;
+}
+
+/*
+ * GET .../tests/latest of a task whose folder is not on this host (a worker
+ * of another host ran it, sharing the store): the summary and normalised
+ * JUnit the store keeps with its rows (devsys_store_document()), in the
+ * shapes the folder's answer has. 404 when the store has no such task, or
+ * keeps no run of it.
+ */
+static enum MHD_Result serve_latest_from_store(struct MHD_Connection *c, const char *id)
+{
+	const char *fmt = query(c, "format");
+	bool junit = fmt && strcmp(fmt, "junit") == 0;
+	devsys_buf doc = DEVSYS_BUF_INIT;
+	devsys_report *r = NULL;
+	json_t *root = NULL, *summary, *cases, *run;
+	enum MHD_Result ret;
+	char *body;
+	int rc;
+	if (fmt && !junit && strcmp(fmt, "json") != 0)
+		return send_error(c, 400, "bad_request", "format must be json or junit");
+	if (devsys_store_task_state(store, id) < 0) {
+		devsys_error_clear();
+		return send_error(c, 404, "not_found", "no task '%s'", id);
+	}
+	rc = devsys_store_document(&doc, store, id, junit ? "tests/latest/junit.xml" : "tests/latest/summary.json");
+	if (rc == DEVSYS_ENOTFOUND || rc == DEVSYS_ENOTSUPPORTED) {
+		devsys_buf_dispose(&doc);
+		return junit ? send_error(c, 404, "not_found", "task '%s' has no normalised JUnit XML in the store", id)
+		             : send_error(c, 404, "not_found", "task '%s' has no complete test run", id);
+	}
+	if (rc < 0) {
+		devsys_buf_dispose(&doc);
+		return send_lib_error(c, rc);
+	}
+	if (junit) {
+		ret = send_bytes(c, 200, "application/xml", doc.ptr ? doc.ptr : "", doc.size);
+		devsys_buf_dispose(&doc);
+		return ret;
+	}
+	if (!(summary = json_loadb(doc.ptr ? doc.ptr : "", doc.size, 0, NULL))) {
+		devsys_buf_dispose(&doc);
+		return send_error(c, 500, "damaged_record", "task '%s': the store's test summary cannot be read", id);
+	}
+	cases = json_array();
+	run = json_object_get(summary, "run");
+	root = json_pack("{s:s,s:O,s:o,s:o}", "task", id, "run", run ? run : json_null(), "summary", summary, "cases",
+	                 cases);
+	/* the cases from the JUnit the store keeps; a report over its limit is in the worker's folder only */
+	if (devsys_store_document(&doc, store, id, "tests/latest/junit.xml") < 0 || devsys_report_new(&r) < 0 ||
+	    devsys_report_add_junit_buffer(r, doc.ptr ? doc.ptr : "", doc.size, "junit.xml", NULL) < 0) {
+		devsys_report_free(r);
+		r = NULL;
+		devsys_error_clear();
+	}
+	devsys_buf_dispose(&doc);
+	rc = root ? put_cases(root, cases, r) : DEVSYS_ENOMEM;
+	devsys_report_free(r);
+	body = rc == 0 ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(root);
+	if (!body)
+		return send_error(c, 500, "internal", "out of memory");
+	ret = send_bytes(c, 200, "application/json", body, strlen(body));
+	free(body);
 	return ret;
 }
 
@@ -1270,7 +1343,10 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 		if (serve_latest_cached(c, seg[2], &fast) == 0)
 			return fast;
 	}
-	if ((rc = open_task(seg[2], &task)) < 0)
+	if ((rc = open_task(seg[2], &task)) == DEVSYS_ENOTFOUND && n == 5 && get && strcmp(seg[3], "tests") == 0 &&
+	    strcmp(seg[4], "latest") == 0)
+		return serve_latest_from_store(c, seg[2]); /* no folder here: another host ran it */
+	if (rc < 0)
 		return rc == DEVSYS_ENOTFOUND ? send_error(c, 404, "not_found", "no task '%s'", seg[2])
 		                              : send_lib_error(c, rc);
 	if (n == 4 && strcmp(seg[3], "cancel") == 0) {

@@ -1,0 +1,225 @@
+/*
+ * Two devsysd, each on a workspace of its own, sharing one real PostgreSQL
+ * store (DEVSYS_STORE_URL): a task run in the first workspace has its task
+ * folder there only, and the second daemon answers GET
+ * /api/tasks/<id>/tests/latest (JSON and JUnit) from the documents the store
+ * keeps, the same answer as the first daemon's from the folder. The
+ * controls: an unknown task, and a task of the store with no test run, are
+ * 404 on the second daemon.
+ */
+#include "pg_fixture.h"
+#include "testutil.h"
+#include <criterion/hooks.h>
+#include <devsys.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+	(void)set;
+	dt_pg_suite_begin();
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	(void)stats;
+	dt_pg_suite_end();
+}
+
+#define TOKEN "test-token-0123456789abcdef"
+#define OK(expr) cr_assert_eq((expr), 0, "%s: %s", #expr, devsys_error_message(devsys_error_last()))
+
+static char *dir, *url;
+static dt_pg *pg;
+static pid_t daemons[2];
+static int ports[2];
+
+static void setup(void)
+{
+	char *git = dt_which("git"), *p, why[512];
+	if (!git)
+		dt_skip("git is not installed");
+	free(git);
+	cr_assert_eq(devsys_init(), 1);
+	cr_assert(dir = dt_tmpdir("devsysd-pg"));
+	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
+	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
+	                   " git add . && git commit -qm init && git push -q origin main",
+	                   dir),
+	             0);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (!(pg = dt_pg_suite(why, sizeof(why))))
+		return;
+	cr_assert(asprintf(&p, "%s/home", dir) > 0 && mkdir(p, 0700) == 0);
+	setenv("HOME", p, 1); /* never the real home's .pgpass */
+	free(p);
+	cr_assert(asprintf(&p, "%s/pgpass", dir) > 0 && dt_pg_write_pgpass(pg, p, NULL));
+	setenv("PGPASSFILE", p, 1);
+	free(p);
+	cr_assert(url = dt_pg_newdb(pg, "docs"));
+	setenv("DEVSYS_STORE_URL", url, 1); /* this process and both daemons share the database */
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < 2; i++)
+		if (daemons[i] > 0)
+			dt_stop(daemons[i], SIGTERM, 10000);
+	curl_global_cleanup();
+	unsetenv("DEVSYS_STORE_URL");
+	dt_pg_free(pg);
+	if (dir)
+		dt_rmrf(dir);
+	free(dir);
+	free(url);
+	devsys_shutdown();
+}
+
+TestSuite(devsysd_pg, .init = setup, .fini = teardown, .timeout = 120);
+
+static void start_daemon(int i, const char *ws)
+{
+	char portstr[16], log[4096];
+	const char *bin = getenv("DEVSYSD");
+	char *argv[8];
+	cr_assert_not_null(bin, "DEVSYSD is not set by the build");
+	ports[i] = dt_free_port();
+	snprintf(portstr, sizeof(portstr), "%d", ports[i]);
+	snprintf(log, sizeof(log), "%s/devsysd-%d.log", dir, i);
+	argv[0] = (char *)bin;
+	argv[1] = "--workspace";
+	argv[2] = (char *)ws;
+	argv[3] = "--port";
+	argv[4] = portstr;
+	argv[5] = NULL;
+	setenv("DEVSYSD_TOKEN", TOKEN, 1);
+	daemons[i] = dt_spawn(argv, log);
+	cr_assert_gt(daemons[i], 0);
+	if (!dt_wait_port(ports[i], 15000)) {
+		char *l = dt_read_file(log, NULL);
+		cr_assert_fail("devsysd %d did not listen: %s", i, l ? l : "(no log)");
+	}
+}
+
+static size_t body_cb(char *p, size_t s, size_t n, void *ud)
+{
+	devsys_buf_put(ud, p, s * n);
+	return s * n;
+}
+
+/* GET @p path of daemon @p i: the status, the body into @p out. */
+static long get(int i, const char *path, devsys_buf *out)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer " TOKEN);
+	char u[2048];
+	long status = 0;
+	devsys_buf_clear(out);
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d%s", ports[i], path);
+	curl_easy_setopt(c, CURLOPT_URL, u);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	cr_assert_eq(curl_easy_perform(c), CURLE_OK, "GET %s", path);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (!out->ptr)
+		devsys_buf_puts(out, "");
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+/* Validate and queue task @p id in @p ws; its tests write a JUnit report of two cases, one skipped. */
+static void submit(devsys_workspace *ws, const char *id)
+{
+	devsys_pipeline *p = NULL;
+	char spec[4096], agent[4096], tests[4096];
+	snprintf(agent, sizeof(agent), "%s/%s-agent.sh", dir, id);
+	snprintf(tests, sizeof(tests), "%s/%s-tests.sh", dir, id);
+	cr_assert(dt_write_file(agent, "echo more >> README\n"));
+	/* the report, written by the test command in the worktree */
+	cr_assert(dt_write_file(tests, "mkdir -p reports && cat > reports/junit.xml <<'EOF'\n"
+	                               "<testsuite name=\"s\" tests=\"2\"><testcase classname=\"c\" name=\"ok\" time=\"0.1\"/>"
+	                               "<testcase classname=\"c\" name=\"later\" time=\"0.2\"><skipped/>"
+	                               "</testcase></testsuite>\nEOF\n"));
+	snprintf(spec, sizeof(spec),
+	         "id: %s\ntitle: Task %s\nprompt: Append a line to README.\n"
+	         "repo:\n  url: file://%s/remote.git\n  base_branch: main\n"
+	         "agent:\n  command: [/bin/sh, %s]\n"
+	         "tests:\n  command: [/bin/sh, %s]\n  junit: [reports/junit.xml]\nrunner: inproc\n",
+	         id, id, dir, agent, tests);
+	OK(devsys_pipeline_new(&p, ws, NULL));
+	cr_assert_str_eq(devsys_store_backend_name(devsys_pipeline_store(p)), "postgresql");
+	OK(devsys_pipeline_validate(NULL, p, spec, strlen(spec), id));
+	OK(devsys_store_submit(devsys_pipeline_store(p), id, "inproc", NULL));
+	devsys_pipeline_free(p);
+}
+
+Test(devsysd_pg, a_second_host_serves_the_latest_tests_from_the_store)
+{
+	devsys_workspace *wa = NULL;
+	devsys_worker *w = NULL;
+	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
+	devsys_buf a = DEVSYS_BUF_INIT, b = DEVSYS_BUF_INIT;
+	char wsa[4096], wsb[4096], folder[4096];
+	struct stat sb;
+	json_t *ja, *jb;
+	char why[512];
+	long st;
+	if (!pg) {
+		dt_pg_free(dt_pg_suite(why, sizeof(why)));
+		dt_skip("%s", why);
+	}
+	snprintf(wsa, sizeof(wsa), "%s/ws-a", dir);
+	snprintf(wsb, sizeof(wsb), "%s/ws-b", dir);
+	cr_assert_eq(mkdir(wsb, 0700), 0);
+	OK(devsys_workspace_open(&wa, wsa, NULL));
+	/* the task runs in the first workspace, by a worker of this process */
+	submit(wa, "shared-1");
+	o.id = "host-a";
+	o.flags = DEVSYS_WORKER_ONCE;
+	OK(devsys_worker_open(&w, wa, &o));
+	OK(devsys_worker_run(w));
+	cr_assert_eq(devsys_store_task_state(devsys_worker_store(w), "shared-1"), DEVSYS_STATE_AWAITING_REVIEW, "%s",
+	             devsys_task_state_name(devsys_store_task_state(devsys_worker_store(w), "shared-1")));
+	/* a task of the store that never ran: the control for "no run kept" */
+	submit(wa, "shared-2");
+	devsys_worker_free(w);
+	start_daemon(0, wsa);
+	start_daemon(1, wsb);
+	snprintf(folder, sizeof(folder), "%s/tasks/shared-1", wsb);
+	cr_assert_neq(stat(folder, &sb), 0, "the second workspace has no folder of the task");
+
+	cr_assert_eq(st = get(0, "/api/tasks/shared-1/tests/latest", &a), 200, "host a: %ld %s", st, a.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/shared-1/tests/latest", &b), 200, "host b: %ld %s", st, b.ptr);
+	cr_assert(ja = json_loads(a.ptr, 0, NULL), "%s", a.ptr);
+	cr_assert(jb = json_loads(b.ptr, 0, NULL), "%s", b.ptr);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(jb, "summary"), "tests")), 2, "%s", b.ptr);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(jb, "summary"), "skipped")), 1, "%s", b.ptr);
+	cr_assert_eq(json_array_size(json_object_get(jb, "cases")), 2, "%s", b.ptr);
+	cr_assert(json_equal(ja, jb), "the answers differ:\nhost a: %s\nhost b: %s", a.ptr, b.ptr);
+	json_decref(ja);
+	json_decref(jb);
+
+	cr_assert_eq(st = get(0, "/api/tasks/shared-1/tests/latest?format=junit", &a), 200, "%ld %s", st, a.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/shared-1/tests/latest?format=junit", &b), 200, "%ld %s", st, b.ptr);
+	cr_assert(strstr(b.ptr, "name=\"later\""), "%s", b.ptr);
+	cr_assert_str_eq(a.ptr, b.ptr, "the JUnit differs");
+
+	/* the controls */
+	cr_assert_eq(st = get(1, "/api/tasks/no-such-task/tests/latest", &b), 404, "%ld %s", st, b.ptr);
+	cr_assert(strstr(b.ptr, "no-such-task"), "%s", b.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/shared-2/tests/latest", &b), 404, "%ld %s", st, b.ptr);
+	cr_assert(strstr(b.ptr, "no complete test run"), "%s", b.ptr);
+	devsys_buf_dispose(&a);
+	devsys_buf_dispose(&b);
+	devsys_workspace_free(wa);
+}
