@@ -135,6 +135,23 @@ DEVSYS_API int devsys_store_options_init(devsys_store_options *opts, unsigned in
  */
 DEVSYS_API int devsys_store_open(devsys_store **out, devsys_workspace *ws, const devsys_store_options *opts);
 
+struct devsys_config;
+
+/**
+ * Open the store the operator's configuration names, as
+ * devsys_pipeline_new() and devsys_worker_open() do: @p opts when it names
+ * a URL; else the `store:` section of @p cfg (devsys_config_store(); its
+ * password secret is declared in a set of its own and resolved only while
+ * opening), keeping @p opts' flags and busy timeout; else what
+ * devsys_store_open(@p opts) picks (DEVSYS_STORE_URL, or SQLite).
+ * @p opts and @p cfg may be NULL; @p cfg is read during the call only.
+ * @param out new: the store (it holds a reference on @p ws); free with devsys_store_free().
+ * @return as devsys_store_open(), and the secrets module's errors for the password secret.
+ * Threads: safe on a config no thread changes.
+ */
+DEVSYS_API int devsys_store_open_config(devsys_store **out, devsys_workspace *ws, const devsys_store_options *opts,
+                                        const struct devsys_config *cfg);
+
 /** Close the store. NULL is fine. */
 DEVSYS_API void devsys_store_free(devsys_store *st);
 

@@ -84,7 +84,7 @@ int devsys_pipeline_new(devsys_pipeline **out, devsys_workspace *ws, const devsy
 		return devsys__error_oom();
 	/* the configuration first: its store: section says where the store is */
 	if ((o.config_path && (rc = devsys_config_load(&p->config, o.config_path)) < 0) ||
-	    (rc = devsys__store_open_configured(&p->store, ws, o.store, p->config)) < 0) {
+	    (rc = devsys_store_open_config(&p->store, ws, o.store, p->config)) < 0) {
 		devsys_config_free(p->config);
 		devsys__free(p);
 		return rc;

@@ -40,17 +40,4 @@ int devsys__store_resume_take(devsys_store *st, const char *id, devsys__store_pi
  */
 bool devsys__store_can_wait_work(const devsys_store *st);
 
-struct devsys_config;
-
-/*
- * Open the store as the operator's configuration says (lib/store/configured.c):
- * @p given when it names a URL; else @p cfg's store: section (its password
- * secret declared in a set of its own, used only while opening), keeping
- * @p given's flags and busy timeout; else what devsys_store_open(@p given)
- * picks (DEVSYS_STORE_URL, or SQLite). @p given and @p cfg may be NULL.
- * The pipeline and the worker both open their store through this.
- */
-int devsys__store_open_configured(devsys_store **out, devsys_workspace *ws, const devsys_store_options *given,
-                                  const struct devsys_config *cfg);
-
 #endif

@@ -383,7 +383,7 @@ int devsys_worker_open(devsys_worker **out, devsys_workspace *ws, const devsys_w
 	w->ws = ws;
 	/* the configuration first: its store: section says where the queue is, as for the slots' pipelines */
 	if ((rc = copy_options(w, &o)) < 0 || (o.config_path && (rc = devsys_config_load(&w->cfg, o.config_path)) < 0) ||
-	    (rc = devsys__store_open_configured(&w->store, ws, NULL, w->cfg)) < 0 || (rc = refuse_taken_id(w)) < 0 ||
+	    (rc = devsys_store_open_config(&w->store, ws, NULL, w->cfg)) < 0 || (rc = refuse_taken_id(w)) < 0 ||
 	    (rc = open_slots(w)) < 0) {
 		devsys_worker_free(w);
 		return rc;

@@ -1081,6 +1081,7 @@ static enum MHD_Result create_task(struct MHD_Connection *c, const char *body, s
 
 	so.flags = DEVSYS_STORE_NO_RECOVER;
 	po.store = &so;
+	po.config_path = cfg.config_path; /* its store: section names the daemon's store */
 	if ((rc = devsys_pipeline_new(&p, ws, &po)) < 0)
 		return send_lib_error(c, rc);
 	rc = devsys_pipeline_validate(&res, p, body, len, "request");
@@ -1128,6 +1129,7 @@ static enum MHD_Result cancel_task(struct MHD_Connection *c, const char *id)
 		return send_lib_error(c, rc);
 	so.flags = DEVSYS_STORE_NO_RECOVER;
 	po.store = &so;
+	po.config_path = cfg.config_path; /* its store: section names the daemon's store */
 	if ((rc = devsys_pipeline_new(&p, ws, &po)) < 0)
 		return send_lib_error(c, rc);
 	if ((rc = devsys_pipeline_cancel_task(&signaled, p, id)) < 0)
@@ -1646,7 +1648,7 @@ static void usage(FILE *f)
 	        "               [--max-connections N] [--threads N] [--header-limit BYTES] [--sse-max S] [--grace S]\n"
 	        "               [--workers N] [--config FILE] [--lease-ms MS]\n"
 	        "--workers N embeds a worker of N jobs that runs the tasks POST /api/tasks queues (--config: its\n"
-	        "devsys.yaml).\n"
+	        "devsys.yaml, whose store: section also names the daemon's store).\n"
 	        "The bearer token comes from --token-file or $DEVSYSD_TOKEN; every endpoint but /healthz needs it.\n");
 }
 
@@ -1726,6 +1728,7 @@ int main(int argc, char **argv)
 	pthread_t reaper_thread, acceptor_thread;
 	unsigned long long v;
 	bool budget_set = false;
+	devsys_config *store_cfg = NULL;
 	int opt, sig, rc;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -1774,11 +1777,14 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	/* the store --config's store: section names, as for the embedded worker (else DEVSYS_STORE_URL, else SQLite) */
 	if (devsys_init() < 0 || (rc = devsys_workspace_open(&ws, cfg.workspace, NULL)) < 0 ||
-	    (rc = devsys_store_open(&store, ws, NULL)) < 0) {
+	    (cfg.config_path && (rc = devsys_config_load(&store_cfg, cfg.config_path)) < 0) ||
+	    (rc = devsys_store_open_config(&store, ws, NULL, store_cfg)) < 0) {
 		fprintf(stderr, "devsysd: %s\n", devsys_error_message(devsys_error_last()));
 		return 3;
 	}
+	devsys_config_free(store_cfg);
 	/* every thread inherits this mask; main takes the signals with sigwait */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

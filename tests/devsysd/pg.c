@@ -5,7 +5,9 @@
  * /api/tasks/<id>/tests/latest (JSON and JUnit) from the documents the store
  * keeps, the same answer as the first daemon's from the folder. The
  * controls: an unknown task, and a task of the store with no test run, are
- * 404 on the second daemon.
+ * 404 on the second daemon. And a devsysd whose --config has a store:
+ * section (no DEVSYS_STORE_URL) queues into that database and its embedded
+ * worker runs the task from there.
  */
 #include "pg_fixture.h"
 #include "testutil.h"
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
@@ -39,6 +42,13 @@ static char *dir, *url;
 static dt_pg *pg;
 static pid_t daemons[2];
 static int ports[2];
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void setup(void)
 {
@@ -83,21 +93,29 @@ static void teardown(void)
 
 TestSuite(devsysd_pg, .init = setup, .fini = teardown, .timeout = 120);
 
-static void start_daemon(int i, const char *ws)
+/* Daemon @p i on workspace @p ws; with @p config, an embedded worker of one job and that --config. */
+static void start_daemon(int i, const char *ws, const char *config)
 {
 	char portstr[16], log[4096];
 	const char *bin = getenv("DEVSYSD");
-	char *argv[8];
+	char *argv[12];
+	int n = 0;
 	cr_assert_not_null(bin, "DEVSYSD is not set by the build");
 	ports[i] = dt_free_port();
 	snprintf(portstr, sizeof(portstr), "%d", ports[i]);
 	snprintf(log, sizeof(log), "%s/devsysd-%d.log", dir, i);
-	argv[0] = (char *)bin;
-	argv[1] = "--workspace";
-	argv[2] = (char *)ws;
-	argv[3] = "--port";
-	argv[4] = portstr;
-	argv[5] = NULL;
+	argv[n++] = (char *)bin;
+	argv[n++] = "--workspace";
+	argv[n++] = (char *)ws;
+	argv[n++] = "--port";
+	argv[n++] = portstr;
+	if (config) {
+		argv[n++] = "--workers";
+		argv[n++] = "1";
+		argv[n++] = "--config";
+		argv[n++] = (char *)config;
+	}
+	argv[n] = NULL;
 	setenv("DEVSYSD_TOKEN", TOKEN, 1);
 	daemons[i] = dt_spawn(argv, log);
 	cr_assert_gt(daemons[i], 0);
@@ -113,8 +131,8 @@ static size_t body_cb(char *p, size_t s, size_t n, void *ud)
 	return s * n;
 }
 
-/* GET @p path of daemon @p i: the status, the body into @p out. */
-static long get(int i, const char *path, devsys_buf *out)
+/* @p method @p path of daemon @p i (with @p body, may be NULL): the status, the answer into @p out. */
+static long request(int i, const char *method, const char *path, const char *body, devsys_buf *out)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer " TOKEN);
@@ -128,7 +146,12 @@ static long get(int i, const char *path, devsys_buf *out)
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	cr_assert_eq(curl_easy_perform(c), CURLE_OK, "GET %s", path);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	}
+	cr_assert_eq(curl_easy_perform(c), CURLE_OK, "%s %s", method, path);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (!out->ptr)
 		devsys_buf_puts(out, "");
@@ -137,11 +160,15 @@ static long get(int i, const char *path, devsys_buf *out)
 	return status;
 }
 
-/* Validate and queue task @p id in @p ws; its tests write a JUnit report of two cases, one skipped. */
-static void submit(devsys_workspace *ws, const char *id)
+static long get(int i, const char *path, devsys_buf *out)
 {
-	devsys_pipeline *p = NULL;
-	char spec[4096], agent[4096], tests[4096];
+	return request(i, "GET", path, NULL, out);
+}
+
+/* The spec of task @p id; its tests write a JUnit report of two cases, one skipped. */
+static void spec_of(char *spec, size_t size, const char *id)
+{
+	char agent[4096], tests[4096];
 	snprintf(agent, sizeof(agent), "%s/%s-agent.sh", dir, id);
 	snprintf(tests, sizeof(tests), "%s/%s-tests.sh", dir, id);
 	cr_assert(dt_write_file(agent, "echo more >> README\n"));
@@ -150,12 +177,20 @@ static void submit(devsys_workspace *ws, const char *id)
 	                               "<testsuite name=\"s\" tests=\"2\"><testcase classname=\"c\" name=\"ok\" time=\"0.1\"/>"
 	                               "<testcase classname=\"c\" name=\"later\" time=\"0.2\"><skipped/>"
 	                               "</testcase></testsuite>\nEOF\n"));
-	snprintf(spec, sizeof(spec),
+	snprintf(spec, size,
 	         "id: %s\ntitle: Task %s\nprompt: Append a line to README.\n"
 	         "repo:\n  url: file://%s/remote.git\n  base_branch: main\n"
 	         "agent:\n  command: [/bin/sh, %s]\n"
 	         "tests:\n  command: [/bin/sh, %s]\n  junit: [reports/junit.xml]\nrunner: inproc\n",
 	         id, id, dir, agent, tests);
+}
+
+/* Validate and queue task @p id in @p ws. */
+static void submit(devsys_workspace *ws, const char *id)
+{
+	devsys_pipeline *p = NULL;
+	char spec[4096];
+	spec_of(spec, sizeof(spec), id);
 	OK(devsys_pipeline_new(&p, ws, NULL));
 	cr_assert_str_eq(devsys_store_backend_name(devsys_pipeline_store(p)), "postgresql");
 	OK(devsys_pipeline_validate(NULL, p, spec, strlen(spec), id));
@@ -193,8 +228,8 @@ Test(devsysd_pg, a_second_host_serves_the_latest_tests_from_the_store)
 	/* a task of the store that never ran: the control for "no run kept" */
 	submit(wa, "shared-2");
 	devsys_worker_free(w);
-	start_daemon(0, wsa);
-	start_daemon(1, wsb);
+	start_daemon(0, wsa, NULL);
+	start_daemon(1, wsb, NULL);
 	snprintf(folder, sizeof(folder), "%s/tasks/shared-1", wsb);
 	cr_assert_neq(stat(folder, &sb), 0, "the second workspace has no folder of the task");
 
@@ -222,4 +257,62 @@ Test(devsysd_pg, a_second_host_serves_the_latest_tests_from_the_store)
 	devsys_buf_dispose(&a);
 	devsys_buf_dispose(&b);
 	devsys_workspace_free(wa);
+}
+
+/*
+ * devsysd --config whose store: section names the database (no
+ * DEVSYS_STORE_URL, the password from a secret): POST /api/tasks queues the
+ * task there and the embedded worker claims and runs it from there; the
+ * workspace never gets a SQLite store. The same configuration opened with
+ * devsys_store_open_config() sees the task resting.
+ */
+Test(devsysd_pg, the_daemon_and_its_worker_use_the_store_its_configuration_names)
+{
+	devsys_workspace *wc = NULL;
+	devsys_config *conf = NULL;
+	devsys_store *st = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	char wsc[4096], config[4096], yaml[4096], spec[4096], sqlite[4096];
+	struct stat sb;
+	long long until;
+	int state = -1;
+	char why[512];
+	long code;
+	if (!pg) {
+		dt_pg_free(dt_pg_suite(why, sizeof(why)));
+		dt_skip("%s", why);
+	}
+	snprintf(wsc, sizeof(wsc), "%s/ws-c", dir);
+	cr_assert_eq(mkdir(wsc, 0700), 0);
+	snprintf(config, sizeof(config), "%s/devsys.yaml", dir);
+	snprintf(yaml, sizeof(yaml), "store:\n  url: %s\n  password_secret: DT_DPG_PASSWORD\nrunners:\n  inproc:\n    type: inproc\n",
+	         url);
+	cr_assert(dt_write_file(config, yaml));
+	unsetenv("DEVSYS_STORE_URL");
+	unsetenv("PGPASSFILE");
+	setenv("DT_DPG_PASSWORD", pg->password, 1);
+	start_daemon(0, wsc, config);
+	spec_of(spec, sizeof(spec), "conf-1");
+	cr_assert_eq(code = request(0, "POST", "/api/tasks", spec, &b), 201, "%ld %s", code, b.ptr);
+	OK(devsys_config_load(&conf, config));
+	OK(devsys_workspace_open(&wc, wsc, NULL));
+	OK(devsys_store_open_config(&st, wc, NULL, conf));
+	cr_assert_str_eq(devsys_store_backend_name(st), "postgresql");
+	for (until = now_ms() + 60000; now_ms() < until; usleep(50000))
+		if ((state = devsys_store_task_state(st, "conf-1")) == DEVSYS_STATE_AWAITING_REVIEW ||
+		    state == DEVSYS_STATE_FAILED)
+			break;
+	if (state != DEVSYS_STATE_AWAITING_REVIEW) {
+		char ev[4096];
+		snprintf(ev, sizeof(ev), "%s/tasks/conf-1/events.jsonl", wsc);
+		b.ptr = dt_read_file(ev, NULL);
+	}
+	cr_assert_eq(state, DEVSYS_STATE_AWAITING_REVIEW, "the task in the configured store: %s: %s",
+	             devsys_task_state_name(state), b.ptr ? b.ptr : "");
+	snprintf(sqlite, sizeof(sqlite), "%s/devsys.db", wsc);
+	cr_assert_neq(stat(sqlite, &sb), 0, "the daemon opened a SQLite store in its workspace");
+	devsys_buf_dispose(&b);
+	devsys_store_free(st);
+	devsys_workspace_free(wc);
+	devsys_config_free(conf);
 }
