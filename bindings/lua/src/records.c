@@ -603,15 +603,17 @@ static int state_arg(lua_State *L, int idx)
 }
 
 /*
- * devsys.store_open(ws [, {busy_timeout_ms=, url=, secrets=, password_secret=}]) -> store (holds a
- * reference on the workspace). url "postgresql://user@host:port/db": that database (nil:
+ * devsys.store_open(ws [, {busy_timeout_ms=, url=, secrets=, password_secret=, config=}]) -> store
+ * (holds a reference on the workspace). url "postgresql://user@host:port/db": that database (nil:
  * $DEVSYS_STORE_URL, else SQLite in the workspace); the password from secrets' password_secret.
+ * config: without url, its store: section names the store (devsys_store_open_config).
  */
 static int l_store_open(lua_State *L)
 {
 	devsys_workspace *ws = ld_check(L, 1, LD_WORKSPACE);
 	devsys_store_options o = DEVSYS_STORE_OPTIONS_INIT;
 	devsys_store *st = NULL;
+	const devsys_config *cfg = NULL;
 	int rc;
 	if (!lua_isnoneornil(L, 2)) {
 		luaL_checktype(L, 2, LUA_TTABLE);
@@ -624,8 +626,14 @@ static int l_store_open(lua_State *L)
 			o.secrets = ld_check(L, lua_gettop(L), LD_SECRETS);
 		lua_pop(L, 1); /* the options table keeps the secrets handle */
 #endif
+#ifdef DEVSYS_FEATURE_CONFIG
+		lua_getfield(L, 2, "config");
+		if (!lua_isnil(L, -1))
+			cfg = ld_check(L, lua_gettop(L), LD_CONFIG);
+		lua_pop(L, 1);
+#endif
 	}
-	if ((rc = devsys_store_open(&st, ws, &o)) < 0)
+	if ((rc = cfg ? devsys_store_open_config(&st, ws, &o, cfg) : devsys_store_open(&st, ws, &o)) < 0)
 		return ld_fail(L, rc, NULL);
 	ld_new(L, LD_STORE, sizeof(ld_handle), st, store_release);
 	return 1;

@@ -29,7 +29,7 @@ typedef struct {
 } ld_worker;
 
 static const char *const kinds[] = { "?", "claimed", "refused", "ended", "handed-back", "lease-lost", "cancel",
-	                             "error", "pipeline" };
+	                             "error", "pipeline", "idle" };
 
 static char *ev_dup(const char *s)
 {
@@ -147,7 +147,7 @@ static int w_events(lua_State *L)
 	for (size_t i = 0; i < w->n; i++) {
 		ev *x = &w->evs[i];
 		lua_createtable(L, 0, 6);
-		lua_pushstring(L, x->kind >= 1 && x->kind <= 8 ? kinds[x->kind] : kinds[0]);
+		lua_pushstring(L, x->kind >= 1 && x->kind < (int)(sizeof(kinds) / sizeof(kinds[0])) ? kinds[x->kind] : kinds[0]);
 		lua_setfield(L, -2, "kind");
 		lua_pushinteger(L, x->slot);
 		lua_setfield(L, -2, "slot");

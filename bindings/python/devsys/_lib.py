@@ -245,6 +245,7 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_task_state_allowed", _i, [_i, _i], "store"),
     ("devsys_store_options_init", _i, [POINTER(S.StoreOptions), _u], "store"),
     ("devsys_store_open", _i, [_PP, _P, POINTER(S.StoreOptions)], "store"),
+    ("devsys_store_open_config", _i, [_PP, _P, POINTER(S.StoreOptions), _P], "store"),
     ("devsys_store_free", None, [_P], "store"),
     ("devsys_store_task_create", _i, [_P, _s, _s], "store"),
     ("devsys_store_transition", _i, [_P, _s, _i, _s], "store"),

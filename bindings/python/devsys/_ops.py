@@ -828,18 +828,25 @@ class Store(Handle):
 
     def __init__(self, workspace: Workspace, *, recover: bool = True, busy_timeout_ms: int = 0,
                  url: Optional[str] = None, secrets: Optional["Secrets"] = None,
-                 password_secret: Optional[str] = None) -> None:
+                 password_secret: Optional[str] = None, config: Optional[Config] = None) -> None:
         """@p url: "postgresql://user@host:port/db" keeps the rows in that
         database (None: $DEVSYS_STORE_URL, else SQLite in the workspace); the
         password comes from @p password_secret of @p secrets, or libpq's
-        password file, never from the URL."""
+        password file, never from the URL. With @p config and no @p url, the
+        configuration's `store:` section names the store, as the pipeline and
+        the worker open theirs (devsys_store_open_config)."""
         o = S.StoreOptions()
         check(fn.devsys_store_options_init(byref(o), 2))
         o.flags, o.busy_timeout_ms = (0 if recover else 1), busy_timeout_ms
         o.url = enc(url, "url", optional=True)
         o.password_secret = enc(password_secret, "password_secret", optional=True)
         o.secrets = secrets._h if secrets is not None else None
-        super().__init__(new_handle(lambda out: fn.devsys_store_open(out, workspace._h, byref(o))), workspace)
+        if config is not None:
+            cfg = config._h
+            super().__init__(new_handle(lambda out: fn.devsys_store_open_config(out, workspace._h, byref(o), cfg)),
+                             workspace)
+        else:
+            super().__init__(new_handle(lambda out: fn.devsys_store_open(out, workspace._h, byref(o))), workspace)
 
     @property
     def backend(self) -> str:

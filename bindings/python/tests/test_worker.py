@@ -203,3 +203,30 @@ def test_config_store_section() -> None:
     with pytest.raises(devsys.ValidationError) as ei:
         devsys.Config.parse("store: postgresql://u:hunter2-secret@127.0.0.1/db\n", "bad.yaml")
     assert "bad.yaml:1" in ei.value.message and "hunter2-secret" not in ei.value.message, ei.value.message
+
+
+def test_store_opened_as_a_configuration_names_it(ws: devsys.Workspace, tmp_path: Path) -> None:
+    with devsys.Config.parse("runners:\n  a:\n    type: inproc\n", "none.yaml") as cfg, \
+            devsys.Store(ws, config=cfg) as st:
+        assert st.backend == "sqlite", "no store: section: SQLite in the workspace"
+    ws2 = tmp_path / "ws2"
+    with devsys.Workspace(ws2) as w2, \
+            devsys.Config.parse("store: postgresql://devsys@127.0.0.1:1/tasks\n", "pg.yaml") as cfg:
+        with pytest.raises(devsys.Error) as ei:
+            devsys.Store(w2, config=cfg)  # the section is followed: nothing listens on port 1
+        assert "127.0.0.1:1" in ei.value.message, ei.value.message
+        assert not (ws2 / "devsys.db").exists(), "no SQLite store was made instead"
+
+
+def test_an_idle_slot_says_so(ws: devsys.Workspace) -> None:
+    events: List[devsys.WorkerEvent] = []
+    wk = devsys.Worker(ws, poll_ms=50, event=events.append)
+    t = threading.Thread(target=wk.run)
+    t.start()
+    try:
+        wait_for("an idle event", lambda: any(e.kind == devsys.WORKER_EVENT_IDLE for e in list(events)))
+    finally:
+        wk.stop(0)
+        t.join(30)
+    assert not t.is_alive() and wk.stats().claimed == 0
+    wk.close()
