@@ -23,20 +23,28 @@ static const char *const scrubbed[] = { "GITHUB_TOKEN", "GH_TOKEN", "GITEA_TOKEN
 
 /* ---- recording a stage (the pipeline is the record's writer) ---- */
 
-int devsys__pipeline_record_stage(devsys_task *task, const char *stage, const char *result, const char *fclass)
+int devsys__pipeline_record_stage(devsys_task *task, const char *stage, const char *result, const char *fclass,
+                                  const char *reason)
 {
 	devsys_record *rec = NULL;
-	char ev[256];
+	json_t *ev = NULL;
+	char *evs = NULL;
 	int rc;
 	if ((rc = devsys_record_open(&rec, task)) == 0 &&
 	    (rc = result ? devsys_record_stage_end(rec, stage, result, fclass) : devsys_record_stage_begin(rec, stage)) == 0)
 		rc = devsys_record_save(rec);
-	/* the stage's end with its class, next to the store's state change */
+	/* the stage's end with its class, next to the store's state change; a
+	 * failure says why, so events.jsonl alone explains it */
 	if (rc == 0 && result) {
-		snprintf(ev, sizeof(ev), "{\"stage\":\"%s\",\"result\":\"%s\",\"failure_class\":%s%s%s}", stage, result,
-		         fclass ? "\"" : "", fclass ? fclass : "null", fclass ? "\"" : "");
-		rc = devsys_record_event(rec, "stage.end", ev, NULL);
+		if (!(ev = json_pack("{s:s,s:s,s:s?}", "stage", stage, "result", result, "failure_class", fclass)) ||
+		    (fclass && reason && *reason && json_object_set_new(ev, "reason", json_string(reason)) < 0) ||
+		    !(evs = json_dumps(ev, JSON_COMPACT)))
+			rc = devsys__error_oom();
+		else
+			rc = devsys_record_event(rec, "stage.end", evs, NULL);
 	}
+	free(evs);
+	json_decref(ev);
 	devsys_record_free(rec);
 	return rc;
 }

@@ -14,20 +14,20 @@
 #include <string.h>
 
 /* The gate's inputs from the spec (policy.risk, policy.require_approval)
- * and the agent's runner profile (its risk, when devsys.yaml gives one). */
+ * and the agent's runner profile (its risk, when devsys.yaml gives one).
+ * The built-in inproc runner, which devsys.yaml need not define, is no
+ * profile and has no risk of its own: the agent stage ran on it. */
 static int gate_inputs(devsys_gate_options *go, devsys__stage_ctx *c)
 {
 	const devsys_spec *spec = c->p->spec;
 	const char *risk = devsys_spec_get_string(spec, "/policy/risk");
-	const char *profile = devsys_spec_get_string(spec, "/agent/runner");
+	const char *profile = devsys__pipeline_profile(c->p, "agent");
 	const devsys_node *approval = devsys_node_get(devsys_spec_at(spec, 0), "/policy/require_approval");
 	int rc;
-	if (!profile)
-		profile = devsys_spec_get_string(spec, "/runner");
 	if (risk && (rc = devsys_risk_from_name(&go->spec_risk, risk)) < 0)
 		return rc;
 	go->require_approval = approval && devsys_node_bool(approval);
-	if (profile && c->p->config && (rc = devsys_config_runner_risk(&go->profile_risk, c->p->config, profile)) < 0)
+	if (profile && (rc = devsys_config_runner_risk(&go->profile_risk, c->p->config, profile)) < 0)
 		return rc;
 	go->repo = c->repo;
 	return 0;

@@ -215,9 +215,9 @@ static int record_spec(devsys_task *task, const char *kept, const char *url, con
 	return rc;
 }
 
-static int record_stage_end(devsys_task *task, const char *result, const char *failure_class)
+static int record_stage_end(devsys_task *task, const char *result, const char *failure_class, const char *reason)
 {
-	return devsys__pipeline_record_stage(task, "validate", result, failure_class);
+	return devsys__pipeline_record_stage(task, "validate", result, failure_class, reason);
 }
 
 /* Keep the failure's error while the stage's end is written. */
@@ -227,7 +227,7 @@ static int fail_registered(devsys_pipeline *p, devsys_task *task, int rc)
 	snprintf(msg, sizeof(msg), "%s", devsys_error_message(devsys_error_last()));
 	devsys_store_stage_end(p->store, p->task_id, "validate", "failed", DEVSYS_STATE_FAILED);
 	if (task)
-		record_stage_end(task, "failed", "system");
+		record_stage_end(task, "failed", "system", msg);
 	return devsys__error_set(rc, "%s", msg);
 }
 
@@ -253,7 +253,7 @@ static int register_task(devsys_pipeline *p, const void *bytes, size_t len)
 	/* The store writes the new state into task.json; the stage's end goes
 	 * in after it, so neither write loses the other's fields. */
 	if ((rc = devsys_store_stage_end(p->store, p->task_id, "validate", "ok", DEVSYS_STATE_VALIDATED)) == 0)
-		rc = record_stage_end(task, "ok", NULL);
+		rc = record_stage_end(task, "ok", NULL, NULL);
 	devsys_task_free(task);
 	return rc;
 }
@@ -676,7 +676,7 @@ int devsys__pipeline_begin(devsys__stage_ctx *c, const char *stage)
 	}
 	if (rc == DEVSYS_EBUSY) /* another process runs the task: nothing of it is this run's to record */
 		return devsys__pipeline_result(c->res, stage, rc, DEVSYS_FAILURE_SYSTEM, "busy");
-	if (rc < 0 || (rc = devsys__pipeline_record_stage(c->task, stage, NULL, NULL)) < 0)
+	if (rc < 0 || (rc = devsys__pipeline_record_stage(c->task, stage, NULL, NULL, NULL)) < 0)
 		return devsys__pipeline_result(c->res, stage, rc, DEVSYS_FAILURE_SYSTEM, "record-failed");
 	devsys__pipeline_emit(c->p, DEVSYS_PIPELINE_EVENT_STAGE_BEGIN, stage, NULL, NULL, 0, 0, 0);
 	return 0;
@@ -692,7 +692,7 @@ int devsys__pipeline_end(devsys__stage_ctx *c, const char *stage, int rc, int fc
 		rc = devsys_error_code(devsys_error_last());
 		fclass = DEVSYS_FAILURE_SYSTEM;
 		outcome = "record-failed";
-	} else if (devsys__pipeline_record_stage(c->task, stage, result, devsys_failure_class_name(fclass)) < 0 &&
+	} else if (devsys__pipeline_record_stage(c->task, stage, result, devsys_failure_class_name(fclass), msg) < 0 &&
 	           fclass == DEVSYS_FAILURE_NONE) {
 		rc = devsys_error_code(devsys_error_last());
 		fclass = DEVSYS_FAILURE_SYSTEM;

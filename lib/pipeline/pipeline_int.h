@@ -90,8 +90,10 @@ int devsys__pipeline_stop_service(devsys__stage_ctx *c);
 int devsys__pipeline_result(devsys_stage_result *r, const char *stage, int rc, int failure_class, const char *outcome);
 
 /* Write a stage's begin (result NULL) or end into task.json; an end also
- * goes to events.jsonl as a "stage.end" event with its failure class. */
-int devsys__pipeline_record_stage(devsys_task *task, const char *stage, const char *result, const char *fclass);
+ * goes to events.jsonl as a "stage.end" event with its failure class and,
+ * for a failure, @p reason (the error's message; may be NULL). */
+int devsys__pipeline_record_stage(devsys_task *task, const char *stage, const char *result, const char *fclass,
+                                  const char *reason);
 
 /*
  * facts.c: the facts other modules report, written into the record. After a

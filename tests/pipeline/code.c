@@ -208,7 +208,9 @@ Test(pipeline_code, a_failing_agent_and_a_timeout_have_their_classes, .init = se
 		char p[4096], *ev;
 		snprintf(p, sizeof(p), "%s/tasks/slow-1/events.jsonl", dir);
 		ev = dt_read_file(p, NULL);
-		cr_assert(ev && strstr(ev, "{\"stage\":\"agent\",\"result\":\"failed\",\"failure_class\":\"timeout\"}"), "%s", ev);
+		cr_assert(ev && strstr(ev, "{\"stage\":\"agent\",\"result\":\"failed\",\"failure_class\":\"timeout\","
+		                           "\"reason\":\""),
+		          "%s", ev);
 		free(ev);
 	}
 	cr_assert(!remote_has_branch("fail-1") && !remote_has_branch("slow-1"));

@@ -501,3 +501,73 @@ Test(pipeline_pr_gate, the_same_change_whose_lists_agree_merges)
 	cr_assert(!reasons_mention(g, "paths-mismatch"));
 	json_decref(tj);
 }
+
+/* The last stage.end event of task @p id (events.jsonl's line), for assertions. */
+static char *last_stage_end(const char *id)
+{
+	int st;
+	char *out = dt_sh_output(&st, "grep '\"type\":\"stage.end\"' '%s/tasks/%s/events.jsonl' | tail -n 1", dir, id);
+	cr_assert(out && *out, "task %s has a stage.end event", id);
+	return out;
+}
+
+/* A devsys.yaml without `runners:` leaves "inproc" the built-in runner: the
+ * gate takes no profile risk from it (it used to look the name up and fail
+ * the stage as a system failure). @p profile_says is the class reason's
+ * account of the profile's risk. */
+static void inproc_rests_in_review(const char *yaml, const char *id, const char *profile_says)
+{
+	open_pipeline(yaml);
+	coded(id, "echo 'int hello(void) { return 1; }' > src/hello.c\n", "  pr:\n    draft: false\nrunner: inproc\n");
+	run_stage_ok("pr", "pr-opened");
+	set_status(id, "devsys/tests", DEVSYS_CHECK_SUCCESS);
+	past_verify(id);
+	run_stage_ok("gate", "awaiting-review");
+	cr_assert_eq(state_of(id), DEVSYS_STATE_AWAITING_REVIEW);
+	cr_assert_eq(events_of(id, "gate.decision"), 1);
+	char *ev = last_stage_end(id);
+	cr_assert(strstr(ev, "\"stage\":\"gate\",\"result\":\"ok\""), "%s", ev);
+	cr_assert(!strstr(ev, "\"reason\""), "an ok stage has no reason: %s", ev);
+	free(ev);
+	json_t *tj = task_json(id);
+	char *g = json_dumps(gate_of(tj), JSON_COMPACT);
+	cr_assert(g && strstr(g, profile_says), "the gate's class reason says '%s': %s", profile_says, g);
+	free(g);
+	json_decref(tj);
+}
+
+Test(pipeline_pr_gate, runner_inproc_under_a_config_with_only_a_policy_section_rests_in_awaiting_review)
+{
+	inproc_rests_in_review("policy:\n  auto_merge: false\n", "inproc-pol", "profile unset");
+}
+
+Test(pipeline_pr_gate, runner_inproc_under_a_config_with_empty_forges_rests_in_awaiting_review)
+{
+	inproc_rests_in_review("forges: {}\n", "inproc-forges", "profile unset");
+}
+
+/* The control: a profile named inproc that devsys.yaml does define still
+ * gives the gate its risk (only the built-in runner is not looked up). */
+Test(pipeline_pr_gate, runner_inproc_defined_in_the_config_gives_the_gate_its_risk)
+{
+	inproc_rests_in_review("runners:\n  inproc:\n    type: inproc\n    risk: high\n", "inproc-def", "profile high");
+}
+
+/* A gate that fails (its PR was closed under it) says why in events.jsonl. */
+Test(pipeline_pr_gate, a_failed_gate_records_its_reason_in_the_stage_end_event)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	coded("closed-1", "echo 'int hello(void) { return 1; }' > src/hello.c\n", "  pr:\n    draft: false\n");
+	run_stage_ok("pr", "pr-opened");
+	past_verify("closed-1");
+	cr_assert_eq(dt_sh("cd '%s/remote.git/devsys/prs' && python3 -c \"import json; d=json.load(open('1.json'));"
+	                   " d['state']='closed'; json.dump(d, open('1.json', 'w'))\"",
+	                   dir),
+	             0);
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "gate"), DEVSYS_ESTATE, "%s", r.outcome);
+	cr_assert_str_eq(r.outcome, "gate-failed");
+	char *ev = last_stage_end("closed-1");
+	cr_assert(strstr(ev, "\"stage\":\"gate\",\"result\":\"failed\",\"failure_class\":\"system\""), "%s", ev);
+	cr_assert(strstr(ev, "\"reason\":\"task 'closed-1': PR #1 is closed"), "%s", ev);
+	free(ev);
+}
