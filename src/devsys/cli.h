@@ -54,6 +54,16 @@ int devsys_cli_exit_code(int devsys_code);
  * with a stderr logger honouring -v. Reports errors itself. */
 int devsys_cli_open_workspace(devsys_cli *cli, devsys_workspace **out);
 
+/* Open the workspace and its store: the one @p config's (a devsys.yaml path,
+ * may be NULL) store: section names, else DEVSYS_STORE_URL or SQLite, as
+ * `devsys worker` opens it (devsys_store_open_config()). Reports errors
+ * itself; on success free both, on failure both are NULL. */
+int devsys_cli_open_store(devsys_cli *cli, devsys_workspace **ws, devsys_store **st, const char *config);
+
+/* When argv[*i] is `--config FILE` or `--config=FILE`: set @p config, step
+ * *i past it and return 1; else 0. */
+int devsys_cli_config_arg(const char **config, int *i, int argc, char **argv);
+
 /* Print a JSON value on stdout (indented, newline) and take ownership of it. */
 void devsys_cli_print_json(json_t *value);
 

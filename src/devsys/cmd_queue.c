@@ -586,13 +586,19 @@ static int cmd_queue(devsys_cli *cli, int argc, char **argv)
 	devsys_workspace *ws = NULL;
 	devsys_store *st = NULL;
 	devsys_buf out = DEVSYS_BUF_INIT;
-	const char *task = argc > 1 ? argv[1] : NULL;
+	const char *task = NULL, *config = NULL;
 	int rc;
-	if (argc > 2 || (task && task[0] == '-'))
-		return devsys_cli_usage_error(cli, "queue: unexpected argument '%s' (usage: queue [TASK])", argv[argc - 1]);
-	if ((rc = devsys_cli_open_workspace(cli, &ws)) != 0)
+	for (int i = 1; i < argc; i++) {
+		if (devsys_cli_config_arg(&config, &i, argc, argv))
+			continue;
+		if (task || argv[i][0] == '-')
+			return devsys_cli_usage_error(cli, "queue: unexpected argument '%s' (usage: queue [--config FILE] [TASK])",
+			                              argv[i]);
+		task = argv[i];
+	}
+	if ((rc = devsys_cli_open_store(cli, &ws, &st, config)) != 0)
 		return rc;
-	if (devsys_store_open(&st, ws, NULL) < 0 || devsys_store_claims_json(st, task, &out) < 0)
+	if (devsys_store_claims_json(st, task, &out) < 0)
 		rc = devsys_cli_fail_lib(cli, "cannot read the queue");
 	else if (cli->json)
 		printf("%s\n", out.ptr);
@@ -636,6 +642,6 @@ static int cmd_submit(devsys_cli *cli, int argc, char **argv)
 const devsys_cli_command devsys_cli_queue_commands[] = {
 	{ "submit", "[--config FILE] [--profile P] SPEC...",
 	  "validate tasks (one per YAML document) and queue them for a worker", cmd_submit },
-	{ "queue", "[TASK]", "the queued tasks, their leases and (--json) the claim log", cmd_queue },
+	{ "queue", "[--config FILE] [TASK]", "the queued tasks, their leases and (--json) the claim log", cmd_queue },
 	{ NULL, NULL, NULL, NULL }
 };

@@ -9,17 +9,51 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int open_store(devsys_cli *cli, devsys_workspace **ws, devsys_store **st)
+int devsys_cli_open_store(devsys_cli *cli, devsys_workspace **ws, devsys_store **st, const char *config)
 {
-	int rc;
+	struct devsys_config *cfg = NULL;
+	int rc, orc = 0;
+	*ws = NULL;
+	*st = NULL;
+#ifndef DEVSYS_HAVE_MODULE_CONFIG
+	if (config)
+		return devsys_cli_usage_error(cli, "--config needs the config module in this build");
+#endif
 	if ((rc = devsys_cli_open_workspace(cli, ws)) != 0)
 		return rc;
-	if (devsys_store_open(st, *ws, NULL) < 0) {
-		rc = devsys_cli_fail_lib(cli, "cannot open the task store");
+#ifdef DEVSYS_HAVE_MODULE_CONFIG
+	if (config)
+		orc = devsys_config_load(&cfg, config);
+#endif
+	/* the store the configuration's store: section names, as the worker's */
+	if (orc < 0 || devsys_store_open_config(st, *ws, NULL, cfg) < 0) {
+		rc = devsys_cli_fail_lib(cli, config ? "cannot open the task store or the configuration"
+		                                     : "cannot open the task store");
 		devsys_workspace_free(*ws);
-		return rc;
+		*ws = NULL;
 	}
-	return DEVSYS_EXIT_OK;
+#ifdef DEVSYS_HAVE_MODULE_CONFIG
+	devsys_config_free(cfg);
+#endif
+	return rc;
+}
+
+int devsys_cli_config_arg(const char **config, int *i, int argc, char **argv)
+{
+	if (!strcmp(argv[*i], "--config") && *i + 1 < argc) {
+		*config = argv[++*i];
+		return 1;
+	}
+	if (!strncmp(argv[*i], "--config=", 9)) {
+		*config = argv[*i] + 9;
+		return 1;
+	}
+	return 0;
+}
+
+static int open_store(devsys_cli *cli, devsys_workspace **ws, devsys_store **st)
+{
+	return devsys_cli_open_store(cli, ws, st, NULL);
 }
 
 static const char *state_colour(const char *s)
@@ -158,10 +192,14 @@ static int cmd_check(devsys_cli *cli, int argc, char **argv)
 	devsys_store *st;
 	devsys_buf out = DEVSYS_BUF_INIT;
 	size_t n = 0;
-	int repair = argc == 2 && !strcmp(argv[1], "--repair"), rc;
-	if (argc > 2 || (argc == 2 && !repair))
-		return devsys_cli_usage_error(cli, "check takes only --repair");
-	if ((rc = open_store(cli, &ws, &st)) != 0)
+	const char *config = NULL;
+	int repair = 0, rc;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--repair"))
+			repair = 1;
+		else if (!devsys_cli_config_arg(&config, &i, argc, argv))
+			return devsys_cli_usage_error(cli, "check takes only --repair and --config FILE");
+	if ((rc = devsys_cli_open_store(cli, &ws, &st, config)) != 0)
 		return rc;
 	if (devsys_store_check(st, repair, &out, &n) < 0)
 		rc = devsys_cli_fail_lib(cli, "cannot check the workspace");
@@ -191,6 +229,7 @@ static int cmd_check(devsys_cli *cli, int argc, char **argv)
 const devsys_cli_command devsys_cli_store_commands[] = {
 	{ "tasks", "[--state S] [--limit N] [--offset N]", "list the workspace's tasks", cmd_tasks },
 	{ "show", "TASK", "show a task: state, record, stages, runs", cmd_show },
-	{ "check", "[--repair]", "report (and repair) drift between task folders and devsys.db", cmd_check },
+	{ "check", "[--repair] [--config FILE]",
+	  "report (and repair) drift between task folders and the store (its config's store: section)", cmd_check },
 	{ NULL, NULL, NULL, NULL }
 };

@@ -211,12 +211,15 @@ static int cmd_workers(devsys_cli *cli, int argc, char **argv)
 	devsys_workspace *ws = NULL;
 	devsys_store *st = NULL;
 	devsys_buf out = DEVSYS_BUF_INIT;
+	const char *config = NULL;
 	int rc;
-	if (argc > 1)
-		return devsys_cli_usage_error(cli, "workers: unexpected argument '%s' (usage: workers)", argv[1]);
-	if ((rc = devsys_cli_open_workspace(cli, &ws)) != 0)
+	for (int i = 1; i < argc; i++)
+		if (!devsys_cli_config_arg(&config, &i, argc, argv))
+			return devsys_cli_usage_error(cli, "workers: unexpected argument '%s' (usage: workers [--config FILE])",
+			                              argv[i]);
+	if ((rc = devsys_cli_open_store(cli, &ws, &st, config)) != 0)
 		return rc;
-	if (devsys_store_open(&st, ws, NULL) < 0 || devsys_store_workers_json(st, &out) < 0)
+	if (devsys_store_workers_json(st, &out) < 0)
 		rc = devsys_cli_fail_lib(cli, "cannot read the worker registry");
 	else if (cli->json)
 		printf("%s\n", out.ptr);
@@ -234,6 +237,6 @@ static int cmd_workers(devsys_cli *cli, int argc, char **argv)
 const devsys_cli_command devsys_cli_worker_commands[] = {
 	{ "worker", "[--jobs N] [--profile P...] [--once] [--lease-ms MS] [--grace SECS] [--id ID] [--config FILE]",
 	  "claim queued tasks and run the pipeline on each (--once: exit when the queue is empty)", cmd_worker },
-	{ "workers", "", "the workers of the store's registry: jobs, running, last beat, alive or stale", cmd_workers },
+	{ "workers", "[--config FILE]", "the workers of the store's registry: jobs, running, last beat, alive or stale", cmd_workers },
 	{ NULL, NULL, NULL, NULL }
 };
