@@ -16,6 +16,23 @@ static const size_t body_sizes[] = {
 
 #define CUT_NOTE "\n\n_(devsys: the body was cut at %zu of %zu characters; the task record has the rest.)_\n"
 
+/* How much of @p text (longer than @p room) to keep: up to the last line end
+ * that fits, so no Markdown line (or masked marker, or UTF-8 sequence) is
+ * broken in half; a single huge line is cut before a UTF-8 continuation
+ * byte at least, never to nothing. */
+static size_t cut_point(const char *text, size_t room)
+{
+	size_t keep = room;
+	while (keep > 0 && text[keep - 1] != '\n')
+		keep--;
+	if (keep == 0) {
+		keep = room;
+		while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
+			keep--;
+	}
+	return keep;
+}
+
 int devsys__pr_body_cap(devsys_buf *out, const char *text, size_t len, size_t max)
 {
 	char note[160];
@@ -23,17 +40,7 @@ int devsys__pr_body_cap(devsys_buf *out, const char *text, size_t len, size_t ma
 	if (len <= max)
 		return devsys_buf_put(out, text, len);
 	nlen = (size_t)snprintf(note, sizeof(note), CUT_NOTE, max, len);
-	keep = max > nlen ? max - nlen : 0;
-	/* Cut at the last line end that fits, so no Markdown line (or masked
-	 * marker, or UTF-8 sequence) is broken in half. */
-	while (keep > 0 && text[keep - 1] != '\n')
-		keep--;
-	/* A single huge line: cut before a UTF-8 continuation byte at least. */
-	if (keep == 0) {
-		keep = max > nlen ? max - nlen : 0;
-		while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
-			keep--;
-	}
+	keep = cut_point(text, max > nlen ? max - nlen : 0);
 	if (devsys_buf_put(out, text, keep) < 0)
 		return DEVSYS_ENOMEM;
 	snprintf(note, sizeof(note), CUT_NOTE, keep, len);
@@ -62,11 +69,8 @@ static int agent_digest(devsys_buf *b, const char *digest)
 {
 	size_t n = strlen(digest), keep = n;
 	int rc;
-	if (n > DEVSYS_PR_BODY_AGENT_MAX) {
-		keep = DEVSYS_PR_BODY_AGENT_MAX;
-		while (keep > 0 && digest[keep - 1] != '\n')
-			keep--;
-	}
+	if (n > DEVSYS_PR_BODY_AGENT_MAX)
+		keep = cut_point(digest, DEVSYS_PR_BODY_AGENT_MAX);
 	while (keep > 0 && digest[keep - 1] == '\n')
 		keep--;
 	/* a ``` inside would end the block early: the digest is the agent's words */

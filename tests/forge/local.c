@@ -737,6 +737,22 @@ Test(forge_local, body_carries_the_metadata_is_capped_and_masked)
 		cr_assert_null(strstr(out.ptr, "### Coding agent"), "a version-3 struct has no agent field");
 		devsys_buf_dispose(&out);
 		b.version = DEVSYS_PR_BODY_VERSION;
+
+		/* One line longer than the cap, of two-byte characters: kept up to the cap, never cut
+		 * to nothing, and never in the middle of a character. */
+		digest[0] = '\0';
+		while (strlen(digest) < 2 * DEVSYS_PR_BODY_AGENT_MAX)
+			strcat(digest, "\xc3\xa9");
+		cr_assert_eq(devsys_pr_body_build(&out, &b, m), 0, "%s", gf_err());
+		d = strstr(out.ptr, "### Coding agent\n\n```\n");
+		cr_assert_not_null(d, "%s", out.ptr);
+		d += strlen("### Coding agent\n\n```\n");
+		end = strstr(d, "\n(cut at ");
+		cr_assert_not_null(end, "the single line is cut and says so: %.200s", d);
+		cr_assert_gt((size_t)(end - d), DEVSYS_PR_BODY_AGENT_MAX - 2, "kept up to the cap, not cut to nothing");
+		cr_assert_leq((size_t)(end - d), DEVSYS_PR_BODY_AGENT_MAX);
+		cr_assert_eq((end - d) % 2, 0, "cut between characters");
+		devsys_buf_dispose(&out);
 		b.agent = NULL;
 		free(digest);
 	}
