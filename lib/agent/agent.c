@@ -102,6 +102,21 @@ int devsys__agent_global_init(void)
 	return 0;
 }
 
+/* The error for a kind nobody registered: it names the kinds there are. */
+static int unknown_kind(const char *kind)
+{
+	char names[MAX_KINDS * 66] = "none";
+	size_t off = 0;
+	pthread_mutex_lock(&kinds_lock);
+	for (size_t i = 0; i < nkinds; i++)
+		off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", i ? ", " : "", kinds[i].name);
+	pthread_mutex_unlock(&kinds_lock);
+	return devsys__error_set(DEVSYS_EINVALID,
+	                         "agent.kind '%.64s' is not a known agent kind (built in: command, opencode; registered "
+	                         "by plug-ins: %s); register it with devsys_agent_register() before the agent stage runs",
+	                         kind, names);
+}
+
 static int find_kind(devsys_agent_vtable *vt, void **payload, const char *kind)
 {
 	int found = 0;
@@ -122,10 +137,25 @@ static int find_kind(devsys_agent_vtable *vt, void **payload, const char *kind)
 			found = 1;
 		}
 	pthread_mutex_unlock(&kinds_lock);
-	return found ? 0
-	             : devsys__error_set(DEVSYS_EINVALID, "agent.kind '%.64s' is not a known agent kind (built in: "
-	                                                  "command, opencode; or a registered plug-in's)",
-	                                 kind);
+	return found ? 0 : unknown_kind(kind);
+}
+
+int devsys__agent_check_kind(const char *kind)
+{
+	devsys_agent_vtable vt;
+	void *payload;
+	return kind ? find_kind(&vt, &payload, kind) : 0;
+}
+
+/* An adapter's slot failed: its own message stays (it names what broke);
+ * one that set none, or another code's, gets one naming the kind and slot,
+ * so the stage's reason never shows a stale error. */
+static int said(const devsys__agent *a, int rc, const char *slot)
+{
+	if (rc >= 0 || devsys_error_code(devsys_error_last()) == rc)
+		return rc;
+	return devsys__error_set(rc, "agent kind '%s': its %s failed (%s) without saying why", a->name, slot,
+	                         devsys_error_name(rc));
 }
 
 int devsys__agent_open(devsys__agent **out, const char *kind, const devsys_agent_request *req)
@@ -139,7 +169,7 @@ int devsys__agent_open(devsys__agent **out, const char *kind, const devsys_agent
 	if (!(a = devsys__calloc(1, sizeof(*a))))
 		return devsys__error_oom();
 	snprintf(a->name, sizeof(a->name), "%s", kind);
-	if ((rc = find_kind(&a->vt, &payload, kind)) < 0 || (rc = a->vt.open(&a->self, req, payload)) < 0) {
+	if ((rc = find_kind(&a->vt, &payload, kind)) < 0 || (rc = said(a, a->vt.open(&a->self, req, payload), "open")) < 0) {
 		devsys__free(a);
 		return rc;
 	}
@@ -154,7 +184,7 @@ int devsys__agent_command(devsys__agent *a, const char *const **argv, const char
 	const char **v;
 	int rc;
 	*env_out = NULL;
-	if ((rc = a->vt.command(a->self, argv, &extra)) < 0)
+	if ((rc = said(a, a->vt.command(a->self, argv, &extra), "command")) < 0)
 		return rc;
 	if (!*argv || !(*argv)[0])
 		return devsys__error_set(DEVSYS_EINVALID, "agent kind '%s' made an empty command", a->name);

@@ -18,6 +18,10 @@ typedef struct devsys__agent devsys__agent;
  */
 int devsys__agent_open(devsys__agent **out, const char *kind, const devsys_agent_request *req);
 
+/* Is @p kind built in or registered (NULL: the default)? DEVSYS_EINVALID
+ * naming the kind and the registered ones if not. Nothing is opened. */
+int devsys__agent_check_kind(const char *kind);
+
 /*
  * The command: argv borrowed from the adapter, and @p env (the scrubbed
  * base, borrowed) with the adapter's entries in place: a new array of

@@ -522,6 +522,9 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 
 	if ((rc = devsys__pipeline_begin(c, "agent")) < 0)
 		return rc;
+	/* the schema takes any kind name; one nobody registered is refused before any work */
+	if ((rc = devsys__agent_check_kind(devsys_spec_get_string(p->spec, "/agent/kind"))) < 0)
+		return devsys__pipeline_end(c, "agent", rc, DEVSYS_FAILURE_BUILD, "agent-refused", -1);
 	if ((rc = devsys__pipeline_repo(c)) < 0)
 		return devsys__pipeline_end(c, "agent", rc, DEVSYS_FAILURE_SYSTEM, "agent-not-run", -1);
 	repo = c->repo;
@@ -545,8 +548,10 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 	    (rc = agent_preflight(c, ag, runner, aenv, devsys_repo_checkout_path(repo))) < 0 ||
 	    /* the events only: agent.log keeps every byte of both streams */
 	    (devsys__agent_has_events(ag) && (rc = devsys__record_log_open(&events.log, task, "agent.jsonl")) < 0)) {
-		rc = devsys__pipeline_end(c, "agent", rc, rc == DEVSYS_EIO ? DEVSYS_FAILURE_SYSTEM : DEVSYS_FAILURE_BUILD,
-		                          "agent-refused", -1);
+		/* the adapter refusing the spec or config is the task's input (build); the
+		 * adapter itself failing (a plug-in's error, I/O, memory) is a system failure */
+		rc = devsys__pipeline_end(c, "agent", rc, rc == DEVSYS_EINVALID ? DEVSYS_FAILURE_BUILD : DEVSYS_FAILURE_SYSTEM,
+		                          rc == DEVSYS_EINVALID ? "agent-refused" : "agent-not-run", -1);
 		goto out;
 	}
 	cmd.argv = aargv;

@@ -530,9 +530,16 @@ Test(agent_opencode, an_unknown_kind_and_a_model_outside_the_profile_are_refused
 	         "id: oc-kind\ntitle: t\nprompt: p\nrepo:\n  url: file://%s/remote.git\n  base_branch: main\n"
 	         "agent:\n  kind: aider\ntests:\n  command: [make]\n",
 	         dir);
-	cr_assert_lt(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), "oc-kind"), 0);
+	/* the schema takes any kind name; the agent stage refuses one nobody registered */
+	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), "oc-kind"), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_lt(devsys_pipeline_code(&r, pl), 0);
 	msg = devsys_error_message(devsys_error_last());
-	cr_assert(strstr(msg, "/agent: agent needs a command, or kind: opencode (agent.kind is one of command, opencode)"), "%s", msg);
+	cr_assert_str_eq(r.stage, "agent", "%s", msg);
+	cr_assert_str_eq(r.outcome, "agent-refused", "%s", msg);
+	cr_assert(strstr(msg, "agent.kind 'aider' is not a known agent kind (built in: command, opencode; registered by "
+	                      "plug-ins: none)"),
+	          "%s", msg);
 	/* positive control, then a model the profile does not list: refused before opencode runs */
 	validate("oc-model", "  model: gpt-huge\n");
 	cr_assert_lt(devsys_pipeline_code(&r, pl), 0);
