@@ -199,6 +199,31 @@ static int protected_error(const devsys_repo *r, const char *branch, const char 
 
 /* ---- mirror ---- */
 
+/*
+ * A remote of the mirror or the checkout: the URL the spec gave (and the
+ * checks passed), with the mirror's fetch refspec, and no url.<x>.insteadOf
+ * rewrite, so no configuration can send a fetch or push to another host
+ * than the one that was checked. Fetch and push make theirs in memory
+ * rather than look "origin" up in the configuration: libgit2 1.5.1 leaks a
+ * PCRE2 match block for every configuration entry its insteadOf glob does
+ * not match (fixed upstream in libgit2 #6382), about half a MiB a task in
+ * a long-running worker.
+ */
+static int remote_create(git_remote **out, git_repository *repo, const char *name, const char *url)
+{
+	git_remote_create_options o = GIT_REMOTE_CREATE_OPTIONS_INIT;
+	o.repository = repo;
+	o.name = name; /* NULL: in memory only; "origin": written to the mirror's config */
+	o.fetchspec = "+refs/heads/*:refs/remotes/origin/*";
+	o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	return git_remote_create_with_opts(out, url, &o);
+}
+
+static int task_remote(git_remote **out, git_repository *repo, const devsys_repo *r)
+{
+	return remote_create(out, repo, NULL, r->opts.url);
+}
+
 /* Connect, learn the default branch, download, update tips, prune. */
 static int fetch_mirror(devsys_repo *r, git_repository *mirror)
 {
@@ -213,8 +238,8 @@ static int fetch_mirror(devsys_repo *r, git_repository *mirror)
 	devsys__git_callbacks(&cb, &op);
 	if ((rc = devsys__git_set_ca(&r->opts)) < 0)
 		return rc;
-	if ((rc = git_remote_lookup(&remote, mirror, "origin")) < 0)
-		return devsys__git_error(&op, rc, "mirror '%s' has no remote 'origin'", r->mirror_path);
+	if ((rc = task_remote(&remote, mirror, r)) < 0)
+		return devsys__git_error(&op, rc, "cannot set up the remote %s for '%s'", r->url_shown, r->mirror_path);
 	if ((rc = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL)) < 0) {
 		rc = devsys__git_error(&op, rc, "cannot reach %s", r->url_shown);
 		goto out;
@@ -257,7 +282,7 @@ out:
 static int create_remote_cb(git_remote **out, git_repository *repo, const char *name, const char *url, void *payload)
 {
 	(void)payload;
-	return git_remote_create_with_fetchspec(out, repo, name, url, "+refs/heads/*:refs/remotes/origin/*");
+	return remote_create(out, repo, name, url);
 }
 
 /* Drop the local branch git_clone makes for the remote HEAD: a mirror only
@@ -322,8 +347,7 @@ static int clone_mirror(devsys_repo *r, git_repository **out)
 		rc = devsys__git_error(NULL, rc, "cannot create the mirror '%s'", tmp);
 		goto fail;
 	}
-	if ((rc = git_remote_create_with_fetchspec(&remote, repo, "origin", r->opts.url,
-	                                           "+refs/heads/*:refs/remotes/origin/*")) < 0) {
+	if ((rc = remote_create(&remote, repo, "origin", r->opts.url)) < 0) {
 		rc = devsys__git_error(NULL, rc, "cannot configure the remote of '%s'", tmp);
 		goto fail;
 	}
@@ -1057,8 +1081,8 @@ static int push(devsys_repo *r)
 		return rc;
 	if ((rc = lock_mirror(r->lock_path, &lockfd)) < 0)
 		return rc;
-	if ((rc = git_remote_lookup(&remote, r->wt, "origin")) < 0) {
-		rc = devsys__git_error(&op, rc, "the checkout has no remote 'origin'");
+	if ((rc = task_remote(&remote, r->wt, r)) < 0) {
+		rc = devsys__git_error(&op, rc, "cannot set up the remote %s for the checkout", r->url_shown);
 		goto out;
 	}
 	if ((rc = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL)) < 0 ||
