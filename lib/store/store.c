@@ -332,7 +332,16 @@ static int sync_pending(devsys_store *st, int rc)
 /* The largest record document kept in the store; a larger JUnit report stays in the folder only. */
 #define DOC_MAX (4u << 20)
 
-/* task.json as just saved, kept with the rows too (a process that does not see the folder reads it there). */
+static int read_record_file(devsys_buf *out, devsys_store *st, const char *id, devsys_record_file file,
+                            unsigned int run);
+
+/*
+ * task.json as just saved, kept with the rows too (a process that does not
+ * see the folder reads it there), and reports/acceptance.json when the
+ * folder has one: the deploy stage writes it before its transition, so
+ * the transition that ends the stage keeps it. One over DOC_MAX stays in
+ * the folder only.
+ */
 static int keep_task_json(devsys_store *st, const char *id, const devsys_record *rec)
 {
 	devsys_buf b = DEVSYS_BUF_INIT;
@@ -341,6 +350,15 @@ static int keep_task_json(devsys_store *st, const char *id, const devsys_record 
 		return 0;
 	if ((rc = devsys_record_json(rec, &b)) == 0)
 		rc = st->be->doc_put(st->self, id, "task.json", b.ptr ? b.ptr : "", b.size);
+	if (rc == 0) {
+		int r2 = read_record_file(&b, st, id, DEVSYS_RECORD_FILE_ACCEPTANCE, 0);
+		if (r2 == 0)
+			rc = st->be->doc_put(st->self, id, "acceptance.json", b.ptr ? b.ptr : "", b.size);
+		else if (r2 != DEVSYS_ENOTFOUND && r2 != DEVSYS_ELIMIT)
+			rc = r2;
+		else
+			devsys_error_clear();
+	}
 	devsys_buf_dispose(&b);
 	return rc;
 }
@@ -987,9 +1005,10 @@ int devsys_store_document(devsys_buf *out, devsys_store *st, const char *id, con
 	DEVSYS__CHECK_ARG(name);
 	if ((rc = devsys_task_id_check(id)) < 0)
 		return rc;
-	if (strcmp(name, "task.json") && strcmp(name, "tests/latest/summary.json") && strcmp(name, "tests/latest/junit.xml"))
+	if (strcmp(name, "task.json") && strcmp(name, "acceptance.json") && strcmp(name, "tests/latest/summary.json") &&
+	    strcmp(name, "tests/latest/junit.xml"))
 		return devsys__error_set(DEVSYS_EINVAL,
-		                         "'%.60s' is not a record document the store keeps (task.json, "
+		                         "'%.60s' is not a record document the store keeps (task.json, acceptance.json, "
 		                         "tests/latest/summary.json, tests/latest/junit.xml)",
 		                         name);
 	if (!st->be->doc_get)

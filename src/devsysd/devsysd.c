@@ -655,6 +655,49 @@ static enum MHD_Result serve_tests(struct MHD_Connection *c, devsys_task *task, 
 }
 
 /*
+ * GET /api/tasks/<id> of a task whose folder is not on this host: the
+ * task.json the store keeps, with the deploy stage's acceptance report
+ * (reports/acceptance.json, kept as "acceptance.json") under
+ * "acceptance_report" when the store keeps one. 404 when the store has
+ * no such task.
+ */
+static enum MHD_Result serve_task_from_store(struct MHD_Connection *c, const char *id)
+{
+	devsys_buf doc = DEVSYS_BUF_INIT;
+	json_t *root, *acc;
+	enum MHD_Result ret;
+	char *body;
+	int rc = devsys_store_document(&doc, store, id, "task.json");
+	if (rc == DEVSYS_ENOTFOUND || rc == DEVSYS_ENOTSUPPORTED) {
+		devsys_buf_dispose(&doc);
+		devsys_error_clear();
+		return send_error(c, 404, "not_found", "no task '%s'", id);
+	}
+	if (rc < 0) {
+		devsys_buf_dispose(&doc);
+		return send_lib_error(c, rc);
+	}
+	root = json_loadb(doc.ptr ? doc.ptr : "", doc.size, JSON_PRESERVE_ORDER, NULL);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		devsys_buf_dispose(&doc);
+		return send_error(c, 500, "damaged_record", "task '%s': the store's task.json cannot be read", id);
+	}
+	if (devsys_store_document(&doc, store, id, "acceptance.json") == 0 &&
+	    (acc = json_loadb(doc.ptr ? doc.ptr : "", doc.size, JSON_PRESERVE_ORDER, NULL)))
+		json_object_set_new(root, "acceptance_report", acc);
+	devsys_error_clear();
+	devsys_buf_dispose(&doc);
+	body = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (!body)
+		return send_error(c, 500, "internal", "out of memory");
+	ret = send_bytes(c, 200, "application/json", body, strlen(body));
+	free(body);
+	return ret;
+}
+
+/*
  * GET .../tests/latest of a task whose folder is not on this host (a worker
  * of another host ran it, sharing the store): the summary and normalised
  * JUnit the store keeps with its rows (devsys_store_document()), in the
@@ -1348,6 +1391,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 	if ((rc = open_task(seg[2], &task)) == DEVSYS_ENOTFOUND && n == 5 && get && strcmp(seg[3], "tests") == 0 &&
 	    strcmp(seg[4], "latest") == 0)
 		return serve_latest_from_store(c, seg[2]); /* no folder here: another host ran it */
+	if (rc == DEVSYS_ENOTFOUND && n == 3 && get)
+		return serve_task_from_store(c, seg[2]); /* likewise */
 	if (rc < 0)
 		return rc == DEVSYS_ENOTFOUND ? send_error(c, 404, "not_found", "no task '%s'", seg[2])
 		                              : send_lib_error(c, rc);

@@ -165,8 +165,8 @@ static long get(int i, const char *path, devsys_buf *out)
 	return request(i, "GET", path, NULL, out);
 }
 
-/* The spec of task @p id; its tests write a JUnit report of two cases, one skipped. */
-static void spec_of(char *spec, size_t size, const char *id)
+/* The spec of task @p id; its tests write a JUnit report of two cases, one skipped; @p extra: more YAML or "". */
+static void spec_with(char *spec, size_t size, const char *id, const char *extra)
 {
 	char agent[4096], tests[4096];
 	snprintf(agent, sizeof(agent), "%s/%s-agent.sh", dir, id);
@@ -181,21 +181,102 @@ static void spec_of(char *spec, size_t size, const char *id)
 	         "id: %s\ntitle: Task %s\nprompt: Append a line to README.\n"
 	         "repo:\n  url: file://%s/remote.git\n  base_branch: main\n"
 	         "agent:\n  command: [/bin/sh, %s]\n"
-	         "tests:\n  command: [/bin/sh, %s]\n  junit: [reports/junit.xml]\nrunner: inproc\n",
-	         id, id, dir, agent, tests);
+	         "tests:\n  command: [/bin/sh, %s]\n  junit: [reports/junit.xml]\nrunner: inproc\n%s",
+	         id, id, dir, agent, tests, extra);
 }
 
-/* Validate and queue task @p id in @p ws. */
-static void submit(devsys_workspace *ws, const char *id)
+static void spec_of(char *spec, size_t size, const char *id)
+{
+	spec_with(spec, size, id, "");
+}
+
+/* Validate and queue task @p id in @p ws, its spec with @p extra YAML. */
+static void submit_with(devsys_workspace *ws, const char *id, const char *extra)
 {
 	devsys_pipeline *p = NULL;
 	char spec[4096];
-	spec_of(spec, sizeof(spec), id);
+	spec_with(spec, sizeof(spec), id, extra);
 	OK(devsys_pipeline_new(&p, ws, NULL));
 	cr_assert_str_eq(devsys_store_backend_name(devsys_pipeline_store(p)), "postgresql");
 	OK(devsys_pipeline_validate(NULL, p, spec, strlen(spec), id));
 	OK(devsys_store_submit(devsys_pipeline_store(p), id, "inproc", NULL));
 	devsys_pipeline_free(p);
+}
+
+static void submit(devsys_workspace *ws, const char *id)
+{
+	submit_with(ws, id, "");
+}
+
+/*
+ * A task with a deploy stage, run in the first workspace: the second
+ * host's GET /api/tasks/<id> answers from the store with the acceptance
+ * report the deploy stage wrote (reports/acceptance.json). Controls: an
+ * unknown task stays 404, a task without deploy has no report.
+ */
+Test(devsysd_pg, a_second_host_serves_task_json_and_the_acceptance_report_from_the_store)
+{
+	devsys_workspace *wa = NULL;
+	devsys_worker *w = NULL;
+	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
+	devsys_buf a = DEVSYS_BUF_INIT, b = DEVSYS_BUF_INIT;
+	char wsa[4096], wsb[4096], folder[4096];
+	struct stat sb;
+	json_t *ja, *jb, *acc;
+	char why[512];
+	long st;
+	if (!pg) {
+		dt_pg_free(dt_pg_suite(why, sizeof(why)));
+		dt_skip("%s", why);
+	}
+	snprintf(wsa, sizeof(wsa), "%s/ws-a", dir);
+	snprintf(wsb, sizeof(wsb), "%s/ws-b", dir);
+	cr_assert_eq(mkdir(wsb, 0700), 0);
+	OK(devsys_workspace_open(&wa, wsa, NULL));
+	submit_with(wa, "dep-1",
+	            "deploy:\n  command: [/bin/true]\n  acceptance:\n"
+	            "    - name: exits zero\n      command: [/bin/true]\n");
+	submit(wa, "plain-1");
+	o.id = "host-a";
+	o.flags = DEVSYS_WORKER_ONCE;
+	OK(devsys_worker_open(&w, wa, &o));
+	OK(devsys_worker_run(w)); /* until nothing is left to claim */
+	cr_assert_eq(devsys_store_task_state(devsys_worker_store(w), "plain-1"), DEVSYS_STATE_AWAITING_REVIEW);
+	cr_assert_eq(devsys_store_task_state(devsys_worker_store(w), "dep-1"), DEVSYS_STATE_AWAITING_REVIEW, "%s",
+	             devsys_task_state_name(devsys_store_task_state(devsys_worker_store(w), "dep-1")));
+	devsys_worker_free(w);
+	start_daemon(0, wsa, NULL);
+	start_daemon(1, wsb, NULL);
+	snprintf(folder, sizeof(folder), "%s/tasks/dep-1", wsb);
+	cr_assert_neq(stat(folder, &sb), 0, "the second workspace has no folder of the task");
+
+	cr_assert_eq(st = get(0, "/api/tasks/dep-1", &a), 200, "host a: %ld %s", st, a.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/dep-1", &b), 200, "host b: %ld %s", st, b.ptr);
+	cr_assert(ja = json_loads(a.ptr, 0, NULL), "%s", a.ptr);
+	cr_assert(jb = json_loads(b.ptr, 0, NULL), "%s", b.ptr);
+	acc = json_object_get(jb, "acceptance_report");
+	cr_assert_eq(json_array_size(acc), 1, "%s", b.ptr);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(acc, 0), "name")), "exits zero", "%s", b.ptr);
+	cr_assert(json_is_true(json_object_get(json_array_get(acc, 0), "passed")), "%s", b.ptr);
+	/* the store's task.json is the one of the last transition: the state and the deploy stage's record as here */
+	cr_assert_str_eq(json_string_value(json_object_get(jb, "state")), "awaiting-review", "%s", b.ptr);
+	cr_assert(json_equal(json_object_get(json_object_get(ja, "stages"), "deploy"),
+	                     json_object_get(json_object_get(jb, "stages"), "deploy")),
+	          "the deploy stage's record differs:\nhost a: %s\nhost b: %s", a.ptr, b.ptr);
+	cr_assert(json_object_get(json_object_get(jb, "stages"), "deploy"), "%s", b.ptr);
+	json_decref(ja);
+	json_decref(jb);
+
+	/* the controls */
+	cr_assert_eq(st = get(1, "/api/tasks/plain-1", &b), 200, "%ld %s", st, b.ptr);
+	cr_assert(jb = json_loads(b.ptr, 0, NULL), "%s", b.ptr);
+	cr_assert(!json_object_get(jb, "acceptance_report"), "%s", b.ptr);
+	json_decref(jb);
+	cr_assert_eq(st = get(1, "/api/tasks/no-such-task", &b), 404, "%ld %s", st, b.ptr);
+	cr_assert(strstr(b.ptr, "no-such-task"), "%s", b.ptr);
+	devsys_buf_dispose(&a);
+	devsys_buf_dispose(&b);
+	devsys_workspace_free(wa);
 }
 
 Test(devsysd_pg, a_second_host_serves_the_latest_tests_from_the_store)
