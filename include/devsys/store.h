@@ -314,7 +314,9 @@ DEVSYS_API int devsys_store_complete(devsys_store *st, const char *id, const cha
  * that does not see the task's folder (another host's devsysd) can serve
  * it: "task.json" (written at every transition), "acceptance.json" (the
  * deploy stage's reports/acceptance.json, kept at the transition after it
- * is written; up to 4 MiB), and the task's latest
+ * is written; up to 4 MiB), "events.jsonl" (the task's events at every
+ * transition; over 256 KiB only its last lines, after a first line
+ * {"truncated":true,"dropped_bytes":N}), and the task's latest
  * test run, "tests/latest/summary.json" and "tests/latest/junit.xml" (the
  * normalised report; kept up to 4 MiB), written by
  * devsys_store_run_record(). Into @p out (cleared first).

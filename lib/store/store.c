@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -335,6 +336,57 @@ static int sync_pending(devsys_store *st, int rc)
 static int read_record_file(devsys_buf *out, devsys_store *st, const char *id, devsys_record_file file,
                             unsigned int run);
 
+/* The most of events.jsonl kept in the store: its last lines up to this. */
+#define EVENTS_MAX (256u << 10)
+
+/*
+ * The task's events.jsonl into @p out: all of it up to EVENTS_MAX, else its
+ * last whole lines within EVENTS_MAX after a first line
+ * {"truncated":true,"dropped_bytes":N} saying how much is only in the folder.
+ */
+static int read_events_tail(devsys_buf *out, devsys_store *st, const char *id)
+{
+	devsys_task *task = NULL;
+	devsys_buf p = DEVSYS_BUF_INIT;
+	struct stat sb;
+	off_t from = 0;
+	char *raw = NULL, *nl;
+	size_t cut = 0;
+	ssize_t n;
+	int fd = -1, rc;
+	if ((rc = devsys_task_open(&task, st->ws, id, 0)) == 0)
+		rc = devsys_record_path(&p, task, DEVSYS_RECORD_FILE_EVENTS, 0, NULL);
+	devsys_task_free(task);
+	if (rc == 0 && ((fd = open(p.ptr, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0))
+		rc = errno == ENOENT ? DEVSYS_ENOTFOUND : devsys__error_set(DEVSYS_EIO, "%s: %s", p.ptr, strerror(errno));
+	devsys_buf_dispose(&p);
+	if (rc < 0)
+		goto done;
+	devsys_buf_clear(out);
+	if (sb.st_size > (off_t)EVENTS_MAX)
+		from = sb.st_size - (off_t)EVENTS_MAX;
+	if (!(raw = devsys__malloc(EVENTS_MAX))) {
+		rc = DEVSYS_ENOMEM;
+		goto done;
+	}
+	if ((n = pread(fd, raw, EVENTS_MAX, from)) < 0) {
+		rc = devsys__error_set(DEVSYS_EIO, "events of task '%s': %s", id, strerror(errno));
+		goto done;
+	}
+	if (from > 0 && (nl = memchr(raw, '\n', (size_t)n))) {
+		cut = (size_t)(nl + 1 - raw);
+		rc = devsys_buf_printf(out, "{\"truncated\":true,\"dropped_bytes\":%llu}\n",
+		                       (unsigned long long)from + cut);
+	}
+	if (rc == 0)
+		rc = devsys_buf_put(out, raw + cut, (size_t)n - cut);
+done:
+	devsys__free(raw);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 /*
  * task.json as just saved, kept with the rows too (a process that does not
  * see the folder reads it there), and reports/acceptance.json when the
@@ -355,6 +407,15 @@ static int keep_task_json(devsys_store *st, const char *id, const devsys_record 
 		if (r2 == 0)
 			rc = st->be->doc_put(st->self, id, "acceptance.json", b.ptr ? b.ptr : "", b.size);
 		else if (r2 != DEVSYS_ENOTFOUND && r2 != DEVSYS_ELIMIT)
+			rc = r2;
+		else
+			devsys_error_clear();
+	}
+	if (rc == 0) { /* the events as of this transition: once a stage, not once an event */
+		int r2 = read_events_tail(&b, st, id);
+		if (r2 == 0)
+			rc = st->be->doc_put(st->self, id, "events.jsonl", b.ptr ? b.ptr : "", b.size);
+		else if (r2 != DEVSYS_ENOTFOUND)
 			rc = r2;
 		else
 			devsys_error_clear();
@@ -1005,10 +1066,11 @@ int devsys_store_document(devsys_buf *out, devsys_store *st, const char *id, con
 	DEVSYS__CHECK_ARG(name);
 	if ((rc = devsys_task_id_check(id)) < 0)
 		return rc;
-	if (strcmp(name, "task.json") && strcmp(name, "acceptance.json") && strcmp(name, "tests/latest/summary.json") &&
-	    strcmp(name, "tests/latest/junit.xml"))
+	if (strcmp(name, "task.json") && strcmp(name, "acceptance.json") && strcmp(name, "events.jsonl") &&
+	    strcmp(name, "tests/latest/summary.json") && strcmp(name, "tests/latest/junit.xml"))
 		return devsys__error_set(DEVSYS_EINVAL,
 		                         "'%.60s' is not a record document the store keeps (task.json, acceptance.json, "
+		                         "events.jsonl, "
 		                         "tests/latest/summary.json, tests/latest/junit.xml)",
 		                         name);
 	if (!st->be->doc_get)

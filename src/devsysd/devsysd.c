@@ -698,6 +698,63 @@ static enum MHD_Result serve_task_from_store(struct MHD_Connection *c, const cha
 }
 
 /*
+ * GET /api/tasks/<id>/events?after=SEQ of a task whose folder is not on this
+ * host: the events the store keeps (events.jsonl as of the task's last state
+ * change, at most its last 256 KiB), in the folder's answer's shape, with
+ * "truncated":true when older events are only in the worker's folder. 404
+ * when the store keeps none.
+ */
+static enum MHD_Result serve_events_from_store(struct MHD_Connection *c, const char *id)
+{
+	devsys_buf doc = DEVSYS_BUF_INIT;
+	json_t *root, *events;
+	size_t after = 0, count = 0;
+	json_int_t last = 0;
+	bool truncated = false;
+	const char *a = query(c, "after");
+	enum MHD_Result ret;
+	char *body, *line, *save = NULL;
+	int rc;
+	if (a && !parse_size(a, &after))
+		return send_error(c, 400, "bad_request", "'after' must be a sequence number");
+	rc = devsys_store_document(&doc, store, id, "events.jsonl");
+	if (rc == DEVSYS_ENOTFOUND || rc == DEVSYS_ENOTSUPPORTED) {
+		devsys_buf_dispose(&doc);
+		devsys_error_clear();
+		return send_error(c, 404, "not_found", "no task '%s'", id);
+	}
+	if (rc < 0) {
+		devsys_buf_dispose(&doc);
+		return send_lib_error(c, rc);
+	}
+	events = json_array();
+	for (line = doc.ptr ? strtok_r(doc.ptr, "\n", &save) : NULL; line && count < 1000;
+	     line = strtok_r(NULL, "\n", &save)) {
+		json_t *ev = json_loads(line, JSON_PRESERVE_ORDER, NULL);
+		json_int_t seq = json_integer_value(json_object_get(ev, "seq"));
+		if (json_is_true(json_object_get(ev, "truncated")))
+			truncated = true;
+		else if (ev && seq > (json_int_t)after) {
+			json_array_append(events, ev);
+			last = seq;
+			count++;
+		}
+		json_decref(ev);
+	}
+	devsys_buf_dispose(&doc);
+	root = json_pack("{s:s,s:o,s:I}", "task", id, "events", events, "last_seq", last);
+	if (root && truncated)
+		json_object_set_new(root, "truncated", json_true());
+	body = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(root);
+	if (!body)
+		return send_error(c, 500, "internal", "out of memory");
+	ret = send_bytes(c, 200, "application/json", body, strlen(body));
+	free(body);
+	return ret;
+}
+
+/*
  * GET .../tests/latest of a task whose folder is not on this host (a worker
  * of another host ran it, sharing the store): the summary and normalised
  * JUnit the store keeps with its rows (devsys_store_document()), in the
@@ -1393,6 +1450,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 		return serve_latest_from_store(c, seg[2]); /* no folder here: another host ran it */
 	if (rc == DEVSYS_ENOTFOUND && n == 3 && get)
 		return serve_task_from_store(c, seg[2]); /* likewise */
+	if (rc == DEVSYS_ENOTFOUND && n == 4 && get && strcmp(seg[3], "events") == 0)
+		return serve_events_from_store(c, seg[2]); /* likewise; no live stream from here */
 	if (rc < 0)
 		return rc == DEVSYS_ENOTFOUND ? send_error(c, 404, "not_found", "no task '%s'", seg[2])
 		                              : send_lib_error(c, rc);

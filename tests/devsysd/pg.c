@@ -267,7 +267,62 @@ Test(devsysd_pg, a_second_host_serves_task_json_and_the_acceptance_report_from_t
 	json_decref(ja);
 	json_decref(jb);
 
+	/* the events as of the last transition: the folder's first ones, through the deploy stage's end */
+	cr_assert_eq(st = get(0, "/api/tasks/dep-1/events", &a), 200, "host a: %ld %s", st, a.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/dep-1/events", &b), 200, "host b: %ld %s", st, b.ptr);
+	cr_assert(ja = json_loads(a.ptr, 0, NULL), "%s", a.ptr);
+	cr_assert(jb = json_loads(b.ptr, 0, NULL), "%s", b.ptr);
+	{
+		json_t *ea = json_object_get(ja, "events"), *eb = json_object_get(jb, "events");
+		bool deploy_end = false;
+		cr_assert_gt(json_array_size(eb), 2, "%s", b.ptr);
+		cr_assert_leq(json_array_size(eb), json_array_size(ea), "%s", b.ptr);
+		for (size_t i = 0; i < json_array_size(eb); i++) {
+			json_t *e = json_array_get(eb, i);
+			cr_assert(json_equal(e, json_array_get(ea, i)), "event %zu differs:\nhost a: %s\nhost b: %s", i,
+			          a.ptr, b.ptr);
+			if (!strcmp(json_string_value(json_object_get(e, "type")) ?: "", "stage.end") &&
+			    !strcmp(json_string_value(json_object_get(json_object_get(e, "data"), "stage")) ?: "", "deploy"))
+				deploy_end = true;
+		}
+		cr_assert(deploy_end, "no deploy stage.end among host b's events: %s", b.ptr);
+		cr_assert(!json_object_get(jb, "truncated"), "%s", b.ptr);
+		cr_assert_eq(json_integer_value(json_object_get(jb, "last_seq")),
+		             json_integer_value(json_object_get(json_array_get(eb, json_array_size(eb) - 1), "seq")));
+	}
+	json_decref(ja);
+	json_decref(jb);
+	cr_assert_eq(st = get(1, "/api/tasks/dep-1/events?after=999999", &b), 200, "%ld %s", st, b.ptr);
+	cr_assert(strstr(b.ptr, "\"events\":[]"), "%s", b.ptr);
+
+	/* over 256 KiB of events: the next transition (a cancel on host a) keeps the last ones, and says so */
+	{
+		devsys_task *t = NULL;
+		devsys_record *rec = NULL;
+		static char data[4200];
+		uint64_t seq = 0;
+		json_t *eb;
+		snprintf(data, sizeof(data), "{\"pad\":\"%04000d\"}", 0);
+		OK(devsys_task_open(&t, wa, "dep-1", 0));
+		OK(devsys_record_open(&rec, t));
+		for (int i = 0; i < 70; i++)
+			OK(devsys_record_event(rec, "test.pad", data, &seq));
+		devsys_record_free(rec);
+		devsys_task_free(t);
+		cr_assert_lt(st = request(0, "POST", "/api/tasks/dep-1/cancel", "", &a), 300, "%ld %s", st, a.ptr);
+		cr_assert_eq(st = get(1, "/api/tasks/dep-1/events", &b), 200, "%ld %s", st, b.ptr);
+		cr_assert(jb = json_loads(b.ptr, 0, NULL), "%s", b.ptr);
+		cr_assert(json_is_true(json_object_get(jb, "truncated")), "%.300s", b.ptr);
+		eb = json_object_get(jb, "events");
+		cr_assert_gt(json_array_size(eb), 50);
+		cr_assert_lt(json_array_size(eb), 70 + 20);
+		cr_assert_gt(json_integer_value(json_object_get(json_array_get(eb, 0), "seq")), 1, "the first are cut");
+		cr_assert_geq(json_integer_value(json_object_get(jb, "last_seq")), (json_int_t)seq);
+		json_decref(jb);
+	}
+
 	/* the controls */
+	cr_assert_eq(st = get(1, "/api/tasks/no-such-task/events", &b), 404, "%ld %s", st, b.ptr);
 	cr_assert_eq(st = get(1, "/api/tasks/plain-1", &b), 200, "%ld %s", st, b.ptr);
 	cr_assert(jb = json_loads(b.ptr, 0, NULL), "%s", b.ptr);
 	cr_assert(!json_object_get(jb, "acceptance_report"), "%s", b.ptr);
