@@ -465,18 +465,111 @@ Test(agent_opencode, a_model_that_never_answers_ends_stalled)
 	free(after);
 }
 
-Test(agent_opencode, a_provider_error_fails_the_agent_with_its_message_in_the_record)
+/* How many logged requests in @p log were agent turns (offered tools), not title requests. */
+static int agent_requests(const char *log)
 {
-	char msg[1024];
+	int n = 0;
+	for (const char *p = log; *p;) {
+		size_t len = strcspn(p, "\n");
+		json_t *j = json_loadb(p, len, 0, NULL);
+		n += json_array_size(json_object_get(json_object_get(j, "body"), "tools")) > 0;
+		json_decref(j);
+		p += len + (p[len] == '\n');
+	}
+	return n;
+}
+
+/* Every line of the task's @p rel parses as JSON; returns the text. */
+static char *jsonl_parses(const char *id, const char *rel)
+{
+	char *f = task_file(id, rel);
+	cr_assert(f, "%s is missing", rel);
+	for (const char *p = f; *p;) {
+		size_t len = strcspn(p, "\n");
+		json_t *j = json_loadb(p, len, 0, NULL);
+		cr_assert(j, "%s: a line does not parse: %.*s", rel, (int)(len > 200 ? 200 : len), p);
+		json_decref(j);
+		p += len + (p[len] == '\n');
+	}
+	return f;
+}
+
+/* The model answers every agent turn with HTTP @p status and @p message (the script holds
+ * more error turns than opencode makes attempts). The agent fails with the provider's message
+ * in its error, task.json and events.jsonl; the record is whole (task.json and every JSONL line
+ * parse, agent.jsonl is kept and holds no provider key) and nothing was committed or pushed.
+ * Returns how many agent requests the model received (opencode's own retries included). */
+static int provider_error(const char *id, int status, const char *message)
+{
+	char msg[1024], keyfile[4096], extra[8192], script[1024], *before, *after, *f;
+	const char *key = "sk-" "scriptedProviderKey-9Zr4";
 	json_t *tj, *u;
+	int n, st;
+	snprintf(keyfile, sizeof(keyfile), "%s/provider.key", dir);
+	cr_assert(dt_write_file(keyfile, key));
+	cr_assert_eq(dt_sh("chmod 600 '%s'", keyfile), 0);
+	snprintf(extra, sizeof(extra),
+	         "  opencode-key:\n    kind: opencode\n    provider: fake\n    base_url: %s\n    models: fake-model\n"
+	         "    command: %s\n    api_key_secret: provider_key\n    api_key_provider: file\n    api_key_ref: %s\n",
+	         dt_model_url(), dt_model_opencode(), keyfile);
+	write_config(extra);
 	open_pipeline(0);
-	validate("oc-401", NULL);
-	cr_assert_eq(dt_model_script("{\"turns\":[{\"status\":401,\"error\":\"scripted: invalid API key\"}]}"), 0);
-	tj = expect_fail("oc-401", DEVSYS_FAILURE_BUILD, "agent-failed", msg, sizeof(msg));
+	validate(id, "  profile: opencode-key\n");
+	/* retry-after-ms, as OpenAI sends it: opencode's backoff between retries (2 s doubling
+	 * without it, about 80 s for its retries) follows the provider's header */
+	snprintf(script, sizeof(script),
+	         "{\"repeat\":true,\"turns\":[{\"status\":%d,\"error\":\"%s\",\"headers\":{\"retry-after-ms\":\"20\"}}]}",
+	         status, message);
+	cr_assert_eq(dt_model_script(script), 0);
+	before = dt_model_log_text();
+	tj = expect_fail(id, DEVSYS_FAILURE_BUILD, "agent-failed", msg, sizeof(msg));
+	after = dt_model_log_text();
+	n = agent_requests(after + (before ? strlen(before) : 0));
+	free(before);
+	free(after);
+	cr_assert(strstr(msg, "see logs/agent.log"), "%s", msg);
 	u = usage_of(tj);
-	cr_assert_str_eq(json_string_value(json_object_get(u, "error")), "scripted: invalid API key");
+	cr_assert_str_eq(json_string_value(json_object_get(u, "error")), message);
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(tj, "agent"), "exit_code")), 1);
 	json_decref(tj);
+	f = jsonl_parses(id, "events.jsonl");
+	cr_assert(strstr(f, "\"stage.end\"") && strstr(f, "\"failure_class\":\"build\""), "%s", f);
+	free(f);
+	f = jsonl_parses(id, "logs/agent.jsonl");
+	cr_assert(strstr(f, message), "agent.jsonl lacks the provider's message");
+	cr_assert_null(strstr(f, key), "agent.jsonl holds the provider key");
+	free(f);
+	f = task_file(id, "logs/agent.log");
+	cr_assert(f && !strstr(f, key), "agent.log is missing or holds the provider key");
+	free(f);
+	/* nothing half-done: no task branch was pushed and the checkout holds only the base commit */
+	f = dt_sh_output(&st, "git -C '%s/remote.git' for-each-ref --format='%%(refname)' refs/heads/task/%s", dir, id);
+	cr_assert(f && !*f, "a task branch was pushed: %s", f ? f : "");
+	free(f);
+	f = dt_sh_output(&st, "git -C '%s/tasks/%s/checkout' rev-list --count HEAD", dir, id);
+	cr_assert(f && atoi(f) == 1, "the checkout has commits beyond the base: %s", f ? f : "");
+	free(f);
+	return n;
+}
+
+Test(agent_opencode, a_provider_401_fails_at_once_with_its_message_and_the_record_intact)
+{
+	int n = provider_error("oc-401", 401, "scripted: invalid API key");
+	/* not retryable: one attempt */
+	cr_assert_eq(n, 1, "opencode asked the model %d times for a 401", n);
+}
+
+Test(agent_opencode, a_provider_429_fails_with_its_message_and_the_record_intact)
+{
+	int n = provider_error("oc-429", 429, "scripted: rate limit reached");
+	/* retryable: opencode's own retry loop, the first attempt and 5 retries, then it gives up */
+	cr_assert_eq(n, 6, "opencode asked the model %d times for a 429", n);
+}
+
+Test(agent_opencode, a_provider_500_fails_with_its_message_and_the_record_intact)
+{
+	int n = provider_error("oc-500", 500, "scripted: internal server error");
+	cr_assert_eq(n, 6, "opencode asked the model %d times for a 500", n);
 }
 
 Test(agent_opencode, a_malformed_and_a_10_mb_event_line_are_counted_not_kept)

@@ -23,6 +23,7 @@ gets a short text and uses no turn. A TURN is
     {"usage": {"prompt_tokens": N, "completion_tokens": M}}   (with any of the above)
     {"hang": true}                                    headers, then nothing: never answers
     {"status": 429, "error": "slow down"}             an HTTP error with an OpenAI-style body
+    {"status": 429, ..., "headers": {"retry-after-ms": "50"}}   with these response headers
 
 PUT /_script replaces the script and restarts at the first turn (one server
 per suite, one script per test); GET /_health answers 200.
@@ -109,9 +110,11 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return raw.decode("utf-8", "replace")
 
-    def reply(self, status, obj):
+    def reply(self, status, obj, headers=None):
         data = json.dumps(obj).encode()
         self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, str(v))
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -140,7 +143,8 @@ class Handler(BaseHTTPRequestHandler):
         turn = next_turn(isinstance(body, dict) and bool(body.get("tools")))
         if "status" in turn:
             return self.reply(int(turn["status"]), {"error": {"message": turn.get("error", "scripted error"),
-                                                              "type": "scripted", "code": turn["status"]}})
+                                                              "type": "scripted", "code": turn["status"]}},
+                              turn.get("headers"))
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
