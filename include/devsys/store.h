@@ -316,7 +316,9 @@ DEVSYS_API int devsys_store_complete(devsys_store *st, const char *id, const cha
  * deploy stage's reports/acceptance.json, kept at the transition after it
  * is written; up to 4 MiB), "events.jsonl" (the task's events at every
  * transition; over 256 KiB only its last lines, after a first line
- * {"truncated":true,"dropped_bytes":N}), and the task's latest
+ * {"truncated":true,"dropped_bytes":N}), "logs/<stage>" (at every
+ * transition, for the stage that ended: {"host","path","size","tail_from",
+ * "tail"}, where its log is and its last 16 KiB), and the task's latest
  * test run, "tests/latest/summary.json" and "tests/latest/junit.xml" (the
  * normalised report; kept up to 4 MiB), written by
  * devsys_store_run_record(). Into @p out (cleared first).

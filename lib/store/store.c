@@ -387,6 +387,60 @@ done:
 	return rc;
 }
 
+/* The most of a stage log kept in the store: its last lines up to this. */
+#define LOG_TAIL_MAX (16u << 10)
+
+/*
+ * Where stage @p stage's log is (this host's name and the file's absolute
+ * path) and its last whole lines up to LOG_TAIL_MAX (the log is masked as
+ * it is written), kept as "logs/<stage>": {"host","path","size",
+ * "tail_from","tail"}. No log: nothing kept.
+ */
+static int keep_log_tail(devsys_store *st, const char *id, const char *stage)
+{
+	devsys_task *task = NULL;
+	devsys_buf p = DEVSYS_BUF_INIT;
+	char host[256] = "", name[DEVSYS_TASK_ID_MAX + 8], raw[LOG_TAIL_MAX], *nl, *body = NULL;
+	struct stat sb;
+	off_t from = 0;
+	ssize_t n;
+	size_t cut = 0;
+	json_t *doc;
+	int fd = -1, rc;
+	if ((rc = devsys_task_open(&task, st->ws, id, 0)) == 0)
+		rc = devsys_record_path(&p, task, DEVSYS_RECORD_FILE_LOG, 0, stage);
+	devsys_task_free(task);
+	if (rc < 0 || (fd = open(p.ptr, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &sb) < 0 ||
+	    !S_ISREG(sb.st_mode)) {
+		devsys_error_clear();
+		rc = 0; /* a stage that writes no log */
+		goto done;
+	}
+	if (sb.st_size > (off_t)LOG_TAIL_MAX)
+		from = sb.st_size - (off_t)LOG_TAIL_MAX;
+	if ((n = pread(fd, raw, sizeof(raw), from)) < 0) {
+		rc = devsys__error_set(DEVSYS_EIO, "log of stage %s of task '%s': %s", stage, id, strerror(errno));
+		goto done;
+	}
+	if (from > 0 && (nl = memchr(raw, '\n', (size_t)n)))
+		cut = (size_t)(nl + 1 - raw);
+	gethostname(host, sizeof(host) - 1);
+	doc = json_pack("{s:s,s:s,s:I,s:I,s:s%}", "host", host, "path", p.ptr, "size", (json_int_t)sb.st_size,
+	                "tail_from", (json_int_t)(from + (off_t)cut), "tail", raw + cut, (size_t)n - cut);
+	if (!doc)
+		goto done; /* a tail that is not UTF-8 text is not kept: the full log is on its host */
+	body = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	snprintf(name, sizeof(name), "logs/%s", stage);
+	rc = body ? st->be->doc_put(st->self, id, name, body, strlen(body)) : DEVSYS_ENOMEM;
+done:
+	free(body);
+	if (fd >= 0)
+		close(fd);
+	devsys_buf_dispose(&p);
+	return rc;
+}
+
 /*
  * task.json as just saved, kept with the rows too (a process that does not
  * see the folder reads it there), and reports/acceptance.json when the
@@ -439,7 +493,10 @@ static int write_files(devsys_store *st, const devsys__task_row *r, int from, co
 		goto done;
 	if (create && r->spec_path[0] && (rc = devsys_record_set_string(rec, "spec_path", r->spec_path)) < 0)
 		goto done;
-	if ((rc = devsys_record_save(rec)) < 0 || (rc = keep_task_json(st, r->id, rec)) < 0)
+	if ((rc = devsys_record_save(rec)) < 0 || (rc = keep_task_json(st, r->id, rec)) < 0 ||
+	    (st->be->doc_put && r->last_stage[0] && (rc = keep_log_tail(st, r->id, r->last_stage)) < 0) ||
+	    (st->be->doc_put && r->stage[0] && strcmp(r->stage, r->last_stage) &&
+	     (rc = keep_log_tail(st, r->id, r->stage)) < 0))
 		goto done;
 	data = json_pack("{s:s?,s:s,s:s?,s:s?}", "from", from >= 0 ? state_names[from] : NULL, "to",
 	                 state_names[r->state], "stage", r->stage[0] ? r->stage : (r->last_stage[0] ? r->last_stage : NULL),
@@ -1067,10 +1124,11 @@ int devsys_store_document(devsys_buf *out, devsys_store *st, const char *id, con
 	if ((rc = devsys_task_id_check(id)) < 0)
 		return rc;
 	if (strcmp(name, "task.json") && strcmp(name, "acceptance.json") && strcmp(name, "events.jsonl") &&
-	    strcmp(name, "tests/latest/summary.json") && strcmp(name, "tests/latest/junit.xml"))
+	    strcmp(name, "tests/latest/summary.json") && strcmp(name, "tests/latest/junit.xml") &&
+	    (strncmp(name, "logs/", 5) || devsys_stage_check(name + 5) < 0))
 		return devsys__error_set(DEVSYS_EINVAL,
 		                         "'%.60s' is not a record document the store keeps (task.json, acceptance.json, "
-		                         "events.jsonl, "
+		                         "events.jsonl, logs/<stage>, "
 		                         "tests/latest/summary.json, tests/latest/junit.xml)",
 		                         name);
 	if (!st->be->doc_get)

@@ -755,6 +755,50 @@ static enum MHD_Result serve_events_from_store(struct MHD_Connection *c, const c
 }
 
 /*
+ * GET /api/tasks/<id>/logs/<stage> of a task whose folder is not on this
+ * host: the stage log's last 16 KiB the store keeps, and where the full log
+ * is: {"task","stage","host","path","size","tail_from","tail"}. 404 when the
+ * store keeps no log of that stage.
+ */
+static enum MHD_Result serve_log_from_store(struct MHD_Connection *c, const char *id, const char *stage)
+{
+	devsys_buf doc = DEVSYS_BUF_INIT;
+	char name[80];
+	json_t *root;
+	enum MHD_Result ret;
+	char *body;
+	int rc;
+	if (devsys_stage_check(stage) < 0)
+		return send_error(c, 400, "bad_request", "'%.40s' is not a stage (%s)", stage, DEVSYS_STAGE_NAMES);
+	snprintf(name, sizeof(name), "logs/%s", stage);
+	rc = devsys_store_document(&doc, store, id, name);
+	if (rc == DEVSYS_ENOTFOUND || rc == DEVSYS_ENOTSUPPORTED) {
+		devsys_buf_dispose(&doc);
+		devsys_error_clear();
+		return send_error(c, 404, "not_found", "task '%s' has no %s log in the store", id, stage);
+	}
+	if (rc < 0) {
+		devsys_buf_dispose(&doc);
+		return send_lib_error(c, rc);
+	}
+	root = json_loadb(doc.ptr ? doc.ptr : "", doc.size, JSON_PRESERVE_ORDER, NULL);
+	devsys_buf_dispose(&doc);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return send_error(c, 500, "damaged_record", "task '%s': the store's %s log cannot be read", id, stage);
+	}
+	json_object_set_new(root, "task", json_string(id));
+	json_object_set_new(root, "stage", json_string(stage));
+	body = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (!body)
+		return send_error(c, 500, "internal", "out of memory");
+	ret = send_bytes(c, 200, "application/json", body, strlen(body));
+	free(body);
+	return ret;
+}
+
+/*
  * GET .../tests/latest of a task whose folder is not on this host (a worker
  * of another host ran it, sharing the store): the summary and normalised
  * JUnit the store keeps with its rows (devsys_store_document()), in the
@@ -1452,6 +1496,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 		return serve_task_from_store(c, seg[2]); /* likewise */
 	if (rc == DEVSYS_ENOTFOUND && n == 4 && get && strcmp(seg[3], "events") == 0)
 		return serve_events_from_store(c, seg[2]); /* likewise; no live stream from here */
+	if (rc == DEVSYS_ENOTFOUND && n == 5 && get && strcmp(seg[3], "logs") == 0)
+		return serve_log_from_store(c, seg[2], seg[4]); /* the tail, and where the full log is */
 	if (rc < 0)
 		return rc == DEVSYS_ENOTFOUND ? send_error(c, 404, "not_found", "no task '%s'", seg[2])
 		                              : send_lib_error(c, rc);

@@ -173,7 +173,7 @@ static void spec_with(char *spec, size_t size, const char *id, const char *extra
 	snprintf(tests, sizeof(tests), "%s/%s-tests.sh", dir, id);
 	cr_assert(dt_write_file(agent, "echo more >> README\n"));
 	/* the report, written by the test command in the worktree */
-	cr_assert(dt_write_file(tests, "mkdir -p reports && cat > reports/junit.xml <<'EOF'\n"
+	cr_assert(dt_write_file(tests, "echo the tests of the task run\nmkdir -p reports && cat > reports/junit.xml <<'EOF'\n"
 	                               "<testsuite name=\"s\" tests=\"2\"><testcase classname=\"c\" name=\"ok\" time=\"0.1\"/>"
 	                               "<testcase classname=\"c\" name=\"later\" time=\"0.2\"><skipped/>"
 	                               "</testcase></testsuite>\nEOF\n"));
@@ -294,6 +294,25 @@ Test(devsysd_pg, a_second_host_serves_task_json_and_the_acceptance_report_from_t
 	json_decref(jb);
 	cr_assert_eq(st = get(1, "/api/tasks/dep-1/events?after=999999", &b), 200, "%ld %s", st, b.ptr);
 	cr_assert(strstr(b.ptr, "\"events\":[]"), "%s", b.ptr);
+
+	/* the test stage's log: its tail, and where the full log is */
+	cr_assert_eq(st = get(0, "/api/tasks/dep-1/logs/test", &a), 200, "host a: %ld %s", st, a.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/dep-1/logs/test", &b), 200, "host b: %ld %s", st, b.ptr);
+	cr_assert(jb = json_loads(b.ptr, 0, NULL), "%s", b.ptr);
+	{
+		char path[4200], host[256] = "";
+		snprintf(path, sizeof(path), "%s/tasks/dep-1/logs/test.log", wsa);
+		gethostname(host, sizeof(host) - 1);
+		cr_assert_str_eq(json_string_value(json_object_get(jb, "path")), path, "%s", b.ptr);
+		cr_assert_str_eq(json_string_value(json_object_get(jb, "host")), host, "%s", b.ptr);
+		cr_assert_eq(json_integer_value(json_object_get(jb, "size")), (json_int_t)a.size, "%s", b.ptr);
+		cr_assert(strstr(a.ptr, "the tests of the task run"), "%s", a.ptr);
+		cr_assert_lt(a.size, 16 * 1024);
+			cr_assert_str_eq(json_string_value(json_object_get(jb, "tail")), a.ptr, "%s", b.ptr);
+	}
+	json_decref(jb);
+	cr_assert_eq(st = get(1, "/api/tasks/no-such-task/logs/test", &b), 404, "%ld %s", st, b.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/dep-1/logs/nostage", &b), 404, "%ld %s", st, b.ptr); /* no such log kept */
 
 	/* over 256 KiB of events: the next transition (a cancel on host a) keeps the last ones, and says so */
 	{
