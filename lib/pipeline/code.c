@@ -360,6 +360,21 @@ static int record_agent(devsys_task *task, const devsys_runner_cmd *cmd, const d
 	return rc;
 }
 
+/* A failed agent's error: its exit, and the provider's own message when the
+ * adapter reported one (agent.usage.error comes from masked events only). */
+static int agent_failed(const devsys_runner_result *rr, const char *usage)
+{
+	json_t *u = usage ? json_loads(usage, 0, NULL) : NULL;
+	const char *said = json_string_value(json_object_get(u, "error"));
+	int rc = said && *said
+	                 ? devsys__error_set(DEVSYS_ERROR, "the agent %s (exit %d, signal %d): %.400s; see logs/agent.log",
+	                                     devsys_runner_failure_name(rr->failure), rr->exit_code, rr->signal, said)
+	                 : devsys__error_set(DEVSYS_ERROR, "the agent %s (exit %d, signal %d); see logs/agent.log",
+	                                     devsys_runner_failure_name(rr->failure), rr->exit_code, rr->signal);
+	json_decref(u);
+	return rc;
+}
+
 /* The tools of one step of agent.usage.per_step, ", "-joined. */
 static void step_tools(devsys_buf *b, json_t *tools)
 {
@@ -612,8 +627,7 @@ int devsys__stage_agent(devsys__stage_ctx *c)
 		rc = devsys__pipeline_end(c, "agent", 0, fclass, "agent-done", DEVSYS_STATE_CODED);
 	else {
 		if (rc == 0)
-			rc = devsys__error_set(DEVSYS_ERROR, "the agent %s (exit %d, signal %d); see logs/agent.log",
-			                       devsys_runner_failure_name(rr.failure), rr.exit_code, rr.signal);
+			rc = agent_failed(&rr, usage);
 		rc = devsys__pipeline_end(c, "agent", rc, fclass, agent_outcome(budget && !stalled ? -DEVSYS_FAILURE_BUDGET : rr.failure),
 		                          -1);
 	}

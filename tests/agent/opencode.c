@@ -527,13 +527,15 @@ static int provider_error(const char *id, int status, const char *message)
 	n = agent_requests(after + (before ? strlen(before) : 0));
 	free(before);
 	free(after);
-	cr_assert(strstr(msg, "see logs/agent.log"), "%s", msg);
+	cr_assert(strstr(msg, "see logs/agent.log") && strstr(msg, message), "the stage's error names the provider's message: %s",
+	          msg);
 	u = usage_of(tj);
 	cr_assert_str_eq(json_string_value(json_object_get(u, "error")), message);
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(tj, "agent"), "exit_code")), 1);
 	json_decref(tj);
 	f = jsonl_parses(id, "events.jsonl");
 	cr_assert(strstr(f, "\"stage.end\"") && strstr(f, "\"failure_class\":\"build\""), "%s", f);
+	cr_assert(strstr(f, "\"reason\":\"the agent") && strstr(f, message), "the stage.end reason names it: %s", f);
 	free(f);
 	f = jsonl_parses(id, "logs/agent.jsonl");
 	cr_assert(strstr(f, message), "agent.jsonl lacks the provider's message");
