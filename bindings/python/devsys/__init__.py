@@ -21,6 +21,7 @@ from ._ops import *  # noqa: E402,F401,F403
 from ._flow import *  # noqa: E402,F401,F403
 from ._agent import *  # noqa: E402,F401,F403
 from ._worker import *  # noqa: E402,F401,F403
+from ._plugins import *  # noqa: E402,F401,F403
 
 if int(_lib.fn.devsys_init()) < 0:
     raise ImportError("devsys: devsys_init() failed: " + dec(_lib.fn.devsys_error_message(_lib.fn.devsys_error_last())))

@@ -8,13 +8,15 @@ import ctypes
 import itertools
 import json
 import threading
-from ctypes import CFUNCTYPE, POINTER, c_char_p, c_int, c_size_t, c_void_p
+from ctypes import CFUNCTYPE, POINTER, c_char_p, c_int, c_size_t, c_uint64, c_void_p
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from . import _lib
+from . import _base, _lib
 from . import _structs as S
 from ._base import check, dec, req, strarray
+from ._errcodes import UserCallbackError, ValidationError
+from ._error import Error
 
 fn = _lib.fn
 
@@ -22,6 +24,8 @@ fn = _lib.fn
 AGENT_EVENT = 1
 #: line(): an event that crossed a budget: the library stops the agent (stop_reason() says which)
 AGENT_STOP = 2
+#: line(), err_line(): the agent waits on what a headless run never gives (a permission prompt): stopped, stalled
+AGENT_STALL = 3
 
 _EUSER = -10
 
@@ -31,6 +35,10 @@ _LINE_FN: Any = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
 _USAGE_FN: Any = CFUNCTYPE(c_int, c_void_p, POINTER(c_void_p))
 _STOP_REASON_FN: Any = CFUNCTYPE(c_void_p, c_void_p)
 _CLOSE_FN: Any = CFUNCTYPE(None, c_void_p)
+# version 2
+_PREFLIGHT_FN: Any = CFUNCTYPE(c_int, c_void_p, POINTER(POINTER(c_char_p)))
+_PREFLIGHT_CHECK_FN: Any = CFUNCTYPE(c_int, c_void_p, c_int, c_void_p, c_size_t)
+_STATUS_FN: Any = CFUNCTYPE(c_void_p, c_void_p, POINTER(c_uint64), POINTER(c_uint64))
 
 
 @dataclass(frozen=True)
@@ -69,23 +77,45 @@ class AgentAdapter:
     def close(self) -> None:
         """The run is over (always called once open succeeded)."""
 
+    # ---- vtable version 2 ----
+
+    def preflight(self) -> Optional[Sequence[str]]:
+        """A command run first through the same runner, environment and
+        directory (e.g. ["opencode", "--version"]); None: none."""
+        return None
+
+    def preflight_check(self, exit_code: int, out: bytes) -> None:
+        """The preflight's exit code (-1: it could not run; then @p out is the
+        runner's message) and stdout (up to 64 KiB). Raise to keep the agent
+        from running: ValidationError (or another devsys.Error) with a message
+        naming what was found and what is expected. The default refuses a
+        non-zero exit, as the library does for a kind without this slot."""
+        if exit_code != 0:
+            raise ValidationError(f"its preflight command failed (exit {exit_code})", code=ValidationError.code,
+                                  name="DEVSYS_EINVALID")
+
+    def err_line(self, line: bytes) -> int:
+        """One stderr line (masked): 0 or AGENT_STALL (a permission prompt, say)."""
+        return 0
+
+    def status(self) -> Optional[Tuple[str, int, int]]:
+        """After each event, for the live progress view: (label, step, max; 0:
+        no budget), shown as a PROGRESS event of stage agent; None: nothing."""
+        return None
+
 
 AgentFactory = Callable[[AgentRequest], AgentAdapter]
 
-_pending = threading.local()  # the exception a slot raised on this thread, for Pipeline.run()
-
-
 def take_pending() -> Optional[BaseException]:
-    """The exception an adapter raised on this thread since the last call, if any."""
-    e: Optional[BaseException] = getattr(_pending, "exc", None)
-    _pending.exc = None
-    return e
+    """The exception an adapter (or another plug-in) raised on this thread since the last call, if any."""
+    return _base.take_pending()
 
 
 class _Instance:
     def __init__(self, kind: str, adapter: AgentAdapter) -> None:
         self.kind, self.adapter = kind, adapter
         self.keep: List[Any] = []  # argv/env arrays and the stop reason: borrowed by C until close
+        self.status: Any = None  # the last status label: borrowed by C until the next status call
 
 
 _instances: Dict[int, _Instance] = {}
@@ -95,8 +125,12 @@ _kinds: Dict[str, Tuple[Any, ...]] = {}
 
 
 def _fail(kind: str, slot: str, e: BaseException) -> int:
-    if getattr(_pending, "exc", None) is None:
-        _pending.exc = e
+    """A devsys.Error fails the slot with its code and message (the adapter's
+    own refusal); anything else with DEVSYS_EUSER, raised again by the call."""
+    if isinstance(e, Error) and e.code < 0 and not isinstance(e, UserCallbackError):
+        return int(fn.devsys_error_set_str(e.code, f"agent kind '{kind}': {e.message}".replace("\0", " ")
+                                           .encode("utf-8", "replace")))
+    _base.set_pending(e)
     return int(fn.devsys_error_set_str(_EUSER, f"agent kind '{kind}': {slot} raised {type(e).__name__}: {e}"
                                        .encode("utf-8", "replace")))
 
@@ -181,8 +215,8 @@ def _make_slots(kind: str, factory: AgentFactory) -> Tuple[Any, ...]:
         except BaseException as ex:  # noqa: B902 - it cannot fail: the library says why itself
             _fail(inst.kind, "stop_reason", ex)
             return None
-        if why is None:
-            return None
+        if why is None:  # what the library says for a kind without the slot
+            why = "the agent's adapter stopped it"
         b = ctypes.create_string_buffer(why.encode("utf-8", "replace").replace(b"\0", b" "))
         inst.keep.append(b)
         return ctypes.addressof(b)
@@ -196,8 +230,58 @@ def _make_slots(kind: str, factory: AgentFactory) -> Tuple[Any, ...]:
         except BaseException as ex:  # noqa: B902
             _fail(inst.kind, "close", ex)
 
+    def preflight(self: Any, argv_out: Any) -> int:
+        inst = _instances[int(self)]
+        argv_out[0] = None
+        try:
+            argv = inst.adapter.preflight()
+            if argv is None:
+                return 0
+            if isinstance(argv, (str, bytes)) or not argv:
+                raise ValueError("preflight(): argv must be None or a non-empty sequence of strings")
+            a = [req(x, "preflight argv item") for x in argv]
+        except BaseException as ex:  # noqa: B902
+            return _fail(inst.kind, "preflight", ex)
+        arr = strarray(a)
+        inst.keep += [a, arr]
+        argv_out[0] = ctypes.cast(arr, POINTER(c_char_p))
+        return 0
+
+    def preflight_check(self: Any, exit_code: int, p: Any, n: int) -> int:
+        inst = _instances[int(self)]
+        try:
+            inst.adapter.preflight_check(int(exit_code), ctypes.string_at(p, n) if p else b"")
+        except BaseException as ex:  # noqa: B902
+            return _fail(inst.kind, "preflight_check", ex)
+        return 0
+
+    def err_line(self: Any, p: Any, n: int) -> int:
+        inst = _instances[int(self)]
+        try:
+            r = inst.adapter.err_line(ctypes.string_at(p, n))
+            return int(r or 0) if r in (None, 0, AGENT_STALL, AGENT_STOP) else _fail(
+                inst.kind, "err_line", ValueError(f"err_line() returned {r!r}: not 0 or AGENT_STALL"))
+        except BaseException as ex:  # noqa: B902
+            return _fail(inst.kind, "err_line", ex)
+
+    def status(self: Any, step: Any, mx: Any) -> Optional[int]:
+        inst = _instances[int(self)]
+        try:
+            st = inst.adapter.status()
+            if st is None:
+                return None
+            label, s, m = st
+            b = ctypes.create_string_buffer(req(label, "status label"))
+            step[0], mx[0] = int(s), int(m)
+        except BaseException as ex:  # noqa: B902 - it cannot fail: nothing is shown
+            _fail(inst.kind, "status", ex)
+            return None
+        inst.status = b  # borrowed by C until the next call
+        return ctypes.addressof(b)
+
     return (_OPEN_FN(open_), _COMMAND_FN(command), _LINE_FN(line), _USAGE_FN(usage),
-            _STOP_REASON_FN(stop_reason), _CLOSE_FN(close))
+            _STOP_REASON_FN(stop_reason), _CLOSE_FN(close), _PREFLIGHT_FN(preflight),
+            _PREFLIGHT_CHECK_FN(preflight_check), _LINE_FN(err_line), _STATUS_FN(status))
 
 
 def register_agent(name: str, factory: AgentFactory) -> None:
@@ -210,8 +294,9 @@ def register_agent(name: str, factory: AgentFactory) -> None:
     b = req(name, "name")
     slots = _make_slots(dec(b), factory)
     vt = S.AgentVtable()
-    vt.version, vt.name = 1, b
-    vt.open, vt.command, vt.line, vt.usage, vt.stop_reason, vt.close = (ctypes.cast(s, c_void_p).value for s in slots)
+    vt.version, vt.name = 2, b
+    (vt.open, vt.command, vt.line, vt.usage, vt.stop_reason, vt.close, vt.preflight, vt.preflight_check, vt.err_line,
+     vt.status) = (ctypes.cast(s, c_void_p).value for s in slots)
     check(fn.devsys_agent_register(ctypes.byref(vt), None))
     _kinds[dec(b)] = (vt, b, factory) + slots
 
@@ -221,5 +306,5 @@ def registered_agents() -> List[str]:
     return sorted(_kinds)
 
 
-__all__ = ["AGENT_EVENT", "AGENT_STOP", "AgentRequest", "AgentAdapter", "AgentFactory", "register_agent",
+__all__ = ["AGENT_EVENT", "AGENT_STOP", "AGENT_STALL", "AgentRequest", "AgentAdapter", "AgentFactory", "register_agent",
            "registered_agents"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 import weakref
 from ctypes import byref, c_void_p
 from typing import Any, Callable, ClassVar, List, Optional, Tuple, TypeVar, Union
@@ -84,9 +85,30 @@ def last_error(rc: int) -> Error:
     return e
 
 
+_pending = threading.local()  # the exception a plug-in's slot raised on this thread, for the binding call
+
+
+def set_pending(e: BaseException) -> None:
+    """Keep @p e, raised in a plug-in slot (agent, runner, forge, secret
+    provider), for the binding call on this thread that gets the failure."""
+    if getattr(_pending, "exc", None) is None:
+        _pending.exc = e
+
+
+def take_pending() -> Optional[BaseException]:
+    e: Optional[BaseException] = getattr(_pending, "exc", None)
+    _pending.exc = None
+    return e
+
+
 def check(rc: Any) -> int:
     r = int(rc)
     if r < 0:
+        exc = take_pending()
+        if exc is not None:
+            exc.add_note(f"(raised in a plug-in slot; it failed the libdevsys call with "
+                         f"{dec(_lib.fn.devsys_error_name(r))})")
+            raise exc
         raise last_error(r)
     return r
 

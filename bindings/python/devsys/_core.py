@@ -83,6 +83,19 @@ class Workspace(Handle):
         check(fn.devsys_workspace_add_redactor(self._h, vt, self_))
         self._masker_refs.append(masker)
 
+    def add_redactor(self, redact: Callable[[bytes], Optional[Union[str, bytes]]]) -> None:
+        """Pass every log message through @p redact(text) -> the text to log,
+        or None to drop it (a sys/redactor.h vtable of Python callbacks, after
+        those added before). An exception drops the message (fail closed) and
+        goes to sys.unraisablehook. The callbacks stay referenced until the
+        workspace is freed (the library releases the redactor then)."""
+        from ._plugins import redactor_vtable
+        if not callable(redact):
+            raise TypeError(f"redact: expected a callable, got {type(redact).__name__}")
+        vt, cbs = redactor_vtable(redact)
+        check(fn.devsys_workspace_add_redactor(self._h, ctypes.byref(vt), None))
+        self._masker_refs.append((vt, cbs, redact))
+
     def task(self, id: str, *, create: bool = False, exclusive: bool = False) -> "Task":
         return Task(self, id, create=create, exclusive=exclusive)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import ctypes
 from ctypes import byref, c_char_p, c_int, c_size_t, c_uint, c_void_p
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _agent, _base, _lib
 from . import _structs as S
 from ._base import Handle, StrPath, Trap, check, data, dec, dec_opt, enc, new_handle, req, strarray, with_buf
 from ._core import Task, ValidationIssue, Workspace, validation_issues
 from ._errcodes import NotSupportedError
-from ._ops import Config, Policy, Repo
+from ._ops import Config, CredentialLink, Policy, Repo, Result, Runner, fill_options, run_cmd
 
 if TYPE_CHECKING:
     from ._ops import Masker, Store
@@ -36,6 +36,7 @@ def _require(module: str) -> None:
 PR_OPEN, PR_CLOSED, PR_MERGED = 0, 1, 2
 REVIEW_APPROVED, REVIEW_CHANGES_REQUESTED, REVIEW_COMMENTED, REVIEW_DISMISSED, REVIEW_PENDING = range(5)
 CHECK_PENDING, CHECK_SUCCESS, CHECK_FAILURE, CHECK_NEUTRAL = range(4)
+CHECK_KIND_STATUS, CHECK_KIND_RUN = 0, 1
 GATE_MERGE, GATE_AWAITING_REVIEW, GATE_BLOCKED = range(3)
 
 
@@ -94,12 +95,28 @@ class Forge(Handle):
     def pr(self, number: int) -> "PullRequest":
         return PullRequest(new_handle(lambda out: fn.devsys_pr_get(out, self._h, number)), self)
 
+    def credentials(self) -> CredentialLink:
+        """A link for Repo(credentials=[...]) (devsys_forge_credentials): an
+        https remote of this forge's host gets the token its `forges:`
+        entry's token_secret resolved to; it passes for anything else. The
+        link keeps this Forge alive while the chain is in use."""
+        return CredentialLink("devsys_forge_credentials", self._h, self)
+
 
 @dataclass(frozen=True)
 class Review:
     reviewer: str
     commit_sha: str
     state: int
+
+
+@dataclass(frozen=True)
+class Check:
+    """A commit status (kind CHECK_KIND_STATUS) or check run (CHECK_KIND_RUN) of a PR's head."""
+    context: str
+    sha: str
+    state: int  #: CHECK_PENDING, CHECK_SUCCESS, CHECK_FAILURE, CHECK_NEUTRAL
+    kind: int
 
 
 @dataclass(frozen=True)
@@ -187,6 +204,15 @@ class PullRequest(Handle):
         for i in range(int(fn.devsys_pr_review_count(self._h))):
             r = fn.devsys_pr_review(self._h, i).contents
             out.append(Review(dec(r.reviewer), dec(r.commit_sha), int(r.state)))
+        return out
+
+    def checks(self) -> List["Check"]:
+        """Read the head commit's statuses and check runs from the forge (devsys_pr_load_checks())."""
+        check(fn.devsys_pr_load_checks(self._h))
+        out = []
+        for i in range(int(fn.devsys_pr_check_count(self._h))):
+            c = fn.devsys_pr_check(self._h, i).contents
+            out.append(Check(dec(c.context), dec(c.sha), int(c.state), int(c.kind)))
         return out
 
     author = property(lambda self: dec_opt(fn.devsys_pr_author(self._h)))
@@ -369,6 +395,27 @@ class StageRun:
         """One word for what the stage did ("linted"; unset: "done")."""
         check(fn.devsys_stage_run_set_outcome(self._ptr, req(outcome, "outcome")))
 
+    def open_runner(self, step: Optional[str] = None) -> Runner:
+        """The runner step @p step names (the spec's `<step>.runner`, else its
+        `runner`, else inproc; default: this stage's name), opened with the
+        pipeline's runner options and devsys.yaml's profiles. A new Runner:
+        close it (a `with` block) before the stage returns."""
+        name = req(step if step is not None else self.name, "step")
+        return Runner._adopt(new_handle(lambda out: fn.devsys_stage_run_open_runner(out, self._ptr, name)))
+
+    def exec(self, runner: Runner, argv: Sequence[Union[str, bytes]], *, env: Optional[Dict[str, str]] = None,
+             cwd: Optional[StrPath] = None, timeout_ms: int = 0, stdin: Optional[Union[str, bytes]] = None,
+             output: Optional[Callable[[int, bytes], Optional[bool]]] = None, stage: Optional[str] = None,
+             idle_timeout_ms: int = 0, max_output_bytes: int = 0) -> Result:
+        """Run @p argv on @p runner as a built-in stage runs its command:
+        Pipeline.cancel() stops it, its output goes to the progress callback
+        and to the task's logs/<stage>.log. As Runner.exec(): a non-zero exit
+        is a Result, a timeout or cancel raises (with .result)."""
+        h = runner._h
+        return run_cmd(lambda c, r: fn.devsys_stage_run_exec(self._ptr, h, c, r), argv, env=env, cwd=cwd,
+                       timeout_ms=timeout_ms, stdin=stdin, output=output, stage=stage,
+                       idle_timeout_ms=idle_timeout_ms, max_output_bytes=max_output_bytes)
+
 
 #: a stage of one's own: run(StageRun); return to succeed, raise StageFailed (or anything) to fail
 StageFn = Callable[[StageRun], None]
@@ -384,12 +431,24 @@ class Pipeline(Handle):
 
     def __init__(self, workspace: Workspace, *, config_path: Optional[StrPath] = None,
                  progress: Optional[PipelineProgress] = None, agent_idle_timeout_ms: int = 0,
-                 max_output_bytes: int = 0, agent_env_scrub: Sequence[str] = (), runner_grace_ms: int = 0) -> None:
+                 max_output_bytes: int = 0, agent_env_scrub: Sequence[str] = (), runner_grace_ms: int = 0,
+                 store: Optional[Mapping[str, Any]] = None, repo: Optional[Mapping[str, Any]] = None,
+                 forge: Optional[Mapping[str, Any]] = None, runner: Optional[Mapping[str, Any]] = None) -> None:
         """@p config_path: the operator's devsys.yaml (runner profiles, forges,
         the gate's policy); None: none. @p agent_idle_timeout_ms and
         @p max_output_bytes: the budgets (0: the library's 10 min and 64 MiB).
         @p agent_env_scrub: more environment names the agent never gets.
-        @p runner_grace_ms: KILL this long after TERM on a timeout or cancel."""
+        @p runner_grace_ms: KILL this long after TERM on a timeout or cancel.
+        @p store, @p repo, @p forge, @p runner: the pipeline's own options
+        for those modules, {field: value} of devsys_store_options ("url",
+        "busy_timeout_ms", "secrets": a Secrets, "password_secret"),
+        devsys_repo_options ("author_name", "protected_branches": [...],
+        "credentials": a chain as Repo's, "ssl_ca_file", ...; url, base_branch
+        and branch_template come from the spec), devsys_forge_options
+        ("provider", "owner", "repo", "secrets", "bot", "merge_method", ...;
+        remote_url is the spec's repo.url) and devsys_runner_options; the
+        wrapper keeps them for the pipeline's life. An unknown field is a
+        TypeError naming it."""
         _require("pipeline")
         o = S.PipelineOptions()
         check(fn.devsys_pipeline_options_init(byref(o), 2))
@@ -403,12 +462,32 @@ class Pipeline(Handle):
         keep += [names, arr]
         o.agent_env_scrub = ctypes.cast(arr, S.c_char_pp) if names else None
         o.agent_idle_timeout_ms, o.max_output_bytes = agent_idle_timeout_ms, max_output_bytes
-        if runner_grace_ms:
+        if runner_grace_ms or runner is not None:
             ro = S.RunnerOptions()
             check(fn.devsys_runner_options_init(byref(ro), 2))
-            ro.grace_ms = runner_grace_ms
+            fill_options(ro, runner or {}, "runner", keep, self._trap)
+            if runner_grace_ms:
+                ro.grace_ms = runner_grace_ms
             keep.append(ro)
             o.runner = ctypes.pointer(ro)
+        if store is not None:
+            so = S.StoreOptions()
+            check(fn.devsys_store_options_init(byref(so), 2))
+            fill_options(so, store, "store", keep, self._trap)
+            keep.append(so)
+            o.store = ctypes.pointer(so)
+        if repo is not None:
+            rpo = S.RepoOptions()
+            check(fn.devsys_repo_options_init(byref(rpo), 1))
+            fill_options(rpo, repo, "repo", keep, self._trap)
+            keep.append(rpo)
+            o.repo = ctypes.pointer(rpo)
+        if forge is not None:
+            fo = S.ForgeOptions()
+            check(fn.devsys_forge_options_init(byref(fo), 1))
+            fill_options(fo, forge, "forge", keep, self._trap)
+            keep.append(fo)
+            o.forge = ctypes.pointer(fo)
         if progress is not None:
             trap, on_event = self._trap, progress
 
@@ -554,6 +633,41 @@ def _findings(f: Any) -> List[Finding]:
     return out
 
 
+@dataclass(frozen=True)
+class SpecKitStory:
+    number: int
+    title: str
+    priority: int   #: Pn gives n
+    scenarios: int  #: Given/When/Then count
+
+
+@dataclass(frozen=True)
+class SpecKitTask:
+    id: str           #: "T001"
+    description: str  #: continuation lines joined by a space
+    state: str        #: the checkbox: " ", "x" or "X"
+    line: int         #: 1-based, in tasks.md
+    phase: int        #: index of its "## Phase N" heading
+    parallel: bool    #: carries [P]
+    story: int        #: n of its [USn] tag, 0: none
+    deps: List[str]
+    paths: List[str]
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("x", "X")
+
+
+def _task(t: Any) -> SpecKitTask:
+    return SpecKitTask(dec(fn.devsys_speckit_task_id(t)), dec(fn.devsys_speckit_task_description(t)),
+                       bytes(fn.devsys_speckit_task_state(t)).decode("ascii", "replace"),
+                       int(fn.devsys_speckit_task_line(t)), int(fn.devsys_speckit_task_phase(t)),
+                       bool(fn.devsys_speckit_task_parallel(t)), int(fn.devsys_speckit_task_story(t)),
+                       [dec(fn.devsys_speckit_task_dep_at(t, i)) for i in range(int(fn.devsys_speckit_task_dep_count(t)))],
+                       [dec(fn.devsys_speckit_task_path_at(t, i))
+                        for i in range(int(fn.devsys_speckit_task_path_count(t)))])
+
+
 class SpecKitFeature(Handle):
     """A Spec Kit feature folder (spec.md, plan.md, tasks.md), loaded and immutable."""
 
@@ -567,6 +681,34 @@ class SpecKitFeature(Handle):
     dir = property(lambda self: dec(fn.devsys_speckit_feature_dir(self._h)))
     title = property(lambda self: dec_opt(fn.devsys_speckit_feature_title(self._h)))
     task_count = property(lambda self: int(fn.devsys_speckit_task_count(self._h)))
+
+    def stories(self) -> List["SpecKitStory"]:
+        """spec.md's "### User Story N - Title (Priority: Pn)" headings, in order."""
+        out = []
+        for i in range(int(fn.devsys_speckit_story_count(self._h))):
+            n, prio, sc = c_uint(), c_uint(), c_uint()
+            title = fn.devsys_speckit_story_at(self._h, i, byref(n), byref(prio), byref(sc))
+            out.append(SpecKitStory(n.value, dec(title), prio.value, sc.value))
+        return out
+
+    def tasks(self) -> List["SpecKitTask"]:
+        """tasks.md's task lines in document order (copies)."""
+        return [_task(fn.devsys_speckit_task_at(self._h, i)) for i in range(self.task_count)]
+
+    def task(self, id: str) -> Optional["SpecKitTask"]:
+        """The first task with id @p id, or None."""
+        t = fn.devsys_speckit_task_find(self._h, req(id, "task id"))
+        return _task(t) if t else None
+
+    def severity_counts(self) -> Dict[int, int]:
+        """How many findings the rules give of each severity: {SPECKIT_INFO: n, ...}."""
+        f = new_handle(lambda out: fn.devsys_speckit_findings_new(out))
+        try:
+            check(fn.devsys_speckit_check(f, self._h))
+            return {sev: int(fn.devsys_speckit_findings_count_severity(f, sev))
+                    for sev in (SPECKIT_INFO, SPECKIT_WARNING, SPECKIT_ERROR)}
+        finally:
+            fn.devsys_speckit_findings_free(f)
 
     def check(self) -> List[Finding]:
         """Run the rules: every finding, info ones included (sorted by file, line, rule)."""
@@ -588,10 +730,12 @@ class SpecKitFeature(Handle):
 
     def check_report(self, format: str = "text") -> str:
         """The rules' findings as the CLI prints them: "text" (file:line:
-        severity: SKnnn: message lines) or "json" (docs/speckit.md)."""
-        writers = {"text": "devsys_speckit_findings_to_text", "json": "devsys_speckit_findings_to_json"}
+        severity: SKnnn: message lines), "json" (docs/speckit.md) or "sarif"
+        (one SARIF 2.1.0 log, every rule described)."""
+        writers = {"text": "devsys_speckit_findings_to_text", "json": "devsys_speckit_findings_to_json",
+                   "sarif": "devsys_speckit_findings_to_sarif"}
         if format not in writers:
-            raise ValueError(f"format: {format!r} is not 'text' or 'json'")
+            raise ValueError(f"format: {format!r} is not 'text', 'json' or 'sarif'")
         to: Any = getattr(fn, writers[format])
         f = new_handle(lambda out: fn.devsys_speckit_findings_new(out))
         try:
@@ -754,7 +898,8 @@ def speckit_sync(repo: Repo, feature_dir: str, ids: Sequence[str]) -> int:
 
 __all__ = ['PR_OPEN', 'PR_CLOSED', 'PR_MERGED', 'REVIEW_APPROVED', 'REVIEW_CHANGES_REQUESTED', 'REVIEW_COMMENTED',
            'REVIEW_DISMISSED', 'REVIEW_PENDING', 'CHECK_PENDING', 'CHECK_SUCCESS', 'CHECK_FAILURE', 'CHECK_NEUTRAL',
-           'GATE_MERGE', 'GATE_AWAITING_REVIEW', 'GATE_BLOCKED', 'pr_state_name', 'gate_outcome_name',
+           'GATE_MERGE', 'GATE_AWAITING_REVIEW', 'GATE_BLOCKED', 'CHECK_KIND_STATUS', 'CHECK_KIND_RUN', 'Check',
+           'SpecKitStory', 'SpecKitTask', 'pr_state_name', 'gate_outcome_name',
            'gate_reason_name', 'pr_body', 'Forge', 'Review', 'Reason', 'Decision', 'PullRequest', 'FAILURE_NONE',
            'FAILURE_BUILD', 'FAILURE_SYSTEM', 'FAILURE_STALLED', 'FAILURE_TIMEOUT', 'FAILURE_CANCELED',
            'FAILURE_BUDGET', 'EVENT_STAGE_BEGIN', 'EVENT_STAGE_END', 'EVENT_OUTPUT', 'EVENT_PROGRESS', 'failure_class_name',

@@ -403,12 +403,76 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     # sys/agent.h: agent kinds of one's own (the usage text is allocated with devsys_malloc)
     ("devsys_agent_register", _i, [POINTER(S.AgentVtable), _P], "agent"),
     ("devsys_malloc", _P, [_z], "agent"),
+    # plug-ins written in Python (_plugins.py): sys/runner.h, sys/forge.h, sys/secrets.h; the allocator
+    ("devsys_runner_register", _i, [POINTER(S.RunnerVtable), _P], "runner"),
+    ("devsys_runner_io_write", _i, [_P, _i, _P, _z], "runner"),
+    ("devsys_runner_io_stopped", _i, [_P], "runner"),
+    ("devsys_runner_io_wait_ms", _i, [_P, _i], "runner"),
+    ("devsys_forge_register", _i, [POINTER(S.ForgeVtable), _P], "forge"),
+    ("devsys_forge_unregister", _i, [_s], "forge"),
+    ("devsys_forge_find", _i, [POINTER(POINTER(S.ForgeVtable)), _s], "forge"),
+    ("devsys_forge_sink_review", _i, [_P, POINTER(S.PolicyReview)], "forge"),
+    ("devsys_forge_sink_check", _i, [_P, POINTER(S.PolicyCheck)], "forge"),
+    ("devsys_forge_sink_file", _i, [_P, _s, _s], "forge"),
+    ("devsys_forge_sink_truncated", _i, [_P], "forge"),
+    ("devsys_forge_sink_author", _i, [_P, _s], "forge"),
+    ("devsys_secret_provider_register", _i, [POINTER(S.SecretProvider), _P], "secrets"),
+    # the gate's pure decision, a PR's checks, a stage's own runners
+    ("devsys_policy_decide", _i, [_PP, _P, POINTER(S.PolicyInput)], "policy"),
+    ("devsys_pr_load_checks", _i, [_P], "forge"),
+    ("devsys_pr_check_count", _z, [_P], "forge"),
+    ("devsys_pr_check", POINTER(S.PolicyCheck), [_P, _z], "forge"),
+    ("devsys_stage_run_open_runner", _i, [_PP, _P, _s], "pipeline"),
+    ("devsys_stage_run_exec", _i, [_P, _P, POINTER(S.RunnerCmd), POINTER(S.RunnerResult)], "pipeline"),
+    # speckit.h: stories, tasks, findings by severity, SARIF
+    ("devsys_speckit_story_count", _z, [_P], "speckit"),
+    ("devsys_speckit_story_at", _s, [_P, _z, _up, _up, _up], "speckit"),
+    ("devsys_speckit_task_at", _P, [_P, _z], "speckit"),
+    ("devsys_speckit_task_find", _P, [_P, _s], "speckit"),
+    ("devsys_speckit_task_id", _s, [_P], "speckit"),
+    ("devsys_speckit_task_description", _s, [_P], "speckit"),
+    ("devsys_speckit_task_state", ctypes.c_char, [_P], "speckit"),
+    ("devsys_speckit_task_line", _u, [_P], "speckit"),
+    ("devsys_speckit_task_phase", _z, [_P], "speckit"),
+    ("devsys_speckit_task_parallel", _i, [_P], "speckit"),
+    ("devsys_speckit_task_story", _u, [_P], "speckit"),
+    ("devsys_speckit_task_dep_count", _z, [_P], "speckit"),
+    ("devsys_speckit_task_dep_at", _s, [_P, _z], "speckit"),
+    ("devsys_speckit_task_path_count", _z, [_P], "speckit"),
+    ("devsys_speckit_task_path_at", _s, [_P, _z], "speckit"),
+    ("devsys_speckit_findings_count_severity", _z, [_P, _i], "speckit"),
+    ("devsys_speckit_findings_to_sarif", _i, [_buf, _P], "speckit"),
 ]
+
+#: C functions the binding passes by address only (credential providers in a
+#: chain), never calls: name -> module. credential_fn() returns the address.
+ADDRESSES: Dict[str, str] = {
+    "devsys_repo_default_credentials": "git",
+    "devsys_repo_key_credentials": "git",
+    "devsys_forge_credentials": "forge",
+}
+
+
+def credential_fn(name: str) -> int:
+    """The address of exported function @p name (one of ADDRESSES)."""
+    if lib is None or name not in ADDRESSES:
+        raise AttributeError(f"libdevsys: {name} is not a function the binding passes by address")
+    try:
+        f = getattr(lib, name)
+    except AttributeError:
+        raise AttributeError(f"libdevsys has no function {name}: {path} was built without the "
+                             f"'{ADDRESSES[name]}' module") from None
+    addr = ctypes.cast(f, c_void_p).value
+    assert addr is not None
+    return addr
 
 # Functions that other headers' modules may not have yet: looked up lazily.
 OPTIONAL_DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_features", _s, [], "core"),
     ("devsys_feature_enabled", _i, [_s], "core"),
+    # plug-ins' output buffers and the allocator hook (_plugins.py)
+    ("devsys_buf_put", _i, [_buf, _P, _z], "core"),
+    ("devsys_set_allocator", _i, [POINTER(S.Allocator)], "core"),
 ]
 
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import ctypes
-from ctypes import byref, c_char_p, c_int, c_size_t, c_uint, c_uint64, c_void_p
+from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint, c_uint64, c_void_p
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 from . import _lib
 from . import _structs as S
@@ -79,11 +79,22 @@ class Repo(Handle):
                  branch_template: Optional[str] = None, slug: Optional[str] = None,
                  author_name: Optional[str] = None, author_email: Optional[str] = None,
                  protected_branches: Sequence[str] = (), allow_force_push: bool = False,
-                 max_file_size: int = 0, progress: Optional[ProgressCallback] = None) -> None:
+                 max_file_size: int = 0, progress: Optional[ProgressCallback] = None,
+                 credentials: Optional[Sequence["CredentialProvider"]] = None,
+                 ssl_ca_file: Optional[StrPath] = None) -> None:
+        """@p credentials: the credential chain, asked in order (a callable
+        (url, username_from_url, allowed, attempt) -> Credential, or None to
+        pass; DEFAULT_CREDENTIALS, KEY_CREDENTIALS, forge.credentials());
+        None: the library's default chain. An exception in a callable fails
+        the fetch or push and is raised again here."""
         o = S.RepoOptions()
         check(fn.devsys_repo_options_init(byref(o), 1))
         self._trap = Trap()
         keep: List[Any] = [req(url, "url")]
+        if credentials is not None:
+            o.credentials, o.ncredentials = credential_chain(credentials, self._trap, keep)
+        o.ssl_ca_file = enc(ssl_ca_file, "ssl_ca_file", optional=True)
+        keep.append(o.ssl_ca_file)
         o.url = keep[0]
         for field, value in (("base_branch", base_branch), ("branch_template", branch_template), ("slug", slug),
                              ("author_name", author_name), ("author_email", author_email)):
@@ -155,6 +166,131 @@ class Repo(Handle):
         e = c_int()
         check(fn.devsys_repo_head_has_path(byref(e), self._h, req(path, "path")))
         return bool(e.value)
+
+
+CRED_USERPASS, CRED_SSH_KEY, CRED_SSH_AGENT = 1 << 0, 1 << 1, 1 << 2
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a credential callable answers (devsys_repo_credential). The
+    library hands the secret to libgit2 only: never to a file, log or URL."""
+    type: int                               #: CRED_USERPASS, CRED_SSH_KEY or CRED_SSH_AGENT
+    username: Optional[str] = None          #: USERPASS: "x-access-token"...; ssh: the user (None: the URL's)
+    secret: Optional[Union[str, bytes]] = None  #: USERPASS: the token or password
+    ssh_public_key: Optional[StrPath] = None
+    ssh_private_key: Optional[StrPath] = None
+    ssh_passphrase: Optional[Union[str, bytes]] = None
+
+
+class CredentialLink:
+    """One of the library's own credential providers, as a link of a chain."""
+
+    def __init__(self, function: str, payload: Optional[int] = None, owner: object = None) -> None:
+        self.function, self.payload, self.owner = function, payload, owner
+
+    def __repr__(self) -> str:
+        return f"<devsys.CredentialLink {self.function}>"
+
+
+#: $GITHUB_TOKEN for https, key files or ssh-agent for ssh (devsys_repo_default_credentials)
+DEFAULT_CREDENTIALS = CredentialLink("devsys_repo_default_credentials")
+#: key files or ssh-agent only, never a token from the environment (devsys_repo_key_credentials)
+KEY_CREDENTIALS = CredentialLink("devsys_repo_key_credentials")
+
+#: (url, username_from_url, allowed CRED_* bits, attempt: 1, 2, ...) -> a Credential, or None to pass
+CredentialFn = Callable[[str, Optional[str], int, int], Optional[Credential]]
+CredentialProvider = Union[CredentialFn, CredentialLink]
+
+
+def credential_chain(items: Sequence[CredentialProvider], trap: Trap, keep: List[Any]) -> Tuple[Any, int]:
+    """A devsys_repo_credential_provider[] for @p items; what C borrows goes into @p keep."""
+    if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
+        raise TypeError("credentials: expected a sequence of callables or CredentialLinks")
+    arr = (S.RepoCredentialProvider * max(len(items), 1))()
+    for i, item in enumerate(items):
+        if isinstance(item, CredentialLink):
+            arr[i].cb = ctypes.cast(_lib.credential_fn(item.function), S.REPO_CREDENTIAL_CB)
+            arr[i].payload = item.payload
+            keep.append(item.owner)
+        elif callable(item):
+            cb = S.REPO_CREDENTIAL_CB(_credential_cb(item, trap))
+            arr[i].cb = cb
+            keep.append(cb)
+        else:
+            raise TypeError(f"credentials[{i}]: expected a callable or a CredentialLink, got {type(item).__name__}")
+    keep.append(arr)
+    return ctypes.cast(arr, POINTER(S.RepoCredentialProvider)), len(items)
+
+
+def _credential_cb(f: CredentialFn, trap: Trap) -> Callable[..., int]:
+    held: List[Any] = []  # the last answer's strings: borrowed until the next call or the operation's end
+
+    def cb(out: Any, url: Optional[bytes], user: Optional[bytes], allowed: int, attempt: int, _pl: Any) -> int:
+        try:
+            c = f(dec(url), dec_opt(user), int(allowed), int(attempt))
+            if c is None:
+                return 1
+            if not isinstance(c, Credential):
+                raise TypeError(f"a credential callable returned {type(c).__name__}, not a Credential or None")
+            strs = [enc(c.username, "username", optional=True),
+                    data(c.secret, "secret") if c.secret is not None else None,
+                    enc(c.ssh_public_key, "ssh_public_key", optional=True),
+                    enc(c.ssh_private_key, "ssh_private_key", optional=True),
+                    data(c.ssh_passphrase, "ssh_passphrase") if c.ssh_passphrase is not None else None]
+            if any(b is not None and b"\0" in b for b in strs):
+                raise ValueError("a credential contains a NUL byte")
+        except BaseException as e:  # noqa: B902 - fails the git operation, raised again by the binding
+            if trap.exc is None:
+                trap.exc = e
+            return int(fn.devsys_error_set_str(-10, f"credential provider raised {type(e).__name__}"
+                                               .encode()))  # never the message: it may hold the secret
+        held[:] = strs
+        o = out.contents
+        o.type = c.type
+        o.username, o.secret, o.ssh_public_key, o.ssh_private_key, o.ssh_passphrase = strs
+        return 0
+    return cb
+
+
+_OPTION_COUNTS = {"protected_branches": "nprotected_branches", "required_contexts": "nrequired_contexts"}
+
+
+def fill_options(o: ctypes.Structure, values: Mapping[str, Any], what: str, keep: List[Any],
+                 trap: Optional[Trap] = None) -> None:
+    """Set the fields of options struct @p o from @p values ({field: value}):
+    str/path -> a C string, a list of str -> an array (and its count field),
+    a Handle -> its pointer, credentials -> a credential chain. Unknown keys
+    raise TypeError naming them."""
+    names = {f[0] for f in o._fields_}
+    for k, v in values.items():
+        if k not in names or k == "version" or k.startswith("n") and k[1:] in names:
+            raise TypeError(f"{what}: no option '{k}' (options: "
+                            f"{', '.join(sorted(n for n in names if n != 'version'))})")
+        if k == "credentials":
+            setattr(o, "credentials", None)
+            arr, n = credential_chain(v, trap or Trap(), keep)
+            setattr(o, "credentials", arr)
+            setattr(o, "ncredentials", n)
+        elif isinstance(v, Handle):
+            setattr(o, k, v._h)
+            keep.append(v)
+        elif isinstance(v, (list, tuple)):
+            items = [req(x, f"{what}.{k}") for x in v]
+            arr = strarray(items)
+            keep += [items, arr]
+            setattr(o, k, arr)
+            count = _OPTION_COUNTS.get(k, "n" + k)
+            if count in names:
+                setattr(o, count, len(items))
+        elif isinstance(v, bool) or isinstance(v, int):
+            setattr(o, k, int(v))
+        elif v is None:
+            setattr(o, k, None)
+        else:
+            b = req(v, f"{what}.{k}")
+            keep.append(b)
+            setattr(o, k, b)
 
 
 def _changes(ch: Any) -> List[Change]:
@@ -255,6 +391,57 @@ class Description:
     image_digest: str
 
 
+def run_cmd(call: Callable[[Any, Any], Any], argv: Sequence[Union[str, bytes]], *,
+            env: Optional[Dict[str, str]] = None, cwd: Optional[StrPath] = None, timeout_ms: int = 0,
+            stdin: Optional[Union[str, bytes]] = None, stdin_file: Optional[StrPath] = None,
+            output: Optional[OutputCallback] = None, task: Optional[Task] = None, stage: Optional[str] = None,
+            flags: int = 0, idle_timeout_ms: int = 0, max_output_bytes: int = 0) -> Result:
+    """Build a devsys_runner_cmd, run @p call(cmd, result) and copy the result out (Runner.exec(), StageRun.exec())."""
+    if isinstance(argv, (str, bytes)):
+        raise TypeError("argv: expected a sequence of strings, not one string")
+    args = [req(a, f"argv[{i}]") for i, a in enumerate(argv)]
+    envs = [req(f"{k}={v}", f"env[{k!r}]") for k, v in (env or {}).items()]
+    keep: List[Any] = [args, envs]
+    cmd = S.RunnerCmd()
+    # version 3 only when a budget is asked for: a library before it refuses version 3
+    cmd.version, cmd.flags = (3 if idle_timeout_ms or max_output_bytes else 2), flags
+    cmd.idle_timeout_ms, cmd.max_output_bytes = idle_timeout_ms, max_output_bytes
+    cmd.argv = strarray(args)
+    cmd.env = strarray(envs) if env is not None else None
+    keep += [cmd.argv, cmd.env]
+    cmd.cwd = enc(cwd, "cwd", optional=True)
+    cmd.timeout_ms = timeout_ms
+    if stdin is not None:
+        sb = data(stdin, "stdin")
+        keep.append(sb)
+        cmd.stdin_data, cmd.stdin_len = ctypes.cast(ctypes.c_char_p(sb), c_void_p), len(sb)
+    cmd.stdin_file = enc(stdin_file, "stdin_file", optional=True)
+    trap = Trap()
+    if output is not None:
+        out_cb = output
+
+        def on_output(stream: int, p: Any, n: int, _pl: Any) -> int:
+            return trap.run(out_cb, stream, ctypes.string_at(p, n))
+        cmd.output_cb = S.RUNNER_OUTPUT_CB(on_output)
+    cmd.task = task._h if task is not None else None
+    cmd.stage = enc(stage, "stage", optional=True)
+    res = S.RunnerResult()
+    res.version = 1
+    try:
+        rc = int(call(byref(cmd), byref(res)))
+        out = Result(res.failure, res.exit_code, res.signal, res.duration_ms, res.attempts,
+                     ctypes.string_at(res.tail, res.tail_len) if res.tail else b"", res.output_bytes,
+                     bool(res.truncated), dec_opt(res.log_path))
+    finally:
+        fn.devsys_runner_result_dispose(byref(res))
+    try:
+        trap.check(rc)
+    except BaseException as e:
+        setattr(e, "result", out)
+        raise
+    return out
+
+
 class Runner(Handle):
     """A runner ("inproc", "remote-ssh", ...). One thread at a time, except cancel()."""
 
@@ -291,49 +478,16 @@ class Runner(Handle):
         is re-raised here. The budgets (command version 3): @p idle_timeout_ms
         without output ends it stalled, more than @p max_output_bytes of output
         ends it output-limit; 0: none."""
-        if isinstance(argv, (str, bytes)):
-            raise TypeError("argv: expected a sequence of strings, not one string")
-        args = [req(a, f"argv[{i}]") for i, a in enumerate(argv)]
-        envs = [req(f"{k}={v}", f"env[{k!r}]") for k, v in (env or {}).items()]
-        keep: List[Any] = [args, envs]
-        cmd = S.RunnerCmd()
-        # version 3 only when a budget is asked for: a library before it refuses version 3
-        cmd.version, cmd.flags = (3 if idle_timeout_ms or max_output_bytes else 2), flags
-        cmd.idle_timeout_ms, cmd.max_output_bytes = idle_timeout_ms, max_output_bytes
-        cmd.argv = strarray(args)
-        cmd.env = strarray(envs) if env is not None else None
-        keep += [cmd.argv, cmd.env]
-        cmd.cwd = enc(cwd, "cwd", optional=True)
-        cmd.timeout_ms = timeout_ms
-        if stdin is not None:
-            sb = data(stdin, "stdin")
-            keep.append(sb)
-            cmd.stdin_data, cmd.stdin_len = ctypes.cast(ctypes.c_char_p(sb), c_void_p), len(sb)
-        cmd.stdin_file = enc(stdin_file, "stdin_file", optional=True)
-        trap = Trap()
-        if output is not None:
-            out_cb = output
+        return run_cmd(lambda c, r: fn.devsys_runner_exec(self._h, c, r), argv, env=env, cwd=cwd,
+                       timeout_ms=timeout_ms, stdin=stdin, stdin_file=stdin_file, output=output, task=task,
+                       stage=stage, flags=flags, idle_timeout_ms=idle_timeout_ms, max_output_bytes=max_output_bytes)
 
-            def on_output(stream: int, p: Any, n: int, _pl: Any) -> int:
-                return trap.run(out_cb, stream, ctypes.string_at(p, n))
-            cmd.output_cb = S.RUNNER_OUTPUT_CB(on_output)
-        cmd.task = task._h if task is not None else None
-        cmd.stage = enc(stage, "stage", optional=True)
-        res = S.RunnerResult()
-        res.version = 1
-        try:
-            rc = int(fn.devsys_runner_exec(self._h, byref(cmd), byref(res)))
-            out = Result(res.failure, res.exit_code, res.signal, res.duration_ms, res.attempts,
-                         ctypes.string_at(res.tail, res.tail_len) if res.tail else b"", res.output_bytes,
-                         bool(res.truncated), dec_opt(res.log_path))
-        finally:
-            fn.devsys_runner_result_dispose(byref(res))
-        try:
-            trap.check(rc)
-        except BaseException as e:
-            setattr(e, "result", out)
-            raise
-        return out
+    @classmethod
+    def _adopt(cls, ptr: int, *parents: object) -> "Runner":
+        """A Runner over a new devsys_runner the library opened (StageRun.open_runner())."""
+        r = cls.__new__(cls)
+        Handle.__init__(r, ptr, *parents)
+        return r
 
     def cancel(self) -> None:
         """Stop the running exec (any thread)."""
@@ -1060,6 +1214,33 @@ class Policy(Handle):
         check(fn.devsys_policy_explain(byref(r), byref(g), byref(s), self._h, req(path, "path")))
         return r.value, dec_opt(g.value), dec_opt(s.value)
 
+    def decide(self, *, head_sha: str, path_risk: int = -1, profile_risk: int = -1, spec_risk: int = -1,
+               require_approval: bool = False, bot: Optional[str] = None, authors: Sequence[str] = (),
+               reviews: Sequence[Tuple[str, str, int]] = (), checks: Sequence[Tuple[str, str, int, int]] = (),
+               draft: bool = False) -> Any:
+        """The gate's pure decision (devsys_policy_decide(): no I/O) for a PR
+        at @p head_sha: @p reviews as (reviewer, commit_sha, REVIEW_*),
+        @p checks as (context, sha, CHECK_*, kind 0 status / 1 check run).
+        Returns a Decision. InvalidArgumentError/ValidationError for bad input."""
+        from ._flow import Decision
+        keep: List[Any] = []
+        i = S.PolicyInput()
+        i.version = 1
+        i.path_risk, i.profile_risk, i.spec_risk = path_risk, profile_risk, spec_risk
+        i.require_approval, i.draft = int(require_approval), int(draft)
+        i.head_sha, i.bot = req(head_sha, "head_sha"), enc(bot, "bot", optional=True)
+        names = [req(a, "author") for a in authors]
+        aarr = strarray(names)
+        i.authors, i.nauthors = aarr, len(names)
+        rs = [S.PolicyReview(1, req(r, "reviewer"), req(sha, "commit_sha"), st) for r, sha, st in reviews]
+        rarr = (POINTER(S.PolicyReview) * max(len(rs), 1))(*[ctypes.pointer(r) for r in rs])
+        cs = [S.PolicyCheck(1, req(c, "context"), req(sha, "sha"), st, kind) for c, sha, st, kind in checks]
+        carr = (POINTER(S.PolicyCheck) * max(len(cs), 1))(*[ctypes.pointer(c) for c in cs])
+        i.reviews, i.nreviews = ctypes.cast(rarr, POINTER(POINTER(S.PolicyReview))), len(rs)
+        i.checks, i.nchecks = ctypes.cast(carr, POINTER(POINTER(S.PolicyCheck))), len(cs)
+        keep += [names, aarr, rs, rarr, cs, carr]
+        return Decision(new_handle(lambda out: fn.devsys_policy_decide(out, self._h, byref(i))))
+
 __all__ = ['STAGE_FETCH', 'STAGE_CHECKOUT', 'STAGE_PUSH', 'Progress', 'ProgressCallback', 'content_id',
            'branch_is_protected', 'branch_name', 'change_status_name', 'Change', 'CommitChanges', 'Commits', 'Repo', 'RUNNER_OK',
            'RUNNER_BUILD_FAILURE', 'RUNNER_SYSTEM_FAILURE', 'RUNNER_TIMEOUT', 'RUNNER_CANCELED',
@@ -1071,4 +1252,6 @@ __all__ = ['STAGE_FETCH', 'STAGE_CHECKOUT', 'STAGE_PUSH', 'Progress', 'ProgressC
            'stage_check', 'latest_run', 'Record', 'STATES', 'task_state_name', 'task_state_parse',
            'task_state_allowed', 'Store', 'RISK_UNSET', 'RISK_LOW', 'RISK_MEDIUM', 'RISK_HIGH',
            'RISK_CRITICAL', 'POLICY_AUTO_MERGE', 'POLICY_FORCE_PUSH', 'POLICY_NO_DEFAULT_GLOBS', 'risk_name',
-           'risk_from_name', 'glob_check', 'glob_match', 'Policy']
+           'risk_from_name', 'glob_check', 'glob_match', 'Policy', 'CRED_USERPASS', 'CRED_SSH_KEY',
+           'CRED_SSH_AGENT', 'Credential', 'CredentialLink', 'CredentialFn', 'CredentialProvider',
+           'DEFAULT_CREDENTIALS', 'KEY_CREDENTIALS']
