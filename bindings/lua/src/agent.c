@@ -32,11 +32,11 @@ typedef struct ld_agent {
 	ld_kind *kind;
 	int obj;              /* registry ref of the adapter table */
 	char **argv, **env;   /* copies, borrowed by the library until close */
-	char *stop;
+	char **pre_argv;      /* preflight()'s copy, borrowed until close */
+	char *stop, *status;
 } ld_agent;
 
 static ld_kind *kinds;
-_Thread_local int ld_agent_err = LUA_NOREF; /* an error a slot raised, in ld_running's registry */
 
 static void free_vec(char **v)
 {
@@ -69,10 +69,7 @@ static int slot_failed(lua_State *L, const char *kind, const char *slot)
 	char msg[512];
 	const char *e = lua_tostring(L, -1);
 	snprintf(msg, sizeof(msg), "agent kind '%s': %s raised: %s", kind, slot, e ? e : "(an error object)");
-	if (ld_agent_err == LUA_NOREF)
-		ld_agent_err = luaL_ref(L, LUA_REGISTRYINDEX);
-	else
-		lua_pop(L, 1);
+	ld_plugin_keep_error(L);
 	return devsys_error_set_str(DEVSYS_EUSER, msg);
 }
 
@@ -227,32 +224,116 @@ static int a_command(void *self, const char *const **argv, const char *const **e
 	return 0;
 }
 
-/* adapter:line(text) -> nil/0 | "event" / devsys.AGENT_EVENT | "stop" / devsys.AGENT_STOP */
-static int a_line(void *self, const char *line, size_t len)
+/*
+ * adapter:line(text) / adapter:err_line(text) -> nil/0 | "event" / devsys.AGENT_EVENT | "stop" /
+ * devsys.AGENT_STOP | "stall" / devsys.AGENT_STALL (err_line: nil or "stall" only)
+ */
+static int a_lines(void *self, const char *m, const char *line, size_t len)
 {
 	ld_agent *a = self;
 	lua_State *L = slot_state(a->kind);
-	bool absent;
+	bool absent, err = !strcmp(m, "err_line");
 	int rc, r = 0;
 	if (!L)
 		return DEVSYS_EUSER;
 	lua_pushlstring(L, line, len);
-	if ((rc = call_method(L, a, "line", 1, 1, &absent)) < 0 || absent)
+	if ((rc = call_method(L, a, m, 1, 1, &absent)) < 0 || absent)
 		return rc;
 	if (lua_type(L, -1) == LUA_TSTRING)
 		r = !strcmp(lua_tostring(L, -1), "event") ? DEVSYS_AGENT_EVENT
 		  : !strcmp(lua_tostring(L, -1), "stop")  ? DEVSYS_AGENT_STOP
+		  : !strcmp(lua_tostring(L, -1), "stall") ? DEVSYS_AGENT_STALL
 		                                          : -1;
 	else if (lua_isinteger(L, -1))
 		r = (int)lua_tointeger(L, -1);
 	else if (!lua_isnil(L, -1))
 		r = -1;
 	lua_pop(L, 1);
-	if (r != 0 && r != DEVSYS_AGENT_EVENT && r != DEVSYS_AGENT_STOP) {
-		lua_pushstring(L, "line() must return nil, \"event\" or \"stop\"");
-		return slot_failed(L, a->kind->name, "line");
+	if (err ? r != 0 && r != DEVSYS_AGENT_STALL
+	        : r != 0 && r != DEVSYS_AGENT_EVENT && r != DEVSYS_AGENT_STOP && r != DEVSYS_AGENT_STALL) {
+		lua_pushstring(L, err ? "err_line() must return nil or \"stall\""
+		                      : "line() must return nil, \"event\", \"stop\" or \"stall\"");
+		return slot_failed(L, a->kind->name, m);
 	}
 	return r;
+}
+
+static int a_line(void *self, const char *line, size_t len)
+{
+	return a_lines(self, "line", line, len);
+}
+
+static int a_err_line(void *self, const char *line, size_t len)
+{
+	return a_lines(self, "err_line", line, len);
+}
+
+/* adapter:preflight() -> nil (none) | { argv... }: a command run first, its stdout to preflight_check */
+static int a_preflight(void *self, const char *const **argv)
+{
+	ld_agent *a = self;
+	lua_State *L = slot_state(a->kind);
+	bool absent, bad;
+	int rc;
+	*argv = NULL;
+	if (!L)
+		return DEVSYS_EUSER;
+	if ((rc = call_method(L, a, "preflight", 0, 1, &absent)) < 0 || absent)
+		return rc;
+	free_vec(a->pre_argv);
+	a->pre_argv = copy_list(L, -1, false, &bad);
+	lua_pop(L, 1);
+	if (bad) {
+		lua_pushstring(L, "preflight() must return nil or a non-empty list of strings (argv)");
+		return slot_failed(L, a->kind->name, "preflight");
+	}
+	*argv = (const char *const *)a->pre_argv;
+	return 0;
+}
+
+/*
+ * adapter:preflight_check(exit_code, stdout) -> nothing / true to go on | false, message: the agent does
+ * not run (DEVSYS_EINVALID, the message naming what was found and what is expected)
+ */
+static int a_preflight_check(void *self, int exit_code, const char *out, size_t len)
+{
+	ld_agent *a = self;
+	lua_State *L = slot_state(a->kind);
+	bool absent;
+	int rc;
+	if (!L)
+		return DEVSYS_EUSER;
+	lua_pushinteger(L, exit_code);
+	lua_pushlstring(L, out, len);
+	if ((rc = call_method(L, a, "preflight_check", 2, 2, &absent)) < 0)
+		return rc;
+	if (absent)
+		return exit_code == 0 ? 0 : devsys_error_set(DEVSYS_EINVALID, "agent kind '%s': its preflight command "
+		                                                              "failed (exit %d)", a->kind->name, exit_code);
+	if (lua_isboolean(L, -2) && !lua_toboolean(L, -2)) {
+		const char *m = lua_tostring(L, -1);
+		rc = devsys_error_set(DEVSYS_EINVALID, "agent kind '%s': preflight: %s", a->kind->name,
+		                      m ? m : "refused (no message given)");
+	}
+	lua_pop(L, 2);
+	return rc;
+}
+
+/* adapter:status() -> label, step, max (nil: nothing to show) for the live progress view */
+static const char *a_status(void *self, uint64_t *step, uint64_t *max)
+{
+	ld_agent *a = self;
+	lua_State *L = slot_state(a->kind);
+	bool absent;
+	*step = *max = 0;
+	if (!L || call_method(L, a, "status", 0, 3, &absent) < 0 || absent)
+		return NULL;
+	free(a->status);
+	a->status = lua_type(L, -3) == LUA_TSTRING ? strdup(lua_tostring(L, -3)) : NULL;
+	*step = lua_isinteger(L, -2) && lua_tointeger(L, -2) > 0 ? (uint64_t)lua_tointeger(L, -2) : 0;
+	*max = lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0 ? (uint64_t)lua_tointeger(L, -1) : 0;
+	lua_pop(L, 3);
+	return a->status;
 }
 
 /* adapter:usage() -> a JSON object's text, or nil */
@@ -308,7 +389,9 @@ static void a_close(void *self)
 	}
 	free_vec(a->argv);
 	free_vec(a->env);
+	free_vec(a->pre_argv);
 	free(a->stop);
+	free(a->status);
 	free(a);
 }
 
@@ -328,9 +411,9 @@ static int l_register_agent(lua_State *L)
 	ld_kind *k, **sentinel;
 	int rc;
 	luaL_checktype(L, 2, LUA_TFUNCTION);
-	/* version 1: the slots this binding offers; later ones stay unset */
+	/* every slot; the optional ones do nothing when the adapter table has no such method */
 	memset(&vt, 0, sizeof(vt));
-	vt.version = 1;
+	vt.version = 2;
 	vt.name = name;
 	vt.open = a_open;
 	vt.command = a_command;
@@ -338,6 +421,10 @@ static int l_register_agent(lua_State *L)
 	vt.usage = a_usage;
 	vt.stop_reason = a_stop_reason;
 	vt.close = a_close;
+	vt.preflight = a_preflight;
+	vt.preflight_check = a_preflight_check;
+	vt.err_line = a_err_line;
+	vt.status = a_status;
 	if (!(k = calloc(1, sizeof(*k))))
 		return luaL_error(L, "out of memory");
 	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
@@ -364,17 +451,6 @@ static int l_register_agent(lua_State *L)
 	return 1;
 }
 
-void ld_agent_take_error(lua_State *L, ld_cb *cb)
-{
-	if (ld_agent_err == LUA_NOREF)
-		return;
-	if (cb->err == LUA_NOREF)
-		cb->err = ld_agent_err;
-	else
-		luaL_unref(L, LUA_REGISTRYINDEX, ld_agent_err);
-	ld_agent_err = LUA_NOREF;
-}
-
 void ld_open_agent(lua_State *L)
 {
 	static const luaL_Reg fns[] = { { "register_agent", l_register_agent }, { NULL, NULL } };
@@ -383,5 +459,7 @@ void ld_open_agent(lua_State *L)
 	lua_setfield(L, -2, "AGENT_EVENT");
 	lua_pushinteger(L, DEVSYS_AGENT_STOP);
 	lua_setfield(L, -2, "AGENT_STOP");
+	lua_pushinteger(L, DEVSYS_AGENT_STALL);
+	lua_setfield(L, -2, "AGENT_STALL");
 }
 #endif /* DEVSYS_FEATURE_AGENT */

@@ -9,6 +9,34 @@
 #include <string.h>
 
 _Thread_local lua_State *ld_running;
+_Thread_local int ld_plugin_err = LUA_NOREF; /* an error a Lua plug-in's slot raised, in ld_running's registry */
+
+void ld_plugin_keep_error(lua_State *L)
+{
+	if (ld_plugin_err == LUA_NOREF)
+		ld_plugin_err = luaL_ref(L, LUA_REGISTRYINDEX);
+	else
+		lua_pop(L, 1); /* the first error is the one to raise again */
+}
+
+void ld_plugin_take_error(lua_State *L, ld_cb *cb)
+{
+	if (ld_plugin_err == LUA_NOREF)
+		return;
+	if (cb->err == LUA_NOREF)
+		cb->err = ld_plugin_err;
+	else
+		luaL_unref(L, LUA_REGISTRYINDEX, ld_plugin_err);
+	ld_plugin_err = LUA_NOREF;
+}
+
+void ld_plugin_raise_pending(lua_State *L)
+{
+	ld_cb cb;
+	ld_cb_init(&cb);
+	ld_plugin_take_error(L, &cb);
+	ld_cb_raise_pending(L, &cb);
+}
 
 /* ---- handles ---- */
 
@@ -198,6 +226,14 @@ const char **ld_str_array(lua_State *L, int idx, const char *k, size_t *n)
 
 int ld_fail(lua_State *L, int rc, ld_cb *cb)
 {
+	ld_cb none;
+	if (rc == DEVSYS_EUSER) { /* a Lua plug-in's slot raised inside this call: raise that */
+		if (!cb) {
+			ld_cb_init(&none);
+			cb = &none;
+		}
+		ld_plugin_take_error(L, cb);
+	}
 	if (cb && cb->err != LUA_NOREF) {
 		lua_rawgeti(L, LUA_REGISTRYINDEX, cb->err);
 		luaL_unref(L, LUA_REGISTRYINDEX, cb->err);
@@ -410,6 +446,7 @@ static int ws_log(lua_State *L)
 	const char *message = ld_checkcstr(L, 4);
 	devsys_workspace_log(ws, level, component, "%s", message);
 	ld_cb_raise_pending(L, &w->log);
+	ld_plugin_raise_pending(L); /* a Lua redactor that raised (the message was dropped) */
 	return 0;
 }
 
@@ -627,5 +664,6 @@ int luaopen_devsys(lua_State *L)
 #ifdef DEVSYS_FEATURE_WORKER
 	ld_open_worker(L);
 #endif
+	ld_open_plugins(L);
 	return 1;
 }

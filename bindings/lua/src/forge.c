@@ -19,7 +19,29 @@ static int risk_arg(lua_State *L, int idx)
 	return risk;
 }
 
+static const char *const check_states[] = { "pending", "success", "failure", "neutral", NULL };
+static const char *const review_states[] = { "approved", "changes_requested", "commented", "dismissed", "pending",
+	                                     NULL };
+static const char *const check_kinds[] = { "status", "run", NULL };
+
 /* ---- policy ---- */
+
+/*
+ * The policy at @p idx. A config's policy (cfg:policy()) is borrowed from the
+ * config, which its uservalue holds: it is read-only (@p write raises) and
+ * refused once that config is closed, so it never outlives the C policy.
+ */
+static devsys_policy *policy_check(lua_State *L, int idx, bool write)
+{
+	devsys_policy *p = ld_check(L, idx, LD_POLICY);
+	int borrowed = lua_getiuservalue(L, idx, 1) != LUA_TNIL;
+	if (borrowed && !((ld_handle *)lua_touserdata(L, -1))->p)
+		luaL_error(L, "bad argument #%d: the devsys.Config this policy belongs to is closed", idx);
+	lua_pop(L, 1);
+	if (borrowed && write)
+		luaL_error(L, "a config's policy is read-only (make one with devsys.policy_new to add globs)");
+	return p;
+}
 
 static void policy_release(lua_State *L, ld_handle *h)
 {
@@ -57,7 +79,7 @@ static int l_policy_new(lua_State *L)
 /* policy:add_glob(risk, glob [, source]) -> true | nil, msg, code */
 static int policy_add_glob(lua_State *L)
 {
-	devsys_policy *p = ld_check(L, 1, LD_POLICY);
+	devsys_policy *p = policy_check(L, 1, true);
 	int rc = devsys_policy_add_glob(p, risk_arg(L, 2), ld_checkcstr(L, 3), ld_optcstr(L, 4, NULL));
 	if (rc < 0)
 		return ld_fail(L, rc, NULL);
@@ -68,7 +90,7 @@ static int policy_add_glob(lua_State *L)
 /* policy:globs() -> { {glob=, risk=, source=}, ... } in the order they classify */
 static int policy_globs(lua_State *L)
 {
-	devsys_policy *p = ld_check(L, 1, LD_POLICY);
+	devsys_policy *p = policy_check(L, 1, false);
 	size_t n = devsys_policy_glob_count(p);
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
@@ -91,7 +113,7 @@ static int policy_globs(lua_State *L)
 /* policy:classify(path) -> risk, glob, source (glob and source nil for the default class) | nil, msg, code */
 static int policy_classify(lua_State *L)
 {
-	devsys_policy *p = ld_check(L, 1, LD_POLICY);
+	devsys_policy *p = policy_check(L, 1, false);
 	const char *glob = NULL, *source = NULL;
 	int risk = 0;
 	int rc = devsys_policy_explain(&risk, &glob, &source, p, ld_checkcstr(L, 2));
@@ -106,7 +128,7 @@ static int policy_classify(lua_State *L)
 /* policy:options() -> {auto_merge=, critical_approvals=, required_contexts={...}} */
 static int policy_options(lua_State *L)
 {
-	devsys_policy *p = ld_check(L, 1, LD_POLICY);
+	devsys_policy *p = policy_check(L, 1, false);
 	devsys_policy_options o = DEVSYS_POLICY_OPTIONS_INIT;
 	int rc = devsys_policy_get_options(&o, p);
 	if (rc < 0)
@@ -205,6 +227,121 @@ static int decision_reasons(lua_State *L)
 	return 1;
 }
 
+/* cfg:policy() -> the config's policy (read-only, borrowed: refused once cfg is closed) */
+static int config_policy(lua_State *L)
+{
+	const devsys_policy *p = NULL;
+	int rc = devsys_config_policy(&p, ld_check(L, 1, LD_CONFIG));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	ld_new(L, LD_POLICY, sizeof(ld_handle), (void *)p, NULL); /* nothing to free: the config owns it */
+	lua_pushvalue(L, 1);
+	lua_setiuservalue(L, -2, 1);
+	return 1;
+}
+
+/* An optional risk field ("low" ...) of the table at @p idx; DEVSYS_RISK_UNSET when absent. */
+static int risk_field(lua_State *L, int idx, const char *k, bool required)
+{
+	int risk = DEVSYS_RISK_UNSET;
+	const char *name = ld_field_str(L, idx, k, NULL);
+	if (!name && required)
+		luaL_error(L, "policy:decide: field '%s' is required", k);
+	if (name && devsys_risk_from_name(&risk, name) < 0)
+		luaL_error(L, "policy:decide: bad %s '%s' (low, medium, high, critical)", k, name);
+	return risk;
+}
+
+/*
+ * The list field @p k of the input table at @p idx as a vector of @p size-byte
+ * structs, filled by @p fill(L, entry index, struct); a pointer vector to them
+ * is returned, both userdata left on the stack.
+ */
+static const void **input_list(lua_State *L, int idx, const char *k, size_t size, size_t *n,
+                               void (*fill)(lua_State *L, int e, void *out))
+{
+	const void **v;
+	char *items;
+	*n = 0;
+	lua_getfield(L, idx, k);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	if (!lua_istable(L, -1))
+		luaL_error(L, "policy:decide: field '%s' must be a list of tables", k);
+	*n = lua_rawlen(L, -1);
+	items = lua_newuserdatauv(L, *n * size + 1, 0);
+	v = lua_newuserdatauv(L, (*n + 1) * sizeof(*v), 0);
+	for (size_t i = 0; i < *n; i++) {
+		lua_rawgeti(L, -3, (lua_Integer)i + 1);
+		if (!lua_istable(L, -1))
+			luaL_error(L, "policy:decide: %s[%d] must be a table", k, (int)i + 1);
+		fill(L, lua_gettop(L), items + i * size);
+		lua_pop(L, 1);
+		v[i] = items + i * size;
+	}
+	v[*n] = NULL;
+	lua_remove(L, -3); /* the list: its strings stay in the caller's input table */
+	return v;
+}
+
+static void fill_review(lua_State *L, int e, void *out)
+{
+	devsys_policy_review *r = out, init = DEVSYS_POLICY_REVIEW_INIT;
+	*r = init;
+	r->reviewer = ld_field_str(L, e, "reviewer", NULL);
+	r->commit_sha = ld_field_str(L, e, "commit_sha", NULL);
+	lua_getfield(L, e, "state");
+	r->state = luaL_checkoption(L, -1, "commented", review_states);
+	lua_pop(L, 1);
+}
+
+static void fill_check(lua_State *L, int e, void *out)
+{
+	devsys_policy_check *c = out, init = DEVSYS_POLICY_CHECK_INIT;
+	*c = init;
+	c->context = ld_field_str(L, e, "context", NULL);
+	c->sha = ld_field_str(L, e, "sha", NULL);
+	lua_getfield(L, e, "state");
+	c->state = luaL_checkoption(L, -1, "pending", check_states);
+	lua_getfield(L, e, "kind");
+	c->kind = luaL_checkoption(L, -1, "status", check_kinds);
+	lua_pop(L, 2);
+}
+
+/*
+ * policy:decide{path_risk=, profile_risk=, spec_risk=, require_approval=, head_sha=, bot=, authors={...},
+ *   reviews={{reviewer=, commit_sha=, state=}}, checks={{context=, sha=, state=, kind="status"|"run"}}, draft=}
+ *   -> decision | nil, msg, code (bad input: no decision)
+ */
+static int policy_decide(lua_State *L)
+{
+	const devsys_policy *p = policy_check(L, 1, false);
+	devsys_policy_input in = DEVSYS_POLICY_INPUT_INIT;
+	devsys_policy_decision *d = NULL;
+	size_t na = 0;
+	int rc;
+	luaL_checktype(L, 2, LUA_TTABLE);
+	in.path_risk = risk_field(L, 2, "path_risk", true);
+	in.profile_risk = risk_field(L, 2, "profile_risk", false);
+	in.spec_risk = risk_field(L, 2, "spec_risk", false);
+	in.require_approval = ld_field_bool(L, 2, "require_approval", false);
+	in.head_sha = ld_field_str(L, 2, "head_sha", NULL);
+	in.bot = ld_field_str(L, 2, "bot", NULL);
+	in.draft = ld_field_bool(L, 2, "draft", false);
+	in.authors = ld_str_array(L, 2, "authors", &na);
+	in.nauthors = na;
+	in.reviews = (const devsys_policy_review *const *)input_list(L, 2, "reviews", sizeof(devsys_policy_review),
+	                                                              &in.nreviews, fill_review);
+	in.checks = (const devsys_policy_check *const *)input_list(L, 2, "checks", sizeof(devsys_policy_check),
+	                                                            &in.nchecks, fill_check);
+	if ((rc = devsys_policy_decide(&d, p, &in)) < 0)
+		return ld_fail(L, rc, NULL);
+	push_decision(L, d);
+	return 1;
+}
+
 #ifdef DEVSYS_FEATURE_FORGE
 /* decision:explain([json]) -> text */
 static int decision_explain(lua_State *L)
@@ -222,9 +359,6 @@ static int decision_explain(lua_State *L)
 /* ---- forge ---- */
 #if defined(DEVSYS_FEATURE_FORGE) && defined(DEVSYS_FEATURE_POLICY)
 
-static const char *const check_states[] = { "pending", "success", "failure", "neutral", NULL };
-static const char *const review_states[] = { "approved", "changes_requested", "commented", "dismissed", "pending",
-	                                     NULL };
 
 static void forge_release(lua_State *L, ld_handle *h)
 {
@@ -288,6 +422,33 @@ static int forge_set_status(lua_State *L)
 	int rc = devsys_forge_set_status(f, ld_checkcstr(L, 2), ld_checkcstr(L, 3), luaL_checkoption(L, 4, NULL, check_states),
 	                                 ld_optcstr(L, 5, NULL), ld_optcstr(L, 6, NULL));
 	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/*
+ * forge:protect(branch [, {contexts={...}, approvals=, policy=}]) -> true | nil, msg, code
+ * (with a policy and no contexts or approvals: the policy's)
+ */
+static int forge_protect(lua_State *L)
+{
+	devsys_forge *f = ld_check(L, 1, LD_FORGE);
+	const char *branch = ld_checkcstr(L, 2);
+	const devsys_policy *pol = NULL;
+	const char **ctx = NULL;
+	size_t n = 0;
+	unsigned int approvals = 0;
+	int rc;
+	if (!lua_isnoneornil(L, 3)) {
+		luaL_checktype(L, 3, LUA_TTABLE);
+		lua_getfield(L, 3, "policy");
+		if (!lua_isnil(L, -1))
+			pol = policy_check(L, lua_gettop(L), false);
+		ctx = ld_str_array(L, 3, "contexts", &n);
+		approvals = (unsigned int)ld_field_int(L, 3, "approvals", 0);
+	}
+	if ((rc = devsys_forge_protect(f, branch, ctx, n, approvals, pol)) < 0)
 		return ld_fail(L, rc, NULL);
 	lua_pushboolean(L, 1);
 	return 1;
@@ -433,6 +594,32 @@ static int pr_reviews(lua_State *L)
 	return 1;
 }
 
+/* pr:checks() -> { {context=, sha=, state=, kind="status"|"run"}, ... } of the head commit, read now */
+static int pr_checks(lua_State *L)
+{
+	devsys_pr *pr = ld_check(L, 1, LD_PR);
+	size_t n;
+	int rc = devsys_pr_load_checks(pr);
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	n = devsys_pr_check_count(pr);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		const devsys_policy_check *c = devsys_pr_check(pr, i);
+		lua_createtable(L, 0, 4);
+		lua_pushstring(L, c->context);
+		lua_setfield(L, -2, "context");
+		lua_pushstring(L, c->sha);
+		lua_setfield(L, -2, "sha");
+		lua_pushstring(L, c->state >= 0 && c->state <= 3 ? check_states[c->state] : "?");
+		lua_setfield(L, -2, "state");
+		lua_pushstring(L, c->kind == DEVSYS_CHECK_RUN ? "run" : "status");
+		lua_setfield(L, -2, "kind");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
 /*
  * The gate's options from (policy or config, {repo=, require_approval=, bot=, authors={...},
  * poll_timeout_ms=}) at @p idx, @p idx + 1. The authors vector, if any, is left on the stack.
@@ -448,7 +635,7 @@ static void gate_options(lua_State *L, int idx, devsys_gate_options *o)
 			luaL_error(L, "the config's policy: %s", devsys_error_message(devsys_error_last()));
 		o->policy = p;
 	} else {
-		o->policy = ld_check(L, idx, LD_POLICY);
+		o->policy = policy_check(L, idx, false);
 	}
 	if (lua_isnoneornil(L, idx + 1))
 		return;
@@ -491,11 +678,12 @@ static int pr_gate_merge(lua_State *L)
 	gate_options(L, 2, &o);
 	rc = devsys_gate_merge(&d, pr, &o);
 	if (rc < 0) {
-		ld_fail(L, rc, NULL);
-		if (d)
+		if (d) /* a userdata first: ld_fail may raise a Lua forge provider's error */
 			push_decision(L, d);
 		else
 			lua_pushnil(L);
+		ld_fail(L, rc, NULL);
+		lua_rotate(L, -4, -1); /* nil, msg, code, decision */
 		return 4;
 	}
 	push_decision(L, d);
@@ -547,7 +735,7 @@ void ld_open_forge(lua_State *L)
 		                            { "glob_check", l_glob_check }, { NULL, NULL } };
 	static const luaL_Reg pol_methods[] = {
 		{ "add_glob", policy_add_glob }, { "globs", policy_globs }, { "classify", policy_classify },
-		{ "options", policy_options },   { NULL, NULL },
+		{ "options", policy_options },   { "decide", policy_decide }, { NULL, NULL },
 	};
 	static const luaL_Reg dec_methods[] = {
 		{ "outcome", decision_outcome }, { "risk", decision_risk }, { "approvals", decision_approvals },
@@ -560,13 +748,19 @@ void ld_open_forge(lua_State *L)
 	ld_register(L, LD_POLICY, pol_methods);
 	ld_register(L, LD_DECISION, dec_methods);
 	luaL_setfuncs(L, pol_fns, 0);
+	/* cfg:policy() joins the Config's methods (records.c registered them) */
+	luaL_getmetatable(L, LD_CONFIG);
+	lua_getfield(L, -1, "__index");
+	lua_pushcfunction(L, config_policy);
+	lua_setfield(L, -2, "policy");
+	lua_pop(L, 2);
 #endif
 #if defined(DEVSYS_FEATURE_FORGE) && defined(DEVSYS_FEATURE_POLICY)
 	static const luaL_Reg forge_fns[] = { { "forge_open", l_forge_open }, { "pr_body", l_pr_body }, { NULL, NULL } };
 	static const luaL_Reg forge_methods[] = {
 		{ "provider", forge_provider }, { "owner", forge_owner },     { "repo", forge_repo },
 		{ "describe", forge_describe }, { "set_status", forge_set_status }, { "open_pr", forge_open_pr },
-		{ "pr", forge_pr },             { NULL, NULL },
+		{ "pr", forge_pr },             { "protect", forge_protect }, { NULL, NULL },
 	};
 	static const luaL_Reg pr_methods[] = {
 		{ "number", pr_number },         { "url", pr_url },           { "head", pr_head },
@@ -574,7 +768,7 @@ void ld_open_forge(lua_State *L)
 		{ "author", pr_author },         { "merge_sha", pr_merge_sha }, { "state", pr_state },
 		{ "draft", pr_draft },           { "reused", pr_reused },     { "refresh", pr_refresh },
 		{ "add_review", pr_add_review }, { "reviews", pr_reviews },   { "gate_check", pr_gate_check },
-		{ "gate_merge", pr_gate_merge }, { NULL, NULL },
+		{ "gate_merge", pr_gate_merge }, { "checks", pr_checks },   { NULL, NULL },
 	};
 	ld_register(L, LD_FORGE, forge_methods);
 	ld_register(L, LD_PR, pr_methods);

@@ -127,8 +127,18 @@ void ld_open_pipeline(lua_State *L);
 void ld_open_speckit(lua_State *L);
 void ld_open_agent(lua_State *L); /* agent kinds written in Lua */
 void ld_open_worker(lua_State *L);
-/* Move an error a Lua agent kind's slot raised on this thread into @p cb (for ld_fail); agent.c. */
-void ld_agent_take_error(lua_State *L, ld_cb *cb);
+/*
+ * Errors Lua plug-ins raise (agent kinds, runner types, forge and secret
+ * providers, redactors): a slot that raised keeps the error (on top of the
+ * stack) for the binding call under way and fails with DEVSYS_EUSER;
+ * ld_fail() raises it again for DEVSYS_EUSER. core.c.
+ */
+void ld_plugin_keep_error(lua_State *L);
+/* Move the kept error, if any, into @p cb (for ld_fail). */
+void ld_plugin_take_error(lua_State *L, ld_cb *cb);
+/* Raise the kept error, if any (calls whose C function cannot fail). */
+void ld_plugin_raise_pending(lua_State *L);
+void ld_open_plugins(lua_State *L); /* runner types, forge and secret providers, redactors written in Lua */
 /* The strings of the list at @p idx as a NULL-terminated vector (a userdata left on the stack), or raise. */
 const char **ld_str_list(lua_State *L, int idx, size_t *n);
 

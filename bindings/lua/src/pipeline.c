@@ -131,9 +131,7 @@ static int l_pipeline(lua_State *L)
 static int stage_return(lua_State *L, int rc, const devsys_stage_result *r, ld_pipeline *h)
 {
 	if (rc < 0) {
-#ifdef DEVSYS_FEATURE_AGENT
-		ld_agent_take_error(L, &h->progress); /* a Lua agent kind's error is raised again too */
-#endif
+		ld_plugin_take_error(L, &h->progress); /* a Lua plug-in's error (an agent kind's...) is raised again too */
 		ld_fail(L, rc, &h->progress);
 		push_result(L, r);
 		return 4;

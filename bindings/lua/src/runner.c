@@ -163,6 +163,8 @@ static int runner_exec(lua_State *L)
 	cb.fn = LUA_NOREF;
 	if (rc < 0) {
 		int nret;
+		if (rc == DEVSYS_EUSER)
+			ld_plugin_take_error(L, &cb); /* a Lua runner type's slot raised */
 		if (cb.err != LUA_NOREF) {
 			devsys_runner_result_dispose(&res);
 			return ld_fail(L, rc, &cb); /* raises the callback's error */

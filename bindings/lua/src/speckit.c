@@ -44,6 +44,172 @@ static int f_task_count(lua_State *L)
 	return 1;
 }
 
+/* feature:stories() -> { {number=, title=, priority=, scenarios=}, ... } in spec.md's order */
+static int f_stories(lua_State *L)
+{
+	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
+	size_t n = devsys_speckit_story_count(f);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		unsigned number = 0, priority = 0, scenarios = 0;
+		const char *title = devsys_speckit_story_at(f, i, &number, &priority, &scenarios);
+		lua_createtable(L, 0, 4);
+		lua_pushinteger(L, number);
+		lua_setfield(L, -2, "number");
+		ld_pushstr(L, title);
+		lua_setfield(L, -2, "title");
+		lua_pushinteger(L, priority);
+		lua_setfield(L, -2, "priority");
+		lua_pushinteger(L, scenarios);
+		lua_setfield(L, -2, "scenarios");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* A list of the @p n strings at(t, i) gives. */
+static void push_strs(lua_State *L, const devsys_speckit_task *t, size_t n,
+                      const char *(*at)(const devsys_speckit_task *, size_t))
+{
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		ld_pushstr(L, at(t, i));
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+}
+
+/* A copy of task @p t: {id=, description=, state=" "|"x"|"X", done=, line=, phase= (1-based), parallel=, story=, deps={}, paths={}} */
+static void push_task(lua_State *L, const devsys_speckit_task *t)
+{
+	char state = devsys_speckit_task_state(t);
+	lua_createtable(L, 0, 10);
+	lua_pushstring(L, devsys_speckit_task_id(t));
+	lua_setfield(L, -2, "id");
+	ld_pushstr(L, devsys_speckit_task_description(t));
+	lua_setfield(L, -2, "description");
+	lua_pushlstring(L, &state, 1);
+	lua_setfield(L, -2, "state");
+	lua_pushboolean(L, state == 'x' || state == 'X');
+	lua_setfield(L, -2, "done");
+	lua_pushinteger(L, devsys_speckit_task_line(t));
+	lua_setfield(L, -2, "line");
+	lua_pushinteger(L, (lua_Integer)devsys_speckit_task_phase(t) + 1);
+	lua_setfield(L, -2, "phase");
+	lua_pushboolean(L, devsys_speckit_task_parallel(t));
+	lua_setfield(L, -2, "parallel");
+	lua_pushinteger(L, devsys_speckit_task_story(t));
+	lua_setfield(L, -2, "story");
+	push_strs(L, t, devsys_speckit_task_dep_count(t), devsys_speckit_task_dep_at);
+	lua_setfield(L, -2, "deps");
+	push_strs(L, t, devsys_speckit_task_path_count(t), devsys_speckit_task_path_at);
+	lua_setfield(L, -2, "paths");
+}
+
+/* feature:tasks() -> { task, ... } in tasks.md's order (see push_task) */
+static int f_tasks(lua_State *L)
+{
+	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
+	size_t n = devsys_speckit_task_count(f);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		push_task(L, devsys_speckit_task_at(f, i));
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* feature:task(id) -> the first task with @p id | nil, msg, DEVSYS_ENOTFOUND */
+static int f_task(lua_State *L)
+{
+	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
+	const char *id = ld_checkcstr(L, 2);
+	const devsys_speckit_task *t = devsys_speckit_task_find(f, id);
+	if (!t) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "%s: no task '%s' in tasks.md", devsys_speckit_feature_dir(f), id);
+		lua_pushinteger(L, DEVSYS_ENOTFOUND);
+		return 3;
+	}
+	push_task(L, t);
+	return 1;
+}
+
+/* feature:phases() -> { {title=, checkpoints=}, ... } */
+static int f_phases(lua_State *L)
+{
+	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
+	size_t n = devsys_speckit_phase_count(f);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		unsigned cp = 0;
+		const char *title = devsys_speckit_phase_at(f, i, &cp);
+		lua_createtable(L, 0, 2);
+		ld_pushstr(L, title);
+		lua_setfield(L, -2, "title");
+		lua_pushinteger(L, cp);
+		lua_setfield(L, -2, "checkpoints");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* feature:requirements() -> { "FR-001", ... } (duplicates kept) */
+static int f_requirements(lua_State *L)
+{
+	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
+	size_t n = devsys_speckit_requirement_count(f);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		ld_pushstr(L, devsys_speckit_requirement_at(f, i));
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* feature:clarifications() -> markers, sessions */
+static int f_clarifications(lua_State *L)
+{
+	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
+	lua_pushinteger(L, (lua_Integer)devsys_speckit_clarification_markers(f));
+	lua_pushinteger(L, (lua_Integer)devsys_speckit_clarification_sessions(f));
+	return 2;
+}
+
+/* feature:plan_field(name) -> plan.md's Technical Context value, or nil */
+static int f_plan_field(lua_State *L)
+{
+	ld_pushstr(L, devsys_speckit_plan_field(ld_check(L, 1, LD_SPECKIT), ld_checkcstr(L, 2)));
+	return 1;
+}
+
+/* feature:checklist_items() -> total, unchecked */
+static int f_checklist_items(lua_State *L)
+{
+	size_t unchecked = 0, total = devsys_speckit_checklist_items(ld_check(L, 1, LD_SPECKIT), &unchecked);
+	lua_pushinteger(L, (lua_Integer)total);
+	lua_pushinteger(L, (lua_Integer)unchecked);
+	return 2;
+}
+
+/* feature:check_counts() -> {info=, warning=, error=} (how many findings of each severity) */
+static int f_check_counts(lua_State *L)
+{
+	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
+	devsys_speckit_findings *fs = NULL;
+	int rc = devsys_speckit_findings_new(&fs);
+	if (rc < 0 || (rc = devsys_speckit_check(fs, f)) < 0) {
+		devsys_speckit_findings_free(fs);
+		return ld_fail(L, rc, NULL);
+	}
+	lua_createtable(L, 0, 3);
+	for (int s = DEVSYS_SPECKIT_INFO; s <= DEVSYS_SPECKIT_ERROR; s++) {
+		lua_pushinteger(L, (lua_Integer)devsys_speckit_findings_count_severity(fs, (devsys_speckit_severity)s));
+		lua_setfield(L, -2, severities[s]);
+	}
+	devsys_speckit_findings_free(fs);
+	return 1;
+}
+
 /* feature:check() -> { {rule=, severity="info"|"warning"|"error", file=, line=, message=}, ... } */
 static int f_check(lua_State *L)
 {
@@ -108,17 +274,20 @@ static int f_plan(lua_State *L)
 	return 1;
 }
 
-/* feature:check_report(["text" | "json"]) -> the findings as the CLI prints them */
+/* feature:check_report(["text" | "json" | "sarif"]) -> the findings as the CLI prints them */
 static int f_check_report(lua_State *L)
 {
-	static const char *const formats[] = { "text", "json", NULL };
+	static const char *const formats[] = { "text", "json", "sarif", NULL };
+	static int (*const to[])(devsys_buf *, const devsys_speckit_findings *) = {
+		devsys_speckit_findings_to_text, devsys_speckit_findings_to_json, devsys_speckit_findings_to_sarif
+	};
 	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
-	int json = luaL_checkoption(L, 2, "text", formats);
+	int fmt = luaL_checkoption(L, 2, "text", formats);
 	devsys_speckit_findings *fs = NULL;
 	devsys_buf b = DEVSYS_BUF_INIT;
 	int rc = devsys_speckit_findings_new(&fs);
 	if (rc == 0 && (rc = devsys_speckit_check(fs, f)) == 0)
-		rc = json ? devsys_speckit_findings_to_json(&b, fs) : devsys_speckit_findings_to_text(&b, fs);
+		rc = to[fmt](&b, fs);
 	devsys_speckit_findings_free(fs);
 	if (rc < 0) {
 		devsys_buf_dispose(&b);
@@ -373,7 +542,10 @@ void ld_open_speckit(lua_State *L)
 	static const luaL_Reg methods[] = {
 		{ "dir", f_dir },     { "title", f_title }, { "task_count", f_task_count },
 		{ "check", f_check }, { "plan", f_plan },   { "check_report", f_check_report },
-		{ "plan_yaml", f_plan_yaml }, { "run", f_run },
+		{ "plan_yaml", f_plan_yaml }, { "run", f_run }, { "stories", f_stories }, { "tasks", f_tasks },
+		{ "task", f_task }, { "phases", f_phases }, { "requirements", f_requirements },
+		{ "clarifications", f_clarifications }, { "plan_field", f_plan_field },
+		{ "checklist_items", f_checklist_items }, { "check_counts", f_check_counts },
 #ifdef DEVSYS_FEATURE_STORE
 		{ "status_json", f_status_json },
 #endif

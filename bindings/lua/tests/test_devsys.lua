@@ -213,6 +213,15 @@ if devsys.spec_load then
     fails(E.INVALID, "bad.yaml:1:1", bad:check())
   end)
 
+  test("spec: spec_check loads and validates a text in one call", function()
+    eq(devsys.spec_check(SPEC, "spec.yaml"), true)
+    fails(E.INVALID, "bad.yaml:1:1", devsys.spec_check("id: x\n", "bad.yaml"))
+    fails(E.INVALID, "two.yaml: holds 2 documents", devsys.spec_check(SPEC .. "---\n" .. SPEC, "two.yaml"))
+    fails(E.PARSE, "broken.yaml:", devsys.spec_check("a: [", "broken.yaml"))
+    fails(E.LIMIT, nil, devsys.spec_check(SPEC, "big.yaml", { max_size = 10 }))
+    eq(devsys.spec_check(SPEC, "spec.yaml", { format = "yaml" }), true, "the control")
+  end)
+
   test("spec: values convert (null, numbers, arrays, JSON)", function()
     local s <close> = assert(devsys.spec_load('{"a": null, "i": 3, "f": 1.5, "l": [1, "x", true]}', "x.json", { format = "json" }))
     local d = s:get("")
@@ -1386,6 +1395,491 @@ if devsys.repo_open then
     raises("string expected", r.head_has_path, r, nil)
     cs:close()
     raises("closed", cs.count, cs)
+  end)
+end
+
+-- ---- spec-kit accessors, the gate's pure decision, checks ---------------------
+
+if devsys.speckit_load then
+  local SKD = (os.getenv("DEVSYS_LUA_SOURCE_DIR") or "bindings/lua") .. "/../../tests/fixtures/speckit"
+  test("speckit: stories, tasks, phases, requirements, counts by severity, SARIF", function()
+    local f <close> = assert(devsys.speckit_load(SKD .. "/valid/001-photo-albums", SKD))
+    local st = f:stories()
+    eq(#st, 3, "the story inside a comment is not one")
+    eq(st[1].number, 1); eq(st[1].title, "Create an album"); eq(st[1].priority, 1); eq(st[1].scenarios, 2)
+    eq(st[2].number, 2); eq(st[2].priority, 3); eq(st[3].title, "Reorder photos")
+    local ts = f:tasks()
+    eq(#ts, f:task_count())
+    eq(ts[1].id, "T001"); eq(ts[1].state, "x"); eq(ts[1].done, true); eq(ts[1].phase, 1); eq(ts[1].parallel, false)
+    eq(ts[2].state, "X"); eq(ts[2].done, true); eq(ts[2].parallel, true)
+    has(table.concat(ts[1].paths, " "), "src/albums/")
+    local t11 = assert(f:task("T011"))
+    eq(t11.story, 1); eq(t11.done, false); eq(t11.state, " "); eq(t11.line, 58); eq(t11.phase, 3)
+    eq(table.concat(t11.deps, ","), "T009,T010")
+    has(t11.description, "AlbumService")
+    eq(assert(f:task("T005a")).parallel, true)
+    fails(E.NOTFOUND, "T999", f:task("T999"))
+    raises("string expected", f.task, f, nil)
+    local ph = f:phases()
+    assert(#ph >= 6, "phases"); has(ph[1].title, "Setup"); eq(ph[2].checkpoints, 1)
+    local req = f:requirements()
+    eq(req[1], "FR-001"); has(table.concat(req, " "), "SC-002")
+    local markers, sessions = f:clarifications()
+    eq(markers, 0, "the marker inside a fence does not count"); eq(sessions, 1)
+    local sk5 <close> = assert(devsys.speckit_load(SKD .. "/broken/sk005/001-mini-uploads"))
+    assert((sk5:clarifications()) >= 1, "sk005 has an open marker")
+    eq(f:plan_field("Language/Version"), "Python 3.12"); eq(f:plan_field("No such field"), nil)
+    local total, unchecked = f:checklist_items()
+    assert(total >= unchecked and total > 0, "checklist items")
+    local c = f:check_counts()
+    eq(c.error, 0); eq(c.warning, 0)
+    local broken = popen("ls -d '" .. SKD .. "'/broken/sk001/*/"):read("l")
+    local b <close> = assert(devsys.speckit_load(broken))
+    local bc, n = b:check_counts(), 0
+    for _, x in ipairs(b:check()) do if x.severity == "error" then n = n + 1 end end
+    eq(bc.error, n); assert(n > 0, "the broken feature has errors")
+    local sarif = b:check_report("sarif")
+    has(sarif, '"version": "2.1.0"'); has(sarif, "SK001")
+    raises("invalid option", b.check_report, b, "xml")
+    b:close()
+    raises("closed", b.stories, b)
+  end)
+end
+
+if devsys.policy_new then
+  local H = string.rep("a", 40)
+  test("policy: decide on an input of Lua tables; the config's policy is read-only and borrowed", function()
+    local pol <close> = assert(devsys.policy_new({ auto_merge = true, required_contexts = { "ci" } }))
+    local ok <close> = assert(pol:decide({ path_risk = "low", head_sha = H,
+      checks = { { context = "ci", sha = H, state = "success" } } }))
+    eq(ok:outcome(), "merge")
+    local pending <close> = assert(pol:decide({ path_risk = "low", head_sha = H }))
+    eq(pending:outcome(), "blocked", "no ci yet")
+    local draft <close> = assert(pol:decide({ path_risk = "low", head_sha = H, draft = true,
+      checks = { { context = "ci", sha = H, state = "success", kind = "run" } } }))
+    eq(draft:outcome(), "blocked"); eq(draft:reasons()[2].name, "draft")
+    local med <close> = assert(pol:decide({ path_risk = "medium", head_sha = H, bot = "devsys-bot",
+      checks = { { context = "ci", sha = H, state = "success" } },
+      reviews = { { reviewer = "devsys-bot", commit_sha = H, state = "approved" } } }))
+    eq(med:outcome(), "awaiting-review", "the bot's approval never counts")
+    local appr <close> = assert(pol:decide({ path_risk = "medium", head_sha = H, authors = { "bob" },
+      checks = { { context = "ci", sha = H, state = "success" } },
+      reviews = { { reviewer = "alice", commit_sha = H, state = "approved" } } }))
+    eq(appr:outcome(), "merge"); eq(appr:approvals(), 1)
+    local v, msg, code = pol:decide({ path_risk = "low" })
+    eq(v, nil); assert(code and code < 0, "no head sha: " .. tostring(msg)); has(msg, "head")
+    raises("bad path_risk", pol.decide, pol, { path_risk = "bogus", head_sha = H })
+    raises("required", pol.decide, pol, { head_sha = H })
+    raises("must be a table", pol.decide, pol, { path_risk = "low", head_sha = H, reviews = { 1 } })
+    raises("invalid option", pol.decide, pol, { path_risk = "low", head_sha = H, checks = { { context = "ci", sha = H, state = "green" } } })
+    if devsys.config_parse then
+      local cfg = assert(devsys.config_parse("policy:\n  auto_merge: true\n  required_contexts: [devsys/tests]\n", "p.yaml"))
+      local cp = assert(cfg:policy())
+      eq(cp:options().auto_merge, true); eq(cp:options().required_contexts[1], "devsys/tests")
+      local d <close> = assert(cp:decide({ path_risk = "low", head_sha = H,
+        checks = { { context = "devsys/tests", sha = H, state = "success" } } }))
+      eq(d:outcome(), "merge")
+      raises("read-only", cp.add_glob, cp, "high", "x/**")
+      cfg:close()
+      raises("Config this policy belongs to is closed", cp.globs, cp)
+      cp:close(); cp:close()
+    end
+  end)
+end
+
+-- ---- plug-ins written in Lua ---------------------------------------------------
+
+test("redactor: ws:add_redactor rewrites, drops and fails closed; one that raises re-raises from ws:log", function()
+  local lines = {}
+  local ws <close> = assert(devsys.workspace(fresh("red"), { log = function(_, _, m) lines[#lines + 1] = m end }))
+  eq(ws:add_redactor(function(t) return (t:gsub("hunter2", "[REDACTED]")) end), true)
+  eq(ws:add_redactor(function(t) if t:find("drop me", 1, true) then return nil end; return t .. "!" end), true)
+  ws:log(devsys.LOG.WARN, "t", "the password is hunter2")
+  eq(lines[1], "the password is [REDACTED]!", "both redactors, in order")
+  ws:log(devsys.LOG.WARN, "t", "please drop me")
+  eq(#lines, 1, "a redactor that returns nil drops the message")
+  local ws2 <close> = assert(devsys.workspace(fresh("red"), { log = function(_, _, m) lines[#lines + 1] = m end }))
+  assert(ws2:add_redactor(function() error("redactor boom") end))
+  raises("redactor boom", ws2.log, ws2, devsys.LOG.ERROR, "t", "secret text")
+  eq(#lines, 1, "a raising redactor drops the message (fails closed)")
+  ws2:log(devsys.LOG.TRACE, "t", "below the level")
+  raises("function expected", ws.add_redactor, ws, "not a function")
+end)
+
+if devsys.register_secret_provider then
+  test("secrets: a provider written in Lua resolves, refuses and raises", function()
+    local asked = {}
+    assert(devsys.register_secret_provider("lua-vault", function(name, ref)
+      asked[#asked + 1] = name .. "=" .. tostring(ref)
+      if ref == "missing" then return nil, "no entry 'missing' in the vault" end
+      if ref == "denied" then return nil, "access denied", E.ACCESS end
+      if ref == "boom" then error("the vault is down") end
+      if ref == "number" then return 42 end
+      return "v-" .. (ref or name) .. "-long-enough"
+    end))
+    fails(E.EXISTS, nil, devsys.register_secret_provider("lua-vault", print))
+    fails(E.EXISTS, nil, devsys.register_secret_provider("file", print))
+    raises("function expected", devsys.register_secret_provider, "lua-x", 7)
+    local set <close> = assert(devsys.secrets())
+    for n, ref in pairs({ A = "alpha", B = "missing", C = "boom", D = "denied", N = "number" }) do
+      assert(set:define({ name = n, provider = "lua-vault", ref = ref }))
+    end
+    eq(set:resolve("A"), "v-alpha-long-enough"); eq(asked[1], "A=alpha")
+    local m <close> = assert(set:masker())
+    eq(m:mask("x v-alpha-long-enough y"), "x [MASKED:A] y")
+    fails(E.NOTFOUND, "no entry 'missing'", set:resolve("B"))
+    fails(E.ACCESS, "access denied", set:resolve("D"))
+    raises("the vault is down", set.resolve, set, "C")
+    raises("must return a string", set.resolve, set, "N")
+  end)
+end
+
+if devsys.register_runner then
+  local calls, last_io, last_wait = {}, nil, nil
+  -- a runner type in Lua that runs argv through the shell and hands its output to the library
+  local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+  local function lua_runner(opts)
+    local r = { grace = opts.grace_ms }
+    function r:exec(cmd, io)
+      calls[#calls + 1] = "exec " .. cmd.argv[1]
+      last_io = io
+      if cmd.argv[1] == "lost" then return nil, "the host went away", E.SYSTEM end
+      if cmd.argv[1] == "raise" then error("the lua runner broke") end
+      if cmd.argv[1] == "wait" then
+        for _ = 1, 1e6 do if io:stopped() then return nil, "canceled", E.CANCELED end end
+        return 0
+      end
+      assert(io:wait_ms(250) <= 250, "wait_ms never raises the cap"); last_wait = io:wait_ms()
+      local line = {}
+      for k, v in pairs(cmd.env) do line[#line + 1] = k .. "=" .. q(v) end
+      for _, a in ipairs(cmd.argv) do line[#line + 1] = q(a) end
+      local p = popen((cmd.cwd and ("cd " .. q(cmd.cwd) .. " && ") or "") .. "env " .. table.concat(line, " ") .. " 2>&1")
+      for chunk in function() return p:read(4096) end do
+        -- told to stop: the command is ended as a cancel ends it (here: it ran, killed by SIGTERM)
+        if not io:write("stdout", chunk) or io:stopped() then p:close(); return -1, 15 end
+      end
+      local _, _, status = p:close()
+      io:write("stderr", "lua-runner: done\n")
+      return status
+    end
+    function r:prepare(id) calls[#calls + 1] = "prepare " .. tostring(id) end
+    function r:cleanup(id) calls[#calls + 1] = "cleanup " .. tostring(id) end
+    function r:upload(a, b)
+      if a:find("nope", 1, true) then return nil, "no such local file: " .. a, E.NOTFOUND end
+      calls[#calls + 1] = "upload " .. a .. " " .. b
+    end
+    function r:download(a) if a == "raise" then error("download broke") end end
+    function r:workdir(id) return "/lua/work/" .. (id or "all") end
+    function r:describe() return { engine = "lua " .. _VERSION, where = "this Lua state" } end
+    function r:close() calls[#calls + 1] = "close" end
+    return r
+  end
+
+  test("runner: a runner type written in Lua: exec, io, cancel, slots, refusals, raises", function()
+    assert(devsys.register_runner("lua-run", lua_runner))
+    fails(E.EXISTS, nil, devsys.register_runner("lua-run", lua_runner))
+    fails(E.EXISTS, nil, devsys.register_runner("inproc", lua_runner))
+    raises("function expected", devsys.register_runner, "lua-x", {})
+    local dir = fresh("lrun")
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local t <close> = assert(ws:task("lr1", { create = true }))
+    local r = assert(devsys.runner_open("lua-run", { grace_ms = 300, ws = ws }))
+    eq(r:type(), "lua-run")
+    local out = {}
+    local res = assert(r:exec({ argv = { "sh", "-c", 'echo "hi $X"; pwd; exit 3' }, env = { "X=there" }, cwd = "/",
+      task = t, stage = "test", output = function(s, d) out[#out + 1] = s .. ":" .. d end }))
+    eq(res.exit_code, 3); eq(res.failure_name, "build-failure")
+    has(table.concat(out), "stdout:hi there\nstdout:/\n"); has(table.concat(out), "stderr:lua-runner: done")
+    eq(last_wait, -1, "no idle timeout: wait_ms keeps the cap")
+    has(read(t:path() .. "/logs/test.log"), "hi there")
+    eq(assert(r:exec({ argv = { "true" } })).exit_code, 0)
+    local v, msg, code, rr = r:exec({ argv = { "lost" } })
+    eq(v, nil); eq(code, E.SYSTEM); has(msg, "the host went away"); eq(rr.failure_name, "system-failure")
+    raises("the lua runner broke", r.exec, r, { argv = { "raise" } })
+    raises("RunnerIO is closed", last_io.write, last_io, "stdout", "after its exec")
+    r:cancel() -- applies to the next exec, as inproc's
+    v, msg, code, rr = r:exec({ argv = { "wait" } })
+    eq(code, E.CANCELED, msg); eq(rr.failure_name, "canceled")
+    eq(assert(r:exec({ argv = { "true" } })).exit_code, 0, "the cancel was used up")
+    -- an output callback that stops the command: io:write says so
+    v, msg, code = r:exec({ argv = { "sh", "-c", "echo a" }, output = function() return false end })
+    eq(v, nil); eq(code, E.USER, msg)
+    eq(r:prepare(t), true); eq(calls[#calls], "prepare lr1")
+    eq(r:workdir(t), "/lua/work/lr1"); eq(r:workdir(), "/lua/work/all")
+    eq(r:upload(dir .. "/a", "/r/a"), true)
+    fails(E.NOTFOUND, "no such local file", r:upload(dir .. "/nope", "/r/a"))
+    eq(r:download("/r/a", dir .. "/b"), true)
+    raises("download broke", r.download, r, "raise", dir .. "/b")
+    eq(r:cleanup(t), true)
+    local d = r:describe()
+    eq(d.type, "lua-run"); has(d.engine, "Lua 5.4"); eq(d.where, "this Lua state")
+    r:close()
+    eq(calls[#calls], "close")
+    -- a factory that raises or returns no table
+    assert(devsys.register_runner("lua-run-bad", function(o) if o.port == 1 then error("factory broke") end; return 5 end))
+    raises("factory broke", devsys.runner_open, "lua-run-bad", { port = 1 })
+    raises("not a runner table", devsys.runner_open, "lua-run-bad")
+  end)
+
+  if devsys.pipeline and devsys.worker then
+    test("runner: a Lua runner runs a pipeline's stages in p:run(); a worker's threads refuse it", function()
+      local dir = fresh("lrunp")
+      write(dir .. "/devsys.yaml", "runners:\n  lua:\n    type: lua-run\n")
+      local spec = pipeline_spec(dir, "lrp-1", APPEND):gsub("runner: inproc", "runner: lua")
+      local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+      local p <close> = assert(devsys.pipeline(ws, { config_path = dir .. "/devsys.yaml" }))
+      assert(p:validate(spec, "lrp-1.yaml"))
+      local n0 = #calls
+      local r = assert(p:code())
+      eq(r.stage, "push"); eq(r.result, "ok")
+      local ran = {}
+      for i = n0 + 1, #calls do ran[#ran + 1] = calls[i] end
+      has(table.concat(ran, ","), "exec /bin/sh")
+      assert(last_wait > 0 and last_wait <= 600000, "the agent's idle timeout lowers the cap: " .. last_wait)
+      local g = popen(string.format("git --git-dir='%s/remote.git' show task/lrp-1:README.md", dir))
+      eq(g:read("a"), "hello\nfrom the agent\n"); g:close()
+      -- the same on a worker: its job threads run no Lua, the runner refuses there, naming why
+      local d2 = fresh("lrunw")
+      write(d2 .. "/devsys.yaml", "runners:\n  lua:\n    type: lua-run\n")
+      local ws2 <close> = assert(devsys.workspace(d2 .. "/ws"))
+      local p2 <close> = assert(devsys.pipeline(ws2, { config_path = d2 .. "/devsys.yaml" }))
+      assert(p2:validate((pipeline_spec(d2, "lrw-1", APPEND):gsub("runner: inproc", "runner: lua")), "lrw-1.yaml"))
+      local st <close> = assert(devsys.store_open(ws2))
+      assert(st:submit("lrw-1"))
+      local n1 = #calls
+      local w <close> = assert(devsys.worker(ws2, { poll_ms = 50, config_path = d2 .. "/devsys.yaml" }))
+      assert(w:run())
+      eq(w:state("lrw-1"), "failed")
+      has(read(d2 .. "/ws/tasks/lrw-1/events.jsonl"), "not on a worker's threads")
+      eq(#calls, n1, "no Lua ran on the worker's threads")
+    end)
+  end
+end
+
+if devsys.register_forge then
+  local H1, H2 = string.rep("1", 40), string.rep("2", 40)
+  -- a forge provider in Lua, its state in one table: pull requests, reviews, statuses
+  local function lua_forge(opts)
+    local f = { prs = {}, reviews = {}, sts = {}, opts = opts, protected = nil }
+    function f:pr_upsert(req)
+      if req.title == "refuse" then return nil, "the forge refused the title", E.INVALID end
+      if req.title == "raise" then error("the forge broke") end
+      for _, pr in ipairs(self.prs) do
+        if pr.head == req.head then pr.title = req.title; pr.reused = true; return pr end
+      end
+      local pr = { number = #self.prs + 1, url = "https://forge.test/pr/" .. (#self.prs + 1), head = req.head,
+                   base = req.base, head_sha = req.head_sha or H1, title = req.title, author = "devsys-bot",
+                   state = "open", draft = req.draft, labels = req.labels }
+      self.prs[#self.prs + 1] = pr
+      return pr
+    end
+    function f:pr_get(n)
+      if not self.prs[n] then return nil, "no pull request #" .. n, E.NOTFOUND end
+      self.prs[n].reused = false
+      return self.prs[n]
+    end
+    function f:pr_reviews(n, sink) for _, r in ipairs(self.reviews[n] or {}) do assert(sink:review(r)) end end
+    function f:review_add(n, r) self.reviews[n] = self.reviews[n] or {}; table.insert(self.reviews[n], r) end
+    function f:status_set(sha, st)
+      if st.context == "down" then return nil, "status API down" end
+      self.sts[#self.sts + 1] = { context = st.context, sha = sha, state = st.state, kind = "status" }
+    end
+    function f:statuses(sha, sink)
+      for _, c in ipairs(self.sts) do if c.sha == sha then assert(sink:check(c)) end end
+    end
+    function f:check_runs(sha, sink) assert(sink:check({ context = "lint", sha = sha, state = "success", kind = "run" })) end
+    function f:pr_files(n, sink)
+      assert(sink:file("docs/guide.md")); assert(sink:file("docs/new.md", "docs/old.md"))
+      if n == 2 then assert(sink:truncated()) end
+    end
+    function f:pr_authors(_, sink) assert(sink:author("bob")) end
+    function f:merge(n, req)
+      local pr = self.prs[n]
+      if req.sha ~= pr.head_sha then return nil, "head moved", E.CONFLICT end
+      pr.state, pr.merge_sha = "merged", H2
+      return H2
+    end
+    function f:protect(p) self.protected = p end
+    function f:describe() return '{"provider":"lua-forge","owner":"' .. self.opts.owner .. '"}' end
+    return f
+  end
+
+  test("forge: a provider written in Lua: PRs, reviews, statuses, checks, the gate, merge; refusals", function()
+    assert(devsys.register_forge("lua-forge", lua_forge))
+    fails(E.EXISTS, nil, devsys.register_forge("lua-forge", lua_forge))
+    fails(E.INVAL, nil, devsys.register_forge("Bad Name", lua_forge))
+    raises("function expected", devsys.register_forge, "lua-y", {})
+    local found, version = devsys.forge_find("lua-forge")
+    eq(found, true); eq(version, 1)
+    fails(E.NOTFOUND, "lua-forge", devsys.forge_find("no-such-forge"))
+    local forge <close> = assert(devsys.forge_open({ remote_url = "https://forge.test/acme/widgets.git", provider = "lua-forge" }))
+    eq(forge:provider(), "lua-forge"); eq(forge:owner(), "acme"); eq(forge:repo(), "widgets")
+    has(forge:describe(), '"owner":"acme"')
+    local pr <close> = assert(forge:open_pr({ title = "Add the guide", head = "task/lf1", base = "main", body = "b",
+                                              head_sha = H1, labels = { "devsys" } }))
+    eq(pr:number(), 1); eq(pr:url(), "https://forge.test/pr/1"); eq(pr:state(), "open"); eq(pr:reused(), false)
+    eq(pr:author(), "devsys-bot"); eq(pr:head_sha(), H1)
+    local again <close> = assert(forge:open_pr({ title = "Add the guide, again", head = "task/lf1", base = "main" }))
+    eq(again:reused(), true); eq(again:title(), "Add the guide, again")
+    fails(E.INVALID, "the forge refused the title", forge:open_pr({ title = "refuse", head = "task/x", base = "main" }))
+    raises("the forge broke", forge.open_pr, forge, { title = "raise", head = "task/x", base = "main" })
+    fails(E.NOTFOUND, "no pull request #9", forge:pr(9))
+    eq(forge:set_status(H1, "devsys/tests", "success", "green"), true)
+    fails(E.SYSTEM, "status API down", forge:set_status(H1, "down", "success"))
+    local cs = pr:checks()
+    eq(#cs, 2); eq(cs[1].context, "devsys/tests"); eq(cs[1].state, "success"); eq(cs[1].kind, "status")
+    eq(cs[2].context, "lint"); eq(cs[2].kind, "run")
+    eq(pr:add_review("alice", "approved", H1), true)
+    local revs = pr:reviews()
+    eq(#revs, 1); eq(revs[1].reviewer, "alice"); eq(revs[1].commit_sha, H1)
+    local pol <close> = assert(devsys.policy_new({ auto_merge = true, required_contexts = { "devsys/tests" } }))
+    local d <close> = assert(pr:gate_check(pol))
+    eq(d:outcome(), "merge", d:explain())
+    local m <close> = assert(pr:gate_merge(pol))
+    eq(m:outcome(), "merge"); eq(pr:merge_sha(), H2); eq(pr:state(), "merged")
+    eq(forge:protect("main", { contexts = { "devsys/tests" }, approvals = 2 }), true)
+    -- a truncated file list and no checkout to compare with: the gate fails closed
+    local pr2 <close> = assert(forge:open_pr({ title = "More", head = "task/lf2", base = "main", head_sha = H1 }))
+    eq(pr2:number(), 2)
+    local d2 <close> = assert(pr2:gate_check(pol))
+    eq(d2:outcome(), "blocked"); has(d2:explain(), "truncated")
+    -- a provider without a slot: not supported; a list slot that raises
+    assert(devsys.register_forge("lua-forge-min", function()
+      return { pr_upsert = function() return { number = 7, head = "task/m", base = "main", head_sha = H1, state = "open" } end,
+               pr_get = function() return nil, "gone" end,
+               statuses = function() error("statuses broke") end }
+    end))
+    local fm <close> = assert(devsys.forge_open({ remote_url = "https://forge.test/acme/min.git", provider = "lua-forge-min" }))
+    local pm <close> = assert(fm:open_pr({ title = "t", head = "task/m", base = "main" }))
+    eq(pm:number(), 7)
+    fails(E.NOTSUPPORTED, "has no pr_reviews method", pm:reviews())
+    raises("statuses broke", pm.checks, pm)
+    fails(E.NOTSUPPORTED, "has no protect method", fm:protect("main"))
+    -- a bad field in a result table is an error, not a crash
+    assert(devsys.register_forge("lua-forge-bad", function()
+      return { pr_upsert = function() return { number = 1, url = 42, head = "h", base = "b", state = "open" } end,
+               pr_get = function() return { number = 1, state = "sideways" } end }
+    end))
+    local fb <close> = assert(devsys.forge_open({ remote_url = "https://forge.test/acme/bad.git", provider = "lua-forge-bad" }))
+    raises("'url' must be a string", fb.open_pr, fb, { title = "t", head = "h", base = "b" })
+    raises("invalid option 'sideways'", fb.pr, fb, 1)
+    -- unregistered: open forges keep working, new ones are refused
+    eq(devsys.unregister_forge("lua-forge"), true)
+    fails(E.NOTFOUND, nil, devsys.unregister_forge("lua-forge"))
+    fails(E.NOTFOUND, nil, devsys.forge_open({ remote_url = "https://forge.test/acme/widgets.git", provider = "lua-forge" }))
+    eq(assert(forge:pr(1)):state(), "merged")
+  end)
+end
+
+-- ---- agent vtable version 2, a worker stopped from its event callback -------------
+
+if devsys.register_agent and devsys.pipeline then
+  local function kind_task(dir, ws, id, kind)
+    local spec = pipeline_spec(dir, id, "exit 0\n"):gsub("agent:\n", "agent:\n  kind: " .. kind .. "\n", 1)
+    local p <close> = assert(devsys.pipeline(ws))
+    assert(p:validate(spec, id .. ".yaml"))
+  end
+  test("agent: version 2 slots: preflight and its check, stderr lines, status; a refusal and a raise", function()
+    local seen = { err = {}, status = 0, pre = nil }
+    local function v2(want)
+      return function()
+        local a = { steps = 0 }
+        function a:preflight() return { "/bin/sh", "-c", "echo lua-agent 9.9" } end
+        function a:preflight_check(code, out)
+          seen.pre = code .. ":" .. out
+          if out ~= want .. "\n" then return false, "found '" .. out:gsub("\n", "") .. "', expected '" .. want .. "'" end
+        end
+        function a:command()
+          return { "/bin/sh", "-c", 'echo "from the agent" >> README.md; echo \'{"step":1}\'; echo "warning: lua" >&2' }
+        end
+        function a:line(l) if l:sub(1, 1) == "{" then self.steps = self.steps + 1; return "event" end end
+        function a:err_line(l)
+          seen.err[#seen.err + 1] = l
+          if want == "raise" then error("err_line broke") end
+        end
+        function a:status() seen.status = seen.status + 1; return "step " .. self.steps, self.steps, 5 end
+        return a
+      end
+    end
+    assert(devsys.register_agent("lua-v2", v2("lua-agent 9.9")))
+    assert(devsys.register_agent("lua-v2-old", v2("lua-agent 1.0")))
+    assert(devsys.register_agent("lua-v2-raise", function()
+      local a = v2("lua-agent 9.9")()
+      a.err_line = function() error("err_line broke") end
+      return a
+    end))
+    local dir = fresh("agent2")
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    kind_task(dir, ws, "l2-1", "lua-v2")
+    local labels = {}
+    local p <close> = assert(devsys.pipeline(ws, { progress = function(e)
+      if e.kind == "progress" and e.stage == "agent" then labels[#labels + 1] = tostring(e.data) end end }))
+    assert(p:load("l2-1"))
+    local r = assert(p:code())
+    eq(r.stage, "push"); eq(r.result, "ok")
+    eq(seen.pre, "0:lua-agent 9.9\n"); eq(seen.err[1], "warning: lua"); assert(seen.status >= 1, "status asked")
+    has(table.concat(labels, ","), "step 1")
+    local d2 = fresh("agent2")
+    local ws2 <close> = assert(devsys.workspace(d2 .. "/ws"))
+    kind_task(d2, ws2, "l2-2", "lua-v2-old")
+    local q <close> = assert(devsys.pipeline(ws2))
+    assert(q:load("l2-2"))
+    local v, msg, code, res = q:code()
+    eq(v, nil); eq(code, E.INVALID, msg); has(msg, "expected 'lua-agent 1.0'"); eq(res.stage, "agent")
+    local d3 = fresh("agent2")
+    local ws3 <close> = assert(devsys.workspace(d3 .. "/ws"))
+    kind_task(d3, ws3, "l2-3", "lua-v2-raise")
+    local b <close> = assert(devsys.pipeline(ws3))
+    assert(b:load("l2-3"))
+    raises("err_line broke", b.code, b)
+    eq(b:state("l2-3"), "failed")
+    eq(devsys.AGENT_STALL, 3)
+  end)
+end
+
+if devsys.worker and devsys.pipeline then
+  test("worker: w:run(fn) hands each event to fn on this thread; fn stops a forever worker; fn raising", function()
+    local dir = fresh("wstop")
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local st <close> = assert(devsys.store_open(ws))
+    local p <close> = assert(devsys.pipeline(ws))
+    assert(p:validate(pipeline_spec(fresh("wst"), "ws-1", APPEND), "ws-1.yaml"))
+    assert(st:submit("ws-1"))
+    local w <close> = assert(devsys.worker(ws, { jobs = 1, poll_ms = 50, forever = true }))
+    raises("needs a callback", w.run, w)
+    local kinds, close_err = {}, nil
+    assert(w:run(function(e, self)
+      kinds[#kinds + 1] = e.kind
+      eq(self, w)
+      if not close_err then close_err = select(2, pcall(w.close, w)) end
+      if e.kind == "ended" then eq(e.task_id, "ws-1"); assert(self:stop(1000)) end
+    end))
+    eq(kinds[1], "claimed"); has(table.concat(kinds, ","), "pipeline"); has(table.concat(kinds, ","), "ended")
+    has(close_err, "cannot be closed inside")
+    eq(w:stats().stopping, true); eq(w:state("ws-1"), "awaiting-review")
+    fails(E.STATE, "runs already", w:run(function() end))
+    -- fn raising: the worker stops (the task goes back) and w:run raises it again
+    local d2 = fresh("wstop")
+    local ws2 <close> = assert(devsys.workspace(d2 .. "/ws"))
+    local st2 <close> = assert(devsys.store_open(ws2))
+    local p2 <close> = assert(devsys.pipeline(ws2))
+    assert(p2:validate(pipeline_spec(fresh("wst"), "ws-2", APPEND), "ws-2.yaml"))
+    assert(st2:submit("ws-2"))
+    local w2 <close> = assert(devsys.worker(ws2, { jobs = 1, poll_ms = 50, forever = true }))
+    local calls = 0
+    raises("stop right there", w2.run, w2, function(e)
+      calls = calls + 1
+      if e.kind == "claimed" then error("stop right there") end
+    end)
+    eq(calls, 1, "fn is not called again after it raised")
+    eq(w2:stats().stopping, true)
+    local evs = w2:events()
+    eq(evs[1].kind, "claimed", "w:events() still has every event")
+    -- a once worker with fn: returns when the queue is empty; w:stop before run
+    local w3 <close> = assert(devsys.worker(ws2, { jobs = 1, poll_ms = 50 }))
+    eq(w3:stop(), true)
+    assert(w3:run(function() end))
+    raises("grace_ms", w3.stop, w3, -1)
   end)
 end
 
