@@ -15,7 +15,7 @@ from ._errcodes import NotSupportedError
 from ._ops import Config, CredentialLink, Policy, Repo, Result, Runner, fill_options, run_cmd
 
 if TYPE_CHECKING:
-    from ._ops import Masker, Store
+    from ._ops import Masker, Secrets, Store
 
 fn = _lib.fn
 
@@ -60,12 +60,15 @@ class Forge(Handle):
 
     def __init__(self, remote_url: StrPath, *, config: Optional[Config] = None, provider: Optional[str] = None,
                  owner: Optional[str] = None, repo: Optional[str] = None, merge_method: Optional[str] = None,
-                 bot: Optional[str] = None) -> None:
+                 bot: Optional[str] = None, secrets: Optional["Secrets"] = None) -> None:
+        """@p secrets: what resolves the token the config's `forges:` entry
+        names (token_secret, token_provider: a Python provider too)."""
         _require("forge")
         o = S.ForgeOptions()
         check(fn.devsys_forge_options_init(byref(o), 1))
         o.remote_url = req(remote_url, "remote_url")
         o.config = config._h if config is not None else None
+        o.secrets = secrets._h if secrets is not None else None
         for field, value in (("provider", provider), ("owner", owner), ("repo", repo),
                              ("merge_method", merge_method), ("bot", bot)):
             setattr(o, field, enc(value, field, optional=True))
@@ -699,6 +702,36 @@ class SpecKitFeature(Handle):
         """The first task with id @p id, or None."""
         t = fn.devsys_speckit_task_find(self._h, req(id, "task id"))
         return _task(t) if t else None
+
+    def requirements(self) -> List[str]:
+        """The FR-### and SC-### ids spec.md defines, in order (duplicates included)."""
+        return [dec(fn.devsys_speckit_requirement_at(self._h, i))
+                for i in range(int(fn.devsys_speckit_requirement_count(self._h)))]
+
+    def phases(self) -> List[Tuple[str, int]]:
+        """tasks.md's "## Phase N: ..." headings: (title, Checkpoint lines)."""
+        out = []
+        for i in range(int(fn.devsys_speckit_phase_count(self._h))):
+            cp = c_uint()
+            title = fn.devsys_speckit_phase_at(self._h, i, byref(cp))
+            out.append((dec(title), cp.value))
+        return out
+
+    def plan_field(self, name: str) -> Optional[str]:
+        """plan.md's Technical Context field @p name ("Language/Version"), or None."""
+        return dec_opt(fn.devsys_speckit_plan_field(self._h, req(name, "name")))
+
+    @property
+    def clarifications(self) -> Tuple[int, int]:
+        """([NEEDS CLARIFICATION markers in spec.md, "### Session" entries under its Clarifications)."""
+        return (int(fn.devsys_speckit_clarification_markers(self._h)),
+                int(fn.devsys_speckit_clarification_sessions(self._h)))
+
+    def checklist_items(self) -> Tuple[int, int]:
+        """CHK### items in checklists/*.md: (total, unchecked)."""
+        unchecked = c_size_t()
+        total = int(fn.devsys_speckit_checklist_items(self._h, byref(unchecked)))
+        return total, unchecked.value
 
     def severity_counts(self) -> Dict[int, int]:
         """How many findings the rules give of each severity: {SPECKIT_INFO: n, ...}."""

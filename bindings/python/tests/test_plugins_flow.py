@@ -207,6 +207,14 @@ def test_speckit_stories_tasks_severities_and_sarif() -> None:
         assert t11 is not None and t11.deps == ["T009", "T010"] and t11.story == 1 and not t11.parallel
         assert f.task("T005").parallel and f.task("T998") is None  # type: ignore[union-attr]
         assert f.severity_counts()[devsys.SPECKIT_ERROR] == 0
+        reqs = f.requirements()
+        assert reqs and all(r.startswith(("FR-", "SC-")) for r in reqs) and "FR-001" in reqs, reqs
+        phases = f.phases()
+        assert phases[0][0].startswith("Setup") and phases[1][1] == 1, phases  # Phase 2 has one Checkpoint
+        assert tasks[3].phase == 1 and f.plan_field("Storage") == "SQLite" and f.plan_field("Nope") is None
+        assert f.clarifications == (0, 1), f.clarifications  # one Session; the marker in spec.md is inside a code fence
+        total, unchecked = f.checklist_items()
+        assert total > 0 and 0 <= unchecked <= total, (total, unchecked)
     (feature,) = [d for d in (SPECKIT / "broken" / "sk008").iterdir() if d.is_dir()]
     with devsys.SpecKitFeature(feature) as f:
         counts = f.severity_counts()
@@ -293,14 +301,14 @@ def http_remote(tmp_path: Path, bare_repo: Path) -> Iterator[str]:
         pytest.fail("git is not installed (scripts/deps/git.apt)")
     root = tmp_path / "srv"
     root.mkdir()
-    shutil.copytree(bare_repo, root / "r.git")
-    git("--git-dir", str(root / "r.git"), "config", "http.receivepack", "true")
+    shutil.copytree(bare_repo, root / "own" / "r.git")
+    git("--git-dir", str(root / "own" / "r.git"), "config", "http.receivepack", "true")
     GitHTTP.root, GitHTTP.auth_seen = str(root), []
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), GitHTTP)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}/r.git"
+        yield f"http://127.0.0.1:{srv.server_address[1]}/own/r.git"
     finally:
         srv.shutdown()
         srv.server_close()
@@ -323,7 +331,7 @@ def test_repo_credential_callables(http_remote: str, ws: devsys.Workspace, monke
         assert r.commit("add new.txt")
         r.push()
     assert asked and asked[0][0] == http_remote and asked[0][2] & devsys.CRED_USERPASS and asked[0][3] == 1, asked
-    assert git("--git-dir", str(Path(GitHTTP.root) / "r.git"), "show", "task/cred-1:new.txt") == "pushed over http\n"
+    assert git("--git-dir", str(Path(GitHTTP.root) / "own" / "r.git"), "show", "task/cred-1:new.txt") == "pushed over http\n"
     # a wrong token, nothing at all (KEY_CREDENTIALS has none for http), a raising callable
     with ws.task("cred-2", create=True) as t:
         with pytest.raises(devsys.AuthError):
@@ -338,6 +346,21 @@ def test_repo_credential_callables(http_remote: str, ws: devsys.Workspace, monke
             devsys.Repo(t, http_remote, credentials=[broken])
         with pytest.raises(TypeError, match="credentials"):
             devsys.Repo(t, http_remote, credentials=["token"])  # type: ignore[list-item]
+    # the forge's own token (its forges: entry's token_secret, resolved by a Python secret provider)
+    once("forge", "py-mem", devsys.register_forge, MemForge)
+    once("secret", "py-forge-vault", devsys.register_secret_provider, lambda n, ref: TOKEN if ref == "t" else "")
+    host = http_remote.split("/")[2]
+    cfg = devsys.Config.parse(f"forges:\n  {host}:\n    provider: py-mem\n    token_secret: forge-token\n"
+                              f"    token_provider: py-forge-vault\n    token_ref: t\n", "devsys.yaml")
+    with cfg, devsys.Secrets() as sec, devsys.Forge(http_remote, config=cfg, secrets=sec) as forge, \
+            ws.task("cred-4", create=True) as t:
+        link = forge.credentials()
+        assert forge.provider == "py-mem"  # the entry (and its token, through the Python provider) was read
+        # the forge's provider answers https only: for this http remote it passes to the next link
+        with pytest.raises(devsys.AuthError, match="no provider has any"):
+            devsys.Repo(t, http_remote, credentials=[link, devsys.KEY_CREDENTIALS])
+        with devsys.Repo(t, http_remote, credentials=[link, token]) as r:
+            assert r.head_sha
     # the library's default provider, through the chain, with the environment's token
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     with ws.task("cred-3", create=True) as t, devsys.Repo(t, http_remote, credentials=[devsys.DEFAULT_CREDENTIALS]):
