@@ -163,6 +163,34 @@ DEVSYS_API int devsys_spec_timeout_ms(const devsys_spec *spec, size_t index, con
 DEVSYS_API int devsys_spec_validate(devsys_validation **out, const devsys_spec *spec, size_t index);
 
 /**
+ * Load a task spec from memory and validate it against the canonical task
+ * schema in one call: devsys_spec_load_buffer() then devsys_spec_validate()
+ * of its one document (the steps devsysd's POST /api/tasks and the
+ * pipeline take), without a handle to keep when only the verdict is wanted.
+ * A task spec is exactly one document: a YAML text holding several is
+ * DEVSYS_EINVALID (then @p vout stays NULL).
+ *
+ * @param out   NULL (the spec is freed before returning), or receives the
+ *              spec whenever it loaded, valid or not; NULL on a load error
+ * @param vout  NULL, or receives the validation (also when valid) whenever
+ *              the one document was validated; NULL otherwise
+ * @param data  the bytes, as devsys_spec_load_buffer()
+ * @param len   their length
+ * @param name  display name used in positions; NULL means "<buffer>"
+ * @param opts  NULL for defaults
+ * @return 0 valid; DEVSYS_EINVALID (invalid: last error the first error as
+ *         "file:line:col: /pointer: message"; or more than one document);
+ *         the errors of devsys_spec_load_buffer() (DEVSYS_EPARSE,
+ *         DEVSYS_ELIMIT, DEVSYS_EINVAL, DEVSYS_EVERSION, DEVSYS_ENOMEM),
+ *         with @p out and @p vout NULL.
+ * Thread-safe.
+ * @param out new: the spec (when not NULL); free with devsys_spec_free().
+ * @param vout new: the validation result (when not NULL); free with devsys_validation_free().
+ */
+DEVSYS_API int devsys_spec_validate_buffer(devsys_spec **out, devsys_validation **vout, const void *data, size_t len,
+                                           const char *name, const devsys_spec_options *opts);
+
+/**
  * The canonical task schema, compiled once (lazily, thread-safe) and owned
  * by the library; valid until devsys_shutdown(). Do not free it.
  * @return 0 or DEVSYS_ENOMEM.

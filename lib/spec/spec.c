@@ -314,6 +314,30 @@ int devsys_spec_validate(devsys_validation **out, const devsys_spec *spec, size_
 	return devsys_schema_validate(out, s, spec->docs.docs[index]);
 }
 
+int devsys_spec_validate_buffer(devsys_spec **out, devsys_validation **vout, const void *data, size_t len,
+                                const char *name, const devsys_spec_options *opts)
+{
+	devsys_spec *spec;
+	int rc;
+	if (out)
+		*out = NULL;
+	if (vout)
+		*vout = NULL;
+	if ((rc = devsys_spec_load_buffer(&spec, data, len, name, opts)) != 0)
+		return rc;
+	if (spec->docs.n != 1)
+		rc = devsys__error_set(DEVSYS_EINVALID, "%s: holds %zu documents; a task spec is exactly one", spec->name,
+		                       spec->docs.n);
+	else
+		rc = devsys_spec_validate(vout, spec, 0);
+	/* the caller who asked for the spec gets it whatever the verdict, to read positions from */
+	if (out)
+		*out = spec;
+	else
+		devsys_spec_free(spec);
+	return rc;
+}
+
 int devsys__spec_global_init(void)
 {
 	return 0;

@@ -421,3 +421,94 @@ Test(spec_validate, acceptance_checks_take_a_body_regex_a_deadline_and_an_exit_c
 	cr_assert_not_null(find(v, "/deploy/acceptance/1/exit_code"));
 	devsys_validation_free(v);
 }
+
+/* devsys_spec_validate_buffer(): the load and the validation of one call give
+ * the verdicts (and errors) of the two calls it stands for */
+Test(spec_validate, validate_buffer_is_load_then_validate_in_one_call)
+{
+	static const char *const texts[] = {
+		"id: t1\ntitle: T\nprompt: p\nrepo: {url: 'https://x/y'}\n",
+		"id: t1\ntitle: T\nprompt: p\nrepo: {url: 'https://x/y'}\nbogus: 1\n",
+		"{\"id\":\"t1\",\"title\":\"T\",\"prompt\":\"p\",\"repo\":{\"url\":\"https://x/y\"}}",
+		"id: t1\ntitle: T\n",
+		"id: [unclosed\n",
+	};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		devsys_spec *s = NULL;
+		int two = devsys_spec_load_buffer(&s, texts[i], strlen(texts[i]), "spec.yaml", NULL);
+		if (two == 0)
+			two = devsys_spec_validate(NULL, s, 0);
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", devsys_error_message(devsys_error_last()));
+		devsys_spec_free(s);
+		int one = devsys_spec_validate_buffer(NULL, NULL, texts[i], strlen(texts[i]), "spec.yaml", NULL);
+		cr_assert_eq(one, two, "text %zu: %d in one call, %d in two", i, one, two);
+		if (one < 0)
+			cr_assert_str_eq(devsys_error_message(devsys_error_last()), msg, "text %zu", i);
+	}
+}
+
+Test(spec_validate, validate_buffer_hands_out_the_spec_and_the_validation)
+{
+	static const char ok[] = "id: t1\ntitle: T\nprompt: p\nrepo: {url: 'https://x/y'}\n";
+	static const char bad[] = "id: t1\ntitle: T\nprompt: p\nrepo: {url: 'https://x/y'}\nbogus: 1\n";
+	devsys_spec *s = NULL;
+	devsys_validation *v = NULL;
+	cr_assert_eq(devsys_spec_validate_buffer(&s, &v, ok, strlen(ok), "ok.yaml", NULL), 0, "%s",
+	             devsys_error_message(devsys_error_last()));
+	cr_assert_str_eq(devsys_spec_get_string(s, "/id"), "t1");
+	cr_assert_str_eq(devsys_spec_name(s), "ok.yaml");
+	cr_assert(devsys_validation_valid(v));
+	cr_assert_eq(devsys_validation_count(v), 0);
+	devsys_validation_free(v);
+	devsys_spec_free(s);
+	/* invalid: both are handed out, the errors point into the spec's text */
+	cr_assert_eq(devsys_spec_validate_buffer(&s, &v, bad, strlen(bad), "bad.yaml", NULL), DEVSYS_EINVALID);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "bad.yaml:5:8: /bogus: unknown property"), "%s",
+	          devsys_error_message(devsys_error_last()));
+	cr_assert_not_null(s);
+	cr_assert_str_eq(devsys_spec_get_string(s, "/title"), "T");
+	cr_assert_not(devsys_validation_valid(v));
+	cr_assert_not_null(find(v, "/bogus"));
+	cr_assert_eq(devsys_validation_error_line(find(v, "/bogus")), 5);
+	devsys_validation_free(v);
+	devsys_spec_free(s);
+	/* only the validation: the spec is freed inside (ASan's leak check sees it) */
+	cr_assert_eq(devsys_spec_validate_buffer(NULL, &v, bad, strlen(bad), "bad.yaml", NULL), DEVSYS_EINVALID);
+	cr_assert_not_null(find(v, "/bogus"));
+	devsys_validation_free(v);
+}
+
+Test(spec_validate, validate_buffer_load_errors_and_documents)
+{
+	devsys_spec *s = (devsys_spec *)&s; /* not NULL: the call must reset them */
+	devsys_validation *v = (devsys_validation *)&v;
+	static const char broken[] = "id: t1\ntitle: [T\n";
+	cr_assert_eq(devsys_spec_validate_buffer(&s, &v, broken, strlen(broken), "broken.yaml", NULL), DEVSYS_EPARSE);
+	cr_assert_null(s);
+	cr_assert_null(v);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "broken.yaml:"), "%s",
+	          devsys_error_message(devsys_error_last()));
+	/* the options are the loader's */
+	static const char ok[] = "id: t1\ntitle: T\nprompt: p\nrepo: {url: 'https://x/y'}\n";
+	devsys_spec_options o = DEVSYS_SPEC_OPTIONS_INIT;
+	o.max_size = 8;
+	cr_assert_eq(devsys_spec_validate_buffer(&s, &v, ok, strlen(ok), "ok.yaml", &o), DEVSYS_ELIMIT);
+	cr_assert_null(s);
+	o.max_size = 0;
+	o.format = DEVSYS_SPEC_FORMAT_JSON;
+	cr_assert_eq(devsys_spec_validate_buffer(NULL, NULL, ok, strlen(ok), "ok.yaml", &o), DEVSYS_EPARSE);
+	o.format = DEVSYS_SPEC_FORMAT_YAML;
+	cr_assert_eq(devsys_spec_validate_buffer(NULL, NULL, ok, strlen(ok), "ok.yaml", &o), 0, "the control");
+	/* a task spec is one document: two valid ones are refused, the spec still handed out */
+	static const char two[] = "id: t1\ntitle: T\nprompt: p\nrepo: {url: 'https://x/y'}\n---\n"
+	                          "id: t2\ntitle: T\nprompt: p\nrepo: {url: 'https://x/y'}\n";
+	cr_assert_eq(devsys_spec_validate_buffer(&s, &v, two, strlen(two), "two.yaml", NULL), DEVSYS_EINVALID);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "two.yaml: holds 2 documents"), "%s",
+	          devsys_error_message(devsys_error_last()));
+	cr_assert_null(v);
+	cr_assert_eq(devsys_spec_count(s), 2);
+	devsys_spec_free(s);
+	cr_assert_eq(devsys_spec_validate_buffer(NULL, NULL, NULL, 0, "empty.yaml", NULL), DEVSYS_EPARSE,
+	             "no document");
+}
