@@ -17,6 +17,7 @@ from ._errcodes import *  # noqa: E402,F401,F403
 from ._errcodes import CODES  # noqa: E402
 from ._error import ClosedHandleError as ClosedHandleError, Error as Error  # noqa: E402
 from ._core import *  # noqa: E402,F401,F403
+from ._spec import *  # noqa: E402,F401,F403
 from ._ops import *  # noqa: E402,F401,F403
 from ._flow import *  # noqa: E402,F401,F403
 from ._agent import *  # noqa: E402,F401,F403

@@ -236,7 +236,8 @@ class Spec(Handle):
     @classmethod
     def load(cls, text: Union[str, bytes], name: Optional[str] = None, *, format: int = FORMAT_AUTO,
              max_size: int = 0, max_depth: int = 0, max_nodes: int = 0) -> "Spec":
-        b = data(text, "text")
+        # str first: the common case, without data()'s isinstance checks
+        b = text.encode("utf-8", "surrogateescape") if type(text) is str else data(text, "text")
         # the defaults need no options struct (NULL): the common case stays cheap
         o = cls._opts(format, max_size, max_depth, max_nodes) if (format or max_size or max_depth or max_nodes) else None
         nm = enc(name, "name", optional=True)
