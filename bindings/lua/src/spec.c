@@ -66,6 +66,22 @@ static int l_spec_load(lua_State *L)
 	return 1;
 }
 
+/* devsys.spec_check(text [, name [, opts]]) -> true | nil, msg, code: a task spec's
+ * text loaded and validated in one call (devsys_spec_validate_buffer), no handle */
+static int l_spec_check(lua_State *L)
+{
+	size_t len;
+	const char *data = luaL_checklstring(L, 1, &len);
+	const char *name = ld_optcstr(L, 2, NULL);
+	devsys_spec_options o = DEVSYS_SPEC_OPTIONS_INIT;
+	int rc;
+	spec_opts(L, 3, &o);
+	if ((rc = devsys_spec_validate_buffer(NULL, NULL, data, len, name, &o)) < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 static int l_spec_load_file(lua_State *L)
 {
 	const char *path = ld_checkcstr(L, 1);
@@ -353,6 +369,7 @@ void ld_open_spec(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{ "spec_load", l_spec_load },
 		{ "spec_load_file", l_spec_load_file },
+		{ "spec_check", l_spec_check },
 		{ "schema_compile", l_schema_compile },
 		{ "task_schema_text", l_task_schema_text },
 		{ NULL, NULL },
