@@ -38,6 +38,7 @@ REVIEW_APPROVED, REVIEW_CHANGES_REQUESTED, REVIEW_COMMENTED, REVIEW_DISMISSED, R
 CHECK_PENDING, CHECK_SUCCESS, CHECK_FAILURE, CHECK_NEUTRAL = range(4)
 CHECK_KIND_STATUS, CHECK_KIND_RUN = 0, 1
 GATE_MERGE, GATE_AWAITING_REVIEW, GATE_BLOCKED = range(3)
+MERGE_COMMIT, MERGE_SQUASH, MERGE_REBASE, MERGE_FAST_FORWARD = range(4)
 
 
 def pr_state_name(state: int) -> str:
@@ -50,6 +51,22 @@ def gate_outcome_name(outcome: int) -> str:
 
 def gate_reason_name(code: int) -> str:
     return dec(fn.devsys_policy_reason_name(code))
+
+
+def merge_method_name(method: int) -> str:
+    return dec(fn.devsys_forge_merge_method_name(method))
+
+
+def merge_method_from_name(name: str) -> int:
+    """MERGE_COMMIT, MERGE_SQUASH, ... for a name; ValidationError naming the value otherwise."""
+    out = c_int()
+    check(fn.devsys_forge_merge_method_from_name(byref(out), req(name, "merge method")))
+    return out.value
+
+
+def forge_remote_host(remote_url: str) -> str:
+    """The host a remote URL is matched by in `forges:` ("" for a local path or file:// URL)."""
+    return dec(with_buf(lambda b: fn.devsys_forge_remote_host(b, req(remote_url, "remote_url"))))
 
 
 class Forge(Handle):
@@ -97,6 +114,21 @@ class Forge(Handle):
 
     def pr(self, number: int) -> "PullRequest":
         return PullRequest(new_handle(lambda out: fn.devsys_pr_get(out, self._h, number)), self)
+
+    def protect(self, branch: str, contexts: Optional[Sequence[str]] = None, approvals: int = 0,
+                policy: Optional[Policy] = None) -> None:
+        """Set branch protection on the forge (devsys_forge_protect()): the
+        required contexts (None with @p policy: its required contexts) and the
+        approvals the forge enforces (0 with @p policy: its critical approvals)."""
+        names = [req(c, "context") for c in contexts] if contexts is not None else []
+        arr = strarray(names) if contexts is not None else None
+        check(fn.devsys_forge_protect(self._h, req(branch, "branch"), arr, len(names), approvals,
+                                      policy._h if policy is not None else None))
+
+    @property
+    def merge_method(self) -> str:
+        """How the gate merges: "merge", "squash", "rebase" or "fast-forward"."""
+        return merge_method_name(int(fn.devsys_forge_merge_method_of(self._h)))
 
     def credentials(self) -> CredentialLink:
         """A link for Repo(credentials=[...]) (devsys_forge_credentials): an
@@ -932,7 +964,8 @@ def speckit_sync(repo: Repo, feature_dir: str, ids: Sequence[str]) -> int:
 __all__ = ['PR_OPEN', 'PR_CLOSED', 'PR_MERGED', 'REVIEW_APPROVED', 'REVIEW_CHANGES_REQUESTED', 'REVIEW_COMMENTED',
            'REVIEW_DISMISSED', 'REVIEW_PENDING', 'CHECK_PENDING', 'CHECK_SUCCESS', 'CHECK_FAILURE', 'CHECK_NEUTRAL',
            'GATE_MERGE', 'GATE_AWAITING_REVIEW', 'GATE_BLOCKED', 'CHECK_KIND_STATUS', 'CHECK_KIND_RUN', 'Check',
-           'SpecKitStory', 'SpecKitTask', 'pr_state_name', 'gate_outcome_name',
+           'SpecKitStory', 'SpecKitTask', 'MERGE_COMMIT', 'MERGE_SQUASH', 'MERGE_REBASE', 'MERGE_FAST_FORWARD',
+           'merge_method_name', 'merge_method_from_name', 'forge_remote_host', 'pr_state_name', 'gate_outcome_name',
            'gate_reason_name', 'pr_body', 'Forge', 'Review', 'Reason', 'Decision', 'PullRequest', 'FAILURE_NONE',
            'FAILURE_BUILD', 'FAILURE_SYSTEM', 'FAILURE_STALLED', 'FAILURE_TIMEOUT', 'FAILURE_CANCELED',
            'FAILURE_BUDGET', 'EVENT_STAGE_BEGIN', 'EVENT_STAGE_END', 'EVENT_OUTPUT', 'EVENT_PROGRESS', 'failure_class_name',

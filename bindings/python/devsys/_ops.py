@@ -121,6 +121,7 @@ class Repo(Handle):
     def _s(self, f: Any) -> str:
         return dec(f(self._h))
 
+    url = property(lambda self: self._s(fn.devsys_repo_url))
     branch = property(lambda self: self._s(fn.devsys_repo_branch))
     base_branch = property(lambda self: self._s(fn.devsys_repo_base_branch))
     base_sha = property(lambda self: self._s(fn.devsys_repo_base_sha))
@@ -1161,6 +1162,14 @@ def glob_match(glob: str, path: str) -> bool:
     return bool(check(fn.devsys_policy_glob_match(req(glob, "glob"), req(path, "path"))))
 
 
+CHANGE_SYMLINK, CHANGE_SUBMODULE, CHANGE_MODE = 1 << 0, 1 << 1, 1 << 2
+
+
+def change_flags(old_mode: int, new_mode: int) -> int:
+    """CHANGE_* flags for a change from @p old_mode to @p new_mode (0: absent)."""
+    return int(fn.devsys_policy_change_flags(old_mode, new_mode))
+
+
 def _globs(p: Optional[int]) -> List[Tuple[str, int, str]]:
     out = []
     for i in range(int(fn.devsys_policy_glob_count(p))):
@@ -1214,6 +1223,18 @@ class Policy(Handle):
         check(fn.devsys_policy_explain(byref(r), byref(g), byref(s), self._h, req(path, "path")))
         return r.value, dec_opt(g.value), dec_opt(s.value)
 
+    def classify_changes(self, changes: Sequence[Union[str, Tuple[str, Optional[str], int]]]) -> Tuple[int, Optional[int]]:
+        """The class of a change set (devsys_policy_classify_changes()): each
+        change a path or (path, old_path, CHANGE_* flags); returns (risk, the
+        index of the first change of that class, None for an empty set)."""
+        items = [(c, None, 0) if isinstance(c, str) else c for c in changes]
+        cs = [S.PolicyChange(1, req(p, "path"), enc(o, "old_path", optional=True), flags) for p, o, flags in items]
+        arr = (POINTER(S.PolicyChange) * max(len(cs), 1))(*[ctypes.pointer(c) for c in cs])
+        risk, decisive = c_int(), c_size_t()
+        check(fn.devsys_policy_classify_changes(byref(risk), byref(decisive), self._h,
+                                                ctypes.cast(arr, POINTER(POINTER(S.PolicyChange))), len(cs)))
+        return risk.value, (None if decisive.value == ctypes.c_size_t(-1).value else decisive.value)
+
     def decide(self, *, head_sha: str, path_risk: int = -1, profile_risk: int = -1, spec_risk: int = -1,
                require_approval: bool = False, bot: Optional[str] = None, authors: Sequence[str] = (),
                reviews: Sequence[Tuple[str, str, int]] = (), checks: Sequence[Tuple[str, str, int, int]] = (),
@@ -1254,4 +1275,5 @@ __all__ = ['STAGE_FETCH', 'STAGE_CHECKOUT', 'STAGE_PUSH', 'Progress', 'ProgressC
            'RISK_CRITICAL', 'POLICY_AUTO_MERGE', 'POLICY_FORCE_PUSH', 'POLICY_NO_DEFAULT_GLOBS', 'risk_name',
            'risk_from_name', 'glob_check', 'glob_match', 'Policy', 'CRED_USERPASS', 'CRED_SSH_KEY',
            'CRED_SSH_AGENT', 'Credential', 'CredentialLink', 'CredentialFn', 'CredentialProvider',
-           'DEFAULT_CREDENTIALS', 'KEY_CREDENTIALS']
+           'DEFAULT_CREDENTIALS', 'KEY_CREDENTIALS', 'CHANGE_SYMLINK', 'CHANGE_SUBMODULE', 'CHANGE_MODE',
+           'change_flags']

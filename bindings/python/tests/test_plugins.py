@@ -239,7 +239,8 @@ class MemForge(devsys.ForgeProvider):
         if number not in self.mine:
             raise devsys.NotFoundError(f"mem forge: no pull request {number}", http_status=404, detail="Not Found")
         pr = self.mine[number]
-        return devsys.ForgePrInfo(pr.number, pr.url, pr.head, pr.base, pr.head_sha, pr.title, pr.author, pr.state)
+        return devsys.ForgePrInfo(pr.number, pr.url, pr.head, pr.base, pr.head_sha, pr.title, pr.author, pr.state,
+                                  merge_sha=pr.merge_sha)
 
     def pr_reviews(self, number: int, sink: devsys.ForgeSink) -> None:
         sink.review("alice", self.mine[number].head_sha, devsys.REVIEW_APPROVED)
@@ -345,6 +346,79 @@ def test_forge_errors_unregister_and_a_slot_that_raises() -> None:
         devsys.unregister_forge("py-gone")
     with old, old.open_pr("still works", "task/4", "main", head_sha="d" * 40) as pr:
         assert pr.title == "still works"
+
+
+class MergeForge(MemForge):
+    """A PR that passes the gate: alice approved its head, the required status passed."""
+    merges: List[Tuple[int, str, int]] = []
+    protections: List[devsys.ForgeProtection] = []
+
+    def pr_reviews(self, number: int, sink: devsys.ForgeSink) -> None:
+        sink.review("alice", self.mine[number].head_sha, devsys.REVIEW_APPROVED)
+
+    def check_runs(self, sha: str, sink: devsys.ForgeSink) -> None:
+        pass
+
+    def pr_files(self, number: int, sink: devsys.ForgeSink) -> None:
+        sink.file("README.md")
+
+    def merge(self, number: int, req: devsys.ForgeMergeRequest) -> str:
+        pr = self.mine[number]
+        if req.sha != pr.head_sha:
+            raise devsys.ConflictError(f"head of #{number} is {pr.head_sha}, not {req.sha}")
+        self.merges.append((number, req.sha, req.method))
+        pr.state, pr.merge_sha = devsys.PR_MERGED, "9" * 40
+        return "9" * 40
+
+    def protect(self, protection: devsys.ForgeProtection) -> None:
+        self.protections.append(protection)
+
+
+def test_merge_and_protect_through_a_python_forge() -> None:
+    once("forge", "py-merge", devsys.register_forge, MergeForge)
+    sha = "5" * 40
+    with devsys.Forge("https://forge.localhost/m/r.git", provider="py-merge", merge_method="squash") as f, \
+            devsys.Policy(required_contexts=["devsys/tests"], critical_approvals=2) as pol:
+        assert f.merge_method == "squash" and devsys.merge_method_from_name("rebase") == devsys.MERGE_REBASE
+        with pytest.raises(devsys.ValidationError, match="octopus"):
+            devsys.merge_method_from_name("octopus")
+        f.protect("main", ["devsys/tests", "lint"], approvals=1)
+        f.protect("release", policy=pol)  # the policy's contexts and critical approvals
+        p1, p2 = MergeForge.protections[-2:]
+        assert (p1.branch, p1.contexts, p1.approvals) == ("main", ["devsys/tests", "lint"], 1), p1
+        assert (p2.branch, p2.contexts, p2.approvals) == ("release", ["devsys/tests"], 2), p2
+        with f.open_pr("Merge me", "task/m1", "main", head_sha=sha) as pr:
+            with pytest.raises(devsys.Error):
+                pr.gate_merge(pol)  # the required status is missing: nothing merged
+            assert MergeForge.merges == []
+            f.set_status(sha, "devsys/tests", devsys.CHECK_SUCCESS)
+            with pr.gate_merge(pol, require_approval=True) as d:
+                assert d.outcome == devsys.GATE_MERGE, d.explain()
+            assert MergeForge.merges == [(pr.number, sha, devsys.MERGE_SQUASH)], MergeForge.merges
+            assert pr.merge_sha == "9" * 40 and pr.state == devsys.PR_MERGED
+    once("forge", "py-mem", devsys.register_forge, MemForge)
+    with devsys.Forge("https://forge.localhost/m/r.git", provider="py-mem") as f:
+        with pytest.raises(devsys.NotSupportedError):
+            f.protect("main", ["ci"])  # MemForge has no protect slot
+    assert devsys.forge_remote_host("https://Forge.Localhost:8443/o/r.git") == "forge.localhost:8443"
+    assert devsys.forge_remote_host("file:///srv/r.git") == ""
+    with pytest.raises(devsys.InvalidArgumentError):
+        devsys.forge_remote_host("https://user:pw@host/o/r.git")
+
+
+def test_classify_changes_and_change_flags() -> None:
+    with devsys.Policy() as pol:
+        pol.add_glob("critical", "deploy/**")
+        assert pol.classify_changes(["README.md", "docs/a.md"]) == (devsys.RISK_LOW, 0)
+        risk, decisive = pol.classify_changes(["README.md", ("docs/new.md", "notes.txt", 0), ("deploy/x.yaml", None, 0)])
+        assert risk == devsys.RISK_CRITICAL and decisive == 2
+        assert pol.classify_changes([("docs/new.md", "notes.txt", 0)]) == (devsys.RISK_MEDIUM, 0)  # the old path counts
+        assert pol.classify_changes(["a.md", ("b.md", None, devsys.CHANGE_MODE)]) == (devsys.RISK_MEDIUM, 1)
+        assert pol.classify_changes([]) == (devsys.RISK_MEDIUM, None)  # an empty set is medium
+        assert devsys.change_flags(0o100644, 0o100755) == devsys.CHANGE_MODE
+        assert devsys.change_flags(0o100644, 0o120000) & devsys.CHANGE_SYMLINK
+        with pytest.raises(devsys.InvalidArgumentError):
+            pol.classify_changes(["../escape"])
 
 
 # ---------------------------------------------------------------------------- a secret provider

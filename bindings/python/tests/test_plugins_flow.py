@@ -326,7 +326,7 @@ def test_repo_credential_callables(http_remote: str, ws: devsys.Workspace, monke
     def token(url: str, user: Optional[str], allowed: int, attempt: int) -> Optional[devsys.Credential]:
         return devsys.Credential(devsys.CRED_USERPASS, "x-access-token", TOKEN) if attempt == 1 else None
     with ws.task("cred-1", create=True) as t, devsys.Repo(t, http_remote, credentials=[passes, token]) as r:
-        assert r.head_sha and (Path(r.checkout_path) / "README.md").read_text() == "hello\n"
+        assert r.url == http_remote and (Path(r.checkout_path) / "README.md").read_text() == "hello\n"
         (Path(r.checkout_path) / "new.txt").write_text("pushed over http\n")
         assert r.commit("add new.txt")
         r.push()
