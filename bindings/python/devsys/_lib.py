@@ -110,6 +110,7 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_spec_timeout_ms", _i, [_P, _z, _s, _up], "spec"),
     ("devsys_spec_duration_ms", _i, [_up, _P, _s], "spec"),
     ("devsys_spec_validate", _i, [_PP, _P, _z], "spec"),
+    ("devsys_spec_validate_buffer", _i, [_PP, _PP, _s, _z, _s, POINTER(S.SpecOptions)], "spec"),
     ("devsys_spec_task_schema", _i, [_PP], "spec"),
     ("devsys_spec_task_schema_text", _s, [], "spec"),
     # repo.h (module "git")
