@@ -330,6 +330,30 @@ DEVSYS_API int devsys_store_complete(devsys_store *st, const char *id, const cha
 DEVSYS_API int devsys_store_document(devsys_buf *out, devsys_store *st, const char *id, const char *name);
 
 /**
+ * Does this workspace's folder of task @p id answer for the task, or the
+ * store? The rule a reader (devsysd, a CLI) follows so that it never
+ * serves a folder another host has left behind:
+ *
+ * - On a store one host has alone (SQLite): the folder, whenever there is
+ *   one (1), without looking at it.
+ * - On a store several hosts share (PostgreSQL): the folder only while its
+ *   task.json is in the state the store has the task in (1). When they
+ *   differ (a folder made here at submit while a worker on another host
+ *   runs the task, or a run here that another host resumed since), or
+ *   there is no folder here, the store answers (0): its rows and the
+ *   documents of devsys_store_document(). A task the store does not know
+ *   is left to its folder (1).
+ *
+ * Nothing is written. A worker that moves the task on brings the folder of
+ * its own workspace in step at that transition (it is made, or refreshed,
+ * from the store then).
+ * @return 1 the folder answers; 0 the store answers; DEVSYS_EBADID;
+ *         DEVSYS_EINVAL; DEVSYS_EIO or DEVSYS_ENETWORK (the store).
+ * Threads: as every store call.
+ */
+DEVSYS_API int devsys_store_folder_current(devsys_store *st, const char *id);
+
+/**
  * Wait up to @p timeout_ms for a sign that a task was queued or handed
  * back, for an idle worker between claims. A PostgreSQL store listens for
  * the notification devsys_store_submit() and release send (LISTEN/NOTIFY);

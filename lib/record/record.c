@@ -263,6 +263,11 @@ int devsys__record_set_state(devsys_record *rec, const char *state)
 	return set_value(rec, "state", json_string(state));
 }
 
+const char *devsys__record_get_state(const devsys_record *rec)
+{
+	return rec ? json_string_value(json_object_get(rec->doc, "state")) : NULL;
+}
+
 static json_t *stage_obj(devsys_record *rec, const char *stage)
 {
 	json_t *stages = json_object_get(rec->doc, "stages"), *s;
@@ -366,6 +371,50 @@ int devsys_record_save(devsys_record *rec)
 	devsys_buf_dispose(&path);
 	devsys_buf_dispose(&data);
 	return rc;
+}
+
+/* Write @p rel of the task's folder (0644, atomically). */
+static int restore_file(const devsys_task *task, const char *rel, const void *data, size_t len)
+{
+	devsys_buf path = DEVSYS_BUF_INIT;
+	int rc = task_file(&path, task, rel);
+	if (rc == 0)
+		rc = devsys__write_file_atomic(path.ptr, len ? data : "", len, 0644);
+	devsys_buf_dispose(&path);
+	return rc;
+}
+
+int devsys__record_restore(devsys_task *task, const char *spec_name, const void *spec, size_t spec_len,
+                           const char *task_json, size_t json_len, const char *events, size_t events_len)
+{
+	json_error_t err;
+	json_t *doc;
+	const char *id;
+	int rc;
+	DEVSYS__CHECK_ARG(task);
+	DEVSYS__CHECK_ARG(task_json);
+	if (spec_name && strcmp(spec_name, "spec.yaml") && strcmp(spec_name, "spec.json"))
+		return devsys__error_set(DEVSYS_EINVAL, "task '%s': '%.40s' is not a kept spec's name (spec.yaml, spec.json)",
+		                         devsys_task_id(task), spec_name);
+	doc = json_loadb(task_json, json_len, 0, &err);
+	id = json_string_value(json_object_get(doc, "id"));
+	if (!json_is_object(doc) || !id || strcmp(id, devsys_task_id(task)) != 0) {
+		rc = devsys__error_set(DEVSYS_EINVALID, "task '%s': the task.json the store keeps %s", devsys_task_id(task),
+		                       !doc ? "is not JSON" : !id ? "has no id" : "names another task");
+		json_decref(doc);
+		return rc;
+	}
+	json_decref(doc);
+	/* the store's first line says how much it dropped: not an event */
+	if (events && events_len && strncmp(events, "{\"truncated\":", 13) == 0) {
+		const char *nl = memchr(events, '\n', events_len);
+		events_len = nl ? events_len - (size_t)(nl + 1 - events) : 0;
+		events = nl ? nl + 1 : events;
+	}
+	if ((spec_name && (rc = restore_file(task, spec_name, spec, spec_len)) < 0) ||
+	    (events && (rc = restore_file(task, "events.jsonl", events, events_len)) < 0))
+		return rc;
+	return restore_file(task, "task.json", task_json, json_len);
 }
 
 /* ---------------------------------------------------------------- events */

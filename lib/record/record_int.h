@@ -12,6 +12,8 @@ const char *devsys__stage_name(int index);
 char *devsys__url_strip_credentials(const char *url);
 /* Set task.json's "state" (managed by the store). */
 int devsys__record_set_state(devsys_record *rec, const char *state);
+/* task.json's "state" (borrowed from @p rec), or NULL when it has none. */
+const char *devsys__record_get_state(const devsys_record *rec);
 /* devsys_record_event() without a record handle. */
 int devsys__record_event_task(const devsys_task *task, const char *type, const char *data_json,
                               uint64_t *seq_out);
@@ -29,5 +31,17 @@ int devsys__record_log_append(devsys_task *task, const char *stage, const void *
 char *devsys__record_git_event_json(const char *branch, const char *head_sha);
 /* The numbered run folders of reports/, ascending; free *runs with devsys__free. */
 int devsys__record_list_runs(const devsys_task *task, unsigned int **runs, size_t *n);
+
+/*
+ * A task folder made on this host from what a shared store keeps (a task
+ * another host submitted or ran): the kept spec @p spec_name ("spec.yaml"
+ * or "spec.json"; NULL: the folder's stays) with @p spec, events.jsonl from @p events (whole lines;
+ * a first {"truncated":...} line the store put in is left out; may be
+ * NULL), and task.json from @p task_json, a JSON object whose "id" must be
+ * the task's (DEVSYS_EINVALID otherwise, nothing written). task.json is
+ * written last: a folder without it is one this did not finish.
+ */
+int devsys__record_restore(devsys_task *task, const char *spec_name, const void *spec, size_t spec_len,
+                           const char *task_json, size_t json_len, const char *events, size_t events_len);
 
 #endif

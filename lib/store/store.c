@@ -478,6 +478,181 @@ static int keep_task_json(devsys_store *st, const char *id, const devsys_record 
 	return rc;
 }
 
+/* ---- a task folder made from the store (the task came from another host) ---- */
+
+/* The most of a kept spec a shared store keeps (devsys_store_submit refuses a larger one). */
+#define SPEC_DOC_MAX (1u << 20)
+
+static const char *const spec_docs[] = { "spec.yaml", "spec.json" };
+
+/* Does @p task's folder have its task.json? */
+static bool has_task_json(const devsys_task *task)
+{
+	devsys_buf p = DEVSYS_BUF_INIT;
+	bool yes = devsys_record_path(&p, task, DEVSYS_RECORD_FILE_TASK_JSON, 0, NULL) == 0 && access(p.ptr, F_OK) == 0;
+	devsys_buf_dispose(&p);
+	devsys_error_clear();
+	return yes;
+}
+
+/*
+ * Task @p id has no folder (or no task.json) in this workspace, on a store
+ * that several hosts share: another host submitted or ran it. Make the
+ * folder from what the store keeps: the spec kept at submit, task.json and
+ * events.jsonl as of the last transition (through the record). The id
+ * comes from the database: the task module checks it again before any
+ * path is made of it.
+ */
+static int materialise(devsys_task **out, devsys_store *st, const char *id)
+{
+	devsys_buf spec = DEVSYS_BUF_INIT, tj = DEVSYS_BUF_INIT, ev = DEVSYS_BUF_INIT;
+	const char *kept = NULL;
+	int rc = DEVSYS_ENOTFOUND;
+	for (size_t i = 0; i < 2 && rc == DEVSYS_ENOTFOUND; i++)
+		if ((rc = st->be->doc_get(st->self, id, spec_docs[i], &spec)) == 0)
+			kept = spec_docs[i];
+	if (rc == DEVSYS_ENOTFOUND)
+		rc = devsys__error_set(DEVSYS_ENOTFOUND,
+		                       "task '%s' has no folder in this workspace (%s) and the store keeps no spec of it "
+		                       "(it was queued by a libdevsys that did not keep specs in the store): run it on "
+		                       "the host that submitted it, or submit it again",
+		                       id, devsys_workspace_path(st->ws));
+	if (rc == 0 && (rc = st->be->doc_get(st->self, id, "task.json", &tj)) == DEVSYS_ENOTFOUND)
+		rc = devsys__error_set(DEVSYS_ENOTFOUND, "task '%s': the store keeps its spec but no task.json", id);
+	if (rc == 0 && (rc = st->be->doc_get(st->self, id, "events.jsonl", &ev)) == DEVSYS_ENOTFOUND) {
+		devsys_error_clear();
+		rc = 0; /* no events kept: the folder's start here */
+	}
+	if (rc == 0 && (rc = devsys_task_open(out, st->ws, id, DEVSYS_TASK_CREATE)) == 0 &&
+	    (rc = devsys__record_restore(*out, kept, spec.ptr ? spec.ptr : "", spec.size, tj.ptr ? tj.ptr : "", tj.size,
+	                                 ev.ptr, ev.size)) < 0) {
+		devsys_task_free(*out);
+		*out = NULL;
+	}
+	if (rc == 0)
+		devsys__log(st->ws, DEVSYS_LOG_INFO, "store",
+		            "task %s: made its folder from the store (submitted or last run on another host)", id);
+	devsys_buf_dispose(&spec);
+	devsys_buf_dispose(&tj);
+	devsys_buf_dispose(&ev);
+	return rc;
+}
+
+/* Task @p id's folder; on a shared store one missing here is made from the store (materialise()). */
+static int open_folder(devsys_task **out, devsys_store *st, const char *id, bool create)
+{
+	int rc = devsys_task_open(out, st->ws, id, create ? DEVSYS_TASK_CREATE : 0);
+	if (create || !(st->be->flags & DEVSYS__STORE_SHARED) || !st->be->doc_get ||
+	    (rc == 0 && has_task_json(*out)) || (rc < 0 && rc != DEVSYS_ENOTFOUND))
+		return rc;
+	devsys_task_free(*out);
+	*out = NULL;
+	devsys_error_clear();
+	return materialise(out, st, id);
+}
+
+/* The kept spec of task @p id, as a document of the store (none when its folder has none); refused over SPEC_DOC_MAX. */
+static int keep_spec(devsys_store *st, const char *id)
+{
+	devsys_task *task = NULL;
+	devsys_buf p = DEVSYS_BUF_INIT, b = DEVSYS_BUF_INIT;
+	int rc = DEVSYS_ENOTFOUND;
+	if (!(st->be->flags & DEVSYS__STORE_SHARED) || !st->be->doc_put)
+		return 0;
+	if (devsys_task_open(&task, st->ws, id, 0) == 0)
+		for (size_t i = 0; i < 2 && rc == DEVSYS_ENOTFOUND; i++) {
+			devsys_buf_clear(&p);
+			if ((rc = devsys_task_path_join(&p, task, spec_docs[i])) == 0 && access(p.ptr, F_OK) != 0)
+				rc = DEVSYS_ENOTFOUND;
+			else if (rc == 0 && (rc = devsys__read_file(&b, p.ptr, SPEC_DOC_MAX)) == DEVSYS_ELIMIT)
+				rc = devsys__error_set(DEVSYS_ELIMIT,
+				                       "task '%s': its kept %s is larger than %u KiB, the most a shared store "
+				                       "keeps for workers on other hosts; it was not queued",
+				                       id, spec_docs[i], SPEC_DOC_MAX >> 10);
+			else if (rc == 0)
+				rc = st->be->doc_put(st->self, id, spec_docs[i], b.ptr ? b.ptr : "", b.size);
+		}
+	if (rc == DEVSYS_ENOTFOUND)
+		rc = 0; /* a task made without a spec (through the store alone) runs only where its folder is */
+	devsys_task_free(task);
+	devsys_buf_dispose(&p);
+	devsys_buf_dispose(&b);
+	return rc;
+}
+
+int devsys_store_folder_current(devsys_store *st, const char *id)
+{
+	devsys__task_row r;
+	devsys_task *task = NULL;
+	devsys_record *rec = NULL;
+	const char *have;
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	if ((rc = devsys_task_id_check(id)) < 0)
+		return rc;
+	if (!(st->be->flags & DEVSYS__STORE_SHARED))
+		return 1;
+	if ((rc = devsys_task_open(&task, st->ws, id, 0)) == DEVSYS_ENOTFOUND) {
+		devsys_error_clear();
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&st->lock);
+	rc = st->be->task_get(st->self, id, &r);
+	pthread_mutex_unlock(&st->lock);
+	if (rc == DEVSYS_ENOTFOUND) {
+		devsys_error_clear();
+		rc = 1; /* not the store's: the folder is all there is */
+	} else if (rc == 0 && (rc = devsys_record_open(&rec, task)) == 0)
+		rc = (have = devsys__record_get_state(rec)) && strcmp(have, state_names[r.state]) == 0;
+	devsys_record_free(rec);
+	devsys_task_free(task);
+	return rc;
+}
+
+/*
+ * On a shared store, a folder whose task.json is not in the state the task
+ * leaves (@p from) is older than the store's record: another host moved
+ * the task on since this one wrote it. When the store's task.json is in
+ * that state, the folder's task.json and events are replaced by the
+ * store's (the spec stays), and @p rec is reopened on them; a store
+ * document as old as the folder (a write the commit's loss held back)
+ * changes nothing.
+ */
+static int refresh_stale(devsys_store *st, devsys_task *task, devsys_record **rec, int from)
+{
+	devsys_buf tj = DEVSYS_BUF_INIT, ev = DEVSYS_BUF_INIT;
+	const char *have = devsys__record_get_state(*rec), *id = devsys_task_id(task);
+	json_t *doc = NULL;
+	int rc;
+	if (!(st->be->flags & DEVSYS__STORE_SHARED) || !st->be->doc_get || (have && strcmp(have, state_names[from]) == 0))
+		return 0;
+	if ((rc = st->be->doc_get(st->self, id, "task.json", &tj)) < 0 ||
+	    !(doc = json_loadb(tj.ptr ? tj.ptr : "", tj.size, 0, NULL)) ||
+	    !json_is_string(json_object_get(doc, "state")) ||
+	    strcmp(json_string_value(json_object_get(doc, "state")), state_names[from]) != 0) {
+		devsys_error_clear();
+		rc = 0; /* nothing newer in the store */
+		goto done;
+	}
+	if (st->be->doc_get(st->self, id, "events.jsonl", &ev) < 0)
+		devsys_error_clear();
+	if ((rc = devsys__record_restore(task, NULL, NULL, 0, tj.ptr, tj.size, ev.ptr, ev.size)) == 0) {
+		devsys_record_free(*rec);
+		*rec = NULL;
+		rc = devsys_record_open(rec, task);
+		devsys__log(st->ws, DEVSYS_LOG_INFO, "store",
+		            "task %s: its folder here was %s while the store had it %s (another host ran it since); "
+		            "refreshed from the store", id, have ? have : "without a state", state_names[from]);
+	}
+done:
+	json_decref(doc);
+	devsys_buf_dispose(&tj);
+	devsys_buf_dispose(&ev);
+	return rc;
+}
+
 static int write_files(devsys_store *st, const devsys__task_row *r, int from, const char *reason, bool create)
 {
 	devsys_task *task = NULL;
@@ -485,9 +660,11 @@ static int write_files(devsys_store *st, const devsys__task_row *r, int from, co
 	json_t *data;
 	char *text = NULL;
 	int rc;
-	if ((rc = devsys_task_open(&task, st->ws, r->id, create ? DEVSYS_TASK_CREATE : 0)) < 0)
+	if ((rc = open_folder(&task, st, r->id, create)) < 0)
 		return rc;
 	if ((rc = devsys_record_open(&rec, task)) < 0)
+		goto done;
+	if (!create && from >= 0 && (rc = refresh_stale(st, task, &rec, from)) < 0)
 		goto done;
 	if ((rc = devsys__record_set_state(rec, state_names[r->state])) < 0)
 		goto done;
@@ -1459,7 +1636,8 @@ int devsys_store_submit(devsys_store *st, const char *id, const char *profile, c
 				                       id, state_names[r.state]);
 			else if ((rc = st->be->queue_insert(st->self, &q)) == DEVSYS_EEXISTS)
 				rc = devsys__error_set(DEVSYS_EEXISTS, "task '%s' is queued already", id);
-			else if (rc == 0)
+			/* a worker on another host makes the task's folder from it (materialise()) */
+			else if (rc == 0 && (rc = keep_spec(st, id)) == 0)
 				rc = do_transition(st, &r, DEVSYS_STATE_QUEUED, "submitted");
 		}
 	});
@@ -1511,8 +1689,12 @@ static int expire_leases(devsys_store *st)
 		devsys__task_row r;
 		char why[400];
 		snprintf(why, sizeof(why), "the lease of worker %s on %s expired", c.rows[i].owner, c.rows[i].host);
-		/* a row whose task is gone from the store has nothing to interrupt: its lease just ends */
-		if ((rc = st->be->task_get(st->self, c.rows[i].task_id, &r)) == 0)
+		/* a row whose task is gone from the store has nothing to interrupt: its lease just ends;
+		 * nor has one whose id (from the database) is not a task id: it never becomes a path */
+		if (devsys_task_id_check(c.rows[i].task_id) < 0) {
+			devsys_error_clear();
+			rc = 0;
+		} else if ((rc = st->be->task_get(st->self, c.rows[i].task_id, &r)) == 0)
 			rc = interrupt_task(st, &r, why);
 		else if (rc == DEVSYS_ENOTFOUND)
 			rc = 0;
@@ -1544,11 +1726,23 @@ static int cancel_free(devsys_store *st, devsys__task_row *r)
  * The next free row of @p profiles whose task can still run: rows of tasks
  * that ended meanwhile (canceled while queued, say) leave the queue unclaimed.
  */
-static int drop_final(devsys_store *st, const char *const *profiles, size_t n, devsys__queue_row *q)
+static int drop_final(devsys_store *st, const char *const *profiles, size_t n, devsys__queue_row *q,
+                      char *refused, size_t refused_size)
 {
 	devsys__task_row r;
 	int rc;
 	while ((rc = st->be->queue_next(st->self, profiles, n, q)) == 0) {
+		/* the id comes from the database: one that is not a task id (say "../x") never becomes a path */
+		if (devsys_task_id_check(q->task_id) < 0) {
+			if (!refused[0])
+				snprintf(refused, refused_size, "%s", devsys_error_message(devsys_error_last()));
+			devsys_error_clear();
+			devsys__log(st->ws, DEVSYS_LOG_WARN, "store", "queue: dropped a row of the store whose task id is "
+			            "not valid: %s", refused);
+			if ((rc = st->be->lease_end(st->self, q->task_id, "", "refused", 1)) < 0)
+				return rc;
+			continue;
+		}
 		if ((rc = st->be->task_get(st->self, q->task_id, &r)) < 0 && rc != DEVSYS_ENOTFOUND)
 			return rc;
 		if (rc == 0 && !is_final(r.state) && (rc = cancel_free(st, &r)) <= 0)
@@ -1565,6 +1759,7 @@ int devsys_store_claim(devsys_buf *id_out, devsys_store *st, const char *owner, 
 {
 	devsys__queue_row q;
 	bool found = false;
+	char refused[300] = "";
 	int rc;
 	DEVSYS__CHECK_ARG(id_out);
 	DEVSYS__CHECK_ARG(st);
@@ -1577,9 +1772,10 @@ int devsys_store_claim(devsys_buf *id_out, devsys_store *st, const char *owner, 
 		lease_ms = DEFAULT_LEASE_MS;
 	TXN(st, {
 		found = false; /* a retried transaction starts over */
+		refused[0] = '\0';
 		devsys_buf_clear(id_out);
 		if ((rc = expire_leases(st)) == 0)
-			rc = drop_final(st, profiles, nprofiles, &q);
+			rc = drop_final(st, profiles, nprofiles, &q, refused, sizeof(refused));
 		if (rc == 0 && (rc = st->be->lease_take(st->self, q.task_id, owner, host, lease_ms)) > 0) {
 			devsys__task_row r;
 			char reason[400];
@@ -1595,6 +1791,10 @@ int devsys_store_claim(devsys_buf *id_out, devsys_store *st, const char *owner, 
 	});
 	if (rc < 0)
 		return rc;
+	if (!found && refused[0])
+		return devsys__error_set(DEVSYS_EBADID, "queue: the store held a queued task whose id is refused (%s); its "
+		                                        "queue row was dropped and nothing of it ran or was written",
+		                         refused);
 	return found ? 0 : DEVSYS_ENOTFOUND;
 }
 

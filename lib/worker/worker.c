@@ -483,16 +483,27 @@ static void finish_task(devsys_worker *w, slot *s, const char *id, int rc)
 	}
 }
 
+static void queue_field(devsys_worker *w, const char *id, const char *key, char *out, size_t size);
+
 static void run_task(slot *s, const char *id)
 {
 	devsys_worker *w = s->w;
 	devsys_stage_result res = DEVSYS_STAGE_RESULT_INIT;
 	int rc;
 	emit(w, DEVSYS_WORKER_EVENT_CLAIMED, s, id, -1, "claimed", NULL);
-	/* the kept spec is checked again: the schema may have changed since submit, or the file */
-	if ((rc = devsys_pipeline_load(s->p, id)) < 0 ||
-	    (rc = devsys_spec_validate(NULL, devsys_pipeline_spec(s->p), 0)) < 0)
+	/* the kept spec is checked again: the schema may have changed since submit, or the file
+	 * (or, on a shared store, the document another host's folder was made from) */
+	if ((rc = devsys_pipeline_load(s->p, id)) < 0)
 		fail_unrunnable(w, s, id);
+	else if ((rc = devsys_spec_validate(NULL, devsys_pipeline_spec(s->p), 0)) < 0) {
+		char schema[256], why[1024];
+		queue_field(w, id, "schema", schema, sizeof(schema));
+		snprintf(why, sizeof(why), "%s", devsys_error_message(devsys_error_last()));
+		devsys__error_set(rc, "task '%s': its kept spec was valid against %s at submit and is not valid against "
+		                      "this libdevsys's task schema now: %s", id, schema[0] ? schema : "the schema of its submit",
+		                  why);
+		fail_unrunnable(w, s, id);
+	}
 	else
 		rc = devsys_pipeline_run(&res, s->p);
 	finish_task(w, s, id, rc);
@@ -546,18 +557,24 @@ static bool claimable(const devsys_worker *w, const char **list, size_t *n, bool
 	return true;
 }
 
-/* The queue profile of task @p id, from its queue row. */
-static void queue_profile(devsys_worker *w, const char *id, char *out, size_t size)
+/* Field @p key ("profile", "schema") of task @p id's queue row. */
+static void queue_field(devsys_worker *w, const char *id, const char *key, char *out, size_t size)
 {
 	devsys_buf b = DEVSYS_BUF_INIT;
 	json_t *j;
 	out[0] = '\0';
 	if (devsys_store_claims_json(w->store, id, &b) == 0 && (j = json_loads(b.ptr, 0, NULL))) {
-		const char *p = json_string_value(json_object_get(json_array_get(json_object_get(j, "queue"), 0), "profile"));
+		const char *p = json_string_value(json_object_get(json_array_get(json_object_get(j, "queue"), 0), key));
 		snprintf(out, size, "%s", p ? p : "");
 		json_decref(j);
 	}
 	devsys_buf_dispose(&b);
+}
+
+/* The queue profile of task @p id, from its queue row. */
+static void queue_profile(devsys_worker *w, const char *id, char *out, size_t size)
+{
+	queue_field(w, id, "profile", out, size);
 }
 
 /*
