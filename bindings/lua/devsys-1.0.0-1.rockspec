@@ -12,7 +12,8 @@ description = {
   summary = "Lua 5.4 binding of libdevsys, the embeddable agent-pipeline library",
   detailed = "Workspaces, tasks, specs and schemas, repositories, runners, configuration, "
     .. "secrets and masking, reports, task records and the task store, the gate's policy, forges "
-    .. "and pull requests, the pipeline and Spec Kit features, as Lua objects.",
+    .. "and pull requests, the pipeline, workers and Spec Kit features, as Lua objects; agent kinds, "
+    .. "runner types, forge and secret providers and redactors written in Lua.",
 }
 dependencies = {
   "lua >= 5.4, < 5.5",
@@ -26,7 +27,7 @@ build = {
     devsys = {
       sources = { "src/core.c", "src/spec.c", "src/repo.c", "src/runner.c", "src/secrets.c", "src/records.c",
                   "src/forge.c", "src/pipeline.c", "src/speckit.c", "src/agent.c",
-                  "src/worker.c" },
+                  "src/worker.c", "src/plugins.c" },
       defines = { "_GNU_SOURCE" },
       incdirs = { "$(DEVSYS_INCDIR)" },
       libdirs = { "$(DEVSYS_LIBDIR)" },

@@ -13,8 +13,6 @@
 #include "ldevsys.h"
 #ifdef DEVSYS_FEATURE_AGENT
 
-#include <devsys/sys/agent.h>
-#include <devsys/sys/errors.h>
 
 #include <stdio.h>
 #include <stdlib.h>

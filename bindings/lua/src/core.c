@@ -2,10 +2,12 @@
  * The module table, handles, errors and callbacks, and the core handles:
  * workspace and task.
  */
+#define LD_TRACE_NAMES /* ld_trace_gen.h's names table lives here */
 #include "ldevsys.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 _Thread_local lua_State *ld_running;
@@ -609,12 +611,58 @@ void ld_open_core(lua_State *L)
 }
 
 /* The only exported symbol: require "devsys" looks it up. */
+#if defined(LD_TRACE) && defined(__GNUC__)
+/* ---- call tracing (ldevsys.h) ---- */
+
+int ld_trace_on;
+_Atomic unsigned char ld_trace_hits[LD_TRACE_N];
+/* the linker's bounds of the call-site records */
+extern const unsigned short __start_ld_trace_sites[] __attribute__((weak, visibility("hidden")));
+extern const unsigned short __stop_ld_trace_sites[] __attribute__((weak, visibility("hidden")));
+
+/*
+ * devsys._trace() -> { [name] = called } for every exported function a call
+ * site in this module calls (called: since the module loaded, with
+ * DEVSYS_LUA_TRACE_CALLS=1), or nil when tracing is off.
+ */
+static int l_trace(lua_State *L)
+{
+	if (!ld_trace_on) {
+		lua_pushnil(L);
+		return 1;
+	}
+	lua_newtable(L);
+	for (const unsigned short *s = __start_ld_trace_sites; s && s < __stop_ld_trace_sites; s++) {
+		if (*s >= LD_TRACE_N)
+			continue;
+		lua_pushboolean(L, atomic_load_explicit(&ld_trace_hits[*s], memory_order_relaxed));
+		lua_setfield(L, -2, ld_trace_names[*s]);
+	}
+	return 1;
+}
+
+static void trace_open(lua_State *L)
+{
+	lua_pushcfunction(L, l_trace);
+	lua_setfield(L, -2, "_trace");
+}
+#else
+static void trace_open(lua_State *L)
+{
+	(void)L;
+}
+#endif
+
 __attribute__((visibility("default"))) int luaopen_devsys(lua_State *L);
 
 int luaopen_devsys(lua_State *L)
 {
 	int rc;
 	Dl_info info;
+#if defined(LD_TRACE) && defined(__GNUC__)
+	const char *trace = getenv("DEVSYS_LUA_TRACE_CALLS");
+	ld_trace_on = trace && !strcmp(trace, "1"); /* before the first traced call, devsys_init() */
+#endif
 	/*
 	 * lua_close() unloads C modules. libdevsys and the libraries under it
 	 * (libgit2, libcurl, OpenSSL) keep process-wide state that must not be
@@ -637,6 +685,7 @@ int luaopen_devsys(lua_State *L)
 	lua_setfield(L, LUA_REGISTRYINDEX, "devsys.sentinel");
 
 	lua_newtable(L);
+	trace_open(L);
 	ld_open_core(L);
 #ifdef DEVSYS_FEATURE_SPEC
 	ld_open_spec(L);

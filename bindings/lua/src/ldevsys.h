@@ -17,6 +17,13 @@
 #define LDEVSYS_H
 
 #include <devsys.h>
+#include <devsys/sys/agent.h>
+#include <devsys/sys/errors.h>
+#include <devsys/sys/forge.h>
+#include <devsys/sys/redactor.h>
+#include <devsys/sys/runner.h>
+#include <devsys/sys/secrets.h>
+#include <devsys/sys/stage.h>
 #include <lauxlib.h>
 #include <lua.h>
 
@@ -141,5 +148,31 @@ void ld_plugin_raise_pending(lua_State *L);
 void ld_open_plugins(lua_State *L); /* runner types, forge and secret providers, redactors written in Lua */
 /* The strings of the list at @p idx as a NULL-terminated vector (a userdata left on the stack), or raise. */
 const char **ld_str_list(lua_State *L, int idx, size_t *n);
+
+/*
+ * Call tracing (bindings/lua/CMakeLists.txt generates ld_trace_gen.h): each
+ * call of an exported function in src/ goes through LD_SITE(i), which keeps
+ * a record of the call site in the ld_trace_sites section (so the module
+ * knows which functions it calls at all) and, when tracing is on
+ * (DEVSYS_LUA_TRACE_CALLS=1 when the module loads), marks function i
+ * called. devsys._trace() (core.c) reports both. Declarations must come
+ * before: every public header is included above.
+ */
+#if defined(LD_TRACE) && defined(__GNUC__)
+#include <stdatomic.h>
+extern int ld_trace_on;
+extern _Atomic unsigned char ld_trace_hits[];
+static inline void ld_trace_hit(unsigned int i)
+{
+	if (ld_trace_on)
+		atomic_store_explicit(&ld_trace_hits[i], 1, memory_order_relaxed);
+}
+#define LD_SITE(i)                                                                                          \
+	__extension__({                                                                                      \
+		static const unsigned short ld_site_ __attribute__((used, section("ld_trace_sites"))) = (i); \
+		ld_trace_hit(i);                                                                             \
+	})
+#include "ld_trace_gen.h"
+#endif
 
 #endif /* LDEVSYS_H */

@@ -7,7 +7,6 @@
 #include "ldevsys.h"
 #ifdef DEVSYS_FEATURE_PIPELINE
 
-#include <devsys/sys/stage.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -334,9 +333,8 @@ static void stage_release(void *self)
 	free(st);
 }
 
-/* The function at @p fn_idx as stage @p name, registered with @p reg at @p where. */
-static int register_stage(lua_State *L, int (*reg)(devsys_pipeline *, const char *, const devsys_stage_vtable *, void *),
-                          const char *where, const char *name, int fn_idx)
+/* The function at @p fn_idx as stage @p name, added after @p where (@p add) or replacing it. */
+static int register_stage(lua_State *L, bool add, const char *where, const char *name, int fn_idx)
 {
 	devsys_pipeline *p = ld_check(L, 1, LD_PIPELINE);
 	devsys_stage_vtable vt = { DEVSYS_STAGE_VTABLE_VERSION, name, stage_run, stage_release };
@@ -351,7 +349,8 @@ static int register_stage(lua_State *L, int (*reg)(devsys_pipeline *, const char
 	lua_pop(L, 1);
 	st->pl = (ld_pipeline *)ld_ud(L, 1, LD_PIPELINE);
 	ld_cb_set(L, &st->cb, fn_idx);
-	if ((rc = reg(p, where, &vt, st)) < 0) {
+	rc = add ? devsys_pipeline_add_stage(p, where, &vt, st) : devsys_pipeline_replace_stage(p, where, &vt, st);
+	if (rc < 0) {
 		stage_release(st); /* not called by the library when registration fails */
 		return ld_fail(L, rc, NULL);
 	}
@@ -362,13 +361,13 @@ static int register_stage(lua_State *L, int (*reg)(devsys_pipeline *, const char
 /* p:add_stage(after, name, fn) -> true | nil, msg, code */
 static int p_add_stage(lua_State *L)
 {
-	return register_stage(L, devsys_pipeline_add_stage, ld_checkcstr(L, 2), ld_checkcstr(L, 3), 4);
+	return register_stage(L, true, ld_checkcstr(L, 2), ld_checkcstr(L, 3), 4);
 }
 
 /* p:replace_stage(name, fn) -> true | nil, msg, code */
 static int p_replace_stage(lua_State *L)
 {
-	return register_stage(L, devsys_pipeline_replace_stage, ld_checkcstr(L, 2), NULL, 3);
+	return register_stage(L, false, ld_checkcstr(L, 2), NULL, 3);
 }
 
 /* devsys.pipeline_stages() -> { "validate", "checkout", ... } in the order a task runs them */

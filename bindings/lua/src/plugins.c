@@ -18,8 +18,6 @@
  */
 #include "ldevsys.h"
 
-#include <devsys/sys/errors.h>
-#include <devsys/sys/redactor.h>
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -246,7 +244,6 @@ static int ws_add_redactor(lua_State *L)
 /* ======================================================================== */
 /* ---- secret providers (sys/secrets.h) ---- */
 #ifdef DEVSYS_FEATURE_SECRETS
-#include <devsys/sys/secrets.h>
 
 /* fn(name, ref) -> value | nil, message [, code (default DEVSYS_ENOTFOUND)] */
 static int s_resolve(void *self, const char *name, const char *ref, devsys_buf *out)
@@ -300,7 +297,6 @@ static int l_register_secret_provider(lua_State *L)
 /* ======================================================================== */
 /* ---- runner types (sys/runner.h) ---- */
 #ifdef DEVSYS_FEATURE_RUNNER
-#include <devsys/sys/runner.h>
 
 #define LD_RUNNER_IO "devsys.RunnerIO"
 
@@ -632,7 +628,6 @@ static int l_register_runner(lua_State *L)
 /* ======================================================================== */
 /* ---- forge providers (sys/forge.h) ---- */
 #if defined(DEVSYS_FEATURE_FORGE) && defined(DEVSYS_FEATURE_POLICY)
-#include <devsys/sys/forge.h>
 
 #define LD_FORGE_SINK "devsys.ForgeSink"
 

@@ -67,13 +67,13 @@ static int f_stories(lua_State *L)
 	return 1;
 }
 
-/* A list of the @p n strings at(t, i) gives. */
-static void push_strs(lua_State *L, const devsys_speckit_task *t, size_t n,
-                      const char *(*at)(const devsys_speckit_task *, size_t))
+/* The task's dependencies (@p paths false) or paths as a list. */
+static void push_strs(lua_State *L, const devsys_speckit_task *t, bool paths)
 {
+	size_t n = paths ? devsys_speckit_task_path_count(t) : devsys_speckit_task_dep_count(t);
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
-		ld_pushstr(L, at(t, i));
+		ld_pushstr(L, paths ? devsys_speckit_task_path_at(t, i) : devsys_speckit_task_dep_at(t, i));
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 }
@@ -99,9 +99,9 @@ static void push_task(lua_State *L, const devsys_speckit_task *t)
 	lua_setfield(L, -2, "parallel");
 	lua_pushinteger(L, devsys_speckit_task_story(t));
 	lua_setfield(L, -2, "story");
-	push_strs(L, t, devsys_speckit_task_dep_count(t), devsys_speckit_task_dep_at);
+	push_strs(L, t, false);
 	lua_setfield(L, -2, "deps");
-	push_strs(L, t, devsys_speckit_task_path_count(t), devsys_speckit_task_path_at);
+	push_strs(L, t, true);
 	lua_setfield(L, -2, "paths");
 }
 
@@ -278,16 +278,15 @@ static int f_plan(lua_State *L)
 static int f_check_report(lua_State *L)
 {
 	static const char *const formats[] = { "text", "json", "sarif", NULL };
-	static int (*const to[])(devsys_buf *, const devsys_speckit_findings *) = {
-		devsys_speckit_findings_to_text, devsys_speckit_findings_to_json, devsys_speckit_findings_to_sarif
-	};
 	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
 	int fmt = luaL_checkoption(L, 2, "text", formats);
 	devsys_speckit_findings *fs = NULL;
 	devsys_buf b = DEVSYS_BUF_INIT;
 	int rc = devsys_speckit_findings_new(&fs);
 	if (rc == 0 && (rc = devsys_speckit_check(fs, f)) == 0)
-		rc = to[fmt](&b, fs);
+		rc = fmt == 0 ? devsys_speckit_findings_to_text(&b, fs)
+		   : fmt == 1 ? devsys_speckit_findings_to_json(&b, fs)
+		              : devsys_speckit_findings_to_sarif(&b, fs);
 	devsys_speckit_findings_free(fs);
 	if (rc < 0) {
 		devsys_buf_dispose(&b);

@@ -38,6 +38,10 @@ TREE="$tmp/tree" LD_LIBRARY_PATH="$libdir" LUA_CPATH="$(dirname "$so")/?.so" "$l
     assert(devsys.masker == nil, "a build without secrets has no masker")
   end
   assert(devsys.task_id_check("ok"))
+  assert(devsys._trace == nil, "the rock is built without call tracing")
+  if devsys.feature_enabled("runner") then
+    assert(type(devsys.register_runner) == "function", "the rock has the plug-in registrations")
+  end
   if devsys.feature_enabled("pipeline") then
     assert(devsys.pipeline_stages()[1] == "validate", "the rock has the pipeline module")
   end

@@ -675,8 +675,13 @@ if devsys.store_open then
     eq(st:task_state("a1"), "created")
     eq(st:transition("a1", "validated", "ok"), true)
     fails(E.STATE, nil, st:transition("a1", "merged"))
+    eq(st:stage_begin("a1", "checkout"), true)
+    eq(st:stage_end("a1", "checkout", "ok", "checked-out"), true)
+    eq(st:task_state("a1"), "checked-out")
+    fails(E.STATE, nil, st:stage_end("a1", "checkout", "ok", "checked-out"))
+    raises("state", st.stage_end, st, "a1", "checkout", "ok", "no-such-state")
     fails(E.NOTFOUND, nil, st:task_state("zz"))
-    has(st:task_json("a1"), '"validated"')
+    has(st:task_json("a1"), '"checked-out"')
     has(st:list_json(), '"a1"')
     eq(devsys.task_state_allowed("created", "validated"), true)
     raises("state", st.transition, st, "a1", "no-such-state")
@@ -1906,6 +1911,26 @@ test("every binding function and method is exercised by this script", function()
   end
   table.sort(missing)
   eq(#missing, 0, "untested: " .. table.concat(missing, ", "))
+end)
+
+-- Every C function the module calls is called by a test (the Python package's check, for Lua): the
+-- module records each exported function it has a call site of, and with DEVSYS_LUA_TRACE_CALLS=1
+-- (the ctest entry) which of them ran. devsys_shutdown runs only when this state closes, after.
+test("every C function the binding calls is called by this script", function()
+  if os.getenv("DEVSYS_LUA_TRACE_CALLS") ~= "1" then
+    print("  (C calls not traced: DEVSYS_LUA_TRACE_CALLS is not 1)")
+    return
+  end
+  assert(devsys._trace, "this devsys.so was built without call tracing (bindings/lua/CMakeLists.txt)")
+  collectgarbage(); collectgarbage() -- the releases of what the tests dropped without closing
+  local missing, n = {}, 0
+  for name, called in pairs(devsys._trace()) do
+    n = n + 1
+    if not called and name ~= "devsys_shutdown" then missing[#missing + 1] = name end
+  end
+  table.sort(missing)
+  assert(n > 300, "call sites recorded: " .. n)
+  eq(#missing, 0, "C functions the binding calls that no test reached (" .. n .. " wrapped): " .. table.concat(missing, " "))
 end)
 
 collectgarbage(); collectgarbage()
