@@ -44,4 +44,15 @@ void devsys__git_callbacks(git_remote_callbacks *cb, devsys__git_op *op);
 int devsys__git_error(devsys__git_op *op, int gitrc, const char *fmt, ...) DEVSYS_PRINTF(3, 4);
 int devsys__git_set_ca(const devsys_repo_options *opts);
 
+/*
+ * devsys_repo_open_task(), except that a checkout it has to make (none is in
+ * the task's folder) starts the task branch at @p head_sha, the commit the
+ * task's record names, with @p base_sha (may be NULL) as its base: a task
+ * resumed on a host that does not have its checkout. The commit must be in
+ * the fetched mirror (the pushed branch); DEVSYS_ENOTFOUND names it
+ * otherwise. An existing checkout is reopened as it is.
+ */
+int devsys__repo_open_task_at(devsys_repo **out, devsys_task *task, const devsys_repo_options *opts,
+                              const char *head_sha, const char *base_sha);
+
 #endif /* DEVSYS_GIT_INT_H */

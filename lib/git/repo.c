@@ -37,6 +37,8 @@ struct devsys_repo {
 	char head_sha[GIT_OID_HEXSZ + 1];
 	git_repository *wt;
 	int checkout_cancelled; /* the progress callback asked to stop a checkout */
+	const char *at_sha;   /* a new checkout's branch starts here (a resumed task's commit); borrowed during open */
+	const char *at_base;  /* and its recorded base; NULL: the base branch's tip */
 };
 
 static const size_t repo_options_sizes[] = {
@@ -619,6 +621,35 @@ static int submodule_cb(git_submodule *sm, const char *name, void *payload)
 	return c->rc < 0 ? -1 : 0;
 }
 
+/*
+ * A resumed task whose checkout this workspace does not have (it ran on
+ * another host): its branch starts at the commit its record names, which
+ * the fetch brought from the pushed branch. *@p start becomes that commit;
+ * base_sha the recorded base, when there is one.
+ */
+static int resume_point(devsys_repo *r, git_repository *mirror, git_commit **start)
+{
+	git_commit *at = NULL;
+	git_oid oid;
+	int rc;
+	if (git_oid_fromstr(&oid, r->at_sha) < 0 || git_commit_lookup(&at, mirror, &oid) < 0)
+		return devsys__error_set(DEVSYS_ENOTFOUND,
+		                         "task %s: its commit %.12s (task.json \"commit\") is not on %s: it was made in a "
+		                         "checkout on another host and not pushed, so this host cannot go on from it",
+		                         devsys_task_id(r->task), r->at_sha, r->url_shown);
+	if ((rc = check_tree(r, mirror, at)) < 0) {
+		git_commit_free(at);
+		return rc;
+	}
+	if (r->at_base && strlen(r->at_base) == GIT_OID_HEXSZ && git_oid_fromstr(&oid, r->at_base) == 0)
+		snprintf(r->base_sha, sizeof(r->base_sha), "%s", r->at_base);
+	git_commit_free(*start);
+	*start = at;
+	devsys__log(r->ws, DEVSYS_LOG_INFO, "git", "task %s: no checkout here; making it at the task's commit %.12s of %s",
+	            devsys_task_id(r->task), r->at_sha, r->branch);
+	return 0;
+}
+
 static int setup_checkout(devsys_repo *r, git_repository *mirror)
 {
 	git_reference *base_ref = NULL, *branch_ref = NULL;
@@ -665,6 +696,8 @@ static int setup_checkout(devsys_repo *r, git_repository *mirror)
 	git_oid_tostr(r->base_sha, sizeof(r->base_sha), git_commit_id(base));
 	if ((rc = check_tree(r, mirror, base)) < 0)
 		goto out;
+	if (r->at_sha && (rc = resume_point(r, mirror, &base)) < 0)
+		goto out;
 
 	/* A stale worktree entry (checkout deleted by hand) is pruned. */
 	if (git_worktree_lookup(&wt, mirror, id) == 0) {
@@ -675,7 +708,16 @@ static int setup_checkout(devsys_repo *r, git_repository *mirror)
 		wt = NULL;
 	}
 	rc = git_branch_lookup(&branch_ref, mirror, r->branch, GIT_BRANCH_LOCAL);
-	if (rc == GIT_ENOTFOUND) {
+	if (r->at_sha && rc == 0 && git_branch_is_checked_out(branch_ref) != 1) {
+		/* the branch is made again where the task's record says it is */
+		git_reference_free(branch_ref);
+		branch_ref = NULL;
+		if ((rc = git_branch_create(&branch_ref, mirror, r->branch, base, 1)) < 0) {
+			rc = devsys__git_error(NULL, rc, "cannot set the branch '%s' in '%s' to %.12s", r->branch,
+			                       r->mirror_path, r->at_sha);
+			goto out;
+		}
+	} else if (rc == GIT_ENOTFOUND) {
 		if ((rc = git_branch_create(&branch_ref, mirror, r->branch, base, 0)) < 0) {
 			rc = devsys__git_error(NULL, rc, "cannot create the branch '%s' in '%s'", r->branch,
 			                       r->mirror_path);
@@ -754,7 +796,8 @@ out:
 	return rc;
 }
 
-static int open_task(devsys_repo **out, devsys_task *task, const devsys_repo_options *opts)
+static int open_task(devsys_repo **out, devsys_task *task, const devsys_repo_options *opts, const char *at_sha,
+                     const char *at_base)
 {
 	devsys_repo *r;
 	devsys_buf buf = DEVSYS_BUF_INIT;
@@ -774,6 +817,8 @@ static int open_task(devsys_repo **out, devsys_task *task, const devsys_repo_opt
 		return devsys__error_oom();
 	devsys__task_ref(task); /* the task holds the workspace r->ws names */
 	r->task = task;
+	r->at_sha = at_sha;
+	r->at_base = at_base;
 	r->ws = devsys_task_workspace(task);
 	if ((rc = copy_options(r, opts)) < 0)
 		goto fail;
@@ -860,6 +905,7 @@ static int open_task(devsys_repo **out, devsys_task *task, const devsys_repo_opt
 	git_repository_free(mirror);
 	unlock_mirror(lockfd);
 	devsys_buf_dispose(&buf);
+	r->at_sha = r->at_base = NULL; /* the caller's strings */
 	*out = r;
 	return 0;
 fail:
@@ -1208,7 +1254,13 @@ out:
  */
 int devsys_repo_open_task(devsys_repo **out, devsys_task *task, const devsys_repo_options *opts)
 {
-	return open_task(out, task, opts);
+	return open_task(out, task, opts, NULL, NULL);
+}
+
+int devsys__repo_open_task_at(devsys_repo **out, devsys_task *task, const devsys_repo_options *opts,
+                              const char *head_sha, const char *base_sha)
+{
+	return open_task(out, task, opts, head_sha, base_sha);
 }
 
 int devsys_repo_commit(int *committed, devsys_repo *r, const char *message, const devsys_repo_commit_options *opts)

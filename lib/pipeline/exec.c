@@ -5,6 +5,7 @@
 #include "core/core.h"
 #include "pipeline_int.h"
 #include "config/runner_pool.h"
+#include "git/git_int.h"
 
 #include "devsys/forge.h"
 
@@ -266,7 +267,13 @@ int devsys__pipeline_repo(devsys__stage_ctx *c)
 		o.credentials = chain;
 		o.ncredentials = 2;
 	}
-	return devsys_repo_open_task(&c->repo, c->task, &o);
+	{
+		/* a task resumed here after another host committed it: its branch at the recorded commit */
+		char head[48] = "", base[48] = "";
+		if ((rc = devsys__pipeline_resume_point(c, head, base, sizeof(head))) < 0)
+			return rc;
+		return devsys__repo_open_task_at(&c->repo, c->task, &o, rc ? head : NULL, rc && base[0] ? base : NULL);
+	}
 }
 
 int devsys__strvec_push(devsys__strvec *s, char *owned)

@@ -195,6 +195,17 @@ int devsys__pipeline_emit(devsys_pipeline *p, int kind, const char *stage, const
 int devsys__pipeline_clear_leftovers(devsys_pipeline *p, const char *task_id);
 
 /*
+ * Where a checkout that is not in the task's folder must start (resume.c):
+ * 1 with the commit task.json "commit" names in @p head and its base_sha
+ * (or "") in @p base (each @p size bytes): the task was committed, on this
+ * host or another, and its checkout is missing here; 0: a checkout made
+ * as usual (or the existing one reopened). DEVSYS_ESTATE when the agent's
+ * changes were never committed and the checkout that held them is not
+ * here (the task ran on another host until its agent ended).
+ */
+int devsys__pipeline_resume_point(devsys__stage_ctx *c, char *head, char *base, size_t size);
+
+/*
  * Was p's task left before its validate stage ended by a run that was
  * killed (state created, or interrupted in validate)? Then 1, and it is in
  * created again, ready to be registered once more; 0: it is registered (resume.c).

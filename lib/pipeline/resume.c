@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -241,4 +242,48 @@ int devsys__pipeline_unregistered(devsys_pipeline *p)
 	devsys_buf_dispose(&j);
 	devsys_buf_dispose(&stage);
 	return rc < 0 ? rc : state < 0 ? state : state == DEVSYS_STATE_CREATED;
+}
+
+/* ---- a checkout this host does not have ---- */
+
+/* Is there anything at <task>/checkout? */
+static bool has_checkout(devsys_task *task)
+{
+	devsys_buf p = DEVSYS_BUF_INIT;
+	struct stat sb;
+	bool yes = devsys_task_path_join(&p, task, "checkout") == 0 && lstat(p.ptr, &sb) == 0;
+	devsys_buf_dispose(&p);
+	devsys_error_clear();
+	return yes;
+}
+
+int devsys__pipeline_resume_point(devsys__stage_ctx *c, char *head, char *base, size_t size)
+{
+	devsys_record *rec = NULL;
+	devsys_buf j = DEVSYS_BUF_INIT;
+	json_t *doc = NULL;
+	const char *sha = NULL, *b;
+	int rc;
+	head[0] = base[0] = '\0';
+	if (has_checkout(c->task))
+		return 0;
+	if ((rc = devsys_record_open(&rec, c->task)) == 0 && (rc = devsys_record_json(rec, &j)) == 0 &&
+	    (doc = json_loads(j.ptr ? j.ptr : "{}", 0, NULL)))
+		sha = json_string_value(json_object_get(json_object_get(doc, "commit"), "sha"));
+	if (rc == 0 && sha && strlen(sha) < size) {
+		snprintf(head, size, "%s", sha);
+		if ((b = json_string_value(json_object_get(doc, "base_sha"))) && strlen(b) < size)
+			snprintf(base, size, "%s", b);
+		rc = 1;
+	} else if (rc == 0 && devsys_store_task_state(c->p->store, c->p->task_id) == DEVSYS_STATE_CODED)
+		/* the agent's work was in that checkout only: a fresh one would commit nothing */
+		rc = devsys__error_set(DEVSYS_ESTATE,
+		                       "task '%s' is coded, but the checkout that holds the agent's changes is not in "
+		                       "this workspace (%s): the task ran on another host until its agent ended. Resume "
+		                       "it there, or run it again from its spec",
+		                       c->p->task_id, devsys_workspace_path(c->p->ws));
+	json_decref(doc);
+	devsys_buf_dispose(&j);
+	devsys_record_free(rec);
+	return rc;
 }
