@@ -130,8 +130,12 @@ static int cmd_show(devsys_cli *cli, int argc, char **argv)
 		return devsys_cli_usage_error(cli, "show takes one TASK");
 	if ((rc = open_store(cli, &ws, &st)) != 0)
 		return rc;
-	if (devsys_store_task_json(st, argv[1], &row) < 0 || devsys_task_open(&task, ws, argv[1], 0) < 0 ||
-	    devsys_record_open(&rec, task) < 0 || devsys_record_json(rec, &doc) < 0) {
+	/* the record from the folder, unless (shared store) the folder here is behind the store's: then the store's */
+	if (devsys_store_task_json(st, argv[1], &row) < 0 ||
+	    (devsys_store_folder_current(st, argv[1]) == 0
+	             ? devsys_store_document(&doc, st, argv[1], "task.json") < 0
+	             : (devsys_task_open(&task, ws, argv[1], 0) < 0 || devsys_record_open(&rec, task) < 0 ||
+	                devsys_record_json(rec, &doc) < 0))) {
 		rc = devsys_cli_fail_lib(cli, "cannot show the task");
 		goto done;
 	}

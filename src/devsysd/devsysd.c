@@ -1413,7 +1413,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 	char *seg[MAX_SEGMENTS];
 	int n = split_path(url, copy, sizeof(copy), seg);
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-	bool post = strcmp(method, "POST") == 0;
+	bool post = strcmp(method, "POST") == 0, stale;
 	devsys_task *task = NULL;
 	enum MHD_Result ret;
 	int rc;
@@ -1484,12 +1484,17 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 	/* /api/tasks/<id>/... */
 	if ((rc = devsys_task_id_check(seg[2])) < 0)
 		return send_error(c, 400, "bad_id", "%s", devsys_error_message(devsys_error_last()));
-	if (n == 5 && get && strcmp(seg[3], "tests") == 0 && strcmp(seg[4], "latest") == 0 && !query(c, "format")) {
+	/* on a shared store, a folder here that is behind the store's record (another host runs the
+	 * task) is not served: the store answers, as for a task with no folder here */
+	stale = get && devsys_store_folder_current(store, seg[2]) == 0;
+	if (!stale && n == 5 && get && strcmp(seg[3], "tests") == 0 && strcmp(seg[4], "latest") == 0 &&
+	    !query(c, "format")) {
 		enum MHD_Result fast;
 		if (serve_latest_cached(c, seg[2], &fast) == 0)
 			return fast;
 	}
-	if ((rc = open_task(seg[2], &task)) == DEVSYS_ENOTFOUND && n == 5 && get && strcmp(seg[3], "tests") == 0 &&
+	if ((rc = stale ? DEVSYS_ENOTFOUND : open_task(seg[2], &task)) == DEVSYS_ENOTFOUND && n == 5 && get &&
+	    strcmp(seg[3], "tests") == 0 &&
 	    strcmp(seg[4], "latest") == 0)
 		return serve_latest_from_store(c, seg[2]); /* no folder here: another host ran it */
 	if (rc == DEVSYS_ENOTFOUND && n == 3 && get)
