@@ -83,6 +83,20 @@ typedef struct devsys__worker_row {
 
 typedef int (*devsys__worker_row_cb)(const devsys__worker_row *row, void *payload);
 
+/* A runner-pool host slot (slot_take). */
+typedef struct devsys__slot_row {
+	char pool[DEVSYS__STORE_TEXT];        /* the runner profile */
+	char member[DEVSYS__STORE_TEXT * 2];  /* the host or endpoint as the profile lists it */
+	char holder[DEVSYS__STORE_TEXT];      /* unique per placement: "<host>/<pid>/<n>" */
+	char owner[DEVSYS__STORE_TEXT];       /* who, for people: the lease owner, or "pid N on host" */
+	char task_id[DEVSYS_TASK_ID_MAX + 1];
+	char lease_owner[DEVSYS__STORE_TEXT]; /* "" when the task holds no queue lease */
+	unsigned int ttl_ms;                  /* lease_owner "": live until now + ttl_ms unless renewed */
+} devsys__slot_row;
+
+/* One member of a pool as slot_scan() sees it: live slots, or ms of cool-down left. */
+typedef int (*devsys__slot_use_cb)(const char *member, unsigned int live, long long cool_left_ms, void *payload);
+
 typedef int (*devsys__task_row_cb)(const devsys__task_row *row, void *payload);
 typedef int (*devsys__run_row_cb)(const devsys__run_row *row, void *payload);
 typedef int (*devsys__stat_cb)(const char *key, double sum, long long count, void *payload);
@@ -171,6 +185,26 @@ typedef struct devsys__store_backend {
 	 */
 	int (*doc_put)(void *self, const char *id, const char *name, const char *body, size_t len);
 	int (*doc_get)(void *self, const char *id, const char *name, devsys_buf *out);
+
+	/*
+	 * Runner-pool host slots and cool-downs (appended), so every process
+	 * on the store keeps one per_host_max and one cool-down per host.
+	 * Inside begin()/commit(); times on the backend's clock. A slot with a
+	 * lease_owner lives while that owner holds task_id's queue lease (a
+	 * killed worker's slots end with its lease); one without lives until
+	 * its own until_ms, which its holder renews.
+	 */
+	/* lock @p pool's slots to the end of the transaction, drop its dead slots and past cool-downs, and report
+	 * each member with live slots (cool_left_ms 0) and each one cooling down (live 0) */
+	int (*slot_scan)(void *self, const char *pool, devsys__slot_use_cb cb, void *payload);
+	/* add slot row->holder (ttl_ms 0: tied to row->lease_owner's lease) */
+	int (*slot_take)(void *self, const devsys__slot_row *row);
+	/* extend @p holder's own expiry to now + @p ttl_ms: 1 extended, 0 no such slot */
+	int (*slot_renew)(void *self, const char *holder, unsigned int ttl_ms);
+	/* drop @p holder's slot: 1 dropped, 0 no such slot */
+	int (*slot_release)(void *self, const char *holder);
+	/* @p member of @p pool is out until now + @p ms (a shorter cool-down never cuts a running one) */
+	int (*cool_set)(void *self, const char *pool, const char *member, unsigned int ms);
 } devsys__store_backend;
 
 #define DEVSYS__STORE_SHARED (1u << 0)

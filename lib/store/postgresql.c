@@ -29,7 +29,7 @@
 #include <time.h>
 
 /* The schema versions this library knows; a database at a higher one is refused. */
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 /* The advisory lock key migrations run under ("devsys\0\1"). */
 #define MIGRATE_LOCK "7234315361306492929"
 #define CHANNEL "devsys_queue"
@@ -84,6 +84,13 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	/* 4: small record documents (task.json, the latest run's summary and JUnit), by task and name */
 	"CREATE TABLE documents(task_id text NOT NULL, name text NOT NULL, body bytea NOT NULL,"
 	" updated_ms bigint NOT NULL, PRIMARY KEY(task_id, name));",
+	/* 5: runner-pool host slots (one row a placement; small: a row leaves with its runner) and cool-downs */
+	"CREATE TABLE host_slots(holder text PRIMARY KEY, pool text NOT NULL, member text NOT NULL, owner text NOT NULL,"
+	" task_id text NOT NULL, lease_owner text NOT NULL DEFAULT '', until_ms bigint NOT NULL, taken_ms bigint NOT NULL)"
+	" WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 50);"
+	"CREATE INDEX host_slots_pool ON host_slots(pool, member);"
+	"CREATE TABLE host_cools(pool text NOT NULL, member text NOT NULL, until_ms bigint NOT NULL,"
+	" PRIMARY KEY(pool, member));",
 };
 
 static long long mono_ms(void)
@@ -984,6 +991,86 @@ static int pg_doc_get(void *self, const char *id, const char *name, devsys_buf *
 	return rc;
 }
 
+/* ---- runner-pool host slots and cool-downs ---- */
+
+/* The advisory lock space of a pool's slots (two-key locks: apart from MIGRATE_LOCK's one-key space). */
+#define SLOT_LOCK_SPACE "1685288044"
+
+/* A slot tied to a lease lives while its owner holds the task's unexpired lease; any other, until its own expiry. */
+#define SLOT_LIVE                                                                                                   \
+	"(CASE WHEN s.lease_owner = '' THEN s.until_ms >= " NOW_MS " ELSE EXISTS (SELECT 1 FROM queue q WHERE "        \
+	"q.task_id = s.task_id AND q.owner = s.lease_owner AND q.lease_until >= " NOW_MS ") END)"
+
+/*
+ * Row locks cannot take turns over rows that do not exist yet (two
+ * placements on a member nobody holds): a transaction-scoped advisory lock
+ * per pool does, for the few statements of one placement.
+ */
+static int pg_slot_scan(void *self, const char *pool, devsys__slot_use_cb cb, void *payload)
+{
+	const char *v[1] = { pool };
+	PGresult *res;
+	int rc;
+	if ((rc = run(self, NULL, "SELECT pg_advisory_xact_lock(" SLOT_LOCK_SPACE ", hashtext($1))", 1, v,
+	              "lock a runner pool's host slots")) < 0 ||
+	    (rc = run(self, NULL, "DELETE FROM host_slots s WHERE s.pool = $1 AND NOT " SLOT_LIVE, 1, v,
+	              "drop dead host slots")) < 0 ||
+	    (rc = run(self, NULL, "DELETE FROM host_cools WHERE pool = $1 AND until_ms <= " NOW_MS, 1, v,
+	              "drop past cool-downs")) < 0 ||
+	    (rc = run(self, &res,
+	              "SELECT member, count(*), 0 FROM host_slots WHERE pool = $1 GROUP BY member UNION ALL "
+	              "SELECT member, 0, until_ms - " NOW_MS " FROM host_cools WHERE pool = $1",
+	              1, v, "list host slots")) < 0)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++)
+		if (cb(PQgetvalue(res, i, 0), (unsigned int)num(res, i, 1), num(res, i, 2), payload) != 0) {
+			PQclear(res);
+			return devsys__error_set(DEVSYS_EUSER, "host slots stopped by the callback");
+		}
+	PQclear(res);
+	return 0;
+}
+
+static int pg_slot_take(void *self, const devsys__slot_row *r)
+{
+	char ms[16];
+	const char *v[7] = { r->holder, r->pool, r->member, r->owner, r->task_id, r->lease_owner, ms };
+	snprintf(ms, sizeof(ms), "%u", r->ttl_ms);
+	return run(self, NULL,
+	           "INSERT INTO host_slots(holder, pool, member, owner, task_id, lease_owner, until_ms, taken_ms) "
+	           "VALUES($1, $2, $3, $4, $5, $6, " NOW_MS " + $7::bigint, " NOW_MS ")",
+	           7, v, "take a host slot");
+}
+
+static int pg_slot_renew(void *self, const char *holder, unsigned int ttl_ms)
+{
+	char ms[16];
+	const char *v[2] = { holder, ms };
+	snprintf(ms, sizeof(ms), "%u", ttl_ms);
+	return count_of(self,
+	                "WITH s AS (UPDATE host_slots SET until_ms = " NOW_MS " + $2::bigint WHERE holder = $1 RETURNING 1) "
+	                "SELECT count(*) FROM s",
+	                2, v, "renew a host slot");
+}
+
+static int pg_slot_release(void *self, const char *holder)
+{
+	const char *v[1] = { holder };
+	return count_of(self, "WITH s AS (DELETE FROM host_slots WHERE holder = $1 RETURNING 1) SELECT count(*) FROM s", 1,
+	                v, "release a host slot");
+}
+
+static int pg_cool_set(void *self, const char *pool, const char *member, unsigned int ms)
+{
+	char n[16];
+	const char *v[3] = { pool, member, n };
+	snprintf(n, sizeof(n), "%u", ms);
+	return run(self, NULL,
+	           "INSERT INTO host_cools(pool, member, until_ms) VALUES($1, $2, " NOW_MS " + $3::bigint) "
+	           "ON CONFLICT (pool, member) DO UPDATE SET until_ms = greatest(host_cools.until_ms, EXCLUDED.until_ms)",
+	           3, v, "cool a host down");
+}
+
 /* ---- waking idle workers ---- */
 
 static int listen_on(pgs *p)
@@ -1074,4 +1161,9 @@ const devsys__store_backend devsys__store_postgresql = {
 	.wait_work = pg_wait_work,
 	.doc_put = pg_doc_put,
 	.doc_get = pg_doc_get,
+	.slot_scan = pg_slot_scan,
+	.slot_take = pg_slot_take,
+	.slot_renew = pg_slot_renew,
+	.slot_release = pg_slot_release,
+	.cool_set = pg_cool_set,
 };

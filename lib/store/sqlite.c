@@ -55,6 +55,13 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS documents("
 	" task_id TEXT NOT NULL, name TEXT NOT NULL, body BLOB NOT NULL, updated_ms INTEGER NOT NULL,"
 	" PRIMARY KEY(task_id, name));"
+	/* runner-pool host slots (one row a placement) and cool-downs, shared by the processes on this file */
+	"CREATE TABLE IF NOT EXISTS host_slots("
+	" holder TEXT PRIMARY KEY, pool TEXT NOT NULL, member TEXT NOT NULL, owner TEXT NOT NULL,"
+	" task_id TEXT NOT NULL, lease_owner TEXT NOT NULL DEFAULT '', until_ms INTEGER NOT NULL, taken_ms INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS host_slots_pool ON host_slots(pool, member);"
+	"CREATE TABLE IF NOT EXISTS host_cools("
+	" pool TEXT NOT NULL, member TEXT NOT NULL, until_ms INTEGER NOT NULL, PRIMARY KEY(pool, member));"
 	"PRAGMA user_version = 4;";
 
 /* The store's clock, in ms since the epoch: the database's, so every worker measures leases alike. */
@@ -796,6 +803,96 @@ static int sq_doc_get(void *self, const char *id, const char *name, devsys_buf *
 	return rc;
 }
 
+/* ---- runner-pool host slots and cool-downs ---- */
+
+/* A slot tied to a lease lives while its owner holds the task's unexpired lease; any other, until its own expiry. */
+#define SLOT_LIVE                                                                                                   \
+	"(CASE WHEN lease_owner = '' THEN until_ms >= " NOW_MS " ELSE EXISTS (SELECT 1 FROM queue q WHERE "            \
+	"q.task_id = host_slots.task_id AND q.owner = host_slots.lease_owner AND q.lease_until >= " NOW_MS ") END)"
+
+/* Run @p sql binding ?1 @p a, ?2 @p b and ?3 @p num where it has them; the rows it changed, or an error. */
+static int sq_slot_change(sq *s, const char *sql, const char *a, const char *b, long long num, const char *what)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st, sql)) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+	if (b)
+		sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, num);
+	if ((rc = step_done(s, st, what)) < 0)
+		return rc;
+	return sqlite3_changes(s->db);
+}
+
+/* BEGIN IMMEDIATE already excludes every other writer: the scan needs no lock of its own. */
+static int sq_slot_scan(void *self, const char *pool, devsys__slot_use_cb cb, void *payload)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = sq_slot_change(s, "DELETE FROM host_slots WHERE pool = ?1 AND NOT " SLOT_LIVE, pool,
+	                         NULL, 0, "drop dead host slots")) < 0 ||
+	    (rc = sq_slot_change(s, "DELETE FROM host_cools WHERE pool = ?1 AND until_ms <= " NOW_MS, pool,
+	                         NULL, 0, "drop past cool-downs")) < 0)
+		return rc;
+	if ((rc = prep(s, &st,
+	               "SELECT member, count(*), 0 FROM host_slots WHERE pool = ?1 GROUP BY member UNION ALL "
+	               "SELECT member, 0, until_ms - " NOW_MS " FROM host_cools WHERE pool = ?1")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, pool, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *m = (const char *)sqlite3_column_text(st, 0);
+		if (cb(m ? m : "", (unsigned int)sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), payload) != 0) {
+			sqlite3_finalize(st);
+			return devsys__error_set(DEVSYS_EUSER, "host slots stopped by the callback");
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sq_err(s, rc, "list host slots");
+}
+
+static int sq_slot_take(void *self, const devsys__slot_row *r)
+{
+	sq *s = self;
+	sqlite3_stmt *st;
+	int rc;
+	if ((rc = prep(s, &st,
+	               "INSERT INTO host_slots(holder, pool, member, owner, task_id, lease_owner, until_ms, taken_ms) "
+	               "VALUES(?1, ?2, ?3, ?4, ?5, ?6, " NOW_MS " + ?7, " NOW_MS ")")) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, r->holder, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, r->pool, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, r->member, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, r->owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, r->task_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, r->lease_owner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 7, r->ttl_ms);
+	return step_done(s, st, "take a host slot");
+}
+
+static int sq_slot_renew(void *self, const char *holder, unsigned int ttl_ms)
+{
+	return sq_slot_change(self, "UPDATE host_slots SET until_ms = " NOW_MS " + ?3 WHERE holder = ?1", holder, NULL,
+	                      ttl_ms, "renew a host slot");
+}
+
+static int sq_slot_release(void *self, const char *holder)
+{
+	return sq_slot_change(self, "DELETE FROM host_slots WHERE holder = ?1", holder, NULL, 0,
+	                      "release a host slot");
+}
+
+static int sq_cool_set(void *self, const char *pool, const char *member, unsigned int ms)
+{
+	int n = sq_slot_change(self,
+	                       "INSERT INTO host_cools(pool, member, until_ms) VALUES(?1, ?2, " NOW_MS " + ?3) "
+	                       "ON CONFLICT(pool, member) DO UPDATE SET until_ms = max(until_ms, excluded.until_ms)",
+	                       pool, member, ms, "cool a host down");
+	return n < 0 ? n : 0;
+}
+
 const devsys__store_backend devsys__store_sqlite = {
 	"sqlite",         sq_open,       sq_close,      sq_begin,        sq_commit,     sq_rollback,
 	sq_task_insert,   sq_task_get,   sq_task_update, sq_task_list,   sq_state_log,  sq_stage_log,
@@ -807,4 +904,5 @@ const devsys__store_backend devsys__store_sqlite = {
 	NULL, /* open_url: kept in the workspace, open() opens it */
 	NULL, /* wait_work: nothing signals new work; workers poll */
 	sq_doc_put,       sq_doc_get,
+	sq_slot_scan,     sq_slot_take,  sq_slot_renew, sq_slot_release, sq_cool_set,
 };

@@ -5,6 +5,7 @@
  */
 #include "store/backend.h"
 #include "store/store_int.h"
+#include "store/store_txn.h"
 #include "devsys/record.h"
 #include "devsys/store.h"
 #include "record/record_int.h"
@@ -2049,5 +2050,15 @@ int devsys_store_cancel_requested(devsys_store *st, const char *id, devsys_buf *
 	UNLOCKED(st);
 	if (rc > 0 && reason_out && devsys_buf_puts(reason_out, reason) < 0)
 		return devsys__error_oom();
+	return rc;
+}
+
+/* One write transaction for the store's other row keepers (store_txn.h: slots.c). */
+int devsys__store_txn(devsys_store *st, devsys__store_txn_fn fn, void *payload)
+{
+	int rc;
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(fn);
+	TXN(st, { rc = fn(st->be, st->self, payload); });
 	return rc;
 }

@@ -144,7 +144,7 @@ Test(pg_store, opens_with_pgpassfile_and_keeps_rows_in_postgresql)
 	cr_assert_str_eq(v, "1 1 0", "state, claims, queue rows: %s", v);
 	free(v);
 	v = sql1(url, "SELECT max(version) FROM devsys_schema;");
-	cr_assert_str_eq(v, "4");
+	cr_assert_str_eq(v, "5");
 	free(v);
 	{
 		char *db;
@@ -326,7 +326,7 @@ Test(pg_store, concurrent_openers_of_a_fresh_database_migrate_it_once)
 	}
 	v = sql1(url, "SELECT string_agg(version::text, ',' ORDER BY version) || ' ' || (SELECT count(*) FROM tasks) "
 	              "FROM devsys_schema;");
-	cr_assert_str_eq(v, "1,2,3,4 4", "migrations applied once each, four tasks: %s", v);
+	cr_assert_str_eq(v, "1,2,3,4,5 4", "migrations applied once each, four tasks: %s", v);
 	free(v);
 }
 
