@@ -1,18 +1,23 @@
 /*
  * Runner pools: a step whose profile lists several remote-ssh hosts or
- * Docker endpoints runs on one of them. The table of members is
- * process-wide (several pipelines in one worker process place onto the same
- * hosts), keyed by profile and member, under one mutex: how many pipelines
- * hold each member, and until when a member that had a system failure stays
- * out. A placement lives as long as the runner opened on it. The pipeline
- * records each placement, each failed host and each retry (task.json
- * "placements" and "runner_host", events runner.placed, runner.host_failed,
+ * Docker endpoints runs on one of them. The slots and the cool-downs live
+ * in the task store (store/slots.h), so every process sharing the store
+ * (the workers of one host on its SQLite file, the hosts of one PostgreSQL
+ * database) keeps one per_host_max and one cool-down per member. What this
+ * process keeps is only which pipeline holds which slot (a stage that opens
+ * two runners of one profile holds one slot, and never waits for itself),
+ * and a condition that wakes its own waiters when one of its slots frees;
+ * other processes' releases are seen by polling the store. A placement
+ * lives as long as the runner opened on it. The pipeline records each
+ * placement, each failed host and each retry (task.json "placements" and
+ * "runner_host", events runner.placed, runner.waiting, runner.host_failed,
  * runner.retry).
  */
 #include "core/core.h"
 #include "pipeline_int.h"
 #include "config/runner_pool.h"
 #include "runner/owner.h"
+#include "store/slots.h"
 #include "devsys/record.h"
 
 #include <jansson.h>
@@ -21,16 +26,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+/* An untied slot (no queue lease: devsys run) lives this long unless its keeper renews it. */
+#define SLOT_TTL_MS 30000u
+/* How often a step waiting for a member looks at the store again (a release here wakes it at once). */
+#define POLL_MS 250
+
+/* Renews an untied slot while its runner is open, so a killed process's slot ends SLOT_TTL_MS later. */
+struct keeper {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	devsys_store *st; /* the pipeline's, which outlives its runners */
+	devsys_workspace *ws;
+	char id[160];
+};
 
 struct holder {
-	const void *owner; /* the pipeline */
-	unsigned int refs; /* its runners open on the member */
+	const void *owner;     /* the pipeline */
+	unsigned int refs;     /* its runners open on the member */
+	devsys_store *st;      /* where its slot is */
+	devsys_workspace *ws;  /* for the log */
+	char id[160];          /* the slot's holder in the store */
+	struct keeper *keeper; /* NULL: the slot is tied to the task's queue lease */
+	unsigned int busy;     /* the member's slots when this one was taken, it included */
 };
 
 struct member {
 	char *profile, *name;
-	unsigned int busy;      /* pipelines holding it (nholders) */
-	uint64_t cool_until_ns; /* monotonic; 0 or past: not cooling */
 	struct holder *holders;
 	size_t nholders;
 };
@@ -39,6 +64,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t freed = PTHREAD_COND_INITIALIZER;
 static struct member **table;
 static size_t ntable;
+static unsigned long long placements; /* makes each holder id unique in this process */
 
 /* What a runner placed on a member carries (its owner payload). */
 struct devsys__placement {
@@ -80,122 +106,220 @@ static struct holder *holder_of(struct member *m, const void *owner)
 	return NULL;
 }
 
-static bool cooling(const struct member *m, uint64_t now)
-{
-	return m->cool_until_ns > now;
-}
+/* ---- the keeper of an untied slot ---- */
 
-/*
- * The member for @p owner: one it holds already (a stage that opens two
- * runners of one profile must not wait for itself), else the least busy
- * one under the limit that is not cooling down. NULL with *all_cooling
- * when every member is out; NULL alone when all are at their limit.
- */
-static struct member *pick(struct member **ms, size_t n, const void *owner, unsigned int limit, bool *all_cooling)
+static void *keep(void *arg)
 {
-	uint64_t now = devsys__now_ns();
-	struct member *best = NULL;
-	*all_cooling = true;
-	for (size_t i = 0; i < n; i++)
-		if (!cooling(ms[i], now) && holder_of(ms[i], owner))
-			return ms[i];
-	for (size_t i = 0; i < n; i++) {
-		if (cooling(ms[i], now))
+	struct keeper *k = arg;
+	pthread_mutex_lock(&k->mu);
+	while (!k->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += SLOT_TTL_MS / 3000;
+		if (pthread_cond_timedwait(&k->cv, &k->mu, &until) == 0 || k->stop)
 			continue;
-		*all_cooling = false;
-		if (ms[i]->busy < limit && (!best || ms[i]->busy < best->busy))
-			best = ms[i];
+		pthread_mutex_unlock(&k->mu);
+		if (devsys__store_slot_renew(k->st, k->id, SLOT_TTL_MS) <= 0)
+			devsys__log(k->ws, DEVSYS_LOG_WARN, "pipeline", "runner pool: host slot %s could not be renewed (%s); "
+			                                                 "other processes may place onto its host",
+			            k->id, devsys_error_message(devsys_error_last()));
+		pthread_mutex_lock(&k->mu);
 	}
-	return best;
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
 }
 
-static int hold(struct member *m, const void *owner)
+static struct keeper *keeper_start(devsys_store *st, devsys_workspace *ws, const char *id)
 {
-	struct holder *h = holder_of(m, owner), *nh;
-	if (h) {
-		h->refs++;
-		return 0;
+	struct keeper *k = devsys__calloc(1, sizeof(*k));
+	pthread_condattr_t ca;
+	if (!k)
+		return NULL;
+	*k = (struct keeper){ .st = st, .ws = ws };
+	snprintf(k->id, sizeof(k->id), "%s", id);
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&k->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&k->th, NULL, keep, k) != 0) {
+		pthread_cond_destroy(&k->cv);
+		pthread_mutex_destroy(&k->mu);
+		devsys__free(k);
+		return NULL;
 	}
-	if (!(nh = devsys__realloc(m->holders, (m->nholders + 1) * sizeof(*nh))))
+	return k;
+}
+
+static void keeper_stop(struct keeper *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->mu);
+	k->stop = true;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	pthread_join(k->th, NULL);
+	pthread_cond_destroy(&k->cv);
+	pthread_mutex_destroy(&k->mu);
+	devsys__free(k);
+}
+
+/* ---- taking and releasing a member ---- */
+
+/* A new holder of @p m for @p p, with the slot @p id the store gave it. */
+static int hold_new(struct member *m, devsys_pipeline *p, const char *id, bool tied, unsigned int busy)
+{
+	struct holder *nh;
+	struct keeper *k = NULL;
+	if (!tied && !(k = keeper_start(p->store, p->ws, id)))
 		return devsys__error_oom();
+	pthread_mutex_lock(&lock);
+	if (!(nh = devsys__realloc(m->holders, (m->nholders + 1) * sizeof(*nh)))) {
+		pthread_mutex_unlock(&lock);
+		keeper_stop(k);
+		return devsys__error_oom();
+	}
 	m->holders = nh;
-	nh[m->nholders++] = (struct holder){ owner, 1 };
-	m->busy++;
+	nh[m->nholders] = (struct holder){ .owner = p, .refs = 1, .st = p->store, .ws = p->ws, .keeper = k, .busy = busy };
+	snprintf(nh[m->nholders].id, sizeof(nh->id), "%s", id);
+	m->nholders++;
+	pthread_mutex_unlock(&lock);
 	return 0;
 }
 
-static void unhold(struct member *m, const void *owner)
+/* The member of @p ms that @p p holds already, with one more reference on it; NULL when none. */
+static struct member *held_already(struct member **ms, size_t n, const void *p, unsigned int *busy)
 {
-	struct holder *h = holder_of(m, owner);
-	if (!h || --h->refs > 0)
-		return;
-	*h = m->holders[--m->nholders];
-	m->busy--;
+	struct member *found = NULL;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n && !found; i++) {
+		struct holder *h = holder_of(ms[i], p);
+		if (h) {
+			h->refs++;
+			*busy = h->busy;
+			found = ms[i];
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return found;
 }
 
-/* When the first cooling member of @p ms is back, in whole seconds from now. */
-static unsigned int back_in_s(struct member **ms, size_t n)
+static int members_of(struct member **ms, const char *profile, const devsys__cfg_pool *pool, size_t n)
 {
-	uint64_t now = devsys__now_ns(), first = UINT64_MAX;
-	for (size_t i = 0; i < n; i++)
-		if (cooling(ms[i], now) && ms[i]->cool_until_ns < first)
-			first = ms[i]->cool_until_ns;
-	return first == UINT64_MAX ? 0 : (unsigned int)((first - now + 999999999u) / 1000000000u);
-}
-
-/*
- * Take a member of @p profile's pool for @p p, waiting while every member
- * that is not cooling down is at its limit (a cancel ends the wait). Every
- * member cooling down is a system failure: the task does not wait for a
- * pool that is all broken.
- */
-static int acquire(struct member **out, devsys_pipeline *p, const char *profile, const devsys__cfg_pool *pool)
-{
-	struct member *ms[64];
-	size_t n = pool->n < 64 ? pool->n : 64;
-	bool all_cooling;
 	int rc = 0;
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		if (!(ms[i] = member_get(profile, pool->members[i])))
 			rc = devsys__error_oom();
-	while (rc == 0) {
-		struct member *m = pick(ms, n, p, pool->per_host_max, &all_cooling);
-		struct timespec until;
-		if (m) {
-			if ((rc = hold(m, p)) == 0)
-				*out = m;
-			break;
-		}
-		if (all_cooling) {
-			rc = devsys__error_set(DEVSYS_ESYSTEM, "runner pool '%s': every one of its %zu %s is cooling down "
-			                                       "after a system failure (the first is back in %u s)",
-			                       profile, n, pool->docker ? "endpoints" : "hosts", back_in_s(ms, n));
-			break;
-		}
-		if (p->canceled) {
-			rc = devsys__error_set(DEVSYS_ECANCELED, "task '%s' was canceled while it waited for a host of runner "
-			                                         "pool '%s'",
-			                       p->task_id, profile);
-			break;
-		}
-		/* woken by a release or a cool-down; the timeout notices a cancel and a member coming back */
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 200000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&freed, &lock, &until);
-	}
 	pthread_mutex_unlock(&lock);
 	return rc;
 }
 
+/* Wait up to POLL_MS for a release in this process. */
+static void nap(void)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += POLL_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&lock);
+	pthread_cond_timedwait(&freed, &lock, &until);
+	pthread_mutex_unlock(&lock);
+}
+
+static int record(devsys_pipeline *p, const char *type, json_t *data, int mode);
+enum { EVENT_ONLY, APPEND, MARK_FAILED };
+
+/* Why no member can be had now: every one cooling (a system failure), or a cancel; 0: wait on. */
+static int cannot_wait(devsys_pipeline *p, const char *profile, const devsys__cfg_pool *pool, size_t n,
+                       const devsys__slot_pick *pk)
+{
+	if (pk->all_cooling)
+		return devsys__error_set(DEVSYS_ESYSTEM, "runner pool '%s': every one of its %zu %s is cooling down after a "
+		                                         "system failure (the first is back in %lld s)",
+		                         profile, n, pool->docker ? "endpoints" : "hosts", (pk->back_in_ms + 999) / 1000);
+	if (p->canceled || p->held)
+		return devsys__error_set(DEVSYS_ECANCELED, "task '%s' was %s while it waited for a host of runner pool '%s'",
+		                         p->task_id, p->canceled ? "canceled" : "stopped", profile);
+	return 0;
+}
+
+/*
+ * Take a member of @p profile's pool for @p p: one it holds already, else a
+ * slot in the store on the least busy member under the limit that no
+ * process has cooling down. While every such member is at its limit the
+ * step waits, looking at the store every POLL_MS (a cancel ends the wait).
+ * Every member cooling down is a system failure: the task does not wait
+ * for a pool that is all broken. @p busy: the member's slots, this one's too.
+ */
+static int acquire(struct member **out, unsigned int *busy, devsys_pipeline *p, const char *profile,
+                   const devsys__cfg_pool *pool)
+{
+	struct member *ms[64];
+	size_t n = pool->n < 64 ? pool->n : 64;
+	char id[160], owner[160], host[64] = "";
+	bool waited = false;
+	int rc;
+	if ((rc = members_of(ms, profile, pool, n)) < 0)
+		return rc;
+	if ((*out = held_already(ms, n, p, busy)))
+		return 0;
+	gethostname(host, sizeof(host) - 1);
+	pthread_mutex_lock(&lock);
+	snprintf(id, sizeof(id), "%s/%ld/%llu", host, (long)getpid(), ++placements);
+	pthread_mutex_unlock(&lock);
+	snprintf(owner, sizeof(owner), "pid %ld on %s", (long)getpid(), host);
+	for (;;) {
+		devsys__slot_pick pk;
+		if ((rc = devsys__store_slot_take(&pk, p->store, profile, pool->members, n, pool->per_host_max, id, owner,
+		                                  p->task_id, SLOT_TTL_MS)) < 0)
+			return rc;
+		if (pk.index >= 0) {
+			if ((rc = hold_new(ms[pk.index], p, id, pk.tied, pk.live)) < 0) {
+				devsys__store_slot_release(p->store, id);
+				return rc;
+			}
+			*out = ms[pk.index];
+			*busy = pk.live;
+			return 0;
+		}
+		if ((rc = cannot_wait(p, profile, pool, n, &pk)) < 0)
+			return rc;
+		if (!waited) {
+			waited = true;
+			record(p, "runner.waiting",
+			       json_pack("{s:s?,s:s,s:I}", "stage", p->pool.stage, "profile", profile, "per_host_max",
+			                 (json_int_t)pool->per_host_max),
+			       EVENT_ONLY);
+		}
+		nap();
+	}
+}
+
 static void let_go(struct member *m, const void *owner)
 {
+	struct holder gone;
+	struct holder *h;
 	pthread_mutex_lock(&lock);
-	unhold(m, owner);
+	h = holder_of(m, owner);
+	if (!h || --h->refs > 0) {
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	gone = *h;
+	*h = m->holders[--m->nholders];
+	pthread_mutex_unlock(&lock);
+	keeper_stop(gone.keeper);
+	/* not released: it still ends, with its task's lease or SLOT_TTL_MS after its last renewal */
+	if (devsys__store_slot_release(gone.st, gone.id) < 0)
+		devsys__log(gone.ws, DEVSYS_LOG_WARN, "pipeline", "runner pool '%s': host slot %s on %s could not be "
+		                                                   "released: %s",
+		            m->profile, gone.id, m->name, devsys_error_message(devsys_error_last()));
+	pthread_mutex_lock(&lock);
 	pthread_cond_broadcast(&freed);
 	pthread_mutex_unlock(&lock);
 }
@@ -207,10 +331,14 @@ static void release(void *payload)
 	devsys__free(pl);
 }
 
-static void cool(struct devsys__placement *pl)
+/* Out for the cool-down in the store, so no process places onto the member until then. */
+static void cool(devsys_pipeline *p, struct devsys__placement *pl)
 {
+	if (devsys__store_host_cool(p->store, pl->m->profile, pl->m->name, pl->cooldown_s * 1000u) < 0)
+		devsys__log(p->ws, DEVSYS_LOG_WARN, "pipeline", "runner pool '%s': the cool-down of %s could not be kept in "
+		                                                "the store: %s",
+		            pl->m->profile, pl->label, devsys_error_message(devsys_error_last()));
 	pthread_mutex_lock(&lock);
-	pl->m->cool_until_ns = devsys__now_ns() + (uint64_t)pl->cooldown_s * 1000000000u;
 	pthread_cond_broadcast(&freed); /* a waiter may now find every member out */
 	pthread_mutex_unlock(&lock);
 }
@@ -237,8 +365,6 @@ void devsys__pool_global_shutdown(void)
 }
 
 /* ---- the record ---- */
-
-enum { EVENT_ONLY, APPEND, MARK_FAILED };
 
 /*
  * Write one placement fact: event @p type with @p data (taken over); a new
@@ -313,7 +439,7 @@ static void host_failed(devsys_pipeline *p, struct devsys__placement *pl, const 
 	char msg[1024];
 	const char *why = devsys_error_message(devsys_error_last());
 	snprintf(msg, sizeof(msg), "%s", why);
-	cool(pl);
+	cool(p, pl);
 	p->pool.host_failed = 1;
 	p->pool.retries = retries;
 	if (record(p, "runner.host_failed",
@@ -367,7 +493,7 @@ int devsys__pool_open(devsys_runner **out, devsys_pipeline *p, const char *step,
 		return devsys__error_set(DEVSYS_ENOTSUPPORTED, "runner pool '%s' lists Docker endpoints, but this build "
 		                                               "has no Docker runner",
 		                         profile);
-	if ((rc = acquire(&m, p, profile, &pool)) < 0)
+	if ((rc = acquire(&m, &busy, p, profile, &pool)) < 0)
 		return rc;
 	if (!(pl = devsys__calloc(1, sizeof(*pl)))) {
 		let_go(m, p);
@@ -383,9 +509,6 @@ int devsys__pool_open(devsys_runner **out, devsys_pipeline *p, const char *step,
 		o->host = host;
 		snprintf(pl->label, sizeof(pl->label), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, o->port ? o->port : 22);
 	}
-	pthread_mutex_lock(&lock);
-	busy = m->busy;
-	pthread_mutex_unlock(&lock);
 	if ((rc = devsys_runner_open(out, type, o)) < 0) {
 		if (host_error(rc))
 			host_failed(p, pl, profile, pool.retries);
