@@ -326,6 +326,17 @@ void ld_cb_raise_pending(lua_State *L, ld_cb *cb)
 
 /* ---- library ---- */
 
+/* devsys.version_numbers() -> major, minor, patch (the run-time library's) */
+static int l_version_numbers(lua_State *L)
+{
+	int major = 0, minor = 0, patch = 0;
+	devsys_version_numbers(&major, &minor, &patch);
+	lua_pushinteger(L, major);
+	lua_pushinteger(L, minor);
+	lua_pushinteger(L, patch);
+	return 3;
+}
+
 static int l_version(lua_State *L)
 {
 	lua_pushstring(L, devsys_version());
@@ -570,6 +581,7 @@ void ld_open_core(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "version", l_version },
+		{ "version_numbers", l_version_numbers },
 		{ "features", l_features },
 		{ "feature_enabled", l_feature_enabled },
 		{ "error_name", l_error_name },

@@ -405,6 +405,26 @@ FORGE_STR(provider)
 FORGE_STR(owner)
 FORGE_STR(repo)
 
+/* forge:merge_method() -> "merge" | "squash" | "rebase" | "fast-forward" */
+static int forge_merge_method(lua_State *L)
+{
+	lua_pushstring(L, devsys_forge_merge_method_name(devsys_forge_merge_method_of(ld_check(L, 1, LD_FORGE))));
+	return 1;
+}
+
+/* devsys.forge_remote_host(remote_url) -> host ("" for a local path) | nil, msg, code */
+static int l_forge_remote_host(lua_State *L)
+{
+	devsys_buf b = DEVSYS_BUF_INIT;
+	int rc = devsys_forge_remote_host(&b, ld_checkcstr(L, 1));
+	if (rc < 0) {
+		devsys_buf_dispose(&b);
+		return ld_fail(L, rc, NULL);
+	}
+	ld_pushbuf(L, &b);
+	return 1;
+}
+
 static int forge_describe(lua_State *L)
 {
 	devsys_buf b = DEVSYS_BUF_INIT;
@@ -756,11 +776,13 @@ void ld_open_forge(lua_State *L)
 	lua_pop(L, 2);
 #endif
 #if defined(DEVSYS_FEATURE_FORGE) && defined(DEVSYS_FEATURE_POLICY)
-	static const luaL_Reg forge_fns[] = { { "forge_open", l_forge_open }, { "pr_body", l_pr_body }, { NULL, NULL } };
+	static const luaL_Reg forge_fns[] = { { "forge_open", l_forge_open }, { "pr_body", l_pr_body },
+		                              { "forge_remote_host", l_forge_remote_host }, { NULL, NULL } };
 	static const luaL_Reg forge_methods[] = {
 		{ "provider", forge_provider }, { "owner", forge_owner },     { "repo", forge_repo },
 		{ "describe", forge_describe }, { "set_status", forge_set_status }, { "open_pr", forge_open_pr },
-		{ "pr", forge_pr },             { "protect", forge_protect }, { NULL, NULL },
+		{ "pr", forge_pr },             { "protect", forge_protect }, { "merge_method", forge_merge_method },
+		{ NULL, NULL },
 	};
 	static const luaL_Reg pr_methods[] = {
 		{ "number", pr_number },         { "url", pr_url },           { "head", pr_head },

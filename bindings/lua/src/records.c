@@ -182,6 +182,19 @@ static int c_forge_match(lua_State *L)
 }
 
 /* cfg:forge_value(entry, key) -> value (nil when unset), where */
+/* cfg:agent_value(profile, key) -> value (nil: unset), where | nil, msg, code */
+static int c_agent_value(lua_State *L)
+{
+	devsys_config *c = ld_check(L, 1, LD_CONFIG);
+	const char *value = NULL, *where = NULL;
+	int rc = devsys_config_agent_value(&value, &where, c, ld_checkcstr(L, 2), ld_checkcstr(L, 3));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	ld_pushstr(L, value);
+	ld_pushstr(L, where);
+	return 2;
+}
+
 static int c_forge_value(lua_State *L)
 {
 	devsys_config *c = ld_check(L, 1, LD_CONFIG);
@@ -428,6 +441,14 @@ static int r_summary_json(lua_State *L)
 	return buf_result(L, devsys_report_summary_json(r, &b), &b);
 }
 
+/* report:cases_json() -> [{"suite","classname","name","status","time",...}] as the CLI and devsysd give it */
+static int r_cases_json(lua_State *L)
+{
+	devsys_report *r = ld_check(L, 1, LD_REPORT);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	return buf_result(L, devsys_report_cases_json(&b, r), &b);
+}
+
 static int r_write_junit(lua_State *L)
 {
 	devsys_report *r = ld_check(L, 1, LD_REPORT);
@@ -571,6 +592,28 @@ static int rec_log_path(lua_State *L)
 	devsys_record *r = ld_check(L, 1, LD_RECORD);
 	devsys_buf b = DEVSYS_BUF_INIT;
 	return buf_result(L, devsys_record_log_path(&b, r, ld_checkcstr(L, 2)), &b);
+}
+
+/*
+ * devsys.record_events_since(task [, seq [, limit]]) -> the events.jsonl lines after @p seq (up to
+ * limit; 0: all), the seq of the last one given | nil, msg, code
+ */
+static int l_events_since(lua_State *L)
+{
+	devsys_task *t = ld_check(L, 1, LD_TASK);
+	lua_Integer seq = luaL_optinteger(L, 2, 0), limit = luaL_optinteger(L, 3, 0);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	uint64_t last = 0;
+	int rc;
+	luaL_argcheck(L, seq >= 0, 2, "seq must be >= 0");
+	luaL_argcheck(L, limit >= 0, 3, "limit must be >= 0");
+	if ((rc = devsys_record_events_since(&b, &last, t, (uint64_t)seq, (size_t)limit)) < 0) {
+		devsys_buf_dispose(&b);
+		return ld_fail(L, rc, NULL);
+	}
+	ld_pushbuf(L, &b);
+	lua_pushinteger(L, (lua_Integer)last);
+	return 2;
 }
 
 /* devsys.record_latest_run(task) -> run number */
@@ -821,6 +864,40 @@ static int st_worker_beat(lua_State *L)
 }
 
 /* store:workers_json() -> the worker registry as JSON text */
+/* store:metrics() -> the Prometheus text of the store's gauges and counters */
+static int st_metrics(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	return buf_result(L, devsys_store_metrics(st, &b), &b);
+}
+
+/* store:check([repair]) -> the drift report (JSON), how many drift entries | nil, msg, code */
+static int st_check(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	size_t drift = 0;
+	int rc = devsys_store_check(st, lua_toboolean(L, 2), &b, &drift);
+	if (rc < 0) {
+		devsys_buf_dispose(&b);
+		return ld_fail(L, rc, NULL);
+	}
+	ld_pushbuf(L, &b);
+	lua_pushinteger(L, (lua_Integer)drift);
+	return 2;
+}
+
+/* store:folder_current(id) -> true (the task's folder answers) | false (the store answers) | nil, msg, code */
+static int st_folder_current(lua_State *L)
+{
+	int rc = devsys_store_folder_current(ld_check(L, 1, LD_STORE), ld_checkcstr(L, 2));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, rc);
+	return 1;
+}
+
 static int st_workers_json(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
@@ -879,7 +956,7 @@ void ld_open_records(lua_State *L)
 	static const luaL_Reg cfg_methods[] = {
 		{ "runners", c_runners },         { "runner", c_runner },           { "runner_risk", c_runner_risk },
 		{ "forges", c_forges },           { "forge_match", c_forge_match }, { "forge_value", c_forge_value },
-		{ "runner_max_concurrent", c_runner_max_concurrent }, { "store", c_store },
+		{ "runner_max_concurrent", c_runner_max_concurrent }, { "store", c_store }, { "agent_value", c_agent_value },
 		{ NULL, NULL },
 	};
 	ld_register(L, LD_CONFIG, cfg_methods);
@@ -893,14 +970,15 @@ void ld_open_records(lua_State *L)
 		{ "tests", r_tests },               { "count", r_count },                       { "time", r_time },
 		{ "cases", r_cases },               { "sources", r_sources },                   { "foreach", r_foreach },
 		{ "junit", r_junit },               { "summary_json", r_summary_json },         { "write_junit", r_write_junit },
-		{ "write_summary", r_write_summary }, { NULL, NULL },
+		{ "write_summary", r_write_summary }, { "cases_json", r_cases_json }, { NULL, NULL },
 	};
 	ld_register(L, LD_REPORT, rep_methods);
 	luaL_setfuncs(L, rep_fns, 0);
 #endif
 #ifdef DEVSYS_FEATURE_RECORD
 	static const luaL_Reg rec_fns[] = { { "record_open", l_record_open }, { "stage_check", l_stage_check },
-		                            { "record_latest_run", l_latest_run }, { NULL, NULL } };
+		                            { "record_latest_run", l_latest_run }, { "record_events_since", l_events_since },
+		                            { NULL, NULL } };
 	static const luaL_Reg rec_methods[] = {
 		{ "set_string", rec_set_string },   { "set_int", rec_set_int },       { "set_json", rec_set_json },
 		{ "set_spec", rec_set_spec },       { "set_repo_url", rec_set_repo_url }, { "stage_begin", rec_stage_begin },
@@ -923,7 +1001,9 @@ void ld_open_records(lua_State *L)
 		{ "heartbeat", st_heartbeat },     { "release", st_release },       { "complete", st_complete },
 		{ "claims_json", st_claims_json }, { "backend", st_backend },       { "document", st_document },       { "wait_work", st_wait_work },
 		{ "worker_beat", st_worker_beat }, { "workers_json", st_workers_json },
-		{ "cancel_request", st_cancel_request }, { "cancel_requested", st_cancel_requested }, { NULL, NULL },
+		{ "cancel_request", st_cancel_request }, { "cancel_requested", st_cancel_requested },
+		{ "metrics", st_metrics },         { "check", st_check },           { "folder_current", st_folder_current },
+		{ NULL, NULL },
 	};
 	ld_register(L, LD_STORE, st_methods);
 	luaL_setfuncs(L, st_fns, 0);

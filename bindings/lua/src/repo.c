@@ -109,6 +109,30 @@ REPO_STR(head_sha)
 REPO_STR(checkout_path)
 REPO_STR(mirror_path)
 REPO_STR(remote_default_branch)
+REPO_STR(url)
+
+/* devsys.repo_branch_name([template], task_id [, slug]) -> the task's branch name | nil, msg, code */
+static int l_branch_name(lua_State *L)
+{
+	devsys_buf b = DEVSYS_BUF_INIT;
+	int rc = devsys_repo_branch_name(&b, ld_optcstr(L, 1, NULL), ld_checkcstr(L, 2), ld_optcstr(L, 3, NULL));
+	if (rc < 0) {
+		devsys_buf_dispose(&b);
+		return ld_fail(L, rc, NULL);
+	}
+	ld_pushbuf(L, &b);
+	return 1;
+}
+
+/* devsys.branch_is_protected(branch [, remote_default]) -> boolean (the library's defaults) */
+static int l_branch_is_protected(lua_State *L)
+{
+	int rc = devsys_repo_branch_is_protected(ld_checkcstr(L, 1), ld_optcstr(L, 2, NULL), NULL);
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, rc);
+	return 1;
+}
 
 /* repo:commit(message [, {spec_path=, spec_file=}]) -> committed (boolean) | nil, msg, code */
 static int repo_commit(lua_State *L)
@@ -262,6 +286,8 @@ void ld_open_repo(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{ "repo_open", l_repo_open },
 		{ "repo_content_id", l_content_id },
+		{ "repo_branch_name", l_branch_name },
+		{ "branch_is_protected", l_branch_is_protected },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg methods[] = {
@@ -272,6 +298,7 @@ void ld_open_repo(lua_State *L)
 		{ "checkout_path", repo_checkout_path },
 		{ "mirror_path", repo_mirror_path },
 		{ "remote_default_branch", repo_remote_default_branch },
+		{ "url", repo_url },
 		{ "commit", repo_commit },
 		{ "push", repo_push },
 		{ "changed_paths", repo_changed_paths },

@@ -734,6 +734,7 @@ if devsys.forge_open then
     local cfg <close> = assert(devsys.config_parse("policy:\n  auto_merge: true\n  required_contexts: [devsys/tests]\n", "devsys.yaml"))
     local forge = assert(devsys.forge_open({ remote_url = dir .. "/remote.git", config = cfg }))
     eq(forge:provider(), "local"); eq(forge:owner(), "local"); eq(forge:repo(), "remote")
+    eq(forge:merge_method(), "merge", "the default merge method")
     has(forge:describe(), '"provider"')
     local pr = assert(forge:open_pr({ title = "Add the guide", head = r:branch(), base = r:base_branch(),
                                       body = "body", head_sha = r:head_sha(), base_sha = r:base_sha() }))
@@ -1379,6 +1380,7 @@ if devsys.repo_open then
     local ws <close> = assert(devsys.workspace(dir .. "/ws"))
     local t <close> = assert(ws:task("bc", { create = true }))
     local r <close> = assert(devsys.repo_open(t, { url = url }))
+    eq(r:url(), url)
     eq(assert(r:changed_paths_by_commit()):count(), 0)
     local co = r:checkout_path()
     write(co .. "/a.txt", "one\n"); assert(r:commit("add a"))
@@ -1885,6 +1887,69 @@ if devsys.worker and devsys.pipeline then
     eq(w3:stop(), true)
     assert(w3:run(function() end))
     raises("grace_ms", w3.stop, w3, -1)
+  end)
+end
+
+-- ---- smaller calls: versions, branch names, hosts, agent profiles, reports, store upkeep -------
+
+test("version numbers, branch names and protection, remote hosts", function()
+  local M, m, p = devsys.version_numbers()
+  eq(string.format("%d.%d.%d", M, m, p), devsys.version():match("^%d+%.%d+%.%d+"))
+  if devsys.repo_branch_name then
+    eq(devsys.repo_branch_name(nil, "t-1"), "task/t-1")
+    eq(devsys.repo_branch_name("agent/{id}-{slug}", "t-1", "fix-readme"), "agent/t-1-fix-readme")
+    fails(E.INVALID, "..", devsys.repo_branch_name("x/{id}..y", "t-1"))
+    raises("string expected", devsys.repo_branch_name, nil, nil)
+    eq(devsys.branch_is_protected("main"), true); eq(devsys.branch_is_protected("task/t-1"), false)
+    eq(devsys.branch_is_protected("trunk", "trunk"), true, "the remote's default branch")
+  end
+  if devsys.forge_remote_host then
+    eq(devsys.forge_remote_host("https://GitHub.com/acme/w.git"), "github.com")
+    eq(devsys.forge_remote_host("https://gitea.test:3000/acme/w.git"), "gitea.test:3000")
+    eq(devsys.forge_remote_host("/srv/git/w.git"), "")
+    fails(E.INVAL, "not a URL", devsys.forge_remote_host("not a url"))
+  end
+end)
+
+if devsys.config_parse then
+  test("config: an agent profile's values and where they were set", function()
+    local c <close> = assert(devsys.config_parse("agents:\n  oc:\n    kind: opencode\n    provider: local\n"
+      .. "    base_url: http://127.0.0.1:8080/v1\n    models: [qwen]\n", "a.yaml"))
+    local v, where = c:agent_value("oc", "base_url")
+    eq(v, "http://127.0.0.1:8080/v1"); has(where, "a.yaml:5")
+    fails(E.NOTFOUND, nil, c:agent_value("nope", "base_url"))
+    fails(E.INVAL, nil, c:agent_value("oc", "no-such-key"))
+  end)
+end
+
+if devsys.report and devsys.store_open and devsys.record_open then
+  test("report cases as JSON; events since a seq; store metrics, check and folder_current", function()
+    local r <close> = assert(devsys.report())
+    assert(r:add_junit_buffer(JUNIT, "j.xml"))
+    local cj = r:cases_json()
+    has(cj, '"status"'); has(cj, '"classname"')
+    local dir = fresh("upkeep")
+    local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+    local st <close> = assert(devsys.store_open(ws))
+    assert(st:task_create("u1"))
+    local t <close> = assert(ws:task("u1"))
+    local rec <close> = assert(devsys.record_open(t))
+    local s1 = rec:event("note", '{"n":1}')
+    local s2 = rec:event("note", '{"n":2}')
+    local text, last = devsys.record_events_since(t, s1)
+    eq(last, s2); has(text, '"n":2'); eq(text:find('"n":1', 1, true), nil, "only after seq " .. s1)
+    local one, l1 = devsys.record_events_since(t, s1 - 1, 1)
+    eq(l1, s1); has(one, '"n":1')
+    raises("seq must be", devsys.record_events_since, t, -1)
+    has(st:metrics(), "devsys_")
+    local report, drift = st:check()
+    eq(drift, 0, report); has(report, '"drift"')
+    sh("rm -rf '" .. dir .. "/ws/tasks/u1'")
+    local report2, drift2 = st:check()
+    eq(drift2, 1, report2); has(report2, "missing-folder")
+    eq(st:folder_current("u1"), true, "a store one host has alone (SQLite): its folder answers")
+    eq(st:folder_current("not-in-store"), true, "a task the store does not know is left to its folder")
+    fails(E.BADID, nil, st:folder_current("bad id!"))
   end)
 end
 
