@@ -145,7 +145,11 @@ void ld_plugin_keep_error(lua_State *L);
 void ld_plugin_take_error(lua_State *L, ld_cb *cb);
 /* Raise the kept error, if any (calls whose C function cannot fail). */
 void ld_plugin_raise_pending(lua_State *L);
-void ld_open_plugins(lua_State *L); /* runner types, forge and secret providers, redactors written in Lua */
+void ld_open_plugins(lua_State *L);
+/* runner.c: a new Runner handle owning @p r; run the command table at 2 with @p exec and return as runner:exec. */
+void ld_push_runner(lua_State *L, devsys_runner *r);
+int ld_runner_exec(lua_State *L, int (*exec)(void *ctx, const devsys_runner_cmd *cmd, devsys_runner_result *res),
+                   void *ctx); /* runner types, forge and secret providers, redactors written in Lua */
 /* The strings of the list at @p idx as a NULL-terminated vector (a userdata left on the stack), or raise. */
 const char **ld_str_list(lua_State *L, int idx, size_t *n);
 

@@ -280,6 +280,44 @@ static int sr_log(lua_State *L)
 	return 1;
 }
 
+#ifdef DEVSYS_FEATURE_RUNNER
+/* run:open_runner(step) -> the runner step's profile names (a new handle) | nil, msg, code */
+static int sr_open_runner(lua_State *L)
+{
+	devsys_runner *r = NULL;
+	int rc = devsys_stage_run_open_runner(&r, ld_check(L, 1, LD_STAGE_RUN), ld_checkcstr(L, 2));
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	ld_push_runner(L, r);
+	return 1;
+}
+
+typedef struct {
+	devsys_stage_run *run;
+	devsys_runner *runner;
+} sr_exec_ctx;
+
+static int stage_exec(void *ctx, const devsys_runner_cmd *cmd, devsys_runner_result *res)
+{
+	sr_exec_ctx *x = ctx;
+	return devsys_stage_run_exec(x->run, x->runner, cmd, res);
+}
+
+/*
+ * run:exec(runner, cmd) -> result | nil, msg, code, result: runner:exec as the pipeline runs a built-in
+ * stage's command (p:cancel() stops it, its output goes to the progress callback and logs/<stage>.log)
+ */
+static int sr_exec(lua_State *L)
+{
+	sr_exec_ctx x;
+	x.run = ld_check(L, 1, LD_STAGE_RUN);
+	x.runner = ld_check(L, 2, LD_RUNNER);
+	lua_settop(L, 3);
+	lua_rotate(L, 2, -1); /* the command table at 2, as runner:exec has it; the runner stays on the stack */
+	return ld_runner_exec(L, stage_exec, &x);
+}
+#endif
+
 static int sr_set_outcome(lua_State *L)
 {
 	int rc = devsys_stage_run_set_outcome(ld_check(L, 1, LD_STAGE_RUN), ld_checkcstr(L, 2));
@@ -399,7 +437,11 @@ void ld_open_pipeline(lua_State *L)
 	};
 	static const luaL_Reg run_methods[] = {
 		{ "name", sr_name },   { "task_id", sr_task_id },         { "checkout_path", sr_checkout_path },
-		{ "log", sr_log },     { "set_outcome", sr_set_outcome }, { NULL, NULL },
+		{ "log", sr_log },     { "set_outcome", sr_set_outcome },
+#ifdef DEVSYS_FEATURE_RUNNER
+		{ "open_runner", sr_open_runner }, { "exec", sr_exec },
+#endif
+		{ NULL, NULL },
 	};
 	ld_register(L, LD_PIPELINE, methods);
 	ld_register(L, LD_STAGE_RUN, run_methods);

@@ -110,10 +110,11 @@ static void push_result(lua_State *L, const devsys_runner_result *res)
  * runner:exec({argv={...}, env={"K=V", ...}, cwd=, timeout_ms=, idle_timeout_ms=, max_output_bytes=, stdin=,
  *   stdin_file=, task=, stage=, shell=, inherit_env=, idempotent=, image=, output=fn(stream, data)})
  *   -> result | nil, msg, code, result (the result also for timeouts, cancels and system failures)
+ * The options table is at 2; @p exec runs the command (ldevsys.h).
  */
-static int runner_exec(lua_State *L)
+int ld_runner_exec(lua_State *L, int (*exec)(void *ctx, const devsys_runner_cmd *cmd, devsys_runner_result *res),
+                   void *ctx)
 {
-	devsys_runner *r = ld_check(L, 1, LD_RUNNER);
 	devsys_runner_cmd c = DEVSYS_RUNNER_CMD_INIT;
 	devsys_runner_result res = DEVSYS_RUNNER_RESULT_INIT;
 	ld_cb cb;
@@ -158,7 +159,7 @@ static int runner_exec(lua_State *L)
 		c.output_payload = &cb;
 	}
 	ld_enter(L);
-	rc = devsys_runner_exec(r, &c, &res);
+	rc = exec(ctx, &c, &res);
 	luaL_unref(L, LUA_REGISTRYINDEX, cb.fn);
 	cb.fn = LUA_NOREF;
 	if (rc < 0) {
@@ -177,6 +178,21 @@ static int runner_exec(lua_State *L)
 	push_result(L, &res);
 	devsys_runner_result_dispose(&res);
 	return 1;
+}
+
+static int plain_exec(void *ctx, const devsys_runner_cmd *cmd, devsys_runner_result *res)
+{
+	return devsys_runner_exec(ctx, cmd, res);
+}
+
+static int runner_exec(lua_State *L)
+{
+	return ld_runner_exec(L, plain_exec, ld_check(L, 1, LD_RUNNER));
+}
+
+void ld_push_runner(lua_State *L, devsys_runner *r)
+{
+	ld_new(L, LD_RUNNER, sizeof(ld_handle), r, runner_release);
 }
 
 static int runner_type(lua_State *L)

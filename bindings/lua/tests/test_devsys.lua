@@ -955,6 +955,14 @@ if devsys.pipeline then
       local text = f:read("a"); f:close()
       seen[#seen + 1] = run:name() .. ":" .. run:task_id() .. ":" .. tostring(text:find("from the agent", 1, true) ~= nil)
       eq(run:log("lint: README checked\n"), true)
+      if run.open_runner then -- the tests step's runner, run as the pipeline runs a built-in stage's command
+        local rn <close> = assert(run:open_runner("tests"))
+        eq(rn:type(), "inproc")
+        local res = assert(run:exec(rn, { argv = { "sh", "-c", "grep -c 'from the agent' README.md; exit 4" },
+                                          cwd = run:checkout_path() }))
+        eq(res.exit_code, 4); eq(res.failure_name, "build-failure"); has(res.tail, "1")
+        raises("devsys.Runner expected", run.exec, run, {}, { argv = { "true" } })
+      end
       eq(run:set_outcome("linted"), true)
     end), true)
     eq(p:replace_stage("deploy", function(run) seen[#seen + 1] = run:name(); run:set_outcome("deployed-by-lua") end), true)
@@ -969,6 +977,7 @@ if devsys.pipeline then
     local joined = " " .. table.concat(ends, " ") .. " "
     has(joined, " commit=committed lint=linted push=pushed "); has(joined, " deploy=deployed-by-lua ")
     has(read(dir .. "/ws/tasks/lp-8/logs/lint.log"), "lint: README checked")
+    if devsys.runner_open then has(read(dir .. "/ws/tasks/lp-8/logs/lint.log"), "1\n") end
     raises("closed", kept.name, kept) -- a run is valid during its call only
 
     local q <close> = assert(devsys.pipeline(ws))
