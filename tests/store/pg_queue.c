@@ -6,8 +6,7 @@
  * resumes its tasks with no second commit or PR; PostgreSQL restarted while
  * 4 workers run: they reconnect and every task still rests, once.
  */
-#include "pg_fixture.h"
-#include "testutil.h"
+#include "pg_suite.h"
 #include <criterion/hooks.h>
 #include <devsys.h>
 #include <devsys/store.h>
@@ -81,27 +80,18 @@ static void remove_work_dir(const char *d)
 
 static void setup(void)
 {
-	char why[512], *p;
+	char why[512];
 	cr_assert_eq(devsys_init(), 1);
 	cli = getenv("DEVSYS_CLI");
 	if (!(pg = dt_pg_suite(why, sizeof(why))))
 		return;
 	cr_assert(cli, "DEVSYS_CLI is not set");
 	cr_assert(dir = work_dir());
-	cr_assert(asprintf(&p, "%s/home", dir) > 0 && mkdir(p, 0700) == 0);
-	setenv("HOME", p, 1); /* never the real home's .pgpass */
-	free(p);
-	cr_assert(asprintf(&p, "%s/pgpass", dir) > 0 && dt_pg_write_pgpass(pg, p, NULL));
-	setenv("PGPASSFILE", p, 1);
-	free(p);
+	dt_pg_client_env(pg, dir);
 	cr_assert(url = dt_pg_newdb(pg, "q"));
 	setenv("DEVSYS_STORE_URL", url, 1); /* the workers and this test share the database */
 	cr_assert(asprintf(&wsdir, "%s/ws", dir) > 0);
-	cr_assert_eq(dt_sh("git init -q --bare -b main '%s/remote.git' && git clone -q '%s/remote.git' '%s/seed' 2>/dev/null "
-	                   "&& cd '%s/seed' && git config user.email t@e && git config user.name t && echo hello > README "
-	                   "&& git add . && git commit -qm init && git push -q origin main",
-	                   dir, dir, dir, dir),
-	             0, "cannot make the bare repository");
+	dt_bare_remote(dir);
 	cr_assert_eq(devsys_workspace_open(&ws, wsdir, NULL), 0, "%s", MSG);
 	OK(devsys_store_open(&st, ws, NULL));
 	cr_assert_str_eq(devsys_store_backend_name(st), "postgresql");
@@ -135,19 +125,6 @@ TestSuite(pg_queue, .init = setup, .fini = teardown, .timeout = 120);
 		}                                                    \
 	} while (0)
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void pause_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
 /* A no-op task (its agent changes nothing: checkout, agent, commit -> no-changes) or one with @p agent. */
 static void spec(FILE *f, const char *id, const char *agent, const char *tests)
 {
@@ -174,22 +151,6 @@ static pid_t worker(const char *id, const char *lease_ms, const char *log)
 	pid_t pid = dt_spawn(argv, log);
 	cr_assert(pid > 0);
 	return pid;
-}
-
-/* Wait for @p pid with a deadline; its exit status, or -1 (then it was killed). */
-static int reap(pid_t pid, int timeout_ms)
-{
-	long long deadline = mono_ms() + timeout_ms;
-	int status;
-	while (mono_ms() < deadline) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		pause_ms(20);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
 }
 
 static json_t *claims(void)
@@ -324,7 +285,7 @@ Test(pg_queue, four_workers_run_each_of_many_tasks_exactly_once)
 		free(log);
 	}
 	for (int i = 0; i < W; i++) {
-		int rc = reap(pids[i], 100000);
+		int rc = dt_reap(pids[i], 100000);
 		char *l, *text;
 		cr_assert(asprintf(&l, "%s/worker%d.log", dir, i) > 0);
 		text = dt_read_file(l, NULL);
@@ -353,20 +314,10 @@ Test(pg_queue, control_the_overlap_check_sees_a_task_held_twice)
 	json_decref(log);
 }
 
-/* Poll until @p path exists (the agent or test command of a first run started). */
-static void wait_file(const char *path, int timeout_ms)
-{
-	long long deadline = mono_ms() + timeout_ms;
-	while (!dt_exists(path)) {
-		cr_assert_lt(mono_ms(), deadline, "timed out waiting for %s", path);
-		pause_ms(20);
-	}
-}
-
 /* Poll until no lease is held (the killed worker's leases expired). */
 static void wait_leases_expired(int timeout_ms)
 {
-	long long deadline = mono_ms() + timeout_ms;
+	long long deadline = dt_mono_ms() + timeout_ms;
 	for (;;) {
 		json_t *log = claims(), *q = json_object_get(log, "queue"), *e;
 		size_t i;
@@ -375,8 +326,8 @@ static void wait_leases_expired(int timeout_ms)
 		json_decref(log);
 		if (!held)
 			return;
-		cr_assert_lt(mono_ms(), deadline, "the leases did not expire");
-		pause_ms(50);
+		cr_assert_lt(dt_mono_ms(), deadline, "the leases did not expire");
+		dt_pause_ms(50);
 	}
 }
 
@@ -424,19 +375,19 @@ Test(pg_queue, a_killed_worker_loses_its_lease_and_another_resumes_without_a_sec
 		a = dt_spawn(argv, log);
 	}
 	cr_assert(asprintf(&marker, "%s/k1.agent", dir) > 0);
-	wait_file(marker, 30000);
+	dt_wait_file(marker, 30000);
 	free(marker);
 	cr_assert(asprintf(&marker, "%s/k2.tests", dir) > 0);
-	wait_file(marker, 30000);
+	dt_wait_file(marker, 30000);
 	free(marker);
 	/* k2 got as far as its tests: committed, pushed, its PR opened */
 	cr_assert_eq(git_count("main..task/k2"), 1);
 	kill(a, SIGKILL);
-	cr_assert_eq(reap(a, 5000), 128 + SIGKILL);
+	cr_assert_eq(dt_reap(a, 5000), 128 + SIGKILL);
 	dt_sh("pkill -9 -f '%s/[s]low-' 2>/dev/null", dir); /* its agent and tests, orphaned */
 	wait_leases_expired(20000);
 	{
-		int rc = reap(worker("wb", "30000", log), 60000);
+		int rc = dt_reap(worker("wb", "30000", log), 60000);
 		char *text = dt_read_file(log, NULL);
 		cr_assert_eq(rc, 0, "worker wb exited %d:\n%.3000s", rc, text ? text : "");
 		free(text);
@@ -499,16 +450,16 @@ Test(pg_queue, workers_survive_a_postgresql_restart_and_nothing_is_lost)
 		free(log);
 	}
 	/* restart once a quarter of the tasks are done and most are still to go */
-	deadline = mono_ms() + 60000;
+	deadline = dt_mono_ms() + 60000;
 	while (count_in("no-changes") < N / 4) {
-		cr_assert_lt(mono_ms(), deadline, "the workers did not get going");
-		pause_ms(20);
+		cr_assert_lt(dt_mono_ms(), deadline, "the workers did not get going");
+		dt_pause_ms(20);
 	}
 	cr_assert(dt_pg_stop(pg), "pg_ctl stop");
 	cr_assert(dt_pg_start_again(pg), "pg_ctl start");
 	cr_assert_lt(count_in("no-changes"), N, "the restart came too late to test anything");
 	for (int i = 0; i < W; i++) {
-		int rc = reap(pids[i], 100000);
+		int rc = dt_reap(pids[i], 100000);
 		char *l, *text;
 		cr_assert(asprintf(&l, "%s/worker%d.log", dir, i) > 0);
 		text = dt_read_file(l, NULL);
