@@ -58,8 +58,9 @@ def _addr(cb: Any) -> Optional[int]:
     return ctypes.cast(cb, c_void_p).value if cb is not None else None
 
 
-def _overrides(obj: object, base: type, name: str) -> bool:
-    return getattr(type(obj), name, None) is not getattr(base, name, None)
+def _overrides(cls: Optional[type], base: type, name: str) -> bool:
+    """Does class @p cls (None: unknown, a plain factory) define slot method @p name itself?"""
+    return cls is None or getattr(cls, name, None) is not getattr(base, name, None)
 
 
 def _strs(p: Any, n: Optional[int] = None) -> List[str]:
@@ -266,7 +267,7 @@ def _command(c: Any) -> RunnerCommand:
                          int(c.max_output_bytes))
 
 
-def _runner_slots(name: str, factory: RunnerFactory, proto: Optional[RunnerBackend]) -> Dict[str, Any]:
+def _runner_slots(name: str, factory: RunnerFactory, proto: Optional[type]) -> Dict[str, Any]:
     what = f"runner type '{name}'"
     insts = _runner_instances
 
@@ -362,11 +363,11 @@ def _runner_slots(name: str, factory: RunnerFactory, proto: Optional[RunnerBacke
              "prepare": _R_TASK(task_slot("prepare")), "cleanup": _R_TASK(task_slot("cleanup")),
              "workdir": _R_WORKDIR(workdir)}
     # the optional slots a backend class does not override stay NULL: the library says "not supported"
-    if proto is None or _overrides(proto, RunnerBackend, "upload"):
+    if _overrides(proto, RunnerBackend, "upload"):
         slots["upload"] = _R_COPY(copy_slot("upload"))
-    if proto is None or _overrides(proto, RunnerBackend, "download"):
+    if _overrides(proto, RunnerBackend, "download"):
         slots["download"] = _R_COPY(copy_slot("download"))
-    if proto is None or _overrides(proto, RunnerBackend, "describe"):
+    if _overrides(proto, RunnerBackend, "describe"):
         slots["describe"] = _R_DESCRIBE(describe)
     return slots
 
@@ -382,9 +383,7 @@ def register_runner(name: str, factory: RunnerFactory) -> None:
     if not callable(factory):
         raise TypeError(f"factory: expected a callable, got {type(factory).__name__}")
     b = req(name, "name")
-    proto: Optional[RunnerBackend] = None
-    if isinstance(factory, type) and issubclass(factory, RunnerBackend):
-        proto = factory.__new__(factory)
+    proto = factory if isinstance(factory, type) and issubclass(factory, RunnerBackend) else None
     slots = _runner_slots(dec(b), factory, proto)
     vt = S.RunnerVtable()
     vt.version, vt.name = 2, b
@@ -580,7 +579,7 @@ def _fill_info(inst: _ForgeInst, o: Any, info: Any) -> None:
     o.state, o.draft, o.reused = int(info.state), int(bool(info.draft)), int(bool(info.reused))
 
 
-def _forge_slots(name: str, factory: ForgeFactory, proto: Optional[ForgeProvider]) -> Dict[str, Any]:
+def _forge_slots(name: str, factory: ForgeFactory, proto: Optional[type]) -> Dict[str, Any]:
     what = f"forge provider '{name}'"
     insts = _forge_instances
 
@@ -680,7 +679,7 @@ def _forge_slots(name: str, factory: ForgeFactory, proto: Optional[ForgeProvider
         "protect": (_F_PROTECT, protect), "describe": (_F_DESCRIBE, describe)}
     slots: Dict[str, Any] = {"open": _F_OPEN(open_), "close": _F_CLOSE(close)}
     for slot, (proto_t, body) in bodies.items():
-        if proto is None or slot in ("pr_upsert", "pr_get") or _overrides(proto, ForgeProvider, slot):
+        if slot in ("pr_upsert", "pr_get") or _overrides(proto, ForgeProvider, slot):
             slots[slot] = proto_t(guarded(slot, body))
     return slots
 
@@ -695,9 +694,7 @@ def register_forge(name: str, factory: ForgeFactory) -> None:
     if not callable(factory):
         raise TypeError(f"factory: expected a callable, got {type(factory).__name__}")
     b = req(name, "name")
-    proto: Optional[ForgeProvider] = None
-    if isinstance(factory, type) and issubclass(factory, ForgeProvider):
-        proto = factory.__new__(factory)
+    proto = factory if isinstance(factory, type) and issubclass(factory, ForgeProvider) else None
     slots = _forge_slots(dec(b), factory, proto)
     vt = S.ForgeVtable()
     vt.version, vt.name = 1, b

@@ -5,7 +5,8 @@ forge provider and an agent kind with the vtable's version 2 slots
 opens its step's runner and execs through the pipeline; the pipeline's own
 repo, store and forge options; Repo credential callables against a real
 smart-HTTP git server with basic auth; devsys_policy_decide(); spec-kit's
-stories, tasks, severity counts and SARIF."""
+stories, tasks, severity counts and SARIF; and a Worker whose C threads run
+two tasks through the Python runner type at once."""
 from __future__ import annotations
 
 import base64
@@ -366,3 +367,28 @@ def test_repo_credential_callables(http_remote: str, ws: devsys.Workspace, monke
     with ws.task("cred-3", create=True) as t, devsys.Repo(t, http_remote, credentials=[devsys.DEFAULT_CREDENTIALS]):
         pass
     assert not any(TOKEN in a for a in GitHTTP.auth_seen[:1]), "the first request carries no credential"
+
+
+# ---------------------------------------------------------------------------- on the worker's C threads
+
+def test_a_worker_runs_two_tasks_through_the_python_runner_on_its_threads(tmp_path: Path, bare_repo: Path) -> None:
+    """ctypes takes the GIL for each slot call: two slots' pipelines use the Python runner type at once."""
+    runner_types()
+    cfg = tmp_path / "devsys.yaml"
+    cfg.write_text("runners:\n  py:\n    type: py-sub\n")
+    threads: List[str] = []
+    n0 = len(seen_cmds)
+    with devsys.Workspace(tmp_path / "ws") as w:
+        for tid in ("pyw-1", "pyw-2"):
+            with devsys.Pipeline(w, config_path=cfg) as p:
+                p.validate(make_spec(tmp_path, bare_repo, tid, 'echo "from the agent" >> README.md\n')
+                           .replace("runner: inproc\n", "runner: py\n"), f"{tid}.yaml")
+            with devsys.Store(w) as st:
+                st.submit(tid)
+        with devsys.Worker(w, jobs=2, once=True, poll_ms=50, config_path=cfg,
+                           event=lambda e: threads.append(threading.current_thread().name)) as wk:
+            wk.run()
+            assert wk.state("pyw-1") == "awaiting-review" and wk.state("pyw-2") == "awaiting-review"
+    tests_run = [c for c in seen_cmds[n0:] if c.argv[-1].endswith(b"tests.sh")]
+    assert len(tests_run) == 2, [c.argv for c in seen_cmds[n0:]]
+    assert threads and threading.main_thread().name not in threads, "events came from the worker's own threads"
