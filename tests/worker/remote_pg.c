@@ -472,3 +472,40 @@ Test(worker_remote_pg, a_queued_task_id_that_would_escape_the_workspace_is_refus
 	devsys_workspace_free(wb);
 	free(file);
 }
+
+Test(worker_remote_pg, a_kept_spec_over_the_store_limit_is_refused_at_submit)
+{
+	devsys_workspace *wa = NULL;
+	devsys_store *sa;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	char *file, *text, *big, *out;
+	size_t n = (1u << 20) + 4096;
+	int status;
+	json_t *j;
+	NEED_PG();
+	/* a valid spec whose bytes (a comment) pass the 1 MiB a shared store keeps */
+	file = write_spec("big1", NULL);
+	text = dt_read_file(file, NULL);
+	cr_assert(big = malloc(strlen(text) + n + 4));
+	strcpy(big, text);
+	strcat(big, "# ");
+	memset(big + strlen(big), 'x', n);
+	strcpy(big + strlen(text) + 2 + n, "\n");
+	cr_assert(dt_write_file(file, big));
+	out = dt_sh_output(&status, "'%s' --workspace '%s' submit '%s' 2>&1", cli, ws[0], file);
+	cr_assert_neq(status, 0, "a spec over the limit was queued: %s", out ? out : "");
+	cr_assert(out && strstr(out, "big1") && strstr(out, "larger than 1024 KiB"), "%s", out ? out : "");
+	free(out);
+	sa = open_store(&wa, 0);
+	cr_assert_eq(devsys_store_task_state(sa, "big1"), DEVSYS_STATE_VALIDATED, "registered here, not queued");
+	OK(devsys_store_claims_json(sa, "big1", &b));
+	cr_assert(j = json_loads(b.ptr, 0, NULL));
+	cr_assert_eq(json_array_size(json_object_get(j, "queue")), 0, "%s", b.ptr);
+	json_decref(j);
+	devsys_buf_dispose(&b);
+	devsys_store_free(sa);
+	devsys_workspace_free(wa);
+	free(big);
+	free(text);
+	free(file);
+}
