@@ -366,10 +366,13 @@ static int stop_recorded(devsys__stage_ctx *c, json_t *d)
 
 	if (pid > 1 && !remote)
 		rc = stop_local(pid, pgid, start);
-	if (rc == 0 && ((pid > 1 && remote) || json_object_get(d, "compose") || dir) &&
-	    (rc = open_place(&r, c, type, remote)) < 0)
-		rc = devsys__error_set(rc, "deploy: cannot reach the deploy target to stop the service: %s",
-		                       devsys_error_message(devsys_error_last()));
+	if (rc == 0 && ((pid > 1 && remote) || json_object_get(d, "compose") || dir)) {
+		c->p->pool.pin = json_string_value(json_object_get(d, "pool_member"));
+		if ((rc = open_place(&r, c, type, remote)) < 0)
+			rc = devsys__error_set(rc, "deploy: cannot reach the deploy target to stop the service: %s",
+			                       devsys_error_message(devsys_error_last()));
+		c->p->pool.pin = NULL;
+	}
 	if (rc == 0 && pid > 1 && remote)
 		rc = stop_remote(c, r, pid, pgid, start);
 	if (rc == 0 && json_object_get(d, "compose"))
@@ -525,15 +528,19 @@ static int place_checkout(deploy_run *d)
 	argv[4] = d->dir;
 	if ((rc = run_ok(c, d->runner, argv, NULL, NULL, 60000, 0, NULL, "making the deploy directory")) < 0)
 		return rc;
-	return devsys_runner_upload(d->runner, devsys_repo_checkout_path(c->repo), d->cwd);
+	/* an upload the host broke is the host's failure: a pooled one cools down and the stage moves, as tests do */
+	if ((rc = devsys_runner_upload(d->runner, devsys_repo_checkout_path(c->repo), d->cwd)) < 0)
+		devsys__pool_failed(c->p, d->runner, rc);
+	return rc;
 }
 
 /* The marker written before anything starts: what stop_service needs. */
 static int record_start(deploy_run *d, const char *kind)
 {
-	d->rec = json_pack("{s:s,s:i,s:s,s:s?,s:b,s:s?,s:s,s:n,s:b}", "kind", kind, "port", (int)d->port, "runner",
-	                   d->type, "profile", d->profile, "remote", d->remote, "dir", d->dir, "checkout", d->cwd,
-	                   "service", "stopped", 0);
+	/* pool_member: a pooled target's member, where the service is stopped later (not wherever the pool places) */
+	d->rec = json_pack("{s:s,s:i,s:s,s:s?,s:s?,s:b,s:s?,s:s,s:n,s:b}", "kind", kind, "port", (int)d->port, "runner",
+	                   d->type, "profile", d->profile, "pool_member", devsys__pool_member(d->runner), "remote",
+	                   d->remote, "dir", d->dir, "checkout", d->cwd, "service", "stopped", 0);
 	return d->rec ? record_deploy(d->c, d->rec) : devsys__error_oom();
 }
 

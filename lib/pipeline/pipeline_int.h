@@ -40,6 +40,7 @@ struct devsys_pipeline {
 		unsigned int attempt; /* 1, then one more each time it moves to another host */
 		unsigned int retries; /* how often the failed host's profile lets it move */
 		int host_failed;     /* a pooled host had a system failure in this attempt */
+		const char *pin;     /* open on this member only, with no slot (stopping a deploy where it runs) */
 	} pool;
 };
 
@@ -168,6 +169,8 @@ const char *devsys__pipeline_profile(const devsys_pipeline *p, const char *step)
  */
 int devsys__pool_open(devsys_runner **out, devsys_pipeline *p, const char *step, const char *profile,
                       const char *type, devsys_runner_options *o, const char **endpoint);
+/* The pool member @p runner was placed on, as the profile lists it (borrowed); NULL: not pooled. */
+const char *devsys__pool_member(const devsys_runner *runner);
 /* After an exec: a system failure on a pooled runner cools its member down. */
 void devsys__pool_after_exec(devsys_pipeline *p, devsys_runner *runner, const devsys_runner_result *rr);
 /* After a prepare, upload or download on @p runner returned @p rc: a connect, auth or system error

@@ -70,6 +70,7 @@ static unsigned long long placements; /* makes each holder id unique in this pro
 struct devsys__placement {
 	struct member *m;
 	const void *owner;
+	bool pinned; /* opened on p->pool.pin: it holds no slot */
 	unsigned int cooldown_s;
 	char label[300]; /* the host as recorded: "name:port", or the endpoint */
 };
@@ -216,6 +217,15 @@ static int members_of(struct member **ms, const char *profile, const devsys__cfg
 	return rc;
 }
 
+static struct member *locked_member(const char *profile, const char *name)
+{
+	struct member *m;
+	pthread_mutex_lock(&lock);
+	m = member_get(profile, name);
+	pthread_mutex_unlock(&lock);
+	return m;
+}
+
 /* Wait up to POLL_MS for a release in this process. */
 static void nap(void)
 {
@@ -327,7 +337,8 @@ static void let_go(struct member *m, const void *owner)
 static void release(void *payload)
 {
 	struct devsys__placement *pl = payload;
-	let_go(pl->m, pl->owner);
+	if (!pl->pinned)
+		let_go(pl->m, pl->owner);
 	devsys__free(pl);
 }
 
@@ -477,6 +488,24 @@ static void split_host(char *host, size_t cap, unsigned int *port, const char *m
 		*port = (unsigned int)strtoul(colon + 1, NULL, 10);
 }
 
+/*
+ * The member p->pool.pin names, without a slot or a look at cool-downs:
+ * what runs there already (a deployed service) is stopped where it runs,
+ * whatever the pool's load or health.
+ */
+static int pinned(struct member **out, unsigned int *busy, devsys_pipeline *p, const char *profile,
+                  const devsys__cfg_pool *pool)
+{
+	for (size_t i = 0; i < pool->n; i++)
+		if (strcmp(pool->members[i], p->pool.pin) == 0) {
+			*busy = 0;
+			return (*out = locked_member(profile, pool->members[i])) ? 0 : devsys__error_oom();
+		}
+	return devsys__error_set(DEVSYS_ENOTFOUND, "runner pool '%s' no longer lists '%s', where the task's deploy ran; "
+	                                           "stop what runs there by hand, or list it again",
+	                         profile, p->pool.pin);
+}
+
 int devsys__pool_open(devsys_runner **out, devsys_pipeline *p, const char *step, const char *profile,
                       const char *type, devsys_runner_options *o, const char **endpoint)
 {
@@ -493,13 +522,14 @@ int devsys__pool_open(devsys_runner **out, devsys_pipeline *p, const char *step,
 		return devsys__error_set(DEVSYS_ENOTSUPPORTED, "runner pool '%s' lists Docker endpoints, but this build "
 		                                               "has no Docker runner",
 		                         profile);
-	if ((rc = acquire(&m, &busy, p, profile, &pool)) < 0)
+	if ((rc = p->pool.pin ? pinned(&m, &busy, p, profile, &pool) : acquire(&m, &busy, p, profile, &pool)) < 0)
 		return rc;
 	if (!(pl = devsys__calloc(1, sizeof(*pl)))) {
-		let_go(m, p);
+		if (!p->pool.pin)
+			let_go(m, p);
 		return devsys__error_oom();
 	}
-	*pl = (struct devsys__placement){ m, p, pool.cooldown_s, "" };
+	*pl = (struct devsys__placement){ m, p, p->pool.pin != NULL, pool.cooldown_s, "" };
 	if (pool.docker) {
 		*endpoint = m->name;
 		snprintf(pl->label, sizeof(pl->label), "%s", m->name);
@@ -525,6 +555,12 @@ int devsys__pool_open(devsys_runner **out, devsys_pipeline *p, const char *step,
 		*out = NULL;
 	}
 	return rc;
+}
+
+const char *devsys__pool_member(const devsys_runner *runner)
+{
+	const struct devsys__placement *pl = devsys__runner_owner(runner, pool_tag);
+	return pl ? pl->m->name : NULL;
 }
 
 void devsys__pool_after_exec(devsys_pipeline *p, devsys_runner *runner, const devsys_runner_result *rr)

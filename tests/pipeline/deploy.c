@@ -3,7 +3,8 @@
  * pushed to a bare repository on file://, moved on to "tested" through the
  * store, then deployed by a command that starts a small HTTP service on the
  * port the stage chose (inproc, and over ssh to a second "test host"), or by
- * a compose project on the fixture dockerd, with HTTP and command checks.
+ * a compose project on the fixture dockerd, with HTTP and command checks;
+ * and on a runner pool of two test hosts whose first breaks the upload.
  */
 #include "pipeline_fixture.h"
 #include "sshd_fixture.h"
@@ -11,8 +12,10 @@
 #include "pipeline/pipeline_int.h"
 
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char *dir;
 static devsys_workspace *ws;
@@ -526,4 +529,114 @@ Test(pipeline_deploy, a_compose_deploy_runs_on_the_fixture_engine, .init = setup
 	free(out);
 	free(cli);
 	dt_dockerd_free(dk);
+}
+
+/* ---- on a runner pool of two test hosts ---- */
+
+/* How many members of pool @p pool the workspace's store has cooling down now. */
+static int cooling(const char *pool)
+{
+	char p[4096];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+	snprintf(p, sizeof(p), "%s/devsys.db", dir);
+	if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db,
+	                       "SELECT count(*) FROM host_cools WHERE pool = ?1 AND "
+	                       "until_ms > CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+	                       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, pool, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int(st, 0);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/* Task @p id's events of @p type with data.host @p host. */
+static int placed_events(const char *id, const char *type, const char *host)
+{
+	char p[4096], *text, *line, *save = NULL;
+	int n = 0;
+	snprintf(p, sizeof(p), "%s/tasks/%s/events.jsonl", dir, id);
+	text = dt_read_file(p, NULL);
+	for (line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *e = json_loads(line, 0, NULL);
+		const char *h = json_string_value(json_object_get(json_object_get(e, "data"), "host"));
+		n += e && !strcmp(json_string_value(json_object_get(e, "type")), type) && h && !strcmp(h, host);
+		json_decref(e);
+	}
+	free(text);
+	return n;
+}
+
+/*
+ * The first host serves no SFTP: the deploy directory is made there, the
+ * upload fails, that host cools down and the deploy moves to the second.
+ * Once the cool-down is over (an unpinned open would take the first host,
+ * listed first), the service is stopped on the host it runs on.
+ */
+Test(pipeline_deploy, a_pooled_deploy_moves_when_its_upload_breaks_and_is_stopped_where_it_runs, .init = setup,
+     .fini = teardown)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	char why[256], cfg[4096], text[4096], hx[64], hy[64], *sec;
+	json_t *tj, *pls, *acc;
+	long long pid;
+	dt_sshd *x = dt_sshd_start(why, sizeof(why)), *y = x ? dt_sshd_start(why, sizeof(why)) : NULL;
+	if (!x || !y) {
+		dt_sshd_free(x);
+		dt_skip("%s", why);
+	}
+	dt_sshd_stop(x);
+	cr_assert_eq(dt_sh("sed -i '/^Subsystem/d' '%s'", x->config), 0);
+	cr_assert(dt_sshd_restart(x), "x starts again without its SFTP subsystem");
+	cr_assert_eq(dt_sh("cat '%s' >> '%s' && cat '%s' '%s' > '%s/pool_known_hosts' && mkdir -p '%s/pool-remote'",
+	                   x->user_pub, y->authorized_keys, x->known_hosts, y->known_hosts, dir, dir),
+	             0);
+	snprintf(hx, sizeof(hx), "127.0.0.1:%d", x->port);
+	snprintf(hy, sizeof(hy), "127.0.0.1:%d", y->port);
+	snprintf(cfg, sizeof(cfg), "%s/devsys.yaml", dir);
+	snprintf(text, sizeof(text),
+	         "runners:\n  farm:\n    type: remote-ssh\n    hosts: [\"%s\", \"%s\"]\n    key: %s\n"
+	         "    known_hosts: %s/pool_known_hosts\n    remote_dir: %s/pool-remote\n    per_host_max: 1\n"
+	         "    cooldown: 1s\n    connect_timeout: 5s\n    grace: 500ms\n",
+	         hx, hy, x->user_key, dir, dir);
+	cr_assert(dt_write_file(cfg, text));
+	start_pipeline(cfg);
+	sec = command_deploy(health_check);
+	sec = realloc(sec, strlen(sec) + 64);
+	strcat(sec, "  runner: farm\n");
+	tested_task("pool-1", sec, NULL);
+	free(sec);
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome, dt_errmsg());
+	cr_assert_str_eq(r.outcome, "deployed");
+	tj = task_json("pool-1");
+	pls = json_object_get(tj, "placements");
+	cr_assert_eq(json_array_size(pls), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(pls, 0), "host")), hx);
+	cr_assert(strstr(json_string_value(json_object_get(json_array_get(pls, 0), "failed")), "SFTP"),
+	          "the first host's upload failed: %s", json_dumps(json_array_get(pls, 0), 0));
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(pls, 1), "host")), hy);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(tj, "deploy"), "pool_member")), hy);
+	pid = service_pid(tj);
+	json_decref(tj);
+	acc = acceptance_json("pool-1");
+	cr_assert(json_is_true(json_object_get(json_array_get(acc, 0), "passed")));
+	json_decref(acc);
+	cr_assert(pid > 1 && running(pid));
+	cr_assert_eq(placed_events("pool-1", "runner.host_failed", hx), 1);
+
+	/* the first host is back in the pool: the stop still goes where the service runs */
+	for (int i = 0; i < 500 && cooling("farm") != 0; i++)
+		nanosleep(&(struct timespec){ 0, 20 * 1000000 }, NULL);
+	cr_assert_eq(cooling("farm"), 0, "the 1 s cool-down never ended");
+	cr_assert_eq(stop_service("pool-1"), 0, "%s", dt_errmsg());
+	cr_assert(!running(pid), "the service (pid %lld) was stopped", pid);
+	cr_assert_eq(placed_events("pool-1", "runner.placed", hy), 2, "deployed, then stopped, on %s", hy);
+	cr_assert_eq(placed_events("pool-1", "runner.placed", hx), 1, "only the failed attempt was placed on %s", hx);
+	dt_sshd_free(x);
+	dt_sshd_free(y);
 }
