@@ -227,6 +227,57 @@ static int decision_reasons(lua_State *L)
 	return 1;
 }
 
+/* Protected: the change table at 2 into the devsys_policy_change at 1. */
+static int change_k(lua_State *L)
+{
+	devsys_policy_change *c = lua_touserdata(L, 1), init = DEVSYS_POLICY_CHANGE_INIT;
+	lua_Integer om, nm;
+	*c = init;
+	c->path = ld_field_str(L, 2, "path", NULL);
+	c->old_path = ld_field_str(L, 2, "old_path", NULL);
+	om = ld_field_int(L, 2, "old_mode", 0);
+	nm = ld_field_int(L, 2, "new_mode", 0);
+	luaL_argcheck(L, om >= 0 && om <= 0xffffff && nm >= 0 && nm <= 0xffffff, 2, "modes are git's (0100644 ...)");
+	c->flags = devsys_policy_change_flags((unsigned int)om, (unsigned int)nm);
+	c->flags |= ld_field_bool(L, 2, "symlink", false) ? DEVSYS_POLICY_CHANGE_SYMLINK : 0u;
+	c->flags |= ld_field_bool(L, 2, "submodule", false) ? DEVSYS_POLICY_CHANGE_SUBMODULE : 0u;
+	c->flags |= ld_field_bool(L, 2, "mode", false) ? DEVSYS_POLICY_CHANGE_MODE : 0u;
+	return 0;
+}
+
+/*
+ * policy:classify_changes({ {path=, old_path=, old_mode=, new_mode=, symlink=, submodule=, mode=}, ... })
+ *   -> risk, the decisive entry's index (nil for an empty list) | nil, msg, code
+ */
+static int policy_classify_changes(lua_State *L)
+{
+	const devsys_policy *p = policy_check(L, 1, false);
+	size_t n, decisive = 0;
+	devsys_policy_change *cs;
+	const devsys_policy_change **v;
+	int risk = 0, rc;
+	luaL_checktype(L, 2, LUA_TTABLE);
+	n = lua_rawlen(L, 2);
+	cs = lua_newuserdatauv(L, n * sizeof(*cs) + 1, 0);
+	v = lua_newuserdatauv(L, n * sizeof(*v) + 1, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushcfunction(L, change_k);
+		lua_pushlightuserdata(L, &cs[i]);
+		lua_rawgeti(L, 2, (lua_Integer)i + 1);
+		luaL_argcheck(L, lua_istable(L, -1), 2, "a list of change tables");
+		lua_call(L, 2, 0); /* a bad field raises here: misuse */
+		v[i] = &cs[i];
+	}
+	if ((rc = devsys_policy_classify_changes(&risk, &decisive, p, v, n)) < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushstring(L, devsys_risk_name(risk));
+	if (n)
+		lua_pushinteger(L, (lua_Integer)decisive + 1);
+	else
+		lua_pushnil(L);
+	return 2;
+}
+
 /* cfg:policy() -> the config's policy (read-only, borrowed: refused once cfg is closed) */
 static int config_policy(lua_State *L)
 {
@@ -755,7 +806,8 @@ void ld_open_forge(lua_State *L)
 		                            { "glob_check", l_glob_check }, { NULL, NULL } };
 	static const luaL_Reg pol_methods[] = {
 		{ "add_glob", policy_add_glob }, { "globs", policy_globs }, { "classify", policy_classify },
-		{ "options", policy_options },   { "decide", policy_decide }, { NULL, NULL },
+		{ "options", policy_options },   { "decide", policy_decide }, { "classify_changes", policy_classify_changes },
+		{ NULL, NULL },
 	};
 	static const luaL_Reg dec_methods[] = {
 		{ "outcome", decision_outcome }, { "risk", decision_risk }, { "approvals", decision_approvals },

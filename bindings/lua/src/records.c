@@ -616,6 +616,63 @@ static int l_events_since(lua_State *L)
 	return 2;
 }
 
+/* fn(seq, type, line) for devsys.record_events_foreach: false or an error stops */
+static int event_cb(uint64_t seq, const char *type, const char *line, size_t len, void *payload)
+{
+	ld_cb *cb = payload;
+	if (!ld_cb_push(cb))
+		return 1;
+	lua_pushinteger(ld_running, (lua_Integer)seq);
+	lua_pushstring(ld_running, type);
+	lua_pushlstring(ld_running, line, len);
+	if (ld_cb_call(cb, 3, 1))
+		return 1;
+	lua_pop(ld_running, 1);
+	return 0;
+}
+
+/*
+ * devsys.record_events_foreach(task, seq, limit, fn(seq, type, line)) -> true | nil, msg, code:
+ * the events after @p seq (up to limit; 0: all) one by one; fn returning false stops (E.USER), raising re-raises
+ */
+static int l_events_foreach(lua_State *L)
+{
+	devsys_task *t = ld_check(L, 1, LD_TASK);
+	lua_Integer seq = luaL_optinteger(L, 2, 0), limit = luaL_optinteger(L, 3, 0);
+	ld_cb cb;
+	int rc;
+	luaL_argcheck(L, seq >= 0, 2, "seq must be >= 0");
+	luaL_argcheck(L, limit >= 0, 3, "limit must be >= 0");
+	luaL_checktype(L, 4, LUA_TFUNCTION);
+	ld_cb_init(&cb);
+	ld_cb_set(L, &cb, 4);
+	ld_enter(L);
+	rc = devsys_record_events_foreach(t, (uint64_t)seq, (size_t)limit, event_cb, &cb);
+	luaL_unref(L, LUA_REGISTRYINDEX, cb.fn);
+	cb.fn = LUA_NOREF;
+	if (rc < 0)
+		return ld_fail(L, rc, &cb);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/*
+ * devsys.record_path(task, file [, run [, stage]]) -> the absolute path of one file of the record:
+ * "task.json", "events", "reports", "latest", "acceptance", "run-summary", "run-junit" (run), "log" (stage)
+ */
+static int l_record_path(lua_State *L)
+{
+	static const char *const files[] = { "task.json", "events", "reports", "latest", "acceptance", "run-summary",
+		                             "run-junit", "log", NULL };
+	devsys_task *t = ld_check(L, 1, LD_TASK);
+	int file = luaL_checkoption(L, 2, NULL, files) + 1; /* DEVSYS_RECORD_FILE_* count from 1 */
+	lua_Integer run = luaL_optinteger(L, 3, 0);
+	devsys_buf b = DEVSYS_BUF_INIT;
+	luaL_argcheck(L, run >= 0 && run <= 0x7fffffff, 3, "run must be 0..2^31-1");
+	return buf_result(L, devsys_record_path(&b, t, (devsys_record_file)file, (unsigned int)run, ld_optcstr(L, 4, NULL)),
+	                  &b);
+}
+
 /* devsys.record_latest_run(task) -> run number */
 static int l_latest_run(lua_State *L)
 {
@@ -978,6 +1035,7 @@ void ld_open_records(lua_State *L)
 #ifdef DEVSYS_FEATURE_RECORD
 	static const luaL_Reg rec_fns[] = { { "record_open", l_record_open }, { "stage_check", l_stage_check },
 		                            { "record_latest_run", l_latest_run }, { "record_events_since", l_events_since },
+		                            { "record_events_foreach", l_events_foreach }, { "record_path", l_record_path },
 		                            { NULL, NULL } };
 	static const luaL_Reg rec_methods[] = {
 		{ "set_string", rec_set_string },   { "set_int", rec_set_int },       { "set_json", rec_set_json },

@@ -37,14 +37,22 @@ static void stream_release(lua_State *L, ld_handle *h)
 	ld_cb_clear(L, &((ld_stream *)h)->write);
 }
 
-/* audit({name=, provider=, task_id=, stage=, cached=, error=}); it cannot abort: resolve raises after */
+/* audit({name=, provider=, task_id=, stage=, cached=, error=, json=}); it cannot abort: resolve raises after */
 static void audit_cb(const devsys_secret_event *ev, void *payload)
 {
 	ld_cb *cb = payload;
 	lua_State *L = ld_running;
+	devsys_buf b = DEVSYS_BUF_INIT;
 	if (!ld_cb_push(cb))
 		return;
-	lua_createtable(L, 0, 6);
+	lua_createtable(L, 0, 7);
+	if (devsys_secret_event_json(&b, ev) == 0) /* the record's secret.resolve data, as the pipeline writes it */
+		ld_pushbuf(L, &b);
+	else {
+		devsys_buf_dispose(&b);
+		lua_pushnil(L);
+	}
+	lua_setfield(L, -2, "json");
 	lua_pushstring(L, ev->name);
 	lua_setfield(L, -2, "name");
 	lua_pushstring(L, ev->provider);
