@@ -449,6 +449,13 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_policy_change_flags", _u, [_u, _u], "policy"),
     ("devsys_policy_classify_changes", _i, [_ip, _zp, _P, POINTER(POINTER(S.PolicyChange)), _z], "policy"),
     ("devsys_repo_url", _s, [_P], "git"),
+    # readers of a task's record, a report's cases, an agent profile's settings
+    ("devsys_record_events_since", _i, [_buf, POINTER(c_uint64), _P, c_uint64, _z], "record"),
+    ("devsys_record_events_foreach", _i, [_P, c_uint64, _z, S.RECORD_EVENT_CB, _P], "record"),
+    ("devsys_record_path", _i, [_buf, _P, _i, _u, _s], "record"),
+    ("devsys_record_git_step", _i, [_P, _s, _s, _s, _s, _s, _s], "record"),
+    ("devsys_report_cases_json", _i, [_buf, _P], "report"),
+    ("devsys_config_agent_value", _i, [_sp, _sp, _P, _s, _s], "config"),
     ("devsys_speckit_requirement_count", _z, [_P], "speckit"),
     ("devsys_speckit_requirement_at", _s, [_P, _z], "speckit"),
     ("devsys_speckit_phase_count", _z, [_P], "speckit"),

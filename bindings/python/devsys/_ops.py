@@ -601,6 +601,14 @@ class Config(Handle):
         check(fn.devsys_config_policy(byref(p), self._h))
         return _globs(p.value)
 
+    def agent_value(self, profile: str, key: str) -> Tuple[Optional[str], Optional[str]]:
+        """agents.<profile>.<key> as written (lists comma-joined) and where it
+        was set ("devsys.yaml:4:19"); (None, None) when it is not set.
+        NotFoundError for an unknown profile, InvalidArgumentError for an unknown key."""
+        v, w = c_char_p(), c_char_p()
+        check(fn.devsys_config_agent_value(byref(v), byref(w), self._h, req(profile, "profile"), req(key, "key")))
+        return dec_opt(v.value), dec_opt(w.value) if v.value is not None else None
+
     def forges(self) -> List[str]:
         return [dec(fn.devsys_config_forge_host(self._h, i)) for i in range(int(fn.devsys_config_forge_count(self._h)))]
 
@@ -869,6 +877,10 @@ class Report(Handle):
     def summary_json(self) -> str:
         return dec(with_buf(lambda b: fn.devsys_report_summary_json(self._h, b)))
 
+    def cases_json(self) -> str:
+        """The cases as the CLI's `devsys report --json` gives them (a JSON array)."""
+        return dec(with_buf(lambda b: fn.devsys_report_cases_json(b, self._h)))
+
     def write_summary(self, path: StrPath) -> None:
         check(fn.devsys_report_write_summary(self._h, req(path, "path")))
 
@@ -886,6 +898,37 @@ def latest_run(task: Task) -> Optional[int]:
         return None
     check(rc)
     return n.value
+
+
+RECORD_FILE_TASK_JSON, RECORD_FILE_EVENTS, RECORD_FILE_REPORTS, RECORD_FILE_LATEST = 1, 2, 3, 4
+RECORD_FILE_ACCEPTANCE, RECORD_FILE_RUN_SUMMARY, RECORD_FILE_RUN_JUNIT, RECORD_FILE_LOG = 5, 6, 7, 8
+
+
+def events_since(task: Task, seq: int = 0, limit: int = 0) -> Tuple[bytes, int]:
+    """The task's events after @p seq (at most @p limit; 0: all) as the JSON
+    lines events.jsonl holds, and the seq of the last one (@p seq when none)."""
+    last = c_uint64()
+    text = with_buf(lambda b: fn.devsys_record_events_since(b, byref(last), task._h, seq, limit))
+    return text, last.value
+
+
+def events_foreach(task: Task, on_event: Callable[[int, str, bytes], Optional[bool]], seq: int = 0,
+                   limit: int = 0) -> None:
+    """Call @p on_event(seq, type, line) for each event after @p seq, oldest
+    first; returning False stops the walk (UserCallbackError), an exception
+    stops it and is raised again."""
+    trap = Trap()
+
+    def cb(s: int, t: Optional[bytes], line: Any, n: int, _pl: Any) -> int:
+        return trap.run(on_event, int(s), dec(t), ctypes.string_at(line, n))
+    f = S.RECORD_EVENT_CB(cb)
+    trap.check(fn.devsys_record_events_foreach(task._h, seq, limit, f, None))
+
+
+def record_path(task: Task, file: int, run: int = 0, stage: Optional[str] = None) -> str:
+    """The absolute path of one file of the task's record (RECORD_FILE_*; @p run
+    for the RUN_* files, @p stage for RECORD_FILE_LOG); nothing is created."""
+    return dec(with_buf(lambda b: fn.devsys_record_path(b, task._h, file, run, enc(stage, "stage", optional=True))))
 
 
 class Record(Handle):
@@ -945,6 +988,18 @@ class Record(Handle):
 
     def run_complete(self, run: int) -> None:
         check(fn.devsys_record_run_complete(self._h, run))
+
+    def git_step(self, type: str, *, url: Optional[str] = None, branch: Optional[str] = None,
+                 base_branch: Optional[str] = None, base_sha: Optional[str] = None,
+                 head_sha: Optional[str] = None) -> None:
+        """Record a git step the caller made ("git.checkout", "git.commit",
+        "git.push"): task.json's repo_url, branch, base_branch, base_sha and
+        head_sha, then the event @p type (devsys_record_git_step())."""
+        check(fn.devsys_record_git_step(self._h, req(type, "type"), enc(url, "url", optional=True),
+                                        enc(branch, "branch", optional=True),
+                                        enc(base_branch, "base_branch", optional=True),
+                                        enc(base_sha, "base_sha", optional=True),
+                                        enc(head_sha, "head_sha", optional=True)))
 
     def write_acceptance(self, json_text: str) -> None:
         check(fn.devsys_record_write_acceptance(self._h, req(json_text, "json")))
@@ -1276,4 +1331,6 @@ __all__ = ['STAGE_FETCH', 'STAGE_CHECKOUT', 'STAGE_PUSH', 'Progress', 'ProgressC
            'risk_from_name', 'glob_check', 'glob_match', 'Policy', 'CRED_USERPASS', 'CRED_SSH_KEY',
            'CRED_SSH_AGENT', 'Credential', 'CredentialLink', 'CredentialFn', 'CredentialProvider',
            'DEFAULT_CREDENTIALS', 'KEY_CREDENTIALS', 'CHANGE_SYMLINK', 'CHANGE_SUBMODULE', 'CHANGE_MODE',
-           'change_flags']
+           'change_flags', 'RECORD_FILE_TASK_JSON', 'RECORD_FILE_EVENTS', 'RECORD_FILE_REPORTS',
+           'RECORD_FILE_LATEST', 'RECORD_FILE_ACCEPTANCE', 'RECORD_FILE_RUN_SUMMARY', 'RECORD_FILE_RUN_JUNIT',
+           'RECORD_FILE_LOG', 'events_since', 'events_foreach', 'record_path']

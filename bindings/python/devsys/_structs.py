@@ -107,6 +107,8 @@ class ReportCase(Structure):
 
 
 REPORT_CASE_CB: Any = CFUNCTYPE(c_int, POINTER(ReportCase), c_void_p)
+#: record.h devsys_record_event_cb: (seq, type, line, len, payload)
+RECORD_EVENT_CB: Any = CFUNCTYPE(c_int, c_uint64, c_char_p, c_void_p, c_size_t, c_void_p)
 
 
 class ReportOptions(Structure):
