@@ -168,7 +168,7 @@ static int spec_get_string(lua_State *L)
 	return 1;
 }
 
-/* spec:get([pointer [, document]]) -> the value at a JSON pointer as Lua data, or nil */
+/* spec:get([pointer [, document]]) -> the value at a JSON pointer as Lua data, its line, column and source; or nil */
 static int spec_get(lua_State *L)
 {
 	devsys_spec *s = ld_check(L, 1, LD_SPEC);
@@ -181,7 +181,31 @@ static int spec_get(lua_State *L)
 	push_node(L, n, 0);
 	lua_pushinteger(L, devsys_node_line(n));
 	lua_pushinteger(L, devsys_node_column(n));
-	return 3;
+	lua_pushstring(L, devsys_node_source(n));
+	return 4;
+}
+
+/* spec:format() -> "yaml" | "json": what was parsed */
+static int spec_format(lua_State *L)
+{
+	lua_pushstring(L, devsys_spec_get_format(ld_check(L, 1, LD_SPEC)) == DEVSYS_SPEC_FORMAT_JSON ? "json" : "yaml");
+	return 1;
+}
+
+/* spec:timeout_ms(step [, document]) -> the step's ("agent", "tests", "deploy") timeout in ms | nil, msg, code */
+static int spec_timeout_ms(lua_State *L)
+{
+	devsys_spec *s = ld_check(L, 1, LD_SPEC);
+	const char *step = ld_checkcstr(L, 2);
+	lua_Integer i = luaL_optinteger(L, 3, 1);
+	unsigned int ms = 0;
+	int rc;
+	if (i < 1 || (size_t)i > devsys_spec_count(s))
+		luaL_argerror(L, 3, "document index out of range");
+	if ((rc = devsys_spec_timeout_ms(s, (size_t)i - 1, step, &ms)) < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushinteger(L, ms);
+	return 1;
 }
 
 /*
@@ -352,6 +376,30 @@ static int v_errors(lua_State *L)
 	return 1;
 }
 
+/* validation:to_json() -> the errors in JSON Schema's "basic" output format */
+static int v_to_json(lua_State *L)
+{
+	devsys_buf b = DEVSYS_BUF_INIT;
+	int rc = devsys_validation_to_json(&b, ld_check(L, 1, LD_VALIDATION));
+	if (rc < 0) {
+		devsys_buf_dispose(&b);
+		return ld_fail(L, rc, NULL);
+	}
+	ld_pushbuf(L, &b);
+	return 1;
+}
+
+/* devsys.task_schema() -> the canonical task schema, compiled (the library's: closing it frees nothing) */
+static int l_task_schema(lua_State *L)
+{
+	const devsys_schema *sc = NULL;
+	int rc = devsys_spec_task_schema(&sc);
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	ld_new(L, LD_SCHEMA, sizeof(ld_handle), (void *)sc, NULL);
+	return 1;
+}
+
 static int l_task_schema_text(lua_State *L)
 {
 	lua_pushstring(L, devsys_spec_task_schema_text());
@@ -372,12 +420,14 @@ void ld_open_spec(lua_State *L)
 		{ "spec_check", l_spec_check },
 		{ "schema_compile", l_schema_compile },
 		{ "task_schema_text", l_task_schema_text },
+		{ "task_schema", l_task_schema },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg spec_methods[] = {
 		{ "name", spec_name },         { "count", spec_count },       { "get_string", spec_get_string },
 		{ "get", spec_get },           { "to_json", spec_to_json },   { "validate", spec_validate },
-		{ "check", spec_check },       { "duration_ms", spec_duration_ms }, { NULL, NULL },
+		{ "check", spec_check },       { "duration_ms", spec_duration_ms }, { "format", spec_format },
+		{ "timeout_ms", spec_timeout_ms }, { NULL, NULL },
 	};
 	static const luaL_Reg schema_methods[] = {
 		{ "validate", schema_validate },
@@ -389,6 +439,7 @@ void ld_open_spec(lua_State *L)
 		{ "valid", v_valid },
 		{ "count", v_count },
 		{ "errors", v_errors },
+		{ "to_json", v_to_json },
 		{ NULL, NULL },
 	};
 	ld_register(L, LD_SPEC, spec_methods);

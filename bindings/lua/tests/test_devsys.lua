@@ -202,8 +202,11 @@ if devsys.spec_load then
     local s <close> = assert(devsys.spec_load(SPEC, "spec.yaml"))
     eq(s:name(), "spec.yaml"); eq(s:count(), 1)
     eq(s:get_string("/id"), "fix-typo-readme")
-    local repo, line = s:get("/repo")
-    eq(repo.base_branch, "main"); eq(line, 5, "line of /repo")
+    local repo, line, _, source = s:get("/repo")
+    eq(repo.base_branch, "main"); eq(line, 5, "line of /repo"); eq(source, "spec.yaml")
+    eq(s:format(), "yaml")
+    local j <close> = assert(devsys.spec_load('{"id": "x"}', "x.json"))
+    eq(j:format(), "json")
     eq(s:get("/nope"), nil)
     has(s:to_json(), '"id":"fix-typo-readme"')
     local v <close> = s:validate()
@@ -237,6 +240,16 @@ if devsys.spec_load then
     local urls = {}
     for _, e in ipairs(errs) do urls[#urls + 1] = e.instance_location .. " " .. e.message; eq(e.file, "bad.yaml") end
     has(table.concat(urls, "\n"), "/repo/url")
+    local j = v:to_json()
+    has(j, '"valid":false'); has(j, '"instanceLocation":"/repo/url"')
+    local ts <close> = assert(devsys.task_schema())
+    local again <close> = ts:validate(s)
+    eq(again:valid(), false, "the compiled task schema refuses it too")
+    local ok <close> = assert(devsys.spec_load(SPEC, "spec.yaml"))
+    eq(ts:check(ok), true)
+    ts:close(); ts:close() -- the library's: closing frees nothing
+    local ts2 <close> = assert(devsys.task_schema())
+    eq(ts2:check(ok), true, "still there after a close")
   end)
 
   test("spec: parse errors and limits", function()
@@ -1077,6 +1090,10 @@ if devsys.spec_load then
     fails(E.INVALID, "x.c", s:duration_ms("/c", "x.c"))
     fails(E.NOTFOUND, nil, s:duration_ms("/none"))
     raises("string expected", s.duration_ms, s, nil)
+    local t <close> = assert(devsys.spec_load(SPEC .. "tests:\n  command: [make, test]\n  timeout: 2m\n", "t.yaml"))
+    eq(t:timeout_ms("tests"), 120000)
+    fails(E.NOTFOUND, nil, t:timeout_ms("deploy"))
+    raises("out of range", t.timeout_ms, t, "tests", 2)
   end)
 end
 
