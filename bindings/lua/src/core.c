@@ -226,9 +226,27 @@ const char **ld_str_array(lua_State *L, int idx, const char *k, size_t *n)
 
 /* ---- errors ---- */
 
+/* The detail of the last failure ld_fail() returned on this thread, for devsys.error_detail(). */
+static _Thread_local int ld_last_status;
+static _Thread_local char ld_last_detail[2048];
+
+/*
+ * devsys.error_detail() -> http_status (0: none), the remote's own message (nil: none) of the last
+ * failure a call returned as nil, message, code on this thread (a forge's answer)
+ */
+static int l_error_detail(lua_State *L)
+{
+	lua_pushinteger(L, ld_last_status);
+	ld_pushstr(L, ld_last_detail[0] ? ld_last_detail : NULL);
+	return 2;
+}
+
 int ld_fail(lua_State *L, int rc, ld_cb *cb)
 {
 	ld_cb none;
+	const char *detail = devsys_error_detail(devsys_error_last());
+	ld_last_status = devsys_error_http_status(devsys_error_last());
+	snprintf(ld_last_detail, sizeof(ld_last_detail), "%s", detail ? detail : "");
 	if (rc == DEVSYS_EUSER) { /* a Lua plug-in's slot raised inside this call: raise that */
 		if (!cb) {
 			ld_cb_init(&none);
@@ -582,6 +600,7 @@ void ld_open_core(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{ "version", l_version },
 		{ "version_numbers", l_version_numbers },
+		{ "error_detail", l_error_detail },
 		{ "features", l_features },
 		{ "feature_enabled", l_feature_enabled },
 		{ "error_name", l_error_name },

@@ -770,12 +770,22 @@ static void fg_close(void *self)
  */
 static int fg_call(lua_State *L, ld_finst *f, const char *m, int nargs, int def)
 {
-	int rc;
-	if ((rc = plug_pcall(L, f->prov, m, nargs + 1, 3)) < 0)
+	char remote[2048];
+	int rc, status;
+	if ((rc = plug_pcall(L, f->prov, m, nargs + 1, 5)) < 0)
 		return rc;
-	if (lua_isnil(L, -3) && !lua_isnil(L, -2))
-		return slot_refused(L, f->prov, m, def);
-	return 0;
+	if (!lua_isnil(L, -5) || lua_isnil(L, -4)) {
+		lua_pop(L, 2); /* the 3 results the slot reads */
+		return 0;
+	}
+	/* nil, message [, code [, http_status [, the forge's own message]]]: kept as the error's detail */
+	status = lua_isinteger(L, -2) && lua_tointeger(L, -2) > 0 && lua_tointeger(L, -2) < 1000 ? (int)lua_tointeger(L, -2) : 0;
+	snprintf(remote, sizeof(remote), "%s", lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "");
+	lua_pop(L, 2);
+	rc = slot_refused(L, f->prov, m, def);
+	if (status || remote[0])
+		(void)devsys_error_set_detail(status, remote[0] ? remote : NULL);
+	return rc;
 }
 
 /* The state and method @p m pushed, or a code (the caller returns it). */

@@ -1722,7 +1722,7 @@ if devsys.register_forge then
       return pr
     end
     function f:pr_get(n)
-      if not self.prs[n] then return nil, "no pull request #" .. n, E.NOTFOUND end
+      if not self.prs[n] then return nil, "no pull request #" .. n, E.NOTFOUND, 404, '{"message":"Not Found"}' end
       self.prs[n].reused = false
       return self.prs[n]
     end
@@ -1772,6 +1772,11 @@ if devsys.register_forge then
     fails(E.INVALID, "the forge refused the title", forge:open_pr({ title = "refuse", head = "task/x", base = "main" }))
     raises("the forge broke", forge.open_pr, forge, { title = "raise", head = "task/x", base = "main" })
     fails(E.NOTFOUND, "no pull request #9", forge:pr(9))
+    local status, detail = devsys.error_detail()
+    eq(status, 404); eq(detail, '{"message":"Not Found"}', "the forge's own answer is the error's detail")
+    fails(E.INVALID, "the forge refused the title", forge:open_pr({ title = "refuse", head = "task/x", base = "main" }))
+    status, detail = devsys.error_detail()
+    eq(status, 0, "a refusal without one has no detail"); eq(detail, nil)
     eq(forge:set_status(H1, "devsys/tests", "success", "green"), true)
     fails(E.SYSTEM, "status API down", forge:set_status(H1, "down", "success"))
     local cs = pr:checks()
