@@ -520,6 +520,19 @@ static int rec_set_repo_url(lua_State *L)
 	return ok(L, devsys_record_set_repo_url(r, ld_checkcstr(L, 2)));
 }
 
+#ifdef DEVSYS_FEATURE_GIT
+/* record:git_step("git.checkout" | "git.commit" | "git.push", repo): the repo's facts into task.json and an event */
+static int rec_git_step(lua_State *L)
+{
+	devsys_record *r = ld_check(L, 1, LD_RECORD);
+	const char *type = ld_checkcstr(L, 2);
+	devsys_repo *repo = ld_check(L, 3, LD_REPO);
+	return ok(L, devsys_record_git_step(r, type, devsys_repo_url(repo), devsys_repo_branch(repo),
+	                                    devsys_repo_base_branch(repo), devsys_repo_base_sha(repo),
+	                                    devsys_repo_head_sha(repo)));
+}
+#endif
+
 static int rec_stage_begin(lua_State *L)
 {
 	devsys_record *r = ld_check(L, 1, LD_RECORD);
@@ -1043,7 +1056,11 @@ void ld_open_records(lua_State *L)
 		{ "stage_end", rec_stage_end },     { "save", rec_save },             { "json", rec_json },
 		{ "event", rec_event },             { "run_begin", rec_run_begin },   { "run_add_junit", rec_run_add_junit },
 		{ "run_complete", rec_run_complete }, { "write_acceptance", rec_write_acceptance },
-		{ "log_path", rec_log_path },       { NULL, NULL },
+		{ "log_path", rec_log_path },
+#ifdef DEVSYS_FEATURE_GIT
+		{ "git_step", rec_git_step },
+#endif
+		{ NULL, NULL },
 	};
 	ld_register(L, LD_RECORD, rec_methods);
 	luaL_setfuncs(L, rec_fns, 0);

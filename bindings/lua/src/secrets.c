@@ -68,7 +68,10 @@ static void audit_cb(const devsys_secret_event *ev, void *payload)
 	ld_cb_call(cb, 1, 0);
 }
 
-/* devsys.secrets([{ws=, docker_secrets_dir=, command_timeout_ms=, audit=fn(event)}]) */
+/*
+ * devsys.secrets([{ws=, docker_secrets_dir=, command_timeout_ms=, audit=fn(event), record_events=}])
+ * record_events: each resolution made for a task is appended to its events.jsonl (secret.resolve)
+ */
 static int l_secrets(lua_State *L)
 {
 	devsys_secrets_options o = DEVSYS_SECRETS_OPTIONS_INIT;
@@ -84,6 +87,10 @@ static int l_secrets(lua_State *L)
 		lua_pop(L, 1);
 		o.docker_secrets_dir = ld_field_str(L, 1, "docker_secrets_dir", NULL);
 		o.command_timeout_ms = (unsigned int)ld_field_int(L, 1, "command_timeout_ms", 0);
+#ifdef DEVSYS_FEATURE_RECORD
+		if (ld_field_bool(L, 1, "record_events", false))
+			o.event_cb = devsys_record_secret_event; /* the library's own writer: no Lua runs */
+#endif
 	}
 	h = ld_new(L, LD_SECRETS, sizeof(*h), NULL, secrets_release);
 	ld_cb_init(&h->audit);

@@ -313,6 +313,15 @@ if devsys.repo_open then
     local p = popen(string.format("git --git-dir='%s/remote.git' log --format=%%s task/r1", dir))
     has(p:read("a"), "add new.txt"); p:close()
     eq(stages.checkout or stages.fetch or stages.push, true, "progress was reported")
+    if devsys.record_open then -- the git facts into the task's record, as the pipeline writes them after a step
+      local rec <close> = assert(devsys.record_open(t))
+      eq(rec:git_step("git.push", r), true)
+      local tj = read(t:path() .. "/task.json")
+      has(tj, '"branch": "task/r1"'); has(tj, r:head_sha())
+      has(read(t:path() .. "/events.jsonl"), '"type":"git.push"')
+      fails(E.INVAL, nil, rec:git_step("git.rebase", r))
+      raises("devsys.Repo expected", rec.git_step, rec, "git.push", t)
+    end
   end)
 
   test("repo: a raising progress callback aborts and re-raises; false cancels", function()
@@ -397,6 +406,17 @@ if devsys.masker then
     eq(set:resolve("TOK", t, "test"), "s3cr3t-value")
     eq(#events, 1); eq(events[1].name, "TOK"); eq(events[1].provider, "file"); eq(events[1].task_id, "s1")
     has(events[1].json, '"TOK"'); has(events[1].json, '"file"'); eq(events[1].json:find("s3cr3t", 1, true), nil, "never the value")
+    if devsys.record_open then -- record_events: the task's own event log keeps the audit
+      local rs <close> = assert(devsys.secrets({ record_events = true }))
+      assert(rs:define({ name = "TOK", provider = "file", ref = dir .. "/tok" }))
+      eq(rs:resolve("TOK", t, "test"), "s3cr3t-value")
+      local ev = read(t:path() .. "/events.jsonl")
+      has(ev, '"type":"secret.resolve"'); has(ev, '"TOK"'); eq(ev:find("s3cr3t", 1, true), nil, "never the value")
+      local plain <close> = assert(devsys.secrets())
+      assert(plain:define({ name = "TOK2", provider = "file", ref = dir .. "/tok" }))
+      assert(plain:resolve("TOK2", t, "test"))
+      eq(read(t:path() .. "/events.jsonl"):find("TOK2", 1, true), nil, "the control: not recorded without it")
+    end
     fails(E.NOTFOUND, "NOPE", set:resolve("NOPE"))
     local m <close> = assert(set:masker())
     eq(m:mask("value=s3cr3t-value"), "value=[MASKED:TOK]")
