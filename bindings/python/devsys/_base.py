@@ -105,10 +105,12 @@ def check(rc: Any) -> int:
     r = int(rc)
     if r < 0:
         exc = take_pending()
-        if exc is not None:
+        if exc is not None and r == -10:  # DEVSYS_EUSER: the slot's exception is what failed the call
             exc.add_note(f"(raised in a plug-in slot; it failed the libdevsys call with "
                          f"{dec(_lib.fn.devsys_error_name(r))})")
             raise exc
+        if exc is not None:  # another failure: a slot's earlier exception is only its cause
+            raise last_error(r) from exc
         raise last_error(r)
     return r
 
