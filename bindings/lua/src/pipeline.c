@@ -140,6 +140,14 @@ static int stage_return(lua_State *L, int rc, const devsys_stage_result *r, ld_p
 	return 1;
 }
 
+static int push_spec_json(lua_State *L, const devsys_spec *spec);
+
+/* p:spec_json() -> the spec of the last p:validate() that could load it, as JSON text, or nil */
+static int p_spec_json(lua_State *L)
+{
+	return push_spec_json(L, devsys_pipeline_spec(ld_check(L, 1, LD_PIPELINE)));
+}
+
 /* p:validate(spec_text [, name]) -> result | nil, msg, code, result */
 static int p_validate(lua_State *L)
 {
@@ -318,6 +326,29 @@ static int sr_exec(lua_State *L)
 }
 #endif
 
+/* The spec's first document as JSON text, or nil when there is no spec. */
+static int push_spec_json(lua_State *L, const devsys_spec *spec)
+{
+	devsys_buf b = DEVSYS_BUF_INIT;
+	int rc;
+	if (!spec) {
+		lua_pushnil(L);
+		return 1;
+	}
+	if ((rc = devsys_node_to_json(&b, devsys_spec_at(spec, 0))) < 0) {
+		devsys_buf_dispose(&b);
+		return ld_fail(L, rc, NULL);
+	}
+	ld_pushbuf(L, &b);
+	return 1;
+}
+
+/* run:spec_json() -> the task's spec (as validated or reloaded) as JSON text */
+static int sr_spec_json(lua_State *L)
+{
+	return push_spec_json(L, devsys_stage_run_spec(ld_check(L, 1, LD_STAGE_RUN)));
+}
+
 static int sr_set_outcome(lua_State *L)
 {
 	int rc = devsys_stage_run_set_outcome(ld_check(L, 1, LD_STAGE_RUN), ld_checkcstr(L, 2));
@@ -432,12 +463,12 @@ void ld_open_pipeline(lua_State *L)
 		{ "code", p_code },         { "load", p_load },     { "cancel", p_cancel },
 		{ "cancel_task", p_cancel_task }, { "task_id", p_task_id }, { "state", p_state },
 		{ "validation_errors", p_validation_errors }, { "add_stage", p_add_stage },
-		{ "replace_stage", p_replace_stage },
+		{ "replace_stage", p_replace_stage }, { "spec_json", p_spec_json },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg run_methods[] = {
 		{ "name", sr_name },   { "task_id", sr_task_id },         { "checkout_path", sr_checkout_path },
-		{ "log", sr_log },     { "set_outcome", sr_set_outcome },
+		{ "log", sr_log },     { "set_outcome", sr_set_outcome }, { "spec_json", sr_spec_json },
 #ifdef DEVSYS_FEATURE_RUNNER
 		{ "open_runner", sr_open_runner }, { "exec", sr_exec },
 #endif
