@@ -337,12 +337,14 @@ DEVSYS_API int devsys_store_document(devsys_buf *out, devsys_store *st, const ch
  * - On a store one host has alone (SQLite): the folder, whenever there is
  *   one (1), without looking at it.
  * - On a store several hosts share (PostgreSQL): the folder only while its
- *   task.json is in the state the store has the task in (1). When they
+ *   task.json is in the state the store has the task in and from the same
+ *   change: its "state_at" is the one of the task.json the store keeps
+ *   (the same string, so no two hosts' clocks are compared) (1). When they
  *   differ (a folder made here at submit while a worker on another host
- *   runs the task, or a run here that another host resumed since), or
- *   there is no folder here, the store answers (0): its rows and the
- *   documents of devsys_store_document(). A task the store does not know
- *   is left to its folder (1).
+ *   runs the task, or a run here that another host resumed since, even
+ *   through the same state), or there is no folder here, the store answers
+ *   (0): its rows and the documents of devsys_store_document(). A task the
+ *   store does not know is left to its folder (1).
  *
  * Nothing is written. A worker that moves the task on brings the folder of
  * its own workspace in step at that transition (it is made, or refreshed,

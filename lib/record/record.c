@@ -132,7 +132,7 @@ static int check_key(const char *key, bool managed_ok)
 		if (!(islower((unsigned char)key[i]) || isdigit((unsigned char)key[i]) || key[i] == '_'))
 			goto bad;
 	if (!managed_ok && (strcmp(key, "id") == 0 || strcmp(key, "repo_url") == 0 || strcmp(key, "stages") == 0 ||
-	                    strcmp(key, "state") == 0))
+	                    strcmp(key, "state") == 0 || strcmp(key, "state_at") == 0))
 		return devsys__error_set(DEVSYS_EINVAL,
 		                         "task.json field '%s' is managed by the library; use its own function", key);
 	return 0;
@@ -266,6 +266,16 @@ int devsys__record_set_state(devsys_record *rec, const char *state)
 const char *devsys__record_get_state(const devsys_record *rec)
 {
 	return rec ? json_string_value(json_object_get(rec->doc, "state")) : NULL;
+}
+
+int devsys__record_set_state_at(devsys_record *rec, const char *at)
+{
+	return set_value(rec, "state_at", json_string(at));
+}
+
+const char *devsys__record_get_state_at(const devsys_record *rec)
+{
+	return rec ? json_string_value(json_object_get(rec->doc, "state_at")) : NULL;
 }
 
 static json_t *stage_obj(devsys_record *rec, const char *stage)

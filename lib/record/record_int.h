@@ -14,6 +14,10 @@ char *devsys__url_strip_credentials(const char *url);
 int devsys__record_set_state(devsys_record *rec, const char *state);
 /* task.json's "state" (borrowed from @p rec), or NULL when it has none. */
 const char *devsys__record_get_state(const devsys_record *rec);
+/* Set task.json's "state_at", the time of the store's last state change as its row has it (managed by the store). */
+int devsys__record_set_state_at(devsys_record *rec, const char *at);
+/* task.json's "state_at" (borrowed from @p rec), or NULL when it has none (a record older than the field). */
+const char *devsys__record_get_state_at(const devsys_record *rec);
 /* devsys_record_event() without a record handle. */
 int devsys__record_event_task(const devsys_task *task, const char *type, const char *data_json,
                               uint64_t *seq_out);

@@ -581,6 +581,33 @@ static int keep_spec(devsys_store *st, const char *id)
 	return rc;
 }
 
+/*
+ * Is @p at (a folder's "state_at") the time of the change the store's
+ * task.json was kept at? The same string, copied from the row by the host
+ * that made the change, so no two hosts' clocks are compared: a folder in
+ * the same state as the store but from an earlier pass through it (failed
+ * here, resumed and failed again elsewhere) is told apart. 1 yes, or
+ * nothing to compare (a record older than the field, no copy); 0 no.
+ */
+static int same_change(devsys_store *st, const char *id, const char *at)
+{
+	devsys_buf b = DEVSYS_BUF_INIT;
+	json_t *doc = NULL;
+	const char *kept;
+	int rc = 1;
+	if (!at || !st->be->doc_get)
+		return 1;
+	pthread_mutex_lock(&st->lock);
+	if (st->be->doc_get(st->self, id, "task.json", &b) == 0 && (doc = json_loadb(b.ptr ? b.ptr : "", b.size, 0, NULL)) &&
+	    (kept = json_string_value(json_object_get(doc, "state_at"))))
+		rc = strcmp(kept, at) == 0;
+	pthread_mutex_unlock(&st->lock);
+	devsys_error_clear();
+	json_decref(doc);
+	devsys_buf_dispose(&b);
+	return rc;
+}
+
 int devsys_store_folder_current(devsys_store *st, const char *id)
 {
 	devsys__task_row r;
@@ -605,8 +632,11 @@ int devsys_store_folder_current(devsys_store *st, const char *id)
 	if (rc == DEVSYS_ENOTFOUND) {
 		devsys_error_clear();
 		rc = 1; /* not the store's: the folder is all there is */
-	} else if (rc == 0 && (rc = devsys_record_open(&rec, task)) == 0)
+	} else if (rc == 0 && (rc = devsys_record_open(&rec, task)) == 0) {
 		rc = (have = devsys__record_get_state(rec)) && strcmp(have, state_names[r.state]) == 0;
+		if (rc == 1)
+			rc = same_change(st, id, devsys__record_get_state_at(rec));
+	}
 	devsys_record_free(rec);
 	devsys_task_free(task);
 	return rc;
@@ -667,7 +697,8 @@ static int write_files(devsys_store *st, const devsys__task_row *r, int from, co
 		goto done;
 	if (!create && from >= 0 && (rc = refresh_stale(st, task, &rec, from)) < 0)
 		goto done;
-	if ((rc = devsys__record_set_state(rec, state_names[r->state])) < 0)
+	if ((rc = devsys__record_set_state(rec, state_names[r->state])) < 0 ||
+	    (r->updated_at[0] && (rc = devsys__record_set_state_at(rec, r->updated_at)) < 0))
 		goto done;
 	if (create && r->spec_path[0] && (rc = devsys_record_set_string(rec, "spec_path", r->spec_path)) < 0)
 		goto done;

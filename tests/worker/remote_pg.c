@@ -509,3 +509,50 @@ Test(worker_remote_pg, a_kept_spec_over_the_store_limit_is_refused_at_submit)
 	free(text);
 	free(file);
 }
+
+/*
+ * The freshness rule's hard case: both folders in the state the store has,
+ * one of them from an earlier pass through it. Host a submits (queued);
+ * host b claims (validated), completes and submits again (queued): host a's
+ * folder says queued as the store does, but from the first change.
+ */
+Test(worker_remote_pg, a_folder_in_the_store_state_from_an_earlier_change_is_not_current)
+{
+	devsys_workspace *wa = NULL, *wb = NULL;
+	devsys_store *sa, *sb;
+	devsys_buf id = DEVSYS_BUF_INIT;
+	char *file, *p;
+	json_t *ja, *jb;
+	NEED_PG();
+	file = write_spec("again1", NULL);
+	submit(0, file);
+	sa = open_store(&wa, 0);
+	sb = open_store(&wb, 1);
+	cr_assert_eq(devsys_store_folder_current(sa, "again1"), 1, "host a's folder is the store's after its submit");
+	cr_assert_eq(devsys_store_folder_current(sb, "again1"), 0, "host b has no folder");
+	OK(devsys_store_claim(&id, sb, "wb", "host-b", NULL, 0, 30000));
+	cr_assert_str_eq(id.ptr, "again1");
+	OK(devsys_store_complete(sb, "again1", "wb"));
+	OK(devsys_store_submit(sb, "again1", "", "urn:devsys:schema:task:1"));
+	cr_assert_eq(devsys_store_task_state(sa, "again1"), DEVSYS_STATE_QUEUED);
+	p = path_of(0, "again1", "task.json");
+	ja = load_json(p);
+	free(p);
+	p = path_of(1, "again1", "task.json");
+	jb = load_json(p);
+	free(p);
+	cr_assert_str_eq(json_string_value(json_object_get(ja, "state")), "queued");
+	cr_assert_str_eq(json_string_value(json_object_get(jb, "state")), "queued");
+	cr_assert_str_neq(json_string_value(json_object_get(ja, "state_at")),
+	                  json_string_value(json_object_get(jb, "state_at")), "two changes");
+	cr_assert_eq(devsys_store_folder_current(sa, "again1"), 0, "host a's queued is the first submit's");
+	cr_assert_eq(devsys_store_folder_current(sb, "again1"), 1, "host b's is the store's");
+	json_decref(ja);
+	json_decref(jb);
+	devsys_buf_dispose(&id);
+	devsys_store_free(sa);
+	devsys_store_free(sb);
+	devsys_workspace_free(wa);
+	devsys_workspace_free(wb);
+	free(file);
+}
