@@ -415,6 +415,16 @@ class StageRun:
         return dec(fn.devsys_stage_run_task_id(self._ptr))
 
     @property
+    def spec(self) -> Any:
+        """The task's spec document as Python data (a copy), as validated or reloaded."""
+        return _agent._spec_data(int(fn.devsys_stage_run_spec(self._ptr) or 0))
+
+    @property
+    def task_path(self) -> str:
+        """The task's folder (its record: task.json, logs/, reports/)."""
+        return dec(fn.devsys_task_path(fn.devsys_stage_run_task(self._ptr)))
+
+    @property
     def checkout_path(self) -> str:
         """The task's checkout (opened on first use); raises before the checkout stage."""
         r = c_void_p()
@@ -633,6 +643,11 @@ class Pipeline(Handle):
     @property
     def task_id(self) -> Optional[str]:
         return dec_opt(fn.devsys_pipeline_task_id(self._h))
+
+    @property
+    def spec(self) -> Any:
+        """The spec of the last validate() that could load it, as Python data (a copy); None before."""
+        return _agent._spec_data(int(fn.devsys_pipeline_spec(self._h) or 0))
 
     def state(self, task_id: Optional[str] = None) -> str:
         """The task's state in the pipeline's own store (default: this pipeline's task)."""

@@ -456,6 +456,10 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_record_git_step", _i, [_P, _s, _s, _s, _s, _s, _s], "record"),
     ("devsys_report_cases_json", _i, [_buf, _P], "report"),
     ("devsys_config_agent_value", _i, [_sp, _sp, _P, _s, _s], "config"),
+    ("devsys_secret_event_json", _i, [_buf, POINTER(S.SecretEvent)], "secrets"),
+    ("devsys_pipeline_spec", _P, [_P], "pipeline"),
+    ("devsys_stage_run_spec", _P, [_P], "pipeline"),
+    ("devsys_stage_run_task", _P, [_P], "pipeline"),
     ("devsys_speckit_requirement_count", _z, [_P], "speckit"),
     ("devsys_speckit_requirement_at", _s, [_P, _z], "speckit"),
     ("devsys_speckit_phase_count", _z, [_P], "speckit"),
@@ -471,6 +475,7 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
 #: C functions the binding passes by address only (credential providers in a
 #: chain), never calls: name -> module. credential_fn() returns the address.
 ADDRESSES: Dict[str, str] = {
+    "devsys_record_secret_event": "record",
     "devsys_repo_default_credentials": "git",
     "devsys_repo_key_credentials": "git",
     "devsys_forge_credentials": "forge",
@@ -478,7 +483,8 @@ ADDRESSES: Dict[str, str] = {
 
 
 def credential_fn(name: str) -> int:
-    """The address of exported function @p name (one of ADDRESSES)."""
+    """The address of exported function @p name (one of ADDRESSES: credential
+    providers, the record's secret-event callback)."""
     if lib is None or name not in ADDRESSES:
         raise AttributeError(f"libdevsys: {name} is not a function the binding passes by address")
     try:

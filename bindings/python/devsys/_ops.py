@@ -653,6 +653,13 @@ class SecretEvent:
     cached: bool
     error: int
 
+    def to_json(self) -> str:
+        """The event's data as the record keeps it (devsys_secret_event_json()): never a value."""
+        e = S.SecretEvent(1, req(self.name, "name"), req(self.provider, "provider"),
+                          enc(self.task_id, "task_id", optional=True), enc(self.stage, "stage", optional=True),
+                          int(self.cached), self.error)
+        return dec(with_buf(lambda b: fn.devsys_secret_event_json(b, byref(e))))
+
 
 AuditCallback = Callable[[SecretEvent], None]
 
@@ -663,9 +670,16 @@ class Secrets(Handle):
     _free_fn = "devsys_secrets_free"
 
     def __init__(self, *, docker_secrets_dir: Optional[StrPath] = None, command_timeout_ms: int = 0,
-                 audit: Optional[AuditCallback] = None, workspace: Optional[Workspace] = None) -> None:
+                 audit: Optional[AuditCallback] = None, workspace: Optional[Workspace] = None,
+                 record_events: bool = False) -> None:
+        """@p record_events: each resolution made for a task is appended to
+        that task's events.jsonl as a "secret.resolve" event (which secret,
+        provider, stage, cached, error; never the value), through the
+        library's devsys_record_secret_event()."""
         o = S.SecretsOptions()
-        check(fn.devsys_secrets_options_init(byref(o), 1))
+        check(fn.devsys_secrets_options_init(byref(o), 2 if record_events else 1))
+        if record_events:
+            o.event_cb = ctypes.cast(_lib.credential_fn("devsys_record_secret_event"), S.SECRET_EVENT_CB)
         o.docker_secrets_dir = enc(docker_secrets_dir, "docker_secrets_dir", optional=True)
         o.command_timeout_ms = command_timeout_ms
         self._trap = Trap()

@@ -95,6 +95,8 @@ def test_a_run_through_python_plugins(tmp_path: Path, bare_repo: Path) -> None:
     lint_out: List[bytes] = []
 
     def lint(run: devsys.StageRun) -> None:
+        assert run.spec["id"] == "pyf-1" and run.spec["runner"] == "py", run.spec
+        assert (Path(run.task_path) / "task.json").is_file() and run.task_path.endswith("/tasks/pyf-1")
         with run.open_runner("tests") as r:  # the spec's runner: the Python type
             assert r.type == "py-sub"
             res = run.exec(r, ["/bin/sh", "-c", "echo linting; ls README.md"], cwd=run.checkout_path,
@@ -104,7 +106,9 @@ def test_a_run_through_python_plugins(tmp_path: Path, bare_repo: Path) -> None:
     n_cmds = len(seen_cmds)
     with devsys.Workspace(tmp_path / "ws") as w:
         with devsys.Pipeline(w, config_path=cfg) as p:
+            assert p.spec is None
             p.validate(spec_for(tmp_path, bare_repo, "pyf-1", "py-v2", "py"), "pyf-1.yaml")
+            assert p.spec["id"] == "pyf-1" and p.spec["agent"]["kind"] == "py-v2", p.spec
         with devsys.Pipeline(w, config_path=cfg, progress=events.append, forge={"provider": "py-mem"},
                              repo={"author_name": "Py Bot", "author_email": "py-bot@localhost"},
                              store={"busy_timeout_ms": 4000}) as p:

@@ -69,3 +69,22 @@ def test_config_agent_value() -> None:
             cfg.agent_value("nope", "kind")
         with pytest.raises(devsys.InvalidArgumentError):
             cfg.agent_value("oc", "colour")
+
+
+def test_secret_events_into_the_task_record(task: devsys.Task, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYR_TOKEN", "tok-never-logged-77")
+    with devsys.Secrets(record_events=True) as s:
+        s.define("token", "env", "PYR_TOKEN")
+        s.define("gone", "env", "PYR_NOT_SET")
+        assert s.resolve("token", task, "agent") == b"tok-never-logged-77"
+        with pytest.raises(devsys.Error):
+            s.resolve("gone", task, "agent")
+        s.resolve("token")  # without a task: not recorded
+    text, _ = devsys.events_since(task)
+    assert b"tok-never-logged-77" not in text
+    evs = [json.loads(x) for x in text.splitlines() if b"secret.resolve" in x]
+    assert [(e["data"]["name"], e["data"]["stage"], e["data"]["error"]) for e in evs] == [
+        ("token", "agent", None), ("gone", "agent", "DEVSYS_ENOTFOUND")], evs
+    e = devsys.SecretEvent("db", "vault", "t-9", "pr", True, devsys.NotFoundError.code)
+    assert json.loads(e.to_json()) == {"name": "db", "provider": "vault", "task": "t-9", "stage": "pr",
+                                       "cached": True, "error": "DEVSYS_ENOTFOUND"}
