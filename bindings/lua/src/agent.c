@@ -84,7 +84,7 @@ static int call_method(lua_State *L, ld_agent *a, const char *m, int nargs, int 
 	}
 	lua_insert(L, -2 - nargs); /* fn below the args */
 	lua_insert(L, -1 - nargs); /* self right after fn */
-	if (lua_pcall(L, nargs + 1, nres, 0) != LUA_OK) {
+	if (ld_pcall(L, nargs + 1, nres) != LUA_OK) {
 		ld_running = L;
 		return slot_failed(L, a->kind->name, m);
 	}
@@ -124,7 +124,7 @@ static int a_open(void **self, const devsys_agent_request *req, void *payload)
 		return DEVSYS_EUSER;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, k->factory);
 	push_request(L, req, k->name);
-	if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+	if (ld_pcall(L, 1, 1) != LUA_OK) {
 		ld_running = L;
 		return slot_failed(L, k->name, "the factory");
 	}

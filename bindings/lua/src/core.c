@@ -13,6 +13,27 @@
 _Thread_local lua_State *ld_running;
 _Thread_local int ld_plugin_err = LUA_NOREF; /* an error a Lua plug-in's slot raised, in ld_running's registry */
 
+static _Thread_local int ld_depth; /* Lua calls the binding made from C, under way on this thread */
+
+void ld_enter(lua_State *L)
+{
+	ld_running = L;
+	if (ld_depth == 0 && ld_plugin_err != LUA_NOREF) {
+		luaL_unref(L, LUA_REGISTRYINDEX, ld_plugin_err);
+		ld_plugin_err = LUA_NOREF;
+	}
+}
+
+int ld_pcall(lua_State *L, int nargs, int nresults)
+{
+	int rc;
+	ld_depth++;
+	rc = lua_pcall(L, nargs, nresults, 0);
+	ld_depth--;
+	ld_running = L; /* the callee may have entered the binding from another coroutine */
+	return rc;
+}
+
 void ld_plugin_keep_error(lua_State *L)
 {
 	if (ld_plugin_err == LUA_NOREF)
@@ -109,7 +130,7 @@ void *ld_check(lua_State *L, int idx, const char *tname)
 	ld_handle *h = luaL_checkudata(L, idx, tname);
 	if (!h->p)
 		luaL_error(L, "bad argument #%d: the %s is closed", idx, tname);
-	ld_running = L;
+	ld_enter(L);
 	return h->p;
 }
 
@@ -316,8 +337,7 @@ bool ld_cb_push(ld_cb *cb)
 int ld_cb_call(ld_cb *cb, int nargs, int nresults)
 {
 	lua_State *L = ld_running;
-	int rc = lua_pcall(L, nargs, nresults, 0);
-	ld_running = L; /* the callback may have entered the binding from another coroutine */
+	int rc = ld_pcall(L, nargs, nresults);
 	if (rc != LUA_OK) {
 		if (cb->err == LUA_NOREF)
 			cb->err = luaL_ref(L, LUA_REGISTRYINDEX);

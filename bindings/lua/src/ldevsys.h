@@ -47,7 +47,15 @@ typedef struct ld_cb {
  * only ever runs inside such a call, on the same OS thread.
  */
 extern _Thread_local lua_State *ld_running;
-static inline void ld_enter(lua_State *L) { ld_running = L; }
+/*
+ * A binding call starts: @p L runs it. At the top level (no Lua call the
+ * binding made from C under way on this thread) an error a plug-in kept
+ * for an earlier call that did not raise it is dropped, so it is never
+ * raised by an unrelated later call. core.c.
+ */
+void ld_enter(lua_State *L);
+/* lua_pcall() for the binding's calls into Lua from C (counted, see ld_enter); ld_running is restored after. */
+int ld_pcall(lua_State *L, int nargs, int nresults);
 
 /* A new userdata of @p size bytes (an ld_handle first) with @p tname's metatable. */
 void *ld_new(lua_State *L, const char *tname, size_t size, void *p, void (*release)(lua_State *L, ld_handle *h));

@@ -375,7 +375,7 @@ static int stage_run(devsys_stage_run *run, void *self)
 		return devsys_stage_run_fail(run, DEVSYS_FAILURE_SYSTEM, NULL, "the Lua stage has no state to run on");
 	top = lua_gettop(L) - 1;
 	h = ld_new(L, LD_STAGE_RUN, sizeof(ld_handle), run, NULL);
-	if (lua_pcall(L, 1, 4, 0) != LUA_OK) {
+	if (ld_pcall(L, 1, 4) != LUA_OK) {
 		const char *msg = lua_tostring(L, -1);
 		rc = devsys_stage_run_fail(run, DEVSYS_FAILURE_SYSTEM, "raised", "%s", msg ? msg : "(an error object)");
 		if (st->pl->progress.err == LUA_NOREF) /* stage_return() raises it again */

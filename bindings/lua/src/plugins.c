@@ -110,8 +110,7 @@ static int plug_raised(lua_State *L, ld_plug *p, const char *slot)
 /* pcall with @p nargs (function below them) on @p L; 0 with @p nres results, or DEVSYS_EUSER. */
 static int plug_pcall(lua_State *L, ld_plug *p, const char *slot, int nargs, int nres)
 {
-	int rc = lua_pcall(L, nargs, nres, 0);
-	ld_running = L; /* the callee may have entered the binding from another coroutine */
+	int rc = ld_pcall(L, nargs, nres);
 	return rc == LUA_OK ? 0 : plug_raised(L, p, slot);
 }
 

@@ -193,7 +193,7 @@ static int run_pumped(lua_State *L, ld_worker *w)
 		lua_pushvalue(L, 2);
 		lua_insert(L, -2);
 		lua_pushvalue(L, 1);
-		if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+		if (ld_pcall(L, 2, 0) != LUA_OK) {
 			err = luaL_ref(L, LUA_REGISTRYINDEX);
 			devsys_worker_stop(w->h.p, 0); /* the tasks running go back to the queue */
 		}

@@ -1642,7 +1642,10 @@ if devsys.register_runner then
     function r:download(a) if a == "raise" then error("download broke") end end
     function r:workdir(id) return "/lua/work/" .. (id or "all") end
     function r:describe() return { engine = "lua " .. _VERSION, where = "this Lua state" } end
-    function r:close() calls[#calls + 1] = "close" end
+    function r:close()
+      calls[#calls + 1] = "close"
+      if opts.port == 7 then error("close broke") end
+    end
     return r
   end
 
@@ -1686,6 +1689,13 @@ if devsys.register_runner then
     eq(d.type, "lua-run"); has(d.engine, "Lua 5.4"); eq(d.where, "this Lua state")
     r:close()
     eq(calls[#calls], "close")
+    -- a close slot that raises has no call to raise it from; a later call never raises it instead of its own
+    local r7 = assert(devsys.runner_open("lua-run", { port = 7 }))
+    r7:close()
+    eq(calls[#calls], "close")
+    local inp <close> = assert(devsys.runner_open("inproc"))
+    local v7, _, c7 = inp:exec({ argv = { "sh", "-c", "echo a" }, output = function() return false end })
+    eq(v7, nil); eq(c7, E.USER, "its own refusal, not the earlier close's error")
     -- a factory that raises or returns no table
     assert(devsys.register_runner("lua-run-bad", function(o) if o.port == 1 then error("factory broke") end; return 5 end))
     raises("factory broke", devsys.runner_open, "lua-run-bad", { port = 1 })
