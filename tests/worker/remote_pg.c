@@ -293,6 +293,30 @@ Test(worker_remote_pg, a_task_submitted_on_one_host_runs_on_another_and_the_firs
 		json_decref(j);
 		free(out);
 	}
+	/* devsys check: host a's folder is behind the store (repaired from it); on host c, with no folder, no drift */
+	{
+		int status;
+		char *out = dt_sh_output(&status, "'%s' --json --workspace '%s' check", cli, ws[2]);
+		cr_assert(j = json_loads(out, 0, NULL), "%s", out);
+		cr_assert_eq(json_array_size(json_object_get(j, "drift")), 0, "host c: %s", out);
+		cr_assert_eq(json_integer_value(json_object_get(j, "elsewhere")), 1, "host c: %s", out);
+		json_decref(j);
+		free(out);
+		out = dt_sh_output(&status, "'%s' --json --workspace '%s' check --repair", cli, ws[0]);
+		cr_assert(j = json_loads(out, 0, NULL), "%s", out);
+		cr_assert_eq(json_array_size(json_object_get(j, "drift")), 1, "host a: %s", out);
+		cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "drift"), 0), "kind")),
+		                 "behind-store", "%s", out);
+		cr_assert(json_is_true(json_object_get(json_array_get(json_object_get(j, "drift"), 0), "repaired")), "%s", out);
+		json_decref(j);
+		free(out);
+		pa = path_of(0, "r1", "task.json");
+		j = load_json(pa);
+		cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "awaiting-review", "repaired from the store");
+		json_decref(j);
+		free(pa);
+		cr_assert_eq(devsys_store_folder_current(sa, "r1"), 1, "host a's folder is the store's now");
+	}
 	devsys_buf_dispose(&b);
 	devsys_store_free(sa);
 	devsys_store_free(sb);
