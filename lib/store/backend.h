@@ -97,6 +97,17 @@ typedef struct devsys__slot_row {
 /* One member of a pool as slot_scan() sees it: live slots, or ms of cool-down left. */
 typedef int (*devsys__slot_use_cb)(const char *member, unsigned int live, long long cool_left_ms, void *payload);
 
+/* What a one-statement claim takes (claim_one). */
+typedef struct devsys__claim_req {
+	const char *const *profiles;
+	size_t nprofiles;
+	const char *owner, *host;
+	unsigned int lease_ms;
+	unsigned int final_mask; /* bit (1 << state) per state whose task is not claimed but dropped */
+	int from, to;            /* the state change a claim makes (queued to validated) */
+	const char *reason, *at; /* its state log entry */
+} devsys__claim_req;
+
 typedef int (*devsys__task_row_cb)(const devsys__task_row *row, void *payload);
 typedef int (*devsys__run_row_cb)(const devsys__run_row *row, void *payload);
 typedef int (*devsys__stat_cb)(const char *key, double sum, long long count, void *payload);
@@ -205,6 +216,28 @@ typedef struct devsys__store_backend {
 	int (*slot_release)(void *self, const char *holder);
 	/* @p member of @p pool is out until now + @p ms (a shorter cool-down never cuts a running one) */
 	int (*cool_set)(void *self, const char *pool, const char *member, unsigned int ms);
+
+	/*
+	 * A claim and a complete in one statement each (appended; NULL: the
+	 * store takes the steps above in a transaction). Called outside
+	 * begin()/commit(): each commits on its own, and is run once more
+	 * after a reconnect as a transaction is.
+	 *
+	 * claim_one: when no lease has expired, and the oldest free row of
+	 * req->profiles (none: any) no other session has locked is of a task
+	 * in none of the states of req->final_mask that has no cancel request,
+	 * take its lease as lease_take() does (the claim logged), and when the
+	 * task is in state req->from, move it to req->to, logging req->reason
+	 * at req->at as state_log() does. 1: taken, *@p q and *@p r (the task
+	 * row after) filled, *@p moved 1 when the task moved; 0: not taken
+	 * (nothing free, or the full claim has work to do first).
+	 */
+	int (*claim_one)(void *self, const devsys__claim_req *req, devsys__queue_row *q, devsys__task_row *r,
+	                 int *moved);
+	/* lease_end(@p id, @p owner, "completed", remove) and cancel_clear(@p id): 1 ended, 0 not held */
+	int (*complete_one)(void *self, const char *id, const char *owner);
+	/* lease_extend() as one statement of its own */
+	int (*extend_one)(void *self, const char *id, const char *owner, unsigned int lease_ms);
 } devsys__store_backend;
 
 #define DEVSYS__STORE_SHARED (1u << 0)

@@ -45,6 +45,18 @@ typedef struct pgs {
 	char *password;            /* from the secrets set, or NULL (libpq reads PGPASSFILE / ~/.pgpass) */
 	unsigned int busy_ms;
 	int in_txn;
+	unsigned int prepared;     /* bit per PREP_*: prepared on this connection (a reconnect forgets them) */
+	/*
+	 * The open transaction has run record documents only (the ones a state
+	 * change keeps once it committed): whole-document upserts, so should the
+	 * connection break, the store reconnects and runs them again, once.
+	 */
+	int docs_only, replayed;
+	struct kept_doc {
+		char *id, *name, *body;
+		size_t len;
+	} *docs;
+	size_t ndocs, cap_docs;
 } pgs;
 
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -207,6 +219,7 @@ static int reconnect(pgs *p)
 	long long deadline = mono_ms() + (p->busy_ms ? p->busy_ms : 10000);
 	struct timespec pause = { 0, 100 * 1000 * 1000 };
 	p->in_txn = 0;
+	p->prepared = 0; /* a new session has none of the old one's prepared statements */
 	for (;;) {
 		PQreset(p->conn);
 		if (PQstatus(p->conn) == CONNECTION_OK)
@@ -223,11 +236,59 @@ static int reconnect(pgs *p)
  */
 static int run(pgs *p, PGresult **out, const char *sql, int n, const char *const *vals, const char *what)
 {
+	if (p->in_txn)
+		p->docs_only = 0;
 	for (int attempt = 0;; attempt++) {
 		/* without parameters the simple protocol, which also runs a migration's several statements */
 		PGresult *res = n ? PQexecParams(p->conn, sql, n, NULL, vals, NULL, NULL, 0) : PQexec(p->conn, sql);
 		ExecStatusType s = PQresultStatus(res);
 		int rc;
+		if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+			if (out)
+				*out = res;
+			else
+				PQclear(res);
+			return 0;
+		}
+		if (attempt == 0 && !p->in_txn && lost(p)) {
+			PQclear(res);
+			if ((rc = reconnect(p)) < 0)
+				return rc;
+			continue;
+		}
+		return pq_err(p, res, what);
+	}
+}
+
+/*
+ * The hot statements of a claim, a complete and a heartbeat, prepared once
+ * per connection: after the first call each is one round trip that the
+ * server neither parses nor plans again.
+ */
+enum { PREP_CLAIM, PREP_COMPLETE, PREP_EXTEND, PREP_COUNT };
+static const char *const prep_names[PREP_COUNT] = { "devsys_claim", "devsys_complete", "devsys_extend" };
+
+/* run() for statement @p k of prep_names, prepared from @p sql on first use on this connection. */
+static int run_prepared(pgs *p, PGresult **out, int k, const char *sql, int n, const char *const *vals,
+                        const char *what)
+{
+	if (p->in_txn)
+		p->docs_only = 0;
+	for (int attempt = 0;; attempt++) {
+		PGresult *res = NULL;
+		ExecStatusType s;
+		int rc;
+		if (!(p->prepared & (1u << k))) {
+			res = PQprepare(p->conn, prep_names[k], sql, n, NULL);
+			if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+				PQclear(res);
+				res = NULL;
+				p->prepared |= 1u << k;
+			}
+		}
+		if (!res)
+			res = PQexecPrepared(p->conn, prep_names[k], n, vals, NULL, NULL, 0);
+		s = PQresultStatus(res);
 		if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
 			if (out)
 				*out = res;
@@ -319,11 +380,25 @@ static int migrate(pgs *p)
 	return rc;
 }
 
+/* The documents a transaction put, forgotten when it ends. */
+static void forget_docs(pgs *p)
+{
+	for (size_t i = 0; i < p->ndocs; i++) {
+		devsys__free(p->docs[i].id);
+		devsys__free(p->docs[i].name);
+		devsys__free(p->docs[i].body);
+	}
+	p->ndocs = 0;
+	p->docs_only = 0;
+}
+
 static void pg_close(void *self)
 {
 	pgs *p = self;
 	if (!p)
 		return;
+	forget_docs(p);
+	devsys__free(p->docs);
 	PQfinish(p->conn);
 	PQfinish(p->listen);
 	pthread_mutex_destroy(&p->listen_lock);
@@ -397,20 +472,36 @@ static int pg_begin(void *self)
 	pgs *p = self;
 	int rc;
 	p->in_txn = 0;
+	forget_docs(p);
 	if (lost(p) && (rc = reconnect(p)) < 0)
 		return rc;
 	/* run() reconnects once when BEGIN finds a connection the server closed meanwhile */
 	if ((rc = run(p, NULL, "BEGIN", 0, NULL, "begin a transaction")) < 0)
 		return rc;
 	p->in_txn = 1;
+	p->docs_only = 1;
+	p->replayed = 0;
 	return 0;
 }
+
+static int replay_docs(pgs *p);
 
 static int pg_commit(void *self)
 {
 	pgs *p = self;
-	int rc = run(p, NULL, "COMMIT", 0, NULL, "commit");
+	int replayable = p->docs_only, rc = run(p, NULL, "COMMIT", 0, NULL, "commit");
+	/*
+	 * Documents only: put them again, whether the lost COMMIT took effect or
+	 * not the documents end the same; with none put there was nothing to lose.
+	 */
+	if (rc == DEVSYS_ENETWORK && replayable && (!p->ndocs || !p->replayed)) {
+		devsys_error_clear();
+		rc = 0;
+		if (p->ndocs && (rc = replay_docs(p)) == 0)
+			rc = run(p, NULL, "COMMIT", 0, NULL, "commit");
+	}
 	p->in_txn = 0;
+	forget_docs(p);
 	return rc;
 }
 
@@ -420,6 +511,7 @@ static void pg_rollback(void *self)
 	if (p->in_txn && !lost(p))
 		PQclear(PQexec(p->conn, "ROLLBACK"));
 	p->in_txn = 0;
+	forget_docs(p);
 }
 
 /* ---- tasks ---- */
@@ -492,12 +584,20 @@ static int pg_task_update(void *self, const devsys__task_row *r)
 	           13, pa.v, "update task");
 }
 
-/* FOR UPDATE: the row a transaction reads it changes next, and no other session may change it in between. */
+/*
+ * FOR UPDATE: the row a transaction reads it changes next, and no other
+ * session may change it in between. Outside a transaction (a state read)
+ * there is nothing to hold: a lock there would only cost the statement a
+ * transaction id and a durable commit of its own.
+ */
 static int pg_task_get(void *self, const char *id, devsys__task_row *r)
 {
 	PGresult *res;
 	const char *v[1] = { id };
-	int rc = run(self, &res, "SELECT " TASK_COLS " FROM tasks WHERE id=$1 FOR UPDATE", 1, v, "read task");
+	int rc = run(self, &res,
+	             ((pgs *)self)->in_txn ? "SELECT " TASK_COLS " FROM tasks WHERE id=$1 FOR UPDATE"
+	                                   : "SELECT " TASK_COLS " FROM tasks WHERE id=$1",
+	             1, v, "read task");
 	if (rc < 0)
 		return rc;
 	rc = PQntuples(res) ? 0 : DEVSYS_ENOTFOUND;
@@ -763,18 +863,25 @@ static int pg_lease_take(void *self, const char *id, const char *owner, const ch
 	                4, v, "claim a task");
 }
 
+#define EXTEND_SQL                                                                                               \
+	"WITH q AS (UPDATE queue SET lease_until = " NOW_MS " + $3::bigint WHERE task_id = $1 AND owner = $2 "         \
+	"AND lease_until >= " NOW_MS " RETURNING task_id), "                                                       \
+	"c AS (UPDATE claims SET until_ms = " NOW_MS " + $3::bigint WHERE task_id IN (SELECT task_id FROM q) "     \
+	"AND owner = $2 AND ended_ms IS NULL RETURNING 1) "                                                          \
+	"SELECT count(*) FROM q"
+
 static int pg_lease_extend(void *self, const char *id, const char *owner, unsigned int lease_ms)
 {
 	char ms[16];
 	const char *v[3] = { id, owner, ms };
+	PGresult *res;
+	int rc;
 	snprintf(ms, sizeof(ms), "%u", lease_ms);
-	return count_of(self,
-	                "WITH q AS (UPDATE queue SET lease_until = " NOW_MS " + $3::bigint WHERE task_id = $1 AND owner = $2 "
-	                "AND lease_until >= " NOW_MS " RETURNING task_id), "
-	                "c AS (UPDATE claims SET until_ms = " NOW_MS " + $3::bigint WHERE task_id IN (SELECT task_id FROM q) "
-	                "AND owner = $2 AND ended_ms IS NULL RETURNING 1) "
-	                "SELECT count(*) FROM q",
-	                3, v, "extend a lease");
+	if ((rc = run_prepared(self, &res, PREP_EXTEND, EXTEND_SQL, 3, v, "extend a lease")) < 0)
+		return rc;
+	rc = (int)num(res, 0, 0);
+	PQclear(res);
+	return rc;
 }
 
 static int pg_lease_end(void *self, const char *id, const char *owner, const char *how, int remove)
@@ -798,6 +905,134 @@ static int pg_lease_end(void *self, const char *id, const char *owner, const cha
 			return rc;
 	}
 	return n;
+}
+
+/* ---- a claim, a complete and a heartbeat in one statement each ---- */
+
+/*
+ * The claim in one statement, committed on its own: no lease expired (e),
+ * the oldest free row no other session has locked, with its task row
+ * locked too (x; SKIP LOCKED, so claims never queue behind each other), of
+ * a task that may run, has no cancel request and whose id follows the task
+ * id rule (ok: else the full claim drops, cancels or refuses it first, as it
+ * would; the caller checks the id again), its lease taken (u) and logged
+ * (c), and the task moved from $6 to $7 with its state log entry (t, s).
+ */
+#define CLAIM_SQL                                                                                                 \
+	"WITH e AS (SELECT 1 FROM queue WHERE owner <> '' AND lease_until < " NOW_MS " LIMIT 1), "                 \
+	"x AS (SELECT q.task_id, t.state FROM queue q JOIN tasks t ON t.id = q.task_id WHERE q.owner = '' "        \
+	"AND ($4::text[] IS NULL OR q.profile = ANY($4::text[])) ORDER BY q.seq LIMIT 1 FOR UPDATE OF q, t SKIP LOCKED), " \
+	"ok AS (SELECT task_id FROM x WHERE NOT (x.state = ANY($5::integer[])) AND NOT EXISTS (SELECT 1 FROM e) "  \
+	"AND x.task_id ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' AND strpos(x.task_id, '..') = 0 "                    \
+	"AND NOT EXISTS (SELECT 1 FROM cancels k WHERE k.task_id = x.task_id)), "                                  \
+	"u AS (UPDATE queue SET owner = $1, host = $2, lease_until = " NOW_MS " + $3::bigint FROM ok "             \
+	"WHERE queue.task_id = ok.task_id RETURNING queue.task_id, queue.profile, queue.schema_id, "               \
+	"queue.submitted_at, queue.owner, queue.host, queue.lease_until), "                                        \
+	"c AS (INSERT INTO claims(task_id, owner, host, claimed_ms, until_ms) "                                    \
+	"SELECT task_id, owner, host, " NOW_MS ", lease_until FROM u), "                                           \
+	"t AS (UPDATE tasks SET state = $7::integer, updated_at = $9 FROM u WHERE tasks.id = u.task_id "           \
+	"AND tasks.state = $6::integer RETURNING tasks.*), "                                                       \
+	"s AS (INSERT INTO states(task_id, from_state, to_state, stage, reason, at) "                              \
+	"SELECT id, $6::integer, $7::integer, nullif(stage, ''), $8, $9 FROM t) "                                  \
+	"SELECT " TASK_COLS ", u.task_id, u.profile, u.schema_id, u.submitted_at, u.owner, u.host, u.lease_until, " \
+	NOW_MS ", t.id IS NOT NULL FROM u LEFT JOIN t ON t.id = u.task_id"
+
+/* A text[] literal of @p v ({"a","b"}, each element quoted and escaped) into @p b; n 0: NULL (any). */
+static const char *text_array(devsys_buf *b, const char *const *v, size_t n)
+{
+	if (!n)
+		return NULL;
+	devsys_buf_puts(b, "{");
+	for (size_t i = 0; i < n; i++) {
+		devsys_buf_puts(b, i ? ",\"" : "\"");
+		for (const char *c = v[i] ? v[i] : ""; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				devsys_buf_put(b, "\\", 1);
+			devsys_buf_put(b, c, 1);
+		}
+		devsys_buf_puts(b, "\"");
+	}
+	return devsys_buf_puts(b, "}") < 0 ? "" : b->ptr;
+}
+
+/* A connection the server closed while idle is made again before a statement that commits on its own. */
+static int ready(pgs *p)
+{
+	p->in_txn = 0;
+	return lost(p) ? reconnect(p) : 0;
+}
+
+static int pg_claim_one(void *self, const devsys__claim_req *req, devsys__queue_row *q, devsys__task_row *r,
+                        int *moved)
+{
+	pgs *p = self;
+	devsys_buf profiles = DEVSYS_BUF_INIT;
+	char ms[16], finals[200], from[16], to[16];
+	const char *v[9] = { req->owner, req->host, ms, NULL, finals, from, to, req->reason, req->at };
+	PGresult *res;
+	size_t len = 1;
+	int rc;
+	*moved = 0;
+	if ((rc = ready(p)) < 0)
+		return rc;
+	snprintf(ms, sizeof(ms), "%u", req->lease_ms);
+	snprintf(from, sizeof(from), "%d", req->from);
+	snprintf(to, sizeof(to), "%d", req->to);
+	finals[0] = '{';
+	for (int i = 0; i < 32; i++)
+		if (req->final_mask & (1u << i))
+			len += (size_t)snprintf(finals + len, sizeof(finals) - len, "%s%d", len > 1 ? "," : "", i);
+	snprintf(finals + len, sizeof(finals) - len, "}");
+	if (req->nprofiles && !(v[3] = text_array(&profiles, req->profiles, req->nprofiles))[0]) {
+		devsys_buf_dispose(&profiles);
+		return devsys__error_oom();
+	}
+	rc = run_prepared(p, &res, PREP_CLAIM, CLAIM_SQL, 9, v, "claim a task");
+	devsys_buf_dispose(&profiles);
+	if (rc < 0)
+		return rc;
+	if ((rc = PQntuples(res) > 0)) {
+		task_from(res, 0, r);
+		memset(q, 0, sizeof(*q));
+		text_col(res, 0, 13, q->task_id, sizeof(q->task_id));
+		text_col(res, 0, 14, q->profile, sizeof(q->profile));
+		text_col(res, 0, 15, q->schema, sizeof(q->schema));
+		text_col(res, 0, 16, q->submitted_at, sizeof(q->submitted_at));
+		text_col(res, 0, 17, q->owner, sizeof(q->owner));
+		text_col(res, 0, 18, q->host, sizeof(q->host));
+		q->lease_until_ms = num(res, 0, 19);
+		q->now_ms = num(res, 0, 20);
+		*moved = PQgetvalue(res, 0, 21)[0] == 't';
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* lease_end(completed, remove) and cancel_clear() in one statement, committed on its own. */
+static int pg_complete_one(void *self, const char *id, const char *owner)
+{
+	pgs *p = self;
+	const char *v[2] = { id, owner };
+	PGresult *res;
+	int rc;
+	if ((rc = ready(p)) < 0 ||
+	    (rc = run_prepared(p, &res, PREP_COMPLETE,
+	                       "WITH q AS (DELETE FROM queue WHERE task_id = $1 AND owner = $2 RETURNING task_id), "
+	                       "c AS (UPDATE claims SET how = 'completed', ended_ms = " NOW_MS " WHERE task_id IN "
+	                       "(SELECT task_id FROM q) AND owner = $2 AND ended_ms IS NULL), "
+	                       "k AS (DELETE FROM cancels WHERE task_id IN (SELECT task_id FROM q)) "
+	                       "SELECT count(*) FROM q",
+	                       2, v, "complete a task")) < 0)
+		return rc;
+	rc = (int)num(res, 0, 0);
+	PQclear(res);
+	return rc;
+}
+
+static int pg_extend_one(void *self, const char *id, const char *owner, unsigned int lease_ms)
+{
+	int rc = ready(self);
+	return rc < 0 ? rc : pg_lease_extend(self, id, owner, lease_ms);
 }
 
 static int pg_claim_list(void *self, const char *id, devsys__claim_row_cb cb, void *payload)
@@ -853,6 +1088,16 @@ static int pg_worker_beat(void *self, const devsys__worker_row *w)
 	snprintf(n[5], sizeof(n[5]), "%lld", w->completed);
 	snprintf(n[6], sizeof(n[6]), "%lld", w->expiries);
 	snprintf(n[7], sizeof(n[7]), "%d", w->stopped);
+	/*
+	 * A beat is liveness, rewritten every third of a lease: its commit need
+	 * not wait for the disk (one lost in a server crash is replaced by the
+	 * next; the leases' own commits stay durable).
+	 */
+	if (((pgs *)self)->in_txn) {
+		int rc = run(self, NULL, "SET LOCAL synchronous_commit TO off", 0, NULL, "record a worker's beat");
+		if (rc < 0)
+			return rc;
+	}
 	/* the first beat's time survives the later ones of the same process */
 	return run(self, NULL,
 	           "INSERT INTO workers(id, host, pid, jobs, lease_ms, running, claimed, completed, expiries, stopped, "
@@ -932,27 +1177,95 @@ static int pg_cancel_clear(void *self, const char *id)
 /* ---- record documents ---- */
 
 /* bytea in and out as binary, so a document is kept byte for byte whatever its encoding */
+static PGresult *doc_exec(pgs *p, const char *id, const char *name, const char *body, size_t len)
+{
+	const char *v[3] = { id, name, body ? body : "" };
+	int lens[3] = { 0, 0, (int)len }, fmts[3] = { 0, 0, 1 };
+	return PQexecParams(p->conn,
+	                    "INSERT INTO documents(task_id, name, body, updated_ms) VALUES($1, $2, $3, " NOW_MS ") "
+	                    "ON CONFLICT (task_id, name) DO UPDATE SET body = EXCLUDED.body, updated_ms = EXCLUDED.updated_ms",
+	                    3, NULL, v, lens, fmts, 0);
+}
+
+/*
+ * A transaction of documents only lost its connection: reconnect (waiting
+ * for a restarting server), begin again and put the documents it had put.
+ */
+static int replay_docs(pgs *p)
+{
+	size_t n = p->ndocs;
+	int rc;
+	p->replayed = 1;
+	p->ndocs = 0; /* reconnect() and pg_begin() must not see them as this transaction's */
+	if ((rc = reconnect(p)) == 0 && (rc = run(p, NULL, "BEGIN", 0, NULL, "begin a transaction")) == 0) {
+		p->in_txn = 1;
+		p->docs_only = 1;
+	}
+	p->ndocs = n;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		PGresult *res = doc_exec(p, p->docs[i].id, p->docs[i].name, p->docs[i].body, p->docs[i].len);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = pq_err(p, res, "keep a record document");
+		else
+			PQclear(res);
+	}
+	return rc;
+}
+
+/* A document this transaction put, kept for replay_docs(). */
+static int keep_doc(pgs *p, const char *id, const char *name, const char *body, size_t len)
+{
+	struct kept_doc *d;
+	if (p->ndocs == p->cap_docs) {
+		size_t cap = p->cap_docs ? p->cap_docs * 2 : 4;
+		if (!(d = devsys__realloc(p->docs, cap * sizeof(*d))))
+			return devsys__error_oom();
+		p->docs = d;
+		p->cap_docs = cap;
+	}
+	d = &p->docs[p->ndocs];
+	d->id = devsys__strdup(id);
+	d->name = devsys__strdup(name);
+	d->body = devsys__malloc(len ? len : 1);
+	d->len = len;
+	if (!d->id || !d->name || !d->body) {
+		devsys__free(d->id);
+		devsys__free(d->name);
+		devsys__free(d->body);
+		return devsys__error_oom();
+	}
+	if (len)
+		memcpy(d->body, body, len);
+	p->ndocs++;
+	return 0;
+}
+
+/* After a failed statement: 1 when it may run again (the connection was lost and was made again). */
+static int doc_again(pgs *p, int attempt, int *rc)
+{
+	*rc = 0;
+	if (attempt > 0 || !lost(p) || (p->in_txn && (!p->docs_only || p->replayed)))
+		return 0;
+	*rc = p->in_txn ? replay_docs(p) : reconnect(p);
+	return 1;
+}
+
 static int pg_doc_put(void *self, const char *id, const char *name, const char *body, size_t len)
 {
 	pgs *p = self;
-	const char *v[3] = { id, name, body ? body : "" };
-	int lens[3] = { 0, 0, (int)len }, fmts[3] = { 0, 0, 1 };
 	PGresult *res;
 	if (len > 0x7fffffff)
 		return devsys__error_set(DEVSYS_ELIMIT, "task store: a record document of %zu bytes is too large", len);
 	for (int attempt = 0;; attempt++) {
-		res = PQexecParams(p->conn,
-		                   "INSERT INTO documents(task_id, name, body, updated_ms) VALUES($1, $2, $3, " NOW_MS ") "
-		                   "ON CONFLICT (task_id, name) DO UPDATE SET body = EXCLUDED.body, updated_ms = EXCLUDED.updated_ms",
-		                   3, NULL, v, lens, fmts, 0);
+		int rc;
+		res = doc_exec(p, id, name, body, len);
 		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 			PQclear(res);
-			return 0;
+			return p->in_txn && p->docs_only ? keep_doc(p, id, name, body ? body : "", len) : 0;
 		}
-		if (attempt == 0 && !p->in_txn && lost(p)) {
-			int rc;
+		if (doc_again(p, attempt, &rc)) {
 			PQclear(res);
-			if ((rc = reconnect(p)) < 0)
+			if (rc < 0)
 				return rc;
 			continue;
 		}
@@ -971,9 +1284,9 @@ static int pg_doc_get(void *self, const char *id, const char *name, devsys_buf *
 		                   NULL, 1);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK)
 			break;
-		if (attempt == 0 && !p->in_txn && lost(p)) {
+		if (doc_again(p, attempt, &rc)) {
 			PQclear(res);
-			if ((rc = reconnect(p)) < 0)
+			if (rc < 0)
 				return rc;
 			continue;
 		}
@@ -1166,4 +1479,7 @@ const devsys__store_backend devsys__store_postgresql = {
 	.slot_renew = pg_slot_renew,
 	.slot_release = pg_slot_release,
 	.cool_set = pg_cool_set,
+	.claim_one = pg_claim_one,
+	.complete_one = pg_complete_one,
+	.extend_one = pg_extend_one,
 };

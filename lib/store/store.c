@@ -320,12 +320,23 @@ static int sync_files(devsys_store *st, const devsys__task_row *r, int from, con
 /* After a commit (@p rc 0), the held-back file updates; after a rollback, none. */
 static int sync_pending(devsys_store *st, int rc)
 {
+	/* their documents go in one transaction of their own: one commit for them all, not one a document */
+	bool txn = false;
+	if (rc == 0 && st->npending && st->defer && st->be->doc_put) {
+		txn = st->be->begin(st->self) == 0;
+		if (!txn)
+			devsys_error_clear(); /* the files are still written; each document then commits on its own */
+	}
 	for (size_t i = 0; i < st->npending; i++) {
 		struct pending_sync *p = &st->pending[i];
 		if (rc == 0)
 			rc = write_files(st, &p->r, p->from, p->reason, p->create);
 		devsys__free(p->reason);
 	}
+	if (txn && rc == 0)
+		rc = st->be->commit(st->self);
+	if (txn && rc < 0)
+		st->be->rollback(st->self);
 	st->npending = 0;
 	st->defer = false;
 	return rc;
@@ -773,16 +784,17 @@ static bool txn_again(const devsys_store *st, int rc, int attempt)
 	do {                                                                     \
 		LOCKED(st);                                                      \
 		for (int txn_attempt_ = 0;; txn_attempt_++) {                    \
+			bool txn_done_ = false; /* committed: never run again */  \
 			(st)->defer = ((st)->be->flags & DEVSYS__STORE_RETRY) != 0; \
 			if ((rc = (st)->be->begin((st)->self)) == 0) {           \
 				body;                                            \
 				if (rc == 0)                                     \
-					rc = (st)->be->commit((st)->self);       \
+					txn_done_ = (rc = (st)->be->commit((st)->self)) == 0; \
 				if (rc < 0)                                      \
 					(st)->be->rollback((st)->self);          \
 			}                                                        \
 			rc = sync_pending((st), rc);                             \
-			if (!txn_again((st), rc, txn_attempt_))                  \
+			if (txn_done_ || !txn_again((st), rc, txn_attempt_))     \
 				break;                                           \
 			devsys_error_clear();                                    \
 		}                                                                \
@@ -1383,46 +1395,10 @@ static char *task_json_state(devsys_task *task)
 	return state;
 }
 
-/* Is the store's copy of @p id's task.json in state @p state (so newer than a folder in another)? */
-static bool kept_in_state(devsys_store *st, const char *id, const char *state)
-{
-	devsys_buf b = DEVSYS_BUF_INIT;
-	json_t *doc = NULL;
-	bool yes;
-	LOCKED(st);
-	yes = st->be->doc_get(st->self, id, "task.json", &b) == 0 &&
-	      (doc = json_loadb(b.ptr ? b.ptr : "", b.size, 0, NULL)) &&
-	      json_is_string(json_object_get(doc, "state")) &&
-	      strcmp(json_string_value(json_object_get(doc, "state")), state) == 0;
-	UNLOCKED(st);
-	devsys_error_clear();
-	json_decref(doc);
-	devsys_buf_dispose(&b);
-	return yes;
-}
-
-/* A folder behind a shared store's record takes the store's task.json and events (drift repair). */
-static int refresh_from_store(devsys_store *st, devsys_task *task)
-{
-	devsys_buf tj = DEVSYS_BUF_INIT, ev = DEVSYS_BUF_INIT;
-	int rc;
-	LOCKED(st);
-	if ((rc = st->be->doc_get(st->self, devsys_task_id(task), "task.json", &tj)) == 0 &&
-	    st->be->doc_get(st->self, devsys_task_id(task), "events.jsonl", &ev) < 0)
-		devsys_error_clear();
-	UNLOCKED(st);
-	if (rc == 0)
-		rc = devsys__record_restore(task, NULL, NULL, 0, tj.ptr ? tj.ptr : "", tj.size, ev.ptr, ev.size);
-	devsys_buf_dispose(&tj);
-	devsys_buf_dispose(&ev);
-	return rc;
-}
-
 int devsys_store_check(devsys_store *st, int repair, devsys_buf *out, size_t *drift_out)
 {
 	struct collect c = { NULL, 0, 0 };
-	size_t total = 0, checked = 0, elsewhere = 0;
-	bool shared = (st->be->flags & DEVSYS__STORE_SHARED) && st->be->doc_get;
+	size_t total = 0, checked = 0;
 	json_t *arr;
 	devsys_buf tasks_dir = DEVSYS_BUF_INIT;
 	DIR *d;
@@ -1442,15 +1418,8 @@ int devsys_store_check(devsys_store *st, int repair, devsys_buf *out, size_t *dr
 		devsys__task_row *r = &c.rows[i];
 		devsys_task *task = NULL;
 		char *fs_state;
-		int orc;
 		checked++;
-		if ((orc = devsys_task_open(&task, st->ws, r->id, 0)) == DEVSYS_ENOTFOUND && shared) {
-			/* a shared store's task runs where its folder is: not drift here (the store has its record) */
-			devsys_error_clear();
-			elsewhere++;
-			continue;
-		}
-		if (orc < 0) {
+		if (devsys_task_open(&task, st->ws, r->id, 0) < 0) {
 			bool fixed = false;
 			if (repair) {
 				TXN(st, { rc = sync_files(st, r, -1, "repaired: folder was missing", true); });
@@ -1461,17 +1430,7 @@ int devsys_store_check(devsys_store *st, int repair, devsys_buf *out, size_t *dr
 			continue;
 		}
 		fs_state = task_json_state(task);
-		if (shared && fs_state && devsys_store_folder_current(st, r->id) == 0 &&
-		    kept_in_state(st, r->id, state_names[r->state])) {
-			char detail[200];
-			bool fixed = false;
-			snprintf(detail, sizeof(detail), "task.json says %s from an earlier change, the store says %s: another "
-			         "host moved the task on", fs_state, state_names[r->state]);
-			if (repair)
-				fixed = refresh_from_store(st, task) == 0;
-			devsys_error_clear();
-			drift(arr, r->id, "behind-store", detail, fixed);
-		} else if (!fs_state || strcmp(fs_state, state_names[r->state]) != 0) {
+		if (!fs_state || strcmp(fs_state, state_names[r->state]) != 0) {
 			char detail[160];
 			bool fixed = false;
 			snprintf(detail, sizeof(detail), "task.json says %s, the database says %s",
@@ -1561,10 +1520,6 @@ done:
 	}
 	if (drift_out)
 		*drift_out = json_array_size(arr);
-	if (shared) /* the tasks whose folders are on other hosts */
-		return dump_to(json_pack("{s:o,s:I,s:I}", "drift", arr, "checked", (json_int_t)checked, "elsewhere",
-		                         (json_int_t)elsewhere),
-		               out);
 	return dump_to(json_pack("{s:o,s:I}", "drift", arr, "checked", (json_int_t)checked), out);
 }
 
@@ -1843,6 +1798,50 @@ static int drop_final(devsys_store *st, const char *const *profiles, size_t n, d
 	return rc;
 }
 
+/*
+ * The claim in one statement, on a backend that has it (claim_one): when
+ * there is nothing to sweep, drop or cancel first, the oldest free task is
+ * taken and moved to validated, committed; then its files, as a committed
+ * transaction's are written. 1 claimed, 0 the full claim has to run.
+ */
+static int claim_one(devsys_buf *id_out, devsys_store *st, const char *owner, const char *host,
+                     const char *const *profiles, size_t nprofiles, unsigned int lease_ms)
+{
+	devsys__claim_req req = { profiles, nprofiles, owner, host, lease_ms, 0, DEVSYS_STATE_QUEUED,
+		                  DEVSYS_STATE_VALIDATED, NULL, NULL };
+	devsys__queue_row q;
+	devsys__task_row r;
+	char reason[400], at[40];
+	int moved = 0, rc;
+	if (!st->be->claim_one)
+		return 0;
+	for (int s = 0; s < 32; s++)
+		req.final_mask |= is_final(s) ? 1u << s : 0;
+	snprintf(reason, sizeof(reason), "claimed by worker %s on %s", owner, host);
+	devsys__time_iso8601(at, sizeof(at));
+	req.reason = reason;
+	req.at = at;
+	LOCKED(st);
+	if ((rc = st->be->claim_one(st->self, &req, &q, &r, &moved)) > 0 && devsys_task_id_check(q.task_id) < 0) {
+		/* the backend's query follows the task id rule; should the two ever differ, the rule wins */
+		char why[300];
+		snprintf(why, sizeof(why), "%s", devsys_error_message(devsys_error_last()));
+		(void)st->be->lease_end(st->self, q.task_id, owner, "refused", 1);
+		rc = devsys__error_set(DEVSYS_EBADID, "queue: the store held a queued task whose id is refused (%s); its "
+		                                      "queue row was dropped",
+		                       why);
+	}
+	if (rc > 0 && moved) {
+		st->defer = true; /* written as after a commit: task.json, the event, then the documents */
+		if ((rc = sync_pending(st, sync_files(st, &r, req.from, reason, false))) == 0)
+			rc = 1;
+	}
+	if (rc > 0 && devsys_buf_puts(id_out, q.task_id) < 0)
+		rc = DEVSYS_ENOMEM;
+	UNLOCKED(st);
+	return rc;
+}
+
 int devsys_store_claim(devsys_buf *id_out, devsys_store *st, const char *owner, const char *host,
                        const char *const *profiles, size_t nprofiles, unsigned int lease_ms)
 {
@@ -1859,6 +1858,8 @@ int devsys_store_claim(devsys_buf *id_out, devsys_store *st, const char *owner, 
 		return devsys__error_set(DEVSYS_EINVAL, "queue: %zu profiles but no list", nprofiles);
 	if (!lease_ms)
 		lease_ms = DEFAULT_LEASE_MS;
+	if ((rc = claim_one(id_out, st, owner, host, profiles, nprofiles, lease_ms)) != 0)
+		return rc < 0 ? rc : 0;
 	TXN(st, {
 		found = false; /* a retried transaction starts over */
 		refused[0] = '\0';
@@ -1900,6 +1901,12 @@ int devsys_store_heartbeat(devsys_store *st, const char *id, const char *owner, 
 	DEVSYS__CHECK_ARG(st);
 	if ((rc = devsys_task_id_check(id)) < 0 || (rc = text_arg("the worker id", owner, false)) < 0)
 		return rc;
+	if (st->be->extend_one) { /* one statement, committed on its own */
+		LOCKED(st);
+		rc = st->be->extend_one(st->self, id, owner, lease_ms ? lease_ms : DEFAULT_LEASE_MS);
+		UNLOCKED(st);
+		return rc == 0 ? not_held(id, owner) : rc > 0 ? 0 : rc;
+	}
 	TXN(st, {
 		if ((rc = st->be->lease_extend(st->self, id, owner, lease_ms ? lease_ms : DEFAULT_LEASE_MS)) == 0)
 			rc = not_held(id, owner);
@@ -1935,6 +1942,12 @@ int devsys_store_complete(devsys_store *st, const char *id, const char *owner)
 	DEVSYS__CHECK_ARG(st);
 	if ((rc = devsys_task_id_check(id)) < 0 || (rc = text_arg("the worker id", owner, false)) < 0)
 		return rc;
+	if (st->be->complete_one) { /* one statement, committed on its own */
+		LOCKED(st);
+		rc = st->be->complete_one(st->self, id, owner);
+		UNLOCKED(st);
+		return rc == 0 ? not_held(id, owner) : rc > 0 ? 0 : rc;
+	}
 	TXN(st, {
 		if ((rc = st->be->lease_end(st->self, id, owner, "completed", 1)) == 0)
 			rc = not_held(id, owner);
