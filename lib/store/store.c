@@ -1395,10 +1395,46 @@ static char *task_json_state(devsys_task *task)
 	return state;
 }
 
+/* Is the store's copy of @p id's task.json in state @p state (so newer than a folder in another)? */
+static bool kept_in_state(devsys_store *st, const char *id, const char *state)
+{
+	devsys_buf b = DEVSYS_BUF_INIT;
+	json_t *doc = NULL;
+	bool yes;
+	LOCKED(st);
+	yes = st->be->doc_get(st->self, id, "task.json", &b) == 0 &&
+	      (doc = json_loadb(b.ptr ? b.ptr : "", b.size, 0, NULL)) &&
+	      json_is_string(json_object_get(doc, "state")) &&
+	      strcmp(json_string_value(json_object_get(doc, "state")), state) == 0;
+	UNLOCKED(st);
+	devsys_error_clear();
+	json_decref(doc);
+	devsys_buf_dispose(&b);
+	return yes;
+}
+
+/* A folder behind a shared store's record takes the store's task.json and events (drift repair). */
+static int refresh_from_store(devsys_store *st, devsys_task *task)
+{
+	devsys_buf tj = DEVSYS_BUF_INIT, ev = DEVSYS_BUF_INIT;
+	int rc;
+	LOCKED(st);
+	if ((rc = st->be->doc_get(st->self, devsys_task_id(task), "task.json", &tj)) == 0 &&
+	    st->be->doc_get(st->self, devsys_task_id(task), "events.jsonl", &ev) < 0)
+		devsys_error_clear();
+	UNLOCKED(st);
+	if (rc == 0)
+		rc = devsys__record_restore(task, NULL, NULL, 0, tj.ptr ? tj.ptr : "", tj.size, ev.ptr, ev.size);
+	devsys_buf_dispose(&tj);
+	devsys_buf_dispose(&ev);
+	return rc;
+}
+
 int devsys_store_check(devsys_store *st, int repair, devsys_buf *out, size_t *drift_out)
 {
 	struct collect c = { NULL, 0, 0 };
-	size_t total = 0, checked = 0;
+	size_t total = 0, checked = 0, elsewhere = 0;
+	bool shared = (st->be->flags & DEVSYS__STORE_SHARED) && st->be->doc_get;
 	json_t *arr;
 	devsys_buf tasks_dir = DEVSYS_BUF_INIT;
 	DIR *d;
@@ -1418,8 +1454,15 @@ int devsys_store_check(devsys_store *st, int repair, devsys_buf *out, size_t *dr
 		devsys__task_row *r = &c.rows[i];
 		devsys_task *task = NULL;
 		char *fs_state;
+		int orc;
 		checked++;
-		if (devsys_task_open(&task, st->ws, r->id, 0) < 0) {
+		if ((orc = devsys_task_open(&task, st->ws, r->id, 0)) == DEVSYS_ENOTFOUND && shared) {
+			/* a shared store's task runs where its folder is: not drift here (the store has its record) */
+			devsys_error_clear();
+			elsewhere++;
+			continue;
+		}
+		if (orc < 0) {
 			bool fixed = false;
 			if (repair) {
 				TXN(st, { rc = sync_files(st, r, -1, "repaired: folder was missing", true); });
@@ -1430,7 +1473,17 @@ int devsys_store_check(devsys_store *st, int repair, devsys_buf *out, size_t *dr
 			continue;
 		}
 		fs_state = task_json_state(task);
-		if (!fs_state || strcmp(fs_state, state_names[r->state]) != 0) {
+		if (shared && fs_state && devsys_store_folder_current(st, r->id) == 0 &&
+		    kept_in_state(st, r->id, state_names[r->state])) {
+			char detail[200];
+			bool fixed = false;
+			snprintf(detail, sizeof(detail), "task.json says %s from an earlier change, the store says %s: another "
+			         "host moved the task on", fs_state, state_names[r->state]);
+			if (repair)
+				fixed = refresh_from_store(st, task) == 0;
+			devsys_error_clear();
+			drift(arr, r->id, "behind-store", detail, fixed);
+		} else if (!fs_state || strcmp(fs_state, state_names[r->state]) != 0) {
 			char detail[160];
 			bool fixed = false;
 			snprintf(detail, sizeof(detail), "task.json says %s, the database says %s",
@@ -1520,6 +1573,10 @@ done:
 	}
 	if (drift_out)
 		*drift_out = json_array_size(arr);
+	if (shared) /* the tasks whose folders are on other hosts */
+		return dump_to(json_pack("{s:o,s:I,s:I}", "drift", arr, "checked", (json_int_t)checked, "elsewhere",
+		                         (json_int_t)elsewhere),
+		               out);
 	return dump_to(json_pack("{s:o,s:I}", "drift", arr, "checked", (json_int_t)checked), out);
 }
 
