@@ -19,7 +19,10 @@
  *     ... RETURNING autocommit statements over one libpq connection to the
  *     same server for 3 s (the same synchronous_commit, printed): one
  *     durable commit each, as a claim is. Target per worker:
- *     (claims+completes)/s >= 0.5 x (anchor/2).
+ *     (claims+completes)/s >= 0.5 x (anchor/2). Each row also says what a
+ *     task cost the server (pg_stat_statements, which run.sh preloads, and
+ *     pg_stat_database / pg_stat_wal): statements, commits and WAL flushes;
+ *     with BENCH_PG_STATEMENTS set, each statement and its calls per task.
  *
  * Every task must be claimed exactly once (the claims are summed and the
  * queue must end empty); exit 1 otherwise. A missed target is printed, not
@@ -215,6 +218,26 @@ typedef struct submit_job {
 	int procs;
 } submit_job;
 
+/* A no-op task's kept spec, as devsys submit leaves one in the folder (a shared store keeps it at submit). */
+static const char noop_spec[] = "version: 1\nid: %s\ntitle: A no-op task of the store benchmark\n"
+                                "prompt: nothing; the benchmark claims and completes it\nrepo:\n"
+                                "  url: file:///nonexistent/remote.git\n  base_branch: main\nrunner: inproc\n";
+
+static void write_spec(devsys_workspace *ws, const char *id)
+{
+	devsys_task *task = NULL;
+	devsys_buf path = DEVSYS_BUF_INIT;
+	FILE *f;
+	if (devsys_task_open(&task, ws, id, 0) < 0 || devsys_task_path_join(&path, task, "spec.yaml") < 0 ||
+	    !(f = fopen(path.ptr, "w")))
+		die(id);
+	fprintf(f, noop_spec, id);
+	if (fclose(f) != 0)
+		die(id);
+	devsys_buf_dispose(&path);
+	devsys_task_free(task);
+}
+
 static result submitter(int k, void *payload, int ready_fd, int go_fd)
 {
 	const submit_job *s = payload;
@@ -226,8 +249,10 @@ static result submitter(int k, void *payload, int ready_fd, int go_fd)
 	ready_and_wait(ready_fd, go_fd);
 	for (long i = k; i < s->tasks; i += s->procs) {
 		snprintf(id, sizeof(id), "%s-%ld", s->prefix, i);
-		if (devsys_store_task_create(st, id, NULL) < 0 ||
-		    devsys_store_transition(st, id, DEVSYS_STATE_VALIDATED, NULL) < 0 ||
+		if (devsys_store_task_create(st, id, NULL) < 0)
+			die(id);
+		write_spec(ws, id);
+		if (devsys_store_transition(st, id, DEVSYS_STATE_VALIDATED, NULL) < 0 ||
 		    devsys_store_submit(st, id, NULL, "urn:devsys:schema:task:1") < 0)
 			die(id);
 		r.ops++;
@@ -468,6 +493,66 @@ static double pg_anchor(const char *url, double seconds, char *sync, size_t sync
 	PQfinish(c);
 	return (double)n / t;
 }
+
+/*
+ * What the server did for the workers: statements (pg_stat_statements, which
+ * run.sh preloads; BEGIN and COMMIT count as one each), committed
+ * transactions and WAL flushes, all of the benchmark's database.
+ * Statements -1 when the extension is not loaded.
+ */
+typedef struct pg_counts {
+	long long statements, commits, wal_syncs;
+} pg_counts;
+
+static long long pq_num(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	long long n = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? atoll(PQgetvalue(r, 0, 0)) : -1;
+	PQclear(r);
+	return n;
+}
+
+/*
+ * A backend reports its transaction counts when idle for a while or when it
+ * exits: the workers' sessions (libdevsys's application_name) are waited out,
+ * up to 10 s, and the stats snapshot is cleared so each read is fresh.
+ */
+static pg_counts pg_read_counts(PGconn *c)
+{
+	pg_counts k;
+	double deadline = now() + 10;
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	while (pq_num(c, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'libdevsys'") > 0 &&
+	       now() < deadline)
+		nanosleep(&pause, NULL);
+	PQclear(PQexec(c, "SELECT pg_stat_clear_snapshot()"));
+	k.statements = pq_num(c, "SELECT sum(calls)::bigint FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+	                         "WHERE d.datname = current_database()");
+	k.commits = pq_num(c, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
+	k.wal_syncs = pq_num(c, "SELECT wal_sync FROM pg_stat_wal");
+	return k;
+}
+
+static PGconn *pg_counter_conn(const char *url)
+{
+	PGconn *c = pq_connect(url);
+	PGresult *r = PQexec(c, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+	PQclear(r);
+	return c;
+}
+
+/* With BENCH_PG_STATEMENTS set: each statement the workers ran, with its calls per task. */
+static void pg_print_statements(PGconn *c, long tasks)
+{
+	PGresult *r;
+	if (!getenv("BENCH_PG_STATEMENTS"))
+		return;
+	r = PQexec(c, "SELECT calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 150) FROM pg_stat_statements s "
+	              "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database() ORDER BY calls DESC");
+	for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+		printf("           %6.2f/task  %s\n", (double)atoll(PQgetvalue(r, i, 0)) / (double)tasks, PQgetvalue(r, i, 1));
+	PQclear(r);
+}
 #endif
 
 static int bench_pg(const char *dir, const char *url, long default_tasks, char **workers, int nworkers)
@@ -500,12 +585,18 @@ static int bench_pg(const char *dir, const char *url, long default_tasks, char *
 		long tasks = strchr(workers[w], ':') ? atol(strchr(workers[w], ':') + 1) : default_tasks;
 		result d;
 		double t, per;
+		PGconn *counter;
+		pg_counts k0, k1;
 		if (n < 1 || n > MAX_WORKERS || tasks < 1)
 			return 2;
 		snprintf(prefix, sizeof(prefix), "w%d", n);
 		submit_tasks(&job, prefix, tasks, 4);
 		anchor = pg_anchor(url, 3.0, sync, sizeof(sync));
+		counter = pg_counter_conn(url);
+		PQclear(PQexec(counter, "SELECT pg_stat_statements_reset()"));
+		k0 = pg_read_counts(counter);
 		t = run_children(n, claimer, &job, &d);
+		k1 = pg_read_counts(counter);
 		if (d.ops != tasks || queue_left(&job) != 0) {
 			fprintf(stderr, "bench_store: %d workers: %lld claims of %ld tasks\n", n, d.ops, tasks);
 			return 1;
@@ -518,8 +609,16 @@ static int bench_pg(const char *dir, const char *url, long default_tasks, char *
 		fflush(stdout);
 		if (d.errors)
 			printf("           (%lld claims gave up with EBUSY and were retried)\n", d.errors);
+		printf("           per task (claim + complete): %.2f statements, %.2f commits, %.2f WAL flushes\n",
+		       k1.statements < 0 ? -1.0 : (double)(k1.statements - k0.statements) / (double)tasks,
+		       (double)(k1.commits - k0.commits) / (double)tasks,
+		       (double)(k1.wal_syncs - k0.wal_syncs) / (double)tasks);
+		pg_print_statements(counter, tasks);
+		PQfinish(counter);
+		fflush(stdout);
 	}
-	printf("  (scaling: claims/s against the first row's)\n");
+	printf("  (scaling: claims/s against the first row's; statements: every call the workers' connections made,\n"
+	       "   opening included; commits: transactions committed in the database, read-only ones too)\n");
 	return rc;
 #else
 	(void)dir;

@@ -8,8 +8,10 @@
 # For pg this script starts its own PostgreSQL 15 (as DESIGN.md §5 says: initdb
 # as the postgres user into a temp dir under /tmp, password authentication on
 # 127.0.0.1 and a free port, the password in a PGPASSFILE, never in the URL;
-# fsync and synchronous_commit at their defaults, so every commit is durable)
-# and stops it on exit.
+# fsync and synchronous_commit at their defaults, so every commit is durable;
+# pg_stat_statements preloaded, so the benchmark can say what a task costs the
+# server: statements, commits and WAL flushes) and stops it on exit.
+# BENCH_PG_STATEMENTS=1 also lists each statement the workers ran, per task.
 # Usage: bench/store/run.sh BUILD_DIR [sqlite|pg|all] [SQLITE_TASKS] [PG_TASKS] [WORKERS...]
 set -eu
 build=${1:?usage: run.sh BUILD_DIR [sqlite|pg|all] [SQLITE_TASKS] [PG_TASKS] [WORKERS...]}
@@ -57,7 +59,7 @@ if [ "$what" = pg ] || [ "$what" = all ]; then
 	port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	pgdata="$pg/data"
 	runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$pg/server.log" -w -t 30 \
-		-o "-k $pg -c listen_addresses=127.0.0.1 -p $port -c max_connections=60" start > /dev/null ||
+		-o "-k $pg -c listen_addresses=127.0.0.1 -p $port -c max_connections=60 -c shared_preload_libraries=pg_stat_statements" start > /dev/null ||
 		{ tail -5 "$pg/server.log" >&2; exit 3; }
 	runuser -u postgres -- psql -h "$pg" -p "$port" -U devsys -d postgres -qc "CREATE DATABASE bench" > /dev/null
 	printf '127.0.0.1:%s:*:devsys:%s\n' "$port" "$password" > "$tmp/pgpass"
