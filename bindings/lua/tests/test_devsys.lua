@@ -1603,6 +1603,39 @@ if devsys.register_secret_provider then
     raises("the vault is down", set.resolve, set, "C")
     raises("must return a string", set.resolve, set, "N")
   end)
+
+  if devsys.pipeline and devsys.worker then
+    test("secrets: a forge token from a Lua provider in p:run(); a worker's threads refuse it", function()
+      local asked = {}
+      assert(devsys.register_secret_provider("lua-tokens", function(name, ref)
+        asked[#asked + 1] = name .. "=" .. ref
+        return "tok-" .. ref .. "-0123456789"
+      end))
+      -- the local forge's token, named in devsys.yaml and resolved through the registered provider
+      local YAML = "forges:\n  local:\n    provider: local\n    token_secret: LUA_TOK\n    token_provider: lua-tokens\n    token_ref: pr\n"
+      local dir = fresh("lsec")
+      write(dir .. "/devsys.yaml", YAML)
+      local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+      local p <close> = assert(devsys.pipeline(ws, { config_path = dir .. "/devsys.yaml" }))
+      assert(p:validate(pipeline_spec(dir, "lsp-1", APPEND), "lsp-1.yaml"))
+      local r = assert(p:run())
+      eq(r.stage, "gate"); eq(p:state(), "awaiting-review")
+      eq(asked[1], "LUA_TOK=pr", "the pipeline asked the Lua provider")
+      local d2 = fresh("lsecw")
+      write(d2 .. "/devsys.yaml", YAML)
+      local ws2 <close> = assert(devsys.workspace(d2 .. "/ws"))
+      local p2 <close> = assert(devsys.pipeline(ws2, { config_path = d2 .. "/devsys.yaml" }))
+      assert(p2:validate(pipeline_spec(d2, "lsw-1", APPEND), "lsw-1.yaml"))
+      local st <close> = assert(devsys.store_open(ws2))
+      assert(st:submit("lsw-1"))
+      local n = #asked
+      local w <close> = assert(devsys.worker(ws2, { poll_ms = 50, config_path = d2 .. "/devsys.yaml" }))
+      assert(w:run())
+      eq(w:state("lsw-1"), "failed")
+      has(read(d2 .. "/ws/tasks/lsw-1/events.jsonl"), "not on a worker's threads")
+      eq(#asked, n, "no Lua ran on the worker's threads")
+    end)
+  end
 end
 
 if devsys.register_runner then
