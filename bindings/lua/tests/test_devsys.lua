@@ -1922,6 +1922,12 @@ if devsys.register_agent and devsys.pipeline then
     end
     assert(devsys.register_agent("lua-v2", v2("lua-agent 9.9")))
     assert(devsys.register_agent("lua-v2-old", v2("lua-agent 1.0")))
+    assert(devsys.register_agent("lua-v2-stall", function()
+      local a = v2("lua-agent 9.9")()
+      a.err_line = function() return "stall" end
+      a.stop_reason = function() return "it asks for a permission" end
+      return a
+    end))
     assert(devsys.register_agent("lua-v2-raise", function()
       local a = v2("lua-agent 9.9")()
       a.err_line = function() error("err_line broke") end
@@ -1952,6 +1958,13 @@ if devsys.register_agent and devsys.pipeline then
     assert(b:load("l2-3"))
     raises("err_line broke", b.code, b)
     eq(b:state("l2-3"), "failed")
+    local d4 = fresh("agent2")
+    local ws4 <close> = assert(devsys.workspace(d4 .. "/ws"))
+    kind_task(d4, ws4, "l2-4", "lua-v2-stall")
+    local s4 <close> = assert(devsys.pipeline(ws4))
+    assert(s4:load("l2-4"))
+    local v4, m4, c4, r4 = s4:code()
+    eq(v4, nil); assert(c4 and c4 < 0, "a stall fails the stage"); eq(r4.failure_class, "stalled", m4)
     eq(devsys.AGENT_STALL, 3)
   end)
 end
