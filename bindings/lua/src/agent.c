@@ -72,17 +72,35 @@ static int slot_failed(lua_State *L, const char *kind, const char *slot)
 }
 
 /* Call adapter method @p m with @p nargs pushed after (self, method): 0, its results on the stack. */
+static char absent_key; /* lookup_k's answer for a missing method */
+
+/* Protected: obj[name] (an __index metamethod may run, and raise: never across the library's frames). */
+static int lookup_k(lua_State *L)
+{
+	lua_getfield(L, 1, lua_tostring(L, 2));
+	if (lua_isnil(L, -1))
+		lua_pushlightuserdata(L, &absent_key);
+	return 1;
+}
+
 static int call_method(lua_State *L, ld_agent *a, const char *m, int nargs, int nres, bool *absent)
 {
 	*absent = false;
+	lua_pushcfunction(L, lookup_k);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, a->obj);
-	lua_getfield(L, -1, m);
-	if (lua_isnil(L, -1)) {
-		lua_pop(L, 2 + nargs);
+	lua_pushstring(L, m);
+	if (ld_pcall(L, 2, 1) != LUA_OK) { /* looking it up raised: drop the args under the error */
+		for (int i = 0; i < nargs; i++)
+			lua_remove(L, -2);
+		return slot_failed(L, a->kind->name, m);
+	}
+	if (lua_touserdata(L, -1) == &absent_key) {
+		lua_pop(L, 1 + nargs);
 		*absent = true;
 		return 0;
 	}
-	lua_insert(L, -2 - nargs); /* fn below the args */
+	lua_insert(L, -1 - nargs); /* fn below the args */
+	lua_rawgeti(L, LUA_REGISTRYINDEX, a->obj);
 	lua_insert(L, -1 - nargs); /* self right after fn */
 	if (ld_pcall(L, nargs + 1, nres) != LUA_OK) {
 		ld_running = L;

@@ -128,20 +128,36 @@ static int plug_parse(lua_State *L, ld_plug *p, const char *slot, lua_CFunction 
 	return plug_pcall(L, p, slot, 2, 0);
 }
 
-/*
- * Push method @p m of the instance table @p ref and the table (self): true,
- * or false (nothing pushed) when it has no such method.
- */
-static bool push_method(lua_State *L, int ref, const char *m)
+static char absent_key; /* lookup_k's answer for a missing method */
+
+/* Protected: obj[name] (an __index metamethod may run, and raise), or the absent marker. */
+static int lookup_k(lua_State *L)
 {
+	lua_getfield(L, 1, lua_tostring(L, 2));
+	if (lua_isnil(L, -1))
+		lua_pushlightuserdata(L, &absent_key);
+	return 1;
+}
+
+/*
+ * Push method @p m of the instance table @p ref and the table (self): 1; 0
+ * (nothing pushed) when it has no such method; DEVSYS_EUSER with the error
+ * kept when looking it up raised.
+ */
+static int push_method(lua_State *L, ld_plug *p, int ref, const char *m)
+{
+	int rc;
+	lua_pushcfunction(L, lookup_k);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-	lua_getfield(L, -1, m);
-	if (lua_isnil(L, -1)) {
-		lua_pop(L, 2);
-		return false;
+	lua_pushstring(L, m);
+	if ((rc = plug_pcall(L, p, m, 2, 1)) < 0)
+		return rc;
+	if (lua_touserdata(L, -1) == &absent_key) {
+		lua_pop(L, 1);
+		return 0;
 	}
-	lua_insert(L, -2);
-	return true;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+	return 1;
 }
 
 /*
@@ -170,10 +186,11 @@ static const char *result_str(lua_State *L, int idx, bool *bad)
 	return s && strlen(s) == len ? s : NULL;
 }
 
-static void push_strv(lua_State *L, const char *const *v, size_t n)
+/* A list of @p v's @p n strings, or (@p counted false) of its strings up to NULL. */
+static void push_strv(lua_State *L, const char *const *v, size_t n, bool counted)
 {
 	lua_createtable(L, (int)n, 0);
-	for (size_t i = 0; v && (n ? i < n : v[i] != NULL); i++) {
+	for (size_t i = 0; v && (counted ? i < n : v[i] != NULL); i++) {
 		lua_pushstring(L, v[i]);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
@@ -392,7 +409,7 @@ static int rn_open(void **self, const devsys_runner_options *opts, void *payload
 static void push_cmd(lua_State *L, const devsys_runner_cmd *cmd)
 {
 	lua_createtable(L, 0, 10);
-	push_strv(L, cmd->argv, 0);
+	push_strv(L, cmd->argv, 0, false);
 	lua_setfield(L, -2, "argv");
 	lua_newtable(L);
 	for (size_t i = 0; cmd->env && cmd->env[i]; i++) {
@@ -441,7 +458,9 @@ static int rn_exec(void *self, const devsys_runner_cmd *cmd, devsys_runner_io *i
 	st->signal = 0;
 	if (!L)
 		return DEVSYS_EUSER;
-	if (!push_method(L, r->obj, "exec")) {
+	if ((rc = push_method(L, r->type, r->obj, "exec")) <= 0) {
+		if (rc < 0)
+			return rc;
 		lua_pushstring(L, "the runner table has no exec method");
 		return plug_raised(L, r->type, "exec");
 	}
@@ -491,7 +510,7 @@ static void rn_close(void *self)
 	ld_rinst *r = self;
 	lua_State *L = plug_state(r->type);
 	if (L) {
-		if (push_method(L, r->obj, "close"))
+		if (push_method(L, r->type, r->obj, "close") > 0)
 			(void)plug_pcall(L, r->type, "close", 1, 0); /* an error is kept for the binding call under way */
 		luaL_unref(L, LUA_REGISTRYINDEX, r->obj);
 	}
@@ -506,8 +525,8 @@ static int rn_simple(ld_rinst *r, const char *m, const char *a1, const char *a2,
 	int rc;
 	if (!L)
 		return DEVSYS_EUSER;
-	if (!push_method(L, r->obj, m))
-		return devsys_error_set(DEVSYS_ENOTSUPPORTED, "runner type '%s' has no %s method", r->type->name, m);
+	if ((rc = push_method(L, r->type, r->obj, m)) <= 0)
+		return rc < 0 ? rc : devsys_error_set(DEVSYS_ENOTSUPPORTED, "runner type '%s' has no %s method", r->type->name, m);
 	ld_pushstr(L, a1);
 	if (nargs > 1)
 		ld_pushstr(L, a2);
@@ -546,7 +565,7 @@ static const char *rn_workdir(void *self, devsys_task *task)
 	lua_State *L = plug_state(r->type);
 	bool bad = false;
 	const char *s;
-	if (!L || !push_method(L, r->obj, "workdir"))
+	if (!L || push_method(L, r->type, r->obj, "workdir") <= 0)
 		return NULL;
 	ld_pushstr(L, task ? devsys_task_id(task) : NULL);
 	if (plug_pcall(L, r->type, "workdir", 2, 1) < 0)
@@ -584,8 +603,8 @@ static int rn_describe(void *self, devsys_runner_description *out)
 	int rc;
 	if (!L)
 		return DEVSYS_EUSER;
-	if (!push_method(L, r->obj, "describe"))
-		return 0; /* the type only */
+	if ((rc = push_method(L, r->type, r->obj, "describe")) <= 0)
+		return rc; /* 0: the type only */
 	if ((rc = plug_pcall(L, r->type, "describe", 1, 1)) < 0)
 		return rc;
 	rc = lua_istable(L, -1) ? plug_parse(L, r->type, "describe", describe_k, out, -1) : 0;
@@ -752,7 +771,7 @@ static void fg_close(void *self)
 	ld_finst *f = self;
 	lua_State *L = plug_state(f->prov);
 	if (L) {
-		if (push_method(L, f->obj, "close"))
+		if (push_method(L, f->prov, f->obj, "close") > 0)
 			(void)plug_pcall(L, f->prov, "close", 1, 0);
 		luaL_unref(L, LUA_REGISTRYINDEX, f->obj);
 		luaL_unref(L, LUA_REGISTRYINDEX, f->last);
@@ -791,11 +810,13 @@ static int fg_call(lua_State *L, ld_finst *f, const char *m, int nargs, int def)
 static lua_State *fg_enter(ld_finst *f, const char *m, int *rc)
 {
 	lua_State *L = plug_state(f->prov);
+	int found;
 	*rc = 0;
 	if (!L)
 		*rc = DEVSYS_EUSER;
-	else if (!push_method(L, f->obj, m)) {
-		*rc = devsys_error_set(DEVSYS_ENOTSUPPORTED, "forge provider '%s' has no %s method", f->prov->name, m);
+	else if ((found = push_method(L, f->prov, f->obj, m)) <= 0) {
+		*rc = found < 0 ? found
+		                : devsys_error_set(DEVSYS_ENOTSUPPORTED, "forge provider '%s' has no %s method", f->prov->name, m);
 		L = NULL;
 	}
 	return L;
@@ -864,11 +885,11 @@ static int fg_pr_upsert(void *self, devsys_forge_pr_info *out, const devsys_forg
 	lua_setfield(L, -2, "base");
 	lua_pushboolean(L, req->draft);
 	lua_setfield(L, -2, "draft");
-	push_strv(L, req->labels, req->nlabels);
+	push_strv(L, req->labels, req->nlabels, true);
 	lua_setfield(L, -2, "labels");
-	push_strv(L, req->reviewers, req->nreviewers);
+	push_strv(L, req->reviewers, req->nreviewers, true);
 	lua_setfield(L, -2, "reviewers");
-	push_strv(L, req->team_reviewers, req->nteam_reviewers);
+	push_strv(L, req->team_reviewers, req->nteam_reviewers, true);
 	lua_setfield(L, -2, "team_reviewers");
 	lua_pushinteger(L, (lua_Integer)req->number);
 	lua_setfield(L, -2, "number");
@@ -1027,7 +1048,7 @@ static int fg_protect(void *self, const devsys_forge_protection *pr)
 	lua_createtable(L, 0, 5);
 	lua_pushstring(L, pr->branch);
 	lua_setfield(L, -2, "branch");
-	push_strv(L, pr->contexts, pr->ncontexts);
+	push_strv(L, pr->contexts, pr->ncontexts, true);
 	lua_setfield(L, -2, "contexts");
 	lua_pushinteger(L, pr->approvals);
 	lua_setfield(L, -2, "approvals");

@@ -1729,6 +1729,16 @@ if devsys.register_runner then
     local inp <close> = assert(devsys.runner_open("inproc"))
     local v7, _, c7 = inp:exec({ argv = { "sh", "-c", "echo a" }, output = function() return false end })
     eq(v7, nil); eq(c7, E.USER, "its own refusal, not the earlier close's error")
+    -- methods through a metatable's __index (a class); a lookup that raises is raised again, never across C
+    assert(devsys.register_runner("lua-run-meta", function()
+      return setmetatable({}, { __index = function(_, k)
+        if k == "exec" then return function() return 0 end end
+        error("no field " .. k)
+      end })
+    end))
+    local rm <close> = assert(devsys.runner_open("lua-run-meta"))
+    eq(assert(rm:exec({ argv = { "x" } })).exit_code, 0, "exec found through __index")
+    raises("no field prepare", rm.prepare, rm, t)
     -- a factory that raises or returns no table
     assert(devsys.register_runner("lua-run-bad", function(o) if o.port == 1 then error("factory broke") end; return 5 end))
     raises("factory broke", devsys.runner_open, "lua-run-bad", { port = 1 })
