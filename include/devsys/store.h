@@ -318,13 +318,19 @@ DEVSYS_API int devsys_store_complete(devsys_store *st, const char *id, const cha
  * transition; over 256 KiB only its last lines, after a first line
  * {"truncated":true,"dropped_bytes":N}), "logs/<stage>" (at every
  * transition, for the stage that ended: {"host","path","size","tail_from",
- * "tail"}, where its log is and its last 16 KiB), and the task's latest
+ * "tail"}, where its log is and its last 16 KiB), "agent.jsonl" (the
+ * agent's logs/agent.jsonl, kept at the transition that ends the agent
+ * stage, bounded as events.jsonl is), every test run's
+ * "runs/<n>/summary.json" and "runs/<n>/junit.xml", and the task's latest
  * test run, "tests/latest/summary.json" and "tests/latest/junit.xml" (the
  * normalised report; kept up to 4 MiB), written by
- * devsys_store_run_record(). Into @p out (cleared first).
+ * devsys_store_run_record(). The events.jsonl kept at a transition ends
+ * with that transition's "state" event. Only a store several hosts share
+ * (PostgreSQL) keeps them; on SQLite every process of the workspace reads
+ * the task's folder. Into @p out (cleared first).
  * @return 0; DEVSYS_EINVAL (another name); DEVSYS_EBADID; DEVSYS_ENOTFOUND
  *         (not kept: no such task, no run yet, or a report over 4 MiB);
- *         DEVSYS_EIO.
+ *         DEVSYS_ENOTSUPPORTED (a SQLite store, which keeps none); DEVSYS_EIO.
  * Threads: as every store call.
  */
 DEVSYS_API int devsys_store_document(devsys_buf *out, devsys_store *st, const char *id, const char *name);

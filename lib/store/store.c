@@ -345,6 +345,16 @@ static int sync_pending(devsys_store *st, int rc)
 /* The largest record document kept in the store; a larger JUnit report stays in the folder only. */
 #define DOC_MAX (4u << 20)
 
+/*
+ * Does @p st keep copies of the record documents? Only a store that
+ * several hosts share: on SQLite every process of the workspace sees the
+ * task folders, so a copy would only cost (bench/store/bench_docs).
+ */
+static bool keeps_documents(const devsys_store *st)
+{
+	return st->be->doc_put && (st->be->flags & DEVSYS__STORE_SHARED);
+}
+
 static int read_record_file(devsys_buf *out, devsys_store *st, const char *id, devsys_record_file file,
                             unsigned int run);
 
@@ -352,37 +362,27 @@ static int read_record_file(devsys_buf *out, devsys_store *st, const char *id, d
 #define EVENTS_MAX (256u << 10)
 
 /*
- * The task's events.jsonl into @p out: all of it up to EVENTS_MAX, else its
- * last whole lines within EVENTS_MAX after a first line
+ * The JSON lines of the open file @p fd into @p out: all of them up to
+ * EVENTS_MAX, else the last whole lines within EVENTS_MAX after a first line
  * {"truncated":true,"dropped_bytes":N} saying how much is only in the folder.
  */
-static int read_events_tail(devsys_buf *out, devsys_store *st, const char *id)
+static int read_jsonl_tail(devsys_buf *out, int fd, const char *id, const char *what)
 {
-	devsys_task *task = NULL;
-	devsys_buf p = DEVSYS_BUF_INIT;
 	struct stat sb;
 	off_t from = 0;
 	char *raw = NULL, *nl;
 	size_t cut = 0;
 	ssize_t n;
-	int fd = -1, rc;
-	if ((rc = devsys_task_open(&task, st->ws, id, 0)) == 0)
-		rc = devsys_record_path(&p, task, DEVSYS_RECORD_FILE_EVENTS, 0, NULL);
-	devsys_task_free(task);
-	if (rc == 0 && ((fd = open(p.ptr, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0))
-		rc = errno == ENOENT ? DEVSYS_ENOTFOUND : devsys__error_set(DEVSYS_EIO, "%s: %s", p.ptr, strerror(errno));
-	devsys_buf_dispose(&p);
-	if (rc < 0)
-		goto done;
+	int rc = 0;
+	if (fstat(fd, &sb) < 0)
+		return devsys__error_set(DEVSYS_EIO, "%s of task '%s': %s", what, id, strerror(errno));
 	devsys_buf_clear(out);
 	if (sb.st_size > (off_t)EVENTS_MAX)
 		from = sb.st_size - (off_t)EVENTS_MAX;
-	if (!(raw = devsys__malloc(EVENTS_MAX))) {
-		rc = DEVSYS_ENOMEM;
-		goto done;
-	}
+	if (!(raw = devsys__malloc(EVENTS_MAX)))
+		return DEVSYS_ENOMEM;
 	if ((n = pread(fd, raw, EVENTS_MAX, from)) < 0) {
-		rc = devsys__error_set(DEVSYS_EIO, "events of task '%s': %s", id, strerror(errno));
+		rc = devsys__error_set(DEVSYS_EIO, "%s of task '%s': %s", what, id, strerror(errno));
 		goto done;
 	}
 	if (from > 0 && (nl = memchr(raw, '\n', (size_t)n))) {
@@ -394,8 +394,54 @@ static int read_events_tail(devsys_buf *out, devsys_store *st, const char *id)
 		rc = devsys_buf_put(out, raw + cut, (size_t)n - cut);
 done:
 	devsys__free(raw);
+	return rc;
+}
+
+/* The task's events.jsonl into @p out, as read_jsonl_tail() keeps it. */
+static int read_events_tail(devsys_buf *out, devsys_store *st, const char *id)
+{
+	devsys_task *task = NULL;
+	devsys_buf p = DEVSYS_BUF_INIT;
+	int fd = -1, rc;
+	if ((rc = devsys_task_open(&task, st->ws, id, 0)) == 0)
+		rc = devsys_record_path(&p, task, DEVSYS_RECORD_FILE_EVENTS, 0, NULL);
+	devsys_task_free(task);
+	if (rc == 0 && (fd = open(p.ptr, O_RDONLY | O_CLOEXEC)) < 0)
+		rc = errno == ENOENT ? DEVSYS_ENOTFOUND : devsys__error_set(DEVSYS_EIO, "%s: %s", p.ptr, strerror(errno));
+	devsys_buf_dispose(&p);
+	if (rc == 0)
+		rc = read_jsonl_tail(out, fd, id, "events");
 	if (fd >= 0)
 		close(fd);
+	return rc;
+}
+
+/*
+ * The coding agent's event stream (logs/agent.jsonl, masked as the agent
+ * stage wrote it), kept as "agent.jsonl" as read_jsonl_tail() reads it, at
+ * the state change that ends the agent stage; no such file: nothing kept.
+ * The path is confined to the folder and a symbolic link is not followed,
+ * as devsysd serves the file.
+ */
+static int keep_agent_events(devsys_store *st, const char *id)
+{
+	devsys_task *task = NULL;
+	devsys_buf p = DEVSYS_BUF_INIT, b = DEVSYS_BUF_INIT;
+	struct stat sb;
+	int fd = -1, rc;
+	if ((rc = devsys_task_open(&task, st->ws, id, 0)) == 0)
+		rc = devsys_task_path_join(&p, task, "logs/agent.jsonl");
+	devsys_task_free(task);
+	if (rc < 0 || (fd = open(p.ptr, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &sb) < 0 ||
+	    !S_ISREG(sb.st_mode)) {
+		devsys_error_clear();
+		rc = 0; /* an agent that wrote no event stream */
+	} else if ((rc = read_jsonl_tail(&b, fd, id, "the agent's events")) == 0)
+		rc = st->be->doc_put(st->self, id, "agent.jsonl", b.ptr ? b.ptr : "", b.size);
+	if (fd >= 0)
+		close(fd);
+	devsys_buf_dispose(&p);
+	devsys_buf_dispose(&b);
 	return rc;
 }
 
@@ -464,7 +510,7 @@ static int keep_task_json(devsys_store *st, const char *id, const devsys_record 
 {
 	devsys_buf b = DEVSYS_BUF_INIT;
 	int rc;
-	if (!st->be->doc_put)
+	if (!keeps_documents(st))
 		return 0;
 	if ((rc = devsys_record_json(rec, &b)) == 0)
 		rc = st->be->doc_put(st->self, id, "task.json", b.ptr ? b.ptr : "", b.size);
@@ -488,6 +534,23 @@ static int keep_task_json(devsys_store *st, const char *id, const devsys_record 
 	}
 	devsys_buf_dispose(&b);
 	return rc;
+}
+
+/*
+ * The documents kept at a state change: task.json (with the acceptance
+ * report and the events), the log of the stage that ended and of the one
+ * under way, and the agent's events once its stage ended.
+ */
+static int keep_documents(devsys_store *st, const devsys__task_row *r, const devsys_record *rec)
+{
+	int rc;
+	if ((rc = keep_task_json(st, r->id, rec)) < 0 || !keeps_documents(st))
+		return rc;
+	if (r->last_stage[0] && (rc = keep_log_tail(st, r->id, r->last_stage)) < 0)
+		return rc;
+	if (r->stage[0] && strcmp(r->stage, r->last_stage) && (rc = keep_log_tail(st, r->id, r->stage)) < 0)
+		return rc;
+	return strcmp(r->last_stage, "agent") == 0 ? keep_agent_events(st, r->id) : 0;
 }
 
 /* ---- a task folder made from the store (the task came from another host) ---- */
@@ -713,10 +776,7 @@ static int write_files(devsys_store *st, const devsys__task_row *r, int from, co
 		goto done;
 	if (create && r->spec_path[0] && (rc = devsys_record_set_string(rec, "spec_path", r->spec_path)) < 0)
 		goto done;
-	if ((rc = devsys_record_save(rec)) < 0 || (rc = keep_task_json(st, r->id, rec)) < 0 ||
-	    (st->be->doc_put && r->last_stage[0] && (rc = keep_log_tail(st, r->id, r->last_stage)) < 0) ||
-	    (st->be->doc_put && r->stage[0] && strcmp(r->stage, r->last_stage) &&
-	     (rc = keep_log_tail(st, r->id, r->stage)) < 0))
+	if ((rc = devsys_record_save(rec)) < 0)
 		goto done;
 	data = json_pack("{s:s?,s:s,s:s?,s:s?}", "from", from >= 0 ? state_names[from] : NULL, "to",
 	                 state_names[r->state], "stage", r->stage[0] ? r->stage : (r->last_stage[0] ? r->last_stage : NULL),
@@ -727,7 +787,9 @@ static int write_files(devsys_store *st, const devsys__task_row *r, int from, co
 		goto done;
 	}
 	json_decref(data);
-	rc = devsys__record_event_task(task, "state", text, NULL);
+	/* the event first, so the events the store keeps end with this state change */
+	if ((rc = devsys__record_event_task(task, "state", text, NULL)) == 0)
+		rc = keep_documents(st, r, rec);
 done:
 	free(text);
 	devsys_record_free(rec);
@@ -1302,38 +1364,56 @@ static int read_record_file(devsys_buf *out, devsys_store *st, const char *id, d
 }
 
 /*
- * The run's summary and normalised JUnit, kept with the rows as the task's
- * latest tests when @p run is its latest run (inside the transaction). A
- * JUnit report over DOC_MAX stays in the folder only.
+ * The run's summary and normalised JUnit as "runs/<run>/summary.json" and
+ * "runs/<run>/junit.xml" (every run: a task has a few, one a test stage),
+ * and also as the task's "tests/latest/..." when @p run is its latest run
+ * (inside the transaction). A JUnit report over DOC_MAX stays in the
+ * folder only.
  */
 static int keep_run_documents(devsys_store *st, const char *id, unsigned int run)
 {
 	devsys_buf b = DEVSYS_BUF_INIT;
 	devsys_task *task = NULL;
 	unsigned int latest = 0;
-	int rc;
-	if (!st->be->doc_put)
+	char sname[40], jname[40];
+	int rc, r2 = 0;
+	if (!keeps_documents(st))
 		return 0;
 	if ((rc = devsys_task_open(&task, st->ws, id, 0)) == 0)
 		rc = devsys_record_latest_run(task, &latest);
 	devsys_task_free(task);
-	if (rc < 0 || latest != run) {
+	if (rc < 0) {
 		devsys_error_clear();
-		return 0; /* an older run: the latest is kept already */
+		latest = 0; /* no latest run: this one is kept under its number only */
 	}
+	snprintf(sname, sizeof(sname), "runs/%u/summary.json", run);
+	snprintf(jname, sizeof(jname), "runs/%u/junit.xml", run);
 	if ((rc = read_record_file(&b, st, id, DEVSYS_RECORD_FILE_RUN_SUMMARY, run)) == 0)
+		rc = st->be->doc_put(st->self, id, sname, b.ptr ? b.ptr : "", b.size);
+	if (rc == 0 && latest == run)
 		rc = st->be->doc_put(st->self, id, "tests/latest/summary.json", b.ptr ? b.ptr : "", b.size);
-	if (rc == 0) {
-		int r2 = read_record_file(&b, st, id, DEVSYS_RECORD_FILE_RUN_JUNIT, run);
-		if (r2 == 0)
+	if (rc == 0 && (r2 = read_record_file(&b, st, id, DEVSYS_RECORD_FILE_RUN_JUNIT, run)) == 0) {
+		rc = st->be->doc_put(st->self, id, jname, b.ptr ? b.ptr : "", b.size);
+		if (rc == 0 && latest == run)
 			rc = st->be->doc_put(st->self, id, "tests/latest/junit.xml", b.ptr ? b.ptr : "", b.size);
-		else if (r2 != DEVSYS_ENOTFOUND && r2 != DEVSYS_ELIMIT)
-			rc = r2;
-		else
-			devsys_error_clear();
-	}
+	} else if (rc == 0 && r2 != DEVSYS_ENOTFOUND && r2 != DEVSYS_ELIMIT)
+		rc = r2;
+	else if (rc == 0)
+		devsys_error_clear();
 	devsys_buf_dispose(&b);
 	return rc;
+}
+
+/* A name devsys_store_document() reads: runs/<n>/summary.json or runs/<n>/junit.xml, n a run number. */
+static bool run_document_name(const char *name)
+{
+	const char *p = name + 5, *slash;
+	if (strncmp(name, "runs/", 5) || !(slash = strchr(p, '/')) || slash == p || slash - p > 9 || *p == '0')
+		return false;
+	for (const char *q = p; q < slash; q++)
+		if (*q < '0' || *q > '9')
+			return false;
+	return !strcmp(slash, "/summary.json") || !strcmp(slash, "/junit.xml");
 }
 
 int devsys_store_document(devsys_buf *out, devsys_store *st, const char *id, const char *name)
@@ -1346,14 +1426,17 @@ int devsys_store_document(devsys_buf *out, devsys_store *st, const char *id, con
 		return rc;
 	if (strcmp(name, "task.json") && strcmp(name, "acceptance.json") && strcmp(name, "events.jsonl") &&
 	    strcmp(name, "tests/latest/summary.json") && strcmp(name, "tests/latest/junit.xml") &&
+	    strcmp(name, "agent.jsonl") && !run_document_name(name) &&
 	    (strncmp(name, "logs/", 5) || devsys_stage_check(name + 5) < 0))
 		return devsys__error_set(DEVSYS_EINVAL,
 		                         "'%.60s' is not a record document the store keeps (task.json, acceptance.json, "
-		                         "events.jsonl, logs/<stage>, "
+		                         "events.jsonl, agent.jsonl, logs/<stage>, runs/<n>/summary.json, runs/<n>/junit.xml, "
 		                         "tests/latest/summary.json, tests/latest/junit.xml)",
 		                         name);
-	if (!st->be->doc_get)
-		return devsys__error_set(DEVSYS_ENOTSUPPORTED, "the %s store keeps no record documents", st->be->name);
+	if (!st->be->doc_get || !(st->be->flags & DEVSYS__STORE_SHARED))
+		return devsys__error_set(DEVSYS_ENOTSUPPORTED,
+		                         "the %s store keeps no record documents: the task's folder in the workspace has them",
+		                         st->be->name);
 	LOCKED(st);
 	rc = st->be->doc_get(st->self, id, name, out);
 	UNLOCKED(st);

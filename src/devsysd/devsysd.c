@@ -83,11 +83,16 @@ typedef struct conn {
 
 typedef struct sse {
 	struct MHD_Connection *c;
-	devsys_task *task; /* the stream's own handle */
+	devsys_task *task; /* the stream's own handle; NULL: from the store's copy */
 	uint64_t after;    /* the seq of the last event sent */
 	uint64_t deadline_ns;
 	uint64_t next_beat_ns;
 	bool suspended;
+	/* a stream of a task whose folder is not here: the events the store keeps */
+	char id[DEVSYS_TASK_ID_MAX + 1];
+	uint64_t next_poll_ns; /* when the store's copy is read again */
+	bool ended;            /* the task's last state change is sent: the stream ends */
+	bool told_cut;         /* the "truncated" event is sent */
 	struct sse *prev, *next;
 } sse;
 
@@ -697,12 +702,16 @@ static enum MHD_Result serve_task_from_store(struct MHD_Connection *c, const cha
 	return ret;
 }
 
+static bool wants_stream(struct MHD_Connection *c);
+static enum MHD_Result serve_events_sse_from_store(struct MHD_Connection *c, const char *id);
+
 /*
  * GET /api/tasks/<id>/events?after=SEQ of a task whose folder is not on this
  * host: the events the store keeps (events.jsonl as of the task's last state
  * change, at most its last 256 KiB), in the folder's answer's shape, with
- * "truncated":true when older events are only in the worker's folder. 404
- * when the store keeps none.
+ * "truncated":true when older events are only in the worker's folder; the
+ * live stream (Accept: text/event-stream, ?stream=1) from the same copy
+ * (serve_events_sse_from_store()). 404 when the store keeps none.
  */
 static enum MHD_Result serve_events_from_store(struct MHD_Connection *c, const char *id)
 {
@@ -715,6 +724,8 @@ static enum MHD_Result serve_events_from_store(struct MHD_Connection *c, const c
 	enum MHD_Result ret;
 	char *body, *line, *save = NULL;
 	int rc;
+	if (wants_stream(c))
+		return serve_events_sse_from_store(c, id);
 	if (a && !parse_size(a, &after))
 		return send_error(c, 400, "bad_request", "'after' must be a sequence number");
 	rc = devsys_store_document(&doc, store, id, "events.jsonl");
@@ -754,17 +765,30 @@ static enum MHD_Result serve_events_from_store(struct MHD_Connection *c, const c
 	return ret;
 }
 
+static enum MHD_Result send_kept(struct MHD_Connection *c, const char *type, const char *kept, size_t len,
+                                 uint64_t kept_from, uint64_t size, const char *where);
+
+/* Whether the request asks for JSON (Accept: application/json). */
+static bool wants_json(struct MHD_Connection *c)
+{
+	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+	return accept && strstr(accept, "application/json");
+}
+
 /*
  * GET /api/tasks/<id>/logs/<stage> of a task whose folder is not on this
  * host: the stage log's last 16 KiB the store keeps, and where the full log
- * is: {"task","stage","host","path","size","tail_from","tail"}. 404 when the
+ * is. With Accept: application/json, {"task","stage","host","path","size",
+ * "tail_from","tail"}; otherwise the tail's text, as the folder serves the
+ * log, honouring a Range in the full log's offsets within the tail (416
+ * outside it, naming the host and path of the full log). 404 when the
  * store keeps no log of that stage.
  */
 static enum MHD_Result serve_log_from_store(struct MHD_Connection *c, const char *id, const char *stage)
 {
 	devsys_buf doc = DEVSYS_BUF_INIT;
-	char name[80];
-	json_t *root;
+	char name[80], where[1024];
+	json_t *root, *tail;
 	enum MHD_Result ret;
 	char *body;
 	int rc;
@@ -783,9 +807,21 @@ static enum MHD_Result serve_log_from_store(struct MHD_Connection *c, const char
 	}
 	root = json_loadb(doc.ptr ? doc.ptr : "", doc.size, JSON_PRESERVE_ORDER, NULL);
 	devsys_buf_dispose(&doc);
-	if (!json_is_object(root)) {
+	if (!json_is_object(root) || !json_is_string(tail = json_object_get(root, "tail"))) {
 		json_decref(root);
 		return send_error(c, 500, "damaged_record", "task '%s': the store's %s log cannot be read", id, stage);
+	}
+	if (!wants_json(c)) {
+		json_int_t from = json_integer_value(json_object_get(root, "tail_from"));
+		json_int_t size = json_integer_value(json_object_get(root, "size"));
+		snprintf(where, sizeof(where),
+		         "the store keeps bytes %lld-%lld of the %s log of task '%s'; the full log is on host %s at %s",
+		         (long long)from, (long long)size - 1, stage, id, json_string_value(json_object_get(root, "host")) ?: "?",
+		         json_string_value(json_object_get(root, "path")) ?: "?");
+		ret = send_kept(c, "text/plain; charset=utf-8", json_string_value(tail), json_string_length(tail),
+		                (uint64_t)from, (uint64_t)size, where);
+		json_decref(root);
+		return ret;
 	}
 	json_object_set_new(root, "task", json_string(id));
 	json_object_set_new(root, "stage", json_string(stage));
@@ -799,19 +835,65 @@ static enum MHD_Result serve_log_from_store(struct MHD_Connection *c, const char
 }
 
 /*
- * GET .../tests/latest of a task whose folder is not on this host (a worker
- * of another host ran it, sharing the store): the summary and normalised
- * JUnit the store keeps with its rows (devsys_store_document()), in the
- * shapes the folder's answer has. 404 when the store has no such task, or
- * keeps no run of it.
+ * GET /api/tasks/<id>/agent of a task whose folder is not on this host:
+ * the agent's events the store keeps ("agent.jsonl", kept when the agent
+ * stage ended), as the folder serves logs/agent.jsonl; when the store kept
+ * only the last lines, the answer starts at the first of them
+ * (X-Devsys-Kept-From) and a Range before it is 416. 404 when the store
+ * has no such task or keeps no agent events of it.
  */
-static enum MHD_Result serve_latest_from_store(struct MHD_Connection *c, const char *id)
+static enum MHD_Result serve_agent_from_store(struct MHD_Connection *c, const char *id)
+{
+	devsys_buf doc = DEVSYS_BUF_INIT;
+	const char *kept;
+	size_t len;
+	uint64_t from = 0;
+	char where[512];
+	enum MHD_Result ret;
+	int rc;
+	if (devsys_store_task_state(store, id) < 0) {
+		devsys_error_clear();
+		return send_error(c, 404, "not_found", "no task '%s'", id);
+	}
+	if ((rc = devsys_store_document(&doc, store, id, "agent.jsonl")) < 0) {
+		devsys_buf_dispose(&doc);
+		if (rc != DEVSYS_ENOTFOUND && rc != DEVSYS_ENOTSUPPORTED)
+			return send_lib_error(c, rc);
+		devsys_error_clear();
+		return send_error(c, 404, "not_found", "task '%s' has no agent event log (logs/agent.jsonl) in the store", id);
+	}
+	kept = doc.ptr ? doc.ptr : "";
+	len = doc.size;
+	if (strncmp(kept, "{\"truncated\":true,\"dropped_bytes\":", 34) == 0 && memchr(kept, '\n', len)) {
+		const char *nl = memchr(kept, '\n', len);
+		from = strtoull(kept + 34, NULL, 10); /* the kept lines are the file's from this offset */
+		len -= (size_t)(nl + 1 - kept);
+		kept = nl + 1;
+	}
+	snprintf(where, sizeof(where),
+	         "the store keeps bytes %llu-%llu of the agent's events of task '%s'; the rest is in logs/agent.jsonl of "
+	         "the task's folder on the host that ran its agent stage",
+	         (unsigned long long)from, (unsigned long long)(from + len) - 1, id);
+	ret = send_kept(c, "application/x-ndjson", kept, len, from, from + len, where);
+	devsys_buf_dispose(&doc);
+	return ret;
+}
+
+/*
+ * GET .../tests/latest (@p run 0) or .../runs/<run>/tests of a task whose
+ * folder is not on this host (a worker of another host ran it, sharing the
+ * store): the summary and normalised JUnit the store keeps with its rows
+ * (devsys_store_document()), in the shapes the folder's answer has. 404 when
+ * the store has no such task, or keeps no such run of it.
+ */
+static enum MHD_Result serve_run_from_store(struct MHD_Connection *c, const char *id, unsigned int run)
 {
 	const char *fmt = query(c, "format");
 	bool junit = fmt && strcmp(fmt, "junit") == 0;
 	devsys_buf doc = DEVSYS_BUF_INIT;
 	devsys_report *r = NULL;
-	json_t *root = NULL, *summary, *cases, *run;
+	json_t *root = NULL, *summary, *cases, *runj;
+	char sname[40], jname[40], which[24] = "";
 	enum MHD_Result ret;
 	char *body;
 	int rc;
@@ -821,11 +903,17 @@ static enum MHD_Result serve_latest_from_store(struct MHD_Connection *c, const c
 		devsys_error_clear();
 		return send_error(c, 404, "not_found", "no task '%s'", id);
 	}
-	rc = devsys_store_document(&doc, store, id, junit ? "tests/latest/junit.xml" : "tests/latest/summary.json");
+	snprintf(sname, sizeof(sname), run ? "runs/%u/summary.json" : "tests/latest/summary.json", run);
+	snprintf(jname, sizeof(jname), run ? "runs/%u/junit.xml" : "tests/latest/junit.xml", run);
+	if (run)
+		snprintf(which, sizeof(which), " %u", run);
+	rc = devsys_store_document(&doc, store, id, junit ? jname : sname);
 	if (rc == DEVSYS_ENOTFOUND || rc == DEVSYS_ENOTSUPPORTED) {
 		devsys_buf_dispose(&doc);
-		return junit ? send_error(c, 404, "not_found", "task '%s' has no normalised JUnit XML in the store", id)
-		             : send_error(c, 404, "not_found", "task '%s' has no complete test run", id);
+		devsys_error_clear();
+		return junit ? send_error(c, 404, "not_found", "task '%s' has no normalised JUnit XML%s%s in the store", id,
+		                          run ? " of run" : "", which)
+		             : send_error(c, 404, "not_found", "task '%s' has no complete test run%s", id, which);
 	}
 	if (rc < 0) {
 		devsys_buf_dispose(&doc);
@@ -841,11 +929,11 @@ static enum MHD_Result serve_latest_from_store(struct MHD_Connection *c, const c
 		return send_error(c, 500, "damaged_record", "task '%s': the store's test summary cannot be read", id);
 	}
 	cases = json_array();
-	run = json_object_get(summary, "run");
-	root = json_pack("{s:s,s:O,s:o,s:o}", "task", id, "run", run ? run : json_null(), "summary", summary, "cases",
+	runj = run ? json_integer(run) : json_incref(json_object_get(summary, "run"));
+	root = json_pack("{s:s,s:o,s:o,s:o}", "task", id, "run", runj ? runj : json_null(), "summary", summary, "cases",
 	                 cases);
 	/* the cases from the JUnit the store keeps; a report over its limit is in the worker's folder only */
-	if (devsys_store_document(&doc, store, id, "tests/latest/junit.xml") < 0 || devsys_report_new(&r) < 0 ||
+	if (devsys_store_document(&doc, store, id, jname) < 0 || devsys_report_new(&r) < 0 ||
 	    devsys_report_add_junit_buffer(r, doc.ptr ? doc.ptr : "", doc.size, "junit.xml", NULL) < 0) {
 		devsys_report_free(r);
 		r = NULL;
@@ -861,6 +949,20 @@ static enum MHD_Result serve_latest_from_store(struct MHD_Connection *c, const c
 	ret = send_bytes(c, 200, "application/json", body, strlen(body));
 	free(body);
 	return ret;
+}
+
+static enum MHD_Result serve_latest_from_store(struct MHD_Connection *c, const char *id)
+{
+	return serve_run_from_store(c, id, 0);
+}
+
+/* GET .../runs/<run>/tests of a task whose folder is not on this host, as serve_run_from_store(). */
+static enum MHD_Result serve_runs_from_store(struct MHD_Connection *c, const char *id, const char *runs)
+{
+	size_t run;
+	if (!parse_size(runs, &run) || run == 0 || run > 999999999)
+		return send_error(c, 400, "bad_request", "run must be a positive number");
+	return serve_run_from_store(c, id, (unsigned int)run);
 }
 
 /* ------------------------------------------------------------ events */
@@ -924,19 +1026,103 @@ static int sse_event(uint64_t seq, const char *type, const char *line, size_t le
 	return 0;
 }
 
+/* How often a stream of a task run on another host reads the store's copy of its events. */
+#define SSE_STORE_POLL_NS (250 * 1000000ull)
+
+/* A state the task stays in once its worker is done with it: a stream from the store ends there. */
+static bool state_ended(int state)
+{
+	return state == DEVSYS_STATE_AWAITING_REVIEW || state == DEVSYS_STATE_MERGED || state == DEVSYS_STATE_DONE ||
+	       state == DEVSYS_STATE_NO_CHANGES || state == DEVSYS_STATE_FAILED || state == DEVSYS_STATE_CANCELED;
+}
+
+/*
+ * Frame the events the store keeps for @p s after s->after, oldest first,
+ * as sse_event() frames the folder's: the kept events.jsonl's lines are
+ * the folder's own. A kept copy whose first lines were cut says so once,
+ * as an "event: truncated" without an id, when the client has not seen
+ * what was cut. @p last_to is the state the last kept event is a change
+ * to ("" when the last is no state change).
+ */
+static bool sse_store_frame(sse *s, sse_frame *f, char *doc, char *last_to, size_t last_to_size)
+{
+	char *line, *save = NULL;
+	bool first = true;
+	last_to[0] = '\0';
+	for (line = doc ? strtok_r(doc, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save), first = false) {
+		json_t *ev = json_loads(line, 0, NULL);
+		json_int_t seq = json_integer_value(json_object_get(ev, "seq"));
+		const char *type = json_string_value(json_object_get(ev, "type"));
+		const char *to = json_string_value(json_object_get(json_object_get(ev, "data"), "to"));
+		if (first && json_is_true(json_object_get(ev, "truncated"))) {
+			int w = s->after == 0 && !s->told_cut
+			                ? snprintf(f->buf + f->out, f->max - f->out, "event: truncated\ndata: %s\n\n", line)
+			                : 0;
+			if (w > 0 && (size_t)w < f->max - f->out) {
+				f->out += (size_t)w;
+				s->told_cut = true;
+			}
+		} else if (ev && type && seq > 0) {
+			snprintf(last_to, last_to_size, "%s", strcmp(type, "state") == 0 && to ? to : "");
+			if ((uint64_t)seq > f->last && sse_event((uint64_t)seq, type, line, strlen(line), f) != 0) {
+				json_decref(ev);
+				last_to[0] = '\0'; /* the block is full: not the end yet */
+				return true;
+			}
+		}
+		json_decref(ev);
+	}
+	return false;
+}
+
+/*
+ * The next block of a stream from the store: what the store's copy holds
+ * after the last event sent, read at most every SSE_STORE_POLL_NS (the copy
+ * changes at the task's state changes). The stream ends once it has sent a
+ * change to the state the task's row is in and that state is one its
+ * worker leaves it in. 0: nothing new.
+ */
+static ssize_t sse_store_fill(sse *s, sse_frame *f)
+{
+	devsys_buf doc = DEVSYS_BUF_INIT;
+	char last_to[40];
+	int state;
+	if (now_ns() < s->next_poll_ns)
+		return 0;
+	s->next_poll_ns = now_ns() + SSE_STORE_POLL_NS;
+	if (devsys_store_document(&doc, store, s->id, "events.jsonl") < 0) {
+		devsys_error_clear(); /* not kept yet, or the database is away for a while: try again */
+		devsys_buf_dispose(&doc);
+		return 0;
+	}
+	if (sse_store_frame(s, f, doc.ptr, last_to, sizeof(last_to)))
+		s->next_poll_ns = 0; /* a full block: the rest at once */
+	devsys_buf_dispose(&doc);
+	if (last_to[0] && (state = devsys_store_task_state(store, s->id)) >= 0 && state_ended(state) &&
+	    strcmp(devsys_task_state_name(state), last_to) == 0)
+		s->ended = true;
+	devsys_error_clear();
+	return (ssize_t)f->out;
+}
+
 static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	sse *s = cls;
 	sse_frame f = { buf, max, 0, s->after };
 	(void)pos;
-	if (atomic_load(&stopping) || now_ns() > s->deadline_ns)
+	if (atomic_load(&stopping) || now_ns() > s->deadline_ns || (s->ended && !s->task))
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	devsys_record_events_foreach(s->task, s->after, 0, sse_event, &f); /* a full block stops it early */
+	if (s->task)
+		devsys_record_events_foreach(s->task, s->after, 0, sse_event, &f); /* a full block stops it early */
+	else
+		sse_store_fill(s, &f);
 	s->after = f.last;
 	if (f.out > 0) {
 		s->next_beat_ns = now_ns() + 15000000000ull;
 		return (ssize_t)f.out;
 	}
+	if (s->ended)
+		return MHD_CONTENT_READER_END_OF_STREAM;
 	if (now_ns() > s->next_beat_ns && max > 16) {
 		s->next_beat_ns = now_ns() + 15000000000ull;
 		memcpy(buf, ": keep-alive\n\n", 14);
@@ -965,31 +1151,46 @@ static void sse_free(void *cls)
 	free(s);
 }
 
-static enum MHD_Result serve_events_sse(struct MHD_Connection *c, devsys_task *task)
+/* Whether the request asks for the live stream (Accept: text/event-stream, or ?stream=1). */
+static bool wants_stream(struct MHD_Connection *c)
+{
+	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+	const char *stream = query(c, "stream");
+	return (accept && strstr(accept, "text/event-stream")) || (stream && strcmp(stream, "1") == 0);
+}
+
+/* A new stream of task @p id from Last-Event-ID (else ?after) and ?timeout; NULL: answered with an error. */
+static sse *sse_new(struct MHD_Connection *c, const char *id, enum MHD_Result *ret)
 {
 	const char *last_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
-	const char *t = query(c, "timeout");
+	const char *t = query(c, "timeout"), *a = query(c, "after");
 	size_t timeout = cfg.sse_max_seconds, after = 0;
-	struct MHD_Response *r;
 	sse *s;
-	enum MHD_Result ret;
-	conn *k;
-	if ((t && (!parse_size(t, &timeout) || timeout == 0)) || (last_id && !parse_size(last_id, &after)))
-		return send_error(c, 400, "bad_request", "timeout and Last-Event-ID must be numbers");
+	if ((t && (!parse_size(t, &timeout) || timeout == 0)) || (last_id && !parse_size(last_id, &after)) ||
+	    (!last_id && a && !parse_size(a, &after))) {
+		*ret = send_error(c, 400, "bad_request", "timeout, after and Last-Event-ID must be numbers");
+		return NULL;
+	}
 	if (timeout > cfg.sse_max_seconds)
 		timeout = cfg.sse_max_seconds;
-	if (!(s = calloc(1, sizeof(*s))))
-		return MHD_NO;
-	/* the stream outlives the request's handle: it keeps its own */
-	if (devsys_task_open(&s->task, ws, devsys_task_id(task), 0) < 0) {
-		free(s);
-		return send_lib_error(c, DEVSYS_ENOTFOUND);
+	if (!(s = calloc(1, sizeof(*s)))) {
+		*ret = MHD_NO;
+		return NULL;
 	}
+	snprintf(s->id, sizeof(s->id), "%s", id);
 	s->c = c;
 	s->after = after; /* skip what the client has already seen (Last-Event-ID) */
 	s->deadline_ns = now_ns() + (uint64_t)timeout * 1000000000ull;
 	s->next_beat_ns = now_ns() + 15000000000ull;
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_reader, s, sse_free);
+	return s;
+}
+
+/* Answer with stream @p s (taken). */
+static enum MHD_Result sse_start(struct MHD_Connection *c, sse *s)
+{
+	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_reader, s, sse_free);
+	enum MHD_Result ret;
+	conn *k;
 	if (!r) {
 		devsys_task_free(s->task);
 		free(s);
@@ -1009,6 +1210,44 @@ static enum MHD_Result serve_events_sse(struct MHD_Connection *c, devsys_task *t
 	ret = MHD_queue_response(c, 200, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result serve_events_sse(struct MHD_Connection *c, devsys_task *task)
+{
+	enum MHD_Result ret;
+	sse *s = sse_new(c, devsys_task_id(task), &ret);
+	if (!s)
+		return ret;
+	/* the stream outlives the request's handle: it keeps its own */
+	if (devsys_task_open(&s->task, ws, devsys_task_id(task), 0) < 0) {
+		free(s);
+		return send_lib_error(c, DEVSYS_ENOTFOUND);
+	}
+	return sse_start(c, s);
+}
+
+/*
+ * The live stream of a task whose folder is not on this host: the events
+ * the store keeps, then the new ones as the store's copy grows (at each
+ * state change), ending with the change to the state its worker leaves it
+ * in. 404 when the store keeps no events of the task.
+ */
+static enum MHD_Result serve_events_sse_from_store(struct MHD_Connection *c, const char *id)
+{
+	devsys_buf doc = DEVSYS_BUF_INIT;
+	enum MHD_Result ret;
+	sse *s;
+	int rc = devsys_store_document(&doc, store, id, "events.jsonl");
+	devsys_buf_dispose(&doc);
+	if (rc == DEVSYS_ENOTFOUND || rc == DEVSYS_ENOTSUPPORTED) {
+		devsys_error_clear();
+		return send_error(c, 404, "not_found", "no task '%s'", id);
+	}
+	if (rc < 0)
+		return send_lib_error(c, rc);
+	if (!(s = sse_new(c, id, &ret)))
+		return ret;
+	return sse_start(c, s);
 }
 
 /* ------------------------------------------------------------ logs with Range */
@@ -1037,58 +1276,79 @@ static enum MHD_Result serve_log(struct MHD_Connection *c, devsys_task *task, co
 	return serve_open_file(c, fd, &st, "text/plain; charset=utf-8");
 }
 
+/*
+ * One "Range: bytes=" of a file of @p size bytes into [@p from, @p to]:
+ * 1 a range to answer with 206, 0 none (or one not understood: the whole
+ * file, 200), -1 a range past the end (416).
+ */
+static int parse_range(const char *range, uint64_t size, uint64_t *from, uint64_t *to)
+{
+	const char *spec;
+	char *end;
+	*from = 0;
+	*to = size ? size - 1 : 0;
+	if (!range || strncmp(range, "bytes=", 6) != 0 || strchr(range, ','))
+		return 0;
+	spec = range + 6;
+	if (*spec == '-') {
+		unsigned long long n = strtoull(spec + 1, &end, 10);
+		if (*end || end == spec + 1)
+			return 0;
+		*from = n >= size ? 0 : size - n;
+	} else {
+		unsigned long long a = strtoull(spec, &end, 10), b;
+		const char *bs = end + 1;
+		if (end == spec || *end != '-')
+			return 0;
+		*from = a;
+		if (*bs) {
+			b = strtoull(bs, &end, 10);
+			if (*end || b < a)
+				return 0;
+			*to = b >= size ? size - 1 : b;
+		}
+	}
+	return *from >= size || size == 0 ? -1 : 1;
+}
+
+/* 416 for a file of @p size bytes, with @p body (JSON, may be "") saying why. */
+static enum MHD_Result send_unsatisfiable(struct MHD_Connection *c, uint64_t size, const char *body)
+{
+	char cr[64];
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+	if (!r)
+		return MHD_NO;
+	snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+	MHD_add_response_header(r, "Content-Range", cr);
+	if (*body)
+		MHD_add_response_header(r, "Content-Type", "application/json");
+	atomic_fetch_add(&req_total, 1);
+	ret = MHD_queue_response(c, 416, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void add_content_range(struct MHD_Response *r, uint64_t from, uint64_t to, uint64_t size)
+{
+	char cr[96];
+	snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)from, (unsigned long long)to,
+	         (unsigned long long)size);
+	MHD_add_response_header(r, "Content-Range", cr);
+}
+
 /* Serve the open regular file @p fd (its stat @p st), honouring one Range; takes @p fd. */
 static enum MHD_Result serve_open_file(struct MHD_Connection *c, int fd, const struct stat *st, const char *type)
 {
 	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
 	struct MHD_Response *r;
-	uint64_t size, from = 0, to;
-	unsigned int status = 200;
+	uint64_t size = (uint64_t)st->st_size, from, to;
+	int want = parse_range(range, size, &from, &to);
 	enum MHD_Result ret;
 
-	size = (uint64_t)st->st_size;
-	to = size ? size - 1 : 0;
-	if (range && strncmp(range, "bytes=", 6) == 0 && !strchr(range, ',')) {
-		const char *spec = range + 6;
-		char *end;
-		bool ok = true;
-		if (*spec == '-') {
-			unsigned long long n = strtoull(spec + 1, &end, 10);
-			if (*end || end == spec + 1)
-				ok = false;
-			else {
-				from = n >= size ? 0 : size - n;
-				to = size ? size - 1 : 0;
-			}
-		} else {
-			unsigned long long a = strtoull(spec, &end, 10), b;
-			if (end == spec || *end != '-')
-				ok = false;
-			else {
-				const char *bs = end + 1;
-				from = a;
-				if (*bs) {
-					b = strtoull(bs, &end, 10);
-					if (*end || b < a)
-						ok = false;
-					to = b >= size ? size - 1 : b;
-				}
-			}
-		}
-		if (ok) {
-			if (from >= size || size == 0) {
-				char cr[64];
-				close(fd);
-				snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
-				r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-				MHD_add_response_header(r, "Content-Range", cr);
-				atomic_fetch_add(&req_total, 1);
-				ret = MHD_queue_response(c, 416, r);
-				MHD_destroy_response(r);
-				return ret;
-			}
-			status = 206;
-		}
+	if (want < 0) {
+		close(fd);
+		return send_unsatisfiable(c, size, "");
 	}
 	r = MHD_create_response_from_fd_at_offset64(size ? to - from + 1 : 0, fd, from);
 	if (!r) {
@@ -1097,14 +1357,56 @@ static enum MHD_Result serve_open_file(struct MHD_Connection *c, int fd, const s
 	}
 	MHD_add_response_header(r, "Content-Type", type);
 	MHD_add_response_header(r, "Accept-Ranges", "bytes");
-	if (status == 206) {
-		char cr[96];
-		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)from, (unsigned long long)to,
-		         (unsigned long long)size);
-		MHD_add_response_header(r, "Content-Range", cr);
-	}
+	if (want > 0)
+		add_content_range(r, from, to, size);
 	atomic_fetch_add(&req_total, 1);
-	ret = MHD_queue_response(c, status, r);
+	ret = MHD_queue_response(c, want > 0 ? 206 : 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/*
+ * Serve what the store keeps of a file of @p size bytes: its bytes from
+ * @p kept_from, @p len of them (@p kept), honouring one Range in the full
+ * file's offsets: 206 inside what is kept, 416 outside it with a JSON body
+ * saying which bytes are kept and where the full file is (@p where). No
+ * Range: 200 with what is kept, and X-Devsys-Kept-From saying where in the
+ * file it starts (0: the whole file).
+ */
+static enum MHD_Result send_kept(struct MHD_Connection *c, const char *type, const char *kept, size_t len,
+                                 uint64_t kept_from, uint64_t size, const char *where)
+{
+	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+	struct MHD_Response *r;
+	uint64_t from, to, kept_end = kept_from + len; /* one past the last byte kept */
+	int want = parse_range(range, size, &from, &to);
+	char hv[32];
+	enum MHD_Result ret;
+	if (want < 0 || (want > 0 && (from < kept_from || from >= kept_end))) {
+		json_t *e = json_pack("{s:{s:s,s:s},s:I,s:I}", "error", "code", "range_not_kept", "message", where,
+		                      "kept_from", (json_int_t)kept_from, "size", (json_int_t)size);
+		char *body = e ? json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(e);
+		ret = body ? send_unsatisfiable(c, size, body) : MHD_NO;
+		free(body);
+		return ret;
+	}
+	if (want > 0 && to >= kept_end)
+		to = kept_end - 1;
+	r = want > 0 ? MHD_create_response_from_buffer((size_t)(to - from + 1), (void *)(kept + (from - kept_from)),
+	                                               MHD_RESPMEM_MUST_COPY)
+	             : MHD_create_response_from_buffer(len, (void *)kept, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "Accept-Ranges", "bytes");
+	snprintf(hv, sizeof(hv), "%llu", (unsigned long long)kept_from);
+	MHD_add_response_header(r, "X-Devsys-Kept-From", hv);
+	if (want > 0)
+		add_content_range(r, from, to, size);
+	atomic_fetch_add(&req_total, 1);
+	ret = MHD_queue_response(c, want > 0 ? 206 : 200, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -1500,9 +1802,13 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 	if (rc == DEVSYS_ENOTFOUND && n == 3 && get)
 		return serve_task_from_store(c, seg[2]); /* likewise */
 	if (rc == DEVSYS_ENOTFOUND && n == 4 && get && strcmp(seg[3], "events") == 0)
-		return serve_events_from_store(c, seg[2]); /* likewise; no live stream from here */
+		return serve_events_from_store(c, seg[2]); /* likewise; the live stream too */
 	if (rc == DEVSYS_ENOTFOUND && n == 5 && get && strcmp(seg[3], "logs") == 0)
 		return serve_log_from_store(c, seg[2], seg[4]); /* the tail, and where the full log is */
+	if (rc == DEVSYS_ENOTFOUND && n == 4 && get && strcmp(seg[3], "agent") == 0)
+		return serve_agent_from_store(c, seg[2]);
+	if (rc == DEVSYS_ENOTFOUND && n == 6 && get && strcmp(seg[3], "runs") == 0 && strcmp(seg[5], "tests") == 0)
+		return serve_runs_from_store(c, seg[2], seg[4]);
 	if (rc < 0)
 		return rc == DEVSYS_ENOTFOUND ? send_error(c, 404, "not_found", "no task '%s'", seg[2])
 		                              : send_lib_error(c, rc);
@@ -1542,9 +1848,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
 		else
 			ret = serve_tests(c, task, (unsigned int)run, false);
 	} else if (n == 4 && strcmp(seg[3], "events") == 0) {
-		const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
-		const char *stream = query(c, "stream");
-		if ((accept && strstr(accept, "text/event-stream")) || (stream && strcmp(stream, "1") == 0))
+		if (wants_stream(c))
 			ret = serve_events_sse(c, task);
 		else
 			ret = serve_events_json(c, task);

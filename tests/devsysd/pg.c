@@ -16,9 +16,13 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -131,14 +135,26 @@ static size_t body_cb(char *p, size_t s, size_t n, void *ud)
 	return s * n;
 }
 
-/* @p method @p path of daemon @p i (with @p body, may be NULL): the status, the answer into @p out. */
-static long request(int i, const char *method, const char *path, const char *body, devsys_buf *out)
+/*
+ * @p method @p path of daemon @p i (with @p body, may be NULL, and one more
+ * request @p header, may be NULL): the status, the answer into @p out and,
+ * when @p headers is not NULL, its header lines into @p headers.
+ */
+static long request_with(int i, const char *method, const char *path, const char *body, const char *header,
+                         devsys_buf *out, devsys_buf *headers)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer " TOKEN);
 	char u[2048];
 	long status = 0;
 	devsys_buf_clear(out);
+	if (header)
+		h = curl_slist_append(h, header);
+	if (headers) {
+		devsys_buf_clear(headers);
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, body_cb);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, headers);
+	}
 	snprintf(u, sizeof(u), "http://127.0.0.1:%d%s", ports[i], path);
 	curl_easy_setopt(c, CURLOPT_URL, u);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
@@ -158,6 +174,11 @@ static long request(int i, const char *method, const char *path, const char *bod
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	return status;
+}
+
+static long request(int i, const char *method, const char *path, const char *body, devsys_buf *out)
+{
+	return request_with(i, method, path, body, NULL, out, NULL);
 }
 
 static long get(int i, const char *path, devsys_buf *out)
@@ -297,7 +318,8 @@ Test(devsysd_pg, a_second_host_serves_task_json_and_the_acceptance_report_from_t
 
 	/* the test stage's log: its tail, and where the full log is */
 	cr_assert_eq(st = get(0, "/api/tasks/dep-1/logs/test", &a), 200, "host a: %ld %s", st, a.ptr);
-	cr_assert_eq(st = get(1, "/api/tasks/dep-1/logs/test", &b), 200, "host b: %ld %s", st, b.ptr);
+	cr_assert_eq(st = request_with(1, "GET", "/api/tasks/dep-1/logs/test", NULL, "Accept: application/json", &b, NULL),
+	             200, "host b: %ld %s", st, b.ptr);
 	cr_assert(jb = json_loads(b.ptr, 0, NULL), "%s", b.ptr);
 	{
 		char path[4200], host[256] = "";
@@ -470,4 +492,475 @@ Test(devsysd_pg, the_daemon_and_its_worker_use_the_store_its_configuration_names
 	devsys_store_free(st);
 	devsys_workspace_free(wc);
 	devsys_config_free(conf);
+}
+
+/* ------------------------------------------------------------ the live stream, /agent, runs, log ranges */
+
+/* A client of an event stream on its own thread (no asserts there): what it read, and when it ended. */
+typedef struct {
+	int daemon;
+	char path[512];
+	char header[128];
+	pthread_mutex_t lock;
+	devsys_buf got;
+	long status;
+	CURLcode rc;
+	atomic_bool done;
+} stream_client;
+
+static size_t stream_cb(char *p, size_t s, size_t n, void *ud)
+{
+	stream_client *sc = ud;
+	pthread_mutex_lock(&sc->lock);
+	devsys_buf_put(&sc->got, p, s * n);
+	pthread_mutex_unlock(&sc->lock);
+	return s * n;
+}
+
+static void *stream_main(void *arg)
+{
+	stream_client *sc = arg;
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer " TOKEN);
+	char u[2048];
+	h = curl_slist_append(h, sc->header[0] ? sc->header : "Accept: text/event-stream");
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d%s", ports[sc->daemon], sc->path);
+	curl_easy_setopt(c, CURLOPT_URL, u);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 90L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, sc);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	sc->rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &sc->status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	atomic_store(&sc->done, true);
+	return NULL;
+}
+
+/* What @p sc has read so far, as a string (free() it). */
+static char *stream_got(stream_client *sc)
+{
+	char *copy;
+	pthread_mutex_lock(&sc->lock);
+	copy = strndup(sc->got.ptr ? sc->got.ptr : "", sc->got.size);
+	pthread_mutex_unlock(&sc->lock);
+	return copy;
+}
+
+/* Wait up to @p ms for @p sc to end by itself; false: it still streams. */
+static bool stream_ended_within(stream_client *sc, int ms)
+{
+	for (long long until = now_ms() + ms; now_ms() < until; usleep(20000))
+		if (atomic_load(&sc->done))
+			return true;
+	return atomic_load(&sc->done);
+}
+
+/* Wait up to @p ms for what @p sc has read to hold @p needle. */
+static bool stream_saw_within(stream_client *sc, const char *needle, int ms)
+{
+	for (long long until = now_ms() + ms; now_ms() < until; usleep(20000)) {
+		char *g = stream_got(sc);
+		bool yes = strstr(g, needle) != NULL;
+		free(g);
+		if (yes || atomic_load(&sc->done))
+			return yes;
+	}
+	return false;
+}
+
+/* The frames of @p text ("id: N\nevent: T\ndata: LINE\n\n" each): how many, the first and last id. */
+static size_t count_frames(const char *text, long long *first, long long *last)
+{
+	size_t n = 0;
+	*first = *last = -1;
+	for (const char *p = strstr(text, "id: "); p; p = strstr(p + 1, "\nid: ")) {
+		long long id = strtoll(p[0] == '\n' ? p + 5 : p + 4, NULL, 10);
+		if (n++ == 0)
+			*first = id;
+		*last = id;
+	}
+	return n;
+}
+
+/*
+ * Every frame of @p text checked against the folder's events.jsonl
+ * (@p folder_events): ids from @p from on without a gap, each frame's event
+ * the line's type, its data the line byte for byte. The count of frames.
+ */
+static size_t check_frames(const char *text, const char *folder_events, long long from)
+{
+	size_t n = 0;
+	const char *p = text;
+	while ((p = strstr(p, "id: "))) {
+		long long id = strtoll(p + 4, NULL, 10);
+		const char *ev = strstr(p, "\nevent: "), *data = ev ? strstr(ev, "\ndata: ") : NULL, *end;
+		char key[64], *line = NULL;
+		const char *l;
+		json_t *j;
+		cr_assert(data, "a frame without event: or data: at %.200s", p);
+		data += 7;
+		cr_assert(end = strstr(data, "\n\n"), "a frame not ended by a blank line: %.200s", p);
+		cr_assert_eq(id, from + (long long)n++, "the stream's ids are not the folder's in order (%lld, frame %zu)", id, n);
+		snprintf(key, sizeof(key), "\"seq\":%lld,", id);
+		for (l = folder_events; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+			if (strstr(l, key) && strstr(l, key) < (strchr(l, '\n') ?: l + strlen(l))) {
+				line = strndup(l, (size_t)((strchr(l, '\n') ?: l + strlen(l)) - l));
+				break;
+			}
+		cr_assert(line, "event %lld is not in the folder's events.jsonl", id);
+		cr_assert_eq((size_t)(end - data), strlen(line), "event %lld: the data differs from the folder's line", id);
+		cr_assert_eq(strncmp(data, line, strlen(line)), 0, "event %lld: %.*s\nfolder: %s", id, (int)(end - data), data,
+		             line);
+		cr_assert(j = json_loads(line, 0, NULL));
+		cr_assert_eq(strncmp(ev + 8, json_string_value(json_object_get(j, "type")), strlen(json_string_value(
+		                                                                                 json_object_get(j, "type")))),
+		             0, "event %lld: the event: is not the line's type", id);
+		json_decref(j);
+		free(line);
+		p = end + 2;
+	}
+	return n;
+}
+
+/*
+ * A client asking text/event-stream for a task that a worker of another
+ * host (workspace a) runs: the second daemon sends the events the store
+ * keeps at once (before the task is claimed), then the new ones as the
+ * store's copy grows, and ends the stream with the change to the state the
+ * task rests in; every frame is the folder's event, in order, framed as
+ * the folder's stream frames it (its body is the start of the first
+ * daemon's). Last-Event-ID and ?after= skip what was seen. The control: a
+ * task that is not there is 404.
+ */
+Test(devsysd_pg, a_second_host_streams_the_events_of_a_task_running_on_another_host)
+{
+	devsys_workspace *wa = NULL;
+	devsys_worker *w = NULL;
+	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
+	devsys_buf a = DEVSYS_BUF_INIT, b = DEVSYS_BUF_INIT;
+	stream_client sc = { .daemon = 1, .path = "/api/tasks/live-1/events", .lock = PTHREAD_MUTEX_INITIALIZER };
+	char wsa[4096], wsb[4096], evpath[4200], *before, *all, *folder, why[512];
+	long long first, last;
+	size_t n0, n;
+	pthread_t th;
+	long st;
+	if (!pg) {
+		dt_pg_free(dt_pg_suite(why, sizeof(why)));
+		dt_skip("%s", why);
+	}
+	snprintf(wsa, sizeof(wsa), "%s/ws-a", dir);
+	snprintf(wsb, sizeof(wsb), "%s/ws-b", dir);
+	cr_assert_eq(mkdir(wsb, 0700), 0);
+	OK(devsys_workspace_open(&wa, wsa, NULL));
+	submit(wa, "live-1");
+	start_daemon(0, wsa, NULL);
+	start_daemon(1, wsb, NULL);
+
+	/* the control: no such task, no stream */
+	cr_assert_eq(st = request_with(1, "GET", "/api/tasks/no-such-task/events", NULL, "Accept: text/event-stream", &b,
+	                               NULL),
+	             404, "%ld %s", st, b.ptr);
+	cr_assert(strstr(b.ptr, "no-such-task"), "%s", b.ptr);
+
+	cr_assert_eq(pthread_create(&th, NULL, stream_main, &sc), 0);
+	/* the kept events come at once: the task is queued, nobody runs it yet */
+	if (!stream_saw_within(&sc, "\"to\":\"queued\"", 10000))
+		cr_assert_fail("the stream sent no kept events: %s", (before = stream_got(&sc)));
+	before = stream_got(&sc);
+	n0 = count_frames(before, &first, &last);
+	cr_assert(!atomic_load(&sc.done), "the stream ended before the task ran: %s", before);
+
+	o.id = "host-a";
+	o.flags = DEVSYS_WORKER_ONCE;
+	OK(devsys_worker_open(&w, wa, &o));
+	OK(devsys_worker_run(w));
+	cr_assert_eq(devsys_store_task_state(devsys_worker_store(w), "live-1"), DEVSYS_STATE_AWAITING_REVIEW);
+	devsys_worker_free(w);
+	if (!stream_ended_within(&sc, 15000))
+		cr_assert_fail("the stream did not end at the task's resting state: %s", (all = stream_got(&sc)));
+	pthread_join(th, NULL);
+	cr_assert_eq(sc.rc, CURLE_OK, "%s", curl_easy_strerror(sc.rc));
+	cr_assert_eq(sc.status, 200);
+	all = stream_got(&sc);
+	snprintf(evpath, sizeof(evpath), "%s/tasks/live-1/events.jsonl", wsa);
+	cr_assert(folder = dt_read_file(evpath, NULL));
+	n = check_frames(all, folder, 1);
+	count_frames(all, &first, &last);
+	cr_assert_gt(n0, 0u, "%s", before);
+	cr_assert_gt(n, n0, "no event came after the stream began:\nbefore: %s\nall: %s", before, all);
+	cr_assert_eq(strncmp(all, before, strlen(before)), 0, "the stream's start changed");
+	/* it ends with the change to the resting state */
+	{
+		const char *lastframe = all;
+		for (const char *q = all; (q = strstr(q, "\nid: ")); q++)
+			lastframe = q + 1;
+		cr_assert(strstr(lastframe, "event: state\n") && strstr(lastframe, "\"to\":\"awaiting-review\""),
+		          "the last frame: %s", lastframe);
+	}
+	/* the folder's stream frames the same events the same way: the store's is its start */
+	cr_assert_eq(st = request_with(0, "GET", "/api/tasks/live-1/events?timeout=1", NULL, "Accept: text/event-stream",
+	                               &a, NULL),
+	             200, "%ld %s", st, a.ptr);
+	cr_assert_eq(strncmp(a.ptr, all, strlen(all)), 0, "the folder's stream:\n%s\nthe store's:\n%s", a.ptr, all);
+
+	/* Last-Event-ID, then ?after=, of a task at rest: the events after it, and the end at once */
+	for (int k = 0; k < 2; k++) {
+		long long from = last - 2 + k, f2, l2;
+		free(all);
+		devsys_buf_clear(&sc.got);
+		atomic_store(&sc.done, false);
+		if (k == 0)
+			snprintf(sc.header, sizeof(sc.header), "Last-Event-ID: %lld", from);
+		else
+			snprintf(sc.path, sizeof(sc.path), "/api/tasks/live-1/events?after=%lld", from);
+		if (k == 0)
+			snprintf(sc.path, sizeof(sc.path), "/api/tasks/live-1/events?stream=1");
+		else
+			sc.header[0] = '\0';
+		cr_assert_eq(pthread_create(&th, NULL, stream_main, &sc), 0);
+		cr_assert(stream_ended_within(&sc, 10000), "the stream of a resting task did not end");
+		pthread_join(th, NULL);
+		all = stream_got(&sc);
+		cr_assert_eq(count_frames(all, &f2, &l2), 2u - (size_t)k, "after %lld: %s", from, all);
+		cr_assert_eq(f2, from + 1, "after %lld: the stream began at %lld", from, f2);
+		check_frames(all, folder, from + 1);
+	}
+	free(before);
+	free(all);
+	free(folder);
+	devsys_buf_dispose(&sc.got);
+	devsys_buf_dispose(&a);
+	devsys_buf_dispose(&b);
+	devsys_workspace_free(wa);
+}
+
+/* The value of header @p name (lower case) among @p headers, "" when absent (free() it). */
+static char *header_of(const devsys_buf *headers, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *l = headers->ptr; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (strncasecmp(l, name, n) == 0 && l[n] == ':') {
+			const char *v = l + n + 1, *e = strpbrk(v, "\r\n");
+			while (*v == ' ')
+				v++;
+			return strndup(v, e ? (size_t)(e - v) : strlen(v));
+		}
+	return strdup("");
+}
+
+/* Range @p range of task docs-1's test log from daemon @p i: the status, the body, the Content-Range. */
+static long log_range(int i, const char *range, devsys_buf *out, char **content_range)
+{
+	devsys_buf h = DEVSYS_BUF_INIT;
+	char hdr[128];
+	long st;
+	snprintf(hdr, sizeof(hdr), "Range: bytes=%s", range);
+	st = request_with(i, "GET", "/api/tasks/docs-1/logs/test", NULL, hdr, out, &h);
+	*content_range = header_of(&h, "content-range");
+	devsys_buf_dispose(&h);
+	return st;
+}
+
+/*
+ * A task run in workspace a whose agent kept an event stream
+ * (logs/agent.jsonl) and whose test log is longer than the 16 KiB the
+ * store keeps: the second host answers GET /agent and /runs/1/tests (JSON
+ * and JUnit) byte for byte as the first does from the folder; the test
+ * log's text is the kept tail, and a Range inside it (and at its edges) is
+ * answered as the folder answers it, with the full log's offsets, while a
+ * Range before the tail is 416 naming the host and path of the full log.
+ * Controls: run 2 is 404 on both hosts, a task that never ran has no agent
+ * events and no run 1, an unknown task is 404.
+ */
+Test(devsysd_pg, a_second_host_serves_the_agent_events_any_run_and_log_ranges_from_the_store)
+{
+	devsys_workspace *wa = NULL;
+	devsys_worker *w = NULL;
+	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
+	devsys_buf a = DEVSYS_BUF_INIT, b = DEVSYS_BUF_INIT, h = DEVSYS_BUF_INIT;
+	char wsa[4096], wsb[4096], extra[1024], agent[4200], why[512], path[4200], host[256] = "", range[64];
+	char *cra, *crb, *v;
+	json_t *jb;
+	long long from, size;
+	long st, sa;
+	if (!pg) {
+		dt_pg_free(dt_pg_suite(why, sizeof(why)));
+		dt_skip("%s", why);
+	}
+	snprintf(wsa, sizeof(wsa), "%s/ws-a", dir);
+	snprintf(wsb, sizeof(wsb), "%s/ws-b", dir);
+	cr_assert_eq(mkdir(wsb, 0700), 0);
+	OK(devsys_workspace_open(&wa, wsa, NULL));
+	/* the agent writes its event stream where an agent adapter keeps it; the tests print 28 KiB */
+	snprintf(agent, sizeof(agent), "%s/docs-1-agent.sh", dir);
+	snprintf(extra, sizeof(extra), "%s/tasks/docs-1/logs", wsa);
+	submit(wa, "docs-1");
+	{
+		char script[4096];
+		snprintf(script, sizeof(script),
+		         "echo more >> README\nmkdir -p '%s'\nprintf '%%s\\n' '{\"type\":\"step\",\"n\":1}' "
+		         "'{\"type\":\"text\",\"text\":\"done\"}' > '%s/agent.jsonl'\n",
+		         extra, extra);
+		cr_assert(dt_write_file(agent, script));
+		snprintf(script, sizeof(script), "%s/docs-1-tests.sh", dir);
+		v = dt_read_file(script, NULL);
+		cr_assert(v);
+		snprintf(path, sizeof(path), "seq 100000 104000\n%s", v);
+		free(v);
+		cr_assert(dt_write_file(script, path));
+	}
+	o.id = "host-a";
+	o.flags = DEVSYS_WORKER_ONCE;
+	OK(devsys_worker_open(&w, wa, &o));
+	OK(devsys_worker_run(w));
+	cr_assert_eq(devsys_store_task_state(devsys_worker_store(w), "docs-1"), DEVSYS_STATE_AWAITING_REVIEW);
+	devsys_worker_free(w);
+	submit(wa, "docs-2"); /* never runs */
+	start_daemon(0, wsa, NULL);
+	start_daemon(1, wsb, NULL);
+
+	/* the agent's events */
+	cr_assert_eq(st = get(0, "/api/tasks/docs-1/agent", &a), 200, "host a: %ld %s", st, a.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/docs-1/agent", &b), 200, "host b: %ld %s", st, b.ptr);
+	cr_assert(strstr(a.ptr, "\"text\":\"done\""), "%s", a.ptr);
+	cr_assert_eq(a.size, b.size, "host a: %s\nhost b: %s", a.ptr, b.ptr);
+	cr_assert_eq(memcmp(a.ptr, b.ptr, a.size), 0, "host a: %s\nhost b: %s", a.ptr, b.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/docs-2/agent", &b), 404, "%ld %s", st, b.ptr);
+	cr_assert(strstr(b.ptr, "agent.jsonl"), "%s", b.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/no-such-task/agent", &b), 404, "%ld %s", st, b.ptr);
+
+	/* run 1's tests, JSON and JUnit */
+	cr_assert_eq(st = get(0, "/api/tasks/docs-1/runs/1/tests", &a), 200, "host a: %ld %s", st, a.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/docs-1/runs/1/tests", &b), 200, "host b: %ld %s", st, b.ptr);
+	cr_assert(strstr(a.ptr, "\"name\":\"later\""), "%s", a.ptr);
+	cr_assert_str_eq(a.ptr, b.ptr, "the answers differ");
+	cr_assert_eq(st = get(0, "/api/tasks/docs-1/runs/1/tests?format=junit", &a), 200, "%ld %s", st, a.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/docs-1/runs/1/tests?format=junit", &b), 200, "%ld %s", st, b.ptr);
+	cr_assert_str_eq(a.ptr, b.ptr, "the JUnit differs");
+	cr_assert_eq(sa = get(0, "/api/tasks/docs-1/runs/2/tests", &a), 404, "host a: %ld %s", sa, a.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/docs-1/runs/2/tests", &b), 404, "host b: %ld %s", st, b.ptr);
+	cr_assert(strstr(b.ptr, "no complete test run 2"), "%s", b.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/docs-2/runs/1/tests", &b), 404, "%ld %s", st, b.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/no-such-task/runs/1/tests", &b), 404, "%ld %s", st, b.ptr);
+	cr_assert_eq(st = get(1, "/api/tasks/docs-1/runs/x/tests", &b), 400, "%ld %s", st, b.ptr);
+
+	/* the test log: JSON on request, else the tail's text */
+	cr_assert_eq(st = get(0, "/api/tasks/docs-1/logs/test", &a), 200, "host a: %ld %s", st, a.ptr);
+	cr_assert_gt(a.size, 20000u, "the test log is shorter than the case needs: %zu", a.size);
+	cr_assert_eq(st = request_with(1, "GET", "/api/tasks/docs-1/logs/test", NULL, "Accept: application/json", &b, NULL),
+	             200, "%ld %s", st, b.ptr);
+	cr_assert(jb = json_loads(b.ptr, 0, NULL), "%s", b.ptr);
+	from = json_integer_value(json_object_get(jb, "tail_from"));
+	size = json_integer_value(json_object_get(jb, "size"));
+	json_decref(jb);
+	cr_assert_eq(size, (long long)a.size);
+	cr_assert_gt(from, 0, "the whole log is kept: %s", b.ptr);
+	cr_assert_eq(st = request_with(1, "GET", "/api/tasks/docs-1/logs/test", NULL, NULL, &b, &h), 200, "%ld %s", st,
+	             b.ptr);
+	cr_assert_eq((long long)b.size, size - from);
+	cr_assert_eq(memcmp(b.ptr, a.ptr + from, b.size), 0, "the text is not the log's tail");
+	v = header_of(&h, "x-devsys-kept-from");
+	cr_assert_eq(strtoll(v, NULL, 10), from, "%s", v);
+	free(v);
+
+	/* ranges inside the tail and at its edges: as the folder answers them */
+	{
+		const long long cases[][2] = { { from + 10, from + 99 }, { from, from }, { from, -1 }, { size - 1, size - 1 },
+			                       { size - 5, size + 100 } };
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			if (cases[i][1] < 0)
+				snprintf(range, sizeof(range), "%lld-", cases[i][0]);
+			else
+				snprintf(range, sizeof(range), "%lld-%lld", cases[i][0], cases[i][1]);
+			cr_assert_eq(sa = log_range(0, range, &a, &cra), 206, "host a, %s: %ld", range, sa);
+			cr_assert_eq(st = log_range(1, range, &b, &crb), 206, "host b, %s: %ld %s", range, st, b.ptr);
+			cr_assert_str_eq(crb, cra, "%s: the Content-Range differs", range);
+			cr_assert_eq(b.size, a.size, "%s", range);
+			cr_assert_eq(memcmp(a.ptr, b.ptr, a.size), 0, "%s: the bytes differ", range);
+			free(cra);
+			free(crb);
+		}
+		/* the suffix that is exactly the tail */
+		snprintf(range, sizeof(range), "-%lld", size - from);
+		cr_assert_eq(st = log_range(1, range, &b, &crb), 206, "%s: %ld %s", range, st, b.ptr);
+		cr_assert_eq((long long)b.size, size - from);
+		free(crb);
+	}
+	/* outside what is kept: 416, naming where the full log is; the folder serves the same range */
+	snprintf(path, sizeof(path), "%s/tasks/docs-1/logs/test.log", wsa);
+	gethostname(host, sizeof(host) - 1);
+	{
+		char r1[64], r2[64], r3[64], want[64];
+		snprintf(r1, sizeof(r1), "%lld-%lld", from - 1, from + 5);
+		snprintf(r2, sizeof(r2), "0-10");
+		snprintf(r3, sizeof(r3), "-%lld", size - from + 1);
+		const char *outside[] = { r1, r2, r3 };
+		snprintf(want, sizeof(want), "bytes */%lld", size);
+		for (size_t i = 0; i < 3; i++) {
+			cr_assert_eq(sa = log_range(0, outside[i], &a, &cra), 206, "host a, %s: %ld", outside[i], sa);
+			cr_assert_eq(st = log_range(1, outside[i], &b, &crb), 416, "host b, %s: %ld %s", outside[i], st, b.ptr);
+			cr_assert_str_eq(crb, want, "%s", outside[i]);
+			cr_assert(strstr(b.ptr, path) && strstr(b.ptr, host), "the 416 does not say where the log is: %s", b.ptr);
+			free(cra);
+			free(crb);
+		}
+		/* past the end: 416 on both */
+		snprintf(r1, sizeof(r1), "%lld-", size);
+		cr_assert_eq(sa = log_range(0, r1, &a, &cra), 416, "host a: %ld", sa);
+		cr_assert_eq(st = log_range(1, r1, &b, &crb), 416, "host b: %ld %s", st, b.ptr);
+		cr_assert_str_eq(crb, cra);
+		free(cra);
+		free(crb);
+	}
+	devsys_buf_dispose(&a);
+	devsys_buf_dispose(&b);
+	devsys_buf_dispose(&h);
+	devsys_workspace_free(wa);
+}
+
+/*
+ * The copies are for hosts that do not see the folders: a SQLite store
+ * (one workspace, whose processes all read the folders) writes none and
+ * says so, while the shared store of the same test keeps the task's.
+ */
+Test(devsysd_pg, a_sqlite_store_keeps_no_document_copies)
+{
+	devsys_workspace *wl = NULL, *wp = NULL;
+	devsys_store *lite = NULL, *shared = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	char wsl[4096], wsp[4096], why[512];
+	if (!pg) {
+		dt_pg_free(dt_pg_suite(why, sizeof(why)));
+		dt_skip("%s", why);
+	}
+	snprintf(wsl, sizeof(wsl), "%s/ws-lite", dir);
+	snprintf(wsp, sizeof(wsp), "%s/ws-pg", dir);
+	OK(devsys_workspace_open(&wp, wsp, NULL));
+	OK(devsys_store_open(&shared, wp, NULL));
+	cr_assert_str_eq(devsys_store_backend_name(shared), "postgresql");
+	unsetenv("DEVSYS_STORE_URL");
+	OK(devsys_workspace_open(&wl, wsl, NULL));
+	OK(devsys_store_open(&lite, wl, NULL));
+	setenv("DEVSYS_STORE_URL", url, 1);
+	cr_assert_str_eq(devsys_store_backend_name(lite), "sqlite");
+	for (int i = 0; i < 2; i++) {
+		devsys_store *st = i ? shared : lite;
+		OK(devsys_store_task_create(st, "copy-1", NULL));
+		OK(devsys_store_transition(st, "copy-1", DEVSYS_STATE_VALIDATED, NULL));
+	}
+	OK(devsys_store_document(&b, shared, "copy-1", "task.json")); /* the control */
+	cr_assert(strstr(b.ptr, "\"validated\""), "%s", b.ptr);
+	OK(devsys_store_document(&b, shared, "copy-1", "events.jsonl"));
+	cr_assert(strstr(b.ptr, "\"to\":\"validated\""), "the kept events end with the change: %s", b.ptr);
+	cr_assert_eq(devsys_store_document(&b, lite, "copy-1", "task.json"), DEVSYS_ENOTSUPPORTED);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "folder"), "%s",
+	          devsys_error_message(devsys_error_last()));
+	devsys_buf_dispose(&b);
+	devsys_store_free(lite);
+	devsys_store_free(shared);
+	devsys_workspace_free(wl);
+	devsys_workspace_free(wp);
 }
