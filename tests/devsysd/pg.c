@@ -5,9 +5,11 @@
  * /api/tasks/<id>/tests/latest (JSON and JUnit) from the documents the store
  * keeps, the same answer as the first daemon's from the folder. The
  * controls: an unknown task, and a task of the store with no test run, are
- * 404 on the second daemon. And a devsysd whose --config has a store:
- * section (no DEVSYS_STORE_URL) queues into that database and its embedded
- * worker runs the task from there.
+ * 404 on the second daemon. Likewise task.json, the events (the JSON page
+ * and the live stream, which ends at the task's resting state), the agent's
+ * events, any run's tests and a stage log's tail with its ranges. And a
+ * devsysd whose --config has a store: section (no DEVSYS_STORE_URL) queues
+ * into that database and its embedded worker runs the task from there.
  */
 #include "pg_fixture.h"
 #include "testutil.h"
@@ -360,6 +362,17 @@ Test(devsysd_pg, a_second_host_serves_task_json_and_the_acceptance_report_from_t
 		cr_assert_gt(json_integer_value(json_object_get(json_array_get(eb, 0), "seq")), 1, "the first are cut");
 		cr_assert_geq(json_integer_value(json_object_get(jb, "last_seq")), (json_int_t)seq);
 		json_decref(jb);
+		/* the stream of the cut copy says so first, and ends at once with the change to canceled */
+		{
+			long long t0 = now_ms();
+			cr_assert_eq(st = request_with(1, "GET", "/api/tasks/dep-1/events?stream=1&timeout=30", NULL, NULL, &b,
+			                               NULL),
+			             200, "%ld %s", st, b.ptr);
+			cr_assert_lt(now_ms() - t0, 15000, "the stream of a canceled task did not end by itself");
+			cr_assert_eq(strncmp(b.ptr, "event: truncated\ndata: {\"truncated\":true,\"dropped_bytes\":", 57), 0,
+			             "%.200s", b.ptr);
+			cr_assert(strstr(b.ptr, "\"to\":\"canceled\""), "%.300s", b.ptr + (b.size > 300 ? b.size - 300 : 0));
+		}
 	}
 
 	/* the controls */
