@@ -165,13 +165,16 @@ static void push_event(lua_State *L, const ev *x);
  */
 static bool next_event(lua_State *L, ld_worker *w)
 {
+	ev x;
 	bool got;
 	pthread_mutex_lock(&w->lock);
 	while (w->delivered == w->n && !w->done)
 		pthread_cond_wait(&w->more, &w->lock);
 	if ((got = w->delivered < w->n))
-		push_event(L, &w->evs[w->delivered++]);
+		x = w->evs[w->delivered++]; /* its strings are freed only on this thread (w:events, close) */
 	pthread_mutex_unlock(&w->lock);
+	if (got) /* pushed unlocked: a memory error raised here must not leave the lock held */
+		push_event(L, &x);
 	return got;
 }
 
@@ -271,17 +274,31 @@ static void push_event(lua_State *L, const ev *x)
 }
 
 /* w:events() -> { {kind="claimed", slot=, task_id=, state=, message=, stage=}, ... }, dropped; and clears them */
-static int w_events(lua_State *L)
+/* Protected, under the lock: the list at 1's events as a table. */
+static int events_k(lua_State *L)
 {
-	ld_worker *w;
-	size_t dropped;
-	ld_check(L, 1, LD_WORKER); /* open */
-	w = (ld_worker *)ld_ud(L, 1, LD_WORKER);
-	pthread_mutex_lock(&w->lock);
+	ld_worker *w = lua_touserdata(L, 1);
 	lua_createtable(L, (int)w->n, 0);
 	for (size_t i = 0; i < w->n; i++) {
 		push_event(L, &w->evs[i]);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+static int w_events(lua_State *L)
+{
+	ld_worker *w;
+	size_t dropped;
+	int rc;
+	ld_check(L, 1, LD_WORKER); /* open */
+	w = (ld_worker *)ld_ud(L, 1, LD_WORKER);
+	pthread_mutex_lock(&w->lock);
+	lua_pushcfunction(L, events_k);
+	lua_pushlightuserdata(L, w);
+	if ((rc = lua_pcall(L, 1, 1, 0)) != LUA_OK) { /* a memory error: unlock, then raise it */
+		pthread_mutex_unlock(&w->lock);
+		return lua_error(L);
 	}
 	if (w->pumping) { /* keep what fn was not given yet */
 		size_t left = w->n - w->delivered;
