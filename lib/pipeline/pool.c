@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* An untied slot (no queue lease: devsys run) lives this long unless its keeper renews it. */
+/* An untied slot (no queue lease: devsys run) lives this long unless its keeper renews it (a third of it). */
 #define SLOT_TTL_MS 30000u
 /* How often a step waiting for a member looks at the store again (a release here wakes it at once). */
 #define POLL_MS 250
@@ -115,8 +115,11 @@ static void *keep(void *arg)
 	pthread_mutex_lock(&k->mu);
 	while (!k->stop) {
 		struct timespec until;
+		long ns;
 		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += SLOT_TTL_MS / 3000;
+		ns = until.tv_nsec + (long)(SLOT_TTL_MS / 3 % 1000) * 1000000L;
+		until.tv_sec += SLOT_TTL_MS / 3 / 1000 + ns / 1000000000L;
+		until.tv_nsec = ns % 1000000000L;
 		if (pthread_cond_timedwait(&k->cv, &k->mu, &until) == 0 || k->stop)
 			continue;
 		pthread_mutex_unlock(&k->mu);
