@@ -92,7 +92,7 @@ typedef struct sse {
 	char id[DEVSYS_TASK_ID_MAX + 1];
 	uint64_t next_poll_ns; /* when the store's copy is read again */
 	bool ended;            /* the task's last state change is sent: the stream ends */
-	bool told_cut;         /* the "truncated" event is sent */
+	bool told_cut;         /* past the copy's first event: a "truncated" event is sent if it was due */
 	struct sse *prev, *next;
 } sse;
 
@@ -1040,13 +1040,14 @@ static bool state_ended(int state)
  * Frame the events the store keeps for @p s after s->after, oldest first,
  * as sse_event() frames the folder's: the kept events.jsonl's lines are
  * the folder's own. A kept copy whose first lines were cut says so once,
- * as an "event: truncated" without an id, when the client has not seen
- * what was cut. @p last_to is the state the last kept event is a change
- * to ("" when the last is no state change).
+ * as an "event: truncated" without an id, before its first event when the
+ * client has not seen the event before that one. @p last_to is the state
+ * the last kept event is a change to ("" when the last is no state
+ * change). true: the block is full.
  */
 static bool sse_store_frame(sse *s, sse_frame *f, char *doc, char *last_to, size_t last_to_size)
 {
-	char *line, *save = NULL;
+	char *line, *save = NULL, *cut = NULL;
 	bool first = true;
 	last_to[0] = '\0';
 	for (line = doc ? strtok_r(doc, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save), first = false) {
@@ -1054,15 +1055,15 @@ static bool sse_store_frame(sse *s, sse_frame *f, char *doc, char *last_to, size
 		json_int_t seq = json_integer_value(json_object_get(ev, "seq"));
 		const char *type = json_string_value(json_object_get(ev, "type"));
 		const char *to = json_string_value(json_object_get(json_object_get(ev, "data"), "to"));
-		if (first && json_is_true(json_object_get(ev, "truncated"))) {
-			int w = s->after == 0 && !s->told_cut
-			                ? snprintf(f->buf + f->out, f->max - f->out, "event: truncated\ndata: %s\n\n", line)
-			                : 0;
-			if (w > 0 && (size_t)w < f->max - f->out) {
-				f->out += (size_t)w;
-				s->told_cut = true;
+		if (first && json_is_true(json_object_get(ev, "truncated")))
+			cut = line;
+		else if (ev && type && seq > 0) {
+			if (cut && !s->told_cut && (uint64_t)seq > s->after + 1) {
+				int w = snprintf(f->buf + f->out, f->max - f->out, "event: truncated\ndata: %s\n\n", cut);
+				if (w > 0 && (size_t)w < f->max - f->out)
+					f->out += (size_t)w;
 			}
-		} else if (ev && type && seq > 0) {
+			s->told_cut = true; /* said, or nothing the client has not seen was cut */
 			snprintf(last_to, last_to_size, "%s", strcmp(type, "state") == 0 && to ? to : "");
 			if ((uint64_t)seq > f->last && sse_event((uint64_t)seq, type, line, strlen(line), f) != 0) {
 				json_decref(ev);

@@ -344,6 +344,7 @@ Test(devsysd_pg, a_second_host_serves_task_json_and_the_acceptance_report_from_t
 		devsys_record *rec = NULL;
 		static char data[4200];
 		uint64_t seq = 0;
+		long long first_kept;
 		json_t *eb;
 		snprintf(data, sizeof(data), "{\"pad\":\"%04000d\"}", 0);
 		OK(devsys_task_open(&t, wa, "dep-1", 0));
@@ -361,10 +362,12 @@ Test(devsysd_pg, a_second_host_serves_task_json_and_the_acceptance_report_from_t
 		cr_assert_lt(json_array_size(eb), 70 + 20);
 		cr_assert_gt(json_integer_value(json_object_get(json_array_get(eb, 0), "seq")), 1, "the first are cut");
 		cr_assert_geq(json_integer_value(json_object_get(jb, "last_seq")), (json_int_t)seq);
+		first_kept = json_integer_value(json_object_get(json_array_get(eb, 0), "seq"));
 		json_decref(jb);
 		/* the stream of the cut copy says so first, and ends at once with the change to canceled */
 		{
 			long long t0 = now_ms();
+			char hdr[64];
 			cr_assert_eq(st = request_with(1, "GET", "/api/tasks/dep-1/events?stream=1&timeout=30", NULL, NULL, &b,
 			                               NULL),
 			             200, "%ld %s", st, b.ptr);
@@ -372,6 +375,14 @@ Test(devsysd_pg, a_second_host_serves_task_json_and_the_acceptance_report_from_t
 			cr_assert_eq(strncmp(b.ptr, "event: truncated\ndata: {\"truncated\":true,\"dropped_bytes\":", 57), 0,
 			             "%.200s", b.ptr);
 			cr_assert(strstr(b.ptr, "\"to\":\"canceled\""), "%.300s", b.ptr + (b.size > 300 ? b.size - 300 : 0));
+			/* a client that saw the event before the first kept one is told nothing was cut; one that did not, is */
+			snprintf(hdr, sizeof(hdr), "Last-Event-ID: %lld", first_kept - 1);
+			cr_assert_eq(st = request_with(1, "GET", "/api/tasks/dep-1/events?stream=1", NULL, hdr, &b, NULL), 200);
+			cr_assert(!strstr(b.ptr, "event: truncated"), "%.200s", b.ptr);
+			cr_assert_eq(strtoll(b.ptr + 4, NULL, 10), first_kept, "%.200s", b.ptr);
+			snprintf(hdr, sizeof(hdr), "Last-Event-ID: %lld", first_kept - 2);
+			cr_assert_eq(st = request_with(1, "GET", "/api/tasks/dep-1/events?stream=1", NULL, hdr, &b, NULL), 200);
+			cr_assert_eq(strncmp(b.ptr, "event: truncated\n", 17), 0, "%.200s", b.ptr);
 		}
 	}
 
