@@ -458,7 +458,7 @@ Test(SUITE, a_killed_workers_slot_frees_when_its_lease_expires, .init = setup, .
 	coded("k-2", "one", "quick", NULL, 0);
 	coded("k-1", "one", "hold", "wk/0", 60000);
 	close_pipeline();
-	wk = spawn("k-1", "wk/0", 2000); /* its heartbeat keeps a 2 s lease */
+	wk = spawn("k-1", "wk/0", 3000); /* its heartbeat keeps a 3 s lease */
 	snprintf(started, sizeof(started), "%s/marks/k-1.log", dir);
 	cr_assert(wait_file(started, 30000), "the worker's command never started");
 	cr_assert_eq(kill(wk, SIGKILL), 0);
@@ -529,7 +529,7 @@ Test(SUITE, a_cool_down_one_process_set_holds_in_another_until_it_ends, .init = 
 	host_of(hb, sizeof(hb), b);
 	/* b listed first, and refusing the pool's key: whoever opens it first fails and cools it */
 	close_pipeline();
-	write_config(hb, ha, 2, 3);
+	write_config(hb, ha, 2, 4);
 	open_pipeline();
 	cr_assert_eq(dt_sh("cp '%s' '%s'", b->user_pub, b->authorized_keys), 0);
 	coded("cd-1", "farm", "quick", NULL, 0);
@@ -542,7 +542,7 @@ Test(SUITE, a_cool_down_one_process_set_holds_in_another_until_it_ends, .init = 
 	open_pipeline();
 	run_here("cd-2");
 	cr_assert_eq(events("cd-2", "runner.host_failed", NULL), 0,
-	             "B tried the cooled host (or its 3 s cool-down had ended before B placed)");
+	             "B tried the cooled host (or its 4 s cool-down had ended before B placed)");
 	tj = task_json("cd-2");
 	cr_assert_eq(json_array_size(json_object_get(tj, "placements")), 1);
 	cr_assert_str_eq(placement(tj, 0, &failed), ha);
