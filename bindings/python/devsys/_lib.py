@@ -181,6 +181,7 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_config_runner_docker", _i, [_P, _s, POINTER(S.RunnerDockerOptions)], "config"),
     ("devsys_config_runner_dind", _i, [_P, _s, POINTER(S.RunnerDindOptions), POINTER(S.RunnerDockerOptions)],
      "config"),
+    ("devsys_runner_docker_sweep", _i, [_up, POINTER(S.RunnerDockerOptions)], "docker"),
     # secrets.h
     ("devsys_secrets_options_init", _i, [POINTER(S.SecretsOptions), _u], "secrets"),
     ("devsys_secrets_new", _i, [_PP, POINTER(S.SecretsOptions)], "secrets"),
@@ -269,6 +270,7 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_store_claims_json", _i, [_P, _s, _buf], "store"),
     ("devsys_store_wait_work", _i, [_P, _u], "store"),
     ("devsys_store_document", _i, [_buf, _P, _s, _s], "store"),
+    ("devsys_store_folder_current", _i, [_P, _s], "store"),
     ("devsys_store_backend_name", _s, [_P], "store"),
     ("devsys_store_worker_beat", _i, [_P, POINTER(S.StoreWorkerInfo)], "store"),
     ("devsys_store_workers_json", _i, [_P, _buf], "store"),

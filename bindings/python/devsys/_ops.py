@@ -642,6 +642,26 @@ def _owned(o: _ST) -> _ST:
     return o
 
 
+def runner_docker_sweep(options: Optional[S.RunnerDockerOptions] = None, *, host: Optional[str] = None) -> int:
+    """Remove the containers and volumes host-docker left behind (labelled by
+    the library, their owner process gone), as `devsys runner sweep` does: the
+    number removed. @p options: a profile's (cfg.runner_docker(profile)) for
+    its engine endpoint and TLS files; @p host overrides its endpoint
+    ("unix:///run/docker.sock", "tcp://127.0.0.1:2376"); neither: $DOCKER_HOST,
+    else /var/run/docker.sock. NetworkError naming the endpoint when no engine
+    answers there. @p options is not changed."""
+    if options is not None:
+        o = S.RunnerDockerOptions.from_buffer_copy(options)  # the caller's strings stay alive with it
+    else:
+        o = S.RunnerDockerOptions()
+        o.version = 1
+    if host is not None:
+        o.host = req(host, "host")
+    n = c_uint()
+    check(fn.devsys_runner_docker_sweep(byref(n), byref(o)))
+    return n.value
+
+
 # ---------------------------------------------------------------- secrets
 
 @dataclass(frozen=True)
@@ -1166,6 +1186,16 @@ class Store(Handle):
         that does not see the task's folder; NotFoundError when not kept."""
         return with_buf(lambda b: fn.devsys_store_document(b, self._h, req(id, "task id"), req(name, "name")))
 
+    def folder_current(self, id: str) -> bool:
+        """Does this workspace's folder of task @p id answer for it (True), or
+        the store (False: read its rows and document())? The rule a reader of a
+        shared store follows so that it never serves a folder another host has
+        left behind. SQLite, which one host has alone: always True. PostgreSQL:
+        True only while the folder's task.json is in the store's state from the
+        same change, or when the store does not know the task; False when the
+        folder is behind or absent. Nothing is written. BadIdError for a bad id."""
+        return bool(check(fn.devsys_store_folder_current(self._h, req(id, "task id"))))
+
     def wait_work(self, timeout_ms: int) -> bool:
         """Wait up to @p timeout_ms for a sign that work was queued (PostgreSQL's
         LISTEN/NOTIFY; SQLite has none and returns False at once). A hint: claim either way."""
@@ -1337,6 +1367,7 @@ __all__ = ['STAGE_FETCH', 'STAGE_CHECKOUT', 'STAGE_PUSH', 'Progress', 'ProgressC
            'RUNNER_STALLED', 'RUNNER_OUTPUT_LIMIT',
            'RUNNER_NOT_RUN', 'RUNNER_ALLOW_SHELL', 'CMD_INHERIT_ENV', 'CMD_SHELL', 'CMD_IDEMPOTENT',
            'STDOUT', 'STDERR', 'OutputCallback', 'failure_name', 'Result', 'Description', 'Runner', 'Config',
+           'runner_docker_sweep',
            'SecretEvent', 'AuditCallback', 'Secrets', 'Masker', 'MaskStream', 'PASSED', 'FAILED', 'ERROR',
            'SKIPPED', 'REPORT_NO_CASES', 'report_status_name', 'Case', 'CaseCallback', 'Report',
            'stage_check', 'latest_run', 'Record', 'STATES', 'task_state_name', 'task_state_parse',

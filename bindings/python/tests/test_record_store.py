@@ -192,3 +192,24 @@ def test_store_documents(ws: devsys.Workspace, task: devsys.Task) -> None:
             st.document(task.id, "../../etc/passwd")
         with pytest.raises(devsys.BadIdError):
             st.document("../x", "task.json")
+
+
+def test_store_folder_current_on_sqlite(ws: devsys.Workspace) -> None:
+    """Which answers for a task, its folder or the store: on SQLite, a store one host has
+    alone, always the folder, without looking at it (even a folder that is gone). On a
+    shared store (PostgreSQL) a folder behind the store's change gives False: the C suite
+    tests that (tests/worker/remote_pg.c); this suite starts no PostgreSQL."""
+    with devsys.Store(ws) as st:
+        st.create("fc")
+        st.transition("fc", "validated")
+        assert st.folder_current("fc") is True
+        assert st.folder_current("not-in-store") is True, "a task the store does not know is left to its folder"
+        import shutil
+        shutil.rmtree(Path(ws.path) / "tasks" / "fc")
+        assert st.folder_current("fc") is True, "SQLite never looks at the folder"
+        with pytest.raises(devsys.BadIdError):
+            st.folder_current("bad id!")
+        with pytest.raises(TypeError):
+            st.folder_current(None)  # type: ignore[arg-type]
+    with pytest.raises(devsys.ClosedHandleError):
+        st.folder_current("fc")

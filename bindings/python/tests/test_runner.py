@@ -166,3 +166,29 @@ def test_command_budgets_stall_and_output_limit() -> None:
         # positive control: the same commands within their budgets succeed
         assert r.exec(["/bin/sh", "-c", "echo a; sleep 0.1; echo b"], idle_timeout_ms=5000).ok
         assert r.exec(["/bin/sh", "-c", "yes | head -c 500"], max_output_bytes=1000).ok
+
+
+def test_runner_docker_sweep_without_an_engine(tmp_path: Path) -> None:
+    """The sweep's error paths; this suite starts no Docker engine (the C suite in tests/docker
+    sweeps a real one). Each error names the endpoint it tried, and the profile's options are
+    used but not changed."""
+    from devsys import _structs as S
+    sock = tmp_path / "no-engine" / "docker.sock"
+    assert not sock.exists()
+    text = f"runners:\n  box:\n    type: host-docker\n    image: alpine:3\n    host: unix://{sock}\n"
+    with devsys.Config.parse(text, "devsys.yaml") as cfg:
+        o = cfg.runner_docker("box")
+    with pytest.raises(devsys.NetworkError) as ei:
+        devsys.runner_docker_sweep(o)
+    assert str(sock) in ei.value.message and ei.value.name == "DEVSYS_ENETWORK", ei.value.message
+    # host= overrides the profile's endpoint (a bad one is refused before any connection)
+    with pytest.raises(devsys.ValidationError) as ev:
+        devsys.runner_docker_sweep(o, host="bogus://x")
+    assert "bogus://x" in ev.value.message and str(sock) not in ev.value.message, ev.value.message
+    assert o.host == f"unix://{sock}".encode(), "the caller's options are not changed"
+    with pytest.raises(devsys.ValidationError, match="bogus://y"):
+        devsys.runner_docker_sweep(host="bogus://y")
+    with pytest.raises(devsys.VersionError, match="devsys_runner_docker_options"):
+        devsys.runner_docker_sweep(S.RunnerDockerOptions())  # not initialised: version 0
+    with pytest.raises(ValueError, match="host"):
+        devsys.runner_docker_sweep(host="unix:///x\0y")
