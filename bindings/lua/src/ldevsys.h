@@ -22,6 +22,7 @@
 #include <devsys/sys/forge.h>
 #include <devsys/sys/redactor.h>
 #include <devsys/sys/runner.h>
+#include <devsys/sys/runner_docker.h>
 #include <devsys/sys/secrets.h>
 #include <devsys/sys/stage.h>
 #include <lauxlib.h>

@@ -284,11 +284,40 @@ static int l_failure_name(lua_State *L)
 	return 1;
 }
 
+#ifdef DEVSYS_FEATURE_DOCKER
+/*
+ * devsys.runner_docker_sweep([{host=, tls_ca=, tls_cert=, tls_key=}]) -> removed | nil, msg, code:
+ * remove the containers and volumes host-docker left behind (`devsys runner sweep`). host: the
+ * engine endpoint (nil: $DOCKER_HOST, else /var/run/docker.sock).
+ */
+static int l_docker_sweep(lua_State *L)
+{
+	devsys_runner_docker_options o = DEVSYS_RUNNER_DOCKER_OPTIONS_INIT;
+	unsigned int removed = 0;
+	int rc;
+	ld_enter(L);
+	if (!lua_isnoneornil(L, 1)) {
+		luaL_checktype(L, 1, LUA_TTABLE);
+		o.host = ld_field_str(L, 1, "host", NULL);
+		o.tls_ca = ld_field_str(L, 1, "tls_ca", NULL);
+		o.tls_cert = ld_field_str(L, 1, "tls_cert", NULL);
+		o.tls_key = ld_field_str(L, 1, "tls_key", NULL);
+	}
+	if ((rc = devsys_runner_docker_sweep(&removed, &o)) < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushinteger(L, removed);
+	return 1;
+}
+#endif
+
 void ld_open_runner(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{ "runner_open", l_runner_open },
 		{ "runner_failure_name", l_failure_name },
+#ifdef DEVSYS_FEATURE_DOCKER
+		{ "runner_docker_sweep", l_docker_sweep },
+#endif
 		{ NULL, NULL },
 	};
 	static const luaL_Reg methods[] = {

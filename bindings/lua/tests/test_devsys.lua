@@ -539,6 +539,18 @@ if devsys.runner_open then
     raises("argv", r.exec, r, { argv = { 1, 2 } })
   end)
 
+  if devsys.runner_docker_sweep then
+    -- no engine is started here (tests/docker sweeps a real one): the errors name the endpoint tried
+    test("runner: the host-docker sweep without an engine names the endpoint", function()
+      local sock = fresh("sweep") .. "/no-engine/docker.sock"
+      eq(io.open(sock), nil, "no socket there")
+      fails(E.NETWORK, sock, devsys.runner_docker_sweep({ host = "unix://" .. sock }))
+      fails(E.INVALID, "bogus://x", devsys.runner_docker_sweep({ host = "bogus://x" }))
+      raises("table expected", devsys.runner_docker_sweep, "unix:///x")
+      raises("host", devsys.runner_docker_sweep, { host = "unix:///x\0y" })
+    end)
+  end
+
   test("runner outlives its workspace and masker; output masked; task log", function()
     local ws = assert(devsys.workspace(fresh("run")))
     local t <close> = assert(ws:task("x1", { create = true }))
