@@ -11,9 +11,8 @@
  * devsysd whose --config has a store: section (no DEVSYS_STORE_URL) queues
  * into that database and its embedded worker runs the task from there.
  */
-#include "pg_fixture.h"
-#include "testutil.h"
-#include <criterion/hooks.h>
+#include "api_client.h"
+#include "pg_suite.h"
 #include <devsys.h>
 
 #include <curl/curl.h>
@@ -29,55 +28,26 @@
 #include <time.h>
 #include <unistd.h>
 
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	dt_pg_suite_begin();
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	dt_pg_suite_end();
-}
-
 #define TOKEN "test-token-0123456789abcdef"
-#define OK(expr) cr_assert_eq((expr), 0, "%s: %s", #expr, devsys_error_message(devsys_error_last()))
 
 static char *dir, *url;
 static dt_pg *pg;
 static pid_t daemons[2];
 static int ports[2];
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void setup(void)
 {
-	char *git = dt_which("git"), *p, why[512];
+	char *git = dt_which("git"), why[512];
 	if (!git)
 		dt_skip("git is not installed");
 	free(git);
 	cr_assert_eq(devsys_init(), 1);
 	cr_assert(dir = dt_tmpdir("devsysd-pg"));
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
+	dt_pipe_remote(dir, NULL);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (!(pg = dt_pg_suite(why, sizeof(why))))
 		return;
-	cr_assert(asprintf(&p, "%s/home", dir) > 0 && mkdir(p, 0700) == 0);
-	setenv("HOME", p, 1); /* never the real home's .pgpass */
-	free(p);
-	cr_assert(asprintf(&p, "%s/pgpass", dir) > 0 && dt_pg_write_pgpass(pg, p, NULL));
-	setenv("PGPASSFILE", p, 1);
-	free(p);
+	dt_pg_client_env(pg, dir);
 	cr_assert(url = dt_pg_newdb(pg, "docs"));
 	setenv("DEVSYS_STORE_URL", url, 1); /* this process and both daemons share the database */
 }
@@ -102,80 +72,17 @@ TestSuite(devsysd_pg, .init = setup, .fini = teardown, .timeout = 120);
 /* Daemon @p i on workspace @p ws; with @p config, an embedded worker of one job and that --config. */
 static void start_daemon(int i, const char *ws, const char *config)
 {
-	char portstr[16], log[4096];
-	const char *bin = getenv("DEVSYSD");
-	char *argv[12];
-	int n = 0;
-	cr_assert_not_null(bin, "DEVSYSD is not set by the build");
-	ports[i] = dt_free_port();
-	snprintf(portstr, sizeof(portstr), "%d", ports[i]);
+	const char *worker[] = { "--workers", "1", "--config", config, NULL };
+	char log[4096];
 	snprintf(log, sizeof(log), "%s/devsysd-%d.log", dir, i);
-	argv[n++] = (char *)bin;
-	argv[n++] = "--workspace";
-	argv[n++] = (char *)ws;
-	argv[n++] = "--port";
-	argv[n++] = portstr;
-	if (config) {
-		argv[n++] = "--workers";
-		argv[n++] = "1";
-		argv[n++] = "--config";
-		argv[n++] = (char *)config;
-	}
-	argv[n] = NULL;
-	setenv("DEVSYSD_TOKEN", TOKEN, 1);
-	daemons[i] = dt_spawn(argv, log);
-	cr_assert_gt(daemons[i], 0);
-	if (!dt_wait_port(ports[i], 15000)) {
-		char *l = dt_read_file(log, NULL);
-		cr_assert_fail("devsysd %d did not listen: %s", i, l ? l : "(no log)");
-	}
+	daemons[i] = dt_api_daemon_with(ws, TOKEN, log, &ports[i], config ? worker : NULL);
 }
 
-static size_t body_cb(char *p, size_t s, size_t n, void *ud)
-{
-	devsys_buf_put(ud, p, s * n);
-	return s * n;
-}
-
-/*
- * @p method @p path of daemon @p i (with @p body, may be NULL, and one more
- * request @p header, may be NULL): the status, the answer into @p out and,
- * when @p headers is not NULL, its header lines into @p headers.
- */
+/* dt_api_request_with() of daemon @p i. */
 static long request_with(int i, const char *method, const char *path, const char *body, const char *header,
                          devsys_buf *out, devsys_buf *headers)
 {
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer " TOKEN);
-	char u[2048];
-	long status = 0;
-	devsys_buf_clear(out);
-	if (header)
-		h = curl_slist_append(h, header);
-	if (headers) {
-		devsys_buf_clear(headers);
-		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, body_cb);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, headers);
-	}
-	snprintf(u, sizeof(u), "http://127.0.0.1:%d%s", ports[i], path);
-	curl_easy_setopt(c, CURLOPT_URL, u);
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-	}
-	cr_assert_eq(curl_easy_perform(c), CURLE_OK, "%s %s", method, path);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (!out->ptr)
-		devsys_buf_puts(out, "");
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return status;
+	return dt_api_request_with(ports[i], TOKEN, method, path, body, header, out, headers);
 }
 
 static long request(int i, const char *method, const char *path, const char *body, devsys_buf *out)
@@ -366,12 +273,12 @@ Test(devsysd_pg, a_second_host_serves_task_json_and_the_acceptance_report_from_t
 		json_decref(jb);
 		/* the stream of the cut copy says so first, and ends at once with the change to canceled */
 		{
-			long long t0 = now_ms();
+			long long t0 = dt_mono_ms();
 			char hdr[64];
 			cr_assert_eq(st = request_with(1, "GET", "/api/tasks/dep-1/events?stream=1&timeout=30", NULL, NULL, &b,
 			                               NULL),
 			             200, "%ld %s", st, b.ptr);
-			cr_assert_lt(now_ms() - t0, 15000, "the stream of a canceled task did not end by itself");
+			cr_assert_lt(dt_mono_ms() - t0, 15000, "the stream of a canceled task did not end by itself");
 			cr_assert_eq(strncmp(b.ptr, "event: truncated\ndata: {\"truncated\":true,\"dropped_bytes\":", 57), 0,
 			             "%.200s", b.ptr);
 			cr_assert(strstr(b.ptr, "\"to\":\"canceled\""), "%.300s", b.ptr + (b.size > 300 ? b.size - 300 : 0));
@@ -499,7 +406,7 @@ Test(devsysd_pg, the_daemon_and_its_worker_use_the_store_its_configuration_names
 	OK(devsys_workspace_open(&wc, wsc, NULL));
 	OK(devsys_store_open_config(&st, wc, NULL, conf));
 	cr_assert_str_eq(devsys_store_backend_name(st), "postgresql");
-	for (until = now_ms() + 60000; now_ms() < until; usleep(50000))
+	for (until = dt_mono_ms() + 60000; dt_mono_ms() < until; usleep(50000))
 		if ((state = devsys_store_task_state(st, "conf-1")) == DEVSYS_STATE_AWAITING_REVIEW ||
 		    state == DEVSYS_STATE_FAILED)
 			break;
@@ -544,17 +451,11 @@ static size_t stream_cb(char *p, size_t s, size_t n, void *ud)
 static void *stream_main(void *arg)
 {
 	stream_client *sc = arg;
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer " TOKEN);
-	char u[2048];
-	h = curl_slist_append(h, sc->header[0] ? sc->header : "Accept: text/event-stream");
-	snprintf(u, sizeof(u), "http://127.0.0.1:%d%s", ports[sc->daemon], sc->path);
-	curl_easy_setopt(c, CURLOPT_URL, u);
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 90L);
+	struct curl_slist *h = NULL;
+	CURL *c = dt_api_easy(ports[sc->daemon], TOKEN, sc->path, sc->header[0] ? sc->header : "Accept: text/event-stream",
+	                      90L, &h);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, sc);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	sc->rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &sc->status);
 	curl_slist_free_all(h);
@@ -576,7 +477,7 @@ static char *stream_got(stream_client *sc)
 /* Wait up to @p ms for @p sc to end by itself; false: it still streams. */
 static bool stream_ended_within(stream_client *sc, int ms)
 {
-	for (long long until = now_ms() + ms; now_ms() < until; usleep(20000))
+	for (long long until = dt_mono_ms() + ms; dt_mono_ms() < until; usleep(20000))
 		if (atomic_load(&sc->done))
 			return true;
 	return atomic_load(&sc->done);
@@ -585,7 +486,7 @@ static bool stream_ended_within(stream_client *sc, int ms)
 /* Wait up to @p ms for what @p sc has read to hold @p needle. */
 static bool stream_saw_within(stream_client *sc, const char *needle, int ms)
 {
-	for (long long until = now_ms() + ms; now_ms() < until; usleep(20000)) {
+	for (long long until = dt_mono_ms() + ms; dt_mono_ms() < until; usleep(20000)) {
 		char *g = stream_got(sc);
 		bool yes = strstr(g, needle) != NULL;
 		free(g);

@@ -7,7 +7,6 @@
  * 4 workers run: they reconnect and every task still rests, once.
  */
 #include "pg_suite.h"
-#include <criterion/hooks.h>
 #include <devsys.h>
 #include <devsys/store.h>
 
@@ -19,21 +18,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	dt_pg_suite_begin();
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	dt_pg_suite_end();
-}
-
-#define MSG devsys_error_message(devsys_error_last())
-#define OK(expr) cr_assert_eq((expr), 0, "%s: %s", #expr, MSG)
 
 static dt_pg *pg;
 static char *dir, *url, *wsdir, *cli;
@@ -91,7 +75,7 @@ static void setup(void)
 	cr_assert(url = dt_pg_newdb(pg, "q"));
 	setenv("DEVSYS_STORE_URL", url, 1); /* the workers and this test share the database */
 	cr_assert(asprintf(&wsdir, "%s/ws", dir) > 0);
-	dt_bare_remote(dir);
+	dt_pipe_remote(dir, NULL);
 	cr_assert_eq(devsys_workspace_open(&ws, wsdir, NULL), 0, "%s", MSG);
 	OK(devsys_store_open(&st, ws, NULL));
 	cr_assert_str_eq(devsys_store_backend_name(st), "postgresql");
@@ -115,15 +99,6 @@ static void teardown(void)
 }
 
 TestSuite(pg_queue, .init = setup, .fini = teardown, .timeout = 120);
-
-#define NEED_PG()                                                    \
-	do {                                                         \
-		char why_[512];                                      \
-		if (!pg) {                                           \
-			dt_pg_free(dt_pg_suite(why_, sizeof(why_))); \
-			dt_skip("%s", why_);                         \
-		}                                                    \
-	} while (0)
 
 /* A no-op task (its agent changes nothing: checkout, agent, commit -> no-changes) or one with @p agent. */
 static void spec(FILE *f, const char *id, const char *agent, const char *tests)
@@ -267,7 +242,7 @@ Test(pg_queue, four_workers_run_each_of_many_tasks_exactly_once)
 	char *file, *log;
 	pid_t pids[W];
 	FILE *f;
-	NEED_PG();
+	dt_pg_need(pg);
 	cr_assert(asprintf(&file, "%s/tasks.yaml", dir) > 0 && (f = fopen(file, "w")));
 	for (int i = 0; i < N; i++) {
 		char id[16];
@@ -301,7 +276,7 @@ Test(pg_queue, four_workers_run_each_of_many_tasks_exactly_once)
 Test(pg_queue, control_the_overlap_check_sees_a_task_held_twice)
 {
 	json_t *log;
-	NEED_PG();
+	dt_pg_need(pg);
 	/* two claims of one task by two owners, logged as a claim without the row lock would leave them */
 	cr_assert_eq(dt_pg_sql(pg, url, NULL,
 	                       "INSERT INTO claims(task_id, owner, host, claimed_ms, until_ms, ended_ms, how) VALUES "
@@ -356,7 +331,7 @@ Test(pg_queue, a_killed_worker_loses_its_lease_and_another_resumes_without_a_sec
 	pid_t a;
 	FILE *f;
 	json_t *j;
-	NEED_PG();
+	dt_pg_need(pg);
 	/* k1's agent and k2's tests wait on their first run (until the kill); a resumed run goes on */
 	cr_assert(asprintf(&agent, "%s/slow-agent.sh", dir) > 0 && asprintf(&tests, "%s/slow-tests.sh", dir) > 0);
 	cr_assert(dt_write_file(agent, "echo run >> \"$MARK.runs\"\n[ -f \"$MARK\" ] || { touch \"$MARK\"; sleep 60; }\n"
@@ -433,7 +408,7 @@ Test(pg_queue, workers_survive_a_postgresql_restart_and_nothing_is_lost)
 	pid_t pids[W];
 	FILE *f;
 	long long deadline;
-	NEED_PG();
+	dt_pg_need(pg);
 	cr_assert(asprintf(&file, "%s/tasks.yaml", dir) > 0 && (f = fopen(file, "w")));
 	for (int i = 0; i < N; i++) {
 		char id[16];

@@ -11,9 +11,7 @@
  * The SQLite store has no such test: its clock is the process's own, and
  * one workspace is shared only by processes on one host (docs/scale-out.md).
  */
-#include "pg_fixture.h"
-#include "testutil.h"
-#include <criterion/hooks.h>
+#include "pg_suite.h"
 #include <devsys.h>
 #include <devsys/store.h>
 
@@ -63,21 +61,6 @@ __attribute__((constructor)) static void skewed_worker(void)
 	_exit(rc == 0 ? 0 : 1);
 }
 
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	dt_pg_suite_begin();
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	dt_pg_suite_end();
-}
-
-#define MSG devsys_error_message(devsys_error_last())
-#define OK(expr) cr_assert_eq((expr), 0, "%s: %s", #expr, MSG)
-
 static dt_pg *pg;
 static char *dir, *url, *wsdir;
 static devsys_workspace *ws;
@@ -85,17 +68,12 @@ static devsys_store *st;
 
 static void setup(void)
 {
-	char why[512], *p;
+	char why[512];
 	cr_assert_eq(devsys_init(), 1);
 	if (!(pg = dt_pg_suite(why, sizeof(why))))
 		return;
 	cr_assert(dir = dt_tmpdir("pgskew"));
-	cr_assert(asprintf(&p, "%s/home", dir) > 0 && mkdir(p, 0700) == 0);
-	setenv("HOME", p, 1); /* never the real home's .pgpass */
-	free(p);
-	cr_assert(asprintf(&p, "%s/pgpass", dir) > 0 && dt_pg_write_pgpass(pg, p, NULL));
-	setenv("PGPASSFILE", p, 1);
-	free(p);
+	dt_pg_client_env(pg, dir);
 	cr_assert(url = dt_pg_newdb(pg, "skew"));
 	setenv("DEVSYS_STORE_URL", url, 1); /* the skewed child and this test share the database */
 	cr_assert(asprintf(&wsdir, "%s/ws", dir) > 0);

@@ -5,9 +5,7 @@
  * password, an unreachable server, a newer schema, a URL with a password),
  * migrations under concurrent openers, the queue, and a server restart.
  */
-#include "pg_fixture.h"
-#include "testutil.h"
-#include <criterion/hooks.h>
+#include "pg_suite.h"
 #include <devsys.h>
 #include <jansson.h>
 #include <devsys/secrets.h>
@@ -23,41 +21,20 @@
 #include <time.h>
 #include <unistd.h>
 
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	dt_pg_suite_begin();
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	dt_pg_suite_end();
-}
-
 static dt_pg *pg;
 static char *dir, *url, *pgpass;
 static devsys_workspace *ws;
 
-#define MSG devsys_error_message(devsys_error_last())
-#define OK(expr) cr_assert_eq((expr), 0, "%s: %s", #expr, MSG)
-
 static void setup(void)
 {
-	char why[512], *home;
+	char why[512];
 	cr_assert_eq(devsys_init(), 1);
 	if (!(pg = dt_pg_suite(why, sizeof(why))))
 		return;
 	dir = dt_tmpdir("pgstore");
 	cr_assert(dir);
-	/* libpq must never read the real home's .pgpass */
-	cr_assert(asprintf(&home, "%s/home", dir) > 0);
-	cr_assert_eq(mkdir(home, 0700), 0);
-	setenv("HOME", home, 1);
-	free(home);
-	cr_assert(asprintf(&pgpass, "%s/pgpass", dir) > 0);
-	cr_assert(dt_pg_write_pgpass(pg, pgpass, NULL));
-	setenv("PGPASSFILE", pgpass, 1);
+	dt_pg_client_env(pg, dir);
+	cr_assert(asprintf(&pgpass, "%s/pgpass", dir) > 0); /* the file dt_pg_client_env wrote: tests rewrite it */
 	unsetenv("DEVSYS_STORE_URL");
 	unsetenv("PGPASSWORD");
 	cr_assert(url = dt_pg_newdb(pg, "s"), "cannot create a database");
@@ -77,15 +54,6 @@ static void teardown(void)
 }
 
 TestSuite(pg_store, .init = setup, .fini = teardown, .timeout = 60);
-
-#define NEED_PG()                                                           \
-	do {                                                                \
-		char why_[512];                                             \
-		if (!pg) {                                                  \
-			dt_pg_free(dt_pg_suite(why_, sizeof(why_)));        \
-			dt_skip("%s", why_);                                \
-		}                                                           \
-	} while (0)
 
 static int open_url(devsys_store **st, const char *u, devsys_secrets *secrets, const char *secret)
 {
@@ -122,7 +90,7 @@ Test(pg_store, opens_with_pgpassfile_and_keeps_rows_in_postgresql)
 	devsys_store *st = NULL;
 	devsys_buf b = DEVSYS_BUF_INIT;
 	char *v;
-	NEED_PG();
+	dt_pg_need(pg);
 	cr_assert(strstr(devsys_features(), "postgresql"), "features: %s", devsys_features());
 	OK(open_url(&st, url, NULL, NULL));
 	cr_assert_str_eq(devsys_store_backend_name(st), "postgresql");
@@ -160,7 +128,7 @@ Test(pg_store, devsys_store_url_selects_it_when_the_options_name_none)
 {
 	devsys_store *st = NULL;
 	char *db;
-	NEED_PG();
+	dt_pg_need(pg);
 	setenv("DEVSYS_STORE_URL", url, 1);
 	OK(devsys_store_open(&st, ws, NULL));
 	cr_assert_str_eq(devsys_store_backend_name(st), "postgresql");
@@ -181,7 +149,7 @@ Test(pg_store, a_wrong_password_is_refused_naming_the_url_and_nothing_is_written
 {
 	devsys_store *st = NULL;
 	const char *wrong = "wrongpw-9f3a1c77";
-	NEED_PG();
+	dt_pg_need(pg);
 	cr_assert(dt_pg_write_pgpass(pg, pgpass, wrong));
 	cr_assert_eq(open_url(&st, url, NULL, NULL), DEVSYS_EAUTH, "%s", MSG);
 	cr_assert_null(st);
@@ -202,7 +170,7 @@ Test(pg_store, an_unreachable_server_is_a_clear_error)
 	devsys_store *st = NULL;
 	char *closed;
 	int port = dt_free_port(); /* nothing listens there */
-	NEED_PG();
+	dt_pg_need(pg);
 	cr_assert(asprintf(&closed, "postgresql://devsys@127.0.0.1:%d/nowhere", port) > 0);
 	cr_assert_eq(open_url(&st, closed, NULL, NULL), DEVSYS_ENETWORK, "%s", MSG);
 	cr_assert(strstr(MSG, closed), "the error names the URL: %s", MSG);
@@ -215,7 +183,7 @@ Test(pg_store, a_database_of_a_newer_schema_is_refused_and_nothing_is_written)
 {
 	devsys_store *st = NULL;
 	char *v;
-	NEED_PG();
+	dt_pg_need(pg);
 	cr_assert_eq(dt_pg_sql(pg, url, NULL,
 	                       "CREATE TABLE devsys_schema(version integer NOT NULL, applied_at timestamptz NOT NULL "
 	                       "DEFAULT now()); INSERT INTO devsys_schema(version) VALUES (99);"),
@@ -235,7 +203,7 @@ Test(pg_store, a_url_with_a_password_is_refused_without_repeating_it)
 	const char *secret = "hunter2-in-url";
 	char *bad;
 	const char *at = strstr(url, "@");
-	NEED_PG();
+	dt_pg_need(pg);
 	cr_assert(asprintf(&bad, "postgresql://devsys:%s%s", secret, at) > 0);
 	cr_assert_eq(open_url(&st, bad, NULL, NULL), DEVSYS_EINVAL);
 	cr_assert(strstr(MSG, "carries a password"), "%s", MSG);
@@ -262,7 +230,7 @@ Test(pg_store, the_password_comes_from_the_secrets_module)
 	devsys_store *st = NULL;
 	devsys_secrets *secrets = NULL;
 	devsys_secret_def def = DEVSYS_SECRET_DEF_INIT;
-	NEED_PG();
+	dt_pg_need(pg);
 	setenv("PGPASSFILE", "/nonexistent/pgpass", 1); /* only the secret can supply it */
 	OK(devsys_secrets_new(&secrets, NULL));
 	def.name = "store_password";
@@ -295,7 +263,7 @@ Test(pg_store, concurrent_openers_of_a_fresh_database_migrate_it_once)
 	const char *cli = getenv("DEVSYS_CLI");
 	pid_t kids[4];
 	char *v;
-	NEED_PG();
+	dt_pg_need(pg);
 	cr_assert(cli, "DEVSYS_CLI is not set");
 	setenv("DEVSYS_STORE_URL", url, 1);
 	for (int i = 0; i < 4; i++) {
@@ -334,7 +302,7 @@ Test(pg_store, the_store_reconnects_after_a_server_restart)
 {
 	devsys_store *st = NULL;
 	devsys_buf b = DEVSYS_BUF_INIT;
-	NEED_PG();
+	dt_pg_need(pg);
 	OK(open_url(&st, url, NULL, NULL));
 	OK(devsys_store_task_create(st, "r1", NULL));
 	OK(devsys_store_transition(st, "r1", DEVSYS_STATE_VALIDATED, NULL));
@@ -378,7 +346,7 @@ Test(pg_store, devsys_yaml_store_section_selects_it_for_the_pipeline)
 	devsys_secret_def def = DEVSYS_SECRET_DEF_INIT;
 	const char *got;
 	char *text, *cfg_path, *db;
-	NEED_PG();
+	dt_pg_need(pg);
 	setenv("PGPASSFILE", "/nonexistent/pgpass", 1); /* the section's secret is the only way in */
 	setenv("DT_STORE_PW", pg->password, 1);
 	cr_assert(asprintf(&text, "store:\n  url: %s\n  password_secret: store_pw\n  password_ref: DT_STORE_PW\n", url) > 0);
@@ -417,7 +385,7 @@ Test(pg_store, a_store_section_with_a_password_in_its_url_is_refused_with_its_po
 	devsys_config *cfg = NULL;
 	const char *got;
 	char *path;
-	NEED_PG();
+	dt_pg_need(pg);
 	path = write_config("runners: {}\nstore:\n  url: postgresql://devsys:cfg-secret-77@127.0.0.1:5432/x\n");
 	cr_assert_eq(devsys_config_load(&cfg, path), DEVSYS_EINVALID);
 	cr_assert(strstr(MSG, "devsys.yaml:3:8: store.url: the URL carries a password"), "%s", MSG);
@@ -445,36 +413,29 @@ Test(pg_store, a_store_section_with_a_password_in_its_url_is_refused_with_its_po
 	free(path);
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 Test(pg_store, an_idle_worker_is_woken_when_a_task_is_queued)
 {
 	devsys_store *idle = NULL, *other = NULL, *sq = NULL;
 	long long t0;
-	NEED_PG();
+	dt_pg_need(pg);
 	OK(open_url(&idle, url, NULL, NULL));
 	OK(open_url(&other, url, NULL, NULL));
 	cr_assert_eq(devsys_store_wait_work(idle, 0), 0, "listening, nothing queued yet");
 	OK(devsys_store_task_create(other, "n1", NULL));
 	OK(devsys_store_transition(other, "n1", DEVSYS_STATE_VALIDATED, NULL));
 	OK(devsys_store_submit(other, "n1", NULL, NULL));
-	t0 = mono_ms();
+	t0 = dt_mono_ms();
 	cr_assert_eq(devsys_store_wait_work(idle, 10000), 1, "the submit's notification wakes the idle handle");
-	cr_assert_lt(mono_ms() - t0, 5000, "woken by the notification, not the timeout");
+	cr_assert_lt(dt_mono_ms() - t0, 5000, "woken by the notification, not the timeout");
 	/* the control: nothing queued, the wait runs out */
-	t0 = mono_ms();
+	t0 = dt_mono_ms();
 	cr_assert_eq(devsys_store_wait_work(idle, 300), 0);
-	cr_assert_geq(mono_ms() - t0, 250, "the wait returned early without a notification");
+	cr_assert_geq(dt_mono_ms() - t0, 250, "the wait returned early without a notification");
 	/* SQLite has no signal: it returns at once and the caller polls */
 	OK(devsys_store_open(&sq, ws, NULL));
-	t0 = mono_ms();
+	t0 = dt_mono_ms();
 	cr_assert_eq(devsys_store_wait_work(sq, 5000), 0);
-	cr_assert_lt(mono_ms() - t0, 1000);
+	cr_assert_lt(dt_mono_ms() - t0, 1000);
 	devsys_store_free(sq);
 	devsys_store_free(other);
 	devsys_store_free(idle);
@@ -492,7 +453,7 @@ Test(pg_store, cancel_leaves_a_task_running_on_another_host_alone)
 	devsys_store *st = NULL;
 	char *out, *boot;
 	int status;
-	NEED_PG();
+	dt_pg_need(pg);
 	cr_assert(cli);
 	OK(open_url(&st, url, NULL, NULL));
 	OK(devsys_store_task_create(st, "x1", NULL));
@@ -526,7 +487,7 @@ Test(pg_store, check_finds_and_repairs_drift_between_the_database_and_the_folder
 	devsys_store *st = NULL;
 	devsys_buf b = DEVSYS_BUF_INIT;
 	size_t drift = 0;
-	NEED_PG();
+	dt_pg_need(pg);
 	OK(open_url(&st, url, NULL, NULL));
 	OK(devsys_store_task_create(st, "d1", NULL));
 	OK(devsys_store_check(st, 0, &b, &drift));
@@ -557,7 +518,7 @@ Test(pg_store, task_json_and_the_latest_tests_are_kept_in_the_store)
 	devsys_buf b = DEVSYS_BUF_INIT;
 	unsigned int run = 0;
 	char *junit;
-	NEED_PG();
+	dt_pg_need(pg);
 	OK(open_url(&st, url, NULL, NULL));
 	OK(devsys_store_task_create(st, "doc1", NULL));
 	OK(devsys_store_task_create(st, "doc2", NULL));

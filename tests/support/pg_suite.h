@@ -1,26 +1,65 @@
 /*
- * What the suites that run real processes against the suite's PostgreSQL
- * server (pg_fixture.h) share: the client environment (a HOME of the
- * test's own and a .pgpass through PGPASSFILE, never the real home's), a
- * bare repository to push to, and waits with a deadline for a child
- * process and for a file a child makes (polls, never a sleep as a
- * synchronisation).
+ * What the suites that use the suite's PostgreSQL server (pg_fixture.h)
+ * share: the runner's hooks that start and stop it (one test binary, one
+ * source file including this header), the skip of a test when it is
+ * missing, the client environment (a HOME of the test's own and a .pgpass through
+ * PGPASSFILE, never the real home's), and waits with a deadline for a
+ * child process and for a file a child makes (polls, never a sleep as a
+ * synchronisation). The bare repository to push to is dt_pipe_remote()
+ * (pipeline_fixture.h).
  *
- * Header-only (static inline), like pipeline_fixture.h: a suite pays only
- * for what it calls.
+ * Header-only (the hooks, and static inline functions a suite pays for only
+ * when it calls them), like pipeline_fixture.h.
  */
 #ifndef DEVSYS_PG_SUITE_H
 #define DEVSYS_PG_SUITE_H
 
 #include "pg_fixture.h"
+#include "pipeline_fixture.h"
 #include "testutil.h"
 
+#include <criterion/hooks.h>
+#include <devsys.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+
+/*
+ * The suite's runner starts the server before the first test and stops it
+ * after the last (pg_fixture.h): including this header gives the test
+ * binary these hooks, so include it from the binary's one source file.
+ */
+ReportHook(PRE_ALL)(struct criterion_test_set *dt_set_)
+{
+	(void)dt_set_;
+	dt_pg_suite_begin();
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *dt_stats_)
+{
+	(void)dt_stats_;
+	dt_pg_suite_end();
+}
+
+/* The library's last error message, and an assertion that a call returned 0 that prints it. */
+#define MSG devsys_error_message(devsys_error_last())
+#define OK(expr) cr_assert_eq((expr), 0, "%s: %s", #expr, MSG)
+
+/*
+ * In a test whose set-up found no server (@p pg NULL): skip it, with the
+ * reason the suite's server is missing (a failure under CI=true).
+ */
+static inline void dt_pg_need(const dt_pg *pg)
+{
+	char why[512];
+	if (!pg) {
+		dt_pg_free(dt_pg_suite(why, sizeof(why)));
+		dt_skip("%s", why);
+	}
+}
 
 /* Milliseconds of the monotonic clock. */
 static inline long long dt_mono_ms(void)
@@ -37,29 +76,26 @@ static inline void dt_pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/*
- * HOME=<dir>/home (made 0700) and PGPASSFILE=<dir>/pgpass with the
- * server's password, for this process and the children it starts.
- */
-static inline void dt_pg_client_env(const dt_pg *pg, const char *dir)
+/* HOME=<dir>/home (made 0700), for this process and its children: never the real home's .pgpass. */
+static inline void dt_private_home(const char *dir)
 {
 	char p[4096];
 	snprintf(p, sizeof(p), "%s/home", dir);
 	cr_assert_eq(mkdir(p, 0700), 0, "%s", p);
-	setenv("HOME", p, 1); /* never the real home's .pgpass */
+	setenv("HOME", p, 1);
+}
+
+/*
+ * dt_private_home() and PGPASSFILE=<dir>/pgpass with the server's
+ * password, for this process and the children it starts.
+ */
+static inline void dt_pg_client_env(const dt_pg *pg, const char *dir)
+{
+	char p[4096];
+	dt_private_home(dir);
 	snprintf(p, sizeof(p), "%s/pgpass", dir);
 	cr_assert(dt_pg_write_pgpass(pg, p, NULL), "%s", p);
 	setenv("PGPASSFILE", p, 1);
-}
-
-/* <dir>/remote.git, a bare repository on main whose first commit has README ("hello"); <dir>/seed its clone. */
-static inline void dt_bare_remote(const char *dir)
-{
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0, "cannot make the bare repository in %s", dir);
 }
 
 /* Wait for child @p pid up to @p timeout_ms: its exit status (128 + signal), or -1 (then it was killed). */

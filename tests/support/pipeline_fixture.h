@@ -26,10 +26,23 @@ static inline const char *dt_errmsg(void)
 }
 
 /*
+ * <dir>/remote.git, a bare repository on main, and <dir>/seed, its clone,
+ * whose first commit (pushed) has README ("hello"). @p seed_sh (may be
+ * NULL) runs in seed/ before that commit, e.g. "echo x > a.txt".
+ */
+static inline void dt_pipe_remote(const char *dir, const char *seed_sh)
+{
+	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
+	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
+	                   " { %s ; } && git add . && git commit -qm init && git push -q origin main",
+	                   dir, seed_sh ? seed_sh : ":"),
+	             0, "the fixture repository in %s", dir);
+}
+
+/*
  * Skip without git, devsys_init(), and a new directory (tag @p tag) with
- * remote.git and seed/. @p seed_sh (may be NULL) runs in seed/ before the
- * first commit, e.g. "echo x > a.txt". Returns the directory (free() it,
- * or dt_pipe_teardown()).
+ * remote.git and seed/ (dt_pipe_remote()). Returns the directory (free()
+ * it, or dt_pipe_teardown()).
  */
 static inline char *dt_pipe_repo(const char *tag, const char *seed_sh)
 {
@@ -39,11 +52,7 @@ static inline char *dt_pipe_repo(const char *tag, const char *seed_sh)
 	free(git);
 	cr_assert_eq(devsys_init(), 1);
 	dir = dt_tmpdir(tag);
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " { %s ; } && git add . && git commit -qm init && git push -q origin main",
-	                   dir, seed_sh ? seed_sh : ":"),
-	             0, "the fixture repository in %s", dir);
+	dt_pipe_remote(dir, seed_sh);
 	return dir;
 }
 

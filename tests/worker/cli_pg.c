@@ -6,9 +6,7 @@
  * the same commands without --config read the workspace's SQLite store,
  * which does not hold the task.
  */
-#include "pg_fixture.h"
-#include "testutil.h"
-#include <criterion/hooks.h>
+#include "pg_suite.h"
 #include <devsys.h>
 
 #include <jansson.h>
@@ -16,28 +14,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	dt_pg_suite_begin();
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	dt_pg_suite_end();
-}
-
-#define MSG devsys_error_message(devsys_error_last())
-#define OK(expr) cr_assert_eq((expr), 0, "%s: %s", #expr, MSG)
-
 static char *dir;
 static dt_pg *pg;
 static const char *cli;
 
 static void setup(void)
 {
-	char *git = dt_which("git"), *p;
+	char *git = dt_which("git");
 	if (!git)
 		dt_skip("git is not installed");
 	free(git);
@@ -45,14 +28,8 @@ static void setup(void)
 	unsetenv("DEVSYS_STORE_URL"); /* only the configuration may name the database */
 	cr_assert_eq(devsys_init(), 1);
 	cr_assert(dir = dt_tmpdir("clipg"));
-	cr_assert(asprintf(&p, "%s/home", dir) > 0 && mkdir(p, 0700) == 0);
-	setenv("HOME", p, 1); /* never the real home's .pgpass */
-	free(p);
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
+	dt_private_home(dir);
+	dt_pipe_remote(dir, NULL);
 	{
 		char why[512];
 		pg = dt_pg_suite(why, sizeof(why));
@@ -71,15 +48,6 @@ static void teardown(void)
 
 TestSuite(cli_pg, .init = setup, .fini = teardown, .timeout = 120);
 
-static void need_pg(void)
-{
-	char why[512];
-	if (!pg) {
-		dt_pg_free(dt_pg_suite(why, sizeof(why)));
-		dt_skip("%s", why);
-	}
-}
-
 /* The workspace <dir>/site, its devsys.yaml @p config naming a fresh database,
  * and task @p id queued through a pipeline of that configuration. */
 static void submit_on_pg(const char *id, char *config, size_t size)
@@ -88,7 +56,7 @@ static void submit_on_pg(const char *id, char *config, size_t size)
 	devsys_workspace *ws = NULL;
 	devsys_pipeline *p = NULL;
 	char path[4096], yaml[4096], spec[4096], *url;
-	need_pg();
+	dt_pg_need(pg);
 	cr_assert(url = dt_pg_newdb(pg, "clipg"));
 	snprintf(path, sizeof(path), "%s/site", dir);
 	snprintf(config, size, "%s/site.yaml", dir);

@@ -5,9 +5,7 @@
  * interval is woken by the store's LISTEN/NOTIFY when a task is queued,
  * while on SQLite (no signal) the same worker waits out its interval.
  */
-#include "pg_fixture.h"
-#include "testutil.h"
-#include <criterion/hooks.h>
+#include "pg_suite.h"
 #include <devsys.h>
 
 #include <jansson.h>
@@ -18,21 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	dt_pg_suite_begin();
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	dt_pg_suite_end();
-}
-
-#define MSG devsys_error_message(devsys_error_last())
-#define OK(expr) cr_assert_eq((expr), 0, "%s: %s", #expr, MSG)
-
 /* much longer than any deadline below: a claim within the deadline was not a poll */
 #define LONG_POLL_MS 60000u
 #define WAKE_DEADLINE_MS 8000
@@ -40,30 +23,17 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 static char *dir;
 static dt_pg *pg;
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void setup(void)
 {
-	char *git = dt_which("git"), *p;
+	char *git = dt_which("git");
 	if (!git)
 		dt_skip("git is not installed");
 	free(git);
 	unsetenv("DEVSYS_STORE_URL"); /* only the configuration may name the database */
 	cr_assert_eq(devsys_init(), 1);
 	cr_assert(dir = dt_tmpdir("wpg"));
-	cr_assert(asprintf(&p, "%s/home", dir) > 0 && mkdir(p, 0700) == 0);
-	setenv("HOME", p, 1); /* never the real home's .pgpass */
-	free(p);
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
+	dt_private_home(dir);
+	dt_pipe_remote(dir, NULL);
 	{
 		char why[512];
 		pg = dt_pg_suite(why, sizeof(why));
@@ -81,15 +51,6 @@ static void teardown(void)
 }
 
 TestSuite(worker_pg, .init = setup, .fini = teardown, .timeout = 120);
-
-static void need_pg(void)
-{
-	char why[512];
-	if (!pg) {
-		dt_pg_free(dt_pg_suite(why, sizeof(why)));
-		dt_skip("%s", why);
-	}
-}
 
 /* A workspace <dir>/<tag> and its devsys.yaml: a store: section for @p url (NULL: none, SQLite). */
 static void make_site(const char *tag, const char *url, devsys_workspace **ws, char *config, size_t size)
@@ -175,13 +136,13 @@ static void open_worker(seen *s, devsys_workspace *ws, const char *config, const
 /* Wait up to @p ms for @p what to hold (under the lock). */
 static bool poll_for(seen *s, int ms, bool (*what)(seen *, const char *), const char *arg)
 {
-	long long until = now_ms() + ms;
+	long long until = dt_mono_ms() + ms;
 	bool ok;
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
 		ok = what(s, arg);
 		pthread_mutex_unlock(&s->lock);
-		if (ok || now_ms() >= until)
+		if (ok || dt_mono_ms() >= until)
 			return ok;
 		usleep(10000);
 	}
@@ -215,7 +176,7 @@ Test(worker_pg, a_worker_claims_from_the_store_its_configuration_names)
 	devsys_workspace *ws = NULL;
 	char config[4096], *url;
 	seen s;
-	need_pg();
+	dt_pg_need(pg);
 	cr_assert(url = dt_pg_newdb(pg, "wcfg"));
 	make_site("a", url, &ws, config, sizeof(config));
 	submit(ws, config, "cfg-1", "postgresql");
@@ -243,18 +204,18 @@ Test(worker_pg, an_idle_worker_is_woken_by_the_store_when_a_task_is_queued)
 	long long t0;
 	pthread_t th;
 	seen s;
-	need_pg();
+	dt_pg_need(pg);
 	cr_assert(url = dt_pg_newdb(pg, "wwake"));
 	make_site("b", url, &ws, config, sizeof(config));
 	open_worker(&s, ws, config, "w-wake", 0);
 	cr_assert_eq(pthread_create(&th, NULL, run_worker, &s), 0);
 	cr_assert(poll_for(&s, 20000, is_idle, "1"), "the worker never went idle");
-	t0 = now_ms();
+	t0 = dt_mono_ms();
 	submit(ws, config, "wake-1", "postgresql");
 	cr_assert(poll_for(&s, WAKE_DEADLINE_MS, has_claimed, "wake-1"),
 	          "the idle worker did not claim the task within %d ms (poll interval %u ms)", WAKE_DEADLINE_MS,
 	          LONG_POLL_MS);
-	cr_log_info("claimed %lld ms after the submit began", now_ms() - t0);
+	cr_log_info("claimed %lld ms after the submit began", dt_mono_ms() - t0);
 	cr_assert(poll_for(&s, 60000, has_ended, "wake-1"), "the task did not end");
 	/* idle again after the task: a second one wakes it too */
 	cr_assert(poll_for(&s, 20000, is_idle, "2"), "the worker did not go idle again");
@@ -287,10 +248,10 @@ Test(worker_pg, control_on_sqlite_an_idle_worker_waits_out_its_poll_interval)
 	submit(ws, config, "poll-1", "sqlite");
 	cr_assert(!poll_for(&s, WAKE_DEADLINE_MS, has_claimed, "poll-1"),
 	          "the worker claimed the task before its poll interval was out: the control does not hold");
-	t0 = now_ms();
+	t0 = dt_mono_ms();
 	OK(devsys_worker_stop(s.w, 30000));
 	pthread_join(th, NULL);
-	cr_assert_lt(now_ms() - t0, 5000, "the stop waited for the poll interval");
+	cr_assert_lt(dt_mono_ms() - t0, 5000, "the stop waited for the poll interval");
 	cr_assert_eq(devsys_store_task_state(devsys_worker_store(s.w), "poll-1"), DEVSYS_STATE_QUEUED,
 	             "the task was left queued, untouched");
 	devsys_worker_free(s.w);

@@ -20,7 +20,6 @@
  */
 #include "api_client.h"
 #include "pg_suite.h"
-#include <criterion/hooks.h>
 #include <devsys.h>
 #include <devsys/store.h>
 
@@ -30,20 +29,6 @@
 #include <string.h>
 #include <unistd.h>
 
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	dt_pg_suite_begin();
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	dt_pg_suite_end();
-}
-
-#define MSG devsys_error_message(devsys_error_last())
-#define OK(expr) cr_assert_eq((expr), 0, "%s: %s", #expr, MSG)
 #define TOKEN "remote-token-0123456789abcdef"
 
 static dt_pg *pg;
@@ -65,7 +50,7 @@ static void setup(void)
 	cr_assert_not_null(cli = getenv("DEVSYS_CLI"), "DEVSYS_CLI is not set by the build");
 	cr_assert(dir = dt_tmpdir("remote-pg"));
 	dt_pg_client_env(pg, dir);
-	dt_bare_remote(dir);
+	dt_pipe_remote(dir, NULL);
 	cr_assert(url = dt_pg_newdb(pg, "remote"));
 	setenv("DEVSYS_STORE_URL", url, 1); /* the only thing the three hosts share besides the remote */
 	for (int i = 0; i < 3; i++) {
@@ -91,15 +76,6 @@ static void teardown(void)
 }
 
 TestSuite(worker_remote_pg, .init = setup, .fini = teardown, .timeout = 120);
-
-#define NEED_PG()                                                    \
-	do {                                                         \
-		char why_[512];                                      \
-		if (!pg) {                                           \
-			dt_pg_free(dt_pg_suite(why_, sizeof(why_))); \
-			dt_skip("%s", why_);                         \
-		}                                                    \
-	} while (0)
 
 /*
  * Spec @p id into <dir>/<id>.yaml: the agent appends "line from <id>" to
@@ -225,7 +201,7 @@ Test(worker_remote_pg, a_task_submitted_on_one_host_runs_on_another_and_the_firs
 	json_t *j;
 	int port;
 	long code;
-	NEED_PG();
+	dt_pg_need(pg);
 	file = write_spec("r1", NULL);
 	submit(0, file);
 	pb = path_of(1, "r1", "spec.yaml");
@@ -356,7 +332,7 @@ Test(worker_remote_pg, a_worker_killed_after_the_push_is_resumed_on_a_third_host
 	json_t *j;
 	pid_t b;
 	int status;
-	NEED_PG();
+	dt_pg_need(pg);
 	file = write_spec("k1", "SLOW=1, ");
 	submit(0, file);
 	b = worker(1, "wb", "1500", false);
@@ -411,7 +387,7 @@ Test(worker_remote_pg, a_kept_spec_made_invalid_before_the_claim_fails_naming_th
 	devsys_store *sa;
 	char *bad, *good, *p, *text;
 	json_t *j;
-	NEED_PG();
+	dt_pg_need(pg);
 	bad = write_spec("inv1", NULL);
 	good = write_spec("inv2", NULL);
 	submit(0, bad);
@@ -462,7 +438,7 @@ Test(worker_remote_pg, a_queued_task_id_that_would_escape_the_workspace_is_refus
 	devsys_buf id = DEVSYS_BUF_INIT, b = DEVSYS_BUF_INIT;
 	char *file, *p, *out = NULL;
 	int rc;
-	NEED_PG();
+	dt_pg_need(pg);
 	sb = open_store(&wb, 1); /* the schema */
 	/* rows no libdevsys would write: a task whose id climbs out of tasks/, queued */
 	cr_assert_eq(dt_pg_sql(pg, url, NULL,
@@ -506,7 +482,7 @@ Test(worker_remote_pg, a_kept_spec_over_the_store_limit_is_refused_at_submit)
 	size_t n = (1u << 20) + 4096;
 	int status;
 	json_t *j;
-	NEED_PG();
+	dt_pg_need(pg);
 	/* a valid spec whose bytes (a comment) pass the 1 MiB a shared store keeps */
 	file = write_spec("big1", NULL);
 	text = dt_read_file(file, NULL);
@@ -547,7 +523,7 @@ Test(worker_remote_pg, a_folder_in_the_store_state_from_an_earlier_change_is_not
 	devsys_buf id = DEVSYS_BUF_INIT;
 	char *file, *p;
 	json_t *ja, *jb;
-	NEED_PG();
+	dt_pg_need(pg);
 	file = write_spec("again1", NULL);
 	submit(0, file);
 	sa = open_store(&wa, 0);
