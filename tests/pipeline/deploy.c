@@ -192,6 +192,19 @@ static const char health_check[] = "    - name: health\n"
                                    "        matches: \"build [0-9]+$\"\n"
                                    "        deadline: 20s\n";
 
+/* Task @p id with the health-checked command deploy on runner @p runner, deployed: its task.json (json_decref() it). */
+static json_t *deployed_on(const char *id, const char *runner)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	char *deploy = command_deploy(health_check), sec[8400];
+	snprintf(sec, sizeof(sec), "%s  runner: %s\n", deploy, runner);
+	free(deploy);
+	tested_task(id, sec, NULL);
+	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome, dt_errmsg());
+	cr_assert_str_eq(r.outcome, "deployed");
+	return task_json(id);
+}
+
 Test(pipeline_deploy, a_command_deploy_passes_its_http_check_and_its_service_is_stopped, .init = setup,
      .fini = teardown)
 {
@@ -398,8 +411,7 @@ static char *ssh_config(const dt_sshd *s, const char *remote_dir)
 
 Test(pipeline_deploy, a_deploy_over_ssh_starts_the_service_on_the_test_host, .init = setup, .fini = teardown)
 {
-	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
-	char why[256], remote_dir[4096], uploaded[4096], *cfg, *sec;
+	char why[256], remote_dir[4096], uploaded[4096], *cfg;
 	json_t *tj, *acc, *d;
 	long long pid;
 	dt_sshd *s = dt_sshd_start(why, sizeof(why));
@@ -410,14 +422,7 @@ Test(pipeline_deploy, a_deploy_over_ssh_starts_the_service_on_the_test_host, .in
 	cr_assert_eq(dt_sh("mkdir -p '%s'", remote_dir), 0);
 	cfg = ssh_config(s, remote_dir);
 	start_pipeline(cfg);
-	sec = command_deploy(health_check);
-	sec = realloc(sec, strlen(sec) + 64);
-	strcat(sec, "  runner: testhost\n");
-	tested_task("ssh-1", sec, NULL);
-	free(sec);
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome, dt_errmsg());
-	cr_assert_str_eq(r.outcome, "deployed");
-	tj = task_json("ssh-1");
+	tj = deployed_on("ssh-1", "testhost");
 	d = json_object_get(tj, "deploy");
 	cr_assert_str_eq(json_string_value(json_object_get(d, "runner")), "remote-ssh");
 	cr_assert(json_is_true(json_object_get(d, "remote")));
@@ -561,23 +566,6 @@ static int cooling(const char *pool, bool end)
 	return n;
 }
 
-/* Task @p id's events of @p type with data.host @p host. */
-static int placed_events(const char *id, const char *type, const char *host)
-{
-	char p[4096], *text, *line, *save = NULL;
-	int n = 0;
-	snprintf(p, sizeof(p), "%s/tasks/%s/events.jsonl", dir, id);
-	text = dt_read_file(p, NULL);
-	for (line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
-		json_t *e = json_loads(line, 0, NULL);
-		const char *h = json_string_value(json_object_get(json_object_get(e, "data"), "host"));
-		n += e && !strcmp(json_string_value(json_object_get(e, "type")), type) && h && !strcmp(h, host);
-		json_decref(e);
-	}
-	free(text);
-	return n;
-}
-
 /*
  * The first host serves no SFTP: the deploy directory is made there, the
  * upload fails, that host cools down and the deploy moves to the second.
@@ -588,8 +576,7 @@ static int placed_events(const char *id, const char *type, const char *host)
 Test(pipeline_deploy, a_pooled_deploy_moves_when_its_upload_breaks_and_is_stopped_where_it_runs, .init = setup,
      .fini = teardown)
 {
-	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
-	char why[256], cfg[4096], text[4096], hx[64], hy[64], *sec;
+	char why[256], cfg[4096], text[4096], hx[64], hy[64];
 	json_t *tj, *pls, *acc;
 	long long pid;
 	dt_sshd *x = dt_sshd_start(why, sizeof(why)), *y = x ? dt_sshd_start(why, sizeof(why)) : NULL;
@@ -613,14 +600,7 @@ Test(pipeline_deploy, a_pooled_deploy_moves_when_its_upload_breaks_and_is_stoppe
 	         hx, hy, x->user_key, dir, dir);
 	cr_assert(dt_write_file(cfg, text));
 	start_pipeline(cfg);
-	sec = command_deploy(health_check);
-	sec = realloc(sec, strlen(sec) + 64);
-	strcat(sec, "  runner: farm\n");
-	tested_task("pool-1", sec, NULL);
-	free(sec);
-	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "deploy"), 0, "%s: %s", r.outcome, dt_errmsg());
-	cr_assert_str_eq(r.outcome, "deployed");
-	tj = task_json("pool-1");
+	tj = deployed_on("pool-1", "farm");
 	pls = json_object_get(tj, "placements");
 	cr_assert_eq(json_array_size(pls), 2);
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(pls, 0), "host")), hx);
@@ -635,15 +615,15 @@ Test(pipeline_deploy, a_pooled_deploy_moves_when_its_upload_breaks_and_is_stoppe
 	cr_assert(json_is_true(json_object_get(json_array_get(acc, 0), "passed")));
 	json_decref(acc);
 	cr_assert(pid > 1 && running(pid));
-	cr_assert_eq(placed_events("pool-1", "runner.host_failed", hx), 1);
+	cr_assert_eq(dt_pipe_events(dir, "pool-1", "runner.host_failed", hx), 1);
 
 	/* the first host is back in the pool: the stop still goes where the service runs */
 	cr_assert_eq(cooling("farm", false), 1, "the first host cools down, in the store");
 	cr_assert_eq(cooling("farm", true), 0);
 	cr_assert_eq(stop_service("pool-1"), 0, "%s", dt_errmsg());
 	cr_assert(!running(pid), "the service (pid %lld) was stopped", pid);
-	cr_assert_eq(placed_events("pool-1", "runner.placed", hy), 2, "deployed, then stopped, on %s", hy);
-	cr_assert_eq(placed_events("pool-1", "runner.placed", hx), 1, "only the failed attempt was placed on %s", hx);
+	cr_assert_eq(dt_pipe_events(dir, "pool-1", "runner.placed", hy), 2, "deployed, then stopped, on %s", hy);
+	cr_assert_eq(dt_pipe_events(dir, "pool-1", "runner.placed", hx), 1, "only the failed attempt was placed on %s", hx);
 	dt_sshd_free(x);
 	dt_sshd_free(y);
 }

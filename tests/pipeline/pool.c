@@ -10,7 +10,7 @@
  * limit (their commands only pass when both run at once) while the third
  * waits for a free host; a failing test command stays where it ran.
  */
-#include "testutil.h"
+#include "pipeline_fixture.h"
 #include "sshd_fixture.h"
 #include <devsys.h>
 
@@ -78,11 +78,7 @@ static void setup(void)
 	             0);
 	snprintf(p, sizeof(p), "%s/wait.sh", dir);
 	cr_assert(dt_write_file(p, wait_sh));
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
+	dt_pipe_remote(dir, NULL);
 	snprintf(cfg, sizeof(cfg),
 	         "runners:\n  farm:\n    type: remote-ssh\n    hosts: [\"127.0.0.1:%d\", \"127.0.0.1:%d\"]\n"
 	         "    user: %s\n    key: %s\n    known_hosts: %s/known_hosts\n    remote_dir: %s/remote\n"
@@ -147,45 +143,6 @@ static void *run_test_stage(void *arg)
 	return NULL;
 }
 
-static json_t *task_json(const char *id)
-{
-	char p[4096];
-	json_t *j;
-	snprintf(p, sizeof(p), "%s/tasks/%s/task.json", dir, id);
-	j = json_load_file(p, 0, NULL);
-	cr_assert_not_null(j, "%s", p);
-	return j;
-}
-
-/* How many events of @p type task @p id has, with data.host @p host (NULL: any). */
-static int events(const char *id, const char *type, const char *host)
-{
-	char p[4096], *text, *line, *save = NULL;
-	int n = 0;
-	snprintf(p, sizeof(p), "%s/tasks/%s/events.jsonl", dir, id);
-	if (!(text = dt_read_file(p, NULL)))
-		return -1;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		json_t *e = json_loads(line, 0, NULL);
-		const char *h = json_string_value(json_object_get(json_object_get(e, "data"), "host"));
-		if (e && strcmp(json_string_value(json_object_get(e, "type")), type) == 0 && (!host || (h && !strcmp(h, host))))
-			n++;
-		json_decref(e);
-	}
-	free(text);
-	return n;
-}
-
-static int lines_of(const char *path)
-{
-	char *s = dt_read_file(path, NULL);
-	int n = 0;
-	for (char *q = s; q && *q; q++)
-		n += *q == '\n';
-	free(s);
-	return n;
-}
-
 static void host_of(char *out, size_t cap, const dt_sshd *s)
 {
 	snprintf(out, cap, "127.0.0.1:%d", s->port);
@@ -235,7 +192,7 @@ Test(pipeline_pool, a_killed_host_cools_down_and_the_step_moves_to_the_other, .i
 		pthread_join(th, NULL);
 		cr_assert_fail("the test command never started: %s", x.err);
 	}
-	tj = task_json("fo-1");
+	tj = dt_pipe_task_json(dir, "fo-1");
 	h = json_string_value(json_object_get(tj, "runner_host"));
 	cr_assert(h && (!strcmp(h, ha) || !strcmp(h, hb)), "runner_host: %s", h ? h : "(none)");
 	victim = !strcmp(h, ha) ? a : b;
@@ -249,9 +206,9 @@ Test(pipeline_pool, a_killed_host_cools_down_and_the_step_moves_to_the_other, .i
 	pthread_join(th, NULL);
 	cr_assert_eq(x.rc, 0, "%s: %s", x.r.outcome, x.err);
 	cr_assert_str_eq(x.r.outcome, "exit-code-only");
-	cr_assert_eq(lines_of(started), 2, "the command ran twice: on the killed host, then on the other");
+	cr_assert_eq(dt_lines_of(started), 2, "the command ran twice: on the killed host, then on the other");
 
-	tj = task_json("fo-1");
+	tj = dt_pipe_task_json(dir, "fo-1");
 	cr_assert_eq(json_array_size(json_object_get(tj, "placements")), 2);
 	cr_assert_str_eq(placement(tj, 0, &failed), victim_host);
 	cr_assert(failed, "the killed host's placement is marked failed");
@@ -262,22 +219,22 @@ Test(pipeline_pool, a_killed_host_cools_down_and_the_step_moves_to_the_other, .i
 	                                                   "result")),
 	                 "ok");
 	json_decref(tj);
-	cr_assert_eq(events("fo-1", "runner.placed", victim_host), 1);
-	cr_assert_eq(events("fo-1", "runner.host_failed", victim_host), 1);
-	cr_assert_eq(events("fo-1", "runner.retry", NULL), 1);
-	cr_assert_eq(events("fo-1", "runner.placed", other_host), 1);
+	cr_assert_eq(dt_pipe_events(dir, "fo-1", "runner.placed", victim_host), 1);
+	cr_assert_eq(dt_pipe_events(dir, "fo-1", "runner.host_failed", victim_host), 1);
+	cr_assert_eq(dt_pipe_events(dir, "fo-1", "runner.retry", NULL), 1);
+	cr_assert_eq(dt_pipe_events(dir, "fo-1", "runner.placed", other_host), 1);
 
 	/* the next task skips the cooled host, although its sshd is back (it would be picked first otherwise) */
 	coded("fo-2", "wait");
 	x = (struct run){ pl, "fo-2", 0, DEVSYS_STAGE_RESULT_INIT, "" };
 	run_test_stage(&x);
 	cr_assert_eq(x.rc, 0, "%s: %s", x.r.outcome, x.err);
-	tj = task_json("fo-2");
+	tj = dt_pipe_task_json(dir, "fo-2");
 	cr_assert_eq(json_array_size(json_object_get(tj, "placements")), 1);
 	cr_assert_str_eq(placement(tj, 0, &failed), other_host);
 	json_decref(tj);
-	cr_assert_eq(events("fo-2", "runner.placed", victim_host), 0, "the cooled host was skipped");
-	cr_assert_eq(events("fo-2", "runner.host_failed", NULL), 0);
+	cr_assert_eq(dt_pipe_events(dir, "fo-2", "runner.placed", victim_host), 0, "the cooled host was skipped");
+	cr_assert_eq(dt_pipe_events(dir, "fo-2", "runner.host_failed", NULL), 0);
 }
 
 /* The timestamp of task @p id's last event of @p type into @p out ("" when none). */
@@ -328,7 +285,7 @@ Test(pipeline_pool, without_failures_tasks_spread_over_the_hosts_and_wait_at_the
 		pthread_join(t[i], NULL);
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(x[i].rc, 0, "%s: %s: %s", ids[i], x[i].r.outcome, x[i].err);
-		j[i] = task_json(ids[i]);
+		j[i] = dt_pipe_task_json(dir, ids[i]);
 		cr_assert_eq(json_array_size(json_object_get(j[i], "placements")), 1);
 		host[i] = placement(j[i], 0, &failed);
 		cr_assert(!failed);
@@ -336,8 +293,8 @@ Test(pipeline_pool, without_failures_tasks_spread_over_the_hosts_and_wait_at_the
 		last_ts(placed[i], sizeof(placed[i]), ids[i], "runner.placed");
 		last_ts(ended[i], sizeof(ended[i]), ids[i], "stage.end");
 		cr_assert(placed[i][0] && ended[i][0]);
-		cr_assert_eq(events(ids[i], "runner.host_failed", NULL), 0);
-		cr_assert_eq(events(ids[i], "runner.retry", NULL), 0);
+		cr_assert_eq(dt_pipe_events(dir, ids[i], "runner.host_failed", NULL), 0);
+		cr_assert_eq(dt_pipe_events(dir, ids[i], "runner.retry", NULL), 0);
 	}
 	/* in the order they were placed: the first two on different hosts, the third after one ended */
 	for (int i = 0; i < 3; i++)
@@ -361,11 +318,11 @@ Test(pipeline_pool, without_failures_tasks_spread_over_the_hosts_and_wait_at_the
 	run_test_stage(&x[0]);
 	cr_assert_neq(x[0].rc, 0);
 	cr_assert_str_eq(x[0].r.outcome, "tests-failed");
-	j[0] = task_json("red-1");
+	j[0] = dt_pipe_task_json(dir, "red-1");
 	cr_assert_eq(json_array_size(json_object_get(j[0], "placements")), 1, "placed once, not moved");
 	json_decref(j[0]);
-	cr_assert_eq(events("red-1", "runner.host_failed", NULL), 0);
-	cr_assert_eq(events("red-1", "runner.retry", NULL), 0);
+	cr_assert_eq(dt_pipe_events(dir, "red-1", "runner.host_failed", NULL), 0);
+	cr_assert_eq(dt_pipe_events(dir, "red-1", "runner.retry", NULL), 0);
 }
 
 Test(pipeline_pool, a_host_that_refuses_the_key_is_cooled_and_the_step_moves, .init = setup, .fini = teardown,
@@ -394,7 +351,7 @@ Test(pipeline_pool, a_host_that_refuses_the_key_is_cooled_and_the_step_moves, .i
 	x.id = "op-1";
 	run_test_stage(&x);
 	cr_assert_eq(x.rc, 0, "%s: %s", x.r.outcome, x.err);
-	tj = task_json("op-1");
+	tj = dt_pipe_task_json(dir, "op-1");
 	cr_assert_eq(json_array_size(json_object_get(tj, "placements")), 2);
 	cr_assert_str_eq(placement(tj, 0, &failed), hb);
 	cr_assert(failed, "the refusing member is listed with its failure");
@@ -404,7 +361,7 @@ Test(pipeline_pool, a_host_that_refuses_the_key_is_cooled_and_the_step_moves, .i
 	cr_assert(!failed);
 	cr_assert_str_eq(json_string_value(json_object_get(tj, "runner_host")), ha);
 	json_decref(tj);
-	cr_assert_eq(events("op-1", "runner.placed", hb), 0, "never placed there");
-	cr_assert_eq(events("op-1", "runner.host_failed", hb), 1);
-	cr_assert_eq(events("op-1", "runner.retry", NULL), 1);
+	cr_assert_eq(dt_pipe_events(dir, "op-1", "runner.placed", hb), 0, "never placed there");
+	cr_assert_eq(dt_pipe_events(dir, "op-1", "runner.host_failed", hb), 1);
+	cr_assert_eq(dt_pipe_events(dir, "op-1", "runner.retry", NULL), 1);
 }

@@ -23,10 +23,10 @@
  * configuration's store: section: the pool's advisory lock, the slots tied
  * to the two workers' leases, and their release.
  */
-#include "testutil.h"
+#include "pipeline_fixture.h"
 #include "sshd_fixture.h"
 #ifdef POOL_SHARED_PG
-#include "pg_fixture.h"
+#include "pg_suite.h"
 #endif
 #include <devsys.h>
 
@@ -50,18 +50,6 @@ static char cfg_path[4096];
 #define SUITE pipeline_pool_shared_pg
 static dt_pg *pg;
 static char *pg_url;
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	dt_pg_suite_begin();
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	dt_pg_suite_end();
-}
 #else
 #define SUITE pipeline_pool_shared
 #endif
@@ -158,11 +146,7 @@ static void setup(void)
 	             0);
 	snprintf(p, sizeof(p), "%s/run.sh", dir);
 	cr_assert(dt_write_file(p, run_sh));
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
+	dt_pipe_remote(dir, NULL);
 	snprintf(cfg_path, sizeof(cfg_path), "%s/devsys.yaml", dir);
 	host_of(ha, sizeof(ha), a);
 	host_of(hb, sizeof(hb), b);
@@ -329,6 +313,25 @@ static bool overlap_on_a_host(run_seen x, run_seen y)
 	return x.port == y.port && x.start < y.end && y.start < x.end;
 }
 
+/*
+ * Tasks @p id1 and @p id2 on @p profile, their commands waiting for each
+ * other (meet), each run by a worker process of its own; what the hosts
+ * saw of each into *@p s1 and *@p s2. Leaves the pipeline closed.
+ */
+static void two_workers(const char *id1, const char *id2, const char *profile, run_seen *s1, run_seen *s2)
+{
+	pid_t w1, w2;
+	coded(id1, profile, "meet", "w1/0", 60000);
+	coded(id2, profile, "meet", "w2/0", 60000);
+	close_pipeline();
+	w1 = spawn(id1, NULL, 0);
+	w2 = spawn(id2, NULL, 0);
+	reap(w1, id1);
+	reap(w2, id2);
+	*s1 = seen(id1);
+	*s2 = seen(id2);
+}
+
 static bool at_once(run_seen x, run_seen y)
 {
 	return x.start < y.end && y.start < x.end;
@@ -342,35 +345,6 @@ static __attribute__((unused)) bool wait_file(const char *path, int ms)
 	return dt_exists(path);
 }
 
-static json_t *task_json(const char *id)
-{
-	char p[4096];
-	json_t *j;
-	snprintf(p, sizeof(p), "%s/tasks/%s/task.json", dir, id);
-	j = json_load_file(p, 0, NULL);
-	cr_assert_not_null(j, "%s", p);
-	return j;
-}
-
-/* How many events of @p type task @p id has, with data.host @p host (NULL: any). */
-static int events(const char *id, const char *type, const char *host)
-{
-	char p[4096], *text, *line, *save = NULL;
-	int n = 0;
-	snprintf(p, sizeof(p), "%s/tasks/%s/events.jsonl", dir, id);
-	if (!(text = dt_read_file(p, NULL)))
-		return -1;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		json_t *e = json_loads(line, 0, NULL);
-		const char *h = json_string_value(json_object_get(json_object_get(e, "data"), "host"));
-		if (e && strcmp(json_string_value(json_object_get(e, "type")), type) == 0 && (!host || (h && !strcmp(h, host))))
-			n++;
-		json_decref(e);
-	}
-	free(text);
-	return n;
-}
-
 static __attribute__((unused)) void run_here(const char *id)
 {
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
@@ -382,17 +356,8 @@ Test(SUITE, two_workers_keep_one_per_host_limit_and_the_control_overlaps, .init 
      .fini = teardown, .timeout = 120)
 {
 	run_seen s1, s2, c1, c2;
-	pid_t w1, w2;
 	/* per_host_max 1 over two hosts; the commands pass only when both run at once */
-	coded("s-1", "farm", "meet", "w1/0", 60000);
-	coded("s-2", "farm", "meet", "w2/0", 60000);
-	close_pipeline();
-	w1 = spawn("s-1", NULL, 0);
-	w2 = spawn("s-2", NULL, 0);
-	reap(w1, "s-1");
-	reap(w2, "s-2");
-	s1 = seen("s-1");
-	s2 = seen("s-2");
+	two_workers("s-1", "s-2", "farm", &s1, &s2);
 	cr_assert(at_once(s1, s2), "both commands ran at once (they wait for each other)");
 	cr_assert(s1.port == a->port || s1.port == b->port, "s-1 ran under sshd port %d", s1.port);
 	cr_assert(s2.port == a->port || s2.port == b->port, "s-2 ran under sshd port %d", s2.port);
@@ -402,25 +367,17 @@ Test(SUITE, two_workers_keep_one_per_host_limit_and_the_control_overlaps, .init 
 	for (int i = 0; i < 2; i++) {
 		const char *id = i ? "s-2" : "s-1";
 		char h[64];
-		json_t *tj = task_json(id);
+		json_t *tj = dt_pipe_task_json(dir, id);
 		snprintf(h, sizeof(h), "127.0.0.1:%d", (i ? s2 : s1).port);
 		cr_assert_str_eq(json_string_value(json_object_get(tj, "runner_host")), h, "%s", id);
 		json_decref(tj);
-		cr_assert_eq(events(id, "runner.placed", h), 1, "%s", id);
-		cr_assert_eq(events(id, "runner.waiting", NULL), 0, "%s: a free host was there", id);
+		cr_assert_eq(dt_pipe_events(dir, id, "runner.placed", h), 1, "%s", id);
+		cr_assert_eq(dt_pipe_events(dir, id, "runner.waiting", NULL), 0, "%s: a free host was there", id);
 	}
 
 	/* the control: per_host_max 2 on one host, and the two processes run there together */
 	open_pipeline();
-	coded("c-1", "solo", "meet", "w1/0", 60000);
-	coded("c-2", "solo", "meet", "w2/0", 60000);
-	close_pipeline();
-	w1 = spawn("c-1", NULL, 0);
-	w2 = spawn("c-2", NULL, 0);
-	reap(w1, "c-1");
-	reap(w2, "c-2");
-	c1 = seen("c-1");
-	c2 = seen("c-2");
+	two_workers("c-1", "c-2", "solo", &c1, &c2);
 	cr_assert_eq(c1.port, a->port);
 	cr_assert_eq(c2.port, a->port);
 	cr_assert(overlap_on_a_host(c1, c2), "per_host_max 2: both ran on host %d at once", a->port);
@@ -471,11 +428,11 @@ Test(SUITE, a_killed_workers_slot_frees_when_its_lease_expires, .init = setup, .
 	until = lease_until("k-1");
 	k2 = seen("k-2");
 	cr_assert_eq(k2.port, a->port);
-	cr_assert_eq(events("k-2", "runner.waiting", NULL), 1, "k-2 waited for the held host");
+	cr_assert_eq(dt_pipe_events(dir, "k-2", "runner.waiting", NULL), 1, "k-2 waited for the held host");
 	cr_assert_geq(k2.start / 1000000, until, "k-2 started on the host at %lld ms, before the killed worker's lease "
 	                                         "ended at %lld ms",
 	              k2.start / 1000000, until);
-	cr_assert_eq(events("k-2", "runner.placed", ha), 1);
+	cr_assert_eq(dt_pipe_events(dir, "k-2", "runner.placed", ha), 1);
 }
 
 
@@ -541,15 +498,15 @@ Test(SUITE, a_cool_down_one_process_set_holds_in_another_until_it_ends, .init = 
 	/* process B, while b cools: straight to a, never trying b (it would be refused and recorded failed) */
 	open_pipeline();
 	run_here("cd-2");
-	cr_assert_eq(events("cd-2", "runner.host_failed", NULL), 0,
+	cr_assert_eq(dt_pipe_events(dir, "cd-2", "runner.host_failed", NULL), 0,
 	             "B tried the cooled host (or its 4 s cool-down had ended before B placed)");
-	tj = task_json("cd-2");
+	tj = dt_pipe_task_json(dir, "cd-2");
 	cr_assert_eq(json_array_size(json_object_get(tj, "placements")), 1);
 	cr_assert_str_eq(placement(tj, 0, &failed), ha);
 	json_decref(tj);
 	cr_assert_eq(seen("cd-2").port, a->port);
 	reap(wa, "cd-1");
-	tj = task_json("cd-1");
+	tj = dt_pipe_task_json(dir, "cd-1");
 	cr_assert_eq(json_array_size(json_object_get(tj, "placements")), 2);
 	cr_assert_str_eq(placement(tj, 0, &failed), hb);
 	cr_assert(failed, "A's placement on b failed");
@@ -560,7 +517,7 @@ Test(SUITE, a_cool_down_one_process_set_holds_in_another_until_it_ends, .init = 
 	cr_assert_eq(dt_sh("cat '%s' >> '%s'", a->user_pub, b->authorized_keys), 0);
 	cr_assert(until_cooling("farm", 0, 30000), "the cool-down never ended");
 	run_here("cd-3");
-	tj = task_json("cd-3");
+	tj = dt_pipe_task_json(dir, "cd-3");
 	cr_assert_eq(json_array_size(json_object_get(tj, "placements")), 1);
 	cr_assert_str_eq(placement(tj, 0, &failed), hb);
 	cr_assert(!failed);

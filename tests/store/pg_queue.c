@@ -128,17 +128,6 @@ static pid_t worker(const char *id, const char *lease_ms, const char *log)
 	return pid;
 }
 
-static json_t *claims(void)
-{
-	devsys_buf b = DEVSYS_BUF_INIT;
-	json_t *j;
-	OK(devsys_store_claims_json(st, NULL, &b));
-	j = json_loads(b.ptr, 0, NULL);
-	devsys_buf_dispose(&b);
-	cr_assert(j);
-	return j;
-}
-
 /* Claims of one task by different owners whose intervals [claimed, ended or until) overlap. */
 static int overlaps(json_t *log)
 {
@@ -208,7 +197,7 @@ static long long count_in(const char *state)
 /* Every one of @p n tasks "<prefix><i>" claimed and completed exactly once, by @p min_owners workers or more. */
 static void each_ran_once(const char *prefix, int n, int min_owners)
 {
-	json_t *log = claims(), *c = json_object_get(log, "claims"), *e;
+	json_t *log = dt_pg_claims(st), *c = json_object_get(log, "claims"), *e;
 	json_t *owners = json_object();
 	size_t i;
 	cr_assert_eq(json_array_size(json_object_get(log, "queue")), 0, "the queue is empty (completed rows leave it)");
@@ -284,45 +273,9 @@ Test(pg_queue, control_the_overlap_check_sees_a_task_held_twice)
 	                       "'completed'), ('y', 'a', 'h', 1000, 9000, 2000, 'released'), "
 	                       "('y', 'b', 'h', 2000, 9000, 3000, 'completed');"),
 	             0);
-	log = claims();
+	log = dt_pg_claims(st);
 	cr_assert_eq(overlaps(log), 1, "x overlaps, y does not");
 	json_decref(log);
-}
-
-/* Poll until no lease is held (the killed worker's leases expired). */
-static void wait_leases_expired(int timeout_ms)
-{
-	long long deadline = dt_mono_ms() + timeout_ms;
-	for (;;) {
-		json_t *log = claims(), *q = json_object_get(log, "queue"), *e;
-		size_t i;
-		bool held = false;
-		json_array_foreach(q, i, e) held = held || json_integer_value(json_object_get(e, "lease_ms_left")) > 0;
-		json_decref(log);
-		if (!held)
-			return;
-		cr_assert_lt(dt_mono_ms(), deadline, "the leases did not expire");
-		dt_pause_ms(50);
-	}
-}
-
-static int count_lines(const char *path)
-{
-	char *t = dt_read_file(path, NULL), *p;
-	int n = 0;
-	for (p = t; p && *p; p++)
-		n += *p == '\n';
-	free(t);
-	return n;
-}
-
-static int git_count(const char *range)
-{
-	int status;
-	char *out = dt_sh_output(&status, "git --git-dir='%s/remote.git' rev-list --count %s 2>/dev/null", dir, range);
-	int n = out && status == 0 ? atoi(out) : -1;
-	free(out);
-	return n;
 }
 
 Test(pg_queue, a_killed_worker_loses_its_lease_and_another_resumes_without_a_second_commit_or_pr)
@@ -356,18 +309,18 @@ Test(pg_queue, a_killed_worker_loses_its_lease_and_another_resumes_without_a_sec
 	dt_wait_file(marker, 30000);
 	free(marker);
 	/* k2 got as far as its tests: committed, pushed, its PR opened */
-	cr_assert_eq(git_count("main..task/k2"), 1);
+	cr_assert_eq(dt_pipe_commits(dir, "main..task/k2"), 1);
 	kill(a, SIGKILL);
 	cr_assert_eq(dt_reap(a, 5000), 128 + SIGKILL);
 	dt_sh("pkill -9 -f '%s/[s]low-' 2>/dev/null", dir); /* its agent and tests, orphaned */
-	wait_leases_expired(20000);
+	dt_pg_wait_leases_expired(st, 20000);
 	{
 		int rc = dt_reap(worker("wb", "30000", log), 60000);
 		char *text = dt_read_file(log, NULL);
 		cr_assert_eq(rc, 0, "worker wb exited %d:\n%.3000s", rc, text ? text : "");
 		free(text);
 	}
-	j = claims();
+	j = dt_pg_claims(st);
 	for (int k = 1; k <= 2; k++) {
 		char id[8], *h;
 		snprintf(id, sizeof(id), "k%d", k);
@@ -380,18 +333,18 @@ Test(pg_queue, a_killed_worker_loses_its_lease_and_another_resumes_without_a_sec
 	cr_assert_eq(overlaps(j), 0);
 	json_decref(j);
 	/* one commit and one PR per task, though each was begun twice */
-	cr_assert_eq(git_count("main..task/k1"), 1);
-	cr_assert_eq(git_count("main..task/k2"), 1);
+	cr_assert_eq(dt_pipe_commits(dir, "main..task/k1"), 1);
+	cr_assert_eq(dt_pipe_commits(dir, "main..task/k2"), 1);
 	cr_assert_eq(events_with("k1", "\"type\":\"git.commit\""), 1);
 	cr_assert_eq(events_with("k2", "\"type\":\"git.commit\""), 1);
 	cr_assert_eq(events_with("k1", "\"type\":\"pr.opened\""), 1);
 	cr_assert_eq(events_with("k2", "\"type\":\"pr.opened\""), 1);
 	cr_assert_eq(dt_sh("test \"$(ls '%s/remote.git/devsys/prs/'*.json | wc -l)\" = 2", dir), 0, "two PRs in the local forge");
 	cr_assert(asprintf(&runs, "%s/k1.agent.runs", dir) > 0);
-	cr_assert_eq(count_lines(runs), 2, "k1's agent ran again after the kill");
+	cr_assert_eq(dt_lines_of(runs), 2, "k1's agent ran again after the kill");
 	free(runs);
 	cr_assert(asprintf(&runs, "%s/k2.tests.runs", dir) > 0);
-	cr_assert_eq(count_lines(runs), 2, "k2's tests ran again after the kill");
+	cr_assert_eq(dt_lines_of(runs), 2, "k2's tests ran again after the kill");
 	free(runs);
 	free(log);
 	free(file);

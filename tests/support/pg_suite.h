@@ -20,6 +20,8 @@
 
 #include <criterion/hooks.h>
 #include <devsys.h>
+#include <devsys/store.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,18 @@ static inline void dt_pg_need(const dt_pg *pg)
 	}
 }
 
+/* The claim log of @p st (devsys_store_claims_json()), parsed; json_decref() it. */
+static inline json_t *dt_pg_claims(devsys_store *st)
+{
+	devsys_buf b = DEVSYS_BUF_INIT;
+	json_t *j;
+	OK(devsys_store_claims_json(st, NULL, &b));
+	j = json_loads(b.ptr, 0, NULL);
+	devsys_buf_dispose(&b);
+	cr_assert(j);
+	return j;
+}
+
 /* Milliseconds of the monotonic clock. */
 static inline long long dt_mono_ms(void)
 {
@@ -96,6 +110,24 @@ static inline void dt_pg_client_env(const dt_pg *pg, const char *dir)
 	snprintf(p, sizeof(p), "%s/pgpass", dir);
 	cr_assert(dt_pg_write_pgpass(pg, p, NULL), "%s", p);
 	setenv("PGPASSFILE", p, 1);
+}
+
+/* Poll until no task in @p st's queue holds a lease (a killed worker's expired); fails after @p timeout_ms. */
+static inline void dt_pg_wait_leases_expired(devsys_store *st, int timeout_ms)
+{
+	long long deadline = dt_mono_ms() + timeout_ms;
+	for (;;) {
+		json_t *log = dt_pg_claims(st), *e;
+		size_t i;
+		bool held = false;
+		json_array_foreach(json_object_get(log, "queue"), i, e) held =
+		        held || json_integer_value(json_object_get(e, "lease_ms_left")) > 0;
+		json_decref(log);
+		if (!held)
+			return;
+		cr_assert_lt(dt_mono_ms(), deadline, "the leases did not expire");
+		dt_pause_ms(50);
+	}
 }
 
 /* Wait for child @p pid up to @p timeout_ms: its exit status (128 + signal), or -1 (then it was killed). */

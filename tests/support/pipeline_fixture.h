@@ -118,4 +118,47 @@ static inline json_t *dt_pipe_task_json(const char *dir, const char *id)
 	return j;
 }
 
+/* How many lines file @p path has (0 when there is no such file). */
+static inline int dt_lines_of(const char *path)
+{
+	char *s = dt_read_file(path, NULL);
+	int n = 0;
+	for (char *q = s; q && *q; q++)
+		n += *q == '\n';
+	free(s);
+	return n;
+}
+
+/* How many commits <dir>/remote.git has in @p range (git rev-list), or -1 (no such branch). */
+static inline int dt_pipe_commits(const char *dir, const char *range)
+{
+	int status;
+	char *out = dt_sh_output(&status, "git --git-dir='%s/remote.git' rev-list --count %s 2>/dev/null", dir, range);
+	int n = out && status == 0 ? atoi(out) : -1;
+	free(out);
+	return n;
+}
+
+/*
+ * How many events of @p type <dir>/tasks/<id>/events.jsonl holds whose
+ * data.host is @p host (NULL: any host); -1 when there is no such file.
+ */
+static inline int dt_pipe_events(const char *dir, const char *id, const char *type, const char *host)
+{
+	char p[4096], *text, *line, *save = NULL;
+	int n = 0;
+	snprintf(p, sizeof(p), "%s/tasks/%s/events.jsonl", dir, id);
+	if (!(text = dt_read_file(p, NULL)))
+		return -1;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *e = json_loads(line, 0, NULL);
+		const char *h = json_string_value(json_object_get(json_object_get(e, "data"), "host"));
+		if (e && strcmp(json_string_value(json_object_get(e, "type")), type) == 0 && (!host || (h && !strcmp(h, host))))
+			n++;
+		json_decref(e);
+	}
+	free(text);
+	return n;
+}
+
 #endif /* DEVSYS_PIPELINE_FIXTURE_H */

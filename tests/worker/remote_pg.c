@@ -173,25 +173,6 @@ static int events_with(int host, const char *id, const char *needle)
 	return n;
 }
 
-static int git_count(const char *range)
-{
-	int status;
-	char *out = dt_sh_output(&status, "git --git-dir='%s/remote.git' rev-list --count %s 2>/dev/null", dir, range);
-	int n = out && status == 0 ? atoi(out) : -1;
-	free(out);
-	return n;
-}
-
-static int lines_of(const char *path)
-{
-	char *t = dt_read_file(path, NULL), *p;
-	int n = 0;
-	for (p = t; p && *p; p++)
-		n += *p == '\n';
-	free(t);
-	return n;
-}
-
 Test(worker_remote_pg, a_task_submitted_on_one_host_runs_on_another_and_the_first_serves_its_results)
 {
 	devsys_workspace *wa = NULL, *wb = NULL;
@@ -230,7 +211,7 @@ Test(worker_remote_pg, a_task_submitted_on_one_host_runs_on_another_and_the_firs
 	                 "ok");
 	json_decref(j);
 	free(pa);
-	cr_assert_eq(git_count("main..task/r1"), 1, "one commit on the task branch");
+	cr_assert_eq(dt_pipe_commits(dir, "main..task/r1"), 1, "one commit on the task branch");
 
 	/* the control: host a's own folder is the one of the submit, and stays so */
 	pa = path_of(0, "r1", "task.json");
@@ -302,28 +283,6 @@ Test(worker_remote_pg, a_task_submitted_on_one_host_runs_on_another_and_the_firs
 	free(file);
 }
 
-/* Poll until no lease is held (the killed worker's expired). */
-static void wait_leases_expired(devsys_store *st, int timeout_ms)
-{
-	long long deadline = dt_mono_ms() + timeout_ms;
-	for (;;) {
-		devsys_buf b = DEVSYS_BUF_INIT;
-		json_t *j, *e;
-		size_t i;
-		bool held = false;
-		OK(devsys_store_claims_json(st, NULL, &b));
-		cr_assert(j = json_loads(b.ptr, 0, NULL));
-		json_array_foreach(json_object_get(j, "queue"), i, e) held =
-		        held || json_integer_value(json_object_get(e, "lease_ms_left")) > 0;
-		json_decref(j);
-		devsys_buf_dispose(&b);
-		if (!held)
-			return;
-		cr_assert_lt(dt_mono_ms(), deadline, "the leases did not expire");
-		dt_pause_ms(50);
-	}
-}
-
 Test(worker_remote_pg, a_worker_killed_after_the_push_is_resumed_on_a_third_host_with_one_commit_and_one_pr)
 {
 	devsys_workspace *wa = NULL;
@@ -338,12 +297,12 @@ Test(worker_remote_pg, a_worker_killed_after_the_push_is_resumed_on_a_third_host
 	b = worker(1, "wb", "1500", false);
 	cr_assert(asprintf(&marker, "%s/k1.tests", dir) > 0);
 	dt_wait_file(marker, 60000); /* host b is in the tests: committed, pushed, its PR opened */
-	cr_assert_eq(git_count("main..task/k1"), 1);
+	cr_assert_eq(dt_pipe_commits(dir, "main..task/k1"), 1);
 	kill(b, SIGKILL);
 	cr_assert_eq(dt_reap(b, 5000), 128 + SIGKILL);
 	dt_sh("pkill -9 -f '%s/[s]low-' 2>/dev/null", dir); /* its tests, orphaned */
 	sa = open_store(&wa, 0);
-	wait_leases_expired(sa, 20000);
+	dt_pg_wait_leases_expired(sa, 20000);
 	p = path_of(2, "k1", "");
 	cr_assert(!dt_exists(p), "host c has no folder of the task");
 	free(p);
@@ -352,14 +311,14 @@ Test(worker_remote_pg, a_worker_killed_after_the_push_is_resumed_on_a_third_host
 	cr_assert_eq(devsys_store_task_state(sa, "k1"), DEVSYS_STATE_AWAITING_REVIEW, "%s",
 	             devsys_task_state_name(devsys_store_task_state(sa, "k1")));
 	/* nothing that must not repeat ran twice: one commit, one PR */
-	cr_assert_eq(git_count("main..task/k1"), 1, "one commit on the task branch");
+	cr_assert_eq(dt_pipe_commits(dir, "main..task/k1"), 1, "one commit on the task branch");
 	cr_assert_eq(dt_sh("test \"$(ls '%s/remote.git/devsys/prs/'*.json | wc -l)\" = 1", dir), 0, "one PR in the forge");
 	cr_assert_eq(events_with(2, "k1", "\"type\":\"git.commit\""), 1, "host c's record: one commit");
 	cr_assert_eq(events_with(2, "k1", "\"type\":\"pr.opened\""), 1, "host c's record: one PR");
 	cr_assert_eq(events_with(2, "k1", "lease of worker wb"), 1, "the expiry is in its events");
 	/* the tests ran again on host c, on the task's commit (they pass only where README has its line) */
 	cr_assert(asprintf(&runs, "%s/k1.tests.runs", dir) > 0);
-	cr_assert_eq(lines_of(runs), 2, "the tests ran on host b and again on host c");
+	cr_assert_eq(dt_lines_of(runs), 2, "the tests ran on host b and again on host c");
 	free(runs);
 	p = path_of(2, "k1", "task.json");
 	j = load_json(p);
@@ -424,7 +383,7 @@ Test(worker_remote_pg, a_kept_spec_made_invalid_before_the_claim_fails_naming_th
 	cr_assert(!json_object_get(json_object_get(j, "stages"), "checkout"), "no stage ran");
 	json_decref(j);
 	free(p);
-	cr_assert_eq(git_count("main..task/inv1"), -1, "no branch pushed");
+	cr_assert_eq(dt_pipe_commits(dir, "main..task/inv1"), -1, "no branch pushed");
 	devsys_store_free(sa);
 	devsys_workspace_free(wa);
 	free(bad);
