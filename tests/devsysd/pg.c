@@ -95,6 +95,20 @@ static long get(int i, const char *path, devsys_buf *out)
 	return request(i, "GET", path, NULL, out);
 }
 
+/*
+ * Skip without the suite's server; the first host's workspace <dir>/ws-a
+ * (opened into *@p wa) and the second's, <dir>/ws-b (made), for the two
+ * daemons; @p size is the size of both buffers.
+ */
+static void two_hosts(char *wsa, char *wsb, size_t size, devsys_workspace **wa)
+{
+	dt_pg_need(pg);
+	snprintf(wsa, size, "%s/ws-a", dir);
+	snprintf(wsb, size, "%s/ws-b", dir);
+	cr_assert_eq(mkdir(wsb, 0700), 0);
+	OK(devsys_workspace_open(wa, wsa, NULL));
+}
+
 /* The spec of task @p id; its tests write a JUnit report of two cases, one skipped; @p extra: more YAML or "". */
 static void spec_with(char *spec, size_t size, const char *id, const char *extra)
 {
@@ -153,16 +167,8 @@ Test(devsysd_pg, a_second_host_serves_task_json_and_the_acceptance_report_from_t
 	char wsa[4096], wsb[4096], folder[4096];
 	struct stat sb;
 	json_t *ja, *jb, *acc;
-	char why[512];
 	long st;
-	if (!pg) {
-		dt_pg_free(dt_pg_suite(why, sizeof(why)));
-		dt_skip("%s", why);
-	}
-	snprintf(wsa, sizeof(wsa), "%s/ws-a", dir);
-	snprintf(wsb, sizeof(wsb), "%s/ws-b", dir);
-	cr_assert_eq(mkdir(wsb, 0700), 0);
-	OK(devsys_workspace_open(&wa, wsa, NULL));
+	two_hosts(wsa, wsb, sizeof(wsa), &wa);
 	submit_with(wa, "dep-1",
 	            "deploy:\n  command: [/bin/true]\n  acceptance:\n"
 	            "    - name: exits zero\n      command: [/bin/true]\n");
@@ -315,16 +321,8 @@ Test(devsysd_pg, a_second_host_serves_the_latest_tests_from_the_store)
 	char wsa[4096], wsb[4096], folder[4096];
 	struct stat sb;
 	json_t *ja, *jb;
-	char why[512];
 	long st;
-	if (!pg) {
-		dt_pg_free(dt_pg_suite(why, sizeof(why)));
-		dt_skip("%s", why);
-	}
-	snprintf(wsa, sizeof(wsa), "%s/ws-a", dir);
-	snprintf(wsb, sizeof(wsb), "%s/ws-b", dir);
-	cr_assert_eq(mkdir(wsb, 0700), 0);
-	OK(devsys_workspace_open(&wa, wsa, NULL));
+	two_hosts(wsa, wsb, sizeof(wsa), &wa);
 	/* the task runs in the first workspace, by a worker of this process */
 	submit(wa, "shared-1");
 	o.id = "host-a";
@@ -384,12 +382,8 @@ Test(devsysd_pg, the_daemon_and_its_worker_use_the_store_its_configuration_names
 	struct stat sb;
 	long long until;
 	int state = -1;
-	char why[512];
 	long code;
-	if (!pg) {
-		dt_pg_free(dt_pg_suite(why, sizeof(why)));
-		dt_skip("%s", why);
-	}
+	dt_pg_need(pg);
 	snprintf(wsc, sizeof(wsc), "%s/ws-c", dir);
 	cr_assert_eq(mkdir(wsc, 0700), 0);
 	snprintf(config, sizeof(config), "%s/devsys.yaml", dir);
@@ -567,19 +561,12 @@ Test(devsysd_pg, a_second_host_streams_the_events_of_a_task_running_on_another_h
 	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
 	devsys_buf a = DEVSYS_BUF_INIT, b = DEVSYS_BUF_INIT;
 	stream_client sc = { .daemon = 1, .path = "/api/tasks/live-1/events", .lock = PTHREAD_MUTEX_INITIALIZER };
-	char wsa[4096], wsb[4096], evpath[4200], *before, *all, *folder, why[512];
+	char wsa[4096], wsb[4096], evpath[4200], *before, *all, *folder;
 	long long first, last;
 	size_t n0, n;
 	pthread_t th;
 	long st;
-	if (!pg) {
-		dt_pg_free(dt_pg_suite(why, sizeof(why)));
-		dt_skip("%s", why);
-	}
-	snprintf(wsa, sizeof(wsa), "%s/ws-a", dir);
-	snprintf(wsb, sizeof(wsb), "%s/ws-b", dir);
-	cr_assert_eq(mkdir(wsb, 0700), 0);
-	OK(devsys_workspace_open(&wa, wsa, NULL));
+	two_hosts(wsa, wsb, sizeof(wsa), &wa);
 	submit(wa, "live-1");
 	start_daemon(0, wsa, NULL);
 	start_daemon(1, wsb, NULL);
@@ -706,19 +693,12 @@ Test(devsysd_pg, a_second_host_serves_the_agent_events_any_run_and_log_ranges_fr
 	devsys_worker *w = NULL;
 	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
 	devsys_buf a = DEVSYS_BUF_INIT, b = DEVSYS_BUF_INIT, h = DEVSYS_BUF_INIT;
-	char wsa[4096], wsb[4096], extra[1024], agent[4200], why[512], path[4200], host[256] = "", range[64];
+	char wsa[4096], wsb[4096], extra[1024], agent[4200], path[4200], host[256] = "", range[64];
 	char *cra, *crb, *v;
 	json_t *jb;
 	long long from, size;
 	long st, sa;
-	if (!pg) {
-		dt_pg_free(dt_pg_suite(why, sizeof(why)));
-		dt_skip("%s", why);
-	}
-	snprintf(wsa, sizeof(wsa), "%s/ws-a", dir);
-	snprintf(wsb, sizeof(wsb), "%s/ws-b", dir);
-	cr_assert_eq(mkdir(wsb, 0700), 0);
-	OK(devsys_workspace_open(&wa, wsa, NULL));
+	two_hosts(wsa, wsb, sizeof(wsa), &wa);
 	/* the agent writes its event stream where an agent adapter keeps it; the tests print 28 KiB */
 	snprintf(agent, sizeof(agent), "%s/docs-1-agent.sh", dir);
 	snprintf(extra, sizeof(extra), "%s/tasks/docs-1/logs", wsa);
@@ -856,11 +836,8 @@ Test(devsysd_pg, a_sqlite_store_keeps_no_document_copies)
 	devsys_workspace *wl = NULL, *wp = NULL;
 	devsys_store *lite = NULL, *shared = NULL;
 	devsys_buf b = DEVSYS_BUF_INIT;
-	char wsl[4096], wsp[4096], why[512];
-	if (!pg) {
-		dt_pg_free(dt_pg_suite(why, sizeof(why)));
-		dt_skip("%s", why);
-	}
+	char wsl[4096], wsp[4096];
+	dt_pg_need(pg);
 	snprintf(wsl, sizeof(wsl), "%s/ws-lite", dir);
 	snprintf(wsp, sizeof(wsp), "%s/ws-pg", dir);
 	OK(devsys_workspace_open(&wp, wsp, NULL));
