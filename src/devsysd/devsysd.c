@@ -1338,6 +1338,25 @@ static void add_content_range(struct MHD_Response *r, uint64_t from, uint64_t to
 	MHD_add_response_header(r, "Content-Range", cr);
 }
 
+/*
+ * Queue @p r, bytes of a file of @p size of @p type (with @p want > 0, the
+ * range @p from..@p to: 206 and its Content-Range; else 200), and count
+ * the request; takes @p r.
+ */
+static enum MHD_Result queue_ranged(struct MHD_Connection *c, struct MHD_Response *r, const char *type, int want,
+                                    uint64_t from, uint64_t to, uint64_t size)
+{
+	enum MHD_Result ret;
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Accept-Ranges", "bytes");
+	if (want > 0)
+		add_content_range(r, from, to, size);
+	atomic_fetch_add(&req_total, 1);
+	ret = MHD_queue_response(c, want > 0 ? 206 : 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 /* Serve the open regular file @p fd (its stat @p st), honouring one Range; takes @p fd. */
 static enum MHD_Result serve_open_file(struct MHD_Connection *c, int fd, const struct stat *st, const char *type)
 {
@@ -1345,7 +1364,6 @@ static enum MHD_Result serve_open_file(struct MHD_Connection *c, int fd, const s
 	struct MHD_Response *r;
 	uint64_t size = (uint64_t)st->st_size, from, to;
 	int want = parse_range(range, size, &from, &to);
-	enum MHD_Result ret;
 
 	if (want < 0) {
 		close(fd);
@@ -1356,14 +1374,7 @@ static enum MHD_Result serve_open_file(struct MHD_Connection *c, int fd, const s
 		close(fd);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, "Content-Type", type);
-	MHD_add_response_header(r, "Accept-Ranges", "bytes");
-	if (want > 0)
-		add_content_range(r, from, to, size);
-	atomic_fetch_add(&req_total, 1);
-	ret = MHD_queue_response(c, want > 0 ? 206 : 200, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue_ranged(c, r, type, want, from, to, size);
 }
 
 /*
@@ -1399,17 +1410,10 @@ static enum MHD_Result send_kept(struct MHD_Connection *c, const char *type, con
 	             : MHD_create_response_from_buffer(len, (void *)kept, MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", type);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
-	MHD_add_response_header(r, "Accept-Ranges", "bytes");
 	snprintf(hv, sizeof(hv), "%llu", (unsigned long long)kept_from);
 	MHD_add_response_header(r, "X-Devsys-Kept-From", hv);
-	if (want > 0)
-		add_content_range(r, from, to, size);
-	atomic_fetch_add(&req_total, 1);
-	ret = MHD_queue_response(c, want > 0 ? 206 : 200, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue_ranged(c, r, type, want, from, to, size);
 }
 
 /* ------------------------------------------------------------ the agent's events */
