@@ -96,6 +96,27 @@ static long get(int i, const char *path, devsys_buf *out)
 }
 
 /*
+ * A worker of this process on workspace @p ws ("host-a", once: until
+ * nothing is left to claim); task @p id, and @p id2 when not NULL, rest
+ * awaiting review.
+ */
+static void run_on_host_a(devsys_workspace *ws, const char *id, const char *id2)
+{
+	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
+	devsys_worker *w = NULL;
+	o.id = "host-a";
+	o.flags = DEVSYS_WORKER_ONCE;
+	OK(devsys_worker_open(&w, ws, &o));
+	OK(devsys_worker_run(w));
+	for (int i = 0; i < 2; i++) {
+		const char *t = i ? id2 : id;
+		int got = t ? devsys_store_task_state(devsys_worker_store(w), t) : DEVSYS_STATE_AWAITING_REVIEW;
+		cr_assert_eq(got, DEVSYS_STATE_AWAITING_REVIEW, "%s: %s", t, devsys_task_state_name(got));
+	}
+	devsys_worker_free(w);
+}
+
+/*
  * Skip without the suite's server; the first host's workspace <dir>/ws-a
  * (opened into *@p wa) and the second's, <dir>/ws-b (made), for the two
  * daemons; @p size is the size of both buffers.
@@ -161,8 +182,6 @@ static void submit(devsys_workspace *ws, const char *id)
 Test(devsysd_pg, a_second_host_serves_task_json_and_the_acceptance_report_from_the_store)
 {
 	devsys_workspace *wa = NULL;
-	devsys_worker *w = NULL;
-	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
 	devsys_buf a = DEVSYS_BUF_INIT, b = DEVSYS_BUF_INIT;
 	char wsa[4096], wsb[4096], folder[4096];
 	struct stat sb;
@@ -173,14 +192,7 @@ Test(devsysd_pg, a_second_host_serves_task_json_and_the_acceptance_report_from_t
 	            "deploy:\n  command: [/bin/true]\n  acceptance:\n"
 	            "    - name: exits zero\n      command: [/bin/true]\n");
 	submit(wa, "plain-1");
-	o.id = "host-a";
-	o.flags = DEVSYS_WORKER_ONCE;
-	OK(devsys_worker_open(&w, wa, &o));
-	OK(devsys_worker_run(w)); /* until nothing is left to claim */
-	cr_assert_eq(devsys_store_task_state(devsys_worker_store(w), "plain-1"), DEVSYS_STATE_AWAITING_REVIEW);
-	cr_assert_eq(devsys_store_task_state(devsys_worker_store(w), "dep-1"), DEVSYS_STATE_AWAITING_REVIEW, "%s",
-	             devsys_task_state_name(devsys_store_task_state(devsys_worker_store(w), "dep-1")));
-	devsys_worker_free(w);
+	run_on_host_a(wa, "plain-1", "dep-1");
 	start_daemon(0, wsa, NULL);
 	start_daemon(1, wsb, NULL);
 	snprintf(folder, sizeof(folder), "%s/tasks/dep-1", wsb);
@@ -315,8 +327,6 @@ Test(devsysd_pg, a_second_host_serves_task_json_and_the_acceptance_report_from_t
 Test(devsysd_pg, a_second_host_serves_the_latest_tests_from_the_store)
 {
 	devsys_workspace *wa = NULL;
-	devsys_worker *w = NULL;
-	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
 	devsys_buf a = DEVSYS_BUF_INIT, b = DEVSYS_BUF_INIT;
 	char wsa[4096], wsb[4096], folder[4096];
 	struct stat sb;
@@ -325,15 +335,9 @@ Test(devsysd_pg, a_second_host_serves_the_latest_tests_from_the_store)
 	two_hosts(wsa, wsb, sizeof(wsa), &wa);
 	/* the task runs in the first workspace, by a worker of this process */
 	submit(wa, "shared-1");
-	o.id = "host-a";
-	o.flags = DEVSYS_WORKER_ONCE;
-	OK(devsys_worker_open(&w, wa, &o));
-	OK(devsys_worker_run(w));
-	cr_assert_eq(devsys_store_task_state(devsys_worker_store(w), "shared-1"), DEVSYS_STATE_AWAITING_REVIEW, "%s",
-	             devsys_task_state_name(devsys_store_task_state(devsys_worker_store(w), "shared-1")));
+	run_on_host_a(wa, "shared-1", NULL);
 	/* a task of the store that never ran: the control for "no run kept" */
 	submit(wa, "shared-2");
-	devsys_worker_free(w);
 	start_daemon(0, wsa, NULL);
 	start_daemon(1, wsb, NULL);
 	snprintf(folder, sizeof(folder), "%s/tasks/shared-1", wsb);
@@ -557,8 +561,6 @@ static size_t check_frames(const char *text, const char *folder_events, long lon
 Test(devsysd_pg, a_second_host_streams_the_events_of_a_task_running_on_another_host)
 {
 	devsys_workspace *wa = NULL;
-	devsys_worker *w = NULL;
-	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
 	devsys_buf a = DEVSYS_BUF_INIT, b = DEVSYS_BUF_INIT;
 	stream_client sc = { .daemon = 1, .path = "/api/tasks/live-1/events", .lock = PTHREAD_MUTEX_INITIALIZER };
 	char wsa[4096], wsb[4096], evpath[4200], *before, *all, *folder;
@@ -585,12 +587,7 @@ Test(devsysd_pg, a_second_host_streams_the_events_of_a_task_running_on_another_h
 	n0 = count_frames(before, &first, &last);
 	cr_assert(!atomic_load(&sc.done), "the stream ended before the task ran: %s", before);
 
-	o.id = "host-a";
-	o.flags = DEVSYS_WORKER_ONCE;
-	OK(devsys_worker_open(&w, wa, &o));
-	OK(devsys_worker_run(w));
-	cr_assert_eq(devsys_store_task_state(devsys_worker_store(w), "live-1"), DEVSYS_STATE_AWAITING_REVIEW);
-	devsys_worker_free(w);
+	run_on_host_a(wa, "live-1", NULL);
 	if (!stream_ended_within(&sc, 15000))
 		cr_assert_fail("the stream did not end at the task's resting state: %s", (all = stream_got(&sc)));
 	pthread_join(th, NULL);
@@ -690,8 +687,6 @@ static long log_range(int i, const char *range, devsys_buf *out, char **content_
 Test(devsysd_pg, a_second_host_serves_the_agent_events_any_run_and_log_ranges_from_the_store)
 {
 	devsys_workspace *wa = NULL;
-	devsys_worker *w = NULL;
-	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
 	devsys_buf a = DEVSYS_BUF_INIT, b = DEVSYS_BUF_INIT, h = DEVSYS_BUF_INIT;
 	char wsa[4096], wsb[4096], extra[1024], agent[4200], path[4200], host[256] = "", range[64];
 	char *cra, *crb, *v;
@@ -717,12 +712,7 @@ Test(devsysd_pg, a_second_host_serves_the_agent_events_any_run_and_log_ranges_fr
 		free(v);
 		cr_assert(dt_write_file(script, path));
 	}
-	o.id = "host-a";
-	o.flags = DEVSYS_WORKER_ONCE;
-	OK(devsys_worker_open(&w, wa, &o));
-	OK(devsys_worker_run(w));
-	cr_assert_eq(devsys_store_task_state(devsys_worker_store(w), "docs-1"), DEVSYS_STATE_AWAITING_REVIEW);
-	devsys_worker_free(w);
+	run_on_host_a(wa, "docs-1", NULL);
 	submit(wa, "docs-2"); /* never runs */
 	start_daemon(0, wsa, NULL);
 	start_daemon(1, wsb, NULL);

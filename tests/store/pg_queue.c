@@ -197,7 +197,7 @@ static long long count_in(const char *state)
 /* Every one of @p n tasks "<prefix><i>" claimed and completed exactly once, by @p min_owners workers or more. */
 static void each_ran_once(const char *prefix, int n, int min_owners)
 {
-	json_t *log = dt_pg_claims(st), *c = json_object_get(log, "claims"), *e;
+	json_t *log = dt_pg_claims(st, NULL), *c = json_object_get(log, "claims"), *e;
 	json_t *owners = json_object();
 	size_t i;
 	cr_assert_eq(json_array_size(json_object_get(log, "queue")), 0, "the queue is empty (completed rows leave it)");
@@ -273,7 +273,7 @@ Test(pg_queue, control_the_overlap_check_sees_a_task_held_twice)
 	                       "'completed'), ('y', 'a', 'h', 1000, 9000, 2000, 'released'), "
 	                       "('y', 'b', 'h', 2000, 9000, 3000, 'completed');"),
 	             0);
-	log = dt_pg_claims(st);
+	log = dt_pg_claims(st, NULL);
 	cr_assert_eq(overlaps(log), 1, "x overlaps, y does not");
 	json_decref(log);
 }
@@ -320,7 +320,7 @@ Test(pg_queue, a_killed_worker_loses_its_lease_and_another_resumes_without_a_sec
 		cr_assert_eq(rc, 0, "worker wb exited %d:\n%.3000s", rc, text ? text : "");
 		free(text);
 	}
-	j = dt_pg_claims(st);
+	j = dt_pg_claims(st, NULL);
 	for (int k = 1; k <= 2; k++) {
 		char id[8], *h;
 		snprintf(id, sizeof(id), "k%d", k);

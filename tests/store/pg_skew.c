@@ -138,17 +138,6 @@ static char *run_skewed(const char *skew)
 	return out;
 }
 
-static json_t *claim_log(const char *id)
-{
-	devsys_buf b = DEVSYS_BUF_INIT;
-	json_t *j;
-	OK(devsys_store_claims_json(st, id, &b));
-	j = json_loads(b.ptr, 0, NULL);
-	devsys_buf_dispose(&b);
-	cr_assert(j);
-	return j;
-}
-
 static long long field(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
@@ -179,7 +168,7 @@ static void skewed_claim(const char *id, const char *skew, long long skew_s)
 	free(out);
 
 	/* the lease is the database's now() + the lease, not the skewed worker's clock */
-	log = claim_log(id);
+	log = dt_pg_claims(st, id);
 	c = json_array_get(json_object_get(log, "claims"), 0);
 	cr_assert(c && json_array_size(json_object_get(log, "claims")) == 1, "one claim expected");
 	cr_assert_str_eq(json_string_value(json_object_get(c, "owner")), "skewed");
@@ -211,7 +200,7 @@ static void skewed_claim(const char *id, const char *skew, long long skew_s)
 	cr_assert(db_now_ms() >= until, "taken before the lease's end");
 	devsys_buf_dispose(&got);
 
-	log = claim_log(id);
+	log = dt_pg_claims(st, id);
 	c = json_array_get(json_object_get(log, "claims"), 0);
 	cr_assert_str_eq(json_string_value(json_object_get(c, "how")), "expired");
 	cr_assert_eq(field(c, "ended_ms"), until, "the skewed lease ended at its expiry");

@@ -63,12 +63,12 @@ static inline void dt_pg_need(const dt_pg *pg)
 	}
 }
 
-/* The claim log of @p st (devsys_store_claims_json()), parsed; json_decref() it. */
-static inline json_t *dt_pg_claims(devsys_store *st)
+/* The claim log of @p st (devsys_store_claims_json(), of task @p id or NULL: all), parsed; json_decref() it. */
+static inline json_t *dt_pg_claims(devsys_store *st, const char *id)
 {
 	devsys_buf b = DEVSYS_BUF_INIT;
 	json_t *j;
-	OK(devsys_store_claims_json(st, NULL, &b));
+	OK(devsys_store_claims_json(st, id, &b));
 	j = json_loads(b.ptr, 0, NULL);
 	devsys_buf_dispose(&b);
 	cr_assert(j);
@@ -117,7 +117,7 @@ static inline void dt_pg_wait_leases_expired(devsys_store *st, int timeout_ms)
 {
 	long long deadline = dt_mono_ms() + timeout_ms;
 	for (;;) {
-		json_t *log = dt_pg_claims(st), *e;
+		json_t *log = dt_pg_claims(st, NULL), *e;
 		size_t i;
 		bool held = false;
 		json_array_foreach(json_object_get(log, "queue"), i, e) held =
