@@ -76,8 +76,19 @@ bool devsys__relpath_is_safe(const char *rel);
  * @p base (which must be absolute and canonical). DEVSYS_EPATH otherwise.
  */
 int devsys__path_join_within(devsys_buf *out, const char *base, const char *rel);
-/* Write @p len bytes to @p path atomically: temp file, fsync, rename, fsync dir. */
+/* Write @p len bytes to @p path atomically: temp file, fsync, rename, fsync dir
+ * (the fsyncs skipped while devsys__fs_sync_wanted() is false). */
 int devsys__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/*
+ * The one fsync policy of a task folder's writes (devsys__write_file_atomic
+ * and lib/record's event append): durable unless this thread holds a
+ * devsys__fs_nosync_begin() (nesting; each paired with an _end). Only the
+ * store holds one, around the folder writes of a state change on a shared
+ * store, whose database is the durable copy (see write_files in store.c).
+ */
+void devsys__fs_nosync_begin(void);
+void devsys__fs_nosync_end(void);
+bool devsys__fs_sync_wanted(void);
 /* Read a whole file (at most @p max_size bytes, else DEVSYS_ELIMIT). */
 int devsys__read_file(devsys_buf *out, const char *path, size_t max_size);
 

@@ -69,6 +69,66 @@ static bool path_has_prefix_dir(const char *path, const char *base)
 	return path[n] == '\0' || path[n] == '/' || (n == 1 && base[0] == '/');
 }
 
+/*
+ * The parents of the last bases whose parent resolved to itself: a task
+ * folder's is the workspace's tasks/ directory, the workspace root's the
+ * directory it is in, both constant while the workspace is open. Checked
+ * once per thread and parent, so a join below one costs an lstat a
+ * component from the base's own last component on, not realpath()'s
+ * readlink of every component from "/". (What is not re-checked: that a
+ * directory above the base is swapped for a link after the first check.)
+ */
+#define CANONICAL_PARENTS 4
+static __thread char canonical_parent[CANONICAL_PARENTS][PATH_MAX];
+static __thread unsigned canonical_next;
+
+static bool parent_is_canonical(const char *base, size_t n)
+{
+	char parent[PATH_MAX], resolved[PATH_MAX];
+	if (n == 0 || n >= sizeof(parent))
+		return false;
+	for (int i = 0; i < CANONICAL_PARENTS; i++)
+		if (strlen(canonical_parent[i]) == n && memcmp(canonical_parent[i], base, n) == 0)
+			return true;
+	memcpy(parent, base, n);
+	parent[n] = '\0';
+	if (!realpath(parent, resolved) || strcmp(resolved, parent) != 0)
+		return false;
+	memcpy(canonical_parent[canonical_next++ % CANONICAL_PARENTS], parent, n + 1);
+	return true;
+}
+
+/*
+ * 1: "<base>/<rel>" (in @p path) stays within @p base with no symbolic link
+ * from base's last component on (each one that exists lstat'ed; the rest do
+ * not exist, so nothing there leads out); 0: undecided (a link on the way, an
+ * uncached parent, an odd base), for realpath() to settle.
+ */
+static int within_fast(const char *path, const char *base)
+{
+	const char *slash = strrchr(base, '/');
+	char probe[PATH_MAX];
+	struct stat sb;
+	size_t len = strlen(path);
+	if (!slash || slash == base || !slash[1] || len >= sizeof(probe) ||
+	    !parent_is_canonical(base, (size_t)(slash - base)))
+		return 0;
+	memcpy(probe, path, len + 1);
+	for (char *p = probe + (slash - base) + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (lstat(probe, &sb) != 0)
+			return errno == ENOENT ? 1 : 0;
+		if (S_ISLNK(sb.st_mode) || (saved && !S_ISDIR(sb.st_mode)))
+			return 0;
+		*p = saved;
+		if (!saved)
+			return 1;
+	}
+}
+
 int devsys__path_join_within(devsys_buf *out, const char *base, const char *rel)
 {
 	char probe[PATH_MAX], resolved[PATH_MAX];
@@ -84,6 +144,8 @@ int devsys__path_join_within(devsys_buf *out, const char *base, const char *rel)
 		return DEVSYS_ENOMEM;
 	if (out->size >= sizeof(probe))
 		return devsys__error_set(DEVSYS_EPATH, "path '%.200s...' is too long", out->ptr);
+	if (within_fast(out->ptr, base) == 1)
+		return 0;
 
 	/* Resolve the longest existing prefix: a symlink there must not lead out. */
 	memcpy(probe, out->ptr, out->size + 1);
@@ -132,8 +194,27 @@ static int fsync_dir_of(const char *path)
 	return rc;
 }
 
+static __thread unsigned nosync_depth;
+
+void devsys__fs_nosync_begin(void)
+{
+	nosync_depth++;
+}
+
+void devsys__fs_nosync_end(void)
+{
+	if (nosync_depth)
+		nosync_depth--;
+}
+
+bool devsys__fs_sync_wanted(void)
+{
+	return nosync_depth == 0;
+}
+
 int devsys__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
+	bool sync = devsys__fs_sync_wanted();
 	char tmp[PATH_MAX];
 	const char *p = data;
 	int fd, err;
@@ -155,7 +236,7 @@ int devsys__write_file_atomic(const char *path, const void *data, size_t len, mo
 		p += n;
 		len -= (size_t)n;
 	}
-	if (fsync(fd) != 0)
+	if (sync && fsync(fd) != 0)
 		goto fail;
 	if (close(fd) != 0) {
 		fd = -1;
@@ -164,7 +245,7 @@ int devsys__write_file_atomic(const char *path, const void *data, size_t len, mo
 	fd = -1;
 	if (rename(tmp, path) != 0)
 		goto fail;
-	return fsync_dir_of(path);
+	return sync ? fsync_dir_of(path) : 0;
 fail:
 	err = errno;
 	if (fd >= 0)

@@ -559,7 +559,7 @@ int devsys__record_event_task(const devsys_task *task, const char *type, const c
 			left -= (size_t)w;
 		}
 		devsys_buf_dispose(&l);
-		if (rc == 0 && fdatasync(fd) != 0)
+		if (rc == 0 && devsys__fs_sync_wanted() && fdatasync(fd) != 0)
 			rc = devsys__error_errno(DEVSYS_EIO, errno, "cannot sync '%s'", path.ptr);
 	}
 	if (rc == 0 && seq_out)

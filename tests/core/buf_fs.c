@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 Test(core_buf_fs, buf_grows_and_stays_terminated)
@@ -55,6 +56,70 @@ Test(core_buf_fs, join_within_refuses_symlink_escape)
 	cr_assert(strncmp(out.ptr, base, strlen(base)) == 0);
 	cr_assert_eq(devsys__path_join_within(&out, base, "../escape"), DEVSYS_EPATH);
 	devsys_buf_dispose(&out);
+	dt_rmrf(dir);
+	free(dir);
+}
+
+/* The cached parent (a task folder's tasks/ directory) skips realpath(), not the check below it. */
+Test(core_buf_fs, join_within_checks_below_a_cached_parent)
+{
+	char *dir = dt_tmpdir("fs");
+	char root[4096], base[4096], p[4096];
+	devsys_buf out = DEVSYS_BUF_INIT;
+	cr_assert_not_null(dir);
+	cr_assert_not_null(realpath(dir, root));
+	snprintf(base, sizeof(base), "%s/t1", root);
+	cr_assert_eq(mkdir(base, 0700), 0);
+	/* positive control: a plain file and a missing one join, and the parent is now cached */
+	snprintf(p, sizeof(p), "%s/task.json", base);
+	cr_assert(dt_write_file(p, "{}"));
+	cr_assert_eq(devsys__path_join_within(&out, base, "task.json"), 0);
+	cr_assert_str_eq(out.ptr, p);
+	cr_assert_eq(devsys__path_join_within(&out, base, "logs/agent.jsonl"), 0);
+	/* a link planted in the folder, or in a directory of it, is still refused */
+	snprintf(p, sizeof(p), "%s/logs", base);
+	cr_assert_eq(symlink("/etc", p), 0);
+	cr_assert_eq(devsys__path_join_within(&out, base, "logs/passwd"), DEVSYS_EPATH);
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "outside") != NULL);
+	snprintf(p, sizeof(p), "%s/events.jsonl", base);
+	cr_assert_eq(symlink("/etc/passwd", p), 0);
+	cr_assert_eq(devsys__path_join_within(&out, base, "events.jsonl"), DEVSYS_EPATH);
+	/* a link inside the folder that stays inside is allowed, as realpath() would say */
+	snprintf(p, sizeof(p), "%s/again.json", base);
+	cr_assert_eq(symlink("task.json", p), 0);
+	cr_assert_eq(devsys__path_join_within(&out, base, "again.json"), 0);
+	/* the folder itself swapped for a link to another folder (under the same cached parent) */
+	snprintf(p, sizeof(p), "%s/t2", root);
+	cr_assert_eq(rename(base, p), 0);
+	cr_assert_eq(symlink(p, base), 0);
+	cr_assert_eq(devsys__path_join_within(&out, base, "task.json"), DEVSYS_EPATH);
+	devsys_buf_dispose(&out);
+	dt_rmrf(dir);
+	free(dir);
+}
+
+/* Writes under devsys__fs_nosync_begin() are still whole and atomic; the hold nests and ends. */
+Test(core_buf_fs, nosync_hold_nests_and_writes_stay_atomic)
+{
+	char *dir = dt_tmpdir("fs");
+	char path[4096];
+	devsys_buf got = DEVSYS_BUF_INIT;
+	snprintf(path, sizeof(path), "%s/task.json", dir);
+	cr_assert(devsys__fs_sync_wanted());
+	devsys__fs_nosync_begin();
+	devsys__fs_nosync_begin();
+	cr_assert_not(devsys__fs_sync_wanted());
+	cr_assert_eq(devsys__write_file_atomic(path, "{\"v\":3}", 7, 0644), 0);
+	devsys__fs_nosync_end();
+	cr_assert_not(devsys__fs_sync_wanted());
+	devsys__fs_nosync_end();
+	cr_assert(devsys__fs_sync_wanted());
+	devsys__fs_nosync_end(); /* an unpaired end does not turn the policy around */
+	cr_assert(devsys__fs_sync_wanted());
+	cr_assert_eq(devsys__read_file(&got, path, 1024), 0);
+	cr_assert_str_eq(got.ptr, "{\"v\":3}");
+	cr_assert_eq(dt_sh("test $(ls -A '%s' | wc -l) -eq 1", dir), 0);
+	devsys_buf_dispose(&got);
 	dt_rmrf(dir);
 	free(dir);
 }
