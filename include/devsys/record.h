@@ -27,6 +27,9 @@ DEVSYS_BEGIN_DECL
  * Every file is written atomically (temp file, fsync, rename, fsync of the
  * directory), so a crash leaves the old or the new content, never a mix.
  * reports/latest is switched only after the run's files are all durable.
+ * (One exception: the task.json and event a state change writes on a store
+ * shared by several hosts, PostgreSQL, are not fsynced; the store keeps the
+ * durable copy of both and refreshes a folder behind it. docs/scale-out.md.)
  *
  * Threads: a record handle is not shared across threads. Several
  * processes may append events to one task (appends are serialised with a
@@ -135,7 +138,8 @@ DEVSYS_API int devsys_record_json(const devsys_record *rec, devsys_buf *out);
 /**
  * Append one event to events.jsonl: {"seq":n,"ts":"<ISO-8601>","type":
  * @p type,"data":<data_json or null>}. seq counts from 1 per task, also
- * across processes (the append holds a lock). The line is fsynced.
+ * across processes (the append holds a lock). The line is fsynced (but
+ * for a state change's event on a shared store, as above).
  * @param seq_out  optional: receives the event's seq
  * @return 0; DEVSYS_EINVAL; DEVSYS_EPARSE / DEVSYS_ELIMIT (data); DEVSYS_EIO.
  */

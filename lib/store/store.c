@@ -758,7 +758,36 @@ done:
 	return rc;
 }
 
-static int write_files(devsys_store *st, const devsys__task_row *r, int from, const char *reason, bool create)
+/*
+ * The record of @p task's folder. On a shared store, whose state changes
+ * write the folder without fsync (write_files), a host crash can leave a
+ * torn task.json: the store's copy of it and of the events replaces the
+ * folder's then, rather than the change failing on it.
+ */
+static int open_record(devsys_record **rec, devsys_store *st, devsys_task *task)
+{
+	devsys_buf tj = DEVSYS_BUF_INIT, ev = DEVSYS_BUF_INIT;
+	const char *id = devsys_task_id(task);
+	int rc = devsys_record_open(rec, task);
+	if (rc != DEVSYS_EPARSE || !(st->be->flags & DEVSYS__STORE_SHARED) || !st->be->doc_get)
+		return rc;
+	if (st->be->doc_get(st->self, id, "task.json", &tj) == 0) {
+		if (st->be->doc_get(st->self, id, "events.jsonl", &ev) < 0)
+			devsys_error_clear();
+		if ((rc = devsys__record_restore(task, NULL, NULL, 0, tj.ptr ? tj.ptr : "", tj.size, ev.ptr, ev.size)) == 0 &&
+		    (rc = devsys_record_open(rec, task)) == 0)
+			devsys__log(st->ws, DEVSYS_LOG_WARN, "store",
+			            "task %s: its task.json here was unreadable (torn by a crash?); restored from the store", id);
+	} else {
+		devsys_error_clear();
+		rc = devsys_record_open(rec, task); /* the store has none: the folder's own error stands */
+	}
+	devsys_buf_dispose(&tj);
+	devsys_buf_dispose(&ev);
+	return rc;
+}
+
+static int write_folder(devsys_store *st, const devsys__task_row *r, int from, const char *reason, bool create)
 {
 	devsys_task *task = NULL;
 	devsys_record *rec = NULL;
@@ -767,7 +796,7 @@ static int write_files(devsys_store *st, const devsys__task_row *r, int from, co
 	int rc;
 	if ((rc = open_folder(&task, st, r->id, create)) < 0)
 		return rc;
-	if ((rc = devsys_record_open(&rec, task)) < 0)
+	if ((rc = open_record(&rec, st, task)) < 0)
 		goto done;
 	if (!create && from >= 0 && (rc = refresh_stale(st, task, &rec, from)) < 0)
 		goto done;
@@ -794,6 +823,28 @@ done:
 	free(text);
 	devsys_record_free(rec);
 	devsys_task_free(task);
+	return rc;
+}
+
+/*
+ * The folder's side of a state change. On a shared store the database is
+ * the durable copy of the change (committed before the folder is written,
+ * its task.json and events kept there by keep_documents), and a folder
+ * behind it is refreshed from it (devsys_store_folder_current,
+ * refresh_from_store, refresh_stale): so these writes are not fsynced there,
+ * and a host crash loses at most the folder's unsynced tail, which the
+ * store's copy restores. A SQLite store's folder is the only copy of its
+ * files: it stays durable.
+ */
+static int write_files(devsys_store *st, const devsys__task_row *r, int from, const char *reason, bool create)
+{
+	bool shared = (st->be->flags & DEVSYS__STORE_SHARED) && st->be->doc_put && st->be->doc_get;
+	int rc;
+	if (shared)
+		devsys__fs_nosync_begin();
+	rc = write_folder(st, r, from, reason, create);
+	if (shared)
+		devsys__fs_nosync_end();
 	return rc;
 }
 
@@ -1944,8 +1995,8 @@ static int drop_final(devsys_store *st, const char *const *profiles, size_t n, d
  * taken and moved to validated, committed; then its files, as a committed
  * transaction's are written. 1 claimed, 0 the full claim has to run.
  */
-static int claim_one(devsys_buf *id_out, devsys_store *st, const char *owner, const char *host,
-                     const char *const *profiles, size_t nprofiles, unsigned int lease_ms)
+static int claim_one(devsys_buf *id_out, devsys__queue_row *q_out, devsys_store *st, const char *owner,
+                     const char *host, const char *const *profiles, size_t nprofiles, unsigned int lease_ms)
 {
 	devsys__claim_req req = { profiles, nprofiles, owner, host, lease_ms, 0, DEVSYS_STATE_QUEUED,
 		                  DEVSYS_STATE_VALIDATED, NULL, NULL };
@@ -1978,12 +2029,21 @@ static int claim_one(devsys_buf *id_out, devsys_store *st, const char *owner, co
 	}
 	if (rc > 0 && devsys_buf_puts(id_out, q.task_id) < 0)
 		rc = DEVSYS_ENOMEM;
+	if (rc > 0)
+		*q_out = q;
 	UNLOCKED(st);
 	return rc;
 }
 
 int devsys_store_claim(devsys_buf *id_out, devsys_store *st, const char *owner, const char *host,
                        const char *const *profiles, size_t nprofiles, unsigned int lease_ms)
+{
+	return devsys__store_claim(id_out, NULL, 0, st, owner, host, profiles, nprofiles, lease_ms);
+}
+
+int devsys__store_claim(devsys_buf *id_out, char *profile_out, size_t profile_size, devsys_store *st,
+                        const char *owner, const char *host, const char *const *profiles, size_t nprofiles,
+                        unsigned int lease_ms)
 {
 	devsys__queue_row q;
 	bool found = false;
@@ -1998,8 +2058,13 @@ int devsys_store_claim(devsys_buf *id_out, devsys_store *st, const char *owner, 
 		return devsys__error_set(DEVSYS_EINVAL, "queue: %zu profiles but no list", nprofiles);
 	if (!lease_ms)
 		lease_ms = DEFAULT_LEASE_MS;
-	if ((rc = claim_one(id_out, st, owner, host, profiles, nprofiles, lease_ms)) != 0)
+	if (profile_out && profile_size)
+		profile_out[0] = '\0';
+	if ((rc = claim_one(id_out, &q, st, owner, host, profiles, nprofiles, lease_ms)) != 0) {
+		if (rc > 0 && profile_out && profile_size)
+			snprintf(profile_out, profile_size, "%s", q.profile);
 		return rc < 0 ? rc : 0;
+	}
 	TXN(st, {
 		found = false; /* a retried transaction starts over */
 		refused[0] = '\0';
@@ -2016,6 +2081,8 @@ int devsys_store_claim(devsys_buf *id_out, devsys_store *st, const char *owner, 
 				rc = do_transition(st, &r, DEVSYS_STATE_VALIDATED, reason);
 			if (rc == 0 && devsys_buf_puts(id_out, q.task_id) < 0)
 				rc = DEVSYS_ENOMEM;
+			if (rc == 0 && profile_out && profile_size)
+				snprintf(profile_out, profile_size, "%s", q.profile);
 		} else if (rc == DEVSYS_ENOTFOUND || rc == 0)
 			rc = 0; /* nothing free: the sweep above still commits */
 	});

@@ -40,4 +40,13 @@ int devsys__store_resume_take(devsys_store *st, const char *id, devsys__store_pi
  */
 bool devsys__store_can_wait_work(const devsys_store *st);
 
+/*
+ * devsys_store_claim(), which also gives the claimed task's queue profile
+ * ("" for none) in @p profile_out (@p profile_size bytes, may be NULL):
+ * the claim's own row says it, so a worker need not read the queue again.
+ */
+int devsys__store_claim(devsys_buf *id_out, char *profile_out, size_t profile_size, devsys_store *st,
+                        const char *owner, const char *host, const char *const *profiles, size_t nprofiles,
+                        unsigned int lease_ms);
+
 #endif

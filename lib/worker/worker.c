@@ -557,7 +557,7 @@ static bool claimable(const devsys_worker *w, const char **list, size_t *n, bool
 	return true;
 }
 
-/* Field @p key ("profile", "schema") of task @p id's queue row. */
+/* Field @p key ("schema") of task @p id's queue row (the profile comes with the claim). */
 static void queue_field(devsys_worker *w, const char *id, const char *key, char *out, size_t size)
 {
 	devsys_buf b = DEVSYS_BUF_INIT;
@@ -569,12 +569,6 @@ static void queue_field(devsys_worker *w, const char *id, const char *key, char 
 		json_decref(j);
 	}
 	devsys_buf_dispose(&b);
-}
-
-/* The queue profile of task @p id, from its queue row. */
-static void queue_profile(devsys_worker *w, const char *id, char *out, size_t size)
-{
-	queue_field(w, id, "profile", out, size);
 }
 
 /*
@@ -596,10 +590,9 @@ static int claim(slot *s, devsys_buf *id, bool *limited)
 	if (!may)
 		rc = DEVSYS_ENOTFOUND;
 	else
-		rc = devsys_store_claim(id, w->store, s->owner, w->host, list, n, w->lease_ms);
+		rc = devsys__store_claim(id, profile, sizeof(profile), w->store, s->owner, w->host, list, n, w->lease_ms);
 	if (rc == 0) {
 		bool stopping;
-		queue_profile(w, id->ptr, profile, sizeof(profile));
 		pthread_mutex_lock(&w->lock);
 		/* a stop that came during the claim: the task goes back untouched (under the lock the stop checks) */
 		if (!(stopping = w->stopping)) {

@@ -563,3 +563,42 @@ Test(pg_store, task_json_and_the_latest_tests_are_kept_in_the_store)
 	devsys_store_free(other);
 	devsys_store_free(st);
 }
+
+/*
+ * A state change on a shared store writes the folder without fsync (the
+ * database is the durable copy), so a host crash can tear task.json and
+ * the events' tail: the next change restores both from the store.
+ */
+Test(pg_store, a_torn_task_json_is_restored_from_the_store_at_the_next_change)
+{
+	devsys_store *st = NULL;
+	devsys_task *task = NULL;
+	devsys_record *rec = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	char path[4096], *ev;
+	dt_pg_need(pg);
+	OK(open_url(&st, url, NULL, NULL));
+	OK(devsys_store_task_create(st, "torn1", NULL));
+	OK(devsys_store_transition(st, "torn1", DEVSYS_STATE_VALIDATED, "first"));
+	/* what a crash before the page cache reached the disk can leave */
+	snprintf(path, sizeof(path), "%s/tasks/torn1/task.json", dir);
+	cr_assert(dt_write_file(path, "{\"id\":\"torn1\",\"sta"));
+	cr_assert_eq(dt_sh("truncate -s 40 '%s/tasks/torn1/events.jsonl'", dir), 0);
+	OK(devsys_task_open(&task, ws, "torn1", 0));
+	cr_assert_eq(devsys_record_open(&rec, task), DEVSYS_EPARSE, "the control: the folder is torn");
+	OK(devsys_store_transition(st, "torn1", DEVSYS_STATE_CHECKED_OUT, "second"));
+	OK(devsys_record_open(&rec, task));
+	OK(devsys_record_json(rec, &b));
+	cr_assert(strstr(b.ptr, "\"checked-out\""), "%s", b.ptr);
+	devsys_record_free(rec);
+	snprintf(path, sizeof(path), "%s/tasks/torn1/events.jsonl", dir);
+	cr_assert(ev = dt_read_file(path, NULL));
+	cr_assert(strstr(ev, "\"first\"") && strstr(ev, "\"second\""), "both changes' events: %s", ev);
+	cr_assert(strstr(ev, "\"seq\":1,") && strstr(ev, "\"seq\":3,"), "seq goes on from the store's: %s", ev);
+	free(ev);
+	/* the store's copy is the folder's again */
+	cr_assert_eq(devsys_store_folder_current(st, "torn1"), 1);
+	devsys_task_free(task);
+	devsys_buf_dispose(&b);
+	devsys_store_free(st);
+}
