@@ -670,8 +670,6 @@ static enum MHD_Result serve_task_from_store(struct MHD_Connection *c, const cha
 {
 	devsys_buf doc = DEVSYS_BUF_INIT;
 	json_t *root, *acc;
-	enum MHD_Result ret;
-	char *body;
 	int rc = devsys_store_document(&doc, store, id, "task.json");
 	if (rc == DEVSYS_ENOTFOUND || rc == DEVSYS_ENOTSUPPORTED) {
 		devsys_buf_dispose(&doc);
@@ -693,13 +691,7 @@ static enum MHD_Result serve_task_from_store(struct MHD_Connection *c, const cha
 		json_object_set_new(root, "acceptance_report", acc);
 	devsys_error_clear();
 	devsys_buf_dispose(&doc);
-	body = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(root);
-	if (!body)
-		return send_error(c, 500, "internal", "out of memory");
-	ret = send_bytes(c, 200, "application/json", body, strlen(body));
-	free(body);
-	return ret;
+	return send_json(c, 200, root);
 }
 
 static bool wants_stream(struct MHD_Connection *c);
@@ -721,8 +713,7 @@ static enum MHD_Result serve_events_from_store(struct MHD_Connection *c, const c
 	json_int_t last = 0;
 	bool truncated = false;
 	const char *a = query(c, "after");
-	enum MHD_Result ret;
-	char *body, *line, *save = NULL;
+	char *line, *save = NULL;
 	int rc;
 	if (wants_stream(c))
 		return serve_events_sse_from_store(c, id);
@@ -756,13 +747,7 @@ static enum MHD_Result serve_events_from_store(struct MHD_Connection *c, const c
 	root = json_pack("{s:s,s:o,s:I}", "task", id, "events", events, "last_seq", last);
 	if (root && truncated)
 		json_object_set_new(root, "truncated", json_true());
-	body = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(root);
-	if (!body)
-		return send_error(c, 500, "internal", "out of memory");
-	ret = send_bytes(c, 200, "application/json", body, strlen(body));
-	free(body);
-	return ret;
+	return send_json(c, 200, root);
 }
 
 static enum MHD_Result send_kept(struct MHD_Connection *c, const char *type, const char *kept, size_t len,
@@ -790,7 +775,6 @@ static enum MHD_Result serve_log_from_store(struct MHD_Connection *c, const char
 	char name[80], where[1024];
 	json_t *root, *tail;
 	enum MHD_Result ret;
-	char *body;
 	int rc;
 	if (devsys_stage_check(stage) < 0)
 		return send_error(c, 400, "bad_request", "'%.40s' is not a stage (%s)", stage, DEVSYS_STAGE_NAMES);
@@ -825,13 +809,7 @@ static enum MHD_Result serve_log_from_store(struct MHD_Connection *c, const char
 	}
 	json_object_set_new(root, "task", json_string(id));
 	json_object_set_new(root, "stage", json_string(stage));
-	body = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(root);
-	if (!body)
-		return send_error(c, 500, "internal", "out of memory");
-	ret = send_bytes(c, 200, "application/json", body, strlen(body));
-	free(body);
-	return ret;
+	return send_json(c, 200, root);
 }
 
 /*
@@ -895,7 +873,6 @@ static enum MHD_Result serve_run_from_store(struct MHD_Connection *c, const char
 	json_t *root = NULL, *summary, *cases, *runj;
 	char sname[40], jname[40], which[24] = "";
 	enum MHD_Result ret;
-	char *body;
 	int rc;
 	if (fmt && !junit && strcmp(fmt, "json") != 0)
 		return send_error(c, 400, "bad_request", "format must be json or junit");
@@ -942,13 +919,11 @@ static enum MHD_Result serve_run_from_store(struct MHD_Connection *c, const char
 	devsys_buf_dispose(&doc);
 	rc = root ? put_cases(root, cases, r) : DEVSYS_ENOMEM;
 	devsys_report_free(r);
-	body = rc == 0 ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(root);
-	if (!body)
+	if (rc != 0) {
+		json_decref(root);
 		return send_error(c, 500, "internal", "out of memory");
-	ret = send_bytes(c, 200, "application/json", body, strlen(body));
-	free(body);
-	return ret;
+	}
+	return send_json(c, 200, root);
 }
 
 static enum MHD_Result serve_latest_from_store(struct MHD_Connection *c, const char *id)
