@@ -16,12 +16,17 @@
  *   process places there;
  * - a worker killed with SIGKILL while its command runs holds its slot
  *   only until its queue lease expires: another process waits, and is
- *   placed on that host after the lease's end by the store's clock.
+ *   placed on that host after the lease's end by the store's clock;
+ * - a process whose task holds no lease (never queued) killed with SIGKILL
+ *   while its command runs holds its slot until the slot's own expiry: the
+ *   store's clock is moved for that slot (its until_ms put back in the
+ *   database), and another process, waiting until then, is placed after it.
  *
- * pool_shared_pg.c builds the first on a real PostgreSQL 15 store instead
- * (one server for the suite, tests/support/pg_fixture.h), named by the
- * configuration's store: section: the pool's advisory lock, the slots tied
- * to the two workers' leases, and their release.
+ * pool_shared_pg.c builds the first and the last on a real PostgreSQL 15
+ * store instead (one server for the suite, tests/support/pg_fixture.h),
+ * named by the configuration's store: section: the pool's advisory lock,
+ * the slots tied to the two workers' leases, and their release; an untied
+ * slot's expiry on the server's clock.
  */
 #include "pipeline_fixture.h"
 #include "sshd_fixture.h"
@@ -345,11 +350,61 @@ static __attribute__((unused)) bool wait_file(const char *path, int ms)
 	return dt_exists(path);
 }
 
+/* Poll until task @p id's folder has an event of @p type, with a deadline. */
+static __attribute__((unused)) bool wait_event(const char *id, const char *type, int ms)
+{
+	struct timespec t = { 0, 20 * 1000000 };
+	for (int i = 0; i < ms / 20 && dt_pipe_events(dir, id, type, NULL) < 1; i++)
+		nanosleep(&t, NULL);
+	return dt_pipe_events(dir, id, type, NULL) >= 1;
+}
+
 static __attribute__((unused)) void run_here(const char *id)
 {
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
 	cr_assert_eq(devsys_pipeline_load(pl, id), 0, "%s", MSG);
 	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "test"), 0, "%s: %s: %s", id, r.outcome, MSG);
+}
+
+/* The store's clock in SQL, as the backend measures slots with it (ms since the epoch). */
+#ifdef POOL_SHARED_PG
+#define STORE_NOW_MS "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+#else
+#define STORE_NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+#endif
+
+/* Run @p sql on the store's database: its first row's first column as text ("" for none); free() it. */
+static char *store_sql(const char *sql)
+{
+	char *out = NULL;
+#ifdef POOL_SHARED_PG
+	cr_assert_eq(dt_pg_sql(pg, pg_url, &out, "%s", sql), 0, "%s: %s", sql, out ? out : "");
+	out[strcspn(out, "\n")] = '\0';
+#else
+	char p[4096];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc;
+	snprintf(p, sizeof(p), "%s/devsys.db", dir);
+	cr_assert_eq(sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK, "%s", p);
+	sqlite3_busy_timeout(db, 5000);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
+	rc = sqlite3_step(st);
+	cr_assert(rc == SQLITE_ROW || rc == SQLITE_DONE, "%s: %s", sql, sqlite3_errmsg(db));
+	out = strdup(rc == SQLITE_ROW && sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+#endif
+	cr_assert(out);
+	return out;
+}
+
+static long long store_num(const char *sql)
+{
+	char *v = store_sql(sql);
+	long long n = strtoll(v, NULL, 10);
+	free(v);
+	return n;
 }
 
 Test(SUITE, two_workers_keep_one_per_host_limit_and_the_control_overlaps, .init = setup,
@@ -382,6 +437,73 @@ Test(SUITE, two_workers_keep_one_per_host_limit_and_the_control_overlaps, .init 
 	cr_assert_eq(c2.port, a->port);
 	cr_assert(overlap_on_a_host(c1, c2), "per_host_max 2: both ran on host %d at once", a->port);
 	open_pipeline();
+}
+
+/*
+ * A slot no queue lease holds (a pipeline run outside the queue, as
+ * `devsys run` does) lives until its own until_ms: 30 s from its placement,
+ * renewed by its process every 10 s while the runner is open. Its process
+ * is killed with SIGKILL while its command runs on the one-host pool:
+ * another process waits for the host while the slot's time is not up
+ * (the control), and is placed there once it is. So as not to wait 30 s,
+ * the store's clock is moved for that slot: its until_ms (and taken_ms
+ * with it) is put back to 1.5 s from now in the database, as if 28.5 s had
+ * passed; the waiting process must start on the host after that moment
+ * and well before the slot's first end.
+ */
+Test(SUITE, an_unclaimed_tasks_slot_frees_at_its_expiry_and_not_before, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+	char started[4096], ha[64];
+	long long life, left, first_end, moved_end;
+	run_seen w;
+	pid_t wk, waiter;
+	int status;
+	host_of(ha, sizeof(ha), a);
+	coded("u-1", "one", "hold", NULL, 0); /* never queued: no lease to tie its slot to */
+	coded("u-2", "one", "quick", NULL, 0);
+	close_pipeline();
+	wk = spawn("u-1", NULL, 0);
+	snprintf(started, sizeof(started), "%s/marks/u-1.log", dir);
+	cr_assert(wait_file(started, 30000), "u-1's command never started");
+
+	/* its slot: untied, 30 s from its placement (or from a renewal), and not yet up */
+	cr_assert_eq(store_num("SELECT count(*) FROM host_slots WHERE pool = 'one'"), 1);
+	cr_assert_eq(store_num("SELECT count(*) FROM host_slots WHERE task_id = 'u-1' AND lease_owner = ''"), 1,
+	             "u-1's slot is tied to a lease");
+	life = store_num("SELECT until_ms - taken_ms FROM host_slots WHERE task_id = 'u-1'");
+	left = store_num("SELECT until_ms - " STORE_NOW_MS " FROM host_slots WHERE task_id = 'u-1'");
+	cr_assert_geq(life, 30000, "an untied slot lives 30 s from its placement: %lld ms", life);
+	cr_assert(left > 0 && left <= 30000, "the slot has %lld ms left", left);
+	cr_assert_eq(kill(wk, SIGKILL), 0);
+	cr_assert_eq(waitpid(wk, &status, 0), wk);
+	cr_assert(WIFSIGNALED(status));
+	first_end = store_num("SELECT until_ms FROM host_slots WHERE task_id = 'u-1'");
+
+	/* the control: the dead process's slot still holds the host, and u-2's process waits */
+	waiter = spawn("u-2", NULL, 0);
+	cr_assert(wait_event("u-2", "runner.waiting", 30000), "u-2 never waited for the held host");
+	snprintf(started, sizeof(started), "%s/marks/u-2.log", dir);
+	cr_assert(!dt_exists(started), "u-2 ran on the host while the killed process's slot was live");
+	cr_assert_eq(store_num("SELECT count(*) FROM host_slots WHERE pool = 'one'"), 1);
+
+	/* the store's clock moved for the slot: 1.5 s left */
+	store_num("UPDATE host_slots SET taken_ms = taken_ms - (until_ms - (" STORE_NOW_MS " + 1500)), "
+	          "until_ms = " STORE_NOW_MS " + 1500 WHERE task_id = 'u-1'");
+	moved_end = store_num("SELECT until_ms FROM host_slots WHERE task_id = 'u-1'");
+	cr_assert_lt(moved_end, first_end - 5000, "the slot's end was not moved");
+	reap(waiter, "u-2");
+	w = seen("u-2");
+	cr_assert_eq(w.port, a->port);
+	cr_assert_geq(w.start / 1000000, moved_end, "u-2 started on the host at %lld ms, before the slot's end at %lld ms",
+	              w.start / 1000000, moved_end);
+	cr_assert_lt(w.start / 1000000, first_end, "u-2 started only at the slot's first end (%lld ms), not the moved one",
+	             first_end);
+	open_pipeline();
+	cr_assert_eq(dt_pipe_events(dir, "u-2", "runner.waiting", NULL), 1);
+	cr_assert_eq(dt_pipe_events(dir, "u-2", "runner.placed", ha), 1);
+	cr_assert_eq(store_num("SELECT count(*) FROM host_slots WHERE pool = 'one'"), 0,
+	             "the dead slot was dropped, and u-2 released its own");
 }
 
 #ifndef POOL_SHARED_PG
