@@ -3,7 +3,10 @@
  * selection (options URL, DEVSYS_STORE_URL), the password from the secrets
  * module or PGPASSFILE (never a URL, never the real home), bad input (a wrong
  * password, an unreachable server, a newer schema, a URL with a password),
- * migrations under concurrent openers, the queue, and a server restart.
+ * migrations under concurrent openers, the queue, a server restart, and the
+ * connection broken at each point of a state change (a trigger that ends its
+ * own session): the documents' transaction replayed once, with the control of
+ * a broken replay.
  */
 #include "pg_suite.h"
 #include <devsys.h>
@@ -600,5 +603,212 @@ Test(pg_store, a_torn_task_json_is_restored_from_the_store_at_the_next_change)
 	cr_assert_eq(devsys_store_folder_current(st, "torn1"), 1);
 	devsys_task_free(task);
 	devsys_buf_dispose(&b);
+	devsys_store_free(st);
+}
+
+/*
+ * Breaking the store's connection at a chosen point of a state change,
+ * deterministically: a trigger (dt_trap) whose first visits for the one
+ * key trap_arm() sets end the session that runs it, with pg_terminate_backend() of its
+ * own backend, as an administrator's terminate from another session would
+ * (the server sends FATAL 57P01 and closes the socket). The keys:
+ * "update tasks <id>" (the change's own transaction), "put documents
+ * <id>/<name>" (a document's upsert in the documents' transaction) and
+ * "commit documents <id>/<name>" (a deferred trigger: at that
+ * transaction's COMMIT). The visits are counted by a sequence, which no
+ * rollback undoes.
+ */
+static void trap_install(void)
+{
+	cr_assert_eq(dt_pg_sql(pg, url, NULL,
+	                       "CREATE TABLE dt_trap(key text PRIMARY KEY, breaks integer NOT NULL);"
+	                       "CREATE SEQUENCE dt_trap_visits;"
+	                       "CREATE FUNCTION dt_trap() RETURNS trigger LANGUAGE plpgsql AS $$ "
+	                       "DECLARE r jsonb := to_jsonb(NEW); k text; n integer; "
+	                       "BEGIN "
+	                       "  k := TG_ARGV[0] || ' ' || TG_TABLE_NAME || ' ' || "
+	                       "       coalesce(r->>'id', (r->>'task_id') || '/' || (r->>'name')); "
+	                       "  SELECT breaks INTO n FROM dt_trap WHERE key = k; "
+	                       "  IF FOUND THEN "
+	                       "    IF nextval('dt_trap_visits') <= n THEN "
+	                       "      PERFORM pg_terminate_backend(pg_backend_pid()); "
+	                       "      PERFORM pg_sleep(10); "
+	                       "    END IF; "
+	                       "  END IF; "
+	                       "  RETURN NEW; "
+	                       "END $$;"
+	                       "CREATE TRIGGER dt_trap_update BEFORE UPDATE ON tasks "
+	                       "  FOR EACH ROW EXECUTE FUNCTION dt_trap('update');"
+	                       "CREATE TRIGGER dt_trap_put BEFORE INSERT ON documents "
+	                       "  FOR EACH ROW EXECUTE FUNCTION dt_trap('put');"
+	                       "CREATE CONSTRAINT TRIGGER dt_trap_commit AFTER INSERT OR UPDATE ON documents "
+	                       "  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION dt_trap('commit');"),
+	             0);
+}
+
+/* The trap set for @p key alone, its first @p breaks visits ending the session; no visit counted yet. */
+static void trap_arm(const char *key, int breaks)
+{
+	cr_assert_eq(dt_pg_sql(pg, url, NULL,
+	                       "DELETE FROM dt_trap; ALTER SEQUENCE dt_trap_visits RESTART; "
+	                       "INSERT INTO dt_trap VALUES ('%s', %d);",
+	                       key, breaks),
+	             0);
+}
+
+/* The store's connection, ended from this (another) session while it idles between calls. */
+static void terminate_idle_store(void)
+{
+	char *v = sql1(url, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+	                    "WHERE datname = current_database() AND application_name = 'libdevsys';");
+	cr_assert_str_eq(v, "1", "the store's one session was ended: %s", v);
+	free(v);
+}
+
+/* Folder file @p name of task @p id (NULL when missing); free() it. */
+static char *folder_file(const char *id, const char *name)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/tasks/%s/%s", dir, id, name);
+	return dt_read_file(p, NULL);
+}
+
+/* Does the store's copy of @p name (task.json, events.jsonl) of task @p id equal the folder's, byte for byte? */
+static bool store_has_folders(devsys_store *st, const char *id, const char *name)
+{
+	devsys_buf b = DEVSYS_BUF_INIT;
+	char *f = folder_file(id, name);
+	bool same;
+	cr_assert(f, "the folder has no %s", name);
+	OK(devsys_store_document(&b, st, id, name));
+	same = b.ptr && strcmp(b.ptr, f) == 0;
+	devsys_buf_dispose(&b);
+	free(f);
+	return same;
+}
+
+/*
+ * The state change made with @p reason, exactly once: one row in the
+ * database's state log, one "state" event in the folder's events, and the
+ * folder's seq numbers one apart from 1 (no event written twice); and the
+ * armed trap's trigger ran @p visits times since trap_arm().
+ */
+static void changed_once(const char *id, const char *reason, int visits)
+{
+	char *ev = folder_file(id, "events.jsonl"), *line, *save = NULL, *v, q[512], want[32];
+	int events = 0, seq = 0;
+	cr_assert(ev);
+	for (line = strtok_r(ev, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *e = json_loads(line, 0, NULL), *d;
+		cr_assert(e, "an event line that is not JSON: %s", line);
+		cr_assert_eq(json_integer_value(json_object_get(e, "seq")), ++seq, "events out of sequence at %s", line);
+		d = json_object_get(e, "data");
+		if (!strcmp(json_string_value(json_object_get(e, "type")), "state") &&
+		    json_is_string(json_object_get(d, "reason")) &&
+		    !strcmp(json_string_value(json_object_get(d, "reason")), reason))
+			events++;
+		json_decref(e);
+	}
+	free(ev);
+	cr_assert_eq(events, 1, "the folder has %d state events of '%s'", events, reason);
+	/* one psql for both: each costs a process */
+	snprintf(q, sizeof(q),
+	         "SELECT (SELECT count(*) FROM states WHERE task_id = '%s' AND reason = '%s') || ' ' || "
+	         "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM dt_trap_visits);",
+	         id, reason);
+	v = sql1(url, q);
+	snprintf(want, sizeof(want), "1 %d", visits);
+	cr_assert_str_eq(v, want, "'%s': the database's state log rows, then the trap's visits", reason);
+	free(v);
+}
+
+/* After each change: the store's task.json and events are the folder's, and the change is there once. */
+static void kept_once(devsys_store *st, const char *id, const char *reason, int visits)
+{
+	changed_once(id, reason, visits);
+	cr_assert(store_has_folders(st, id, "task.json"), "%s: the store's task.json is not the folder's", reason);
+	cr_assert(store_has_folders(st, id, "events.jsonl"), "%s: the store's events are not the folder's", reason);
+	cr_assert_eq(devsys_store_folder_current(st, id), 1, "%s", reason);
+}
+
+/*
+ * The connection broken at each point of a state change (while the store
+ * idles before it, in its own transaction, at a document's upsert in the
+ * documents' transaction, at that transaction's COMMIT): every change
+ * succeeds, its documents in the store are the folder's, and it happened
+ * once. The trap's visits say that the break came where it was set, and that
+ * what it broke ran once more.
+ */
+Test(pg_store, a_state_changes_documents_are_replayed_once_after_the_connection_breaks)
+{
+	devsys_store *st = NULL;
+	dt_pg_need(pg);
+	OK(open_url(&st, url, NULL, NULL));
+	OK(devsys_store_task_create(st, "rp1", NULL));
+	OK(devsys_store_transition(st, "rp1", DEVSYS_STATE_VALIDATED, "first"));
+	trap_install();
+	kept_once(st, "rp1", "first", 0);
+
+	/* idle: BEGIN finds the connection gone, reconnects and goes on */
+	terminate_idle_store();
+	OK(devsys_store_transition(st, "rp1", DEVSYS_STATE_CHECKED_OUT, "after an idle break"));
+	kept_once(st, "rp1", "after an idle break", 0);
+
+	/* in the change's own transaction: rolled back, and it runs once more (the task row's update: 2 visits) */
+	trap_arm("update tasks rp1", 1);
+	OK(devsys_store_transition(st, "rp1", DEVSYS_STATE_CODED, "after a break in its transaction"));
+	kept_once(st, "rp1", "after a break in its transaction", 2);
+
+	/* at the events' upsert, after task.json's: the documents' transaction is replayed, task.json too */
+	trap_arm("put documents rp1/events.jsonl", 1);
+	OK(devsys_store_transition(st, "rp1", DEVSYS_STATE_COMMITTED, "after a break at a document"));
+	kept_once(st, "rp1", "after a break at a document", 2);
+
+	/* at the documents' COMMIT: nothing of it was committed, it is replayed and committed */
+	trap_arm("commit documents rp1/events.jsonl", 1);
+	OK(devsys_store_transition(st, "rp1", DEVSYS_STATE_PUSHED, "after a break at the commit"));
+	kept_once(st, "rp1", "after a break at the commit", 2);
+
+	/* the next change, unbroken */
+	trap_arm("none", 0);
+	OK(devsys_store_transition(st, "rp1", DEVSYS_STATE_PR_OPENED, "the next change"));
+	kept_once(st, "rp1", "the next change", 0);
+	devsys_store_free(st);
+}
+
+/*
+ * The control: the documents' replay broken too (the trap's first two
+ * visits). The state change itself stands (committed before its
+ * documents, once), the call says the store could not keep them, and the
+ * store's copies are the older ones, which the checks above would catch.
+ * The next change puts the folder's documents again: they are the
+ * folder's once more.
+ */
+Test(pg_store, a_broken_replay_leaves_the_documents_behind_until_the_next_change)
+{
+	devsys_store *st = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	dt_pg_need(pg);
+	OK(open_url(&st, url, NULL, NULL));
+	OK(devsys_store_task_create(st, "rp2", NULL));
+	OK(devsys_store_transition(st, "rp2", DEVSYS_STATE_VALIDATED, "first"));
+	trap_install();
+	trap_arm("put documents rp2/events.jsonl", 2);
+	cr_assert_eq(devsys_store_transition(st, "rp2", DEVSYS_STATE_CHECKED_OUT, "second"), DEVSYS_ENETWORK, "%s",
+	             MSG);
+	cr_assert(strstr(MSG, url), "the error names the store: %s", MSG);
+	cr_assert_eq(devsys_store_task_state(st, "rp2"), DEVSYS_STATE_CHECKED_OUT, "the change itself committed");
+	/* the events' upsert and its replay, both broken */
+	changed_once("rp2", "second", 2);
+	cr_assert(!store_has_folders(st, "rp2", "task.json"), "the store kept the new task.json");
+	cr_assert(!store_has_folders(st, "rp2", "events.jsonl"), "the store kept the new events");
+	OK(devsys_store_document(&b, st, "rp2", "task.json"));
+	cr_assert(strstr(b.ptr, "\"validated\""), "the store's task.json is the one before: %s", b.ptr);
+	devsys_buf_dispose(&b);
+
+	trap_arm("none", 0);
+	OK(devsys_store_transition(st, "rp2", DEVSYS_STATE_CODED, "third"));
+	changed_once("rp2", "second", 0);
+	kept_once(st, "rp2", "third", 0);
 	devsys_store_free(st);
 }
