@@ -72,21 +72,10 @@ static int slot_failed(lua_State *L, const char *kind, const char *slot)
 }
 
 /* Call adapter method @p m with @p nargs pushed after (self, method): 0, its results on the stack. */
-static char absent_key; /* lookup_k's answer for a missing method */
-
-/* Protected: obj[name] (an __index metamethod may run, and raise: never across the library's frames). */
-static int lookup_k(lua_State *L)
-{
-	lua_getfield(L, 1, lua_tostring(L, 2));
-	if (lua_isnil(L, -1))
-		lua_pushlightuserdata(L, &absent_key);
-	return 1;
-}
-
 static int call_method(lua_State *L, ld_agent *a, const char *m, int nargs, int nres, bool *absent)
 {
 	*absent = false;
-	lua_pushcfunction(L, lookup_k);
+	lua_pushcfunction(L, ld_lookup_k);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, a->obj);
 	lua_pushstring(L, m);
 	if (ld_pcall(L, 2, 1) != LUA_OK) { /* looking it up raised: drop the args under the error */
@@ -94,7 +83,7 @@ static int call_method(lua_State *L, ld_agent *a, const char *m, int nargs, int 
 			lua_remove(L, -2);
 		return slot_failed(L, a->kind->name, m);
 	}
-	if (lua_touserdata(L, -1) == &absent_key) {
+	if (ld_absent(L, -1)) {
 		lua_pop(L, 1 + nargs);
 		*absent = true;
 		return 0;
@@ -411,20 +400,12 @@ static void a_close(void *self)
 	free(a);
 }
 
-static int kind_gc(lua_State *L)
-{
-	ld_kind **k = lua_touserdata(L, 1);
-	if (k && *k)
-		(*k)->dead = 1;
-	return 0;
-}
-
 /* devsys.register_agent(name, factory) -> true | nil, msg, code */
 static int l_register_agent(lua_State *L)
 {
 	const char *name = ld_checkcstr(L, 1);
 	devsys_agent_vtable vt;
-	ld_kind *k, **sentinel;
+	ld_kind *k;
 	int rc;
 	luaL_checktype(L, 2, LUA_TFUNCTION);
 	/* every slot; the optional ones do nothing when the adapter table has no such method */
@@ -455,14 +436,7 @@ static int l_register_agent(lua_State *L)
 	kinds = k;
 	lua_pushvalue(L, 2);
 	k->factory = luaL_ref(L, LUA_REGISTRYINDEX);
-	/* marks the kind dead when this state closes */
-	sentinel = lua_newuserdatauv(L, sizeof(*sentinel), 0);
-	*sentinel = k;
-	lua_newtable(L);
-	lua_pushcfunction(L, kind_gc);
-	lua_setfield(L, -2, "__gc");
-	lua_setmetatable(L, -2);
-	luaL_ref(L, LUA_REGISTRYINDEX);
+	ld_mark_dead_at_close(L, &k->dead);
 	lua_pushboolean(L, 1);
 	return 1;
 }

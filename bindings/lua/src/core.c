@@ -301,6 +301,67 @@ void ld_pushstr(lua_State *L, const char *s)
 		lua_pushnil(L);
 }
 
+int ld_ok(lua_State *L, int rc)
+{
+	if (rc < 0)
+		return ld_fail(L, rc, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+int ld_buf_result(lua_State *L, int rc, devsys_buf *b)
+{
+	if (rc < 0) {
+		devsys_buf_dispose(b);
+		return ld_fail(L, rc, NULL);
+	}
+	ld_pushbuf(L, b);
+	return 1;
+}
+
+static int dead_gc(lua_State *L)
+{
+	int **dead = lua_touserdata(L, 1);
+	if (dead && *dead)
+		**dead = 1;
+	return 0;
+}
+
+void ld_mark_dead_at_close(lua_State *L, int *dead)
+{
+	int **sentinel = lua_newuserdatauv(L, sizeof(*sentinel), 0);
+	*sentinel = dead;
+	lua_newtable(L);
+	lua_pushcfunction(L, dead_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_setmetatable(L, -2);
+	luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void ld_add_method(lua_State *L, const char *tname, const char *name, lua_CFunction fn)
+{
+	luaL_getmetatable(L, tname);
+	lua_getfield(L, -1, "__index");
+	lua_pushcfunction(L, fn);
+	lua_setfield(L, -2, name);
+	lua_pop(L, 2);
+}
+
+static char absent_key; /* ld_lookup_k's answer for a missing method */
+
+int ld_lookup_k(lua_State *L)
+{
+	lua_getfield(L, 1, lua_tostring(L, 2));
+	if (lua_isnil(L, -1))
+		lua_pushlightuserdata(L, &absent_key);
+	return 1;
+}
+
+bool ld_absent(lua_State *L, int idx)
+{
+	return lua_touserdata(L, idx) == &absent_key;
+}
+
 /* ---- callbacks ---- */
 
 void ld_cb_init(ld_cb *cb)
@@ -508,10 +569,7 @@ static int ws_set_log_level(lua_State *L)
 	int level = (int)luaL_checkinteger(L, 2);
 	int rc = w->log.fn != LUA_NOREF ? devsys_workspace_set_logger(ws, level, ws_log_cb, &w->log)
 	                                : devsys_workspace_set_logger(ws, level, NULL, NULL);
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 static int l_default_path(lua_State *L)
@@ -555,10 +613,7 @@ static int ws_task(lua_State *L)
 static int l_task_id_check(lua_State *L)
 {
 	int rc = devsys_task_id_check(ld_checkcstr(L, 1));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 static int task_id(lua_State *L)
@@ -584,12 +639,7 @@ static int task_path_join(lua_State *L)
 	devsys_task *t = ld_check(L, 1, LD_TASK);
 	devsys_buf b = DEVSYS_BUF_INIT;
 	int rc = devsys_task_path_join(&b, t, ld_checkcstr(L, 2));
-	if (rc < 0) {
-		devsys_buf_dispose(&b);
-		return ld_fail(L, rc, NULL);
-	}
-	ld_pushbuf(L, &b);
-	return 1;
+	return ld_buf_result(L, rc, &b);
 }
 
 /* ---- the module ---- */

@@ -81,10 +81,7 @@ static int policy_add_glob(lua_State *L)
 {
 	devsys_policy *p = policy_check(L, 1, true);
 	int rc = devsys_policy_add_glob(p, risk_arg(L, 2), ld_checkcstr(L, 3), ld_optcstr(L, 4, NULL));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 /* policy:globs() -> { {glob=, risk=, source=}, ... } in the order they classify */
@@ -140,11 +137,7 @@ static int policy_options(lua_State *L)
 	lua_setfield(L, -2, "force_push");
 	lua_pushinteger(L, o.critical_approvals);
 	lua_setfield(L, -2, "critical_approvals");
-	lua_createtable(L, (int)o.nrequired_contexts, 0);
-	for (size_t i = 0; i < o.nrequired_contexts; i++) {
-		lua_pushstring(L, o.required_contexts[i]);
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
+	LD_PUSH_ARRAY(L, o.nrequired_contexts, lua_pushstring(L, o.required_contexts[i]));
 	lua_setfield(L, -2, "required_contexts");
 	return 1;
 }
@@ -163,10 +156,7 @@ static int l_glob_match(lua_State *L)
 static int l_glob_check(lua_State *L)
 {
 	int rc = devsys_policy_glob_check(ld_checkcstr(L, 1));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 /* ---- decisions ---- */
@@ -468,12 +458,7 @@ static int l_forge_remote_host(lua_State *L)
 {
 	devsys_buf b = DEVSYS_BUF_INIT;
 	int rc = devsys_forge_remote_host(&b, ld_checkcstr(L, 1));
-	if (rc < 0) {
-		devsys_buf_dispose(&b);
-		return ld_fail(L, rc, NULL);
-	}
-	ld_pushbuf(L, &b);
-	return 1;
+	return ld_buf_result(L, rc, &b);
 }
 
 static int forge_describe(lua_State *L)
@@ -492,10 +477,7 @@ static int forge_set_status(lua_State *L)
 	devsys_forge *f = ld_check(L, 1, LD_FORGE);
 	int rc = devsys_forge_set_status(f, ld_checkcstr(L, 2), ld_checkcstr(L, 3), luaL_checkoption(L, 4, NULL, check_states),
 	                                 ld_optcstr(L, 5, NULL), ld_optcstr(L, 6, NULL));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 /*
@@ -624,10 +606,7 @@ static int pr_reused(lua_State *L)
 static int pr_refresh(lua_State *L)
 {
 	int rc = devsys_pr_refresh(ld_check(L, 1, LD_PR));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 /* pr:add_review(reviewer, "approved"|... [, sha]) */
@@ -635,10 +614,7 @@ static int pr_add_review(lua_State *L)
 {
 	devsys_pr *pr = ld_check(L, 1, LD_PR);
 	int rc = devsys_pr_add_review(pr, ld_checkcstr(L, 2), ld_optcstr(L, 4, NULL), luaL_checkoption(L, 3, NULL, review_states));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 /* pr:reviews() -> { {reviewer=, commit_sha=, state=}, ... } oldest first */
@@ -821,11 +797,7 @@ void ld_open_forge(lua_State *L)
 	ld_register(L, LD_DECISION, dec_methods);
 	luaL_setfuncs(L, pol_fns, 0);
 	/* cfg:policy() joins the Config's methods (records.c registered them) */
-	luaL_getmetatable(L, LD_CONFIG);
-	lua_getfield(L, -1, "__index");
-	lua_pushcfunction(L, config_policy);
-	lua_setfield(L, -2, "policy");
-	lua_pop(L, 2);
+	ld_add_method(L, LD_CONFIG, "policy", config_policy);
 #endif
 #if defined(DEVSYS_FEATURE_FORGE) && defined(DEVSYS_FEATURE_POLICY)
 	static const luaL_Reg forge_fns[] = { { "forge_open", l_forge_open }, { "pr_body", l_pr_body },

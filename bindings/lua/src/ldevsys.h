@@ -79,6 +79,13 @@ bool ld_field_bool(lua_State *L, int idx, const char *k, bool def);
 const char **ld_str_array(lua_State *L, int idx, const char *k, size_t *n);
 /* Register a handle type: its metatable with methods and the shared release. */
 void ld_register(lua_State *L, const char *tname, const luaL_Reg *methods);
+/* Add method @p name to registered handle type @p tname (one module's method on another's type). */
+void ld_add_method(lua_State *L, const char *tname, const char *name, lua_CFunction fn);
+/*
+ * Set *@p dead to 1 when @p L closes (a sentinel in its registry): for what a
+ * plug-in registered from @p L, which outlives the state.
+ */
+void ld_mark_dead_at_close(lua_State *L, int *dead);
 
 /* nil, message, code; or, for DEVSYS_EUSER with a raised callback error, raise it again. */
 int ld_fail(lua_State *L, int rc, ld_cb *cb);
@@ -86,6 +93,31 @@ int ld_fail(lua_State *L, int rc, ld_cb *cb);
 void ld_pushbuf(lua_State *L, devsys_buf *b);
 /* Push a string or nil. */
 void ld_pushstr(lua_State *L, const char *s);
+/* A call's result with nothing to return: true; or nil, message, code (ld_fail). */
+int ld_ok(lua_State *L, int rc);
+/* A call's devsys_buf result: its bytes; or nil, message, code. Disposes @p b either way. */
+int ld_buf_result(lua_State *L, int rc, devsys_buf *b);
+/*
+ * Push a new array table of @p n entries: @p push_i, a statement that may use
+ * size_t i (0 to n - 1), pushes entry i + 1.
+ */
+#define LD_PUSH_ARRAY(L, n, push_i)                                   \
+	do {                                                          \
+		size_t ld_n_ = (n);                                   \
+		lua_createtable((L), (int)ld_n_, 0);                  \
+		for (size_t i = 0; i < ld_n_; i++) {                  \
+			push_i;                                       \
+			lua_rawseti((L), -2, (lua_Integer)i + 1);     \
+		}                                                     \
+	} while (0)
+/*
+ * A plug-in's method looked up protected (an __index metamethod may run, and
+ * raise: never across the library's frames): call ld_lookup_k with the
+ * object and the name pushed (2 arguments, 1 result); ld_absent() says
+ * whether the result is the marker for a missing method.
+ */
+int ld_lookup_k(lua_State *L);
+bool ld_absent(lua_State *L, int idx);
 
 /* Callbacks: store the function at @p idx (nil: none); call with nargs already pushed after it. */
 void ld_cb_init(ld_cb *cb);

@@ -190,20 +190,14 @@ static int p_code(lua_State *L)
 static int p_load(lua_State *L)
 {
 	int rc = devsys_pipeline_load(ld_check(L, 1, LD_PIPELINE), ld_checkcstr(L, 2));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 /* p:cancel(): the running stage (or the next one) ends "canceled" */
 static int p_cancel(lua_State *L)
 {
 	int rc = devsys_pipeline_cancel(ld_check(L, 1, LD_PIPELINE));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 /* p:cancel_task(task_id) -> signaled (true: its owner process was told) | nil, msg, code */
@@ -282,10 +276,7 @@ static int sr_log(lua_State *L)
 	size_t len;
 	const char *text = luaL_checklstring(L, 2, &len);
 	int rc = devsys_stage_run_log(run, text, len);
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 #ifdef DEVSYS_FEATURE_RUNNER
@@ -352,10 +343,7 @@ static int sr_spec_json(lua_State *L)
 static int sr_set_outcome(lua_State *L)
 {
 	int rc = devsys_stage_run_set_outcome(ld_check(L, 1, LD_STAGE_RUN), ld_checkcstr(L, 2));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 static const char *const failure_classes[] = { "none", "build", "system", "stalled", "timeout", "canceled", NULL };
@@ -442,12 +430,7 @@ static int p_replace_stage(lua_State *L)
 /* devsys.pipeline_stages() -> { "validate", "checkout", ... } in the order a task runs them */
 static int l_pipeline_stages(lua_State *L)
 {
-	size_t n = devsys_pipeline_stage_count();
-	lua_createtable(L, (int)n, 0);
-	for (size_t i = 0; i < n; i++) {
-		lua_pushstring(L, devsys_pipeline_stage_name(i));
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
+	LD_PUSH_ARRAY(L, devsys_pipeline_stage_count(), lua_pushstring(L, devsys_pipeline_stage_name(i)));
 	return 1;
 }
 

@@ -35,18 +35,10 @@ typedef struct ld_plug {
 
 static ld_plug *plugs; /* registrations' payloads: the library keeps them until the process ends */
 
-static int plug_gc(lua_State *L)
-{
-	ld_plug **p = lua_touserdata(L, 1);
-	if (p && *p)
-		(*p)->dead = 1;
-	return 0;
-}
-
 /* A new payload for the value at @p idx; a sentinel in the registry marks it dead when the state closes. */
 static ld_plug *plug_new(lua_State *L, int idx, const char *what, const char *name)
 {
-	ld_plug *p = calloc(1, sizeof(*p)), **sentinel;
+	ld_plug *p = calloc(1, sizeof(*p));
 	if (!p)
 		luaL_error(L, "out of memory");
 	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
@@ -56,13 +48,7 @@ static ld_plug *plug_new(lua_State *L, int idx, const char *what, const char *na
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	lua_pushvalue(L, idx);
 	p->obj = luaL_ref(L, LUA_REGISTRYINDEX);
-	sentinel = lua_newuserdatauv(L, sizeof(*sentinel), 0);
-	*sentinel = p;
-	lua_newtable(L);
-	lua_pushcfunction(L, plug_gc);
-	lua_setfield(L, -2, "__gc");
-	lua_setmetatable(L, -2);
-	luaL_ref(L, LUA_REGISTRYINDEX);
+	ld_mark_dead_at_close(L, &p->dead);
 	p->next = plugs;
 	plugs = p;
 	return p;
@@ -128,17 +114,6 @@ static int plug_parse(lua_State *L, ld_plug *p, const char *slot, lua_CFunction 
 	return plug_pcall(L, p, slot, 2, 0);
 }
 
-static char absent_key; /* lookup_k's answer for a missing method */
-
-/* Protected: obj[name] (an __index metamethod may run, and raise), or the absent marker. */
-static int lookup_k(lua_State *L)
-{
-	lua_getfield(L, 1, lua_tostring(L, 2));
-	if (lua_isnil(L, -1))
-		lua_pushlightuserdata(L, &absent_key);
-	return 1;
-}
-
 /*
  * Push method @p m of the instance table @p ref and the table (self): 1; 0
  * (nothing pushed) when it has no such method; DEVSYS_EUSER with the error
@@ -147,12 +122,12 @@ static int lookup_k(lua_State *L)
 static int push_method(lua_State *L, ld_plug *p, int ref, const char *m)
 {
 	int rc;
-	lua_pushcfunction(L, lookup_k);
+	lua_pushcfunction(L, ld_lookup_k);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
 	lua_pushstring(L, m);
 	if ((rc = plug_pcall(L, p, m, 2, 1)) < 0)
 		return rc;
-	if (lua_touserdata(L, -1) == &absent_key) {
+	if (ld_absent(L, -1)) {
 		lua_pop(L, 1);
 		return 0;
 	}
@@ -378,6 +353,24 @@ static void push_runner_opts(lua_State *L, const devsys_runner_options *o)
 	lua_setfield(L, -2, "allow_shell");
 }
 
+/*
+ * Call the plug-in's factory (pushed, its options table after it): 0 with the
+ * instance table on top, or the open slot's error (it raised, or returned no
+ * table: "not a @p what table").
+ */
+static int call_factory(lua_State *L, ld_plug *p, const char *what)
+{
+	int rc;
+	if ((rc = plug_pcall(L, p, "the factory", 1, 1)) < 0)
+		return rc;
+	if (!lua_istable(L, -1)) {
+		lua_pushfstring(L, "the factory returned a %s, not a %s table", luaL_typename(L, -1), what);
+		lua_remove(L, -2);
+		return plug_raised(L, p, "open");
+	}
+	return 0;
+}
+
 /* factory(opts) -> the instance table (exec required; prepare, cleanup, upload, download, workdir, describe, close) */
 static int rn_open(void **self, const devsys_runner_options *opts, void *payload)
 {
@@ -389,13 +382,8 @@ static int rn_open(void **self, const devsys_runner_options *opts, void *payload
 		return DEVSYS_EUSER;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, p->obj);
 	push_runner_opts(L, opts);
-	if ((rc = plug_pcall(L, p, "the factory", 1, 1)) < 0)
+	if ((rc = call_factory(L, p, "runner")) < 0)
 		return rc;
-	if (!lua_istable(L, -1)) {
-		lua_pushfstring(L, "the factory returned a %s, not a runner table", luaL_typename(L, -1));
-		lua_remove(L, -2);
-		return plug_raised(L, p, "open");
-	}
 	if (!(r = calloc(1, sizeof(*r)))) {
 		lua_pop(L, 1);
 		return devsys_error_set_str(DEVSYS_ENOMEM, "out of memory");
@@ -662,14 +650,6 @@ typedef struct ld_finst {
 } ld_finst;
 
 /* A sink call's result: true, or nil, msg, code */
-static int sink_result(lua_State *L, int rc)
-{
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
 /* sink:review{reviewer=, commit_sha=, state=} */
 static int sink_review(lua_State *L)
 {
@@ -680,7 +660,7 @@ static int sink_review(lua_State *L)
 	r.commit_sha = ld_field_str(L, 2, "commit_sha", NULL);
 	lua_getfield(L, 2, "state");
 	r.state = luaL_checkoption(L, -1, "commented", review_states);
-	return sink_result(L, devsys_forge_sink_review(s, &r));
+	return ld_ok(L, devsys_forge_sink_review(s, &r));
 }
 
 /* sink:check{context=, sha=, state=, kind=} */
@@ -695,27 +675,27 @@ static int sink_check(lua_State *L)
 	c.state = luaL_checkoption(L, -1, "pending", check_states);
 	lua_getfield(L, 2, "kind");
 	c.kind = luaL_checkoption(L, -1, "status", check_kinds);
-	return sink_result(L, devsys_forge_sink_check(s, &c));
+	return ld_ok(L, devsys_forge_sink_check(s, &c));
 }
 
 /* sink:file(path [, old_path]) */
 static int sink_file(lua_State *L)
 {
 	devsys_forge_sink *s = ld_check(L, 1, LD_FORGE_SINK);
-	return sink_result(L, devsys_forge_sink_file(s, ld_checkcstr(L, 2), ld_optcstr(L, 3, NULL)));
+	return ld_ok(L, devsys_forge_sink_file(s, ld_checkcstr(L, 2), ld_optcstr(L, 3, NULL)));
 }
 
 /* sink:truncated(): the forge's file list stopped short */
 static int sink_truncated(lua_State *L)
 {
-	return sink_result(L, devsys_forge_sink_truncated(ld_check(L, 1, LD_FORGE_SINK)));
+	return ld_ok(L, devsys_forge_sink_truncated(ld_check(L, 1, LD_FORGE_SINK)));
 }
 
 /* sink:author(login) */
 static int sink_author(lua_State *L)
 {
 	devsys_forge_sink *s = ld_check(L, 1, LD_FORGE_SINK);
-	return sink_result(L, devsys_forge_sink_author(s, ld_checkcstr(L, 2)));
+	return ld_ok(L, devsys_forge_sink_author(s, ld_checkcstr(L, 2)));
 }
 
 static void push_forge_opts(lua_State *L, const devsys_forge_open_options *o)
@@ -748,13 +728,8 @@ static int fg_open(void **self, const devsys_forge_open_options *opts, void *pay
 		return DEVSYS_EUSER;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, p->obj);
 	push_forge_opts(L, opts);
-	if ((rc = plug_pcall(L, p, "the factory", 1, 1)) < 0)
+	if ((rc = call_factory(L, p, "provider")) < 0)
 		return rc;
-	if (!lua_istable(L, -1)) {
-		lua_pushfstring(L, "the factory returned a %s, not a provider table", luaL_typename(L, -1));
-		lua_remove(L, -2);
-		return plug_raised(L, p, "open");
-	}
 	if (!(f = calloc(1, sizeof(*f)))) {
 		lua_pop(L, 1);
 		return devsys_error_set_str(DEVSYS_ENOMEM, "out of memory");
@@ -1119,10 +1094,7 @@ static int l_register_forge(lua_State *L)
 static int l_unregister_forge(lua_State *L)
 {
 	int rc = devsys_forge_unregister(ld_checkcstr(L, 1));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 /* devsys.forge_find(name) -> true, its vtable version | nil, msg (the registered names), code */
@@ -1169,9 +1141,5 @@ void ld_open_plugins(lua_State *L)
 #endif
 	luaL_setfuncs(L, fns, 0);
 	/* ws:add_redactor(fn) joins the Workspace's methods (core.c registered them) */
-	luaL_getmetatable(L, LD_WORKSPACE);
-	lua_getfield(L, -1, "__index");
-	lua_pushcfunction(L, ws_add_redactor);
-	lua_setfield(L, -2, "add_redactor");
-	lua_pop(L, 2);
+	ld_add_method(L, LD_WORKSPACE, "add_redactor", ws_add_redactor);
 }

@@ -6,24 +6,6 @@
 
 #include <string.h>
 
-static int ok(lua_State *L, int rc)
-{
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
-static int buf_result(lua_State *L, int rc, devsys_buf *b)
-{
-	if (rc < 0) {
-		devsys_buf_dispose(b);
-		return ld_fail(L, rc, NULL);
-	}
-	ld_pushbuf(L, b);
-	return 1;
-}
-
 /* ---- config ---- */
 #ifdef DEVSYS_FEATURE_CONFIG
 static void config_release(lua_State *L, ld_handle *h)
@@ -61,12 +43,7 @@ static int l_config_parse(lua_State *L)
 static int c_runners(lua_State *L)
 {
 	devsys_config *c = ld_check(L, 1, LD_CONFIG);
-	size_t n = devsys_config_runner_count(c);
-	lua_createtable(L, (int)n, 0);
-	for (size_t i = 0; i < n; i++) {
-		lua_pushstring(L, devsys_config_runner_name(c, i));
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
+	LD_PUSH_ARRAY(L, devsys_config_runner_count(c), lua_pushstring(L, devsys_config_runner_name(c, i)));
 	return 1;
 }
 
@@ -161,12 +138,7 @@ static int c_runner_max_concurrent(lua_State *L)
 static int c_forges(lua_State *L)
 {
 	devsys_config *c = ld_check(L, 1, LD_CONFIG);
-	size_t n = devsys_config_forge_count(c);
-	lua_createtable(L, (int)n, 0);
-	for (size_t i = 0; i < n; i++) {
-		lua_pushstring(L, devsys_config_forge_host(c, i));
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
+	LD_PUSH_ARRAY(L, devsys_config_forge_count(c), lua_pushstring(L, devsys_config_forge_host(c, i)));
 	return 1;
 }
 
@@ -356,7 +328,7 @@ static int r_merge(lua_State *L)
 {
 	devsys_report *dst = ld_check(L, 1, LD_REPORT);
 	devsys_report *src = ld_check(L, 2, LD_REPORT);
-	return ok(L, devsys_report_merge(dst, src));
+	return ld_ok(L, devsys_report_merge(dst, src));
 }
 
 static int r_tests(lua_State *L)
@@ -388,24 +360,14 @@ static int r_time(lua_State *L)
 static int r_cases(lua_State *L)
 {
 	devsys_report *r = ld_check(L, 1, LD_REPORT);
-	size_t n = devsys_report_case_count(r);
-	lua_createtable(L, (int)n, 0);
-	for (size_t i = 0; i < n; i++) {
-		push_case(L, devsys_report_case_at(r, i));
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
+	LD_PUSH_ARRAY(L, devsys_report_case_count(r), push_case(L, devsys_report_case_at(r, i)));
 	return 1;
 }
 
 static int r_sources(lua_State *L)
 {
 	devsys_report *r = ld_check(L, 1, LD_REPORT);
-	size_t n = devsys_report_source_count(r);
-	lua_createtable(L, (int)n, 0);
-	for (size_t i = 0; i < n; i++) {
-		lua_pushstring(L, devsys_report_source_at(r, i));
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
+	LD_PUSH_ARRAY(L, devsys_report_source_count(r), lua_pushstring(L, devsys_report_source_at(r, i)));
 	return 1;
 }
 
@@ -431,14 +393,14 @@ static int r_junit(lua_State *L)
 {
 	devsys_report *r = ld_check(L, 1, LD_REPORT);
 	devsys_buf b = DEVSYS_BUF_INIT;
-	return buf_result(L, devsys_report_junit_buf(r, &b), &b);
+	return ld_buf_result(L, devsys_report_junit_buf(r, &b), &b);
 }
 
 static int r_summary_json(lua_State *L)
 {
 	devsys_report *r = ld_check(L, 1, LD_REPORT);
 	devsys_buf b = DEVSYS_BUF_INIT;
-	return buf_result(L, devsys_report_summary_json(r, &b), &b);
+	return ld_buf_result(L, devsys_report_summary_json(r, &b), &b);
 }
 
 /* report:cases_json() -> [{"suite","classname","name","status","time",...}] as the CLI and devsysd give it */
@@ -446,19 +408,19 @@ static int r_cases_json(lua_State *L)
 {
 	devsys_report *r = ld_check(L, 1, LD_REPORT);
 	devsys_buf b = DEVSYS_BUF_INIT;
-	return buf_result(L, devsys_report_cases_json(&b, r), &b);
+	return ld_buf_result(L, devsys_report_cases_json(&b, r), &b);
 }
 
 static int r_write_junit(lua_State *L)
 {
 	devsys_report *r = ld_check(L, 1, LD_REPORT);
-	return ok(L, devsys_report_write_junit(r, ld_checkcstr(L, 2)));
+	return ld_ok(L, devsys_report_write_junit(r, ld_checkcstr(L, 2)));
 }
 
 static int r_write_summary(lua_State *L)
 {
 	devsys_report *r = ld_check(L, 1, LD_REPORT);
-	return ok(L, devsys_report_write_summary(r, ld_checkcstr(L, 2)));
+	return ld_ok(L, devsys_report_write_summary(r, ld_checkcstr(L, 2)));
 }
 #endif
 
@@ -484,25 +446,25 @@ static int l_record_open(lua_State *L)
 
 static int l_stage_check(lua_State *L)
 {
-	return ok(L, devsys_stage_check(ld_checkcstr(L, 1)));
+	return ld_ok(L, devsys_stage_check(ld_checkcstr(L, 1)));
 }
 
 static int rec_set_string(lua_State *L)
 {
 	devsys_record *r = ld_check(L, 1, LD_RECORD);
-	return ok(L, devsys_record_set_string(r, ld_checkcstr(L, 2), ld_checkcstr(L, 3)));
+	return ld_ok(L, devsys_record_set_string(r, ld_checkcstr(L, 2), ld_checkcstr(L, 3)));
 }
 
 static int rec_set_int(lua_State *L)
 {
 	devsys_record *r = ld_check(L, 1, LD_RECORD);
-	return ok(L, devsys_record_set_int(r, ld_checkcstr(L, 2), (int64_t)luaL_checkinteger(L, 3)));
+	return ld_ok(L, devsys_record_set_int(r, ld_checkcstr(L, 2), (int64_t)luaL_checkinteger(L, 3)));
 }
 
 static int rec_set_json(lua_State *L)
 {
 	devsys_record *r = ld_check(L, 1, LD_RECORD);
-	return ok(L, devsys_record_set_json(r, ld_checkcstr(L, 2), ld_checkcstr(L, 3)));
+	return ld_ok(L, devsys_record_set_json(r, ld_checkcstr(L, 2), ld_checkcstr(L, 3)));
 }
 
 static int rec_set_spec(lua_State *L)
@@ -511,13 +473,13 @@ static int rec_set_spec(lua_State *L)
 	size_t len;
 	const char *name = ld_checkcstr(L, 2);
 	const char *data = luaL_checklstring(L, 3, &len);
-	return ok(L, devsys_record_set_spec(r, name, data, len));
+	return ld_ok(L, devsys_record_set_spec(r, name, data, len));
 }
 
 static int rec_set_repo_url(lua_State *L)
 {
 	devsys_record *r = ld_check(L, 1, LD_RECORD);
-	return ok(L, devsys_record_set_repo_url(r, ld_checkcstr(L, 2)));
+	return ld_ok(L, devsys_record_set_repo_url(r, ld_checkcstr(L, 2)));
 }
 
 #ifdef DEVSYS_FEATURE_GIT
@@ -527,7 +489,7 @@ static int rec_git_step(lua_State *L)
 	devsys_record *r = ld_check(L, 1, LD_RECORD);
 	const char *type = ld_checkcstr(L, 2);
 	devsys_repo *repo = ld_check(L, 3, LD_REPO);
-	return ok(L, devsys_record_git_step(r, type, devsys_repo_url(repo), devsys_repo_branch(repo),
+	return ld_ok(L, devsys_record_git_step(r, type, devsys_repo_url(repo), devsys_repo_branch(repo),
 	                                    devsys_repo_base_branch(repo), devsys_repo_base_sha(repo),
 	                                    devsys_repo_head_sha(repo)));
 }
@@ -536,26 +498,26 @@ static int rec_git_step(lua_State *L)
 static int rec_stage_begin(lua_State *L)
 {
 	devsys_record *r = ld_check(L, 1, LD_RECORD);
-	return ok(L, devsys_record_stage_begin(r, ld_checkcstr(L, 2)));
+	return ld_ok(L, devsys_record_stage_begin(r, ld_checkcstr(L, 2)));
 }
 
 /* record:stage_end(stage, result [, failure_class]) */
 static int rec_stage_end(lua_State *L)
 {
 	devsys_record *r = ld_check(L, 1, LD_RECORD);
-	return ok(L, devsys_record_stage_end(r, ld_checkcstr(L, 2), ld_checkcstr(L, 3), ld_optcstr(L, 4, NULL)));
+	return ld_ok(L, devsys_record_stage_end(r, ld_checkcstr(L, 2), ld_checkcstr(L, 3), ld_optcstr(L, 4, NULL)));
 }
 
 static int rec_save(lua_State *L)
 {
-	return ok(L, devsys_record_save(ld_check(L, 1, LD_RECORD)));
+	return ld_ok(L, devsys_record_save(ld_check(L, 1, LD_RECORD)));
 }
 
 static int rec_json(lua_State *L)
 {
 	devsys_record *r = ld_check(L, 1, LD_RECORD);
 	devsys_buf b = DEVSYS_BUF_INIT;
-	return buf_result(L, devsys_record_json(r, &b), &b);
+	return ld_buf_result(L, devsys_record_json(r, &b), &b);
 }
 
 /* record:event(type [, data_json]) -> seq */
@@ -585,26 +547,26 @@ static int rec_run_add_junit(lua_State *L)
 {
 	devsys_record *r = ld_check(L, 1, LD_RECORD);
 	unsigned int run = (unsigned int)luaL_checkinteger(L, 2);
-	return ok(L, devsys_record_run_add_junit(r, run, ld_checkcstr(L, 3)));
+	return ld_ok(L, devsys_record_run_add_junit(r, run, ld_checkcstr(L, 3)));
 }
 
 static int rec_run_complete(lua_State *L)
 {
 	devsys_record *r = ld_check(L, 1, LD_RECORD);
-	return ok(L, devsys_record_run_complete(r, (unsigned int)luaL_checkinteger(L, 2)));
+	return ld_ok(L, devsys_record_run_complete(r, (unsigned int)luaL_checkinteger(L, 2)));
 }
 
 static int rec_write_acceptance(lua_State *L)
 {
 	devsys_record *r = ld_check(L, 1, LD_RECORD);
-	return ok(L, devsys_record_write_acceptance(r, ld_checkcstr(L, 2)));
+	return ld_ok(L, devsys_record_write_acceptance(r, ld_checkcstr(L, 2)));
 }
 
 static int rec_log_path(lua_State *L)
 {
 	devsys_record *r = ld_check(L, 1, LD_RECORD);
 	devsys_buf b = DEVSYS_BUF_INIT;
-	return buf_result(L, devsys_record_log_path(&b, r, ld_checkcstr(L, 2)), &b);
+	return ld_buf_result(L, devsys_record_log_path(&b, r, ld_checkcstr(L, 2)), &b);
 }
 
 /*
@@ -682,7 +644,7 @@ static int l_record_path(lua_State *L)
 	lua_Integer run = luaL_optinteger(L, 3, 0);
 	devsys_buf b = DEVSYS_BUF_INIT;
 	luaL_argcheck(L, run >= 0 && run <= 0x7fffffff, 3, "run must be 0..2^31-1");
-	return buf_result(L, devsys_record_path(&b, t, (devsys_record_file)file, (unsigned int)run, ld_optcstr(L, 4, NULL)),
+	return ld_buf_result(L, devsys_record_path(&b, t, (devsys_record_file)file, (unsigned int)run, ld_optcstr(L, 4, NULL)),
 	                  &b);
 }
 
@@ -755,7 +717,7 @@ static int l_store_open(lua_State *L)
 static int st_task_create(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
-	return ok(L, devsys_store_task_create(st, ld_checkcstr(L, 2), ld_optcstr(L, 3, NULL)));
+	return ld_ok(L, devsys_store_task_create(st, ld_checkcstr(L, 2), ld_optcstr(L, 3, NULL)));
 }
 
 /* store:transition(id, "validated" [, reason]) */
@@ -763,13 +725,13 @@ static int st_transition(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
 	const char *id = ld_checkcstr(L, 2);
-	return ok(L, devsys_store_transition(st, id, state_arg(L, 3), ld_optcstr(L, 4, NULL)));
+	return ld_ok(L, devsys_store_transition(st, id, state_arg(L, 3), ld_optcstr(L, 4, NULL)));
 }
 
 static int st_stage_begin(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
-	return ok(L, devsys_store_stage_begin(st, ld_checkcstr(L, 2), ld_checkcstr(L, 3)));
+	return ld_ok(L, devsys_store_stage_begin(st, ld_checkcstr(L, 2), ld_checkcstr(L, 3)));
 }
 
 /* store:stage_end(id, stage, result, next_state) */
@@ -777,7 +739,7 @@ static int st_stage_end(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
 	const char *id = ld_checkcstr(L, 2), *stage = ld_checkcstr(L, 3), *result = ld_checkcstr(L, 4);
-	return ok(L, devsys_store_stage_end(st, id, stage, result, state_arg(L, 5)));
+	return ld_ok(L, devsys_store_stage_end(st, id, stage, result, state_arg(L, 5)));
 }
 
 static int st_task_state(lua_State *L)
@@ -794,7 +756,7 @@ static int st_task_json(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
 	devsys_buf b = DEVSYS_BUF_INIT;
-	return buf_result(L, devsys_store_task_json(st, ld_checkcstr(L, 2), &b), &b);
+	return ld_buf_result(L, devsys_store_task_json(st, ld_checkcstr(L, 2), &b), &b);
 }
 
 /* store:list_json([state [, offset [, limit]]]) */
@@ -804,7 +766,7 @@ static int st_list_json(lua_State *L)
 	devsys_buf b = DEVSYS_BUF_INIT;
 	const char *filter = ld_optcstr(L, 2, NULL);
 	size_t off = (size_t)luaL_optinteger(L, 3, 0), lim = (size_t)luaL_optinteger(L, 4, 0);
-	return buf_result(L, devsys_store_list_json(st, filter, off, lim, &b), &b);
+	return ld_buf_result(L, devsys_store_list_json(st, filter, off, lim, &b), &b);
 }
 
 /* store:resume(id) -> the stage to resume from ("" when none) */
@@ -812,7 +774,7 @@ static int st_resume(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
 	devsys_buf b = DEVSYS_BUF_INIT;
-	return buf_result(L, devsys_store_resume(st, ld_checkcstr(L, 2), &b), &b);
+	return ld_buf_result(L, devsys_store_resume(st, ld_checkcstr(L, 2), &b), &b);
 }
 
 static int st_recover(lua_State *L)
@@ -829,7 +791,7 @@ static int st_recover(lua_State *L)
 static int st_run_record(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
-	return ok(L, devsys_store_run_record(st, ld_checkcstr(L, 2), (unsigned int)luaL_checkinteger(L, 3)));
+	return ld_ok(L, devsys_store_run_record(st, ld_checkcstr(L, 2), (unsigned int)luaL_checkinteger(L, 3)));
 }
 
 /* ---- the queue ---- */
@@ -839,7 +801,7 @@ static int st_submit(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
 	const char *id = ld_checkcstr(L, 2);
-	return ok(L, devsys_store_submit(st, id, ld_optcstr(L, 3, NULL), ld_optcstr(L, 4, NULL)));
+	return ld_ok(L, devsys_store_submit(st, id, ld_optcstr(L, 3, NULL), ld_optcstr(L, 4, NULL)));
 }
 
 /* store:claim(owner, host [, {profile, ...} [, lease_ms]]) -> task id | false (nothing to claim) | nil, msg, code */
@@ -860,7 +822,7 @@ static int st_claim(lua_State *L)
 		lua_pushboolean(L, 0);
 		return 1;
 	}
-	return buf_result(L, rc, &b);
+	return ld_buf_result(L, rc, &b);
 }
 
 /* store:heartbeat(id, owner [, lease_ms]) -> true | nil, msg, code (DEVSYS_ESTATE: the lease is lost) */
@@ -868,7 +830,7 @@ static int st_heartbeat(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
 	const char *id = ld_checkcstr(L, 2), *owner = ld_checkcstr(L, 3);
-	return ok(L, devsys_store_heartbeat(st, id, owner, (unsigned int)luaL_optinteger(L, 4, 0)));
+	return ld_ok(L, devsys_store_heartbeat(st, id, owner, (unsigned int)luaL_optinteger(L, 4, 0)));
 }
 
 /* store:release(id, owner [, reason]) -> true | nil, msg, code */
@@ -876,7 +838,7 @@ static int st_release(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
 	const char *id = ld_checkcstr(L, 2), *owner = ld_checkcstr(L, 3);
-	return ok(L, devsys_store_release(st, id, owner, ld_optcstr(L, 4, NULL)));
+	return ld_ok(L, devsys_store_release(st, id, owner, ld_optcstr(L, 4, NULL)));
 }
 
 /* store:complete(id, owner) -> true | nil, msg, code */
@@ -884,7 +846,7 @@ static int st_complete(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
 	const char *id = ld_checkcstr(L, 2), *owner = ld_checkcstr(L, 3);
-	return ok(L, devsys_store_complete(st, id, owner));
+	return ld_ok(L, devsys_store_complete(st, id, owner));
 }
 
 /* store:document(id, name) -> a kept record document ("task.json", "tests/latest/summary.json", ...) | nil, msg, code */
@@ -893,7 +855,7 @@ static int st_document(lua_State *L)
 	devsys_store *st = ld_check(L, 1, LD_STORE);
 	const char *id = ld_checkcstr(L, 2), *name = ld_checkcstr(L, 3);
 	devsys_buf b = DEVSYS_BUF_INIT;
-	return buf_result(L, devsys_store_document(&b, st, id, name), &b);
+	return ld_buf_result(L, devsys_store_document(&b, st, id, name), &b);
 }
 
 /* store:backend() -> "sqlite" | "postgresql" */
@@ -930,7 +892,7 @@ static int st_worker_beat(lua_State *L)
 	w.completed = (unsigned long long)ld_field_int(L, 2, "completed", 0);
 	w.expiries = (unsigned long long)ld_field_int(L, 2, "expiries", 0);
 	w.stopped = ld_field_bool(L, 2, "stopped", false);
-	return ok(L, devsys_store_worker_beat(st, &w));
+	return ld_ok(L, devsys_store_worker_beat(st, &w));
 }
 
 /* store:workers_json() -> the worker registry as JSON text */
@@ -939,7 +901,7 @@ static int st_metrics(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
 	devsys_buf b = DEVSYS_BUF_INIT;
-	return buf_result(L, devsys_store_metrics(st, &b), &b);
+	return ld_buf_result(L, devsys_store_metrics(st, &b), &b);
 }
 
 /* store:check([repair]) -> the drift report (JSON), how many drift entries | nil, msg, code */
@@ -972,7 +934,7 @@ static int st_workers_json(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
 	devsys_buf b = DEVSYS_BUF_INIT;
-	return buf_result(L, devsys_store_workers_json(st, &b), &b);
+	return ld_buf_result(L, devsys_store_workers_json(st, &b), &b);
 }
 
 /* store:cancel_request(id [, reason]) -> true (asked of its holder) | false (canceled here) | nil, msg, code */
@@ -1008,7 +970,7 @@ static int st_claims_json(lua_State *L)
 {
 	devsys_store *st = ld_check(L, 1, LD_STORE);
 	devsys_buf b = DEVSYS_BUF_INIT;
-	return buf_result(L, devsys_store_claims_json(st, ld_optcstr(L, 2, NULL), &b), &b);
+	return ld_buf_result(L, devsys_store_claims_json(st, ld_optcstr(L, 2, NULL), &b), &b);
 }
 
 static int l_state_allowed(lua_State *L)
@@ -1083,6 +1045,4 @@ void ld_open_records(lua_State *L)
 	ld_register(L, LD_STORE, st_methods);
 	luaL_setfuncs(L, st_fns, 0);
 #endif
-	(void)ok;
-	(void)buf_result;
 }

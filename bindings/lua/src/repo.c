@@ -116,12 +116,7 @@ static int l_branch_name(lua_State *L)
 {
 	devsys_buf b = DEVSYS_BUF_INIT;
 	int rc = devsys_repo_branch_name(&b, ld_optcstr(L, 1, NULL), ld_checkcstr(L, 2), ld_optcstr(L, 3, NULL));
-	if (rc < 0) {
-		devsys_buf_dispose(&b);
-		return ld_fail(L, rc, NULL);
-	}
-	ld_pushbuf(L, &b);
-	return 1;
+	return ld_buf_result(L, rc, &b);
 }
 
 /* devsys.branch_is_protected(branch [, remote_default]) -> boolean (the library's defaults) */

@@ -211,20 +211,14 @@ static int runner_prepare(lua_State *L)
 {
 	devsys_runner *r = ld_check(L, 1, LD_RUNNER);
 	int rc = devsys_runner_prepare(r, ld_check(L, 2, LD_TASK));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 static int runner_cleanup(lua_State *L)
 {
 	devsys_runner *r = ld_check(L, 1, LD_RUNNER);
 	int rc = devsys_runner_cleanup(r, ld_check(L, 2, LD_TASK));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 static int runner_workdir(lua_State *L)
@@ -239,20 +233,14 @@ static int runner_upload(lua_State *L)
 {
 	devsys_runner *r = ld_check(L, 1, LD_RUNNER);
 	int rc = devsys_runner_upload(r, ld_checkcstr(L, 2), ld_checkcstr(L, 3));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 static int runner_download(lua_State *L)
 {
 	devsys_runner *r = ld_check(L, 1, LD_RUNNER);
 	int rc = devsys_runner_download(r, ld_checkcstr(L, 2), ld_checkcstr(L, 3));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 static int runner_describe(lua_State *L)

@@ -160,10 +160,7 @@ static int s_resolve_all(lua_State *L)
 	ld_enter(L);
 	rc = devsys_secrets_resolve_all(s, t, stage);
 	ld_cb_raise_pending(L, &h->audit);
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 static int push_masker(lua_State *L, int rc, devsys_masker *m)
@@ -197,10 +194,7 @@ static int m_add(lua_State *L)
 	size_t len;
 	const char *value = luaL_checklstring(L, 3, &len);
 	int rc = devsys_masker_add(m, name, value, len);
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 static int m_count(lua_State *L)
@@ -216,12 +210,7 @@ static int m_mask(lua_State *L)
 	const char *text = luaL_checklstring(L, 2, &len);
 	devsys_buf b = DEVSYS_BUF_INIT;
 	int rc = devsys_masker_mask(m, text, len, &b);
-	if (rc < 0) {
-		devsys_buf_dispose(&b);
-		return ld_fail(L, rc, NULL);
-	}
-	ld_pushbuf(L, &b);
-	return 1;
+	return ld_buf_result(L, rc, &b);
 }
 
 static int write_cb(const char *data, size_t len, void *payload)
@@ -287,10 +276,7 @@ static int l_add_redactor(lua_State *L)
 	int rc = devsys_masker_redactor(&vt, &self, m);
 	if (rc == 0 && (rc = devsys_workspace_add_redactor(ws, vt, self)) < 0)
 		vt->release(self); /* not registered: drop the redactor's reference */
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 void ld_open_secrets(lua_State *L)
@@ -324,10 +310,6 @@ void ld_open_secrets(lua_State *L)
 	ld_register(L, LD_STREAM, st_methods);
 	luaL_setfuncs(L, fns, 0);
 	/* the workspace method lives with the masker it needs */
-	luaL_getmetatable(L, LD_WORKSPACE);
-	lua_getfield(L, -1, "__index");
-	lua_pushcfunction(L, l_add_redactor);
-	lua_setfield(L, -2, "add_masker");
-	lua_pop(L, 2);
+	ld_add_method(L, LD_WORKSPACE, "add_masker", l_add_redactor);
 }
 #endif /* DEVSYS_FEATURE_SECRETS */

@@ -121,11 +121,7 @@ static void push_node(lua_State *L, const devsys_node *n, int depth)
 		return;
 	case DEVSYS_NODE_ARRAY:
 		size = devsys_node_size(n);
-		lua_createtable(L, (int)size, 0);
-		for (size_t i = 0; i < size; i++) {
-			push_node(L, devsys_node_at(n, i), depth + 1);
-			lua_rawseti(L, -2, (lua_Integer)i + 1);
-		}
+		LD_PUSH_ARRAY(L, size, push_node(L, devsys_node_at(n, i), depth + 1));
 		return;
 	case DEVSYS_NODE_OBJECT:
 		size = devsys_node_size(n);
@@ -232,12 +228,7 @@ static int spec_to_json(lua_State *L)
 	devsys_spec *s = ld_check(L, 1, LD_SPEC);
 	devsys_buf b = DEVSYS_BUF_INIT;
 	int rc = devsys_node_to_json(&b, doc_arg(L, s, 2));
-	if (rc < 0) {
-		devsys_buf_dispose(&b);
-		return ld_fail(L, rc, NULL);
-	}
-	ld_pushbuf(L, &b);
-	return 1;
+	return ld_buf_result(L, rc, &b);
 }
 
 static int push_validation(lua_State *L, int rc, devsys_validation *v)
@@ -314,10 +305,7 @@ static int schema_check(lua_State *L)
 	devsys_schema *sc = ld_check(L, 1, LD_SCHEMA);
 	devsys_spec *s = ld_check(L, 2, LD_SPEC);
 	int rc = devsys_schema_validate(NULL, sc, doc_arg(L, s, 3));
-	if (rc < 0)
-		return ld_fail(L, rc, NULL);
-	lua_pushboolean(L, 1);
-	return 1;
+	return ld_ok(L, rc);
 }
 
 static int schema_draft(lua_State *L)
@@ -361,12 +349,7 @@ static void push_error(lua_State *L, const devsys_validation_error *e)
 
 void ld_push_validation(lua_State *L, const devsys_validation *v)
 {
-	size_t n = v ? devsys_validation_count(v) : 0;
-	lua_createtable(L, (int)n, 0);
-	for (size_t i = 0; i < n; i++) {
-		push_error(L, devsys_validation_at(v, i));
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
+	LD_PUSH_ARRAY(L, v ? devsys_validation_count(v) : 0, push_error(L, devsys_validation_at(v, i)));
 }
 
 /* validation:errors() -> { {message=, instance_location=, ...}, ... } (copies) */
@@ -381,12 +364,7 @@ static int v_to_json(lua_State *L)
 {
 	devsys_buf b = DEVSYS_BUF_INIT;
 	int rc = devsys_validation_to_json(&b, ld_check(L, 1, LD_VALIDATION));
-	if (rc < 0) {
-		devsys_buf_dispose(&b);
-		return ld_fail(L, rc, NULL);
-	}
-	ld_pushbuf(L, &b);
-	return 1;
+	return ld_buf_result(L, rc, &b);
 }
 
 /* devsys.task_schema() -> the canonical task schema, compiled (the library's: closing it frees nothing) */

@@ -71,11 +71,7 @@ static int f_stories(lua_State *L)
 static void push_strs(lua_State *L, const devsys_speckit_task *t, bool paths)
 {
 	size_t n = paths ? devsys_speckit_task_path_count(t) : devsys_speckit_task_dep_count(t);
-	lua_createtable(L, (int)n, 0);
-	for (size_t i = 0; i < n; i++) {
-		ld_pushstr(L, paths ? devsys_speckit_task_path_at(t, i) : devsys_speckit_task_dep_at(t, i));
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
+	LD_PUSH_ARRAY(L, n, ld_pushstr(L, paths ? devsys_speckit_task_path_at(t, i) : devsys_speckit_task_dep_at(t, i)));
 }
 
 /* A copy of task @p t: {id=, description=, state=" "|"x"|"X", done=, line=, phase= (1-based), parallel=, story=, deps={}, paths={}} */
@@ -109,12 +105,7 @@ static void push_task(lua_State *L, const devsys_speckit_task *t)
 static int f_tasks(lua_State *L)
 {
 	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
-	size_t n = devsys_speckit_task_count(f);
-	lua_createtable(L, (int)n, 0);
-	for (size_t i = 0; i < n; i++) {
-		push_task(L, devsys_speckit_task_at(f, i));
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
+	LD_PUSH_ARRAY(L, devsys_speckit_task_count(f), push_task(L, devsys_speckit_task_at(f, i)));
 	return 1;
 }
 
@@ -157,12 +148,7 @@ static int f_phases(lua_State *L)
 static int f_requirements(lua_State *L)
 {
 	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
-	size_t n = devsys_speckit_requirement_count(f);
-	lua_createtable(L, (int)n, 0);
-	for (size_t i = 0; i < n; i++) {
-		ld_pushstr(L, devsys_speckit_requirement_at(f, i));
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
+	LD_PUSH_ARRAY(L, devsys_speckit_requirement_count(f), ld_pushstr(L, devsys_speckit_requirement_at(f, i)));
 	return 1;
 }
 
@@ -191,16 +177,24 @@ static int f_checklist_items(lua_State *L)
 	return 2;
 }
 
+/* Feature @p f's findings (devsys_speckit_check) in a new *@p out: 0, or negative with *@p out freed. */
+static int checked(devsys_speckit_findings **out, const devsys_speckit_feature *f)
+{
+	int rc = devsys_speckit_findings_new(out);
+	if (rc < 0 || (rc = devsys_speckit_check(*out, f)) < 0) {
+		devsys_speckit_findings_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 /* feature:check_counts() -> {info=, warning=, error=} (how many findings of each severity) */
 static int f_check_counts(lua_State *L)
 {
-	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
 	devsys_speckit_findings *fs = NULL;
-	int rc = devsys_speckit_findings_new(&fs);
-	if (rc < 0 || (rc = devsys_speckit_check(fs, f)) < 0) {
-		devsys_speckit_findings_free(fs);
+	int rc = checked(&fs, ld_check(L, 1, LD_SPECKIT));
+	if (rc < 0)
 		return ld_fail(L, rc, NULL);
-	}
 	lua_createtable(L, 0, 3);
 	for (int s = DEVSYS_SPECKIT_INFO; s <= DEVSYS_SPECKIT_ERROR; s++) {
 		lua_pushinteger(L, (lua_Integer)devsys_speckit_findings_count_severity(fs, (devsys_speckit_severity)s));
@@ -213,13 +207,10 @@ static int f_check_counts(lua_State *L)
 /* feature:check() -> { {rule=, severity="info"|"warning"|"error", file=, line=, message=}, ... } */
 static int f_check(lua_State *L)
 {
-	devsys_speckit_feature *f = ld_check(L, 1, LD_SPECKIT);
 	devsys_speckit_findings *fs = NULL;
-	int rc = devsys_speckit_findings_new(&fs);
-	if (rc < 0 || (rc = devsys_speckit_check(fs, f)) < 0) {
-		devsys_speckit_findings_free(fs);
+	int rc = checked(&fs, ld_check(L, 1, LD_SPECKIT));
+	if (rc < 0)
 		return ld_fail(L, rc, NULL);
-	}
 	push_findings(L, fs);
 	devsys_speckit_findings_free(fs);
 	return 1;
@@ -263,11 +254,7 @@ static int f_plan(lua_State *L)
 	lua_createtable(L, (int)waves, 0);
 	for (size_t w = 0; w < waves; w++) {
 		size_t n = devsys_speckit_plan_wave_size(p, w);
-		lua_createtable(L, (int)n, 0);
-		for (size_t i = 0; i < n; i++) {
-			lua_pushstring(L, devsys_speckit_plan_task(p, w, i));
-			lua_rawseti(L, -2, (lua_Integer)i + 1);
-		}
+		LD_PUSH_ARRAY(L, n, lua_pushstring(L, devsys_speckit_plan_task(p, w, i)));
 		lua_rawseti(L, -2, (lua_Integer)w + 1);
 	}
 	devsys_speckit_plan_free(p);
@@ -282,18 +269,13 @@ static int f_check_report(lua_State *L)
 	int fmt = luaL_checkoption(L, 2, "text", formats);
 	devsys_speckit_findings *fs = NULL;
 	devsys_buf b = DEVSYS_BUF_INIT;
-	int rc = devsys_speckit_findings_new(&fs);
-	if (rc == 0 && (rc = devsys_speckit_check(fs, f)) == 0)
+	int rc = checked(&fs, f);
+	if (rc == 0)
 		rc = fmt == 0 ? devsys_speckit_findings_to_text(&b, fs)
 		   : fmt == 1 ? devsys_speckit_findings_to_json(&b, fs)
 		              : devsys_speckit_findings_to_sarif(&b, fs);
 	devsys_speckit_findings_free(fs);
-	if (rc < 0) {
-		devsys_buf_dispose(&b);
-		return ld_fail(L, rc, NULL);
-	}
-	ld_pushbuf(L, &b);
-	return 1;
+	return ld_buf_result(L, rc, &b);
 }
 
 /* feature:plan_yaml(repo_url, feature_dir [, per_wave]) -> devsys task specs (YAML documents) */
@@ -308,12 +290,7 @@ static int f_plan_yaml(lua_State *L)
 	if (rc == 0)
 		rc = devsys_speckit_plan_to_yaml(&b, p, url, dir, flags);
 	devsys_speckit_plan_free(p);
-	if (rc < 0) {
-		devsys_buf_dispose(&b);
-		return ld_fail(L, rc, NULL);
-	}
-	ld_pushbuf(L, &b);
-	return 1;
+	return ld_buf_result(L, rc, &b);
 }
 
 /* run_wave({task ids}): runs the wave's tasks (each through a pipeline of its own); raise to stop the feature */
@@ -420,11 +397,7 @@ static int lk_green_ids(lua_State *L)
 {
 	size_t n = 0;
 	const char *const *ids = devsys_speckit_links_green_ids(ld_check(L, 1, LD_SPECKIT_LINKS), &n);
-	lua_createtable(L, (int)n, 0);
-	for (size_t i = 0; ids && i < n; i++) {
-		lua_pushstring(L, ids[i]);
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
+	LD_PUSH_ARRAY(L, ids ? n : 0, lua_pushstring(L, ids[i]));
 	return 1;
 }
 
@@ -435,12 +408,7 @@ static int f_status_json(lua_State *L)
 	const devsys_speckit_links *lk = lua_isnoneornil(L, 2) ? NULL : ld_check(L, 2, LD_SPECKIT_LINKS);
 	devsys_buf b = DEVSYS_BUF_INIT;
 	int rc = devsys_speckit_status_to_json(&b, f, lk);
-	if (rc < 0) {
-		devsys_buf_dispose(&b);
-		return ld_fail(L, rc, NULL);
-	}
-	ld_pushbuf(L, &b);
-	return 1;
+	return ld_buf_result(L, rc, &b);
 }
 
 /* devsys.speckit_task_green(store, task) -> bool | nil, msg, code */

@@ -278,11 +278,7 @@ static void push_event(lua_State *L, const ev *x)
 static int events_k(lua_State *L)
 {
 	ld_worker *w = lua_touserdata(L, 1);
-	lua_createtable(L, (int)w->n, 0);
-	for (size_t i = 0; i < w->n; i++) {
-		push_event(L, &w->evs[i]);
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
+	LD_PUSH_ARRAY(L, w->n, push_event(L, &w->evs[i]));
 	return 1;
 }
 
