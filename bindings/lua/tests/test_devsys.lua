@@ -874,6 +874,33 @@ local function pipeline_spec(dir, id, agent)
 end
 local APPEND = 'echo "from the agent" >> README.md\necho agent-says-hello\n'
 
+-- The task schema takes any kind name (the agent stage refuses one nobody registered): a task
+-- validated with agent kind KIND, which a new pipeline loads (devsys_pipeline_load).
+local function task_with_kind(dir, ws, id, kind)
+  local spec = pipeline_spec(dir, id, "exit 0\n"):gsub("agent:\n", "agent:\n  kind: " .. kind .. "\n", 1)
+  local p <close> = assert(devsys.pipeline(ws))
+  assert(p:validate(spec, id .. ".yaml"))
+  has(read(dir .. "/ws/tasks/" .. id .. "/spec.yaml"), "  kind: " .. kind .. "\n")
+end
+
+-- Task ID (spec_of(dir) on a fresh dir whose devsys.yaml is YAML) run by a worker: the Lua
+-- plug-in refuses on the worker's job threads, naming why, and count() (what Lua ran) is unchanged.
+local function refused_on_worker(tag, yaml, id, spec_of, count)
+  local dir = fresh(tag)
+  write(dir .. "/devsys.yaml", yaml)
+  local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+  local p <close> = assert(devsys.pipeline(ws, { config_path = dir .. "/devsys.yaml" }))
+  assert(p:validate(spec_of(dir), id .. ".yaml"))
+  local st <close> = assert(devsys.store_open(ws))
+  assert(st:submit(id))
+  local n = count()
+  local w <close> = assert(devsys.worker(ws, { poll_ms = 50, config_path = dir .. "/devsys.yaml" }))
+  assert(w:run())
+  eq(w:state(id), "failed")
+  has(read(dir .. "/ws/tasks/" .. id .. "/events.jsonl"), "not on a worker's threads")
+  eq(count(), n, "no Lua ran on the worker's threads")
+end
+
 if devsys.pipeline then
   test("pipeline: validate and run to awaiting-review, with progress events", function()
     local dir = fresh("pipe")
@@ -1138,14 +1165,6 @@ end
 -- ---- agent kinds written in Lua ---------------------------------------------
 
 if devsys.register_agent and devsys.pipeline then
-  -- The task schema takes any kind name (the agent stage refuses one nobody registered): a task
-  -- validated with the registered kind, which a new pipeline loads (devsys_pipeline_load).
-  local function task_with_kind(dir, ws, id, kind)
-    local spec = pipeline_spec(dir, id, "exit 0\n"):gsub("agent:\n", "agent:\n  kind: " .. kind .. "\n", 1)
-    local p <close> = assert(devsys.pipeline(ws))
-    assert(p:validate(spec, id .. ".yaml"))
-    has(read(dir .. "/ws/tasks/" .. id .. "/spec.yaml"), "  kind: " .. kind .. "\n")
-  end
   local seen, closed = {}, {}
   local function echo(req)
     seen[req.task_id] = req
@@ -1636,19 +1655,8 @@ if devsys.register_secret_provider then
       local r = assert(p:run())
       eq(r.stage, "gate"); eq(p:state(), "awaiting-review")
       eq(asked[1], "LUA_TOK=pr", "the pipeline asked the Lua provider")
-      local d2 = fresh("lsecw")
-      write(d2 .. "/devsys.yaml", YAML)
-      local ws2 <close> = assert(devsys.workspace(d2 .. "/ws"))
-      local p2 <close> = assert(devsys.pipeline(ws2, { config_path = d2 .. "/devsys.yaml" }))
-      assert(p2:validate(pipeline_spec(d2, "lsw-1", APPEND), "lsw-1.yaml"))
-      local st <close> = assert(devsys.store_open(ws2))
-      assert(st:submit("lsw-1"))
-      local n = #asked
-      local w <close> = assert(devsys.worker(ws2, { poll_ms = 50, config_path = d2 .. "/devsys.yaml" }))
-      assert(w:run())
-      eq(w:state("lsw-1"), "failed")
-      has(read(d2 .. "/ws/tasks/lsw-1/events.jsonl"), "not on a worker's threads")
-      eq(#asked, n, "no Lua ran on the worker's threads")
+      refused_on_worker("lsecw", YAML, "lsw-1", function(d) return pipeline_spec(d, "lsw-1", APPEND) end,
+        function() return #asked end)
     end)
   end
 end
@@ -1778,19 +1786,9 @@ if devsys.register_runner then
       local g = popen(string.format("git --git-dir='%s/remote.git' show task/lrp-1:README.md", dir))
       eq(g:read("a"), "hello\nfrom the agent\n"); g:close()
       -- the same on a worker: its job threads run no Lua, the runner refuses there, naming why
-      local d2 = fresh("lrunw")
-      write(d2 .. "/devsys.yaml", "runners:\n  lua:\n    type: lua-run\n")
-      local ws2 <close> = assert(devsys.workspace(d2 .. "/ws"))
-      local p2 <close> = assert(devsys.pipeline(ws2, { config_path = d2 .. "/devsys.yaml" }))
-      assert(p2:validate((pipeline_spec(d2, "lrw-1", APPEND):gsub("runner: inproc", "runner: lua")), "lrw-1.yaml"))
-      local st <close> = assert(devsys.store_open(ws2))
-      assert(st:submit("lrw-1"))
-      local n1 = #calls
-      local w <close> = assert(devsys.worker(ws2, { poll_ms = 50, config_path = d2 .. "/devsys.yaml" }))
-      assert(w:run())
-      eq(w:state("lrw-1"), "failed")
-      has(read(d2 .. "/ws/tasks/lrw-1/events.jsonl"), "not on a worker's threads")
-      eq(#calls, n1, "no Lua ran on the worker's threads")
+      refused_on_worker("lrunw", "runners:\n  lua:\n    type: lua-run\n", "lrw-1",
+        function(d) return (pipeline_spec(d, "lrw-1", APPEND):gsub("runner: inproc", "runner: lua")) end,
+        function() return #calls end)
     end)
   end
 end
@@ -1918,11 +1916,6 @@ end
 -- ---- agent vtable version 2, a worker stopped from its event callback -------------
 
 if devsys.register_agent and devsys.pipeline then
-  local function kind_task(dir, ws, id, kind)
-    local spec = pipeline_spec(dir, id, "exit 0\n"):gsub("agent:\n", "agent:\n  kind: " .. kind .. "\n", 1)
-    local p <close> = assert(devsys.pipeline(ws))
-    assert(p:validate(spec, id .. ".yaml"))
-  end
   test("agent: version 2 slots: preflight and its check, stderr lines, status; a refusal and a raise", function()
     local seen = { err = {}, status = 0, pre = nil }
     local function v2(want)
@@ -1960,7 +1953,7 @@ if devsys.register_agent and devsys.pipeline then
     end))
     local dir = fresh("agent2")
     local ws <close> = assert(devsys.workspace(dir .. "/ws"))
-    kind_task(dir, ws, "l2-1", "lua-v2")
+    task_with_kind(dir, ws, "l2-1", "lua-v2")
     local labels = {}
     local p <close> = assert(devsys.pipeline(ws, { progress = function(e)
       if e.kind == "progress" and e.stage == "agent" then labels[#labels + 1] = tostring(e.data) end end }))
@@ -1971,21 +1964,21 @@ if devsys.register_agent and devsys.pipeline then
     has(table.concat(labels, ","), "step 1")
     local d2 = fresh("agent2")
     local ws2 <close> = assert(devsys.workspace(d2 .. "/ws"))
-    kind_task(d2, ws2, "l2-2", "lua-v2-old")
+    task_with_kind(d2, ws2, "l2-2", "lua-v2-old")
     local q <close> = assert(devsys.pipeline(ws2))
     assert(q:load("l2-2"))
     local v, msg, code, res = q:code()
     eq(v, nil); eq(code, E.INVALID, msg); has(msg, "expected 'lua-agent 1.0'"); eq(res.stage, "agent")
     local d3 = fresh("agent2")
     local ws3 <close> = assert(devsys.workspace(d3 .. "/ws"))
-    kind_task(d3, ws3, "l2-3", "lua-v2-raise")
+    task_with_kind(d3, ws3, "l2-3", "lua-v2-raise")
     local b <close> = assert(devsys.pipeline(ws3))
     assert(b:load("l2-3"))
     raises("err_line broke", b.code, b)
     eq(b:state("l2-3"), "failed")
     local d4 = fresh("agent2")
     local ws4 <close> = assert(devsys.workspace(d4 .. "/ws"))
-    kind_task(d4, ws4, "l2-4", "lua-v2-stall")
+    task_with_kind(d4, ws4, "l2-4", "lua-v2-stall")
     local s4 <close> = assert(devsys.pipeline(ws4))
     assert(s4:load("l2-4"))
     local v4, m4, c4, r4 = s4:code()
