@@ -74,6 +74,9 @@ bool devsys__relpath_is_safe(const char *rel);
  * "<base>/<rel>" into @p out after devsys__relpath_is_safe(), then resolve
  * the longest existing prefix with realpath() and require it stays within
  * @p base (which must be absolute and canonical). DEVSYS_EPATH otherwise.
+ * Below a parent of @p base that this thread found canonical before (and
+ * that is still the same directory, not a link), lstat() of the components
+ * stands in for realpath(); see fs.c for what that does and does not cover.
  */
 int devsys__path_join_within(devsys_buf *out, const char *base, const char *rel);
 /* Write @p len bytes to @p path atomically: temp file, fsync, rename, fsync dir

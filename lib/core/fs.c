@@ -73,28 +73,76 @@ static bool path_has_prefix_dir(const char *path, const char *base)
  * The parents of the last bases whose parent resolved to itself: a task
  * folder's is the workspace's tasks/ directory, the workspace root's the
  * directory it is in, both constant while the workspace is open. Checked
- * once per thread and parent, so a join below one costs an lstat a
- * component from the base's own last component on, not realpath()'s
- * readlink of every component from "/". (What is not re-checked: that a
- * directory above the base is swapped for a link after the first check.)
+ * with realpath() once per thread and parent, so a join below one costs an
+ * lstat of the parent and one a component from the base's own last component
+ * on, not realpath()'s readlink of every component from "/".
+ *
+ * The lstat of the parent is what keeps the cache honest: it follows every
+ * link above the parent but not the parent itself, so a parent that is now a
+ * link (S_ISLNK), or a directory above it swapped for a link that leads
+ * elsewhere (another device and inode), no longer matches what was checked,
+ * and the join goes back to realpath(), which gives the same verdict and
+ * error as a cold cache, and caches the parent anew if it is canonical again.
+ *
+ * What it guarantees: at the moment of the lstat, the path names the very
+ * directory that realpath() found canonical, and nothing below it on the
+ * joined path is a link. What it does not: (1) a directory above renamed and
+ * linked back under its old name leads to that same directory, so a warm
+ * thread still joins into it where a cold one refuses the path by name; no
+ * join leaves the checked directory, and whoever can rename the workspace's
+ * parents can write its folders directly anyway; (2) a swap after the check
+ * and before the caller opens the path is not seen: the same window
+ * realpath() had (a tree whose names someone else chose is written with
+ * devsys__beneath_*, which walks by fd instead); (3) a swap and a swap back
+ * between the two lstats around the first realpath() could cache an
+ * impostor's identity, a race of that same kind.
  */
 #define CANONICAL_PARENTS 4
-static __thread char canonical_parent[CANONICAL_PARENTS][PATH_MAX];
+struct canonical_parent {
+	char path[PATH_MAX];
+	dev_t dev;
+	ino_t ino;
+};
+static __thread struct canonical_parent canonical[CANONICAL_PARENTS];
 static __thread unsigned canonical_next;
+
+static bool same_dir(const struct stat *a, const struct stat *b)
+{
+	return S_ISDIR(a->st_mode) && S_ISDIR(b->st_mode) && a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* The entry for @p parent, or NULL. */
+static struct canonical_parent *canonical_find(const char *parent)
+{
+	for (int i = 0; i < CANONICAL_PARENTS; i++)
+		if (strcmp(canonical[i].path, parent) == 0)
+			return &canonical[i];
+	return NULL;
+}
 
 static bool parent_is_canonical(const char *base, size_t n)
 {
 	char parent[PATH_MAX], resolved[PATH_MAX];
+	struct stat now, again;
+	struct canonical_parent *hit, *slot;
+	bool is_dir;
 	if (n == 0 || n >= sizeof(parent))
 		return false;
-	for (int i = 0; i < CANONICAL_PARENTS; i++)
-		if (strlen(canonical_parent[i]) == n && memcmp(canonical_parent[i], base, n) == 0)
-			return true;
 	memcpy(parent, base, n);
 	parent[n] = '\0';
-	if (!realpath(parent, resolved) || strcmp(resolved, parent) != 0)
+	is_dir = lstat(parent, &now) == 0 && S_ISDIR(now.st_mode);
+	hit = canonical_find(parent);
+	if (hit && is_dir && hit->dev == now.st_dev && hit->ino == now.st_ino)
+		return true;
+	if (hit)
+		hit->path[0] = '\0'; /* gone, another directory or a link now: checked anew */
+	if (!is_dir || !realpath(parent, resolved) || strcmp(resolved, parent) != 0 || lstat(parent, &again) != 0 ||
+	    !same_dir(&now, &again))
 		return false;
-	memcpy(canonical_parent[canonical_next++ % CANONICAL_PARENTS], parent, n + 1);
+	slot = &canonical[canonical_next++ % CANONICAL_PARENTS];
+	memcpy(slot->path, parent, n + 1);
+	slot->dev = now.st_dev;
+	slot->ino = now.st_ino;
 	return true;
 }
 

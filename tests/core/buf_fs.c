@@ -1,6 +1,7 @@
 #include "testutil.h"
 #include "core/core.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -93,6 +94,155 @@ Test(core_buf_fs, join_within_checks_below_a_cached_parent)
 	cr_assert_eq(rename(base, p), 0);
 	cr_assert_eq(symlink(p, base), 0);
 	cr_assert_eq(devsys__path_join_within(&out, base, "task.json"), DEVSYS_EPATH);
+	devsys_buf_dispose(&out);
+	dt_rmrf(dir);
+	free(dir);
+}
+
+/*
+ * The cached parent's identity. A thread that has cached <ws>/tasks keeps
+ * using it; a directory above it, or the parent itself, swapped for a link
+ * must send the next join back to the full check, with the verdict and the
+ * error a thread with a cold cache gives (cold_join).
+ */
+struct cold_join {
+	const char *base, *rel;
+	int rc;
+	char message[1024];
+};
+
+static void *cold_join_run(void *arg)
+{
+	struct cold_join *j = arg;
+	devsys_buf out = DEVSYS_BUF_INIT;
+	j->rc = devsys__path_join_within(&out, j->base, j->rel);
+	snprintf(j->message, sizeof(j->message), "%s", j->rc ? devsys_error_message(devsys_error_last()) : "");
+	devsys_buf_dispose(&out);
+	return NULL;
+}
+
+/* Join in this (warm) thread and in a fresh one; both must refuse alike. */
+static void assert_refused_as_cold(const char *base, const char *rel)
+{
+	devsys_buf out = DEVSYS_BUF_INIT;
+	struct cold_join cold = { base, rel, 1, "" };
+	pthread_t t;
+	int rc = devsys__path_join_within(&out, base, rel);
+	const char *msg = rc ? devsys_error_message(devsys_error_last()) : "";
+	cr_assert_eq(pthread_create(&t, NULL, cold_join_run, &cold), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(cold.rc, DEVSYS_EPATH, "a cold cache refuses %s/%s: %d", base, rel, cold.rc);
+	cr_assert_eq(rc, DEVSYS_EPATH, "a warm cache refuses %s/%s as a cold one does: %d", base, rel, rc);
+	cr_assert_str_eq(msg, cold.message);
+	devsys_buf_dispose(&out);
+}
+
+/* <root>/ws/tasks/t1/task.json, and a look-alike <root>/outside/tasks/t1/task.json. */
+static char *make_workspace(char *root, char *ws, char *tasks, char *base, size_t size)
+{
+	char *dir = dt_tmpdir("fs");
+	cr_assert_not_null(dir);
+	cr_assert_not_null(realpath(dir, root));
+	snprintf(ws, size, "%s/ws", root);
+	snprintf(tasks, size, "%s/ws/tasks", root);
+	snprintf(base, size, "%s/ws/tasks/t1", root);
+	cr_assert_eq(dt_sh("mkdir -p '%s' '%s/outside/tasks/t1' && echo '{}' > '%s/task.json' && "
+	                   "echo '{\"other\":1}' > '%s/outside/tasks/t1/task.json'",
+	                   base, root, base, root),
+	             0);
+	return dir;
+}
+
+/* positive control: the join succeeds and the thread has cached <ws>/tasks */
+static void warm(const char *base)
+{
+	devsys_buf out = DEVSYS_BUF_INIT;
+	cr_assert_eq(devsys__path_join_within(&out, base, "task.json"), 0);
+	cr_assert_eq(devsys__path_join_within(&out, base, "logs/agent.jsonl"), 0);
+	devsys_buf_dispose(&out);
+}
+
+Test(core_buf_fs, join_within_notices_a_directory_above_the_cached_parent_swapped_for_a_link)
+{
+	char root[2048], ws[2048], tasks[2048], base[2048], p[2100];
+	char *dir = make_workspace(root, ws, tasks, base, sizeof(root));
+	warm(base);
+	snprintf(p, sizeof(p), "%s.old", ws);
+	cr_assert_eq(rename(ws, p), 0);
+	snprintf(p, sizeof(p), "%s/outside", root);
+	cr_assert_eq(symlink(p, ws), 0);
+	assert_refused_as_cold(base, "task.json");
+	cr_assert(strstr(devsys_error_message(devsys_error_last()), "outside") != NULL);
+	assert_refused_as_cold(base, "logs/agent.jsonl");
+	dt_rmrf(dir);
+	free(dir);
+}
+
+Test(core_buf_fs, join_within_notices_the_cached_parent_swapped_for_a_link)
+{
+	char root[2048], ws[2048], tasks[2048], base[2048], p[2100];
+	char *dir = make_workspace(root, ws, tasks, base, sizeof(root));
+	warm(base);
+	snprintf(p, sizeof(p), "%s.old", tasks);
+	cr_assert_eq(rename(tasks, p), 0);
+	snprintf(p, sizeof(p), "%s/outside/tasks", root);
+	cr_assert_eq(symlink(p, tasks), 0);
+	assert_refused_as_cold(base, "task.json");
+	dt_rmrf(dir);
+	free(dir);
+}
+
+/* The same directory under a link is still a link: refused, as realpath() refuses it. */
+Test(core_buf_fs, join_within_refuses_the_cached_parent_made_a_link_to_itself)
+{
+	char root[2048], ws[2048], tasks[2048], base[2048];
+	char *dir = make_workspace(root, ws, tasks, base, sizeof(root));
+	warm(base);
+	cr_assert_eq(dt_sh("mv '%s' '%s.real' && ln -s tasks.real '%s'", tasks, tasks, tasks), 0);
+	assert_refused_as_cold(base, "task.json");
+	dt_rmrf(dir);
+	free(dir);
+}
+
+/*
+ * A directory above the parent renamed and linked back under its old name:
+ * the parent is the same directory (same device and inode, not a link), so a
+ * warm thread still joins into it, where a cold one refuses the path by name.
+ * Nothing resolves outside the directory that was checked.
+ */
+Test(core_buf_fs, join_within_follows_a_link_above_back_to_the_same_parent)
+{
+	char root[2048], ws[2048], tasks[2048], base[2048], p[2100];
+	char *dir = make_workspace(root, ws, tasks, base, sizeof(root));
+	devsys_buf out = DEVSYS_BUF_INIT;
+	struct stat before, after;
+	snprintf(p, sizeof(p), "%s/task.json", base);
+	cr_assert_eq(stat(p, &before), 0);
+	warm(base);
+	cr_assert_eq(dt_sh("mv '%s' '%s.real' && ln -s ws.real '%s'", ws, ws, ws), 0);
+	cr_assert_eq(devsys__path_join_within(&out, base, "task.json"), 0);
+	cr_assert_eq(stat(out.ptr, &after), 0);
+	cr_assert(before.st_dev == after.st_dev && before.st_ino == after.st_ino);
+	devsys_buf_dispose(&out);
+	dt_rmrf(dir);
+	free(dir);
+}
+
+/* A parent removed and made again (a new directory, no link) is checked and cached anew. */
+Test(core_buf_fs, join_within_recaches_a_parent_made_again)
+{
+	char root[2048], ws[2048], tasks[2048], base[2048], p[2100];
+	char *dir = make_workspace(root, ws, tasks, base, sizeof(root));
+	devsys_buf out = DEVSYS_BUF_INIT;
+	warm(base);
+	cr_assert_eq(dt_sh("rm -rf '%s' && mkdir -p '%s' && echo '{}' > '%s/task.json'", tasks, base, base), 0);
+	cr_assert_eq(devsys__path_join_within(&out, base, "task.json"), 0);
+	/* the new directory is the cached one now: a swap of it is noticed again */
+	snprintf(p, sizeof(p), "%s.old", tasks);
+	cr_assert_eq(rename(tasks, p), 0);
+	snprintf(p, sizeof(p), "%s/outside/tasks", root);
+	cr_assert_eq(symlink(p, tasks), 0);
+	assert_refused_as_cold(base, "task.json");
 	devsys_buf_dispose(&out);
 	dt_rmrf(dir);
 	free(dir);
