@@ -21,6 +21,7 @@ static char *dir;
 static devsys_workspace *ws;
 static devsys_pipeline *pl;
 static char config[4096];
+static pid_t worker_child; /* the worker process a test spawned and has not reaped yet */
 
 #define OK(expr) cr_assert_eq((expr), 0, "%s: %s", #expr, devsys_error_message(devsys_error_last()))
 
@@ -55,6 +56,11 @@ static void setup(void)
 
 static void teardown(void)
 {
+	if (worker_child > 0) { /* a failed assert left it, perhaps stopped: SIGKILL ends a stopped process too */
+		kill(worker_child, SIGKILL);
+		waitpid(worker_child, NULL, 0);
+		worker_child = 0;
+	}
 	devsys_pipeline_free(pl);
 	devsys_workspace_free(ws);
 	if (dir)
@@ -126,7 +132,7 @@ static pid_t spawn_worker(const char *id, unsigned int lease_ms)
 	pid_t pid;
 	fflush(NULL);
 	if ((pid = fork()) != 0)
-		return pid;
+		return worker_child = pid;
 	{
 		devsys_workspace *cws = NULL;
 		devsys_worker *w = NULL;
@@ -155,10 +161,13 @@ static int wait_exit(pid_t pid)
 		if (now_ms() > until) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
+			worker_child = pid == worker_child ? 0 : worker_child;
 			cr_assert_fail("the worker process did not end");
 		}
 		usleep(20000);
 	}
+	if (pid == worker_child)
+		worker_child = 0;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 200;
 }
 
@@ -173,13 +182,53 @@ static json_t *claims(devsys_store *st, const char *id)
 	return j;
 }
 
-static long long lease_left(devsys_store *st, const char *id)
+/* A second handle on the workspace's database that waits 1 ms for another writer (opened with no worker running). */
+static devsys_store *open_probe(void)
 {
-	json_t *j = claims(st, id);
-	long long left = (long long)json_integer_value(json_object_get(json_array_get(json_object_get(j, "queue"), 0),
-	                                                               "lease_ms_left"));
-	json_decref(j);
-	return left;
+	devsys_store_options so = DEVSYS_STORE_OPTIONS_INIT;
+	devsys_store *probe = NULL;
+	so.flags = DEVSYS_STORE_NO_RECOVER;
+	so.busy_timeout_ms = 1;
+	OK(devsys_store_open(&probe, ws, &so));
+	return probe;
+}
+
+/* SIGSTOP child @p w and wait until all its threads have stopped (kill() returns before they do). */
+static void stop_child(pid_t w)
+{
+	long long until = now_ms() + 10000;
+	int status = 0;
+	pid_t r;
+	kill(w, SIGSTOP);
+	while ((r = waitpid(w, &status, WNOHANG | WUNTRACED)) == 0 && now_ms() < until)
+		usleep(1000);
+	cr_assert(r == w && WIFSTOPPED(status), "the worker process did not stop (waitpid %d, status %#x)", (int)r,
+	          status);
+}
+
+/*
+ * Stop worker process @p w at a moment when it holds no write transaction of
+ * the workspace's database: SQLite has one writer, and a worker frozen inside
+ * its heartbeat's transaction would lock out every other writer (the thief's
+ * claim would wait out its busy timeout) however long ago its lease ended.
+ * @p probe asks for the write lock, harmlessly (a heartbeat of a lease nobody
+ * holds: DEVSYS_ESTATE when it got the lock, DEVSYS_EBUSY when not); while the
+ * stopped worker holds it, the worker goes on a moment and is stopped again.
+ */
+static void stop_outside_a_transaction(pid_t w, devsys_store *probe)
+{
+	long long until = now_ms() + 10000;
+	int rc, tries = 0;
+	for (;;) {
+		stop_child(w);
+		tries++;
+		if ((rc = devsys_store_heartbeat(probe, "lost", "probe/1", 600)) != DEVSYS_EBUSY)
+			break;
+		kill(w, SIGCONT);
+		cr_assert_lt(now_ms(), until, "the worker held the database's write lock at each of %d stops", tries);
+		usleep(5000); /* let it finish its transaction before the next stop */
+	}
+	cr_assert_eq(rc, DEVSYS_ESTATE, "the probe got the write lock: %s", devsys_error_message(devsys_error_last()));
 }
 
 /*
@@ -194,15 +243,24 @@ Test(worker, lost_lease_cancels_the_run)
 	devsys_buf id = DEVSYS_BUF_INIT;
 	long long until;
 	pid_t w, agent;
+	devsys_store *probe = open_probe();
+	int rc;
 	submit_slow("lost");
 	w = spawn_worker("w-lost", 600);
 	cr_assert((agent = agent_pid("lost", 20000)) > 0, "the agent did not start");
 	cr_assert(!gone_within(agent, 300), "control: the agent runs while the lease is held");
-	kill(w, SIGSTOP);
+	stop_outside_a_transaction(w, probe);
+	devsys_store_free(probe);
+	/*
+	 * The thief claims as soon as the lease has expired. Polled by the claim
+	 * itself, not by lease_ms_left: that reads 0 in the lease's last
+	 * millisecond, while the store still counts it held (until < now expires).
+	 */
 	until = now_ms() + 10000;
-	while (lease_left(st, "lost") > 0 && now_ms() < until)
-		usleep(50000);
-	OK(devsys_store_claim(&id, st, "thief/1", "elsewhere", NULL, 0, 60000));
+	while ((rc = devsys_store_claim(&id, st, "thief/1", "elsewhere", NULL, 0, 60000)) == DEVSYS_ENOTFOUND &&
+	       now_ms() < until)
+		usleep(20000);
+	cr_assert_eq(rc, 0, "the thief's claim: %d %s", rc, devsys_error_message(devsys_error_last()));
 	cr_assert_str_eq(id.ptr, "lost");
 	cr_assert_eq(devsys_store_task_state(st, "lost"), DEVSYS_STATE_INTERRUPTED);
 	kill(w, SIGCONT);
