@@ -17,8 +17,13 @@
 #include <devsys/config.h>
 #include <devsys/pipeline.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -811,4 +816,184 @@ Test(pg_store, a_broken_replay_leaves_the_documents_behind_until_the_next_change
 	changed_once("rp2", "second", 0);
 	kept_once(st, "rp2", "third", 0);
 	devsys_store_free(st);
+}
+
+/*
+ * A loopback TCP relay between the store and the server that can lose the
+ * answer to a message: armed with bytes and n, it passes the n-th message
+ * holding those bytes on to the server (commit_msg: libpq's simple-query
+ * COMMIT), waits for the server's answer (the server has committed by
+ * then), drops it and closes both sides. The store sees its connection
+ * lost at COMMIT, though the transaction committed: the case that no
+ * trigger can make, since triggers run before the commit.
+ */
+typedef struct relay {
+	int lfd, port, pg_port;
+	pthread_t th;
+	pthread_mutex_t mu;
+	const char *pat; /* the bytes of the message whose answer to lose */
+	size_t patlen;
+	int arm;     /* which of those messages, counted from the arming; 0: none */
+	int dropped; /* answers lost so far */
+	bool stop;
+} relay;
+
+static const char commit_msg[] = { 'Q', 0, 0, 0, 11, 'C', 'O', 'M', 'M', 'I', 'T', 0 };
+
+/* Pass bytes between @p c (the store) and @p s (the server) until either side closes or the relay drops them. */
+static void relay_pass(relay *r, int c, int s)
+{
+	char buf[65536];
+	for (;;) {
+		struct pollfd fds[2] = { { c, POLLIN, 0 }, { s, POLLIN, 0 } };
+		ssize_t n;
+		bool lose = false;
+		if (poll(fds, 2, 200) < 0)
+			return;
+		pthread_mutex_lock(&r->mu);
+		if (r->stop) {
+			pthread_mutex_unlock(&r->mu);
+			return;
+		}
+		pthread_mutex_unlock(&r->mu);
+		if (fds[0].revents) {
+			if ((n = read(c, buf, sizeof(buf))) <= 0)
+				return;
+			pthread_mutex_lock(&r->mu);
+			if (r->arm > 0 && memmem(buf, (size_t)n, r->pat, r->patlen) && --r->arm == 0)
+				lose = true;
+			pthread_mutex_unlock(&r->mu);
+			if (write(s, buf, (size_t)n) != n)
+				return;
+			if (lose) {
+				struct pollfd w = { s, POLLIN, 0 };
+				/* the server's answer: it committed; the store never gets it */
+				if (poll(&w, 1, 10000) == 1 && read(s, buf, sizeof(buf)) > 0) {
+					pthread_mutex_lock(&r->mu);
+					r->dropped++;
+					pthread_mutex_unlock(&r->mu);
+				}
+				return;
+			}
+		}
+		if (fds[1].revents) {
+			if ((n = read(s, buf, sizeof(buf))) <= 0 || write(c, buf, (size_t)n) != n)
+				return;
+		}
+	}
+}
+
+static void *relay_main(void *arg)
+{
+	relay *r = arg;
+	for (;;) {
+		struct pollfd l = { r->lfd, POLLIN, 0 };
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r->pg_port) };
+		int c, s;
+		bool stop;
+		pthread_mutex_lock(&r->mu);
+		stop = r->stop;
+		pthread_mutex_unlock(&r->mu);
+		if (stop)
+			return NULL;
+		if (poll(&l, 1, 200) != 1 || (c = accept(r->lfd, NULL, NULL)) < 0)
+			continue;
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if ((s = socket(AF_INET, SOCK_STREAM, 0)) >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			relay_pass(r, c, s);
+		if (s >= 0)
+			close(s);
+		close(c);
+	}
+}
+
+static relay *relay_start(int pg_port)
+{
+	relay *r = calloc(1, sizeof(*r));
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	cr_assert(r);
+	r->pg_port = pg_port;
+	pthread_mutex_init(&r->mu, NULL);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert((r->lfd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	cr_assert_eq(bind(r->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(r->lfd, 4), 0);
+	cr_assert_eq(getsockname(r->lfd, (struct sockaddr *)&sa, &len), 0);
+	r->port = ntohs(sa.sin_port);
+	cr_assert_eq(pthread_create(&r->th, NULL, relay_main, r), 0);
+	return r;
+}
+
+static void relay_arm(relay *r, const char *pat, size_t patlen, int nth)
+{
+	pthread_mutex_lock(&r->mu);
+	r->pat = pat;
+	r->patlen = patlen;
+	r->arm = nth;
+	pthread_mutex_unlock(&r->mu);
+}
+
+static int relay_dropped(relay *r)
+{
+	int n;
+	pthread_mutex_lock(&r->mu);
+	n = r->dropped;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+/* The test's database through @p r, its password in the PGPASSFILE for the relay's port too; free() it. */
+static char *relay_url(const relay *r)
+{
+	char *line, *via;
+	cr_assert(asprintf(&line, "127.0.0.1:*:*:devsys:%s\n", pg->password) > 0);
+	cr_assert(dt_write_file(pgpass, line));
+	free(line);
+	cr_assert(asprintf(&via, "postgresql://devsys@127.0.0.1:%d/%s", r->port, strrchr(url, '/') + 1) > 0);
+	return via;
+}
+
+static void relay_stop(relay *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->th, NULL);
+	close(r->lfd);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+/*
+ * The answer to the documents' COMMIT, which took effect, lost with the
+ * connection (the second COMMIT of a state change: the change's own
+ * committed and was answered): the documents are put again and committed,
+ * the same documents whether the lost COMMIT took effect or not, and the
+ * change happened once. The relay's count says the answer was dropped.
+ */
+Test(pg_store, a_documents_commit_whose_answer_is_lost_is_replayed)
+{
+	devsys_store *st = NULL;
+	relay *r;
+	char *via;
+	dt_pg_need(pg);
+	r = relay_start(pg->port);
+	via = relay_url(r);
+	OK(open_url(&st, via, NULL, NULL));
+	OK(devsys_store_task_create(st, "lc1", NULL));
+	OK(devsys_store_transition(st, "lc1", DEVSYS_STATE_VALIDATED, "first"));
+	trap_install(); /* for changed_once's count of its visits: never armed */
+
+	relay_arm(r, commit_msg, sizeof(commit_msg), 2);
+	OK(devsys_store_transition(st, "lc1", DEVSYS_STATE_CHECKED_OUT, "documents commit lost"));
+	cr_assert_eq(relay_dropped(r), 1, "the documents' COMMIT answer was not dropped");
+	kept_once(st, "lc1", "documents commit lost", 0);
+
+	OK(devsys_store_transition(st, "lc1", DEVSYS_STATE_CODED, "the next change"));
+	cr_assert_eq(relay_dropped(r), 1);
+	kept_once(st, "lc1", "the next change", 0);
+	devsys_store_free(st);
+	relay_stop(r);
+	free(via);
 }
