@@ -132,7 +132,8 @@ static int check_key(const char *key, bool managed_ok)
 		if (!(islower((unsigned char)key[i]) || isdigit((unsigned char)key[i]) || key[i] == '_'))
 			goto bad;
 	if (!managed_ok && (strcmp(key, "id") == 0 || strcmp(key, "repo_url") == 0 || strcmp(key, "stages") == 0 ||
-	                    strcmp(key, "state") == 0 || strcmp(key, "state_at") == 0))
+	                    strcmp(key, "state") == 0 || strcmp(key, "state_at") == 0 ||
+	                    strcmp(key, "state_event") == 0))
 		return devsys__error_set(DEVSYS_EINVAL,
 		                         "task.json field '%s' is managed by the library; use its own function", key);
 	return 0;
@@ -278,6 +279,84 @@ const char *devsys__record_get_state_at(const devsys_record *rec)
 	return rec ? json_string_value(json_object_get(rec->doc, "state_at")) : NULL;
 }
 
+int devsys__record_set_state_event(devsys_record *rec, uint64_t seq, uint64_t end)
+{
+	return set_value(rec, "state_event", json_pack("{s:I,s:I}", "seq", (json_int_t)seq, "end", (json_int_t)end));
+}
+
+/* The seq and end of @p doc's "state_event"; false when it has none (a record older than the field). */
+static bool state_event_of(const json_t *doc, json_int_t *seq, json_int_t *end)
+{
+	json_t *se = json_object_get(doc, "state_event");
+	*seq = json_integer_value(json_object_get(se, "seq"));
+	*end = json_integer_value(json_object_get(se, "end"));
+	return json_is_object(se) && *seq > 0 && *end > 0;
+}
+
+/* Is @p line (@p len bytes, no newline) a whole event of seq @p seq and type "state"? */
+static bool is_state_event(const char *line, size_t len, json_int_t seq)
+{
+	json_t *ev = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+	const char *type = json_string_value(json_object_get(ev, "type"));
+	bool yes = json_is_object(ev) && json_integer_value(json_object_get(ev, "seq")) == seq && type &&
+	           strcmp(type, "state") == 0;
+	json_decref(ev);
+	return yes;
+}
+
+/* The most of events.jsonl read back to find the line of a state change's event (a first try reads 4 KiB). */
+#define STATE_LINE_MAX (DEVSYS_RECORD_MAX_JSON + 4096)
+
+/*
+ * Is the line of @p fd that ends at byte @p end (its newline the byte
+ * before) the event of seq @p seq? Read back within @p window bytes;
+ * -1 when its start is further back.
+ */
+static int line_at_is_event(int fd, json_int_t end, json_int_t seq, size_t window)
+{
+	size_t n = (size_t)end < window ? (size_t)end : window;
+	char *buf = devsys__malloc(n), *nl;
+	int ok = 0;
+	if (buf && pread(fd, buf, n, (off_t)end - (off_t)n) == (ssize_t)n && buf[n - 1] == '\n') {
+		nl = n > 1 ? memrchr(buf, '\n', n - 1) : NULL;
+		if (!nl && (size_t)end > n)
+			ok = -1; /* the line starts before the window */
+		else
+			ok = is_state_event(nl ? nl + 1 : buf, (size_t)(buf + n - 1 - (nl ? nl + 1 : buf)), seq);
+	}
+	devsys__free(buf);
+	return ok;
+}
+
+int devsys__record_events_hold(const devsys_record *rec, char *why, size_t why_size)
+{
+	devsys_buf path = DEVSYS_BUF_INIT;
+	json_int_t seq, end;
+	struct stat sb;
+	int fd = -1, ok = 0;
+	if (why_size)
+		why[0] = '\0';
+	if (!rec || !state_event_of(rec->doc, &seq, &end))
+		return 1;
+	if (task_file(&path, rec->task, "events.jsonl") < 0 ||
+	    (fd = open(path.ptr, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &sb) < 0)
+		snprintf(why, why_size, "events.jsonl cannot be read (%s)", strerror(errno));
+	else if (sb.st_size < (off_t)end)
+		snprintf(why, why_size, "events.jsonl is %lld bytes, short of the %lld through the last state change's event",
+		         (long long)sb.st_size, (long long)end);
+	else if ((ok = line_at_is_event(fd, end, seq, 4096)) < 0 &&
+	         (ok = line_at_is_event(fd, end, seq, STATE_LINE_MAX)) < 0)
+		ok = 0; /* a line longer than an event can be */
+	if (!ok && why_size && !why[0])
+		snprintf(why, why_size, "the line of events.jsonl ending at byte %lld is not the last state change's event "
+		         "(seq %lld): torn or lost", (long long)end, (long long)seq);
+	if (fd >= 0)
+		close(fd);
+	devsys_buf_dispose(&path);
+	devsys_error_clear();
+	return ok;
+}
+
 static json_t *stage_obj(devsys_record *rec, const char *stage)
 {
 	json_t *stages = json_object_get(rec->doc, "stages"), *s;
@@ -356,19 +435,25 @@ int devsys_record_stage_end(devsys_record *rec, const char *stage, const char *r
 	return 0;
 }
 
-int devsys_record_json(const devsys_record *rec, devsys_buf *out)
+/* task.json's text of @p doc into @p out. */
+static int dump_doc(const json_t *doc, devsys_buf *out)
 {
 	char *s;
 	int rc = 0;
-	DEVSYS__CHECK_ARG(rec);
-	DEVSYS__CHECK_ARG(out);
-	if (!(s = json_dumps(rec->doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
+	if (!(s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
 		return devsys__error_oom();
 	devsys_buf_clear(out);
 	if (devsys_buf_puts(out, s) < 0 || devsys_buf_puts(out, "\n") < 0)
 		rc = DEVSYS_ENOMEM;
 	free(s);
 	return rc;
+}
+
+int devsys_record_json(const devsys_record *rec, devsys_buf *out)
+{
+	DEVSYS__CHECK_ARG(rec);
+	DEVSYS__CHECK_ARG(out);
+	return dump_doc(rec->doc, out);
 }
 
 int devsys_record_save(devsys_record *rec)
@@ -394,6 +479,52 @@ static int restore_file(const devsys_task *task, const char *rel, const void *da
 	return rc;
 }
 
+/*
+ * Where the line of the event of seq @p seq ends in @p events (whole
+ * lines), or 0 when they lack it.
+ */
+static size_t event_end(const char *events, size_t len, json_int_t seq)
+{
+	char prefix[40];
+	size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "{\"seq\":%lld,", (long long)seq);
+	for (const char *p = events, *end = events + len, *nl; p < end; p = nl + 1) {
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+			break;
+		if ((size_t)(nl - p) > plen && memcmp(p, prefix, plen) == 0 && is_state_event(p, (size_t)(nl - p), seq))
+			return (size_t)(nl + 1 - events);
+	}
+	return 0;
+}
+
+/*
+ * task.json from the store, @p doc parsed from @p text: its "state_event"
+ * says where the event ends in the events the store kept, which may be cut
+ * (over 256 KiB the store keeps the last lines), so it is made to say
+ * where it ends in the events just written, or left out when they lack it
+ * (then the folder is judged by its state_at alone).
+ */
+static int restore_task_json(devsys_task *task, json_t *doc, const char *text, size_t len, const char *events,
+                             size_t events_len)
+{
+	devsys_buf b = DEVSYS_BUF_INIT;
+	json_int_t seq, end;
+	size_t at = 0;
+	json_t *moved = NULL;
+	int rc;
+	if (!json_object_get(doc, "state_event"))
+		return restore_file(task, "task.json", text, len);
+	if (state_event_of(doc, &seq, &end) && events && (at = event_end(events, events_len, seq)) == (size_t)end)
+		return restore_file(task, "task.json", text, len);
+	if (at && !(moved = json_pack("{s:I,s:I}", "seq", (json_int_t)seq, "end", (json_int_t)at)))
+		return devsys__error_oom();
+	if (moved ? json_object_set_new(doc, "state_event", moved) : json_object_del(doc, "state_event"))
+		return devsys__error_oom();
+	if ((rc = dump_doc(doc, &b)) == 0)
+		rc = restore_file(task, "task.json", b.ptr, b.size);
+	devsys_buf_dispose(&b);
+	return rc;
+}
+
 int devsys__record_restore(devsys_task *task, const char *spec_name, const void *spec, size_t spec_len,
                            const char *task_json, size_t json_len, const char *events, size_t events_len)
 {
@@ -414,7 +545,6 @@ int devsys__record_restore(devsys_task *task, const char *spec_name, const void 
 		json_decref(doc);
 		return rc;
 	}
-	json_decref(doc);
 	/* the store's first line says how much it dropped: not an event */
 	if (events && events_len && strncmp(events, "{\"truncated\":", 13) == 0) {
 		const char *nl = memchr(events, '\n', events_len);
@@ -422,9 +552,13 @@ int devsys__record_restore(devsys_task *task, const char *spec_name, const void 
 		events = nl ? nl + 1 : events;
 	}
 	if ((spec_name && (rc = restore_file(task, spec_name, spec, spec_len)) < 0) ||
-	    (events && (rc = restore_file(task, "events.jsonl", events, events_len)) < 0))
+	    (events && (rc = restore_file(task, "events.jsonl", events, events_len)) < 0)) {
+		json_decref(doc);
 		return rc;
-	return restore_file(task, "task.json", task_json, json_len);
+	}
+	rc = restore_task_json(task, doc, task_json, json_len, events, events_len);
+	json_decref(doc);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- events */
@@ -501,6 +635,12 @@ static unsigned long long last_seq(int fd, bool *needs_nl)
 int devsys__record_event_task(const devsys_task *task, const char *type, const char *data_json,
                               uint64_t *seq_out)
 {
+	return devsys__record_event_task_end(task, type, data_json, seq_out, NULL);
+}
+
+int devsys__record_event_task_end(const devsys_task *task, const char *type, const char *data_json,
+                                  uint64_t *seq_out, uint64_t *end_out)
+{
 	devsys_buf path = DEVSYS_BUF_INIT;
 	json_t *data = NULL, *ev = NULL;
 	char ts[40], *line = NULL;
@@ -561,6 +701,13 @@ int devsys__record_event_task(const devsys_task *task, const char *type, const c
 		devsys_buf_dispose(&l);
 		if (rc == 0 && devsys__fs_sync_wanted() && fdatasync(fd) != 0)
 			rc = devsys__error_errno(DEVSYS_EIO, errno, "cannot sync '%s'", path.ptr);
+	}
+	if (rc == 0 && end_out) {
+		struct stat sb;
+		if (fstat(fd, &sb) != 0) /* still under the lock: the file ends with this line */
+			rc = devsys__error_errno(DEVSYS_EIO, errno, "cannot stat '%s'", path.ptr);
+		else
+			*end_out = (uint64_t)sb.st_size;
 	}
 	if (rc == 0 && seq_out)
 		*seq_out = seq;
