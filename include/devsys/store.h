@@ -345,16 +345,21 @@ DEVSYS_API int devsys_store_document(devsys_buf *out, devsys_store *st, const ch
  * - On a store several hosts share (PostgreSQL): the folder only while its
  *   task.json is in the state the store has the task in and from the same
  *   change: its "state_at" is the one of the task.json the store keeps
- *   (the same string, so no two hosts' clocks are compared) (1). When they
- *   differ (a folder made here at submit while a worker on another host
- *   runs the task, or a run here that another host resumed since, even
- *   through the same state), or there is no folder here, the store answers
- *   (0): its rows and the documents of devsys_store_document(). A task the
- *   store does not know is left to its folder (1).
+ *   (the same string, so no two hosts' clocks are compared), and while its
+ *   events.jsonl holds that change's event where task.json says it ends
+ *   ("state_event": the file at least that long, the line ending there a
+ *   whole event of that seq; a task.json without the field is judged by
+ *   state_at alone) (1). When they differ (a folder made here at submit
+ *   while a worker on another host runs the task, or a run here that
+ *   another host resumed since, even through the same state; or a crash
+ *   that kept task.json and lost the events' unsynced tail), or there is
+ *   no folder here, the store answers (0): its rows and the documents of
+ *   devsys_store_document(). A task the store does not know is left to its
+ *   folder (1).
  *
  * Nothing is written. A worker that moves the task on brings the folder of
  * its own workspace in step at that transition (it is made, or refreshed,
- * from the store then).
+ * from the store then), as devsys_store_check() with repair does.
  * @return 1 the folder answers; 0 the store answers; DEVSYS_EBADID;
  *         DEVSYS_EINVAL; DEVSYS_EIO or DEVSYS_ENETWORK (the store).
  * Threads: as every store call.

@@ -682,20 +682,28 @@ static int same_change(devsys_store *st, const char *id, const char *at)
 	return rc;
 }
 
-int devsys_store_folder_current(devsys_store *st, const char *id)
+/*
+ * devsys_store_folder_current(), saying in @p why (may be NULL) why a
+ * folder is behind: its task.json is not from the store's last change, or
+ * it is and events.jsonl lost that change's event (devsys__record_events_hold).
+ */
+static int folder_fresh(devsys_store *st, const char *id, char *why, size_t why_size)
 {
 	devsys__task_row r;
 	devsys_task *task = NULL;
 	devsys_record *rec = NULL;
 	const char *have;
+	char lack[200];
 	int rc;
-	DEVSYS__CHECK_ARG(st);
+	if (why_size)
+		why[0] = '\0';
 	if ((rc = devsys_task_id_check(id)) < 0)
 		return rc;
 	if (!(st->be->flags & DEVSYS__STORE_SHARED))
 		return 1;
 	if ((rc = devsys_task_open(&task, st->ws, id, 0)) == DEVSYS_ENOTFOUND) {
 		devsys_error_clear();
+		snprintf(why, why_size, "no folder here");
 		return 0;
 	}
 	if (rc < 0)
@@ -707,19 +715,32 @@ int devsys_store_folder_current(devsys_store *st, const char *id)
 		devsys_error_clear();
 		rc = 1; /* not the store's: the folder is all there is */
 	} else if (rc == 0 && (rc = devsys_record_open(&rec, task)) == 0) {
-		rc = (have = devsys__record_get_state(rec)) && strcmp(have, state_names[r.state]) == 0;
-		if (rc == 1)
-			rc = same_change(st, id, devsys__record_get_state_at(rec));
+		have = devsys__record_get_state(rec);
+		rc = have && strcmp(have, state_names[r.state]) == 0 && same_change(st, id, devsys__record_get_state_at(rec));
+		if (rc == 0)
+			snprintf(why, why_size, "task.json says %s from an earlier change, the store says %s: another host "
+			         "moved the task on", have ? have : "nothing", state_names[r.state]);
+		else if (!(rc = devsys__record_events_hold(rec, lack, sizeof(lack))))
+			snprintf(why, why_size, "task.json is from the store's last change, but %s (the disk lost the events' "
+			         "unsynced tail)", lack);
 	}
 	devsys_record_free(rec);
 	devsys_task_free(task);
 	return rc;
 }
 
+int devsys_store_folder_current(devsys_store *st, const char *id)
+{
+	DEVSYS__CHECK_ARG(st);
+	return folder_fresh(st, id, NULL, 0);
+}
+
 /*
  * On a shared store, a folder whose task.json is not in the state the task
  * leaves (@p from) is older than the store's record: another host moved
- * the task on since this one wrote it. When the store's task.json is in
+ * the task on since this one wrote it. So is one that is, but whose
+ * events.jsonl lost the event of that change (a crash kept task.json and
+ * not the events' unsynced tail). When the store's task.json is in
  * that state, the folder's task.json and events are replaced by the
  * store's (the spec stays), and @p rec is reopened on them; a store
  * document as old as the folder (a write the commit's loss held back)
@@ -729,9 +750,11 @@ static int refresh_stale(devsys_store *st, devsys_task *task, devsys_record **re
 {
 	devsys_buf tj = DEVSYS_BUF_INIT, ev = DEVSYS_BUF_INIT;
 	const char *have = devsys__record_get_state(*rec), *id = devsys_task_id(task);
+	bool in_from = have && strcmp(have, state_names[from]) == 0, lost_events = false;
 	json_t *doc = NULL;
 	int rc;
-	if (!(st->be->flags & DEVSYS__STORE_SHARED) || !st->be->doc_get || (have && strcmp(have, state_names[from]) == 0))
+	if (!(st->be->flags & DEVSYS__STORE_SHARED) || !st->be->doc_get ||
+	    (in_from && !(lost_events = !devsys__record_events_hold(*rec, NULL, 0))))
 		return 0;
 	if ((rc = st->be->doc_get(st->self, id, "task.json", &tj)) < 0 ||
 	    !(doc = json_loadb(tj.ptr ? tj.ptr : "", tj.size, 0, NULL)) ||
@@ -747,9 +770,14 @@ static int refresh_stale(devsys_store *st, devsys_task *task, devsys_record **re
 		devsys_record_free(*rec);
 		*rec = NULL;
 		rc = devsys_record_open(rec, task);
-		devsys__log(st->ws, DEVSYS_LOG_INFO, "store",
-		            "task %s: its folder here was %s while the store had it %s (another host ran it since); "
-		            "refreshed from the store", id, have ? have : "without a state", state_names[from]);
+		if (lost_events)
+			devsys__log(st->ws, DEVSYS_LOG_WARN, "store",
+			            "task %s: its events.jsonl here lacked the event of its last state change (the disk lost "
+			            "its unsynced tail); refreshed from the store", id);
+		else
+			devsys__log(st->ws, DEVSYS_LOG_INFO, "store",
+			            "task %s: its folder here was %s while the store had it %s (another host ran it since); "
+			            "refreshed from the store", id, have ? have : "without a state", state_names[from]);
 	}
 done:
 	json_decref(doc);
@@ -787,7 +815,32 @@ static int open_record(devsys_record **rec, devsys_store *st, devsys_task *task)
 	return rc;
 }
 
-static int write_folder(devsys_store *st, const devsys__task_row *r, int from, const char *reason, bool create)
+/* A durable folder's (SQLite's) state change: task.json, then the event, each fsynced. */
+static int save_then_event(devsys_record *rec, devsys_task *task, const char *event)
+{
+	int rc = devsys_record_save(rec);
+	return rc < 0 ? rc : devsys__record_event_task(task, "state", event, NULL);
+}
+
+/*
+ * An unsynced folder's state change: the disk may keep the new task.json
+ * and lose the event's line (ext4 does not order two files' data), so the
+ * event goes first and task.json says where it ends ("state_event"); a
+ * folder without that line is behind the store (folder_fresh,
+ * refresh_stale). A crash between the two leaves the old task.json, also
+ * behind.
+ */
+static int save_after_event(devsys_record *rec, devsys_task *task, const char *event)
+{
+	uint64_t seq, end;
+	int rc = devsys__record_event_task_end(task, "state", event, &seq, &end);
+	if (rc == 0 && (rc = devsys__record_set_state_event(rec, seq, end)) == 0)
+		rc = devsys_record_save(rec);
+	return rc;
+}
+
+static int write_folder(devsys_store *st, const devsys__task_row *r, int from, const char *reason, bool create,
+                        bool unsynced)
 {
 	devsys_task *task = NULL;
 	devsys_record *rec = NULL;
@@ -805,8 +858,6 @@ static int write_folder(devsys_store *st, const devsys__task_row *r, int from, c
 		goto done;
 	if (create && r->spec_path[0] && (rc = devsys_record_set_string(rec, "spec_path", r->spec_path)) < 0)
 		goto done;
-	if ((rc = devsys_record_save(rec)) < 0)
-		goto done;
 	data = json_pack("{s:s?,s:s,s:s?,s:s?}", "from", from >= 0 ? state_names[from] : NULL, "to",
 	                 state_names[r->state], "stage", r->stage[0] ? r->stage : (r->last_stage[0] ? r->last_stage : NULL),
 	                 "reason", reason);
@@ -816,9 +867,8 @@ static int write_folder(devsys_store *st, const devsys__task_row *r, int from, c
 		goto done;
 	}
 	json_decref(data);
-	/* the event first, so the events the store keeps end with this state change */
-	if ((rc = devsys__record_event_task(task, "state", text, NULL)) == 0)
-		rc = keep_documents(st, r, rec);
+	if ((rc = unsynced ? save_after_event(rec, task, text) : save_then_event(rec, task, text)) == 0)
+		rc = keep_documents(st, r, rec); /* after the event, so the events the store keeps end with this change */
 done:
 	free(text);
 	devsys_record_free(rec);
@@ -842,7 +892,7 @@ static int write_files(devsys_store *st, const devsys__task_row *r, int from, co
 	int rc;
 	if (shared)
 		devsys__fs_nosync_begin();
-	rc = write_folder(st, r, from, reason, create);
+	rc = write_folder(st, r, from, reason, create, shared);
 	if (shared)
 		devsys__fs_nosync_end();
 	return rc;
@@ -1587,7 +1637,7 @@ int devsys_store_check(devsys_store *st, int repair, devsys_buf *out, size_t *dr
 	for (size_t i = 0; i < c.n; i++) {
 		devsys__task_row *r = &c.rows[i];
 		devsys_task *task = NULL;
-		char *fs_state;
+		char *fs_state, behind[400];
 		int orc;
 		checked++;
 		if ((orc = devsys_task_open(&task, st->ws, r->id, 0)) == DEVSYS_ENOTFOUND && shared) {
@@ -1607,16 +1657,13 @@ int devsys_store_check(devsys_store *st, int repair, devsys_buf *out, size_t *dr
 			continue;
 		}
 		fs_state = task_json_state(task);
-		if (shared && fs_state && devsys_store_folder_current(st, r->id) == 0 &&
+		if (shared && fs_state && folder_fresh(st, r->id, behind, sizeof(behind)) == 0 &&
 		    kept_in_state(st, r->id, state_names[r->state])) {
-			char detail[200];
 			bool fixed = false;
-			snprintf(detail, sizeof(detail), "task.json says %s from an earlier change, the store says %s: another "
-			         "host moved the task on", fs_state, state_names[r->state]);
 			if (repair)
 				fixed = refresh_from_store(st, task) == 0;
 			devsys_error_clear();
-			drift(arr, r->id, "behind-store", detail, fixed);
+			drift(arr, r->id, "behind-store", behind, fixed);
 		} else if (!fs_state || strcmp(fs_state, state_names[r->state]) != 0) {
 			char detail[160];
 			bool fixed = false;

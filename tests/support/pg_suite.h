@@ -32,8 +32,11 @@
 /*
  * The suite's runner starts the server before the first test and stops it
  * after the last (pg_fixture.h): including this header gives the test
- * binary these hooks, so include it from the binary's one source file.
+ * binary these hooks, so include it from the binary's one source file. A
+ * second source file of the binary defines DT_PG_SUITE_HOOKS_ELSEWHERE
+ * first: it shares the first one's server.
  */
+#ifndef DT_PG_SUITE_HOOKS_ELSEWHERE
 ReportHook(PRE_ALL)(struct criterion_test_set *dt_set_)
 {
 	(void)dt_set_;
@@ -45,6 +48,7 @@ ReportHook(POST_ALL)(struct criterion_global_stats *dt_stats_)
 	(void)dt_stats_;
 	dt_pg_suite_end();
 }
+#endif
 
 /* The library's last error message, and an assertion that a call returned 0 that prints it. */
 #define MSG devsys_error_message(devsys_error_last())
