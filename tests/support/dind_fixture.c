@@ -4,6 +4,7 @@
  */
 #include "dind_fixture.h"
 #include "testutil.h"
+#include "watchdog.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,14 @@
 #define READY_DEADLINE_MS 60000
 #define IMAGE_ENV "DT_DIND_IMAGE_ID"
 #define SKIP_ENV "DT_DIND_SKIP"
+
+/* The teardown, shared by dt_dind_engine_free() and the watchdog (printf formats). */
+/* inner containers first (dir, sock): the inner engine removes their cgroups */
+#define RM_INNER "I='env -u DOCKER_HOST DOCKER_CONFIG=%s /usr/bin/docker -H unix://%s'; $I ps -aq | xargs -r $I rm -f >/dev/null 2>&1"
+/* the outer container with its volumes (cli, container) */
+#define RM_OUTER "%s rm -f -v %s >/dev/null 2>&1"
+/* the inner engine's cgroup parent, one per controller (cgroup v1) (its name) */
+#define RM_CGROUPS "for c in /sys/fs/cgroup/*/%s; do [ -d \"$c\" ] && rmdir \"$c\"; done 2>/dev/null; true"
 
 static void set_why(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_why(char *why, size_t why_len, const char *fmt, ...)
@@ -145,12 +154,21 @@ dt_dind *dt_dind_engine_start(const dt_dockerd *d, char *why, size_t why_len)
 	dt_dind *e = calloc(1, sizeof(*e));
 	int st = -1;
 	double t0, deadline;
-	if (!e || !(e->dir = dt_sockdir("dnd")) || !(e->cli = dt_dockerd_cli(d)) ||
+	if (!e)
+		return NULL;
+	/* The outer container is no process of ours: if the test dies, the watchdog removes it through the
+	 * fixture engine, as dt_dind_engine_free() does. */
+	if (!(e->watchdog = dt_watchdog_start(why, why_len))) {
+		dt_dind_engine_free(e);
+		return NULL;
+	}
+	if (!(e->dir = dt_sockdir("dnd")) || !(e->cli = dt_dockerd_cli(d)) ||
 	    asprintf(&e->sock, "%s/docker.sock", e->dir) < 0) {
 		set_why(why, why_len, "out of memory or no private directory under /tmp");
 		dt_dind_engine_free(e);
 		return NULL;
 	}
+	dt_watchdog_dir(e->watchdog, e->dir);
 	t0 = mono_ms();
 	e->container = dt_sh_output(
 		&st,
@@ -166,6 +184,9 @@ dt_dind *dt_dind_engine_start(const dt_dockerd *d, char *why, size_t why_len)
 		return NULL;
 	}
 	e->container[strcspn(e->container, "\r\n")] = '\0';
+	dt_watchdog_run(e->watchdog, RM_INNER, e->dir, e->sock);
+	dt_watchdog_run(e->watchdog, RM_OUTER, e->cli, e->container);
+	dt_watchdog_run(e->watchdog, RM_CGROUPS, strrchr(e->dir, '/') + 1);
 	deadline = t0 + READY_DEADLINE_MS;
 	while (!ping(e->sock)) {
 		struct timespec ts = { 0, 20 * 1000000L };
@@ -187,20 +208,15 @@ void dt_dind_engine_free(dt_dind *e)
 {
 	if (!e)
 		return;
-	if (e->sock && ping(e->sock)) {
-		/* inner containers first: the inner engine removes their cgroups */
-		dt_sh("I='env -u DOCKER_HOST DOCKER_CONFIG=%s /usr/bin/docker -H unix://%s'; "
-		      "$I ps -aq | xargs -r $I rm -f >/dev/null 2>&1",
-		      e->dir, e->sock);
-	}
+	if (e->sock && ping(e->sock))
+		dt_sh(RM_INNER, e->dir, e->sock);
 	if (e->container && e->cli)
-		dt_sh("%s rm -f -v %s >/dev/null 2>&1", e->cli, e->container);
+		dt_sh(RM_OUTER, e->cli, e->container);
 	if (e->dir) {
-		/* the inner engine's cgroup parent, one per controller (cgroup v1) */
-		dt_sh("for c in /sys/fs/cgroup/*/%s; do [ -d \"$c\" ] && rmdir \"$c\"; done 2>/dev/null; true",
-		      strrchr(e->dir, '/') + 1);
+		dt_sh(RM_CGROUPS, strrchr(e->dir, '/') + 1);
 		dt_rmrf(e->dir);
 	}
+	dt_watchdog_disarm(e->watchdog);
 	free(e->dir), free(e->sock), free(e->container), free(e->cli);
 	free(e);
 }

@@ -44,9 +44,12 @@ typedef struct dt_dind {
 	char *container;  /* the outer container's id */
 	char *cli;        /* docker CLI prefix against the OUTER (fixture) engine */
 	double ready_ms;  /* outer container create -> inner /_ping 200 */
+	struct dt_watchdog *watchdog; /* removes the container and dir if the test dies */
 } dt_dind;
 
-/* Start a nested engine in a container on @p d; NULL and a reason on failure (nothing left). */
+/* Start a nested engine in a container on @p d; NULL and a reason on failure (nothing left).
+ * If the test process dies without dt_dind_engine_free(), the fixture's watchdog (watchdog.h)
+ * does what it does: the inner containers, the outer container, the cgroups, the directory. */
 dt_dind *dt_dind_engine_start(const dt_dockerd *d, char *why, size_t why_len);
 /* Kill the inner containers, force-remove the outer container with its
  * volumes, remove the directory. NULL is fine. */

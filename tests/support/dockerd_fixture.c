@@ -5,6 +5,7 @@
  */
 #include "dockerd_fixture.h"
 #include "testutil.h"
+#include "watchdog.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -155,8 +155,10 @@ static pid_t spawn_dockerd(dt_dockerd *d, const char *driver)
 	child = fork();
 	if (child == 0) {
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600), in = open("/dev/null", O_RDONLY);
-		/* The engine follows the test process down if it dies without its teardown. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* If the test dies without its teardown, the watchdog kills the engine with
+		 * containerd, the shims and the containers under them (PR_SET_PDEATHSIG
+		 * would reach dockerd alone, whose shims are no children of it). */
+		dt_watchdog_child(d->watchdog);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -271,6 +273,7 @@ static void stop_engine(dt_dockerd *d)
 		int st = dt_stop(d->pid, SIGTERM, STOP_GRACE_MS);
 		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
 			fprintf(stderr, "dockerd fixture: dockerd ignored SIGTERM for %d ms and was killed\n", STOP_GRACE_MS);
+		dt_watchdog_forget(d->watchdog, d->pid);
 		d->pid = 0;
 	}
 	kill_leftovers(d->dir);
@@ -374,8 +377,8 @@ static bool try_driver(dt_dockerd *d, const char *driver, char *why, size_t why_
 }
 
 /*
- * A run killed before its teardown (a ctest timeout) leaves its directory:
- * its dockerd followed it down (PR_SET_PDEATHSIG), so a fixture directory
+ * The watchdog removes a killed run's directory; one it could not (it was
+ * killed too, or the machine went down) is swept here: a fixture directory
  * that no process names and that is older than a few minutes is garbage.
  */
 static void sweep_stale(void)
@@ -424,6 +427,13 @@ dt_dockerd *dt_dockerd_start(char *why, size_t why_len)
 		return NULL;
 	}
 	d->owner = true;
+	/* shims and containerd name the dir (their sockets live below it), the dir goes last */
+	if (!(d->watchdog = dt_watchdog_start(why, why_len))) {
+		dt_dockerd_free(d);
+		return NULL;
+	}
+	dt_watchdog_naming(d->watchdog, dir);
+	dt_watchdog_dir(d->watchdog, dir);
 	d->tls_port = dt_free_port();
 	d->tls_host = xasprintf("tcp://127.0.0.1:%d", d->tls_port);
 	if (dt_sh("mkdir -p '%s/tls' '%s/cli'", dir, dir) != 0 || !make_certs(d)) {
@@ -485,6 +495,7 @@ void dt_dockerd_free(dt_dockerd *d)
 	if (d->owner) {
 		stop_engine(d);
 		dt_rmrf(d->dir);
+		dt_watchdog_disarm(d->watchdog);
 	}
 	free(d->dir), free(d->sock), free(d->host), free(d->tls_host), free(d->ca), free(d->client_cert);
 	free(d->client_key), free(d->other_cert), free(d->other_key), free(d->data_root), free(d->exec_root);

@@ -26,9 +26,11 @@
  *       dt_dockerd_free(d);   // a suite view: frees memory, the engine keeps running
  *   }
  *
- * The engine is started with PR_SET_PDEATHSIG=SIGTERM, so it also stops when
- * the test process dies without reaching its POST_ALL hook; a later start
- * removes fixture directories that no process names any more.
+ * If the test process dies without reaching its teardown (SIGKILL, a crash),
+ * the fixture's watchdog (watchdog.h) kills dockerd, containerd, the shims and
+ * the containers under them, unmounts what is mounted below the directory and
+ * removes it; a later start also removes fixture directories that no process
+ * names any more.
  *
  * DT_DOCKERD_EXTRA_ARG=<flag> adds one flag to dockerd's command line (the
  * fixture's own test uses it to make dockerd fail).
@@ -64,6 +66,7 @@ typedef struct dt_dockerd {
 	double import_ms;     /* rootfs tar + docker import */
 	pid_t pid;            /* dockerd, 0 when stopped or not owned */
 	bool owner;           /* this struct started the engine (free stops it) */
+	struct dt_watchdog *watchdog; /* owner: stops all of it, removes dir, if the test dies */
 } dt_dockerd;
 
 /*

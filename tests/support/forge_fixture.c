@@ -1,6 +1,7 @@
 /* The forge upstream and Prism fixture (see forge_fixture.h). */
 #include "forge_fixture.h"
 #include "testutil.h"
+#include "watchdog.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -33,6 +33,9 @@ static const char *src_dir(void)
 }
 #define DEVSYS_SOURCE_DIR src_dir()
 static pid_t up_pid, proxy_pid, mock_pid;
+/* A watchdog, not PR_SET_PDEATHSIG: PRE_ALL's thread is not the runner's
+ * life, and the suite dir must go too when the runner is killed. */
+static dt_watchdog *suite_watchdog;
 
 static void put_env(const char *which, const char *suffix, const char *value)
 {
@@ -60,8 +63,8 @@ static pid_t spawn_logged(char *const argv[], const char *log)
 		FILE *f = freopen(log, "w", stdout);
 		(void)f;
 		dup2(STDOUT_FILENO, STDERR_FILENO);
-		prctl(PR_SET_PDEATHSIG, SIGTERM); /* stop with the runner even if POST_ALL never runs */
 		setpgid(0, 0);
+		dt_watchdog_child(suite_watchdog); /* stopped with the runner even if POST_ALL never runs */
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -117,9 +120,16 @@ void dt_forge_suite_start(const char *mode, const char *token, unsigned flags)
 	char *spec = dt_forge_spec_path(), script[1024], log[1024], *port;
 	char url[64];
 	int pport = 0, mport = 0;
+	char why[512];
 
+	if (!(suite_watchdog = dt_watchdog_start(why, sizeof(why)))) {
+		put_env("UPSTREAM", "_SKIP", why);
+		goto prism_skip;
+	}
 	suite_dir = dt_tmpdir("forge");
 	setenv("DT_FORGE_DIR", suite_dir, 1);
+	if (!getenv("DT_FORGE_KEEP"))
+		dt_watchdog_dir(suite_watchdog, suite_dir);
 	if (access(PY, X_OK) != 0) {
 		put_env("UPSTREAM", "_SKIP", PY " is missing");
 		goto prism_skip;
@@ -178,6 +188,8 @@ void dt_forge_suite_stop(void)
 		dt_rmrf(suite_dir);
 	free(suite_dir);
 	suite_dir = NULL;
+	dt_watchdog_disarm(suite_watchdog);
+	suite_watchdog = NULL;
 }
 
 const char *dt_forge_url(const char *which)

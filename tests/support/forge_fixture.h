@@ -11,6 +11,10 @@
  *   ReportHook(PRE_ALL)(struct criterion_test_set *s) { dt_forge_suite_start("github", "tok", DT_FORGE_PRISM); }
  *   ReportHook(POST_ALL)(struct criterion_global_stats *s) { dt_forge_suite_stop(); }
  *
+ * If the runner dies before POST_ALL (SIGKILL, a crash), the fixture's
+ * watchdog (watchdog.h) kills the upstream and Prism (with their children)
+ * and removes the suite's dir.
+ *
  * No jansson here: the log comes back as text (one JSON object a line).
  */
 #ifndef DEVSYS_FORGE_FIXTURE_H

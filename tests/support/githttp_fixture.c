@@ -3,6 +3,7 @@
  */
 #include "githttp_fixture.h"
 #include "testutil.h"
+#include "watchdog.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -61,12 +62,19 @@ dt_githttp *dt_githttp_start(bool tls, const char *token, char *why, size_t why_
 		return NULL;
 	}
 	h = calloc(1, sizeof(*h));
-	if (h)
-		h->dir = dt_tmpdir("githttp");
+	/* A watchdog rather than PR_SET_PDEATHSIG: the CGI children of a dead
+	 * lighttpd would be orphaned, and the temp dir must go too. */
+	if (h && !(h->watchdog = dt_watchdog_start(why, why_len))) {
+		free(h);
+		free(lighttpd);
+		return NULL;
+	}
+	if (h && (h->dir = dt_tmpdir("githttp")))
+		dt_watchdog_dir(h->watchdog, h->dir);
 	if (!h || !h->dir) {
 		/* without its directory the server would start on a config path of "(null)" and never stop */
 		snprintf(why, why_len, "githttp fixture: cannot create a temp dir under $DEVSYS_TEST_TMP");
-		free(h);
+		dt_githttp_free(h);
 		free(lighttpd);
 		return NULL;
 	}
@@ -117,7 +125,7 @@ dt_githttp *dt_githttp_start(bool tls, const char *token, char *why, size_t why_
 	argv[2] = "-f";
 	argv[3] = conf;
 	argv[4] = NULL;
-	h->pid = dt_spawn(argv, logp);
+	h->pid = dt_watchdog_spawn(h->watchdog, argv, logp);
 	if (h->pid <= 0 || !dt_wait_port(h->port, 10000)) {
 		char *out = dt_read_file(logp, NULL);
 		snprintf(why, why_len, "lighttpd did not start on port %d: %.300s", h->port, out ? out : "");
@@ -169,6 +177,7 @@ void dt_githttp_free(dt_githttp *h)
 		dt_stop(h->pid, SIGTERM, 5000);
 	if (h->dir)
 		dt_rmrf(h->dir);
+	dt_watchdog_disarm(h->watchdog);
 	free(h->dir);
 	free(h->repos);
 	free(h->ca_file);

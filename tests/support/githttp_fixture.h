@@ -11,6 +11,9 @@
  *   ... libgit2 with ca_file h->ca_file, user x-access-token, the token ...
  *   dt_githttp_free(h);
  *
+ * If the test process dies without dt_githttp_free(), the fixture's watchdog
+ * (watchdog.h) kills lighttpd and its CGI children and removes the temp dir.
+ *
  * TLS: an ECDSA P-256 test CA and a server certificate for DNS:localhost
  * (mbedTLS checks DNS names only), so TLS URLs are https://localhost:PORT/.
  * Plain URLs use http://127.0.0.1:PORT/.
@@ -32,6 +35,7 @@ typedef struct dt_githttp {
 	char *access_log; /* lighttpd access log */
 	char *error_log;  /* lighttpd error log (also CGI stderr) */
 	pid_t pid;
+	struct dt_watchdog *watchdog; /* stops lighttpd and its CGIs, removes dir, if the test dies */
 } dt_githttp;
 
 /* Start lighttpd; basic auth accepts only user "x-access-token" with

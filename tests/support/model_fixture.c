@@ -1,6 +1,7 @@
 /* The scripted model server fixture (see model_fixture.h). */
 #include "model_fixture.h"
 #include "testutil.h"
+#include "watchdog.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +18,7 @@
 
 static char *suite_dir;
 static pid_t server_pid;
+static dt_watchdog *suite_watchdog;
 
 /* The source tree: this file is <src>/tests/support/model_fixture.c. */
 static const char *src_dir(void)
@@ -34,8 +35,17 @@ void dt_model_suite_start(void)
 {
 	char script[1024], portf[1024], log[1024], out[1024], *port = NULL;
 	struct timespec ts = { 0, 20 * 1000000 };
+	char why[512];
+	/* A watchdog, not PR_SET_PDEATHSIG: PRE_ALL's thread is not the runner's
+	 * life, and the suite dir must go too when the runner is killed. */
+	if (!(suite_watchdog = dt_watchdog_start(why, sizeof(why)))) {
+		setenv("DT_MODEL_SKIP", why, 1);
+		return;
+	}
 	suite_dir = dt_tmpdir("model");
 	setenv("DT_MODEL_DIR", suite_dir, 1);
+	if (!getenv("DT_KEEP"))
+		dt_watchdog_dir(suite_watchdog, suite_dir);
 	if (access(PY, X_OK) != 0) {
 		setenv("DT_MODEL_SKIP", PY " is missing", 1);
 		return;
@@ -49,8 +59,8 @@ void dt_model_suite_start(void)
 		FILE *f = freopen(out, "w", stdout);
 		(void)f;
 		dup2(STDOUT_FILENO, STDERR_FILENO);
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		setpgid(0, 0);
+		dt_watchdog_child(suite_watchdog);
 		execl(PY, PY, script, "--port-file", portf, "--log", log, (char *)NULL);
 		_exit(127);
 	}
@@ -83,6 +93,14 @@ void dt_model_suite_stop(void)
 		dt_rmrf(suite_dir);
 	free(suite_dir);
 	suite_dir = NULL;
+	dt_watchdog_disarm(suite_watchdog);
+	suite_watchdog = NULL;
+}
+
+void dt_model_suite_pids(pid_t *server, pid_t *watchdog)
+{
+	*server = server_pid > 0 ? server_pid : 0;
+	*watchdog = suite_watchdog ? suite_watchdog->pid : 0;
 }
 
 const char *dt_model_url(void)

@@ -6,12 +6,19 @@
  *
  *   ReportHook(PRE_ALL)(struct criterion_test_set *s) { dt_model_suite_start(); }
  *   ReportHook(POST_ALL)(struct criterion_global_stats *s) { dt_model_suite_stop(); }
+ *
+ * If the runner dies before POST_ALL (SIGKILL, a crash), the fixture's
+ * watchdog (watchdog.h) kills the server and removes the suite's dir.
  */
 #ifndef DEVSYS_MODEL_FIXTURE_H
 #define DEVSYS_MODEL_FIXTURE_H
 
+#include <sys/types.h>
+
 void dt_model_suite_start(void);
 void dt_model_suite_stop(void);
+/* For the fixture's own test: the server's pid and its watchdog's (0 when not started). */
+void dt_model_suite_pids(pid_t *server, pid_t *watchdog);
 
 /* "http://127.0.0.1:PORT/v1"; skips the test (a failure under CI=true) when the server did not start. Borrowed. */
 const char *dt_model_url(void);

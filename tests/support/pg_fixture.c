@@ -6,6 +6,7 @@
  */
 #include "pg_fixture.h"
 #include "testutil.h"
+#include "watchdog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,6 +99,26 @@ static void log_tail(const dt_pg *pg, char *why, size_t len, const char *what)
 	free(tail);
 }
 
+/*
+ * pg_ctl's postmaster is no child of ours (pg_ctl daemonises it), so no
+ * PR_SET_PDEATHSIG can reach it: if the test dies, the watchdog stops it
+ * (-m immediate: nothing is kept, and the postmaster still removes its shared
+ * memory, which a SIGKILL would leave), then kills whatever still names the
+ * data dir (the postmaster, if pg_ctl could not stop it, and its backends
+ * with it), then removes the dir. Armed before initdb, so a server that
+ * pg_ctl is starting when the test dies goes too; a restart needs nothing new.
+ */
+static void arm_watchdog(dt_pg *pg)
+{
+	dt_watchdog_dir(pg->watchdog, pg->dir);
+	if (!pg->data)
+		return;
+	dt_watchdog_run(pg->watchdog,
+	                "cd / && runuser -u postgres -- " PG_BIN "/pg_ctl -D '%s' -m immediate -w -t 20 stop >/dev/null 2>&1",
+	                pg->data);
+	dt_watchdog_naming(pg->watchdog, pg->data);
+}
+
 static bool pg_ctl_start(dt_pg *pg)
 {
 	return dt_sh("cd / && runuser -u postgres -- " PG_BIN "/pg_ctl -D '%s' -l '%s' -w -t 30 -o "
@@ -120,14 +140,21 @@ dt_pg *dt_pg_start(char *why, size_t why_len)
 		set_why(why, why_len, "there is no postgres user to run PostgreSQL as");
 		return NULL;
 	}
-	if (!(pg = calloc(1, sizeof(*pg))) || !(pg->dir = server_dir()) || !(pg->password = calloc(1, 33)) ||
-	    !random_hex(pg->password, 32) || !(pg->user = strdup("devsys"))) {
+	if (!(pg = calloc(1, sizeof(*pg))))
+		return NULL;
+	pg->owner = true;
+	if (!(pg->watchdog = dt_watchdog_start(why, why_len))) {
+		dt_pg_free(pg);
+		return NULL;
+	}
+	if (!(pg->dir = server_dir()) || !(pg->password = calloc(1, 33)) || !random_hex(pg->password, 32) ||
+	    !(pg->user = strdup("devsys"))) {
 		set_why(why, why_len, "cannot make the PostgreSQL fixture's temp dir");
 		dt_pg_free(pg);
 		return NULL;
 	}
-	pg->owner = true;
 	pg->data = xasprintf("%s/data", pg->dir);
+	arm_watchdog(pg);
 	pg->log = xasprintf("%s/server.log", pg->dir);
 	pwfile = xasprintf("%s/pwfile", pg->dir);
 	ok = pg->data && pg->log && pwfile && chown_postgres(pg->dir) && dt_write_file(pwfile, pg->password) &&
@@ -173,38 +200,6 @@ bool dt_pg_running(const dt_pg *pg)
 	return pg && dt_sh("cd / && runuser -u postgres -- " PG_BIN "/pg_ctl -D '%s' status >/dev/null 2>&1", pg->data) == 0;
 }
 
-/*
- * A shell that waits for SIGTERM, which it gets from the kernel when the
- * process that started the server dies (PR_SET_PDEATHSIG survives exec) or
- * from dt_pg_suite_end(), and then stops the server and removes its dir.
- */
-static pid_t start_watchdog(const dt_pg *pg)
-{
-	pid_t parent = getpid(), pid;
-	char *script = xasprintf("trap 'kill $! 2>/dev/null; cd / && runuser -u postgres -- " PG_BIN "/pg_ctl -D \"%s\" "
-	                         "-m fast -w -t 30 stop; rm -rf -- \"%s\"; exit 0' TERM; "
-	                         "while :; do sleep 3600 & wait $!; done",
-	                         pg->data, pg->dir);
-	if (!script)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent) /* the parent died before the line above */
-			raise(SIGTERM);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
-		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
-		_exit(127);
-	}
-	free(script);
-	return pid;
-}
-
 void dt_pg_suite_begin(void)
 {
 	char why[512], val[256];
@@ -214,7 +209,6 @@ void dt_pg_suite_begin(void)
 		setenv(ENV_WHY, why, 1);
 		return;
 	}
-	suite_pg->watchdog = start_watchdog(suite_pg);
 	snprintf(val, sizeof(val), "%d %s", suite_pg->port, suite_pg->dir);
 	setenv(ENV_SUITE, val, 1);
 }
@@ -315,15 +309,11 @@ void dt_pg_free(dt_pg *pg)
 	if (!pg)
 		return;
 	if (pg->owner) {
-		if (pg->watchdog > 0) { /* it stops the server and removes the dir */
-			kill(pg->watchdog, SIGTERM);
-			while (waitpid(pg->watchdog, NULL, 0) < 0 && errno == EINTR)
-				;
-		} else if (pg->data) {
+		if (pg->data)
 			dt_pg_stop(pg);
-		}
 		if (pg->dir)
 			remove_dir(pg->dir);
+		dt_watchdog_disarm(pg->watchdog);
 	}
 	free(pg->dir);
 	free(pg->data);

@@ -21,9 +21,10 @@
  *       free(url); dt_pg_free(pg);          // does not stop the suite's server
  *   }
  *
- * The server is stopped on every path: dt_pg_suite_end() stops it, and a
- * watchdog process the runner starts stops it when the runner dies without
- * getting there (a crash, or ctest's SIGKILL on a timeout).
+ * The server is stopped on every path: dt_pg_suite_end() (or dt_pg_free() of
+ * the handle dt_pg_start() gave) stops it, and the fixture's watchdog
+ * (watchdog.h) stops it and removes its dir when the process that started it
+ * dies without getting there (a crash, or ctest's SIGKILL on a timeout).
  */
 #ifndef DEVSYS_PG_FIXTURE_H
 #define DEVSYS_PG_FIXTURE_H
@@ -40,7 +41,7 @@ typedef struct dt_pg {
 	char *user;     /* "devsys", the superuser initdb made */
 	char *password; /* its password (random per server) */
 	bool owner;     /* this handle started the server: free() stops it */
-	pid_t watchdog; /* stops the server if the process that started it dies */
+	struct dt_watchdog *watchdog; /* stops the server, removes dir, if the process that started it dies */
 } dt_pg;
 
 /*

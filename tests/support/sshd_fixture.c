@@ -5,6 +5,7 @@
  */
 #include "sshd_fixture.h"
 #include "testutil.h"
+#include "watchdog.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -160,7 +161,10 @@ static bool spawn_and_wait(dt_sshd *s, char *why, size_t why_len)
 		               (char *)SSHD_BIN, (char *)"-D", (char *)"-f", s->config, (char *)"-E", s->log, NULL };
 	long deadline = mono_ms() + 10000;
 
-	s->pid = dt_spawn(quiet_login_shell && access("/usr/bin/unshare", X_OK) == 0 ? quiet_argv : argv, NULL);
+	/* Not PR_SET_PDEATHSIG: the per-connection processes call setsid, and a
+	 * listener that died first would leave them out of the watchdog's reach. */
+	s->pid = dt_watchdog_spawn(s->watchdog, quiet_login_shell && access("/usr/bin/unshare", X_OK) == 0 ? quiet_argv : argv,
+	                           NULL);
 	if (s->pid < 0) {
 		s->pid = 0;
 		set_why(why, why_len, "sshd fixture: fork failed: %s", strerror(errno));
@@ -182,6 +186,7 @@ static bool spawn_and_wait(dt_sshd *s, char *why, size_t why_len)
 	}
 	set_why(why, why_len, "sshd fixture: sshd did not listen on 127.0.0.1:%d within 10 s (log %s)", s->port, s->log);
 	dt_stop(s->pid, SIGKILL, 2000);
+	dt_watchdog_forget(s->watchdog, s->pid);
 	s->pid = 0;
 	return false;
 }
@@ -217,17 +222,25 @@ dt_sshd *dt_sshd_start(char *why, size_t why_len)
 		set_why(why, why_len, "sshd fixture: cannot create /run/sshd: %s", strerror(errno));
 		return NULL;
 	}
-	tmp = dt_tmpdir("sshd");
-	if (!tmp || !realpath(tmp, real)) {
-		set_why(why, why_len, "sshd fixture: cannot create a temp dir");
-		free(tmp);
-		return NULL;
-	}
-	free(tmp);
-
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	/* first, so nothing made below outlives a test that dies meanwhile */
+	if (!(s->watchdog = dt_watchdog_start(why, why_len))) {
+		free(s);
+		return NULL;
+	}
+	tmp = dt_tmpdir("sshd");
+	if (!tmp || !realpath(tmp, real)) {
+		set_why(why, why_len, "sshd fixture: cannot create a temp dir");
+		if (tmp)
+			dt_rmrf(tmp);
+		free(tmp);
+		dt_sshd_free(s);
+		return NULL;
+	}
+	free(tmp);
+	dt_watchdog_dir(s->watchdog, real);
 	s->dir = strdup(real);
 	s->host = strdup("127.0.0.1");
 	s->user = strdup(pw->pw_name);
@@ -280,14 +293,6 @@ bool dt_sshd_running(const dt_sshd *s)
 	return s && s->pid > 0 && kill(s->pid, 0) == 0 && waitpid(s->pid, NULL, WNOHANG) == 0;
 }
 
-void dt_sshd_stop(dt_sshd *s)
-{
-	if (!s || s->pid <= 0)
-		return;
-	dt_stop(s->pid, SIGTERM, 5000);
-	s->pid = 0;
-}
-
 /* Parent pid of @p pid from /proc, or -1. */
 static pid_t parent_of(pid_t pid)
 {
@@ -309,24 +314,25 @@ static pid_t parent_of(pid_t pid)
 	return (pid_t)ppid;
 }
 
-void dt_sshd_kill_all(dt_sshd *s)
+/*
+ * @p root and every process below it, by parent links in /proc, into @p set
+ * (at most @p cap); with @p freeze each is stopped as it is found, so none
+ * can fork a child the walk would miss.
+ */
+static size_t tree_of(pid_t root, pid_t *set, size_t cap, bool freeze)
 {
-	pid_t set[4096];
 	size_t n = 0;
 	bool grew = true;
-
-	if (!s || s->pid <= 0)
-		return;
-	/* Freeze the listener first so it cannot fork new children meanwhile. */
-	kill(s->pid, SIGSTOP);
-	set[n++] = s->pid;
-	while (grew && n < sizeof(set) / sizeof(set[0])) {
+	if (freeze)
+		kill(root, SIGSTOP);
+	set[n++] = root;
+	while (grew && n < cap) {
 		DIR *d = opendir("/proc");
 		struct dirent *e;
 		grew = false;
 		if (!d)
 			break;
-		while ((e = readdir(d)) && n < sizeof(set) / sizeof(set[0])) {
+		while ((e = readdir(d)) && n < cap) {
 			char *end;
 			long v = strtol(e->d_name, &end, 10);
 			if (*end || v <= 0)
@@ -338,16 +344,45 @@ void dt_sshd_kill_all(dt_sshd *s)
 				parent_in = parent_in || set[i] == pp;
 			}
 			if (!have && parent_in) {
-				kill(p, SIGSTOP);
+				if (freeze)
+					kill(p, SIGSTOP);
 				set[n++] = p;
 				grew = true;
 			}
 		}
 		closedir(d);
 	}
+	return n;
+}
+
+void dt_sshd_stop(dt_sshd *s)
+{
+	pid_t set[4096];
+	size_t n;
+	if (!s || s->pid <= 0)
+		return;
+	/* Open sessions outlive the listener here, as orphans no parent link
+	 * leads to: the watchdog learns them now, to kill them if the test dies. */
+	n = tree_of(s->pid, set, sizeof(set) / sizeof(set[0]), false);
+	for (size_t i = 1; i < n; i++)
+		dt_watchdog_pid(s->watchdog, set[i]);
+	dt_stop(s->pid, SIGTERM, 5000);
+	dt_watchdog_forget(s->watchdog, s->pid);
+	s->pid = 0;
+}
+
+void dt_sshd_kill_all(dt_sshd *s)
+{
+	pid_t set[4096];
+	size_t n;
+
+	if (!s || s->pid <= 0)
+		return;
+	n = tree_of(s->pid, set, sizeof(set) / sizeof(set[0]), true);
 	for (size_t i = n; i-- > 0;)
 		kill(set[i], SIGKILL);
 	waitpid(s->pid, NULL, 0);
+	dt_watchdog_forget(s->watchdog, s->pid);
 	s->pid = 0;
 }
 
@@ -375,6 +410,7 @@ void dt_sshd_free(dt_sshd *s)
 	dt_sshd_kill_all(s);
 	if (s->dir)
 		dt_rmrf(s->dir);
+	dt_watchdog_disarm(s->watchdog);
 	free(s->dir);
 	free(s->host);
 	free(s->user);

@@ -11,6 +11,11 @@
  *       checking the host key against s->known_hosts ...
  *   dt_sshd_free(s);   // stops sshd and removes the temp dir
  *
+ * If the test process dies without dt_sshd_free() (SIGKILL, a crash), the
+ * fixture's watchdog (watchdog.h) kills the listener and every process under
+ * it (per-connection sshd processes and the commands they run) and removes
+ * the temp dir.
+ *
  * Keys are ed25519: Debian's libssh2 1.10 has no rsa-sha2, so OpenSSH 9
  * refuses RSA user keys from it.
  */
@@ -38,6 +43,7 @@ typedef struct dt_sshd {
 	char *wrong_known_hosts; /* <dir>/wrong_known_hosts: same host, a different key */
 	char *host_fingerprint;  /* "SHA256:..." of the host key */
 	pid_t pid;             /* listener pid, 0 when stopped */
+	struct dt_watchdog *watchdog; /* kills sshd and its sessions, removes dir, if the test dies */
 } dt_sshd;
 
 /*
