@@ -180,14 +180,17 @@ def _make_slots(kind: str, factory: AgentFactory) -> Tuple[Any, ...]:
         env_out[0] = ctypes.cast(earr, POINTER(c_char_p)) if earr is not None else None
         return 0
 
-    def line(self: Any, p: Any, n: int) -> int:
-        inst = _instances[int(self)]
-        try:
-            r = inst.adapter.line(ctypes.string_at(p, n))
-            return int(r or 0) if r in (None, 0, AGENT_EVENT, AGENT_STOP) else _fail(
-                inst.kind, "line", ValueError(f"line() returned {r!r}: not 0, AGENT_EVENT or AGENT_STOP"))
-        except BaseException as ex:  # noqa: B902
-            return _fail(inst.kind, "line", ex)
+    def line_slot(slot: str, allowed: Tuple[Any, ...], names: str) -> Callable[[Any, Any, int], int]:
+        """line or err_line: the adapter's answer for a line, one of @p allowed (@p names in the error)."""
+        def f(self: Any, p: Any, n: int) -> int:
+            inst = _instances[int(self)]
+            try:
+                r = getattr(inst.adapter, slot)(ctypes.string_at(p, n))
+                return int(r or 0) if r in allowed else _fail(
+                    inst.kind, slot, ValueError(f"{slot}() returned {r!r}: not {names}"))
+            except BaseException as ex:  # noqa: B902
+                return _fail(inst.kind, slot, ex)
+        return f
 
     def usage(self: Any, out: Any) -> int:
         inst = _instances[int(self)]
@@ -255,15 +258,6 @@ def _make_slots(kind: str, factory: AgentFactory) -> Tuple[Any, ...]:
             return _fail(inst.kind, "preflight_check", ex)
         return 0
 
-    def err_line(self: Any, p: Any, n: int) -> int:
-        inst = _instances[int(self)]
-        try:
-            r = inst.adapter.err_line(ctypes.string_at(p, n))
-            return int(r or 0) if r in (None, 0, AGENT_STALL, AGENT_STOP) else _fail(
-                inst.kind, "err_line", ValueError(f"err_line() returned {r!r}: not 0 or AGENT_STALL"))
-        except BaseException as ex:  # noqa: B902
-            return _fail(inst.kind, "err_line", ex)
-
     def status(self: Any, step: Any, mx: Any) -> Optional[int]:
         inst = _instances[int(self)]
         try:
@@ -279,6 +273,8 @@ def _make_slots(kind: str, factory: AgentFactory) -> Tuple[Any, ...]:
         inst.status = b  # borrowed by C until the next call
         return ctypes.addressof(b)
 
+    line = line_slot("line", (None, 0, AGENT_EVENT, AGENT_STOP), "0, AGENT_EVENT or AGENT_STOP")
+    err_line = line_slot("err_line", (None, 0, AGENT_STALL, AGENT_STOP), "0 or AGENT_STALL")
     return (_OPEN_FN(open_), _COMMAND_FN(command), _LINE_FN(line), _USAGE_FN(usage),
             _STOP_REASON_FN(stop_reason), _CLOSE_FN(close), _PREFLIGHT_FN(preflight),
             _PREFLIGHT_CHECK_FN(preflight_check), _LINE_FN(err_line), _STATUS_FN(status))

@@ -466,6 +466,17 @@ class StageRun:
 StageFn = Callable[[StageRun], None]
 
 
+def _sub_options(cls: Any, init: Callable[..., int], version: int, values: Mapping[str, Any], what: str,
+                 keep: List[Any], trap: Trap) -> Any:
+    """A pointer to new options struct @p cls, initialised at @p version and filled from
+    @p values (fill_options(); @p what names it in errors); kept in @p keep with what it holds."""
+    so = cls()
+    check(init(byref(so), version))
+    fill_options(so, values, what, keep, trap)
+    keep.append(so)
+    return ctypes.pointer(so)
+
+
 class Pipeline(Handle):
     """A task's stages on a workspace (devsys_pipeline): validate(), then
     run() (every stage that remains), run_stage(name) (one) or code()
@@ -508,31 +519,16 @@ class Pipeline(Handle):
         o.agent_env_scrub = ctypes.cast(arr, S.c_char_pp) if names else None
         o.agent_idle_timeout_ms, o.max_output_bytes = agent_idle_timeout_ms, max_output_bytes
         if runner_grace_ms or runner is not None:
-            ro = S.RunnerOptions()
-            check(fn.devsys_runner_options_init(byref(ro), 2))
-            fill_options(ro, runner or {}, "runner", keep, self._trap)
+            o.runner = _sub_options(S.RunnerOptions, fn.devsys_runner_options_init, 2, runner or {}, "runner", keep,
+                                    self._trap)
             if runner_grace_ms:
-                ro.grace_ms = runner_grace_ms
-            keep.append(ro)
-            o.runner = ctypes.pointer(ro)
+                o.runner.contents.grace_ms = runner_grace_ms
         if store is not None:
-            so = S.StoreOptions()
-            check(fn.devsys_store_options_init(byref(so), 2))
-            fill_options(so, store, "store", keep, self._trap)
-            keep.append(so)
-            o.store = ctypes.pointer(so)
+            o.store = _sub_options(S.StoreOptions, fn.devsys_store_options_init, 2, store, "store", keep, self._trap)
         if repo is not None:
-            rpo = S.RepoOptions()
-            check(fn.devsys_repo_options_init(byref(rpo), 1))
-            fill_options(rpo, repo, "repo", keep, self._trap)
-            keep.append(rpo)
-            o.repo = ctypes.pointer(rpo)
+            o.repo = _sub_options(S.RepoOptions, fn.devsys_repo_options_init, 1, repo, "repo", keep, self._trap)
         if forge is not None:
-            fo = S.ForgeOptions()
-            check(fn.devsys_forge_options_init(byref(fo), 1))
-            fill_options(fo, forge, "forge", keep, self._trap)
-            keep.append(fo)
-            o.forge = ctypes.pointer(fo)
+            o.forge = _sub_options(S.ForgeOptions, fn.devsys_forge_options_init, 1, forge, "forge", keep, self._trap)
         if progress is not None:
             trap, on_event = self._trap, progress
 

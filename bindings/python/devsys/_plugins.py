@@ -117,6 +117,64 @@ def registered_plugins() -> List[Tuple[str, str]]:
     return sorted((k, n.rsplit("#", 1)[0]) for k, n in _registered)
 
 
+def _open_slot(what: str, insts: _Instances, base: type, make: Callable[[Any], Any],
+               wrap: Callable[[Any], Any]) -> Callable[[Any, Any, Any], int]:
+    """The open slot of a runner type or forge provider: make(options) calls the
+    factory, whose object must be a @p base; wrap(object) is what self stands for."""
+    def open_(self_out: Any, o: Any, _payload: Any) -> int:
+        try:
+            obj = make(o.contents)
+            if not isinstance(obj, base):
+                raise TypeError(f"the factory returned {type(obj).__name__}, not a {base.__name__}")
+        except BaseException as e:  # noqa: B902 - reported to C, re-raised by the binding call
+            return slot_failed(what, "open", e)
+        self_out[0] = insts.add(wrap(obj))
+        return 0
+    return open_
+
+
+def _close_slot(what: str, insts: _Instances, attr: str) -> Callable[[Any], None]:
+    """The close slot: drops the instance and calls close() on its @p attr, which cannot fail its caller."""
+    def close(self: Any) -> None:
+        inst = insts.pop(self)
+        if inst is not None:
+            obj = getattr(inst, attr)
+            try:
+                obj.close()
+            except BaseException as e:  # noqa: B902 - close cannot fail
+                _unraisable(what, "close", e, obj)
+    return close
+
+
+def _guarded(what: str, insts: _Instances, slot: str, body: Callable[..., object]) -> Callable[..., int]:
+    """A slot that runs body(instance, *args): 0, or what slot_failed() makes of its exception."""
+    def f(self: Any, *args: Any) -> int:
+        try:
+            body(insts.get(self), *args)
+        except BaseException as e:  # noqa: B902
+            return slot_failed(what, slot, e)
+        return 0
+    return f
+
+
+def _register(kind: str, name: str, factory: Any, base: type, vt: Any, version: int,
+              slots_of: Callable[[str, Any, Optional[type]], Dict[str, Any]], register: Callable[..., int]) -> None:
+    """register_runner()/register_forge(): @p vt (a new vtable) gets @p version, the name and
+    the slots slots_of(name, factory, class) makes (with a @p base subclass as @p factory, the
+    class whose overrides say which optional slots are filled), then register(vt, NULL); the
+    vtable, name and callbacks are kept for the process."""
+    if not callable(factory):
+        raise TypeError(f"factory: expected a callable, got {type(factory).__name__}")
+    b = req(name, "name")
+    proto = factory if isinstance(factory, type) and issubclass(factory, base) else None
+    slots = slots_of(dec(b), factory, proto)
+    vt.version, vt.name = version, b
+    for k, cb in slots.items():
+        setattr(vt, k, _addr(cb))
+    check(register(byref(vt), None))
+    _keep(kind, dec(b), vt, b, factory, slots)
+
+
 # ====================================================================== runner types
 
 @dataclass(frozen=True)
@@ -271,17 +329,9 @@ def _runner_slots(name: str, factory: RunnerFactory, proto: Optional[type]) -> D
     what = f"runner type '{name}'"
     insts = _runner_instances
 
-    def open_(self_out: Any, o: Any, _payload: Any) -> int:
-        try:
-            q = o.contents
-            backend = factory(RunnerOpenOptions(name, int(q.flags), int(q.grace_ms), dec_opt(q.host), int(q.port),
-                                                dec_opt(q.user), dec_opt(q.remote_dir), dec_opt(q.backend_tag)))
-            if not isinstance(backend, RunnerBackend):
-                raise TypeError(f"the factory returned {type(backend).__name__}, not a RunnerBackend")
-        except BaseException as e:  # noqa: B902 - reported to C, re-raised by the binding call
-            return slot_failed(what, "open", e)
-        self_out[0] = insts.add(_RunnerInst(backend))
-        return 0
+    def options(q: Any) -> RunnerOpenOptions:
+        return RunnerOpenOptions(name, int(q.flags), int(q.grace_ms), dec_opt(q.host), int(q.port), dec_opt(q.user),
+                                 dec_opt(q.remote_dir), dec_opt(q.backend_tag))
 
     def exec_(self: Any, cmd: Any, io: Any, st: Any) -> int:
         inst = insts.get(self)
@@ -303,38 +353,11 @@ def _runner_slots(name: str, factory: RunnerFactory, proto: Optional[type]) -> D
             return int(fn.devsys_error_set_str(rc, f"{what}: the command ended {status.failure}".encode()))
         return 0
 
-    def cancel(self: Any) -> int:
-        try:
-            insts.get(self).backend.cancel()
-        except BaseException as e:  # noqa: B902
-            return slot_failed(what, "cancel", e)
-        return 0
-
-    def close(self: Any) -> None:
-        inst = insts.pop(self)
-        if inst is not None:
-            try:
-                inst.backend.close()
-            except BaseException as e:  # noqa: B902 - close cannot fail
-                _unraisable(what, "close", e, inst.backend)
-
     def task_slot(slot: str) -> Any:
-        def f(self: Any, task: Any) -> int:
-            try:
-                getattr(insts.get(self).backend, slot)(int(task or 0))
-            except BaseException as e:  # noqa: B902
-                return slot_failed(what, slot, e)
-            return 0
-        return f
+        return _guarded(what, insts, slot, lambda inst, task: getattr(inst.backend, slot)(int(task or 0)))
 
     def copy_slot(slot: str) -> Any:
-        def f(self: Any, a: Optional[bytes], b: Optional[bytes]) -> int:
-            try:
-                getattr(insts.get(self).backend, slot)(dec(a), dec(b))
-            except BaseException as e:  # noqa: B902
-                return slot_failed(what, slot, e)
-            return 0
-        return f
+        return _guarded(what, insts, slot, lambda inst, a, b: getattr(inst.backend, slot)(dec(a), dec(b)))
 
     def workdir(self: Any, _task: Any) -> Optional[int]:
         inst = insts.get(self)
@@ -348,18 +371,16 @@ def _runner_slots(name: str, factory: RunnerFactory, proto: Optional[type]) -> D
         inst.workdir = ctypes.create_string_buffer(req(w, "workdir"))
         return ctypes.addressof(inst.workdir)
 
-    def describe(self: Any, out: Any) -> int:
-        try:
-            d = insts.get(self).backend.describe()
-            o = out.contents
-            for k in ("engine", "where", "image_id", "image_digest"):
-                if k in d:  # fixed-size fields: cut to fit, NUL kept
-                    setattr(o, k, req(d[k], k)[:getattr(S.RunnerDescription, k).size - 1])
-        except BaseException as e:  # noqa: B902
-            return slot_failed(what, "describe", e)
-        return 0
+    def describe(inst: _RunnerInst, out: Any) -> None:
+        d = inst.backend.describe()
+        o = out.contents
+        for k in ("engine", "where", "image_id", "image_digest"):
+            if k in d:  # fixed-size fields: cut to fit, NUL kept
+                setattr(o, k, req(d[k], k)[:getattr(S.RunnerDescription, k).size - 1])
 
-    slots = {"open": _R_OPEN(open_), "exec": _R_EXEC(exec_), "cancel": _R_SELF(cancel), "close": _R_CLOSE(close),
+    slots = {"open": _R_OPEN(_open_slot(what, insts, RunnerBackend, lambda q: factory(options(q)), _RunnerInst)),
+             "exec": _R_EXEC(exec_), "cancel": _R_SELF(_guarded(what, insts, "cancel", lambda i: i.backend.cancel())),
+             "close": _R_CLOSE(_close_slot(what, insts, "backend")),
              "prepare": _R_TASK(task_slot("prepare")), "cleanup": _R_TASK(task_slot("cleanup")),
              "workdir": _R_WORKDIR(workdir)}
     # the optional slots a backend class does not override stay NULL: the library says "not supported"
@@ -368,7 +389,7 @@ def _runner_slots(name: str, factory: RunnerFactory, proto: Optional[type]) -> D
     if _overrides(proto, RunnerBackend, "download"):
         slots["download"] = _R_COPY(copy_slot("download"))
     if _overrides(proto, RunnerBackend, "describe"):
-        slots["describe"] = _R_DESCRIBE(describe)
+        slots["describe"] = _R_DESCRIBE(_guarded(what, insts, "describe", describe))
     return slots
 
 
@@ -380,17 +401,7 @@ def register_runner(name: str, factory: RunnerFactory) -> None:
     only when it overrides them. ExistsError for a taken name (inproc,
     remote-ssh, docker, ...), InvalidArgumentError for a bad one. There is
     no unregister: the type lives until the library shuts down at exit."""
-    if not callable(factory):
-        raise TypeError(f"factory: expected a callable, got {type(factory).__name__}")
-    b = req(name, "name")
-    proto = factory if isinstance(factory, type) and issubclass(factory, RunnerBackend) else None
-    slots = _runner_slots(dec(b), factory, proto)
-    vt = S.RunnerVtable()
-    vt.version, vt.name = 2, b
-    for k, cb in slots.items():
-        setattr(vt, k, _addr(cb))
-    check(fn.devsys_runner_register(byref(vt), None))
-    _keep("runner", dec(b), vt, b, factory, slots)
+    _register("runner", name, factory, RunnerBackend, S.RunnerVtable(), 2, _runner_slots, fn.devsys_runner_register)
 
 
 # ====================================================================== forge providers
@@ -583,34 +594,9 @@ def _forge_slots(name: str, factory: ForgeFactory, proto: Optional[type]) -> Dic
     what = f"forge provider '{name}'"
     insts = _forge_instances
 
-    def guarded(slot: str, body: Callable[..., None]) -> Callable[..., int]:
-        def f(self: Any, *args: Any) -> int:
-            try:
-                body(insts.get(self), *args)
-            except BaseException as e:  # noqa: B902
-                return slot_failed(what, slot, e)
-            return 0
-        return f
-
-    def open_(self_out: Any, o: Any, _payload: Any) -> int:
-        try:
-            q = o.contents
-            p = factory(ForgeOpenOptions(name, dec_opt(q.base_url), dec(q.owner), dec(q.repo), dec(q.remote_url),
-                                         dec_opt(q.local_path), dec_opt(q.token), dec_opt(q.bot)))
-            if not isinstance(p, ForgeProvider):
-                raise TypeError(f"the factory returned {type(p).__name__}, not a ForgeProvider")
-        except BaseException as e:  # noqa: B902
-            return slot_failed(what, "open", e)
-        self_out[0] = insts.add(_ForgeInst(p))
-        return 0
-
-    def close(self: Any) -> None:
-        inst = insts.pop(self)
-        if inst is not None:
-            try:
-                inst.provider.close()
-            except BaseException as e:  # noqa: B902 - close cannot fail
-                _unraisable(what, "close", e, inst.provider)
+    def options(q: Any) -> ForgeOpenOptions:
+        return ForgeOpenOptions(name, dec_opt(q.base_url), dec(q.owner), dec(q.repo), dec(q.remote_url),
+                                dec_opt(q.local_path), dec_opt(q.token), dec_opt(q.bot))
 
     def upsert(inst: _ForgeInst, out: Any, r: Any) -> None:
         q = r.contents
@@ -677,10 +663,12 @@ def _forge_slots(name: str, factory: ForgeFactory, proto: Optional[type]) -> Dic
         "check_runs": (_F_SINK_SHA, sink_sha("check_runs")), "pr_files": (_F_SINK_N, sink_n("pr_files")),
         "pr_authors": (_F_SINK_N, sink_n("pr_authors")), "merge": (_F_MERGE, merge),
         "protect": (_F_PROTECT, protect), "describe": (_F_DESCRIBE, describe)}
-    slots: Dict[str, Any] = {"open": _F_OPEN(open_), "close": _F_CLOSE(close)}
+    slots: Dict[str, Any] = {
+        "open": _F_OPEN(_open_slot(what, insts, ForgeProvider, lambda q: factory(options(q)), _ForgeInst)),
+        "close": _F_CLOSE(_close_slot(what, insts, "provider"))}
     for slot, (proto_t, body) in bodies.items():
         if slot in ("pr_upsert", "pr_get") or _overrides(proto, ForgeProvider, slot):
-            slots[slot] = proto_t(guarded(slot, body))
+            slots[slot] = proto_t(_guarded(what, insts, slot, body))
     return slots
 
 
@@ -691,17 +679,7 @@ def register_forge(name: str, factory: ForgeFactory) -> None:
     @p factory, only the slots it overrides are filled. ExistsError for a
     taken name (github, gitea, local), InvalidArgumentError for a bad one
     ([a-z0-9_-]{1,32})."""
-    if not callable(factory):
-        raise TypeError(f"factory: expected a callable, got {type(factory).__name__}")
-    b = req(name, "name")
-    proto = factory if isinstance(factory, type) and issubclass(factory, ForgeProvider) else None
-    slots = _forge_slots(dec(b), factory, proto)
-    vt = S.ForgeVtable()
-    vt.version, vt.name = 1, b
-    for k, cb in slots.items():
-        setattr(vt, k, _addr(cb))
-    check(fn.devsys_forge_register(byref(vt), None))
-    _keep("forge", dec(b), vt, b, factory, slots)
+    _register("forge", name, factory, ForgeProvider, S.ForgeVtable(), 1, _forge_slots, fn.devsys_forge_register)
 
 
 def unregister_forge(name: str) -> None:
