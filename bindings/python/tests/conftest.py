@@ -8,8 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, List, Tuple
 
 os.environ.setdefault("DEVSYS_PY_TRACE_CALLS", "1")
 # Under ASan (tools/run_pytest.sh) the runtime is preloaded into this interpreter
@@ -34,6 +35,18 @@ from devsys import _lib  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SOURCE_ROOT = HERE.parent.parent.parent
+#: a spec that validates against the task schema (the spec and pipeline suites load and check it)
+GOOD_SPEC = """\
+version: 1
+id: fix-login
+title: Fix the login form
+prompt: make the login form work
+repo:
+  url: https://example.com/x.git
+tests:
+  command: [make, test]
+  timeout: 90s
+"""
 
 
 @pytest.fixture
@@ -46,6 +59,20 @@ def ws(tmp_path: Path) -> Iterator[devsys.Workspace]:
 def task(ws: devsys.Workspace) -> Iterator[devsys.Task]:
     with ws.task("t-1", create=True) as t:
         yield t
+
+
+def start_thread(fn: Callable[[], object]) -> Tuple[threading.Thread, List[BaseException]]:
+    """fn() on a new, started thread; what it raises is put in the list for the main thread's asserts."""
+    errors: List[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as e:  # noqa: B902 - kept for the main thread's asserts
+            errors.append(e)
+    t = threading.Thread(target=run)
+    t.start()
+    return t, errors
 
 
 def git(*args: str, cwd: "str | Path | None" = None) -> str:

@@ -9,10 +9,11 @@ registered), so these tests validate a spec naming the registered kind and
 load the task into a new pipeline (devsys_pipeline_load() reads the kept spec)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import pytest
 
@@ -72,6 +73,18 @@ def register_once(name: str, factory: devsys.AgentFactory) -> None:
             devsys.register_agent(name, factory)
 
 
+@contextlib.contextmanager
+def loaded(tmp: Path, bare: Path, tid: str, kind: str, factory: devsys.AgentFactory) -> Iterator[devsys.Pipeline]:
+    """A pipeline on a new workspace in @p tmp, with task @p tid (agent.kind @p kind, registered
+    with @p factory once) validated and loaded."""
+    register_once(kind, factory)
+    with devsys.Workspace(tmp / "ws") as w:
+        task_with_kind(tmp, bare, w, tid, kind)
+        with devsys.Pipeline(w) as p:
+            p.load(tid)
+            yield p
+
+
 def task_with_kind(tmp: Path, bare: Path, ws: devsys.Workspace, tid: str, kind: str) -> None:
     """A task validated with agent.kind @p kind."""
     spec = make_spec(tmp, bare, tid, "exit 0\n").replace("agent:\n", f"agent:\n  kind: {kind}\n", 1)
@@ -98,13 +111,9 @@ def test_register_refusals() -> None:
 
 
 def test_a_python_adapter_runs_the_agent_stage(tmp_path: Path, bare_repo: Path) -> None:
-    register_once("py-echo", Echo)
-    with devsys.Workspace(tmp_path / "ws") as w:
-        task_with_kind(tmp_path, bare_repo, w, "pya-1", "py-echo")
-        with devsys.Pipeline(w) as p:
-            p.load("pya-1")
-            r = p.code()  # checkout to push
-            assert (r.stage, r.result) == ("push", "ok"), p.last_result
+    with loaded(tmp_path, bare_repo, "pya-1", "py-echo", Echo) as p:
+        r = p.code()  # checkout to push
+        assert (r.stage, r.result) == ("push", "ok"), p.last_result
     [req] = [q for q in opened if q.task_id == "pya-1"]
     assert req.kind == "py-echo" and req.spec["id"] == "pya-1" and req.spec["agent"]["kind"] == "py-echo"
     assert Path(req.checkout).is_dir() and Path(req.home).is_dir() and req.input.endswith("agent-input.json")
@@ -118,34 +127,26 @@ def test_a_python_adapter_runs_the_agent_stage(tmp_path: Path, bare_repo: Path) 
 
 
 def test_an_adapter_stop_ends_the_agent_with_its_reason(tmp_path: Path, bare_repo: Path) -> None:
-    register_once("py-budget", Budget)
-    with devsys.Workspace(tmp_path / "ws") as w:
-        task_with_kind(tmp_path, bare_repo, w, "pya-2", "py-budget")
-        with devsys.Pipeline(w) as p:
-            p.load("pya-2")
-            with pytest.raises(devsys.Error) as ei:
-                p.run()
-            res = p.last_result
-            assert res is not None and res.stage == "agent", res
-            assert res.failure_class == devsys.FAILURE_BUDGET, res
-            assert "max_steps 1 reached" in ei.value.message, ei.value.message
-            assert p.state("pya-2") == "failed"
+    with loaded(tmp_path, bare_repo, "pya-2", "py-budget", Budget) as p:
+        with pytest.raises(devsys.Error) as ei:
+            p.run()
+        res = p.last_result
+        assert res is not None and res.stage == "agent", res
+        assert res.failure_class == devsys.FAILURE_BUDGET, res
+        assert "max_steps 1 reached" in ei.value.message, ei.value.message
+        assert p.state("pya-2") == "failed"
     assert closed.count("pya-2") == 1
 
 
 def test_an_adapter_that_raises_fails_the_stage_and_is_raised_again(tmp_path: Path, bare_repo: Path) -> None:
-    register_once("py-raises", Raises)
-    with devsys.Workspace(tmp_path / "ws") as w:
-        task_with_kind(tmp_path, bare_repo, w, "pya-3", "py-raises")
-        with devsys.Pipeline(w) as p:
-            p.load("pya-3")
-            with pytest.raises(RuntimeError, match="the adapter broke") as ei:
-                p.run()
-            notes = " ".join(getattr(ei.value, "__notes__", []))
-            assert "DEVSYS_EUSER" in notes, notes
-            res = p.last_result
-            assert res is not None and res.stage == "agent" and res.error == devsys.UserCallbackError.code, res
-            assert p.state("pya-3") == "failed"
+    with loaded(tmp_path, bare_repo, "pya-3", "py-raises", Raises) as p:
+        with pytest.raises(RuntimeError, match="the adapter broke") as ei:
+            p.run()
+        notes = " ".join(getattr(ei.value, "__notes__", []))
+        assert "DEVSYS_EUSER" in notes, notes
+        res = p.last_result
+        assert res is not None and res.stage == "agent" and res.error == devsys.UserCallbackError.code, res
+        assert p.state("pya-3") == "failed"
     assert closed.count("pya-3") == 1, "close runs after a failed command()"
     stages = json.loads((tmp_path / "ws" / "tasks" / "pya-3" / "task.json").read_text())["stages"]
     assert stages["agent"]["result"] == "failed" and "commit" not in stages, stages

@@ -14,19 +14,7 @@ import devsys
 from devsys import _lib
 from devsys import _structs as S
 
-from conftest import SOURCE_ROOT, git
-
-GOOD_SPEC = """\
-version: 1
-id: fix-login
-title: Fix the login form
-prompt: make the login form work
-repo:
-  url: https://example.com/x.git
-tests:
-  command: [make, test]
-  timeout: 90s
-"""
+from conftest import GOOD_SPEC, SOURCE_ROOT, git
 
 SPECKIT = SOURCE_ROOT / "tests" / "fixtures" / "speckit"
 POLICY = "policy:\n  auto_merge: true\n  required_contexts: [devsys/tests]\n  critical_approvals: 2\n"

@@ -14,7 +14,7 @@ import pytest
 
 import devsys
 
-from conftest import git
+from conftest import git, start_thread
 
 TESTS_SH = """mkdir -p reports
 if grep -q 'from the agent' README.md; then
@@ -113,16 +113,8 @@ def test_cancel_from_another_thread_ends_the_task_canceled(tmp_path: Path, bare_
 
     with devsys.Workspace(tmp_path / "ws") as w, devsys.Pipeline(w, progress=on_event, runner_grace_ms=500) as p:
         p.validate(spec, "bind-3.yaml")
-        err: List[BaseException] = []
-
-        def run() -> None:
-            try:
-                p.run()
-            except BaseException as e:  # noqa: B902 - kept for the main thread's asserts
-                err.append(e)
-        t = threading.Thread(target=run)
         t0 = time.monotonic()
-        t.start()
+        t, err = start_thread(p.run)
         assert started.wait(30), "the agent never printed"
         p.cancel()
         t.join(30)

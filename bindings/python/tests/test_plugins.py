@@ -24,7 +24,7 @@ import pytest
 import devsys
 from devsys import _lib
 
-from conftest import child_env
+from conftest import child_env, start_thread
 
 # ---------------------------------------------------------------------------- a runner type
 
@@ -166,21 +166,14 @@ def test_cancel_from_another_thread_and_the_idle_timeout(ws: devsys.Workspace) -
     runner_types()
     with devsys.Runner("py-sub", workspace=ws) as r:
         started = threading.Event()
-        box: Dict[str, BaseException] = {}
-
-        def run() -> None:
-            try:
-                r.exec(["sh", "-c", "echo started; exec sleep 30"], output=lambda s, d: started.set())
-            except BaseException as e:  # noqa: B902
-                box["e"] = e
-        t = threading.Thread(target=run)
         t0 = time.monotonic()
-        t.start()
+        t, err = start_thread(lambda: r.exec(["sh", "-c", "echo started; exec sleep 30"],
+                                             output=lambda s, d: started.set()))
         assert started.wait(10), "the command never printed"
         r.cancel()
         t.join(10)
         assert not t.is_alive() and time.monotonic() - t0 < 10
-        assert isinstance(box.get("e"), devsys.CanceledError), box
+        assert len(err) == 1 and isinstance(err[0], devsys.CanceledError), err
         # no output for 300 ms: io.stopped() turns true and the library names it stalled
         with pytest.raises(devsys.TimeoutError) as ei:
             r.exec(["sh", "-c", "echo once; exec sleep 30"], idle_timeout_ms=300)

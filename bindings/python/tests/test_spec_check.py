@@ -7,25 +7,16 @@ import pytest
 
 import devsys
 
-GOOD = """\
-version: 1
-id: fix-login
-title: Fix the login form
-prompt: make the login form work
-repo:
-  url: https://example.com/x.git
-tests:
-  command: [make, test]
-  timeout: 90s
-"""
-BAD = GOOD.replace("url: https://example.com/x.git", "url: 42")
+from conftest import GOOD_SPEC
+
+BAD = GOOD_SPEC.replace("url: https://example.com/x.git", "url: 42")
 
 
 def test_a_valid_text_passes_as_str_and_as_bytes() -> None:
-    assert devsys.check_spec(GOOD, "spec.yaml") is None
-    assert devsys.check_spec(GOOD.encode()) is None
-    assert devsys.check_spec(bytearray(GOOD.encode()), "spec.yaml") is None
-    with devsys.validate_spec(GOOD, "spec.yaml") as v:
+    assert devsys.check_spec(GOOD_SPEC, "spec.yaml") is None
+    assert devsys.check_spec(GOOD_SPEC.encode()) is None
+    assert devsys.check_spec(bytearray(GOOD_SPEC.encode()), "spec.yaml") is None
+    with devsys.validate_spec(GOOD_SPEC, "spec.yaml") as v:
         assert v.valid and len(v) == 0
 
 
@@ -42,7 +33,7 @@ def test_an_invalid_text_raises_what_the_two_calls_raise() -> None:
 
 
 def test_every_error_is_listed_and_the_validation_outlives_nothing() -> None:
-    v = devsys.validate_spec(GOOD.replace("title: Fix the login form\n", "titel: typo\n"), "t.yaml")
+    v = devsys.validate_spec(GOOD_SPEC.replace("title: Fix the login form\n", "titel: typo\n"), "t.yaml")
     pointers = {e.instance_location for e in v}
     assert "/titel" in pointers and "" in pointers, pointers  # the unknown field, the missing title
     v.close()
@@ -58,16 +49,16 @@ def test_text_that_does_not_load_raises_its_parse_or_limit_error() -> None:
         with pytest.raises(devsys.ParseError):
             f(b"id: \xff\n", "latin1.yaml")  # not UTF-8
         with pytest.raises(devsys.LimitError):
-            f(GOOD, "spec.yaml", max_size=16)
+            f(GOOD_SPEC, "spec.yaml", max_size=16)
         with pytest.raises(devsys.ParseError):
-            f(GOOD, "spec.yaml", format=devsys.FORMAT_JSON)
+            f(GOOD_SPEC, "spec.yaml", format=devsys.FORMAT_JSON)
     # the controls: the same options with a text they allow
-    devsys.check_spec(GOOD, "spec.yaml", max_size=4096, format=devsys.FORMAT_YAML)
+    devsys.check_spec(GOOD_SPEC, "spec.yaml", max_size=4096, format=devsys.FORMAT_YAML)
     devsys.check_spec('{"id":"t1","title":"T","prompt":"p","repo":{"url":"https://x/y"}}', format=devsys.FORMAT_JSON)
 
 
 def test_a_task_spec_is_one_document() -> None:
-    two = GOOD + "---\n" + GOOD.replace("fix-login", "fix-logout")
+    two = GOOD_SPEC + "---\n" + GOOD_SPEC.replace("fix-login", "fix-logout")
     with devsys.Spec.load(two, "two.yaml") as s:
         assert len(s) == 2
         s.check()  # the first document alone is valid
@@ -81,4 +72,4 @@ def test_bad_arguments_are_refused_by_name() -> None:
     with pytest.raises(TypeError, match="text"):
         devsys.check_spec(None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="name"):
-        devsys.check_spec(GOOD, "a\0b")
+        devsys.check_spec(GOOD_SPEC, "a\0b")

@@ -7,23 +7,11 @@ import pytest
 
 import devsys
 
-from conftest import SOURCE_ROOT
-
-GOOD = """\
-version: 1
-id: fix-login
-title: Fix the login form
-prompt: make the login form work
-repo:
-  url: https://example.com/x.git
-tests:
-  command: [make, test]
-  timeout: 90s
-"""
+from conftest import GOOD_SPEC, SOURCE_ROOT
 
 
 def test_load_and_validate_a_good_spec() -> None:
-    with devsys.Spec.load(GOOD, "spec.yaml") as s:
+    with devsys.Spec.load(GOOD_SPEC, "spec.yaml") as s:
         assert s.name == "spec.yaml" and s.format == devsys.FORMAT_YAML and len(s) == 1
         assert s.get_string("/id") == "fix-login"
         assert s.get_string("/nope") is None
@@ -41,7 +29,7 @@ def test_the_repository_example_spec_validates() -> None:
 
 
 def test_an_invalid_spec_names_file_line_and_pointer() -> None:
-    bad = GOOD.replace("url: https://example.com/x.git", "url: 42")
+    bad = GOOD_SPEC.replace("url: https://example.com/x.git", "url: 42")
     with devsys.Spec.load(bad, "spec.yaml") as s:
         with s.validate() as v:
             assert not v.valid and len(v) >= 1

@@ -16,6 +16,7 @@ import pytest
 
 import devsys
 
+from conftest import start_thread
 from test_pipeline_run import APPEND, make_spec
 
 
@@ -69,15 +70,7 @@ def test_stop_hands_back_and_cancel_task_ends_a_run(tmp_path: Path, bare_repo: P
         submit(tmp_path, bare_repo, w, "ws-1", slow)
         submit(tmp_path, bare_repo, w, "ws-2", slow)
         wk = devsys.Worker(w, jobs=2, poll_ms=50, lease_ms=60000, event=events.append)
-        errors: List[BaseException] = []
-
-        def run() -> None:
-            try:
-                wk.run()
-            except BaseException as e:  # noqa: B902 - checked below
-                errors.append(e)
-        t = threading.Thread(target=run)
-        t.start()
+        t, errors = start_thread(wk.run)
         try:
             wait_for("both agents running", lambda: sum(
                 1 for e in list(events) if e.kind == devsys.WORKER_EVENT_PIPELINE and e.pipeline is not None
