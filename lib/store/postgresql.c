@@ -29,7 +29,7 @@
 #include <time.h>
 
 /* The schema versions this library knows; a database at a higher one is refused. */
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 /* The advisory lock key migrations run under ("devsys\0\1"). */
 #define MIGRATE_LOCK "7234315361306492929"
 #define CHANNEL "devsys_queue"
@@ -52,6 +52,13 @@ typedef struct pgs {
 	 * connection break, the store reconnects and runs them again, once.
 	 */
 	int docs_only, replayed;
+	/*
+	 * BEGIN not sent yet: the transaction has put documents only, kept here,
+	 * and sends them at commit as one upsert committed on its own (a state
+	 * change's documents: one round trip, not four). Its first other
+	 * statement sends BEGIN and the documents first (begin_now).
+	 */
+	int begin_deferred;
 	struct kept_doc {
 		char *id, *name, *body;
 		size_t len;
@@ -103,6 +110,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	"CREATE INDEX host_slots_pool ON host_slots(pool, member);"
 	"CREATE TABLE host_cools(pool text NOT NULL, member text NOT NULL, until_ms bigint NOT NULL,"
 	" PRIMARY KEY(pool, member));",
+	/* 6: each profile's free rows in seq order, so a claim for a profile list is one probe a profile */
+	"CREATE INDEX queue_free_profile ON queue(profile, seq) WHERE owner = '';",
 };
 
 static long long mono_ms(void)
@@ -234,8 +243,13 @@ static int reconnect(pgs *p)
  * Run one statement with text parameters. Outside a transaction a statement
  * that finds the connection lost reconnects and runs once more.
  */
+static int begin_now(pgs *p);
+
 static int run(pgs *p, PGresult **out, const char *sql, int n, const char *const *vals, const char *what)
 {
+	int brc = begin_now(p);
+	if (brc < 0)
+		return brc;
 	if (p->in_txn)
 		p->docs_only = 0;
 	for (int attempt = 0;; attempt++) {
@@ -265,13 +279,17 @@ static int run(pgs *p, PGresult **out, const char *sql, int n, const char *const
  * per connection: after the first call each is one round trip that the
  * server neither parses nor plans again.
  */
-enum { PREP_CLAIM, PREP_COMPLETE, PREP_EXTEND, PREP_COUNT };
-static const char *const prep_names[PREP_COUNT] = { "devsys_claim", "devsys_complete", "devsys_extend" };
+enum { PREP_CLAIM, PREP_CLAIM_PROFILES, PREP_COMPLETE, PREP_EXTEND, PREP_COUNT };
+static const char *const prep_names[PREP_COUNT] = { "devsys_claim", "devsys_claim_profiles", "devsys_complete",
+	                                            "devsys_extend" };
 
 /* run() for statement @p k of prep_names, prepared from @p sql on first use on this connection. */
 static int run_prepared(pgs *p, PGresult **out, int k, const char *sql, int n, const char *const *vals,
                         const char *what)
 {
+	int brc = begin_now(p);
+	if (brc < 0)
+		return brc;
 	if (p->in_txn)
 		p->docs_only = 0;
 	for (int attempt = 0;; attempt++) {
@@ -390,6 +408,7 @@ static void forget_docs(pgs *p)
 	}
 	p->ndocs = 0;
 	p->docs_only = 0;
+	p->begin_deferred = 0;
 }
 
 static void pg_close(void *self)
@@ -475,21 +494,58 @@ static int pg_begin(void *self)
 	forget_docs(p);
 	if (lost(p) && (rc = reconnect(p)) < 0)
 		return rc;
-	/* run() reconnects once when BEGIN finds a connection the server closed meanwhile */
-	if ((rc = run(p, NULL, "BEGIN", 0, NULL, "begin a transaction")) < 0)
-		return rc;
 	p->in_txn = 1;
 	p->docs_only = 1;
 	p->replayed = 0;
+	p->begin_deferred = 1; /* sent with the first statement that is not a document's (begin_now) */
 	return 0;
+}
+
+static PGresult *doc_exec(pgs *p, const char *id, const char *name, const char *body, size_t len);
+
+/*
+ * The transaction's BEGIN, when it was deferred, and the documents it kept
+ * meanwhile: before any other statement of the transaction, so that
+ * statement sees them, as it would have without the deferral.
+ */
+static int begin_now(pgs *p)
+{
+	int rc;
+	if (!p->begin_deferred)
+		return 0;
+	p->begin_deferred = 0;
+	p->in_txn = 0; /* nothing was sent yet: BEGIN may reconnect once (run) */
+	if ((rc = run(p, NULL, "BEGIN", 0, NULL, "begin a transaction")) < 0) {
+		forget_docs(p);
+		return rc;
+	}
+	p->in_txn = 1;
+	for (size_t i = 0; i < p->ndocs && rc == 0; i++) {
+		PGresult *res = doc_exec(p, p->docs[i].id, p->docs[i].name, p->docs[i].body, p->docs[i].len);
+		rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pq_err(p, res, "keep a record document");
+		if (rc == 0)
+			PQclear(res);
+	}
+	return rc;
 }
 
 static int replay_docs(pgs *p);
 
+static int put_kept_docs(pgs *p);
+
 static int pg_commit(void *self)
 {
 	pgs *p = self;
-	int replayable = p->docs_only, rc = run(p, NULL, "COMMIT", 0, NULL, "commit");
+	int replayable, rc;
+	if (p->begin_deferred) { /* documents only, none sent: one upsert of them all, committed on its own */
+		p->begin_deferred = 0;
+		p->in_txn = 0;
+		rc = p->ndocs ? put_kept_docs(p) : 0;
+		forget_docs(p);
+		return rc;
+	}
+	replayable = p->docs_only;
+	rc = run(p, NULL, "COMMIT", 0, NULL, "commit");
 	/*
 	 * Documents only: put them again, whether the lost COMMIT took effect or
 	 * not the documents end the same; with none put there was nothing to lose.
@@ -508,7 +564,7 @@ static int pg_commit(void *self)
 static void pg_rollback(void *self)
 {
 	pgs *p = self;
-	if (p->in_txn && !lost(p))
+	if (p->in_txn && !p->begin_deferred && !lost(p))
 		PQclear(PQexec(p->conn, "ROLLBACK"));
 	p->in_txn = 0;
 	forget_docs(p);
@@ -808,27 +864,52 @@ static int pg_queue_list(void *self, const char *id, devsys__queue_row_cb cb, vo
 	                  cb, payload, "list the queue");
 }
 
-/* The oldest free row no other claim is looking at: SKIP LOCKED, so claims never queue behind each other. */
+/* A text[] literal of @p v ({"a","b"}, each element quoted and escaped) into @p b; n 0: NULL (any). */
+static const char *text_array(devsys_buf *b, const char *const *v, size_t n)
+{
+	if (!n)
+		return NULL;
+	devsys_buf_puts(b, "{");
+	for (size_t i = 0; i < n; i++) {
+		devsys_buf_puts(b, i ? ",\"" : "\"");
+		for (const char *c = v[i] ? v[i] : ""; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				devsys_buf_put(b, "\\", 1);
+			devsys_buf_put(b, c, 1);
+		}
+		devsys_buf_puts(b, "\"");
+	}
+	return devsys_buf_puts(b, "}") < 0 ? "" : b->ptr;
+}
+
+/*
+ * The oldest free row no other claim is looking at: SKIP LOCKED, so claims
+ * never queue behind each other. With profiles, each one's oldest row
+ * through queue_free_profile, then the oldest of those (CLAIM_SQL says why
+ * the shape must not depend on the planner's statistics).
+ */
 static int pg_queue_next(void *self, const char *const *profiles, size_t n, devsys__queue_row *q)
 {
+	devsys_buf list = DEVSYS_BUF_INIT;
+	const char *v[1] = { NULL };
 	PGresult *res;
-	char sql[1024];
-	size_t len;
 	int rc;
 	if (n > 32)
 		return devsys__error_set(DEVSYS_ELIMIT, "a worker serves at most 32 profiles (%zu given)", n);
-	len = (size_t)snprintf(sql, sizeof(sql), "SELECT " QUEUE_COLS " FROM queue WHERE owner = ''%s",
-	                       n ? " AND profile IN (" : "");
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s$%zu", i ? "," : "", i + 1);
-	snprintf(sql + len, sizeof(sql) - len, "%s ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED", n ? ")" : "");
-	{
-		const char *v[32];
-		for (size_t i = 0; i < n; i++)
-			v[i] = profiles[i] ? profiles[i] : "";
-		if ((rc = run(self, &res, sql, (int)n, v, "find a queued task")) < 0)
-			return rc;
+	if (n && !(v[0] = text_array(&list, profiles, n))[0]) {
+		devsys_buf_dispose(&list);
+		return devsys__error_oom();
 	}
+	rc = n ? run(self, &res,
+	             "SELECT f.* FROM (SELECT DISTINCT unnest($1::text[]) AS name) p CROSS JOIN LATERAL (SELECT " QUEUE_COLS
+	             ", seq FROM queue WHERE owner = '' AND profile = p.name ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) f "
+	             "ORDER BY f.seq LIMIT 1",
+	             1, v, "find a queued task")
+	       : run(self, &res, "SELECT " QUEUE_COLS " FROM queue WHERE owner = '' ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED",
+	             0, NULL, "find a queued task");
+	devsys_buf_dispose(&list);
+	if (rc < 0)
+		return rc;
 	rc = PQntuples(res) ? 0 : DEVSYS_ENOTFOUND;
 	if (rc == 0)
 		queue_from(res, 0, q);
@@ -916,13 +997,22 @@ static int pg_lease_end(void *self, const char *id, const char *owner, const cha
  * a task that may run, has no cancel request and whose id follows the task
  * id rule (ok: else the full claim drops, cancels or refuses it first, as it
  * would; the caller checks the id again), its lease taken (u) and logged
- * (c), and the task moved from $6 to $7 with its state log entry (t, s).
+ * (c), and the task moved from $5 to $6 with its state log entry (t, s).
+ *
+ * Each step must cost the same at any queue depth, whatever the planner's
+ * statistics say: a queue filled faster than autovacuum analyses it looks
+ * nearly empty, and a filter the planner cannot estimate (a NULL-or-list
+ * test, a profile list) made it sort every free row and join each to its
+ * task, milliseconds a claim at a few thousand queued tasks. So e reads the
+ * held rows' earliest lease through its index (min() is always an index
+ * probe), x without profiles walks queue_free in seq order, and x with a
+ * profile list takes each profile's oldest row through queue_free_profile
+ * (one probe a profile) before the oldest of those. A task row another
+ * session holds is skipped here; the full claim then looks further.
  */
-#define CLAIM_SQL                                                                                                 \
-	"WITH e AS (SELECT 1 FROM queue WHERE owner <> '' AND lease_until < " NOW_MS " LIMIT 1), "                 \
-	"x AS (SELECT q.task_id, t.state FROM queue q JOIN tasks t ON t.id = q.task_id WHERE q.owner = '' "        \
-	"AND ($4::text[] IS NULL OR q.profile = ANY($4::text[])) ORDER BY q.seq LIMIT 1 FOR UPDATE OF q, t SKIP LOCKED), " \
-	"ok AS (SELECT task_id FROM x WHERE NOT (x.state = ANY($5::integer[])) AND NOT EXISTS (SELECT 1 FROM e) "  \
+#define CLAIM_SQL(x)                                                                                             \
+	"WITH e AS (SELECT 1 WHERE (SELECT min(lease_until) FROM queue WHERE owner <> '') < " NOW_MS "), " x      \
+	"ok AS (SELECT task_id FROM x WHERE NOT (x.state = ANY($4::integer[])) AND NOT EXISTS (SELECT 1 FROM e) "  \
 	"AND x.task_id ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' AND strpos(x.task_id, '..') = 0 "                    \
 	"AND NOT EXISTS (SELECT 1 FROM cancels k WHERE k.task_id = x.task_id)), "                                  \
 	"u AS (UPDATE queue SET owner = $1, host = $2, lease_until = " NOW_MS " + $3::bigint FROM ok "             \
@@ -930,30 +1020,19 @@ static int pg_lease_end(void *self, const char *id, const char *owner, const cha
 	"queue.submitted_at, queue.owner, queue.host, queue.lease_until), "                                        \
 	"c AS (INSERT INTO claims(task_id, owner, host, claimed_ms, until_ms) "                                    \
 	"SELECT task_id, owner, host, " NOW_MS ", lease_until FROM u), "                                           \
-	"t AS (UPDATE tasks SET state = $7::integer, updated_at = $9 FROM u WHERE tasks.id = u.task_id "           \
-	"AND tasks.state = $6::integer RETURNING tasks.*), "                                                       \
+	"t AS (UPDATE tasks SET state = $6::integer, updated_at = $8 FROM u WHERE tasks.id = u.task_id "           \
+	"AND tasks.state = $5::integer RETURNING tasks.*), "                                                       \
 	"s AS (INSERT INTO states(task_id, from_state, to_state, stage, reason, at) "                              \
-	"SELECT id, $6::integer, $7::integer, nullif(stage, ''), $8, $9 FROM t) "                                  \
+	"SELECT id, $5::integer, $6::integer, nullif(stage, ''), $7, $8 FROM t) "                                  \
 	"SELECT " TASK_COLS ", u.task_id, u.profile, u.schema_id, u.submitted_at, u.owner, u.host, u.lease_until, " \
 	NOW_MS ", t.id IS NOT NULL FROM u LEFT JOIN t ON t.id = u.task_id"
-
-/* A text[] literal of @p v ({"a","b"}, each element quoted and escaped) into @p b; n 0: NULL (any). */
-static const char *text_array(devsys_buf *b, const char *const *v, size_t n)
-{
-	if (!n)
-		return NULL;
-	devsys_buf_puts(b, "{");
-	for (size_t i = 0; i < n; i++) {
-		devsys_buf_puts(b, i ? ",\"" : "\"");
-		for (const char *c = v[i] ? v[i] : ""; *c; c++) {
-			if (*c == '"' || *c == '\\')
-				devsys_buf_put(b, "\\", 1);
-			devsys_buf_put(b, c, 1);
-		}
-		devsys_buf_puts(b, "\"");
-	}
-	return devsys_buf_puts(b, "}") < 0 ? "" : b->ptr;
-}
+#define CLAIM_ANY_X                                                                                            \
+	"x AS (SELECT q.task_id, t.state FROM queue q JOIN tasks t ON t.id = q.task_id WHERE q.owner = '' "     \
+	"ORDER BY q.seq LIMIT 1 FOR UPDATE OF q, t SKIP LOCKED), "
+#define CLAIM_PROFILES_X                                                                                       \
+	"x AS (SELECT f.task_id, t.state FROM (SELECT DISTINCT unnest($9::text[]) AS name) p CROSS JOIN LATERAL " \
+	"(SELECT q.seq, q.task_id FROM queue q WHERE q.owner = '' AND q.profile = p.name ORDER BY q.seq LIMIT 1 " \
+	"FOR UPDATE SKIP LOCKED) f JOIN tasks t ON t.id = f.task_id ORDER BY f.seq LIMIT 1 FOR UPDATE OF t SKIP LOCKED), "
 
 /* A connection the server closed while idle is made again before a statement that commits on its own. */
 static int ready(pgs *p)
@@ -968,7 +1047,7 @@ static int pg_claim_one(void *self, const devsys__claim_req *req, devsys__queue_
 	pgs *p = self;
 	devsys_buf profiles = DEVSYS_BUF_INIT;
 	char ms[16], finals[200], from[16], to[16];
-	const char *v[9] = { req->owner, req->host, ms, NULL, finals, from, to, req->reason, req->at };
+	const char *v[9] = { req->owner, req->host, ms, finals, from, to, req->reason, req->at, NULL };
 	PGresult *res;
 	size_t len = 1;
 	int rc;
@@ -983,11 +1062,12 @@ static int pg_claim_one(void *self, const devsys__claim_req *req, devsys__queue_
 		if (req->final_mask & (1u << i))
 			len += (size_t)snprintf(finals + len, sizeof(finals) - len, "%s%d", len > 1 ? "," : "", i);
 	snprintf(finals + len, sizeof(finals) - len, "}");
-	if (req->nprofiles && !(v[3] = text_array(&profiles, req->profiles, req->nprofiles))[0]) {
+	if (req->nprofiles && !(v[8] = text_array(&profiles, req->profiles, req->nprofiles))[0]) {
 		devsys_buf_dispose(&profiles);
 		return devsys__error_oom();
 	}
-	rc = run_prepared(p, &res, PREP_CLAIM, CLAIM_SQL, 9, v, "claim a task");
+	rc = req->nprofiles ? run_prepared(p, &res, PREP_CLAIM_PROFILES, CLAIM_SQL(CLAIM_PROFILES_X), 9, v, "claim a task")
+	                    : run_prepared(p, &res, PREP_CLAIM, CLAIM_SQL(CLAIM_ANY_X), 8, v, "claim a task");
 	devsys_buf_dispose(&profiles);
 	if (rc < 0)
 		return rc;
@@ -1212,10 +1292,28 @@ static int replay_docs(pgs *p)
 	return rc;
 }
 
-/* A document this transaction put, kept for replay_docs(). */
+/*
+ * A document this transaction put, kept for replay_docs(); while BEGIN is
+ * deferred, the document to send at commit, replacing one of the same name
+ * (one upsert may not touch a row twice; the last put wins, as it would).
+ */
 static int keep_doc(pgs *p, const char *id, const char *name, const char *body, size_t len)
 {
 	struct kept_doc *d;
+	for (size_t i = 0; p->begin_deferred && i < p->ndocs; i++) {
+		char *copy;
+		d = &p->docs[i];
+		if (strcmp(d->id, id) || strcmp(d->name, name))
+			continue;
+		if (!(copy = devsys__malloc(len ? len : 1)))
+			return devsys__error_oom();
+		if (len)
+			memcpy(copy, body, len);
+		devsys__free(d->body);
+		d->body = copy;
+		d->len = len;
+		return 0;
+	}
 	if (p->ndocs == p->cap_docs) {
 		size_t cap = p->cap_docs ? p->cap_docs * 2 : 4;
 		if (!(d = devsys__realloc(p->docs, cap * sizeof(*d))))
@@ -1240,6 +1338,55 @@ static int keep_doc(pgs *p, const char *id, const char *name, const char *body, 
 	return 0;
 }
 
+/*
+ * The documents of a transaction that put nothing else, in one upsert
+ * committed on its own. Whole-document upserts, so one that lost its
+ * connection runs again once the store reconnects, whether or not the lost
+ * one took effect: the documents end the same.
+ */
+static int put_kept_docs(pgs *p)
+{
+	devsys_buf sql = DEVSYS_BUF_INIT;
+	const char **v = devsys__calloc(p->ndocs * 3, sizeof(*v));
+	int *lens = devsys__calloc(p->ndocs * 3, sizeof(*lens)), *fmts = devsys__calloc(p->ndocs * 3, sizeof(*fmts));
+	int rc = 0;
+	if (!v || !lens || !fmts || p->ndocs > 1000)
+		rc = p->ndocs > 1000 ? devsys__error_set(DEVSYS_ELIMIT, "task store: %zu documents in one transaction", p->ndocs)
+		                     : devsys__error_oom();
+	devsys_buf_puts(&sql, "INSERT INTO documents(task_id, name, body, updated_ms) VALUES");
+	for (size_t i = 0; rc == 0 && i < p->ndocs; i++) {
+		v[3 * i] = p->docs[i].id;
+		v[3 * i + 1] = p->docs[i].name;
+		v[3 * i + 2] = p->docs[i].body;
+		lens[3 * i + 2] = (int)p->docs[i].len;
+		fmts[3 * i + 2] = 1; /* bytea as binary: kept byte for byte */
+		if (devsys_buf_printf(&sql, "%s($%zu, $%zu, $%zu, " NOW_MS ")", i ? ", " : " ", 3 * i + 1, 3 * i + 2,
+		                      3 * i + 3) < 0)
+			rc = devsys__error_oom();
+	}
+	if (rc == 0 && devsys_buf_puts(&sql, " ON CONFLICT (task_id, name) DO UPDATE SET body = EXCLUDED.body, "
+	                                     "updated_ms = EXCLUDED.updated_ms") < 0)
+		rc = devsys__error_oom();
+	for (int attempt = 0; rc == 0; attempt++) {
+		PGresult *res = PQexecParams(p->conn, sql.ptr, (int)(p->ndocs * 3), NULL, v, lens, fmts, 0);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+			PQclear(res);
+			break;
+		}
+		if (attempt == 0 && lost(p)) {
+			PQclear(res);
+			rc = reconnect(p);
+			continue;
+		}
+		rc = pq_err(p, res, "keep the record documents");
+	}
+	devsys_buf_dispose(&sql);
+	devsys__free(v);
+	devsys__free(lens);
+	devsys__free(fmts);
+	return rc;
+}
+
 /* After a failed statement: 1 when it may run again (the connection was lost and was made again). */
 static int doc_again(pgs *p, int attempt, int *rc)
 {
@@ -1256,6 +1403,8 @@ static int pg_doc_put(void *self, const char *id, const char *name, const char *
 	PGresult *res;
 	if (len > 0x7fffffff)
 		return devsys__error_set(DEVSYS_ELIMIT, "task store: a record document of %zu bytes is too large", len);
+	if (p->begin_deferred)
+		return keep_doc(p, id, name, body ? body : "", len);
 	for (int attempt = 0;; attempt++) {
 		int rc;
 		res = doc_exec(p, id, name, body, len);
@@ -1279,6 +1428,8 @@ static int pg_doc_get(void *self, const char *id, const char *name, devsys_buf *
 	const char *v[2] = { id, name };
 	PGresult *res;
 	int rc;
+	if ((rc = begin_now(p)) < 0)
+		return rc;
 	for (int attempt = 0;; attempt++) {
 		res = PQexecParams(p->conn, "SELECT body FROM documents WHERE task_id = $1 AND name = $2", 2, NULL, v, NULL,
 		                   NULL, 1);
