@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -68,7 +69,16 @@ typedef struct result {
 	long long busy;   /* busy retries */
 	long long errors; /* claims that gave up (EBUSY past the timeout) */
 	double end;       /* CLOCK_MONOTONIC at its last operation */
+	double cpu;       /* the process's user + system seconds from the start to its last operation */
 } result;
+
+/* This process's user + system CPU seconds so far. */
+static double cpu_seconds(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_SELF, &u);
+	return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 /*
  * N children run @p body(i, payload); each opens what it needs, then all
@@ -117,6 +127,7 @@ static double run_children(int n, child_fn body, void *payload, result *sum)
 		sum->ops += r.ops;
 		sum->busy += r.busy;
 		sum->errors += r.errors;
+		sum->cpu += r.cpu;
 		if (r.end > last)
 			last = r.end;
 	}
@@ -187,6 +198,7 @@ static result claimer(int i, void *payload, int ready_fd, int go_fd)
 	st = open_store(&ws, job);
 	r.busy = -store_busy(st); /* opening may have waited: count the run only */
 	ready_and_wait(ready_fd, go_fd);
+	r.cpu = -cpu_seconds();
 	for (;;) {
 		double t0 = now();
 		int rc = devsys_store_claim(&id, st, owner, "bench", NULL, 0, 600000);
@@ -205,6 +217,7 @@ static result claimer(int i, void *payload, int ready_fd, int go_fd)
 			die("complete");
 	}
 	r.end = now();
+	r.cpu += cpu_seconds();
 	r.busy += store_busy(st);
 	devsys_buf_dispose(&id);
 	devsys_store_free(st);
@@ -504,6 +517,7 @@ static double pg_anchor(const char *url, double seconds, char *sync, size_t sync
  */
 typedef struct pg_counts {
 	long long statements, commits, wal_syncs;
+	double exec_ms; /* the statements' execution time in the server (pg_stat_statements), ms */
 } pg_counts;
 
 static long long pq_num(PGconn *c, const char *sql)
@@ -532,6 +546,12 @@ static pg_counts pg_read_counts(PGconn *c)
 	                         "WHERE d.datname = current_database()");
 	k.commits = pq_num(c, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
 	k.wal_syncs = pq_num(c, "SELECT wal_sync FROM pg_stat_wal");
+	{
+		PGresult *r = PQexec(c, "SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements s JOIN pg_database d "
+		                        "ON d.oid = s.dbid WHERE d.datname = current_database()");
+		k.exec_ms = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? atof(PQgetvalue(r, 0, 0)) : -1;
+		PQclear(r);
+	}
 	return k;
 }
 
@@ -619,6 +639,9 @@ static int bench_pg(const char *dir, const char *url, long default_tasks, char *
 		       k1.statements < 0 ? -1.0 : (double)(k1.statements - k0.statements) / (double)tasks,
 		       (double)(k1.commits - k0.commits) / (double)tasks,
 		       (double)(k1.wal_syncs - k0.wal_syncs) / (double)tasks);
+		/* where a task's time goes: the worker's own CPU, and the server's time executing its statements */
+		printf("           per task: %.3f ms of the workers' CPU, %.3f ms of statement execution in the server\n",
+		       1000.0 * d.cpu / (double)tasks, k1.exec_ms < 0 ? -1.0 : (k1.exec_ms - k0.exec_ms) / (double)tasks);
 		pg_print_statements(counter, tasks);
 		PQfinish(counter);
 		fflush(stdout);
