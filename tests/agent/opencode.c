@@ -4,6 +4,7 @@
  * repository over file://. What the model says is scripted; what opencode
  * does with it (its tools, its JSONL events, its exit) is opencode's own. */
 #include "model_fixture.h"
+#include "pipeline_fixture.h"
 #include "testutil.h"
 #include <devsys.h>
 
@@ -78,26 +79,16 @@ static void open_pipeline(unsigned idle_ms)
 	po.progress = on_progress;
 	progress_seen[0] = '\0';
 	devsys_pipeline_free(pl);
-	pl = NULL;
-	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+	pl = NULL; /* a failed open leaves the teardown nothing to free twice */
+	pl = dt_pipe_open(ws, &po);
 }
 
 static void setup(void)
 {
-	char *git = dt_which("git");
-	if (!git)
-		dt_skip("git is not installed");
-	free(git);
 	dt_model_url();
 	dt_model_opencode();
-	cr_assert_eq(devsys_init(), 1);
-	dir = dt_tmpdir("agentoc");
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+	dir = dt_pipe_repo("agentoc", NULL);
+	ws = dt_pipe_workspace(dir);
 	/* the forge token a careless pipeline would hand on; npm kept off the network */
 	setenv("GITHUB_TOKEN", FORGE_TOKEN, 1);
 	setenv("npm_config_registry", "http://127.0.0.1:9/", 1);
@@ -108,12 +99,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	devsys_pipeline_free(pl);
-	devsys_workspace_free(ws);
-	if (dir && !getenv("DT_KEEP"))
-		dt_rmrf(dir);
-	free(dir);
-	devsys_shutdown();
+	dt_pipe_teardown(&pl, &ws, &dir);
 }
 
 TestSuite(agent_opencode, .init = setup, .fini = teardown, .timeout = 240);
@@ -128,17 +114,7 @@ static void validate(const char *id, const char *agent_extra)
 	         "tests:\n  command: [make, check]\n",
 	         id, id, dir, agent_extra ? agent_extra : "");
 	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), id), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
-}
-
-static json_t *task_json(const char *id)
-{
-	char p[4096];
-	json_t *j;
-	snprintf(p, sizeof(p), "%s/tasks/%s/task.json", dir, id);
-	j = json_load_file(p, 0, NULL);
-	cr_assert_not_null(j, "%s", p);
-	return j;
+	             dt_errmsg());
 }
 
 static json_t *usage_of(json_t *tj)
@@ -185,13 +161,13 @@ Test(agent_opencode, writes_a_file_through_its_write_tool_and_the_pipeline_commi
 	                             "\"content\":\"hi from opencode\\n\"},\"usage\":{\"prompt_tokens\":120,"
 	                             "\"completion_tokens\":30}},{\"text\":\"I wrote hello.txt.\"}]}"),
 	             0);
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.stage, "push");
 	/* the file is in the pushed commit on the task's branch */
 	out = dt_sh_output(&st, "git -C '%s/remote.git' show task/oc-write:hello.txt", dir);
 	cr_assert(st == 0 && out && strcmp(out, "hi from opencode\n") == 0, "%s", out ? out : "");
 	free(out);
-	tj = task_json("oc-write");
+	tj = dt_pipe_task_json(dir, "oc-write");
 	u = usage_of(tj);
 	cr_assert_eq(json_integer_value(json_object_get(u, "steps")), 2);
 	cr_assert_eq(json_integer_value(json_object_get(u, "tokens")), 150 + 15, "tokens: %lld",
@@ -246,7 +222,7 @@ Test(agent_opencode, the_forge_token_reaches_neither_the_model_nor_the_agent_and
 	                             "\"n\\n\"}},{\"tool\":\"bash\",\"args\":{\"command\":\"env > agent-env.txt\","
 	                             "\"description\":\"dump the environment\"}},{\"text\":\"done\"}]}"),
 	             0);
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	env = dt_sh_output(&st, "git -C '%s/remote.git' show task/oc-env:agent-env.txt", dir);
 	/* positive control: the dump ran inside the agent (its HOME is the task's) */
 	cr_assert(st == 0 && env && strstr(env, "/tasks/oc-env/home") && strstr(env, "OPENCODE_CONFIG="), "%s",
@@ -259,7 +235,7 @@ Test(agent_opencode, the_forge_token_reaches_neither_the_model_nor_the_agent_and
 	cr_assert_null(strstr(log, FORGE_TOKEN), "a request to the model carried the forge token");
 	free(log);
 	/* the cross-check: the commit changed two files, the write tool named one */
-	tj = task_json("oc-env");
+	tj = dt_pipe_task_json(dir, "oc-env");
 	cc = json_object_get(json_object_get(tj, "agent"), "cross_check");
 	cr_assert_eq(json_integer_value(json_object_get(cc, "changed")), 2);
 	cr_assert_eq(json_integer_value(json_object_get(cc, "touched_by_tools")), 1);
@@ -268,7 +244,7 @@ Test(agent_opencode, the_forge_token_reaches_neither_the_model_nor_the_agent_and
 	json_decref(tj);
 	/* the PR's body carries the digest, with what the cross-check found */
 	cr_assert_eq(devsys_pipeline_run_stage(&r, pl, "pr"), 0, "%s: %s", r.outcome,
-	             devsys_error_message(devsys_error_last()));
+	             dt_errmsg());
 	snprintf(p, sizeof(p), "%s/remote.git/devsys/prs/1.json", dir);
 	pr = json_load_file(p, 0, NULL);
 	body = json_string_value(json_object_get(pr, "body"));
@@ -287,27 +263,43 @@ static json_t *expect_fail(const char *id, int fclass, const char *outcome, char
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
 	int rc = devsys_pipeline_code(&r, pl);
 	json_t *tj;
-	snprintf(msg, msgcap, "%s", devsys_error_message(devsys_error_last()));
+	snprintf(msg, msgcap, "%s", dt_errmsg());
 	cr_assert_lt(rc, 0, "the agent stage did not fail");
 	cr_assert_str_eq(r.stage, "agent", "%s: %s", r.outcome, msg);
 	cr_assert_eq(r.failure_class, fclass, "%s: %s", r.outcome, msg);
 	cr_assert_str_eq(r.outcome, outcome, "%s", msg);
-	tj = task_json(id);
+	tj = dt_pipe_task_json(dir, id);
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(tj, "agent"), "outcome")), outcome);
 	return tj;
+}
+
+/* The requests the model server logged in @p after since @p before (a log text, NULL: all), one per line. */
+static const char *since(const char *after, const char *before)
+{
+	return after + (before ? strlen(before) : 0);
+}
+
+/* The JSON line at *@p p (NULL when it does not parse), its length in *@p len;
+ * *@p p moves past it and its newline. */
+static json_t *next_line(const char **p, size_t *len)
+{
+	json_t *j;
+	*len = strcspn(*p, "\n");
+	j = json_loadb(*p, *len, 0, NULL);
+	*p += *len + ((*p)[*len] == '\n');
+	return j;
 }
 
 /* How many of the logged requests in @p log offered tool @p name to the model (body.tools[].function.name). */
 static int offered(const char *log, const char *name)
 {
 	int n = 0;
+	size_t len, i;
 	for (const char *p = log; *p;) {
-		size_t len = strcspn(p, "\n"), i;
-		json_t *j = json_loadb(p, len, 0, NULL), *tool;
+		json_t *j = next_line(&p, &len), *tool;
 		json_array_foreach(json_object_get(json_object_get(j, "body"), "tools"), i, tool)
 		n += strcmp(json_string_value(json_object_get(json_object_get(tool, "function"), "name")) ?: "", name) == 0;
 		json_decref(j);
-		p += len + (p[len] == '\n');
 	}
 	return n;
 }
@@ -323,7 +315,7 @@ Test(agent_opencode, a_profile_without_bash_refuses_the_tool_and_no_command_runs
 	                             "\"description\":\"make a file\"}},{\"text\":\"done\"}]}"),
 	             0);
 	before = dt_model_log_text();
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	/* nothing changed: the command never ran */
 	cr_assert_str_eq(r.stage, "commit");
 	cr_assert_str_eq(r.outcome, "no-changes");
@@ -335,8 +327,8 @@ Test(agent_opencode, a_profile_without_bash_refuses_the_tool_and_no_command_runs
 	/* bash was never offered to the model (positive control: write was) */
 	after = dt_model_log_text();
 	cr_assert_not_null(after);
-	cr_assert_gt(offered(after + (before ? strlen(before) : 0), "write"), 0, "write was not offered");
-	cr_assert_eq(offered(after + (before ? strlen(before) : 0), "bash"), 0, "bash was offered to the model");
+	cr_assert_gt(offered(since(after, before), "write"), 0, "write was not offered");
+	cr_assert_eq(offered(since(after, before), "bash"), 0, "bash was offered to the model");
 	free(before);
 	free(after);
 	/* the scripted call did reach opencode, which refused it */
@@ -347,7 +339,7 @@ Test(agent_opencode, a_profile_without_bash_refuses_the_tool_and_no_command_runs
 		          "%s", jsonl ? jsonl : "(none)");
 		free(jsonl);
 	}
-	tj = task_json("oc-nobash");
+	tj = dt_pipe_task_json(dir, "oc-nobash");
 	cr_assert_eq(json_integer_value(json_object_get(usage_of(tj), "tool_calls")), 1);
 	json_decref(tj);
 }
@@ -368,7 +360,7 @@ Test(agent_opencode, the_transcript_is_masked)
 	                             "\"content\":\"password=db-pass-Zq81x7\\n\"}},{\"tool\":\"read\",\"args\":"
 	                             "{\"filePath\":\"conf.txt\"}},{\"text\":\"done\"}]}"),
 	             0);
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	/* positive control: the agent did handle the value (it is the task's file) */
 	out = dt_sh_output(&st, "git -C '%s/remote.git' show task/oc-mask:conf.txt", dir);
 	cr_assert(st == 0 && out && strstr(out, "db-pass-Zq81x7"), "%s", out ? out : "");
@@ -459,7 +451,7 @@ Test(agent_opencode, a_model_that_never_answers_ends_stalled)
 	/* positive control for the stall: opencode did ask the model, which never answered */
 	after = dt_model_log_text();
 	cr_assert(after && strlen(after) > (before ? strlen(before) : 0) &&
-	                  strstr(after + (before ? strlen(before) : 0), "\"tools\""),
+	                  strstr(since(after, before), "\"tools\""),
 	          "opencode sent the model no request with tools");
 	free(before);
 	free(after);
@@ -469,12 +461,11 @@ Test(agent_opencode, a_model_that_never_answers_ends_stalled)
 static int agent_requests(const char *log)
 {
 	int n = 0;
+	size_t len;
 	for (const char *p = log; *p;) {
-		size_t len = strcspn(p, "\n");
-		json_t *j = json_loadb(p, len, 0, NULL);
+		json_t *j = next_line(&p, &len);
 		n += json_array_size(json_object_get(json_object_get(j, "body"), "tools")) > 0;
 		json_decref(j);
-		p += len + (p[len] == '\n');
 	}
 	return n;
 }
@@ -485,13 +476,28 @@ static char *jsonl_parses(const char *id, const char *rel)
 	char *f = task_file(id, rel);
 	cr_assert(f, "%s is missing", rel);
 	for (const char *p = f; *p;) {
-		size_t len = strcspn(p, "\n");
-		json_t *j = json_loadb(p, len, 0, NULL);
-		cr_assert(j, "%s: a line does not parse: %.*s", rel, (int)(len > 200 ? 200 : len), p);
+		const char *line = p;
+		size_t len;
+		json_t *j = next_line(&p, &len);
+		cr_assert(j, "%s: a line does not parse: %.*s", rel, (int)(len > 200 ? 200 : len), line);
 		json_decref(j);
-		p += len + (p[len] == '\n');
 	}
 	return f;
+}
+
+/* devsys.yaml with profile opencode-key for the scripted server: its provider key @p key is
+ * read from the file <dir>/provider.key (mode 0600); @p tools_line (may be "") lists its tools. */
+static void key_profile(const char *key, const char *tools_line)
+{
+	char keyfile[4096], extra[8192];
+	snprintf(keyfile, sizeof(keyfile), "%s/provider.key", dir);
+	cr_assert(dt_write_file(keyfile, key));
+	cr_assert_eq(dt_sh("chmod 600 '%s'", keyfile), 0);
+	snprintf(extra, sizeof(extra),
+	         "  opencode-key:\n    kind: opencode\n    provider: fake\n    base_url: %s\n    models: fake-model\n"
+	         "    command: %s\n%s    api_key_secret: provider_key\n    api_key_provider: file\n    api_key_ref: %s\n",
+	         dt_model_url(), dt_model_opencode(), tools_line, keyfile);
+	write_config(extra);
 }
 
 /* The model answers every agent turn with HTTP @p status and @p message (the script holds
@@ -501,18 +507,11 @@ static char *jsonl_parses(const char *id, const char *rel)
  * Returns how many agent requests the model received (opencode's own retries included). */
 static int provider_error(const char *id, int status, const char *message)
 {
-	char msg[1024], keyfile[4096], extra[8192], script[1024], *before, *after, *f;
+	char msg[1024], script[1024], *before, *after, *f;
 	const char *key = "sk-" "scriptedProviderKey-9Zr4";
 	json_t *tj, *u;
 	int n, st;
-	snprintf(keyfile, sizeof(keyfile), "%s/provider.key", dir);
-	cr_assert(dt_write_file(keyfile, key));
-	cr_assert_eq(dt_sh("chmod 600 '%s'", keyfile), 0);
-	snprintf(extra, sizeof(extra),
-	         "  opencode-key:\n    kind: opencode\n    provider: fake\n    base_url: %s\n    models: fake-model\n"
-	         "    command: %s\n    api_key_secret: provider_key\n    api_key_provider: file\n    api_key_ref: %s\n",
-	         dt_model_url(), dt_model_opencode(), keyfile);
-	write_config(extra);
+	key_profile(key, "");
 	open_pipeline(0);
 	validate(id, "  profile: opencode-key\n");
 	/* retry-after-ms, as OpenAI sends it: opencode's backoff between retries (2 s doubling
@@ -524,7 +523,7 @@ static int provider_error(const char *id, int status, const char *message)
 	before = dt_model_log_text();
 	tj = expect_fail(id, DEVSYS_FAILURE_BUILD, "agent-failed", msg, sizeof(msg));
 	after = dt_model_log_text();
-	n = agent_requests(after + (before ? strlen(before) : 0));
+	n = agent_requests(since(after, before));
 	free(before);
 	free(after);
 	cr_assert(strstr(msg, "see logs/agent.log") && strstr(msg, message), "the stage's error names the provider's message: %s",
@@ -600,8 +599,8 @@ Test(agent_opencode, a_malformed_and_a_10_mb_event_line_are_counted_not_kept)
 	}
 	open_pipeline(0);
 	validate("oc-lines", "  profile: opencode-fake\n");
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
-	tj = task_json("oc-lines");
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
+	tj = dt_pipe_task_json(dir, "oc-lines");
 	u = usage_of(tj);
 	cr_assert_eq(json_integer_value(json_object_get(u, "malformed_lines")), 1);
 	cr_assert_eq(json_integer_value(json_object_get(u, "dropped_lines")), 1);
@@ -627,9 +626,9 @@ Test(agent_opencode, an_unknown_kind_and_a_model_outside_the_profile_are_refused
 	         dir);
 	/* the schema takes any kind name; the agent stage refuses one nobody registered */
 	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), "oc-kind"), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	             dt_errmsg());
 	cr_assert_lt(devsys_pipeline_code(&r, pl), 0);
-	msg = devsys_error_message(devsys_error_last());
+	msg = dt_errmsg();
 	cr_assert_str_eq(r.stage, "agent", "%s", msg);
 	cr_assert_str_eq(r.outcome, "agent-refused", "%s", msg);
 	cr_assert(strstr(msg, "agent.kind 'aider' is not a known agent kind (built in: command, opencode; registered by "
@@ -638,35 +637,21 @@ Test(agent_opencode, an_unknown_kind_and_a_model_outside_the_profile_are_refused
 	/* positive control, then a model the profile does not list: refused before opencode runs */
 	validate("oc-model", "  model: gpt-huge\n");
 	cr_assert_lt(devsys_pipeline_code(&r, pl), 0);
-	msg = devsys_error_message(devsys_error_last());
+	msg = dt_errmsg();
 	cr_assert_str_eq(r.outcome, "agent-refused");
 	cr_assert(strstr(msg, "agent.model 'gpt-huge' is not one of agents.opencode.models (fake-model,other-model)"),
 	          "%s", msg);
 }
 
-/* The requests the model server logged after @p before (a log text), one per line. */
-static const char *since(const char *after, const char *before)
-{
-	return after + (before ? strlen(before) : 0);
-}
-
 Test(agent_opencode, the_provider_key_reaches_the_model_only_in_its_authorization_header)
 {
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
-	char keyfile[4096], extra[8192], *before, *after, *f;
+	char *before, *after, *f;
 	const char *key = "sk-" "scriptedProviderKey-7Hq2";
 	const char *files[] = { "logs/agent.jsonl", "logs/agent.log", "task.json", "events.jsonl", "home/opencode.json",
 		                "agent-input.json" };
 	int chats = 0;
-	snprintf(keyfile, sizeof(keyfile), "%s/provider.key", dir);
-	cr_assert(dt_write_file(keyfile, key));
-	cr_assert_eq(dt_sh("chmod 600 '%s'", keyfile), 0);
-	snprintf(extra, sizeof(extra),
-	         "  opencode-key:\n    kind: opencode\n    provider: fake\n    base_url: %s\n    models: fake-model\n"
-	         "    command: %s\n    tools: [read, write, bash]\n    api_key_secret: provider_key\n"
-	         "    api_key_provider: file\n    api_key_ref: %s\n",
-	         dt_model_url(), dt_model_opencode(), keyfile);
-	write_config(extra);
+	key_profile(key, "    tools: [read, write, bash]\n");
 	open_pipeline(0);
 	validate("oc-key", "  profile: opencode-key\n");
 	/* the agent's own bash prints the key it was handed: the transcript must mask it */
@@ -674,12 +659,12 @@ Test(agent_opencode, the_provider_key_reaches_the_model_only_in_its_authorizatio
 	                             "\"description\":\"print the key\"}},{\"text\":\"done\"}]}"),
 	             0);
 	before = dt_model_log_text();
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_str_eq(r.outcome, "no-changes");
 	after = dt_model_log_text();
 	for (const char *p = since(after, before); *p;) {
-		size_t len = strcspn(p, "\n");
-		json_t *j = json_loadb(p, len, 0, NULL), *h = json_object_get(j, "headers"), *m;
+		size_t len;
+		json_t *j = next_line(&p, &len), *h = json_object_get(j, "headers"), *m;
 		json_t *b = json_deep_copy(json_object_get(j, "body")), *msgs = json_object_get(b, "messages");
 		char *body;
 		size_t i;
@@ -697,7 +682,6 @@ Test(agent_opencode, the_provider_key_reaches_the_model_only_in_its_authorizatio
 		cr_assert(body && !strstr(body, key), "a request body carried the key");
 		free(body);
 		json_decref(j);
-		p += len + (p[len] == '\n');
 	}
 	cr_assert_gt(chats, 0, "the model saw no request");
 	free(before);
@@ -734,10 +718,10 @@ Test(agent_opencode, a_long_prompt_goes_in_a_file_outside_the_checkout)
 	                   "  base_branch: main\nagent:\n  kind: opencode\ntests:\n  command: [make, check]\n",
 	                   prompt, dir) > 0);
 	cr_assert_eq(devsys_pipeline_validate(NULL, pl, spec, strlen(spec), "oc-long"), 0, "%s",
-	             devsys_error_message(devsys_error_last()));
+	             dt_errmsg());
 	cr_assert_eq(dt_model_script("{\"turns\":[{\"text\":\"nothing to do\"}]}"), 0);
 	before = dt_model_log_text();
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	after = dt_model_log_text();
 	/* opencode read the attached file: the model saw the prompt's end and the short message */
 	cr_assert(strstr(since(after, before), "MARKER-END-OF-LONG-PROMPT") &&
@@ -764,7 +748,7 @@ static void refused_before_run(char *msg, size_t cap)
 {
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
 	cr_assert_lt(devsys_pipeline_code(&r, pl), 0, "the agent stage did not fail");
-	snprintf(msg, cap, "%s", devsys_error_message(devsys_error_last()));
+	snprintf(msg, cap, "%s", dt_errmsg());
 	cr_assert_str_eq(r.stage, "agent", "%s", msg);
 	cr_assert_eq(r.failure_class, DEVSYS_FAILURE_BUILD, "%s", msg);
 	cr_assert_str_eq(r.outcome, "agent-refused", "%s", msg);

@@ -3,6 +3,7 @@
  * agent stage before any work (naming the kind and the registered ones), a
  * malformed kind name is refused by the schema, and an adapter whose open
  * fails is a system failure whose message is the stage's recorded reason. */
+#include "pipeline_fixture.h"
 #include "testutil.h"
 #include <devsys.h>
 #include <devsys/sys/agent.h>
@@ -58,24 +59,14 @@ static void reg(const char *name, int (*open)(void **, const devsys_agent_reques
 {
 	devsys_agent_vtable vt = { .version = DEVSYS_AGENT_VTABLE_VERSION, .name = name, .open = open,
 		                   .command = c_command, .close = c_close };
-	cr_assert_eq(devsys_agent_register(&vt, NULL), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_agent_register(&vt, NULL), 0, "%s", dt_errmsg());
 }
 
 static void setup(void)
 {
-	char *git = dt_which("git");
-	if (!git)
-		dt_skip("git is not installed");
-	free(git);
-	cr_assert_eq(devsys_init(), 1);
-	dir = dt_tmpdir("agentplug");
-	cr_assert_eq(dt_sh("cd '%s' && git init -q --bare -b main remote.git && git clone -q remote.git seed 2>/dev/null &&"
-	                   " cd seed && git config user.email t@e && git config user.name t && echo hello > README &&"
-	                   " git add . && git commit -qm init && git push -q origin main",
-	                   dir),
-	             0);
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
-	cr_assert_eq(devsys_pipeline_new(&pl, ws, NULL), 0, "%s", devsys_error_message(devsys_error_last()));
+	dir = dt_pipe_repo("agentplug", NULL);
+	ws = dt_pipe_workspace(dir);
+	pl = dt_pipe_open(ws, NULL);
 	reg("c-echo", c_open);
 	reg("c-broken", broken_open);
 	reg("c-silent", silent_open);
@@ -84,12 +75,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	devsys_pipeline_free(pl);
-	devsys_workspace_free(ws);
-	if (dir && !getenv("DT_KEEP"))
-		dt_rmrf(dir);
-	free(dir);
-	devsys_shutdown();
+	dt_pipe_teardown(&pl, &ws, &dir);
 }
 
 TestSuite(agent_plugin, .init = setup, .fini = teardown, .timeout = 60);
@@ -118,7 +104,7 @@ static void expect_agent_fails(const char *id, int fclass, const char *outcome, 
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
 	char *events, *tj;
 	cr_assert_lt(devsys_pipeline_code(&r, pl), 0, "the agent stage did not fail");
-	snprintf(msg, cap, "%s", devsys_error_message(devsys_error_last()));
+	snprintf(msg, cap, "%s", dt_errmsg());
 	cr_assert_str_eq(r.stage, "agent", "%s: %s", r.outcome, msg);
 	cr_assert_eq(r.failure_class, fclass, "%s: %s", r.outcome, msg);
 	cr_assert_str_eq(r.outcome, outcome, "%s", msg);
@@ -136,8 +122,8 @@ Test(agent_plugin, a_validated_spec_selects_a_registered_kind)
 	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
 	char *out;
 	int st;
-	cr_assert_eq(validate("pk-echo", "c-echo"), 0, "%s", devsys_error_message(devsys_error_last()));
-	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, devsys_error_message(devsys_error_last()));
+	cr_assert_eq(validate("pk-echo", "c-echo"), 0, "%s", dt_errmsg());
+	cr_assert_eq(devsys_pipeline_code(&r, pl), 0, "%s: %s", r.outcome, dt_errmsg());
 	cr_assert_eq(opened, 1);
 	cr_assert_eq(commanded, 1);
 	out = dt_sh_output(&st, "git --git-dir='%s/remote.git' show task/pk-echo:README", dir);
@@ -149,7 +135,7 @@ Test(agent_plugin, an_unregistered_kind_is_refused_by_the_agent_stage_before_any
 {
 	char msg[2048], path[4096], *events, *log;
 	cr_assert_eq(validate("pk-none", "aider"), 0, "the schema takes any kind name: %s",
-	             devsys_error_message(devsys_error_last()));
+	             dt_errmsg());
 	expect_agent_fails("pk-none", DEVSYS_FAILURE_BUILD, "agent-refused", msg, sizeof(msg));
 	cr_assert(strstr(msg, "agent.kind 'aider' is not a known agent kind"), "%s", msg);
 	cr_assert(strstr(msg, "built in: command, opencode; registered by plug-ins: c-echo, c-broken, c-silent"), "%s",
@@ -168,18 +154,18 @@ Test(agent_plugin, a_malformed_kind_name_is_refused_by_the_schema)
 {
 	const char *msg;
 	cr_assert_lt(validate("pk-bad", "Aider!"), 0);
-	msg = devsys_error_message(devsys_error_last());
+	msg = dt_errmsg();
 	cr_assert(strstr(msg, "/agent/kind") && strstr(msg, "agent.kind must be a kind name"), "%s", msg);
 	/* and kind: command still needs its command */
 	cr_assert_lt(validate("pk-cmd", "command"), 0);
-	msg = devsys_error_message(devsys_error_last());
+	msg = dt_errmsg();
 	cr_assert(strstr(msg, "agent needs a command"), "%s", msg);
 }
 
 Test(agent_plugin, an_adapter_whose_open_fails_is_a_system_failure_with_its_message)
 {
 	char msg[2048], *events;
-	cr_assert_eq(validate("pk-broken", "c-broken"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(validate("pk-broken", "c-broken"), 0, "%s", dt_errmsg());
 	expect_agent_fails("pk-broken", DEVSYS_FAILURE_SYSTEM, "agent-not-run", msg, sizeof(msg));
 	cr_assert_eq(opened, 1);
 	cr_assert_eq(commanded, 0);
@@ -188,7 +174,7 @@ Test(agent_plugin, an_adapter_whose_open_fails_is_a_system_failure_with_its_mess
 	cr_assert(strstr(events, "cannot reach its agent daemon"), "%s", events);
 	free(events);
 	/* an adapter that fails without a message gets one naming its kind, not a stale error */
-	cr_assert_eq(validate("pk-silent", "c-silent"), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(validate("pk-silent", "c-silent"), 0, "%s", dt_errmsg());
 	expect_agent_fails("pk-silent", DEVSYS_FAILURE_SYSTEM, "agent-not-run", msg, sizeof(msg));
 	cr_assert(strstr(msg, "agent kind 'c-silent': its open failed (DEVSYS_EUSER) without saying why"), "%s", msg);
 	events = task_file("pk-silent", "events.jsonl");

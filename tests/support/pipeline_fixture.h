@@ -72,14 +72,15 @@ static inline devsys_pipeline *dt_pipe_open(devsys_workspace *ws, const devsys_p
 	return pl;
 }
 
-/* The teardown: free the pipeline and the workspace, remove and free the directory, devsys_shutdown(). */
+/* The teardown: free the pipeline and the workspace, remove (kept when DT_KEEP is set, for a
+ * look at a failed run) and free the directory, devsys_shutdown(). */
 static inline void dt_pipe_teardown(devsys_pipeline **pl, devsys_workspace **ws, char **dir)
 {
 	devsys_pipeline_free(*pl);
 	*pl = NULL;
 	devsys_workspace_free(*ws);
 	*ws = NULL;
-	if (*dir)
+	if (*dir && !getenv("DT_KEEP"))
 		dt_rmrf(*dir);
 	free(*dir);
 	*dir = NULL;
