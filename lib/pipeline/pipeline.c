@@ -180,12 +180,9 @@ static int load_spec(devsys_pipeline *p, const void *bytes, size_t len, const ch
 	const char *id;
 	int rc;
 
-	if ((rc = devsys_spec_load_buffer(&p->spec, bytes ? bytes : "", len, name ? name : "spec", NULL)) < 0)
-		return rc;
-	if (devsys_spec_count(p->spec) != 1)
-		return devsys__error_set(DEVSYS_EINVALID, "%s: holds %zu documents; a task spec is exactly one",
-		                         devsys_spec_name(p->spec), devsys_spec_count(p->spec));
-	if ((rc = devsys_spec_validate(&p->validation, p->spec, 0)) < 0)
+	/* an invalid spec keeps its validation, for devsys_pipeline_validation() to list */
+	if ((rc = devsys_spec_validate_buffer(&p->spec, &p->validation, bytes ? bytes : "", len, name ? name : "spec",
+	                                      NULL)) < 0)
 		return rc;
 	devsys_validation_free(p->validation); /* valid: nothing to list */
 	p->validation = NULL;

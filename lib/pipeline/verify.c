@@ -49,23 +49,16 @@ static json_t *task_json_file(devsys_task *task, const char *rel, char *why, siz
 static void check_spec(verdict *v, devsys__stage_ctx *c)
 {
 	devsys_buf path = DEVSYS_BUF_INIT, bytes = DEVSYS_BUF_INIT;
-	devsys_spec *spec = NULL;
 	char why[512] = "";
 	int rc;
 	if ((rc = devsys_task_path_join(&path, c->task, c->p->spec_kept)) == 0 &&
-	    (rc = devsys__read_file(&bytes, path.ptr, (size_t)16 << 20)) == 0 &&
-	    (rc = devsys_spec_load_buffer(&spec, bytes.ptr ? bytes.ptr : "", bytes.size, c->p->spec_kept, NULL)) == 0) {
-		if (devsys_spec_count(spec) != 1)
-			rc = devsys__error_set(DEVSYS_EINVALID, "%s holds %zu documents", c->p->spec_kept, devsys_spec_count(spec));
-		else
-			rc = devsys_spec_validate(NULL, spec, 0);
-	}
+	    (rc = devsys__read_file(&bytes, path.ptr, (size_t)16 << 20)) == 0)
+		rc = devsys_spec_validate_buffer(NULL, NULL, bytes.ptr ? bytes.ptr : "", bytes.size, c->p->spec_kept, NULL);
 	if (rc < 0)
 		snprintf(why, sizeof(why), "%s", devsys_error_message(devsys_error_last()));
 	json_object_set_new(v->doc, "spec_revalidated", json_boolean(rc == 0));
 	if (rc < 0)
 		fail_item(v, "spec_revalidated", why);
-	devsys_spec_free(spec);
 	devsys_buf_dispose(&path);
 	devsys_buf_dispose(&bytes);
 }
