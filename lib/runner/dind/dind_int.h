@@ -14,8 +14,11 @@
 
 /* The inner engine's socket directory inside the outer container. */
 #define DEVSYS__DIND_SOCK_DIR "/run/devsys-dind"
-/* Host directories for inner sockets: short, so the socket fits sun_path. */
-#define DEVSYS__DIND_DIR_PREFIX "/tmp/devsys-dind-"
+/* Host directories for inner sockets: short, so the socket fits sun_path.
+ * The sweeper looks for DEVSYS__DIND_DIR_NAME entries in DEVSYS__DIND_DIR_PARENT. */
+#define DEVSYS__DIND_DIR_PARENT "/tmp"
+#define DEVSYS__DIND_DIR_NAME "devsys-dind-"
+#define DEVSYS__DIND_DIR_PREFIX DEVSYS__DIND_DIR_PARENT "/" DEVSYS__DIND_DIR_NAME
 
 typedef struct devsys__dind_config {
 	const char *engine_image;    /* required: an image on the host engine holding dockerd, containerd, runc */

@@ -132,16 +132,16 @@ static void remove_dir(const char *dir)
 
 void devsys__dind_sweep_dirs(void)
 {
-	DIR *tmp = opendir("/tmp");
+	DIR *tmp = opendir(DEVSYS__DIND_DIR_PARENT);
 	struct dirent *ent;
-	const char *base = DEVSYS__DIND_DIR_PREFIX + 5; /* after "/tmp/" */
+	const char *base = DEVSYS__DIND_DIR_NAME;
 	while (tmp && (ent = readdir(tmp))) {
 		char path[128], dir[96], boot[64] = "";
 		long long pid = 0, start = 0;
 		FILE *f;
 		if (strncmp(ent->d_name, base, strlen(base)) != 0 || strlen(ent->d_name) > 40)
 			continue;
-		snprintf(dir, sizeof(dir), "/tmp/%.40s", ent->d_name);
+		snprintf(dir, sizeof(dir), DEVSYS__DIND_DIR_PARENT "/%.40s", ent->d_name);
 		snprintf(path, sizeof(path), "%s/owner", dir);
 		if (!(f = fopen(path, "re")))
 			continue; /* not ours, or still being made */
