@@ -79,8 +79,9 @@ bool devsys__relpath_is_safe(const char *rel);
  * stands in for realpath(); see fs.c for what that does and does not cover.
  */
 int devsys__path_join_within(devsys_buf *out, const char *base, const char *rel);
-/* Write @p len bytes to @p path atomically: temp file, fsync, rename, fsync dir
- * (the fsyncs skipped while devsys__fs_sync_wanted() is false). */
+/* Write @p len bytes to @p path atomically: temp file, fsync, rename, fsync dir;
+ * while devsys__fs_sync_wanted() is false, no fsync and through a spare file,
+ * <path>.spare, swapped in with RENAME_EXCHANGE (fs.c says why). */
 int devsys__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /*
  * The one fsync policy of a task folder's writes (devsys__write_file_atomic

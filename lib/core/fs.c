@@ -260,6 +260,71 @@ bool devsys__fs_sync_wanted(void)
 	return nosync_depth == 0;
 }
 
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Without fsync (a shared store's folder, a cache of the database), the
+ * file is written through a spare beside it, <path>.spare, and the two
+ * names are swapped atomically (RENAME_EXCHANGE): the spare keeps the old
+ * inode for the next write. A new temporary file a write made ext4 look
+ * for a free inode past the recently deleted ones, over half a worker's
+ * CPU a state change (bench/store). Readers still only ever open a whole
+ * file; one that kept the old file open across two writes may read it
+ * being rewritten, which a folder behind its store already tolerates (the
+ * store answers for a folder whose task.json does not parse).
+ * 1 written, 0 not possible here (the caller writes a temporary file), <0 error.
+ */
+static int write_by_exchange(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char spare[PATH_MAX];
+	struct stat st;
+	int fd, err;
+	if ((size_t)snprintf(spare, sizeof(spare), "%s.spare", path) >= sizeof(spare))
+		return 0;
+	fd = open(spare, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
+	/* only a plain file of its own: never write through a link, hard or symbolic, planted as the spare */
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		unlink(spare);
+		return 0;
+	}
+	/* written over, then cut to its length: ext4 flushes a file cut to zero when it is closed */
+	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || ftruncate(fd, (off_t)len) != 0)
+		goto fail;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (renameat2(AT_FDCWD, spare, AT_FDCWD, path, RENAME_EXCHANGE) == 0)
+		return 1;
+	if (errno != ENOENT && errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+		goto fail;
+	if (rename(spare, path) == 0) /* no file yet, or a file system without the exchange */
+		return 1;
+fail:
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(spare);
+	return devsys__error_errno(devsys__errno_code(err), err, "cannot write '%s'", path);
+}
+
 int devsys__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	bool sync = devsys__fs_sync_wanted();
@@ -267,23 +332,16 @@ int devsys__write_file_atomic(const char *path, const void *data, size_t len, mo
 	const char *p = data;
 	int fd, err;
 
+	if (!sync && (err = write_by_exchange(path, data, len, mode)) != 0)
+		return err < 0 ? err : 0;
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp))
 		return devsys__error_set(DEVSYS_EINVAL, "path too long: %.200s", path);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return devsys__error_errno(devsys__errno_code(errno), errno, "cannot create a temporary file next to '%s'",
 		                           path);
-	if (fchmod(fd, mode) != 0)
+	if (fchmod(fd, mode) != 0 || write_all(fd, p, len) != 0)
 		goto fail;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		p += n;
-		len -= (size_t)n;
-	}
 	if (sync && fsync(fd) != 0)
 		goto fail;
 	if (close(fd) != 0) {

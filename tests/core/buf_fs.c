@@ -274,6 +274,63 @@ Test(core_buf_fs, nosync_hold_nests_and_writes_stay_atomic)
 	free(dir);
 }
 
+static ino_t inode_of(const char *path)
+{
+	struct stat st;
+	cr_assert_eq(lstat(path, &st), 0, "%s", path);
+	return st.st_ino;
+}
+
+/*
+ * Without fsync a write goes through <path>.spare and the names swap: the
+ * file is whole after each write (a shorter one too), the two inodes take
+ * turns (no new file a write), and a spare planted as a link, hard or
+ * symbolic, is never written through. With fsync (the control) no spare.
+ */
+Test(core_buf_fs, nosync_writes_swap_through_a_spare_and_never_through_a_link)
+{
+	char *dir = dt_tmpdir("fs");
+	char path[4096], spare[4200], victim[4200];
+	devsys_buf got = DEVSYS_BUF_INIT;
+	ino_t first, second;
+	snprintf(path, sizeof(path), "%s/task.json", dir);
+	snprintf(spare, sizeof(spare), "%s.spare", path);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	cr_assert_eq(devsys__write_file_atomic(path, "{\"v\":1}", 7, 0644), 0);
+	cr_assert_neq(access(spare, F_OK), 0, "a durable write leaves no spare");
+	devsys__fs_nosync_begin();
+	first = inode_of(path);
+	cr_assert_eq(devsys__write_file_atomic(path, "{\"v\":22222}", 11, 0644), 0);
+	second = inode_of(path);
+	cr_assert_neq(second, first);
+	cr_assert_eq(inode_of(spare), first, "the spare keeps the old file");
+	cr_assert_eq(devsys__write_file_atomic(path, "{\"v\":3}", 7, 0644), 0);
+	cr_assert_eq(inode_of(path), first, "the old file is written again, no new one");
+	cr_assert_eq(devsys__read_file(&got, path, 1024), 0);
+	cr_assert_str_eq(got.ptr, "{\"v\":3}", "a shorter write is cut to its length");
+	/* a hard link planted as the spare: the write takes a new file, the link's target is untouched */
+	cr_assert(dt_write_file(victim, "keep me"));
+	cr_assert_eq(unlink(spare), 0);
+	cr_assert_eq(link(victim, spare), 0);
+	cr_assert_eq(devsys__write_file_atomic(path, "{\"v\":4}", 7, 0644), 0);
+	cr_assert_eq(devsys__read_file(&got, victim, 1024), 0);
+	cr_assert_str_eq(got.ptr, "keep me");
+	cr_assert_eq(devsys__read_file(&got, path, 1024), 0);
+	cr_assert_str_eq(got.ptr, "{\"v\":4}");
+	/* a symbolic link planted as the spare: not followed either */
+	unlink(spare);
+	cr_assert_eq(symlink(victim, spare), 0);
+	cr_assert_eq(devsys__write_file_atomic(path, "{\"v\":5}", 7, 0644), 0);
+	cr_assert_eq(devsys__read_file(&got, victim, 1024), 0);
+	cr_assert_str_eq(got.ptr, "keep me");
+	cr_assert_eq(devsys__read_file(&got, path, 1024), 0);
+	cr_assert_str_eq(got.ptr, "{\"v\":5}");
+	devsys__fs_nosync_end();
+	devsys_buf_dispose(&got);
+	dt_rmrf(dir);
+	free(dir);
+}
+
 Test(core_buf_fs, atomic_write_replaces_whole_file)
 {
 	char *dir = dt_tmpdir("fs");
