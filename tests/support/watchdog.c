@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,27 +34,27 @@ static void set_why(char *why, size_t why_len, const char *fmt, ...)
 }
 
 /*
- * The grandchild: in a session of its own, the socket as stdin, stderr kept
- * (the test's output shows what it did), nothing else open but @p back (close-on-exec,
- * so exec closes it, and a failed exec reports its errno on it).
+ * The grandchild: in a session of its own, the socket as stdin, the test's
+ * pidfd (if any) as fd 3, stderr kept (the test's output shows what it did),
+ * nothing else open but @p back (close-on-exec, so exec closes it, and a
+ * failed exec reports its errno on it).
  */
-static void exec_watchdog(int sock, int back)
+static void exec_watchdog(int sock, int pidfd, int back)
 {
 	sigset_t none;
-	int err, b = fcntl(back, F_DUPFD_CLOEXEC, 3), null = open("/dev/null", O_WRONLY);
+	int err, s = fcntl(sock, F_DUPFD_CLOEXEC, 10), p = pidfd >= 0 ? fcntl(pidfd, F_DUPFD_CLOEXEC, 10) : -1;
+	int b = fcntl(back, F_DUPFD_CLOEXEC, 10), null = open("/dev/null", O_WRONLY);
 	setsid();
-	if (sock == 0)
-		fcntl(0, F_SETFD, 0);
-	else
-		dup2(sock, 0);
-	if (null >= 0 && null != 1)
+	dup2(s, 0); /* dup2 clears close-on-exec on the copy */
+	if (null >= 0)
 		dup2(null, 1);
-	if (b > 3)
-		close_range(3, (unsigned)b - 1, 0);
+	if (p >= 0)
+		dup2(p, 3);
+	close_range(p >= 0 ? 4 : 3, (unsigned)b - 1, 0);
 	close_range((unsigned)b + 1, ~0U, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execl(DT_WATCHDOG_BIN, "devsys_test_watchdog", (char *)NULL);
+	execl(DT_WATCHDOG_BIN, "devsys_test_watchdog", p >= 0 ? "pidfd" : (char *)NULL, (char *)NULL);
 	err = errno;
 	if (write(b, &err, sizeof(err)) < 0)
 		_exit(127);
@@ -77,7 +78,7 @@ static size_t read_full(int fd, void *buf, size_t len)
 
 dt_watchdog *dt_watchdog_start(char *why, size_t why_len)
 {
-	int sv[2], back[2], st, err = 0;
+	int sv[2], back[2], st, err = 0, pidfd;
 	dt_watchdog *w;
 	pid_t mid, pid = -1;
 	if (access(DT_WATCHDOG_BIN, X_OK) != 0) {
@@ -91,18 +92,23 @@ dt_watchdog *dt_watchdog_start(char *why, size_t why_len)
 		free(w);
 		return NULL;
 	}
+	/* the watchdog also acts when this process exits while a child it forked
+	 * without exec keeps the socket open (none on a kernel without pidfds) */
+	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	/* Double fork: the watchdog is no descendant of the test, so a kill of the test's tree spares it. */
 	mid = fork();
 	if (mid == 0) {
 		pid_t gc = fork();
 		if (gc == 0)
-			exec_watchdog(sv[0], back[1]);
+			exec_watchdog(sv[0], pidfd, back[1]);
 		if (write(back[1], &gc, sizeof(gc)) < 0)
 			_exit(1);
 		_exit(gc > 0 ? 0 : 1);
 	}
 	close(sv[0]);
 	close(back[1]);
+	if (pidfd >= 0)
+		close(pidfd);
 	if (mid > 0) {
 		while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
 			;

@@ -13,7 +13,7 @@
  * tests/support/watchdog_main.c) reading one end of a socket pair whose other
  * end only the test process holds (close-on-exec, so no service it starts
  * holds it). When the test dies the kernel closes that end, the read sees end
- * of file, and the watchdog acts: it runs the registered stop commands, then
+ * of file (or the test's pidfd turns readable), and the watchdog acts: it runs the registered stop commands, then
  * freezes (SIGSTOP) each registered process, each process whose command line
  * names a registered path, and all their descendants, and SIGKILLs them, then
  * unmounts what is mounted below the registered dirs and removes them.
@@ -28,8 +28,10 @@
  * takes it down with the test. A pid is registered with its start time, so a
  * recycled pid is never killed.
  *
- * A process forked from the test without exec inherits the socket: the
- * watchdog then acts when the last of them is gone. Only the process that
+ * A process forked from the test without exec inherits the socket, and may
+ * outlive the test: the watchdog also holds a pidfd of the test process and
+ * acts when that exits, once the instructions still queued are taken (on a
+ * kernel without pidfds, when the last holder of the socket is gone). Only the process that
  * started a watchdog talks to it; in any other process these calls do
  * nothing (dt_watchdog_child() excepted, which is for that purpose).
  * Not thread-safe: a fixture uses its watchdog from one thread.

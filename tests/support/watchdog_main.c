@@ -12,13 +12,16 @@
  *   dir <path>           unmount what is mounted below it, then remove it (last)
  *   disarm               the fixture stopped everything: exit without acting
  *
- * End of file (the test process died, or closed the pipe without disarming)
- * or SIGTERM: act, then exit. The instructions go into fixed tables; one
+ * End of file (the test process died, or closed the socket without
+ * disarming), the test process's exit seen on a pidfd (fd 3, with the
+ * argument "pidfd": a process it forked without exec may hold the socket
+ * still), or SIGTERM: act, then exit. The instructions go into fixed tables; one
  * that does not fit is dropped with a message on stderr (the test's).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -368,39 +371,76 @@ static bool instruction(char *line)
 	return true;
 }
 
-int main(void)
+/* Input from the socket: 1 read and handled, 0 end of file (or error), -1 disarmed. */
+static int take_input(void)
 {
 	static char buf[MAX_LINE * 2];
-	size_t len = 0;
+	static size_t len;
+	ssize_t n = read(0, buf + len, sizeof(buf) - 1 - len);
+	char *nl;
+	if (n < 0 && errno == EINTR)
+		return 1;
+	if (n <= 0)
+		return 0;
+	len += (size_t)n;
+	buf[len] = '\0';
+	while ((nl = memchr(buf, '\n', len))) {
+		*nl = '\0';
+		if (!instruction(buf))
+			return -1;
+		len -= (size_t)(nl + 1 - buf);
+		memmove(buf, nl + 1, len);
+	}
+	if (len >= sizeof(buf) - 1) { /* a line longer than any instruction: drop it */
+		fprintf(stderr, "devsys_test_watchdog: an instruction over %zu bytes dropped\n", sizeof(buf));
+		len = 0;
+	}
+	return 1;
+}
+
+/*
+ * The owner died while a process it forked without exec still holds the
+ * socket: take what is still queued (or comes from a child between fork and
+ * exec) until the socket is quiet for 200 ms or closes.
+ */
+static int drain(void)
+{
+	struct pollfd in = { 0, POLLIN, 0 };
+	int r = 1;
+	while (r == 1 && poll(&in, 1, 200) > 0)
+		r = take_input();
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct pollfd fds[2] = { { 0, POLLIN, 0 }, { 3, POLLIN, 0 } };
+	/* "pidfd": fd 3 is a pidfd of the test process, readable once it has exited */
+	nfds_t nfds = argc > 1 && strcmp(argv[1], "pidfd") == 0 ? 2 : 1;
+	int r = 1;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term; /* no SA_RESTART: the read below returns EINTR */
+	sa.sa_handler = on_term; /* no SA_RESTART: poll and read return EINTR */
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	while (!terminated) {
-		ssize_t n = read(0, buf + len, sizeof(buf) - 1 - len);
-		char *nl;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+	while (r == 1 && !terminated) {
+		if (poll(fds, nfds, -1) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
-		len += (size_t)n;
-		buf[len] = '\0';
-		while ((nl = memchr(buf, '\n', len))) {
-			*nl = '\0';
-			if (!instruction(buf))
-				return 0;
-			len -= (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, len);
 		}
-		if (len >= sizeof(buf) - 1) { /* a line longer than any instruction: drop it */
-			fprintf(stderr, "devsys_test_watchdog: an instruction over %zu bytes dropped\n", sizeof(buf));
-			len = 0;
+		if (fds[0].revents)
+			r = take_input();
+		if (r == 1 && nfds == 2 && fds[1].revents) {
+			r = drain();
+			break;
 		}
 	}
+	if (r == -1)
+		return 0;
 	act();
 	return 0;
 }
