@@ -491,6 +491,13 @@ static int resume_take(devsys__stage_ctx *c, size_t *first, int *state, const ch
 	return rc;
 }
 
+int devsys__pipeline_retake(devsys__stage_ctx *c, const char *stage)
+{
+	size_t first;
+	int state;
+	return resume_take(c, &first, &state, stage);
+}
+
 static int run_canceled(devsys__stage_ctx *c, const char *name)
 {
 	int rc = devsys__pipeline_begin(c, name);
@@ -514,7 +521,9 @@ static int run_from(devsys__stage_ctx *c, size_t first, size_t last)
 		devsys__pool_stage_begin(p, e->name);
 		do
 			rc = e->fn ? e->fn(c) : devsys__stage_custom(c, e);
-		while (devsys__pool_retry(c, rc));
+		while (devsys__pool_retry(c, e->name, rc) && !p->canceled);
+		if (p->canceled && c->taken) /* canceled at the retry: the stage taken again ends canceled */
+			rc = run_canceled(c, e->name);
 	}
 	return rc;
 }

@@ -181,8 +181,17 @@ int devsys__pool_global_init(void);
 void devsys__pool_global_shutdown(void);
 /* Before a stage's first attempt. */
 void devsys__pool_stage_begin(devsys_pipeline *p, const char *stage);
-/* After an attempt that returned @p rc: true when the stage runs again (on another host). */
-bool devsys__pool_retry(devsys__stage_ctx *c, int rc);
+/* After an attempt of @p stage that returned @p rc: true when the stage runs again (on another host),
+ * taken again in the store by devsys__pipeline_retake(). */
+bool devsys__pool_retry(devsys__stage_ctx *c, const char *stage, int rc);
+/*
+ * @p stage, which this run has just ended failed, back to the state before
+ * it and taken by this process in one store transaction (the resume's own
+ * take): no other process can begin it, or a later stage, in between.
+ * DEVSYS_EBUSY when another process resumed the task first; DEVSYS_ESTATE
+ * when @p stage is no longer the one to run.
+ */
+int devsys__pipeline_retake(devsys__stage_ctx *c, const char *stage);
 
 /* Run @p cmd on @p runner with cancel and progress wired in (output events). */
 int devsys__pipeline_exec(devsys__stage_ctx *c, devsys_runner *runner, devsys_runner_cmd *cmd, devsys_runner_result *rr);

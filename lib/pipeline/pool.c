@@ -593,12 +593,23 @@ void devsys__pool_stage_begin(devsys_pipeline *p, const char *stage)
 	p->pool.host_failed = 0;
 }
 
-bool devsys__pool_retry(devsys__stage_ctx *c, int rc)
+/*
+ * The failed attempt's end stands in the record and the store: the task is
+ * failed there and its stage free. The retry takes the stage back as a
+ * resume does (resume_take): back to the state before the stage and held
+ * by this process, in one store transaction. A plain resume would leave
+ * the task at rest with no owner until the stage began again; a process
+ * that ran the task in that gap (devsys run --resume, a run of that one
+ * stage) would run the stage, and the store would then let this retry
+ * begin it once more, as a stage begins whenever none is held: the same
+ * tests, or the same deployment, twice. Taken, the other process gets
+ * DEVSYS_EBUSY naming this one; one that resumed the task first wins, and
+ * this run does not retry.
+ */
+bool devsys__pool_retry(devsys__stage_ctx *c, const char *stage, int rc)
 {
 	devsys_pipeline *p = c->p;
-	devsys_buf stage = DEVSYS_BUF_INIT;
 	char msg[1024];
-	bool again;
 	/* only a system failure of a pooled host, never the command's or the agent's own failure */
 	if (rc == 0 || !p->pool.host_failed || c->fclass != DEVSYS_FAILURE_SYSTEM || p->canceled ||
 	    p->pool.attempt > p->pool.retries)
@@ -606,16 +617,22 @@ bool devsys__pool_retry(devsys__stage_ctx *c, int rc)
 	snprintf(msg, sizeof(msg), "%s", devsys_error_message(devsys_error_last()));
 	p->pool.host_failed = 0;
 	p->pool.attempt++;
-	/* the failed stage's end stands in the record; resume puts the task back before it */
-	again = devsys_store_resume(p->store, p->task_id, &stage) == 0 &&
-	        record(p, "runner.retry",
-	               json_pack("{s:s?,s:I,s:I}", "stage", p->pool.stage, "attempt", (json_int_t)p->pool.attempt,
-	                         "retries", (json_int_t)p->pool.retries),
-	               EVENT_ONLY) == 0;
-	devsys_buf_dispose(&stage);
-	if (!again)
+	if (devsys__pipeline_retake(c, stage) < 0) {
 		devsys__log(p->ws, DEVSYS_LOG_WARN, "pipeline", "task '%s': stage %s was not run again on another host: %s",
-		            p->task_id, p->pool.stage ? p->pool.stage : "?", devsys_error_message(devsys_error_last()));
+		            p->task_id, stage, devsys_error_message(devsys_error_last()));
+		devsys__error_set(rc, "%s", msg);
+		return false;
+	}
+	/* taken: the stage runs again (only its begin lets the take go), recorded or not */
+	if (record(p, "runner.retry",
+	           json_pack("{s:s,s:I,s:I}", "stage", stage, "attempt", (json_int_t)p->pool.attempt, "retries",
+	                     (json_int_t)p->pool.retries),
+	           EVENT_ONLY) < 0)
+		devsys__log(p->ws, DEVSYS_LOG_WARN, "pipeline", "task '%s': the retry of stage %s could not be recorded: %s",
+		            p->task_id, stage, devsys_error_message(devsys_error_last()));
+	/* the attempt of the attempts the pool allows; a non-zero return cancels the retry */
+	devsys__pipeline_emit(p, DEVSYS_PIPELINE_EVENT_PROGRESS, stage, NULL, "attempt", 7, p->pool.attempt,
+	                      (uint64_t)p->pool.retries + 1);
 	devsys__error_set(rc, "%s", msg);
-	return again;
+	return true;
 }

@@ -5,20 +5,28 @@
  * so the test can kill the sshd it runs on mid-exec: the host cools down,
  * the stage runs again on the other host, and the next task skips the
  * cooled host even after it came back; a host that refuses the key at open
- * is cooled the same way. The positive control: no host fails, and of
- * three concurrent tasks two spread over the two hosts by the per-host
- * limit (their commands only pass when both run at once) while the third
- * waits for a free host; a failing test command stays where it ran.
+ * is cooled the same way, and another process told to run the stage in
+ * the gap before the retry (from the retry's progress event) is refused:
+ * the retry holds the stage already; a progress callback that cancels at
+ * that event ends the stage canceled. The positive control: no host fails,
+ * and of three concurrent tasks two spread over the two hosts by the
+ * per-host limit (their commands only pass when both run at once) while
+ * the third waits for a free host; a failing test command stays where it
+ * ran.
  */
 #include "pipeline_fixture.h"
 #include "sshd_fixture.h"
 #include <devsys.h>
 
 #include <jansson.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static char *dir;
 static devsys_workspace *ws;
@@ -325,14 +333,13 @@ Test(pipeline_pool, without_failures_tasks_spread_over_the_hosts_and_wait_at_the
 	cr_assert_eq(dt_pipe_events(dir, "red-1", "runner.retry", NULL), 0);
 }
 
-Test(pipeline_pool, a_host_that_refuses_the_key_is_cooled_and_the_step_moves, .init = setup, .fini = teardown,
-     .timeout = 120)
+/*
+ * b no longer authorizes the pool's key, and is listed first: opening the
+ * runner there fails to authenticate. The configuration's path into @p path.
+ */
+static void refusing_config(char *path, size_t cap)
 {
-	struct run x = { 0 };
-	char cfg[8192], path[4096], ha[64], hb[64];
-	json_t *tj, *e;
-	bool failed;
-	/* b no longer authorizes the pool's key, and is listed first: opening the runner there fails to authenticate */
+	char cfg[8192], ha[64], hb[64];
 	cr_assert_eq(dt_sh("cp '%s' '%s'", b->user_pub, b->authorized_keys), 0);
 	host_of(ha, sizeof(ha), a);
 	host_of(hb, sizeof(hb), b);
@@ -341,8 +348,20 @@ Test(pipeline_pool, a_host_that_refuses_the_key_is_cooled_and_the_step_moves, .i
 	         "    user: %s\n    key: %s\n    known_hosts: %s/known_hosts\n    remote_dir: %s/remote\n"
 	         "    connect_timeout: 5s\n    grace: 200ms\n",
 	         hb, ha, a->user, a->user_key, dir, dir);
-	snprintf(path, sizeof(path), "%s/refusing.yaml", dir);
+	snprintf(path, cap, "%s/refusing.yaml", dir);
 	cr_assert(dt_write_file(path, cfg));
+}
+
+Test(pipeline_pool, a_host_that_refuses_the_key_is_cooled_and_the_step_moves, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+	struct run x = { 0 };
+	char path[4096], ha[64], hb[64];
+	json_t *tj, *e;
+	bool failed;
+	refusing_config(path, sizeof(path));
+	host_of(ha, sizeof(ha), a);
+	host_of(hb, sizeof(hb), b);
 	pl2 = open_pipeline_with(path);
 	snprintf(path, sizeof(path), "%s/marks/go", dir);
 	cr_assert(dt_write_file(path, ""));
@@ -364,4 +383,209 @@ Test(pipeline_pool, a_host_that_refuses_the_key_is_cooled_and_the_step_moves, .i
 	cr_assert_eq(dt_pipe_events(dir, "op-1", "runner.placed", hb), 0, "never placed there");
 	cr_assert_eq(dt_pipe_events(dir, "op-1", "runner.host_failed", hb), 1);
 	cr_assert_eq(dt_pipe_events(dir, "op-1", "runner.retry", NULL), 1);
+}
+
+/* ---- a retry's gap: another process runs the task meanwhile ---- */
+
+/* The other process, and what it answered when told to run the task's test stage. */
+static struct rival {
+	pid_t pid;
+	int go, answer;       /* this process's ends: a byte on go tells it to run; it answers "rc message" */
+	int asked;            /* the retry's PROGRESS event came, and the rival was told to run */
+	uint64_t attempt, of; /* that event's current and total */
+	int rc;               /* the rival's devsys_pipeline_run_stage(), or 1000 when it never answered */
+	char err[1024];
+} rv;
+
+/* The rival's body: its own workspace, store and pipeline; it runs task @p id's test stage once told. */
+static int rival_body(int go, int answer, const char *config, const char *id)
+{
+	devsys_stage_result r = DEVSYS_STAGE_RESULT_INIT;
+	devsys_workspace *w = NULL;
+	devsys_pipeline *q = NULL;
+	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
+	char c, out[1100];
+	int rc;
+	po.config_path = config;
+	if (devsys_workspace_open(&w, dir, NULL) < 0 || devsys_pipeline_new(&q, w, &po) < 0 ||
+	    devsys_pipeline_load(q, id) < 0)
+		rc = 2000;
+	else if (read(go, &c, 1) != 1)
+		return 0; /* never asked: the test ended first */
+	else
+		rc = devsys_pipeline_run_stage(&r, q, "test");
+	snprintf(out, sizeof(out), "%d %s", rc, rc ? devsys_error_message(devsys_error_last()) : "");
+	return write(answer, out, strlen(out)) == (ssize_t)strlen(out) ? 0 : 3;
+}
+
+/* Fork the rival before this process opens its store (no criterion call in the child). */
+static void rival_start(const char *config, const char *id)
+{
+	int go[2], answer[2];
+	cr_assert_eq(pipe(go), 0);
+	cr_assert_eq(pipe(answer), 0);
+	rv = (struct rival){ .rc = 1000 };
+	if ((rv.pid = fork()) == 0) {
+		close(go[1]);
+		close(answer[0]);
+		_exit(rival_body(go[0], answer[1], config, id));
+	}
+	cr_assert_neq(rv.pid, -1);
+	close(go[0]);
+	close(answer[1]);
+	rv.go = go[1];
+	rv.answer = answer[0];
+}
+
+/* Read the rival's answer until it closes its end, for up to @p ms. */
+static void rival_answer(int ms)
+{
+	char buf[1100];
+	size_t n = 0;
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd pf = { rv.answer, POLLIN, 0 };
+		ssize_t got;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = ms - ((now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L);
+		if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
+			break;
+		if ((got = read(rv.answer, buf + n, sizeof(buf) - 1 - n)) <= 0)
+			break;
+		n += (size_t)got;
+	}
+	buf[n] = '\0';
+	if (n && sscanf(buf, "%d", &rv.rc) == 1 && strchr(buf, ' '))
+		snprintf(rv.err, sizeof(rv.err), "%s", strchr(buf, ' ') + 1);
+}
+
+/* The rival is told to run when the retry is announced, and is waited for before the retry goes on. */
+static int on_retry(const devsys_pipeline_event *ev, void *payload)
+{
+	(void)payload;
+	if (ev->kind != DEVSYS_PIPELINE_EVENT_PROGRESS || !ev->stage || strcmp(ev->stage, "test") != 0 || !ev->data ||
+	    ev->len != 7 || memcmp(ev->data, "attempt", 7) != 0 || rv.asked)
+		return 0;
+	rv.asked = 1;
+	rv.attempt = ev->current;
+	rv.of = ev->total;
+	if (write(rv.go, "g", 1) == 1)
+		rival_answer(60000);
+	return 0;
+}
+
+/* Reap the rival (told to stop by the closed go pipe), with a deadline. */
+static void rival_end(void)
+{
+	struct timespec t = { 0, 20 * 1000000 };
+	int status = 0, i;
+	pid_t got = 0;
+	close(rv.go);
+	for (i = 0; i < 1500 && (got = waitpid(rv.pid, &status, WNOHANG)) == 0; i++)
+		nanosleep(&t, NULL);
+	if (got == 0) {
+		kill(rv.pid, SIGKILL);
+		waitpid(rv.pid, &status, 0);
+	}
+	close(rv.answer);
+	cr_assert(got == rv.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0, "the rival process: status %#x",
+	          status);
+}
+
+/*
+ * A retry takes its stage back in the store before anything else can run
+ * it: another process told to run the task's test stage in the gap between
+ * the failed attempt (b refuses the key) and the retry on a is refused with
+ * DEVSYS_EBUSY naming this process, and the command runs once, on a. With a
+ * plain resume there, the rival runs the stage on a in that gap, and the
+ * retry runs it a second time after it.
+ */
+Test(pipeline_pool, another_process_cannot_run_a_stage_between_its_failed_attempt_and_the_retry, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
+	struct run x = { 0 };
+	char path[4096], go[4096], started[4096], ha[64], hb[64], pid[64];
+	json_t *tj;
+	bool failed;
+	refusing_config(path, sizeof(path));
+	host_of(ha, sizeof(ha), a);
+	host_of(hb, sizeof(hb), b);
+	snprintf(go, sizeof(go), "%s/marks/go", dir);
+	cr_assert(dt_write_file(go, ""));
+	coded("gap-1", "wait");
+	snprintf(started, sizeof(started), "%s/marks/gap-1.started", dir);
+	/* the rival opens its own store: this process has none open across the fork */
+	devsys_pipeline_free(pl);
+	devsys_workspace_free(ws);
+	pl = NULL;
+	ws = NULL;
+	rival_start(path, "gap-1");
+	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
+	po.config_path = path;
+	po.progress = on_retry;
+	cr_assert_eq(devsys_pipeline_new(&pl, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+	x.p = pl;
+	x.id = "gap-1";
+	run_test_stage(&x);
+	rival_end();
+
+	cr_assert(rv.asked, "the retry was announced to the progress callback");
+	cr_assert_eq(rv.attempt, 2);
+	cr_assert_geq(rv.of, 2);
+	cr_assert_eq(rv.rc, DEVSYS_EBUSY, "the rival ran the stage in the retry's gap (%d): %s", rv.rc, rv.err);
+	snprintf(pid, sizeof(pid), "pid %ld holds its stage 'test'", (long)getpid());
+	cr_assert(strstr(rv.err, pid), "the rival is told who holds the stage: %s", rv.err);
+	cr_assert_eq(dt_lines_of(started), 1, "the test command ran once, on the retry");
+	cr_assert_eq(x.rc, 0, "%s: %s", x.r.outcome, x.err);
+	cr_assert_str_eq(x.r.outcome, "exit-code-only");
+	cr_assert_eq(devsys_store_task_state(devsys_pipeline_store(pl), "gap-1"), DEVSYS_STATE_TESTED);
+	tj = dt_pipe_task_json(dir, "gap-1");
+	cr_assert_eq(json_array_size(json_object_get(tj, "placements")), 2, "b (failed), then a; none of the rival's");
+	cr_assert_str_eq(placement(tj, 0, &failed), hb);
+	cr_assert(failed);
+	cr_assert_str_eq(placement(tj, 1, &failed), ha);
+	cr_assert(!failed);
+	json_decref(tj);
+	cr_assert_eq(dt_pipe_events(dir, "gap-1", "runner.retry", NULL), 1);
+	cr_assert_eq(dt_pipe_events(dir, "gap-1", "runner.placed", ha), 1);
+}
+
+static int cancel_at_retry(const devsys_pipeline_event *ev, void *payload)
+{
+	int *told = payload;
+	if (ev->kind == DEVSYS_PIPELINE_EVENT_PROGRESS && ev->stage && strcmp(ev->stage, "test") == 0 && ev->data &&
+	    ev->len == 7 && memcmp(ev->data, "attempt", 7) == 0) {
+		(*told)++;
+		return 1;
+	}
+	return 0;
+}
+
+/* A progress callback that cancels at the retry's event: the stage taken again ends canceled, never run on a. */
+Test(pipeline_pool, a_cancel_at_the_retry_ends_the_stage_canceled, .init = setup, .fini = teardown, .timeout = 120)
+{
+	devsys_pipeline_options po = DEVSYS_PIPELINE_OPTIONS_INIT;
+	struct run x = { 0 };
+	char path[4096], go[4096], started[4096];
+	int told = 0;
+	refusing_config(path, sizeof(path));
+	snprintf(go, sizeof(go), "%s/marks/go", dir);
+	cr_assert(dt_write_file(go, ""));
+	coded("cx-1", "wait");
+	po.config_path = path;
+	po.progress = cancel_at_retry;
+	po.progress_payload = &told;
+	cr_assert_eq(devsys_pipeline_new(&pl2, ws, &po), 0, "%s", devsys_error_message(devsys_error_last()));
+	x.p = pl2;
+	x.id = "cx-1";
+	run_test_stage(&x);
+	cr_assert_eq(told, 1, "the retry was announced once");
+	cr_assert_eq(x.rc, DEVSYS_ECANCELED, "%d: %s: %s", x.rc, x.r.outcome, x.err);
+	cr_assert_str_eq(x.r.outcome, "canceled");
+	cr_assert_eq(devsys_store_task_state(devsys_pipeline_store(pl2), "cx-1"), DEVSYS_STATE_CANCELED);
+	snprintf(started, sizeof(started), "%s/marks/cx-1.started", dir);
+	cr_assert_eq(dt_lines_of(started), 0, "the command never ran");
+	cr_assert_eq(dt_pipe_events(dir, "cx-1", "runner.retry", NULL), 1);
 }
