@@ -11,7 +11,10 @@
  *   newer schema than this library knows is refused before anything is written.
  * - A connection lost to a server restart is re-established (PQreset) at the
  *   next transaction, waiting up to the busy timeout for the server to return;
- *   the store retries a transaction whose connection broke once.
+ *   the store retries a transaction whose connection broke once, but only
+ *   once it knows the lost write did not take effect: a lost COMMIT answer
+ *   is resolved by the transaction's id (pg_xact_status), a lost claim by
+ *   its token in the claim log, a lost complete by its claim log row.
  * - LISTEN/NOTIFY wakes idle workers when a task is queued or handed back.
  * - Transactions stay short and idle-in-transaction sessions are ended by the
  *   server, so vacuum keeps the hot queue table small.
@@ -26,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 /* The schema versions this library knows; a database at a higher one is refused. */
@@ -46,6 +50,15 @@ typedef struct pgs {
 	unsigned int busy_ms;
 	int in_txn;
 	unsigned int prepared;     /* bit per PREP_*: prepared on this connection (a reconnect forgets them) */
+	/*
+	 * This session's backend (pid and start, in us), so that after a lost
+	 * answer the store can wait for it to end before it asks what the lost
+	 * write did (settle), and the open transaction's id, taken with its
+	 * BEGIN (an answer to COMMIT that is lost leaves the outcome to ask for).
+	 */
+	int pid;
+	long long started_us;
+	char xid[24];
 	/*
 	 * The open transaction has run record documents only (the ones a state
 	 * change keeps once it committed): whole-document upserts, so should the
@@ -111,7 +124,10 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	"CREATE TABLE host_cools(pool text NOT NULL, member text NOT NULL, until_ms bigint NOT NULL,"
 	" PRIMARY KEY(pool, member));",
 	/* 6: each profile's free rows in seq order, so a claim for a profile list is one probe a profile */
-	"CREATE INDEX queue_free_profile ON queue(profile, seq) WHERE owner = '';",
+	"CREATE INDEX queue_free_profile ON queue(profile, seq) WHERE owner = '';"
+	/* and each one-statement claim's random token, so a claim whose answer was lost can be looked up */
+	"ALTER TABLE claims ADD COLUMN token bigint;"
+	"CREATE INDEX claims_token ON claims(token) WHERE token IS NOT NULL;",
 };
 
 static long long mono_ms(void)
@@ -189,18 +205,26 @@ static void quiet(void *arg, const char *message)
 	(void)message;
 }
 
-/* Session settings: lock waits bounded like SQLite's busy timeout; no session idles in a transaction. */
+/*
+ * Session settings: lock waits bounded like SQLite's busy timeout; no
+ * session idles in a transaction. In the same round trip, this backend's
+ * pid and start (settle() tells it from a later one with the same pid).
+ */
 static int session_setup(pgs *p)
 {
-	char sql[200];
+	char sql[400];
 	PGresult *res;
 	PQsetNoticeProcessor(p->conn, quiet, NULL);
 	snprintf(sql, sizeof(sql),
-	         "SET lock_timeout = %u; SET idle_in_transaction_session_timeout = 60000; SET client_min_messages = warning",
+	         "SET lock_timeout = %u; SET idle_in_transaction_session_timeout = 60000; SET client_min_messages = warning;"
+	         " SELECT pid, (extract(epoch from backend_start) * 1000000)::bigint FROM pg_stat_activity"
+	         " WHERE pid = pg_backend_pid()",
 	         p->busy_ms);
 	res = PQexec(p->conn, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return pq_err(p, res, "cannot set up the session");
+	p->pid = PQntuples(res) ? (int)strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	p->started_us = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 1), NULL, 10) : 0;
 	PQclear(res);
 	return 0;
 }
@@ -237,6 +261,56 @@ static int reconnect(pgs *p)
 			return connect_error(p, p->conn);
 		nanosleep(&pause, NULL); /* the server is restarting: try again shortly */
 	}
+}
+
+/*
+ * After a lost answer: the old backend ended, so that what it was running
+ * has its final outcome (committed or not) before the store asks for it.
+ * A backend whose client is gone may still be running the statement, or
+ * sit idle in the transaction until idle_in_transaction_session_timeout
+ * (its COMMIT never arrived): waiting for it could take a minute, so the
+ * store ends it (a session of its own role: allowed), which aborts what
+ * had not committed, and polls until it has gone. The pid and start
+ * together name it: a pid alone may be a new session's by now.
+ */
+static int settle(pgs *p, int pid, long long started_us, const char *what)
+{
+	long long deadline = mono_ms() + (p->busy_ms ? p->busy_ms : 10000);
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	char pids[16], us[24];
+	const char *v[2] = { pids, us };
+	snprintf(pids, sizeof(pids), "%d", pid);
+	snprintf(us, sizeof(us), "%lld", started_us);
+	for (;;) {
+		PGresult *res = PQexecParams(p->conn,
+		                             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1::integer "
+		                             "AND (extract(epoch from backend_start) * 1000000)::bigint = $2::bigint",
+		                             2, NULL, v, NULL, NULL, 0);
+		int left;
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			return pq_err(p, res, what);
+		left = PQntuples(res);
+		PQclear(res);
+		if (!left)
+			return 0;
+		if (mono_ms() >= deadline)
+			return devsys__error_set(DEVSYS_EIO,
+			                         "task store %s: %s: the answer was lost and the server session that ran it "
+			                         "(pid %d) has not ended; the outcome is unknown: check before retrying",
+			                         p->url, what, pid);
+		nanosleep(&pause, NULL); /* the terminated backend is still exiting */
+	}
+}
+
+/* reconnect() after a lost answer, then settle() the session that lost it. */
+static int reconnect_settled(pgs *p, const char *what)
+{
+	int pid = p->pid, rc;
+	long long started = p->started_us;
+	devsys_error_clear();
+	if ((rc = reconnect(p)) < 0)
+		return rc;
+	return pid ? settle(p, pid, started, what) : 0;
 }
 
 /*
@@ -283,8 +357,14 @@ enum { PREP_CLAIM, PREP_CLAIM_PROFILES, PREP_COMPLETE, PREP_EXTEND, PREP_COUNT }
 static const char *const prep_names[PREP_COUNT] = { "devsys_claim", "devsys_claim_profiles", "devsys_complete",
 	                                            "devsys_extend" };
 
-/* run() for statement @p k of prep_names, prepared from @p sql on first use on this connection. */
-static int run_prepared(pgs *p, PGresult **out, int k, const char *sql, int n, const char *const *vals,
+/*
+ * run() for statement @p k of prep_names, prepared from @p sql on first use
+ * on this connection. Outside a transaction a lost connection is made again
+ * and the statement run once more only when @p rerun says it ends the same
+ * run twice; else the caller learns what the lost one did (DEVSYS_ENETWORK,
+ * the connection left lost).
+ */
+static int run_prepared(pgs *p, PGresult **out, int k, const char *sql, int n, const char *const *vals, int rerun,
                         const char *what)
 {
 	int brc = begin_now(p);
@@ -314,7 +394,7 @@ static int run_prepared(pgs *p, PGresult **out, int k, const char *sql, int n, c
 				PQclear(res);
 			return 0;
 		}
-		if (attempt == 0 && !p->in_txn && lost(p)) {
+		if (rerun && attempt == 0 && !p->in_txn && lost(p)) {
 			PQclear(res);
 			if ((rc = reconnect(p)) < 0)
 				return rc;
@@ -409,6 +489,7 @@ static void forget_docs(pgs *p)
 	p->ndocs = 0;
 	p->docs_only = 0;
 	p->begin_deferred = 0;
+	p->xid[0] = '\0';
 }
 
 static void pg_close(void *self)
@@ -510,18 +591,27 @@ static PGresult *doc_exec(pgs *p, const char *id, const char *name, const char *
  */
 static int begin_now(pgs *p)
 {
+	PGresult *res;
 	int rc;
 	if (!p->begin_deferred)
 		return 0;
 	p->begin_deferred = 0;
 	p->in_txn = 0; /* nothing was sent yet: BEGIN may reconnect once (run) */
-	if ((rc = run(p, NULL, "BEGIN", 0, NULL, "begin a transaction")) < 0) {
+	/*
+	 * The transaction's id in the same round trip (the last result is the
+	 * SELECT's): should COMMIT's answer be lost, pg_commit asks the server
+	 * what became of it (commit_outcome). A read-only transaction so gets
+	 * an id too; the store's transactions write.
+	 */
+	if ((rc = run(p, &res, "BEGIN; SELECT pg_current_xact_id()", 0, NULL, "begin a transaction")) < 0) {
 		forget_docs(p);
 		return rc;
 	}
+	text_col(res, 0, 0, p->xid, sizeof(p->xid));
+	PQclear(res);
 	p->in_txn = 1;
 	for (size_t i = 0; i < p->ndocs && rc == 0; i++) {
-		PGresult *res = doc_exec(p, p->docs[i].id, p->docs[i].name, p->docs[i].body, p->docs[i].len);
+		res = doc_exec(p, p->docs[i].id, p->docs[i].name, p->docs[i].body, p->docs[i].len);
 		rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pq_err(p, res, "keep a record document");
 		if (rc == 0)
 			PQclear(res);
@@ -533,9 +623,40 @@ static int replay_docs(pgs *p);
 
 static int put_kept_docs(pgs *p);
 
+/*
+ * COMMIT's answer was lost: the transaction @p xid may have committed. Ask
+ * the server, once the session that sent it has ended (settle): committed
+ * is success, and the caller goes on as after a commit; aborted is the lost
+ * connection's error, so the store may run the transaction again; anything
+ * else (too old to know) is an error saying so, never a silent rerun.
+ */
+static int commit_outcome(pgs *p, const char *xid)
+{
+	const char *v[1] = { xid };
+	PGresult *res;
+	char status[24];
+	int rc;
+	if ((rc = reconnect_settled(p, "commit")) < 0 ||
+	    (rc = run(p, &res, "SELECT pg_xact_status($1::xid8)", 1, v, "learn a lost commit's outcome")) < 0)
+		return rc;
+	text_col(res, 0, 0, status, sizeof(status));
+	PQclear(res);
+	if (!strcmp(status, "committed"))
+		return 0;
+	if (!strcmp(status, "aborted"))
+		return devsys__error_set(DEVSYS_ENETWORK,
+		                         "task store %s: commit: the connection was lost and the transaction did not commit",
+		                         p->url);
+	return devsys__error_set(DEVSYS_EIO,
+	                         "task store %s: commit: the connection was lost and the outcome of transaction %s is "
+	                         "unknown (%s): check the task's state before retrying",
+	                         p->url, xid, status[0] ? status : "too old");
+}
+
 static int pg_commit(void *self)
 {
 	pgs *p = self;
+	char xid[sizeof(p->xid)];
 	int replayable, rc;
 	if (p->begin_deferred) { /* documents only, none sent: one upsert of them all, committed on its own */
 		p->begin_deferred = 0;
@@ -545,6 +666,7 @@ static int pg_commit(void *self)
 		return rc;
 	}
 	replayable = p->docs_only;
+	snprintf(xid, sizeof(xid), "%s", p->xid);
 	rc = run(p, NULL, "COMMIT", 0, NULL, "commit");
 	/*
 	 * Documents only: put them again, whether the lost COMMIT took effect or
@@ -555,6 +677,8 @@ static int pg_commit(void *self)
 		rc = 0;
 		if (p->ndocs && (rc = replay_docs(p)) == 0)
 			rc = run(p, NULL, "COMMIT", 0, NULL, "commit");
+	} else if (rc == DEVSYS_ENETWORK && xid[0]) {
+		rc = commit_outcome(p, xid);
 	}
 	p->in_txn = 0;
 	forget_docs(p);
@@ -958,7 +1082,11 @@ static int pg_lease_extend(void *self, const char *id, const char *owner, unsign
 	PGresult *res;
 	int rc;
 	snprintf(ms, sizeof(ms), "%u", lease_ms);
-	if ((rc = run_prepared(self, &res, PREP_EXTEND, EXTEND_SQL, 3, v, "extend a lease")) < 0)
+	/*
+	 * Run again after a lost answer: an extension sets the lease from the
+	 * server's clock now, so twice ends as once (a little later).
+	 */
+	if ((rc = run_prepared(self, &res, PREP_EXTEND, EXTEND_SQL, 3, v, 1, "extend a lease")) < 0)
 		return rc;
 	rc = (int)num(res, 0, 0);
 	PQclear(res);
@@ -1009,6 +1137,11 @@ static int pg_lease_end(void *self, const char *id, const char *owner, const cha
  * profile list takes each profile's oldest row through queue_free_profile
  * (one probe a profile) before the oldest of those. A task row another
  * session holds is skipped here; the full claim then looks further.
+ *
+ * The claims row carries the call's random token ($9), so a claim whose
+ * answer was lost can be looked up (claim_lost) instead of run again: a
+ * second run would take a second task and leave the first held by a
+ * worker that does not know it, until its lease ends.
  */
 #define CLAIM_SQL(x)                                                                                             \
 	"WITH e AS (SELECT 1 WHERE (SELECT min(lease_until) FROM queue WHERE owner <> '') < " NOW_MS "), " x      \
@@ -1018,8 +1151,8 @@ static int pg_lease_end(void *self, const char *id, const char *owner, const cha
 	"u AS (UPDATE queue SET owner = $1, host = $2, lease_until = " NOW_MS " + $3::bigint FROM ok "             \
 	"WHERE queue.task_id = ok.task_id RETURNING queue.task_id, queue.profile, queue.schema_id, "               \
 	"queue.submitted_at, queue.owner, queue.host, queue.lease_until), "                                        \
-	"c AS (INSERT INTO claims(task_id, owner, host, claimed_ms, until_ms) "                                    \
-	"SELECT task_id, owner, host, " NOW_MS ", lease_until FROM u), "                                           \
+	"c AS (INSERT INTO claims(task_id, owner, host, claimed_ms, until_ms, token) "                             \
+	"SELECT task_id, owner, host, " NOW_MS ", lease_until, $9::bigint FROM u), "                               \
 	"t AS (UPDATE tasks SET state = $6::integer, updated_at = $8 FROM u WHERE tasks.id = u.task_id "           \
 	"AND tasks.state = $5::integer RETURNING tasks.*), "                                                       \
 	"s AS (INSERT INTO states(task_id, from_state, to_state, stage, reason, at) "                              \
@@ -1030,7 +1163,7 @@ static int pg_lease_end(void *self, const char *id, const char *owner, const cha
 	"x AS (SELECT q.task_id, t.state FROM queue q JOIN tasks t ON t.id = q.task_id WHERE q.owner = '' "     \
 	"ORDER BY q.seq LIMIT 1 FOR UPDATE OF q, t SKIP LOCKED), "
 #define CLAIM_PROFILES_X                                                                                       \
-	"x AS (SELECT f.task_id, t.state FROM (SELECT DISTINCT unnest($9::text[]) AS name) p CROSS JOIN LATERAL " \
+	"x AS (SELECT f.task_id, t.state FROM (SELECT DISTINCT unnest($10::text[]) AS name) p CROSS JOIN LATERAL "\
 	"(SELECT q.seq, q.task_id FROM queue q WHERE q.owner = '' AND q.profile = p.name ORDER BY q.seq LIMIT 1 " \
 	"FOR UPDATE SKIP LOCKED) f JOIN tasks t ON t.id = f.task_id ORDER BY f.seq LIMIT 1 FOR UPDATE OF t SKIP LOCKED), "
 
@@ -1041,18 +1174,71 @@ static int ready(pgs *p)
 	return lost(p) ? reconnect(p) : 0;
 }
 
+/* A random token for a claim (getrandom: another host's or process's counter could give the same). */
+static int claim_token(char *out, size_t size)
+{
+	unsigned long long t;
+	if (getrandom(&t, sizeof(t), 0) != (ssize_t)sizeof(t))
+		return devsys__error_set(DEVSYS_ESYSTEM, "task store: cannot draw a claim's random token: %s",
+		                         strerror(errno));
+	snprintf(out, size, "%lld", (long long)(t >> 1)); /* a positive bigint */
+	return 0;
+}
+
+/*
+ * The claim with the token v[8], when it took place (its answer lost): the
+ * rows as the claim returns them, read now; moved when its state log entry
+ * (its reason and time, v[6] and v[7]) is there. None when its statement did
+ * not commit; settle() made sure it never will.
+ */
+static int claim_lost(pgs *p, PGresult **res, const char *const *cv)
+{
+	const char *v[3] = { cv[8], cv[6], cv[7] };
+	int rc = reconnect_settled(p, "claim a task");
+	if (rc < 0)
+		return rc;
+	return run(p, res,
+	           "SELECT " TASK_COLS ", q.task_id, q.profile, q.schema_id, q.submitted_at, q.owner, q.host, q.lease_until, "
+	           NOW_MS ", EXISTS (SELECT 1 FROM states s WHERE s.task_id = c.task_id AND s.reason = $2 AND s.at = $3) "
+	           "FROM claims c JOIN queue q ON q.task_id = c.task_id AND q.owner = c.owner "
+	           "JOIN tasks t ON t.id = c.task_id WHERE c.token = $1::bigint",
+	           3, v, "learn a lost claim's outcome");
+}
+
+/*
+ * The claim statement, and after a lost answer what it did: found, its
+ * rows; not found, it did not happen and runs again, once.
+ */
+static int claim_run(pgs *p, PGresult **res, const devsys__claim_req *req, const char *const *v)
+{
+	for (int attempt = 0;; attempt++) {
+		int rc = req->nprofiles
+		                 ? run_prepared(p, res, PREP_CLAIM_PROFILES, CLAIM_SQL(CLAIM_PROFILES_X), 10, v, 0, "claim a task")
+		                 : run_prepared(p, res, PREP_CLAIM, CLAIM_SQL(CLAIM_ANY_X), 9, v, 0, "claim a task");
+		if (rc != DEVSYS_ENETWORK || !lost(p))
+			return rc;
+		if ((rc = claim_lost(p, res, v)) < 0 || PQntuples(*res) > 0)
+			return rc;
+		PQclear(*res);
+		if (attempt > 0)
+			return devsys__error_set(DEVSYS_ENETWORK,
+			                         "task store %s: claim a task: the connection was lost twice; no task was claimed",
+			                         p->url);
+	}
+}
+
 static int pg_claim_one(void *self, const devsys__claim_req *req, devsys__queue_row *q, devsys__task_row *r,
                         int *moved)
 {
 	pgs *p = self;
 	devsys_buf profiles = DEVSYS_BUF_INIT;
-	char ms[16], finals[200], from[16], to[16];
-	const char *v[9] = { req->owner, req->host, ms, finals, from, to, req->reason, req->at, NULL };
+	char ms[16], finals[200], from[16], to[16], token[24];
+	const char *v[10] = { req->owner, req->host, ms, finals, from, to, req->reason, req->at, token, NULL };
 	PGresult *res;
 	size_t len = 1;
 	int rc;
 	*moved = 0;
-	if ((rc = ready(p)) < 0)
+	if ((rc = ready(p)) < 0 || (rc = claim_token(token, sizeof(token))) < 0)
 		return rc;
 	snprintf(ms, sizeof(ms), "%u", req->lease_ms);
 	snprintf(from, sizeof(from), "%d", req->from);
@@ -1062,12 +1248,11 @@ static int pg_claim_one(void *self, const devsys__claim_req *req, devsys__queue_
 		if (req->final_mask & (1u << i))
 			len += (size_t)snprintf(finals + len, sizeof(finals) - len, "%s%d", len > 1 ? "," : "", i);
 	snprintf(finals + len, sizeof(finals) - len, "}");
-	if (req->nprofiles && !(v[8] = text_array(&profiles, req->profiles, req->nprofiles))[0]) {
+	if (req->nprofiles && !(v[9] = text_array(&profiles, req->profiles, req->nprofiles))[0]) {
 		devsys_buf_dispose(&profiles);
 		return devsys__error_oom();
 	}
-	rc = req->nprofiles ? run_prepared(p, &res, PREP_CLAIM_PROFILES, CLAIM_SQL(CLAIM_PROFILES_X), 9, v, "claim a task")
-	                    : run_prepared(p, &res, PREP_CLAIM, CLAIM_SQL(CLAIM_ANY_X), 8, v, "claim a task");
+	rc = claim_run(p, &res, req, v);
 	devsys_buf_dispose(&profiles);
 	if (rc < 0)
 		return rc;
@@ -1088,6 +1273,34 @@ static int pg_claim_one(void *self, const devsys__claim_req *req, devsys__queue_
 	return rc;
 }
 
+#define COMPLETE_SQL                                                                                  \
+	"WITH q AS (DELETE FROM queue WHERE task_id = $1 AND owner = $2 RETURNING task_id), "                   \
+	"c AS (UPDATE claims SET how = 'completed', ended_ms = " NOW_MS " WHERE task_id IN "                    \
+	"(SELECT task_id FROM q) AND owner = $2 AND ended_ms IS NULL), "                                        \
+	"k AS (DELETE FROM cancels WHERE task_id IN (SELECT task_id FROM q)) "                                  \
+	"SELECT count(*) FROM q"
+
+/*
+ * What a complete whose answer was lost did, from the latest claim log row
+ * of (task, owner), once its session has ended (settle): 1 it completed; 0
+ * the lease had ended otherwise (expired, handed back: not this worker's
+ * to complete); 2 still held, so it did not happen and may run again.
+ */
+static int complete_lost(pgs *p, const char *const *v)
+{
+	PGresult *res;
+	char how[32];
+	int rc = reconnect_settled(p, "complete a task");
+	if (rc < 0 || (rc = run(p, &res, "SELECT how FROM claims WHERE task_id = $1 AND owner = $2 ORDER BY seq DESC LIMIT 1",
+	                        2, v, "learn a lost complete's outcome")) < 0)
+		return rc;
+	how[0] = '\0';
+	if (PQntuples(res))
+		text_col(res, 0, 0, how, sizeof(how));
+	PQclear(res);
+	return !strcmp(how, "completed") ? 1 : !strcmp(how, "held") ? 2 : 0;
+}
+
 /* lease_end(completed, remove) and cancel_clear() in one statement, committed on its own. */
 static int pg_complete_one(void *self, const char *id, const char *owner)
 {
@@ -1095,15 +1308,20 @@ static int pg_complete_one(void *self, const char *id, const char *owner)
 	const char *v[2] = { id, owner };
 	PGresult *res;
 	int rc;
-	if ((rc = ready(p)) < 0 ||
-	    (rc = run_prepared(p, &res, PREP_COMPLETE,
-	                       "WITH q AS (DELETE FROM queue WHERE task_id = $1 AND owner = $2 RETURNING task_id), "
-	                       "c AS (UPDATE claims SET how = 'completed', ended_ms = " NOW_MS " WHERE task_id IN "
-	                       "(SELECT task_id FROM q) AND owner = $2 AND ended_ms IS NULL), "
-	                       "k AS (DELETE FROM cancels WHERE task_id IN (SELECT task_id FROM q)) "
-	                       "SELECT count(*) FROM q",
-	                       2, v, "complete a task")) < 0)
+	if ((rc = ready(p)) < 0)
 		return rc;
+	for (int attempt = 0;; attempt++) {
+		rc = run_prepared(p, &res, PREP_COMPLETE, COMPLETE_SQL, 2, v, 0, "complete a task");
+		if (rc == 0)
+			break;
+		if (rc != DEVSYS_ENETWORK || !lost(p) || (rc = complete_lost(p, v)) != 2)
+			return rc;
+		if (attempt > 0)
+			return devsys__error_set(DEVSYS_ENETWORK,
+			                         "task store %s: complete task '%s': the connection was lost twice; the task "
+			                         "is still leased by '%s'",
+			                         p->url, id, owner);
+	}
 	rc = (int)num(res, 0, 0);
 	PQclear(res);
 	return rc;

@@ -999,3 +999,119 @@ Test(pg_store, a_documents_write_whose_answer_is_lost_is_put_again)
 	relay_stop(r);
 	free(via);
 }
+
+/*
+ * The answer to the state change's own COMMIT, which took effect, lost
+ * with the connection (the first COMMIT after the arming). The change
+ * must have happened once, the call must say so, and the folder and the
+ * store's documents must have it. Today the store runs the committed
+ * transaction again, which fails: "task 'lc2' cannot go from checked-out
+ * to checked-out", and neither the folder nor the documents get the change.
+ */
+Test(pg_store, a_state_changes_commit_whose_answer_is_lost_is_not_made_twice)
+{
+	devsys_store *st = NULL;
+	relay *r;
+	char *via;
+	dt_pg_need(pg);
+	r = relay_start(pg->port);
+	via = relay_url(r);
+	OK(open_url(&st, via, NULL, NULL));
+	OK(devsys_store_task_create(st, "lc2", NULL));
+	OK(devsys_store_transition(st, "lc2", DEVSYS_STATE_VALIDATED, "first"));
+	trap_install(); /* for changed_once's count of its visits: never armed */
+
+	relay_arm(r, commit_msg, sizeof(commit_msg), 1);
+	cr_assert_eq(devsys_store_transition(st, "lc2", DEVSYS_STATE_CHECKED_OUT, "state commit lost"), 0, "%s", MSG);
+	cr_assert_eq(relay_dropped(r), 1, "the state change's COMMIT answer was not dropped");
+	kept_once(st, "lc2", "state commit lost", 0);
+	devsys_store_free(st);
+	relay_stop(r);
+	free(via);
+}
+
+/*
+ * The answer to a claim (one prepared statement, committed on its own)
+ * lost after the server ran it: the worker must hold only the tasks it
+ * knows it holds. The first claim prepares the statement (its Parse holds
+ * the name too), so the relay loses the answer to the second's Bind and
+ * Execute. Today the store runs the claim again on a new connection: the
+ * worker gets q2, and q1 stays held by it, unknown, until its lease ends
+ * (the claim log has three claims for two answers).
+ */
+Test(pg_store, a_claim_whose_answer_is_lost_takes_one_task)
+{
+	static const char claim_name[] = "\0devsys_claim"; /* a Bind: the empty portal's name, then the statement's */
+	devsys_store *st = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	relay *r;
+	char *via, *v, want[64];
+	int rc;
+	dt_pg_need(pg);
+	r = relay_start(pg->port);
+	via = relay_url(r);
+	OK(open_url(&st, via, NULL, NULL));
+	for (int i = 0; i < 3; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "q%d", i);
+		OK(devsys_store_task_create(st, id, NULL));
+		OK(devsys_store_transition(st, id, DEVSYS_STATE_VALIDATED, NULL));
+		OK(devsys_store_submit(st, id, NULL, NULL));
+	}
+	OK(devsys_store_claim(&b, st, "w1", "h", NULL, 0, 60000));
+	cr_assert_str_eq(b.ptr, "q0");
+	relay_arm(r, claim_name, sizeof(claim_name), 1);
+	rc = devsys_store_claim(&b, st, "w1", "h", NULL, 0, 60000);
+	cr_assert_eq(relay_dropped(r), 1, "the claim's answer was not dropped");
+	/* what w1 holds: q0 and the task this claim said it took (none when it failed) */
+	snprintf(want, sizeof(want), "q0%s%s", rc == 0 ? "," : "", rc == 0 ? b.ptr : "");
+	v = sql1(url, "SELECT string_agg(task_id, ',' ORDER BY task_id) FROM queue WHERE owner = 'w1';");
+	cr_assert_str_eq(v, want, "w1 holds %s, but its claims said %s (the second: rc %d)", v, want, rc);
+	free(v);
+	devsys_buf_dispose(&b);
+	devsys_store_free(st);
+	relay_stop(r);
+	free(via);
+}
+
+/*
+ * The answer to a complete (one prepared statement, committed on its own)
+ * lost after the server ran it: the worker completed the task, and must
+ * be told so. Today the store runs the complete again, which finds the
+ * lease gone: DEVSYS_ESTATE "task 'q1' is not leased by worker 'w1' (the
+ * lease expired or was handed back)", for a task it did complete.
+ */
+Test(pg_store, a_complete_whose_answer_is_lost_says_it_completed)
+{
+	static const char complete_name[] = "\0devsys_complete"; /* a Bind of the prepared complete */
+	devsys_store *st = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	relay *r;
+	char *via, *v;
+	dt_pg_need(pg);
+	r = relay_start(pg->port);
+	via = relay_url(r);
+	OK(open_url(&st, via, NULL, NULL));
+	for (int i = 0; i < 2; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "q%d", i);
+		OK(devsys_store_task_create(st, id, NULL));
+		OK(devsys_store_transition(st, id, DEVSYS_STATE_VALIDATED, NULL));
+		OK(devsys_store_submit(st, id, NULL, NULL));
+	}
+	/* the first complete prepares the statement */
+	OK(devsys_store_claim(&b, st, "w1", "h", NULL, 0, 60000));
+	OK(devsys_store_complete(st, "q0", "w1"));
+	OK(devsys_store_claim(&b, st, "w1", "h", NULL, 0, 60000));
+	cr_assert_str_eq(b.ptr, "q1");
+	relay_arm(r, complete_name, sizeof(complete_name), 1);
+	cr_assert_eq(devsys_store_complete(st, "q1", "w1"), 0, "%s", MSG);
+	cr_assert_eq(relay_dropped(r), 1, "the complete's answer was not dropped");
+	v = sql1(url, "SELECT string_agg(task_id || ':' || how, ',' ORDER BY seq) FROM claims;");
+	cr_assert_str_eq(v, "q0:completed,q1:completed");
+	free(v);
+	devsys_buf_dispose(&b);
+	devsys_store_free(st);
+	relay_stop(r);
+	free(via);
+}
