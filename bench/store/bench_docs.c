@@ -31,7 +31,7 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void die(const char *what)
+static __attribute__((noreturn)) void die(const char *what)
 {
 	fprintf(stderr, "bench_docs: %s: %s\n", what, devsys_error_message(devsys_error_last()));
 	exit(3);
