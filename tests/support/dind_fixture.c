@@ -27,17 +27,6 @@
 /* the inner engine's cgroup parent, one per controller (cgroup v1) (its name) */
 #define RM_CGROUPS "for c in /sys/fs/cgroup/*/%s; do [ -d \"$c\" ] && rmdir \"$c\"; done 2>/dev/null; true"
 
-static void set_why(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-	if (!why || !why_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
-
 static double mono_ms(void)
 {
 	struct timespec ts;
@@ -61,12 +50,12 @@ int dt_dind_image_import(const dt_dockerd *d, double *ms, char *why, size_t why_
 	int st = -1;
 	double t0 = mono_ms();
 	if (!script || !cli || access(script, R_OK) != 0) {
-		set_why(why, why_len, "tests/support/dind_rootfs.sh not found at %s", script ? script : "?");
+		dt_set_why(why, why_len, "tests/support/dind_rootfs.sh not found at %s", script ? script : "?");
 		goto fail;
 	}
 	out = dt_sh_output(&st, "sh '%s' '%s' 2>&1", script, d->dir);
 	if (st != 0) {
-		set_why(why, why_len, "dind_rootfs.sh failed: %.400s", out ? out : "");
+		dt_set_why(why, why_len, "dind_rootfs.sh failed: %.400s", out ? out : "");
 		goto fail;
 	}
 	free(out);
@@ -75,7 +64,7 @@ int dt_dind_image_import(const dt_dockerd *d, double *ms, char *why, size_t why_
 	                   "&& rm -f '%s/dind-rootfs.tar'",
 	                   cli, d->dir, DT_DIND_IMAGE, d->dir);
 	if (st != 0 || !out || strncmp(out, "sha256:", 7) != 0) {
-		set_why(why, why_len, "docker import of the dind rootfs failed: %.400s", out ? out : "");
+		dt_set_why(why, why_len, "docker import of the dind rootfs failed: %.400s", out ? out : "");
 		goto fail;
 	}
 	if (ms)
@@ -108,7 +97,7 @@ dt_dockerd *dt_dind_suite(char *why, size_t why_len)
 	const char *skip = getenv(SKIP_ENV);
 	dt_dockerd *d;
 	if (skip) {
-		set_why(why, why_len, "%s", skip);
+		dt_set_why(why, why_len, "%s", skip);
 		return NULL;
 	}
 	return (d = dt_dockerd_suite(why, why_len));
@@ -164,7 +153,7 @@ dt_dind *dt_dind_engine_start(const dt_dockerd *d, char *why, size_t why_len)
 	}
 	if (!(e->dir = dt_sockdir("dnd")) || !(e->cli = dt_dockerd_cli(d)) ||
 	    asprintf(&e->sock, "%s/docker.sock", e->dir) < 0) {
-		set_why(why, why_len, "out of memory or no private directory under /tmp");
+		dt_set_why(why, why_len, "out of memory or no private directory under /tmp");
 		dt_dind_engine_free(e);
 		return NULL;
 	}
@@ -179,7 +168,7 @@ dt_dind *dt_dind_engine_start(const dt_dockerd *d, char *why, size_t why_len)
 		"--cgroup-parent=/%s 2>&1",
 		e->cli, e->dir, DT_DIND_IMAGE, strrchr(e->dir, '/') + 1);
 	if (st != 0 || !e->container || strlen(e->container) < 12) {
-		set_why(why, why_len, "docker run of %s failed: %.400s", DT_DIND_IMAGE, e->container ? e->container : "");
+		dt_set_why(why, why_len, "docker run of %s failed: %.400s", DT_DIND_IMAGE, e->container ? e->container : "");
 		dt_dind_engine_free(e);
 		return NULL;
 	}
@@ -192,7 +181,7 @@ dt_dind *dt_dind_engine_start(const dt_dockerd *d, char *why, size_t why_len)
 		struct timespec ts = { 0, 20 * 1000000L };
 		if (mono_ms() > deadline || !outer_running(e)) {
 			char *log = dt_sh_output(NULL, "%s logs --tail 8 %s 2>&1", e->cli, e->container);
-			set_why(why, why_len, "the inner dockerd %s: %.500s",
+			dt_set_why(why, why_len, "the inner dockerd %s: %.500s",
 			        mono_ms() > deadline ? "did not answer /_ping within 60 s" : "exited", log ? log : "");
 			free(log);
 			dt_dind_engine_free(e);

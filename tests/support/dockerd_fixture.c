@@ -44,17 +44,6 @@ static char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
-static void set_why(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-	if (!why || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
-
 static double mono_ms(void)
 {
 	struct timespec ts;
@@ -354,7 +343,7 @@ static bool try_driver(dt_dockerd *d, const char *driver, char *why, size_t why_
 	d->pid = spawn_dockerd(d, driver);
 	if (d->pid < 0) {
 		d->pid = 0;
-		set_why(why, why_len, "cannot fork for dockerd: %s", strerror(errno));
+		dt_set_why(why, why_len, "cannot fork for dockerd: %s", strerror(errno));
 		return false;
 	}
 	if (wait_ready(d, &st)) {
@@ -366,10 +355,10 @@ static bool try_driver(dt_dockerd *d, const char *driver, char *why, size_t why_
 		char tail[640];
 		log_tail(d->log, tail, sizeof(tail));
 		if (d->pid == 0)
-			set_why(why, why_len, "dockerd (storage driver %s) exited with status %d: %s", driver,
+			dt_set_why(why, why_len, "dockerd (storage driver %s) exited with status %d: %s", driver,
 			        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), tail);
 		else
-			set_why(why, why_len, "dockerd (storage driver %s) did not answer /_ping within %d ms: %s", driver,
+			dt_set_why(why, why_len, "dockerd (storage driver %s) did not answer /_ping within %d ms: %s", driver,
 			        START_DEADLINE_MS, tail);
 	}
 	stop_engine(d);
@@ -414,7 +403,7 @@ dt_dockerd *dt_dockerd_start(char *why, size_t why_len)
 	char *dir;
 	dt_dockerd *d;
 	if (access(DOCKERD_BIN, X_OK) != 0 || access(DOCKER_CLI, X_OK) != 0 || access(BUSYBOX_BIN, X_OK) != 0) {
-		set_why(why, why_len, "%s, %s or %s missing (run scripts/bootstrap: docker.io, busybox-static)",
+		dt_set_why(why, why_len, "%s, %s or %s missing (run scripts/bootstrap: docker.io, busybox-static)",
 		        DOCKERD_BIN, DOCKER_CLI, BUSYBOX_BIN);
 		return NULL;
 	}
@@ -423,7 +412,7 @@ dt_dockerd *dt_dockerd_start(char *why, size_t why_len)
 		snprintf(last_dir, sizeof(last_dir), "%s", dir);
 	if (!dir || !(d = alloc_paths(dir))) {
 		free(dir);
-		set_why(why, why_len, "cannot make a private directory under /tmp");
+		dt_set_why(why, why_len, "cannot make a private directory under /tmp");
 		return NULL;
 	}
 	d->owner = true;
@@ -437,7 +426,7 @@ dt_dockerd *dt_dockerd_start(char *why, size_t why_len)
 	d->tls_port = dt_free_port();
 	d->tls_host = xasprintf("tcp://127.0.0.1:%d", d->tls_port);
 	if (dt_sh("mkdir -p '%s/tls' '%s/cli'", dir, dir) != 0 || !make_certs(d)) {
-		set_why(why, why_len, "openssl could not make the test CA and certificates in %s/tls", dir);
+		dt_set_why(why, why_len, "openssl could not make the test CA and certificates in %s/tls", dir);
 		dt_dockerd_free(d);
 		return NULL;
 	}
@@ -453,7 +442,7 @@ dt_dockerd *dt_dockerd_start(char *why, size_t why_len)
 	if (!import_image(d)) {
 		char tail[640];
 		log_tail(d->log, tail, sizeof(tail));
-		set_why(why, why_len, "docker import of the busybox rootfs failed: %s", tail);
+		dt_set_why(why, why_len, "docker import of the busybox rootfs failed: %s", tail);
 		dt_dockerd_free(d);
 		return NULL;
 	}
@@ -545,7 +534,7 @@ dt_dockerd *dt_dockerd_suite(char *why, size_t why_len)
 	char *path, *state, *v;
 	dt_dockerd *d;
 	if (skip || !dir) {
-		set_why(why, why_len, "%s", skip ? skip : "dt_dockerd_suite_start() was not called in a PRE_ALL hook");
+		dt_set_why(why, why_len, "%s", skip ? skip : "dt_dockerd_suite_start() was not called in a PRE_ALL hook");
 		return NULL;
 	}
 	path = xasprintf("%s/fixture.state", dir);
@@ -553,7 +542,7 @@ dt_dockerd *dt_dockerd_suite(char *why, size_t why_len)
 	free(path);
 	if (!state || !(d = alloc_paths(strdup(dir)))) {
 		free(state);
-		set_why(why, why_len, "the dockerd fixture's state in %s is gone", dir);
+		dt_set_why(why, why_len, "the dockerd fixture's state in %s is gone", dir);
 		return NULL;
 	}
 	v = state_value(state, "tls_port");
@@ -571,7 +560,7 @@ dt_dockerd *dt_dockerd_suite(char *why, size_t why_len)
 	free(v);
 	free(state);
 	if (!ping_unix(d->sock)) {
-		set_why(why, why_len, "the suite's dockerd at %s no longer answers /_ping", d->sock);
+		dt_set_why(why, why_len, "the suite's dockerd at %s no longer answers /_ping", d->sock);
 		dt_dockerd_free(d);
 		return NULL;
 	}

@@ -62,17 +62,6 @@ static char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
-static void set_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_why(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	if (!why || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-}
-
 static bool random_hex(char *out, size_t n)
 {
 	unsigned char b[32];
@@ -95,7 +84,7 @@ static bool chown_postgres(const char *path)
 static void log_tail(const dt_pg *pg, char *why, size_t len, const char *what)
 {
 	char *tail = dt_sh_output(NULL, "tail -n 5 '%s' 2>/dev/null", pg->log);
-	set_why(why, len, "%s (port %d): %s", what, pg->port, tail && tail[0] ? tail : "no server log");
+	dt_set_why(why, len, "%s (port %d): %s", what, pg->port, tail && tail[0] ? tail : "no server log");
 	free(tail);
 }
 
@@ -133,11 +122,11 @@ dt_pg *dt_pg_start(char *why, size_t why_len)
 	char *pwfile;
 	bool ok;
 	if (access(PG_BIN "/initdb", X_OK) != 0 || access(PG_BIN "/pg_ctl", X_OK) != 0) {
-		set_why(why, why_len, "PostgreSQL 15 is not installed (" PG_BIN "; Debian package postgresql)");
+		dt_set_why(why, why_len, "PostgreSQL 15 is not installed (" PG_BIN "; Debian package postgresql)");
 		return NULL;
 	}
 	if (!getpwnam("postgres")) {
-		set_why(why, why_len, "there is no postgres user to run PostgreSQL as");
+		dt_set_why(why, why_len, "there is no postgres user to run PostgreSQL as");
 		return NULL;
 	}
 	if (!(pg = calloc(1, sizeof(*pg))))
@@ -149,7 +138,7 @@ dt_pg *dt_pg_start(char *why, size_t why_len)
 	}
 	if (!(pg->dir = server_dir()) || !(pg->password = calloc(1, 33)) || !random_hex(pg->password, 32) ||
 	    !(pg->user = strdup("devsys"))) {
-		set_why(why, why_len, "cannot make the PostgreSQL fixture's temp dir");
+		dt_set_why(why, why_len, "cannot make the PostgreSQL fixture's temp dir");
 		dt_pg_free(pg);
 		return NULL;
 	}
@@ -166,7 +155,7 @@ dt_pg *dt_pg_start(char *why, size_t why_len)
 	free(pwfile);
 	if (!ok) {
 		char *tail = dt_sh_output(NULL, "tail -n 5 '%s/initdb.log' 2>/dev/null", pg->dir);
-		set_why(why, why_len, "initdb failed: %s", tail && tail[0] ? tail : "no output");
+		dt_set_why(why, why_len, "initdb failed: %s", tail && tail[0] ? tail : "no output");
 		free(tail);
 		dt_pg_free(pg);
 		return NULL;
@@ -228,7 +217,7 @@ dt_pg *dt_pg_suite(char *why, size_t why_len)
 	dt_pg *pg;
 	char *pw;
 	if (!v || sscanf(v, "%d %199s", &port, dir) != 2) {
-		set_why(why, why_len, "%s", getenv(ENV_WHY) ? getenv(ENV_WHY) : "no PostgreSQL server for this suite");
+		dt_set_why(why, why_len, "%s", getenv(ENV_WHY) ? getenv(ENV_WHY) : "no PostgreSQL server for this suite");
 		return NULL;
 	}
 	if (!(pg = calloc(1, sizeof(*pg))))
@@ -242,7 +231,7 @@ dt_pg *dt_pg_suite(char *why, size_t why_len)
 	pg->password = pw ? dt_read_file(pw, NULL) : NULL;
 	free(pw);
 	if (!pg->dir || !pg->data || !pg->log || !pg->user || !pg->password) {
-		set_why(why, why_len, "cannot read the suite's PostgreSQL settings from %s", dir);
+		dt_set_why(why, why_len, "cannot read the suite's PostgreSQL settings from %s", dir);
 		dt_pg_free(pg);
 		return NULL;
 	}

@@ -66,17 +66,6 @@ static bool port_accepts(int port)
 	return ok;
 }
 
-static void set_why(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-	if (!why || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
-
 static bool keygen(const char *path, const char *comment)
 {
 	return dt_sh("ssh-keygen -q -t ed25519 -N '' -C '%s' -f '%s' </dev/null >/dev/null 2>&1", comment, path) == 0;
@@ -167,14 +156,14 @@ static bool spawn_and_wait(dt_sshd *s, char *why, size_t why_len)
 	                           NULL);
 	if (s->pid < 0) {
 		s->pid = 0;
-		set_why(why, why_len, "sshd fixture: fork failed: %s", strerror(errno));
+		dt_set_why(why, why_len, "sshd fixture: fork failed: %s", strerror(errno));
 		return false;
 	}
 	while (mono_ms() < deadline) {
 		int st;
 		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
 			char *log = dt_read_file(s->log, NULL);
-			set_why(why, why_len, "sshd fixture: sshd exited during start-up (status %d): %.300s", st,
+			dt_set_why(why, why_len, "sshd fixture: sshd exited during start-up (status %d): %.300s", st,
 			        log ? log : "(no log)");
 			free(log);
 			s->pid = 0;
@@ -184,7 +173,7 @@ static bool spawn_and_wait(dt_sshd *s, char *why, size_t why_len)
 			return true;
 		sleep_ms(20);
 	}
-	set_why(why, why_len, "sshd fixture: sshd did not listen on 127.0.0.1:%d within 10 s (log %s)", s->port, s->log);
+	dt_set_why(why, why_len, "sshd fixture: sshd did not listen on 127.0.0.1:%d within 10 s (log %s)", s->port, s->log);
 	dt_stop(s->pid, SIGKILL, 2000);
 	dt_watchdog_forget(s->watchdog, s->pid);
 	s->pid = 0;
@@ -198,28 +187,28 @@ dt_sshd *dt_sshd_start(char *why, size_t why_len)
 	char *tmp, real[4096];
 
 	if (access(SSHD_BIN, X_OK) != 0) {
-		set_why(why, why_len, "sshd not installed (%s; Debian package openssh-server)", SSHD_BIN);
+		dt_set_why(why, why_len, "sshd not installed (%s; Debian package openssh-server)", SSHD_BIN);
 		return NULL;
 	}
 	if (access(SFTP_SERVER, X_OK) != 0) {
-		set_why(why, why_len, "sftp-server not installed (%s; Debian package openssh-sftp-server)", SFTP_SERVER);
+		dt_set_why(why, why_len, "sftp-server not installed (%s; Debian package openssh-sftp-server)", SFTP_SERVER);
 		return NULL;
 	}
 	{
 		char *kg = dt_which("ssh-keygen");
 		if (!kg) {
-			set_why(why, why_len, "ssh-keygen not installed (Debian package openssh-client)");
+			dt_set_why(why, why_len, "ssh-keygen not installed (Debian package openssh-client)");
 			return NULL;
 		}
 		free(kg);
 	}
 	if (!pw || !pw->pw_name) {
-		set_why(why, why_len, "sshd fixture: the current uid %u has no passwd entry", (unsigned)getuid());
+		dt_set_why(why, why_len, "sshd fixture: the current uid %u has no passwd entry", (unsigned)getuid());
 		return NULL;
 	}
 	/* sshd running as root needs its privilege-separation directory. */
 	if (geteuid() == 0 && mkdir("/run/sshd", 0755) != 0 && errno != EEXIST) {
-		set_why(why, why_len, "sshd fixture: cannot create /run/sshd: %s", strerror(errno));
+		dt_set_why(why, why_len, "sshd fixture: cannot create /run/sshd: %s", strerror(errno));
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
@@ -232,7 +221,7 @@ dt_sshd *dt_sshd_start(char *why, size_t why_len)
 	}
 	tmp = dt_tmpdir("sshd");
 	if (!tmp || !realpath(tmp, real)) {
-		set_why(why, why_len, "sshd fixture: cannot create a temp dir");
+		dt_set_why(why, why_len, "sshd fixture: cannot create a temp dir");
 		if (tmp)
 			dt_rmrf(tmp);
 		free(tmp);
@@ -277,7 +266,7 @@ dt_sshd *dt_sshd_start(char *why, size_t why_len)
 	free(host_pub);
 	free(wrong_pub);
 	if (!ok) {
-		set_why(why, why_len, "sshd fixture: generating keys/config in %s failed", real);
+		dt_set_why(why, why_len, "sshd fixture: generating keys/config in %s failed", real);
 		dt_sshd_free(s);
 		return NULL;
 	}

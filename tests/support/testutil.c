@@ -162,11 +162,18 @@ char *dt_sh_output(int *status, const char *fmt, ...)
 	return out;
 }
 
-pid_t dt_spawn(char *const argv[], const char *log_path)
+void dt_set_why(char *why, size_t len, const char *fmt, ...)
 {
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
+	va_list ap;
+	if (!why || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+void dt_child_stdio(const char *log_path)
+{
 	int fd = open(log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
 	int in = open("/dev/null", O_RDONLY);
 	if (fd >= 0) {
@@ -176,6 +183,14 @@ pid_t dt_spawn(char *const argv[], const char *log_path)
 	if (in >= 0)
 		dup2(in, 0);
 	setpgid(0, 0);
+}
+
+pid_t dt_spawn(char *const argv[], const char *log_path)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	dt_child_stdio(log_path);
 	execv(argv[0], argv);
 	_exit(127);
 }

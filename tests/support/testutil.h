@@ -47,6 +47,10 @@ int dt_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *dt_sh_output(int *status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Start argv in the background, stdout+stderr to @p log_path (or /dev/null). */
+/* A fixture's failure reason into @p why (@p len bytes; either NULL or 0: nothing). */
+void dt_set_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* In a forked child before exec: stdout and stderr appended to @p log_path (NULL: /dev/null), stdin /dev/null, a process group of its own. */
+void dt_child_stdio(const char *log_path);
 pid_t dt_spawn(char *const argv[], const char *log_path);
 /* Send @p sig, then wait up to @p timeout_ms; SIGKILL if still running. */
 int dt_stop(pid_t pid, int sig, int timeout_ms);

@@ -5,6 +5,7 @@
  * cannot kill the test with SIGPIPE when the watchdog is gone).
  */
 #include "watchdog.h"
+#include "testutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,17 +22,6 @@
 #ifndef DT_WATCHDOG_BIN
 #error "DT_WATCHDOG_BIN (the path of devsys_test_watchdog) is set by tests/CMakeLists.txt"
 #endif
-
-static void set_why(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_why(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-	if (!why || !why_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * The grandchild: in a session of its own, the socket as stdin, the test's
@@ -82,13 +72,13 @@ dt_watchdog *dt_watchdog_start(char *why, size_t why_len)
 	dt_watchdog *w;
 	pid_t mid, pid = -1;
 	if (access(DT_WATCHDOG_BIN, X_OK) != 0) {
-		set_why(why, why_len, "the fixtures' watchdog %s is not built: %s", DT_WATCHDOG_BIN, strerror(errno));
+		dt_set_why(why, why_len, "the fixtures' watchdog %s is not built: %s", DT_WATCHDOG_BIN, strerror(errno));
 		return NULL;
 	}
 	if (!(w = calloc(1, sizeof(*w))))
 		return NULL;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0 || pipe2(back, O_CLOEXEC) != 0) {
-		set_why(why, why_len, "the fixtures' watchdog: socketpair or pipe failed: %s", strerror(errno));
+		dt_set_why(why, why_len, "the fixtures' watchdog: socketpair or pipe failed: %s", strerror(errno));
 		free(w);
 		return NULL;
 	}
@@ -120,7 +110,7 @@ dt_watchdog *dt_watchdog_start(char *why, size_t why_len)
 	}
 	close(back[0]);
 	if (pid <= 0) {
-		set_why(why, why_len, "the fixtures' watchdog %s did not start: %s", DT_WATCHDOG_BIN,
+		dt_set_why(why, why_len, "the fixtures' watchdog %s did not start: %s", DT_WATCHDOG_BIN,
 		        strerror(err ? err : mid < 0 ? errno : ECHILD));
 		close(sv[1]);
 		free(w);
@@ -255,15 +245,7 @@ pid_t dt_watchdog_spawn(dt_watchdog *w, char *const argv[], const char *log_path
 		return pid;
 	}
 	close(sync[0]);
-	int fd = open(log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
-	int in = open("/dev/null", O_RDONLY);
-	if (fd >= 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-	}
-	if (in >= 0)
-		dup2(in, 0);
-	setpgid(0, 0);
+	dt_child_stdio(log_path);
 	dt_watchdog_child(w);
 	execv(argv[0], argv);
 	_exit(127);
