@@ -127,7 +127,13 @@ static const char *const migrations[SCHEMA_VERSION] = {
 	"CREATE INDEX queue_free_profile ON queue(profile, seq) WHERE owner = '';"
 	/* and each one-statement claim's random token, so a claim whose answer was lost can be looked up */
 	"ALTER TABLE claims ADD COLUMN token bigint;"
-	"CREATE INDEX claims_token ON claims(token) WHERE token IS NOT NULL;",
+	"CREATE INDEX claims_token ON claims(token) WHERE token IS NOT NULL;"
+	/*
+	 * and no index on held claims by task and owner: claims_task_all finds a
+	 * task's few rows as fast, and without an index on ended_ms a complete's
+	 * update of its claim row is a HOT update that writes no index entry
+	 */
+	"DROP INDEX claims_task;",
 };
 
 static long long mono_ms(void)
@@ -353,9 +359,10 @@ static int run(pgs *p, PGresult **out, const char *sql, int n, const char *const
  * per connection: after the first call each is one round trip that the
  * server neither parses nor plans again.
  */
-enum { PREP_CLAIM, PREP_CLAIM_PROFILES, PREP_COMPLETE, PREP_EXTEND, PREP_COUNT };
+enum { PREP_CLAIM, PREP_CLAIM_PROFILES, PREP_COMPLETE, PREP_EXTEND, PREP_DOCS1, PREP_DOCS4 = PREP_DOCS1 + 3, PREP_COUNT };
 static const char *const prep_names[PREP_COUNT] = { "devsys_claim", "devsys_claim_profiles", "devsys_complete",
-	                                            "devsys_extend" };
+	                                            "devsys_extend", "devsys_docs1", "devsys_docs2", "devsys_docs3",
+	                                            "devsys_docs4" };
 
 /*
  * run() for statement @p k of prep_names, prepared from @p sql on first use
@@ -1562,6 +1569,26 @@ static int keep_doc(pgs *p, const char *id, const char *name, const char *body, 
  * connection runs again once the store reconnects, whether or not the lost
  * one took effect: the documents end the same.
  */
+/*
+ * The documents' upsert: prepared once a connection for one to four
+ * documents (a state change puts two or three), so the server neither
+ * parses nor plans it again; more go unprepared.
+ */
+static PGresult *exec_docs(pgs *p, const char *sql, int ndocs, const char *const *v, const int *lens, const int *fmts)
+{
+	int k = PREP_DOCS1 + ndocs - 1;
+	if (ndocs < 1 || k > PREP_DOCS4)
+		return PQexecParams(p->conn, sql, ndocs * 3, NULL, v, lens, fmts, 0);
+	if (!(p->prepared & (1u << k))) {
+		PGresult *res = PQprepare(p->conn, prep_names[k], sql, ndocs * 3, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			return res;
+		PQclear(res);
+		p->prepared |= 1u << k;
+	}
+	return PQexecPrepared(p->conn, prep_names[k], ndocs * 3, v, lens, fmts, 0);
+}
+
 static int put_kept_docs(pgs *p)
 {
 	devsys_buf sql = DEVSYS_BUF_INIT;
@@ -1586,7 +1613,7 @@ static int put_kept_docs(pgs *p)
 	                                     "updated_ms = EXCLUDED.updated_ms") < 0)
 		rc = devsys__error_oom();
 	for (int attempt = 0; rc == 0; attempt++) {
-		PGresult *res = PQexecParams(p->conn, sql.ptr, (int)(p->ndocs * 3), NULL, v, lens, fmts, 0);
+		PGresult *res = exec_docs(p, sql.ptr, (int)p->ndocs, v, lens, fmts);
 		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 			PQclear(res);
 			break;
