@@ -1,0 +1,1 @@
+devsys_add_fuzzer(NAME record_folder)
