@@ -238,6 +238,19 @@ typedef struct devsys__store_backend {
 	int (*complete_one)(void *self, const char *id, const char *owner);
 	/* lease_extend() as one statement of its own */
 	int (*extend_one)(void *self, const char *id, const char *owner, unsigned int lease_ms);
+
+	/*
+	 * claim_one() with its transaction left open (appended; NULL: none), so
+	 * that the documents of the claim's state change commit with it: the
+	 * store writes the folder, doc_put() keeps its documents, and commit()
+	 * sends them and commits (one commit, not two), or rollback() undoes
+	 * the claim. Called outside begin()/commit(); on 0 (nothing taken) and
+	 * on an error no transaction is left open. DEVSYS_ENETWORK: the
+	 * connection broke before anything committed, from here or from
+	 * commit() (the outcome asked of the server); the caller claims again.
+	 */
+	int (*claim_open)(void *self, const devsys__claim_req *req, devsys__queue_row *q, devsys__task_row *r,
+	                  int *moved);
 } devsys__store_backend;
 
 #define DEVSYS__STORE_SHARED (1u << 0)

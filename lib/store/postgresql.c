@@ -72,6 +72,13 @@ typedef struct pgs {
 	 * statement sends BEGIN and the documents first (begin_now).
 	 */
 	int begin_deferred;
+	/*
+	 * A claim's implicit transaction is open in libpq's pipeline mode
+	 * (claim_open): its statements ran, answered through a flush request,
+	 * and nothing commits until commit() sends the documents kept
+	 * meanwhile and the Sync; xid names it should that answer be lost.
+	 */
+	int pipe_open;
 	struct kept_doc {
 		char *id, *name, *body;
 		size_t len;
@@ -324,12 +331,26 @@ static int reconnect_settled(pgs *p, const char *what)
  * that finds the connection lost reconnects and runs once more.
  */
 static int begin_now(pgs *p);
+static PGresult *pipe_exec(pgs *p, const char *sql, int n, const char *const *vals, int binary);
 
 static int run(pgs *p, PGresult **out, const char *sql, int n, const char *const *vals, const char *what)
 {
-	int brc = begin_now(p);
-	if (brc < 0)
+	int brc;
+	if (out)
+		*out = NULL;
+	if ((brc = begin_now(p)) < 0)
 		return brc;
+	if (p->pipe_open) { /* a statement of the open claim's transaction (claim_open) */
+		PGresult *res = pipe_exec(p, sql, n, vals, 0);
+		ExecStatusType s = PQresultStatus(res);
+		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+			return pq_err(p, res, what);
+		if (out)
+			*out = res;
+		else
+			PQclear(res);
+		return 0;
+	}
 	if (p->in_txn)
 		p->docs_only = 0;
 	for (int attempt = 0;; attempt++) {
@@ -377,6 +398,8 @@ static int run_prepared(pgs *p, PGresult **out, int k, const char *sql, int n, c
 	int brc = begin_now(p);
 	if (brc < 0)
 		return brc;
+	if (p->pipe_open) /* the hot statements run on their own, never inside a claim's transaction */
+		return devsys__error_set(DEVSYS_EBUSY, "task store %s: %s: a claim's transaction is still open", p->url, what);
 	if (p->in_txn)
 		p->docs_only = 0;
 	for (int attempt = 0;; attempt++) {
@@ -578,6 +601,8 @@ static int pg_begin(void *self)
 {
 	pgs *p = self;
 	int rc;
+	if (p->pipe_open)
+		return devsys__error_set(DEVSYS_EBUSY, "task store %s: a claim's transaction is still open", p->url);
 	p->in_txn = 0;
 	forget_docs(p);
 	if (lost(p) && (rc = reconnect(p)) < 0)
@@ -660,11 +685,16 @@ static int commit_outcome(pgs *p, const char *xid)
 	                         p->url, xid, status[0] ? status : "too old");
 }
 
+static int pipe_commit(pgs *p);
+static void pipe_rollback(pgs *p);
+
 static int pg_commit(void *self)
 {
 	pgs *p = self;
 	char xid[sizeof(p->xid)];
 	int replayable, rc;
+	if (p->pipe_open)
+		return pipe_commit(p);
 	if (p->begin_deferred) { /* documents only, none sent: one upsert of them all, committed on its own */
 		p->begin_deferred = 0;
 		p->in_txn = 0;
@@ -695,6 +725,11 @@ static int pg_commit(void *self)
 static void pg_rollback(void *self)
 {
 	pgs *p = self;
+	if (p->pipe_open) {
+		pipe_rollback(p);
+		forget_docs(p);
+		return;
+	}
 	if (p->in_txn && !p->begin_deferred && !lost(p))
 		PQclear(PQexec(p->conn, "ROLLBACK"));
 	p->in_txn = 0;
@@ -1165,7 +1200,7 @@ static int pg_lease_end(void *self, const char *id, const char *owner, const cha
 	"s AS (INSERT INTO states(task_id, from_state, to_state, stage, reason, at) "                              \
 	"SELECT id, $5::integer, $6::integer, nullif(stage, ''), $7, $8 FROM t) "                                  \
 	"SELECT " TASK_COLS ", u.task_id, u.profile, u.schema_id, u.submitted_at, u.owner, u.host, u.lease_until, " \
-	NOW_MS ", t.id IS NOT NULL FROM u LEFT JOIN t ON t.id = u.task_id"
+	NOW_MS ", t.id IS NOT NULL, pg_current_xact_id() FROM u LEFT JOIN t ON t.id = u.task_id"
 #define CLAIM_ANY_X                                                                                            \
 	"x AS (SELECT q.task_id, t.state FROM queue q JOIN tasks t ON t.id = q.task_id WHERE q.owner = '' "     \
 	"ORDER BY q.seq LIMIT 1 FOR UPDATE OF q, t SKIP LOCKED), "
@@ -1234,47 +1269,189 @@ static int claim_run(pgs *p, PGresult **res, const devsys__claim_req *req, const
 	}
 }
 
+/* The claim statement's parameters, as text. */
+typedef struct claim_vals {
+	char ms[16], finals[200], from[16], to[16], token[24];
+	devsys_buf profiles;
+	const char *v[10];
+} claim_vals;
+
+static int claim_vals_init(claim_vals *c, const devsys__claim_req *req)
+{
+	size_t len = 1;
+	int rc;
+	memset(c, 0, sizeof(*c));
+	if ((rc = claim_token(c->token, sizeof(c->token))) < 0)
+		return rc;
+	snprintf(c->ms, sizeof(c->ms), "%u", req->lease_ms);
+	snprintf(c->from, sizeof(c->from), "%d", req->from);
+	snprintf(c->to, sizeof(c->to), "%d", req->to);
+	c->finals[0] = '{';
+	for (int i = 0; i < 32; i++)
+		if (req->final_mask & (1u << i))
+			len += (size_t)snprintf(c->finals + len, sizeof(c->finals) - len, "%s%d", len > 1 ? "," : "", i);
+	snprintf(c->finals + len, sizeof(c->finals) - len, "}");
+	c->v[0] = req->owner;
+	c->v[1] = req->host;
+	c->v[2] = c->ms;
+	c->v[3] = c->finals;
+	c->v[4] = c->from;
+	c->v[5] = c->to;
+	c->v[6] = req->reason;
+	c->v[7] = req->at;
+	c->v[8] = c->token;
+	if (req->nprofiles && !(c->v[9] = text_array(&c->profiles, req->profiles, req->nprofiles))[0]) {
+		devsys_buf_dispose(&c->profiles);
+		return devsys__error_oom();
+	}
+	return 0;
+}
+
+/* The claim's answer: 1 and the rows filled when it took a task, 0 when not. */
+static int claim_answer(const PGresult *res, devsys__queue_row *q, devsys__task_row *r, int *moved)
+{
+	if (PQntuples(res) == 0)
+		return 0;
+	task_from(res, 0, r);
+	memset(q, 0, sizeof(*q));
+	text_col(res, 0, 13, q->task_id, sizeof(q->task_id));
+	text_col(res, 0, 14, q->profile, sizeof(q->profile));
+	text_col(res, 0, 15, q->schema, sizeof(q->schema));
+	text_col(res, 0, 16, q->submitted_at, sizeof(q->submitted_at));
+	text_col(res, 0, 17, q->owner, sizeof(q->owner));
+	text_col(res, 0, 18, q->host, sizeof(q->host));
+	q->lease_until_ms = num(res, 0, 19);
+	q->now_ms = num(res, 0, 20);
+	*moved = PQgetvalue(res, 0, 21)[0] == 't';
+	return 1;
+}
+
 static int pg_claim_one(void *self, const devsys__claim_req *req, devsys__queue_row *q, devsys__task_row *r,
                         int *moved)
 {
 	pgs *p = self;
-	devsys_buf profiles = DEVSYS_BUF_INIT;
-	char ms[16], finals[200], from[16], to[16], token[24];
-	const char *v[10] = { req->owner, req->host, ms, finals, from, to, req->reason, req->at, token, NULL };
+	claim_vals c;
 	PGresult *res;
-	size_t len = 1;
 	int rc;
 	*moved = 0;
-	if ((rc = ready(p)) < 0 || (rc = claim_token(token, sizeof(token))) < 0)
+	if ((rc = ready(p)) < 0 || (rc = claim_vals_init(&c, req)) < 0)
 		return rc;
-	snprintf(ms, sizeof(ms), "%u", req->lease_ms);
-	snprintf(from, sizeof(from), "%d", req->from);
-	snprintf(to, sizeof(to), "%d", req->to);
-	finals[0] = '{';
-	for (int i = 0; i < 32; i++)
-		if (req->final_mask & (1u << i))
-			len += (size_t)snprintf(finals + len, sizeof(finals) - len, "%s%d", len > 1 ? "," : "", i);
-	snprintf(finals + len, sizeof(finals) - len, "}");
-	if (req->nprofiles && !(v[9] = text_array(&profiles, req->profiles, req->nprofiles))[0]) {
-		devsys_buf_dispose(&profiles);
-		return devsys__error_oom();
-	}
-	rc = claim_run(p, &res, req, v);
-	devsys_buf_dispose(&profiles);
+	rc = claim_run(p, &res, req, c.v);
+	devsys_buf_dispose(&c.profiles);
 	if (rc < 0)
 		return rc;
-	if ((rc = PQntuples(res) > 0)) {
-		task_from(res, 0, r);
-		memset(q, 0, sizeof(*q));
-		text_col(res, 0, 13, q->task_id, sizeof(q->task_id));
-		text_col(res, 0, 14, q->profile, sizeof(q->profile));
-		text_col(res, 0, 15, q->schema, sizeof(q->schema));
-		text_col(res, 0, 16, q->submitted_at, sizeof(q->submitted_at));
-		text_col(res, 0, 17, q->owner, sizeof(q->owner));
-		text_col(res, 0, 18, q->host, sizeof(q->host));
-		q->lease_until_ms = num(res, 0, 19);
-		q->now_ms = num(res, 0, 20);
-		*moved = PQgetvalue(res, 0, 21)[0] == 't';
+	rc = claim_answer(res, q, r, moved);
+	PQclear(res);
+	return rc;
+}
+
+/* ---- a claim and its documents in one commit (libpq's pipeline mode) ---- */
+
+/* Statement @p k of prep_names prepared on this connection, outside any pipeline. */
+static int prepare_once(pgs *p, int k, const char *sql, int n)
+{
+	PGresult *res;
+	if (p->prepared & (1u << k))
+		return 0;
+	res = PQprepare(p->conn, prep_names[k], sql, n, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return pq_err(p, res, "prepare a statement");
+	PQclear(res);
+	p->prepared |= 1u << k;
+	return 0;
+}
+
+/*
+ * The next query's result in the pipeline, and the NULL that ends each
+ * query's results (a Sync's result has none); NULL when the connection
+ * gave none.
+ */
+static PGresult *pipe_next(pgs *p)
+{
+	PGresult *res = PQgetResult(p->conn), *end;
+	if (res && PQresultStatus(res) != PGRES_PIPELINE_SYNC && (end = PQgetResult(p->conn)))
+		PQclear(end); /* only when the connection broke: libpq then repeats its error */
+	return res;
+}
+
+/* One statement of the open claim's transaction, answered now (a flush request, no Sync: nothing commits). */
+static PGresult *pipe_exec(pgs *p, const char *sql, int n, const char *const *vals, int binary)
+{
+	if (!PQsendQueryParams(p->conn, sql, n, NULL, vals, NULL, NULL, binary) || !PQsendFlushRequest(p->conn) ||
+	    PQflush(p->conn) != 0)
+		return NULL;
+	return pipe_next(p);
+}
+
+/*
+ * End the pipeline after a Sync was sent: read up to the Sync's result and
+ * leave pipeline mode. 0, or -1 when the Sync was not answered or the
+ * connection could not leave pipeline mode (the caller makes it again).
+ */
+static int pipe_end(pgs *p)
+{
+	PGresult *res;
+	bool sync = false;
+	while (!sync && (res = pipe_next(p))) {
+		sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+		PQclear(res);
+	}
+	return sync && PQexitPipelineMode(p->conn) ? 0 : -1;
+}
+
+/* Leave the claim's transaction undone: ROLLBACK (it ends an implicit transaction too) and the Sync. */
+static void pipe_rollback(pgs *p)
+{
+	p->pipe_open = 0;
+	p->in_txn = 0;
+	if (lost(p)) /* the server ends the transaction with the session */
+		return;
+	if (!PQsendQueryParams(p->conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(p->conn) ||
+	    PQflush(p->conn) != 0 || pipe_end(p) < 0) {
+		(void)reconnect(p); /* a new session: the old one's transaction ends with it */
+		devsys_error_clear();
+	}
+}
+
+/*
+ * claim_one, with the claim's transaction left open (see backend.h): the
+ * claim, its answer carrying its transaction's id, in one round trip
+ * answered at a flush request. A lost connection here committed nothing (no Sync was sent):
+ * DEVSYS_ENETWORK, and the caller claims again.
+ */
+static int pg_claim_open(void *self, const devsys__claim_req *req, devsys__queue_row *q, devsys__task_row *r,
+                         int *moved)
+{
+	pgs *p = self;
+	int k = req->nprofiles ? PREP_CLAIM_PROFILES : PREP_CLAIM, n = req->nprofiles ? 10 : 9, rc;
+	PGresult *res = NULL;
+	claim_vals c;
+	*moved = 0;
+	if ((rc = ready(p)) < 0 ||
+	    (rc = prepare_once(p, k, req->nprofiles ? CLAIM_SQL(CLAIM_PROFILES_X) : CLAIM_SQL(CLAIM_ANY_X), n)) < 0 ||
+	    (rc = claim_vals_init(&c, req)) < 0)
+		return rc;
+	if (PQenterPipelineMode(p->conn) && PQsendQueryPrepared(p->conn, prep_names[k], n, c.v, NULL, NULL, 0) &&
+	    PQsendFlushRequest(p->conn) && PQflush(p->conn) == 0)
+		res = pipe_next(p);
+	devsys_buf_dispose(&c.profiles);
+	p->pipe_open = 1;
+	p->in_txn = 1;
+	p->docs_only = 0;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		bool gone = lost(p);
+		rc = pq_err(p, res, "claim a task");
+		pipe_rollback(p);
+		if (gone)
+			return devsys__error_set(DEVSYS_ENETWORK, "task store %s: claim a task: the connection was lost before "
+			                         "the claim committed; no task was claimed", p->url);
+		return rc;
+	}
+	if (PQntuples(res))
+		text_col(res, 0, 22, p->xid, sizeof(p->xid)); /* the claim's transaction: its write gave it an id */
+	if ((rc = claim_answer(res, q, r, moved)) == 0) { /* nothing taken: nothing to commit */
+		pipe_rollback(p);
+		forget_docs(p);
 	}
 	PQclear(res);
 	return rc;
@@ -1525,7 +1702,7 @@ static int replay_docs(pgs *p)
 static int keep_doc(pgs *p, const char *id, const char *name, const char *body, size_t len)
 {
 	struct kept_doc *d;
-	for (size_t i = 0; p->begin_deferred && i < p->ndocs; i++) {
+	for (size_t i = 0; (p->begin_deferred || p->pipe_open) && i < p->ndocs; i++) {
 		char *copy;
 		d = &p->docs[i];
 		if (strcmp(d->id, id) || strcmp(d->name, name))
@@ -1589,31 +1766,54 @@ static PGresult *exec_docs(pgs *p, const char *sql, int ndocs, const char *const
 	return PQexecPrepared(p->conn, prep_names[k], ndocs * 3, v, lens, fmts, 0);
 }
 
+/* The kept documents' one upsert: its text and parameters (bytea as binary: kept byte for byte). */
+typedef struct docs_upsert {
+	devsys_buf sql;
+	const char **v;
+	int *lens, *fmts;
+} docs_upsert;
+
+static void docs_upsert_dispose(docs_upsert *u)
+{
+	devsys_buf_dispose(&u->sql);
+	devsys__free(u->v);
+	devsys__free(u->lens);
+	devsys__free(u->fmts);
+}
+
+static int docs_upsert_make(docs_upsert *u, const pgs *p)
+{
+	memset(u, 0, sizeof(*u));
+	if (p->ndocs > 1000)
+		return devsys__error_set(DEVSYS_ELIMIT, "task store: %zu documents in one transaction", p->ndocs);
+	u->v = devsys__calloc(p->ndocs * 3, sizeof(*u->v));
+	u->lens = devsys__calloc(p->ndocs * 3, sizeof(*u->lens));
+	u->fmts = devsys__calloc(p->ndocs * 3, sizeof(*u->fmts));
+	if (!u->v || !u->lens || !u->fmts ||
+	    devsys_buf_puts(&u->sql, "INSERT INTO documents(task_id, name, body, updated_ms) VALUES") < 0)
+		return devsys__error_oom();
+	for (size_t i = 0; i < p->ndocs; i++) {
+		u->v[3 * i] = p->docs[i].id;
+		u->v[3 * i + 1] = p->docs[i].name;
+		u->v[3 * i + 2] = p->docs[i].body;
+		u->lens[3 * i + 2] = (int)p->docs[i].len;
+		u->fmts[3 * i + 2] = 1;
+		if (devsys_buf_printf(&u->sql, "%s($%zu, $%zu, $%zu, " NOW_MS ")", i ? ", " : " ", 3 * i + 1, 3 * i + 2,
+		                      3 * i + 3) < 0)
+			return devsys__error_oom();
+	}
+	if (devsys_buf_puts(&u->sql, " ON CONFLICT (task_id, name) DO UPDATE SET body = EXCLUDED.body, "
+	                             "updated_ms = EXCLUDED.updated_ms") < 0)
+		return devsys__error_oom();
+	return 0;
+}
+
 static int put_kept_docs(pgs *p)
 {
-	devsys_buf sql = DEVSYS_BUF_INIT;
-	const char **v = devsys__calloc(p->ndocs * 3, sizeof(*v));
-	int *lens = devsys__calloc(p->ndocs * 3, sizeof(*lens)), *fmts = devsys__calloc(p->ndocs * 3, sizeof(*fmts));
-	int rc = 0;
-	if (!v || !lens || !fmts || p->ndocs > 1000)
-		rc = p->ndocs > 1000 ? devsys__error_set(DEVSYS_ELIMIT, "task store: %zu documents in one transaction", p->ndocs)
-		                     : devsys__error_oom();
-	devsys_buf_puts(&sql, "INSERT INTO documents(task_id, name, body, updated_ms) VALUES");
-	for (size_t i = 0; rc == 0 && i < p->ndocs; i++) {
-		v[3 * i] = p->docs[i].id;
-		v[3 * i + 1] = p->docs[i].name;
-		v[3 * i + 2] = p->docs[i].body;
-		lens[3 * i + 2] = (int)p->docs[i].len;
-		fmts[3 * i + 2] = 1; /* bytea as binary: kept byte for byte */
-		if (devsys_buf_printf(&sql, "%s($%zu, $%zu, $%zu, " NOW_MS ")", i ? ", " : " ", 3 * i + 1, 3 * i + 2,
-		                      3 * i + 3) < 0)
-			rc = devsys__error_oom();
-	}
-	if (rc == 0 && devsys_buf_puts(&sql, " ON CONFLICT (task_id, name) DO UPDATE SET body = EXCLUDED.body, "
-	                                     "updated_ms = EXCLUDED.updated_ms") < 0)
-		rc = devsys__error_oom();
+	docs_upsert u;
+	int rc = docs_upsert_make(&u, p);
 	for (int attempt = 0; rc == 0; attempt++) {
-		PGresult *res = exec_docs(p, sql.ptr, (int)p->ndocs, v, lens, fmts);
+		PGresult *res = exec_docs(p, u.sql.ptr, (int)p->ndocs, u.v, u.lens, u.fmts);
 		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 			PQclear(res);
 			break;
@@ -1625,10 +1825,53 @@ static int put_kept_docs(pgs *p)
 		}
 		rc = pq_err(p, res, "keep the record documents");
 	}
-	devsys_buf_dispose(&sql);
-	devsys__free(v);
-	devsys__free(lens);
-	devsys__free(fmts);
+	docs_upsert_dispose(&u);
+	return rc;
+}
+
+/*
+ * Commit the open claim's transaction (claim_open) with the documents kept
+ * since: their upsert (prepared in the same round trip on first use) and
+ * the Sync that commits, one round trip. An answer lost after they were
+ * sent is resolved by the transaction's id, as a lost COMMIT is.
+ */
+static int pipe_commit(pgs *p)
+{
+	int k = PREP_DOCS1 + (int)p->ndocs - 1, n = (int)p->ndocs * 3, rc = 0;
+	bool prep = p->ndocs && k <= PREP_DOCS4 && !(p->prepared & (1u << k)), sent;
+	char xid[sizeof(p->xid)];
+	docs_upsert u;
+	memset(&u, 0, sizeof(u));
+	snprintf(xid, sizeof(xid), "%s", p->xid);
+	if (p->ndocs && (rc = docs_upsert_make(&u, p)) < 0) {
+		docs_upsert_dispose(&u);
+		pipe_rollback(p);
+		return rc;
+	}
+	p->pipe_open = 0;
+	p->in_txn = 0;
+	sent = !prep || PQsendPrepare(p->conn, prep_names[k], u.sql.ptr, n, NULL);
+	if (sent && p->ndocs)
+		sent = k <= PREP_DOCS4 ? PQsendQueryPrepared(p->conn, prep_names[k], n, u.v, u.lens, u.fmts, 0)
+		                       : PQsendQueryParams(p->conn, u.sql.ptr, n, NULL, u.v, u.lens, u.fmts, 0);
+	sent = sent && PQpipelineSync(p->conn) && PQflush(p->conn) == 0;
+	docs_upsert_dispose(&u);
+	for (int i = 0; sent && i < (prep ? 2 : 1) && p->ndocs && rc == 0; i++) {
+		PGresult *res = pipe_next(p);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+			PQclear(res);
+			if (prep && i == 0)
+				p->prepared |= 1u << k;
+		} else {
+			rc = pq_err(p, res, "keep the record documents");
+		}
+	}
+	if (sent && !lost(p) && pipe_end(p) < 0)
+		sent = false; /* the Sync's answer did not come: what became of the transaction is the server's to say */
+	if (!sent || lost(p))
+		rc = xid[0] ? commit_outcome(p, xid) : devsys__error_set(DEVSYS_ENETWORK, "task store %s: commit a claim: "
+		                                                         "the connection was lost", p->url);
+	forget_docs(p);
 	return rc;
 }
 
@@ -1648,7 +1891,7 @@ static int pg_doc_put(void *self, const char *id, const char *name, const char *
 	PGresult *res;
 	if (len > 0x7fffffff)
 		return devsys__error_set(DEVSYS_ELIMIT, "task store: a record document of %zu bytes is too large", len);
-	if (p->begin_deferred)
+	if (p->begin_deferred || p->pipe_open) /* sent at commit, with it */
 		return keep_doc(p, id, name, body ? body : "", len);
 	for (int attempt = 0;; attempt++) {
 		int rc;
@@ -1676,10 +1919,12 @@ static int pg_doc_get(void *self, const char *id, const char *name, devsys_buf *
 	if ((rc = begin_now(p)) < 0)
 		return rc;
 	for (int attempt = 0;; attempt++) {
-		res = PQexecParams(p->conn, "SELECT body FROM documents WHERE task_id = $1 AND name = $2", 2, NULL, v, NULL,
-		                   NULL, 1);
+		static const char sql[] = "SELECT body FROM documents WHERE task_id = $1 AND name = $2";
+		res = p->pipe_open ? pipe_exec(p, sql, 2, v, 1) : PQexecParams(p->conn, sql, 2, NULL, v, NULL, NULL, 1);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK)
 			break;
+		if (p->pipe_open)
+			return pq_err(p, res, "read a record document");
 		if (doc_again(p, attempt, &rc)) {
 			PQclear(res);
 			if (rc < 0)
@@ -1878,4 +2123,5 @@ const devsys__store_backend devsys__store_postgresql = {
 	.claim_one = pg_claim_one,
 	.complete_one = pg_complete_one,
 	.extend_one = pg_extend_one,
+	.claim_open = pg_claim_open,
 };

@@ -2037,6 +2037,44 @@ static int drop_final(devsys_store *st, const char *const *profiles, size_t n, d
 }
 
 /*
+ * The claim with its state change's documents in one commit, on a backend
+ * that keeps documents and can leave a claim's transaction open
+ * (claim_open): the folder is written, its documents kept, then all of it
+ * commits. The folder goes first here, so a commit that fails leaves it
+ * ahead of the store: it then says a state the store's copy does not, and
+ * the store answers for it (folder_fresh) until the next change from the
+ * store's state refreshes it (refresh_stale). 1 claimed, 0 nothing taken,
+ * 2 for the plain claim (none here, a lost connection, or an id the rule
+ * refuses, which the plain claim drops).
+ */
+static int claim_keeping(devsys_store *st, const devsys__claim_req *req, devsys__queue_row *q, devsys__task_row *r)
+{
+	int moved = 0, rc;
+	if (!st->be->claim_open || !keeps_documents(st))
+		return 2;
+	if ((rc = st->be->claim_open(st->self, req, q, r, &moved)) <= 0) {
+		if (rc != DEVSYS_ENETWORK)
+			return rc;
+		devsys_error_clear();
+		return 2;
+	}
+	if (devsys_task_id_check(q->task_id) < 0) {
+		devsys_error_clear();
+		st->be->rollback(st->self);
+		return 2;
+	}
+	if (moved && (rc = write_files(st, r, req->from, req->reason, false)) < 0) {
+		st->be->rollback(st->self);
+		return rc;
+	}
+	if ((rc = st->be->commit(st->self)) == DEVSYS_ENETWORK) {
+		devsys_error_clear();
+		return 2;
+	}
+	return rc < 0 ? rc : 1;
+}
+
+/*
  * The claim in one statement, on a backend that has it (claim_one): when
  * there is nothing to sweep, drop or cancel first, the oldest free task is
  * taken and moved to validated, committed; then its files, as a committed
@@ -2060,7 +2098,16 @@ static int claim_one(devsys_buf *id_out, devsys__queue_row *q_out, devsys_store 
 	req.reason = reason;
 	req.at = at;
 	LOCKED(st);
-	if ((rc = st->be->claim_one(st->self, &req, &q, &r, &moved)) > 0 && devsys_task_id_check(q.task_id) < 0) {
+	rc = claim_keeping(st, &req, &q, &r);
+	if (rc == 1) {
+		*q_out = q;
+		rc = devsys_buf_puts(id_out, q.task_id) < 0 ? DEVSYS_ENOMEM : 1;
+		UNLOCKED(st);
+		return rc;
+	}
+	if (rc == 2) /* the plain claim below, which also refuses a bad id or sees a lost claim through */
+		rc = st->be->claim_one(st->self, &req, &q, &r, &moved);
+	if (rc > 0 && devsys_task_id_check(q.task_id) < 0) {
 		/* the backend's query follows the task id rule; should the two ever differ, the rule wins */
 		char why[300];
 		snprintf(why, sizeof(why), "%s", devsys_error_message(devsys_error_last()));
