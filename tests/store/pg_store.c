@@ -965,6 +965,15 @@ static char *relay_url(const relay *r)
 	return via;
 }
 
+/* A relay to the test's database and a store opened through it (the URL in *@p via: free() it). */
+static relay *relay_store(devsys_store **st, char **via)
+{
+	relay *r = relay_start(pg->port);
+	*via = relay_url(r);
+	OK(open_url(st, *via, NULL, NULL));
+	return r;
+}
+
 static void relay_stop(relay *r)
 {
 	pthread_mutex_lock(&r->mu);
@@ -992,9 +1001,7 @@ Test(pg_store, a_documents_write_whose_answer_is_lost_is_put_again)
 	relay *r;
 	char *via;
 	dt_pg_need(pg);
-	r = relay_start(pg->port);
-	via = relay_url(r);
-	OK(open_url(&st, via, NULL, NULL));
+	r = relay_store(&st, &via);
 	OK(devsys_store_task_create(st, "lc1", NULL));
 	OK(devsys_store_transition(st, "lc1", DEVSYS_STATE_VALIDATED, "first"));
 	trap_install(); /* for changed_once's count of its visits: never armed */
@@ -1026,9 +1033,7 @@ Test(pg_store, a_state_changes_commit_whose_answer_is_lost_is_not_made_twice)
 	relay *r;
 	char *via;
 	dt_pg_need(pg);
-	r = relay_start(pg->port);
-	via = relay_url(r);
-	OK(open_url(&st, via, NULL, NULL));
+	r = relay_store(&st, &via);
 	OK(devsys_store_task_create(st, "lc2", NULL));
 	OK(devsys_store_transition(st, "lc2", DEVSYS_STATE_VALIDATED, "first"));
 	trap_install(); /* for changed_once's count of its visits: never armed */
@@ -1064,9 +1069,7 @@ static void claim_answer_lost(int again)
 	relay *r;
 	char *via, *v, want[64];
 	int rc;
-	r = relay_start(pg->port);
-	via = relay_url(r);
-	OK(open_url(&st, via, NULL, NULL));
+	r = relay_store(&st, &via);
 	for (int i = 0; i < 3; i++) {
 		char id[8];
 		snprintf(id, sizeof(id), "q%d", i);
@@ -1194,9 +1197,7 @@ Test(pg_store, a_claims_commit_with_its_documents_whose_answer_is_lost_stands_on
 	relay *r;
 	char *via, *v;
 	dt_pg_need(pg);
-	r = relay_start(pg->port);
-	via = relay_url(r);
-	OK(open_url(&st, via, NULL, NULL));
+	r = relay_store(&st, &via);
 	OK(devsys_store_task_create(st, "cd0", NULL));
 	OK(devsys_store_transition(st, "cd0", DEVSYS_STATE_VALIDATED, NULL));
 	OK(devsys_store_submit(st, "cd0", NULL, NULL));
@@ -1237,9 +1238,7 @@ Test(pg_store, a_complete_whose_answer_is_lost_says_it_completed)
 	relay *r;
 	char *via, *v;
 	dt_pg_need(pg);
-	r = relay_start(pg->port);
-	via = relay_url(r);
-	OK(open_url(&st, via, NULL, NULL));
+	r = relay_store(&st, &via);
 	for (int i = 0; i < 2; i++) {
 		char id[8];
 		snprintf(id, sizeof(id), "q%d", i);
