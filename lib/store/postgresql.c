@@ -15,6 +15,9 @@
  *   once it knows the lost write did not take effect: a lost COMMIT answer
  *   is resolved by the transaction's id (pg_xact_status), a lost claim by
  *   its token in the claim log, a lost complete by its claim log row.
+ * - A claim and its state change's documents commit together (claim_open):
+ *   the claim is answered in libpq's pipeline mode before anything commits,
+ *   and the documents' upsert goes with the Sync that commits it.
  * - LISTEN/NOTIFY wakes idle workers when a task is queued or handed back.
  * - Transactions stay short and idle-in-transaction sessions are ended by the
  *   server, so vacuum keeps the hot queue table small.
