@@ -265,7 +265,7 @@ Test(worker, lost_lease_cancels_the_run)
 	cr_assert_eq(devsys_store_task_state(st, "lost"), DEVSYS_STATE_INTERRUPTED);
 	kill(w, SIGCONT);
 	cr_assert(gone_within(agent, 5000), "the agent still runs after the lease was lost");
-	cr_assert_eq(wait_exit(w), 10, "the worker counts one lease expiry and no cancel");
+	cr_assert_eq(rc = wait_exit(w), 10, "the worker counts one lease expiry and no cancel (its exit: %d)", rc);
 	cr_assert_eq(devsys_store_task_state(st, "lost"), DEVSYS_STATE_INTERRUPTED, "the lost run must not end the task");
 	{
 		json_t *j = claims(st, "lost"), *c = json_object_get(j, "claims");
