@@ -1181,6 +1181,65 @@ Test(pg_store, a_claim_whose_folder_cannot_be_written_takes_nothing)
 	devsys_store_free(st);
 }
 
+/* How many warnings the suite's server has logged (a ROLLBACK that found no transaction to end is one). */
+static int server_warnings(void)
+{
+	char *log = dt_read_file(pg->log, NULL), *at;
+	int n = 0;
+	cr_assert(log, "cannot read the server log %s", pg->log);
+	for (at = log; (at = strstr(at, "WARNING:")); at++)
+		n++;
+	free(log);
+	return n;
+}
+
+/*
+ * A claim that takes nothing (an empty queue: an idle worker's every poll)
+ * and one undone because its folder could not be written end their
+ * transaction without a ROLLBACK the server finds nothing to end: inside
+ * libpq's pipeline the transaction is implicit, and the server logs a
+ * warning for each such ROLLBACK. The control: a ROLLBACK outside any
+ * transaction is counted, so the log is read and warnings reach it. (The
+ * suite's tests run one at a time, so no other test adds to the count.)
+ */
+Test(pg_store, a_claim_that_takes_nothing_leaves_no_warning_in_the_server_log)
+{
+	devsys_store *st = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	char path[4096], keep[4096], *v;
+	int before, rc;
+	dt_pg_need(pg);
+	OK(open_url(&st, url, NULL, NULL));
+	before = server_warnings();
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(devsys_store_claim(&b, st, "w1", "h", NULL, 0, 60000), DEVSYS_ENOTFOUND, "%s", MSG);
+
+	OK(devsys_store_task_create(st, "nw0", NULL));
+	OK(devsys_store_transition(st, "nw0", DEVSYS_STATE_VALIDATED, NULL));
+	OK(devsys_store_submit(st, "nw0", NULL, NULL));
+	snprintf(path, sizeof(path), "%s/tasks/nw0/events.jsonl", dir);
+	snprintf(keep, sizeof(keep), "%s/nw0-events.jsonl", dir);
+	cr_assert_eq(rename(path, keep), 0);
+	cr_assert_eq(symlink("/etc/hostname", path), 0);
+	rc = devsys_store_claim(&b, st, "w1", "h", NULL, 0, 60000);
+	cr_assert(rc < 0 && rc != DEVSYS_ENOTFOUND, "the claim did not fail: rc %d", rc);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(rename(keep, path), 0);
+	v = sql1(url, "SELECT owner || '|' || (SELECT count(*) FROM claims WHERE task_id = 'nw0') FROM queue "
+	              "WHERE task_id = 'nw0';");
+	cr_assert_str_eq(v, "|0", "the undone claim left the task held or logged (owner|claims): %s", v);
+	free(v);
+	cr_assert_eq(server_warnings(), before, "the server logged a warning for a claim (a ROLLBACK of no transaction?)");
+
+	v = sql1(url, "ROLLBACK;"); /* the control */
+	free(v);
+	cr_assert_eq(server_warnings(), before + 1, "a ROLLBACK of no transaction was not found in the server log");
+	OK(devsys_store_claim(&b, st, "w1", "h", NULL, 0, 60000));
+	cr_assert_str_eq(b.ptr, "nw0");
+	devsys_buf_dispose(&b);
+	devsys_store_free(st);
+}
+
 /*
  * The answer to the commit of a claim and its documents (their upsert and
  * the Sync, one message; claim_open) lost after the server committed: the
