@@ -12,6 +12,7 @@
 # pg_stat_statements preloaded, so the benchmark can say what a task costs the
 # server: statements, commits and WAL flushes) and stops it on exit.
 # BENCH_PG_STATEMENTS=1 also lists each statement the workers ran, per task.
+# BENCH_PG_OPTS adds server settings ("-c name=value ...") for an experiment.
 # Usage: bench/store/run.sh BUILD_DIR [sqlite|pg|all] [SQLITE_TASKS] [PG_TASKS] [WORKERS...]
 set -eu
 build=${1:?usage: run.sh BUILD_DIR [sqlite|pg|all] [SQLITE_TASKS] [PG_TASKS] [WORKERS...]}
@@ -33,6 +34,7 @@ cleanup() {
 		runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m fast -w -t 30 stop >/dev/null 2>&1 || true
 		pgdata=
 	fi
+	[ -n "${BENCH_PG_KEEP_LOG:-}" ] && [ -n "$pg" ] && cp "$pg/server.log" "$BENCH_PG_KEEP_LOG"
 	rm -rf "$tmp" ${pg:+"$pg"}
 }
 trap cleanup EXIT
@@ -59,7 +61,7 @@ if [ "$what" = pg ] || [ "$what" = all ]; then
 	port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	pgdata="$pg/data"
 	runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$pg/server.log" -w -t 30 \
-		-o "-k $pg -c listen_addresses=127.0.0.1 -p $port -c max_connections=60 -c shared_preload_libraries=pg_stat_statements" start > /dev/null ||
+		-o "-k $pg -c listen_addresses=127.0.0.1 -p $port -c max_connections=60 -c shared_preload_libraries=pg_stat_statements ${BENCH_PG_OPTS:-}" start > /dev/null ||
 		{ tail -5 "$pg/server.log" >&2; exit 3; }
 	runuser -u postgres -- psql -h "$pg" -p "$port" -U devsys -d postgres -qc "CREATE DATABASE bench" > /dev/null
 	printf '127.0.0.1:%s:*:devsys:%s\n' "$port" "$password" > "$tmp/pgpass"
