@@ -1141,6 +1141,29 @@ Test(pg_store, a_claim_whose_documents_break_its_connection_is_made_once)
 }
 
 /*
+ * Task @p id queued, its events.jsonl (@p path, 4096 bytes) swapped for a
+ * symbolic link out of the workspace, the file kept at @p keep: a claim
+ * that must write the folder cannot.
+ */
+static void queue_unwritable(devsys_store *st, const char *id, char *path, char *keep)
+{
+	OK(devsys_store_task_create(st, id, NULL));
+	OK(devsys_store_transition(st, id, DEVSYS_STATE_VALIDATED, NULL));
+	OK(devsys_store_submit(st, id, NULL, NULL));
+	snprintf(path, 4096, "%s/tasks/%s/events.jsonl", dir, id);
+	snprintf(keep, 4096, "%s/%s-events.jsonl", dir, id);
+	cr_assert_eq(rename(path, keep), 0);
+	cr_assert_eq(symlink("/etc/hostname", path), 0);
+}
+
+/* The link gone and the events file back. */
+static void writable_again(const char *path, const char *keep)
+{
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(rename(keep, path), 0);
+}
+
+/*
  * A claim whose folder cannot be written (its events.jsonl a symbolic link
  * out of the workspace, which the record refuses) fails naming the
  * problem, and takes nothing: the claim's transaction is rolled back, so
@@ -1156,13 +1179,7 @@ Test(pg_store, a_claim_whose_folder_cannot_be_written_takes_nothing)
 	int rc;
 	dt_pg_need(pg);
 	OK(open_url(&st, url, NULL, NULL));
-	OK(devsys_store_task_create(st, "rb0", NULL));
-	OK(devsys_store_transition(st, "rb0", DEVSYS_STATE_VALIDATED, NULL));
-	OK(devsys_store_submit(st, "rb0", NULL, NULL));
-	snprintf(path, sizeof(path), "%s/tasks/rb0/events.jsonl", dir);
-	snprintf(keep, sizeof(keep), "%s/rb0-events.jsonl", dir);
-	cr_assert_eq(rename(path, keep), 0);
-	cr_assert_eq(symlink("/etc/hostname", path), 0);
+	queue_unwritable(st, "rb0", path, keep);
 	rc = devsys_store_claim(&b, st, "w1", "h", NULL, 0, 60000);
 	cr_assert(rc < 0 && rc != DEVSYS_ENOTFOUND, "the claim did not fail: rc %d, %s", rc, b.ptr ? b.ptr : "");
 	cr_assert(strstr(MSG, "events.jsonl") || strstr(MSG, "rb0"), "the error names neither the file nor the task: %s", MSG);
@@ -1170,8 +1187,7 @@ Test(pg_store, a_claim_whose_folder_cannot_be_written_takes_nothing)
 	cr_assert_str_eq(v, "|0", "the failed claim left the task held or logged (owner|claims): %s", v);
 	free(v);
 
-	cr_assert_eq(unlink(path), 0);
-	cr_assert_eq(rename(keep, path), 0);
+	writable_again(path, keep);
 	OK(devsys_store_claim(&b, st, "w1", "h", NULL, 0, 60000));
 	cr_assert_str_eq(b.ptr, "rb0");
 	v = sql1(url, "SELECT owner || '|' || (SELECT count(*) FROM claims) FROM queue WHERE task_id = 'rb0';");
@@ -1214,17 +1230,10 @@ Test(pg_store, a_claim_that_takes_nothing_leaves_no_warning_in_the_server_log)
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(devsys_store_claim(&b, st, "w1", "h", NULL, 0, 60000), DEVSYS_ENOTFOUND, "%s", MSG);
 
-	OK(devsys_store_task_create(st, "nw0", NULL));
-	OK(devsys_store_transition(st, "nw0", DEVSYS_STATE_VALIDATED, NULL));
-	OK(devsys_store_submit(st, "nw0", NULL, NULL));
-	snprintf(path, sizeof(path), "%s/tasks/nw0/events.jsonl", dir);
-	snprintf(keep, sizeof(keep), "%s/nw0-events.jsonl", dir);
-	cr_assert_eq(rename(path, keep), 0);
-	cr_assert_eq(symlink("/etc/hostname", path), 0);
+	queue_unwritable(st, "nw0", path, keep);
 	rc = devsys_store_claim(&b, st, "w1", "h", NULL, 0, 60000);
 	cr_assert(rc < 0 && rc != DEVSYS_ENOTFOUND, "the claim did not fail: rc %d", rc);
-	cr_assert_eq(unlink(path), 0);
-	cr_assert_eq(rename(keep, path), 0);
+	writable_again(path, keep);
 	v = sql1(url, "SELECT owner || '|' || (SELECT count(*) FROM claims WHERE task_id = 'nw0') FROM queue "
 	              "WHERE task_id = 'nw0';");
 	cr_assert_str_eq(v, "|0", "the undone claim left the task held or logged (owner|claims): %s", v);
