@@ -1406,7 +1406,8 @@ static int pipe_end(pgs *p)
  * Leave the claim's transaction undone: BEGIN, ROLLBACK and the Sync. The
  * pipeline's transaction is implicit; BEGIN makes it an explicit one, which
  * ROLLBACK ends without the warning the server logs for a ROLLBACK of an
- * implicit transaction (it would end it just the same). After an error both
+ * implicit transaction (it would end it just the same), as it would at each
+ * poll of an idle worker, whose claim takes nothing. After an error both
  * are skipped up to the Sync, which ends the failed transaction.
  */
 static void pipe_rollback(pgs *p)
@@ -1419,25 +1420,6 @@ static void pipe_rollback(pgs *p)
 	    !PQsendQueryParams(p->conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(p->conn) ||
 	    PQflush(p->conn) != 0 || pipe_end(p) < 0) {
 		(void)reconnect(p); /* a new session: the old one's transaction ends with it */
-		devsys_error_clear();
-	}
-}
-
-/*
- * End a claim's transaction that took nothing with the Sync alone: its
- * statement changed no row (at most it locked some, and the locks end with
- * it), so committing is undoing. A ROLLBACK would do the same, but inside
- * the pipeline's implicit transaction the server logs "there is no
- * transaction in progress" for it, and an idle worker's every poll ends so.
- */
-static void pipe_release(pgs *p)
-{
-	p->pipe_open = 0;
-	p->in_txn = 0;
-	if (lost(p))
-		return;
-	if (!PQpipelineSync(p->conn) || PQflush(p->conn) != 0 || pipe_end(p) < 0) {
-		(void)reconnect(p);
 		devsys_error_clear();
 	}
 }
@@ -1479,7 +1461,7 @@ static int pg_claim_open(void *self, const devsys__claim_req *req, devsys__queue
 	if (PQntuples(res))
 		text_col(res, 0, 22, p->xid, sizeof(p->xid)); /* the claim's transaction: its write gave it an id */
 	if ((rc = claim_answer(res, q, r, moved)) == 0) { /* nothing taken: nothing to commit */
-		pipe_release(p);
+		pipe_rollback(p);
 		forget_docs(p);
 	}
 	PQclear(res);
