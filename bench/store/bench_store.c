@@ -569,7 +569,8 @@ static void pg_print_statements(PGconn *c, long tasks)
 	PGresult *r;
 	if (!getenv("BENCH_PG_STATEMENTS"))
 		return;
-	r = PQexec(c, "SELECT calls, total_exec_time, total_plan_time, plans, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) FROM pg_stat_statements s "
+	r = PQexec(c, "SELECT calls, total_exec_time, total_plan_time, plans, "
+	              "left(regexp_replace(query, '\\s+', ' ', 'g'), 140) FROM pg_stat_statements s "
 	              "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database() ORDER BY calls DESC");
 	for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
 		printf("           %6.2f/task %6.3f ms/task (plans %6.2f/task %6.3f ms/task)  %s\n",
@@ -577,7 +578,7 @@ static void pg_print_statements(PGconn *c, long tasks)
 		       (double)atoll(PQgetvalue(r, i, 3)) / (double)tasks, atof(PQgetvalue(r, i, 2)) / (double)tasks,
 		       PQgetvalue(r, i, 4));
 	PQclear(r);
-	/* updates that had to touch every index (not HOT), since the server started */
+	/* each table's updates since the server started, and how many were HOT (wrote no index entry) */
 	r = PQexec(c, "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE n_tup_upd > 0 ORDER BY relname");
 	for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
 		printf("           table %s: %s updates, %s of them HOT\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),

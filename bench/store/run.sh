@@ -13,6 +13,7 @@
 # server: statements, commits and WAL flushes) and stops it on exit.
 # BENCH_PG_STATEMENTS=1 also lists each statement the workers ran, per task.
 # BENCH_PG_OPTS adds server settings ("-c name=value ...") for an experiment.
+# BENCH_PG_KEEP_LOG=FILE copies the server's log there before the server's dir is removed.
 # Usage: bench/store/run.sh BUILD_DIR [sqlite|pg|all] [SQLITE_TASKS] [PG_TASKS] [WORKERS...]
 set -eu
 build=${1:?usage: run.sh BUILD_DIR [sqlite|pg|all] [SQLITE_TASKS] [PG_TASKS] [WORKERS...]}
