@@ -1098,15 +1098,35 @@ static int count_of(pgs *p, const char *sql, int n, const char *const *v, const 
 	return rc;
 }
 
+/*
+ * The rows of d (free queue rows a claim deleted, in the same statement)
+ * inserted again holding the lease of @p owner on @p host for @p ms: a
+ * claim moves its row to a new version rather than updating it. Under READ
+ * COMMITTED a claim whose snapshot still saw the row free reaches it late
+ * in its scan; FOR UPDATE would follow an update to the new version and
+ * lock it before finding it held, and keep that lock until its own
+ * transaction ends (its folder written, its documents committed): the
+ * holder's complete, which deletes the row, then waits for it. A deleted
+ * row is passed over and locked by no one (tests/store/pg_claim_lock.c).
+ */
+#define LEASED_ROW(owner, host, ms)                                                                     \
+	"INSERT INTO queue(seq, task_id, profile, schema_id, submitted_at, owner, host, lease_until) "        \
+	"SELECT seq, task_id, profile, schema_id, submitted_at, " owner ", " host ", " NOW_MS " + " ms        \
+	"::bigint FROM d "
+
 static int pg_lease_take(void *self, const char *id, const char *owner, const char *host, unsigned int lease_ms)
 {
 	char ms[16];
 	const char *v[4] = { id, owner, host, ms };
 	snprintf(ms, sizeof(ms), "%u", lease_ms);
-	/* the condition is the exclusion: a row someone holds is not changed; the claim is logged in the same statement */
+	/*
+	 * The condition is the exclusion: a row someone holds is not taken; the
+	 * row moves to a new version (LEASED_ROW), and the claim is logged in
+	 * the same statement.
+	 */
 	return count_of(self,
-	                "WITH q AS (UPDATE queue SET owner = $2, host = $3, lease_until = " NOW_MS " + $4::bigint "
-	                "WHERE task_id = $1 AND owner = '' RETURNING task_id, owner, host, lease_until), "
+	                "WITH d AS (DELETE FROM queue WHERE task_id = $1 AND owner = '' RETURNING queue.*), "
+	                "q AS (" LEASED_ROW("$2", "$3", "$4") "RETURNING task_id, owner, host, lease_until), "
 	                "c AS (INSERT INTO claims(task_id, owner, host, claimed_ms, until_ms) "
 	                "SELECT task_id, owner, host, " NOW_MS ", lease_until FROM q RETURNING 1) "
 	                "SELECT count(*) FROM c",
@@ -1169,8 +1189,9 @@ static int pg_lease_end(void *self, const char *id, const char *owner, const cha
  * locked too (x; SKIP LOCKED, so claims never queue behind each other), of
  * a task that may run, has no cancel request and whose id follows the task
  * id rule (ok: else the full claim drops, cancels or refuses it first, as it
- * would; the caller checks the id again), its lease taken (u) and logged
- * (c), and the task moved from $5 to $6 with its state log entry (t, s).
+ * would; the caller checks the id again), its lease taken (its row moved
+ * to a new version, d and u: LEASED_ROW says why) and logged (c), and the
+ * task moved from $5 to $6 with its state log entry (t, s).
  *
  * Each step must cost the same at any queue depth, whatever the planner's
  * statistics say: a queue filled faster than autovacuum analyses it looks
@@ -1193,9 +1214,9 @@ static int pg_lease_end(void *self, const char *id, const char *owner, const cha
 	"ok AS (SELECT task_id FROM x WHERE NOT (x.state = ANY($4::integer[])) AND NOT EXISTS (SELECT 1 FROM e) "  \
 	"AND x.task_id ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' AND strpos(x.task_id, '..') = 0 "                    \
 	"AND NOT EXISTS (SELECT 1 FROM cancels k WHERE k.task_id = x.task_id)), "                                  \
-	"u AS (UPDATE queue SET owner = $1, host = $2, lease_until = " NOW_MS " + $3::bigint FROM ok "             \
-	"WHERE queue.task_id = ok.task_id RETURNING queue.task_id, queue.profile, queue.schema_id, "               \
-	"queue.submitted_at, queue.owner, queue.host, queue.lease_until), "                                        \
+	"d AS (DELETE FROM queue USING ok WHERE queue.task_id = ok.task_id RETURNING queue.*), "                     \
+	"u AS (" LEASED_ROW("$1", "$2", "$3") "RETURNING task_id, profile, schema_id, submitted_at, owner, host, "  \
+	"lease_until), "                                                                                             \
 	"c AS (INSERT INTO claims(task_id, owner, host, claimed_ms, until_ms, token) "                             \
 	"SELECT task_id, owner, host, " NOW_MS ", lease_until, $9::bigint FROM u), "                               \
 	"t AS (UPDATE tasks SET state = $6::integer, updated_at = $8 FROM u WHERE tasks.id = u.task_id "           \
