@@ -33,6 +33,7 @@
 #include <devsys.h>
 #include <devsys/store.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -475,13 +476,72 @@ static void pq_exec(PGconn *c, const char *sql)
 	PQclear(r);
 }
 
-/* One-row UPDATE ... RETURNING autocommit statements over one connection, for @p seconds. */
-static double pg_anchor(const char *url, double seconds, char *sync, size_t sync_len)
+/*
+ * The server's CPU seconds so far (the store's sessions are its children):
+ * the postmaster's own, its living children's, and those of the children
+ * it has reaped, from /proc, so a worker's session that ended is counted.
+ * @p postmaster from pg_backend_pid()'s parent; -1 when /proc cannot say
+ * (a server on another host).
+ */
+static double proc_ticks(const char *path, int fields, long long *ppid)
+{
+	char buf[1024], *p;
+	long long v[20] = { 0 };
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	if (!n || !(p = strrchr(buf, ')')))
+		return -1;
+	/* after "pid (comm) ": state, ppid, ... utime (14), stime, cutime, cstime (17) */
+	if (sscanf(p + 2, "%*c %lld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3],
+	           &v[4]) != 5)
+		return -1;
+	if (ppid)
+		*ppid = v[0];
+	return (double)(v[1] + v[2] + (fields == 4 ? v[3] + v[4] : 0));
+}
+
+static double server_cpu(long long postmaster)
+{
+	char path[64];
+	double ticks, t;
+	DIR *d;
+	struct dirent *e;
+	snprintf(path, sizeof(path), "/proc/%lld/stat", postmaster);
+	if (postmaster <= 0 || (ticks = proc_ticks(path, 4, NULL)) < 0 || !(d = opendir("/proc")))
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		long long ppid = 0;
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.20s/stat", e->d_name);
+		if ((t = proc_ticks(path, 2, &ppid)) >= 0 && ppid == postmaster)
+			ticks += t;
+	}
+	closedir(d);
+	return ticks / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long long postmaster_of(PGconn *c)
+{
+	char path[64];
+	long long ppid = -1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", PQbackendPID(c));
+	return proc_ticks(path, 2, &ppid) < 0 ? -1 : ppid;
+}
+
+/*
+ * One-row UPDATE ... RETURNING autocommit statements over one connection,
+ * for @p seconds; @p cpu_ms, when given, the server's CPU per statement.
+ */
+static double pg_anchor(const char *url, double seconds, char *sync, size_t sync_len, double *cpu_ms)
 {
 	PGconn *c = pq_connect(url);
 	PGresult *r;
 	long long n = 0;
-	double t0, t;
+	double t0, t, cpu0;
 	const int rows = 10000;
 	pq_exec(c, "DROP TABLE IF EXISTS bench_anchor");
 	pq_exec(c, "CREATE TABLE bench_anchor(id int PRIMARY KEY, n bigint NOT NULL DEFAULT 0)");
@@ -491,6 +551,7 @@ static double pg_anchor(const char *url, double seconds, char *sync, size_t sync
 	PQclear(r);
 	r = PQprepare(c, "up", "UPDATE bench_anchor SET n = n + 1 WHERE id = $1 RETURNING n", 1, NULL);
 	PQclear(r);
+	cpu0 = server_cpu(postmaster_of(c));
 	t0 = now();
 	do {
 		char id[16];
@@ -504,6 +565,8 @@ static double pg_anchor(const char *url, double seconds, char *sync, size_t sync
 		PQclear(r);
 		n++;
 	} while ((t = now() - t0) < seconds);
+	if (cpu_ms)
+		*cpu_ms = cpu0 < 0 ? -1.0 : 1000.0 * (server_cpu(postmaster_of(c)) - cpu0) / (double)n;
 	pq_exec(c, "DROP TABLE bench_anchor");
 	PQfinish(c);
 	return (double)n / t;
@@ -518,6 +581,7 @@ static double pg_anchor(const char *url, double seconds, char *sync, size_t sync
 typedef struct pg_counts {
 	long long statements, commits, wal_syncs;
 	double exec_ms; /* the statements' execution time in the server (pg_stat_statements), ms */
+	double cpu;     /* the server's CPU seconds (server_cpu), -1 when unknown */
 } pg_counts;
 
 static long long pq_num(PGconn *c, const char *sql)
@@ -546,6 +610,7 @@ static pg_counts pg_read_counts(PGconn *c)
 	                         "WHERE d.datname = current_database()");
 	k.commits = pq_num(c, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
 	k.wal_syncs = pq_num(c, "SELECT wal_sync FROM pg_stat_wal");
+	k.cpu = server_cpu(postmaster_of(c));
 	{
 		PGresult *r = PQexec(c, "SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements s JOIN pg_database d "
 		                        "ON d.oid = s.dbid WHERE d.datname = current_database()");
@@ -604,7 +669,7 @@ static int bench_pg(const char *dir, const char *url, long default_tasks, char *
 	 * each): on a shared machine the load moves within minutes, and each
 	 * ratio should compare measurements taken side by side.
 	 */
-	anchor = pg_anchor(url, 0.2, sync, sizeof(sync)); /* the setting, and a warm server */
+	anchor = pg_anchor(url, 0.2, sync, sizeof(sync), NULL); /* the setting, and a warm server */
 	printf("PostgreSQL, no-op tasks (claim, then complete), synchronous_commit=%s\n", sync);
 	printf("  anchor: one libpq connection, one-row UPDATE ... RETURNING autocommit, measured before and after each row\n");
 	printf("  target per worker: (claims+completes)/s >= 0.5 x anchor/2 (the mean of the row's two anchors)\n");
@@ -616,14 +681,14 @@ static int bench_pg(const char *dir, const char *url, long default_tasks, char *
 		int n = atoi(workers[w]);
 		long tasks = strchr(workers[w], ':') ? atol(strchr(workers[w], ':') + 1) : default_tasks;
 		result d;
-		double t, per, after;
+		double t, per, after, anchor_cpu, after_cpu;
 		PGconn *counter;
 		pg_counts k0, k1;
 		if (n < 1 || n > MAX_WORKERS || tasks < 1)
 			return 2;
 		snprintf(prefix, sizeof(prefix), "w%d", n);
 		submit_tasks(&job, prefix, tasks, 4);
-		anchor = pg_anchor(url, 3.0, sync, sizeof(sync));
+		anchor = pg_anchor(url, 3.0, sync, sizeof(sync), &anchor_cpu);
 		counter = pg_counter_conn(url);
 		PQclear(PQexec(counter, "SELECT pg_stat_statements_reset()"));
 		k0 = pg_read_counts(counter);
@@ -633,7 +698,7 @@ static int bench_pg(const char *dir, const char *url, long default_tasks, char *
 			fprintf(stderr, "bench_store: %d workers: %lld claims of %ld tasks\n", n, d.ops, tasks);
 			return 1;
 		}
-		after = pg_anchor(url, 3.0, sync, sizeof(sync));
+		after = pg_anchor(url, 3.0, sync, sizeof(sync), &after_cpu);
 		per = 2.0 * (double)d.ops / t / n;
 		if (one == 0)
 			one = (double)d.ops / t;
@@ -650,8 +715,12 @@ static int bench_pg(const char *dir, const char *url, long default_tasks, char *
 		       (double)(k1.commits - k0.commits) / (double)tasks,
 		       (double)(k1.wal_syncs - k0.wal_syncs) / (double)tasks);
 		/* where a task's time goes: the worker's own CPU, and the server's time executing its statements */
-		printf("           per task: %.3f ms of the workers' CPU, %.3f ms of statement execution in the server\n",
-		       1000.0 * d.cpu / (double)tasks, k1.exec_ms < 0 ? -1.0 : (k1.exec_ms - k0.exec_ms) / (double)tasks);
+		printf("           per task: %.3f ms of the workers' CPU, %.3f ms of the server's CPU (%.3f ms executing "
+		       "statements)\n",
+		       1000.0 * d.cpu / (double)tasks, k1.cpu < 0 || k0.cpu < 0 ? -1.0 : 1000.0 * (k1.cpu - k0.cpu) / (double)tasks,
+		       k1.exec_ms < 0 ? -1.0 : (k1.exec_ms - k0.exec_ms) / (double)tasks);
+		printf("           the anchor: %.3f ms of the server's CPU a statement (before), %.3f (after)\n", anchor_cpu,
+		       after_cpu);
 		pg_print_statements(counter, tasks);
 		PQfinish(counter);
 		fflush(stdout);
