@@ -304,7 +304,8 @@ static int write_by_exchange(const char *path, const void *data, size_t len, mod
 		return 0;
 	}
 	/* written over, then cut to its length: ext4 flushes a file cut to zero when it is closed */
-	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || ftruncate(fd, (off_t)len) != 0)
+	if (((st.st_mode & 07777) != mode && fchmod(fd, mode) != 0) || write_all(fd, data, len) != 0 ||
+	    ftruncate(fd, (off_t)len) != 0)
 		goto fail;
 	if (close(fd) != 0) {
 		fd = -1;
