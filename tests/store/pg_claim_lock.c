@@ -21,42 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static dt_pg *pg;
-static char *dir, *url;
-static devsys_workspace *ws;
-static devsys_store *st;
-
-static void setup(void)
-{
-	char why[512];
-	devsys_store_options o = DEVSYS_STORE_OPTIONS_INIT;
-	cr_assert_eq(devsys_init(), 1);
-	if (!(pg = dt_pg_suite(why, sizeof(why))))
-		return;
-	cr_assert(dir = dt_tmpdir("pglock"));
-	dt_pg_client_env(pg, dir);
-	unsetenv("DEVSYS_STORE_URL");
-	unsetenv("PGPASSWORD");
-	cr_assert(url = dt_pg_newdb(pg, "l"), "cannot create a database");
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
-	o.url = url;
-	o.busy_timeout_ms = 2000; /* the store's lock_timeout: a complete that waits on a row lock fails */
-	cr_assert_eq(devsys_store_open(&st, ws, &o), 0, "%s", MSG);
-}
-
-static void teardown(void)
-{
-	devsys_store_free(st);
-	devsys_workspace_free(ws);
-	if (dir)
-		dt_rmrf(dir);
-	free(dir);
-	free(url);
-	dt_pg_free(pg);
-	devsys_shutdown();
-}
-
-TestSuite(pg_claim_lock, .init = setup, .fini = teardown, .timeout = 60);
+/* a busy timeout of 2 s, the store's lock_timeout: a complete that waits on a row lock fails */
+DT_PG_STORE_SUITE(pg_claim_lock, "pglock", 2000);
 
 static PGconn *session(void)
 {

@@ -19,43 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static dt_pg *pg;
-static char *dir, *url;
-static devsys_workspace *ws;
-static devsys_store *st;
-
-static void setup(void)
-{
-	char why[512];
-	cr_assert_eq(devsys_init(), 1);
-	if (!(pg = dt_pg_suite(why, sizeof(why))))
-		return;
-	cr_assert(dir = dt_tmpdir("pgfolder"));
-	dt_pg_client_env(pg, dir);
-	unsetenv("DEVSYS_STORE_URL");
-	unsetenv("PGPASSWORD");
-	cr_assert(url = dt_pg_newdb(pg, "f"), "cannot create a database");
-	cr_assert_eq(devsys_workspace_open(&ws, dir, NULL), 0);
-	{
-		devsys_store_options o = DEVSYS_STORE_OPTIONS_INIT;
-		o.url = url;
-		cr_assert_eq(devsys_store_open(&st, ws, &o), 0, "%s", MSG);
-	}
-}
-
-static void teardown(void)
-{
-	devsys_store_free(st);
-	devsys_workspace_free(ws);
-	if (dir)
-		dt_rmrf(dir);
-	free(dir);
-	free(url);
-	dt_pg_free(pg);
-	devsys_shutdown();
-}
-
-TestSuite(pg_folder, .init = setup, .fini = teardown, .timeout = 60);
+DT_PG_STORE_SUITE(pg_folder, "pgfolder", 0);
 
 static char *events_path(const char *id)
 {

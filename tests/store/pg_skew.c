@@ -84,16 +84,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-	devsys_store_free(st);
-	devsys_workspace_free(ws);
-	if (dir)
-		dt_rmrf(dir);
-	free(dir);
-	free(url);
 	free(wsdir);
-	dt_pg_free(pg);
 	unsetenv("DEVSYS_STORE_URL");
-	devsys_shutdown();
+	dt_pg_store_end(pg, dir, url, ws, st);
 }
 
 TestSuite(pg_skew, .init = setup, .fini = teardown, .timeout = 60);

@@ -116,6 +116,65 @@ static inline void dt_pg_client_env(const dt_pg *pg, const char *dir)
 	setenv("PGPASSFILE", p, 1);
 }
 
+/*
+ * A test's set-up on the suite's server: devsys_init(), *@p pg (NULL, and
+ * nothing else made, when the server is missing: dt_pg_need() then skips),
+ * a temporary *@p dir (made from @p tag) with the client environment, a
+ * fresh database *@p url, the workspace *@p ws in @p dir and a store *@p st
+ * on @p url (busy timeout @p busy_ms, 0 for the default). dt_pg_store_end()
+ * undoes it.
+ */
+static inline void dt_pg_store_begin(dt_pg **pg, char **dir, char **url, devsys_workspace **ws, devsys_store **st,
+                                     const char *tag, unsigned int busy_ms)
+{
+	char why[512];
+	devsys_store_options o = DEVSYS_STORE_OPTIONS_INIT;
+	cr_assert_eq(devsys_init(), 1);
+	if (!(*pg = dt_pg_suite(why, sizeof(why))))
+		return;
+	cr_assert(*dir = dt_tmpdir(tag));
+	dt_pg_client_env(*pg, *dir);
+	unsetenv("DEVSYS_STORE_URL");
+	unsetenv("PGPASSWORD");
+	cr_assert(*url = dt_pg_newdb(*pg, tag), "cannot create a database");
+	cr_assert_eq(devsys_workspace_open(ws, *dir, NULL), 0);
+	o.url = *url;
+	if (busy_ms)
+		o.busy_timeout_ms = busy_ms;
+	cr_assert_eq(devsys_store_open(st, *ws, &o), 0, "%s", MSG);
+}
+
+static inline void dt_pg_store_end(dt_pg *pg, char *dir, char *url, devsys_workspace *ws, devsys_store *st)
+{
+	devsys_store_free(st);
+	devsys_workspace_free(ws);
+	if (dir)
+		dt_rmrf(dir);
+	free(dir);
+	free(url);
+	dt_pg_free(pg);
+	devsys_shutdown();
+}
+
+/*
+ * A suite of tests that each get dt_pg_store_begin()'s set-up: the statics
+ * pg, dir, url, ws and st, made before each test and undone after it.
+ */
+#define DT_PG_STORE_SUITE(suite, tag, busy_ms)                                   \
+	static dt_pg *pg;                                                        \
+	static char *dir, *url;                                                  \
+	static devsys_workspace *ws;                                             \
+	static devsys_store *st;                                                 \
+	static void suite##_setup(void)                                          \
+	{                                                                        \
+		dt_pg_store_begin(&pg, &dir, &url, &ws, &st, tag, busy_ms);      \
+	}                                                                        \
+	static void suite##_teardown(void)                                       \
+	{                                                                        \
+		dt_pg_store_end(pg, dir, url, ws, st);                           \
+	}                                                                        \
+	TestSuite(suite, .init = suite##_setup, .fini = suite##_teardown, .timeout = 60)
+
 /* Poll until no task in @p st's queue holds a lease (a killed worker's expired); fails after @p timeout_ms. */
 static inline void dt_pg_wait_leases_expired(devsys_store *st, int timeout_ms)
 {
