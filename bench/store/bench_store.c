@@ -503,13 +503,15 @@ static double proc_ticks(const char *path, int fields, long long *ppid)
 	return (double)(v[1] + v[2] + (fields == 4 ? v[3] + v[4] : 0));
 }
 
-static double server_cpu(long long postmaster)
+static double server_cpu(long long postmaster, int *children)
 {
 	char path[64];
 	double ticks, t;
 	DIR *d;
 	struct dirent *e;
 	snprintf(path, sizeof(path), "/proc/%lld/stat", postmaster);
+	if (children)
+		*children = 0;
 	if (postmaster <= 0 || (ticks = proc_ticks(path, 4, NULL)) < 0 || !(d = opendir("/proc")))
 		return -1;
 	while ((e = readdir(d)) != NULL) {
@@ -517,8 +519,11 @@ static double server_cpu(long long postmaster)
 		if (e->d_name[0] < '1' || e->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%.20s/stat", e->d_name);
-		if ((t = proc_ticks(path, 2, &ppid)) >= 0 && ppid == postmaster)
+		if ((t = proc_ticks(path, 2, &ppid)) >= 0 && ppid == postmaster) {
 			ticks += t;
+			if (children)
+				(*children)++;
+		}
 	}
 	closedir(d);
 	return ticks / (double)sysconf(_SC_CLK_TCK);
@@ -551,7 +556,7 @@ static double pg_anchor(const char *url, double seconds, char *sync, size_t sync
 	PQclear(r);
 	r = PQprepare(c, "up", "UPDATE bench_anchor SET n = n + 1 WHERE id = $1 RETURNING n", 1, NULL);
 	PQclear(r);
-	cpu0 = server_cpu(postmaster_of(c));
+	cpu0 = server_cpu(postmaster_of(c), NULL);
 	t0 = now();
 	do {
 		char id[16];
@@ -566,7 +571,7 @@ static double pg_anchor(const char *url, double seconds, char *sync, size_t sync
 		n++;
 	} while ((t = now() - t0) < seconds);
 	if (cpu_ms)
-		*cpu_ms = cpu0 < 0 ? -1.0 : 1000.0 * (server_cpu(postmaster_of(c)) - cpu0) / (double)n;
+		*cpu_ms = cpu0 < 0 ? -1.0 : 1000.0 * (server_cpu(postmaster_of(c), NULL) - cpu0) / (double)n;
 	pq_exec(c, "DROP TABLE bench_anchor");
 	PQfinish(c);
 	return (double)n / t;
@@ -582,6 +587,7 @@ typedef struct pg_counts {
 	long long statements, commits, wal_syncs;
 	double exec_ms; /* the statements' execution time in the server (pg_stat_statements), ms */
 	double cpu;     /* the server's CPU seconds (server_cpu), -1 when unknown */
+	int children;   /* the server's processes then */
 } pg_counts;
 
 static long long pq_num(PGconn *c, const char *sql)
@@ -595,9 +601,12 @@ static long long pq_num(PGconn *c, const char *sql)
 /*
  * A backend reports its transaction counts when idle for a while or when it
  * exits: the workers' sessions (libdevsys's application_name) are waited out,
- * up to 10 s, and the stats snapshot is cleared so each read is fresh.
+ * up to 10 s, and the stats snapshot is cleared so each read is fresh. With
+ * @p before (the counts read before the run), also until the server has no
+ * more processes than then: a session that ended is counted in the server's
+ * CPU once the postmaster has reaped it.
  */
-static pg_counts pg_read_counts(PGconn *c)
+static pg_counts pg_read_counts(PGconn *c, const pg_counts *before)
 {
 	pg_counts k;
 	double deadline = now() + 10;
@@ -610,7 +619,9 @@ static pg_counts pg_read_counts(PGconn *c)
 	                         "WHERE d.datname = current_database()");
 	k.commits = pq_num(c, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
 	k.wal_syncs = pq_num(c, "SELECT wal_sync FROM pg_stat_wal");
-	k.cpu = server_cpu(postmaster_of(c));
+	while ((k.cpu = server_cpu(postmaster_of(c), &k.children)) >= 0 && before && k.children > before->children &&
+	       now() < deadline)
+		nanosleep(&pause, NULL);
 	{
 		PGresult *r = PQexec(c, "SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements s JOIN pg_database d "
 		                        "ON d.oid = s.dbid WHERE d.datname = current_database()");
@@ -691,9 +702,9 @@ static int bench_pg(const char *dir, const char *url, long default_tasks, char *
 		anchor = pg_anchor(url, 3.0, sync, sizeof(sync), &anchor_cpu);
 		counter = pg_counter_conn(url);
 		PQclear(PQexec(counter, "SELECT pg_stat_statements_reset()"));
-		k0 = pg_read_counts(counter);
+		k0 = pg_read_counts(counter, NULL);
 		t = run_children(n, claimer, &job, &d);
-		k1 = pg_read_counts(counter);
+		k1 = pg_read_counts(counter, &k0);
 		if (d.ops != tasks || queue_left(&job) != 0) {
 			fprintf(stderr, "bench_store: %d workers: %lld claims of %ld tasks\n", n, d.ops, tasks);
 			return 1;
