@@ -36,6 +36,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -503,30 +504,65 @@ static double proc_ticks(const char *path, int fields, long long *ppid)
 	return (double)(v[1] + v[2] + (fields == 4 ? v[3] + v[4] : 0));
 }
 
-static double server_cpu(long long postmaster, int *children)
+/* The server's processes (the postmaster's children) at a read of its CPU. */
+typedef struct server_procs {
+	int n;
+	long long pid[256];
+} server_procs;
+
+static bool procs_have(const server_procs *s, long long pid)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->pid[i] == pid)
+			return true;
+	return false;
+}
+
+/*
+ * The postmaster's CPU, its reaped children's and its living children's
+ * (@p procs, when given), read so that a child reaped meanwhile is counted
+ * once: the children before and after the postmaster's own figures must be
+ * the same processes, else it reads again.
+ */
+static double server_cpu(long long postmaster, server_procs *procs)
 {
 	char path[64];
-	double ticks, t;
-	DIR *d;
-	struct dirent *e;
-	snprintf(path, sizeof(path), "/proc/%lld/stat", postmaster);
-	if (children)
-		*children = 0;
-	if (postmaster <= 0 || (ticks = proc_ticks(path, 4, NULL)) < 0 || !(d = opendir("/proc")))
-		return -1;
-	while ((e = readdir(d)) != NULL) {
-		long long ppid = 0;
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%.20s/stat", e->d_name);
-		if ((t = proc_ticks(path, 2, &ppid)) >= 0 && ppid == postmaster) {
-			ticks += t;
-			if (children)
-				(*children)++;
+	for (int attempt = 0; postmaster > 0 && attempt < 20; attempt++) {
+		server_procs seen[2];
+		double ticks = 0, own, t;
+		for (int pass = 0; pass < 2; pass++) {
+			DIR *d = opendir("/proc");
+			struct dirent *e;
+			if (!d)
+				return -1;
+			seen[pass].n = 0;
+			while ((e = readdir(d)) != NULL) {
+				long long ppid = 0;
+				if (e->d_name[0] < '1' || e->d_name[0] > '9')
+					continue;
+				snprintf(path, sizeof(path), "/proc/%.20s/stat", e->d_name);
+				if ((t = proc_ticks(path, 2, &ppid)) >= 0 && ppid == postmaster &&
+				    seen[pass].n < (int)(sizeof(seen[pass].pid) / sizeof(seen[pass].pid[0]))) {
+					seen[pass].pid[seen[pass].n++] = atoll(e->d_name);
+					if (pass == 0)
+						ticks += t;
+				}
+			}
+			closedir(d);
+			if (pass == 0) {
+				snprintf(path, sizeof(path), "/proc/%lld/stat", postmaster);
+				if ((own = proc_ticks(path, 4, NULL)) < 0)
+					return -1;
+				ticks += own;
+			}
+		}
+		if (seen[0].n == seen[1].n && memcmp(seen[0].pid, seen[1].pid, (size_t)seen[0].n * sizeof(long long)) == 0) {
+			if (procs)
+				*procs = seen[0];
+			return ticks / (double)sysconf(_SC_CLK_TCK);
 		}
 	}
-	closedir(d);
-	return ticks / (double)sysconf(_SC_CLK_TCK);
+	return -1;
 }
 
 static long long postmaster_of(PGconn *c)
@@ -587,7 +623,7 @@ typedef struct pg_counts {
 	long long statements, commits, wal_syncs;
 	double exec_ms; /* the statements' execution time in the server (pg_stat_statements), ms */
 	double cpu;     /* the server's CPU seconds (server_cpu), -1 when unknown */
-	int children;   /* the server's processes then */
+	server_procs procs; /* the server's processes then */
 } pg_counts;
 
 static long long pq_num(PGconn *c, const char *sql)
@@ -598,13 +634,22 @@ static long long pq_num(PGconn *c, const char *sql)
 	return n;
 }
 
+/* A process of @p now that @p before did not have (a session not reaped yet). */
+static bool has_new_proc(const server_procs *now_procs, const server_procs *before)
+{
+	for (int i = 0; i < now_procs->n; i++)
+		if (!procs_have(before, now_procs->pid[i]))
+			return true;
+	return false;
+}
+
 /*
  * A backend reports its transaction counts when idle for a while or when it
  * exits: the workers' sessions (libdevsys's application_name) are waited out,
  * up to 10 s, and the stats snapshot is cleared so each read is fresh. With
  * @p before (the counts read before the run), also until the server has no
- * more processes than then: a session that ended is counted in the server's
- * CPU once the postmaster has reaped it.
+ * process that it did not have then: a session that ended is counted in
+ * the server's CPU once the postmaster has reaped it.
  */
 static pg_counts pg_read_counts(PGconn *c, const pg_counts *before)
 {
@@ -619,7 +664,7 @@ static pg_counts pg_read_counts(PGconn *c, const pg_counts *before)
 	                         "WHERE d.datname = current_database()");
 	k.commits = pq_num(c, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
 	k.wal_syncs = pq_num(c, "SELECT wal_sync FROM pg_stat_wal");
-	while ((k.cpu = server_cpu(postmaster_of(c), &k.children)) >= 0 && before && k.children > before->children &&
+	while ((k.cpu = server_cpu(postmaster_of(c), &k.procs)) >= 0 && before && has_new_proc(&k.procs, &before->procs) &&
 	       now() < deadline)
 		nanosleep(&pause, NULL);
 	{
