@@ -24,6 +24,8 @@
  *     other work can change its flush time several-fold within a minute). Each row also says what a
  *     task cost the server (pg_stat_statements, which run.sh preloads, and
  *     pg_stat_database / pg_stat_wal): statements, commits and WAL flushes;
+ *     the workers' CPU and the server's (its processes, from /proc, when it
+ *     runs on this host) a task, and the anchor's server CPU a statement;
  *     with BENCH_PG_STATEMENTS set, each statement and its calls per task.
  *
  * Every task must be claimed exactly once (the claims are summed and the
