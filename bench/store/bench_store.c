@@ -480,16 +480,14 @@ static void pq_exec(PGconn *c, const char *sql)
 }
 
 /*
- * The server's CPU seconds so far (the store's sessions are its children):
- * the postmaster's own, its living children's, and those of the children
- * it has reaped, from /proc, so a worker's session that ended is counted.
- * @p postmaster from pg_backend_pid()'s parent; -1 when /proc cannot say
- * (a server on another host).
+ * The CPU clock ticks /proc/PID/stat at @p path gives: the process's own
+ * (utime, stime), and with @p reaped also its reaped children's (cutime,
+ * cstime); its parent in *@p ppid. -1 when it cannot be read (gone).
  */
-static double proc_ticks(const char *path, int fields, long long *ppid)
+static double proc_ticks(const char *path, bool reaped, long long *ppid)
 {
 	char buf[1024], *p;
-	long long v[20] = { 0 };
+	long long parent, v[4];
 	FILE *f = fopen(path, "r");
 	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
 	if (f)
@@ -498,12 +496,12 @@ static double proc_ticks(const char *path, int fields, long long *ppid)
 	if (!n || !(p = strrchr(buf, ')')))
 		return -1;
 	/* after "pid (comm) ": state, ppid, ... utime (14), stime, cutime, cstime (17) */
-	if (sscanf(p + 2, "%*c %lld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3],
-	           &v[4]) != 5)
+	if (sscanf(p + 2, "%*c %lld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld %lld %lld", &parent, &v[0], &v[1], &v[2],
+	           &v[3]) != 5)
 		return -1;
 	if (ppid)
-		*ppid = v[0];
-	return (double)(v[1] + v[2] + (fields == 4 ? v[3] + v[4] : 0));
+		*ppid = parent;
+	return (double)(v[0] + v[1] + (reaped ? v[2] + v[3] : 0));
 }
 
 /* The server's processes (the postmaster's children) at a read of its CPU. */
@@ -521,10 +519,13 @@ static bool procs_have(const server_procs *s, long long pid)
 }
 
 /*
- * The postmaster's CPU, its reaped children's and its living children's
- * (@p procs, when given), read so that a child reaped meanwhile is counted
- * once: the children before and after the postmaster's own figures must be
- * the same processes, else it reads again.
+ * The server's CPU seconds so far (the store's sessions are its children):
+ * the postmaster's own, its reaped children's and its living children's
+ * (those in *@p procs, when given), from /proc, so a worker's session that
+ * ended is counted. Read so that a child reaped meanwhile counts once: the
+ * children listed before and after the postmaster's own figures must be the
+ * same processes, else it reads again. @p postmaster from postmaster_of();
+ * -1 when /proc cannot say (a server on another host).
  */
 static double server_cpu(long long postmaster, server_procs *procs)
 {
@@ -543,7 +544,7 @@ static double server_cpu(long long postmaster, server_procs *procs)
 				if (e->d_name[0] < '1' || e->d_name[0] > '9')
 					continue;
 				snprintf(path, sizeof(path), "/proc/%.20s/stat", e->d_name);
-				if ((t = proc_ticks(path, 2, &ppid)) >= 0 && ppid == postmaster &&
+				if ((t = proc_ticks(path, false, &ppid)) >= 0 && ppid == postmaster &&
 				    seen[pass].n < (int)(sizeof(seen[pass].pid) / sizeof(seen[pass].pid[0]))) {
 					seen[pass].pid[seen[pass].n++] = atoll(e->d_name);
 					if (pass == 0)
@@ -553,7 +554,7 @@ static double server_cpu(long long postmaster, server_procs *procs)
 			closedir(d);
 			if (pass == 0) {
 				snprintf(path, sizeof(path), "/proc/%lld/stat", postmaster);
-				if ((own = proc_ticks(path, 4, NULL)) < 0)
+				if ((own = proc_ticks(path, true, NULL)) < 0)
 					return -1;
 				ticks += own;
 			}
@@ -567,12 +568,13 @@ static double server_cpu(long long postmaster, server_procs *procs)
 	return -1;
 }
 
+/* The postmaster of @p c's session (its parent), or -1. */
 static long long postmaster_of(PGconn *c)
 {
 	char path[64];
 	long long ppid = -1;
 	snprintf(path, sizeof(path), "/proc/%d/stat", PQbackendPID(c));
-	return proc_ticks(path, 2, &ppid) < 0 ? -1 : ppid;
+	return proc_ticks(path, false, &ppid) < 0 ? -1 : ppid;
 }
 
 /*
