@@ -355,8 +355,7 @@ static bool keeps_documents(const devsys_store *st)
 	return st->be->doc_put && (st->be->flags & DEVSYS__STORE_SHARED);
 }
 
-static int read_record_file(devsys_buf *out, devsys_store *st, const char *id, devsys_record_file file,
-                            unsigned int run);
+static int read_task_file(devsys_buf *out, const devsys_task *task, devsys_record_file file, unsigned int run);
 
 /* The most of events.jsonl kept in the store: its last lines up to this. */
 #define EVENTS_MAX (256u << 10)
@@ -397,20 +396,16 @@ done:
 	return rc;
 }
 
-/* The task's events.jsonl into @p out, as read_jsonl_tail() keeps it. */
-static int read_events_tail(devsys_buf *out, devsys_store *st, const char *id)
+/* @p task's events.jsonl into @p out, as read_jsonl_tail() keeps it. */
+static int read_events_tail(devsys_buf *out, const devsys_task *task)
 {
-	devsys_task *task = NULL;
 	devsys_buf p = DEVSYS_BUF_INIT;
-	int fd = -1, rc;
-	if ((rc = devsys_task_open(&task, st->ws, id, 0)) == 0)
-		rc = devsys_record_path(&p, task, DEVSYS_RECORD_FILE_EVENTS, 0, NULL);
-	devsys_task_free(task);
+	int fd = -1, rc = devsys_record_path(&p, task, DEVSYS_RECORD_FILE_EVENTS, 0, NULL);
 	if (rc == 0 && (fd = open(p.ptr, O_RDONLY | O_CLOEXEC)) < 0)
 		rc = errno == ENOENT ? DEVSYS_ENOTFOUND : devsys__error_set(DEVSYS_EIO, "%s: %s", p.ptr, strerror(errno));
 	devsys_buf_dispose(&p);
 	if (rc == 0)
-		rc = read_jsonl_tail(out, fd, id, "events");
+		rc = read_jsonl_tail(out, fd, devsys_task_id(task), "events");
 	if (fd >= 0)
 		close(fd);
 	return rc;
@@ -423,15 +418,12 @@ static int read_events_tail(devsys_buf *out, devsys_store *st, const char *id)
  * The path is confined to the folder and a symbolic link is not followed,
  * as devsysd serves the file.
  */
-static int keep_agent_events(devsys_store *st, const char *id)
+static int keep_agent_events(devsys_store *st, const devsys_task *task)
 {
-	devsys_task *task = NULL;
+	const char *id = devsys_task_id(task);
 	devsys_buf p = DEVSYS_BUF_INIT, b = DEVSYS_BUF_INIT;
 	struct stat sb;
-	int fd = -1, rc;
-	if ((rc = devsys_task_open(&task, st->ws, id, 0)) == 0)
-		rc = devsys_task_path_join(&p, task, "logs/agent.jsonl");
-	devsys_task_free(task);
+	int fd = -1, rc = devsys_task_path_join(&p, task, "logs/agent.jsonl");
 	if (rc < 0 || (fd = open(p.ptr, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &sb) < 0 ||
 	    !S_ISREG(sb.st_mode)) {
 		devsys_error_clear();
@@ -454,9 +446,9 @@ static int keep_agent_events(devsys_store *st, const char *id)
  * it is written), kept as "logs/<stage>": {"host","path","size",
  * "tail_from","tail"}. No log: nothing kept.
  */
-static int keep_log_tail(devsys_store *st, const char *id, const char *stage)
+static int keep_log_tail(devsys_store *st, const devsys_task *task, const char *stage)
 {
-	devsys_task *task = NULL;
+	const char *id = devsys_task_id(task);
 	devsys_buf p = DEVSYS_BUF_INIT;
 	char host[256] = "", name[DEVSYS_TASK_ID_MAX + 8], raw[LOG_TAIL_MAX], *nl, *body = NULL;
 	struct stat sb;
@@ -464,10 +456,7 @@ static int keep_log_tail(devsys_store *st, const char *id, const char *stage)
 	ssize_t n;
 	size_t cut = 0;
 	json_t *doc;
-	int fd = -1, rc;
-	if ((rc = devsys_task_open(&task, st->ws, id, 0)) == 0)
-		rc = devsys_record_path(&p, task, DEVSYS_RECORD_FILE_LOG, 0, stage);
-	devsys_task_free(task);
+	int fd = -1, rc = devsys_record_path(&p, task, DEVSYS_RECORD_FILE_LOG, 0, stage);
 	if (rc < 0 || (fd = open(p.ptr, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &sb) < 0 ||
 	    !S_ISREG(sb.st_mode)) {
 		devsys_error_clear();
@@ -506,8 +495,9 @@ done:
  * the transition that ends the stage keeps it. One over DOC_MAX stays in
  * the folder only.
  */
-static int keep_task_json(devsys_store *st, const char *id, const devsys_record *rec)
+static int keep_task_json(devsys_store *st, const devsys_task *task, const devsys_record *rec)
 {
+	const char *id = devsys_task_id(task);
 	devsys_buf b = DEVSYS_BUF_INIT;
 	int rc;
 	if (!keeps_documents(st))
@@ -515,7 +505,7 @@ static int keep_task_json(devsys_store *st, const char *id, const devsys_record 
 	if ((rc = devsys_record_json(rec, &b)) == 0)
 		rc = st->be->doc_put(st->self, id, "task.json", b.ptr ? b.ptr : "", b.size);
 	if (rc == 0) {
-		int r2 = read_record_file(&b, st, id, DEVSYS_RECORD_FILE_ACCEPTANCE, 0);
+		int r2 = read_task_file(&b, task, DEVSYS_RECORD_FILE_ACCEPTANCE, 0);
 		if (r2 == 0)
 			rc = st->be->doc_put(st->self, id, "acceptance.json", b.ptr ? b.ptr : "", b.size);
 		else if (r2 != DEVSYS_ENOTFOUND && r2 != DEVSYS_ELIMIT)
@@ -524,7 +514,7 @@ static int keep_task_json(devsys_store *st, const char *id, const devsys_record 
 			devsys_error_clear();
 	}
 	if (rc == 0) { /* the events as of this transition: once a stage, not once an event */
-		int r2 = read_events_tail(&b, st, id);
+		int r2 = read_events_tail(&b, task);
 		if (r2 == 0)
 			rc = st->be->doc_put(st->self, id, "events.jsonl", b.ptr ? b.ptr : "", b.size);
 		else if (r2 != DEVSYS_ENOTFOUND)
@@ -539,18 +529,20 @@ static int keep_task_json(devsys_store *st, const char *id, const devsys_record 
 /*
  * The documents kept at a state change: task.json (with the acceptance
  * report and the events), the log of the stage that ended and of the one
- * under way, and the agent's events once its stage ended.
+ * under way, and the agent's events once its stage ended; all from the
+ * folder @p task the state change just wrote, opened once.
  */
-static int keep_documents(devsys_store *st, const devsys__task_row *r, const devsys_record *rec)
+static int keep_documents(devsys_store *st, const devsys_task *task, const devsys__task_row *r,
+                          const devsys_record *rec)
 {
 	int rc;
-	if ((rc = keep_task_json(st, r->id, rec)) < 0 || !keeps_documents(st))
+	if ((rc = keep_task_json(st, task, rec)) < 0 || !keeps_documents(st))
 		return rc;
-	if (r->last_stage[0] && (rc = keep_log_tail(st, r->id, r->last_stage)) < 0)
+	if (r->last_stage[0] && (rc = keep_log_tail(st, task, r->last_stage)) < 0)
 		return rc;
-	if (r->stage[0] && strcmp(r->stage, r->last_stage) && (rc = keep_log_tail(st, r->id, r->stage)) < 0)
+	if (r->stage[0] && strcmp(r->stage, r->last_stage) && (rc = keep_log_tail(st, task, r->stage)) < 0)
 		return rc;
-	return strcmp(r->last_stage, "agent") == 0 ? keep_agent_events(st, r->id) : 0;
+	return strcmp(r->last_stage, "agent") == 0 ? keep_agent_events(st, task) : 0;
 }
 
 /* ---- a task folder made from the store (the task came from another host) ---- */
@@ -868,7 +860,7 @@ static int write_folder(devsys_store *st, const devsys__task_row *r, int from, c
 	}
 	json_decref(data);
 	if ((rc = unsynced ? save_after_event(rec, task, text) : save_then_event(rec, task, text)) == 0)
-		rc = keep_documents(st, r, rec); /* after the event, so the events the store keeps end with this change */
+		rc = keep_documents(st, task, r, rec); /* after the event, so the events the store keeps end with this change */
 done:
 	free(text);
 	devsys_record_free(rec);
@@ -1451,15 +1443,24 @@ int devsys_store_run_record(devsys_store *st, const char *id, unsigned int run)
 }
 
 /* One file of the record into @p out; DEVSYS_ENOTFOUND when it is not there, DEVSYS_ELIMIT over DOC_MAX. */
+static int read_task_file(devsys_buf *out, const devsys_task *task, devsys_record_file file, unsigned int run)
+{
+	devsys_buf p = DEVSYS_BUF_INIT;
+	int rc = devsys_record_path(&p, task, file, run, NULL);
+	if (rc == 0)
+		rc = access(p.ptr, F_OK) == 0 ? devsys__read_file(out, p.ptr, DOC_MAX) : DEVSYS_ENOTFOUND;
+	devsys_buf_dispose(&p);
+	return rc;
+}
+
+/* read_task_file() of task @p id's folder. */
 static int read_record_file(devsys_buf *out, devsys_store *st, const char *id, devsys_record_file file,
                             unsigned int run)
 {
 	devsys_task *task = NULL;
-	devsys_buf p = DEVSYS_BUF_INIT;
-	int rc;
-	if ((rc = devsys_task_open(&task, st->ws, id, 0)) == 0 && (rc = devsys_record_path(&p, task, file, run, NULL)) == 0)
-		rc = access(p.ptr, F_OK) == 0 ? devsys__read_file(out, p.ptr, DOC_MAX) : DEVSYS_ENOTFOUND;
-	devsys_buf_dispose(&p);
+	int rc = devsys_task_open(&task, st->ws, id, 0);
+	if (rc == 0)
+		rc = read_task_file(out, task, file, run);
 	devsys_task_free(task);
 	return rc;
 }
