@@ -164,6 +164,16 @@ static void rm_rf(const char *path)
 		unlink(path);
 }
 
+/* Removes the mirror's worktrees/<id> entry; a task id has no '/' and no "..", so the
+ * path stays inside the mirror's worktrees/. */
+static void rm_worktree_entry(const devsys_repo *r, const char *id)
+{
+	char *entry = devsys__asprintf("%s/worktrees/%s", r->mirror_path, id);
+	if (entry)
+		rm_rf(entry);
+	devsys__free(entry);
+}
+
 static int lock_mirror(const char *lock_path, int *fd_out)
 {
 	int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -699,13 +709,21 @@ static int setup_checkout(devsys_repo *r, git_repository *mirror)
 	if (r->at_sha && (rc = resume_point(r, mirror, &base)) < 0)
 		goto out;
 
-	/* A stale worktree entry (checkout deleted by hand) is pruned. */
+	/*
+	 * The checkout does not exist and we hold the mirror's lock, so a worktree entry of this
+	 * task is stale. libgit2 prunes one it can read (the checkout was deleted by hand); one it
+	 * cannot read is removed here: a process killed inside git_worktree_add after it made
+	 * worktrees/<id> but before it wrote the entry's files leaves a directory that the lookup
+	 * does not see and that the next add refuses ("directory exists").
+	 */
 	if (git_worktree_lookup(&wt, mirror, id) == 0) {
 		git_worktree_prune_options po = GIT_WORKTREE_PRUNE_OPTIONS_INIT;
 		po.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED;
 		git_worktree_prune(wt, &po);
 		git_worktree_free(wt);
 		wt = NULL;
+	} else {
+		rm_worktree_entry(r, id);
 	}
 	rc = git_branch_lookup(&branch_ref, mirror, r->branch, GIT_BRANCH_LOCAL);
 	if (r->at_sha && rc == 0 && git_branch_is_checked_out(branch_ref) != 1) {
@@ -779,13 +797,10 @@ static int setup_checkout(devsys_repo *r, git_repository *mirror)
 out:
 	if (rc < 0) {
 		/* Leave nothing of the task behind (the mirror is a cache and stays). */
-		char *meta = devsys__asprintf("%s/worktrees/%s", r->mirror_path, id);
 		git_repository_free(r->wt);
 		r->wt = NULL;
 		rm_rf(r->checkout_path);
-		if (meta)
-			rm_rf(meta);
-		devsys__free(meta);
+		rm_worktree_entry(r, id);
 		if (created_branch && branch_ref)
 			git_branch_delete(branch_ref);
 	}
@@ -868,13 +883,10 @@ static int open_task(devsys_repo **out, devsys_task *task, const devsys_repo_opt
 		goto fail;
 	if (lstat(r->checkout_path, &st) == 0 && checkout_half_made(r)) {
 		/* Under the lock no one is making it: a killed process left it. Make it again. */
-		char *meta = devsys__asprintf("%s/worktrees/%s", r->mirror_path, devsys_task_id(task));
 		devsys__log(r->ws, DEVSYS_LOG_WARN, "git", "task %s: the checkout was left half made; making it again",
 		            devsys_task_id(task));
 		rm_rf(r->checkout_path);
-		if (meta)
-			rm_rf(meta);
-		devsys__free(meta);
+		rm_worktree_entry(r, devsys_task_id(task));
 	}
 	if (lstat(r->checkout_path, &st) == 0) {
 		/* Another thread or process set this task up while we waited. */

@@ -979,6 +979,45 @@ Test(git_local, the_same_task_opened_twice_at_once_is_set_up_once)
 	free(bare); free(url);
 }
 
+/*
+ * A process killed inside git_worktree_add, after it made worktrees/<id> and before it wrote
+ * the entry's gitdir, leaves an entry no lookup reads and no checkout. The next open removes
+ * it and checks out; nothing outside that entry is touched (another task's entry, a file a
+ * planted link points at).
+ */
+Test(git_local, a_worktree_entry_left_half_made_by_a_kill_is_removed_before_checkout)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), wsdir[4096], p[4200];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	devsys_workspace *ws = primed(url, wsdir, sizeof(wsdir));
+	devsys_task *t = gf_task(ws, "killed");
+	o.url = url;
+	snprintf(p, sizeof(p), "%s/canary", dir);
+	cr_assert(dt_write_file(p, "keep me\n"));
+	cr_assert_eq(dt_sh("cd '%s'/mirrors/*.git/worktrees && mkdir -p killed/logs && echo ref > killed/logs/HEAD && "
+	                   "ln -s '%s' killed/link",
+	                   wsdir, p),
+	             0);
+	/* the planted entry is there and is not a worktree git can read (no gitdir) */
+	cr_assert_eq(dt_sh("test -d \"$(ls -d '%s'/mirrors/*.git)/worktrees/killed/logs\"", wsdir), 0);
+	cr_assert_eq(dt_sh("git -C '%s'/mirrors/*.git worktree list | grep -q '/killed/checkout'", wsdir), 1);
+	devsys_repo *r = open_ok(t, &o);
+	snprintf(p, sizeof(p), "%s/checkout/README.md", devsys_task_path(t));
+	cr_assert(dt_exists(p), "the task was checked out over the half-made entry");
+	cr_assert_eq(dt_sh("git -C '%s'/mirrors/*.git worktree list | grep -q '/killed/checkout'", wsdir), 0,
+	             "the task's worktree entry is a whole one now");
+	cr_assert_eq(dt_sh("test ! -e \"$(ls -d '%s'/mirrors/*.git)/worktrees/killed/logs\"", wsdir), 0,
+	             "the planted files went with the entry");
+	cr_assert_eq(dt_sh("git -C '%s'/mirrors/*.git worktree list | grep -q '/prime/checkout'", wsdir), 0,
+	             "another task's worktree entry stays");
+	snprintf(p, sizeof(p), "%s/canary", dir);
+	cr_assert(dt_exists(p), "the file the planted link pointed at stays");
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	free(bare); free(url);
+}
+
 /* devsys_repo_content_id is what `git hash-object` prints, for any bytes. */
 Test(git_local, content_id_matches_git_hash_object)
 {
