@@ -20,6 +20,7 @@
 #include "store/slots.h"
 #include "devsys/record.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -116,12 +117,16 @@ static void *keep(void *arg)
 	while (!k->stop) {
 		struct timespec until;
 		long ns;
+		int rc = 0;
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		ns = until.tv_nsec + (long)(SLOT_TTL_MS / 3 % 1000) * 1000000L;
 		until.tv_sec += SLOT_TTL_MS / 3 / 1000 + ns / 1000000000L;
 		until.tv_nsec = ns % 1000000000L;
-		if (pthread_cond_timedwait(&k->cv, &k->mu, &until) == 0 || k->stop)
-			continue;
+		/* a spurious wake-up waits on to the same deadline instead of starting the wait again */
+		while (!k->stop && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&k->cv, &k->mu, &until);
+		if (k->stop)
+			break;
 		pthread_mutex_unlock(&k->mu);
 		if (devsys__store_slot_renew(k->st, k->id, SLOT_TTL_MS) <= 0)
 			devsys__log(k->ws, DEVSYS_LOG_WARN, "pipeline", "runner pool: host slot %s could not be renewed (%s); "

@@ -506,6 +506,47 @@ Test(SUITE, an_unclaimed_tasks_slot_frees_at_its_expiry_and_not_before, .init = 
 	             "the dead slot was dropped, and u-2 released its own");
 }
 
+/*
+ * While its process runs, an untied slot's keeper renews it a third of the
+ * slot's 30 s life after its placement and every third after that, so a
+ * stage that runs longer than 30 s keeps its host. Read from the store's
+ * row while the command holds the host: the slot's end stays put until
+ * about 10 s after the placement (not renewed at once, nor continuously),
+ * then moves on to 30 s from the renewal. The test above is the control:
+ * the slot of a process killed before a renewal keeps its first end.
+ */
+Test(SUITE, a_running_processs_untied_slot_is_renewed_by_its_keeper, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+	char started[4096], go[4096];
+	struct timespec t = { 0, 50 * 1000000 };
+	long long taken, first_end, end = 0, left;
+	pid_t wk;
+	coded("k-1", "one", "hold", NULL, 0); /* never queued: its slot is untied */
+	close_pipeline();
+	wk = spawn("k-1", NULL, 0);
+	snprintf(started, sizeof(started), "%s/marks/k-1.log", dir);
+	cr_assert(wait_file(started, 30000), "k-1's command never started");
+	taken = store_num("SELECT taken_ms FROM host_slots WHERE task_id = 'k-1' AND lease_owner = ''");
+	first_end = store_num("SELECT until_ms FROM host_slots WHERE task_id = 'k-1'");
+	cr_assert_gt(taken, 0, "k-1 holds no untied slot");
+	cr_assert_geq(first_end - taken, 30000, "an untied slot lives 30 s from its placement");
+	/* a deadline of 20 s: past the first renewal (10 s), before the command gives up (30 s) */
+	for (int i = 0; i < 400 && (end = store_num("SELECT until_ms FROM host_slots WHERE task_id = 'k-1'")) == first_end;
+	     i++)
+		nanosleep(&t, NULL);
+	left = store_num("SELECT until_ms - " STORE_NOW_MS " FROM host_slots WHERE task_id = 'k-1'");
+	cr_assert_gt(end, first_end, "the slot was never renewed while its process ran (until_ms %lld)", first_end);
+	cr_assert_geq(end - 30000 - taken, 8000, "renewed %lld ms after its placement, not a third of its life later",
+	              end - 30000 - taken);
+	cr_assert(left > 20000 && left <= 30000, "after the renewal the slot has %lld ms left, not about 30 s", left);
+	snprintf(go, sizeof(go), "%s/marks/go", dir);
+	cr_assert(dt_write_file(go, ""));
+	reap(wk, "k-1");
+	cr_assert_eq(store_num("SELECT count(*) FROM host_slots WHERE pool = 'one'"), 0,
+	             "the slot was released when its stage ended");
+}
+
 #ifndef POOL_SHARED_PG
 /* The lease task @p id's last claim held until, in ms of the store's clock. */
 static long long lease_until(const char *id)
