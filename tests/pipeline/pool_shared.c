@@ -20,13 +20,15 @@
  * - a process whose task holds no lease (never queued) killed with SIGKILL
  *   while its command runs holds its slot until the slot's own expiry: the
  *   store's clock is moved for that slot (its until_ms put back in the
- *   database), and another process, waiting until then, is placed after it.
+ *   database), and another process, waiting until then, is placed after it;
+ * - while such a process runs, its slot's keeper renews the slot a third of
+ *   its 30 s life after the placement (read from the store's row).
  *
- * pool_shared_pg.c builds the first and the last on a real PostgreSQL 15
- * store instead (one server for the suite, tests/support/pg_fixture.h),
+ * pool_shared_pg.c builds the first and the last two on a real PostgreSQL
+ * 15 store instead (one server for the suite, tests/support/pg_fixture.h),
  * named by the configuration's store: section: the pool's advisory lock,
  * the slots tied to the two workers' leases, and their release; an untied
- * slot's expiry on the server's clock.
+ * slot's expiry on the server's clock, and its renewal.
  */
 #include "pipeline_fixture.h"
 #include "sshd_fixture.h"
