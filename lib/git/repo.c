@@ -7,6 +7,7 @@
 /* libgit2's *_OPTIONS_INIT macros name only the leading fields. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -334,6 +335,34 @@ static int clone_local(devsys_repo *r, const char *tmp, git_repository **out)
 	return 0;
 }
 
+/*
+ * A clone goes to <mirror>.tmp-<pid> and is renamed into place when whole; a
+ * process killed mid-clone leaves its tmp dir behind. Under the mirror's lock
+ * no other process is cloning this mirror, so every such dir is one a killed
+ * clone left: removed, or each kill would keep a whole clone's disk.
+ */
+static void rm_stale_clones(const devsys_repo *r)
+{
+	const char *slash = strrchr(r->mirror_path, '/');
+	char *parent = slash ? devsys__strndup(r->mirror_path, (size_t)(slash - r->mirror_path)) : NULL;
+	char *prefix = slash ? devsys__asprintf("%s.tmp-", slash + 1) : NULL;
+	DIR *d = parent ? opendir(parent) : NULL;
+	struct dirent *e;
+	while (d && prefix && (e = readdir(d))) {
+		char *path;
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 ||
+		    !(path = devsys__asprintf("%s/%s", parent, e->d_name)))
+			continue;
+		devsys__log(r->ws, DEVSYS_LOG_WARN, "git", "removing '%s', left by a clone that was stopped", path);
+		rm_rf(path);
+		devsys__free(path);
+	}
+	if (d)
+		closedir(d);
+	devsys__free(parent);
+	devsys__free(prefix);
+}
+
 static int clone_mirror(devsys_repo *r, git_repository **out)
 {
 	git_repository_init_options io = GIT_REPOSITORY_INIT_OPTIONS_INIT;
@@ -344,7 +373,7 @@ static int clone_mirror(devsys_repo *r, git_repository **out)
 
 	if (!tmp)
 		return devsys__error_oom();
-	rm_rf(tmp);
+	rm_stale_clones(r);
 	io.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
 	io.mode = GIT_REPOSITORY_INIT_SHARED_UMASK;
 	if (r->opts.url[0] == '/' || strncmp(r->opts.url, "file://", 7) == 0) {

@@ -1018,6 +1018,41 @@ Test(git_local, a_worktree_entry_left_half_made_by_a_kill_is_removed_before_chec
 	free(bare); free(url);
 }
 
+/*
+ * A process killed mid-clone leaves <mirror>.tmp-<pid>; the next clone of
+ * that mirror (under its lock) removes every such dir. Another mirror's is
+ * not touched, nor is a name that only starts like one.
+ */
+Test(git_local, a_clone_a_kill_left_behind_is_removed_by_the_next_clone)
+{
+	char *bare = gf_make_remote(dir, "proj"), *url = file_url(bare), wsdir[4096], p[4200];
+	devsys_repo_options o = DEVSYS_REPO_OPTIONS_INIT;
+	char *hash = sh_out("printf %%s '%s' | git hash-object --stdin%s", url, "");
+	snprintf(wsdir, sizeof(wsdir), "%s/ws", dir);
+	devsys_workspace *ws = gf_workspace(wsdir, NULL);
+	devsys_task *t = gf_task(ws, "after-kill");
+	cr_assert_eq(strlen(hash), 40, "%s", hash);
+	cr_assert_eq(dt_sh("cd '%s' && mkdir -p mirrors/%s.git.tmp-4242/objects/pack mirrors/%s.git.tmp-77 "
+	                   "mirrors/%040d.git.tmp-4242 mirrors/%s.gitx.tmp-1 && "
+	                   "head -c 100000 /dev/zero > mirrors/%s.git.tmp-4242/objects/pack/half.pack",
+	                   wsdir, hash, hash, 0, hash, hash),
+	             0);
+	o.url = url;
+	devsys_repo *r = open_ok(t, &o);
+	snprintf(p, sizeof(p), "%s/checkout/README.md", devsys_task_path(t));
+	cr_assert(dt_exists(p), "the clone went ahead");
+	cr_assert_eq(dt_sh("ls '%s/mirrors' | grep -q '^%s\\.git\\.tmp-'", wsdir, hash), 1,
+	             "a dir a killed clone of this mirror left stays");
+	snprintf(p, sizeof(p), "%s/mirrors/%040d.git.tmp-4242", wsdir, 0);
+	cr_assert(dt_exists(p), "another mirror's leftover is not this clone's to remove");
+	snprintf(p, sizeof(p), "%s/mirrors/%s.gitx.tmp-1", wsdir, hash);
+	cr_assert(dt_exists(p), "a name that only starts like the mirror's is not removed");
+	devsys_repo_free(r);
+	devsys_task_free(t);
+	devsys_workspace_free(ws);
+	free(hash); free(bare); free(url);
+}
+
 /* devsys_repo_content_id is what `git hash-object` prints, for any bytes. */
 Test(git_local, content_id_matches_git_hash_object)
 {
