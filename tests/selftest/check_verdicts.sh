@@ -42,6 +42,7 @@ expect off-ci.log report_skip Failed "FAILED: sanitizer report in the output"
 expect off-ci.log known_leak Passed "passed: 1 passed, 0 skipped"
 expect off-ci.log unknown_leak Failed "FAILED: sanitizer report in the output"
 expect off-ci.log known_leak_and_asan Failed "FAILED: sanitizer report in the output"
+expect off-ci.log alloc_leak_elsewhere Failed "FAILED: sanitizer report in the output"
 
 expect ci.log fail_skip Failed "FAILED: 2 failed"
 expect ci.log crash_skip Failed "FAILED: 2 failed (1 of them crashed)"
@@ -53,8 +54,11 @@ expect ci.log report_skip Failed "FAILED: sanitizer report in the output"
 expect ci.log known_leak Passed "passed: 1 passed, 0 skipped"
 expect ci.log unknown_leak Failed "FAILED: sanitizer report in the output"
 expect ci.log known_leak_and_asan Failed "FAILED: sanitizer report in the output"
+expect ci.log alloc_leak_elsewhere Failed "FAILED: sanitizer report in the output"
 grep -q "leak stack not in .*planted-stacks.supp: libplanted.so.1+0x11 planted_caller" off-ci.log ||
 	{ echo "SELFTEST FAIL: unknown_leak's stack was not named"; bad=1; }
+grep -q "leak stack not in .*planted-stacks.supp: libplanted.so.1+0x40 planted_alloc\$" off-ci.log ||
+	{ echo "SELFTEST FAIL: alloc_leak_elsewhere's stack was not named up to its first named frame"; bad=1; }
 
 if [ "$sanitize" = 1 ]; then
 	# Real LeakSanitizer and AddressSanitizer reports in entries that skip.

@@ -55,7 +55,8 @@ Test(planted, overflows_then_skips)
 	free(p);
 	dt_skip("planted skip after an overflow");
 }
-#elif defined(PLANT_KNOWN_LEAK) || defined(PLANT_UNKNOWN_LEAK) || defined(PLANT_KNOWN_LEAK_AND_ASAN)
+#elif defined(PLANT_KNOWN_LEAK) || defined(PLANT_UNKNOWN_LEAK) || defined(PLANT_KNOWN_LEAK_AND_ASAN) ||             \
+    defined(PLANT_ALLOC_LEAK_ELSEWHERE)
 /* LeakSanitizer-shaped reports against planted-stacks.supp: a leak whose stack
  * is listed is accepted; any other leak or sanitizer error fails the entry. */
 static void leak_block(const char *offset)
@@ -67,12 +68,28 @@ static void leak_block(const char *offset)
 	                "    #3 0x7f0000000004 in main planted.c:1\n\n",
 	        offset);
 }
+/* A leak whose first named frame is an allocator the code under test calls too:
+ * listed only with the third-party caller below it (libcaller.so.1+@p caller). */
+static void alloc_leak_block(const char *caller)
+{
+	fprintf(stderr, "Direct leak of 8 byte(s) in 1 object(s) allocated from:\n"
+	                "    #0 0x7f0000000001 in __interceptor_malloc asan_malloc_linux.cpp:69\n"
+	                "    #1 0x7f0000000002  (/usr/lib/libplanted.so.1+0x40)\n"
+	                "    #2 0x7f0000000003 in planted_alloc (/usr/lib/libplanted.so.1+0x50)\n"
+	                "    #3 0x7f0000000004  (/usr/lib/libcaller.so.1+%s)\n"
+	                "    #4 0x7f0000000005 in main planted.c:1\n\n",
+	        caller);
+}
 Test(planted, reports_a_leak)
 {
 	fprintf(stderr, "==1==ERROR: LeakSanitizer: detected memory leaks\n\n");
 	leak_block("0x10");
+	alloc_leak_block("0x60");
 #if defined(PLANT_UNKNOWN_LEAK)
 	leak_block("0x11");
+#endif
+#if defined(PLANT_ALLOC_LEAK_ELSEWHERE)
+	alloc_leak_block("0x61"); /* the allocator called from elsewhere: not the listed leak */
 #endif
 	fprintf(stderr, "SUMMARY: AddressSanitizer: 8 byte(s) leaked in 1 allocation(s).\n");
 #if defined(PLANT_KNOWN_LEAK_AND_ASAN)
