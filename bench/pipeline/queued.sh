@@ -111,7 +111,11 @@ import json, sys
 print(sum(1 for t in json.load(sys.stdin)['tasks'] if t['id'].startswith('q-') and t['state'] == 'awaiting-review'))")
 [ "$rested" = "$tasks" ] || { echo "only $rested of $tasks tasks reached awaiting-review" >&2; tail -20 "$tmp/worker.out" >&2; exit 1; }
 
-# the anchor: the same commands per task with the command-line tools
+# the anchor: the same commands per task with the command-line tools. The
+# worker's pushes (libgit2 to a file:// remote) never run the remote's
+# `git gc --auto`; git push's receive-pack would, over the objects the
+# worker's tasks left there, so it is turned off for the anchor too.
+git -C "$sample/remote.git" config receive.autogc false
 cat > "$tmp/anchor-task.sh" <<EOF
 set -eu
 n=\$1
