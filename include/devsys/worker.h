@@ -142,12 +142,16 @@ DEVSYS_API int devsys_worker_open(devsys_worker **out, devsys_workspace *ws, con
 DEVSYS_API int devsys_worker_run(devsys_worker *w);
 
 /**
- * Stop the worker: it claims nothing more; the running tasks have
- * @p grace_ms to end, then each one still running is handed back (the store
- * marks a task in a stage interrupted, naming the stage, so the next claim
- * resumes it) and its run stopped: no further stage begins, and the stage
- * under way is canceled (its end no longer moves the task). Returns when that is done (at most about
- * @p grace_ms); devsys_worker_run() returns once the slots' threads end.
+ * Stop the worker: it claims nothing more, and each running task's run
+ * begins no further stage. The stage under way has @p grace_ms to end; a
+ * task whose stage ends in time is handed back as that stage left it
+ * (devsys_store_release(): the next claim goes on from the next stage),
+ * or completed if that stage ended it. Each task whose stage still runs
+ * after @p grace_ms is handed back too (the store marks a task in a stage
+ * interrupted, naming the stage, so the next claim resumes it) and that
+ * stage is canceled (its end no longer moves the task). Returns when every
+ * task is back (at most about @p grace_ms); devsys_worker_run() returns
+ * once the slots' threads end.
  * Safe from any thread but the worker's own; calling it twice is fine.
  * @return 0; DEVSYS_EINVAL (NULL).
  */

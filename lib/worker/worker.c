@@ -44,6 +44,7 @@ typedef struct slot {
 	char profile[160];    /* its queue profile */
 	bool lost;            /* a heartbeat found the lease gone */
 	bool handed_back;     /* the stop handed it back */
+	bool stop_held;       /* the stop came while it ran: no further stage begins, and it is handed back */
 	bool cancel_seen;     /* a cancel request reached its pipeline */
 	bool canceled;        /* its pipeline was canceled: it is replaced before the next task (a cancel sticks) */
 	bool idle;            /* its last claim found nothing (IDLE was said) */
@@ -448,12 +449,14 @@ static void fail_unrunnable(devsys_worker *w, slot *s, const char *id)
 static void finish_task(devsys_worker *w, slot *s, const char *id, int rc)
 {
 	int state = devsys_store_task_state(w->store, id);
-	bool lost, handed;
+	bool lost, handed, held;
 	pthread_mutex_lock(&w->lock);
 	lost = s->lost;
 	handed = s->handed_back;
+	held = s->stop_held;
 	pthread_mutex_unlock(&w->lock);
-	if (!lost && !handed && rc < 0 && state >= 0 && !ended(state) && state != DEVSYS_STATE_INTERRUPTED) {
+	if (!lost && !handed && !held && rc < 0 && state >= 0 && !ended(state) &&
+	    state != DEVSYS_STATE_INTERRUPTED) {
 		/* stopped before any stage could end it: handing it back would loop */
 		fail_unrunnable(w, s, id);
 		state = devsys_store_task_state(w->store, id);
@@ -470,8 +473,10 @@ static void finish_task(devsys_worker *w, slot *s, const char *id, int rc)
 		emit(w, DEVSYS_WORKER_EVENT_ENDED, s, id, state, devsys_task_state_name(state), NULL);
 	} else {
 		char msg[64];
+		/* held by the stop: the stage under way ended, and the task goes back as it stands */
 		if (devsys_store_release(w->store, id, s->owner,
-		                         rc < 0 ? devsys_error_message(devsys_error_last()) : NULL) < 0)
+		                         held ? "the worker stopped between stages"
+		                         : rc < 0 ? devsys_error_message(devsys_error_last()) : NULL) < 0)
 			emit_error(w, s, id, "cannot release");
 		state = devsys_store_task_state(w->store, id);
 		pthread_mutex_lock(&w->lock);
@@ -598,7 +603,7 @@ static int claim(slot *s, devsys_buf *id, bool *limited)
 		if (!(stopping = w->stopping)) {
 			snprintf(s->task, sizeof(s->task), "%s", id->ptr);
 			snprintf(s->profile, sizeof(s->profile), "%s", profile);
-			s->lost = s->handed_back = s->cancel_seen = false;
+			s->lost = s->handed_back = s->cancel_seen = s->stop_held = false;
 			w->claimed++;
 		}
 		pthread_mutex_unlock(&w->lock);
@@ -841,6 +846,24 @@ static bool any_running(devsys_worker *w)
 	return busy;
 }
 
+/*
+ * At the stop, each running task's run begins no further stage: the stage
+ * under way may end within the grace, and then the task is handed back as
+ * it stands (finish_task), instead of going on into a stage the grace
+ * would cut short. Called with w->lock held.
+ */
+static void hold_running_locked(devsys_worker *w)
+{
+	for (unsigned int i = 0; i < w->jobs; i++) {
+		slot *s = &w->slots[i];
+		if (!s->task[0] || s->lost || s->handed_back || s->stop_held)
+			continue;
+		s->stop_held = true;
+		s->canceled = true; /* the hold sticks: a new pipeline for the next task */
+		devsys__pipeline_hold(s->p);
+	}
+}
+
 /* After the grace: each task still running goes back to the queue, then its run is canceled. */
 static void hand_back_all(devsys_worker *w)
 {
@@ -879,6 +902,7 @@ int devsys_worker_stop(devsys_worker *w, unsigned int grace_ms)
 	pthread_mutex_lock(&w->lock);
 	w->stopping = true;
 	pthread_cond_broadcast(&w->wake);
+	hold_running_locked(w);
 	while ((busy = any_running(w)) && mono_ms() < until) {
 		long long left = until - mono_ms();
 		wait_ms(w, left > 50 ? 50 : (unsigned int)left);

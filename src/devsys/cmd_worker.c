@@ -1,8 +1,9 @@
 /*
  * devsys worker: a thin shell over the library's worker (devsys/worker.h),
  * which claims queued tasks and runs the pipeline on each. SIGTERM or
- * SIGINT stops it: no new claims, the running tasks get the grace period,
- * then those still running are handed back (the next claim resumes them).
+ * SIGINT stops it: no new claims and no new stages; the stages under way
+ * get the grace period, and each task is handed back once its stage ended
+ * or the grace ran out (the next claim goes on with it).
  * devsys workers: the store's worker registry.
  */
 #include "cli.h"
@@ -62,7 +63,8 @@ static void *signal_main(void *arg)
 		if (sig == SIGUSR1)
 			continue;
 		if (!wc->cli->json) {
-			printf("worker: stopping (%s): no new claims; running tasks have %lu s, then they are handed back\n",
+			printf("worker: stopping (%s): no new claims or stages; the stages under way have %lu s, then their "
+			       "tasks are handed back\n",
 			       sig == SIGINT ? "SIGINT" : "SIGTERM", wc->grace_s);
 			fflush(stdout);
 		}

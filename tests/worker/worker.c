@@ -3,7 +3,8 @@
  * cancels the run at once, a cancel requested through the store reaches the
  * worker that holds the task, and a profile's max_concurrent bounds how many
  * of its tasks one worker runs at once (checked from the claim log, with a
- * control that needs two at once).
+ * control that needs two at once); a stop lets the stage under way end
+ * within its grace and hands the task back before the next stage.
  */
 #include "testutil.h"
 #include <devsys.h>
@@ -609,5 +610,125 @@ Test(worker, hand_back_between_stages_leaves_the_task_as_it_stands)
 	OK(devsys_worker_stats_get(&st, a.w));
 	cr_assert_eq(st.handed_back, 1);
 	cr_assert_eq(st.completed, 0);
+	devsys_worker_free(a.w);
+}
+
+/*
+ * A stop with a grace: the stage under way (the agent, waiting for a file)
+ * ends within the grace, and then the run begins no further stage: the
+ * task is handed back as it stands (coded: the agent's stage done, nothing
+ * committed), not carried into commit, push and the rest, which the grace
+ * would cut short in a real run. The stop returns once the task is back,
+ * long before its 60 s grace. Without the stop (the control, task g2 on
+ * the same worker's pipeline code) the same agent's task runs to its end.
+ */
+struct grace_stop {
+	devsys_worker *w;
+	unsigned int grace_ms;
+	volatile int returned;
+	long long took_ms;
+};
+
+static void *grace_stopper(void *arg)
+{
+	struct grace_stop *g = arg;
+	long long t0 = now_ms();
+	devsys_worker_stop(g->w, g->grace_ms);
+	g->took_ms = now_ms() - t0;
+	g->returned = 1;
+	return NULL;
+}
+
+/* The agent: writes its pid, waits for <dir>/<id>.go (a minute at most), then changes README. */
+static void submit_gated(const char *id)
+{
+	char script[4096];
+	snprintf(script, sizeof(script),
+	         "echo $$ > '%s/%s.pid.tmp' && mv '%s/%s.pid.tmp' '%s/%s.pid'\n"
+	         "i=0; while [ ! -e '%s/%s.go' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done\n"
+	         "echo %s >> README\n",
+	         dir, id, dir, id, dir, id, dir, id, id);
+	submit(id, "free", script);
+}
+
+/* How many "stage.end" events of stage @p stage task @p id's events.jsonl holds. */
+static int stage_ends(const char *id, const char *stage)
+{
+	char path[4096], *text, *line, *save = NULL;
+	int n = 0;
+	snprintf(path, sizeof(path), "%s/tasks/%s/events.jsonl", dir, id);
+	cr_assert((text = dt_read_file(path, NULL)), "%s has no events", id);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *e = json_loads(line, 0, NULL);
+		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *name = json_string_value(json_object_get(json_object_get(e, "data"), "stage"));
+		n += type && name && !strcmp(type, "stage.end") && !strcmp(name, stage);
+		json_decref(e);
+	}
+	free(text);
+	return n;
+}
+
+Test(worker, a_stop_lets_the_running_stage_end_then_hands_the_task_back_before_the_next)
+{
+	devsys_worker_options o = DEVSYS_WORKER_OPTIONS_INIT;
+	devsys_worker_stats st = DEVSYS_WORKER_STATS_INIT;
+	devsys_store *store = devsys_pipeline_store(pl);
+	struct runner_arg a = { NULL, -1 };
+	struct grace_stop g = { NULL, 60000, 0, 0 };
+	pthread_t t, stopper;
+	char go[4096];
+	pid_t agent;
+	o.id = "graceful";
+	o.config_path = config;
+	o.poll_ms = 50;
+	o.flags = DEVSYS_WORKER_ONCE;
+	/* the control first: the same agent, released at once, runs the task to its end */
+	submit_gated("g2");
+	snprintf(go, sizeof(go), "%s/g2.go", dir);
+	cr_assert(dt_write_file(go, ""));
+	OK(devsys_worker_open(&a.w, ws, &o));
+	cr_assert_eq(pthread_create(&t, NULL, run_thread, &a), 0);
+	pthread_join(t, NULL);
+	OK(a.rc);
+	cr_assert_eq(devsys_store_task_state(store, "g2"), DEVSYS_STATE_AWAITING_REVIEW, "the control did not run to its end");
+	cr_assert_eq(stage_ends("g2", "commit"), 1, "the control's commit stage never ran");
+	devsys_worker_free(a.w);
+
+	o.flags = 0;
+	submit_gated("g1");
+	OK(devsys_worker_open(&a.w, ws, &o));
+	g.w = a.w;
+	cr_assert_eq(pthread_create(&t, NULL, run_thread, &a), 0);
+	cr_assert((agent = agent_pid("g1", 20000)) > 0, "the agent did not start");
+	cr_assert_eq(pthread_create(&stopper, NULL, grace_stopper, &g), 0);
+	for (long long until = now_ms() + 10000; now_ms() < until;) {
+		OK(devsys_worker_stats_get(&st, a.w));
+		if (st.stopping)
+			break;
+		usleep(10000);
+	}
+	cr_assert(st.stopping, "the stop never began");
+	cr_assert_not(g.returned, "the stop returned while the agent still ran");
+	snprintf(go, sizeof(go), "%s/g1.go", dir);
+	cr_assert(dt_write_file(go, "")); /* the agent ends now, within the grace */
+	pthread_join(stopper, NULL);
+	pthread_join(t, NULL);
+	OK(a.rc);
+	cr_assert(gone_within(agent, 5000), "the agent still runs");
+	cr_assert_lt(g.took_ms, 30000, "the stop waited %lld ms, as if for its whole grace", g.took_ms);
+	cr_assert_eq(devsys_store_task_state(store, "g1"), DEVSYS_STATE_CODED,
+	             "the task must go back as its agent stage left it (state %d)", devsys_store_task_state(store, "g1"));
+	cr_assert_eq(stage_ends("g1", "agent"), 1, "the agent stage did not end");
+	cr_assert_eq(stage_ends("g1", "commit"), 0, "the commit stage ran after the stop");
+	OK(devsys_worker_stats_get(&st, a.w));
+	cr_assert_eq(st.handed_back, 1);
+	cr_assert_eq(st.completed, 0);
+	{
+		json_t *j = claims(store, "g1");
+		json_t *c = json_array_get(json_object_get(j, "claims"), 0);
+		cr_assert_str_eq(json_string_value(json_object_get(c, "how")), "released");
+		json_decref(j);
+	}
 	devsys_worker_free(a.w);
 }
