@@ -731,4 +731,15 @@ Test(worker, a_stop_lets_the_running_stage_end_then_hands_the_task_back_before_t
 		json_decref(j);
 	}
 	devsys_worker_free(a.w);
+	/* the next worker goes on from the commit: the agent does not run again */
+	o.flags = DEVSYS_WORKER_ONCE;
+	o.id = "next";
+	OK(devsys_worker_open(&a.w, ws, &o));
+	cr_assert_eq(pthread_create(&t, NULL, run_thread, &a), 0);
+	pthread_join(t, NULL);
+	OK(a.rc);
+	cr_assert_eq(devsys_store_task_state(store, "g1"), DEVSYS_STATE_AWAITING_REVIEW);
+	cr_assert_eq(stage_ends("g1", "agent"), 1, "the agent ran again after the hand-back");
+	cr_assert_eq(stage_ends("g1", "commit"), 1);
+	devsys_worker_free(a.w);
 }
