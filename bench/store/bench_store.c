@@ -625,6 +625,7 @@ static double pg_anchor(const char *url, double seconds, char *sync, size_t sync
  */
 typedef struct pg_counts {
 	long long statements, commits, wal_syncs;
+	long long wal_bytes, wal_fpi; /* WAL written, and how many full-page images in it (pg_stat_wal) */
 	double exec_ms; /* the statements' execution time in the server (pg_stat_statements), ms */
 	double cpu;     /* the server's CPU seconds (server_cpu), -1 when unknown */
 	server_procs procs; /* the server's processes then */
@@ -668,6 +669,8 @@ static pg_counts pg_read_counts(PGconn *c, const pg_counts *before)
 	                         "WHERE d.datname = current_database()");
 	k.commits = pq_num(c, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
 	k.wal_syncs = pq_num(c, "SELECT wal_sync FROM pg_stat_wal");
+	k.wal_bytes = pq_num(c, "SELECT wal_bytes::bigint FROM pg_stat_wal");
+	k.wal_fpi = pq_num(c, "SELECT wal_fpi FROM pg_stat_wal");
 	while ((k.cpu = server_cpu(postmaster_of(c), &k.procs)) >= 0 && before && has_new_proc(&k.procs, &before->procs) &&
 	       now() < deadline)
 		nanosleep(&pause, NULL);
@@ -770,10 +773,12 @@ static int bench_pg(const char *dir, const char *url, long default_tasks, char *
 		fflush(stdout);
 		if (d.errors)
 			printf("           (%lld claims gave up with EBUSY and were retried)\n", d.errors);
-		printf("           per task (claim + complete): %.2f statements, %.2f commits, %.2f WAL flushes\n",
+		printf("           per task (claim + complete): %.2f statements, %.2f commits, %.2f WAL flushes, "
+		       "%.0f bytes of WAL (%.2f full-page images)\n",
 		       k1.statements < 0 ? -1.0 : (double)(k1.statements - k0.statements) / (double)tasks,
 		       (double)(k1.commits - k0.commits) / (double)tasks,
-		       (double)(k1.wal_syncs - k0.wal_syncs) / (double)tasks);
+		       (double)(k1.wal_syncs - k0.wal_syncs) / (double)tasks,
+		       (double)(k1.wal_bytes - k0.wal_bytes) / (double)tasks, (double)(k1.wal_fpi - k0.wal_fpi) / (double)tasks);
 		/* where a task's time goes: the worker's own CPU, and the server's time executing its statements */
 		printf("           per task: %.3f ms of the workers' CPU, %.3f ms of the server's CPU (%.3f ms executing "
 		       "statements)\n",
