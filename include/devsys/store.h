@@ -335,6 +335,26 @@ DEVSYS_API int devsys_store_complete(devsys_store *st, const char *id, const cha
  */
 DEVSYS_API int devsys_store_document(devsys_buf *out, devsys_store *st, const char *id, const char *name);
 
+/** The bytes a document's version takes, with its NUL: the size of devsys_store_document_changed()'s @p version. */
+#define DEVSYS_STORE_DOC_VERSION_MAX 40
+
+/**
+ * devsys_store_document(), read only when the document changed since the
+ * read that gave @p version, so that a reader polling it (devsysd
+ * streaming the events of a task another host runs) moves its body only
+ * when it was written again. @p version: "" the first time, then what the
+ * last read set; a buffer of @p version_size bytes, at least
+ * DEVSYS_STORE_DOC_VERSION_MAX. Each write of the document gives it a new
+ * version, one that writes the same bytes too.
+ * @return 1: read into @p out (cleared first), @p version set; 0: unchanged
+ *         since @p version, @p out untouched; the errors of
+ *         devsys_store_document(); DEVSYS_EINVAL (@p version NULL, too
+ *         small, or not a string).
+ * Threads: as every store call.
+ */
+DEVSYS_API int devsys_store_document_changed(devsys_buf *out, devsys_store *st, const char *id, const char *name,
+                                             char *version, size_t version_size);
+
 /**
  * Does this workspace's folder of task @p id answer for the task, or the
  * store? The rule a reader (devsysd, a CLI) follows so that it never

@@ -251,6 +251,17 @@ typedef struct devsys__store_backend {
 	 */
 	int (*claim_open)(void *self, const devsys__claim_req *req, devsys__queue_row *q, devsys__task_row *r,
 	                  int *moved);
+
+	/*
+	 * doc_get() only when the document changed (appended; NULL with
+	 * doc_get: the store reads it whole): @p version is the version of the
+	 * caller's last read ("" none), a token that changes at every write of
+	 * the document. 1: read into @p out and @p version set (@p version_size
+	 * bytes, DEVSYS_STORE_DOC_VERSION_MAX will do); 0: unchanged, @p out
+	 * untouched, and the body not sent; DEVSYS_ENOTFOUND, as doc_get().
+	 */
+	int (*doc_get_changed)(void *self, const char *id, const char *name, char *version, size_t version_size,
+	                       devsys_buf *out);
 } devsys__store_backend;
 
 #define DEVSYS__STORE_SHARED (1u << 0)

@@ -907,4 +907,5 @@ const devsys__store_backend devsys__store_sqlite = {
 	sq_slot_scan,     sq_slot_take,  sq_slot_renew, sq_slot_release, sq_cool_set,
 	NULL, NULL, NULL, /* claim_one, complete_one, extend_one: one writer; the store takes the steps */
 	NULL,             /* claim_open: SQLite keeps no documents */
+	NULL,             /* doc_get_changed: nor their versions */
 };

@@ -1518,12 +1518,10 @@ static bool run_document_name(const char *name)
 	return !strcmp(slash, "/summary.json") || !strcmp(slash, "/junit.xml");
 }
 
-int devsys_store_document(devsys_buf *out, devsys_store *st, const char *id, const char *name)
+/* A document devsys_store_document() may read, of task @p id, on a store that keeps them. */
+static int document_check(const devsys_store *st, const char *id, const char *name)
 {
 	int rc;
-	DEVSYS__CHECK_ARG(out);
-	DEVSYS__CHECK_ARG(st);
-	DEVSYS__CHECK_ARG(name);
 	if ((rc = devsys_task_id_check(id)) < 0)
 		return rc;
 	if (strcmp(name, "task.json") && strcmp(name, "acceptance.json") && strcmp(name, "events.jsonl") &&
@@ -1539,12 +1537,50 @@ int devsys_store_document(devsys_buf *out, devsys_store *st, const char *id, con
 		return devsys__error_set(DEVSYS_ENOTSUPPORTED,
 		                         "the %s store keeps no record documents: the task's folder in the workspace has them",
 		                         st->be->name);
+	return 0;
+}
+
+static int document_not_kept(const char *id, const char *name)
+{
+	return devsys__error_set(DEVSYS_ENOTFOUND, "the store keeps no %s for task '%s'", name, id);
+}
+
+int devsys_store_document(devsys_buf *out, devsys_store *st, const char *id, const char *name)
+{
+	int rc;
+	DEVSYS__CHECK_ARG(out);
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(name);
+	if ((rc = document_check(st, id, name)) < 0)
+		return rc;
 	LOCKED(st);
 	rc = st->be->doc_get(st->self, id, name, out);
 	UNLOCKED(st);
-	if (rc == DEVSYS_ENOTFOUND)
-		return devsys__error_set(DEVSYS_ENOTFOUND, "the store keeps no %s for task '%s'", name, id);
-	return rc;
+	return rc == DEVSYS_ENOTFOUND ? document_not_kept(id, name) : rc;
+}
+
+int devsys_store_document_changed(devsys_buf *out, devsys_store *st, const char *id, const char *name,
+                                  char *version, size_t version_size)
+{
+	int rc;
+	DEVSYS__CHECK_ARG(out);
+	DEVSYS__CHECK_ARG(st);
+	DEVSYS__CHECK_ARG(name);
+	DEVSYS__CHECK_ARG(version);
+	if (version_size < DEVSYS_STORE_DOC_VERSION_MAX)
+		return devsys__error_set(DEVSYS_EINVAL, "a document's version needs %d bytes, not %zu",
+		                         DEVSYS_STORE_DOC_VERSION_MAX, version_size);
+	if (!memchr(version, '\0', DEVSYS_STORE_DOC_VERSION_MAX))
+		return devsys__error_set(DEVSYS_EINVAL, "a document's version is a string: \"\" or what the last read set");
+	if ((rc = document_check(st, id, name)) < 0)
+		return rc;
+	LOCKED(st);
+	if (st->be->doc_get_changed)
+		rc = st->be->doc_get_changed(st->self, id, name, version, version_size, out);
+	else if ((rc = st->be->doc_get(st->self, id, name, out)) == 0)
+		rc = 1; /* no versions: every read is a change */
+	UNLOCKED(st);
+	return rc == DEVSYS_ENOTFOUND ? document_not_kept(id, name) : rc;
 }
 
 /* ---- drift check ---- */

@@ -850,6 +850,12 @@ Test(devsysd_pg, a_sqlite_store_keeps_no_document_copies)
 	cr_assert_eq(devsys_store_document(&b, lite, "copy-1", "task.json"), DEVSYS_ENOTSUPPORTED);
 	cr_assert(strstr(devsys_error_message(devsys_error_last()), "folder"), "%s",
 	          devsys_error_message(devsys_error_last()));
+	{
+		char v[DEVSYS_STORE_DOC_VERSION_MAX] = "";
+		cr_assert_eq(devsys_store_document_changed(&b, shared, "copy-1", "task.json", v, sizeof(v)), 1);
+		cr_assert_eq(devsys_store_document_changed(&b, lite, "copy-1", "task.json", v, sizeof(v)),
+		             DEVSYS_ENOTSUPPORTED);
+	}
 	devsys_buf_dispose(&b);
 	devsys_store_free(lite);
 	devsys_store_free(shared);

@@ -573,6 +573,69 @@ Test(pg_store, task_json_and_the_latest_tests_are_kept_in_the_store)
 }
 
 /*
+ * A reader polling a document (devsysd streaming a task another host runs)
+ * is sent its body only when it was written again: each write gives a new
+ * version, one that writes the same bytes too; bad versions are refused.
+ */
+Test(pg_store, a_document_is_sent_again_only_when_it_was_written_again)
+{
+	devsys_store *st = NULL, *other = NULL;
+	devsys_buf b = DEVSYS_BUF_INIT;
+	char v[DEVSYS_STORE_DOC_VERSION_MAX] = "", first[DEVSYS_STORE_DOC_VERSION_MAX], *out;
+	dt_pg_need(pg);
+	OK(open_url(&st, url, NULL, NULL));
+	OK(open_url(&other, url, NULL, NULL));
+	OK(devsys_store_task_create(st, "ver1", NULL));
+	OK(devsys_store_transition(st, "ver1", DEVSYS_STATE_VALIDATED, NULL));
+	/* the first read has no version: the body, and its version */
+	cr_assert_eq(devsys_store_document_changed(&b, other, "ver1", "task.json", v, sizeof(v)), 1, "%s", MSG);
+	cr_assert(strstr(b.ptr, "\"validated\""), "%s", b.ptr);
+	cr_assert(v[0], "a read sets the version");
+	snprintf(first, sizeof(first), "%s", v);
+	/* unchanged: 0, and the buffer as it was */
+	devsys_buf_clear(&b);
+	OK(devsys_buf_puts(&b, "as it was"));
+	cr_assert_eq(devsys_store_document_changed(&b, other, "ver1", "task.json", v, sizeof(v)), 0, "%s", MSG);
+	cr_assert_str_eq(b.ptr, "as it was");
+	cr_assert_str_eq(v, first);
+	/* written again at the next change: read again, with the change, under a new version */
+	OK(devsys_store_transition(st, "ver1", DEVSYS_STATE_CHECKED_OUT, NULL));
+	cr_assert_eq(devsys_store_document_changed(&b, other, "ver1", "task.json", v, sizeof(v)), 1, "%s", MSG);
+	cr_assert(strstr(b.ptr, "\"checked-out\""), "%s", b.ptr);
+	cr_assert_str_neq(v, first);
+	snprintf(first, sizeof(first), "%s", v);
+	/* the same bytes written again are a new version too */
+	out = sql1(url, "UPDATE documents SET body = body WHERE task_id = 'ver1' AND name = 'task.json' RETURNING 1");
+	cr_assert_str_eq(out, "1");
+	free(out);
+	cr_assert_eq(devsys_store_document_changed(&b, other, "ver1", "task.json", v, sizeof(v)), 1, "%s", MSG);
+	cr_assert(strstr(b.ptr, "\"checked-out\""), "%s", b.ptr);
+	cr_assert_str_neq(v, first);
+	/* another document of the task has a version of its own */
+	snprintf(first, sizeof(first), "%s", v);
+	cr_assert_eq(devsys_store_document_changed(&b, other, "ver1", "events.jsonl", first, sizeof(first)), 1, "%s",
+	             MSG);
+	cr_assert(strstr(b.ptr, "\"to\":\"checked-out\""), "%s", b.ptr);
+	/* bad input: said, naming what is wrong; nothing read */
+	cr_assert_eq(devsys_store_document_changed(&b, other, "ver1", "task.json", NULL, 40), DEVSYS_EINVAL);
+	cr_assert_eq(devsys_store_document_changed(&b, other, "ver1", "task.json", v, 8), DEVSYS_EINVAL);
+	cr_assert(strstr(MSG, "40 bytes, not 8"), "%s", MSG);
+	memset(v, 'x', sizeof(v));
+	cr_assert_eq(devsys_store_document_changed(&b, other, "ver1", "task.json", v, sizeof(v)), DEVSYS_EINVAL);
+	cr_assert(strstr(MSG, "a string"), "%s", MSG);
+	v[0] = '\0';
+	cr_assert_eq(devsys_store_document_changed(&b, other, "ver1", "spec.yaml", v, sizeof(v)), DEVSYS_EINVAL);
+	cr_assert(strstr(MSG, "spec.yaml"), "%s", MSG);
+	cr_assert_eq(devsys_store_document_changed(&b, other, "no-such", "task.json", v, sizeof(v)), DEVSYS_ENOTFOUND);
+	cr_assert(strstr(MSG, "no-such"), "%s", MSG);
+	cr_assert_eq(devsys_store_document_changed(&b, other, "../x", "task.json", v, sizeof(v)), DEVSYS_EBADID);
+	cr_assert_str_eq(v, "", "a refused read leaves the version alone");
+	devsys_buf_dispose(&b);
+	devsys_store_free(other);
+	devsys_store_free(st);
+}
+
+/*
  * A state change on a shared store writes the folder without fsync (the
  * database is the durable copy), so a host crash can tear task.json and
  * the events' tail: the next change restores both from the store.
