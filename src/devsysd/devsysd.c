@@ -93,6 +93,8 @@ typedef struct sse {
 	uint64_t next_poll_ns; /* when the store's copy is read again */
 	bool ended;            /* the task's last state change is sent: the stream ends */
 	bool told_cut;         /* past the copy's first event: a "truncated" event is sent if it was due */
+	char doc_version[DEVSYS_STORE_DOC_VERSION_MAX]; /* the copy's version last read: an unchanged one is not sent */
+	char last_to[40];      /* the state the copy's last event is a change to, "" when none */
 	struct sse *prev, *next;
 } sse;
 
@@ -1011,6 +1013,13 @@ static bool state_ended(int state)
 	       state == DEVSYS_STATE_NO_CHANGES || state == DEVSYS_STATE_FAILED || state == DEVSYS_STATE_CANCELED;
 }
 
+/* Is @p name the name of a state_ended() state? */
+static bool names_ended_state(const char *name)
+{
+	int state = devsys_task_state_parse(name);
+	return state >= 0 && state_ended(state);
+}
+
 /*
  * Frame the events the store keeps for @p s after s->after, oldest first,
  * as sse_event() frames the folder's: the kept events.jsonl's lines are
@@ -1054,28 +1063,32 @@ static bool sse_store_frame(sse *s, sse_frame *f, char *doc, char *last_to, size
 /*
  * The next block of a stream from the store: what the store's copy holds
  * after the last event sent, read at most every SSE_STORE_POLL_NS (the copy
- * changes at the task's state changes). The stream ends once it has sent a
+ * changes at the task's state changes), and its body sent by the store only
+ * when it changed since the last read. The stream ends once it has sent a
  * change to the state the task's row is in and that state is one its
  * worker leaves it in. 0: nothing new.
  */
 static ssize_t sse_store_fill(sse *s, sse_frame *f)
 {
 	devsys_buf doc = DEVSYS_BUF_INIT;
-	char last_to[40];
-	int state;
+	int rc, state;
 	if (now_ns() < s->next_poll_ns)
 		return 0;
 	s->next_poll_ns = now_ns() + SSE_STORE_POLL_NS;
-	if (devsys_store_document(&doc, store, s->id, "events.jsonl") < 0) {
+	rc = devsys_store_document_changed(&doc, store, s->id, "events.jsonl", s->doc_version, sizeof(s->doc_version));
+	if (rc < 0) {
 		devsys_error_clear(); /* not kept yet, or the database is away for a while: try again */
 		devsys_buf_dispose(&doc);
 		return 0;
 	}
-	if (sse_store_frame(s, f, doc.ptr, last_to, sizeof(last_to)))
-		s->next_poll_ns = 0; /* a full block: the rest at once */
+	if (rc == 1 && sse_store_frame(s, f, doc.ptr, s->last_to, sizeof(s->last_to))) {
+		s->next_poll_ns = 0;      /* a full block: the rest at once, */
+		s->doc_version[0] = '\0'; /* from this copy read again */
+	}
 	devsys_buf_dispose(&doc);
-	if (last_to[0] && (state = devsys_store_task_state(store, s->id)) >= 0 && state_ended(state) &&
-	    strcmp(devsys_task_state_name(state), last_to) == 0)
+	/* the row may commit its state after the copy shows the change: asked again while the copy stays */
+	if (s->last_to[0] && names_ended_state(s->last_to) && (state = devsys_store_task_state(store, s->id)) >= 0 &&
+	    state_ended(state) && strcmp(devsys_task_state_name(state), s->last_to) == 0)
 		s->ended = true;
 	devsys_error_clear();
 	return (ssize_t)f->out;
