@@ -345,7 +345,8 @@ DEVSYS_API int devsys_store_document(devsys_buf *out, devsys_store *st, const ch
  * when it was written again. @p version: "" the first time, then what the
  * last read set; a buffer of @p version_size bytes, at least
  * DEVSYS_STORE_DOC_VERSION_MAX. Each write of the document gives it a new
- * version, one that writes the same bytes too.
+ * version, one that writes the same bytes too; a version no read gave
+ * reads the document again.
  * @return 1: read into @p out (cleared first), @p version set; 0: unchanged
  *         since @p version, @p out untouched; the errors of
  *         devsys_store_document(); DEVSYS_EINVAL (@p version NULL, too

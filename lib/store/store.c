@@ -1570,7 +1570,7 @@ int devsys_store_document_changed(devsys_buf *out, devsys_store *st, const char 
 	if (version_size < DEVSYS_STORE_DOC_VERSION_MAX)
 		return devsys__error_set(DEVSYS_EINVAL, "a document's version needs %d bytes, not %zu",
 		                         DEVSYS_STORE_DOC_VERSION_MAX, version_size);
-	if (!memchr(version, '\0', DEVSYS_STORE_DOC_VERSION_MAX))
+	if (!memchr(version, '\0', version_size))
 		return devsys__error_set(DEVSYS_EINVAL, "a document's version is a string: \"\" or what the last read set");
 	if ((rc = document_check(st, id, name)) < 0)
 		return rc;

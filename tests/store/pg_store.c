@@ -616,6 +616,15 @@ Test(pg_store, a_document_is_sent_again_only_when_it_was_written_again)
 	cr_assert_eq(devsys_store_document_changed(&b, other, "ver1", "events.jsonl", first, sizeof(first)), 1, "%s",
 	             MSG);
 	cr_assert(strstr(b.ptr, "\"to\":\"checked-out\""), "%s", b.ptr);
+	/* a version no read gave, in a larger buffer too: read again */
+	{
+		char big[100];
+		memset(big, 'x', 60);
+		big[60] = '\0';
+		cr_assert_eq(devsys_store_document_changed(&b, other, "ver1", "task.json", big, sizeof(big)), 1, "%s", MSG);
+		cr_assert(strstr(b.ptr, "\"checked-out\""), "%s", b.ptr);
+		cr_assert_str_eq(big, v, "the version a read sets is the document's");
+	}
 	/* bad input: said, naming what is wrong; nothing read */
 	cr_assert_eq(devsys_store_document_changed(&b, other, "ver1", "task.json", NULL, 40), DEVSYS_EINVAL);
 	cr_assert_eq(devsys_store_document_changed(&b, other, "ver1", "task.json", v, 8), DEVSYS_EINVAL);
