@@ -858,6 +858,35 @@ static int st_document(lua_State *L)
 	return ld_buf_result(L, devsys_store_document(&b, st, id, name), &b);
 }
 
+/*
+ * store:document_changed(id, name [, version]) -> body, version | false,
+ * version (unchanged since the read that gave it) | nil, msg, code. A
+ * version no read gave (too long to be one, too) reads it again.
+ */
+static int st_document_changed(lua_State *L)
+{
+	devsys_store *st = ld_check(L, 1, LD_STORE);
+	const char *id = ld_checkcstr(L, 2), *name = ld_checkcstr(L, 3);
+	size_t len = 0;
+	const char *given = luaL_optlstring(L, 4, "", &len);
+	char version[DEVSYS_STORE_DOC_VERSION_MAX] = "";
+	devsys_buf b = DEVSYS_BUF_INIT;
+	int rc;
+	if (len < sizeof(version) && !memchr(given, '\0', len))
+		memcpy(version, given, len + 1);
+	rc = devsys_store_document_changed(&b, st, id, name, version, sizeof(version));
+	if (rc < 0)
+		return ld_buf_result(L, rc, &b);
+	if (rc == 0) {
+		lua_pushboolean(L, 0);
+		lua_pushstring(L, version);
+		return 2;
+	}
+	ld_pushbuf(L, &b);
+	lua_pushstring(L, version);
+	return 2;
+}
+
 /* store:backend() -> "sqlite" | "postgresql" */
 static int st_backend(lua_State *L)
 {
@@ -1036,7 +1065,7 @@ void ld_open_records(lua_State *L)
 		{ "list_json", st_list_json },     { "resume", st_resume },         { "recover", st_recover },
 		{ "run_record", st_run_record },   { "submit", st_submit },         { "claim", st_claim },
 		{ "heartbeat", st_heartbeat },     { "release", st_release },       { "complete", st_complete },
-		{ "claims_json", st_claims_json }, { "backend", st_backend },       { "document", st_document },       { "wait_work", st_wait_work },
+		{ "claims_json", st_claims_json }, { "backend", st_backend },       { "document", st_document },       { "document_changed", st_document_changed },       { "wait_work", st_wait_work },
 		{ "worker_beat", st_worker_beat }, { "workers_json", st_workers_json },
 		{ "cancel_request", st_cancel_request }, { "cancel_requested", st_cancel_requested },
 		{ "metrics", st_metrics },         { "check", st_check },           { "folder_current", st_folder_current },

@@ -1414,6 +1414,11 @@ if devsys.store_open then
     -- SQLite keeps no copies of the record documents: its processes read the folders
     fails(E.NOTSUPPORTED, "folder", st:document("doc1", "task.json"))
     fails(E.INVAL, nil, st:document("doc1", "../x"))
+    -- read only when changed: the same refusals (PostgreSQL's versions: tests/store/pg_store.c)
+    fails(E.NOTSUPPORTED, "folder", st:document_changed("doc1", "task.json"))
+    fails(E.NOTSUPPORTED, "folder", st:document_changed("doc1", "task.json", string.rep("x", 100)))
+    fails(E.INVAL, "spec.yaml", st:document_changed("doc1", "spec.yaml", ""))
+    fails(E.BADID, nil, st:document_changed("../x", "task.json"))
     assert(st:worker_beat({ id = "w-a", host = "h1", pid = 42, jobs = 2, lease_ms = 60000, claimed = 3 }))
     assert(st:worker_beat({ id = "w-a", host = "h1", pid = 42, claimed = 4, stopped = true }))
     local j = st:workers_json()

@@ -270,6 +270,7 @@ DECLS: List[Tuple[str, Any, Sequence[Any], str]] = [
     ("devsys_store_claims_json", _i, [_P, _s, _buf], "store"),
     ("devsys_store_wait_work", _i, [_P, _u], "store"),
     ("devsys_store_document", _i, [_buf, _P, _s, _s], "store"),
+    ("devsys_store_document_changed", _i, [_buf, _P, _s, _s, POINTER(ctypes.c_char), _z], "store"),
     ("devsys_store_folder_current", _i, [_P, _s], "store"),
     ("devsys_store_backend_name", _s, [_P], "store"),
     ("devsys_store_worker_beat", _i, [_P, POINTER(S.StoreWorkerInfo)], "store"),

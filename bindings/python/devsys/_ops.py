@@ -1044,6 +1044,9 @@ class Record(Handle):
 
 # ---------------------------------------------------------------- store
 
+#: The bytes a document's version takes, with its NUL (DEVSYS_STORE_DOC_VERSION_MAX).
+DOC_VERSION_MAX = 40
+
 STATES = ("created", "validated", "checked-out", "coded", "committed", "pushed", "pr-opened", "tested", "deployed",
           "awaiting-review", "merged", "done", "no-changes", "deploy-skipped", "failed", "canceled", "interrupted",
           "queued")
@@ -1185,6 +1188,25 @@ class Store(Handle):
         "tests/latest/summary.json", "tests/latest/junit.xml"), for a process
         that does not see the task's folder; NotFoundError when not kept."""
         return with_buf(lambda b: fn.devsys_store_document(b, self._h, req(id, "task id"), req(name, "name")))
+
+    def document_changed(self, id: str, name: str, version: str = "") -> Tuple[Optional[bytes], str]:
+        """document(), read only when it was written since the read that gave
+        @p version ("" the first time): (its bytes, its new version), or
+        (None, @p version) when unchanged, the body not sent. Each write gives
+        the document a new version, one that writes the same bytes too; a
+        version that is not one a read gave reads it again. A store that keeps
+        no versions reads it whole each time, as changed."""
+        v = req(version, "version")
+        ver = ctypes.create_string_buffer(v, max(DOC_VERSION_MAX, len(v) + 1))
+        b = S.Buf()
+        try:
+            rc = check(fn.devsys_store_document_changed(byref(b), self._h, req(id, "task id"), req(name, "name"),
+                                                        ver, len(ver)))
+            if rc == 0:
+                return None, version
+            return (ctypes.string_at(b.ptr, b.size) if b.ptr else b""), dec(ver.value)
+        finally:
+            fn.devsys_buf_dispose(byref(b))
 
     def folder_current(self, id: str) -> bool:
         """Does this workspace's folder of task @p id answer for it (True), or

@@ -192,6 +192,19 @@ def test_store_documents(ws: devsys.Workspace, task: devsys.Task) -> None:
             st.document(task.id, "../../etc/passwd")
         with pytest.raises(devsys.BadIdError):
             st.document("../x", "task.json")
+        # read only when changed: the same refusals (PostgreSQL's versions are tested in tests/store/pg_store.c)
+        with pytest.raises(devsys.NotSupportedError, match="folder"):
+            st.document_changed(task.id, "task.json")
+        with pytest.raises(devsys.NotSupportedError, match="folder"):
+            st.document_changed(task.id, "task.json", "x" * 100)
+        with pytest.raises(devsys.InvalidArgumentError, match="spec.yaml"):
+            st.document_changed(task.id, "spec.yaml")
+        with pytest.raises(devsys.BadIdError):
+            st.document_changed("../x", "task.json")
+        with pytest.raises(TypeError):
+            st.document_changed(task.id, "task.json", None)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="NUL"):
+            st.document_changed(task.id, "task.json", "a\0b")
 
 
 def test_store_folder_current_on_sqlite(ws: devsys.Workspace) -> None:
