@@ -406,9 +406,12 @@ DEVSYS_API const char *devsys_store_backend_name(const devsys_store *st);
 
 /**
  * The queue and the claim log as JSON: {"queue":[{"task","profile",
- * "schema","submitted_at","owner","host","lease_ms_left"}],"claims":[{"seq",
- * "task","owner","host","claimed_ms","until_ms","ended_ms","how"}]}, where
- * the times are milliseconds of the store's clock, "until_ms" the lease's
+ * "schema","submitted_at","owner","host","lease_ms_left","held"}],"claims":
+ * [{"seq","task","owner","host","claimed_ms","until_ms","ended_ms","how"}]},
+ * where "held" says whether the owner still holds the lease (true through
+ * its last millisecond, where "lease_ms_left" reads 0; false once it has
+ * expired, before a claim takes it back), the times are milliseconds of the
+ * store's clock, "until_ms" the lease's
  * last expiry, "ended_ms" null while held and "how" one of "held",
  * "released", "completed", "expired". @p task_id NULL: every task.
  * @return 0; DEVSYS_EINVAL (bad id); DEVSYS_EIO.

@@ -51,6 +51,12 @@ typedef struct devsys__queue_row {
 	long long now_ms; /* the store's clock when the row was read */
 } devsys__queue_row;
 
+/* Does @p q's owner hold its lease? It expires once its end is past (until < now), not at its end. */
+static inline bool devsys__queue_row_held(const devsys__queue_row *q)
+{
+	return q->owner[0] && q->lease_until_ms >= q->now_ms;
+}
+
 /* One entry of the claim log; ended_ms 0 while held. */
 typedef struct devsys__claim_row {
 	long long seq;

@@ -38,7 +38,7 @@ static int use_cb(const char *member, unsigned int live, long long cool_left_ms,
 static int lease_cb(const devsys__queue_row *q, void *payload)
 {
 	devsys__slot_row *r = payload;
-	if (q->owner[0] && q->lease_until_ms >= q->now_ms)
+	if (devsys__queue_row_held(q))
 		snprintf(r->lease_owner, sizeof(r->lease_owner), "%s", q->owner);
 	return 0;
 }

@@ -2317,11 +2317,12 @@ const char *devsys_store_backend_name(const devsys_store *st)
 static int queue_json_cb(const devsys__queue_row *q, void *payload)
 {
 	long long left = q->owner[0] ? q->lease_until_ms - q->now_ms : 0;
-	return json_array_append_new(payload, json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?,s:I}", "task", q->task_id, "profile",
-	                                                q->profile, "schema", q->schema, "submitted_at", q->submitted_at,
-	                                                "owner", q->owner[0] ? q->owner : NULL, "host",
-	                                                q->owner[0] ? q->host : NULL, "lease_ms_left",
-	                                                (json_int_t)(left > 0 ? left : 0))) != 0;
+	return json_array_append_new(
+	               payload, json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?,s:I,s:b}", "task", q->task_id, "profile", q->profile,
+	                                  "schema", q->schema, "submitted_at", q->submitted_at, "owner",
+	                                  q->owner[0] ? q->owner : NULL, "host", q->owner[0] ? q->host : NULL,
+	                                  "lease_ms_left", (json_int_t)(left > 0 ? left : 0), "held",
+	                                  devsys__queue_row_held(q))) != 0;
 }
 
 static int claim_json_cb(const devsys__claim_row *c, void *payload)
@@ -2439,7 +2440,7 @@ static int held_cb(const devsys__queue_row *q, void *payload)
 {
 	struct held *h = payload;
 	h->found = true;
-	h->held = q->owner[0] && q->lease_until_ms >= q->now_ms;
+	h->held = devsys__queue_row_held(q);
 	return 0;
 }
 

@@ -251,7 +251,7 @@ static int refuse_taken_id(devsys_worker *w)
 	json_array_foreach(json_object_get(j, "queue"), i, e) {
 		const char *owner = json_string_value(json_object_get(e, "owner"));
 		long long left = (long long)json_integer_value(json_object_get(e, "lease_ms_left"));
-		if (owner && !strncmp(owner, w->id, n) && owner[n] == '/' && left > 0) {
+		if (owner && !strncmp(owner, w->id, n) && owner[n] == '/' && json_is_true(json_object_get(e, "held"))) {
 			rc = devsys__error_set(DEVSYS_EEXISTS,
 			                       "worker: id '%s' is in use: its job %s holds task %s (lease %lld ms left); give "
 			                       "this worker another --id, or wait for the lease to expire",

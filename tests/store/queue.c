@@ -131,6 +131,13 @@ Test(queue, claim_heartbeat_complete)
 	cr_assert_str_eq(id.ptr, "a1");
 	cr_assert_eq(devsys_store_task_state(st, "a1"), DEVSYS_STATE_VALIDATED, "a claim hands the pipeline a validated task");
 	cr_assert_eq(devsys_store_claim(&again, st, "w2", "host1", NULL, 0, 60000), DEVSYS_ENOTFOUND, "held: not claimable");
+	j = claims("a1");
+	{
+		json_t *q = json_array_get(json_object_get(j, "queue"), 0);
+		cr_assert(json_is_true(json_object_get(q, "held")), "a live lease reads as held");
+		cr_assert_gt(json_integer_value(json_object_get(q, "lease_ms_left")), 50000);
+	}
+	json_decref(j);
 	cr_assert_eq(devsys_store_heartbeat(st, "a1", "w2", 0), DEVSYS_ESTATE, "not w2's lease");
 	OK(devsys_store_heartbeat(st, "a1", "w1", 60000));
 	cr_assert_eq(devsys_store_complete(st, "a1", "w2"), DEVSYS_ESTATE);
@@ -213,9 +220,23 @@ Test(queue, an_expired_lease_interrupts_the_task_and_it_is_claimed_again)
 	/* control: a live lease is not taken */
 	cr_assert_eq(devsys_store_claim(&id, st, "w2", "h2", NULL, 0, 60000), DEVSYS_ENOTFOUND);
 	cr_assert_eq(devsys_store_task_state(st, "e1"), DEVSYS_STATE_VALIDATED);
+	/* the queue says when the lease is no longer held: a claim then takes it back at once */
 	deadline = now_ms() + 10000;
-	while ((rc = devsys_store_claim(&id, st, "w2", "h2", NULL, 0, 60000)) == DEVSYS_ENOTFOUND && now_ms() < deadline)
+	for (;;) {
+		json_t *q;
+		j = claims("e1");
+		q = json_array_get(json_object_get(j, "queue"), 0);
+		cr_assert_str_eq(json_string_value(json_object_get(q, "owner")), "w1", "not swept before the next claim");
+		if (!json_is_true(json_object_get(q, "held"))) {
+			cr_assert_eq(json_integer_value(json_object_get(q, "lease_ms_left")), 0);
+			json_decref(j);
+			break;
+		}
+		json_decref(j);
+		cr_assert_lt(now_ms(), deadline, "the 300 ms lease still reads as held after 10 s");
 		usleep(20000);
+	}
+	rc = devsys_store_claim(&id, st, "w2", "h2", NULL, 0, 60000);
 	cr_assert_eq(rc, 0, "the expired lease was taken back: %s", devsys_error_message(devsys_error_last()));
 	cr_assert_str_eq(id.ptr, "e1");
 	cr_assert_eq(devsys_store_task_state(st, "e1"), DEVSYS_STATE_INTERRUPTED);

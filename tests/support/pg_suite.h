@@ -183,8 +183,8 @@ static inline void dt_pg_wait_leases_expired(devsys_store *st, int timeout_ms)
 		json_t *log = dt_pg_claims(st, NULL), *e;
 		size_t i;
 		bool held = false;
-		json_array_foreach(json_object_get(log, "queue"), i, e) held =
-		        held || json_integer_value(json_object_get(e, "lease_ms_left")) > 0;
+		json_array_foreach(json_object_get(log, "queue"), i, e)
+			held = held || json_is_true(json_object_get(e, "held"));
 		json_decref(log);
 		if (!held)
 			return;
