@@ -606,11 +606,21 @@ static int cmd_queue(devsys_cli *cli, int argc, char **argv)
 		json_t *j = json_loads(out.ptr, 0, NULL), *e;
 		size_t i;
 		printf("%-28s %-10s %-24s %s\n", "QUEUED TASK", "PROFILE", "OWNER", "LEASE LEFT");
-		json_array_foreach(json_object_get(j, "queue"), i, e)
-			printf("%-28s %-10s %-24s %lld ms\n", json_string_value(json_object_get(e, "task")),
-			       json_string_value(json_object_get(e, "profile"))[0] ? json_string_value(json_object_get(e, "profile")) : "-",
-			       json_is_string(json_object_get(e, "owner")) ? json_string_value(json_object_get(e, "owner")) : "-",
-			       (long long)json_integer_value(json_object_get(e, "lease_ms_left")));
+		json_array_foreach(json_object_get(j, "queue"), i, e) {
+			const char *profile = json_string_value(json_object_get(e, "profile"));
+			const char *owner = json_string_value(json_object_get(e, "owner"));
+			char left[32];
+			/* free: no lease; expired: its owner lost it, and the next claim takes it back */
+			if (!owner)
+				snprintf(left, sizeof(left), "-");
+			else if (!json_is_true(json_object_get(e, "held")))
+				snprintf(left, sizeof(left), "expired");
+			else
+				snprintf(left, sizeof(left), "%lld ms",
+				         (long long)json_integer_value(json_object_get(e, "lease_ms_left")));
+			printf("%-28s %-10s %-24s %s\n", json_string_value(json_object_get(e, "task")),
+			       profile && profile[0] ? profile : "-", owner ? owner : "-", left);
+		}
 		printf("(%zu queued, %zu claims logged)\n", json_array_size(json_object_get(j, "queue")),
 		       json_array_size(json_object_get(j, "claims")));
 		json_decref(j);

@@ -55,6 +55,23 @@ static json_t *claims(const char *id)
 	return j;
 }
 
+/* The line of task @p id in `devsys queue`'s table (the real binary), squeezed to single spaces; "" when absent. */
+static char *queue_line(const char *id)
+{
+	static char line[512];
+	int rc;
+	const char *cli = getenv("DEVSYS_CLI");
+	char *out, *at;
+	cr_assert_not_null(cli, "DEVSYS_CLI is not set by the build");
+	out = dt_sh_output(&rc, "'%s' --workspace '%s' queue | grep '^%s ' | tr -s ' '", cli, dir, id);
+	cr_assert_not_null(out);
+	snprintf(line, sizeof(line), "%s", out);
+	free(out);
+	if ((at = strchr(line, '\n')))
+		*at = '\0';
+	return line;
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -127,8 +144,15 @@ Test(queue, claim_heartbeat_complete)
 	devsys_buf id = DEVSYS_BUF_INIT, again = DEVSYS_BUF_INIT;
 	json_t *j;
 	queued_task("a1", NULL);
+	cr_assert_str_eq(queue_line("a1"), "a1 - - -", "free: no owner, no lease");
 	OK(devsys_store_claim(&id, st, "w1", "host1", NULL, 0, 60000));
 	cr_assert_str_eq(id.ptr, "a1");
+	{
+		char *line = queue_line("a1");
+		long long left = -1;
+		cr_assert_eq(sscanf(line, "a1 - w1 %lld ms", &left), 1, "%s", line);
+		cr_assert(left > 50000 && left <= 60000, "%s", line);
+	}
 	cr_assert_eq(devsys_store_task_state(st, "a1"), DEVSYS_STATE_VALIDATED, "a claim hands the pipeline a validated task");
 	cr_assert_eq(devsys_store_claim(&again, st, "w2", "host1", NULL, 0, 60000), DEVSYS_ENOTFOUND, "held: not claimable");
 	j = claims("a1");
@@ -230,6 +254,7 @@ Test(queue, an_expired_lease_interrupts_the_task_and_it_is_claimed_again)
 		if (!json_is_true(json_object_get(q, "held"))) {
 			cr_assert_eq(json_integer_value(json_object_get(q, "lease_ms_left")), 0);
 			json_decref(j);
+			cr_assert_str_eq(queue_line("e1"), "e1 - w1 expired", "devsys queue says so");
 			break;
 		}
 		json_decref(j);
