@@ -8,9 +8,11 @@
 #include "testutil.h"
 #include <devsys.h>
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* Planted in the test's environment: it must reach neither the model nor the agent. */
@@ -199,6 +201,15 @@ Test(agent_opencode, writes_a_file_through_its_write_tool_and_the_pipeline_commi
 	                  strstr(out, "totals: 2 steps, 1 tool calls, 165 tokens, cost 0\n"),
 	          "%s", out ? out : "(none)");
 	free(out);
+	/* no snapshots: opencode keeps its sessions in the task's HOME (the control: the right place is looked
+	 * at), but no shadow git copy of the checkout there */
+	{
+		struct stat sb;
+		snprintf(paths, sizeof(paths), "%s/tasks/oc-write/home/.local/share/opencode/opencode.db", dir);
+		cr_assert(stat(paths, &sb) == 0 && S_ISREG(sb.st_mode), "opencode's sessions are not in %s", paths);
+		snprintf(paths, sizeof(paths), "%s/tasks/oc-write/home/.local/share/opencode/snapshot", dir);
+		cr_assert(stat(paths, &sb) != 0 && errno == ENOENT, "opencode kept a snapshot of the checkout: %s", paths);
+	}
 	/* a short prompt goes inline: no prompt file */
 	out = task_file("oc-write", "home/prompt.md");
 	cr_assert_null(out, "a short prompt was put in a file");

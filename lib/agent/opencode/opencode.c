@@ -149,7 +149,10 @@ static int write_config(const char *path, const devsys_agent_request *req, const
 	char *s;
 	int rc;
 	snprintf(full, sizeof(full), "%s/%s", pid, model);
-	j = json_pack("{s:b,s:s,s:s,s:o,s:o}", "autoupdate", 0, "share", "disabled", "model", full, "provider",
+	/* snapshot off: opencode would copy the checkout into a shadow git repository in HOME at every step
+	 * (its undo); the pipeline commits the agent's work, and that copy costs a run time and disk */
+	j = json_pack("{s:b,s:s,s:b,s:s,s:o,s:o}", "autoupdate", 0, "share", "disabled", "snapshot", 0, "model", full,
+	              "provider",
 	              provider_json(pid, npm ? npm : "@ai-sdk/openai-compatible", profile_value(req, profile, "base_url"),
 	                            profile_value(req, profile, "models"), profile_value(req, profile, "cost_input"),
 	                            profile_value(req, profile, "cost_output"), key),
