@@ -97,6 +97,68 @@ def bare_repo(tmp_path: Path) -> Path:
     return bare
 
 
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+class Postgres:
+    """A real PostgreSQL 15 the session started (DESIGN.md §5): its data under /tmp, owned by
+    the postgres user; password authentication on 127.0.0.1 and a free port; trust on its socket."""
+
+    def __init__(self, root: Path, port: int, password: str) -> None:
+        self.root, self.port, self.password = root, port, password
+        self._dbs = 0
+
+    def newdb(self) -> str:
+        """A fresh database; its URL (no password in it)."""
+        self._dbs += 1
+        name = "py%d" % self._dbs
+        subprocess.run([PG_BIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(self.root),
+                        "-p", str(self.port), "-U", "devsys", "-d", "postgres", "-c", "CREATE DATABASE " + name],
+                       check=True, capture_output=True, cwd="/")
+        return "postgresql://devsys@127.0.0.1:%d/%s" % (self.port, name)
+
+
+def _as_postgres(*argv: str) -> None:
+    r = subprocess.run(["runuser", "-u", "postgres", "--", *argv], cwd="/", capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.fail("%s failed (%d): %s%s" % (argv[0], r.returncode, r.stdout[-800:], r.stderr[-800:]))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    import pwd
+    import secrets as pysecrets
+    import socket
+    import tempfile
+    if not os.access(PG_BIN + "/initdb", os.X_OK):
+        pytest.skip("PostgreSQL 15 is not installed (%s; scripts/deps/store.apt)" % PG_BIN)
+    if os.geteuid() != 0:
+        pytest.skip("PostgreSQL runs as the postgres user: starting it needs root (runuser)")
+    pg = pwd.getpwnam("postgres")
+    root = Path(tempfile.mkdtemp(prefix="devsys-pypg-", dir="/tmp"))
+    os.chown(root, pg.pw_uid, pg.pw_gid)
+    password = pysecrets.token_hex(16)
+    pwfile = root / "pwfile"
+    pwfile.write_text(password + "\n")
+    os.chown(pwfile, pg.pw_uid, pg.pw_gid)
+    pwfile.chmod(0o600)
+    data = root / "data"
+    try:
+        _as_postgres(PG_BIN + "/initdb", "-N", "-D", str(data), "-U", "devsys", "--auth-host=scram-sha-256",
+                     "--auth-local=trust", "--pwfile=" + str(pwfile))
+        pwfile.unlink()
+        with socket.socket() as sk:
+            sk.bind(("127.0.0.1", 0))
+            port = sk.getsockname()[1]
+        _as_postgres(PG_BIN + "/pg_ctl", "-D", str(data), "-l", str(root / "server.log"), "-w", "-t", "30", "-o",
+                     "-k %s -c listen_addresses=127.0.0.1 -p %d" % (root, port), "start")
+        yield Postgres(root, port, password)
+    finally:
+        if (data / "postmaster.pid").exists():
+            _as_postgres(PG_BIN + "/pg_ctl", "-D", str(data), "-m", "fast", "-w", "-t", "30", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.environ.get("DEVSYS_PY_REQUIRE_ALL_CALLED") != "1":
         return
