@@ -2140,6 +2140,81 @@ test("every binding function and method is exercised by this script", function()
   eq(#missing, 0, "untested: " .. table.concat(missing, ", "))
 end)
 
+-- ---- the store on a real PostgreSQL 15 -------------------------------------
+
+-- The server as DESIGN.md §5 starts it: initdb as the postgres user under /tmp, password
+-- authentication on 127.0.0.1 and a free port, trust on its own socket. nil, why when it cannot run.
+local PG_BIN = "/usr/lib/postgresql/15/bin"
+local function pg_start()
+  local f = io.open(PG_BIN .. "/initdb")
+  if not f then return nil, "PostgreSQL 15 is not installed (" .. PG_BIN .. "; scripts/deps/store.apt)" end
+  f:close()
+  if popen("id -u"):read("l") ~= "0" then return nil, "PostgreSQL runs as the postgres user: starting it needs root" end
+  local pg = { dir = popen("mktemp -d /tmp/devsys-luapg-XXXXXX"):read("l") }
+  pg.password = popen("od -An -N16 -tx1 /dev/urandom | tr -d ' \\n'"):read("l")
+  assert(pg.dir and #pg.password == 32, "mktemp or /dev/urandom failed")
+  write(pg.dir .. "/pwfile", pg.password .. "\n")
+  sh(string.format("chown -R postgres '%s' && chmod 600 '%s/pwfile'", pg.dir, pg.dir))
+  sh(string.format("cd / && runuser -u postgres -- %s/initdb -N -D '%s/data' -U devsys --auth-host=scram-sha-256 "
+    .. "--auth-local=trust --pwfile='%s/pwfile' >/dev/null", PG_BIN, pg.dir, pg.dir))
+  os.remove(pg.dir .. "/pwfile")
+  pg.port = popen("/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); "
+    .. "print(s.getsockname()[1])'"):read("l")
+  sh(string.format("cd / && runuser -u postgres -- %s/pg_ctl -D '%s/data' -l '%s/server.log' -w -t 30 "
+    .. "-o '-k %s -c listen_addresses=127.0.0.1 -p %s' start >/dev/null", PG_BIN, pg.dir, pg.dir, pg.dir, pg.port))
+  sh(string.format("cd / && %s/psql -X -q -h '%s' -p %s -U devsys -d postgres -c 'CREATE DATABASE lua'",
+    PG_BIN, pg.dir, pg.port))
+  pg.url = "postgresql://devsys@127.0.0.1:" .. pg.port .. "/lua"
+  return pg
+end
+
+local function pg_stop(pg)
+  sh(string.format("cd / && runuser -u postgres -- %s/pg_ctl -D '%s/data' -m fast -w -t 30 stop >/dev/null; "
+    .. "rm -rf '%s'", PG_BIN, pg.dir, pg.dir))
+end
+
+if devsys.store_open and devsys.secrets then
+  test("store on PostgreSQL: a document is read again only when it was written again", function()
+    local pg, why = pg_start()
+    if not pg then
+      print("  skipped: " .. why)
+      if os.getenv("CI") == "true" then error("CI=true: a skip is a failure (" .. why .. ")") end
+      return
+    end
+    local ok, err = pcall(function()
+      local dir = fresh("pgdoc")
+      write(dir .. "/pw", pg.password .. "\n")
+      local ws <close> = assert(devsys.workspace(dir .. "/ws"))
+      local sec <close> = assert(devsys.secrets())
+      assert(sec:define({ name = "DBPW", provider = "file", ref = dir .. "/pw" }))
+      local st <close> = assert(devsys.store_open(ws, { url = pg.url, secrets = sec, password_secret = "DBPW" }))
+      eq(st:backend(), "postgresql")
+      assert(st:task_create("d1")); assert(st:transition("d1", "validated"))
+      local whole = assert(st:document("d1", "task.json"))
+      has(whole, '"validated"')
+      local body, v = st:document_changed("d1", "task.json")
+      eq(body, whole, "the first read: the body"); assert(#v > 0, "and its version")
+      local same, v1 = st:document_changed("d1", "task.json", v)
+      eq(same, false, "unchanged: no body"); eq(v1, v)
+      assert(st:transition("d1", "checked-out"))
+      local moved, v2 = st:document_changed("d1", "task.json", v)
+      has(moved, '"checked-out"'); assert(v2 ~= v, "a write gives a new version")
+      eq(select(1, st:document_changed("d1", "task.json", v2)), false)
+      fails(E.NOTFOUND, "no-such", st:document_changed("no-such", "task.json"))
+      -- a wrong password: refused, and the message does not show it
+      write(dir .. "/pw", "not-" .. pg.password .. "\n")
+      local ws2 <close> = assert(devsys.workspace(dir .. "/ws2"))
+      local sec2 <close> = assert(devsys.secrets())
+      assert(sec2:define({ name = "DBPW", provider = "file", ref = dir .. "/pw" }))
+      local bad, msg = devsys.store_open(ws2, { url = pg.url, secrets = sec2, password_secret = "DBPW" })
+      eq(bad, nil, "a wrong password opens nothing"); has(msg, "password")
+      eq(msg:find(pg.password, 1, true), nil, "the message shows no password")
+    end)
+    pg_stop(pg)
+    if not ok then error(err, 0) end
+  end)
+end
+
 -- Every C function the module calls is called by a test (the Python package's check, for Lua): the
 -- module records each exported function it has a call site of, and with DEVSYS_LUA_TRACE_CALLS=1
 -- (the ctest entry) which of them ran. devsys_shutdown runs only when this state closes, after.
