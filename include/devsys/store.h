@@ -121,7 +121,9 @@ DEVSYS_API int devsys_store_options_init(devsys_store_options *opts, unsigned in
  * @p opts->url or DEVSYS_STORE_URL (migrating its schema under a lock, so
  * concurrent openers take turns), and, unless NO_RECOVER, mark
  * tasks whose stage owner died interrupted (on PostgreSQL a stage owner's
- * liveness comes from its lease alone). The task folders stay in @p ws.
+ * liveness comes from its lease alone). On SQLite an open of a file at
+ * this library's schema version takes the write lock only when a task is
+ * to be marked, so it does not wait behind other writers. The task folders stay in @p ws.
  * The store holds a reference to @p ws.
  * @return 0; DEVSYS_EINVAL (a URL that is not postgresql://, or carries a
  *         password); DEVSYS_EVERSION (unknown options version, or a

@@ -13,6 +13,10 @@ typedef struct sq {
 	long long busy_retries; /* how often it waited (reported with the queue's stats) */
 } sq;
 
+/* The schema version this library writes; a file at a higher one is refused. */
+#define SQ_SCHEMA_VERSION 4
+#define SQ_SCHEMA_VERSION_STR "4"
+
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS tasks("
 	" id TEXT PRIMARY KEY, state INTEGER NOT NULL, resume_state INTEGER NOT NULL DEFAULT -1,"
@@ -62,7 +66,7 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS host_slots_pool ON host_slots(pool, member);"
 	"CREATE TABLE IF NOT EXISTS host_cools("
 	" pool TEXT NOT NULL, member TEXT NOT NULL, until_ms INTEGER NOT NULL, PRIMARY KEY(pool, member));"
-	"PRAGMA user_version = 4;";
+	"PRAGMA user_version = " SQ_SCHEMA_VERSION_STR ";";
 
 /* The store's clock, in ms since the epoch: the database's, so every worker measures leases alike. */
 #define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
@@ -103,6 +107,61 @@ static int sq_busy(void *arg, int n)
 	return 1;
 }
 
+/* The file's schema version (PRAGMA user_version) into *@p version. */
+static int schema_version(sq *s, int *version)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version;", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	*version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static int newer_schema(const char *path, int version)
+{
+	return devsys__error_set(DEVSYS_EVERSION,
+	                         "task store %s: the database has schema version %d, newer than this libdevsys knows "
+	                         "(%d); nothing was written: use a newer libdevsys with this workspace",
+	                         path, version, SQ_SCHEMA_VERSION);
+}
+
+/*
+ * Ready the file: refuse one of a newer schema before anything is written
+ * to it (even journal_mode writes its header), set the connection's
+ * pragmas, and create the tables a file at an older version lacks. A file
+ * already at this version is left alone, without the write lock: every
+ * process and thread that opens the store would otherwise queue for the
+ * lock behind the writers, and on a busy workspace an open could time out.
+ */
+static int sq_ready(sq *s, const char *path, char **err)
+{
+	int version, rc;
+	if ((rc = schema_version(s, &version)) != SQLITE_OK)
+		return rc;
+	if (version > SQ_SCHEMA_VERSION)
+		return newer_schema(path, version);
+	if ((rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL,
+	                       NULL, err)) != SQLITE_OK)
+		return rc;
+	if (version == SQ_SCHEMA_VERSION)
+		return SQLITE_OK;
+	if ((rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE;", NULL, NULL, err)) != SQLITE_OK)
+		return rc;
+	/* another opener may have readied it, at this version or a newer one, while this one waited */
+	if ((rc = schema_version(s, &version)) == SQLITE_OK && version > SQ_SCHEMA_VERSION)
+		rc = newer_schema(path, version);
+	if (rc == SQLITE_OK && version < SQ_SCHEMA_VERSION)
+		rc = sqlite3_exec(s->db, schema, NULL, NULL, err);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, "COMMIT;", NULL, NULL, err);
+	if (rc != SQLITE_OK)
+		sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
+	return rc;
+}
+
 static int sq_open(void **self, const char *ws, unsigned int busy_ms)
 {
 	sq *s = devsys__calloc(1, sizeof(*s));
@@ -116,26 +175,20 @@ static int sq_open(void **self, const char *ws, unsigned int busy_ms)
 		return devsys__error_oom();
 	}
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
-	devsys__free(path);
 	if (rc != SQLITE_OK)
 		goto fail;
 	s->busy_ms = busy_ms;
 	sqlite3_busy_handler(s->db, sq_busy, s);
 	sqlite3_extended_result_codes(s->db, 0);
-	if ((rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL,
-	                       NULL, &err)) != SQLITE_OK)
+	if ((rc = sq_ready(s, path, &err)) != SQLITE_OK)
 		goto fail;
-	if ((rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE;", NULL, NULL, &err)) != SQLITE_OK)
-		goto fail;
-	if ((rc = sqlite3_exec(s->db, schema, NULL, NULL, &err)) != SQLITE_OK ||
-	    (rc = sqlite3_exec(s->db, "COMMIT;", NULL, NULL, &err)) != SQLITE_OK) {
-		sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
-		goto fail;
-	}
+	devsys__free(path);
 	*self = s;
 	return 0;
 fail:
-	rc = sq_err(s, rc, "cannot open devsys.db");
+	if (rc > 0) /* SQLite's code; a negative one was set with its message */
+		rc = sq_err(s, rc, "cannot open devsys.db");
+	devsys__free(path);
 	sqlite3_free(err);
 	sqlite3_close(s->db);
 	devsys__free(s);

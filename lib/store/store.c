@@ -1252,12 +1252,57 @@ static int collect_cb(const devsys__task_row *row, void *payload)
 	return 0;
 }
 
+/* Was @p r left mid-stage by a process that is gone (so recover marks it interrupted)? */
+static bool left_mid_stage(const devsys_store *st, const devsys__task_row *r)
+{
+	return r->stage[0] && !is_final(r->state) && r->state != DEVSYS_STATE_INTERRUPTED && owner_lost(st, r);
+}
+
+struct lost_scan {
+	const devsys_store *st;
+	size_t n;
+};
+
+static int lost_cb(const devsys__task_row *row, void *payload)
+{
+	struct lost_scan *l = payload;
+	l->n += left_mid_stage(l->st, row);
+	return 0;
+}
+
+/*
+ * How many tasks were left mid-stage, by a read outside any transaction.
+ * Every open of the store recovers, and nearly always there is nothing to
+ * mark: so that opens do not queue for the write lock behind the writers
+ * (four threads each opening a SQLite store and claiming did time out),
+ * recover takes the lock only when this read found something.
+ */
+static int count_left_mid_stage(devsys_store *st, size_t *n)
+{
+	struct lost_scan l = { st, 0 };
+	size_t total = 0;
+	int rc;
+	if (st->be->flags & DEVSYS__STORE_SHARED) { /* liveness there comes from leases, never from a pid */
+		*n = 0;
+		return 0;
+	}
+	LOCKED(st);
+	rc = st->be->task_list(st->self, -1, 0, (size_t)-1 >> 1, lost_cb, &l, &total);
+	UNLOCKED(st);
+	*n = l.n;
+	return rc;
+}
+
 int devsys_store_recover(devsys_store *st, size_t *count_out)
 {
 	struct collect c = { NULL, 0, 0 };
 	size_t total = 0, marked = 0;
 	int rc;
 	DEVSYS__CHECK_ARG(st);
+	if (count_out)
+		*count_out = 0;
+	if ((rc = count_left_mid_stage(st, &marked)) < 0 || marked == 0)
+		return rc;
 	TXN(st, {
 		c.n = 0; /* a retried transaction starts over */
 		marked = 0;
@@ -1265,8 +1310,7 @@ int devsys_store_recover(devsys_store *st, size_t *count_out)
 			for (size_t i = 0; i < c.n && rc == 0; i++) {
 				devsys__task_row *r = &c.rows[i];
 				char reason[160]; /* a stage name is up to DEVSYS_TASK_ID_MAX */
-				if (!r->stage[0] || !owner_lost(st, r) || is_final(r->state) ||
-				    r->state == DEVSYS_STATE_INTERRUPTED)
+				if (!left_mid_stage(st, r))
 					continue;
 				snprintf(reason, sizeof(reason), "stage %s interrupted: its process (pid %lld) is gone",
 				         r->stage, r->owner_pid);

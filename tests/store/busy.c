@@ -78,3 +78,85 @@ Test(busy, waits_for_a_writer_are_counted)
 	cr_assert_eq(busy_retries(), before);
 	sqlite3_close(db);
 }
+
+/*
+ * An open of a store already at this schema version takes no write lock:
+ * it goes through while another connection holds the lock, with no wait,
+ * and the control shows the lock was held (a write by the new handle waits
+ * and gives up).
+ */
+Test(busy, an_open_waits_for_no_writer)
+{
+	devsys_store_options o = DEVSYS_STORE_OPTIONS_INIT;
+	devsys_store *second = NULL;
+	sqlite3 *db;
+	char *path = NULL;
+	o.busy_timeout_ms = 60;
+	cr_assert(asprintf(&path, "%s/devsys.db", dir) > 0);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	free(path);
+	cr_assert_eq(sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL), SQLITE_OK);
+
+	cr_assert_eq(devsys_store_open(&second, ws, &o), 0, "an open waited for the writer: %s",
+	             devsys_error_message(devsys_error_last()));
+	devsys_store_free(st);
+	st = second; /* busy_retries() reads the new handle's count */
+	cr_assert_eq(busy_retries(), 0, "the open waited for the lock");
+	cr_assert_eq(devsys_store_task_create(st, "held", NULL), DEVSYS_EBUSY, "the control: the lock was not held");
+	cr_assert_geq(busy_retries(), 3);
+	cr_assert_eq(sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Read PRAGMA @p sql's one integer from @p db. */
+static int pragma_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *q;
+	int v = -1;
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
+/*
+ * A devsys.db of a newer schema than this library knows is refused with
+ * DEVSYS_EVERSION naming the file and both versions, and nothing is
+ * written: its version, its tables and its journal mode stay as they were.
+ * The control: the same file at an older version opens and is brought up
+ * to this one.
+ */
+Test(busy, a_newer_schema_is_refused_and_left_as_it_was)
+{
+	devsys_workspace *other;
+	devsys_store *refused = NULL;
+	char *odir = dt_tmpdir("newer"), *path = NULL;
+	const char *msg;
+	sqlite3 *db;
+	cr_assert_eq(devsys_workspace_open(&other, odir, NULL), 0);
+	cr_assert(asprintf(&path, "%s/devsys.db", odir) > 0);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "CREATE TABLE later(x); PRAGMA user_version = 9;", NULL, NULL, NULL), SQLITE_OK);
+
+	cr_assert_eq(devsys_store_open(&refused, other, NULL), DEVSYS_EVERSION);
+	cr_assert_null(refused);
+	msg = devsys_error_message(devsys_error_last());
+	cr_assert(strstr(msg, path) && strstr(msg, "schema version 9") && strstr(msg, "(4)") &&
+	          strstr(msg, "nothing was written"), "%s", msg);
+	cr_assert_eq(pragma_int(db, "PRAGMA user_version;"), 9, "the version was rewritten");
+	cr_assert_eq(pragma_int(db, "SELECT count(*) FROM sqlite_master;"), 1, "tables were created");
+	cr_assert_eq(pragma_int(db, "SELECT journal_mode = 'delete' FROM pragma_journal_mode;"), 1,
+	             "the journal mode was changed");
+
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_eq(devsys_store_open(&refused, other, NULL), 0, "%s", devsys_error_message(devsys_error_last()));
+	cr_assert_eq(devsys_store_task_create(refused, "t1", NULL), 0, "%s", devsys_error_message(devsys_error_last()));
+	devsys_store_free(refused);
+	cr_assert_eq(pragma_int(db, "PRAGMA user_version;"), 4);
+	sqlite3_close(db);
+	devsys_workspace_free(other);
+	dt_rmrf(odir);
+	free(odir);
+	free(path);
+}
