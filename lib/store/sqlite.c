@@ -13,9 +13,14 @@ typedef struct sq {
 	long long busy_retries; /* how often it waited (reported with the queue's stats) */
 } sq;
 
-/* The schema version this library writes; a file at a higher one is refused. */
-#define SQ_SCHEMA_VERSION 4
-#define SQ_SCHEMA_VERSION_STR "4"
+/*
+ * The schema version this library writes; a file at a higher one is
+ * refused. A file at this version is not run against the schema again, so
+ * every change to the schema below raises it: 5 added host_slots and
+ * host_cools, which files of version 4 lack.
+ */
+#define SQ_SCHEMA_VERSION 5
+#define SQ_SCHEMA_VERSION_STR "5"
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS tasks("

@@ -142,7 +142,7 @@ Test(busy, a_newer_schema_is_refused_and_left_as_it_was)
 	cr_assert_eq(devsys_store_open(&refused, other, NULL), DEVSYS_EVERSION);
 	cr_assert_null(refused);
 	msg = devsys_error_message(devsys_error_last());
-	cr_assert(strstr(msg, path) && strstr(msg, "schema version 9") && strstr(msg, "(4)") &&
+	cr_assert(strstr(msg, path) && strstr(msg, "schema version 9") && strstr(msg, "(5)") &&
 	          strstr(msg, "nothing was written"), "%s", msg);
 	cr_assert_eq(pragma_int(db, "PRAGMA user_version;"), 9, "the version was rewritten");
 	cr_assert_eq(pragma_int(db, "SELECT count(*) FROM sqlite_master;"), 1, "tables were created");
@@ -153,10 +153,37 @@ Test(busy, a_newer_schema_is_refused_and_left_as_it_was)
 	cr_assert_eq(devsys_store_open(&refused, other, NULL), 0, "%s", devsys_error_message(devsys_error_last()));
 	cr_assert_eq(devsys_store_task_create(refused, "t1", NULL), 0, "%s", devsys_error_message(devsys_error_last()));
 	devsys_store_free(refused);
-	cr_assert_eq(pragma_int(db, "PRAGMA user_version;"), 4);
+	cr_assert_eq(pragma_int(db, "PRAGMA user_version;"), 5);
 	sqlite3_close(db);
 	devsys_workspace_free(other);
 	dt_rmrf(odir);
 	free(odir);
 	free(path);
+}
+
+/*
+ * A file of version 4, from before the runner pools kept their host slots
+ * in the store, gets the two tables it lacks when it is opened: the version
+ * said it was current once, and an open that trusted it would leave every
+ * pool placement failing. The control: they are gone before the open.
+ */
+Test(busy, a_version_4_file_gets_the_pool_tables)
+{
+	devsys_store *again = NULL;
+	sqlite3 *db;
+	char *path = NULL;
+	cr_assert(asprintf(&path, "%s/devsys.db", dir) > 0);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	free(path);
+	cr_assert_eq(sqlite3_exec(db, "DROP TABLE host_slots; DROP TABLE host_cools; PRAGMA user_version = 4;", NULL,
+	                          NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_assert_eq(pragma_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('host_slots', 'host_cools');"), 0);
+
+	cr_assert_eq(devsys_store_open(&again, ws, NULL), 0, "%s", devsys_error_message(devsys_error_last()));
+	devsys_store_free(again);
+	cr_assert_eq(pragma_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('host_slots', 'host_cools');"), 2,
+	             "the pool tables were not created");
+	cr_assert_eq(pragma_int(db, "PRAGMA user_version;"), 5);
+	sqlite3_close(db);
 }
