@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define PG_BIN "/usr/lib/postgresql/15/bin"
+#define PG_BIN DT_PG_BIN
 #define ENV_SUITE "DEVSYS_TEST_PG"     /* "<port> <dir>" of the suite's server */
 #define ENV_WHY "DEVSYS_TEST_PG_WHY"   /* why the suite has none */
 
@@ -258,7 +258,7 @@ int dt_pg_sql(dt_pg *pg, const char *db, char **out, const char *fmt, ...)
 	/* the SQL goes through a file, so no quoting of it reaches the shell */
 	if (!sql || !(file = xasprintf("%s/q-%d.sql", pg->dir, (int)getpid())) || !dt_write_file(file, sql))
 		goto done;
-	/* the server's own psql: /usr/bin/psql is Debian's pg_wrapper, a Perl start of some 90 ms a call */
+	/* the server's own psql (pg_fixture.h says why) */
 	res = dt_sh_output(&status,
 	                   PG_BIN "/psql -X -q -At -v ON_ERROR_STOP=1 -h '%s' -p %d -U devsys -d '%s' -f '%s' 2>&1",
 	                   pg->dir, pg->port, db_name(db), file);

@@ -33,6 +33,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* PostgreSQL 15's own programs: /usr/bin/psql is Debian's pg_wrapper, a Perl start of some 90 ms a call */
+#define DT_PG_BIN "/usr/lib/postgresql/15/bin"
+
 typedef struct dt_pg {
 	char *dir;      /* /dev/shm/dt-pg-XXXXXX: data/, the socket, pwfile, server.log */
 	char *data;     /* <dir>/data */
