@@ -20,7 +20,8 @@ typedef struct sq {
  * host_cools, which files of version 4 lack.
  */
 #define SQ_SCHEMA_VERSION 5
-#define SQ_SCHEMA_VERSION_STR "5"
+#define SQ_STRINGIFY(x) #x
+#define SQ_TEXT(x) SQ_STRINGIFY(x) /* the version as written in SQL, from the one number */
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS tasks("
@@ -71,7 +72,7 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS host_slots_pool ON host_slots(pool, member);"
 	"CREATE TABLE IF NOT EXISTS host_cools("
 	" pool TEXT NOT NULL, member TEXT NOT NULL, until_ms INTEGER NOT NULL, PRIMARY KEY(pool, member));"
-	"PRAGMA user_version = " SQ_SCHEMA_VERSION_STR ";";
+	"PRAGMA user_version = " SQ_TEXT(SQ_SCHEMA_VERSION) ";";
 
 /* The store's clock, in ms since the epoch: the database's, so every worker measures leases alike. */
 #define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
