@@ -370,7 +370,7 @@ static int read_jsonl_tail(devsys_buf *out, int fd, const char *id, const char *
 	struct stat sb;
 	off_t from = 0;
 	char *raw = NULL, *nl;
-	size_t cut = 0;
+	size_t cut = 0, want = EVENTS_MAX;
 	ssize_t n;
 	int rc = 0;
 	if (fstat(fd, &sb) < 0)
@@ -378,9 +378,12 @@ static int read_jsonl_tail(devsys_buf *out, int fd, const char *id, const char *
 	devsys_buf_clear(out);
 	if (sb.st_size > (off_t)EVENTS_MAX)
 		from = sb.st_size - (off_t)EVENTS_MAX;
-	if (!(raw = devsys__malloc(EVENTS_MAX)))
+	else
+		want = (size_t)sb.st_size; /* a small file (most are) gets a buffer of its size, not of the cap */
+	/* the lines as of the fstat: one appended since is kept by the next state change (+1: never malloc(0)) */
+	if (!(raw = devsys__malloc(want + 1)))
 		return DEVSYS_ENOMEM;
-	if ((n = pread(fd, raw, EVENTS_MAX, from)) < 0) {
+	if ((n = pread(fd, raw, want, from)) < 0) {
 		rc = devsys__error_set(DEVSYS_EIO, "%s of task '%s': %s", what, id, strerror(errno));
 		goto done;
 	}
