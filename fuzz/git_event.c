@@ -3,12 +3,14 @@
  * module reports the facts, the record writes the events). Input: branch
  * NUL head_sha. Whatever the branch holds, the JSON built must parse to an
  * object with exactly the keys branch and head_sha, holding the exact input
- * strings; a branch that is a valid ref name must always encode.
+ * strings; a branch that is a valid ref name must encode with any UTF-8 head,
+ * and a refusal names the string that is not UTF-8.
  */
 #include "git/git_int.h"
 #include "record/record_int.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -28,9 +30,17 @@ static void check_event(const char *branch, const char *head)
 	json_t *doc;
 
 	if (!text) {
-		/* only a string jansson cannot hold may fail; never a valid ref name */
-		if ((utf8_ok(branch) && utf8_ok(head)) || devsys__git_refname_check(branch) == 0)
+		/*
+		 * only a string jansson cannot hold may fail (a valid ref name never
+		 * does), and the error names that one: the head when the branch is
+		 * fine (a head that is not UTF-8 was once blamed on the branch)
+		 */
+		const char *msg = devsys_error_message(devsys_error_last());
+		bool branch_ok = utf8_ok(branch);
+		if ((branch_ok && utf8_ok(head)) || (!branch_ok && devsys__git_refname_check(branch) == 0) ||
+		    !strstr(msg, branch_ok ? "the head_sha" : "the branch"))
 			__builtin_trap();
+		devsys_error_clear();
 		return;
 	}
 	doc = json_loads(text, JSON_REJECT_DUPLICATES, &err);

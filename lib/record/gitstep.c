@@ -16,27 +16,55 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * @p s for an error message: its ASCII as it is and every other byte as
+ * \xNN, so that a message about bytes that are not UTF-8 is valid text;
+ * cut to fit @p size.
+ */
+static const char *ascii_escaped(char *out, size_t size, const char *s)
+{
+	size_t n = 0;
+	for (; *s && n + 5 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c < 0x7f)
+			out[n++] = (char)c;
+		else
+			n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
+	}
+	out[n] = '\0';
+	return out;
+}
+
 char *devsys__record_git_event_json(const char *branch, const char *head_sha)
 {
-	json_t *o = json_object();
+	json_t *o, *b, *h;
 	char *s = NULL, *copy = NULL;
 
 	if (!branch || !head_sha) {
-		json_decref(o);
 		devsys__error_set(DEVSYS_EINVAL, "git event: branch and head_sha must not be NULL");
 		return NULL;
 	}
-	if (o && json_object_set_new(o, "branch", json_string(branch)) == 0 &&
-	    json_object_set_new(o, "head_sha", json_string(head_sha)) == 0)
+	b = json_string(branch);
+	h = json_string(head_sha);
+	if (!b || !h) { /* json_string() takes UTF-8 only */
+		char shown[200];
+		devsys__error_set(DEVSYS_EINVAL, "git event: the %s '%s' is not UTF-8, so it cannot be JSON",
+		                  b ? "head_sha" : "branch", ascii_escaped(shown, sizeof(shown), b ? head_sha : branch));
+		json_decref(b);
+		json_decref(h);
+		return NULL;
+	}
+	if ((o = json_object()) && json_object_set(o, "branch", b) == 0 && json_object_set(o, "head_sha", h) == 0)
 		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(b);
+	json_decref(h);
 	json_decref(o);
 	/* json_dumps allocates with jansson's allocator; hand back ours. */
 	if (s)
 		copy = devsys__strdup(s);
 	free(s);
 	if (!copy)
-		devsys__error_set(DEVSYS_EINVAL,
-		                  "git event: cannot encode branch '%.200s' as JSON (not UTF-8, or out of memory)", branch);
+		devsys__error_oom();
 	return copy;
 }
 

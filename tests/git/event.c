@@ -65,7 +65,11 @@ Test(git_event, the_builder_keeps_a_hostile_branch_one_string)
 	json_decref(j);
 	cr_assert_null(devsys__record_git_event_json(NULL, "x"));
 	cr_assert_null(devsys__record_git_event_json("task/\xff", ""), "not UTF-8 cannot be a JSON string");
-	cr_assert(strstr(gf_err(), "task/"), "%s", gf_err());
+	cr_assert(strstr(gf_err(), "the branch 'task/\\xff'"), "%s", gf_err());
+	/* the error names the string that is not UTF-8, and shows its bytes as valid text */
+	cr_assert_null(devsys__record_git_event_json("task/a", "\xe1sa\xca"));
+	cr_assert(strstr(gf_err(), "the head_sha '\\xe1sa\\xca' is not UTF-8"), "%s", gf_err());
+	cr_assert(!strstr(gf_err(), "task/a"), "the branch is not blamed: %s", gf_err());
 }
 
 /* What the pipeline and `devsys git` do after each step: record the facts git reports. */
